@@ -1,0 +1,59 @@
+# Outpost: the commands a newcomer types. The build itself is meson + ninja.
+#   make run    install what is missing, build, start the system (Ctrl-C stops it)
+#   make test   install what is missing, build release + ASan/UBSan, run every test
+#   make bench  run the benchmarks under bench/ (prints figures and ratios)
+#   make fuzz   time-boxed libFuzzer runs of every harness (FUZZ_SECONDS each)
+
+PYTHON      ?= /usr/bin/python3
+FUZZ_SECONDS ?= 60
+JOBS        ?= $(shell nproc)
+
+RELEASE := build/release
+ASAN    := build/asan
+FUZZ    := build/fuzz
+
+.PHONY: all deps build asan test unit integration fuzz-replay run bench fuzz clean
+
+all: build
+
+deps:
+	@./scripts/install-deps
+
+$(RELEASE)/build.ninja:
+	meson setup $(RELEASE) --buildtype=release
+
+$(ASAN)/build.ninja:
+	meson setup $(ASAN) --buildtype=debugoptimized -Db_sanitize=address,undefined \
+	  -Db_lundef=false -Dc_args=-fno-sanitize-recover=all -Dc_link_args=-fno-sanitize-recover=all
+
+$(FUZZ)/build.ninja:
+	CC=clang-14 meson setup $(FUZZ) --buildtype=debugoptimized -Dfuzzing=true -Db_lundef=false
+
+build: deps $(RELEASE)/build.ninja
+	ninja -C $(RELEASE) -j $(JOBS)
+
+asan: deps $(ASAN)/build.ninja
+	ninja -C $(ASAN) -j $(JOBS)
+
+# Sanitizers: any report fails the run; leaks included.
+export ASAN_OPTIONS  := detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+
+test: build asan
+	meson test -C $(RELEASE) --suite unit --print-errorlogs -j $(JOBS)
+	meson test -C $(ASAN) --suite unit --suite fuzz-replay --print-errorlogs -j $(JOBS)
+	OUTPOST_BIN=$(CURDIR)/$(ASAN)/src/outpost $(PYTHON) -m pytest -q -x tests/integration
+	@echo "make test: all passed"
+
+run: build
+	@./scripts/run-demo $(RELEASE)/src/outpost
+
+bench: build
+	@for b in bench/*.sh; do echo "== $$b"; "$$b" $(RELEASE)/src/outpost || exit 1; done
+
+fuzz: deps $(FUZZ)/build.ninja
+	ninja -C $(FUZZ) -j $(JOBS)
+	@./scripts/fuzz-run $(FUZZ) $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build

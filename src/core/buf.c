@@ -1,0 +1,125 @@
+#include "core/buf.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void buf_init(buf_t *b, size_t max)
+{
+    *b = BUF_INIT(max);
+}
+
+void buf_free(buf_t *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void buf_reset(buf_t *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void buf_reset_keep(buf_t *b, size_t keep)
+{
+    if (b->cap > keep)
+        buf_free(b);
+    else
+        buf_reset(b);
+}
+
+int buf_reserve(buf_t *b, size_t extra)
+{
+    if (extra > b->max - b->len)
+        return -ENOBUFS;
+    size_t need = b->len + extra + 1; /* +1 keeps room for the NUL */
+    if (need <= b->cap)
+        return 0;
+    size_t ncap = b->cap ? b->cap : 64;
+    while (ncap < need)
+        ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+    if (ncap > b->max + 1 && need <= b->max + 1)
+        ncap = b->max + 1;
+    char *p = realloc(b->data, ncap);
+    if (!p)
+        return -ENOMEM;
+    b->data = p;
+    b->cap = ncap;
+    return 0;
+}
+
+int buf_append(buf_t *b, const void *p, size_t n)
+{
+    int rc = buf_reserve(b, n);
+    if (rc)
+        return rc;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int buf_append_str(buf_t *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
+
+int buf_append_byte(buf_t *b, char c)
+{
+    return buf_append(b, &c, 1);
+}
+
+int buf_vprintf(buf_t *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return -EINVAL;
+    if ((size_t)n < sizeof small)
+        return buf_append(b, small, (size_t)n);
+    int rc = buf_reserve(b, (size_t)n);
+    if (rc)
+        return rc;
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int buf_printf(buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+void buf_consume(buf_t *b, size_t n)
+{
+    if (n >= b->len) {
+        buf_reset(b);
+        return;
+    }
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+    b->data[b->len] = '\0';
+}
+
+char *buf_steal(buf_t *b, size_t *len)
+{
+    char *p = b->data;
+    if (len)
+        *len = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}

@@ -1,0 +1,45 @@
+/*
+ * buf: growable byte buffers with a hard cap.
+ *
+ * Every buffer that grows with input from the network is a buf_t whose `max`
+ * bounds its length; appending past it fails with -ENOBUFS and the caller turns
+ * that into a protocol error (413, 1009, a SOAP fault...). The buffer owns
+ * `data`; buf_free() releases it. `data` is always NUL-terminated after a
+ * successful append, so text can be read as a C string without copying.
+ */
+#ifndef OUTPOST_CORE_BUF_H
+#define OUTPOST_CORE_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct buf {
+    char *data;   /* owned; NULL until the first append */
+    size_t len;   /* bytes in use */
+    size_t cap;   /* bytes allocated (always > len once allocated, for the NUL) */
+    size_t max;   /* hard limit on len */
+} buf_t;
+
+#define BUF_INIT(maxlen) ((buf_t){ NULL, 0, 0, (maxlen) })
+
+void buf_init(buf_t *b, size_t max);
+void buf_free(buf_t *b);
+/* Forget the contents, keep the memory (unless it grew past `keep` bytes). */
+void buf_reset(buf_t *b);
+void buf_reset_keep(buf_t *b, size_t keep);
+
+/* Make room for `extra` more bytes. -ENOBUFS past max, -ENOMEM. */
+int buf_reserve(buf_t *b, size_t extra);
+int buf_append(buf_t *b, const void *p, size_t n);
+int buf_append_str(buf_t *b, const char *s);
+int buf_append_byte(buf_t *b, char c);
+int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(buf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Drop the first n bytes (n > len drops all). */
+void buf_consume(buf_t *b, size_t n);
+/* Hand the memory to the caller (who frees it); the buffer becomes empty. */
+char *buf_steal(buf_t *b, size_t *len);
+/* Space left before the cap. */
+static inline size_t buf_room(const buf_t *b) { return b->max - b->len; }
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * config: one option table per subcommand, filled from defaults, then a YAML
+ * file (--config FILE), then long command-line flags (which win).
+ *
+ * Every option is both a YAML key and a flag of the same name: `listen:` in
+ * the file is `--listen` on the command line ('_' is accepted for '-' in
+ * YAML keys). Unknown keys, wrong types and out-of-range values are errors
+ * that name the file, line and key (or the flag). --help prints every option
+ * with its default. `--config`, `--log-level`, `--log-json` and `--help` are
+ * handled here for every subcommand and applied to the log module at once.
+ *
+ * Values land in the caller's options struct at `offset`; strings and lists
+ * are heap copies owned by that struct until cfg_free().
+ *
+ * A list item given in YAML as a flat mapping ({from: a, to: b}) becomes the
+ * text "from=a to=b", the same form a flag takes (--rule 'from=a to=b'), so
+ * each structured option has one parser (see cfg_kv_next()).
+ */
+#ifndef OUTPOST_CORE_CONFIG_H
+#define OUTPOST_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum cfg_type {
+    CFG_STR,      /* char *, NULL when unset */
+    CFG_INT,      /* int64_t within [min, max] */
+    CFG_BOOL,     /* bool; a bare flag means true, --flag=false also works */
+    CFG_DURATION, /* int64_t milliseconds: "250ms", "10s", "5m", "2h"; bare number = seconds */
+    CFG_SIZE,     /* uint64_t bytes: "512", "64KiB", "1MiB", "2GiB" (also K/M/G) */
+    CFG_DOUBLE,   /* double within [min, max] */
+    CFG_LIST,     /* cfg_list_t: repeated flag, or a YAML sequence */
+} cfg_type_t;
+
+typedef struct cfg_list {
+    char **v;
+    size_t n;
+} cfg_list_t;
+
+/* Extra validation of a string value (CFG_STR, each CFG_LIST item). Returns 0
+ * or writes a short reason into err and returns -EINVAL. */
+typedef int (*cfg_check_fn)(const char *value, char *err, size_t errlen);
+
+enum {
+    CFG_SECRET = 1 << 0, /* never print the value (help shows "(set)") */
+    CFG_HIDDEN = 1 << 1, /* not listed in --help */
+};
+
+typedef struct cfg_opt {
+    const char *name;    /* flag and YAML key, e.g. "admin-listen"; NULL ends a table */
+    cfg_type_t type;
+    size_t offset;       /* offset of the field in the options struct */
+    const char *def;     /* default as text; NULL = unset */
+    const char *metavar; /* e.g. "HOST:PORT" */
+    const char *help;
+    double min, max;     /* numeric bounds (durations in ms); both 0 = none */
+    cfg_check_fn check;
+    unsigned flags;
+} cfg_opt_t;
+
+#define CFG_END { .name = NULL }
+#define CFG_OPT(NAME, TYPE, STRUCT, FIELD, DEF, META, HELP, ...)                        \
+    { .name = (NAME), .type = (TYPE), .offset = offsetof(STRUCT, FIELD), .def = (DEF), \
+      .metavar = (META), .help = (HELP), __VA_ARGS__ }
+
+/* The options every daemon shares (see ARCHITECTURE.md), embedded in each
+ * daemon's struct as `common`; the CFG_COMMON_* macros declare them. */
+typedef struct cfg_common {
+    char *listen;
+    char *admin_listen;
+    char *tls_cert;
+    char *tls_key;
+    char *tls_ca;
+    bool insecure;
+    char *data_dir;
+    char *api_token;
+} cfg_common_t;
+
+int cfg_check_hostport(const char *value, char *err, size_t errlen);
+
+#define CFG_COMMON_LISTEN(S, DEF, HELP) \
+    CFG_OPT("listen", CFG_STR, S, common.listen, DEF, "HOST:PORT", HELP, .check = cfg_check_hostport)
+#define CFG_COMMON_ADMIN(S, DEF)                                                               \
+    CFG_OPT("admin-listen", CFG_STR, S, common.admin_listen, DEF, "HOST:PORT",                 \
+            "loopback admin listener for /status and /metrics (empty: off)", .check = cfg_check_hostport)
+#define CFG_COMMON_TLS(S, WHAT)                                                                   \
+    CFG_OPT("tls-cert", CFG_STR, S, common.tls_cert, NULL, "FILE", "certificate (PEM) " WHAT),    \
+    CFG_OPT("tls-key", CFG_STR, S, common.tls_key, NULL, "FILE",                                  \
+            "private key (PEM) for --tls-cert (default: the key inside --tls-cert's file)"),      \
+    CFG_OPT("tls-ca", CFG_STR, S, common.tls_ca, NULL, "FILE",                                    \
+            "verify peers against this CA (PEM); on a server it makes client certificates required")
+#define CFG_COMMON_INSECURE(S, HELP) \
+    CFG_OPT("insecure", CFG_BOOL, S, common.insecure, "false", NULL, HELP)
+#define CFG_COMMON_DATA_DIR(S, DEF) \
+    CFG_OPT("data-dir", CFG_STR, S, common.data_dir, DEF, "DIR", "where state lives")
+#define CFG_COMMON_API_TOKEN(S)                                                                 \
+    CFG_OPT("api-token", CFG_STR, S, common.api_token, NULL, "TOKEN",                           \
+            "bearer token for the API (generated into the data dir and printed once when absent)", \
+            .flags = CFG_SECRET)
+
+typedef struct cfg_cmd {
+    const char *name;       /* "acs" -> "outpost acs" */
+    const char *summary;    /* one line for --help and the subcommand list */
+    const char *positional; /* metavar of positional arguments, NULL = none allowed */
+    const cfg_opt_t *opts;  /* ends with CFG_END */
+} cfg_cmd_t;
+
+enum { CFG_MAX_POSITIONAL = 16 };
+
+typedef struct cfg_result {
+    const char *config_path;  /* --config FILE or NULL (points into argv) */
+    int npositional;
+    char *positional[CFG_MAX_POSITIONAL]; /* pointers into argv */
+} cfg_result_t;
+
+/* Fill `opts` (zeroed by the caller) from defaults, YAML and argv (argv[0]
+ * is the subcommand name). Returns 0; 1 when --help was printed (exit 0);
+ * -EINVAL after printing the reason to stderr (exit 2). */
+int cfg_load(const cfg_cmd_t *cmd, void *opts, int argc, char **argv, cfg_result_t *res);
+void cfg_free(const cfg_cmd_t *cmd, void *opts);
+void cfg_help(const cfg_cmd_t *cmd, FILE *out);
+
+/* Split "k1=v1 k2=v2" items: returns 1 with key/value copied into the
+ * buffers, 0 at the end, -EINVAL on a malformed pair. `*pos` starts at 0. */
+int cfg_kv_next(const char *item, size_t *pos, char *key, size_t keylen, char *val, size_t vallen);
+
+/* Parsers shared with other places that take the same syntax. */
+int cfg_parse_duration_ms(const char *s, int64_t *ms);
+int cfg_parse_size(const char *s, uint64_t *bytes);
+int cfg_parse_bool(const char *s, bool *b);
+
+#endif

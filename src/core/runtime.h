@@ -1,0 +1,54 @@
+/*
+ * runtime: what every daemon does around its event loop.
+ *
+ * - SIGTERM/SIGINT call on_stop once; the daemon closes its listeners and
+ *   connections and uv_run() returns when nothing is left. A second signal,
+ *   or a drain that outlasts drain_ms, exits at once with status 1.
+ * - SIGHUP calls on_reload (when set; otherwise it is logged and ignored).
+ * - runtime_ready() prints the `ready <name> listen=...` line tests wait for.
+ * - Data directory and API token helpers shared by the daemons.
+ *
+ * The runtime_t is owned by the caller (usually on the daemon's stack).
+ */
+#ifndef OUTPOST_CORE_RUNTIME_H
+#define OUTPOST_CORE_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/log.h"
+
+typedef struct runtime {
+    uv_loop_t *loop;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t drain_timer;
+    void (*on_stop)(void *ud);
+    void (*on_reload)(void *ud);
+    void *ud;
+    int64_t drain_ms;
+    bool stopping;
+    bool started;
+} runtime_t;
+
+/* Install the handlers. drain_ms <= 0 means 10 s. */
+int runtime_init(runtime_t *rt, uv_loop_t *loop, void (*on_stop)(void *), void (*on_reload)(void *),
+                 void *ud, int64_t drain_ms);
+/* Run the loop until the daemon has closed everything, then close the
+ * runtime's own handles. Returns the exit status (0 after a clean drain). */
+int runtime_run(runtime_t *rt);
+/* Ask for a stop from inside the daemon (as if SIGTERM arrived). */
+void runtime_stop(runtime_t *rt);
+
+#define runtime_ready(NAME, ...) log_info("ready " NAME, __VA_ARGS__)
+
+/* mkdir -p with mode 0700 for the leaf; 0 or -errno (logged). */
+int runtime_mkdirs(const char *path);
+/* The API token: `configured` when given; else the one stored in
+ * DATA_DIR/api-token; else a new random one written there (mode 0600) and
+ * logged once at warn level so the operator sees it. out: >= 65 bytes. */
+int runtime_api_token(const char *data_dir, const char *configured, const char *daemon, char *out,
+                      size_t outlen);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * main: the `outpost` binary's subcommand table, nothing else.
+ * Each subcommand's entry point lives in its application (floor 3) and takes
+ * argv with argv[0] = the subcommand name.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+
+typedef struct subcommand {
+    const char *name;
+    const char *summary;
+    int (*main)(int argc, char **argv);
+    int hidden; /* test-only helpers stay out of the list */
+} subcommand_t;
+
+static const subcommand_t subcommands[] = {
+    { NULL, NULL, NULL, 0 },
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: outpost SUBCOMMAND [OPTIONS]   (outpost SUBCOMMAND --help for its options)\n\n"
+                 "Outpost manages and reaches devices in networks nobody can route into.\n\n"
+                 "subcommands:\n");
+    for (const subcommand_t *s = subcommands; s->name; s++)
+        if (!s->hidden)
+            fprintf(out, "  %-16s %s\n", s->name, s->summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("outpost %s\n", OUTPOST_VERSION);
+        return 0;
+    }
+    for (const subcommand_t *s = subcommands; s->name; s++)
+        if (strcmp(argv[1], s->name) == 0)
+            return s->main(argc - 1, argv + 1);
+    fprintf(stderr, "outpost: unknown subcommand '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,86 @@
+/* Unit tests: core/buf — the cap is a hard limit and errors leave the buffer intact. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/buf.h"
+
+static void test_append_within_cap(void **state)
+{
+    buf_t b = BUF_INIT(8);
+    assert_int_equal(buf_append(&b, "abcd", 4), 0);
+    assert_int_equal(buf_append_str(&b, "efgh"), 0);
+    assert_int_equal(b.len, 8);
+    assert_string_equal(b.data, "abcdefgh");
+    buf_free(&b);
+}
+
+static void test_append_past_cap_fails_without_change(void **state)
+{
+    buf_t b = BUF_INIT(8);
+    assert_int_equal(buf_append(&b, "abcdef", 6), 0);
+    assert_int_equal(buf_append(&b, "xyz", 3), -ENOBUFS);
+    assert_int_equal(b.len, 6);
+    assert_string_equal(b.data, "abcdef");
+    assert_int_equal(buf_printf(&b, "%d", 12345), -ENOBUFS);
+    assert_int_equal(b.len, 6);
+    assert_int_equal(buf_printf(&b, "%d", 12), 0);
+    assert_string_equal(b.data, "abcdef12");
+    buf_free(&b);
+}
+
+static void test_printf_long(void **state)
+{
+    buf_t b = BUF_INIT(10000);
+    char big[1000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(buf_printf(&b, "[%s]", big), 0);
+    assert_int_equal(b.len, 1001);
+    assert_int_equal(b.data[0], '[');
+    assert_int_equal(b.data[1000], ']');
+    buf_free(&b);
+}
+
+static void test_consume_and_steal(void **state)
+{
+    buf_t b = BUF_INIT(64);
+    buf_append_str(&b, "hello world");
+    buf_consume(&b, 6);
+    assert_string_equal(b.data, "world");
+    buf_consume(&b, 100);
+    assert_int_equal(b.len, 0);
+    buf_append_str(&b, "abc");
+    size_t n;
+    char *p = buf_steal(&b, &n);
+    assert_int_equal(n, 3);
+    assert_string_equal(p, "abc");
+    assert_null(b.data);
+    free(p);
+    buf_free(&b);
+}
+
+static void test_reserve_overflow(void **state)
+{
+    buf_t b = BUF_INIT(SIZE_MAX - 1);
+    assert_int_equal(buf_append(&b, "a", 1), 0);
+    assert_int_equal(buf_reserve(&b, SIZE_MAX), -ENOBUFS);
+    buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_append_within_cap),
+        cmocka_unit_test(test_append_past_cap_fails_without_change),
+        cmocka_unit_test(test_printf_long),
+        cmocka_unit_test(test_consume_and_steal),
+        cmocka_unit_test(test_reserve_overflow),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

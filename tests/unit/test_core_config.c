@@ -1,0 +1,233 @@
+/* Unit tests: core/config — defaults, YAML, flags overriding YAML, and errors
+ * that name the file, line and key. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/config.h"
+#include "core/log.h"
+
+typedef struct opts {
+    cfg_common_t common;
+    int64_t workers;
+    int64_t timeout_ms;
+    uint64_t max_body;
+    double ratio;
+    bool verbose;
+    cfg_list_t backends;
+    cfg_list_t rules;
+} opts_t;
+
+static const cfg_opt_t table[] = {
+    CFG_COMMON_LISTEN(opts_t, "0.0.0.0:7547", "main listener"),
+    CFG_COMMON_ADMIN(opts_t, "127.0.0.1:7549"),
+    CFG_COMMON_API_TOKEN(opts_t),
+    CFG_OPT("workers", CFG_INT, opts_t, workers, "4", "N", "worker count", .min = 1, .max = 64),
+    CFG_OPT("timeout", CFG_DURATION, opts_t, timeout_ms, "10s", "DUR", "timeout", .min = 100, .max = 60000),
+    CFG_OPT("max-body", CFG_SIZE, opts_t, max_body, "1MiB", "SIZE", "body cap"),
+    CFG_OPT("ratio", CFG_DOUBLE, opts_t, ratio, "0.5", "R", "a ratio", .min = 0, .max = 1),
+    CFG_OPT("verbose", CFG_BOOL, opts_t, verbose, "false", NULL, "chatty"),
+    CFG_OPT("backend", CFG_LIST, opts_t, backends, NULL, "URL", "backend"),
+    CFG_OPT("rule", CFG_LIST, opts_t, rules, NULL, "RULE", "rule"),
+    CFG_END,
+};
+static const cfg_cmd_t cmd = { "unit", "a test command", NULL, table };
+
+static char errtext[4096];
+
+/* Run cfg_load with stderr captured into errtext. */
+static int load(opts_t *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *tmp = tmpfile();
+    dup2(fileno(tmp), 2);
+    cfg_result_t res;
+    int rc = cfg_load(&cmd, o, argc, argv, &res);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(errtext, 1, sizeof errtext - 1, tmp);
+    errtext[n] = '\0';
+    fclose(tmp);
+    return rc;
+}
+
+static char yaml_path[64];
+
+static void write_yaml(const char *text)
+{
+    strcpy(yaml_path, "/tmp/outpost-cfg-XXXXXX");
+    int fd = mkstemp(yaml_path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+static void test_defaults(void **state)
+{
+    opts_t o;
+    char *argv[] = { "unit" };
+    assert_int_equal(load(&o, 1, argv), 0);
+    assert_string_equal(o.common.listen, "0.0.0.0:7547");
+    assert_int_equal(o.workers, 4);
+    assert_int_equal(o.timeout_ms, 10000);
+    assert_int_equal(o.max_body, 1048576);
+    assert_true(o.ratio == 0.5);
+    assert_false(o.verbose);
+    assert_int_equal(o.backends.n, 0);
+    cfg_free(&cmd, &o);
+}
+
+static void test_yaml_then_flags(void **state)
+{
+    write_yaml("listen: 127.0.0.1:9000\n"
+               "workers: 8\n"
+               "timeout: 250ms\n"
+               "max_body: 64KiB\n"
+               "backend:\n  - http://a:1/\n  - http://b:2/\n"
+               "rule:\n  - {from: a, to: b, ports: 22}\n"
+               "log-level: warn\n");
+    opts_t o;
+    char *argv[] = { "unit", "--config", yaml_path, "--workers=16", "--verbose", "--backend", "http://c:3/" };
+    assert_int_equal(load(&o, 7, argv), 0);
+    assert_string_equal(o.common.listen, "127.0.0.1:9000");
+    assert_int_equal(o.workers, 16); /* the flag wins */
+    assert_int_equal(o.timeout_ms, 250);
+    assert_int_equal(o.max_body, 65536);
+    assert_true(o.verbose);
+    /* a flag replaces the file's list instead of extending it */
+    assert_int_equal(o.backends.n, 1);
+    assert_string_equal(o.backends.v[0], "http://c:3/");
+    assert_int_equal(o.rules.n, 1);
+    assert_string_equal(o.rules.v[0], "from=a to=b ports=22");
+    assert_int_equal(log_current_level, LOG_WARN);
+    log_set_level(LOG_INFO);
+    cfg_free(&cmd, &o);
+    unlink(yaml_path);
+}
+
+static void expect_yaml_error(const char *text, const char *needle)
+{
+    write_yaml(text);
+    opts_t o;
+    char *argv[] = { "unit", "--config", yaml_path };
+    assert_int_equal(load(&o, 3, argv), -EINVAL);
+    if (!strstr(errtext, needle))
+        fail_msg("error '%s' lacks '%s'", errtext, needle);
+    if (!strstr(errtext, yaml_path))
+        fail_msg("error '%s' does not name the file", errtext);
+    unlink(yaml_path);
+}
+
+static void test_yaml_errors_name_file_line_key(void **state)
+{
+    expect_yaml_error("listen: 127.0.0.1:1\nbogus: 1\n", ":2: key 'bogus': unknown key");
+    expect_yaml_error("workers: many\n", ":1: key 'workers': expected an integer");
+    expect_yaml_error("\n\nworkers: 1000\n", ":3: key 'workers': must be between 1 and 64");
+    expect_yaml_error("timeout: 10 parsecs\n", "key 'timeout': expected a duration");
+    expect_yaml_error("listen: nocolon\n", "key 'listen': expected HOST:PORT");
+    expect_yaml_error("ratio: 2\n", "key 'ratio': must be between 0 and 1");
+    expect_yaml_error("workers: 1\nworkers: 2\n", ":2: key 'workers': given twice");
+    expect_yaml_error("workers: [1, 2]\n", "key 'workers': expected a single value");
+    expect_yaml_error("workers: 1\nlisten: 'unclosed\n", "YAML syntax error");
+    expect_yaml_error("- a\n- b\n", "expected a mapping");
+    expect_yaml_error("rule:\n  - {from: a b}\n", "must not contain spaces");
+}
+
+static void test_flag_errors(void **state)
+{
+    opts_t o;
+    char *a1[] = { "unit", "--nope" };
+    assert_int_equal(load(&o, 2, a1), -EINVAL);
+    assert_non_null(strstr(errtext, "unknown option '--nope'"));
+    char *a2[] = { "unit", "--workers" };
+    assert_int_equal(load(&o, 2, a2), -EINVAL);
+    assert_non_null(strstr(errtext, "--workers: needs a value"));
+    char *a3[] = { "unit", "--verbose=maybe" };
+    assert_int_equal(load(&o, 2, a3), -EINVAL);
+    assert_non_null(strstr(errtext, "--verbose: expected true or false"));
+    char *a4[] = { "unit", "stray" };
+    assert_int_equal(load(&o, 2, a4), -EINVAL);
+    assert_non_null(strstr(errtext, "unexpected argument 'stray'"));
+    char *a5[] = { "unit", "--config", "/nonexistent/x.yaml" };
+    assert_int_equal(load(&o, 3, a5), -EINVAL);
+    assert_non_null(strstr(errtext, "cannot open config /nonexistent/x.yaml"));
+    char *a6[] = { "unit", "--log-level", "loud" };
+    assert_int_equal(load(&o, 3, a6), -EINVAL);
+    assert_non_null(strstr(errtext, "--log-level: must be one of"));
+}
+
+static void test_help_lists_every_option(void **state)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cfg_help(&cmd, f);
+    fclose(f);
+    for (const cfg_opt_t *o = table; o->name; o++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", o->name);
+        assert_non_null(strstr(buf, flag));
+    }
+    assert_non_null(strstr(buf, "(default: 0.0.0.0:7547)"));
+    assert_non_null(strstr(buf, "--log-level LEVEL"));
+    assert_non_null(strstr(buf, "--config FILE"));
+    free(buf);
+}
+
+static void test_kv_items(void **state)
+{
+    const char *item = "from=a to=b ports=22,80";
+    char k[16], v[16];
+    size_t pos = 0;
+    assert_int_equal(cfg_kv_next(item, &pos, k, sizeof k, v, sizeof v), 1);
+    assert_string_equal(k, "from");
+    assert_string_equal(v, "a");
+    assert_int_equal(cfg_kv_next(item, &pos, k, sizeof k, v, sizeof v), 1);
+    assert_int_equal(cfg_kv_next(item, &pos, k, sizeof k, v, sizeof v), 1);
+    assert_string_equal(v, "22,80");
+    assert_int_equal(cfg_kv_next(item, &pos, k, sizeof k, v, sizeof v), 0);
+    pos = 0;
+    assert_int_equal(cfg_kv_next("novalue", &pos, k, sizeof k, v, sizeof v), -EINVAL);
+}
+
+static void test_units(void **state)
+{
+    int64_t ms;
+    uint64_t b;
+    assert_int_equal(cfg_parse_duration_ms("1.5s", &ms), 0);
+    assert_int_equal(ms, 1500);
+    assert_int_equal(cfg_parse_duration_ms("2m", &ms), 0);
+    assert_int_equal(ms, 120000);
+    assert_int_equal(cfg_parse_duration_ms("-1s", &ms), -EINVAL);
+    assert_int_equal(cfg_parse_size("256KiB", &b), 0);
+    assert_int_equal(b, 262144);
+    assert_int_equal(cfg_parse_size("1 MiB", &b), 0);
+    assert_int_equal(b, 1048576);
+    assert_int_equal(cfg_parse_size("1 parsec", &b), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_yaml_then_flags),
+        cmocka_unit_test(test_yaml_errors_name_file_line_key),
+        cmocka_unit_test(test_flag_errors),
+        cmocka_unit_test(test_help_lists_every_option),
+        cmocka_unit_test(test_kv_items),
+        cmocka_unit_test(test_units),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

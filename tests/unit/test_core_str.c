@@ -1,0 +1,109 @@
+/* Unit tests: core/str encoders and strict number parsing. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/clock.h"
+#include "core/str.h"
+
+static void test_base64_roundtrip(void **state)
+{
+    const char *cases[][2] = { { "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
+                               { "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" } };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        buf_t e = BUF_INIT(64), d = BUF_INIT(64);
+        assert_int_equal(str_base64_encode(&e, cases[i][0], strlen(cases[i][0])), 0);
+        assert_string_equal(e.data ? e.data : "", cases[i][1]);
+        assert_int_equal(str_base64_decode(&d, cases[i][1], strlen(cases[i][1])), 0);
+        assert_int_equal(d.len, strlen(cases[i][0]));
+        assert_memory_equal(d.data ? d.data : "", cases[i][0], d.len);
+        buf_free(&e);
+        buf_free(&d);
+    }
+}
+
+static void test_base64_rejects_garbage(void **state)
+{
+    buf_t d = BUF_INIT(64);
+    assert_int_equal(str_base64_decode(&d, "Zm9v!", 5), -EINVAL);
+    buf_reset(&d);
+    assert_int_equal(str_base64_decode(&d, "Zg==Zg", 6), -EINVAL);
+    buf_reset(&d);
+    assert_int_equal(str_base64_decode(&d, "Z", 1), -EINVAL);
+    buf_free(&d);
+}
+
+static void test_pct(void **state)
+{
+    buf_t o = BUF_INIT(128);
+    assert_int_equal(str_pct_encode(&o, "a b/c?d=é", strlen("a b/c?d=é"), "-._~"), 0);
+    assert_string_equal(o.data, "a%20b%2Fc%3Fd%3D%C3%A9");
+    buf_t d = BUF_INIT(128);
+    assert_int_equal(str_pct_decode(&d, o.data, o.len, false), 0);
+    assert_string_equal(d.data, "a b/c?d=é");
+    buf_reset(&d);
+    assert_int_equal(str_pct_decode(&d, "a+b%2", 5, true), -EINVAL);
+    buf_reset(&d);
+    assert_int_equal(str_pct_decode(&d, "a+b%zz", 6, true), -EINVAL);
+    buf_reset(&d);
+    assert_int_equal(str_pct_decode(&d, "a+b", 3, true), 0);
+    assert_string_equal(d.data, "a b");
+    buf_free(&o);
+    buf_free(&d);
+}
+
+static void test_numbers(void **state)
+{
+    int64_t v;
+    assert_int_equal(str_to_i64("42", 0, 100, &v), 0);
+    assert_int_equal(v, 42);
+    assert_int_equal(str_to_i64("-9223372036854775808", INT64_MIN, INT64_MAX, &v), 0);
+    assert_true(v == INT64_MIN);
+    assert_int_equal(str_to_i64("9223372036854775808", INT64_MIN, INT64_MAX, &v), -ERANGE);
+    assert_int_equal(str_to_i64("101", 0, 100, &v), -ERANGE);
+    assert_int_equal(str_to_i64("1x", 0, 100, &v), -EINVAL);
+    assert_int_equal(str_to_i64("", 0, 100, &v), -EINVAL);
+    assert_int_equal(str_to_i64("-", 0, 100, &v), -EINVAL);
+}
+
+static void test_copy_truncates(void **state)
+{
+    char small[4];
+    assert_int_equal(str_copy(small, sizeof small, "abcdef"), -ENAMETOOLONG);
+    assert_string_equal(small, "abc");
+    assert_int_equal(str_copy(small, sizeof small, "ab"), 0);
+    assert_true(str_ct_equal("abc", 3, "abc", 3));
+    assert_false(str_ct_equal("abc", 3, "abd", 3));
+    assert_false(str_ct_equal("abc", 3, "abcd", 4));
+}
+
+static void test_iso8601(void **state)
+{
+    char out[CLOCK_ISO_LEN];
+    clock_iso8601(0, out);
+    assert_string_equal(out, "1970-01-01T00:00:00Z");
+    int64_t t;
+    assert_int_equal(clock_parse_iso8601("2026-11-21T10:00:00Z", &t), 0);
+    clock_iso8601(t, out);
+    assert_string_equal(out, "2026-11-21T10:00:00Z");
+    int64_t t2;
+    assert_int_equal(clock_parse_iso8601("2026-11-21T12:00:00.123+02:00", &t2), 0);
+    assert_true(t == t2);
+    assert_int_equal(clock_parse_iso8601("2026-11-21 garbage", &t2), -EINVAL);
+    assert_int_equal(clock_parse_iso8601("2026-11-21T10:00:00Zjunk", &t2), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_base64_roundtrip), cmocka_unit_test(test_base64_rejects_garbage),
+        cmocka_unit_test(test_pct),              cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_copy_truncates),   cmocka_unit_test(test_iso8601),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
