@@ -1,0 +1,44 @@
+/*
+ * addr: socket addresses and URLs as the daemons write them.
+ *
+ * "HOST:PORT" / "[V6]:PORT" for listeners and connectors, and
+ * "scheme://[user:pass@]host[:port]/path?query" URLs (http, https, ws, wss).
+ * Everything is parsed into fixed-size fields; over-long input is an error.
+ */
+#ifndef OUTPOST_NET_ADDR_H
+#define OUTPOST_NET_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum { NET_HOST_MAX = 256, NET_ADDR_STR = 64, NET_URL_PATH_MAX = 4096 };
+
+/* Split "host:port" or "[v6]:port" (brackets removed from host). */
+int net_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
+/* Resolve a listener/connector address (numeric or a name, blocking lookup:
+ * for start-up only). */
+int net_addr_resolve(const char *hostport, struct sockaddr_storage *out);
+/* "1.2.3.4:80" or "[::1]:80". */
+void net_addr_format(const struct sockaddr *sa, char *out, size_t len);
+/* Just the host part ("1.2.3.4" / "::1"). */
+void net_addr_host(const struct sockaddr *sa, char *out, size_t len);
+
+typedef struct net_url {
+    char scheme[8];         /* lower-case: http, https, ws, wss */
+    char host[NET_HOST_MAX]; /* without brackets */
+    uint16_t port;          /* explicit or the scheme's default */
+    bool tls;               /* https or wss */
+    char user[128];         /* percent-decoded userinfo, "" when absent */
+    char pass[128];
+    char path[NET_URL_PATH_MAX]; /* path + "?query", at least "/" */
+} net_url_t;
+
+/* -EINVAL for anything that is not an absolute http(s)/ws(s) URL. */
+int net_url_parse(const char *s, net_url_t *u);
+/* "host:port" suitable for a Host header (brackets for IPv6, port omitted
+ * when it is the scheme default). */
+void net_url_hostport(const net_url_t *u, char *out, size_t len);
+
+#endif

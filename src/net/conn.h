@@ -1,0 +1,131 @@
+/*
+ * conn: a TCP connection on libuv, optionally TLS (memory BIOs), with a
+ * bounded write queue and explicit backpressure. Every protocol above (HTTP,
+ * WebSocket, tunnel streams) sits on a net_conn_t.
+ *
+ * Lifecycle. The net module allocates and frees connections. A connection
+ * is created by a listener (on_accept) or by net_connect(); the owner sets
+ * callbacks and user data, gets on_open once the connection can carry
+ * application bytes (after the TLS handshake), on_read for every chunk of
+ * plaintext, and exactly one on_close. After net_conn_close()/abort() no
+ * further callbacks arrive except on_close; the net_conn_t is freed right
+ * after on_close returns. A connect that fails calls on_close (without
+ * on_open) with the error.
+ *
+ * Backpressure. net_conn_write() copies the bytes into the connection's
+ * queue. When the queue passes `high_water`, net_conn_congested() turns true:
+ * the producer should stop reading its source (net_conn_pause() on it), and
+ * on_drain fires once the queue falls below `low_water`. The queue can never
+ * exceed `max_queue`: such a write fails with -ENOBUFS and writes nothing.
+ *
+ * on_read data is only valid during the callback; copy what you keep.
+ * All functions must be called on the loop's thread.
+ */
+#ifndef OUTPOST_NET_CONN_H
+#define OUTPOST_NET_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "net/addr.h"
+#include "net/tls.h"
+
+typedef struct net_conn net_conn_t;
+typedef struct net_listener net_listener_t;
+
+typedef struct net_conn_cbs {
+    void (*on_open)(net_conn_t *c);                               /* ready for application data */
+    void (*on_read)(net_conn_t *c, const char *data, size_t len); /* plaintext */
+    /* The peer finished sending (FIN or TLS close_notify). NULL: close. */
+    void (*on_eof)(net_conn_t *c);
+    void (*on_drain)(net_conn_t *c); /* queue fell below low_water after congestion */
+    void (*on_close)(net_conn_t *c, int err); /* err 0 = orderly; freed after return */
+} net_conn_cbs_t;
+
+typedef struct net_limits {
+    size_t high_water; /* default 256 KiB */
+    size_t low_water;  /* default 64 KiB */
+    size_t max_queue;  /* default 64 MiB */
+} net_limits_t;
+
+/* ---- listeners -------------------------------------------------------- */
+
+/* on_accept must call net_conn_set_cbs() (or close the connection). */
+typedef void (*net_accept_fn)(net_listener_t *l, net_conn_t *c, void *ud);
+
+typedef struct net_listen_opts {
+    const char *addr;         /* "HOST:PORT"; port 0 picks a free one */
+    tls_ctx_t *tls;           /* server context, or NULL for plain TCP */
+    int64_t handshake_timeout_ms; /* TLS handshake deadline; default 10 s */
+    int backlog;              /* default 1024 */
+} net_listen_opts_t;
+
+int net_listen(uv_loop_t *loop, const net_listen_opts_t *opts, net_accept_fn on_accept, void *ud,
+               net_listener_t **out);
+/* The bound address, e.g. "127.0.0.1:41234" (after port 0). */
+const char *net_listener_addr(const net_listener_t *l);
+uint16_t net_listener_port(const net_listener_t *l);
+/* Stop accepting and free the listener (asynchronously). Live connections stay. */
+void net_listener_close(net_listener_t *l);
+
+/* ---- connectors ------------------------------------------------------- */
+
+typedef struct net_connect_opts {
+    const char *host;     /* name or address (resolved asynchronously) */
+    uint16_t port;
+    tls_ctx_t *tls;       /* client context, or NULL for plain TCP */
+    const char *sni;      /* server name for SNI and verification; default host */
+    int64_t timeout_ms;   /* connect + handshake deadline; default 10 s */
+} net_connect_opts_t;
+
+int net_connect(uv_loop_t *loop, const net_connect_opts_t *opts, const net_conn_cbs_t *cbs,
+                void *ud, net_conn_t **out);
+
+/* ---- connections ------------------------------------------------------ */
+
+void net_conn_set_cbs(net_conn_t *c, const net_conn_cbs_t *cbs, void *ud);
+void *net_conn_data(const net_conn_t *c);
+void net_conn_set_data(net_conn_t *c, void *ud);
+void net_conn_set_limits(net_conn_t *c, const net_limits_t *lim);
+uv_loop_t *net_conn_loop(const net_conn_t *c);
+
+/* Queue bytes (copied). 0, -ENOBUFS (over max_queue, nothing queued), -EPIPE
+ * (closing or shut down for writing). */
+int net_conn_write(net_conn_t *c, const void *data, size_t len);
+int net_conn_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n);
+size_t net_conn_queued(const net_conn_t *c);
+bool net_conn_congested(const net_conn_t *c);
+
+/* Stop / restart delivering on_read (TCP reads stop; TLS keeps what it decrypted). */
+void net_conn_pause(net_conn_t *c);
+void net_conn_resume(net_conn_t *c);
+bool net_conn_paused(const net_conn_t *c);
+
+/* Half-close: after the queue is flushed, send close_notify (TLS) and FIN. */
+void net_conn_shutdown(net_conn_t *c);
+/* Graceful close: flush the queue (bounded by a 5 s linger), then close. */
+void net_conn_close(net_conn_t *c);
+/* Immediate close with a TCP reset; queued bytes are dropped. */
+void net_conn_abort(net_conn_t *c);
+bool net_conn_closing(const net_conn_t *c);
+
+/* "1.2.3.4:5678" of the remote end; host only. */
+const char *net_conn_peer(const net_conn_t *c);
+const char *net_conn_peer_host(const net_conn_t *c);
+bool net_conn_is_tls(const net_conn_t *c);
+/* NULL for plain TCP or before the handshake. */
+const tls_peer_t *net_conn_tls_peer(const net_conn_t *c);
+/* Enable TCP keepalive probes (long-lived WebSocket/tunnel links). */
+void net_conn_keepalive(net_conn_t *c, unsigned idle_s);
+
+/* One re-armable timer per connection for its owner's deadlines (header
+ * read, idle, ping...). ms <= 0 stops it. Not called after close. */
+void net_conn_timer(net_conn_t *c, int64_t ms, void (*cb)(net_conn_t *c));
+
+/* Bytes moved, for status pages. */
+uint64_t net_conn_bytes_in(const net_conn_t *c);
+uint64_t net_conn_bytes_out(const net_conn_t *c);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * curl_uv: libcurl's multi interface driven by the libuv loop, for outbound
+ * requests that need curl's features (Digest with every quirk of real CPEs).
+ *
+ * The net_curl_t owns the multi handle; each added easy handle belongs to it
+ * until its done callback has returned, after which it is cleaned up.
+ * net_curl_free() aborts transfers in flight without calling their callbacks.
+ */
+#ifndef OUTPOST_NET_CURL_UV_H
+#define OUTPOST_NET_CURL_UV_H
+
+#include <curl/curl.h>
+#include <uv.h>
+
+typedef struct net_curl net_curl_t;
+
+/* rc: the transfer's result; status: the HTTP status (0 if none). */
+typedef void (*net_curl_done_fn)(CURL *easy, CURLcode rc, long status, void *ud);
+
+net_curl_t *net_curl_new(uv_loop_t *loop);
+void net_curl_free(net_curl_t *nc);
+/* Start a transfer. 0 or -ENOMEM/-EINVAL (the easy handle is then cleaned up). */
+int net_curl_add(net_curl_t *nc, CURL *easy, net_curl_done_fn done, void *ud);
+/* Transfers in flight. */
+size_t net_curl_active(const net_curl_t *nc);
+
+#endif
