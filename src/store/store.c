@@ -1,0 +1,182 @@
+/*
+ * store: backend selection, the device id and the calls every backend
+ * shares, dispatched through store_backend_t.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "store/store_impl.h"
+
+int store_open(const char *url, const store_opts_t *opts, store_t **out)
+{
+    store_opts_t o = opts ? *opts : (store_opts_t){ 0 };
+    if (o.param_history <= 0)
+        o.param_history = 5;
+    if (o.sessions_per_device <= 0)
+        o.sessions_per_device = 20;
+    if (o.session_log_max == 0)
+        o.session_log_max = 64 * 1024;
+    const char *path = url;
+    if (strncmp(url, "sqlite:", 7) == 0)
+        path = url + 7;
+    else if (strstr(url, "://")) {
+        log_error("store_open", LF_S("url", url), LF_S("reason", "unsupported backend"));
+        return -EPROTONOSUPPORT;
+    }
+    return store_sqlite_backend.open(path, &o, out);
+}
+
+void store_close(store_t *s)
+{
+    if (s)
+        s->be->close(s);
+}
+
+int store_begin(store_t *s) { return s->be->exec_tx(s, 0); }
+int store_commit(store_t *s) { return s->be->exec_tx(s, 1); }
+int store_rollback(store_t *s) { return s->be->exec_tx(s, 2); }
+int store_schema_version(store_t *s) { return s->be->schema_version(s); }
+
+static int id_part(char *out, size_t outlen, size_t *pos, const char *part)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)(part ? part : ""); *p; p++) {
+        bool keep = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                    (*p >= '0' && *p <= '9') || *p == '_' || *p == '.';
+        size_t need = keep ? 1 : 3;
+        if (*pos + need >= outlen)
+            return -ENAMETOOLONG;
+        if (keep) {
+            out[(*pos)++] = (char)*p;
+        } else {
+            out[(*pos)++] = '%';
+            out[(*pos)++] = hex[*p >> 4];
+            out[(*pos)++] = hex[*p & 15];
+        }
+    }
+    out[*pos] = '\0';
+    return 0;
+}
+
+int store_device_id(const char *oui, const char *product_class, const char *serial, char *out,
+                    size_t outlen)
+{
+    size_t pos = 0;
+    if (outlen == 0)
+        return -ENAMETOOLONG;
+    out[0] = '\0';
+    int rc = id_part(out, outlen, &pos, oui);
+    if (!rc && pos + 1 < outlen)
+        out[pos++] = '-';
+    else if (!rc)
+        rc = -ENAMETOOLONG;
+    if (!rc)
+        rc = id_part(out, outlen, &pos, product_class);
+    if (!rc && pos + 1 < outlen)
+        out[pos++] = '-';
+    else if (!rc)
+        rc = -ENAMETOOLONG;
+    if (!rc)
+        rc = id_part(out, outlen, &pos, serial);
+    return rc;
+}
+
+bool store_device_online(const store_device_t *d, int64_t now, int64_t default_interval)
+{
+    int64_t iv = d->periodic_interval > 0 ? d->periodic_interval : default_interval;
+    return d->last_inform >= now - (2 * iv + 60);
+}
+
+const char *store_task_status_name(store_task_status_t st)
+{
+    static const char *const n[] = { "pending", "sent", "done", "failed", "expired", "cancelled" };
+    return (unsigned)st <= STORE_TASK_CANCELLED ? n[st] : "unknown";
+}
+
+void store_task_clear(store_task_t *t)
+{
+    free(t->params);
+    free(t->result);
+    t->params = t->result = NULL;
+}
+
+int store_device_inform(store_t *s, const store_device_t *d, bool bootstrap)
+{
+    return s->be->device_inform(s, d, bootstrap);
+}
+int store_device_get(store_t *s, const char *id, store_device_t *out)
+{
+    return s->be->device_get(s, id, out);
+}
+int store_device_delete(store_t *s, const char *id) { return s->be->device_delete(s, id); }
+int store_device_set_tags(store_t *s, const char *id, const char *tags)
+{
+    return s->be->device_set_tags(s, id, tags);
+}
+int store_device_set_cr_auth(store_t *s, const char *id, const char *user, const char *pass)
+{
+    return s->be->device_set_cr_auth(s, id, user, pass);
+}
+int store_device_list(store_t *s, const store_device_filter_t *f, store_device_fn fn, void *ud)
+{
+    return s->be->device_list(s, f, fn, ud);
+}
+int store_stats(store_t *s, int64_t now, int64_t default_interval, store_stats_t *out)
+{
+    return s->be->stats(s, now, default_interval, out);
+}
+int store_params_put(store_t *s, const char *device, const store_param_t *p, size_t n, int64_t now)
+{
+    return s->be->params_put(s, device, p, n, now);
+}
+int store_params_list(store_t *s, const char *device, const char *prefix, store_param_fn fn,
+                      void *ud)
+{
+    return s->be->params_list(s, device, prefix, fn, ud);
+}
+int store_param_history(store_t *s, const char *device, const char *name, store_param_fn fn,
+                        void *ud)
+{
+    return s->be->param_history(s, device, name, fn, ud);
+}
+int store_task_add(store_t *s, store_task_t *t) { return s->be->task_add(s, t); }
+int store_task_get(store_t *s, int64_t id, store_task_t *out) { return s->be->task_get(s, id, out); }
+int store_task_list(store_t *s, const char *device, int64_t limit, store_task_fn fn, void *ud)
+{
+    return s->be->task_list(s, device, limit, false, fn, ud);
+}
+int store_task_pending(store_t *s, const char *device, int64_t limit, store_task_fn fn, void *ud)
+{
+    return s->be->task_list(s, device, limit, true, fn, ud);
+}
+int store_task_mark_sent(store_t *s, int64_t id, int64_t now)
+{
+    return s->be->task_mark_sent(s, id, now);
+}
+int store_task_finish(store_t *s, int64_t id, store_task_status_t st, const char *result_json,
+                      int fault_code, const char *fault_string, int64_t now)
+{
+    return s->be->task_finish(s, id, st, result_json, fault_code, fault_string, now);
+}
+int store_task_cancel(store_t *s, int64_t id, int64_t now) { return s->be->task_cancel(s, id, now); }
+int store_task_recover(store_t *s, const char *const *types, int64_t now)
+{
+    return s->be->task_recover(s, types, now);
+}
+int store_task_expire(store_t *s, int64_t now) { return s->be->task_expire(s, now); }
+int store_task_devices_pending(store_t *s, int64_t limit,
+                               int (*fn)(const char *device, void *ud), void *ud)
+{
+    return s->be->task_devices_pending(s, limit, fn, ud);
+}
+int store_session_add(store_t *s, store_session_t *ss, const char *log, size_t loglen)
+{
+    return s->be->session_add(s, ss, log, loglen);
+}
+int store_session_list(store_t *s, const char *device, int64_t limit, store_session_fn fn, void *ud)
+{
+    return s->be->session_list(s, device, limit, fn, ud);
+}

@@ -1,0 +1,201 @@
+/*
+ * store: the ACS's persistent state (devices, parameters, tasks, sessions)
+ * behind one interface. SQL lives only in the backends (store_sqlite.c
+ * today; a PostgreSQL backend is another store_backend_t, see store_impl.h),
+ * so nothing above this floor knows which database is behind it.
+ *
+ * Threading. A store_t is one database connection: every call blocks on
+ * disk and must not run on an event loop. Use it from one thread at a time,
+ * normally through store_worker.h, which runs jobs on a dedicated thread and
+ * groups them into one transaction per batch (one fsync for many writes).
+ *
+ * Ownership. Rows handed to callbacks live until the callback returns.
+ * store_task_t's heap strings (params, result) belong to the struct; free
+ * them with store_task_clear(). Everything else is fixed-size.
+ *
+ * Times are Unix seconds (int64). Errors are negative errno codes: -ENOENT
+ * (no such row), -EBUSY (task no longer cancellable), -ESTALE (task not in
+ * the state the transition needs), -EIO (database error, logged once here).
+ */
+#ifndef OUTPOST_STORE_STORE_H
+#define OUTPOST_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store_t;
+
+enum {
+    STORE_ID_MAX = 256,   /* device id "OUI-ProductClass-Serial", escaped */
+    STORE_SHORT = 68,     /* manufacturer, OUI, class, serial, versions (64 chars + NUL) */
+    STORE_URL = 260,
+    STORE_TAGS = 512,
+    STORE_TYPE = 24,
+};
+
+typedef struct store_opts {
+    bool sync_full;           /* fsync every commit (synchronous=FULL); default NORMAL */
+    int param_history;        /* old values kept per parameter; default 5 */
+    int sessions_per_device;  /* session rows kept per device; default 20 */
+    size_t session_log_max;   /* bytes of message log kept per session; default 64 KiB */
+} store_opts_t;
+
+/* url: "sqlite:PATH" or a plain path (SQLite). Creates the file and runs the
+ * versioned migrations. */
+int store_open(const char *url, const store_opts_t *opts, store_t **out);
+void store_close(store_t *s);
+/* Group several calls into one transaction (store_worker does this). */
+int store_begin(store_t *s);
+int store_commit(store_t *s);
+int store_rollback(store_t *s);
+/* Schema version after migrations (tests). */
+int store_schema_version(store_t *s);
+
+/* ---- device id -------------------------------------------------------------- */
+
+/* "OUI-ProductClass-SerialNumber", each part with bytes outside
+ * [A-Za-z0-9_.] percent-escaped (%2D for '-'), so the id is unambiguous and
+ * URL-safe. -ENAMETOOLONG if it does not fit. */
+int store_device_id(const char *oui, const char *product_class, const char *serial, char *out,
+                    size_t outlen);
+
+/* ---- devices ---------------------------------------------------------------- */
+
+typedef struct store_device {
+    char id[STORE_ID_MAX];
+    char manufacturer[STORE_SHORT], oui[STORE_SHORT], product_class[STORE_SHORT],
+        serial[STORE_SHORT];
+    char software_version[STORE_SHORT], hardware_version[STORE_SHORT];
+    char ip[64];
+    char cr_url[STORE_URL];
+    char cr_user[STORE_URL], cr_pass[STORE_URL]; /* connection request credentials */
+    char tags[STORE_TAGS];                       /* comma-separated */
+    int64_t first_seen, last_inform;
+    int64_t periodic_interval;                   /* seconds; 0 unknown */
+    char last_events[256];                       /* events of the last Inform, comma-separated */
+} store_device_t;
+
+/* Record an Inform: insert or update the device (cr_user/cr_pass/tags are
+ * kept when the given ones are empty). bootstrap: forget its parameters. */
+int store_device_inform(store_t *s, const store_device_t *d, bool bootstrap);
+int store_device_get(store_t *s, const char *id, store_device_t *out);
+/* Everything about the device goes: parameters, tasks, sessions. */
+int store_device_delete(store_t *s, const char *id);
+int store_device_set_tags(store_t *s, const char *id, const char *tags);
+int store_device_set_cr_auth(store_t *s, const char *id, const char *user, const char *pass);
+
+typedef struct store_device_filter {
+    const char *tag;      /* NULL: any */
+    const char *q;        /* prefix of id, serial or product class; NULL: any */
+    int online;           /* -1 any, 0 offline, 1 online */
+    int64_t now;          /* for online */
+    int64_t default_interval; /* when a device did not report one */
+    int64_t limit, offset;
+} store_device_filter_t;
+
+/* online = last_inform >= now - (2 * interval + 60). */
+bool store_device_online(const store_device_t *d, int64_t now, int64_t default_interval);
+
+typedef int (*store_device_fn)(const store_device_t *d, void *ud); /* non-zero stops */
+int store_device_list(store_t *s, const store_device_filter_t *f, store_device_fn fn, void *ud);
+
+typedef struct store_stats {
+    int64_t total_devices, online_devices, pending_tasks, sent_tasks;
+} store_stats_t;
+int store_stats(store_t *s, int64_t now, int64_t default_interval, store_stats_t *out);
+
+/* ---- parameters ------------------------------------------------------------- */
+
+typedef struct store_param {
+    const char *name;
+    const char *value;   /* NULL: name only (GetParameterNames), value kept */
+    const char *type;    /* NULL: kept / "" */
+    int writable;        /* -1: unknown, kept */
+    int64_t updated;
+} store_param_t;
+
+/* Upsert; a changed value moves the old one into the bounded history. */
+int store_params_put(store_t *s, const char *device, const store_param_t *p, size_t n, int64_t now);
+typedef int (*store_param_fn)(const store_param_t *p, void *ud);
+int store_params_list(store_t *s, const char *device, const char *prefix, store_param_fn fn,
+                      void *ud);
+/* Old values of one parameter, newest first (value, updated). */
+int store_param_history(store_t *s, const char *device, const char *name, store_param_fn fn,
+                        void *ud);
+
+/* ---- tasks ------------------------------------------------------------------ */
+
+typedef enum store_task_status {
+    STORE_TASK_PENDING = 0,
+    STORE_TASK_SENT,
+    STORE_TASK_DONE,
+    STORE_TASK_FAILED,
+    STORE_TASK_EXPIRED,
+    STORE_TASK_CANCELLED,
+} store_task_status_t;
+
+const char *store_task_status_name(store_task_status_t st);
+
+typedef struct store_task {
+    int64_t id;
+    char device_id[STORE_ID_MAX];
+    char type[STORE_TYPE];      /* "get_params", "reboot"... (the API's names) */
+    char *params;               /* JSON text, owned */
+    store_task_status_t status;
+    char *result;               /* JSON text or NULL, owned */
+    int fault_code;
+    char fault_string[256];
+    int attempts;
+    int64_t created, updated, sent_at, done_at, expires_at;
+} store_task_t;
+
+void store_task_clear(store_task_t *t);
+
+/* Insert as pending; sets t->id and t->created. */
+int store_task_add(store_t *s, store_task_t *t);
+int store_task_get(store_t *s, int64_t id, store_task_t *out);
+typedef int (*store_task_fn)(const store_task_t *t, void *ud);
+/* A device's tasks, newest first (limit <= 0: 100). */
+int store_task_list(store_t *s, const char *device, int64_t limit, store_task_fn fn, void *ud);
+/* Pending tasks of a device in queue order. */
+int store_task_pending(store_t *s, const char *device, int64_t limit, store_task_fn fn, void *ud);
+/* pending -> sent (attempts+1). -ESTALE when it is no longer pending. */
+int store_task_mark_sent(store_t *s, int64_t id, int64_t now);
+/* pending/sent -> done|failed|expired with result/fault. Idempotent: a task
+ * already finished is left alone (-ESTALE). */
+int store_task_finish(store_t *s, int64_t id, store_task_status_t st, const char *result_json,
+                      int fault_code, const char *fault_string, int64_t now);
+/* pending -> cancelled; -EBUSY once sent, -ESTALE when finished. */
+int store_task_cancel(store_t *s, int64_t id, int64_t now);
+/* After a restart: tasks left `sent` whose type is in requeue_types (NULL
+ * terminated; safe to run again) go back to pending. Returns how many. */
+int store_task_recover(store_t *s, const char *const *requeue_types, int64_t now);
+/* pending/sent past expires_at -> expired. Returns how many. */
+int store_task_expire(store_t *s, int64_t now);
+/* Devices with pending tasks (for wake-ups after a restart). */
+int store_task_devices_pending(store_t *s, int64_t limit,
+                               int (*fn)(const char *device, void *ud), void *ud);
+
+/* ---- sessions --------------------------------------------------------------- */
+
+typedef struct store_session {
+    int64_t id;
+    char device_id[STORE_ID_MAX];
+    int64_t started;
+    int64_t duration_ms;
+    char events[256];
+    int rpcs;
+    char outcome[64];
+    const char *log;   /* capped message log (read side) */
+} store_session_t;
+
+/* One row per finished session (written once, at its end); the log is cut
+ * to session_log_max bytes (its tail is kept) and the device's sessions
+ * beyond sessions_per_device are dropped. Sets ss->id. */
+int store_session_add(store_t *s, store_session_t *ss, const char *log, size_t loglen);
+typedef int (*store_session_fn)(const store_session_t *ss, void *ud);
+int store_session_list(store_t *s, const char *device, int64_t limit, store_session_fn fn,
+                       void *ud);
+
+#endif

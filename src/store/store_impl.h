@@ -1,0 +1,51 @@
+/*
+ * store_impl: what a storage backend provides. store.c dispatches every
+ * public store_* call through the backend's table; a backend embeds
+ * `struct store` first in its own handle. Adding PostgreSQL means writing
+ * one more table and naming its URL scheme in store_open().
+ */
+#ifndef OUTPOST_STORE_IMPL_H
+#define OUTPOST_STORE_IMPL_H
+
+#include "store/store.h"
+
+typedef struct store_backend {
+    const char *name;
+    int (*open)(const char *path, const store_opts_t *o, store_t **out);
+    void (*close)(store_t *s);
+    /* 0 begin, 1 commit, 2 rollback, 3 savepoint, 4 release it, 5 roll back to it */
+    int (*exec_tx)(store_t *s, int what);
+    int (*schema_version)(store_t *s);
+    int (*device_inform)(store_t *s, const store_device_t *d, bool bootstrap);
+    int (*device_get)(store_t *s, const char *id, store_device_t *out);
+    int (*device_delete)(store_t *s, const char *id);
+    int (*device_set_tags)(store_t *s, const char *id, const char *tags);
+    int (*device_set_cr_auth)(store_t *s, const char *id, const char *user, const char *pass);
+    int (*device_list)(store_t *s, const store_device_filter_t *f, store_device_fn fn, void *ud);
+    int (*stats)(store_t *s, int64_t now, int64_t default_interval, store_stats_t *out);
+    int (*params_put)(store_t *s, const char *dev, const store_param_t *p, size_t n, int64_t now);
+    int (*params_list)(store_t *s, const char *dev, const char *prefix, store_param_fn fn, void *ud);
+    int (*param_history)(store_t *s, const char *dev, const char *name, store_param_fn fn, void *ud);
+    int (*task_add)(store_t *s, store_task_t *t);
+    int (*task_get)(store_t *s, int64_t id, store_task_t *out);
+    int (*task_list)(store_t *s, const char *dev, int64_t limit, bool pending_only, store_task_fn fn,
+                     void *ud);
+    int (*task_mark_sent)(store_t *s, int64_t id, int64_t now);
+    int (*task_finish)(store_t *s, int64_t id, store_task_status_t st, const char *result,
+                       int fault_code, const char *fault_string, int64_t now);
+    int (*task_cancel)(store_t *s, int64_t id, int64_t now);
+    int (*task_recover)(store_t *s, const char *const *types, int64_t now);
+    int (*task_expire)(store_t *s, int64_t now);
+    int (*task_devices_pending)(store_t *s, int64_t limit, int (*fn)(const char *, void *),
+                                void *ud);
+    int (*session_add)(store_t *s, store_session_t *ss, const char *log, size_t loglen);
+    int (*session_list)(store_t *s, const char *dev, int64_t limit, store_session_fn fn, void *ud);
+} store_backend_t;
+
+struct store {
+    const store_backend_t *be;
+};
+
+extern const store_backend_t store_sqlite_backend;
+
+#endif

@@ -1,0 +1,878 @@
+/*
+ * store_sqlite: the SQLite backend. WAL journal, versioned migrations
+ * (PRAGMA user_version), prepared statements kept for the connection's
+ * life, and a trigger that keeps each parameter's bounded history so a
+ * value change costs no extra round trip.
+ */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/str.h"
+#include "store/store_impl.h"
+
+/* Each migration moves the schema from version i to i+1; never edit one
+ * that has shipped, append a new one. */
+static const char *const migrations[] = {
+    /* 1: initial schema */
+    "CREATE TABLE settings (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE devices ("
+    "  id TEXT PRIMARY KEY, manufacturer TEXT NOT NULL DEFAULT '', oui TEXT NOT NULL DEFAULT '',"
+    "  product_class TEXT NOT NULL DEFAULT '', serial TEXT NOT NULL DEFAULT '',"
+    "  software_version TEXT NOT NULL DEFAULT '', hardware_version TEXT NOT NULL DEFAULT '',"
+    "  ip TEXT NOT NULL DEFAULT '', cr_url TEXT NOT NULL DEFAULT '', cr_user TEXT NOT NULL DEFAULT '',"
+    "  cr_pass TEXT NOT NULL DEFAULT '', tags TEXT NOT NULL DEFAULT '',"
+    "  first_seen INTEGER NOT NULL, last_inform INTEGER NOT NULL,"
+    "  periodic_interval INTEGER NOT NULL DEFAULT 0, last_events TEXT NOT NULL DEFAULT ''"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX devices_serial ON devices(serial);"
+    "CREATE INDEX devices_class ON devices(product_class);"
+    "CREATE TABLE params ("
+    "  device_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT, type TEXT NOT NULL DEFAULT '',"
+    "  writable INTEGER NOT NULL DEFAULT -1, updated INTEGER NOT NULL,"
+    "  PRIMARY KEY (device_id, name)) WITHOUT ROWID;"
+    "CREATE TABLE param_history ("
+    "  id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT,"
+    "  updated INTEGER NOT NULL);"
+    "CREATE INDEX param_history_key ON param_history(device_id, name, id);"
+    "CREATE TRIGGER params_keep_history AFTER UPDATE OF value ON params"
+    "  WHEN old.value IS NOT NULL AND old.value IS NOT new.value BEGIN"
+    "  INSERT INTO param_history(device_id, name, value, updated)"
+    "    VALUES (old.device_id, old.name, old.value, old.updated);"
+    "  DELETE FROM param_history WHERE device_id = old.device_id AND name = old.name AND id <="
+    "    (SELECT id FROM param_history WHERE device_id = old.device_id AND name = old.name"
+    "     ORDER BY id DESC LIMIT 1 OFFSET (SELECT v FROM settings WHERE k = 'param_history'));"
+    "  END;"
+    "CREATE TABLE tasks ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, type TEXT NOT NULL,"
+    "  params TEXT NOT NULL DEFAULT '{}', status INTEGER NOT NULL DEFAULT 0, result TEXT,"
+    "  fault_code INTEGER NOT NULL DEFAULT 0, fault_string TEXT NOT NULL DEFAULT '',"
+    "  attempts INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    "  sent_at INTEGER NOT NULL DEFAULT 0, done_at INTEGER NOT NULL DEFAULT 0,"
+    "  expires_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX tasks_device ON tasks(device_id, status, id);"
+    "CREATE INDEX tasks_status ON tasks(status);"
+    "CREATE TABLE sessions ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, started INTEGER NOT NULL,"
+    "  duration_ms INTEGER NOT NULL, events TEXT NOT NULL, rpcs INTEGER NOT NULL,"
+    "  outcome TEXT NOT NULL, log TEXT);"
+    "CREATE INDEX sessions_device ON sessions(device_id, id);",
+};
+#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+enum {
+    Q_DEV_INFORM,
+    Q_DEV_GET,
+    Q_PARAMS_FORGET,
+    Q_PARAM_PUT,
+    Q_PARAM_PUT_NAME,
+    Q_TASK_ADD,
+    Q_TASK_GET,
+    Q_TASK_SENT,
+    Q_TASK_FINISH,
+    Q_SESSION_ADD,
+    Q_SESSION_TRIM,
+    Q_COUNT
+};
+
+static const char *const queries[Q_COUNT] = {
+    [Q_DEV_INFORM] =
+        "INSERT INTO devices (id, manufacturer, oui, product_class, serial, software_version,"
+        " hardware_version, ip, cr_url, cr_user, cr_pass, tags, first_seen, last_inform,"
+        " periodic_interval, last_events) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?13,?14,?15)"
+        " ON CONFLICT(id) DO UPDATE SET manufacturer=excluded.manufacturer, oui=excluded.oui,"
+        " product_class=excluded.product_class, serial=excluded.serial,"
+        " software_version=CASE WHEN excluded.software_version<>'' THEN excluded.software_version ELSE software_version END,"
+        " hardware_version=CASE WHEN excluded.hardware_version<>'' THEN excluded.hardware_version ELSE hardware_version END,"
+        " ip=excluded.ip,"
+        " cr_url=CASE WHEN excluded.cr_url<>'' THEN excluded.cr_url ELSE cr_url END,"
+        " cr_user=CASE WHEN excluded.cr_user<>'' THEN excluded.cr_user ELSE cr_user END,"
+        " cr_pass=CASE WHEN excluded.cr_pass<>'' THEN excluded.cr_pass ELSE cr_pass END,"
+        " tags=CASE WHEN excluded.tags<>'' THEN excluded.tags ELSE tags END,"
+        " last_inform=excluded.last_inform,"
+        " periodic_interval=CASE WHEN excluded.periodic_interval>0 THEN excluded.periodic_interval ELSE periodic_interval END,"
+        " last_events=excluded.last_events",
+    [Q_DEV_GET] = "SELECT id, manufacturer, oui, product_class, serial, software_version,"
+                  " hardware_version, ip, cr_url, cr_user, cr_pass, tags, first_seen, last_inform,"
+                  " periodic_interval, last_events FROM devices WHERE id = ?1",
+    [Q_PARAMS_FORGET] = "DELETE FROM params WHERE device_id = ?1",
+    [Q_PARAM_PUT] = "INSERT INTO params (device_id, name, value, type, writable, updated)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(device_id, name) DO UPDATE SET"
+                    " value=excluded.value,"
+                    " type=CASE WHEN excluded.type<>'' THEN excluded.type ELSE type END,"
+                    " writable=CASE WHEN excluded.writable>=0 THEN excluded.writable ELSE writable END,"
+                    " updated=excluded.updated",
+    [Q_PARAM_PUT_NAME] = "INSERT INTO params (device_id, name, value, writable, updated)"
+                         " VALUES (?1, ?2, NULL, ?3, ?4) ON CONFLICT(device_id, name) DO UPDATE SET"
+                         " writable=CASE WHEN excluded.writable>=0 THEN excluded.writable ELSE writable END",
+    [Q_TASK_ADD] = "INSERT INTO tasks (device_id, type, params, status, created, updated, expires_at)"
+                   " VALUES (?1, ?2, ?3, 0, ?4, ?4, ?5)",
+    [Q_TASK_GET] = "SELECT id, device_id, type, params, status, result, fault_code, fault_string,"
+                   " attempts, created, updated, sent_at, done_at, expires_at FROM tasks WHERE id = ?1",
+    [Q_TASK_SENT] = "UPDATE tasks SET status = 1, attempts = attempts + 1, sent_at = ?2, updated = ?2"
+                    " WHERE id = ?1 AND status = 0",
+    [Q_TASK_FINISH] = "UPDATE tasks SET status = ?2, result = ?3, fault_code = ?4, fault_string = ?5,"
+                      " done_at = ?6, updated = ?6 WHERE id = ?1 AND status IN (0, 1)",
+    [Q_SESSION_ADD] = "INSERT INTO sessions (device_id, started, duration_ms, events, rpcs, outcome, log)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_SESSION_TRIM] = "DELETE FROM sessions WHERE device_id = ?1 AND id <= (SELECT id FROM sessions"
+                       " WHERE device_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+};
+
+typedef struct sq {
+    struct store base;
+    sqlite3 *db;
+    store_opts_t o;
+    sqlite3_stmt *st[Q_COUNT];
+} sq_t;
+
+#define SQ(s) ((sq_t *)(s))
+#define TASK_COLS \
+    "id, device_id, type, params, status, result, fault_code, fault_string, attempts, created," \
+    " updated, sent_at, done_at, expires_at"
+#define DEV_COLS \
+    "id, manufacturer, oui, product_class, serial, software_version, hardware_version, ip," \
+    " cr_url, cr_user, cr_pass, tags, first_seen, last_inform, periodic_interval, last_events"
+
+static int db_err(sq_t *q, const char *what)
+{
+    log_error("store_sqlite", LF_S("op", what), LF_S("reason", sqlite3_errmsg(q->db)));
+    return -EIO;
+}
+
+static sqlite3_stmt *stmt(sq_t *q, int i)
+{
+    if (!q->st[i] && sqlite3_prepare_v3(q->db, queries[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                        &q->st[i], NULL) != SQLITE_OK) {
+        db_err(q, "prepare");
+        return NULL;
+    }
+    sqlite3_reset(q->st[i]);
+    sqlite3_clear_bindings(q->st[i]);
+    return q->st[i];
+}
+
+static sqlite3_stmt *prepare(sq_t *q, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_err(q, "prepare");
+        return NULL;
+    }
+    return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
+}
+
+/* Run a statement that returns no rows; returns changes() or -EIO. */
+static int step_done(sq_t *q, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return db_err(q, what);
+    return sqlite3_changes(q->db);
+}
+
+static int exec(sq_t *q, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(q->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        log_error("store_sqlite", LF_S("op", "exec"), LF_S("reason", msg ? msg : "?"));
+        sqlite3_free(msg);
+        return -EIO;
+    }
+    return 0;
+}
+
+static void col_copy(sqlite3_stmt *st, int i, char *out, size_t len)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    str_copy(out, len, t ? (const char *)t : "");
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+/* ---- open / close / transactions ----------------------------------------------- */
+
+static int user_version(sq_t *q)
+{
+    sqlite3_stmt *st = prepare(q, "PRAGMA user_version");
+    int v = -1;
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int migrate(sq_t *q)
+{
+    int v = user_version(q);
+    if (v < 0)
+        return -EIO;
+    if (v > NMIGRATIONS) {
+        log_error("store_sqlite", LF_S("reason", "database is newer than this binary"),
+                  LF_I("version", v), LF_I("known", NMIGRATIONS));
+        return -EPROTO;
+    }
+    for (; v < NMIGRATIONS; v++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+        if (exec(q, "BEGIN IMMEDIATE") < 0)
+            return -EIO;
+        if (exec(q, migrations[v]) < 0 || exec(q, sql) < 0) {
+            exec(q, "ROLLBACK");
+            return -EIO;
+        }
+        if (exec(q, "COMMIT") < 0)
+            return -EIO;
+        log_info("store_migrated", LF_I("version", v + 1));
+    }
+    return 0;
+}
+
+static void sq_close(store_t *s)
+{
+    sq_t *q = SQ(s);
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(q->st[i]);
+    sqlite3_close(q->db);
+    free(q);
+}
+
+static int sq_open(const char *path, const store_opts_t *o, store_t **out)
+{
+    sq_t *q = calloc(1, sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    q->base.be = &store_sqlite_backend;
+    q->o = *o;
+    if (sqlite3_open_v2(path, &q->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        log_error("store_open", LF_S("path", path),
+                  LF_S("reason", q->db ? sqlite3_errmsg(q->db) : "out of memory"));
+        sqlite3_close(q->db);
+        free(q);
+        return -EIO;
+    }
+    sqlite3_busy_timeout(q->db, 5000);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;"
+             " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
+             o->sync_full ? "FULL" : "NORMAL");
+    int rc = exec(q, sql);
+    if (!rc)
+        rc = migrate(q);
+    if (!rc) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO settings(k, v) VALUES ('param_history', %d)"
+                 " ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+                 o->param_history);
+        rc = exec(q, sql);
+    }
+    if (rc) {
+        sq_close(&q->base);
+        return rc;
+    }
+    *out = &q->base;
+    return 0;
+}
+
+static int sq_tx(store_t *s, int what)
+{
+    static const char *const sql[] = { "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", "SAVEPOINT job",
+                                       "RELEASE job", "ROLLBACK TO job; RELEASE job" };
+    return exec(SQ(s), sql[what]);
+}
+
+static int sq_version(store_t *s)
+{
+    return user_version(SQ(s));
+}
+
+/* ---- devices ------------------------------------------------------------------ */
+
+static void dev_row(sqlite3_stmt *st, store_device_t *d)
+{
+    memset(d, 0, sizeof *d);
+    col_copy(st, 0, d->id, sizeof d->id);
+    col_copy(st, 1, d->manufacturer, sizeof d->manufacturer);
+    col_copy(st, 2, d->oui, sizeof d->oui);
+    col_copy(st, 3, d->product_class, sizeof d->product_class);
+    col_copy(st, 4, d->serial, sizeof d->serial);
+    col_copy(st, 5, d->software_version, sizeof d->software_version);
+    col_copy(st, 6, d->hardware_version, sizeof d->hardware_version);
+    col_copy(st, 7, d->ip, sizeof d->ip);
+    col_copy(st, 8, d->cr_url, sizeof d->cr_url);
+    col_copy(st, 9, d->cr_user, sizeof d->cr_user);
+    col_copy(st, 10, d->cr_pass, sizeof d->cr_pass);
+    col_copy(st, 11, d->tags, sizeof d->tags);
+    d->first_seen = sqlite3_column_int64(st, 12);
+    d->last_inform = sqlite3_column_int64(st, 13);
+    d->periodic_interval = sqlite3_column_int64(st, 14);
+    col_copy(st, 15, d->last_events, sizeof d->last_events);
+}
+
+static int sq_device_inform(store_t *s, const store_device_t *d, bool bootstrap)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, Q_DEV_INFORM);
+    if (!st)
+        return -EIO;
+    bind_text(st, 1, d->id);
+    bind_text(st, 2, d->manufacturer);
+    bind_text(st, 3, d->oui);
+    bind_text(st, 4, d->product_class);
+    bind_text(st, 5, d->serial);
+    bind_text(st, 6, d->software_version);
+    bind_text(st, 7, d->hardware_version);
+    bind_text(st, 8, d->ip);
+    bind_text(st, 9, d->cr_url);
+    bind_text(st, 10, d->cr_user);
+    bind_text(st, 11, d->cr_pass);
+    bind_text(st, 12, d->tags);
+    sqlite3_bind_int64(st, 13, d->last_inform);
+    sqlite3_bind_int64(st, 14, d->periodic_interval);
+    bind_text(st, 15, d->last_events);
+    int rc = step_done(q, st, "device_inform");
+    if (rc >= 0 && bootstrap) {
+        st = stmt(q, Q_PARAMS_FORGET);
+        if (!st)
+            return -EIO;
+        bind_text(st, 1, d->id);
+        rc = step_done(q, st, "params_forget");
+    }
+    return rc < 0 ? rc : 0;
+}
+
+static int sq_device_get(store_t *s, const char *id, store_device_t *out)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, Q_DEV_GET);
+    if (!st)
+        return -EIO;
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        dev_row(st, out);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : db_err(q, "device_get");
+}
+
+static int run_simple(sq_t *q, const char *sql, const char *a, const char *b, const char *c,
+                      const char *what)
+{
+    sqlite3_stmt *st = prepare(q, sql);
+    if (!st)
+        return -EIO;
+    bind_text(st, 1, a);
+    if (b)
+        bind_text(st, 2, b);
+    if (c)
+        bind_text(st, 3, c);
+    int rc = step_done(q, st, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_device_delete(store_t *s, const char *id)
+{
+    sq_t *q = SQ(s);
+    int rc = run_simple(q, "DELETE FROM devices WHERE id = ?1", id, NULL, NULL, "device_delete");
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return -ENOENT;
+    if (run_simple(q, "DELETE FROM params WHERE device_id = ?1", id, NULL, NULL, "delete") < 0 ||
+        run_simple(q, "DELETE FROM param_history WHERE device_id = ?1", id, NULL, NULL, "delete") < 0 ||
+        run_simple(q, "DELETE FROM tasks WHERE device_id = ?1", id, NULL, NULL, "delete") < 0 ||
+        run_simple(q, "DELETE FROM sessions WHERE device_id = ?1", id, NULL, NULL, "delete") < 0)
+        return -EIO;
+    return 0;
+}
+
+static int sq_device_set_tags(store_t *s, const char *id, const char *tags)
+{
+    int rc = run_simple(SQ(s), "UPDATE devices SET tags = ?2 WHERE id = ?1", id, tags, NULL, "tags");
+    return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+}
+
+static int sq_device_set_cr_auth(store_t *s, const char *id, const char *user, const char *pass)
+{
+    int rc = run_simple(SQ(s), "UPDATE devices SET cr_user = ?2, cr_pass = ?3 WHERE id = ?1", id,
+                        user, pass, "cr_auth");
+    return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+}
+
+/* LIKE patterns: escape the wildcards of user input. */
+static void like_prefix(const char *in, char *out, size_t len)
+{
+    size_t j = 0;
+    for (; *in && j + 3 < len; in++) {
+        if (*in == '%' || *in == '_' || *in == '\\')
+            out[j++] = '\\';
+        out[j++] = *in;
+    }
+    out[j++] = '%';
+    out[j] = '\0';
+}
+
+static int sq_device_list(store_t *s, const store_device_filter_t *f, store_device_fn fn, void *ud)
+{
+    sq_t *q = SQ(s);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT " DEV_COLS " FROM devices WHERE 1"
+             "%s%s%s ORDER BY id LIMIT ?6 OFFSET ?7",
+             f->tag ? " AND (',' || tags || ',') LIKE ?1 ESCAPE '\\'" : "",
+             f->q ? " AND (id LIKE ?2 ESCAPE '\\' OR serial LIKE ?2 ESCAPE '\\'"
+                    " OR product_class LIKE ?2 ESCAPE '\\')"
+                  : "",
+             f->online < 0 ? ""
+             : f->online ? " AND last_inform >= ?3 - (2 * (CASE WHEN periodic_interval > 0 THEN"
+                           " periodic_interval ELSE ?4 END) + 60)"
+                         : " AND last_inform < ?3 - (2 * (CASE WHEN periodic_interval > 0 THEN"
+                           " periodic_interval ELSE ?4 END) + 60)");
+    sqlite3_stmt *st = prepare(q, sql);
+    if (!st)
+        return -EIO;
+    char tagpat[STORE_TAGS + 8], qpat[STORE_ID_MAX * 2];
+    if (f->tag) {
+        char t[STORE_TAGS * 2];
+        like_prefix(f->tag, t, sizeof t);
+        t[strlen(t) - 1] = '\0'; /* drop the '%' */
+        snprintf(tagpat, sizeof tagpat, "%%,%s,%%", t);
+        bind_text(st, 1, tagpat);
+    }
+    if (f->q) {
+        like_prefix(f->q, qpat, sizeof qpat);
+        bind_text(st, 2, qpat);
+    }
+    sqlite3_bind_int64(st, 3, f->now);
+    sqlite3_bind_int64(st, 4, f->default_interval);
+    sqlite3_bind_int64(st, 6, f->limit > 0 ? f->limit : 100);
+    sqlite3_bind_int64(st, 7, f->offset > 0 ? f->offset : 0);
+    int rc;
+    store_device_t d;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        dev_row(st, &d);
+        if (fn(&d, ud) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_err(q, "device_list");
+}
+
+static int64_t scalar(sq_t *q, const char *sql, int64_t a, int64_t b)
+{
+    sqlite3_stmt *st = prepare(q, sql);
+    int64_t v = -1;
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int sq_stats(store_t *s, int64_t now, int64_t default_interval, store_stats_t *out)
+{
+    sq_t *q = SQ(s);
+    out->total_devices = scalar(q, "SELECT COUNT(*) FROM devices", 0, 0);
+    out->online_devices = scalar(q,
+                                 "SELECT COUNT(*) FROM devices WHERE last_inform >= ?1 - (2 * (CASE"
+                                 " WHEN periodic_interval > 0 THEN periodic_interval ELSE ?2 END) + 60)",
+                                 now, default_interval);
+    out->pending_tasks = scalar(q, "SELECT COUNT(*) FROM tasks WHERE status = 0", 0, 0);
+    out->sent_tasks = scalar(q, "SELECT COUNT(*) FROM tasks WHERE status = 1", 0, 0);
+    return out->total_devices < 0 || out->online_devices < 0 || out->pending_tasks < 0 ? -EIO : 0;
+}
+
+/* ---- parameters ----------------------------------------------------------------- */
+
+static int sq_params_put(store_t *s, const char *dev, const store_param_t *p, size_t n, int64_t now)
+{
+    sq_t *q = SQ(s);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = stmt(q, p[i].value ? Q_PARAM_PUT : Q_PARAM_PUT_NAME);
+        if (!st)
+            return -EIO;
+        bind_text(st, 1, dev);
+        bind_text(st, 2, p[i].name);
+        if (p[i].value) {
+            bind_text(st, 3, p[i].value);
+            bind_text(st, 4, p[i].type);
+            sqlite3_bind_int(st, 5, p[i].writable);
+            sqlite3_bind_int64(st, 6, now);
+        } else {
+            sqlite3_bind_int(st, 3, p[i].writable);
+            sqlite3_bind_int64(st, 4, now);
+        }
+        if (step_done(q, st, "params_put") < 0)
+            return -EIO;
+    }
+    return 0;
+}
+
+static int sq_params_list(store_t *s, const char *dev, const char *prefix, store_param_fn fn, void *ud)
+{
+    sq_t *q = SQ(s);
+    /* A prefix range on the primary key: name >= prefix AND name < prefix+0xFF. */
+    sqlite3_stmt *st = prepare(q, prefix && *prefix
+                                      ? "SELECT name, value, type, writable, updated FROM params"
+                                        " WHERE device_id = ?1 AND name >= ?2 AND name < ?3 ORDER BY name"
+                                      : "SELECT name, value, type, writable, updated FROM params"
+                                        " WHERE device_id = ?1 ORDER BY name");
+    if (!st)
+        return -EIO;
+    bind_text(st, 1, dev);
+    char hi[1100];
+    if (prefix && *prefix) {
+        bind_text(st, 2, prefix);
+        snprintf(hi, sizeof hi, "%s\xff", prefix);
+        bind_text(st, 3, hi);
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_param_t p = {
+            .name = (const char *)sqlite3_column_text(st, 0),
+            .value = (const char *)sqlite3_column_text(st, 1),
+            .type = (const char *)sqlite3_column_text(st, 2),
+            .writable = sqlite3_column_int(st, 3),
+            .updated = sqlite3_column_int64(st, 4),
+        };
+        if (fn(&p, ud) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_err(q, "params_list");
+}
+
+static int sq_param_history(store_t *s, const char *dev, const char *name, store_param_fn fn, void *ud)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = prepare(q, "SELECT name, value, updated FROM param_history WHERE device_id = ?1"
+                                  " AND name = ?2 ORDER BY id DESC");
+    if (!st)
+        return -EIO;
+    bind_text(st, 1, dev);
+    bind_text(st, 2, name);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_param_t p = { .name = (const char *)sqlite3_column_text(st, 0),
+                            .value = (const char *)sqlite3_column_text(st, 1),
+                            .writable = -1,
+                            .updated = sqlite3_column_int64(st, 2) };
+        if (fn(&p, ud) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_err(q, "param_history");
+}
+
+/* ---- tasks ---------------------------------------------------------------------- */
+
+static void task_row(sqlite3_stmt *st, store_task_t *t)
+{
+    memset(t, 0, sizeof *t);
+    t->id = sqlite3_column_int64(st, 0);
+    col_copy(st, 1, t->device_id, sizeof t->device_id);
+    col_copy(st, 2, t->type, sizeof t->type);
+    t->params = col_dup(st, 3);
+    t->status = (store_task_status_t)sqlite3_column_int(st, 4);
+    t->result = col_dup(st, 5);
+    t->fault_code = sqlite3_column_int(st, 6);
+    col_copy(st, 7, t->fault_string, sizeof t->fault_string);
+    t->attempts = sqlite3_column_int(st, 8);
+    t->created = sqlite3_column_int64(st, 9);
+    t->updated = sqlite3_column_int64(st, 10);
+    t->sent_at = sqlite3_column_int64(st, 11);
+    t->done_at = sqlite3_column_int64(st, 12);
+    t->expires_at = sqlite3_column_int64(st, 13);
+}
+
+static int sq_task_add(store_t *s, store_task_t *t)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, Q_TASK_ADD);
+    if (!st)
+        return -EIO;
+    bind_text(st, 1, t->device_id);
+    bind_text(st, 2, t->type);
+    bind_text(st, 3, t->params ? t->params : "{}");
+    sqlite3_bind_int64(st, 4, t->created);
+    sqlite3_bind_int64(st, 5, t->expires_at);
+    if (step_done(q, st, "task_add") < 0)
+        return -EIO;
+    t->id = sqlite3_last_insert_rowid(q->db);
+    t->status = STORE_TASK_PENDING;
+    t->updated = t->created;
+    return 0;
+}
+
+static int sq_task_get(store_t *s, int64_t id, store_task_t *out)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, Q_TASK_GET);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        task_row(st, out);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : db_err(q, "task_get");
+}
+
+static int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only,
+                        store_task_fn fn, void *ud)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = prepare(q, pending_only
+                                      ? "SELECT " TASK_COLS " FROM tasks WHERE device_id = ?1 AND"
+                                        " status = 0 ORDER BY id LIMIT ?2"
+                                      : "SELECT " TASK_COLS " FROM tasks WHERE device_id = ?1"
+                                        " ORDER BY id DESC LIMIT ?2");
+    if (!st)
+        return -EIO;
+    bind_text(st, 1, dev);
+    sqlite3_bind_int64(st, 2, limit > 0 ? limit : 100);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_task_t t;
+        task_row(st, &t);
+        int stop = fn(&t, ud);
+        store_task_clear(&t);
+        if (stop) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_err(q, "task_list");
+}
+
+/* Why a transition did not happen: the task's current state. */
+static int task_state_err(sq_t *q, int64_t id)
+{
+    int64_t st = scalar(q, "SELECT status FROM tasks WHERE id = ?1", id, 0);
+    if (st < 0)
+        return -ENOENT;
+    return st == STORE_TASK_SENT ? -EBUSY : -ESTALE;
+}
+
+static int sq_task_mark_sent(store_t *s, int64_t id, int64_t now)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, Q_TASK_SENT);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    int rc = step_done(q, st, "task_sent");
+    if (rc < 0)
+        return rc;
+    return rc == 1 ? 0 : task_state_err(q, id) == -ENOENT ? -ENOENT : -ESTALE;
+}
+
+static int sq_task_finish(store_t *s, int64_t id, store_task_status_t status, const char *result,
+                          int fault_code, const char *fault_string, int64_t now)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, Q_TASK_FINISH);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, (int)status);
+    if (result)
+        sqlite3_bind_text(st, 3, result, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_int(st, 4, fault_code);
+    bind_text(st, 5, fault_string);
+    sqlite3_bind_int64(st, 6, now);
+    int rc = step_done(q, st, "task_finish");
+    if (rc < 0)
+        return rc;
+    return rc == 1 ? 0 : task_state_err(q, id) == -ENOENT ? -ENOENT : -ESTALE;
+}
+
+static int sq_task_cancel(store_t *s, int64_t id, int64_t now)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = prepare(q, "UPDATE tasks SET status = 5, done_at = ?2, updated = ?2"
+                                  " WHERE id = ?1 AND status = 0");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    int rc = step_done(q, st, "task_cancel");
+    sqlite3_finalize(st);
+    if (rc < 0)
+        return rc;
+    return rc == 1 ? 0 : task_state_err(q, id);
+}
+
+static int sq_task_recover(store_t *s, const char *const *types, int64_t now)
+{
+    sq_t *q = SQ(s);
+    int total = 0;
+    for (; types && *types; types++) {
+        sqlite3_stmt *st = prepare(q, "UPDATE tasks SET status = 0, updated = ?2 WHERE status = 1"
+                                      " AND type = ?1");
+        if (!st)
+            return -EIO;
+        bind_text(st, 1, *types);
+        sqlite3_bind_int64(st, 2, now);
+        int rc = step_done(q, st, "task_recover");
+        sqlite3_finalize(st);
+        if (rc < 0)
+            return rc;
+        total += rc;
+    }
+    return total;
+}
+
+static int sq_task_expire(store_t *s, int64_t now)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = prepare(q, "UPDATE tasks SET status = 4, done_at = ?1, updated = ?1,"
+                                  " fault_string = 'expired' WHERE status IN (0, 1) AND"
+                                  " expires_at > 0 AND expires_at <= ?1");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, now);
+    int rc = step_done(q, st, "task_expire");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_task_devices_pending(store_t *s, int64_t limit, int (*fn)(const char *, void *),
+                                   void *ud)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = prepare(q, "SELECT DISTINCT device_id FROM tasks WHERE status = 0 LIMIT ?1");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, limit > 0 ? limit : 1000);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn((const char *)sqlite3_column_text(st, 0), ud) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_err(q, "devices_pending");
+}
+
+/* ---- sessions ------------------------------------------------------------------- */
+
+static int sq_session_add(store_t *s, store_session_t *ss, const char *log, size_t loglen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, Q_SESSION_ADD);
+    if (!st)
+        return -EIO;
+    bind_text(st, 1, ss->device_id);
+    sqlite3_bind_int64(st, 2, ss->started);
+    sqlite3_bind_int64(st, 3, ss->duration_ms);
+    bind_text(st, 4, ss->events);
+    sqlite3_bind_int(st, 5, ss->rpcs);
+    bind_text(st, 6, ss->outcome);
+    if (log && loglen) {
+        /* Keep the tail: the last exchanges explain how a session ended. */
+        if (loglen > q->o.session_log_max) {
+            log += loglen - q->o.session_log_max;
+            loglen = q->o.session_log_max;
+        }
+        sqlite3_bind_text(st, 7, log, (int)loglen, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(st, 7);
+    }
+    if (step_done(q, st, "session_add") < 0)
+        return -EIO;
+    ss->id = sqlite3_last_insert_rowid(q->db);
+    st = stmt(q, Q_SESSION_TRIM);
+    if (!st)
+        return -EIO;
+    bind_text(st, 1, ss->device_id);
+    sqlite3_bind_int(st, 2, q->o.sessions_per_device);
+    return step_done(q, st, "session_trim") < 0 ? -EIO : 0;
+}
+
+static int sq_session_list(store_t *s, const char *dev, int64_t limit, store_session_fn fn, void *ud)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = prepare(q, "SELECT id, device_id, started, duration_ms, events, rpcs, outcome,"
+                                  " log FROM sessions WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2");
+    if (!st)
+        return -EIO;
+    bind_text(st, 1, dev);
+    sqlite3_bind_int64(st, 2, limit > 0 ? limit : 20);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_session_t ss = { .id = sqlite3_column_int64(st, 0) };
+        col_copy(st, 1, ss.device_id, sizeof ss.device_id);
+        ss.started = sqlite3_column_int64(st, 2);
+        ss.duration_ms = sqlite3_column_int64(st, 3);
+        col_copy(st, 4, ss.events, sizeof ss.events);
+        ss.rpcs = sqlite3_column_int(st, 5);
+        col_copy(st, 6, ss.outcome, sizeof ss.outcome);
+        ss.log = (const char *)sqlite3_column_text(st, 7);
+        if (fn(&ss, ud) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_err(q, "session_list");
+}
+
+const store_backend_t store_sqlite_backend = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .exec_tx = sq_tx,
+    .schema_version = sq_version,
+    .device_inform = sq_device_inform,
+    .device_get = sq_device_get,
+    .device_delete = sq_device_delete,
+    .device_set_tags = sq_device_set_tags,
+    .device_set_cr_auth = sq_device_set_cr_auth,
+    .device_list = sq_device_list,
+    .stats = sq_stats,
+    .params_put = sq_params_put,
+    .params_list = sq_params_list,
+    .param_history = sq_param_history,
+    .task_add = sq_task_add,
+    .task_get = sq_task_get,
+    .task_list = sq_task_list,
+    .task_mark_sent = sq_task_mark_sent,
+    .task_finish = sq_task_finish,
+    .task_cancel = sq_task_cancel,
+    .task_recover = sq_task_recover,
+    .task_expire = sq_task_expire,
+    .task_devices_pending = sq_task_devices_pending,
+    .session_add = sq_session_add,
+    .session_list = sq_session_list,
+};

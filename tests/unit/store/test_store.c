@@ -1,0 +1,391 @@
+/* Unit tests of the store: SQLite backend semantics and the worker. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+#include "store/store_worker.h"
+
+static char dbpath[64];
+
+static int setup(void **state)
+{
+    char dir[] = "/tmp/store-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    snprintf(dbpath, sizeof dbpath, "%s/acs.db", dir);
+    store_t *s;
+    assert_int_equal(store_open(dbpath, NULL, &s), 0);
+    *state = s;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    store_close(*state);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf \"$(dirname %s)\"", dbpath);
+    (void)!system(cmd);
+    return 0;
+}
+
+static void test_device_id(void **state)
+{
+    char id[STORE_ID_MAX];
+    assert_int_equal(store_device_id("00D09E", "IGD", "SN-1/2 x", id, sizeof id), 0);
+    assert_string_equal(id, "00D09E-IGD-SN%2D1%2F2%20x");
+    assert_int_equal(store_device_id("A", "b.c_d", "\xc3\xa9", id, sizeof id), 0);
+    assert_string_equal(id, "A-b.c_d-%C3%A9");
+    char small[8];
+    assert_int_equal(store_device_id("00D09E", "IGD", "SN", small, sizeof small), -ENAMETOOLONG);
+}
+
+static store_device_t dev(const char *serial, int64_t last, int64_t interval, const char *tags)
+{
+    store_device_t d = { 0 };
+    snprintf(d.oui, sizeof d.oui, "00D09E");
+    snprintf(d.product_class, sizeof d.product_class, "IGD");
+    snprintf(d.serial, sizeof d.serial, "%s", serial);
+    store_device_id(d.oui, d.product_class, d.serial, d.id, sizeof d.id);
+    snprintf(d.manufacturer, sizeof d.manufacturer, "Acme");
+    snprintf(d.tags, sizeof d.tags, "%s", tags);
+    d.last_inform = last;
+    d.periodic_interval = interval;
+    return d;
+}
+
+static int count_dev(const store_device_t *d, void *ud)
+{
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void test_devices(void **state)
+{
+    store_t *s = *state;
+    assert_int_equal(store_schema_version(s), 1);
+    store_device_t a = dev("A1", 1000, 300, "lab,north"), b = dev("B2", 100, 300, "south");
+    snprintf(a.cr_user, sizeof a.cr_user, "cpe");
+    assert_int_equal(store_device_inform(s, &a, true), 0);
+    assert_int_equal(store_device_inform(s, &b, true), 0);
+    /* A later Inform without credentials or tags keeps them. */
+    store_device_t a2 = dev("A1", 1100, 0, "");
+    snprintf(a2.software_version, sizeof a2.software_version, "2.0");
+    assert_int_equal(store_device_inform(s, &a2, false), 0);
+    store_device_t got;
+    assert_int_equal(store_device_get(s, a.id, &got), 0);
+    assert_string_equal(got.cr_user, "cpe");
+    assert_string_equal(got.tags, "lab,north");
+    assert_string_equal(got.software_version, "2.0");
+    assert_int_equal(got.periodic_interval, 300);
+    assert_int_equal(got.first_seen, 1000);
+    assert_int_equal(got.last_inform, 1100);
+    assert_int_equal(store_device_get(s, "nope", &got), -ENOENT);
+
+    int n = 0;
+    store_device_filter_t f = { .online = -1, .now = 1200, .default_interval = 300 };
+    assert_int_equal(store_device_list(s, &f, count_dev, &n), 0);
+    assert_int_equal(n, 2);
+    n = 0;
+    f.online = 1;
+    assert_int_equal(store_device_list(s, &f, count_dev, &n), 0);
+    assert_int_equal(n, 1);
+    n = 0;
+    f = (store_device_filter_t){ .online = -1, .tag = "north" };
+    assert_int_equal(store_device_list(s, &f, count_dev, &n), 0);
+    assert_int_equal(n, 1);
+    n = 0;
+    f.tag = "nor"; /* whole tags only */
+    assert_int_equal(store_device_list(s, &f, count_dev, &n), 0);
+    assert_int_equal(n, 0);
+    n = 0;
+    f = (store_device_filter_t){ .online = -1, .q = "B" };
+    assert_int_equal(store_device_list(s, &f, count_dev, &n), 0);
+    assert_int_equal(n, 1);
+    n = 0;
+    f.q = "%"; /* wildcards are literal */
+    assert_int_equal(store_device_list(s, &f, count_dev, &n), 0);
+    assert_int_equal(n, 0);
+
+    store_stats_t st;
+    assert_int_equal(store_stats(s, 1200, 300, &st), 0);
+    assert_int_equal(st.total_devices, 2);
+    assert_int_equal(st.online_devices, 1);
+    assert_true(store_device_online(&got, 1200, 300));
+    assert_false(store_device_online(&got, 1100 + 661, 300));
+
+    assert_int_equal(store_device_delete(s, b.id), 0);
+    assert_int_equal(store_device_delete(s, b.id), -ENOENT);
+}
+
+typedef struct plist {
+    int n;
+    char names[8][128];
+    char values[8][64];
+} plist_t;
+
+static int collect_param(const store_param_t *p, void *ud)
+{
+    plist_t *l = ud;
+    if (l->n < 8) {
+        snprintf(l->names[l->n], 128, "%s", p->name);
+        snprintf(l->values[l->n], 64, "%s", p->value ? p->value : "(null)");
+    }
+    l->n++;
+    return 0;
+}
+
+static void test_params(void **state)
+{
+    store_t *s = *state;
+    store_device_t a = dev("P1", 1000, 300, "");
+    assert_int_equal(store_device_inform(s, &a, true), 0);
+    store_param_t p[] = {
+        { "Device.DeviceInfo.SoftwareVersion", "1.0", "xsd:string", 0, 0 },
+        { "Device.DeviceInfo.UpTime", "5", "xsd:unsignedInt", 0, 0 },
+        { "Device.ManagementServer.URL", "http://acs", "xsd:string", 1, 0 },
+        { "Device.DeviceInfo_X", "x", NULL, -1, 0 }, /* not under the prefix */
+    };
+    assert_int_equal(store_params_put(s, a.id, p, 4, 1000), 0);
+    for (int i = 0; i < 8; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", 6 + i);
+        store_param_t up = { "Device.DeviceInfo.UpTime", v, NULL, -1, 0 };
+        assert_int_equal(store_params_put(s, a.id, &up, 1, 1001 + i), 0);
+    }
+    /* GetParameterNames result: keeps the value, learns writability. */
+    store_param_t name_only = { "Device.ManagementServer.URL", NULL, NULL, 0, 0 };
+    assert_int_equal(store_params_put(s, a.id, &name_only, 1, 1100), 0);
+
+    plist_t l = { 0 };
+    assert_int_equal(store_params_list(s, a.id, "Device.DeviceInfo.", collect_param, &l), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.names[1], "Device.DeviceInfo.UpTime");
+    assert_string_equal(l.values[1], "13");
+    l.n = 0;
+    assert_int_equal(store_params_list(s, a.id, "Device.ManagementServer.", collect_param, &l), 0);
+    assert_string_equal(l.values[0], "http://acs");
+    /* Bounded history (default 5), newest first. */
+    l.n = 0;
+    assert_int_equal(store_param_history(s, a.id, "Device.DeviceInfo.UpTime", collect_param, &l), 0);
+    assert_int_equal(l.n, 5);
+    assert_string_equal(l.values[0], "12");
+    assert_string_equal(l.values[4], "8");
+    /* BOOTSTRAP forgets parameters. */
+    assert_int_equal(store_device_inform(s, &a, true), 0);
+    l.n = 0;
+    assert_int_equal(store_params_list(s, a.id, NULL, collect_param, &l), 0);
+    assert_int_equal(l.n, 0);
+}
+
+static int count_task(const store_task_t *t, void *ud)
+{
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void test_tasks(void **state)
+{
+    store_t *s = *state;
+    store_task_t t[4];
+    for (int i = 0; i < 4; i++) {
+        t[i] = (store_task_t){ .created = 1000 + i };
+        snprintf(t[i].device_id, sizeof t[i].device_id, "dev1");
+        snprintf(t[i].type, sizeof t[i].type, i == 1 ? "reboot" : "get_params");
+        t[i].params = i == 0 ? "{\"names\":[\"A.\"]}" : NULL;
+        assert_int_equal(store_task_add(s, &t[i]), 0);
+        assert_true(t[i].id > 0);
+    }
+    t[3].expires_at = 0;
+    int n = 0;
+    assert_int_equal(store_task_pending(s, "dev1", 0, count_task, &n), 0);
+    assert_int_equal(n, 4);
+
+    assert_int_equal(store_task_mark_sent(s, t[0].id, 1010), 0);
+    assert_int_equal(store_task_mark_sent(s, t[0].id, 1010), -ESTALE);
+    assert_int_equal(store_task_cancel(s, t[0].id, 1011), -EBUSY);
+    assert_int_equal(store_task_finish(s, t[0].id, STORE_TASK_DONE, "{\"ok\":1}", 0, NULL, 1012), 0);
+    /* The done mark is idempotent: a second one changes nothing. */
+    assert_int_equal(store_task_finish(s, t[0].id, STORE_TASK_FAILED, NULL, 9002, "x", 1013),
+                     -ESTALE);
+    store_task_t got;
+    assert_int_equal(store_task_get(s, t[0].id, &got), 0);
+    assert_int_equal(got.status, STORE_TASK_DONE);
+    assert_string_equal(got.result, "{\"ok\":1}");
+    assert_string_equal(got.params, "{\"names\":[\"A.\"]}");
+    assert_int_equal(got.attempts, 1);
+    assert_int_equal(got.done_at, 1012);
+    store_task_clear(&got);
+
+    assert_int_equal(store_task_cancel(s, t[2].id, 1020), 0);
+    assert_int_equal(store_task_cancel(s, t[2].id, 1020), -ESTALE);
+    assert_int_equal(store_task_cancel(s, 999999, 1020), -ENOENT);
+
+    /* Crash after sending: re-runnable types go back to pending, the rest stay. */
+    assert_int_equal(store_task_mark_sent(s, t[1].id, 1030), 0);
+    assert_int_equal(store_task_mark_sent(s, t[3].id, 1030), 0);
+    const char *const requeue[] = { "get_params", NULL };
+    assert_int_equal(store_task_recover(s, requeue, 1040), 1);
+    assert_int_equal(store_task_get(s, t[3].id, &got), 0);
+    assert_int_equal(got.status, STORE_TASK_PENDING);
+    store_task_clear(&got);
+    assert_int_equal(store_task_get(s, t[1].id, &got), 0);
+    assert_int_equal(got.status, STORE_TASK_SENT);
+    store_task_clear(&got);
+
+    store_stats_t st;
+    assert_int_equal(store_stats(s, 0, 300, &st), 0);
+    assert_int_equal(st.pending_tasks, 1);
+    assert_int_equal(st.sent_tasks, 1);
+
+    /* Expiry. */
+    store_task_t e = { .created = 2000, .expires_at = 2100 };
+    snprintf(e.device_id, sizeof e.device_id, "dev2");
+    snprintf(e.type, sizeof e.type, "reboot");
+    assert_int_equal(store_task_add(s, &e), 0);
+    assert_int_equal(store_task_expire(s, 2099), 0);
+    assert_int_equal(store_task_expire(s, 2100), 1);
+    assert_int_equal(store_task_get(s, e.id, &got), 0);
+    assert_int_equal(got.status, STORE_TASK_EXPIRED);
+    store_task_clear(&got);
+    n = 0;
+    assert_int_equal(store_task_list(s, "dev1", 0, count_task, &n), 0);
+    assert_int_equal(n, 4);
+}
+
+static int count_sess(const store_session_t *ss, void *ud)
+{
+    int *n = ud;
+    if (*n == 0)
+        assert_true(ss->log == NULL || strlen(ss->log) <= 64 * 1024);
+    (*n)++;
+    return 0;
+}
+
+static void test_sessions(void **state)
+{
+    store_t *s = *state;
+    char *big = malloc(200000);
+    memset(big, 'x', 199999);
+    big[199999] = '\0';
+    for (int i = 0; i < 30; i++) {
+        store_session_t ss = { .started = 1000 + i, .duration_ms = 12, .rpcs = 1 };
+        snprintf(ss.device_id, sizeof ss.device_id, "dev1");
+        snprintf(ss.events, sizeof ss.events, "2 PERIODIC");
+        snprintf(ss.outcome, sizeof ss.outcome, "ok");
+        assert_int_equal(store_session_add(s, &ss, big, 199999), 0);
+    }
+    free(big);
+    int n = 0;
+    assert_int_equal(store_session_list(s, "dev1", 100, count_sess, &n), 0);
+    assert_int_equal(n, 20);
+}
+
+/* Persistence across reopen (as after a crash: no clean close needed for WAL). */
+static void test_reopen(void **state)
+{
+    store_t *s = *state;
+    store_task_t t = { .created = 5 };
+    snprintf(t.device_id, sizeof t.device_id, "devR");
+    snprintf(t.type, sizeof t.type, "reboot");
+    assert_int_equal(store_task_add(s, &t), 0);
+    store_t *s2;
+    assert_int_equal(store_open(dbpath, NULL, &s2), 0);
+    store_task_t got;
+    assert_int_equal(store_task_get(s2, t.id, &got), 0);
+    assert_string_equal(got.type, "reboot");
+    store_task_clear(&got);
+    store_close(s2);
+}
+
+/* ---- worker ---- */
+
+typedef struct wctx {
+    int done, failed;
+    int64_t ids[64];
+} wctx_t;
+
+static int job_add(store_t *s, void *ud)
+{
+    store_task_t t = { .created = 1 };
+    snprintf(t.device_id, sizeof t.device_id, "devW");
+    snprintf(t.type, sizeof t.type, "reboot");
+    int rc = store_task_add(s, &t);
+    *(int64_t *)ud = t.id;
+    return rc;
+}
+
+static int job_fail(store_t *s, void *ud)
+{
+    store_task_t t = { .created = 1 };
+    snprintf(t.device_id, sizeof t.device_id, "devFail");
+    snprintf(t.type, sizeof t.type, "reboot");
+    store_task_add(s, &t);
+    return -EINVAL; /* its insert must be rolled back */
+}
+
+static wctx_t *g_ctx;
+static void job_done(int rc, void *ud)
+{
+    if (rc == 0)
+        g_ctx->done++;
+    else
+        g_ctx->failed++;
+}
+
+static void test_worker(void **state)
+{
+    store_t *s = *state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_worker_t *w;
+    assert_int_equal(store_worker_new(&loop, s, 100, &w), 0);
+    wctx_t ctx = { 0 };
+    g_ctx = &ctx;
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(store_worker_submit(w, job_add, job_done, &ctx.ids[i]), 0);
+    assert_int_equal(store_worker_submit(w, job_fail, job_done, NULL), 0);
+    while (ctx.done + ctx.failed < 51)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(ctx.done, 50);
+    assert_int_equal(ctx.failed, 1);
+    uint64_t batches, jobs;
+    store_worker_counters(w, &batches, &jobs);
+    assert_int_equal(jobs, 51);
+    assert_true(batches >= 1 && batches <= 51);
+    int n = 0;
+    assert_int_equal(store_task_pending(s, "devW", 1000, count_task, &n), 0);
+    assert_int_equal(n, 50);
+    n = 0;
+    assert_int_equal(store_task_pending(s, "devFail", 1000, count_task, &n), 0);
+    assert_int_equal(n, 0);
+    /* Queue cap. */
+    int refused = 0;
+    for (int i = 0; i < 200; i++)
+        if (store_worker_submit(w, job_add, NULL, &ctx.ids[0]) == -EAGAIN)
+            refused++;
+    assert_true(refused > 0);
+    store_worker_free(w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_device_id),
+        cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_params, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tasks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
