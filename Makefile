@@ -29,10 +29,18 @@ $(ASAN)/build.ninja:
 $(FUZZ)/build.ninja:
 	CC=clang-14 meson setup $(FUZZ) --buildtype=debugoptimized -Dfuzzing=true -Db_lundef=false
 
+# meson picks up application and test directories when it configures; a
+# checkout that gained one since needs a reconfigure, which this stamp detects.
+LAYOUT := $(shell ls -d src/*/ tests/unit/*/ tests/fuzz/*/ 2>/dev/null | cksum | cut -d' ' -f1)
+reconf = @test "$$(cat $(1)/.layout 2>/dev/null)" = "$(LAYOUT)" || \
+	{ meson setup --reconfigure $(1) >/dev/null && echo "$(LAYOUT)" > $(1)/.layout; }
+
 build: deps $(RELEASE)/build.ninja
+	$(call reconf,$(RELEASE))
 	ninja -C $(RELEASE) -j $(JOBS)
 
 asan: deps $(ASAN)/build.ninja
+	$(call reconf,$(ASAN))
 	ninja -C $(ASAN) -j $(JOBS)
 
 # Sanitizers: any report fails the run; leaks included.
@@ -52,6 +60,7 @@ bench: build
 	@for b in bench/*.sh; do echo "== $$b"; "$$b" $(RELEASE)/src/outpost || exit 1; done
 
 fuzz: deps $(FUZZ)/build.ninja
+	$(call reconf,$(FUZZ))
 	ninja -C $(FUZZ) -j $(JOBS)
 	@./scripts/fuzz-run $(FUZZ) $(FUZZ_SECONDS)
 

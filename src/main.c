@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "testd/testd.h"
 
 typedef struct subcommand {
     const char *name;
@@ -16,6 +17,7 @@ typedef struct subcommand {
 } subcommand_t;
 
 static const subcommand_t subcommands[] = {
+    { "testd", "test endpoints of the network floor", testd_main, 1 },
     { NULL, NULL, NULL, 0 },
 };
 

@@ -121,7 +121,8 @@ const tls_peer_t *net_conn_tls_peer(const net_conn_t *c);
 void net_conn_keepalive(net_conn_t *c, unsigned idle_s);
 
 /* One re-armable timer per connection for its owner's deadlines (header
- * read, idle, ping...). ms <= 0 stops it. Not called after close. */
+ * read, idle, ping...). ms < 0 (or cb NULL) stops it; 0 fires on the next
+ * loop turn. Not called after close. */
 void net_conn_timer(net_conn_t *c, int64_t ms, void (*cb)(net_conn_t *c));
 
 /* Bytes moved, for status pages. */

@@ -84,6 +84,8 @@ typedef struct http_parser_opts {
 http_parser_t *http_parser_new(const http_parser_opts_t *opts, const http_parser_cbs_t *cbs, void *ud);
 void http_parser_free(http_parser_t *p);
 void *http_parser_data(const http_parser_t *p);
+/* The message being parsed or just completed. */
+const http_msg_t *http_parser_msg(const http_parser_t *p);
 /* Responses to HEAD (and 1xx/204/304) have no body: tell the parser. */
 void http_parser_expect_no_body(http_parser_t *p);
 

@@ -22,7 +22,7 @@ int http_router_add(http_router_t *r, const char *method, const char *pattern, h
 /* Dispatch (usable as http_server_opts.handler with ud = the router).
  * Returns after the handler ran (or 404/405 was sent). */
 void http_router_dispatch(http_req_t *req, void *router);
-/* Look up without answering: 0 and fills *fn/*ud (captures set on req),
+/* Look up without answering: 0 and fills fn and ud (captures set on req),
  * -ENOENT (no path), -EPERM (path exists, method does not). */
 int http_router_match(http_router_t *r, http_req_t *req, http_handler_fn *fn, void **ud);
 

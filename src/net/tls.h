@@ -49,8 +49,10 @@ typedef struct tls_peer {
     char version[16];       /* "TLSv1.3" */
 } tls_peer_t;
 
-/* For the conn module. */
+/* For the conn module: a new SSL object from the current context, and the
+ * peer description once its handshake is done. */
 struct ssl_st;
 struct ssl_st *tls_ctx_new_ssl(tls_ctx_t *ctx);
+void tls_peer_fill(struct ssl_st *ssl, tls_peer_t *out);
 
 #endif

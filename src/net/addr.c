@@ -1,0 +1,202 @@
+#include "net/addr.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/str.h"
+
+int net_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+    const char *colon;
+    const char *h = s;
+    size_t hl;
+    if (*s == '[') {
+        const char *rb = strchr(s, ']');
+        if (!rb || rb[1] != ':')
+            return -EINVAL;
+        h = s + 1;
+        hl = (size_t)(rb - h);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || strchr(s, ':') != colon) /* bare IPv6 needs brackets */
+            return -EINVAL;
+        hl = (size_t)(colon - s);
+    }
+    uint64_t p;
+    if (str_to_u64n(colon + 1, strlen(colon + 1), 65535, &p))
+        return -EINVAL;
+    if (str_copyn(host, hostlen, h, hl))
+        return -ENAMETOOLONG;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+int net_addr_resolve(const char *hostport, struct sockaddr_storage *out)
+{
+    char host[NET_HOST_MAX];
+    uint16_t port;
+    int rc = net_split_hostport(hostport, host, sizeof host, &port);
+    if (rc)
+        return rc;
+    memset(out, 0, sizeof *out);
+    struct sockaddr_in *a4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+    if (*host == '\0' || strcmp(host, "*") == 0)
+        strcpy(host, "0.0.0.0");
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons(port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons(port);
+        return 0;
+    }
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+        return -EHOSTUNREACH;
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    if (out->ss_family == AF_INET)
+        a4->sin_port = htons(port);
+    else
+        a6->sin6_port = htons(port);
+    freeaddrinfo(res);
+    return 0;
+}
+
+void net_addr_host(const struct sockaddr *sa, char *out, size_t len)
+{
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
+        /* show v4-mapped peers as plain IPv4 */
+        if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
+            inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], out, (socklen_t)len);
+            return;
+        }
+        inet_ntop(AF_INET6, &a6->sin6_addr, out, (socklen_t)len);
+    } else if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+    } else {
+        str_copy(out, len, "?");
+    }
+}
+
+void net_addr_format(const struct sockaddr *sa, char *out, size_t len)
+{
+    char host[INET6_ADDRSTRLEN];
+    net_addr_host(sa, host, sizeof host);
+    unsigned port = sa->sa_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)sa)->sin6_port)
+                                             : ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    if (strchr(host, ':'))
+        snprintf(out, len, "[%s]:%u", host, port);
+    else
+        snprintf(out, len, "%s:%u", host, port);
+}
+
+static int decode_into(const char *s, size_t n, char *out, size_t outlen)
+{
+    buf_t b = BUF_INIT(outlen - 1);
+    int rc = str_pct_decode(&b, s, n, false);
+    if (!rc)
+        rc = str_copyn(out, outlen, b.data ? b.data : "", b.len);
+    buf_free(&b);
+    return rc ? -EINVAL : 0;
+}
+
+int net_url_parse(const char *s, net_url_t *u)
+{
+    memset(u, 0, sizeof *u);
+    const char *sep = strstr(s, "://");
+    if (!sep || sep == s || (size_t)(sep - s) >= sizeof u->scheme)
+        return -EINVAL;
+    for (size_t i = 0; i < (size_t)(sep - s); i++)
+        u->scheme[i] = (char)tolower((unsigned char)s[i]);
+    uint16_t defport;
+    if (strcmp(u->scheme, "http") == 0 || strcmp(u->scheme, "ws") == 0)
+        defport = 80;
+    else if (strcmp(u->scheme, "https") == 0 || strcmp(u->scheme, "wss") == 0)
+        defport = 443, u->tls = true;
+    else
+        return -EINVAL;
+
+    const char *auth = sep + 3;
+    const char *end = auth + strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *p = auth; p < end; p++)
+        if (*p == '@')
+            at = p;
+    const char *hp = auth;
+    if (at) {
+        const char *colon = memchr(auth, ':', (size_t)(at - auth));
+        const char *uend = colon ? colon : at;
+        if (decode_into(auth, (size_t)(uend - auth), u->user, sizeof u->user))
+            return -EINVAL;
+        if (colon && decode_into(colon + 1, (size_t)(at - colon - 1), u->pass, sizeof u->pass))
+            return -EINVAL;
+        hp = at + 1;
+    }
+    /* host[:port] or [v6][:port] */
+    const char *hend, *portp = NULL;
+    if (*hp == '[') {
+        const char *rb = memchr(hp, ']', (size_t)(end - hp));
+        if (!rb)
+            return -EINVAL;
+        if (str_copyn(u->host, sizeof u->host, hp + 1, (size_t)(rb - hp - 1)))
+            return -EINVAL;
+        hend = rb + 1;
+        if (hend < end && *hend == ':')
+            portp = hend + 1;
+        else if (hend != end)
+            return -EINVAL;
+    } else {
+        const char *colon = memchr(hp, ':', (size_t)(end - hp));
+        hend = colon ? colon : end;
+        if (str_copyn(u->host, sizeof u->host, hp, (size_t)(hend - hp)))
+            return -EINVAL;
+        if (colon)
+            portp = colon + 1;
+    }
+    if (u->host[0] == '\0')
+        return -EINVAL;
+    for (const char *p = u->host; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == '/' || *p == '\\')
+            return -EINVAL;
+    u->port = defport;
+    if (portp) {
+        uint64_t port;
+        if (str_to_u64n(portp, (size_t)(end - portp), 65535, &port) || port == 0)
+            return -EINVAL;
+        u->port = (uint16_t)port;
+    }
+    /* path + query, fragment dropped */
+    const char *path = end;
+    size_t plen = strcspn(path, "#");
+    if (plen == 0)
+        return str_copy(u->path, sizeof u->path, "/") ? -EINVAL : 0;
+    if (*path == '?') {
+        u->path[0] = '/';
+        return str_copyn(u->path + 1, sizeof u->path - 1, path, plen) ? -EINVAL : 0;
+    }
+    for (size_t i = 0; i < plen; i++)
+        if ((unsigned char)path[i] <= ' ')
+            return -EINVAL;
+    return str_copyn(u->path, sizeof u->path, path, plen) ? -EINVAL : 0;
+}
+
+void net_url_hostport(const net_url_t *u, char *out, size_t len)
+{
+    bool v6 = strchr(u->host, ':') != NULL;
+    uint16_t def = u->tls ? 443 : 80;
+    if (u->port == def)
+        snprintf(out, len, v6 ? "[%s]" : "%s", u->host);
+    else
+        snprintf(out, len, v6 ? "[%s]:%u" : "%s:%u", u->host, u->port);
+}

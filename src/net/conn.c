@@ -1,0 +1,924 @@
+#include "net/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/str.h"
+
+/*
+ * States. Writes reach the kernel in HANDSHAKE (TLS records), OPEN and
+ * FLUSHING (graceful close); application bytes are delivered only in OPEN.
+ * CLOSED means the libuv handles are closing; the struct is freed when the
+ * last close callback has run, right after on_close.
+ */
+typedef enum conn_state {
+    ST_CONNECTING = 0, /* resolving or TCP connect in progress */
+    ST_HANDSHAKE,      /* TLS handshake */
+    ST_OPEN,
+    ST_FLUSHING,       /* graceful close: waiting for the queue to empty */
+    ST_CLOSED,
+} conn_state_t;
+
+enum {
+    READ_CHUNK = 64 * 1024,
+    LINGER_MS = 5000,
+    DEFAULT_HIGH = 256 * 1024,
+    DEFAULT_LOW = 64 * 1024,
+    DEFAULT_MAX = 64 * 1024 * 1024,
+    KEEP_BUF = 64 * 1024, /* write buffers above this are freed when idle */
+};
+
+typedef struct resolver resolver_t;
+
+struct net_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;     /* connect/handshake deadline, deferred TLS reads, linger */
+    uv_timer_t app_timer; /* the owner's re-armable deadline */
+    uv_write_t wreq;
+    uv_shutdown_t sreq;
+    uv_connect_t creq;
+    uv_loop_t *loop;
+    const net_conn_cbs_t *cbs;
+    void *ud;
+    void (*app_timer_cb)(net_conn_t *c);
+    resolver_t *resolver; /* client name lookup in flight */
+
+    SSL *ssl; /* NULL for plain TCP */
+    BIO *rbio, *wbio;
+    tls_peer_t *peer_id;
+
+    buf_t out;           /* queued for the kernel (ciphertext under TLS) */
+    buf_t inflight;      /* handed to uv_write */
+    buf_t plain_pending; /* TLS: plaintext written before the handshake finished */
+    net_limits_t lim;
+
+    uint64_t bytes_in, bytes_out;
+    int64_t deadline_ms; /* connect/handshake deadline */
+    int close_err;
+    int pending_closes;
+    conn_state_t state;
+    bool reading, paused, writing, congested;
+    bool peer_eof, eof_delivered, shut_wanted, shut_sent, client;
+    uint16_t port; /* client: destination port */
+    char peer[NET_ADDR_STR];
+    char peer_host[NET_ADDR_STR];
+};
+
+struct resolver {
+    uv_getaddrinfo_t req;
+    net_conn_t *conn; /* NULL once the connection went away */
+};
+
+struct net_listener {
+    uv_tcp_t tcp;
+    uv_loop_t *loop;
+    tls_ctx_t *tls;
+    net_accept_fn on_accept;
+    void *ud;
+    int64_t handshake_timeout_ms;
+    uint16_t port;
+    char addr[NET_ADDR_STR];
+};
+
+static _Thread_local char read_chunk[READ_CHUNK];
+
+static const net_conn_cbs_t no_cbs = { 0 };
+
+static void start_write(net_conn_t *c);
+static void conn_fail(net_conn_t *c, int err);
+static void finish_close(net_conn_t *c);
+static void tls_pump(net_conn_t *c);
+static void deliver_eof(net_conn_t *c);
+
+/* ---- helpers ------------------------------------------------------------ */
+
+size_t net_conn_queued(const net_conn_t *c)
+{
+    return c->out.len + c->inflight.len + c->plain_pending.len;
+}
+
+bool net_conn_congested(const net_conn_t *c) { return c->congested; }
+bool net_conn_paused(const net_conn_t *c) { return c->paused; }
+bool net_conn_closing(const net_conn_t *c) { return c->state >= ST_FLUSHING; }
+void *net_conn_data(const net_conn_t *c) { return c->ud; }
+void net_conn_set_data(net_conn_t *c, void *ud) { c->ud = ud; }
+uv_loop_t *net_conn_loop(const net_conn_t *c) { return c->loop; }
+const char *net_conn_peer(const net_conn_t *c) { return c->peer; }
+const char *net_conn_peer_host(const net_conn_t *c) { return c->peer_host; }
+bool net_conn_is_tls(const net_conn_t *c) { return c->ssl != NULL; }
+const tls_peer_t *net_conn_tls_peer(const net_conn_t *c) { return c->peer_id; }
+uint64_t net_conn_bytes_in(const net_conn_t *c) { return c->bytes_in; }
+uint64_t net_conn_bytes_out(const net_conn_t *c) { return c->bytes_out; }
+
+void net_conn_set_cbs(net_conn_t *c, const net_conn_cbs_t *cbs, void *ud)
+{
+    c->cbs = cbs ? cbs : &no_cbs;
+    c->ud = ud;
+}
+
+void net_conn_set_limits(net_conn_t *c, const net_limits_t *lim)
+{
+    c->lim.high_water = lim->high_water ? lim->high_water : DEFAULT_HIGH;
+    c->lim.low_water = lim->low_water ? lim->low_water : DEFAULT_LOW;
+    c->lim.max_queue = lim->max_queue ? lim->max_queue : DEFAULT_MAX;
+    if (c->lim.low_water > c->lim.high_water)
+        c->lim.low_water = c->lim.high_water / 2;
+}
+
+static net_conn_t *conn_new(uv_loop_t *loop)
+{
+    net_conn_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->loop = loop;
+    c->cbs = &no_cbs;
+    net_conn_set_limits(c, &(net_limits_t){ 0 });
+    /* The TLS record layer adds a little to what the caller queued. */
+    buf_init(&c->out, SIZE_MAX / 4);
+    buf_init(&c->inflight, SIZE_MAX / 4);
+    buf_init(&c->plain_pending, SIZE_MAX / 4);
+    uv_tcp_init(loop, &c->tcp);
+    uv_timer_init(loop, &c->timer);
+    uv_timer_init(loop, &c->app_timer);
+    c->tcp.data = c->timer.data = c->app_timer.data = c;
+    c->wreq.data = c->sreq.data = c->creq.data = c;
+    return c;
+}
+
+static void set_peer(net_conn_t *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        net_addr_format((struct sockaddr *)&ss, c->peer, sizeof c->peer);
+        net_addr_host((struct sockaddr *)&ss, c->peer_host, sizeof c->peer_host);
+    } else if (!c->peer[0]) {
+        str_copy(c->peer, sizeof c->peer, "?");
+        str_copy(c->peer_host, sizeof c->peer_host, "?");
+    }
+}
+
+/* Last line of defence for the OpenSSL error queue: one log line, cleared. */
+static void ssl_reason(char *out, size_t len)
+{
+    unsigned long e = ERR_get_error();
+    if (e)
+        ERR_error_string_n(e, out, len);
+    else
+        str_copy(out, len, "connection closed during handshake");
+    ERR_clear_error();
+}
+
+static void update_congestion(net_conn_t *c)
+{
+    if (!c->congested && net_conn_queued(c) > c->lim.high_water)
+        c->congested = true;
+}
+
+/* ---- closing ------------------------------------------------------------- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    net_conn_t *c = h->data;
+    if (--c->pending_closes > 0)
+        return;
+    if (c->cbs->on_close)
+        c->cbs->on_close(c, c->close_err);
+    if (c->ssl)
+        SSL_free(c->ssl); /* frees the BIOs too */
+    free(c->peer_id);
+    buf_free(&c->out);
+    buf_free(&c->inflight);
+    buf_free(&c->plain_pending);
+    free(c);
+}
+
+static void finish_close(net_conn_t *c)
+{
+    if (c->state == ST_CLOSED)
+        return;
+    c->state = ST_CLOSED;
+    if (c->resolver) {
+        c->resolver->conn = NULL; /* the lookup frees itself */
+        uv_cancel((uv_req_t *)&c->resolver->req);
+        c->resolver = NULL;
+    }
+    c->pending_closes = 3;
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->app_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+static void conn_fail(net_conn_t *c, int err)
+{
+    if (c->state == ST_CLOSED)
+        return;
+    if (!c->close_err)
+        c->close_err = err;
+    finish_close(c);
+}
+
+/* Queue a TLS close_notify if the session is up (best effort). */
+static void tls_close_notify(net_conn_t *c)
+{
+    if (c->ssl && c->state == ST_OPEN && !c->shut_sent && SSL_is_init_finished(c->ssl)) {
+        SSL_shutdown(c->ssl);
+        size_t pending = BIO_ctrl_pending(c->wbio);
+        if (pending && buf_reserve(&c->out, pending) == 0) {
+            int n = BIO_read(c->wbio, c->out.data + c->out.len, (int)pending);
+            if (n > 0)
+                c->out.len += (size_t)n;
+        }
+        ERR_clear_error();
+    }
+}
+
+static void on_timer(uv_timer_t *t);
+
+void net_conn_close(net_conn_t *c)
+{
+    if (c->state >= ST_FLUSHING)
+        return;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+    bool was_open = c->state == ST_OPEN;
+    tls_close_notify(c);
+    if (was_open && (c->out.len || c->writing)) {
+        c->state = ST_FLUSHING;
+        uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
+        start_write(c);
+        return;
+    }
+    finish_close(c);
+}
+
+void net_conn_abort(net_conn_t *c)
+{
+    if (c->state == ST_CLOSED)
+        return;
+    /* A reset tells the peer at once that the stream broke (tunnel resets). */
+    uv_os_fd_t fd;
+    if (c->state >= ST_HANDSHAKE && !c->shut_sent && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+        c->state = ST_CLOSED;
+        if (c->resolver) {
+            c->resolver->conn = NULL;
+            c->resolver = NULL;
+        }
+        c->pending_closes = 3;
+        uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+        uv_close((uv_handle_t *)&c->app_timer, on_handle_closed);
+        if (uv_tcp_close_reset(&c->tcp, on_handle_closed) != 0)
+            uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+        return;
+    }
+    finish_close(c);
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+static void do_shutdown(net_conn_t *c);
+
+static void on_write_done(uv_write_t *req, int status)
+{
+    net_conn_t *c = req->data;
+    c->writing = false;
+    if (c->state == ST_CLOSED)
+        return;
+    if (status < 0) {
+        log_debug("conn_write_failed", LF_S("peer", c->peer), LF_ERR(status));
+        conn_fail(c, status);
+        return;
+    }
+    c->bytes_out += c->inflight.len;
+    buf_reset_keep(&c->inflight, KEEP_BUF);
+    if (c->out.len) {
+        start_write(c);
+    } else {
+        if (c->out.cap > KEEP_BUF)
+            buf_free(&c->out);
+        if (c->state == ST_FLUSHING) {
+            finish_close(c);
+            return;
+        }
+        if (c->shut_wanted && !c->shut_sent)
+            do_shutdown(c);
+    }
+    if (c->congested && net_conn_queued(c) <= c->lim.low_water) {
+        c->congested = false;
+        if (c->state == ST_OPEN && c->cbs->on_drain)
+            c->cbs->on_drain(c);
+    }
+}
+
+static void start_write(net_conn_t *c)
+{
+    if (c->writing || c->out.len == 0)
+        return;
+    if (c->state != ST_HANDSHAKE && c->state != ST_OPEN && c->state != ST_FLUSHING)
+        return;
+    buf_t tmp = c->inflight; /* empty while no write is in flight */
+    c->inflight = c->out;
+    c->out = tmp;
+    uv_buf_t b = uv_buf_init(c->inflight.data, (unsigned)c->inflight.len);
+    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write_done);
+    if (rc) {
+        conn_fail(c, rc);
+        return;
+    }
+    c->writing = true;
+}
+
+/* Move whatever TLS produced (records, alerts, tickets) to the queue. */
+static int tls_flush(net_conn_t *c)
+{
+    size_t pending = BIO_ctrl_pending(c->wbio);
+    if (pending) {
+        int rc = buf_reserve(&c->out, pending);
+        if (rc)
+            return rc;
+        int n = BIO_read(c->wbio, c->out.data + c->out.len, (int)pending);
+        if (n > 0)
+            c->out.len += (size_t)n;
+    }
+    start_write(c);
+    return 0;
+}
+
+static int tls_write(net_conn_t *c, const void *data, size_t len)
+{
+    while (len) {
+        int chunk = len > INT32_MAX ? INT32_MAX : (int)len;
+        int n = SSL_write(c->ssl, data, chunk);
+        if (n <= 0) {
+            char reason[160];
+            ssl_reason(reason, sizeof reason);
+            log_debug("tls_write_failed", LF_S("peer", c->peer), LF_S("reason", reason));
+            conn_fail(c, -EPROTO);
+            return -EPIPE;
+        }
+        data = (const char *)data + n;
+        len -= (size_t)n;
+    }
+    return tls_flush(c);
+}
+
+int net_conn_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n)
+{
+    if (c->state >= ST_FLUSHING || c->shut_wanted)
+        return -EPIPE;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += bufs[i].len;
+    if (net_conn_queued(c) + total > c->lim.max_queue)
+        return -ENOBUFS;
+
+    if (c->ssl) {
+        for (size_t i = 0; i < n; i++) {
+            int rc = c->state == ST_OPEN ? tls_write(c, bufs[i].base, bufs[i].len)
+                                         : buf_append(&c->plain_pending, bufs[i].base, bufs[i].len);
+            if (rc)
+                return rc;
+        }
+    } else {
+        size_t i = 0, skip = 0;
+        if (c->state == ST_OPEN && !c->writing && c->out.len == 0) {
+            /* Fast path: most writes go straight to the kernel, no copy. */
+            int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
+            if (w > 0) {
+                c->bytes_out += (uint64_t)w;
+                size_t left = (size_t)w;
+                while (i < n && left >= bufs[i].len)
+                    left -= bufs[i++].len;
+                skip = left;
+            } else if (w < 0 && w != UV_EAGAIN && w != UV_ENOSYS) {
+                log_debug("conn_write_failed", LF_S("peer", c->peer), LF_ERR(w));
+                conn_fail(c, w);
+                return -EPIPE;
+            }
+        }
+        for (; i < n; i++, skip = 0) {
+            int rc = buf_append(&c->out, bufs[i].base + skip, bufs[i].len - skip);
+            if (rc)
+                return rc;
+        }
+        start_write(c);
+    }
+    update_congestion(c);
+    return 0;
+}
+
+int net_conn_write(net_conn_t *c, const void *data, size_t len)
+{
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    if (len > UINT32_MAX)
+        return -EINVAL;
+    return net_conn_writev(c, &b, 1);
+}
+
+static void on_shutdown_done(uv_shutdown_t *req, int status)
+{
+    net_conn_t *c = req->data;
+    if (status < 0 && status != UV_ECANCELED && c->state != ST_CLOSED)
+        log_debug("conn_shutdown_failed", LF_S("peer", c->peer), LF_ERR(status));
+}
+
+static void do_shutdown(net_conn_t *c)
+{
+    c->shut_sent = true;
+    if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown_done) != 0)
+        log_debug("conn_shutdown_failed", LF_S("peer", c->peer));
+}
+
+void net_conn_shutdown(net_conn_t *c)
+{
+    if (c->state >= ST_FLUSHING || c->shut_wanted)
+        return;
+    c->shut_wanted = true;
+    if (c->ssl && c->state == ST_OPEN) {
+        SSL_shutdown(c->ssl); /* close_notify: TLS's own end-of-data */
+        ERR_clear_error();
+        tls_flush(c);
+    }
+    if (c->state == ST_OPEN && !c->writing && c->out.len == 0)
+        do_shutdown(c);
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    /* One chunk per thread: reads are handled synchronously, so no
+     * connection keeps a read buffer while idle. */
+    b->base = read_chunk;
+    b->len = sizeof read_chunk;
+}
+
+static void start_reading(net_conn_t *c);
+
+static void deliver(net_conn_t *c, const char *data, size_t len)
+{
+    if (c->state == ST_OPEN && c->cbs->on_read)
+        c->cbs->on_read(c, data, len);
+}
+
+static void deliver_eof(net_conn_t *c)
+{
+    if (c->eof_delivered || c->state != ST_OPEN)
+        return;
+    c->eof_delivered = true;
+    if (c->cbs->on_eof)
+        c->cbs->on_eof(c);
+    else
+        net_conn_close(c);
+}
+
+static bool tls_has_pending(net_conn_t *c)
+{
+    return c->ssl && (SSL_pending(c->ssl) > 0 || BIO_ctrl_pending(c->rbio) > 0);
+}
+
+/* Decrypt and deliver until TLS needs more bytes, the owner pauses, or the
+ * connection ends. */
+static void tls_read_loop(net_conn_t *c)
+{
+    while (c->state == ST_OPEN && !c->paused && !c->eof_delivered) {
+        int n = SSL_read(c->ssl, read_chunk, sizeof read_chunk);
+        if (n > 0) {
+            deliver(c, read_chunk, (size_t)n);
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, n);
+        if (e == SSL_ERROR_WANT_READ)
+            break;
+        if (e == SSL_ERROR_ZERO_RETURN) { /* close_notify */
+            c->peer_eof = true;
+            break;
+        }
+        char reason[160];
+        ssl_reason(reason, sizeof reason);
+        log_info("tls_read_failed", LF_S("peer", c->peer), LF_S("reason", reason));
+        conn_fail(c, -EPROTO);
+        return;
+    }
+    if (c->state == ST_OPEN || c->state == ST_FLUSHING)
+        tls_flush(c); /* post-handshake messages, key updates */
+    if (c->peer_eof && c->state == ST_OPEN && !c->paused && !tls_has_pending(c))
+        deliver_eof(c);
+}
+
+static void handshake_done(net_conn_t *c)
+{
+    uv_timer_stop(&c->timer);
+    c->peer_id = malloc(sizeof *c->peer_id);
+    if (c->peer_id)
+        tls_peer_fill(c->ssl, c->peer_id);
+    c->state = ST_OPEN;
+    log_debug("tls_open", LF_S("peer", c->peer), LF_S("version", c->peer_id ? c->peer_id->version : ""),
+              LF_S("subject", c->peer_id ? c->peer_id->subject : ""));
+    if (c->plain_pending.len) {
+        buf_t p = c->plain_pending;
+        buf_init(&c->plain_pending, p.max);
+        tls_write(c, p.data, p.len);
+        buf_free(&p);
+        if (c->state != ST_OPEN)
+            return;
+    }
+    if (c->cbs->on_open)
+        c->cbs->on_open(c);
+}
+
+static void tls_pump(net_conn_t *c)
+{
+    if (c->state == ST_HANDSHAKE) {
+        int r = SSL_do_handshake(c->ssl);
+        if (r != 1) {
+            int e = SSL_get_error(c->ssl, r);
+            tls_flush(c); /* our flight, or the alert explaining the failure */
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                return;
+            char reason[200];
+            long vr = SSL_get_verify_result(c->ssl);
+            if (vr != X509_V_OK) {
+                ERR_clear_error();
+                str_copy(reason, sizeof reason, X509_verify_cert_error_string(vr));
+            } else {
+                ssl_reason(reason, sizeof reason);
+            }
+            log_info("tls_handshake_failed", LF_S("peer", c->peer),
+                     LF_S("side", c->client ? "client" : "server"), LF_S("reason", reason));
+            /* let the alert go out before the socket closes */
+            c->state = ST_OPEN;
+            c->close_err = -EPROTO;
+            c->eof_delivered = true;
+            net_conn_close(c);
+            return;
+        }
+        tls_flush(c);
+        handshake_done(c);
+    }
+    tls_read_loop(c);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    net_conn_t *c = s->data;
+    if (n > 0) {
+        c->bytes_in += (uint64_t)n;
+        if (!c->ssl) {
+            deliver(c, b->base, (size_t)n);
+            return;
+        }
+        if (BIO_write(c->rbio, b->base, (int)n) != (int)n) {
+            conn_fail(c, -ENOMEM);
+            return;
+        }
+        tls_pump(c);
+        return;
+    }
+    if (n == 0)
+        return;
+    if (n == UV_EOF) {
+        uv_read_stop(s);
+        c->reading = false;
+        c->peer_eof = true;
+        if (c->state == ST_HANDSHAKE) {
+            log_info("tls_handshake_failed", LF_S("peer", c->peer),
+                     LF_S("reason", "peer closed during handshake"));
+            conn_fail(c, -ECONNRESET);
+            return;
+        }
+        if (c->ssl && tls_has_pending(c)) {
+            tls_read_loop(c); /* delivers the EOF once drained */
+            return;
+        }
+        if (!c->paused)
+            deliver_eof(c);
+        return;
+    }
+    log_debug("conn_read_failed", LF_S("peer", c->peer), LF_ERR((int)n));
+    conn_fail(c, (int)n);
+}
+
+static void start_reading(net_conn_t *c)
+{
+    if (c->reading || c->paused || c->peer_eof || c->state >= ST_FLUSHING)
+        return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) == 0)
+        c->reading = true;
+}
+
+void net_conn_pause(net_conn_t *c)
+{
+    if (c->paused)
+        return;
+    c->paused = true;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+void net_conn_resume(net_conn_t *c)
+{
+    if (!c->paused)
+        return;
+    c->paused = false;
+    if (c->state != ST_OPEN)
+        return;
+    start_reading(c);
+    /* Data TLS already decrypted, or an EOF seen while paused, is handed
+     * over on the next loop turn, never from inside the caller's stack. */
+    if (tls_has_pending(c) || (c->peer_eof && !c->eof_delivered))
+        uv_timer_start(&c->timer, on_timer, 0, 0);
+}
+
+/* ---- timers --------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t)
+{
+    net_conn_t *c = t->data;
+    switch (c->state) {
+    case ST_CONNECTING:
+    case ST_HANDSHAKE:
+        log_info("conn_timeout", LF_S("peer", c->peer[0] ? c->peer : "?"),
+                 LF_S("phase", c->state == ST_CONNECTING ? "connect" : "tls handshake"));
+        conn_fail(c, -ETIMEDOUT);
+        break;
+    case ST_OPEN: /* deferred delivery after resume */
+        if (c->ssl && !c->paused)
+            tls_read_loop(c);
+        else if (c->peer_eof && !c->paused)
+            deliver_eof(c);
+        break;
+    case ST_FLUSHING: /* the peer would not take our last bytes */
+        log_debug("conn_linger_expired", LF_S("peer", c->peer));
+        conn_fail(c, -ETIMEDOUT);
+        break;
+    case ST_CLOSED:
+        break;
+    }
+}
+
+static void on_app_timer(uv_timer_t *t)
+{
+    net_conn_t *c = t->data;
+    if (c->state <= ST_OPEN && c->app_timer_cb)
+        c->app_timer_cb(c);
+}
+
+void net_conn_timer(net_conn_t *c, int64_t ms, void (*cb)(net_conn_t *c))
+{
+    if (c->state == ST_CLOSED)
+        return;
+    if (ms < 0 || !cb) {
+        uv_timer_stop(&c->app_timer);
+        return;
+    }
+    c->app_timer_cb = cb;
+    uv_timer_start(&c->app_timer, on_app_timer, (uint64_t)ms, 0);
+}
+
+void net_conn_keepalive(net_conn_t *c, unsigned idle_s)
+{
+    uv_tcp_keepalive(&c->tcp, 1, idle_s ? idle_s : 60);
+}
+
+/* ---- TLS setup ------------------------------------------------------------- */
+
+static int tls_attach(net_conn_t *c, tls_ctx_t *tls)
+{
+    c->ssl = tls_ctx_new_ssl(tls);
+    if (!c->ssl)
+        return -ENOMEM;
+    c->rbio = BIO_new(BIO_s_mem());
+    c->wbio = BIO_new(BIO_s_mem());
+    if (!c->rbio || !c->wbio) {
+        BIO_free(c->rbio);
+        BIO_free(c->wbio);
+        c->rbio = c->wbio = NULL;
+        return -ENOMEM;
+    }
+    /* An empty read BIO means "want more", not EOF. */
+    BIO_set_mem_eof_return(c->rbio, -1);
+    SSL_set_bio(c->ssl, c->rbio, c->wbio);
+    return 0;
+}
+
+/* ---- listeners ------------------------------------------------------------- */
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    net_listener_t *l = server->data;
+    if (status < 0) {
+        log_warn("accept_failed", LF_S("listen", l->addr), LF_ERR(status));
+        return;
+    }
+    net_conn_t *c = conn_new(l->loop);
+    if (!c) {
+        log_error("accept_failed", LF_S("listen", l->addr), LF_S("reason", "out of memory"));
+        return;
+    }
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        finish_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    set_peer(c);
+    if (l->tls) {
+        if (tls_attach(c, l->tls)) {
+            finish_close(c);
+            return;
+        }
+        SSL_set_accept_state(c->ssl);
+        c->state = ST_HANDSHAKE;
+        uv_timer_start(&c->timer, on_timer, (uint64_t)l->handshake_timeout_ms, 0);
+    } else {
+        c->state = ST_OPEN;
+    }
+    l->on_accept(l, c, l->ud);
+    if (c->state >= ST_FLUSHING)
+        return;
+    start_reading(c);
+    if (!l->tls && c->cbs->on_open)
+        c->cbs->on_open(c);
+}
+
+int net_listen(uv_loop_t *loop, const net_listen_opts_t *o, net_accept_fn on_accept, void *ud,
+               net_listener_t **out)
+{
+    struct sockaddr_storage ss;
+    int rc = net_addr_resolve(o->addr, &ss);
+    if (rc) {
+        log_error("listen_failed", LF_S("listen", o->addr), LF_S("reason", "bad address"));
+        return rc;
+    }
+    net_listener_t *l = calloc(1, sizeof *l);
+    if (!l)
+        return -ENOMEM;
+    l->loop = loop;
+    l->tls = o->tls;
+    l->on_accept = on_accept;
+    l->ud = ud;
+    l->handshake_timeout_ms = o->handshake_timeout_ms > 0 ? o->handshake_timeout_ms : 10000;
+    uv_tcp_init(loop, &l->tcp);
+    l->tcp.data = l;
+    rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
+    if (!rc)
+        rc = uv_listen((uv_stream_t *)&l->tcp, o->backlog > 0 ? o->backlog : 1024, on_connection);
+    if (rc) {
+        log_error("listen_failed", LF_S("listen", o->addr), LF_ERR(rc));
+        uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
+        return rc;
+    }
+    int len = sizeof ss;
+    uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len);
+    net_addr_format((struct sockaddr *)&ss, l->addr, sizeof l->addr);
+    l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port);
+    *out = l;
+    return 0;
+}
+
+const char *net_listener_addr(const net_listener_t *l) { return l->addr; }
+uint16_t net_listener_port(const net_listener_t *l) { return l->port; }
+
+void net_listener_close(net_listener_t *l)
+{
+    if (l)
+        uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
+}
+
+/* ---- connectors ------------------------------------------------------------- */
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    net_conn_t *c = req->data;
+    if (c->state == ST_CLOSED)
+        return;
+    if (status < 0) {
+        log_debug("connect_failed", LF_S("peer", c->peer), LF_ERR(status));
+        conn_fail(c, status);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    set_peer(c);
+    if (c->ssl) {
+        c->state = ST_HANDSHAKE;
+        start_reading(c);
+        tls_pump(c); /* ClientHello */
+        return;
+    }
+    uv_timer_stop(&c->timer);
+    c->state = ST_OPEN;
+    start_reading(c);
+    start_write(c); /* bytes queued before the connection was up */
+    if (c->cbs->on_open)
+        c->cbs->on_open(c);
+}
+
+static void connect_addr(net_conn_t *c, struct sockaddr *sa)
+{
+    net_addr_format(sa, c->peer, sizeof c->peer);
+    net_addr_host(sa, c->peer_host, sizeof c->peer_host);
+    int rc = uv_tcp_connect(&c->creq, &c->tcp, sa, on_connected);
+    if (rc)
+        conn_fail(c, rc);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    resolver_t *r = req->data;
+    net_conn_t *c = r->conn;
+    free(r);
+    if (!c) {
+        uv_freeaddrinfo(res);
+        return;
+    }
+    c->resolver = NULL;
+    if (status < 0 || !res) {
+        log_debug("resolve_failed", LF_S("peer", c->peer), LF_ERR(status));
+        uv_freeaddrinfo(res);
+        conn_fail(c, -EHOSTUNREACH);
+        return;
+    }
+    struct sockaddr_storage ss;
+    memcpy(&ss, res->ai_addr, res->ai_addrlen);
+    uv_freeaddrinfo(res);
+    if (ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(c->port);
+    else
+        ((struct sockaddr_in *)&ss)->sin_port = htons(c->port);
+    connect_addr(c, (struct sockaddr *)&ss);
+}
+
+static bool is_ip_literal(const char *host)
+{
+    unsigned char tmp[16];
+    return inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1;
+}
+
+int net_connect(uv_loop_t *loop, const net_connect_opts_t *o, const net_conn_cbs_t *cbs, void *ud,
+                net_conn_t **out)
+{
+    net_conn_t *c = conn_new(loop);
+    if (!c)
+        return -ENOMEM;
+    c->client = true;
+    c->port = o->port;
+    net_conn_set_cbs(c, cbs, ud);
+    snprintf(c->peer, sizeof c->peer, strchr(o->host, ':') ? "[%s]:%u" : "%s:%u", o->host, o->port);
+    str_copy(c->peer_host, sizeof c->peer_host, o->host);
+    if (o->tls) {
+        int rc = tls_attach(c, o->tls);
+        if (rc) {
+            c->cbs = &no_cbs;
+            finish_close(c);
+            return rc;
+        }
+        SSL_set_connect_state(c->ssl);
+        const char *name = o->sni && *o->sni ? o->sni : o->host;
+        if (!is_ip_literal(name))
+            SSL_set_tlsext_host_name(c->ssl, name);
+        if (tls_ctx_verify(o->tls) != TLS_VERIFY_NONE) {
+            if (is_ip_literal(name))
+                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name);
+            else
+                SSL_set1_host(c->ssl, name);
+        }
+    }
+    *out = c;
+    uv_timer_start(&c->timer, on_timer, (uint64_t)(o->timeout_ms > 0 ? o->timeout_ms : 10000), 0);
+
+    struct sockaddr_storage ss;
+    char hp[NET_HOST_MAX + 16];
+    snprintf(hp, sizeof hp, strchr(o->host, ':') ? "[%s]:%u" : "%s:%u", o->host, o->port);
+    if (is_ip_literal(o->host) && net_addr_resolve(hp, &ss) == 0) {
+        connect_addr(c, (struct sockaddr *)&ss);
+        return 0;
+    }
+    resolver_t *r = calloc(1, sizeof *r);
+    if (!r) {
+        conn_fail(c, -ENOMEM);
+        return 0;
+    }
+    r->conn = c;
+    r->req.data = r;
+    c->resolver = r;
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    int rc = uv_getaddrinfo(loop, &r->req, on_resolved, o->host, NULL, &hints);
+    if (rc) {
+        c->resolver = NULL;
+        free(r);
+        conn_fail(c, -EHOSTUNREACH);
+    }
+    return 0;
+}

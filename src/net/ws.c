@@ -1,0 +1,700 @@
+#include "net/ws.h"
+
+#include <errno.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <wslay/wslay.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "net/http_parse.h"
+
+/*
+ * wslay does the framing (masking, fragmentation, control frames, UTF-8
+ * checks, close replies). We feed it what the connection reads and give it
+ * what it writes; its own queue plus the connection's queue form the send
+ * queue whose size drives backpressure.
+ */
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+typedef enum ws_state { WS_CONNECTING, WS_OPEN, WS_CLOSING, WS_DEAD } ws_state_t;
+
+struct ws {
+    net_conn_t *conn;
+    wslay_event_context_ptr ctx;
+    ws_opts_t o;
+    const ws_cbs_t *cbs;
+    void *ud;
+    ws_state_t state;
+    bool client, paused, congested, reported;
+    /* bytes read but not yet given to wslay (pause, or before the 101) */
+    buf_t rx;
+    const char *feed;
+    size_t feed_len;
+    /* keepalive */
+    int64_t ping_sent_ms;
+    bool awaiting_pong;
+    int64_t close_started_ms;
+    /* client handshake */
+    http_parser_t *hs_parser;
+    net_url_t *hs_url;    /* owned until the upgrade request is sent */
+    char *hs_headers;     /* extra request header lines, owned */
+    char hs_accept[32];
+    bool hs_done;
+    int64_t deadline_ms;
+    uint64_t mask_state;
+    /* close report */
+    uint16_t close_code;
+    char close_reason[124];
+};
+
+static const ws_cbs_t no_cbs = { 0 };
+
+static void ws_pump_send(ws_t *ws);
+static void ws_process(ws_t *ws);
+static void arm_timer(ws_t *ws);
+
+void *ws_data(const ws_t *ws) { return ws->ud; }
+void ws_set_data(ws_t *ws, void *ud) { ws->ud = ud; }
+net_conn_t *ws_conn(const ws_t *ws) { return ws->conn; }
+const char *ws_peer(const ws_t *ws) { return net_conn_peer(ws->conn); }
+const tls_peer_t *ws_tls_peer(const ws_t *ws) { return net_conn_tls_peer(ws->conn); }
+
+size_t ws_queued(const ws_t *ws)
+{
+    return (ws->ctx ? wslay_event_get_queued_msg_length(ws->ctx) : 0) + net_conn_queued(ws->conn);
+}
+
+bool ws_congested(const ws_t *ws) { return ws->congested; }
+
+static void set_close(ws_t *ws, uint16_t code, const char *reason)
+{
+    if (ws->close_code)
+        return;
+    ws->close_code = code;
+    str_copy(ws->close_reason, sizeof ws->close_reason, reason ? reason : "");
+}
+
+/* ---- wslay callbacks ------------------------------------------------------- */
+
+static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
+{
+    ws_t *ws = ud;
+    if (ws->paused || ws->feed_len == 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    size_t n = len < ws->feed_len ? len : ws->feed_len;
+    memcpy(buf, ws->feed, n);
+    ws->feed += n;
+    ws->feed_len -= n;
+    return (ssize_t)n;
+}
+
+static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                       void *ud)
+{
+    ws_t *ws = ud;
+    /* Leave the rest in wslay's queue while the socket is behind. */
+    if (net_conn_congested(ws->conn)) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    if (net_conn_write(ws->conn, data, len) != 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return (ssize_t)len;
+}
+
+static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
+{
+    ws_t *ws = ud;
+    /* xorshift64*, seeded from the CSPRNG per connection: masks only need
+     * to be unpredictable to scripts in the same origin, not secret. */
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t x = ws->mask_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        ws->mask_state = x;
+        uint64_t v = x * 0x2545F4914F6CDD1DULL;
+        memcpy(buf + i, &v, len - i < 8 ? len - i : 8);
+    }
+    return 0;
+}
+
+static void on_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+                      void *ud)
+{
+    ws_t *ws = ud;
+    if (arg->opcode == WSLAY_PONG) {
+        ws->awaiting_pong = false;
+        return;
+    }
+    if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
+        char reason[124] = "";
+        if (arg->msg_length > 2)
+            str_copyn(reason, sizeof reason, (const char *)arg->msg + 2, arg->msg_length - 2);
+        /* the peer's code and reason win over ours */
+        ws->close_code = 0;
+        set_close(ws, arg->status_code ? arg->status_code : WS_CLOSE_NORMAL, reason);
+        if (ws->state == WS_OPEN)
+            ws->state = WS_CLOSING;
+        return;
+    }
+    if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME)
+        return;
+    if (ws->state == WS_OPEN && ws->cbs->on_message)
+        ws->cbs->on_message(ws, arg->opcode == WSLAY_TEXT_FRAME ? WS_TEXT : WS_BINARY, arg->msg,
+                            arg->msg_length);
+}
+
+static const struct wslay_event_callbacks wslay_cbs = {
+    .recv_callback = recv_cb,
+    .send_callback = send_cb,
+    .genmask_callback = genmask_cb,
+    .on_msg_recv_callback = on_msg_cb,
+};
+
+/* ---- connection glue --------------------------------------------------------- */
+
+static void ws_fail(ws_t *ws, uint16_t code, const char *reason)
+{
+    set_close(ws, code, reason);
+    if (ws->state != WS_DEAD) {
+        ws->state = WS_DEAD;
+        net_conn_close(ws->conn);
+    }
+}
+
+static void maybe_finish(ws_t *ws)
+{
+    if (!ws->ctx || ws->state == WS_DEAD)
+        return;
+    bool rcvd = wslay_event_get_close_received(ws->ctx);
+    bool sent = wslay_event_get_close_sent(ws->ctx);
+    /* Both closes exchanged (or a fatal error stopped both directions). */
+    if ((rcvd && sent) || (!wslay_event_want_read(ws->ctx) && !wslay_event_want_write(ws->ctx))) {
+        if (!rcvd && sent && !wslay_event_get_read_enabled(ws->ctx)) {
+            /* we closed after a protocol error: report our code */
+            uint16_t code = wslay_event_get_status_code_sent(ws->ctx);
+            set_close(ws, code, code == WS_CLOSE_TOO_BIG ? "message too big" : "protocol error");
+        }
+        ws->state = WS_DEAD;
+        net_conn_close(ws->conn); /* flushes the close frame first */
+    }
+}
+
+static void ws_pump_send(ws_t *ws)
+{
+    if (!ws->ctx || ws->state == WS_DEAD)
+        return;
+    if (wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) != 0) {
+        ws_fail(ws, WS_CLOSE_ABNORMAL, "write failed");
+        return;
+    }
+    if (!ws->congested && ws_queued(ws) > ws->o.high_water)
+        ws->congested = true;
+    maybe_finish(ws);
+}
+
+/* Give wslay the bytes waiting in rx, then what was just read. */
+static void ws_process(ws_t *ws)
+{
+    if (!ws->ctx || ws->state == WS_DEAD || ws->paused)
+        return;
+    if (ws->rx.len) {
+        buf_t pending = ws->rx;
+        buf_init(&ws->rx, ws->o.max_message + 65536);
+        ws->feed = pending.data;
+        ws->feed_len = pending.len;
+        int rc = wslay_event_recv(ws->ctx);
+        if (ws->feed_len && ws->state != WS_DEAD)
+            buf_append(&ws->rx, ws->feed, ws->feed_len);
+        ws->feed_len = 0;
+        buf_free(&pending);
+        if (rc != 0) {
+            ws_fail(ws, WS_CLOSE_ABNORMAL, "read failed");
+            return;
+        }
+    }
+    ws_pump_send(ws);
+}
+
+static void on_conn_read(net_conn_t *c, const char *data, size_t len);
+
+static void feed_bytes(ws_t *ws, const char *data, size_t len)
+{
+    if (ws->paused || ws->rx.len) {
+        if (buf_append(&ws->rx, data, len))
+            ws_fail(ws, WS_CLOSE_ABNORMAL, "receive buffer overflow");
+        return;
+    }
+    ws->feed = data;
+    ws->feed_len = len;
+    int rc = wslay_event_recv(ws->ctx);
+    if (ws->feed_len && ws->state != WS_DEAD && buf_append(&ws->rx, ws->feed, ws->feed_len))
+        ws_fail(ws, WS_CLOSE_ABNORMAL, "receive buffer overflow");
+    ws->feed_len = 0;
+    if (rc != 0) {
+        ws_fail(ws, WS_CLOSE_ABNORMAL, "read failed");
+        return;
+    }
+    ws_pump_send(ws);
+}
+
+static void client_handshake_bytes(ws_t *ws, const char *data, size_t len);
+
+static void on_conn_read(net_conn_t *c, const char *data, size_t len)
+{
+    ws_t *ws = net_conn_data(c);
+    if (ws->state == WS_DEAD)
+        return;
+    if (!ws->ctx) {
+        client_handshake_bytes(ws, data, len);
+        return;
+    }
+    feed_bytes(ws, data, len);
+}
+
+static void on_conn_eof(net_conn_t *c)
+{
+    ws_t *ws = net_conn_data(c);
+    set_close(ws, WS_CLOSE_ABNORMAL, "connection closed without a close frame");
+    ws->state = WS_DEAD;
+    net_conn_close(c);
+}
+
+static void on_conn_drain(net_conn_t *c)
+{
+    ws_t *ws = net_conn_data(c);
+    ws_pump_send(ws);
+    if (ws->congested && ws_queued(ws) <= ws->o.low_water) {
+        ws->congested = false;
+        if (ws->state == WS_OPEN && ws->cbs->on_drain)
+            ws->cbs->on_drain(ws);
+    }
+}
+
+static void on_conn_close(net_conn_t *c, int err)
+{
+    ws_t *ws = net_conn_data(c);
+    if (!ws->close_code)
+        set_close(ws, WS_CLOSE_ABNORMAL, err ? log_strerror(err) : "connection closed");
+    ws->state = WS_DEAD;
+    if (ws->cbs->on_close)
+        ws->cbs->on_close(ws, ws->close_code, ws->close_reason);
+    if (ws->ctx)
+        wslay_event_context_free(ws->ctx);
+    http_parser_free(ws->hs_parser);
+    free(ws->hs_url);
+    free(ws->hs_headers);
+    buf_free(&ws->rx);
+    free(ws);
+}
+
+static const net_conn_cbs_t conn_cbs = {
+    .on_read = on_conn_read,
+    .on_eof = on_conn_eof,
+    .on_drain = on_conn_drain,
+    .on_close = on_conn_close,
+};
+
+/* ---- timers: handshake deadline, pings, close wait, deferred input ----------- */
+
+static void on_timer(net_conn_t *c)
+{
+    ws_t *ws = net_conn_data(c);
+    int64_t now = clock_mono_ms();
+    if (ws->state == WS_CONNECTING) {
+        if (now >= ws->deadline_ms) {
+            log_info("ws_connect_timeout", LF_S("peer", net_conn_peer(c)));
+            ws_fail(ws, WS_CLOSE_ABNORMAL, "handshake timeout");
+            return;
+        }
+    } else if (ws->state == WS_CLOSING) {
+        if (now - ws->close_started_ms >= ws->o.close_timeout_ms) {
+            log_debug("ws_close_timeout", LF_S("peer", net_conn_peer(c)));
+            ws->state = WS_DEAD;
+            net_conn_abort(c);
+            return;
+        }
+    } else if (ws->state == WS_OPEN) {
+        if (ws->rx.len && !ws->paused)
+            ws_process(ws);
+        if (ws->state == WS_OPEN && ws->o.ping_interval_ms > 0) {
+            if (ws->awaiting_pong && now - ws->ping_sent_ms >= ws->o.pong_timeout_ms) {
+                log_info("ws_ping_timeout", LF_S("peer", net_conn_peer(c)),
+                         LF_I("timeout_ms", ws->o.pong_timeout_ms));
+                set_close(ws, WS_CLOSE_ABNORMAL, "ping timeout");
+                ws->state = WS_DEAD;
+                net_conn_abort(c);
+                return;
+            }
+            if (!ws->awaiting_pong && now - ws->ping_sent_ms >= ws->o.ping_interval_ms) {
+                struct wslay_event_msg m = { WSLAY_PING, (const uint8_t *)"ka", 2 };
+                wslay_event_queue_msg(ws->ctx, &m);
+                ws->ping_sent_ms = now;
+                ws->awaiting_pong = true;
+                ws_pump_send(ws);
+            }
+        }
+    }
+    if (ws->state != WS_DEAD)
+        arm_timer(ws);
+}
+
+static void arm_timer(ws_t *ws)
+{
+    int64_t now = clock_mono_ms(), next = -1;
+    if (ws->state == WS_CONNECTING) {
+        next = ws->deadline_ms - now;
+    } else if (ws->state == WS_CLOSING) {
+        next = ws->close_started_ms + ws->o.close_timeout_ms - now;
+    } else if (ws->state == WS_OPEN && ws->o.ping_interval_ms > 0) {
+        next = ws->awaiting_pong ? ws->ping_sent_ms + ws->o.pong_timeout_ms - now
+                                 : ws->ping_sent_ms + ws->o.ping_interval_ms - now;
+    }
+    if (ws->state == WS_OPEN && ws->rx.len && !ws->paused)
+        next = 0;
+    if (next < 0 && (ws->state == WS_CONNECTING || ws->state == WS_CLOSING ||
+                     (ws->state == WS_OPEN && ws->o.ping_interval_ms > 0)))
+        next = 0;
+    net_conn_timer(ws->conn, next, next >= 0 ? on_timer : NULL);
+}
+
+/* ---- public API ----------------------------------------------------------------- */
+
+static void apply_defaults(ws_opts_t *o, const ws_opts_t *in)
+{
+    if (in)
+        *o = *in;
+    if (!o->max_message)
+        o->max_message = 1024 * 1024;
+    if (!o->high_water)
+        o->high_water = 1024 * 1024;
+    if (!o->low_water || o->low_water > o->high_water)
+        o->low_water = o->high_water / 4;
+    if (!o->max_queue)
+        o->max_queue = 16 * 1024 * 1024;
+    if (!o->pong_timeout_ms)
+        o->pong_timeout_ms = 10000;
+    if (!o->close_timeout_ms)
+        o->close_timeout_ms = 5000;
+}
+
+static ws_t *ws_new(net_conn_t *c, const ws_opts_t *opts, const ws_cbs_t *cbs, void *ud, bool client)
+{
+    ws_t *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return NULL;
+    apply_defaults(&ws->o, opts);
+    ws->conn = c;
+    ws->cbs = cbs ? cbs : &no_cbs;
+    ws->ud = ud;
+    ws->client = client;
+    buf_init(&ws->rx, ws->o.max_message + 65536);
+    if (RAND_bytes((unsigned char *)&ws->mask_state, sizeof ws->mask_state) != 1 || !ws->mask_state)
+        ws->mask_state = (uint64_t)clock_mono_us() | 1;
+    return ws;
+}
+
+static int ws_start(ws_t *ws)
+{
+    int rc = ws->client ? wslay_event_context_client_init(&ws->ctx, &wslay_cbs, ws)
+                        : wslay_event_context_server_init(&ws->ctx, &wslay_cbs, ws);
+    if (rc)
+        return -ENOMEM;
+    wslay_event_config_set_max_recv_msg_length(ws->ctx, ws->o.max_message);
+    ws->state = WS_OPEN;
+    ws->ping_sent_ms = clock_mono_ms();
+    /* queue bounds on the connection follow the WebSocket's */
+    net_conn_set_limits(ws->conn, &(net_limits_t){ .high_water = ws->o.high_water,
+                                                    .low_water = ws->o.low_water,
+                                                    .max_queue = ws->o.max_queue + 65536 });
+    arm_timer(ws);
+    return 0;
+}
+
+static void accept_key(const char *key, char out[32])
+{
+    unsigned char sha[SHA_DIGEST_LENGTH];
+    char in[128];
+    snprintf(in, sizeof in, "%s" WS_GUID, key);
+    SHA1((const unsigned char *)in, strlen(in), sha);
+    buf_t b = BUF_INIT(40);
+    str_base64_encode(&b, sha, sizeof sha);
+    str_copy(out, 32, b.data);
+    buf_free(&b);
+}
+
+static bool valid_key(const char *key)
+{
+    if (!key || strlen(key) != 24)
+        return false;
+    buf_t b = BUF_INIT(32);
+    bool ok = str_base64_decode(&b, key, 24) == 0 && b.len == 16;
+    buf_free(&b);
+    return ok;
+}
+
+ws_t *ws_accept(http_req_t *req, const ws_opts_t *opts, const ws_cbs_t *cbs, void *ud,
+                const char *subprotocol)
+{
+    const http_msg_t *m = http_req_msg(req);
+    const char *key = http_req_header(req, "Sec-WebSocket-Key");
+    const char *ver = http_req_header(req, "Sec-WebSocket-Version");
+    if (strcmp(m->method, "GET") != 0 || !http_msg_header_has_token(m, "Upgrade", "websocket") ||
+        !http_msg_header_has_token(m, "Connection", "upgrade")) {
+        http_respond_hdrs(req, 426, "Upgrade: websocket\r\n", "text/plain; charset=utf-8",
+                          "websocket upgrade required\n", 27);
+        return NULL;
+    }
+    if (!ver || strcmp(ver, "13") != 0) {
+        http_respond_hdrs(req, 426, "Sec-WebSocket-Version: 13\r\n", "text/plain; charset=utf-8",
+                          "unsupported websocket version\n", 30);
+        return NULL;
+    }
+    if (!valid_key(key)) {
+        http_respond_error(req, 400, "bad Sec-WebSocket-Key");
+        return NULL;
+    }
+    char accept[32];
+    accept_key(key, accept);
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
+                     accept, subprotocol ? "Sec-WebSocket-Protocol: " : "",
+                     subprotocol ? subprotocol : "", subprotocol ? "\r\n" : "");
+    buf_t leftover = BUF_INIT(1 << 20);
+    net_conn_t *c = http_req_take_conn(req, &leftover);
+    if (!c) {
+        buf_free(&leftover);
+        http_respond_error(req, 400, "cannot upgrade this request");
+        return NULL;
+    }
+    ws_t *ws = ws_new(c, opts, cbs, ud, false);
+    if (!ws || ws_start(ws) != 0) {
+        if (ws) {
+            buf_free(&ws->rx);
+            free(ws);
+        }
+        buf_free(&leftover);
+        net_conn_abort(c);
+        return NULL;
+    }
+    net_conn_set_cbs(c, &conn_cbs, ws);
+    net_conn_write(c, head, (size_t)n);
+    if (leftover.len) {
+        /* frames that came with the request: handled on the next turn,
+         * after the owner has its state ready */
+        buf_append(&ws->rx, leftover.data, leftover.len);
+        arm_timer(ws);
+    }
+    buf_free(&leftover);
+    return ws;
+}
+
+int ws_send(ws_t *ws, int type, const void *data, size_t len)
+{
+    if (ws->state != WS_OPEN)
+        return -EPIPE;
+    if (ws_queued(ws) + len > ws->o.max_queue)
+        return -ENOBUFS;
+    struct wslay_event_msg m = { type == WS_TEXT ? WSLAY_TEXT_FRAME : WSLAY_BINARY_FRAME,
+                                 data, len };
+    if (wslay_event_queue_msg(ws->ctx, &m) != 0)
+        return -ENOMEM;
+    ws_pump_send(ws);
+    return 0;
+}
+
+void ws_close(ws_t *ws, uint16_t code, const char *reason)
+{
+    if (ws->state == WS_DEAD || ws->state == WS_CLOSING)
+        return;
+    if (!ws->ctx) { /* still connecting */
+        ws_fail(ws, code, reason);
+        return;
+    }
+    size_t rl = reason ? strlen(reason) : 0;
+    if (rl > 123)
+        rl = 123;
+    set_close(ws, code, reason);
+    wslay_event_queue_close(ws->ctx, code, (const uint8_t *)(reason ? reason : ""), rl);
+    ws->state = WS_CLOSING;
+    ws->close_started_ms = clock_mono_ms();
+    ws_pump_send(ws);
+    if (ws->state == WS_CLOSING)
+        arm_timer(ws);
+}
+
+void ws_abort(ws_t *ws)
+{
+    if (ws->state == WS_DEAD)
+        return;
+    set_close(ws, WS_CLOSE_ABNORMAL, "aborted");
+    ws->state = WS_DEAD;
+    net_conn_abort(ws->conn);
+}
+
+void ws_pause(ws_t *ws)
+{
+    if (ws->paused)
+        return;
+    ws->paused = true;
+    net_conn_pause(ws->conn);
+}
+
+void ws_resume(ws_t *ws)
+{
+    if (!ws->paused)
+        return;
+    ws->paused = false;
+    if (ws->state == WS_DEAD)
+        return;
+    net_conn_resume(ws->conn);
+    if (ws->rx.len && ws->state == WS_OPEN)
+        arm_timer(ws); /* process what waited, on the next turn */
+}
+
+/* ---- client ------------------------------------------------------------------- */
+
+static int hs_on_headers(http_parser_t *p, http_msg_t *m)
+{
+    ws_t *ws = http_parser_data(p);
+    if (m->status != 101) {
+        log_info("ws_handshake_failed", LF_S("peer", net_conn_peer(ws->conn)), LF_I("status", m->status));
+        char reason[64];
+        snprintf(reason, sizeof reason, "upgrade refused: HTTP %d", m->status);
+        set_close(ws, WS_CLOSE_ABNORMAL, reason);
+        return -1;
+    }
+    const char *acc = http_msg_header(m, "Sec-WebSocket-Accept");
+    if (!acc || strcmp(acc, ws->hs_accept) != 0 || !http_msg_header_has_token(m, "Upgrade", "websocket")) {
+        log_info("ws_handshake_failed", LF_S("peer", net_conn_peer(ws->conn)),
+                 LF_S("reason", "bad Sec-WebSocket-Accept"));
+        set_close(ws, WS_CLOSE_ABNORMAL, "bad Sec-WebSocket-Accept");
+        return -1;
+    }
+    ws->hs_done = true;
+    return 0;
+}
+
+static const http_parser_cbs_t hs_cbs = { .on_headers = hs_on_headers };
+
+static void client_handshake_bytes(ws_t *ws, const char *data, size_t len)
+{
+    size_t used = 0;
+    int rc = http_parser_feed(ws->hs_parser, data, len, &used);
+    if (rc < 0 || (!ws->hs_done && http_parser_upgraded(ws->hs_parser))) {
+        if (!ws->close_code)
+            set_close(ws, WS_CLOSE_ABNORMAL, "bad handshake response");
+        ws_fail(ws, WS_CLOSE_ABNORMAL, NULL);
+        return;
+    }
+    if (!ws->hs_done)
+        return; /* more of the response to come */
+    if (ws_start(ws) != 0) {
+        ws_fail(ws, WS_CLOSE_INTERNAL, "out of memory");
+        return;
+    }
+    http_parser_free(ws->hs_parser);
+    ws->hs_parser = NULL;
+    if (ws->cbs->on_open)
+        ws->cbs->on_open(ws);
+    if (ws->state != WS_OPEN)
+        return;
+    if (used < len)
+        feed_bytes(ws, data + used, len - used);
+}
+
+static void on_client_open(net_conn_t *c)
+{
+    ws_t *ws = net_conn_data(c);
+    net_url_t *u = ws->hs_url;
+    unsigned char raw[16];
+    RAND_bytes(raw, sizeof raw);
+    buf_t key = BUF_INIT(32);
+    str_base64_encode(&key, raw, sizeof raw);
+    accept_key(key.data, ws->hs_accept);
+    char hostport[NET_HOST_MAX + 8];
+    net_url_hostport(u, hostport, sizeof hostport);
+    buf_t req = BUF_INIT(16384);
+    int rc = buf_printf(&req,
+                        "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+                        u->path, hostport, key.data, ws->hs_headers ? ws->hs_headers : "");
+    free(ws->hs_url);
+    ws->hs_url = NULL;
+    buf_free(&key);
+    if (rc || net_conn_write(c, req.data, req.len))
+        ws_fail(ws, WS_CLOSE_ABNORMAL, "cannot send the upgrade request");
+    else
+        arm_timer(ws); /* the 101 must come before the deadline */
+    buf_free(&req);
+}
+
+static const net_conn_cbs_t client_conn_cbs = {
+    .on_open = on_client_open,
+    .on_read = on_conn_read,
+    .on_eof = on_conn_eof,
+    .on_drain = on_conn_drain,
+    .on_close = on_conn_close,
+};
+
+int ws_connect(uv_loop_t *loop, const ws_connect_opts_t *co, const ws_opts_t *opts,
+               const ws_cbs_t *cbs, void *ud, ws_t **out)
+{
+    net_url_t *u = malloc(sizeof *u);
+    if (!u)
+        return -ENOMEM;
+    if (net_url_parse(co->url, u) || (strcmp(u->scheme, "ws") && strcmp(u->scheme, "wss"))) {
+        free(u);
+        return -EINVAL;
+    }
+    if (u->tls && !co->tls) {
+        free(u);
+        return -EINVAL;
+    }
+    ws_t *ws = ws_new(NULL, opts, cbs, ud, true);
+    if (!ws) {
+        free(u);
+        return -ENOMEM;
+    }
+    ws->hs_url = u;
+    ws->hs_parser = http_parser_new(&(http_parser_opts_t){ .response = true }, &hs_cbs, ws);
+    ws->hs_headers = co->headers ? strdup(co->headers) : NULL;
+    if (!ws->hs_parser || (co->headers && !ws->hs_headers)) {
+        http_parser_free(ws->hs_parser);
+        free(ws->hs_headers);
+        buf_free(&ws->rx);
+        free(ws);
+        free(u);
+        return -ENOMEM;
+    }
+    int64_t timeout = co->timeout_ms > 0 ? co->timeout_ms : 10000;
+    ws->deadline_ms = clock_mono_ms() + timeout;
+    net_connect_opts_t no = { .host = u->host, .port = u->port, .tls = u->tls ? co->tls : NULL,
+                              .timeout_ms = timeout };
+    /* on failure net_connect still reports through on_close, which frees ws */
+    int rc = net_connect(loop, &no, &client_conn_cbs, ws, &ws->conn);
+    if (rc) {
+        http_parser_free(ws->hs_parser);
+        free(ws->hs_headers);
+        buf_free(&ws->rx);
+        free(ws);
+        free(u);
+        return rc;
+    }
+    *out = ws;
+    return 0;
+}
