@@ -1,0 +1,52 @@
+/*
+ * origin_store: the cwmp-proxy's memory of the ConnectionRequestURLs it
+ * rewrote, in a small SQLite file (WAL), so a restart keeps the wake-up
+ * allowlist: the relay only ever calls an origin that is in here.
+ *
+ * One row per origin URL: the device id it belongs to ("" when the message
+ * that carried it did not say, e.g. a GetParameterValuesResponse on a
+ * connection that never sent an Inform) and when it was last reported. A
+ * device has at most one origin: recording a new one forgets the old one, so
+ * an address the device gave up stops being reachable through the relay.
+ *
+ * The proxy keeps the working set in memory and writes changes here in
+ * batches; reads happen once, at start-up. The store owns its SQLite handle
+ * and prepared statements; strings passed in are copied by SQLite.
+ */
+#ifndef OUTPOST_STORE_ORIGIN_STORE_H
+#define OUTPOST_STORE_ORIGIN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct origin_store origin_store_t;
+
+typedef struct origin_rec {
+    const char *origin; /* the CPE's own ConnectionRequestURL */
+    const char *device; /* "OUI-ProductClass-Serial", or "" */
+    int64_t seen_s;     /* Unix seconds */
+} origin_rec_t;
+
+/* Open (creating the file and schema when needed). 0, or a negative errno
+ * with the reason logged. */
+int origin_store_open(const char *path, origin_store_t **out);
+void origin_store_close(origin_store_t *s);
+
+/* Record rows in one transaction. For a row with a device, that device's
+ * other origins are removed; an origin already filed under a device keeps
+ * it when the new row's device is "". 0 or -EIO (logged, nothing written). */
+int origin_store_put(origin_store_t *s, const origin_rec_t *recs, size_t n);
+
+/* Every row, for the in-memory index at start-up. A non-zero return from
+ * fn stops the walk and is returned. */
+typedef int (*origin_store_row_fn)(void *ud, const origin_rec_t *rec);
+int origin_store_load(origin_store_t *s, origin_store_row_fn fn, void *ud);
+
+/* Forget origins not reported since before_s; *removed (may be NULL) says
+ * how many went. 0 or -EIO. */
+int origin_store_expire(origin_store_t *s, int64_t before_s, size_t *removed);
+
+/* Forget one origin. 0 (also when absent) or -EIO. */
+int origin_store_delete(origin_store_t *s, const char *origin);
+
+#endif
