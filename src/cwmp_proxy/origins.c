@@ -1,0 +1,197 @@
+/*
+ * origins: in-memory allowlist with write-behind to the origin store.
+ */
+#include "cwmp_proxy/origins.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+struct origin_ent {
+    char *origin;
+    char *device;   /* "" unknown */
+    int64_t seen_s;
+};
+
+/* A device seen again with the same origin is not rewritten to disk more
+ * often than this: `seen` only matters for expiry, measured in days. */
+enum { SEEN_REFRESH_S = 3600 };
+
+static void ent_free(void *p)
+{
+    origin_ent_t *e = p;
+    if (!e)
+        return;
+    free(e->origin);
+    free(e->device);
+    free(e);
+}
+
+static int put_mem(origins_t *o, const char *device, const char *origin, int64_t seen_s,
+                   origin_ent_t **out);
+
+static int load_row(void *ud, const origin_rec_t *r)
+{
+    origins_t *o = ud;
+    int rc = put_mem(o, r->device, r->origin, r->seen_s, NULL);
+    return rc < 0 && rc != -ENOSPC ? rc : 0;
+}
+
+int origins_open(origins_t *o, const char *path, size_t max)
+{
+    memset(o, 0, sizeof *o);
+    o->max = max ? max : 2000000;
+    o->by_origin = strmap_new();
+    o->by_device = strmap_new();
+    if (!o->by_origin || !o->by_device) {
+        origins_close(o);
+        return -ENOMEM;
+    }
+    if (!path)
+        return 0;
+    int rc = origin_store_open(path, &o->store);
+    if (rc == 0)
+        rc = origin_store_load(o->store, load_row, o);
+    if (rc) {
+        origins_close(o);
+        return rc;
+    }
+    return 0;
+}
+
+void origins_close(origins_t *o)
+{
+    if (o->store)
+        origins_flush(o);
+    for (size_t i = 0; i < o->npend; i++) {
+        free((char *)o->pend[i].origin);
+        free((char *)o->pend[i].device);
+    }
+    free(o->pend);
+    strmap_free(o->by_device, NULL);
+    strmap_free(o->by_origin, ent_free);
+    origin_store_close(o->store);
+    memset(o, 0, sizeof *o);
+}
+
+/* Update the maps. 1 changed, 0 same (seen refreshed in memory only). */
+static int put_mem(origins_t *o, const char *device, const char *origin, int64_t seen_s,
+                   origin_ent_t **out)
+{
+    origin_ent_t *e = strmap_get(o->by_origin, origin);
+    int changed = 0;
+    if (!e) {
+        /* Full: only a device replacing its own origin may still come in. */
+        if (strmap_size(o->by_origin) >= o->max && !(device[0] && strmap_get(o->by_device, device)))
+            return -ENOSPC;
+        e = calloc(1, sizeof *e);
+        if (!e || !(e->origin = strdup(origin)) || !(e->device = strdup(""))) {
+            ent_free(e);
+            return -ENOMEM;
+        }
+        if (strmap_put(o->by_origin, origin, e, NULL)) {
+            ent_free(e);
+            return -ENOMEM;
+        }
+        changed = 1;
+    }
+    if (device[0] && strcmp(e->device, device) != 0) {
+        char *d = strdup(device);
+        if (!d)
+            return -ENOMEM;
+        /* The origin changes hands: its old device no longer points here. */
+        if (e->device[0] && strmap_get(o->by_device, e->device) == e)
+            strmap_del(o->by_device, e->device);
+        /* The device moves: its old origin is dropped. */
+        origin_ent_t *old = strmap_get(o->by_device, device);
+        if (old && old != e) {
+            strmap_del(o->by_origin, old->origin);
+            ent_free(old);
+        }
+        if (strmap_put(o->by_device, device, e, NULL)) {
+            free(d);
+            return -ENOMEM;
+        }
+        free(e->device);
+        e->device = d;
+        changed = 1;
+    }
+    if (!changed && seen_s - e->seen_s < SEEN_REFRESH_S) {
+        if (seen_s > e->seen_s)
+            e->seen_s = seen_s;
+        return 0;
+    }
+    if (seen_s > e->seen_s)
+        e->seen_s = seen_s;
+    if (out)
+        *out = e;
+    return 1;
+}
+
+int origins_record(origins_t *o, const char *device, const char *origin, int64_t now_s)
+{
+    origin_ent_t *e = NULL;
+    int rc = put_mem(o, device ? device : "", origin, now_s, &e);
+    if (rc == -ENOSPC) {
+        if (o->refused++ % 1000 == 0)
+            log_warn("origin_table_full", LF_U("max", o->max), LF_U("refused", o->refused));
+        return rc;
+    }
+    if (rc <= 0 || !o->store)
+        return rc;
+    if (o->npend == o->cappend) {
+        size_t cap = o->cappend ? o->cappend * 2 : 64;
+        origin_rec_t *p = realloc(o->pend, cap * sizeof *p);
+        if (!p)
+            return -ENOMEM;
+        o->pend = p;
+        o->cappend = cap;
+    }
+    origin_rec_t *r = &o->pend[o->npend];
+    r->origin = strdup(e->origin);
+    r->device = strdup(e->device);
+    r->seen_s = e->seen_s;
+    if (!r->origin || !r->device) {
+        free((char *)r->origin);
+        free((char *)r->device);
+        return -ENOMEM;
+    }
+    o->npend++;
+    return 1;
+}
+
+bool origins_lookup(const origins_t *o, const char *origin, const char **device)
+{
+    origin_ent_t *e = strmap_get(o->by_origin, origin);
+    if (device)
+        *device = e ? e->device : NULL;
+    return e != NULL;
+}
+
+const char *origins_of_device(const origins_t *o, const char *device)
+{
+    origin_ent_t *e = strmap_get(o->by_device, device);
+    return e ? e->origin : NULL;
+}
+
+size_t origins_count(const origins_t *o) { return strmap_size(o->by_origin); }
+bool origins_pending(const origins_t *o) { return o->npend > 0; }
+
+int origins_flush(origins_t *o)
+{
+    if (!o->store || o->npend == 0)
+        return 0;
+    int rc = origin_store_put(o->store, o->pend, o->npend);
+    if (rc) {
+        o->write_errors++;
+        log_error("origin_store_write_failed", LF_U("rows", o->npend), LF_ERR(rc));
+    }
+    for (size_t i = 0; i < o->npend; i++) {
+        free((char *)o->pend[i].origin);
+        free((char *)o->pend[i].device);
+    }
+    o->npend = 0;
+    return rc;
+}

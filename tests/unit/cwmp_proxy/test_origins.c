@@ -1,0 +1,105 @@
+/* Unit tests: cwmp_proxy/origins, the wake-up allowlist over the origin store. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "cwmp_proxy/origins.h"
+
+static char path[64];
+
+static int setup(void **state)
+{
+    snprintf(path, sizeof path, "/tmp/test-origins-XXXXXX");
+    int fd = mkstemp(path);
+    close(fd);
+    unlink(path);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char p[96];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+    return 0;
+}
+
+static void test_record_lookup_persist(void **state)
+{
+    origins_t o;
+    assert_int_equal(origins_open(&o, path, 0), 0);
+    assert_int_equal(origins_record(&o, "DEV1", "http://10.0.0.1:7547/", 1000), 1);
+    assert_true(origins_pending(&o));
+    assert_int_equal(origins_record(&o, "DEV1", "http://10.0.0.1:7547/", 1010), 0); /* known */
+    assert_int_equal(origins_record(&o, "", "http://10.0.0.9:7547/", 1000), 1);
+    const char *dev;
+    assert_true(origins_lookup(&o, "http://10.0.0.1:7547/", &dev));
+    assert_string_equal(dev, "DEV1");
+    assert_false(origins_lookup(&o, "http://10.0.0.2:7547/", &dev));
+    assert_null(dev);
+    assert_int_equal(origins_flush(&o), 0);
+    assert_false(origins_pending(&o));
+    /* The device moves: the old address is refused from now on. */
+    assert_int_equal(origins_record(&o, "DEV1", "http://10.0.0.2:7547/", 2000), 1);
+    assert_false(origins_lookup(&o, "http://10.0.0.1:7547/", NULL));
+    assert_string_equal(origins_of_device(&o, "DEV1"), "http://10.0.0.2:7547/");
+    /* Seen again much later: a refresh of `seen` is written. */
+    assert_int_equal(origins_record(&o, "DEV1", "http://10.0.0.2:7547/", 2000 + 7200), 1);
+    origins_close(&o); /* flushes */
+
+    assert_int_equal(origins_open(&o, path, 0), 0);
+    assert_int_equal(origins_count(&o), 2);
+    assert_true(origins_lookup(&o, "http://10.0.0.2:7547/", &dev));
+    assert_string_equal(dev, "DEV1");
+    assert_true(origins_lookup(&o, "http://10.0.0.9:7547/", &dev));
+    assert_string_equal(dev, "");
+    assert_false(origins_lookup(&o, "http://10.0.0.1:7547/", NULL));
+    /* A device-less report does not take a device's origin away from it. */
+    assert_int_equal(origins_record(&o, "", "http://10.0.0.2:7547/", 9300), 0);
+    assert_true(origins_lookup(&o, "http://10.0.0.2:7547/", &dev));
+    assert_string_equal(dev, "DEV1");
+    /* An unknown-device origin gets its device later. */
+    assert_int_equal(origins_record(&o, "DEV9", "http://10.0.0.9:7547/", 9300), 1);
+    assert_string_equal(origins_of_device(&o, "DEV9"), "http://10.0.0.9:7547/");
+    /* Another device claims DEV1's address: it changes hands. */
+    assert_int_equal(origins_record(&o, "DEV2", "http://10.0.0.2:7547/", 9400), 1);
+    assert_null(origins_of_device(&o, "DEV1"));
+    assert_string_equal(origins_of_device(&o, "DEV2"), "http://10.0.0.2:7547/");
+    origins_close(&o);
+}
+
+static void test_cap_and_memory_only(void **state)
+{
+    origins_t o;
+    assert_int_equal(origins_open(&o, NULL, 2), 0);
+    assert_int_equal(origins_record(&o, "A", "http://a/", 1), 1);
+    assert_int_equal(origins_record(&o, "B", "http://b/", 1), 1);
+    assert_int_equal(origins_record(&o, "C", "http://c/", 1), -ENOSPC);
+    assert_int_equal(o.refused, 1);
+    /* A device moving within the cap still works. */
+    assert_int_equal(origins_record(&o, "A", "http://a2/", 1), 1);
+    assert_int_equal(origins_count(&o), 2);
+    assert_true(origins_lookup(&o, "http://a2/", NULL));
+    assert_false(origins_pending(&o)); /* no store: nothing to write */
+    assert_int_equal(origins_flush(&o), 0);
+    origins_close(&o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_record_lookup_persist, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cap_and_memory_only, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
