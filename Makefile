@@ -48,8 +48,8 @@ export ASAN_OPTIONS  := detect_leaks=1:abort_on_error=1:strict_string_checks=1:d
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 
 test: build asan
-	meson test -C $(RELEASE) --suite unit --print-errorlogs -j $(JOBS)
-	meson test -C $(ASAN) --suite unit --suite fuzz-replay --print-errorlogs -j $(JOBS)
+	meson test -C $(RELEASE) --suite unit --print-errorlogs --num-processes $(JOBS)
+	meson test -C $(ASAN) --suite unit --suite fuzz-replay --print-errorlogs --num-processes $(JOBS)
 	OUTPOST_BIN=$(CURDIR)/$(ASAN)/src/outpost $(PYTHON) -m pytest -q -x tests/integration
 	@echo "make test: all passed"
 
