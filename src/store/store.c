@@ -162,6 +162,10 @@ int store_task_finish(store_t *s, int64_t id, store_task_status_t st, const char
     return s->be->task_finish(s, id, st, result_json, fault_code, fault_string, now);
 }
 int store_task_cancel(store_t *s, int64_t id, int64_t now) { return s->be->task_cancel(s, id, now); }
+int store_task_requeue(store_t *s, int64_t id, int64_t now)
+{
+    return s->be->task_requeue(s, id, now);
+}
 int store_task_recover(store_t *s, const char *const *types, int64_t now)
 {
     return s->be->task_recover(s, types, now);

@@ -166,6 +166,9 @@ int store_task_mark_sent(store_t *s, int64_t id, int64_t now);
  * already finished is left alone (-ESTALE). */
 int store_task_finish(store_t *s, int64_t id, store_task_status_t st, const char *result_json,
                       int fault_code, const char *fault_string, int64_t now);
+/* sent -> pending again (the session died before the answer and the type
+ * is safe to repeat). -ESTALE when it is not `sent`. */
+int store_task_requeue(store_t *s, int64_t id, int64_t now);
 /* pending -> cancelled; -EBUSY once sent, -ESTALE when finished. */
 int store_task_cancel(store_t *s, int64_t id, int64_t now);
 /* After a restart: tasks left `sent` whose type is in requeue_types (NULL

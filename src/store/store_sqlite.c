@@ -733,6 +733,19 @@ static int sq_task_cancel(store_t *s, int64_t id, int64_t now)
     return rc == 1 ? 0 : task_state_err(q, id);
 }
 
+static int sq_task_requeue(store_t *s, int64_t id, int64_t now)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = prepare(q, "UPDATE tasks SET status = 0, updated = ?2 WHERE id = ?1 AND status = 1");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    int rc = step_done(q, st, "task_requeue");
+    sqlite3_finalize(st);
+    return rc < 0 ? rc : rc == 1 ? 0 : -ESTALE;
+}
+
 static int sq_task_recover(store_t *s, const char *const *types, int64_t now)
 {
     sq_t *q = SQ(s);
@@ -870,6 +883,7 @@ const store_backend_t store_sqlite_backend = {
     .task_mark_sent = sq_task_mark_sent,
     .task_finish = sq_task_finish,
     .task_cancel = sq_task_cancel,
+    .task_requeue = sq_task_requeue,
     .task_recover = sq_task_recover,
     .task_expire = sq_task_expire,
     .task_devices_pending = sq_task_devices_pending,
