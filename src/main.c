@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acs/acs.h"
 #include "core/log.h"
 #include "testd/testd.h"
 
@@ -17,6 +18,7 @@ typedef struct subcommand {
 } subcommand_t;
 
 static const subcommand_t subcommands[] = {
+    { "acs", "TR-069 ACS: CWMP endpoint, device store, task queue, REST API, dashboard", acs_main, 0 },
     { "testd", "test endpoints of the network floor", testd_main, 1 },
     { NULL, NULL, NULL, 0 },
 };

@@ -1,0 +1,610 @@
+/*
+ * acs_api: the REST API (JSON, bearer token). Every handler that needs the
+ * store submits a job to the worker; the JSON answer is built on the worker
+ * thread (jansson objects are not shared) and sent from the loop. Errors
+ * are {"error": CODE, "message": TEXT}.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acs/acs_internal.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/str.h"
+
+enum { API_MAX_BODY = 1024 * 1024, API_MAX_WAIT_S = 120 };
+
+void acs_api_json(http_req_t *req, int status, json_t *body)
+{
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!s) {
+        http_respond_error(req, 500, "cannot encode JSON");
+        return;
+    }
+    size_t n = strlen(s);
+    s[n] = '\0';
+    http_respond(req, status, "application/json", s, n);
+    free(s);
+}
+
+void acs_api_error(http_req_t *req, int status, const char *code, const char *msg)
+{
+    acs_api_json(req, status, json_pack("{s:s, s:s}", "error", code, "message", msg));
+}
+
+static void api_errno(http_req_t *req, int rc, const char *what)
+{
+    switch (rc) {
+    case -ENOENT: acs_api_error(req, 404, "not_found", what); break;
+    case -EBUSY: acs_api_error(req, 409, "conflict", "the task was already sent to the device"); break;
+    case -ESTALE: acs_api_error(req, 409, "conflict", "the task has already finished"); break;
+    case -EAGAIN: acs_api_error(req, 503, "unavailable", "store queue full, retry"); break;
+    default: acs_api_error(req, 500, "internal", "store error"); break;
+    }
+}
+
+/* ---- generic job ------------------------------------------------------------------------ */
+
+typedef struct api_job {
+    acs_t *a;
+    http_req_t *req;
+    int kind;
+    char id[STORE_ID_MAX];
+    int64_t num;
+    char prefix[512];
+    char tag[128], q[128];
+    int online;
+    int64_t limit, offset, wait_s;
+    const char *type;       /* task type (static) */
+    json_t *params;
+    /* out */
+    json_t *out;
+    int http_status;        /* 0: 200 */
+    store_device_t dev;
+    store_task_t task;
+} api_job_t;
+
+enum { J_DEVICES, J_DEVICE, J_DEVICE_DELETE, J_PARAMS, J_TASK_ADD, J_TASKS, J_TASK, J_TASK_CANCEL,
+       J_STATS, J_CR };
+
+static int collect_device(const store_device_t *d, void *ud)
+{
+    api_job_t *j = ud;
+    json_array_append_new(j->out, acs_device_json(d, clock_real_s(), j->a->o.default_interval));
+    return 0;
+}
+
+static int collect_param(const store_param_t *p, void *ud)
+{
+    api_job_t *j = ud;
+    char iso[CLOCK_ISO_LEN];
+    acs_iso(p->updated, iso);
+    json_t *o = json_pack("{s:s, s:o, s:s, s:o, s:s}", "name", p->name, "value",
+                          p->value ? json_string(p->value) : json_null(), "type",
+                          p->type ? p->type : "", "writable",
+                          p->writable < 0 ? json_null() : json_boolean(p->writable), "last_updated", iso);
+    json_array_append_new(j->out, o);
+    return 0;
+}
+
+static int collect_task(const store_task_t *t, void *ud)
+{
+    api_job_t *j = ud;
+    json_array_append_new(j->out, acs_task_json(t));
+    return 0;
+}
+
+static int api_run(store_t *st, void *ud)
+{
+    api_job_t *j = ud;
+    int64_t now = clock_real_s();
+    int rc = 0;
+    switch (j->kind) {
+    case J_DEVICES: {
+        store_device_filter_t f = { .tag = j->tag[0] ? j->tag : NULL, .q = j->q[0] ? j->q : NULL,
+                                    .online = j->online, .now = now,
+                                    .default_interval = j->a->o.default_interval,
+                                    .limit = j->limit, .offset = j->offset };
+        j->out = json_array();
+        return store_device_list(st, &f, collect_device, j);
+    }
+    case J_DEVICE:
+    case J_CR:
+        rc = store_device_get(st, j->id, &j->dev);
+        if (rc == 0)
+            j->out = acs_device_json(&j->dev, now, j->a->o.default_interval);
+        return rc;
+    case J_DEVICE_DELETE:
+        return store_device_delete(st, j->id);
+    case J_PARAMS:
+        if ((rc = store_device_get(st, j->id, &j->dev)) < 0)
+            return rc;
+        j->out = json_array();
+        return store_params_list(st, j->id, j->prefix[0] ? j->prefix : NULL, collect_param, j);
+    case J_TASK_ADD: {
+        if ((rc = store_device_get(st, j->id, &j->dev)) < 0)
+            return rc;
+        store_task_t *t = &j->task;
+        memset(t, 0, sizeof *t);
+        str_copy(t->device_id, sizeof t->device_id, j->id);
+        str_copy(t->type, sizeof t->type, j->type);
+        t->params = json_dumps(j->params, JSON_COMPACT);
+        t->created = now;
+        t->expires_at = j->a->o.task_ttl_ms > 0 ? now + j->a->o.task_ttl_ms / 1000 : 0;
+        rc = store_task_add(st, t);
+        if (rc == 0)
+            j->out = acs_task_json(t);
+        return rc;
+    }
+    case J_TASKS:
+        if ((rc = store_device_get(st, j->id, &j->dev)) < 0)
+            return rc;
+        j->out = json_array();
+        return store_task_list(st, j->id, j->limit, collect_task, j);
+    case J_TASK:
+    case J_TASK_CANCEL:
+        if (j->kind == J_TASK_CANCEL && (rc = store_task_cancel(st, j->num, now)) < 0)
+            return rc;
+        rc = store_task_get(st, j->num, &j->task);
+        if (rc == 0)
+            j->out = acs_task_json(&j->task);
+        return rc;
+    case J_STATS: {
+        store_stats_t s;
+        if ((rc = store_stats(st, now, j->a->o.default_interval, &s)) < 0)
+            return rc;
+        j->out = json_pack("{s:I, s:I, s:I, s:I, s:I}", "total_devices", (json_int_t)s.total_devices,
+                           "online_devices", (json_int_t)s.online_devices, "offline_devices",
+                           (json_int_t)(s.total_devices - s.online_devices), "pending_tasks",
+                           (json_int_t)s.pending_tasks, "sent_tasks", (json_int_t)s.sent_tasks);
+        return 0;
+    }
+    }
+    return -EINVAL;
+}
+
+static void job_free(api_job_t *j)
+{
+    json_decref(j->out);
+    json_decref(j->params);
+    store_task_clear(&j->task);
+    free(j);
+}
+
+/* ---- waiters (?wait=SECONDS) ------------------------------------------------------------ */
+
+struct acs_waiter {
+    acs_waiter_t *next;
+    acs_t *a;
+    http_req_t *req;
+    int64_t task_id;
+    uv_timer_t *timer;
+    bool answered;
+};
+
+static void waiter_unlink(acs_waiter_t *w)
+{
+    for (acs_waiter_t **p = &w->a->waiters; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    uv_timer_stop(w->timer);
+    uv_close((uv_handle_t *)w->timer, (uv_close_cb)free);
+}
+
+static void api_submit(acs_t *a, http_req_t *req, api_job_t *j);
+
+/* Answer a waiter with the task as it is now. */
+static void waiter_answer(acs_waiter_t *w)
+{
+    api_job_t *j = calloc(1, sizeof *j);
+    waiter_unlink(w);
+    if (!j) {
+        acs_api_error(w->req, 500, "internal", "out of memory");
+    } else {
+        j->kind = J_TASK;
+        j->num = w->task_id;
+        j->http_status = 201;
+        api_submit(w->a, w->req, j);
+    }
+    free(w);
+}
+
+static void waiter_timeout(uv_timer_t *t)
+{
+    waiter_answer(t->data);
+}
+
+static void waiter_abort(http_req_t *req, void *ud)
+{
+    acs_waiter_t *w = ud;
+    waiter_unlink(w);
+    http_respond(req, 499, NULL, NULL, 0); /* releases the request */
+    free(w);
+}
+
+void acs_task_finished(acs_t *a, int64_t task_id)
+{
+    acs_waiter_t *w = a->waiters;
+    while (w) {
+        acs_waiter_t *next = w->next;
+        if (w->task_id == task_id)
+            waiter_answer(w);
+        w = next;
+    }
+}
+
+static void add_waiter(acs_t *a, http_req_t *req, int64_t task_id, int64_t wait_s)
+{
+    acs_waiter_t *w = calloc(1, sizeof *w);
+    uv_timer_t *t = w ? malloc(sizeof *t) : NULL;
+    if (!t) {
+        free(w);
+        acs_api_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    w->a = a;
+    w->req = req;
+    w->task_id = task_id;
+    w->timer = t;
+    uv_timer_init(a->loop, t);
+    t->data = w;
+    uv_timer_start(t, waiter_timeout, (uint64_t)wait_s * 1000, 0);
+    w->next = a->waiters;
+    a->waiters = w;
+    http_req_on_abort(req, waiter_abort, w);
+}
+
+/* ---- completion ------------------------------------------------------------------------ */
+
+static void cr_done_api(int rc, long status, const char *reason, void *ud)
+{
+    http_req_t *req = ud;
+    if (rc == 0)
+        acs_api_json(req, 200, json_pack("{s:b, s:i}", "ok", 1, "http_status", (int)status));
+    else
+        acs_api_json(req, 502, json_pack("{s:s, s:s, s:i}", "error", "connection_request_failed",
+                                         "message", reason, "http_status", (int)status));
+}
+
+static void api_done(int rc, void *ud)
+{
+    api_job_t *j = ud;
+    acs_t *a = j->a;
+    http_req_t *req = j->req;
+    if (rc < 0) {
+        api_errno(req, rc, j->kind == J_TASK || j->kind == J_TASK_CANCEL ? "no such task"
+                                                                          : "no such device");
+        job_free(j);
+        return;
+    }
+    switch (j->kind) {
+    case J_DEVICE_DELETE:
+        http_respond(req, 204, NULL, NULL, 0);
+        break;
+    case J_TASK_ADD:
+        log_info("api_task_created", LF_I("task", j->task.id), LF_S("device", j->id),
+                 LF_S("type", j->type));
+        /* Wake the device: a live session picks it up, otherwise ask the CPE to call. */
+        if (acs_device_in_session(a, j->id))
+            acs_cwmp_kick(a, j->id);
+        else if (j->dev.cr_url[0])
+            acs_cr_send(a, &j->dev, NULL, NULL);
+        if (j->wait_s > 0) {
+            add_waiter(a, req, j->task.id, j->wait_s);
+        } else {
+            acs_api_json(req, 201, j->out);
+            j->out = NULL;
+        }
+        break;
+    case J_CR:
+        if (!j->dev.cr_url[0]) {
+            acs_api_error(req, 409, "no_connection_request_url",
+                          "the device has not reported a ConnectionRequestURL");
+        } else if (acs_cr_send(a, &j->dev, cr_done_api, req) != 0) {
+            acs_api_error(req, 503, "unavailable", "cannot start the connection request");
+        }
+        break;
+    case J_DEVICE:
+        json_object_set_new(j->out, "in_session", json_boolean(acs_device_in_session(a, j->id)));
+        /* fall through */
+    default:
+        if (j->kind == J_STATS)
+            json_object_set_new(j->out, "live_sessions", json_integer((json_int_t)a->nsessions));
+        acs_api_json(req, j->http_status ? j->http_status : 200, j->out);
+        j->out = NULL;
+    }
+    job_free(j);
+}
+
+static void api_submit(acs_t *a, http_req_t *req, api_job_t *j)
+{
+    j->a = a;
+    j->req = req;
+    int rc = store_worker_submit(a->db, api_run, api_done, j);
+    if (rc != 0) {
+        api_errno(req, rc, "");
+        job_free(j);
+    }
+}
+
+static api_job_t *new_job(http_req_t *req, int kind)
+{
+    api_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        acs_api_error(req, 500, "internal", "out of memory");
+        return NULL;
+    }
+    j->kind = kind;
+    j->online = -1;
+    const char *id = http_req_param(req, "id");
+    if (id && str_copy(j->id, sizeof j->id, id) != 0) {
+        acs_api_error(req, 404, "not_found", "no such device");
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* ---- handlers --------------------------------------------------------------------------- */
+
+static bool query_int(http_req_t *req, const char *name, int64_t min, int64_t max, int64_t *out)
+{
+    buf_t b = BUF_INIT(64);
+    int rc = http_req_query_param(req, name, &b);
+    bool ok = true;
+    if (rc == 0 && str_to_i64(b.data ? b.data : "", min, max, out) != 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s: an integer in [%" PRId64 ", %" PRId64 "]", name, min, max);
+        acs_api_error(req, 400, "bad_request", msg);
+        ok = false;
+    }
+    buf_free(&b);
+    return ok;
+}
+
+static bool query_str(http_req_t *req, const char *name, char *out, size_t len)
+{
+    buf_t b = BUF_INIT(len);
+    int rc = http_req_query_param(req, name, &b);
+    if (rc == -ENOBUFS || rc == -EINVAL) {
+        buf_free(&b);
+        acs_api_error(req, 400, "bad_request", "query parameter too long or malformed");
+        return false;
+    }
+    str_copy(out, len, rc == 0 && b.data ? b.data : "");
+    buf_free(&b);
+    return true;
+}
+
+static void h_devices(http_req_t *req, void *ud)
+{
+    api_job_t *j = new_job(req, J_DEVICES);
+    if (!j)
+        return;
+    char online[8] = "";
+    j->limit = 100;
+    if (!query_str(req, "tag", j->tag, sizeof j->tag) || !query_str(req, "q", j->q, sizeof j->q) ||
+        !query_str(req, "online", online, sizeof online) ||
+        !query_int(req, "limit", 1, 1000, &j->limit) ||
+        !query_int(req, "offset", 0, INT64_MAX / 2, &j->offset)) {
+        free(j);
+        return;
+    }
+    if (online[0]) {
+        bool b;
+        if (cfg_parse_bool(online, &b) != 0) {
+            free(j);
+            acs_api_error(req, 400, "bad_request", "online: true or false");
+            return;
+        }
+        j->online = b;
+    }
+    api_submit(ud, req, j);
+}
+
+static void h_simple(http_req_t *req, void *ud, int kind)
+{
+    api_job_t *j = new_job(req, kind);
+    if (j)
+        api_submit(ud, req, j);
+}
+
+static void h_device(http_req_t *req, void *ud) { h_simple(req, ud, J_DEVICE); }
+static void h_device_delete(http_req_t *req, void *ud) { h_simple(req, ud, J_DEVICE_DELETE); }
+static void h_stats(http_req_t *req, void *ud) { h_simple(req, ud, J_STATS); }
+static void h_cr(http_req_t *req, void *ud) { h_simple(req, ud, J_CR); }
+
+static void h_params(http_req_t *req, void *ud)
+{
+    api_job_t *j = new_job(req, J_PARAMS);
+    if (j && !query_str(req, "prefix", j->prefix, sizeof j->prefix)) {
+        free(j);
+        return;
+    }
+    if (j)
+        api_submit(ud, req, j);
+}
+
+static void h_tasks(http_req_t *req, void *ud)
+{
+    api_job_t *j = new_job(req, J_TASKS);
+    if (!j)
+        return;
+    j->limit = 100;
+    if (!query_int(req, "limit", 1, 1000, &j->limit)) {
+        free(j);
+        return;
+    }
+    api_submit(ud, req, j);
+}
+
+static void h_task(http_req_t *req, void *ud, int kind)
+{
+    int64_t id;
+    if (str_to_i64(http_req_param(req, "id"), 1, INT64_MAX, &id) != 0) {
+        acs_api_error(req, 404, "not_found", "no such task");
+        return;
+    }
+    api_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        acs_api_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    j->kind = kind;
+    j->num = id;
+    api_submit(ud, req, j);
+}
+
+static void h_task_get(http_req_t *req, void *ud) { h_task(req, ud, J_TASK); }
+static void h_task_cancel(http_req_t *req, void *ud) { h_task(req, ud, J_TASK_CANCEL); }
+
+static void create_task(http_req_t *req, acs_t *a, json_t *body)
+{
+    const char *type;
+    json_t *params;
+    char err[256];
+    int64_t wait_s = 0;
+    if (!query_int(req, "wait", 0, API_MAX_WAIT_S, &wait_s)) {
+        json_decref(body);
+        return;
+    }
+    if (acs_task_validate(body, &type, &params, err, sizeof err) != 0) {
+        json_decref(body);
+        acs_api_error(req, 422, "invalid_task", err);
+        return;
+    }
+    json_decref(body);
+    api_job_t *j = new_job(req, J_TASK_ADD);
+    if (!j) {
+        json_decref(params);
+        return;
+    }
+    j->type = type;
+    j->params = params;
+    j->wait_s = wait_s;
+    api_submit(a, req, j);
+}
+
+static void h_task_add(http_req_t *req, void *ud)
+{
+    size_t len;
+    const char *body = http_req_body(req, &len);
+    json_error_t e;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
+    if (!j) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "malformed JSON: %s (line %d)", e.text, e.line);
+        acs_api_error(req, 400, "bad_json", msg);
+        return;
+    }
+    create_task(req, ud, j);
+}
+
+static void h_reboot(http_req_t *req, void *ud)
+{
+    create_task(req, ud, json_pack("{s:s}", "type", "reboot"));
+}
+
+static void h_factory_reset(http_req_t *req, void *ud)
+{
+    create_task(req, ud, json_pack("{s:s}", "type", "factory_reset"));
+}
+
+/* ---- server ----------------------------------------------------------------------------- */
+
+static bool api_path(const char *p)
+{
+    return strncmp(p, "/api/", 5) == 0 || strcmp(p, "/api") == 0;
+}
+
+/* After the headers: the token and the body size are checked before any body is read. */
+static void api_on_head(http_req_t *req, void *ud)
+{
+    acs_t *a = ud;
+    if (!api_path(http_req_path(req)))
+        return;
+    const char *h = http_req_header(req, "Authorization");
+    size_t tl = strlen(a->api_token);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0 ||
+        !str_ct_equal(h + 7, strlen(h + 7), a->api_token, tl)) {
+        http_resp_close_after(req);
+        acs_api_error(req, 401, "unauthorized", "missing or wrong bearer token");
+        return;
+    }
+    const char *cl = http_req_header(req, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY) {
+        http_resp_close_after(req);
+        acs_api_error(req, 413, "payload_too_large", "request body over 1 MiB");
+    }
+}
+
+static void api_dispatch(http_req_t *req, void *ud)
+{
+    acs_t *a = ud;
+    http_handler_fn fn;
+    void *hud;
+    int rc = http_router_match(a->router, req, &fn, &hud);
+    if (rc == 0) {
+        fn(req, hud);
+    } else if (!api_path(http_req_path(req)) && rc == -ENOENT) {
+        http_respond_error(req, 404, "not found");
+    } else if (rc == -EPERM) {
+        acs_api_error(req, 405, "method_not_allowed", "method not allowed on this path");
+    } else {
+        acs_api_error(req, 404, "not_found", "no such endpoint");
+    }
+}
+
+int acs_api_start(acs_t *a, const char *listen)
+{
+    http_router_t *r = a->router = http_router_new();
+    if (!r)
+        return -ENOMEM;
+    int rc = 0;
+    rc |= http_router_add(r, "GET", "/api/devices", h_devices, a);
+    rc |= http_router_add(r, "GET", "/api/devices/{id}", h_device, a);
+    rc |= http_router_add(r, "DELETE", "/api/devices/{id}", h_device_delete, a);
+    rc |= http_router_add(r, "GET", "/api/devices/{id}/parameters", h_params, a);
+    rc |= http_router_add(r, "POST", "/api/devices/{id}/reboot", h_reboot, a);
+    rc |= http_router_add(r, "POST", "/api/devices/{id}/factory-reset", h_factory_reset, a);
+    rc |= http_router_add(r, "POST", "/api/devices/{id}/connection-request", h_cr, a);
+    rc |= http_router_add(r, "GET", "/api/devices/{id}/tasks", h_tasks, a);
+    rc |= http_router_add(r, "POST", "/api/devices/{id}/tasks", h_task_add, a);
+    rc |= http_router_add(r, "GET", "/api/tasks/{id}", h_task_get, a);
+    rc |= http_router_add(r, "DELETE", "/api/tasks/{id}", h_task_cancel, a);
+    rc |= http_router_add(r, "GET", "/api/stats", h_stats, a);
+    acs_dash_register(a, r);
+    if (rc)
+        return -EINVAL;
+    http_server_opts_t so = {
+        .max_body_bytes = API_MAX_BODY,
+        .on_head = api_on_head,
+        .handler = api_dispatch,
+        .ud = a,
+    };
+    a->api = http_server_new(a->loop, &so);
+    if (!a->api)
+        return -ENOMEM;
+    net_listen_opts_t lo = { .addr = listen };
+    return http_server_listen(a->api, &lo);
+}
+
+void acs_api_stop(acs_t *a)
+{
+    while (a->waiters) {
+        acs_waiter_t *w = a->waiters;
+        waiter_unlink(w);
+        acs_api_error(w->req, 503, "unavailable", "shutting down");
+        free(w);
+    }
+    if (a->api) {
+        http_server_close(a->api, NULL, NULL);
+        a->api = NULL;
+    }
+}

@@ -1,0 +1,834 @@
+/*
+ * acs_cwmp: the CWMP endpoint. Each POST is decoded, matched to its session
+ * and answered; anything that touches the store goes through the worker and
+ * the HTTP answer leaves only after the job committed, so what the CPE was
+ * told is always on disk (the Inform before its InformResponse, a task's
+ * `sent` mark before its RPC, its result before the next RPC).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acs/acs_session.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/str.h"
+
+static cwmp_decoder_t *g_dec; /* one per process: decoding is synchronous on the loop */
+
+/* ---- answering ---------------------------------------------------------------------- */
+
+static void respond_xml(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
+{
+    buf_t out = BUF_INIT(64 * 1024 * 1024);
+    int rc = cwmp_encode(&out, m);
+    if (rc != 0) {
+        log_error("cwmp_encode_failed", LF_S("type", cwmp_type_name(m->type)), LF_ERR(rc),
+                  LF_S("device", s ? s->device_id : "-"));
+        http_respond_error(req, 500, "cannot encode the message");
+        buf_free(&out);
+        return;
+    }
+    char hdr[128] = "";
+    if (s && !s->cookie_sent) {
+        snprintf(hdr, sizeof hdr, "Set-Cookie: acs_session=%s; Path=/; HttpOnly\r\n", s->cookie);
+        s->cookie_sent = true;
+    }
+    if (s)
+        acs_session_log(s, "acs", out.data, out.len);
+    http_respond_hdrs(req, 200, hdr[0] ? hdr : NULL, "text/xml; charset=\"utf-8\"", out.data, out.len);
+    buf_free(&out);
+}
+
+static void respond_fault(acs_session_t *s, http_req_t *req, cwmp_ns_t ns, const char *id, int code,
+                          const char *why)
+{
+    cwmp_msg_t m = { .type = CWMP_FAULT, .ns = ns, .id = id, .fault = { .code = code, .string = why } };
+    if (ns == CWMP_NS_1_0 && code == CWMP_FAULT_ACS_VERSION)
+        m.fault.code = CWMP_FAULT_INVALID_ARGUMENTS; /* 8006 is not in the 1-0 schema */
+    respond_xml(s, req, &m);
+}
+
+/* The empty 204 that ends a session. */
+static void finish_session(acs_session_t *s, http_req_t *req, const char *outcome)
+{
+    http_respond(req, 204, NULL, NULL, 0);
+    acs_session_end(s, outcome);
+}
+
+/* ---- step: finish the answered task, take the next one ---------------------------- */
+
+typedef struct first_task {
+    store_task_t t;
+    bool got;
+} first_task_t;
+
+static int take_first(const store_task_t *t, void *u)
+{
+    first_task_t *f = u;
+    f->t = *t;
+    f->t.params = t->params ? strdup(t->params) : NULL;
+    f->t.result = NULL;
+    f->got = true;
+    return 1;
+}
+
+typedef struct step_job {
+    acs_session_t *s;
+    /* in */
+    char device[STORE_ID_MAX];
+    int64_t finish_id;
+    store_task_status_t finish_status;
+    char *result;            /* JSON */
+    int fault_code;
+    char fault_string[256];
+    store_param_t *params;   /* GPV/GPN results to store */
+    size_t nparams;
+    char *strings;           /* backing for params */
+    bool take_next;
+    /* out */
+    bool found;
+    store_task_t next;
+} step_job_t;
+
+static int step_run(store_t *st, void *ud)
+{
+    step_job_t *j = ud;
+    int64_t now = clock_real_s();
+    if (j->nparams)
+        (void)store_params_put(st, j->device, j->params, j->nparams, now);
+    if (j->finish_id)
+        (void)store_task_finish(st, j->finish_id, j->finish_status, j->result, j->fault_code,
+                                j->fault_string, now);
+    /* A task cancelled meanwhile loses the race cleanly (-ESTALE): try the next. */
+    for (int tries = 0; j->take_next && !j->found && tries < 8; tries++) {
+        first_task_t first = { .got = false };
+        int rc = store_task_pending(st, j->device, 1, take_first, &first);
+        if (rc < 0 || !first.got)
+            return rc;
+        if (store_task_mark_sent(st, first.t.id, now) == 0) {
+            j->next = first.t;
+            j->next.status = STORE_TASK_SENT;
+            j->next.attempts++;
+            j->found = true;
+        } else {
+            store_task_clear(&first.t);
+        }
+    }
+    return 0;
+}
+
+static void step_free(step_job_t *j)
+{
+    free(j->result);
+    free(j->params);
+    free(j->strings);
+    store_task_clear(&j->next);
+    free(j);
+}
+
+static void step_free_done(int rc, void *ud)
+{
+    step_free(ud);
+}
+
+static void free_done(int rc, void *ud)
+{
+    free(ud);
+}
+
+static void send_task(acs_session_t *s, http_req_t *req)
+{
+    acs_t *a = s->a;
+    json_t *params = json_loads(s->cur.params ? s->cur.params : "{}", 0, NULL);
+    cwmp_msg_t m = { .ns = s->ns };
+    acs_rpc_scratch_t scratch;
+    char key[40], id[40];
+    int rc = params ? acs_task_to_rpc(s->cur.type, params, s->cur.id, &m, &scratch, key, sizeof key)
+                    : -EINVAL;
+    snprintf(id, sizeof id, "%" PRId64, s->cur.id);
+    m.id = id;
+    buf_t out = BUF_INIT(64 * 1024 * 1024);
+    if (rc == 0)
+        rc = cwmp_encode(&out, &m);
+    if (rc == 0) {
+        s->expect = acs_task_response_type(s->cur.type);
+        s->rpcs++;
+        a->n.rpcs++;
+        acs_session_log(s, "acs", out.data, out.len);
+        char hdr[128] = "";
+        if (!s->cookie_sent) {
+            snprintf(hdr, sizeof hdr, "Set-Cookie: acs_session=%s; Path=/; HttpOnly\r\n", s->cookie);
+            s->cookie_sent = true;
+        }
+        log_info("cwmp_rpc", LF_S("device", s->device_id), LF_I("task", s->cur.id),
+                 LF_S("rpc", cwmp_type_name(m.type)));
+        http_respond_hdrs(req, 200, hdr[0] ? hdr : NULL, "text/xml; charset=\"utf-8\"", out.data,
+                          out.len);
+    }
+    if (rc == 0 || params)
+        acs_rpc_scratch_free(&scratch);
+    json_decref(params);
+    buf_free(&out);
+    if (rc != 0) {
+        /* Should not happen (the API validated it): fail the task, end cleanly. */
+        log_error("cwmp_task_unencodable", LF_I("task", s->cur.id), LF_ERR(rc));
+        step_job_t *j = calloc(1, sizeof *j);
+        if (j) {
+            str_copy(j->device, sizeof j->device, s->device_id);
+            j->finish_id = s->cur.id;
+            j->finish_status = STORE_TASK_FAILED;
+            j->fault_code = CWMP_FAULT_INTERNAL_ERROR;
+            str_copy(j->fault_string, sizeof j->fault_string, "task cannot be encoded");
+            if (store_worker_submit(a->db, step_run, step_free_done, j) != 0)
+                step_free(j);
+        }
+        s->has_cur = false;
+        store_task_clear(&s->cur);
+        finish_session(s, req, "error");
+    }
+}
+
+static int requeue_run(store_t *st, void *ud)
+{
+    return store_task_requeue(st, *(int64_t *)ud, clock_real_s());
+}
+
+static void step_done(int rc, void *ud)
+{
+    step_job_t *j = ud;
+    acs_session_t *s = j->s;
+    acs_t *a = s->a;
+    http_req_t *req = s->req;
+    s->req = NULL;
+    if (j->finish_id)
+        acs_task_finished(a, j->finish_id);
+    if (s->ended || !req) {
+        if (j->found) { /* taken but never sent: back to the queue */
+            int64_t *id = malloc(sizeof *id);
+            if (id) {
+                *id = j->next.id;
+                if (store_worker_submit(a->db, requeue_run, free_done, id) != 0)
+                    free(id);
+            }
+        }
+        acs_session_unref(s);
+        step_free(j);
+        return;
+    }
+    acs_session_touch(s);
+    if (rc < 0) {
+        http_respond_error(req, 503, "store unavailable");
+        acs_session_end(s, "store error");
+    } else if (j->found) {
+        s->cur = j->next;
+        memset(&j->next, 0, sizeof j->next);
+        s->has_cur = true;
+        send_task(s, req);
+    } else {
+        s->pending_hint = 0;
+        finish_session(s, req, "ok");
+    }
+    acs_session_unref(s);
+    step_free(j);
+}
+
+/* Run a step for this request: finish (optional), then next RPC or 204. */
+static void step(acs_session_t *s, http_req_t *req, step_job_t *j)
+{
+    acs_t *a = s->a;
+    j->s = s;
+    str_copy(j->device, sizeof j->device, s->device_id);
+    j->take_next = !s->hold_requests && s->pending_hint > 0 && !a->stopping;
+    if (!j->take_next && !j->finish_id && !j->nparams) {
+        step_free(j);
+        finish_session(s, req, "ok");
+        return;
+    }
+    s->req = req;
+    s->refs++;
+    s->has_cur = false;
+    store_task_clear(&s->cur);
+    if (store_worker_submit(a->db, step_run, step_done, j) != 0) {
+        s->refs--;
+        s->req = NULL;
+        step_free(j);
+        http_respond_error(req, 503, "store busy");
+        acs_session_end(s, "store busy");
+    }
+}
+
+/* Copy a decoded parameter list into the job (the decoder is reused). */
+static int copy_params(step_job_t *j, const cwmp_msg_t *m, bool values)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < m->n_params; i++)
+        total += strlen(m->params[i].name) + 1 +
+                 (values ? strlen(m->params[i].value) + strlen(m->params[i].type ? m->params[i].type : "") + 2 : 0);
+    j->params = calloc(m->n_params ? m->n_params : 1, sizeof *j->params);
+    j->strings = malloc(total ? total : 1);
+    if (!j->params || !j->strings)
+        return -ENOMEM;
+    char *p = j->strings;
+#define PUT(dst, src)                        \
+    do {                                     \
+        size_t l_ = strlen(src) + 1;         \
+        memcpy(p, (src), l_);                \
+        (dst) = p;                           \
+        p += l_;                             \
+    } while (0)
+    for (size_t i = 0; i < m->n_params; i++) {
+        store_param_t *sp = &j->params[i];
+        PUT(sp->name, m->params[i].name);
+        if (values) {
+            PUT(sp->value, m->params[i].value);
+            PUT(sp->type, m->params[i].type ? m->params[i].type : "");
+            sp->writable = -1;
+        } else {
+            sp->value = NULL;
+            sp->writable = m->params[i].writable;
+        }
+    }
+#undef PUT
+    j->nparams = m->n_params;
+    return 0;
+}
+
+/* The CPE answered our RPC (or faulted). */
+static void on_answer(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
+{
+    acs_t *a = s->a;
+    step_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        http_respond_error(req, 503, "out of memory");
+        return;
+    }
+    if (m->type == CWMP_FAULT) {
+        a->n.cpe_faults++;
+        j->finish_id = s->cur.id;
+        j->finish_status = STORE_TASK_FAILED;
+        j->fault_code = m->fault.code;
+        str_copy(j->fault_string, sizeof j->fault_string,
+                 m->fault.string && *m->fault.string ? m->fault.string : cwmp_fault_text(m->fault.code));
+        json_t *r = acs_result_json(m);
+        j->result = json_object_size(r) ? json_dumps(r, JSON_COMPACT) : NULL;
+        json_decref(r);
+        log_info("cwmp_task_fault", LF_S("device", s->device_id), LF_I("task", s->cur.id),
+                 LF_I("code", m->fault.code), LF_S("message", j->fault_string));
+    } else {
+        bool later = (m->type == CWMP_DOWNLOAD_RESPONSE || m->type == CWMP_UPLOAD_RESPONSE) &&
+                     m->status == 1;
+        if (!later) { /* status 1: the outcome comes with TransferComplete */
+            json_t *r = acs_result_json(m);
+            j->result = json_dumps(r, JSON_COMPACT);
+            json_decref(r);
+            j->finish_id = s->cur.id;
+            j->finish_status = STORE_TASK_DONE;
+        }
+        if ((m->type == CWMP_GET_PARAMETER_VALUES_RESPONSE ||
+             m->type == CWMP_GET_PARAMETER_NAMES_RESPONSE) &&
+            copy_params(j, m, m->type == CWMP_GET_PARAMETER_VALUES_RESPONSE) != 0) {
+            step_free(j);
+            http_respond_error(req, 503, "out of memory");
+            return;
+        }
+        log_info("cwmp_task_done", LF_S("device", s->device_id), LF_I("task", s->cur.id),
+                 LF_S("rpc", cwmp_type_name(m->type)), LF_B("pending_transfer", later));
+    }
+    step(s, req, j);
+}
+
+/* ---- the Inform ---------------------------------------------------------------------- */
+
+typedef struct inform_job {
+    acs_session_t *s;
+    store_device_t dev;
+    bool bootstrap;
+    store_param_t *params;
+    size_t nparams;
+    char *strings;
+    int64_t done_ids[16];    /* tasks confirmed by "M Reboot"/"M ScheduleInform" */
+    size_t ndone;
+    int64_t pending;         /* out */
+} inform_job_t;
+
+static int count_one(const store_task_t *t, void *ud)
+{
+    (*(int64_t *)ud)++;
+    return 0;
+}
+
+static int inform_run(store_t *st, void *ud)
+{
+    inform_job_t *j = ud;
+    int64_t now = j->dev.last_inform;
+    int rc = store_device_inform(st, &j->dev, j->bootstrap);
+    if (rc < 0)
+        return rc;
+    if (j->nparams && (rc = store_params_put(st, j->dev.id, j->params, j->nparams, now)) < 0)
+        return rc;
+    for (size_t i = 0; i < j->ndone; i++)
+        (void)store_task_finish(st, j->done_ids[i], STORE_TASK_DONE, "{}", 0, NULL, now);
+    return store_task_pending(st, j->dev.id, 1, count_one, &j->pending);
+}
+
+static void inform_free(inform_job_t *j)
+{
+    free(j->params);
+    free(j->strings);
+    free(j);
+}
+
+static void inform_done(int rc, void *ud)
+{
+    inform_job_t *j = ud;
+    acs_session_t *s = j->s;
+    http_req_t *req = s->req;
+    s->req = NULL;
+    for (size_t i = 0; i < j->ndone; i++)
+        acs_task_finished(s->a, j->done_ids[i]);
+    if (!s->ended && req) {
+        acs_session_touch(s);
+        if (rc < 0) {
+            http_respond_error(req, 503, "store unavailable");
+            acs_session_end(s, "store error");
+        } else {
+            s->pending_hint = (int)j->pending;
+            cwmp_msg_t m = { .type = CWMP_INFORM_RESPONSE, .ns = s->ns, .max_envelopes = 1,
+                             .id = s->req_id[0] ? s->req_id : NULL };
+            respond_xml(s, req, &m);
+        }
+    }
+    acs_session_unref(s);
+    inform_free(j);
+}
+
+static const char *find_param(const cwmp_msg_t *m, const char *suffix)
+{
+    size_t sl = strlen(suffix);
+    for (size_t i = 0; i < m->n_params; i++) {
+        size_t nl = strlen(m->params[i].name);
+        if (nl >= sl && strcmp(m->params[i].name + nl - sl, suffix) == 0)
+            return m->params[i].value;
+    }
+    return NULL;
+}
+
+static void on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
+{
+    inform_job_t *j = calloc(1, sizeof *j);
+    step_job_t tmp = { 0 };
+    if (!j || copy_params(&tmp, m, true) != 0) {
+        free(tmp.params);
+        free(tmp.strings);
+        free(j);
+        http_respond_error(req, 503, "out of memory");
+        acs_session_end(s, "error");
+        return;
+    }
+    j->params = tmp.params;
+    j->strings = tmp.strings;
+    j->nparams = tmp.nparams;
+    store_device_t *d = &j->dev;
+    if (store_device_id(m->device.oui, m->device.product_class, m->device.serial_number, d->id,
+                        sizeof d->id) != 0 || !m->device.oui || !m->device.serial_number) {
+        inform_free(j);
+        a->n.bad_requests++;
+        respond_fault(s, req, s->ns, m->id, CWMP_FAULT_INVALID_ARGUMENTS, "bad DeviceId");
+        acs_session_end(s, "bad inform");
+        return;
+    }
+    str_copy(d->manufacturer, sizeof d->manufacturer, m->device.manufacturer ? m->device.manufacturer : "");
+    str_copy(d->oui, sizeof d->oui, m->device.oui);
+    str_copy(d->product_class, sizeof d->product_class, m->device.product_class ? m->device.product_class : "");
+    str_copy(d->serial, sizeof d->serial, m->device.serial_number);
+    const char *v;
+    if ((v = find_param(m, ".DeviceInfo.SoftwareVersion")))
+        str_copy(d->software_version, sizeof d->software_version, v);
+    if ((v = find_param(m, ".DeviceInfo.HardwareVersion")))
+        str_copy(d->hardware_version, sizeof d->hardware_version, v);
+    if ((v = find_param(m, ".ManagementServer.ConnectionRequestURL")))
+        str_copy(d->cr_url, sizeof d->cr_url, v);
+    if ((v = find_param(m, ".ManagementServer.PeriodicInformInterval")))
+        d->periodic_interval = strtoll(v, NULL, 10);
+    str_copy(d->ip, sizeof d->ip, http_req_peer_host(req));
+    d->first_seen = d->last_inform = clock_real_s();
+
+    /* A second Inform from a device with a live session: that one is over. */
+    acs_session_t *old = acs_session_by_device(a, d->id);
+    if (old && old != s)
+        acs_session_end(old, "superseded");
+    if (!s->device_id[0])
+        acs_session_set_device(s, d->id);
+
+    size_t off = 0;
+    for (size_t i = 0; i < m->n_events; i++) {
+        const char *code = m->events[i].code;
+        if (strcmp(code, "0 BOOTSTRAP") == 0)
+            j->bootstrap = true;
+        /* The CommandKey of our Reboot/ScheduleInform comes back: done. */
+        if ((strcmp(code, "M Reboot") == 0 || strcmp(code, "M ScheduleInform") == 0) &&
+            j->ndone < 16) {
+            int64_t id = acs_task_id_from_key(m->events[i].command_key);
+            if (id)
+                j->done_ids[j->ndone++] = id;
+        }
+        int n = snprintf(s->events + off, sizeof s->events - off, "%s%s", off ? "," : "", code);
+        if (n > 0 && (size_t)n < sizeof s->events - off)
+            off += (size_t)n;
+    }
+    str_copy(d->last_events, sizeof d->last_events, s->events);
+    a->n.informs++;
+    log_info("cwmp_inform", LF_S("device", d->id), LF_S("events", s->events),
+             LF_S("peer", http_req_peer(req)), LF_S("ns", cwmp_ns_uri(s->ns)));
+    j->s = s;
+    s->req = req;
+    s->refs++;
+    if (store_worker_submit(a->db, inform_run, inform_done, j) != 0) {
+        s->refs--;
+        s->req = NULL;
+        inform_free(j);
+        http_respond_error(req, 503, "store busy");
+        acs_session_end(s, "store busy");
+    }
+}
+
+/* ---- TransferComplete ------------------------------------------------------------------ */
+
+typedef struct tc_job {
+    acs_session_t *s;
+    int64_t task_id;
+    bool ok;
+    int fault_code;
+    char fault_string[256];
+    char *result;
+    cwmp_type_t answer;
+} tc_job_t;
+
+static int tc_run(store_t *st, void *ud)
+{
+    tc_job_t *j = ud;
+    if (!j->task_id)
+        return 0;
+    (void)store_task_finish(st, j->task_id, j->ok ? STORE_TASK_DONE : STORE_TASK_FAILED, j->result,
+                            j->fault_code, j->fault_string, clock_real_s());
+    return 0;
+}
+
+static void tc_done(int rc, void *ud)
+{
+    tc_job_t *j = ud;
+    acs_session_t *s = j->s;
+    http_req_t *req = s->req;
+    s->req = NULL;
+    if (j->task_id)
+        acs_task_finished(s->a, j->task_id);
+    if (!s->ended && req) {
+        cwmp_msg_t m = { .type = j->answer, .ns = s->ns, .id = s->req_id[0] ? s->req_id : NULL };
+        respond_xml(s, req, &m);
+    }
+    acs_session_unref(s);
+    free(j->result);
+    free(j);
+}
+
+static void on_transfer_complete(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
+{
+    tc_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        http_respond_error(req, 503, "out of memory");
+        return;
+    }
+    j->s = s;
+    j->answer = cwmp_response_type(m->type);
+    if (m->type == CWMP_TRANSFER_COMPLETE) {
+        j->task_id = acs_task_id_from_key(m->command_key);
+        j->ok = m->fault_code == 0;
+        j->fault_code = m->fault_code;
+        str_copy(j->fault_string, sizeof j->fault_string, m->fault_string ? m->fault_string : "");
+        json_t *r = acs_result_json(m);
+        j->result = json_dumps(r, JSON_COMPACT);
+        json_decref(r);
+    }
+    log_info("cwmp_transfer_complete", LF_S("device", s->device_id),
+             LF_S("command_key", m->command_key ? m->command_key : ""),
+             LF_I("fault", m->fault_code), LF_B("autonomous", m->type != CWMP_TRANSFER_COMPLETE));
+    s->req = req;
+    s->refs++;
+    if (store_worker_submit(s->a->db, tc_run, tc_done, j) != 0) {
+        s->req = NULL;
+        s->refs--;
+        free(j->result);
+        free(j);
+        http_respond_error(req, 503, "store busy");
+    }
+}
+
+/* ---- the endpoint ---------------------------------------------------------------------- */
+
+static const char *const acs_methods[] = { "Inform", "GetRPCMethods", "TransferComplete",
+                                           "AutonomousTransferComplete", "RequestDownload" };
+
+static int cpe_lookup(const char *user, char *out, size_t outlen, void *ud)
+{
+    acs_t *a = ud;
+    if (a->o.cpe_username && a->o.cpe_password && strcmp(user, a->o.cpe_username) == 0)
+        return str_copy(out, outlen, a->o.cpe_password);
+    return -ENOENT;
+}
+
+static bool authenticate(acs_t *a, http_req_t *req)
+{
+    if (!a->cpe_auth)
+        return true;
+    char user[128];
+    const char *why = NULL;
+    http_auth_result_t r = http_auth_check(a->cpe_auth, "POST", http_req_target(req),
+                                           http_req_header(req, "Authorization"), cpe_lookup, a,
+                                           user, sizeof user, &why);
+    if (r == HTTP_AUTH_OK)
+        return true;
+    if (r == HTTP_AUTH_FAILED) {
+        a->n.auth_failures++;
+        log_warn("cwmp_auth_failed", LF_S("peer", http_req_peer(req)), LF_S("reason", why ? why : "-"));
+    }
+    buf_t h = BUF_INIT(4096);
+    (void)http_auth_challenge(a->cpe_auth, r == HTTP_AUTH_STALE, &h);
+    http_respond_hdrs(req, 401, h.data, "text/plain", "authentication required\n", 24);
+    buf_free(&h);
+    return false;
+}
+
+static bool blank(const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strchr(" \t\r\n", b[i]))
+            return false;
+    return true;
+}
+
+static void decode_failed(acs_t *a, acs_session_t *s, http_req_t *req, int rc)
+{
+    a->n.bad_requests++;
+    cwmp_ns_t ns = s ? s->ns : cwmp_decoder_ns(g_dec);
+    log_warn("cwmp_bad_message", LF_S("peer", http_req_peer(req)),
+             LF_S("reason", cwmp_decoder_reason(g_dec)));
+    respond_fault(s, req, ns, NULL, cwmp_decode_fault_code(rc, ns), cwmp_decoder_reason(g_dec));
+    if (s)
+        acs_session_end(s, "bad message");
+}
+
+static void start_session(acs_t *a, http_req_t *req, const cwmp_msg_t *m)
+{
+    if (m->type != CWMP_INFORM) {
+        a->n.bad_requests++;
+        respond_fault(NULL, req, m->ns, m->id, CWMP_FAULT_REQUEST_DENIED,
+                      "a session starts with an Inform");
+        return;
+    }
+    if ((int64_t)a->nsessions >= a->o.max_sessions) {
+        http_respond_hdrs(req, 503, "Retry-After: 5\r\n", "text/plain", "too many sessions\n", 18);
+        return;
+    }
+    acs_session_t *s = acs_session_new(a, req);
+    if (!s) {
+        http_respond_error(req, 503, "out of memory");
+        return;
+    }
+    s->ns = m->ns;
+    s->authed = true;
+    s->hold_requests = m->has_hold_requests && m->hold_requests;
+    str_copy(s->req_id, sizeof s->req_id, m->id ? m->id : "");
+    on_inform(a, s, req, m);
+}
+
+void acs_cwmp_handle(http_req_t *req, void *ud)
+{
+    acs_t *a = ud;
+    const char *path = http_req_path(req);
+    if (strcmp(path, "/") != 0 && strcmp(path, "/cwmp") != 0) {
+        http_respond_error(req, 404, "not a CWMP endpoint (use / or /cwmp)");
+        return;
+    }
+    if (strcmp(http_req_method(req), "POST") != 0) {
+        http_respond_hdrs(req, 405, "Allow: POST\r\n", "text/plain", "POST only\n", 10);
+        return;
+    }
+    size_t len;
+    const char *body = http_req_body(req, &len);
+    acs_session_t *s = acs_session_find(a, req);
+    if (s && s->req) {
+        http_respond_error(req, 409, "the session's previous request is still being handled");
+        return;
+    }
+    if (!s && !authenticate(a, req))
+        return;
+    if (blank(body, len)) {
+        if (!s) { /* nothing to continue */
+            http_respond(req, 204, NULL, NULL, 0);
+            return;
+        }
+        acs_session_touch(s);
+        acs_session_log(s, "cpe", "", 0);
+        step_job_t *j = calloc(1, sizeof *j);
+        if (!j) {
+            http_respond_error(req, 503, "out of memory");
+            return;
+        }
+        if (s->has_cur) { /* our RPC was never answered */
+            log_warn("cwmp_rpc_unanswered", LF_S("device", s->device_id), LF_I("task", s->cur.id));
+            j->finish_id = s->cur.id;
+            j->finish_status = STORE_TASK_FAILED;
+            j->fault_code = CWMP_FAULT_INTERNAL_ERROR;
+            str_copy(j->fault_string, sizeof j->fault_string, "the CPE sent an empty message instead of an answer");
+        }
+        step(s, req, j);
+        return;
+    }
+    const cwmp_msg_t *m;
+    int rc = cwmp_decode(g_dec, body, len, &m);
+    if (rc != 0) {
+        decode_failed(a, s, req, rc);
+        return;
+    }
+    if (!s) {
+        start_session(a, req, m);
+        return;
+    }
+    acs_session_touch(s);
+    acs_session_log(s, "cpe", body, len);
+    str_copy(s->req_id, sizeof s->req_id, m->id ? m->id : "");
+    if (m->has_hold_requests)
+        s->hold_requests = m->hold_requests;
+    switch (m->type) {
+    case CWMP_INFORM: /* the CPE started over on this connection */
+        acs_session_end(s, "restarted");
+        start_session(a, req, m);
+        return;
+    case CWMP_TRANSFER_COMPLETE:
+    case CWMP_AUTONOMOUS_TRANSFER_COMPLETE:
+        on_transfer_complete(s, req, m);
+        return;
+    case CWMP_GET_RPC_METHODS: {
+        cwmp_msg_t r = { .type = CWMP_GET_RPC_METHODS_RESPONSE, .ns = s->ns, .id = m->id,
+                         .names = acs_methods, .n_names = 5 };
+        respond_xml(s, req, &r);
+        return;
+    }
+    case CWMP_REQUEST_DOWNLOAD: {
+        log_info("cwmp_request_download", LF_S("device", s->device_id),
+                 LF_S("file_type", m->file_type ? m->file_type : ""));
+        cwmp_msg_t r = { .type = CWMP_REQUEST_DOWNLOAD_RESPONSE, .ns = s->ns, .id = m->id };
+        respond_xml(s, req, &r);
+        return;
+    }
+    case CWMP_FAULT:
+        if (s->has_cur) {
+            on_answer(s, req, m);
+            return;
+        }
+        log_warn("cwmp_unexpected_fault", LF_S("device", s->device_id), LF_I("code", m->fault.code));
+        {
+            step_job_t *j = calloc(1, sizeof *j);
+            if (j)
+                step(s, req, j);
+            else
+                http_respond_error(req, 503, "out of memory");
+        }
+        return;
+    case CWMP_UNKNOWN:
+        a->n.faults++;
+        respond_fault(s, req, s->ns, m->id, CWMP_FAULT_METHOD_NOT_SUPPORTED, "method not supported");
+        return;
+    default:
+        if (s->has_cur && m->type == s->expect) {
+            on_answer(s, req, m);
+            return;
+        }
+        if (cwmp_response_type(m->type) != CWMP_NONE) { /* a request the ACS does not serve */
+            a->n.faults++;
+            respond_fault(s, req, s->ns, m->id, CWMP_FAULT_METHOD_NOT_SUPPORTED, "method not supported");
+            return;
+        }
+        /* A response to nothing we asked, or the wrong one. */
+        log_warn("cwmp_unexpected_response", LF_S("device", s->device_id),
+                 LF_S("got", cwmp_type_name(m->type)), LF_S("expected", cwmp_type_name(s->expect)));
+        a->n.faults++;
+        respond_fault(s, req, s->ns, m->id, CWMP_FAULT_INVALID_ARGUMENTS, "unexpected message");
+        acs_session_end(s, "protocol error");
+        return;
+    }
+}
+
+void acs_cwmp_kick(acs_t *a, const char *device_id)
+{
+    acs_session_t *s = acs_session_by_device(a, device_id);
+    if (s)
+        s->pending_hint++;
+}
+
+bool acs_device_in_session(acs_t *a, const char *device_id)
+{
+    return acs_session_by_device(a, device_id) != NULL;
+}
+
+int acs_cwmp_start(acs_t *a, const char *listen)
+{
+    cwmp_decode_opts_t dopts = { .max_body = a->o.cwmp_max_body };
+    g_dec = cwmp_decoder_new(&dopts);
+    if (!g_dec)
+        return -ENOMEM;
+    const char *mode = a->o.cpe_auth ? a->o.cpe_auth : "digest";
+    if (strcmp(mode, "none") != 0) {
+        bool tls = a->tls != NULL;
+        http_auth_opts_t ao = {
+            .realm = "outpost-acs",
+            .digest = strcmp(mode, "basic") != 0,
+            .basic = strcmp(mode, "digest") != 0 && (tls || a->o.cpe_basic_plain),
+        };
+        if (!ao.digest && !ao.basic) {
+            log_error("acs_config", LF_S("reason", "Basic CPE auth needs TLS or --cpe-basic-plain"));
+            return -EINVAL;
+        }
+        a->cpe_auth = http_auth_new(&ao);
+        if (!a->cpe_auth)
+            return -ENOMEM;
+    }
+    http_server_opts_t so = {
+        .max_body_bytes = a->o.cwmp_max_body,
+        .handler = acs_cwmp_handle,
+        .ud = a,
+        .idle_timeout_ms = a->o.session_timeout_ms,
+    };
+    a->cwmp = http_server_new(a->loop, &so);
+    if (!a->cwmp)
+        return -ENOMEM;
+    net_listen_opts_t lo = { .addr = listen, .tls = a->tls };
+    return http_server_listen(a->cwmp, &lo);
+}
+
+void acs_cwmp_stop(acs_t *a)
+{
+    while (a->all) {
+        acs_session_t *s = a->all;
+        if (s->req) {
+            http_respond_error(s->req, 503, "shutting down");
+            s->req = NULL;
+        }
+        acs_session_end(s, "shutdown");
+    }
+    if (a->cwmp) {
+        http_server_close(a->cwmp, NULL, NULL);
+        a->cwmp = NULL;
+    }
+}
+
+void acs_cwmp_free(acs_t *a)
+{
+    cwmp_decoder_free(g_dec);
+    g_dec = NULL;
+    http_auth_free(a->cpe_auth);
+    a->cpe_auth = NULL;
+}

@@ -1,0 +1,253 @@
+/*
+ * acs_main: options, start-up and the orderly shutdown of `outpost acs`.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acs/acs.h"
+#include "acs/acs_internal.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/str.h"
+
+static int check_auth_mode(const char *v, char *err, size_t errlen)
+{
+    if (!strcmp(v, "digest") || !strcmp(v, "basic") || !strcmp(v, "both") || !strcmp(v, "none"))
+        return 0;
+    snprintf(err, errlen, "one of digest, basic, both, none");
+    return -EINVAL;
+}
+
+static const cfg_opt_t acs_opts[] = {
+    CFG_OPT("cwmp-listen", CFG_STR, acs_opts_t, cwmp_listen, "0.0.0.0:7547", "HOST:PORT",
+            "CWMP endpoint (paths / and /cwmp)", .check = cfg_check_hostport),
+    CFG_OPT("api-listen", CFG_STR, acs_opts_t, api_listen, "127.0.0.1:8080", "HOST:PORT",
+            "REST API and dashboard", .check = cfg_check_hostport),
+    CFG_COMMON_TLS(acs_opts_t, "for the CWMP endpoint (TLS when set)"),
+    CFG_COMMON_DATA_DIR(acs_opts_t, "./acs-data"),
+    CFG_COMMON_API_TOKEN(acs_opts_t),
+    CFG_OPT("db", CFG_STR, acs_opts_t, db, NULL, "URL",
+            "store: sqlite:PATH (default DATA_DIR/acs.db)"),
+    CFG_OPT("db-sync-full", CFG_BOOL, acs_opts_t, db_sync_full, "false", NULL,
+            "fsync every commit (SQLite synchronous=FULL): survives power loss, not just crashes"),
+    CFG_OPT("cpe-auth", CFG_STR, acs_opts_t, cpe_auth, "digest", "MODE",
+            "CPE authentication: digest, basic, both or none", .check = check_auth_mode),
+    CFG_OPT("cpe-username", CFG_STR, acs_opts_t, cpe_username, "cpe", "USER",
+            "user name CPEs authenticate with"),
+    CFG_OPT("cpe-password", CFG_STR, acs_opts_t, cpe_password, NULL, "PASS",
+            "password CPEs authenticate with (required unless --cpe-auth none)", .flags = CFG_SECRET),
+    CFG_OPT("cpe-basic-plain", CFG_BOOL, acs_opts_t, cpe_basic_plain, "false", NULL,
+            "accept Basic CPE authentication without TLS"),
+    CFG_OPT("cr-username", CFG_STR, acs_opts_t, cr_username, NULL, "USER",
+            "connection request user name (devices without their own)"),
+    CFG_OPT("cr-password", CFG_STR, acs_opts_t, cr_password, NULL, "PASS",
+            "connection request password", .flags = CFG_SECRET),
+    CFG_OPT("cr-basic", CFG_BOOL, acs_opts_t, cr_basic, "false", NULL,
+            "allow Basic for connection requests (Digest otherwise)"),
+    CFG_OPT("cr-proxy-username", CFG_STR, acs_opts_t, cr_proxy_username, NULL, "USER",
+            "credentials for outpost cwmp-proxy /client?origin= URLs"),
+    CFG_OPT("cr-proxy-password", CFG_STR, acs_opts_t, cr_proxy_password, NULL, "PASS",
+            "password for the cwmp-proxy", .flags = CFG_SECRET),
+    CFG_OPT("session-timeout", CFG_DURATION, acs_opts_t, session_timeout_ms, "30s", "DURATION",
+            "a CWMP session idle this long is ended", .min = 1000, .max = 3600000),
+    CFG_OPT("default-inform-interval", CFG_DURATION, acs_opts_t, default_interval, "3600", "DURATION",
+            "PeriodicInformInterval assumed for `online` when a CPE reports none",
+            .min = 1000, .max = 86400000 * 30.0),
+    CFG_OPT("task-ttl", CFG_DURATION, acs_opts_t, task_ttl_ms, "7d", "DURATION",
+            "tasks not done by then expire (0: never)", .min = 0, .max = 86400000.0 * 365),
+    CFG_OPT("cwmp-max-body", CFG_SIZE, acs_opts_t, cwmp_max_body, "8MiB", "SIZE",
+            "largest CWMP message accepted", .min = 4096, .max = 256.0 * 1024 * 1024),
+    CFG_OPT("max-sessions", CFG_INT, acs_opts_t, max_sessions, "20000", "N",
+            "live CWMP sessions before new ones get 503", .min = 1, .max = 10000000),
+    CFG_OPT("param-history", CFG_INT, acs_opts_t, param_history, "5", "N",
+            "old values kept per parameter", .min = 1, .max = 1000),
+    CFG_OPT("session-log", CFG_BOOL, acs_opts_t, keep_session_log, "true", NULL,
+            "keep each session's messages (capped at 64 KiB) with its row"),
+    CFG_END,
+};
+
+static const cfg_cmd_t acs_cmd = {
+    .name = "acs",
+    .summary = "TR-069 ACS: CWMP endpoint, device store, task queue, REST API, dashboard",
+    .opts = acs_opts,
+};
+
+static void on_stop(void *ud)
+{
+    acs_t *a = ud;
+    if (a->stopping)
+        return;
+    a->stopping = true;
+    log_info("acs_stopping", LF_U("sessions", a->nsessions));
+    uv_timer_stop(&a->housekeeping);
+    uv_close((uv_handle_t *)&a->housekeeping, NULL);
+    acs_api_stop(a);
+    acs_cwmp_stop(a);
+    if (a->curl) {
+        net_curl_free(a->curl);
+        a->curl = NULL;
+    }
+    /* Every queued job (session rows, results) is committed before exit. */
+    store_worker_free(a->db);
+    a->db = NULL;
+}
+
+/* ---- housekeeping: expire old tasks -------------------------------------------------- */
+
+static int expire_run(store_t *s, void *ud)
+{
+    int n = store_task_expire(s, clock_real_s());
+    if (n > 0)
+        log_info("tasks_expired", LF_I("count", n));
+    return n < 0 ? n : 0;
+}
+
+static void on_housekeeping(uv_timer_t *t)
+{
+    acs_t *a = t->data;
+    if (a->db)
+        (void)store_worker_submit(a->db, expire_run, NULL, NULL);
+}
+
+/* ---- start-up: recover tasks interrupted by a crash, wake devices with work ----------- */
+
+typedef struct wake {
+    acs_t *a;
+    char (*ids)[STORE_ID_MAX];
+    size_t n;
+    store_device_t *devs;
+} wake_t;
+
+static int collect_pending(const char *dev, void *ud)
+{
+    wake_t *w = ud;
+    if (w->n >= 1000)
+        return 1;
+    str_copy(w->ids[w->n++], STORE_ID_MAX, dev);
+    return 0;
+}
+
+static int recover_run(store_t *s, void *ud)
+{
+    wake_t *w = ud;
+    int n = store_task_recover(s, acs_requeue_types, clock_real_s());
+    if (n > 0)
+        log_info("tasks_recovered", LF_I("count", n));
+    if (store_task_devices_pending(s, 1000, collect_pending, w) < 0)
+        return -EIO;
+    w->devs = calloc(w->n ? w->n : 1, sizeof *w->devs);
+    if (!w->devs)
+        return -ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < w->n; i++)
+        if (store_device_get(s, w->ids[i], &w->devs[k]) == 0 && w->devs[k].cr_url[0])
+            k++;
+    w->n = k;
+    return 0;
+}
+
+static void recover_done(int rc, void *ud)
+{
+    wake_t *w = ud;
+    for (size_t i = 0; rc == 0 && i < w->n && !w->a->stopping; i++)
+        acs_cr_send(w->a, &w->devs[i], NULL, NULL);
+    free(w->devs);
+    free(w->ids);
+    free(w);
+}
+
+static int acs_run(acs_t *a, uv_loop_t *loop)
+{
+    int rc = runtime_mkdirs(a->o.common.data_dir);
+    if (rc)
+        return 1;
+    if (strcmp(a->o.cpe_auth, "none") != 0 && !a->o.cpe_password) {
+        log_error("acs_config", LF_S("reason", "set --cpe-password (or --cpe-auth none to turn CPE "
+                                               "authentication off)"));
+        return 2;
+    }
+    if (strcmp(a->o.cpe_auth, "none") == 0)
+        log_warn("acs_config", LF_S("reason", "CPE authentication is off"));
+    if (runtime_api_token(a->o.common.data_dir, a->o.common.api_token, "acs", a->api_token,
+                          sizeof a->api_token) != 0)
+        return 1;
+    char dbdef[4200];
+    snprintf(dbdef, sizeof dbdef, "sqlite:%s/acs.db", a->o.common.data_dir);
+    store_opts_t so = { .sync_full = a->o.db_sync_full, .param_history = (int)a->o.param_history };
+    if ((rc = store_open(a->o.db ? a->o.db : dbdef, &so, &a->store)) != 0)
+        return 1;
+    if ((rc = store_worker_new(loop, a->store, 200000, &a->db)) != 0)
+        return 1;
+    if (a->o.common.tls_cert) {
+        tls_opts_t to = { .server = true, .cert_file = a->o.common.tls_cert,
+                          .key_file = a->o.common.tls_key, .ca_file = a->o.common.tls_ca,
+                          .verify = a->o.common.tls_ca ? TLS_VERIFY_REQUIRED : TLS_VERIFY_NONE };
+        if (!(a->tls = tls_ctx_new(&to)))
+            return 1;
+    }
+    a->curl = net_curl_new(loop);
+    if (!a->curl)
+        return 1;
+    if ((rc = acs_cwmp_start(a, a->o.cwmp_listen)) != 0) {
+        log_error("acs_listen", LF_S("addr", a->o.cwmp_listen), LF_ERR(rc));
+        return 1;
+    }
+    if ((rc = acs_api_start(a, a->o.api_listen)) != 0) {
+        log_error("acs_listen", LF_S("addr", a->o.api_listen), LF_ERR(rc));
+        return 1;
+    }
+    wake_t *w = calloc(1, sizeof *w);
+    if (w && (w->ids = calloc(1000, STORE_ID_MAX))) {
+        w->a = a;
+        if (store_worker_submit(a->db, recover_run, recover_done, w) != 0)
+            recover_done(-EAGAIN, w);
+    } else {
+        free(w);
+    }
+    uv_timer_init(loop, &a->housekeeping);
+    a->housekeeping.data = a;
+    uv_timer_start(&a->housekeeping, on_housekeeping, 1000, 60000);
+    runtime_ready("acs", LF_S("listen", http_server_addr(a->cwmp)),
+                  LF_S("api", http_server_addr(a->api)), LF_B("tls", a->tls != NULL),
+                  LF_S("cpe_auth", a->o.cpe_auth));
+    return runtime_run(&a->rt);
+}
+
+int acs_main(int argc, char **argv)
+{
+    acs_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return 1;
+    cfg_result_t res;
+    int rc = cfg_load(&acs_cmd, &a->o, argc, argv, &res);
+    if (rc != 0) {
+        free(a);
+        return rc > 0 ? 0 : 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    a->loop = &loop;
+    int status = 1;
+    if (runtime_init(&a->rt, &loop, on_stop, NULL, a, 0) == 0) {
+        status = acs_run(a, &loop);
+        if (!a->stopping && (a->cwmp || a->api || a->db)) {
+            /* start-up failed half-way: tear down what exists */
+            on_stop(a);
+            runtime_stop(&a->rt);
+            uv_run(&loop, UV_RUN_DEFAULT);
+        }
+    }
+    http_router_free(a->router);
+    acs_cwmp_free(a);
+    store_close(a->store);
+    tls_ctx_free(a->tls);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    curl_global_cleanup();
+    cfg_free(&acs_cmd, &a->o);
+    free(a);
+    return status;
+}

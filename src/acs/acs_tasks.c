@@ -1,0 +1,617 @@
+/*
+ * acs_tasks: the task vocabulary of the REST API and its CWMP translation.
+ * Pure functions (no I/O): API JSON is validated strictly here (unknown
+ * fields are errors, so a typo never silently does nothing), turned into a
+ * cwmp_msg_t for the RPC, and CPE responses become the task's result JSON.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acs/acs_internal.h"
+#include "core/clock.h"
+
+typedef struct task_type {
+    const char *name;
+    cwmp_type_t rpc;
+    const char *const *fields; /* allowed keys of "parameters" */
+    const char *const *required;
+} task_type_t;
+
+static const char *const f_none[] = { NULL };
+static const char *const f_names[] = { "names", NULL };
+static const char *const f_set[] = { "values", "parameter_key", NULL };
+static const char *const f_set_req[] = { "values", NULL };
+static const char *const f_gpn[] = { "path", "next_level", NULL };
+static const char *const f_obj[] = { "object", "parameter_key", NULL };
+static const char *const f_obj_req[] = { "object", NULL };
+static const char *const f_sattr[] = { "attributes", NULL };
+static const char *const f_dl[] = { "url", "file_type", "file_size", "target_file_name", "username",
+                                    "password", "delay_seconds", "success_url", "failure_url", NULL };
+static const char *const f_ul[] = { "url", "file_type", "username", "password", "delay_seconds",
+                                    NULL };
+static const char *const f_url[] = { "url", NULL };
+static const char *const f_si[] = { "delay_seconds", NULL };
+
+static const task_type_t types[] = {
+    { "get_params", CWMP_GET_PARAMETER_VALUES, f_names, f_names },
+    { "set_params", CWMP_SET_PARAMETER_VALUES, f_set, f_set_req },
+    { "reboot", CWMP_REBOOT, f_none, f_none },
+    { "factory_reset", CWMP_FACTORY_RESET, f_none, f_none },
+    { "get_names", CWMP_GET_PARAMETER_NAMES, f_gpn, f_none },
+    { "add_object", CWMP_ADD_OBJECT, f_obj, f_obj_req },
+    { "delete_object", CWMP_DELETE_OBJECT, f_obj, f_obj_req },
+    { "get_attributes", CWMP_GET_PARAMETER_ATTRIBUTES, f_names, f_names },
+    { "set_attributes", CWMP_SET_PARAMETER_ATTRIBUTES, f_sattr, f_sattr },
+    { "download", CWMP_DOWNLOAD, f_dl, f_url },
+    { "upload", CWMP_UPLOAD, f_ul, f_url },
+    { "schedule_inform", CWMP_SCHEDULE_INFORM, f_si, f_none },
+    { "get_rpc_methods", CWMP_GET_RPC_METHODS, f_none, f_none },
+};
+
+/* Reading twice is harmless for these; a crash between sending and the
+ * answer puts them back in the queue. The others (reboot, downloads,
+ * objects...) are never sent twice: they wait for their CommandKey to come
+ * back in an Inform/TransferComplete, or expire. */
+const char *const acs_requeue_types[] = { "get_params", "get_names", "get_attributes",
+                                          "set_params", "set_attributes", "get_rpc_methods",
+                                          "schedule_inform", NULL };
+
+static const task_type_t *find_type(const char *name)
+{
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(types[i].name, name) == 0)
+            return &types[i];
+    return NULL;
+}
+
+cwmp_type_t acs_task_response_type(const char *type)
+{
+    const task_type_t *t = find_type(type);
+    return t ? cwmp_response_type(t->rpc) : CWMP_NONE;
+}
+
+static bool in_list(const char *const *l, const char *k)
+{
+    for (; *l; l++)
+        if (strcmp(*l, k) == 0)
+            return true;
+    return false;
+}
+
+#define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
+
+static int check_names(json_t *v, char *err, size_t errlen)
+{
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 10000)
+        return ERR("names: a non-empty array of parameter names (at most 10000)");
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e) || json_string_length(e) > 256)
+            return ERR("names[%zu]: a string of at most 256 characters", i);
+    }
+    return 0;
+}
+
+static int check_str(json_t *p, const char *k, size_t max, bool need, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(p, k);
+    if (!v)
+        return need ? ERR("%s is required", k) : 0;
+    if (!json_is_string(v) || json_string_length(v) > max)
+        return ERR("%s: a string of at most %zu characters", k, max);
+    return 0;
+}
+
+static int check_uint(json_t *p, const char *k, bool positive, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(p, k);
+    if (!v)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < (positive ? 1 : 0) ||
+        json_integer_value(v) > UINT32_MAX)
+        return ERR("%s: an integer %s", k, positive ? ">= 1" : ">= 0");
+    return 0;
+}
+
+/* set_params values: name -> scalar, or name -> {"value": scalar, "type": "xsd:..."} */
+static int check_values(json_t *v, char *err, size_t errlen)
+{
+    if (!json_is_object(v) || json_object_size(v) == 0 || json_object_size(v) > 10000)
+        return ERR("values: a non-empty object of name -> value");
+    const char *k;
+    json_t *e;
+    json_object_foreach(v, k, e) {
+        if (strlen(k) > 256 || !*k)
+            return ERR("values: parameter names are 1-256 characters");
+        json_t *val = e;
+        if (json_is_object(e)) {
+            const char *kk;
+            json_t *x;
+            json_object_foreach(e, kk, x) {
+                if (strcmp(kk, "value") != 0 && strcmp(kk, "type") != 0)
+                    return ERR("values.%s: unknown field '%s'", k, kk);
+            }
+            val = json_object_get(e, "value");
+            json_t *t = json_object_get(e, "type");
+            if (t && (!json_is_string(t) || json_string_length(t) > 40 ||
+                      strpbrk(json_string_value(t), "\"<>&' ")))
+                return ERR("values.%s.type: an xsd type name such as \"xsd:unsignedInt\"", k);
+        }
+        if (!val || !(json_is_string(val) || json_is_number(val) || json_is_boolean(val)))
+            return ERR("values.%s: a string, number or boolean", k);
+    }
+    return 0;
+}
+
+static int check_attributes(json_t *v, char *err, size_t errlen)
+{
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 10000)
+        return ERR("attributes: a non-empty array of {name, notification, access_list}");
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        if (!json_is_object(e))
+            return ERR("attributes[%zu]: an object", i);
+        const char *k;
+        json_t *x;
+        json_object_foreach(e, k, x) {
+            if (strcmp(k, "name") && strcmp(k, "notification") && strcmp(k, "access_list"))
+                return ERR("attributes[%zu]: unknown field '%s'", i, k);
+        }
+        json_t *n = json_object_get(e, "name");
+        if (!json_is_string(n) || json_string_length(n) > 256)
+            return ERR("attributes[%zu].name: a parameter name", i);
+        json_t *no = json_object_get(e, "notification");
+        if (no && (!json_is_integer(no) || json_integer_value(no) < 0 || json_integer_value(no) > 6))
+            return ERR("attributes[%zu].notification: 0..6", i);
+        json_t *al = json_object_get(e, "access_list");
+        if (al) {
+            if (!json_is_array(al) || json_array_size(al) > 8)
+                return ERR("attributes[%zu].access_list: an array of strings", i);
+            size_t j;
+            json_t *s;
+            json_array_foreach(al, j, s) {
+                if (!json_is_string(s) || json_string_length(s) > 64 ||
+                    strchr(json_string_value(s), ','))
+                    return ERR("attributes[%zu].access_list[%zu]: a string", i, j);
+            }
+        }
+        if (!no && !al)
+            return ERR("attributes[%zu]: notification and/or access_list", i);
+    }
+    return 0;
+}
+
+static bool file_type_ok(const char *s)
+{
+    if (s[0] == 'X' && s[1] == ' ')
+        return strchr(s + 2, ' ') != NULL;
+    const char *p = s;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return p != s && s[0] != '0' && p[0] == ' ' && p[1] && p[1] != ' ';
+}
+
+int acs_task_validate(json_t *body, const char **type_out, json_t **params_out, char *err,
+                      size_t errlen)
+{
+    if (!json_is_object(body))
+        return ERR("the body must be a JSON object {\"type\": ..., \"parameters\": {...}}");
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v) {
+        if (strcmp(k, "type") != 0 && strcmp(k, "parameters") != 0)
+            return ERR("unknown field '%s'", k);
+    }
+    json_t *jt = json_object_get(body, "type");
+    if (!json_is_string(jt))
+        return ERR("type is required");
+    const task_type_t *t = find_type(json_string_value(jt));
+    if (!t)
+        return ERR("unknown task type '%.40s'", json_string_value(jt));
+    json_t *p = json_object_get(body, "parameters");
+    if (p && json_is_null(p))
+        p = NULL;
+    if (p && !json_is_object(p))
+        return ERR("parameters must be an object");
+    if (p) {
+        json_object_foreach(p, k, v) {
+            if (!in_list(t->fields, k))
+                return ERR("%s: unknown parameter '%s'", t->name, k);
+        }
+    }
+    for (const char *const *r = t->required; *r; r++)
+        if (!p || !json_object_get(p, *r))
+            return ERR("%s: parameters.%s is required", t->name, *r);
+    int rc = 0;
+    switch (t->rpc) {
+    case CWMP_GET_PARAMETER_VALUES:
+    case CWMP_GET_PARAMETER_ATTRIBUTES:
+        rc = check_names(json_object_get(p, "names"), err, errlen);
+        break;
+    case CWMP_SET_PARAMETER_VALUES:
+        rc = check_values(json_object_get(p, "values"), err, errlen);
+        if (!rc)
+            rc = check_str(p, "parameter_key", 32, false, err, errlen);
+        break;
+    case CWMP_GET_PARAMETER_NAMES: {
+        rc = p ? check_str(p, "path", 256, false, err, errlen) : 0;
+        json_t *nl = p ? json_object_get(p, "next_level") : NULL;
+        if (!rc && nl && !json_is_boolean(nl))
+            rc = ERR("next_level: true or false");
+        break;
+    }
+    case CWMP_ADD_OBJECT:
+    case CWMP_DELETE_OBJECT: {
+        rc = check_str(p, "object", 256, true, err, errlen);
+        if (!rc)
+            rc = check_str(p, "parameter_key", 32, false, err, errlen);
+        const char *o = json_string_value(json_object_get(p, "object"));
+        if (!rc && (!*o || o[strlen(o) - 1] != '.'))
+            rc = ERR("object: an object path ending with '.'");
+        break;
+    }
+    case CWMP_SET_PARAMETER_ATTRIBUTES:
+        rc = check_attributes(json_object_get(p, "attributes"), err, errlen);
+        break;
+    case CWMP_DOWNLOAD:
+    case CWMP_UPLOAD: {
+        static const char *const s256[] = { "url", "target_file_name", "username", "password",
+                                            "success_url", "failure_url", NULL };
+        for (const char *const *s = s256; *s && !rc; s++)
+            rc = check_str(p, *s, 256, false, err, errlen);
+        if (!rc)
+            rc = check_str(p, "file_type", 64, false, err, errlen);
+        if (!rc && json_object_get(p, "file_type") &&
+            !file_type_ok(json_string_value(json_object_get(p, "file_type"))))
+            rc = ERR("file_type: like \"1 Firmware Upgrade Image\"");
+        if (!rc && json_string_length(json_object_get(p, "url")) == 0)
+            rc = ERR("url must not be empty");
+        if (!rc)
+            rc = check_uint(p, "file_size", false, err, errlen);
+        if (!rc)
+            rc = check_uint(p, "delay_seconds", false, err, errlen);
+        break;
+    }
+    case CWMP_SCHEDULE_INFORM:
+        rc = p ? check_uint(p, "delay_seconds", true, err, errlen) : 0;
+        break;
+    default:
+        break;
+    }
+    if (rc)
+        return rc;
+    *type_out = t->name;
+    *params_out = p ? json_incref(p) : json_object();
+    return 0;
+}
+
+/* ---- task -> RPC ---------------------------------------------------------------- */
+
+static const char *own(acs_rpc_scratch_t *s, char *str)
+{
+    char **n = realloc(s->owned, (s->nowned + 1) * sizeof *n);
+    if (!n || !str) {
+        free(str);
+        return "";
+    }
+    s->owned = n;
+    s->owned[s->nowned++] = str;
+    return str;
+}
+
+static const char *jstr(json_t *p, const char *k, const char *def)
+{
+    const char *s = json_string_value(json_object_get(p, k));
+    return s ? s : def;
+}
+
+static uint32_t juint(json_t *p, const char *k, uint32_t def)
+{
+    json_t *v = json_object_get(p, k);
+    return json_is_integer(v) ? (uint32_t)json_integer_value(v) : def;
+}
+
+void acs_rpc_scratch_free(acs_rpc_scratch_t *s)
+{
+    free(s->params);
+    free(s->names);
+    for (size_t i = 0; i < s->nowned; i++)
+        free(s->owned[i]);
+    free(s->owned);
+    memset(s, 0, sizeof *s);
+}
+
+static int names_of(json_t *arr, cwmp_msg_t *m, acs_rpc_scratch_t *s)
+{
+    size_t n = json_array_size(arr);
+    s->names = calloc(n ? n : 1, sizeof *s->names);
+    if (!s->names)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        s->names[i] = json_string_value(json_array_get(arr, i));
+    m->names = s->names;
+    m->n_names = n;
+    return 0;
+}
+
+int acs_task_to_rpc(const char *type, json_t *p, int64_t task_id, cwmp_msg_t *m,
+                    acs_rpc_scratch_t *s, char *keybuf, size_t keylen)
+{
+    const task_type_t *t = find_type(type);
+    if (!t)
+        return -EINVAL;
+    memset(s, 0, sizeof *s);
+    m->type = t->rpc;
+    /* CommandKeys name the task, so an Inform's "M Reboot"/TransferComplete
+     * after a restart still finds it. */
+    snprintf(keybuf, keylen, "task-%" PRId64, task_id);
+    switch (t->rpc) {
+    case CWMP_GET_PARAMETER_VALUES:
+    case CWMP_GET_PARAMETER_ATTRIBUTES:
+        return names_of(json_object_get(p, "names"), m, s);
+    case CWMP_SET_PARAMETER_VALUES: {
+        json_t *vals = json_object_get(p, "values");
+        size_t n = json_object_size(vals), i = 0;
+        s->params = calloc(n ? n : 1, sizeof *s->params);
+        if (!s->params)
+            return -ENOMEM;
+        const char *k;
+        json_t *e;
+        json_object_foreach(vals, k, e) {
+            json_t *val = json_is_object(e) ? json_object_get(e, "value") : e;
+            const char *xt = json_is_object(e) ? jstr(e, "type", NULL) : NULL;
+            cwmp_param_t *cp = &s->params[i++];
+            cp->name = k;
+            if (json_is_string(val)) {
+                cp->value = json_string_value(val);
+                cp->type = xt ? xt : "xsd:string";
+            } else if (json_is_boolean(val)) {
+                cp->value = json_is_true(val) ? "true" : "false";
+                cp->type = xt ? xt : "xsd:boolean";
+            } else if (json_is_integer(val)) {
+                char *b;
+                if (asprintf(&b, "%" JSON_INTEGER_FORMAT, json_integer_value(val)) < 0)
+                    return -ENOMEM;
+                cp->value = own(s, b);
+                cp->type = xt ? xt : json_integer_value(val) >= 0 ? "xsd:unsignedInt" : "xsd:int";
+            } else {
+                char *b;
+                if (asprintf(&b, "%.17g", json_number_value(val)) < 0)
+                    return -ENOMEM;
+                cp->value = own(s, b);
+                cp->type = xt ? xt : "xsd:string";
+            }
+        }
+        m->params = s->params;
+        m->n_params = n;
+        m->parameter_key = jstr(p, "parameter_key", keybuf);
+        return 0;
+    }
+    case CWMP_GET_PARAMETER_NAMES:
+        m->parameter_path = jstr(p, "path", "");
+        m->next_level = json_is_true(json_object_get(p, "next_level"));
+        return 0;
+    case CWMP_ADD_OBJECT:
+    case CWMP_DELETE_OBJECT:
+        m->object_name = jstr(p, "object", "");
+        m->parameter_key = jstr(p, "parameter_key", keybuf);
+        return 0;
+    case CWMP_SET_PARAMETER_ATTRIBUTES: {
+        json_t *arr = json_object_get(p, "attributes");
+        size_t n = json_array_size(arr);
+        s->params = calloc(n ? n : 1, sizeof *s->params);
+        if (!s->params)
+            return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+            json_t *e = json_array_get(arr, i);
+            cwmp_param_t *cp = &s->params[i];
+            cp->name = jstr(e, "name", "");
+            json_t *no = json_object_get(e, "notification");
+            cp->notification_change = no != NULL;
+            cp->notification = no ? (int)json_integer_value(no) : 0;
+            json_t *al = json_object_get(e, "access_list");
+            cp->access_list_change = al != NULL;
+            char *joined = calloc(1, 8 * 66 + 1);
+            if (!joined)
+                return -ENOMEM;
+            for (size_t j = 0; j < json_array_size(al); j++) {
+                if (j)
+                    strcat(joined, ",");
+                strcat(joined, json_string_value(json_array_get(al, j)));
+            }
+            cp->access_list = own(s, joined);
+        }
+        m->params = s->params;
+        m->n_params = n;
+        return 0;
+    }
+    case CWMP_REBOOT:
+        m->command_key = keybuf;
+        return 0;
+    case CWMP_DOWNLOAD:
+    case CWMP_UPLOAD:
+        m->command_key = keybuf;
+        m->file_type = jstr(p, "file_type", t->rpc == CWMP_DOWNLOAD ? "1 Firmware Upgrade Image"
+                                                                   : "1 Vendor Configuration File");
+        m->url = jstr(p, "url", "");
+        m->username = jstr(p, "username", "");
+        m->password = jstr(p, "password", "");
+        m->file_size = juint(p, "file_size", 0);
+        m->target_file_name = jstr(p, "target_file_name", "");
+        m->delay_seconds = juint(p, "delay_seconds", 0);
+        m->success_url = jstr(p, "success_url", "");
+        m->failure_url = jstr(p, "failure_url", "");
+        return 0;
+    case CWMP_SCHEDULE_INFORM:
+        m->command_key = keybuf;
+        m->delay_seconds = juint(p, "delay_seconds", 1);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int64_t acs_task_id_from_key(const char *k)
+{
+    if (!k || strncmp(k, "task-", 5) != 0)
+        return 0;
+    char *end;
+    long long v = strtoll(k + 5, &end, 10);
+    return *end == '\0' && v > 0 ? (int64_t)v : 0;
+}
+
+/* ---- results and JSON views --------------------------------------------------------- */
+
+json_t *acs_result_json(const cwmp_msg_t *m)
+{
+    json_t *r = json_object();
+    switch (m->type) {
+    case CWMP_GET_PARAMETER_VALUES_RESPONSE: {
+        json_t *a = json_array();
+        for (size_t i = 0; i < m->n_params; i++)
+            json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name", m->params[i].name,
+                                               "value", m->params[i].value, "type",
+                                               m->params[i].type ? m->params[i].type : ""));
+        json_object_set_new(r, "parameters", a);
+        break;
+    }
+    case CWMP_GET_PARAMETER_NAMES_RESPONSE: {
+        json_t *a = json_array();
+        for (size_t i = 0; i < m->n_params; i++)
+            json_array_append_new(a, json_pack("{s:s, s:b}", "name", m->params[i].name,
+                                               "writable", m->params[i].writable));
+        json_object_set_new(r, "parameters", a);
+        break;
+    }
+    case CWMP_GET_PARAMETER_ATTRIBUTES_RESPONSE: {
+        json_t *a = json_array();
+        for (size_t i = 0; i < m->n_params; i++) {
+            json_t *al = json_array();
+            const char *s = m->params[i].access_list;
+            while (s && *s) {
+                const char *e = strchr(s, ',');
+                size_t n = e ? (size_t)(e - s) : strlen(s);
+                json_array_append_new(al, json_stringn(s, n));
+                s = e ? e + 1 : s + n;
+            }
+            json_array_append_new(a, json_pack("{s:s, s:i, s:o}", "name", m->params[i].name,
+                                               "notification", m->params[i].notification,
+                                               "access_list", al));
+        }
+        json_object_set_new(r, "attributes", a);
+        break;
+    }
+    case CWMP_GET_RPC_METHODS_RESPONSE: {
+        json_t *a = json_array();
+        for (size_t i = 0; i < m->n_names; i++)
+            json_array_append_new(a, json_string(m->names[i]));
+        json_object_set_new(r, "methods", a);
+        break;
+    }
+    case CWMP_SET_PARAMETER_VALUES_RESPONSE:
+    case CWMP_DELETE_OBJECT_RESPONSE:
+        json_object_set_new(r, "status", json_integer(m->status));
+        break;
+    case CWMP_ADD_OBJECT_RESPONSE:
+        json_object_set_new(r, "instance_number", json_integer(m->instance_number));
+        json_object_set_new(r, "status", json_integer(m->status));
+        break;
+    case CWMP_DOWNLOAD_RESPONSE:
+    case CWMP_UPLOAD_RESPONSE:
+        json_object_set_new(r, "status", json_integer(m->status));
+        if (m->start_time)
+            json_object_set_new(r, "start_time", json_string(m->start_time));
+        if (m->complete_time)
+            json_object_set_new(r, "complete_time", json_string(m->complete_time));
+        break;
+    case CWMP_TRANSFER_COMPLETE:
+        json_object_set_new(r, "fault_code", json_integer(m->fault_code));
+        if (m->start_time)
+            json_object_set_new(r, "start_time", json_string(m->start_time));
+        if (m->complete_time)
+            json_object_set_new(r, "complete_time", json_string(m->complete_time));
+        break;
+    case CWMP_FAULT: {
+        json_t *a = json_array();
+        for (size_t i = 0; i < m->fault.n_spv; i++)
+            json_array_append_new(a, json_pack("{s:s, s:i, s:s}", "name", m->fault.spv[i].name,
+                                               "code", m->fault.spv[i].code, "message",
+                                               m->fault.spv[i].string ? m->fault.spv[i].string : ""));
+        if (json_array_size(a))
+            json_object_set_new(r, "set_parameter_values_faults", a);
+        else
+            json_decref(a);
+        break;
+    }
+    default:
+        break;
+    }
+    return r;
+}
+
+void acs_iso(int64_t t, char *out)
+{
+    if (t <= 0) {
+        out[0] = '\0';
+        return;
+    }
+    clock_iso8601(t, out);
+}
+
+static json_t *iso_or_null(int64_t t)
+{
+    char b[CLOCK_ISO_LEN];
+    if (t <= 0)
+        return json_null();
+    acs_iso(t, b);
+    return json_string(b);
+}
+
+json_t *acs_task_json(const store_task_t *t)
+{
+    json_t *params = t->params ? json_loads(t->params, 0, NULL) : NULL;
+    json_t *result = t->result ? json_loads(t->result, 0, NULL) : NULL;
+    json_t *o = json_pack("{s:I, s:s, s:s, s:o, s:s, s:o, s:i}", "id", (json_int_t)t->id,
+                          "device_id", t->device_id, "type", t->type, "parameters",
+                          params ? params : json_object(), "status",
+                          store_task_status_name(t->status), "result",
+                          result ? result : json_null(), "attempts", t->attempts);
+    if (t->fault_code || t->fault_string[0])
+        json_object_set_new(o, "fault", json_pack("{s:i, s:s}", "code", t->fault_code, "message",
+                                                  t->fault_string));
+    else
+        json_object_set_new(o, "fault", json_null());
+    json_object_set_new(o, "created", iso_or_null(t->created));
+    json_object_set_new(o, "updated", iso_or_null(t->updated));
+    json_object_set_new(o, "sent_at", iso_or_null(t->sent_at));
+    json_object_set_new(o, "done_at", iso_or_null(t->done_at));
+    json_object_set_new(o, "expires_at", iso_or_null(t->expires_at));
+    return o;
+}
+
+json_t *acs_device_json(const store_device_t *d, int64_t now, int64_t default_interval)
+{
+    json_t *tags = json_array();
+    const char *s = d->tags;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n)
+            json_array_append_new(tags, json_stringn(s, n));
+        s = e ? e + 1 : s + n;
+    }
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:s, s:s, s:s, s:s, s:o, s:I, s:o, s:s}", "id", d->id,
+        "manufacturer", d->manufacturer, "oui", d->oui, "product_class", d->product_class,
+        "serial_number", d->serial, "online", store_device_online(d, now, default_interval),
+        "last_inform", iso_or_null(d->last_inform), "software_version", d->software_version,
+        "hardware_version", d->hardware_version, "ip_address", d->ip, "connection_request_url",
+        d->cr_url, "first_seen", iso_or_null(d->first_seen), "periodic_inform_interval",
+        (json_int_t)d->periodic_interval, "tags", tags, "last_events", d->last_events);
+    return o;
+}
