@@ -81,8 +81,10 @@ static void on_stop(void *ud)
         return;
     a->stopping = true;
     log_info("acs_stopping", LF_U("sessions", a->nsessions));
-    uv_timer_stop(&a->housekeeping);
-    uv_close((uv_handle_t *)&a->housekeeping, NULL);
+    if (a->housekeeping.data) {
+        uv_timer_stop(&a->housekeeping);
+        uv_close((uv_handle_t *)&a->housekeeping, NULL);
+    }
     acs_api_stop(a);
     acs_cwmp_stop(a);
     if (a->curl) {
@@ -233,11 +235,10 @@ int acs_main(int argc, char **argv)
     int status = 1;
     if (runtime_init(&a->rt, &loop, on_stop, NULL, a, 0) == 0) {
         status = acs_run(a, &loop);
-        if (!a->stopping && (a->cwmp || a->api || a->db)) {
-            /* start-up failed half-way: tear down what exists */
-            on_stop(a);
+        if (!a->rt.stopping) {
+            /* start-up failed: tear down what exists, close the runtime */
             runtime_stop(&a->rt);
-            uv_run(&loop, UV_RUN_DEFAULT);
+            runtime_run(&a->rt);
         }
     }
     http_router_free(a->router);

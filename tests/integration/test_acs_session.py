@@ -1,0 +1,203 @@
+"""outpost acs: CWMP sessions (bootstrap, periodic, cookies, namespaces,
+authentication, hostile input) and the REST API around them."""
+import json
+import subprocess
+
+import pytest
+import requests
+
+from conftest import run_outpost
+from cwmp_cpe import CPE, envelope, inform
+
+TOKEN = "test-token"
+
+
+def start_acs(outpost, tmp_path, *extra):
+    return outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                   "--data-dir", str(tmp_path / "data"), "--api-token", TOKEN, *extra)
+
+
+class Api:
+    def __init__(self, d):
+        self.base = d.url("api")
+        self.s = requests.Session()
+        self.s.headers["Authorization"] = f"Bearer {TOKEN}"
+
+    def get(self, path, **kw):
+        return self.s.get(self.base + path, timeout=30, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.s.post(self.base + path, json=body, timeout=30, **kw)
+
+    def delete(self, path):
+        return self.s.delete(self.base + path, timeout=30)
+
+
+def cwmp_addr(d):
+    return d.addr("listen")
+
+
+@pytest.mark.parametrize("ns", ["0", "1", "2"])
+def test_bootstrap_then_periodic(outpost, tmp_path, ns):
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    api = Api(d)
+    cpe = CPE(cwmp_addr(d), ns=ns)
+    r = cpe.inform("SN-1", events=[("0 BOOTSTRAP", ""), ("1 BOOT", "")])
+    assert r.status == 200 and r.rpc == "InformResponse"
+    assert r.ns == f"urn:dslforum-org:cwmp-1-{ns}"      # answered in the CPE's namespace
+    assert r.id == "inform-1"                            # cwmp:ID echoed
+    assert r.find("MaxEnvelopes") == "1"
+    assert "acs_session=" in r.headers["set-cookie"]
+    assert cpe.post().status == 204                      # nothing queued: session over
+    devs = api.get("/api/devices").json()
+    assert len(devs) == 1
+    dev = devs[0]
+    assert dev["id"] == "00D09E-IGD-SN%2D1"
+    assert dev["serial_number"] == "SN-1" and dev["online"] is True
+    assert dev["software_version"] == "1.0.0" and dev["periodic_inform_interval"] == 300
+    first = dev["last_inform"]
+    # Periodic: same device, events recorded, parameters kept.
+    cpe.inform("SN-1", events=[("2 PERIODIC", "")])
+    assert cpe.post().status == 204
+    dev = api.get("/api/devices/00D09E-IGD-SN%252D1").json()
+    assert dev["last_events"] == "2 PERIODIC" and dev["last_inform"] >= first
+    params = api.get("/api/devices/00D09E-IGD-SN%252D1/parameters",
+                     params={"prefix": "InternetGatewayDevice.DeviceInfo."}).json()
+    assert {p["name"] for p in params} == {"InternetGatewayDevice.DeviceInfo.SoftwareVersion",
+                                            "InternetGatewayDevice.DeviceInfo.HardwareVersion"}
+    stats = api.get("/api/stats").json()
+    assert stats["total_devices"] == 1 and stats["online_devices"] == 1
+    assert stats["offline_devices"] == 0 and stats["pending_tasks"] == 0
+
+
+def test_cookie_continues_session_on_new_connection(outpost, tmp_path):
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    api = Api(d)
+    cpe = CPE(cwmp_addr(d))
+    cpe.inform("C1")
+    cpe.post()
+    t = api.post("/api/devices/00D09E-IGD-C1/tasks", {"type": "get_params", "parameters": {
+        "names": ["InternetGatewayDevice.DeviceInfo.SoftwareVersion"]}}).json()
+    assert t["status"] == "pending"
+    r = cpe.inform("C1")
+    assert r.rpc == "InformResponse"
+    cpe.new_connection()             # same cookie, new TCP connection
+    r = cpe.post()
+    assert r.rpc == "GetParameterValues" and r.id == str(t["id"])
+    cpe.new_connection()
+    r = cpe.answer(r, '<cwmp:GetParameterValuesResponse><ParameterList soapenc:arrayType='
+                      '"cwmp:ParameterValueStruct[1]"><ParameterValueStruct><Name>'
+                      'InternetGatewayDevice.DeviceInfo.SoftwareVersion</Name><Value '
+                      'xsi:type="xsd:string">2.0</Value></ParameterValueStruct></ParameterList>'
+                      '</cwmp:GetParameterValuesResponse>')
+    assert r.status == 204
+    t = api.get(f"/api/tasks/{t['id']}").json()
+    assert t["status"] == "done"
+    assert t["result"]["parameters"][0]["value"] == "2.0"
+
+
+def test_second_inform_replaces_live_session(outpost, tmp_path):
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    a, b = CPE(cwmp_addr(d)), CPE(cwmp_addr(d))
+    assert a.inform("DUP").rpc == "InformResponse"
+    assert b.inform("DUP").rpc == "InformResponse"   # the old session is ended
+    assert b.post().status == 204
+    assert a.post().status == 204                     # old cookie: nothing left to do
+
+
+def test_digest_authentication(outpost, tmp_path):
+    d = start_acs(outpost, tmp_path, "--cpe-username", "cpe", "--cpe-password", "s3cret")
+    addr = cwmp_addr(d)
+    anon = CPE(addr)
+    r = anon.post(envelope(inform("AUTH1")))
+    assert r.status == 401
+    chal = r.headers["www-authenticate"]
+    assert "Digest" in chal and "Basic" not in chal   # no Basic without TLS
+    bad = CPE(addr, auth=("cpe", "wrong"))
+    assert bad.inform("AUTH1").status == 401
+    d.wait_for(r"cwmp_auth_failed")
+    good = CPE(addr, auth=("cpe", "s3cret"))
+    assert good.inform("AUTH1").rpc == "InformResponse"
+    assert good.post().status == 204
+
+
+def test_acs_needs_a_cpe_password(tmp_path):
+    p = run_outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                    "--data-dir", str(tmp_path / "d"), "--api-token", "x", timeout=20)
+    assert p.returncode == 2 and "cpe-password" in p.stderr
+
+
+def test_hostile_cwmp(outpost, tmp_path):
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--cwmp-max-body", "64KiB")
+    addr = cwmp_addr(d)
+    cpe = CPE(addr)
+    # DOCTYPE / entity expansion: a SOAP fault, not a crash or a hang.
+    r = cpe.post(b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+                 b'<x>&b;</x>')
+    assert r.status == 200 and r.rpc == "Fault" and r.find("FaultCode") == "8003"
+    r = cpe.post(b"\x00\x01garbage<<<")
+    assert r.rpc == "Fault"
+    # A session must begin with an Inform.
+    r = cpe.post(envelope("<cwmp:GetRPCMethods/>"))
+    assert r.rpc == "Fault" and r.find("FaultCode") == "8001"
+    # Over the body cap: 413 from the HTTP layer.
+    r = cpe.post(envelope("<cwmp:GetRPCMethods/>" + " " * 70000))
+    assert r.status == 413
+    cpe.close()
+    # Inside a session: an unknown method gets 8000, the session goes on.
+    cpe = CPE(addr)
+    cpe.inform("H1")
+    r = cpe.post(envelope("<cwmp:X_Vendor_Frob/>", msg_id="9"))
+    assert r.rpc == "Fault" and r.find("FaultCode") == "8000" and r.id == "9"
+    r = cpe.post(envelope("<cwmp:GetRPCMethods/>", msg_id="10"))
+    assert r.rpc == "GetRPCMethodsResponse" and "Inform" in r.findall("string")
+    assert cpe.post().status == 204
+    # Wrong paths and methods.
+    assert requests.get(f"http://{addr[0]}:{addr[1]}/", timeout=5).status_code == 405
+    assert requests.post(f"http://{addr[0]}:{addr[1]}/nope", timeout=5).status_code == 404
+
+
+def test_api_errors(outpost, tmp_path):
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    api = Api(d)
+    assert requests.get(api.base + "/api/devices", timeout=5).status_code == 401
+    r = requests.get(api.base + "/api/devices", headers={"Authorization": "Bearer nope"}, timeout=5)
+    assert r.status_code == 401 and r.json()["error"] == "unauthorized"
+    assert api.get("/api/devices/none").status_code == 404
+    assert api.get("/api/tasks/12345").json()["error"] == "not_found"
+    assert api.get("/api/nothing").status_code == 404
+    assert api.get("/api/devices", params={"limit": "x"}).status_code == 400
+    cpe = CPE(cwmp_addr(d))
+    cpe.inform("E1")
+    cpe.post()
+    base = "/api/devices/00D09E-IGD-E1/tasks"
+    r = api.s.post(api.base + base, data=b"{not json", timeout=5)
+    assert r.status_code == 400 and r.json()["error"] == "bad_json"
+    for bad in ({"type": "nope"}, {"type": "get_params"}, {"type": "get_params", "extra": 1},
+                {"type": "get_params", "parameters": {"names": ["a"], "typo": 1}},
+                {"type": "set_params", "parameters": {"values": {"A.B": [1]}}},
+                {"type": "add_object", "parameters": {"object": "no.dot"}},
+                {"type": "schedule_inform", "parameters": {"delay_seconds": 0}},
+                [1, 2]):
+        r = api.post(base, bad)
+        assert r.status_code == 422, bad
+        assert set(r.json()) == {"error", "message"}
+    assert api.post(base, "string").status_code == 400   # not an object at all
+    r = api.s.post(api.base + base, data=b"x" * (2 * 1024 * 1024), timeout=10)
+    assert r.status_code == 413
+    # Cancel: pending -> cancelled, then 409.
+    t = api.post(base, {"type": "reboot"}).json()
+    r = api.delete(f"/api/tasks/{t['id']}")
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert api.delete(f"/api/tasks/{t['id']}").status_code == 409
+    # Delete the device.
+    assert api.delete("/api/devices/00D09E-IGD-E1").status_code == 204
+    assert api.get("/api/devices/00D09E-IGD-E1").status_code == 404
+    # Filters.
+    for s in ("F1", "F2", "G1"):
+        cpe.inform(s)
+        cpe.post()
+    assert len(api.get("/api/devices", params={"q": "00D09E-IGD-F"}).json()) == 2
+    assert len(api.get("/api/devices", params={"q": "G"}).json()) == 1
+    assert len(api.get("/api/devices", params={"online": "false"}).json()) == 0
+    assert len(api.get("/api/devices", params={"limit": 1, "offset": 1}).json()) == 1
