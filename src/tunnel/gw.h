@@ -1,0 +1,159 @@
+/*
+ * gw: the tunnel gateway's internal types, shared by its modules:
+ *   gw_main.c     options, start-up, SIGHUP reload, drain, `hash-key`
+ *   gw_session.c  one agent's WebSocket: handshake, authentication, dispatch
+ *   gw_route.c    streams between two sessions: open, credit, close, reset
+ *   gw_admin.c    loopback admin API and /metrics
+ *
+ * Ownership: the gw_t owns its sessions (list `sessions`) and streams (list
+ * `streams`); a session's map points at the legs of the streams it carries
+ * (each stream is in exactly two maps, one per leg). A session is freed in
+ * its WebSocket's on_close, after every stream it carried was reset.
+ */
+#ifndef OUTPOST_TUNNEL_GW_H
+#define OUTPOST_TUNNEL_GW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/config.h"
+#include "core/runtime.h"
+#include "net/http_router.h"
+#include "net/http_server.h"
+#include "net/tls.h"
+#include "net/ws.h"
+#include "tunnel/acl.h"
+#include "tunnel/flow.h"
+#include "tunnel/keyhash.h"
+#include "tunnel/strmap.h"
+#include "tunnel/wire.h"
+
+typedef struct gw gw_t;
+typedef struct gw_session gw_session_t;
+typedef struct gw_stream gw_stream_t;
+
+typedef struct gw_opts {
+    cfg_common_t common;
+    char *path;
+    cfg_list_t agents; /* "name=NAME key-hash=pbkdf2-sha256$..." */
+    cfg_list_t rules;  /* ACL: "from= to= net= ports=" */
+    uint64_t max_message;
+    uint64_t max_window;
+    uint64_t legacy_window;
+    int64_t max_streams;
+    int64_t open_timeout_ms;
+    int64_t handshake_timeout_ms;
+    int64_t ping_interval_ms;
+    int64_t drain_ms;
+    bool cert_name_match;
+} gw_opts_t;
+
+typedef struct gw_agent_cfg {
+    char name[TUNNEL_NAME_MAX + 1];
+    char hash[TUNNEL_KEYHASH_STRLEN];
+    /* SHA-256 of the last key that verified, so reconnects skip PBKDF2. */
+    unsigned char cache[32];
+    bool cached;
+} gw_agent_cfg_t;
+
+typedef struct gw_leg {
+    gw_stream_t *st;
+    gw_session_t *s;      /* NULL once that side is gone */
+    char guid[TUNNEL_GUID_MAX + 1];
+    size_t glen;
+    tunnel_dir_t tx;      /* what this leg's agent may send */
+    uint64_t owed;        /* v0 receiver: credit not yet passed back to this sender */
+    uint8_t *held;        /* v0 sender: bytes beyond the receiver's credit */
+    size_t held_len;
+} gw_leg_t;
+
+struct gw_stream {
+    gw_t *gw;
+    uint64_t id;
+    gw_leg_t leg[2];      /* 0: initiator, 1: acceptor */
+    bool open;            /* the acceptor's Ack arrived */
+    int64_t created_ms;
+    int64_t deadline_ms;  /* open timeout while !open */
+    char ip[TUNNEL_IP_MAX + 1];
+    uint16_t port;
+    gw_stream_t *prev, *next;
+};
+
+typedef struct gw_auth_work gw_auth_work_t;
+
+struct gw_session {
+    gw_t *gw;
+    ws_t *ws;             /* NULL after on_close */
+    char name[TUNNEL_NAME_MAX + 1];
+    char peer[64];
+    bool authed;
+    bool registered;      /* holds its name in gw->by_name */
+    bool closing;
+    bool doomed;          /* send queue overflowed: closed by the next sweep */
+    int version;
+    int64_t since_ms;     /* accepted (monotonic) */
+    int64_t since_real_s; /* authenticated (wall clock) */
+    int64_t deadline_ms;  /* handshake deadline while !authed */
+    gw_auth_work_t *auth; /* verification running in the thread pool */
+    tunnel_map_t streams; /* GUID -> gw_leg_t* */
+    uint64_t bytes_in, bytes_out, msgs_in;
+    gw_session_t *prev, *next;
+};
+
+struct gw {
+    gw_opts_t opts;
+    const char *const *argv; /* for SIGHUP reloads */
+    int argc;
+    uv_loop_t *loop;
+    runtime_t rt;
+    tls_ctx_t *tls;
+    http_server_t *http;
+    http_server_t *admin;
+    http_router_t *router;
+    char token[80];
+    uv_timer_t sweep;
+    bool sweep_started;
+    tunnel_wire_t wire;
+    gw_agent_cfg_t *agents;
+    size_t nagents;
+    tunnel_acl_t acl;
+    tunnel_map_t by_name; /* name -> gw_session_t* (authenticated, current) */
+    gw_session_t *sessions;
+    gw_stream_t *streams;
+    size_t nsessions, nstreams;
+    uint64_t next_stream_id;
+    int auth_inflight;
+    bool stopping;
+    int64_t started_ms;
+    /* counters for /metrics */
+    uint64_t c_auth_ok, c_auth_fail, c_streams_total, c_acl_denied, c_open_failed;
+    uint64_t c_proto_errors, c_stream_errors, c_late_msgs, c_replaced, c_bytes;
+};
+
+/* gw_session.c */
+void gw_session_accept(gw_t *gw, http_req_t *req);
+void gw_session_close(gw_session_t *s, uint16_t code, const char *reason);
+void gw_session_goaway(gw_session_t *s, const char *code, const char *reason, uint16_t wscode);
+void gw_session_sweep(gw_t *gw, int64_t now);
+int gw_send(gw_session_t *s, const tunnel_msg_t *m);
+/* Account for a message just sent with the wire helpers (rc = their result). */
+void gw_sent(gw_session_t *s, int rc);
+
+/* gw_route.c */
+void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m);
+void gw_route_ack(gw_session_t *s, const tunnel_msg_t *m);
+void gw_route_data(gw_session_t *s, const tunnel_msg_t *m);
+void gw_route_window(gw_session_t *s, const tunnel_msg_t *m);
+void gw_route_terminator(gw_session_t *s, const tunnel_msg_t *m);
+/* Reset every stream of a session that is going away. */
+void gw_route_session_gone(gw_session_t *s, const char *reason);
+void gw_route_sweep(gw_t *gw, int64_t now);
+void gw_route_drained(gw_session_t *s);
+void gw_stream_reset(gw_stream_t *st, const char *reason);
+
+/* gw_admin.c */
+int gw_admin_start(gw_t *gw);
+const gw_agent_cfg_t *gw_agent_find(const gw_t *gw, const char *name);
+
+#endif

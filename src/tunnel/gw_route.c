@@ -1,0 +1,489 @@
+/*
+ * gw_route: streams between two agents' sessions.
+ *
+ * Each stream has two legs, one per session, each with its own GUID (the
+ * acceptor's is "gw-<id>", chosen here, so agents never collide). The gateway
+ * checks credit on both legs and forwards Window messages as they come: it
+ * never buffers more than the windows the receivers granted, and never pauses
+ * a WebSocket because of one stream, so a stalled reader costs its window and
+ * nothing else.
+ *
+ * Version-0 agents (the seed protocol, no Window messages) are carried too:
+ * towards them the gateway grants credit itself as their WebSocket drains;
+ * from them, Data beyond the receiver's credit is held (one message) and that
+ * agent's WebSocket paused until credit comes back.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "tunnel/gw.h"
+
+enum { GW_MIN_WINDOW = 1024 };
+
+static gw_leg_t *other(gw_leg_t *l)
+{
+    return l == &l->st->leg[0] ? &l->st->leg[1] : &l->st->leg[0];
+}
+
+static gw_leg_t *find_leg(gw_session_t *s, tunnel_str_t guid)
+{
+    return tunnel_map_get(&s->streams, guid.p, guid.n);
+}
+
+static void cstr(char *dst, size_t size, tunnel_str_t s)
+{
+    size_t n = s.n < size - 1 ? s.n : size - 1;
+    memcpy(dst, s.p, n);
+    dst[n] = '\0';
+}
+
+static void stream_free(gw_stream_t *st)
+{
+    gw_t *gw = st->gw;
+    for (int i = 0; i < 2; i++) {
+        gw_leg_t *l = &st->leg[i];
+        if (l->s)
+            tunnel_map_del(&l->s->streams, l->guid, l->glen);
+        if (l->held) {
+            free(l->held);
+            l->held = NULL;
+            if (l->s && l->s->ws && !l->s->closing)
+                ws_resume(l->s->ws);
+        }
+    }
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        gw->streams = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    gw->nstreams--;
+    free(st);
+}
+
+static void send_term(gw_leg_t *l, tunnel_term_mode_t mode, const char *reason)
+{
+    if (!l->s || l->s->closing || l->s->doomed)
+        return;
+    int rc = tunnel_wire_term(&l->s->gw->wire, l->s->ws, l->s->version, l->guid, l->glen, mode,
+                              reason);
+    gw_sent(l->s, rc);
+}
+
+static void send_ack(gw_session_t *s, const char *guid, size_t glen, bool ok, const char *msg,
+                     int64_t window)
+{
+    if (s->closing || s->doomed)
+        return;
+    gw_sent(s, tunnel_wire_ack(&s->gw->wire, s->ws, guid, glen, ok, msg, window));
+}
+
+void gw_stream_reset(gw_stream_t *st, const char *reason)
+{
+    log_debug("stream_reset", LF_U("stream", st->id), LF_S("reason", reason));
+    if (!st->open) {
+        /* Never acknowledged: the initiator hears a failed Ack, not a reset. */
+        gw_leg_t *init = &st->leg[0];
+        if (init->s)
+            send_ack(init->s, init->guid, init->glen, false, reason, -1);
+        send_term(&st->leg[1], TUNNEL_TERM_RESET, reason);
+    } else {
+        send_term(&st->leg[0], TUNNEL_TERM_RESET, reason);
+        send_term(&st->leg[1], TUNNEL_TERM_RESET, reason);
+    }
+    stream_free(st);
+}
+
+static void stream_error(gw_stream_t *st, gw_session_t *by, const char *why)
+{
+    st->gw->c_stream_errors++;
+    log_warn("stream_error", LF_U("stream", st->id), LF_S("agent", by->name), LF_S("reason", why));
+    gw_stream_reset(st, why);
+}
+
+void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
+{
+    gw_t *gw = s->gw;
+    char target[TUNNEL_NAME_MAX + 1], ip[TUNNEL_IP_MAX + 1], msg[200];
+    cstr(target, sizeof target, m->gatename);
+    cstr(ip, sizeof ip, m->ip);
+    gw_leg_t *dup = find_leg(s, m->guid);
+    if (dup) {
+        stream_error(dup->st, s, "GUID reused by a new Initiator");
+        return;
+    }
+    const char *deny = NULL;
+    uint64_t window = gw->opts.legacy_window;
+    if (m->guid.n >= 3 && memcmp(m->guid.p, "gw-", 3) == 0)
+        deny = "GUIDs starting with gw- are reserved for the gateway";
+    else if ((int64_t)tunnel_map_len(&s->streams) >= gw->opts.max_streams)
+        deny = "too many streams on this agent";
+    else if (s->version >= 1 && !(m->has & TUNNEL_F_WINDOW))
+        deny = "Window is required in protocol version 1";
+    else if (s->version >= 1 && (m->window < GW_MIN_WINDOW || m->window > gw->opts.max_window))
+        deny = "Window out of range";
+    if (s->version >= 1 && (m->has & TUNNEL_F_WINDOW))
+        window = m->window;
+    if (deny) {
+        gw->c_open_failed++;
+        send_ack(s, m->guid.p, m->guid.n, false, deny, -1);
+        return;
+    }
+    if (!tunnel_acl_match(&gw->acl, s->name, target, ip, m->port)) {
+        gw->c_acl_denied++;
+        log_info("stream_denied", LF_S("from", s->name), LF_S("to", target), LF_S("ip", ip),
+                 LF_I("port", m->port), LF_S("reason", "no ACL rule allows it"));
+        snprintf(msg, sizeof msg, "denied by ACL: %s may not reach %s:%u on %s", s->name, ip,
+                 m->port, target);
+        send_ack(s, m->guid.p, m->guid.n, false, msg, -1);
+        return;
+    }
+    gw_session_t *t = tunnel_map_get(&gw->by_name, target, strlen(target));
+    if (!t || t->closing) {
+        gw->c_open_failed++;
+        snprintf(msg, sizeof msg, "agent %s is offline", target);
+        send_ack(s, m->guid.p, m->guid.n, false, msg, -1);
+        return;
+    }
+    gw_stream_t *st = calloc(1, sizeof *st);
+    if (!st) {
+        send_ack(s, m->guid.p, m->guid.n, false, "out of memory", -1);
+        return;
+    }
+    st->gw = gw;
+    st->id = ++gw->next_stream_id;
+    st->created_ms = clock_mono_ms();
+    st->deadline_ms = st->created_ms + gw->opts.open_timeout_ms;
+    str_copy(st->ip, sizeof st->ip, ip);
+    st->port = m->port;
+    gw_leg_t *a = &st->leg[0], *b = &st->leg[1];
+    a->st = b->st = st;
+    a->s = s;
+    memcpy(a->guid, m->guid.p, m->guid.n);
+    a->glen = m->guid.n;
+    b->s = t;
+    b->glen = (size_t)snprintf(b->guid, sizeof b->guid, "gw-%llu", (unsigned long long)st->id);
+    tunnel_dir_init(&a->tx, 0);      /* until the acceptor's Ack */
+    tunnel_dir_init(&b->tx, window); /* the initiator's grant */
+    if (tunnel_map_put(&s->streams, a->guid, a->glen, a) != 0) {
+        free(st);
+        send_ack(s, m->guid.p, m->guid.n, false, "out of memory", -1);
+        return;
+    }
+    if (tunnel_map_put(&t->streams, b->guid, b->glen, b) != 0) {
+        tunnel_map_del(&s->streams, a->guid, a->glen);
+        free(st);
+        send_ack(s, m->guid.p, m->guid.n, false, "out of memory", -1);
+        return;
+    }
+    st->next = gw->streams;
+    if (gw->streams)
+        gw->streams->prev = st;
+    gw->streams = st;
+    gw->nstreams++;
+    gw->c_streams_total++;
+    tunnel_msg_t fwd = { .type = TUNNEL_INITIATOR, .has = TUNNEL_F_FROM };
+    fwd.guid = (tunnel_str_t){ b->guid, b->glen };
+    fwd.ip = m->ip;
+    fwd.port = m->port;
+    fwd.gatename = m->gatename;
+    fwd.from = tunnel_s(s->name);
+    if (t->version >= 1) {
+        fwd.window = window;
+        fwd.has |= TUNNEL_F_WINDOW;
+    }
+    log_debug("stream_open", LF_U("stream", st->id), LF_S("from", s->name), LF_S("to", target),
+              LF_S("ip", ip), LF_I("port", m->port));
+    gw_send(t, &fwd);
+}
+
+/* A v0 acceptor's Ack has no GUID: it answers its oldest pending stream. */
+static gw_leg_t *oldest_pending(gw_session_t *s)
+{
+    gw_leg_t *best = NULL;
+    for (gw_stream_t *st = s->gw->streams; st; st = st->next)
+        if (!st->open && st->leg[1].s == s && (!best || st->id < best->st->id))
+            best = &st->leg[1];
+    return best;
+}
+
+void gw_route_ack(gw_session_t *s, const tunnel_msg_t *m)
+{
+    gw_t *gw = s->gw;
+    gw_leg_t *l = (m->has & TUNNEL_F_GUID) ? find_leg(s, m->guid)
+                  : s->version == 0       ? oldest_pending(s)
+                                          : NULL;
+    if (!l) {
+        gw->c_late_msgs++;
+        return;
+    }
+    gw_stream_t *st = l->st;
+    if (l != &st->leg[1] || st->open) {
+        stream_error(st, s, "unexpected Ack");
+        return;
+    }
+    gw_leg_t *a = &st->leg[0];
+    char msg[TUNNEL_TEXT_MAX + 1];
+    cstr(msg, sizeof msg, m->message);
+    if (!m->ok) {
+        gw->c_open_failed++;
+        log_info("stream_refused", LF_U("stream", st->id), LF_S("from", a->s ? a->s->name : ""),
+                 LF_S("to", s->name), LF_S("ip", st->ip), LF_I("port", st->port),
+                 LF_S("reason", msg));
+        if (a->s)
+            send_ack(a->s, a->guid, a->glen, false, msg[0] ? msg : "refused", -1);
+        stream_free(st);
+        return;
+    }
+    uint64_t window = gw->opts.legacy_window;
+    if (s->version >= 1) {
+        if (!(m->has & TUNNEL_F_WINDOW) || m->window < GW_MIN_WINDOW ||
+            m->window > gw->opts.max_window) {
+            stream_error(st, s, "Ack without a valid Window");
+            return;
+        }
+        window = m->window;
+    }
+    st->open = true;
+    tunnel_dir_init(&a->tx, window);
+    if (a->s)
+        send_ack(a->s, a->guid, a->glen, true, msg, a->s->version >= 1 ? (int64_t)window : -1);
+    log_debug("stream_accepted", LF_U("stream", st->id));
+}
+
+static void legacy_release(gw_leg_t *l);
+
+/* Credit for a sender whose receiver is a v0 agent (which sends no Window):
+ * granted by the gateway once the bytes sit in a WebSocket queue that is not
+ * congested. A v0 sender's credit stays internal (release: forward held bytes). */
+static void legacy_grant(gw_leg_t *snd, uint64_t n, bool release)
+{
+    gw_leg_t *rcv = other(snd);
+    snd->owed += n;
+    if (!snd->owed || !snd->s || snd->s->closing || !rcv->s || !rcv->s->ws ||
+        ws_congested(rcv->s->ws))
+        return;
+    uint64_t give = snd->owed;
+    snd->owed = 0;
+    const char *why;
+    if (tunnel_dir_grant(&snd->tx, give, 0, &why) != 0)
+        return;
+    if (snd->s->version >= 1)
+        gw_sent(snd->s, tunnel_wire_window(&snd->s->gw->wire, snd->s->ws, snd->guid, snd->glen,
+                                           give));
+    else if (release)
+        legacy_release(snd);
+}
+
+static int forward_data(gw_leg_t *l, const char *p, size_t n)
+{
+    gw_leg_t *o = other(l);
+    if (!o->s || o->s->closing || o->s->doomed)
+        return -EPIPE;
+    int rc = tunnel_wire_data(&o->s->gw->wire, o->s->ws, o->guid, o->glen, p, n);
+    gw_sent(o->s, rc);
+    if (rc == 0) {
+        l->st->gw->c_bytes += n;
+        if (o->s->version == 0)
+            legacy_grant(l, n, false);
+    }
+    return rc;
+}
+
+/* Forward a v0 sender's held bytes as far as credit allows; resume its
+ * WebSocket once nothing is held. */
+static void legacy_release(gw_leg_t *l)
+{
+    const char *why;
+    while (l->held && l->tx.credit) {
+        size_t n = l->held_len < l->tx.credit ? l->held_len : (size_t)l->tx.credit;
+        if (tunnel_dir_data(&l->tx, n, &why) != 0 || forward_data(l, (const char *)l->held, n) != 0)
+            return;
+        memmove(l->held, l->held + n, l->held_len - n);
+        l->held_len -= n;
+        if (l->held_len == 0) {
+            free(l->held);
+            l->held = NULL;
+            if (l->s && l->s->ws && !l->s->closing)
+                ws_resume(l->s->ws);
+        }
+    }
+}
+
+void gw_route_data(gw_session_t *s, const tunnel_msg_t *m)
+{
+    gw_leg_t *l = find_leg(s, m->guid);
+    if (!l) {
+        s->gw->c_late_msgs++;
+        return;
+    }
+    gw_stream_t *st = l->st;
+    const char *why;
+    if (!st->open) {
+        stream_error(st, s, "Data before Ack");
+        return;
+    }
+    if (s->version >= 1) {
+        if (tunnel_dir_data(&l->tx, m->data.n, &why) != 0) {
+            stream_error(st, s, why);
+            return;
+        }
+        forward_data(l, m->data.p, m->data.n);
+        return;
+    }
+    /* v0 sender: forward what the receiver's credit allows, hold the rest
+     * and pause this agent until credit comes back. */
+    if (l->held) {
+        stream_error(st, s, "Data while the agent was paused");
+        return;
+    }
+    l->held = malloc(m->data.n ? m->data.n : 1);
+    if (!l->held) {
+        stream_error(st, s, "out of memory");
+        return;
+    }
+    memcpy(l->held, m->data.p, m->data.n);
+    l->held_len = m->data.n;
+    ws_pause(s->ws); /* resumed by legacy_release once all is forwarded */
+    legacy_release(l);
+    if (l->held && l->held_len == 0) {
+        free(l->held);
+        l->held = NULL;
+        ws_resume(s->ws);
+    }
+}
+
+void gw_route_window(gw_session_t *s, const tunnel_msg_t *m)
+{
+    gw_leg_t *l = find_leg(s, m->guid);
+    if (!l) {
+        s->gw->c_late_msgs++;
+        return;
+    }
+    gw_stream_t *st = l->st;
+    gw_leg_t *o = other(l);
+    const char *why;
+    if (!st->open) {
+        stream_error(st, s, "Window before Ack");
+        return;
+    }
+    if (tunnel_dir_grant(&o->tx, m->credit, s->gw->opts.max_window, &why) != 0) {
+        stream_error(st, s, why);
+        return;
+    }
+    if (!o->s || o->s->closing)
+        return;
+    if (o->s->version >= 1)
+        gw_sent(o->s, tunnel_wire_window(&s->gw->wire, o->s->ws, o->guid, o->glen, m->credit));
+    else
+        legacy_release(o);
+}
+
+void gw_route_terminator(gw_session_t *s, const tunnel_msg_t *m)
+{
+    gw_leg_t *l = find_leg(s, m->guid);
+    if (!l) {
+        s->gw->c_late_msgs++;
+        return;
+    }
+    gw_stream_t *st = l->st;
+    gw_leg_t *o = other(l);
+    char reason[TUNNEL_TEXT_MAX + 1];
+    cstr(reason, sizeof reason, m->reason);
+    const char *why;
+    if (m->mode == TUNNEL_TERM_RESET || !st->open) {
+        if (!st->open && l == &st->leg[1]) {
+            stream_error(st, s, "Terminator before Ack");
+            return;
+        }
+        send_term(o, TUNNEL_TERM_RESET, reason[0] ? reason : "reset by peer");
+        stream_free(st);
+        return;
+    }
+    if (l->held) {
+        /* a v0 sender's close must not overtake its held bytes: flush what
+         * credit allows, drop the rest with a reset */
+        send_term(o, TUNNEL_TERM_RESET, "closed with data still held");
+        stream_free(st);
+        return;
+    }
+    if (m->mode == TUNNEL_TERM_CLOSE) {
+        send_term(o, TUNNEL_TERM_CLOSE, reason);
+        stream_free(st);
+        return;
+    }
+    if (tunnel_dir_finish(&l->tx, &why) != 0) {
+        stream_error(st, s, why);
+        return;
+    }
+    send_term(o, TUNNEL_TERM_FIN, reason);
+    if (l->tx.fin && o->tx.fin) {
+        log_debug("stream_done", LF_U("stream", st->id), LF_U("bytes_ab", st->leg[0].tx.bytes),
+                  LF_U("bytes_ba", st->leg[1].tx.bytes));
+        stream_free(st);
+    }
+}
+
+void gw_route_session_gone(gw_session_t *s, const char *reason)
+{
+    size_t n = tunnel_map_len(&s->streams), i = 0, pos = 0;
+    if (!n)
+        return;
+    gw_stream_t **all = malloc(n * sizeof *all);
+    gw_leg_t *l;
+    while ((l = tunnel_map_next(&s->streams, &pos)) && all)
+        if (!(l == &l->st->leg[1] && l->st->leg[0].s == s)) /* a stream to itself: once */
+            all[i++] = l->st;
+    for (size_t k = 0; all && k < i; k++) {
+        gw_stream_t *st = all[k];
+        /* this side is gone: detach it so only the far side hears the reset */
+        for (int j = 0; j < 2; j++)
+            if (st->leg[j].s == s) {
+                tunnel_map_del(&s->streams, st->leg[j].guid, st->leg[j].glen);
+                st->leg[j].s = NULL;
+            }
+        gw_stream_reset(st, reason);
+    }
+    free(all);
+    if (!all) /* out of memory: still never leave dangling legs */
+        while ((l = tunnel_map_next(&s->streams, &(size_t){ 0 }))) {
+            l->s = NULL;
+            tunnel_map_del(&s->streams, l->guid, l->glen);
+            gw_stream_reset(l->st, reason);
+        }
+}
+
+void gw_route_sweep(gw_t *gw, int64_t now)
+{
+    for (gw_stream_t *st = gw->streams, *next; st; st = next) {
+        next = st->next;
+        if (!st->open && now > st->deadline_ms) {
+            gw->c_open_failed++;
+            char msg[160];
+            snprintf(msg, sizeof msg, "open timeout: agent %s did not answer",
+                     st->leg[1].s ? st->leg[1].s->name : "?");
+            log_info("stream_open_timeout", LF_U("stream", st->id), LF_S("reason", msg));
+            gw_stream_reset(st, msg);
+            next = gw->streams; /* the list changed; restart (timeouts are rare) */
+        }
+    }
+}
+
+/* A session's queue drained: pay the credit owed to v1 senders that feed it
+ * (only used when that session is a v0 agent). */
+void gw_route_drained(gw_session_t *s)
+{
+    if (s->version >= 1)
+        return;
+    size_t pos = 0;
+    gw_leg_t *l;
+    while ((l = tunnel_map_next(&s->streams, &pos))) {
+        gw_leg_t *snd = other(l);
+        if (snd->owed)
+            legacy_grant(snd, 0, true);
+    }
+}
