@@ -9,6 +9,7 @@
 #include "acs/acs.h"
 #include "core/log.h"
 #include "testd/testd.h"
+#include "tunnel/tunnel.h"
 
 typedef struct subcommand {
     const char *name;
@@ -20,6 +21,10 @@ typedef struct subcommand {
 static const subcommand_t subcommands[] = {
     { "acs", "TR-069 ACS: CWMP endpoint, device store, task queue, REST API, dashboard", acs_main, 0 },
     { "testd", "test endpoints of the network floor", testd_main, 1 },
+    { "gateway", "tunnel gateway: routes TCP streams between agents over WebSocket",
+      tunnel_gateway_main, 0 },
+    { "agent", "tunnel agent: local port forwards and whitelisted services behind NAT",
+      tunnel_agent_main, 0 },
     { NULL, NULL, NULL, 0 },
 };
 

@@ -20,6 +20,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/str.h"
 #include "tunnel/gw.h"
 
 enum { GW_MIN_WINDOW = 1024 };
@@ -108,7 +109,7 @@ static void stream_error(gw_stream_t *st, gw_session_t *by, const char *why)
 void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
 {
     gw_t *gw = s->gw;
-    char target[TUNNEL_NAME_MAX + 1], ip[TUNNEL_IP_MAX + 1], msg[200];
+    char target[TUNNEL_NAME_MAX + 1], ip[TUNNEL_IP_MAX + 1], msg[512];
     cstr(target, sizeof target, m->gatename);
     cstr(ip, sizeof ip, m->ip);
     gw_leg_t *dup = find_leg(s, m->guid);
@@ -336,18 +337,22 @@ void gw_route_data(gw_session_t *s, const tunnel_msg_t *m)
         return;
     }
     /* v0 sender: forward what the receiver's credit allows, hold the rest
-     * and pause this agent until credit comes back. */
-    if (l->held) {
-        stream_error(st, s, "Data while the agent was paused");
+     * and pause this agent until credit comes back. A few messages may still
+     * arrive after the pause (already inside the WebSocket parser): they
+     * join the held bytes, within a cap. */
+    size_t keep = l->held ? l->held_len : 0;
+    if (keep + m->data.n > 4 * s->gw->opts.max_message) {
+        stream_error(st, s, "too much data held for a paused agent");
         return;
     }
-    l->held = malloc(m->data.n ? m->data.n : 1);
-    if (!l->held) {
+    uint8_t *h = realloc(l->held, keep + m->data.n + 1);
+    if (!h) {
         stream_error(st, s, "out of memory");
         return;
     }
-    memcpy(l->held, m->data.p, m->data.n);
-    l->held_len = m->data.n;
+    memcpy(h + keep, m->data.p, m->data.n);
+    l->held = h;
+    l->held_len = keep + m->data.n;
     ws_pause(s->ws); /* resumed by legacy_release once all is forwarded */
     legacy_release(l);
     if (l->held && l->held_len == 0) {

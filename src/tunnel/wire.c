@@ -17,6 +17,8 @@ int tunnel_wire_init(tunnel_wire_t *w, size_t max_message)
 
 void tunnel_wire_free(tunnel_wire_t *w)
 {
+    if (!w->max_message)
+        return; /* never initialised */
     tunnel_decoder_free(&w->dec);
     buf_free(&w->scratch);
 }

@@ -1,0 +1,178 @@
+/*
+ * ag: the tunnel agent's internal types, shared by its modules:
+ *   ag_main.c     options, start-up, drain
+ *   ag_link.c     the WebSocket to the gateway: handshake, reconnect with
+ *                 backoff + jitter, keepalive, message dispatch
+ *   ag_stream.c   one TCP connection carried as a stream: credit, half-close
+ *   ag_forward.c  local listeners (forwards) and their state file
+ *   ag_api.c      loopback REST API
+ *
+ * Ownership: the ag_t owns the link, the streams (map `streams`, each freed
+ * in its connection's on_close, or at once when it never had one) and the
+ * forwards (list). Local connections are net_conn_t owned by the net module.
+ */
+#ifndef OUTPOST_TUNNEL_AG_H
+#define OUTPOST_TUNNEL_AG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/runtime.h"
+#include "net/addr.h"
+#include "net/conn.h"
+#include "net/http_router.h"
+#include "net/http_server.h"
+#include "net/tls.h"
+#include "net/ws.h"
+#include "tunnel/acl.h"
+#include "tunnel/flow.h"
+#include "tunnel/strmap.h"
+#include "tunnel/wire.h"
+
+typedef struct ag ag_t;
+typedef struct ag_stream ag_stream_t;
+typedef struct ag_forward ag_forward_t;
+
+typedef struct ag_opts {
+    cfg_common_t common;
+    char *gateway;     /* ws:// or wss:// URL */
+    char *name;
+    char *key;
+    char *key_file;
+    cfg_list_t forwards; /* "local=.. gateway=.. ip=.. remote=.." */
+    cfg_list_t allow;    /* whitelist: "net=.. ports=.. [from=..]" */
+    uint64_t window;
+    uint64_t max_message;
+    int64_t connect_timeout_ms;
+    int64_t reconnect_min_ms;
+    int64_t reconnect_max_ms;
+    int64_t keepalive_ms;
+    int64_t keepalive_timeout_ms;
+    int64_t drain_ms;
+    int64_t max_streams;
+} ag_opts_t;
+
+typedef enum ag_link_state {
+    AG_DOWN = 0,     /* waiting to reconnect */
+    AG_CONNECTING,   /* WebSocket connecting */
+    AG_HANDSHAKE,    /* Handshake sent, waiting for its Ack */
+    AG_UP,
+} ag_link_state_t;
+
+typedef enum ag_stream_state {
+    AGS_OPENING,     /* we sent an Initiator; local reads paused until the Ack */
+    AGS_CONNECTING,  /* we are the acceptor, connecting to the target */
+    AGS_OPEN,
+} ag_stream_state_t;
+
+struct ag_stream {
+    ag_t *ag;
+    char guid[TUNNEL_GUID_MAX + 1];
+    size_t glen;
+    ag_stream_state_t state;
+    net_conn_t *conn;      /* NULL once closed */
+    ag_forward_t *fwd;     /* the forward it came in on (initiator side), or NULL */
+    tunnel_dir_t tx;       /* our credit towards the peer */
+    tunnel_rwin_t rx;      /* the window we granted */
+    buf_t pending;         /* read locally, not yet sent (credit or link busy) */
+    bool in_map;           /* registered under guid */
+    bool eof_local;        /* local peer sent FIN */
+    bool fin_sent, fin_recv;
+    bool remote_gone;      /* peer reset/closed: send nothing more */
+    bool waiting_link;     /* on the list of streams resumed when the link drains */
+    bool closing;
+    char target[TUNNEL_NAME_MAX + TUNNEL_IP_MAX + 16]; /* agent:ip:port, for logs */
+    ag_stream_t *wnext;    /* link-drain wait list */
+};
+
+struct ag_forward {
+    ag_t *ag;
+    uint64_t id;
+    char local[NET_ADDR_STR + 8]; /* as configured */
+    char bound[NET_ADDR_STR + 8]; /* actual address (port 0 resolved) */
+    char gateway[TUNNEL_NAME_MAX + 1];
+    char ip[TUNNEL_IP_MAX + 1];
+    uint16_t remote;
+    bool persist;          /* created by the API: kept in the state file */
+    net_listener_t *listener;
+    uint64_t streams_total, active;
+    ag_forward_t *next;
+};
+
+struct ag {
+    ag_opts_t opts;
+    uv_loop_t *loop;
+    runtime_t rt;
+    tls_ctx_t *tls;        /* client context for wss */
+    net_url_t url;
+    char key[TUNNEL_KEY_MAX + 1];
+    size_t keylen;
+    tunnel_wire_t wire;
+    tunnel_acl_t allow;
+    /* link */
+    ws_t *ws;
+    ag_link_state_t link;
+    int version;
+    size_t peer_max_message;
+    int attempt;           /* reconnects since the last successful login */
+    bool replaced;         /* GoAway{replaced}: wait the maximum backoff */
+    uv_timer_t timer;      /* reconnect / keepalive */
+    bool timer_init;
+    uint64_t ping_seq;
+    int64_t ping_sent_ms;  /* 0: no ping outstanding */
+    int64_t last_rx_ms;
+    int64_t up_since_s;
+    /* streams */
+    tunnel_map_t streams;
+    ag_stream_t *wait_head; /* streams paused until the link drains */
+    size_t nstreams;
+    /* forwards */
+    ag_forward_t *forwards;
+    uint64_t next_forward_id;
+    char state_path[4096];
+    /* API */
+    http_server_t *api;
+    http_router_t *router;
+    char token[80];
+    bool stopping;
+    /* counters */
+    uint64_t c_streams_out, c_streams_in, c_refused_local, c_denied, c_connect_failed;
+    uint64_t c_bytes_out, c_bytes_in, c_reconnects, c_proto_errors;
+};
+
+/* ag_link.c */
+void ag_link_start(ag_t *ag);
+void ag_link_stop(ag_t *ag);
+bool ag_link_up(const ag_t *ag);
+/* Send through the link; errors close the link (the caller sees -EPIPE). */
+int ag_send(ag_t *ag, const tunnel_msg_t *m);
+void ag_sent(ag_t *ag, int rc);
+
+/* ag_stream.c */
+void ag_stream_local_accept(ag_forward_t *f, net_conn_t *c);
+void ag_stream_on_initiator(ag_t *ag, const tunnel_msg_t *m);
+void ag_stream_on_ack(ag_t *ag, const tunnel_msg_t *m);
+void ag_stream_on_data(ag_t *ag, const tunnel_msg_t *m);
+void ag_stream_on_window(ag_t *ag, const tunnel_msg_t *m);
+void ag_stream_on_terminator(ag_t *ag, const tunnel_msg_t *m);
+void ag_stream_link_drained(ag_t *ag);
+/* The link is gone: reset every local connection. */
+void ag_stream_link_lost(ag_t *ag, const char *reason);
+
+/* ag_forward.c */
+/* Parse "local=.. gateway=.. ip=.. remote=.." (or the JSON fields) and listen. */
+int ag_forward_add(ag_t *ag, const char *local, const char *gateway, const char *ip,
+                   int64_t remote, bool persist, char *err, size_t errlen, ag_forward_t **out);
+int ag_forward_add_text(ag_t *ag, const char *text, bool persist, char *err, size_t errlen);
+int ag_forward_remove(ag_t *ag, uint64_t id);
+int ag_forward_load_state(ag_t *ag);
+int ag_forward_save_state(ag_t *ag);
+void ag_forward_close_all(ag_t *ag);
+
+/* ag_api.c */
+int ag_api_start(ag_t *ag);
+
+#endif

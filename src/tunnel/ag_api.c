@@ -1,0 +1,178 @@
+/*
+ * ag_api: the agent's loopback REST API (bearer token on every route).
+ *   GET    /api/status          link state, streams, forwards
+ *   GET    /api/forwards        forwards with their bound address and counters
+ *   POST   /api/forwards        {"local":"127.0.0.1:2022"|2022, "gateway":"gw1",
+ *                                "ip":"192.168.10.12", "remote":22} -> 201 (persisted)
+ *   DELETE /api/forwards/{id}   close a forward (its streams carry on)
+ *   GET    /metrics             Prometheus text
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/runtime.h"
+#include "core/str.h"
+#include "tunnel/ag.h"
+#include "tunnel/api.h"
+
+static json_t *forward_json(const ag_forward_t *f)
+{
+    return json_pack("{s:I,s:s,s:s,s:s,s:i,s:b,s:I,s:I}", "id", (json_int_t)f->id, "local",
+                     f->bound, "gateway", f->gateway, "ip", f->ip, "remote", f->remote,
+                     "persistent", f->persist, "active", (json_int_t)f->active, "streams_total",
+                     (json_int_t)f->streams_total);
+}
+
+static void h_status(http_req_t *req, void *ud)
+{
+    ag_t *ag = ud;
+    if (!tunnel_api_auth(req, ag->token))
+        return;
+    static const char *names[] = { "down", "connecting", "login", "up" };
+    size_t nf = 0;
+    for (ag_forward_t *f = ag->forwards; f; f = f->next)
+        nf++;
+    char since[CLOCK_ISO_LEN] = "";
+    if (ag_link_up(ag))
+        clock_iso8601(ag->up_since_s, since);
+    tunnel_api_json(req, 200,
+                    json_pack("{s:s,s:s,s:s,s:b,s:s,s:i,s:I,s:I,s:I}", "name", ag->opts.name,
+                              "gateway", ag->opts.gateway, "link", names[ag->link], "connected",
+                              ag_link_up(ag), "since", since, "version", ag->version, "streams",
+                              (json_int_t)ag->nstreams, "forwards", (json_int_t)nf, "reconnects",
+                              (json_int_t)ag->c_reconnects));
+}
+
+static void h_list(http_req_t *req, void *ud)
+{
+    ag_t *ag = ud;
+    if (!tunnel_api_auth(req, ag->token))
+        return;
+    json_t *arr = json_array();
+    for (ag_forward_t *f = ag->forwards; f; f = f->next)
+        json_array_append_new(arr, forward_json(f));
+    tunnel_api_json(req, 200, arr);
+}
+
+static void h_create(http_req_t *req, void *ud)
+{
+    ag_t *ag = ud;
+    if (!tunnel_api_auth(req, ag->token))
+        return;
+    size_t len;
+    const char *body = http_req_body(req, &len);
+    json_error_t jerr;
+    json_t *j = json_loadb(body, len, 0, &jerr);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        tunnel_api_error(req, 400, "body must be a JSON object {local, gateway, ip, remote}");
+        return;
+    }
+    json_t *jl = json_object_get(j, "local");
+    char local[64] = "";
+    if (json_is_integer(jl))
+        snprintf(local, sizeof local, "%lld", (long long)json_integer_value(jl));
+    else if (json_is_string(jl))
+        str_copy(local, sizeof local, json_string_value(jl));
+    json_t *jr = json_object_get(j, "remote");
+    int64_t remote = json_is_integer(jr) ? (int64_t)json_integer_value(jr) : 0;
+    if (json_is_string(jr) && str_to_i64(json_string_value(jr), 1, 65535, &remote) != 0)
+        remote = 0;
+    char err[200];
+    ag_forward_t *f = NULL;
+    int rc = ag_forward_add(ag, local[0] ? local : NULL,
+                            json_string_value(json_object_get(j, "gateway")),
+                            json_string_value(json_object_get(j, "ip")), remote, true, err,
+                            sizeof err, &f);
+    json_decref(j);
+    if (rc != 0) {
+        tunnel_api_error(req, rc == -EINVAL ? 400 : 409, err);
+        return;
+    }
+    if (ag_forward_save_state(ag) != 0) {
+        ag_forward_remove(ag, f->id);
+        tunnel_api_error(req, 500, "cannot write the state file");
+        return;
+    }
+    tunnel_api_json(req, 201, forward_json(f));
+}
+
+static void h_delete(http_req_t *req, void *ud)
+{
+    ag_t *ag = ud;
+    if (!tunnel_api_auth(req, ag->token))
+        return;
+    int64_t id;
+    const char *p = http_req_param(req, "id");
+    if (!p || str_to_i64(p, 1, INT64_MAX, &id) != 0) {
+        tunnel_api_error(req, 400, "id must be a positive integer");
+        return;
+    }
+    int rc = ag_forward_remove(ag, (uint64_t)id);
+    if (rc == -ENOENT) {
+        tunnel_api_error(req, 404, "no such forward");
+        return;
+    }
+    tunnel_api_json(req, rc == 0 ? 200 : 500, json_pack("{s:I,s:b}", "id", (json_int_t)id,
+                                                        "deleted", 1));
+}
+
+static void h_metrics(http_req_t *req, void *ud)
+{
+    ag_t *ag = ud;
+    if (!tunnel_api_auth(req, ag->token))
+        return;
+    buf_t b = BUF_INIT(64 * 1024);
+#define M(name, type, help, val)                                                          \
+    buf_printf(&b, "# HELP outpost_agent_" name " " help "\n# TYPE outpost_agent_" name " " \
+                   type "\noutpost_agent_" name " %llu\n", (unsigned long long)(val))
+    M("connected", "gauge", "1 when logged in to the gateway.", ag_link_up(ag));
+    M("streams", "gauge", "Streams open.", ag->nstreams);
+    M("streams_initiated_total", "counter", "Streams opened from local forwards.", ag->c_streams_out);
+    M("streams_accepted_total", "counter", "Streams connected to local targets.", ag->c_streams_in);
+    M("refused_local_total", "counter", "Local connections refused (link down, limits).",
+      ag->c_refused_local);
+    M("whitelist_denied_total", "counter", "Initiators refused by the whitelist.", ag->c_denied);
+    M("connect_failures_total", "counter", "Target connections that failed.", ag->c_connect_failed);
+    M("reconnects_total", "counter", "Reconnect attempts to the gateway.", ag->c_reconnects);
+    M("protocol_errors_total", "counter", "Links dropped for protocol errors.", ag->c_proto_errors);
+    M("bytes_sent_total", "counter", "Payload bytes sent into the tunnel.", ag->c_bytes_out);
+    M("bytes_received_total", "counter", "Payload bytes received from the tunnel.", ag->c_bytes_in);
+#undef M
+    http_respond(req, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
+    buf_free(&b);
+}
+
+int ag_api_start(ag_t *ag)
+{
+    const char *addr = ag->opts.common.listen;
+    if (!addr || !*addr)
+        return 0;
+    int rc = runtime_api_token(ag->opts.common.data_dir, ag->opts.common.api_token, "agent",
+                               ag->token, sizeof ag->token);
+    if (rc != 0)
+        return rc;
+    if (!(ag->router = http_router_new()))
+        return -ENOMEM;
+    if (http_router_add(ag->router, "GET", "/api/status", h_status, ag) ||
+        http_router_add(ag->router, "GET", "/status", h_status, ag) ||
+        http_router_add(ag->router, "GET", "/api/forwards", h_list, ag) ||
+        http_router_add(ag->router, "POST", "/api/forwards", h_create, ag) ||
+        http_router_add(ag->router, "DELETE", "/api/forwards/{id}", h_delete, ag) ||
+        http_router_add(ag->router, "GET", "/metrics", h_metrics, ag))
+        return -EINVAL;
+    http_server_opts_t ho = { .handler = http_router_dispatch, .ud = ag->router,
+                              .max_body_bytes = 16384, .server_name = "outpost-agent" };
+    if (!(ag->api = http_server_new(ag->loop, &ho)))
+        return -ENOMEM;
+    net_listen_opts_t lo = { .addr = addr };
+    if ((rc = http_server_listen(ag->api, &lo)) != 0) {
+        log_error("listen_failed", LF_S("addr", addr), LF_ERR(rc));
+        return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,217 @@
+/*
+ * ag_forward: the agent's local port forwards, in the seed's shape
+ * {local, gateway, ip, remote}: listen on `local` (127.0.0.1 unless an
+ * address is given), carry each connection to agent `gateway`, which
+ * connects to ip:remote in its own network.
+ *
+ * Forwards created through the REST API persist in DATA_DIR/forwards.json
+ * (written to a temporary file, fsynced, renamed: a crash leaves the old or
+ * the new file, never half of one) and come back on restart, on the port
+ * they had. Forwards from the configuration are not written there.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "tunnel/ag.h"
+
+static void on_accept(net_listener_t *l, net_conn_t *c, void *ud)
+{
+    ag_stream_local_accept(ud, c);
+}
+
+static int normalise_local(const char *in, char *out, size_t outlen)
+{
+    int64_t port;
+    if (str_to_i64(in, 0, 65535, &port) == 0)
+        return snprintf(out, outlen, "127.0.0.1:%d", (int)port) < (int)outlen ? 0 : -EINVAL;
+    char host[NET_HOST_MAX];
+    uint16_t p;
+    if (net_split_hostport(in, host, sizeof host, &p) != 0)
+        return -EINVAL;
+    return str_copy(out, outlen, in);
+}
+
+int ag_forward_add(ag_t *ag, const char *local, const char *gateway, const char *ip,
+                   int64_t remote, bool persist, char *err, size_t errlen, ag_forward_t **out)
+{
+    uint8_t addr[16];
+    ag_forward_t *f = calloc(1, sizeof *f);
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    int rc = -EINVAL;
+    if (!local || normalise_local(local, f->local, sizeof f->local) != 0)
+        snprintf(err, errlen, "local must be PORT or HOST:PORT");
+    else if (!gateway || !tunnel_name_valid(gateway, strlen(gateway)))
+        snprintf(err, errlen, "gateway must be an agent name (A-Z a-z 0-9 . _ -)");
+    else if (!ip || tunnel_ip_parse(ip, addr) != 0)
+        snprintf(err, errlen, "ip must be an IPv4 or IPv6 address");
+    else if (remote < 1 || remote > 65535)
+        snprintf(err, errlen, "remote must be a port 1-65535");
+    else
+        rc = 0;
+    if (rc != 0) {
+        free(f);
+        return rc;
+    }
+    f->ag = ag;
+    str_copy(f->gateway, sizeof f->gateway, gateway);
+    str_copy(f->ip, sizeof f->ip, ip);
+    f->remote = (uint16_t)remote;
+    f->persist = persist;
+    net_listen_opts_t lo = { .addr = f->local };
+    rc = net_listen(ag->loop, &lo, on_accept, f, &f->listener);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", f->local, log_strerror(rc));
+        free(f);
+        return rc;
+    }
+    str_copy(f->bound, sizeof f->bound, net_listener_addr(f->listener));
+    f->id = ++ag->next_forward_id;
+    ag_forward_t **pp = &ag->forwards;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = f;
+    log_info("forward_open", LF_U("forward", f->id), LF_S("local", f->bound),
+             LF_S("gateway", f->gateway), LF_S("ip", f->ip), LF_I("remote", f->remote),
+             LF_B("persistent", persist));
+    if (out)
+        *out = f;
+    return 0;
+}
+
+int ag_forward_add_text(ag_t *ag, const char *text, bool persist, char *err, size_t errlen)
+{
+    char key[32], val[300], local[300] = "", gateway[300] = "", ip[300] = "", remote[16] = "";
+    size_t pos = 0;
+    int rc;
+    while ((rc = cfg_kv_next(text, &pos, key, sizeof key, val, sizeof val)) == 1) {
+        if (strcmp(key, "local") == 0)
+            str_copy(local, sizeof local, val);
+        else if (strcmp(key, "gateway") == 0)
+            str_copy(gateway, sizeof gateway, val);
+        else if (strcmp(key, "ip") == 0)
+            str_copy(ip, sizeof ip, val);
+        else if (strcmp(key, "remote") == 0)
+            str_copy(remote, sizeof remote, val);
+        else {
+            snprintf(err, errlen, "unknown key '%s' (want local, gateway, ip, remote)", key);
+            return -EINVAL;
+        }
+    }
+    int64_t port = 0;
+    if (rc < 0 || str_to_i64(remote, 1, 65535, &port) != 0) {
+        snprintf(err, errlen, "want 'local=PORT gateway=AGENT ip=ADDR remote=PORT'");
+        return -EINVAL;
+    }
+    return ag_forward_add(ag, local, gateway, ip, port, persist, err, errlen, NULL);
+}
+
+static void forward_free(ag_forward_t *f)
+{
+    if (f->listener)
+        net_listener_close(f->listener);
+    /* streams that came in on it carry on, without their forward */
+    size_t pos = 0;
+    ag_stream_t *st;
+    while ((st = tunnel_map_next(&f->ag->streams, &pos)))
+        if (st->fwd == f)
+            st->fwd = NULL;
+    free(f);
+}
+
+int ag_forward_remove(ag_t *ag, uint64_t id)
+{
+    for (ag_forward_t **pp = &ag->forwards; *pp; pp = &(*pp)->next) {
+        ag_forward_t *f = *pp;
+        if (f->id != id)
+            continue;
+        *pp = f->next;
+        bool persist = f->persist;
+        log_info("forward_closed", LF_U("forward", f->id), LF_S("local", f->bound));
+        forward_free(f);
+        return persist ? ag_forward_save_state(ag) : 0;
+    }
+    return -ENOENT;
+}
+
+void ag_forward_close_all(ag_t *ag)
+{
+    while (ag->forwards) {
+        ag_forward_t *f = ag->forwards;
+        ag->forwards = f->next;
+        forward_free(f);
+    }
+}
+
+int ag_forward_save_state(ag_t *ag)
+{
+    json_t *arr = json_array();
+    for (ag_forward_t *f = ag->forwards; f; f = f->next)
+        if (f->persist)
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:i}", "local", f->bound, "gateway",
+                                                 f->gateway, "ip", f->ip, "remote", f->remote));
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", ag->state_path);
+    char *text = json_dumps(arr, JSON_INDENT(2));
+    json_decref(arr);
+    if (!text)
+        return -ENOMEM;
+    int rc = 0;
+    errno = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    size_t n = strlen(text);
+    if (fd < 0 || write(fd, text, n) != (ssize_t)n || write(fd, "\n", 1) != 1 || fsync(fd) != 0)
+        rc = errno ? -errno : -EIO;
+    if (fd >= 0 && close(fd) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, ag->state_path) != 0)
+        rc = -errno;
+    free(text);
+    if (rc != 0) {
+        unlink(tmp);
+        log_error("state_save_failed", LF_S("path", ag->state_path), LF_ERR(rc));
+    }
+    return rc;
+}
+
+int ag_forward_load_state(ag_t *ag)
+{
+    json_error_t jerr;
+    FILE *fp = fopen(ag->state_path, "re");
+    if (!fp)
+        return errno == ENOENT ? 0 : -errno;
+    json_t *arr = json_loadf(fp, 0, &jerr);
+    fclose(fp);
+    if (!json_is_array(arr)) {
+        log_error("state_load_failed", LF_S("path", ag->state_path),
+                  LF_S("reason", arr ? "not a JSON array" : jerr.text), LF_I("line", jerr.line));
+        json_decref(arr);
+        return -EINVAL;
+    }
+    size_t i;
+    json_t *it;
+    json_array_foreach(arr, i, it)
+    {
+        const char *local = json_string_value(json_object_get(it, "local"));
+        const char *gw = json_string_value(json_object_get(it, "gateway"));
+        const char *ip = json_string_value(json_object_get(it, "ip"));
+        json_int_t remote = json_integer_value(json_object_get(it, "remote"));
+        char err[200];
+        if (ag_forward_add(ag, local, gw, ip, remote, true, err, sizeof err, NULL) != 0)
+            log_error("state_forward_skipped", LF_S("path", ag->state_path), LF_I("index", i),
+                      LF_S("reason", err));
+    }
+    json_decref(arr);
+    return 0;
+}

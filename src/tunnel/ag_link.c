@@ -1,0 +1,277 @@
+/*
+ * ag_link: the agent's one WebSocket to the gateway.
+ *
+ * DOWN -> CONNECTING (ws_connect) -> HANDSHAKE (Handshake sent) -> UP (Ack ok).
+ * Any failure goes back to DOWN and schedules a reconnect after an
+ * exponential backoff with jitter: base = min(max, min * 2^attempt), delay
+ * uniform in [base/2, base], so a gateway restart does not see every agent
+ * at the same instant. The attempt count resets after a successful login.
+ *
+ * Keepalive: a Ping every `keepalive`; no Pong within `keepalive-timeout`
+ * drops the link (a half-dead TCP connection would otherwise hold every
+ * stream hostage until the kernel gives up, minutes later).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "tunnel/ag.h"
+
+static void schedule_reconnect(ag_t *ag);
+
+bool ag_link_up(const ag_t *ag)
+{
+    return ag->link == AG_UP && ag->ws;
+}
+
+void ag_sent(ag_t *ag, int rc)
+{
+    if (rc == -ENOBUFS && ag->ws) {
+        /* Cannot happen while credit is respected; if it does, the link is
+         * unusable: drop it (streams are reset in on_close). */
+        log_warn("gateway_queue_overflow", LF_S("gateway", ag->opts.gateway));
+        ws_abort(ag->ws);
+    }
+}
+
+int ag_send(ag_t *ag, const tunnel_msg_t *m)
+{
+    if (!ag->ws || (ag->link != AG_UP && m->type != TUNNEL_HANDSHAKE))
+        return -EPIPE;
+    int rc = tunnel_wire_send(&ag->wire, ag->ws, m);
+    ag_sent(ag, rc);
+    return rc;
+}
+
+static void arm(ag_t *ag, int64_t ms, uv_timer_cb cb)
+{
+    uv_timer_stop(&ag->timer);
+    uv_timer_start(&ag->timer, cb, (uint64_t)(ms > 0 ? ms : 0), 0);
+}
+
+static void on_keepalive(uv_timer_t *t)
+{
+    ag_t *ag = t->data;
+    if (!ag->ws)
+        return;
+    int64_t now = clock_mono_ms();
+    if (ag->link == AG_HANDSHAKE) {
+        log_warn("gateway_login_timeout", LF_S("gateway", ag->opts.gateway));
+        ws_abort(ag->ws);
+        return;
+    }
+    if (ag->link != AG_UP)
+        return;
+    if (ag->ping_sent_ms) {
+        log_warn("gateway_keepalive_timeout", LF_S("gateway", ag->opts.gateway),
+                 LF_I("waited_ms", now - ag->ping_sent_ms));
+        ws_abort(ag->ws);
+        return;
+    }
+    tunnel_msg_t m = { .type = TUNNEL_PING, .seq = ++ag->ping_seq };
+    if (ag->version >= 1) {
+        ag_send(ag, &m);
+        ag->ping_sent_ms = now;
+        arm(ag, ag->opts.keepalive_timeout_ms, on_keepalive);
+    }
+}
+
+static void on_open(ws_t *ws)
+{
+    ag_t *ag = ws_data(ws);
+    ag->link = AG_HANDSHAKE;
+    tunnel_msg_t m = { .type = TUNNEL_HANDSHAKE, .version = TUNNEL_PROTO_VERSION,
+                       .has = TUNNEL_F_VERSION };
+    m.name = tunnel_s(ag->opts.name);
+    m.key = (tunnel_str_t){ ag->key, ag->keylen };
+    ag_send(ag, &m);
+    arm(ag, ag->opts.connect_timeout_ms, on_keepalive);
+}
+
+static void protocol_error(ag_t *ag, const char *why)
+{
+    ag->c_proto_errors++;
+    log_warn("gateway_protocol_error", LF_S("gateway", ag->opts.gateway), LF_S("reason", why));
+    ws_close(ag->ws, WS_CLOSE_PROTOCOL, why);
+}
+
+static void on_login_ack(ag_t *ag, const tunnel_msg_t *m)
+{
+    char msg[TUNNEL_TEXT_MAX + 1];
+    size_t n = m->message.n < TUNNEL_TEXT_MAX ? m->message.n : TUNNEL_TEXT_MAX;
+    memcpy(msg, m->message.p ? m->message.p : "", n);
+    msg[n] = '\0';
+    if (!m->ok) {
+        log_error("gateway_login_failed", LF_S("gateway", ag->opts.gateway),
+                  LF_S("agent", ag->opts.name), LF_S("reason", msg));
+        ws_close(ag->ws, WS_CLOSE_NORMAL, "login refused");
+        return;
+    }
+    ag->link = AG_UP;
+    ag->version = (m->has & TUNNEL_F_VERSION) && m->version >= 1 ? TUNNEL_PROTO_VERSION : 0;
+    ag->peer_max_message = (m->has & TUNNEL_F_MAXMSG) && m->max_message >= 16384 &&
+                                   m->max_message < ag->opts.max_message
+                               ? m->max_message
+                               : ag->opts.max_message;
+    ag->attempt = 0;
+    ag->replaced = false;
+    ag->ping_sent_ms = 0;
+    ag->up_since_s = clock_real_s();
+    log_info("gateway_connected", LF_S("gateway", ag->opts.gateway), LF_S("agent", ag->opts.name),
+             LF_I("version", ag->version));
+    arm(ag, ag->opts.keepalive_ms, on_keepalive);
+}
+
+static void on_message(ws_t *ws, int type, const uint8_t *data, size_t len)
+{
+    ag_t *ag = ws_data(ws);
+    ag->last_rx_ms = clock_mono_ms();
+    if (type != WS_BINARY) {
+        protocol_error(ag, "text message");
+        return;
+    }
+    tunnel_msg_t m;
+    const char *why = "malformed message";
+    if (tunnel_decode(&ag->wire.dec, data, len, &m, &why) != 0) {
+        protocol_error(ag, why);
+        return;
+    }
+    if (ag->link == AG_HANDSHAKE) {
+        if (m.type == TUNNEL_ACK)
+            on_login_ack(ag, &m);
+        else
+            protocol_error(ag, "expected the login Ack");
+        return;
+    }
+    if (ag->link != AG_UP)
+        return;
+    switch (m.type) {
+    case TUNNEL_INITIATOR: ag_stream_on_initiator(ag, &m); break;
+    case TUNNEL_ACK: ag_stream_on_ack(ag, &m); break;
+    case TUNNEL_DATA: ag_stream_on_data(ag, &m); break;
+    case TUNNEL_WINDOW: ag_stream_on_window(ag, &m); break;
+    case TUNNEL_TERMINATOR: ag_stream_on_terminator(ag, &m); break;
+    case TUNNEL_PING: {
+        tunnel_msg_t p = { .type = TUNNEL_PONG, .seq = m.seq };
+        ag_send(ag, &p);
+        break;
+    }
+    case TUNNEL_PONG:
+        if (ag->ping_sent_ms && m.seq == ag->ping_seq) {
+            ag->ping_sent_ms = 0;
+            arm(ag, ag->opts.keepalive_ms, on_keepalive);
+        }
+        break;
+    case TUNNEL_GOAWAY: {
+        char code[64], reason[200];
+        str_copyn(code, sizeof code, m.code.p ? m.code.p : "", m.code.n);
+        str_copyn(reason, sizeof reason, m.reason.p ? m.reason.p : "", m.reason.n);
+        log_warn("gateway_goaway", LF_S("code", code), LF_S("reason", reason));
+        if (strcmp(code, "replaced") == 0)
+            ag->replaced = true;
+        break;
+    }
+    default: protocol_error(ag, "message type not sent by gateways"); break;
+    }
+}
+
+static void on_drain(ws_t *ws)
+{
+    ag_t *ag = ws_data(ws);
+    if (ag->link == AG_UP)
+        ag_stream_link_drained(ag);
+}
+
+static void on_close(ws_t *ws, uint16_t code, const char *reason)
+{
+    ag_t *ag = ws_data(ws);
+    bool was_up = ag->link == AG_UP;
+    ag->ws = NULL;
+    ag->link = AG_DOWN;
+    uv_timer_stop(&ag->timer);
+    if (was_up)
+        log_warn("gateway_disconnected", LF_S("gateway", ag->opts.gateway), LF_I("code", code),
+                 LF_S("reason", reason ? reason : ""));
+    else
+        log_warn("gateway_connect_failed", LF_S("gateway", ag->opts.gateway), LF_I("code", code),
+                 LF_S("reason", reason ? reason : ""));
+    ag_stream_link_lost(ag, "gateway link lost");
+    if (!ag->stopping)
+        schedule_reconnect(ag);
+    else if (ag->timer_init) {
+        uv_close((uv_handle_t *)&ag->timer, NULL);
+        ag->timer_init = false;
+    }
+}
+
+static const ws_cbs_t link_cbs = {
+    .on_open = on_open,
+    .on_message = on_message,
+    .on_drain = on_drain,
+    .on_close = on_close,
+};
+
+static void connect_now(uv_timer_t *t)
+{
+    ag_t *ag = t->data;
+    if (ag->stopping || ag->ws)
+        return;
+    ws_opts_t wo = {
+        .max_message = ag->opts.max_message,
+        .high_water = 1024 * 1024,
+        .low_water = 256 * 1024,
+        .max_queue = 128 * 1024 * 1024,
+        .pong_timeout_ms = ag->opts.keepalive_timeout_ms,
+    };
+    ws_connect_opts_t co = { .url = ag->opts.gateway, .tls = ag->tls,
+                             .timeout_ms = ag->opts.connect_timeout_ms };
+    ag->link = AG_CONNECTING;
+    if (ag->attempt)
+        ag->c_reconnects++;
+    int rc = ws_connect(ag->loop, &co, &wo, &link_cbs, ag, &ag->ws);
+    if (rc != 0 && !ag->ws) {
+        ag->link = AG_DOWN;
+        log_warn("gateway_connect_failed", LF_S("gateway", ag->opts.gateway), LF_ERR(rc));
+        schedule_reconnect(ag);
+    }
+}
+
+static void schedule_reconnect(ag_t *ag)
+{
+    int64_t base = ag->opts.reconnect_min_ms;
+    for (int i = 0; i < ag->attempt && base < ag->opts.reconnect_max_ms; i++)
+        base *= 2;
+    if (base > ag->opts.reconnect_max_ms || ag->replaced)
+        base = ag->opts.reconnect_max_ms;
+    uint32_t r = 0;
+    (void)str_random(&r, sizeof r);
+    int64_t delay = base / 2 + (int64_t)(r % (uint32_t)(base / 2 + 1));
+    ag->attempt++;
+    log_info("gateway_reconnect_scheduled", LF_I("delay_ms", delay), LF_I("attempt", ag->attempt));
+    arm(ag, delay, connect_now);
+}
+
+void ag_link_start(ag_t *ag)
+{
+    uv_timer_init(ag->loop, &ag->timer);
+    ag->timer.data = ag;
+    ag->timer_init = true;
+    connect_now(&ag->timer);
+}
+
+void ag_link_stop(ag_t *ag)
+{
+    ag->stopping = true;
+    if (ag->ws) {
+        ws_close(ag->ws, WS_CLOSE_GOING_AWAY, "agent shutting down");
+        return; /* on_close closes the timer */
+    }
+    if (ag->timer_init) {
+        uv_timer_stop(&ag->timer);
+        uv_close((uv_handle_t *)&ag->timer, NULL);
+        ag->timer_init = false;
+    }
+}

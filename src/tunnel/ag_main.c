@@ -1,0 +1,213 @@
+/*
+ * ag_main: `outpost agent` — options, start-up and drain.
+ *
+ *   outpost agent --gateway wss://gw:7000/tunnel --name gw2 --key-file KEYFILE \
+ *     --forward 'local=2022 gateway=gw1 ip=192.168.10.12 remote=22' \
+ *     --allow 'net=10.10.10.0/24 ports=22,80'
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "core/log.h"
+#include "core/str.h"
+#include "tunnel/ag.h"
+#include "tunnel/tunnel.h"
+
+#define O(NAME, TYPE, FIELD, DEF, META, HELP, ...) \
+    CFG_OPT(NAME, TYPE, ag_opts_t, FIELD, DEF, META, HELP, __VA_ARGS__)
+
+static const cfg_opt_t ag_opt_table[] = {
+    O("gateway", CFG_STR, gateway, NULL, "URL", "the gateway, wss://HOST:7000/tunnel (required)"),
+    O("name", CFG_STR, name, NULL, "NAME", "this agent's unique name (required)"),
+    O("key", CFG_STR, key, NULL, "KEY", "this agent's key (prefer --key-file: argv is visible)",
+      .flags = CFG_SECRET),
+    O("key-file", CFG_STR, key_file, NULL, "FILE", "file holding the key (first line)"),
+    CFG_COMMON_LISTEN(ag_opts_t, "127.0.0.1:7001", "REST API listener (loopback; empty: off)"),
+    CFG_COMMON_TLS(ag_opts_t, "presented to the gateway (mutual TLS)"),
+    CFG_COMMON_INSECURE(ag_opts_t, "allow a plain ws:// gateway URL (logged as a warning)"),
+    CFG_COMMON_DATA_DIR(ag_opts_t, "/var/lib/outpost/agent"),
+    CFG_COMMON_API_TOKEN(ag_opts_t),
+    O("forward", CFG_LIST, forwards, NULL, "'local=PORT gateway=AGENT ip=ADDR remote=PORT'",
+      "listen on local (127.0.0.1 unless HOST:PORT) and carry to ip:remote behind AGENT (repeatable)"),
+    O("allow", CFG_LIST, allow, NULL, "'net=CIDR,.. ports=P,P-Q [from=AGENT]'",
+      "internal services this agent may connect to; default deny (repeatable, * = any)"),
+    O("window", CFG_SIZE, window, "256KiB", "SIZE", "receive window per stream",
+      .min = 16384, .max = 16.0 * 1024 * 1024),
+    O("max-message", CFG_SIZE, max_message, "1MiB", "SIZE", "largest tunnel message",
+      .min = 16384, .max = 64.0 * 1024 * 1024),
+    O("max-streams", CFG_INT, max_streams, "16384", "N", "concurrent streams", .min = 1,
+      .max = 1000000),
+    O("connect-timeout", CFG_DURATION, connect_timeout_ms, "10s", "DURATION",
+      "connecting to the gateway, and to internal targets", .min = 100, .max = 600000),
+    O("reconnect-min", CFG_DURATION, reconnect_min_ms, "1s", "DURATION",
+      "first reconnect delay (doubles per failure, with jitter)", .min = 10, .max = 3600000),
+    O("reconnect-max", CFG_DURATION, reconnect_max_ms, "60s", "DURATION",
+      "longest reconnect delay", .min = 10, .max = 3600000),
+    O("keepalive", CFG_DURATION, keepalive_ms, "20s", "DURATION", "Ping period to the gateway",
+      .min = 100, .max = 3600000),
+    O("keepalive-timeout", CFG_DURATION, keepalive_timeout_ms, "10s", "DURATION",
+      "no Pong within this drops the link", .min = 100, .max = 600000),
+    O("drain-timeout", CFG_DURATION, drain_ms, "10s", "DURATION", "how long SIGTERM waits",
+      .min = 100, .max = 600000),
+    CFG_END,
+};
+
+static const cfg_cmd_t ag_cmd = {
+    .name = "agent",
+    .summary = "tunnel agent: local port forwards and whitelisted services behind NAT",
+    .positional = NULL,
+    .opts = ag_opt_table,
+};
+
+static void on_stop(void *ud)
+{
+    ag_t *ag = ud;
+    log_info("shutdown", LF_U("streams", ag->nstreams));
+    ag_forward_close_all(ag);
+    if (ag->api)
+        http_server_close(ag->api, NULL, NULL);
+    ag->api = NULL;
+    ag_link_stop(ag);
+}
+
+static int load_key(ag_t *ag)
+{
+    const ag_opts_t *o = &ag->opts;
+    if (o->key && o->key_file) {
+        log_error("config_error", LF_S("reason", "give --key or --key-file, not both"));
+        return -EINVAL;
+    }
+    if (o->key_file) {
+        FILE *fp = fopen(o->key_file, "re");
+        if (!fp || !fgets(ag->key, sizeof ag->key, fp)) {
+            int e = errno;
+            if (fp)
+                fclose(fp);
+            log_error("config_error", LF_S("option", "key-file"), LF_S("path", o->key_file),
+                      LF_S("reason", e ? log_strerror(-e) : "empty file"));
+            return -EINVAL;
+        }
+        fclose(fp);
+        ag->key[strcspn(ag->key, "\r\n")] = '\0';
+    } else if (o->key) {
+        str_copy(ag->key, sizeof ag->key, o->key);
+    }
+    ag->keylen = strlen(ag->key);
+    if (ag->keylen == 0 || ag->keylen > TUNNEL_KEY_MAX) {
+        log_error("config_error", LF_S("option", "key"),
+                  LF_S("reason", "a key (1..1024 bytes) is required: --key-file or --key"));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int start(ag_t *ag)
+{
+    ag_opts_t *o = &ag->opts;
+    char err[256];
+    if (!o->gateway || net_url_parse(o->gateway, &ag->url) != 0 ||
+        (strcmp(ag->url.scheme, "ws") != 0 && strcmp(ag->url.scheme, "wss") != 0)) {
+        log_error("config_error", LF_S("option", "gateway"),
+                  LF_S("reason", "a ws:// or wss:// URL is required"));
+        return -EINVAL;
+    }
+    if (!o->name || !tunnel_name_valid(o->name, strlen(o->name))) {
+        log_error("config_error", LF_S("option", "name"),
+                  LF_S("reason", "required: 1-64 of A-Z a-z 0-9 . _ -"));
+        return -EINVAL;
+    }
+    if (load_key(ag) != 0)
+        return -EINVAL;
+    if (!ag->url.tls && !o->common.insecure) {
+        log_error("config_error", LF_S("option", "gateway"),
+                  LF_S("reason", "plain ws:// sends the key in clear: use wss:// or --insecure"));
+        return -EINVAL;
+    }
+    if (!ag->url.tls)
+        log_warn("insecure", LF_S("reason", "plain ws:// to the gateway"));
+    if (o->reconnect_max_ms < o->reconnect_min_ms)
+        o->reconnect_max_ms = o->reconnect_min_ms;
+    for (size_t i = 0; i < o->allow.n; i++)
+        if (tunnel_acl_add(&ag->allow, TUNNEL_ACL_WHITELIST, o->allow.v[i], err, sizeof err) != 0) {
+            log_error("config_error", LF_S("option", "allow"), LF_S("rule", o->allow.v[i]),
+                      LF_S("reason", err));
+            return -EINVAL;
+        }
+    if (ag->url.tls) {
+        tls_opts_t to = { .server = false, .cert_file = o->common.tls_cert,
+                          .key_file = o->common.tls_key, .ca_file = o->common.tls_ca,
+                          .verify = o->common.insecure ? TLS_VERIFY_NONE : TLS_VERIFY_REQUIRED };
+        if (!(ag->tls = tls_ctx_new(&to)))
+            return -EINVAL;
+        if (o->common.insecure)
+            log_warn("insecure", LF_S("reason", "the gateway's certificate is not verified"));
+    }
+    int rc = tunnel_wire_init(&ag->wire, o->max_message);
+    if (rc != 0)
+        return rc;
+    ag->peer_max_message = o->max_message;
+    tunnel_map_init(&ag->streams);
+    if ((rc = runtime_mkdirs(o->common.data_dir)) != 0)
+        return rc;
+    snprintf(ag->state_path, sizeof ag->state_path, "%s/forwards.json", o->common.data_dir);
+    for (size_t i = 0; i < o->forwards.n; i++)
+        if (ag_forward_add_text(ag, o->forwards.v[i], false, err, sizeof err) != 0) {
+            log_error("config_error", LF_S("option", "forward"), LF_S("forward", o->forwards.v[i]),
+                      LF_S("reason", err));
+            return -EINVAL;
+        }
+    ag_forward_load_state(ag);
+    if ((rc = ag_api_start(ag)) != 0)
+        return rc;
+    if (!ag->allow.n)
+        log_info("whitelist_empty", LF_S("reason", "no --allow: streams towards this agent are refused"));
+    size_t nf = 0;
+    for (ag_forward_t *f = ag->forwards; f; f = f->next)
+        nf++;
+    ag_link_start(ag);
+    runtime_ready("agent", LF_S("listen", ag->api ? http_server_addr(ag->api) : "off"),
+                  LF_S("name", o->name), LF_S("gateway", o->gateway), LF_U("forwards", nf),
+                  LF_U("allow", ag->allow.n));
+    return 0;
+}
+
+int tunnel_agent_main(int argc, char **argv)
+{
+    ag_t *ag = calloc(1, sizeof *ag);
+    if (!ag)
+        return 1;
+    cfg_result_t res;
+    int rc = cfg_load(&ag_cmd, &ag->opts, argc, argv, &res);
+    if (rc != 0) {
+        cfg_free(&ag_cmd, &ag->opts);
+        free(ag);
+        return rc > 0 ? 0 : 2;
+    }
+    ag->loop = uv_default_loop();
+    int status = 1;
+    if (runtime_init(&ag->rt, ag->loop, on_stop, NULL, ag, ag->opts.drain_ms) == 0) {
+        if (start(ag) == 0) {
+            status = runtime_run(&ag->rt);
+        } else {
+            runtime_stop(&ag->rt);
+            runtime_run(&ag->rt);
+            status = 1;
+        }
+    }
+    if (ag->router)
+        http_router_free(ag->router);
+    tunnel_map_free(&ag->streams);
+    tunnel_wire_free(&ag->wire);
+    tunnel_acl_free(&ag->allow);
+    if (ag->tls)
+        tls_ctx_free(ag->tls);
+    OPENSSL_cleanse(ag->key, sizeof ag->key);
+    cfg_free(&ag_cmd, &ag->opts);
+    uv_loop_close(ag->loop);
+    free(ag);
+    return status;
+}

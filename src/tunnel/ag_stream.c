@@ -1,0 +1,547 @@
+/*
+ * ag_stream: one local TCP connection carried as a tunnel stream.
+ *
+ * Sending: bytes read from the local socket go out as Data while the stream
+ * has credit and the link is not congested; what does not fit waits in
+ * `pending` and the local socket is paused, so memory per stream stays at
+ * one read. A stream paused because the link was congested waits on a list
+ * that the link's on_drain walks; one paused for credit resumes on Window.
+ *
+ * Receiving: Data goes straight into the local socket's queue; credit goes
+ * back (tunnel_rwin) only as bytes leave that queue, so a local reader that
+ * stops reading stops its sender after one window and the link carries on
+ * for every other stream.
+ *
+ * Closing: local FIN -> Terminator{fin} after pending bytes; Terminator{fin}
+ * -> shutdown(SHUT_WR) once our queue is flushed; both -> close. Errors and
+ * resets abort the local socket (RST) and send Terminator{reset}.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/str.h"
+#include "tunnel/ag.h"
+
+enum { AG_PENDING_MAX = 1024 * 1024 };
+
+static void stream_flush(ag_stream_t *st);
+
+static ag_stream_t *find(ag_t *ag, tunnel_str_t guid)
+{
+    return tunnel_map_get(&ag->streams, guid.p, guid.n);
+}
+
+static void cstr(char *dst, size_t size, tunnel_str_t s)
+{
+    size_t n = s.n < size - 1 ? s.n : size - 1;
+    memcpy(dst, s.p, n);
+    dst[n] = '\0';
+}
+
+static void unmap(ag_stream_t *st)
+{
+    if (st->in_map) {
+        tunnel_map_del(&st->ag->streams, st->guid, st->glen);
+        st->in_map = false;
+    }
+}
+
+static void wait_remove(ag_stream_t *st)
+{
+    if (!st->waiting_link)
+        return;
+    for (ag_stream_t **pp = &st->ag->wait_head; *pp; pp = &(*pp)->wnext)
+        if (*pp == st) {
+            *pp = st->wnext;
+            break;
+        }
+    st->waiting_link = false;
+}
+
+static ag_stream_t *stream_new(ag_t *ag, const char *guid, size_t glen)
+{
+    ag_stream_t *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->ag = ag;
+    memcpy(st->guid, guid, glen);
+    st->glen = glen;
+    buf_init(&st->pending, AG_PENDING_MAX);
+    tunnel_rwin_init(&st->rx, ag->opts.window);
+    tunnel_dir_init(&st->tx, 0);
+    if (tunnel_map_put(&ag->streams, st->guid, st->glen, st) != 0) {
+        free(st);
+        return NULL;
+    }
+    st->in_map = true;
+    ag->nstreams++;
+    return st;
+}
+
+static void stream_free(ag_stream_t *st)
+{
+    unmap(st);
+    wait_remove(st);
+    if (st->fwd && st->fwd->active)
+        st->fwd->active--;
+    st->ag->nstreams--;
+    buf_free(&st->pending);
+    free(st);
+}
+
+static void limit_queue(ag_stream_t *st)
+{
+    /* on_drain must fire well before the window is used up, so credit
+     * returns while data still flows (see tunnel_rwin). */
+    size_t hw = st->ag->opts.window / 4;
+    if (hw < 16384)
+        hw = 16384;
+    net_conn_set_limits(st->conn, &(net_limits_t){ .high_water = hw, .low_water = hw / 2,
+                                                   .max_queue = st->ag->opts.window + 65536 });
+}
+
+/* Tell the peer the stream is gone (unless it already knows). */
+static void send_reset(ag_stream_t *st, const char *reason)
+{
+    if (st->remote_gone || !st->in_map)
+        return;
+    st->remote_gone = true;
+    if (ag_link_up(st->ag))
+        ag_sent(st->ag, tunnel_wire_term(&st->ag->wire, st->ag->ws, st->ag->version, st->guid,
+                                         st->glen, TUNNEL_TERM_RESET, reason));
+}
+
+/* A stream error: reset both ends. */
+static void stream_abort(ag_stream_t *st, const char *reason)
+{
+    log_info("stream_reset", LF_S("guid", st->guid), LF_S("target", st->target),
+             LF_S("reason", reason));
+    send_reset(st, reason);
+    unmap(st);
+    if (st->conn)
+        net_conn_abort(st->conn);
+    else
+        stream_free(st);
+}
+
+static void maybe_finish(ag_stream_t *st)
+{
+    if (st->fin_sent && st->fin_recv && st->conn && !st->closing) {
+        st->closing = true;
+        unmap(st);
+        net_conn_close(st->conn); /* flushes what the peer sent last */
+    }
+}
+
+static void send_fin(ag_stream_t *st)
+{
+    if (st->fin_sent || st->remote_gone)
+        return;
+    st->fin_sent = true;
+    ag_sent(st->ag, tunnel_wire_term(&st->ag->wire, st->ag->ws, st->ag->version, st->guid,
+                                     st->glen, TUNNEL_TERM_FIN, NULL));
+    maybe_finish(st);
+}
+
+/* Grant credit for bytes that left the local socket's queue. */
+static void rx_update(ag_stream_t *st)
+{
+    if (!st->conn || st->remote_gone || st->fin_recv || !ag_link_up(st->ag))
+        return;
+    uint64_t delivered = st->rx.received - net_conn_queued(st->conn);
+    uint64_t g = tunnel_rwin_delivered(&st->rx, delivered);
+    if (g)
+        ag_sent(st->ag, tunnel_wire_window(&st->ag->wire, st->ag->ws, st->guid, st->glen, g));
+}
+
+/* Send from p as far as credit and the link allow; returns bytes sent. */
+static size_t push(ag_stream_t *st, const char *p, size_t len)
+{
+    ag_t *ag = st->ag;
+    size_t done = 0, max = tunnel_wire_max_data(ag->peer_max_message);
+    const char *why;
+    while (done < len && st->tx.credit && ag_link_up(ag) && !ws_congested(ag->ws)) {
+        size_t n = len - done;
+        if (n > st->tx.credit)
+            n = (size_t)st->tx.credit;
+        if (n > max)
+            n = max;
+        if (tunnel_dir_data(&st->tx, n, &why) != 0)
+            break;
+        int rc = tunnel_wire_data(&ag->wire, ag->ws, st->guid, st->glen, p + done, n);
+        ag_sent(ag, rc);
+        if (rc != 0)
+            break;
+        done += n;
+        ag->c_bytes_out += n;
+    }
+    return done;
+}
+
+/* Pause the local reader until credit or the link comes back. */
+static void hold(ag_stream_t *st)
+{
+    if (st->conn && !st->eof_local)
+        net_conn_pause(st->conn);
+    if (ag_link_up(st->ag) && ws_congested(st->ag->ws) && !st->waiting_link) {
+        st->waiting_link = true;
+        st->wnext = st->ag->wait_head;
+        st->ag->wait_head = st;
+    }
+}
+
+static void stream_flush(ag_stream_t *st)
+{
+    if (st->state != AGS_OPEN || st->remote_gone || st->fin_sent)
+        return;
+    if (st->pending.len) {
+        size_t n = push(st, st->pending.data, st->pending.len);
+        buf_consume(&st->pending, n);
+        if (st->pending.len) {
+            hold(st);
+            return;
+        }
+    }
+    if (st->eof_local)
+        send_fin(st);
+    else if (st->conn)
+        net_conn_resume(st->conn);
+}
+
+/* ---- local socket callbacks ------------------------------------------------ */
+
+static void on_local_read(net_conn_t *c, const char *data, size_t len)
+{
+    ag_stream_t *st = net_conn_data(c);
+    if (st->remote_gone || st->fin_sent || st->closing)
+        return;
+    size_t n = 0;
+    if (st->state == AGS_OPEN && !st->pending.len)
+        n = push(st, data, len);
+    if (n < len) {
+        if (buf_append(&st->pending, data + n, len - n) != 0) {
+            stream_abort(st, "local buffer overflow");
+            return;
+        }
+        hold(st);
+    }
+}
+
+static void on_local_eof(net_conn_t *c)
+{
+    ag_stream_t *st = net_conn_data(c);
+    st->eof_local = true;
+    if (st->state == AGS_OPEN && !st->pending.len)
+        send_fin(st);
+}
+
+static void on_local_drain(net_conn_t *c)
+{
+    rx_update(net_conn_data(c));
+}
+
+static const char *connect_reason(int err)
+{
+    switch (err) {
+    case -ETIMEDOUT: return "connect timeout";
+    case -ECONNREFUSED: return "connection refused";
+    case -EHOSTUNREACH: return "host unreachable";
+    case -ENETUNREACH: return "network unreachable";
+    default: return err ? log_strerror(err) : "connection closed";
+    }
+}
+
+static void on_local_close(net_conn_t *c, int err)
+{
+    ag_stream_t *st = net_conn_data(c);
+    ag_t *ag = st->ag;
+    st->conn = NULL;
+    if (st->state == AGS_CONNECTING && st->in_map && !st->remote_gone) {
+        ag->c_connect_failed++;
+        const char *why = connect_reason(err);
+        log_info("stream_connect_failed", LF_S("target", st->target), LF_S("reason", why));
+        if (ag_link_up(ag))
+            ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, st->guid, st->glen, false, why, -1));
+        st->remote_gone = true;
+    } else if (!(st->fin_sent && st->fin_recv)) {
+        send_reset(st, err ? log_strerror(err) : "connection closed");
+    }
+    log_debug("stream_closed", LF_S("guid", st->guid), LF_S("target", st->target),
+              LF_U("bytes_out", st->tx.bytes), LF_U("bytes_in", st->rx.received));
+    stream_free(st);
+}
+
+static void on_target_open(net_conn_t *c)
+{
+    ag_stream_t *st = net_conn_data(c);
+    ag_t *ag = st->ag;
+    if (st->remote_gone) {
+        net_conn_abort(c);
+        return;
+    }
+    st->state = AGS_OPEN;
+    limit_queue(st);
+    ag->c_streams_in++;
+    log_debug("stream_connected", LF_S("guid", st->guid), LF_S("target", st->target));
+    if (ag_link_up(ag))
+        ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, st->guid, st->glen, true, "connected",
+                                    ag->version >= 1 ? (int64_t)ag->opts.window : -1));
+}
+
+static const net_conn_cbs_t local_cbs = {
+    .on_read = on_local_read,
+    .on_eof = on_local_eof,
+    .on_drain = on_local_drain,
+    .on_close = on_local_close,
+};
+
+static const net_conn_cbs_t target_cbs = {
+    .on_open = on_target_open,
+    .on_read = on_local_read,
+    .on_eof = on_local_eof,
+    .on_drain = on_local_drain,
+    .on_close = on_local_close,
+};
+
+/* ---- streams we start (a local client on a forward) ------------------------- */
+
+void ag_stream_local_accept(ag_forward_t *f, net_conn_t *c)
+{
+    ag_t *ag = f->ag;
+    if (!ag_link_up(ag) || ag->stopping || (int64_t)ag->nstreams >= ag->opts.max_streams) {
+        ag->c_refused_local++;
+        log_info("forward_refused", LF_U("forward", f->id), LF_S("peer", net_conn_peer(c)),
+                 LF_S("reason", ag_link_up(ag) ? "too many streams" : "gateway link down"));
+        net_conn_abort(c); /* refused at once: the client sees a reset, not a hang */
+        return;
+    }
+    char guid[37];
+    tunnel_guid_new(guid);
+    ag_stream_t *st = stream_new(ag, guid, strlen(guid));
+    if (!st) {
+        net_conn_abort(c);
+        return;
+    }
+    st->conn = c;
+    st->fwd = f;
+    st->state = AGS_OPENING;
+    f->active++;
+    f->streams_total++;
+    snprintf(st->target, sizeof st->target, "%s:%s:%u", f->gateway, f->ip, f->remote);
+    net_conn_set_cbs(c, &local_cbs, st);
+    net_conn_pause(c); /* nothing is read before the Ack */
+    limit_queue(st);
+    tunnel_msg_t m = { .type = TUNNEL_INITIATOR, .port = f->remote };
+    m.guid = (tunnel_str_t){ st->guid, st->glen };
+    m.ip = tunnel_s(f->ip);
+    m.gatename = tunnel_s(f->gateway);
+    if (ag->version >= 1) {
+        m.window = ag->opts.window;
+        m.has |= TUNNEL_F_WINDOW;
+    }
+    log_debug("stream_initiate", LF_S("guid", st->guid), LF_U("forward", f->id),
+              LF_S("peer", net_conn_peer(c)), LF_S("target", st->target));
+    ag_send(ag, &m);
+}
+
+void ag_stream_on_ack(ag_t *ag, const tunnel_msg_t *m)
+{
+    ag_stream_t *st = (m->has & TUNNEL_F_GUID) ? find(ag, m->guid) : NULL;
+    if (!st)
+        return; /* late: the client left meanwhile */
+    if (st->state != AGS_OPENING) {
+        stream_abort(st, "unexpected Ack");
+        return;
+    }
+    if (!m->ok) {
+        char msg[TUNNEL_TEXT_MAX + 1];
+        cstr(msg, sizeof msg, m->message);
+        log_info("stream_refused", LF_S("guid", st->guid), LF_S("target", st->target),
+                 LF_S("reason", msg));
+        st->remote_gone = true;
+        unmap(st);
+        if (st->conn)
+            net_conn_abort(st->conn);
+        return;
+    }
+    st->state = AGS_OPEN;
+    ag->c_streams_out++;
+    tunnel_dir_init(&st->tx, (m->has & TUNNEL_F_WINDOW) ? m->window : ag->opts.window);
+    log_debug("stream_open", LF_S("guid", st->guid), LF_S("target", st->target));
+    stream_flush(st);
+}
+
+/* ---- streams the gateway opens towards us ----------------------------------- */
+
+void ag_stream_on_initiator(ag_t *ag, const tunnel_msg_t *m)
+{
+    char ip[TUNNEL_IP_MAX + 1], from[TUNNEL_NAME_MAX + 1], why[TUNNEL_IP_MAX + 64];
+    cstr(ip, sizeof ip, m->ip);
+    cstr(from, sizeof from, m->from);
+    if (find(ag, m->guid)) {
+        ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, m->guid.p, m->guid.n, false,
+                                    "GUID already in use", -1));
+        return;
+    }
+    if (!tunnel_acl_match(&ag->allow, from[0] ? from : NULL, NULL, ip, m->port)) {
+        ag->c_denied++;
+        snprintf(why, sizeof why, "not in whitelist: %s:%u", ip, m->port);
+        log_info("stream_denied", LF_S("from", from), LF_S("ip", ip), LF_I("port", m->port),
+                 LF_S("reason", "not in whitelist"));
+        ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, m->guid.p, m->guid.n, false, why, -1));
+        return;
+    }
+    if ((int64_t)ag->nstreams >= ag->opts.max_streams) {
+        ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, m->guid.p, m->guid.n, false,
+                                    "too many streams", -1));
+        return;
+    }
+    ag_stream_t *st = stream_new(ag, m->guid.p, m->guid.n);
+    if (!st) {
+        ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, m->guid.p, m->guid.n, false,
+                                    "out of memory", -1));
+        return;
+    }
+    st->state = AGS_CONNECTING;
+    tunnel_dir_init(&st->tx, (m->has & TUNNEL_F_WINDOW) ? m->window : ag->opts.window);
+    snprintf(st->target, sizeof st->target, "%s:%u", ip, m->port);
+    net_connect_opts_t co = { .host = ip, .port = m->port, .timeout_ms = ag->opts.connect_timeout_ms };
+    int rc = net_connect(ag->loop, &co, &target_cbs, st, &st->conn);
+    if (rc != 0) {
+        /* net_connect reports failures through on_close when it returned a
+         * connection; without one, answer here. */
+        if (!st->conn) {
+            ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, st->guid, st->glen, false,
+                                        connect_reason(rc), -1));
+            stream_free(st);
+        }
+    }
+}
+
+/* ---- messages on open streams ----------------------------------------------- */
+
+void ag_stream_on_data(ag_t *ag, const tunnel_msg_t *m)
+{
+    ag_stream_t *st = find(ag, m->guid);
+    if (!st || st->remote_gone || st->closing)
+        return;
+    if (st->state != AGS_OPEN) {
+        stream_abort(st, "Data before Ack");
+        return;
+    }
+    if (st->fin_recv) {
+        stream_abort(st, "data after fin");
+        return;
+    }
+    if (tunnel_rwin_received(&st->rx, m->data.n) != 0) {
+        stream_abort(st, "flow control window exceeded");
+        return;
+    }
+    ag->c_bytes_in += m->data.n;
+    if (!st->conn)
+        return;
+    if (net_conn_write(st->conn, m->data.p, m->data.n) != 0) {
+        stream_abort(st, "local write failed");
+        return;
+    }
+    rx_update(st);
+}
+
+void ag_stream_on_window(ag_t *ag, const tunnel_msg_t *m)
+{
+    ag_stream_t *st = find(ag, m->guid);
+    if (!st || st->remote_gone)
+        return;
+    const char *why;
+    if (tunnel_dir_grant(&st->tx, m->credit, (uint64_t)1 << 32, &why) != 0) {
+        stream_abort(st, why);
+        return;
+    }
+    stream_flush(st);
+}
+
+void ag_stream_on_terminator(ag_t *ag, const tunnel_msg_t *m)
+{
+    ag_stream_t *st = find(ag, m->guid);
+    if (!st)
+        return;
+    if (m->mode == TUNNEL_TERM_RESET || st->state != AGS_OPEN) {
+        char reason[TUNNEL_TEXT_MAX + 1];
+        cstr(reason, sizeof reason, m->reason);
+        log_debug("stream_reset_by_peer", LF_S("guid", st->guid), LF_S("reason", reason));
+        st->remote_gone = true;
+        unmap(st);
+        if (st->conn)
+            net_conn_abort(st->conn);
+        else
+            stream_free(st);
+        return;
+    }
+    if (m->mode == TUNNEL_TERM_CLOSE) {
+        /* the peer is done both ways (seed semantics): flush and close */
+        st->remote_gone = true;
+        unmap(st);
+        st->closing = true;
+        if (st->conn)
+            net_conn_close(st->conn);
+        return;
+    }
+    if (st->fin_recv) {
+        stream_abort(st, "second fin");
+        return;
+    }
+    st->fin_recv = true;
+    if (st->conn)
+        net_conn_shutdown(st->conn);
+    maybe_finish(st);
+}
+
+/* ---- the link ----------------------------------------------------------------- */
+
+void ag_stream_link_drained(ag_t *ag)
+{
+    ag_stream_t *list = ag->wait_head;
+    ag->wait_head = NULL;
+    while (list) {
+        ag_stream_t *st = list;
+        list = st->wnext;
+        st->waiting_link = false;
+        st->wnext = NULL;
+        stream_flush(st);
+    }
+}
+
+void ag_stream_link_lost(ag_t *ag, const char *reason)
+{
+    size_t n = tunnel_map_len(&ag->streams), i = 0, pos = 0;
+    ag_stream_t **all = n ? malloc(n * sizeof *all) : NULL;
+    ag_stream_t *st;
+    while (all && (st = tunnel_map_next(&ag->streams, &pos)))
+        all[i++] = st;
+    for (size_t k = 0; k < i; k++) {
+        st = all[k];
+        st->remote_gone = true;
+        unmap(st);
+        wait_remove(st);
+        if (st->conn)
+            net_conn_abort(st->conn);
+        else
+            stream_free(st);
+    }
+    free(all);
+    /* whatever could not be collected (out of memory) is dropped one by one */
+    while ((st = tunnel_map_next(&ag->streams, &(size_t){ 0 }))) {
+        st->remote_gone = true;
+        unmap(st);
+        if (st->conn)
+            net_conn_abort(st->conn);
+        else
+            stream_free(st);
+    }
+    ag->wait_head = NULL;
+    if (n)
+        log_info("streams_reset", LF_U("streams", n), LF_S("reason", reason));
+}
