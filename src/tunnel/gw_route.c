@@ -38,7 +38,8 @@ static gw_leg_t *find_leg(gw_session_t *s, tunnel_str_t guid)
 static void cstr(char *dst, size_t size, tunnel_str_t s)
 {
     size_t n = s.n < size - 1 ? s.n : size - 1;
-    memcpy(dst, s.p, n);
+    if (n)
+        memcpy(dst, s.p, n);
     dst[n] = '\0';
 }
 
