@@ -143,7 +143,7 @@ class RawWS:
         self.close_code = None
         self.close_reason = ""
 
-    def send_frame(self, payload, opcode=2, fin=True):
+    def frame(self, payload, opcode=2, fin=True):
         hdr = bytes([(0x80 if fin else 0) | opcode])
         n = len(payload)
         if n < 126:
@@ -155,10 +155,17 @@ class RawWS:
         mask = os.urandom(4)
         body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload)) if n < 4096 else \
             _mask_fast(payload, mask)
-        self.s.sendall(hdr + mask + body)
+        return hdr + mask + body
+
+    def send_frame(self, payload, opcode=2, fin=True):
+        self.s.sendall(self.frame(payload, opcode, fin))
 
     def send(self, m):
         self.send_frame(m)
+
+    def send_many(self, msgs):
+        """Several messages in one write: the peer reads them together."""
+        self.s.sendall(b"".join(self.frame(m) for m in msgs))
 
     def _need(self, n):
         while len(self.buf) < n:

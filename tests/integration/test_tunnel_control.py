@@ -1,0 +1,252 @@
+"""Tunnel control plane: ACL and whitelist denials, unreachable targets,
+duplicate logins, bad keys, gateway restarts, agent deaths, the admin and
+agent APIs (with the persisted forwards) and SIGHUP reloads."""
+import signal
+import socket
+import time
+
+import pytest
+import requests
+
+from tunnel_util import (Server, echo_handler, read_all, start_agent, start_gateway,
+                         wait_connected)
+
+GW_AUTH = {"Authorization": "Bearer admintoken"}
+AG_AUTH = {"Authorization": "Bearer agenttoken"}
+
+
+def add_forward(agent, remote, gateway="b", ip="127.0.0.1", local=0):
+    r = requests.post(agent.url() + "/api/forwards", headers=AG_AUTH, timeout=5,
+                      json={"local": local, "gateway": gateway, "ip": ip, "remote": remote})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def port_of(fw):
+    return int(fw["local"].rsplit(":", 1)[1])
+
+
+def closed_quickly(port, send=b"x", timeout=5.0):
+    """Connect through a forward; the tunnel must end it (EOF or reset) fast."""
+    t0 = time.monotonic()
+    try:
+        # the reset can arrive before connect() has even returned
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+            c.sendall(send)
+            data = c.recv(100)
+    except (ConnectionResetError, BrokenPipeError):
+        data = b""
+    assert data == b""
+    return time.monotonic() - t0
+
+
+@pytest.fixture
+def echo():
+    s = Server(echo_handler)
+    yield s
+    s.close()
+
+
+def pair(outpost, tmp_path, rules, allow, extra_gw=(), **kw):
+    gw = start_gateway(outpost, tmp_path, {"a": "key-a", "b": "key-b"}, rules, extra=extra_gw)
+    b = start_agent(outpost, tmp_path, gw, "b", "key-b", allow=allow, **kw)
+    a = start_agent(outpost, tmp_path, gw, "a", "key-a", **kw)
+    wait_connected(a)
+    wait_connected(b)
+    return gw, a, b
+
+
+def echo_ok(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+        c.sendall(b"hello")
+        c.shutdown(socket.SHUT_WR)
+        assert read_all(c) == b"hello"
+
+
+def test_acl_default_deny(outpost, tmp_path, echo):
+    gw, a, b = pair(outpost, tmp_path, [f"from=a to=b net=127.0.0.1 ports={echo.port}"],
+                    ["net=127.0.0.0/8 ports=*"])
+    echo_ok(port_of(add_forward(a, echo.port)))
+    # another port, the other direction, another address: all denied
+    closed_quickly(port_of(add_forward(a, echo.port + 1 if echo.port < 65535 else 1)))
+    gw.wait_for(r"stream_denied from=a to=b ip=127\.0\.0\.1")
+    a.wait_for(r"stream_refused .*reason=\"denied by ACL")
+    closed_quickly(port_of(add_forward(b, echo.port, gateway="a")))
+    gw.wait_for(r"stream_denied from=b to=a")
+    m = requests.get(gw.url("admin") + "/metrics", headers=GW_AUTH, timeout=5).text
+    assert "outpost_gateway_acl_denied_total 2" in m
+
+
+def test_whitelist_and_unreachable(outpost, tmp_path, echo):
+    gw, a, b = pair(outpost, tmp_path, ["from=a to=b net=* ports=*"],
+                    [f"net=127.0.0.1/32 ports={echo.port}"])
+    echo_ok(port_of(add_forward(a, echo.port)))
+    closed_quickly(port_of(add_forward(a, echo.port, ip="127.0.0.2")))
+    b.wait_for(r"stream_denied .*ip=127\.0\.0\.2 .*reason=\"not in whitelist\"")
+    a.wait_for(r"stream_refused .*reason=\"not in whitelist: 127\.0\.0\.2")
+    # allowed but nobody listens: the Ack names the reason
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    gw2, a2, b2 = pair(outpost, tmp_path / "x", ["from=a to=b net=* ports=*"],
+                       ["net=127.0.0.1/32 ports=*"])
+    closed_quickly(port_of(add_forward(a2, dead)))
+    a2.wait_for(r"stream_refused .*reason=\"connection refused\"")
+
+
+def test_duplicate_login_replaces_old_session(outpost, tmp_path, echo):
+    gw, a, b = pair(outpost, tmp_path, ["from=a to=b net=* ports=*"], ["net=127.0.0.0/8 ports=*"])
+    port = port_of(add_forward(a, echo.port))
+    held = socket.create_connection(("127.0.0.1", port), timeout=10)
+    held.sendall(b"1")
+    assert held.recv(1) == b"1"
+    # a second process logs in as b: it takes over, the old b's streams reset
+    b2 = start_agent(outpost, tmp_path / "b2", gw, "b", "key-b", allow=["net=127.0.0.0/8 ports=*"],
+                     extra=["--reconnect-max", "30s"])
+    wait_connected(b2)
+    gw.wait_for(r"agent_replaced agent=b")
+    b.wait_for(r"gateway_goaway code=replaced")
+    with pytest.raises((ConnectionResetError, AssertionError)):
+        assert held.recv(10) != b""  # reset (or EOF) instead of hanging
+    held.close()
+    echo_ok(port)  # served by the new b
+    agents = requests.get(gw.url("admin") + "/api/agents", headers=GW_AUTH, timeout=5).json()
+    assert sorted(x["name"] for x in agents) == ["a", "b"]
+
+
+def test_bad_key_is_refused(outpost, tmp_path):
+    gw = start_gateway(outpost, tmp_path, {"a": "key-a"}, [])
+    bad = start_agent(outpost, tmp_path, gw, "a", "wrong-key")
+    bad.wait_for(r"gateway_login_failed .*reason=\"authentication failed\"")
+    gw.wait_for(r"agent_auth_failed agent=a")
+    ghost = start_agent(outpost, tmp_path, gw, "nobody", "key-a")
+    ghost.wait_for(r"gateway_login_failed")
+    assert "wrong-key" not in gw.output() and "key-a" not in gw.output()
+
+
+def test_gateway_restart_reconnects(outpost, tmp_path, echo):
+    gw, a, b = pair(outpost, tmp_path, ["from=a to=b net=* ports=*"], ["net=127.0.0.0/8 ports=*"])
+    port = port_of(add_forward(a, echo.port))
+    held = socket.create_connection(("127.0.0.1", port), timeout=10)
+    held.sendall(b"1")
+    assert held.recv(1) == b"1"
+    gw_port = gw.addr()[1]
+    na, nb = len(a.lines), len(b.lines)
+    gw.stop()
+    # streams end on both sides, and new connections are refused at once
+    with pytest.raises((ConnectionResetError, AssertionError)):
+        assert held.recv(10) != b""
+    held.close()
+    a.wait_for(r"gateway_disconnected", start=na)
+    assert closed_quickly(port) < 2.0
+    gw2 = start_gateway(outpost, tmp_path / "again", {"a": "key-a", "b": "key-b"},
+                        ["from=a to=b net=* ports=*"], port=gw_port)
+    wait_connected(a, start=na)
+    wait_connected(b, start=nb)
+    echo_ok(port)
+    gw2.stop()
+
+
+def test_agent_death_resets_far_side(outpost, tmp_path):
+    """Killing the acceptor agent resets the initiator's streams."""
+    def slow(c):
+        c.recv(10)
+        c.sendall(b"ok")
+        c.recv(10)  # wait for the end
+    srv = Server(slow)
+    gw, a, b = pair(outpost, tmp_path, ["from=a to=b net=* ports=*"], ["net=127.0.0.0/8 ports=*"])
+    port = port_of(add_forward(a, srv.port))
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    c.sendall(b"go")
+    assert c.recv(2) == b"ok"
+    b.kill()
+    with pytest.raises((ConnectionResetError, AssertionError)):
+        assert c.recv(10) != b""
+    c.close()
+    gw.wait_for(r"agent_offline agent=b")
+    srv.close()
+
+
+def test_admin_api(outpost, tmp_path, echo):
+    gw, a, b = pair(outpost, tmp_path, ["from=a to=b net=* ports=*"], ["net=127.0.0.0/8 ports=*"])
+    admin = gw.url("admin")
+    assert requests.get(admin + "/api/agents", timeout=5).status_code == 401
+    assert requests.get(admin + "/api/agents", headers={"Authorization": "Bearer nope"},
+                        timeout=5).status_code == 401
+    agents = requests.get(admin + "/api/agents", headers=GW_AUTH, timeout=5).json()
+    assert {x["name"] for x in agents} == {"a", "b"}
+    for x in agents:
+        assert x["address"].startswith("127.0.0.1:") and x["since"].endswith("Z")
+    port = port_of(add_forward(a, echo.port))
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    c.sendall(b"abc")
+    assert c.recv(3) == b"abc"
+    streams = requests.get(admin + "/api/streams", headers=GW_AUTH, timeout=5).json()
+    assert len(streams) == 1 and streams[0]["from"] == "a" and streams[0]["to"] == "b"
+    assert streams[0]["bytes_out"] == 3 and streams[0]["state"] == "open"
+    st = requests.get(admin + "/status", headers=GW_AUTH, timeout=5).json()
+    assert st["agents_online"] == 2 and st["streams"] == 1
+    n = len(b.lines)
+    r = requests.delete(admin + "/api/agents/b", headers=GW_AUTH, timeout=5)
+    assert r.status_code == 200
+    b.wait_for(r"gateway_goaway code=kicked", start=n)
+    with pytest.raises((ConnectionResetError, AssertionError)):
+        assert c.recv(10) != b""
+    c.close()
+    wait_connected(b, start=n)  # it comes back by itself
+    assert requests.delete(admin + "/api/agents/zz", headers=GW_AUTH, timeout=5).status_code == 404
+    m = requests.get(admin + "/metrics", headers=GW_AUTH, timeout=5).text
+    assert "outpost_gateway_agents_online 2" in m
+
+
+def test_agent_api_persists_forwards(outpost, tmp_path, echo):
+    gw, a, b = pair(outpost, tmp_path, ["from=a to=b net=* ports=*"], ["net=127.0.0.0/8 ports=*"])
+    api = a.url()
+    assert requests.get(api + "/api/forwards", timeout=5).status_code == 401
+    bad = requests.post(api + "/api/forwards", headers=AG_AUTH, timeout=5,
+                        json={"local": 0, "gateway": "b", "ip": "not-an-ip", "remote": 1})
+    assert bad.status_code == 400 and "ip" in bad.json()["error"]
+    fw = add_forward(a, echo.port)
+    gone = add_forward(a, echo.port)
+    assert requests.delete(api + f"/api/forwards/{gone['id']}", headers=AG_AUTH,
+                           timeout=5).status_code == 200
+    assert requests.delete(api + "/api/forwards/999", headers=AG_AUTH,
+                           timeout=5).status_code == 404
+    lst = requests.get(api + "/api/forwards", headers=AG_AUTH, timeout=5).json()
+    assert [f["id"] for f in lst] == [fw["id"]]
+    st = requests.get(api + "/api/status", headers=AG_AUTH, timeout=5).json()
+    assert st["connected"] is True and st["name"] == "a"
+    # restart the agent: the forward comes back on the same port
+    a.stop()
+    a2 = start_agent(outpost, tmp_path, gw, "a", "key-a")
+    wait_connected(a2)
+    lst = requests.get(a2.url() + "/api/forwards", headers=AG_AUTH, timeout=5).json()
+    assert [(f["local"], f["remote"], f["persistent"]) for f in lst] == \
+        [(fw["local"], echo.port, True)]
+    echo_ok(port_of(fw))
+
+
+def test_sighup_reloads_rules(outpost, tmp_path, echo):
+    from tunnel_util import key_hash
+    cfg = tmp_path / "gw.yaml"
+
+    def write(rules):
+        lines = ["agent:", f"  - name=a key-hash={key_hash('key-a')}",
+                 f"  - name=b key-hash={key_hash('key-b')}", "rule:"]
+        lines += [f"  - {r}" for r in rules] or ["  []"]
+        cfg.write_text("\n".join(lines) + "\n")
+    write([])
+    gw = outpost("gateway", "--config", str(cfg), "--listen", "127.0.0.1:0", "--admin-listen",
+                 "127.0.0.1:0", "--insecure", "--data-dir", str(tmp_path / "gw"),
+                 "--api-token", "admintoken")
+    b = start_agent(outpost, tmp_path, gw, "b", "key-b", allow=["net=127.0.0.0/8 ports=*"])
+    a = start_agent(outpost, tmp_path, gw, "a", "key-a")
+    wait_connected(a)
+    wait_connected(b)
+    port = port_of(add_forward(a, echo.port))
+    closed_quickly(port)
+    write(["from=a to=b net=127.0.0.1 ports=*"])
+    n = len(gw.lines)
+    gw.signal(signal.SIGHUP)
+    gw.wait_for(r"reloaded agents=2 rules=1", start=n)
+    echo_ok(port)
