@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,14 @@ void runtime_stop(runtime_t *rt)
 int runtime_run(runtime_t *rt)
 {
     uv_run(rt->loop, UV_RUN_DEFAULT);
+    /* Drained: a late signal must not turn this clean exit into a kill.
+     * (Closing libuv's signal handles restores the default action, so the
+     * mask is set first and the handlers are replaced after.) */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
     if (rt->started) {
         uv_close((uv_handle_t *)&rt->sig_term, NULL);
         uv_close((uv_handle_t *)&rt->sig_int, NULL);
@@ -94,6 +103,9 @@ int runtime_run(runtime_t *rt)
         uv_run(rt->loop, UV_RUN_DEFAULT);
         rt->started = false;
     }
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
     log_info("stopped");
     return 0;
 }

@@ -522,6 +522,10 @@ static void handshake_done(net_conn_t *c)
     if (c->peer_id)
         tls_peer_fill(c->ssl, c->peer_id);
     c->state = ST_OPEN;
+    if (c->paused && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
     log_debug("tls_open", LF_S("peer", c->peer), LF_S("version", c->peer_id ? c->peer_id->version : ""),
               LF_S("subject", c->peer_id ? c->peer_id->subject : ""));
     if (c->plain_pending.len) {
@@ -610,7 +614,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 
 static void start_reading(net_conn_t *c)
 {
-    if (c->reading || c->paused || c->peer_eof || c->state >= ST_FLUSHING)
+    /* A pause holds back application data, not the TLS handshake. */
+    if (c->reading || (c->paused && c->state != ST_HANDSHAKE) || c->peer_eof ||
+        c->state >= ST_FLUSHING)
         return;
     if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) == 0)
         c->reading = true;
@@ -621,7 +627,7 @@ void net_conn_pause(net_conn_t *c)
     if (c->paused)
         return;
     c->paused = true;
-    if (c->reading) {
+    if (c->reading && c->state != ST_HANDSHAKE) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
     }
@@ -632,9 +638,11 @@ void net_conn_resume(net_conn_t *c)
     if (!c->paused)
         return;
     c->paused = false;
-    if (c->state != ST_OPEN)
+    if (c->state != ST_OPEN && c->state != ST_HANDSHAKE)
         return;
     start_reading(c);
+    if (c->state != ST_OPEN)
+        return;
     /* Data TLS already decrypted, or an EOF seen while paused, is handed
      * over on the next loop turn, never from inside the caller's stack. */
     if (tls_has_pending(c) || (c->peer_eof && !c->eof_delivered))

@@ -183,7 +183,11 @@ static int on_header_field_complete(llhttp_t *l)
     if (p->msg.nheaders >= HTTP_MAX_HEADERS)
         return fail(p, HTTP_PARSE_ERR_HEADERS_TOO_BIG, "too many header fields");
     http_hdr_ref_t *h = &p->msg.hdr[p->msg.nheaders];
-    return close_part(p, &h->name_off, &h->name_len);
+    if (close_part(p, &h->name_off, &h->name_len))
+        return -1;
+    if (h->name_len == 0) /* llhttp lets ":value" through */
+        return fail(p, HTTP_PARSE_ERR_SYNTAX, "empty header name");
+    return 0;
 }
 
 static int on_header_value_complete(llhttp_t *l)
@@ -197,6 +201,8 @@ static int on_header_value_complete(llhttp_t *l)
         return -1;
     /* trim trailing whitespace (llhttp leaves it) */
     char *v = m->store.data + h->value_off;
+    if (memchr(v, '\r', h->value_len) || memchr(v, '\n', h->value_len))
+        return fail(p, HTTP_PARSE_ERR_SYNTAX, "obsolete line folding in a header");
     while (h->value_len && (v[h->value_len - 1] == ' ' || v[h->value_len - 1] == '\t'))
         v[--h->value_len] = '\0';
     m->nheaders++;
@@ -224,8 +230,9 @@ static int on_headers_complete(llhttp_t *l)
     m->content_length = (l->flags & F_CONTENT_LENGTH) ? (int64_t)l->content_length : -1;
     m->keep_alive = llhttp_should_keep_alive(l) != 0;
     m->upgrade = l->upgrade != 0;
+    /* chunked is the only transfer coding we speak */
     const char *te = http_msg_header(m, "Transfer-Encoding");
-    if (te && !m->chunked)
+    if (te && (!m->chunked || strcasecmp(te, "chunked") != 0))
         return fail(p, HTTP_PARSE_ERR_UNSUPPORTED, "unsupported transfer coding");
     const char *expect = http_msg_header(m, "Expect");
     m->expect_continue = expect && strcasecmp(expect, "100-continue") == 0;

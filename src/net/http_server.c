@@ -19,6 +19,9 @@
  */
 
 enum { MAX_PARAMS = 8, INBUF_MAX = 256 * 1024, SMALL_DISCARD = 64 * 1024 };
+/* After an error answered before the request was read, keep reading (and
+ * dropping) for a while so the client sees the answer instead of a reset. */
+enum { LINGER_MS = 2000, LINGER_MAX = 4 * 1024 * 1024 };
 enum { NO_LENGTH = -2 }; /* write_head: a response that has no body at all */
 
 typedef enum phase { PH_IDLE, PH_HEAD, PH_BODY, PH_HANDLING } phase_t;
@@ -51,7 +54,8 @@ struct http_sconn {
     phase_t phase;
     event_t event;
     int feeding;          /* depth of sc_feed on the stack */
-    bool close_after, body_paused, taken, gone;
+    size_t lingered;      /* bytes discarded while lingering */
+    bool close_after, body_paused, taken, gone, lingering;
 };
 
 typedef struct param {
@@ -85,6 +89,7 @@ static void sc_feed(http_sconn_t *sc, const char *data, size_t len);
 static void sc_next(http_sconn_t *sc);
 static void req_release(http_req_t *r);
 static void sc_error(http_sconn_t *sc, int status, const char *reason);
+static void sc_linger(http_sconn_t *sc);
 
 /* ---- small helpers --------------------------------------------------------- */
 
@@ -133,6 +138,8 @@ static void set_timer_for_phase(http_sconn_t *sc)
 {
     const http_server_opts_t *o = &sc->srv->o;
     int64_t ms = -1;
+    if (sc->lingering)
+        return; /* the linger deadline stands */
     if (sc->phase == PH_IDLE)
         ms = o->idle_timeout_ms;
     else if (sc->phase == PH_HEAD)
@@ -208,7 +215,7 @@ static void req_finish(http_req_t *r)
             sc->close_after = true;
         r->discard = true;
         if (sc->close_after) {
-            net_conn_close(sc->conn);
+            sc_linger(sc);
             return;
         }
         return; /* sc_next runs once the body has been read */
@@ -497,6 +504,21 @@ static const http_parser_cbs_t parser_cbs = {
 
 /* ---- connection flow ---------------------------------------------------------- */
 
+static void on_linger_timer(net_conn_t *c) { net_conn_close(c); }
+
+/* Half-close after the queued answer and drop what the client still sends. */
+static void sc_linger(http_sconn_t *sc)
+{
+    if (sc->lingering || sc->gone || net_conn_closing(sc->conn))
+        return;
+    sc->lingering = true;
+    buf_free(&sc->inbuf);
+    net_conn_shutdown(sc->conn);
+    if (net_conn_paused(sc->conn))
+        net_conn_resume(sc->conn);
+    net_conn_timer(sc->conn, LINGER_MS, on_linger_timer);
+}
+
 static void sc_error(http_sconn_t *sc, int status, const char *reason)
 {
     sc->close_after = true;
@@ -516,7 +538,7 @@ static void sc_error(http_sconn_t *sc, int status, const char *reason)
         if (n > 0 && (size_t)n < sizeof buf)
             net_conn_write(sc->conn, buf, (size_t)n);
     }
-    net_conn_close(sc->conn);
+    sc_linger(sc);
 }
 
 static void parse_error(http_sconn_t *sc, int rc)
@@ -659,6 +681,13 @@ static void sc_feed(http_sconn_t *sc, const char *data, size_t len)
     sc->cur = NULL;
     sc->cur_len = 0;
     sc->feeding--;
+    /* a response finished inside the loop: wait for the next request */
+    if (!sc->taken && !sc->gone && !sc->lingering && !net_conn_closing(sc->conn) &&
+        sc->phase == PH_IDLE && sc->inbuf.len == 0) {
+        if (net_conn_paused(sc->conn))
+            net_conn_resume(sc->conn);
+        set_timer_for_phase(sc);
+    }
 }
 
 /* sc_feed from a callback; false when the connection was taken (sc freed). */
@@ -711,6 +740,12 @@ static void sc_next(http_sconn_t *sc)
 static void on_sc_read(net_conn_t *c, const char *data, size_t len)
 {
     http_sconn_t *sc = net_conn_data(c);
+    if (sc->lingering) {
+        sc->lingered += len;
+        if (sc->lingered > LINGER_MAX)
+            net_conn_close(c);
+        return;
+    }
     if (sc->inbuf.len) { /* keep order behind what already waits */
         stash(sc, data, len);
         return;
@@ -729,6 +764,10 @@ static void on_sc_drain(net_conn_t *c)
 static void on_sc_eof(net_conn_t *c)
 {
     http_sconn_t *sc = net_conn_data(c);
+    if (sc->lingering) {
+        net_conn_close(c);
+        return;
+    }
     /* A client may half-close after its request; answer it, then close. */
     sc->close_after = true;
     if (!sc->req || (sc->phase != PH_HANDLING && !sc->req->ended)) {

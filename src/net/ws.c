@@ -698,3 +698,37 @@ int ws_connect(uv_loop_t *loop, const ws_connect_opts_t *co, const ws_opts_t *op
     *out = ws;
     return 0;
 }
+
+/* ---- frame reader without a connection (fuzzing) ---------------------------------- */
+
+static size_t fuzz_msgs;
+
+static ssize_t fuzz_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
+                            int flags, void *ud)
+{
+    return (ssize_t)len; /* replies (pong, close) go nowhere */
+}
+
+static void fuzz_on_message(ws_t *ws, int type, const uint8_t *data, size_t len) { fuzz_msgs++; }
+
+size_t ws_frames_feed(const uint8_t *data, size_t len, size_t max_message)
+{
+    static const ws_cbs_t fcbs = { .on_message = fuzz_on_message };
+    struct wslay_event_callbacks cb = wslay_cbs;
+    cb.send_callback = fuzz_send_cb;
+    ws_t ws = { .cbs = &fcbs, .state = WS_OPEN };
+    fuzz_msgs = 0;
+    if (wslay_event_context_server_init(&ws.ctx, &cb, &ws) != 0)
+        return 0;
+    wslay_event_config_set_max_recv_msg_length(ws.ctx, max_message);
+    ws.feed = (const char *)data;
+    ws.feed_len = len;
+    while (ws.feed_len && wslay_event_get_read_enabled(ws.ctx)) {
+        size_t before = ws.feed_len;
+        if (wslay_event_recv(ws.ctx) != 0 || ws.feed_len == before)
+            break;
+    }
+    wslay_event_send(ws.ctx);
+    wslay_event_context_free(ws.ctx);
+    return fuzz_msgs;
+}

@@ -101,4 +101,9 @@ net_conn_t *ws_conn(const ws_t *ws);
 const char *ws_peer(const ws_t *ws);
 const tls_peer_t *ws_tls_peer(const ws_t *ws);
 
+/* Fuzzing and tests: run bytes received by a server endpoint through the
+ * same frame reader (wslay, our limits and callbacks) with no connection;
+ * returns the number of complete data messages seen. */
+size_t ws_frames_feed(const uint8_t *data, size_t len, size_t max_message);
+
 #endif

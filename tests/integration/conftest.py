@@ -169,3 +169,35 @@ def shared_dir():
     if not (SHARED / "cwmp" / "validate-soap").exists():
         pytest.skip("../shared/cwmp not present")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """A throwaway PKI made with the openssl CLI: ca.pem, server/server2
+    (SAN 127.0.0.1, localhost), client (O=Outpost Test, CN=client) signed by
+    it, and rogue.pem/key signed by an unrelated CA. Returns name -> path."""
+    d = tmp_path_factory.mktemp("pki")
+
+    def sh(*args):
+        subprocess.run(args, cwd=d, check=True, capture_output=True)
+
+    def ca(name, cn):
+        sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+           "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2",
+           "-subj", f"/O=Outpost Test/CN={cn}")
+
+    def leaf(name, cn, ca_name):
+        sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+           "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/O=Outpost Test/CN={cn}")
+        (d / f"{name}.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        sh("openssl", "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca_name}.pem", "-CAkey",
+           f"{ca_name}.key", "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
+           "-extfile", f"{name}.ext")
+
+    ca("ca", "Outpost Test Root")
+    ca("rogue-ca", "Rogue Root")
+    leaf("server", "server", "ca")
+    leaf("server2", "server2", "ca")
+    leaf("client", "client", "ca")
+    leaf("rogue", "client", "rogue-ca")
+    return {p.name: str(p) for p in d.iterdir()}
