@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "acs/acs.h"
+#include "certs/certs.h"
 #include "core/log.h"
 #include "testd/testd.h"
 #include "tunnel/tunnel.h"
@@ -25,6 +26,7 @@ static const subcommand_t subcommands[] = {
       tunnel_gateway_main, 0 },
     { "agent", "tunnel agent: local port forwards and whitelisted services behind NAT",
       tunnel_agent_main, 0 },
+    { "certs", "make the root CA and leaf certificates for relay and tunnel peers", certs_main, 0 },
     { NULL, NULL, NULL, 0 },
 };
 
