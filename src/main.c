@@ -9,6 +9,7 @@
 #include "acs/acs.h"
 #include "certs/certs.h"
 #include "core/log.h"
+#include "relay/relay.h"
 #include "testd/testd.h"
 #include "tunnel/tunnel.h"
 
@@ -27,6 +28,10 @@ static const subcommand_t subcommands[] = {
     { "agent", "tunnel agent: local port forwards and whitelisted services behind NAT",
       tunnel_agent_main, 0 },
     { "certs", "make the root CA and leaf certificates for relay and tunnel peers", certs_main, 0 },
+    { "relay", "mutual-TLS WebSocket relay pairing two peers per path", relay_main, 0 },
+    { "relay-client", "the manager's end of a relay path: local HTTP in, REST:REQUEST out", relay_client_main, 0 },
+    { "relay-connector", "the gateway's end of a relay path: REST:REQUEST in, local HTTP out",
+      relay_connector_main, 0 },
     { NULL, NULL, NULL, 0 },
 };
 

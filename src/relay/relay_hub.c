@@ -146,8 +146,6 @@ relay_hub_t *relay_hub_new(const relay_hub_ops_t *ops, void *ud, const relay_hub
     h->ops = *ops;
     h->ud = ud;
     h->o = *opts;
-    if (!h->o.buffer_bytes)
-        h->o.buffer_bytes = 1 << 20;
     if (!h->o.now_ms)
         h->o.now_ms = clock_mono_ms;
     h->nbucket = 1024;
@@ -257,6 +255,8 @@ int relay_hub_check_busy(const relay_hub_t *h, const char *meeting)
     const relay_path_t *path = path_find(h, meeting);
     return path && path_count(path) == 2 ? -EBUSY : 0;
 }
+
+void relay_hub_note_busy(relay_hub_t *h) { h->st.busy_rejects++; }
 
 void relay_hub_attach(relay_hub_t *h, relay_peer_t *p)
 {
@@ -388,7 +388,7 @@ void relay_hub_message(relay_hub_t *h, relay_peer_t *p, bool binary, const void 
             return;
         h->st.messages++;
         h->st.bytes += len;
-        if (!p->paused && h->ops.queued(q, h->ud) >= h->o.buffer_bytes) {
+        if (!p->paused && q->state == RELAY_PEER_PAIRED && h->ops.congested(q, h->ud)) {
             p->paused = true;
             h->st.pauses++;
             h->ops.pause(p, h->ud);
@@ -420,4 +420,9 @@ void relay_hub_each_path(const relay_hub_t *h, relay_hub_path_fn cb, void *ud)
     for (size_t i = 0; i < h->nbucket; i++)
         for (relay_path_t *p = h->bucket[i]; p; p = p->hnext)
             cb(p->meeting, p->peer[0] ? p->peer[0] : p->peer[1], p->peer[0] ? p->peer[1] : NULL, ud);
+}
+
+size_t relay_hub_peer_queued(relay_hub_t *h, relay_peer_t *p)
+{
+    return p->state == RELAY_PEER_CLOSED ? 0 : h->ops.queued(p, h->ud);
 }

@@ -30,9 +30,11 @@
  *    queued: a queued REST:REQUEST could reach a gateway long after its
  *    sender gave up (a stale DELETE executed later is worse than an error).
  *
- * Backpressure: after forwarding to B, if B's transport holds more than
- * `buffer_bytes`, A stops being read (ops->pause) until B drains
- * (relay_hub_drained(B) -> ops->resume(A)). Memory per pair is therefore
+ * Backpressure: after forwarding to B, if B's transport is congested (it
+ * holds more than its high-water mark: --pair-buffer in the relay), A
+ * stops being read (ops->pause) until B drains (relay_hub_drained(B) ->
+ * ops->resume(A)). Asking the transport rather than comparing sizes here
+ * means the hub and the drain notification can never disagree. Memory per pair is therefore
  * bounded by about buffer_bytes + what was in flight, whatever B's speed.
  *
  * Ownership: the hub owns paths; peers are embedded in the transport's
@@ -92,16 +94,18 @@ typedef struct relay_hub_ops {
     void (*pause)(relay_peer_t *p, void *ud);
     void (*resume)(relay_peer_t *p, void *ud);
     size_t (*queued)(relay_peer_t *p, void *ud); /* bytes waiting on p's transport */
+    /* Past its high-water mark: the transport will report relay_hub_drained()
+     * once it is below its low-water mark again. */
+    bool (*congested)(relay_peer_t *p, void *ud);
 } relay_hub_ops_t;
 
 typedef struct relay_hub_opts {
     bool keep_waiting;     /* a peer whose partner left waits for a new one */
-    size_t buffer_bytes;   /* per direction of a pair; default 1 MiB */
     int64_t (*now_ms)(void); /* clock (tests); default clock_mono_ms */
 } relay_hub_opts_t;
 
 typedef struct relay_hub_stats {
-    uint64_t connections_total, hellos, pairings, busy_rejects, protocol_rejects, forbidden;
+    uint64_t connections_total, hellos, pairings, busy_rejects, protocol_rejects;
     uint64_t messages, bytes, dropped, pauses, partner_left, overflow_closes;
     size_t peers, pending, waiting_paths, paired_paths;
 } relay_hub_stats_t;
@@ -117,6 +121,8 @@ const relay_hub_stats_t *relay_hub_stats(relay_hub_t *h);
  * (two peers paired there) so the transport can answer at once. */
 int relay_hub_check_busy(const relay_hub_t *h, const char *meeting);
 
+/* The transport refused a connection to a busy path (counted here). */
+void relay_hub_note_busy(relay_hub_t *h);
 /* A new transport connection: p->conn, p->meeting, p->subject set. */
 void relay_hub_attach(relay_hub_t *h, relay_peer_t *p);
 /* A complete message from p. */
@@ -136,5 +142,7 @@ typedef void (*relay_hub_path_fn)(const char *meeting, relay_peer_t *a, relay_pe
 void relay_hub_each_path(const relay_hub_t *h, relay_hub_path_fn cb, void *ud);
 
 const char *relay_peer_state_name(relay_peer_state_t s);
+/* Bytes waiting on p's transport (0 once p is closed). */
+size_t relay_hub_peer_queued(relay_hub_t *h, relay_peer_t *p);
 
 #endif

@@ -1,0 +1,109 @@
+#include "relay/relay_status.h"
+
+#include <errno.h>
+#include <jansson.h>
+
+#include "codec/relay_msg.h"
+#include "core/clock.h"
+
+typedef struct walk {
+    relay_hub_t *hub;
+    json_t *paths;
+    int64_t mono_now, real_now;
+} walk_t;
+
+static json_t *peer_json(const relay_peer_t *p, const walk_t *w)
+{
+    char since[CLOCK_ISO_LEN];
+    clock_iso8601((w->real_now - (w->mono_now - p->since_ms)) / 1000, since);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+                     "class", p->peer_class, "id", p->peer_id, "subject", p->subject,
+                     "remote", p->remote, "state", relay_peer_state_name(p->state), "since", since,
+                     "bytes_in", (json_int_t)p->bytes_in, "bytes_out", (json_int_t)p->bytes_out,
+                     "messages_in", (json_int_t)p->msgs_in, "messages_out", (json_int_t)p->msgs_out,
+                     "dropped", (json_int_t)p->dropped,
+                     "queued", (json_int_t)relay_hub_peer_queued(w->hub, (relay_peer_t *)p));
+}
+
+static void each_path(const char *meeting, relay_peer_t *a, relay_peer_t *b, void *ud)
+{
+    walk_t *w = ud;
+    json_t *peers = json_array();
+    if (a)
+        json_array_append_new(peers, peer_json(a, w));
+    if (b)
+        json_array_append_new(peers, peer_json(b, w));
+    json_array_append_new(w->paths, json_pack("{s:s, s:s, s:o}", "path", meeting, "state",
+                                              b ? "paired" : "waiting", "peers", peers));
+}
+
+int relay_status_json(buf_t *out, relay_hub_t *hub, const relay_counters_t *cnt)
+{
+    const relay_hub_stats_t *st = relay_hub_stats(hub);
+    walk_t w = { hub, json_array(), clock_mono_ms(), clock_real_ms() };
+    if (!w.paths)
+        return -ENOMEM;
+    relay_hub_each_path(hub, each_path, &w);
+    json_t *doc = json_pack(
+        "{s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+        "connections", (json_int_t)st->peers, "pending", (json_int_t)st->pending,
+        "waiting_paths", (json_int_t)st->waiting_paths, "paired_paths", (json_int_t)st->paired_paths,
+        "paths", w.paths, "totals", "connections", (json_int_t)st->connections_total,
+        "pairings", (json_int_t)st->pairings, "messages", (json_int_t)st->messages,
+        "bytes", (json_int_t)st->bytes, "dropped", (json_int_t)st->dropped,
+        "rejected_protocol", (json_int_t)st->protocol_rejects, "rejected_busy", (json_int_t)st->busy_rejects,
+        "rejected_forbidden", (json_int_t)cnt->forbidden, "rejected_not_found", (json_int_t)cnt->not_found,
+        "rejected_full", (json_int_t)cnt->full, "partner_left", (json_int_t)st->partner_left);
+    if (!doc)
+        return -ENOMEM;
+    int rc = relay_json_append(out, doc);
+    json_decref(doc);
+    return rc;
+}
+
+int relay_status_metrics(buf_t *out, relay_hub_t *hub, const relay_counters_t *cnt, size_t conns)
+{
+    const relay_hub_stats_t *st = relay_hub_stats(hub);
+    return buf_printf(out,
+        "# HELP outpost_relay_connections Open WebSocket connections.\n"
+        "# TYPE outpost_relay_connections gauge\n"
+        "outpost_relay_connections %zu\n"
+        "# HELP outpost_relay_paths Meeting ids with one (waiting) or two (paired) peers.\n"
+        "# TYPE outpost_relay_paths gauge\n"
+        "outpost_relay_paths{state=\"waiting\"} %zu\n"
+        "outpost_relay_paths{state=\"paired\"} %zu\n"
+        "# TYPE outpost_relay_pending_hello gauge\n"
+        "outpost_relay_pending_hello %zu\n"
+        "# TYPE outpost_relay_connections_total counter\n"
+        "outpost_relay_connections_total %llu\n"
+        "# TYPE outpost_relay_pairings_total counter\n"
+        "outpost_relay_pairings_total %llu\n"
+        "# HELP outpost_relay_messages_total Messages copied between partners.\n"
+        "# TYPE outpost_relay_messages_total counter\n"
+        "outpost_relay_messages_total %llu\n"
+        "# TYPE outpost_relay_bytes_total counter\n"
+        "outpost_relay_bytes_total %llu\n"
+        "# HELP outpost_relay_dropped_total Messages sent after the partner left (keep-waiting).\n"
+        "# TYPE outpost_relay_dropped_total counter\n"
+        "outpost_relay_dropped_total %llu\n"
+        "# TYPE outpost_relay_rejects_total counter\n"
+        "outpost_relay_rejects_total{reason=\"protocol\"} %llu\n"
+        "outpost_relay_rejects_total{reason=\"busy\"} %llu\n"
+        "outpost_relay_rejects_total{reason=\"forbidden\"} %llu\n"
+        "outpost_relay_rejects_total{reason=\"not_found\"} %llu\n"
+        "outpost_relay_rejects_total{reason=\"full\"} %llu\n"
+        "# HELP outpost_relay_backpressure_pauses_total Times a sender was paused for a slow partner.\n"
+        "# TYPE outpost_relay_backpressure_pauses_total counter\n"
+        "outpost_relay_backpressure_pauses_total %llu\n"
+        "# TYPE outpost_relay_partner_left_total counter\n"
+        "outpost_relay_partner_left_total %llu\n"
+        "# TYPE outpost_relay_send_overflow_total counter\n"
+        "outpost_relay_send_overflow_total %llu\n",
+        conns, st->waiting_paths, st->paired_paths, st->pending,
+        (unsigned long long)st->connections_total, (unsigned long long)st->pairings,
+        (unsigned long long)st->messages, (unsigned long long)st->bytes, (unsigned long long)st->dropped,
+        (unsigned long long)st->protocol_rejects, (unsigned long long)st->busy_rejects,
+        (unsigned long long)cnt->forbidden, (unsigned long long)cnt->not_found,
+        (unsigned long long)cnt->full, (unsigned long long)st->pauses,
+        (unsigned long long)st->partner_left, (unsigned long long)st->overflow_closes);
+}
