@@ -60,12 +60,15 @@ static void f_close(relay_peer_t *p, uint16_t code, const char *reason, void *ud
 static void f_pause(relay_peer_t *p, void *ud) { ((fake_t *)p)->paused = true; }
 static void f_resume(relay_peer_t *p, void *ud) { ((fake_t *)p)->paused = false; }
 static size_t f_queued(relay_peer_t *p, void *ud) { return ((fake_t *)p)->queued; }
+static size_t buffer_limit;
+static bool f_congested(relay_peer_t *p, void *ud) { return ((fake_t *)p)->queued > buffer_limit; }
 
-static const relay_hub_ops_t ops = { f_send, f_close, f_pause, f_resume, f_queued };
+static const relay_hub_ops_t ops = { f_send, f_close, f_pause, f_resume, f_queued, f_congested };
 
 static void setup_hub(bool keep_waiting, size_t buffer)
 {
-    relay_hub_opts_t o = { .keep_waiting = keep_waiting, .buffer_bytes = buffer, .now_ms = fake_now };
+    relay_hub_opts_t o = { .keep_waiting = keep_waiting, .now_ms = fake_now };
+    buffer_limit = buffer;
     hub = relay_hub_new(&ops, NULL, &o);
     assert_non_null(hub);
 }
