@@ -157,8 +157,10 @@ static bool keep_alive(const http_req_t *r)
     return sc && !sc->close_after && !sc->srv->closing && r->msg->keep_alive;
 }
 
+/* Write the status line and headers, and the body when given, in one
+ * writev: one syscall per small response. */
 static int write_head(http_req_t *r, int status, const char *extra, const char *ctype,
-                      int64_t clen)
+                      int64_t clen, const void *body, size_t body_len)
 {
     http_sconn_t *sc = r->sc;
     char head[1024];
@@ -188,11 +190,12 @@ static int write_head(http_req_t *r, int status, const char *extra, const char *
         sc->close_after = true;
     if ((size_t)n >= sizeof head)
         return -ENOBUFS;
-    uv_buf_t b[3] = { uv_buf_init(head, (unsigned)n), uv_buf_init((char *)(extra ? extra : ""), extra ? (unsigned)strlen(extra) : 0),
-                      uv_buf_init("\r\n", 2) };
+    uv_buf_t b[4] = { uv_buf_init(head, (unsigned)n),
+                      uv_buf_init((char *)(extra ? extra : ""), extra ? (unsigned)strlen(extra) : 0),
+                      uv_buf_init("\r\n", 2), uv_buf_init((char *)body, (unsigned)body_len) };
     r->started = true;
     r->resp_left = clen == NO_LENGTH ? 0 : clen;
-    return net_conn_writev(sc->conn, b, 3);
+    return net_conn_writev(sc->conn, b, body_len ? 4 : 3);
 }
 
 static void req_finish(http_req_t *r)
@@ -238,10 +241,10 @@ void http_respond_hdrs(http_req_t *r, int status, const char *extra, const char 
         return;
     }
     bool no_body_status = status < 200 || status == 204 || status == 304;
-    int rc = write_head(r, status, extra, ctype, no_body_status ? NO_LENGTH : (int64_t)len);
     /* HEAD: the length a GET would have, but no body */
-    if (!rc && !r->head && !no_body_status && len)
-        rc = net_conn_write(r->sc->conn, body, len);
+    bool send_body = !r->head && !no_body_status && len;
+    int rc = write_head(r, status, extra, ctype, no_body_status ? NO_LENGTH : (int64_t)len,
+                        send_body ? body : NULL, send_body ? len : 0);
     if (rc)
         r->sc->close_after = true;
     req_finish(r);
@@ -268,7 +271,7 @@ int http_resp_begin(http_req_t *r, int status, const char *extra, const char *ct
         return -EINVAL;
     if (!r->sc)
         return -EPIPE;
-    return write_head(r, status, extra, ctype, content_length);
+    return write_head(r, status, extra, ctype, content_length, NULL, 0);
 }
 
 int http_resp_write(http_req_t *r, const void *data, size_t len)

@@ -1,0 +1,41 @@
+# Shared helpers for bench/*.sh (sourced). Each benchmark starts its peers on
+# loopback ports of its own, cleans up on exit, and prints one table.
+
+BIN=${1:-build/release/src/outpost}
+[ -x "$BIN" ] || { echo "outpost binary not found: $BIN (run make build)" >&2; exit 1; }
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+WORK=$(mktemp -d /tmp/outpost-bench-XXXXXX)
+PIDS=""
+cleanup() {
+  for p in $PIDS; do kill "$p" 2>/dev/null; done
+  for p in $PIDS; do wait "$p" 2>/dev/null; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_outpost NAME ARGS...: start a daemon, wait for its ready line, and
+# set READY_LINE. The daemon's log is $WORK/NAME.log.
+start_outpost() {
+  name=$1; shift
+  "$BIN" "$@" >"$WORK/$name.log" 2>&1 &
+  PIDS="$PIDS $!"
+  LAST_PID=$!
+  for _ in $(seq 1 100); do
+    READY_LINE=$(grep -m1 " ready " "$WORK/$name.log" || true)
+    [ -n "$READY_LINE" ] && return 0
+    sleep 0.1
+  done
+  echo "$name did not become ready:" >&2; cat "$WORK/$name.log" >&2; exit 1
+}
+
+# ratio A B: A/B with two decimals
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+machine() { echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"; }
+
+# rss_kb PID
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
