@@ -300,6 +300,26 @@ static void call_start(http_call_t *call, bool allow_idle)
     net_conn_timer(h->conn, call->timeout_ms, hc_on_call_timer);
 }
 
+/* Extra header lines must be whole "Name: value\r\n" lines: no bare CR or
+ * LF and no empty line that would end the head early (request splitting). */
+static bool header_lines_ok(const char *h)
+{
+    size_t n = strlen(h);
+    if (n && (n < 2 || h[n - 2] != '\r' || h[n - 1] != '\n'))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (h[i] == '\r' && h[i + 1] != '\n')
+            return false;
+        if (h[i] == '\n' && (i == 0 || h[i - 1] != '\r'))
+            return false;
+        if (h[i] == '\n' && i + 1 < n && h[i + 1] == '\r')
+            return false; /* empty line */
+        if (h[i] == '\n' && i + 1 < n && (h[i + 1] == ' ' || h[i + 1] == '\t'))
+            return false; /* folding */
+    }
+    return true;
+}
+
 http_call_t *http_client_request(http_client_t *cl, const http_request_spec_t *spec,
                                  http_client_cb cb, void *ud, int *err)
 {
@@ -339,8 +359,7 @@ http_call_t *http_client_request(http_client_t *cl, const http_request_spec_t *s
             call_free(call);
             return NULL;
         }
-    if (spec->headers && (strstr(spec->headers, "\r\n\r\n") || strchr(spec->headers, '\0') !=
-                          spec->headers + strlen(spec->headers))) {
+    if (spec->headers && !header_lines_ok(spec->headers)) {
         *err = -EINVAL;
         call_free(call);
         return NULL;
