@@ -695,7 +695,7 @@ static void help_table(const cfg_opt_t *table, FILE *out)
             if (*h == '\n')
                 fprintf(out, "  %-28s ", "");
         }
-        if (o->type == CFG_LIST)
+        if (o->type == CFG_LIST && !(o->help && strstr(o->help, "repeatable")))
             fprintf(out, " (repeatable)");
         if (o->flags & CFG_SECRET)
             ;
