@@ -9,6 +9,7 @@
 #include "acs/acs.h"
 #include "certs/certs.h"
 #include "core/log.h"
+#include "cpesim/cpesim.h"
 #include "relay/relay.h"
 #include "testd/testd.h"
 #include "tunnel/tunnel.h"
@@ -32,6 +33,7 @@ static const subcommand_t subcommands[] = {
     { "relay-client", "the manager's end of a relay path: local HTTP in, REST:REQUEST out", relay_client_main, 0 },
     { "relay-connector", "the gateway's end of a relay path: REST:REQUEST in, local HTTP out",
       relay_connector_main, 0 },
+    { "cpe-sim", "a fleet of simulated TR-069 CPEs", cpesim_main, 0 },
     { NULL, NULL, NULL, 0 },
 };
 

@@ -226,6 +226,8 @@ typedef enum dm_wk {
     DM_WK_CR_USER,
     DM_WK_CR_PASS,
     DM_WK_WAN_IP,
+    DM_WK_RETRY_MIN,
+    DM_WK_RETRY_MULT,
     DM_WK_COUNT
 } dm_wk_t;
 

@@ -205,6 +205,8 @@ static const char *const wk_rel[DM_WK_COUNT][3] = {
     [DM_WK_CR_URL] = { "ManagementServer.ConnectionRequestURL" },
     [DM_WK_CR_USER] = { "ManagementServer.ConnectionRequestUsername" },
     [DM_WK_CR_PASS] = { "ManagementServer.ConnectionRequestPassword" },
+    [DM_WK_RETRY_MIN] = { "ManagementServer.CWMPRetryMinimumWaitInterval" },
+    [DM_WK_RETRY_MULT] = { "ManagementServer.CWMPRetryIntervalMultiplier" },
     [DM_WK_WAN_IP] = { "IP.Interface.1.IPv4Address.1.IPAddress",
                        "WANDevice.1.WANConnectionDevice.1.WANIPConnection.1.ExternalIPAddress",
                        "WANDevice.1.WANConnectionDevice.1.WANPPPConnection.1.ExternalIPAddress" },
