@@ -272,9 +272,26 @@ static void mark_empty_tables(dm_model_t *m)
     }
 }
 
+/* GenieACS keeps the Inform's DeviceId in DeviceID.*; a dump whose
+ * DeviceInfo values were never fetched still knows them there. */
+static void fill_device_id(dm_model_t *m, const char *root, char id[3][128])
+{
+    static const char *const rel[3] = { "DeviceInfo.Manufacturer", "DeviceInfo.ManufacturerOUI",
+                                        "DeviceInfo.ProductClass" };
+    for (int k = 0; k < 3; k++) {
+        char name[DM_NAME_MAX + 1];
+        snprintf(name, sizeof name, "%s.%s", root, rel[k]);
+        const char *cur = dm_model_default(m, name);
+        if (id[k][0] && (!cur || !*cur) &&
+            (cur || dm_model_add(m, name, DM_STRING, 0, NULL) == 0))
+            dm_model_set_default(m, name, id[k]);
+    }
+}
+
 int dm_csv_load(dm_model_t *m, const char *data, size_t len, dm_csv_stats_t *st, char *err,
                 size_t errlen)
 {
+    char devid[3][128] = { "", "", "" };
     memset(st, 0, sizeof *st);
     char root[32];
     int rc = pick_root(data, len, root, sizeof root, err, errlen);
@@ -294,6 +311,10 @@ int dm_csv_load(dm_model_t *m, const char *data, size_t len, dm_csv_stats_t *st,
         st->rows++;
         const char *name = col(&c, map, COL_PARAM);
         if (root_len(name) != rl || strncmp(name, root, rl) != 0) {
+            static const char *const idf[3] = { "DeviceID.Manufacturer", "DeviceID.OUI", "DeviceID.ProductClass" };
+            for (int k = 0; k < 3; k++)
+                if (strcmp(name, idf[k]) == 0)
+                    str_copy(devid[k], sizeof devid[k], col(&c, map, COL_VALUE));
             st->skipped++;
             continue;
         }
@@ -302,8 +323,10 @@ int dm_csv_load(dm_model_t *m, const char *data, size_t len, dm_csv_stats_t *st,
             snprintf(err, errlen, "line %zu: %s", c.line, log_strerror(rc));
     }
     csv_free(&c);
-    if (!rc)
+    if (!rc) {
         mark_empty_tables(m);
+        fill_device_id(m, root, devid);
+    }
     return rc;
 }
 

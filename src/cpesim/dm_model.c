@@ -57,7 +57,7 @@ static const char *const type_names[DM_TYPE_COUNT] = {
     [DM_ULONG] = "xsd:unsignedLong",
     [DM_BOOL] = "xsd:boolean",
     [DM_DATETIME] = "xsd:dateTime",
-    [DM_BASE64] = "xsd:base64",
+    [DM_BASE64] = "xsd:base64Binary", /* the XML Schema name; "xsd:base64" is accepted too */
     [DM_HEXBINARY] = "xsd:hexBinary",
 };
 
@@ -75,7 +75,7 @@ int dm_type_parse(const char *s, size_t n)
     for (int t = DM_STRING; t < DM_TYPE_COUNT; t++)
         if (str_ieq_n(s, n, type_names[t] + 4))
             return t;
-    if (str_ieq_n(s, n, "base64Binary")) /* the XML Schema spelling */
+    if (str_ieq_n(s, n, "base64")) /* TR-069's name for it */
         return DM_BASE64;
     return -EINVAL;
 }

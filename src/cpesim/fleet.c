@@ -360,8 +360,8 @@ static void begin_session(fleet_t *f, cpe_t *c)
         c->flags |= CPE_AGAIN;
         return;
     }
-    if ((c->flags & CPE_OFFLINE) || f->stopping)
-        return;
+    if ((c->flags & CPE_OFFLINE) || f->stopping || !c->events)
+        return; /* an Inform needs at least one event */
     if (f->active >= (uint32_t)f->o->max_sessions) {
         waitq_push(f, c);
         return;
@@ -400,7 +400,10 @@ void fleet_session_done(fleet_t *f, cpe_t *c, bool ok)
         f->st.sessions_failed++;
         if (c->retries < 255)
             c->retries++;
-        c->t_session = now + retry_delay(f, c);
+        /* retry what is undelivered; a session that failed after its events
+         * were acknowledged has nothing left to say (the ACS calls again) */
+        if (c->events)
+            c->t_session = now + retry_delay(f, c);
     }
     c->flags &= (uint8_t)~CPE_AGAIN;
     fleet_reschedule(f, c);
@@ -445,6 +448,9 @@ static void finish_reboot(fleet_t *f, cpe_t *c, int64_t now)
         c->events = (uint16_t)((c->events & EV_UNTIL_TC) | EV_BOOTSTRAP | EV_BOOT);
         free(x->ck_reboot);
         x->ck_reboot = NULL;
+        free(x->ck_sched); /* a scheduled Inform does not survive either */
+        x->ck_sched = NULL;
+        x->t_sched = 0;
     } else {
         /* "M Reboot" only when the ACS asked for it (a new firmware boots too) */
         c->events |= EV_BOOT | (x->ck_reboot ? EV_M_REBOOT : 0);
@@ -481,8 +487,8 @@ void fleet_reboot(fleet_t *f, cpe_t *c, bool factory)
 static void wake(fleet_t *f, cpe_t *c, int64_t now)
 {
     bool need = false;
-    cpe_x_t *x = c->x;
-    if (x && x->t_reboot && now >= x->t_reboot)
+    /* c->x is re-read after each step: finishing a reboot or a transfer may free it */
+    if (c->x && c->x->t_reboot && now >= c->x->t_reboot)
         finish_reboot(f, c, now);
     if (c->flags & CPE_OFFLINE) {
         fleet_reschedule(f, c);
@@ -496,13 +502,13 @@ static void wake(fleet_t *f, cpe_t *c, int64_t now)
         c->t_periodic = enabled && ms > 0 ? now + jittered(f, ms) : 0;
         need = true;
     }
-    if (x && x->t_sched && now >= x->t_sched) {
-        x->t_sched = 0;
+    if (c->x && c->x->t_sched && now >= c->x->t_sched) {
+        c->x->t_sched = 0;
         c->events |= EV_SCHEDULED | EV_M_SCHEDULE;
         need = true;
     }
-    if (x && x->xfer && x->t_xfer && now >= x->t_xfer) {
-        x->t_xfer = 0;
+    if (c->x && c->x->xfer && c->x->t_xfer && now >= c->x->t_xfer) {
+        c->x->t_xfer = 0;
         transfer_run(f, c);
     }
     if (c->t_drift && now >= c->t_drift)
@@ -669,6 +675,11 @@ void fleet_start(fleet_t *f)
             c->events = (uint16_t)((c->events & ~EV_BOOTSTRAP) | EV_BOOT);
         if (vc > 0)
             c->t_drift = c->t_session + (int64_t)(fleet_random(f) * 2.0 * (double)vc) + 1;
+        /* the first periodic Inform comes one interval after boot */
+        int64_t enabled = dm_uint(f, c, DM_WK_PERIODIC_ENABLE, 1);
+        int64_t secs = dm_uint(f, c, DM_WK_PERIODIC_INTERVAL, -1);
+        int64_t ms = secs > 0 && secs != f->periodic_s ? secs * 1000 : f->interval_ms;
+        c->t_periodic = enabled && ms > 0 ? c->t_session + jittered(f, ms) : 0;
         fleet_reschedule(f, c);
     }
     if (f->o->stats_interval_ms > 0)

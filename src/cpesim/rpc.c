@@ -151,6 +151,8 @@ int rpc_inform(fleet_t *f, cpe_t *c, buf_t *out)
     for (char *p = oui; *p; p++)
         if (*p >= 'a' && *p <= 'f')
             *p = (char)(*p - 'a' + 'A');
+    if (strlen(oui) != 6 || strspn(oui, "0123456789ABCDEF") != 6)
+        str_copy(oui, sizeof oui, "000000"); /* the schema wants six hex digits */
     clock_iso8601(clock_real_s(), now);
 
     cwmp_event_t ev[EV_COUNT_BITS];

@@ -18,6 +18,7 @@ static const char csv12[] =
     "Parameter,Object,Object timestamp,Writable,Writable timestamp,Value,Value type,Value timestamp,"
     "Notification,Notification timestamp,Access list,Access list timestamp\r\n"
     "DeviceID.ID,false,,false,,\"X-Y-Z\",xsd:string,,,,,\r\n"
+    "DeviceID.OUI,false,,false,,\"00259E\",xsd:string,,,,,\r\n"
     "InternetGatewayDevice,true,,false,,\"\",,,,,,\r\n"
     "InternetGatewayDevice.DeviceInfo,true,,true,,\"\",,,,,,\r\n"
     "InternetGatewayDevice.DeviceInfo.Manufacturer,false,,false,,\"Acme, Inc.\",xsd:string,,,,,\r\n"
@@ -66,14 +67,16 @@ static void test_csv12(void **state)
     dm_csv_stats_t st;
     char err[256] = "";
     assert_int_equal(dm_csv_load(m, csv12, sizeof csv12 - 1, &st, err, sizeof err), 0);
-    assert_int_equal(st.rows, 18);
-    assert_int_equal(st.skipped, 3); /* DeviceID, Events, the bad name */
+    assert_int_equal(st.rows, 19);
+    assert_int_equal(st.skipped, 4); /* DeviceID x2, Events, the bad name */
     assert_int_equal(st.fixed, 1);   /* UpTime "oops" */
     assert_int_equal(dm_model_seal(m, err, sizeof err), 0);
     assert_string_equal(dm_model_root(m), "InternetGatewayDevice.");
     dm_inst_t *in = NULL;
     dm_view_t v = { m, &in, NULL };
     assert_string_equal(get1(&v, "InternetGatewayDevice.DeviceInfo.Manufacturer"), "Acme, Inc.");
+    /* the OUI came from GenieACS's DeviceID row */
+    assert_string_equal(get1(&v, "InternetGatewayDevice.DeviceInfo.ManufacturerOUI"), "00259E");
     assert_string_equal(get1(&v, "InternetGatewayDevice.DeviceInfo.DeviceLog"), "line 1\nline \"2\"");
     assert_string_equal(get1(&v, "InternetGatewayDevice.DeviceInfo.UpTime"), "0");
     assert_string_equal(get1(&v, "InternetGatewayDevice.Lan.HostNumberOfEntries"), "2");
@@ -194,6 +197,9 @@ static void test_shared_devices(void **state)
         assert_int_equal(dm_model_seal(m, err, sizeof err), 0);
         assert_non_null(dm_wk_name(m, DM_WK_SERIAL));
         assert_non_null(dm_wk_name(m, DM_WK_PERIODIC_INTERVAL));
+        const char *oui = dm_model_default(m, dm_wk_name(m, DM_WK_OUI));
+        if (!oui || strlen(oui) != 6)
+            fail_msg("%s: ManufacturerOUI '%s'", path, oui ? oui : "(none)");
         dm_inst_t *in = NULL;
         dm_view_t v = { m, &in, NULL };
         size_t n = 0;

@@ -1,0 +1,70 @@
+"""A misbehaving ACS ends the session with a logged reason and a retry; the fleet lives on."""
+import pytest
+
+from test_cpesim_acs import ScriptedAcs, start_sim
+
+
+@pytest.mark.parametrize("mode,reason", [
+    ("http500", r"why=http_status reason=\"HTTP 500 from the ACS\""),
+    ("malformed", r"why=protocol reason=\"malformed SOAP from the ACS"),
+    ("hang", r"why=timeout reason=\"no answer within 300 ms\""),
+])
+def test_bad_acs_is_retried(outpost, mode, reason):
+    acs = ScriptedAcs(mode=mode)
+    try:
+        sim = start_sim(outpost, acs, "--count", "2", "--session-timeout", "300ms")
+        sim.wait_for(r"session_failed cpe=SIM00000[12] " + reason)
+        # the retry carries RetryCount and still the BOOTSTRAP
+        retry = acs.wait_msg("Inform", "SIM000001", count=2, timeout=5)
+        assert retry.field("RetryCount") == "1"
+        assert "0 BOOTSTRAP" in retry.event_codes()
+        acs.mode = "normal"
+        acs.wait(lambda: any(m.field("RetryCount") != "0" and m.serial == "SIM000001"
+                             for m in acs.by("Inform")) and not acs.in_session.get("SIM000001", True)
+                 and len(acs.by("Inform", "SIM000001")) >= 3, timeout=10, what="recovery")
+    finally:
+        acs.close()
+
+
+def test_acs_closing_the_connection(outpost):
+    acs = ScriptedAcs()
+    try:
+        sim = start_sim(outpost, acs, "--drop-rate", "1")
+        sim.wait_for(r"session_failed cpe=SIM000001 why=dropped")
+        acs.wait_msg("Inform", "SIM000001", count=2, timeout=5)
+    finally:
+        acs.close()
+
+
+def test_cookie_only_sessions(outpost):
+    acs = ScriptedAcs()
+    try:
+        from test_cpesim_acs import Rpc
+        start_sim(outpost, acs, "--cookie-only")
+        acs.wait_inform("0 BOOTSTRAP", "SIM000001")
+        r = acs.call("SIM000001", Rpc.gpv("Device.DeviceInfo.SerialNumber"), "GetParameterValuesResponse")
+        assert r.params()["Device.DeviceInfo.SerialNumber"][0] == "SIM000001"
+        acs.wait(lambda: not acs.in_session.get("SIM000001"), what="session end")
+        ports = [p for p, _ in acs.peers]
+        assert len(set(ports)) == len(ports)  # a new connection for every request
+        assert all(c for _, c in acs.peers[1:])  # and the cookie on all but the Inform
+    finally:
+        acs.close()
+
+
+def test_acs_digest_authentication(outpost):
+    acs = ScriptedAcs(digest=("cpe-SIM000001", "s3cret"))
+    try:
+        start_sim(outpost, acs, "--username", "cpe-{serial}", "--password", "s3cret", "--inform-interval", "1s",
+                  "--jitter", "0")
+        acs.wait_inform("2 PERIODIC", "SIM000001", timeout=5)
+        assert acs.auth_failures == 0
+    finally:
+        acs.close()
+    acs = ScriptedAcs(digest=("cpe-SIM000001", "s3cret"))
+    try:
+        sim = start_sim(outpost, acs, "--username", "cpe-{serial}", "--password", "wrong")
+        sim.wait_for(r"session_failed cpe=SIM000001 why=auth reason=\"the ACS refused our credentials\"")
+        assert acs.by("Inform") == []
+    finally:
+        acs.close()

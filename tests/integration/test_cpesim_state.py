@@ -1,0 +1,32 @@
+"""--state-dir: a CPE keeps its parameters and its bootstrap across runs."""
+from test_cpesim_acs import Rpc, ScriptedAcs, start_sim
+
+S1 = "SIM000001"
+
+
+def test_state_survives_a_restart(outpost, tmp_path):
+    state = str(tmp_path / "state")
+    acs = ScriptedAcs()
+    try:
+        sim = start_sim(outpost, acs, "--count", "2", "--state-dir", state)
+        acs.wait_inform("0 BOOTSTRAP", S1)
+        acs.wait_inform("0 BOOTSTRAP", "SIM000002")
+        acs.call(S1, Rpc.spv([("Device.WiFi.SSID.1.SSID", "persisted", "xsd:string")], key="k9"),
+                 "SetParameterValuesResponse")
+        r = acs.call(S1, Rpc.add("Device.NAT.PortMapping."), "AddObjectResponse")
+        assert r.field("InstanceNumber") == "1"
+        acs.wait(lambda: not acs.in_session.get(S1), what="session end")
+        sim.stop()
+
+        sim = start_sim(outpost, acs, "--count", "2", "--state-dir", state)
+        again = acs.wait_inform("1 BOOT", S1, count=2)
+        assert "0 BOOTSTRAP" not in again.event_codes()
+        assert again.params()["Device.ManagementServer.ParameterKey"][0] == "add"
+        p = acs.call(S1, Rpc.gpv("Device.WiFi.SSID.1.SSID", "Device.NAT.PortMappingNumberOfEntries"),
+                     "GetParameterValuesResponse").params()
+        assert p["Device.WiFi.SSID.1.SSID"][0] == "persisted"
+        assert p["Device.NAT.PortMappingNumberOfEntries"][0] == "1"
+        assert acs.call(S1, Rpc.add("Device.NAT.PortMapping."), "AddObjectResponse").field("InstanceNumber") == "2"
+        sim.wait_for(r"state_loaded .* cpes=2")
+    finally:
+        acs.close()
