@@ -1,4 +1,4 @@
-#include "net/conn.h"
+#include "net/conn_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,89 +12,10 @@
 #include "core/log.h"
 #include "core/str.h"
 
-/*
- * States. Writes reach the kernel in HANDSHAKE (TLS records), OPEN and
- * FLUSHING (graceful close); application bytes are delivered only in OPEN.
- * CLOSED means the libuv handles are closing; the struct is freed when the
- * last close callback has run, right after on_close.
- */
-typedef enum conn_state {
-    ST_CONNECTING = 0, /* resolving or TCP connect in progress */
-    ST_HANDSHAKE,      /* TLS handshake */
-    ST_OPEN,
-    ST_FLUSHING,       /* graceful close: waiting for the queue to empty */
-    ST_CLOSED,
-} conn_state_t;
-
-enum {
-    READ_CHUNK = 64 * 1024,
-    LINGER_MS = 5000,
-    DEFAULT_HIGH = 256 * 1024,
-    DEFAULT_LOW = 64 * 1024,
-    DEFAULT_MAX = 64 * 1024 * 1024,
-    KEEP_BUF = 64 * 1024, /* write buffers above this are freed when idle */
-};
-
-typedef struct resolver resolver_t;
-
-struct net_conn {
-    uv_tcp_t tcp;
-    uv_timer_t timer;     /* connect/handshake deadline, deferred TLS reads, linger */
-    uv_timer_t app_timer; /* the owner's re-armable deadline */
-    uv_write_t wreq;
-    uv_shutdown_t sreq;
-    uv_connect_t creq;
-    uv_loop_t *loop;
-    const net_conn_cbs_t *cbs;
-    void *ud;
-    void (*app_timer_cb)(net_conn_t *c);
-    resolver_t *resolver; /* client name lookup in flight */
-
-    SSL *ssl; /* NULL for plain TCP */
-    BIO *rbio, *wbio;
-    tls_peer_t *peer_id;
-
-    buf_t out;           /* queued for the kernel (ciphertext under TLS) */
-    buf_t inflight;      /* handed to uv_write */
-    buf_t plain_pending; /* TLS: plaintext written before the handshake finished */
-    net_limits_t lim;
-
-    uint64_t bytes_in, bytes_out;
-    int64_t deadline_ms; /* connect/handshake deadline */
-    int close_err;
-    int pending_closes;
-    conn_state_t state;
-    bool reading, paused, writing, congested;
-    bool peer_eof, eof_delivered, shut_wanted, shut_sent, client;
-    uint16_t port; /* client: destination port */
-    char peer[NET_ADDR_STR];
-    char peer_host[NET_ADDR_STR];
-};
-
-struct resolver {
-    uv_getaddrinfo_t req;
-    net_conn_t *conn; /* NULL once the connection went away */
-};
-
-struct net_listener {
-    uv_tcp_t tcp;
-    uv_loop_t *loop;
-    tls_ctx_t *tls;
-    net_accept_fn on_accept;
-    void *ud;
-    int64_t handshake_timeout_ms;
-    uint16_t port;
-    char addr[NET_ADDR_STR];
-};
-
 static _Thread_local char read_chunk[READ_CHUNK];
 
-static const net_conn_cbs_t no_cbs = { 0 };
+const net_conn_cbs_t conn_no_cbs = { 0 };
 
-static void start_write(net_conn_t *c);
-static void conn_fail(net_conn_t *c, int err);
-static void finish_close(net_conn_t *c);
-static void tls_pump(net_conn_t *c);
 static void deliver_eof(net_conn_t *c);
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -119,7 +40,7 @@ uint64_t net_conn_bytes_out(const net_conn_t *c) { return c->bytes_out; }
 
 void net_conn_set_cbs(net_conn_t *c, const net_conn_cbs_t *cbs, void *ud)
 {
-    c->cbs = cbs ? cbs : &no_cbs;
+    c->cbs = cbs ? cbs : &conn_no_cbs;
     c->ud = ud;
 }
 
@@ -132,13 +53,13 @@ void net_conn_set_limits(net_conn_t *c, const net_limits_t *lim)
         c->lim.low_water = c->lim.high_water / 2;
 }
 
-static net_conn_t *conn_new(uv_loop_t *loop)
+net_conn_t *conn_new(uv_loop_t *loop)
 {
     net_conn_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->loop = loop;
-    c->cbs = &no_cbs;
+    c->cbs = &conn_no_cbs;
     net_conn_set_limits(c, &(net_limits_t){ 0 });
     /* The TLS record layer adds a little to what the caller queued. */
     buf_init(&c->out, SIZE_MAX / 4);
@@ -152,7 +73,7 @@ static net_conn_t *conn_new(uv_loop_t *loop)
     return c;
 }
 
-static void set_peer(net_conn_t *c)
+void conn_set_peer(net_conn_t *c)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
@@ -200,7 +121,7 @@ static void on_handle_closed(uv_handle_t *h)
     free(c);
 }
 
-static void finish_close(net_conn_t *c)
+void conn_finish_close(net_conn_t *c)
 {
     if (c->state == ST_CLOSED)
         return;
@@ -216,13 +137,13 @@ static void finish_close(net_conn_t *c)
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
-static void conn_fail(net_conn_t *c, int err)
+void conn_fail(net_conn_t *c, int err)
 {
     if (c->state == ST_CLOSED)
         return;
     if (!c->close_err)
         c->close_err = err;
-    finish_close(c);
+    conn_finish_close(c);
 }
 
 /* Queue a TLS close_notify if the session is up (best effort). */
@@ -240,7 +161,6 @@ static void tls_close_notify(net_conn_t *c)
     }
 }
 
-static void on_timer(uv_timer_t *t);
 
 void net_conn_close(net_conn_t *c)
 {
@@ -254,11 +174,11 @@ void net_conn_close(net_conn_t *c)
     tls_close_notify(c);
     if (was_open && (c->out.len || c->writing)) {
         c->state = ST_FLUSHING;
-        uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
-        start_write(c);
+        uv_timer_start(&c->timer, conn_on_timer, LINGER_MS, 0);
+        conn_start_write(c);
         return;
     }
-    finish_close(c);
+    conn_finish_close(c);
 }
 
 void net_conn_abort(net_conn_t *c)
@@ -280,7 +200,7 @@ void net_conn_abort(net_conn_t *c)
             uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
         return;
     }
-    finish_close(c);
+    conn_finish_close(c);
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -301,12 +221,12 @@ static void on_write_done(uv_write_t *req, int status)
     c->bytes_out += c->inflight.len;
     buf_reset_keep(&c->inflight, KEEP_BUF);
     if (c->out.len) {
-        start_write(c);
+        conn_start_write(c);
     } else {
         if (c->out.cap > KEEP_BUF)
             buf_free(&c->out);
         if (c->state == ST_FLUSHING) {
-            finish_close(c);
+            conn_finish_close(c);
             return;
         }
         if (c->shut_wanted && !c->shut_sent)
@@ -319,7 +239,7 @@ static void on_write_done(uv_write_t *req, int status)
     }
 }
 
-static void start_write(net_conn_t *c)
+void conn_start_write(net_conn_t *c)
 {
     if (c->writing || c->out.len == 0)
         return;
@@ -349,7 +269,7 @@ static int tls_flush(net_conn_t *c)
         if (n > 0)
             c->out.len += (size_t)n;
     }
-    start_write(c);
+    conn_start_write(c);
     return 0;
 }
 
@@ -410,7 +330,7 @@ int net_conn_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n)
             if (rc)
                 return rc;
         }
-        start_write(c);
+        conn_start_write(c);
     }
     update_congestion(c);
     return 0;
@@ -462,7 +382,6 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     b->len = sizeof read_chunk;
 }
 
-static void start_reading(net_conn_t *c);
 
 static void deliver(net_conn_t *c, const char *data, size_t len)
 {
@@ -540,7 +459,7 @@ static void handshake_done(net_conn_t *c)
         c->cbs->on_open(c);
 }
 
-static void tls_pump(net_conn_t *c)
+void conn_tls_pump(net_conn_t *c)
 {
     if (c->state == ST_HANDSHAKE) {
         int r = SSL_do_handshake(c->ssl);
@@ -585,7 +504,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
             conn_fail(c, -ENOMEM);
             return;
         }
-        tls_pump(c);
+        conn_tls_pump(c);
         return;
     }
     if (n == 0)
@@ -612,7 +531,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     conn_fail(c, (int)n);
 }
 
-static void start_reading(net_conn_t *c)
+void conn_start_reading(net_conn_t *c)
 {
     /* A pause holds back application data, not the TLS handshake. */
     if (c->reading || (c->paused && c->state != ST_HANDSHAKE) || c->peer_eof ||
@@ -640,18 +559,18 @@ void net_conn_resume(net_conn_t *c)
     c->paused = false;
     if (c->state != ST_OPEN && c->state != ST_HANDSHAKE)
         return;
-    start_reading(c);
+    conn_start_reading(c);
     if (c->state != ST_OPEN)
         return;
     /* Data TLS already decrypted, or an EOF seen while paused, is handed
      * over on the next loop turn, never from inside the caller's stack. */
     if (tls_has_pending(c) || (c->peer_eof && !c->eof_delivered))
-        uv_timer_start(&c->timer, on_timer, 0, 0);
+        uv_timer_start(&c->timer, conn_on_timer, 0, 0);
 }
 
 /* ---- timers --------------------------------------------------------------- */
 
-static void on_timer(uv_timer_t *t)
+void conn_on_timer(uv_timer_t *t)
 {
     net_conn_t *c = t->data;
     switch (c->state) {
@@ -702,7 +621,7 @@ void net_conn_keepalive(net_conn_t *c, unsigned idle_s)
 
 /* ---- TLS setup ------------------------------------------------------------- */
 
-static int tls_attach(net_conn_t *c, tls_ctx_t *tls)
+int conn_tls_attach(net_conn_t *c, tls_ctx_t *tls)
 {
     c->ssl = tls_ctx_new_ssl(tls);
     if (!c->ssl)
@@ -718,215 +637,5 @@ static int tls_attach(net_conn_t *c, tls_ctx_t *tls)
     /* An empty read BIO means "want more", not EOF. */
     BIO_set_mem_eof_return(c->rbio, -1);
     SSL_set_bio(c->ssl, c->rbio, c->wbio);
-    return 0;
-}
-
-/* ---- listeners ------------------------------------------------------------- */
-
-static void on_connection(uv_stream_t *server, int status)
-{
-    net_listener_t *l = server->data;
-    if (status < 0) {
-        log_warn("accept_failed", LF_S("listen", l->addr), LF_ERR(status));
-        return;
-    }
-    net_conn_t *c = conn_new(l->loop);
-    if (!c) {
-        log_error("accept_failed", LF_S("listen", l->addr), LF_S("reason", "out of memory"));
-        return;
-    }
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
-        finish_close(c);
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    set_peer(c);
-    if (l->tls) {
-        if (tls_attach(c, l->tls)) {
-            finish_close(c);
-            return;
-        }
-        SSL_set_accept_state(c->ssl);
-        c->state = ST_HANDSHAKE;
-        uv_timer_start(&c->timer, on_timer, (uint64_t)l->handshake_timeout_ms, 0);
-    } else {
-        c->state = ST_OPEN;
-    }
-    l->on_accept(l, c, l->ud);
-    if (c->state >= ST_FLUSHING)
-        return;
-    start_reading(c);
-    if (!l->tls && c->cbs->on_open)
-        c->cbs->on_open(c);
-}
-
-int net_listen(uv_loop_t *loop, const net_listen_opts_t *o, net_accept_fn on_accept, void *ud,
-               net_listener_t **out)
-{
-    struct sockaddr_storage ss;
-    int rc = net_addr_resolve(o->addr, &ss);
-    if (rc) {
-        log_error("listen_failed", LF_S("listen", o->addr), LF_S("reason", "bad address"));
-        return rc;
-    }
-    net_listener_t *l = calloc(1, sizeof *l);
-    if (!l)
-        return -ENOMEM;
-    l->loop = loop;
-    l->tls = o->tls;
-    l->on_accept = on_accept;
-    l->ud = ud;
-    l->handshake_timeout_ms = o->handshake_timeout_ms > 0 ? o->handshake_timeout_ms : 10000;
-    uv_tcp_init(loop, &l->tcp);
-    l->tcp.data = l;
-    rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
-    if (!rc)
-        rc = uv_listen((uv_stream_t *)&l->tcp, o->backlog > 0 ? o->backlog : 1024, on_connection);
-    if (rc) {
-        log_error("listen_failed", LF_S("listen", o->addr), LF_ERR(rc));
-        uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
-        return rc;
-    }
-    int len = sizeof ss;
-    uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len);
-    net_addr_format((struct sockaddr *)&ss, l->addr, sizeof l->addr);
-    l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                             : ((struct sockaddr_in *)&ss)->sin_port);
-    *out = l;
-    return 0;
-}
-
-const char *net_listener_addr(const net_listener_t *l) { return l->addr; }
-uint16_t net_listener_port(const net_listener_t *l) { return l->port; }
-
-void net_listener_close(net_listener_t *l)
-{
-    if (l)
-        uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
-}
-
-/* ---- connectors ------------------------------------------------------------- */
-
-static void on_connected(uv_connect_t *req, int status)
-{
-    net_conn_t *c = req->data;
-    if (c->state == ST_CLOSED)
-        return;
-    if (status < 0) {
-        log_debug("connect_failed", LF_S("peer", c->peer), LF_ERR(status));
-        conn_fail(c, status);
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    set_peer(c);
-    if (c->ssl) {
-        c->state = ST_HANDSHAKE;
-        start_reading(c);
-        tls_pump(c); /* ClientHello */
-        return;
-    }
-    uv_timer_stop(&c->timer);
-    c->state = ST_OPEN;
-    start_reading(c);
-    start_write(c); /* bytes queued before the connection was up */
-    if (c->cbs->on_open)
-        c->cbs->on_open(c);
-}
-
-static void connect_addr(net_conn_t *c, struct sockaddr *sa)
-{
-    net_addr_format(sa, c->peer, sizeof c->peer);
-    net_addr_host(sa, c->peer_host, sizeof c->peer_host);
-    int rc = uv_tcp_connect(&c->creq, &c->tcp, sa, on_connected);
-    if (rc)
-        conn_fail(c, rc);
-}
-
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-    resolver_t *r = req->data;
-    net_conn_t *c = r->conn;
-    free(r);
-    if (!c) {
-        uv_freeaddrinfo(res);
-        return;
-    }
-    c->resolver = NULL;
-    if (status < 0 || !res) {
-        log_debug("resolve_failed", LF_S("peer", c->peer), LF_ERR(status));
-        uv_freeaddrinfo(res);
-        conn_fail(c, -EHOSTUNREACH);
-        return;
-    }
-    struct sockaddr_storage ss;
-    memcpy(&ss, res->ai_addr, res->ai_addrlen);
-    uv_freeaddrinfo(res);
-    if (ss.ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(c->port);
-    else
-        ((struct sockaddr_in *)&ss)->sin_port = htons(c->port);
-    connect_addr(c, (struct sockaddr *)&ss);
-}
-
-static bool is_ip_literal(const char *host)
-{
-    unsigned char tmp[16];
-    return inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1;
-}
-
-int net_connect(uv_loop_t *loop, const net_connect_opts_t *o, const net_conn_cbs_t *cbs, void *ud,
-                net_conn_t **out)
-{
-    net_conn_t *c = conn_new(loop);
-    if (!c)
-        return -ENOMEM;
-    c->client = true;
-    c->port = o->port;
-    net_conn_set_cbs(c, cbs, ud);
-    snprintf(c->peer, sizeof c->peer, strchr(o->host, ':') ? "[%s]:%u" : "%s:%u", o->host, o->port);
-    str_copy(c->peer_host, sizeof c->peer_host, o->host);
-    if (o->tls) {
-        int rc = tls_attach(c, o->tls);
-        if (rc) {
-            c->cbs = &no_cbs;
-            finish_close(c);
-            return rc;
-        }
-        SSL_set_connect_state(c->ssl);
-        const char *name = o->sni && *o->sni ? o->sni : o->host;
-        if (!is_ip_literal(name))
-            SSL_set_tlsext_host_name(c->ssl, name);
-        if (tls_ctx_verify(o->tls) != TLS_VERIFY_NONE) {
-            if (is_ip_literal(name))
-                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name);
-            else
-                SSL_set1_host(c->ssl, name);
-        }
-    }
-    *out = c;
-    uv_timer_start(&c->timer, on_timer, (uint64_t)(o->timeout_ms > 0 ? o->timeout_ms : 10000), 0);
-
-    struct sockaddr_storage ss;
-    char hp[NET_HOST_MAX + 16];
-    snprintf(hp, sizeof hp, strchr(o->host, ':') ? "[%s]:%u" : "%s:%u", o->host, o->port);
-    if (is_ip_literal(o->host) && net_addr_resolve(hp, &ss) == 0) {
-        connect_addr(c, (struct sockaddr *)&ss);
-        return 0;
-    }
-    resolver_t *r = calloc(1, sizeof *r);
-    if (!r) {
-        conn_fail(c, -ENOMEM);
-        return 0;
-    }
-    r->conn = c;
-    r->req.data = r;
-    c->resolver = r;
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-    int rc = uv_getaddrinfo(loop, &r->req, on_resolved, o->host, NULL, &hints);
-    if (rc) {
-        c->resolver = NULL;
-        free(r);
-        conn_fail(c, -EHOSTUNREACH);
-    }
     return 0;
 }

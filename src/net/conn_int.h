@@ -1,0 +1,90 @@
+/*
+ * conn_int: net/conn's internals shared by conn.c (what a connection does:
+ * reading, writing, TLS, closing) and conn_endpoint.c (how connections come
+ * to be: listeners and connectors). Not for other modules.
+ */
+#ifndef OUTPOST_NET_CONN_INT_H
+#define OUTPOST_NET_CONN_INT_H
+
+#include <openssl/ssl.h>
+
+#include "core/buf.h"
+#include "net/conn.h"
+
+/*
+ * States. Writes reach the kernel in HANDSHAKE (TLS records), OPEN and
+ * FLUSHING (graceful close); application bytes are delivered only in OPEN.
+ * CLOSED means the libuv handles are closing; the struct is freed when the
+ * last close callback has run, right after on_close.
+ */
+typedef enum conn_state {
+    ST_CONNECTING = 0, /* resolving or TCP connect in progress */
+    ST_HANDSHAKE,      /* TLS handshake */
+    ST_OPEN,
+    ST_FLUSHING,       /* graceful close: waiting for the queue to empty */
+    ST_CLOSED,
+} conn_state_t;
+
+enum {
+    READ_CHUNK = 64 * 1024,
+    LINGER_MS = 5000,
+    DEFAULT_HIGH = 256 * 1024,
+    DEFAULT_LOW = 64 * 1024,
+    DEFAULT_MAX = 64 * 1024 * 1024,
+    KEEP_BUF = 64 * 1024, /* write buffers above this are freed when idle */
+};
+
+typedef struct resolver resolver_t;
+
+struct net_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;     /* connect/handshake deadline, deferred TLS reads, linger */
+    uv_timer_t app_timer; /* the owner's re-armable deadline */
+    uv_write_t wreq;
+    uv_shutdown_t sreq;
+    uv_connect_t creq;
+    uv_loop_t *loop;
+    const net_conn_cbs_t *cbs;
+    void *ud;
+    void (*app_timer_cb)(net_conn_t *c);
+    resolver_t *resolver; /* client name lookup in flight */
+
+    SSL *ssl; /* NULL for plain TCP */
+    BIO *rbio, *wbio;
+    tls_peer_t *peer_id;
+
+    buf_t out;           /* queued for the kernel (ciphertext under TLS) */
+    buf_t inflight;      /* handed to uv_write */
+    buf_t plain_pending; /* TLS: plaintext written before the handshake finished */
+    net_limits_t lim;
+
+    uint64_t bytes_in, bytes_out;
+    int64_t deadline_ms; /* connect/handshake deadline */
+    int close_err;
+    int pending_closes;
+    conn_state_t state;
+    bool reading, paused, writing, congested;
+    bool peer_eof, eof_delivered, shut_wanted, shut_sent, client;
+    uint16_t port; /* client: destination port */
+    char peer[NET_ADDR_STR];
+    char peer_host[NET_ADDR_STR];
+};
+
+struct resolver {
+    uv_getaddrinfo_t req;
+    net_conn_t *conn; /* NULL once the connection went away */
+};
+
+extern const net_conn_cbs_t conn_no_cbs;
+
+net_conn_t *conn_new(uv_loop_t *loop);
+int conn_tls_attach(net_conn_t *c, tls_ctx_t *tls);
+void conn_set_peer(net_conn_t *c);
+void conn_start_reading(net_conn_t *c);
+void conn_start_write(net_conn_t *c);
+void conn_tls_pump(net_conn_t *c);
+void conn_fail(net_conn_t *c, int err);
+void conn_finish_close(net_conn_t *c);
+void conn_on_timer(uv_timer_t *t);
+
+#endif
