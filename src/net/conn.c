@@ -166,6 +166,7 @@ void net_conn_close(net_conn_t *c)
 {
     if (c->state >= ST_FLUSHING)
         return;
+    net_conn_uncork(c); /* what was queued under the cork goes out first */
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
@@ -303,14 +304,15 @@ int net_conn_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n)
 
     if (c->ssl) {
         for (size_t i = 0; i < n; i++) {
-            int rc = c->state == ST_OPEN ? tls_write(c, bufs[i].base, bufs[i].len)
-                                         : buf_append(&c->plain_pending, bufs[i].base, bufs[i].len);
+            int rc = c->state == ST_OPEN && !c->corked
+                         ? tls_write(c, bufs[i].base, bufs[i].len)
+                         : buf_append(&c->plain_pending, bufs[i].base, bufs[i].len);
             if (rc)
                 return rc;
         }
     } else {
         size_t i = 0, skip = 0;
-        if (c->state == ST_OPEN && !c->writing && c->out.len == 0) {
+        if (c->state == ST_OPEN && !c->writing && c->out.len == 0 && !c->corked) {
             /* Fast path: most writes go straight to the kernel, no copy. */
             int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
             if (w > 0) {
@@ -330,10 +332,35 @@ int net_conn_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n)
             if (rc)
                 return rc;
         }
-        conn_start_write(c);
+        if (!c->corked)
+            conn_start_write(c);
     }
     update_congestion(c);
     return 0;
+}
+
+void net_conn_cork(net_conn_t *c)
+{
+    c->corked = true;
+}
+
+void net_conn_uncork(net_conn_t *c)
+{
+    if (!c->corked)
+        return;
+    c->corked = false;
+    if (c->state != ST_OPEN)
+        return; /* the handshake's end, or the close, flushes what is queued */
+    if (c->ssl && c->plain_pending.len) {
+        /* tls_write only moves ciphertext to `out`; the plaintext buffer is
+         * kept for the next cork (it is the hot path of a busy WebSocket). */
+        size_t n = c->plain_pending.len;
+        c->plain_pending.len = 0;
+        tls_write(c, c->plain_pending.data, n);
+        buf_reset_keep(&c->plain_pending, KEEP_BUF * 4);
+        return;
+    }
+    conn_start_write(c);
 }
 
 int net_conn_write(net_conn_t *c, const void *data, size_t len)
@@ -360,6 +387,7 @@ static void do_shutdown(net_conn_t *c)
 
 void net_conn_shutdown(net_conn_t *c)
 {
+    net_conn_uncork(c);
     if (c->state >= ST_FLUSHING || c->shut_wanted)
         return;
     c->shut_wanted = true;

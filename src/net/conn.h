@@ -98,6 +98,14 @@ int net_conn_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n);
 size_t net_conn_queued(const net_conn_t *c);
 bool net_conn_congested(const net_conn_t *c);
 
+/* Coalescing: between cork and uncork, writes are only queued (no syscall
+ * per write, and under TLS one record run instead of one per write); uncork
+ * hands everything to the kernel at once. For producers that emit many small
+ * pieces in one go, e.g. WebSocket frames cut into 4 KiB by the masker.
+ * Limits and congestion apply as usual. Corks do not nest. */
+void net_conn_cork(net_conn_t *c);
+void net_conn_uncork(net_conn_t *c);
+
 /* Stop / restart delivering on_read (TCP reads stop; TLS keeps what it decrypted). */
 void net_conn_pause(net_conn_t *c);
 void net_conn_resume(net_conn_t *c);

@@ -65,6 +65,7 @@ struct net_conn {
     conn_state_t state;
     bool reading, paused, writing, congested;
     bool peer_eof, eof_delivered, shut_wanted, shut_sent, client;
+    bool corked; /* writes only queue until net_conn_uncork() */
     uint16_t port; /* client: destination port */
     char peer[NET_ADDR_STR];
     char peer_host[NET_ADDR_STR];

@@ -196,9 +196,16 @@ static void ws_pump_send(ws_t *ws)
 {
     if (!ws->ctx || ws->state == WS_DEAD)
         return;
-    if (wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) != 0) {
-        ws_fail(ws, WS_CLOSE_ABNORMAL, "write failed");
-        return;
+    if (wslay_event_want_write(ws->ctx)) {
+        /* wslay hands masked payloads over in 4 KiB pieces: coalesce them
+         * into one write (and one TLS record run) per pump. */
+        net_conn_cork(ws->conn);
+        int rc = wslay_event_send(ws->ctx);
+        net_conn_uncork(ws->conn);
+        if (rc != 0) {
+            ws_fail(ws, WS_CLOSE_ABNORMAL, "write failed");
+            return;
+        }
     }
     if (!ws->congested && ws_queued(ws) > ws->o.high_water)
         ws->congested = true;

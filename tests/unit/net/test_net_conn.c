@@ -255,6 +255,38 @@ static void run_half_close(bool tls)
     world_done();
 }
 
+/* Corked writes only queue; uncork delivers them in order, and close
+ * uncorks implicitly so nothing queued under a cork is lost. */
+static void run_cork(bool tls)
+{
+    world_init(tls, true);
+    world_connect();
+    world_run_until(&W.cli.opened);
+    net_conn_cork(W.cli.c);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(net_conn_write(W.cli.c, "abcd", 4), 0);
+    assert_int_equal(net_conn_queued(W.cli.c), 64);
+    for (int i = 0; i < 50; i++)
+        uv_run(&W.loop, UV_RUN_NOWAIT);
+    assert_int_equal(W.srv.got, 0); /* nothing left while corked */
+    net_conn_uncork(W.cli.c);
+    while (W.srv.got < 64)
+        uv_run(&W.loop, UV_RUN_ONCE);
+    assert_int_equal(W.srv.got, 64);
+    assert_memory_equal(W.srv.data, "abcdabcdabcdabcd", 16);
+    /* close while corked still flushes, then closes */
+    net_conn_cork(W.cli.c);
+    assert_int_equal(net_conn_write(W.cli.c, "tail", 4), 0);
+    net_conn_close(W.cli.c);
+    world_run_until(&W.srv.eof);
+    assert_int_equal(W.srv.got, 68);
+    world_run_until(&W.cli.closed);
+    world_done();
+}
+
+static void test_cork_plain(void **s) { run_cork(false); }
+static void test_cork_tls(void **s) { run_cork(true); }
+
 static void test_half_close_plain(void **s) { run_half_close(false); }
 static void test_half_close_tls(void **s) { run_half_close(true); }
 
@@ -346,6 +378,8 @@ int main(void)
         cmocka_unit_test(test_backpressure_plain),
         cmocka_unit_test(test_backpressure_tls),
         cmocka_unit_test(test_queue_cap),
+        cmocka_unit_test(test_cork_plain),
+        cmocka_unit_test(test_cork_tls),
         cmocka_unit_test(test_half_close_plain),
         cmocka_unit_test(test_half_close_tls),
         cmocka_unit_test(test_abort_resets_peer),
