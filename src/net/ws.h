@@ -95,6 +95,9 @@ void ws_abort(ws_t *ws);
 void ws_pause(ws_t *ws);   /* stop reading from the peer (backpressure) */
 void ws_resume(ws_t *ws);
 
+/* RFC 6455 masking (dst may equal src); exposed for tests. */
+void ws_mask_bytes(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4]);
+
 void *ws_data(const ws_t *ws);
 void ws_set_data(ws_t *ws, void *ud);
 net_conn_t *ws_conn(const ws_t *ws);

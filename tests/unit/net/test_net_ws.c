@@ -147,6 +147,44 @@ static void test_echo_and_client_close(void **s)
     world_done();
 }
 
+static void test_mask_matches_rfc(void **s)
+{
+    uint8_t key[4] = { 0x37, 0xfa, 0x21, 0x3d };
+    static uint8_t src[1000], dst[1000];
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (uint8_t)(i * 31 + 7);
+    for (size_t n = 0; n < 40; n++) {
+        ws_mask_bytes(dst, src, n, key);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(dst[i], src[i] ^ key[i % 4]);
+    }
+    ws_mask_bytes(dst, src, sizeof src, key);
+    ws_mask_bytes(dst, dst, sizeof src, key); /* in place, and an involution */
+    assert_memory_equal(dst, src, sizeof src);
+}
+
+/* Frames of every length class (7-bit, 16-bit, 64-bit) both ways, masked
+ * client->server and plain server->client. */
+static void test_lengths_both_ways(void **s)
+{
+    static const size_t lens[] = { 0, 1, 125, 126, 127, 65535, 65536, 300001 };
+    static uint8_t buf[300001];
+    world_init(NULL);
+    connect_client(NULL);
+    run_until(&W.c.opened);
+    size_t want = 0;
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        assert_int_equal(ws_send(W.c.ws, WS_BINARY, buf, lens[i]), 0);
+        want += lens[i];
+    }
+    while (W.c.msgs < sizeof lens / sizeof lens[0])
+        uv_run(&W.loop, UV_RUN_ONCE);
+    assert_int_equal(W.c.bytes, want);
+    ws_close(W.c.ws, WS_CLOSE_NORMAL, "done");
+    run_until(&W.c.closed);
+    world_done();
+}
+
 static void test_server_close_code(void **s)
 {
     world_init(NULL);
@@ -256,6 +294,8 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_echo_and_client_close),
+        cmocka_unit_test(test_mask_matches_rfc),
+        cmocka_unit_test(test_lengths_both_ways),
         cmocka_unit_test(test_server_close_code),
         cmocka_unit_test(test_message_too_big),
         cmocka_unit_test(test_backpressure),
