@@ -623,7 +623,7 @@ void ws_mask_bytes(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key
  * message into its queue and masks byte by byte: when wslay has nothing
  * pending (so no frame of its own is half written), one unfragmented frame
  * goes straight to the connection, in order after everything before it. */
-static int send_direct(ws_t *ws, int type, const void *data, size_t len)
+static int send_direct(ws_t *ws, int type, const uv_buf_t *bufs, size_t n, size_t len)
 {
     uint8_t hdr[14];
     size_t h = 0;
@@ -642,22 +642,41 @@ static int send_direct(ws_t *ws, int type, const void *data, size_t len)
     }
     int rc;
     if (!ws->client) {
-        uv_buf_t b[2] = { uv_buf_init((char *)hdr, (unsigned)h),
-                          uv_buf_init((char *)data, (unsigned)len) };
-        rc = net_conn_writev(ws->conn, b, 2);
+        uv_buf_t v[WS_SENDV_MAX + 1];
+        v[0] = uv_buf_init((char *)hdr, (unsigned)h);
+        for (size_t i = 0; i < n; i++)
+            v[i + 1] = bufs[i];
+        rc = net_conn_writev(ws->conn, v, n + 1);
     } else {
         uint8_t key[4];
         genmask_cb(ws->ctx, key, 4, ws);
         memcpy(hdr + h, key, 4);
         h += 4;
         uint8_t chunk[16384];
+        size_t fill = 0, off = 0; /* off: payload offset, for the key phase */
         net_conn_cork(ws->conn);
         rc = net_conn_write(ws->conn, hdr, h);
-        for (size_t off = 0; rc == 0 && off < len; off += sizeof chunk) {
-            size_t n = len - off < sizeof chunk ? len - off : sizeof chunk;
-            ws_mask_bytes(chunk, (const uint8_t *)data + off, n, key); /* off % 4 == 0 */
-            rc = net_conn_write(ws->conn, chunk, n);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            const uint8_t *src = (const uint8_t *)bufs[i].base;
+            size_t left = bufs[i].len;
+            while (rc == 0 && left) {
+                size_t k = sizeof chunk - fill < left ? sizeof chunk - fill : left;
+                uint8_t rk[4]; /* the key rotated to this offset's phase */
+                for (int j = 0; j < 4; j++)
+                    rk[j] = key[(off + (size_t)j) & 3];
+                ws_mask_bytes(chunk + fill, src, k, rk);
+                fill += k;
+                off += k;
+                src += k;
+                left -= k;
+                if (fill == sizeof chunk) {
+                    rc = net_conn_write(ws->conn, chunk, fill);
+                    fill = 0;
+                }
+            }
         }
+        if (rc == 0 && fill)
+            rc = net_conn_write(ws->conn, chunk, fill);
         net_conn_uncork(ws->conn);
     }
     if (rc != 0) {
@@ -670,20 +689,43 @@ static int send_direct(ws_t *ws, int type, const void *data, size_t len)
     return 0;
 }
 
-int ws_send(ws_t *ws, int type, const void *data, size_t len)
+int ws_sendv(ws_t *ws, int type, const uv_buf_t *bufs, size_t n)
 {
     if (ws->state != WS_OPEN)
         return -EPIPE;
+    if (n > WS_SENDV_MAX)
+        return -EINVAL;
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += bufs[i].len;
     if (ws_queued(ws) + len > ws->o.max_queue)
         return -ENOBUFS;
     if (len <= UINT32_MAX && !wslay_event_want_write(ws->ctx))
-        return send_direct(ws, type, data, len);
-    struct wslay_event_msg m = { type == WS_TEXT ? WSLAY_TEXT_FRAME : WSLAY_BINARY_FRAME,
-                                 data, len };
-    if (wslay_event_queue_msg(ws->ctx, &m) != 0)
+        return send_direct(ws, type, bufs, n, len);
+    /* wslay has frames pending: queue behind them (one contiguous copy) */
+    uint8_t *flat = malloc(len ? len : 1);
+    if (!flat)
         return -ENOMEM;
-    ws_pump_send(ws);
-    return 0;
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(flat + off, bufs[i].base, bufs[i].len);
+        off += bufs[i].len;
+    }
+    struct wslay_event_msg m = { type == WS_TEXT ? WSLAY_TEXT_FRAME : WSLAY_BINARY_FRAME,
+                                 flat, len };
+    int rc = wslay_event_queue_msg(ws->ctx, &m) != 0 ? -ENOMEM : 0;
+    free(flat);
+    if (rc == 0)
+        ws_pump_send(ws);
+    return rc;
+}
+
+int ws_send(ws_t *ws, int type, const void *data, size_t len)
+{
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    if (len > UINT32_MAX)
+        return -EINVAL;
+    return ws_sendv(ws, type, &b, 1);
 }
 
 void ws_close(ws_t *ws, uint16_t code, const char *reason)

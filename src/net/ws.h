@@ -85,6 +85,10 @@ int ws_connect(uv_loop_t *loop, const ws_connect_opts_t *copts, const ws_opts_t 
                const ws_cbs_t *cbs, void *ud, ws_t **out);
 
 int ws_send(ws_t *ws, int type, const void *data, size_t len);
+/* One message from up to WS_SENDV_MAX pieces (a header and a payload, say),
+ * without first joining them. */
+enum { WS_SENDV_MAX = 4 };
+int ws_sendv(ws_t *ws, int type, const uv_buf_t *bufs, size_t n);
 bool ws_congested(const ws_t *ws);
 size_t ws_queued(const ws_t *ws);
 /* Start the closing handshake (reason is cut to 123 bytes). */
