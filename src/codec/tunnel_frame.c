@@ -71,7 +71,7 @@ static const key_def_t keys[] = {
     KEY("Code", TUNNEL_F_CODE, K_TEXT, T_GOAWAY),
     KEY("Ok", TUNNEL_F_OK, K_BOOL, T_ACK),
     KEY("Message", TUNNEL_F_MESSAGE, K_TEXT, T_ACK),
-    KEY("MaxMessage", TUNNEL_F_MAXMSG, K_UINT, T_ACK),
+    KEY("MaxMessage", TUNNEL_F_MAXMSG, K_UINT, T_HS | T_ACK),
 };
 
 static unsigned type_bit(int type)

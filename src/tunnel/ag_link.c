@@ -84,7 +84,8 @@ static void on_open(ws_t *ws)
     ag_t *ag = ws_data(ws);
     ag->link = AG_HANDSHAKE;
     tunnel_msg_t m = { .type = TUNNEL_HANDSHAKE, .version = TUNNEL_PROTO_VERSION,
-                       .has = TUNNEL_F_VERSION };
+                       .max_message = ag->opts.max_message,
+                       .has = TUNNEL_F_VERSION | TUNNEL_F_MAXMSG };
     m.name = tunnel_s(ag->opts.name);
     m.key = (tunnel_str_t){ ag->key, ag->keylen };
     ag_send(ag, &m);

@@ -172,7 +172,8 @@ static size_t push(ag_stream_t *st, const char *p, size_t len)
             n = max;
         if (tunnel_dir_data(&st->tx, n, &why) != 0)
             break;
-        int rc = tunnel_wire_data(&ag->wire, ag->ws, st->guid, st->glen, p + done, n);
+        int rc = tunnel_wire_data(&ag->wire, ag->ws, st->guid, st->glen, p + done, n,
+                                  ag->peer_max_message);
         ag_sent(ag, rc);
         if (rc != 0)
             break;

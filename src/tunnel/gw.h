@@ -92,6 +92,7 @@ struct gw_session {
     bool closing;
     bool doomed;          /* send queue overflowed: closed by the next sweep */
     int version;
+    size_t max_message;   /* the agent's message cap (Handshake MaxMessage) */
     int64_t since_ms;     /* accepted (monotonic) */
     int64_t since_real_s; /* authenticated (wall clock) */
     int64_t deadline_ms;  /* handshake deadline while !authed */

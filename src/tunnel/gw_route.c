@@ -286,7 +286,8 @@ static int forward_data(gw_leg_t *l, const char *p, size_t n)
     gw_leg_t *o = other(l);
     if (!o->s || o->s->closing || o->s->doomed)
         return -EPIPE;
-    int rc = tunnel_wire_data(&o->s->gw->wire, o->s->ws, o->guid, o->glen, p, n);
+    int rc = tunnel_wire_data(&o->s->gw->wire, o->s->ws, o->guid, o->glen, p, n,
+                              o->s->max_message);
     gw_sent(o->s, rc);
     if (rc == 0) {
         l->st->gw->c_bytes += n;

@@ -178,6 +178,10 @@ static void start_auth(gw_session_t *s, const tunnel_msg_t *m)
     memcpy(s->name, m->name.p, m->name.n);
     s->name[m->name.n] = '\0';
     s->version = (m->has & TUNNEL_F_VERSION) && m->version >= 1 ? TUNNEL_PROTO_VERSION : 0;
+    /* Data towards this agent is cut to its cap (the seed's is unknown: ours) */
+    s->max_message = gw->opts.max_message;
+    if ((m->has & TUNNEL_F_MAXMSG) && m->max_message >= 16384 && m->max_message < s->max_message)
+        s->max_message = m->max_message;
     if (gw->opts.common.tls_ca && gw->opts.cert_name_match) {
         const tls_peer_t *p = ws_tls_peer(s->ws);
         if (!p || !p->verified || strcmp(p->cn, s->name) != 0) {

@@ -49,18 +49,31 @@ size_t tunnel_wire_max_data(size_t max_message)
 }
 
 int tunnel_wire_data(tunnel_wire_t *w, ws_t *ws, const char *guid, size_t glen, const void *data,
-                     size_t len)
+                     size_t len, size_t peer_max)
 {
-    buf_reset_keep(&w->scratch, 256 * 1024);
     if (glen > TUNNEL_GUID_MAX)
         return -EINVAL;
-    int rc = buf_reserve(&w->scratch, TUNNEL_DATA_HEAD_MAX + len);
-    if (rc != 0)
-        return rc;
-    size_t hn = tunnel_encode_data_head((uint8_t *)w->scratch.data, guid, glen, len);
-    memcpy(w->scratch.data + hn, data, len);
-    w->scratch.len = hn + len;
-    return ship(w, ws);
+    /* Pieces that fit the receiver's cap whatever this leg's GUID length;
+     * header and payload go out as two buffers, so the payload is not copied
+     * here (the WebSocket layer masks or writes it straight from `data`). */
+    size_t max = tunnel_wire_max_data(peer_max ? peer_max : w->max_message);
+    const char *p = data;
+    int rc = 0;
+    w->last_len = 0;
+    do {
+        size_t n = len < max ? len : max;
+        uint8_t head[TUNNEL_DATA_HEAD_MAX];
+        size_t hn = tunnel_encode_data_head(head, guid, glen, n);
+        uv_buf_t v[2] = { uv_buf_init((char *)head, (unsigned)hn), uv_buf_init((char *)p, (unsigned)n) };
+        rc = ws_sendv(ws, WS_BINARY, v, 2);
+        if (rc != 0)
+            break;
+        w->msgs_out++;
+        w->last_len += hn + n;
+        p += n;
+        len -= n;
+    } while (len);
+    return rc;
 }
 
 int tunnel_wire_window(tunnel_wire_t *w, ws_t *ws, const char *guid, size_t glen, uint64_t credit)

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "codec/tunnel_frame.h"
 #include "core/buf.h"
 #include "net/ws.h"
@@ -30,8 +32,10 @@ void tunnel_wire_free(tunnel_wire_t *w);
 int tunnel_wire_send(tunnel_wire_t *w, ws_t *ws, const tunnel_msg_t *m);
 /* Largest Data payload that fits one message for a peer whose cap is max_message. */
 size_t tunnel_wire_max_data(size_t max_message);
+/* Data for a stream, split into messages that fit peer_max (the receiver's
+ * message cap; 0 = ours). */
 int tunnel_wire_data(tunnel_wire_t *w, ws_t *ws, const char *guid, size_t glen, const void *data,
-                     size_t len);
+                     size_t len, size_t peer_max);
 int tunnel_wire_window(tunnel_wire_t *w, ws_t *ws, const char *guid, size_t glen, uint64_t credit);
 /* v1 peers get Mode and Reason; v0 peers a bare Terminator{GUID}. */
 int tunnel_wire_term(tunnel_wire_t *w, ws_t *ws, int version, const char *guid, size_t glen,

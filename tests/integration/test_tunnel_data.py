@@ -173,35 +173,46 @@ def test_resets_propagate_both_ways(outpost, tmp_path, topo):
 
 def test_stalled_reader_keeps_bulk_flowing(topo):
     """A stream whose reader stops costs its window, not the link: a bulk
-    transfer on the same agents keeps >= 80% of its solo throughput."""
-    n = 48 * 1024 * 1024
+    transfer on the same agents keeps >= 80% of its solo throughput.
+    Rounds alternate solo and with-stall and the best of each is compared:
+    load from other processes only ever slows a sample down, while a stall
+    that leaked into the link would drive the ratio towards zero."""
+    n = 16 * 1024 * 1024
+    rounds = 6
 
     def rate():
         h, got, secs = topo.download(n, b"bulk")
         assert got == n
         return n / secs
 
-    solo = [rate(), rate()]
-    stalled = socket.create_connection(("127.0.0.1", topo.p_source), timeout=30)
-    stalled.sendall(b"1000000000 stall\n")
-    # wait until the stalled stream has used up its credit at the gateway
-    deadline = time.monotonic() + 10
-    while True:
-        st = requests.get(topo.gw.url("admin") + "/api/streams",
-                          headers={"Authorization": "Bearer admintoken"}, timeout=5).json()
-        if st and st[0]["bytes_in"] >= 256 * 1024:
-            break
-        assert time.monotonic() < deadline, st
-        time.sleep(0.05)
-    with_stall = [rate(), rate()]
+    def stall():
+        s = socket.create_connection(("127.0.0.1", topo.p_source), timeout=30)
+        s.sendall(b"1000000000 stall\n")
+        # wait until the stalled stream has used up its credit at the gateway
+        deadline = time.monotonic() + 10
+        while True:
+            st = requests.get(topo.gw.url("admin") + "/api/streams",
+                              headers={"Authorization": "Bearer admintoken"}, timeout=5).json()
+            if st and st[0]["bytes_in"] >= 256 * 1024:
+                return s
+            assert time.monotonic() < deadline, st
+            time.sleep(0.05)
+
+    rate()  # warm-up
+    solo, with_stall = [], []
+    for _ in range(rounds):
+        solo.append(rate())
+        s = stall()
+        with_stall.append(rate())
+        if len(with_stall) == rounds:
+            # the stalled stream is still alive and delivers when read
+            got = 0
+            while got < 1 << 20:
+                d = s.recv(1 << 16)
+                assert d
+                got += len(d)
+        s.close()
     assert max(with_stall) >= 0.8 * max(solo), (solo, with_stall)
-    # the stalled stream is still alive and delivers when read
-    got = 0
-    while got < 1 << 20:
-        d = stalled.recv(1 << 16)
-        assert d
-        got += len(d)
-    stalled.close()
 
 
 def test_memory_flat(outpost, tmp_path):
