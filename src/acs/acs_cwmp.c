@@ -46,6 +46,8 @@ static void respond_fault(acs_session_t *s, http_req_t *req, cwmp_ns_t ns, const
                           const char *why)
 {
     cwmp_msg_t m = { .type = CWMP_FAULT, .ns = ns, .id = id, .fault = { .code = code, .string = why } };
+    if (s)
+        s->faulted = true;
     if (ns == CWMP_NS_1_0 && code == CWMP_FAULT_ACS_VERSION)
         m.fault.code = CWMP_FAULT_INVALID_ARGUMENTS; /* 8006 is not in the 1-0 schema */
     respond_xml(s, req, &m);
@@ -307,6 +309,7 @@ static void on_answer(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
     }
     if (m->type == CWMP_FAULT) {
         a->n.cpe_faults++;
+        s->faulted = true;
         j->finish_id = s->cur.id;
         j->finish_status = STORE_TASK_FAILED;
         j->fault_code = m->fault.code;
@@ -321,9 +324,7 @@ static void on_answer(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
         bool later = (m->type == CWMP_DOWNLOAD_RESPONSE || m->type == CWMP_UPLOAD_RESPONSE) &&
                      m->status == 1;
         if (!later) { /* status 1: the outcome comes with TransferComplete */
-            json_t *r = acs_result_json(m);
-            j->result = json_dumps(r, JSON_COMPACT);
-            json_decref(r);
+            j->result = acs_result_text(m);
             j->finish_id = s->cur.id;
             j->finish_status = STORE_TASK_DONE;
         }

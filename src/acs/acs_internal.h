@@ -50,7 +50,7 @@ typedef struct acs_opts {
     uint64_t cwmp_max_body;
     int64_t max_sessions;
     int64_t param_history;
-    bool keep_session_log;
+    char *session_log;         /* "errors" (default), "all", "none" */
 } acs_opts_t;
 
 typedef struct acs_session acs_session_t;
@@ -121,6 +121,9 @@ void acs_rpc_scratch_free(acs_rpc_scratch_t *s);
 cwmp_type_t acs_task_response_type(const char *type);
 /* A CPE response -> result JSON (new reference). */
 json_t *acs_result_json(const cwmp_msg_t *m);
+/* The same as compact JSON text (malloc'd); long parameter lists are
+ * written directly, without building a tree. */
+char *acs_result_text(const cwmp_msg_t *m);
 /* Task types safe to send again after a crash. */
 extern const char *const acs_requeue_types[];
 /* "task-123" -> 123, or 0. */

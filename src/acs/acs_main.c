@@ -20,6 +20,14 @@ static int check_auth_mode(const char *v, char *err, size_t errlen)
     return -EINVAL;
 }
 
+static int check_log_mode(const char *v, char *err, size_t errlen)
+{
+    if (!strcmp(v, "errors") || !strcmp(v, "all") || !strcmp(v, "none"))
+        return 0;
+    snprintf(err, errlen, "one of errors, all, none");
+    return -EINVAL;
+}
+
 static const cfg_opt_t acs_opts[] = {
     CFG_OPT("cwmp-listen", CFG_STR, acs_opts_t, cwmp_listen, "0.0.0.0:7547", "HOST:PORT",
             "CWMP endpoint (paths / and /cwmp)", .check = cfg_check_hostport),
@@ -63,8 +71,9 @@ static const cfg_opt_t acs_opts[] = {
             "live CWMP sessions before new ones get 503", .min = 1, .max = 10000000),
     CFG_OPT("param-history", CFG_INT, acs_opts_t, param_history, "5", "N",
             "old values kept per parameter", .min = 1, .max = 1000),
-    CFG_OPT("session-log", CFG_BOOL, acs_opts_t, keep_session_log, "true", NULL,
-            "keep each session's messages (capped at 64 KiB) with its row"),
+    CFG_OPT("session-log", CFG_STR, acs_opts_t, session_log, "errors", "MODE",
+            "keep a session's messages (last 64 KiB) with its row: errors (sessions that"
+            " faulted or failed), all, none", .check = check_log_mode),
     CFG_END,
 };
 

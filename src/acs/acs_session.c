@@ -58,7 +58,7 @@ acs_session_t *acs_session_new(acs_t *a, http_req_t *req)
     str_copy(s->peer, sizeof s->peer, http_req_peer(req));
     s->started_ms = clock_mono_ms();
     s->started_s = clock_real_s();
-    buf_init(&s->log, a->o.keep_session_log ? 256 * 1024 : 0);
+    buf_init(&s->log, strcmp(a->o.session_log, "none") != 0 ? 256 * 1024 : 0);
     uv_timer_init(a->loop, s->timer);
     s->timer->data = s;
     uint32_t h = acs_hash(s->cookie);
@@ -218,7 +218,9 @@ void acs_session_end(acs_session_t *s, const char *outcome)
             log_info("cwmp_task_unanswered", LF_I("task", s->cur.id), LF_S("type", s->cur.type),
                      LF_B("requeued", again));
         }
-        if (s->log.len)
+        bool keep = strcmp(a->o.session_log, "all") == 0 || s->faulted ||
+                    strcmp(outcome, "ok") != 0;
+        if (s->log.len && keep)
             j->log = buf_steal(&s->log, &j->loglen);
         if (store_worker_submit(a->db, end_run, end_done, j) != 0)
             end_done(0, j);

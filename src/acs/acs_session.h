@@ -31,6 +31,7 @@ struct acs_session {
     cwmp_type_t expect;
     http_req_t *req;           /* a request waiting for a store job */
     bool cookie_sent;
+    bool faulted;              /* a fault went either way: keep the log (--session-log errors) */
     bool ended;
     int refs;                  /* store jobs in flight that point here */
     buf_t log;                 /* message log, capped */

@@ -554,6 +554,69 @@ json_t *acs_result_json(const cwmp_msg_t *m)
     return r;
 }
 
+/* JSON string escaping for the fast path below (the decoder only hands out
+ * valid UTF-8, so only quotes, backslashes and control bytes need care). */
+static void jesc(buf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    (void)buf_append_byte(b, '"');
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        (void)buf_append(b, run, (size_t)(s - run));
+        run = s + 1;
+        char e[7] = { '\\', (char)c, 0 };
+        if (c < 0x20) {
+            e[1] = 'u';
+            e[2] = '0';
+            e[3] = '0';
+            e[4] = hex[c >> 4];
+            e[5] = hex[c & 15];
+            e[6] = 0;
+        }
+        (void)buf_append_str(b, e);
+    }
+    (void)buf_append(b, run, (size_t)(s - run));
+    (void)buf_append_byte(b, '"');
+}
+
+/* The result as JSON text. Parameter lists can be long (thousands of
+ * entries): they are written straight into a buffer, not built as a tree. */
+char *acs_result_text(const cwmp_msg_t *m)
+{
+    if (m->type != CWMP_GET_PARAMETER_VALUES_RESPONSE &&
+        m->type != CWMP_GET_PARAMETER_NAMES_RESPONSE) {
+        json_t *r = acs_result_json(m);
+        char *t = json_dumps(r, JSON_COMPACT);
+        json_decref(r);
+        return t;
+    }
+    bool values = m->type == CWMP_GET_PARAMETER_VALUES_RESPONSE;
+    buf_t b = BUF_INIT(256 * 1024 * 1024);
+    (void)buf_append_str(&b, "{\"parameters\":[");
+    for (size_t i = 0; i < m->n_params; i++) {
+        const cwmp_param_t *p = &m->params[i];
+        (void)buf_append_str(&b, i ? ",{\"name\":" : "{\"name\":");
+        jesc(&b, p->name);
+        if (values) {
+            (void)buf_append_str(&b, ",\"value\":");
+            jesc(&b, p->value);
+            (void)buf_append_str(&b, ",\"type\":");
+            jesc(&b, p->type ? p->type : "");
+            (void)buf_append_byte(&b, '}');
+        } else {
+            (void)buf_append_str(&b, p->writable ? ",\"writable\":true}" : ",\"writable\":false}");
+        }
+    }
+    if (buf_append_str(&b, "]}") < 0) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_steal(&b, NULL);
+}
+
 void acs_iso(int64_t t, char *out)
 {
     if (t <= 0) {

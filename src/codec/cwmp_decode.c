@@ -307,7 +307,9 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
     const char *uri;
     size_t ulen;
     const char *ln = local_name(name, &uri, &ulen);
-    snprintf(d->stack[d->depth], NAME_MAX_LEN, "%s", ln);
+    size_t lnl = strnlen(ln, NAME_MAX_LEN - 1); /* longer names match nothing anyway */
+    memcpy(d->stack[d->depth], ln, lnl);
+    d->stack[d->depth][lnl] = '\0';
     d->depth++;
     buf_reset(&d->text);
     size_t depth = d->depth;
@@ -369,10 +371,12 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
                 /* Normalise the prefix: the CPE may bind XSD to any name. */
                 const char *c = strchr(a[1], ':');
                 const char *t = c ? c + 1 : a[1];
-                char tmp[80];
-                int n = snprintf(tmp, sizeof tmp, "xsd:%s", t);
-                if (n > 0 && (size_t)n < sizeof tmp)
-                    d->cur_param.type = arena_str(d, tmp, (size_t)n);
+                char tmp[80] = "xsd:";
+                size_t tl = strlen(t);
+                if (tl < sizeof tmp - 4) {
+                    memcpy(tmp + 4, t, tl);
+                    d->cur_param.type = arena_str(d, tmp, tl + 4);
+                }
             }
         }
     }

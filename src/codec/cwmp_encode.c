@@ -217,9 +217,14 @@ static void w_elem(w_t *w, const char *tag, const char *s, size_t maxlen)
         s = "";
     if (maxlen && utf8_chars(s) > maxlen)
         w_fail(w);
-    w_fmt(w, "<%s>", tag);
+    /* Plain appends: this runs for every name of a long list. */
+    w_raw(w, "<");
+    w_raw(w, tag);
+    w_raw(w, ">");
     w_text(w, s);
-    w_fmt(w, "</%s>", tag);
+    w_raw(w, "</");
+    w_raw(w, tag);
+    w_raw(w, ">");
 }
 
 static void w_uint(w_t *w, const char *tag, unsigned long long v)

@@ -5,6 +5,7 @@
  * value change costs no extra round trip.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,7 @@ enum {
     Q_TASK_FINISH,
     Q_SESSION_ADD,
     Q_SESSION_TRIM,
+    Q_TASK_PENDING,
     Q_COUNT
 };
 
@@ -120,6 +122,9 @@ static const char *const queries[Q_COUNT] = {
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_SESSION_TRIM] = "DELETE FROM sessions WHERE device_id = ?1 AND id <= (SELECT id FROM sessions"
                        " WHERE device_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+    [Q_TASK_PENDING] = "SELECT id, device_id, type, params, status, result, fault_code, fault_string,"
+                       " attempts, created, updated, sent_at, done_at, expires_at FROM tasks"
+                       " WHERE device_id = ?1 AND status = 0 ORDER BY id LIMIT ?2",
 };
 
 typedef struct sq {
@@ -250,8 +255,17 @@ static void sq_close(store_t *s)
     free(q);
 }
 
+static void sq_global_init(void)
+{
+    /* Memory statistics take a global mutex on every allocation; nothing
+     * here reads them. Must run before SQLite initialises. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sq_open(const char *path, const store_opts_t *o, store_t **out)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sq_global_init);
     sq_t *q = calloc(1, sizeof *q);
     if (!q)
         return -ENOMEM;
@@ -270,7 +284,7 @@ static int sq_open(const char *path, const store_opts_t *o, store_t **out)
     char sql[256];
     snprintf(sql, sizeof sql,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;"
-             " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
+             " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32000; PRAGMA mmap_size=268435456;",
              o->sync_full ? "FULL" : "NORMAL");
     int rc = exec(q, sql);
     if (!rc)
@@ -648,11 +662,10 @@ static int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending
                         store_task_fn fn, void *ud)
 {
     sq_t *q = SQ(s);
-    sqlite3_stmt *st = prepare(q, pending_only
-                                      ? "SELECT " TASK_COLS " FROM tasks WHERE device_id = ?1 AND"
-                                        " status = 0 ORDER BY id LIMIT ?2"
-                                      : "SELECT " TASK_COLS " FROM tasks WHERE device_id = ?1"
-                                        " ORDER BY id DESC LIMIT ?2");
+    /* The pending query runs for every Inform: keep it prepared. */
+    sqlite3_stmt *st = pending_only ? stmt(q, Q_TASK_PENDING)
+                                    : prepare(q, "SELECT " TASK_COLS " FROM tasks WHERE device_id = ?1"
+                                                 " ORDER BY id DESC LIMIT ?2");
     if (!st)
         return -EIO;
     bind_text(st, 1, dev);
@@ -668,7 +681,10 @@ static int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending
             break;
         }
     }
-    sqlite3_finalize(st);
+    if (pending_only)
+        sqlite3_reset(st);
+    else
+        sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : db_err(q, "task_list");
 }
 

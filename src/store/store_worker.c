@@ -114,11 +114,14 @@ static void deliver(store_worker_t *w)
     job_t *j = w->out.head;
     w->out.head = w->out.tail = NULL;
     uv_mutex_unlock(&w->mu);
+    size_t n = 0;
+    for (job_t *k = j; k; k = k->next)
+        n++;
+    uv_mutex_lock(&w->mu);
+    w->pending -= n;
+    uv_mutex_unlock(&w->mu);
     while (j) {
         job_t *next = j->next;
-        uv_mutex_lock(&w->mu);
-        w->pending--;
-        uv_mutex_unlock(&w->mu);
         if (j->done)
             j->done(j->rc, j->ud);
         free(j);

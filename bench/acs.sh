@@ -1,0 +1,100 @@
+#!/bin/sh
+# bench/acs.sh [BIN] — outpost acs under a scripted CPE load (bench/acs_load.c,
+# compiled here; cpe-sim will take over once it carries a benchmark mode).
+#   ceiling  wrk against nginx answering 204, one request per new connection
+#   (a)      complete Inform sessions/s, each on a new TCP connection
+#            (Inform, InformResponse, empty POST, 204), SQLite persistence;
+#            100,000 distinct devices, so the store ends up with 100,000
+#   (b)      sessions that also carry one GetParameterValues of 500 parameters
+#   (c)      RSS of the ACS with 100,000 known devices
+# Goals on 2 cores: (a) >= 5000/s, (b) >= 500/s, (c) <= 200 MB.
+set -eu
+BIN=${1:-build/release/src/outpost}
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+HERE=$(cd "$(dirname "$0")" && pwd)
+DEVICES=${ACS_BENCH_DEVICES:-100000}
+GPV_SESSIONS=${ACS_BENCH_GPV:-3000}
+CONNS=${ACS_BENCH_CONNS:-64}
+T=$(mktemp -d /tmp/acs-bench.XXXXXX)
+ACS_PID= NGINX_PID=
+cleanup() {
+  [ -n "$ACS_PID" ] && kill "$ACS_PID" 2>/dev/null && wait "$ACS_PID" 2>/dev/null
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cc -O2 -o "$T/acs_load" "$HERE/acs_load.c" -luv
+
+# ---- ceiling: nginx 204, Connection: close ------------------------------------
+NPORT=$(port)
+mkdir -p "$T/nginx/logs"
+cat > "$T/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/logs/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server { listen 127.0.0.1:$NPORT; location / { return 204; } }
+}
+EOF
+nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" &
+NGINX_PID=$!
+sleep 0.5
+CEIL=$(wrk -t2 -c"$CONNS" -d5s -H "Connection: close" "http://127.0.0.1:$NPORT/" |
+       awk '/Requests\/sec/ {printf "%d", $2}')
+kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true; NGINX_PID=
+echo "ceiling: nginx 204, one request per new connection: $CEIL req/s"
+
+# ---- the ACS -------------------------------------------------------------------
+CPORT=$(port); APORT=$(port)
+"$BIN" acs --cwmp-listen "127.0.0.1:$CPORT" --api-listen "127.0.0.1:$APORT" --data-dir "$T/acs" \
+  --cpe-auth none --api-token bench --log-level warn 2> "$T/acs.log" &
+ACS_PID=$!
+for i in $(seq 50); do
+  curl -sf -o /dev/null -H 'Authorization: Bearer bench' "http://127.0.0.1:$APORT/api/stats" && break
+  sleep 0.1
+done
+rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$ACS_PID/status"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+
+# (a) one Inform session per new connection, every device new to the store
+OUT=$("$T/acs_load" --port "$CPORT" --conns "$CONNS" --sessions "$DEVICES" --devices "$DEVICES" --mode inform)
+A=$(echo "$OUT" | sed 's/.*rate=//')
+echo "(a) Inform sessions: $OUT"
+echo "(a) $A sessions/s (goal 5000), ratio to ceiling $(ratio "$A" "$CEIL")"
+# periodic again, now that every device is known
+OUT=$("$T/acs_load" --port "$CPORT" --conns "$CONNS" --duration 8 --devices "$DEVICES" --mode inform)
+A2=$(echo "$OUT" | sed 's/.*rate=//')
+echo "(a') periodic sessions of known devices: $OUT; ratio to ceiling $(ratio "$A2" "$CEIL")"
+TOTAL=$(curl -s -H 'Authorization: Bearer bench' "http://127.0.0.1:$APORT/api/stats" |
+        /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["total_devices"])')
+R=$(rss)
+echo "(c) RSS with $TOTAL known devices: $R MB (goal 200), ratio to goal $(ratio "$R" 200)"
+
+# (b) queue one 500-name GetParameterValues per device, then run those sessions
+/usr/bin/python3 - "$APORT" "$GPV_SESSIONS" <<'EOF'
+import json, sys, http.client
+port, n = int(sys.argv[1]), int(sys.argv[2])
+names = [f"InternetGatewayDevice.X_Bench.Param.{i+1}.Value" for i in range(500)]
+body = json.dumps({"type": "get_params", "parameters": {"names": names}})
+c = http.client.HTTPConnection("127.0.0.1", port)
+for i in range(n):
+    c.request("POST", f"/api/devices/00D09E-IGD-B%252D{i}/tasks", body=body,
+              headers={"Authorization": "Bearer bench", "Content-Type": "application/json"})
+    r = c.getresponse(); r.read()
+    assert r.status == 201, r.status
+EOF
+OUT=$("$T/acs_load" --port "$CPORT" --conns "$CONNS" --sessions "$GPV_SESSIONS" --devices "$GPV_SESSIONS" --mode gpv --params 500)
+B=$(echo "$OUT" | sed 's/.*rate=//')
+echo "(b) sessions with a 500-parameter GetParameterValues: $OUT"
+echo "(b) $B sessions/s (goal 500), ratio to ceiling $(ratio "$B" "$CEIL")"
+PENDING=$(curl -s -H 'Authorization: Bearer bench' "http://127.0.0.1:$APORT/api/stats")
+echo "    after (b): $PENDING; RSS $(rss) MB"
+kill "$ACS_PID"; wait "$ACS_PID" || { echo "acs exited badly"; tail "$T/acs.log"; exit 1; }
+ACS_PID=
+if grep -q ' error ' "$T/acs.log"; then echo "errors in the ACS log:"; grep ' error ' "$T/acs.log" | head; exit 1; fi
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
