@@ -14,6 +14,7 @@
 #include "core/str.h"
 
 typedef struct cr {
+    struct cr *next, *prev; /* in flight, for shutdown */
     acs_t *a;
     acs_cr_done_fn done;
     void *ud;
@@ -26,10 +27,21 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
     return size * n; /* the body of a connection request answer carries nothing */
 }
 
+static void cr_unlink(cr_t *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->a->crs = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+}
+
 static void cr_finished(CURL *easy, CURLcode rc, long status, void *ud)
 {
     cr_t *c = ud;
     acs_t *a = c->a;
+    cr_unlink(c);
     int err = 0;
     const char *reason = "ok";
     if (rc != CURLE_OK) {
@@ -102,7 +114,25 @@ int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     a->n.cr_sent++;
     int rc = net_curl_add(a->curl, e, cr_finished, c);
-    if (rc != 0)
+    if (rc != 0) {
         free(c);
-    return rc;
+        return rc;
+    }
+    c->next = a->crs;
+    if (a->crs)
+        ((cr_t *)a->crs)->prev = c;
+    a->crs = c;
+    return 0;
+}
+
+void acs_cr_stop(acs_t *a)
+{
+    /* net_curl_free() drops transfers without callbacks: answer and free ours. */
+    while (a->crs) {
+        cr_t *c = a->crs;
+        cr_unlink(c);
+        if (c->done)
+            c->done(-ECANCELED, 0, "shutting down", c->ud);
+        free(c);
+    }
 }

@@ -70,6 +70,7 @@ typedef struct acs {
     http_router_t *router;
     http_auth_t *cpe_auth;
     net_curl_t *curl;
+    void *crs;                 /* connection requests in flight (acs_cr.c) */
     char api_token[160];
     uv_timer_t housekeeping;
     bool stopping;
@@ -142,6 +143,8 @@ void acs_api_stop(acs_t *a);
 typedef void (*acs_cr_done_fn)(int rc, long status, const char *reason, void *ud);
 /* Wake a CPE; done may be NULL. */
 int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud);
+/* Shutdown: the transfers are dropped; their callbacks get -ECANCELED. */
+void acs_cr_stop(acs_t *a);
 
 /* ---- acs_dash.c ---- */
 void acs_dash_register(acs_t *a, http_router_t *r);

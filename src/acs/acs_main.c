@@ -99,6 +99,7 @@ static void on_stop(void *ud)
     if (a->curl) {
         net_curl_free(a->curl);
         a->curl = NULL;
+        acs_cr_stop(a);
     }
     /* Every queued job (session rows, results) is committed before exit. */
     store_worker_free(a->db);
