@@ -292,7 +292,7 @@ static int sq_open(const char *path, const store_opts_t *o, store_t **out)
     char sql[256];
     snprintf(sql, sizeof sql,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;"
-             " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32000; PRAGMA mmap_size=268435456;",
+             " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
              o->sync_full ? "FULL" : "NORMAL");
     int rc = exec(q, sql);
     if (!rc)
