@@ -33,7 +33,8 @@ struct store_worker {
     jq_t in, out;
     size_t pending, max_queue;
     uint64_t batches, jobs;
-    bool stopping;
+    bool stopping;   /* the thread finishes the queue and exits */
+    bool closed;     /* no more submissions */
 };
 
 static void jq_push(jq_t *q, job_t *j)
@@ -174,7 +175,7 @@ int store_worker_submit(store_worker_t *w, store_job_fn fn, store_done_fn done, 
     j->ud = ud;
     j->rc = 0;
     uv_mutex_lock(&w->mu);
-    if (w->pending >= w->max_queue || w->stopping) {
+    if (w->pending >= w->max_queue || w->closed) {
         uv_mutex_unlock(&w->mu);
         free(j);
         return -EAGAIN;
@@ -211,8 +212,24 @@ void store_worker_free(store_worker_t *w)
     uv_cond_signal(&w->cv);
     uv_mutex_unlock(&w->mu);
     uv_thread_join(&w->thread);
-    /* Callbacks may submit more work; it is refused now (-EAGAIN). */
-    deliver(w);
+    /* The thread is gone. Completion callbacks may still submit follow-up
+     * work (a task taken but never sent goes back to the queue...): run it
+     * here, on this thread, until nothing is left. */
+    for (;;) {
+        deliver(w);
+        uv_mutex_lock(&w->mu);
+        job_t *batch = w->in.head, *last = w->in.tail;
+        w->in.head = w->in.tail = NULL;
+        uv_mutex_unlock(&w->mu);
+        if (!batch)
+            break;
+        run_batch(w, batch);
+        uv_mutex_lock(&w->mu);
+        w->out.head = batch;
+        w->out.tail = last;
+        uv_mutex_unlock(&w->mu);
+    }
+    w->closed = true;
     w->async->data = NULL;
     uv_close((uv_handle_t *)w->async, (uv_close_cb)free);
     uv_mutex_destroy(&w->mu);

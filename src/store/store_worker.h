@@ -34,8 +34,9 @@ int store_worker_submit(store_worker_t *w, store_job_fn fn, store_done_fn done, 
 size_t store_worker_pending(const store_worker_t *w);
 /* Batches committed and jobs run so far. */
 void store_worker_counters(const store_worker_t *w, uint64_t *batches, uint64_t *jobs);
-/* Finish every queued job (their callbacks run), stop the thread and free
- * the worker (its async handle closes in the background). */
+/* Finish every queued job (their callbacks run, and whatever they submit
+ * runs too, on the calling thread), stop the thread and free the worker
+ * (its async handle closes in the background). */
 void store_worker_free(store_worker_t *w);
 
 #endif

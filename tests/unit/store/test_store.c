@@ -339,6 +339,41 @@ static void job_done(int rc, void *ud)
         g_ctx->failed++;
 }
 
+static store_worker_t *g_w;
+static int g_followups;
+
+static int job_noop(store_t *s, void *ud)
+{
+    return 0;
+}
+
+static void followup_done(int rc, void *ud)
+{
+    g_followups++;
+}
+
+/* A completion that submits more work while the worker shuts down. */
+static void chain_done(int rc, void *ud)
+{
+    assert_int_equal(store_worker_submit(g_w, job_add, followup_done, ud), 0);
+}
+
+static void test_worker_drain(void **state)
+{
+    store_t *s = *state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    assert_int_equal(store_worker_new(&loop, s, 100, &g_w), 0);
+    int64_t id = 0;
+    g_followups = 0;
+    assert_int_equal(store_worker_submit(g_w, job_noop, chain_done, &id), 0);
+    store_worker_free(g_w);
+    assert_int_equal(g_followups, 1);
+    assert_true(id > 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_worker(void **state)
 {
     store_t *s = *state;
@@ -386,6 +421,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_drain, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
