@@ -177,8 +177,8 @@ def test_stalled_reader_keeps_bulk_flowing(topo):
     Rounds alternate solo and with-stall and the best of each is compared:
     load from other processes only ever slows a sample down, while a stall
     that leaked into the link would drive the ratio towards zero."""
-    n = 16 * 1024 * 1024
-    rounds = 6
+    n = 48 * 1024 * 1024  # long enough samples that scheduler noise averages out
+    rounds = 3
 
     def rate():
         h, got, secs = topo.download(n, b"bulk")
@@ -199,20 +199,25 @@ def test_stalled_reader_keeps_bulk_flowing(topo):
             time.sleep(0.05)
 
     rate()  # warm-up
-    solo, with_stall = [], []
-    for _ in range(rounds):
-        solo.append(rate())
-        s = stall()
-        with_stall.append(rate())
-        if len(with_stall) == rounds:
-            # the stalled stream is still alive and delivers when read
-            got = 0
-            while got < 1 << 20:
-                d = s.recv(1 << 16)
-                assert d
-                got += len(d)
-        s.close()
-    assert max(with_stall) >= 0.8 * max(solo), (solo, with_stall)
+    attempts = []
+    for _ in range(3):  # a loaded machine may spoil one attempt; a real stall spoils all
+        solo, with_stall = [], []
+        for _ in range(rounds):
+            solo.append(rate())
+            s = stall()
+            with_stall.append(rate())
+            if len(with_stall) == rounds:
+                # the stalled stream is still alive and delivers when read
+                got = 0
+                while got < 1 << 20:
+                    d = s.recv(1 << 16)
+                    assert d
+                    got += len(d)
+            s.close()
+        attempts.append(([int(x / 1e6) for x in solo], [int(x / 1e6) for x in with_stall]))
+        if max(with_stall) >= 0.8 * max(solo):
+            return
+    raise AssertionError(f"bulk MB/s solo vs next to a stalled reader, per attempt: {attempts}")
 
 
 def test_memory_flat(outpost, tmp_path):
