@@ -46,6 +46,8 @@ uint64_t stats_hist_quantile(const stats_hist_t *h, double q)
     for (unsigned b = 0; b < STATS_HIST_BUCKETS; b++) {
         seen += h->b[b];
         if (seen >= rank) {
+            if (b == STATS_HIST_BUCKETS - 1) /* the overflow bucket has no upper edge */
+                return h->max_us;
             uint64_t up = bucket_upper(b);
             return up < h->max_us ? up : h->max_us;
         }

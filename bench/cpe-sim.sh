@@ -1,0 +1,90 @@
+#!/bin/sh
+# bench/cpe-sim.sh [BIN]: how hard cpe-sim can drive an ACS, and how little a
+# fleet costs. In one run:
+#  1. complete Inform sessions per second (each on a new TCP connection)
+#     that cpe-sim drives against nginx answering every POST with an empty
+#     204, with the CPU time cpe-sim used; goal >= 10,000/s under one core;
+#  2. the ceiling for that on this machine: wrk POSTing an Inform-sized body
+#     to the same nginx, one new connection per request;
+#  3. peak RSS of 100,000 simulated CPEs with the built-in TR-181 model, all
+#     booted and informed; goal <= 1 GiB.
+set -eu
+. "$(dirname "$0")/lib.sh"
+DURATION=${DURATION:-10}
+COUNT=${COUNT:-4000}
+INTERVAL=${INTERVAL:-250ms}
+FLEET=${FLEET:-100000}
+GOAL_RATE=10000
+GOAL_RSS_MIB=1024
+
+command -v wrk >/dev/null || { echo "wrk missing (scripts/install-deps)"; exit 1; }
+NGINX=nginx
+command -v nginx >/dev/null || NGINX=/usr/sbin/nginx
+
+NP=$(free_port)
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+error_log $WORK/nginx/error.log;
+pid $WORK/nginx/nginx.pid;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx;
+  fastcgi_temp_path $WORK/nginx; uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
+  server {
+    listen 127.0.0.1:$NP backlog=4096;
+    location / { return 204; }
+  }
+}
+CONF
+$NGINX -c "$WORK/nginx/nginx.conf" -g "daemon off;" 2>"$WORK/nginx.log" &
+PIDS="$PIDS $!"
+for _ in $(seq 1 50); do
+  curl -s -o /dev/null -X POST "http://127.0.0.1:$NP/" && break
+  sleep 0.1
+done
+
+json() { # FILE EXPR: a field of cpe-sim's final --json line
+  /usr/bin/python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    if l.startswith("{\"final\""): d = json.loads(l)["stats"]
+print(eval(sys.argv[2], {"d": d}))' "$1" "$2"
+}
+
+# 1. sessions per second, and the CPU they cost
+/usr/bin/time -f "%U %S %e %M" -o "$WORK/time1" "$BIN" cpe-sim --acs "http://127.0.0.1:$NP/" \
+  --cr-listen 127.0.0.1:0 --count "$COUNT" --rate 0 --inform-interval "$INTERVAL" --jitter 0.5 \
+  --duration "${DURATION}s" --stats-interval 0 --json --max-sessions 1000 \
+  >"$WORK/sim1.json" 2>"$WORK/sim1.log"
+RATE=$(json "$WORK/sim1.json" 'round(d["sessions"]["per_second"])')
+FAILED=$(json "$WORK/sim1.json" 'd["sessions"]["failed"]')
+P50=$(json "$WORK/sim1.json" 'd["latency_ms"]["p50"]')
+P99=$(json "$WORK/sim1.json" 'd["latency_ms"]["p99"]')
+CPU=$(awk '{ if ($3 > 0) printf "%.2f", ($1 + $2) / $3 }' "$WORK/time1")
+
+# 2. the ceiling: wrk with an Inform-sized POST, a new connection each time
+BODY=$(head -c 2300 /dev/zero | tr '\0' 'x')
+cat >"$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "$BODY"
+wrk.headers["Content-Type"] = "text/xml"
+wrk.headers["Connection"] = "close"
+LUA
+CEIL=$(wrk -t1 -c100 -d5s -s "$WORK/post.lua" "http://127.0.0.1:$NP/" 2>&1 | awk '/Requests\/sec/ {printf "%.0f", $2}')
+
+# 3. a 100,000-CPE fleet: boot them all (every CPE bootstraps once), then measure
+/usr/bin/time -f "%U %S %e %M" -o "$WORK/time3" "$BIN" cpe-sim --acs "http://127.0.0.1:$NP/" \
+  --cr-listen 127.0.0.1:0 --count "$FLEET" --rate 20000 --inform-interval 1h \
+  --duration 15s --stats-interval 0 --json --max-sessions 1000 >"$WORK/sim3.json" 2>"$WORK/sim3.log"
+BOOTED=$(json "$WORK/sim3.json" 'd["sessions"]["completed"]')
+RSS_MIB=$(awk '{ printf "%.0f", $4 / 1024 }' "$WORK/time3")
+
+echo "cpe-sim vs nginx $($NGINX -v 2>&1 | sed 's/.*\///') (return 204, worker_processes 1); $(date -u +%Y-%m-%d), $(machine)"
+printf "%-44s %12s %12s %7s\n" "metric" "measured" "goal" "ratio"
+printf "%-44s %12s %12s %7s\n" "Inform sessions/s ($COUNT CPEs, new conn each)" "$RATE" ">= $GOAL_RATE" "$(ratio "$RATE" "$GOAL_RATE")"
+printf "%-44s %12s %12s %7s\n" "cpe-sim CPU while doing it (cores)" "$CPU" "< 1" "$(ratio "$CPU" 1)"
+printf "%-44s %12s %12s %7s\n" "ceiling: wrk POST, new conn each (req/s)" "$CEIL" "-" "$(ratio "$RATE" "$CEIL")"
+printf "%-44s %12s %12s %7s\n" "peak RSS, $FLEET CPEs booted, TR-181 (MiB)" "$RSS_MIB" "<= $GOAL_RSS_MIB" "$(ratio "$RSS_MIB" "$GOAL_RSS_MIB")"
+echo "sessions failed: $FAILED; latency p50 ${P50} ms, p99 ${P99} ms; fleet sessions completed: $BOOTED of $FLEET"

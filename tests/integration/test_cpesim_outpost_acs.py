@@ -1,0 +1,104 @@
+"""cpe-sim against `outpost acs`: Digest both ways, tasks end to end, connection requests."""
+import time
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from test_cpesim_transfer import FIRMWARE, FileServer
+
+TOKEN = "cpesim-test-token"
+# The ACS escapes the '-' of "OP-1000" in the device id; the id goes into URLs escaped once more.
+DEV1 = quote("ACDE48-OP%2D1000-SIM000001", safe="")
+
+
+class Api:
+    def __init__(self, d):
+        self.base = d.url("api")
+        self.s = requests.Session()
+        self.s.headers["Authorization"] = "Bearer " + TOKEN
+
+    def get(self, path):
+        r = self.s.get(self.base + path, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def task(self, dev, typ, params=None, wait=15):
+        body = {"type": typ} if params is None else {"type": typ, "parameters": params}
+        r = self.s.post("%s/api/devices/%s/tasks?wait=%d" % (self.base, dev, wait), json=body, timeout=60)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def until(self, path, pred, timeout=15):
+        deadline = time.monotonic() + timeout
+        while True:
+            v = self.get(path)
+            if pred(v):
+                return v
+            assert time.monotonic() < deadline, "timed out on %s: %s" % (path, v)
+            time.sleep(0.1)  # polling the REST API: there is no event to wait on
+
+
+@pytest.fixture
+def system(outpost, tmp_path):
+    acs = outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                  "--data-dir", str(tmp_path / "acs"), "--api-token", TOKEN,
+                  "--cpe-auth", "digest", "--cpe-username", "cpe", "--cpe-password", "cpe-pw",
+                  "--cr-username", "cr", "--cr-password", "cr-pw")
+    host, port = acs.addr("listen")
+    sim = outpost("cpe-sim", "--acs", "http://%s:%d/" % (host, port), "--count", "3",
+                  "--cr-listen", "127.0.0.1:0", "--stats-interval", "0", "--reboot-time", "200ms",
+                  "--username", "cpe", "--password", "cpe-pw", "--cr-username", "cr", "--cr-password", "cr-pw")
+    api = Api(acs)
+    api.until("/api/devices", lambda v: len(v) == 3)
+    return acs, sim, api
+
+
+def test_tasks_end_to_end(system):
+    acs, sim, api = system
+    dev = api.get("/api/devices/" + DEV1)
+    assert dev["serial_number"] == "SIM000001" and dev["manufacturer"] == "Outpost"
+    assert dev["connection_request_url"].endswith("/cr/SIM000001")
+
+    t = api.task(DEV1, "get_params", {"names": ["Device.DeviceInfo.SerialNumber", "Device.WiFi.SSID.1."]})
+    assert t["status"] == "done", t
+    vals = {p["name"]: p["value"] for p in t["result"]["parameters"]}
+    assert vals["Device.DeviceInfo.SerialNumber"] == "SIM000001"
+    assert vals["Device.WiFi.SSID.1.SSID"] == "Outpost-2G"
+
+    t = api.task(DEV1, "set_params", {"values": {"Device.WiFi.SSID.1.SSID": "from-acs"}})
+    assert t["status"] == "done", t
+    t = api.task(DEV1, "set_params", {"values": {"Device.DeviceInfo.Manufacturer": "x"}})
+    assert t["status"] == "failed"
+    assert t["fault"]["code"] == 9003
+    assert t["result"]["set_parameter_values_faults"][0]["code"] == 9008
+
+    t = api.task(DEV1, "get_names", {"path": "Device.NAT.", "next_level": True})
+    assert {"name": "Device.NAT.PortMapping.", "writable": True} in t["result"]["parameters"]
+    t = api.task(DEV1, "add_object", {"object": "Device.NAT.PortMapping."})
+    assert t["result"] == {"instance_number": 1, "status": 0}
+    t = api.task(DEV1, "delete_object", {"object": "Device.NAT.PortMapping.1."})
+    assert t["status"] == "done"
+    t = api.task(DEV1, "set_attributes", {"attributes": [{"name": "Device.WiFi.SSID.1.SSID", "notification": 2}]})
+    assert t["status"] == "done", t
+    t = api.task(DEV1, "get_attributes", {"names": ["Device.WiFi.SSID.1.SSID"]})
+    assert t["result"]["attributes"][0]["notification"] == 2
+
+    t = api.task(DEV1, "reboot")
+    assert t["status"] == "done"
+    sim.wait_for(r"reboot cpe=SIM000001")
+    t = api.task(DEV1, "get_params", {"names": ["Device.WiFi.SSID.1.SSID"]})
+    assert t["result"]["parameters"][0]["value"] == "from-acs"  # survived the reboot
+    assert not [l for l in sim.lines if "session_failed" in l], sim.output()
+
+
+def test_download_through_the_acs(system, outpost):
+    acs, sim, api = system
+    files = FileServer()
+    try:
+        t = api.task(DEV1, "download", {"url": files.url + "/fw.bin", "file_size": len(FIRMWARE),
+                                        "file_type": "1 Firmware Upgrade Image"}, wait=20)
+        assert t["status"] == "done", t
+        sim.wait_for(r"download_done cpe=SIM000001 .* fault=0")
+    finally:
+        files.close()
