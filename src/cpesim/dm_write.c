@@ -159,6 +159,31 @@ static bool room_for(const dm_view_t *v, size_t need)
 
 /* ---- SetParameterValues ----------------------------------------------------- */
 
+static int cmp_by_name(const void *a, const void *b, void *ud)
+{
+    const dm_set_t *items = ud;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = strcmp(items[x].name, items[y].name);
+    return c ? c : (x < y ? -1 : x > y);
+}
+
+/* Mark every repeat of a name (not its first occurrence) with 9003; sorting
+ * keeps this O(n log n) for the 100,000 items a message may carry. */
+static int mark_duplicates(const dm_set_t *items, size_t n, int *faults)
+{
+    size_t *ix = malloc(sizeof *ix * (n ? n : 1));
+    if (!ix)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        ix[i] = i;
+    qsort_r(ix, n, sizeof *ix, cmp_by_name, (void *)items);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(items[ix[i]].name, items[ix[i - 1]].name) == 0)
+            faults[ix[i]] = DM_FAULT_INVALID_ARGS; /* the same parameter twice */
+    free(ix);
+    return 0;
+}
+
 int dm_set_values(const dm_view_t *v, const dm_set_t *items, size_t n, const char *pk,
                   int *faults, uint32_t *changed_mask)
 {
@@ -168,14 +193,15 @@ int dm_set_values(const dm_view_t *v, const dm_set_t *items, size_t n, const cha
         *changed_mask = 0;
     if (pk && strlen(pk) > DM_PARAMETER_KEY_MAX)
         return DM_FAULT_INVALID_ARGS;
+    for (size_t i = 0; i < n; i++)
+        faults[i] = 0;
+    if (mark_duplicates(items, n, faults) != 0)
+        return DM_FAULT_INTERNAL;
     for (size_t i = 0; i < n; i++) {
         const dm_set_t *it = &items[i];
         size_t len = strlen(it->name);
         dm_ref_t r;
-        int f = 0;
-        for (size_t j = 0; j < i && !f; j++)
-            if (strcmp(items[j].name, it->name) == 0)
-                f = DM_FAULT_INVALID_ARGS; /* the same parameter twice */
+        int f = faults[i];
         if (!f && (len == 0 || it->name[len - 1] == '.' || dm_path_check(it->name, len, false) < 0 ||
                    dm_lookup(v, it->name, len, &r) != 0))
             f = DM_FAULT_BAD_NAME;

@@ -138,8 +138,9 @@ static int on_headers(http_parser_t *p, http_msg_t *m)
         http_msg_header_at(m, i, &name, &value);
         if (strcasecmp(name, "Set-Cookie") == 0)
             keep_cookie(s, value);
-        else if (strcasecmp(name, "WWW-Authenticate") == 0 && s->n_www < MAX_CHALLENGES)
-            s->www[s->n_www++] = strdup(value);
+        else if (strcasecmp(name, "WWW-Authenticate") == 0 && s->n_www < MAX_CHALLENGES &&
+                 (s->www[s->n_www] = strdup(value)) != NULL)
+            s->n_www++;
     }
     return 0;
 }

@@ -269,6 +269,28 @@ static void test_spv(void **state)
     dm_model_free(m);
 }
 
+/* A hostile ACS's 50,000-item SetParameterValues: linear-ish, one fault per repeat. */
+static void test_spv_many(void **state)
+{
+    dm_model_t *m = model("tr181");
+    cpe_t c;
+    cpe_init(&c, m, 1);
+    enum { N = 50000 };
+    dm_set_t *items = calloc(N, sizeof *items);
+    int *faults = calloc(N, sizeof *faults);
+    for (size_t i = 0; i < N; i++)
+        items[i] = (dm_set_t){ i % 2 ? "Device.WiFi.SSID.1.SSID" : "Device.WiFi.SSID.2.SSID", "x", NULL };
+    assert_int_equal(dm_set_values(&c.v, items, N, NULL, faults, NULL), 9003);
+    assert_int_equal(faults[0], 0);
+    assert_int_equal(faults[1], 0);
+    for (size_t i = 2; i < N; i++)
+        assert_int_equal(faults[i], 9003);
+    assert_null(c.inst);
+    free(items);
+    free(faults);
+    dm_model_free(m);
+}
+
 static void test_add_delete(void **state)
 {
     dm_model_t *m = model("tr181");
@@ -533,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_gpn),
         cmocka_unit_test(test_gpv_dynamic),
         cmocka_unit_test(test_spv),
+        cmocka_unit_test(test_spv_many),
         cmocka_unit_test(test_add_delete),
         cmocka_unit_test(test_attributes_and_notifications),
         cmocka_unit_test(test_state_roundtrip),
