@@ -13,6 +13,7 @@
 
 static char failed_path[DM_NAME_MAX * 2];
 
+__attribute__((format(printf, 4, 0)))
 static bool vpath(dmb_t *b, char *out, size_t len, const char *fmt, va_list ap)
 {
     if (b->rc)
