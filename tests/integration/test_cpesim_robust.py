@@ -68,3 +68,22 @@ def test_acs_digest_authentication(outpost):
         assert acs.by("Inform") == []
     finally:
         acs.close()
+
+
+def test_fault_rate_and_slow_cpe(outpost):
+    import time
+    from test_cpesim_acs import Rpc
+    acs = ScriptedAcs()
+    try:
+        sim = start_sim(outpost, acs, "--fault-rate", "1", "--slow-ms", "250ms")
+        acs.wait_inform("0 BOOTSTRAP", "SIM000001")
+        t0 = time.monotonic()
+        r = acs.call("SIM000001", Rpc.gpv("Device.DeviceInfo.SerialNumber"), "GetParameterValuesResponse")
+        # the CPE took its time: the Inform after the wake-up and the answer are both delayed
+        assert time.monotonic() - t0 >= 0.5
+        assert r.fault() == (9002, [])
+        assert "simulated failure" in r.field("FaultString")
+        sim.stop()
+        assert "faults=1 " in sim.output()
+    finally:
+        acs.close()
