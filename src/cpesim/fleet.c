@@ -561,15 +561,20 @@ static const char *const *rpc_names(void)
 
 void fleet_stats_print(fleet_t *f, bool final)
 {
-    double elapsed = (double)(fleet_now(f) - f->t0_ms) / 1000.0;
+    int64_t now = fleet_now(f);
+    double elapsed = (double)(now - f->t0_ms) / 1000.0;
+    double since = (double)(now - f->t_last_stats) / 1000.0;
+    double recent = since > 0 ? (double)(f->st.sessions_completed - f->completed_last) / since : 0;
+    f->t_last_stats = now;
+    f->completed_last = f->st.sessions_completed;
     buf_t out = BUF_INIT(16384);
     if (f->o->json) {
-        if (stats_json(&f->st, elapsed, rpc_names(), STATS_RPC_KINDS, f->count, f->active, &out) == 0) {
+        if (stats_json(&f->st, elapsed, recent, rpc_names(), STATS_RPC_KINDS, f->count, f->active, &out) == 0) {
             fprintf(stdout, "%s%s%s\n", final ? "{\"final\":true,\"stats\":" : "{\"stats\":", out.data,
                     "}");
             fflush(stdout);
         }
-    } else if (stats_text(&f->st, elapsed, f->count, f->active, &out) == 0) {
+    } else if (stats_text(&f->st, elapsed, recent, f->count, f->active, &out) == 0) {
         log_info(final ? "summary" : "stats", LF_S("cpesim", out.data));
     }
     if (f->fail_suppressed)
@@ -650,6 +655,7 @@ int fleet_init(fleet_t *f, uv_loop_t *loop, const cpesim_opts_t *o, dm_model_t *
     if (!f->cpes || !f->heap || !f->heap_key || !f->waitq || !f->dec)
         return -ENOMEM;
     f->t0_ms = fleet_now(f);
+    f->t_last_stats = f->t0_ms;
     f->t0_real_s = clock_real_s();
     for (uint32_t i = 0; i < f->count; i++) {
         cpe_t *c = &f->cpes[i];

@@ -179,7 +179,8 @@ typedef struct fleet {
     cwmp_decoder_t *dec;      /* one decoder: responses are handled synchronously */
 
     stats_t st;
-    stats_t st_last;          /* at the previous stats line */
+    int64_t t_last_stats;     /* when the previous stats line was printed */
+    uint64_t completed_last;  /* sessions completed by then */
     uv_timer_t stats_timer;
     uv_timer_t stop_timer;    /* --duration */
     uv_timer_t save_timer;    /* --state-dir */

@@ -69,17 +69,17 @@ const char *stats_fail_name(stats_fail_t f)
 
 static double ms(uint64_t us) { return (double)us / 1000.0; }
 
-int stats_json(const stats_t *s, double elapsed_s, const char *const *rpc_names, size_t n_names,
-               uint32_t cpes, uint32_t active, buf_t *out)
+int stats_json(const stats_t *s, double elapsed_s, double recent, const char *const *rpc_names,
+               size_t n_names, uint32_t cpes, uint32_t active, buf_t *out)
 {
     double rate = elapsed_s > 0 ? (double)s->sessions_completed / elapsed_s : 0;
     int rc = buf_printf(out,
                         "{\"elapsed_s\":%.3f,\"cpes\":%u,\"active_sessions\":%u,"
                         "\"sessions\":{\"started\":%llu,\"completed\":%llu,\"failed\":%llu,"
-                        "\"per_second\":%.1f,\"failed_by\":{",
+                        "\"per_second\":%.1f,\"recent_per_second\":%.1f,\"failed_by\":{",
                         elapsed_s, cpes, active, (unsigned long long)s->sessions_started,
                         (unsigned long long)s->sessions_completed,
-                        (unsigned long long)s->sessions_failed, rate);
+                        (unsigned long long)s->sessions_failed, rate, recent);
     for (int f = 0; f < STATS_FAIL_COUNT && !rc; f++)
         rc = buf_printf(out, "%s\"%s\":%llu", f ? "," : "", fail_names[f],
                         (unsigned long long)s->fail[f]);
@@ -114,15 +114,16 @@ int stats_json(const stats_t *s, double elapsed_s, const char *const *rpc_names,
     return rc;
 }
 
-int stats_text(const stats_t *s, double elapsed_s, uint32_t cpes, uint32_t active, buf_t *out)
+int stats_text(const stats_t *s, double elapsed_s, double recent, uint32_t cpes, uint32_t active,
+               buf_t *out)
 {
     double rate = elapsed_s > 0 ? (double)s->sessions_completed / elapsed_s : 0;
     int rc = buf_printf(out,
                         "cpes=%u active=%u started=%llu completed=%llu failed=%llu rate=%.1f/s "
-                        "p50_ms=%.2f p99_ms=%.2f rpcs=",
+                        "recent=%.1f/s p50_ms=%.2f p99_ms=%.2f rpcs=",
                         cpes, active, (unsigned long long)s->sessions_started,
                         (unsigned long long)s->sessions_completed,
-                        (unsigned long long)s->sessions_failed, rate,
+                        (unsigned long long)s->sessions_failed, rate, recent,
                         ms(stats_hist_quantile(&s->latency, 0.50)),
                         ms(stats_hist_quantile(&s->latency, 0.99)));
     uint64_t rpcs = 0;

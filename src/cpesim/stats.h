@@ -63,11 +63,13 @@ typedef struct stats {
 
 const char *stats_fail_name(stats_fail_t f);
 
-/* Append a JSON object (no newline). `elapsed_s` for rates; names of RPC
- * kinds come from rpc_name (NULL entries are skipped). */
-int stats_json(const stats_t *s, double elapsed_s, const char *const *rpc_names, size_t n_names,
-               uint32_t cpes, uint32_t active, buf_t *out);
+/* Append a JSON object (no newline). `elapsed_s` for the average rate,
+ * `recent` the sessions completed per second since the previous line;
+ * names of RPC kinds come from rpc_names (NULL entries are skipped). */
+int stats_json(const stats_t *s, double elapsed_s, double recent, const char *const *rpc_names,
+               size_t n_names, uint32_t cpes, uint32_t active, buf_t *out);
 /* The same as one human line (key=value). */
-int stats_text(const stats_t *s, double elapsed_s, uint32_t cpes, uint32_t active, buf_t *out);
+int stats_text(const stats_t *s, double elapsed_s, double recent, uint32_t cpes, uint32_t active,
+               buf_t *out);
 
 #endif

@@ -44,14 +44,14 @@ static void test_output(void **state)
     stats_hist_add(&s.latency, 1500);
     const char *names[STATS_RPC_KINDS] = { [3] = "GetParameterValues" };
     buf_t b = BUF_INIT(8192);
-    assert_int_equal(stats_json(&s, 2.0, names, STATS_RPC_KINDS, 100, 1, &b), 0);
+    assert_int_equal(stats_json(&s, 2.0, 3.0, names, STATS_RPC_KINDS, 100, 1, &b), 0);
     assert_non_null(strstr(b.data, "\"completed\":10"));
-    assert_non_null(strstr(b.data, "\"per_second\":5.0"));
+    assert_non_null(strstr(b.data, "\"per_second\":5.0,\"recent_per_second\":3.0"));
     assert_non_null(strstr(b.data, "\"timeout\":2"));
     assert_non_null(strstr(b.data, "\"rpcs\":{\"GetParameterValues\":5}"));
     assert_non_null(strstr(b.data, "\"p50\":1.5"));
     buf_reset(&b);
-    assert_int_equal(stats_text(&s, 2.0, 100, 1, &b), 0);
+    assert_int_equal(stats_text(&s, 2.0, 3.0, 100, 1, &b), 0);
     assert_non_null(strstr(b.data, "fail_timeout=2"));
     assert_string_equal(stats_fail_name(STATS_FAIL_DROPPED), "dropped");
     buf_free(&b);
