@@ -575,6 +575,9 @@ static const char *const acs_methods[] = { "Inform", "GetRPCMethods", "TransferC
 static int cpe_lookup(const char *user, char *out, size_t outlen, void *ud)
 {
     acs_t *a = ud;
+    const char *p = acs_creds_find(a->creds, user); /* per device first */
+    if (p)
+        return str_copy(out, outlen, p);
     if (a->o.cpe_username && a->o.cpe_password && strcmp(user, a->o.cpe_username) == 0)
         return str_copy(out, outlen, a->o.cpe_password);
     return -ENOENT;

@@ -38,6 +38,7 @@ typedef struct acs_opts {
     char *cpe_auth;            /* "digest" (default), "basic", "both", "none" */
     char *cpe_username;
     char *cpe_password;
+    char *cpe_credentials;     /* file of per-device "USER PASSWORD" lines */
     bool cpe_basic_plain;      /* allow Basic without TLS */
     char *cr_username;         /* default connection request credentials */
     char *cr_password;
@@ -54,6 +55,7 @@ typedef struct acs_opts {
 } acs_opts_t;
 
 typedef struct acs_session acs_session_t;
+typedef struct acs_creds acs_creds_t;
 typedef struct acs_waiter acs_waiter_t;
 
 enum { ACS_HASH_BUCKETS = 16384 };
@@ -69,6 +71,7 @@ typedef struct acs {
     http_server_t *api;
     http_router_t *router;
     http_auth_t *cpe_auth;
+    acs_creds_t *creds;        /* per-device CPE credentials (may be NULL) */
     net_curl_t *curl;
     void *crs;                 /* connection requests in flight (acs_cr.c) */
     char api_token[160];
@@ -145,6 +148,12 @@ typedef void (*acs_cr_done_fn)(int rc, long status, const char *reason, void *ud
 int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud);
 /* Shutdown: the transfers are dropped; their callbacks get -ECANCELED. */
 void acs_cr_stop(acs_t *a);
+
+/* ---- acs_creds.c ---- */
+int acs_creds_load(const char *path, acs_creds_t **out);
+void acs_creds_free(acs_creds_t *c);
+/* The password of `user`, or NULL. */
+const char *acs_creds_find(const acs_creds_t *c, const char *user);
 
 /* ---- acs_dash.c ---- */
 void acs_dash_register(acs_t *a, http_router_t *r);

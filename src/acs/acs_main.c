@@ -46,6 +46,9 @@ static const cfg_opt_t acs_opts[] = {
             "user name CPEs authenticate with"),
     CFG_OPT("cpe-password", CFG_STR, acs_opts_t, cpe_password, NULL, "PASS",
             "password CPEs authenticate with (required unless --cpe-auth none)", .flags = CFG_SECRET),
+    CFG_OPT("cpe-credentials", CFG_STR, acs_opts_t, cpe_credentials, NULL, "FILE",
+            "per-device CPE credentials: lines of \"USER PASSWORD\" (reloaded on SIGHUP);"
+            " checked before --cpe-username"),
     CFG_OPT("cpe-basic-plain", CFG_BOOL, acs_opts_t, cpe_basic_plain, "false", NULL,
             "accept Basic CPE authentication without TLS"),
     CFG_OPT("cr-username", CFG_STR, acs_opts_t, cr_username, NULL, "USER",
@@ -170,14 +173,28 @@ static void recover_done(int rc, void *ud)
     free(w);
 }
 
+static void on_reload(void *ud)
+{
+    acs_t *a = ud;
+    acs_creds_t *c;
+    if (a->o.cpe_credentials && acs_creds_load(a->o.cpe_credentials, &c) == 0) {
+        acs_creds_free(a->creds);
+        a->creds = c;
+    }
+    if (a->tls)
+        (void)tls_ctx_reload(a->tls);
+}
+
 static int acs_run(acs_t *a, uv_loop_t *loop)
 {
     int rc = runtime_mkdirs(a->o.common.data_dir);
     if (rc)
         return 1;
-    if (strcmp(a->o.cpe_auth, "none") != 0 && !a->o.cpe_password) {
-        log_error("acs_config", LF_S("reason", "set --cpe-password (or --cpe-auth none to turn CPE "
-                                               "authentication off)"));
+    if (a->o.cpe_credentials && acs_creds_load(a->o.cpe_credentials, &a->creds) != 0)
+        return 2;
+    if (strcmp(a->o.cpe_auth, "none") != 0 && !a->o.cpe_password && !a->creds) {
+        log_error("acs_config", LF_S("reason", "set --cpe-password or --cpe-credentials (or "
+                                               "--cpe-auth none to turn CPE authentication off)"));
         return 2;
     }
     if (strcmp(a->o.cpe_auth, "none") == 0)
@@ -243,7 +260,7 @@ int acs_main(int argc, char **argv)
     uv_loop_init(&loop);
     a->loop = &loop;
     int status = 1;
-    if (runtime_init(&a->rt, &loop, on_stop, NULL, a, 0) == 0) {
+    if (runtime_init(&a->rt, &loop, on_stop, on_reload, a, 0) == 0) {
         status = acs_run(a, &loop);
         if (!a->rt.stopping) {
             /* start-up failed: tear down what exists, close the runtime */
@@ -255,6 +272,7 @@ int acs_main(int argc, char **argv)
     acs_cwmp_free(a);
     store_close(a->store);
     tls_ctx_free(a->tls);
+    acs_creds_free(a->creds);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     curl_global_cleanup();

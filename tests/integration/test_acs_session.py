@@ -1,6 +1,7 @@
 """outpost acs: CWMP sessions (bootstrap, periodic, cookies, namespaces,
 authentication, hostile input) and the REST API around them."""
 import json
+import signal
 import subprocess
 
 import pytest
@@ -217,3 +218,17 @@ def test_dashboard_is_self_contained(outpost, tmp_path):
     js = requests.get(base + "/dashboard.js", timeout=5).text
     assert "innerHTML" not in js                                     # device text never as HTML
     assert "/api/stats" in js and "factory-reset" in js and "/tasks" in js
+
+
+def test_per_device_credentials_and_reload(outpost, tmp_path):
+    creds = tmp_path / "cpe-credentials"
+    creds.write_text("# user password\nSN-A  pass-a\n")
+    d = start_acs(outpost, tmp_path, "--cpe-credentials", str(creds))
+    addr = cwmp_addr(d)
+    assert CPE(addr, auth=("SN-A", "pass-a")).inform("A").rpc == "InformResponse"
+    assert CPE(addr, auth=("SN-A", "pass-b")).inform("A").status == 401
+    assert CPE(addr, auth=("SN-B", "pass-b")).inform("B").status == 401
+    creds.write_text("SN-A pass-a\nSN-B pass-b\n")
+    d.signal(signal.SIGHUP)
+    d.wait_for(r"acs_credentials .*users=2")
+    assert CPE(addr, auth=("SN-B", "pass-b")).inform("B").rpc == "InformResponse"
