@@ -59,17 +59,26 @@ for i in $(seq 50); do
   sleep 0.1
 done
 rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$ACS_PID/status"; }
+# CPU seconds the ACS used so far (user + system, all threads)
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$ACS_PID/stat"; }
+# per_session CPU0 CPU1 SESSIONS: ms of ACS CPU per session (independent of other load)
+per_session() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN {printf "%.3f", (b - a) * 1000 / n}'; }
+sessions_of() { echo "$1" | sed 's/.*sessions=\([0-9]*\).*/\1/'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 
 # (a) one Inform session per new connection, every device new to the store
+C0=$(cpu)
 OUT=$("$T/acs_load" --port "$CPORT" --conns "$CONNS" --sessions "$DEVICES" --devices "$DEVICES" --mode inform)
+C1=$(cpu)
 A=$(echo "$OUT" | sed 's/.*rate=//')
-echo "(a) Inform sessions: $OUT"
+echo "(a) Inform sessions: $OUT; ACS CPU $(per_session "$C0" "$C1" "$(sessions_of "$OUT")") ms/session"
 echo "(a) $A sessions/s (goal 5000), ratio to ceiling $(ratio "$A" "$CEIL")"
 # periodic again, now that every device is known
+C0=$(cpu)
 OUT=$("$T/acs_load" --port "$CPORT" --conns "$CONNS" --duration 8 --devices "$DEVICES" --mode inform)
+C1=$(cpu)
 A2=$(echo "$OUT" | sed 's/.*rate=//')
-echo "(a') periodic sessions of known devices: $OUT; ratio to ceiling $(ratio "$A2" "$CEIL")"
+echo "(a') periodic sessions of known devices: $OUT; ACS CPU $(per_session "$C0" "$C1" "$(sessions_of "$OUT")") ms/session; ratio to ceiling $(ratio "$A2" "$CEIL")"
 TOTAL=$(curl -s -H 'Authorization: Bearer bench' "http://127.0.0.1:$APORT/api/stats" |
         /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["total_devices"])')
 R=$(rss)
@@ -88,9 +97,11 @@ for i in range(n):
     r = c.getresponse(); r.read()
     assert r.status == 201, r.status
 EOF
+C0=$(cpu)
 OUT=$("$T/acs_load" --port "$CPORT" --conns "$CONNS" --sessions "$GPV_SESSIONS" --devices "$GPV_SESSIONS" --mode gpv --params 500)
+C1=$(cpu)
 B=$(echo "$OUT" | sed 's/.*rate=//')
-echo "(b) sessions with a 500-parameter GetParameterValues: $OUT"
+echo "(b) sessions with a 500-parameter GetParameterValues: $OUT; ACS CPU $(per_session "$C0" "$C1" "$(sessions_of "$OUT")") ms/session"
 echo "(b) $B sessions/s (goal 500), ratio to ceiling $(ratio "$B" "$CEIL")"
 PENDING=$(curl -s -H 'Authorization: Bearer bench' "http://127.0.0.1:$APORT/api/stats")
 echo "    after (b): $PENDING; RSS $(rss) MB"

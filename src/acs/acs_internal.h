@@ -78,9 +78,10 @@ typedef struct acs {
     uv_timer_t housekeeping;
     bool stopping;
 
-    /* live sessions, by cookie and by device id */
+    /* live sessions, by cookie, by device id and by TCP connection */
     acs_session_t *by_cookie[ACS_HASH_BUCKETS];
     acs_session_t *by_device[ACS_HASH_BUCKETS];
+    acs_session_t *by_conn[ACS_HASH_BUCKETS];
     acs_session_t *all;        /* list of every live session */
     size_t nsessions;
     acs_waiter_t *waiters;

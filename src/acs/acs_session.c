@@ -19,11 +19,25 @@ uint32_t acs_hash(const char *s)
     return h & (ACS_HASH_BUCKETS - 1);
 }
 
-static void unlink_chain(acs_session_t **head, acs_session_t *s, bool device)
+static uint32_t conn_hash(const net_conn_t *c)
 {
-    for (acs_session_t **p = head; *p; p = device ? &(*p)->next_device : &(*p)->next_cookie) {
+    uintptr_t v = (uintptr_t)c;
+    v ^= v >> 17;
+    v *= 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(v >> 40) & (ACS_HASH_BUCKETS - 1);
+}
+
+/* which: 0 cookie chain, 1 device chain, 2 connection chain */
+static acs_session_t **next_of(acs_session_t *s, int which)
+{
+    return which == 0 ? &s->next_cookie : which == 1 ? &s->next_device : &s->next_conn;
+}
+
+static void unlink_chain(acs_session_t **head, acs_session_t *s, int which)
+{
+    for (acs_session_t **p = head; *p; p = next_of(*p, which)) {
         if (*p == s) {
-            *p = device ? s->next_device : s->next_cookie;
+            *p = *next_of(s, which);
             return;
         }
     }
@@ -64,6 +78,9 @@ acs_session_t *acs_session_new(acs_t *a, http_req_t *req)
     uint32_t h = acs_hash(s->cookie);
     s->next_cookie = a->by_cookie[h];
     a->by_cookie[h] = s;
+    h = conn_hash(s->conn);
+    s->next_conn = a->by_conn[h];
+    a->by_conn[h] = s;
     s->next_all = a->all;
     if (a->all)
         a->all->prev_all = s;
@@ -112,7 +129,7 @@ acs_session_t *acs_session_find(acs_t *a, http_req_t *req)
      * peer address guards against a connection object reused for another. */
     net_conn_t *conn = http_req_conn(req);
     const char *peer = http_req_peer(req);
-    for (acs_session_t *s = a->all; s; s = s->next_all)
+    for (acs_session_t *s = a->by_conn[conn_hash(conn)]; s; s = s->next_conn)
         if (!s->ended && s->conn == conn && strcmp(s->peer, peer) == 0)
             return s;
     return NULL;
@@ -190,9 +207,10 @@ void acs_session_end(acs_session_t *s, const char *outcome)
     acs_t *a = s->a;
     s->ended = true;
     uv_timer_stop(s->timer);
-    unlink_chain(&a->by_cookie[acs_hash(s->cookie)], s, false);
+    unlink_chain(&a->by_cookie[acs_hash(s->cookie)], s, 0);
     if (s->device_id[0])
-        unlink_chain(&a->by_device[acs_hash(s->device_id)], s, true);
+        unlink_chain(&a->by_device[acs_hash(s->device_id)], s, 1);
+    unlink_chain(&a->by_conn[conn_hash(s->conn)], s, 2);
     if (s->prev_all)
         s->prev_all->next_all = s->next_all;
     else

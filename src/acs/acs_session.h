@@ -12,7 +12,7 @@
 
 struct acs_session {
     acs_t *a;
-    acs_session_t *next_cookie, *next_device;
+    acs_session_t *next_cookie, *next_device, *next_conn;
     acs_session_t *prev_all, *next_all;
     char cookie[33];
     char device_id[STORE_ID_MAX];

@@ -115,7 +115,8 @@ class CPE:
     """One CWMP client. A session is a series of post() calls on one
     keep-alive connection; new_connection() continues it on another."""
 
-    def __init__(self, addr, ns="2", auth=None, capture_dir=None):
+    def __init__(self, addr, ns="2", auth=None, capture_dir=None, use_cookies=True):
+        self.use_cookies = use_cookies
         self.addr = addr
         self.ns = ns
         self.auth = auth  # (user, password) for Digest
@@ -167,7 +168,7 @@ class CPE:
                     and v.startswith("Digest")]
             return self.post(body, path, self._digest(chal[-1], path))
         sc = hdrs.get("set-cookie")
-        if sc:
+        if sc and self.use_cookies:
             self.cookie = sc.split(";")[0]
         reply = Reply(r.status, hdrs, data if r.status in (200,) else b"")
         if r.status == 200:

@@ -97,6 +97,23 @@ def test_cookie_continues_session_on_new_connection(outpost, tmp_path):
     assert t["result"]["parameters"][0]["value"] == "2.0"
 
 
+def test_cookieless_cpe_keeps_its_connection(outpost, tmp_path):
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    api = Api(d)
+    cpe = CPE(cwmp_addr(d), use_cookies=False)
+    cpe.inform("NC1")
+    cpe.post()
+    t = api.post("/api/devices/00D09E-IGD-NC1/tasks", {"type": "reboot"}).json()
+    other = CPE(cwmp_addr(d), use_cookies=False)   # another CPE's connection meanwhile
+    other.inform("NC2")
+    assert cpe.inform("NC1").rpc == "InformResponse"
+    r = cpe.post()                                   # no cookie: found by its connection
+    assert r.rpc == "Reboot" and r.id == str(t["id"])
+    assert cpe.answer(r, "<cwmp:RebootResponse/>").status == 204
+    assert other.post().status == 204
+    assert api.get(f"/api/tasks/{t['id']}").json()["status"] == "done"
+
+
 def test_second_inform_replaces_live_session(outpost, tmp_path):
     d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
     a, b = CPE(cwmp_addr(d)), CPE(cwmp_addr(d))
