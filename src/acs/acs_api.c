@@ -272,6 +272,39 @@ static void cr_done_api(int rc, long status, const char *reason, void *ud)
                                          "message", reason, "http_status", (int)status));
 }
 
+/* The connection request sent for a new task: its outcome goes on the task. */
+typedef struct wake_note {
+    acs_t *a;
+    int64_t task_id;
+    char text[160];
+} wake_note_t;
+
+static int wake_note_run(store_t *st, void *ud)
+{
+    wake_note_t *w = ud;
+    return store_task_set_wakeup(st, w->task_id, w->text);
+}
+
+static void wake_note_free(int rc, void *ud)
+{
+    free(ud);
+}
+
+static void cr_done_task(int rc, long status, const char *reason, void *ud)
+{
+    wake_note_t *w = ud;
+    char iso[CLOCK_ISO_LEN];
+    clock_iso8601(clock_real_s(), iso);
+    if (rc == 0)
+        snprintf(w->text, sizeof w->text, "ok http_status=%ld at=%s", status, iso);
+    else
+        snprintf(w->text, sizeof w->text, "failed http_status=%ld at=%s: %s", status, iso, reason);
+    /* At shutdown the worker is already gone: the note is dropped. */
+    if (rc == -ECANCELED || !w->a->db ||
+        store_worker_submit(w->a->db, wake_note_run, wake_note_free, w) != 0)
+        free(w);
+}
+
 static void api_done(int rc, void *ud)
 {
     api_job_t *j = ud;
@@ -293,8 +326,15 @@ static void api_done(int rc, void *ud)
         /* Wake the device: a live session picks it up, otherwise ask the CPE to call. */
         if (acs_device_in_session(a, j->id))
             acs_cwmp_kick(a, j->id);
-        else if (j->dev.cr_url[0])
-            acs_cr_send(a, &j->dev, NULL, NULL);
+        else if (j->dev.cr_url[0]) {
+            wake_note_t *w = calloc(1, sizeof *w);
+            if (w) {
+                w->a = a;
+                w->task_id = j->task.id;
+                if (acs_cr_send(a, &j->dev, cr_done_task, w) != 0)
+                    free(w);
+            }
+        }
         if (j->wait_s > 0) {
             add_waiter(a, req, j->task.id, j->wait_s);
         } else {

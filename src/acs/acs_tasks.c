@@ -654,6 +654,8 @@ json_t *acs_task_json(const store_task_t *t)
     json_object_set_new(o, "sent_at", iso_or_null(t->sent_at));
     json_object_set_new(o, "done_at", iso_or_null(t->done_at));
     json_object_set_new(o, "expires_at", iso_or_null(t->expires_at));
+    json_object_set_new(o, "connection_request",
+                        t->wakeup[0] ? json_string(t->wakeup) : json_null());
     return o;
 }
 

@@ -166,6 +166,10 @@ int store_task_requeue(store_t *s, int64_t id, int64_t now)
 {
     return s->be->task_requeue(s, id, now);
 }
+int store_task_set_wakeup(store_t *s, int64_t id, const char *text)
+{
+    return s->be->task_set_wakeup(s, id, text);
+}
 int store_task_recover(store_t *s, const char *const *types, int64_t now)
 {
     return s->be->task_recover(s, types, now);

@@ -148,6 +148,7 @@ typedef struct store_task {
     char fault_string[256];
     int attempts;
     int64_t created, updated, sent_at, done_at, expires_at;
+    char wakeup[160];           /* outcome of the connection request sent for it, "" none */
 } store_task_t;
 
 void store_task_clear(store_task_t *t);
@@ -169,6 +170,8 @@ int store_task_finish(store_t *s, int64_t id, store_task_status_t st, const char
 /* sent -> pending again (the session died before the answer and the type
  * is safe to repeat). -ESTALE when it is not `sent`. */
 int store_task_requeue(store_t *s, int64_t id, int64_t now);
+/* Record how waking the device for this task went (any status). */
+int store_task_set_wakeup(store_t *s, int64_t id, const char *text);
 /* pending -> cancelled; -EBUSY once sent, -ESTALE when finished. */
 int store_task_cancel(store_t *s, int64_t id, int64_t now);
 /* After a restart: tasks left `sent` whose type is in requeue_types (NULL

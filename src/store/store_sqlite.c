@@ -64,6 +64,8 @@ static const char *const migrations[] = {
     "  duration_ms INTEGER NOT NULL, events TEXT NOT NULL, rpcs INTEGER NOT NULL,"
     "  outcome TEXT NOT NULL, log TEXT);"
     "CREATE INDEX sessions_device ON sessions(device_id, id);",
+    /* 2: what became of the connection request that woke the device for a task */
+    "ALTER TABLE tasks ADD COLUMN wakeup TEXT NOT NULL DEFAULT '';",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -118,7 +120,8 @@ static const char *const queries[Q_COUNT] = {
     [Q_TASK_ADD] = "INSERT INTO tasks (device_id, type, params, status, created, updated, expires_at)"
                    " VALUES (?1, ?2, ?3, 0, ?4, ?4, ?5)",
     [Q_TASK_GET] = "SELECT id, device_id, type, params, status, result, fault_code, fault_string,"
-                   " attempts, created, updated, sent_at, done_at, expires_at FROM tasks WHERE id = ?1",
+                   " attempts, created, updated, sent_at, done_at, expires_at, wakeup FROM tasks"
+                   " WHERE id = ?1",
     [Q_TASK_SENT] = "UPDATE tasks SET status = 1, attempts = attempts + 1, sent_at = ?2, updated = ?2"
                     " WHERE id = ?1 AND status = 0",
     [Q_TASK_FINISH] = "UPDATE tasks SET status = ?2, result = ?3, fault_code = ?4, fault_string = ?5,"
@@ -128,7 +131,7 @@ static const char *const queries[Q_COUNT] = {
     [Q_SESSION_TRIM] = "DELETE FROM sessions WHERE device_id = ?1 AND id <= (SELECT id FROM sessions"
                        " WHERE device_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
     [Q_TASK_PENDING] = "SELECT id, device_id, type, params, status, result, fault_code, fault_string,"
-                       " attempts, created, updated, sent_at, done_at, expires_at FROM tasks"
+                       " attempts, created, updated, sent_at, done_at, expires_at, wakeup FROM tasks"
                        " WHERE device_id = ?1 AND status = 0 ORDER BY id LIMIT ?2",
 };
 
@@ -142,7 +145,7 @@ typedef struct sq {
 #define SQ(s) ((sq_t *)(s))
 #define TASK_COLS \
     "id, device_id, type, params, status, result, fault_code, fault_string, attempts, created," \
-    " updated, sent_at, done_at, expires_at"
+    " updated, sent_at, done_at, expires_at, wakeup"
 #define DEV_COLS \
     "id, manufacturer, oui, product_class, serial, software_version, hardware_version, ip," \
     " cr_url, cr_user, cr_pass, tags, first_seen, last_inform, periodic_interval, last_events"
@@ -646,6 +649,7 @@ static void task_row(sqlite3_stmt *st, store_task_t *t)
     t->sent_at = sqlite3_column_int64(st, 11);
     t->done_at = sqlite3_column_int64(st, 12);
     t->expires_at = sqlite3_column_int64(st, 13);
+    col_copy(st, 14, t->wakeup, sizeof t->wakeup);
 }
 
 static int sq_task_add(store_t *s, store_task_t *t)
@@ -770,6 +774,19 @@ static int sq_task_cancel(store_t *s, int64_t id, int64_t now)
     if (rc < 0)
         return rc;
     return rc == 1 ? 0 : task_state_err(q, id);
+}
+
+static int sq_task_set_wakeup(store_t *s, int64_t id, const char *text)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = prepare(q, "UPDATE tasks SET wakeup = ?2 WHERE id = ?1");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, text);
+    int rc = step_done(q, st, "task_wakeup");
+    sqlite3_finalize(st);
+    return rc < 0 ? rc : rc == 1 ? 0 : -ENOENT;
 }
 
 static int sq_task_requeue(store_t *s, int64_t id, int64_t now)
@@ -923,6 +940,7 @@ const store_backend_t store_sqlite_backend = {
     .task_finish = sq_task_finish,
     .task_cancel = sq_task_cancel,
     .task_requeue = sq_task_requeue,
+    .task_set_wakeup = sq_task_set_wakeup,
     .task_recover = sq_task_recover,
     .task_expire = sq_task_expire,
     .task_devices_pending = sq_task_devices_pending,

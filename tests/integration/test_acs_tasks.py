@@ -220,12 +220,19 @@ def test_connection_request_digest(outpost, tmp_path):
         assert DigestCPE.hits[-1] is True
         # A new task wakes the device by itself.
         n = len(DigestCPE.hits)
-        api.post(f"/api/devices/{DEV}/tasks", {"type": "reboot"})
+        t = api.post(f"/api/devices/{DEV}/tasks", {"type": "reboot"}).json()
         line = "cwmp_connection_request device=00D09E-IGD-T1 status=200"
         deadline = time.monotonic() + 10
         while d.output().count(line) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert d.output().count(line) == 2
+        # ...and its outcome is visible on the task.
+        deadline = time.monotonic() + 10
+        while not api.get(f"/api/tasks/{t['id']}").json()["connection_request"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert api.get(f"/api/tasks/{t['id']}").json()["connection_request"].startswith(
+            "ok http_status=200")
         assert len(DigestCPE.hits) == n + 1
         # Wrong credentials: reported as a failure, not a hang.
         DigestCPE.password = "other"

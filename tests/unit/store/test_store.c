@@ -69,7 +69,7 @@ static int count_dev(const store_device_t *d, void *ud)
 static void test_devices(void **state)
 {
     store_t *s = *state;
-    assert_int_equal(store_schema_version(s), 1);
+    assert_int_equal(store_schema_version(s), 2);
     store_device_t a = dev("A1", 1000, 300, "lab,north"), b = dev("B2", 100, 300, "south");
     snprintf(a.cr_user, sizeof a.cr_user, "cpe");
     assert_int_equal(store_device_inform(s, &a, true), 0);
@@ -221,6 +221,10 @@ static void test_tasks(void **state)
     assert_string_equal(got.params, "{\"names\":[\"A.\"]}");
     assert_int_equal(got.attempts, 1);
     assert_int_equal(got.done_at, 1012);
+    store_task_clear(&got);
+    assert_int_equal(store_task_set_wakeup(s, t[0].id, "ok"), 0);
+    assert_int_equal(store_task_get(s, t[0].id, &got), 0);
+    assert_string_equal(got.wakeup, "ok");
     store_task_clear(&got);
 
     assert_int_equal(store_task_cancel(s, t[2].id, 1020), 0);
