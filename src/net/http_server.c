@@ -421,6 +421,32 @@ static void on_sc_eof(net_conn_t *c)
 
 static void server_maybe_done(http_server_t *s);
 
+static void sc_release_data(http_sconn_t *sc)
+{
+    void (*release)(void *) = sc->conn_release;
+    void *data = sc->conn_data;
+    sc->conn_release = NULL;
+    sc->conn_data = NULL;
+    if (release)
+        release(data);
+}
+
+void http_req_set_conn_data(http_req_t *r, void *data, void (*release)(void *data))
+{
+    http_sconn_t *sc = r->sc;
+    if (!sc) {
+        if (release)
+            release(data);
+        return;
+    }
+    if (sc->conn_data != data)
+        sc_release_data(sc);
+    sc->conn_data = data;
+    sc->conn_release = release;
+}
+
+void *http_req_conn_data(const http_req_t *r) { return r->sc ? r->sc->conn_data : NULL; }
+
 static void on_sc_close(net_conn_t *c, int err)
 {
     http_sconn_t *sc = net_conn_data(c);
@@ -443,6 +469,7 @@ static void on_sc_close(net_conn_t *c, int err)
                 r->on_abort(r, r->abort_ud);
         }
     }
+    sc_release_data(sc);
     http_parser_free(sc->parser);
     buf_free(&sc->inbuf);
     if (sc->prev)
@@ -502,6 +529,7 @@ net_conn_t *http_req_take_conn(http_req_t *r, buf_t *leftover)
     }
     net_conn_t *c = sc->conn;
     http_server_t *s = sc->srv;
+    sc_release_data(sc);
     net_conn_timer(c, -1, NULL);
     net_conn_set_cbs(c, NULL, NULL);
     if (net_conn_paused(c))

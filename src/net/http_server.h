@@ -83,6 +83,13 @@ net_conn_t *http_req_conn(const http_req_t *r);
 /* Router captures ({id} in a pattern), percent-decoded; NULL when absent. */
 const char *http_req_param(const http_req_t *r, const char *name);
 int http_req_set_param(http_req_t *r, const char *name, const char *value, size_t len);
+/* Per-connection state kept across a connection's requests (a proxy's
+ * pinned upstream, say), set from any of its requests. `release` (may be
+ * NULL) runs once when the connection closes, after on_abort of a request
+ * in flight, or when the connection is taken; setting new data releases the
+ * old. NULL when unset or once the connection is gone. */
+void http_req_set_conn_data(http_req_t *r, void *data, void (*release)(void *data));
+void *http_req_conn_data(const http_req_t *r);
 /* A handler's per-request pointer. */
 void *http_req_data(const http_req_t *r);
 void http_req_set_data(http_req_t *r, void *data);

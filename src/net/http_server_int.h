@@ -46,6 +46,8 @@ struct http_sconn {
     int feeding;          /* depth of sc_feed on the stack */
     size_t lingered;      /* bytes discarded while lingering */
     bool close_after, body_paused, taken, gone, lingering;
+    void *conn_data;      /* http_req_set_conn_data */
+    void (*conn_release)(void *data);
 };
 
 typedef struct param {
