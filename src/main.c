@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "cpesim/cpesim.h"
 #include "relay/relay.h"
+#include "cwmp_proxy/cwmp_proxy.h"
 #include "testd/testd.h"
 #include "tunnel/tunnel.h"
 
@@ -34,6 +35,8 @@ static const subcommand_t subcommands[] = {
     { "relay-connector", "the gateway's end of a relay path: REST:REQUEST in, local HTTP out",
       relay_connector_main, 0 },
     { "cpe-sim", "a fleet of simulated TR-069 CPEs", cpesim_main, 0 },
+    { "cwmp-proxy", "CWMP edge proxy: sticky ACS balancing, ConnectionRequestURL rewriting, wake-ups",
+      cwmp_proxy_main, 0 },
     { NULL, NULL, NULL, 0 },
 };
 

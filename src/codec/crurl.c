@@ -482,9 +482,12 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
 
 static int make_parser(crurl_t *rw)
 {
-    if (rw->xp)
-        XML_ParserFree(rw->xp);
-    rw->xp = XML_ParserCreateNS(NULL, NS_SEP);
+    /* Reset keeps expat's buffers (and namespace mode) for the next body. */
+    if (!rw->xp || XML_ParserReset(rw->xp, NULL) != XML_TRUE) {
+        if (rw->xp)
+            XML_ParserFree(rw->xp);
+        rw->xp = XML_ParserCreateNS(NULL, NS_SEP);
+    }
     if (!rw->xp)
         return -ENOMEM;
     XML_SetUserData(rw->xp, rw);

@@ -193,6 +193,14 @@ size_t balancer_count_up(const balancer_t *b)
     return n;
 }
 
+size_t balancer_count_live(const balancer_t *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        n += !b->v[i]->retired;
+    return n;
+}
+
 size_t balancer_live(const balancer_t *b, backend_t **out, size_t max)
 {
     size_t n = 0;

@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cwmp_proxy/metrics.h"
+
 typedef struct backend_spec {
     const char *url;   /* as configured; identifies the backend across reloads */
     const char *name;  /* label for logs and metrics; NULL = host:port */
@@ -57,6 +59,7 @@ typedef struct backend {
     uint64_t connect_failures;
     uint64_t checks_failed;
     unsigned active_conns;     /* client connections pinned here now */
+    metrics_hist_t latency;    /* request sent -> response head */
     void *check;               /* the health checker's per-backend state */
 } backend_t;
 
@@ -90,6 +93,7 @@ int balancer_apply(balancer_t *b, const backend_spec_t *specs, size_t n, size_t 
 backend_t *balancer_pick(balancer_t *b);
 backend_t *balancer_find(const balancer_t *b, uint32_t id);
 size_t balancer_count_up(const balancer_t *b);
+size_t balancer_count_live(const balancer_t *b);
 /* Live (not retired) backends; index < n. */
 size_t balancer_live(const balancer_t *b, backend_t **out, size_t max);
 

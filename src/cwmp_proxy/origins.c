@@ -195,3 +195,49 @@ int origins_flush(origins_t *o)
     o->npend = 0;
     return rc;
 }
+
+typedef struct expire_walk {
+    int64_t before;
+    char **keys;
+    size_t n, cap;
+} expire_walk_t;
+
+static int collect_old(const char *key, void *val, void *ud)
+{
+    expire_walk_t *w = ud;
+    const origin_ent_t *e = val;
+    if (e->seen_s >= w->before)
+        return 0;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        char **k = realloc(w->keys, cap * sizeof *k);
+        if (!k)
+            return -ENOMEM;
+        w->keys = k;
+        w->cap = cap;
+    }
+    w->keys[w->n] = strdup(key);
+    if (!w->keys[w->n])
+        return -ENOMEM;
+    w->n++;
+    return 0;
+}
+
+size_t origins_expire(origins_t *o, int64_t before_s)
+{
+    expire_walk_t w = { .before = before_s };
+    strmap_each(o->by_origin, collect_old, &w); /* on ENOMEM: what was collected */
+    for (size_t i = 0; i < w.n; i++) {
+        origin_ent_t *e = strmap_del(o->by_origin, w.keys[i]);
+        if (e && e->device[0] && strmap_get(o->by_device, e->device) == e)
+            strmap_del(o->by_device, e->device);
+        ent_free(e);
+        free(w.keys[i]);
+    }
+    free(w.keys);
+    if (o->store) {
+        origins_flush(o);
+        origin_store_expire(o->store, before_s, NULL);
+    }
+    return w.n;
+}

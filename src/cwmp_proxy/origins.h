@@ -49,6 +49,9 @@ bool origins_lookup(const origins_t *o, const char *origin, const char **device)
 const char *origins_of_device(const origins_t *o, const char *device);
 size_t origins_count(const origins_t *o);
 bool origins_pending(const origins_t *o);
+/* Forget origins not reported since before_s (memory and file); returns
+ * how many went. */
+size_t origins_expire(origins_t *o, int64_t before_s);
 /* Write the pending batch (one transaction). 0 or -EIO (logged; the
  * in-memory table stays authoritative). */
 int origins_flush(origins_t *o);

@@ -95,11 +95,29 @@ static void test_cap_and_memory_only(void **state)
     origins_close(&o);
 }
 
+static void test_expire(void **state)
+{
+    origins_t o;
+    assert_int_equal(origins_open(&o, path, 0), 0);
+    origins_record(&o, "OLD", "http://old/", 100);
+    origins_record(&o, "NEW", "http://new/", 1000);
+    origins_record(&o, "", "http://anon/", 50);
+    assert_int_equal(origins_expire(&o, 500), 2);
+    assert_false(origins_lookup(&o, "http://old/", NULL));
+    assert_null(origins_of_device(&o, "OLD"));
+    assert_true(origins_lookup(&o, "http://new/", NULL));
+    origins_close(&o);
+    assert_int_equal(origins_open(&o, path, 0), 0);
+    assert_int_equal(origins_count(&o), 1);
+    origins_close(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_record_lookup_persist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_and_memory_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,106 @@
+/*
+ * forward: the CPE side of the cwmp-proxy, shared by forward.c (requests:
+ * body pipeline, routing, the request to the ACS node) and upstream.c (the
+ * connection to the ACS node and the response relayed back).
+ *
+ * Objects and who owns them:
+ *  - fwdconn_t: one per CPE connection, the http_server's per-connection
+ *    data (released with the connection). Holds the pinned backend (a
+ *    reference), the session token, the device id and the keep-alive
+ *    upstream connection.
+ *  - upconn_t: one TCP/TLS connection to an ACS node, owned by its
+ *    fwdconn_t; freed in its on_close. Never shared between CPE
+ *    connections: an ACS may tie session state to its connection.
+ *  - fwd_t: one request being forwarded, owned by its fwdconn_t (cur) until
+ *    its response ends or it fails; it owns the body buffers, decoders and
+ *    the rewriter.
+ */
+#ifndef OUTPOST_CWMP_PROXY_FORWARD_H
+#define OUTPOST_CWMP_PROXY_FORWARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "codec/crurl.h"
+#include "codec/zbody.h"
+#include "cwmp_proxy/proxy.h"
+#include "cwmp_proxy/route.h"
+#include "net/conn.h"
+#include "net/http_parse.h"
+#include "net/http_server.h"
+
+typedef struct fwd fwd_t;
+typedef struct upconn upconn_t;
+
+typedef struct fwdconn {
+    proxy_t *px;
+    backend_t *be;      /* pinned node (reference), NULL before the first request */
+    char token[SESSION_TOKEN_LEN + 1];
+    char device[SESSION_DEVICE_MAX];
+    upconn_t *up;       /* keep-alive connection to `be`, or NULL */
+    fwd_t *cur;         /* the request being forwarded */
+} fwdconn_t;
+
+struct upconn {
+    proxy_t *px;
+    fwdconn_t *fc;      /* owner; NULL once orphaned (closing) */
+    backend_t *be;      /* reference */
+    net_conn_t *nc;
+    http_parser_t *parser;
+    fwd_t *cur;         /* the exchange in flight */
+    bool open;          /* connected (and TLS done) */
+    bool broken;        /* protocol error or cut exchange: reset, never reuse */
+    bool last;          /* the node announced Connection: close */
+};
+
+typedef enum fwd_state {
+    F_BUFFERING = 0,    /* collecting the body (up to the rewrite window) */
+    F_STREAMING,        /* body over the window: chunked to the node as it comes */
+    F_WAITING,          /* request sent, waiting for the response head */
+    F_RESPONDING,       /* relaying the response body */
+} fwd_state_t;
+
+struct fwd {
+    proxy_t *px;
+    fwdconn_t *fc;
+    http_req_t *req;
+    upconn_t *up;
+    fwd_state_t state;
+    route_out_t route;
+    zbody_coding_t coding;  /* of the CPE's request body */
+    bool reencode;          /* send a changed body in `coding` again */
+    bool body_changed;      /* the node gets other bytes than the CPE sent */
+    bool body_done;         /* the CPE's body is complete */
+    bool body_paused;       /* we paused the CPE's body (node congested) */
+    bool is_inform;
+    bool empty_post;
+    bool set_cookie;        /* hand our cookie to the CPE in the response */
+    bool had_length;        /* the CPE's request had a body framing */
+    unsigned attempts;      /* nodes tried for this request */
+    buf_t raw;              /* body as the CPE sent it (buffering) */
+    buf_t out;              /* body for the node (buffered: whole; streaming: next chunk) */
+    zbody_t *dec, *enc;
+    crurl_t *rw;            /* streaming mode only: a rewriter of its own */
+    int status;             /* of the node's response */
+    int64_t t0_us, t_sent_us;
+};
+
+/* forward.c */
+void fwd_finish(fwd_t *f);                    /* response relayed: tidy up */
+void fwd_fail(fwd_t *f, int status, const char *reason); /* before the response began */
+void fwd_cut(fwd_t *f, const char *reason);   /* after it began: reset the CPE connection */
+void fwd_resume_body(fwd_t *f);               /* the node drained: more body */
+int fwd_send(fwd_t *f, backend_t *be);        /* start the exchange on `be` */
+bool fwd_can_redispatch(const fwd_t *f);
+void fwd_redispatch(fwd_t *f, const char *why);
+
+/* upstream.c */
+upconn_t *up_open(fwdconn_t *fc, backend_t *be, int *err);
+/* Detach from the owner: close (abort when mid-exchange). */
+void up_release(upconn_t *u);
+/* Queue request bytes. 0 or negative errno. */
+int up_write(upconn_t *u, const void *data, size_t len);
+bool up_congested(const upconn_t *u);
+void up_start_exchange(upconn_t *u, fwd_t *f); /* arm timers, expect a response */
+
+#endif

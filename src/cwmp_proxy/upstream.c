@@ -1,0 +1,342 @@
+/*
+ * upstream: one CPE connection's link to its ACS node, and the response
+ * relayed back. The response body streams through: when the CPE reads
+ * slower than the node writes, the node's connection is paused until the
+ * CPE's queue drains.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "cwmp_proxy/cookie.h"
+#include "cwmp_proxy/forward.h"
+
+/* ---- failures ---------------------------------------------------------------- */
+
+static void exchange_failed(upconn_t *u, int status, const char *why)
+{
+    fwd_t *f = u->cur;
+    u->cur = NULL;
+    u->broken = true;
+    if (!f)
+        return;
+    f->up = NULL;
+    if (f->state == F_RESPONDING)
+        fwd_cut(f, why);
+    else
+        fwd_fail(f, status, why);
+}
+
+/* ---- response relay -------------------------------------------------------------- */
+
+static void on_resp_drain(http_req_t *r, void *ud)
+{
+    fwd_t *f = ud;
+    if (f->up && f->up->nc)
+        net_conn_resume(f->up->nc);
+}
+
+static bool resp_hop(const char *name, const http_msg_t *m)
+{
+    static const char *const skip[] = {
+        "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
+        "Upgrade", "Content-Length", "Proxy-Authenticate", "Server", "Date",
+    };
+    for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+        if (strcasecmp(name, skip[i]) == 0)
+            return true;
+    return http_msg_header_has_token(m, "Connection", name);
+}
+
+static int rp_headers(http_parser_t *p, http_msg_t *m)
+{
+    upconn_t *u = http_parser_data(p);
+    fwd_t *f = u->cur;
+    if (!f || !f->req)
+        return -1; /* a response nobody asked for */
+    if (m->status < 200)
+        return 0; /* interim (100 Continue): not relayed */
+    proxy_t *px = f->px;
+    backend_t *be = u->be;
+    int64_t now = clock_mono_us();
+    metrics_hist_observe(&be->latency, (double)(now - (f->t_sent_us ? f->t_sent_us : f->t0_us)) / 1e6);
+    f->status = m->status;
+    f->state = F_RESPONDING;
+    session_t *x = f->fc ? sessions_find(&px->sess, f->fc->token, clock_mono_ms()) : NULL;
+    buf_t extra = BUF_INIT(64 * 1024);
+    int rc = 0;
+    for (size_t i = 0; i < m->nheaders && !rc; i++) {
+        const char *name, *value;
+        http_msg_header_at(m, i, &name, &value);
+        if (resp_hop(name, m))
+            continue;
+        if (x && strcasecmp(name, "Set-Cookie") == 0) {
+            char pair[SESSION_COOKIE_MAX];
+            bool deleted;
+            if (cookie_set_pair(value, pair, sizeof pair, &deleted) == 0 && !deleted)
+                sessions_set_acs_cookie(&px->sess, x, pair);
+        }
+        rc = buf_printf(&extra, "%s: %s\r\n", name, value);
+    }
+    if (!rc && f->set_cookie)
+        rc = buf_printf(&extra, "Set-Cookie: %s=%s; Path=/; HttpOnly%s\r\n", px->o.cookie_name,
+                        f->fc->token, http_req_is_tls(f->req) ? "; Secure" : "");
+    if (rc) {
+        buf_free(&extra);
+        f->state = F_WAITING;
+        exchange_failed(u, 502, "response header block from the ACS node too large");
+        return -1;
+    }
+    if (!m->keep_alive) {
+        /* The node ends the connection: so does the CPE's (an ACS may end
+         * a CWMP session that way). */
+        u->last = true;
+        http_resp_close_after(f->req);
+    }
+    const char *ex = extra.data ? extra.data : "";
+    bool head = strcmp(http_req_method(f->req), "HEAD") == 0;
+    if (m->status == 204 || m->status == 304) {
+        http_respond_hdrs(f->req, m->status, ex, NULL, NULL, 0);
+    } else {
+        int64_t clen = m->content_length >= 0 ? m->content_length : -1;
+        http_resp_on_drain(f->req, on_resp_drain, f);
+        http_resp_begin(f->req, m->status, ex, NULL, head && clen < 0 ? 0 : clen);
+    }
+    buf_free(&extra);
+    return 0;
+}
+
+static int rp_body(http_parser_t *p, const char *data, size_t len)
+{
+    upconn_t *u = http_parser_data(p);
+    fwd_t *f = u->cur;
+    if (!f || !f->req)
+        return -1;
+    f->px->st.bytes_down += len;
+    if (http_resp_write(f->req, data, len) != 0) {
+        /* the CPE is gone or its queue is full: the server reports it */
+        u->broken = true;
+        return -1;
+    }
+    return 0;
+}
+
+static int rp_complete(http_parser_t *p, http_msg_t *m)
+{
+    upconn_t *u = http_parser_data(p);
+    fwd_t *f = u->cur;
+    if (!f)
+        return -1;
+    if (m->status < 200)
+        return 0;
+    net_conn_timer(u->nc, -1, NULL);
+    u->cur = NULL;
+    f->up = NULL;
+    if (f->req)
+        http_resp_end(f->req);
+    if (!m->keep_alive || u->last || u->broken) {
+        if (u->fc && u->fc->up == u)
+            u->fc->up = NULL;
+        up_release(u);
+    }
+    fwd_finish(f);
+    return 1; /* nothing else may follow on this connection until asked */
+}
+
+static const http_parser_cbs_t rp_cbs = {
+    .on_headers = rp_headers,
+    .on_body = rp_body,
+    .on_complete = rp_complete,
+};
+
+/* ---- the connection ---------------------------------------------------------------- */
+
+static void up_timeout(net_conn_t *c)
+{
+    upconn_t *u = net_conn_data(c);
+    log_info("cwmp_proxy_backend_timeout", LF_S("backend", u->be->name));
+    exchange_failed(u, 504, "the ACS node did not answer in time");
+    net_conn_abort(c);
+}
+
+static void up_on_open(net_conn_t *c)
+{
+    upconn_t *u = net_conn_data(c);
+    u->open = true;
+    balancer_connect_result(&u->px->bal, u->be, true, NULL, clock_mono_ms());
+}
+
+static void up_on_read(net_conn_t *c, const char *data, size_t len)
+{
+    upconn_t *u = net_conn_data(c);
+    if (!u->cur) {
+        log_info("cwmp_proxy_backend_unsolicited", LF_S("backend", u->be->name), LF_U("bytes", len));
+        u->broken = true;
+        net_conn_close(c);
+        return;
+    }
+    net_conn_timer(c, u->px->o.backend_timeout_ms, up_timeout);
+    size_t used = 0;
+    int rc = http_parser_feed(u->parser, data, len, &used);
+    if (rc == HTTP_PARSE_PAUSED) {
+        /* a response ended; more bytes before the next request are junk */
+        http_parser_resume(u->parser);
+        if (used < len) {
+            u->broken = true;
+            net_conn_close(c);
+        }
+        return;
+    }
+    if (rc < 0) {
+        if (u->cur) {
+            char why[160];
+            snprintf(why, sizeof why, "invalid response from the ACS node: %s",
+                     http_parser_reason(u->parser));
+            exchange_failed(u, 502, why);
+        }
+        u->broken = true;
+        net_conn_close(c);
+        return;
+    }
+    fwd_t *f = u->cur;
+    if (f && f->state == F_RESPONDING && f->req && http_resp_congested(f->req))
+        net_conn_pause(c);
+}
+
+static void up_on_eof(net_conn_t *c)
+{
+    upconn_t *u = net_conn_data(c);
+    u->broken = true;
+    if (u->cur && http_parser_in_message(u->parser))
+        http_parser_finish(u->parser); /* completes a close-delimited body */
+    net_conn_close(c);
+}
+
+static void up_on_drain(net_conn_t *c)
+{
+    upconn_t *u = net_conn_data(c);
+    if (u->cur)
+        fwd_resume_body(u->cur);
+}
+
+static const char *close_reason(int err, bool open)
+{
+    if (!open && err == -ETIMEDOUT)
+        return "connect to the ACS node timed out";
+    if (!open)
+        return "cannot connect to the ACS node";
+    if (err == -ETIMEDOUT)
+        return "the ACS node did not answer in time";
+    return "the ACS node closed the connection";
+}
+
+static void up_on_close(net_conn_t *c, int err)
+{
+    upconn_t *u = net_conn_data(c);
+    fwdconn_t *fc = u->fc;
+    proxy_t *px = u->px;
+    if (fc && fc->up == u)
+        fc->up = NULL;
+    fwd_t *f = u->cur;
+    if (!u->open) {
+        char why[96];
+        snprintf(why, sizeof why, "connect: %s", log_strerror(err ? err : -ECONNRESET));
+        balancer_connect_result(&px->bal, u->be, false, why, clock_mono_ms());
+    }
+    if (f) {
+        u->cur = NULL;
+        f->up = NULL;
+        const char *why = close_reason(err, u->open);
+        if (!u->open && fwd_can_redispatch(f))
+            fwd_redispatch(f, why);
+        else if (f->state == F_RESPONDING)
+            fwd_cut(f, why);
+        else
+            fwd_fail(f, err == -ETIMEDOUT ? 504 : 502, why);
+    }
+    balancer_unref(&px->bal, u->be);
+    http_parser_free(u->parser);
+    free(u);
+}
+
+static const net_conn_cbs_t up_cbs = {
+    .on_open = up_on_open,
+    .on_read = up_on_read,
+    .on_eof = up_on_eof,
+    .on_drain = up_on_drain,
+    .on_close = up_on_close,
+};
+
+upconn_t *up_open(fwdconn_t *fc, backend_t *be, int *err)
+{
+    proxy_t *px = fc->px;
+    upconn_t *u = calloc(1, sizeof *u);
+    http_parser_opts_t po = { .response = true, .max_header_bytes = 64 * 1024 };
+    if (!u || !(u->parser = http_parser_new(&po, &rp_cbs, u))) {
+        free(u);
+        *err = -ENOMEM;
+        return NULL;
+    }
+    u->px = px;
+    u->fc = fc;
+    u->be = be;
+    net_connect_opts_t co = {
+        .host = be->host,
+        .port = be->port,
+        .tls = be->tls ? px->tls_backend : NULL,
+        .timeout_ms = px->o.backend_connect_timeout_ms,
+    };
+    if (be->tls && !px->tls_backend) {
+        http_parser_free(u->parser);
+        free(u);
+        *err = -EPROTONOSUPPORT;
+        return NULL;
+    }
+    int rc = net_connect(px->loop, &co, &up_cbs, u, &u->nc);
+    if (rc) {
+        http_parser_free(u->parser);
+        free(u);
+        *err = rc;
+        return NULL;
+    }
+    balancer_ref(be);
+    return u;
+}
+
+void up_release(upconn_t *u)
+{
+    fwdconn_t *fc = u->fc;
+    if (fc && fc->up == u)
+        fc->up = NULL;
+    if (u->cur) {
+        u->cur->up = NULL;
+        u->cur = NULL;
+        u->broken = true;
+    }
+    u->fc = NULL;
+    if (u->broken)
+        net_conn_abort(u->nc);
+    else
+        net_conn_close(u->nc);
+}
+
+int up_write(upconn_t *u, const void *data, size_t len)
+{
+    if (u->cur) /* a long upload is progress too */
+        net_conn_timer(u->nc, u->px->o.backend_timeout_ms, up_timeout);
+    return net_conn_write(u->nc, data, len);
+}
+
+bool up_congested(const upconn_t *u) { return net_conn_congested(u->nc); }
+
+void up_start_exchange(upconn_t *u, fwd_t *f)
+{
+    u->cur = f;
+    if (strcmp(http_req_method(f->req), "HEAD") == 0)
+        http_parser_expect_no_body(u->parser);
+    net_conn_timer(u->nc, f->px->o.backend_timeout_ms, up_timeout);
+}

@@ -1,0 +1,314 @@
+/*
+ * wakeup: the connection-request relay (see wakeup.h).
+ */
+#include "cwmp_proxy/wakeup.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "net/addr.h"
+#include "net/curl_uv.h"
+#include "net/http_auth.h"
+
+enum { CRED_MAX = 128 };
+
+typedef struct cred {
+    char device[SESSION_DEVICE_MAX];
+    char user[CRED_MAX];
+    char pass[CRED_MAX];
+} cred_t;
+
+struct wakeup {
+    proxy_t *px;
+    net_curl_t *curl;
+    http_auth_t *auth;       /* Basic, for the ACS */
+    cred_t *creds;           /* per device */
+    size_t ncreds;
+    size_t active;
+};
+
+typedef struct wake {
+    wakeup_t *w;
+    http_req_t *r;           /* NULL once the ACS went away */
+    char origin[2048];
+    char device[SESSION_DEVICE_MAX];
+    int64_t t0_us;
+    size_t body;             /* bytes the CPE sent back (discarded) */
+} wake_t;
+
+const char *wakeup_outcome_name(int outcome)
+{
+    static const char *const names[WAKE_NOUTCOMES] = {
+        "ok", "unauthorized", "forbidden", "cpe_auth_failed", "unreachable",
+        "timeout", "cpe_error", "bad_request", "busy",
+    };
+    return outcome >= 0 && outcome < WAKE_NOUTCOMES ? names[outcome] : "?";
+}
+
+static int parse_creds(wakeup_t *w)
+{
+    const cfg_list_t *l = &w->px->o.cpe_credentials;
+    w->creds = calloc(l->n ? l->n : 1, sizeof *w->creds);
+    if (!w->creds)
+        return -ENOMEM;
+    for (size_t i = 0; i < l->n; i++) {
+        cred_t *c = &w->creds[i];
+        char key[32], val[SESSION_DEVICE_MAX];
+        size_t pos = 0;
+        int rc;
+        while ((rc = cfg_kv_next(l->v[i], &pos, key, sizeof key, val, sizeof val)) == 1) {
+            if (strcmp(key, "device") == 0)
+                rc = str_copy(c->device, sizeof c->device, val);
+            else if (strcmp(key, "user") == 0)
+                rc = str_copy(c->user, sizeof c->user, val);
+            else if (strcmp(key, "password") == 0)
+                rc = str_copy(c->pass, sizeof c->pass, val);
+            else
+                rc = -EINVAL;
+            if (rc)
+                break;
+        }
+        if (rc < 0 || !c->device[0] || !c->user[0]) {
+            log_error("cwmp_proxy_config", LF_S("option", "cpe-credential"),
+                      LF_S("reason", "expected 'device=ID user=NAME password=SECRET'"));
+            return -EINVAL;
+        }
+    }
+    w->ncreds = l->n;
+    return 0;
+}
+
+static int lookup_acs(const char *user, char *out, size_t outlen, void *ud)
+{
+    wakeup_t *w = ud;
+    const cwmp_proxy_opts_t *o = &w->px->o;
+    if (!o->acs_user || !o->acs_password || strcmp(user, o->acs_user) != 0)
+        return -ENOENT;
+    return str_copy(out, outlen, o->acs_password) ? -ENOENT : 0;
+}
+
+wakeup_t *wakeup_new(proxy_t *px)
+{
+    wakeup_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->px = px;
+    http_auth_opts_t ao = { .realm = "outpost cwmp-proxy", .basic = true };
+    w->auth = http_auth_new(&ao);
+    w->curl = net_curl_new(px->loop);
+    if (!w->auth || !w->curl || parse_creds(w)) {
+        wakeup_free(w);
+        return NULL;
+    }
+    if (!px->o.acs_user || !px->o.acs_password)
+        log_warn("wakeup_relay_locked", LF_S("reason", "no --acs-user/--acs-password: every "
+                                                        "wake-up is refused with 401"));
+    return w;
+}
+
+void wakeup_free(wakeup_t *w)
+{
+    if (!w)
+        return;
+    if (w->curl)
+        net_curl_free(w->curl);
+    http_auth_free(w->auth);
+    free(w->creds);
+    free(w);
+}
+
+size_t wakeup_in_flight(const wakeup_t *w) { return w ? w->active : 0; }
+
+/* ---- answering the ACS ------------------------------------------------------ */
+
+static void finish(wake_t *k, int outcome, int status, const char *extra, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void finish(wake_t *k, int outcome, int status, const char *extra, const char *fmt, ...)
+{
+    proxy_t *px = k->w->px;
+    char reason[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    double secs = (double)(clock_mono_us() - k->t0_us) / 1e6;
+    px->st.wakeups[outcome]++;
+    metrics_hist_observe(&px->st.wakeup_latency, secs);
+    LOG_AT(outcome == WAKE_OK ? LOG_INFO : LOG_WARN, "wakeup", LF_S("device", k->device),
+           LF_S("origin", k->origin), LF_S("outcome", wakeup_outcome_name(outcome)),
+           LF_I("status", status), LF_I("latency_ms", (int64_t)(secs * 1000)), LF_S("reason", reason));
+    if (k->r) {
+        char body[300];
+        int n = snprintf(body, sizeof body, "%s\n", reason);
+        http_respond_hdrs(k->r, status, extra, "text/plain; charset=utf-8", body,
+                          (size_t)n < sizeof body ? (size_t)n : sizeof body - 1);
+        k->r = NULL;
+    }
+}
+
+static void on_acs_gone(http_req_t *r, void *ud)
+{
+    wake_t *k = ud;
+    k->r = NULL;
+    http_resp_end(r); /* releases it; the transfer finishes and is logged */
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+    wake_t *k = ud;
+    k->body += size * n;
+    return k->body > 65536 ? 0 : size * n; /* a CPE has nothing long to say here */
+}
+
+static void on_done(CURL *easy, CURLcode rc, long status, void *ud)
+{
+    wake_t *k = ud;
+    k->w->active--;
+    if (rc == CURLE_OK && (status == 200 || status == 204))
+        finish(k, WAKE_OK, (int)status, NULL, "CPE answered %ld", status);
+    else if (rc == CURLE_OK && status == 401)
+        finish(k, WAKE_CPE_AUTH_FAILED, 403, NULL,
+               "CPE refused the connection-request credentials for device %s",
+               k->device[0] ? k->device : "(unknown)");
+    else if (rc == CURLE_OK || rc == CURLE_WRITE_ERROR)
+        finish(k, WAKE_CPE_ERROR, 502, NULL, "CPE answered %ld", status);
+    else if (rc == CURLE_OPERATION_TIMEDOUT)
+        finish(k, WAKE_TIMEOUT, 504, NULL, "CPE did not answer in time: %s", curl_easy_strerror(rc));
+    else
+        finish(k, WAKE_UNREACHABLE, 502, NULL, "CPE unreachable: %s", curl_easy_strerror(rc));
+    free(k);
+}
+
+/* The credentials for a device: its own, the global ones, or the ACS's. */
+static void pick_creds(wakeup_t *w, const char *device, const char **user, const char **pass)
+{
+    const cwmp_proxy_opts_t *o = &w->px->o;
+    *user = *pass = NULL;
+    for (size_t i = 0; device[0] && i < w->ncreds; i++)
+        if (strcmp(w->creds[i].device, device) == 0) {
+            *user = w->creds[i].user;
+            *pass = w->creds[i].pass;
+            return;
+        }
+    if (o->cpe_user) {
+        *user = o->cpe_user;
+        *pass = o->cpe_password ? o->cpe_password : "";
+    } else if (o->cpe_auth && strcmp(o->cpe_auth, "acs") == 0) {
+        *user = o->acs_user;
+        *pass = o->acs_password;
+    }
+}
+
+static int start(wakeup_t *w, wake_t *k)
+{
+    const cwmp_proxy_opts_t *o = &w->px->o;
+    CURL *e = curl_easy_init();
+    if (!e)
+        return -ENOMEM;
+    const char *user, *pass;
+    pick_creds(w, k->device, &user, &pass);
+    curl_easy_setopt(e, CURLOPT_URL, k->origin);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect would be a relay to anywhere */
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)o->wakeup_connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)o->wakeup_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "outpost-cwmp-proxy/" OUTPOST_VERSION_STR);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, k);
+    /* CPE certificates are self-signed as a rule; Digest never sends the
+     * password, so an unverified TLS peer learns nothing it can replay. */
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    if (user) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH,
+                         CURLAUTH_DIGEST | (o->cpe_allow_basic ? CURLAUTH_BASIC : 0L));
+        curl_easy_setopt(e, CURLOPT_USERNAME, user);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, pass ? pass : "");
+    }
+    int rc = net_curl_add(w->curl, e, on_done, k);
+    if (rc == 0)
+        w->active++;
+    return rc;
+}
+
+void wakeup_handle(wakeup_t *w, http_req_t *r)
+{
+    proxy_t *px = w->px;
+    wake_t *k = calloc(1, sizeof *k);
+    if (!k) {
+        http_respond_error(r, 503, "out of memory");
+        return;
+    }
+    k->w = w;
+    k->r = r;
+    k->t0_us = clock_mono_us();
+    str_copy(k->device, sizeof k->device, "");
+    if (strcmp(http_req_method(r), "GET") != 0) {
+        finish(k, WAKE_BAD_REQUEST, 405, "Allow: GET\r\n", "use GET");
+        free(k);
+        return;
+    }
+    /* 1. The ACS's credentials. */
+    const char *why = NULL;
+    http_auth_result_t ar = http_auth_check(w->auth, http_req_method(r), http_req_target(r),
+                                            http_req_header(r, "Authorization"), lookup_acs, w,
+                                            NULL, 0, &why);
+    if (ar != HTTP_AUTH_OK) {
+        buf_t hdr = BUF_INIT(512);
+        http_auth_challenge(w->auth, false, &hdr);
+        finish(k, WAKE_UNAUTHORIZED, 401, hdr.data,
+               ar == HTTP_AUTH_MISSING ? "credentials required" : "wrong credentials");
+        buf_free(&hdr);
+        free(k);
+        return;
+    }
+    /* 2. An origin we rewrote ourselves, nothing else. */
+    buf_t origin = BUF_INIT(sizeof k->origin - 1);
+    int rc = http_req_query_param(r, "origin", &origin);
+    if (rc || origin.len == 0 || memchr(origin.data, '\0', origin.len)) {
+        buf_free(&origin);
+        finish(k, WAKE_BAD_REQUEST, 400, NULL, rc == -ENOENT || rc == 0 ? "origin parameter missing"
+                                                                          : "origin parameter malformed");
+        free(k);
+        return;
+    }
+    str_copy(k->origin, sizeof k->origin, origin.data);
+    buf_free(&origin);
+    const char *device = NULL;
+    net_url_t u;
+    if (!origins_lookup(&px->origins, k->origin, &device)) {
+        finish(k, WAKE_FORBIDDEN, 403, NULL, "origin was not rewritten by this proxy");
+        free(k);
+        return;
+    }
+    str_copy(k->device, sizeof k->device, device ? device : "");
+    if (net_url_parse(k->origin, &u) != 0 || (strcmp(u.scheme, "http") != 0 &&
+                                              strcmp(u.scheme, "https") != 0) || u.user[0]) {
+        finish(k, WAKE_FORBIDDEN, 403, NULL, "origin is not a plain http(s) URL");
+        free(k);
+        return;
+    }
+    /* 3. Bounded concurrency, then the CPE. */
+    if (w->active >= (size_t)px->o.max_wakeups) {
+        finish(k, WAKE_BUSY, 503, "Retry-After: 1\r\n", "too many wake-ups in flight");
+        free(k);
+        return;
+    }
+    http_req_on_abort(r, on_acs_gone, k);
+    rc = start(w, k);
+    if (rc) {
+        http_req_on_abort(r, NULL, NULL);
+        finish(k, WAKE_UNREACHABLE, 502, NULL, "cannot start the request: %s", log_strerror(rc));
+        free(k);
+    }
+}

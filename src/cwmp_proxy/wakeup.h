@@ -1,0 +1,40 @@
+/*
+ * wakeup: the connection-request relay. The ACS calls the URL the proxy put
+ * in place of a CPE's ConnectionRequestURL,
+ *
+ *     GET <public-url>/client?origin=<the CPE's own URL>
+ *
+ * with Basic credentials; the proxy checks them against its configuration
+ * (401 with WWW-Authenticate: Basic when missing or wrong), checks that it
+ * rewrote that origin itself (403 otherwise: no relaying to arbitrary
+ * hosts), then GETs the origin answering the CPE's Digest challenge (MD5 or
+ * SHA-256, qop=auth; Basic only when allowed) with the device's configured
+ * credentials, the global ones, or (compatibility mode) the ACS's.
+ *
+ *   CPE 200/204 -> 200/204; CPE 401 after auth -> 403; other CPE status ->
+ *   502; unreachable -> 502; connect (2 s) or total (5 s) timeout -> 504.
+ *   Every answer carries a one-line reason; every wake-up is counted and
+ *   logged with device, outcome and latency.
+ *
+ * The wakeup_t belongs to the daemon; it owns its curl multi handle.
+ */
+#ifndef OUTPOST_CWMP_PROXY_WAKEUP_H
+#define OUTPOST_CWMP_PROXY_WAKEUP_H
+
+#include <stddef.h>
+
+#include "cwmp_proxy/proxy.h"
+#include "net/http_server.h"
+
+#define WAKEUP_PATH "/client"
+
+/* NULL on failure (logged). */
+wakeup_t *wakeup_new(proxy_t *px);
+/* Abort transfers in flight (no answers) and free; the loop must run once
+ * more for curl's handles to close. */
+void wakeup_free(wakeup_t *w);
+void wakeup_handle(wakeup_t *w, http_req_t *r);
+size_t wakeup_in_flight(const wakeup_t *w);
+const char *wakeup_outcome_name(int outcome);
+
+#endif

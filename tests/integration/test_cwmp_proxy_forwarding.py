@@ -1,0 +1,392 @@
+"""cwmp-proxy against scripted ACS nodes: balancing per session, stickiness,
+ConnectionRequestURL rewriting on the wire, body codings, health, reload,
+admin endpoints and hostile input."""
+import gzip
+import json
+import signal
+import socket
+import time
+import zlib
+
+import requests
+
+from cwmp_proxy_util import (Backend, Conn, cookie_value, gpv_response, header, inform,
+                             proxied)
+
+PUB = "http://proxy.test:7548"
+
+
+def start_proxy(outpost, tmp_path, backends, *extra, name="px"):
+    args = ["cwmp-proxy", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+            "--public-url", PUB, "--data-dir", str(tmp_path / name), "--api-token", "tok",
+            "--health-interval", "100ms", "--health-timeout", "200ms", "--health-rise", "1",
+            "--health-fall", "1"]
+    for b in backends:
+        args += ["--backend", b if isinstance(b, str) else b.url]
+    return outpost(*args, *extra)
+
+
+def wait_until(pred, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def status(px):
+    r = requests.get(px.url("admin") + "/status", headers={"Authorization": "Bearer tok"}, timeout=5)
+    assert r.status_code == 200
+    return r.json()
+
+
+def test_sessions_alternate_and_never_split(outpost, tmp_path):
+    a, b = Backend("A"), Backend("B")
+    px = start_proxy(outpost, tmp_path, [a, b])
+    host, port = px.addr()
+    seen = []
+    for i in range(6):
+        c = Conn(host, port)
+        st, hd, body = c.post(inform(serial=f"S{i}"))
+        assert st == 200
+        seen.append(body.decode())
+        # the rest of the session on the same connection: same node
+        for _ in range(3):
+            st, _, body2 = c.post("")
+            assert st == 200 and body2.decode() == body.decode()
+        c.close()
+    assert seen == ["A", "B", "A", "B", "A", "B"]
+    assert len(a.requests) == 12 and len(b.requests) == 12
+    # each session is one TCP connection on its node
+    assert len({r["conn"] for r in a.requests}) == 3
+    a.stop()
+    b.stop()
+
+
+def test_reconnect_mid_session_stays(outpost, tmp_path):
+    def reply(req):
+        return 200, {"Set-Cookie": f"acs_sid={req['backend']}x; Path=/"}, req["backend"].encode()
+    a, b = Backend("A", reply), Backend("B", reply)
+    px = start_proxy(outpost, tmp_path, [a, b])
+    host, port = px.addr()
+    c = Conn(host, port)
+    st, hd, body = c.post(inform(serial="R1"))
+    node = body.decode()
+    token = cookie_value(hd, "OPLB")
+    assert st == 200 and token and len(token) == 32
+    assert cookie_value(hd, "acs_sid") == node + "x"  # the ACS's cookie passes through
+    c.close()
+    # Meanwhile other sessions move the rotation on.
+    for i in range(3):
+        Conn(host, port).post(inform(serial=f"other{i}"))
+    for _ in range(4):  # reconnects with the proxy cookie
+        c = Conn(host, port)
+        st, hd, body = c.post("", {"Cookie": f"OPLB={token}; acs_sid={node}x"})
+        assert st == 200 and body.decode() == node
+        assert cookie_value(hd, "OPLB") is None  # nothing new to hand out
+        c.close()
+    # The node never sees the proxy's cookie, only its own.
+    last = (a if node == "A" else b).requests[-1]
+    assert last["headers"]["Cookie"] == f"acs_sid={node}x"
+    # A CPE that only echoes the ACS's cookie lands there too.
+    for _ in range(3):
+        c = Conn(host, port)
+        st, hd, body = c.post("", {"Cookie": f"acs_sid={node}x"})
+        assert body.decode() == node
+        c.close()
+    # A new Inform with an old cookie is a new session: rotation decides.
+    picks = set()
+    for i in range(2):
+        c = Conn(host, port)
+        picks.add(c.post(inform(serial=f"new{i}"), {"Cookie": f"OPLB={token}"})[2].decode())
+        c.close()
+    assert picks == {"A", "B"}
+    a.stop()
+    b.stop()
+
+
+def test_rewrite_on_the_wire(outpost, tmp_path):
+    a = Backend("A")
+    px = start_proxy(outpost, tmp_path, [a])
+    host, port = px.addr()
+    c = Conn(host, port)
+    body = inform(crurl="http://192.168.100.50:7547/cr?x=1&amp;y=2")
+    st, _, _ = c.post(body, {"X-Forwarded-For": "6.6.6.6", "Forwarded": "for=6.6.6.6"})
+    assert st == 200
+    got = a.requests[-1]
+    want = body.replace("http://192.168.100.50:7547/cr?x=1&amp;y=2",
+                        proxied(PUB, "http://192.168.100.50:7547/cr?x=1&y=2"))
+    assert got["body"].decode() == want  # byte-exact elsewhere
+    assert int(got["headers"]["Content-Length"]) == len(want.encode())
+    # the CPE's own forwarding headers are not trusted
+    assert got["headers"]["X-Forwarded-For"] == "127.0.0.1"
+    assert got["headers"]["Forwarded"] == "for=127.0.0.1;proto=http"
+    # GetParameterValuesResponse, TR-098 and TR-181, every occurrence
+    g = gpv_response([("InternetGatewayDevice.ManagementServer.ConnectionRequestURL", "http://a:1/"),
+                      ("Device.ManagementServer.URL", "http://acs/"),
+                      ("Device.ManagementServer.ConnectionRequestURL", "http://b:2/")])
+    st, _, _ = c.post(g)
+    got = a.requests[-1]["body"].decode()
+    assert proxied(PUB, "http://a:1/") in got and proxied(PUB, "http://b:2/") in got
+    assert ">http://acs/<" in got
+    # a message without any: forwarded untouched
+    plain = '<soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/"><soap-env:Body/></soap-env:Envelope>'
+    c.post(plain)
+    assert a.requests[-1]["body"].decode() == plain
+    # malformed XML: passed through, counted
+    bad = inform().replace("</cwmp:Inform>", "</cwmp:Informx>")
+    c.post(bad)
+    assert a.requests[-1]["body"].decode().endswith("</cwmp:Informx></soap-env:Body></soap-env:Envelope>\n")
+    c.close()
+    s = status(px)
+    assert s["rewrites"] == 4  # the malformed tail came after its rewrite
+    px.wait_for(r"crurl_passthrough .*mismatched tag")
+    a.stop()
+
+
+def test_gzip_and_deflate_bodies(outpost, tmp_path):
+    a = Backend("A")
+    px = start_proxy(outpost, tmp_path, [a])
+    host, port = px.addr()
+    c = Conn(host, port)
+    body = inform(crurl="http://10.9.9.9:7547/")
+    # rewritten: sent decoded (identity) with correct headers
+    c.post(gzip.compress(body.encode()), {"Content-Encoding": "gzip"})
+    got = a.requests[-1]
+    assert "Content-Encoding" not in got["headers"]
+    assert proxied(PUB, "http://10.9.9.9:7547/") in got["body"].decode()
+    assert int(got["headers"]["Content-Length"]) == len(got["body"])
+    c.post(zlib.compress(body.encode()), {"Content-Encoding": "deflate"})
+    assert proxied(PUB, "http://10.9.9.9:7547/") in a.requests[-1]["body"].decode()
+    # nothing to rewrite: the compressed bytes go through untouched
+    plain = gzip.compress(b"<soap-env:Envelope xmlns:soap-env='x'/>")
+    c.post(plain, {"Content-Encoding": "gzip"})
+    assert a.requests[-1]["body"] == plain
+    assert a.requests[-1]["headers"]["Content-Encoding"] == "gzip"
+    # corrupt and unknown codings are refused with a reason
+    st, _, txt = c.post(b"\x1f\x8b\x08\x00garbage", {"Content-Encoding": "gzip"})
+    assert st == 400 and b"corrupt" in txt
+    c = Conn(host, port)
+    st, _, txt = c.post(b"x", {"Content-Encoding": "br"})
+    assert st == 415
+    c.close()
+    a.stop()
+
+
+def test_gzip_reencoded_when_asked(outpost, tmp_path):
+    a = Backend("A")
+    px = start_proxy(outpost, tmp_path, [a], "--backend-encoding", "same")
+    c = Conn(*px.addr())
+    c.post(gzip.compress(inform(crurl="http://10.8.8.8:7547/").encode()), {"Content-Encoding": "gzip"})
+    got = a.requests[-1]
+    assert got["headers"]["Content-Encoding"] == "gzip"
+    assert proxied(PUB, "http://10.8.8.8:7547/") in gzip.decompress(got["body"]).decode()
+    c.close()
+    a.stop()
+
+
+def test_large_body_streams_chunked(outpost, tmp_path):
+    a = Backend("A")
+    px = start_proxy(outpost, tmp_path, [a], "--rewrite-window", "4KiB")
+    c = Conn(*px.addr())
+    filler = [(f"Device.X.{i}.Name", "v" * 100) for i in range(2000)]
+    body = gpv_response(filler + [("Device.ManagementServer.ConnectionRequestURL", "http://10.7.7.7:1/")])
+    st, _, _ = c.post(body)
+    assert st == 200
+    got = a.requests[-1]
+    assert got["chunked"]
+    assert got["body"].decode() == body.replace("http://10.7.7.7:1/", proxied(PUB, "http://10.7.7.7:1/"))
+    px.wait_for(r"cwmp_proxy_streaming")
+    c.close()
+    a.stop()
+
+
+def test_backend_killed(outpost, tmp_path):
+    a, b = Backend("A"), Backend("B")
+    px = start_proxy(outpost, tmp_path, [a, b])
+    host, port = px.addr()
+    live = {}
+    for i in range(2):  # one live session on each node
+        c = Conn(host, port)
+        st, hd, body = c.post(inform(serial=f"L{i}"))
+        live[body.decode()] = (c, cookie_value(hd, "OPLB"))
+    b.stop()
+    # the live session on B fails cleanly on its connection...
+    cb, tok = live["B"]
+    st, _, txt = cb.post("")
+    assert st in (502, 504), (st, txt)
+    cb.close()
+    # ... and on a reconnect: never replayed to A
+    c = Conn(host, port)
+    st, _, txt = c.post("", {"Cookie": f"OPLB={tok}"})
+    assert st == 502 and b"down" in txt
+    c.close()
+    # new sessions all go to A; the session on A carries on
+    wait_until(lambda: not [x for x in status(px)["backends"] if x["url"] == b.url][0]["up"],
+               what="B marked down")
+    for i in range(4):
+        c = Conn(host, port)
+        assert c.post(inform(serial=f"N{i}"))[2] == b"A"
+        c.close()
+    ca, _ = live["A"]
+    assert ca.post("")[2] == b"A"
+    ca.close()
+    # nothing up: 503 with Retry-After
+    a.stop()
+    wait_until(lambda: not any(x["up"] for x in status(px)["backends"]), what="all down")
+    c = Conn(host, port)
+    st, hd, txt = c.post(inform(serial="Z"))
+    assert st == 503 and header(hd, "Retry-After") == "10"
+    c.close()
+    m = requests.get(px.url("admin") + "/metrics", headers={"Authorization": "Bearer tok"}).text
+    assert 'cwmp_proxy_backend_up{backend="127.0.0.1:%d"} 0' % a.port in m
+    assert "cwmp_proxy_no_backend_total 1" in m
+
+
+def test_connect_failure_redispatches_new_session(outpost, tmp_path):
+    a = Backend("A")
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead_port = dead.getsockname()[1]
+    dead.close()  # nothing listens there
+    px = start_proxy(outpost, tmp_path, [f"http://127.0.0.1:{dead_port}/", a],
+                     "--health-interval", "1h", "--health-fall", "100")  # only passive marking
+    host, port = px.addr()
+    for i in range(3):
+        c = Conn(host, port)
+        st, _, body = c.post(inform(serial=f"D{i}"))
+        assert st == 200 and body == b"A"
+        c.close()
+    px.wait_for(r"backend_down backend=127.0.0.1:%d" % dead_port)
+    px.wait_for(r"cwmp_proxy_redispatch")
+    a.stop()
+
+
+def test_sighup_reload_keeps_live_sessions(outpost, tmp_path):
+    a, b = Backend("A"), Backend("B")
+    cfg = tmp_path / "proxy.yaml"
+    cfg.write_text(f"backend:\n  - {a.url}\n")
+    px = outpost("cwmp-proxy", "--config", str(cfg), "--listen", "127.0.0.1:0",
+                 "--admin-listen", "127.0.0.1:0", "--public-url", PUB,
+                 "--data-dir", str(tmp_path / "px"), "--api-token", "tok")
+    host, port = px.addr()
+    live = Conn(host, port)
+    assert live.post(inform(serial="H1"))[2] == b"A"
+    cfg.write_text(f"backend:\n  - url={b.url} weight=2 name=acs-b\n")
+    px.signal(signal.SIGHUP)
+    px.wait_for(r"reload backends=1 added=1 retired=1")
+    # the live session keeps its node...
+    assert live.post("")[2] == b"A"
+    assert live.post("")[2] == b"A"
+    # ... new ones go to the new list
+    for i in range(3):
+        c = Conn(host, port)
+        assert c.post(inform(serial=f"H{i+2}"))[2] == b"B"
+        c.close()
+    names = [x["name"] for x in status(px)["backends"]]
+    assert "acs-b" in names
+    live.close()
+    # a broken file keeps the old list
+    cfg.write_text("backend:\n  - ftp://nope/\n")
+    px.signal(signal.SIGHUP)
+    px.wait_for(r"reload_failed")
+    c = Conn(host, port)
+    assert c.post(inform(serial="H9"))[2] == b"B"
+    c.close()
+    a.stop()
+    b.stop()
+
+
+def test_admin_requires_token(outpost, tmp_path):
+    a = Backend("A")
+    px = start_proxy(outpost, tmp_path, [a])
+    base = px.url("admin")
+    assert requests.get(base + "/metrics", timeout=5).status_code == 401
+    r = requests.get(base + "/status", headers={"Authorization": "Bearer nope"}, timeout=5)
+    assert r.status_code == 401 and "Bearer" in r.headers["WWW-Authenticate"]
+    r = requests.get(base + "/metrics", headers={"Authorization": "Bearer tok"}, timeout=5)
+    assert r.status_code == 200
+    for name in ("cwmp_proxy_requests_total", "cwmp_proxy_backend_up", "cwmp_proxy_rewrites_total",
+                 "cwmp_proxy_wakeups_total", "cwmp_proxy_backend_response_seconds_bucket",
+                 "cwmp_proxy_backend_sessions_total"):
+        assert name in r.text
+    s = status(px)
+    assert s["daemon"] == "cwmp-proxy" and s["public_url"] == PUB
+    a.stop()
+
+
+def test_hostile_input(outpost, tmp_path):
+    a = Backend("A")
+    px = start_proxy(outpost, tmp_path, [a], "--max-body", "64KiB")
+    host, port = px.addr()
+    # body over the cap
+    c = Conn(host, port)
+    st, _, txt = c.post("x" * 70000)
+    assert st == 413
+    c.close()
+    # request smuggling attempt
+    s = socket.create_connection((host, port))
+    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    assert s.recv(100).startswith(b"HTTP/1.1 400")
+    s.close()
+    # a CPE that stops mid-body: nothing reaches the node, the proxy stays up
+    s = socket.create_connection((host, port))
+    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n<soap")
+    s.close()
+    # upgrade attempts are refused
+    s = socket.create_connection((host, port))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+    assert s.recv(100).startswith(b"HTTP/1.1 501")
+    s.close()
+    c = Conn(host, port)
+    assert c.post(inform())[0] == 200
+    c.close()
+    assert all(r["body"] != b"<soap" for r in a.requests)
+    a.stop()
+
+
+def test_node_errors_map_to_gateway_statuses(outpost, tmp_path):
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    mode = {"m": "silent"}
+    conns = []
+    stop = threading.Event()
+
+    def serve():
+        srv.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                s, _ = srv.accept()
+            except OSError:
+                continue
+            conns.append(s)
+            try:
+                s.settimeout(2)
+                if s.recv(65536) and mode["m"] == "garbage":
+                    s.sendall(b"NOT HTTP\r\n\r\n")
+            except OSError:
+                pass
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    px = start_proxy(outpost, tmp_path, [f"http://127.0.0.1:{srv.getsockname()[1]}/"],
+                     "--backend-timeout", "300ms", "--health-interval", "1h")
+    # A node that accepts and never answers: 504 after --backend-timeout.
+    c = Conn(*px.addr())
+    st, _, txt = c.post(inform())
+    assert st == 504 and b"in time" in txt
+    c.close()
+    # A node that answers garbage: 502 with the reason.
+    mode["m"] = "garbage"
+    c = Conn(*px.addr())
+    st, _, txt = c.post(inform())
+    assert st == 502 and b"invalid response" in txt
+    c.close()
+    stop.set()
+    t.join(2)
+    srv.close()
+    for s in conns:
+        s.close()
