@@ -1,0 +1,150 @@
+"""cwmp-proxy wake-up relay: Basic from the ACS, allowlist of rewritten
+origins, Digest (MD5 and SHA-256) to the CPE, status mapping, persistence."""
+import socket
+import time
+
+import requests
+
+from cwmp_proxy_util import Backend, Conn, CpeEndpoint, inform, proxied
+
+PUB = "http://proxy.test:7548"
+ACS = ("acs", "acs-secret")
+
+
+def start_proxy(outpost, tmp_path, backend, *extra, data="px"):
+    return outpost("cwmp-proxy", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                   "--public-url", PUB, "--data-dir", str(tmp_path / data), "--api-token", "tok",
+                   "--backend", backend.url, "--acs-user", ACS[0], "--acs-password", ACS[1],
+                   "--wakeup-connect-timeout", "500ms", "--wakeup-timeout", "1s", *extra)
+
+
+def register(px, serial, crurl):
+    """A CPE informs through the proxy; returns the URL the ACS got."""
+    c = Conn(*px.addr())
+    st, _, _ = c.post(inform(serial=serial, crurl=crurl))
+    assert st == 200
+    c.close()
+    return proxied(PUB, crurl)
+
+
+def wake(px, url, auth=ACS):
+    local = url.replace(PUB, px.url())
+    return requests.get(local, auth=auth, timeout=10)
+
+
+def test_wakeup_digest_both_algorithms(outpost, tmp_path):
+    a = Backend("A")
+    sha = CpeEndpoint(algorithms=("SHA-256",))
+    md5 = CpeEndpoint(algorithms=("MD5",))
+    px = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "secret")
+    for i, cpe in enumerate((sha, md5)):
+        url = register(px, f"W{i}", cpe.url)
+        # what the ACS stored is what it calls
+        assert url in a.requests[-1]["body"].decode()
+        r = wake(px, url)
+        assert r.status_code == 200, r.text
+        assert cpe.woken == 1
+        assert cpe.hits[0] is None  # challenged first
+        assert cpe.algorithm_used() == cpe.algorithms[0]
+    px.wait_for(r"wakeup device=00259E-EG8145V5-W1 .*outcome=ok status=200")
+    m = requests.get(px.url("admin") + "/metrics", headers={"Authorization": "Bearer tok"}).text
+    assert 'cwmp_proxy_wakeups_total{outcome="ok"} 2' in m
+    a.stop()
+    sha.stop()
+    md5.stop()
+
+
+def test_wakeup_204_and_per_device_credentials(outpost, tmp_path):
+    a = Backend("A")
+    cpe = CpeEndpoint(user="dev7", password="pw7", status=204)
+    px = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "wrong",
+                     "--cpe-credential", "device=00259E-EG8145V5-D7 user=dev7 password=pw7")
+    r = wake(px, register(px, "D7", cpe.url))
+    assert r.status_code == 204
+    a.stop()
+    cpe.stop()
+
+
+def test_wakeup_compat_mode_uses_acs_credentials(outpost, tmp_path):
+    a = Backend("A")
+    cpe = CpeEndpoint(user=ACS[0], password=ACS[1])
+    px = start_proxy(outpost, tmp_path, a, "--cpe-auth", "acs")
+    assert wake(px, register(px, "C1", cpe.url)).status_code == 200
+    a.stop()
+    cpe.stop()
+
+
+def test_wakeup_refusals(outpost, tmp_path):
+    a = Backend("A")
+    cpe = CpeEndpoint()
+    px = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "secret")
+    url = register(px, "X1", cpe.url)
+    # missing credentials: 401 with a Basic challenge
+    r = wake(px, url, auth=None)
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Basic")
+    assert "credentials required" in r.text
+    # wrong ones: 401
+    r = wake(px, url, auth=("acs", "nope"))
+    assert r.status_code == 401
+    r = wake(px, url, auth=("someone", ACS[1]))
+    assert r.status_code == 401
+    # an origin the proxy never rewrote: 403, nothing called
+    for other in ("http://169.254.169.254/latest/meta-data", cpe.url + "x",
+                  f"http://127.0.0.1:{px.addr()[1]}/"):
+        r = wake(px, proxied(PUB, other))
+        assert r.status_code == 403 and "not rewritten" in r.text
+    r = requests.get(px.url() + "/client", auth=ACS, timeout=5)
+    assert r.status_code == 400
+    assert cpe.hits == []
+    # wrong CPE credentials configured: the CPE's 401 becomes 403
+    px2 = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "bad", data="px2")
+    r = wake(px2, register(px2, "X2", cpe.url))
+    assert r.status_code == 403 and "refused" in r.text
+    # Basic-only CPE: refused unless allowed
+    basic = CpeEndpoint(basic_only=True)
+    r = wake(px2, register(px2, "X3", basic.url))
+    assert r.status_code == 403
+    px3 = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "secret",
+                      "--cpe-allow-basic", data="px3")
+    r = wake(px3, register(px3, "X4", basic.url))
+    assert r.status_code == 200
+    a.stop()
+    cpe.stop()
+    basic.stop()
+
+
+def test_wakeup_unreachable_and_slow(outpost, tmp_path):
+    a = Backend("A")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    closed_port = s.getsockname()[1]
+    s.close()
+    slow = CpeEndpoint(delay=3.0)
+    px = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "secret")
+    r = wake(px, register(px, "U1", f"http://127.0.0.1:{closed_port}/cr"))
+    assert r.status_code == 502 and "unreachable" in r.text
+    t0 = time.monotonic()
+    r = wake(px, register(px, "U2", slow.url))
+    assert r.status_code == 504 and "in time" in r.text
+    assert time.monotonic() - t0 < 2.9  # the proxy's deadline, not the CPE's
+    px.wait_for(r"wakeup device=00259E-EG8145V5-U2 .*outcome=timeout status=504")
+    a.stop()
+    slow.stop()
+
+
+def test_origins_survive_restart_and_device_moves(outpost, tmp_path):
+    a = Backend("A")
+    old, new = CpeEndpoint(), CpeEndpoint()
+    px = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "secret")
+    old_url = register(px, "M1", old.url)
+    px.stop()
+    px = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "secret")
+    assert px.fields["origins"] == "1"
+    assert wake(px, old_url).status_code == 200
+    # the device comes back with another address: the old one is refused
+    new_url = register(px, "M1", new.url)
+    assert wake(px, old_url).status_code == 403
+    assert wake(px, new_url).status_code == 200
+    a.stop()
+    old.stop()
+    new.stop()
