@@ -32,6 +32,8 @@ static const cfg_opt_t opts_table[] = {
     CFG_OPT("public-url", CFG_STR, S, public_url, NULL, "URL",
             "how the ACS reaches this proxy; rewritten URLs are <public-url>/client?origin=..."),
     CFG_OPT("cookie-name", CFG_STR, S, cookie_name, "OPLB", "NAME", "the proxy's stickiness cookie"),
+    CFG_OPT("proxy-cookie", CFG_BOOL, S, proxy_cookie, "true", NULL,
+            "hand CPEs the proxy's cookie (false: follow the ACS's session cookie only)"),
     CFG_OPT("session-ttl", CFG_DURATION, S, session_ttl_ms, "5m", "DUR",
             "how long an idle session stays sticky for a reconnecting CPE", .min = 1000, .max = 86400000),
     CFG_OPT("max-sessions", CFG_INT, S, max_sessions, "200000", "N", "sessions remembered for stickiness",

@@ -64,7 +64,7 @@ static int noop_body(http_req_t *r, const char *d, size_t n, void *ud) { return 
 static void noop_body_end(http_req_t *r, int err, void *ud) {}
 static void release_on_abort(http_req_t *r, void *ud) { http_resp_end(r); }
 
-static http_req_t *detach_req(fwd_t *f)
+http_req_t *fwd_detach(fwd_t *f)
 {
     http_req_t *r = f->req;
     f->req = NULL;
@@ -104,7 +104,7 @@ void fwd_fail(fwd_t *f, int status, const char *reason)
              LF_S("backend", f->route.be ? f->route.be->name : ""), LF_I("status", status),
              LF_S("reason", reason));
     drop_upstream(f);
-    http_req_t *r = detach_req(f);
+    http_req_t *r = fwd_detach(f);
     if (r) {
         char extra[64] = "";
         if (status == 503)
@@ -127,7 +127,7 @@ void fwd_cut(fwd_t *f, const char *reason)
     log_warn("cwmp_proxy_response_cut", LF_S("device", f->fc ? f->fc->device : ""),
              LF_S("backend", f->route.be ? f->route.be->name : ""), LF_S("reason", reason));
     drop_upstream(f);
-    http_req_t *r = detach_req(f);
+    http_req_t *r = fwd_detach(f);
     net_conn_t *c = r ? http_req_conn(r) : NULL;
     if (c)
         net_conn_abort(c); /* the server reports the abort; release_on_abort ends it */
@@ -141,6 +141,12 @@ void fwd_finish(fwd_t *f)
     proxy_t *px = f->px;
     px->st.responses[f->status / 100 < 6 ? f->status / 100 : 5]++;
     metrics_hist_observe(&px->st.request_latency, (double)(clock_mono_us() - f->t0_us) / 1e6);
+    /* An Inform the node accepted: a CWMP session begins (a 401 asked for
+     * the same Inform again, with credentials). */
+    if (f->is_inform && f->status == 200 && f->route.be) {
+        px->st.sessions++;
+        f->route.be->sessions_total++;
+    }
     /* Empty POST answered 204: the CWMP session is over. */
     if (f->empty_post && f->status == 204 && f->fc) {
         session_t *x = sessions_find(&px->sess, f->fc->token, clock_mono_ms());
@@ -158,7 +164,7 @@ static void on_abort(http_req_t *r, void *ud)
     fwd_t *f = ud;
     log_debug("cwmp_proxy_client_gone", LF_S("device", f->fc ? f->fc->device : ""));
     drop_upstream(f);
-    detach_req(f);
+    fwd_detach(f);
     http_resp_end(r); /* releases it */
     fwd_free(f);
 }
@@ -264,13 +270,9 @@ static bool route(fwd_t *f, bool force_new)
         str_copy(fc->device, sizeof fc->device, x->device);
     if (x && f->is_inform && fc->device[0])
         sessions_set_device(x, fc->device);
-    char have[SESSION_TOKEN_LEN + 1] = "";
-    cookie_get(in.cookie_header, px->o.cookie_name, have, sizeof have);
-    f->set_cookie = fc->token[0] && strcmp(have, fc->token) != 0;
-    if (f->is_inform || f->route.new_session) {
-        px->st.sessions++;
-        be->sessions_total++;
-    }
+    /* Once per session: a CPE with a one-cookie jar then keeps the ACS's
+     * cookie from the same answer, which maps to the session as well. */
+    f->set_cookie = px->o.proxy_cookie && fc->token[0] && f->route.new_session;
     log_debug("cwmp_proxy_route", LF_S("peer", http_req_peer(f->req)), LF_S("device", fc->device),
               LF_S("backend", be->name), LF_S("why", route_why_name(f->route.why)),
               LF_B("inform", f->is_inform));
@@ -447,7 +449,7 @@ static void on_body_end(http_req_t *r, int err, void *ud)
          * closes. Nothing more goes to the node on this connection. */
         log_debug("cwmp_proxy_body_aborted", LF_S("peer", http_req_peer(r)), LF_ERR(err));
         drop_upstream(f);
-        detach_req(f);
+        fwd_detach(f);
         fwd_free(f);
         return;
     }
@@ -671,10 +673,6 @@ void fwd_redispatch(fwd_t *f, const char *why)
 {
     proxy_t *px = f->px;
     px->st.redispatched++;
-    if (f->route.be && (f->is_inform || f->route.new_session)) {
-        f->route.be->sessions_total--; /* counted again where it lands */
-        px->st.sessions--;
-    }
     session_t *x = sessions_find(&px->sess, f->fc->token, clock_mono_ms());
     if (x)
         sessions_end(&px->sess, x);

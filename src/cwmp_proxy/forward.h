@@ -89,6 +89,9 @@ struct fwd {
 void fwd_finish(fwd_t *f);                    /* response relayed: tidy up */
 void fwd_fail(fwd_t *f, int status, const char *reason); /* before the response began */
 void fwd_cut(fwd_t *f, const char *reason);   /* after it began: reset the CPE connection */
+/* Point the request's callbacks away from f (f->req becomes NULL); returns
+ * the request, which the caller then answers or ends. */
+http_req_t *fwd_detach(fwd_t *f);
 void fwd_resume_body(fwd_t *f);               /* the node drained: more body */
 int fwd_send(fwd_t *f, backend_t *be);        /* start the exchange on `be` */
 bool fwd_can_redispatch(const fwd_t *f);

@@ -26,6 +26,7 @@ typedef struct cwmp_proxy_opts {
     cfg_list_t backends;
     char *public_url;
     char *cookie_name;
+    bool proxy_cookie;
     int64_t session_ttl_ms;
     int64_t max_sessions;
     /* health */

@@ -49,18 +49,18 @@ void route_request(balancer_t *b, sessions_t *s, const route_in_t *in, route_out
             str_copy(out->token, sizeof out->token, x->token);
         return;
     }
-    if (!in->is_inform && in->cookie_header) {
+    if (in->cookie_header) {
         char tok[SESSION_TOKEN_LEN + 1];
         session_t *x = NULL;
         if (cookie_get(in->cookie_header, in->cookie_name, tok, sizeof tok) == 0)
             x = sessions_find(s, tok, in->now_ms);
-        if (x) {
+        if (x && (!in->is_inform || x->challenged)) {
             to_session(b, x, ROUTE_COOKIE, out);
             return;
         }
         char pair[SESSION_COOKIE_MAX];
         size_t pos = 0;
-        while (cookie_next_pair(in->cookie_header, &pos, pair, sizeof pair) == 1) {
+        while (!in->is_inform && cookie_next_pair(in->cookie_header, &pos, pair, sizeof pair) == 1) {
             if ((x = sessions_find_cookie(s, pair, in->now_ms))) {
                 to_session(b, x, ROUTE_ACS_COOKIE, out);
                 return;

@@ -7,9 +7,12 @@
  *     (a CWMP session spans several requests, usually on one connection);
  *  2. a request that is not an Inform and carries the proxy's cookie, or
  *     the ACS's session cookie, of a live session goes to that session's
- *     backend: a CPE reconnecting mid-session. If that backend is down or
- *     gone, the request fails (502) rather than being sent to a node that
- *     never saw the session;
+ *     backend: a CPE reconnecting mid-session. So does an Inform with the
+ *     proxy's cookie when the node answered that session's last request
+ *     with 401: it is the same Inform again, with credentials, and only the
+ *     node that issued the Digest nonce can check them. If that backend is
+ *     down or gone, the request fails (502) rather than being sent to a
+ *     node that never saw the session;
  *  3. anything else starts a session on the next backend in the weighted
  *     rotation, or gets 503 when none is up.
  */

@@ -30,6 +30,8 @@ typedef struct session {
     uint32_t backend_id;
     char device[SESSION_DEVICE_MAX];   /* "" until an Inform said */
     char *acs_cookie;                  /* "name=value", or NULL */
+    bool challenged;                   /* the node's last answer was 401: the
+                                        * Inform is coming again, with credentials */
     int64_t last_ms;
     struct session *prev, *next;       /* LRU: head = least recently used */
 } session_t;

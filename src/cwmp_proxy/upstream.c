@@ -67,8 +67,15 @@ static int rp_headers(http_parser_t *p, http_msg_t *m)
     f->status = m->status;
     f->state = F_RESPONDING;
     session_t *x = f->fc ? sessions_find(&px->sess, f->fc->token, clock_mono_ms()) : NULL;
+    if (x)
+        x->challenged = m->status == 401;
     buf_t extra = BUF_INIT(64 * 1024);
     int rc = 0;
+    /* Ours first: a CPE that keeps only the last cookie keeps the ACS's,
+     * which maps to the same session. */
+    if (f->set_cookie)
+        rc = buf_printf(&extra, "Set-Cookie: %s=%s; Path=/; HttpOnly%s\r\n", px->o.cookie_name,
+                        f->fc->token, http_req_is_tls(f->req) ? "; Secure" : "");
     for (size_t i = 0; i < m->nheaders && !rc; i++) {
         const char *name, *value;
         http_msg_header_at(m, i, &name, &value);
@@ -82,9 +89,6 @@ static int rp_headers(http_parser_t *p, http_msg_t *m)
         }
         rc = buf_printf(&extra, "%s: %s\r\n", name, value);
     }
-    if (!rc && f->set_cookie)
-        rc = buf_printf(&extra, "Set-Cookie: %s=%s; Path=/; HttpOnly%s\r\n", px->o.cookie_name,
-                        f->fc->token, http_req_is_tls(f->req) ? "; Secure" : "");
     if (rc) {
         buf_free(&extra);
         f->state = F_WAITING;
@@ -100,7 +104,8 @@ static int rp_headers(http_parser_t *p, http_msg_t *m)
     const char *ex = extra.data ? extra.data : "";
     bool head = strcmp(http_req_method(f->req), "HEAD") == 0;
     if (m->status == 204 || m->status == 304) {
-        http_respond_hdrs(f->req, m->status, ex, NULL, NULL, 0);
+        /* answered (and released) at once: nothing more goes to the CPE */
+        http_respond_hdrs(fwd_detach(f), m->status, ex, NULL, NULL, 0);
     } else {
         int64_t clen = m->content_length >= 0 ? m->content_length : -1;
         http_resp_on_drain(f->req, on_resp_drain, f);
@@ -136,8 +141,9 @@ static int rp_complete(http_parser_t *p, http_msg_t *m)
     net_conn_timer(u->nc, -1, NULL);
     u->cur = NULL;
     f->up = NULL;
-    if (f->req)
-        http_resp_end(f->req);
+    http_req_t *r = fwd_detach(f);
+    if (r)
+        http_resp_end(r);
     if (!m->keep_alive || u->last || u->broken) {
         if (u->fc && u->fc->up == u)
             u->fc->up = NULL;

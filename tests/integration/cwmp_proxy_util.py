@@ -69,6 +69,7 @@ class Backend:
         self.reply = reply
         self.lock = threading.Lock()
         self.conns = set()
+        self.nconn = 0
         outer = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -78,6 +79,8 @@ class Backend:
                 super().setup()
                 with outer.lock:
                     outer.conns.add(self.connection)
+                    outer.nconn += 1
+                    self.conn_no = outer.nconn
 
             def finish(self):
                 with outer.lock:
@@ -101,7 +104,7 @@ class Backend:
             def handle_one(self):
                 body, chunked = self._body()
                 req = {"method": self.command, "path": self.path, "headers": self.headers,
-                       "body": body, "chunked": chunked, "conn": id(self.connection),
+                       "body": body, "chunked": chunked, "conn": self.conn_no,
                        "backend": outer.name}
                 with outer.lock:
                     outer.requests.append(req)

@@ -273,11 +273,23 @@ static void test_route(void **state)
     route_request(&b, &s, &inf, &r);
     assert_int_equal(r.why, ROUTE_NEW);
     assert_string_equal(r.be->host, "a");
+    /* ... unless the node answered 401: the Inform comes again, with
+     * credentials, and only that node can check its nonce. */
+    sessions_find(&s, tok_a, 5)->challenged = true;
+    route_request(&b, &s, &inf, &r);
+    assert_int_equal(r.why, ROUTE_COOKIE);
+    assert_string_equal(r.be->host, "a");
+    sessions_find(&s, tok_a, 5)->challenged = false;
+    /* The ACS's cookie alone never pins an Inform. */
+    route_in_t inf2 = { .is_inform = true, .cookie_header = "JSESSIONID=42", .cookie_name = "OPLB", .now_ms = 5 };
+    route_request(&b, &s, &inf2, &r);
+    assert_int_equal(r.why, ROUTE_NEW);
+    assert_string_equal(r.be->host, "b");
     /* Unknown cookie: a new session. */
     route_in_t unk = { .cookie_header = "OPLB=ffff", .cookie_name = "OPLB", .now_ms = 6 };
     route_request(&b, &s, &unk, &r);
     assert_int_equal(r.why, ROUTE_NEW);
-    assert_string_equal(r.be->host, "b");
+    assert_string_equal(r.be->host, "a");
     /* The session's node goes down: the reconnect fails, never moves. */
     backend_t *a = balancer_find(&b, 1);
     balancer_connect_result(&b, a, false, "refused", 7);
