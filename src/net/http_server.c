@@ -70,6 +70,7 @@ void http_req_resume_body(http_req_t *r)
     if (!sc || !sc->body_paused)
         return;
     sc->body_paused = false;
+    http_parser_resume(sc->parser); /* llhttp stays paused until told */
     /* Continue on the next loop turn, never inside the caller's stack. */
     net_conn_timer(sc->conn, 0, on_continue_timer);
 }
@@ -203,14 +204,16 @@ static void parse_error(http_sconn_t *sc, int rc)
 
 static void stash(http_sconn_t *sc, const char *data, size_t len)
 {
+    /* The parser waits (body paused, handler busy, upgrade): read nothing
+     * more until it goes on, even when this chunk left nothing over, or the
+     * next bytes would reach a paused parser and be lost. */
+    net_conn_pause(sc->conn);
     if (!len)
         return;
     if (buf_append(&sc->inbuf, data, len)) {
         sc->close_after = true;
         net_conn_close(sc->conn);
-        return;
     }
-    net_conn_pause(sc->conn);
 }
 
 /* After on_head: checks the server makes for every buffered request. */
@@ -386,7 +389,9 @@ static void on_sc_read(net_conn_t *c, const char *data, size_t len)
             net_conn_close(c);
         return;
     }
-    if (sc->inbuf.len) { /* keep order behind what already waits */
+    /* Keep order behind what already waits, and never feed a parser that
+     * waits for the handler or a paused body. */
+    if (sc->inbuf.len || sc->body_paused || (sc->phase == PH_HANDLING && sc->req)) {
         stash(sc, data, len);
         return;
     }
