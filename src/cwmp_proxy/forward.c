@@ -428,6 +428,7 @@ static int on_body(http_req_t *r, const char *data, size_t len, void *ud)
     }
     if (f->up && up_congested(f->up)) {
         f->body_paused = true;
+        log_debug("cwmp_proxy_body_paused", LF_U("queued", net_conn_queued(f->up->nc)));
         return 1;
     }
     return 0;
@@ -435,6 +436,7 @@ static int on_body(http_req_t *r, const char *data, size_t len, void *ud)
 
 void fwd_resume_body(fwd_t *f)
 {
+    log_debug("cwmp_proxy_body_resume", LF_B("paused", f->body_paused), LF_B("req", f->req != NULL));
     if (f->body_paused && f->req) {
         f->body_paused = false;
         http_req_resume_body(f->req);
