@@ -70,6 +70,7 @@ void http_req_resume_body(http_req_t *r)
     if (!sc || !sc->body_paused)
         return;
     sc->body_paused = false;
+    sc->resumed = true;
     http_parser_resume(sc->parser); /* llhttp stays paused until told */
     /* Continue on the next loop turn, never inside the caller's stack. */
     net_conn_timer(sc->conn, 0, on_continue_timer);
@@ -267,8 +268,12 @@ static void sc_feed(http_sconn_t *sc, const char *data, size_t len)
     sc->feeding++;
     /* After a pause llhttp may have work left that consumes no bytes (a
      * message without body completes right after its headers), so a resumed
-     * parser is fed once more even when nothing is left. */
-    bool kick = false;
+     * parser is fed once more even when nothing is left. That includes a
+     * body paused on its last byte: its completion is still to come. */
+    bool kick = sc->resumed;
+    sc->resumed = false;
+    if (!data)
+        data = ""; /* llhttp works on pointers, even for zero bytes */
     while ((len || kick) && !sc->gone && !sc->taken && !net_conn_closing(sc->conn)) {
         kick = false;
         if (sc->phase == PH_IDLE && len) {
@@ -351,7 +356,7 @@ static void on_continue_timer(net_conn_t *c)
     http_sconn_t *sc = net_conn_data(c);
     buf_t pending = sc->inbuf;
     buf_init(&sc->inbuf, INBUF_MAX);
-    bool alive = !pending.len || sc_feed_outer(sc, pending.data, pending.len);
+    bool alive = (!pending.len && !sc->resumed) || sc_feed_outer(sc, pending.data, pending.len);
     buf_free(&pending);
     if (!alive || sc->gone || net_conn_closing(c))
         return;

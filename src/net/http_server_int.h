@@ -46,6 +46,7 @@ struct http_sconn {
     int feeding;          /* depth of sc_feed on the stack */
     size_t lingered;      /* bytes discarded while lingering */
     bool close_after, body_paused, taken, gone, lingering;
+    bool resumed;         /* body resumed: feed once even with no bytes */
     void *conn_data;      /* http_req_set_conn_data */
     void (*conn_release)(void *data);
 };
