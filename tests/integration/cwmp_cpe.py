@@ -5,6 +5,7 @@ check the ACS against an independent encoder. Every body the ACS sends is
 kept in `received` (and written to `capture_dir` when given) so a test can
 validate them with ../shared/cwmp/validate-soap.
 """
+import base64
 import hashlib
 import http.client
 import os
@@ -115,8 +116,11 @@ class CPE:
     """One CWMP client. A session is a series of post() calls on one
     keep-alive connection; new_connection() continues it on another."""
 
-    def __init__(self, addr, ns="2", auth=None, capture_dir=None, use_cookies=True):
+    def __init__(self, addr, ns="2", auth=None, capture_dir=None, use_cookies=True, tls=None,
+                 basic=False):
         self.use_cookies = use_cookies
+        self.tls = tls      # an ssl.SSLContext for https
+        self.basic = basic  # answer with Basic instead of Digest
         self.addr = addr
         self.ns = ns
         self.auth = auth  # (user, password) for Digest
@@ -129,7 +133,10 @@ class CPE:
     def new_connection(self):
         if self.conn:
             self.conn.close()
-        self.conn = http.client.HTTPConnection(*self.addr, timeout=15)
+        if self.tls:
+            self.conn = http.client.HTTPSConnection(*self.addr, timeout=15, context=self.tls)
+        else:
+            self.conn = http.client.HTTPConnection(*self.addr, timeout=15)
 
     def close(self):
         if self.conn:
@@ -164,6 +171,9 @@ class CPE:
         data = r.read()
         hdrs = {k.lower(): v for k, v in r.getheaders()}
         if r.status == 401 and self.auth and not authorization:
+            if self.basic:
+                tok = base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode()
+                return self.post(body, path, f"Basic {tok}")
             chal = [v for k, v in r.getheaders() if k.lower() == "www-authenticate"
                     and v.startswith("Digest")]
             return self.post(body, path, self._digest(chal[-1], path))

@@ -246,3 +246,24 @@ def test_connection_request_digest(outpost, tmp_path):
     finally:
         srv.shutdown()
         DigestCPE.password = "cr-pass"
+
+
+def test_20000_parameter_answer(outpost, tmp_path):
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    api = Api(d)
+    cpe = CPE(cwmp_addr(d))
+    cpe.inform("T1")
+    cpe.post()
+    t = api.post(f"/api/devices/{DEV}/tasks", {"type": "get_params",
+                                               "parameters": {"names": ["Device.Hosts."]}}).json()
+    cpe.inform("T1")
+    r = cpe.post()
+    assert r.rpc == "GetParameterValues"
+    params = [(f"Device.Hosts.Host.{i}.HostName", f"host-{i}.lan", "xsd:string")
+              for i in range(1, 20001)]
+    r = cpe.answer(r, gpv_response(params))
+    assert r.status == 204
+    t = api.get(f"/api/tasks/{t['id']}").json()
+    assert t["status"] == "done" and len(t["result"]["parameters"]) == 20000
+    got = api.get(f"/api/devices/{DEV}/parameters", params={"prefix": "Device.Hosts.Host.1999"}).json()
+    assert [p["value"] for p in got] == ["host-1999.lan"] + [f"host-{i}.lan" for i in range(19990, 20000)]
