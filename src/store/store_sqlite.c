@@ -83,6 +83,7 @@ enum {
     Q_SESSION_ADD,
     Q_SESSION_TRIM,
     Q_TASK_PENDING,
+    Q_PARAM_PUT_MANY,
     Q_COUNT
 };
 
@@ -135,6 +136,10 @@ static const char *const queries[Q_COUNT] = {
                        " WHERE device_id = ?1 AND status = 0 ORDER BY id LIMIT ?2",
 };
 
+/* Parameters written PUT_MANY rows per statement: one step instead of
+ * PUT_MANY (long lists are the ACS's heaviest writes). */
+enum { PUT_MANY = 32 };
+
 typedef struct sq {
     struct store base;
     sqlite3 *db;
@@ -156,9 +161,26 @@ static int db_err(sq_t *q, const char *what)
     return -EIO;
 }
 
+static char *put_many_sql(void)
+{
+    static char sql[4096];
+    if (sql[0])
+        return sql;
+    size_t n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO params (device, name, value, type,"
+                                                 " writable, updated) VALUES ");
+    for (int i = 0; i < PUT_MANY; i++)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(?1,?%d,?%d,?%d,-1,?2)", i ? "," : "",
+                              3 * i + 3, 3 * i + 4, 3 * i + 5);
+    snprintf(sql + n, sizeof sql - n, " ON CONFLICT(device, name) DO UPDATE SET value=excluded.value,"
+                                      " type=CASE WHEN excluded.type<>'' THEN excluded.type ELSE type END,"
+                                      " updated=excluded.updated");
+    return sql;
+}
+
 static sqlite3_stmt *stmt(sq_t *q, int i)
 {
-    if (!q->st[i] && sqlite3_prepare_v3(q->db, queries[i], -1, SQLITE_PREPARE_PERSISTENT,
+    const char *sql = i == Q_PARAM_PUT_MANY ? put_many_sql() : queries[i];
+    if (!q->st[i] && sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                         &q->st[i], NULL) != SQLITE_OK) {
         db_err(q, "prepare");
         return NULL;
@@ -547,7 +569,33 @@ static int sq_params_put(store_t *s, const char *dev, const store_param_t *p, si
     sqlite3_reset(st);
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? -ENOENT : db_err(q, "params_put");
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    /* Runs of PUT_MANY plain values (no writability to merge) go together.
+     * A name twice in one run would make the statement fail: such runs fall
+     * back to single rows below. */
+    while (n - i >= PUT_MANY) {
+        bool ok = true;
+        for (size_t k = i; k < i + PUT_MANY && ok; k++)
+            ok = p[k].value && p[k].writable < 0;
+        if (!ok)
+            break;
+        st = stmt(q, Q_PARAM_PUT_MANY);
+        if (!st)
+            return -EIO;
+        sqlite3_bind_int64(st, 1, rid);
+        sqlite3_bind_int64(st, 2, now);
+        for (int k = 0; k < PUT_MANY; k++) {
+            bind_text(st, 3 * k + 3, p[i + (size_t)k].name);
+            bind_text(st, 3 * k + 4, p[i + (size_t)k].value);
+            bind_text(st, 3 * k + 5, p[i + (size_t)k].type);
+        }
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            break; /* e.g. a duplicate name within the run: do it row by row */
+        i += PUT_MANY;
+    }
+    for (; i < n; i++) {
         st = stmt(q, p[i].value ? Q_PARAM_PUT : Q_PARAM_PUT_NAME);
         if (!st)
             return -EIO;

@@ -177,6 +177,31 @@ static void test_params(void **state)
     assert_int_equal(l.n, 5);
     assert_string_equal(l.values[0], "12");
     assert_string_equal(l.values[4], "8");
+    /* Long lists go in multi-row statements: 70 values (two full runs and a
+     * tail), one name twice, and a changed value reaching the history. */
+    char names[70][64], vals[70][16];
+    store_param_t many[70];
+    for (int i = 0; i < 70; i++) {
+        snprintf(names[i], sizeof names[i], "Device.Hosts.Host.%d.Name", i == 5 ? 4 : i);
+        snprintf(vals[i], sizeof vals[i], "v%d", i);
+        many[i] = (store_param_t){ names[i], vals[i], "xsd:string", -1, 0 };
+    }
+    assert_int_equal(store_params_put(s, a.id, many, 70, 2000), 0);
+    vals[0][0] = 'w';
+    assert_int_equal(store_params_put(s, a.id, many, 70, 2001), 0);
+    l.n = 0;
+    assert_int_equal(store_params_list(s, a.id, "Device.Hosts.Host.", collect_param, &l), 0);
+    assert_int_equal(l.n, 69);
+    assert_string_equal(l.names[0], "Device.Hosts.Host.0.Name");
+    assert_string_equal(l.values[0], "w0");
+    l.n = 0;
+    assert_int_equal(store_params_list(s, a.id, "Device.Hosts.Host.4.", collect_param, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.values[0], "v5"); /* the later of the two */
+    l.n = 0;
+    assert_int_equal(store_param_history(s, a.id, "Device.Hosts.Host.0.Name", collect_param, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.values[0], "v0");
     /* BOOTSTRAP forgets parameters. */
     assert_int_equal(store_device_inform(s, &a, true), 0);
     l.n = 0;
