@@ -352,6 +352,8 @@ typedef struct inform_job {
     char *strings;
     int64_t done_ids[16];    /* tasks confirmed by "M Reboot"/"M ScheduleInform" */
     size_t ndone;
+    char discover[64];       /* BOOTSTRAP: the data model root to read again ("Device.") */
+    int64_t ttl_s;
     int64_t pending;         /* out */
 } inform_job_t;
 
@@ -372,6 +374,18 @@ static int inform_run(store_t *st, void *ud)
         return rc;
     for (size_t i = 0; i < j->ndone; i++)
         (void)store_task_finish(st, j->done_ids[i], STORE_TASK_DONE, "{}", 0, NULL, now);
+    if (j->discover[0]) {
+        /* Rediscover what the device has: one GetParameterValues of its root,
+         * queued like any task (visible in the API), run in this session. */
+        store_task_t t = { .created = now, .expires_at = j->ttl_s ? now + j->ttl_s : 0 };
+        char params[128];
+        snprintf(params, sizeof params, "{\"names\":[\"%s\"]}", j->discover);
+        str_copy(t.device_id, sizeof t.device_id, j->dev.id);
+        str_copy(t.type, sizeof t.type, "get_params");
+        t.params = params;
+        if ((rc = store_task_add(st, &t)) < 0)
+            return rc;
+    }
     return store_task_pending(st, j->dev.id, 1, count_one, &j->pending);
 }
 
@@ -481,6 +495,16 @@ static void on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_ms
             off += (size_t)n;
     }
     str_copy(d->last_events, sizeof d->last_events, s->events);
+    if (j->bootstrap && a->o.rediscover && m->n_params) {
+        /* The root is the first segment of the names the Inform carries. */
+        const char *n = m->params[0].name;
+        size_t len = strcspn(n, ".");
+        if (n[len] == '.' && len + 2 < sizeof j->discover && strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") >= len) {
+            memcpy(j->discover, n, len + 1);
+            j->discover[len + 1] = '\0';
+            j->ttl_s = a->o.task_ttl_ms / 1000;
+        }
+    }
     a->n.informs++;
     log_info("cwmp_inform", LF_S("device", d->id), LF_S("events", s->events),
              LF_S("peer", http_req_peer(req)), LF_S("ns", cwmp_ns_uri(s->ns)));

@@ -51,7 +51,8 @@ typedef struct acs_opts {
     uint64_t cwmp_max_body;
     int64_t max_sessions;
     int64_t param_history;
-    char *session_log;         /* "errors" (default), "all", "none" */
+    char *session_log;
+    bool rediscover;           /* BOOTSTRAP queues a GetParameterValues of the root */         /* "errors" (default), "all", "none" */
 } acs_opts_t;
 
 typedef struct acs_session acs_session_t;

@@ -49,7 +49,15 @@ def test_bootstrap_then_periodic(outpost, tmp_path, ns):
     assert r.id == "inform-1"                            # cwmp:ID echoed
     assert r.find("MaxEnvelopes") == "1"
     assert "acs_session=" in r.headers["set-cookie"]
-    assert cpe.post().status == 204                      # nothing queued: session over
+    # BOOTSTRAP: stored parameters are forgotten and the data model read again.
+    r = cpe.post()
+    assert r.rpc == "GetParameterValues" and r.findall("string") == ["InternetGatewayDevice."]
+    r = cpe.answer(r, '<cwmp:GetParameterValuesResponse><ParameterList soapenc:arrayType='
+                      '"cwmp:ParameterValueStruct[1]"><ParameterValueStruct><Name>'
+                      'InternetGatewayDevice.DeviceInfo.UpTime</Name><Value xsi:type='
+                      '"xsd:unsignedInt">7</Value></ParameterValueStruct></ParameterList>'
+                      '</cwmp:GetParameterValuesResponse>')
+    assert r.status == 204                               # nothing else queued: session over
     devs = api.get("/api/devices").json()
     assert len(devs) == 1
     dev = devs[0]
@@ -65,7 +73,8 @@ def test_bootstrap_then_periodic(outpost, tmp_path, ns):
     params = api.get("/api/devices/00D09E-IGD-SN%252D1/parameters",
                      params={"prefix": "InternetGatewayDevice.DeviceInfo."}).json()
     assert {p["name"] for p in params} == {"InternetGatewayDevice.DeviceInfo.SoftwareVersion",
-                                            "InternetGatewayDevice.DeviceInfo.HardwareVersion"}
+                                            "InternetGatewayDevice.DeviceInfo.HardwareVersion",
+                                            "InternetGatewayDevice.DeviceInfo.UpTime"}
     stats = api.get("/api/stats").json()
     assert stats["total_devices"] == 1 and stats["online_devices"] == 1
     assert stats["offline_devices"] == 0 and stats["pending_tasks"] == 0

@@ -87,7 +87,7 @@ def test_every_task_type(outpost, tmp_path):
     cap = tmp_path / "captured"
     cap.mkdir()
     cpe = CPE(cwmp_addr(d), capture_dir=str(cap))
-    cpe.inform("T1", events=[("0 BOOTSTRAP", "")])
+    cpe.inform("T1", events=[("1 BOOT", "")])
     assert cpe.post().status == 204
     ids = []
     for typ, params, *_ in CASES:
