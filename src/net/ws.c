@@ -425,7 +425,10 @@ static void on_timer(net_conn_t *c)
     } else if (ws->state == WS_OPEN) {
         if (ws->rx.len && !ws->paused && !ws->rx_partial)
             ws_process(ws);
-        if (ws->state == WS_OPEN && ws->o.ping_interval_ms > 0) {
+        /* While paused we do not read, so a pong could not be seen: a
+         * peer is not dead because we stopped listening (the relay pauses
+         * a sender whose partner is slow). The cycle restarts on resume. */
+        if (ws->state == WS_OPEN && ws->o.ping_interval_ms > 0 && !ws->paused) {
             if (ws->awaiting_pong && now - ws->ping_sent_ms >= ws->o.pong_timeout_ms) {
                 log_info("ws_ping_timeout", LF_S("peer", net_conn_peer(c)),
                          LF_I("timeout_ms", ws->o.pong_timeout_ms));
@@ -454,14 +457,14 @@ static void arm_timer(ws_t *ws)
         next = ws->deadline_ms - now;
     } else if (ws->state == WS_CLOSING) {
         next = ws->close_started_ms + ws->o.close_timeout_ms - now;
-    } else if (ws->state == WS_OPEN && ws->o.ping_interval_ms > 0) {
+    } else if (ws->state == WS_OPEN && ws->o.ping_interval_ms > 0 && !ws->paused) {
         next = ws->awaiting_pong ? ws->ping_sent_ms + ws->o.pong_timeout_ms - now
                                  : ws->ping_sent_ms + ws->o.ping_interval_ms - now;
     }
     if (ws->state == WS_OPEN && ws->rx.len && !ws->paused && !ws->rx_partial)
         next = 0;
     if (next < 0 && (ws->state == WS_CONNECTING || ws->state == WS_CLOSING ||
-                     (ws->state == WS_OPEN && ws->o.ping_interval_ms > 0)))
+                     (ws->state == WS_OPEN && ws->o.ping_interval_ms > 0 && !ws->paused)))
         next = 0;
     net_conn_timer(ws->conn, next, next >= 0 ? on_timer : NULL);
 }
@@ -773,8 +776,13 @@ void ws_resume(ws_t *ws)
     if (ws->state == WS_DEAD)
         return;
     net_conn_resume(ws->conn);
-    if (ws->rx.len && ws->state == WS_OPEN)
-        arm_timer(ws); /* process what waited, on the next turn */
+    if (ws->state == WS_OPEN) {
+        /* a fresh keepalive cycle: the pong we were waiting for may be
+         * among the bytes we did not read */
+        ws->awaiting_pong = false;
+        ws->ping_sent_ms = clock_mono_ms();
+        arm_timer(ws); /* also processes what waited, on the next turn */
+    }
 }
 
 /* ---- client ------------------------------------------------------------------- */

@@ -252,6 +252,43 @@ static void test_ping_timeout(void **s)
     world_done();
 }
 
+static void tick(uv_timer_t *t) {}
+
+/* Run the loop for ms (a ticking timer keeps it from blocking when nothing
+ * else is armed) or until the server side closed. */
+static void run_for(uint64_t ms)
+{
+    uv_timer_t t;
+    uv_timer_init(&W.loop, &t);
+    uv_timer_start(&t, tick, 5, 5);
+    uint64_t until = uv_now(&W.loop) + ms;
+    while (uv_now(&W.loop) < until && !W.s.closed) {
+        uv_run(&W.loop, UV_RUN_ONCE);
+        uv_update_time(&W.loop);
+    }
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&W.loop, UV_RUN_NOWAIT);
+}
+
+static void test_paused_side_keeps_its_peer(void **s)
+{
+    /* the pinging side pauses reading (backpressure): it cannot see pongs,
+     * so it must not call its peer dead; after resuming, pings go on */
+    ws_opts_t so = { .ping_interval_ms = 20, .pong_timeout_ms = 60 };
+    world_init(&so);
+    W.server_paused = true;
+    connect_client(NULL);
+    run_until(&W.c.opened);
+    run_until(&W.s.opened);
+    run_for(300);
+    assert_false(W.s.closed);
+    ws_resume(W.s.ws);
+    run_for(300);
+    assert_false(W.s.closed);
+    assert_false(W.c.closed);
+    world_done();
+}
+
 static void test_pings_answered(void **s)
 {
     ws_opts_t so = { .ping_interval_ms = 20, .pong_timeout_ms = 100 };
@@ -301,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_ping_timeout),
         cmocka_unit_test(test_pings_answered),
+        cmocka_unit_test(test_paused_side_keeps_its_peer),
         cmocka_unit_test(test_plain_get_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
