@@ -34,6 +34,7 @@ static const subcommand_t subcommands[] = {
     { "relay-client", "the manager's end of a relay path: local HTTP in, REST:REQUEST out", relay_client_main, 0 },
     { "relay-connector", "the gateway's end of a relay path: REST:REQUEST in, local HTTP out",
       relay_connector_main, 0 },
+    { "relay-bench", "load generator for bench/relay.sh", relay_bench_main, 1 },
     { "cpe-sim", "a fleet of simulated TR-069 CPEs", cpesim_main, 0 },
     { "cwmp-proxy", "CWMP edge proxy: sticky ACS balancing, ConnectionRequestURL rewriting, wake-ups",
       cwmp_proxy_main, 0 },

@@ -10,5 +10,7 @@
 int relay_main(int argc, char **argv);
 int relay_client_main(int argc, char **argv);
 int relay_connector_main(int argc, char **argv);
+/* The load generator of bench/relay.sh (hidden). */
+int relay_bench_main(int argc, char **argv);
 
 #endif
