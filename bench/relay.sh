@@ -113,7 +113,7 @@ echo
 start_outpost testd testd --listen 127.0.0.1:0
 TPORT=$(echo "$READY_LINE" | sed -n 's/.* listen=127.0.0.1:\([0-9]*\).*/\1/p')
 start_outpost connector relay-connector --relay-url "${URL}http-bench" --tls-cert "$P/gw.pkeycert.pem" \
-  --tls-ca "$P/root.cert.pem" --target "http://127.0.0.1:$TPORT" --events-listen "" --log-level warn
+  --tls-ca "$P/root.cert.pem" --target "http://127.0.0.1:$TPORT" --events-listen ""
 start_outpost client relay-client --listen 127.0.0.1:0 --relay-url "${URL}http-bench" \
   --tls-cert "$P/manager.pkeycert.pem" --tls-ca "$P/root.cert.pem"
 CPORT=$(echo "$READY_LINE" | sed -n 's/.* listen=127.0.0.1:\([0-9]*\).*/\1/p')

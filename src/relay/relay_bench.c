@@ -80,7 +80,7 @@ struct bench {
     http_server_t *srv;
     char url[512];
     bpeer_t *peers; /* 2 per pair */
-    int64_t opened, paired, failed, next_pair;
+    int64_t opened, paired, failed, settled, next_pair; /* settled: peers paired or failed */
     /* throughput */
     int64_t sent, received;
     int64_t t0_us, t1_us;
@@ -169,16 +169,29 @@ static void all_paired(bench_t *b)
 
 /* ---- peers -------------------------------------------------------------------------- */
 
+/* Every pair either paired or failed: report once. */
+static void idle_progress(bench_t *b)
+{
+    static bool reported;
+    if (!reported && b->settled >= b->o.pairs * 2) {
+        reported = true;
+        all_paired(b);
+    }
+}
+
 static void peer_paired(bpeer_t *p)
 {
     bench_t *b = p->b;
     p->paired = true;
     b->paired++;
+    b->settled++;
     if (b->mode == M_IDLE) {
-        if (b->next_pair < b->o.pairs)
+        /* the next pair starts when this one is complete: a steady number
+         * of handshakes in flight, not a growing storm */
+        bpeer_t *mate = p->role ? p - 1 : p + 1;
+        if (mate->paired && b->next_pair < b->o.pairs)
             start_pair(b, b->next_pair++);
-        if (b->paired + b->failed * 2 >= b->o.pairs * 2)
-            all_paired(b);
+        idle_progress(b);
     } else if (b->paired == 2) {
         all_paired(b);
     }
@@ -243,14 +256,17 @@ static void on_close(ws_t *ws, uint16_t code, const char *reason)
     p->closed = true;
     p->ws = NULL;
     if (!b->done) {
-        if (!p->paired)
+        if (!p->paired) {
             b->failed++;
-        fprintf(stderr, "relay-bench: peer closed early: %u %s\n", code, reason);
+            b->settled++;
+        }
+        if (b->failed <= 5)
+            fprintf(stderr, "relay-bench: peer closed early: %u %s\n", code, reason);
         if (b->mode == M_IDLE) {
-            if (b->next_pair < b->o.pairs)
+            bpeer_t *mate = p->role ? p - 1 : p + 1;
+            if ((mate->paired || mate->closed) && b->next_pair < b->o.pairs)
                 start_pair(b, b->next_pair++);
-            if (b->paired + b->failed * 2 >= b->o.pairs * 2)
-                all_paired(b);
+            idle_progress(b);
         } else {
             finish(b);
         }
@@ -266,6 +282,7 @@ static void connect_peer(bench_t *b, bpeer_t *p, const char *url)
     if (ws_connect(b->loop, &co, &wo, &peer_cbs, p, &p->ws) != 0) {
         p->closed = true;
         b->failed++;
+        b->settled++;
     }
 }
 
@@ -359,7 +376,7 @@ int relay_bench_main(int argc, char **argv)
         start_pair(&b, b.next_pair);
     if (b.mode == M_IDLE) {
         /* run until everyone is paired, then hold until stdin closes */
-        while (!(b.paired + b.failed * 2 >= b.o.pairs * 2))
+        while (b.settled < b.o.pairs * 2)
             uv_run(b.loop, UV_RUN_ONCE);
         char line[16];
         if (!fgets(line, sizeof line, stdin))
