@@ -316,6 +316,14 @@ static const relay_link_cbs_t link_cbs = { .on_message = on_link_message, .on_do
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
+/* SIGHUP: re-read the certificate files; the next connection uses them. */
+static void on_reload(void *ud)
+{
+    client_t *c = ud;
+    if (c->tls && tls_ctx_reload(c->tls) == 0)
+        log_info("relay_tls_reloaded");
+}
+
 static void on_stop(void *ud)
 {
     client_t *c = ud;
@@ -354,7 +362,7 @@ static int start(client_t *c, runtime_t *rt)
     c->link = relay_end_link(c->loop, &c->o.end, c->tls, "relay-client", &link_cbs, c);
     if (!c->link)
         return -EINVAL;
-    return runtime_init(rt, c->loop, on_stop, NULL, c, 0);
+    return runtime_init(rt, c->loop, on_stop, on_reload, c, 0);
 }
 
 int relay_client_main(int argc, char **argv)

@@ -369,6 +369,14 @@ static int send_event_oneshot(const conn_opts_t *o)
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
+/* SIGHUP: re-read the certificate files; the next connection uses them. */
+static void on_reload(void *ud)
+{
+    connector_t *cn = ud;
+    if (cn->tls && tls_ctx_reload(cn->tls) == 0)
+        log_info("relay_tls_reloaded");
+}
+
 static void on_stop(void *ud)
 {
     connector_t *cn = ud;
@@ -412,7 +420,7 @@ static int start(connector_t *cn, runtime_t *rt)
     cn->link = relay_end_link(cn->loop, &cn->o.end, cn->tls, "relay-connector", &link_cbs, cn);
     if (!cn->link)
         return -EINVAL;
-    return runtime_init(rt, cn->loop, on_stop, NULL, cn, 0);
+    return runtime_init(rt, cn->loop, on_stop, on_reload, cn, 0);
 }
 
 int relay_connector_main(int argc, char **argv)

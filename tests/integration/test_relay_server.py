@@ -409,3 +409,27 @@ def test_shutdown_closes_peers_1001(outpost, pki):
     run(scenario())
     relay.proc.wait(20)  # a second SIGTERM from stop() would race the exit
     relay.stop()
+
+
+def test_sighup_reloads_the_certificate(outpost, pki, tmp_path):
+    import hashlib
+    import shutil
+    import signal
+    import socket
+    live = tmp_path / "relay.pem"
+    shutil.copy(pki.pkeycert("relay"), live)
+    relay = outpost("relay", "--listen", "127.0.0.1:0", "--admin-listen", "", "--tls-cert", str(live),
+                    "--tls-ca", pki.cert("root"))
+
+    def served_fingerprint():
+        host, port = relay.addr()
+        with socket.create_connection((host, port), timeout=10) as raw:
+            with pki.client_ctx("manager").wrap_socket(raw, server_hostname=host) as s:
+                return hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
+
+    assert served_fingerprint() == pki.fingerprint("relay")
+    pki.leaf("relay-next", "root", "--ip", "127.0.0.1")
+    shutil.copy(pki.pkeycert("relay-next"), live)
+    relay.signal(signal.SIGHUP)
+    relay.wait_for(r"relay_tls_reloaded")
+    assert served_fingerprint() == pki.fingerprint("relay-next")
