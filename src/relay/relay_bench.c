@@ -279,10 +279,11 @@ static void connect_peer(bench_t *b, bpeer_t *p, const char *url)
 {
     ws_opts_t wo = { .max_message = 1 << 20, .high_water = 1 << 20, .max_queue = 64 << 20 };
     ws_connect_opts_t co = { .url = url, .tls = b->ctls, .timeout_ms = 60000 };
-    if (ws_connect(b->loop, &co, &wo, &peer_cbs, p, &p->ws) != 0) {
-        p->closed = true;
-        b->failed++;
-        b->settled++;
+    int rc = ws_connect(b->loop, &co, &wo, &peer_cbs, p, &p->ws);
+    if (rc != 0) {
+        /* a bad URL or no memory: nothing later would go better */
+        fprintf(stderr, "relay-bench: cannot connect to %s: %s\n", url, log_strerror(rc));
+        exit(1);
     }
 }
 
@@ -377,7 +378,8 @@ int relay_bench_main(int argc, char **argv)
     if (b.mode == M_IDLE) {
         /* run until everyone is paired, then hold until stdin closes */
         while (b.settled < b.o.pairs * 2)
-            uv_run(b.loop, UV_RUN_ONCE);
+            if (uv_run(b.loop, UV_RUN_ONCE) == 0)
+                break; /* nothing left that could settle the rest */
         char line[16];
         if (!fgets(line, sizeof line, stdin))
             line[0] = '\0';
