@@ -193,3 +193,29 @@ def test_seed_agent_interop(outpost, tmp_path, gw):
     assert read_all(c) == b""
     c.close()
     old.close()
+
+
+def test_seed_agent_as_initiator(outpost, tmp_path, gw):
+    """A version-0 agent opening a stream sends no Window and ignores credit:
+    the gateway paces its Data to the v1 acceptor's window (pausing it) and
+    grants credit on its behalf for the replies."""
+    echo = Server(echo_handler)
+    b = start_agent(outpost, tmp_path, gw, "a", "key-a", allow=["net=127.0.0.0/8 ports=*"],
+                    extra=["--window", "16KiB"])
+    wait_connected(b)
+    old, _ = login(gw, "old", "key-old", version=None)
+    old.send(msg(INITIATOR, GUID="legacy-1", Ip="127.0.0.1", Port=str(echo.port), Gatename="a"))
+    t, ack = old.recv_msg()
+    assert t == ACK and ack["Ok"] is True and "Window" not in ack
+    blob = bytes(range(251)) * 2000  # ~500 KB, far beyond the 16 KiB window
+    for i in range(0, len(blob), 32768):
+        old.send(msg(DATA, GUID="legacy-1", Data=blob[i:i + 32768]))
+    got = b""
+    while len(got) < len(blob):
+        t, d = old.recv_msg()
+        assert t == DATA and d["GUID"] == "legacy-1", (t, d)
+        got += d["Data"]
+    assert got == blob
+    old.send(msg(TERMINATOR, GUID="legacy-1"))
+    old.close()
+    echo.close()
