@@ -51,8 +51,10 @@ echo "ceiling: nginx 204, one request per new connection: $CEIL req/s"
 
 # ---- the ACS -------------------------------------------------------------------
 CPORT=$(port); APORT=$(port)
+# --rediscover=false: cpe-sim's CPEs bootstrap on first contact, and (a)
+# measures Inform sessions, not the data model reads a BOOTSTRAP triggers.
 "$BIN" acs --cwmp-listen "127.0.0.1:$CPORT" --api-listen "127.0.0.1:$APORT" --data-dir "$T/acs" \
-  --cpe-auth none --api-token bench --log-level warn 2> "$T/acs.log" &
+  --cpe-auth none --api-token bench --log-level warn --rediscover=false 2> "$T/acs.log" &
 ACS_PID=$!
 for i in $(seq 50); do
   curl -sf -o /dev/null -H 'Authorization: Bearer bench' "http://127.0.0.1:$APORT/api/stats" && break
@@ -79,6 +81,20 @@ OUT=$("$T/acs_load" --port "$CPORT" --conns "$CONNS" --duration 8 --devices "$DE
 C1=$(cpu)
 A2=$(echo "$OUT" | sed 's/.*rate=//')
 echo "(a') periodic sessions of known devices: $OUT; ACS CPU $(per_session "$C0" "$C1" "$(sessions_of "$OUT")") ms/session; ratio to ceiling $(ratio "$A2" "$CEIL")"
+# (a) again, driven by outpost cpe-sim: 4000 CPEs informing every 250 ms
+if "$BIN" --help 2>/dev/null | grep -q '^  cpe-sim '; then
+  C0=$(cpu)
+  "$BIN" cpe-sim --acs "http://127.0.0.1:$CPORT/" --cr-listen 127.0.0.1:0 --count 4000 --rate 0 \
+    --inform-interval 250ms --jitter 0.5 --duration 10s --stats-interval 0 --json --max-sessions 1000 \
+    --serial-prefix BSIM --log-level warn > "$T/sim.json" 2> "$T/sim.log" || true
+  C1=$(cpu)
+  SIM=$(/usr/bin/python3 -c 'import json,sys
+d = [json.loads(l)["stats"] for l in open(sys.argv[1]) if l.startswith("{\"final\"")][0]
+s = d["sessions"]
+print(s["completed"], round(s["per_second"]), s["failed"])' "$T/sim.json" 2>/dev/null || echo "0 0 ?")
+  set -- $SIM
+  echo "(a) driven by cpe-sim (4000 CPEs, new connection per session): $2 sessions/s, $1 done, $3 failed; ACS CPU $(per_session "$C0" "$C1" "${1:-1}") ms/session; ratio to ceiling $(ratio "$2" "$CEIL")"
+fi
 TOTAL=$(curl -s -H 'Authorization: Bearer bench' "http://127.0.0.1:$APORT/api/stats" |
         /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["total_devices"])')
 R=$(rss)
