@@ -309,6 +309,13 @@ static void sc_feed(http_sconn_t *sc, const char *data, size_t len)
                 stash(sc, data, len);
             break;
         }
+        if (sc->event == EV_NONE) {
+            /* paused with no event of ours: a parser left paused would make
+             * this loop spin, so treat it as the bug it is */
+            log_error("http_parser_stuck", LF_S("peer", net_conn_peer(sc->conn)));
+            sc_error(sc, 500, "internal error");
+            break;
+        }
         if (sc->event == EV_COMPLETE) {
             sc->cur = data;
             sc->cur_len = len;
