@@ -242,14 +242,11 @@ static void connect_now(uv_timer_t *t)
 
 static void schedule_reconnect(ag_t *ag)
 {
-    int64_t base = ag->opts.reconnect_min_ms;
-    for (int i = 0; i < ag->attempt && base < ag->opts.reconnect_max_ms; i++)
-        base *= 2;
-    if (base > ag->opts.reconnect_max_ms || ag->replaced)
-        base = ag->opts.reconnect_max_ms;
     uint32_t r = 0;
     (void)str_random(&r, sizeof r);
-    int64_t delay = base / 2 + (int64_t)(r % (uint32_t)(base / 2 + 1));
+    /* after GoAway{replaced} another process holds the name: back off fully */
+    int64_t delay = tunnel_backoff_ms(ag->opts.reconnect_min_ms, ag->opts.reconnect_max_ms,
+                                      ag->replaced ? 62 : ag->attempt, r);
     ag->attempt++;
     log_info("gateway_reconnect_scheduled", LF_I("delay_ms", delay), LF_I("attempt", ag->attempt));
     arm(ag, delay, connect_now);

@@ -89,6 +89,24 @@ static void test_rwin_sender_simulation(void **state)
     }
 }
 
+static void test_backoff(void **state)
+{
+    /* doubling from 1 s, capped at 60 s, jitter within [base/2, base] */
+    int64_t want[] = { 1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000 };
+    for (int a = 0; a < 8; a++) {
+        assert_int_equal(tunnel_backoff_ms(1000, 60000, a, 0), want[a] / 2);
+        assert_int_equal(tunnel_backoff_ms(1000, 60000, a, (uint32_t)(want[a] / 2)), want[a]);
+        for (uint32_t r = 1; r < 100000; r += 7919) {
+            int64_t d = tunnel_backoff_ms(1000, 60000, a, r * 2654435761u);
+            assert_true(d >= want[a] / 2 && d <= want[a]);
+        }
+    }
+    /* huge attempt counts do not overflow */
+    assert_true(tunnel_backoff_ms(1000, 60000, 1000, 12345) <= 60000);
+    /* nonsense bounds are repaired */
+    assert_true(tunnel_backoff_ms(0, -5, 3, 7) >= 0);
+}
+
 static void test_map_basic(void **state)
 {
     tunnel_map_t m;
@@ -142,6 +160,7 @@ int main(void)
         cmocka_unit_test(test_dir_credit),
         cmocka_unit_test(test_rwin_batches_and_bounds),
         cmocka_unit_test(test_rwin_sender_simulation),
+        cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_map_basic),
         cmocka_unit_test(test_siphash_vector),
     };
