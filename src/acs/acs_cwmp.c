@@ -20,7 +20,7 @@ static cwmp_decoder_t *g_dec; /* one per process: decoding is synchronous on the
 
 /* ---- answering ---------------------------------------------------------------------- */
 
-static void respond_xml(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
+void acs_respond_xml(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
 {
     buf_t out = BUF_INIT(64 * 1024 * 1024);
     int rc = cwmp_encode(&out, m);
@@ -42,7 +42,7 @@ static void respond_xml(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
     buf_free(&out);
 }
 
-static void respond_fault(acs_session_t *s, http_req_t *req, cwmp_ns_t ns, const char *id, int code,
+void acs_respond_fault(acs_session_t *s, http_req_t *req, cwmp_ns_t ns, const char *id, int code,
                           const char *why)
 {
     cwmp_msg_t m = { .type = CWMP_FAULT, .ns = ns, .id = id, .fault = { .code = code, .string = why } };
@@ -50,7 +50,7 @@ static void respond_fault(acs_session_t *s, http_req_t *req, cwmp_ns_t ns, const
         s->faulted = true;
     if (ns == CWMP_NS_1_0 && code == CWMP_FAULT_ACS_VERSION)
         m.fault.code = CWMP_FAULT_INVALID_ARGUMENTS; /* 8006 is not in the 1-0 schema */
-    respond_xml(s, req, &m);
+    acs_respond_xml(s, req, &m);
 }
 
 /* The empty 204 that ends a session. */
@@ -262,27 +262,35 @@ static void step(acs_session_t *s, http_req_t *req, step_job_t *j)
     }
 }
 
-/* Copy a decoded parameter list into the job (the decoder is reused). */
-static int copy_params(step_job_t *j, const cwmp_msg_t *m, bool values)
+/* Copy a decoded parameter list (the decoder is reused for the next
+ * message): the rows and one block holding every string. */
+int acs_copy_params(const cwmp_msg_t *m, bool values, store_param_t **params, char **strings,
+                    size_t *n)
 {
     size_t total = 0;
     for (size_t i = 0; i < m->n_params; i++)
         total += strlen(m->params[i].name) + 1 +
-                 (values ? strlen(m->params[i].value) + strlen(m->params[i].type ? m->params[i].type : "") + 2 : 0);
-    j->params = calloc(m->n_params ? m->n_params : 1, sizeof *j->params);
-    j->strings = malloc(total ? total : 1);
-    if (!j->params || !j->strings)
+                 (values ? strlen(m->params[i].value) +
+                               strlen(m->params[i].type ? m->params[i].type : "") + 2
+                         : 0);
+    store_param_t *v = calloc(m->n_params ? m->n_params : 1, sizeof *v);
+    char *p = malloc(total ? total : 1);
+    if (!v || !p) {
+        free(v);
+        free(p);
         return -ENOMEM;
-    char *p = j->strings;
-#define PUT(dst, src)                        \
-    do {                                     \
-        size_t l_ = strlen(src) + 1;         \
-        memcpy(p, (src), l_);                \
-        (dst) = p;                           \
-        p += l_;                             \
+    }
+    *params = v;
+    *strings = p;
+#define PUT(dst, src)                \
+    do {                             \
+        size_t l_ = strlen(src) + 1; \
+        memcpy(p, (src), l_);        \
+        (dst) = p;                   \
+        p += l_;                     \
     } while (0)
     for (size_t i = 0; i < m->n_params; i++) {
-        store_param_t *sp = &j->params[i];
+        store_param_t *sp = &v[i];
         PUT(sp->name, m->params[i].name);
         if (values) {
             PUT(sp->value, m->params[i].value);
@@ -294,8 +302,13 @@ static int copy_params(step_job_t *j, const cwmp_msg_t *m, bool values)
         }
     }
 #undef PUT
-    j->nparams = m->n_params;
+    *n = m->n_params;
     return 0;
+}
+
+static int copy_params(step_job_t *j, const cwmp_msg_t *m, bool values)
+{
+    return acs_copy_params(m, values, &j->params, &j->strings, &j->nparams);
 }
 
 /* The CPE answered our RPC (or faulted). */
@@ -339,256 +352,6 @@ static void on_answer(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
                  LF_S("rpc", cwmp_type_name(m->type)), LF_B("pending_transfer", later));
     }
     step(s, req, j);
-}
-
-/* ---- the Inform ---------------------------------------------------------------------- */
-
-typedef struct inform_job {
-    acs_session_t *s;
-    store_device_t dev;
-    bool bootstrap;
-    store_param_t *params;
-    size_t nparams;
-    char *strings;
-    int64_t done_ids[16];    /* tasks confirmed by "M Reboot"/"M ScheduleInform" */
-    size_t ndone;
-    char discover[64];       /* BOOTSTRAP: the data model root to read again ("Device.") */
-    int64_t ttl_s;
-    int64_t pending;         /* out */
-} inform_job_t;
-
-static int count_one(const store_task_t *t, void *ud)
-{
-    (*(int64_t *)ud)++;
-    return 0;
-}
-
-static int inform_run(store_t *st, void *ud)
-{
-    inform_job_t *j = ud;
-    int64_t now = j->dev.last_inform;
-    int rc = store_device_inform(st, &j->dev, j->bootstrap);
-    if (rc < 0)
-        return rc;
-    if (j->nparams && (rc = store_params_put(st, j->dev.id, j->params, j->nparams, now)) < 0)
-        return rc;
-    for (size_t i = 0; i < j->ndone; i++)
-        (void)store_task_finish(st, j->done_ids[i], STORE_TASK_DONE, "{}", 0, NULL, now);
-    if (j->discover[0]) {
-        /* Rediscover what the device has: one GetParameterValues of its root,
-         * queued like any task (visible in the API), run in this session. */
-        store_task_t t = { .created = now, .expires_at = j->ttl_s ? now + j->ttl_s : 0 };
-        char params[128];
-        snprintf(params, sizeof params, "{\"names\":[\"%s\"]}", j->discover);
-        str_copy(t.device_id, sizeof t.device_id, j->dev.id);
-        str_copy(t.type, sizeof t.type, "get_params");
-        t.params = params;
-        if ((rc = store_task_add(st, &t)) < 0)
-            return rc;
-    }
-    return store_task_pending(st, j->dev.id, 1, count_one, &j->pending);
-}
-
-static void inform_free(inform_job_t *j)
-{
-    free(j->params);
-    free(j->strings);
-    free(j);
-}
-
-static void inform_done(int rc, void *ud)
-{
-    inform_job_t *j = ud;
-    acs_session_t *s = j->s;
-    http_req_t *req = s->req;
-    s->req = NULL;
-    for (size_t i = 0; i < j->ndone; i++)
-        acs_task_finished(s->a, j->done_ids[i]);
-    if (!s->ended && req) {
-        acs_session_touch(s);
-        if (rc < 0) {
-            http_respond_error(req, 503, "store unavailable");
-            acs_session_end(s, "store error");
-        } else {
-            s->pending_hint = (int)j->pending;
-            cwmp_msg_t m = { .type = CWMP_INFORM_RESPONSE, .ns = s->ns, .max_envelopes = 1,
-                             .id = s->req_id[0] ? s->req_id : NULL };
-            respond_xml(s, req, &m);
-        }
-    }
-    acs_session_unref(s);
-    inform_free(j);
-}
-
-static const char *find_param(const cwmp_msg_t *m, const char *suffix)
-{
-    size_t sl = strlen(suffix);
-    for (size_t i = 0; i < m->n_params; i++) {
-        size_t nl = strlen(m->params[i].name);
-        if (nl >= sl && strcmp(m->params[i].name + nl - sl, suffix) == 0)
-            return m->params[i].value;
-    }
-    return NULL;
-}
-
-static void on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
-{
-    inform_job_t *j = calloc(1, sizeof *j);
-    step_job_t tmp = { 0 };
-    if (!j || copy_params(&tmp, m, true) != 0) {
-        free(tmp.params);
-        free(tmp.strings);
-        free(j);
-        http_respond_error(req, 503, "out of memory");
-        acs_session_end(s, "error");
-        return;
-    }
-    j->params = tmp.params;
-    j->strings = tmp.strings;
-    j->nparams = tmp.nparams;
-    store_device_t *d = &j->dev;
-    if (store_device_id(m->device.oui, m->device.product_class, m->device.serial_number, d->id,
-                        sizeof d->id) != 0 || !m->device.oui || !m->device.serial_number) {
-        inform_free(j);
-        a->n.bad_requests++;
-        respond_fault(s, req, s->ns, m->id, CWMP_FAULT_INVALID_ARGUMENTS, "bad DeviceId");
-        acs_session_end(s, "bad inform");
-        return;
-    }
-    str_copy(d->manufacturer, sizeof d->manufacturer, m->device.manufacturer ? m->device.manufacturer : "");
-    str_copy(d->oui, sizeof d->oui, m->device.oui);
-    str_copy(d->product_class, sizeof d->product_class, m->device.product_class ? m->device.product_class : "");
-    str_copy(d->serial, sizeof d->serial, m->device.serial_number);
-    const char *v;
-    if ((v = find_param(m, ".DeviceInfo.SoftwareVersion")))
-        str_copy(d->software_version, sizeof d->software_version, v);
-    if ((v = find_param(m, ".DeviceInfo.HardwareVersion")))
-        str_copy(d->hardware_version, sizeof d->hardware_version, v);
-    if ((v = find_param(m, ".ManagementServer.ConnectionRequestURL")))
-        str_copy(d->cr_url, sizeof d->cr_url, v);
-    if ((v = find_param(m, ".ManagementServer.PeriodicInformInterval")))
-        d->periodic_interval = strtoll(v, NULL, 10);
-    str_copy(d->ip, sizeof d->ip, http_req_peer_host(req));
-    d->first_seen = d->last_inform = clock_real_s();
-
-    /* A second Inform from a device with a live session: that one is over. */
-    acs_session_t *old = acs_session_by_device(a, d->id);
-    if (old && old != s)
-        acs_session_end(old, "superseded");
-    if (!s->device_id[0])
-        acs_session_set_device(s, d->id);
-
-    size_t off = 0;
-    for (size_t i = 0; i < m->n_events; i++) {
-        const char *code = m->events[i].code;
-        if (strcmp(code, "0 BOOTSTRAP") == 0)
-            j->bootstrap = true;
-        /* The CommandKey of our Reboot/ScheduleInform comes back: done. */
-        if ((strcmp(code, "M Reboot") == 0 || strcmp(code, "M ScheduleInform") == 0) &&
-            j->ndone < 16) {
-            int64_t id = acs_task_id_from_key(m->events[i].command_key);
-            if (id)
-                j->done_ids[j->ndone++] = id;
-        }
-        int n = snprintf(s->events + off, sizeof s->events - off, "%s%s", off ? "," : "", code);
-        if (n > 0 && (size_t)n < sizeof s->events - off)
-            off += (size_t)n;
-    }
-    str_copy(d->last_events, sizeof d->last_events, s->events);
-    if (j->bootstrap && a->o.rediscover && m->n_params) {
-        /* The root is the first segment of the names the Inform carries. */
-        const char *n = m->params[0].name;
-        size_t len = strcspn(n, ".");
-        if (n[len] == '.' && len + 2 < sizeof j->discover && strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") >= len) {
-            memcpy(j->discover, n, len + 1);
-            j->discover[len + 1] = '\0';
-            j->ttl_s = a->o.task_ttl_ms / 1000;
-        }
-    }
-    a->n.informs++;
-    log_info("cwmp_inform", LF_S("device", d->id), LF_S("events", s->events),
-             LF_S("peer", http_req_peer(req)), LF_S("ns", cwmp_ns_uri(s->ns)));
-    j->s = s;
-    s->req = req;
-    s->refs++;
-    if (store_worker_submit(a->db, inform_run, inform_done, j) != 0) {
-        s->refs--;
-        s->req = NULL;
-        inform_free(j);
-        http_respond_error(req, 503, "store busy");
-        acs_session_end(s, "store busy");
-    }
-}
-
-/* ---- TransferComplete ------------------------------------------------------------------ */
-
-typedef struct tc_job {
-    acs_session_t *s;
-    int64_t task_id;
-    bool ok;
-    int fault_code;
-    char fault_string[256];
-    char *result;
-    cwmp_type_t answer;
-} tc_job_t;
-
-static int tc_run(store_t *st, void *ud)
-{
-    tc_job_t *j = ud;
-    if (!j->task_id)
-        return 0;
-    (void)store_task_finish(st, j->task_id, j->ok ? STORE_TASK_DONE : STORE_TASK_FAILED, j->result,
-                            j->fault_code, j->fault_string, clock_real_s());
-    return 0;
-}
-
-static void tc_done(int rc, void *ud)
-{
-    tc_job_t *j = ud;
-    acs_session_t *s = j->s;
-    http_req_t *req = s->req;
-    s->req = NULL;
-    if (j->task_id)
-        acs_task_finished(s->a, j->task_id);
-    if (!s->ended && req) {
-        cwmp_msg_t m = { .type = j->answer, .ns = s->ns, .id = s->req_id[0] ? s->req_id : NULL };
-        respond_xml(s, req, &m);
-    }
-    acs_session_unref(s);
-    free(j->result);
-    free(j);
-}
-
-static void on_transfer_complete(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
-{
-    tc_job_t *j = calloc(1, sizeof *j);
-    if (!j) {
-        http_respond_error(req, 503, "out of memory");
-        return;
-    }
-    j->s = s;
-    j->answer = cwmp_response_type(m->type);
-    if (m->type == CWMP_TRANSFER_COMPLETE) {
-        j->task_id = acs_task_id_from_key(m->command_key);
-        j->ok = m->fault_code == 0;
-        j->fault_code = m->fault_code;
-        str_copy(j->fault_string, sizeof j->fault_string, m->fault_string ? m->fault_string : "");
-        json_t *r = acs_result_json(m);
-        j->result = json_dumps(r, JSON_COMPACT);
-        json_decref(r);
-    }
-    log_info("cwmp_transfer_complete", LF_S("device", s->device_id),
-             LF_S("command_key", m->command_key ? m->command_key : ""),
-             LF_I("fault", m->fault_code), LF_B("autonomous", m->type != CWMP_TRANSFER_COMPLETE));
-    s->req = req;
-    s->refs++;
-    if (store_worker_submit(s->a->db, tc_run, tc_done, j) != 0) {
-        s->req = NULL;
-        s->refs--;
-        free(j->result);
-        free(j);
-        http_respond_error(req, 503, "store busy");
-    }
 }
 
 /* ---- the endpoint ---------------------------------------------------------------------- */
@@ -643,7 +406,7 @@ static void decode_failed(acs_t *a, acs_session_t *s, http_req_t *req, int rc)
     cwmp_ns_t ns = s ? s->ns : cwmp_decoder_ns(g_dec);
     log_warn("cwmp_bad_message", LF_S("peer", http_req_peer(req)),
              LF_S("reason", cwmp_decoder_reason(g_dec)));
-    respond_fault(s, req, ns, NULL, cwmp_decode_fault_code(rc, ns), cwmp_decoder_reason(g_dec));
+    acs_respond_fault(s, req, ns, NULL, cwmp_decode_fault_code(rc, ns), cwmp_decoder_reason(g_dec));
     if (s)
         acs_session_end(s, "bad message");
 }
@@ -652,7 +415,7 @@ static void start_session(acs_t *a, http_req_t *req, const cwmp_msg_t *m)
 {
     if (m->type != CWMP_INFORM) {
         a->n.bad_requests++;
-        respond_fault(NULL, req, m->ns, m->id, CWMP_FAULT_REQUEST_DENIED,
+        acs_respond_fault(NULL, req, m->ns, m->id, CWMP_FAULT_REQUEST_DENIED,
                       "a session starts with an Inform");
         return;
     }
@@ -669,7 +432,7 @@ static void start_session(acs_t *a, http_req_t *req, const cwmp_msg_t *m)
     s->authed = true;
     s->hold_requests = m->has_hold_requests && m->hold_requests;
     str_copy(s->req_id, sizeof s->req_id, m->id ? m->id : "");
-    on_inform(a, s, req, m);
+    acs_on_inform(a, s, req, m);
 }
 
 void acs_cwmp_handle(http_req_t *req, void *ud)
@@ -737,19 +500,19 @@ void acs_cwmp_handle(http_req_t *req, void *ud)
         return;
     case CWMP_TRANSFER_COMPLETE:
     case CWMP_AUTONOMOUS_TRANSFER_COMPLETE:
-        on_transfer_complete(s, req, m);
+        acs_on_transfer_complete(s, req, m);
         return;
     case CWMP_GET_RPC_METHODS: {
         cwmp_msg_t r = { .type = CWMP_GET_RPC_METHODS_RESPONSE, .ns = s->ns, .id = m->id,
                          .names = acs_methods, .n_names = 5 };
-        respond_xml(s, req, &r);
+        acs_respond_xml(s, req, &r);
         return;
     }
     case CWMP_REQUEST_DOWNLOAD: {
         log_info("cwmp_request_download", LF_S("device", s->device_id),
                  LF_S("file_type", m->file_type ? m->file_type : ""));
         cwmp_msg_t r = { .type = CWMP_REQUEST_DOWNLOAD_RESPONSE, .ns = s->ns, .id = m->id };
-        respond_xml(s, req, &r);
+        acs_respond_xml(s, req, &r);
         return;
     }
     case CWMP_FAULT:
@@ -768,7 +531,7 @@ void acs_cwmp_handle(http_req_t *req, void *ud)
         return;
     case CWMP_UNKNOWN:
         a->n.faults++;
-        respond_fault(s, req, s->ns, m->id, CWMP_FAULT_METHOD_NOT_SUPPORTED, "method not supported");
+        acs_respond_fault(s, req, s->ns, m->id, CWMP_FAULT_METHOD_NOT_SUPPORTED, "method not supported");
         return;
     default:
         if (s->has_cur && m->type == s->expect) {
@@ -777,14 +540,14 @@ void acs_cwmp_handle(http_req_t *req, void *ud)
         }
         if (cwmp_response_type(m->type) != CWMP_NONE) { /* a request the ACS does not serve */
             a->n.faults++;
-            respond_fault(s, req, s->ns, m->id, CWMP_FAULT_METHOD_NOT_SUPPORTED, "method not supported");
+            acs_respond_fault(s, req, s->ns, m->id, CWMP_FAULT_METHOD_NOT_SUPPORTED, "method not supported");
             return;
         }
         /* A response to nothing we asked, or the wrong one. */
         log_warn("cwmp_unexpected_response", LF_S("device", s->device_id),
                  LF_S("got", cwmp_type_name(m->type)), LF_S("expected", cwmp_type_name(s->expect)));
         a->n.faults++;
-        respond_fault(s, req, s->ns, m->id, CWMP_FAULT_INVALID_ARGUMENTS, "unexpected message");
+        acs_respond_fault(s, req, s->ns, m->id, CWMP_FAULT_INVALID_ARGUMENTS, "unexpected message");
         acs_session_end(s, "protocol error");
         return;
     }

@@ -4,7 +4,9 @@
  * the module that created them.
  *
  *   acs_main.c     options, start-up, shutdown
- *   acs_cwmp.c     the CWMP endpoint: sessions, Inform, the RPC loop
+ *   acs_cwmp.c     the CWMP endpoint: sessions, the RPC loop
+ *   acs_inform.c   the Inform and TransferComplete
+ *   acs_creds.c    per-device CPE credentials
  *   acs_tasks.c    task JSON <-> CWMP messages (pure, unit-tested)
  *   acs_api.c      the REST API
  *   acs_cr.c       connection requests (libcurl multi on the loop)

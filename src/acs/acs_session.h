@@ -50,4 +50,13 @@ void acs_session_end(acs_session_t *s, const char *outcome);
 void acs_session_unref(acs_session_t *s);
 void acs_session_log(acs_session_t *s, const char *dir, const char *data, size_t len);
 
+/* ---- shared by acs_cwmp.c and acs_inform.c ---- */
+void acs_respond_xml(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m);
+void acs_respond_fault(acs_session_t *s, http_req_t *req, cwmp_ns_t ns, const char *id, int code,
+                       const char *why);
+int acs_copy_params(const cwmp_msg_t *m, bool values, store_param_t **params, char **strings,
+                    size_t *n);
+void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t *m);
+void acs_on_transfer_complete(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m);
+
 #endif

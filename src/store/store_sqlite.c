@@ -13,7 +13,7 @@
 
 #include "core/log.h"
 #include "core/str.h"
-#include "store/store_impl.h"
+#include "store/store_sqlite.h"
 
 /* Each migration moves the schema from version i to i+1; never edit one
  * that has shipped, append a new one. */
@@ -69,23 +69,6 @@ static const char *const migrations[] = {
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
-enum {
-    Q_DEV_INFORM,
-    Q_DEV_GET,
-    Q_PARAMS_FORGET,
-    Q_DEV_RID,
-    Q_PARAM_PUT,
-    Q_PARAM_PUT_NAME,
-    Q_TASK_ADD,
-    Q_TASK_GET,
-    Q_TASK_SENT,
-    Q_TASK_FINISH,
-    Q_SESSION_ADD,
-    Q_SESSION_TRIM,
-    Q_TASK_PENDING,
-    Q_PARAM_PUT_MANY,
-    Q_COUNT
-};
 
 static const char *const queries[Q_COUNT] = {
     [Q_DEV_INFORM] =
@@ -136,26 +119,7 @@ static const char *const queries[Q_COUNT] = {
                        " WHERE device_id = ?1 AND status = 0 ORDER BY id LIMIT ?2",
 };
 
-/* Parameters written PUT_MANY rows per statement: one step instead of
- * PUT_MANY (long lists are the ACS's heaviest writes). */
-enum { PUT_MANY = 32 };
-
-typedef struct sq {
-    struct store base;
-    sqlite3 *db;
-    store_opts_t o;
-    sqlite3_stmt *st[Q_COUNT];
-} sq_t;
-
-#define SQ(s) ((sq_t *)(s))
-#define TASK_COLS \
-    "id, device_id, type, params, status, result, fault_code, fault_string, attempts, created," \
-    " updated, sent_at, done_at, expires_at, wakeup"
-#define DEV_COLS \
-    "id, manufacturer, oui, product_class, serial, software_version, hardware_version, ip," \
-    " cr_url, cr_user, cr_pass, tags, first_seen, last_inform, periodic_interval, last_events"
-
-static int db_err(sq_t *q, const char *what)
+int sq_err(sq_t *q, const char *what)
 {
     log_error("store_sqlite", LF_S("op", what), LF_S("reason", sqlite3_errmsg(q->db)));
     return -EIO;
@@ -177,12 +141,12 @@ static char *put_many_sql(void)
     return sql;
 }
 
-static sqlite3_stmt *stmt(sq_t *q, int i)
+sqlite3_stmt *sq_stmt(sq_t *q, int i)
 {
     const char *sql = i == Q_PARAM_PUT_MANY ? put_many_sql() : queries[i];
     if (!q->st[i] && sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                         &q->st[i], NULL) != SQLITE_OK) {
-        db_err(q, "prepare");
+        sq_err(q, "prepare");
         return NULL;
     }
     sqlite3_reset(q->st[i]);
@@ -190,32 +154,32 @@ static sqlite3_stmt *stmt(sq_t *q, int i)
     return q->st[i];
 }
 
-static sqlite3_stmt *prepare(sq_t *q, const char *sql)
+sqlite3_stmt *sq_prepare(sq_t *q, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        db_err(q, "prepare");
+        sq_err(q, "prepare");
         return NULL;
     }
     return st;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+void sq_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
 }
 
 /* Run a statement that returns no rows; returns changes() or -EIO. */
-static int step_done(sq_t *q, sqlite3_stmt *st, const char *what)
+int sq_step_done(sq_t *q, sqlite3_stmt *st, const char *what)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return db_err(q, what);
+        return sq_err(q, what);
     return sqlite3_changes(q->db);
 }
 
-static int exec(sq_t *q, const char *sql)
+int sq_exec(sq_t *q, const char *sql)
 {
     char *msg = NULL;
     if (sqlite3_exec(q->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -226,13 +190,13 @@ static int exec(sq_t *q, const char *sql)
     return 0;
 }
 
-static void col_copy(sqlite3_stmt *st, int i, char *out, size_t len)
+void sq_col_copy(sqlite3_stmt *st, int i, char *out, size_t len)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     str_copy(out, len, t ? (const char *)t : "");
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
+char *sq_col_dup(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     return t ? strdup((const char *)t) : NULL;
@@ -242,7 +206,7 @@ static char *col_dup(sqlite3_stmt *st, int i)
 
 static int user_version(sq_t *q)
 {
-    sqlite3_stmt *st = prepare(q, "PRAGMA user_version");
+    sqlite3_stmt *st = sq_prepare(q, "PRAGMA user_version");
     int v = -1;
     if (st && sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int(st, 0);
@@ -263,13 +227,13 @@ static int migrate(sq_t *q)
     for (; v < NMIGRATIONS; v++) {
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
-        if (exec(q, "BEGIN IMMEDIATE") < 0)
+        if (sq_exec(q, "BEGIN IMMEDIATE") < 0)
             return -EIO;
-        if (exec(q, migrations[v]) < 0 || exec(q, sql) < 0) {
-            exec(q, "ROLLBACK");
+        if (sq_exec(q, migrations[v]) < 0 || sq_exec(q, sql) < 0) {
+            sq_exec(q, "ROLLBACK");
             return -EIO;
         }
-        if (exec(q, "COMMIT") < 0)
+        if (sq_exec(q, "COMMIT") < 0)
             return -EIO;
         log_info("store_migrated", LF_I("version", v + 1));
     }
@@ -319,7 +283,7 @@ static int sq_open(const char *path, const store_opts_t *o, store_t **out)
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;"
              " PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
              o->sync_full ? "FULL" : "NORMAL");
-    int rc = exec(q, sql);
+    int rc = sq_exec(q, sql);
     if (!rc)
         rc = migrate(q);
     if (!rc) {
@@ -327,7 +291,7 @@ static int sq_open(const char *path, const store_opts_t *o, store_t **out)
                  "INSERT INTO settings(k, v) VALUES ('param_history', %d)"
                  " ON CONFLICT(k) DO UPDATE SET v = excluded.v",
                  o->param_history);
-        rc = exec(q, sql);
+        rc = sq_exec(q, sql);
     }
     if (rc) {
         sq_close(&q->base);
@@ -341,7 +305,7 @@ static int sq_tx(store_t *s, int what)
 {
     static const char *const sql[] = { "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", "SAVEPOINT job",
                                        "RELEASE job", "ROLLBACK TO job; RELEASE job" };
-    return exec(SQ(s), sql[what]);
+    return sq_exec(SQ(s), sql[what]);
 }
 
 static int sq_version(store_t *s)
@@ -354,52 +318,52 @@ static int sq_version(store_t *s)
 static void dev_row(sqlite3_stmt *st, store_device_t *d)
 {
     memset(d, 0, sizeof *d);
-    col_copy(st, 0, d->id, sizeof d->id);
-    col_copy(st, 1, d->manufacturer, sizeof d->manufacturer);
-    col_copy(st, 2, d->oui, sizeof d->oui);
-    col_copy(st, 3, d->product_class, sizeof d->product_class);
-    col_copy(st, 4, d->serial, sizeof d->serial);
-    col_copy(st, 5, d->software_version, sizeof d->software_version);
-    col_copy(st, 6, d->hardware_version, sizeof d->hardware_version);
-    col_copy(st, 7, d->ip, sizeof d->ip);
-    col_copy(st, 8, d->cr_url, sizeof d->cr_url);
-    col_copy(st, 9, d->cr_user, sizeof d->cr_user);
-    col_copy(st, 10, d->cr_pass, sizeof d->cr_pass);
-    col_copy(st, 11, d->tags, sizeof d->tags);
+    sq_col_copy(st, 0, d->id, sizeof d->id);
+    sq_col_copy(st, 1, d->manufacturer, sizeof d->manufacturer);
+    sq_col_copy(st, 2, d->oui, sizeof d->oui);
+    sq_col_copy(st, 3, d->product_class, sizeof d->product_class);
+    sq_col_copy(st, 4, d->serial, sizeof d->serial);
+    sq_col_copy(st, 5, d->software_version, sizeof d->software_version);
+    sq_col_copy(st, 6, d->hardware_version, sizeof d->hardware_version);
+    sq_col_copy(st, 7, d->ip, sizeof d->ip);
+    sq_col_copy(st, 8, d->cr_url, sizeof d->cr_url);
+    sq_col_copy(st, 9, d->cr_user, sizeof d->cr_user);
+    sq_col_copy(st, 10, d->cr_pass, sizeof d->cr_pass);
+    sq_col_copy(st, 11, d->tags, sizeof d->tags);
     d->first_seen = sqlite3_column_int64(st, 12);
     d->last_inform = sqlite3_column_int64(st, 13);
     d->periodic_interval = sqlite3_column_int64(st, 14);
-    col_copy(st, 15, d->last_events, sizeof d->last_events);
+    sq_col_copy(st, 15, d->last_events, sizeof d->last_events);
 }
 
 static int sq_device_inform(store_t *s, const store_device_t *d, bool bootstrap)
 {
     sq_t *q = SQ(s);
-    sqlite3_stmt *st = stmt(q, Q_DEV_INFORM);
+    sqlite3_stmt *st = sq_stmt(q, Q_DEV_INFORM);
     if (!st)
         return -EIO;
-    bind_text(st, 1, d->id);
-    bind_text(st, 2, d->manufacturer);
-    bind_text(st, 3, d->oui);
-    bind_text(st, 4, d->product_class);
-    bind_text(st, 5, d->serial);
-    bind_text(st, 6, d->software_version);
-    bind_text(st, 7, d->hardware_version);
-    bind_text(st, 8, d->ip);
-    bind_text(st, 9, d->cr_url);
-    bind_text(st, 10, d->cr_user);
-    bind_text(st, 11, d->cr_pass);
-    bind_text(st, 12, d->tags);
+    sq_bind_text(st, 1, d->id);
+    sq_bind_text(st, 2, d->manufacturer);
+    sq_bind_text(st, 3, d->oui);
+    sq_bind_text(st, 4, d->product_class);
+    sq_bind_text(st, 5, d->serial);
+    sq_bind_text(st, 6, d->software_version);
+    sq_bind_text(st, 7, d->hardware_version);
+    sq_bind_text(st, 8, d->ip);
+    sq_bind_text(st, 9, d->cr_url);
+    sq_bind_text(st, 10, d->cr_user);
+    sq_bind_text(st, 11, d->cr_pass);
+    sq_bind_text(st, 12, d->tags);
     sqlite3_bind_int64(st, 13, d->last_inform);
     sqlite3_bind_int64(st, 14, d->periodic_interval);
-    bind_text(st, 15, d->last_events);
-    int rc = step_done(q, st, "device_inform");
+    sq_bind_text(st, 15, d->last_events);
+    int rc = sq_step_done(q, st, "device_inform");
     if (rc >= 0 && bootstrap) {
-        st = stmt(q, Q_PARAMS_FORGET);
+        st = sq_stmt(q, Q_PARAMS_FORGET);
         if (!st)
             return -EIO;
-        bind_text(st, 1, d->id);
-        rc = step_done(q, st, "params_forget");
+        sq_bind_text(st, 1, d->id);
+        rc = sq_step_done(q, st, "params_forget");
     }
     return rc < 0 ? rc : 0;
 }
@@ -407,29 +371,29 @@ static int sq_device_inform(store_t *s, const store_device_t *d, bool bootstrap)
 static int sq_device_get(store_t *s, const char *id, store_device_t *out)
 {
     sq_t *q = SQ(s);
-    sqlite3_stmt *st = stmt(q, Q_DEV_GET);
+    sqlite3_stmt *st = sq_stmt(q, Q_DEV_GET);
     if (!st)
         return -EIO;
-    bind_text(st, 1, id);
+    sq_bind_text(st, 1, id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         dev_row(st, out);
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : db_err(q, "device_get");
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sq_err(q, "device_get");
 }
 
 static int run_simple(sq_t *q, const char *sql, const char *a, const char *b, const char *c,
                       const char *what)
 {
-    sqlite3_stmt *st = prepare(q, sql);
+    sqlite3_stmt *st = sq_prepare(q, sql);
     if (!st)
         return -EIO;
-    bind_text(st, 1, a);
+    sq_bind_text(st, 1, a);
     if (b)
-        bind_text(st, 2, b);
+        sq_bind_text(st, 2, b);
     if (c)
-        bind_text(st, 3, c);
-    int rc = step_done(q, st, what);
+        sq_bind_text(st, 3, c);
+    int rc = sq_step_done(q, st, what);
     sqlite3_finalize(st);
     return rc;
 }
@@ -496,7 +460,7 @@ static int sq_device_list(store_t *s, const store_device_filter_t *f, store_devi
                            " periodic_interval ELSE ?4 END) + 60)"
                          : " AND last_inform < ?3 - (2 * (CASE WHEN periodic_interval > 0 THEN"
                            " periodic_interval ELSE ?4 END) + 60)");
-    sqlite3_stmt *st = prepare(q, sql);
+    sqlite3_stmt *st = sq_prepare(q, sql);
     if (!st)
         return -EIO;
     char tagpat[STORE_TAGS + 8], qpat[STORE_ID_MAX * 2];
@@ -505,11 +469,11 @@ static int sq_device_list(store_t *s, const store_device_filter_t *f, store_devi
         like_prefix(f->tag, t, sizeof t);
         t[strlen(t) - 1] = '\0'; /* drop the '%' */
         snprintf(tagpat, sizeof tagpat, "%%,%s,%%", t);
-        bind_text(st, 1, tagpat);
+        sq_bind_text(st, 1, tagpat);
     }
     if (f->q) {
         like_prefix(f->q, qpat, sizeof qpat);
-        bind_text(st, 2, qpat);
+        sq_bind_text(st, 2, qpat);
     }
     sqlite3_bind_int64(st, 3, f->now);
     sqlite3_bind_int64(st, 4, f->default_interval);
@@ -525,12 +489,12 @@ static int sq_device_list(store_t *s, const store_device_filter_t *f, store_devi
         }
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_err(q, "device_list");
+    return rc == SQLITE_DONE ? 0 : sq_err(q, "device_list");
 }
 
-static int64_t scalar(sq_t *q, const char *sql, int64_t a, int64_t b)
+int64_t sq_scalar(sq_t *q, const char *sql, int64_t a, int64_t b)
 {
-    sqlite3_stmt *st = prepare(q, sql);
+    sqlite3_stmt *st = sq_prepare(q, sql);
     int64_t v = -1;
     if (!st)
         return -1;
@@ -545,13 +509,13 @@ static int64_t scalar(sq_t *q, const char *sql, int64_t a, int64_t b)
 static int sq_stats(store_t *s, int64_t now, int64_t default_interval, store_stats_t *out)
 {
     sq_t *q = SQ(s);
-    out->total_devices = scalar(q, "SELECT COUNT(*) FROM devices", 0, 0);
-    out->online_devices = scalar(q,
+    out->total_devices = sq_scalar(q, "SELECT COUNT(*) FROM devices", 0, 0);
+    out->online_devices = sq_scalar(q,
                                  "SELECT COUNT(*) FROM devices WHERE last_inform >= ?1 - (2 * (CASE"
                                  " WHEN periodic_interval > 0 THEN periodic_interval ELSE ?2 END) + 60)",
                                  now, default_interval);
-    out->pending_tasks = scalar(q, "SELECT COUNT(*) FROM tasks WHERE status = 0", 0, 0);
-    out->sent_tasks = scalar(q, "SELECT COUNT(*) FROM tasks WHERE status = 1", 0, 0);
+    out->pending_tasks = sq_scalar(q, "SELECT COUNT(*) FROM tasks WHERE status = 0", 0, 0);
+    out->sent_tasks = sq_scalar(q, "SELECT COUNT(*) FROM tasks WHERE status = 1", 0, 0);
     return out->total_devices < 0 || out->online_devices < 0 || out->pending_tasks < 0 ? -EIO : 0;
 }
 
@@ -560,15 +524,15 @@ static int sq_stats(store_t *s, int64_t now, int64_t default_interval, store_sta
 static int sq_params_put(store_t *s, const char *dev, const store_param_t *p, size_t n, int64_t now)
 {
     sq_t *q = SQ(s);
-    sqlite3_stmt *st = stmt(q, Q_DEV_RID);
+    sqlite3_stmt *st = sq_stmt(q, Q_DEV_RID);
     if (!st)
         return -EIO;
-    bind_text(st, 1, dev);
+    sq_bind_text(st, 1, dev);
     int rc = sqlite3_step(st);
     int64_t rid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? -ENOENT : db_err(q, "params_put");
+        return rc == SQLITE_DONE ? -ENOENT : sq_err(q, "params_put");
     size_t i = 0;
     /* Runs of PUT_MANY plain values (no writability to merge) go together.
      * A name twice in one run would make the statement fail: such runs fall
@@ -579,15 +543,15 @@ static int sq_params_put(store_t *s, const char *dev, const store_param_t *p, si
             ok = p[k].value && p[k].writable < 0;
         if (!ok)
             break;
-        st = stmt(q, Q_PARAM_PUT_MANY);
+        st = sq_stmt(q, Q_PARAM_PUT_MANY);
         if (!st)
             return -EIO;
         sqlite3_bind_int64(st, 1, rid);
         sqlite3_bind_int64(st, 2, now);
         for (int k = 0; k < PUT_MANY; k++) {
-            bind_text(st, 3 * k + 3, p[i + (size_t)k].name);
-            bind_text(st, 3 * k + 4, p[i + (size_t)k].value);
-            bind_text(st, 3 * k + 5, p[i + (size_t)k].type);
+            sq_bind_text(st, 3 * k + 3, p[i + (size_t)k].name);
+            sq_bind_text(st, 3 * k + 4, p[i + (size_t)k].value);
+            sq_bind_text(st, 3 * k + 5, p[i + (size_t)k].type);
         }
         rc = sqlite3_step(st);
         sqlite3_reset(st);
@@ -596,21 +560,21 @@ static int sq_params_put(store_t *s, const char *dev, const store_param_t *p, si
         i += PUT_MANY;
     }
     for (; i < n; i++) {
-        st = stmt(q, p[i].value ? Q_PARAM_PUT : Q_PARAM_PUT_NAME);
+        st = sq_stmt(q, p[i].value ? Q_PARAM_PUT : Q_PARAM_PUT_NAME);
         if (!st)
             return -EIO;
         sqlite3_bind_int64(st, 1, rid);
-        bind_text(st, 2, p[i].name);
+        sq_bind_text(st, 2, p[i].name);
         if (p[i].value) {
-            bind_text(st, 3, p[i].value);
-            bind_text(st, 4, p[i].type);
+            sq_bind_text(st, 3, p[i].value);
+            sq_bind_text(st, 4, p[i].type);
             sqlite3_bind_int(st, 5, p[i].writable);
             sqlite3_bind_int64(st, 6, now);
         } else {
             sqlite3_bind_int(st, 3, p[i].writable);
             sqlite3_bind_int64(st, 4, now);
         }
-        if (step_done(q, st, "params_put") < 0)
+        if (sq_step_done(q, st, "params_put") < 0)
             return -EIO;
     }
     return 0;
@@ -620,7 +584,7 @@ static int sq_params_list(store_t *s, const char *dev, const char *prefix, store
 {
     sq_t *q = SQ(s);
     /* A prefix range on the primary key: name >= prefix AND name < prefix+0xFF. */
-    sqlite3_stmt *st = prepare(q, prefix && *prefix
+    sqlite3_stmt *st = sq_prepare(q, prefix && *prefix
                                       ? "SELECT name, value, type, writable, updated FROM params"
                                         " WHERE device = (SELECT rid FROM devices WHERE id = ?1)"
                                         " AND name >= ?2 AND name < ?3 ORDER BY name"
@@ -629,12 +593,12 @@ static int sq_params_list(store_t *s, const char *dev, const char *prefix, store
                                         " ORDER BY name");
     if (!st)
         return -EIO;
-    bind_text(st, 1, dev);
+    sq_bind_text(st, 1, dev);
     char hi[1100];
     if (prefix && *prefix) {
-        bind_text(st, 2, prefix);
+        sq_bind_text(st, 2, prefix);
         snprintf(hi, sizeof hi, "%s\xff", prefix);
-        bind_text(st, 3, hi);
+        sq_bind_text(st, 3, hi);
     }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -651,18 +615,18 @@ static int sq_params_list(store_t *s, const char *dev, const char *prefix, store
         }
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_err(q, "params_list");
+    return rc == SQLITE_DONE ? 0 : sq_err(q, "params_list");
 }
 
 static int sq_param_history(store_t *s, const char *dev, const char *name, store_param_fn fn, void *ud)
 {
     sq_t *q = SQ(s);
-    sqlite3_stmt *st = prepare(q, "SELECT name, value, updated FROM param_history WHERE device ="
+    sqlite3_stmt *st = sq_prepare(q, "SELECT name, value, updated FROM param_history WHERE device ="
                                   " (SELECT rid FROM devices WHERE id = ?1) AND name = ?2 ORDER BY id DESC");
     if (!st)
         return -EIO;
-    bind_text(st, 1, dev);
-    bind_text(st, 2, name);
+    sq_bind_text(st, 1, dev);
+    sq_bind_text(st, 2, name);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         store_param_t p = { .name = (const char *)sqlite3_column_text(st, 0),
@@ -675,294 +639,7 @@ static int sq_param_history(store_t *s, const char *dev, const char *name, store
         }
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_err(q, "param_history");
-}
-
-/* ---- tasks ---------------------------------------------------------------------- */
-
-static void task_row(sqlite3_stmt *st, store_task_t *t)
-{
-    memset(t, 0, sizeof *t);
-    t->id = sqlite3_column_int64(st, 0);
-    col_copy(st, 1, t->device_id, sizeof t->device_id);
-    col_copy(st, 2, t->type, sizeof t->type);
-    t->params = col_dup(st, 3);
-    t->status = (store_task_status_t)sqlite3_column_int(st, 4);
-    t->result = col_dup(st, 5);
-    t->fault_code = sqlite3_column_int(st, 6);
-    col_copy(st, 7, t->fault_string, sizeof t->fault_string);
-    t->attempts = sqlite3_column_int(st, 8);
-    t->created = sqlite3_column_int64(st, 9);
-    t->updated = sqlite3_column_int64(st, 10);
-    t->sent_at = sqlite3_column_int64(st, 11);
-    t->done_at = sqlite3_column_int64(st, 12);
-    t->expires_at = sqlite3_column_int64(st, 13);
-    col_copy(st, 14, t->wakeup, sizeof t->wakeup);
-}
-
-static int sq_task_add(store_t *s, store_task_t *t)
-{
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = stmt(q, Q_TASK_ADD);
-    if (!st)
-        return -EIO;
-    bind_text(st, 1, t->device_id);
-    bind_text(st, 2, t->type);
-    bind_text(st, 3, t->params ? t->params : "{}");
-    sqlite3_bind_int64(st, 4, t->created);
-    sqlite3_bind_int64(st, 5, t->expires_at);
-    if (step_done(q, st, "task_add") < 0)
-        return -EIO;
-    t->id = sqlite3_last_insert_rowid(q->db);
-    t->status = STORE_TASK_PENDING;
-    t->updated = t->created;
-    return 0;
-}
-
-static int sq_task_get(store_t *s, int64_t id, store_task_t *out)
-{
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = stmt(q, Q_TASK_GET);
-    if (!st)
-        return -EIO;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        task_row(st, out);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : db_err(q, "task_get");
-}
-
-static int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only,
-                        store_task_fn fn, void *ud)
-{
-    sq_t *q = SQ(s);
-    /* The pending query runs for every Inform: keep it prepared. */
-    sqlite3_stmt *st = pending_only ? stmt(q, Q_TASK_PENDING)
-                                    : prepare(q, "SELECT " TASK_COLS " FROM tasks WHERE device_id = ?1"
-                                                 " ORDER BY id DESC LIMIT ?2");
-    if (!st)
-        return -EIO;
-    bind_text(st, 1, dev);
-    sqlite3_bind_int64(st, 2, limit > 0 ? limit : 100);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_task_t t;
-        task_row(st, &t);
-        int stop = fn(&t, ud);
-        store_task_clear(&t);
-        if (stop) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    if (pending_only)
-        sqlite3_reset(st);
-    else
-        sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_err(q, "task_list");
-}
-
-/* Why a transition did not happen: the task's current state. */
-static int task_state_err(sq_t *q, int64_t id)
-{
-    int64_t st = scalar(q, "SELECT status FROM tasks WHERE id = ?1", id, 0);
-    if (st < 0)
-        return -ENOENT;
-    return st == STORE_TASK_SENT ? -EBUSY : -ESTALE;
-}
-
-static int sq_task_mark_sent(store_t *s, int64_t id, int64_t now)
-{
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = stmt(q, Q_TASK_SENT);
-    if (!st)
-        return -EIO;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, now);
-    int rc = step_done(q, st, "task_sent");
-    if (rc < 0)
-        return rc;
-    return rc == 1 ? 0 : task_state_err(q, id) == -ENOENT ? -ENOENT : -ESTALE;
-}
-
-static int sq_task_finish(store_t *s, int64_t id, store_task_status_t status, const char *result,
-                          int fault_code, const char *fault_string, int64_t now)
-{
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = stmt(q, Q_TASK_FINISH);
-    if (!st)
-        return -EIO;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int(st, 2, (int)status);
-    if (result)
-        sqlite3_bind_text(st, 3, result, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 3);
-    sqlite3_bind_int(st, 4, fault_code);
-    bind_text(st, 5, fault_string);
-    sqlite3_bind_int64(st, 6, now);
-    int rc = step_done(q, st, "task_finish");
-    if (rc < 0)
-        return rc;
-    return rc == 1 ? 0 : task_state_err(q, id) == -ENOENT ? -ENOENT : -ESTALE;
-}
-
-static int sq_task_cancel(store_t *s, int64_t id, int64_t now)
-{
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = prepare(q, "UPDATE tasks SET status = 5, done_at = ?2, updated = ?2"
-                                  " WHERE id = ?1 AND status = 0");
-    if (!st)
-        return -EIO;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, now);
-    int rc = step_done(q, st, "task_cancel");
-    sqlite3_finalize(st);
-    if (rc < 0)
-        return rc;
-    return rc == 1 ? 0 : task_state_err(q, id);
-}
-
-static int sq_task_set_wakeup(store_t *s, int64_t id, const char *text)
-{
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = prepare(q, "UPDATE tasks SET wakeup = ?2 WHERE id = ?1");
-    if (!st)
-        return -EIO;
-    sqlite3_bind_int64(st, 1, id);
-    bind_text(st, 2, text);
-    int rc = step_done(q, st, "task_wakeup");
-    sqlite3_finalize(st);
-    return rc < 0 ? rc : rc == 1 ? 0 : -ENOENT;
-}
-
-static int sq_task_requeue(store_t *s, int64_t id, int64_t now)
-{
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = prepare(q, "UPDATE tasks SET status = 0, updated = ?2 WHERE id = ?1 AND status = 1");
-    if (!st)
-        return -EIO;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, now);
-    int rc = step_done(q, st, "task_requeue");
-    sqlite3_finalize(st);
-    return rc < 0 ? rc : rc == 1 ? 0 : -ESTALE;
-}
-
-static int sq_task_recover(store_t *s, const char *const *types, int64_t now)
-{
-    sq_t *q = SQ(s);
-    int total = 0;
-    for (; types && *types; types++) {
-        sqlite3_stmt *st = prepare(q, "UPDATE tasks SET status = 0, updated = ?2 WHERE status = 1"
-                                      " AND type = ?1");
-        if (!st)
-            return -EIO;
-        bind_text(st, 1, *types);
-        sqlite3_bind_int64(st, 2, now);
-        int rc = step_done(q, st, "task_recover");
-        sqlite3_finalize(st);
-        if (rc < 0)
-            return rc;
-        total += rc;
-    }
-    return total;
-}
-
-static int sq_task_expire(store_t *s, int64_t now)
-{
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = prepare(q, "UPDATE tasks SET status = 4, done_at = ?1, updated = ?1,"
-                                  " fault_string = 'expired' WHERE status IN (0, 1) AND"
-                                  " expires_at > 0 AND expires_at <= ?1");
-    if (!st)
-        return -EIO;
-    sqlite3_bind_int64(st, 1, now);
-    int rc = step_done(q, st, "task_expire");
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static int sq_task_devices_pending(store_t *s, int64_t limit, int (*fn)(const char *, void *),
-                                   void *ud)
-{
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = prepare(q, "SELECT DISTINCT device_id FROM tasks WHERE status = 0 LIMIT ?1");
-    if (!st)
-        return -EIO;
-    sqlite3_bind_int64(st, 1, limit > 0 ? limit : 1000);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if (fn((const char *)sqlite3_column_text(st, 0), ud) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_err(q, "devices_pending");
-}
-
-/* ---- sessions ------------------------------------------------------------------- */
-
-static int sq_session_add(store_t *s, store_session_t *ss, const char *log, size_t loglen)
-{
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = stmt(q, Q_SESSION_ADD);
-    if (!st)
-        return -EIO;
-    bind_text(st, 1, ss->device_id);
-    sqlite3_bind_int64(st, 2, ss->started);
-    sqlite3_bind_int64(st, 3, ss->duration_ms);
-    bind_text(st, 4, ss->events);
-    sqlite3_bind_int(st, 5, ss->rpcs);
-    bind_text(st, 6, ss->outcome);
-    if (log && loglen) {
-        /* Keep the tail: the last exchanges explain how a session ended. */
-        if (loglen > q->o.session_log_max) {
-            log += loglen - q->o.session_log_max;
-            loglen = q->o.session_log_max;
-        }
-        sqlite3_bind_text(st, 7, log, (int)loglen, SQLITE_STATIC);
-    } else {
-        sqlite3_bind_null(st, 7);
-    }
-    if (step_done(q, st, "session_add") < 0)
-        return -EIO;
-    ss->id = sqlite3_last_insert_rowid(q->db);
-    st = stmt(q, Q_SESSION_TRIM);
-    if (!st)
-        return -EIO;
-    bind_text(st, 1, ss->device_id);
-    sqlite3_bind_int(st, 2, q->o.sessions_per_device);
-    return step_done(q, st, "session_trim") < 0 ? -EIO : 0;
-}
-
-static int sq_session_list(store_t *s, const char *dev, int64_t limit, store_session_fn fn, void *ud)
-{
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = prepare(q, "SELECT id, device_id, started, duration_ms, events, rpcs, outcome,"
-                                  " log FROM sessions WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2");
-    if (!st)
-        return -EIO;
-    bind_text(st, 1, dev);
-    sqlite3_bind_int64(st, 2, limit > 0 ? limit : 20);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_session_t ss = { .id = sqlite3_column_int64(st, 0) };
-        col_copy(st, 1, ss.device_id, sizeof ss.device_id);
-        ss.started = sqlite3_column_int64(st, 2);
-        ss.duration_ms = sqlite3_column_int64(st, 3);
-        col_copy(st, 4, ss.events, sizeof ss.events);
-        ss.rpcs = sqlite3_column_int(st, 5);
-        col_copy(st, 6, ss.outcome, sizeof ss.outcome);
-        ss.log = (const char *)sqlite3_column_text(st, 7);
-        if (fn(&ss, ud) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_err(q, "session_list");
+    return rc == SQLITE_DONE ? 0 : sq_err(q, "param_history");
 }
 
 const store_backend_t store_sqlite_backend = {

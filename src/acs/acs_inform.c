@@ -1,0 +1,259 @@
+/*
+ * acs_inform: the CPE's own requests that need the store: the Inform that
+ * opens a session (device, parameters, events, the tasks they confirm) and
+ * TransferComplete / AutonomousTransferComplete. The rest of the CWMP
+ * endpoint is in acs_cwmp.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acs/acs_session.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/str.h"
+
+/* ---- the Inform ---------------------------------------------------------------------- */
+
+typedef struct inform_job {
+    acs_session_t *s;
+    store_device_t dev;
+    bool bootstrap;
+    store_param_t *params;
+    size_t nparams;
+    char *strings;
+    int64_t done_ids[16];    /* tasks confirmed by "M Reboot"/"M ScheduleInform" */
+    size_t ndone;
+    char discover[64];       /* BOOTSTRAP: the data model root to read again ("Device.") */
+    int64_t ttl_s;
+    int64_t pending;         /* out */
+} inform_job_t;
+
+static int count_one(const store_task_t *t, void *ud)
+{
+    (*(int64_t *)ud)++;
+    return 0;
+}
+
+static int inform_run(store_t *st, void *ud)
+{
+    inform_job_t *j = ud;
+    int64_t now = j->dev.last_inform;
+    int rc = store_device_inform(st, &j->dev, j->bootstrap);
+    if (rc < 0)
+        return rc;
+    if (j->nparams && (rc = store_params_put(st, j->dev.id, j->params, j->nparams, now)) < 0)
+        return rc;
+    for (size_t i = 0; i < j->ndone; i++)
+        (void)store_task_finish(st, j->done_ids[i], STORE_TASK_DONE, "{}", 0, NULL, now);
+    if (j->discover[0]) {
+        /* Rediscover what the device has: one GetParameterValues of its root,
+         * queued like any task (visible in the API), run in this session. */
+        store_task_t t = { .created = now, .expires_at = j->ttl_s ? now + j->ttl_s : 0 };
+        char params[128];
+        snprintf(params, sizeof params, "{\"names\":[\"%s\"]}", j->discover);
+        str_copy(t.device_id, sizeof t.device_id, j->dev.id);
+        str_copy(t.type, sizeof t.type, "get_params");
+        t.params = params;
+        if ((rc = store_task_add(st, &t)) < 0)
+            return rc;
+    }
+    return store_task_pending(st, j->dev.id, 1, count_one, &j->pending);
+}
+
+static void inform_free(inform_job_t *j)
+{
+    free(j->params);
+    free(j->strings);
+    free(j);
+}
+
+static void inform_done(int rc, void *ud)
+{
+    inform_job_t *j = ud;
+    acs_session_t *s = j->s;
+    http_req_t *req = s->req;
+    s->req = NULL;
+    for (size_t i = 0; i < j->ndone; i++)
+        acs_task_finished(s->a, j->done_ids[i]);
+    if (!s->ended && req) {
+        acs_session_touch(s);
+        if (rc < 0) {
+            http_respond_error(req, 503, "store unavailable");
+            acs_session_end(s, "store error");
+        } else {
+            s->pending_hint = (int)j->pending;
+            cwmp_msg_t m = { .type = CWMP_INFORM_RESPONSE, .ns = s->ns, .max_envelopes = 1,
+                             .id = s->req_id[0] ? s->req_id : NULL };
+            acs_respond_xml(s, req, &m);
+        }
+    }
+    acs_session_unref(s);
+    inform_free(j);
+}
+
+static const char *find_param(const cwmp_msg_t *m, const char *suffix)
+{
+    size_t sl = strlen(suffix);
+    for (size_t i = 0; i < m->n_params; i++) {
+        size_t nl = strlen(m->params[i].name);
+        if (nl >= sl && strcmp(m->params[i].name + nl - sl, suffix) == 0)
+            return m->params[i].value;
+    }
+    return NULL;
+}
+
+void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
+{
+    inform_job_t *j = calloc(1, sizeof *j);
+    if (!j || acs_copy_params(m, true, &j->params, &j->strings, &j->nparams) != 0) {
+        free(j);
+        http_respond_error(req, 503, "out of memory");
+        acs_session_end(s, "error");
+        return;
+    }
+    store_device_t *d = &j->dev;
+    if (store_device_id(m->device.oui, m->device.product_class, m->device.serial_number, d->id,
+                        sizeof d->id) != 0 || !m->device.oui || !m->device.serial_number) {
+        inform_free(j);
+        a->n.bad_requests++;
+        acs_respond_fault(s, req, s->ns, m->id, CWMP_FAULT_INVALID_ARGUMENTS, "bad DeviceId");
+        acs_session_end(s, "bad inform");
+        return;
+    }
+    str_copy(d->manufacturer, sizeof d->manufacturer, m->device.manufacturer ? m->device.manufacturer : "");
+    str_copy(d->oui, sizeof d->oui, m->device.oui);
+    str_copy(d->product_class, sizeof d->product_class, m->device.product_class ? m->device.product_class : "");
+    str_copy(d->serial, sizeof d->serial, m->device.serial_number);
+    const char *v;
+    if ((v = find_param(m, ".DeviceInfo.SoftwareVersion")))
+        str_copy(d->software_version, sizeof d->software_version, v);
+    if ((v = find_param(m, ".DeviceInfo.HardwareVersion")))
+        str_copy(d->hardware_version, sizeof d->hardware_version, v);
+    if ((v = find_param(m, ".ManagementServer.ConnectionRequestURL")))
+        str_copy(d->cr_url, sizeof d->cr_url, v);
+    if ((v = find_param(m, ".ManagementServer.PeriodicInformInterval")))
+        d->periodic_interval = strtoll(v, NULL, 10);
+    str_copy(d->ip, sizeof d->ip, http_req_peer_host(req));
+    d->first_seen = d->last_inform = clock_real_s();
+
+    /* A second Inform from a device with a live session: that one is over. */
+    acs_session_t *old = acs_session_by_device(a, d->id);
+    if (old && old != s)
+        acs_session_end(old, "superseded");
+    if (!s->device_id[0])
+        acs_session_set_device(s, d->id);
+
+    size_t off = 0;
+    for (size_t i = 0; i < m->n_events; i++) {
+        const char *code = m->events[i].code;
+        if (strcmp(code, "0 BOOTSTRAP") == 0)
+            j->bootstrap = true;
+        /* The CommandKey of our Reboot/ScheduleInform comes back: done. */
+        if ((strcmp(code, "M Reboot") == 0 || strcmp(code, "M ScheduleInform") == 0) &&
+            j->ndone < 16) {
+            int64_t id = acs_task_id_from_key(m->events[i].command_key);
+            if (id)
+                j->done_ids[j->ndone++] = id;
+        }
+        int n = snprintf(s->events + off, sizeof s->events - off, "%s%s", off ? "," : "", code);
+        if (n > 0 && (size_t)n < sizeof s->events - off)
+            off += (size_t)n;
+    }
+    str_copy(d->last_events, sizeof d->last_events, s->events);
+    if (j->bootstrap && a->o.rediscover && m->n_params) {
+        /* The root is the first segment of the names the Inform carries. */
+        const char *n = m->params[0].name;
+        size_t len = strcspn(n, ".");
+        if (n[len] == '.' && len + 2 < sizeof j->discover && strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") >= len) {
+            memcpy(j->discover, n, len + 1);
+            j->discover[len + 1] = '\0';
+            j->ttl_s = a->o.task_ttl_ms / 1000;
+        }
+    }
+    a->n.informs++;
+    log_info("cwmp_inform", LF_S("device", d->id), LF_S("events", s->events),
+             LF_S("peer", http_req_peer(req)), LF_S("ns", cwmp_ns_uri(s->ns)));
+    j->s = s;
+    s->req = req;
+    s->refs++;
+    if (store_worker_submit(a->db, inform_run, inform_done, j) != 0) {
+        s->refs--;
+        s->req = NULL;
+        inform_free(j);
+        http_respond_error(req, 503, "store busy");
+        acs_session_end(s, "store busy");
+    }
+}
+
+/* ---- TransferComplete ------------------------------------------------------------------ */
+
+typedef struct tc_job {
+    acs_session_t *s;
+    int64_t task_id;
+    bool ok;
+    int fault_code;
+    char fault_string[256];
+    char *result;
+    cwmp_type_t answer;
+} tc_job_t;
+
+static int tc_run(store_t *st, void *ud)
+{
+    tc_job_t *j = ud;
+    if (!j->task_id)
+        return 0;
+    (void)store_task_finish(st, j->task_id, j->ok ? STORE_TASK_DONE : STORE_TASK_FAILED, j->result,
+                            j->fault_code, j->fault_string, clock_real_s());
+    return 0;
+}
+
+static void tc_done(int rc, void *ud)
+{
+    tc_job_t *j = ud;
+    acs_session_t *s = j->s;
+    http_req_t *req = s->req;
+    s->req = NULL;
+    if (j->task_id)
+        acs_task_finished(s->a, j->task_id);
+    if (!s->ended && req) {
+        cwmp_msg_t m = { .type = j->answer, .ns = s->ns, .id = s->req_id[0] ? s->req_id : NULL };
+        acs_respond_xml(s, req, &m);
+    }
+    acs_session_unref(s);
+    free(j->result);
+    free(j);
+}
+
+void acs_on_transfer_complete(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
+{
+    tc_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        http_respond_error(req, 503, "out of memory");
+        return;
+    }
+    j->s = s;
+    j->answer = cwmp_response_type(m->type);
+    if (m->type == CWMP_TRANSFER_COMPLETE) {
+        j->task_id = acs_task_id_from_key(m->command_key);
+        j->ok = m->fault_code == 0;
+        j->fault_code = m->fault_code;
+        str_copy(j->fault_string, sizeof j->fault_string, m->fault_string ? m->fault_string : "");
+        json_t *r = acs_result_json(m);
+        j->result = json_dumps(r, JSON_COMPACT);
+        json_decref(r);
+    }
+    log_info("cwmp_transfer_complete", LF_S("device", s->device_id),
+             LF_S("command_key", m->command_key ? m->command_key : ""),
+             LF_I("fault", m->fault_code), LF_B("autonomous", m->type != CWMP_TRANSFER_COMPLETE));
+    s->req = req;
+    s->refs++;
+    if (store_worker_submit(s->a->db, tc_run, tc_done, j) != 0) {
+        s->req = NULL;
+        s->refs--;
+        free(j->result);
+        free(j);
+        http_respond_error(req, 503, "store busy");
+    }
+}

@@ -1,0 +1,84 @@
+/*
+ * store_sqlite: internals shared by the SQLite backend's files
+ * (store_sqlite.c: connection, migrations, devices, parameters;
+ * store_sqlite_tasks.c: tasks and sessions). Not for use outside src/store.
+ */
+#ifndef OUTPOST_STORE_SQLITE_H
+#define OUTPOST_STORE_SQLITE_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store_impl.h"
+
+enum {
+    Q_DEV_INFORM,
+    Q_DEV_GET,
+    Q_PARAMS_FORGET,
+    Q_DEV_RID,
+    Q_PARAM_PUT,
+    Q_PARAM_PUT_NAME,
+    Q_TASK_ADD,
+    Q_TASK_GET,
+    Q_TASK_SENT,
+    Q_TASK_FINISH,
+    Q_SESSION_ADD,
+    Q_SESSION_TRIM,
+    Q_TASK_PENDING,
+    Q_PARAM_PUT_MANY,
+    Q_COUNT
+};
+
+
+/* Parameters written PUT_MANY rows per statement: one step instead of
+ * PUT_MANY (long lists are the ACS's heaviest writes). */
+enum { PUT_MANY = 32 };
+
+typedef struct sq {
+    struct store base;
+    sqlite3 *db;
+    store_opts_t o;
+    sqlite3_stmt *st[Q_COUNT];
+} sq_t;
+
+#define SQ(s) ((sq_t *)(s))
+#define TASK_COLS \
+    "id, device_id, type, params, status, result, fault_code, fault_string, attempts, created," \
+    " updated, sent_at, done_at, expires_at, wakeup"
+#define DEV_COLS \
+    "id, manufacturer, oui, product_class, serial, software_version, hardware_version, ip," \
+    " cr_url, cr_user, cr_pass, tags, first_seen, last_inform, periodic_interval, last_events"
+
+/* Helpers (store_sqlite.c). Errors are logged once, as -EIO. */
+int sq_err(sq_t *q, const char *what);
+/* A cached statement, reset and unbound. */
+sqlite3_stmt *sq_stmt(sq_t *q, int i);
+/* A one-off statement (finalize it). */
+sqlite3_stmt *sq_prepare(sq_t *q, const char *sql);
+void sq_bind_text(sqlite3_stmt *st, int i, const char *s);
+/* Run a statement that returns no rows: changes() or -EIO. */
+int sq_step_done(sq_t *q, sqlite3_stmt *st, const char *what);
+int sq_exec(sq_t *q, const char *sql);
+void sq_col_copy(sqlite3_stmt *st, int i, char *out, size_t len);
+char *sq_col_dup(sqlite3_stmt *st, int i);
+/* First column of the first row, -1 when none. */
+int64_t sq_scalar(sq_t *q, const char *sql, int64_t a, int64_t b);
+
+/* store_sqlite_tasks.c */
+int sq_task_add(store_t *s, store_task_t *t);
+int sq_task_get(store_t *s, int64_t id, store_task_t *out);
+int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only, store_task_fn fn, void *ud);
+int sq_task_mark_sent(store_t *s, int64_t id, int64_t now);
+int sq_task_finish(store_t *s, int64_t id, store_task_status_t status, const char *result, int fault_code, const char *fault_string, int64_t now);
+int sq_task_cancel(store_t *s, int64_t id, int64_t now);
+int sq_task_set_wakeup(store_t *s, int64_t id, const char *text);
+int sq_task_requeue(store_t *s, int64_t id, int64_t now);
+int sq_task_recover(store_t *s, const char *const *types, int64_t now);
+int sq_task_expire(store_t *s, int64_t now);
+int sq_task_devices_pending(store_t *s, int64_t limit, int (*fn)(const char *, void *), void *ud);
+int sq_session_add(store_t *s, store_session_t *ss, const char *log, size_t loglen);
+int sq_session_list(store_t *s, const char *dev, int64_t limit, store_session_fn fn, void *ud);
+
+#endif

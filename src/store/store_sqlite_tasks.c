@@ -1,0 +1,300 @@
+/*
+ * store_sqlite_tasks: the SQLite backend's task queue and session rows.
+ * Transitions are single guarded UPDATEs (WHERE status IN ...), so a task
+ * can never move twice, whoever asks.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/str.h"
+#include "store/store_sqlite.h"
+
+/* ---- tasks ---------------------------------------------------------------------- */
+
+static void task_row(sqlite3_stmt *st, store_task_t *t)
+{
+    memset(t, 0, sizeof *t);
+    t->id = sqlite3_column_int64(st, 0);
+    sq_col_copy(st, 1, t->device_id, sizeof t->device_id);
+    sq_col_copy(st, 2, t->type, sizeof t->type);
+    t->params = sq_col_dup(st, 3);
+    t->status = (store_task_status_t)sqlite3_column_int(st, 4);
+    t->result = sq_col_dup(st, 5);
+    t->fault_code = sqlite3_column_int(st, 6);
+    sq_col_copy(st, 7, t->fault_string, sizeof t->fault_string);
+    t->attempts = sqlite3_column_int(st, 8);
+    t->created = sqlite3_column_int64(st, 9);
+    t->updated = sqlite3_column_int64(st, 10);
+    t->sent_at = sqlite3_column_int64(st, 11);
+    t->done_at = sqlite3_column_int64(st, 12);
+    t->expires_at = sqlite3_column_int64(st, 13);
+    sq_col_copy(st, 14, t->wakeup, sizeof t->wakeup);
+}
+
+int sq_task_add(store_t *s, store_task_t *t)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_TASK_ADD);
+    if (!st)
+        return -EIO;
+    sq_bind_text(st, 1, t->device_id);
+    sq_bind_text(st, 2, t->type);
+    sq_bind_text(st, 3, t->params ? t->params : "{}");
+    sqlite3_bind_int64(st, 4, t->created);
+    sqlite3_bind_int64(st, 5, t->expires_at);
+    if (sq_step_done(q, st, "task_add") < 0)
+        return -EIO;
+    t->id = sqlite3_last_insert_rowid(q->db);
+    t->status = STORE_TASK_PENDING;
+    t->updated = t->created;
+    return 0;
+}
+
+int sq_task_get(store_t *s, int64_t id, store_task_t *out)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_TASK_GET);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        task_row(st, out);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sq_err(q, "task_get");
+}
+
+int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only,
+                        store_task_fn fn, void *ud)
+{
+    sq_t *q = SQ(s);
+    /* The pending query runs for every Inform: keep it prepared. */
+    sqlite3_stmt *st = pending_only ? sq_stmt(q, Q_TASK_PENDING)
+                                    : sq_prepare(q, "SELECT " TASK_COLS " FROM tasks WHERE device_id = ?1"
+                                                 " ORDER BY id DESC LIMIT ?2");
+    if (!st)
+        return -EIO;
+    sq_bind_text(st, 1, dev);
+    sqlite3_bind_int64(st, 2, limit > 0 ? limit : 100);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_task_t t;
+        task_row(st, &t);
+        int stop = fn(&t, ud);
+        store_task_clear(&t);
+        if (stop) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (pending_only)
+        sqlite3_reset(st);
+    else
+        sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : sq_err(q, "task_list");
+}
+
+/* Why a transition did not happen: the task's current state. */
+static int task_state_err(sq_t *q, int64_t id)
+{
+    int64_t st = sq_scalar(q, "SELECT status FROM tasks WHERE id = ?1", id, 0);
+    if (st < 0)
+        return -ENOENT;
+    return st == STORE_TASK_SENT ? -EBUSY : -ESTALE;
+}
+
+int sq_task_mark_sent(store_t *s, int64_t id, int64_t now)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_TASK_SENT);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    int rc = sq_step_done(q, st, "task_sent");
+    if (rc < 0)
+        return rc;
+    return rc == 1 ? 0 : task_state_err(q, id) == -ENOENT ? -ENOENT : -ESTALE;
+}
+
+int sq_task_finish(store_t *s, int64_t id, store_task_status_t status, const char *result,
+                          int fault_code, const char *fault_string, int64_t now)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_TASK_FINISH);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, (int)status);
+    if (result)
+        sqlite3_bind_text(st, 3, result, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_int(st, 4, fault_code);
+    sq_bind_text(st, 5, fault_string);
+    sqlite3_bind_int64(st, 6, now);
+    int rc = sq_step_done(q, st, "task_finish");
+    if (rc < 0)
+        return rc;
+    return rc == 1 ? 0 : task_state_err(q, id) == -ENOENT ? -ENOENT : -ESTALE;
+}
+
+int sq_task_cancel(store_t *s, int64_t id, int64_t now)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_prepare(q, "UPDATE tasks SET status = 5, done_at = ?2, updated = ?2"
+                                  " WHERE id = ?1 AND status = 0");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    int rc = sq_step_done(q, st, "task_cancel");
+    sqlite3_finalize(st);
+    if (rc < 0)
+        return rc;
+    return rc == 1 ? 0 : task_state_err(q, id);
+}
+
+int sq_task_set_wakeup(store_t *s, int64_t id, const char *text)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_prepare(q, "UPDATE tasks SET wakeup = ?2 WHERE id = ?1");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sq_bind_text(st, 2, text);
+    int rc = sq_step_done(q, st, "task_wakeup");
+    sqlite3_finalize(st);
+    return rc < 0 ? rc : rc == 1 ? 0 : -ENOENT;
+}
+
+int sq_task_requeue(store_t *s, int64_t id, int64_t now)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_prepare(q, "UPDATE tasks SET status = 0, updated = ?2 WHERE id = ?1 AND status = 1");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    int rc = sq_step_done(q, st, "task_requeue");
+    sqlite3_finalize(st);
+    return rc < 0 ? rc : rc == 1 ? 0 : -ESTALE;
+}
+
+int sq_task_recover(store_t *s, const char *const *types, int64_t now)
+{
+    sq_t *q = SQ(s);
+    int total = 0;
+    for (; types && *types; types++) {
+        sqlite3_stmt *st = sq_prepare(q, "UPDATE tasks SET status = 0, updated = ?2 WHERE status = 1"
+                                      " AND type = ?1");
+        if (!st)
+            return -EIO;
+        sq_bind_text(st, 1, *types);
+        sqlite3_bind_int64(st, 2, now);
+        int rc = sq_step_done(q, st, "task_recover");
+        sqlite3_finalize(st);
+        if (rc < 0)
+            return rc;
+        total += rc;
+    }
+    return total;
+}
+
+int sq_task_expire(store_t *s, int64_t now)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_prepare(q, "UPDATE tasks SET status = 4, done_at = ?1, updated = ?1,"
+                                  " fault_string = 'expired' WHERE status IN (0, 1) AND"
+                                  " expires_at > 0 AND expires_at <= ?1");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, now);
+    int rc = sq_step_done(q, st, "task_expire");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int sq_task_devices_pending(store_t *s, int64_t limit, int (*fn)(const char *, void *),
+                                   void *ud)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_prepare(q, "SELECT DISTINCT device_id FROM tasks WHERE status = 0 LIMIT ?1");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, limit > 0 ? limit : 1000);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn((const char *)sqlite3_column_text(st, 0), ud) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : sq_err(q, "devices_pending");
+}
+
+/* ---- sessions ------------------------------------------------------------------- */
+
+int sq_session_add(store_t *s, store_session_t *ss, const char *log, size_t loglen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_SESSION_ADD);
+    if (!st)
+        return -EIO;
+    sq_bind_text(st, 1, ss->device_id);
+    sqlite3_bind_int64(st, 2, ss->started);
+    sqlite3_bind_int64(st, 3, ss->duration_ms);
+    sq_bind_text(st, 4, ss->events);
+    sqlite3_bind_int(st, 5, ss->rpcs);
+    sq_bind_text(st, 6, ss->outcome);
+    if (log && loglen) {
+        /* Keep the tail: the last exchanges explain how a session ended. */
+        if (loglen > q->o.session_log_max) {
+            log += loglen - q->o.session_log_max;
+            loglen = q->o.session_log_max;
+        }
+        sqlite3_bind_text(st, 7, log, (int)loglen, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(st, 7);
+    }
+    if (sq_step_done(q, st, "session_add") < 0)
+        return -EIO;
+    ss->id = sqlite3_last_insert_rowid(q->db);
+    st = sq_stmt(q, Q_SESSION_TRIM);
+    if (!st)
+        return -EIO;
+    sq_bind_text(st, 1, ss->device_id);
+    sqlite3_bind_int(st, 2, q->o.sessions_per_device);
+    return sq_step_done(q, st, "session_trim") < 0 ? -EIO : 0;
+}
+
+int sq_session_list(store_t *s, const char *dev, int64_t limit, store_session_fn fn, void *ud)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_prepare(q, "SELECT id, device_id, started, duration_ms, events, rpcs, outcome,"
+                                  " log FROM sessions WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2");
+    if (!st)
+        return -EIO;
+    sq_bind_text(st, 1, dev);
+    sqlite3_bind_int64(st, 2, limit > 0 ? limit : 20);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_session_t ss = { .id = sqlite3_column_int64(st, 0) };
+        sq_col_copy(st, 1, ss.device_id, sizeof ss.device_id);
+        ss.started = sqlite3_column_int64(st, 2);
+        ss.duration_ms = sqlite3_column_int64(st, 3);
+        sq_col_copy(st, 4, ss.events, sizeof ss.events);
+        ss.rpcs = sqlite3_column_int(st, 5);
+        sq_col_copy(st, 6, ss.outcome, sizeof ss.outcome);
+        ss.log = (const char *)sqlite3_column_text(st, 7);
+        if (fn(&ss, ud) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : sq_err(q, "session_list");
+}
