@@ -1,0 +1,150 @@
+/* Unit tests of the ACS's task vocabulary: strict validation of API task
+ * JSON, and every task type turned into an RPC the encoder accepts. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "acs/acs_internal.h"
+
+static int validate(const char *json, char *err, size_t errlen)
+{
+    json_t *body = json_loads(json, 0, NULL);
+    assert_non_null(body);
+    const char *type;
+    json_t *params = NULL;
+    int rc = acs_task_validate(body, &type, &params, err, errlen);
+    json_decref(body);
+    json_decref(params);
+    return rc;
+}
+
+static void test_validate(void **state)
+{
+    char err[256];
+    static const char *const good[] = {
+        "{\"type\":\"get_params\",\"parameters\":{\"names\":[\"Device.\"]}}",
+        "{\"type\":\"set_params\",\"parameters\":{\"values\":{\"A.B\":1,\"A.C\":true,\"A.D\":\"x\","
+        "\"A.E\":{\"value\":\"5\",\"type\":\"xsd:unsignedInt\"}},\"parameter_key\":\"k\"}}",
+        "{\"type\":\"reboot\"}",
+        "{\"type\":\"factory_reset\",\"parameters\":null}",
+        "{\"type\":\"get_names\",\"parameters\":{\"path\":\"Device.\",\"next_level\":true}}",
+        "{\"type\":\"get_names\"}",
+        "{\"type\":\"add_object\",\"parameters\":{\"object\":\"Device.IP.Interface.\"}}",
+        "{\"type\":\"delete_object\",\"parameters\":{\"object\":\"Device.IP.Interface.2.\"}}",
+        "{\"type\":\"get_attributes\",\"parameters\":{\"names\":[\"Device.\"]}}",
+        "{\"type\":\"set_attributes\",\"parameters\":{\"attributes\":[{\"name\":\"A.B\",\"notification\":2,"
+        "\"access_list\":[\"Subscriber\"]}]}}",
+        "{\"type\":\"download\",\"parameters\":{\"url\":\"http://f/x\",\"file_size\":10}}",
+        "{\"type\":\"upload\",\"parameters\":{\"url\":\"http://f/u\",\"file_type\":\"2 Vendor Log File\"}}",
+        "{\"type\":\"schedule_inform\",\"parameters\":{\"delay_seconds\":5}}",
+        "{\"type\":\"get_rpc_methods\"}",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (validate(good[i], err, sizeof err) != 0)
+            fail_msg("%s: %s", good[i], err);
+    static const char *const bad[] = {
+        "[]", "{}", "{\"type\":1}", "{\"type\":\"nope\"}", "{\"type\":\"reboot\",\"x\":1}",
+        "{\"type\":\"reboot\",\"parameters\":{\"delay\":1}}",
+        "{\"type\":\"get_params\"}", "{\"type\":\"get_params\",\"parameters\":{\"names\":[]}}",
+        "{\"type\":\"get_params\",\"parameters\":{\"names\":[1]}}",
+        "{\"type\":\"set_params\",\"parameters\":{\"values\":{}}}",
+        "{\"type\":\"set_params\",\"parameters\":{\"values\":{\"A\":null}}}",
+        "{\"type\":\"set_params\",\"parameters\":{\"values\":{\"A\":{\"value\":1,\"kind\":2}}}}",
+        "{\"type\":\"set_params\",\"parameters\":{\"values\":{\"A\":{\"value\":1,\"type\":\"x\\\"y\"}}}}",
+        "{\"type\":\"add_object\",\"parameters\":{\"object\":\"Device.IP\"}}",
+        "{\"type\":\"set_attributes\",\"parameters\":{\"attributes\":[{\"name\":\"A\",\"notification\":7}]}}",
+        "{\"type\":\"set_attributes\",\"parameters\":{\"attributes\":[{\"name\":\"A\"}]}}",
+        "{\"type\":\"download\",\"parameters\":{\"url\":\"\"}}",
+        "{\"type\":\"download\",\"parameters\":{\"url\":\"http://f\",\"file_type\":\"firmware\"}}",
+        "{\"type\":\"schedule_inform\",\"parameters\":{\"delay_seconds\":0}}",
+        "{\"type\":\"get_names\",\"parameters\":{\"next_level\":\"yes\"}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        if (validate(bad[i], err, sizeof err) != -EINVAL)
+            fail_msg("accepted: %s", bad[i]);
+        assert_true(err[0] != '\0');
+    }
+}
+
+/* Every valid task becomes an RPC that encodes (in every namespace). */
+static void test_to_rpc(void **state)
+{
+    static const char *const tasks[] = {
+        "{\"type\":\"get_params\",\"parameters\":{\"names\":[\"Device.\",\"Device.DeviceInfo.\"]}}",
+        "{\"type\":\"set_params\",\"parameters\":{\"values\":{\"A.B\":1,\"A.C\":true,\"A.D\":\"x<&>\","
+        "\"A.N\":-3,\"A.F\":1.5,\"A.E\":{\"value\":\"5\",\"type\":\"xsd:unsignedInt\"}}}}",
+        "{\"type\":\"reboot\"}",
+        "{\"type\":\"factory_reset\"}",
+        "{\"type\":\"get_names\",\"parameters\":{\"path\":\"Device.\",\"next_level\":true}}",
+        "{\"type\":\"add_object\",\"parameters\":{\"object\":\"Device.IP.Interface.\"}}",
+        "{\"type\":\"delete_object\",\"parameters\":{\"object\":\"Device.IP.Interface.2.\"}}",
+        "{\"type\":\"get_attributes\",\"parameters\":{\"names\":[\"Device.\"]}}",
+        "{\"type\":\"set_attributes\",\"parameters\":{\"attributes\":[{\"name\":\"A.B\",\"notification\":2,"
+        "\"access_list\":[\"Subscriber\",\"Other\"]},{\"name\":\"A.C\",\"access_list\":[]}]}}",
+        "{\"type\":\"download\",\"parameters\":{\"url\":\"http://f/x\",\"file_size\":10}}",
+        "{\"type\":\"upload\",\"parameters\":{\"url\":\"http://f/u\"}}",
+        "{\"type\":\"schedule_inform\",\"parameters\":{\"delay_seconds\":5}}",
+        "{\"type\":\"schedule_inform\"}",
+        "{\"type\":\"get_rpc_methods\"}",
+    };
+    buf_t out = BUF_INIT(1 << 20);
+    for (size_t i = 0; i < sizeof tasks / sizeof tasks[0]; i++) {
+        json_t *body = json_loads(tasks[i], 0, NULL);
+        const char *type;
+        json_t *params;
+        char err[256];
+        assert_int_equal(acs_task_validate(body, &type, &params, err, sizeof err), 0);
+        for (int ns = CWMP_NS_1_0; ns <= CWMP_NS_1_2; ns++) {
+            cwmp_msg_t m = { .ns = (cwmp_ns_t)ns, .id = "42" };
+            acs_rpc_scratch_t sc;
+            char key[40];
+            assert_int_equal(acs_task_to_rpc(type, params, 42, &m, &sc, key, sizeof key), 0);
+            assert_string_equal(key, "task-42");
+            assert_int_equal(acs_task_response_type(type), cwmp_response_type(m.type));
+            buf_reset(&out);
+            int rc = cwmp_encode(&out, &m);
+            if (rc != 0)
+                fail_msg("%s ns=%d: %d", tasks[i], ns, rc);
+            acs_rpc_scratch_free(&sc);
+        }
+        json_decref(params);
+        json_decref(body);
+    }
+    buf_free(&out);
+    assert_int_equal(acs_task_id_from_key("task-17"), 17);
+    assert_int_equal(acs_task_id_from_key("task-17x"), 0);
+    assert_int_equal(acs_task_id_from_key("other"), 0);
+    assert_int_equal(acs_task_id_from_key(NULL), 0);
+}
+
+/* Results of long lists are written directly as JSON: check it parses. */
+static void test_result_text(void **state)
+{
+    cwmp_param_t p[2] = { { .name = "A.\"q\"", .value = "line\nnext\\\x01", .type = "xsd:string" },
+                          { .name = "A.B", .value = "", .type = NULL } };
+    cwmp_msg_t m = { .type = CWMP_GET_PARAMETER_VALUES_RESPONSE, .params = p, .n_params = 2 };
+    char *t = acs_result_text(&m);
+    json_t *j = json_loads(t, 0, NULL);
+    assert_non_null(j);
+    json_t *a = json_object_get(j, "parameters");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "name")), "A.\"q\"");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "value")),
+                        "line\nnext\\\x01");
+    json_decref(j);
+    free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_to_rpc),
+        cmocka_unit_test(test_result_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
