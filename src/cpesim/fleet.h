@@ -88,7 +88,8 @@ enum {
     EV_M_SCHEDULE = 1 << 8,
     EV_M_DOWNLOAD = 1 << 9,
     EV_M_UPLOAD = 1 << 10,
-    EV_COUNT_BITS = 11,
+    EV_DIAG_COMPLETE = 1 << 11,
+    EV_COUNT_BITS = 12,
     /* cleared by a TransferCompleteResponse, not by the InformResponse */
     EV_UNTIL_TC = EV_TRANSFER_COMPLETE | EV_M_DOWNLOAD | EV_M_UPLOAD,
 };
@@ -239,6 +240,7 @@ enum {
     ACT_SCHEDULE = 1 << 3,
     ACT_PERIODIC = 1 << 4,   /* periodic parameters changed */
     ACT_BOOTSTRAP = 1 << 5,  /* the ACS URL changed: bootstrap the new one */
+    ACT_DIAG = 1 << 6,       /* an IPPing diagnostic was requested */
 };
 
 /* rpc.c: answer one ACS request into out (an envelope); *act gets ACT_*. */

@@ -128,6 +128,7 @@ static int fault(fleet_t *f, buf_t *out, const cwmp_msg_t *req, int code, const 
 static const char *const event_codes[EV_COUNT_BITS] = {
     "0 BOOTSTRAP", "1 BOOT", "2 PERIODIC", "3 SCHEDULED", "4 VALUE CHANGE", "6 CONNECTION REQUEST",
     "7 TRANSFER COMPLETE", "M Reboot", "M ScheduleInform", "M Download", "M Upload",
+    "8 DIAGNOSTICS COMPLETE",
 };
 
 static int wk_string(const dm_view_t *v, dm_wk_t wk, char *out, size_t len)
@@ -286,6 +287,10 @@ static int do_spv(fleet_t *f, const dm_view_t *v, const cwmp_msg_t *req, buf_t *
                 *act |= ACT_PERIODIC;
             if (mask & (1u << DM_WK_ACS_URL))
                 *act |= ACT_BOOTSTRAP;
+            for (size_t i = 0; i < n; i++)
+                if (str_ends_with(items[i].name, "Ping.DiagnosticsState") ||
+                    str_ends_with(items[i].name, "PingDiagnostics.DiagnosticsState"))
+                    *act |= strcmp(items[i].value, "Requested") == 0 ? ACT_DIAG : 0;
             f->state_dirty = true;
             cwmp_msg_t m = { .status = 0 };
             rc = respond(out, req, &m);
@@ -441,6 +446,52 @@ int rpc_handle(fleet_t *f, cpe_t *c, const cwmp_msg_t *req, buf_t *out, unsigned
 
 /* ---- after the session ------------------------------------------------------------- */
 
+typedef struct diag_read {
+    char host[257];
+    uint64_t reps;
+} diag_read_t;
+
+static int diag_take(void *ud, const dm_item_t *it)
+{
+    diag_read_t *d = ud;
+    if (str_ends_with(it->name, ".Host"))
+        str_copy(d->host, sizeof d->host, it->value);
+    else if (str_ends_with(it->name, ".NumberOfRepetitions"))
+        str_to_u64n(it->value, strlen(it->value), 1000000, &d->reps);
+    return 0;
+}
+
+/* The IP ping the ACS asked for: results in the model, then
+ * "8 DIAGNOSTICS COMPLETE" (TR-069 3.7.1.5). Every probe answers. */
+static void run_ping(fleet_t *f, cpe_t *c)
+{
+    static const char *const objs[] = { "Device.IP.Diagnostics.IPPing.",
+                                        "InternetGatewayDevice.IPPingDiagnostics." };
+    fleet_env_t env;
+    dm_view_t v = fleet_view(f, c, &env);
+    for (size_t k = 0; k < 2; k++) {
+        diag_read_t d = { "", 0 };
+        if (dm_get_values(&v, objs[k], diag_take, &d) != 0)
+            continue;
+        char name[DM_NAME_MAX + 1], num[24];
+        struct { const char *p; const char *v; } out[] = {
+            { "SuccessCount", NULL }, { "FailureCount", "0" }, { "AverageResponseTime", "12" },
+            { "MinimumResponseTime", "8" }, { "MaximumResponseTime", "19" },
+        };
+        snprintf(num, sizeof num, "%llu", (unsigned long long)d.reps);
+        out[0].v = num;
+        bool ok = d.host[0] != '\0';
+        for (size_t i = 0; ok && i < sizeof out / sizeof out[0]; i++) {
+            snprintf(name, sizeof name, "%s%s", objs[k], out[i].p);
+            dm_set_internal(&v, name, out[i].v);
+        }
+        snprintf(name, sizeof name, "%sDiagnosticsState", objs[k]);
+        dm_set_internal(&v, name, ok ? "Complete" : "Error_CannotResolveHostName");
+        fleet_trigger(f, c, EV_DIAG_COMPLETE);
+        return;
+    }
+}
+
 void rpc_after_session(fleet_t *f, cpe_t *c, unsigned act)
 {
     if (act & ACT_FACTORY_RESET)
@@ -451,6 +502,8 @@ void rpc_after_session(fleet_t *f, cpe_t *c, unsigned act)
         c->x->t_xfer = fleet_now(f) + (int64_t)transfer_delay_ms(c->x->xfer);
     if (act & ACT_PERIODIC)
         fleet_periodic_reset(f, c);
+    if ((act & ACT_DIAG) && !(c->flags & CPE_OFFLINE))
+        run_ping(f, c);
     if ((act & ACT_BOOTSTRAP) && !(c->flags & CPE_OFFLINE)) {
         c->flags &= (uint8_t)~CPE_BOOTSTRAPPED;
         fleet_trigger(f, c, EV_BOOTSTRAP);

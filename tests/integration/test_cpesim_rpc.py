@@ -131,3 +131,18 @@ def test_tr098_model(outpost, acs):
     r = acs.call(S1, Rpc.add("InternetGatewayDevice.WANDevice.1.WANConnectionDevice.1.WANIPConnection.1.PortMapping."),
                  "AddObjectResponse")
     assert r.field("InstanceNumber") == "1"
+
+
+@pytest.mark.parametrize("model,obj", [("tr181", "Device.IP.Diagnostics.IPPing."),
+                                       ("tr098", "InternetGatewayDevice.IPPingDiagnostics.")])
+def test_ping_diagnostics(outpost, acs, model, obj):
+    start_sim(outpost, acs, "--model", model)
+    acs.wait_inform("0 BOOTSTRAP", S1)
+    assert acs.call(S1, Rpc.spv([(obj + "Host", "192.0.2.1", "xsd:string"),
+                                 (obj + "NumberOfRepetitions", "4", "xsd:unsignedInt"),
+                                 (obj + "DiagnosticsState", "Requested", "xsd:string")]),
+                    "SetParameterValuesResponse").fault() is None
+    acs.wait_inform("8 DIAGNOSTICS COMPLETE", S1)
+    p = acs.call(S1, Rpc.gpv(obj), "GetParameterValuesResponse").params()
+    assert p[obj + "DiagnosticsState"][0] == "Complete"
+    assert p[obj + "SuccessCount"][0] == "4" and p[obj + "FailureCount"][0] == "0"
