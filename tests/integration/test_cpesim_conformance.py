@@ -37,6 +37,10 @@ def test_every_envelope_validates(outpost, shared_dir, tmp_path, version):
         acs.wait_msg("TransferComplete", S1)
         acs.call(S1, Rpc.upload(files.url + "/u", key="u"), "UploadResponse")
         acs.wait_msg("TransferComplete", S1, count=2)
+        acs.call(S1, Rpc.spv([("Device.IP.Diagnostics.IPPing.Host", "192.0.2.1", "xsd:string"),
+                              ("Device.IP.Diagnostics.IPPing.DiagnosticsState", "Requested", "xsd:string")]),
+                 "SetParameterValuesResponse")
+        acs.wait_inform("8 DIAGNOSTICS COMPLETE", S1)
         acs.wait_inform("3 SCHEDULED", S1)
         acs.call(S1, Rpc.reboot(), "RebootResponse")
         acs.wait_inform("M Reboot", S1)
@@ -50,7 +54,7 @@ def test_every_envelope_validates(outpost, shared_dir, tmp_path, version):
                          "GetRPCMethodsResponse", "SetParameterAttributesResponse"}
         events = {c for m in acs.by("Inform") for c in m.event_codes()}
         assert events >= {"0 BOOTSTRAP", "1 BOOT", "3 SCHEDULED", "6 CONNECTION REQUEST", "7 TRANSFER COMPLETE",
-                          "M Reboot", "M Download", "M Upload", "M ScheduleInform"}
+                          "8 DIAGNOSTICS COMPLETE", "M Reboot", "M Download", "M Upload", "M ScheduleInform"}
         files_out = []
         for i, raw in enumerate(acs.raw):
             p = tmp_path / ("env%03d.xml" % i)
