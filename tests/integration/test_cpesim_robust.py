@@ -87,3 +87,12 @@ def test_fault_rate_and_slow_cpe(outpost):
         assert "faults=1 " in sim.output()
     finally:
         acs.close()
+
+
+def test_acs_down(outpost):
+    from conftest import free_port
+    port = free_port()
+    sim = outpost("cpe-sim", "--acs", "http://127.0.0.1:%d/" % port, "--cr-listen", "127.0.0.1:0",
+                  "--stats-interval", "0", "--retry-min", "100ms", "--count", "2")
+    sim.wait_for(r"session_failed cpe=SIM000001 why=connect reason=\"connect to 127.0.0.1:%d: ECONNREFUSED" % port)
+    sim.wait_for(r"session_failed cpe=SIM000001 why=connect .* retry=2")
