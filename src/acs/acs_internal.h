@@ -11,6 +11,7 @@
  *   acs_api.c      the REST API
  *   acs_cr.c       connection requests (libcurl multi on the loop)
  *   acs_dash.c     the embedded dashboard
+ *   acs_admin.c    /metrics and /status on --admin-listen
  */
 #ifndef OUTPOST_ACS_INTERNAL_H
 #define OUTPOST_ACS_INTERNAL_H
@@ -73,6 +74,8 @@ typedef struct acs {
     http_server_t *cwmp;
     http_server_t *api;
     http_router_t *router;
+    http_server_t *admin;      /* --admin-listen, may be NULL */
+    http_router_t *admin_router;
     http_auth_t *cpe_auth;
     acs_creds_t *creds;        /* per-device CPE credentials (may be NULL) */
     net_curl_t *curl;
@@ -152,6 +155,10 @@ typedef void (*acs_cr_done_fn)(int rc, long status, const char *reason, void *ud
 int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud);
 /* Shutdown: the transfers are dropped; their callbacks get -ECANCELED. */
 void acs_cr_stop(acs_t *a);
+
+/* ---- acs_admin.c ---- */
+int acs_admin_start(acs_t *a, const char *listen);
+void acs_admin_stop(acs_t *a);
 
 /* ---- acs_creds.c ---- */
 int acs_creds_load(const char *path, acs_creds_t **out);

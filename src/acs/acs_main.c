@@ -33,6 +33,7 @@ static const cfg_opt_t acs_opts[] = {
             "CWMP endpoint (paths / and /cwmp)", .check = cfg_check_hostport),
     CFG_OPT("api-listen", CFG_STR, acs_opts_t, api_listen, "127.0.0.1:8080", "HOST:PORT",
             "REST API and dashboard", .check = cfg_check_hostport),
+    CFG_COMMON_ADMIN(acs_opts_t, NULL),
     CFG_COMMON_TLS(acs_opts_t, "for the CWMP endpoint (TLS when set)"),
     CFG_COMMON_DATA_DIR(acs_opts_t, "./acs-data"),
     CFG_COMMON_API_TOKEN(acs_opts_t),
@@ -100,6 +101,7 @@ static void on_stop(void *ud)
         uv_timer_stop(&a->housekeeping);
         uv_close((uv_handle_t *)&a->housekeeping, NULL);
     }
+    acs_admin_stop(a);
     acs_api_stop(a);
     acs_cwmp_stop(a);
     if (a->curl) {
@@ -230,6 +232,11 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
         log_error("acs_listen", LF_S("addr", a->o.api_listen), LF_ERR(rc));
         return 1;
     }
+    if (a->o.common.admin_listen && *a->o.common.admin_listen &&
+        (rc = acs_admin_start(a, a->o.common.admin_listen)) != 0) {
+        log_error("acs_listen", LF_S("addr", a->o.common.admin_listen), LF_ERR(rc));
+        return 1;
+    }
     wake_t *w = calloc(1, sizeof *w);
     if (w && (w->ids = calloc(1000, STORE_ID_MAX))) {
         w->a = a;
@@ -242,7 +249,9 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     a->housekeeping.data = a;
     uv_timer_start(&a->housekeeping, on_housekeeping, 1000, 60000);
     runtime_ready("acs", LF_S("listen", http_server_addr(a->cwmp)),
-                  LF_S("api", http_server_addr(a->api)), LF_B("tls", a->tls != NULL),
+                  LF_S("api", http_server_addr(a->api)),
+                  LF_S("admin", a->admin ? http_server_addr(a->admin) : "off"),
+                  LF_B("tls", a->tls != NULL),
                   LF_S("cpe_auth", a->o.cpe_auth));
     return runtime_run(&a->rt);
 }
@@ -272,6 +281,7 @@ int acs_main(int argc, char **argv)
         }
     }
     http_router_free(a->router);
+    http_router_free(a->admin_router);
     acs_cwmp_free(a);
     store_close(a->store);
     tls_ctx_free(a->tls);

@@ -258,3 +258,16 @@ def test_per_device_credentials_and_reload(outpost, tmp_path):
     d.signal(signal.SIGHUP)
     d.wait_for(r"acs_credentials .*users=2")
     assert CPE(addr, auth=("SN-B", "pass-b")).inform("B").rpc == "InformResponse"
+
+
+def test_admin_metrics_and_status(outpost, tmp_path):
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--admin-listen", "127.0.0.1:0")
+    cpe = CPE(cwmp_addr(d))
+    cpe.inform("M1")
+    cpe.post()
+    base = d.url("admin")
+    m = requests.get(base + "/metrics", timeout=5).text
+    assert "outpost_acs_informs_total 1" in m and "# TYPE outpost_acs_live_sessions gauge" in m
+    assert requests.get(base + "/status", timeout=5).status_code == 401
+    st = requests.get(base + "/status", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).json()
+    assert st["informs"] == 1 and st["live_sessions"] == 0
