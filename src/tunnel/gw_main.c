@@ -58,7 +58,8 @@ static const cfg_opt_t gw_opt_table[] = {
 
 static const cfg_cmd_t gw_cmd = {
     .name = "gateway",
-    .summary = "tunnel gateway: agents connect out over WebSocket; it routes TCP streams between them",
+    .summary = "tunnel gateway: agents connect out over WebSocket; it routes TCP streams between "
+               "them\n(`outpost gateway hash-key < KEYFILE` prints the hash for an --agent entry)",
     .positional = NULL,
     .opts = gw_opt_table,
 };
