@@ -392,6 +392,33 @@ static bool authenticate(acs_t *a, http_req_t *req)
     return false;
 }
 
+/* Before any body byte is read: a request that does not continue a session
+ * must authenticate first (so an unauthenticated peer never makes us buffer
+ * a body), and may not be larger than an Inform reasonably is. */
+enum { ACS_FIRST_MESSAGE_MAX = 1024 * 1024 };
+
+static void cwmp_on_head(http_req_t *req, void *ud)
+{
+    acs_t *a = ud;
+    const char *path = http_req_path(req);
+    if ((strcmp(path, "/") != 0 && strcmp(path, "/cwmp") != 0) ||
+        strcmp(http_req_method(req), "POST") != 0)
+        return; /* the handler answers 404/405 */
+    if (acs_session_find(a, req))
+        return;
+    if (!authenticate(a, req))
+        return; /* 401 sent; the body is discarded unread */
+    http_req_set_data(req, a); /* authenticated */
+    const char *cl = http_req_header(req, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > ACS_FIRST_MESSAGE_MAX) {
+        a->n.bad_requests++;
+        log_warn("cwmp_first_message_too_large", LF_S("peer", http_req_peer(req)),
+                 LF_S("content_length", cl));
+        http_resp_close_after(req);
+        http_respond_error(req, 413, "a session's first message is at most 1 MiB");
+    }
+}
+
 static bool blank(const char *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -454,7 +481,7 @@ void acs_cwmp_handle(http_req_t *req, void *ud)
         http_respond_error(req, 409, "the session's previous request is still being handled");
         return;
     }
-    if (!s && !authenticate(a, req))
+    if (!s && !http_req_data(req) && !authenticate(a, req))
         return;
     if (blank(body, len)) {
         if (!s) { /* nothing to continue */
@@ -589,6 +616,7 @@ int acs_cwmp_start(acs_t *a, const char *listen)
     }
     http_server_opts_t so = {
         .max_body_bytes = a->o.cwmp_max_body,
+        .on_head = cwmp_on_head,
         .handler = acs_cwmp_handle,
         .ud = a,
         .idle_timeout_ms = a->o.session_timeout_ms,

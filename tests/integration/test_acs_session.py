@@ -146,6 +146,31 @@ def test_digest_authentication(outpost, tmp_path):
     good = CPE(addr, auth=("cpe", "s3cret"))
     assert good.inform("AUTH1").rpc == "InformResponse"
     assert good.post().status == 204
+    # Authentication comes before the body: an unauthenticated 5 MB body is
+    # answered 401 and never buffered (the server then closes: the client
+    # may notice that before it reads the 401).
+    big = b"<x>" + b" " * (5 * 1024 * 1024) + b"</x>"
+    try:
+        assert anon.post(big).status == 401
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    anon = CPE(addr)
+    assert anon.post(envelope(inform("AUTH1"))).status == 401
+    # Authenticated, a session's first message is still capped (1 MiB): 413,
+    # and the connection is closed (the client may see that first).
+    good = CPE(addr, auth=("cpe", "s3cret"))
+    good.new_connection()
+    good.conn.request("POST", "/", body=b"")
+    resp = good.conn.getresponse()
+    resp.read()
+    assert resp.status == 401
+    chal = [v for k, v in resp.getheaders() if k.lower() == "www-authenticate" and "MD5" in v][0]
+    good.new_connection()
+    try:
+        assert good.post(big, authorization=good._digest(chal, "/")).status == 413
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    d.wait_for(r"cwmp_first_message_too_large")
 
 
 def test_acs_needs_a_cpe_password(tmp_path):
