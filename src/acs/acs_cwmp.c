@@ -144,12 +144,27 @@ static void free_done(int rc, void *ud)
 static void send_task(acs_session_t *s, http_req_t *req)
 {
     acs_t *a = s->a;
-    json_t *params = json_loads(s->cur.params ? s->cur.params : "{}", 0, NULL);
     cwmp_msg_t m = { .ns = s->ns };
-    acs_rpc_scratch_t scratch;
+    acs_rpc_scratch_t scratch = { 0 };
     char key[40], id[40];
-    int rc = params ? acs_task_to_rpc(s->cur.type, params, s->cur.id, &m, &scratch, key, sizeof key)
+    json_t *params = NULL;
+    char *names_store = NULL;
+    const char **names = NULL;
+    size_t nnames;
+    int rc;
+    /* Long name lists are the common case: read them without a JSON tree. */
+    bool gpv = strcmp(s->cur.type, "get_params") == 0;
+    if ((gpv || strcmp(s->cur.type, "get_attributes") == 0) && s->cur.params &&
+        acs_task_names_parse(s->cur.params, &names, &nnames, &names_store) == 0) {
+        m.type = gpv ? CWMP_GET_PARAMETER_VALUES : CWMP_GET_PARAMETER_ATTRIBUTES;
+        m.names = names;
+        m.n_names = nnames;
+        rc = 0;
+    } else {
+        params = json_loads(s->cur.params ? s->cur.params : "{}", 0, NULL);
+        rc = params ? acs_task_to_rpc(s->cur.type, params, s->cur.id, &m, &scratch, key, sizeof key)
                     : -EINVAL;
+    }
     snprintf(id, sizeof id, "%" PRId64, s->cur.id);
     m.id = id;
     buf_t out = BUF_INIT(64 * 1024 * 1024);
@@ -170,9 +185,10 @@ static void send_task(acs_session_t *s, http_req_t *req)
         http_respond_hdrs(req, 200, hdr[0] ? hdr : NULL, "text/xml; charset=\"utf-8\"", out.data,
                           out.len);
     }
-    if (rc == 0 || params)
-        acs_rpc_scratch_free(&scratch);
+    acs_rpc_scratch_free(&scratch);
     json_decref(params);
+    free(names);
+    free(names_store);
     buf_free(&out);
     if (rc != 0) {
         /* Should not happen (the API validated it): fail the task, end cleanly. */

@@ -137,6 +137,11 @@ json_t *acs_result_json(const cwmp_msg_t *m);
 char *acs_result_text(const cwmp_msg_t *m);
 /* Task types safe to send again after a crash. */
 extern const char *const acs_requeue_types[];
+/* The names of a get_params/get_attributes task straight from its stored
+ * JSON ({"names":[...]} as json_dumps writes it), without building a tree:
+ * names point into *storage (free both). -EINVAL for anything else (the
+ * caller then uses jansson). */
+int acs_task_names_parse(const char *json, const char ***names, size_t *n, char **storage);
 /* "task-123" -> 123, or 0. */
 int64_t acs_task_id_from_key(const char *command_key);
 json_t *acs_task_json(const store_task_t *t);

@@ -456,6 +456,123 @@ int acs_task_to_rpc(const char *type, json_t *p, int64_t task_id, cwmp_msg_t *m,
     }
 }
 
+/* ---- the names list, without a JSON tree ------------------------------------------ */
+
+static int hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return -1;
+    }
+    return v;
+}
+
+static char *put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        *o++ = (char)cp;
+    } else if (cp < 0x800) {
+        *o++ = (char)(0xC0 | cp >> 6);
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *o++ = (char)(0xE0 | cp >> 12);
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else {
+        *o++ = (char)(0xF0 | cp >> 18);
+        *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    }
+    return o;
+}
+
+int acs_task_names_parse(const char *json, const char ***names_out, size_t *n_out,
+                         char **storage)
+{
+    static const char head[] = "{\"names\":[";
+    if (strncmp(json, head, sizeof head - 1) != 0)
+        return -EINVAL;
+    const char *p = json + sizeof head - 1;
+    size_t count = 0;
+    for (const char *q = p; *q; q++)
+        count += *q == '"';
+    char *out = malloc(strlen(p) + 1);
+    const char **names = calloc(count / 2 + 1, sizeof *names);
+    if (!out || !names)
+        goto bad;
+    char *o = out;
+    size_t n = 0;
+    for (;;) {
+        if (*p != '"' || n >= count / 2 + 1)
+            goto bad;
+        names[n++] = o;
+        for (p++; *p != '"'; p++) {
+            if ((unsigned char)*p < 0x20 || !*p)
+                goto bad;
+            if (*p != '\\') {
+                *o++ = *p;
+                continue;
+            }
+            p++;
+            int cp;
+            switch (*p) {
+            case '"': *o++ = '"'; break;
+            case '\\': *o++ = '\\'; break;
+            case '/': *o++ = '/'; break;
+            case 'b': *o++ = '\b'; break;
+            case 'f': *o++ = '\f'; break;
+            case 'n': *o++ = '\n'; break;
+            case 'r': *o++ = '\r'; break;
+            case 't': *o++ = '\t'; break;
+            case 'u':
+                if ((cp = hex4(p + 1)) < 0)
+                    goto bad;
+                p += 4;
+                if (cp >= 0xD800 && cp <= 0xDBFF) { /* a surrogate pair */
+                    int lo = p[1] == '\\' && p[2] == 'u' ? hex4(p + 3) : -1;
+                    if (lo < 0xDC00 || lo > 0xDFFF)
+                        goto bad;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    p += 6;
+                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                    goto bad;
+                }
+                o = put_utf8(o, (unsigned)cp);
+                break;
+            default:
+                goto bad;
+            }
+        }
+        *o++ = '\0';
+        p++;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (strcmp(p, "]}") != 0)
+            goto bad;
+        break;
+    }
+    *names_out = names;
+    *n_out = n;
+    *storage = out;
+    return 0;
+bad:
+    free(out);
+    free(names);
+    return -EINVAL;
+}
+
 int64_t acs_task_id_from_key(const char *k)
 {
     if (!k || strncmp(k, "task-", 5) != 0)

@@ -139,12 +139,47 @@ static void test_result_text(void **state)
     free(t);
 }
 
+/* The fast names reader agrees with jansson on what jansson writes. */
+static void test_names_parse(void **state)
+{
+    json_t *names = json_pack("[s, s, s, s, s, s]", "Device.DeviceInfo.", "a\"b\\c/d",
+                              "tab\tnl\nctl\x01\x1f", "caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x98\x80",
+                              "", "x,y]}");
+    json_t *o = json_pack("{s:o}", "names", names);
+    char *text = json_dumps(o, JSON_COMPACT);
+    const char **v;
+    size_t n;
+    char *store;
+    assert_int_equal(acs_task_names_parse(text, &v, &n, &store), 0);
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(v[i], json_string_value(json_array_get(names, i)));
+    free(v);
+    free(store);
+    free(text);
+    /* jansson's \u escapes, surrogate pairs included */
+    assert_int_equal(acs_task_names_parse("{\"names\":[\"\\u00e9\\ud83d\\ude00\"]}", &v, &n, &store), 0);
+    assert_string_equal(v[0], "\xc3\xa9\xf0\x9f\x98\x80");
+    free(v);
+    free(store);
+    static const char *const bad[] = {
+        "{\"names\":[]}", "{\"names\":[\"a\"", "{\"names\":[\"a\"],\"x\":1}", "{\"x\":[\"a\"]}",
+        "{\"names\":[\"\\ud800\"]}", "{\"names\":[\"\\q\"]}", "{\"names\":[\"a\" ]}",
+        "{\"names\":[1]}", "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (acs_task_names_parse(bad[i], &v, &n, &store) != -EINVAL)
+            fail_msg("accepted: %s", bad[i]);
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_to_rpc),
         cmocka_unit_test(test_result_text),
+        cmocka_unit_test(test_names_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
