@@ -20,11 +20,14 @@ W=$(mktemp -d /tmp/outpost-bench-tunnel.XXXXXX)
 PIDS=""
 
 cleanup() {
+  trap - EXIT INT TERM HUP PIPE
   for p in $PIDS; do kill "$p" 2>/dev/null || true; done
   for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-  if [ -n "${KEEP:-}" ]; then echo "kept $W"; else rm -rf "$W"; fi
+  if [ -n "${KEEP:-}" ]; then echo "kept $W" >&2; else rm -rf "$W"; fi
 }
-trap cleanup EXIT INT TERM
+# PIPE too: `bench/tunnel.sh | head` must not leave sshd and iperf3 behind
+trap cleanup EXIT
+trap 'cleanup; exit 1' INT TERM HUP PIPE
 
 for t in iperf3 ssh ssh-keygen openssl; do
   command -v "$t" >/dev/null || { echo "tunnel.sh: $t missing (scripts/install-deps)"; exit 1; }
