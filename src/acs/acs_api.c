@@ -26,7 +26,6 @@ void acs_api_json(http_req_t *req, int status, json_t *body)
         return;
     }
     size_t n = strlen(s);
-    s[n] = '\0';
     http_respond(req, status, "application/json", s, n);
     free(s);
 }

@@ -83,6 +83,12 @@ static bool in_list(const char *const *l, const char *k)
 
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
 
+/* Text the envelope can carry (the encoder's own rule). */
+static bool xml_text_ok(const char *s)
+{
+    return cwmp_text_ok(s);
+}
+
 static int check_names(json_t *v, char *err, size_t errlen)
 {
     if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 10000)
@@ -90,7 +96,8 @@ static int check_names(json_t *v, char *err, size_t errlen)
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e) {
-        if (!json_is_string(e) || json_string_length(e) > 256)
+        if (!json_is_string(e) || json_string_length(e) > 256 ||
+            strlen(json_string_value(e)) != json_string_length(e) || !xml_text_ok(json_string_value(e)))
             return ERR("names[%zu]: a string of at most 256 characters", i);
     }
     return 0;
@@ -101,7 +108,8 @@ static int check_str(json_t *p, const char *k, size_t max, bool need, char *err,
     json_t *v = json_object_get(p, k);
     if (!v)
         return need ? ERR("%s is required", k) : 0;
-    if (!json_is_string(v) || json_string_length(v) > max)
+    if (!json_is_string(v) || json_string_length(v) > max ||
+        strlen(json_string_value(v)) != json_string_length(v) || !xml_text_ok(json_string_value(v)))
         return ERR("%s: a string of at most %zu characters", k, max);
     return 0;
 }
@@ -125,7 +133,7 @@ static int check_values(json_t *v, char *err, size_t errlen)
     const char *k;
     json_t *e;
     json_object_foreach(v, k, e) {
-        if (strlen(k) > 256 || !*k)
+        if (strlen(k) > 256 || !*k || !xml_text_ok(k))
             return ERR("values: parameter names are 1-256 characters");
         json_t *val = e;
         if (json_is_object(e)) {
@@ -143,6 +151,24 @@ static int check_values(json_t *v, char *err, size_t errlen)
         }
         if (!val || !(json_is_string(val) || json_is_number(val) || json_is_boolean(val)))
             return ERR("values.%s: a string, number or boolean", k);
+        if (json_is_string(val) && strlen(json_string_value(val)) != json_string_length(val))
+            return ERR("values.%s: no NUL characters", k);
+        /* What will go on the wire must fit its type: "5" as xsd:boolean would
+         * make an envelope the CPE's schema rejects. */
+        char num[64];
+        const char *text = json_string_value(val), *type = NULL;
+        if (json_is_object(e))
+            type = json_string_value(json_object_get(e, "type"));
+        if (json_is_boolean(val))
+            text = json_is_true(val) ? "true" : "false";
+        else if (json_is_integer(val))
+            snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(val)), text = num;
+        else if (json_is_real(val))
+            snprintf(num, sizeof num, "%.17g", json_real_value(val)), text = num;
+        if (type && !cwmp_value_ok(type, text))
+            return ERR("values.%s: '%.40s' is not a valid %s", k, text, type);
+        if (!type && !cwmp_value_ok(NULL, text))
+            return ERR("values.%s: characters XML cannot carry", k);
     }
     return 0;
 }
@@ -163,7 +189,8 @@ static int check_attributes(json_t *v, char *err, size_t errlen)
                 return ERR("attributes[%zu]: unknown field '%s'", i, k);
         }
         json_t *n = json_object_get(e, "name");
-        if (!json_is_string(n) || json_string_length(n) > 256)
+        if (!json_is_string(n) || json_string_length(n) > 256 || !xml_text_ok(json_string_value(n)) ||
+            strlen(json_string_value(n)) != json_string_length(n))
             return ERR("attributes[%zu].name: a parameter name", i);
         json_t *no = json_object_get(e, "notification");
         if (no && (!json_is_integer(no) || json_integer_value(no) < 0 || json_integer_value(no) > 6))
@@ -176,7 +203,8 @@ static int check_attributes(json_t *v, char *err, size_t errlen)
             json_t *s;
             json_array_foreach(al, j, s) {
                 if (!json_is_string(s) || json_string_length(s) > 64 ||
-                    strchr(json_string_value(s), ','))
+                    strchr(json_string_value(s), ',') || !xml_text_ok(json_string_value(s)) ||
+                    strlen(json_string_value(s)) != json_string_length(s))
                     return ERR("attributes[%zu].access_list[%zu]: a string", i, j);
             }
         }
@@ -496,6 +524,31 @@ static char *put_utf8(char *o, unsigned cp)
     return o;
 }
 
+/* Length of the valid UTF-8 sequence at s, 0 if invalid (as jansson judges). */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0], cp, min;
+    size_t n;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xE0) == 0xC0)
+        n = 2, min = 0x80, cp = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0)
+        n = 3, min = 0x800, cp = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0)
+        n = 4, min = 0x10000, cp = c & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
 int acs_task_names_parse(const char *json, const char ***names_out, size_t *n_out,
                          char **storage)
 {
@@ -520,7 +573,12 @@ int acs_task_names_parse(const char *json, const char ***names_out, size_t *n_ou
             if ((unsigned char)*p < 0x20 || !*p)
                 goto bad;
             if (*p != '\\') {
-                *o++ = *p;
+                size_t l = utf8_len((const unsigned char *)p);
+                if (!l)
+                    goto bad;
+                memcpy(o, p, l);
+                o += l;
+                p += l - 1;
                 continue;
             }
             p++;
@@ -535,7 +593,7 @@ int acs_task_names_parse(const char *json, const char ***names_out, size_t *n_ou
             case 'r': *o++ = '\r'; break;
             case 't': *o++ = '\t'; break;
             case 'u':
-                if ((cp = hex4(p + 1)) < 0)
+                if ((cp = hex4(p + 1)) <= 0) /* \u0000 would cut the name short */
                     goto bad;
                 p += 4;
                 if (cp >= 0xD800 && cp <= 0xDBFF) { /* a surrogate pair */

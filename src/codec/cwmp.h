@@ -227,6 +227,14 @@ int cwmp_encode(buf_t *out, const cwmp_msg_t *m);
  * cannot carry (control characters, invalid UTF-8). */
 int cwmp_xml_escape(buf_t *out, const char *s, size_t n);
 
+/* Can XML 1.0 carry this text (valid UTF-8, no control characters but tab,
+ * LF and CR, no U+FFFE/U+FFFF)? What cwmp_xml_escape() accepts. */
+bool cwmp_text_ok(const char *s);
+/* Would the encoder take this typed Value? (xsd:boolean, int, unsignedInt,
+ * long, unsignedLong, dateTime and hexBinary are checked; NULL type means
+ * xsd:string.) Also false for characters XML 1.0 cannot carry. */
+bool cwmp_value_ok(const char *type, const char *value);
+
 /* ---- decoder -------------------------------------------------------------- */
 
 /* A list item as it completes; the item's strings live until the callback

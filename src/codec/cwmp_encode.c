@@ -174,6 +174,26 @@ static bool fault_code_ok(int code, bool cpe_only)
     return !cpe_only && code >= 8000 && code <= 8899;
 }
 
+bool cwmp_text_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') || p[i] == 0x7F)
+            return false;
+        size_t l = utf8_seq(p + i, n - i);
+        if (!l)
+            return false;
+        i += l;
+    }
+    return true;
+}
+
+bool cwmp_value_ok(const char *type, const char *value)
+{
+    return cwmp_text_ok(value) && value_fits_type(type, value);
+}
+
 /* ---- writer --------------------------------------------------------------- */
 
 typedef struct w {

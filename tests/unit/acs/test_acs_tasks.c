@@ -62,6 +62,14 @@ static void test_validate(void **state)
         "{\"type\":\"download\",\"parameters\":{\"url\":\"http://f\",\"file_type\":\"firmware\"}}",
         "{\"type\":\"schedule_inform\",\"parameters\":{\"delay_seconds\":0}}",
         "{\"type\":\"get_names\",\"parameters\":{\"next_level\":\"yes\"}}",
+        /* what the envelope could not carry, or its schema would refuse */
+        "{\"type\":\"get_params\",\"parameters\":{\"names\":[\"a\\u0001b\"]}}",
+        "{\"type\":\"get_params\",\"parameters\":{\"names\":[\"a\\uffffb\"]}}",
+        "{\"type\":\"set_params\",\"parameters\":{\"values\":{\"A\":\"x\\u001by\"}}}",
+        "{\"type\":\"set_params\",\"parameters\":{\"values\":{\"A\":{\"value\":\"abc\",\"type\":\"xsd:unsignedInt\"}}}}",
+        "{\"type\":\"set_params\",\"parameters\":{\"values\":{\"A\":{\"value\":-5,\"type\":\"xsd:unsignedInt\"}}}}",
+        "{\"type\":\"set_params\",\"parameters\":{\"values\":{\"A\":{\"value\":5,\"type\":\"xsd:boolean\"}}}}",
+        "{\"type\":\"download\",\"parameters\":{\"url\":\"http://f/\\u0002x\"}}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
