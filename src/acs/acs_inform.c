@@ -30,12 +30,6 @@ typedef struct inform_job {
     int64_t pending;         /* out */
 } inform_job_t;
 
-static int count_one(const store_task_t *t, void *ud)
-{
-    (*(int64_t *)ud)++;
-    return 0;
-}
-
 static int inform_run(store_t *st, void *ud)
 {
     inform_job_t *j = ud;
@@ -59,7 +53,10 @@ static int inform_run(store_t *st, void *ud)
         if ((rc = store_task_add(st, &t)) < 0)
             return rc;
     }
-    return store_task_pending(st, j->dev.id, 1, count_one, &j->pending);
+    bool any = false;
+    rc = store_task_has_pending(st, j->dev.id, &any);
+    j->pending = any;
+    return rc;
 }
 
 static void inform_free(inform_job_t *j)

@@ -152,6 +152,10 @@ int store_task_pending(store_t *s, const char *device, int64_t limit, store_task
 {
     return s->be->task_list(s, device, limit, true, fn, ud);
 }
+int store_task_has_pending(store_t *s, const char *device, bool *out)
+{
+    return s->be->task_has_pending(s, device, out);
+}
 int store_task_mark_sent(store_t *s, int64_t id, int64_t now)
 {
     return s->be->task_mark_sent(s, id, now);

@@ -161,6 +161,8 @@ typedef int (*store_task_fn)(const store_task_t *t, void *ud);
 int store_task_list(store_t *s, const char *device, int64_t limit, store_task_fn fn, void *ud);
 /* Pending tasks of a device in queue order. */
 int store_task_pending(store_t *s, const char *device, int64_t limit, store_task_fn fn, void *ud);
+/* Does the device have pending tasks? (cheap: reads no task rows) */
+int store_task_has_pending(store_t *s, const char *device, bool *out);
 /* pending -> sent (attempts+1). -ESTALE when it is no longer pending. */
 int store_task_mark_sent(store_t *s, int64_t id, int64_t now);
 /* pending/sent -> done|failed|expired with result/fault. Idempotent: a task

@@ -30,6 +30,7 @@ typedef struct store_backend {
     int (*task_get)(store_t *s, int64_t id, store_task_t *out);
     int (*task_list)(store_t *s, const char *dev, int64_t limit, bool pending_only, store_task_fn fn,
                      void *ud);
+    int (*task_has_pending)(store_t *s, const char *dev, bool *out);
     int (*task_mark_sent)(store_t *s, int64_t id, int64_t now);
     int (*task_finish)(store_t *s, int64_t id, store_task_status_t st, const char *result,
                        int fault_code, const char *fault_string, int64_t now);

@@ -117,6 +117,7 @@ static const char *const queries[Q_COUNT] = {
     [Q_TASK_PENDING] = "SELECT id, device_id, type, params, status, result, fault_code, fault_string,"
                        " attempts, created, updated, sent_at, done_at, expires_at, wakeup FROM tasks"
                        " WHERE device_id = ?1 AND status = 0 ORDER BY id LIMIT ?2",
+    [Q_TASK_HAS_PENDING] = "SELECT EXISTS (SELECT 1 FROM tasks WHERE device_id = ?1 AND status = 0)",
 };
 
 int sq_err(sq_t *q, const char *what)
@@ -661,6 +662,7 @@ const store_backend_t store_sqlite_backend = {
     .task_add = sq_task_add,
     .task_get = sq_task_get,
     .task_list = sq_task_list,
+    .task_has_pending = sq_task_has_pending,
     .task_mark_sent = sq_task_mark_sent,
     .task_finish = sq_task_finish,
     .task_cancel = sq_task_cancel,

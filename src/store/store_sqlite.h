@@ -28,6 +28,7 @@ enum {
     Q_SESSION_TRIM,
     Q_TASK_PENDING,
     Q_PARAM_PUT_MANY,
+    Q_TASK_HAS_PENDING,
     Q_COUNT
 };
 
@@ -70,6 +71,7 @@ int64_t sq_scalar(sq_t *q, const char *sql, int64_t a, int64_t b);
 int sq_task_add(store_t *s, store_task_t *t);
 int sq_task_get(store_t *s, int64_t id, store_task_t *out);
 int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only, store_task_fn fn, void *ud);
+int sq_task_has_pending(store_t *s, const char *dev, bool *out);
 int sq_task_mark_sent(store_t *s, int64_t id, int64_t now);
 int sq_task_finish(store_t *s, int64_t id, store_task_status_t status, const char *result, int fault_code, const char *fault_string, int64_t now);
 int sq_task_cancel(store_t *s, int64_t id, int64_t now);

@@ -106,6 +106,19 @@ static int task_state_err(sq_t *q, int64_t id)
     return st == STORE_TASK_SENT ? -EBUSY : -ESTALE;
 }
 
+int sq_task_has_pending(store_t *s, const char *dev, bool *out)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_TASK_HAS_PENDING);
+    if (!st)
+        return -EIO;
+    sq_bind_text(st, 1, dev);
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : sq_err(q, "task_has_pending");
+}
+
 int sq_task_mark_sent(store_t *s, int64_t id, int64_t now)
 {
     sq_t *q = SQ(s);

@@ -232,6 +232,11 @@ static void test_tasks(void **state)
     assert_int_equal(store_task_pending(s, "dev1", 0, count_task, &n), 0);
     assert_int_equal(n, 4);
 
+    bool any = false;
+    assert_int_equal(store_task_has_pending(s, "dev1", &any), 0);
+    assert_true(any);
+    assert_int_equal(store_task_has_pending(s, "nobody", &any), 0);
+    assert_false(any);
     assert_int_equal(store_task_mark_sent(s, t[0].id, 1010), 0);
     assert_int_equal(store_task_mark_sent(s, t[0].id, 1010), -ESTALE);
     assert_int_equal(store_task_cancel(s, t[0].id, 1011), -EBUSY);
