@@ -112,6 +112,19 @@ static void on_ws_message(ws_t *ws, int type, const uint8_t *data, size_t len)
     }
     if (l->state != LINK_UP)
         return;
+    relay_hello_t h;
+    if (rc == 0 && env.kind == RELAY_KIND_HELLO && relay_hello_check(&env, &h, err, sizeof err) == 0) {
+        /* A relay with --keep-waiting pairs us with a new partner without
+         * closing us: what was in flight went to the old one and is lost. */
+        log_info("relay_link_partner_changed", LF_S("link", l->name), LF_S("partner_class", h.peer_class),
+                 LF_S("partner_id", h.peer_id));
+        if (l->cbs.on_down)
+            l->cbs.on_down(l, "partner replaced", l->ud);
+        if (l->cbs.on_up)
+            l->cbs.on_up(l, h.peer_class, h.peer_id, l->ud);
+        relay_env_free(&env);
+        return;
+    }
     if (rc) {
         /* The relay does not police payloads; neither do we crash on them. */
         if (l->bad_messages++ % 1000 == 0)

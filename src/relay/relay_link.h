@@ -39,7 +39,8 @@ typedef struct relay_link_cbs {
      * Both are only valid during the call. Non-JSON messages are logged and
      * dropped by the link. */
     void (*on_message)(relay_link_t *l, const relay_env_t *env, const char *raw, size_t len, void *ud);
-    /* The link went down after being up (a reconnect is scheduled). */
+    /* The link went down after being up (a reconnect is scheduled), or the
+     * relay replaced the partner (a new HELLO while up; on_up follows). */
     void (*on_down)(relay_link_t *l, const char *reason, void *ud);
     /* The send queue drained below low water (after relay_link_congested). */
     void (*on_drain)(relay_link_t *l, void *ud);

@@ -319,3 +319,21 @@ def test_connector_answers_bad_requests(outpost, pki, target):
         await w.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_keep_waiting_partner_replaced(outpost, pki, target):
+    """With --keep-waiting the client is never closed: a new connector's HELLO tells it
+    the partner changed, and requests flow again."""
+    relay = start_relay(outpost, pki, "--keep-waiting")
+    conn = start_connector(outpost, pki, relay, target)
+    client = start_client(outpost, pki, relay, "--request-timeout", "1s")
+    client.wait_for(r"relay_link_up")
+    assert echo(requests.get(client.url() + "/one"))["path"] == "/one"
+    conn.kill()
+    relay.wait_for(r"relay_partner_left .*action=waiting")
+    assert requests.get(client.url() + "/lost").status_code == 504  # dropped by the relay: nobody there
+    seen = len(client.lines)
+    start_connector(outpost, pki, relay, target)
+    client.wait_for(r"relay_link_partner_changed .*partner_id=gw-0001", start=seen)
+    assert echo(requests.get(client.url() + "/two"))["path"] == "/two"
+    assert metric(relay, "outpost_relay_dropped_total") >= 1
