@@ -67,8 +67,12 @@ echo "  ratio relay/direct: $(ratio "$(field "$R" msgs_per_s)" "$(field "$D" msg
 echo
 
 # ---- latency at a fixed rate ---------------------------------------------------------
+t0=$(cpu_ticks "$RELAY_PID"); w0=$(date +%s.%N)
 # shellcheck disable=SC2086
 RL=$("$BIN" relay-bench latency --url "$URL" $PEER --rate "$RATE" --seconds "$SECONDS_LAT")
+t1=$(cpu_ticks "$RELAY_PID"); w1=$(date +%s.%N)
+LAT_CPU=$(awk -v a="$t0" -v b="$t1" -v w0="$w0" -v w1="$w1" -v t="$TCK" \
+  'BEGIN { printf "%.0f", 100 * (b - a) / t / (w1 - w0) }')
 # shellcheck disable=SC2086
 DL=$("$BIN" relay-bench latency --direct --server-cert "$P/relay.pkeycert.pem" $PEER --rate "$RATE" \
   --seconds "$SECONDS_LAT")
@@ -79,6 +83,7 @@ for row in "A -> relay -> B -> relay -> A|$RL" "A -> B -> A direct|$DL"; do
   printf "  %-34s %9s %9s %9s %9s\n" "$name" "$(field "$v" p50_us)" "$(field "$v" p99_us)" \
     "$(field "$v" p999_us)" "$(field "$v" samples)"
 done
+echo "  relay cpu during the run: ${LAT_CPU}% (tails beyond that are scheduling: check the load above)"
 echo "  relay adds: p50 $(awk -v a="$(field "$RL" p50_us)" -v b="$(field "$DL" p50_us)" 'BEGIN{print a-b}') us," \
   "p99 $(awk -v a="$(field "$RL" p99_us)" -v b="$(field "$DL" p99_us)" 'BEGIN{print a-b}') us"
 echo
