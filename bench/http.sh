@@ -48,7 +48,9 @@ sleep 0.5
 
 rps() { # URL [extra wrk args]: requests/s
   url=$1; shift
-  wrk -t1 -c"$CONNS" -d"${DURATION}s" "$@" "$url" 2>&1 | awk '/Requests\/sec/ {print $2}'
+  wrk -t1 -c"$CONNS" -d"${DURATION}s" "$@" "$url" >"$WORK/wrk.out" 2>&1
+  cat "$WORK/wrk.out" >> "$WORK/wrk.all"
+  awk '/Requests\/sec/ {print $2}' "$WORK/wrk.out"
 }
 
 echo "HTTP server: outpost testd vs nginx $($NGINX -v 2>&1 | sed 's/.*\///') (worker_processes 1)"
