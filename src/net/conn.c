@@ -208,6 +208,33 @@ void net_conn_abort(net_conn_t *c)
 
 static void do_shutdown(net_conn_t *c);
 
+/* The queue just emptied (or shrank): finish what waited for it. `sync` is
+ * true inside a caller's write, where on_drain must not run on its stack. */
+static void queue_progress(net_conn_t *c, bool sync)
+{
+    if (c->out.len == 0 && !c->writing) {
+        if (c->out.cap > KEEP_BUF)
+            buf_free(&c->out);
+        if (c->state == ST_FLUSHING) {
+            conn_finish_close(c);
+            return;
+        }
+        if (c->shut_wanted && !c->shut_sent)
+            do_shutdown(c);
+    }
+    if (c->congested && net_conn_queued(c) <= c->lim.low_water) {
+        c->congested = false;
+        if (c->state == ST_OPEN && c->cbs->on_drain) {
+            if (sync) {
+                c->drain_pending = true;
+                uv_timer_start(&c->timer, conn_on_timer, 0, 0);
+            } else {
+                c->cbs->on_drain(c);
+            }
+        }
+    }
+}
+
 static void on_write_done(uv_write_t *req, int status)
 {
     net_conn_t *c = req->data;
@@ -221,23 +248,10 @@ static void on_write_done(uv_write_t *req, int status)
     }
     c->bytes_out += c->inflight.len;
     buf_reset_keep(&c->inflight, KEEP_BUF);
-    if (c->out.len) {
+    if (c->out.len)
         conn_start_write(c);
-    } else {
-        if (c->out.cap > KEEP_BUF)
-            buf_free(&c->out);
-        if (c->state == ST_FLUSHING) {
-            conn_finish_close(c);
-            return;
-        }
-        if (c->shut_wanted && !c->shut_sent)
-            do_shutdown(c);
-    }
-    if (c->congested && net_conn_queued(c) <= c->lim.low_water) {
-        c->congested = false;
-        if (c->state == ST_OPEN && c->cbs->on_drain)
-            c->cbs->on_drain(c);
-    }
+    if (c->state != ST_CLOSED && !c->writing)
+        queue_progress(c, false);
 }
 
 void conn_start_write(net_conn_t *c)
@@ -246,6 +260,22 @@ void conn_start_write(net_conn_t *c)
         return;
     if (c->state != ST_HANDSHAKE && c->state != ST_OPEN && c->state != ST_FLUSHING)
         return;
+    /* The kernel first: a write it takes whole needs no request and no
+     * poll registration (one syscall per TLS response, as for plain TCP). */
+    uv_buf_t tb = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    int w = uv_try_write((uv_stream_t *)&c->tcp, &tb, 1);
+    if (w > 0) {
+        c->bytes_out += (uint64_t)w;
+        buf_consume(&c->out, (size_t)w);
+        if (c->out.len == 0) {
+            queue_progress(c, true);
+            return;
+        }
+    } else if (w < 0 && w != UV_EAGAIN && w != UV_ENOSYS) {
+        log_debug("conn_write_failed", LF_S("peer", c->peer), LF_ERR(w));
+        conn_fail(c, w);
+        return;
+    }
     buf_t tmp = c->inflight; /* empty while no write is in flight */
     c->inflight = c->out;
     c->out = tmp;
@@ -303,12 +333,25 @@ int net_conn_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n)
         return -ENOBUFS;
 
     if (c->ssl) {
-        for (size_t i = 0; i < n; i++) {
-            int rc = c->state == ST_OPEN && !c->corked
-                         ? tls_write(c, bufs[i].base, bufs[i].len)
-                         : buf_append(&c->plain_pending, bufs[i].base, bufs[i].len);
+        bool direct = c->state == ST_OPEN && !c->corked;
+        if (direct && n > 1 && total <= TLS_COALESCE) {
+            /* one record (and one write) for a response head + body */
+            char joined[TLS_COALESCE];
+            size_t off = 0;
+            for (size_t i = 0; i < n; i++) {
+                memcpy(joined + off, bufs[i].base, bufs[i].len);
+                off += bufs[i].len;
+            }
+            int rc = tls_write(c, joined, off);
             if (rc)
                 return rc;
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                int rc = direct ? tls_write(c, bufs[i].base, bufs[i].len)
+                                : buf_append(&c->plain_pending, bufs[i].base, bufs[i].len);
+                if (rc)
+                    return rc;
+            }
         }
     } else {
         size_t i = 0, skip = 0;
@@ -608,7 +651,14 @@ void conn_on_timer(uv_timer_t *t)
                  LF_S("phase", c->state == ST_CONNECTING ? "connect" : "tls handshake"));
         conn_fail(c, -ETIMEDOUT);
         break;
-    case ST_OPEN: /* deferred delivery after resume */
+    case ST_OPEN: /* deferred delivery after resume, or a drain seen inside a write */
+        if (c->drain_pending) {
+            c->drain_pending = false;
+            if (!c->congested && c->cbs->on_drain)
+                c->cbs->on_drain(c);
+            if (c->state != ST_OPEN)
+                break;
+        }
         if (c->ssl && !c->paused)
             tls_read_loop(c);
         else if (c->peer_eof && !c->paused)

@@ -27,6 +27,7 @@ typedef enum conn_state {
 
 enum {
     READ_CHUNK = 64 * 1024,
+    TLS_COALESCE = 16 * 1024, /* small multi-part writes become one TLS record */
     LINGER_MS = 5000,
     DEFAULT_HIGH = 256 * 1024,
     DEFAULT_LOW = 64 * 1024,
@@ -66,6 +67,7 @@ struct net_conn {
     bool reading, paused, writing, congested;
     bool peer_eof, eof_delivered, shut_wanted, shut_sent, client;
     bool corked; /* writes only queue until net_conn_uncork() */
+    bool drain_pending; /* on_drain owed, delivered from the timer */
     uint16_t port; /* client: destination port */
     char peer[NET_ADDR_STR];
     char peer_host[NET_ADDR_STR];
