@@ -118,6 +118,13 @@ static const char *const queries[Q_COUNT] = {
                        " attempts, created, updated, sent_at, done_at, expires_at, wakeup FROM tasks"
                        " WHERE device_id = ?1 AND status = 0 ORDER BY id LIMIT ?2",
     [Q_TASK_HAS_PENDING] = "SELECT EXISTS (SELECT 1 FROM tasks WHERE device_id = ?1 AND status = 0)",
+    /* Prepared once: the worker runs four of these per job. */
+    [Q_TX_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_TX_COMMIT] = "COMMIT",
+    [Q_TX_ROLLBACK] = "ROLLBACK",
+    [Q_TX_SAVEPOINT] = "SAVEPOINT job",
+    [Q_TX_RELEASE] = "RELEASE job",
+    [Q_TX_ROLLBACK_TO] = "ROLLBACK TO job",
 };
 
 int sq_err(sq_t *q, const char *what)
@@ -307,9 +314,18 @@ static int sq_open(const char *path, const store_opts_t *o, store_t **out)
 
 static int sq_tx(store_t *s, int what)
 {
-    static const char *const sql[] = { "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", "SAVEPOINT job",
-                                       "RELEASE job", "ROLLBACK TO job; RELEASE job" };
-    return sq_exec(SQ(s), sql[what]);
+    sq_t *q = SQ(s);
+    if (what < 0 || what > 5)
+        return -EINVAL;
+    sqlite3_stmt *st = sq_stmt(q, Q_TX_BEGIN + what);
+    if (!st || sq_step_done(q, st, "transaction") < 0)
+        return -EIO;
+    if (what == 5) { /* rolled back to the savepoint: now leave it */
+        st = sq_stmt(q, Q_TX_RELEASE);
+        if (!st || sq_step_done(q, st, "transaction") < 0)
+            return -EIO;
+    }
+    return 0;
 }
 
 static int sq_version(store_t *s)

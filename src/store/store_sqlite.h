@@ -29,6 +29,12 @@ enum {
     Q_TASK_PENDING,
     Q_PARAM_PUT_MANY,
     Q_TASK_HAS_PENDING,
+    Q_TX_BEGIN, /* transaction control, in exec_tx order */
+    Q_TX_COMMIT,
+    Q_TX_ROLLBACK,
+    Q_TX_SAVEPOINT,
+    Q_TX_RELEASE,
+    Q_TX_ROLLBACK_TO,
     Q_COUNT
 };
 
