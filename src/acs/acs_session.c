@@ -207,6 +207,12 @@ void acs_session_end(acs_session_t *s, const char *outcome)
     acs_t *a = s->a;
     s->ended = true;
     uv_timer_stop(s->timer);
+    /* A request still waiting for a store job (a second Inform ended this
+     * session meanwhile...): the job's completion will not answer it now. */
+    if (s->req) {
+        http_respond_error(s->req, 503, "session ended");
+        s->req = NULL;
+    }
     unlink_chain(&a->by_cookie[acs_hash(s->cookie)], s, 0);
     if (s->device_id[0])
         unlink_chain(&a->by_device[acs_hash(s->device_id)], s, 1);
