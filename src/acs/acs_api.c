@@ -59,6 +59,8 @@ typedef struct api_job {
     int online;
     int64_t limit, offset, wait_s;
     const char *type;       /* task type (static) */
+    char tags[STORE_TAGS];  /* J_TAGS: comma-joined */
+    char user[STORE_URL], pass[STORE_URL]; /* J_CR_AUTH */
     json_t *params;
     /* out */
     json_t *out;
@@ -68,7 +70,7 @@ typedef struct api_job {
 } api_job_t;
 
 enum { J_DEVICES, J_DEVICE, J_DEVICE_DELETE, J_PARAMS, J_TASK_ADD, J_TASKS, J_TASK, J_TASK_CANCEL,
-       J_STATS, J_CR };
+       J_STATS, J_CR, J_TAGS, J_CR_AUTH };
 
 static int collect_device(const store_device_t *d, void *ud)
 {
@@ -119,6 +121,13 @@ static int api_run(store_t *st, void *ud)
         return rc;
     case J_DEVICE_DELETE:
         return store_device_delete(st, j->id);
+    case J_TAGS:
+    case J_CR_AUTH:
+        rc = j->kind == J_TAGS ? store_device_set_tags(st, j->id, j->tags)
+                               : store_device_set_cr_auth(st, j->id, j->user, j->pass);
+        if (rc == 0 && (rc = store_device_get(st, j->id, &j->dev)) == 0)
+            j->out = acs_device_json(&j->dev, now, j->a->o.default_interval);
+        return rc;
     case J_PARAMS:
         if ((rc = store_device_get(st, j->id, &j->dev)) < 0)
             return rc;
@@ -500,6 +509,67 @@ static void h_task(http_req_t *req, void *ud, int kind)
     api_submit(ud, req, j);
 }
 
+/* PUT {"tags": ["lab", "north"]}: replaces the device's tags. */
+static void h_tags(http_req_t *req, void *ud)
+{
+    size_t len;
+    const char *body = http_req_body(req, &len);
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *tags = json_object_get(j, "tags");
+    api_job_t *job = NULL;
+    if (!json_is_object(j) || json_object_size(j) != 1 || !json_is_array(tags)) {
+        acs_api_error(req, j ? 422 : 400, j ? "invalid_tags" : "bad_json",
+                      "expected {\"tags\": [\"tag\", ...]}");
+        goto out;
+    }
+    if (!(job = new_job(req, J_TAGS)))
+        goto out;
+    size_t i, off = 0;
+    json_t *t;
+    json_array_foreach(tags, i, t) {
+        const char *v = json_string_value(t);
+        size_t n = v ? strlen(v) : 0;
+        if (!v || n == 0 || n > 64 || strchr(v, ',') || n != json_string_length(t) ||
+            off + n + 2 > sizeof job->tags) {
+            acs_api_error(req, 422, "invalid_tags",
+                          "tags are 1-64 characters without commas, 500 characters in all");
+            free(job);
+            job = NULL;
+            goto out;
+        }
+        off += (size_t)snprintf(job->tags + off, sizeof job->tags - off, "%s%s", off ? "," : "", v);
+    }
+    api_submit(ud, req, job);
+out:
+    json_decref(j);
+}
+
+/* PUT {"username": U, "password": P}: the device's own connection request
+ * credentials (instead of --cr-username/--cr-password). */
+static void h_cr_auth(http_req_t *req, void *ud)
+{
+    size_t len;
+    const char *body = http_req_body(req, &len);
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *u = json_object_get(j, "username"), *p = json_object_get(j, "password");
+    if (!json_is_object(j) || json_object_size(j) != 2 || !json_is_string(u) || !json_is_string(p) ||
+        json_string_length(u) >= STORE_URL || json_string_length(p) >= STORE_URL ||
+        strlen(json_string_value(u)) != json_string_length(u) ||
+        strlen(json_string_value(p)) != json_string_length(p)) {
+        acs_api_error(req, j ? 422 : 400, j ? "invalid_credentials" : "bad_json",
+                      "expected {\"username\": \"...\", \"password\": \"...\"}");
+        json_decref(j);
+        return;
+    }
+    api_job_t *job = new_job(req, J_CR_AUTH);
+    if (job) {
+        str_copy(job->user, sizeof job->user, json_string_value(u));
+        str_copy(job->pass, sizeof job->pass, json_string_value(p));
+        api_submit(ud, req, job);
+    }
+    json_decref(j);
+}
+
 static void h_task_get(http_req_t *req, void *ud) { h_task(req, ud, J_TASK); }
 static void h_task_cancel(http_req_t *req, void *ud) { h_task(req, ud, J_TASK_CANCEL); }
 
@@ -613,6 +683,8 @@ int acs_api_start(acs_t *a, const char *listen)
     rc |= http_router_add(r, "POST", "/api/devices/{id}/reboot", h_reboot, a);
     rc |= http_router_add(r, "POST", "/api/devices/{id}/factory-reset", h_factory_reset, a);
     rc |= http_router_add(r, "POST", "/api/devices/{id}/connection-request", h_cr, a);
+    rc |= http_router_add(r, "PUT", "/api/devices/{id}/tags", h_tags, a);
+    rc |= http_router_add(r, "PUT", "/api/devices/{id}/connection-request-credentials", h_cr_auth, a);
     rc |= http_router_add(r, "GET", "/api/devices/{id}/tasks", h_tasks, a);
     rc |= http_router_add(r, "POST", "/api/devices/{id}/tasks", h_task_add, a);
     rc |= http_router_add(r, "GET", "/api/tasks/{id}", h_task_get, a);

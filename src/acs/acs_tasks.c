@@ -853,5 +853,7 @@ json_t *acs_device_json(const store_device_t *d, int64_t now, int64_t default_in
         "hardware_version", d->hardware_version, "ip_address", d->ip, "connection_request_url",
         d->cr_url, "first_seen", iso_or_null(d->first_seen), "periodic_inform_interval",
         (json_int_t)d->periodic_interval, "tags", tags, "last_events", d->last_events);
+    /* the user name only: the password never leaves the store */
+    json_object_set_new(o, "connection_request_username", json_string(d->cr_user));
     return o;
 }

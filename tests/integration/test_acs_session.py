@@ -245,6 +245,20 @@ def test_api_errors(outpost, tmp_path):
     # Delete the device.
     assert api.delete("/api/devices/00D09E-IGD-E1").status_code == 204
     assert api.get("/api/devices/00D09E-IGD-E1").status_code == 404
+    # Tags.
+    cpe.inform("F1")
+    cpe.post()
+    r = api.s.put(api.base + "/api/devices/00D09E-IGD-F1/tags", json={"tags": ["lab", "north"]},
+                  timeout=5)
+    assert r.status_code == 200 and r.json()["tags"] == ["lab", "north"]
+    for bad in ({"tags": ["a,b"]}, {"tags": [""]}, {"tags": "lab"}, {"tags": ["x"], "more": 1}):
+        assert api.s.put(api.base + "/api/devices/00D09E-IGD-F1/tags", json=bad,
+                         timeout=5).status_code == 422
+    assert api.s.put(api.base + "/api/devices/nope/tags", json={"tags": []},
+                     timeout=5).status_code == 404
+    assert [x["id"] for x in api.get("/api/devices", params={"tag": "north"}).json()] == \
+        ["00D09E-IGD-F1"]
+    assert api.get("/api/devices", params={"tag": "nor"}).json() == []
     # Filters.
     for s in ("F1", "F2", "G1"):
         cpe.inform(s)

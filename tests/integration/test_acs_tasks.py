@@ -241,6 +241,14 @@ def test_connection_request_digest(outpost, tmp_path):
         DigestCPE.password = "other"
         r = api.post(f"/api/devices/{DEV}/connection-request")
         assert r.status_code == 502 and r.json()["error"] == "connection_request_failed"
+        # Its own credentials, set through the API, win over the global ones.
+        DigestCPE.user, DigestCPE.password = "own-user", "own-pass"
+        r = api.s.put(api.base + f"/api/devices/{DEV}/connection-request-credentials",
+                      json={"username": "own-user", "password": "own-pass"}, timeout=5)
+        assert r.status_code == 200 and r.json()["connection_request_username"] == "own-user"
+        assert "own-pass" not in r.text
+        r = api.post(f"/api/devices/{DEV}/connection-request")
+        assert r.status_code == 200 and r.json()["ok"] is True, r.text
         # A device without a URL.
         cpe.inform("T2")
         cpe.post()
@@ -248,7 +256,7 @@ def test_connection_request_digest(outpost, tmp_path):
         assert r.status_code == 409
     finally:
         srv.shutdown()
-        DigestCPE.password = "cr-pass"
+        DigestCPE.user, DigestCPE.password = "cr-user", "cr-pass"
 
 
 def test_20000_parameter_answer(outpost, tmp_path):
