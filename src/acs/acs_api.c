@@ -406,7 +406,8 @@ static bool query_int(http_req_t *req, const char *name, int64_t min, int64_t ma
     buf_t b = BUF_INIT(64);
     int rc = http_req_query_param(req, name, &b);
     bool ok = true;
-    if (rc == 0 && str_to_i64(b.data ? b.data : "", min, max, out) != 0) {
+    if ((rc != 0 && rc != -ENOENT) ||
+        (rc == 0 && str_to_i64(b.data ? b.data : "", min, max, out) != 0)) {
         char msg[128];
         snprintf(msg, sizeof msg, "%s: an integer in [%" PRId64 ", %" PRId64 "]", name, min, max);
         acs_api_error(req, 400, "bad_request", msg);

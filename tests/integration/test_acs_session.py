@@ -219,6 +219,8 @@ def test_api_errors(outpost, tmp_path):
     assert api.get("/api/tasks/12345").json()["error"] == "not_found"
     assert api.get("/api/nothing").status_code == 404
     assert api.get("/api/devices", params={"limit": "x"}).status_code == 400
+    assert api.get("/api/devices?limit=%zz").status_code == 400
+    assert api.get("/api/devices?limit=99999999999999999999999").status_code == 400
     cpe = CPE(cwmp_addr(d))
     cpe.inform("E1")
     cpe.post()
