@@ -75,7 +75,7 @@ enum { J_DEVICES, J_DEVICE, J_DEVICE_DELETE, J_PARAMS, J_TASK_ADD, J_TASKS, J_TA
 static int collect_device(const store_device_t *d, void *ud)
 {
     api_job_t *j = ud;
-    json_array_append_new(j->out, acs_device_json(d, clock_real_s(), j->a->o.default_interval));
+    json_array_append_new(j->out, acs_device_json(d, clock_real_s(), j->a->default_interval_s));
     return 0;
 }
 
@@ -108,7 +108,7 @@ static int api_run(store_t *st, void *ud)
     case J_DEVICES: {
         store_device_filter_t f = { .tag = j->tag[0] ? j->tag : NULL, .q = j->q[0] ? j->q : NULL,
                                     .online = j->online, .now = now,
-                                    .default_interval = j->a->o.default_interval,
+                                    .default_interval = j->a->default_interval_s,
                                     .limit = j->limit, .offset = j->offset };
         j->out = json_array();
         return store_device_list(st, &f, collect_device, j);
@@ -117,7 +117,7 @@ static int api_run(store_t *st, void *ud)
     case J_CR:
         rc = store_device_get(st, j->id, &j->dev);
         if (rc == 0)
-            j->out = acs_device_json(&j->dev, now, j->a->o.default_interval);
+            j->out = acs_device_json(&j->dev, now, j->a->default_interval_s);
         return rc;
     case J_DEVICE_DELETE:
         return store_device_delete(st, j->id);
@@ -126,7 +126,7 @@ static int api_run(store_t *st, void *ud)
         rc = j->kind == J_TAGS ? store_device_set_tags(st, j->id, j->tags)
                                : store_device_set_cr_auth(st, j->id, j->user, j->pass);
         if (rc == 0 && (rc = store_device_get(st, j->id, &j->dev)) == 0)
-            j->out = acs_device_json(&j->dev, now, j->a->o.default_interval);
+            j->out = acs_device_json(&j->dev, now, j->a->default_interval_s);
         return rc;
     case J_PARAMS:
         if ((rc = store_device_get(st, j->id, &j->dev)) < 0)
@@ -163,7 +163,7 @@ static int api_run(store_t *st, void *ud)
         return rc;
     case J_STATS: {
         store_stats_t s;
-        if ((rc = store_stats(st, now, j->a->o.default_interval, &s)) < 0)
+        if ((rc = store_stats(st, now, j->a->default_interval_s, &s)) < 0)
             return rc;
         j->out = json_pack("{s:I, s:I, s:I, s:I, s:I}", "total_devices", (json_int_t)s.total_devices,
                            "online_devices", (json_int_t)s.online_devices, "offline_devices",

@@ -49,7 +49,7 @@ typedef struct acs_opts {
     char *cr_proxy_username;   /* credentials for outpost cwmp-proxy's /client */
     char *cr_proxy_password;
     int64_t session_timeout_ms;
-    int64_t default_interval;  /* s, for `online` when a CPE reports none */
+    int64_t default_interval_ms; /* for `online` when a CPE reports none */
     int64_t task_ttl_ms;       /* tasks expire after this */
     uint64_t cwmp_max_body;
     int64_t max_sessions;
@@ -81,6 +81,7 @@ typedef struct acs {
     net_curl_t *curl;
     void *crs;                 /* connection requests in flight (acs_cr.c) */
     char api_token[160];
+    int64_t default_interval_s;  /* --default-inform-interval in seconds */
     uv_timer_t housekeeping;
     bool stopping;
 

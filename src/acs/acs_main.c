@@ -64,7 +64,7 @@ static const cfg_opt_t acs_opts[] = {
             "password for the cwmp-proxy", .flags = CFG_SECRET),
     CFG_OPT("session-timeout", CFG_DURATION, acs_opts_t, session_timeout_ms, "30s", "DURATION",
             "a CWMP session idle this long is ended", .min = 1000, .max = 3600000),
-    CFG_OPT("default-inform-interval", CFG_DURATION, acs_opts_t, default_interval, "3600", "DURATION",
+    CFG_OPT("default-inform-interval", CFG_DURATION, acs_opts_t, default_interval_ms, "1h", "DURATION",
             "PeriodicInformInterval assumed for `online` when a CPE reports none",
             .min = 1000, .max = 86400000 * 30.0),
     CFG_OPT("task-ttl", CFG_DURATION, acs_opts_t, task_ttl_ms, "7d", "DURATION",
@@ -192,6 +192,7 @@ static void on_reload(void *ud)
 
 static int acs_run(acs_t *a, uv_loop_t *loop)
 {
+    a->default_interval_s = a->o.default_interval_ms / 1000; /* durations are parsed as ms */
     int rc = runtime_mkdirs(a->o.common.data_dir);
     if (rc)
         return 1;

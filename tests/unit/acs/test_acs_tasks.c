@@ -181,6 +181,24 @@ static void test_names_parse(void **state)
     json_decref(o);
 }
 
+/* online = last Inform within 2 x interval + 60 s; the default interval
+ * (seconds) stands in when the device reported none. */
+static void test_device_online(void **state)
+{
+    store_device_t d = { .id = "X", .last_inform = 1000000 - 100, .periodic_interval = 0 };
+    json_t *o = acs_device_json(&d, 1000000, 1);
+    assert_false(json_is_true(json_object_get(o, "online")));
+    json_decref(o);
+    o = acs_device_json(&d, 1000000, 3600);
+    assert_true(json_is_true(json_object_get(o, "online")));
+    json_decref(o);
+    d.periodic_interval = 10; /* the device's own interval wins */
+    o = acs_device_json(&d, 1000000, 3600);
+    assert_false(json_is_true(json_object_get(o, "online")));
+    assert_string_equal(json_string_value(json_object_get(o, "connection_request_username")), "");
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_to_rpc),
         cmocka_unit_test(test_result_text),
         cmocka_unit_test(test_names_parse),
+        cmocka_unit_test(test_device_online),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
