@@ -337,3 +337,24 @@ def test_keep_waiting_partner_replaced(outpost, pki, target):
     client.wait_for(r"relay_link_partner_changed .*partner_id=gw-0001", start=seen)
     assert echo(requests.get(client.url() + "/two"))["path"] == "/two"
     assert metric(relay, "outpost_relay_dropped_total") >= 1
+
+
+def test_relay_restart_both_ends_reconnect(outpost, pki, target):
+    from conftest import free_port
+    from relay_util import TOKEN
+    port = free_port()
+    args = ["relay", "--listen", f"127.0.0.1:{port}", "--admin-listen", "", "--api-token", TOKEN,
+            *pki.relay_args()]
+    relay = outpost(*args)
+    conn = start_connector(outpost, pki, relay, target)
+    client = start_client(outpost, pki, relay)
+    client.wait_for(r"relay_link_up")
+    assert echo(requests.get(client.url() + "/before"))["path"] == "/before"
+    relay.stop()
+    client.wait_for(r"relay_link_closed .*was_up=true")
+    assert requests.get(client.url() + "/during").status_code == 503
+    seen_c, seen_n = len(client.lines), len(conn.lines)
+    outpost(*args)  # same address
+    client.wait_for(r"relay_link_up", start=seen_c, timeout=15)
+    conn.wait_for(r"relay_link_up", start=seen_n, timeout=15)
+    assert echo(requests.get(client.url() + "/after"))["path"] == "/after"

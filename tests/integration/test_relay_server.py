@@ -433,3 +433,36 @@ def test_sighup_reloads_the_certificate(outpost, pki, tmp_path):
     relay.signal(signal.SIGHUP)
     relay.wait_for(r"relay_tls_reloaded")
     assert served_fingerprint() == pki.fingerprint("relay-next")
+
+
+def test_yaml_config_with_rules(outpost, pki, tmp_path):
+    cfg = tmp_path / "relay.yaml"
+    cfg.write_text(f"""
+listen: 127.0.0.1:0
+admin-listen: 127.0.0.1:0
+api-token: {TOKEN}
+tls-cert: {pki.pkeycert("relay")}
+tls-ca: {pki.cert("root")}
+keep-waiting: true
+hello-timeout: 2s
+allow:
+  - {{path: "{{cn}}", org: Gateways}}
+  - org: Managers
+""")
+    relay = outpost("relay", "--config", str(cfg))
+
+    async def scenario():
+        w = await connect(relay, pki, "gw-0001", "gw-0001")
+        await w.close()
+        with pytest.raises(websockets.InvalidStatusCode) as e:
+            await connect(relay, pki, "gw-0002", "gw-0001")
+        assert e.value.status_code == 403
+        w = await connect(relay, pki, "anything", "manager")
+        await w.close()
+
+    run(scenario())
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("listen: 127.0.0.1:0\nkeep-waiting: maybe\n")
+    from conftest import run_outpost
+    r = run_outpost("relay", "--config", str(bad))
+    assert r.returncode == 2 and "keep-waiting" in r.stderr
