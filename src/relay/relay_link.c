@@ -154,8 +154,8 @@ static void on_ws_close(ws_t *ws, uint16_t code, const char *reason)
     snprintf(why, sizeof why, "%u %s", code, reason && *reason ? reason : "closed");
     log_warn("relay_link_closed", LF_S("link", l->name), LF_I("code", code), LF_S("reason", reason),
              LF_B("was_up", was_up));
-    if (was_up && l->cbs.on_down)
-        l->cbs.on_down(l, why, l->ud);
+    if (was_up && !l->stopping && l->cbs.on_down)
+        l->cbs.on_down(l, why, l->ud); /* (a stopping owner has already let go) */
     if (l->stopping) {
         if (l->timer_closed)
             link_free(l);
