@@ -139,7 +139,9 @@ int relay_body_get(const json_t *msg, relay_http_t *h, char *err, size_t errlen)
         f = json_string_value(fmt);
         str_copy(h->ctype, sizeof h->ctype, f);
     }
-    if (!body || json_is_null(body))
+    /* null is "no body", except under a JSON dataFormat where it is the
+     * JSON document `null` (an HTTP body of four bytes) */
+    if (!body || (json_is_null(body) && !(f && relay_mime_is_json(f))))
         return 0;
     h->has_body = true;
     int rc;

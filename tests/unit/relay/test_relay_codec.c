@@ -339,6 +339,23 @@ static void test_request_decode_target_and_bodies(void **state)
     relay_http_free(&h);
     relay_env_free(&e);
 
+    /* a JSON body that is the document `null` survives; a bare null is no body */
+    assert_int_equal(decode(&e, "{\"message\":{\"messageType\":\"REST:REQUEST\",\"method\":\"PUT\",\"path\":\"/\","
+                                "\"dataFormat\":\"application/json\",\"messageBody\":null}}", err), 0);
+    relay_http_init(&h, 1 << 20);
+    assert_int_equal(relay_rest_request_decode(&e, &h, err, sizeof err), 0);
+    assert_true(h.has_body);
+    assert_string_equal(h.body.data, "null");
+    relay_http_free(&h);
+    relay_env_free(&e);
+    assert_int_equal(decode(&e, "{\"message\":{\"messageType\":\"REST:REQUEST\",\"method\":\"PUT\",\"path\":\"/\","
+                                "\"messageBody\":null}}", err), 0);
+    relay_http_init(&h, 1 << 20);
+    assert_int_equal(relay_rest_request_decode(&e, &h, err, sizeof err), 0);
+    assert_false(h.has_body);
+    relay_http_free(&h);
+    relay_env_free(&e);
+
     /* no dataFormat, object body -> JSON */
     assert_int_equal(decode(&e, "{\"message\":{\"messageType\":\"REST:REQUEST\",\"method\":\"PUT\",\"path\":\"/\","
                                 "\"messageBody\":{\"a\":1}}}", err), 0);
