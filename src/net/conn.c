@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +13,11 @@
 #include "core/log.h"
 #include "core/str.h"
 
+/* One chunk per thread for what the socket gives (ciphertext under TLS)
+ * and one for what TLS decrypts: reads are handled synchronously, so no
+ * connection keeps a read buffer while idle. */
 static _Thread_local char read_chunk[READ_CHUNK];
+static _Thread_local char plain_chunk[READ_CHUNK];
 
 const net_conn_cbs_t conn_no_cbs = { 0 };
 
@@ -65,6 +70,7 @@ net_conn_t *conn_new(uv_loop_t *loop)
     buf_init(&c->out, SIZE_MAX / 4);
     buf_init(&c->inflight, SIZE_MAX / 4);
     buf_init(&c->plain_pending, SIZE_MAX / 4);
+    buf_init(&c->rx_saved, 2 * READ_CHUNK);
     uv_tcp_init(loop, &c->tcp);
     uv_timer_init(loop, &c->timer);
     uv_timer_init(loop, &c->app_timer);
@@ -118,6 +124,7 @@ static void on_handle_closed(uv_handle_t *h)
     buf_free(&c->out);
     buf_free(&c->inflight);
     buf_free(&c->plain_pending);
+    buf_free(&c->rx_saved);
     free(c);
 }
 
@@ -150,13 +157,7 @@ void conn_fail(net_conn_t *c, int err)
 static void tls_close_notify(net_conn_t *c)
 {
     if (c->ssl && c->state == ST_OPEN && !c->shut_sent && SSL_is_init_finished(c->ssl)) {
-        SSL_shutdown(c->ssl);
-        size_t pending = BIO_ctrl_pending(c->wbio);
-        if (pending && buf_reserve(&c->out, pending) == 0) {
-            int n = BIO_read(c->wbio, c->out.data + c->out.len, (int)pending);
-            if (n > 0)
-                c->out.len += (size_t)n;
-        }
+        SSL_shutdown(c->ssl); /* the alert lands in c->out through the BIO */
         ERR_clear_error();
     }
 }
@@ -288,18 +289,10 @@ void conn_start_write(net_conn_t *c)
     c->writing = true;
 }
 
-/* Move whatever TLS produced (records, alerts, tickets) to the queue. */
+/* Whatever TLS produced (records, alerts, tickets) is already in c->out
+ * (see the BIO below): send it. */
 static int tls_flush(net_conn_t *c)
 {
-    size_t pending = BIO_ctrl_pending(c->wbio);
-    if (pending) {
-        int rc = buf_reserve(&c->out, pending);
-        if (rc)
-            return rc;
-        int n = BIO_read(c->wbio, c->out.data + c->out.len, (int)pending);
-        if (n > 0)
-            c->out.len += (size_t)n;
-    }
     conn_start_write(c);
     return 0;
 }
@@ -473,7 +466,7 @@ static void deliver_eof(net_conn_t *c)
 
 static bool tls_has_pending(net_conn_t *c)
 {
-    return c->ssl && (SSL_pending(c->ssl) > 0 || BIO_ctrl_pending(c->rbio) > 0);
+    return c->ssl && (SSL_pending(c->ssl) > 0 || c->rx_saved.len > 0 || c->rx_len > 0);
 }
 
 /* Decrypt and deliver until TLS needs more bytes, the owner pauses, or the
@@ -481,9 +474,9 @@ static bool tls_has_pending(net_conn_t *c)
 static void tls_read_loop(net_conn_t *c)
 {
     while (c->state == ST_OPEN && !c->paused && !c->eof_delivered) {
-        int n = SSL_read(c->ssl, read_chunk, sizeof read_chunk);
+        int n = SSL_read(c->ssl, plain_chunk, sizeof plain_chunk);
         if (n > 0) {
-            deliver(c, read_chunk, (size_t)n);
+            deliver(c, plain_chunk, (size_t)n);
             continue;
         }
         int e = SSL_get_error(c->ssl, n);
@@ -571,11 +564,14 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
             deliver(c, b->base, (size_t)n);
             return;
         }
-        if (BIO_write(c->rbio, b->base, (int)n) != (int)n) {
-            conn_fail(c, -ENOMEM);
-            return;
-        }
+        /* TLS reads the chunk in place through the BIO; what it leaves
+         * (the owner paused, or the connection ended) is kept. */
+        c->rx_ptr = b->base;
+        c->rx_len = (size_t)n;
         conn_tls_pump(c);
+        if (c->rx_len && c->state < ST_CLOSED && buf_append(&c->rx_saved, c->rx_ptr, c->rx_len))
+            conn_fail(c, -ENOMEM);
+        c->rx_len = 0;
         return;
     }
     if (n == 0)
@@ -699,21 +695,87 @@ void net_conn_keepalive(net_conn_t *c, unsigned idle_s)
 
 /* ---- TLS setup ------------------------------------------------------------- */
 
+/*
+ * The record layer's I/O: a BIO whose writes append to the connection's
+ * write queue and whose reads take from the chunk just read from the socket
+ * (then from rx_saved, what an earlier chunk left). No memory BIO in
+ * between: each byte is copied once less each way, and an idle connection
+ * holds no BIO buffers.
+ */
+static int bio_write(BIO *b, const char *data, int len)
+{
+    net_conn_t *c = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (len <= 0)
+        return 0;
+    if (buf_append(&c->out, data, (size_t)len) != 0)
+        return -1;
+    return len;
+}
+
+static int bio_read(BIO *b, char *out, int len)
+{
+    net_conn_t *c = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    size_t want = len > 0 ? (size_t)len : 0, got = 0;
+    if (c->rx_saved.len) {
+        got = want < c->rx_saved.len ? want : c->rx_saved.len;
+        memcpy(out, c->rx_saved.data, got);
+        buf_consume(&c->rx_saved, got);
+        if (c->rx_saved.len == 0)
+            buf_free(&c->rx_saved);
+    }
+    if (got < want && c->rx_len) {
+        size_t k = want - got < c->rx_len ? want - got : c->rx_len;
+        memcpy(out + got, c->rx_ptr, k);
+        c->rx_ptr += k;
+        c->rx_len -= k;
+        got += k;
+    }
+    if (got == 0) {
+        BIO_set_retry_read(b); /* not EOF: more will come */
+        return -1;
+    }
+    return (int)got;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    net_conn_t *c = BIO_get_data(b);
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1;
+    case BIO_CTRL_PENDING:
+        return c ? (long)(c->rx_saved.len + c->rx_len) : 0;
+    default:
+        return 0;
+    }
+}
+
+static BIO_METHOD *conn_bio_method;
+static pthread_once_t conn_bio_once = PTHREAD_ONCE_INIT;
+
+static void conn_bio_init(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "outpost-conn");
+    if (m && BIO_meth_set_write(m, bio_write) && BIO_meth_set_read(m, bio_read) &&
+        BIO_meth_set_ctrl(m, bio_ctrl))
+        conn_bio_method = m;
+}
+
 int conn_tls_attach(net_conn_t *c, tls_ctx_t *tls)
 {
+    pthread_once(&conn_bio_once, conn_bio_init);
+    if (!conn_bio_method)
+        return -ENOMEM;
     c->ssl = tls_ctx_new_ssl(tls);
     if (!c->ssl)
         return -ENOMEM;
-    c->rbio = BIO_new(BIO_s_mem());
-    c->wbio = BIO_new(BIO_s_mem());
-    if (!c->rbio || !c->wbio) {
-        BIO_free(c->rbio);
-        BIO_free(c->wbio);
-        c->rbio = c->wbio = NULL;
+    BIO *bio = BIO_new(conn_bio_method);
+    if (!bio)
         return -ENOMEM;
-    }
-    /* An empty read BIO means "want more", not EOF. */
-    BIO_set_mem_eof_return(c->rbio, -1);
-    SSL_set_bio(c->ssl, c->rbio, c->wbio);
+    BIO_set_data(bio, c);
+    BIO_set_init(bio, 1);
+    SSL_set_bio(c->ssl, bio, bio); /* one BIO for both directions */
     return 0;
 }

@@ -51,7 +51,9 @@ struct net_conn {
     resolver_t *resolver; /* client name lookup in flight */
 
     SSL *ssl; /* NULL for plain TCP */
-    BIO *rbio, *wbio;
+    const char *rx_ptr; /* TLS: the unread part of the chunk being handled */
+    size_t rx_len;
+    buf_t rx_saved;     /* TLS: ciphertext a chunk left unread (paused owner) */
     tls_peer_t *peer_id;
 
     buf_t out;           /* queued for the kernel (ciphertext under TLS) */
