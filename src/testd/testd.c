@@ -217,6 +217,7 @@ static void h_delay(http_req_t *r, void *ud)
         return;
     }
     d->r = r;
+    log_info("delay_started", LF_U("ms", ms)); /* tests wait for this line */
     uv_timer_init(td->loop, &d->t);
     d->t.data = d;
     uv_timer_start(&d->t, delay_fire, ms, 0);

@@ -174,7 +174,7 @@ def test_sigterm_drains_request_in_flight(outpost):
     d = outpost("testd", "--listen", "127.0.0.1:0")
     s = socket.create_connection(d.addr(), timeout=5)
     s.sendall(b"GET /delay?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n")
-    time.sleep(0.1)
+    d.wait_for("delay_started")
     d.signal(15)
     out = b""
     while True:
