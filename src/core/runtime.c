@@ -18,10 +18,14 @@ static void on_drain_timeout(uv_timer_t *t)
     _exit(1);
 }
 
-static void begin_stop(runtime_t *rt, const char *why)
+static void begin_stop(runtime_t *rt, const char *why, bool interactive)
 {
     if (rt->stopping) {
-        log_warn("shutdown_forced", LF_S("reason", "second signal"));
+        /* A second Ctrl-C means "now"; a repeated SIGTERM (supervisors, test
+         * harnesses) just lets the drain, bounded by drain_ms, go on. */
+        if (!interactive)
+            return;
+        log_warn("shutdown_forced", LF_S("reason", "second interrupt"));
         _exit(1);
     }
     rt->stopping = true;
@@ -50,7 +54,7 @@ static void on_signal(uv_signal_t *s, int signum)
         }
         return;
     }
-    begin_stop(rt, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    begin_stop(rt, signum == SIGTERM ? "SIGTERM" : "SIGINT", signum == SIGINT);
 }
 
 int runtime_init(runtime_t *rt, uv_loop_t *loop, void (*on_stop)(void *), void (*on_reload)(void *),
@@ -81,7 +85,7 @@ int runtime_init(runtime_t *rt, uv_loop_t *loop, void (*on_stop)(void *), void (
 void runtime_stop(runtime_t *rt)
 {
     if (!rt->stopping)
-        begin_stop(rt, "requested");
+        begin_stop(rt, "requested", false);
 }
 
 int runtime_run(runtime_t *rt)

@@ -2,8 +2,9 @@
  * runtime: what every daemon does around its event loop.
  *
  * - SIGTERM/SIGINT call on_stop once; the daemon closes its listeners and
- *   connections and uv_run() returns when nothing is left. A second signal,
- *   or a drain that outlasts drain_ms, exits at once with status 1.
+ *   connections and uv_run() returns when nothing is left. A second SIGINT
+ *   (Ctrl-C twice), or a drain that outlasts drain_ms, exits at once with
+ *   status 1; a repeated SIGTERM changes nothing.
  * - SIGHUP calls on_reload (when set; otherwise it is logged and ignored).
  * - runtime_ready() prints the `ready <name> listen=...` line tests wait for.
  * - Data directory and API token helpers shared by the daemons.
