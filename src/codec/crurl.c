@@ -66,6 +66,7 @@ struct crurl {
 
     unsigned depth;
     ctx_t stack[CTX_STACK];
+    unsigned long salt;  /* expat hash salt, random per rewriter */
 
     /* The ParameterValueStruct being parsed. */
     name_state_t name_state;
@@ -496,6 +497,9 @@ static int make_parser(crurl_t *rw)
     XML_SetDefaultHandlerExpand(rw->xp, on_default);
     XML_SetStartDoctypeDeclHandler(rw->xp, on_doctype);
     XML_SetParamEntityParsing(rw->xp, XML_PARAM_ENTITY_PARSING_NEVER);
+    /* Our own random salt for expat's hash tables: otherwise expat asks
+     * the kernel for one on every document. */
+    XML_SetHashSalt(rw->xp, rw->salt);
     return 0;
 }
 
@@ -538,6 +542,8 @@ crurl_t *crurl_new(const crurl_opts_t *opts)
     buf_init(&rw->name, MAX_NAME);
     buf_init(&rw->value, rw->o.max_value);
     buf_init(&rw->pend_text, rw->o.max_value);
+    if (str_random(&rw->salt, sizeof rw->salt) || rw->salt == 0)
+        rw->salt = (unsigned long)(uintptr_t)rw ^ 0x9e3779b97f4a7c15UL;
     crurl_reset(rw);
     if (!rw->xp) {
         crurl_free(rw);

@@ -248,11 +248,22 @@ static void housekeeping(uv_timer_t *t)
     }
 }
 
+/* Write-behind of new origins: one transaction per 100 ms (or 500 rows),
+ * so a bootstrap storm costs a few commits a second, not one per Inform. */
 static void flush_origins(uv_check_t *c)
 {
     proxy_t *px = c->data;
-    if (origins_pending(&px->origins))
+    if (!origins_pending(&px->origins)) {
+        px->pend_since_ms = 0;
+        return;
+    }
+    int64_t now = clock_mono_ms();
+    if (!px->pend_since_ms)
+        px->pend_since_ms = now;
+    if (px->origins.npend >= 500 || now - px->pend_since_ms >= 100) {
         origins_flush(&px->origins);
+        px->pend_since_ms = 0;
+    }
 }
 
 static void on_reload(void *ud)
@@ -331,7 +342,8 @@ static int start(proxy_t *px)
     snprintf(path, sizeof path, "%s/cwmp-proxy-origins.db", o->common.data_dir);
     if ((rc = origins_open(&px->origins, path, (size_t)o->max_origins)))
         return rc;
-    if (!(px->wakeup = wakeup_new(px)) || !(px->health = health_new(px)))
+    crurl_opts_t ro = { .public_url = px->public_url, .on_origin = fwd_origin_cb, .ud = px };
+    if (!(px->rw = crurl_new(&ro)) || !(px->wakeup = wakeup_new(px)) || !(px->health = health_new(px)))
         return -ENOMEM;
     http_server_opts_t so = {
         .max_body_bytes = 64 * 1024, /* wake-ups only: CWMP bodies are streamed */
@@ -401,6 +413,7 @@ int cwmp_proxy_main(int argc, char **argv)
     uv_run(px->loop, UV_RUN_DEFAULT); /* curl's handles close */
     if (px->admin_router)
         http_router_free(px->admin_router);
+    crurl_free(px->rw);
     origins_close(&px->origins);
     sessions_free(&px->sess);
     balancer_free(&px->bal);

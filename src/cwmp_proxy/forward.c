@@ -169,9 +169,8 @@ static void on_abort(http_req_t *r, void *ud)
     fwd_free(f);
 }
 
-static void on_origin(void *ud, const char *origin, size_t len)
+static void record_origin(fwd_t *f, const char *origin)
 {
-    fwd_t *f = ud;
     proxy_t *px = f->px;
     char dev[SESSION_DEVICE_MAX] = "";
     const crurl_info_t *info = crurl_info(f->rw);
@@ -183,6 +182,17 @@ static void on_origin(void *ud, const char *origin, size_t len)
                  LF_S("peer", f->req ? http_req_peer(f->req) : "?"));
     else if (rc == -ENOSPC)
         log_debug("origin_refused", LF_S("device", dev), LF_S("reason", "origin table full"));
+}
+
+/* A streaming request's own rewriter: ud is the request. */
+static void on_origin(void *ud, const char *origin, size_t len) { record_origin(ud, origin); }
+
+/* The shared rewriter: ud is the proxy, which knows whose body it is. */
+void fwd_origin_cb(void *ud, const char *origin, size_t len)
+{
+    proxy_t *px = ud;
+    if (px->rw_owner)
+        record_origin(px->rw_owner, origin);
 }
 
 static int make_rewriter(fwd_t *f)
@@ -302,18 +312,27 @@ static void buffered_done(fwd_t *f)
         tlen = dec.len;
     }
     if (crurl_may_rewrite(text, tlen)) {
-        buf_t rew = BUF_INIT(tlen * 3 + 65536);
-        int rc = make_rewriter(f);
+        /* Whole bodies share one rewriter: its expat parser and buffers are
+         * reset, not rebuilt, for every Inform. */
+        buf_t rew = BUF_INIT(tlen * 4 + (1 << 20));
+        buf_reserve(&rew, tlen + 1024);
+        crurl_reset(px->rw);
+        px->rw_owner = f;
+        f->rw = px->rw;
+        int rc = crurl_feed(f->rw, text, tlen, true, &rew);
         if (!rc)
-            rc = crurl_feed(f->rw, text, tlen, true, &rew);
+            note_rewrite(f);
+        bool changed = !rc && crurl_info(f->rw)->rewritten;
+        f->rw = NULL;
+        px->rw_owner = NULL;
         if (rc) {
             buf_free(&rew);
             buf_free(&dec);
-            fwd_fail(f, 500, "cannot rewrite the request body");
+            fwd_fail(f, rc == -ENOBUFS ? 413 : 500, rc == -ENOBUFS ? "rewritten request body too large"
+                                                                 : "cannot rewrite the request body");
             return;
         }
-        note_rewrite(f);
-        if (crurl_info(f->rw)->rewritten) {
+        if (changed) {
             f->body_changed = true;
             if (f->reencode) {
                 zbody_t *z = zbody_encoder_new(f->coding, 0);
@@ -391,6 +410,7 @@ static bool go_streaming(fwd_t *f)
     if (!route(f, false) || fwd_send(f, f->route.be) != 0)
         return false;
     rc = send_chunk(f, f->out.data, f->out.len);
+    net_conn_uncork(f->up->nc);
     buf_reset(&f->out);
     if (rc) {
         fwd_fail(f, 502, "cannot write to the ACS node");
@@ -533,6 +553,9 @@ void fwd_on_head(http_req_t *r, void *ud)
     f->t0_us = clock_mono_us();
     buf_init(&f->raw, px->o.max_body);
     buf_init(&f->out, px->o.max_body * 2 + 65536);
+    if (m->content_length > 0) /* one allocation instead of a doubling series */
+        buf_reserve(&f->raw, (size_t)(m->content_length < (int64_t)px->o.rewrite_window
+                                      ? m->content_length : (int64_t)px->o.rewrite_window + 1));
     fc->cur = f;
     px->in_flight++;
     http_req_on_abort(r, on_abort, f);
@@ -643,11 +666,16 @@ int fwd_send(fwd_t *f, backend_t *be)
     f->attempts++;
     be->requests_total++;
     buf_t head = BUF_INIT(64 * 1024);
+    buf_reserve(&head, 1024);
     int rc = build_head(f, be, &head);
+    /* head and body leave in one write */
+    net_conn_cork(f->up->nc);
     if (!rc)
         rc = up_write(f->up, head.data, head.len);
     if (!rc && f->state != F_STREAMING && f->out.len)
         rc = up_write(f->up, f->out.data, f->out.len);
+    if (f->state != F_STREAMING)
+        net_conn_uncork(f->up->nc);
     f->px->st.bytes_up += head.len + f->out.len;
     buf_free(&head);
     if (rc) {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "codec/crurl.h"
 #include "codec/zbody.h"
 #include "core/config.h"
 #include "core/runtime.h"
@@ -105,6 +106,8 @@ typedef struct proxy {
     balancer_t bal;
     sessions_t sess;
     origins_t origins;
+    crurl_t *rw;                  /* shared by whole-body rewrites (synchronous) */
+    struct fwd *rw_owner;         /* the request it is rewriting */
     health_t *health;
     wakeup_t *wakeup;
     tls_ctx_t *tls_server, *tls_backend;
@@ -112,7 +115,8 @@ typedef struct proxy {
     http_server_t *admin;
     struct http_router *admin_router;
     uv_timer_t housekeeping;      /* session expiry, origin expiry */
-    uv_check_t flush_check;       /* writes pending origins once per loop turn */
+    uv_check_t flush_check;       /* writes pending origins in batches */
+    int64_t pend_since_ms;        /* oldest unwritten origin, 0 = none */
     char api_token[80];
     proxy_stats_t st;
     size_t fwd_conns;             /* client connections with proxy state */
@@ -128,6 +132,7 @@ typedef struct proxy {
 /* forward.c: the CPE side of the main listener. */
 void fwd_on_head(http_req_t *r, void *ud);
 void fwd_handler(http_req_t *r, void *ud);
+void fwd_origin_cb(void *ud, const char *origin, size_t len); /* the shared rewriter's */
 
 /* Parse a --backend item into a spec (strings point into `storage`). */
 typedef struct backend_item {

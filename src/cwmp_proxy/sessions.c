@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/str.h"
+#include "cwmp_proxy/siphash.h"
 
 int sessions_init(sessions_t *s, size_t max, int64_t ttl_ms)
 {
@@ -16,7 +17,8 @@ int sessions_init(sessions_t *s, size_t max, int64_t ttl_ms)
     s->ttl_ms = ttl_ms > 0 ? ttl_ms : 300000;
     s->by_token = strmap_new();
     s->by_cookie = strmap_new();
-    if (!s->by_token || !s->by_cookie) {
+    if (!s->by_token || !s->by_cookie || str_random(s->key, sizeof s->key) ||
+        str_random(&s->counter, sizeof s->counter)) {
         sessions_free(s);
         return -ENOMEM;
     }
@@ -81,9 +83,15 @@ session_t *sessions_create(sessions_t *s, uint32_t backend_id, int64_t now_ms)
     session_t *x = calloc(1, sizeof *x);
     if (!x)
         return NULL;
-    /* 128 random bits: a CPE cannot guess another device's session. */
-    if (str_random_hex(x->token, SESSION_TOKEN_LEN / 2) ||
-        strmap_put(s->by_token, x->token, x, NULL)) {
+    /* 128 bits from a keyed PRF over a counter: unguessable without the
+     * process's random key, and no syscall per session. */
+    uint64_t out[2], in[2] = { s->counter, 0 };
+    s->counter++;
+    out[0] = siphash24(s->key[0], s->key[1], in, sizeof in);
+    in[1] = 1;
+    out[1] = siphash24(s->key[0], s->key[1], in, sizeof in);
+    str_hex(out, sizeof out, x->token);
+    if (strmap_put(s->by_token, x->token, x, NULL)) {
         free(x);
         return NULL;
     }

@@ -43,6 +43,7 @@ typedef struct sessions {
     size_t n, max;
     int64_t ttl_ms;
     uint64_t evicted;                  /* pushed out by the cap */
+    uint64_t key[2], counter;          /* token = SipHash(key, counter), 128 bits */
 } sessions_t;
 
 int sessions_init(sessions_t *s, size_t max, int64_t ttl_ms);

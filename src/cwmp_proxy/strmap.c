@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/str.h"
+#include "cwmp_proxy/siphash.h"
 
 typedef struct entry {
     struct entry *next;
@@ -24,41 +25,9 @@ struct strmap {
     uint64_t k0, k1;
 };
 
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                   \
-    do {                                                                           \
-        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);                  \
-        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                     \
-        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                     \
-        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                  \
-    } while (0)
-
 static uint64_t siphash(const strmap_t *m, const unsigned char *in, size_t len)
 {
-    uint64_t v0 = 0x736f6d6570736575ULL ^ m->k0, v1 = 0x646f72616e646f6dULL ^ m->k1;
-    uint64_t v2 = 0x6c7967656e657261ULL ^ m->k0, v3 = 0x7465646279746573ULL ^ m->k1;
-    uint64_t b = (uint64_t)len << 56;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, in + i, 8);
-        v3 ^= w;
-        SIPROUND;
-        SIPROUND;
-        v0 ^= w;
-    }
-    for (size_t j = 0; i + j < len; j++)
-        b |= (uint64_t)in[i + j] << (8 * j);
-    v3 ^= b;
-    SIPROUND;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
+    return siphash24(m->k0, m->k1, in, len);
 }
 
 strmap_t *strmap_new(void)

@@ -70,10 +70,10 @@ static int rp_headers(http_parser_t *p, http_msg_t *m)
     if (x)
         x->challenged = m->status == 401;
     buf_t extra = BUF_INIT(64 * 1024);
-    int rc = 0;
+    int rc = buf_append_str(&extra, ""); /* read as a C string even when empty */
     /* Ours first: a CPE that keeps only the last cookie keeps the ACS's,
      * which maps to the same session. */
-    if (f->set_cookie)
+    if (!rc && f->set_cookie)
         rc = buf_printf(&extra, "Set-Cookie: %s=%s; Path=/; HttpOnly%s\r\n", px->o.cookie_name,
                         f->fc->token, http_req_is_tls(f->req) ? "; Secure" : "");
     for (size_t i = 0; i < m->nheaders && !rc; i++) {
@@ -186,8 +186,15 @@ static void up_on_read(net_conn_t *c, const char *data, size_t len)
         return;
     }
     net_conn_timer(c, u->px->o.backend_timeout_ms, up_timeout);
+    /* Response head and body that came in one read leave in one write. The
+     * connection outlives this callback even if it closes meanwhile. */
+    net_conn_t *down = u->cur->req ? http_req_conn(u->cur->req) : NULL;
+    if (down)
+        net_conn_cork(down);
     size_t used = 0;
     int rc = http_parser_feed(u->parser, data, len, &used);
+    if (down)
+        net_conn_uncork(down);
     if (rc == HTTP_PARSE_PAUSED) {
         /* a response ended; more bytes before the next request are junk */
         http_parser_resume(u->parser);

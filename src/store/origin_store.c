@@ -25,7 +25,8 @@ static const char *const migrations[] = {
 enum { ST_DROP_OTHERS, ST_UPSERT, ST_LOAD, ST_EXPIRE, ST_DELETE, ST_COUNT };
 
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_DROP_OTHERS] = "DELETE FROM origins WHERE device = ?1 AND origin <> ?2",
+    /* "device <> ''" lets SQLite use the partial index origins_device. */
+    [ST_DROP_OTHERS] = "DELETE FROM origins WHERE device = ?1 AND device <> '' AND origin <> ?2",
     [ST_UPSERT] = "INSERT INTO origins(origin, device, seen) VALUES(?2, ?1, ?3) "
                   "ON CONFLICT(origin) DO UPDATE SET "
                   "device = CASE WHEN excluded.device <> '' THEN excluded.device ELSE device END, "

@@ -15,6 +15,7 @@
 #include "cwmp_proxy/metrics.h"
 #include "cwmp_proxy/route.h"
 #include "cwmp_proxy/sessions.h"
+#include "cwmp_proxy/siphash.h"
 #include "cwmp_proxy/strmap.h"
 
 static backend_spec_t spec(const char *url, const char *host, uint16_t port, unsigned w)
@@ -345,6 +346,26 @@ static void test_strmap(void **state)
     strmap_free(m, NULL);
 }
 
+static void test_siphash_vector(void **state)
+{
+    /* The reference paper's test vector: key 00..0f, message 00..0e. */
+    unsigned char msg[15];
+    for (int i = 0; i < 15; i++)
+        msg[i] = (unsigned char)i;
+    assert_true(siphash24(0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL, msg, 15) ==
+                0xa129ca6149be45e5ULL);
+    /* tokens: distinct, 32 hex digits */
+    sessions_t s;
+    sessions_init(&s, 10, 1000);
+    char a[SESSION_TOKEN_LEN + 1];
+    strcpy(a, sessions_create(&s, 1, 0)->token);
+    session_t *b = sessions_create(&s, 1, 0);
+    assert_int_equal(strlen(a), 32);
+    assert_string_not_equal(a, b->token);
+    assert_int_equal(strspn(a, "0123456789abcdef"), 32);
+    sessions_free(&s);
+}
+
 static void test_metrics(void **state)
 {
     metrics_hist_t h = { 0 };
@@ -382,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_route),
         cmocka_unit_test(test_strmap),
         cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_siphash_vector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
