@@ -205,16 +205,16 @@ static void parse_error(http_sconn_t *sc, int rc)
 
 static void stash(http_sconn_t *sc, const char *data, size_t len)
 {
-    /* The parser waits (body paused, handler busy, upgrade): read nothing
-     * more until it goes on, even when this chunk left nothing over, or the
-     * next bytes would reach a paused parser and be lost. */
-    net_conn_pause(sc->conn);
+    /* Nothing left over: reading goes on, and on_sc_read stashes whatever
+     * arrives while the parser waits (no pause/resume syscalls per request). */
     if (!len)
         return;
     if (buf_append(&sc->inbuf, data, len)) {
         sc->close_after = true;
         net_conn_close(sc->conn);
+        return;
     }
+    net_conn_pause(sc->conn);
 }
 
 /* After on_head: checks the server makes for every buffered request. */
