@@ -396,6 +396,20 @@ void net_conn_uncork(net_conn_t *c)
         buf_reset_keep(&c->plain_pending, KEEP_BUF * 4);
         return;
     }
+    if (!c->ssl && !c->writing && !c->congested && c->out.len) {
+        /* As in net_conn_writev: try the kernel at once; a uv_write would
+         * also cost an epoll_ctl to arm and disarm POLLOUT. */
+        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+        int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (w > 0) {
+            c->bytes_out += (uint64_t)w;
+            buf_consume(&c->out, (size_t)w);
+        } else if (w < 0 && w != UV_EAGAIN && w != UV_ENOSYS) {
+            log_debug("conn_write_failed", LF_S("peer", c->peer), LF_ERR(w));
+            conn_fail(c, w);
+            return;
+        }
+    }
     conn_start_write(c);
 }
 
