@@ -5,12 +5,18 @@
 #       ConnectionRequestURL, sticky round-robin),
 #   (c) through haproxy 2.6 over the same two nodes (http mode, roundrobin,
 #       cookie insert stickiness; no rewriting: it cannot).
-# Each path gets fresh ACS nodes and runs twice:
+# Each path gets fresh ACS nodes and runs twice (and the whole set ROUNDS
+# times, alternating, best of each kept, since the machine is shared):
 #   throughput: a fleet that asks for far more sessions than the path can
 #               take (COUNT CPEs informing every INTERVAL): sessions/s;
 #   latency:    a moderate load (LCOUNT CPEs every second) that no path
-#               saturates: session p50/p99; "added p99" is p99 minus (a)'s.
-# Goal: sessions/s through (b) >= (c), added p99 of (b) <= (c).
+#               saturates: session p50/p99; "added p99" is p99 minus (a)'s;
+#   bootstrap:  (b) and (c) only: BOOT new CPEs at once on fresh nodes that
+#               read each device's whole data model (a ~90 KB
+#               GetParameterValuesResponse the proxy must parse).
+# Goal: sessions/s through (b) >= (c), added p99 of (b) <= (c). Also printed:
+# the balancer's own CPU time per HTTP request, which other load on the
+# machine does not distort.
 # One event loop each: haproxy runs with nbthread 1, like the proxy and the ACS.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -19,6 +25,9 @@ COUNT=${COUNT:-3000}
 INTERVAL=${INTERVAL:-200ms}
 LCOUNT=${LCOUNT:-400}
 MAXSESS=${MAXSESS:-400}
+ROUNDS=${ROUNDS:-2}
+BOOT=${BOOT:-1500}
+REDISCOVER=false
 
 command -v haproxy >/dev/null || { echo "haproxy missing (scripts/install-deps)"; exit 1; }
 
@@ -41,7 +50,7 @@ wait_port() { # PORT [LOG]: until something accepts there
 }
 acs_node() { # NAME PORT (at warn level there is no ready line: wait for the port)
   "$BIN" acs --cwmp-listen "127.0.0.1:$2" --api-listen 127.0.0.1:0 --data-dir "$WORK/$1" \
-    --cpe-auth none --api-token bench --log-level warn >"$WORK/$1.log" 2>&1 &
+    --cpe-auth none --api-token bench --log-level warn --rediscover="$REDISCOVER" >"$WORK/$1.log" 2>&1 &
   PIDS="$PIDS $!"
   LAST_PID=$!
   wait_port "$2" "$WORK/$1.log"
@@ -65,26 +74,49 @@ run_path() { # NAME URL
   sim "$1-lat" "$2" "$LCOUNT" 1s
 }
 
-# (a) straight to one ACS node
-start_nodes a
-run_path direct "http://127.0.0.1:$P1/"
-stop_pids "$N1" "$N2"
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
-# (b) outpost cwmp-proxy over two nodes
-start_nodes b
-PP=$(free_port)
-start_outpost proxy cwmp-proxy --listen "127.0.0.1:$PP" --admin-listen 127.0.0.1:0 \
-  --public-url "http://127.0.0.1:$PP" --data-dir "$WORK/proxy" --api-token bench \
-  --backend "http://127.0.0.1:$P1/" --backend "http://127.0.0.1:$P2/"
-PX=$LAST_PID
-run_path proxy "http://127.0.0.1:$PP/"
-PX_RSS=$(rss_kb "$PX")
-stop_pids "$PX" "$N1" "$N2"
-
-# (c) haproxy over two nodes
-start_nodes c
-HP=$(free_port)
-cat >"$WORK/haproxy.cfg" <<CFG
+# path_direct / path_proxy / path_haproxy ROUND: fresh nodes, one throughput
+# and one latency run, the balancer's CPU seconds in $WORK/NAME-ROUND.cpu
+path_direct() {
+  start_nodes "a$1"
+  run_path "direct-$1" "http://127.0.0.1:$P1/"
+  stop_pids "$N1" "$N2"
+}
+path_proxy() {
+  start_nodes "b$1"
+  PP=$(free_port)
+  start_outpost "proxy-$1" cwmp-proxy --listen "127.0.0.1:$PP" --admin-listen 127.0.0.1:0 \
+    --public-url "http://127.0.0.1:$PP" --data-dir "$WORK/proxy-$1" --api-token bench \
+    --backend "http://127.0.0.1:$P1/" --backend "http://127.0.0.1:$P2/"
+  PX=$LAST_PID
+  c0=$(cpu_s "$PX")
+  sim "proxy-$1-tput" "http://127.0.0.1:$PP/" "$COUNT" "$INTERVAL"
+  c1=$(cpu_s "$PX")
+  echo "$c0 $c1" >"$WORK/proxy-$1.cpu"
+  sim "proxy-$1-lat" "http://127.0.0.1:$PP/" "$LCOUNT" 1s
+  PX_RSS=$(rss_kb "$PX")
+  stop_pids "$PX" "$N1" "$N2"
+}
+boot_proxy() { # bootstrap storm: every CPE new, the nodes read its whole model
+  REDISCOVER=true
+  start_nodes "bb$1"
+  REDISCOVER=false
+  PP=$(free_port)
+  start_outpost "proxyb-$1" cwmp-proxy --listen "127.0.0.1:$PP" --admin-listen 127.0.0.1:0 \
+    --public-url "http://127.0.0.1:$PP" --data-dir "$WORK/proxyb-$1" --api-token bench \
+    --backend "http://127.0.0.1:$P1/" --backend "http://127.0.0.1:$P2/"
+  PX=$LAST_PID
+  c0=$(cpu_s "$PX")
+  sim "proxy-$1-boot" "http://127.0.0.1:$PP/" "$BOOT" 1h
+  c1=$(cpu_s "$PX")
+  echo "$c0 $c1" >"$WORK/proxy-$1.bootcpu"
+  stop_pids "$PX" "$N1" "$N2"
+}
+path_haproxy() {
+  start_nodes "c$1"
+  HP=$(free_port)
+  cat >"$WORK/haproxy-$1.cfg" <<CFG
 global
   maxconn 8000
   nbthread 1
@@ -103,33 +135,96 @@ backend acs
   server acs1 127.0.0.1:$P1 cookie a1 check inter 2s
   server acs2 127.0.0.1:$P2 cookie a2 check inter 2s
 CFG
-haproxy -f "$WORK/haproxy.cfg" -db >"$WORK/haproxy.log" 2>&1 &
-HX=$!
-PIDS="$PIDS $HX"
-wait_port "$HP" "$WORK/haproxy.log"
-run_path haproxy "http://127.0.0.1:$HP/"
-stop_pids "$HX" "$N1" "$N2"
+  haproxy -f "$WORK/haproxy-$1.cfg" -db >"$WORK/haproxy-$1.log" 2>&1 &
+  HX=$!
+  PIDS="$PIDS $HX"
+  wait_port "$HP" "$WORK/haproxy-$1.log"
+  c0=$(cpu_s "$HX")
+  sim "haproxy-$1-tput" "http://127.0.0.1:$HP/" "$COUNT" "$INTERVAL"
+  c1=$(cpu_s "$HX")
+  echo "$c0 $c1" >"$WORK/haproxy-$1.cpu"
+  sim "haproxy-$1-lat" "http://127.0.0.1:$HP/" "$LCOUNT" 1s
+  stop_pids "$HX" "$N1" "$N2"
+  # the bootstrap storm, same haproxy config on fresh nodes
+  REDISCOVER=true
+  start_nodes "cb$1"
+  REDISCOVER=false
+  sed -e "s/127.0.0.1:[0-9]* cookie a1/127.0.0.1:$P1 cookie a1/" \
+      -e "s/127.0.0.1:[0-9]* cookie a2/127.0.0.1:$P2 cookie a2/" "$WORK/haproxy-$1.cfg" >"$WORK/haproxyb-$1.cfg"
+  haproxy -f "$WORK/haproxyb-$1.cfg" -db >"$WORK/haproxyb-$1.log" 2>&1 &
+  HX=$!
+  PIDS="$PIDS $HX"
+  wait_port "$HP" "$WORK/haproxyb-$1.log"
+  c0=$(cpu_s "$HX")
+  sim "haproxy-$1-boot" "http://127.0.0.1:$HP/" "$BOOT" 1h
+  c1=$(cpu_s "$HX")
+  echo "$c0 $c1" >"$WORK/haproxy-$1.bootcpu"
+  stop_pids "$HX" "$N1" "$N2"
+}
+
+# The machine is shared: rounds alternate the paths, and each path keeps its
+# best round (highest sessions/s, lowest p99).
+for r in $(seq 1 "$ROUNDS"); do
+  path_direct "$r"
+  path_proxy "$r"
+  boot_proxy "$r"
+  path_haproxy "$r"
+done
 
 # ---- report ---------------------------------------------------------------------
 get() { json "$WORK/$1.json" "$2"; }
+best() { # PATH KIND EXPR max|min: best value over the rounds
+  v=""
+  for r in $(seq 1 "$ROUNDS"); do
+    x=$(get "$1-$r-$2" "$3")
+    if [ -z "$v" ]; then v=$x; else
+      v=$(awk -v a="$v" -v b="$x" -v m="$4" 'BEGIN { if ((m == "max") == (b > a)) print b; else print a }')
+    fi
+  done
+  echo "$v"
+}
+sum_failed() {
+  n=0
+  for r in $(seq 1 "$ROUNDS"); do
+    n=$((n + $(get "$1-$r-tput" 'd["sessions"]["failed"]') + $(get "$1-$r-lat" 'd["sessions"]["failed"]')))
+  done
+  echo "$n"
+}
+us_per_req() { # PATH [cpu|bootcpu tput|boot]: balancer CPU per HTTP request
+  awk_in=""
+  for r in $(seq 1 "$ROUNDS"); do
+    awk_in="$awk_in $(cat "$WORK/$1-$r.${2:-cpu}") $(get "$1-$r-${3:-tput}" 'd["http_requests"]')"
+  done
+  echo "$awk_in" | awk '{ for (i = 1; i <= NF; i += 3) { c += $(i+1) - $i; n += $(i+2) } printf "%.0f", n ? c * 1e6 / n : 0 }'
+}
 for p in direct proxy haproxy; do
-  eval "R_$p=\$(get $p-tput 'round(d[\"sessions\"][\"per_second\"])')"
-  eval "F_$p=\$(get $p-tput 'd[\"sessions\"][\"failed\"] + 0')"
-  eval "L50_$p=\$(get $p-lat 'd[\"latency_ms\"][\"p50\"]')"
-  eval "L99_$p=\$(get $p-lat 'd[\"latency_ms\"][\"p99\"]')"
-  eval "LF_$p=\$(get $p-lat 'd[\"sessions\"][\"failed\"] + 0')"
+  eval "R_$p=\$(best $p tput 'round(d[\"sessions\"][\"per_second\"])' max)"
+  eval "L50_$p=\$(best $p lat 'd[\"latency_ms\"][\"p50\"]' min)"
+  eval "L99_$p=\$(best $p lat 'd[\"latency_ms\"][\"p99\"]' min)"
+  eval "F_$p=\$(sum_failed $p)"
 done
 added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 A_proxy=$(added "$L99_proxy" "$L99_direct")
 A_haproxy=$(added "$L99_haproxy" "$L99_direct")
+U_proxy=$(us_per_req proxy)
+U_haproxy=$(us_per_req haproxy)
+B_proxy=$(best proxy boot 'd["sessions"]["completed"]' max)
+B_haproxy=$(best haproxy boot 'd["sessions"]["completed"]' max)
+BU_proxy=$(us_per_req proxy bootcpu boot)
+BU_haproxy=$(us_per_req haproxy bootcpu boot)
 
-echo "cwmp-proxy vs haproxy $(haproxy -v | awk 'NR==1 {print $3}') (nbthread 1), cpe-sim load; $(date -u +%Y-%m-%d), $(machine)"
-echo "throughput: $COUNT CPEs every $INTERVAL (jitter 0.5), ${DURATION}s, <= $MAXSESS sessions in flight"
-echo "latency:    $LCOUNT CPEs every 1s, ${DURATION}s"
-printf "%-34s %12s %9s %9s %12s %8s\n" "path" "sessions/s" "p50 ms" "p99 ms" "added p99" "failed"
-printf "%-34s %12s %9s %9s %12s %8s\n" "(a) straight to one ACS node" "$R_direct" "$L50_direct" "$L99_direct" "-" "$F_direct/$LF_direct"
-printf "%-34s %12s %9s %9s %12s %8s\n" "(b) outpost cwmp-proxy, 2 nodes" "$R_proxy" "$L50_proxy" "$L99_proxy" "$A_proxy" "$F_proxy/$LF_proxy"
-printf "%-34s %12s %9s %9s %12s %8s\n" "(c) haproxy, 2 nodes" "$R_haproxy" "$L50_haproxy" "$L99_haproxy" "$A_haproxy" "$F_haproxy/$LF_haproxy"
+echo "cwmp-proxy vs haproxy $(haproxy -v | awk 'NR==1 {print $3}') (nbthread 1), cpe-sim load; $(date -u +%Y-%m-%d), $(machine), load $(cut -d' ' -f1 /proc/loadavg)"
+echo "throughput: $COUNT CPEs every $INTERVAL (jitter 0.5), ${DURATION}s, <= $MAXSESS sessions in flight;"
+echo "            periodic sessions (Inform, empty POST), nodes started with --rediscover false"
+echo "latency:    $LCOUNT CPEs every 1s, ${DURATION}s; best of $ROUNDS alternating rounds"
+printf "%-34s %11s %8s %9s %10s %11s %7s\n" "path" "sessions/s" "p50 ms" "p99 ms" "added p99" "cpu us/req" "failed"
+printf "%-34s %11s %8s %9s %10s %11s %7s\n" "(a) straight to one ACS node" "$R_direct" "$L50_direct" "$L99_direct" "-" "-" "$F_direct"
+printf "%-34s %11s %8s %9s %10s %11s %7s\n" "(b) outpost cwmp-proxy, 2 nodes" "$R_proxy" "$L50_proxy" "$L99_proxy" "$A_proxy" "$U_proxy" "$F_proxy"
+printf "%-34s %11s %8s %9s %10s %11s %7s\n" "(c) haproxy, 2 nodes" "$R_haproxy" "$L50_haproxy" "$L99_haproxy" "$A_haproxy" "$U_haproxy" "$F_haproxy"
 echo "ratio sessions/s (b)/(c): $(ratio "$R_proxy" "$R_haproxy") (goal >= 1); (b)/(a): $(ratio "$R_proxy" "$R_direct")"
-echo "added p99 (b) vs (c): $A_proxy ms vs $A_haproxy ms (goal: (b) <= (c))"
-echo "cwmp-proxy RSS after the runs: $((PX_RSS / 1024)) MiB"
+echo "added p99 (b) vs (c): $A_proxy ms vs $A_haproxy ms (goal: (b) <= (c)); CPU per request (b)/(c): $(ratio "$U_proxy" "$U_haproxy")"
+echo "bootstrap storm: $BOOT new CPEs at once, the nodes read each one's whole data model (~90 KB"
+echo "  GetParameterValuesResponse, which the proxy parses for ConnectionRequestURL), ${DURATION}s:"
+echo "  bootstrap sessions done: (b) $B_proxy, (c) $B_haproxy, ratio $(ratio "$B_proxy" "$B_haproxy");" \
+     "CPU us/request (b) $BU_proxy, (c) $BU_haproxy"
+echo "cwmp-proxy RSS after the last round: $((PX_RSS / 1024)) MiB"

@@ -342,6 +342,8 @@ static int start(proxy_t *px)
     snprintf(path, sizeof path, "%s/cwmp-proxy-origins.db", o->common.data_dir);
     if ((rc = origins_open(&px->origins, path, (size_t)o->max_origins)))
         return rc;
+    buf_init(&px->scratch_head, 64 * 1024);
+    buf_init(&px->scratch_cookie, 16 * 1024);
     crurl_opts_t ro = { .public_url = px->public_url, .on_origin = fwd_origin_cb, .ud = px };
     if (!(px->rw = crurl_new(&ro)) || !(px->wakeup = wakeup_new(px)) || !(px->health = health_new(px)))
         return -ENOMEM;
@@ -414,6 +416,8 @@ int cwmp_proxy_main(int argc, char **argv)
     if (px->admin_router)
         http_router_free(px->admin_router);
     crurl_free(px->rw);
+    buf_free(&px->scratch_head);
+    buf_free(&px->scratch_cookie);
     origins_close(&px->origins);
     sessions_free(&px->sess);
     balancer_free(&px->bal);

@@ -620,11 +620,11 @@ static int build_head(fwd_t *f, backend_t *be, buf_t *h)
         if (strcasecmp(name, "Content-Encoding") == 0 && f->body_changed && !f->reencode)
             continue; /* the node gets identity */
         if (strcasecmp(name, "Cookie") == 0) {
-            buf_t c = BUF_INIT(16384);
-            rc = cookie_strip(value, px->o.cookie_name, &c);
-            if (!rc && c.len)
-                rc = buf_printf(h, "Cookie: %s\r\n", c.data);
-            buf_free(&c);
+            buf_t *c = &px->scratch_cookie;
+            buf_reset_keep(c, 16384);
+            rc = cookie_strip(value, px->o.cookie_name, c);
+            if (!rc && c->len)
+                rc = buf_printf(h, "Cookie: %.*s\r\n", (int)c->len, c->data);
             continue;
         }
         rc = buf_printf(h, "%s: %s\r\n", name, value);
@@ -665,19 +665,18 @@ int fwd_send(fwd_t *f, backend_t *be)
     f->up = fc->up;
     f->attempts++;
     be->requests_total++;
-    buf_t head = BUF_INIT(64 * 1024);
-    buf_reserve(&head, 1024);
-    int rc = build_head(f, be, &head);
+    buf_t *head = &f->px->scratch_head;
+    buf_reset_keep(head, 64 * 1024);
+    int rc = build_head(f, be, head);
     /* head and body leave in one write */
     net_conn_cork(f->up->nc);
     if (!rc)
-        rc = up_write(f->up, head.data, head.len);
+        rc = up_write(f->up, head->data, head->len);
     if (!rc && f->state != F_STREAMING && f->out.len)
         rc = up_write(f->up, f->out.data, f->out.len);
     if (f->state != F_STREAMING)
         net_conn_uncork(f->up->nc);
-    f->px->st.bytes_up += head.len + f->out.len;
-    buf_free(&head);
+    f->px->st.bytes_up += head->len + f->out.len;
     if (rc) {
         fwd_fail(f, rc == -ENOBUFS ? 431 : 502, rc == -ENOBUFS ? "request header block too large"
                                                                : "cannot write to the ACS node");

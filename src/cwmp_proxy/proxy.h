@@ -108,6 +108,8 @@ typedef struct proxy {
     origins_t origins;
     crurl_t *rw;                  /* shared by whole-body rewrites (synchronous) */
     struct fwd *rw_owner;         /* the request it is rewriting */
+    buf_t scratch_head;           /* request heads and response header blocks are built */
+    buf_t scratch_cookie;         /* here and copied into a connection's queue at once */
     health_t *health;
     wakeup_t *wakeup;
     tls_ctx_t *tls_server, *tls_backend;

@@ -69,12 +69,13 @@ static int rp_headers(http_parser_t *p, http_msg_t *m)
     session_t *x = f->fc ? sessions_find(&px->sess, f->fc->token, clock_mono_ms()) : NULL;
     if (x)
         x->challenged = m->status == 401;
-    buf_t extra = BUF_INIT(64 * 1024);
-    int rc = buf_append_str(&extra, ""); /* read as a C string even when empty */
+    buf_t *xb = &px->scratch_head;
+    buf_reset_keep(xb, 64 * 1024);
+    int rc = buf_append_str(xb, ""); /* read as a C string even when empty */
     /* Ours first: a CPE that keeps only the last cookie keeps the ACS's,
      * which maps to the same session. */
     if (!rc && f->set_cookie)
-        rc = buf_printf(&extra, "Set-Cookie: %s=%s; Path=/; HttpOnly%s\r\n", px->o.cookie_name,
+        rc = buf_printf(xb, "Set-Cookie: %s=%s; Path=/; HttpOnly%s\r\n", px->o.cookie_name,
                         f->fc->token, http_req_is_tls(f->req) ? "; Secure" : "");
     for (size_t i = 0; i < m->nheaders && !rc; i++) {
         const char *name, *value;
@@ -87,10 +88,9 @@ static int rp_headers(http_parser_t *p, http_msg_t *m)
             if (cookie_set_pair(value, pair, sizeof pair, &deleted) == 0 && !deleted)
                 sessions_set_acs_cookie(&px->sess, x, pair);
         }
-        rc = buf_printf(&extra, "%s: %s\r\n", name, value);
+        rc = buf_printf(xb, "%s: %s\r\n", name, value);
     }
     if (rc) {
-        buf_free(&extra);
         f->state = F_WAITING;
         exchange_failed(u, 502, "response header block from the ACS node too large");
         return -1;
@@ -101,7 +101,7 @@ static int rp_headers(http_parser_t *p, http_msg_t *m)
         u->last = true;
         http_resp_close_after(f->req);
     }
-    const char *ex = extra.data ? extra.data : "";
+    const char *ex = xb->data ? xb->data : "";
     bool head = strcmp(http_req_method(f->req), "HEAD") == 0;
     if (m->status == 204 || m->status == 304) {
         /* answered (and released) at once: nothing more goes to the CPE */
@@ -111,7 +111,6 @@ static int rp_headers(http_parser_t *p, http_msg_t *m)
         http_resp_on_drain(f->req, on_resp_drain, f);
         http_resp_begin(f->req, m->status, ex, NULL, head && clen < 0 ? 0 : clen);
     }
-    buf_free(&extra);
     return 0;
 }
 
