@@ -19,73 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/crurl_int.h"
 #include "core/str.h"
-
-#define NS_SEP '\x01'
-
-enum {
-    MAX_NAME = 1024,      /* a TR-069 parameter name is at most 256 chars */
-    CTX_STACK = 16,       /* deeper elements are never interesting */
-};
-
-typedef enum ctx {
-    CTX_OTHER = 0,
-    CTX_ENVELOPE,
-    CTX_BODY,
-    CTX_RPC_INFORM,
-    CTX_RPC_GPVR,
-    CTX_DEVID,
-    CTX_DEVID_FIELD,
-    CTX_PLIST,
-    CTX_PVS,
-    CTX_NAME,
-    CTX_VALUE,
-} ctx_t;
-
-typedef enum name_state { NAME_UNKNOWN = 0, NAME_MATCH, NAME_NOMATCH } name_state_t;
-
-typedef enum encoding { ENC_ASCII = 0, ENC_UTF16LE, ENC_UTF16BE } encoding_t;
-
-struct crurl {
-    crurl_opts_t o;
-    XML_Parser xp;
-    crurl_info_t info;
-    buf_t *out;          /* the caller's, during a feed */
-    int oerr;            /* output error met inside a handler */
-
-    buf_t pend;          /* input not yet emitted (plus bytes already skipped) */
-    int64_t base;        /* absolute offset of pend.data[0] */
-    int64_t head;        /* first byte not yet emitted or skipped */
-    int64_t fed;         /* bytes fed so far */
-    int64_t parsed;      /* every byte before this was reported by expat */
-    int64_t hold_start;  /* -1: nothing held */
-    bool failed;         /* pass-through from here on */
-    bool started;        /* first bytes seen (encoding detected) */
-    encoding_t enc;
-    char err[128];
-
-    unsigned depth;
-    ctx_t stack[CTX_STACK];
-    unsigned long salt;  /* expat hash salt, random per rewriter */
-
-    /* The ParameterValueStruct being parsed. */
-    name_state_t name_state;
-    bool pvs_overflow;   /* hold given up: bytes of this struct went out early */
-    unsigned pvs_values; /* Value elements completed in this struct */
-    buf_t name;
-    bool name_bad;
-    /* The Value being parsed (or the one that came before its Name). */
-    buf_t value;
-    int64_t val_start;
-    bool val_bad;        /* child elements, or longer than max_value */
-    bool pending;        /* a complete Value waits for its Name */
-    int64_t pend_vs, pend_ve;
-    bool pend_bad;
-    buf_t pend_text;
-
-    char *devid_field;   /* the DeviceId field being read, or NULL */
-    size_t devid_len;
-};
 
 /* ---- output ----------------------------------------------------------------- */
 
@@ -93,7 +28,8 @@ static void out_fail(crurl_t *rw, int rc)
 {
     if (!rw->oerr)
         rw->oerr = rc;
-    XML_StopParser(rw->xp, XML_FALSE);
+    if (!rw->defer)
+        XML_StopParser(rw->xp, XML_FALSE);
 }
 
 /* Copy input [head, upto) to the output. */
@@ -122,7 +58,7 @@ static void compact(crurl_t *rw)
 
 static void mark(crurl_t *rw)
 {
-    int64_t end = (int64_t)XML_GetCurrentByteIndex(rw->xp) + XML_GetCurrentByteCount(rw->xp);
+    int64_t end = rw->ev_idx + rw->ev_cnt;
     if (end > rw->parsed)
         rw->parsed = end;
 }
@@ -239,6 +175,11 @@ static void splice(crurl_t *rw, int64_t vs, int64_t ve, const char *text, size_t
     }
     rw->head = ve;
     rw->info.rewritten++;
+    if (rw->defer) { /* reported if the fast scan gets to the end */
+        if (buf_append(&rw->deferred, text, n) || buf_append_byte(&rw->deferred, '\0'))
+            out_fail(rw, -ENOMEM);
+        return;
+    }
     if (rw->o.on_origin) {
         char *copy = malloc(n + 1);
         if (!copy) {
@@ -260,7 +201,7 @@ static void pvs_begin(crurl_t *rw)
     rw->name_bad = false;
     rw->pending = false;
     buf_reset(&rw->name);
-    rw->hold_start = (int64_t)XML_GetCurrentByteIndex(rw->xp);
+    rw->hold_start = rw->ev_idx;
 }
 
 /* ---- expat handlers ------------------------------------------------------------- */
@@ -324,7 +265,7 @@ static ctx_t child_ctx(crurl_t *rw, ctx_t parent, const char *local)
         if (strcmp(local, "Value") == 0) {
             buf_reset(&rw->value);
             rw->val_bad = false;
-            rw->val_start = (int64_t)XML_GetCurrentByteIndex(rw->xp) + XML_GetCurrentByteCount(rw->xp);
+            rw->val_start = rw->ev_idx + rw->ev_cnt;
             if (rw->name_state == NAME_MATCH)
                 rw->hold_start = rw->val_start;
             return CTX_VALUE;
@@ -343,16 +284,28 @@ static ctx_t child_ctx(crurl_t *rw, ctx_t parent, const char *local)
     return CTX_OTHER;
 }
 
-static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
+void crurl_ev_start(crurl_t *rw, const char *local)
 {
-    crurl_t *rw = ud;
     ctx_t parent = rw->depth == 0 ? CTX_OTHER
                  : rw->depth <= CTX_STACK ? rw->stack[rw->depth - 1] : CTX_OTHER;
-    ctx_t c = child_ctx(rw, parent, local_name(name));
+    ctx_t c = child_ctx(rw, parent, local);
     if (rw->depth < CTX_STACK)
         rw->stack[rw->depth] = c;
     rw->depth++;
     mark(rw);
+}
+
+static void expat_pos(crurl_t *rw)
+{
+    rw->ev_idx = (int64_t)XML_GetCurrentByteIndex(rw->xp);
+    rw->ev_cnt = XML_GetCurrentByteCount(rw->xp);
+}
+
+static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
+{
+    crurl_t *rw = ud;
+    expat_pos(rw);
+    crurl_ev_start(rw, local_name(name));
 }
 
 static void name_end(crurl_t *rw)
@@ -379,7 +332,7 @@ static void name_end(crurl_t *rw)
 
 static void value_end(crurl_t *rw)
 {
-    int64_t ve = (int64_t)XML_GetCurrentByteIndex(rw->xp);
+    int64_t ve = rw->ev_idx;
     const char *text = rw->value.data ? rw->value.data : "";
     rw->pvs_values++;
     if (rw->name_state == NAME_MATCH) {
@@ -406,9 +359,8 @@ static void value_end(crurl_t *rw)
     rw->pend_bad = rw->val_bad;
 }
 
-static void XMLCALL on_end(void *ud, const XML_Char *name)
+void crurl_ev_end(crurl_t *rw)
 {
-    crurl_t *rw = ud;
     if (rw->depth == 0)
         return;
     rw->depth--;
@@ -433,11 +385,23 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
     mark(rw);
 }
 
-static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
+static void XMLCALL on_end(void *ud, const XML_Char *name)
 {
     crurl_t *rw = ud;
+    expat_pos(rw);
+    crurl_ev_end(rw);
+}
+
+bool crurl_ev_wants_text(const crurl_t *rw)
+{
     ctx_t c = rw->depth == 0 || rw->depth > CTX_STACK ? CTX_OTHER : rw->stack[rw->depth - 1];
-    size_t n = (size_t)len;
+    return c == CTX_NAME || c == CTX_DEVID_FIELD ||
+           (c == CTX_VALUE && rw->name_state != NAME_NOMATCH);
+}
+
+void crurl_ev_text(crurl_t *rw, const char *s, size_t n)
+{
+    ctx_t c = rw->depth == 0 || rw->depth > CTX_STACK ? CTX_OTHER : rw->stack[rw->depth - 1];
     switch (c) {
     case CTX_NAME:
         if (!rw->name_bad && buf_append(&rw->name, s, n))
@@ -465,9 +429,20 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
     mark(rw);
 }
 
+static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
+{
+    crurl_t *rw = ud;
+    expat_pos(rw);
+    crurl_ev_text(rw, s, (size_t)len);
+}
+
+void crurl_ev_other(crurl_t *rw) { mark(rw); }
+
 static void XMLCALL on_default(void *ud, const XML_Char *s, int len)
 {
-    mark(ud);
+    crurl_t *rw = ud;
+    expat_pos(rw);
+    crurl_ev_other(rw);
 }
 
 /* SOAP forbids a DTD; refusing it also rules out every entity trick. */
@@ -521,6 +496,10 @@ void crurl_reset(crurl_t *rw)
     buf_reset_keep(&rw->name, 4096);
     buf_reset_keep(&rw->value, 4096);
     buf_reset_keep(&rw->pend_text, 4096);
+    buf_reset_keep(&rw->deferred, 4096);
+    buf_reset_keep(&rw->scan_text, 4096);
+    rw->defer = false;
+    rw->ev_idx = rw->ev_cnt = 0;
     if (make_parser(rw))
         rw->failed = true; /* pass-through: safe, if unhelpful */
 }
@@ -542,6 +521,8 @@ crurl_t *crurl_new(const crurl_opts_t *opts)
     buf_init(&rw->name, MAX_NAME);
     buf_init(&rw->value, rw->o.max_value);
     buf_init(&rw->pend_text, rw->o.max_value);
+    buf_init(&rw->deferred, SIZE_MAX / 4);
+    buf_init(&rw->scan_text, MAX_NAME + rw->o.max_value);
     if (str_random(&rw->salt, sizeof rw->salt) || rw->salt == 0)
         rw->salt = (unsigned long)(uintptr_t)rw ^ 0x9e3779b97f4a7c15UL;
     crurl_reset(rw);
@@ -562,6 +543,8 @@ void crurl_free(crurl_t *rw)
     buf_free(&rw->name);
     buf_free(&rw->value);
     buf_free(&rw->pend_text);
+    buf_free(&rw->deferred);
+    buf_free(&rw->scan_text);
     free(rw);
 }
 
@@ -587,8 +570,50 @@ static void fail(crurl_t *rw)
     rw->hold_start = -1;
 }
 
+/* A whole body in one call: try the fast scanner; 1 when it did the job. */
+static int try_scan(crurl_t *rw, const char *data, size_t len, buf_t *out)
+{
+    size_t mark_out = out->len;
+    rw->out = out;
+    rw->oerr = 0;
+    int rc = buf_append(&rw->pend, data, len);
+    if (rc)
+        return rc;
+    rw->fed = (int64_t)len;
+    rw->defer = true;
+    rc = crurl_scan(rw, data, len);
+    rw->defer = false;
+    if (rc == 0 && !rw->oerr)
+        rc = emit_to(rw, (int64_t)len);
+    if (rc == 0 && !rw->oerr) {
+        compact(rw);
+        rw->info.fast = true;
+        for (size_t off = 0; rw->o.on_origin && off < rw->deferred.len;) {
+            const char *o = rw->deferred.data + off;
+            size_t n = strlen(o);
+            rw->o.on_origin(rw->o.ud, o, n);
+            off += n + 1;
+        }
+        return 1;
+    }
+    if (rw->oerr == -ENOBUFS || rc == -ENOBUFS)
+        return -ENOBUFS;
+    /* Not for the fast path: start over with expat, output as it was. */
+    crurl_reset(rw);
+    out->len = mark_out;
+    if (out->data)
+        out->data[mark_out] = '\0';
+    return 0;
+}
+
 int crurl_feed(crurl_t *rw, const char *data, size_t len, bool last, buf_t *out)
 {
+    if (last && rw->fed == 0 && len && !rw->started && !rw->failed && !rw->o.no_fast &&
+        (unsigned char)data[0] != 0xFE && (unsigned char)data[0] != 0xFF && !memchr(data, 0, len)) {
+        int done = try_scan(rw, data, len, out);
+        if (done)
+            return done < 0 ? done : 0;
+    }
     rw->out = out;
     rw->oerr = 0;
     if (!rw->started && len)

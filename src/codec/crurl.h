@@ -22,6 +22,14 @@
  * whose Value is still open, is held back (capped by max_hold / max_value).
  * So memory stays bounded for a 20,000-parameter GetParameterValuesResponse.
  *
+ * Fast path. A whole body given in one call (the proxy's usual case) goes
+ * first through a small tokenizer for well-formed XML that feeds the same
+ * events as expat, several times faster; anything it does not handle
+ * (DOCTYPE, encodings other than UTF-8/ASCII, malformed or unusual markup)
+ * sends the body to expat instead, so expat stays the judge of what is
+ * well-formed. Both paths give the same bytes (tests and the fuzz harness
+ * compare them).
+ *
  * Malformed input never fails the caller: the rewriter switches to pass-
  * through (every remaining byte copied verbatim, earlier rewrites kept) and
  * crurl_error() says why. Only the caller's output cap yields an error.
@@ -59,6 +67,7 @@ typedef struct crurl_info {
     unsigned rewritten;     /* values replaced */
     unsigned skipped;       /* matching values left as they were (see skip_reason) */
     const char *skip_reason; /* static text for the last skip, NULL when none */
+    bool fast;              /* the fast scanner did it (not expat) */
 } crurl_info_t;
 
 /* Called for each replaced value with the decoded, trimmed original
@@ -71,6 +80,7 @@ typedef struct crurl_opts {
     size_t max_hold;        /* bytes held while a struct's Name is unknown; default 64 KiB */
     crurl_origin_fn on_origin; /* optional */
     void *ud;
+    bool no_fast;           /* always use expat (tests compare the two paths) */
 } crurl_opts_t;
 
 typedef struct crurl crurl_t;

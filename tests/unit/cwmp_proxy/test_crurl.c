@@ -568,6 +568,97 @@ static void test_param_names(void **state)
     buf_free(&b);
 }
 
+/* Both front ends give the same bytes and the same findings: the fast
+ * scanner on whole bodies, expat otherwise (and wherever the scanner
+ * declines). */
+static void compare_paths(const char *in, size_t len, bool want_fast)
+{
+    crurl_opts_t of = { .public_url = PUB }, oe = { .public_url = PUB, .no_fast = true };
+    crurl_t *f = crurl_new(&of), *e = crurl_new(&oe);
+    buf_t bf = BUF_INIT(1 << 24), be = BUF_INIT(1 << 24);
+    assert_int_equal(crurl_feed(f, in, len, true, &bf), 0);
+    assert_int_equal(crurl_feed(e, in, len, true, &be), 0);
+    const crurl_info_t *fi = crurl_info(f), *ei = crurl_info(e);
+    assert_false(ei->fast);
+    if (want_fast)
+        assert_true(fi->fast);
+    if (!crurl_error(e)) {
+        assert_int_equal(bf.len, be.len);
+        assert_memory_equal(bf.data ? bf.data : "", be.data ? be.data : "", be.len);
+        assert_int_equal(fi->rewritten, ei->rewritten);
+        assert_int_equal(fi->skipped, ei->skipped);
+        assert_int_equal(fi->rpc, ei->rpc);
+        assert_int_equal(fi->devid_ok, ei->devid_ok);
+        assert_string_equal(fi->serial, ei->serial);
+        assert_string_equal(fi->oui, ei->oui);
+    }
+    buf_free(&bf);
+    buf_free(&be);
+    crurl_free(f);
+    crurl_free(e);
+}
+
+static void test_fast_path_equals_expat(void **state)
+{
+    const char *fast[] = {
+        big_doc(),
+        INFORM_HEAD "<ParameterList>" PVS("Device.ManagementServer.ConnectionRequestURL", "http://x/")
+        "</ParameterList>" INFORM_TAIL,
+        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" " XSI "><s:Body><c:Inform "
+        "xmlns:c=\"urn:dslforum-org:cwmp-1-0\"><ParameterList><ParameterValueStruct>\r\n<Name>"
+        " Device.ManagementServer.Connection&#x52;equestURL\r\n</Name><!-- c --><Value>\r\n"
+        "http://a&#13;b&lt;&gt;&amp;&quot;&apos;/<?pi x?>c<![CDATA[d\r\ne]]>\r</Value>"
+        "</ParameterValueStruct></ParameterList></c:Inform></s:Body></s:Envelope>",
+        "\xEF\xBB\xBF<?xml version=\"1.0\" encoding='utf-8' ?>\n<!-- x --><a/>\n<?pi?>",
+        "<a b = 'x>y' c=\"&lt;\"><b/><c></c ></a>",
+    };
+    for (size_t i = 0; i < sizeof fast / sizeof fast[0]; i++)
+        compare_paths(fast[i], strlen(fast[i]), true);
+    const char *declined[] = {
+        "<!DOCTYPE x><x/>",
+        "<x><y></x></y>",
+        "<x>",
+        "<x/><y/>",
+        "text<x/>",
+        "<a:b>unbound</a:b>",
+        "<a xmlns:p=\"u\"><p:b/></a><p:c/>",
+        "<x><!-- a -- b --></x>",
+        "<x a='1'b='2'/>",
+        "<1x/>",
+        "<?XML version='1.0'?><x/>",
+        "<x/><?xml version='1.0'?>",
+        "<x><![CDATA[ unterminated </x>",
+    };
+    for (size_t i = 0; i < sizeof declined / sizeof declined[0]; i++) {
+        compare_paths(declined[i], strlen(declined[i]), false);
+        crurl_opts_t o = { .public_url = PUB };
+        crurl_t *rw = crurl_new(&o);
+        buf_t out = BUF_INIT(1 << 20);
+        assert_int_equal(crurl_feed(rw, declined[i], strlen(declined[i]), true, &out), 0);
+        /* declined by the scanner: expat parsed it (and found it wanting) */
+        assert_false(crurl_info(rw)->fast);
+        assert_non_null(crurl_error(rw));
+        assert_string_equal(out.data, declined[i]); /* passed through */
+        buf_free(&out);
+        crurl_free(rw);
+    }
+    /* Malformed text the rewriter does not read is not examined by the
+     * scanner: same bytes out (nothing to rewrite there), no error noted. */
+    const char *unexamined[] = { "<x>&unknown;</x>", "<x>]]></x>", "<x>&#0;</x>" };
+    for (size_t i = 0; i < sizeof unexamined / sizeof unexamined[0]; i++) {
+        char *out = rewrite(unexamined[i], strlen(unexamined[i]), &(seen_t){ 0 }, NULL, NULL);
+        assert_string_equal(out, unexamined[i]);
+        free(out);
+    }
+    /* ...but in a Name or Value it is, and expat then decides. */
+    const char *in_value = INFORM_HEAD "<ParameterList>"
+        PVS("Device.ManagementServer.ConnectionRequestURL", "http://a/&bogus;") "</ParameterList>" INFORM_TAIL;
+    compare_paths(in_value, strlen(in_value), false);
+    /* another encoding: well-formed, but expat's to decode */
+    const char *latin1 = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><x>\xE9</x>";
+    compare_paths(latin1, strlen(latin1), false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -591,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_may_rewrite),
         cmocka_unit_test(test_device_id),
         cmocka_unit_test(test_param_names),
+        cmocka_unit_test(test_fast_path_equals_expat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
