@@ -39,39 +39,49 @@ for l in open(sys.argv[1]):
 print(eval(sys.argv[2], {"d": d}) if d else "n/a")' "$1" "$2"
 }
 
-wait_port() { # PORT [LOG]: until something accepts there
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
-    sleep 0.1
+acs_node() { # NAME PORT-VAR: a node on a free port (retried: ports are raced for)
+  for _try in 1 2 3 4 5; do
+    _p=$(free_port)
+    "$BIN" acs --cwmp-listen "127.0.0.1:$_p" --api-listen 127.0.0.1:0 --data-dir "$WORK/$1" \
+      --cpe-auth none --api-token bench --log-level warn --rediscover="$REDISCOVER" >"$WORK/$1.log" 2>&1 &
+    LAST_PID=$!
+    PIDS="$PIDS $LAST_PID"
+    # at warn level there is no ready line: wait for the port (or the exit)
+    for _ in $(seq 1 100); do
+      kill -0 "$LAST_PID" 2>/dev/null || break
+      if curl -s -o /dev/null "http://127.0.0.1:$_p/"; then eval "$2=$_p"; return 0; fi
+      sleep 0.1
+    done
+    kill "$LAST_PID" 2>/dev/null; wait "$LAST_PID" 2>/dev/null || true
   done
-  echo "nothing listens on $1" >&2
-  [ -n "${2:-}" ] && cat "$2" >&2
-  exit 1
-}
-acs_node() { # NAME PORT (at warn level there is no ready line: wait for the port)
-  "$BIN" acs --cwmp-listen "127.0.0.1:$2" --api-listen 127.0.0.1:0 --data-dir "$WORK/$1" \
-    --cpe-auth none --api-token bench --log-level warn --rediscover="$REDISCOVER" >"$WORK/$1.log" 2>&1 &
-  PIDS="$PIDS $!"
-  LAST_PID=$!
-  wait_port "$2" "$WORK/$1.log"
+  echo "acs node $1 did not start:" >&2; cat "$WORK/$1.log" >&2; exit 1
 }
 start_nodes() { # fresh ACS nodes on P1 and P2 (data dirs per run)
-  P1=$(free_port); P2=$(free_port)
-  acs_node "acs1-$1" "$P1"; N1=$LAST_PID
-  acs_node "acs2-$1" "$P2"; N2=$LAST_PID
+  acs_node "acs1-$1" P1; N1=$LAST_PID
+  acs_node "acs2-$1" P2; N2=$LAST_PID
+}
+# the proxy on port 0: its ready line says where (public URL unused here)
+start_proxy() { # NAME
+  start_outpost "$1" cwmp-proxy --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+    --public-url http://proxy.bench:7548 --data-dir "$WORK/$1" --api-token bench \
+    --backend "http://127.0.0.1:$P1/" --backend "http://127.0.0.1:$P2/"
+  PX=$LAST_PID
+  PP=$(echo "$READY_LINE" | sed 's/.* listen=127.0.0.1:\([0-9]*\).*/\1/')
 }
 stop_pids() { for p in "$@"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done; }
 
-# sim NAME URL COUNT INTERVAL: one cpe-sim run, final JSON in $WORK/NAME.json
+# sim NAME URL COUNT INTERVAL [RATE]: one cpe-sim run, final JSON in $WORK/NAME.json.
+# Throughput runs boot every CPE at once; latency runs boot them over a
+# second, so that p99 measures the path, not the start-up burst.
 sim() {
-  "$BIN" cpe-sim --acs "$2" --count "$3" --rate 0 --inform-interval "$4" --jitter 0.5 \
+  "$BIN" cpe-sim --acs "$2" --count "$3" --rate "${5:-0}" --inform-interval "$4" --jitter 0.5 \
     --cr-listen 127.0.0.1:0 --duration "${DURATION}s" --stats-interval 0 --json \
     --max-sessions "$MAXSESS" --serial-prefix "B$1" >"$WORK/$1.json" 2>"$WORK/$1.log"
 }
 
 run_path() { # NAME URL
   sim "$1-tput" "$2" "$COUNT" "$INTERVAL"
-  sim "$1-lat" "$2" "$LCOUNT" 1s
+  sim "$1-lat" "$2" "$LCOUNT" 1s "$LCOUNT/s"
 }
 
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
@@ -85,16 +95,12 @@ path_direct() {
 }
 path_proxy() {
   start_nodes "b$1"
-  PP=$(free_port)
-  start_outpost "proxy-$1" cwmp-proxy --listen "127.0.0.1:$PP" --admin-listen 127.0.0.1:0 \
-    --public-url "http://127.0.0.1:$PP" --data-dir "$WORK/proxy-$1" --api-token bench \
-    --backend "http://127.0.0.1:$P1/" --backend "http://127.0.0.1:$P2/"
-  PX=$LAST_PID
+  start_proxy "proxy-$1"
   c0=$(cpu_s "$PX")
   sim "proxy-$1-tput" "http://127.0.0.1:$PP/" "$COUNT" "$INTERVAL"
   c1=$(cpu_s "$PX")
   echo "$c0 $c1" >"$WORK/proxy-$1.cpu"
-  sim "proxy-$1-lat" "http://127.0.0.1:$PP/" "$LCOUNT" 1s
+  sim "proxy-$1-lat" "http://127.0.0.1:$PP/" "$LCOUNT" 1s "$LCOUNT/s"
   PX_RSS=$(rss_kb "$PX")
   stop_pids "$PX" "$N1" "$N2"
 }
@@ -102,21 +108,17 @@ boot_proxy() { # bootstrap storm: every CPE new, the nodes read its whole model
   REDISCOVER=true
   start_nodes "bb$1"
   REDISCOVER=false
-  PP=$(free_port)
-  start_outpost "proxyb-$1" cwmp-proxy --listen "127.0.0.1:$PP" --admin-listen 127.0.0.1:0 \
-    --public-url "http://127.0.0.1:$PP" --data-dir "$WORK/proxyb-$1" --api-token bench \
-    --backend "http://127.0.0.1:$P1/" --backend "http://127.0.0.1:$P2/"
-  PX=$LAST_PID
+  start_proxy "proxyb-$1"
   c0=$(cpu_s "$PX")
   sim "proxy-$1-boot" "http://127.0.0.1:$PP/" "$BOOT" 1h
   c1=$(cpu_s "$PX")
   echo "$c0 $c1" >"$WORK/proxy-$1.bootcpu"
   stop_pids "$PX" "$N1" "$N2"
 }
-path_haproxy() {
-  start_nodes "c$1"
-  HP=$(free_port)
-  cat >"$WORK/haproxy-$1.cfg" <<CFG
+start_haproxy() { # NAME: haproxy over P1/P2 on a free port (retried), sets HX and HP
+  for _try in 1 2 3 4 5; do
+    HP=$(free_port)
+    cat >"$WORK/$1.cfg" <<CFG
 global
   maxconn 8000
   nbthread 1
@@ -135,26 +137,32 @@ backend acs
   server acs1 127.0.0.1:$P1 cookie a1 check inter 2s
   server acs2 127.0.0.1:$P2 cookie a2 check inter 2s
 CFG
-  haproxy -f "$WORK/haproxy-$1.cfg" -db >"$WORK/haproxy-$1.log" 2>&1 &
-  HX=$!
-  PIDS="$PIDS $HX"
-  wait_port "$HP" "$WORK/haproxy-$1.log"
+    haproxy -f "$WORK/$1.cfg" -db >"$WORK/$1.log" 2>&1 &
+    HX=$!
+    PIDS="$PIDS $HX"
+    for _ in $(seq 1 50); do
+      kill -0 "$HX" 2>/dev/null || break
+      curl -s -o /dev/null "http://127.0.0.1:$HP/" && return 0
+      sleep 0.1
+    done
+    kill "$HX" 2>/dev/null; wait "$HX" 2>/dev/null || true
+  done
+  echo "haproxy did not start:" >&2; cat "$WORK/$1.log" >&2; exit 1
+}
+path_haproxy() {
+  start_nodes "c$1"
+  start_haproxy "haproxy-$1"
   c0=$(cpu_s "$HX")
   sim "haproxy-$1-tput" "http://127.0.0.1:$HP/" "$COUNT" "$INTERVAL"
   c1=$(cpu_s "$HX")
   echo "$c0 $c1" >"$WORK/haproxy-$1.cpu"
-  sim "haproxy-$1-lat" "http://127.0.0.1:$HP/" "$LCOUNT" 1s
+  sim "haproxy-$1-lat" "http://127.0.0.1:$HP/" "$LCOUNT" 1s "$LCOUNT/s"
   stop_pids "$HX" "$N1" "$N2"
-  # the bootstrap storm, same haproxy config on fresh nodes
+  # the bootstrap storm, on fresh nodes
   REDISCOVER=true
   start_nodes "cb$1"
   REDISCOVER=false
-  sed -e "s/127.0.0.1:[0-9]* cookie a1/127.0.0.1:$P1 cookie a1/" \
-      -e "s/127.0.0.1:[0-9]* cookie a2/127.0.0.1:$P2 cookie a2/" "$WORK/haproxy-$1.cfg" >"$WORK/haproxyb-$1.cfg"
-  haproxy -f "$WORK/haproxyb-$1.cfg" -db >"$WORK/haproxyb-$1.log" 2>&1 &
-  HX=$!
-  PIDS="$PIDS $HX"
-  wait_port "$HP" "$WORK/haproxyb-$1.log"
+  start_haproxy "haproxyb-$1"
   c0=$(cpu_s "$HX")
   sim "haproxy-$1-boot" "http://127.0.0.1:$HP/" "$BOOT" 1h
   c1=$(cpu_s "$HX")
@@ -216,7 +224,7 @@ BU_haproxy=$(us_per_req haproxy bootcpu boot)
 echo "cwmp-proxy vs haproxy $(haproxy -v | awk 'NR==1 {print $3}') (nbthread 1), cpe-sim load; $(date -u +%Y-%m-%d), $(machine), load $(cut -d' ' -f1 /proc/loadavg)"
 echo "throughput: $COUNT CPEs every $INTERVAL (jitter 0.5), ${DURATION}s, <= $MAXSESS sessions in flight;"
 echo "            periodic sessions (Inform, empty POST), nodes started with --rediscover false"
-echo "latency:    $LCOUNT CPEs every 1s, ${DURATION}s; best of $ROUNDS alternating rounds"
+echo "latency:    $LCOUNT CPEs every 1s (booted over 1s), ${DURATION}s; best of $ROUNDS alternating rounds"
 printf "%-34s %11s %8s %9s %10s %11s %7s\n" "path" "sessions/s" "p50 ms" "p99 ms" "added p99" "cpu us/req" "failed"
 printf "%-34s %11s %8s %9s %10s %11s %7s\n" "(a) straight to one ACS node" "$R_direct" "$L50_direct" "$L99_direct" "-" "-" "$F_direct"
 printf "%-34s %11s %8s %9s %10s %11s %7s\n" "(b) outpost cwmp-proxy, 2 nodes" "$R_proxy" "$L50_proxy" "$L99_proxy" "$A_proxy" "$U_proxy" "$F_proxy"

@@ -358,14 +358,10 @@ static int start(proxy_t *px)
     if (!(px->srv = http_server_new(px->loop, &so)))
         return -ENOMEM;
     net_listen_opts_t lo = { .addr = o->common.listen, .tls = px->tls_server };
-    if ((rc = http_server_listen(px->srv, &lo))) {
-        log_error("listen_failed", LF_S("addr", o->common.listen), LF_ERR(rc));
+    if ((rc = http_server_listen(px->srv, &lo)))
+        return rc; /* net logged it */
+    if ((rc = admin_start(px)))
         return rc;
-    }
-    if ((rc = admin_start(px))) {
-        log_error("listen_failed", LF_S("addr", o->common.admin_listen), LF_ERR(rc));
-        return rc;
-    }
     uv_timer_init(px->loop, &px->housekeeping);
     px->housekeeping.data = px;
     uv_timer_start(&px->housekeeping, housekeeping, 5000, 5000);

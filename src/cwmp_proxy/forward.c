@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "cwmp_proxy/cookie.h"
+#include "cwmp_proxy/hdr.h"
 #include "cwmp_proxy/wakeup.h"
 
 /* ---- life cycle ---------------------------------------------------------- */
@@ -575,26 +576,6 @@ void fwd_handler(http_req_t *r, void *ud)
 
 /* ---- sending -------------------------------------------------------------- */
 
-static bool hop_by_hop(const char *name, const http_msg_t *m)
-{
-    static const char *const hop[] = {
-        "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
-        "Upgrade", "Content-Length", "Expect", "Proxy-Authorization", "Proxy-Authenticate",
-    };
-    for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
-        if (strcasecmp(name, hop[i]) == 0)
-            return true;
-    /* Headers the Connection header lists are for this hop only. */
-    return http_msg_header_has_token(m, "Connection", name);
-}
-
-static bool forwarding_header(const char *name)
-{
-    return strcasecmp(name, "X-Forwarded-For") == 0 || strcasecmp(name, "Forwarded") == 0 ||
-           strcasecmp(name, "X-Forwarded-Proto") == 0 || strcasecmp(name, "X-Forwarded-Host") == 0 ||
-           strcasecmp(name, "X-Real-IP") == 0;
-}
-
 static int build_head(fwd_t *f, backend_t *be, buf_t *h)
 {
     proxy_t *px = f->px;
@@ -603,31 +584,40 @@ static int build_head(fwd_t *f, backend_t *be, buf_t *h)
     const char *proto = http_req_is_tls(f->req) ? "https" : "http";
     const char *xff_prev = NULL, *fwd_prev = NULL, *host = NULL;
     int rc = buf_printf(h, "%s %s HTTP/1.1\r\n", m->method, m->target);
+    const char *conn = http_msg_header(m, "Connection");
+    bool conn_plain = hdr_conn_plain(conn);
     for (size_t i = 0; i < m->nheaders && !rc; i++) {
         const char *name, *value;
         http_msg_header_at(m, i, &name, &value);
-        if (hop_by_hop(name, m))
-            continue;
-        if (forwarding_header(name)) {
+        hdr_kind_t k = hdr_classify(name);
+        if (k == HDR_HOP || (!conn_plain && hdr_conn_lists(conn, name)))
+            continue; /* for this hop only (also what Connection names) */
+        switch (k) {
+        case HDR_FORWARDING:
             if (px->o.trust_forwarded && strcasecmp(name, "X-Forwarded-For") == 0)
                 xff_prev = value;
             else if (px->o.trust_forwarded && strcasecmp(name, "Forwarded") == 0)
                 fwd_prev = value;
             continue;
-        }
-        if (strcasecmp(name, "Host") == 0)
+        case HDR_HOST:
             host = value;
-        if (strcasecmp(name, "Content-Encoding") == 0 && f->body_changed && !f->reencode)
-            continue; /* the node gets identity */
-        if (strcasecmp(name, "Cookie") == 0) {
+            break;
+        case HDR_CONTENT_ENCODING:
+            if (f->body_changed && !f->reencode)
+                continue; /* the node gets identity */
+            break;
+        case HDR_COOKIE: {
             buf_t *c = &px->scratch_cookie;
             buf_reset_keep(c, 16384);
             rc = cookie_strip(value, px->o.cookie_name, c);
             if (!rc && c->len)
-                rc = buf_printf(h, "Cookie: %.*s\r\n", (int)c->len, c->data);
+                rc = hdr_line(h, "Cookie", c->data);
             continue;
         }
-        rc = buf_printf(h, "%s: %s\r\n", name, value);
+        default:
+            break;
+        }
+        rc = hdr_line(h, name, value);
     }
     if (!rc && !host)
         rc = buf_printf(h, "Host: %s:%u\r\n", be->host, be->port);

@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "cwmp_proxy/cookie.h"
+#include "cwmp_proxy/hdr.h"
 #include "cwmp_proxy/forward.h"
 
 /* ---- failures ---------------------------------------------------------------- */
@@ -40,18 +41,6 @@ static void on_resp_drain(http_req_t *r, void *ud)
         net_conn_resume(f->up->nc);
 }
 
-static bool resp_hop(const char *name, const http_msg_t *m)
-{
-    static const char *const skip[] = {
-        "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding",
-        "Upgrade", "Content-Length", "Proxy-Authenticate", "Server", "Date",
-    };
-    for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
-        if (strcasecmp(name, skip[i]) == 0)
-            return true;
-    return http_msg_header_has_token(m, "Connection", name);
-}
-
 static int rp_headers(http_parser_t *p, http_msg_t *m)
 {
     upconn_t *u = http_parser_data(p);
@@ -77,18 +66,21 @@ static int rp_headers(http_parser_t *p, http_msg_t *m)
     if (!rc && f->set_cookie)
         rc = buf_printf(xb, "Set-Cookie: %s=%s; Path=/; HttpOnly%s\r\n", px->o.cookie_name,
                         f->fc->token, http_req_is_tls(f->req) ? "; Secure" : "");
+    const char *conn = http_msg_header(m, "Connection");
+    bool conn_plain = hdr_conn_plain(conn);
     for (size_t i = 0; i < m->nheaders && !rc; i++) {
         const char *name, *value;
         http_msg_header_at(m, i, &name, &value);
-        if (resp_hop(name, m))
-            continue;
-        if (x && strcasecmp(name, "Set-Cookie") == 0) {
+        hdr_kind_t k = hdr_classify(name);
+        if (k == HDR_HOP || k == HDR_SERVER_DATE || (!conn_plain && hdr_conn_lists(conn, name)))
+            continue; /* the CPE gets the proxy's own Server and Date */
+        if (x && k == HDR_SET_COOKIE) {
             char pair[SESSION_COOKIE_MAX];
             bool deleted;
             if (cookie_set_pair(value, pair, sizeof pair, &deleted) == 0 && !deleted)
                 sessions_set_acs_cookie(&px->sess, x, pair);
         }
-        rc = buf_printf(xb, "%s: %s\r\n", name, value);
+        rc = hdr_line(xb, name, value);
     }
     if (rc) {
         f->state = F_WAITING;

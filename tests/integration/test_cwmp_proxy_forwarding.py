@@ -123,6 +123,11 @@ def test_rewrite_on_the_wire(outpost, tmp_path):
     # the CPE's own forwarding headers are not trusted
     assert got["headers"]["X-Forwarded-For"] == "127.0.0.1"
     assert got["headers"]["Forwarded"] == "for=127.0.0.1;proto=http"
+    # hop-by-hop headers stay on the CPE's hop, also those Connection names
+    c.post(body, {"Connection": "keep-alive, X-Hop", "X-Hop": "secret", "X-End": "kept"})
+    got = a.requests[-1]
+    assert "X-Hop" not in got["headers"] and got["headers"]["X-End"] == "kept"
+    assert "Connection" not in got["headers"] or got["headers"]["Connection"] != "keep-alive, X-Hop"
     # GetParameterValuesResponse, TR-098 and TR-181, every occurrence
     g = gpv_response([("InternetGatewayDevice.ManagementServer.ConnectionRequestURL", "http://a:1/"),
                       ("Device.ManagementServer.URL", "http://acs/"),
@@ -141,7 +146,7 @@ def test_rewrite_on_the_wire(outpost, tmp_path):
     assert a.requests[-1]["body"].decode().endswith("</cwmp:Informx></soap-env:Body></soap-env:Envelope>\n")
     c.close()
     s = status(px)
-    assert s["rewrites"] == 4  # the malformed tail came after its rewrite
+    assert s["rewrites"] == 5  # the malformed tail came after its rewrite
     px.wait_for(r"crurl_passthrough .*mismatched tag")
     a.stop()
 

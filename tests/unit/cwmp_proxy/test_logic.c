@@ -12,6 +12,7 @@
 
 #include "cwmp_proxy/balancer.h"
 #include "cwmp_proxy/cookie.h"
+#include "cwmp_proxy/hdr.h"
 #include "cwmp_proxy/metrics.h"
 #include "cwmp_proxy/route.h"
 #include "cwmp_proxy/sessions.h"
@@ -366,6 +367,38 @@ static void test_siphash_vector(void **state)
     sessions_free(&s);
 }
 
+static void test_hdr(void **state)
+{
+    assert_int_equal(hdr_classify("transfer-encoding"), HDR_HOP);
+    assert_int_equal(hdr_classify("TE"), HDR_HOP);
+    assert_int_equal(hdr_classify("Te"), HDR_HOP);
+    assert_int_equal(hdr_classify("x-forwarded-for"), HDR_FORWARDING);
+    assert_int_equal(hdr_classify("Forwarded"), HDR_FORWARDING);
+    assert_int_equal(hdr_classify("host"), HDR_HOST);
+    assert_int_equal(hdr_classify("Set-Cookie"), HDR_SET_COOKIE);
+    assert_int_equal(hdr_classify("Cookie"), HDR_COOKIE);
+    assert_int_equal(hdr_classify("content-encoding"), HDR_CONTENT_ENCODING);
+    assert_int_equal(hdr_classify("Server"), HDR_SERVER_DATE);
+    assert_int_equal(hdr_classify("Content-Type"), HDR_OTHER);
+    assert_int_equal(hdr_classify("SOAPAction"), HDR_OTHER);
+    assert_int_equal(hdr_classify(""), HDR_OTHER);
+    assert_true(hdr_conn_plain(NULL));
+    assert_true(hdr_conn_plain("close"));
+    assert_true(hdr_conn_plain(" Keep-Alive , close "));
+    assert_false(hdr_conn_plain("close, X-Secret"));
+    assert_true(hdr_conn_lists("close, X-Secret ,y", "x-secret"));
+    assert_true(hdr_conn_lists("close,y", "Y"));
+    assert_false(hdr_conn_lists("close, X-Secret2", "X-Secret"));
+    assert_false(hdr_conn_lists(NULL, "X"));
+    buf_t b = BUF_INIT(64);
+    assert_int_equal(hdr_line(&b, "A", "b c"), 0);
+    assert_string_equal(b.data, "A: b c\r\n");
+    buf_t tiny = BUF_INIT(5);
+    assert_int_equal(hdr_line(&tiny, "Name", "value"), -ENOBUFS);
+    buf_free(&b);
+    buf_free(&tiny);
+}
+
 static void test_metrics(void **state)
 {
     metrics_hist_t h = { 0 };
@@ -404,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_strmap),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_siphash_vector),
+        cmocka_unit_test(test_hdr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
