@@ -163,11 +163,13 @@ static void tls_close_notify(net_conn_t *c)
 }
 
 
+static void uncork_all(net_conn_t *c);
+
 void net_conn_close(net_conn_t *c)
 {
     if (c->state >= ST_FLUSHING)
         return;
-    net_conn_uncork(c); /* what was queued under the cork goes out first */
+    uncork_all(c); /* what was queued under a cork goes out first */
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
@@ -377,40 +379,38 @@ int net_conn_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n)
 
 void net_conn_cork(net_conn_t *c)
 {
-    c->corked = true;
+    c->corked++;
+}
+
+/* Send what the corks held back. */
+static void cork_flush(net_conn_t *c)
+{
+    if (c->state != ST_OPEN)
+        return; /* the handshake's end, or the close, flushes what is queued */
+    if (c->ssl && c->plain_pending.len) {
+        size_t n = c->plain_pending.len;
+        c->plain_pending.len = 0;
+        tls_write(c, c->plain_pending.data, n);
+        buf_reset_keep(&c->plain_pending, KEEP_BUF);
+        return;
+    }
+    conn_start_write(c);
 }
 
 void net_conn_uncork(net_conn_t *c)
 {
+    if (!c->corked || --c->corked)
+        return; /* corks nest: only the outermost uncork sends */
+    cork_flush(c);
+}
+
+/* Closing and shutting down send what was corked, however deep. */
+static void uncork_all(net_conn_t *c)
+{
     if (!c->corked)
         return;
-    c->corked = false;
-    if (c->state != ST_OPEN)
-        return; /* the handshake's end, or the close, flushes what is queued */
-    if (c->ssl && c->plain_pending.len) {
-        /* tls_write only moves ciphertext to `out`; the plaintext buffer is
-         * kept for the next cork (it is the hot path of a busy WebSocket). */
-        size_t n = c->plain_pending.len;
-        c->plain_pending.len = 0;
-        tls_write(c, c->plain_pending.data, n);
-        buf_reset_keep(&c->plain_pending, KEEP_BUF * 4);
-        return;
-    }
-    if (!c->ssl && !c->writing && !c->congested && c->out.len) {
-        /* As in net_conn_writev: try the kernel at once; a uv_write would
-         * also cost an epoll_ctl to arm and disarm POLLOUT. */
-        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-        int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        if (w > 0) {
-            c->bytes_out += (uint64_t)w;
-            buf_consume(&c->out, (size_t)w);
-        } else if (w < 0 && w != UV_EAGAIN && w != UV_ENOSYS) {
-            log_debug("conn_write_failed", LF_S("peer", c->peer), LF_ERR(w));
-            conn_fail(c, w);
-            return;
-        }
-    }
-    conn_start_write(c);
+    c->corked = 0;
+    cork_flush(c);
 }
 
 int net_conn_write(net_conn_t *c, const void *data, size_t len)
@@ -437,7 +437,7 @@ static void do_shutdown(net_conn_t *c)
 
 void net_conn_shutdown(net_conn_t *c)
 {
-    net_conn_uncork(c);
+    uncork_all(c);
     if (c->state >= ST_FLUSHING || c->shut_wanted)
         return;
     c->shut_wanted = true;

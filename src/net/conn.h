@@ -102,7 +102,9 @@ bool net_conn_congested(const net_conn_t *c);
  * per write, and under TLS one record run instead of one per write); uncork
  * hands everything to the kernel at once. For producers that emit many small
  * pieces in one go, e.g. WebSocket frames cut into 4 KiB by the masker.
- * Limits and congestion apply as usual. Corks do not nest. */
+ * Limits and congestion apply as usual. Corks nest: only the outermost
+ * uncork sends, so a caller can batch several corked producers. Close and
+ * shutdown send what is corked. */
 void net_conn_cork(net_conn_t *c);
 void net_conn_uncork(net_conn_t *c);
 

@@ -32,7 +32,10 @@ enum {
     DEFAULT_HIGH = 256 * 1024,
     DEFAULT_LOW = 64 * 1024,
     DEFAULT_MAX = 64 * 1024 * 1024,
-    KEEP_BUF = 64 * 1024, /* write buffers above this are freed when idle */
+    /* Write buffers above this are freed whenever the queue empties: idle
+     * connections (10,000s of relay peers) then hold none of their last
+     * burst or of the TLS handshake's records. */
+    KEEP_BUF = 1024,
 };
 
 typedef struct resolver resolver_t;
@@ -68,7 +71,7 @@ struct net_conn {
     conn_state_t state;
     bool reading, paused, writing, congested;
     bool peer_eof, eof_delivered, shut_wanted, shut_sent, client;
-    bool corked; /* writes only queue until net_conn_uncork() */
+    unsigned corked; /* cork depth: writes only queue until it is back to 0 */
     bool drain_pending; /* on_drain owed, delivered from the timer */
     uint16_t port; /* client: destination port */
     char peer[NET_ADDR_STR];

@@ -373,8 +373,13 @@ http_call_t *http_client_request(http_client_t *cl, const http_request_spec_t *s
              call->url.port);
     char hostport[NET_HOST_MAX + 8];
     net_url_hostport(&call->url, hostport, sizeof hostport);
-    int rc = buf_printf(&call->req, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n%s", method,
-                        call->url.path, hostport, cl->o.user_agent, spec->headers ? spec->headers : "");
+    /* a User-Agent among the caller's headers (a proxied request's) wins */
+    bool own_ua = !spec->headers || !strcasestr(spec->headers, "User-Agent:");
+    int rc = buf_printf(&call->req, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, call->url.path, hostport);
+    if (!rc && own_ua)
+        rc = buf_printf(&call->req, "User-Agent: %s\r\n", cl->o.user_agent);
+    if (!rc && spec->headers)
+        rc = buf_append_str(&call->req, spec->headers);
     if (!rc && (spec->body_len || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0))
         rc = buf_printf(&call->req, "Content-Length: %zu\r\n", spec->body_len);
     if (!rc && spec->no_reuse)

@@ -49,7 +49,8 @@ typedef void (*http_client_cb)(int err, const http_response_t *resp, void *ud);
 typedef struct http_request_spec {
     const char *method;          /* "GET" */
     const char *url;             /* absolute http(s) URL */
-    const char *headers;         /* NULL or "Name: value\r\n" lines (no Host/Content-Length) */
+    const char *headers;         /* NULL or "Name: value\r\n" lines (no Host/Content-Length);
+                                  * a User-Agent here replaces the client's */
     const void *body;
     size_t body_len;
     int64_t timeout_ms;          /* 0 = the client's request_timeout_ms */

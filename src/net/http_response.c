@@ -46,7 +46,8 @@ static int write_head(http_req_t *r, int status, const char *extra, const char *
     bool ka = keep_alive(r);
     bool http10 = r->msg->http_major == 1 && r->msg->http_minor == 0;
     int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n", status,
-                     http_status_reason(status), sc->srv->o.server_name, http_date());
+                     r->reason[0] ? r->reason : http_status_reason(status), sc->srv->o.server_name,
+                     http_date());
     if (ctype)
         n += snprintf(head + n, sizeof head - (size_t)n, "Content-Type: %s\r\n", ctype);
     if (clen == NO_LENGTH) {
@@ -132,6 +133,16 @@ void http_respond_hdrs(http_req_t *r, int status, const char *extra, const char 
 void http_respond(http_req_t *r, int status, const char *ctype, const void *body, size_t len)
 {
     http_respond_hdrs(r, status, NULL, ctype, body, len);
+}
+
+void http_resp_set_reason(http_req_t *r, const char *reason)
+{
+    /* a reason phrase is text on the status line: printable ASCII only */
+    size_t n = 0;
+    for (const char *p = reason ? reason : ""; *p && n + 1 < sizeof r->reason; p++)
+        if (*p >= 0x20 && *p < 0x7f)
+            r->reason[n++] = *p;
+    r->reason[n] = '\0';
 }
 
 void http_respond_error(http_req_t *r, int status, const char *reason)

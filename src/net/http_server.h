@@ -112,6 +112,10 @@ void http_req_resume_body(http_req_t *r);
 void http_respond(http_req_t *r, int status, const char *ctype, const void *body, size_t len);
 void http_respond_hdrs(http_req_t *r, int status, const char *extra_headers, const char *ctype,
                        const void *body, size_t len);
+/* Use this reason phrase on the status line instead of the standard one
+ * (a proxy relaying another server's); call before responding. Anything but
+ * printable ASCII is dropped, and it is cut to 63 bytes. */
+void http_resp_set_reason(http_req_t *r, const char *reason);
 /* A one-line text/plain body "<reason>\n"; logs nothing (the caller logs). */
 void http_respond_error(http_req_t *r, int status, const char *reason);
 

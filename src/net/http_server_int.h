@@ -74,6 +74,7 @@ struct http_req {
     void *body_ud;
     void (*on_drain)(http_req_t *r, void *ud);
     void *drain_ud;
+    char reason[64];           /* reason phrase of the response; "" = the standard one */
     int64_t resp_left;         /* Content-Length bytes still to write, -1 = chunked/close */
     bool head, complete, ended, started, chunked, aborted, streaming, discard, body_ended;
 };

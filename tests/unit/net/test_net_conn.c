@@ -263,8 +263,12 @@ static void run_cork(bool tls)
     world_connect();
     world_run_until(&W.cli.opened);
     net_conn_cork(W.cli.c);
-    for (int i = 0; i < 16; i++)
+    for (int i = 0; i < 8; i++)
         assert_int_equal(net_conn_write(W.cli.c, "abcd", 4), 0);
+    net_conn_cork(W.cli.c); /* corks nest */
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(net_conn_write(W.cli.c, "abcd", 4), 0);
+    net_conn_uncork(W.cli.c);
     assert_int_equal(net_conn_queued(W.cli.c), 64);
     for (int i = 0; i < 50; i++)
         uv_run(&W.loop, UV_RUN_NOWAIT);

@@ -45,6 +45,16 @@ static void h_hello(http_req_t *r, void *ud)
     http_respond(r, 200, "text/plain", "hi", 2);
 }
 
+static char seen_ua[64];
+
+static void h_ua(http_req_t *r, void *ud)
+{
+    const char *ua = http_req_header(r, "User-Agent");
+    snprintf(seen_ua, sizeof seen_ua, "%s", ua ? ua : "");
+    http_resp_set_reason(r, "Relayed\r\nX-Injected: 1");
+    http_respond(r, 299, NULL, NULL, 0);
+}
+
 static void h_chunked(http_req_t *r, void *ud)
 {
     http_resp_begin(r, 200, "X-Test: 1\r\n", "text/plain", -1);
@@ -68,8 +78,15 @@ static void h_echo(http_req_t *r, void *ud)
     http_respond(r, 201, "text/plain", b, n);
 }
 
+static char last_reason[64];
+static bool last_injected;
+
 static void on_resp(int err, const http_response_t *resp, void *ud)
 {
+    if (resp) {
+        snprintf(last_reason, sizeof last_reason, "%s", resp->msg->reason);
+        last_injected = http_msg_header(resp->msg, "X-Injected") != NULL;
+    }
     W.done++;
     W.err = err;
     W.status = resp ? resp->status : 0;
@@ -92,6 +109,7 @@ static void world_init(int64_t idle_ms, const http_client_opts_t *co)
     http_router_add(W.router, "GET", "/big", h_big, NULL);
     http_router_add(W.router, "GET", "/hold", h_hold, NULL);
     http_router_add(W.router, "POST", "/echo", h_echo, NULL);
+    http_router_add(W.router, "GET", "/ua", h_ua, NULL);
     http_server_opts_t so = { .handler = http_router_dispatch, .ud = W.router, .idle_timeout_ms = idle_ms };
     W.srv = http_server_new(&W.loop, &so);
     net_listen_opts_t lo = { .addr = "127.0.0.1:0" };
@@ -164,6 +182,25 @@ static void test_stale_pooled_connection_is_retried(void **s)
     wait_done(2);
     assert_int_equal(W.err, 0);
     assert_int_equal(W.status, 200);
+    world_done();
+}
+
+static void test_user_agent_and_reason(void **s)
+{
+    world_init(0, NULL);
+    request("GET", "/ua", NULL);
+    wait_done(1);
+    assert_string_equal(seen_ua, "outpost");
+    assert_int_equal(W.status, 299);
+    /* the reason phrase is kept, without the line break a peer slipped in */
+    assert_string_equal(last_reason, "RelayedX-Injected: 1");
+    assert_false(last_injected);
+    char url[128];
+    snprintf(url, sizeof url, "%s/ua", W.base);
+    http_request_spec_t spec = { .method = "GET", .url = url, .headers = "User-Agent: curl/8\r\n" };
+    assert_non_null(http_client_request(W.cl, &spec, on_resp, NULL, NULL));
+    wait_done(2);
+    assert_string_equal(seen_ua, "curl/8");
     world_done();
 }
 
@@ -259,6 +296,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keepalive_reuse),
         cmocka_unit_test(test_stale_pooled_connection_is_retried),
+        cmocka_unit_test(test_user_agent_and_reason),
         cmocka_unit_test(test_chunked_response),
         cmocka_unit_test(test_head_has_no_body),
         cmocka_unit_test(test_response_cap),
