@@ -108,7 +108,7 @@ wakeup_t *wakeup_new(proxy_t *px)
         return NULL;
     }
     if (!px->o.acs_user || !px->o.acs_password)
-        log_warn("wakeup_relay_locked", LF_S("reason", "no --acs-user/--acs-password: every "
+        log_warn("wakeup_relay_locked", LF_S("reason", "no --acs-username/--acs-password: every "
                                                         "wake-up is refused with 401"));
     return w;
 }

@@ -38,8 +38,8 @@ def start(outpost, tmp_path, acs_extra=(), proxy_extra=()):
                  "--public-url", f"http://127.0.0.1:{port}", "--data-dir", str(tmp_path / "px"),
                  "--api-token", "tok", "--backend", nodes[0].cwmp, "--backend", nodes[1].cwmp,
                  "--health-interval", "100ms", "--health-timeout", "200ms", "--health-fall", "1",
-                 "--acs-user", PROXY_CREDS[0], "--acs-password", PROXY_CREDS[1],
-                 "--cpe-user", CR_CREDS[0], "--cpe-password", CR_CREDS[1], *proxy_extra,
+                 "--acs-username", PROXY_CREDS[0], "--acs-password", PROXY_CREDS[1],
+                 "--cpe-username", CR_CREDS[0], "--cpe-password", CR_CREDS[1], *proxy_extra,
                  ready=False)
     px.wait_ready()
     return nodes, px

@@ -38,8 +38,8 @@ def test_fleet_through_proxy(outpost, tmp_path):
                  "--public-url", f"http://127.0.0.1:{port}", "--data-dir", str(tmp_path / "px"),
                  "--api-token", "tok", "--backend", nodes[0].url("listen") + "/",
                  "--backend", nodes[1].url("listen") + "/",
-                 "--acs-user", RELAY[0], "--acs-password", RELAY[1],
-                 "--cpe-user", CR[0], "--cpe-password", CR[1])
+                 "--acs-username", RELAY[0], "--acs-password", RELAY[1],
+                 "--cpe-username", CR[0], "--cpe-password", CR[1])
     sim = outpost("cpe-sim", "--acs", px.url() + "/", "--count", "12", "--rate", "0",
                   "--inform-interval", "1s", "--jitter", "0.3", "--username", "cpe",
                   "--password", "pw", "--cr-listen", "127.0.0.1:0", "--cr-username", CR[0],

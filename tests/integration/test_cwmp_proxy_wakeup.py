@@ -14,7 +14,7 @@ ACS = ("acs", "acs-secret")
 def start_proxy(outpost, tmp_path, backend, *extra, data="px"):
     return outpost("cwmp-proxy", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
                    "--public-url", PUB, "--data-dir", str(tmp_path / data), "--api-token", "tok",
-                   "--backend", backend.url, "--acs-user", ACS[0], "--acs-password", ACS[1],
+                   "--backend", backend.url, "--acs-username", ACS[0], "--acs-password", ACS[1],
                    "--wakeup-connect-timeout", "500ms", "--wakeup-timeout", "1s", *extra)
 
 
@@ -36,7 +36,7 @@ def test_wakeup_digest_both_algorithms(outpost, tmp_path):
     a = Backend("A")
     sha = CpeEndpoint(algorithms=("SHA-256",))
     md5 = CpeEndpoint(algorithms=("MD5",))
-    px = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "secret")
+    px = start_proxy(outpost, tmp_path, a, "--cpe-username", "cpe", "--cpe-password", "secret")
     for i, cpe in enumerate((sha, md5)):
         url = register(px, f"W{i}", cpe.url)
         # what the ACS stored is what it calls
@@ -57,7 +57,7 @@ def test_wakeup_digest_both_algorithms(outpost, tmp_path):
 def test_wakeup_204_and_per_device_credentials(outpost, tmp_path):
     a = Backend("A")
     cpe = CpeEndpoint(user="dev7", password="pw7", status=204)
-    px = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "wrong",
+    px = start_proxy(outpost, tmp_path, a, "--cpe-username", "cpe", "--cpe-password", "wrong",
                      "--cpe-credential", "device=00259E-EG8145V5-D7 user=dev7 password=pw7")
     r = wake(px, register(px, "D7", cpe.url))
     assert r.status_code == 204
@@ -77,7 +77,7 @@ def test_wakeup_compat_mode_uses_acs_credentials(outpost, tmp_path):
 def test_wakeup_refusals(outpost, tmp_path):
     a = Backend("A")
     cpe = CpeEndpoint()
-    px = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "secret")
+    px = start_proxy(outpost, tmp_path, a, "--cpe-username", "cpe", "--cpe-password", "secret")
     url = register(px, "X1", cpe.url)
     # missing credentials: 401 with a Basic challenge
     r = wake(px, url, auth=None)
@@ -97,14 +97,14 @@ def test_wakeup_refusals(outpost, tmp_path):
     assert r.status_code == 400
     assert cpe.hits == []
     # wrong CPE credentials configured: the CPE's 401 becomes 403
-    px2 = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "bad", data="px2")
+    px2 = start_proxy(outpost, tmp_path, a, "--cpe-username", "cpe", "--cpe-password", "bad", data="px2")
     r = wake(px2, register(px2, "X2", cpe.url))
     assert r.status_code == 403 and "refused" in r.text
     # Basic-only CPE: refused unless allowed
     basic = CpeEndpoint(basic_only=True)
     r = wake(px2, register(px2, "X3", basic.url))
     assert r.status_code == 403
-    px3 = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "secret",
+    px3 = start_proxy(outpost, tmp_path, a, "--cpe-username", "cpe", "--cpe-password", "secret",
                       "--cpe-allow-basic", data="px3")
     r = wake(px3, register(px3, "X4", basic.url))
     assert r.status_code == 200
@@ -120,7 +120,7 @@ def test_wakeup_unreachable_and_slow(outpost, tmp_path):
     closed_port = s.getsockname()[1]
     s.close()
     slow = CpeEndpoint(delay=3.0)
-    px = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "secret")
+    px = start_proxy(outpost, tmp_path, a, "--cpe-username", "cpe", "--cpe-password", "secret")
     r = wake(px, register(px, "U1", f"http://127.0.0.1:{closed_port}/cr"))
     assert r.status_code == 502 and "unreachable" in r.text
     t0 = time.monotonic()
@@ -135,10 +135,10 @@ def test_wakeup_unreachable_and_slow(outpost, tmp_path):
 def test_origins_survive_restart_and_device_moves(outpost, tmp_path):
     a = Backend("A")
     old, new = CpeEndpoint(), CpeEndpoint()
-    px = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "secret")
+    px = start_proxy(outpost, tmp_path, a, "--cpe-username", "cpe", "--cpe-password", "secret")
     old_url = register(px, "M1", old.url)
     px.stop()
-    px = start_proxy(outpost, tmp_path, a, "--cpe-user", "cpe", "--cpe-password", "secret")
+    px = start_proxy(outpost, tmp_path, a, "--cpe-username", "cpe", "--cpe-password", "secret")
     assert px.fields["origins"] == "1"
     assert wake(px, old_url).status_code == 200
     # the device comes back with another address: the old one is refused
