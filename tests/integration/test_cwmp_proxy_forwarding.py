@@ -204,6 +204,32 @@ def test_large_body_streams_chunked(outpost, tmp_path):
     assert got["chunked"]
     assert got["body"].decode() == body.replace("http://10.7.7.7:1/", proxied(PUB, "http://10.7.7.7:1/"))
     px.wait_for(r"cwmp_proxy_streaming")
+    # compressed and over the window: decoded and rewritten as it streams
+    z = gzip.compress(body.encode())
+    assert len(z) > 4096
+    st, _, _ = c.post(z, {"Content-Encoding": "gzip"})
+    assert st == 200
+    got = a.requests[-1]
+    assert got["chunked"] and "Content-Encoding" not in got["headers"]
+    assert got["body"].decode() == body.replace("http://10.7.7.7:1/", proxied(PUB, "http://10.7.7.7:1/"))
+    c.close()
+    a.stop()
+
+
+def test_large_gzip_body_reencoded_streaming(outpost, tmp_path):
+    a = Backend("A")
+    px = start_proxy(outpost, tmp_path, [a], "--rewrite-window", "4KiB", "--backend-encoding", "same")
+    c = Conn(*px.addr())
+    filler = [(f"Device.Y.{i}.Name", f"value-{i * 7919 % 1000003}") for i in range(4000)]
+    body = gpv_response(filler + [("Device.ManagementServer.ConnectionRequestURL", "http://10.6.6.6:1/")])
+    z = zlib.compress(body.encode())
+    assert len(z) > 4096
+    st, _, _ = c.post(z, {"Content-Encoding": "deflate"})
+    assert st == 200
+    got = a.requests[-1]
+    assert got["chunked"] and got["headers"]["Content-Encoding"] == "deflate"
+    assert zlib.decompress(got["body"]).decode() == body.replace(
+        "http://10.6.6.6:1/", proxied(PUB, "http://10.6.6.6:1/"))
     c.close()
     a.stop()
 
