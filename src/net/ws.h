@@ -1,6 +1,6 @@
 /*
- * ws: RFC 6455 WebSocket endpoints (server and client) on net/conn, with
- * wslay doing the framing.
+ * ws: RFC 6455 WebSocket endpoints (server and client) on net/conn; frames
+ * are read and written by net/ws_frame.
  *
  * A ws_t is created by ws_accept() (from an HTTP upgrade request) or by
  * ws_connect(). The module owns it; the owner gets on_open (clients: after
@@ -109,8 +109,8 @@ const char *ws_peer(const ws_t *ws);
 const tls_peer_t *ws_tls_peer(const ws_t *ws);
 
 /* Fuzzing and tests: run bytes received by a server endpoint through the
- * same frame reader (wslay, our limits and callbacks) with no connection;
- * returns the number of complete data messages seen. */
+ * same frame reader and limits, with no connection; returns the number of
+ * complete data messages seen. */
 size_t ws_frames_feed(const uint8_t *data, size_t len, size_t max_message);
 
 #endif
