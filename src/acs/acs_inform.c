@@ -132,7 +132,8 @@ void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t
         str_copy(d->cr_url, sizeof d->cr_url, v);
     if ((v = find_param(m, ".ManagementServer.PeriodicInformInterval")))
         d->periodic_interval = strtoll(v, NULL, 10);
-    str_copy(d->ip, sizeof d->ip, http_req_peer_host(req));
+    /* behind outpost cwmp-proxy, the CPE's own address comes from the proxy */
+    http_req_client_ip(req, a->trusted, a->ntrusted, d->ip, sizeof d->ip);
     d->first_seen = d->last_inform = clock_real_s();
 
     /* A second Inform from a device with a live session: that one is over. */

@@ -54,8 +54,9 @@ typedef struct acs_opts {
     uint64_t cwmp_max_body;
     int64_t max_sessions;
     int64_t param_history;
-    char *session_log;
-    bool rediscover;           /* BOOTSTRAP queues a GetParameterValues of the root */         /* "errors" (default), "all", "none" */
+    char *session_log;         /* "errors" (default), "all", "none" */
+    bool rediscover;           /* BOOTSTRAP queues a GetParameterValues of the root */
+    cfg_list_t trusted_proxies; /* CIDRs whose X-Forwarded-For names the CPE */
 } acs_opts_t;
 
 typedef struct acs_session acs_session_t;
@@ -81,6 +82,8 @@ typedef struct acs {
     net_curl_t *curl;
     void *crs;                 /* connection requests in flight (acs_cr.c) */
     char api_token[160];
+    net_cidr_t *trusted;       /* --trusted-proxy, parsed */
+    size_t ntrusted;
     int64_t default_interval_s;  /* --default-inform-interval in seconds */
     uv_timer_t housekeeping;
     bool stopping;

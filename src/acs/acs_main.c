@@ -81,6 +81,9 @@ static const cfg_opt_t acs_opts[] = {
     CFG_OPT("session-log", CFG_STR, acs_opts_t, session_log, "errors", "MODE",
             "keep a session's messages (last 64 KiB) with its row: errors (sessions that"
             " faulted or failed), all, none", .check = check_log_mode),
+    CFG_OPT("trusted-proxy", CFG_LIST, acs_opts_t, trusted_proxies, NULL, "CIDR",
+            "a proxy (outpost cwmp-proxy) whose X-Forwarded-For names the CPE's address",
+            .check = net_cidr_check),
     CFG_END,
 };
 
@@ -205,6 +208,9 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     }
     if (strcmp(a->o.cpe_auth, "none") == 0)
         log_warn("acs_config", LF_S("reason", "CPE authentication is off"));
+    if (net_cidr_parse_list(a->o.trusted_proxies.v, a->o.trusted_proxies.n, &a->trusted) != 0)
+        return 1;
+    a->ntrusted = a->o.trusted_proxies.n;
     if (runtime_api_token(a->o.common.data_dir, a->o.common.api_token, "acs", a->api_token,
                           sizeof a->api_token) != 0)
         return 1;
@@ -287,6 +293,7 @@ int acs_main(int argc, char **argv)
     store_close(a->store);
     tls_ctx_free(a->tls);
     acs_creds_free(a->creds);
+    free(a->trusted);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     curl_global_cleanup();

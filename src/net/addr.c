@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -199,4 +200,98 @@ void net_url_hostport(const net_url_t *u, char *out, size_t len)
         snprintf(out, len, v6 ? "[%s]" : "%s", u->host);
     else
         snprintf(out, len, v6 ? "[%s]:%u" : "%s:%u", u->host, u->port);
+}
+
+int net_ip_parse(const char *ip, uint8_t out[16])
+{
+    struct in_addr a4;
+    if (inet_pton(AF_INET, ip, &a4) == 1) {
+        memset(out, 0, 10);
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &a4, 4);
+        return 0;
+    }
+    struct in6_addr a6;
+    if (inet_pton(AF_INET6, ip, &a6) == 1) {
+        memcpy(out, &a6, 16);
+        return 0;
+    }
+    return -EINVAL;
+}
+
+int net_cidr_parse(const char *text, net_cidr_t *out)
+{
+    char ip[64];
+    const char *slash = strchr(text, '/');
+    size_t n = slash ? (size_t)(slash - text) : strlen(text);
+    if (n == 0 || n >= sizeof ip)
+        return -EINVAL;
+    memcpy(ip, text, n);
+    ip[n] = '\0';
+    if (net_ip_parse(ip, out->addr) != 0)
+        return -EINVAL;
+    bool v4 = strchr(ip, ':') == NULL;
+    int64_t bits = v4 ? 32 : 128;
+    if (slash && str_to_i64(slash + 1, 0, v4 ? 32 : 128, &bits) != 0)
+        return -EINVAL;
+    out->bits = (uint8_t)(v4 ? bits + 96 : bits);
+    /* clear host bits so matching is a plain prefix compare */
+    for (int i = 0; i < 16; i++) {
+        int keep = out->bits - i * 8;
+        if (keep <= 0)
+            out->addr[i] = 0;
+        else if (keep < 8)
+            out->addr[i] &= (uint8_t)(0xff << (8 - keep));
+    }
+    return 0;
+}
+
+bool net_cidr_contains(const net_cidr_t *c, const uint8_t a[16])
+{
+    for (int i = 0; i < 16; i++) {
+        int keep = c->bits - i * 8;
+        if (keep <= 0)
+            return true;
+        uint8_t mask = keep >= 8 ? 0xff : (uint8_t)(0xff << (8 - keep));
+        if ((a[i] & mask) != c->addr[i])
+            return false;
+    }
+    return true;
+}
+
+bool net_cidr_match(const net_cidr_t *list, size_t n, const char *ip)
+{
+    uint8_t a[16];
+    if (net_ip_parse(ip, a) != 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (net_cidr_contains(&list[i], a))
+            return true;
+    return false;
+}
+
+int net_cidr_check(const char *value, char *err, size_t errlen)
+{
+    net_cidr_t c;
+    if (net_cidr_parse(value, &c) == 0)
+        return 0;
+    snprintf(err, errlen, "expected an address or prefix such as 10.0.0.0/8 or 2001:db8::/32");
+    return -EINVAL;
+}
+
+int net_cidr_parse_list(char *const *texts, size_t n, net_cidr_t **out)
+{
+    *out = NULL;
+    if (!n)
+        return 0;
+    net_cidr_t *v = calloc(n, sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (net_cidr_parse(texts[i], &v[i]) != 0) {
+            free(v);
+            return -EINVAL;
+        }
+    *out = v;
+    return 0;
 }

@@ -25,6 +25,25 @@ void net_addr_format(const struct sockaddr *sa, char *out, size_t len);
 /* Just the host part ("1.2.3.4" / "::1"). */
 void net_addr_host(const struct sockaddr *sa, char *out, size_t len);
 
+/* IP addresses in one 16-byte form (IPv4 as ::ffff:a.b.c.d), and prefixes
+ * over it, for access rules and trusted-proxy lists. */
+typedef struct net_cidr {
+    uint8_t addr[16]; /* host bits cleared */
+    uint8_t bits;     /* prefix length over the 128-bit form */
+} net_cidr_t;
+
+/* An IPv4/IPv6 literal -> 16 bytes; -EINVAL for anything else. */
+int net_ip_parse(const char *ip, uint8_t out[16]);
+/* "10.0.0.0/8", "2001:db8::/32", or a bare address (a single host). */
+int net_cidr_parse(const char *text, net_cidr_t *out);
+bool net_cidr_contains(const net_cidr_t *c, const uint8_t addr[16]);
+/* Is the IP literal `ip` inside any of the n prefixes? */
+bool net_cidr_match(const net_cidr_t *list, size_t n, const char *ip);
+/* A config check (core/config's cfg_check_fn) for CIDR options. */
+int net_cidr_check(const char *value, char *err, size_t errlen);
+/* Parse a list of CIDR texts into a new array (*out, owned by the caller). */
+int net_cidr_parse_list(char *const *texts, size_t n, net_cidr_t **out);
+
 typedef struct net_url {
     char scheme[8];         /* lower-case: http, https, ws, wss */
     char host[NET_HOST_MAX]; /* without brackets */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/str.h"
@@ -313,4 +314,84 @@ void http_req_stream_body(http_req_t *r, http_body_fn on_body, http_body_end_fn 
     r->on_body = on_body;
     r->on_body_end = on_end;
     r->body_ud = ud;
+}
+
+/* ---- the client behind trusted proxies ---------------------------------------- */
+
+/* One hop of a forwarding header: "1.2.3.4", "1.2.3.4:80", "[::1]:80",
+ * "\"[::1]\"" -> the bare address; false if it is no IP literal. */
+static bool hop_ip(const char *s, size_t n, char *out, size_t outlen)
+{
+    while (n && (*s == ' ' || *s == '\t' || *s == '"'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '"'))
+        n--;
+    if (n && *s == '[') {
+        const char *rb = memchr(s, ']', n);
+        if (!rb)
+            return false;
+        s++;
+        n = (size_t)(rb - s);
+    } else {
+        const char *colon = memchr(s, ':', n);
+        if (colon && memchr(s, '.', n) && !memchr(colon + 1, ':', (size_t)(s + n - colon - 1)))
+            n = (size_t)(colon - s); /* IPv4 with a port (one colon; IPv6 has more) */
+    }
+    uint8_t a[16];
+    return n < outlen && str_copyn(out, outlen, s, n) == 0 && net_ip_parse(out, a) == 0;
+}
+
+/* Walk the hops of every header named `name` from the nearest (rightmost)
+ * on: the first one that is not a trusted proxy is the client. For
+ * Forwarded, only the for= parameter of each element counts. */
+static bool nearest_untrusted(const http_msg_t *m, const char *name, bool forwarded,
+                              const net_cidr_t *trusted, size_t ntrusted, char *out, size_t outlen)
+{
+    for (size_t i = m->nheaders; i-- > 0;) {
+        const char *hn, *hv;
+        http_msg_header_at(m, i, &hn, &hv);
+        if (strcasecmp(hn, name) != 0)
+            continue;
+        size_t end = strlen(hv);
+        while (end > 0) {
+            size_t start = end;
+            while (start > 0 && hv[start - 1] != ',')
+                start--;
+            const char *hop = hv + start;
+            size_t n = end - start;
+            if (forwarded) { /* find for= among ;-separated parameters */
+                const char *f = NULL;
+                for (size_t k = 0; k + 4 <= n; k++)
+                    if (strncasecmp(hop + k, "for=", 4) == 0 && (k == 0 || hop[k - 1] == ';' ||
+                                                                 hop[k - 1] == ' '))
+                        f = hop + k + 4;
+                if (!f)
+                    return false;
+                size_t fl = (size_t)(hop + n - f);
+                const char *semi = memchr(f, ';', fl);
+                n = semi ? (size_t)(semi - f) : fl;
+                hop = f;
+            }
+            if (!hop_ip(hop, n, out, outlen))
+                return false; /* garbage: stop trusting this header */
+            if (!net_cidr_match(trusted, ntrusted, out))
+                return true;
+            end = start ? start - 1 : 0;
+        }
+    }
+    return false;
+}
+
+const char *http_req_client_ip(const http_req_t *r, const net_cidr_t *trusted, size_t ntrusted,
+                               char *out, size_t outlen)
+{
+    const char *peer = http_req_peer_host(r);
+    str_copy(out, outlen, peer);
+    if (!ntrusted || !net_cidr_match(trusted, ntrusted, peer))
+        return out;
+    char hop[64];
+    if (nearest_untrusted(r->msg, "X-Forwarded-For", false, trusted, ntrusted, hop, sizeof hop) ||
+        nearest_untrusted(r->msg, "Forwarded", true, trusted, ntrusted, hop, sizeof hop))
+        str_copy(out, outlen, hop);
+    return out;
 }

@@ -79,6 +79,12 @@ const char *http_req_peer(const http_req_t *r);      /* "1.2.3.4:5678" */
 const char *http_req_peer_host(const http_req_t *r); /* "1.2.3.4" */
 const tls_peer_t *http_req_tls_peer(const http_req_t *r);
 bool http_req_is_tls(const http_req_t *r);
+/* The client's address: the TCP peer, unless the peer is one of the trusted
+ * proxies, then the nearest address in X-Forwarded-For (or Forwarded: for=)
+ * that is not a trusted proxy itself. Never trusts the headers of an
+ * untrusted peer. Writes an IP literal into out and returns out. */
+const char *http_req_client_ip(const http_req_t *r, const net_cidr_t *trusted, size_t ntrusted,
+                               char *out, size_t outlen);
 net_conn_t *http_req_conn(const http_req_t *r);
 /* Router captures ({id} in a pattern), percent-decoded; NULL when absent. */
 const char *http_req_param(const http_req_t *r, const char *name);

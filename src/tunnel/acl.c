@@ -9,63 +9,6 @@
 #include "core/str.h"
 #include "tunnel/acl.h"
 
-int tunnel_ip_parse(const char *ip, uint8_t out[16])
-{
-    struct in_addr a4;
-    if (inet_pton(AF_INET, ip, &a4) == 1) {
-        memset(out, 0, 10);
-        out[10] = out[11] = 0xff;
-        memcpy(out + 12, &a4, 4);
-        return 0;
-    }
-    struct in6_addr a6;
-    if (inet_pton(AF_INET6, ip, &a6) == 1) {
-        memcpy(out, &a6, 16);
-        return 0;
-    }
-    return -EINVAL;
-}
-
-int tunnel_cidr_parse(const char *text, tunnel_cidr_t *out)
-{
-    char ip[64];
-    const char *slash = strchr(text, '/');
-    size_t n = slash ? (size_t)(slash - text) : strlen(text);
-    if (n == 0 || n >= sizeof ip)
-        return -EINVAL;
-    memcpy(ip, text, n);
-    ip[n] = '\0';
-    if (tunnel_ip_parse(ip, out->addr) != 0)
-        return -EINVAL;
-    bool v4 = strchr(ip, ':') == NULL;
-    int64_t bits = v4 ? 32 : 128;
-    if (slash && str_to_i64(slash + 1, 0, v4 ? 32 : 128, &bits) != 0)
-        return -EINVAL;
-    out->bits = (uint8_t)(v4 ? bits + 96 : bits);
-    /* Clear host bits so matching is a plain prefix compare. */
-    for (int i = 0; i < 16; i++) {
-        int keep = out->bits - i * 8;
-        if (keep <= 0)
-            out->addr[i] = 0;
-        else if (keep < 8)
-            out->addr[i] &= (uint8_t)(0xff << (8 - keep));
-    }
-    return 0;
-}
-
-static bool cidr_contains(const tunnel_cidr_t *c, const uint8_t a[16])
-{
-    for (int i = 0; i < 16; i++) {
-        int keep = c->bits - i * 8;
-        if (keep <= 0)
-            return true;
-        uint8_t mask = keep >= 8 ? 0xff : (uint8_t)(0xff << (8 - keep));
-        if ((a[i] & mask) != c->addr[i])
-            return false;
-    }
-    return true;
-}
-
 static int parse_nets(tunnel_rule_t *r, const char *v, char *err, size_t errlen)
 {
     if (strcmp(v, "*") == 0) {
@@ -84,7 +27,7 @@ static int parse_nets(tunnel_rule_t *r, const char *v, char *err, size_t errlen)
             snprintf(err, errlen, "more than %d nets in one rule", TUNNEL_ACL_MAX_NETS);
             return -EINVAL;
         }
-        if (tunnel_cidr_parse(t, &r->nets[r->nnets]) != 0) {
+        if (net_cidr_parse(t, &r->nets[r->nnets]) != 0) {
             snprintf(err, errlen, "bad net '%s' (want CIDR like 10.0.0.0/8 or an address)", t);
             return -EINVAL;
         }
@@ -222,7 +165,7 @@ const tunnel_rule_t *tunnel_acl_match(const tunnel_acl_t *acl, const char *from,
                                       const char *ip, uint16_t port)
 {
     uint8_t a[16];
-    if (tunnel_ip_parse(ip, a) != 0)
+    if (net_ip_parse(ip, a) != 0)
         return NULL;
     for (size_t i = 0; i < acl->n; i++) {
         const tunnel_rule_t *r = &acl->rules[i];
@@ -234,7 +177,7 @@ const tunnel_rule_t *tunnel_acl_match(const tunnel_acl_t *acl, const char *from,
         if (!port_ok)
             continue;
         for (size_t k = 0; k < r->nnets; k++)
-            if (cidr_contains(&r->nets[k], a))
+            if (net_cidr_contains(&r->nets[k], a))
                 return r;
     }
     return NULL;

@@ -17,10 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct tunnel_cidr {
-    uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d */
-    uint8_t bits;     /* prefix length over the 128-bit form */
-} tunnel_cidr_t;
+#include "net/addr.h"
+
 
 typedef struct tunnel_ports {
     uint16_t lo, hi;
@@ -31,7 +29,7 @@ enum { TUNNEL_ACL_MAX_NETS = 32, TUNNEL_ACL_MAX_PORTS = 32 };
 typedef struct tunnel_rule {
     char from[65]; /* agent name, or "*" */
     char to[65];
-    tunnel_cidr_t nets[TUNNEL_ACL_MAX_NETS];
+    net_cidr_t nets[TUNNEL_ACL_MAX_NETS];
     size_t nnets;
     tunnel_ports_t ports[TUNNEL_ACL_MAX_PORTS];
     size_t nports;
@@ -57,8 +55,5 @@ void tunnel_acl_free(tunnel_acl_t *acl);
 const tunnel_rule_t *tunnel_acl_match(const tunnel_acl_t *acl, const char *from, const char *to,
                                       const char *ip, uint16_t port);
 
-/* Parse an IPv4/IPv6 literal into the 16-byte form (v4 mapped). */
-int tunnel_ip_parse(const char *ip, uint8_t out[16]);
-int tunnel_cidr_parse(const char *text, tunnel_cidr_t *out);
 
 #endif

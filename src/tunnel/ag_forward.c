@@ -54,7 +54,7 @@ int ag_forward_add(ag_t *ag, const char *local, const char *gateway, const char 
         snprintf(err, errlen, "local must be PORT or HOST:PORT");
     else if (!gateway || !tunnel_name_valid(gateway, strlen(gateway)))
         snprintf(err, errlen, "gateway must be an agent name (A-Z a-z 0-9 . _ -)");
-    else if (!ip || tunnel_ip_parse(ip, addr) != 0)
+    else if (!ip || net_ip_parse(ip, addr) != 0)
         snprintf(err, errlen, "ip must be an IPv4 or IPv6 address");
     else if (remote < 1 || remote > 65535)
         snprintf(err, errlen, "remote must be a port 1-65535");

@@ -129,6 +129,7 @@ class CPE:
         self.received = []
         self.capture_dir = capture_dir
         self.nc = 0
+        self.extra_headers = {}  # sent with every request (X-Forwarded-For, ...)
 
     def new_connection(self):
         if self.conn:
@@ -162,6 +163,7 @@ class CPE:
         if self.conn is None:
             self.new_connection()
         headers = {"Content-Type": "text/xml; charset=utf-8"} if body else {}
+        headers.update(self.extra_headers)
         if self.cookie:
             headers["Cookie"] = self.cookie
         if authorization:

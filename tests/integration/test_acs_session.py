@@ -312,3 +312,20 @@ def test_admin_metrics_and_status(outpost, tmp_path):
     assert requests.get(base + "/status", timeout=5).status_code == 401
     st = requests.get(base + "/status", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).json()
     assert st["informs"] == 1 and st["live_sessions"] == 0
+
+
+def test_cpe_address_behind_a_trusted_proxy(outpost, tmp_path):
+    """Behind outpost cwmp-proxy the ACS records the CPE's address from
+    X-Forwarded-For, but only when the peer is a proxy it was told to trust."""
+    def recorded_ip(d, serial):
+        cpe = CPE(cwmp_addr(d))
+        cpe.extra_headers = {"X-Forwarded-For": "198.51.100.23"}
+        assert cpe.inform(serial).status == 200
+        assert cpe.post().status == 204
+        dev_id = f"00D09E-IGD-{serial}"
+        return Api(d).get(f"/api/devices/{dev_id}").json()["ip_address"]
+
+    trusting = start_acs(outpost, tmp_path / "a", "--cpe-auth", "none", "--trusted-proxy", "127.0.0.0/8")
+    assert recorded_ip(trusting, "XFF1") == "198.51.100.23"
+    plain = start_acs(outpost, tmp_path / "b", "--cpe-auth", "none")
+    assert recorded_ip(plain, "XFF2") == "127.0.0.1"  # anyone may send the header

@@ -45,6 +45,17 @@ static void h_hello(http_req_t *r, void *ud)
     http_respond(r, 200, "text/plain", "hi", 2);
 }
 
+static char seen_client[64];
+
+static void h_client(http_req_t *r, void *ud)
+{
+    net_cidr_t trusted[2];
+    net_cidr_parse("127.0.0.0/8", &trusted[0]);
+    net_cidr_parse("10.0.0.0/8", &trusted[1]);
+    http_req_client_ip(r, trusted, 2, seen_client, sizeof seen_client);
+    http_respond(r, 200, NULL, NULL, 0);
+}
+
 static char seen_ua[64];
 
 static void h_ua(http_req_t *r, void *ud)
@@ -110,6 +121,7 @@ static void world_init(int64_t idle_ms, const http_client_opts_t *co)
     http_router_add(W.router, "GET", "/hold", h_hold, NULL);
     http_router_add(W.router, "POST", "/echo", h_echo, NULL);
     http_router_add(W.router, "GET", "/ua", h_ua, NULL);
+    http_router_add(W.router, "GET", "/client", h_client, NULL);
     http_server_opts_t so = { .handler = http_router_dispatch, .ud = W.router, .idle_timeout_ms = idle_ms };
     W.srv = http_server_new(&W.loop, &so);
     net_listen_opts_t lo = { .addr = "127.0.0.1:0" };
@@ -201,6 +213,35 @@ static void test_user_agent_and_reason(void **s)
     assert_non_null(http_client_request(W.cl, &spec, on_resp, NULL, NULL));
     wait_done(2);
     assert_string_equal(seen_ua, "curl/8");
+    world_done();
+}
+
+static void client_ip_case(const char *headers, const char *want)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s/client", W.base);
+    http_request_spec_t spec = { .method = "GET", .url = url, .headers = headers };
+    int done = W.done;
+    assert_non_null(http_client_request(W.cl, &spec, on_resp, NULL, NULL));
+    wait_done(done + 1);
+    if (strcmp(seen_client, want) != 0)
+        fail_msg("headers %s: client %s, want %s", headers ? headers : "(none)", seen_client, want);
+}
+
+static void test_client_ip_behind_trusted_proxies(void **s)
+{
+    world_init(0, NULL);
+    /* the test connects from 127.0.0.1, a trusted proxy here */
+    client_ip_case(NULL, "127.0.0.1");
+    client_ip_case("X-Forwarded-For: 198.51.100.7\r\n", "198.51.100.7");
+    /* the nearest untrusted hop wins; what a client claims beyond it does not */
+    client_ip_case("X-Forwarded-For: 6.6.6.6, 198.51.100.7, 10.1.1.1\r\n", "198.51.100.7");
+    client_ip_case("X-Forwarded-For: 203.0.113.9:5060\r\n", "203.0.113.9");
+    client_ip_case("X-Forwarded-For: 2001:db8::5\r\n", "2001:db8::5");
+    client_ip_case("Forwarded: for=\"[2001:db8::7]:443\";proto=https\r\n", "2001:db8::7");
+    client_ip_case("Forwarded: for=192.0.2.1, for=10.2.2.2\r\n", "192.0.2.1");
+    /* garbage stops the walk: the peer stands */
+    client_ip_case("X-Forwarded-For: nonsense\r\n", "127.0.0.1");
     world_done();
 }
 
@@ -297,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_keepalive_reuse),
         cmocka_unit_test(test_stale_pooled_connection_is_retried),
         cmocka_unit_test(test_user_agent_and_reason),
+        cmocka_unit_test(test_client_ip_behind_trusted_proxies),
         cmocka_unit_test(test_chunked_response),
         cmocka_unit_test(test_head_has_no_body),
         cmocka_unit_test(test_response_cap),

@@ -79,12 +79,34 @@ static void test_urls(void **s)
     assert_string_equal(u.host, "good.example");
 }
 
+static void test_cidr(void **s)
+{
+    net_cidr_t c[3];
+    assert_int_equal(net_cidr_parse("10.1.2.3/8", &c[0]), 0);
+    assert_int_equal(net_cidr_parse("2001:db8::/32", &c[1]), 0);
+    assert_int_equal(net_cidr_parse("192.168.1.7", &c[2]), 0);
+    assert_true(net_cidr_match(c, 3, "10.200.0.1"));
+    assert_false(net_cidr_match(c, 3, "11.0.0.1"));
+    assert_true(net_cidr_match(c, 3, "2001:db8:ffff::1"));
+    assert_false(net_cidr_match(c, 3, "2001:db9::1"));
+    assert_true(net_cidr_match(c, 3, "192.168.1.7"));
+    assert_false(net_cidr_match(c, 3, "192.168.1.8"));
+    assert_true(net_cidr_match(c, 3, "::ffff:10.0.0.1")); /* v4-mapped is v4 */
+    assert_false(net_cidr_match(c, 3, "not-an-ip"));
+    assert_int_equal(net_cidr_parse("10.0.0.0/33", &c[0]), -EINVAL);
+    assert_int_equal(net_cidr_parse("/8", &c[0]), -EINVAL);
+    assert_int_equal(net_cidr_parse("host/8", &c[0]), -EINVAL);
+    assert_int_equal(net_cidr_parse("::/0", &c[0]), 0);
+    assert_true(net_cidr_match(c, 1, "8.8.8.8"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hostport),
         cmocka_unit_test(test_resolve_and_format),
         cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_cidr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
