@@ -43,12 +43,8 @@ int origins_open(origins_t *o, const char *path, size_t max)
 {
     memset(o, 0, sizeof *o);
     o->max = max ? max : 2000000;
-    o->by_origin = strmap_new();
-    o->by_device = strmap_new();
-    if (!o->by_origin || !o->by_device) {
-        origins_close(o);
-        return -ENOMEM;
-    }
+    hmap_init(&o->by_origin);
+    hmap_init(&o->by_device);
     if (!path)
         return 0;
     int rc = origin_store_open(path, &o->store);
@@ -70,8 +66,11 @@ void origins_close(origins_t *o)
         free((char *)o->pend[i].device);
     }
     free(o->pend);
-    strmap_free(o->by_device, NULL);
-    strmap_free(o->by_origin, ent_free);
+    hmap_free(&o->by_device);
+    origin_ent_t *e;
+    for (size_t i = 0; (e = hmap_next(&o->by_origin, &i, NULL));)
+        ent_free(e);
+    hmap_free(&o->by_origin);
     origin_store_close(o->store);
     memset(o, 0, sizeof *o);
 }
@@ -80,18 +79,18 @@ void origins_close(origins_t *o)
 static int put_mem(origins_t *o, const char *device, const char *origin, int64_t seen_s,
                    origin_ent_t **out)
 {
-    origin_ent_t *e = strmap_get(o->by_origin, origin);
+    origin_ent_t *e = hmap_gets(&o->by_origin, origin);
     int changed = 0;
     if (!e) {
         /* Full: only a device replacing its own origin may still come in. */
-        if (strmap_size(o->by_origin) >= o->max && !(device[0] && strmap_get(o->by_device, device)))
+        if (hmap_len(&o->by_origin) >= o->max && !(device[0] && hmap_gets(&o->by_device, device)))
             return -ENOSPC;
         e = calloc(1, sizeof *e);
         if (!e || !(e->origin = strdup(origin)) || !(e->device = strdup(""))) {
             ent_free(e);
             return -ENOMEM;
         }
-        if (strmap_put(o->by_origin, origin, e, NULL)) {
+        if (hmap_set_copy(&o->by_origin, origin, strlen(origin), e, NULL)) {
             ent_free(e);
             return -ENOMEM;
         }
@@ -102,15 +101,15 @@ static int put_mem(origins_t *o, const char *device, const char *origin, int64_t
         if (!d)
             return -ENOMEM;
         /* The origin changes hands: its old device no longer points here. */
-        if (e->device[0] && strmap_get(o->by_device, e->device) == e)
-            strmap_del(o->by_device, e->device);
+        if (e->device[0] && hmap_gets(&o->by_device, e->device) == e)
+            hmap_del(&o->by_device, e->device, strlen(e->device));
         /* The device moves: its old origin is dropped. */
-        origin_ent_t *old = strmap_get(o->by_device, device);
+        origin_ent_t *old = hmap_gets(&o->by_device, device);
         if (old && old != e) {
-            strmap_del(o->by_origin, old->origin);
+            hmap_del(&o->by_origin, old->origin, strlen(old->origin));
             ent_free(old);
         }
-        if (strmap_put(o->by_device, device, e, NULL)) {
+        if (hmap_set_copy(&o->by_device, device, strlen(device), e, NULL)) {
             free(d);
             return -ENOMEM;
         }
@@ -164,7 +163,7 @@ int origins_record(origins_t *o, const char *device, const char *origin, int64_t
 
 bool origins_lookup(const origins_t *o, const char *origin, const char **device)
 {
-    origin_ent_t *e = strmap_get(o->by_origin, origin);
+    origin_ent_t *e = hmap_gets(&o->by_origin, origin);
     if (device)
         *device = e ? e->device : NULL;
     return e != NULL;
@@ -172,11 +171,11 @@ bool origins_lookup(const origins_t *o, const char *origin, const char **device)
 
 const char *origins_of_device(const origins_t *o, const char *device)
 {
-    origin_ent_t *e = strmap_get(o->by_device, device);
+    origin_ent_t *e = hmap_gets(&o->by_device, device);
     return e ? e->origin : NULL;
 }
 
-size_t origins_count(const origins_t *o) { return strmap_size(o->by_origin); }
+size_t origins_count(const origins_t *o) { return hmap_len(&o->by_origin); }
 bool origins_pending(const origins_t *o) { return o->npend > 0; }
 
 int origins_flush(origins_t *o)
@@ -202,10 +201,8 @@ typedef struct expire_walk {
     size_t n, cap;
 } expire_walk_t;
 
-static int collect_old(const char *key, void *val, void *ud)
+static int collect_old(const char *key, const origin_ent_t *e, expire_walk_t *w)
 {
-    expire_walk_t *w = ud;
-    const origin_ent_t *e = val;
     if (e->seen_s >= w->before)
         return 0;
     if (w->n == w->cap) {
@@ -226,11 +223,15 @@ static int collect_old(const char *key, void *val, void *ud)
 size_t origins_expire(origins_t *o, int64_t before_s)
 {
     expire_walk_t w = { .before = before_s };
-    strmap_each(o->by_origin, collect_old, &w); /* on ENOMEM: what was collected */
+    const char *key;
+    const origin_ent_t *ce;
+    for (size_t i = 0; (ce = hmap_next(&o->by_origin, &i, &key));)
+        if (collect_old(key, ce, &w) != 0)
+            break; /* out of memory: expire what was collected */
     for (size_t i = 0; i < w.n; i++) {
-        origin_ent_t *e = strmap_del(o->by_origin, w.keys[i]);
-        if (e && e->device[0] && strmap_get(o->by_device, e->device) == e)
-            strmap_del(o->by_device, e->device);
+        origin_ent_t *e = hmap_del(&o->by_origin, w.keys[i], strlen(w.keys[i]));
+        if (e && e->device[0] && hmap_gets(&o->by_device, e->device) == e)
+            hmap_del(&o->by_device, e->device, strlen(e->device));
         ent_free(e);
         free(w.keys[i]);
     }

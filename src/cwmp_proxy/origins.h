@@ -18,14 +18,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cwmp_proxy/strmap.h"
+#include "core/hmap.h"
 #include "store/origin_store.h"
 
 typedef struct origin_ent origin_ent_t;
 
 typedef struct origins {
-    strmap_t *by_origin;   /* origin -> origin_ent_t */
-    strmap_t *by_device;   /* device -> origin_ent_t */
+    hmap_t by_origin;      /* origin -> origin_ent_t (keys copied) */
+    hmap_t by_device;      /* device -> origin_ent_t (keys copied) */
     origin_store_t *store; /* NULL: memory only */
     origin_rec_t *pend;    /* batch not yet written (strings owned) */
     size_t npend, cappend;

@@ -8,16 +8,16 @@
 #include <string.h>
 
 #include "core/str.h"
-#include "cwmp_proxy/siphash.h"
+#include "core/hmap.h"
 
 int sessions_init(sessions_t *s, size_t max, int64_t ttl_ms)
 {
     memset(s, 0, sizeof *s);
     s->max = max ? max : 100000;
     s->ttl_ms = ttl_ms > 0 ? ttl_ms : 300000;
-    s->by_token = strmap_new();
-    s->by_cookie = strmap_new();
-    if (!s->by_token || !s->by_cookie || str_random(s->key, sizeof s->key) ||
+    hmap_init(&s->by_token);
+    hmap_init(&s->by_cookie);
+    if (str_random(s->key, sizeof s->key) ||
         str_random(&s->counter, sizeof s->counter)) {
         sessions_free(s);
         return -ENOMEM;
@@ -58,16 +58,16 @@ void sessions_free(sessions_t *s)
         free(x);
         x = next;
     }
-    strmap_free(s->by_token, NULL);
-    strmap_free(s->by_cookie, NULL);
+    hmap_free(&s->by_token);
+    hmap_free(&s->by_cookie);
     memset(s, 0, sizeof *s);
 }
 
 void sessions_end(sessions_t *s, session_t *x)
 {
-    strmap_del(s->by_token, x->token);
-    if (x->acs_cookie && strmap_get(s->by_cookie, x->acs_cookie) == x)
-        strmap_del(s->by_cookie, x->acs_cookie);
+    hmap_del(&s->by_token, x->token, strlen(x->token));
+    if (x->acs_cookie && hmap_gets(&s->by_cookie, x->acs_cookie) == x)
+        hmap_del(&s->by_cookie, x->acs_cookie, strlen(x->acs_cookie));
     unlink_lru(s, x);
     free(x->acs_cookie);
     free(x);
@@ -87,11 +87,11 @@ session_t *sessions_create(sessions_t *s, uint32_t backend_id, int64_t now_ms)
      * process's random key, and no syscall per session. */
     uint64_t out[2], in[2] = { s->counter, 0 };
     s->counter++;
-    out[0] = siphash24(s->key[0], s->key[1], in, sizeof in);
+    out[0] = hmap_siphash(s->key[0], s->key[1], in, sizeof in);
     in[1] = 1;
-    out[1] = siphash24(s->key[0], s->key[1], in, sizeof in);
+    out[1] = hmap_siphash(s->key[0], s->key[1], in, sizeof in);
     str_hex(out, sizeof out, x->token);
-    if (strmap_put(s->by_token, x->token, x, NULL)) {
+    if (hmap_set_copy(&s->by_token, x->token, strlen(x->token), x, NULL)) {
         free(x);
         return NULL;
     }
@@ -123,12 +123,12 @@ static session_t *live(sessions_t *s, session_t *x, int64_t now_ms)
 
 session_t *sessions_find(sessions_t *s, const char *token, int64_t now_ms)
 {
-    return live(s, strmap_get(s->by_token, token), now_ms);
+    return live(s, hmap_gets(&s->by_token, token), now_ms);
 }
 
 session_t *sessions_find_cookie(sessions_t *s, const char *pair, int64_t now_ms)
 {
-    return live(s, strmap_get(s->by_cookie, pair), now_ms);
+    return live(s, hmap_gets(&s->by_cookie, pair), now_ms);
 }
 
 int sessions_set_acs_cookie(sessions_t *s, session_t *x, const char *pair)
@@ -139,7 +139,7 @@ int sessions_set_acs_cookie(sessions_t *s, session_t *x, const char *pair)
     if (!copy)
         return -ENOMEM;
     void *old = NULL;
-    if (strmap_put(s->by_cookie, pair, x, &old)) {
+    if (hmap_set_copy(&s->by_cookie, pair, strlen(pair), x, &old)) {
         free(copy);
         return -ENOMEM;
     }
@@ -149,8 +149,8 @@ int sessions_set_acs_cookie(sessions_t *s, session_t *x, const char *pair)
         free(prev->acs_cookie);
         prev->acs_cookie = NULL;
     }
-    if (x->acs_cookie && strmap_get(s->by_cookie, x->acs_cookie) == x)
-        strmap_del(s->by_cookie, x->acs_cookie);
+    if (x->acs_cookie && hmap_gets(&s->by_cookie, x->acs_cookie) == x)
+        hmap_del(&s->by_cookie, x->acs_cookie, strlen(x->acs_cookie));
     free(x->acs_cookie);
     x->acs_cookie = copy;
     return 0;

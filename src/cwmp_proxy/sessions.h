@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cwmp_proxy/strmap.h"
+#include "core/hmap.h"
 
 enum { SESSION_TOKEN_LEN = 32, SESSION_DEVICE_MAX = 224, SESSION_COOKIE_MAX = 512 };
 
@@ -37,8 +37,8 @@ typedef struct session {
 } session_t;
 
 typedef struct sessions {
-    strmap_t *by_token;
-    strmap_t *by_cookie;
+    hmap_t by_token;       /* keys copied */
+    hmap_t by_cookie;      /* keys copied */
     session_t *head, *tail;
     size_t n, max;
     int64_t ttl_ms;

@@ -29,7 +29,7 @@
 #include "net/ws.h"
 #include "tunnel/acl.h"
 #include "tunnel/flow.h"
-#include "tunnel/strmap.h"
+#include "core/hmap.h"
 #include "tunnel/wire.h"
 
 typedef struct ag ag_t;
@@ -126,7 +126,7 @@ struct ag {
     int64_t last_rx_ms;
     int64_t up_since_s;
     /* streams */
-    tunnel_map_t streams;
+    hmap_t streams;
     ag_stream_t *wait_head; /* streams paused until the link drains */
     size_t nstreams;
     /* forwards */

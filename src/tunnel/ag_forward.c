@@ -124,7 +124,7 @@ static void forward_free(ag_forward_t *f)
     /* streams that came in on it carry on, without their forward */
     size_t pos = 0;
     ag_stream_t *st;
-    while ((st = tunnel_map_next(&f->ag->streams, &pos)))
+    while ((st = hmap_next(&f->ag->streams, &pos, NULL)))
         if (st->fwd == f)
             st->fwd = NULL;
     free(f);

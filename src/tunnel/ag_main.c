@@ -150,7 +150,7 @@ static int start(ag_t *ag)
     if (rc != 0)
         return rc;
     ag->peer_max_message = o->max_message;
-    tunnel_map_init(&ag->streams);
+    hmap_init(&ag->streams);
     if ((rc = runtime_mkdirs(o->common.data_dir)) != 0)
         return rc;
     snprintf(ag->state_path, sizeof ag->state_path, "%s/forwards.json", o->common.data_dir);
@@ -200,7 +200,7 @@ int tunnel_agent_main(int argc, char **argv)
     }
     if (ag->router)
         http_router_free(ag->router);
-    tunnel_map_free(&ag->streams);
+    hmap_free(&ag->streams);
     tunnel_wire_free(&ag->wire);
     tunnel_acl_free(&ag->allow);
     if (ag->tls)

@@ -31,7 +31,7 @@ static void stream_flush(ag_stream_t *st);
 
 static ag_stream_t *find(ag_t *ag, tunnel_str_t guid)
 {
-    return tunnel_map_get(&ag->streams, guid.p, guid.n);
+    return hmap_get(&ag->streams, guid.p, guid.n);
 }
 
 static void cstr(char *dst, size_t size, tunnel_str_t s)
@@ -45,7 +45,7 @@ static void cstr(char *dst, size_t size, tunnel_str_t s)
 static void unmap(ag_stream_t *st)
 {
     if (st->in_map) {
-        tunnel_map_del(&st->ag->streams, st->guid, st->glen);
+        hmap_del(&st->ag->streams, st->guid, st->glen);
         st->in_map = false;
     }
 }
@@ -73,7 +73,7 @@ static ag_stream_t *stream_new(ag_t *ag, const char *guid, size_t glen)
     buf_init(&st->pending, AG_PENDING_MAX);
     tunnel_rwin_init(&st->rx, ag->opts.window);
     tunnel_dir_init(&st->tx, 0);
-    if (tunnel_map_put(&ag->streams, st->guid, st->glen, st) != 0) {
+    if (hmap_put(&ag->streams, st->guid, st->glen, st) != 0) {
         free(st);
         return NULL;
     }
@@ -518,10 +518,10 @@ void ag_stream_link_drained(ag_t *ag)
 
 void ag_stream_link_lost(ag_t *ag, const char *reason)
 {
-    size_t n = tunnel_map_len(&ag->streams), i = 0, pos = 0;
+    size_t n = hmap_len(&ag->streams), i = 0, pos = 0;
     ag_stream_t **all = n ? malloc(n * sizeof *all) : NULL;
     ag_stream_t *st;
-    while (all && (st = tunnel_map_next(&ag->streams, &pos)))
+    while (all && (st = hmap_next(&ag->streams, &pos, NULL)))
         all[i++] = st;
     for (size_t k = 0; k < i; k++) {
         st = all[k];
@@ -535,7 +535,7 @@ void ag_stream_link_lost(ag_t *ag, const char *reason)
     }
     free(all);
     /* whatever could not be collected (out of memory) is dropped one by one */
-    while ((st = tunnel_map_next(&ag->streams, &(size_t){ 0 }))) {
+    while ((st = hmap_next(&ag->streams, &(size_t){ 0 }, NULL))) {
         st->remote_gone = true;
         unmap(st);
         if (st->conn)

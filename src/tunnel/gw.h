@@ -26,7 +26,7 @@
 #include "tunnel/acl.h"
 #include "tunnel/flow.h"
 #include "tunnel/keyhash.h"
-#include "tunnel/strmap.h"
+#include "core/hmap.h"
 #include "tunnel/wire.h"
 
 typedef struct gw gw_t;
@@ -97,7 +97,7 @@ struct gw_session {
     int64_t since_real_s; /* authenticated (wall clock) */
     int64_t deadline_ms;  /* handshake deadline while !authed */
     gw_auth_work_t *auth; /* verification running in the thread pool */
-    tunnel_map_t streams; /* GUID -> gw_leg_t* */
+    hmap_t streams; /* GUID -> gw_leg_t* */
     uint64_t bytes_in, bytes_out, msgs_in;
     gw_session_t *prev, *next;
 };
@@ -119,7 +119,7 @@ struct gw {
     gw_agent_cfg_t *agents;
     size_t nagents;
     tunnel_acl_t acl;
-    tunnel_map_t by_name; /* name -> gw_session_t* (authenticated, current) */
+    hmap_t by_name; /* name -> gw_session_t* (authenticated, current) */
     gw_session_t *sessions;
     gw_stream_t *streams;
     size_t nsessions, nstreams;

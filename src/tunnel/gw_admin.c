@@ -44,7 +44,7 @@ static void h_agents(http_req_t *req, void *ud)
         json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:I}", "name", s->name,
                                              "address", s->peer, "since", since, "version",
                                              s->version, "streams",
-                                             (json_int_t)tunnel_map_len(&s->streams), "bytes_in",
+                                             (json_int_t)hmap_len(&s->streams), "bytes_in",
                                              (json_int_t)s->bytes_in, "bytes_out",
                                              (json_int_t)s->bytes_out));
     }
@@ -57,7 +57,7 @@ static void h_kick(http_req_t *req, void *ud)
     if (!tunnel_api_auth(req, gw->token))
         return;
     const char *name = http_req_param(req, "name");
-    gw_session_t *s = name ? tunnel_map_get(&gw->by_name, name, strlen(name)) : NULL;
+    gw_session_t *s = name ? hmap_get(&gw->by_name, name, strlen(name)) : NULL;
     if (!s) {
         tunnel_api_error(req, 404, "no such agent online");
         return;

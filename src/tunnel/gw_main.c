@@ -292,7 +292,7 @@ static int start(gw_t *gw)
     int rc = tunnel_wire_init(&gw->wire, o->max_message);
     if (rc != 0)
         return rc;
-    tunnel_map_init(&gw->by_name);
+    hmap_init(&gw->by_name);
     http_server_opts_t ho = { .handler = http_handler, .ud = gw, .max_body_bytes = 4096,
                               .server_name = "outpost-gateway" };
     gw->http = http_server_new(gw->loop, &ho);
@@ -346,7 +346,7 @@ int tunnel_gateway_main(int argc, char **argv)
     }
     if (gw->router)
         http_router_free(gw->router);
-    tunnel_map_free(&gw->by_name);
+    hmap_free(&gw->by_name);
     tunnel_wire_free(&gw->wire);
     if (gw->tls)
         tls_ctx_free(gw->tls);

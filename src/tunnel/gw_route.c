@@ -32,7 +32,7 @@ static gw_leg_t *other(gw_leg_t *l)
 
 static gw_leg_t *find_leg(gw_session_t *s, tunnel_str_t guid)
 {
-    return tunnel_map_get(&s->streams, guid.p, guid.n);
+    return hmap_get(&s->streams, guid.p, guid.n);
 }
 
 static void cstr(char *dst, size_t size, tunnel_str_t s)
@@ -49,7 +49,7 @@ static void stream_free(gw_stream_t *st)
     for (int i = 0; i < 2; i++) {
         gw_leg_t *l = &st->leg[i];
         if (l->s)
-            tunnel_map_del(&l->s->streams, l->guid, l->glen);
+            hmap_del(&l->s->streams, l->guid, l->glen);
         if (l->held) {
             free(l->held);
             l->held = NULL;
@@ -122,7 +122,7 @@ void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
     uint64_t window = gw->opts.legacy_window;
     if (m->guid.n >= 3 && memcmp(m->guid.p, "gw-", 3) == 0)
         deny = "GUIDs starting with gw- are reserved for the gateway";
-    else if ((int64_t)tunnel_map_len(&s->streams) >= gw->opts.max_streams)
+    else if ((int64_t)hmap_len(&s->streams) >= gw->opts.max_streams)
         deny = "too many streams on this agent";
     else if (s->version >= 1 && !(m->has & TUNNEL_F_WINDOW))
         deny = "Window is required in protocol version 1";
@@ -144,7 +144,7 @@ void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
         send_ack(s, m->guid.p, m->guid.n, false, msg, -1);
         return;
     }
-    gw_session_t *t = tunnel_map_get(&gw->by_name, target, strlen(target));
+    gw_session_t *t = hmap_get(&gw->by_name, target, strlen(target));
     if (!t || t->closing) {
         gw->c_open_failed++;
         snprintf(msg, sizeof msg, "agent %s is offline", target);
@@ -171,13 +171,13 @@ void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
     b->glen = (size_t)snprintf(b->guid, sizeof b->guid, "gw-%llu", (unsigned long long)st->id);
     tunnel_dir_init(&a->tx, 0);      /* until the acceptor's Ack */
     tunnel_dir_init(&b->tx, window); /* the initiator's grant */
-    if (tunnel_map_put(&s->streams, a->guid, a->glen, a) != 0) {
+    if (hmap_put(&s->streams, a->guid, a->glen, a) != 0) {
         free(st);
         send_ack(s, m->guid.p, m->guid.n, false, "out of memory", -1);
         return;
     }
-    if (tunnel_map_put(&t->streams, b->guid, b->glen, b) != 0) {
-        tunnel_map_del(&s->streams, a->guid, a->glen);
+    if (hmap_put(&t->streams, b->guid, b->glen, b) != 0) {
+        hmap_del(&s->streams, a->guid, a->glen);
         free(st);
         send_ack(s, m->guid.p, m->guid.n, false, "out of memory", -1);
         return;
@@ -437,12 +437,12 @@ void gw_route_terminator(gw_session_t *s, const tunnel_msg_t *m)
 
 void gw_route_session_gone(gw_session_t *s, const char *reason)
 {
-    size_t n = tunnel_map_len(&s->streams), i = 0, pos = 0;
+    size_t n = hmap_len(&s->streams), i = 0, pos = 0;
     if (!n)
         return;
     gw_stream_t **all = malloc(n * sizeof *all);
     gw_leg_t *l;
-    while ((l = tunnel_map_next(&s->streams, &pos)) && all)
+    while ((l = hmap_next(&s->streams, &pos, NULL)) && all)
         if (!(l == &l->st->leg[1] && l->st->leg[0].s == s)) /* a stream to itself: once */
             all[i++] = l->st;
     for (size_t k = 0; all && k < i; k++) {
@@ -450,16 +450,16 @@ void gw_route_session_gone(gw_session_t *s, const char *reason)
         /* this side is gone: detach it so only the far side hears the reset */
         for (int j = 0; j < 2; j++)
             if (st->leg[j].s == s) {
-                tunnel_map_del(&s->streams, st->leg[j].guid, st->leg[j].glen);
+                hmap_del(&s->streams, st->leg[j].guid, st->leg[j].glen);
                 st->leg[j].s = NULL;
             }
         gw_stream_reset(st, reason);
     }
     free(all);
     if (!all) /* out of memory: still never leave dangling legs */
-        while ((l = tunnel_map_next(&s->streams, &(size_t){ 0 }))) {
+        while ((l = hmap_next(&s->streams, &(size_t){ 0 }, NULL))) {
             l->s = NULL;
-            tunnel_map_del(&s->streams, l->guid, l->glen);
+            hmap_del(&s->streams, l->guid, l->glen);
             gw_stream_reset(l->st, reason);
         }
 }
@@ -488,7 +488,7 @@ void gw_route_drained(gw_session_t *s)
         return;
     size_t pos = 0;
     gw_leg_t *l;
-    while ((l = tunnel_map_next(&s->streams, &pos))) {
+    while ((l = hmap_next(&s->streams, &pos, NULL))) {
         gw_leg_t *snd = other(l);
         if (snd->owed)
             legacy_grant(snd, 0, true);

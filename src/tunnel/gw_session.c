@@ -48,8 +48,8 @@ static const char dummy_hash[] =
 
 static void session_unregister(gw_session_t *s)
 {
-    if (s->registered && tunnel_map_get(&s->gw->by_name, s->name, strlen(s->name)) == s)
-        tunnel_map_del(&s->gw->by_name, s->name, strlen(s->name));
+    if (s->registered && hmap_get(&s->gw->by_name, s->name, strlen(s->name)) == s)
+        hmap_del(&s->gw->by_name, s->name, strlen(s->name));
     s->registered = false;
 }
 
@@ -114,14 +114,14 @@ static void auth_done(gw_session_t *s, bool ok)
         gw_session_close(s, WS_CLOSE_POLICY, "authentication failed");
         return;
     }
-    gw_session_t *old = tunnel_map_get(&gw->by_name, s->name, strlen(s->name));
+    gw_session_t *old = hmap_get(&gw->by_name, s->name, strlen(s->name));
     if (old && old != s) {
         gw->c_replaced++;
         log_info("agent_replaced", LF_S("agent", s->name), LF_S("old_peer", old->peer),
                  LF_S("new_peer", s->peer));
         gw_session_goaway(old, "replaced", "a new login took the name", WS_CLOSE_POLICY);
     }
-    if (tunnel_map_put(&gw->by_name, s->name, strlen(s->name), s) != 0) {
+    if (hmap_put(&gw->by_name, s->name, strlen(s->name), s) != 0) {
         gw_session_close(s, WS_CLOSE_INTERNAL, "out of memory");
         return;
     }
@@ -327,7 +327,7 @@ static void on_close(ws_t *ws, uint16_t code, const char *reason)
     if (s->next)
         s->next->prev = s->prev;
     gw->nsessions--;
-    tunnel_map_free(&s->streams);
+    hmap_free(&s->streams);
     free(s);
 }
 
@@ -349,7 +349,7 @@ void gw_session_accept(gw_t *gw, http_req_t *req)
         return;
     }
     s->gw = gw;
-    tunnel_map_init(&s->streams);
+    hmap_init(&s->streams);
     str_copy(s->peer, sizeof s->peer, http_req_peer(req));
     s->since_ms = clock_mono_ms();
     s->deadline_ms = s->since_ms + gw->opts.handshake_timeout_ms;
@@ -363,7 +363,7 @@ void gw_session_accept(gw_t *gw, http_req_t *req)
     };
     s->ws = ws_accept(req, &wo, &session_cbs, s, NULL);
     if (!s->ws) {
-        tunnel_map_free(&s->streams);
+        hmap_free(&s->streams);
         free(s);
         return;
     }

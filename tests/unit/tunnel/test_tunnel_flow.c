@@ -1,4 +1,4 @@
-/* Unit tests: tunnel/flow (per-stream credit) and tunnel/strmap (GUID tables). */
+/* Unit tests: tunnel/flow (per-stream credit and reconnect backoff). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,6 @@
 #include <cmocka.h>
 
 #include "tunnel/flow.h"
-#include "tunnel/strmap.h"
 
 static void test_dir_credit(void **state)
 {
@@ -107,53 +106,6 @@ static void test_backoff(void **state)
     assert_true(tunnel_backoff_ms(0, -5, 3, 7) >= 0);
 }
 
-static void test_map_basic(void **state)
-{
-    tunnel_map_t m;
-    tunnel_map_init(&m);
-    assert_null(tunnel_map_get(&m, "x", 1));
-    assert_null(tunnel_map_del(&m, "x", 1));
-    enum { N = 5000 };
-    char (*keys)[16] = calloc(N, 16);
-    for (int i = 0; i < N; i++) {
-        snprintf(keys[i], 16, "k%d", i);
-        assert_int_equal(tunnel_map_put(&m, keys[i], strlen(keys[i]), keys[i]), 0);
-    }
-    assert_int_equal(tunnel_map_put(&m, "k7", 2, NULL), -EEXIST);
-    assert_int_equal(tunnel_map_len(&m), N);
-    for (int i = 0; i < N; i++)
-        assert_ptr_equal(tunnel_map_get(&m, keys[i], strlen(keys[i])), keys[i]);
-    /* delete every other one, then all must still be findable or absent */
-    for (int i = 0; i < N; i += 2)
-        assert_ptr_equal(tunnel_map_del(&m, keys[i], strlen(keys[i])), keys[i]);
-    for (int i = 0; i < N; i++) {
-        void *v = tunnel_map_get(&m, keys[i], strlen(keys[i]));
-        if (i % 2)
-            assert_ptr_equal(v, keys[i]);
-        else
-            assert_null(v);
-    }
-    size_t pos = 0, seen = 0;
-    while (tunnel_map_next(&m, &pos))
-        seen++;
-    assert_int_equal(seen, N / 2);
-    for (int i = 1; i < N; i += 2)
-        assert_non_null(tunnel_map_del(&m, keys[i], strlen(keys[i])));
-    assert_int_equal(tunnel_map_len(&m), 0);
-    tunnel_map_free(&m);
-    free(keys);
-}
-
-static void test_siphash_vector(void **state)
-{
-    /* Reference vector from the SipHash paper: key 00..0f, message 00..0e. */
-    uint8_t msg[15];
-    for (int i = 0; i < 15; i++)
-        msg[i] = (uint8_t)i;
-    uint64_t k0 = 0x0706050403020100ULL, k1 = 0x0f0e0d0c0b0a0908ULL;
-    assert_true(tunnel_siphash(k0, k1, msg, 15) == 0xa129ca6149be45e5ULL);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,8 +113,6 @@ int main(void)
         cmocka_unit_test(test_rwin_batches_and_bounds),
         cmocka_unit_test(test_rwin_sender_simulation),
         cmocka_unit_test(test_backoff),
-        cmocka_unit_test(test_map_basic),
-        cmocka_unit_test(test_siphash_vector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,10 @@
-/* strmap: SipHash-keyed open-addressing table (see strmap.h). */
+/* hmap: SipHash-keyed open-addressing table (see hmap.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/str.h"
-#include "tunnel/strmap.h"
+#include "core/hmap.h"
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 #define SIPROUND                                                                       \
@@ -15,7 +15,7 @@
         v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                      \
     } while (0)
 
-uint64_t tunnel_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
+uint64_t hmap_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
 {
     const uint8_t *p = data;
     uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
@@ -45,7 +45,7 @@ uint64_t tunnel_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-void tunnel_map_init(tunnel_map_t *m)
+void hmap_init(hmap_t *m)
 {
     memset(m, 0, sizeof *m);
     uint64_t k[2] = { 0x0123456789abcdefULL, 0xfedcba9876543210ULL };
@@ -54,18 +54,21 @@ void tunnel_map_init(tunnel_map_t *m)
     m->k1 = k[1];
 }
 
-void tunnel_map_free(tunnel_map_t *m)
+void hmap_free(hmap_t *m)
 {
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].owned)
+            free((char *)m->slots[i].key);
     free(m->slots);
     m->slots = NULL;
     m->cap = m->len = 0;
 }
 
-static size_t find(const tunnel_map_t *m, const char *key, size_t klen, uint64_t h, int *found)
+static size_t find(const hmap_t *m, const char *key, size_t klen, uint64_t h, int *found)
 {
     size_t mask = m->cap - 1, i = (size_t)h & mask;
     for (;;) {
-        const tunnel_map_slot_t *s = &m->slots[i];
+        const hmap_slot_t *s = &m->slots[i];
         if (!s->key) {
             *found = 0;
             return i;
@@ -78,21 +81,21 @@ static size_t find(const tunnel_map_t *m, const char *key, size_t klen, uint64_t
     }
 }
 
-void *tunnel_map_get(const tunnel_map_t *m, const char *key, size_t klen)
+void *hmap_get(const hmap_t *m, const char *key, size_t klen)
 {
     if (!m->len)
         return NULL;
     int found;
-    size_t i = find(m, key, klen, tunnel_siphash(m->k0, m->k1, key, klen), &found);
+    size_t i = find(m, key, klen, hmap_siphash(m->k0, m->k1, key, klen), &found);
     return found ? m->slots[i].value : NULL;
 }
 
-static int grow(tunnel_map_t *m)
+static int grow(hmap_t *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 16;
-    tunnel_map_slot_t *old = m->slots;
+    hmap_slot_t *old = m->slots;
     size_t ocap = m->cap;
-    tunnel_map_slot_t *ns = calloc(ncap, sizeof *ns);
+    hmap_slot_t *ns = calloc(ncap, sizeof *ns);
     if (!ns)
         return -ENOMEM;
     m->slots = ns;
@@ -108,29 +111,65 @@ static int grow(tunnel_map_t *m)
     return 0;
 }
 
-int tunnel_map_put(tunnel_map_t *m, const char *key, size_t klen, void *value)
+/* Insert (or, with `replace`, overwrite); a copied key when `copy`. */
+static int insert(hmap_t *m, const char *key, size_t klen, void *value, bool copy, bool replace,
+                  void **old)
 {
+    if (old)
+        *old = NULL;
     if ((m->len + 1) * 4 > m->cap * 3 && grow(m) != 0)
         return -ENOMEM;
-    uint64_t h = tunnel_siphash(m->k0, m->k1, key, klen);
+    uint64_t h = hmap_siphash(m->k0, m->k1, key, klen);
     int found;
     size_t i = find(m, key, klen, h, &found);
-    if (found)
-        return -EEXIST;
-    m->slots[i] = (tunnel_map_slot_t){ key, klen, h, value };
+    if (found) {
+        if (!replace)
+            return -EEXIST;
+        if (old)
+            *old = m->slots[i].value;
+        m->slots[i].value = value;
+        return 0;
+    }
+    const char *k = key;
+    if (copy) {
+        char *dup = malloc(klen + 1);
+        if (!dup)
+            return -ENOMEM;
+        memcpy(dup, key, klen);
+        dup[klen] = '\0';
+        k = dup;
+    }
+    m->slots[i] = (hmap_slot_t){ k, klen, h, value, copy };
     m->len++;
     return 0;
 }
 
-void *tunnel_map_del(tunnel_map_t *m, const char *key, size_t klen)
+int hmap_put(hmap_t *m, const char *key, size_t klen, void *value)
+{
+    return insert(m, key, klen, value, false, false, NULL);
+}
+
+int hmap_put_copy(hmap_t *m, const char *key, size_t klen, void *value)
+{
+    return insert(m, key, klen, value, true, false, NULL);
+}
+
+int hmap_set_copy(hmap_t *m, const char *key, size_t klen, void *value, void **old)
+{
+    return insert(m, key, klen, value, true, true, old);
+}
+
+void *hmap_del(hmap_t *m, const char *key, size_t klen)
 {
     if (!m->len)
         return NULL;
     int found;
-    size_t i = find(m, key, klen, tunnel_siphash(m->k0, m->k1, key, klen), &found);
+    size_t i = find(m, key, klen, hmap_siphash(m->k0, m->k1, key, klen), &found);
     if (!found)
         return NULL;
     void *v = m->slots[i].value;
+    if (m->slots[i].owned)
+        free((char *)m->slots[i].key);
     size_t mask = m->cap - 1, j = i;
     /* Backward-shift: move later members of the probe run into the hole. */
     for (;;) {
@@ -144,17 +183,20 @@ void *tunnel_map_del(tunnel_map_t *m, const char *key, size_t klen)
             i = j;
         }
     }
-    m->slots[i] = (tunnel_map_slot_t){ 0 };
+    m->slots[i] = (hmap_slot_t){ 0 };
     m->len--;
     return v;
 }
 
-void *tunnel_map_next(const tunnel_map_t *m, size_t *pos)
+void *hmap_next(const hmap_t *m, size_t *pos, const char **key)
 {
     while (*pos < m->cap) {
-        const tunnel_map_slot_t *s = &m->slots[(*pos)++];
-        if (s->key)
+        const hmap_slot_t *s = &m->slots[(*pos)++];
+        if (s->key) {
+            if (key)
+                *key = s->key;
             return s->value;
+        }
     }
     return NULL;
 }
