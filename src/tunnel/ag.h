@@ -98,7 +98,8 @@ struct ag_forward {
     uint16_t remote;
     bool persist;          /* created by the API: kept in the state file */
     net_listener_t *listener;
-    uint64_t streams_total, active;
+    uint64_t streams_total, active; /* active: its streams that still exist */
+    bool closed;           /* removed; freed when its last stream goes */
     ag_forward_t *next;
 };
 
@@ -171,6 +172,8 @@ int ag_forward_remove(ag_t *ag, uint64_t id);
 int ag_forward_load_state(ag_t *ag);
 int ag_forward_save_state(ag_t *ag);
 void ag_forward_close_all(ag_t *ag);
+/* A stream that came in on f is gone (f may be freed if it was closed). */
+void ag_forward_stream_gone(ag_forward_t *f);
 
 /* ag_api.c */
 int ag_api_start(ag_t *ag);

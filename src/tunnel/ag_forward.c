@@ -117,17 +117,24 @@ int ag_forward_add_text(ag_t *ag, const char *text, bool persist, char *err, siz
     return ag_forward_add(ag, local, gateway, ip, port, persist, err, errlen, NULL);
 }
 
+/* Stop listening. Streams that came in on it carry on and still point at
+ * it (also while their connections close), so the last of them frees it. */
 static void forward_free(ag_forward_t *f)
 {
     if (f->listener)
         net_listener_close(f->listener);
-    /* streams that came in on it carry on, without their forward */
-    size_t pos = 0;
-    ag_stream_t *st;
-    while ((st = hmap_next(&f->ag->streams, &pos, NULL)))
-        if (st->fwd == f)
-            st->fwd = NULL;
-    free(f);
+    f->listener = NULL;
+    f->closed = true;
+    if (f->active == 0)
+        free(f);
+}
+
+void ag_forward_stream_gone(ag_forward_t *f)
+{
+    if (f->active)
+        f->active--;
+    if (f->closed && f->active == 0)
+        free(f);
 }
 
 int ag_forward_remove(ag_t *ag, uint64_t id)

@@ -86,8 +86,8 @@ static void stream_free(ag_stream_t *st)
 {
     unmap(st);
     wait_remove(st);
-    if (st->fwd && st->fwd->active)
-        st->fwd->active--;
+    if (st->fwd)
+        ag_forward_stream_gone(st->fwd);
     st->ag->nstreams--;
     buf_free(&st->pending);
     free(st);

@@ -250,3 +250,28 @@ def test_sighup_reloads_rules(outpost, tmp_path, echo):
     gw.signal(signal.SIGHUP)
     gw.wait_for(r"reloaded agents=2 rules=1", start=n)
     echo_ok(port)
+
+
+def test_forward_removed_under_live_streams(outpost, tmp_path, echo):
+    """A forward deleted (or the agent stopped) while streams that came in on
+    it are still open or closing: the streams carry on and end cleanly, and
+    the forward is only freed after the last of them (ASan checks)."""
+    gw, a, b = pair(outpost, tmp_path, ["from=a to=b net=* ports=*"], ["net=127.0.0.0/8 ports=*"])
+    fw = add_forward(a, echo.port)
+    live = [socket.create_connection(("127.0.0.1", port_of(fw)), timeout=10) for _ in range(3)]
+    for c in live:
+        c.sendall(b"ping")
+        assert c.recv(4) == b"ping"
+    assert requests.delete(a.url() + f"/api/forwards/{fw['id']}", headers=AG_AUTH,
+                           timeout=5).status_code == 200
+    live[0].sendall(b"still")  # the stream outlives its forward
+    assert live[0].recv(5) == b"still"
+    live[0].close()
+    live[1].shutdown(socket.SHUT_WR)  # half-closed, then the agent stops
+    fw2 = add_forward(a, echo.port)
+    more = socket.create_connection(("127.0.0.1", port_of(fw2)), timeout=10)
+    more.sendall(b"x")
+    assert more.recv(1) == b"x"
+    a.stop()  # streams of a closed forward and of a live one end while the agent drains
+    for c in live[1:] + [more]:
+        c.close()
