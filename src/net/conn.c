@@ -292,10 +292,13 @@ void conn_start_write(net_conn_t *c)
 }
 
 /* Whatever TLS produced (records, alerts, tickets) is already in c->out
- * (see the BIO below): send it. */
+ * (see the BIO below): send it. Record overhead can take the queue past high
+ * water after the caller's check, so congestion is looked at here too, or a
+ * producer would wait for a drain that is never announced. */
 static int tls_flush(net_conn_t *c)
 {
     conn_start_write(c);
+    update_congestion(c);
     return 0;
 }
 

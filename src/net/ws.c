@@ -30,7 +30,8 @@ net_conn_t *ws_conn(const ws_t *ws) { return ws->conn; }
 const char *ws_peer(const ws_t *ws) { return net_conn_peer(ws->conn); }
 const tls_peer_t *ws_tls_peer(const ws_t *ws) { return net_conn_tls_peer(ws->conn); }
 size_t ws_queued(const ws_t *ws) { return net_conn_queued(ws->conn); }
-bool ws_congested(const ws_t *ws) { return ws->congested; }
+/* The send queue is the connection's: one congestion state, one drain. */
+bool ws_congested(const ws_t *ws) { return net_conn_congested(ws->conn); }
 
 void ws_mask_bytes(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4])
 {
@@ -67,12 +68,6 @@ static void mask_key(ws_t *ws, uint8_t key[4])
     ws->mask_state = x;
     uint64_t v = x * 0x2545F4914F6CDD1DULL;
     memcpy(key, &v, 4);
-}
-
-static void note_congestion(ws_t *ws)
-{
-    if (!ws->congested && ws_queued(ws) > ws->o.high_water)
-        ws->congested = true;
 }
 
 /* One unfragmented frame from up to WS_SENDV_MAX pieces. A server's goes to
@@ -165,7 +160,6 @@ int ws_sendv(ws_t *ws, int type, const uv_buf_t *bufs, size_t n)
         ws_fail(ws, WS_CLOSE_ABNORMAL, "write failed");
         return rc == -ENOBUFS ? -ENOBUFS : -EPIPE;
     }
-    note_congestion(ws);
     return 0;
 }
 
@@ -254,7 +248,6 @@ static void after_input(ws_t *ws)
         buf_free(&ws->rx);
         ws_reader_trim(&ws->rd);
     }
-    note_congestion(ws);
 }
 
 static void ws_process(ws_t *ws)
@@ -308,11 +301,8 @@ void ws_on_conn_eof(net_conn_t *c)
 void ws_on_conn_drain(net_conn_t *c)
 {
     ws_t *ws = net_conn_data(c);
-    if (ws->congested && ws_queued(ws) <= ws->o.low_water) {
-        ws->congested = false;
-        if (ws->state == WS_OPEN && ws->cbs->on_drain)
-            ws->cbs->on_drain(ws);
-    }
+    if (ws->state == WS_OPEN && ws->cbs->on_drain)
+        ws->cbs->on_drain(ws);
 }
 
 void ws_on_conn_close(net_conn_t *c, int err)

@@ -21,7 +21,7 @@ struct ws {
     const ws_cbs_t *cbs;
     void *ud;
     ws_state_t state;
-    bool client, paused, congested;
+    bool client, paused;
     bool close_sent, close_rcvd;
     ws_reader_t rd;
     buf_t rx;             /* bytes read but not yet framed (pause, partial frame) */

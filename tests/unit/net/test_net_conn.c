@@ -288,6 +288,37 @@ static void run_cork(bool tls)
     world_done();
 }
 
+/* Congestion is announced whenever the queue passes high water, also when
+ * what takes it there is TLS's record overhead added as a cork lifts: a
+ * producer that stops on net_conn_congested() waits for an on_drain, which
+ * only comes after congestion was announced. */
+static void test_tls_overhead_counts_for_congestion(void **s)
+{
+    world_init(true, true);
+    W.server_pause_on_accept = true; /* the reader never reads: the kernel fills */
+    world_connect();
+    world_run_until(&W.cli.opened);
+    static char block[16384];
+    while (net_conn_queued(W.cli.c) == 0) {
+        assert_int_equal(net_conn_write(W.cli.c, block, sizeof block), 0);
+        for (int i = 0; i < 20; i++)
+            uv_run(&W.loop, UV_RUN_NOWAIT);
+    }
+    size_t high = net_conn_queued(W.cli.c) + 500;
+    net_conn_set_limits(W.cli.c, &(net_limits_t){ .high_water = high, .low_water = 1024 });
+    assert_false(net_conn_congested(W.cli.c));
+    /* one-byte records: 1 byte corked, ~23 queued once the cork lifts */
+    for (int i = 0; i < 1000 && !net_conn_congested(W.cli.c); i++) {
+        net_conn_cork(W.cli.c);
+        assert_int_equal(net_conn_write(W.cli.c, "x", 1), 0);
+        net_conn_uncork(W.cli.c);
+        if (net_conn_queued(W.cli.c) > high)
+            assert_true(net_conn_congested(W.cli.c));
+    }
+    assert_true(net_conn_congested(W.cli.c));
+    world_done();
+}
+
 static void test_cork_plain(void **s) { run_cork(false); }
 static void test_cork_tls(void **s) { run_cork(true); }
 
@@ -382,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_backpressure_plain),
         cmocka_unit_test(test_backpressure_tls),
         cmocka_unit_test(test_queue_cap),
+        cmocka_unit_test(test_tls_overhead_counts_for_congestion),
         cmocka_unit_test(test_cork_plain),
         cmocka_unit_test(test_cork_tls),
         cmocka_unit_test(test_half_close_plain),

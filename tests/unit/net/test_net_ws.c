@@ -239,6 +239,45 @@ static void test_backpressure(void **s)
     world_done();
 }
 
+/* A producer that sends until congested and resumes on on_drain moves any
+ * amount: every drain it waits for does come. */
+static size_t pump_left;
+
+static void pump(ws_t *ws)
+{
+    static const char msg[200] = { 'x' };
+    while (pump_left && !ws_congested(ws)) {
+        assert_int_equal(ws_send(ws, WS_TEXT, msg, sizeof msg), 0);
+        pump_left--;
+    }
+}
+
+static void pump_drain(ws_t *ws)
+{
+    W.c.drained = true;
+    pump(ws);
+}
+
+static const ws_cbs_t pump_cbs = { s_open, s_msg, pump_drain, s_close };
+
+static void test_producer_paced_by_drain(void **s)
+{
+    world_init(NULL);
+    char url[128];
+    snprintf(url, sizeof url, "ws://%s/ws", http_server_addr(W.srv));
+    ws_connect_opts_t c = { .url = url };
+    ws_opts_t co = { .high_water = 64 * 1024, .low_water = 16 * 1024 };
+    assert_int_equal(ws_connect(&W.loop, &c, &co, &pump_cbs, &W.c, &W.c.ws), 0);
+    run_until(&W.c.opened);
+    pump_left = 300000;
+    pump(W.c.ws);
+    for (int i = 0; i < 5000000 && W.s.msgs < 300000; i++)
+        uv_run(&W.loop, UV_RUN_ONCE);
+    assert_int_equal(W.s.msgs, 300000);
+    assert_true(W.c.drained);
+    world_done();
+}
+
 static void test_ping_timeout(void **s)
 {
     ws_opts_t so = { .ping_interval_ms = 30, .pong_timeout_ms = 100 };
@@ -336,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_server_close_code),
         cmocka_unit_test(test_message_too_big),
         cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_producer_paced_by_drain),
         cmocka_unit_test(test_ping_timeout),
         cmocka_unit_test(test_pings_answered),
         cmocka_unit_test(test_paused_side_keeps_its_peer),
