@@ -27,7 +27,7 @@ static void deliver_eof(net_conn_t *c);
 
 size_t net_conn_queued(const net_conn_t *c)
 {
-    return c->out.len + c->inflight.len + c->plain_pending.len;
+    return c->out.len + c->inflight.len - c->inflight_sent + c->plain_pending.len;
 }
 
 bool net_conn_congested(const net_conn_t *c) { return c->congested; }
@@ -249,7 +249,8 @@ static void on_write_done(uv_write_t *req, int status)
         conn_fail(c, status);
         return;
     }
-    c->bytes_out += c->inflight.len;
+    c->bytes_out += c->inflight.len - c->inflight_sent;
+    c->inflight_sent = 0;
     buf_reset_keep(&c->inflight, KEEP_BUF);
     if (c->out.len)
         conn_start_write(c);
@@ -263,26 +264,29 @@ void conn_start_write(net_conn_t *c)
         return;
     if (c->state != ST_HANDSHAKE && c->state != ST_OPEN && c->state != ST_FLUSHING)
         return;
+    buf_t tmp = c->inflight; /* empty while no write is in flight */
+    c->inflight = c->out;
+    c->out = tmp;
     /* The kernel first: a write it takes whole needs no request and no
-     * poll registration (one syscall per TLS response, as for plain TCP). */
-    uv_buf_t tb = uv_buf_init(c->out.data, (unsigned)c->out.len);
-    int w = uv_try_write((uv_stream_t *)&c->tcp, &tb, 1);
-    if (w > 0) {
-        c->bytes_out += (uint64_t)w;
-        buf_consume(&c->out, (size_t)w);
-        if (c->out.len == 0) {
-            queue_progress(c, true);
-            return;
-        }
-    } else if (w < 0 && w != UV_EAGAIN && w != UV_ENOSYS) {
+     * poll registration (one syscall per TLS response, as for plain TCP).
+     * What it does not take goes to uv_write from where it stopped, without
+     * moving the rest of the buffer. */
+    uv_buf_t b = uv_buf_init(c->inflight.data, (unsigned)c->inflight.len);
+    int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (w < 0 && w != UV_EAGAIN && w != UV_ENOSYS) {
         log_debug("conn_write_failed", LF_S("peer", c->peer), LF_ERR(w));
         conn_fail(c, w);
         return;
     }
-    buf_t tmp = c->inflight; /* empty while no write is in flight */
-    c->inflight = c->out;
-    c->out = tmp;
-    uv_buf_t b = uv_buf_init(c->inflight.data, (unsigned)c->inflight.len);
+    size_t sent = w > 0 ? (size_t)w : 0;
+    c->bytes_out += sent;
+    if (sent == c->inflight.len) {
+        buf_reset_keep(&c->inflight, KEEP_BUF);
+        queue_progress(c, true);
+        return;
+    }
+    c->inflight_sent = sent;
+    b = uv_buf_init(c->inflight.data + sent, (unsigned)(c->inflight.len - sent));
     int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write_done);
     if (rc) {
         conn_fail(c, rc);

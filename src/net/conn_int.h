@@ -61,6 +61,7 @@ struct net_conn {
 
     buf_t out;           /* queued for the kernel (ciphertext under TLS) */
     buf_t inflight;      /* handed to uv_write */
+    size_t inflight_sent; /* its first bytes, already taken by the kernel */
     buf_t plain_pending; /* TLS: plaintext written before the handshake finished */
     net_limits_t lim;
 

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-enum { CONTROL_MAX = 125, SCRATCH_KEEP = 4096 };
+enum { CONTROL_MAX = 125 };
 
 void ws_reader_init(ws_reader_t *r, bool expect_masked, size_t max_message)
 {
@@ -19,11 +19,13 @@ void ws_reader_free(ws_reader_t *r)
     buf_free(&r->scratch);
 }
 
-void ws_reader_trim(ws_reader_t *r)
+void ws_reader_trim(ws_reader_t *r, size_t keep)
 {
-    buf_reset_keep(&r->scratch, SCRATCH_KEEP);
-    if (!r->msg_op)
-        buf_free(&r->msg);
+    buf_reset_keep(&r->scratch, keep);
+    if (!r->msg_op) {
+        buf_reset_keep(&r->msg, keep);
+        r->msg_done = false;
+    }
 }
 
 void ws_mask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], size_t phase)

@@ -61,8 +61,9 @@ void ws_reader_free(ws_reader_t *r);
 /* Look at buf[0..len): fills *used (bytes of the frame consumed) and *ev. */
 ws_read_result_t ws_reader_next(ws_reader_t *r, const uint8_t *buf, size_t len, size_t *used,
                                 ws_read_event_t *ev);
-/* Drop what an idle reader keeps (call when no frame is half read). */
-void ws_reader_trim(ws_reader_t *r);
+/* Give back buffer memory beyond `keep` bytes (call between frames: a busy
+ * reader keeps its buffers, an idle one need not). */
+void ws_reader_trim(ws_reader_t *r, size_t keep);
 
 /* Write a frame header (FIN set) into out; mask_key NULL for unmasked
  * frames. Returns the header length. */

@@ -26,6 +26,7 @@ struct ws {
     ws_reader_t rd;
     buf_t rx;             /* bytes read but not yet framed (pause, partial frame) */
     bool rx_partial;      /* rx ends in an incomplete frame: wait for bytes */
+    bool input_seen;      /* frames arrived since the last keepalive tick */
     /* keepalive and closing */
     int64_t ping_sent_ms;
     bool awaiting_pong;
