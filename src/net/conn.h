@@ -18,7 +18,9 @@
  * on_drain fires once the queue falls below `low_water`. The queue can never
  * exceed `max_queue`: such a write fails with -ENOBUFS and writes nothing.
  *
- * on_read data is only valid during the callback; copy what you keep.
+ * on_read data is only valid during the callback; copy what you keep. The
+ * owner may modify it in place (WebSocket unmasking does): it is the
+ * connection's read chunk, not read again after the callback.
  * All functions must be called on the loop's thread.
  */
 #ifndef OUTPOST_NET_CONN_H

@@ -437,6 +437,7 @@ ws_t *ws_new(net_conn_t *c, const ws_opts_t *opts, const ws_cbs_t *cbs, void *ud
     ws->client = client;
     buf_init(&ws->rx, ws->o.max_message + RX_SLACK);
     ws_reader_init(&ws->rd, !client, ws->o.max_message);
+    ws->rd.in_place = true; /* its input is the read chunk or rx, both ours */
     if (RAND_bytes((unsigned char *)&ws->mask_state, sizeof ws->mask_state) != 1 || !ws->mask_state)
         ws->mask_state = (uint64_t)clock_mono_us() | 1;
     return ws;
@@ -603,6 +604,7 @@ size_t ws_frames_feed(const uint8_t *data, size_t len, size_t max_message)
      * split in two reads at a point the data itself picks */
     ws_reader_t rd;
     ws_reader_init(&rd, true, max_message);
+    rd.in_place = true; /* as the endpoint reads: its rx buffer is ours */
     buf_t rx = BUF_INIT(max_message + RX_SLACK);
     size_t msgs = 0, split = len ? data[0] % (len + 1) : 0;
     const uint8_t *parts[2] = { data, data + split };

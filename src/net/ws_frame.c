@@ -192,7 +192,10 @@ ws_read_result_t ws_reader_next(ws_reader_t *r, const uint8_t *buf, size_t len, 
         return WS_READ_MORE;
 
     const uint8_t *payload = buf + hl;
-    if (masked && plen) {
+    if (masked && plen && r->in_place) {
+        uint8_t *w = (uint8_t *)buf + hl; /* the caller said the input is ours to change */
+        ws_mask(w, w, (size_t)plen, buf + hl - 4, 0);
+    } else if (masked && plen) {
         buf_reset(&r->scratch);
         if (buf_reserve(&r->scratch, (size_t)plen) != 0)
             return proto_error(ev, 1011, "out of memory");

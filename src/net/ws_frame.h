@@ -5,8 +5,9 @@
  *
  * The reader looks at whole frames only: given the bytes received so far it
  * either needs more, or consumes one frame and says what it was. Payloads
- * are unmasked into the reader's scratch buffer (or, for unmasked frames,
- * point into the input); either is valid until the next call. The reader
+ * point into the input (unmasked there when `in_place` says the input may be
+ * written) or into the reader's scratch buffer; either is valid until the
+ * next call. The reader
  * owns its two buffers (fragments being assembled, scratch).
  */
 #ifndef OUTPOST_NET_WS_FRAME_H
@@ -34,6 +35,7 @@ typedef struct ws_reader {
     int msg_op;         /* WS_OP_TEXT/BINARY while fragments are assembled, else 0 */
     buf_t msg;          /* the fragments so far (capped at max_message) */
     bool msg_done;      /* msg holds a message already handed out */
+    bool in_place;      /* the input is writable: unmask there, no scratch copy */
     buf_t scratch;      /* the unmasked payload of the last frame */
 } ws_reader_t;
 
