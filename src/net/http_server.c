@@ -438,6 +438,18 @@ static void on_sc_eof(net_conn_t *c)
 
 static void server_maybe_done(http_server_t *s);
 
+/* Take a connection off the server's list. */
+static void sc_unlink(http_server_t *s, http_sconn_t *sc)
+{
+    if (sc->prev)
+        sc->prev->next = sc->next;
+    else
+        s->conns = sc->next;
+    if (sc->next)
+        sc->next->prev = sc->prev;
+    s->nconns--;
+}
+
 static void sc_release_data(http_sconn_t *sc)
 {
     void (*release)(void *) = sc->conn_release;
@@ -489,13 +501,7 @@ static void on_sc_close(net_conn_t *c, int err)
     sc_release_data(sc);
     http_parser_free(sc->parser);
     buf_free(&sc->inbuf);
-    if (sc->prev)
-        sc->prev->next = sc->next;
-    else
-        s->conns = sc->next;
-    if (sc->next)
-        sc->next->prev = sc->prev;
-    s->nconns--;
+    sc_unlink(s, sc);
     free(sc);
     server_maybe_done(s);
 }
@@ -552,13 +558,7 @@ net_conn_t *http_req_take_conn(http_req_t *r, buf_t *leftover)
     if (net_conn_paused(c))
         net_conn_resume(c);
     /* detach from the server */
-    if (sc->prev)
-        sc->prev->next = sc->next;
-    else
-        s->conns = sc->next;
-    if (sc->next)
-        sc->next->prev = sc->prev;
-    s->nconns--;
+    sc_unlink(s, sc);
     s->nrequests++;
     r->sc = NULL;
     r->ended = true;
