@@ -44,7 +44,8 @@ typedef struct ag_opts {
     char *key_file;
     cfg_list_t forwards; /* "local=.. gateway=.. ip=.. remote=.." */
     cfg_list_t allow;    /* whitelist: "net=.. ports=.. [from=..]" */
-    uint64_t window;
+    uint64_t window;     /* initial receive window per stream */
+    uint64_t max_window; /* how far it may grow (tunnel_rwin) */
     uint64_t max_message;
     int64_t connect_timeout_ms;
     int64_t reconnect_min_ms;

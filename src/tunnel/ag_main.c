@@ -35,7 +35,11 @@ static const cfg_opt_t ag_opt_table[] = {
       "listen on local (127.0.0.1 unless HOST:PORT) and carry to ip:remote behind AGENT (repeatable)"),
     O("allow", CFG_LIST, allow, NULL, "'net=CIDR,.. ports=P,P-Q [from=AGENT]'",
       "internal services this agent may connect to; default deny (repeatable, * = any)"),
-    O("window", CFG_SIZE, window, "256KiB", "SIZE", "receive window per stream",
+    O("window", CFG_SIZE, window, "256KiB", "SIZE", "initial receive window per stream",
+      .min = 16384, .max = 16.0 * 1024 * 1024),
+    O("max-window", CFG_SIZE, max_window, "4MiB", "SIZE",
+      "a stream's window doubles up to this while the sender, not the reader, waits "
+      "(at most the gateway's --max-window; <= --window: fixed)",
       .min = 16384, .max = 16.0 * 1024 * 1024),
     O("max-message", CFG_SIZE, max_message, "1MiB", "SIZE", "largest tunnel message",
       .min = 16384, .max = 64.0 * 1024 * 1024),

@@ -71,7 +71,7 @@ static ag_stream_t *stream_new(ag_t *ag, const char *guid, size_t glen)
     memcpy(st->guid, guid, glen);
     st->glen = glen;
     buf_init(&st->pending, AG_PENDING_MAX);
-    tunnel_rwin_init(&st->rx, ag->opts.window);
+    tunnel_rwin_init(&st->rx, ag->opts.window, ag->opts.max_window);
     tunnel_dir_init(&st->tx, 0);
     if (hmap_put(&ag->streams, st->guid, st->glen, st) != 0) {
         free(st);
@@ -96,12 +96,13 @@ static void stream_free(ag_stream_t *st)
 static void limit_queue(ag_stream_t *st)
 {
     /* on_drain must fire well before the window is used up, so credit
-     * returns while data still flows (see tunnel_rwin). */
+     * returns while data still flows (see tunnel_rwin). The queue holds at
+     * most one window, however far it has grown. */
     size_t hw = st->ag->opts.window / 4;
     if (hw < 16384)
         hw = 16384;
     net_conn_set_limits(st->conn, &(net_limits_t){ .high_water = hw, .low_water = hw / 2,
-                                                   .max_queue = st->ag->opts.window + 65536 });
+                                                   .max_queue = st->rx.max_window + 65536 });
 }
 
 /* Tell the peer the stream is gone (unless it already knows). */

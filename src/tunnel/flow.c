@@ -5,6 +5,8 @@
  * in flight plus what sits in our queue never exceeds one window, however
  * slowly the local socket drains. Grants wait until at least half a window
  * can be given, which keeps Window messages to about two per window of data.
+ * The window doubles when the sender ran dry while at most a quarter window
+ * waited in our queue: credit, not the reader, held the stream back.
  */
 #include <errno.h>
 
@@ -53,9 +55,11 @@ int tunnel_dir_finish(tunnel_dir_t *d, const char **why)
     return 0;
 }
 
-void tunnel_rwin_init(tunnel_rwin_t *r, uint64_t window)
+void tunnel_rwin_init(tunnel_rwin_t *r, uint64_t window, uint64_t max_window)
 {
     r->window = window;
+    r->max_window = max_window > window ? max_window : window;
+    r->starved = false;
     r->received = 0;
     r->delivered = 0;
     r->granted = window;
@@ -66,6 +70,8 @@ int tunnel_rwin_received(tunnel_rwin_t *r, size_t len)
     if (r->received + len > r->granted)
         return -EPROTO;
     r->received += len;
+    if (r->received == r->granted)
+        r->starved = true;
     return 0;
 }
 
@@ -75,6 +81,11 @@ uint64_t tunnel_rwin_delivered(tunnel_rwin_t *r, uint64_t delivered_total)
         delivered_total = r->received; /* never credit what did not arrive */
     if (delivered_total > r->delivered)
         r->delivered = delivered_total;
+    if (r->starved && r->received - r->delivered <= r->window / 4 &&
+        r->window < r->max_window) {
+        r->window = r->window > r->max_window / 2 ? r->max_window : r->window * 2;
+        r->starved = false;
+    }
     uint64_t target = r->delivered + r->window; /* keep granted - delivered == window */
     if (target <= r->granted)
         return 0;
@@ -83,6 +94,7 @@ uint64_t tunnel_rwin_delivered(tunnel_rwin_t *r, uint64_t delivered_total)
     if (give < threshold)
         return 0;
     r->granted += give;
+    r->starved = false;
     return give;
 }
 

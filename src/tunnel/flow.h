@@ -8,6 +8,10 @@
  * A tunnel_rwin_t is the receiving end's bookkeeping: it turns "bytes
  * delivered to the TCP socket" into Window grants, in batches of at least
  * half a window, so that buffered + in-flight bytes never exceed the window.
+ * The window starts small and doubles, up to a maximum, each time the sender
+ * ran out of credit while our queue was nearly empty: then the window, not the
+ * reader, is what limits the stream (a long or fast path needs more bytes in
+ * flight), and the growth costs no memory as long as the reader keeps up.
  * Both are plain structs owned by the stream that embeds them.
  */
 #ifndef OUTPOST_TUNNEL_FLOW_H
@@ -35,13 +39,16 @@ int tunnel_dir_grant(tunnel_dir_t *d, uint64_t credit, uint64_t max_outstanding,
 int tunnel_dir_finish(tunnel_dir_t *d, const char **why);
 
 typedef struct tunnel_rwin {
-    uint64_t window;    /* receive window (the Window we announced) */
+    uint64_t window;     /* receive window now (starts as the one we announced) */
+    uint64_t max_window; /* how far it may grow */
     uint64_t received;  /* payload bytes received */
     uint64_t delivered; /* bytes passed on (left our queue) */
     uint64_t granted;   /* credit given in total, the initial window included */
+    bool starved;       /* the sender used up its credit since our last grant */
 } tunnel_rwin_t;
 
-void tunnel_rwin_init(tunnel_rwin_t *r, uint64_t window);
+/* max_window below window means a fixed window. */
+void tunnel_rwin_init(tunnel_rwin_t *r, uint64_t window, uint64_t max_window);
 /* Bytes arrived: -EPROTO if they exceed what was granted. */
 int tunnel_rwin_received(tunnel_rwin_t *r, size_t len);
 /* `delivered_total` bytes have now left our queue: the credit to grant now

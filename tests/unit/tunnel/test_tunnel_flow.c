@@ -38,7 +38,7 @@ static void test_dir_credit(void **state)
 static void test_rwin_batches_and_bounds(void **state)
 {
     tunnel_rwin_t r;
-    tunnel_rwin_init(&r, 1000);
+    tunnel_rwin_init(&r, 1000, 0);
     assert_int_equal(tunnel_rwin_received(&r, 400), 0);
     /* delivered 400: the grant (400) is below half a window, so wait */
     assert_int_equal(tunnel_rwin_delivered(&r, 400), 0);
@@ -62,7 +62,7 @@ static void test_rwin_sender_simulation(void **state)
     tunnel_dir_t snd;
     tunnel_rwin_t rcv;
     tunnel_dir_init(&snd, W);
-    tunnel_rwin_init(&rcv, W);
+    tunnel_rwin_init(&rcv, W, W);
     const char *why;
     uint64_t sent = 0, delivered = 0;
     /* stalled reader */
@@ -85,6 +85,59 @@ static void test_rwin_sender_simulation(void **state)
         assert_int_equal(tunnel_dir_data(&snd, n, &why), 0);
         assert_int_equal(tunnel_rwin_received(&rcv, n), 0);
         assert_true(rcv.received - rcv.delivered <= W);
+    }
+}
+
+/* A fast reader behind a starving sender: the window doubles per round up
+ * to its maximum, and what is outstanding never exceeds the window. */
+static void test_rwin_grows_for_fast_reader(void **state)
+{
+    const uint64_t W = 64 * 1024, MAX = 256 * 1024;
+    tunnel_dir_t snd;
+    tunnel_rwin_t rcv;
+    tunnel_dir_init(&snd, W);
+    tunnel_rwin_init(&rcv, W, MAX);
+    const char *why;
+    uint64_t want[] = { 2 * W, 4 * W, MAX, MAX, MAX };
+    for (int round = 0; round < 5; round++) {
+        size_t n = (size_t)snd.credit;
+        assert_int_equal(tunnel_dir_data(&snd, n, &why), 0);
+        assert_int_equal(tunnel_rwin_received(&rcv, n), 0);
+        uint64_t g = tunnel_rwin_delivered(&rcv, rcv.received); /* reader took it all */
+        assert_int_equal(rcv.window, want[round]);
+        assert_int_equal(g, rcv.window);
+        assert_int_equal(tunnel_dir_grant(&snd, g, MAX, &why), 0);
+        assert_true(rcv.granted - rcv.delivered <= rcv.window);
+    }
+}
+
+/* A reader that lags (more than a quarter window queued when the sender ran
+ * dry) keeps the window where it is: growing it would only queue more. */
+static void test_rwin_stays_for_slow_reader(void **state)
+{
+    const uint64_t W = 64 * 1024;
+    tunnel_dir_t snd;
+    tunnel_rwin_t rcv;
+    tunnel_dir_init(&snd, W);
+    tunnel_rwin_init(&rcv, W, 16 * W);
+    const char *why;
+    uint64_t delivered = 0;
+    for (int round = 0; round < 20; round++) {
+        size_t n = (size_t)snd.credit;
+        assert_int_equal(tunnel_dir_data(&snd, n, &why), 0);
+        assert_int_equal(tunnel_rwin_received(&rcv, n), 0);
+        delivered = rcv.received - W / 2; /* half a window stays queued */
+        uint64_t g = tunnel_rwin_delivered(&rcv, delivered);
+        assert_int_equal(g, W / 2);
+        assert_int_equal(tunnel_dir_grant(&snd, g, W, &why), 0);
+        assert_int_equal(rcv.window, W);
+    }
+    /* a sender that never runs dry does not grow it either */
+    tunnel_rwin_init(&rcv, W, 16 * W);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(tunnel_rwin_received(&rcv, W / 4), 0);
+        tunnel_rwin_delivered(&rcv, rcv.received);
+        assert_int_equal(rcv.window, W);
     }
 }
 
@@ -112,6 +165,8 @@ int main(void)
         cmocka_unit_test(test_dir_credit),
         cmocka_unit_test(test_rwin_batches_and_bounds),
         cmocka_unit_test(test_rwin_sender_simulation),
+        cmocka_unit_test(test_rwin_grows_for_fast_reader),
+        cmocka_unit_test(test_rwin_stays_for_slow_reader),
         cmocka_unit_test(test_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
