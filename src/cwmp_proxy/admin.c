@@ -91,6 +91,8 @@ int admin_metrics(proxy_t *px, buf_t *o)
     }
     HEAD("cwmp_proxy_wakeups_in_flight", "gauge", "wake-ups waiting for a CPE");
     VAL("cwmp_proxy_wakeups_in_flight", "", wakeup_in_flight(px->wakeup));
+    HEAD("cwmp_proxy_wakeup_lockouts_total", "counter", "addresses locked out for wrong ACS credentials");
+    VAL("cwmp_proxy_wakeup_lockouts_total", "", wakeup_locked_out(px->wakeup));
     HEAD("cwmp_proxy_request_seconds", "histogram", "CPE request head in to response end");
     if (!rc)
         rc = metrics_hist_write(o, "cwmp_proxy_request_seconds", "", &s->request_latency);

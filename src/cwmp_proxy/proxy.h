@@ -59,6 +59,8 @@ typedef struct cwmp_proxy_opts {
     int64_t wakeup_connect_timeout_ms;
     int64_t wakeup_timeout_ms;
     int64_t max_wakeups;
+    int64_t acs_auth_max_failures;
+    int64_t acs_auth_lockout_ms;
     /* origins */
     int64_t origin_ttl_ms;
     int64_t max_origins;
@@ -74,6 +76,7 @@ enum wakeup_outcome {
     WAKE_CPE_ERROR,       /* CPE answered something else */
     WAKE_BAD_REQUEST,
     WAKE_BUSY,            /* too many wake-ups in flight */
+    WAKE_LOCKED_OUT,      /* too many wrong passwords from that address */
     WAKE_NOUTCOMES
 };
 

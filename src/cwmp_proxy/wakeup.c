@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "cwmp_proxy/authguard.h"
 #include "net/addr.h"
 #include "net/curl_uv.h"
 #include "net/http_auth.h"
@@ -29,6 +30,7 @@ struct wakeup {
     proxy_t *px;
     net_curl_t *curl;
     http_auth_t *auth;       /* Basic, for the ACS */
+    authguard_t guard;       /* addresses that keep guessing the ACS's password */
     cred_t *creds;           /* per device */
     size_t ncreds;
     size_t active;
@@ -47,7 +49,7 @@ const char *wakeup_outcome_name(int outcome)
 {
     static const char *const names[WAKE_NOUTCOMES] = {
         "ok", "unauthorized", "forbidden", "cpe_auth_failed", "unreachable",
-        "timeout", "cpe_error", "bad_request", "busy",
+        "timeout", "cpe_error", "bad_request", "busy", "locked_out",
     };
     return outcome >= 0 && outcome < WAKE_NOUTCOMES ? names[outcome] : "?";
 }
@@ -100,6 +102,7 @@ wakeup_t *wakeup_new(proxy_t *px)
     if (!w)
         return NULL;
     w->px = px;
+    authguard_init(&w->guard, 65536, (uint32_t)px->o.acs_auth_max_failures, px->o.acs_auth_lockout_ms);
     http_auth_opts_t ao = { .realm = "outpost cwmp-proxy", .basic = true };
     w->auth = http_auth_new(&ao);
     w->curl = net_curl_new(px->loop);
@@ -120,11 +123,13 @@ void wakeup_free(wakeup_t *w)
     if (w->curl)
         net_curl_free(w->curl);
     http_auth_free(w->auth);
+    authguard_free(&w->guard);
     free(w->creds);
     free(w);
 }
 
 size_t wakeup_in_flight(const wakeup_t *w) { return w ? w->active : 0; }
+size_t wakeup_locked_out(const wakeup_t *w) { return w ? w->guard.lockouts : 0; }
 
 /* ---- answering the ACS ------------------------------------------------------ */
 
@@ -241,6 +246,18 @@ static int start(wakeup_t *w, wake_t *k)
     return rc;
 }
 
+/* Whose failures a request counts as: the TCP peer, or with
+ * --trust-forwarded (a proxy of ours in front) the address that proxy saw,
+ * so one guesser cannot lock out everyone behind it. */
+static void guard_addr(const wakeup_t *w, const http_req_t *r, char *out, size_t outlen)
+{
+    net_cidr_t peer;
+    if (w->px->o.trust_forwarded && net_cidr_parse(http_req_peer_host(r), &peer) == 0)
+        http_req_client_ip(r, &peer, 1, out, outlen);
+    else
+        str_copy(out, outlen, http_req_peer_host(r));
+}
+
 void wakeup_handle(wakeup_t *w, http_req_t *r)
 {
     proxy_t *px = w->px;
@@ -258,12 +275,29 @@ void wakeup_handle(wakeup_t *w, http_req_t *r)
         free(k);
         return;
     }
-    /* 1. The ACS's credentials. */
+    /* 1. The ACS's credentials, unless that address keeps guessing them. */
+    char addr[64];
+    guard_addr(w, r, addr, sizeof addr);
+    int64_t now = clock_mono_ms();
+    int64_t locked = authguard_locked(&w->guard, addr, now);
+    if (locked > 0) {
+        char hdr[48];
+        snprintf(hdr, sizeof hdr, "Retry-After: %lld\r\n", (long long)((locked + 999) / 1000));
+        finish(k, WAKE_LOCKED_OUT, 429, hdr, "too many wrong credentials from %s; locked out", addr);
+        free(k);
+        return;
+    }
     const char *why = NULL;
     http_auth_result_t ar = http_auth_check(w->auth, http_req_method(r), http_req_target(r),
                                             http_req_header(r, "Authorization"), lookup_acs, w,
                                             NULL, 0, &why);
     if (ar != HTTP_AUTH_OK) {
+        /* Missing credentials do not count: that is how the ACS asks for
+         * the challenge. */
+        int64_t lock = ar == HTTP_AUTH_MISSING ? 0 : authguard_fail(&w->guard, addr, now);
+        if (lock > 0)
+            log_warn("wakeup_auth_lockout", LF_S("addr", addr), LF_U("failures", w->guard.max_failures),
+                     LF_I("lockout_ms", lock));
         buf_t hdr = BUF_INIT(512);
         http_auth_challenge(w->auth, false, &hdr);
         finish(k, WAKE_UNAUTHORIZED, 401, hdr.data,
@@ -272,6 +306,7 @@ void wakeup_handle(wakeup_t *w, http_req_t *r)
         free(k);
         return;
     }
+    authguard_ok(&w->guard, addr);
     /* 2. An origin we rewrote ourselves, nothing else. */
     buf_t origin = BUF_INIT(sizeof k->origin - 1);
     int rc = http_req_query_param(r, "origin", &origin);

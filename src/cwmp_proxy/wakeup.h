@@ -9,7 +9,9 @@
  * rewrote that origin itself (403 otherwise: no relaying to arbitrary
  * hosts), then GETs the origin answering the CPE's Digest challenge (MD5 or
  * SHA-256, qop=auth; Basic only when allowed) with the device's configured
- * credentials, the global ones, or (compatibility mode) the ACS's.
+ * credentials, the global ones, or (compatibility mode) the ACS's. An
+ * address that keeps sending wrong passwords is locked out (429) for a
+ * while (authguard.h).
  *
  *   CPE 200/204 -> 200/204; CPE 401 after auth -> 403; other CPE status ->
  *   502; unreachable -> 502; connect (2 s) or total (5 s) timeout -> 504.
@@ -35,6 +37,8 @@ wakeup_t *wakeup_new(proxy_t *px);
 void wakeup_free(wakeup_t *w);
 void wakeup_handle(wakeup_t *w, http_req_t *r);
 size_t wakeup_in_flight(const wakeup_t *w);
+/* Addresses locked out for wrong ACS credentials so far. */
+size_t wakeup_locked_out(const wakeup_t *w);
 const char *wakeup_outcome_name(int outcome);
 
 #endif

@@ -148,3 +148,52 @@ def test_origins_survive_restart_and_device_moves(outpost, tmp_path):
     a.stop()
     old.stop()
     new.stop()
+
+
+def test_wrong_passwords_lock_the_address_out(outpost, tmp_path):
+    a = Backend("A")
+    cpe = CpeEndpoint()
+    px = start_proxy(outpost, tmp_path, a, "--cpe-username", "cpe", "--cpe-password", "secret",
+                     "--acs-auth-max-failures", "3", "--acs-auth-lockout", "1s")
+    url = register(px, "G1", cpe.url)
+    # asking for the challenge is not a failure
+    for _ in range(5):
+        assert wake(px, url, auth=None).status_code == 401
+    assert wake(px, url).status_code == 200
+    # three wrong passwords in a row lock this address out...
+    for _ in range(3):
+        assert wake(px, url, auth=("acs", "guess")).status_code == 401
+    px.wait_for(r"wakeup_auth_lockout addr=127.0.0.1 failures=3 lockout_ms=1000")
+    # ... the right password included: it is not even looked at
+    r = wake(px, url)
+    assert r.status_code == 429 and r.headers["Retry-After"] == "1" and "locked out" in r.text
+    assert cpe.woken == 1
+    m = requests.get(px.url("admin") + "/metrics", headers={"Authorization": "Bearer tok"}).text
+    assert "cwmp_proxy_wakeup_lockouts_total 1" in m
+    assert 'cwmp_proxy_wakeups_total{outcome="locked_out"} 1' in m
+    # until the lock-out ends
+    deadline = time.monotonic() + 5
+    while (r := wake(px, url)).status_code == 429 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert r.status_code == 200 and cpe.woken == 2
+    a.stop()
+    cpe.stop()
+
+
+def test_lockout_behind_a_trusted_front_proxy_is_per_client(outpost, tmp_path):
+    # With --trust-forwarded every request comes from the front proxy's
+    # address: the guesser behind it must not lock the ACS out.
+    a = Backend("A")
+    cpe = CpeEndpoint()
+    px = start_proxy(outpost, tmp_path, a, "--cpe-username", "cpe", "--cpe-password", "secret",
+                     "--acs-auth-max-failures", "2", "--trust-forwarded")
+    url = register(px, "G2", cpe.url).replace(PUB, px.url())
+    guesser = {"X-Forwarded-For": "203.0.113.9"}
+    acs = {"X-Forwarded-For": "198.51.100.7"}
+    for _ in range(2):
+        assert requests.get(url, auth=("acs", "guess"), headers=guesser, timeout=10).status_code == 401
+    assert requests.get(url, auth=ACS, headers=guesser, timeout=10).status_code == 429
+    assert requests.get(url, auth=ACS, headers=acs, timeout=10).status_code == 200
+    px.wait_for(r"wakeup_auth_lockout addr=203.0.113.9 ")
+    a.stop()
+    cpe.stop()

@@ -1,0 +1,155 @@
+/*
+ * authguard: failure counts per address over one LRU list (see authguard.h).
+ */
+#include "cwmp_proxy/authguard.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct authguard_ent {
+    unsigned char key[8];
+    size_t klen;
+    uint32_t failures;            /* in a row, since the last lock-out or success */
+    int64_t last_fail_ms;
+    int64_t until_ms;             /* locked out before this instant */
+    authguard_ent_t *prev, *next;
+};
+
+void authguard_init(authguard_t *g, size_t max, uint32_t max_failures, int64_t lockout_ms)
+{
+    memset(g, 0, sizeof *g);
+    g->max = max ? max : 65536;
+    g->max_failures = max_failures;
+    g->lockout_ms = lockout_ms > 0 ? lockout_ms : 60000;
+    hmap_init(&g->by_addr);
+}
+
+void authguard_free(authguard_t *g)
+{
+    authguard_ent_t *e = g->head;
+    while (e) {
+        authguard_ent_t *next = e->next;
+        free(e);
+        e = next;
+    }
+    hmap_free(&g->by_addr);
+    memset(g, 0, sizeof *g);
+}
+
+/* The key of an address: IPv4's 4 bytes, or the first 8 of IPv6 (its /64).
+ * An IPv4-mapped IPv6 address counts as the IPv4 one. */
+static size_t addr_key(const char *addr, unsigned char key[8])
+{
+    unsigned char a[16];
+    if (inet_pton(AF_INET, addr, a) == 1) {
+        memcpy(key, a, 4);
+        return 4;
+    }
+    if (inet_pton(AF_INET6, addr, a) == 1) {
+        static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+        if (memcmp(a, mapped, sizeof mapped) == 0) {
+            memcpy(key, a + 12, 4);
+            return 4;
+        }
+        memcpy(key, a, 8);
+        return 8;
+    }
+    return 0;
+}
+
+static void unlink_lru(authguard_t *g, authguard_ent_t *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        g->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        g->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void push_tail(authguard_t *g, authguard_ent_t *e)
+{
+    e->prev = g->tail;
+    e->next = NULL;
+    if (g->tail)
+        g->tail->next = e;
+    else
+        g->head = e;
+    g->tail = e;
+}
+
+static void drop(authguard_t *g, authguard_ent_t *e)
+{
+    hmap_del(&g->by_addr, (const char *)e->key, e->klen);
+    unlink_lru(g, e);
+    free(e);
+    g->n--;
+}
+
+static authguard_ent_t *find(authguard_t *g, const char *addr, unsigned char key[8], size_t *klen)
+{
+    *klen = addr_key(addr, key);
+    return *klen ? hmap_get(&g->by_addr, (const char *)key, *klen) : NULL;
+}
+
+int64_t authguard_locked(authguard_t *g, const char *addr, int64_t now_ms)
+{
+    unsigned char key[8];
+    size_t klen;
+    authguard_ent_t *e;
+    if (!g->max_failures || !(e = find(g, addr, key, &klen)))
+        return 0;
+    return e->until_ms > now_ms ? e->until_ms - now_ms : 0;
+}
+
+int64_t authguard_fail(authguard_t *g, const char *addr, int64_t now_ms)
+{
+    unsigned char key[8];
+    size_t klen;
+    if (!g->max_failures)
+        return 0;
+    authguard_ent_t *e = find(g, addr, key, &klen);
+    if (!klen)
+        return 0;
+    if (!e) {
+        while (g->n >= g->max && g->head)
+            drop(g, g->head);
+        if (!(e = calloc(1, sizeof *e)))
+            return -ENOMEM;
+        memcpy(e->key, key, klen);
+        e->klen = klen;
+        if (hmap_put(&g->by_addr, (const char *)e->key, klen, e)) {
+            free(e);
+            return -ENOMEM;
+        }
+        g->n++;
+    } else {
+        unlink_lru(g, e);
+    }
+    push_tail(g, e);
+    /* Failures count "in a row": a long quiet gap starts the count again,
+     * so an ACS that mistyped a password weeks apart is never locked out. */
+    if (e->failures && now_ms - e->last_fail_ms > g->lockout_ms)
+        e->failures = 0;
+    e->last_fail_ms = now_ms;
+    if (++e->failures < g->max_failures)
+        return 0;
+    e->failures = 0;
+    e->until_ms = now_ms + g->lockout_ms;
+    g->lockouts++;
+    return g->lockout_ms;
+}
+
+void authguard_ok(authguard_t *g, const char *addr)
+{
+    unsigned char key[8];
+    size_t klen;
+    authguard_ent_t *e = find(g, addr, key, &klen);
+    if (e)
+        drop(g, e);
+}
