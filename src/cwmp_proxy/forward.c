@@ -424,11 +424,14 @@ static int on_body(http_req_t *r, const char *data, size_t len, void *ud)
 {
     fwd_t *f = ud;
     proxy_t *px = f->px;
+    /* Counted in every state that forwards: a chunked body announces no
+     * length, and once streamed it is in no buffer that would hit a cap. */
+    f->body_in += len;
+    if (f->body_in > px->o.max_body && (f->state == F_BUFFERING || f->state == F_STREAMING)) {
+        fwd_fail(f, 413, "request body too large");
+        return 0;
+    }
     if (f->state == F_BUFFERING) {
-        if (f->raw.len + len > px->o.max_body) {
-            fwd_fail(f, 413, "request body too large");
-            return 0;
-        }
         buf_append(&f->raw, data, len); /* cap checked just above */
         if (f->raw.len <= px->o.rewrite_window)
             return 0;

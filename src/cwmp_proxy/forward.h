@@ -77,6 +77,7 @@ struct fwd {
     bool set_cookie;        /* hand our cookie to the CPE in the response */
     bool had_length;        /* the CPE's request had a body framing */
     unsigned attempts;      /* nodes tried for this request */
+    uint64_t body_in;       /* body bytes received from the CPE so far */
     buf_t raw;              /* body as the CPE sent it (buffering) */
     buf_t out;              /* body for the node (buffered: whole; streaming: next chunk) */
     zbody_t *dec, *enc;

@@ -378,6 +378,66 @@ def test_hostile_input(outpost, tmp_path):
     a.stop()
 
 
+def send_chunked(host, port, head, body, piece=8192):
+    """A CPE that uploads with Transfer-Encoding: chunked (no length up front)."""
+    s = socket.create_connection((host, port))
+    s.settimeout(10)
+    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n" + head + b"\r\n")
+    return s, [b"%x\r\n" % len(body[i:i + piece]) + body[i:i + piece] + b"\r\n"
+               for i in range(0, len(body), piece)] + [b"0\r\n\r\n"]
+
+
+def test_chunked_upload_expect_and_trusted_forwarding(outpost, tmp_path):
+    a = Backend("A")
+    px = start_proxy(outpost, tmp_path, [a], "--trust-forwarded")
+    body = inform(crurl="http://10.3.3.3:7547/").encode()
+    s, chunks = send_chunked(*px.addr(), b"Expect: 100-continue\r\nX-Forwarded-For: 192.0.2.1\r\n"
+                             b"Forwarded: for=192.0.2.1\r\n", body, piece=300)
+    # the proxy answers the expectation itself, before any body
+    assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    for c in chunks:
+        s.sendall(c)
+    assert s.recv(4096).startswith(b"HTTP/1.1 200 ")
+    s.close()
+    got = a.requests[-1]
+    # collected whole, rewritten, sent with an exact length
+    assert not got["chunked"] and int(got["headers"]["Content-Length"]) == len(got["body"])
+    assert got["body"].decode() == body.decode().replace(
+        "http://10.3.3.3:7547/", proxied(PUB, "http://10.3.3.3:7547/"))
+    assert "Expect" not in got["headers"]
+    # a proxy in front is trusted: its addresses are kept and ours appended
+    assert got["headers"]["X-Forwarded-For"] == "192.0.2.1, 127.0.0.1"
+    assert got["headers"]["Forwarded"] == "for=192.0.2.1, for=127.0.0.1;proto=http"
+    a.stop()
+
+
+def test_chunked_body_over_max_body(outpost, tmp_path):
+    # Streamed (over the window) and chunked (no length to refuse up front):
+    # the cap still holds, and the node is not blamed for the cut.
+    a = Backend("A")
+    px = start_proxy(outpost, tmp_path, [a], "--max-body", "64KiB", "--rewrite-window", "4KiB",
+                     "--health-interval", "1h")
+    body = gpv_response([(f"Device.X.{i}.Name", "v" * 100) for i in range(2000)]).encode()
+    assert len(body) > 4 * 65536
+    s, chunks = send_chunked(*px.addr(), b"", body)
+    try:
+        for c in chunks:
+            s.sendall(c)
+    except OSError:
+        pass  # the proxy may close while we still send
+    assert s.recv(100).startswith(b"HTTP/1.1 413")
+    s.close()
+    px.wait_for(r"cwmp_proxy_refused .*status=413")
+    assert all(len(r["body"]) < 65536 for r in a.requests)
+    # the node is still up and takes the next session
+    assert all(x["up"] for x in status(px)["backends"])
+    assert not [l for l in px.lines if "backend_down" in l]
+    c = Conn(*px.addr())
+    assert c.post(inform(serial="AFTER"))[0] == 200
+    c.close()
+    a.stop()
+
+
 def test_node_errors_map_to_gateway_statuses(outpost, tmp_path):
     import threading
     srv = socket.socket()
