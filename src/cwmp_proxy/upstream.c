@@ -246,7 +246,11 @@ static void up_on_close(net_conn_t *c, int err)
     if (fc && fc->up == u)
         fc->up = NULL;
     fwd_t *f = u->cur;
-    if (!u->open) {
+    /* u->fc is NULL when we gave the connection up ourselves while it was
+     * connecting (the CPE left, its request was refused): that says
+     * nothing about the node, and counting it would let any CPE take nodes
+     * down by hanging up early. */
+    if (!u->open && u->fc) {
         char why[96];
         snprintf(why, sizeof why, "connect: %s", log_strerror(err ? err : -ECONNRESET));
         balancer_connect_result(&px->bal, u->be, false, why, clock_mono_ms());
