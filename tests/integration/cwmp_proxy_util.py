@@ -63,7 +63,7 @@ class Backend:
     """A scripted ACS node. Records every request; answers each POST with
     `reply(req)` -> (status, headers, body) or a default 200 that names it."""
 
-    def __init__(self, name, reply=None):
+    def __init__(self, name, reply=None, port=0):
         self.name = name
         self.requests = []
         self.reply = reply
@@ -130,7 +130,7 @@ class Backend:
             daemon_threads = True
             allow_reuse_address = True
 
-        self.server = S(("127.0.0.1", 0), H)
+        self.server = S(("127.0.0.1", port), H)  # port: a node restarted where it was
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -438,6 +438,37 @@ def test_chunked_body_over_max_body(outpost, tmp_path):
     a.stop()
 
 
+def test_node_back_up_and_chunked_response(outpost, tmp_path):
+    parts = [b"<soap-env:Envelope>", b"x" * 5000, b"</soap-env:Envelope>"]
+
+    def chunked(req):
+        return 200, {"Transfer-Encoding": "chunked"}, b"".join(
+            b"%x\r\n" % len(p) + p + b"\r\n" for p in parts) + b"0\r\n\r\n"
+    a, b = Backend("A", chunked), Backend("B")
+    px = start_proxy(outpost, tmp_path, [a, b], "--health-rise", "2")
+    host, port = px.addr()
+    # a node's chunked answer reaches the CPE whole
+    c = Conn(host, port)
+    st, _, body = c.post(inform(serial="C0"))
+    assert st == 200 and body == b"".join(parts)
+    c.close()
+    # B goes away, then comes back where it was: after --health-rise
+    # passed checks it takes new sessions again
+    b.stop()
+    wait_until(lambda: not [x for x in status(px)["backends"] if x["url"] == b.url][0]["up"],
+               what="B marked down")
+    b2 = Backend("B", port=b.port)
+    px.wait_for(r"backend_up backend=127.0.0.1:%d" % b.port)
+    picks = []
+    for i in range(4):
+        c = Conn(host, port)
+        picks.append(c.post(inform(serial=f"U{i}"))[2][:1])
+        c.close()
+    assert sorted(picks) == [b"<", b"<", b"B", b"B"]
+    a.stop()
+    b2.stop()
+
+
 def test_node_errors_map_to_gateway_statuses(outpost, tmp_path):
     import threading
     srv = socket.socket()

@@ -70,3 +70,30 @@ def test_backend_certificate_not_trusted(outpost, tmp_path):
     assert node.requests == []
     c.close()
     node.stop()
+
+
+def test_wakeup_https_origin(outpost, tmp_path):
+    # A CPE whose connection-request URL is https with a certificate nobody
+    # vouches for (the rule for CPEs): the relay still reaches it, Digest.
+    from cwmp_proxy_util import Conn, CpeEndpoint
+    import requests
+    pki = make_certs(tmp_path)
+    node = Backend("A")
+    cpe = CpeEndpoint()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(pki / "acs.cert.pem"), str(pki / "acs.key.pem"))
+    cpe.server.socket = ctx.wrap_socket(cpe.server.socket, server_side=True)
+    origin = f"https://127.0.0.1:{cpe.port}/cr"
+    px = outpost("cwmp-proxy", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                 "--public-url", "http://proxy.test:7548", "--data-dir", str(tmp_path / "px"),
+                 "--api-token", "tok", "--backend", node.url, "--acs-username", "acs",
+                 "--acs-password", "pw", "--cpe-username", "cpe", "--cpe-password", "secret")
+    c = Conn(*px.addr())
+    assert c.post(inform(serial="TLS1", crurl=origin))[0] == 200
+    c.close()
+    url = proxied(px.url(), origin)
+    r = requests.get(url, auth=("acs", "pw"), timeout=10)
+    assert r.status_code == 200, r.text
+    assert cpe.woken == 1 and cpe.hits[0] is None
+    node.stop()
+    cpe.stop()
