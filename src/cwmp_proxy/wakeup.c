@@ -43,6 +43,7 @@ typedef struct wake {
     char device[SESSION_DEVICE_MAX];
     int64_t t0_us;
     size_t body;             /* bytes the CPE sent back (discarded) */
+    bool creds;              /* we had credentials to answer a challenge with */
 } wake_t;
 
 const char *wakeup_outcome_name(int outcome)
@@ -179,6 +180,11 @@ static void on_done(CURL *easy, CURLcode rc, long status, void *ud)
     k->w->active--;
     if (rc == CURLE_OK && (status == 200 || status == 204))
         finish(k, WAKE_OK, (int)status, NULL, "CPE answered %ld", status);
+    else if (rc == CURLE_OK && status == 401 && !k->creds)
+        /* the operator's fix differs: configure some, not correct them */
+        finish(k, WAKE_CPE_AUTH_FAILED, 403, NULL,
+               "CPE asked for credentials and none are configured for device %s",
+               k->device[0] ? k->device : "(unknown)");
     else if (rc == CURLE_OK && status == 401)
         finish(k, WAKE_CPE_AUTH_FAILED, 403, NULL,
                "CPE refused the connection-request credentials for device %s",
@@ -220,6 +226,7 @@ static int start(wakeup_t *w, wake_t *k)
         return -ENOMEM;
     const char *user, *pass;
     pick_creds(w, k->device, &user, &pass);
+    k->creds = user != NULL;
     curl_easy_setopt(e, CURLOPT_URL, k->origin);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect would be a relay to anywhere */

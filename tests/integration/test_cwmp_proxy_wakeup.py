@@ -108,6 +108,10 @@ def test_wakeup_refusals(outpost, tmp_path):
                       "--cpe-allow-basic", data="px3")
     r = wake(px3, register(px3, "X4", basic.url))
     assert r.status_code == 200
+    # no credentials configured at all: 403, and the reason says so
+    px4 = start_proxy(outpost, tmp_path, a, data="px4")
+    r = wake(px4, register(px4, "X5", cpe.url))
+    assert r.status_code == 403 and "none are configured for device 00259E-EG8145V5-X5" in r.text
     a.stop()
     cpe.stop()
     basic.stop()
