@@ -622,10 +622,8 @@ int acs_cwmp_start(acs_t *a, const char *listen)
             .digest = strcmp(mode, "basic") != 0,
             .basic = strcmp(mode, "digest") != 0 && (tls || a->o.cpe_basic_plain),
         };
-        if (!ao.digest && !ao.basic) {
-            log_error("acs_config", LF_S("reason", "Basic CPE auth needs TLS or --cpe-basic-plain"));
-            return -EINVAL;
-        }
+        if (!ao.digest && !ao.basic)
+            return -EINVAL; /* acs_run refused this configuration already */
         a->cpe_auth = http_auth_new(&ao);
         if (!a->cpe_auth)
             return -ENOMEM;

@@ -206,6 +206,13 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
                                                "--cpe-auth none to turn CPE authentication off)"));
         return 2;
     }
+    /* Basic sends the password in clear: only over TLS, unless the operator
+     * says so. Refused here, before anything is opened, as a usage error. */
+    if (strcmp(a->o.cpe_auth, "basic") == 0 && !a->o.common.tls_cert && !a->o.cpe_basic_plain) {
+        log_error("acs_config", LF_S("reason", "--cpe-auth basic needs TLS (--tls-cert) or "
+                                               "--cpe-basic-plain"));
+        return 2;
+    }
     if (strcmp(a->o.cpe_auth, "none") == 0)
         log_warn("acs_config", LF_S("reason", "CPE authentication is off"));
     if (net_cidr_parse_list(a->o.trusted_proxies.v, a->o.trusted_proxies.n, &a->trusted) != 0)
