@@ -10,10 +10,39 @@ import hashlib
 import http.client
 import os
 import re
+import subprocess
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
+import pytest
+
+from conftest import SHARED
+
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+
+# Every envelope any CPE of this process received, for acs_envelopes_valid.
+CAPTURED = []
+
+
+@pytest.fixture(autouse=True)
+def acs_envelopes_valid(tmp_path):
+    """Autouse in the modules that import it: after the test, every envelope
+    the ACS sent to a scripted CPE (faults to hostile input included) must
+    validate against the BBF schemas. Skipped when ../shared is absent."""
+    CAPTURED.clear()
+    yield
+    validator = SHARED / "cwmp" / "validate-soap"
+    if not CAPTURED or not validator.exists():
+        return
+    out = tmp_path / "acs-envelopes"
+    out.mkdir(exist_ok=True)
+    files = []
+    for i, body in enumerate(CAPTURED):
+        f = out / f"{i:04d}.xml"
+        f.write_bytes(body)
+        files.append(str(f))
+    p = subprocess.run([str(validator)] + files, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
 
 
 def ns_uri(v):
@@ -185,6 +214,7 @@ class CPE:
         reply = Reply(r.status, hdrs, data if r.status in (200,) else b"")
         if r.status == 200:
             self.received.append(data)
+            CAPTURED.append(data)
             if self.capture_dir:
                 n = len(os.listdir(self.capture_dir))
                 with open(os.path.join(self.capture_dir, f"{n:04d}.xml"), "wb") as f:

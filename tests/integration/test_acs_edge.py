@@ -1,6 +1,6 @@
 """outpost acs: session timeout with an RPC unanswered, HoldRequests, and a
 failed download reported by TransferComplete."""
-from cwmp_cpe import CPE, envelope, inform
+from cwmp_cpe import CPE, envelope, inform, acs_envelopes_valid  # noqa: F401 (autouse: validates what the ACS sent)
 from test_acs_session import Api, cwmp_addr, start_acs
 from test_acs_tasks import DEV, gpv_response
 

@@ -1,6 +1,6 @@
 """outpost acs: killed in the middle of queued work, restarted, nothing lost
 and nothing that must not repeat is sent twice."""
-from cwmp_cpe import CPE
+from cwmp_cpe import CPE, acs_envelopes_valid  # noqa: F401 (autouse: validates what the ACS sent)
 from test_acs_session import Api, cwmp_addr, start_acs
 from test_acs_tasks import DEV, gpv_response
 

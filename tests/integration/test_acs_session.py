@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from conftest import run_outpost
-from cwmp_cpe import CPE, envelope, inform
+from cwmp_cpe import CPE, envelope, inform, acs_envelopes_valid  # noqa: F401 (autouse: validates what the ACS sent)
 
 TOKEN = "test-token"
 

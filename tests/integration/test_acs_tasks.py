@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import SHARED
-from cwmp_cpe import CPE, fault
+from cwmp_cpe import CPE, fault, acs_envelopes_valid  # noqa: F401 (autouse: validates what the ACS sent)
 from test_acs_session import Api, cwmp_addr, start_acs
 
 DEV = "00D09E-IGD-T1"

@@ -3,7 +3,7 @@ only there, by default)."""
 import ssl
 
 from conftest import run_outpost
-from cwmp_cpe import CPE
+from cwmp_cpe import CPE, acs_envelopes_valid  # noqa: F401 (autouse: validates what the ACS sent)
 from test_acs_session import start_acs
 
 
