@@ -342,8 +342,9 @@ static void on_answer(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
         j->finish_id = s->cur.id;
         j->finish_status = STORE_TASK_FAILED;
         j->fault_code = m->fault.code;
-        str_copy(j->fault_string, sizeof j->fault_string,
-                 m->fault.string && *m->fault.string ? m->fault.string : cwmp_fault_text(m->fault.code));
+        acs_utf8_copy(j->fault_string, sizeof j->fault_string,
+                      m->fault.string && *m->fault.string ? m->fault.string
+                                                          : cwmp_fault_text(m->fault.code));
         json_t *r = acs_result_json(m);
         j->result = json_object_size(r) ? json_dumps(r, JSON_COMPACT) : NULL;
         json_decref(r);

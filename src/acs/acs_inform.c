@@ -119,17 +119,22 @@ void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t
         acs_session_end(s, "bad inform");
         return;
     }
-    str_copy(d->manufacturer, sizeof d->manufacturer, m->device.manufacturer ? m->device.manufacturer : "");
-    str_copy(d->oui, sizeof d->oui, m->device.oui);
-    str_copy(d->product_class, sizeof d->product_class, m->device.product_class ? m->device.product_class : "");
-    str_copy(d->serial, sizeof d->serial, m->device.serial_number);
+    acs_utf8_copy(d->manufacturer, sizeof d->manufacturer, m->device.manufacturer ? m->device.manufacturer : "");
+    acs_utf8_copy(d->oui, sizeof d->oui, m->device.oui);
+    acs_utf8_copy(d->product_class, sizeof d->product_class, m->device.product_class ? m->device.product_class : "");
+    acs_utf8_copy(d->serial, sizeof d->serial, m->device.serial_number);
     const char *v;
     if ((v = find_param(m, ".DeviceInfo.SoftwareVersion")))
-        str_copy(d->software_version, sizeof d->software_version, v);
+        acs_utf8_copy(d->software_version, sizeof d->software_version, v);
     if ((v = find_param(m, ".DeviceInfo.HardwareVersion")))
-        str_copy(d->hardware_version, sizeof d->hardware_version, v);
-    if ((v = find_param(m, ".ManagementServer.ConnectionRequestURL")))
-        str_copy(d->cr_url, sizeof d->cr_url, v);
+        acs_utf8_copy(d->hardware_version, sizeof d->hardware_version, v);
+    /* A cut URL would wake nobody: one too long is not stored (and said once). */
+    if ((v = find_param(m, ".ManagementServer.ConnectionRequestURL")) &&
+        str_copy(d->cr_url, sizeof d->cr_url, v) != 0) {
+        d->cr_url[0] = '\0';
+        log_warn("cwmp_inform_bad_cr_url", LF_S("peer", http_req_peer(req)),
+                 LF_S("reason", "ConnectionRequestURL longer than 259 bytes"));
+    }
     if ((v = find_param(m, ".ManagementServer.PeriodicInformInterval")))
         d->periodic_interval = strtoll(v, NULL, 10);
     /* behind outpost cwmp-proxy, the CPE's own address comes from the proxy */
@@ -158,8 +163,10 @@ void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t
         int n = snprintf(s->events + off, sizeof s->events - off, "%s%s", off ? "," : "", code);
         if (n > 0 && (size_t)n < sizeof s->events - off)
             off += (size_t)n;
+        else
+            s->events[off] = '\0'; /* whole codes only: no cut one (or cut character) */
     }
-    str_copy(d->last_events, sizeof d->last_events, s->events);
+    acs_utf8_copy(d->last_events, sizeof d->last_events, s->events);
     if (j->bootstrap && a->o.rediscover && m->n_params) {
         /* The root is the first segment of the names the Inform carries. */
         const char *n = m->params[0].name;
@@ -237,7 +244,7 @@ void acs_on_transfer_complete(acs_session_t *s, http_req_t *req, const cwmp_msg_
         j->task_id = acs_task_id_from_key(m->command_key);
         j->ok = m->fault_code == 0;
         j->fault_code = m->fault_code;
-        str_copy(j->fault_string, sizeof j->fault_string, m->fault_string ? m->fault_string : "");
+        acs_utf8_copy(j->fault_string, sizeof j->fault_string, m->fault_string ? m->fault_string : "");
         json_t *r = acs_result_json(m);
         j->result = json_dumps(r, JSON_COMPACT);
         json_decref(r);

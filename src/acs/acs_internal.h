@@ -148,9 +148,15 @@ extern const char *const acs_requeue_types[];
 int acs_task_names_parse(const char *json, const char ***names, size_t *n, char **storage);
 /* "task-123" -> 123, or 0. */
 int64_t acs_task_id_from_key(const char *command_key);
+
+/* ---- acs_json.c (pure) ---- */
 json_t *acs_task_json(const store_task_t *t);
 json_t *acs_device_json(const store_device_t *d, int64_t now, int64_t default_interval);
 void acs_iso(int64_t t, char *out);
+/* A JSON string of s; bytes that are not UTF-8 become '?' (never NULL). */
+json_t *acs_json_text(const char *s);
+/* str_copy that cuts only between UTF-8 characters (-ENAMETOOLONG if cut). */
+int acs_utf8_copy(char *dst, size_t size, const char *src);
 
 /* ---- acs_api.c ---- */
 int acs_api_start(acs_t *a, const char *listen);

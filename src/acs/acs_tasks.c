@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "acs/acs_internal.h"
-#include "core/clock.h"
 
 typedef struct task_type {
     const char *name;
@@ -790,70 +789,4 @@ char *acs_result_text(const cwmp_msg_t *m)
         return NULL;
     }
     return buf_steal(&b, NULL);
-}
-
-void acs_iso(int64_t t, char *out)
-{
-    if (t <= 0) {
-        out[0] = '\0';
-        return;
-    }
-    clock_iso8601(t, out);
-}
-
-static json_t *iso_or_null(int64_t t)
-{
-    char b[CLOCK_ISO_LEN];
-    if (t <= 0)
-        return json_null();
-    acs_iso(t, b);
-    return json_string(b);
-}
-
-json_t *acs_task_json(const store_task_t *t)
-{
-    json_t *params = t->params ? json_loads(t->params, 0, NULL) : NULL;
-    json_t *result = t->result ? json_loads(t->result, 0, NULL) : NULL;
-    json_t *o = json_pack("{s:I, s:s, s:s, s:o, s:s, s:o, s:i}", "id", (json_int_t)t->id,
-                          "device_id", t->device_id, "type", t->type, "parameters",
-                          params ? params : json_object(), "status",
-                          store_task_status_name(t->status), "result",
-                          result ? result : json_null(), "attempts", t->attempts);
-    if (t->fault_code || t->fault_string[0])
-        json_object_set_new(o, "fault", json_pack("{s:i, s:s}", "code", t->fault_code, "message",
-                                                  t->fault_string));
-    else
-        json_object_set_new(o, "fault", json_null());
-    json_object_set_new(o, "created", iso_or_null(t->created));
-    json_object_set_new(o, "updated", iso_or_null(t->updated));
-    json_object_set_new(o, "sent_at", iso_or_null(t->sent_at));
-    json_object_set_new(o, "done_at", iso_or_null(t->done_at));
-    json_object_set_new(o, "expires_at", iso_or_null(t->expires_at));
-    json_object_set_new(o, "connection_request",
-                        t->wakeup[0] ? json_string(t->wakeup) : json_null());
-    return o;
-}
-
-json_t *acs_device_json(const store_device_t *d, int64_t now, int64_t default_interval)
-{
-    json_t *tags = json_array();
-    const char *s = d->tags;
-    while (*s) {
-        const char *e = strchr(s, ',');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        if (n)
-            json_array_append_new(tags, json_stringn(s, n));
-        s = e ? e + 1 : s + n;
-    }
-    json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:s, s:s, s:s, s:s, s:o, s:I, s:o, s:s}", "id", d->id,
-        "manufacturer", d->manufacturer, "oui", d->oui, "product_class", d->product_class,
-        "serial_number", d->serial, "online", store_device_online(d, now, default_interval),
-        "last_inform", iso_or_null(d->last_inform), "software_version", d->software_version,
-        "hardware_version", d->hardware_version, "ip_address", d->ip, "connection_request_url",
-        d->cr_url, "first_seen", iso_or_null(d->first_seen), "periodic_inform_interval",
-        (json_int_t)d->periodic_interval, "tags", tags, "last_events", d->last_events);
-    /* the user name only: the password never leaves the store */
-    json_object_set_new(o, "connection_request_username", json_string(d->cr_user));
-    return o;
 }

@@ -93,3 +93,32 @@ def test_value_change_and_bootstrap(outpost, tmp_path):
     tasks = api.get(f"/api/devices/{dev}/tasks").json()
     assert [(t["type"], t["status"]) for t in tasks] == [("get_params", "sent")]
     assert tasks[0]["parameters"] == {"names": ["InternetGatewayDevice."]}
+
+
+def test_long_multibyte_text_from_a_cpe(outpost, tmp_path):
+    """Values longer than their stored field, cut inside a UTF-8 character,
+    used to make the device (and a faulted task) unreadable through the API."""
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    api = Api(d)
+    cpe = CPE(cwmp_addr(d))
+    events = [("1 BOOT", "")] + [(f"X 00D09E Événement{i}", "") for i in range(20)]
+    cpe.inform("EV3", events=events, cr_url="http://127.0.0.1/" + "x" * 300,
+               params=[("InternetGatewayDevice.DeviceInfo.SoftwareVersion", "é" * 40, "xsd:string")])
+    d.wait_for(r"cwmp_inform_bad_cr_url")
+    t = api.post("/api/devices/00D09E-IGD-EV3/tasks", {"type": "reboot"}).json()
+    r = cpe.post()
+    assert r.rpc == "Reboot"
+    assert cpe.answer(r, f'<soap:Fault><faultcode>Client</faultcode><faultstring>CWMP fault'
+                         f'</faultstring><detail><cwmp:Fault><FaultCode>9002</FaultCode><FaultString>'
+                         f'{"€" * 120}</FaultString></cwmp:Fault></detail></soap:Fault>').status == 204
+    r = api.get("/api/devices/00D09E-IGD-EV3")
+    assert r.status_code == 200, r.text
+    dev = r.json()
+    assert "é" * 33 == dev["software_version"]          # cut between characters
+    assert dev["connection_request_url"] == ""           # a cut URL is not stored
+    assert dev["last_events"].startswith("1 BOOT,X 00D09E Événement0,")
+    assert dev["last_events"].endswith(tuple(f"Événement{i}" for i in range(20)))
+    assert [x["id"] for x in api.get("/api/devices").json()] == ["00D09E-IGD-EV3"]
+    r = api.get(f"/api/tasks/{t['id']}")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "failed" and r.json()["fault"]["message"].startswith("€" * 80)

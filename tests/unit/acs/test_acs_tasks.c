@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -199,6 +200,53 @@ static void test_device_online(void **state)
     json_decref(o);
 }
 
+/* Text from CPEs lands in fixed-size fields: a cut must not split a UTF-8
+ * character, and a field that is not UTF-8 anyway still gives an object
+ * (a NULL made GET /api/devices/{id} a 500 and dropped the device from lists). */
+static void test_json_text_utf8(void **state)
+{
+    (void)state;
+    char dst[68], src[200] = "";
+    const char *chars[] = { "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80" };
+    for (size_t c = 0; c < 3; c++) {
+        for (size_t off = 0; off < 4; off++) { /* every alignment of the cut */
+            memset(src, 'a', off);
+            src[off] = '\0';
+            while (strlen(src) + 4 < sizeof src)
+                strcat(src, chars[c]);
+            assert_int_equal(acs_utf8_copy(dst, sizeof dst, src), -ENAMETOOLONG);
+            assert_true(strlen(dst) > sizeof dst - 5 && strncmp(dst, src, strlen(dst)) == 0);
+            json_t *j = json_string(dst);
+            assert_non_null(j); /* valid UTF-8 */
+            json_decref(j);
+        }
+    }
+    assert_int_equal(acs_utf8_copy(dst, sizeof dst, "short \xc3\xa9"), 0);
+    assert_string_equal(dst, "short \xc3\xa9");
+
+    store_device_t d = { .id = "X", .last_inform = 1000 };
+    strcpy(d.software_version, "1.\xc3"); /* a lone lead byte */
+    strcpy(d.manufacturer, "Acme \xff");
+    strcpy(d.tags, "lab,n\xe2\x82");
+    json_t *o = acs_device_json(&d, 1000, 60);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "software_version")), "1.?");
+    assert_string_equal(json_string_value(json_object_get(o, "manufacturer")), "Acme ?");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(o, "tags"), 1)), "n??");
+    char *text = json_dumps(o, JSON_COMPACT);
+    assert_non_null(text);
+    free(text);
+    json_decref(o);
+
+    store_task_t t = { .id = 7, .device_id = "X", .type = "reboot", .fault_code = 9002 };
+    strcpy(t.fault_string, "bad \xe2\x82");
+    o = acs_task_json(&t);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(o, "fault"), "message")),
+                        "bad ??");
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_result_text),
         cmocka_unit_test(test_names_parse),
         cmocka_unit_test(test_device_online),
+        cmocka_unit_test(test_json_text_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,122 @@
+/*
+ * acs_json: devices and tasks as the API shows them (pure, unit-tested).
+ * Their text comes from CPEs and is stored in fixed-size fields, so every
+ * string goes through acs_json_text: a value that is not valid UTF-8 (a
+ * row cut by an older version, a hostile byte that slipped through) still
+ * gives an object, never a NULL that would turn a listing into a 500.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "acs/acs_internal.h"
+#include "core/clock.h"
+#include "core/str.h"
+
+int acs_utf8_copy(char *dst, size_t size, const char *src)
+{
+    int rc = str_copy(dst, size, src);
+    if (rc == 0)
+        return 0;
+    /* Cut: drop a trailing sequence that lost its last bytes. */
+    size_t n = strlen(dst), i = n;
+    while (i > 0 && ((unsigned char)dst[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i > 0 && ((unsigned char)dst[i - 1] & 0xC0) == 0xC0) {
+        unsigned char lead = (unsigned char)dst[i - 1];
+        size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+        if (n - (i - 1) < want)
+            dst[i - 1] = '\0';
+    }
+    return rc;
+}
+
+json_t *acs_json_text(const char *s)
+{
+    json_t *j = json_string(s ? s : "");
+    if (j)
+        return j;
+    /* Not UTF-8: show it with every non-ASCII byte as '?' rather than not at all. */
+    char *c = strdup(s);
+    if (!c)
+        return json_null();
+    for (char *p = c; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    j = json_string(c);
+    free(c);
+    return j ? j : json_null();
+}
+
+void acs_iso(int64_t t, char *out)
+{
+    if (t <= 0) {
+        out[0] = '\0';
+        return;
+    }
+    clock_iso8601(t, out);
+}
+
+static json_t *iso_or_null(int64_t t)
+{
+    char b[CLOCK_ISO_LEN];
+    if (t <= 0)
+        return json_null();
+    acs_iso(t, b);
+    return json_string(b);
+}
+
+json_t *acs_task_json(const store_task_t *t)
+{
+    json_t *params = t->params ? json_loads(t->params, 0, NULL) : NULL;
+    json_t *result = t->result ? json_loads(t->result, 0, NULL) : NULL;
+    json_t *o = json_pack("{s:I, s:o, s:o, s:o, s:s, s:o, s:i}", "id", (json_int_t)t->id,
+                          "device_id", acs_json_text(t->device_id), "type", acs_json_text(t->type),
+                          "parameters", params ? params : json_object(), "status",
+                          store_task_status_name(t->status), "result",
+                          result ? result : json_null(), "attempts", t->attempts);
+    if (!o)
+        return NULL;
+    if (t->fault_code || t->fault_string[0])
+        json_object_set_new(o, "fault", json_pack("{s:i, s:o}", "code", t->fault_code, "message",
+                                                  acs_json_text(t->fault_string)));
+    else
+        json_object_set_new(o, "fault", json_null());
+    json_object_set_new(o, "created", iso_or_null(t->created));
+    json_object_set_new(o, "updated", iso_or_null(t->updated));
+    json_object_set_new(o, "sent_at", iso_or_null(t->sent_at));
+    json_object_set_new(o, "done_at", iso_or_null(t->done_at));
+    json_object_set_new(o, "expires_at", iso_or_null(t->expires_at));
+    json_object_set_new(o, "connection_request",
+                        t->wakeup[0] ? acs_json_text(t->wakeup) : json_null());
+    return o;
+}
+
+json_t *acs_device_json(const store_device_t *d, int64_t now, int64_t default_interval)
+{
+    json_t *tags = json_array();
+    const char *s = d->tags;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n) {
+            char tag[STORE_TAGS];
+            str_copyn(tag, sizeof tag, s, n);
+            json_array_append_new(tags, acs_json_text(tag));
+        }
+        s = e ? e + 1 : s + n;
+    }
+    json_t *o = json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o}",
+        "id", acs_json_text(d->id), "manufacturer", acs_json_text(d->manufacturer), "oui",
+        acs_json_text(d->oui), "product_class", acs_json_text(d->product_class), "serial_number",
+        acs_json_text(d->serial), "online", store_device_online(d, now, default_interval),
+        "last_inform", iso_or_null(d->last_inform), "software_version",
+        acs_json_text(d->software_version), "hardware_version", acs_json_text(d->hardware_version),
+        "ip_address", acs_json_text(d->ip), "connection_request_url", acs_json_text(d->cr_url),
+        "first_seen", iso_or_null(d->first_seen), "periodic_inform_interval",
+        (json_int_t)d->periodic_interval, "tags", tags, "last_events",
+        acs_json_text(d->last_events),
+        /* the user name only: the password never leaves the store */
+        "connection_request_username", acs_json_text(d->cr_user));
+    return o;
+}
