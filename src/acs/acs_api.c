@@ -358,6 +358,12 @@ static void api_done(int rc, void *ud)
             acs_api_error(req, 503, "unavailable", "cannot start the connection request");
         }
         break;
+    case J_TASK_CANCEL:
+        /* Cancelled is finished: a ?wait= on it answers now, not at its timeout. */
+        acs_task_finished(a, j->num);
+        acs_api_json(req, 200, j->out);
+        j->out = NULL;
+        break;
     case J_DEVICE:
         json_object_set_new(j->out, "in_session", json_boolean(acs_device_in_session(a, j->id)));
         /* fall through */

@@ -176,6 +176,17 @@ def test_wait_for_completion(outpost, tmp_path):
     r = api.post(f"/api/devices/{DEV}/tasks?wait=1", {"type": "factory_reset"})
     assert r.status_code == 201 and r.json()["status"] == "pending"
     assert api.post(f"/api/devices/{DEV}/tasks?wait=9999", {"type": "reboot"}).status_code == 400
+    # Cancelling a task someone waits for answers the waiter at once.
+    th = threading.Thread(target=lambda: out.update(c=api.post(
+        f"/api/devices/{DEV}/tasks?wait=120", {"type": "schedule_inform",
+                                               "parameters": {"delay_seconds": 5}})))
+    n = len(d.lines)
+    th.start()
+    m = d.wait_for(r"api_task_created task=(\d+) .*type=schedule_inform", start=n)
+    assert api.delete(f"/api/tasks/{m.group(1)}").json()["status"] == "cancelled"
+    th.join(30)                     # far less than the 120 s the waiter asked for
+    assert not th.is_alive()
+    assert out["c"].status_code == 201 and out["c"].json()["status"] == "cancelled"
 
 
 class DigestCPE(http.server.BaseHTTPRequestHandler):
