@@ -105,11 +105,18 @@ static int step_run(store_t *st, void *ud)
         (void)store_task_finish(st, j->finish_id, j->finish_status, j->result, j->fault_code,
                                 j->fault_string, now);
     /* A task cancelled meanwhile loses the race cleanly (-ESTALE): try the next. */
-    for (int tries = 0; j->take_next && !j->found && tries < 8; tries++) {
+    for (int tries = 0; j->take_next && !j->found && tries < 64; tries++) {
         first_task_t first = { .got = false };
         int rc = store_task_pending(st, j->device, 1, take_first, &first);
         if (rc < 0 || !first.got)
             return rc;
+        if (first.t.expires_at > 0 && first.t.expires_at <= now) {
+            /* Past its TTL, not yet swept by the minutely housekeeping: never sent late. */
+            (void)store_task_finish(st, first.t.id, STORE_TASK_EXPIRED, NULL, 0,
+                                    "expired before it could be sent", now);
+            store_task_clear(&first.t);
+            continue;
+        }
         if (store_task_mark_sent(st, first.t.id, now) == 0) {
             j->next = first.t;
             j->next.status = STORE_TASK_SENT;

@@ -1,5 +1,7 @@
 """outpost acs: session timeout with an RPC unanswered, HoldRequests, and a
 failed download reported by TransferComplete."""
+import time
+
 from cwmp_cpe import CPE, envelope, inform, acs_envelopes_valid  # noqa: F401 (autouse: validates what the ACS sent)
 from test_acs_session import Api, cwmp_addr, start_acs
 from test_acs_tasks import DEV, gpv_response
@@ -83,3 +85,22 @@ def test_failed_download(outpost, tmp_path):
     got = api.get(f"/api/tasks/{t['id']}").json()
     assert got["status"] == "failed"
     assert got["fault"] == {"code": 9016, "message": "unable to access file"}
+
+
+def test_task_past_its_ttl_is_never_sent(outpost, tmp_path):
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--task-ttl", "3s")
+    api = Api(d)
+    cpe = CPE(cwmp_addr(d))
+    cpe.inform("T1")
+    cpe.post()
+    t = api.post(f"/api/devices/{DEV}/reboot").json()
+    assert t["status"] == "pending" and t["expires_at"]
+    # Wall-clock expiry (seconds) is the event here. The housekeeping sweep
+    # ran 1 s after start (before the task expired) and runs again only a
+    # minute later, so it has not marked the task yet.
+    time.sleep(3.2)
+    cpe.inform("T1")
+    assert cpe.post().status == 204                   # not sent late
+    got = api.get(f"/api/tasks/{t['id']}").json()
+    assert got["status"] == "expired" and got["attempts"] == 0
+    assert api.get("/api/stats").json()["pending_tasks"] == 0
