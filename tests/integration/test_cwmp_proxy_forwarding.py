@@ -3,6 +3,7 @@ ConnectionRequestURL rewriting on the wire, body codings, health, reload,
 admin endpoints and hostile input."""
 import gzip
 import json
+import os
 import signal
 import socket
 import time
@@ -467,6 +468,40 @@ def test_node_back_up_and_chunked_response(outpost, tmp_path):
     assert sorted(picks) == [b"<", b"<", b"B", b"B"]
     a.stop()
     b2.stop()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(l for l in f if l.startswith("VmRSS:")).split()[1])
+
+
+def test_response_backpressure(outpost, tmp_path):
+    # A node sends far more than a CPE reads: the proxy holds a bounded
+    # amount, pausing the node, and relays everything once the CPE reads.
+    big = os.urandom(1 << 20) * 40  # 40 MiB
+    a = Backend("A", lambda req: (200, {"Content-Type": "application/octet-stream"}, big))
+    px = start_proxy(outpost, tmp_path, [a])
+    base = rss_kib(px.proc.pid)
+    s = socket.create_connection(px.addr())
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    body = inform().encode()
+    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    got = s.recv(65536)
+    head, _, rest = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"Content-Length: %d" % len(big) in head
+    # the CPE stops reading; give the node time to push whatever it can
+    time.sleep(1.0)
+    grown = rss_kib(px.proc.pid) - base
+    assert grown < 16 * 1024, f"proxy grew {grown} KiB while the CPE did not read"
+    n = len(rest)
+    s.settimeout(20)
+    while n < len(big):
+        chunk = s.recv(1 << 20)
+        assert chunk
+        n += len(chunk)
+    assert n == len(big)
+    s.close()
+    a.stop()
 
 
 def test_node_errors_map_to_gateway_statuses(outpost, tmp_path):

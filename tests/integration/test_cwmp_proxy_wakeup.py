@@ -70,6 +70,9 @@ def test_wakeup_compat_mode_uses_acs_credentials(outpost, tmp_path):
     cpe = CpeEndpoint(user=ACS[0], password=ACS[1])
     px = start_proxy(outpost, tmp_path, a, "--cpe-auth", "acs")
     assert wake(px, register(px, "C1", cpe.url)).status_code == 200
+    # the original's URL form, origin not percent-encoded, names the same origin
+    r = requests.get(f"{px.url()}/client?origin={cpe.url}", auth=ACS, timeout=10)
+    assert r.status_code == 200 and cpe.woken == 2
     a.stop()
     cpe.stop()
 
