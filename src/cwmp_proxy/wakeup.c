@@ -148,7 +148,10 @@ static void finish(wake_t *k, int outcome, int status, const char *extra, const 
     double secs = (double)(clock_mono_us() - k->t0_us) / 1e6;
     px->st.wakeups[outcome]++;
     metrics_hist_observe(&px->st.wakeup_latency, secs);
-    LOG_AT(outcome == WAKE_OK ? LOG_INFO : LOG_WARN, "wakeup", LF_S("device", k->device),
+    /* A locked-out address was logged once when the lock began (and is
+     * counted): its further attempts would only flood the log. */
+    int level = outcome == WAKE_OK ? LOG_INFO : outcome == WAKE_LOCKED_OUT ? LOG_DEBUG : LOG_WARN;
+    LOG_AT(level, "wakeup", LF_S("device", k->device),
            LF_S("origin", k->origin), LF_S("outcome", wakeup_outcome_name(outcome)),
            LF_I("status", status), LF_I("latency_ms", (int64_t)(secs * 1000)), LF_S("reason", reason));
     if (k->r) {

@@ -178,6 +178,8 @@ def test_wrong_passwords_lock_the_address_out(outpost, tmp_path):
     m = requests.get(px.url("admin") + "/metrics", headers={"Authorization": "Bearer tok"}).text
     assert "cwmp_proxy_wakeup_lockouts_total 1" in m
     assert 'cwmp_proxy_wakeups_total{outcome="locked_out"} 1' in m
+    # logged once, when the lock began, not per refused attempt
+    assert not [l for l in px.lines if "outcome=locked_out" in l]
     # until the lock-out ends
     deadline = time.monotonic() + 5
     while (r := wake(px, url)).status_code == 429 and time.monotonic() < deadline:
