@@ -50,7 +50,7 @@ const char *wakeup_outcome_name(int outcome)
 {
     static const char *const names[WAKE_NOUTCOMES] = {
         "ok", "unauthorized", "forbidden", "cpe_auth_failed", "unreachable",
-        "timeout", "cpe_error", "bad_request", "busy", "locked_out",
+        "timeout", "cpe_error", "bad_request", "busy", "locked_out", "challenged",
     };
     return outcome >= 0 && outcome < WAKE_NOUTCOMES ? names[outcome] : "?";
 }
@@ -149,8 +149,11 @@ static void finish(wake_t *k, int outcome, int status, const char *extra, const 
     px->st.wakeups[outcome]++;
     metrics_hist_observe(&px->st.wakeup_latency, secs);
     /* A locked-out address was logged once when the lock began (and is
-     * counted): its further attempts would only flood the log. */
-    int level = outcome == WAKE_OK ? LOG_INFO : outcome == WAKE_LOCKED_OUT ? LOG_DEBUG : LOG_WARN;
+     * counted): its further attempts would only flood the log. A challenge
+     * is the first half of a normal wake-up from an ACS that waits for one
+     * (as the original's did), not a failure. */
+    int level = outcome == WAKE_OK ? LOG_INFO
+              : outcome == WAKE_LOCKED_OUT || outcome == WAKE_CHALLENGED ? LOG_DEBUG : LOG_WARN;
     LOG_AT(level, "wakeup", LF_S("device", k->device),
            LF_S("origin", k->origin), LF_S("outcome", wakeup_outcome_name(outcome)),
            LF_I("status", status), LF_I("latency_ms", (int64_t)(secs * 1000)), LF_S("reason", reason));
@@ -310,7 +313,7 @@ void wakeup_handle(wakeup_t *w, http_req_t *r)
                      LF_I("lockout_ms", lock));
         buf_t hdr = BUF_INIT(512);
         http_auth_challenge(w->auth, false, &hdr);
-        finish(k, WAKE_UNAUTHORIZED, 401, hdr.data,
+        finish(k, ar == HTTP_AUTH_MISSING ? WAKE_CHALLENGED : WAKE_UNAUTHORIZED, 401, hdr.data,
                ar == HTTP_AUTH_MISSING ? "credentials required" : "wrong credentials");
         buf_free(&hdr);
         free(k);

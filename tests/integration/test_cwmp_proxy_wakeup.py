@@ -91,6 +91,13 @@ def test_wakeup_refusals(outpost, tmp_path):
     assert r.status_code == 401
     r = wake(px, url, auth=("someone", ACS[1]))
     assert r.status_code == 401
+    # the challenge is the normal first step of an ACS that waits for one:
+    # counted apart and not logged as a failure
+    m = requests.get(px.url("admin") + "/metrics", headers={"Authorization": "Bearer tok"}).text
+    assert 'cwmp_proxy_wakeups_total{outcome="challenged"} 1' in m
+    assert 'cwmp_proxy_wakeups_total{outcome="unauthorized"} 2' in m
+    assert not [l for l in px.lines if "outcome=challenged" in l]
+    assert len([l for l in px.lines if "outcome=unauthorized" in l]) == 2
     # an origin the proxy never rewrote: 403, nothing called
     for other in ("http://169.254.169.254/latest/meta-data", cpe.url + "x",
                   f"http://127.0.0.1:{px.addr()[1]}/"):
