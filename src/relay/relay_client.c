@@ -241,6 +241,10 @@ static void on_response(client_t *c, const relay_env_t *env)
         snprintf(body, sizeof body, "bad REST:RESPONSE: %s", err);
         http_respond_error(p->req, 502, body);
     } else {
+        /* the service's own phrase (the codec kept it only if it is safe on
+         * a status line); without one the standard phrase is used */
+        if (h.reason[0])
+            http_resp_set_reason(p->req, h.reason);
         http_respond_hdrs(p->req, h.status, h.headers.data, h.ctype[0] ? h.ctype : NULL,
                           h.body.data ? h.body.data : "", h.body.len);
     }

@@ -27,8 +27,8 @@ class Target(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
-    def _send(self, status, ctype, body, extra=()):
-        self.send_response(status)
+    def _send(self, status, ctype, body, extra=(), reason=None):
+        self.send_response(status, reason)
         if ctype:
             self.send_header("Content-Type", ctype)
         for k, v in extra:
@@ -45,7 +45,8 @@ class Target(http.server.BaseHTTPRequestHandler):
         if u.path == "/text":
             return self._send(200, "text/plain; charset=utf-8", "héllo wörld\n".encode())
         if u.path == "/teapot":
-            return self._send(418, "application/json", b'{"short":"and stout"}', [("X-Custom", "yes")])
+            return self._send(418, "application/json", b'{"short":"and stout"}', [("X-Custom", "yes")],
+                              reason="Short And Stout")
         if u.path == "/empty":
             return self._send(204, None, b"")
         if u.path == "/slow":
@@ -162,6 +163,7 @@ def test_status_and_headers_come_back(chain):
     relay, conn, client = chain
     r = requests.get(client.url() + "/teapot")
     assert r.status_code == 418 and r.json() == {"short": "and stout"} and r.headers["X-Custom"] == "yes"
+    assert r.reason == "Short And Stout"  # the service's own reason phrase, not the standard one
     r = requests.get(client.url() + "/empty")
     assert r.status_code == 204 and r.content == b""
 
