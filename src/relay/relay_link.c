@@ -51,17 +51,22 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void on_backoff(uv_timer_t *t) { link_connect(t->data); }
 
+int64_t relay_link_backoff_ms(int64_t min_ms, int64_t max_ms, int attempt, uint32_t rnd)
+{
+    int64_t d = min_ms;
+    for (int i = 0; i < attempt && d < max_ms; i++)
+        d *= 2; /* stops at the cap: no overflow however many attempts */
+    if (d > max_ms)
+        d = max_ms;
+    return d - (int64_t)(rnd % (uint32_t)(d / 2 + 1));
+}
+
 /* Exponential backoff with jitter: uniform in [d/2, d]. */
 static void schedule(relay_link_t *l, const char *why)
 {
-    int64_t d = l->o.backoff_min_ms;
-    for (int i = 0; i < l->attempt && d < l->o.backoff_max_ms; i++)
-        d *= 2;
-    if (d > l->o.backoff_max_ms)
-        d = l->o.backoff_max_ms;
     uint32_t r = 0;
     str_random(&r, sizeof r);
-    int64_t wait = d / 2 + (int64_t)(r % (uint32_t)(d / 2 + 1));
+    int64_t wait = relay_link_backoff_ms(l->o.backoff_min_ms, l->o.backoff_max_ms, l->attempt, r);
     l->attempt++;
     log_info("relay_link_retry", LF_S("link", l->name), LF_S("reason", why), LF_I("in_ms", wait),
              LF_I("attempt", l->attempt));

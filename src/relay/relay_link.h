@@ -74,4 +74,9 @@ int relay_link_send(relay_link_t *l, const char *data, size_t len);
 /* Counters for logs and status. */
 uint64_t relay_link_connects(const relay_link_t *l);
 
+/* The wait before reconnect number `attempt` (0 for the first): min_ms
+ * doubled `attempt` times, capped at max_ms, then jittered by rnd to a
+ * value in [d/2, d]. Pure, so the pacing is unit-tested. */
+int64_t relay_link_backoff_ms(int64_t min_ms, int64_t max_ms, int attempt, uint32_t rnd);
+
 #endif
