@@ -8,6 +8,7 @@ import time
 import urllib.error
 
 import pytest
+import requests
 import websockets
 
 from relay_util import (PKI, PREFIX, TOKEN, RawWS, admin_get, hello, metric, peer_status, start_relay,
@@ -190,6 +191,34 @@ def test_not_found_and_plain_http(outpost, pki):
 
     run(scenario())
     assert metric(relay, "outpost_relay_rejects_total", '{reason="not_found"}') == 2
+    # a plain GET (no upgrade) on a good path is told to upgrade, and counts as no connection
+    r = requests.get(ws_url(relay, "gw-0001", "https"), cert=pki.pkeycert("manager"), verify=pki.cert("root"),
+                     timeout=10)
+    assert r.status_code == 426 and r.headers["Upgrade"].lower() == "websocket"
+    assert metric(relay, "outpost_relay_connections_total") == 0
+
+
+def test_max_connections_503(outpost, pki):
+    relay = start_relay(outpost, pki, "--max-connections", "2")
+
+    async def scenario():
+        a = await connect(relay, pki, "gw-0001", "manager")
+        b = await connect(relay, pki, "gw-0002", "manager")
+        with pytest.raises(websockets.InvalidStatusCode) as e:
+            await connect(relay, pki, "gw-0003", "manager")
+        assert e.value.status_code == 503
+        await a.close()
+        for _ in range(500):  # until the relay has let go of it
+            if metric(relay, "outpost_relay_connections") < 2:
+                break
+            await asyncio.sleep(0.01)
+        c = await connect(relay, pki, "gw-0003", "manager")  # room again
+        await b.close()
+        await c.close()
+
+    run(scenario())
+    assert metric(relay, "outpost_relay_rejects_total", '{reason="full"}') == 1
+    relay.wait_for(r"relay_refused .*status=503")
 
 
 @pytest.mark.parametrize("who,ca", [(None, "root"), ("intruder", "root")])
