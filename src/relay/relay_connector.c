@@ -151,6 +151,8 @@ static void on_target_done(int err, const http_response_t *resp, void *ud)
         log_warn("relay_connector_target_failed", LF_I("id", j->id), LF_S("target", cn->base), LF_ERR(err));
         if (err == -ETIMEDOUT)
             send_error(cn, j->id, 504, "Gateway Timeout", "the local service did not answer in time");
+        else if (err == -ENOBUFS) /* the HTTP client's cap is --max-message */
+            send_error(cn, j->id, 502, "Bad Gateway", "the local service's answer is larger than --max-message");
         else
             send_error(cn, j->id, 502, "Bad Gateway", "the local service cannot be reached");
     } else {

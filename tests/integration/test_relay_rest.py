@@ -47,6 +47,8 @@ class Target(http.server.BaseHTTPRequestHandler):
         if u.path == "/teapot":
             return self._send(418, "application/json", b'{"short":"and stout"}', [("X-Custom", "yes")],
                               reason="Short And Stout")
+        if u.path == "/big":
+            return self._send(200, "application/octet-stream", b"z" * 100000)
         if u.path == "/empty":
             return self._send(204, None, b"")
         if u.path == "/slow":
@@ -192,6 +194,17 @@ def test_too_large_is_413(outpost, pki, target):
     client.wait_for(r"relay_link_up")
     r = requests.post(client.url() + "/big", data=os.urandom(60000), headers={"Content-Type": "application/octet-stream"})
     assert r.status_code == 413  # base64 makes 80 kB out of it
+
+
+def test_response_too_large_is_502(outpost, pki, target):
+    relay = start_relay(outpost, pki)
+    conn = start_connector(outpost, pki, relay, target, "--max-message", "64KiB")
+    client = start_client(outpost, pki, relay)
+    client.wait_for(r"relay_link_up")
+    r = requests.get(client.url() + "/big")
+    assert r.status_code == 502 and "larger than --max-message" in r.text, (r.status_code, r.text)
+    conn.wait_for(r"relay_connector_target_failed .*ENOBUFS")
+    assert echo(requests.get(client.url() + "/small"))["path"] == "/small"  # the connector carries on
 
 
 def test_not_connected_503_then_link_loss_502_and_reconnect(outpost, pki, target):
