@@ -42,6 +42,22 @@ static void test_match(void **state)
     relay_rules_free(&rs);
 }
 
+/* Rule values end at a space (one key=value syntax for flags and YAML);
+ * what docs/relay.md tells operators to write for an O= with spaces must
+ * keep working, and the space itself must be a clear error. */
+static void test_values_with_spaces(void **state)
+{
+    relay_rules_t rs = { 0 };
+    char err[128] = "";
+    assert_int_equal(relay_rules_add(&rs, "org=ACME Corp", err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "spaces"));
+    assert_int_equal(relay_rules_add(&rs, "org=ACME?Corp", err, sizeof err), 0);
+    relay_ident_t acme = { "gw-1", "ACME Corp", "aa" }, other = { "gw-1", "ACME-Corp-X", "bb" };
+    assert_int_equal(relay_rules_match(&rs, "gw-1", &acme), 0);
+    assert_int_equal(relay_rules_match(&rs, "gw-1", &other), -1);
+    relay_rules_free(&rs);
+}
+
 static void test_parse_errors(void **state)
 {
     relay_rules_t rs = { 0 };
@@ -62,6 +78,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_rules_admits_everyone),
         cmocka_unit_test(test_match),
+        cmocka_unit_test(test_values_with_spaces),
         cmocka_unit_test(test_parse_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
