@@ -74,8 +74,14 @@ typedef struct client {
     size_t nbucket, npend;
     pend_t *head, *tail;
     bool stopping;
-    uint64_t events;
+    uint64_t events, events_dropped;
+    size_t hooks_in_flight;
 } client_t;
+
+/* Webhook POSTs in flight at once. Events arrive at the partner's pace and
+ * the HTTP client opens a connection per concurrent request: without a cap
+ * a slow webhook would cost a socket and a copy per event, without bound. */
+enum { WEBHOOK_MAX_IN_FLIGHT = 64 };
 
 /* ---- requests in flight -------------------------------------------------------- */
 
@@ -255,6 +261,8 @@ static void on_response(client_t *c, const relay_env_t *env)
 
 static void webhook_done(int err, const http_response_t *resp, void *ud)
 {
+    client_t *c = ud;
+    c->hooks_in_flight--;
     if (err || resp->status >= 300)
         log_warn("relay_client_webhook_failed", LF_ERR(err ? err : -EPROTO), LF_I("status", resp ? resp->status : 0));
 }
@@ -271,6 +279,13 @@ static void on_event(client_t *c, const relay_env_t *env, const char *raw, size_
         fflush(stdout);
         return;
     }
+    if (c->hooks_in_flight >= WEBHOOK_MAX_IN_FLIGHT) {
+        if (c->events_dropped++ % 1000 == 0) /* one line per burst, not per event */
+            log_warn("relay_client_event_dropped", LF_S("name", relay_event_name(env)),
+                     LF_S("reason", "webhook too slow"), LF_U("in_flight", c->hooks_in_flight),
+                     LF_U("dropped", c->events_dropped));
+        return;
+    }
     char name[RELAY_EVENT_NAME_MAX + 1];
     str_copy(name, sizeof name, relay_event_name(env));
     for (char *q = name; *q; q++)
@@ -281,8 +296,11 @@ static void on_event(client_t *c, const relay_env_t *env, const char *raw, size_
     http_request_spec_t spec = { .method = "POST", .url = c->o.event_webhook, .headers = hdr, .body = raw,
                                  .body_len = len };
     int err = 0;
-    if (!http_client_request(c->hc, &spec, webhook_done, c, &err))
+    c->hooks_in_flight++; /* before: the client may report a failure from inside the call */
+    if (!http_client_request(c->hc, &spec, webhook_done, c, &err)) {
+        c->hooks_in_flight--;
         log_warn("relay_client_webhook_failed", LF_ERR(err));
+    }
 }
 
 static void on_link_message(relay_link_t *l, const relay_env_t *env, const char *raw, size_t len, void *ud)

@@ -299,6 +299,66 @@ def test_events(outpost, pki, target, tmp_path):
     assert r.returncode == 1
 
 
+def test_slow_webhook_is_bounded(outpost, pki, target):
+    """A webhook that does not answer holds at most 64 events in flight; the rest are dropped
+    (logged), and delivery resumes once it answers."""
+    lock, release = threading.Lock(), threading.Event()
+    state = {"active": 0, "max": 0, "done": []}
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with lock:
+                state["active"] += 1
+                state["max"] = max(state["max"], state["active"])
+            release.wait(20)
+            with lock:
+                state["active"] -= 1
+                state["done"].append(body["message"]["messageBody"])
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    hook = TargetServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        relay = start_relay(outpost, pki)
+        client = start_client(outpost, pki, relay, "--event-webhook", f"http://127.0.0.1:{hook.server_address[1]}/")
+        conn = start_connector(outpost, pki, relay, target)
+        client.wait_for(r"relay_link_up")
+        conn.wait_for(r"relay_link_up")
+        events = conn.url("listen")
+        for i in range(100):
+            assert requests.post(events + "/events/tick", json=i).status_code == 202
+        client.wait_for(r"relay_client_event_dropped .*in_flight=64")
+        for _ in range(500):
+            if state["active"] == 64:
+                break
+            time.sleep(0.01)
+        assert state["active"] == 64 and state["max"] == 64, state
+        release.set()
+        for _ in range(500):
+            if len(state["done"]) == 64:
+                break
+            time.sleep(0.01)
+        assert sorted(state["done"]) == list(range(64))  # the first 64, in full
+        assert requests.post(events + "/events/tick", json="after").status_code == 202
+        for _ in range(500):
+            if "after" in state["done"]:
+                break
+            time.sleep(0.01)
+        assert "after" in state["done"]
+    finally:
+        release.set()
+        hook.shutdown()
+        hook.server_close()
+
+
 def test_connector_answers_bad_requests(outpost, pki, target):
     """A hand-written manager sends malformed REST:REQUESTs; the connector answers each with an error."""
     import asyncio
