@@ -396,6 +396,39 @@ def test_connector_answers_bad_requests(outpost, pki, target):
     asyncio.run(asyncio.wait_for(scenario(), 30))
 
 
+def test_client_against_a_misbehaving_gateway(outpost, pki):
+    """A hand-written gateway: a REST:RESPONSE that does not decode is a 502 with the reason,
+    a request sent to the client is answered 501, and an answer for nobody is ignored."""
+    import asyncio
+    import websockets
+    from relay_util import hello
+    relay = start_relay(outpost, pki)
+    client = start_client(outpost, pki, relay, "--request-timeout", "10s")
+
+    async def scenario():
+        w = await websockets.connect(ws_url(relay, "gw-0001"), ssl=pki.client_ctx("gw-0001"))
+        await w.send(hello("micronets-dhcp-service", "hand"))
+        assert json.loads(await w.recv())["message"]["peerId"] == "m1"
+        loop = asyncio.get_running_loop()
+        fut = loop.run_in_executor(None, lambda: requests.get(client.url() + "/x", timeout=10))
+        req = json.loads(await w.recv())["message"]
+        assert req["messageType"] == "REST:REQUEST" and req["path"] == "/x"
+        await w.send(json.dumps({"message": {"messageId": 1, "messageType": "REST:RESPONSE", "requiresResponse": False,
+                                             "inResponseTo": req["messageId"] + 1000, "statusCode": 200}}))
+        await w.send(json.dumps({"message": {"messageId": 2, "messageType": "REST:RESPONSE", "requiresResponse": False,
+                                             "inResponseTo": req["messageId"], "statusCode": 99}}))
+        r = await fut
+        assert r.status_code == 502 and "statusCode" in r.text, (r.status_code, r.text)
+        await w.send(json.dumps({"message": {"messageId": 3, "messageType": "REST:REQUEST", "requiresResponse": True,
+                                             "method": "GET", "path": "/"}}))
+        a = json.loads(await w.recv())["message"]
+        assert a["messageType"] == "REST:RESPONSE" and a["inResponseTo"] == 3 and a["statusCode"] == 501
+        await w.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    client.wait_for(r"relay_client_bad_response .*statusCode")
+
+
 def test_keep_waiting_partner_replaced(outpost, pki, target):
     """With --keep-waiting the client is never closed: a new connector's HELLO tells it
     the partner changed, and requests flow again."""
