@@ -1,5 +1,5 @@
 /*
- * conn: a TCP connection on libuv, optionally TLS (memory BIOs), with a
+ * conn: a TCP connection on libuv, optionally TLS (through its own BIO), with a
  * bounded write queue and explicit backpressure. Every protocol above (HTTP,
  * WebSocket, tunnel streams) sits on a net_conn_t.
  *

@@ -1,7 +1,7 @@
 /*
  * tls: OpenSSL contexts for servers and clients (TLS 1.2+), loaded from PEM
  * files and reloadable in place (SIGHUP). Connections use them through
- * net/conn.h; the record layer runs over memory BIOs there.
+ * net/conn.h; the record layer runs over conn's own BIO there.
  *
  * A tls_ctx_t is owned by whoever created it (usually a daemon) and must
  * outlive the listeners/connectors that use it. Reloading swaps the inner
