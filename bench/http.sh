@@ -11,41 +11,22 @@ ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-50}
 
 command -v wrk >/dev/null || { echo "wrk missing (scripts/install-deps)"; exit 1; }
-command -v nginx >/dev/null || NGINX=/usr/sbin/nginx
-NGINX=${NGINX:-nginx}
-
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
   -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -subj "/CN=127.0.0.1" \
   -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
 
 NP=$(free_port); NTP=$(free_port)
-mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-error_log $WORK/nginx/error.log;
-pid $WORK/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx;
-  fastcgi_temp_path $WORK/nginx; uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
-  server {
+start_nginx "  server {
     listen 127.0.0.1:$NP;
     listen 127.0.0.1:$NTP ssl;
     ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
-    location = /hello { default_type text/plain; return 200 "hello world\n"; }
-  }
-}
-CONF
-$NGINX -c "$WORK/nginx/nginx.conf" -g "daemon off;" 2>"$WORK/nginx.log" &
-PIDS="$PIDS $!"
+    location = /hello { default_type text/plain; return 200 \"hello world\\n\"; }
+  }"
 
 OP=$(free_port); OTP=$(free_port)
 start_outpost testd testd --listen 127.0.0.1:$OP
 start_outpost testd-tls testd --listen 127.0.0.1:$OTP --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem"
-sleep 0.5
 
 rps() { # URL [extra wrk args]: requests/s
   url=$1; shift

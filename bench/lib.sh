@@ -41,3 +41,32 @@ machine() { echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/10485
 
 # rss_kb PID
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# start_nginx 'server { ... }': nginx with one worker (Outpost runs one event
+# loop per daemon) serving that server block, its files under $WORK/nginx;
+# returns once the first `listen` port answers.
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+start_nginx() {
+  mkdir -p "$WORK/nginx"
+  cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+error_log $WORK/nginx/error.log;
+pid $WORK/nginx/nginx.pid;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx;
+  fastcgi_temp_path $WORK/nginx; uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
+$1
+}
+CONF
+  "$NGINX" -c "$WORK/nginx/nginx.conf" -g "daemon off;" 2>"$WORK/nginx.log" &
+  PIDS="$PIDS $!"
+  nport=$(echo "$1" | sed -n 's/.*listen 127\.0\.0\.1:\([0-9]*\).*/\1/p' | head -1)
+  for _ in $(seq 1 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$nport/" && return 0
+    sleep 0.1
+  done
+  echo "nginx did not start:" >&2; cat "$WORK/nginx.log" >&2; exit 1
+}
