@@ -214,6 +214,22 @@ static void test_headers_and_mask(void **s)
         assert_int_equal(once[i], src[i] ^ KEY[i % 4]);
     ws_mask(back, once, sizeof src, KEY, 0);
     assert_memory_equal(back, src, sizeof src);
+
+    /* every length around the 32-byte blocks, every phase, in place and not,
+     * at odd alignments: the same bytes as the definition */
+    uint8_t in[200], out[201], ref[200];
+    for (size_t i = 0; i < sizeof in; i++)
+        in[i] = (uint8_t)(i * 131 + 17);
+    for (size_t phase = 0; phase < 8; phase++)
+        for (size_t n = 0; n <= sizeof in - 3; n++) {
+            for (size_t i = 0; i < n; i++)
+                ref[i] = in[i + 3] ^ KEY[(phase + i) & 3];
+            ws_mask(out + 1, in + 3, n, KEY, phase);
+            assert_memory_equal(out + 1, ref, n);
+            memcpy(out + 1, in + 3, n);
+            ws_mask(out + 1, out + 1, n, KEY, phase);
+            assert_memory_equal(out + 1, ref, n);
+        }
 }
 
 int main(void)
