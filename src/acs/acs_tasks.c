@@ -124,6 +124,72 @@ static int check_uint(json_t *p, const char *k, bool positive, char *err, size_t
     return 0;
 }
 
+/* The TR-069 data types (TR-106) as xsi:type names. Anything else would not
+ * resolve to a type in the CPE's schema ("xsd:bogus", "string" without its
+ * prefix), so the envelope would be invalid: refused when the task is made. */
+static const char *const xsd_types[] = { "xsd:string", "xsd:int", "xsd:unsignedInt", "xsd:long",
+                                         "xsd:unsignedLong", "xsd:boolean", "xsd:dateTime",
+                                         "xsd:base64Binary", "xsd:hexBinary", NULL };
+
+static bool digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* What cwmp_value_ok leaves to the schema: integer ranges, base64 and the
+ * calendar fields of a dateTime (the encoder's own checks are lexical only,
+ * as cpe-sim echoes whatever real CPEs report). */
+static bool value_in_range(const char *type, const char *v)
+{
+    errno = 0;
+    char *end;
+    if (!strcmp(type, "xsd:int") || !strcmp(type, "xsd:long")) {
+        long long x = strtoll(v, &end, 10);
+        return errno == 0 && (!strcmp(type, "xsd:long") || (x >= INT32_MIN && x <= INT32_MAX));
+    }
+    if (!strcmp(type, "xsd:unsignedInt") || !strcmp(type, "xsd:unsignedLong")) {
+        unsigned long long x = strtoull(v, &end, 10);
+        return errno == 0 && (!strcmp(type, "xsd:unsignedLong") || x <= UINT32_MAX);
+    }
+    if (!strcmp(type, "xsd:base64Binary")) {
+        size_t n = strlen(v), pad = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (v[i] == '=')
+                pad++;
+            else if (pad || !strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", v[i]))
+                return false;
+        }
+        return n % 4 == 0 && pad <= 2;
+    }
+    if (!strcmp(type, "xsd:dateTime")) {
+        /* YYYY-MM-DDThh:mm:ss[.fff][Z|(+|-)hh:mm] */
+        if (!digits(v, 4) || !digits(v + 5, 2) || !digits(v + 8, 2) || !digits(v + 11, 2) ||
+            !digits(v + 14, 2) || !digits(v + 17, 2))
+            return false;
+        int mo = atoi(v + 5), d = atoi(v + 8), h = atoi(v + 11), mi = atoi(v + 14),
+            sec = atoi(v + 17);
+        if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59)
+            return false;
+        const char *t = v + 19;
+        if (*t == '.') {
+            size_t n = strspn(t + 1, "0123456789");
+            if (!n)
+                return false;
+            t += 1 + n;
+        }
+        if (*t == 'Z')
+            return t[1] == '\0';
+        if (*t == '+' || *t == '-')
+            return digits(t + 1, 2) && t[3] == ':' && digits(t + 4, 2) && t[6] == '\0' &&
+                   atoi(t + 1) <= 14 && atoi(t + 4) <= 59;
+        return *t == '\0';
+    }
+    return true;
+}
+
 /* set_params values: name -> scalar, or name -> {"value": scalar, "type": "xsd:..."} */
 static int check_values(json_t *v, char *err, size_t errlen)
 {
@@ -144,9 +210,10 @@ static int check_values(json_t *v, char *err, size_t errlen)
             }
             val = json_object_get(e, "value");
             json_t *t = json_object_get(e, "type");
-            if (t && (!json_is_string(t) || json_string_length(t) > 40 ||
-                      strpbrk(json_string_value(t), "\"<>&' ")))
-                return ERR("values.%s.type: an xsd type name such as \"xsd:unsignedInt\"", k);
+            if (t && (!json_is_string(t) || !in_list(xsd_types, json_string_value(t))))
+                return ERR("values.%s.type: one of xsd:string, xsd:int, xsd:unsignedInt, xsd:long,"
+                           " xsd:unsignedLong, xsd:boolean, xsd:dateTime, xsd:base64Binary,"
+                           " xsd:hexBinary", k);
         }
         if (!val || !(json_is_string(val) || json_is_number(val) || json_is_boolean(val)))
             return ERR("values.%s: a string, number or boolean", k);
@@ -164,7 +231,7 @@ static int check_values(json_t *v, char *err, size_t errlen)
             snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(val)), text = num;
         else if (json_is_real(val))
             snprintf(num, sizeof num, "%.17g", json_real_value(val)), text = num;
-        if (type && !cwmp_value_ok(type, text))
+        if (type && (!cwmp_value_ok(type, text) || !value_in_range(type, text)))
             return ERR("values.%s: '%.40s' is not a valid %s", k, text, type);
         if (!type && !cwmp_value_ok(NULL, text))
             return ERR("values.%s: characters XML cannot carry", k);
@@ -405,7 +472,13 @@ int acs_task_to_rpc(const char *type, json_t *p, int64_t task_id, cwmp_msg_t *m,
                 if (asprintf(&b, "%" JSON_INTEGER_FORMAT, json_integer_value(val)) < 0)
                     return -ENOMEM;
                 cp->value = own(s, b);
-                cp->type = xt ? xt : json_integer_value(val) >= 0 ? "xsd:unsignedInt" : "xsd:int";
+                /* 32-bit types unless the number needs 64 (the schema checks ranges) */
+                json_int_t x = json_integer_value(val);
+                cp->type = xt                  ? xt
+                           : x > (json_int_t)UINT32_MAX ? "xsd:unsignedLong"
+                           : x >= 0                     ? "xsd:unsignedInt"
+                           : x >= INT32_MIN             ? "xsd:int"
+                                                        : "xsd:long";
             } else {
                 char *b;
                 if (asprintf(&b, "%.17g", json_number_value(val)) < 0)

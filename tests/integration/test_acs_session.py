@@ -230,6 +230,9 @@ def test_api_errors(outpost, tmp_path):
     for bad in ({"type": "nope"}, {"type": "get_params"}, {"type": "get_params", "extra": 1},
                 {"type": "get_params", "parameters": {"names": ["a"], "typo": 1}},
                 {"type": "set_params", "parameters": {"values": {"A.B": [1]}}},
+                {"type": "set_params", "parameters": {"values": {"A.B": {"value": "x", "type": "xsd:bogus"}}}},
+                {"type": "set_params", "parameters": {"values": {"A.B": {"value": 4294967296,
+                                                                         "type": "xsd:unsignedInt"}}}},
                 {"type": "add_object", "parameters": {"object": "no.dot"}},
                 {"type": "schedule_inform", "parameters": {"delay_seconds": 0}},
                 [1, 2]):

@@ -34,7 +34,10 @@ CASES = [
                                              "value": "42", "type": "xsd:unsignedInt"}),
     ("set_params", {"values": {"InternetGatewayDevice.LANDevice.1.WLANConfiguration.1.SSID": "new",
                                "InternetGatewayDevice.ManagementServer.PeriodicInformInterval": 600,
-                               "X.Enable": {"value": True, "type": "xsd:boolean"}}},
+                               "X.Enable": {"value": True, "type": "xsd:boolean"},
+                               "X.Bytes": 5000000000, "X.Offset": -5000000000,
+                               "X.When": {"value": "2026-01-31T23:59:59Z", "type": "xsd:dateTime"},
+                               "X.Blob": {"value": "AAE=", "type": "xsd:base64Binary"}}},
      "SetParameterValues", "<cwmp:SetParameterValuesResponse><Status>0</Status>"
                            "</cwmp:SetParameterValuesResponse>", "done", lambda r: r["status"] == 0),
     ("set_params", {"values": {"X.ReadOnly": "1"}}, "SetParameterValues",
@@ -109,7 +112,7 @@ def test_every_task_type(outpost, tmp_path):
             assert r.find("ParameterKey") == f"task-{tid}"
             vals = dict(zip(r.findall("Name"), r.findall("Value")))
             assert vals["InternetGatewayDevice.ManagementServer.PeriodicInformInterval"] == "600"
-            assert vals["X.Enable"] == "true"
+            assert vals["X.Enable"] == "true" and vals["X.Bytes"] == "5000000000"
         if typ == "reboot":
             assert r.find("CommandKey") == f"task-{tid}"
         r = cpe.answer(r, answer)

@@ -200,6 +200,71 @@ static void test_device_online(void **state)
     json_decref(o);
 }
 
+/* set_params values the API accepts must make an envelope the CPE's schema
+ * accepts: only TR-069's xsd types, integers within their type's range
+ * (untyped numbers get a 64-bit type when they need it), real dates, base64. */
+static void test_set_params_types(void **state)
+{
+    (void)state;
+    char err[256];
+    static const char *const good[] = {
+        "{\"A\":{\"value\":\"2026-01-31T23:59:59Z\",\"type\":\"xsd:dateTime\"}}",
+        "{\"A\":{\"value\":\"2026-01-31T23:59:59.25+02:00\",\"type\":\"xsd:dateTime\"}}",
+        "{\"A\":{\"value\":\"0001-01-01T00:00:00\",\"type\":\"xsd:dateTime\"}}",
+        "{\"A\":{\"value\":\"AAE=\",\"type\":\"xsd:base64Binary\"}}",
+        "{\"A\":{\"value\":\"\",\"type\":\"xsd:base64Binary\"}}",
+        "{\"A\":{\"value\":-2147483648,\"type\":\"xsd:int\"}}",
+        "{\"A\":{\"value\":4294967295,\"type\":\"xsd:unsignedInt\"}}",
+        "{\"A\":{\"value\":\"18446744073709551615\",\"type\":\"xsd:unsignedLong\"}}",
+        "{\"A\":{\"value\":-5000000000,\"type\":\"xsd:long\"}}",
+        "{\"A\":{\"value\":\"0a0B\",\"type\":\"xsd:hexBinary\"}}",
+        "{\"A\":5000000000,\"B\":-5000000000}",
+    };
+    static const char *const bad[] = {
+        "{\"A\":{\"value\":\"x\",\"type\":\"xsd:bogus\"}}",
+        "{\"A\":{\"value\":\"x\",\"type\":\"string\"}}",
+        "{\"A\":{\"value\":\"x\",\"type\":\"cwmp:foo\"}}",
+        "{\"A\":{\"value\":2147483648,\"type\":\"xsd:int\"}}",
+        "{\"A\":{\"value\":4294967296,\"type\":\"xsd:unsignedInt\"}}",
+        "{\"A\":{\"value\":\"18446744073709551616\",\"type\":\"xsd:unsignedLong\"}}",
+        "{\"A\":{\"value\":\"2026-13-01T00:00:00Z\",\"type\":\"xsd:dateTime\"}}",
+        "{\"A\":{\"value\":\"2026-01-01T24:00:00Z\",\"type\":\"xsd:dateTime\"}}",
+        "{\"A\":{\"value\":\"2026-01-01T00:00:00Zjunk\",\"type\":\"xsd:dateTime\"}}",
+        "{\"A\":{\"value\":\"2026-01-01T00:00:00+2:00\",\"type\":\"xsd:dateTime\"}}",
+        "{\"A\":{\"value\":\"!!!!\",\"type\":\"xsd:base64Binary\"}}",
+        "{\"A\":{\"value\":\"AAE\",\"type\":\"xsd:base64Binary\"}}",
+        "{\"A\":{\"value\":\"A=AE\",\"type\":\"xsd:base64Binary\"}}",
+    };
+    char body[512];
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        snprintf(body, sizeof body, "{\"type\":\"set_params\",\"parameters\":{\"values\":%s}}", good[i]);
+        if (validate(body, err, sizeof err) != 0)
+            fail_msg("%s: %s", good[i], err);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(body, sizeof body, "{\"type\":\"set_params\",\"parameters\":{\"values\":%s}}", bad[i]);
+        if (validate(body, err, sizeof err) != -EINVAL)
+            fail_msg("accepted: %s", bad[i]);
+    }
+    json_t *b = json_loads("{\"type\":\"set_params\",\"parameters\":{\"values\":{\"A\":5000000000,"
+                           "\"B\":-5000000000,\"C\":4294967295,\"D\":-2147483648}}}", 0, NULL);
+    const char *type;
+    json_t *params;
+    assert_int_equal(acs_task_validate(b, &type, &params, err, sizeof err), 0);
+    cwmp_msg_t m = { .ns = CWMP_NS_1_2, .id = "1" };
+    acs_rpc_scratch_t sc;
+    char key[40];
+    assert_int_equal(acs_task_to_rpc(type, params, 1, &m, &sc, key, sizeof key), 0);
+    assert_int_equal(m.n_params, 4);
+    assert_string_equal(m.params[0].type, "xsd:unsignedLong");
+    assert_string_equal(m.params[1].type, "xsd:long");
+    assert_string_equal(m.params[2].type, "xsd:unsignedInt");
+    assert_string_equal(m.params[3].type, "xsd:int");
+    acs_rpc_scratch_free(&sc);
+    json_decref(params);
+    json_decref(b);
+}
+
 /* Text from CPEs lands in fixed-size fields: a cut must not split a UTF-8
  * character, and a field that is not UTF-8 anyway still gives an object
  * (a NULL made GET /api/devices/{id} a 500 and dropped the device from lists). */
@@ -256,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_names_parse),
         cmocka_unit_test(test_device_online),
         cmocka_unit_test(test_json_text_utf8),
+        cmocka_unit_test(test_set_params_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
