@@ -53,7 +53,7 @@ struct http_client {
     bool freeing;
 };
 
-static void call_start(http_call_t *call, bool allow_idle);
+static int call_start(http_call_t *call, bool allow_idle);
 
 /* ---- pool ------------------------------------------------------------------ */
 
@@ -228,7 +228,9 @@ static void hc_on_close(net_conn_t *c, int err)
         call->hc = NULL;
         if (!cl->freeing && reused && !call->got_bytes && call->idempotent && !call->retried) {
             call->retried = true;
-            call_start(call, false);
+            int rc = call_start(call, false);
+            if (rc)
+                call_finish(call, rc, NULL);
         } else {
             call_finish(call, err ? err : (call->got_bytes ? -EPROTO : -ECONNRESET), NULL);
         }
@@ -245,7 +247,10 @@ static const net_conn_cbs_t hc_cbs = {
 
 /* ---- calls ------------------------------------------------------------------------ */
 
-static void call_start(http_call_t *call, bool allow_idle)
+/* Put the call on an idle pooled connection or a new one. A failure here is
+ * returned, not reported through the callback: http_client_request must not
+ * call back (and free the call) before its caller holds the handle. */
+static int call_start(http_call_t *call, bool allow_idle)
 {
     http_client_t *cl = call->cl;
     buf_reset(&call->body);
@@ -262,8 +267,8 @@ static void call_start(http_call_t *call, bool allow_idle)
                 http_parser_expect_no_body(h->parser);
             net_conn_timer(h->conn, call->timeout_ms, hc_on_call_timer);
             if (net_conn_write(h->conn, call->req.data, call->req.len) != 0)
-                net_conn_close(h->conn);
-            return;
+                net_conn_close(h->conn); /* the close reports it */
+            return 0;
         }
     }
     hc_conn_t *h = calloc(1, sizeof *h);
@@ -272,8 +277,7 @@ static void call_start(http_call_t *call, bool allow_idle)
         h->parser = http_parser_new(&po, &hc_parser_cbs, h);
     if (!h || !h->parser) {
         free(h);
-        call_finish(call, -ENOMEM, NULL);
-        return;
+        return -ENOMEM;
     }
     h->cl = cl;
     str_copy(h->key, sizeof h->key, call->key);
@@ -289,8 +293,7 @@ static void call_start(http_call_t *call, bool allow_idle)
         http_parser_free(h->parser);
         free(h);
         call->hc = NULL;
-        call_finish(call, rc, NULL);
-        return;
+        return rc;
     }
     h->next = cl->conns;
     if (cl->conns)
@@ -298,6 +301,7 @@ static void call_start(http_call_t *call, bool allow_idle)
     cl->conns = h;
     cl->nconns++;
     net_conn_timer(h->conn, call->timeout_ms, hc_on_call_timer);
+    return 0;
 }
 
 /* Extra header lines must be whole "Name: value\r\n" lines: no bare CR or
@@ -388,12 +392,13 @@ http_call_t *http_client_request(http_client_t *cl, const http_request_spec_t *s
         rc = buf_append(&call->req, "\r\n", 2);
     if (!rc && spec->body_len)
         rc = buf_append(&call->req, spec->body, spec->body_len);
+    if (!rc)
+        rc = call_start(call, !spec->no_reuse);
     if (rc) {
         *err = rc;
         call_free(call);
         return NULL;
     }
-    call_start(call, !spec->no_reuse);
     return call;
 }
 

@@ -60,8 +60,10 @@ typedef struct http_request_spec {
 http_client_t *http_client_new(uv_loop_t *loop, const http_client_opts_t *opts);
 /* Cancel everything (no callbacks) and free the pool asynchronously. */
 void http_client_free(http_client_t *c);
-/* NULL only if the spec is invalid (bad URL, https without TLS): then the
- * callback is not called and *err says why. */
+/* NULL if the request cannot start (bad URL, https without TLS, no memory,
+ * no connection attempt possible): then the callback is not called and *err
+ * says why. Otherwise the callback runs exactly once, never before this
+ * returns. */
 http_call_t *http_client_request(http_client_t *c, const http_request_spec_t *spec,
                                  http_client_cb cb, void *ud, int *err);
 void http_call_cancel(http_call_t *call);
