@@ -45,6 +45,7 @@ typedef struct gw_opts {
     int64_t open_timeout_ms;
     int64_t handshake_timeout_ms;
     int64_t ping_interval_ms;
+    int64_t idle_timeout_ms; /* v1 sessions that sent nothing this long are dropped */
     int64_t drain_ms;
     bool cert_name_match;
 } gw_opts_t;
@@ -96,6 +97,7 @@ struct gw_session {
     int64_t since_ms;     /* accepted (monotonic) */
     int64_t since_real_s; /* authenticated (wall clock) */
     int64_t deadline_ms;  /* handshake deadline while !authed */
+    int64_t last_rx_ms;   /* last complete message from the agent (monotonic) */
     gw_auth_work_t *auth; /* verification running in the thread pool */
     hmap_t streams; /* GUID -> gw_leg_t* */
     uint64_t bytes_in, bytes_out, msgs_in;

@@ -49,6 +49,9 @@ static const cfg_opt_t gw_opt_table[] = {
       "time for a new connection to log in", .min = 100, .max = 600000),
     O("ping-interval", CFG_DURATION, ping_interval_ms, "20s", "DURATION",
       "WebSocket ping period towards agents (0: off)", .min = 0, .max = 3600000),
+    O("idle-timeout", CFG_DURATION, idle_timeout_ms, "60s", "DURATION",
+      "drop a protocol-1 agent that sent nothing for this long (agents Ping every "
+      "--keepalive, 20s; keep this above it; 0: off)", .min = 0, .max = 3600000),
     O("drain-timeout", CFG_DURATION, drain_ms, "10s", "DURATION",
       "how long SIGTERM waits for agents to close", .min = 100, .max = 600000),
     O("cert-name-match", CFG_BOOL, cert_name_match, "true", NULL,

@@ -246,6 +246,7 @@ static void on_message(ws_t *ws, int type, const uint8_t *data, size_t len)
         return;
     s->bytes_in += len;
     s->msgs_in++;
+    s->last_rx_ms = clock_mono_ms();
     if (type != WS_BINARY) {
         s->gw->c_proto_errors++;
         log_warn("agent_protocol_error", LF_S("agent", s->name), LF_S("peer", s->peer),
@@ -351,7 +352,7 @@ void gw_session_accept(gw_t *gw, http_req_t *req)
     s->gw = gw;
     hmap_init(&s->streams);
     str_copy(s->peer, sizeof s->peer, http_req_peer(req));
-    s->since_ms = clock_mono_ms();
+    s->since_ms = s->last_rx_ms = clock_mono_ms();
     s->deadline_ms = s->since_ms + gw->opts.handshake_timeout_ms;
     ws_opts_t wo = {
         .max_message = gw->opts.max_message,
@@ -386,6 +387,18 @@ void gw_session_sweep(gw_t *gw, int64_t now)
         if (!s->authed && !s->closing && !s->auth && now > s->deadline_ms) {
             log_warn("agent_handshake_timeout", LF_S("peer", s->peer));
             gw_session_close(s, WS_CLOSE_POLICY, "handshake timeout");
+            continue;
+        }
+        /* A version-1 agent Pings every --keepalive: silence means it or its
+         * path is gone. WebSocket pings alone do not tell, because a proxy in
+         * between may answer them itself. Version-0 agents send no Pings, so
+         * only the WebSocket pings watch them. */
+        int64_t idle = gw->opts.idle_timeout_ms;
+        if (s->authed && !s->closing && s->version >= 1 && idle > 0 &&
+            now - s->last_rx_ms > idle) {
+            log_warn("agent_idle_timeout", LF_S("agent", s->name), LF_S("peer", s->peer),
+                     LF_I("idle_ms", now - s->last_rx_ms));
+            gw_session_close(s, WS_CLOSE_GOING_AWAY, "idle timeout");
         }
     }
 }

@@ -152,8 +152,18 @@ def test_stream_errors_reset_only_their_stream(outpost, tmp_path, gw):
     ws.send(msg(TERMINATOR, GUID="s2", Mode="fin"))
     t, d = ws.recv_msg()
     assert (t, d["GUID"], d["Mode"]) == (TERMINATOR, "s2", "fin")
+    # an Initiator reusing the GUID of a live stream resets that stream
+    ws.send(msg(INITIATOR, GUID="s4", Ip="127.0.0.1", Port=echo.port, Gatename="a", Window=65536))
+    t, ack = ws.recv_msg()
+    assert (t, ack["GUID"], ack["Ok"]) == (ACK, "s4", True)
+    ws.send(msg(INITIATOR, GUID="s4", Ip="127.0.0.1", Port=echo.port, Gatename="a", Window=65536))
+    t, d = ws.recv_msg()
+    assert (t, d["GUID"], d["Mode"]) == (TERMINATOR, "s4", "reset")
+    assert "GUID reused" in d["Reason"]
     # messages for unknown streams are ignored, not errors
     ws.send(msg(WINDOW, GUID="nope", Credit=5))
+    ws.send(msg(DATA, GUID="nope", Data=b"late"))
+    ws.send(msg(TERMINATOR, GUID="s4", Mode="reset"))
     ws.send(msg(PING, Seq=1))
     assert ws.recv_msg() == (PONG, {"Seq": 1})
     ws.close()
