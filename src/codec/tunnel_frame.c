@@ -72,6 +72,7 @@ static const key_def_t keys[] = {
     KEY("Ok", TUNNEL_F_OK, K_BOOL, T_ACK),
     KEY("Message", TUNNEL_F_MESSAGE, K_TEXT, T_ACK),
     KEY("MaxMessage", TUNNEL_F_MAXMSG, K_UINT, T_HS | T_ACK),
+    KEY("MaxWindow", TUNNEL_F_MAXWIN, K_UINT, T_ACK),
 };
 
 static unsigned type_bit(int type)
@@ -255,6 +256,7 @@ static uint64_t *uint_slot(tunnel_msg_t *m, uint32_t flag)
     case TUNNEL_F_CREDIT: return &m->credit;
     case TUNNEL_F_SEQ: return &m->seq;
     case TUNNEL_F_MAXMSG: return &m->max_message;
+    case TUNNEL_F_MAXWIN: return &m->max_window;
     default: return NULL;
     }
 }

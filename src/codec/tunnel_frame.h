@@ -76,6 +76,7 @@ enum {
     TUNNEL_F_OK = 1u << 15,
     TUNNEL_F_MESSAGE = 1u << 16,
     TUNNEL_F_MAXMSG = 1u << 17,
+    TUNNEL_F_MAXWIN = 1u << 18,
 };
 
 /* A borrowed byte string (not NUL-terminated). */
@@ -88,7 +89,7 @@ typedef struct tunnel_msg {
     uint8_t type;       /* tunnel_type_t */
     uint32_t has;       /* TUNNEL_F_* of the keys present */
     tunnel_str_t name, key, guid, ip, gatename, from, data, reason, code, message;
-    uint64_t version, window, credit, seq, max_message;
+    uint64_t version, window, credit, seq, max_message, max_window;
     uint16_t port;
     tunnel_term_mode_t mode;
     bool ok;

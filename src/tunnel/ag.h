@@ -119,6 +119,7 @@ struct ag {
     ag_link_state_t link;
     int version;
     size_t peer_max_message;
+    uint64_t window, max_window; /* --window/--max-window within the gateway's MaxWindow */
     int attempt;           /* reconnects since the last successful login */
     bool replaced;         /* GoAway{replaced}: wait the maximum backoff */
     uv_timer_t timer;      /* reconnect / keepalive */

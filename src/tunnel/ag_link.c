@@ -117,12 +117,24 @@ static void on_login_ack(ag_t *ag, const tunnel_msg_t *m)
                                    m->max_message < ag->opts.max_message
                                ? m->max_message
                                : ag->opts.max_message;
+    /* Our windows must fit the gateway's --max-window: it refuses a larger
+     * initial Window and resets a stream whose grants outgrow it, which a
+     * window that grew on a fast stream would otherwise do mid-transfer. */
+    ag->window = ag->opts.window;
+    ag->max_window = ag->opts.max_window;
+    if ((m->has & TUNNEL_F_MAXWIN) && m->max_window >= 16384) {
+        if (ag->max_window > m->max_window)
+            ag->max_window = m->max_window;
+        if (ag->window > m->max_window)
+            ag->window = m->max_window;
+    }
     ag->attempt = 0;
     ag->replaced = false;
     ag->ping_sent_ms = 0;
     ag->up_since_s = clock_real_s();
     log_info("gateway_connected", LF_S("gateway", ag->opts.gateway), LF_S("agent", ag->opts.name),
-             LF_I("version", ag->version));
+             LF_I("version", ag->version), LF_U("window", ag->window),
+             LF_U("max_window", ag->max_window));
     arm(ag, ag->opts.keepalive_ms, on_keepalive);
 }
 

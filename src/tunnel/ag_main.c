@@ -154,6 +154,8 @@ static int start(ag_t *ag)
     if (rc != 0)
         return rc;
     ag->peer_max_message = o->max_message;
+    ag->window = o->window; /* narrowed at each login to the gateway's MaxWindow */
+    ag->max_window = o->max_window;
     hmap_init(&ag->streams);
     if ((rc = runtime_mkdirs(o->common.data_dir)) != 0)
         return rc;

@@ -71,7 +71,7 @@ static ag_stream_t *stream_new(ag_t *ag, const char *guid, size_t glen)
     memcpy(st->guid, guid, glen);
     st->glen = glen;
     buf_init(&st->pending, AG_PENDING_MAX);
-    tunnel_rwin_init(&st->rx, ag->opts.window, ag->opts.max_window);
+    tunnel_rwin_init(&st->rx, ag->window, ag->max_window);
     tunnel_dir_init(&st->tx, 0);
     if (hmap_put(&ag->streams, st->guid, st->glen, st) != 0) {
         free(st);
@@ -98,7 +98,7 @@ static void limit_queue(ag_stream_t *st)
     /* on_drain must fire well before the window is used up, so credit
      * returns while data still flows (see tunnel_rwin). The queue holds at
      * most one window, however far it has grown. */
-    size_t hw = st->ag->opts.window / 4;
+    size_t hw = st->ag->window / 4;
     if (hw < 16384)
         hw = 16384;
     net_conn_set_limits(st->conn, &(net_limits_t){ .high_water = hw, .low_water = hw / 2,
@@ -291,7 +291,7 @@ static void on_target_open(net_conn_t *c)
     log_debug("stream_connected", LF_S("guid", st->guid), LF_S("target", st->target));
     if (ag_link_up(ag))
         ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, st->guid, st->glen, true, "connected",
-                                    ag->version >= 1 ? (int64_t)ag->opts.window : -1));
+                                    ag->version >= 1 ? (int64_t)ag->window : -1));
 }
 
 static const net_conn_cbs_t local_cbs = {
@@ -342,7 +342,7 @@ void ag_stream_local_accept(ag_forward_t *f, net_conn_t *c)
     m.ip = tunnel_s(f->ip);
     m.gatename = tunnel_s(f->gateway);
     if (ag->version >= 1) {
-        m.window = ag->opts.window;
+        m.window = ag->window;
         m.has |= TUNNEL_F_WINDOW;
     }
     log_debug("stream_initiate", LF_S("guid", st->guid), LF_U("forward", f->id),

@@ -134,7 +134,8 @@ static void auth_done(gw_session_t *s, bool ok)
     if (s->version >= 1) {
         m.version = (uint64_t)s->version;
         m.max_message = gw->opts.max_message;
-        m.has |= TUNNEL_F_VERSION | TUNNEL_F_MAXMSG;
+        m.max_window = gw->opts.max_window; /* agents keep their windows within it */
+        m.has |= TUNNEL_F_VERSION | TUNNEL_F_MAXMSG | TUNNEL_F_MAXWIN;
     }
     gw_send(s, &m);
     log_info("agent_online", LF_S("agent", s->name), LF_S("peer", s->peer),

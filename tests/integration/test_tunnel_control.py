@@ -1,8 +1,10 @@
 """Tunnel control plane: ACL and whitelist denials, unreachable targets,
 duplicate logins, bad keys, gateway restarts, agent deaths, the admin and
 agent APIs (with the persisted forwards) and SIGHUP reloads."""
+import os
 import signal
 import socket
+import threading
 import time
 
 import pytest
@@ -361,3 +363,28 @@ def test_gateway_drops_silent_agent(outpost, tmp_path, echo):
     assert "gateway_disconnected" not in "".join(a.lines)
     wait_connected(b, start=nb)
     echo_ok(port)
+
+
+def test_agent_windows_fit_the_gateway_max_window(outpost, tmp_path, echo):
+    """The gateway announces its --max-window in the login Ack and agents keep
+    their windows within it: a window that grows on a fast stream must not
+    outgrow what the gateway accepts (it would reset the stream mid-transfer),
+    nor may an initial --window above it make every stream fail."""
+    gw, a, b = pair(outpost, tmp_path, ["from=a to=b net=* ports=*"], ["net=127.0.0.0/8 ports=*"],
+                    extra_gw=["--max-window", "64KiB"], extra=["--window", "32KiB"])
+    a.wait_for(r"gateway_connected .* window=32768 max_window=65536")
+    port = port_of(add_forward(a, echo.port))
+    blob = os.urandom(8 << 20)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+        t = threading.Thread(target=lambda: (c.sendall(blob), c.shutdown(socket.SHUT_WR)))
+        t.start()
+        got = read_all(c)
+        t.join()
+    assert got == blob
+    assert "stream_error" not in gw.output()
+    # an initial --window above the gateway's maximum is narrowed, not refused
+    a.stop()
+    a2 = start_agent(outpost, tmp_path, gw, "a", "key-a", extra=["--window", "1MiB"])
+    a2.wait_for(r"gateway_connected .* window=65536 max_window=65536")
+    echo_ok(port)
+    assert "stream_error" not in gw.output() and "stream_refused" not in a2.output()

@@ -45,6 +45,7 @@ def closed_with(ws, code):
 def test_login_ack_and_keepalive(gw):
     ws, ack = login(gw)
     assert ack["Version"] == 1 and ack["MaxMessage"] == 65536
+    assert ack["MaxWindow"] == 16 << 20  # the gateway's --max-window (default)
     ws.send(msg(PING, Seq=42))
     assert ws.recv_msg() == (PONG, {"Seq": 42})
     ws.close()

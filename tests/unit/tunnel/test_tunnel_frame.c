@@ -140,6 +140,35 @@ static void test_roundtrip_all_types(void **state)
     assert_str(d.message, "denied by ACL");
     assert_str(d.guid, "abc");
     assert_int_equal(b.data[0], (char)0xFF);
+
+    /* the login Ack: the gateway's caps, MaxWindow included (agents clamp
+     * their window growth to it) */
+    buf_reset(&b);
+    memset(&m, 0, sizeof m);
+    m.type = TUNNEL_ACK;
+    m.ok = true;
+    m.version = 1;
+    m.max_message = 1 << 20;
+    m.max_window = 16u << 20;
+    m.has = TUNNEL_F_VERSION | TUNNEL_F_MAXMSG | TUNNEL_F_MAXWIN;
+    assert_int_equal(tunnel_encode(&b, &m), 0);
+    assert_int_equal(decode(&b, &d, NULL), 0);
+    assert_true(d.ok);
+    assert_int_equal(d.has & (TUNNEL_F_VERSION | TUNNEL_F_MAXMSG | TUNNEL_F_MAXWIN),
+                     TUNNEL_F_VERSION | TUNNEL_F_MAXMSG | TUNNEL_F_MAXWIN);
+    assert_int_equal(d.max_message, 1 << 20);
+    assert_int_equal(d.max_window, 16u << 20);
+    /* MaxWindow belongs to the Ack only: other types do not carry it */
+    buf_reset(&b);
+    memset(&m, 0, sizeof m);
+    m.type = TUNNEL_HANDSHAKE;
+    m.name = tunnel_s("a");
+    m.key = tunnel_s("k");
+    m.max_window = 5;
+    m.has = TUNNEL_F_MAXWIN;
+    assert_int_equal(tunnel_encode(&b, &m), 0);
+    assert_int_equal(decode(&b, &d, NULL), 0);
+    assert_false(d.has & TUNNEL_F_MAXWIN);
     buf_free(&b);
 }
 
