@@ -136,6 +136,7 @@ struct ag {
     ag_forward_t *forwards;
     uint64_t next_forward_id;
     char state_path[4096];
+    struct json_t *state_kept; /* state entries that did not load: written back as they were */
     /* API */
     http_server_t *api;
     http_router_t *router;

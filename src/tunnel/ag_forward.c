@@ -8,6 +8,12 @@
  * (written to a temporary file, fsynced, renamed: a crash leaves the old or
  * the new file, never half of one) and come back on restart, on the port
  * they had. Forwards from the configuration are not written there.
+ *
+ * Stored forwards are never lost to a bad start: an entry that cannot be
+ * loaded (its port taken by another process for now, say) is written back
+ * as it was and tried again at the next start, and a file that is not
+ * valid JSON is moved aside to forwards.json.bad before anything overwrites
+ * it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -159,6 +165,8 @@ void ag_forward_close_all(ag_t *ag)
         ag->forwards = f->next;
         forward_free(f);
     }
+    json_decref(ag->state_kept);
+    ag->state_kept = NULL;
 }
 
 int ag_forward_save_state(ag_t *ag)
@@ -168,6 +176,8 @@ int ag_forward_save_state(ag_t *ag)
         if (f->persist)
             json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:i}", "local", f->bound, "gateway",
                                                  f->gateway, "ip", f->ip, "remote", f->remote));
+    if (ag->state_kept)
+        json_array_extend(arr, ag->state_kept);
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", ag->state_path);
     char *text = json_dumps(arr, JSON_INDENT(2));
@@ -201,8 +211,13 @@ int ag_forward_load_state(ag_t *ag)
     json_t *arr = json_loadf(fp, 0, &jerr);
     fclose(fp);
     if (!json_is_array(arr)) {
+        /* Keep the operator's data: the next save would overwrite it. */
+        char bad[sizeof ag->state_path + 8];
+        snprintf(bad, sizeof bad, "%s.bad", ag->state_path);
+        int rc = rename(ag->state_path, bad) == 0 ? 0 : -errno;
         log_error("state_load_failed", LF_S("path", ag->state_path),
-                  LF_S("reason", arr ? "not a JSON array" : jerr.text), LF_I("line", jerr.line));
+                  LF_S("reason", arr ? "not a JSON array" : jerr.text), LF_I("line", jerr.line),
+                  LF_S("moved_to", bad), LF_S("move", rc == 0 ? "ok" : log_strerror(rc)));
         json_decref(arr);
         return -EINVAL;
     }
@@ -215,9 +230,13 @@ int ag_forward_load_state(ag_t *ag)
         const char *ip = json_string_value(json_object_get(it, "ip"));
         json_int_t remote = json_integer_value(json_object_get(it, "remote"));
         char err[200];
-        if (ag_forward_add(ag, local, gw, ip, remote, true, err, sizeof err, NULL) != 0)
+        if (ag_forward_add(ag, local, gw, ip, remote, true, err, sizeof err, NULL) != 0) {
             log_error("state_forward_skipped", LF_S("path", ag->state_path), LF_I("index", i),
-                      LF_S("reason", err));
+                      LF_S("reason", err), LF_S("kept", "retried at the next start"));
+            if (!ag->state_kept)
+                ag->state_kept = json_array();
+            json_array_append(ag->state_kept, it);
+        }
     }
     json_decref(arr);
     return 0;

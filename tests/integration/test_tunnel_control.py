@@ -388,3 +388,43 @@ def test_agent_windows_fit_the_gateway_max_window(outpost, tmp_path, echo):
     a2.wait_for(r"gateway_connected .* window=65536 max_window=65536")
     echo_ok(port)
     assert "stream_error" not in gw.output() and "stream_refused" not in a2.output()
+
+
+def test_stored_forwards_survive_a_bad_start(outpost, tmp_path, echo):
+    """A stored forward whose port is taken at start-up is not dropped from
+    the state file by the next save, and comes back once its port is free; a
+    state file that is not JSON is moved aside, not overwritten."""
+    import json
+    gw = start_gateway(outpost, tmp_path, {"a": "key-a", "b": "key-b"},
+                       ["from=a to=b net=* ports=*"])
+    b = start_agent(outpost, tmp_path, gw, "b", "key-b", allow=["net=127.0.0.0/8 ports=*"])
+    wait_connected(b)
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    busy_local = "127.0.0.1:%d" % busy.getsockname()[1]
+    state = tmp_path / "a" / "forwards.json"
+    state.parent.mkdir(parents=True)
+    stored = {"local": busy_local, "gateway": "b", "ip": "127.0.0.1", "remote": echo.port}
+    state.write_text(json.dumps([stored]))
+    a = start_agent(outpost, tmp_path, gw, "a", "key-a")
+    wait_connected(a)
+    a.wait_for(r"state_forward_skipped .*cannot listen")
+    add_forward(a, echo.port)  # saves the state file
+    saved = json.loads(state.read_text())
+    assert stored in saved and len(saved) == 2
+    a.stop()
+    busy.close()
+    a2 = start_agent(outpost, tmp_path, gw, "a", "key-a")
+    wait_connected(a2)
+    lst = requests.get(a2.url() + "/api/forwards", headers=AG_AUTH, timeout=5).json()
+    assert busy_local in [f["local"] for f in lst]
+    echo_ok(int(busy_local.rsplit(":", 1)[1]))
+    a2.stop()
+    # a damaged file is kept for the operator
+    state.write_text("[{\"local\": 1")
+    a3 = start_agent(outpost, tmp_path, gw, "a", "key-a")
+    a3.wait_for(r"state_load_failed .*moved_to=")
+    assert (tmp_path / "a" / "forwards.json.bad").read_text() == "[{\"local\": 1"
+    add_forward(a3, echo.port)
+    assert len(json.loads(state.read_text())) == 1
