@@ -28,7 +28,8 @@ static const cfg_opt_t ag_opt_table[] = {
     O("key-file", CFG_STR, key_file, NULL, "FILE", "file holding the key (first line)"),
     CFG_COMMON_LISTEN(ag_opts_t, "127.0.0.1:7001", "REST API listener (loopback; empty: off)"),
     CFG_COMMON_TLS(ag_opts_t, "presented to the gateway (mutual TLS)"),
-    CFG_COMMON_INSECURE(ag_opts_t, "allow a plain ws:// gateway URL (logged as a warning)"),
+    CFG_COMMON_INSECURE(ag_opts_t, "allow a plain ws:// gateway URL, and with wss:// do not verify "
+                                   "the gateway's certificate (logged as a warning)"),
     CFG_COMMON_DATA_DIR(ag_opts_t, "/var/lib/outpost/agent"),
     CFG_COMMON_API_TOKEN(ag_opts_t),
     O("forward", CFG_LIST, forwards, NULL, "'local=PORT gateway=AGENT ip=ADDR remote=PORT'",

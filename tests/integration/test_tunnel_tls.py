@@ -51,3 +51,31 @@ def test_wss_mutual_tls(outpost, tmp_path, pki):
     rogue = tls_agent(outpost, tmp_path / "r", gw, pki, "client", "k1", "rogue")
     rogue.wait_for(r"gateway_connect_failed")
     echo.close()
+
+
+def test_wss_server_verification_and_insecure(outpost, tmp_path, pki):
+    """Over wss an agent verifies the gateway's certificate (against --tls-ca,
+    or the system's CAs); --insecure skips that check, as its help says,
+    with a warning."""
+    from conftest import run_outpost
+    gw = outpost("gateway", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                 "--data-dir", str(tmp_path / "gw"), "--api-token", "admintoken",
+                 "--tls-cert", pki["server.pem"], "--tls-key", pki["server.key"],
+                 "--agent", f"name=client key-hash={key_hash('k1')}")
+    url = f"wss://127.0.0.1:{gw.addr()[1]}/tunnel"
+    common = ["--name", "client", "--key", "k1", "--listen", "127.0.0.1:0",
+              "--api-token", "agenttoken", "--reconnect-min", "100ms", "--reconnect-max", "500ms"]
+    untrusted = outpost("agent", "--gateway", url, "--data-dir", str(tmp_path / "u"), *common)
+    untrusted.wait_for(r"gateway_connect_failed")
+    untrusted.stop()
+    trusting = outpost("agent", "--gateway", url, "--data-dir", str(tmp_path / "t"),
+                       "--tls-ca", pki["ca.pem"], *common)
+    wait_connected(trusting)
+    trusting.stop()
+    blind = outpost("agent", "--gateway", url, "--data-dir", str(tmp_path / "i"), "--insecure",
+                    *common)
+    blind.wait_for(r"insecure .*certificate is not verified")
+    wait_connected(blind)
+    help_line = [x for x in run_outpost("agent", "--help").stdout.splitlines()
+                 if x.strip().startswith("--insecure")][0]
+    assert "certificate" in help_line
