@@ -192,6 +192,21 @@ int rpc_inform(fleet_t *f, cpe_t *c, buf_t *out)
     return rc;
 }
 
+/* TransferComplete's FaultCode is an enumeration in the CWMP schemas. 1.0
+ * knows only 9001, 9002, 9010 (download failed), 9011 (upload failed) and
+ * 9012; the specific causes (9014-9019: unreachable, file not found, broken
+ * off, size mismatch...) came with 1.1, 9020 with 1.2. An older CPE reports
+ * the generic code and keeps the cause in FaultString, or an ACS validating
+ * against its schema would reject the whole message. */
+static int tc_fault_code(cwmp_ns_t ns, int code, bool upload)
+{
+    bool ok = code == 0 || code == 9001 || code == 9002 || (code >= 9010 && code <= 9012);
+    if (ns != CWMP_NS_1_0)
+        ok = ok || (code >= 9014 && code <= (ns == CWMP_NS_1_1 ? 9019 : 9020)) ||
+             (ns != CWMP_NS_1_1 && code >= 9800 && code <= 9899);
+    return ok ? code : upload ? 9011 : 9010;
+}
+
 int rpc_transfer_complete(fleet_t *f, cpe_t *c, buf_t *out)
 {
     const cpe_tc_t *tc = &c->x->tc;
@@ -202,7 +217,7 @@ int rpc_transfer_complete(fleet_t *f, cpe_t *c, buf_t *out)
         .type = CWMP_TRANSFER_COMPLETE,
         .ns = f->ns,
         .command_key = tc->command_key ? tc->command_key : "",
-        .fault_code = tc->fault_code,
+        .fault_code = tc_fault_code(f->ns, tc->fault_code, tc->is_upload),
         .fault_string = tc->fault_string ? tc->fault_string : "",
         .start_time = tc->start_s ? start : NULL,
         .complete_time = tc->complete_s ? done : NULL,

@@ -9,11 +9,12 @@ from test_cpesim_transfer import FileServer
 S1 = "SIM000001"
 
 
-@pytest.mark.parametrize("version", ["1.0", "1.2"])
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2"])
 def test_every_envelope_validates(outpost, shared_dir, tmp_path, version):
     acs, files = ScriptedAcs(), FileServer()
     try:
-        start_sim(outpost, acs, "--cwmp-version", version, "--get-rpc-methods", "--fault-rate", "0")
+        start_sim(outpost, acs, "--cwmp-version", version, "--get-rpc-methods", "--fault-rate", "0",
+                  "--inform-interval", "2s", "--value-change-interval", "200ms", "--seed", "5")
         acs.wait_inform("0 BOOTSTRAP", S1)
         acs.wait_msg("GetRPCMethods", S1)
         calls = [
@@ -37,6 +38,13 @@ def test_every_envelope_validates(outpost, shared_dir, tmp_path, version):
         acs.wait_msg("TransferComplete", S1)
         acs.call(S1, Rpc.upload(files.url + "/u", key="u"), "UploadResponse")
         acs.wait_msg("TransferComplete", S1, count=2)
+        acs.call(S1, Rpc.download(files.url + "/missing.bin", key="f", ftype="2 Web Content"), "DownloadResponse")
+        tc = acs.wait_msg("TransferComplete", S1, count=3)
+        # 9016 (file not found) is a 1.1 code: the 1.0 schema only has 9010 (download failure)
+        assert tc.field("FaultCode") == ("9010" if version == "1.0" else "9016")
+        assert "404" in tc.field("FaultString")
+        acs.call(S1, Rpc.spa("Device.WiFi.Radio.1.Channel", 2), "SetParameterAttributesResponse")
+        acs.wait_inform("4 VALUE CHANGE", S1)
         acs.call(S1, Rpc.spv([("Device.IP.Diagnostics.IPPing.Host", "192.0.2.1", "xsd:string"),
                               ("Device.IP.Diagnostics.IPPing.DiagnosticsState", "Requested", "xsd:string")]),
                  "SetParameterValuesResponse")
@@ -52,9 +60,10 @@ def test_every_envelope_validates(outpost, shared_dir, tmp_path, version):
                          "DeleteObjectResponse", "GetParameterAttributesResponse", "RebootResponse",
                          "FactoryResetResponse", "DownloadResponse", "UploadResponse", "ScheduleInformResponse",
                          "GetRPCMethodsResponse", "SetParameterAttributesResponse"}
+        acs.wait_inform("2 PERIODIC", S1)
         events = {c for m in acs.by("Inform") for c in m.event_codes()}
-        assert events >= {"0 BOOTSTRAP", "1 BOOT", "3 SCHEDULED", "6 CONNECTION REQUEST", "7 TRANSFER COMPLETE",
-                          "8 DIAGNOSTICS COMPLETE", "M Reboot", "M Download", "M Upload", "M ScheduleInform"}
+        assert events >= {"0 BOOTSTRAP", "1 BOOT", "2 PERIODIC", "3 SCHEDULED", "4 VALUE CHANGE",
+                          "6 CONNECTION REQUEST", "7 TRANSFER COMPLETE", "8 DIAGNOSTICS COMPLETE", "M Reboot", "M Download", "M Upload", "M ScheduleInform"}
         files_out = []
         for i, raw in enumerate(acs.raw):
             p = tmp_path / ("env%03d.xml" % i)

@@ -66,7 +66,8 @@ class FileServer:
 @pytest.fixture
 def env(outpost):
     acs, files = ScriptedAcs(), FileServer()
-    start_sim(outpost, acs)
+    # CWMP 1.2: TransferComplete may carry the specific fault codes (1.0 has only 9010/9011)
+    start_sim(outpost, acs, "--cwmp-version", "1.2")
     acs.wait_inform("0 BOOTSTRAP", S1)
     yield acs, files
     acs.close()
