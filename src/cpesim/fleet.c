@@ -574,7 +574,8 @@ void fleet_stats_print(fleet_t *f, bool final)
                     "}");
             fflush(stdout);
         }
-    } else if (stats_text(&f->st, elapsed, recent, f->count, f->active, &out) == 0) {
+    } else if (stats_text(&f->st, elapsed, recent, rpc_names(), STATS_RPC_KINDS, f->count, f->active,
+                          &out) == 0) {
         log_info(final ? "summary" : "stats", LF_S("cpesim", out.data));
     }
     if (f->fail_suppressed)

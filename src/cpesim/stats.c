@@ -114,8 +114,8 @@ int stats_json(const stats_t *s, double elapsed_s, double recent, const char *co
     return rc;
 }
 
-int stats_text(const stats_t *s, double elapsed_s, double recent, uint32_t cpes, uint32_t active,
-               buf_t *out)
+int stats_text(const stats_t *s, double elapsed_s, double recent, const char *const *rpc_names,
+               size_t n_names, uint32_t cpes, uint32_t active, buf_t *out)
 {
     double rate = elapsed_s > 0 ? (double)s->sessions_completed / elapsed_s : 0;
     int rc = buf_printf(out,
@@ -135,5 +135,8 @@ int stats_text(const stats_t *s, double elapsed_s, double recent, uint32_t cpes,
     for (int f = 0; f < STATS_FAIL_COUNT && !rc; f++)
         if (s->fail[f])
             rc = buf_printf(out, " fail_%s=%llu", fail_names[f], (unsigned long long)s->fail[f]);
+    for (size_t i = 0; i < n_names && i < STATS_RPC_KINDS && !rc; i++)
+        if (s->rpcs[i] && rpc_names[i] && *rpc_names[i])
+            rc = buf_printf(out, " rpc_%s=%llu", rpc_names[i], (unsigned long long)s->rpcs[i]);
     return rc;
 }

@@ -68,8 +68,9 @@ const char *stats_fail_name(stats_fail_t f);
  * names of RPC kinds come from rpc_names (NULL entries are skipped). */
 int stats_json(const stats_t *s, double elapsed_s, double recent, const char *const *rpc_names,
                size_t n_names, uint32_t cpes, uint32_t active, buf_t *out);
-/* The same as one human line (key=value). */
-int stats_text(const stats_t *s, double elapsed_s, double recent, uint32_t cpes, uint32_t active,
-               buf_t *out);
+/* The same as one human line (key=value); RPC kinds seen so far as
+ * rpc_<Name>=N, so that the log says which RPCs the ACS used, not only how many. */
+int stats_text(const stats_t *s, double elapsed_s, double recent, const char *const *rpc_names,
+               size_t n_names, uint32_t cpes, uint32_t active, buf_t *out);
 
 #endif

@@ -85,6 +85,7 @@ def test_fault_rate_and_slow_cpe(outpost):
         assert "simulated failure" in r.field("FaultString")
         sim.stop()
         assert "faults=1 " in sim.output()
+        assert " rpc_GetParameterValues=1" in sim.output()  # the summary names the RPCs by type
     finally:
         acs.close()
 

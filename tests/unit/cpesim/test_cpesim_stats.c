@@ -51,8 +51,11 @@ static void test_output(void **state)
     assert_non_null(strstr(b.data, "\"rpcs\":{\"GetParameterValues\":5}"));
     assert_non_null(strstr(b.data, "\"p50\":1.5"));
     buf_reset(&b);
-    assert_int_equal(stats_text(&s, 2.0, 3.0, 100, 1, &b), 0);
+    assert_int_equal(stats_text(&s, 2.0, 3.0, names, STATS_RPC_KINDS, 100, 1, &b), 0);
     assert_non_null(strstr(b.data, "fail_timeout=2"));
+    assert_non_null(strstr(b.data, "rpcs=5 "));
+    assert_non_null(strstr(b.data, " rpc_GetParameterValues=5"));
+    assert_null(strstr(b.data, "rpc_(null)"));
     assert_string_equal(stats_fail_name(STATS_FAIL_DROPPED), "dropped");
     buf_free(&b);
 }
