@@ -59,8 +59,9 @@ static const cfg_opt_t opts[] = {
             "base of the ConnectionRequestURL the CPEs report (default: http://<cr-listen>)", .check = check_url),
     CFG_OPT("cr-username", CFG_STR, O, cr_username, NULL, "USER",
             "connection request user ({serial} is replaced; default: the serial number)"),
-    CFG_OPT("cr-password", CFG_STR, O, cr_password, "cpesim", "PASS", "connection request password",
-            .flags = CFG_SECRET),
+    /* a secret's default is not printed by --help; this one is public, so say it */
+    CFG_OPT("cr-password", CFG_STR, O, cr_password, "cpesim", "PASS",
+            "connection request password (default: cpesim)", .flags = CFG_SECRET),
     CFG_OPT("rate", CFG_STR, O, rate, "1000/s", "N/s", "start-up pace: CPEs booting per second (0: all at once)"),
     CFG_OPT("duration", CFG_DURATION, O, duration_ms, "0", "DUR", "stop after this long (0: run until SIGTERM)"),
     CFG_OPT("stats-interval", CFG_DURATION, O, stats_interval_ms, "10s", "DUR", "print counters this often (0: only at exit)"),

@@ -213,6 +213,7 @@ class ScriptedAcs:
         class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             daemon_threads = True
             allow_reuse_address = True
+            request_queue_size = 128  # a fleet connects at once; 5 would delay some CPEs by a SYN retry
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
