@@ -185,7 +185,7 @@ class Rpc:
 
 class ScriptedAcs:
     def __init__(self, mode="normal", digest=None, realm="scripted-acs"):
-        self.mode = mode            # normal | http500 | malformed | hang | empty
+        self.mode = mode            # normal | http500 | malformed | hang | empty | huge
         self.digest = digest        # (user, password) to require, or None
         self.realm = realm
         self.messages = []          # every Message, in order
@@ -375,6 +375,9 @@ class ScriptedAcs:
             return
         if self.mode == "empty":
             self._send(h, 204)
+            return
+        if self.mode == "huge":  # more than the CPE's --max-response
+            self._send(h, 200, b"<x/>" + b" " * 65536)
             return
         ns = msg.ns if msg is not None else "urn:dslforum-org:cwmp-1-0"
         reply = None

@@ -8,11 +8,12 @@ from test_cpesim_acs import ScriptedAcs, start_sim
     ("http500", r"why=http_status reason=\"HTTP 500 from the ACS\""),
     ("malformed", r"why=protocol reason=\"malformed SOAP from the ACS"),
     ("hang", r"why=timeout reason=\"no answer within 300 ms\""),
+    ("huge", r"why=protocol reason=\"bad HTTP response: body over --max-response\""),
 ])
 def test_bad_acs_is_retried(outpost, mode, reason):
     acs = ScriptedAcs(mode=mode)
     try:
-        sim = start_sim(outpost, acs, "--count", "2", "--session-timeout", "300ms")
+        sim = start_sim(outpost, acs, "--count", "2", "--session-timeout", "300ms", "--max-response", "4KiB")
         sim.wait_for(r"session_failed cpe=SIM00000[12] " + reason)
         # the retry carries RetryCount and still the BOOTSTRAP
         retry = acs.wait_msg("Inform", "SIM000001", count=2, timeout=5)

@@ -16,6 +16,8 @@ class FileServer:
     def __init__(self):
         self.ranges = []
         self.uploads = []
+        self.whole = 0   # GETs of /whole.bin, a server that ignores Range
+        self.posts = []  # (path, body) POSTed after a 405 to PUT
         fs = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -25,6 +27,13 @@ class FileServer:
                 pass
 
             def do_GET(self):
+                if self.path == "/whole.bin":  # no Range support: the whole file, 200
+                    fs.whole += 1
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(FIRMWARE)))
+                    self.end_headers()
+                    self.wfile.write(FIRMWARE)
+                    return
                 if self.path != "/fw.bin":
                     self.send_response(404)
                     self.send_header("Content-Length", "0")
@@ -46,8 +55,22 @@ class FileServer:
 
             def do_PUT(self):
                 n = int(self.headers.get("Content-Length") or 0)
-                fs.uploads.append((self.path, self.rfile.read(n)))
+                body = self.rfile.read(n)
+                if self.path.startswith("/post-only/"):
+                    self.send_response(405)
+                    self.send_header("Allow", "POST")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                fs.uploads.append((self.path, body))
                 self.send_response(201)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                fs.posts.append((self.path, self.rfile.read(n)))
+                self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -111,3 +134,17 @@ def test_upload(env):
     assert b"Device.WiFi.SSID.1.SSID =uploaded" in body
     inf = acs.wait_inform("M Upload", S1)
     assert ("M Upload", "up") in inf.events()
+
+
+def test_server_without_range_and_post_only_upload(env):
+    acs, files = env
+    acs.call(S1, Rpc.download(files.url + "/whole.bin", size=len(FIRMWARE), key="whole",
+                              ftype="3 Vendor Configuration File"), "DownloadResponse")
+    tc = acs.wait_msg("TransferComplete", S1)
+    assert (tc.field("CommandKey"), tc.field("FaultCode")) == ("whole", "0")
+    assert files.whole == 1  # the 200 carried the whole file: no second request
+    acs.call(S1, Rpc.upload(files.url + "/post-only/log", key="post", ftype="2 Vendor Log File"), "UploadResponse")
+    tc = acs.wait_msg("TransferComplete", S1, count=2)
+    assert (tc.field("CommandKey"), tc.field("FaultCode")) == ("post", "0")
+    assert [p for p, _ in files.posts] == ["/post-only/log"] and files.uploads == []
+    assert b"cpe-sim SIM000001: log upload requested" in files.posts[0][1]
