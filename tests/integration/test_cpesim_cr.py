@@ -48,3 +48,21 @@ def test_credentials_follow_the_data_model(outpost):
         assert acs.connection_request("SIM000001", user="cr-SIM000001", password="second", wait=True) == 200
     finally:
         acs.close()
+
+
+def test_rebooting_cpe_refuses_connection_requests(outpost):
+    acs = ScriptedAcs()
+    try:
+        sim = start_sim(outpost, acs, "--reboot-time", "3s")  # later flags win
+        acs.wait_inform("0 BOOTSTRAP", "SIM000001")
+        acs.call("SIM000001", Rpc.reboot("r"), "RebootResponse")
+        sim.wait_for(r"reboot cpe=SIM000001 ms=3000")  # the session is over, the CPE is down
+        # offline until the reboot is over: 503, and no session
+        assert acs.connection_request("SIM000001", wait=True) == 503
+        assert acs.informs_with("6 CONNECTION REQUEST") == []
+        acs.wait_inform("M Reboot", "SIM000001", timeout=10)
+        acs.wait(lambda: not acs.in_session.get("SIM000001"), what="session end")
+        assert acs.connection_request("SIM000001", wait=True) == 200
+        assert "1 BOOT" not in acs.wait_inform("6 CONNECTION REQUEST", "SIM000001").event_codes()
+    finally:
+        acs.close()
