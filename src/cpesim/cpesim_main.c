@@ -37,6 +37,17 @@ static int check_version(const char *v, char *err, size_t errlen)
     return 0;
 }
 
+/* a bad --rate is a usage error (exit 2), found before anything starts */
+static int check_rate(const char *v, char *err, size_t errlen)
+{
+    double rate;
+    if (fleet_parse_rate(v, &rate) != 0) {
+        snprintf(err, errlen, "expected N or N/s (CPEs booting per second)");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static const cfg_opt_t opts[] = {
     CFG_OPT("acs", CFG_STR, O, acs, "http://127.0.0.1:7547/", "URL",
             "the ACS (or cwmp-proxy) the CPEs inform; their ManagementServer.URL", .check = check_url),
@@ -62,7 +73,8 @@ static const cfg_opt_t opts[] = {
     /* a secret's default is not printed by --help; this one is public, so say it */
     CFG_OPT("cr-password", CFG_STR, O, cr_password, "cpesim", "PASS",
             "connection request password (default: cpesim)", .flags = CFG_SECRET),
-    CFG_OPT("rate", CFG_STR, O, rate, "1000/s", "N/s", "start-up pace: CPEs booting per second (0: all at once)"),
+    CFG_OPT("rate", CFG_STR, O, rate, "1000/s", "N/s", "start-up pace: CPEs booting per second (0: all at once)",
+            .check = check_rate),
     CFG_OPT("duration", CFG_DURATION, O, duration_ms, "0", "DUR", "stop after this long (0: run until SIGTERM)"),
     CFG_OPT("stats-interval", CFG_DURATION, O, stats_interval_ms, "10s", "DUR", "print counters this often (0: only at exit)"),
     CFG_OPT("json", CFG_BOOL, O, json, "false", NULL, "counters as JSON lines on stdout"),

@@ -603,7 +603,7 @@ static void on_save_timer(uv_timer_t *t)
 
 /* ---- life cycle ----------------------------------------------------------------------- */
 
-static int parse_rate(const char *s, double *rate)
+int fleet_parse_rate(const char *s, double *rate)
 {
     if (!s || !*s) {
         *rate = 0;
@@ -611,7 +611,7 @@ static int parse_rate(const char *s, double *rate)
     }
     char *end;
     double v = strtod(s, &end);
-    if (end == s || v < 0 || (*end && strcmp(end, "/s") != 0))
+    if (end == s || !(v >= 0) || (*end && strcmp(end, "/s") != 0)) /* !(>=): NaN too */
         return -EINVAL;
     *rate = v;
     return 0;
@@ -624,7 +624,7 @@ int fleet_init(fleet_t *f, uv_loop_t *loop, const cpesim_opts_t *o, dm_model_t *
     f->o = o;
     f->model = model;
     f->count = (uint32_t)o->count;
-    if (parse_rate(o->rate, &f->rate) != 0) {
+    if (fleet_parse_rate(o->rate, &f->rate) != 0) {
         log_error("bad_option", LF_S("option", "rate"), LF_S("value", o->rate),
                   LF_S("reason", "expected N or N/s"));
         return -EINVAL;

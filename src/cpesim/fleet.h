@@ -202,6 +202,8 @@ typedef struct fleet_env {
 } fleet_env_t;
 
 /* fleet.c */
+/* --rate: "N" or "N/s", N >= 0 (0: every CPE at once). */
+int fleet_parse_rate(const char *s, double *rate);
 int fleet_init(fleet_t *f, uv_loop_t *loop, const cpesim_opts_t *o, dm_model_t *model);
 void fleet_start(fleet_t *f);
 void fleet_stop(fleet_t *f);  /* abort sessions, close handles */

@@ -97,3 +97,10 @@ def test_jitter_spreads_periodic_informs(outpost):
         assert max(gaps) - min(gaps) >= 0.8, gaps
     finally:
         acs.close()
+
+
+def test_bad_rate_is_a_usage_error():
+    from conftest import run_outpost
+    for bad in ("fast", "-5/s", "nan", "10/m"):
+        r = run_outpost("cpe-sim", "--rate", bad, "--cr-listen", "127.0.0.1:0", timeout=20)
+        assert r.returncode == 2 and "--rate: expected N or N/s" in r.stderr, (bad, r.stderr)
