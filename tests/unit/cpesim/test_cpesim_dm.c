@@ -416,6 +416,16 @@ static void test_attributes_and_notifications(void **state)
     l->n = 0;
     assert_int_equal(dm_inform_params(&c.v, collect, l), 0);
     assert_int_equal(find(l, "Device.WiFi.Radio.1.Channel"), -1);
+
+    /* passive notification: no session of its own, but in the next Inform */
+    dm_attr_set_t passive = { "Device.WiFi.Radio.2.Channel", true, 1, false, false };
+    assert_int_equal(dm_set_attrs(&c.v, &passive, 1, &bad), 0);
+    assert_int_equal(dm_set_internal(&c.v, "Device.WiFi.Radio.2.Channel", "44"), 1);
+    assert_false(dm_has_active_change(&c.v));
+    l->n = 0;
+    assert_int_equal(dm_inform_params(&c.v, collect, l), 0);
+    assert_string_equal(l->values[find(l, "Device.WiFi.Radio.2.Channel")], "44");
+    dm_clear_changes(&c.v);
     dm_type_t t;
     assert_non_null(dm_volatile_param(m, 0, &t));
     free(l);
