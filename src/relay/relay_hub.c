@@ -6,14 +6,13 @@
 
 #include "codec/relay_msg.h"
 #include "core/clock.h"
+#include "core/hmap.h"
 #include "core/log.h"
 #include "core/str.h"
 
 struct relay_path {
-    relay_path_t *hnext;     /* hash chain */
     relay_peer_t *peer[2];
-    uint32_t hash;
-    char meeting[];
+    char meeting[]; /* also the key in relay_hub.paths */
 };
 
 typedef struct peer_list {
@@ -25,8 +24,8 @@ struct relay_hub {
     relay_hub_ops_t ops;
     void *ud;
     relay_hub_opts_t o;
-    relay_path_t **bucket;
-    size_t nbucket, npath;
+    hmap_t paths; /* meeting id -> relay_path_t; keyed SipHash, so a peer
+                   * cannot pick colliding meeting ids */
     peer_list_t live;    /* PENDING, WAITING, PAIRED */
     peer_list_t closing; /* CLOSED, waiting for relay_hub_gone */
     relay_hub_stats_t st;
@@ -65,40 +64,11 @@ static void list_del(peer_list_t *l, relay_peer_t *p)
     l->n--;
 }
 
-/* ---- path table (chained hash, FNV-1a, doubles at load 1) ----------------------- */
-
-static uint32_t fnv1a(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
+/* ---- path table --------------------------------------------------------------------- */
 
 static relay_path_t *path_find(const relay_hub_t *h, const char *meeting)
 {
-    uint32_t hv = fnv1a(meeting);
-    for (relay_path_t *p = h->bucket[hv & (h->nbucket - 1)]; p; p = p->hnext)
-        if (p->hash == hv && strcmp(p->meeting, meeting) == 0)
-            return p;
-    return NULL;
-}
-
-static void path_grow(relay_hub_t *h)
-{
-    size_t n = h->nbucket * 2;
-    relay_path_t **b = calloc(n, sizeof *b);
-    if (!b)
-        return; /* longer chains, still correct */
-    for (size_t i = 0; i < h->nbucket; i++)
-        for (relay_path_t *p = h->bucket[i], *nx; p; p = nx) {
-            nx = p->hnext;
-            p->hnext = b[p->hash & (n - 1)];
-            b[p->hash & (n - 1)] = p;
-        }
-    free(h->bucket);
-    h->bucket = b;
-    h->nbucket = n;
+    return hmap_gets(&h->paths, meeting);
 }
 
 static relay_path_t *path_get(relay_hub_t *h, const char *meeting)
@@ -111,23 +81,16 @@ static relay_path_t *path_get(relay_hub_t *h, const char *meeting)
     if (!p)
         return NULL;
     memcpy(p->meeting, meeting, n + 1);
-    p->hash = fnv1a(meeting);
-    if (h->npath >= h->nbucket)
-        path_grow(h);
-    size_t i = p->hash & (h->nbucket - 1);
-    p->hnext = h->bucket[i];
-    h->bucket[i] = p;
-    h->npath++;
+    if (hmap_put(&h->paths, p->meeting, n, p) != 0) {
+        free(p);
+        return NULL;
+    }
     return p;
 }
 
 static void path_free(relay_hub_t *h, relay_path_t *path)
 {
-    relay_path_t **pp = &h->bucket[path->hash & (h->nbucket - 1)];
-    while (*pp != path)
-        pp = &(*pp)->hnext;
-    *pp = path->hnext;
-    h->npath--;
+    hmap_del(&h->paths, path->meeting, strlen(path->meeting));
     free(path);
 }
 
@@ -148,12 +111,7 @@ relay_hub_t *relay_hub_new(const relay_hub_ops_t *ops, void *ud, const relay_hub
     h->o = *opts;
     if (!h->o.now_ms)
         h->o.now_ms = clock_mono_ms;
-    h->nbucket = 1024;
-    h->bucket = calloc(h->nbucket, sizeof *h->bucket);
-    if (!h->bucket) {
-        free(h);
-        return NULL;
-    }
+    hmap_init(&h->paths);
     return h;
 }
 
@@ -162,12 +120,10 @@ void relay_hub_free(relay_hub_t *h)
     if (!h)
         return;
     /* Normally empty by now; be tidy if the loop ended early. */
-    for (size_t i = 0; i < h->nbucket; i++)
-        for (relay_path_t *p = h->bucket[i], *nx; p; p = nx) {
-            nx = p->hnext;
-            free(p);
-        }
-    free(h->bucket);
+    relay_path_t *p;
+    for (size_t i = 0; (p = hmap_next(&h->paths, &i, NULL));)
+        free(p);
+    hmap_free(&h->paths);
     free(h);
 }
 
@@ -417,9 +373,9 @@ void relay_hub_hello_timeout(relay_hub_t *h, relay_peer_t *p)
 
 void relay_hub_each_path(const relay_hub_t *h, relay_hub_path_fn cb, void *ud)
 {
-    for (size_t i = 0; i < h->nbucket; i++)
-        for (relay_path_t *p = h->bucket[i]; p; p = p->hnext)
-            cb(p->meeting, p->peer[0] ? p->peer[0] : p->peer[1], p->peer[0] ? p->peer[1] : NULL, ud);
+    relay_path_t *p;
+    for (size_t i = 0; (p = hmap_next(&h->paths, &i, NULL));)
+        cb(p->meeting, p->peer[0] ? p->peer[0] : p->peer[1], p->peer[0] ? p->peer[1] : NULL, ud);
 }
 
 size_t relay_hub_peer_queued(relay_hub_t *h, relay_peer_t *p)
