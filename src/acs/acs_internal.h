@@ -89,6 +89,7 @@ typedef struct acs {
     bool stopping;
 
     /* live sessions, by cookie, by device id and by TCP connection */
+    uint64_t hash_key[2];      /* acs_hash's key, random per process */
     acs_session_t *by_cookie[ACS_HASH_BUCKETS];
     acs_session_t *by_device[ACS_HASH_BUCKETS];
     acs_session_t *by_conn[ACS_HASH_BUCKETS];
@@ -112,7 +113,7 @@ void acs_task_finished(acs_t *a, int64_t task_id);
 void acs_cwmp_stop(acs_t *a);
 void acs_cwmp_free(acs_t *a);
 bool acs_device_in_session(acs_t *a, const char *device_id);
-uint32_t acs_hash(const char *s);
+uint32_t acs_hash(const acs_t *a, const char *s);
 
 /* ---- acs_tasks.c (pure) ---- */
 /* Validate an API task request {"type", "parameters"}; on success fills

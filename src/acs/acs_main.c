@@ -275,6 +275,7 @@ int acs_main(int argc, char **argv)
     acs_t *a = calloc(1, sizeof *a);
     if (!a)
         return 1;
+    (void)str_random(a->hash_key, sizeof a->hash_key); /* zero still works, predictably */
     cfg_result_t res;
     int rc = cfg_load(&acs_cmd, &a->o, argc, argv, &res);
     if (rc != 0) {

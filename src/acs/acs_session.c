@@ -8,15 +8,16 @@
 
 #include "acs/acs_session.h"
 #include "core/clock.h"
+#include "core/hmap.h"
 #include "core/log.h"
 #include "core/str.h"
 
-uint32_t acs_hash(const char *s)
+/* Keyed SipHash: device ids come from CPEs, which must not be able to pick
+ * ids that share a chain. */
+uint32_t acs_hash(const acs_t *a, const char *s)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h & (ACS_HASH_BUCKETS - 1);
+    return (uint32_t)hmap_siphash(a->hash_key[0], a->hash_key[1], s, strlen(s)) &
+           (ACS_HASH_BUCKETS - 1);
 }
 
 static uint32_t conn_hash(const net_conn_t *c)
@@ -75,7 +76,7 @@ acs_session_t *acs_session_new(acs_t *a, http_req_t *req)
     buf_init(&s->log, strcmp(a->o.session_log, "none") != 0 ? 256 * 1024 : 0);
     uv_timer_init(a->loop, s->timer);
     s->timer->data = s;
-    uint32_t h = acs_hash(s->cookie);
+    uint32_t h = acs_hash(a, s->cookie);
     s->next_cookie = a->by_cookie[h];
     a->by_cookie[h] = s;
     h = conn_hash(s->conn);
@@ -120,7 +121,7 @@ acs_session_t *acs_session_find(acs_t *a, http_req_t *req)
         if (n == 32) {
             memcpy(key, c, 32);
             key[32] = '\0';
-            for (acs_session_t *s = a->by_cookie[acs_hash(key)]; s; s = s->next_cookie)
+            for (acs_session_t *s = a->by_cookie[acs_hash(a, key)]; s; s = s->next_cookie)
                 if (!s->ended && str_ct_equal(s->cookie, 32, key, 32))
                     return s;
         }
@@ -137,7 +138,7 @@ acs_session_t *acs_session_find(acs_t *a, http_req_t *req)
 
 acs_session_t *acs_session_by_device(acs_t *a, const char *id)
 {
-    for (acs_session_t *s = a->by_device[acs_hash(id)]; s; s = s->next_device)
+    for (acs_session_t *s = a->by_device[acs_hash(a, id)]; s; s = s->next_device)
         if (!s->ended && strcmp(s->device_id, id) == 0)
             return s;
     return NULL;
@@ -146,7 +147,7 @@ acs_session_t *acs_session_by_device(acs_t *a, const char *id)
 void acs_session_set_device(acs_session_t *s, const char *id)
 {
     str_copy(s->device_id, sizeof s->device_id, id);
-    uint32_t h = acs_hash(s->device_id);
+    uint32_t h = acs_hash(s->a, s->device_id);
     s->next_device = s->a->by_device[h];
     s->a->by_device[h] = s;
 }
@@ -213,9 +214,9 @@ void acs_session_end(acs_session_t *s, const char *outcome)
         http_respond_error(s->req, 503, "session ended");
         s->req = NULL;
     }
-    unlink_chain(&a->by_cookie[acs_hash(s->cookie)], s, 0);
+    unlink_chain(&a->by_cookie[acs_hash(a, s->cookie)], s, 0);
     if (s->device_id[0])
-        unlink_chain(&a->by_device[acs_hash(s->device_id)], s, 1);
+        unlink_chain(&a->by_device[acs_hash(a, s->device_id)], s, 1);
     unlink_chain(&a->by_conn[conn_hash(s->conn)], s, 2);
     if (s->prev_all)
         s->prev_all->next_all = s->next_all;
