@@ -370,7 +370,31 @@ static int next_event(yaml_ctx_t *y, yaml_event_t *ev)
     return 0;
 }
 
-/* A flat mapping inside a list becomes "k=v k=v". */
+/* Append " k=v" to out (at *n), quoting v the way cfg_kv_next reads it back
+ * when it holds spaces, quotes, backslashes or '='. */
+static int kv_append(char *out, size_t outlen, size_t *n, const char *k, const char *v)
+{
+    bool quote = strpbrk(v, " \t\"\\=") != NULL;
+    size_t o = *n;
+    int w = snprintf(out + o, outlen - o, "%s%s=%s", o ? " " : "", k, quote ? "\"" : "");
+    if (w < 0 || (size_t)w >= outlen - o)
+        return -ENOSPC;
+    o += (size_t)w;
+    for (const char *c = v; *c; c++) {
+        if (o + 4 > outlen) /* an escape, the byte, the closing quote, NUL */
+            return -ENOSPC;
+        if (quote && (*c == '"' || *c == '\\'))
+            out[o++] = '\\';
+        out[o++] = *c;
+    }
+    if (quote)
+        out[o++] = '"';
+    out[o] = '\0';
+    *n = o;
+    return 0;
+}
+
+/* A flat mapping inside a list becomes "k=v k=v" (see kv_append). */
 static int mapping_item(yaml_ctx_t *y, const char *key, char *out, size_t outlen)
 {
     size_t n = 0;
@@ -395,17 +419,15 @@ static int mapping_item(yaml_ctx_t *y, const char *key, char *out, size_t outlen
         int rc = 0;
         if (v.type != YAML_SCALAR_EVENT) {
             rc = yerr(y, line, key, "value of '%s' must be a scalar", (char *)k.data.scalar.value);
-        } else if (strpbrk((char *)v.data.scalar.value, " \t\r\n\"=") ||
-                   strpbrk((char *)k.data.scalar.value, " \t\r\n\"=")) {
+        } else if (strpbrk((char *)k.data.scalar.value, " \t\r\n\"=\\")) {
             rc = yerr(y, line, key, "'%s' must not contain spaces, quotes or '='",
                       (char *)k.data.scalar.value);
-        } else {
-            int w = snprintf(out + n, outlen - n, "%s%s=%s", n ? " " : "",
-                             (char *)k.data.scalar.value, (char *)v.data.scalar.value);
-            if (w < 0 || (size_t)w >= outlen - n)
-                rc = yerr(y, line, key, "entry too long");
-            else
-                n += (size_t)w;
+        } else if (strpbrk((char *)v.data.scalar.value, "\r\n")) {
+            rc = yerr(y, line, key, "value of '%s' must be on one line",
+                      (char *)k.data.scalar.value);
+        } else if (kv_append(out, outlen, &n, (char *)k.data.scalar.value,
+                             (char *)v.data.scalar.value) != 0) {
+            rc = yerr(y, line, key, "entry too long");
         }
         yaml_event_delete(&k);
         yaml_event_delete(&v);
@@ -729,13 +751,32 @@ int cfg_kv_next(const char *item, size_t *pos, char *key, size_t keylen, char *v
     const char *eq = p;
     while (*eq && *eq != '=' && *eq != ' ')
         eq++;
-    if (*eq != '=' || eq == p)
+    if (*eq != '=' || eq == p || str_copyn(key, keylen, p, (size_t)(eq - p)))
         return -EINVAL;
     const char *v = eq + 1, *end = v;
-    while (*end && *end != ' ' && *end != '\t')
-        end++;
-    if (str_copyn(key, keylen, p, (size_t)(eq - p)) || str_copyn(val, vallen, v, (size_t)(end - v)))
-        return -EINVAL;
+    if (*v != '"') {
+        while (*end && *end != ' ' && *end != '\t')
+            end++;
+        if (str_copyn(val, vallen, v, (size_t)(end - v)))
+            return -EINVAL;
+        *pos = (size_t)(end - item);
+        return 1;
+    }
+    /* k="a value with spaces": \" and \\ stand for " and \ */
+    size_t n = 0;
+    for (end = v + 1; *end != '"'; end++) {
+        if (!*end)
+            return -EINVAL; /* no closing quote */
+        if (*end == '\\' && (end[1] == '"' || end[1] == '\\'))
+            end++;
+        if (n + 1 >= vallen)
+            return -EINVAL;
+        val[n++] = *end;
+    }
+    val[n] = '\0';
+    end++;
+    if (*end && *end != ' ' && *end != '\t')
+        return -EINVAL; /* k="a"b */
     *pos = (size_t)(end - item);
     return 1;
 }

@@ -122,8 +122,10 @@ int cfg_load(const cfg_cmd_t *cmd, void *opts, int argc, char **argv, cfg_result
 void cfg_free(const cfg_cmd_t *cmd, void *opts);
 void cfg_help(const cfg_cmd_t *cmd, FILE *out);
 
-/* Split "k1=v1 k2=v2" items: returns 1 with key/value copied into the
- * buffers, 0 at the end, -EINVAL on a malformed pair. `*pos` starts at 0. */
+/* Split "k1=v1 k2=\"v 2\"" items: returns 1 with key/value copied into the
+ * buffers, 0 at the end, -EINVAL on a malformed pair. A value in double
+ * quotes may hold spaces, \" and \\ (a YAML mapping item is written that
+ * way when it needs to). `*pos` starts at 0. */
 int cfg_kv_next(const char *item, size_t *pos, char *key, size_t keylen, char *val, size_t vallen);
 
 /* Parsers shared with other places that take the same syntax. */

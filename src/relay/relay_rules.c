@@ -84,7 +84,7 @@ int relay_rules_add(relay_rules_t *rs, const char *text, char *err, size_t errle
         snprintf(err, errlen, "empty rule: expected key=value pairs, e.g. 'path=gw-{cn} org=Gateways'");
         rc = -EINVAL;
     } else if (rc == -EINVAL && !*err) {
-        snprintf(err, errlen, "malformed key=value pair (values cannot contain spaces)");
+        snprintf(err, errlen, "malformed key=value pair (a value with spaces is quoted: org=\"ACME Corp\")");
     }
     if (rc) {
         rule_free(&r);

@@ -96,7 +96,7 @@ static void test_yaml_then_flags(void **state)
                "timeout: 250ms\n"
                "max_body: 64KiB\n"
                "backend:\n  - http://a:1/\n  - http://b:2/\n"
-               "rule:\n  - {from: a, to: b, ports: 22}\n"
+               "rule:\n  - {from: a, to: b, ports: 22, org: ACME \"Corp\" 2}\n"
                "log-level: warn\n");
     opts_t o;
     char *argv[] = { "unit", "--config", yaml_path, "--workers=16", "--verbose", "--backend", "http://c:3/" };
@@ -110,7 +110,13 @@ static void test_yaml_then_flags(void **state)
     assert_int_equal(o.backends.n, 1);
     assert_string_equal(o.backends.v[0], "http://c:3/");
     assert_int_equal(o.rules.n, 1);
-    assert_string_equal(o.rules.v[0], "from=a to=b ports=22");
+    /* a value with spaces or quotes comes back quoted, and reads back whole */
+    assert_string_equal(o.rules.v[0], "from=a to=b ports=22 org=\"ACME \\\"Corp\\\" 2\"");
+    char k[16], v[32];
+    size_t pos = 0;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(cfg_kv_next(o.rules.v[0], &pos, k, sizeof k, v, sizeof v), 1);
+    assert_string_equal(v, "ACME \"Corp\" 2");
     assert_int_equal(log_current_level, LOG_WARN);
     log_set_level(LOG_INFO);
     cfg_free(&cmd, &o);
@@ -142,7 +148,7 @@ static void test_yaml_errors_name_file_line_key(void **state)
     expect_yaml_error("workers: [1, 2]\n", "key 'workers': expected a single value");
     expect_yaml_error("workers: 1\nlisten: 'unclosed\n", "YAML syntax error");
     expect_yaml_error("- a\n- b\n", "expected a mapping");
-    expect_yaml_error("rule:\n  - {from: a b}\n", "must not contain spaces");
+    expect_yaml_error("rule:\n  - {from a: b}\n", "must not contain spaces");
 }
 
 static void test_flag_errors(void **state)
@@ -200,6 +206,23 @@ static void test_kv_items(void **state)
     assert_int_equal(cfg_kv_next(item, &pos, k, sizeof k, v, sizeof v), 0);
     pos = 0;
     assert_int_equal(cfg_kv_next("novalue", &pos, k, sizeof k, v, sizeof v), -EINVAL);
+
+    /* quoted values hold spaces, quotes and backslashes */
+    const char *q = "org=\"ACME Corp\" cn=\"a \\\"b\\\\\" x=";
+    pos = 0;
+    assert_int_equal(cfg_kv_next(q, &pos, k, sizeof k, v, sizeof v), 1);
+    assert_string_equal(k, "org");
+    assert_string_equal(v, "ACME Corp");
+    assert_int_equal(cfg_kv_next(q, &pos, k, sizeof k, v, sizeof v), 1);
+    assert_string_equal(v, "a \"b\\");
+    assert_int_equal(cfg_kv_next(q, &pos, k, sizeof k, v, sizeof v), 1);
+    assert_string_equal(v, "");
+    assert_int_equal(cfg_kv_next(q, &pos, k, sizeof k, v, sizeof v), 0);
+    const char *bad[] = { "k=\"open", "k=\"a\"b", "k=\"0123456789abcdef\"" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pos = 0;
+        assert_int_equal(cfg_kv_next(bad[i], &pos, k, sizeof k, v, sizeof v), -EINVAL);
+    }
 }
 
 static void test_units(void **state)

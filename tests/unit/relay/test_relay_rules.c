@@ -56,6 +56,11 @@ static void test_values_with_spaces(void **state)
     assert_int_equal(relay_rules_match(&rs, "gw-1", &acme), 0);
     assert_int_equal(relay_rules_match(&rs, "gw-1", &other), -1);
     relay_rules_free(&rs);
+    /* or quoted */
+    assert_int_equal(relay_rules_add(&rs, "org=\"ACME Corp\"", err, sizeof err), 0);
+    assert_int_equal(relay_rules_match(&rs, "gw-1", &acme), 0);
+    assert_int_equal(relay_rules_match(&rs, "gw-1", &other), -1);
+    relay_rules_free(&rs);
 }
 
 static void test_parse_errors(void **state)
