@@ -57,6 +57,34 @@ static void on_timeout(uv_timer_t *t)
     acs_session_end(s, "timeout");
 }
 
+/* A connection's link to the session it started, so that its close is seen:
+ * a CPE that ignores cookies can never find its session from another
+ * connection, so the session ends now instead of at the timeout; any other
+ * session forgets the connection (a later connection at the same address
+ * must not be taken for it). Freed with the connection; cleared by the
+ * session if that ends first. */
+typedef struct acs_conn_link {
+    acs_session_t *s;
+} acs_conn_link_t;
+
+static void on_conn_gone(void *data)
+{
+    acs_conn_link_t *link = data;
+    acs_session_t *s = link->s;
+    free(link);
+    if (!s)
+        return;
+    s->link = NULL;
+    if (s->cookieless) {
+        log_info("cwmp_session_closed", LF_S("device", s->device_id[0] ? s->device_id : "-"),
+                 LF_S("peer", s->peer), LF_S("reason", "the CPE closed the connection mid-session"));
+        acs_session_end(s, "closed");
+        return;
+    }
+    unlink_chain(&s->a->by_conn[conn_hash(s->conn)], s, 2);
+    s->conn = NULL;
+}
+
 acs_session_t *acs_session_new(acs_t *a, http_req_t *req)
 {
     acs_session_t *s = calloc(1, sizeof *s);
@@ -82,6 +110,11 @@ acs_session_t *acs_session_new(acs_t *a, http_req_t *req)
     h = conn_hash(s->conn);
     s->next_conn = a->by_conn[h];
     a->by_conn[h] = s;
+    s->link = malloc(sizeof *s->link);
+    if (s->link) { /* without it the session still ends at its timeout */
+        s->link->s = s;
+        http_req_set_conn_data(req, s->link, on_conn_gone);
+    }
     s->next_all = a->all;
     if (a->all)
         a->all->prev_all = s;
@@ -131,8 +164,10 @@ acs_session_t *acs_session_find(acs_t *a, http_req_t *req)
     net_conn_t *conn = http_req_conn(req);
     const char *peer = http_req_peer(req);
     for (acs_session_t *s = a->by_conn[conn_hash(conn)]; s; s = s->next_conn)
-        if (!s->ended && s->conn == conn && strcmp(s->peer, peer) == 0)
+        if (!s->ended && s->conn == conn && strcmp(s->peer, peer) == 0) {
+            s->cookieless = true;
             return s;
+        }
     return NULL;
 }
 
@@ -217,7 +252,12 @@ void acs_session_end(acs_session_t *s, const char *outcome)
     unlink_chain(&a->by_cookie[acs_hash(a, s->cookie)], s, 0);
     if (s->device_id[0])
         unlink_chain(&a->by_device[acs_hash(a, s->device_id)], s, 1);
-    unlink_chain(&a->by_conn[conn_hash(s->conn)], s, 2);
+    if (s->conn)
+        unlink_chain(&a->by_conn[conn_hash(s->conn)], s, 2);
+    if (s->link) {
+        s->link->s = NULL;
+        s->link = NULL;
+    }
     if (s->prev_all)
         s->prev_all->next_all = s->next_all;
     else

@@ -16,7 +16,10 @@ struct acs_session {
     acs_session_t *prev_all, *next_all;
     char cookie[33];
     char device_id[STORE_ID_MAX];
-    net_conn_t *conn;          /* the connection it started on (compared with peer) */
+    net_conn_t *conn;          /* the connection it started on (compared with peer);
+                                * NULL once that connection closed */
+    struct acs_conn_link *link; /* that connection's pointer back here, while both live */
+    bool cookieless;           /* a request came without our cookie (found by connection) */
     char peer[64];
     cwmp_ns_t ns;
     uv_timer_t *timer;         /* heap: freed in its close callback */

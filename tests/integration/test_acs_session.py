@@ -123,6 +123,46 @@ def test_cookieless_cpe_keeps_its_connection(outpost, tmp_path):
     assert api.get(f"/api/tasks/{t['id']}").json()["status"] == "done"
 
 
+def test_cookieless_cpe_closing_mid_session_ends_it_at_once(outpost, tmp_path):
+    """A CPE that ignores cookies can never find its session again from another
+    connection: when it closes its connection mid-session the session ends at
+    once, not at the 30 s timeout, and the unanswered read is queued again. A
+    CPE that uses cookies may come back, so its session stays."""
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none")     # 30 s session timeout
+    api = Api(d)
+    cpe = CPE(cwmp_addr(d), use_cookies=False)
+    cpe.inform("NC3")
+    assert cpe.post().status == 204
+    name = "InternetGatewayDevice.DeviceInfo.UpTime"
+    t = api.post("/api/devices/00D09E-IGD-NC3/tasks",
+                 {"type": "get_params", "parameters": {"names": [name]}}).json()
+    cpe.inform("NC3")
+    r = cpe.post()                                   # found by its connection
+    assert r.rpc == "GetParameterValues" and r.id == str(t["id"])
+    start = len(d.lines)
+    cpe.close()
+    d.wait_for(r"cwmp_session_closed device=00D09E-IGD-NC3", start=start, timeout=5)
+    d.wait_for(r"cwmp_task_unanswered task=%d .*requeued=true" % t["id"], start=start, timeout=5)
+    assert api.get("/api/stats").json()["live_sessions"] == 0
+
+    cookie_cpe = CPE(cwmp_addr(d))
+    cookie_cpe.inform("C3")
+    assert cookie_cpe.post().status == 204
+    t2 = api.post("/api/devices/00D09E-IGD-C3/tasks",
+                  {"type": "get_params", "parameters": {"names": [name]}}).json()
+    cookie_cpe.inform("C3")
+    r = cookie_cpe.post()                            # found by its cookie
+    assert r.rpc == "GetParameterValues" and r.id == str(t2["id"])
+    cookie_cpe.new_connection()                      # the first connection closes
+    r = cookie_cpe.answer(r, '<cwmp:GetParameterValuesResponse><ParameterList soapenc:arrayType='
+                             '"cwmp:ParameterValueStruct[1]"><ParameterValueStruct><Name>'
+                             f'{name}</Name><Value xsi:type="xsd:unsignedInt">7</Value>'
+                             '</ParameterValueStruct></ParameterList></cwmp:GetParameterValuesResponse>')
+    assert r.status == 204
+    assert api.get(f"/api/tasks/{t2['id']}").json()["status"] == "done"
+    assert "cwmp_session_closed device=00D09E-IGD-C3" not in "\n".join(d.lines)
+
+
 def test_second_inform_replaces_live_session(outpost, tmp_path):
     d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
     a, b = CPE(cwmp_addr(d)), CPE(cwmp_addr(d))
