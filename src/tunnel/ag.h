@@ -126,6 +126,7 @@ struct ag {
     bool timer_init;
     uint64_t ping_seq;
     int64_t ping_sent_ms;  /* 0: no ping outstanding */
+    uint64_t ping_in, ping_out; /* link bytes moved when the Ping went out */
     int64_t last_rx_ms;
     int64_t up_since_s;
     /* streams */

@@ -65,6 +65,17 @@ static void on_keepalive(uv_timer_t *t)
     }
     if (ag->link != AG_UP)
         return;
+    net_conn_t *c = ws_conn(ag->ws);
+    uint64_t in = c ? net_conn_bytes_in(c) : 0, out = c ? net_conn_bytes_out(c) : 0;
+    if (ag->ping_sent_ms && (in != ag->ping_in || out != ag->ping_out)) {
+        /* The Pong is late but the link moves: on a slow uplink (or
+         * downlink) the Ping or its Pong waits behind up to a few MiB of
+         * queued Data. Only a link that moves nothing at all is dead. */
+        ag->ping_in = in;
+        ag->ping_out = out;
+        arm(ag, ag->opts.keepalive_timeout_ms, on_keepalive);
+        return;
+    }
     if (ag->ping_sent_ms) {
         log_warn("gateway_keepalive_timeout", LF_S("gateway", ag->opts.gateway),
                  LF_I("waited_ms", now - ag->ping_sent_ms));
@@ -75,6 +86,10 @@ static void on_keepalive(uv_timer_t *t)
     if (ag->version >= 1) {
         ag_send(ag, &m);
         ag->ping_sent_ms = now;
+        if (ag->ws && (c = ws_conn(ag->ws))) { /* the Ping itself is not progress */
+            ag->ping_in = net_conn_bytes_in(c);
+            ag->ping_out = net_conn_bytes_out(c);
+        }
         arm(ag, ag->opts.keepalive_timeout_ms, on_keepalive);
     }
 }

@@ -97,7 +97,8 @@ struct gw_session {
     int64_t since_ms;     /* accepted (monotonic) */
     int64_t since_real_s; /* authenticated (wall clock) */
     int64_t deadline_ms;  /* handshake deadline while !authed */
-    int64_t last_rx_ms;   /* last complete message from the agent (monotonic) */
+    int64_t last_rx_ms;   /* last bytes from the agent (monotonic) */
+    uint64_t seen_in;     /* its connection's bytes in at the last sweep */
     gw_auth_work_t *auth; /* verification running in the thread pool */
     hmap_t streams; /* GUID -> gw_leg_t* */
     uint64_t bytes_in, bytes_out, msgs_in;

@@ -26,7 +26,8 @@
 #include "tunnel/gw.h"
 #include "tunnel/keyhash.h"
 
-enum { GW_AUTH_INFLIGHT = 4, GW_SESSION_MAX_QUEUE = 128 * 1024 * 1024 };
+enum { GW_AUTH_INFLIGHT = 4, GW_SESSION_MAX_QUEUE = 128 * 1024 * 1024,
+       GW_IDLE_MIN_BYTES = 256 /* per sweep (1 s): more than pongs, less than a slow link */ };
 
 struct gw_auth_work {
     uv_work_t req;
@@ -394,6 +395,17 @@ void gw_session_sweep(gw_t *gw, int64_t now)
          * path is gone. WebSocket pings alone do not tell, because a proxy in
          * between may answer them itself. Version-0 agents send no Pings, so
          * only the WebSocket pings watch them. */
+        /* Bytes of a message still arriving count: on a slow uplink one
+         * large Data message can take longer than the Ping period. A few
+         * bytes do not: a proxy answering our WebSocket pings itself sends
+         * a pong's worth per ping (about 40 bytes with TLS). */
+        net_conn_t *c = s->ws ? ws_conn(s->ws) : NULL;
+        if (c) {
+            uint64_t in = net_conn_bytes_in(c);
+            if (in - s->seen_in >= GW_IDLE_MIN_BYTES)
+                s->last_rx_ms = now;
+            s->seen_in = in;
+        }
         int64_t idle = gw->opts.idle_timeout_ms;
         if (s->authed && !s->closing && s->version >= 1 && idle > 0 &&
             now - s->last_rx_ms > idle) {

@@ -230,3 +230,130 @@ def test_seed_agent_as_initiator(outpost, tmp_path, gw):
     old.send(msg(TERMINATOR, GUID="legacy-1"))
     old.close()
     echo.close()
+
+
+class FakeGateway:
+    """Just enough of a gateway to log an agent in and then misbehave: it
+    never answers Pings and reads the agent's bytes at the pace it is told."""
+
+    def __init__(self):
+        self.lst = socket.socket()
+        # a small receive buffer, so the pace of reading is what the agent sees
+        self.lst.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        self.lst.bind(("127.0.0.1", 0))
+        self.lst.listen(1)
+        self.port = self.lst.getsockname()[1]
+
+    def accept_login(self):
+        import base64
+        import hashlib
+        self.lst.settimeout(15)
+        self.c, _ = self.lst.accept()
+        self.c.settimeout(10)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.c.recv(1)
+        key = [x.split(b":", 1)[1].strip() for x in head.split(b"\r\n")
+               if x.lower().startswith(b"sec-websocket-key:")][0]
+        acc = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+                               .digest()).decode()
+        self.c.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                        f"Connection: Upgrade\r\nSec-WebSocket-Accept: {acc}\r\n\r\n").encode())
+        t, hs = parse(self.read_frame())
+        assert t == HANDSHAKE and hs["Name"] == "a"
+        self.send(msg(ACK, Ok=True, Message="welcome", Version=1, MaxMessage=1 << 20))
+
+    def read_frame(self):
+        def need(n):
+            b = b""
+            while len(b) < n:
+                d = self.c.recv(n - len(b))
+                assert d
+                b += d
+            return b
+        h = need(2)
+        n = h[1] & 127
+        if n == 126:
+            n = struct.unpack(">H", need(2))[0]
+        elif n == 127:
+            n = struct.unpack(">Q", need(8))[0]
+        mask = need(4)
+        return bytes(b ^ mask[i % 4] for i, b in enumerate(need(n)))
+
+    def send(self, payload):
+        n = len(payload)
+        hdr = b"\x82" + (bytes([n]) if n < 126 else b"\x7e" + struct.pack(">H", n))
+        self.c.sendall(hdr + payload)
+
+    def close(self):
+        for s in (getattr(self, "c", None), self.lst):
+            if s:
+                s.close()
+
+
+def test_agent_keepalive_tolerates_a_slow_link_not_a_dead_one(outpost, tmp_path):
+    """The agent's Ping waits behind its queued Data on a slow uplink, so its
+    Pong is late: a link whose bytes still move is not dropped; one that
+    moves nothing is, within a few keepalive periods."""
+    def blast(c):
+        try:
+            while True:
+                c.sendall(b"\0" * 65536)
+        except OSError:
+            pass
+    src = Server(blast)
+    fake = FakeGateway()
+    a = outpost("agent", "--gateway", f"ws://127.0.0.1:{fake.port}/tunnel", "--insecure",
+                "--name", "a", "--key", "k", "--listen", "127.0.0.1:0",
+                "--data-dir", str(tmp_path / "a"), "--api-token", "agenttoken",
+                "--allow", "net=127.0.0.0/8 ports=*", "--keepalive", "100ms",
+                "--keepalive-timeout", "500ms", "--reconnect-min", "30s")
+    try:
+        fake.accept_login()
+        wait_connected(a)
+        # a stream whose target sends without end: the agent's Data queues up
+        fake.send(msg(INITIATOR, GUID="g1", Ip="127.0.0.1", Port=src.port, Gatename="a",
+                      From="x", Window=16 << 20))
+        import time
+        t_end = time.monotonic() + 2.0
+        got = 0
+        while time.monotonic() < t_end:  # ~6 MB/s: within the 16 MiB of credit
+            got += len(fake.c.recv(65536))
+            time.sleep(0.01)
+        assert got > 1 << 20
+        assert "gateway_keepalive_timeout" not in a.output()
+        # now nothing moves at all: the agent gives up on the link
+        a.wait_for(r"gateway_keepalive_timeout", timeout=10)
+        a.wait_for(r"gateway_disconnected")
+    finally:
+        fake.close()
+        src.close()
+
+
+def test_gateway_idle_timeout_counts_bytes_not_messages(outpost, tmp_path):
+    """A message still arriving (slow uplink) keeps a session alive past
+    --idle-timeout; a session that sends nothing but WebSocket pongs (which
+    a proxy could send in its place) is closed."""
+    import time
+    gw = start_gateway(outpost, tmp_path, {"raw": "key-raw"}, [],
+                       extra=["--idle-timeout", "1500ms"])
+    ws, _ = login(gw)
+    frame = ws.frame(msg(DATA, GUID="nobody", Data=b"z" * 60000))
+    step = len(frame) // 30
+    for i in range(0, len(frame), step):  # one message over ~3 s
+        ws.s.sendall(frame[i:i + step])
+        time.sleep(0.1)
+    ws.send(msg(PING, Seq=7))
+    assert ws.recv_msg() == (PONG, {"Seq": 7})
+    assert "agent_idle_timeout" not in gw.output()
+    # now only WebSocket heartbeats (unsolicited pongs), as a proxy might send
+    t0 = time.monotonic()
+    while ws.close_code is None:
+        assert time.monotonic() - t0 < 6, "not closed for idleness"
+        ws.send_frame(b"hb", opcode=10)
+        try:
+            ws.recv(timeout=0.1)
+        except socket.timeout:
+            pass
+    assert ws.close_code == 1001 and "idle timeout" in ws.close_reason
+    gw.wait_for(r"agent_idle_timeout agent=raw ")
