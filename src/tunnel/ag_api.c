@@ -117,8 +117,13 @@ static void h_delete(http_req_t *req, void *ud)
         tunnel_api_error(req, 404, "no such forward");
         return;
     }
-    tunnel_api_json(req, rc == 0 ? 200 : 500, json_pack("{s:I,s:b}", "id", (json_int_t)id,
-                                                        "deleted", 1));
+    if (rc != 0) {
+        /* the listener is closed already; say that the file still lists it */
+        tunnel_api_error(req, 500, "forward closed, but the state file could not be written: "
+                                   "it comes back after a restart");
+        return;
+    }
+    tunnel_api_json(req, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1));
 }
 
 static void h_metrics(http_req_t *req, void *ud)

@@ -428,3 +428,20 @@ def test_stored_forwards_survive_a_bad_start(outpost, tmp_path, echo):
     assert (tmp_path / "a" / "forwards.json.bad").read_text() == "[{\"local\": 1"
     add_forward(a3, echo.port)
     assert len(json.loads(state.read_text())) == 1
+
+
+def test_agent_api_state_write_failure(outpost, tmp_path, echo):
+    """When the state file cannot be written the API says so (500 with the
+    reason) instead of reporting success, and a new forward is not kept."""
+    gw, a, b = pair(outpost, tmp_path, ["from=a to=b net=* ports=*"], ["net=127.0.0.0/8 ports=*"])
+    fw = add_forward(a, echo.port)
+    blocker = tmp_path / "a" / "forwards.json.tmp"
+    blocker.mkdir()  # the temporary file cannot be created
+    r = requests.delete(a.url() + f"/api/forwards/{fw['id']}", headers=AG_AUTH, timeout=5)
+    assert r.status_code == 500 and "comes back after a restart" in r.json()["error"]
+    r = requests.post(a.url() + "/api/forwards", headers=AG_AUTH, timeout=5,
+                      json={"local": 0, "gateway": "b", "ip": "127.0.0.1", "remote": echo.port})
+    assert r.status_code == 500 and "state file" in r.json()["error"]
+    assert requests.get(a.url() + "/api/forwards", headers=AG_AUTH, timeout=5).json() == []
+    a.wait_for(r"state_save_failed")
+    blocker.rmdir()
