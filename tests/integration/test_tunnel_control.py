@@ -209,6 +209,17 @@ def test_agent_api_persists_forwards(outpost, tmp_path, echo):
                         json={"local": 0, "gateway": "b", "ip": "not-an-ip", "remote": 1})
     assert bad.status_code == 400 and "ip" in bad.json()["error"]
     fw = add_forward(a, echo.port)
+    assert fw["local"].startswith("127.0.0.1:")  # a bare port is bound to loopback only
+    other = add_forward(a, echo.port, local="127.0.0.2:0")  # HOST:PORT is taken as given
+    assert other["local"].startswith("127.0.0.2:")
+    with socket.create_connection(("127.0.0.2", port_of(other)), timeout=10) as c:
+        c.sendall(b"via .2")
+        c.shutdown(socket.SHUT_WR)
+        assert read_all(c) == b"via .2"
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port_of(other)), timeout=5).close()
+    assert requests.delete(api + f"/api/forwards/{other['id']}", headers=AG_AUTH,
+                           timeout=5).status_code == 200
     gone = add_forward(a, echo.port)
     assert requests.delete(api + f"/api/forwards/{gone['id']}", headers=AG_AUTH,
                            timeout=5).status_code == 200
