@@ -506,6 +506,13 @@ static void handle_401(session_t *s)
 static void handle_redirect(session_t *s)
 {
     const char *loc = http_msg_header(http_parser_msg(s->parser), "Location");
+    /* RFC 7231 allows a reference relative to the request's URL; servers send
+     * "/path" as often as an absolute URL */
+    char abs[NET_HOST_MAX + NET_URL_PATH_MAX + 32];
+    if (loc && loc[0] == '/' && loc[1] != '/') {
+        int n = snprintf(abs, sizeof abs, "%s://%s%s", s->url.scheme, s->hostport, loc);
+        loc = n > 0 && (size_t)n < sizeof abs ? abs : NULL;
+    }
     net_url_t u;
     if (!loc || s->redirects >= MAX_REDIRECTS || net_url_parse(loc, &u) != 0 ||
         (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0)) {

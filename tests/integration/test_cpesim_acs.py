@@ -184,9 +184,10 @@ class Rpc:
 
 
 class ScriptedAcs:
-    def __init__(self, mode="normal", digest=None, realm="scripted-acs"):
+    def __init__(self, mode="normal", digest=None, realm="scripted-acs", basic=None):
         self.mode = mode            # normal | http500 | malformed | hang | empty | huge
         self.digest = digest        # (user, password) to require, or None
+        self.basic = basic          # (user, password) to require with Basic, or None
         self.realm = realm
         self.messages = []          # every Message, in order
         self.raw = []               # every non-empty body (bytes)
@@ -196,6 +197,7 @@ class ScriptedAcs:
         self.cr_urls = {}           # serial -> ConnectionRequestURL from its Informs
         self.peers = []             # (client port, cookie) of each request
         self.auth_failures = 0
+        self.moved_hits = 0         # POSTs to /moved (answered 307 Location: /acs)
         self.cond = threading.Condition()
         self._stop = threading.Event()
         self._nonces = set()
@@ -322,6 +324,11 @@ class ScriptedAcs:
     def _handle(self, h):
         n = int(h.headers.get("Content-Length") or 0)
         data = h.rfile.read(n) if n else b""
+        if h.path == "/moved":  # a relative redirect to where the ACS is
+            with self.cond:
+                self.moved_hits += 1
+            self._send(h, 307, b"", [("Location", "/acs")])
+            return
         cookie = None
         for part in (h.headers.get("Cookie") or "").split(";"):
             k, _, v = part.strip().partition("=")
@@ -329,6 +336,15 @@ class ScriptedAcs:
                 cookie = v
         with self.cond:
             self.peers.append((h.client_address[1], cookie))
+        if self.basic:
+            import base64
+            want = "Basic " + base64.b64encode(("%s:%s" % self.basic).encode()).decode()
+            if h.headers.get("Authorization") != want:
+                with self.cond:
+                    if h.headers.get("Authorization"):
+                        self.auth_failures += 1
+                self._send(h, 401, b"", [("WWW-Authenticate", 'Basic realm="%s"' % self.realm)])
+                return
         if self.digest and not self._check_digest(h):
             with self.cond:
                 if h.headers.get("Authorization"):
