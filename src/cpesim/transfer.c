@@ -5,7 +5,8 @@
  * (a server that ignores Range answers 200 with the whole file, which is
  * accepted up to the client's cap). Bytes are counted, not kept. The size
  * is checked against the FileSize the ACS announced. Upload: a PUT of the
- * CPE's configuration (or a log), POST when the server refuses PUT. Both
+ * CPE's configuration (its writable parameters; or a log), POST when the
+ * server refuses PUT. Both
  * answer a 401 once with Digest or Basic from the RPC's Username/Password.
  *
  * The result becomes the CPE's pending TransferComplete (fault 9010-9018
@@ -293,6 +294,18 @@ static void issue(transfer_t *t)
         complete(t, t->upload ? 9011 : 9010, "cannot issue the request");
 }
 
+/* One line of the configuration: the settings (writable parameters), not the
+ * state; values percent-encoded so that a line break in one stays in its line. */
+static int config_line(void *ud, const dm_item_t *it)
+{
+    buf_t *out = ud;
+    if (!it->value || !it->writable)
+        return 0;
+    int rc = buf_printf(out, "%s=", it->name);
+    rc = rc ? rc : str_pct_encode(out, it->value, strlen(it->value), " -._~:/,;@+()[]*!$'");
+    return rc ? rc : buf_append_byte(out, '\n');
+}
+
 /* The upload's content: the configuration as name=value lines, or a log. */
 static int upload_body(fleet_t *f, cpe_t *c, transfer_t *t)
 {
@@ -305,7 +318,10 @@ static int upload_body(fleet_t *f, cpe_t *c, transfer_t *t)
     }
     fleet_env_t env;
     dm_view_t v = fleet_view(f, c, &env);
-    return dm_inst_save(&v, &t->body);
+    char serial[96];
+    fleet_serial(f, c, serial, sizeof serial);
+    int rc = buf_printf(&t->body, "# cpe-sim %s configuration\n", serial);
+    return rc ? rc : dm_get_values(&v, dm_model_root(f->model), config_line, &t->body);
 }
 
 void transfer_run(fleet_t *f, cpe_t *c)

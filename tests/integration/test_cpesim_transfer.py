@@ -131,7 +131,13 @@ def test_upload(env):
     assert (tc.field("CommandKey"), tc.field("FaultCode")) == ("up", "0")
     path, body = files.uploads[0]
     assert path == "/cfg/SIM000001"
-    assert b"Device.WiFi.SSID.1.SSID =uploaded" in body
+    lines = body.decode().splitlines()
+    assert lines[0] == "# cpe-sim SIM000001 configuration"
+    assert "Device.WiFi.SSID.1.SSID=uploaded" in lines
+    # the whole configuration, the settings the ACS never touched too, and no state
+    assert "Device.WiFi.SSID.2.SSID=Outpost-5G" in lines
+    assert len(lines) > 100
+    assert not [l for l in lines if l.startswith("Device.DeviceInfo.UpTime=")]
     inf = acs.wait_inform("M Upload", S1)
     assert ("M Upload", "up") in inf.events()
 
