@@ -227,6 +227,7 @@ static size_t consume(ws_t *ws, const uint8_t *p, size_t n)
             break;
         case WS_READ_PONG:
             ws->awaiting_pong = false;
+            ws_arm_timer(ws); /* the next ping is due a period after the last */
             break;
         case WS_READ_CLOSE:
             on_peer_close(ws, &ev);
