@@ -184,7 +184,7 @@ class Rpc:
 
 
 class ScriptedAcs:
-    def __init__(self, mode="normal", digest=None, realm="scripted-acs", basic=None):
+    def __init__(self, mode="normal", digest=None, realm="scripted-acs", basic=None, tls=None):
         self.mode = mode            # normal | http500 | malformed | hang | empty | huge
         self.digest = digest        # (user, password) to require, or None
         self.basic = basic          # (user, password) to require with Basic, or None
@@ -220,6 +220,12 @@ class ScriptedAcs:
         self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d/acs" % self.port
+        if tls:  # (certificate, key): an https ACS
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            self.url = "https://127.0.0.1:%d/acs" % self.port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

@@ -1,5 +1,5 @@
 """The CWMP session client against what a standards-conformant ACS may do:
-Basic authentication, a redirect of the Inform, a new ManagementServer.URL."""
+Basic authentication, a redirect of the Inform, a new ManagementServer.URL, https."""
 import http.server
 import socketserver
 import threading
@@ -101,3 +101,25 @@ def test_new_acs_url_bootstraps_there(outpost):
     finally:
         old.close()
         new.close()
+
+
+def test_https_acs(outpost, pki):
+    acs = ScriptedAcs(tls=(pki["server.pem"], pki["server.key"]))
+    try:
+        start_sim(outpost, acs, "--tls-ca", pki["ca.pem"])
+        acs.wait_inform("0 BOOTSTRAP", S1)
+        r = acs.call(S1, Rpc.gpv("Device.ManagementServer.URL"), "GetParameterValuesResponse")
+        assert r.params()["Device.ManagementServer.URL"][0] == acs.url
+    finally:
+        acs.close()
+    acs = ScriptedAcs(tls=(pki["rogue.pem"], pki["rogue.key"]))  # signed by another CA
+    try:
+        sim = start_sim(outpost, acs, "--tls-ca", pki["ca.pem"])
+        sim.wait_for(r"session_failed cpe=SIM000001 why=connect ")
+        sim.wait_for(r"tls_handshake_failed .*side=client reason=\"unable to get local issuer certificate")
+        assert acs.by("Inform") == []
+        sim.stop()
+        start_sim(outpost, acs, "--insecure")  # the operator's choice: no verification
+        acs.wait_inform("0 BOOTSTRAP", S1)
+    finally:
+        acs.close()
