@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "core/str.h"
 
-enum { FAIL_LOG_PER_INTERVAL = 20, WAKE_BATCH = 2048 };
+enum { FAIL_LOG_PER_INTERVAL = 20, FAIL_LOG_WINDOW_MS = 10000, WAKE_BATCH = 2048 };
 
 #define HEAP_NONE UINT32_MAX
 
@@ -421,6 +421,15 @@ void fleet_session_done(fleet_t *f, cpe_t *c, bool ok)
 void fleet_log_fail(fleet_t *f, const cpe_t *c, stats_fail_t why, const char *reason, int status)
 {
     f->st.fail[why]++;
+    /* The budget renews with each stats line; with --stats-interval 0 there
+     * are none, so it renews every 10 s: a long outage must stay visible. */
+    int64_t now = fleet_now(f);
+    if (f->o->stats_interval_ms <= 0 && now - f->fail_window_ms >= FAIL_LOG_WINDOW_MS) {
+        if (f->fail_suppressed)
+            log_warn("session_failures_not_logged", LF_U("count", f->fail_suppressed));
+        f->fail_logged = f->fail_suppressed = 0;
+        f->fail_window_ms = now;
+    }
     if (f->fail_logged >= FAIL_LOG_PER_INTERVAL && !log_enabled(LOG_DEBUG)) {
         f->fail_suppressed++;
         return;

@@ -189,6 +189,7 @@ typedef struct fleet {
     void *stop_ud;
     uint32_t fail_logged;     /* failure log lines this stats interval */
     uint32_t fail_suppressed;
+    int64_t fail_window_ms;   /* without stats lines: when the failure budget renewed */
     bool stopping;
     bool state_dirty;
 } fleet_t;

@@ -98,3 +98,14 @@ def test_acs_down(outpost):
                   "--stats-interval", "0", "--retry-min", "100ms", "--count", "2")
     sim.wait_for(r"session_failed cpe=SIM000001 why=connect reason=\"connect to 127.0.0.1:%d: ECONNREFUSED" % port)
     sim.wait_for(r"session_failed cpe=SIM000001 why=connect .* retry=2")
+
+
+def test_failure_lines_renew_without_stats_lines(outpost):
+    """--stats-interval 0: 20 failure lines, the rest counted; the budget renews every 10 s."""
+    from conftest import free_port
+    sim = outpost("cpe-sim", "--acs", "http://127.0.0.1:%d/" % free_port(), "--cr-listen", "127.0.0.1:0",
+                  "--stats-interval", "0", "--retry-min", "300ms", "--count", "25", "--rate", "0")
+    m = sim.wait_for(r"session_failures_not_logged count=\d+", timeout=30)
+    first = sim.lines.index(m.string)
+    assert len([l for l in sim.lines[:first] if "session_failed" in l]) == 20
+    sim.wait_for(r"session_failed cpe=SIM", start=first + 1)  # logged again after the renewal
