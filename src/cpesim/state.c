@@ -25,7 +25,9 @@
 #include "core/runtime.h"
 #include "core/str.h"
 
-enum { STATE_MAX = 1024 * 1024 * 1024 };
+/* STATE_LINE_MAX: the longest record (a 64 KiB value percent-encoded, its
+ * name, the rest); longer lines are damage, skipped without being held. */
+enum { STATE_MAX = 1024 * 1024 * 1024, STATE_LINE_MAX = 256 * 1024 };
 
 static const char magic[] = "outpost-cpesim-state 1";
 
@@ -159,6 +161,23 @@ static int load_tc(cpe_t *c, const char *line, size_t len)
     return 0;
 }
 
+/* One line without its '\n' into buf (cap bytes); -1 at the end of the file.
+ * *too_long when it did not fit (the rest of it is read and dropped). */
+static ssize_t read_line(FILE *fp, char *buf, size_t cap, bool *too_long)
+{
+    size_t n = 0;
+    int ch = EOF;
+    while ((ch = getc_unlocked(fp)) != EOF && ch != '\n') {
+        if (n < cap)
+            buf[n] = (char)ch;
+        n++;
+    }
+    if (ch == EOF && n == 0)
+        return -1;
+    *too_long = n > cap;
+    return (ssize_t)(n > cap ? cap : n);
+}
+
 int state_load(fleet_t *f, const char *dir)
 {
     char path[4096];
@@ -167,12 +186,12 @@ int state_load(fleet_t *f, const char *dir)
     FILE *fp = fopen(path, "re");
     if (!fp)
         return errno == ENOENT ? 0 : -errno; /* first run */
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, fp);
+    char *line = malloc(STATE_LINE_MAX + 1);
+    bool too_long = false;
+    ssize_t n = line ? read_line(fp, line, STATE_LINE_MAX, &too_long) : -1;
     char head[512];
-    snprintf(head, sizeof head, "%s %s %s\n", magic, dm_model_root(f->model), f->o->serial_prefix);
-    if (n <= 0 || strcmp(line, head) != 0) {
+    snprintf(head, sizeof head, "%s %s %s", magic, dm_model_root(f->model), f->o->serial_prefix);
+    if (n <= 0 || too_long || (size_t)n != strlen(head) || memcmp(line, head, (size_t)n) != 0) {
         log_warn("state_ignored", LF_S("path", path),
                  LF_S("reason", "written for another model or serial prefix"));
         free(line);
@@ -181,10 +200,13 @@ int state_load(fleet_t *f, const char *dir)
     }
     cpe_t *c = NULL;
     size_t cpes = 0, bad = 0;
-    while ((n = getline(&line, &cap, fp)) > 0) {
+    while ((n = read_line(fp, line, STATE_LINE_MAX, &too_long)) >= 0) {
         size_t len = (size_t)n;
-        if (line[len - 1] == '\n')
-            line[--len] = '\0';
+        line[len] = '\0';
+        if (too_long || memchr(line, '\0', len)) {
+            bad++; /* damage: neither kept nor parsed */
+            continue;
+        }
         if (len > 2 && line[0] == 'C' && line[1] == ' ') {
             char *sp = strchr(line + 2, ' ');
             c = sp ? fleet_find_serial(f, line + 2, (size_t)(sp - line - 2)) : NULL;

@@ -45,6 +45,7 @@ def test_damaged_or_foreign_state(outpost, tmp_path):
         path = state / "cpesim.state"
         with open(path, "ab") as f:  # damage: an unknown CPE, junk, a record cut short
             f.write(b"C SIM999999 1\nv Device.WiFi.SSID.2.SSID x\n\x00\xff junk\nC SIM000001 1\nv Device.Nope\nT x\n")
+            f.write(b"v Device.WiFi.SSID.1.SSID " + b"A" * 300000 + b"\n")  # over the record cap: skipped
         assert os.path.getsize(path) > 0
 
         sim = start_sim(outpost, acs, "--state-dir", str(state))
