@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "tunnel/ag.h"
@@ -71,7 +72,7 @@ static ag_stream_t *stream_new(ag_t *ag, const char *guid, size_t glen)
     memcpy(st->guid, guid, glen);
     st->glen = glen;
     buf_init(&st->pending, AG_PENDING_MAX);
-    tunnel_rwin_init(&st->rx, ag->window, ag->max_window);
+    tunnel_rwin_init(&st->rx, ag->window, ag->max_window, clock_mono_ms());
     tunnel_dir_init(&st->tx, 0);
     if (hmap_put(&ag->streams, st->guid, st->glen, st) != 0) {
         free(st);
@@ -154,7 +155,7 @@ static void rx_update(ag_stream_t *st)
     if (!st->conn || st->remote_gone || st->fin_recv || !ag_link_up(st->ag))
         return;
     uint64_t delivered = st->rx.received - net_conn_queued(st->conn);
-    uint64_t g = tunnel_rwin_delivered(&st->rx, delivered);
+    uint64_t g = tunnel_rwin_delivered(&st->rx, delivered, clock_mono_ms());
     if (g)
         ag_sent(st->ag, tunnel_wire_window(&st->ag->wire, st->ag->ws, st->guid, st->glen, g));
 }

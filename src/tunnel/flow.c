@@ -5,8 +5,9 @@
  * in flight plus what sits in our queue never exceeds one window, however
  * slowly the local socket drains. Grants wait until at least half a window
  * can be given, which keeps Window messages to about two per window of data.
- * The window doubles when the sender ran dry while at most a quarter window
- * waited in our queue: credit, not the reader, held the stream back.
+ * The window doubles while at most a quarter window waits in our queue (the
+ * reader keeps up) if the sender ran dry or a window's worth went through in
+ * under TUNNEL_RWIN_FAST_MS (see flow.h).
  */
 #include <errno.h>
 
@@ -55,8 +56,10 @@ int tunnel_dir_finish(tunnel_dir_t *d, const char **why)
     return 0;
 }
 
-void tunnel_rwin_init(tunnel_rwin_t *r, uint64_t window, uint64_t max_window)
+void tunnel_rwin_init(tunnel_rwin_t *r, uint64_t window, uint64_t max_window, int64_t now_ms)
 {
+    r->mark = 0;
+    r->mark_ms = now_ms;
     r->window = window;
     r->max_window = max_window > window ? max_window : window;
     r->starved = false;
@@ -75,13 +78,19 @@ int tunnel_rwin_received(tunnel_rwin_t *r, size_t len)
     return 0;
 }
 
-uint64_t tunnel_rwin_delivered(tunnel_rwin_t *r, uint64_t delivered_total)
+uint64_t tunnel_rwin_delivered(tunnel_rwin_t *r, uint64_t delivered_total, int64_t now_ms)
 {
     if (delivered_total > r->received)
         delivered_total = r->received; /* never credit what did not arrive */
     if (delivered_total > r->delivered)
         r->delivered = delivered_total;
-    if (r->starved && r->received - r->delivered <= r->window / 4 &&
+    bool fast = false;
+    if (r->delivered - r->mark >= r->window) { /* a window's worth went through */
+        fast = now_ms - r->mark_ms < TUNNEL_RWIN_FAST_MS;
+        r->mark = r->delivered;
+        r->mark_ms = now_ms;
+    }
+    if ((r->starved || fast) && r->received - r->delivered <= r->window / 4 &&
         r->window < r->max_window) {
         r->window = r->window > r->max_window / 2 ? r->max_window : r->window * 2;
         r->starved = false;

@@ -35,21 +35,26 @@ static void test_dir_credit(void **state)
     assert_int_equal(d.bytes, 100);
 }
 
+/* A clock that moves a second per reading: no window's worth ever goes
+ * through "fast", so only starvation can grow a window. */
+static int64_t slow_ms;
+static int64_t slow_clock(void) { return slow_ms += 1000; }
+
 static void test_rwin_batches_and_bounds(void **state)
 {
     tunnel_rwin_t r;
-    tunnel_rwin_init(&r, 1000, 0);
+    tunnel_rwin_init(&r, 1000, 0, 0);
     assert_int_equal(tunnel_rwin_received(&r, 400), 0);
     /* delivered 400: the grant (400) is below half a window, so wait */
-    assert_int_equal(tunnel_rwin_delivered(&r, 400), 0);
+    assert_int_equal(tunnel_rwin_delivered(&r, 400, slow_clock()), 0);
     assert_int_equal(tunnel_rwin_received(&r, 600), 0);
     assert_int_equal(tunnel_rwin_received(&r, 1), -EPROTO); /* beyond the window */
     /* nothing delivered beyond 400 yet: buffered + in flight stays <= window */
-    assert_int_equal(tunnel_rwin_delivered(&r, 400), 0);
-    assert_int_equal(tunnel_rwin_delivered(&r, 1000), 1000);
+    assert_int_equal(tunnel_rwin_delivered(&r, 400, slow_clock()), 0);
+    assert_int_equal(tunnel_rwin_delivered(&r, 1000, slow_clock()), 1000);
     assert_int_equal(r.granted - r.delivered, 1000);
     /* delivered can never run ahead of received */
-    assert_int_equal(tunnel_rwin_delivered(&r, 5000), 0);
+    assert_int_equal(tunnel_rwin_delivered(&r, 5000, slow_clock()), 0);
     assert_int_equal(r.delivered, 1000);
 }
 
@@ -62,7 +67,7 @@ static void test_rwin_sender_simulation(void **state)
     tunnel_dir_t snd;
     tunnel_rwin_t rcv;
     tunnel_dir_init(&snd, W);
-    tunnel_rwin_init(&rcv, W, W);
+    tunnel_rwin_init(&rcv, W, W, 0);
     const char *why;
     uint64_t sent = 0, delivered = 0;
     /* stalled reader */
@@ -71,13 +76,13 @@ static void test_rwin_sender_simulation(void **state)
         assert_int_equal(tunnel_dir_data(&snd, n, &why), 0);
         assert_int_equal(tunnel_rwin_received(&rcv, n), 0);
         sent += n;
-        assert_int_equal(tunnel_rwin_delivered(&rcv, delivered), 0);
+        assert_int_equal(tunnel_rwin_delivered(&rcv, delivered, slow_clock()), 0);
     }
     assert_int_equal(sent, W);
     /* reader wakes up and drains in small pieces: the sender always gets going again */
     for (int round = 0; round < 100; round++) {
         delivered = rcv.received;
-        uint64_t g = tunnel_rwin_delivered(&rcv, delivered);
+        uint64_t g = tunnel_rwin_delivered(&rcv, delivered, slow_clock());
         if (g)
             assert_int_equal(tunnel_dir_grant(&snd, g, W, &why), 0);
         assert_true(snd.credit >= W / 2);
@@ -96,14 +101,14 @@ static void test_rwin_grows_for_fast_reader(void **state)
     tunnel_dir_t snd;
     tunnel_rwin_t rcv;
     tunnel_dir_init(&snd, W);
-    tunnel_rwin_init(&rcv, W, MAX);
+    tunnel_rwin_init(&rcv, W, MAX, 0);
     const char *why;
     uint64_t want[] = { 2 * W, 4 * W, MAX, MAX, MAX };
     for (int round = 0; round < 5; round++) {
         size_t n = (size_t)snd.credit;
         assert_int_equal(tunnel_dir_data(&snd, n, &why), 0);
         assert_int_equal(tunnel_rwin_received(&rcv, n), 0);
-        uint64_t g = tunnel_rwin_delivered(&rcv, rcv.received); /* reader took it all */
+        uint64_t g = tunnel_rwin_delivered(&rcv, rcv.received, slow_clock()); /* reader took it all */
         assert_int_equal(rcv.window, want[round]);
         assert_int_equal(g, rcv.window);
         assert_int_equal(tunnel_dir_grant(&snd, g, MAX, &why), 0);
@@ -119,7 +124,7 @@ static void test_rwin_stays_for_slow_reader(void **state)
     tunnel_dir_t snd;
     tunnel_rwin_t rcv;
     tunnel_dir_init(&snd, W);
-    tunnel_rwin_init(&rcv, W, 16 * W);
+    tunnel_rwin_init(&rcv, W, 16 * W, 0);
     const char *why;
     uint64_t delivered = 0;
     for (int round = 0; round < 20; round++) {
@@ -127,17 +132,39 @@ static void test_rwin_stays_for_slow_reader(void **state)
         assert_int_equal(tunnel_dir_data(&snd, n, &why), 0);
         assert_int_equal(tunnel_rwin_received(&rcv, n), 0);
         delivered = rcv.received - W / 2; /* half a window stays queued */
-        uint64_t g = tunnel_rwin_delivered(&rcv, delivered);
+        uint64_t g = tunnel_rwin_delivered(&rcv, delivered, slow_clock());
         assert_int_equal(g, W / 2);
         assert_int_equal(tunnel_dir_grant(&snd, g, W, &why), 0);
         assert_int_equal(rcv.window, W);
     }
-    /* a sender that never runs dry does not grow it either */
-    tunnel_rwin_init(&rcv, W, 16 * W);
+    /* a sender that never runs dry, at a slow pace, does not grow it either */
+    tunnel_rwin_init(&rcv, W, 16 * W, 0);
     for (int i = 0; i < 100; i++) {
         assert_int_equal(tunnel_rwin_received(&rcv, W / 4), 0);
-        tunnel_rwin_delivered(&rcv, rcv.received);
+        tunnel_rwin_delivered(&rcv, rcv.received, slow_clock());
         assert_int_equal(rcv.window, W);
+    }
+}
+
+/* A fast stream grows its window without its sender ever running dry (the
+ * reader takes each quarter window as it comes, a millisecond apart); the
+ * same stream at a window per 100 ms keeps it. */
+static void test_rwin_grows_for_fast_stream(void **state)
+{
+    const uint64_t W = 64 * 1024, MAX = 1024 * 1024;
+    for (int fast = 1; fast >= 0; fast--) {
+        tunnel_rwin_t rcv;
+        int64_t now = 0;
+        tunnel_rwin_init(&rcv, W, MAX, now);
+        for (int i = 0; i < 200; i++) {
+            uint64_t n = rcv.window / 4;
+            assert_int_equal(tunnel_rwin_received(&rcv, n), 0);
+            assert_true(rcv.received < rcv.granted); /* never dry */
+            now += fast ? 1 : 25;
+            tunnel_rwin_delivered(&rcv, rcv.received, now);
+            assert_true(rcv.granted - rcv.delivered <= rcv.window);
+        }
+        assert_int_equal(rcv.window, fast ? MAX : W);
     }
 }
 
@@ -167,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_rwin_sender_simulation),
         cmocka_unit_test(test_rwin_grows_for_fast_reader),
         cmocka_unit_test(test_rwin_stays_for_slow_reader),
+        cmocka_unit_test(test_rwin_grows_for_fast_stream),
         cmocka_unit_test(test_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
