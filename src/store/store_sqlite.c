@@ -297,6 +297,17 @@ static int sq_open(const char *path, const store_opts_t *o, store_t **out)
     int rc = sq_exec(q, sql);
     if (!rc)
         rc = migrate(q);
+    /* Every statement is prepared now, so a database whose tables do not
+     * match this build (one from a development version with the same
+     * user_version) stops the daemon at start with the reason, instead of
+     * failing every later request. */
+    for (int i = 0; !rc && i < Q_COUNT; i++)
+        if (!sq_stmt(q, i)) {
+            log_error("store_schema_mismatch", LF_S("path", path),
+                      LF_S("reason", "the database's tables do not match this version of "
+                                     "outpost; move it aside to start afresh"));
+            rc = -EIO;
+        }
     if (!rc) {
         snprintf(sql, sizeof sql,
                  "INSERT INTO settings(k, v) VALUES ('param_history', %d)"

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "store/store.h"
 #include "store/store_worker.h"
@@ -338,6 +339,23 @@ static void test_reopen(void **state)
     store_close(s2);
 }
 
+/* A database whose tables differ from this build's (same user_version, a
+ * development schema) is refused at open, not at the first request. */
+static void test_schema_mismatch_refused_at_open(void **state)
+{
+    char path[80];
+    snprintf(path, sizeof path, "%s.other", dbpath);
+    store_t *s;
+    assert_int_equal(store_open(path, NULL, &s), 0);
+    store_close(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE tasks RENAME COLUMN wakeup TO woken",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(path, NULL, &s), -EIO);
+}
+
 /* ---- worker ---- */
 
 typedef struct wctx {
@@ -454,6 +472,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tasks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_mismatch_refused_at_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_drain, setup, teardown),
     };
