@@ -474,8 +474,9 @@ void gw_route_sweep(gw_t *gw, int64_t now)
             snprintf(msg, sizeof msg, "open timeout: agent %s did not answer",
                      st->leg[1].s ? st->leg[1].s->name : "?");
             log_info("stream_open_timeout", LF_U("stream", st->id), LF_S("reason", msg));
-            gw_stream_reset(st, msg);
-            next = gw->streams; /* the list changed; restart (timeouts are rare) */
+            gw_stream_reset(st, msg); /* frees st only: sends and resumes are
+                                       * deferred (gw_sent, ws_resume), so next
+                                       * stays valid */
         }
     }
 }

@@ -357,3 +357,35 @@ def test_gateway_idle_timeout_counts_bytes_not_messages(outpost, tmp_path):
             pass
     assert ws.close_code == 1001 and "idle timeout" in ws.close_reason
     gw.wait_for(r"agent_idle_timeout agent=raw ")
+
+
+def test_open_timeout_fails_every_unanswered_stream(outpost, tmp_path):
+    """An acceptor that never answers: after --open-timeout each of the
+    initiator's streams gets a failed Ack naming the agent, the acceptor a
+    reset for each, and both sessions live on (several expire in one sweep)."""
+    gw = start_gateway(outpost, tmp_path, {"a": "key-a", "raw": "key-raw"},
+                       ["from=* to=* net=* ports=*"], extra=["--open-timeout", "300ms"])
+    silent, _ = login(gw, "a", "key-a")
+    ws, _ = login(gw)
+    guids = [f"t{i}" for i in range(5)]
+    ws.send_many([msg(INITIATOR, GUID=g, Ip="127.0.0.1", Port=9, Gatename="a", Window=65536)
+                  for g in guids])
+    failed = {}
+    while len(failed) < len(guids):
+        t, ack = ws.recv_msg(timeout=10)
+        assert t == ACK and ack["Ok"] is False, (t, ack)
+        failed[ack["GUID"]] = ack["Message"]
+    assert sorted(failed) == guids
+    assert all("open timeout: agent a did not answer" in m for m in failed.values())
+    opened, reset = set(), set()
+    while len(reset) < len(guids):
+        t, m = silent.recv_msg(timeout=10)
+        if t == INITIATOR:
+            opened.add(m["GUID"])
+        elif t == TERMINATOR:
+            reset.add(m["GUID"])
+    assert len(opened) == len(reset) == len(guids)
+    for s in (ws, silent):  # both sessions still answer
+        s.send(msg(PING, Seq=7))
+        assert s.recv_msg() == (PONG, {"Seq": 7})
+    gw.wait_for(r"stream_open_timeout")
