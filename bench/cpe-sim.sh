@@ -20,33 +20,11 @@ GOAL_RATE=10000
 GOAL_RSS_MIB=1024
 
 command -v wrk >/dev/null || { echo "wrk missing (scripts/install-deps)"; exit 1; }
-NGINX=nginx
-command -v nginx >/dev/null || NGINX=/usr/sbin/nginx
-
 NP=$(free_port)
-mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-error_log $WORK/nginx/error.log;
-pid $WORK/nginx/nginx.pid;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx;
-  fastcgi_temp_path $WORK/nginx; uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
-  server {
+start_nginx "  server {
     listen 127.0.0.1:$NP backlog=4096;
     location / { return 204; }
-  }
-}
-CONF
-$NGINX -c "$WORK/nginx/nginx.conf" -g "daemon off;" 2>"$WORK/nginx.log" &
-PIDS="$PIDS $!"
-for _ in $(seq 1 50); do
-  curl -s -o /dev/null -X POST "http://127.0.0.1:$NP/" && break
-  sleep 0.1
-done
+  }"
 
 json() { # FILE EXPR: a field of cpe-sim's final --json line
   /usr/bin/python3 -c 'import json,sys
