@@ -171,34 +171,29 @@ int admin_status(proxy_t *px, buf_t *out)
     return rc;
 }
 
-static void h_metrics(http_req_t *r, void *ud)
+/* Answer with what `write` puts in a capped buffer, or 500 with `fail`. */
+static void respond_with(http_req_t *r, proxy_t *px, int (*write)(proxy_t *, buf_t *),
+                         const char *ctype, const char *fail)
 {
-    proxy_t *px = ud;
     if (!guard(px, r))
         return;
     buf_t b = BUF_INIT(4 << 20);
-    if (admin_metrics(px, &b)) {
-        buf_free(&b);
-        http_respond_error(r, 500, "metrics too large");
-        return;
-    }
-    http_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+    if (write(px, &b))
+        http_respond_error(r, 500, fail);
+    else
+        http_respond(r, 200, ctype, b.data, b.len);
     buf_free(&b);
+}
+
+static void h_metrics(http_req_t *r, void *ud)
+{
+    respond_with(r, ud, admin_metrics, "text/plain; version=0.0.4; charset=utf-8",
+                 "metrics too large");
 }
 
 static void h_status(http_req_t *r, void *ud)
 {
-    proxy_t *px = ud;
-    if (!guard(px, r))
-        return;
-    buf_t b = BUF_INIT(4 << 20);
-    if (admin_status(px, &b)) {
-        buf_free(&b);
-        http_respond_error(r, 500, "status unavailable");
-        return;
-    }
-    http_respond(r, 200, "application/json", b.data, b.len);
-    buf_free(&b);
+    respond_with(r, ud, admin_status, "application/json", "status unavailable");
 }
 
 int admin_start(proxy_t *px)
