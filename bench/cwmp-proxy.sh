@@ -93,14 +93,19 @@ path_direct() {
   run_path "direct-$1" "http://127.0.0.1:$P1/"
   stop_pids "$N1" "$N2"
 }
+# balanced NAME PID PORT: the throughput and latency runs through a balancer,
+# its CPU seconds during the first in $WORK/NAME.cpu
+balanced() {
+  c0=$(cpu_s "$2")
+  sim "$1-tput" "http://127.0.0.1:$3/" "$COUNT" "$INTERVAL"
+  c1=$(cpu_s "$2")
+  echo "$c0 $c1" >"$WORK/$1.cpu"
+  sim "$1-lat" "http://127.0.0.1:$3/" "$LCOUNT" 1s "$LCOUNT/s"
+}
 path_proxy() {
   start_nodes "b$1"
   start_proxy "proxy-$1"
-  c0=$(cpu_s "$PX")
-  sim "proxy-$1-tput" "http://127.0.0.1:$PP/" "$COUNT" "$INTERVAL"
-  c1=$(cpu_s "$PX")
-  echo "$c0 $c1" >"$WORK/proxy-$1.cpu"
-  sim "proxy-$1-lat" "http://127.0.0.1:$PP/" "$LCOUNT" 1s "$LCOUNT/s"
+  balanced "proxy-$1" "$PX" "$PP"
   PX_RSS=$(rss_kb "$PX")
   stop_pids "$PX" "$N1" "$N2"
 }
@@ -152,11 +157,7 @@ CFG
 path_haproxy() {
   start_nodes "c$1"
   start_haproxy "haproxy-$1"
-  c0=$(cpu_s "$HX")
-  sim "haproxy-$1-tput" "http://127.0.0.1:$HP/" "$COUNT" "$INTERVAL"
-  c1=$(cpu_s "$HX")
-  echo "$c0 $c1" >"$WORK/haproxy-$1.cpu"
-  sim "haproxy-$1-lat" "http://127.0.0.1:$HP/" "$LCOUNT" 1s "$LCOUNT/s"
+  balanced "haproxy-$1" "$HX" "$HP"
   stop_pids "$HX" "$N1" "$N2"
   # the bootstrap storm, on fresh nodes
   REDISCOVER=true
