@@ -39,8 +39,8 @@ static const cfg_opt_t ag_opt_table[] = {
     O("window", CFG_SIZE, window, "256KiB", "SIZE", "initial receive window per stream",
       .min = 16384, .max = 16.0 * 1024 * 1024),
     O("max-window", CFG_SIZE, max_window, "4MiB", "SIZE",
-      "a stream's window doubles up to this while the sender, not the reader, waits "
-      "(at most the gateway's --max-window; <= --window: fixed)",
+      "a stream's window doubles up to this while its reader keeps up and the window "
+      "limits it (narrowed to the gateway's --max-window; <= --window: fixed)",
       .min = 16384, .max = 16.0 * 1024 * 1024),
     O("max-message", CFG_SIZE, max_message, "1MiB", "SIZE", "largest tunnel message",
       .min = 16384, .max = 64.0 * 1024 * 1024),
