@@ -210,7 +210,10 @@ class ScriptedAcs:
                 pass
 
             def do_POST(self):
-                acs._handle(self)
+                try:
+                    acs._handle(self)
+                except (ConnectionResetError, BrokenPipeError):
+                    self.close_connection = True  # a CPE that drops its session (--drop-rate)
 
         class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             daemon_threads = True
