@@ -95,11 +95,16 @@ path_direct() {
 }
 # balanced NAME PID PORT: the throughput and latency runs through a balancer,
 # its CPU seconds during the first in $WORK/NAME.cpu
+# cpu_during PID FILE CMD...: run CMD; PID's CPU seconds before and after go to FILE
+cpu_during() {
+  _pid=$1 _file=$2
+  shift 2
+  _c0=$(cpu_s "$_pid")
+  "$@"
+  echo "$_c0 $(cpu_s "$_pid")" >"$_file"
+}
 balanced() {
-  c0=$(cpu_s "$2")
-  sim "$1-tput" "http://127.0.0.1:$3/" "$COUNT" "$INTERVAL"
-  c1=$(cpu_s "$2")
-  echo "$c0 $c1" >"$WORK/$1.cpu"
+  cpu_during "$2" "$WORK/$1.cpu" sim "$1-tput" "http://127.0.0.1:$3/" "$COUNT" "$INTERVAL"
   sim "$1-lat" "http://127.0.0.1:$3/" "$LCOUNT" 1s "$LCOUNT/s"
 }
 path_proxy() {
@@ -114,10 +119,7 @@ boot_proxy() { # bootstrap storm: every CPE new, the nodes read its whole model
   start_nodes "bb$1"
   REDISCOVER=false
   start_proxy "proxyb-$1"
-  c0=$(cpu_s "$PX")
-  sim "proxy-$1-boot" "http://127.0.0.1:$PP/" "$BOOT" 1h
-  c1=$(cpu_s "$PX")
-  echo "$c0 $c1" >"$WORK/proxy-$1.bootcpu"
+  cpu_during "$PX" "$WORK/proxy-$1.bootcpu" sim "proxy-$1-boot" "http://127.0.0.1:$PP/" "$BOOT" 1h
   stop_pids "$PX" "$N1" "$N2"
 }
 start_haproxy() { # NAME: haproxy over P1/P2 on a free port (retried), sets HX and HP
@@ -164,10 +166,7 @@ path_haproxy() {
   start_nodes "cb$1"
   REDISCOVER=false
   start_haproxy "haproxyb-$1"
-  c0=$(cpu_s "$HX")
-  sim "haproxy-$1-boot" "http://127.0.0.1:$HP/" "$BOOT" 1h
-  c1=$(cpu_s "$HX")
-  echo "$c0 $c1" >"$WORK/haproxy-$1.bootcpu"
+  cpu_during "$HX" "$WORK/haproxy-$1.bootcpu" sim "haproxy-$1-boot" "http://127.0.0.1:$HP/" "$BOOT" 1h
   stop_pids "$HX" "$N1" "$N2"
 }
 
