@@ -164,6 +164,7 @@ static void tls_close_notify(net_conn_t *c)
 
 
 static void uncork_all(net_conn_t *c);
+static int cork_flush(net_conn_t *c);
 
 void net_conn_close(net_conn_t *c)
 {
@@ -306,7 +307,8 @@ static int tls_flush(net_conn_t *c)
     return 0;
 }
 
-static int tls_write(net_conn_t *c, const void *data, size_t len)
+/* Encrypt into records queued in c->out; the caller flushes. */
+static int tls_encrypt(net_conn_t *c, const void *data, size_t len)
 {
     while (len) {
         int chunk = len > INT32_MAX ? INT32_MAX : (int)len;
@@ -321,7 +323,51 @@ static int tls_write(net_conn_t *c, const void *data, size_t len)
         data = (const char *)data + n;
         len -= (size_t)n;
     }
-    return tls_flush(c);
+    return 0;
+}
+
+static int tls_write(net_conn_t *c, const void *data, size_t len)
+{
+    int rc = tls_encrypt(c, data, len);
+    return rc ? rc : tls_flush(c);
+}
+
+/* Encrypt a gather list as few records as its length allows. Pieces
+ * shorter than a record (a WebSocket header, a msgpack head) gather in
+ * plain_pending, topped up from what follows, so they ride in a full record
+ * instead of each costing a record, a write and a wake-up of the peer; runs of
+ * a record or more are encrypted in place, without that copy. The records
+ * wait in c->out: uncorked, the rest of the stage is sealed and all of it
+ * leaves in one write; corked, the uncork does that. */
+static int tls_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n)
+{
+    buf_t *stage = &c->plain_pending;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = bufs[i].base;
+        size_t left = bufs[i].len;
+        if (stage->len) {
+            size_t room = TLS_COALESCE - stage->len, take = left < room ? left : room;
+            if (buf_append(stage, p, take) != 0)
+                return -ENOMEM;
+            p += take;
+            left -= take;
+            if (stage->len < TLS_COALESCE)
+                continue; /* this piece is all in the stage */
+            int rc = tls_encrypt(c, stage->data, stage->len);
+            stage->len = 0;
+            if (rc)
+                return rc;
+        }
+        bool last = i + 1 == n && !c->corked;
+        if (left >= TLS_COALESCE || (left && last)) {
+            int rc = tls_encrypt(c, p, left);
+            if (rc)
+                return rc;
+        } else if (left && buf_append(stage, p, left) != 0) {
+            return -ENOMEM;
+        }
+    }
+    return c->corked ? 0 : cork_flush(c);
 }
 
 int net_conn_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n)
@@ -335,22 +381,13 @@ int net_conn_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n)
         return -ENOBUFS;
 
     if (c->ssl) {
-        bool direct = c->state == ST_OPEN && !c->corked;
-        if (direct && n > 1 && total <= TLS_COALESCE) {
-            /* one record (and one write) for a response head + body */
-            char joined[TLS_COALESCE];
-            size_t off = 0;
-            for (size_t i = 0; i < n; i++) {
-                memcpy(joined + off, bufs[i].base, bufs[i].len);
-                off += bufs[i].len;
-            }
-            int rc = tls_write(c, joined, off);
+        if (c->state == ST_OPEN) {
+            int rc = tls_writev(c, bufs, n);
             if (rc)
                 return rc;
         } else {
             for (size_t i = 0; i < n; i++) {
-                int rc = direct ? tls_write(c, bufs[i].base, bufs[i].len)
-                                : buf_append(&c->plain_pending, bufs[i].base, bufs[i].len);
+                int rc = buf_append(&c->plain_pending, bufs[i].base, bufs[i].len);
                 if (rc)
                     return rc;
             }
@@ -389,19 +426,21 @@ void net_conn_cork(net_conn_t *c)
     c->corked++;
 }
 
-/* Send what the corks held back. */
-static void cork_flush(net_conn_t *c)
+/* Send what the corks held back: under TLS, seal the staged tail first. */
+static int cork_flush(net_conn_t *c)
 {
     if (c->state != ST_OPEN)
-        return; /* the handshake's end, or the close, flushes what is queued */
-    if (c->ssl && c->plain_pending.len) {
-        size_t n = c->plain_pending.len;
-        c->plain_pending.len = 0;
-        tls_write(c, c->plain_pending.data, n);
-        buf_reset_keep(&c->plain_pending, KEEP_BUF);
-        return;
+        return 0; /* the handshake's end, or the close, flushes what is queued */
+    if (c->ssl) {
+        int rc = 0;
+        if (c->plain_pending.len) {
+            rc = tls_encrypt(c, c->plain_pending.data, c->plain_pending.len);
+            buf_reset_keep(&c->plain_pending, KEEP_BUF);
+        }
+        return rc ? rc : tls_flush(c);
     }
     conn_start_write(c);
+    return 0;
 }
 
 void net_conn_uncork(net_conn_t *c)

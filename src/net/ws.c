@@ -90,10 +90,13 @@ static int write_frame(ws_t *ws, int op, const uv_buf_t *bufs, size_t n, size_t 
     uint8_t key[4];
     mask_key(ws, key);
     size_t h = ws_frame_header(hdr, op, len, key);
+    /* The header leads the first chunk: under TLS every full chunk is then
+     * one record, encrypted straight from here. */
     uint8_t chunk[16384];
-    size_t fill = 0, off = 0; /* off: payload offset, the key's phase */
+    memcpy(chunk, hdr, h);
+    size_t fill = h, off = 0; /* off: payload offset, the key's phase */
     net_conn_cork(ws->conn);
-    int rc = net_conn_write(ws->conn, hdr, h);
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const uint8_t *src = (const uint8_t *)bufs[i].base;
         size_t left = bufs[i].len;

@@ -38,7 +38,7 @@ static const cfg_opt_t ag_opt_table[] = {
       "internal services this agent may connect to; default deny (repeatable, * = any)"),
     O("window", CFG_SIZE, window, "256KiB", "SIZE", "initial receive window per stream",
       .min = 16384, .max = 16.0 * 1024 * 1024),
-    O("max-window", CFG_SIZE, max_window, "4MiB", "SIZE",
+    O("max-window", CFG_SIZE, max_window, "16MiB", "SIZE",
       "a stream's window doubles up to this while its reader keeps up and the window "
       "limits it (narrowed to the gateway's --max-window; <= --window: fixed)",
       .min = 16384, .max = 16.0 * 1024 * 1024),

@@ -60,6 +60,7 @@ typedef struct side {
     int close_err;
     char data[64];
     size_t datalen;
+    uint32_t hash; /* FNV-1a of every byte received, in order */
     bool pause_first, echo_eof;
 } side_t;
 
@@ -83,6 +84,8 @@ static void on_read(net_conn_t *c, const char *d, size_t n)
     }
     s->datalen += n;
     s->got += n;
+    for (size_t i = 0; i < n; i++)
+        s->hash = (s->hash ^ (uint8_t)d[i]) * 16777619u;
     if (s->pause_first) {
         s->pause_first = false;
         net_conn_pause(c);
@@ -319,6 +322,79 @@ static void test_tls_overhead_counts_for_congestion(void **s)
     world_done();
 }
 
+/* TLS 1.3 record overhead with an AEAD: header 5, content type 1, tag 16. */
+enum { REC_OVERHEAD = 22 };
+
+static uint32_t fnv(uint32_t h, const char *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)d[i]) * 16777619u;
+    return h;
+}
+
+typedef enum { ONE_WRITEV, CORKED_WRITES, SINGLE_WRITES } send_mode_t;
+
+/* Send bufs as `mode` says and return the ciphertext it cost; the server
+ * must get the bytes, in order. */
+static uint64_t tls_cost(const uv_buf_t *bufs, size_t n, send_mode_t mode)
+{
+    uint64_t before = net_conn_bytes_out(W.cli.c);
+    size_t goal = W.srv.got;
+    uint32_t want = W.srv.hash;
+    if (mode == ONE_WRITEV)
+        assert_int_equal(net_conn_writev(W.cli.c, bufs, n), 0);
+    if (mode == CORKED_WRITES)
+        net_conn_cork(W.cli.c);
+    for (size_t i = 0; i < n; i++) {
+        if (mode != ONE_WRITEV)
+            assert_int_equal(net_conn_write(W.cli.c, bufs[i].base, bufs[i].len), 0);
+        goal += bufs[i].len;
+        want = fnv(want, bufs[i].base, bufs[i].len);
+    }
+    if (mode == CORKED_WRITES)
+        net_conn_uncork(W.cli.c);
+    while (W.srv.got < goal || net_conn_queued(W.cli.c))
+        uv_run(&W.loop, UV_RUN_ONCE);
+    assert_int_equal(W.srv.got, goal);
+    assert_int_equal(W.srv.hash, want);
+    return net_conn_bytes_out(W.cli.c) - before;
+}
+
+/* A gather list (a WebSocket header, a msgpack head, a payload) and small
+ * corked writes become as few TLS records as their length allows, not a
+ * record per piece: each record costs the peer a decryption, and each piece
+ * once cost a write() and a wake-up. */
+static void test_tls_small_pieces_share_records(void **s)
+{
+    world_init(true, true);
+    world_connect();
+    world_run_until(&W.srv.opened);
+    W.srv.hash = 2166136261u;
+    static char payload[65536];
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (char)(i * 7 + i / 251);
+    char head[10] = "012345678", meta[22] = "abcdefghijklmnopqrstu";
+
+    /* 10 + 22 + 65536 bytes fit 5 records (4 full and one of 32 bytes) */
+    uv_buf_t v[3] = { uv_buf_init(head, sizeof head), uv_buf_init(meta, sizeof meta),
+                      uv_buf_init(payload, sizeof payload) };
+    assert_int_equal(tls_cost(v, 3, ONE_WRITEV), 65568 + 5 * REC_OVERHEAD);
+
+    /* corked: 100 pieces of 10 bytes and one of 20,000 make 2 records */
+    uv_buf_t pieces[101];
+    for (int i = 0; i < 100; i++)
+        pieces[i] = uv_buf_init(head, sizeof head);
+    pieces[100] = uv_buf_init(payload, 20000);
+    assert_int_equal(tls_cost(pieces, 101, CORKED_WRITES), 21000 + 2 * REC_OVERHEAD);
+
+    /* uncorked writes leave as they come, a record each */
+    assert_int_equal(tls_cost(pieces, 3, SINGLE_WRITES), 30 + 3 * REC_OVERHEAD);
+    /* and a large one is cut into full records only */
+    uv_buf_t big = uv_buf_init(payload, sizeof payload);
+    assert_int_equal(tls_cost(&big, 1, SINGLE_WRITES), 65536 + 4 * REC_OVERHEAD);
+    world_done();
+}
+
 static void test_cork_plain(void **s) { run_cork(false); }
 static void test_cork_tls(void **s) { run_cork(true); }
 
@@ -416,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_tls_overhead_counts_for_congestion),
         cmocka_unit_test(test_cork_plain),
         cmocka_unit_test(test_cork_tls),
+        cmocka_unit_test(test_tls_small_pieces_share_records),
         cmocka_unit_test(test_half_close_plain),
         cmocka_unit_test(test_half_close_tls),
         cmocka_unit_test(test_abort_resets_peer),
