@@ -5,12 +5,14 @@
 #include <string.h>
 #include <time.h>
 
-int64_t clock_mono_us(void)
+int64_t clock_mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+int64_t clock_mono_us(void) { return clock_mono_ns() / 1000; }
 
 int64_t clock_mono_ms(void) { return clock_mono_us() / 1000; }
 

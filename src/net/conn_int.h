@@ -26,7 +26,7 @@ typedef enum conn_state {
 } conn_state_t;
 
 enum {
-    READ_CHUNK = 64 * 1024,
+    READ_CHUNK = 63 * 1024, /* see conn.c */
     TLS_COALESCE = 16 * 1024, /* small multi-part writes become one TLS record */
     LINGER_MS = 5000,
     DEFAULT_HIGH = 256 * 1024,

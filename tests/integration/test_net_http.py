@@ -2,6 +2,7 @@
 curl, python3-requests and raw sockets, over plain TCP and mutual TLS."""
 import hashlib
 import os
+import re
 import socket
 import subprocess
 import time
@@ -235,3 +236,41 @@ def test_sighup_reloads_certificates(outpost, pki, tmp_path):
     after = subprocess.run(["openssl", "s_client", "-connect", "%s:%d" % d.addr()],
                            input="", capture_output=True, text=True, timeout=10).stdout
     assert "CN = server2" in after or "CN=server2" in after
+
+
+# ---- TLS 1.3 suites -------------------------------------------------------------
+
+SUITES = ["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"]
+
+
+def negotiated(addr, suites):
+    out = subprocess.run(["openssl", "s_client", "-connect", "%s:%d" % addr, "-tls1_3",
+                          "-ciphersuites", suites], input="", capture_output=True, text=True,
+                         timeout=10).stdout
+    m = re.search(r"Cipher is (\S+)", out)
+    return m.group(1) if m and m.group(1) != "(NONE)" else None
+
+
+def test_tls13_suite_order_measured_and_operator_choice_kept(outpost, pki, tmp_path):
+    """Every TLS 1.3 suite stays offered; the one measured fastest here is
+    preferred over the client's order; an operator's Ciphersuites in the
+    OpenSSL configuration is left as it is."""
+    tls = ["--tls-cert", pki["server.pem"], "--tls-key", pki["server.key"]]
+    d = outpost("testd", "--listen", "127.0.0.1:0", "--log-level", "debug", *tls)
+    order = d.wait_for(r"tls_suite_order suites=(\S+)").group(1).split(":")
+    assert sorted(order) == sorted(SUITES)
+    for s in SUITES:
+        assert negotiated(d.addr(), s) == s
+    # the server's first choice wins whatever the client prefers
+    assert negotiated(d.addr(), ":".join(reversed(order))) == order[0]
+    d.stop()
+
+    conf = tmp_path / "openssl.cnf"
+    conf.write_text("openssl_conf = c\n[c]\nssl_conf = s\n[s]\nsystem_default = d\n"
+                    "[d]\nCiphersuites = TLS_AES_128_GCM_SHA256\n")
+    d = outpost("testd", "--listen", "127.0.0.1:0", "--log-level", "debug", *tls,
+                env={"OPENSSL_CONF": str(conf)})
+    assert negotiated(d.addr(), "TLS_AES_128_GCM_SHA256") == "TLS_AES_128_GCM_SHA256"
+    assert negotiated(d.addr(), "TLS_CHACHA20_POLY1305_SHA256") is None
+    assert "tls_suite_order" not in d.output()
+    d.stop()
