@@ -27,7 +27,7 @@ typedef enum conn_state {
 
 enum {
     READ_CHUNK = 63 * 1024, /* see conn.c */
-    TLS_COALESCE = 16 * 1024, /* small multi-part writes become one TLS record */
+    TLS_COALESCE = 16 * 1024, /* one full TLS record: shorter pieces are staged to share one */
     LINGER_MS = 5000,
     DEFAULT_HIGH = 256 * 1024,
     DEFAULT_LOW = 64 * 1024,
