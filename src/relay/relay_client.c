@@ -8,6 +8,9 @@
  * all, so the FIFO is ordered and one timer serves them): no answer in
  * time is a 504, a lost link fails them all with 502. EVENT:* messages are
  * printed on stdout, one JSON line each, or POSTed to --event-webhook.
+ * A pipe or terminal on stdout is written without blocking, through a queue
+ * capped at STDOUT_MAX_QUEUE: a reader that stops (a stuck `| consumer`)
+ * costs dropped events, counted and logged, never the requests.
  */
 #include "relay/relay.h"
 
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codec/relay_rest.h"
 #include "core/clock.h"
@@ -76,12 +80,21 @@ typedef struct client {
     bool stopping;
     uint64_t events, events_dropped;
     size_t hooks_in_flight;
+    union { /* stdout when it is a pipe or a terminal (out_async) */
+        uv_stream_t stream;
+        uv_pipe_t pipe;
+        uv_tty_t tty;
+    } out;
+    bool out_async;
+    uv_shutdown_t out_shutdown;
 } client_t;
 
 /* Webhook POSTs in flight at once. Events arrive at the partner's pace and
  * the HTTP client opens a connection per concurrent request: without a cap
  * a slow webhook would cost a socket and a copy per event, without bound. */
 enum { WEBHOOK_MAX_IN_FLIGHT = 64 };
+/* Event bytes waiting for the stdout reader: a few thousand events. */
+enum { STDOUT_MAX_QUEUE = 1024 * 1024 };
 
 /* ---- requests in flight -------------------------------------------------------- */
 
@@ -267,23 +280,69 @@ static void webhook_done(int err, const http_response_t *resp, void *ud)
         log_warn("relay_client_webhook_failed", LF_ERR(err ? err : -EPROTO), LF_I("status", resp ? resp->status : 0));
 }
 
-static void on_event(client_t *c, const relay_env_t *env, const char *raw, size_t len)
+/* A burst of drops is one warning line, not one per event. */
+static void event_dropped(client_t *c, const relay_env_t *env, const char *reason, const char *what,
+                          size_t backlog)
 {
-    c->events++;
-    log_info("relay_client_event", LF_S("name", relay_event_name(env)), LF_U("bytes", len));
-    if (!c->o.event_webhook) {
-        /* one event per line; the relay keeps messages compact, but be sure */
+    if (c->events_dropped++ % 1000 == 0)
+        log_warn("relay_client_event_dropped", LF_S("name", relay_event_name(env)), LF_S("reason", reason),
+                 LF_U(what, backlog), LF_U("dropped", c->events_dropped));
+}
+
+typedef struct out_write {
+    uv_write_t req;
+    char line[]; /* the event and its newline */
+} out_write_t;
+
+static void out_written(uv_write_t *req, int status)
+{
+    if (status < 0 && status != UV_ECANCELED)
+        log_warn("relay_client_stdout_failed", LF_ERR(status));
+    free(req->data);
+}
+
+/* One event per line; the relay keeps messages compact, but be sure. */
+static void print_event(client_t *c, const relay_env_t *env, const char *raw, size_t len)
+{
+    if (!c->out_async) { /* a file (or nothing we can poll): it does not stall */
         for (size_t i = 0; i < len; i++)
             fputc(raw[i] == '\n' || raw[i] == '\r' ? ' ' : raw[i], stdout);
         fputc('\n', stdout);
         fflush(stdout);
         return;
     }
+    size_t queued = uv_stream_get_write_queue_size(&c->out.stream);
+    if (queued + len + 1 > STDOUT_MAX_QUEUE) {
+        event_dropped(c, env, "stdout reader too slow", "queued_bytes", queued);
+        return;
+    }
+    out_write_t *w = malloc(sizeof *w + len + 1);
+    if (!w) {
+        event_dropped(c, env, "out of memory", "queued_bytes", queued);
+        return;
+    }
+    for (size_t i = 0; i < len; i++)
+        w->line[i] = raw[i] == '\n' || raw[i] == '\r' ? ' ' : raw[i];
+    w->line[len] = '\n';
+    w->req.data = w;
+    uv_buf_t b = uv_buf_init(w->line, (unsigned)(len + 1));
+    int rc = uv_write(&w->req, &c->out.stream, &b, 1, out_written);
+    if (rc) {
+        log_warn("relay_client_stdout_failed", LF_ERR(rc));
+        free(w);
+    }
+}
+
+static void on_event(client_t *c, const relay_env_t *env, const char *raw, size_t len)
+{
+    c->events++;
+    log_info("relay_client_event", LF_S("name", relay_event_name(env)), LF_U("bytes", len));
+    if (!c->o.event_webhook) {
+        print_event(c, env, raw, len);
+        return;
+    }
     if (c->hooks_in_flight >= WEBHOOK_MAX_IN_FLIGHT) {
-        if (c->events_dropped++ % 1000 == 0) /* one line per burst, not per event */
-            log_warn("relay_client_event_dropped", LF_S("name", relay_event_name(env)),
-                     LF_S("reason", "webhook too slow"), LF_U("in_flight", c->hooks_in_flight),
-                     LF_U("dropped", c->events_dropped));
+        event_dropped(c, env, "webhook too slow", "in_flight", c->hooks_in_flight);
         return;
     }
     char name[RELAY_EVENT_NAME_MAX + 1];
@@ -345,6 +404,42 @@ static void on_reload(void *ud)
         log_info("relay_tls_reloaded");
 }
 
+static void out_close(uv_shutdown_t *req, int status)
+{
+    client_t *c = req->data;
+    uv_close((uv_handle_t *)&c->out.stream, NULL);
+}
+
+/* Events already queued for stdout go out first (the drain timeout bounds a
+ * reader that never takes them). */
+static void out_stop(client_t *c)
+{
+    if (!c->out_async)
+        return;
+    c->out_async = false;
+    c->out_shutdown.data = c;
+    if (uv_stream_get_write_queue_size(&c->out.stream) == 0 ||
+        uv_shutdown(&c->out_shutdown, &c->out.stream, out_close) != 0)
+        uv_close((uv_handle_t *)&c->out.stream, NULL);
+}
+
+/* stdout as a libuv stream when a reader can stall it (a pipe, a terminal). */
+static void out_start(client_t *c)
+{
+    if (c->o.event_webhook)
+        return;
+    uv_handle_type t = uv_guess_handle(STDOUT_FILENO);
+    int rc = -1;
+    if (t == UV_NAMED_PIPE && uv_pipe_init(c->loop, &c->out.pipe, 0) == 0) {
+        rc = uv_pipe_open(&c->out.pipe, STDOUT_FILENO);
+        if (rc)
+            uv_close((uv_handle_t *)&c->out.pipe, NULL);
+    } else if (t == UV_TTY) {
+        rc = uv_tty_init(c->loop, &c->out.tty, STDOUT_FILENO, 0);
+    }
+    c->out_async = rc == 0;
+}
+
 static void on_stop(void *ud)
 {
     client_t *c = ud;
@@ -354,6 +449,7 @@ static void on_stop(void *ud)
     relay_link_stop(c->link);
     http_client_free(c->hc);
     uv_close((uv_handle_t *)&c->timer, NULL);
+    out_stop(c);
 }
 
 static int start(client_t *c, runtime_t *rt)
@@ -383,6 +479,7 @@ static int start(client_t *c, runtime_t *rt)
     c->link = relay_end_link(c->loop, &c->o.end, c->tls, "relay-client", &link_cbs, c);
     if (!c->link)
         return -EINVAL;
+    out_start(c);
     return runtime_init(rt, c->loop, on_stop, on_reload, c, 0);
 }
 
@@ -406,6 +503,7 @@ int relay_client_main(int argc, char **argv)
         http_client_free(c.hc);
         if (c.nbucket)
             uv_close((uv_handle_t *)&c.timer, NULL);
+        out_stop(&c);
         uv_run(c.loop, UV_RUN_DEFAULT);
     }
     free(c.table);

@@ -469,3 +469,63 @@ def test_relay_restart_both_ends_reconnect(outpost, pki, target):
     client.wait_for(r"relay_link_up", start=seen_c, timeout=15)
     conn.wait_for(r"relay_link_up", start=seen_n, timeout=15)
     assert echo(requests.get(client.url() + "/after"))["path"] == "/after"
+
+
+def test_stalled_stdout_reader_costs_events_not_requests(outpost, pki, target, tmp_path):
+    """Nobody reads the client's stdout: requests through it keep being answered, events beyond
+    a 1 MiB queue are dropped with one warning, and a reader that comes back gets the queued
+    events whole and in order."""
+    import subprocess
+    from conftest import outpost_bin
+    relay = start_relay(outpost, pki)
+    conn = start_connector(outpost, pki, relay, target)
+    rfd, wfd = os.pipe()
+    log_path = tmp_path / "client.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [outpost_bin(), "relay-client", "--listen", "127.0.0.1:0", "--relay-url", ws_url(relay, "gw-0001"),
+             "--tls-cert", pki.pkeycert("manager"), "--tls-ca", pki.cert("root"),
+             "--peer-class", "micronets-manager", "--peer-id", "m1"],
+            stdin=subprocess.DEVNULL, stdout=wfd, stderr=log)
+    os.close(wfd)
+
+    def wait_log(pattern, timeout=15):
+        import re
+        end = time.time() + timeout
+        while time.time() < end:
+            m = re.search(pattern, log_path.read_text())
+            if m:
+                return m
+            time.sleep(0.05)
+        raise AssertionError(f"no /{pattern}/ in:\n{log_path.read_text()[-3000:]}")
+
+    try:
+        listen = wait_log(r"ready relay-client listen=(\S+)").group(1)
+        wait_log(r"relay_link_up")
+        conn.wait_for(r"relay_link_up")
+        events = conn.url("listen")
+        pad = "x" * 4000
+        for i in range(400):  # 1.6 MB: the pipe's 64 KiB, then the 1 MiB queue, then drops
+            assert requests.post(events + "/events/bulk", json={"n": i, "pad": pad}).status_code == 202
+        wait_log(r'relay_client_event_dropped .*reason="stdout reader too slow"')
+        r = requests.get(f"http://{listen}/echo", timeout=5)
+        assert r.status_code == 200
+        os.set_blocking(rfd, False)
+        data, idle_since = b"", time.time()
+        while time.time() - idle_since < 1.0:
+            try:
+                chunk = os.read(rfd, 1 << 16)
+            except BlockingIOError:
+                time.sleep(0.02)
+                continue
+            if chunk:
+                data += chunk
+                idle_since = time.time()
+        lines = data.split(b"\n")
+        assert lines[-1] == b""
+        nums = [json.loads(line)["message"]["messageBody"]["n"] for line in lines[:-1]]
+        assert nums == list(range(len(nums))) and 250 <= len(nums) < 400, len(nums)
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=15) == 0
+        os.close(rfd)
