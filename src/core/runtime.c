@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,11 @@ static void begin_stop(runtime_t *rt, const char *why, bool interactive)
     uv_unref((uv_handle_t *)&rt->drain_timer);
     if (rt->on_stop)
         rt->on_stop(rt->ud);
+}
+
+static void on_trim(uv_timer_t *t)
+{
+    malloc_trim(0);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -78,6 +84,9 @@ int runtime_init(runtime_t *rt, uv_loop_t *loop, void (*on_stop)(void *), void (
     }
     uv_timer_init(loop, &rt->drain_timer);
     rt->drain_timer.data = rt;
+    uv_timer_init(loop, &rt->trim_timer);
+    uv_timer_start(&rt->trim_timer, on_trim, RUNTIME_TRIM_MS, RUNTIME_TRIM_MS);
+    uv_unref((uv_handle_t *)&rt->trim_timer); /* never what keeps a draining daemon up */
     rt->started = true;
     return 0;
 }
@@ -104,6 +113,7 @@ int runtime_run(runtime_t *rt)
         uv_close((uv_handle_t *)&rt->sig_int, NULL);
         uv_close((uv_handle_t *)&rt->sig_hup, NULL);
         uv_close((uv_handle_t *)&rt->drain_timer, NULL);
+        uv_close((uv_handle_t *)&rt->trim_timer, NULL);
         uv_run(rt->loop, UV_RUN_DEFAULT);
         rt->started = false;
     }
