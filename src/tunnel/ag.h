@@ -46,6 +46,7 @@ typedef struct ag_opts {
     cfg_list_t allow;    /* whitelist: "net=.. ports=.. [from=..]" */
     uint64_t window;     /* initial receive window per stream */
     uint64_t max_window; /* how far it may grow (tunnel_rwin) */
+    uint64_t window_budget; /* what all windows together may grow by */
     uint64_t max_message;
     int64_t connect_timeout_ms;
     int64_t reconnect_min_ms;
@@ -120,6 +121,7 @@ struct ag {
     int version;
     size_t peer_max_message;
     uint64_t window, max_window; /* --window/--max-window within the gateway's MaxWindow */
+    uint64_t window_budget;      /* growth still free for all streams' windows */
     int attempt;           /* reconnects since the last successful login */
     bool replaced;         /* GoAway{replaced}: wait the maximum backoff */
     uv_timer_t timer;      /* reconnect / keepalive */

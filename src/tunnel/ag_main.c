@@ -42,6 +42,10 @@ static const cfg_opt_t ag_opt_table[] = {
       "a stream's window doubles up to this while its reader keeps up and the window "
       "limits it (narrowed to the gateway's --max-window; <= --window: fixed)",
       .min = 16384, .max = 16.0 * 1024 * 1024),
+    O("window-budget", CFG_SIZE, window_budget, "256MiB", "SIZE",
+      "what the windows of all streams together may grow by beyond --window: the memory "
+      "readers that were fast and then stopped can hold (0: windows never grow)",
+      .min = 0, .max = 64.0 * 1024 * 1024 * 1024),
     O("max-message", CFG_SIZE, max_message, "1MiB", "SIZE", "largest tunnel message",
       .min = 16384, .max = 64.0 * 1024 * 1024),
     O("max-streams", CFG_INT, max_streams, "16384", "N", "concurrent streams", .min = 1,
@@ -157,6 +161,7 @@ static int start(ag_t *ag)
     ag->peer_max_message = o->max_message;
     ag->window = o->window; /* narrowed at each login to the gateway's MaxWindow */
     ag->max_window = o->max_window;
+    ag->window_budget = o->window_budget;
     hmap_init(&ag->streams);
     if ((rc = runtime_mkdirs(o->common.data_dir)) != 0)
         return rc;

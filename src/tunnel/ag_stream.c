@@ -73,6 +73,7 @@ static ag_stream_t *stream_new(ag_t *ag, const char *guid, size_t glen)
     st->glen = glen;
     buf_init(&st->pending, AG_PENDING_MAX);
     tunnel_rwin_init(&st->rx, ag->window, ag->max_window, clock_mono_ms());
+    st->rx.budget = &ag->window_budget;
     tunnel_dir_init(&st->tx, 0);
     if (hmap_put(&ag->streams, st->guid, st->glen, st) != 0) {
         free(st);
@@ -90,6 +91,7 @@ static void stream_free(ag_stream_t *st)
     if (st->fwd)
         ag_forward_stream_gone(st->fwd);
     st->ag->nstreams--;
+    tunnel_rwin_release(&st->rx);
     buf_free(&st->pending);
     free(st);
 }

@@ -7,7 +7,8 @@
  * can be given, which keeps Window messages to about two per window of data.
  * The window doubles while at most a quarter window waits in our queue (the
  * reader keeps up) if the sender ran dry or a window's worth went through in
- * under TUNNEL_RWIN_FAST_MS (see flow.h).
+ * under TUNNEL_RWIN_FAST_MS (see flow.h), and only as far as the shared
+ * budget, when there is one, still allows.
  */
 #include <errno.h>
 
@@ -66,6 +67,15 @@ void tunnel_rwin_init(tunnel_rwin_t *r, uint64_t window, uint64_t max_window, in
     r->received = 0;
     r->delivered = 0;
     r->granted = window;
+    r->budget = NULL;
+    r->grown = 0;
+}
+
+void tunnel_rwin_release(tunnel_rwin_t *r)
+{
+    if (r->budget)
+        *r->budget += r->grown;
+    r->grown = 0;
 }
 
 int tunnel_rwin_received(tunnel_rwin_t *r, size_t len)
@@ -92,8 +102,16 @@ uint64_t tunnel_rwin_delivered(tunnel_rwin_t *r, uint64_t delivered_total, int64
     }
     if ((r->starved || fast) && r->received - r->delivered <= r->window / 4 &&
         r->window < r->max_window) {
-        r->window = r->window > r->max_window / 2 ? r->max_window : r->window * 2;
-        r->starved = false;
+        uint64_t next = r->window > r->max_window / 2 ? r->max_window : r->window * 2;
+        uint64_t more = next - r->window;
+        if (!r->budget || *r->budget >= more) {
+            if (r->budget) {
+                *r->budget -= more;
+                r->grown += more;
+            }
+            r->window = next;
+            r->starved = false;
+        }
     }
     uint64_t target = r->delivered + r->window; /* keep granted - delivered == window */
     if (target <= r->granted)

@@ -13,7 +13,9 @@
  * (a long path needs more bytes in flight) or a whole window went through in
  * under TUNNEL_RWIN_FAST_MS (a fast stream moves in bigger batches with a
  * bigger window: on loopback over ws, 8.5 Gbit/s at 4 MiB against 6 at
- * 256 KiB). Growth costs memory only if a fast reader later stops.
+ * 256 KiB). Growth costs memory only if a fast reader later stops, and
+ * an optional budget shared by a process's windows caps what all of them
+ * together may grow by (a reader that stops holds at most its window).
  * Both are plain structs owned by the stream that embeds them.
  */
 #ifndef OUTPOST_TUNNEL_FLOW_H
@@ -49,6 +51,8 @@ typedef struct tunnel_rwin {
     uint64_t mark;      /* `delivered` when the current window's worth began */
     int64_t mark_ms;    /* ... and when */
     bool starved;       /* the sender used up its credit since our last grant */
+    uint64_t *budget;   /* growth all of a process's windows may still take (NULL: no cap) */
+    uint64_t grown;     /* what this window took from it */
 } tunnel_rwin_t;
 
 enum { TUNNEL_RWIN_FAST_MS = 20 };
@@ -60,6 +64,9 @@ int tunnel_rwin_received(tunnel_rwin_t *r, size_t len);
 /* `delivered_total` bytes have now left our queue: the credit to grant now
  * (0 = not worth a message yet). The caller sends it as a Window message. */
 uint64_t tunnel_rwin_delivered(tunnel_rwin_t *r, uint64_t delivered_total, int64_t now_ms);
+
+/* The stream is gone: what its window grew by goes back to the budget. */
+void tunnel_rwin_release(tunnel_rwin_t *r);
 
 /* Reconnect delay after `attempt` failures (0 = first retry): base =
  * min(max_ms, min_ms * 2^attempt), then uniform in [base/2, base] from

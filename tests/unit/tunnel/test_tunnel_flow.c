@@ -168,6 +168,37 @@ static void test_rwin_grows_for_fast_stream(void **state)
     }
 }
 
+/* Windows sharing a budget grow only as far as it allows; a stream that
+ * goes gives its growth back for the next. */
+static void test_rwin_growth_within_shared_budget(void **state)
+{
+    const uint64_t W = 64 * 1024, MAX = 1024 * 1024;
+    uint64_t budget = 3 * W; /* room for 64K->128K->256K once */
+    tunnel_rwin_t a, b;
+    tunnel_rwin_init(&a, W, MAX, 0);
+    tunnel_rwin_init(&b, W, MAX, 0);
+    a.budget = b.budget = &budget;
+    for (int i = 0; i < 10; i++) { /* fast readers, senders always dry: a first */
+        tunnel_rwin_t *r = i < 5 ? &a : &b;
+        assert_int_equal(tunnel_rwin_received(r, r->granted - r->received), 0);
+        tunnel_rwin_delivered(r, r->received, slow_clock());
+        assert_true(r->granted - r->delivered <= r->window);
+    }
+    assert_int_equal(a.window, 4 * W); /* took 3W: all of it */
+    assert_int_equal(b.window, W);     /* nothing left to grow by */
+    assert_int_equal(budget, 0);
+    assert_int_equal(a.grown + b.grown + budget, 3 * W);
+    tunnel_rwin_release(&a);
+    assert_int_equal(budget, 3 * W);
+    tunnel_rwin_release(&a); /* twice gives nothing more */
+    assert_int_equal(budget, 3 * W);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(tunnel_rwin_received(&b, b.granted - b.received), 0);
+        tunnel_rwin_delivered(&b, b.received, slow_clock());
+    }
+    assert_int_equal(b.window, 4 * W);
+}
+
 static void test_backoff(void **state)
 {
     /* doubling from 1 s, capped at 60 s, jitter within [base/2, base] */
@@ -195,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_rwin_grows_for_fast_reader),
         cmocka_unit_test(test_rwin_stays_for_slow_reader),
         cmocka_unit_test(test_rwin_grows_for_fast_stream),
+        cmocka_unit_test(test_rwin_growth_within_shared_budget),
         cmocka_unit_test(test_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
