@@ -89,6 +89,10 @@ static const cfg_opt_t opts_table[] = {
             "connect deadline towards a CPE", .min = 10, .max = 60000),
     CFG_OPT("wakeup-timeout", CFG_DURATION, S, wakeup_timeout_ms, "5s", "DUR",
             "whole wake-up deadline", .min = 10, .max = 120000),
+    CFG_OPT("wakeup-deny", CFG_LIST, S, wakeup_deny, "127.0.0.0/8,::1,0.0.0.0/8,::/128,169.254.0.0/16,fe80::/10",
+            "CIDR", "addresses a wake-up never connects to, whatever ConnectionRequestURL a CPE "
+            "reported (403); giving the flag replaces the list",
+            .check = net_cidr_check),
     CFG_OPT("max-wakeups", CFG_INT, S, max_wakeups, "256", "N", "wake-ups in flight (503 beyond)",
             .min = 1, .max = 100000),
     CFG_OPT("acs-auth-max-failures", CFG_INT, S, acs_auth_max_failures, "10", "N",

@@ -54,6 +54,7 @@ typedef struct cwmp_proxy_opts {
     char *cpe_user;
     char *cpe_password;
     cfg_list_t cpe_credentials;
+    cfg_list_t wakeup_deny; /* CIDRs a wake-up never connects to */
     char *cpe_auth;
     bool cpe_allow_basic;
     int64_t wakeup_connect_timeout_ms;
@@ -69,7 +70,7 @@ typedef struct cwmp_proxy_opts {
 enum wakeup_outcome {
     WAKE_OK = 0,          /* CPE answered 200/204 */
     WAKE_UNAUTHORIZED,    /* ACS sent wrong Basic credentials */
-    WAKE_FORBIDDEN,       /* origin never rewritten by us */
+    WAKE_FORBIDDEN,       /* origin never rewritten by us, or its address denied */
     WAKE_CPE_AUTH_FAILED, /* CPE refused our Digest answer */
     WAKE_UNREACHABLE,     /* connect refused, no route... */
     WAKE_TIMEOUT,

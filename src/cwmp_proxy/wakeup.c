@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -33,6 +35,8 @@ struct wakeup {
     authguard_t guard;       /* addresses that keep guessing the ACS's password */
     cred_t *creds;           /* per device */
     size_t ncreds;
+    net_cidr_t *deny;        /* --wakeup-deny */
+    size_t ndeny;
     size_t active;
 };
 
@@ -44,6 +48,7 @@ typedef struct wake {
     int64_t t0_us;
     size_t body;             /* bytes the CPE sent back (discarded) */
     bool creds;              /* we had credentials to answer a challenge with */
+    char denied[48];         /* the CPE address --wakeup-deny refused, if any */
 } wake_t;
 
 const char *wakeup_outcome_name(int outcome)
@@ -107,10 +112,12 @@ wakeup_t *wakeup_new(proxy_t *px)
     http_auth_opts_t ao = { .realm = "outpost cwmp-proxy", .basic = true };
     w->auth = http_auth_new(&ao);
     w->curl = net_curl_new(px->loop);
-    if (!w->auth || !w->curl || parse_creds(w)) {
+    if (!w->auth || !w->curl || parse_creds(w) ||
+        net_cidr_parse_list(px->o.wakeup_deny.v, px->o.wakeup_deny.n, &w->deny) != 0) {
         wakeup_free(w);
         return NULL;
     }
+    w->ndeny = px->o.wakeup_deny.n;
     if (!px->o.acs_user || !px->o.acs_password)
         log_warn("wakeup_relay_locked", LF_S("reason", "no --acs-username/--acs-password: every "
                                                         "wake-up is refused with 401"));
@@ -126,6 +133,7 @@ void wakeup_free(wakeup_t *w)
     http_auth_free(w->auth);
     authguard_free(&w->guard);
     free(w->creds);
+    free(w->deny);
     free(w);
 }
 
@@ -197,6 +205,8 @@ static void on_done(CURL *easy, CURLcode rc, long status, void *ud)
                k->device[0] ? k->device : "(unknown)");
     else if (rc == CURLE_OK || rc == CURLE_WRITE_ERROR)
         finish(k, WAKE_CPE_ERROR, 502, NULL, "CPE answered %ld", status);
+    else if (k->denied[0])
+        finish(k, WAKE_FORBIDDEN, 403, NULL, "CPE address %s is in --wakeup-deny", k->denied);
     else if (rc == CURLE_OPERATION_TIMEDOUT)
         finish(k, WAKE_TIMEOUT, 504, NULL, "CPE did not answer in time: %s", curl_easy_strerror(rc));
     else
@@ -224,6 +234,31 @@ static void pick_creds(wakeup_t *w, const char *device, const char **user, const
     }
 }
 
+/* Every address curl is about to connect to, resolved names included, is
+ * checked against --wakeup-deny: a CPE reports its ConnectionRequestURL
+ * itself, and without this it could point the proxy's GETs at the proxy's
+ * own host or a cloud metadata service. */
+static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    wake_t *k = ud;
+    uint8_t ip[16] = { 0 };
+    if (a->family == AF_INET) {
+        ip[10] = ip[11] = 0xff;
+        memcpy(ip + 12, &((const struct sockaddr_in *)&a->addr)->sin_addr, 4);
+    } else if (a->family == AF_INET6) {
+        memcpy(ip, &((const struct sockaddr_in6 *)&a->addr)->sin6_addr, 16);
+    } else {
+        str_copy(k->denied, sizeof k->denied, "(not IP)");
+        return CURL_SOCKET_BAD;
+    }
+    for (size_t i = 0; i < k->w->ndeny; i++)
+        if (net_cidr_contains(&k->w->deny[i], ip)) {
+            net_addr_host((const struct sockaddr *)&a->addr, k->denied, sizeof k->denied);
+            return CURL_SOCKET_BAD;
+        }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static int start(wakeup_t *w, wake_t *k)
 {
     const cwmp_proxy_opts_t *o = &w->px->o;
@@ -243,6 +278,8 @@ static int start(wakeup_t *w, wake_t *k)
     curl_easy_setopt(e, CURLOPT_USERAGENT, "outpost-cwmp-proxy/" OUTPOST_VERSION_STR);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, k);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, k);
     /* CPE certificates are self-signed as a rule; Digest never sends the
      * password, so an unverified TLS peer learns nothing it can replay. */
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);

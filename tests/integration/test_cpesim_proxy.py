@@ -16,6 +16,7 @@ def test_fleet_behind_the_proxy(outpost, tmp_path):
                   "--cr-proxy-username", "relay", "--cr-proxy-password", "relay-pw")
     port = free_port()  # the proxy's public URL names the port the ACS will call
     outpost("cwmp-proxy", "--listen", "127.0.0.1:%d" % port, "--admin-listen", "127.0.0.1:0",
+            "--wakeup-deny", "169.254.0.0/16",
             "--public-url", "http://127.0.0.1:%d" % port, "--data-dir", str(tmp_path / "px"),
             "--api-token", "tok", "--backend", acs.url("listen") + "/",
             "--acs-user", "relay", "--acs-password", "relay-pw", "--cpe-user", "cr", "--cpe-password", "cr-pw")

@@ -35,6 +35,7 @@ def start(outpost, tmp_path, acs_extra=(), proxy_extra=()):
     nodes = [Acs(outpost, tmp_path, "acs1", *acs_extra), Acs(outpost, tmp_path, "acs2", *acs_extra)]
     port = free_port()  # the public URL names the port the ACS will call
     px = outpost("cwmp-proxy", "--listen", f"127.0.0.1:{port}", "--admin-listen", "127.0.0.1:0",
+                 "--wakeup-deny", "169.254.0.0/16",
                  "--public-url", f"http://127.0.0.1:{port}", "--data-dir", str(tmp_path / "px"),
                  "--api-token", "tok", "--backend", nodes[0].cwmp, "--backend", nodes[1].cwmp,
                  "--health-interval", "100ms", "--health-timeout", "200ms", "--health-fall", "1",

@@ -35,6 +35,7 @@ def test_fleet_through_proxy(outpost, tmp_path):
                              "--cr-proxy-username", RELAY[0], "--cr-proxy-password", RELAY[1]))
     port = free_port()
     px = outpost("cwmp-proxy", "--listen", f"127.0.0.1:{port}", "--admin-listen", "127.0.0.1:0",
+                 "--wakeup-deny", "169.254.0.0/16",
                  "--public-url", f"http://127.0.0.1:{port}", "--data-dir", str(tmp_path / "px"),
                  "--api-token", "tok", "--backend", nodes[0].url("listen") + "/",
                  "--backend", nodes[1].url("listen") + "/",

@@ -19,6 +19,7 @@ PUB = "http://proxy.test:7548"
 
 def start_proxy(outpost, tmp_path, backends, *extra, name="px"):
     args = ["cwmp-proxy", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+            "--wakeup-deny", "169.254.0.0/16",
             "--public-url", PUB, "--data-dir", str(tmp_path / name), "--api-token", "tok",
             "--health-interval", "100ms", "--health-timeout", "200ms", "--health-rise", "1",
             "--health-fall", "1"]
@@ -301,7 +302,7 @@ def test_sighup_reload_keeps_live_sessions(outpost, tmp_path):
     cfg = tmp_path / "proxy.yaml"
     cfg.write_text(f"backend:\n  - {a.url}\n")
     px = outpost("cwmp-proxy", "--config", str(cfg), "--listen", "127.0.0.1:0",
-                 "--admin-listen", "127.0.0.1:0", "--public-url", PUB,
+                 "--admin-listen", "127.0.0.1:0", "--wakeup-deny", "169.254.0.0/16", "--public-url", PUB,
                  "--data-dir", str(tmp_path / "px"), "--api-token", "tok")
     host, port = px.addr()
     live = Conn(host, port)

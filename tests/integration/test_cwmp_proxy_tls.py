@@ -30,6 +30,7 @@ def test_tls_both_sides(outpost, tmp_path):
     node.server.socket = ctx.wrap_socket(node.server.socket, server_side=True)
     url = f"https://127.0.0.1:{node.port}/"
     px = outpost("cwmp-proxy", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                 "--wakeup-deny", "169.254.0.0/16",
                  "--public-url", PUB, "--data-dir", str(tmp_path / "px"), "--api-token", "tok",
                  "--tls-cert", str(pki / "proxy.cert.pem"), "--tls-key", str(pki / "proxy.key.pem"),
                  "--backend", url, "--backend-ca", str(pki / "root.cert.pem"),
@@ -60,6 +61,7 @@ def test_backend_certificate_not_trusted(outpost, tmp_path):
     node.server.socket = ctx.wrap_socket(node.server.socket, server_side=True,
                                          do_handshake_on_connect=False)
     px = outpost("cwmp-proxy", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                 "--wakeup-deny", "169.254.0.0/16",
                  "--public-url", PUB, "--data-dir", str(tmp_path / "px"), "--api-token", "tok",
                  "--backend", f"https://127.0.0.1:{node.port}/", "--health-interval", "1h",
                  "--health-fall", "100")  # the system store does not know our test root
@@ -85,6 +87,7 @@ def test_wakeup_https_origin(outpost, tmp_path):
     cpe.server.socket = ctx.wrap_socket(cpe.server.socket, server_side=True)
     origin = f"https://127.0.0.1:{cpe.port}/cr"
     px = outpost("cwmp-proxy", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                 "--wakeup-deny", "169.254.0.0/16",
                  "--public-url", "http://proxy.test:7548", "--data-dir", str(tmp_path / "px"),
                  "--api-token", "tok", "--backend", node.url, "--acs-username", "acs",
                  "--acs-password", "pw", "--cpe-username", "cpe", "--cpe-password", "secret")

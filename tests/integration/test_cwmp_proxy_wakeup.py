@@ -13,6 +13,7 @@ ACS = ("acs", "acs-secret")
 
 def start_proxy(outpost, tmp_path, backend, *extra, data="px"):
     return outpost("cwmp-proxy", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                   "--wakeup-deny", "169.254.0.0/16",
                    "--public-url", PUB, "--data-dir", str(tmp_path / data), "--api-token", "tok",
                    "--backend", backend.url, "--acs-username", ACS[0], "--acs-password", ACS[1],
                    "--wakeup-connect-timeout", "500ms", "--wakeup-timeout", "1s", *extra)
@@ -211,5 +212,34 @@ def test_lockout_behind_a_trusted_front_proxy_is_per_client(outpost, tmp_path):
     assert requests.get(url, auth=ACS, headers=guesser, timeout=10).status_code == 429
     assert requests.get(url, auth=ACS, headers=acs, timeout=10).status_code == 200
     px.wait_for(r"wakeup_auth_lockout addr=203.0.113.9 ")
+    a.stop()
+    cpe.stop()
+
+
+def test_wakeup_deny_list(outpost, tmp_path):
+    """By default a wake-up never connects to the proxy's own host (loopback,
+    0.0.0.0) or link-local addresses (cloud metadata), whatever URL a CPE
+    reported: 403 naming the address, and the CPE is not contacted. The
+    operator's list replaces the defaults."""
+    a = Backend("A")
+    cpe = CpeEndpoint()
+    px = outpost("cwmp-proxy", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                 "--public-url", PUB, "--data-dir", str(tmp_path / "px"), "--api-token", "tok",
+                 "--backend", a.url, "--acs-username", ACS[0], "--acs-password", ACS[1],
+                 "--cpe-username", "cpe", "--cpe-password", "secret",
+                 "--wakeup-connect-timeout", "500ms", "--wakeup-timeout", "1s")
+    r = wake(px, register(px, "N1", cpe.url))
+    assert r.status_code == 403 and "127.0.0.1 is in --wakeup-deny" in r.text
+    r = wake(px, register(px, "N2", "http://169.254.169.254/latest/meta-data/"))
+    assert r.status_code == 403 and "169.254.169.254 is in --wakeup-deny" in r.text
+    r = wake(px, register(px, "N3", "http://localhost:%d/cr" % cpe.port))  # names are resolved first
+    assert r.status_code == 403 and "in --wakeup-deny" in r.text
+    assert cpe.hits == []
+    px.wait_for(r"wakeup device=00259E-EG8145V5-N2 .*outcome=forbidden status=403")
+    px.stop()
+    px = start_proxy(outpost, tmp_path, a, "--cpe-username", "cpe", "--cpe-password", "secret",
+                     data="px2")  # --wakeup-deny 169.254.0.0/16: loopback allowed
+    assert wake(px, register(px, "N4", cpe.url)).status_code == 200
+    assert cpe.woken == 1
     a.stop()
     cpe.stop()
