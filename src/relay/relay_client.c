@@ -85,7 +85,7 @@ typedef struct client {
         uv_pipe_t pipe;
         uv_tty_t tty;
     } out;
-    bool out_async;
+    bool out_async, out_failed;
     uv_shutdown_t out_shutdown;
 } client_t;
 
@@ -291,14 +291,26 @@ static void event_dropped(client_t *c, const relay_env_t *env, const char *reaso
 
 typedef struct out_write {
     uv_write_t req;
+    client_t *c;
     char line[]; /* the event and its newline */
 } out_write_t;
 
+/* stdout failed (its reader exited: EPIPE): said once, then events are
+ * dropped and counted like any others. */
+static void out_failed(client_t *c, int err)
+{
+    if (c->out_failed)
+        return;
+    c->out_failed = true;
+    log_warn("relay_client_stdout_failed", LF_ERR(err), LF_S("reason", "events are dropped from now on"));
+}
+
 static void out_written(uv_write_t *req, int status)
 {
+    out_write_t *w = req->data;
     if (status < 0 && status != UV_ECANCELED)
-        log_warn("relay_client_stdout_failed", LF_ERR(status));
-    free(req->data);
+        out_failed(w->c, status);
+    free(w);
 }
 
 /* One event per line; the relay keeps messages compact, but be sure. */
@@ -312,6 +324,10 @@ static void print_event(client_t *c, const relay_env_t *env, const char *raw, si
         return;
     }
     size_t queued = uv_stream_get_write_queue_size(&c->out.stream);
+    if (c->out_failed) {
+        event_dropped(c, env, "stdout failed", "queued_bytes", queued);
+        return;
+    }
     if (queued + len + 1 > STDOUT_MAX_QUEUE) {
         event_dropped(c, env, "stdout reader too slow", "queued_bytes", queued);
         return;
@@ -325,10 +341,11 @@ static void print_event(client_t *c, const relay_env_t *env, const char *raw, si
         w->line[i] = raw[i] == '\n' || raw[i] == '\r' ? ' ' : raw[i];
     w->line[len] = '\n';
     w->req.data = w;
+    w->c = c;
     uv_buf_t b = uv_buf_init(w->line, (unsigned)(len + 1));
     int rc = uv_write(&w->req, &c->out.stream, &b, 1, out_written);
     if (rc) {
-        log_warn("relay_client_stdout_failed", LF_ERR(rc));
+        out_failed(c, rc);
         free(w);
     }
 }

@@ -525,7 +525,16 @@ def test_stalled_stdout_reader_costs_events_not_requests(outpost, pki, target, t
         assert lines[-1] == b""
         nums = [json.loads(line)["message"]["messageBody"]["n"] for line in lines[:-1]]
         assert nums == list(range(len(nums))) and 250 <= len(nums) < 400, len(nums)
+        # the reader goes away: said once, then events are dropped, requests still served
+        os.close(rfd)
+        rfd = None
+        for i in range(50):
+            assert requests.post(events + "/events/late", json={"n": i}).status_code == 202
+        wait_log(r"relay_client_stdout_failed .*EPIPE|relay_client_stdout_failed .*[Bb]roken pipe")
+        assert requests.get(f"http://{listen}/echo", timeout=5).status_code == 200
+        assert log_path.read_text().count("relay_client_stdout_failed") == 1
     finally:
         proc.terminate()
         assert proc.wait(timeout=15) == 0
-        os.close(rfd)
+        if rfd is not None:
+            os.close(rfd)
