@@ -190,6 +190,7 @@ struct acs_waiter {
     acs_t *a;
     http_req_t *req;
     int64_t task_id;
+    int64_t expires_at; /* the task's, Unix seconds (0: never) */
     uv_timer_t *timer;
     bool answered;
 };
@@ -236,6 +237,15 @@ static void waiter_abort(http_req_t *req, void *ud)
     free(w);
 }
 
+int64_t acs_waiters_next_expiry(const acs_t *a)
+{
+    int64_t first = 0;
+    for (const acs_waiter_t *w = a->waiters; w; w = w->next)
+        if (w->expires_at > 0 && (!first || w->expires_at < first))
+            first = w->expires_at;
+    return first;
+}
+
 void acs_task_finished(acs_t *a, int64_t task_id)
 {
     acs_waiter_t *w = a->waiters;
@@ -247,7 +257,7 @@ void acs_task_finished(acs_t *a, int64_t task_id)
     }
 }
 
-static void add_waiter(acs_t *a, http_req_t *req, int64_t task_id, int64_t wait_s)
+static void add_waiter(acs_t *a, http_req_t *req, int64_t task_id, int64_t expires_at, int64_t wait_s)
 {
     acs_waiter_t *w = calloc(1, sizeof *w);
     uv_timer_t *t = w ? malloc(sizeof *t) : NULL;
@@ -259,6 +269,7 @@ static void add_waiter(acs_t *a, http_req_t *req, int64_t task_id, int64_t wait_
     w->a = a;
     w->req = req;
     w->task_id = task_id;
+    w->expires_at = expires_at;
     w->timer = t;
     uv_timer_init(a->loop, t);
     t->data = w;
@@ -344,7 +355,8 @@ static void api_done(int rc, void *ud)
             }
         }
         if (j->wait_s > 0) {
-            add_waiter(a, req, j->task.id, j->wait_s);
+            add_waiter(a, req, j->task.id, j->task.expires_at, j->wait_s);
+            acs_sweep_schedule(a); /* if it expires while we wait, it answers then */
         } else {
             acs_api_json(req, 201, j->out);
             j->out = NULL;

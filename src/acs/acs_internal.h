@@ -110,6 +110,14 @@ void acs_cwmp_handle(http_req_t *req, void *ud);
 void acs_cwmp_kick(acs_t *a, const char *device_id);
 /* A task finished (any path): wake API waiters. */
 void acs_task_finished(acs_t *a, int64_t task_id);
+/* Expired tasks are swept every HOUSEKEEPING_MS, and also right after the
+ * earliest expiry among the tasks ?wait= callers wait on, so they are
+ * answered when their task expires. acs_sweep_schedule re-plans the next
+ * sweep after the waiters changed. */
+enum { HOUSEKEEPING_MS = 60000 };
+void acs_sweep_schedule(acs_t *a);
+/* The earliest expires_at (Unix s) among waited-on tasks, 0 if none. */
+int64_t acs_waiters_next_expiry(const acs_t *a);
 void acs_cwmp_stop(acs_t *a);
 void acs_cwmp_free(acs_t *a);
 bool acs_device_in_session(acs_t *a, const char *device_id);

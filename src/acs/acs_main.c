@@ -119,19 +119,72 @@ static void on_stop(void *ud)
 
 /* ---- housekeeping: expire old tasks -------------------------------------------------- */
 
+/* The ids a sweep expired, carried from the worker to the loop so that their
+ * ?wait= callers are answered now; past the cap they answer at their timeout. */
+enum { EXPIRE_REPORT_MAX = 4096 };
+typedef struct expire_job {
+    acs_t *a;
+    size_t n;
+    int64_t ids[EXPIRE_REPORT_MAX];
+} expire_job_t;
+
+static void expire_note(int64_t id, void *ud)
+{
+    expire_job_t *j = ud;
+    if (j->n < EXPIRE_REPORT_MAX)
+        j->ids[j->n++] = id;
+}
+
 static int expire_run(store_t *s, void *ud)
 {
-    int n = store_task_expire(s, clock_real_s());
+    int n = store_task_expire(s, clock_real_s(), expire_note, ud);
     if (n > 0)
         log_info("tasks_expired", LF_I("count", n));
     return n < 0 ? n : 0;
 }
 
+static void expire_done(int rc, void *ud)
+{
+    expire_job_t *j = ud;
+    for (size_t i = 0; rc == 0 && i < j->n; i++)
+        acs_task_finished(j->a, j->ids[i]);
+    free(j);
+}
+
+static void on_housekeeping(uv_timer_t *t);
+
+/* The next sweep: in HOUSEKEEPING_MS, or a second after the earliest expiry
+ * a ?wait= caller waits on, whichever comes first. */
+static uint64_t next_sweep_ms(const acs_t *a)
+{
+    int64_t e = acs_waiters_next_expiry(a), ms = HOUSEKEEPING_MS;
+    if (e > 0) {
+        int64_t d = (e - clock_real_s()) * 1000 + 1000;
+        if (d < ms)
+            ms = d < 100 ? 100 : d;
+    }
+    return (uint64_t)ms;
+}
+
+void acs_sweep_schedule(acs_t *a)
+{
+    if (a->stopping || !a->housekeeping.data)
+        return;
+    uint64_t ms = next_sweep_ms(a);
+    if (uv_timer_get_due_in(&a->housekeeping) > ms)
+        uv_timer_start(&a->housekeeping, on_housekeeping, ms, 0);
+}
+
 static void on_housekeeping(uv_timer_t *t)
 {
     acs_t *a = t->data;
-    if (a->db)
-        (void)store_worker_submit(a->db, expire_run, NULL, NULL);
+    expire_job_t *j = a->db ? calloc(1, sizeof *j) : NULL;
+    if (j) {
+        j->a = a;
+        if (store_worker_submit(a->db, expire_run, expire_done, j) != 0)
+            free(j);
+    }
+    uv_timer_start(&a->housekeeping, on_housekeeping, next_sweep_ms(a), 0);
 }
 
 /* ---- start-up: recover tasks interrupted by a crash, wake devices with work ----------- */
@@ -261,7 +314,7 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     }
     uv_timer_init(loop, &a->housekeeping);
     a->housekeeping.data = a;
-    uv_timer_start(&a->housekeeping, on_housekeeping, 1000, 60000);
+    uv_timer_start(&a->housekeeping, on_housekeeping, 1000, 0);
     runtime_ready("acs", LF_S("listen", http_server_addr(a->cwmp)),
                   LF_S("api", http_server_addr(a->api)),
                   LF_S("admin", a->admin ? http_server_addr(a->admin) : "off"),

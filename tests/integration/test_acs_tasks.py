@@ -192,6 +192,23 @@ def test_wait_for_completion(outpost, tmp_path):
     assert out["c"].status_code == 201 and out["c"].json()["status"] == "cancelled"
 
 
+def test_wait_on_a_task_that_expires(outpost, tmp_path):
+    """A ?wait= caller on a task that expires before the wait is over is
+    answered when it expires (the sweep comes early for it), not after the
+    wait it asked for; the task was never sent."""
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--task-ttl", "2s")
+    api = Api(d)
+    cpe = CPE(cwmp_addr(d))
+    cpe.inform("T1")
+    cpe.post()                        # the device exists; no CR URL: it never comes back
+    t0 = time.monotonic()
+    r = api.post(f"/api/devices/{DEV}/tasks?wait=60", {"type": "reboot"})
+    took = time.monotonic() - t0
+    assert r.status_code == 201 and r.json()["status"] == "expired", r.text
+    assert 1.5 < took < 10, took
+    d.wait_for(r"tasks_expired count=1")
+
+
 class DigestCPE(http.server.BaseHTTPRequestHandler):
     """A CPE's connection request endpoint: Digest MD5, qop=auth."""
     user, password, realm, nonce = "cr-user", "cr-pass", "cpe", "n0nce"
