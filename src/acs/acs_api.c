@@ -246,6 +246,17 @@ int64_t acs_waiters_next_expiry(const acs_t *a)
     return first;
 }
 
+void acs_waiters_expired(acs_t *a, int64_t now)
+{
+    acs_waiter_t *w = a->waiters;
+    while (w) {
+        acs_waiter_t *next = w->next;
+        if (w->expires_at > 0 && w->expires_at <= now)
+            waiter_answer(w);
+        w = next;
+    }
+}
+
 void acs_task_finished(acs_t *a, int64_t task_id)
 {
     acs_waiter_t *w = a->waiters;

@@ -133,7 +133,7 @@ void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t
         str_copy(d->cr_url, sizeof d->cr_url, v) != 0) {
         d->cr_url[0] = '\0';
         log_warn("cwmp_inform_bad_cr_url", LF_S("peer", http_req_peer(req)),
-                 LF_S("reason", "ConnectionRequestURL longer than 259 bytes"));
+                 LF_S("reason", "ConnectionRequestURL too long"), LF_U("max", sizeof d->cr_url - 1));
     }
     if ((v = find_param(m, ".ManagementServer.PeriodicInformInterval")))
         d->periodic_interval = strtoll(v, NULL, 10);

@@ -118,6 +118,8 @@ enum { HOUSEKEEPING_MS = 60000 };
 void acs_sweep_schedule(acs_t *a);
 /* The earliest expires_at (Unix s) among waited-on tasks, 0 if none. */
 int64_t acs_waiters_next_expiry(const acs_t *a);
+/* A sweep at `now` (Unix s) is done: answer the waiters of tasks expired by then. */
+void acs_waiters_expired(acs_t *a, int64_t now);
 void acs_cwmp_stop(acs_t *a);
 void acs_cwmp_free(acs_t *a);
 bool acs_device_in_session(acs_t *a, const char *device_id);

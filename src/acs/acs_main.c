@@ -119,35 +119,28 @@ static void on_stop(void *ud)
 
 /* ---- housekeeping: expire old tasks -------------------------------------------------- */
 
-/* The ids a sweep expired, carried from the worker to the loop so that their
- * ?wait= callers are answered now; past the cap they answer at their timeout. */
-enum { EXPIRE_REPORT_MAX = 4096 };
 typedef struct expire_job {
     acs_t *a;
-    size_t n;
-    int64_t ids[EXPIRE_REPORT_MAX];
+    int64_t now; /* the sweep's clock: tasks that expired by then are swept */
 } expire_job_t;
-
-static void expire_note(int64_t id, void *ud)
-{
-    expire_job_t *j = ud;
-    if (j->n < EXPIRE_REPORT_MAX)
-        j->ids[j->n++] = id;
-}
 
 static int expire_run(store_t *s, void *ud)
 {
-    int n = store_task_expire(s, clock_real_s(), expire_note, ud);
+    int n = store_task_expire(s, ((expire_job_t *)ud)->now);
     if (n > 0)
         log_info("tasks_expired", LF_I("count", n));
     return n < 0 ? n : 0;
 }
 
+/* Whoever waits on a task that had expired by the sweep's clock is answered
+ * now: swept by this sweep, by a session that found it past its TTL, or
+ * finished and answered already (no waiter left). */
 static void expire_done(int rc, void *ud)
 {
     expire_job_t *j = ud;
-    for (size_t i = 0; rc == 0 && i < j->n; i++)
-        acs_task_finished(j->a, j->ids[i]);
+    if (rc == 0)
+        acs_waiters_expired(j->a, j->now);
+    acs_sweep_schedule(j->a);
     free(j);
 }
 
@@ -178,13 +171,14 @@ void acs_sweep_schedule(acs_t *a)
 static void on_housekeeping(uv_timer_t *t)
 {
     acs_t *a = t->data;
+    uv_timer_start(&a->housekeeping, on_housekeeping, HOUSEKEEPING_MS, 0);
     expire_job_t *j = a->db ? calloc(1, sizeof *j) : NULL;
-    if (j) {
-        j->a = a;
-        if (store_worker_submit(a->db, expire_run, expire_done, j) != 0)
-            free(j);
-    }
-    uv_timer_start(&a->housekeeping, on_housekeeping, next_sweep_ms(a), 0);
+    if (!j)
+        return;
+    j->a = a;
+    j->now = clock_real_s();
+    if (store_worker_submit(a->db, expire_run, expire_done, j) != 0)
+        free(j);
 }
 
 /* ---- start-up: recover tasks interrupted by a crash, wake devices with work ----------- */

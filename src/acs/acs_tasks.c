@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "acs/acs_internal.h"
+#include "core/str.h"
 
 typedef struct task_type {
     const char *name;
@@ -144,22 +145,25 @@ static bool digits(const char *s, size_t n)
  * as cpe-sim echoes whatever real CPEs report). */
 static bool value_in_range(const char *type, const char *v)
 {
-    errno = 0;
-    char *end;
-    if (!strcmp(type, "xsd:int") || !strcmp(type, "xsd:long")) {
-        long long x = strtoll(v, &end, 10);
-        return errno == 0 && (!strcmp(type, "xsd:long") || (x >= INT32_MIN && x <= INT32_MAX));
-    }
-    if (!strcmp(type, "xsd:unsignedInt") || !strcmp(type, "xsd:unsignedLong")) {
-        unsigned long long x = strtoull(v, &end, 10);
-        return errno == 0 && (!strcmp(type, "xsd:unsignedLong") || x <= UINT32_MAX);
-    }
+    int64_t i;
+    uint64_t u;
+    if (!strcmp(type, "xsd:int"))
+        return str_to_i64(v, INT32_MIN, INT32_MAX, &i) == 0;
+    if (!strcmp(type, "xsd:long"))
+        return str_to_i64(v, INT64_MIN, INT64_MAX, &i) == 0;
+    if (!strcmp(type, "xsd:unsignedInt") || !strcmp(type, "xsd:unsignedLong"))
+        return str_to_u64n(v, strlen(v), !strcmp(type, "xsd:unsignedInt") ? UINT32_MAX : UINT64_MAX,
+                           &u) == 0;
     if (!strcmp(type, "xsd:base64Binary")) {
-        size_t n = strlen(v), pad = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (v[i] == '=')
+        /* groups of four, padding only at the end; whitespace between is allowed */
+        size_t n = 0, pad = 0;
+        for (const char *c = v; *c; c++) {
+            if (strchr(" \t\r\n", *c))
+                continue;
+            n++;
+            if (*c == '=')
                 pad++;
-            else if (pad || !strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", v[i]))
+            else if (pad || !strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", *c))
                 return false;
         }
         return n % 4 == 0 && pad <= 2;

@@ -39,7 +39,8 @@ void authguard_free(authguard_t *g)
 }
 
 /* The key of an address: IPv4's 4 bytes, or the first 8 of IPv6 (its /64).
- * An IPv4-mapped IPv6 address counts as the IPv4 one. */
+ * An IPv4-mapped IPv6 address counts as the IPv4 one. (inet_pton rather than
+ * net_ip_parse: this pure part links without the net floor.) */
 static size_t addr_key(const char *addr, unsigned char key[8])
 {
     unsigned char a[16];
@@ -88,7 +89,6 @@ static void drop(authguard_t *g, authguard_ent_t *e)
     hmap_del(&g->by_addr, (const char *)e->key, e->klen);
     unlink_lru(g, e);
     free(e);
-    g->n--;
 }
 
 static authguard_ent_t *find(authguard_t *g, const char *addr, unsigned char key[8], size_t *klen)
@@ -117,7 +117,7 @@ int64_t authguard_fail(authguard_t *g, const char *addr, int64_t now_ms)
     if (!klen)
         return 0;
     if (!e) {
-        while (g->n >= g->max && g->head)
+        while (hmap_len(&g->by_addr) >= g->max && g->head)
             drop(g, g->head);
         if (!(e = calloc(1, sizeof *e)))
             return -ENOMEM;
@@ -127,7 +127,6 @@ int64_t authguard_fail(authguard_t *g, const char *addr, int64_t now_ms)
             free(e);
             return -ENOMEM;
         }
-        g->n++;
     } else {
         unlink_lru(g, e);
     }

@@ -31,7 +31,7 @@ typedef struct authguard_ent authguard_ent_t;
 typedef struct authguard {
     hmap_t by_addr;              /* key: 4 or 8 address bytes, borrowed from the entry */
     authguard_ent_t *head, *tail; /* LRU: head = least recently seen */
-    size_t n, max;
+    size_t max;                  /* addresses tracked at most */
     uint32_t max_failures;       /* 0: the guard is off */
     int64_t lockout_ms;
     uint64_t lockouts;           /* addresses locked out so far */
@@ -49,6 +49,6 @@ int64_t authguard_locked(authguard_t *g, const char *addr, int64_t now_ms);
 int64_t authguard_fail(authguard_t *g, const char *addr, int64_t now_ms);
 /* Right credentials from addr: its failures are forgotten. */
 void authguard_ok(authguard_t *g, const char *addr);
-static inline size_t authguard_count(const authguard_t *g) { return g->n; }
+static inline size_t authguard_count(const authguard_t *g) { return hmap_len(&g->by_addr); }
 
 #endif

@@ -68,7 +68,9 @@ static const cfg_opt_t opts_table[] = {
     CFG_OPT("backend-encoding", CFG_STR, S, backend_encoding, "identity", "identity|same",
             "a rewritten gzip/deflate body goes to the node decoded, or encoded again"),
     CFG_OPT("trust-forwarded", CFG_BOOL, S, trust_forwarded, "false", NULL,
-            "keep the CPE's X-Forwarded-For/Forwarded and append to them (default: replace)"),
+            "every connection comes through a front proxy of yours: keep its X-Forwarded-For/"
+            "Forwarded and append to them, and lock wake-up guessers out by the address it names "
+            "(default: replace them; never turn on where CPEs can connect directly)"),
     CFG_OPT("idle-timeout", CFG_DURATION, S, idle_timeout_ms, "60s", "DUR",
             "keep-alive wait for a CPE's next request", .min = 100, .max = 3600000),
     /* -username like the ACS's options; the shorter spellings stay as aliases */

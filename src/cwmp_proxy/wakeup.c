@@ -194,14 +194,11 @@ static void on_done(CURL *easy, CURLcode rc, long status, void *ud)
     k->w->active--;
     if (rc == CURLE_OK && (status == 200 || status == 204))
         finish(k, WAKE_OK, (int)status, NULL, "CPE answered %ld", status);
-    else if (rc == CURLE_OK && status == 401 && !k->creds)
-        /* the operator's fix differs: configure some, not correct them */
-        finish(k, WAKE_CPE_AUTH_FAILED, 403, NULL,
-               "CPE asked for credentials and none are configured for device %s",
-               k->device[0] ? k->device : "(unknown)");
     else if (rc == CURLE_OK && status == 401)
-        finish(k, WAKE_CPE_AUTH_FAILED, 403, NULL,
-               "CPE refused the connection-request credentials for device %s",
+        /* the operator's fix differs: configure some, or correct them */
+        finish(k, WAKE_CPE_AUTH_FAILED, 403, NULL, "CPE %s for device %s",
+               k->creds ? "refused the connection-request credentials"
+                        : "asked for credentials and none are configured",
                k->device[0] ? k->device : "(unknown)");
     else if (rc == CURLE_OK || rc == CURLE_WRITE_ERROR)
         finish(k, WAKE_CPE_ERROR, 502, NULL, "CPE answered %ld", status);
@@ -278,6 +275,8 @@ static int start(wakeup_t *w, wake_t *k)
     curl_easy_setopt(e, CURLOPT_USERAGENT, "outpost-cwmp-proxy/" OUTPOST_VERSION_STR);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, k);
+    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* no http_proxy from the environment: it would
+                                              * be the only address open_socket sees */
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, k);
     /* CPE certificates are self-signed as a rule; Digest never sends the

@@ -116,14 +116,12 @@ static void order_suites(void)
     ERR_clear_error();
     if (cost[0] != INT64_MAX && cost[fastest] * (100 + SUITE_MARGIN_PCT) > cost[0] * 100)
         fastest = 0; /* not clearly faster: keep the default */
-    size_t off = 0;
-    for (size_t k = 0; k <= SUITES; k++) { /* the fastest, then the rest in order */
-        size_t i = k == 0 ? fastest : k - 1;
-        if (k > 0 && i == fastest)
-            continue;
-        off += (size_t)snprintf(suite_order + off, sizeof suite_order - off, "%s%s",
-                                off ? ":" : "", tls13_suites[i].suite);
-    }
+    /* the fastest, then the rest in the default order */
+    size_t off = (size_t)snprintf(suite_order, sizeof suite_order, "%s", tls13_suites[fastest].suite);
+    for (size_t i = 0; i < SUITES; i++)
+        if (i != fastest)
+            off += (size_t)snprintf(suite_order + off, sizeof suite_order - off, ":%s",
+                                    tls13_suites[i].suite);
     log_debug("tls_suite_order", LF_S("suites", suite_order),
               LF_I("aes256_ns", cost[0] == INT64_MAX ? -1 : cost[0]),
               LF_I("chacha_ns", cost[1] == INT64_MAX ? -1 : cost[1]),

@@ -35,7 +35,9 @@ void ws_reader_trim(ws_reader_t *r, size_t keep)
  * build, which is itself 2x a loop over 8-byte words. */
 typedef uint8_t ws_mask_vec_t __attribute__((vector_size(32)));
 
+#if defined(__x86_64__) && defined(__GLIBC__) /* clones need ifunc support */
 __attribute__((target_clones("avx2", "default")))
+#endif
 static void mask_run(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4],
                      size_t phase)
 {

@@ -314,16 +314,16 @@ static void out_written(uv_write_t *req, int status)
 }
 
 /* One event per line; the relay keeps messages compact, but be sure. */
+static void event_line(char *dst, const char *raw, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        dst[i] = raw[i] == '\n' || raw[i] == '\r' ? ' ' : raw[i];
+    dst[len] = '\n';
+}
+
 static void print_event(client_t *c, const relay_env_t *env, const char *raw, size_t len)
 {
-    if (!c->out_async) { /* a file (or nothing we can poll): it does not stall */
-        for (size_t i = 0; i < len; i++)
-            fputc(raw[i] == '\n' || raw[i] == '\r' ? ' ' : raw[i], stdout);
-        fputc('\n', stdout);
-        fflush(stdout);
-        return;
-    }
-    size_t queued = uv_stream_get_write_queue_size(&c->out.stream);
+    size_t queued = c->out_async ? uv_stream_get_write_queue_size(&c->out.stream) : 0;
     if (c->out_failed) {
         event_dropped(c, env, "stdout failed", "queued_bytes", queued);
         return;
@@ -337,9 +337,13 @@ static void print_event(client_t *c, const relay_env_t *env, const char *raw, si
         event_dropped(c, env, "out of memory", "queued_bytes", queued);
         return;
     }
-    for (size_t i = 0; i < len; i++)
-        w->line[i] = raw[i] == '\n' || raw[i] == '\r' ? ' ' : raw[i];
-    w->line[len] = '\n';
+    event_line(w->line, raw, len);
+    if (!c->out_async) { /* a file (or nothing we can poll): it does not stall */
+        fwrite(w->line, 1, len + 1, stdout);
+        fflush(stdout);
+        free(w);
+        return;
+    }
     w->req.data = w;
     w->c = c;
     uv_buf_t b = uv_buf_init(w->line, (unsigned)(len + 1));

@@ -179,9 +179,8 @@ int store_task_cancel(store_t *s, int64_t id, int64_t now);
 /* After a restart: tasks left `sent` whose type is in requeue_types (NULL
  * terminated; safe to run again) go back to pending. Returns how many. */
 int store_task_recover(store_t *s, const char *const *requeue_types, int64_t now);
-/* pending/sent past expires_at -> expired. Returns how many; fn (if not
- * NULL) is told each one's id, so that whoever waits on it can be answered. */
-int store_task_expire(store_t *s, int64_t now, void (*fn)(int64_t id, void *ud), void *ud);
+/* pending/sent past expires_at -> expired. Returns how many. */
+int store_task_expire(store_t *s, int64_t now);
 /* Devices with pending tasks (for wake-ups after a restart). */
 int store_task_devices_pending(store_t *s, int64_t limit,
                                int (*fn)(const char *device, void *ud), void *ud);

@@ -38,7 +38,7 @@ typedef struct store_backend {
     int (*task_requeue)(store_t *s, int64_t id, int64_t now);
     int (*task_set_wakeup)(store_t *s, int64_t id, const char *text);
     int (*task_recover)(store_t *s, const char *const *types, int64_t now);
-    int (*task_expire)(store_t *s, int64_t now, void (*fn)(int64_t id, void *ud), void *ud);
+    int (*task_expire)(store_t *s, int64_t now);
     int (*task_devices_pending)(store_t *s, int64_t limit, int (*fn)(const char *, void *),
                                 void *ud);
     int (*session_add)(store_t *s, store_session_t *ss, const char *log, size_t loglen);

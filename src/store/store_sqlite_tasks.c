@@ -217,23 +217,18 @@ int sq_task_recover(store_t *s, const char *const *types, int64_t now)
     return total;
 }
 
-int sq_task_expire(store_t *s, int64_t now, void (*fn)(int64_t id, void *ud), void *ud)
+int sq_task_expire(store_t *s, int64_t now)
 {
     sq_t *q = SQ(s);
     sqlite3_stmt *st = sq_prepare(q, "UPDATE tasks SET status = 4, done_at = ?1, updated = ?1,"
                                   " fault_string = 'expired' WHERE status IN (0, 1) AND"
-                                  " expires_at > 0 AND expires_at <= ?1 RETURNING id");
+                                  " expires_at > 0 AND expires_at <= ?1");
     if (!st)
         return -EIO;
     sqlite3_bind_int64(st, 1, now);
-    int rc, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        n++;
-        if (fn)
-            fn(sqlite3_column_int64(st, 0), ud);
-    }
+    int rc = sq_step_done(q, st, "task_expire");
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? n : sq_err(q, "task_expire");
+    return rc;
 }
 
 int sq_task_devices_pending(store_t *s, int64_t limit, int (*fn)(const char *, void *),

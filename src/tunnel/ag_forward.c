@@ -230,12 +230,14 @@ int ag_forward_load_state(ag_t *ag)
         const char *ip = json_string_value(json_object_get(it, "ip"));
         json_int_t remote = json_integer_value(json_object_get(it, "remote"));
         char err[200];
-        if (ag_forward_add(ag, local, gw, ip, remote, true, err, sizeof err, NULL) != 0) {
+        int rc = ag_forward_add(ag, local, gw, ip, remote, true, err, sizeof err, NULL);
+        if (rc != 0) {
+            /* a port in use may be free at the next start; a malformed entry never loads */
+            bool keep = rc != -EINVAL;
             log_error("state_forward_skipped", LF_S("path", ag->state_path), LF_I("index", i),
-                      LF_S("reason", err), LF_S("kept", "retried at the next start"));
-            if (!ag->state_kept)
-                ag->state_kept = json_array();
-            json_array_append(ag->state_kept, it);
+                      LF_S("reason", err), LF_S("kept", keep ? "retried at the next start" : "no"));
+            if (keep && (ag->state_kept || (ag->state_kept = json_array())))
+                json_array_append(ag->state_kept, it);
         }
     }
     json_decref(arr);

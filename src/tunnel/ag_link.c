@@ -142,6 +142,8 @@ static void on_login_ack(ag_t *ag, const tunnel_msg_t *m)
             ag->max_window = m->max_window;
         if (ag->window > m->max_window)
             ag->window = m->max_window;
+    } else {
+        ag->max_window = ag->window; /* a gateway that names no limit: windows stay put */
     }
     ag->attempt = 0;
     ag->replaced = false;

@@ -212,6 +212,7 @@ static void test_set_params_types(void **state)
         "{\"A\":{\"value\":\"2026-01-31T23:59:59.25+02:00\",\"type\":\"xsd:dateTime\"}}",
         "{\"A\":{\"value\":\"0001-01-01T00:00:00\",\"type\":\"xsd:dateTime\"}}",
         "{\"A\":{\"value\":\"AAE=\",\"type\":\"xsd:base64Binary\"}}",
+        "{\"A\":{\"value\":\"AAEC\\nAAE=\",\"type\":\"xsd:base64Binary\"}}", /* wrapped */
         "{\"A\":{\"value\":\"\",\"type\":\"xsd:base64Binary\"}}",
         "{\"A\":{\"value\":-2147483648,\"type\":\"xsd:int\"}}",
         "{\"A\":{\"value\":4294967295,\"type\":\"xsd:unsignedInt\"}}",
