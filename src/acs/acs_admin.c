@@ -1,7 +1,7 @@
 /*
  * acs_admin: the loopback admin listener (--admin-listen): /metrics in the
- * Prometheus text format (open, like every daemon's) and /status as JSON
- * (bearer token). Both read counters the ACS keeps anyway.
+ * Prometheus text format and /status as JSON, both behind the API token.
+ * Both read counters the ACS keeps anyway.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -61,14 +61,6 @@ static void h_metrics(http_req_t *r, void *ud)
 static void h_status(http_req_t *r, void *ud)
 {
     acs_t *a = ud;
-    const char *h = http_req_header(r, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0 ||
-        !str_ct_equal(h + 7, strlen(h + 7), a->api_token, strlen(a->api_token))) {
-        static const char body[] = "{\"error\":\"unauthorized\",\"message\":\"bearer token required\"}";
-        http_respond_hdrs(r, 401, "WWW-Authenticate: Bearer\r\n", "application/json", body,
-                          sizeof body - 1);
-        return;
-    }
     json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "cwmp",
                           a->cwmp ? http_server_addr(a->cwmp) : "", "live_sessions",
                           (json_int_t)a->nsessions, "sessions", (json_int_t)a->n.sessions, "informs",
@@ -81,13 +73,15 @@ static void h_status(http_req_t *r, void *ud)
 
 int acs_admin_start(acs_t *a, const char *listen)
 {
-    a->admin_router = http_router_new();
-    if (!a->admin_router)
+    http_router_opts_t ro = { .name = "acs-admin", .token = a->api_token };
+    http_router_t *r = a->admin_router = http_router_new(&ro);
+    if (!r)
         return -ENOMEM;
-    http_router_add(a->admin_router, "GET", "/metrics", h_metrics, a);
-    http_router_add(a->admin_router, "GET", "/status", h_status, a);
-    http_server_opts_t so = { .handler = http_router_dispatch, .ud = a->admin_router,
-                              .max_body_bytes = 4096 };
+    if (http_router_add(r, "GET", "/metrics", HTTP_ACCESS_TOKEN, h_metrics, a) ||
+        http_router_add(r, "GET", "/status", HTTP_ACCESS_TOKEN, h_status, a))
+        return -ENOMEM;
+    http_server_opts_t so = { .on_head = http_router_on_head, .handler = http_router_dispatch,
+                              .ud = r, .max_body_bytes = 4096 };
     a->admin = http_server_new(a->loop, &so);
     if (!a->admin)
         return -ENOMEM;

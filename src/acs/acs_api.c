@@ -657,77 +657,45 @@ static void h_factory_reset(http_req_t *req, void *ud)
 
 /* ---- server ----------------------------------------------------------------------------- */
 
-static bool api_path(const char *p)
-{
-    return strncmp(p, "/api/", 5) == 0 || strcmp(p, "/api") == 0;
-}
-
-/* After the headers: the token and the body size are checked before any body is read. */
-static void api_on_head(http_req_t *req, void *ud)
-{
-    acs_t *a = ud;
-    if (!api_path(http_req_path(req)))
-        return;
-    const char *h = http_req_header(req, "Authorization");
-    size_t tl = strlen(a->api_token);
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0 ||
-        !str_ct_equal(h + 7, strlen(h + 7), a->api_token, tl)) {
-        http_resp_close_after(req);
-        acs_api_error(req, 401, "unauthorized", "missing or wrong bearer token");
-        return;
-    }
-    const char *cl = http_req_header(req, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY) {
-        http_resp_close_after(req);
-        acs_api_error(req, 413, "payload_too_large", "request body over 1 MiB");
-    }
-}
-
-static void api_dispatch(http_req_t *req, void *ud)
-{
-    acs_t *a = ud;
+/* Every API route needs the token; the dashboard's files (acs_dash.c) are public. */
+static const struct {
+    const char *method, *path;
     http_handler_fn fn;
-    void *hud;
-    int rc = http_router_match(a->router, req, &fn, &hud);
-    if (rc == 0) {
-        fn(req, hud);
-    } else if (!api_path(http_req_path(req)) && rc == -ENOENT) {
-        http_respond_error(req, 404, "not found");
-    } else if (rc == -EPERM) {
-        acs_api_error(req, 405, "method_not_allowed", "method not allowed on this path");
-    } else {
-        acs_api_error(req, 404, "not_found", "no such endpoint");
-    }
-}
+} api_routes[] = {
+    { "GET", "/api/devices", h_devices },
+    { "GET", "/api/devices/{id}", h_device },
+    { "DELETE", "/api/devices/{id}", h_device_delete },
+    { "GET", "/api/devices/{id}/parameters", h_params },
+    { "POST", "/api/devices/{id}/reboot", h_reboot },
+    { "POST", "/api/devices/{id}/factory-reset", h_factory_reset },
+    { "POST", "/api/devices/{id}/connection-request", h_cr },
+    { "PUT", "/api/devices/{id}/tags", h_tags },
+    { "PUT", "/api/devices/{id}/connection-request-credentials", h_cr_auth },
+    { "GET", "/api/devices/{id}/tasks", h_tasks },
+    { "POST", "/api/devices/{id}/tasks", h_task_add },
+    { "GET", "/api/tasks/{id}", h_task_get },
+    { "DELETE", "/api/tasks/{id}", h_task_cancel },
+    { "GET", "/api/stats", h_stats },
+};
 
 int acs_api_start(acs_t *a, const char *listen)
 {
-    http_router_t *r = a->router = http_router_new();
+    http_router_opts_t ro = { .name = "acs", .token = a->api_token };
+    http_router_t *r = a->router = http_router_new(&ro);
     if (!r)
         return -ENOMEM;
     int rc = 0;
-    rc |= http_router_add(r, "GET", "/api/devices", h_devices, a);
-    rc |= http_router_add(r, "GET", "/api/devices/{id}", h_device, a);
-    rc |= http_router_add(r, "DELETE", "/api/devices/{id}", h_device_delete, a);
-    rc |= http_router_add(r, "GET", "/api/devices/{id}/parameters", h_params, a);
-    rc |= http_router_add(r, "POST", "/api/devices/{id}/reboot", h_reboot, a);
-    rc |= http_router_add(r, "POST", "/api/devices/{id}/factory-reset", h_factory_reset, a);
-    rc |= http_router_add(r, "POST", "/api/devices/{id}/connection-request", h_cr, a);
-    rc |= http_router_add(r, "PUT", "/api/devices/{id}/tags", h_tags, a);
-    rc |= http_router_add(r, "PUT", "/api/devices/{id}/connection-request-credentials", h_cr_auth, a);
-    rc |= http_router_add(r, "GET", "/api/devices/{id}/tasks", h_tasks, a);
-    rc |= http_router_add(r, "POST", "/api/devices/{id}/tasks", h_task_add, a);
-    rc |= http_router_add(r, "GET", "/api/tasks/{id}", h_task_get, a);
-    rc |= http_router_add(r, "DELETE", "/api/tasks/{id}", h_task_cancel, a);
-    rc |= http_router_add(r, "GET", "/api/stats", h_stats, a);
+    for (size_t i = 0; i < sizeof api_routes / sizeof api_routes[0]; i++)
+        rc |= http_router_add(r, api_routes[i].method, api_routes[i].path, HTTP_ACCESS_TOKEN,
+                              api_routes[i].fn, a);
     acs_dash_register(a, r);
     if (rc)
         return -EINVAL;
     http_server_opts_t so = {
         .max_body_bytes = API_MAX_BODY,
-        .on_head = api_on_head,
-        .handler = api_dispatch,
-        .ud = a,
+        .on_head = http_router_on_head,
+        .handler = http_router_dispatch,
+        .ud = r,
     };
     a->api = http_server_new(a->loop, &so);
     if (!a->api)

@@ -250,8 +250,8 @@ static void h_css(http_req_t *req, void *ud)
 
 void acs_dash_register(acs_t *a, http_router_t *r)
 {
-    http_router_add(r, "GET", "/", h_index, a);
-    http_router_add(r, "GET", "/index.html", h_index, a);
-    http_router_add(r, "GET", "/dashboard.js", h_js, a);
-    http_router_add(r, "GET", "/dashboard.css", h_css, a);
+    http_router_add(r, "GET", "/", HTTP_ACCESS_PUBLIC, h_index, a);
+    http_router_add(r, "GET", "/index.html", HTTP_ACCESS_PUBLIC, h_index, a);
+    http_router_add(r, "GET", "/dashboard.js", HTTP_ACCESS_PUBLIC, h_js, a);
+    http_router_add(r, "GET", "/dashboard.css", HTTP_ACCESS_PUBLIC, h_css, a);
 }

@@ -14,27 +14,6 @@
 #include "cwmp_proxy/wakeup.h"
 #include "net/http_router.h"
 
-static bool authorized(proxy_t *px, http_req_t *r)
-{
-    const char *a = http_req_header(r, "Authorization");
-    if (!a || strncasecmp(a, "Bearer ", 7) != 0)
-        return false;
-    a += 7;
-    while (*a == ' ')
-        a++;
-    return str_ct_equal(a, strlen(a), px->api_token, strlen(px->api_token));
-}
-
-static bool guard(proxy_t *px, http_req_t *r)
-{
-    if (authorized(px, r))
-        return true;
-    log_info("admin_unauthorized", LF_S("peer", http_req_peer(r)), LF_S("path", http_req_path(r)));
-    http_respond_hdrs(r, 401, "WWW-Authenticate: Bearer realm=\"outpost cwmp-proxy\"\r\n",
-                      "text/plain; charset=utf-8", "bearer token required\n", 22);
-    return false;
-}
-
 static int backend_labels(buf_t *l, const backend_t *be)
 {
     buf_reset(l);
@@ -175,8 +154,6 @@ int admin_status(proxy_t *px, buf_t *out)
 static void respond_with(http_req_t *r, proxy_t *px, int (*write)(proxy_t *, buf_t *),
                          const char *ctype, const char *fail)
 {
-    if (!guard(px, r))
-        return;
     buf_t b = BUF_INIT(4 << 20);
     if (write(px, &b))
         http_respond_error(r, 500, fail);
@@ -201,13 +178,14 @@ int admin_start(proxy_t *px)
     const char *addr = px->o.common.admin_listen;
     if (!addr || !addr[0])
         return 0;
-    px->admin_router = http_router_new();
-    if (!px->admin_router)
+    http_router_opts_t ro = { .name = "cwmp-proxy-admin", .token = px->api_token };
+    px->admin_router = http_router_new(&ro);
+    if (!px->admin_router ||
+        http_router_add(px->admin_router, "GET", "/metrics", HTTP_ACCESS_TOKEN, h_metrics, px) ||
+        http_router_add(px->admin_router, "GET", "/status", HTTP_ACCESS_TOKEN, h_status, px))
         return -ENOMEM;
-    http_router_add(px->admin_router, "GET", "/metrics", h_metrics, px);
-    http_router_add(px->admin_router, "GET", "/status", h_status, px);
-    http_server_opts_t so = { .handler = http_router_dispatch, .ud = px->admin_router,
-                              .max_body_bytes = 4096 };
+    http_server_opts_t so = { .on_head = http_router_on_head, .handler = http_router_dispatch,
+                              .ud = px->admin_router, .max_body_bytes = 4096 };
     px->admin = http_server_new(px->loop, &so);
     if (!px->admin)
         return -ENOMEM;

@@ -15,7 +15,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
-#include "cwmp_proxy/authguard.h"
+#include "net/authguard.h"
 #include "net/addr.h"
 #include "net/curl_uv.h"
 #include "net/http_auth.h"
@@ -328,7 +328,11 @@ void wakeup_handle(wakeup_t *w, http_req_t *r)
     char addr[64];
     guard_addr(w, r, addr, sizeof addr);
     int64_t now = clock_mono_ms();
-    int64_t locked = authguard_locked(&w->guard, addr, now);
+    authguard_report_t rep;
+    int64_t locked = authguard_check(&w->guard, addr, now, &rep);
+    if (rep.log)
+        log_warn("wakeup_auth_locked_out", LF_S("addr", rep.addr), LF_U("attempts", rep.count),
+                 LF_I("locked_ms", rep.locked_ms));
     if (locked > 0) {
         char hdr[48];
         snprintf(hdr, sizeof hdr, "Retry-After: %lld\r\n", (long long)((locked + 999) / 1000));
@@ -343,10 +347,9 @@ void wakeup_handle(wakeup_t *w, http_req_t *r)
     if (ar != HTTP_AUTH_OK) {
         /* Missing credentials do not count: that is how the ACS asks for
          * the challenge. */
-        int64_t lock = ar == HTTP_AUTH_MISSING ? 0 : authguard_fail(&w->guard, addr, now);
-        if (lock > 0)
-            log_warn("wakeup_auth_lockout", LF_S("addr", addr), LF_U("failures", w->guard.max_failures),
-                     LF_I("lockout_ms", lock));
+        if (ar != HTTP_AUTH_MISSING && (authguard_fail(&w->guard, addr, now, &rep), rep.log))
+            log_warn("wakeup_auth_failed", LF_S("addr", rep.addr), LF_U("failures", rep.count),
+                     LF_I("locked_ms", rep.locked_ms), LF_U("strike", rep.strike));
         buf_t hdr = BUF_INIT(512);
         http_auth_challenge(w->auth, false, &hdr);
         finish(k, ar == HTTP_AUTH_MISSING ? WAKE_CHALLENGED : WAKE_UNAUTHORIZED, 401, hdr.data,

@@ -69,6 +69,11 @@ void http_auth_set_clock(http_auth_t *a, int64_t (*now_ms)(void *ud), void *ud);
 http_auth_result_t http_auth_check(http_auth_t *a, const char *method, const char *uri,
                                    const char *authorization, http_auth_lookup_fn lookup,
                                    void *ud, char *user, size_t userlen, const char **why);
+/* The one bearer-token check of every API and admin surface: an
+ * Authorization value "Bearer TOKEN" (scheme in any case, blanks after it
+ * skipped), compared in constant time. MISSING when there is no header or
+ * another scheme, FAILED for a wrong token (or an empty configured one). */
+http_auth_result_t http_auth_bearer(const char *authorization, const char *token);
 /* Append "WWW-Authenticate: ...\r\n" lines (Digest SHA-256, Digest MD5,
  * Basic as configured) to headers. */
 int http_auth_challenge(http_auth_t *a, bool stale, buf_t *headers);

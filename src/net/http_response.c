@@ -281,6 +281,9 @@ int http_req_query_param(const http_req_t *r, const char *name, buf_t *out)
     return -ENOENT;
 }
 
+int http_req_access(const http_req_t *r) { return r->access; }
+void http_req_set_access(http_req_t *r, int access) { r->access = access; }
+
 const char *http_req_param(const http_req_t *r, const char *name)
 {
     for (size_t i = 0; i < r->nparams; i++)

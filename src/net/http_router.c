@@ -1,3 +1,7 @@
+/*
+ * http_router: canonical paths, a route table, and the access check every
+ * request passes before its handler (see http_router.h).
+ */
 #include "net/http_router.h"
 
 #include <errno.h>
@@ -5,16 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
+#include "core/log.h"
 #include "core/str.h"
+#include "net/authguard.h"
+#include "net/http_auth.h"
 
-enum { MAX_SEGS = 16 };
+enum { MAX_SEGS = 16, SWEEP_MS = 10000 };
 
 typedef struct route {
     char method[12];
     char *pattern;           /* owned copy, segments split in place */
+    char *text;              /* the pattern as registered, for http_router_each */
     const char *segs[MAX_SEGS];
     size_t nsegs;
     bool tail;               /* last segment is {*name} */
+    http_access_t access;
     http_handler_fn fn;
     void *ud;
 } route_t;
@@ -22,39 +32,188 @@ typedef struct route {
 struct http_router {
     route_t *routes;
     size_t n;
+    char name[32];
+    char *token;             /* NULL: public routes only */
+    net_cidr_t *trusted;
+    size_t ntrusted;
+    authguard_t guard;
+    int64_t last_sweep_ms;
 };
 
-http_router_t *http_router_new(void) { return calloc(1, sizeof(http_router_t)); }
+/* ---- canonical paths ------------------------------------------------------------------ */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+int http_path_canonical(const char *p, char *out, size_t outlen, const char **why)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const char *dummy;
+    if (!why)
+        why = &dummy;
+    *why = NULL;
+    if (outlen < 2)
+        return -ENAMETOOLONG;
+    if (p[0] != '/') {
+        *why = "the path must start with /";
+        return -EINVAL;
+    }
+    size_t o = 0;
+    out[o++] = '/';
+    if (!p[1]) {
+        out[o] = '\0';
+        return 0;
+    }
+    const char *s = p + 1;
+    for (;;) {
+        size_t seg = o; /* where this segment starts in out */
+        while (*s && *s != '/') {
+            unsigned char c = (unsigned char)*s;
+            char enc[3];
+            size_t n = 1;
+            if (c == '%') {
+                int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+                if (hi < 0 || lo < 0) {
+                    *why = "malformed percent-escape in the path";
+                    return -EINVAL;
+                }
+                unsigned char v = (unsigned char)(hi * 16 + lo);
+                if (v == 0) {
+                    *why = "escaped NUL in the path";
+                    return -EINVAL;
+                }
+                if (unreserved(v)) {
+                    enc[0] = (char)v;
+                } else {
+                    enc[0] = '%';
+                    enc[1] = hex[v >> 4];
+                    enc[2] = hex[v & 15];
+                    n = 3;
+                }
+                s += 3;
+            } else if (c <= 0x20 || c >= 0x7f) {
+                *why = "control, space or non-ASCII byte in the path (escape it)";
+                return -EINVAL;
+            } else {
+                enc[0] = (char)c;
+                s++;
+            }
+            if (o + n + 1 > outlen)
+                return -ENAMETOOLONG;
+            memcpy(out + o, enc, n);
+            o += n;
+        }
+        size_t len = o - seg;
+        if (len == 0) {
+            *why = "empty path segment (a doubled or trailing /)";
+            return -EINVAL;
+        }
+        if ((len == 1 && out[seg] == '.') || (len == 2 && out[seg] == '.' && out[seg + 1] == '.')) {
+            *why = "dot segment in the path";
+            return -EINVAL;
+        }
+        if (!*s)
+            break;
+        if (o + 2 > outlen)
+            return -ENAMETOOLONG;
+        out[o++] = '/';
+        s++;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* ---- the table -------------------------------------------------------------------------- */
+
+http_router_t *http_router_new(const http_router_opts_t *o)
+{
+    http_router_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    http_router_opts_t def = { 0 };
+    if (!o)
+        o = &def;
+    str_copy(r->name, sizeof r->name, o->name ? o->name : "http");
+    if (o->token && !(r->token = strdup(o->token))) {
+        free(r);
+        return NULL;
+    }
+    if (o->ntrusted) {
+        r->trusted = malloc(o->ntrusted * sizeof *r->trusted);
+        if (!r->trusted) {
+            free(r->token);
+            free(r);
+            return NULL;
+        }
+        memcpy(r->trusted, o->trusted, o->ntrusted * sizeof *r->trusted);
+        r->ntrusted = o->ntrusted;
+    }
+    authguard_init(&r->guard, 0, o->max_failures ? o->max_failures : 10, o->lockout_ms);
+    return r;
+}
+
+static void log_report(const authguard_report_t *rep, void *ud)
+{
+    const http_router_t *r = ud;
+    log_warn("api_auth_failed", LF_S("api", r->name), LF_S("addr", rep->addr),
+             LF_U("failures", rep->count), LF_I("locked_ms", rep->locked_ms),
+             LF_U("strike", rep->strike));
+}
 
 void http_router_free(http_router_t *r)
 {
     if (!r)
         return;
-    for (size_t i = 0; i < r->n; i++)
+    /* say what no later failure flushed */
+    authguard_sweep(&r->guard, INT64_MAX / 2, log_report, r);
+    authguard_free(&r->guard);
+    for (size_t i = 0; i < r->n; i++) {
         free(r->routes[i].pattern);
+        free(r->routes[i].text);
+    }
     free(r->routes);
+    if (r->token) {
+        memset(r->token, 0, strlen(r->token));
+        free(r->token);
+    }
+    free(r->trusted);
     free(r);
 }
 
-int http_router_add(http_router_t *r, const char *method, const char *pattern, http_handler_fn fn,
-                    void *ud)
+int http_router_add(http_router_t *r, const char *method, const char *pattern, http_access_t access,
+                    http_handler_fn fn, void *ud)
 {
-    if (pattern[0] != '/' || !fn)
+    if (pattern[0] != '/' || !fn || (access != HTTP_ACCESS_PUBLIC && !r->token))
         return -EINVAL;
-    route_t rt = { .fn = fn, .ud = ud };
+    route_t rt = { .fn = fn, .ud = ud, .access = access };
     if (str_copy(rt.method, sizeof rt.method, method))
         return -EINVAL;
     rt.pattern = strdup(pattern + 1);
-    if (!rt.pattern)
+    rt.text = strdup(pattern);
+    if (!rt.pattern || !rt.text) {
+        free(rt.pattern);
+        free(rt.text);
         return -ENOMEM;
+    }
     char *save = NULL;
     for (char *s = strtok_r(rt.pattern, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
-        if (rt.nsegs >= MAX_SEGS || rt.tail) {
-            free(rt.pattern);
-            return -EINVAL; /* too deep, or something after {*rest} */
-        }
-        if (s[0] == '{' && s[strlen(s) - 1] != '}') {
-            free(rt.pattern);
+        if (rt.nsegs >= MAX_SEGS || rt.tail || (s[0] == '{' && s[strlen(s) - 1] != '}')) {
+            free(rt.pattern); /* too deep, something after {*rest}, or an open { */
+            free(rt.text);
             return -EINVAL;
         }
         if (strncmp(s, "{*", 2) == 0)
@@ -64,45 +223,81 @@ int http_router_add(http_router_t *r, const char *method, const char *pattern, h
     route_t *nr = realloc(r->routes, (r->n + 1) * sizeof *nr);
     if (!nr) {
         free(rt.pattern);
+        free(rt.text);
         return -ENOMEM;
     }
     r->routes = nr;
     r->routes[r->n++] = rt;
+    log_debug("http_route", LF_S("api", r->name), LF_S("method", rt.method), LF_S("path", pattern),
+              LF_S("access", access == HTTP_ACCESS_PUBLIC ? "public" : "token"));
     return 0;
 }
 
-/* Split the request path into segments (pointers into a copy). */
-static size_t split_path(char *copy, const char **segs, size_t max, bool *too_deep)
+void http_router_each(const http_router_t *r,
+                      void (*fn)(const char *method, const char *pattern, http_access_t access,
+                                 void *ud),
+                      void *ud)
 {
-    size_t n = 0;
-    char *save = NULL;
-    *too_deep = false;
-    for (char *s = strtok_r(copy, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
-        if (n == max) {
-            *too_deep = true;
-            break;
-        }
-        segs[n++] = s;
-    }
-    return n;
+    for (size_t i = 0; i < r->n; i++)
+        fn(r->routes[i].method, r->routes[i].text, r->routes[i].access, ud);
 }
 
-static bool path_matches(const route_t *rt, const char **segs, size_t n, const char *path)
+uint64_t http_router_auth_failures(const http_router_t *r) { return r->guard.failures; }
+uint64_t http_router_auth_lockouts(const http_router_t *r) { return r->guard.lockouts; }
+
+/* ---- matching --------------------------------------------------------------------------- */
+
+/* A request's path, canonical and split into segments (pointers into canon). */
+typedef struct split {
+    char canon[NET_URL_PATH_MAX];
+    const char *segs[MAX_SEGS + 1];
+    size_t n;
+    bool too_deep;
+    const char *why;         /* set when the path was refused */
+} split_t;
+
+static int split_path(const http_req_t *req, split_t *sp, char *copy)
 {
-    if (rt->tail ? n < rt->nsegs - 1 : n != rt->nsegs)
+    int rc = http_path_canonical(http_req_path(req), sp->canon, sizeof sp->canon, &sp->why);
+    if (rc)
+        return rc;
+    memcpy(copy, sp->canon, strlen(sp->canon) + 1);
+    sp->n = 0;
+    sp->too_deep = false;
+    char *save = NULL;
+    for (char *s = strtok_r(copy + 1, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
+        if (sp->n == MAX_SEGS) {
+            sp->too_deep = true;
+            break;
+        }
+        sp->segs[sp->n++] = s;
+    }
+    return 0;
+}
+
+static bool path_matches(const route_t *rt, const split_t *sp)
+{
+    if (sp->too_deep && !rt->tail)
+        return false;
+    if (rt->tail ? sp->n < rt->nsegs - 1 : sp->n != rt->nsegs)
         return false;
     for (size_t i = 0; i < rt->nsegs; i++) {
         const char *p = rt->segs[i];
         if (p[0] == '{')
             continue;
-        if (strcmp(p, segs[i]) != 0)
+        if (strcmp(p, sp->segs[i]) != 0)
             return false;
     }
     return true;
 }
 
-static int capture(const route_t *rt, http_req_t *req, const char **segs, size_t n,
-                   const char *path, const char *copy)
+static bool method_ok(const route_t *rt, const char *method)
+{
+    return strcmp(rt->method, "*") == 0 || strcmp(rt->method, method) == 0 ||
+           (strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0);
+}
+
+static int capture(const route_t *rt, http_req_t *req, const split_t *sp, const char *copy)
 {
     for (size_t i = 0; i < rt->nsegs; i++) {
         const char *p = rt->segs[i];
@@ -113,80 +308,149 @@ static int capture(const route_t *rt, http_req_t *req, const char **segs, size_t
         size_t nl = strlen(p) - 2 - (tail ? 1 : 0);
         if (str_copyn(name, sizeof name, p + 1 + (tail ? 1 : 0), nl))
             return -EINVAL;
-        if (tail) {
-            /* the rest of the original path from this segment on */
-            const char *start = i < n ? path + (segs[i] - copy) : "";
-            if (http_req_set_param(req, name, start, strlen(start)))
-                return -EINVAL;
-        } else if (http_req_set_param(req, name, segs[i], strlen(segs[i]))) {
+        /* the tail: the rest of the canonical path from this segment on */
+        const char *v = tail ? (i < sp->n ? sp->canon + (sp->segs[i] - copy) : "") : sp->segs[i];
+        if (http_req_set_param(req, name, v, strlen(v)))
             return -EINVAL;
-        }
     }
     return 0;
 }
 
-int http_router_match(http_router_t *r, http_req_t *req, http_handler_fn *fn, void **ud)
+/* ---- answers ---------------------------------------------------------------------------- */
+
+static void respond(http_req_t *req, int status, const char *hdrs, const char *code, const char *msg)
 {
-    const char *path = http_req_path(req);
+    char body[320];
+    int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"message\":\"%s\"}\n", code, msg);
+    /* a request whose body was not read yet: close rather than read it */
+    const http_msg_t *m = http_req_msg(req);
+    if (m && (m->content_length > 0 || m->chunked))
+        http_resp_close_after(req);
+    http_respond_hdrs(req, status, hdrs, "application/json", body,
+                      n > 0 && (size_t)n < sizeof body ? (size_t)n : 0);
+}
+
+/* What the request's credentials grant: HTTP_ACCESS_TOKEN or PUBLIC, or -1
+ * after answering (429 while its address is locked out; a wrong token is
+ * counted and answered 401). A missing token grants PUBLIC silently. */
+static int grant(http_router_t *r, http_req_t *req)
+{
+    int done = http_req_access(req);
+    if (done >= 0)
+        return done;
+    if (!r->token) {
+        http_req_set_access(req, HTTP_ACCESS_PUBLIC);
+        return HTTP_ACCESS_PUBLIC;
+    }
+    char addr[64];
+    http_req_client_ip(req, r->trusted, r->ntrusted, addr, sizeof addr);
+    int64_t now = clock_mono_ms();
+    if (now - r->last_sweep_ms >= SWEEP_MS) {
+        r->last_sweep_ms = now;
+        authguard_sweep(&r->guard, now, log_report, r);
+    }
+    authguard_report_t rep;
+    int64_t locked = authguard_check(&r->guard, addr, now, &rep);
+    if (rep.log)
+        log_report(&rep, r);
+    if (locked > 0) {
+        char hdr[48];
+        snprintf(hdr, sizeof hdr, "Retry-After: %lld\r\n", (long long)((locked + 999) / 1000));
+        respond(req, 429, hdr, "locked_out", "too many wrong tokens from this address; try later");
+        return -1;
+    }
+    http_auth_result_t ar = http_auth_bearer(http_req_header(req, "Authorization"), r->token);
+    if (ar == HTTP_AUTH_OK) {
+        authguard_ok(&r->guard, addr);
+        http_req_set_access(req, HTTP_ACCESS_TOKEN);
+        return HTTP_ACCESS_TOKEN;
+    }
+    if (ar == HTTP_AUTH_MISSING) {
+        http_req_set_access(req, HTTP_ACCESS_PUBLIC);
+        return HTTP_ACCESS_PUBLIC;
+    }
+    authguard_fail(&r->guard, addr, now, &rep);
+    if (rep.log)
+        log_report(&rep, r);
+    return -2; /* wrong token */
+}
+
+static void unauthorized(http_router_t *r, http_req_t *req, bool wrong)
+{
+    char hdr[160];
+    snprintf(hdr, sizeof hdr, "WWW-Authenticate: Bearer realm=\"outpost %s\"%s\r\n", r->name,
+             wrong ? ", error=\"invalid_token\"" : "");
+    respond(req, 401, hdr, "unauthorized",
+            wrong ? "wrong bearer token" : "a bearer token is required (Authorization: Bearer TOKEN)");
+}
+
+/* Decide the request: 0 with fn/ud set (and, with `bind`, the captures on
+ * the request) when it may run its handler, or -1 once it was answered. */
+static int decide(http_router_t *r, http_req_t *req, bool bind, http_handler_fn *fn, void **ud)
+{
+    split_t sp;
     char copy[NET_URL_PATH_MAX];
-    if (str_copy(copy, sizeof copy, path[0] == '/' ? path + 1 : path))
-        return -ENOENT;
-    const char *segs[MAX_SEGS + 1];
-    bool too_deep;
-    size_t n = split_path(copy, segs, MAX_SEGS, &too_deep);
-    const char *method = http_req_method(req);
+    int rc = split_path(req, &sp, copy);
+    if (rc) {
+        respond(req, rc == -ENAMETOOLONG ? 414 : 400, NULL, "bad_path",
+                rc == -ENAMETOOLONG ? "path too long" : sp.why);
+        return -1;
+    }
+    const route_t *found = NULL;
     bool path_found = false;
-    for (size_t i = 0; i < r->n; i++) {
-        const route_t *rt = &r->routes[i];
-        if (too_deep && !rt->tail)
-            continue;
-        if (!path_matches(rt, segs, n, path + (path[0] == '/')))
+    const char *method = http_req_method(req);
+    for (size_t i = 0; i < r->n && !found; i++) {
+        if (!path_matches(&r->routes[i], &sp))
             continue;
         path_found = true;
-        bool method_ok = strcmp(rt->method, "*") == 0 || strcmp(rt->method, method) == 0 ||
-                         (strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0);
-        if (!method_ok)
-            continue;
-        if (capture(rt, req, segs, n, path + (path[0] == '/'), copy))
-            return -EINVAL;
-        *fn = rt->fn;
-        *ud = rt->ud;
-        return 0;
+        if (method_ok(&r->routes[i], method))
+            found = &r->routes[i];
     }
-    return path_found ? -EPERM : -ENOENT;
+    if (!found || found->access != HTTP_ACCESS_PUBLIC) {
+        int g = grant(r, req);
+        if (g == -1)
+            return -1;
+        int need = found ? (int)found->access : r->token ? HTTP_ACCESS_TOKEN : HTTP_ACCESS_PUBLIC;
+        if (g < need) {
+            unauthorized(r, req, g == -2);
+            return -1;
+        }
+    }
+    if (!found && path_found) {
+        char allow[128] = "Allow: ";
+        size_t used = strlen(allow);
+        for (size_t i = 0; i < r->n; i++)
+            if (path_matches(&r->routes[i], &sp) && used + 16 < sizeof allow)
+                used += (size_t)snprintf(allow + used, sizeof allow - used, "%s%s",
+                                         used > 7 ? ", " : "", r->routes[i].method);
+        snprintf(allow + used, sizeof allow - used, "\r\n");
+        respond(req, 405, allow, "method_not_allowed", "method not allowed on this path");
+        return -1;
+    }
+    if (!found) {
+        respond(req, 404, NULL, "not_found", "no such endpoint");
+        return -1;
+    }
+    if (bind && capture(found, req, &sp, copy)) {
+        respond(req, 400, NULL, "bad_path", "bad path encoding");
+        return -1;
+    }
+    *fn = found->fn;
+    *ud = found->ud;
+    return 0;
+}
+
+void http_router_on_head(http_req_t *req, void *router)
+{
+    http_handler_fn fn;
+    void *ud;
+    (void)decide(router, req, false, &fn, &ud);
 }
 
 void http_router_dispatch(http_req_t *req, void *router)
 {
-    http_router_t *r = router;
     http_handler_fn fn;
     void *ud;
-    int rc = http_router_match(r, req, &fn, &ud);
-    if (rc == 0) {
+    if (decide(router, req, true, &fn, &ud) == 0)
         fn(req, ud);
-        return;
-    }
-    if (rc == -EPERM) {
-        /* list the methods this path does take */
-        char allow[128] = "Allow: ";
-        size_t used = strlen(allow);
-        const char *path = http_req_path(req);
-        char copy[NET_URL_PATH_MAX];
-        str_copy(copy, sizeof copy, path[0] == '/' ? path + 1 : path);
-        const char *segs[MAX_SEGS + 1];
-        bool too_deep;
-        size_t n = split_path(copy, segs, MAX_SEGS, &too_deep);
-        for (size_t i = 0; i < r->n; i++)
-            if (path_matches(&r->routes[i], segs, n, path) && used + 16 < sizeof allow)
-                used += (size_t)snprintf(allow + used, sizeof allow - used, "%s%s",
-                                         used > 7 ? ", " : "", r->routes[i].method);
-        snprintf(allow + used, sizeof allow - used, "\r\n");
-        http_respond_hdrs(req, 405, allow, "text/plain; charset=utf-8", "method not allowed\n", 19);
-        return;
-    }
-    if (rc == -EINVAL) {
-        http_respond_error(req, 400, "bad path encoding");
-        return;
-    }
-    http_respond_error(req, 404, "not found");
 }

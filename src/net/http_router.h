@@ -1,29 +1,83 @@
 /*
- * http_router: method + path pattern dispatch for REST handlers.
+ * http_router: method + path dispatch for REST and admin handlers, and the
+ * one place where an HTTP API decides who may call what.
  *
  * Patterns are literal segments and captures: "/api/devices/{id}/tasks".
  * A final "{*rest}" captures the remaining path. Captures are
- * percent-decoded and read with http_req_param(). Unknown paths get 404, a
- * known path with another method 405 with an Allow header. The router is
- * built at start-up and read-only afterwards; it owns its route table.
+ * percent-decoded and read with http_req_param().
+ *
+ * Paths. A request path is put in canonical form once, before any route is
+ * looked at (http_path_canonical): escapes of unreserved characters are
+ * decoded ("%61pi" is "api", RFC 3986 6.2.2.2), other escapes kept with
+ * upper-case hex, and a path that is not canonical otherwise is refused
+ * with 400: empty segments ("//", a trailing "/"), "." and ".." segments
+ * (escaped or not), malformed escapes, %00, control bytes. Routes are
+ * matched on that form only, case-sensitively, so one spelling reaches one
+ * route and the access decision below is made on the route it reaches.
+ *
+ * Access. Each route is registered with the access it needs: public, or the
+ * router's bearer token. A request reaches its handler only after that
+ * check; with http_router_on_head as the server's on_head the check runs
+ * before any body byte is read. Without the token: 401 (JSON reason,
+ * WWW-Authenticate: Bearer) for every path, registered or not, so an
+ * unauthenticated client learns nothing about which routes exist; with it,
+ * 404 for an unknown path and 405 (Allow) for another method. Wrong tokens
+ * are counted per client address (net/authguard): after `max_failures` in a
+ * row the address gets 429 with Retry-After for a lock-out that doubles
+ * each time, and failures are logged as one `api_auth_failed` line per
+ * address per minute with a count.
+ *
+ * The router is built at start-up and read-only afterwards (but for its
+ * failure table); it owns its route table and a copy of the token. One
+ * loop thread.
  */
 #ifndef OUTPOST_NET_HTTP_ROUTER_H
 #define OUTPOST_NET_HTTP_ROUTER_H
 
+#include "net/addr.h"
 #include "net/http_server.h"
 
 typedef struct http_router http_router_t;
 
-http_router_t *http_router_new(void);
+typedef enum http_access {
+    HTTP_ACCESS_PUBLIC = 0, /* anyone: a sign-in page, a liveness probe */
+    HTTP_ACCESS_TOKEN = 1,  /* the router's bearer token */
+} http_access_t;
+
+typedef struct http_router_opts {
+    const char *name;          /* the API in logs and realms: "acs", "gateway-admin" */
+    const char *token;         /* grants HTTP_ACCESS_TOKEN (copied); NULL: only public routes */
+    uint32_t max_failures;     /* wrong tokens in a row per address; 0: 10 */
+    int64_t lockout_ms;        /* the first lock-out; 0: 60 s */
+    const net_cidr_t *trusted; /* proxies whose X-Forwarded-For names the client (borrowed) */
+    size_t ntrusted;
+} http_router_opts_t;
+
+/* NULL on allocation failure. opts may be NULL (public routes only). */
+http_router_t *http_router_new(const http_router_opts_t *opts);
 void http_router_free(http_router_t *r);
-/* method "GET"... or "*" for any. -EINVAL for a malformed pattern. */
-int http_router_add(http_router_t *r, const char *method, const char *pattern, http_handler_fn fn,
-                    void *ud);
-/* Dispatch (usable as http_server_opts.handler with ud = the router).
- * Returns after the handler ran (or 404/405 was sent). */
+/* method "GET"... or "*" for any. -EINVAL for a malformed pattern, or a
+ * token route on a router without a token. */
+int http_router_add(http_router_t *r, const char *method, const char *pattern, http_access_t access,
+                    http_handler_fn fn, void *ud);
+/* As http_server_opts.on_head (ud = the router): answers 400/401/404/405/
+ * 429 before the body is read; otherwise leaves the request to dispatch. */
+void http_router_on_head(http_req_t *req, void *router);
+/* As http_server_opts.handler (ud = the router): runs the route's handler
+ * after its access check (done here unless on_head did it), or answers. */
 void http_router_dispatch(http_req_t *req, void *router);
-/* Look up without answering: 0 and fills fn and ud (captures set on req),
- * -ENOENT (no path), -EPERM (path exists, method does not). */
-int http_router_match(http_router_t *r, http_req_t *req, http_handler_fn *fn, void **ud);
+/* Every route, for tests and --log-level debug: calls fn for each in the
+ * order they were added. */
+void http_router_each(const http_router_t *r,
+                      void (*fn)(const char *method, const char *pattern, http_access_t access,
+                                 void *ud),
+                      void *ud);
+/* Failure counters (for /metrics). */
+uint64_t http_router_auth_failures(const http_router_t *r);
+uint64_t http_router_auth_lockouts(const http_router_t *r);
+
+/* A request path in canonical form (see above) into out: 0, -EINVAL (not
+ * canonical; *why says how, for the 400), -ENAMETOOLONG. Pure: fuzzed. */
+int http_path_canonical(const char *path, char *out, size_t outlen, const char **why);
 
 #endif

@@ -89,6 +89,7 @@ static int cb_headers(http_parser_t *p, http_msg_t *m)
     r->msg = m;
     r->head = strcmp(m->method, "HEAD") == 0;
     r->resp_left = -1;
+    r->access = -1;
     buf_init(&r->body, sc->srv->o.max_body_bytes);
     const char *qm = strchr(m->target, '?');
     size_t plen = qm ? (size_t)(qm - m->target) : strlen(m->target);

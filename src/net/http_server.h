@@ -96,6 +96,10 @@ int http_req_set_param(http_req_t *r, const char *name, const char *value, size_
  * old. NULL when unset or once the connection is gone. */
 void http_req_set_conn_data(http_req_t *r, void *data, void (*release)(void *data));
 void *http_req_conn_data(const http_req_t *r);
+/* What http_router granted this request once it checked its credentials
+ * (an http_access_t), -1 before. */
+int http_req_access(const http_req_t *r);
+void http_req_set_access(http_req_t *r, int access);
 /* A handler's per-request pointer. */
 void *http_req_data(const http_req_t *r);
 void http_req_set_data(http_req_t *r, void *data);

@@ -76,6 +76,7 @@ struct http_req {
     void *drain_ud;
     char reason[64];           /* reason phrase of the response; "" = the standard one */
     int64_t resp_left;         /* Content-Length bytes still to write, -1 = chunked/close */
+    int access;                /* what the router granted; -1 = not decided yet */
     bool head, complete, ended, started, chunked, aborted, streaming, discard, body_ended;
 };
 

@@ -1,7 +1,7 @@
 /*
  * relay_admin: the loopback admin listener of the relay daemons:
- * GET /status (JSON, bearer token required) and GET /metrics (Prometheus
- * text, no token: counters only, nothing about peers).
+ * GET /status (JSON) and GET /metrics (Prometheus text), both behind the
+ * bearer token (net/http_router decides).
  *
  * The daemon supplies two writers that append the bodies to a capped
  * buffer. The admin owns its HTTP server; relay_admin_close() stops it

@@ -405,10 +405,12 @@ static int start(connector_t *cn, runtime_t *rt)
     if (!cn->hc)
         return -ENOMEM;
     if (cn->o.events_listen && *cn->o.events_listen) {
-        cn->router = http_router_new();
-        if (!cn->router)
+        /* A local event source, trusted as a forward's local port is:
+         * whoever can reach this loopback listener may send events. */
+        cn->router = http_router_new(&(http_router_opts_t){ .name = "relay-connector-events" });
+        if (!cn->router ||
+            http_router_add(cn->router, "POST", "/events/{name}", HTTP_ACCESS_PUBLIC, h_event, cn))
             return -ENOMEM;
-        http_router_add(cn->router, "POST", "/events/{name}", h_event, cn);
         http_server_opts_t so = { .handler = http_router_dispatch, .ud = cn->router,
                                   .max_body_bytes = cn->o.end.max_message };
         cn->events = http_server_new(cn->loop, &so);

@@ -313,16 +313,16 @@ int testd_main(int argc, char **argv)
         }
     }
     td.wso = (ws_opts_t){ .max_message = td.o.ws_max_message, .ping_interval_ms = td.o.ws_ping_ms };
-    td.router = http_router_new();
-    http_router_add(td.router, "GET", "/hello", h_hello, &td);
-    http_router_add(td.router, "POST", "/echo", h_echo, &td);
-    http_router_add(td.router, "PUT", "/echo", h_echo, &td);
-    http_router_add(td.router, "GET", "/stream", h_stream, &td);
-    http_router_add(td.router, "POST", "/sink", h_sink_fallback, &td);
-    http_router_add(td.router, "GET", "/whoami", h_whoami, &td);
-    http_router_add(td.router, "GET", "/delay", h_delay, &td);
-    http_router_add(td.router, "GET", "/ws", h_ws, &td);
-    http_router_add(td.router, "GET", "/items/{id}/{*rest}", h_whoami, &td);
+    td.router = http_router_new(NULL);
+    http_router_add(td.router, "GET", "/hello", HTTP_ACCESS_PUBLIC, h_hello, &td);
+    http_router_add(td.router, "POST", "/echo", HTTP_ACCESS_PUBLIC, h_echo, &td);
+    http_router_add(td.router, "PUT", "/echo", HTTP_ACCESS_PUBLIC, h_echo, &td);
+    http_router_add(td.router, "GET", "/stream", HTTP_ACCESS_PUBLIC, h_stream, &td);
+    http_router_add(td.router, "POST", "/sink", HTTP_ACCESS_PUBLIC, h_sink_fallback, &td);
+    http_router_add(td.router, "GET", "/whoami", HTTP_ACCESS_PUBLIC, h_whoami, &td);
+    http_router_add(td.router, "GET", "/delay", HTTP_ACCESS_PUBLIC, h_delay, &td);
+    http_router_add(td.router, "GET", "/ws", HTTP_ACCESS_PUBLIC, h_ws, &td);
+    http_router_add(td.router, "GET", "/items/{id}/{*rest}", HTTP_ACCESS_PUBLIC, h_whoami, &td);
     http_server_opts_t so = {
         .max_body_bytes = td.o.max_body,
         .idle_timeout_ms = td.o.idle_ms,

@@ -30,8 +30,6 @@ static json_t *forward_json(const ag_forward_t *f)
 static void h_status(http_req_t *req, void *ud)
 {
     ag_t *ag = ud;
-    if (!tunnel_api_auth(req, ag->token))
-        return;
     static const char *names[] = { "down", "connecting", "login", "up" };
     size_t nf = 0;
     for (ag_forward_t *f = ag->forwards; f; f = f->next)
@@ -50,8 +48,6 @@ static void h_status(http_req_t *req, void *ud)
 static void h_list(http_req_t *req, void *ud)
 {
     ag_t *ag = ud;
-    if (!tunnel_api_auth(req, ag->token))
-        return;
     json_t *arr = json_array();
     for (ag_forward_t *f = ag->forwards; f; f = f->next)
         json_array_append_new(arr, forward_json(f));
@@ -61,8 +57,6 @@ static void h_list(http_req_t *req, void *ud)
 static void h_create(http_req_t *req, void *ud)
 {
     ag_t *ag = ud;
-    if (!tunnel_api_auth(req, ag->token))
-        return;
     size_t len;
     const char *body = http_req_body(req, &len);
     json_error_t jerr;
@@ -104,8 +98,6 @@ static void h_create(http_req_t *req, void *ud)
 static void h_delete(http_req_t *req, void *ud)
 {
     ag_t *ag = ud;
-    if (!tunnel_api_auth(req, ag->token))
-        return;
     int64_t id;
     const char *p = http_req_param(req, "id");
     if (!p || str_to_i64(p, 1, INT64_MAX, &id) != 0) {
@@ -129,8 +121,6 @@ static void h_delete(http_req_t *req, void *ud)
 static void h_metrics(http_req_t *req, void *ud)
 {
     ag_t *ag = ud;
-    if (!tunnel_api_auth(req, ag->token))
-        return;
     buf_t b = BUF_INIT(64 * 1024);
 #define M(name, type, help, val)                                                          \
     buf_printf(&b, "# HELP outpost_agent_" name " " help "\n# TYPE outpost_agent_" name " " \
@@ -161,16 +151,18 @@ int ag_api_start(ag_t *ag)
                                ag->token, sizeof ag->token);
     if (rc != 0)
         return rc;
-    if (!(ag->router = http_router_new()))
+    http_router_opts_t ro = { .name = "agent", .token = ag->token };
+    if (!(ag->router = http_router_new(&ro)))
         return -ENOMEM;
-    if (http_router_add(ag->router, "GET", "/api/status", h_status, ag) ||
-        http_router_add(ag->router, "GET", "/status", h_status, ag) ||
-        http_router_add(ag->router, "GET", "/api/forwards", h_list, ag) ||
-        http_router_add(ag->router, "POST", "/api/forwards", h_create, ag) ||
-        http_router_add(ag->router, "DELETE", "/api/forwards/{id}", h_delete, ag) ||
-        http_router_add(ag->router, "GET", "/metrics", h_metrics, ag))
+    if (http_router_add(ag->router, "GET", "/api/status", HTTP_ACCESS_TOKEN, h_status, ag) ||
+        http_router_add(ag->router, "GET", "/status", HTTP_ACCESS_TOKEN, h_status, ag) ||
+        http_router_add(ag->router, "GET", "/api/forwards", HTTP_ACCESS_TOKEN, h_list, ag) ||
+        http_router_add(ag->router, "POST", "/api/forwards", HTTP_ACCESS_TOKEN, h_create, ag) ||
+        http_router_add(ag->router, "DELETE", "/api/forwards/{id}", HTTP_ACCESS_TOKEN, h_delete, ag) ||
+        http_router_add(ag->router, "GET", "/metrics", HTTP_ACCESS_TOKEN, h_metrics, ag))
         return -EINVAL;
-    http_server_opts_t ho = { .handler = http_router_dispatch, .ud = ag->router,
+    http_server_opts_t ho = { .on_head = http_router_on_head, .handler = http_router_dispatch,
+                              .ud = ag->router,
                               .max_body_bytes = 16384, .server_name = "outpost-agent" };
     if (!(ag->api = http_server_new(ag->loop, &ho)))
         return -ENOMEM;

@@ -20,8 +20,6 @@
 static void h_status(http_req_t *req, void *ud)
 {
     gw_t *gw = ud;
-    if (!tunnel_api_auth(req, gw->token))
-        return;
     tunnel_api_json(req, 200,
                     json_pack("{s:I,s:I,s:I,s:I,s:I}", "agents_online", (json_int_t)gw->by_name.len,
                               "connections", (json_int_t)gw->nsessions, "streams",
@@ -33,8 +31,6 @@ static void h_status(http_req_t *req, void *ud)
 static void h_agents(http_req_t *req, void *ud)
 {
     gw_t *gw = ud;
-    if (!tunnel_api_auth(req, gw->token))
-        return;
     json_t *arr = json_array();
     for (gw_session_t *s = gw->sessions; s; s = s->next) {
         if (!s->authed || s->closing)
@@ -54,8 +50,6 @@ static void h_agents(http_req_t *req, void *ud)
 static void h_kick(http_req_t *req, void *ud)
 {
     gw_t *gw = ud;
-    if (!tunnel_api_auth(req, gw->token))
-        return;
     const char *name = http_req_param(req, "name");
     gw_session_t *s = name ? hmap_get(&gw->by_name, name, strlen(name)) : NULL;
     if (!s) {
@@ -70,8 +64,6 @@ static void h_kick(http_req_t *req, void *ud)
 static void h_streams(http_req_t *req, void *ud)
 {
     gw_t *gw = ud;
-    if (!tunnel_api_auth(req, gw->token))
-        return;
     json_t *arr = json_array();
     int64_t now = clock_mono_ms();
     size_t n = 0;
@@ -91,8 +83,6 @@ static void h_streams(http_req_t *req, void *ud)
 static void h_metrics(http_req_t *req, void *ud)
 {
     gw_t *gw = ud;
-    if (!tunnel_api_auth(req, gw->token))
-        return;
     buf_t b = BUF_INIT(64 * 1024);
 #define M(name, type, help, val)                                                             \
     buf_printf(&b, "# HELP outpost_gateway_" name " " help "\n# TYPE outpost_gateway_" name  \
@@ -127,16 +117,17 @@ int gw_admin_start(gw_t *gw)
                                gw->token, sizeof gw->token);
     if (rc != 0)
         return rc;
-    gw->router = http_router_new();
-    if (!gw->router)
+    http_router_opts_t ro = { .name = "gateway-admin", .token = gw->token };
+    if (!(gw->router = http_router_new(&ro)))
         return -ENOMEM;
-    if (http_router_add(gw->router, "GET", "/status", h_status, gw) ||
-        http_router_add(gw->router, "GET", "/metrics", h_metrics, gw) ||
-        http_router_add(gw->router, "GET", "/api/agents", h_agents, gw) ||
-        http_router_add(gw->router, "DELETE", "/api/agents/{name}", h_kick, gw) ||
-        http_router_add(gw->router, "GET", "/api/streams", h_streams, gw))
+    if (http_router_add(gw->router, "GET", "/status", HTTP_ACCESS_TOKEN, h_status, gw) ||
+        http_router_add(gw->router, "GET", "/metrics", HTTP_ACCESS_TOKEN, h_metrics, gw) ||
+        http_router_add(gw->router, "GET", "/api/agents", HTTP_ACCESS_TOKEN, h_agents, gw) ||
+        http_router_add(gw->router, "DELETE", "/api/agents/{name}", HTTP_ACCESS_TOKEN, h_kick, gw) ||
+        http_router_add(gw->router, "GET", "/api/streams", HTTP_ACCESS_TOKEN, h_streams, gw))
         return -EINVAL;
-    http_server_opts_t ho = { .handler = http_router_dispatch, .ud = gw->router,
+    http_server_opts_t ho = { .on_head = http_router_on_head, .handler = http_router_dispatch,
+                              .ud = gw->router,
                               .max_body_bytes = 4096, .server_name = "outpost-gateway" };
     gw->admin = http_server_new(gw->loop, &ho);
     if (!gw->admin)

@@ -350,9 +350,11 @@ def test_admin_metrics_and_status(outpost, tmp_path):
     cpe.inform("M1")
     cpe.post()
     base = d.url("admin")
-    m = requests.get(base + "/metrics", timeout=5).text
-    assert "outpost_acs_informs_total 1" in m and "# TYPE outpost_acs_live_sessions gauge" in m
+    # both admin paths are behind the API token
+    assert requests.get(base + "/metrics", timeout=5).status_code == 401
     assert requests.get(base + "/status", timeout=5).status_code == 401
+    m = requests.get(base + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).text
+    assert "outpost_acs_informs_total 1" in m and "# TYPE outpost_acs_live_sessions gauge" in m
     st = requests.get(base + "/status", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).json()
     assert st["informs"] == 1 and st["live_sessions"] == 0
 

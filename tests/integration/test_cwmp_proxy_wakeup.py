@@ -178,7 +178,9 @@ def test_wrong_passwords_lock_the_address_out(outpost, tmp_path):
     # three wrong passwords in a row lock this address out...
     for _ in range(3):
         assert wake(px, url, auth=("acs", "guess")).status_code == 401
-    px.wait_for(r"wakeup_auth_lockout addr=127.0.0.1 failures=3 lockout_ms=1000")
+    # said when the first failure came and when the lock-out began, with a count
+    px.wait_for(r"wakeup_auth_failed addr=127.0.0.1 failures=1 locked_ms=0 ")
+    px.wait_for(r"wakeup_auth_failed addr=127.0.0.1 failures=2 locked_ms=1000 strike=1")
     # ... the right password included: it is not even looked at
     r = wake(px, url)
     assert r.status_code == 429 and r.headers["Retry-After"] == "1" and "locked out" in r.text
@@ -186,8 +188,9 @@ def test_wrong_passwords_lock_the_address_out(outpost, tmp_path):
     m = requests.get(px.url("admin") + "/metrics", headers={"Authorization": "Bearer tok"}).text
     assert "cwmp_proxy_wakeup_lockouts_total 1" in m
     assert 'cwmp_proxy_wakeups_total{outcome="locked_out"} 1' in m
-    # logged once, when the lock began, not per refused attempt
+    # logged when the lock began, not per refused attempt
     assert not [l for l in px.lines if "outcome=locked_out" in l]
+    assert len([l for l in px.lines if "wakeup_auth_failed" in l]) == 2
     # until the lock-out ends
     deadline = time.monotonic() + 5
     while (r := wake(px, url)).status_code == 429 and time.monotonic() < deadline:
@@ -211,7 +214,7 @@ def test_lockout_behind_a_trusted_front_proxy_is_per_client(outpost, tmp_path):
         assert requests.get(url, auth=("acs", "guess"), headers=guesser, timeout=10).status_code == 401
     assert requests.get(url, auth=ACS, headers=guesser, timeout=10).status_code == 429
     assert requests.get(url, auth=ACS, headers=acs, timeout=10).status_code == 200
-    px.wait_for(r"wakeup_auth_lockout addr=203.0.113.9 ")
+    px.wait_for(r"wakeup_auth_failed addr=203.0.113.9 failures=1 locked_ms=60000 strike=1")
     a.stop()
     cpe.stop()
 

@@ -65,11 +65,18 @@ def test_keepalive_get_and_echo(testd):
 def test_routing_errors(testd):
     base = testd.url()
     r = requests.get(base + "/nope")
-    assert r.status_code == 404 and r.text == "not found\n"
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
     r = requests.delete(base + "/hello")
     assert r.status_code == 405 and r.headers["Allow"] == "GET"
     r = requests.get(base + "/items/a%20b/c/d")
     assert r.status_code == 200
+    # a path is routed in its canonical form only: other spellings are refused
+    # (sent raw: HTTP client libraries clean dot segments up themselves)
+    for bad in (b"//hello", b"/./hello", b"/x/../hello", b"/%2e%2e/hello", b"/hello/", b"/%zz"):
+        out = raw(testd.addr(), b"GET " + bad + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 400 ") and b'"error":"bad_path"' in out, bad
+    # escapes of unreserved characters are the characters themselves (RFC 3986 6.2.2.2)
+    assert requests.get(base + "/%68ello").status_code == 200
 
 
 def test_limits_answered_with_reasons(testd):

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cwmp_proxy/authguard.h"
 #include "cwmp_proxy/balancer.h"
 #include "cwmp_proxy/cookie.h"
 #include "cwmp_proxy/hdr.h"
@@ -389,61 +388,6 @@ static void test_metrics(void **state)
     buf_free(&out);
 }
 
-static void test_authguard(void **state)
-{
-    (void)state;
-    authguard_t g;
-    authguard_init(&g, 4, 3, 60000);
-    int64_t t = 1000000;
-    /* two wrong passwords: still allowed; the third locks the address out */
-    assert_int_equal(authguard_fail(&g, "10.0.0.1", t), 0);
-    assert_int_equal(authguard_fail(&g, "10.0.0.1", t + 10), 0);
-    assert_int_equal(authguard_locked(&g, "10.0.0.1", t + 20), 0);
-    assert_int_equal(authguard_fail(&g, "10.0.0.1", t + 20), 60000);
-    assert_int_equal(authguard_locked(&g, "10.0.0.1", t + 1020), 59000);
-    assert_int_equal(g.lockouts, 1);
-    /* only that address: the ACS elsewhere is not locked out */
-    assert_int_equal(authguard_locked(&g, "10.0.0.2", t + 1020), 0);
-    /* the same host written as IPv4-mapped IPv6 is the same key */
-    assert_true(authguard_locked(&g, "::ffff:10.0.0.1", t + 1020) > 0);
-    /* it ends */
-    assert_int_equal(authguard_locked(&g, "10.0.0.1", t + 60020), 0);
-    /* a success forgets the count */
-    authguard_fail(&g, "10.0.0.3", t);
-    authguard_fail(&g, "10.0.0.3", t);
-    authguard_ok(&g, "10.0.0.3");
-    assert_int_equal(authguard_fail(&g, "10.0.0.3", t), 0);
-    assert_int_equal(authguard_fail(&g, "10.0.0.3", t), 0);
-    /* failures far apart are not "in a row" */
-    authguard_ok(&g, "10.0.0.3");
-    for (int i = 0; i < 10; i++)
-        assert_int_equal(authguard_fail(&g, "10.0.0.3", t + i * 61000LL), 0);
-    /* IPv6: the whole /64 counts as one host */
-    authguard_fail(&g, "2001:db8:1:2::1", t);
-    authguard_fail(&g, "2001:db8:1:2::2", t);
-    assert_int_equal(authguard_fail(&g, "2001:db8:1:2:ffff::3", t), 60000);
-    assert_true(authguard_locked(&g, "2001:db8:1:2::99", t + 1) > 0);
-    assert_int_equal(authguard_locked(&g, "2001:db8:1:3::1", t + 1), 0);
-    /* not an address: never counted, never locked */
-    assert_int_equal(authguard_fail(&g, "not-an-ip", t), 0);
-    assert_int_equal(authguard_locked(&g, "not-an-ip", t), 0);
-    /* capped: a flood of addresses evicts the least recently seen */
-    for (int i = 0; i < 100; i++) {
-        char a[32];
-        snprintf(a, sizeof a, "192.0.2.%d", i);
-        authguard_fail(&g, a, t);
-    }
-    assert_int_equal(authguard_count(&g), 4);
-    authguard_free(&g);
-    /* max_failures 0: off */
-    authguard_init(&g, 4, 0, 60000);
-    for (int i = 0; i < 20; i++)
-        assert_int_equal(authguard_fail(&g, "10.0.0.1", t), 0);
-    assert_int_equal(authguard_locked(&g, "10.0.0.1", t), 0);
-    assert_int_equal(authguard_count(&g), 0);
-    authguard_free(&g);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,7 +401,6 @@ int main(void)
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_session_tokens),
         cmocka_unit_test(test_hdr),
-        cmocka_unit_test(test_authguard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -114,14 +114,14 @@ static void world_init(int64_t idle_ms, const http_client_opts_t *co)
 {
     memset(&W, 0, sizeof W);
     uv_loop_init(&W.loop);
-    W.router = http_router_new();
-    http_router_add(W.router, "GET", "/hello", h_hello, NULL);
-    http_router_add(W.router, "GET", "/chunked", h_chunked, NULL);
-    http_router_add(W.router, "GET", "/big", h_big, NULL);
-    http_router_add(W.router, "GET", "/hold", h_hold, NULL);
-    http_router_add(W.router, "POST", "/echo", h_echo, NULL);
-    http_router_add(W.router, "GET", "/ua", h_ua, NULL);
-    http_router_add(W.router, "GET", "/client", h_client, NULL);
+    W.router = http_router_new(NULL);
+    http_router_add(W.router, "GET", "/hello", HTTP_ACCESS_PUBLIC, h_hello, NULL);
+    http_router_add(W.router, "GET", "/chunked", HTTP_ACCESS_PUBLIC, h_chunked, NULL);
+    http_router_add(W.router, "GET", "/big", HTTP_ACCESS_PUBLIC, h_big, NULL);
+    http_router_add(W.router, "GET", "/hold", HTTP_ACCESS_PUBLIC, h_hold, NULL);
+    http_router_add(W.router, "POST", "/echo", HTTP_ACCESS_PUBLIC, h_echo, NULL);
+    http_router_add(W.router, "GET", "/ua", HTTP_ACCESS_PUBLIC, h_ua, NULL);
+    http_router_add(W.router, "GET", "/client", HTTP_ACCESS_PUBLIC, h_client, NULL);
     http_server_opts_t so = { .handler = http_router_dispatch, .ud = W.router, .idle_timeout_ms = idle_ms };
     W.srv = http_server_new(&W.loop, &so);
     net_listen_opts_t lo = { .addr = "127.0.0.1:0" };

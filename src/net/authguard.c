@@ -1,10 +1,11 @@
 /*
  * authguard: failure counts per address over one LRU list (see authguard.h).
  */
-#include "cwmp_proxy/authguard.h"
+#include "net/authguard.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,10 +13,15 @@ struct authguard_ent {
     unsigned char key[8];
     size_t klen;
     uint32_t failures;            /* in a row, since the last lock-out or success */
+    uint32_t strikes;             /* lock-outs in a row */
     int64_t last_fail_ms;
     int64_t until_ms;             /* locked out before this instant */
+    int64_t last_log_ms;          /* 0: never logged */
+    uint64_t unlogged;            /* events since the last log line */
     authguard_ent_t *prev, *next;
 };
+
+enum { AUTHGUARD_DAY_MS = 86400000 };
 
 void authguard_init(authguard_t *g, size_t max, uint32_t max_failures, int64_t lockout_ms)
 {
@@ -23,6 +29,10 @@ void authguard_init(authguard_t *g, size_t max, uint32_t max_failures, int64_t l
     g->max = max ? max : 65536;
     g->max_failures = max_failures;
     g->lockout_ms = lockout_ms > 0 ? lockout_ms : 60000;
+    g->lockout_max_ms = g->lockout_ms < AUTHGUARD_DAY_MS / 64 ? g->lockout_ms * 64 : AUTHGUARD_DAY_MS;
+    if (g->lockout_max_ms < g->lockout_ms)
+        g->lockout_max_ms = g->lockout_ms;
+    g->log_interval_ms = 60000;
     hmap_init(&g->by_addr);
 }
 
@@ -39,8 +49,7 @@ void authguard_free(authguard_t *g)
 }
 
 /* The key of an address: IPv4's 4 bytes, or the first 8 of IPv6 (its /64).
- * An IPv4-mapped IPv6 address counts as the IPv4 one. (inet_pton rather than
- * net_ip_parse: this pure part links without the net floor.) */
+ * An IPv4-mapped IPv6 address counts as the IPv4 one. */
 static size_t addr_key(const char *addr, unsigned char key[8])
 {
     unsigned char a[16];
@@ -58,6 +67,20 @@ static size_t addr_key(const char *addr, unsigned char key[8])
         return 8;
     }
     return 0;
+}
+
+static void key_text(const authguard_ent_t *e, char *out, size_t len)
+{
+    unsigned char a[16] = { 0 };
+    memcpy(a, e->key, e->klen);
+    if (e->klen == 4) {
+        inet_ntop(AF_INET, a, out, (socklen_t)len);
+        return;
+    }
+    /* a /64 prints as at most "xxxx:xxxx:xxxx:xxxx::" (21 bytes) */
+    if (!inet_ntop(AF_INET6, a, out, (socklen_t)len) || strlen(out) + 4 > len)
+        return;
+    strcat(out, "/64");
 }
 
 static void unlink_lru(authguard_t *g, authguard_ent_t *e)
@@ -97,6 +120,26 @@ static authguard_ent_t *find(authguard_t *g, const char *addr, unsigned char key
     return *klen ? hmap_get(&g->by_addr, (const char *)key, *klen) : NULL;
 }
 
+/* One more event for the log of e: say whether a line is due now (always
+ * when a lock-out starts: those are rare by construction). */
+static void note(authguard_t *g, authguard_ent_t *e, int64_t now_ms, bool locking,
+                 authguard_report_t *rep)
+{
+    e->unlogged++;
+    if (!rep)
+        return;
+    memset(rep, 0, sizeof *rep);
+    rep->locked_ms = e->until_ms > now_ms ? e->until_ms - now_ms : 0;
+    rep->strike = rep->locked_ms ? e->strikes : 0;
+    if (!locking && e->last_log_ms && now_ms - e->last_log_ms < g->log_interval_ms)
+        return;
+    rep->log = true;
+    rep->count = e->unlogged;
+    e->unlogged = 0;
+    e->last_log_ms = now_ms ? now_ms : 1;
+    key_text(e, rep->addr, sizeof rep->addr);
+}
+
 int64_t authguard_locked(authguard_t *g, const char *addr, int64_t now_ms)
 {
     unsigned char key[8];
@@ -107,10 +150,26 @@ int64_t authguard_locked(authguard_t *g, const char *addr, int64_t now_ms)
     return e->until_ms > now_ms ? e->until_ms - now_ms : 0;
 }
 
-int64_t authguard_fail(authguard_t *g, const char *addr, int64_t now_ms)
+int64_t authguard_check(authguard_t *g, const char *addr, int64_t now_ms, authguard_report_t *rep)
 {
     unsigned char key[8];
     size_t klen;
+    authguard_ent_t *e;
+    if (rep)
+        memset(rep, 0, sizeof *rep);
+    if (!g->max_failures || !(e = find(g, addr, key, &klen)) || e->until_ms <= now_ms)
+        return 0;
+    g->refused++;
+    note(g, e, now_ms, false, rep);
+    return e->until_ms - now_ms;
+}
+
+int64_t authguard_fail(authguard_t *g, const char *addr, int64_t now_ms, authguard_report_t *rep)
+{
+    unsigned char key[8];
+    size_t klen;
+    if (rep)
+        memset(rep, 0, sizeof *rep);
     if (!g->max_failures)
         return 0;
     authguard_ent_t *e = find(g, addr, key, &klen);
@@ -131,17 +190,30 @@ int64_t authguard_fail(authguard_t *g, const char *addr, int64_t now_ms)
         unlink_lru(g, e);
     }
     push_tail(g, e);
+    g->failures++;
     /* Failures count "in a row": a long quiet gap starts the count again,
-     * so an ACS that mistyped a password weeks apart is never locked out. */
+     * so a client that mistyped a password weeks apart is never locked out;
+     * and lock-outs stop growing once an address stayed quiet for the
+     * longest one. */
     if (e->failures && now_ms - e->last_fail_ms > g->lockout_ms)
         e->failures = 0;
+    if (e->strikes && now_ms - e->until_ms > g->lockout_max_ms)
+        e->strikes = 0;
     e->last_fail_ms = now_ms;
-    if (++e->failures < g->max_failures)
-        return 0;
-    e->failures = 0;
-    e->until_ms = now_ms + g->lockout_ms;
-    g->lockouts++;
-    return g->lockout_ms;
+    int64_t lock = 0;
+    if (++e->failures >= g->max_failures) {
+        lock = g->lockout_ms;
+        for (uint32_t i = 0; i < e->strikes && lock < g->lockout_max_ms; i++)
+            lock *= 2;
+        if (lock > g->lockout_max_ms)
+            lock = g->lockout_max_ms;
+        e->failures = 0;
+        e->strikes++;
+        e->until_ms = now_ms + lock;
+        g->lockouts++;
+    }
+    note(g, e, now_ms, lock > 0, rep);
+    return lock;
 }
 
 void authguard_ok(authguard_t *g, const char *addr)
@@ -151,4 +223,20 @@ void authguard_ok(authguard_t *g, const char *addr)
     authguard_ent_t *e = find(g, addr, key, &klen);
     if (e)
         drop(g, e);
+}
+
+void authguard_sweep(authguard_t *g, int64_t now_ms,
+                     void (*report)(const authguard_report_t *rep, void *ud), void *ud)
+{
+    for (authguard_ent_t *e = g->head; e; e = e->next) {
+        if (!e->unlogged || now_ms - e->last_log_ms < g->log_interval_ms)
+            continue;
+        authguard_report_t rep = { .log = true, .count = e->unlogged };
+        rep.locked_ms = e->until_ms > now_ms ? e->until_ms - now_ms : 0;
+        rep.strike = rep.locked_ms ? e->strikes : 0;
+        key_text(e, rep.addr, sizeof rep.addr);
+        e->unlogged = 0;
+        e->last_log_ms = now_ms;
+        report(&rep, ud);
+    }
 }
