@@ -433,14 +433,9 @@ static void cwmp_on_head(http_req_t *req, void *ud)
     if (!authenticate(a, req))
         return; /* 401 sent; the body is discarded unread */
     http_req_set_data(req, a); /* authenticated */
-    const char *cl = http_req_header(req, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > ACS_FIRST_MESSAGE_MAX) {
-        a->n.bad_requests++;
-        log_warn("cwmp_first_message_too_large", LF_S("peer", http_req_peer(req)),
-                 LF_S("content_length", cl));
-        http_resp_close_after(req);
-        http_respond_error(req, 413, "a session's first message is at most 1 MiB");
-    }
+    /* Content-Length or chunked alike: the server answers 413 (and logs
+     * http_body_too_large) once the decoded body passes the cap. */
+    http_req_set_body_max(req, ACS_FIRST_MESSAGE_MAX, "a session's first message is at most 1 MiB");
 }
 
 static bool blank(const char *b, size_t n)

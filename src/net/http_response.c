@@ -281,6 +281,13 @@ int http_req_query_param(const http_req_t *r, const char *name, buf_t *out)
     return -ENOENT;
 }
 
+void http_req_set_body_max(http_req_t *r, size_t max, const char *reason)
+{
+    if (max < r->body.max)
+        r->body.max = max;
+    r->too_large = reason;
+}
+
 int http_req_access(const http_req_t *r) { return r->access; }
 void http_req_set_access(http_req_t *r, int access) { r->access = access; }
 

@@ -121,9 +121,9 @@ static int cb_body(http_parser_t *p, const char *data, size_t len)
     }
     if (buf_append(&r->body, data, len)) {
         log_info("http_body_too_large", LF_S("peer", net_conn_peer(sc->conn)),
-                 LF_U("cap", sc->srv->o.max_body_bytes));
+                 LF_U("cap", r->body.max));
         sc->close_after = true;
-        http_respond_error(r, 413, "request body too large");
+        http_respond_error(r, 413, r->too_large ? r->too_large : "request body too large");
         sc->event = EV_BODY_PAUSED;
         return 1;
     }
@@ -229,11 +229,11 @@ static void sc_on_headers(http_sconn_t *sc)
         sc->srv->o.on_head(r, sc->srv->o.ud);
     if (sc->gone || r->ended || r->started)
         return;
-    if (!r->streaming && m->content_length > (int64_t)sc->srv->o.max_body_bytes) {
+    if (!r->streaming && m->content_length > (int64_t)r->body.max) {
         log_info("http_body_too_large", LF_S("peer", net_conn_peer(sc->conn)),
-                 LF_I("content_length", m->content_length), LF_U("cap", sc->srv->o.max_body_bytes));
+                 LF_I("content_length", m->content_length), LF_U("cap", r->body.max));
         sc->close_after = true;
-        http_respond_error(r, 413, "request body too large");
+        http_respond_error(r, 413, r->too_large ? r->too_large : "request body too large");
         return;
     }
     if (m->expect_continue && (m->content_length > 0 || m->chunked) && m->http_minor >= 1)

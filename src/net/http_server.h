@@ -107,6 +107,11 @@ void http_req_set_data(http_req_t *r, void *data);
 void http_req_on_abort(http_req_t *r, void (*cb)(http_req_t *r, void *ud), void *ud);
 bool http_req_aborted(const http_req_t *r);
 
+/* From on_head: a lower cap for this request's buffered body (a session's
+ * first message, say). It holds for a Content-Length (413 at once) and for
+ * a chunked body as it arrives (413 once the decoded bytes pass it), with
+ * `reason` (static; NULL: the generic one) as the 413's text. */
+void http_req_set_body_max(http_req_t *r, size_t max, const char *reason);
 /* From on_head: receive the body in pieces instead of buffering it.
  * on_body returns 0, or 1 to pause the body (resume with
  * http_req_resume_body()); on_end gets 0 or a negative error (client gone,

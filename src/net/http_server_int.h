@@ -77,6 +77,7 @@ struct http_req {
     char reason[64];           /* reason phrase of the response; "" = the standard one */
     int64_t resp_left;         /* Content-Length bytes still to write, -1 = chunked/close */
     int access;                /* what the router granted; -1 = not decided yet */
+    const char *too_large;     /* the 413's reason (static); NULL: the generic one */
     bool head, complete, ended, started, chunked, aborted, streaming, discard, body_ended;
 };
 

@@ -210,7 +210,23 @@ def test_digest_authentication(outpost, tmp_path):
         assert good.post(big, authorization=good._digest(chal, "/")).status == 413
     except (BrokenPipeError, ConnectionResetError):
         pass
-    d.wait_for(r"cwmp_first_message_too_large")
+    d.wait_for(r"http_body_too_large .*content_length=\d+ cap=1048576")
+    # The same cap holds for a chunked body, counted as it is decoded: a 3 MiB
+    # first message in 64 KiB chunks is refused with 413 and never stored.
+    good.new_connection()
+    def chunks():
+        for _ in range(48):
+            yield b" " * 65536
+    try:
+        good.conn.request("POST", "/", body=chunks(), encode_chunked=True,
+                          headers={"Authorization": good._digest(chal, "/"),
+                                   "Content-Type": "text/xml"})
+        resp = good.conn.getresponse()
+        assert resp.status == 413 and b"first message is at most 1 MiB" in resp.read()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    d.wait_for(r"http_body_too_large .*cap=1048576")
+    assert len([l for l in d.lines if "http_body_too_large" in l]) == 2
 
 
 def test_acs_needs_a_cpe_password(tmp_path):
