@@ -57,6 +57,7 @@ run: build
 	@./scripts/run-demo $(RELEASE)/src/outpost
 
 bench: build
+	@./scripts/install-deps --bench
 	@for b in bench/*.sh; do echo "== $$b"; "$$b" $(RELEASE)/src/outpost || exit 1; done
 
 fuzz: deps $(FUZZ)/build.ninja

@@ -9,6 +9,7 @@
 #include "acs/acs.h"
 #include "certs/certs.h"
 #include "core/log.h"
+#include "core/version.h"
 #include "cpesim/cpesim.h"
 #include "relay/relay.h"
 #include "cwmp_proxy/cwmp_proxy.h"
@@ -58,7 +59,7 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("outpost %s\n", OUTPOST_VERSION);
+        printf("outpost %s (commit %s)\n", OUTPOST_VERSION, OUTPOST_COMMIT);
         return 0;
     }
     for (const subcommand_t *s = subcommands; s->name; s++)

@@ -35,7 +35,7 @@ static const cfg_opt_t acs_opts[] = {
             "REST API and dashboard", .check = cfg_check_hostport),
     CFG_COMMON_ADMIN(acs_opts_t, NULL),
     CFG_COMMON_TLS(acs_opts_t, "for the CWMP endpoint (TLS when set)"),
-    CFG_COMMON_DATA_DIR(acs_opts_t, "./acs-data"),
+    CFG_COMMON_DATA_DIR(acs_opts_t, "acs"),
     CFG_COMMON_API_TOKEN(acs_opts_t),
     CFG_OPT("db", CFG_STR, acs_opts_t, db, NULL, "URL",
             "store: sqlite:PATH (default DATA_DIR/acs.db)"),

@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/str.h"
+#include "core/version.h"
 
 enum { ERR_LEN = 256, MAX_OPTS = 128 };
 
@@ -316,6 +317,19 @@ static int apply_defaults(const cfg_cmd_t *cmd, const cfg_opt_t *table, void *ba
     for (const cfg_opt_t *o = table; o->name; o++) {
         if (!o->def)
             continue;
+        /* systemd's StateDirectory= (several are separated by ':'; ours is the first) */
+        const char *state = o->flags & CFG_STATE_DIR ? getenv("STATE_DIRECTORY") : NULL;
+        if (state && *state) {
+            char dir[4096];
+            size_t n = strcspn(state, ":");
+            if (n < sizeof dir) {
+                memcpy(dir, state, n);
+                dir[n] = '\0';
+                if (set_value(o, base, dir, err, sizeof err))
+                    return -EINVAL;
+                continue;
+            }
+        }
         if (o->type == CFG_LIST) {
             /* a list default is a comma-separated string */
             char *copy = strdup(o->def), *save = NULL;
@@ -582,14 +596,29 @@ static int flag_err(const cfg_cmd_t *cmd, const char *flag, const char *msg)
 
 static bool is_help(const char *a) { return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0; }
 
-/* First pass: --help and --config, which decide what happens before flags. */
-static int scan_special(int argc, char **argv, const char **config, bool *help)
+/* What a first look at argv found: print something and exit, or run. */
+typedef enum special { SP_RUN, SP_HELP, SP_VERSION, SP_MAN } special_t;
+
+static special_t special_flag(const char *a)
+{
+    if (is_help(a))
+        return SP_HELP;
+    if (strcmp(a, "--version") == 0)
+        return SP_VERSION;
+    if (strcmp(a, "--man") == 0)
+        return SP_MAN;
+    return SP_RUN;
+}
+
+/* First pass: --help, --version, --man and --config, which decide what
+ * happens before flags. */
+static int scan_special(int argc, char **argv, const char **config, special_t *sp)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0)
             break;
-        if (is_help(argv[i]))
-            *help = true;
+        if (special_flag(argv[i]) != SP_RUN && *sp == SP_RUN)
+            *sp = special_flag(argv[i]);
         else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
             *config = argv[++i];
         else if (strncmp(argv[i], "--config=", 9) == 0)
@@ -621,7 +650,7 @@ static int apply_flags(const cfg_cmd_t *cmd, void *opts, cfg_global_t *g, int ar
             only_positional = true;
             continue;
         }
-        if (is_help(a))
+        if (special_flag(a) != SP_RUN)
             continue;
         if (a[1] != '-') {
             fprintf(stderr, "outpost %s: unknown option '%s' (options are long: --name)\n", cmd->name, a);
@@ -674,11 +703,13 @@ int cfg_load(const cfg_cmd_t *cmd, void *opts, int argc, char **argv, cfg_result
     }
 
     const char *config = NULL;
-    bool help = false;
-    scan_special(argc, argv, &config, &help);
-    if (help) {
-        cfg_help(cmd, stdout);
-        return 1;
+    special_t sp = SP_RUN;
+    scan_special(argc, argv, &config, &sp);
+    switch (sp) {
+    case SP_HELP: cfg_help(cmd, stdout); return 1;
+    case SP_MAN: cfg_man(cmd, stdout); return 1;
+    case SP_VERSION: printf("outpost %s %s (commit %s)\n", cmd->name, OUTPOST_VERSION, OUTPOST_COMMIT); return 1;
+    case SP_RUN: break;
     }
     int rc = apply_defaults(cmd, global_opts, &g);
     if (!rc)
@@ -719,8 +750,8 @@ static void help_table(const cfg_opt_t *table, FILE *out)
         }
         if (o->type == CFG_LIST && !(o->help && strstr(o->help, "repeatable")))
             fprintf(out, " (repeatable)");
-        if (o->flags & CFG_SECRET)
-            ;
+        if (o->flags & (CFG_SECRET | CFG_STATE_DIR))
+            ; /* a secret is never shown; a state dir says its default in its help */
         else if (o->def && *o->def && !(o->type == CFG_BOOL && strcmp(o->def, "false") == 0))
             fprintf(out, " (default: %s)", o->def);
         fputc('\n', out);
@@ -734,7 +765,84 @@ void cfg_help(const cfg_cmd_t *cmd, FILE *out)
     help_table(cmd->opts, out);
     help_table(global_opts, out);
     fprintf(out, "  %-28s this help\n", "-h, --help");
+    fprintf(out, "  %-28s the version and commit of this build\n", "--version");
     fprintf(out, "\nEvery option is also a YAML key of the same name in --config FILE.\n");
+}
+
+/* ---- man page ------------------------------------------------------------ */
+
+/* Text for roff: backslashes doubled, '-' as \-, a leading '.' or '\'' escaped. */
+static void roff(FILE *out, const char *s, bool line_start)
+{
+    for (; *s; s++) {
+        if (line_start && (*s == '.' || *s == '\''))
+            fputs("\\&", out);
+        line_start = *s == '\n';
+        if (*s == '\\')
+            fputs("\\e", out);
+        else if (*s == '-')
+            fputs("\\-", out);
+        else
+            fputc(*s, out);
+    }
+}
+
+static void man_table(const cfg_opt_t *table, FILE *out)
+{
+    for (const cfg_opt_t *o = table; o->name; o++) {
+        if (o->flags & CFG_HIDDEN)
+            continue;
+        const char *meta = o->metavar ? o->metavar : (o->type == CFG_BOOL ? NULL : "VALUE");
+        fputs(".TP\n.B \\-\\-", out);
+        roff(out, o->name, false);
+        if (meta) {
+            fputs(" \\fI", out);
+            roff(out, meta, false);
+            fputs("\\fR", out);
+        }
+        fputc('\n', out);
+        roff(out, o->help ? o->help : "", true);
+        if (o->type == CFG_LIST && !(o->help && strstr(o->help, "repeatable")))
+            fputs(" (repeatable)", out);
+        if (!(o->flags & CFG_SECRET) && o->def && *o->def &&
+            !(o->type == CFG_BOOL && strcmp(o->def, "false") == 0) && !(o->flags & CFG_STATE_DIR)) {
+            fputs(" (default: ", out);
+            roff(out, o->def, false);
+            fputc(')', out);
+        }
+        fputc('\n', out);
+    }
+}
+
+void cfg_man(const cfg_cmd_t *cmd, FILE *out)
+{
+    char upper[64];
+    size_t i = 0;
+    for (; cmd->name[i] && i + 1 < sizeof upper; i++)
+        upper[i] = (char)toupper((unsigned char)cmd->name[i]);
+    upper[i] = '\0';
+    fputs(".TH OUTPOST\\-", out);
+    roff(out, upper, false);
+    fprintf(out, " 1 \"\" \"outpost %s\" \"Outpost\"\n.SH NAME\noutpost\\-", OUTPOST_VERSION);
+    roff(out, cmd->name, false);
+    fputs(" \\- ", out);
+    roff(out, cmd->summary, false);
+    fputs("\n.SH SYNOPSIS\n.B outpost ", out);
+    roff(out, cmd->name, false);
+    fputs("\n[\\fIOPTIONS\\fR]", out);
+    if (cmd->positional) {
+        fputc(' ', out);
+        roff(out, cmd->positional, false);
+    }
+    fputs("\n.SH DESCRIPTION\n", out);
+    roff(out, cmd->summary, true);
+    fputs("\n.PP\nEvery option is also a key of the same name in the YAML file given with "
+          "\\fB\\-\\-config\\fR; flags override the file. SIGTERM drains and exits 0, "
+          "SIGHUP reloads what can be reloaded.\n.SH OPTIONS\n", out);
+    man_table(cmd->opts, out);
+    man_table(global_opts, out);
+    fputs(".TP\n.B \\-\\-version\nThe version and commit of this build.\n"
+          ".SH SEE ALSO\n.BR outpost (1)\n", out);
 }
 
 /* ---- "k=v k=v" items ----------------------------------------------------- */

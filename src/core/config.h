@@ -6,8 +6,9 @@
  * the file is `--listen` on the command line ('_' is accepted for '-' in
  * YAML keys). Unknown keys, wrong types and out-of-range values are errors
  * that name the file, line and key (or the flag). --help prints every option
- * with its default. `--config`, `--log-level`, `--log-json` and `--help` are
- * handled here for every subcommand and applied to the log module at once.
+ * with its default, --version the build, --man a man page made from the
+ * same table. `--config`, `--log-level`, `--log-json`, `--help`,
+ * `--version` and `--man` are handled here for every subcommand.
  *
  * Values land in the caller's options struct at `offset`; strings and lists
  * are heap copies owned by that struct until cfg_free().
@@ -46,6 +47,7 @@ typedef int (*cfg_check_fn)(const char *value, char *err, size_t errlen);
 enum {
     CFG_SECRET = 1 << 0, /* never print the value (help shows "(set)") */
     CFG_HIDDEN = 1 << 1, /* not listed in --help */
+    CFG_STATE_DIR = 1 << 2, /* default: $STATE_DIRECTORY (systemd's) when set, else `def` */
 };
 
 typedef struct cfg_opt {
@@ -93,8 +95,12 @@ int cfg_check_hostport(const char *value, char *err, size_t errlen);
             "verify peers against this CA (PEM); on a server it makes client certificates required")
 #define CFG_COMMON_INSECURE(S, HELP) \
     CFG_OPT("insecure", CFG_BOOL, S, common.insecure, "false", NULL, HELP)
-#define CFG_COMMON_DATA_DIR(S, DEF) \
-    CFG_OPT("data-dir", CFG_STR, S, common.data_dir, DEF, "DIR", "where state lives")
+/* One scheme for every daemon: under systemd (StateDirectory=outpost/NAME)
+ * the state lives in /var/lib/outpost/NAME; run by hand, in ./NAME-data. */
+#define CFG_COMMON_DATA_DIR(S, NAME)                                                        \
+    CFG_OPT("data-dir", CFG_STR, S, common.data_dir, "./" NAME "-data", "DIR",               \
+            "where state lives (default: $STATE_DIRECTORY under systemd, else ./" NAME "-data)", \
+            .flags = CFG_STATE_DIR)
 #define CFG_COMMON_API_TOKEN(S)                                                                 \
     CFG_OPT("api-token", CFG_STR, S, common.api_token, NULL, "TOKEN",                           \
             "bearer token for the API (generated into the data dir and printed once when absent)", \
@@ -116,11 +122,14 @@ typedef struct cfg_result {
 } cfg_result_t;
 
 /* Fill `opts` (zeroed by the caller) from defaults, YAML and argv (argv[0]
- * is the subcommand name). Returns 0; 1 when --help was printed (exit 0);
+ * is the subcommand name). Returns 0; 1 when --help, --version or --man was
+ * printed (exit 0);
  * -EINVAL after printing the reason to stderr (exit 2). */
 int cfg_load(const cfg_cmd_t *cmd, void *opts, int argc, char **argv, cfg_result_t *res);
 void cfg_free(const cfg_cmd_t *cmd, void *opts);
 void cfg_help(const cfg_cmd_t *cmd, FILE *out);
+/* A man page (roff) for the subcommand, from the same table as --help. */
+void cfg_man(const cfg_cmd_t *cmd, FILE *out);
 
 /* Split "k1=v1 k2=\"v 2\"" items: returns 1 with key/value copied into the
  * buffers, 0 at the end, -EINVAL on a malformed pair. A value in double

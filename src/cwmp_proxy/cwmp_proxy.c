@@ -25,7 +25,7 @@ static const cfg_opt_t opts_table[] = {
     CFG_COMMON_LISTEN(S, "0.0.0.0:7548", "listener for CPEs (CWMP) and the ACS's wake-ups"),
     CFG_COMMON_ADMIN(S, "127.0.0.1:7549"),
     CFG_COMMON_TLS(S, "to serve TLS to CPEs"),
-    CFG_COMMON_DATA_DIR(S, "./cwmp-proxy-data"),
+    CFG_COMMON_DATA_DIR(S, "cwmp-proxy"),
     CFG_COMMON_API_TOKEN(S),
     CFG_OPT("backend", CFG_LIST, S, backends, NULL, "URL",
             "ACS node, repeatable: 'http://10.0.0.1:7547/' or 'url=URL weight=N name=NAME'"),

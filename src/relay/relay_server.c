@@ -57,7 +57,7 @@ static const cfg_opt_t relay_table[] = {
     CFG_COMMON_ADMIN(relay_opts_t, "127.0.0.1:5051"),
     CFG_COMMON_TLS(relay_opts_t, "the relay presents to peers"),
     CFG_COMMON_INSECURE(relay_opts_t, "serve plain ws:// without TLS or client certificates (testing only)"),
-    CFG_COMMON_DATA_DIR(relay_opts_t, "/var/lib/outpost/relay"),
+    CFG_COMMON_DATA_DIR(relay_opts_t, "relay"),
     CFG_COMMON_API_TOKEN(relay_opts_t),
     CFG_OPT("path-prefix", CFG_STR, relay_opts_t, path_prefix, "/micronets/v1/ws-proxy/", "PATH",
             "URL path before the meeting id; other paths get 404", .check = check_prefix),

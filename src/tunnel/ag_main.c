@@ -30,7 +30,7 @@ static const cfg_opt_t ag_opt_table[] = {
     CFG_COMMON_TLS(ag_opts_t, "presented to the gateway (mutual TLS)"),
     CFG_COMMON_INSECURE(ag_opts_t, "allow a plain ws:// gateway URL, and with wss:// do not verify "
                                    "the gateway's certificate (logged as a warning)"),
-    CFG_COMMON_DATA_DIR(ag_opts_t, "/var/lib/outpost/agent"),
+    CFG_COMMON_DATA_DIR(ag_opts_t, "agent"),
     CFG_COMMON_API_TOKEN(ag_opts_t),
     O("forward", CFG_LIST, forwards, NULL, "'local=PORT gateway=AGENT ip=ADDR remote=PORT'",
       "listen on local (127.0.0.1 unless HOST:PORT) and carry to ip:remote behind AGENT (repeatable)"),

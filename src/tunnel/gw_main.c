@@ -26,7 +26,7 @@ static const cfg_opt_t gw_opt_table[] = {
     CFG_COMMON_ADMIN(gw_opts_t, "127.0.0.1:7002"),
     CFG_COMMON_TLS(gw_opts_t, "served to agents (wss); without it --insecure is required"),
     CFG_COMMON_INSECURE(gw_opts_t, "serve plain ws:// without TLS (logged as a warning)"),
-    CFG_COMMON_DATA_DIR(gw_opts_t, "/var/lib/outpost/gateway"),
+    CFG_COMMON_DATA_DIR(gw_opts_t, "gateway"),
     CFG_COMMON_API_TOKEN(gw_opts_t),
     O("path", CFG_STR, path, "/tunnel", "PATH", "WebSocket path agents connect to"),
     O("agent", CFG_LIST, agents, NULL, "'name=N key-hash=H'",
