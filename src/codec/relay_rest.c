@@ -172,7 +172,10 @@ int relay_body_get(const json_t *msg, relay_http_t *h, char *err, size_t errlen)
 
 /* ---- building ----------------------------------------------------------------------- */
 
-static json_t *nv_obj(const char *n, size_t nl, const char *v, size_t vl)
+/* {name, value}; with `val`, the value under "val" too: the reference
+ * implementation's own test client reads a REST:RESPONSE header's value from
+ * "val" while the message spec says "value" (readers ignore unknown keys). */
+static json_t *nv_obj(const char *n, size_t nl, const char *v, size_t vl, bool val)
 {
     json_t *name = json_stringn(n, nl), *value = json_stringn(v, vl);
     json_t *o = json_object();
@@ -183,13 +186,15 @@ static json_t *nv_obj(const char *n, size_t nl, const char *v, size_t vl)
         return NULL;
     }
     json_object_set_new(o, "name", name);
+    if (val)
+        json_object_set(o, "val", value);
     json_object_set_new(o, "value", value);
     return o;
 }
 
 /* headers -> [{name,value}], leaving out what travels elsewhere. */
-static int add_headers(json_t *msg, const relay_http_in_t *in, bool keep_entity, char *err,
-                       size_t errlen)
+static int add_headers(json_t *msg, const relay_http_in_t *in, bool keep_entity, bool val,
+                       char *err, size_t errlen)
 {
     json_t *arr = json_array();
     if (!arr)
@@ -206,7 +211,7 @@ static int add_headers(json_t *msg, const relay_http_in_t *in, bool keep_entity,
             relay_seterr(err, errlen, "more than %d headers", RELAY_MAX_FIELDS);
             return -E2BIG;
         }
-        json_t *o = nv_obj(h->name, h->name_len, h->value, h->value_len);
+        json_t *o = nv_obj(h->name, h->name_len, h->value, h->value_len, val);
         if (!o) {
             json_decref(arr);
             relay_seterr(err, errlen, "header %.40s is not UTF-8", h->name);
@@ -219,7 +224,8 @@ static int add_headers(json_t *msg, const relay_http_in_t *in, bool keep_entity,
 
 /* Body and headers, in that order of decision: the body may need the
  * entity headers kept (fallback). */
-static int add_body_and_headers(json_t *msg, const relay_http_in_t *in, char *err, size_t errlen)
+static int add_body_and_headers(json_t *msg, const relay_http_in_t *in, bool val, char *err,
+                                size_t errlen)
 {
     size_t ctl = 0, cel = 0;
     const char *ct = find_header(in, "Content-Type", &ctl);
@@ -238,7 +244,7 @@ static int add_body_and_headers(json_t *msg, const relay_http_in_t *in, char *er
     int rc = relay_body_set(body, ct ? ctype : NULL, ce ? cenc : NULL, in->body, in->body_len,
                             &fallback, err, errlen);
     if (!rc)
-        rc = add_headers(msg, in, fallback, err, errlen);
+        rc = add_headers(msg, in, fallback, val, err, errlen);
     if (!rc)
         rc = json_object_update(msg, body) ? -ENOMEM : 0; /* dataFormat, messageBody after headers */
     json_decref(body);
@@ -272,7 +278,7 @@ static int add_query(json_t *msg, const char *q, char *err, size_t errlen)
                 buf_append(&value, v, vl);
             }
             json_t *o = nv_obj(name.data ? name.data : "", name.len, value.data ? value.data : "",
-                               value.len);
+                               value.len, false);
             if (!o) {
                 relay_seterr(err, errlen, "query string is not UTF-8");
                 rc = -EILSEQ;
@@ -338,7 +344,7 @@ int relay_rest_request_build(buf_t *out, int64_t id, const relay_http_in_t *in, 
     json_object_set_new(msg, "path", path);
     int rc = qm ? add_query(msg, qm + 1, err, errlen) : 0;
     if (!rc)
-        rc = add_body_and_headers(msg, in, err, errlen);
+        rc = add_body_and_headers(msg, in, false, err, errlen);
     return finish(out, msg, rc);
 }
 
@@ -355,7 +361,7 @@ int relay_rest_response_build(buf_t *out, int64_t id, int64_t in_response_to,
     json_object_set_new(msg, "inResponseTo", json_integer(in_response_to));
     json_object_set_new(msg, "statusCode", json_integer(in->status));
     json_object_set_new(msg, "reasonPhrase", reason ? reason : json_null());
-    return finish(out, msg, add_body_and_headers(msg, in, err, errlen));
+    return finish(out, msg, add_body_and_headers(msg, in, true, err, errlen));
 }
 
 /* ---- decoding ------------------------------------------------------------------------- */
@@ -375,10 +381,13 @@ void relay_http_free(relay_http_t *h)
     buf_free(&h->body);
 }
 
-/* A {name, value} entry of a list; value may be absent/null (-> ""). */
+/* A {name, value} entry of a list; value may be absent/null (-> ""), and
+ * is read from "val" when "value" is absent (see nv_obj). */
 static int nv_get(const json_t *o, const char **n, size_t *nl, const char **v, size_t *vl)
 {
     const json_t *jn = json_object_get(o, "name"), *jv = json_object_get(o, "value");
+    if (!jv)
+        jv = json_object_get(o, "val");
     if (!json_is_object(o) || !json_is_string(jn) || (jv && !json_is_null(jv) && !json_is_string(jv)))
         return -EINVAL;
     *n = json_string_value(jn);

@@ -538,3 +538,44 @@ def test_stalled_stdout_reader_costs_events_not_requests(outpost, pki, target, t
         assert proc.wait(timeout=15) == 0
         if rfd is not None:
             os.close(rfd)
+
+
+def test_a_client_reading_val_gets_response_headers(outpost, pki, target):
+    """The reference implementation's own test client reads a REST:RESPONSE
+    header's value from `val`, the message spec from `value`: our connector
+    answers with both in every header object, and a REST:REQUEST whose headers
+    carry only `val` is read too."""
+    import asyncio
+    import websockets
+    from relay_util import hello
+
+    relay = start_relay(outpost, pki)
+    conn = start_connector(outpost, pki, relay, target)
+
+    async def run():
+        async with websockets.connect(ws_url(relay, "gw-0001"), ssl=pki.client_ctx("manager"),
+                                      max_size=None) as ws:
+            await ws.send(hello("micronets-manager", "ref-client"))
+            got = {}
+            while len(got) < 2:  # the connector's own HELLO comes first
+                m = json.loads(await ws.recv())["message"]
+                if m["messageType"] == "CONN:HELLO":
+                    for mid, path in ((7, "/teapot"), (8, "/echo")):
+                        await ws.send(json.dumps({"message": {
+                            "messageId": mid, "messageType": "REST:REQUEST", "requiresResponse": True,
+                            "method": "GET", "path": path,
+                            "headers": [{"name": "X-Asked-By", "val": "ref-client"}]}}))
+                elif m["messageType"] == "REST:RESPONSE":
+                    got[m["inResponseTo"]] = m
+            return got[7], got[8]
+
+    conn.wait_for(r"relay_link_open")
+    m, echoed = asyncio.run(asyncio.wait_for(run(), 30))
+    assert echoed["statusCode"] == 200
+    body = echoed["messageBody"]
+    body = body if isinstance(body, dict) else json.loads(body)
+    assert body["headers"]["x-asked-by"] == "ref-client"  # a request header given as `val`
+    assert m["statusCode"] == 418
+    by_val = {h["name"].lower(): h["val"] for h in m["headers"]}
+    assert by_val["x-custom"] == "yes"
+    assert all(h["val"] == h["value"] for h in m["headers"])
