@@ -52,11 +52,42 @@ static void usage(FILE *out)
             fprintf(out, "  %-16s %s\n", s->name, s->summary);
 }
 
+/* outpost(1): the subcommands; each has its own page, made from its options. */
+static void man(FILE *out)
+{
+    fprintf(out, ".TH OUTPOST 1 \"\" \"outpost %s\" \"Outpost\"\n.SH NAME\n"
+                 "outpost \\- manage and reach devices in networks nobody can route into\n"
+                 ".SH SYNOPSIS\n.B outpost\n\\fISUBCOMMAND\\fR [\\fIOPTIONS\\fR]\n"
+                 ".SH DESCRIPTION\nOne binary whose subcommands are the daemons and tools below. "
+                 "\\fBoutpost \\fISUBCOMMAND\\fB \\-\\-help\\fR lists a subcommand's options.\n"
+                 ".SH SUBCOMMANDS\n", OUTPOST_VERSION);
+    for (const subcommand_t *s = subcommands; s->name; s++) {
+        if (s->hidden)
+            continue;
+        fprintf(out, ".TP\n.B %s\n", s->name);
+        for (const char *p = s->summary; *p; p++)
+            fputs(*p == '-' ? "\\-" : (char[2]){ *p, 0 }, out);
+        fputc('\n', out);
+    }
+    fputs(".SH SEE ALSO\n", out);
+    const char *sep = "";
+    for (const subcommand_t *s = subcommands; s->name; s++)
+        if (!s->hidden) {
+            fprintf(out, "%s.BR outpost\\-%s (1)", sep, s->name);
+            sep = ",\n";
+        }
+    fputc('\n', out);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--man") == 0) {
+        man(stdout);
+        return 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
         printf("outpost %s (commit %s)\n", OUTPOST_VERSION, OUTPOST_COMMIT);

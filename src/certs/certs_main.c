@@ -18,6 +18,7 @@
 #include "certs/certs_x509.h"
 #include "core/config.h"
 #include "core/str.h"
+#include "core/version.h"
 
 typedef struct certs_opts {
     char *out;
@@ -228,6 +229,20 @@ int certs_main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--man") == 0) { /* outpost-certs(1): the two kinds, each with its page */
+        printf(".TH OUTPOST\\-CERTS 1 \"\" \"outpost %s\" \"Outpost\"\n.SH NAME\n"
+               "outpost\\-certs \\- make the root CA and leaf certificates for relay and tunnel peers\n"
+               ".SH SYNOPSIS\n.B outpost certs\n\\fBroot\\fR|\\fBleaf\\fR [\\fIOPTIONS\\fR]\n"
+               ".SH DESCRIPTION\n.TP\n.B root\na self\\-signed root CA (keep its key offline)\n"
+               ".TP\n.B leaf\na certificate signed by the root CA, usable as TLS server and client\n"
+               ".SH SEE ALSO\n.BR outpost\\-certs\\-root (1),\n.BR outpost\\-certs\\-leaf (1)\n",
+               OUTPOST_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("outpost certs %s (commit %s)\n", OUTPOST_VERSION, OUTPOST_COMMIT);
         return 0;
     }
     bool root = strcmp(argv[1], "root") == 0;

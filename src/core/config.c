@@ -816,15 +816,18 @@ static void man_table(const cfg_opt_t *table, FILE *out)
 
 void cfg_man(const cfg_cmd_t *cmd, FILE *out)
 {
-    char upper[64];
+    /* "certs root" is the page outpost-certs-root */
+    char page[64], upper[64];
     size_t i = 0;
-    for (; cmd->name[i] && i + 1 < sizeof upper; i++)
-        upper[i] = (char)toupper((unsigned char)cmd->name[i]);
-    upper[i] = '\0';
+    for (; cmd->name[i] && i + 1 < sizeof page; i++) {
+        page[i] = cmd->name[i] == ' ' ? '-' : cmd->name[i];
+        upper[i] = (char)toupper((unsigned char)page[i]);
+    }
+    page[i] = upper[i] = '\0';
     fputs(".TH OUTPOST\\-", out);
     roff(out, upper, false);
     fprintf(out, " 1 \"\" \"outpost %s\" \"Outpost\"\n.SH NAME\noutpost\\-", OUTPOST_VERSION);
-    roff(out, cmd->name, false);
+    roff(out, page, false);
     fputs(" \\- ", out);
     roff(out, cmd->summary, false);
     fputs("\n.SH SYNOPSIS\n.B outpost ", out);
