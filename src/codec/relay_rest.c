@@ -186,9 +186,9 @@ static json_t *nv_obj(const char *n, size_t nl, const char *v, size_t vl, bool v
         return NULL;
     }
     json_object_set_new(o, "name", name);
+    json_object_set_new(o, "value", value);
     if (val)
         json_object_set(o, "val", value);
-    json_object_set_new(o, "value", value);
     return o;
 }
 

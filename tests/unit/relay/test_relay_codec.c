@@ -427,7 +427,8 @@ static void test_response_roundtrip(void **state)
     assert_string_equal(b.data,
         "{\"message\":{\"messageId\":2,\"messageType\":\"REST:RESPONSE\",\"requiresResponse\":false,"
         "\"inResponseTo\":1,\"statusCode\":201,\"reasonPhrase\":\"Created\",\"headers\":["
-        "{\"name\":\"Set-Cookie\",\"value\":\"a=1\"},{\"name\":\"Set-Cookie\",\"value\":\"b=2\"}],"
+        "{\"name\":\"Set-Cookie\",\"value\":\"a=1\",\"val\":\"a=1\"},"
+        "{\"name\":\"Set-Cookie\",\"value\":\"b=2\",\"val\":\"b=2\"}],"
         "\"dataFormat\":\"application/json\",\"messageBody\":{\"subnet\":{\"subnetId\":\"mocksubnet007\"}}}}");
     relay_env_t e;
     relay_http_t h;
