@@ -18,6 +18,7 @@
 #include "cwmp_proxy/proxy.h"
 #include "cwmp_proxy/wakeup.h"
 #include "net/addr.h"
+#include "net/egress.h"
 #include "net/http_router.h"
 
 #define S cwmp_proxy_opts_t
@@ -91,7 +92,7 @@ static const cfg_opt_t opts_table[] = {
             "connect deadline towards a CPE", .min = 10, .max = 60000),
     CFG_OPT("wakeup-timeout", CFG_DURATION, S, wakeup_timeout_ms, "5s", "DUR",
             "whole wake-up deadline", .min = 10, .max = 120000),
-    CFG_OPT("wakeup-deny", CFG_LIST, S, wakeup_deny, "127.0.0.0/8,::1,0.0.0.0/8,::/128,169.254.0.0/16,fe80::/10",
+    CFG_OPT("wakeup-deny", CFG_LIST, S, wakeup_deny, NET_EGRESS_DENY_DEFAULT,
             "CIDR", "addresses a wake-up never connects to, whatever ConnectionRequestURL a CPE "
             "reported (403); giving the flag replaces the list",
             .check = net_cidr_check),
