@@ -59,8 +59,8 @@ static const cfg_opt_t acs_opts[] = {
     CFG_OPT("cr-password", CFG_STR, acs_opts_t, cr_password, NULL, "PASS",
             "connection request password", .flags = CFG_SECRET),
     CFG_OPT("cr-basic", CFG_BOOL, acs_opts_t, cr_basic, "false", NULL,
-            "answer a connection request challenge that offers only Basic (https; Digest"
-            " otherwise; never before a challenge)"),
+            "answer a CPE's challenge that offers only Basic with Basic, over https (Digest"
+            " otherwise; nothing is sent before a challenge)"),
     CFG_OPT("cr-basic-plain", CFG_BOOL, acs_opts_t, cr_basic_plain, "false", NULL,
             "with --cr-basic: over plain http too (the password in clear)"),
     CFG_OPT("cr-deny", CFG_LIST, acs_opts_t, cr_deny, NET_EGRESS_DENY_DEFAULT, "CIDR",
