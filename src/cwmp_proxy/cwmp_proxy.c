@@ -76,7 +76,7 @@ static const cfg_opt_t opts_table[] = {
             "keep-alive wait for a CPE's next request", .min = 100, .max = 3600000),
     /* -username like the ACS's options; the shorter spellings stay as aliases */
     CFG_OPT("acs-username", CFG_STR, S, acs_user, NULL, "NAME",
-            "user the ACS must present for wake-ups (Basic)"),
+            "user the ACS must present for wake-ups (Digest or Basic)"),
     CFG_OPT("acs-user", CFG_STR, S, acs_user, NULL, "NAME", "alias of --acs-username", .flags = CFG_HIDDEN),
     CFG_OPT("acs-password", CFG_STR, S, acs_password, NULL, "SECRET", "its password", .flags = CFG_SECRET),
     CFG_OPT("cpe-username", CFG_STR, S, cpe_user, NULL, "NAME", "connection-request user for every CPE"),
