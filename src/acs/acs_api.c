@@ -292,47 +292,102 @@ static void add_waiter(acs_t *a, http_req_t *req, int64_t task_id, int64_t expir
 
 /* ---- completion ------------------------------------------------------------------------ */
 
+/* A connection request's outcome as the API answers it: refusals are the
+ * device's URL (409) or our policy (403), failures the CPE's (502). */
+static void cr_answer(http_req_t *req, int rc, long status, const char *reason)
+{
+    int code = 502;
+    const char *err = "connection_request_failed";
+    switch (rc) {
+    case 0:
+        acs_api_json(req, 200, json_pack("{s:b, s:i}", "ok", 1, "http_status", (int)status));
+        return;
+    case -ENOENT: code = 409; err = "no_connection_request_url"; break;
+    case -EINVAL: code = 409; err = "bad_connection_request_url"; break;
+    case -EPERM: code = 403; err = "connection_request_refused"; break;
+    case -ENOMEM:
+    case -ECANCELED: code = 503; err = "unavailable"; break;
+    default: break;
+    }
+    acs_api_json(req, code, json_pack("{s:s, s:o, s:s, s:i}", "error", err, "message",
+                                      acs_json_text(reason), "outcome", acs_cr_outcome(rc),
+                                      "http_status", (int)status));
+}
+
 static void cr_done_api(int rc, long status, const char *reason, void *ud)
 {
-    http_req_t *req = ud;
-    if (rc == 0)
-        acs_api_json(req, 200, json_pack("{s:b, s:i}", "ok", 1, "http_status", (int)status));
-    else
-        acs_api_json(req, 502, json_pack("{s:s, s:s, s:i}", "error", "connection_request_failed",
-                                         "message", reason, "http_status", (int)status));
+    cr_answer(ud, rc, status, reason);
 }
 
 /* The connection request sent for a new task: its outcome goes on the task. */
-typedef struct wake_note {
+typedef struct cr_note_job {
     acs_t *a;
     int64_t task_id;
-    char text[160];
-} wake_note_t;
+    store_cr_note_t note;
+} cr_note_job_t;
 
-static int wake_note_run(store_t *st, void *ud)
+static int cr_note_run(store_t *st, void *ud)
 {
-    wake_note_t *w = ud;
-    return store_task_set_wakeup(st, w->task_id, w->text);
+    cr_note_job_t *w = ud;
+    return store_task_set_cr(st, w->task_id, &w->note);
 }
 
-static void wake_note_free(int rc, void *ud)
+static void cr_note_free(int rc, void *ud)
 {
     free(ud);
 }
 
+static void cr_note_fill(store_cr_note_t *n, int rc, const char *reason)
+{
+    str_copy(n->status, sizeof n->status, acs_cr_outcome(rc));
+    acs_utf8_copy(n->reason, sizeof n->reason, reason);
+    n->at = clock_real_s();
+}
+
+static void cr_note_submit(cr_note_job_t *w)
+{
+    /* At shutdown the worker is already gone: the note is dropped. */
+    if (!w->a->db || store_worker_submit(w->a->db, cr_note_run, cr_note_free, w) != 0)
+        free(w);
+}
+
 static void cr_done_task(int rc, long status, const char *reason, void *ud)
 {
-    wake_note_t *w = ud;
-    char iso[CLOCK_ISO_LEN];
-    clock_iso8601(clock_real_s(), iso);
-    if (rc == 0)
-        snprintf(w->text, sizeof w->text, "ok http_status=%ld at=%s", status, iso);
-    else
-        snprintf(w->text, sizeof w->text, "failed http_status=%ld at=%s: %s", status, iso, reason);
-    /* At shutdown the worker is already gone: the note is dropped. */
-    if (rc == -ECANCELED || !w->a->db ||
-        store_worker_submit(w->a->db, wake_note_run, wake_note_free, w) != 0)
+    cr_note_job_t *w = ud;
+    if (rc == -ECANCELED) {
         free(w);
+        return;
+    }
+    char ok[40];
+    snprintf(ok, sizeof ok, "CPE answered %ld", status);
+    cr_note_fill(&w->note, rc, rc == 0 ? ok : reason);
+    cr_note_submit(w);
+}
+
+/* Wake the device for the task just created; a refusal known at once is in
+ * the task the API answers with, and stored. */
+static void wake_for_task(acs_t *a, api_job_t *j)
+{
+    cr_note_job_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return;
+    w->a = a;
+    w->task_id = j->task.id;
+    int rc = acs_cr_send(a, &j->dev, cr_done_task, w);
+    if (rc == 0)
+        return;
+    if (rc == -ECANCELED) {
+        free(w);
+        return;
+    }
+    cr_note_fill(&w->note, rc, acs_cr_strerror(rc));
+    j->task.cr = w->note;
+    json_t *o = acs_task_json(&j->task);
+    if (o) {
+        json_decref(j->out);
+        j->out = o;
+    }
+    cr_note_submit(w);
 }
 
 static void api_done(int rc, void *ud)
@@ -356,15 +411,8 @@ static void api_done(int rc, void *ud)
         /* Wake the device: a live session picks it up, otherwise ask the CPE to call. */
         if (acs_device_in_session(a, j->id))
             acs_cwmp_kick(a, j->id);
-        else if (j->dev.cr_url[0]) {
-            wake_note_t *w = calloc(1, sizeof *w);
-            if (w) {
-                w->a = a;
-                w->task_id = j->task.id;
-                if (acs_cr_send(a, &j->dev, cr_done_task, w) != 0)
-                    free(w);
-            }
-        }
+        else
+            wake_for_task(a, j);
         if (j->wait_s > 0) {
             add_waiter(a, req, j->task.id, j->task.expires_at, j->wait_s);
             acs_sweep_schedule(a); /* if it expires while we wait, it answers then */
@@ -373,14 +421,12 @@ static void api_done(int rc, void *ud)
             j->out = NULL;
         }
         break;
-    case J_CR:
-        if (!j->dev.cr_url[0]) {
-            acs_api_error(req, 409, "no_connection_request_url",
-                          "the device has not reported a ConnectionRequestURL");
-        } else if (acs_cr_send(a, &j->dev, cr_done_api, req) != 0) {
-            acs_api_error(req, 503, "unavailable", "cannot start the connection request");
-        }
+    case J_CR: {
+        int crc = acs_cr_send(a, &j->dev, cr_done_api, req);
+        if (crc != 0)
+            cr_answer(req, crc, 0, acs_cr_strerror(crc));
         break;
+    }
     case J_TASK_CANCEL:
         /* Cancelled is finished: a ?wait= on it answers now, not at its timeout. */
         acs_task_finished(a, j->num);

@@ -1,17 +1,44 @@
 /*
  * acs_cr: connection requests. An HTTP GET to the CPE's
- * ConnectionRequestURL with Digest (Basic only when allowed), driven by
- * libcurl's multi interface on the loop; connect 2 s, total 5 s. A URL that
- * points at outpost cwmp-proxy's /client?origin=... endpoint is answered
- * with the configured proxy credentials (Basic, as the proxy asks).
+ * ConnectionRequestURL, driven by libcurl's multi interface on the loop;
+ * connect 2 s, total 5 s.
+ *
+ * The URL is the CPE's own word, so:
+ *   - every address it leads to (a name's resolved ones included) is
+ *     checked against --cr-deny before connecting (net/egress.h), with no
+ *     redirects and no proxy from the environment;
+ *   - credentials go out only in answer to a challenge: Digest; Basic only
+ *     with --cr-basic, when the CPE offers nothing else, and over plain
+ *     http only with --cr-basic-plain too;
+ *   - the cwmp-proxy's credentials (--cr-proxy-username) go only to a URL
+ *     whose scheme, host and port are those of a configured --cr-proxy and
+ *     whose path is that proxy's /client endpoint. Those targets are the
+ *     operator's own choice and are not checked against --cr-deny (the
+ *     proxy checks the CPE's address against its --wakeup-deny).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "acs/acs_internal.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "net/egress.h"
+
+typedef struct cr_proxy {
+    char scheme[8];
+    char host[NET_HOST_MAX];
+    uint16_t port;
+    char client[NET_URL_PATH_MAX]; /* the public URL's path + "/client" */
+} cr_proxy_t;
+
+struct acs_cr_conf {
+    net_egress_t deny;     /* --cr-deny */
+    cr_proxy_t *proxies;   /* --cr-proxy */
+    size_t nproxies;
+};
 
 typedef struct cr {
     struct cr *next, *prev; /* in flight, for shutdown */
@@ -19,8 +46,152 @@ typedef struct cr {
     acs_cr_done_fn done;
     void *ud;
     char device[STORE_ID_MAX];
+    bool creds;               /* we had credentials to answer a challenge with */
+    bool tls;
+    long auth;                /* CURLOPT_HTTPAUTH as set */
+    net_egress_check_t egress;
     char errbuf[CURL_ERROR_SIZE];
 } cr_t;
+
+/* ---- configuration ------------------------------------------------------------ */
+
+static const char *proxy_url_problem(const char *v, net_url_t *u)
+{
+    if (net_url_parse(v, u) != 0 || (strcmp(u->scheme, "http") != 0 && strcmp(u->scheme, "https") != 0))
+        return "an http(s) URL: the cwmp-proxy's --public-url";
+    if (strchr(u->path, '?') || strchr(v, '#') || u->user[0])
+        return "the cwmp-proxy's --public-url, without query, fragment or credentials";
+    return NULL;
+}
+
+int acs_cr_check_proxy(const char *v, char *err, size_t errlen)
+{
+    net_url_t *u = malloc(sizeof *u);
+    const char *why = u ? proxy_url_problem(v, u) : "out of memory";
+    free(u);
+    if (!why)
+        return 0;
+    str_copy(err, errlen, why);
+    return -EINVAL;
+}
+
+int acs_cr_init(acs_t *a)
+{
+    const acs_opts_t *o = &a->o;
+    const char *why = NULL;
+    if (o->cr_proxy_username && o->cr_proxies.n == 0)
+        why = "--cr-proxy-username needs --cr-proxy URL (the cwmp-proxy's --public-url): the "
+              "proxy's credentials go to that proxy only";
+    else if (o->cr_basic_plain && !o->cr_basic)
+        why = "--cr-basic-plain only widens --cr-basic: give both to allow Basic over plain http";
+    if (why) {
+        log_error("acs_config", LF_S("reason", why));
+        return -EINVAL;
+    }
+    struct acs_cr_conf *c = calloc(1, sizeof *c);
+    net_url_t *u = malloc(sizeof *u);
+    if (!c || !u || !(c->proxies = calloc(o->cr_proxies.n ? o->cr_proxies.n : 1, sizeof *c->proxies))) {
+        free(u);
+        if (c)
+            free(c->proxies);
+        free(c);
+        return -ENOMEM;
+    }
+    a->crconf = c;
+    for (size_t i = 0; i < o->cr_proxies.n; i++) {
+        cr_proxy_t *p = &c->proxies[i];
+        if (proxy_url_problem(o->cr_proxies.v[i], u)) { /* the option's check said so already */
+            free(u);
+            return -EINVAL;
+        }
+        size_t n = strlen(u->path);
+        while (n && u->path[n - 1] == '/')
+            n--;
+        u->path[n] = '\0';
+        str_copy(p->scheme, sizeof p->scheme, u->scheme);
+        str_copy(p->host, sizeof p->host, u->host);
+        p->port = u->port;
+        if ((size_t)snprintf(p->client, sizeof p->client, "%s/client", u->path) >= sizeof p->client) {
+            log_error("acs_config", LF_S("option", "cr-proxy"), LF_S("reason", "URL too long"));
+            free(u);
+            return -EINVAL;
+        }
+    }
+    c->nproxies = o->cr_proxies.n;
+    free(u);
+    if (c->nproxies && !o->cr_proxy_username)
+        log_warn("acs_config", LF_S("reason", "--cr-proxy without --cr-proxy-username: the proxy "
+                                              "will refuse every wake-up"));
+    if (net_egress_init(&c->deny, o->cr_deny.v, o->cr_deny.n) != 0)
+        return -EINVAL; /* checked as the option was read */
+    return 0;
+}
+
+void acs_cr_free(acs_t *a)
+{
+    if (!a->crconf)
+        return;
+    net_egress_free(&a->crconf->deny);
+    free(a->crconf->proxies);
+    free(a->crconf);
+    a->crconf = NULL;
+}
+
+/* The configured proxy this URL is the wake-up endpoint of, or NULL:
+ * scheme, host and port equal, and the path is its /client (a query may
+ * follow). Decided on the parsed URL, never on the path alone. */
+static const cr_proxy_t *proxy_for(const struct acs_cr_conf *c, const net_url_t *u)
+{
+    for (size_t i = 0; i < c->nproxies; i++) {
+        const cr_proxy_t *p = &c->proxies[i];
+        size_t n = strlen(p->client);
+        if (strcmp(u->scheme, p->scheme) == 0 && strcasecmp(u->host, p->host) == 0 &&
+            u->port == p->port && strncmp(u->path, p->client, n) == 0 &&
+            (u->path[n] == '\0' || u->path[n] == '?'))
+            return p;
+    }
+    return NULL;
+}
+
+/* ---- outcomes ------------------------------------------------------------------- */
+
+const char *acs_cr_outcome(int rc)
+{
+    switch (rc) {
+    case 0: return "ok";
+    case -ENOENT: /* no URL */
+    case -EINVAL: /* not a plain http(s) URL */
+    case -EPERM:  /* an address in --cr-deny */
+        return "refused";
+    default: return "failed";
+    }
+}
+
+const char *acs_cr_strerror(int rc)
+{
+    switch (rc) {
+    case -ENOENT: return "the device has not reported a ConnectionRequestURL";
+    case -EINVAL: return "the ConnectionRequestURL is not a plain http(s) URL";
+    case -ECANCELED: return "shutting down";
+    default: return log_strerror(rc);
+    }
+}
+
+/* Why a CPE's 401 ended the request: Basic we withheld, or credentials. */
+static const char *why_401(const cr_t *c, CURL *easy)
+{
+    long avail = 0;
+    curl_easy_getinfo(easy, CURLINFO_HTTPAUTH_AVAIL, &avail);
+    if (c->creds && (avail & CURLAUTH_BASIC) && !(avail & CURLAUTH_DIGEST) &&
+        !(c->auth & CURLAUTH_BASIC))
+        return !c->a->o.cr_basic ? "CPE offers only Basic: not sent without --cr-basic "
+                                   "(and --cr-basic-plain over plain http)"
+                                 : "CPE offers only Basic over plain http: not sent without "
+                                   "--cr-basic-plain";
+    return c->creds ? "CPE refused our credentials" : "CPE asked for credentials and none are configured";
+}
+
+/* ---- transfers ------------------------------------------------------------------ */
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
 {
@@ -44,76 +215,98 @@ static void cr_finished(CURL *easy, CURLcode rc, long status, void *ud)
     cr_unlink(c);
     int err = 0;
     const char *reason = "ok";
-    if (rc != CURLE_OK) {
+    char text[160];
+    if (rc != CURLE_OK && c->egress.refused[0]) {
+        err = -EPERM;
+        snprintf(text, sizeof text, "address %s is in --cr-deny: not contacted", c->egress.refused);
+        reason = text;
+    } else if (rc != CURLE_OK) {
         err = -EIO;
         reason = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
-    } else if (status != 200 && status != 204) {
+    } else if (status == 401) {
         err = -EACCES;
-        reason = status == 401 ? "CPE refused our credentials" : "CPE answered with an error status";
+        reason = why_401(c, easy);
+    } else if (status != 200 && status != 204) {
+        err = -EIO;
+        snprintf(text, sizeof text, "CPE answered %ld", status);
+        reason = text;
     }
     if (err) {
         a->n.cr_failed++;
         log_warn("cwmp_connection_request", LF_S("device", c->device), LF_I("status", status),
-                 LF_S("reason", reason));
+                 LF_S("outcome", acs_cr_outcome(err)), LF_S("reason", reason));
     } else {
         a->n.cr_ok++;
-        log_info("cwmp_connection_request", LF_S("device", c->device), LF_I("status", status));
+        log_info("cwmp_connection_request", LF_S("device", c->device), LF_I("status", status),
+                 LF_S("outcome", "ok"));
     }
     if (c->done)
         c->done(err, status, reason, c->ud);
     free(c);
 }
 
-static bool via_proxy(const char *url)
-{
-    const char *p = strstr(url, "://");
-    p = p ? strchr(p + 3, '/') : NULL;
-    return p && strncmp(p, "/client?origin=", 15) == 0;
-}
-
 int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud)
 {
-    if (!a->curl || !d->cr_url[0])
-        return -EINVAL;
-    if (strncmp(d->cr_url, "http://", 7) != 0 && strncmp(d->cr_url, "https://", 8) != 0)
-        return -EINVAL;
-    cr_t *c = calloc(1, sizeof *c);
-    CURL *e = c ? curl_easy_init() : NULL;
-    if (!e) {
-        free(c);
+    if (!a->curl || !a->crconf)
+        return -ECANCELED;
+    int rc = d->cr_url[0] ? 0 : -ENOENT;
+    net_url_t *u = malloc(sizeof *u);
+    if (!u)
         return -ENOMEM;
+    if (rc == 0 && (net_url_parse(d->cr_url, u) != 0 || u->user[0] ||
+                    (strcmp(u->scheme, "http") != 0 && strcmp(u->scheme, "https") != 0)))
+        rc = -EINVAL;
+    cr_t *c = rc == 0 ? calloc(1, sizeof *c) : NULL;
+    CURL *e = c ? curl_easy_init() : NULL;
+    if (rc == 0 && !e)
+        rc = -ENOMEM;
+    if (rc) {
+        a->n.cr_failed++;
+        log_warn("cwmp_connection_request", LF_S("device", d->id), LF_I("status", 0),
+                 LF_S("outcome", acs_cr_outcome(rc)), LF_S("reason", acs_cr_strerror(rc)));
+        free(c);
+        free(u);
+        return rc;
     }
     c->a = a;
     c->done = done;
     c->ud = ud;
     str_copy(c->device, sizeof c->device, d->id);
-    const char *user = d->cr_user[0] ? d->cr_user : a->o.cr_username;
-    const char *pass = d->cr_user[0] ? d->cr_pass : a->o.cr_password;
-    long auth = CURLAUTH_DIGEST | (a->o.cr_basic ? CURLAUTH_BASIC : 0);
-    if (via_proxy(d->cr_url) && a->o.cr_proxy_username) {
+    const cr_proxy_t *px = proxy_for(a->crconf, u);
+    const char *user, *pass;
+    if (px) {
         user = a->o.cr_proxy_username;
-        pass = a->o.cr_proxy_password ? a->o.cr_proxy_password : "";
-        auth = CURLAUTH_BASIC;
+        pass = a->o.cr_proxy_password;
+    } else {
+        user = d->cr_user[0] ? d->cr_user : a->o.cr_username;
+        pass = d->cr_user[0] ? d->cr_pass : a->o.cr_password;
     }
+    c->tls = u->tls;
+    c->creds = user && *user;
+    /* More than one bit makes curl ask first and answer the challenge with
+     * the best scheme offered; Digest alone is never sent before one. */
+    bool basic = a->o.cr_basic && (u->tls || a->o.cr_basic_plain);
+    c->auth = CURLAUTH_DIGEST | (basic ? CURLAUTH_BASIC : 0);
+    free(u);
     curl_easy_setopt(e, CURLOPT_URL, d->cr_url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    net_egress_apply(px ? NULL : &a->crconf->deny, &c->egress, e);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "outpost-acs");
-    if (user && *user) {
-        curl_easy_setopt(e, CURLOPT_HTTPAUTH, auth);
+    if (c->creds) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, c->auth);
         curl_easy_setopt(e, CURLOPT_USERNAME, user);
         curl_easy_setopt(e, CURLOPT_PASSWORD, pass ? pass : "");
     }
-    /* CPE certificates are rarely verifiable (self-signed, IP addresses). */
+    /* CPE certificates are rarely verifiable (self-signed, IP addresses);
+     * Digest never sends the password, and Basic goes only where allowed. */
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     a->n.cr_sent++;
-    int rc = net_curl_add(a->curl, e, cr_finished, c);
+    rc = net_curl_add(a->curl, e, cr_finished, c);
     if (rc != 0) {
         free(c);
         return rc;

@@ -45,9 +45,12 @@ typedef struct acs_opts {
     bool cpe_basic_plain;      /* allow Basic without TLS */
     char *cr_username;         /* default connection request credentials */
     char *cr_password;
-    bool cr_basic;             /* allow Basic to CPEs */
+    bool cr_basic;             /* allow Basic to CPEs (after a challenge offering only it) */
+    bool cr_basic_plain;       /* ...over plain http too */
     char *cr_proxy_username;   /* credentials for outpost cwmp-proxy's /client */
     char *cr_proxy_password;
+    cfg_list_t cr_proxies;     /* the cwmp-proxies' public URLs: where those go */
+    cfg_list_t cr_deny;        /* CIDRs a connection request never connects to */
     int64_t session_timeout_ms;
     int64_t default_interval_ms; /* for `online` when a CPE reports none */
     int64_t task_ttl_ms;       /* tasks expire after this */
@@ -81,6 +84,7 @@ typedef struct acs {
     acs_creds_t *creds;        /* per-device CPE credentials (may be NULL) */
     net_curl_t *curl;
     void *crs;                 /* connection requests in flight (acs_cr.c) */
+    struct acs_cr_conf *crconf; /* --cr-deny and --cr-proxy, parsed (acs_cr.c) */
     char api_token[160];
     net_cidr_t *trusted;       /* --trusted-proxy, parsed */
     size_t ntrusted;
@@ -176,9 +180,23 @@ void acs_api_error(http_req_t *req, int status, const char *code, const char *ms
 void acs_api_stop(acs_t *a);
 
 /* ---- acs_cr.c ---- */
+/* Parse --cr-deny/--cr-proxy and check the connection request options: 0,
+ * or -EINVAL after logging the reason (a usage error, exit 2). */
+int acs_cr_init(acs_t *a);
+void acs_cr_free(acs_t *a);
+/* The config check of a --cr-proxy value. */
+int acs_cr_check_proxy(const char *v, char *err, size_t errlen);
+/* rc: 0, or -ENOENT (no URL), -EINVAL (not a plain http(s) URL), -EPERM (an
+ * address in --cr-deny) -- "refused", nothing was sent -- or any other
+ * error: "failed" (-EACCES: the CPE's 401). */
 typedef void (*acs_cr_done_fn)(int rc, long status, const char *reason, void *ud);
-/* Wake a CPE; done may be NULL. */
+/* Wake a CPE; done may be NULL. A refusal known at once (-ENOENT, -EINVAL;
+ * -ENOMEM, -ECANCELED) is returned, logged, and done is not called; its
+ * reason is acs_cr_strerror(rc). Otherwise done is called exactly once. */
 int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud);
+/* "ok", "refused" or "failed" for an rc as above. */
+const char *acs_cr_outcome(int rc);
+const char *acs_cr_strerror(int rc);
 /* Shutdown: the transfers are dropped; their callbacks get -ECANCELED. */
 void acs_cr_stop(acs_t *a);
 

@@ -86,8 +86,15 @@ json_t *acs_task_json(const store_task_t *t)
     json_object_set_new(o, "sent_at", iso_or_null(t->sent_at));
     json_object_set_new(o, "done_at", iso_or_null(t->done_at));
     json_object_set_new(o, "expires_at", iso_or_null(t->expires_at));
+    /* What became of the connection request sent to wake the device for
+     * it; null while none is known (not sent yet, or the device was in a
+     * session). */
     json_object_set_new(o, "connection_request",
-                        t->wakeup[0] ? acs_json_text(t->wakeup) : json_null());
+                        t->cr.status[0] ? json_pack("{s:o, s:o, s:o}", "status",
+                                                    acs_json_text(t->cr.status), "reason",
+                                                    acs_json_text(t->cr.reason), "at",
+                                                    iso_or_null(t->cr.at))
+                                        : json_null());
     return o;
 }
 

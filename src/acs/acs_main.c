@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "net/egress.h"
 
 static int check_auth_mode(const char *v, char *err, size_t errlen)
 {
@@ -52,14 +53,25 @@ static const cfg_opt_t acs_opts[] = {
             " checked before --cpe-username"),
     CFG_OPT("cpe-basic-plain", CFG_BOOL, acs_opts_t, cpe_basic_plain, "false", NULL,
             "accept Basic CPE authentication without TLS"),
+    /* connection requests (acs_cr.c) */
     CFG_OPT("cr-username", CFG_STR, acs_opts_t, cr_username, NULL, "USER",
             "connection request user name (devices without their own)"),
     CFG_OPT("cr-password", CFG_STR, acs_opts_t, cr_password, NULL, "PASS",
             "connection request password", .flags = CFG_SECRET),
     CFG_OPT("cr-basic", CFG_BOOL, acs_opts_t, cr_basic, "false", NULL,
-            "allow Basic for connection requests (Digest otherwise)"),
+            "answer a CPE's challenge that offers only Basic with Basic, over https (Digest"
+            " otherwise; nothing is sent before a challenge)"),
+    CFG_OPT("cr-basic-plain", CFG_BOOL, acs_opts_t, cr_basic_plain, "false", NULL,
+            "with --cr-basic: over plain http too (the password in clear)"),
+    CFG_OPT("cr-deny", CFG_LIST, acs_opts_t, cr_deny, NET_EGRESS_DENY_DEFAULT, "CIDR",
+            "addresses a connection request never connects to, whatever ConnectionRequestURL"
+            " a CPE reported (resolved names included; a --cr-proxy is exempt); giving the"
+            " flag replaces the list", .check = net_cidr_check),
+    CFG_OPT("cr-proxy", CFG_LIST, acs_opts_t, cr_proxies, NULL, "URL",
+            "an outpost cwmp-proxy's --public-url: its URL/client?origin=... wake-ups get the"
+            " proxy credentials (scheme, host and port must match)", .check = acs_cr_check_proxy),
     CFG_OPT("cr-proxy-username", CFG_STR, acs_opts_t, cr_proxy_username, NULL, "USER",
-            "credentials for outpost cwmp-proxy /client?origin= URLs"),
+            "credentials for the --cr-proxy wake-up endpoints (needs --cr-proxy)"),
     CFG_OPT("cr-proxy-password", CFG_STR, acs_opts_t, cr_proxy_password, NULL, "PASS",
             "password for the cwmp-proxy", .flags = CFG_SECRET),
     CFG_OPT("session-timeout", CFG_DURATION, acs_opts_t, session_timeout_ms, "30s", "DURATION",
@@ -262,6 +274,8 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     }
     if (strcmp(a->o.cpe_auth, "none") == 0)
         log_warn("acs_config", LF_S("reason", "CPE authentication is off"));
+    if ((rc = acs_cr_init(a)) != 0)
+        return rc == -EINVAL ? 2 : 1;
     if (net_cidr_parse_list(a->o.trusted_proxies.v, a->o.trusted_proxies.n, &a->trusted) != 0)
         return 1;
     a->ntrusted = a->o.trusted_proxies.n;
@@ -348,6 +362,7 @@ int acs_main(int argc, char **argv)
     store_close(a->store);
     tls_ctx_free(a->tls);
     acs_creds_free(a->creds);
+    acs_cr_free(a);
     free(a->trusted);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "acs/acs_internal.h"
 #include "core/str.h"
@@ -111,6 +112,39 @@ static int check_str(json_t *p, const char *k, size_t max, bool need, char *err,
     if (!json_is_string(v) || json_string_length(v) > max ||
         strlen(json_string_value(v)) != json_string_length(v) || !xml_text_ok(json_string_value(v)))
         return ERR("%s: a string of at most %zu characters", k, max);
+    return 0;
+}
+
+/* A URL the CPE is told to fetch a file from or send one to: http, https
+ * or ftp (the schemes TR-069 names for Download/Upload, in any case) with a
+ * host. Anything else (file:///etc/passwd, a vendor's own scheme) would
+ * have the CPE read its own files or talk to who knows what. Checked after
+ * check_str: a string, if present. */
+static int check_file_url(json_t *p, const char *k, bool need, char *err, size_t errlen)
+{
+    static const char *const schemes[] = { "http", "https", "ftp" };
+    const char *u = json_string_value(json_object_get(p, k));
+    if (!u || (!need && !*u))
+        return 0;
+    const char *sep = strstr(u, "://");
+    size_t slen = sep ? (size_t)(sep - u) : 0;
+    bool known = false;
+    for (size_t i = 0; sep && i < sizeof schemes / sizeof schemes[0]; i++)
+        known |= strlen(schemes[i]) == slen && strncasecmp(u, schemes[i], slen) == 0;
+    if (!known)
+        return ERR("%s: an http, https or ftp URL", k);
+    for (const char *c = u; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return ERR("%s: a URL without spaces or control characters", k);
+    const char *auth = sep + 3;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = memrchr(auth, '@', alen); /* user:password@ before the host */
+    const char *host = at ? at + 1 : auth;
+    size_t hlen = alen - (size_t)(host - auth);
+    const char *end = host[0] == '[' ? memchr(host, ']', hlen) : NULL;
+    size_t h = host[0] == '[' ? (end ? (size_t)(end - host) - 1 : 0) : strcspn(host, ":/?#");
+    if (h == 0 || h > hlen)
+        return ERR("%s: the URL names no host", k);
     return 0;
 }
 
@@ -369,6 +403,12 @@ int acs_task_validate(json_t *body, const char **type_out, json_t **params_out, 
             rc = ERR("file_type: like \"1 Firmware Upgrade Image\"");
         if (!rc && json_string_length(json_object_get(p, "url")) == 0)
             rc = ERR("url must not be empty");
+        if (!rc)
+            rc = check_file_url(p, "url", true, err, errlen);
+        if (!rc)
+            rc = check_file_url(p, "success_url", false, err, errlen);
+        if (!rc)
+            rc = check_file_url(p, "failure_url", false, err, errlen);
         if (!rc)
             rc = check_uint(p, "file_size", false, err, errlen);
         if (!rc)

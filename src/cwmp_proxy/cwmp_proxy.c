@@ -18,6 +18,7 @@
 #include "cwmp_proxy/proxy.h"
 #include "cwmp_proxy/wakeup.h"
 #include "net/addr.h"
+#include "net/egress.h"
 #include "net/http_router.h"
 
 #define S cwmp_proxy_opts_t
@@ -75,7 +76,7 @@ static const cfg_opt_t opts_table[] = {
             "keep-alive wait for a CPE's next request", .min = 100, .max = 3600000),
     /* -username like the ACS's options; the shorter spellings stay as aliases */
     CFG_OPT("acs-username", CFG_STR, S, acs_user, NULL, "NAME",
-            "user the ACS must present for wake-ups (Basic)"),
+            "user the ACS must present for wake-ups (Digest or Basic)"),
     CFG_OPT("acs-user", CFG_STR, S, acs_user, NULL, "NAME", "alias of --acs-username", .flags = CFG_HIDDEN),
     CFG_OPT("acs-password", CFG_STR, S, acs_password, NULL, "SECRET", "its password", .flags = CFG_SECRET),
     CFG_OPT("cpe-username", CFG_STR, S, cpe_user, NULL, "NAME", "connection-request user for every CPE"),
@@ -91,7 +92,7 @@ static const cfg_opt_t opts_table[] = {
             "connect deadline towards a CPE", .min = 10, .max = 60000),
     CFG_OPT("wakeup-timeout", CFG_DURATION, S, wakeup_timeout_ms, "5s", "DUR",
             "whole wake-up deadline", .min = 10, .max = 120000),
-    CFG_OPT("wakeup-deny", CFG_LIST, S, wakeup_deny, "127.0.0.0/8,::1,0.0.0.0/8,::/128,169.254.0.0/16,fe80::/10",
+    CFG_OPT("wakeup-deny", CFG_LIST, S, wakeup_deny, NET_EGRESS_DENY_DEFAULT,
             "CIDR", "addresses a wake-up never connects to, whatever ConnectionRequestURL a CPE "
             "reported (403); giving the flag replaces the list",
             .check = net_cidr_check),

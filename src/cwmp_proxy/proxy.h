@@ -69,7 +69,7 @@ typedef struct cwmp_proxy_opts {
 
 enum wakeup_outcome {
     WAKE_OK = 0,          /* CPE answered 200/204 */
-    WAKE_UNAUTHORIZED,    /* ACS sent wrong Basic credentials */
+    WAKE_UNAUTHORIZED,    /* ACS sent wrong credentials (Digest or Basic) */
     WAKE_FORBIDDEN,       /* origin never rewritten by us, or its address denied */
     WAKE_CPE_AUTH_FAILED, /* CPE refused our Digest answer */
     WAKE_UNREACHABLE,     /* connect refused, no route... */
@@ -78,7 +78,7 @@ enum wakeup_outcome {
     WAKE_BAD_REQUEST,
     WAKE_BUSY,            /* too many wake-ups in flight */
     WAKE_LOCKED_OUT,      /* too many wrong passwords from that address */
-    WAKE_CHALLENGED,      /* no credentials yet: the ACS gets the Basic challenge */
+    WAKE_CHALLENGED,      /* no credentials yet (or a stale nonce): the ACS gets the challenge */
     WAKE_NOUTCOMES
 };
 

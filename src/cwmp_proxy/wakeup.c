@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -18,6 +16,7 @@
 #include "net/authguard.h"
 #include "net/addr.h"
 #include "net/curl_uv.h"
+#include "net/egress.h"
 #include "net/http_auth.h"
 
 enum { CRED_MAX = 128 };
@@ -31,12 +30,11 @@ typedef struct cred {
 struct wakeup {
     proxy_t *px;
     net_curl_t *curl;
-    http_auth_t *auth;       /* Basic, for the ACS */
+    http_auth_t *auth;       /* Digest or Basic, for the ACS */
     authguard_t guard;       /* addresses that keep guessing the ACS's password */
     cred_t *creds;           /* per device */
     size_t ncreds;
-    net_cidr_t *deny;        /* --wakeup-deny */
-    size_t ndeny;
+    net_egress_t deny;       /* --wakeup-deny */
     size_t active;
 };
 
@@ -48,7 +46,7 @@ typedef struct wake {
     int64_t t0_us;
     size_t body;             /* bytes the CPE sent back (discarded) */
     bool creds;              /* we had credentials to answer a challenge with */
-    char denied[48];         /* the CPE address --wakeup-deny refused, if any */
+    net_egress_check_t egress; /* the CPE address --wakeup-deny refused, if any */
 } wake_t;
 
 const char *wakeup_outcome_name(int outcome)
@@ -109,15 +107,16 @@ wakeup_t *wakeup_new(proxy_t *px)
         return NULL;
     w->px = px;
     authguard_init(&w->guard, 65536, (uint32_t)px->o.acs_auth_max_failures, px->o.acs_auth_lockout_ms);
-    http_auth_opts_t ao = { .realm = "outpost cwmp-proxy", .basic = true };
+    /* Digest, so an ACS reaching us over plain HTTP does not have to send
+     * the password; Basic still, for ACSs that only speak it. */
+    http_auth_opts_t ao = { .realm = "outpost cwmp-proxy", .digest = true, .basic = true };
     w->auth = http_auth_new(&ao);
     w->curl = net_curl_new(px->loop);
     if (!w->auth || !w->curl || parse_creds(w) ||
-        net_cidr_parse_list(px->o.wakeup_deny.v, px->o.wakeup_deny.n, &w->deny) != 0) {
+        net_egress_init(&w->deny, px->o.wakeup_deny.v, px->o.wakeup_deny.n) != 0) {
         wakeup_free(w);
         return NULL;
     }
-    w->ndeny = px->o.wakeup_deny.n;
     if (!px->o.acs_user || !px->o.acs_password)
         log_warn("wakeup_relay_locked", LF_S("reason", "no --acs-username/--acs-password: every "
                                                         "wake-up is refused with 401"));
@@ -133,7 +132,7 @@ void wakeup_free(wakeup_t *w)
     http_auth_free(w->auth);
     authguard_free(&w->guard);
     free(w->creds);
-    free(w->deny);
+    net_egress_free(&w->deny);
     free(w);
 }
 
@@ -202,8 +201,8 @@ static void on_done(CURL *easy, CURLcode rc, long status, void *ud)
                k->device[0] ? k->device : "(unknown)");
     else if (rc == CURLE_OK || rc == CURLE_WRITE_ERROR)
         finish(k, WAKE_CPE_ERROR, 502, NULL, "CPE answered %ld", status);
-    else if (k->denied[0])
-        finish(k, WAKE_FORBIDDEN, 403, NULL, "CPE address %s is in --wakeup-deny", k->denied);
+    else if (k->egress.refused[0])
+        finish(k, WAKE_FORBIDDEN, 403, NULL, "CPE address %s is in --wakeup-deny", k->egress.refused);
     else if (rc == CURLE_OPERATION_TIMEDOUT)
         finish(k, WAKE_TIMEOUT, 504, NULL, "CPE did not answer in time: %s", curl_easy_strerror(rc));
     else
@@ -231,31 +230,6 @@ static void pick_creds(wakeup_t *w, const char *device, const char **user, const
     }
 }
 
-/* Every address curl is about to connect to, resolved names included, is
- * checked against --wakeup-deny: a CPE reports its ConnectionRequestURL
- * itself, and without this it could point the proxy's GETs at the proxy's
- * own host or a cloud metadata service. */
-static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
-{
-    wake_t *k = ud;
-    uint8_t ip[16] = { 0 };
-    if (a->family == AF_INET) {
-        ip[10] = ip[11] = 0xff;
-        memcpy(ip + 12, &((const struct sockaddr_in *)&a->addr)->sin_addr, 4);
-    } else if (a->family == AF_INET6) {
-        memcpy(ip, &((const struct sockaddr_in6 *)&a->addr)->sin6_addr, 16);
-    } else {
-        str_copy(k->denied, sizeof k->denied, "(not IP)");
-        return CURL_SOCKET_BAD;
-    }
-    for (size_t i = 0; i < k->w->ndeny; i++)
-        if (net_cidr_contains(&k->w->deny[i], ip)) {
-            net_addr_host((const struct sockaddr *)&a->addr, k->denied, sizeof k->denied);
-            return CURL_SOCKET_BAD;
-        }
-    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-}
-
 static int start(wakeup_t *w, wake_t *k)
 {
     const cwmp_proxy_opts_t *o = &w->px->o;
@@ -266,8 +240,11 @@ static int start(wakeup_t *w, wake_t *k)
     pick_creds(w, k->device, &user, &pass);
     k->creds = user != NULL;
     curl_easy_setopt(e, CURLOPT_URL, k->origin);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect would be a relay to anywhere */
+    /* A CPE reported this URL itself: every address it leads to is checked
+     * against --wakeup-deny (resolved names included), no redirects, no
+     * proxy from the environment, http(s) only (net/egress.h). Without
+     * this it could point our GETs at our own host or a metadata service. */
+    net_egress_apply(&w->deny, &k->egress, e);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)o->wakeup_connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)o->wakeup_timeout_ms);
@@ -275,10 +252,6 @@ static int start(wakeup_t *w, wake_t *k)
     curl_easy_setopt(e, CURLOPT_USERAGENT, "outpost-cwmp-proxy/" OUTPOST_VERSION_STR);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, k);
-    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* no http_proxy from the environment: it would
-                                              * be the only address open_socket sees */
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, k);
     /* CPE certificates are self-signed as a rule; Digest never sends the
      * password, so an unverified TLS peer learns nothing it can replay. */
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -346,14 +319,17 @@ void wakeup_handle(wakeup_t *w, http_req_t *r)
                                             NULL, 0, &why);
     if (ar != HTTP_AUTH_OK) {
         /* Missing credentials do not count: that is how the ACS asks for
-         * the challenge. */
-        if (ar != HTTP_AUTH_MISSING && (authguard_fail(&w->guard, addr, now, &rep), rep.log))
+         * the challenge; nor does a Digest nonce that expired (the right
+         * password: the ACS retries with the fresh one, stale=true). */
+        bool asked = ar == HTTP_AUTH_MISSING || ar == HTTP_AUTH_STALE;
+        if (!asked && (authguard_fail(&w->guard, addr, now, &rep), rep.log))
             log_warn("wakeup_auth_failed", LF_S("addr", rep.addr), LF_U("failures", rep.count),
                      LF_I("locked_ms", rep.locked_ms), LF_U("strike", rep.strike));
-        buf_t hdr = BUF_INIT(512);
-        http_auth_challenge(w->auth, false, &hdr);
-        finish(k, ar == HTTP_AUTH_MISSING ? WAKE_CHALLENGED : WAKE_UNAUTHORIZED, 401, hdr.data,
-               ar == HTTP_AUTH_MISSING ? "credentials required" : "wrong credentials");
+        buf_t hdr = BUF_INIT(1024);
+        http_auth_challenge(w->auth, ar == HTTP_AUTH_STALE, &hdr);
+        finish(k, asked ? WAKE_CHALLENGED : WAKE_UNAUTHORIZED, 401, hdr.data,
+               ar == HTTP_AUTH_MISSING ? "credentials required"
+               : ar == HTTP_AUTH_STALE ? "nonce expired" : "wrong credentials");
         buf_free(&hdr);
         free(k);
         return;

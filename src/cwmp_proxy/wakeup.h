@@ -4,14 +4,15 @@
  *
  *     GET <public-url>/client?origin=<the CPE's own URL>
  *
- * with Basic credentials; the proxy checks them against its configuration
- * (401 with WWW-Authenticate: Basic when missing or wrong), checks that it
- * rewrote that origin itself (403 otherwise: no relaying to arbitrary
- * hosts), then GETs the origin answering the CPE's Digest challenge (MD5 or
- * SHA-256, qop=auth; Basic only when allowed) with the device's configured
- * credentials, the global ones, or (compatibility mode) the ACS's. An
- * address that keeps sending wrong passwords is locked out (429) for a
- * while (authguard.h).
+ * with Digest (SHA-256 or MD5, qop=auth) or Basic credentials; the proxy
+ * checks them against its configuration (401 with both challenges when
+ * missing or wrong), checks that it rewrote that origin itself (403
+ * otherwise: no relaying to arbitrary hosts), then GETs the origin (never
+ * an address in --wakeup-deny, net/egress.h) answering the CPE's Digest
+ * challenge (MD5 or SHA-256, qop=auth; Basic only when allowed) with the
+ * device's configured credentials, the global ones, or (compatibility
+ * mode) the ACS's. An address that keeps sending wrong passwords is locked
+ * out (429) for a while (authguard.h).
  *
  *   CPE 200/204 -> 200/204; CPE 401 after auth -> 403; other CPE status ->
  *   502; unreachable -> 502; connect (2 s) or total (5 s) timeout -> 504.

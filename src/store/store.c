@@ -170,9 +170,9 @@ int store_task_requeue(store_t *s, int64_t id, int64_t now)
 {
     return s->be->task_requeue(s, id, now);
 }
-int store_task_set_wakeup(store_t *s, int64_t id, const char *text)
+int store_task_set_cr(store_t *s, int64_t id, const store_cr_note_t *note)
 {
-    return s->be->task_set_wakeup(s, id, text);
+    return s->be->task_set_cr(s, id, note);
 }
 int store_task_recover(store_t *s, const char *const *types, int64_t now)
 {

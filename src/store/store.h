@@ -137,6 +137,16 @@ typedef enum store_task_status {
 
 const char *store_task_status_name(store_task_status_t st);
 
+/* What became of the connection request sent to wake the device for a
+ * task: status "ok", "refused" (not sent: no or unusable URL, an address
+ * the ACS may not contact) or "failed" (sent; no answer, or an error);
+ * "" while none is known. */
+typedef struct store_cr_note {
+    char status[12];
+    char reason[256];
+    int64_t at;                 /* when it was known */
+} store_cr_note_t;
+
 typedef struct store_task {
     int64_t id;
     char device_id[STORE_ID_MAX];
@@ -148,7 +158,7 @@ typedef struct store_task {
     char fault_string[256];
     int attempts;
     int64_t created, updated, sent_at, done_at, expires_at;
-    char wakeup[160];           /* outcome of the connection request sent for it, "" none */
+    store_cr_note_t cr;         /* the connection request sent for it */
 } store_task_t;
 
 void store_task_clear(store_task_t *t);
@@ -173,7 +183,7 @@ int store_task_finish(store_t *s, int64_t id, store_task_status_t st, const char
  * is safe to repeat). -ESTALE when it is not `sent`. */
 int store_task_requeue(store_t *s, int64_t id, int64_t now);
 /* Record how waking the device for this task went (any status). */
-int store_task_set_wakeup(store_t *s, int64_t id, const char *text);
+int store_task_set_cr(store_t *s, int64_t id, const store_cr_note_t *note);
 /* pending -> cancelled; -EBUSY once sent, -ESTALE when finished. */
 int store_task_cancel(store_t *s, int64_t id, int64_t now);
 /* After a restart: tasks left `sent` whose type is in requeue_types (NULL

@@ -36,7 +36,7 @@ typedef struct store_backend {
                        int fault_code, const char *fault_string, int64_t now);
     int (*task_cancel)(store_t *s, int64_t id, int64_t now);
     int (*task_requeue)(store_t *s, int64_t id, int64_t now);
-    int (*task_set_wakeup)(store_t *s, int64_t id, const char *text);
+    int (*task_set_cr)(store_t *s, int64_t id, const store_cr_note_t *note);
     int (*task_recover)(store_t *s, const char *const *types, int64_t now);
     int (*task_expire)(store_t *s, int64_t now);
     int (*task_devices_pending)(store_t *s, int64_t limit, int (*fn)(const char *, void *),

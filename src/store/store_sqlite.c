@@ -66,6 +66,14 @@ static const char *const migrations[] = {
     "CREATE INDEX sessions_device ON sessions(device_id, id);",
     /* 2: what became of the connection request that woke the device for a task */
     "ALTER TABLE tasks ADD COLUMN wakeup TEXT NOT NULL DEFAULT '';",
+    /* 3: that outcome as status, reason and time; version 2's text ("ok
+     * http_status=200 at=...", "failed ...: reason") becomes the reason */
+    "ALTER TABLE tasks ADD COLUMN cr_status TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tasks ADD COLUMN cr_reason TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tasks ADD COLUMN cr_at INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE tasks SET cr_status = CASE WHEN wakeup LIKE 'ok%' THEN 'ok' ELSE 'failed' END,"
+    "  cr_reason = wakeup, cr_at = updated WHERE wakeup <> '';"
+    "ALTER TABLE tasks DROP COLUMN wakeup;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -103,8 +111,7 @@ static const char *const queries[Q_COUNT] = {
                          " writable=CASE WHEN excluded.writable>=0 THEN excluded.writable ELSE writable END",
     [Q_TASK_ADD] = "INSERT INTO tasks (device_id, type, params, status, created, updated, expires_at)"
                    " VALUES (?1, ?2, ?3, 0, ?4, ?4, ?5)",
-    [Q_TASK_GET] = "SELECT id, device_id, type, params, status, result, fault_code, fault_string,"
-                   " attempts, created, updated, sent_at, done_at, expires_at, wakeup FROM tasks"
+    [Q_TASK_GET] = "SELECT " TASK_COLS " FROM tasks"
                    " WHERE id = ?1",
     [Q_TASK_SENT] = "UPDATE tasks SET status = 1, attempts = attempts + 1, sent_at = ?2, updated = ?2"
                     " WHERE id = ?1 AND status = 0",
@@ -114,8 +121,7 @@ static const char *const queries[Q_COUNT] = {
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_SESSION_TRIM] = "DELETE FROM sessions WHERE device_id = ?1 AND id <= (SELECT id FROM sessions"
                        " WHERE device_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-    [Q_TASK_PENDING] = "SELECT id, device_id, type, params, status, result, fault_code, fault_string,"
-                       " attempts, created, updated, sent_at, done_at, expires_at, wakeup FROM tasks"
+    [Q_TASK_PENDING] = "SELECT " TASK_COLS " FROM tasks"
                        " WHERE device_id = ?1 AND status = 0 ORDER BY id LIMIT ?2",
     [Q_TASK_HAS_PENDING] = "SELECT EXISTS (SELECT 1 FROM tasks WHERE device_id = ?1 AND status = 0)",
     /* Prepared once: the worker runs four of these per job. */
@@ -697,7 +703,7 @@ const store_backend_t store_sqlite_backend = {
     .task_finish = sq_task_finish,
     .task_cancel = sq_task_cancel,
     .task_requeue = sq_task_requeue,
-    .task_set_wakeup = sq_task_set_wakeup,
+    .task_set_cr = sq_task_set_cr,
     .task_recover = sq_task_recover,
     .task_expire = sq_task_expire,
     .task_devices_pending = sq_task_devices_pending,

@@ -53,7 +53,7 @@ typedef struct sq {
 #define SQ(s) ((sq_t *)(s))
 #define TASK_COLS \
     "id, device_id, type, params, status, result, fault_code, fault_string, attempts, created," \
-    " updated, sent_at, done_at, expires_at, wakeup"
+    " updated, sent_at, done_at, expires_at, cr_status, cr_reason, cr_at"
 #define DEV_COLS \
     "id, manufacturer, oui, product_class, serial, software_version, hardware_version, ip," \
     " cr_url, cr_user, cr_pass, tags, first_seen, last_inform, periodic_interval, last_events"
@@ -81,7 +81,7 @@ int sq_task_has_pending(store_t *s, const char *dev, bool *out);
 int sq_task_mark_sent(store_t *s, int64_t id, int64_t now);
 int sq_task_finish(store_t *s, int64_t id, store_task_status_t status, const char *result, int fault_code, const char *fault_string, int64_t now);
 int sq_task_cancel(store_t *s, int64_t id, int64_t now);
-int sq_task_set_wakeup(store_t *s, int64_t id, const char *text);
+int sq_task_set_cr(store_t *s, int64_t id, const store_cr_note_t *note);
 int sq_task_requeue(store_t *s, int64_t id, int64_t now);
 int sq_task_recover(store_t *s, const char *const *types, int64_t now);
 int sq_task_expire(store_t *s, int64_t now);

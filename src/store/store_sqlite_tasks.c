@@ -31,7 +31,9 @@ static void task_row(sqlite3_stmt *st, store_task_t *t)
     t->sent_at = sqlite3_column_int64(st, 11);
     t->done_at = sqlite3_column_int64(st, 12);
     t->expires_at = sqlite3_column_int64(st, 13);
-    sq_col_copy(st, 14, t->wakeup, sizeof t->wakeup);
+    sq_col_copy(st, 14, t->cr.status, sizeof t->cr.status);
+    sq_col_copy(st, 15, t->cr.reason, sizeof t->cr.reason);
+    t->cr.at = sqlite3_column_int64(st, 16);
 }
 
 int sq_task_add(store_t *s, store_task_t *t)
@@ -171,15 +173,18 @@ int sq_task_cancel(store_t *s, int64_t id, int64_t now)
     return rc == 1 ? 0 : task_state_err(q, id);
 }
 
-int sq_task_set_wakeup(store_t *s, int64_t id, const char *text)
+int sq_task_set_cr(store_t *s, int64_t id, const store_cr_note_t *note)
 {
     sq_t *q = SQ(s);
-    sqlite3_stmt *st = sq_prepare(q, "UPDATE tasks SET wakeup = ?2 WHERE id = ?1");
+    sqlite3_stmt *st = sq_prepare(q, "UPDATE tasks SET cr_status = ?2, cr_reason = ?3, cr_at = ?4"
+                                     " WHERE id = ?1");
     if (!st)
         return -EIO;
     sqlite3_bind_int64(st, 1, id);
-    sq_bind_text(st, 2, text);
-    int rc = sq_step_done(q, st, "task_wakeup");
+    sq_bind_text(st, 2, note->status);
+    sq_bind_text(st, 3, note->reason);
+    sqlite3_bind_int64(st, 4, note->at);
+    int rc = sq_step_done(q, st, "task_cr");
     sqlite3_finalize(st);
     return rc < 0 ? rc : rc == 1 ? 0 : -ENOENT;
 }

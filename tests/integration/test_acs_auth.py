@@ -1,5 +1,5 @@
 """outpost acs: Basic stays off plain HTTP unless configured (CPEs and
-connection requests alike), connection requests through outpost
+connection requests alike), connection requests to a configured outpost
 cwmp-proxy's /client?origin= use the proxy's credentials, and the API token
 generated on first start."""
 import base64
@@ -73,10 +73,11 @@ def test_connection_request_basic_and_proxy(outpost, tmp_path):
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BasicEndpoint)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{srv.server_address[1]}"
-    creds = ("--cr-username", "cr-user", "--cr-password", "cr-pass",
-             "--cr-proxy-username", "relay", "--cr-proxy-password", "relay-pw")
+    creds = ("--cr-username", "cr-user", "--cr-password", "cr-pass", "--cr-proxy", base,
+             "--cr-proxy-username", "relay", "--cr-proxy-password", "relay-pw",
+             "--cr-deny", "169.254.0.0/16")  # the CPE and proxy here live on loopback
     try:
-        for sub, extra in (("a", ()), ("b", ("--cr-basic",))):
+        for sub, extra in (("a", ()), ("b", ("--cr-basic", "--cr-basic-plain"))):
             d = start_acs(outpost, tmp_path / sub, "--cpe-auth", "none", *creds, *extra)
             api = Api(d)
             cpe = CPE(cwmp_addr(d))
@@ -84,20 +85,19 @@ def test_connection_request_basic_and_proxy(outpost, tmp_path):
             cpe.post()
             cpe.inform("CR2", cr_url=base + "/client?origin=abc")
             cpe.post()
-            BasicEndpoint.seen.clear()
-            r = api.post("/api/devices/00D09E-IGD-CR1/connection-request")
-            if not extra:
-                # Digest only by default: a Basic-only CPE never gets the password.
-                assert r.status_code == 502 and r.json()["error"] == "connection_request_failed"
-                assert all(a is None for _, a in BasicEndpoint.seen), BasicEndpoint.seen
-            else:
-                assert r.status_code == 200 and r.json() == {"ok": True, "http_status": 200}
-                assert BasicEndpoint.seen[-1] == ("/cr", basic("cr-user", "cr-pass"))
-            # The cwmp-proxy's wake-up URL: its credentials, Basic, either way.
-            BasicEndpoint.seen.clear()
-            r = api.post("/api/devices/00D09E-IGD-CR2/connection-request")
-            assert r.status_code == 200, r.text
-            assert BasicEndpoint.seen[-1] == ("/client?origin=abc", basic("relay", "relay-pw"))
+            for dev, path, want in (("CR1", "/cr", ("cr-user", "cr-pass")),
+                                    ("CR2", "/client?origin=abc", ("relay", "relay-pw"))):
+                BasicEndpoint.seen.clear()
+                r = api.post(f"/api/devices/00D09E-IGD-{dev}/connection-request")
+                if not extra:
+                    # Digest only by default: a Basic-only endpoint never gets the password.
+                    assert r.status_code == 502 and r.json()["error"] == "connection_request_failed"
+                    assert all(a is None for _, a in BasicEndpoint.seen), BasicEndpoint.seen
+                else:
+                    # Basic over plain http when told, and only after the challenge; the
+                    # configured cwmp-proxy's /client gets the proxy's credentials.
+                    assert r.status_code == 200 and r.json() == {"ok": True, "http_status": 200}
+                    assert BasicEndpoint.seen == [(path, None), (path, basic(*want))]
     finally:
         srv.shutdown()
         srv.server_close()

@@ -18,7 +18,7 @@ def test_acs_drives_cpe_sim(outpost, tmp_path, version):
     if not has_cpesim():
         pytest.skip("cpe-sim not built")
     d = start_acs(outpost, tmp_path, "--cpe-password", "pw", "--cr-username", "cr",
-                  "--cr-password", "crpw")
+                  "--cr-password", "crpw", "--cr-deny", "169.254.0.0/16")  # cpe-sim on loopback
     api = Api(d)
     host, port = d.addr("listen")
     sim = outpost("cpe-sim", "--acs", f"http://{host}:{port}/", "--count", "3",

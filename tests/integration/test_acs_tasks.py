@@ -243,7 +243,7 @@ def test_connection_request_digest(outpost, tmp_path):
     th.start()
     try:
         d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--cr-username", "cr-user",
-                      "--cr-password", "cr-pass")
+                      "--cr-password", "cr-pass", "--cr-deny", "169.254.0.0/16")  # CPE on loopback
         api = Api(d)
         cpe = CPE(cwmp_addr(d))
         url = f"http://127.0.0.1:{srv.server_address[1]}/cr"
@@ -255,7 +255,7 @@ def test_connection_request_digest(outpost, tmp_path):
         # A new task wakes the device by itself.
         n = len(DigestCPE.hits)
         t = api.post(f"/api/devices/{DEV}/tasks", {"type": "reboot"}).json()
-        line = "cwmp_connection_request device=00D09E-IGD-T1 status=200"
+        line = "cwmp_connection_request device=00D09E-IGD-T1 status=200 outcome=ok"
         deadline = time.monotonic() + 10
         while d.output().count(line) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -265,8 +265,8 @@ def test_connection_request_digest(outpost, tmp_path):
         while not api.get(f"/api/tasks/{t['id']}").json()["connection_request"]:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        assert api.get(f"/api/tasks/{t['id']}").json()["connection_request"].startswith(
-            "ok http_status=200")
+        cr = api.get(f"/api/tasks/{t['id']}").json()["connection_request"]
+        assert cr["status"] == "ok" and cr["reason"] == "CPE answered 200", cr
         assert len(DigestCPE.hits) == n + 1
         # Wrong credentials: reported as a failure, not a hang.
         DigestCPE.password = "other"

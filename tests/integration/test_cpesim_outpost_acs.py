@@ -44,7 +44,8 @@ def system(outpost, tmp_path):
     acs = outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
                   "--data-dir", str(tmp_path / "acs"), "--api-token", TOKEN,
                   "--cpe-auth", "digest", "--cpe-username", "cpe", "--cpe-password", "cpe-pw",
-                  "--cr-username", "cr", "--cr-password", "cr-pw")
+                  "--cr-username", "cr", "--cr-password", "cr-pw",
+                  "--cr-deny", "169.254.0.0/16")  # cpe-sim's connection requests are on loopback
     host, port = acs.addr("listen")
     sim = outpost("cpe-sim", "--acs", "http://%s:%d/" % (host, port), "--count", "3",
                   "--cr-listen", "127.0.0.1:0", "--stats-interval", "0", "--reboot-time", "200ms",

@@ -11,10 +11,11 @@ TOKEN = "cpesim-proxy-token"
 
 
 def test_fleet_behind_the_proxy(outpost, tmp_path):
+    port = free_port()  # the proxy's public URL names the port the ACS will call
     acs = outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
                   "--data-dir", str(tmp_path / "acs"), "--api-token", TOKEN, "--cpe-password", "cpe-pw",
+                  "--cr-proxy", "http://127.0.0.1:%d" % port,
                   "--cr-proxy-username", "relay", "--cr-proxy-password", "relay-pw")
-    port = free_port()  # the proxy's public URL names the port the ACS will call
     outpost("cwmp-proxy", "--listen", "127.0.0.1:%d" % port, "--admin-listen", "127.0.0.1:0",
             "--wakeup-deny", "169.254.0.0/16",
             "--public-url", "http://127.0.0.1:%d" % port, "--data-dir", str(tmp_path / "px"),

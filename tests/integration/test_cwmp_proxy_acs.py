@@ -14,10 +14,10 @@ CR_CREDS = ("cpe", "cr-secret")
 
 
 class Acs:
-    def __init__(self, outpost, tmp_path, name, *extra):
+    def __init__(self, outpost, tmp_path, name, proxy_url, *extra):
         self.d = outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
                          "--data-dir", str(tmp_path / name), "--api-token", TOKEN,
-                         "--cr-proxy-username", PROXY_CREDS[0],
+                         "--cr-proxy", proxy_url, "--cr-proxy-username", PROXY_CREDS[0],
                          "--cr-proxy-password", PROXY_CREDS[1], *extra)
         self.name = name
         self.cwmp = self.d.url("listen") + "/"
@@ -32,11 +32,13 @@ class Acs:
 
 
 def start(outpost, tmp_path, acs_extra=(), proxy_extra=()):
-    nodes = [Acs(outpost, tmp_path, "acs1", *acs_extra), Acs(outpost, tmp_path, "acs2", *acs_extra)]
     port = free_port()  # the public URL names the port the ACS will call
+    pub = f"http://127.0.0.1:{port}"
+    nodes = [Acs(outpost, tmp_path, "acs1", pub, *acs_extra),
+             Acs(outpost, tmp_path, "acs2", pub, *acs_extra)]
     px = outpost("cwmp-proxy", "--listen", f"127.0.0.1:{port}", "--admin-listen", "127.0.0.1:0",
                  "--wakeup-deny", "169.254.0.0/16",
-                 "--public-url", f"http://127.0.0.1:{port}", "--data-dir", str(tmp_path / "px"),
+                 "--public-url", pub, "--data-dir", str(tmp_path / "px"),
                  "--api-token", "tok", "--backend", nodes[0].cwmp, "--backend", nodes[1].cwmp,
                  "--health-interval", "100ms", "--health-timeout", "200ms", "--health-fall", "1",
                  "--acs-username", PROXY_CREDS[0], "--acs-password", PROXY_CREDS[1],
@@ -134,7 +136,7 @@ def test_acs_task_wakes_cpe_through_proxy(outpost, tmp_path):
     home = next(n for n in nodes if "WAKE1" in n.devices())
     dev = home.devices()["WAKE1"]
     assert dev["connection_request_url"] == proxied(px.url(), endpoint.url)
-    # ACS -> proxy (Basic) -> CPE (Digest) and back
+    # ACS -> proxy (Digest: plain HTTP here) -> CPE (Digest) and back
     r = home.api("POST", f"/api/devices/{dev['id']}/connection-request")
     assert r.status_code == 200, r.text
     assert endpoint.woken == 1 and endpoint.algorithm_used() == "SHA-256"

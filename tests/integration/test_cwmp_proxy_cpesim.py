@@ -28,12 +28,13 @@ def wait_until(pred, timeout=15.0, what="condition"):
 
 def test_fleet_through_proxy(outpost, tmp_path):
     nodes = []
+    port = free_port()
     for name in ("acs1", "acs2"):
         nodes.append(outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
                              "--data-dir", str(tmp_path / name), "--api-token", TOKEN,
                              "--cpe-auth", "digest", "--cpe-username", "cpe", "--cpe-password", "pw",
+                             "--cr-proxy", f"http://127.0.0.1:{port}",
                              "--cr-proxy-username", RELAY[0], "--cr-proxy-password", RELAY[1]))
-    port = free_port()
     px = outpost("cwmp-proxy", "--listen", f"127.0.0.1:{port}", "--admin-listen", "127.0.0.1:0",
                  "--wakeup-deny", "169.254.0.0/16",
                  "--public-url", f"http://127.0.0.1:{port}", "--data-dir", str(tmp_path / "px"),

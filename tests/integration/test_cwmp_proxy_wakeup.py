@@ -1,11 +1,14 @@
-"""cwmp-proxy wake-up relay: Basic from the ACS, allowlist of rewritten
+"""cwmp-proxy wake-up relay: Digest or Basic from the ACS, allowlist of rewritten
 origins, Digest (MD5 and SHA-256) to the CPE, status mapping, persistence."""
+import http.client
+import os
 import socket
 import time
+from urllib.parse import urlsplit
 
 import requests
 
-from cwmp_proxy_util import Backend, Conn, CpeEndpoint, inform, proxied
+from cwmp_proxy_util import Backend, Conn, CpeEndpoint, _h, _parse_auth, inform, proxied
 
 PUB = "http://proxy.test:7548"
 ACS = ("acs", "acs-secret")
@@ -55,6 +58,49 @@ def test_wakeup_digest_both_algorithms(outpost, tmp_path):
     md5.stop()
 
 
+def digest_wake(px, url, user, password, alg="SHA-256"):
+    """A wake-up answered in Digest: ask, then answer the `alg` challenge."""
+    u = urlsplit(url.replace(PUB, px.url()))
+    target = u.path + "?" + u.query
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    c.request("GET", target)
+    r = c.getresponse()
+    r.read()
+    assert r.status == 401
+    chal = [v for k, v in r.getheaders() if k.lower() == "www-authenticate"
+            and f"algorithm={alg}" in v][0]
+    p = _parse_auth(chal)[1]
+    cnonce, nc = os.urandom(8).hex(), "00000001"
+    ha1 = _h(alg, f"{user}:{p['realm']}:{password}")
+    ha2 = _h(alg, f"GET:{target}")
+    resp = _h(alg, f"{ha1}:{p['nonce']}:{nc}:{cnonce}:auth:{ha2}")
+    c.request("GET", target, headers={"Authorization": (
+        f'Digest username="{user}", realm="{p["realm"]}", nonce="{p["nonce"]}", uri="{target}", '
+        f'algorithm={alg}, qop=auth, nc={nc}, cnonce="{cnonce}", response="{resp}"')})
+    r = c.getresponse()
+    body = r.read().decode()
+    c.close()
+    return r.status, body
+
+
+def test_wakeup_accepts_digest_from_the_acs(outpost, tmp_path):
+    """The ACS may answer the proxy's challenge in Digest (SHA-256 or MD5), so
+    nothing has to send the password over a plain-HTTP hop."""
+    a = Backend("A")
+    cpe = CpeEndpoint()
+    px = start_proxy(outpost, tmp_path, a, "--cpe-username", "cpe", "--cpe-password", "secret")
+    url = register(px, "DG1", cpe.url)
+    assert digest_wake(px, url, *ACS) == (200, "CPE answered 200\n")
+    assert digest_wake(px, url, *ACS, alg="MD5")[0] == 200
+    assert cpe.woken == 2
+    assert digest_wake(px, url, ACS[0], "wrong")[0] == 401
+    assert cpe.woken == 2
+    m = requests.get(px.url("admin") + "/metrics", headers={"Authorization": "Bearer tok"}).text
+    assert 'cwmp_proxy_wakeups_total{outcome="unauthorized"} 1' in m
+    a.stop()
+    cpe.stop()
+
+
 def test_wakeup_204_and_per_device_credentials(outpost, tmp_path):
     a = Backend("A")
     cpe = CpeEndpoint(user="dev7", password="pw7", status=204)
@@ -83,9 +129,11 @@ def test_wakeup_refusals(outpost, tmp_path):
     cpe = CpeEndpoint()
     px = start_proxy(outpost, tmp_path, a, "--cpe-username", "cpe", "--cpe-password", "secret")
     url = register(px, "X1", cpe.url)
-    # missing credentials: 401 with a Basic challenge
+    # missing credentials: 401 with Digest challenges (SHA-256 first) and Basic
     r = wake(px, url, auth=None)
-    assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Basic")
+    chal = r.headers["WWW-Authenticate"]
+    assert r.status_code == 401 and chal.startswith("Digest") and "algorithm=SHA-256" in chal
+    assert "algorithm=MD5" in chal and 'Basic realm="outpost cwmp-proxy"' in chal
     assert "credentials required" in r.text
     # wrong ones: 401
     r = wake(px, url, auth=("acs", "nope"))

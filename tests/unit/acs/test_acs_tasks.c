@@ -80,6 +80,56 @@ static void test_validate(void **state)
     }
 }
 
+/* A download/upload task whose `field` is url (the rest valid). */
+static int validate_url(const char *type, const char *field, const char *url, char *err,
+                        size_t errlen)
+{
+    json_t *body = json_pack("{s:s, s:{s:s}}", "type", type, "parameters", "url", "http://h/");
+    assert_non_null(body);
+    json_object_set_new(json_object_get(body, "parameters"), field, json_string(url));
+    const char *t;
+    json_t *params = NULL;
+    int rc = acs_task_validate(body, &t, &params, err, errlen);
+    json_decref(body);
+    json_decref(params);
+    return rc;
+}
+
+/* Download/Upload URLs: http, https or ftp in any case, with a host; the
+ * reason names the field. */
+static void test_file_urls(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "http://f/x", "HTTPS://files.example:8443/fw.bin", "ftp://user:pw@10.0.0.1/fw",
+        "Ftp://h", "http://[2001:db8::1]:8080/fw", "https://h?x=1", "http://u@h:21",
+    };
+    static const char *const bad[] = {
+        "file:///etc/passwd", "FILE://h/etc/passwd", "gopher://h/x", "tftp://h/fw",
+        "http:///nohost", "https://user@/x", "http://:80/x", "http://[]/x", "http:/h/x",
+        "h/fw.bin", "//h/fw", "http://h/a b", "javascript://h/%0a", "httpx://h/",
+    };
+    static const char *const fields[][2] = {
+        { "download", "url" }, { "upload", "url" }, { "download", "success_url" },
+        { "download", "failure_url" },
+    };
+    char err[256];
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+            if (validate_url(fields[f][0], fields[f][1], good[i], err, sizeof err) != 0)
+                fail_msg("%s %s=%s: %s", fields[f][0], fields[f][1], good[i], err);
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            err[0] = '\0';
+            if (validate_url(fields[f][0], fields[f][1], bad[i], err, sizeof err) != -EINVAL)
+                fail_msg("accepted: %s %s=%s", fields[f][0], fields[f][1], bad[i]);
+            if (strncmp(err, fields[f][1], strlen(fields[f][1])) != 0)
+                fail_msg("%s: reason '%s' does not name %s", bad[i], err, fields[f][1]);
+        }
+    }
+    /* an empty success_url/failure_url is no URL at all: allowed */
+    assert_int_equal(validate_url("download", "success_url", "", err, sizeof err), 0);
+}
+
 /* Every valid task becomes an RPC that encodes (in every namespace). */
 static void test_to_rpc(void **state)
 {
@@ -317,6 +367,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_file_urls),
         cmocka_unit_test(test_to_rpc),
         cmocka_unit_test(test_result_text),
         cmocka_unit_test(test_names_parse),

@@ -70,7 +70,7 @@ static int count_dev(const store_device_t *d, void *ud)
 static void test_devices(void **state)
 {
     store_t *s = *state;
-    assert_int_equal(store_schema_version(s), 2);
+    assert_int_equal(store_schema_version(s), 3);
     store_device_t a = dev("A1", 1000, 300, "lab,north"), b = dev("B2", 100, 300, "south");
     snprintf(a.cr_user, sizeof a.cr_user, "cpe");
     assert_int_equal(store_device_inform(s, &a, true), 0);
@@ -253,9 +253,15 @@ static void test_tasks(void **state)
     assert_int_equal(got.attempts, 1);
     assert_int_equal(got.done_at, 1012);
     store_task_clear(&got);
-    assert_int_equal(store_task_set_wakeup(s, t[0].id, "ok"), 0);
+    assert_string_equal(got.cr.status, "");
+    store_cr_note_t note = { .status = "refused", .reason = "address 127.0.0.1 is in --cr-deny",
+                             .at = 1014 };
+    assert_int_equal(store_task_set_cr(s, t[0].id, &note), 0);
+    assert_int_equal(store_task_set_cr(s, 999999, &note), -ENOENT);
     assert_int_equal(store_task_get(s, t[0].id, &got), 0);
-    assert_string_equal(got.wakeup, "ok");
+    assert_string_equal(got.cr.status, "refused");
+    assert_string_equal(got.cr.reason, "address 127.0.0.1 is in --cr-deny");
+    assert_int_equal(got.cr.at, 1014);
     store_task_clear(&got);
 
     assert_int_equal(store_task_cancel(s, t[2].id, 1020), 0);
@@ -351,10 +357,49 @@ static void test_schema_mismatch_refused_at_open(void **state)
     store_close(s);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "ALTER TABLE tasks RENAME COLUMN wakeup TO woken",
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE tasks RENAME COLUMN cr_reason TO why",
                                   NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_open(path, NULL, &s), -EIO);
+}
+
+/* A version-2 database: the connection request's outcome was one text; it
+ * becomes status and reason (time: the task's last update). */
+static void test_migrate_v2_wakeup_text(void **state)
+{
+    char path[80];
+    snprintf(path, sizeof path, "%s.v2", dbpath);
+    store_t *s;
+    assert_int_equal(store_open(path, NULL, &s), 0);
+    store_close(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+        "ALTER TABLE tasks DROP COLUMN cr_status; ALTER TABLE tasks DROP COLUMN cr_reason;"
+        "ALTER TABLE tasks DROP COLUMN cr_at;"
+        "ALTER TABLE tasks ADD COLUMN wakeup TEXT NOT NULL DEFAULT '';"
+        "INSERT INTO tasks (id, device_id, type, created, updated, wakeup) VALUES"
+        " (1, 'd', 'reboot', 5, 7, 'ok http_status=200 at=2026-01-01T00:00:00Z'),"
+        " (2, 'd', 'reboot', 5, 8, 'failed http_status=0 at=2026-01-01T00:00:00Z: refused'),"
+        " (3, 'd', 'reboot', 5, 9, '');"
+        "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(path, NULL, &s), 0);
+    assert_int_equal(store_schema_version(s), 3);
+    store_task_t t;
+    static const struct { const char *status, *reason; int64_t at; } want[] = {
+        { "ok", "ok http_status=200 at=2026-01-01T00:00:00Z", 7 },
+        { "failed", "failed http_status=0 at=2026-01-01T00:00:00Z: refused", 8 },
+        { "", "", 0 },
+    };
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(store_task_get(s, i + 1, &t), 0);
+        assert_string_equal(t.cr.status, want[i].status);
+        assert_string_equal(t.cr.reason, want[i].reason);
+        assert_int_equal(t.cr.at, want[i].at);
+        store_task_clear(&t);
+    }
+    store_close(s);
 }
 
 /* ---- worker ---- */
@@ -474,6 +519,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_mismatch_refused_at_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v2_wakeup_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_drain, setup, teardown),
     };
