@@ -479,6 +479,9 @@ static int yaml_value(yaml_ctx_t *y, const char *key, size_t line)
         return -EINVAL;
     int rc = 0;
     line = ev.start_mark.line + 1;
+    /* a list in the file replaces the built-in default, as a flag does */
+    if (lk.opt->type == CFG_LIST)
+        free_list((cfg_list_t *)((char *)lk.base + lk.opt->offset));
     if (ev.type == YAML_SCALAR_EVENT) {
         const char *val = (const char *)ev.data.scalar.value;
         if (lk.opt->type == CFG_LIST && *val == '\0')
@@ -680,6 +683,8 @@ static int apply_flags(const cfg_cmd_t *cmd, void *opts, cfg_global_t *g, int ar
             free_list((cfg_list_t *)((char *)lk.base + lk.opt->offset));
             cleared[lk.index] = true;
         }
+        if (lk.opt->type == CFG_LIST && *val == '\0')
+            continue; /* --list '' empties the list */
         char err[ERR_LEN] = "";
         int rc = set_value(lk.opt, lk.base, val, err, sizeof err);
         if (rc == -ENOMEM)

@@ -13,6 +13,10 @@
  * Values land in the caller's options struct at `offset`; strings and lists
  * are heap copies owned by that struct until cfg_free().
  *
+ * A list (a repeated flag, or a YAML sequence) replaces its built-in
+ * default rather than adding to it; `key:` with nothing in the file or
+ * `--flag ''` on the command line empties it.
+ *
  * A list item given in YAML as a flat mapping ({from: a, to: b}) becomes the
  * text "from=a to=b", the same form a flag takes (--rule 'from=a to=b'), so
  * each structured option has one parser (see cfg_kv_next()).

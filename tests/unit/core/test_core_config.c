@@ -24,6 +24,7 @@ typedef struct opts {
     bool verbose;
     cfg_list_t backends;
     cfg_list_t rules;
+    cfg_list_t deny;
 } opts_t;
 
 static const cfg_opt_t table[] = {
@@ -37,6 +38,8 @@ static const cfg_opt_t table[] = {
     CFG_OPT("verbose", CFG_BOOL, opts_t, verbose, "false", NULL, "chatty"),
     CFG_OPT("backend", CFG_LIST, opts_t, backends, NULL, "URL", "backend"),
     CFG_OPT("rule", CFG_LIST, opts_t, rules, NULL, "RULE", "rule"),
+    CFG_OPT("deny", CFG_LIST, opts_t, deny, "127.0.0.0/8,::1", "CIDR", "deny list"),
+    CFG_COMMON_DATA_DIR(opts_t, "unit"),
     CFG_END,
 };
 static const cfg_cmd_t cmd = { "unit", "a test command", NULL, table };
@@ -174,6 +177,61 @@ static void test_flag_errors(void **state)
     assert_non_null(strstr(errtext, "--log-level: must be one of"));
 }
 
+static void test_list_defaults_are_replaced(void **state)
+{
+    opts_t o;
+    char *argv0[] = { "unit" };
+    assert_int_equal(load(&o, 1, argv0), 0);
+    assert_int_equal(o.deny.n, 2);
+    cfg_free(&cmd, &o);
+    /* a list in the file replaces the default; an empty key empties it */
+    write_yaml("deny: [10.0.0.0/8]\n");
+    char *argv1[] = { "unit", "--config", yaml_path };
+    assert_int_equal(load(&o, 3, argv1), 0);
+    assert_int_equal(o.deny.n, 1);
+    assert_string_equal(o.deny.v[0], "10.0.0.0/8");
+    cfg_free(&cmd, &o);
+    unlink(yaml_path);
+    write_yaml("deny:\n");
+    assert_int_equal(load(&o, 3, argv1), 0);
+    assert_int_equal(o.deny.n, 0);
+    cfg_free(&cmd, &o);
+    unlink(yaml_path);
+    /* flags replace it too, and --deny '' empties it */
+    char *argv2[] = { "unit", "--deny", "" };
+    assert_int_equal(load(&o, 3, argv2), 0);
+    assert_int_equal(o.deny.n, 0);
+    cfg_free(&cmd, &o);
+    char *argv3[] = { "unit", "--deny", "", "--deny", "192.0.2.0/24" };
+    assert_int_equal(load(&o, 5, argv3), 0);
+    assert_int_equal(o.deny.n, 1);
+    cfg_free(&cmd, &o);
+}
+
+static void test_version_man_and_state_dir(void **state)
+{
+    opts_t o;
+    char *argv1[] = { "unit", "--version" };
+    assert_int_equal(load(&o, 2, argv1), 1);
+    char *argv2[] = { "unit", "--listen", "x", "--man" };
+    assert_int_equal(load(&o, 4, argv2), 1); /* printed before any flag is looked at */
+    /* the data dir: ./NAME-data by hand, $STATE_DIRECTORY under systemd */
+    char *argv0[] = { "unit" };
+    unsetenv("STATE_DIRECTORY");
+    assert_int_equal(load(&o, 1, argv0), 0);
+    assert_string_equal(o.common.data_dir, "./unit-data");
+    cfg_free(&cmd, &o);
+    setenv("STATE_DIRECTORY", "/var/lib/outpost/unit:/var/lib/other", 1);
+    assert_int_equal(load(&o, 1, argv0), 0);
+    assert_string_equal(o.common.data_dir, "/var/lib/outpost/unit");
+    cfg_free(&cmd, &o);
+    char *argv3[] = { "unit", "--data-dir", "/srv/x" };
+    assert_int_equal(load(&o, 3, argv3), 0);
+    assert_string_equal(o.common.data_dir, "/srv/x");
+    cfg_free(&cmd, &o);
+    unsetenv("STATE_DIRECTORY");
+}
+
 static void test_help_lists_every_option(void **state)
 {
     char *buf = NULL;
@@ -249,6 +307,8 @@ int main(void)
         cmocka_unit_test(test_yaml_errors_name_file_line_key),
         cmocka_unit_test(test_flag_errors),
         cmocka_unit_test(test_help_lists_every_option),
+        cmocka_unit_test(test_list_defaults_are_replaced),
+        cmocka_unit_test(test_version_man_and_state_dir),
         cmocka_unit_test(test_kv_items),
         cmocka_unit_test(test_units),
     };
