@@ -3,6 +3,8 @@
 #   make test   install what is missing, build release + ASan/UBSan, run every test
 #   make bench  run the benchmarks under bench/ (prints figures and ratios)
 #   make fuzz   time-boxed libFuzzer runs of every harness (FUZZ_SECONDS each)
+#   make install   release build installed under PREFIX (default /usr/local; DESTDIR honoured)
+#   make deb       the Debian package, in build/deb/
 
 PYTHON      ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
@@ -12,7 +14,10 @@ RELEASE := build/release
 ASAN    := build/asan
 FUZZ    := build/fuzz
 
-.PHONY: all deps build asan test unit integration fuzz-replay run bench fuzz clean
+PREFIX      ?= /usr/local
+INSTALL := build/install
+
+.PHONY: all deps build asan test unit integration fuzz-replay run bench fuzz install deb clean
 
 all: build
 
@@ -64,6 +69,15 @@ fuzz: deps $(FUZZ)/build.ninja
 	$(call reconf,$(FUZZ))
 	ninja -C $(FUZZ) -j $(JOBS)
 	@./scripts/fuzz-run $(FUZZ) $(FUZZ_SECONDS)
+
+install: deps
+	@test -f $(INSTALL)/build.ninja || meson setup $(INSTALL) --buildtype=release --prefix=$(PREFIX)
+	meson configure $(INSTALL) -Dprefix=$(PREFIX)
+	ninja -C $(INSTALL) -j $(JOBS)
+	meson install -C $(INSTALL) $(if $(DESTDIR),--destdir $(DESTDIR),)
+
+deb: deps
+	@./scripts/build-deb build/deb
 
 clean:
 	rm -rf build
