@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cwmp_proxy/metrics.h"
+#include "core/metrics.h"
 
 typedef struct backend_spec {
     const char *url;   /* as configured; identifies the backend across reloads */

@@ -16,7 +16,7 @@
 #include "core/config.h"
 #include "core/runtime.h"
 #include "cwmp_proxy/balancer.h"
-#include "cwmp_proxy/metrics.h"
+#include "core/metrics.h"
 #include "cwmp_proxy/origins.h"
 #include "cwmp_proxy/sessions.h"
 #include "net/http_server.h"

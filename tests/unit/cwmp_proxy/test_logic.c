@@ -1,4 +1,4 @@
-/* Unit tests: cwmp-proxy balancing, health, sessions, cookies, routing, metrics,
+/* Unit tests: cwmp-proxy balancing, health, sessions, cookies, routing,
  * the wake-up relay's lock-out. */
 #include <errno.h>
 #include <math.h>
@@ -14,7 +14,6 @@
 #include "cwmp_proxy/balancer.h"
 #include "cwmp_proxy/cookie.h"
 #include "cwmp_proxy/hdr.h"
-#include "cwmp_proxy/metrics.h"
 #include "cwmp_proxy/route.h"
 #include "cwmp_proxy/sessions.h"
 
@@ -363,31 +362,6 @@ static void test_hdr(void **state)
     buf_free(&tiny);
 }
 
-static void test_metrics(void **state)
-{
-    metrics_hist_t h = { 0 };
-    for (int i = 0; i < 98; i++)
-        metrics_hist_observe(&h, 0.0008);
-    metrics_hist_observe(&h, 0.2);
-    metrics_hist_observe(&h, 30);
-    assert_int_equal(h.count, 100);
-    assert_true(metrics_hist_quantile(&h, 0.5) == 0.001);
-    assert_true(metrics_hist_quantile(&h, 0.99) == 0.25);
-    assert_true(isinf(metrics_hist_quantile(&h, 1.0)));
-    buf_t out = BUF_INIT(1 << 16);
-    assert_int_equal(metrics_hist_write(&out, "x_seconds", "backend=\"a\"", &h), 0);
-    assert_non_null(strstr(out.data, "x_seconds_bucket{backend=\"a\",le=\"0.001\"} 98\n"));
-    assert_non_null(strstr(out.data, "x_seconds_bucket{backend=\"a\",le=\"+Inf\"} 100\n"));
-    assert_non_null(strstr(out.data, "x_seconds_count{backend=\"a\"} 100\n"));
-    buf_reset(&out);
-    assert_int_equal(metrics_value(&out, "y_total", "", 12), 0);
-    assert_string_equal(out.data, "y_total 12\n");
-    buf_reset(&out);
-    metrics_label_escape(&out, "a\"b\\c\nd");
-    assert_string_equal(out.data, "a\\\"b\\\\c\\nd");
-    buf_free(&out);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,7 +372,6 @@ int main(void)
         cmocka_unit_test(test_cookie),
         cmocka_unit_test(test_sessions),
         cmocka_unit_test(test_route),
-        cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_session_tokens),
         cmocka_unit_test(test_hdr),
     };

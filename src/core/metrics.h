@@ -1,10 +1,14 @@
 /*
- * metrics: latency histograms and the Prometheus text format for the
- * cwmp-proxy's /metrics. Counters are plain uint64_t fields in the structs
- * that own them; this module only knows how to bucket and print.
+ * metrics: the one Prometheus text writer (exposition format 0.0.4) every
+ * daemon's /metrics uses: HELP/TYPE lines, samples, label escaping, latency
+ * histograms, and the series every daemon exports the same way
+ * (outpost_build_info and process_*). Counters are plain uint64_t fields in
+ * the structs that own them; this module only knows how to bucket and print.
+ * Names follow Prometheus conventions: one prefix `outpost_`, then the daemon
+ * (`outpost_acs_...`), `_total` on counters, base units (`_seconds`, `_bytes`).
  */
-#ifndef OUTPOST_CWMP_PROXY_METRICS_H
-#define OUTPOST_CWMP_PROXY_METRICS_H
+#ifndef OUTPOST_CORE_METRICS_H
+#define OUTPOST_CORE_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,5 +38,13 @@ int metrics_value(buf_t *out, const char *name, const char *labels, double v);
 int metrics_hist_write(buf_t *out, const char *name, const char *labels, const metrics_hist_t *h);
 /* Append s escaped for a label value (\\, \", \n). */
 int metrics_label_escape(buf_t *out, const char *s);
+/* HELP, TYPE and one sample in one call (a series without labels). */
+int metrics_one(buf_t *out, const char *name, const char *type, const char *help, double v);
+
+/* outpost_build_info{daemon,version,commit} 1, then this process's
+ * process_cpu_seconds_total, process_resident_memory_bytes,
+ * process_open_fds, process_max_fds and process_start_time_seconds (from
+ * /proc, as the Prometheus client libraries name them). */
+int metrics_process(buf_t *out, const char *daemon);
 
 #endif
