@@ -82,6 +82,7 @@ typedef struct cfg_common {
     bool insecure;
     char *data_dir;
     char *api_token;
+    bool metrics_public;
 } cfg_common_t;
 
 int cfg_check_hostport(const char *value, char *err, size_t errlen);
@@ -90,7 +91,10 @@ int cfg_check_hostport(const char *value, char *err, size_t errlen);
     CFG_OPT("listen", CFG_STR, S, common.listen, DEF, "HOST:PORT", HELP, .check = cfg_check_hostport)
 #define CFG_COMMON_ADMIN(S, DEF)                                                               \
     CFG_OPT("admin-listen", CFG_STR, S, common.admin_listen, DEF, "HOST:PORT",                 \
-            "loopback admin listener for /status and /metrics (empty: off)", .check = cfg_check_hostport)
+            "loopback admin listener: /metrics, /status, /health, behind the API token (empty: off)", \
+            .check = cfg_check_hostport),                                                        \
+    CFG_OPT("metrics-public", CFG_BOOL, S, common.metrics_public, "false", NULL,                 \
+            "serve /metrics on the admin listener without the token (for a scraper)")
 #define CFG_COMMON_TLS(S, WHAT)                                                                   \
     CFG_OPT("tls-cert", CFG_STR, S, common.tls_cert, NULL, "FILE", "certificate (PEM) " WHAT),    \
     CFG_OPT("tls-key", CFG_STR, S, common.tls_key, NULL, "FILE",                                  \

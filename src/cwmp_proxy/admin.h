@@ -1,6 +1,7 @@
 /*
- * admin: the cwmp-proxy's loopback admin listener: GET /metrics (Prometheus
- * text) and GET /status (JSON), both behind the API bearer token.
+ * admin: the cwmp-proxy's loopback admin listener (net/http_admin): GET
+ * /metrics (Prometheus text), /status (JSON) and /health (503 while no ACS
+ * node is up), behind the API bearer token.
  */
 #ifndef OUTPOST_CWMP_PROXY_ADMIN_H
 #define OUTPOST_CWMP_PROXY_ADMIN_H

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "cwmp_proxy/admin.h"
+#include "net/http_admin.h"
 #include "cwmp_proxy/health.h"
 #include "cwmp_proxy/proxy.h"
 #include "cwmp_proxy/wakeup.h"
@@ -314,9 +315,9 @@ static void on_stop(void *ud)
              LF_U("wakeups", wakeup_in_flight(px->wakeup)));
     if (px->srv)
         http_server_close(px->srv, NULL, NULL);
-    if (px->admin)
-        http_server_close(px->admin, NULL, NULL);
-    px->srv = px->admin = NULL;
+    http_admin_close(px->admin);
+    px->admin = NULL;
+    px->srv = NULL;
     health_stop(px->health);
     px->health = NULL;
     if (px->timers_on) {
@@ -410,7 +411,7 @@ int cwmp_proxy_main(int argc, char **argv)
     bool running = false;
     if (rc == 0 && (rc = runtime_init(&px->rt, px->loop, on_stop, on_reload, px, 0)) == 0) {
         runtime_ready("cwmp-proxy", LF_S("listen", http_server_addr(px->srv)),
-                      LF_S("admin", px->admin ? http_server_addr(px->admin) : "off"),
+                      LF_S("admin", px->admin ? http_admin_addr(px->admin) : "off"),
                       LF_U("backends", balancer_count_live(&px->bal)),
                       LF_S("public_url", px->public_url), LF_U("origins", origins_count(&px->origins)));
         running = true;
@@ -426,8 +427,7 @@ int cwmp_proxy_main(int argc, char **argv)
     /* Everything that holds handles is closed: free the rest. */
     wakeup_free(px->wakeup);
     uv_run(px->loop, UV_RUN_DEFAULT); /* curl's handles close */
-    if (px->admin_router)
-        http_router_free(px->admin_router);
+
     crurl_free(px->rw);
     buf_free(&px->scratch_head);
     buf_free(&px->scratch_cookie);

@@ -119,8 +119,7 @@ typedef struct proxy {
     wakeup_t *wakeup;
     tls_ctx_t *tls_server, *tls_backend;
     http_server_t *srv;           /* CPE side (+ wake-ups from the ACS) */
-    http_server_t *admin;
-    struct http_router *admin_router;
+    struct http_admin *admin;
     uv_timer_t housekeeping;      /* session expiry, origin expiry */
     uv_check_t flush_check;       /* writes pending origins in batches */
     int64_t pend_since_ms;        /* oldest unwritten origin, 0 = none */

@@ -274,8 +274,8 @@ def test_backend_killed(outpost, tmp_path):
     assert st == 503 and header(hd, "Retry-After") == "10"
     c.close()
     m = requests.get(px.url("admin") + "/metrics", headers={"Authorization": "Bearer tok"}).text
-    assert 'cwmp_proxy_backend_up{backend="127.0.0.1:%d"} 0' % a.port in m
-    assert "cwmp_proxy_no_backend_total 1" in m
+    assert 'outpost_cwmp_proxy_backend_up{backend="127.0.0.1:%d"} 0' % a.port in m
+    assert "outpost_cwmp_proxy_no_backend_total 1" in m
 
 
 def test_connect_failure_redispatches_new_session(outpost, tmp_path):
@@ -341,9 +341,9 @@ def test_admin_requires_token(outpost, tmp_path):
     assert r.status_code == 401 and "Bearer" in r.headers["WWW-Authenticate"]
     r = requests.get(base + "/metrics", headers={"Authorization": "Bearer tok"}, timeout=5)
     assert r.status_code == 200
-    for name in ("cwmp_proxy_requests_total", "cwmp_proxy_backend_up", "cwmp_proxy_rewrites_total",
-                 "cwmp_proxy_wakeups_total", "cwmp_proxy_backend_response_seconds_bucket",
-                 "cwmp_proxy_backend_sessions_total"):
+    for name in ("outpost_cwmp_proxy_requests_total", "outpost_cwmp_proxy_backend_up", "outpost_cwmp_proxy_rewrites_total",
+                 "outpost_cwmp_proxy_wakeups_total", "outpost_cwmp_proxy_backend_response_seconds_bucket",
+                 "outpost_cwmp_proxy_backend_sessions_total"):
         assert name in r.text
     s = status(px)
     assert s["daemon"] == "cwmp-proxy" and s["public_url"] == PUB

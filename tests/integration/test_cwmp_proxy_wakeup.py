@@ -52,7 +52,7 @@ def test_wakeup_digest_both_algorithms(outpost, tmp_path):
         assert cpe.algorithm_used() == cpe.algorithms[0]
     px.wait_for(r"wakeup device=00259E-EG8145V5-W1 .*outcome=ok status=200")
     m = requests.get(px.url("admin") + "/metrics", headers={"Authorization": "Bearer tok"}).text
-    assert 'cwmp_proxy_wakeups_total{outcome="ok"} 2' in m
+    assert 'outpost_cwmp_proxy_wakeups_total{outcome="ok"} 2' in m
     a.stop()
     sha.stop()
     md5.stop()
@@ -96,7 +96,7 @@ def test_wakeup_accepts_digest_from_the_acs(outpost, tmp_path):
     assert digest_wake(px, url, ACS[0], "wrong")[0] == 401
     assert cpe.woken == 2
     m = requests.get(px.url("admin") + "/metrics", headers={"Authorization": "Bearer tok"}).text
-    assert 'cwmp_proxy_wakeups_total{outcome="unauthorized"} 1' in m
+    assert 'outpost_cwmp_proxy_wakeups_total{outcome="unauthorized"} 1' in m
     a.stop()
     cpe.stop()
 
@@ -143,8 +143,8 @@ def test_wakeup_refusals(outpost, tmp_path):
     # the challenge is the normal first step of an ACS that waits for one:
     # counted apart and not logged as a failure
     m = requests.get(px.url("admin") + "/metrics", headers={"Authorization": "Bearer tok"}).text
-    assert 'cwmp_proxy_wakeups_total{outcome="challenged"} 1' in m
-    assert 'cwmp_proxy_wakeups_total{outcome="unauthorized"} 2' in m
+    assert 'outpost_cwmp_proxy_wakeups_total{outcome="challenged"} 1' in m
+    assert 'outpost_cwmp_proxy_wakeups_total{outcome="unauthorized"} 2' in m
     assert not [l for l in px.lines if "outcome=challenged" in l]
     assert len([l for l in px.lines if "outcome=unauthorized" in l]) == 2
     # an origin the proxy never rewrote: 403, nothing called
@@ -234,8 +234,8 @@ def test_wrong_passwords_lock_the_address_out(outpost, tmp_path):
     assert r.status_code == 429 and r.headers["Retry-After"] == "1" and "locked out" in r.text
     assert cpe.woken == 1
     m = requests.get(px.url("admin") + "/metrics", headers={"Authorization": "Bearer tok"}).text
-    assert "cwmp_proxy_wakeup_lockouts_total 1" in m
-    assert 'cwmp_proxy_wakeups_total{outcome="locked_out"} 1' in m
+    assert "outpost_cwmp_proxy_wakeup_lockouts_total 1" in m
+    assert 'outpost_cwmp_proxy_wakeups_total{outcome="locked_out"} 1' in m
     # logged when the lock began, not per refused attempt
     assert not [l for l in px.lines if "outcome=locked_out" in l]
     assert len([l for l in px.lines if "wakeup_auth_failed" in l]) == 2
