@@ -383,42 +383,10 @@ static void on_answer(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
 static const char *const acs_methods[] = { "Inform", "GetRPCMethods", "TransferComplete",
                                            "AutonomousTransferComplete", "RequestDownload" };
 
-static int cpe_lookup(const char *user, char *out, size_t outlen, void *ud)
-{
-    acs_t *a = ud;
-    const char *p = acs_creds_find(a->creds, user); /* per device first */
-    if (p)
-        return str_copy(out, outlen, p);
-    if (a->o.cpe_username && a->o.cpe_password && strcmp(user, a->o.cpe_username) == 0)
-        return str_copy(out, outlen, a->o.cpe_password);
-    return -ENOENT;
-}
-
-static bool authenticate(acs_t *a, http_req_t *req)
-{
-    if (!a->cpe_auth)
-        return true;
-    char user[128];
-    const char *why = NULL;
-    http_auth_result_t r = http_auth_check(a->cpe_auth, "POST", http_req_target(req),
-                                           http_req_header(req, "Authorization"), cpe_lookup, a,
-                                           user, sizeof user, &why);
-    if (r == HTTP_AUTH_OK)
-        return true;
-    if (r == HTTP_AUTH_FAILED) {
-        a->n.auth_failures++;
-        log_warn("cwmp_auth_failed", LF_S("peer", http_req_peer(req)), LF_S("reason", why ? why : "-"));
-    }
-    buf_t h = BUF_INIT(4096);
-    (void)http_auth_challenge(a->cpe_auth, r == HTTP_AUTH_STALE, &h);
-    http_respond_hdrs(req, 401, h.data, "text/plain", "authentication required\n", 24);
-    buf_free(&h);
-    return false;
-}
-
 /* Before any body byte is read: a request that does not continue a session
- * must authenticate first (so an unauthenticated peer never makes us buffer
- * a body), and may not be larger than an Inform reasonably is. */
+ * on its own connection must authenticate first (so an unauthenticated peer
+ * never makes us buffer a body), and a session's first message may not be
+ * larger than an Inform reasonably is. */
 enum { ACS_FIRST_MESSAGE_MAX = 1024 * 1024 };
 
 static void cwmp_on_head(http_req_t *req, void *ud)
@@ -428,14 +396,21 @@ static void cwmp_on_head(http_req_t *req, void *ud)
     if ((strcmp(path, "/") != 0 && strcmp(path, "/cwmp") != 0) ||
         strcmp(http_req_method(req), "POST") != 0)
         return; /* the handler answers 404/405 */
-    if (acs_session_find(a, req))
+    acs_conn_t *c = acs_conn_get(req);
+    if (!c) {
+        http_respond_error(req, 503, "out of memory");
         return;
-    if (!authenticate(a, req))
-        return; /* 401 sent; the body is discarded unread */
-    http_req_set_data(req, a); /* authenticated */
+    }
+    c->authed = false;
+    c->user[0] = '\0';
+    acs_session_t *s;
+    if (!acs_admit(a, req, c, &s))
+        return; /* 401/429 sent; the body is discarded unread */
     /* Content-Length or chunked alike: the server answers 413 (and logs
      * http_body_too_large) once the decoded body passes the cap. */
-    http_req_set_body_max(req, ACS_FIRST_MESSAGE_MAX, "a session's first message is at most 1 MiB");
+    if (!s)
+        http_req_set_body_max(req, ACS_FIRST_MESSAGE_MAX,
+                              "a session's first message is at most 1 MiB");
 }
 
 static bool blank(const char *b, size_t n)
@@ -449,7 +424,10 @@ static bool blank(const char *b, size_t n)
 static void decode_failed(acs_t *a, acs_session_t *s, http_req_t *req, int rc)
 {
     a->n.bad_requests++;
-    cwmp_ns_t ns = s ? s->ns : cwmp_decoder_ns(g_dec);
+    /* A cwmp namespace we do not know: a CWMP version we do not speak. 8006
+     * (ACS version incompatible with CPE) says so, in the newest namespace we
+     * speak; a session already in 1-0, whose schema ends at 8005, gets 8003. */
+    cwmp_ns_t ns = s ? s->ns : rc == CWMP_DEC_NAMESPACE ? CWMP_NS_1_2 : cwmp_decoder_ns(g_dec);
     log_warn("cwmp_bad_message", LF_S("peer", http_req_peer(req)),
              LF_S("reason", cwmp_decoder_reason(g_dec)));
     acs_respond_fault(s, req, ns, NULL, cwmp_decode_fault_code(rc, ns), cwmp_decoder_reason(g_dec));
@@ -457,7 +435,10 @@ static void decode_failed(acs_t *a, acs_session_t *s, http_req_t *req, int rc)
         acs_session_end(s, "bad message");
 }
 
-static void start_session(acs_t *a, http_req_t *req, const cwmp_msg_t *m)
+/* An Inform outside a session (or after the one it restarted): checked
+ * before anything is stored or ended, so that a device's row, its
+ * ConnectionRequestURL and its live session answer to its own identity only. */
+static void start_session(acs_t *a, http_req_t *req, const cwmp_msg_t *m, const char *user)
 {
     if (m->type != CWMP_INFORM) {
         a->n.bad_requests++;
@@ -465,20 +446,53 @@ static void start_session(acs_t *a, http_req_t *req, const cwmp_msg_t *m)
                       "a session starts with an Inform");
         return;
     }
+    char id[STORE_ID_MAX];
+    if (acs_inform_device_id(m, id, sizeof id) != 0) {
+        a->n.bad_requests++;
+        acs_respond_fault(NULL, req, m->ns, m->id, CWMP_FAULT_INVALID_ARGUMENTS, "bad DeviceId");
+        return;
+    }
+    if (a->cpe_auth && !acs_identity_allows(a, user, &m->device, id)) {
+        acs_identity_refused(a, req, user, id, "inform");
+        return;
+    }
     if ((int64_t)a->nsessions >= a->o.max_sessions) {
         http_respond_hdrs(req, 503, "Retry-After: 5\r\n", "text/plain", "too many sessions\n", 18);
         return;
     }
-    acs_session_t *s = acs_session_new(a, req);
+    acs_session_t *s = acs_session_new(a, req, user);
     if (!s) {
         http_respond_error(req, 503, "out of memory");
         return;
     }
     s->ns = m->ns;
-    s->authed = true;
     s->hold_requests = m->has_hold_requests && m->hold_requests;
     str_copy(s->req_id, sizeof s->req_id, m->id ? m->id : "");
     acs_on_inform(a, s, req, m);
+}
+
+/* An Inform inside a session: the CPE started over. The session keeps the
+ * DeviceId it started with; another one ends it, refused. */
+static void restart_session(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
+{
+    char user[ACS_USER_MAX], id[STORE_ID_MAX];
+    str_copy(user, sizeof user, s->user); /* the session may be freed when it ends */
+    if (acs_inform_device_id(m, id, sizeof id) == 0 && strcmp(id, s->device_id) != 0) {
+        if (a->cpe_auth && !acs_identity_allows(a, user, &m->device, id)) {
+            acs_session_end(s, "identity mismatch");
+            acs_identity_refused(a, req, user, id, "inform");
+            return;
+        }
+        a->n.bad_requests++;
+        log_warn("cwmp_session_device_changed", LF_S("device", s->device_id), LF_S("informed", id),
+                 LF_S("peer", http_req_peer(req)));
+        acs_respond_fault(s, req, s->ns, m->id, CWMP_FAULT_REQUEST_DENIED,
+                          "a session's DeviceId cannot change: start a new session");
+        acs_session_end(s, "device changed");
+        return;
+    }
+    acs_session_end(s, "restarted");
+    start_session(a, req, m, user);
 }
 
 void acs_cwmp_handle(http_req_t *req, void *ud)
@@ -495,13 +509,18 @@ void acs_cwmp_handle(http_req_t *req, void *ud)
     }
     size_t len;
     const char *body = http_req_body(req, &len);
-    acs_session_t *s = acs_session_find(a, req);
+    acs_conn_t *c = http_req_conn_data(req); /* made by on_head */
+    acs_session_t *s;
+    if (!c) {
+        http_respond_error(req, 503, "out of memory");
+        return;
+    }
+    if (!acs_admit(a, req, c, &s))
+        return;
     if (s && s->req) {
         http_respond_error(req, 409, "the session's previous request is still being handled");
         return;
     }
-    if (!s && !http_req_data(req) && !authenticate(a, req))
-        return;
     if (blank(body, len)) {
         if (!s) { /* nothing to continue */
             http_respond(req, 204, NULL, NULL, 0);
@@ -531,7 +550,7 @@ void acs_cwmp_handle(http_req_t *req, void *ud)
         return;
     }
     if (!s) {
-        start_session(a, req, m);
+        start_session(a, req, m, c->user);
         return;
     }
     acs_session_touch(s);
@@ -540,9 +559,8 @@ void acs_cwmp_handle(http_req_t *req, void *ud)
     if (m->has_hold_requests)
         s->hold_requests = m->hold_requests;
     switch (m->type) {
-    case CWMP_INFORM: /* the CPE started over on this connection */
-        acs_session_end(s, "restarted");
-        start_session(a, req, m);
+    case CWMP_INFORM:
+        restart_session(a, s, req, m);
         return;
     case CWMP_TRANSFER_COMPLETE:
     case CWMP_AUTONOMOUS_TRANSFER_COMPLETE:
@@ -617,20 +635,9 @@ int acs_cwmp_start(acs_t *a, const char *listen)
     g_dec = cwmp_decoder_new(&dopts);
     if (!g_dec)
         return -ENOMEM;
-    const char *mode = a->o.cpe_auth ? a->o.cpe_auth : "digest";
-    if (strcmp(mode, "none") != 0) {
-        bool tls = a->tls != NULL;
-        http_auth_opts_t ao = {
-            .realm = "outpost-acs",
-            .digest = strcmp(mode, "basic") != 0,
-            .basic = strcmp(mode, "digest") != 0 && (tls || a->o.cpe_basic_plain),
-        };
-        if (!ao.digest && !ao.basic)
-            return -EINVAL; /* acs_run refused this configuration already */
-        a->cpe_auth = http_auth_new(&ao);
-        if (!a->cpe_auth)
-            return -ENOMEM;
-    }
+    int rc = acs_cpe_auth_start(a);
+    if (rc)
+        return rc;
     http_server_opts_t so = {
         .max_body_bytes = a->o.cwmp_max_body,
         .on_head = cwmp_on_head,
@@ -665,6 +672,5 @@ void acs_cwmp_free(acs_t *a)
 {
     cwmp_decoder_free(g_dec);
     g_dec = NULL;
-    http_auth_free(a->cpe_auth);
-    a->cpe_auth = NULL;
+    acs_cpe_auth_free(a);
 }

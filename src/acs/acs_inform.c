@@ -101,6 +101,15 @@ static const char *find_param(const cwmp_msg_t *m, const char *suffix)
     return NULL;
 }
 
+int acs_inform_device_id(const cwmp_msg_t *m, char *id, size_t idlen)
+{
+    if (!m->device.oui || !m->device.serial_number ||
+        store_device_id(m->device.oui, m->device.product_class, m->device.serial_number, id,
+                        idlen) != 0)
+        return -EINVAL;
+    return 0;
+}
+
 void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
 {
     inform_job_t *j = calloc(1, sizeof *j);
@@ -111,8 +120,7 @@ void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t
         return;
     }
     store_device_t *d = &j->dev;
-    if (store_device_id(m->device.oui, m->device.product_class, m->device.serial_number, d->id,
-                        sizeof d->id) != 0 || !m->device.oui || !m->device.serial_number) {
+    if (acs_inform_device_id(m, d->id, sizeof d->id) != 0) {
         inform_free(j);
         a->n.bad_requests++;
         acs_respond_fault(s, req, s->ns, m->id, CWMP_FAULT_INVALID_ARGUMENTS, "bad DeviceId");

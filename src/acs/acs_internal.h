@@ -6,7 +6,7 @@
  *   acs_main.c     options, start-up, shutdown
  *   acs_cwmp.c     the CWMP endpoint: sessions, the RPC loop
  *   acs_inform.c   the Inform and TransferComplete
- *   acs_creds.c    per-device CPE credentials
+ *   acs_creds.c    CPE authentication: credentials, identities, lock-outs
  *   acs_tasks.c    task JSON <-> CWMP messages (pure, unit-tested)
  *   acs_api.c      the REST API
  *   acs_cr.c       connection requests (libcurl multi on the loop)
@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "codec/cwmp.h"
+#include "net/authguard.h"
 #include "core/config.h"
 #include "core/runtime.h"
 #include "net/curl_uv.h"
@@ -41,7 +42,10 @@ typedef struct acs_opts {
     char *cpe_auth;            /* "digest" (default), "basic", "both", "none" */
     char *cpe_username;
     char *cpe_password;
-    char *cpe_credentials;     /* file of per-device "USER PASSWORD" lines */
+    char *cpe_credentials;     /* file of "USER PASSWORD [DEVICE_ID]" lines */
+    char *cpe_username_template; /* binds a file user to a DeviceId: "{oui}-{serial}" */
+    int64_t cpe_auth_max_failures; /* wrong CPE credentials that lock an address out (0: off) */
+    int64_t cpe_auth_lockout_ms;   /* the first lock-out */
     bool cpe_basic_plain;      /* allow Basic without TLS */
     char *cr_username;         /* default connection request credentials */
     char *cr_password;
@@ -81,6 +85,8 @@ typedef struct acs {
     http_server_t *admin;      /* --admin-listen, may be NULL */
     http_router_t *admin_router;
     http_auth_t *cpe_auth;
+    authguard_t cpe_guard;     /* addresses that keep failing CPE authentication */
+    int64_t cpe_guard_swept_ms;
     acs_creds_t *creds;        /* per-device CPE credentials (may be NULL) */
     net_curl_t *curl;
     void *crs;                 /* connection requests in flight (acs_cr.c) */
@@ -92,11 +98,11 @@ typedef struct acs {
     uv_timer_t housekeeping;
     bool stopping;
 
-    /* live sessions, by cookie, by device id and by TCP connection */
+    /* live sessions, by cookie and by device id (by TCP connection: the
+     * connection's own state, acs_session.c) */
     uint64_t hash_key[2];      /* acs_hash's key, random per process */
     acs_session_t *by_cookie[ACS_HASH_BUCKETS];
     acs_session_t *by_device[ACS_HASH_BUCKETS];
-    acs_session_t *by_conn[ACS_HASH_BUCKETS];
     acs_session_t *all;        /* list of every live session */
     size_t nsessions;
     acs_waiter_t *waiters;
@@ -205,10 +211,24 @@ int acs_admin_start(acs_t *a, const char *listen);
 void acs_admin_stop(acs_t *a);
 
 /* ---- acs_creds.c ---- */
-int acs_creds_load(const char *path, acs_creds_t **out);
+enum { ACS_USER_MAX = 128 }; /* a CPE user name, with its NUL */
+/* Lines without a DEVICE_ID are refused unless have_template (logged once,
+ * file:line). */
+int acs_creds_load(const char *path, bool have_template, acs_creds_t **out);
 void acs_creds_free(acs_creds_t *c);
 /* The password of `user`, or NULL. */
 const char *acs_creds_find(const acs_creds_t *c, const char *user);
+/* --cpe-username-template: known placeholders, at least one (a cfg check). */
+int acs_template_check(const char *v, char *err, size_t errlen);
+/* Whether `user`, who authenticated, may speak for this DeviceId (device_id:
+ * as store_device_id builds it): its file line's device, the template, or
+ * the fleet-wide --cpe-username (any device). */
+bool acs_identity_allows(const acs_t *a, const char *user, const cwmp_device_id_t *d,
+                         const char *device_id);
+/* The CPE authentication of the CWMP listener (http_auth, the failure
+ * guard), and its end (the guard's last report). */
+int acs_cpe_auth_start(acs_t *a);
+void acs_cpe_auth_free(acs_t *a);
 
 /* ---- acs_dash.c ---- */
 void acs_dash_register(acs_t *a, http_router_t *r);

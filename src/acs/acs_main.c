@@ -45,12 +45,24 @@ static const cfg_opt_t acs_opts[] = {
     CFG_OPT("cpe-auth", CFG_STR, acs_opts_t, cpe_auth, "digest", "MODE",
             "CPE authentication: digest, basic, both or none", .check = check_auth_mode),
     CFG_OPT("cpe-username", CFG_STR, acs_opts_t, cpe_username, "cpe", "USER",
-            "user name CPEs authenticate with"),
+            "fleet-wide user name CPEs authenticate with (see --cpe-password)"),
     CFG_OPT("cpe-password", CFG_STR, acs_opts_t, cpe_password, NULL, "PASS",
-            "password CPEs authenticate with (required unless --cpe-auth none)", .flags = CFG_SECRET),
+            "fleet-wide password CPEs authenticate with: it proves no device's identity"
+            " (this or --cpe-credentials, unless --cpe-auth none)", .flags = CFG_SECRET),
     CFG_OPT("cpe-credentials", CFG_STR, acs_opts_t, cpe_credentials, NULL, "FILE",
-            "per-device CPE credentials: lines of \"USER PASSWORD\" (reloaded on SIGHUP);"
-            " checked before --cpe-username"),
+            "per-device CPE credentials: lines of \"USER PASSWORD DEVICE_ID\", the user may"
+            " inform as that device only (* for any device; without the column"
+            " --cpe-username-template binds it); reloaded on SIGHUP; checked before --cpe-username"),
+    CFG_OPT("cpe-username-template", CFG_STR, acs_opts_t, cpe_username_template, NULL, "TMPL",
+            "binds --cpe-credentials users without a DEVICE_ID: the user name must be this filled"
+            " in from the Inform's DeviceId ({oui}, {product_class}, {serial}, {id}: the device"
+            " id), e.g. {oui}-{serial}", .check = acs_template_check),
+    CFG_OPT("cpe-auth-max-failures", CFG_INT, acs_opts_t, cpe_auth_max_failures, "10", "N",
+            "wrong CPE credentials in a row that lock an address (IPv6: its /64; behind"
+            " --trusted-proxy: the forwarded one) out with 429 (0: never)", .min = 0, .max = 1000000),
+    CFG_OPT("cpe-auth-lockout", CFG_DURATION, acs_opts_t, cpe_auth_lockout_ms, "1m", "DURATION",
+            "the first lock-out; each one in a row lasts twice as long, up to 64 times this",
+            .min = 100, .max = 86400000),
     CFG_OPT("cpe-basic-plain", CFG_BOOL, acs_opts_t, cpe_basic_plain, "false", NULL,
             "accept Basic CPE authentication without TLS"),
     /* connection requests (acs_cr.c) */
@@ -244,7 +256,8 @@ static void on_reload(void *ud)
 {
     acs_t *a = ud;
     acs_creds_t *c;
-    if (a->o.cpe_credentials && acs_creds_load(a->o.cpe_credentials, &c) == 0) {
+    if (a->o.cpe_credentials &&
+        acs_creds_load(a->o.cpe_credentials, a->o.cpe_username_template != NULL, &c) == 0) {
         acs_creds_free(a->creds);
         a->creds = c;
     }
@@ -258,8 +271,18 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     int rc = runtime_mkdirs(a->o.common.data_dir);
     if (rc)
         return 1;
-    if (a->o.cpe_credentials && acs_creds_load(a->o.cpe_credentials, &a->creds) != 0)
+    if (a->o.cpe_username_template && !a->o.cpe_credentials) {
+        log_error("acs_config", LF_S("reason", "--cpe-username-template binds the users of "
+                                               "--cpe-credentials: set that file too"));
         return 2;
+    }
+    if (a->o.cpe_credentials && acs_creds_load(a->o.cpe_credentials,
+                                               a->o.cpe_username_template != NULL, &a->creds) != 0)
+        return 2;
+    if (strcmp(a->o.cpe_auth, "none") != 0 && a->o.cpe_password && a->creds)
+        log_warn("acs_config", LF_S("reason", "--cpe-password is a fleet-wide credential: a CPE "
+                                              "holding it may inform as any device, whatever "
+                                              "--cpe-credentials binds"));
     if (strcmp(a->o.cpe_auth, "none") != 0 && !a->o.cpe_password && !a->creds) {
         log_error("acs_config", LF_S("reason", "set --cpe-password or --cpe-credentials (or "
                                                "--cpe-auth none to turn CPE authentication off)"));

@@ -1,6 +1,7 @@
 /*
  * acs_session: the live-session tables (two fixed hash tables with chains,
- * one list), the 30 s inactivity timer, and the session's end.
+ * one list), each CWMP connection's state, the 30 s inactivity timer, and
+ * the session's end.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,18 +21,10 @@ uint32_t acs_hash(const acs_t *a, const char *s)
            (ACS_HASH_BUCKETS - 1);
 }
 
-static uint32_t conn_hash(const net_conn_t *c)
-{
-    uintptr_t v = (uintptr_t)c;
-    v ^= v >> 17;
-    v *= 0x9E3779B97F4A7C15ull;
-    return (uint32_t)(v >> 40) & (ACS_HASH_BUCKETS - 1);
-}
-
-/* which: 0 cookie chain, 1 device chain, 2 connection chain */
+/* which: 0 cookie chain, 1 device chain */
 static acs_session_t **next_of(acs_session_t *s, int which)
 {
-    return which == 0 ? &s->next_cookie : which == 1 ? &s->next_device : &s->next_conn;
+    return which == 0 ? &s->next_cookie : &s->next_device;
 }
 
 static void unlink_chain(acs_session_t **head, acs_session_t *s, int which)
@@ -57,37 +50,60 @@ static void on_timeout(uv_timer_t *t)
     acs_session_end(s, "timeout");
 }
 
-/* A connection's link to the session it started, so that its close is seen:
- * a CPE that ignores cookies can never find its session from another
- * connection, so the session ends now instead of at the timeout; any other
- * session forgets the connection (a later connection at the same address
- * must not be taken for it). Freed with the connection; cleared by the
- * session if that ends first. */
-typedef struct acs_conn_link {
-    acs_session_t *s;
-} acs_conn_link_t;
-
+/* The connection closed. A CPE that ignores cookies can never find its
+ * session from another connection, so that session ends now instead of at
+ * the timeout; any other session waits for its cookie on a new connection
+ * (which must authenticate again). */
 static void on_conn_gone(void *data)
 {
-    acs_conn_link_t *link = data;
-    acs_session_t *s = link->s;
-    free(link);
+    acs_conn_t *c = data;
+    acs_session_t *s = c->s;
+    free(c);
     if (!s)
         return;
-    s->link = NULL;
+    s->cn = NULL;
     if (s->cookieless) {
         log_info("cwmp_session_closed", LF_S("device", s->device_id[0] ? s->device_id : "-"),
                  LF_S("peer", s->peer), LF_S("reason", "the CPE closed the connection mid-session"));
         acs_session_end(s, "closed");
-        return;
     }
-    unlink_chain(&s->a->by_conn[conn_hash(s->conn)], s, 2);
-    s->conn = NULL;
 }
 
-acs_session_t *acs_session_new(acs_t *a, http_req_t *req)
+acs_conn_t *acs_conn_get(http_req_t *req)
 {
-    acs_session_t *s = calloc(1, sizeof *s);
+    acs_conn_t *c = http_req_conn_data(req);
+    if (c)
+        return c;
+    if (!(c = calloc(1, sizeof *c)))
+        return NULL;
+    http_req_set_conn_data(req, c, on_conn_gone); /* released at once if the connection is gone */
+    return http_req_conn_data(req);
+}
+
+/* c carries s from now on; whatever either carried before lets go. */
+static void attach(acs_session_t *s, acs_conn_t *c)
+{
+    if (s->cn == c)
+        return;
+    if (s->cn)
+        s->cn->s = NULL;
+    if (c->s)
+        c->s->cn = NULL;
+    s->cn = c;
+    c->s = s;
+}
+
+void acs_session_adopt(acs_session_t *s, http_req_t *req)
+{
+    acs_conn_t *c = acs_conn_get(req);
+    if (c && !s->ended)
+        attach(s, c);
+}
+
+acs_session_t *acs_session_new(acs_t *a, http_req_t *req, const char *user)
+{
+    acs_conn_t *c = acs_conn_get(req);
+    acs_session_t *s = c ? calloc(1, sizeof *s) : NULL;
     if (!s)
         return NULL;
     s->timer = malloc(sizeof *s->timer);
@@ -97,7 +113,7 @@ acs_session_t *acs_session_new(acs_t *a, http_req_t *req)
         return NULL;
     }
     s->a = a;
-    s->conn = http_req_conn(req);
+    str_copy(s->user, sizeof s->user, user ? user : "");
     str_copy(s->peer, sizeof s->peer, http_req_peer(req));
     s->started_ms = clock_mono_ms();
     s->started_s = clock_real_s();
@@ -107,14 +123,7 @@ acs_session_t *acs_session_new(acs_t *a, http_req_t *req)
     uint32_t h = acs_hash(a, s->cookie);
     s->next_cookie = a->by_cookie[h];
     a->by_cookie[h] = s;
-    h = conn_hash(s->conn);
-    s->next_conn = a->by_conn[h];
-    a->by_conn[h] = s;
-    s->link = malloc(sizeof *s->link);
-    if (s->link) { /* without it the session still ends at its timeout */
-        s->link->s = s;
-        http_req_set_conn_data(req, s->link, on_conn_gone);
-    }
+    attach(s, c);
     s->next_all = a->all;
     if (a->all)
         a->all->prev_all = s;
@@ -145,8 +154,9 @@ static const char *cookie_value(const char *hdr)
     return NULL;
 }
 
-acs_session_t *acs_session_find(acs_t *a, http_req_t *req)
+acs_session_t *acs_session_find(acs_t *a, http_req_t *req, bool *own)
 {
+    acs_conn_t *conn = http_req_conn_data(req);
     const char *c = cookie_value(http_req_header(req, "Cookie"));
     if (c) {
         char key[33];
@@ -155,19 +165,19 @@ acs_session_t *acs_session_find(acs_t *a, http_req_t *req)
             memcpy(key, c, 32);
             key[32] = '\0';
             for (acs_session_t *s = a->by_cookie[acs_hash(a, key)]; s; s = s->next_cookie)
-                if (!s->ended && str_ct_equal(s->cookie, 32, key, 32))
+                if (!s->ended && str_ct_equal(s->cookie, 32, key, 32)) {
+                    *own = conn && s->cn == conn;
                     return s;
+                }
         }
     }
-    /* No (known) cookie: the same TCP connection continues its session. The
-     * peer address guards against a connection object reused for another. */
-    net_conn_t *conn = http_req_conn(req);
-    const char *peer = http_req_peer(req);
-    for (acs_session_t *s = a->by_conn[conn_hash(conn)]; s; s = s->next_conn)
-        if (!s->ended && s->conn == conn && strcmp(s->peer, peer) == 0) {
-            s->cookieless = true;
-            return s;
-        }
+    /* No (known) cookie: the same TCP connection continues its session. */
+    if (conn && conn->s) {
+        conn->s->cookieless = true;
+        *own = true;
+        return conn->s;
+    }
+    *own = false;
     return NULL;
 }
 
@@ -252,11 +262,9 @@ void acs_session_end(acs_session_t *s, const char *outcome)
     unlink_chain(&a->by_cookie[acs_hash(a, s->cookie)], s, 0);
     if (s->device_id[0])
         unlink_chain(&a->by_device[acs_hash(a, s->device_id)], s, 1);
-    if (s->conn)
-        unlink_chain(&a->by_conn[conn_hash(s->conn)], s, 2);
-    if (s->link) {
-        s->link->s = NULL;
-        s->link = NULL;
+    if (s->cn) {
+        s->cn->s = NULL;
+        s->cn = NULL;
     }
     if (s->prev_all)
         s->prev_all->next_all = s->next_all;

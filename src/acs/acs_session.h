@@ -1,8 +1,15 @@
 /*
  * acs_session: one CWMP session (Inform ... empty 204), tied to the TCP
- * connection it started on and to a cookie, so a CPE that reconnects
+ * connection that carries it and to a cookie, so a CPE that reconnects
  * mid-session continues it. Owned by the acs_t's tables; freed when it has
  * ended and no store job still refers to it (refs).
+ *
+ * Identity: a session belongs to the user that authenticated its Inform
+ * (`user`, "" without CPE authentication) and to the DeviceId of that
+ * Inform. The connection that carries it is the proof: its requests need no
+ * credentials. A request on any other connection, cookie or not, must
+ * authenticate again as the same user, and then that connection carries the
+ * session (acs_session_adopt).
  */
 #ifndef OUTPOST_ACS_SESSION_H
 #define OUTPOST_ACS_SESSION_H
@@ -10,15 +17,24 @@
 #include "acs/acs_internal.h"
 #include "core/buf.h"
 
+/* A CWMP connection's own state (its http conn data), freed with the
+ * connection: the session it carries, and who the request being handled
+ * authenticated as (set in on_head, read by the handler: one request at a
+ * time per connection). */
+typedef struct acs_conn {
+    acs_session_t *s;          /* the session this connection is the proof of, or NULL */
+    bool authed;               /* the current request authenticated... */
+    char user[ACS_USER_MAX];   /* ...as this user */
+} acs_conn_t;
+
 struct acs_session {
     acs_t *a;
-    acs_session_t *next_cookie, *next_device, *next_conn;
+    acs_session_t *next_cookie, *next_device;
     acs_session_t *prev_all, *next_all;
     char cookie[33];
     char device_id[STORE_ID_MAX];
-    net_conn_t *conn;          /* the connection it started on (compared with peer);
-                                * NULL once that connection closed */
-    struct acs_conn_link *link; /* that connection's pointer back here, while both live */
+    char user[ACS_USER_MAX];   /* who authenticated its Inform ("" without CPE authentication) */
+    acs_conn_t *cn;            /* the connection carrying it; NULL once that closed */
     bool cookieless;           /* a request came without our cookie (found by connection) */
     char peer[64];
     cwmp_ns_t ns;
@@ -27,7 +43,6 @@ struct acs_session {
     char events[256];
     int rpcs;
     bool hold_requests;        /* the CPE asked us not to send requests */
-    bool authed;
     int pending_hint;          /* >0: there may be queued tasks */
     bool has_cur;              /* a task's RPC is out, waiting for the answer */
     store_task_t cur;          /* ... that task (params owned) */
@@ -41,9 +56,17 @@ struct acs_session {
     char req_id[64];           /* cwmp:ID of the CPE's last request, echoed */
 };
 
-acs_session_t *acs_session_new(acs_t *a, http_req_t *req);
-/* Find the session of a request: cookie first, then the connection. */
-acs_session_t *acs_session_find(acs_t *a, http_req_t *req);
+/* The request's connection state, made on first use; NULL without memory
+ * or once the connection is gone. */
+acs_conn_t *acs_conn_get(http_req_t *req);
+/* A session for the request's connection, belonging to `user`. */
+acs_session_t *acs_session_new(acs_t *a, http_req_t *req, const char *user);
+/* Find the session of a request: cookie first, then the connection. *own:
+ * the request came on the connection that carries it. */
+acs_session_t *acs_session_find(acs_t *a, http_req_t *req, bool *own);
+/* The request's connection carries the session from now on (its user
+ * authenticated there again). */
+void acs_session_adopt(acs_session_t *s, http_req_t *req);
 acs_session_t *acs_session_by_device(acs_t *a, const char *device_id);
 void acs_session_set_device(acs_session_t *s, const char *device_id);
 void acs_session_touch(acs_session_t *s);
@@ -53,12 +76,27 @@ void acs_session_end(acs_session_t *s, const char *outcome);
 void acs_session_unref(acs_session_t *s);
 void acs_session_log(acs_session_t *s, const char *dir, const char *data, size_t len);
 
+/* ---- acs_creds.c: who may speak ---- */
+/* Whether the request may go on, and with which session (*sp; NULL for
+ * none). A request on the connection that carries its session needs no
+ * credentials; any other authenticates (once: on_head's verdict stays in c
+ * for the handler) and continues a session only as the user that started
+ * it. False once answered (401, 429). */
+bool acs_admit(acs_t *a, http_req_t *req, acs_conn_t *c, acs_session_t **sp);
+/* `user` authenticated but may not speak for `device`: 401, logged once
+ * (cwmp_identity_mismatch), counted against the address. */
+void acs_identity_refused(acs_t *a, http_req_t *req, const char *user, const char *device,
+                          const char *what);
+
 /* ---- shared by acs_cwmp.c and acs_inform.c ---- */
 void acs_respond_xml(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m);
 void acs_respond_fault(acs_session_t *s, http_req_t *req, cwmp_ns_t ns, const char *id, int code,
                        const char *why);
 int acs_copy_params(const cwmp_msg_t *m, bool values, store_param_t **params, char **strings,
                     size_t *n);
+/* The device id of an Inform's DeviceId (store_device_id); -EINVAL when it
+ * has no OUI or serial number or is too long. */
+int acs_inform_device_id(const cwmp_msg_t *m, char *id, size_t idlen);
 void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t *m);
 void acs_on_transfer_complete(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m);
 

@@ -146,8 +146,9 @@ class CPE:
     keep-alive connection; new_connection() continues it on another."""
 
     def __init__(self, addr, ns="2", auth=None, capture_dir=None, use_cookies=True, tls=None,
-                 basic=False):
+                 basic=False, source=None):
         self.use_cookies = use_cookies
+        self.source = source  # local address to connect from ("127.0.0.2"), None: any
         self.tls = tls      # an ssl.SSLContext for https
         self.basic = basic  # answer with Basic instead of Digest
         self.addr = addr
@@ -163,10 +164,12 @@ class CPE:
     def new_connection(self):
         if self.conn:
             self.conn.close()
+        src = (self.source, 0) if self.source else None
         if self.tls:
-            self.conn = http.client.HTTPSConnection(*self.addr, timeout=15, context=self.tls)
+            self.conn = http.client.HTTPSConnection(*self.addr, timeout=15, context=self.tls,
+                                                    source_address=src)
         else:
-            self.conn = http.client.HTTPConnection(*self.addr, timeout=15)
+            self.conn = http.client.HTTPConnection(*self.addr, timeout=15, source_address=src)
 
     def close(self):
         if self.conn:

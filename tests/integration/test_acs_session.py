@@ -349,7 +349,8 @@ def test_dashboard_is_self_contained(outpost, tmp_path):
 def test_per_device_credentials_and_reload(outpost, tmp_path):
     creds = tmp_path / "cpe-credentials"
     creds.write_text("# user password\nSN-A  pass-a\n")
-    d = start_acs(outpost, tmp_path, "--cpe-credentials", str(creds))
+    d = start_acs(outpost, tmp_path, "--cpe-credentials", str(creds),
+                  "--cpe-username-template", "SN-{serial}")   # SN-A may be serial A only
     addr = cwmp_addr(d)
     assert CPE(addr, auth=("SN-A", "pass-a")).inform("A").rpc == "InformResponse"
     assert CPE(addr, auth=("SN-A", "pass-b")).inform("A").status == 401
