@@ -221,14 +221,22 @@ void authguard_ok(authguard_t *g, const char *addr)
     unsigned char key[8];
     size_t klen;
     authguard_ent_t *e = find(g, addr, key, &klen);
-    if (e)
+    if (!e)
+        return;
+    if (!e->unlogged) {
         drop(g, e);
+        return;
+    }
+    /* failures not said yet are still said by the sweep, which then drops it */
+    e->failures = e->strikes = 0;
+    e->until_ms = 0;
 }
 
 void authguard_sweep(authguard_t *g, int64_t now_ms,
                      void (*report)(const authguard_report_t *rep, void *ud), void *ud)
 {
-    for (authguard_ent_t *e = g->head; e; e = e->next) {
+    for (authguard_ent_t *e = g->head, *next; e; e = next) {
+        next = e->next;
         if (!e->unlogged || now_ms - e->last_log_ms < g->log_interval_ms)
             continue;
         authguard_report_t rep = { .log = true, .count = e->unlogged };
@@ -238,5 +246,7 @@ void authguard_sweep(authguard_t *g, int64_t now_ms,
         e->unlogged = 0;
         e->last_log_ms = now_ms;
         report(&rep, ud);
+        if (!e->failures && !e->strikes && e->until_ms <= now_ms)
+            drop(g, e); /* forgiven by a success: only the count was left to say */
     }
 }

@@ -78,7 +78,8 @@ int64_t authguard_check(authguard_t *g, const char *addr, int64_t now_ms, authgu
  * failure starts one, 0 otherwise, -ENOMEM when it could not be counted.
  * rep (may be NULL) says whether to log now. */
 int64_t authguard_fail(authguard_t *g, const char *addr, int64_t now_ms, authguard_report_t *rep);
-/* Right credentials from addr: its failures are forgotten. */
+/* Right credentials from addr: its failures are forgotten (a count not yet
+ * logged is still reported by the next sweep). */
 void authguard_ok(authguard_t *g, const char *addr);
 /* Report every address whose failures since its last line are older than
  * the log interval (call every few seconds to a minute). */

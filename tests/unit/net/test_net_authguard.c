@@ -164,6 +164,18 @@ static void test_refused_and_sweep(void **state)
     assert_int_equal(swept_count, 40);
     authguard_sweep(&g, t + 200000, on_sweep, NULL);
     assert_int_equal(swept, 1); /* nothing new */
+    /* a success forgives, but failures not said yet are still said, once */
+    authguard_fail(&g, "198.51.100.1", t + 300000, &rep);
+    assert_true(rep.log); /* said at once: the last line is old */
+    authguard_fail(&g, "198.51.100.1", t + 300001, &rep);
+    assert_false(rep.log);
+    authguard_ok(&g, "198.51.100.1");
+    assert_int_equal(authguard_locked(&g, "198.51.100.1", t + 300002), 0);
+    assert_int_equal(authguard_count(&g), 1);
+    authguard_sweep(&g, t + 400000, on_sweep, NULL);
+    assert_int_equal(swept, 2);
+    assert_int_equal(swept_count, 1);
+    assert_int_equal(authguard_count(&g), 0);
     authguard_free(&g);
 }
 
