@@ -152,7 +152,8 @@ enum {
     CWMP_FAULT_INVALID_ARGUMENTS = 8003,
     CWMP_FAULT_RESOURCES_EXCEEDED = 8004,
     CWMP_FAULT_RETRY_REQUEST = 8005,
-    CWMP_FAULT_ACS_VERSION = 8006, /* 1-1 and later */
+    CWMP_FAULT_ACS_VERSION = 8006, /* named in CWMP 1.4; 1-1 and 1-2 accept it as a number of the
+                                    * ACS range (8000-8999), 1-0 does not */
     CWMP_FAULT_CPE_METHOD_NOT_SUPPORTED = 9000,
     CWMP_FAULT_CPE_REQUEST_DENIED = 9001,
     CWMP_FAULT_CPE_INTERNAL_ERROR = 9002,
