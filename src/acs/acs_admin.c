@@ -1,64 +1,237 @@
 /*
- * acs_admin: the loopback admin listener (--admin-listen): /metrics in the
- * Prometheus text format and /status as JSON, both behind the API token.
- * Both read counters the ACS keeps anyway.
+ * acs_admin: the ACS's series for /metrics, its /status and /health, served
+ * by net/http_admin on --admin-listen. Counters are kept where things happen
+ * (a->n, a->m); the fleet's gauges (devices, open tasks) come from a store
+ * snapshot taken every --fleet-refresh (15 s), so a scrape costs the same
+ * with 100 devices or 100,000 and never waits on the disk.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "acs/acs_internal.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/str.h"
+#include "net/http_admin.h"
 
-static void counters(acs_t *a, buf_t *b)
+/* ---- what /metrics counts as it happens -------------------------------------------- */
+
+/* TR-069 Table 7's event codes (a CPE's "M <method>" and "X <vendor> ..."
+ * codes are counted as "M" and "X", anything else as "other"). */
+static const char *const event_names[ACS_EVENTS] = {
+    "0 BOOTSTRAP", "1 BOOT", "2 PERIODIC", "3 SCHEDULED", "4 VALUE CHANGE", "5 KICKED",
+    "6 CONNECTION REQUEST", "7 TRANSFER COMPLETE", "8 DIAGNOSTICS COMPLETE", "9 REQUEST DOWNLOAD",
+    "10 AUTONOMOUS TRANSFER COMPLETE", "11 DU STATE CHANGE COMPLETE",
+    "12 AUTONOMOUS DU STATE CHANGE COMPLETE", "13 WAKEUP", "14 HEARTBEAT", "M", "X", "other",
+};
+
+void acs_metrics_event(acs_t *a, const char *code)
 {
+    size_t i = 0;
+    if ((code[0] == 'M' || code[0] == 'X') && code[1] == ' ')
+        i = code[0] == 'M' ? ACS_EVENTS - 3 : ACS_EVENTS - 2;
+    else
+        while (i < ACS_EVENTS - 3 && strcmp(event_names[i], code) != 0)
+            i++;
+    a->m.informs_by_event[i]++;
+}
+
+/* CPE fault codes: 9000-9032 one by one (TR-069 A.5.1), 9800-9899 as
+ * vendor, anything else as other: a bounded label set whatever CPEs say. */
+void acs_metrics_fault(acs_t *a, int code)
+{
+    size_t i = code >= 9000 && code <= 9032 ? (size_t)(code - 9000)
+               : code >= 9800 && code <= 9899 ? ACS_FAULT_VENDOR : ACS_FAULT_OTHER;
+    a->m.cpe_faults_by_code[i]++;
+}
+
+/* ---- the fleet snapshot ---------------------------------------------------------------- */
+
+typedef struct fleet_job {
+    acs_t *a;
+    int64_t now;
+    acs_fleet_t f;
+} fleet_job_t;
+
+static int count_open(const char *type, int status, int64_t count, void *ud)
+{
+    acs_fleet_t *f = ud;
+    if (f->nopen >= sizeof f->open / sizeof f->open[0])
+        return 1;
+    str_copy(f->open[f->nopen].type, sizeof f->open[f->nopen].type, type);
+    f->open[f->nopen].status = status;
+    f->open[f->nopen].count = count;
+    f->nopen++;
+    return 0;
+}
+
+static int fleet_run(store_t *s, void *ud)
+{
+    fleet_job_t *j = ud;
+    int rc = store_stats(s, j->now, j->a->default_interval_s, &j->f.stats);
+    if (!rc)
+        rc = store_task_open_counts(s, count_open, &j->f);
+    return rc;
+}
+
+static void fleet_done(int rc, void *ud)
+{
+    fleet_job_t *j = ud;
+    if (rc == 0) {
+        j->f.valid = true;
+        j->f.at_s = j->now;
+        j->a->fleet = j->f;
+    }
+    free(j);
+}
+
+static void on_fleet_timer(uv_timer_t *t)
+{
+    acs_t *a = t->data;
+    fleet_job_t *j = a->db && !a->stopping ? calloc(1, sizeof *j) : NULL;
+    if (!j)
+        return;
+    j->a = a;
+    j->now = clock_real_s();
+    if (store_worker_submit(a->db, fleet_run, fleet_done, j) != 0)
+        free(j);
+}
+
+/* ---- /metrics --------------------------------------------------------------------------- */
+
+static int write_labelled(buf_t *o, const char *name, const char *label, const char *value, double v)
+{
+    buf_t l = BUF_INIT(512);
+    int rc = buf_printf(&l, "%s=\"", label);
+    if (!rc)
+        rc = metrics_label_escape(&l, value);
+    if (!rc)
+        rc = buf_append_byte(&l, '"');
+    if (!rc)
+        rc = metrics_value(o, name, l.data, v);
+    buf_free(&l);
+    return rc;
+}
+
+static int write_metrics(buf_t *o, void *ud)
+{
+    acs_t *a = ud;
     uint64_t batches = 0, jobs = 0;
     if (a->db)
         store_worker_counters(a->db, &batches, &jobs);
     const struct {
         const char *name, *type, *help;
-        uint64_t v;
-    } m[] = {
-        { "outpost_acs_sessions_total", "counter", "CWMP sessions started", a->n.sessions },
-        { "outpost_acs_informs_total", "counter", "Informs received", a->n.informs },
-        { "outpost_acs_rpcs_total", "counter", "RPCs sent to CPEs", a->n.rpcs },
-        { "outpost_acs_cpe_faults_total", "counter", "CPE faults received", a->n.cpe_faults },
-        { "outpost_acs_acs_faults_total", "counter", "ACS faults sent", a->n.faults },
-        { "outpost_acs_session_timeouts_total", "counter", "sessions ended by the idle timeout",
-          a->n.timeouts },
-        { "outpost_acs_auth_failures_total", "counter", "CPE authentication failures",
-          a->n.auth_failures },
-        { "outpost_acs_bad_messages_total", "counter", "undecodable or out-of-place CWMP messages",
-          a->n.bad_requests },
-        { "outpost_acs_connection_requests_total", "counter", "connection requests sent",
-          a->n.cr_sent },
-        { "outpost_acs_connection_requests_ok_total", "counter", "connection requests answered 200/204",
-          a->n.cr_ok },
-        { "outpost_acs_connection_requests_failed_total", "counter", "connection requests failed",
-          a->n.cr_failed },
-        { "outpost_acs_live_sessions", "gauge", "CWMP sessions in progress", a->nsessions },
-        { "outpost_acs_store_queue", "gauge", "store jobs waiting or running",
-          a->db ? store_worker_pending(a->db) : 0 },
-        { "outpost_acs_store_batches_total", "counter", "store transactions committed", batches },
-        { "outpost_acs_store_jobs_total", "counter", "store jobs run", jobs },
-        { "outpost_acs_cwmp_connections", "gauge", "open CWMP connections",
-          a->cwmp ? http_server_connections(a->cwmp) : 0 },
+        double v;
+    } plain[] = {
+        { "outpost_acs_sessions_total", "counter", "CWMP sessions started.", (double)a->n.sessions },
+        { "outpost_acs_live_sessions", "gauge", "CWMP sessions in progress.", (double)a->nsessions },
+        { "outpost_acs_rpcs_total", "counter", "RPCs sent to CPEs.", (double)a->n.rpcs },
+        { "outpost_acs_acs_faults_total", "counter", "Faults the ACS sent.", (double)a->n.faults },
+        { "outpost_acs_session_timeouts_total", "counter", "Sessions ended by the idle timeout.",
+          (double)a->n.timeouts },
+        { "outpost_acs_auth_failures_total", "counter", "CPE authentication failures.",
+          (double)a->n.auth_failures },
+        { "outpost_acs_auth_lockouts_total", "counter", "CPE addresses locked out after failures.",
+          (double)a->cpe_guard.lockouts },
+        { "outpost_acs_api_auth_failures_total", "counter", "Wrong API tokens.",
+          a->router ? (double)http_router_auth_failures(a->router) : 0 },
+        { "outpost_acs_bad_messages_total", "counter", "Undecodable or out-of-place CWMP messages.",
+          (double)a->n.bad_requests },
+        { "outpost_acs_cwmp_connections", "gauge", "Open CWMP connections.",
+          a->cwmp ? (double)http_server_connections(a->cwmp) : 0 },
+        { "outpost_acs_store_queue", "gauge", "Store jobs waiting or running.",
+          a->db ? (double)store_worker_pending(a->db) : 0 },
+        { "outpost_acs_store_batches_total", "counter", "Store transactions committed.", (double)batches },
+        { "outpost_acs_store_jobs_total", "counter", "Store jobs run.", (double)jobs },
     };
-    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
-        (void)buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", m[i].name, m[i].help,
-                         m[i].name, m[i].type, m[i].name, (unsigned long long)m[i].v);
+    int rc = 0;
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0] && !rc; i++)
+        rc = metrics_one(o, plain[i].name, plain[i].type, plain[i].help, plain[i].v);
+
+    if (!rc)
+        rc = metrics_head(o, "outpost_acs_informs_total", "counter", "Informs received, by event code.");
+    for (size_t i = 0; i < ACS_EVENTS && !rc; i++)
+        rc = write_labelled(o, "outpost_acs_informs_total", "event", event_names[i],
+                            (double)a->m.informs_by_event[i]);
+
+    if (!rc)
+        rc = metrics_head(o, "outpost_acs_cpe_faults_total", "counter",
+                          "Faults CPEs answered RPCs with, by code (9800-9899 as vendor).");
+    for (size_t i = 0; i < ACS_FAULT_CODES && !rc; i++) {
+        if (!a->m.cpe_faults_by_code[i])
+            continue; /* 35 zero series say nothing */
+        char code[16];
+        snprintf(code, sizeof code, "%zu", 9000 + i);
+        rc = write_labelled(o, "outpost_acs_cpe_faults_total", "code",
+                            i == ACS_FAULT_VENDOR ? "vendor" : i == ACS_FAULT_OTHER ? "other" : code,
+                            (double)a->m.cpe_faults_by_code[i]);
+    }
+
+    static const char *const cr_outcomes[] = { "ok", "refused", "failed" };
+    uint64_t cr[] = { a->n.cr_ok, a->m.cr_refused, a->n.cr_failed };
+    if (!rc)
+        rc = metrics_head(o, "outpost_acs_connection_requests_total", "counter",
+                          "Connection requests by outcome (refused: not sent, e.g. --cr-deny).");
+    for (size_t i = 0; i < 3 && !rc; i++)
+        rc = write_labelled(o, "outpost_acs_connection_requests_total", "outcome", cr_outcomes[i],
+                            (double)cr[i]);
+
+    static const char *const finished[] = { [STORE_TASK_DONE] = "done", [STORE_TASK_FAILED] = "failed",
+                                            [STORE_TASK_EXPIRED] = "expired",
+                                            [STORE_TASK_CANCELLED] = "cancelled" };
+    if (!rc)
+        rc = metrics_head(o, "outpost_acs_tasks_finished_total", "counter", "Tasks finished, by status.");
+    for (int s = STORE_TASK_DONE; s <= STORE_TASK_CANCELLED && !rc; s++)
+        rc = write_labelled(o, "outpost_acs_tasks_finished_total", "status", finished[s],
+                            (double)a->m.tasks_finished[s]);
+
+    if (!rc)
+        rc = metrics_head(o, "outpost_acs_session_seconds", "histogram",
+                          "CWMP session duration, Inform to the end.");
+    if (!rc)
+        rc = metrics_hist_write(o, "outpost_acs_session_seconds", "", &a->m.session_seconds);
+    if (!rc && a->db)
+        rc = metrics_head(o, "outpost_acs_store_job_seconds", "histogram",
+                          "Store jobs from submission to durable completion.");
+    if (!rc && a->db)
+        rc = metrics_hist_write(o, "outpost_acs_store_job_seconds", "", store_worker_latency(a->db));
+
+    /* the fleet, as of the last snapshot */
+    const acs_fleet_t *f = &a->fleet;
+    if (!rc && f->valid) {
+        rc = metrics_one(o, "outpost_acs_devices", "gauge", "Devices known.",
+                         (double)f->stats.total_devices);
+        if (!rc)
+            rc = metrics_one(o, "outpost_acs_devices_online", "gauge",
+                             "Devices whose last Inform is within twice their interval.",
+                             (double)f->stats.online_devices);
+        if (!rc)
+            rc = metrics_head(o, "outpost_acs_tasks", "gauge", "Open tasks, by type and status.");
+        for (size_t i = 0; i < f->nopen && !rc; i++) {
+            buf_t l = BUF_INIT(256);
+            rc = buf_append_str(&l, "type=\"");
+            if (!rc)
+                rc = metrics_label_escape(&l, f->open[i].type);
+            if (!rc)
+                rc = buf_printf(&l, "\",status=\"%s\"", f->open[i].status ? "sent" : "pending");
+            if (!rc)
+                rc = metrics_value(o, "outpost_acs_tasks", l.data, (double)f->open[i].count);
+            buf_free(&l);
+        }
+        if (!rc)
+            rc = metrics_one(o, "outpost_acs_fleet_snapshot_timestamp_seconds", "gauge",
+                             "When the device and task gauges were read from the store.",
+                             (double)f->at_s);
+    }
+    return rc;
 }
 
-static void h_metrics(http_req_t *r, void *ud)
-{
-    buf_t b = BUF_INIT(1 << 20);
-    counters(ud, &b);
-    http_respond(r, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
-    buf_free(&b);
-}
+/* ---- /status and /health ---------------------------------------------------------------- */
 
-static void h_status(http_req_t *r, void *ud)
+static int write_status(buf_t *out, void *ud)
 {
     acs_t *a = ud;
     json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "cwmp",
@@ -68,30 +241,62 @@ static void h_status(http_req_t *r, void *ud)
                           (json_int_t)a->n.cpe_faults, "store_queue",
                           (json_int_t)(a->db ? store_worker_pending(a->db) : 0),
                           "connection_requests", (json_int_t)a->n.cr_sent);
-    acs_api_json(r, 200, o);
+    if (a->fleet.valid)
+        json_object_set_new(o, "devices", json_pack("{s:I, s:I}", "total",
+                                                     (json_int_t)a->fleet.stats.total_devices, "online",
+                                                     (json_int_t)a->fleet.stats.online_devices));
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    int rc = s ? buf_append_str(out, s) : -ENOMEM;
+    free(s);
+    return rc;
+}
+
+/* Unhealthy when the store cannot commit (disk full, read-only file) or its
+ * queue is nearly full: CPEs' sessions then fail or wait. */
+static int health(char *why, size_t len, void *ud)
+{
+    acs_t *a = ud;
+    if (!a->db) {
+        snprintf(why, len, "store not open");
+        return -1;
+    }
+    int e = store_worker_last_error(a->db);
+    if (e) {
+        snprintf(why, len, "store cannot commit: %s", log_strerror(e));
+        return -1;
+    }
+    size_t q = store_worker_pending(a->db), max = store_worker_max_queue(a->db);
+    if (q >= max - max / 10) {
+        snprintf(why, len, "store queue nearly full (%zu of %zu jobs)", q, max);
+        return -1;
+    }
+    return 0;
 }
 
 int acs_admin_start(acs_t *a, const char *listen)
 {
-    http_router_opts_t ro = { .name = "acs-admin", .token = a->api_token };
-    http_router_t *r = a->admin_router = http_router_new(&ro);
-    if (!r)
+    http_admin_opts_t ao = { .daemon = "acs", .listen = listen, .token = a->api_token,
+                             .metrics_public = a->o.common.metrics_public, .metrics = write_metrics,
+                             .status = write_status, .health = health, .ud = a };
+    int rc = http_admin_start(a->loop, &ao, &a->admin);
+    if (rc || !a->admin)
+        return rc;
+    a->fleet_timer = malloc(sizeof *a->fleet_timer);
+    if (!a->fleet_timer)
         return -ENOMEM;
-    if (http_router_add(r, "GET", "/metrics", HTTP_ACCESS_TOKEN, h_metrics, a) ||
-        http_router_add(r, "GET", "/status", HTTP_ACCESS_TOKEN, h_status, a))
-        return -ENOMEM;
-    http_server_opts_t so = { .on_head = http_router_on_head, .handler = http_router_dispatch,
-                              .ud = r, .max_body_bytes = 4096 };
-    a->admin = http_server_new(a->loop, &so);
-    if (!a->admin)
-        return -ENOMEM;
-    return http_server_listen(a->admin, &(net_listen_opts_t){ .addr = listen });
+    uv_timer_init(a->loop, a->fleet_timer);
+    a->fleet_timer->data = a;
+    uv_timer_start(a->fleet_timer, on_fleet_timer, 0, (uint64_t)a->o.fleet_refresh_ms);
+    return 0;
 }
 
 void acs_admin_stop(acs_t *a)
 {
-    if (a->admin) {
-        http_server_close(a->admin, NULL, NULL);
-        a->admin = NULL;
+    if (a->fleet_timer) {
+        uv_close((uv_handle_t *)a->fleet_timer, (uv_close_cb)free);
+        a->fleet_timer = NULL;
     }
+    http_admin_close(a->admin);
+    a->admin = NULL;
 }

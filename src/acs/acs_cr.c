@@ -167,6 +167,15 @@ const char *acs_cr_outcome(int rc)
     }
 }
 
+/* Refused (nothing sent) and failed are told apart in /metrics. */
+static void count_failure(acs_t *a, int rc)
+{
+    if (strcmp(acs_cr_outcome(rc), "refused") == 0)
+        a->m.cr_refused++;
+    else
+        a->n.cr_failed++;
+}
+
 const char *acs_cr_strerror(int rc)
 {
     switch (rc) {
@@ -232,7 +241,7 @@ static void cr_finished(CURL *easy, CURLcode rc, long status, void *ud)
         reason = text;
     }
     if (err) {
-        a->n.cr_failed++;
+        count_failure(a, err);
         log_warn("cwmp_connection_request", LF_S("device", c->device), LF_I("status", status),
                  LF_S("outcome", acs_cr_outcome(err)), LF_S("reason", reason));
     } else {
@@ -261,7 +270,7 @@ int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud
     if (rc == 0 && !e)
         rc = -ENOMEM;
     if (rc) {
-        a->n.cr_failed++;
+        count_failure(a, rc);
         log_warn("cwmp_connection_request", LF_S("device", d->id), LF_I("status", 0),
                  LF_S("outcome", acs_cr_outcome(rc)), LF_S("reason", acs_cr_strerror(rc)));
         free(c);

@@ -228,8 +228,11 @@ static void step_done(int rc, void *ud)
     acs_t *a = s->a;
     http_req_t *req = s->req;
     s->req = NULL;
-    if (j->finish_id)
+    if (j->finish_id) {
+        if (rc >= 0)
+            a->m.tasks_finished[j->finish_status]++;
         acs_task_finished(a, j->finish_id);
+    }
     if (s->ended || !req) {
         if (j->found) { /* taken but never sent: back to the queue */
             int64_t *id = malloc(sizeof *id);
@@ -345,6 +348,7 @@ static void on_answer(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m)
     }
     if (m->type == CWMP_FAULT) {
         a->n.cpe_faults++;
+        acs_metrics_fault(a, m->fault.code);
         s->faulted = true;
         j->finish_id = s->cur.id;
         j->finish_status = STORE_TASK_FAILED;

@@ -159,6 +159,7 @@ void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t
     size_t off = 0;
     for (size_t i = 0; i < m->n_events; i++) {
         const char *code = m->events[i].code;
+        acs_metrics_event(a, code);
         if (strcmp(code, "0 BOOTSTRAP") == 0)
             j->bootstrap = true;
         /* The CommandKey of our Reboot/ScheduleInform comes back: done. */

@@ -11,7 +11,7 @@
  *   acs_api.c      the REST API
  *   acs_cr.c       connection requests (libcurl multi on the loop)
  *   acs_dash.c     the embedded dashboard
- *   acs_admin.c    /metrics and /status on --admin-listen
+ *   acs_admin.c    /metrics, /status and /health on --admin-listen (net/http_admin)
  */
 #ifndef OUTPOST_ACS_INTERNAL_H
 #define OUTPOST_ACS_INTERNAL_H
@@ -58,6 +58,7 @@ typedef struct acs_opts {
     int64_t session_timeout_ms;
     int64_t default_interval_ms; /* for `online` when a CPE reports none */
     int64_t task_ttl_ms;       /* tasks expire after this */
+    int64_t fleet_refresh_ms;  /* how often /metrics' fleet gauges are read from the store */
     uint64_t cwmp_max_body;
     int64_t max_sessions;
     int64_t param_history;
@@ -65,6 +66,29 @@ typedef struct acs_opts {
     bool rediscover;           /* BOOTSTRAP queues a GetParameterValues of the root */
     cfg_list_t trusted_proxies; /* CIDRs whose X-Forwarded-For names the CPE */
 } acs_opts_t;
+
+/* What /metrics counts beyond the plain counters (acs_admin.c). */
+enum { ACS_EVENTS = 18, ACS_FAULT_CODES = 35, ACS_FAULT_VENDOR = 33, ACS_FAULT_OTHER = 34 };
+typedef struct acs_metrics {
+    uint64_t informs_by_event[ACS_EVENTS];
+    uint64_t cpe_faults_by_code[ACS_FAULT_CODES]; /* 9000-9032, vendor, other */
+    uint64_t tasks_finished[STORE_TASK_CANCELLED + 1];
+    uint64_t cr_refused;       /* connection requests not sent (no URL, --cr-deny...) */
+    metrics_hist_t session_seconds;
+} acs_metrics_t;
+
+/* The fleet as the store last said (devices, open tasks by type and status). */
+typedef struct acs_fleet {
+    bool valid;
+    int64_t at_s;
+    store_stats_t stats;
+    struct {
+        char type[32];
+        int status;
+        int64_t count;
+    } open[64];
+    size_t nopen;
+} acs_fleet_t;
 
 typedef struct acs_session acs_session_t;
 typedef struct acs_creds acs_creds_t;
@@ -82,8 +106,7 @@ typedef struct acs {
     http_server_t *cwmp;
     http_server_t *api;
     http_router_t *router;
-    http_server_t *admin;      /* --admin-listen, may be NULL */
-    http_router_t *admin_router;
+    struct http_admin *admin;  /* --admin-listen, may be NULL */
     http_auth_t *cpe_auth;
     authguard_t cpe_guard;     /* addresses that keep failing CPE authentication */
     int64_t cpe_guard_swept_ms;
@@ -111,6 +134,9 @@ typedef struct acs {
         uint64_t sessions, informs, rpcs, faults, cpe_faults, timeouts, auth_failures,
             bad_requests, cr_sent, cr_ok, cr_failed;
     } n;
+    acs_metrics_t m;           /* the labelled series of /metrics (acs_admin.c) */
+    acs_fleet_t fleet;         /* the last store snapshot of the fleet (acs_admin.c) */
+    uv_timer_t *fleet_timer;   /* heap: freed in its close callback */
 } acs_t;
 
 /* ---- acs_cwmp.c ---- */
@@ -209,6 +235,9 @@ void acs_cr_stop(acs_t *a);
 /* ---- acs_admin.c ---- */
 int acs_admin_start(acs_t *a, const char *listen);
 void acs_admin_stop(acs_t *a);
+/* Count an Inform's event code, a CPE fault code. */
+void acs_metrics_event(acs_t *a, const char *code);
+void acs_metrics_fault(acs_t *a, int code);
 
 /* ---- acs_creds.c ---- */
 enum { ACS_USER_MAX = 128 }; /* a CPE user name, with its NUL */

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "net/egress.h"
+#include "net/http_admin.h"
 
 static int check_auth_mode(const char *v, char *err, size_t errlen)
 {
@@ -34,7 +35,7 @@ static const cfg_opt_t acs_opts[] = {
             "CWMP endpoint (paths / and /cwmp)", .check = cfg_check_hostport),
     CFG_OPT("api-listen", CFG_STR, acs_opts_t, api_listen, "127.0.0.1:8080", "HOST:PORT",
             "REST API and dashboard", .check = cfg_check_hostport),
-    CFG_COMMON_ADMIN(acs_opts_t, NULL),
+    CFG_COMMON_ADMIN(acs_opts_t, "127.0.0.1:8081"),
     CFG_COMMON_TLS(acs_opts_t, "for the CWMP endpoint (TLS when set)"),
     CFG_COMMON_DATA_DIR(acs_opts_t, "acs"),
     CFG_COMMON_API_TOKEN(acs_opts_t),
@@ -91,6 +92,9 @@ static const cfg_opt_t acs_opts[] = {
     CFG_OPT("default-inform-interval", CFG_DURATION, acs_opts_t, default_interval_ms, "1h", "DURATION",
             "PeriodicInformInterval assumed for `online` when a CPE reports none",
             .min = 1000, .max = 86400000 * 30.0),
+    CFG_OPT("fleet-refresh", CFG_DURATION, acs_opts_t, fleet_refresh_ms, "15s", "DURATION",
+            "how often the device and task gauges of /metrics are read from the store",
+            .min = 100, .max = 3600000),
     CFG_OPT("task-ttl", CFG_DURATION, acs_opts_t, task_ttl_ms, "7d", "DURATION",
             "tasks not done by then expire (0: never)", .min = 0, .max = 86400000.0 * 365),
     CFG_OPT("cwmp-max-body", CFG_SIZE, acs_opts_t, cwmp_max_body, "8MiB", "SIZE",
@@ -146,13 +150,16 @@ static void on_stop(void *ud)
 typedef struct expire_job {
     acs_t *a;
     int64_t now; /* the sweep's clock: tasks that expired by then are swept */
+    int expired; /* how many this sweep expired (for /metrics) */
 } expire_job_t;
 
 static int expire_run(store_t *s, void *ud)
 {
-    int n = store_task_expire(s, ((expire_job_t *)ud)->now);
+    expire_job_t *j = ud;
+    int n = store_task_expire(s, j->now);
     if (n > 0)
         log_info("tasks_expired", LF_I("count", n));
+    j->expired = n > 0 ? n : 0;
     return n < 0 ? n : 0;
 }
 
@@ -162,8 +169,10 @@ static int expire_run(store_t *s, void *ud)
 static void expire_done(int rc, void *ud)
 {
     expire_job_t *j = ud;
-    if (rc == 0)
+    if (rc == 0) {
+        j->a->m.tasks_finished[STORE_TASK_EXPIRED] += (uint64_t)j->expired;
         acs_waiters_expired(j->a, j->now);
+    }
     acs_sweep_schedule(j->a);
     free(j);
 }
@@ -348,7 +357,7 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     uv_timer_start(&a->housekeeping, on_housekeeping, 1000, 0);
     runtime_ready("acs", LF_S("listen", http_server_addr(a->cwmp)),
                   LF_S("api", http_server_addr(a->api)),
-                  LF_S("admin", a->admin ? http_server_addr(a->admin) : "off"),
+                  LF_S("admin", a->admin ? http_admin_addr(a->admin) : "off"),
                   LF_B("tls", a->tls != NULL),
                   LF_S("cpe_auth", a->o.cpe_auth));
     return runtime_run(&a->rt);
@@ -380,7 +389,6 @@ int acs_main(int argc, char **argv)
         }
     }
     http_router_free(a->router);
-    http_router_free(a->admin_router);
     acs_cwmp_free(a);
     store_close(a->store);
     tls_ctx_free(a->tls);

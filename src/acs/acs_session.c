@@ -253,6 +253,7 @@ void acs_session_end(acs_session_t *s, const char *outcome)
     acs_t *a = s->a;
     s->ended = true;
     uv_timer_stop(s->timer);
+    metrics_hist_observe(&a->m.session_seconds, (double)(clock_mono_ms() - s->started_ms) / 1000.0);
     /* A request still waiting for a store job (a second Inform ended this
      * session meanwhile...): the job's completion will not answer it now. */
     if (s->req) {

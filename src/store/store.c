@@ -124,6 +124,11 @@ int store_device_list(store_t *s, const store_device_filter_t *f, store_device_f
 {
     return s->be->device_list(s, f, fn, ud);
 }
+int store_task_open_counts(store_t *s, store_task_count_fn fn, void *ud)
+{
+    return s->be->task_open_counts(s, fn, ud);
+}
+
 int store_stats(store_t *s, int64_t now, int64_t default_interval, store_stats_t *out)
 {
     return s->be->stats(s, now, default_interval, out);

@@ -104,6 +104,11 @@ typedef struct store_stats {
     int64_t total_devices, online_devices, pending_tasks, sent_tasks;
 } store_stats_t;
 int store_stats(store_t *s, int64_t now, int64_t default_interval, store_stats_t *out);
+/* The open tasks (pending or sent) counted by type and status: fn once per
+ * pair present. The finished ones are history; /metrics counts those as
+ * they finish. */
+typedef int (*store_task_count_fn)(const char *type, int status, int64_t count, void *ud);
+int store_task_open_counts(store_t *s, store_task_count_fn fn, void *ud);
 
 /* ---- parameters ------------------------------------------------------------- */
 

@@ -556,6 +556,23 @@ static int sq_stats(store_t *s, int64_t now, int64_t default_interval, store_sta
     return out->total_devices < 0 || out->online_devices < 0 || out->pending_tasks < 0 ? -EIO : 0;
 }
 
+static int sq_task_open_counts(store_t *s, store_task_count_fn fn, void *ud)
+{
+    sq_t *q = SQ(s);
+    /* tasks_status narrows this to the open rows, however long the history */
+    sqlite3_stmt *st = sq_prepare(q, "SELECT type, status, COUNT(*) FROM tasks WHERE status IN (0, 1)"
+                                     " GROUP BY type, status");
+    if (!st)
+        return -EIO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
+               sqlite3_column_int64(st, 2), ud))
+            break;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_err(q, "task_open_counts");
+}
+
 /* ---- parameters ----------------------------------------------------------------- */
 
 static int sq_params_put(store_t *s, const char *dev, const store_param_t *p, size_t n, int64_t now)
@@ -692,6 +709,7 @@ const store_backend_t store_sqlite_backend = {
     .device_set_cr_auth = sq_device_set_cr_auth,
     .device_list = sq_device_list,
     .stats = sq_stats,
+    .task_open_counts = sq_task_open_counts,
     .params_put = sq_params_put,
     .params_list = sq_params_list,
     .param_history = sq_param_history,

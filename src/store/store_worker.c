@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "store/store_impl.h"
 #include "store/store_worker.h"
@@ -17,6 +18,7 @@ typedef struct job {
     store_done_fn done;
     void *ud;
     int rc;
+    int64_t t0_us;   /* submitted */
 } job_t;
 
 typedef struct jq {
@@ -33,6 +35,8 @@ struct store_worker {
     jq_t in, out;
     size_t pending, max_queue;
     uint64_t batches, jobs;
+    metrics_hist_t latency; /* submit to completion, on the loop thread */
+    int last_error;  /* of the last batch: 0, or why it could not commit */
     bool stopping;   /* the thread finishes the queue and exits */
     bool closed;     /* no more submissions */
 };
@@ -47,7 +51,8 @@ static void jq_push(jq_t *q, job_t *j)
     q->tail = j;
 }
 
-static void run_batch(store_worker_t *w, job_t *batch)
+/* Returns 0, or the error of a batch that could not begin or commit. */
+static int run_batch(store_worker_t *w, job_t *batch)
 {
     store_t *s = w->store;
     int brc = s->be->exec_tx(s, 0);
@@ -67,7 +72,9 @@ static void run_batch(store_worker_t *w, job_t *batch)
         s->be->exec_tx(s, 2);
         for (job_t *j = batch; j; j = j->next)
             j->rc = -EIO;
+        brc = -EIO;
     }
+    return brc < 0 ? brc : 0;
 }
 
 static void worker_main(void *arg)
@@ -92,9 +99,10 @@ static void worker_main(void *arg)
         last->next = NULL;
         uv_mutex_unlock(&w->mu);
 
-        run_batch(w, batch);
+        int brc = run_batch(w, batch);
 
         uv_mutex_lock(&w->mu);
+        w->last_error = brc;
         w->batches++;
         w->jobs += n;
         if (w->out.tail)
@@ -121,8 +129,10 @@ static void deliver(store_worker_t *w)
     uv_mutex_lock(&w->mu);
     w->pending -= n;
     uv_mutex_unlock(&w->mu);
+    int64_t now = clock_mono_us();
     while (j) {
         job_t *next = j->next;
+        metrics_hist_observe(&w->latency, (double)(now - j->t0_us) / 1e6);
         if (j->done)
             j->done(j->rc, j->ud);
         free(j);
@@ -174,6 +184,7 @@ int store_worker_submit(store_worker_t *w, store_job_fn fn, store_done_fn done, 
     j->done = done;
     j->ud = ud;
     j->rc = 0;
+    j->t0_us = clock_mono_us();
     uv_mutex_lock(&w->mu);
     if (w->pending >= w->max_queue || w->closed) {
         uv_mutex_unlock(&w->mu);
@@ -202,6 +213,18 @@ void store_worker_counters(const store_worker_t *w, uint64_t *batches, uint64_t 
     *jobs = w->jobs;
     uv_mutex_unlock((uv_mutex_t *)&w->mu);
 }
+
+const metrics_hist_t *store_worker_latency(const store_worker_t *w) { return &w->latency; }
+
+int store_worker_last_error(const store_worker_t *w)
+{
+    uv_mutex_lock((uv_mutex_t *)&w->mu);
+    int e = w->last_error;
+    uv_mutex_unlock((uv_mutex_t *)&w->mu);
+    return e;
+}
+
+size_t store_worker_max_queue(const store_worker_t *w) { return w->max_queue; }
 
 void store_worker_free(store_worker_t *w)
 {

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "core/metrics.h"
 #include "store/store.h"
 
 typedef struct store_worker store_worker_t;
@@ -34,6 +35,13 @@ int store_worker_submit(store_worker_t *w, store_job_fn fn, store_done_fn done, 
 size_t store_worker_pending(const store_worker_t *w);
 /* Batches committed and jobs run so far. */
 void store_worker_counters(const store_worker_t *w, uint64_t *batches, uint64_t *jobs);
+/* Seconds from submission to the completion callback (queue, run, commit);
+ * read on the loop thread. */
+const metrics_hist_t *store_worker_latency(const store_worker_t *w);
+/* 0 when the last batch committed; otherwise why it could not (a disk
+ * full, a read-only file): what /health reports. */
+int store_worker_last_error(const store_worker_t *w);
+size_t store_worker_max_queue(const store_worker_t *w);
 /* Finish every queued job (their callbacks run, and whatever they submit
  * runs too, on the calling thread), stop the thread and free the worker
  * (its async handle closes in the background). */

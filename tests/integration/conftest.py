@@ -27,6 +27,11 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
 READY_RE = re.compile(r"\bready (\S+)((?: \S+=\S+)*)")
 
 
+# The subcommands with an --admin-listen (see the README's port table).
+ADMIN_DAEMONS = {"acs", "cwmp-proxy", "relay", "relay-client", "relay-connector", "gateway", "agent",
+                 "cpe-sim"}
+
+
 def outpost_bin():
     b = os.environ.get("OUTPOST_BIN") or str(ROOT / "build" / "release" / "src" / "outpost")
     if not os.path.exists(b):
@@ -138,6 +143,13 @@ def outpost(tmp_path):
     started = []
 
     def start(*args, ready=True, env=None, timeout=15.0, cwd=None):
+        # Every daemon has an admin listener on a fixed loopback port by
+        # default; tests run several at once, so each gets a free one unless
+        # the test chose (or a config file does).
+        if args and args[0] in ADMIN_DAEMONS and not any(
+                a == "--admin-listen" or a.startswith("--admin-listen=") or a == "--config"
+                for a in args):
+            args = tuple(args) + ("--admin-listen", "127.0.0.1:0")
         d = Daemon(args, env=env, cwd=cwd or tmp_path)
         started.append(d)
         if ready:

@@ -3,9 +3,12 @@ authentication, hostile input) and the REST API around them."""
 import json
 import signal
 import subprocess
+import time
 
 import pytest
 import requests
+
+import prom
 
 from conftest import run_outpost
 from cwmp_cpe import CPE, envelope, inform, acs_envelopes_valid  # noqa: F401 (autouse: validates what the ACS sent)
@@ -361,19 +364,65 @@ def test_per_device_credentials_and_reload(outpost, tmp_path):
     assert CPE(addr, auth=("SN-B", "pass-b")).inform("B").rpc == "InformResponse"
 
 
-def test_admin_metrics_and_status(outpost, tmp_path):
-    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--admin-listen", "127.0.0.1:0")
+def test_admin_metrics_status_and_health(outpost, tmp_path):
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--admin-listen", "127.0.0.1:0",
+                  "--fleet-refresh", "200ms")
     cpe = CPE(cwmp_addr(d))
     cpe.inform("M1")
     cpe.post()
+    cpe.inform("M2", events=(("1 BOOT", ""), ("M Reboot", "x")))
+    cpe.post()
     base = d.url("admin")
-    # both admin paths are behind the API token
-    assert requests.get(base + "/metrics", timeout=5).status_code == 401
-    assert requests.get(base + "/status", timeout=5).status_code == 401
-    m = requests.get(base + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).text
-    assert "outpost_acs_informs_total 1" in m and "# TYPE outpost_acs_live_sessions gauge" in m
-    st = requests.get(base + "/status", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).json()
-    assert st["informs"] == 1 and st["live_sessions"] == 0
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    # every admin path is behind the API token
+    for p in ("/metrics", "/status", "/health"):
+        assert requests.get(base + p, timeout=5).status_code == 401, p
+    assert requests.get(base + "/health", headers=auth, timeout=5).text == "ok\n"
+    # a task, cancelled: finished tasks are counted by status
+    api = Api(d)
+    t = api.post("/api/devices/00D09E-IGD-M1/tasks", {"type": "reboot"}).json()
+    time.sleep(0.5)  # a fleet snapshot with the open task
+    m = prom.parse(requests.get(base + "/metrics", headers=auth, timeout=5).text)
+    assert prom.value(m, "outpost_acs_sessions_total") == 2
+    assert prom.value(m, "outpost_acs_informs_total", event="1 BOOT") == 1
+    assert prom.value(m, "outpost_acs_informs_total", event="2 PERIODIC") == 1
+    assert prom.value(m, "outpost_acs_informs_total", event="M") == 1
+    assert prom.value(m, "outpost_acs_session_seconds_count") == 2
+    assert prom.value(m, "outpost_acs_devices") == 2
+    assert prom.value(m, "outpost_acs_devices_online") == 2
+    assert prom.value(m, "outpost_acs_tasks", type="reboot", status="pending") == 1
+    assert prom.value(m, "process_open_fds") > 5
+    assert any(k[0] == "outpost_build_info" and dict(k[1])["daemon"] == "acs" for k in m)
+    assert api.delete(f"/api/tasks/{t['id']}").status_code == 200
+    time.sleep(0.5)
+    m = prom.parse(requests.get(base + "/metrics", headers=auth, timeout=5).text)
+    assert prom.value(m, "outpost_acs_tasks_finished_total", status="cancelled") == 1
+    assert ("outpost_acs_tasks", (("status", "pending"), ("type", "reboot"))) not in m
+    st = requests.get(base + "/status", headers=auth, timeout=5).json()
+    assert st["informs"] == 2 and st["live_sessions"] == 0 and st["devices"]["total"] == 2
+
+
+def test_health_reports_a_store_that_cannot_commit(outpost, tmp_path):
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--admin-listen", "127.0.0.1:0")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    base = d.url("admin")
+    assert requests.get(base + "/health", headers=auth, timeout=5).status_code == 200
+    # the disk is "full": the database file and its directory become read-only
+    # (root ignores modes, so the file is made immutable to everyone instead)
+    db = tmp_path / "data" / "acs.db"
+    r = subprocess.run(["chattr", "+i", str(db), str(db) + "-wal"], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("chattr +i is not available here: " + r.stderr.decode().strip())
+    try:
+        cpe = CPE(cwmp_addr(d))
+        cpe.inform("RO1")
+        deadline = time.monotonic() + 10
+        while (h := requests.get(base + "/health", headers=auth, timeout=5)).status_code == 200 \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert h.status_code == 503 and "store cannot commit" in h.text
+    finally:
+        subprocess.run(["chattr", "-i", str(db), str(db) + "-wal"], capture_output=True)
 
 
 def test_cpe_address_behind_a_trusted_proxy(outpost, tmp_path):
