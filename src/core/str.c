@@ -257,3 +257,16 @@ int str_random_hex(char *out, size_t nbytes)
     str_hex(tmp, nbytes, out);
     return 0;
 }
+
+int str_json_escape(buf_t *out, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        int rc = c == '"' || c == '\\' ? buf_printf(out, "\\%c", c)
+                 : c < 0x20          ? buf_printf(out, "\\u%04x", c)
+                                     : buf_append_byte(out, (char)c);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

@@ -38,6 +38,9 @@ int str_base64_decode(buf_t *out, const char *in, size_t n);
  * ALPHA / DIGIT); plus_is_space decodes '+' as ' ' (form encoding). */
 int str_pct_encode(buf_t *out, const char *in, size_t n, const char *keep);
 int str_pct_decode(buf_t *out, const char *in, size_t n, bool plus_is_space);
+/* Append s as the inside of a JSON string ("\\", "\"", control bytes as
+ * \u00XX); other bytes are copied as they are. */
+int str_json_escape(buf_t *out, const char *s);
 
 /* Fill with random bytes from the kernel (getrandom); -errno on failure. */
 int str_random(void *p, size_t n);

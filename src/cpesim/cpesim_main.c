@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "core/str.h"
+#include "net/http_admin.h"
 #include "cpesim/dm_csv.h"
 #include "cpesim/fleet.h"
 
@@ -104,6 +105,9 @@ static const cfg_opt_t opts[] = {
     CFG_OPT("tls-ca", CFG_STR, O, common.tls_ca, NULL, "FILE",
             "verify an https ACS and file servers against this CA (default: the system store)"),
     CFG_COMMON_INSECURE(O, "do not verify the ACS's TLS certificate"),
+    CFG_COMMON_ADMIN(O, "127.0.0.1:30001"),
+    CFG_COMMON_DATA_DIR(O, "cpe-sim"),
+    CFG_COMMON_API_TOKEN(O),
     CFG_END,
 };
 
@@ -116,7 +120,50 @@ typedef struct app {
     fleet_t f;
     runtime_t rt;
     dm_model_t *model;
+    http_admin_t *admin;
+    char token[160];
 } app_t;
+
+static int write_metrics(buf_t *out, void *ud) { return fleet_metrics(&((app_t *)ud)->f, out); }
+
+static int write_status(buf_t *out, void *ud)
+{
+    app_t *a = ud;
+    return buf_printf(out, "{\"cpes\":%u,\"active\":%u,\"sessions_completed\":%llu,"
+                           "\"sessions_failed\":%llu,\"acs\":\"",
+                      a->f.count, a->f.active, (unsigned long long)a->f.st.sessions_completed,
+                      (unsigned long long)a->f.st.sessions_failed) ||
+                   str_json_escape(out, a->o.acs) || buf_append_str(out, "\"}");
+}
+
+/* Unhealthy while the ACS cannot be talked to: the last session failed. */
+static int health(char *why, size_t len, void *ud)
+{
+    app_t *a = ud;
+    if (a->f.st.sessions_completed + a->f.st.sessions_failed == 0 || a->f.st.last_ok)
+        return 0;
+    snprintf(why, len, "the last session failed (%llu of %llu so far)",
+             (unsigned long long)a->f.st.sessions_failed,
+             (unsigned long long)(a->f.st.sessions_completed + a->f.st.sessions_failed));
+    return -1;
+}
+
+static int admin_start(app_t *a, uv_loop_t *loop)
+{
+    const cfg_common_t *c = &a->o.common;
+    if (!c->admin_listen || !*c->admin_listen)
+        return 0;
+    int rc = runtime_api_token(c->data_dir, c->api_token, "cpe-sim", a->token, sizeof a->token);
+    if (rc) {
+        log_error("admin_token_failed", LF_S("daemon", "cpe-sim"),
+                  LF_S("hint", "give --api-token or a writable --data-dir"), LF_ERR(rc));
+        return rc;
+    }
+    http_admin_opts_t ao = { .daemon = "cpe-sim", .listen = c->admin_listen, .token = a->token,
+                             .metrics_public = c->metrics_public, .metrics = write_metrics,
+                             .status = write_status, .health = health, .ud = a };
+    return http_admin_start(loop, &ao, &a->admin);
+}
 
 /* ---- the shared model ---------------------------------------------------------- */
 
@@ -255,6 +302,8 @@ static dm_model_t *build_model(const cpesim_opts_t *o, uint32_t periodic_s)
 static void on_stop(void *ud)
 {
     app_t *a = ud;
+    http_admin_close(a->admin);
+    a->admin = NULL;
     fleet_stop(&a->f);
 }
 
@@ -310,13 +359,15 @@ int cpesim_main(int argc, char **argv)
         uv_run(loop, UV_RUN_DEFAULT);
         goto out;
     }
-    if (runtime_init(&a->rt, loop, on_stop, NULL, a, 0) != 0) {
+    if (admin_start(a, loop) != 0 || runtime_init(&a->rt, loop, on_stop, NULL, a, 0) != 0) {
+        http_admin_close(a->admin);
         fleet_stop(&a->f);
         uv_run(loop, UV_RUN_DEFAULT);
         goto out;
     }
     fleet_start(&a->f);
-    runtime_ready("cpe-sim", LF_S("listen", http_server_addr(a->f.cr)), LF_U("cpes", a->f.count),
+    runtime_ready("cpe-sim", LF_S("listen", http_server_addr(a->f.cr)),
+                  LF_S("admin", a->admin ? http_admin_addr(a->admin) : "off"), LF_U("cpes", a->f.count),
                   LF_S("model", o->model_file ? o->model_file : o->model),
                   LF_S("root", dm_model_root(a->model)), LF_U("params", dm_model_params(a->model)),
                   LF_S("acs", o->acs), LF_S("serial", o->serial_prefix));

@@ -390,6 +390,7 @@ void fleet_trigger(fleet_t *f, cpe_t *c, uint16_t events)
 void fleet_session_done(fleet_t *f, cpe_t *c, bool ok)
 {
     f->active--;
+    f->st.last_ok = ok;
     int64_t now = fleet_now(f);
     if (ok) {
         f->st.sessions_completed++;
@@ -566,6 +567,11 @@ static const char *const *rpc_names(void)
     for (int i = 0; i < CWMP_TYPE_COUNT && i < STATS_RPC_KINDS; i++)
         names[i] = cwmp_type_name((cwmp_type_t)i);
     return names;
+}
+
+int fleet_metrics(fleet_t *f, buf_t *out)
+{
+    return stats_prometheus(&f->st, rpc_names(), STATS_RPC_KINDS, f->count, f->active, out);
 }
 
 void fleet_stats_print(fleet_t *f, bool final)

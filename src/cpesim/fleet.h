@@ -229,6 +229,8 @@ void fleet_reboot(fleet_t *f, cpe_t *c, bool factory);
 void fleet_session_done(fleet_t *f, cpe_t *c, bool ok);
 /* Log a session failure (rate-limited) and count it. */
 void fleet_log_fail(fleet_t *f, const cpe_t *c, stats_fail_t why, const char *reason, int status);
+/* The counters as Prometheus text, for the admin listener's /metrics. */
+int fleet_metrics(fleet_t *f, buf_t *out);
 void fleet_stats_print(fleet_t *f, bool final);
 
 /* session.c */

@@ -4,7 +4,10 @@
 #include "cpesim/stats.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "core/metrics.h"
 
 /* Bucket of v: values below 16 map 1:1; above, the power of two picks a
  * group of 16 and the next 4 bits below the top bit pick the bucket. */
@@ -138,5 +141,67 @@ int stats_text(const stats_t *s, double elapsed_s, double recent, const char *co
     for (size_t i = 0; i < n_names && i < STATS_RPC_KINDS && !rc; i++)
         if (s->rpcs[i] && rpc_names[i] && *rpc_names[i])
             rc = buf_printf(out, " rpc_%s=%llu", rpc_names[i], (unsigned long long)s->rpcs[i]);
+    return rc;
+}
+
+int stats_prometheus(const stats_t *s, const char *const *rpc_names, size_t n_names, uint32_t cpes,
+                     uint32_t active, buf_t *out)
+{
+    const struct {
+        const char *name, *type, *help;
+        double v;
+    } one[] = {
+        { "outpost_cpesim_cpes", "gauge", "Simulated CPEs.", cpes },
+        { "outpost_cpesim_sessions_active", "gauge", "Sessions in progress.", active },
+        { "outpost_cpesim_sessions_started_total", "counter", "Sessions started.",
+          (double)s->sessions_started },
+        { "outpost_cpesim_sessions_completed_total", "counter", "Sessions that ended with the ACS's 204.",
+          (double)s->sessions_completed },
+        { "outpost_cpesim_informs_total", "counter", "Informs sent (retries after 401 included).",
+          (double)s->informs },
+        { "outpost_cpesim_http_requests_total", "counter", "HTTP requests sent to the ACS.",
+          (double)s->http_requests },
+        { "outpost_cpesim_connections_total", "counter", "TCP connections opened to the ACS.",
+          (double)s->connections },
+        { "outpost_cpesim_faults_sent_total", "counter", "CWMP faults the CPEs answered with.",
+          (double)s->faults_sent },
+        { "outpost_cpesim_connection_requests_total", "counter", "Connection requests accepted.",
+          (double)s->cr_answered },
+        { "outpost_cpesim_connection_requests_rejected_total", "counter",
+          "Connection requests refused (401, 404, 503).", (double)s->cr_rejected },
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof one / sizeof one[0] && !rc; i++)
+        rc = metrics_one(out, one[i].name, one[i].type, one[i].help, one[i].v);
+    if (!rc)
+        rc = metrics_head(out, "outpost_cpesim_sessions_failed_total", "counter", "Sessions failed, by reason.");
+    for (int f = 0; f < STATS_FAIL_COUNT && !rc; f++) {
+        char l[48];
+        snprintf(l, sizeof l, "reason=\"%s\"", stats_fail_name((stats_fail_t)f));
+        rc = metrics_value(out, "outpost_cpesim_sessions_failed_total", l, (double)s->fail[f]);
+    }
+    if (!rc)
+        rc = metrics_head(out, "outpost_cpesim_rpcs_total", "counter", "ACS RPCs received, by method.");
+    for (size_t i = 0; i < n_names && i < STATS_RPC_KINDS && !rc; i++) {
+        if (!s->rpcs[i] || !rpc_names[i])
+            continue;
+        char l[96];
+        snprintf(l, sizeof l, "method=\"%s\"", rpc_names[i]);
+        rc = metrics_value(out, "outpost_cpesim_rpcs_total", l, (double)s->rpcs[i]);
+    }
+    static const double qs[] = { 0.5, 0.9, 0.99 };
+    if (!rc)
+        rc = metrics_head(out, "outpost_cpesim_session_seconds", "summary",
+                          "Whole sessions, first byte to the end.");
+    for (size_t i = 0; i < 3 && !rc; i++) {
+        char l[32];
+        snprintf(l, sizeof l, "quantile=\"%g\"", qs[i]);
+        rc = metrics_value(out, "outpost_cpesim_session_seconds", l,
+                           (double)stats_hist_quantile(&s->latency, qs[i]) / 1e6);
+    }
+    if (!rc)
+        rc = metrics_value(out, "outpost_cpesim_session_seconds_sum", "", (double)s->latency.sum_us / 1e6);
+    if (!rc)
+        rc = metrics_value(out, "outpost_cpesim_session_seconds_count", "", (double)s->latency.n);
     return rc;
 }

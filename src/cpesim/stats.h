@@ -59,9 +59,15 @@ typedef struct stats {
     uint64_t value_changes;
     uint64_t reboots, factory_resets;
     stats_hist_t latency;      /* whole sessions, first byte to end */
+    bool last_ok;              /* how the most recent session ended (for /health) */
 } stats_t;
 
 const char *stats_fail_name(stats_fail_t f);
+
+/* The counters as Prometheus text (outpost_cpesim_*), session latency as a
+ * summary with the 0.5/0.9/0.99 quantiles. */
+int stats_prometheus(const stats_t *s, const char *const *rpc_names, size_t n_names, uint32_t cpes,
+                     uint32_t active, buf_t *out);
 
 /* Append a JSON object (no newline). `elapsed_s` for the average rate,
  * `recent` the sessions completed per second since the previous line;

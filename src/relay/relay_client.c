@@ -24,6 +24,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/runtime.h"
 #include "core/str.h"
 #include "net/http_client.h"
@@ -40,6 +41,9 @@ typedef struct client_opts {
 
 static const cfg_opt_t client_table[] = {
     CFG_COMMON_LISTEN(client_opts_t, "127.0.0.1:5001", "local HTTP listener whose requests go through the relay"),
+    CFG_COMMON_ADMIN(client_opts_t, "127.0.0.1:5011"),
+    CFG_COMMON_DATA_DIR(client_opts_t, "relay-client"),
+    CFG_COMMON_API_TOKEN(client_opts_t),
     CFG_COMMON_TLS(client_opts_t, "presented to the relay (client certificate)"),
     CFG_COMMON_INSECURE(client_opts_t, "allow ws:// or skip verifying the relay's certificate (testing only)"),
     RELAY_END_OPTS(client_opts_t, "outpost-relay-client"),
@@ -87,6 +91,8 @@ typedef struct client {
     } out;
     bool out_async, out_failed;
     uv_shutdown_t out_shutdown;
+    relay_end_admin_t adm;
+    http_admin_t *admin;
 } client_t;
 
 /* Webhook POSTs in flight at once. Events arrive at the partner's pace and
@@ -471,6 +477,22 @@ static void on_stop(void *ud)
     http_client_free(c->hc);
     uv_close((uv_handle_t *)&c->timer, NULL);
     out_stop(c);
+    http_admin_close(c->admin);
+    c->admin = NULL;
+}
+
+static int client_metrics(buf_t *out, void *ud)
+{
+    client_t *c = ud;
+    int rc = metrics_one(out, "outpost_relay_client_in_flight", "gauge",
+                         "Requests waiting for the partner's response.", (double)c->npend);
+    if (!rc)
+        rc = metrics_one(out, "outpost_relay_client_events_total", "counter",
+                         "EVENT messages received from the partner.", (double)c->events);
+    if (!rc)
+        rc = metrics_one(out, "outpost_relay_client_events_dropped_total", "counter",
+                         "Events dropped because their reader went away.", (double)c->events_dropped);
+    return rc;
 }
 
 static int start(client_t *c, runtime_t *rt)
@@ -501,6 +523,10 @@ static int start(client_t *c, runtime_t *rt)
     if (!c->link)
         return -EINVAL;
     out_start(c);
+    c->adm = (relay_end_admin_t){ .daemon = "relay-client", .common = &c->o.common, .link = &c->link,
+                                  .extra = client_metrics, .ud = c };
+    if ((rc = relay_end_admin_start(c->loop, &c->adm, &c->admin)) != 0)
+        return rc;
     return runtime_init(rt, c->loop, on_stop, on_reload, c, 0);
 }
 
@@ -515,11 +541,14 @@ int relay_client_main(int argc, char **argv)
     runtime_t rt;
     rc = start(&c, &rt);
     if (rc == 0) {
-        runtime_ready("relay-client", LF_S("listen", http_server_addr(c.http)), LF_S("relay", c.o.end.relay_url));
+        runtime_ready("relay-client", LF_S("listen", http_server_addr(c.http)),
+                      LF_S("admin", c.admin ? http_admin_addr(c.admin) : "off"),
+                      LF_S("relay", c.o.end.relay_url));
         runtime_run(&rt);
     } else {
         if (c.http)
             http_server_close(c.http, NULL, NULL);
+        http_admin_close(c.admin);
         relay_link_stop(c.link);
         http_client_free(c.hc);
         if (c.nbucket)

@@ -21,6 +21,7 @@
 #include "codec/relay_rest.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/runtime.h"
 #include "core/str.h"
 #include "net/http_client.h"
@@ -48,6 +49,9 @@ static int check_target(const char *v, char *err, size_t n)
 }
 
 static const cfg_opt_t conn_table[] = {
+    CFG_COMMON_ADMIN(conn_opts_t, "127.0.0.1:5012"),
+    CFG_COMMON_DATA_DIR(conn_opts_t, "relay-connector"),
+    CFG_COMMON_API_TOKEN(conn_opts_t),
     CFG_COMMON_TLS(conn_opts_t, "presented to the relay (client certificate)"),
     CFG_COMMON_INSECURE(conn_opts_t, "allow ws:// or skip verifying the relay's certificate (testing only)"),
     RELAY_END_OPTS(conn_opts_t, "outpost-relay-connector"),
@@ -89,6 +93,8 @@ typedef struct connector {
     size_t njobs;
     char base[4096];
     uint64_t requests, events_sent;
+    relay_end_admin_t adm;
+    http_admin_t *admin;
 } connector_t;
 
 struct job {
@@ -387,6 +393,22 @@ static void on_stop(void *ud)
     if (cn->events)
         http_server_close(cn->events, NULL, NULL);
     http_client_free(cn->hc);
+    http_admin_close(cn->admin);
+    cn->admin = NULL;
+}
+
+static int connector_metrics(buf_t *out, void *ud)
+{
+    connector_t *cn = ud;
+    int rc = metrics_one(out, "outpost_relay_connector_requests_total", "counter",
+                         "REST:REQUESTs run against the target.", (double)cn->requests);
+    if (!rc)
+        rc = metrics_one(out, "outpost_relay_connector_in_flight", "gauge",
+                         "Requests running against the target.", (double)cn->njobs);
+    if (!rc)
+        rc = metrics_one(out, "outpost_relay_connector_events_total", "counter",
+                         "EVENT messages sent to the partner.", (double)cn->events_sent);
+    return rc;
 }
 
 static int start(connector_t *cn, runtime_t *rt)
@@ -424,6 +446,10 @@ static int start(connector_t *cn, runtime_t *rt)
     cn->link = relay_end_link(cn->loop, &cn->o.end, cn->tls, "relay-connector", &link_cbs, cn);
     if (!cn->link)
         return -EINVAL;
+    cn->adm = (relay_end_admin_t){ .daemon = "relay-connector", .common = &cn->o.common,
+                                   .link = &cn->link, .extra = connector_metrics, .ud = cn };
+    if ((rc = relay_end_admin_start(cn->loop, &cn->adm, &cn->admin)) != 0)
+        return rc;
     return runtime_init(rt, cn->loop, on_stop, on_reload, cn, 0);
 }
 
@@ -444,11 +470,13 @@ int relay_connector_main(int argc, char **argv)
     rc = start(&cn, &rt);
     if (rc == 0) {
         runtime_ready("relay-connector", LF_S("listen", cn.events ? http_server_addr(cn.events) : ""),
+                      LF_S("admin", cn.admin ? http_admin_addr(cn.admin) : "off"),
                       LF_S("relay", cn.o.end.relay_url), LF_S("target", cn.base));
         runtime_run(&rt);
     } else {
         if (cn.events)
             http_server_close(cn.events, NULL, NULL);
+        http_admin_close(cn.admin);
         relay_link_stop(cn.link);
         http_client_free(cn.hc);
         uv_run(cn.loop, UV_RUN_DEFAULT);

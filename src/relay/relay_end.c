@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
+#include "core/runtime.h"
 #include "core/str.h"
 #include "net/addr.h"
 
@@ -60,4 +62,54 @@ relay_link_t *relay_end_link(uv_loop_t *loop, const relay_end_opts_t *e, tls_ctx
         .max_message = e->max_message,
     };
     return relay_link_start(loop, &lo, cbs, ud);
+}
+
+/* ---- admin ------------------------------------------------------------------------------ */
+
+static int end_metrics(buf_t *out, void *ud)
+{
+    relay_end_admin_t *a = ud;
+    relay_link_t *l = *a->link;
+    int rc = metrics_one(out, "outpost_relay_end_paired", "gauge",
+                         "1 while the relay path has a partner.", l && relay_link_up(l));
+    if (!rc)
+        rc = metrics_one(out, "outpost_relay_end_connects_total", "counter",
+                         "Connections made to the relay.", l ? (double)relay_link_connects(l) : 0);
+    return !rc && a->extra ? a->extra(out, a->ud) : rc;
+}
+
+static int end_status(buf_t *out, void *ud)
+{
+    relay_end_admin_t *a = ud;
+    relay_link_t *l = *a->link;
+    return buf_printf(out, "{\"daemon\":\"%s\",\"paired\":%s,\"connects\":%llu}", a->daemon,
+                      l && relay_link_up(l) ? "true" : "false",
+                      l ? (unsigned long long)relay_link_connects(l) : 0ULL);
+}
+
+static int end_health(char *why, size_t len, void *ud)
+{
+    relay_end_admin_t *a = ud;
+    if (*a->link && relay_link_up(*a->link))
+        return 0;
+    snprintf(why, len, "not paired: no partner on the relay path");
+    return -1;
+}
+
+int relay_end_admin_start(uv_loop_t *loop, relay_end_admin_t *a, http_admin_t **out)
+{
+    *out = NULL;
+    if (!a->common->admin_listen || !*a->common->admin_listen)
+        return 0;
+    int rc = runtime_api_token(a->common->data_dir, a->common->api_token, a->daemon, a->token,
+                               sizeof a->token);
+    if (rc) {
+        log_error("admin_token_failed", LF_S("daemon", a->daemon),
+                  LF_S("hint", "give --api-token or a writable --data-dir"), LF_ERR(rc));
+        return rc;
+    }
+    http_admin_opts_t ao = { .daemon = a->daemon, .listen = a->common->admin_listen, .token = a->token,
+                             .metrics_public = a->common->metrics_public, .metrics = end_metrics,
+                             .status = end_status, .health = end_health, .ud = a };
+    return http_admin_start(loop, &ao, out);
 }

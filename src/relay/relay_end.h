@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "net/http_admin.h"
 #include "net/tls.h"
 #include "relay/relay_link.h"
 
@@ -50,5 +51,20 @@ int relay_end_tls(const cfg_common_t *c, const relay_end_opts_t *e, const char *
 /* Start the link; NULL (logged) on a bad URL. */
 relay_link_t *relay_end_link(uv_loop_t *loop, const relay_end_opts_t *e, tls_ctx_t *tls, const char *name,
                              const relay_link_cbs_t *cbs, void *ud);
+
+/* The admin listener of a relay end (net/http_admin on --admin-listen,
+ * token from --api-token or the data dir): /metrics with the link's series
+ * (outpost_relay_end_*) and the daemon's own from `extra` (may be NULL),
+ * /status with the link's state, /health 503 while the path has no
+ * partner. *out NULL when the listener is off. */
+typedef struct relay_end_admin {
+    const char *daemon;          /* "relay-client" */
+    const cfg_common_t *common;
+    relay_link_t *const *link;   /* where the daemon keeps its link (set after start) */
+    http_admin_writer_fn extra;
+    void *ud;
+    char token[160];
+} relay_end_admin_t;
+int relay_end_admin_start(uv_loop_t *loop, relay_end_admin_t *a, http_admin_t **out);
 
 #endif

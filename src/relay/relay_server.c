@@ -21,7 +21,7 @@
 #include "net/http_server.h"
 #include "net/tls.h"
 #include "net/ws.h"
-#include "relay/relay_admin.h"
+#include "net/http_admin.h"
 #include "relay/relay_hub.h"
 #include "relay/relay_rules.h"
 #include "relay/relay_status.h"
@@ -105,7 +105,7 @@ struct relay_srv {
     relay_rules_t rules;
     tls_ctx_t *tls;
     http_server_t *http;
-    relay_admin_t *admin;
+    http_admin_t *admin;
     relay_hub_t *hub;
     ws_opts_t wso;
     uv_timer_t hello_timer;
@@ -318,7 +318,7 @@ static void on_stop(void *ud)
     relay_srv_t *s = ud;
     s->stopping = true;
     http_server_close(s->http, NULL, NULL);
-    relay_admin_close(s->admin);
+    http_admin_close(s->admin);
     s->admin = NULL;
     relay_hub_shutdown(s->hub);
     uv_close((uv_handle_t *)&s->hello_timer, NULL);
@@ -399,10 +399,11 @@ static int start(relay_srv_t *s, runtime_t *rt)
                       LF_ERR(rc));
             return rc;
         }
-        relay_admin_opts_t ao = { .listen = s->o.common.admin_listen, .token = s->token,
-                                  .status = write_status, .metrics = write_metrics, .ud = s };
-        if (!(s->admin = relay_admin_start(s->loop, &ao)))
-            return -EADDRINUSE;
+        http_admin_opts_t ao = { .daemon = "relay", .listen = s->o.common.admin_listen,
+                                 .token = s->token, .metrics_public = s->o.common.metrics_public,
+                                 .status = write_status, .metrics = write_metrics, .ud = s };
+        if ((rc = http_admin_start(s->loop, &ao, &s->admin)) != 0)
+            return rc;
     }
     return runtime_init(rt, s->loop, on_stop, on_reload, s, 0);
 }
@@ -419,14 +420,14 @@ int relay_main(int argc, char **argv)
     rc = start(&s, &rt);
     if (rc == 0) {
         runtime_ready("relay", LF_S("listen", http_server_addr(s.http)),
-                      LF_S("admin", s.admin ? relay_admin_addr(s.admin) : ""),
+                      LF_S("admin", s.admin ? http_admin_addr(s.admin) : "off"),
                       LF_B("tls", s.tls != NULL), LF_S("prefix", s.o.path_prefix));
         runtime_run(&rt);
     } else {
         /* unwind whatever started */
         if (s.http)
             http_server_close(s.http, NULL, NULL);
-        relay_admin_close(s.admin);
+        http_admin_close(s.admin);
         if (s.hub)
             uv_close((uv_handle_t *)&s.hello_timer, NULL);
         uv_run(s.loop, UV_RUN_DEFAULT);

@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 
 #include "codec/relay_msg.h"
 #include "core/clock.h"
+#include "core/metrics.h"
 
 typedef struct walk {
     relay_hub_t *hub;
@@ -64,46 +66,50 @@ int relay_status_json(buf_t *out, relay_hub_t *hub, const relay_counters_t *cnt)
 int relay_status_metrics(buf_t *out, relay_hub_t *hub, const relay_counters_t *cnt, size_t conns)
 {
     const relay_hub_stats_t *st = relay_hub_stats(hub);
-    return buf_printf(out,
-        "# HELP outpost_relay_connections Open WebSocket connections.\n"
-        "# TYPE outpost_relay_connections gauge\n"
-        "outpost_relay_connections %zu\n"
-        "# HELP outpost_relay_paths Meeting ids with one (waiting) or two (paired) peers.\n"
-        "# TYPE outpost_relay_paths gauge\n"
-        "outpost_relay_paths{state=\"waiting\"} %zu\n"
-        "outpost_relay_paths{state=\"paired\"} %zu\n"
-        "# TYPE outpost_relay_pending_hello gauge\n"
-        "outpost_relay_pending_hello %zu\n"
-        "# TYPE outpost_relay_connections_total counter\n"
-        "outpost_relay_connections_total %llu\n"
-        "# TYPE outpost_relay_pairings_total counter\n"
-        "outpost_relay_pairings_total %llu\n"
-        "# HELP outpost_relay_messages_total Messages copied between partners.\n"
-        "# TYPE outpost_relay_messages_total counter\n"
-        "outpost_relay_messages_total %llu\n"
-        "# TYPE outpost_relay_bytes_total counter\n"
-        "outpost_relay_bytes_total %llu\n"
-        "# HELP outpost_relay_dropped_total Messages sent after the partner left (keep-waiting).\n"
-        "# TYPE outpost_relay_dropped_total counter\n"
-        "outpost_relay_dropped_total %llu\n"
-        "# TYPE outpost_relay_rejects_total counter\n"
-        "outpost_relay_rejects_total{reason=\"protocol\"} %llu\n"
-        "outpost_relay_rejects_total{reason=\"busy\"} %llu\n"
-        "outpost_relay_rejects_total{reason=\"forbidden\"} %llu\n"
-        "outpost_relay_rejects_total{reason=\"not_found\"} %llu\n"
-        "outpost_relay_rejects_total{reason=\"full\"} %llu\n"
-        "# HELP outpost_relay_backpressure_pauses_total Times a sender was paused for a slow partner.\n"
-        "# TYPE outpost_relay_backpressure_pauses_total counter\n"
-        "outpost_relay_backpressure_pauses_total %llu\n"
-        "# TYPE outpost_relay_partner_left_total counter\n"
-        "outpost_relay_partner_left_total %llu\n"
-        "# TYPE outpost_relay_send_overflow_total counter\n"
-        "outpost_relay_send_overflow_total %llu\n",
-        conns, st->waiting_paths, st->paired_paths, st->pending,
-        (unsigned long long)st->connections_total, (unsigned long long)st->pairings,
-        (unsigned long long)st->messages, (unsigned long long)st->bytes, (unsigned long long)st->dropped,
-        (unsigned long long)st->protocol_rejects, (unsigned long long)st->busy_rejects,
-        (unsigned long long)cnt->forbidden, (unsigned long long)cnt->not_found,
-        (unsigned long long)cnt->full, (unsigned long long)st->pauses,
-        (unsigned long long)st->partner_left, (unsigned long long)st->overflow_closes);
+    const struct {
+        const char *name, *type, *help;
+        double v;
+    } one[] = {
+        { "outpost_relay_connections", "gauge", "Open WebSocket connections.", (double)conns },
+        { "outpost_relay_pending_hello", "gauge", "Connections that have not sent CONN:HELLO yet.",
+          (double)st->pending },
+        { "outpost_relay_connections_total", "counter", "WebSocket connections accepted.",
+          (double)st->connections_total },
+        { "outpost_relay_pairings_total", "counter", "Two peers paired on a path.", (double)st->pairings },
+        { "outpost_relay_messages_total", "counter", "Messages copied between partners.",
+          (double)st->messages },
+        { "outpost_relay_bytes_total", "counter", "Bytes copied between partners.", (double)st->bytes },
+        { "outpost_relay_dropped_total", "counter", "Messages sent after the partner left (keep-waiting).",
+          (double)st->dropped },
+        { "outpost_relay_backpressure_pauses_total", "counter",
+          "Times a sender was paused for a slow partner.", (double)st->pauses },
+        { "outpost_relay_partner_left_total", "counter", "Peers closed because their partner left.",
+          (double)st->partner_left },
+        { "outpost_relay_send_overflow_total", "counter", "Peers closed for overflowing a send queue.",
+          (double)st->overflow_closes },
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof one / sizeof one[0] && !rc; i++)
+        rc = metrics_one(out, one[i].name, one[i].type, one[i].help, one[i].v);
+    if (!rc)
+        rc = metrics_head(out, "outpost_relay_paths", "gauge",
+                          "Meeting ids with one (waiting) or two (paired) peers.");
+    if (!rc)
+        rc = metrics_value(out, "outpost_relay_paths", "state=\"waiting\"", (double)st->waiting_paths);
+    if (!rc)
+        rc = metrics_value(out, "outpost_relay_paths", "state=\"paired\"", (double)st->paired_paths);
+    const struct {
+        const char *reason;
+        uint64_t v;
+    } rejects[] = { { "protocol", st->protocol_rejects }, { "busy", st->busy_rejects },
+                    { "forbidden", cnt->forbidden }, { "not_found", cnt->not_found },
+                    { "full", cnt->full } };
+    if (!rc)
+        rc = metrics_head(out, "outpost_relay_rejects_total", "counter", "Connections refused, by reason.");
+    for (size_t i = 0; i < sizeof rejects / sizeof rejects[0] && !rc; i++) {
+        char l[48];
+        snprintf(l, sizeof l, "reason=\"%s\"", rejects[i].reason);
+        rc = metrics_value(out, "outpost_relay_rejects_total", l, (double)rejects[i].v);
+    }
+    return rc;
 }

@@ -485,8 +485,8 @@ def test_stalled_stdout_reader_costs_events_not_requests(outpost, pki, target, t
         proc = subprocess.Popen(
             [outpost_bin(), "relay-client", "--listen", "127.0.0.1:0", "--relay-url", ws_url(relay, "gw-0001"),
              "--tls-cert", pki.pkeycert("manager"), "--tls-ca", pki.cert("root"),
-             "--peer-class", "micronets-manager", "--peer-id", "m1"],
-            stdin=subprocess.DEVNULL, stdout=wfd, stderr=log)
+             "--peer-class", "micronets-manager", "--peer-id", "m1", "--admin-listen", ""],
+            stdin=subprocess.DEVNULL, stdout=wfd, stderr=log, cwd=tmp_path)
     os.close(wfd)
 
     def wait_log(pattern, timeout=15):

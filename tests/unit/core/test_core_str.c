@@ -98,12 +98,24 @@ static void test_iso8601(void **state)
     assert_int_equal(clock_parse_iso8601("2026-11-21T10:00:00Zjunk", &t2), -EINVAL);
 }
 
+static void test_json_escape(void **state)
+{
+    buf_t b = BUF_INIT(256);
+    assert_int_equal(str_json_escape(&b, "a\"b\\c\n\x01" "d\xc3\xa9"), 0);
+    assert_string_equal(b.data, "a\\\"b\\\\c\\u000a\\u0001d\xc3\xa9");
+    buf_free(&b);
+    buf_t small = BUF_INIT(4);
+    assert_int_equal(str_json_escape(&small, "\"\"\""), -ENOBUFS);
+    buf_free(&small);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base64_roundtrip), cmocka_unit_test(test_base64_rejects_garbage),
         cmocka_unit_test(test_pct),              cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_copy_truncates),   cmocka_unit_test(test_iso8601),
+        cmocka_unit_test(test_json_escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
