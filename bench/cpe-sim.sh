@@ -36,7 +36,7 @@ print(eval(sys.argv[2], {"d": d}))' "$1" "$2"
 # 1. sessions per second, and the CPU they cost
 /usr/bin/time -f "%U %S %e %M" -o "$WORK/time1" "$BIN" cpe-sim --acs "http://127.0.0.1:$NP/" \
   --cr-listen 127.0.0.1:0 --count "$COUNT" --rate 0 --inform-interval "$INTERVAL" --jitter 0.5 \
-  --duration "${DURATION}s" --stats-interval 0 --json --max-sessions "$CONC" \
+  --duration "${DURATION}s" --stats-interval 0 --json --max-sessions "$CONC" --admin-listen "" \
   >"$WORK/sim1.json" 2>"$WORK/sim1.log"
 RATE=$(json "$WORK/sim1.json" 'round(d["sessions"]["per_second"])')
 FAILED=$(json "$WORK/sim1.json" 'd["sessions"]["failed"]')
@@ -57,7 +57,8 @@ CEIL=$(wrk -t1 -c"$CONC" -d5s -s "$WORK/post.lua" "http://127.0.0.1:$NP/" 2>&1 |
 # 3. a 100,000-CPE fleet: boot them all (every CPE bootstraps once), then measure
 /usr/bin/time -f "%U %S %e %M" -o "$WORK/time3" "$BIN" cpe-sim --acs "http://127.0.0.1:$NP/" \
   --cr-listen 127.0.0.1:0 --count "$FLEET" --rate 20000 --inform-interval 1h \
-  --duration "${FLEET_SECONDS}s" --stats-interval 0 --json --max-sessions 1000 >"$WORK/sim3.json" 2>"$WORK/sim3.log"
+  --duration "${FLEET_SECONDS}s" --stats-interval 0 --json --max-sessions 1000 --admin-listen "" \
+  >"$WORK/sim3.json" 2>"$WORK/sim3.log"
 BOOTED=$(json "$WORK/sim3.json" 'd["sessions"]["completed"]')
 RSS_MIB=$(awk '{ printf "%.0f", $4 / 1024 }' "$WORK/time3")
 

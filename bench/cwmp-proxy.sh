@@ -43,7 +43,8 @@ acs_node() { # NAME PORT-VAR: a node on a free port (retried: ports are raced fo
   for _try in 1 2 3 4 5; do
     _p=$(free_port)
     "$BIN" acs --cwmp-listen "127.0.0.1:$_p" --api-listen 127.0.0.1:0 --data-dir "$WORK/$1" \
-      --cpe-auth none --api-token bench --log-level warn --rediscover="$REDISCOVER" >"$WORK/$1.log" 2>&1 &
+      --cpe-auth none --api-token bench --log-level warn --rediscover="$REDISCOVER" --admin-listen "" \
+      >"$WORK/$1.log" 2>&1 &
     LAST_PID=$!
     PIDS="$PIDS $LAST_PID"
     # at warn level there is no ready line: wait for the port (or the exit)
@@ -76,7 +77,7 @@ stop_pids() { for p in "$@"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || 
 sim() {
   "$BIN" cpe-sim --acs "$2" --count "$3" --rate "${5:-0}" --inform-interval "$4" --jitter 0.5 \
     --cr-listen 127.0.0.1:0 --duration "${DURATION}s" --stats-interval 0 --json \
-    --max-sessions "$MAXSESS" --serial-prefix "B$1" >"$WORK/$1.json" 2>"$WORK/$1.log"
+    --max-sessions "$MAXSESS" --serial-prefix "B$1" --admin-listen "" >"$WORK/$1.json" 2>"$WORK/$1.log"
 }
 
 run_path() { # NAME URL

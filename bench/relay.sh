@@ -118,9 +118,9 @@ echo
 start_outpost testd testd --listen 127.0.0.1:0
 TPORT=$(echo "$READY_LINE" | sed -n 's/.* listen=127.0.0.1:\([0-9]*\).*/\1/p')
 start_outpost connector relay-connector --relay-url "${URL}http-bench" --tls-cert "$P/gw.pkeycert.pem" \
-  --tls-ca "$P/root.cert.pem" --target "http://127.0.0.1:$TPORT" --events-listen ""
+  --tls-ca "$P/root.cert.pem" --target "http://127.0.0.1:$TPORT" --events-listen "" --admin-listen ""
 start_outpost client relay-client --listen 127.0.0.1:0 --relay-url "${URL}http-bench" \
-  --tls-cert "$P/manager.pkeycert.pem" --tls-ca "$P/root.cert.pem"
+  --tls-cert "$P/manager.pkeycert.pem" --tls-ca "$P/root.cert.pem" --admin-listen ""
 CPORT=$(echo "$READY_LINE" | sed -n 's/.* listen=127.0.0.1:\([0-9]*\).*/\1/p')
 for _ in $(seq 1 100); do grep -q relay_link_up "$WORK/client.log" && break; sleep 0.1; done
 $PY - "$TPORT" "$CPORT" "$GETS" <<'EOF'
