@@ -158,9 +158,10 @@ static int write_status(buf_t *out, void *ud) { return admin_status(ud, out); }
 static int health(char *why, size_t len, void *ud)
 {
     proxy_t *px = ud;
-    if (balancer_count_live(&px->bal) > 0)
-        return 0;
-    snprintf(why, len, "no ACS node is up (%zu configured)", px->bal.n);
+    for (size_t i = 0; i < px->bal.n; i++)
+        if (!px->bal.v[i]->retired && px->bal.v[i]->up)
+            return 0;
+    snprintf(why, len, "no ACS node is up (%zu configured)", balancer_count_live(&px->bal));
     return -1;
 }
 
