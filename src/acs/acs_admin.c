@@ -85,7 +85,8 @@ int acs_admin_start(acs_t *a, const char *listen)
     a->admin = http_server_new(a->loop, &so);
     if (!a->admin)
         return -ENOMEM;
-    return http_server_listen(a->admin, &(net_listen_opts_t){ .addr = listen });
+    return http_server_listen(a->admin, &(net_listen_opts_t){
+        .addr = listen, .max_connections = CFG_ADMIN_MAX_CONNECTIONS });
 }
 
 void acs_admin_stop(acs_t *a)

@@ -189,6 +189,6 @@ int admin_start(proxy_t *px)
     px->admin = http_server_new(px->loop, &so);
     if (!px->admin)
         return -ENOMEM;
-    net_listen_opts_t lo = { .addr = addr };
+    net_listen_opts_t lo = { .addr = addr, .max_connections = CFG_ADMIN_MAX_CONNECTIONS };
     return http_server_listen(px->admin, &lo);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "net/http_router.h"
@@ -68,7 +69,8 @@ relay_admin_t *relay_admin_start(uv_loop_t *loop, const relay_admin_opts_t *o)
     http_server_opts_t so = { .on_head = http_router_on_head, .handler = http_router_dispatch,
                               .ud = a->router, .max_body_bytes = 4096 };
     a->srv = http_server_new(loop, &so);
-    int rc = a->srv ? http_server_listen(a->srv, &(net_listen_opts_t){ .addr = o->listen }) : -ENOMEM;
+    int rc = a->srv ? http_server_listen(a->srv, &(net_listen_opts_t){
+        .addr = o->listen, .max_connections = CFG_ADMIN_MAX_CONNECTIONS }) : -ENOMEM;
     if (rc) {
         log_error("admin_listen_failed", LF_S("listen", o->listen), LF_ERR(rc));
         if (a->srv)
