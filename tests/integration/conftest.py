@@ -43,7 +43,7 @@ def free_port():
 class Daemon:
     """One outpost process; stderr is collected in .lines by a reader thread."""
 
-    def __init__(self, args, env=None, cwd=None):
+    def __init__(self, args, env=None, cwd=None, preexec_fn=None):
         self.args = [outpost_bin()] + list(args)
         self.name = args[0]
         self.lines = []
@@ -53,7 +53,7 @@ class Daemon:
         e.update(env or {})
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, env=e, cwd=cwd, text=True,
-                                     errors="replace")
+                                     errors="replace", preexec_fn=preexec_fn)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -134,11 +134,12 @@ class Daemon:
 
 @pytest.fixture
 def outpost(tmp_path):
-    """Factory: outpost(subcommand, *args, ready=True, env=None) -> Daemon."""
+    """Factory: outpost(subcommand, *args, ready=True, env=None) -> Daemon.
+    preexec_fn runs in the child before the exec (e.g. resource.setrlimit)."""
     started = []
 
-    def start(*args, ready=True, env=None, timeout=15.0, cwd=None):
-        d = Daemon(args, env=env, cwd=cwd or tmp_path)
+    def start(*args, ready=True, env=None, timeout=15.0, cwd=None, preexec_fn=None):
+        d = Daemon(args, env=env, cwd=cwd or tmp_path, preexec_fn=preexec_fn)
         started.append(d)
         if ready:
             d.wait_ready(timeout)
