@@ -84,7 +84,7 @@ static const cfg_opt_t acs_opts[] = {
     CFG_OPT("trusted-proxy", CFG_LIST, acs_opts_t, trusted_proxies, NULL, "CIDR",
             "a proxy (outpost cwmp-proxy) whose X-Forwarded-For names the CPE's address",
             .check = net_cidr_check),
-    /* connection limits (docs/acs.md, "Limits") */
+    /* connection limits (docs/acs.md, "Connection limits") */
     CFG_COMMON_MAX_CONNECTIONS(acs_opts_t,
             "live connections on the CWMP listener; at the cap it stops accepting until one"
             " closes (0: derived from the descriptor limit)"),
@@ -252,7 +252,7 @@ static void on_reload(void *ud)
 }
 
 /* The listeners' caps not given on the command line, from the descriptor
- * limit L (docs/acs.md, "Limits"): the API gets L/16 within [64, 1024]; the
+ * limit L (docs/acs.md, "Connection limits"): the API gets L/16 within [64, 1024]; the
  * CWMP listener what is left after the daemon's own descriptors
  * (RUNTIME_FD_RESERVE), the API, the admin listener, connection requests
  * (libcurl, L/8 within [16, 4096]) and one parked socket per listener. */
