@@ -747,7 +747,7 @@ int acs_api_start(acs_t *a, const char *listen)
     a->api = http_server_new(a->loop, &so);
     if (!a->api)
         return -ENOMEM;
-    net_listen_opts_t lo = { .addr = listen };
+    net_listen_opts_t lo = { .addr = listen, .max_connections = (size_t)a->o.api_max_connections };
     return http_server_listen(a->api, &lo);
 }
 

@@ -652,7 +652,10 @@ int acs_cwmp_start(acs_t *a, const char *listen)
     a->cwmp = http_server_new(a->loop, &so);
     if (!a->cwmp)
         return -ENOMEM;
-    net_listen_opts_t lo = { .addr = listen, .tls = a->tls };
+    net_listen_opts_t lo = { .addr = listen, .tls = a->tls,
+                             .max_connections = (size_t)a->o.common.max_connections,
+                             .max_per_addr = (size_t)a->o.max_per_addr,
+                             .exempt = a->trusted, .nexempt = a->ntrusted };
     return http_server_listen(a->cwmp, &lo);
 }
 

@@ -65,6 +65,10 @@ typedef struct acs_opts {
     char *session_log;         /* "errors" (default), "all", "none" */
     bool rediscover;           /* BOOTSTRAP queues a GetParameterValues of the root */
     cfg_list_t trusted_proxies; /* CIDRs whose X-Forwarded-For names the CPE */
+    /* listener caps (common.max_connections is the CWMP listener's); 0 until
+     * acs_main derives them from the descriptor limit */
+    int64_t api_max_connections;
+    int64_t max_per_addr;      /* CWMP connections per client address; 0: no cap */
 } acs_opts_t;
 
 /* What /metrics counts beyond the plain counters (acs_admin.c). */

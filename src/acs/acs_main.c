@@ -112,6 +112,17 @@ static const cfg_opt_t acs_opts[] = {
     CFG_OPT("trusted-proxy", CFG_LIST, acs_opts_t, trusted_proxies, NULL, "CIDR",
             "a proxy (outpost cwmp-proxy) whose X-Forwarded-For names the CPE's address",
             .check = net_cidr_check),
+    /* connection limits (docs/acs.md, "Connection limits") */
+    CFG_COMMON_MAX_CONNECTIONS(acs_opts_t,
+            "live connections on the CWMP listener; at the cap it stops accepting until one"
+            " closes (0: derived from the descriptor limit)"),
+    CFG_OPT("api-max-connections", CFG_INT, acs_opts_t, api_max_connections, "0", "N",
+            "live connections on the API listener, a budget apart so a CWMP flood cannot lock"
+            " operators out (0: derived from the descriptor limit)", .min = 0, .max = 1000000),
+    CFG_OPT("max-connections-per-addr", CFG_INT, acs_opts_t, max_per_addr, "0", "N",
+            "live CWMP connections per client address (IPv6: per /64); one more is answered 503"
+            " and closed; --trusted-proxy addresses are exempt (0: no cap)",
+            .min = 0, .max = 1000000),
     CFG_END,
 };
 
@@ -274,6 +285,27 @@ static void on_reload(void *ud)
         (void)tls_ctx_reload(a->tls);
 }
 
+/* The listeners' caps not given on the command line, from the descriptor
+ * limit L (docs/acs.md, "Connection limits"): the API gets L/16 within [64, 1024]; the
+ * CWMP listener what is left after the daemon's own descriptors
+ * (RUNTIME_FD_RESERVE), the API, the admin listener, connection requests
+ * (libcurl, L/8 within [16, 4096]) and one parked socket per listener. */
+static void acs_limits(acs_t *a)
+{
+    int64_t lim = (int64_t)runtime_fd_limit();
+    int64_t api = lim / 16 < 64 ? 64 : lim / 16 > 1024 ? 1024 : lim / 16;
+    int64_t cr = lim / 8 < 16 ? 16 : lim / 8 > 4096 ? 4096 : lim / 8;
+    if (!a->o.api_max_connections)
+        a->o.api_max_connections = api;
+    a->o.common.max_connections = runtime_conn_cap(
+        a->o.common.max_connections,
+        RUNTIME_FD_RESERVE + (uint64_t)a->o.api_max_connections + CFG_ADMIN_MAX_CONNECTIONS + cr + 3,
+        1, 16);
+    log_info("acs_limits", LF_I("fd_limit", lim), LF_I("cwmp_max_connections", a->o.common.max_connections),
+             LF_I("api_max_connections", a->o.api_max_connections),
+             LF_I("max_connections_per_addr", a->o.max_per_addr));
+}
+
 static int acs_run(acs_t *a, uv_loop_t *loop)
 {
     a->default_interval_s = a->o.default_interval_ms / 1000; /* durations are parsed as ms */
@@ -331,6 +363,7 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     a->curl = net_curl_new(loop);
     if (!a->curl)
         return 1;
+    acs_limits(a);
     if ((rc = acs_cwmp_start(a, a->o.cwmp_listen)) != 0) {
         log_error("acs_listen", LF_S("addr", a->o.cwmp_listen), LF_ERR(rc));
         return 1;

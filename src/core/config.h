@@ -83,6 +83,7 @@ typedef struct cfg_common {
     char *data_dir;
     char *api_token;
     bool metrics_public;
+    int64_t max_connections; /* the main listener's cap; 0: derived from the descriptor limit */
 } cfg_common_t;
 
 int cfg_check_hostport(const char *value, char *err, size_t errlen);
@@ -95,6 +96,16 @@ int cfg_check_hostport(const char *value, char *err, size_t errlen);
             .check = cfg_check_hostport),                                                        \
     CFG_OPT("metrics-public", CFG_BOOL, S, common.metrics_public, "false", NULL,                 \
             "serve /metrics on the admin listener without the token (for a scraper)")
+/* Each daemon's main listener: live connections it accepts at most. At the
+ * cap it stops accepting until one closes (newcomers wait in the kernel's
+ * backlog); 0 derives the cap from the descriptor limit (RLIMIT_NOFILE,
+ * whose soft value is raised to the hard one at start). */
+#define CFG_COMMON_MAX_CONNECTIONS(S, HELP)                                                    \
+    CFG_OPT("max-connections", CFG_INT, S, common.max_connections, "0", "N", HELP, .min = 0, \
+            .max = 10000000)
+/* Admin and API listeners on loopback serve a few operators and scrapers:
+ * a small fixed cap keeps a stuck client from costing more descriptors. */
+enum { CFG_ADMIN_MAX_CONNECTIONS = 16 };
 #define CFG_COMMON_TLS(S, WHAT)                                                                   \
     CFG_OPT("tls-cert", CFG_STR, S, common.tls_cert, NULL, "FILE", "certificate (PEM) " WHAT),    \
     CFG_OPT("tls-key", CFG_STR, S, common.tls_key, NULL, "FILE",                                  \

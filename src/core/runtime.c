@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,10 +64,42 @@ static void on_signal(uv_signal_t *s, int signum)
     begin_stop(rt, signum == SIGTERM ? "SIGTERM" : "SIGINT", signum == SIGINT);
 }
 
+uint64_t runtime_fd_limit(void)
+{
+    static bool raised;
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0)
+        return 1024;
+    if (!raised && r.rlim_cur < r.rlim_max) {
+        raised = true;
+        rlim_t was = r.rlim_cur;
+        /* An unlimited hard limit cannot be the soft one: the kernel's
+         * ceiling is fs.nr_open, 2^20 unless raised. */
+        r.rlim_cur = r.rlim_max == RLIM_INFINITY ? (rlim_t)1 << 20 : r.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &r) == 0)
+            log_info("fd_limit_raised", LF_U("from", was), LF_U("to", r.rlim_cur));
+        else
+            log_warn("fd_limit_raise_failed", LF_U("soft", was), LF_ERR(-errno));
+        getrlimit(RLIMIT_NOFILE, &r);
+    }
+    raised = true;
+    return r.rlim_cur == RLIM_INFINITY ? (uint64_t)1 << 20 : (uint64_t)r.rlim_cur;
+}
+
+int64_t runtime_conn_cap(int64_t configured, uint64_t reserve, unsigned per_conn, int64_t min)
+{
+    if (configured > 0)
+        return configured;
+    uint64_t lim = runtime_fd_limit();
+    int64_t cap = lim > reserve ? (int64_t)((lim - reserve) / (per_conn ? per_conn : 1)) : 0;
+    return cap > min ? cap : min;
+}
+
 int runtime_init(runtime_t *rt, uv_loop_t *loop, void (*on_stop)(void *), void (*on_reload)(void *),
                  void *ud, int64_t drain_ms)
 {
     memset(rt, 0, sizeof *rt);
+    (void)runtime_fd_limit();
     rt->loop = loop;
     rt->on_stop = on_stop;
     rt->on_reload = on_reload;

@@ -10,6 +10,9 @@
  * - Every RUNTIME_TRIM_MS, freed heap memory goes back to the system
  *   (malloc_trim): glibc keeps what a burst used, and a tunnel agent that
  *   carried a bulk transfer through 16 MiB windows held ~10 MB for good.
+ * - Descriptors: the soft RLIMIT_NOFILE is raised to the hard limit (every
+ *   connection is a descriptor, and listeners' default caps are shares of
+ *   this limit, see runtime_conn_cap).
  * - Data directory and API token helpers shared by the daemons.
  *
  * The runtime_t is owned by the caller (usually on the daemon's stack).
@@ -49,6 +52,19 @@ int runtime_run(runtime_t *rt);
 void runtime_stop(runtime_t *rt);
 
 #define runtime_ready(NAME, ...) log_info("ready " NAME, __VA_ARGS__)
+
+/* The descriptor limit in force (soft RLIMIT_NOFILE). The first call (or
+ * runtime_init) raises it to the hard limit, once, logging the outcome. */
+uint64_t runtime_fd_limit(void);
+/* What a daemon keeps for itself besides its listeners' connections: stdio,
+ * the loop's own descriptors, listeners and their spares, SQLite files and
+ * journals, logs, certificate and credential reloads. */
+enum { RUNTIME_FD_RESERVE = 64 };
+/* A listener's connection cap: `configured` when > 0; otherwise what the
+ * descriptor limit leaves after `reserve` descriptors, divided by the
+ * descriptors one connection costs (`per_conn`, at least 1), never below
+ * `min`. */
+int64_t runtime_conn_cap(int64_t configured, uint64_t reserve, unsigned per_conn, int64_t min);
 
 /* mkdir -p with mode 0700 for the leaf; 0 or -errno (logged). */
 int runtime_mkdirs(const char *path);

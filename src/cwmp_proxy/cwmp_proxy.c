@@ -26,6 +26,9 @@
 static const cfg_opt_t opts_table[] = {
     CFG_COMMON_LISTEN(S, "0.0.0.0:7548", "listener for CPEs (CWMP) and the ACS's wake-ups"),
     CFG_COMMON_ADMIN(S, "127.0.0.1:7549"),
+    CFG_COMMON_MAX_CONNECTIONS(S, "live connections on --listen; at the cap it stops accepting"
+                                  " until one closes (0: from the descriptor limit, two per CPE:"
+                                  " its own and the one to the ACS)"),
     CFG_COMMON_TLS(S, "to serve TLS to CPEs"),
     CFG_COMMON_DATA_DIR(S, "cwmp-proxy"),
     CFG_COMMON_API_TOKEN(S),
@@ -375,7 +378,11 @@ static int start(proxy_t *px)
     };
     if (!(px->srv = http_server_new(px->loop, &so)))
         return -ENOMEM;
-    net_listen_opts_t lo = { .addr = o->common.listen, .tls = px->tls_server };
+    /* each CPE connection may hold one to an ACS node; wake-ups connect out */
+    int64_t cap = runtime_conn_cap(o->common.max_connections,
+                                   RUNTIME_FD_RESERVE + CFG_ADMIN_MAX_CONNECTIONS + (uint64_t)o->max_wakeups + 2,
+                                   2, 16);
+    net_listen_opts_t lo = { .addr = o->common.listen, .tls = px->tls_server, .max_connections = (size_t)cap };
     if ((rc = http_server_listen(px->srv, &lo)))
         return rc; /* net logged it */
     if ((rc = admin_start(px)))

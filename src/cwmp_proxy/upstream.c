@@ -283,7 +283,8 @@ upconn_t *up_open(fwdconn_t *fc, backend_t *be, int *err)
 {
     proxy_t *px = fc->px;
     upconn_t *u = calloc(1, sizeof *u);
-    http_parser_opts_t po = { .response = true, .max_header_bytes = 64 * 1024 };
+    /* a proxy refuses obs-fold from the node (502) rather than guess at it (RFC 9112 5.2) */
+    http_parser_opts_t po = { .response = true, .max_header_bytes = 64 * 1024, .refuse_fold = true };
     if (!u || !(u->parser = http_parser_new(&po, &rp_cbs, u))) {
         free(u);
         *err = -ENOMEM;

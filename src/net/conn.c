@@ -84,17 +84,21 @@ net_conn_t *conn_new(uv_loop_t *loop)
     return c;
 }
 
-void conn_set_peer(net_conn_t *c)
+int conn_set_peer(net_conn_t *c, struct sockaddr_storage *out)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    int rc = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len);
+    if (rc == 0) {
         net_addr_format((struct sockaddr *)&ss, c->peer, sizeof c->peer);
         net_addr_host((struct sockaddr *)&ss, c->peer_host, sizeof c->peer_host);
+        if (out)
+            *out = ss;
     } else if (!c->peer[0]) {
         str_copy(c->peer, sizeof c->peer, "?");
         str_copy(c->peer_host, sizeof c->peer_host, "?");
     }
+    return rc;
 }
 
 /* Last line of defence for the OpenSSL error queue: one log line, cleared. */
@@ -130,7 +134,12 @@ static void on_handle_closed(uv_handle_t *h)
     buf_free(&c->inflight);
     buf_free(&c->plain_pending);
     buf_free(&c->rx_saved);
+    net_listener_t *l = c->listener;
+    conn_addr_ent_t *e = c->addr_ent;
+    bool refused = c->addr_refused;
     free(c);
+    if (l) /* last: it may accept the next connection at once */
+        conn_listener_left(l, e, refused);
 }
 
 void conn_finish_close(net_conn_t *c)

@@ -12,6 +12,15 @@
  * after on_close returns. A connect that fails calls on_close (without
  * on_open) with the error.
  *
+ * Listeners. The caller owns a listener until net_listener_close(); its
+ * memory lives on until the last connection it accepted is freed, because
+ * each accepted connection holds a reference and counts itself out of the
+ * listener's caps when it goes (whoever owns the connection by then, e.g.
+ * after an HTTP upgrade took it). A listener may cap its live connections
+ * (max_connections: at the cap accepting pauses, the kernel's backlog holds
+ * newcomers, and it resumes as connections close) and the connections per
+ * client address (max_per_addr: one over it is closed at once).
+ *
  * Backpressure. net_conn_write() copies the bytes into the connection's
  * queue. When the queue passes `high_water`, net_conn_congested() turns true:
  * the producer should stop reading its source (net_conn_pause() on it), and
@@ -62,6 +71,16 @@ typedef struct net_listen_opts {
     tls_ctx_t *tls;           /* server context, or NULL for plain TCP */
     int64_t handshake_timeout_ms; /* TLS handshake deadline; default 10 s */
     int backlog;              /* default 1024 */
+    /* Live connections accepted by this listener (0: no cap). At the cap
+     * accepting pauses: newcomers wait in the kernel's backlog (then its
+     * SYN queue) until a connection closes; nothing is refused. */
+    size_t max_connections;
+    /* Live connections per client address, IPv4 or the /64 of IPv6 (0: no
+     * cap). One more is closed at once, after `refusal` (plain TCP only). */
+    size_t max_per_addr;
+    const net_cidr_t *exempt; /* not counted per address (trusted proxies); copied */
+    size_t nexempt;
+    const char *refusal;      /* e.g. an HTTP 503; NULL: close without a word; copied */
 } net_listen_opts_t;
 
 int net_listen(uv_loop_t *loop, const net_listen_opts_t *opts, net_accept_fn on_accept, void *ud,
@@ -69,8 +88,25 @@ int net_listen(uv_loop_t *loop, const net_listen_opts_t *opts, net_accept_fn on_
 /* The bound address, e.g. "127.0.0.1:41234" (after port 0). */
 const char *net_listener_addr(const net_listener_t *l);
 uint16_t net_listener_port(const net_listener_t *l);
-/* Stop accepting and free the listener (asynchronously). Live connections stay. */
+/* Stop accepting and give the listener up (it is freed once its last
+ * connection is). Live connections stay. The caller must not use it after. */
 void net_listener_close(net_listener_t *l);
+
+/* For /metrics and status pages. */
+typedef struct net_listener_stats {
+    size_t live;               /* accepted connections not yet freed */
+    size_t max_connections;    /* the caps (0: none) */
+    size_t max_per_addr;
+    size_t addrs;              /* client addresses counted now (exempt ones are not) */
+    bool paused;               /* accepting is paused at max_connections now */
+    uint64_t accepted;         /* connections accepted so far (refused ones too) */
+    uint64_t pauses;           /* times accepting paused at the cap */
+    uint64_t refused_per_addr; /* closed at once for being over max_per_addr */
+    uint64_t accept_errors;    /* failed accepts (EMFILE, ENFILE, ENOMEM...) */
+} net_listener_stats_t;
+/* Adds this listener's numbers into *st (so several listeners can be summed;
+ * zero it first). */
+void net_listener_stats(const net_listener_t *l, net_listener_stats_t *st);
 
 /* ---- connectors ------------------------------------------------------- */
 

@@ -39,6 +39,7 @@ enum {
 };
 
 typedef struct resolver resolver_t;
+typedef struct conn_addr_ent conn_addr_ent_t; /* a client address's count (conn_endpoint.c) */
 
 struct net_conn {
     uv_tcp_t tcp;
@@ -52,6 +53,9 @@ struct net_conn {
     void *ud;
     void (*app_timer_cb)(net_conn_t *c);
     resolver_t *resolver; /* client name lookup in flight */
+    net_listener_t *listener; /* accepted: counted there until freed (holds a reference) */
+    conn_addr_ent_t *addr_ent; /* ... and in its per-address count, unless exempt */
+    bool addr_refused;         /* ... as a refusal being answered, not as a connection */
 
     SSL *ssl; /* NULL for plain TCP */
     const char *rx_ptr; /* TLS: the unread part of the chunk being handled */
@@ -88,12 +92,16 @@ extern const net_conn_cbs_t conn_no_cbs;
 
 net_conn_t *conn_new(uv_loop_t *loop);
 int conn_tls_attach(net_conn_t *c, tls_ctx_t *tls);
-void conn_set_peer(net_conn_t *c);
+/* Fill peer/peer_host from the socket; *ss (may be NULL) gets the address.
+ * 0, or a negative errno when the peer is unknown. */
+int conn_set_peer(net_conn_t *c, struct sockaddr_storage *ss);
 void conn_start_reading(net_conn_t *c);
 void conn_start_write(net_conn_t *c);
 void conn_tls_pump(net_conn_t *c);
 void conn_fail(net_conn_t *c, int err);
 void conn_finish_close(net_conn_t *c);
 void conn_on_timer(uv_timer_t *t);
+/* conn.c -> conn_endpoint.c: an accepted connection was freed. */
+void conn_listener_left(net_listener_t *l, conn_addr_ent_t *e, bool refused);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/str.h"
@@ -119,7 +120,9 @@ int http_admin_start(uv_loop_t *loop, const http_admin_opts_t *o, http_admin_t *
     http_server_opts_t so = { .on_head = http_router_on_head, .handler = http_router_dispatch,
                               .ud = a->router, .max_body_bytes = 64 * 1024 };
     a->srv = http_server_new(loop, &so);
-    rc = a->srv ? http_server_listen(a->srv, &(net_listen_opts_t){ .addr = o->listen }) : -ENOMEM;
+    rc = a->srv ? http_server_listen(a->srv, &(net_listen_opts_t){
+                      .addr = o->listen, .max_connections = CFG_ADMIN_MAX_CONNECTIONS })
+                : -ENOMEM;
     if (rc) {
         log_error("admin_listen_failed", LF_S("daemon", a->daemon), LF_S("listen", o->listen),
                   LF_ERR(rc));

@@ -22,6 +22,10 @@ struct http_parser {
     uint32_t target_off, reason_off; /* start line pieces in msg.store */
     bool has_target, has_reason;
     bool in_message, headers_done, no_body, upgraded;
+    /* obs-fold detection (see on_header_value): the bytes being fed, and
+     * whether those fed before them end in a line break and blanks */
+    const char *feed_start;
+    bool tail_lf;
     int err;              /* our own error (caps), over llhttp's */
     const char *reason;
 };
@@ -166,12 +170,53 @@ static int on_header_field(llhttp_t *l, const char *d, size_t n)
     return append(p, PART_FIELD, d, n);
 }
 
+/*
+ * obs-fold (RFC 9112 5.2): a header line continued on the next one, which
+ * starts with SP or HTAB. llhttp (8.x) accepts it: it ends the value's span
+ * at the CR and opens a new one on the continuation line (at its blank, or
+ * at its first other byte when the value was empty so far), without a
+ * value-complete in between, and it goes on reading Transfer-Encoding and
+ * Content-Length through the fold. So a span that follows a line break and
+ * nothing but blanks is a fold. A value cut by the end of a feed resumes at
+ * the start of the next, after whatever the earlier feed ended with, so that
+ * is remembered (tail_lf).
+ */
+static bool after_line_break(const http_parser_t *p, const char *d)
+{
+    const char *q = d;
+    while (q > p->feed_start && (q[-1] == ' ' || q[-1] == '\t'))
+        q--;
+    return q > p->feed_start ? q[-1] == '\n' : p->tail_lf;
+}
+
+static void note_tail(http_parser_t *p, const char *data, size_t used)
+{
+    const char *q = data + used;
+    while (q > data && (q[-1] == ' ' || q[-1] == '\t'))
+        q--;
+    if (q > data)
+        p->tail_lf = q[-1] == '\n';
+}
+
 static int on_header_value(llhttp_t *l, const char *d, size_t n)
 {
     http_parser_t *p = P(l);
+    /* (llhttp ends an empty value with an empty span at the next line) */
+    bool fold = n && after_line_break(p, d);
+    /* A server must refuse or replace it; we refuse, and so does a proxy
+     * that asks to: a value read differently by two parsers is how requests
+     * and responses get smuggled. */
+    if (fold && (!p->opts.response || p->opts.refuse_fold))
+        return fail(p, HTTP_PARSE_ERR_SYNTAX, "obsolete line folding (obs-fold) in a header");
     int t = header_bytes(p, n);
     if (t)
         return t < 0 ? -1 : 0;
+    if (fold) { /* a user agent: the fold and its blanks become one SP */
+        while (n && (*d == ' ' || *d == '\t'))
+            d++, n--;
+        if (p->part == PART_VALUE && n && append(p, PART_VALUE, " ", 1))
+            return -1;
+    }
     return append(p, PART_VALUE, d, n);
 }
 
@@ -202,7 +247,7 @@ static int on_header_value_complete(llhttp_t *l)
     /* trim trailing whitespace (llhttp leaves it) */
     char *v = m->store.data + h->value_off;
     if (memchr(v, '\r', h->value_len) || memchr(v, '\n', h->value_len))
-        return fail(p, HTTP_PARSE_ERR_SYNTAX, "obsolete line folding in a header");
+        return fail(p, HTTP_PARSE_ERR_SYNTAX, "CR or LF inside a header value");
     while (h->value_len && (v[h->value_len - 1] == ' ' || v[h->value_len - 1] == '\t'))
         v[--h->value_len] = '\0';
     m->nheaders++;
@@ -345,13 +390,16 @@ int http_parser_feed(http_parser_t *p, const char *data, size_t len, size_t *con
         return p->err;
     if (p->upgraded)
         return HTTP_PARSE_OK;
+    p->feed_start = data;
     llhttp_errno_t e = llhttp_execute(&p->llh, data, len);
     if (e == HPE_OK) {
+        note_tail(p, data, len);
         *consumed = len;
         return HTTP_PARSE_OK;
     }
     const char *stop = llhttp_get_error_pos(&p->llh);
     size_t used = stop && stop >= data && stop <= data + len ? (size_t)(stop - data) : len;
+    note_tail(p, data, used);
     if (e == HPE_PAUSED) {
         *consumed = used;
         return HTTP_PARSE_PAUSED;

@@ -6,7 +6,10 @@
  * default, answered by servers with 431) and hands body bytes to on_body as
  * they arrive, chunked encoding already removed. Both Content-Length and
  * Transfer-Encoding in one message is an error (request smuggling), as are
- * duplicate differing Content-Lengths and obsolete line folding.
+ * duplicate differing Content-Lengths and, in a request, obsolete line
+ * folding (obs-fold, RFC 9112 5.2: servers answer 400). In a response a fold
+ * becomes one SP, as a user agent must make it, unless the parser is a
+ * proxy's that refuses it (refuse_fold).
  *
  * The http_msg_t and its strings belong to the parser and stay valid until
  * the next message begins (http_parser_next()) or the parser is freed.
@@ -79,6 +82,9 @@ typedef struct http_parser_opts {
     bool response;          /* parse responses instead of requests */
     size_t max_header_bytes; /* default 16 KiB */
     size_t max_target;      /* default 8 KiB */
+    /* Responses: refuse obs-fold (a proxy's choice) instead of replacing it
+     * with one SP (what a user agent must do). Requests always refuse it. */
+    bool refuse_fold;
 } http_parser_opts_t;
 
 http_parser_t *http_parser_new(const http_parser_opts_t *opts, const http_parser_cbs_t *cbs, void *ud);

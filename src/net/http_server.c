@@ -614,7 +614,12 @@ int http_server_listen(http_server_t *s, const net_listen_opts_t *lopts)
     if (s->nlisteners >= sizeof s->listeners / sizeof s->listeners[0])
         return -ENOBUFS;
     net_listener_t *l;
-    int rc = net_listen(s->loop, lopts, on_accept, s, &l);
+    net_listen_opts_t lo = *lopts;
+    if (lo.max_per_addr && !lo.refusal)
+        lo.refusal = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Length: 39\r\nRetry-After: 10\r\nConnection: close\r\n\r\n"
+                     "too many connections from your address\n";
+    int rc = net_listen(s->loop, &lo, on_accept, s, &l);
     if (rc)
         return rc;
     s->listeners[s->nlisteners++] = l;
@@ -628,6 +633,13 @@ const char *http_server_addr(const http_server_t *s)
 
 size_t http_server_connections(const http_server_t *s) { return s->nconns; }
 uint64_t http_server_requests(const http_server_t *s) { return s->nrequests; }
+
+void http_server_listen_stats(const http_server_t *s, net_listener_stats_t *st)
+{
+    memset(st, 0, sizeof *st);
+    for (size_t i = 0; i < s->nlisteners; i++)
+        net_listener_stats(s->listeners[i], st);
+}
 
 static void server_maybe_done(http_server_t *s)
 {

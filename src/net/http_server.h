@@ -50,7 +50,10 @@ typedef struct http_server_opts {
 } http_server_opts_t;
 
 http_server_t *http_server_new(uv_loop_t *loop, const http_server_opts_t *opts);
-/* Start a listener (the server may have several). */
+/* Start a listener (the server may have several). Its caps
+ * (max_connections, max_per_addr, see net/conn.h) hold as given; a plain
+ * TCP connection over max_per_addr is answered 503 with a reason before it
+ * is closed, unless lopts->refusal says otherwise. */
 int http_server_listen(http_server_t *s, const net_listen_opts_t *lopts);
 /* Address of the first listener ("127.0.0.1:8080"), after port 0 was resolved. */
 const char *http_server_addr(const http_server_t *s);
@@ -63,6 +66,9 @@ void http_server_adopt(http_server_t *s, net_conn_t *c);
 /* Connections currently open / requests served (for /metrics). */
 size_t http_server_connections(const http_server_t *s);
 uint64_t http_server_requests(const http_server_t *s);
+/* The listeners' numbers summed (caps, pauses, refusals; see net/conn.h);
+ * zeroes once the server is closing. */
+void http_server_listen_stats(const http_server_t *s, net_listener_stats_t *st);
 
 /* ---- the request ------------------------------------------------------ */
 

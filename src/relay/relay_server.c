@@ -33,8 +33,11 @@ typedef struct relay_opts {
     bool keep_waiting;
     int64_t hello_timeout_ms, ping_interval_ms, pong_timeout_ms;
     uint64_t max_message, pair_buffer;
-    int64_t max_connections;
 } relay_opts_t;
+
+/* Connections the listener takes beyond --max-connections peers: requests
+ * being answered, among them the 503s for peers over the count. */
+enum { RELAY_LISTEN_HEADROOM = 64 };
 
 static int check_prefix(const char *v, char *err, size_t n)
 {
@@ -78,8 +81,9 @@ static const cfg_opt_t relay_table[] = {
     CFG_OPT("pair-buffer", CFG_SIZE, relay_opts_t, pair_buffer, "1MiB", "SIZE",
             "bytes queued towards a slow peer before its partner stops being read",
             .min = 4096, .max = 1 << 30),
-    CFG_OPT("max-connections", CFG_INT, relay_opts_t, max_connections, "20000", "N",
-            "upgrades beyond this many open connections get 503", .min = 1, .max = 10000000),
+    CFG_COMMON_MAX_CONNECTIONS(relay_opts_t,
+            "peers connected at once: upgrades beyond get 503, and past 64 more connections the"
+            " listener stops accepting until one closes (0: from the descriptor limit)"),
     CFG_END,
 };
 
@@ -262,7 +266,7 @@ static void on_request(http_req_t *r, void *ud)
         http_respond_error(r, 403, "certificate not allowed on this path");
         return;
     }
-    if (s->nconns >= (size_t)s->o.max_connections) {
+    if (s->nconns >= (size_t)s->o.common.max_connections) {
         refuse(s, r, 503, "too many connections", &s->cnt.full);
         return;
     }
@@ -386,7 +390,12 @@ static int start(relay_srv_t *s, runtime_t *rt)
     s->http = http_server_new(s->loop, &so);
     if (!s->http)
         return -ENOMEM;
-    rc = http_server_listen(s->http, &(net_listen_opts_t){ .addr = s->o.common.listen, .tls = s->tls });
+    s->o.common.max_connections = runtime_conn_cap(
+        s->o.common.max_connections,
+        RUNTIME_FD_RESERVE + CFG_ADMIN_MAX_CONNECTIONS + RELAY_LISTEN_HEADROOM + 2, 1, 16);
+    rc = http_server_listen(s->http, &(net_listen_opts_t){
+        .addr = s->o.common.listen, .tls = s->tls,
+        .max_connections = (size_t)s->o.common.max_connections + RELAY_LISTEN_HEADROOM });
     if (rc) {
         log_error("relay_listen_failed", LF_S("listen", s->o.common.listen), LF_ERR(rc));
         return rc;

@@ -132,7 +132,7 @@ int gw_admin_start(gw_t *gw)
     gw->admin = http_server_new(gw->loop, &ho);
     if (!gw->admin)
         return -ENOMEM;
-    net_listen_opts_t lo = { .addr = addr };
+    net_listen_opts_t lo = { .addr = addr, .max_connections = CFG_ADMIN_MAX_CONNECTIONS };
     if ((rc = http_server_listen(gw->admin, &lo)) != 0) {
         log_error("listen_failed", LF_S("addr", addr), LF_ERR(rc));
         return rc;

@@ -48,7 +48,7 @@ def free_port():
 class Daemon:
     """One outpost process; stderr is collected in .lines by a reader thread."""
 
-    def __init__(self, args, env=None, cwd=None):
+    def __init__(self, args, env=None, cwd=None, preexec_fn=None):
         self.args = [outpost_bin()] + list(args)
         self.name = args[0]
         self.lines = []
@@ -58,7 +58,7 @@ class Daemon:
         e.update(env or {})
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, env=e, cwd=cwd, text=True,
-                                     errors="replace")
+                                     errors="replace", preexec_fn=preexec_fn)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -139,10 +139,11 @@ class Daemon:
 
 @pytest.fixture
 def outpost(tmp_path):
-    """Factory: outpost(subcommand, *args, ready=True, env=None) -> Daemon."""
+    """Factory: outpost(subcommand, *args, ready=True, env=None) -> Daemon.
+    preexec_fn runs in the child before the exec (e.g. resource.setrlimit)."""
     started = []
 
-    def start(*args, ready=True, env=None, timeout=15.0, cwd=None):
+    def start(*args, ready=True, env=None, timeout=15.0, cwd=None, preexec_fn=None):
         # Every daemon has an admin listener on a fixed loopback port by
         # default; tests run several at once, so each gets a free one unless
         # the test chose (or a config file does).
@@ -150,7 +151,7 @@ def outpost(tmp_path):
                 a == "--admin-listen" or a.startswith("--admin-listen=") or a == "--config"
                 for a in args):
             args = tuple(args) + ("--admin-listen", "127.0.0.1:0")
-        d = Daemon(args, env=env, cwd=cwd or tmp_path)
+        d = Daemon(args, env=env, cwd=cwd or tmp_path, preexec_fn=preexec_fn)
         started.append(d)
         if ready:
             d.wait_ready(timeout)

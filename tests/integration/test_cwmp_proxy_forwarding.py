@@ -364,6 +364,11 @@ def test_hostile_input(outpost, tmp_path):
     s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
     assert s.recv(100).startswith(b"HTTP/1.1 400")
     s.close()
+    # a header continued on the next line (obs-fold)
+    s = socket.create_connection((host, port))
+    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n")
+    assert s.recv(200).startswith(b"HTTP/1.1 400")
+    s.close()
     # a CPE that stops mid-body: nothing reaches the node, the proxy stays up
     s = socket.create_connection((host, port))
     s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n<soap")
@@ -526,6 +531,8 @@ def test_node_errors_map_to_gateway_statuses(outpost, tmp_path):
                 s.settimeout(2)
                 if s.recv(65536) and mode["m"] == "garbage":
                     s.sendall(b"NOT HTTP\r\n\r\n")
+                elif mode["m"] == "fold":
+                    s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length:\r\n 2\r\n\r\nok")
             except OSError:
                 pass
     t = threading.Thread(target=serve, daemon=True)
@@ -542,6 +549,12 @@ def test_node_errors_map_to_gateway_statuses(outpost, tmp_path):
     c = Conn(*px.addr())
     st, _, txt = c.post(inform())
     assert st == 502 and b"invalid response" in txt
+    c.close()
+    # A node that folds a header line: refused as a proxy may (RFC 9112 5.2).
+    mode["m"] = "fold"
+    c = Conn(*px.addr())
+    st, _, txt = c.post(inform())
+    assert st == 502 and b"obs-fold" in txt
     c.close()
     stop.set()
     t.join(2)

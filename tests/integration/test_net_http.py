@@ -103,6 +103,21 @@ def test_limits_answered_with_reasons(testd):
     # unknown transfer coding
     out = raw(addr, b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 501 ") or out.startswith(b"HTTP/1.1 400 ")
+    # obs-fold, in any header (RFC 9112 5.2): 400, even when the folded
+    # Transfer-Encoding would frame the body the same way; sent in pieces too
+    for folded in (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n"
+                   b"3\r\nabc\r\n0\r\n\r\n",
+                   b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\t3\r\n\r\nabc",
+                   b"GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n"):
+        out = raw(addr, folded)
+        assert out.startswith(b"HTTP/1.1 400 ") and b"obs-fold" in out, folded
+        s = socket.create_connection(addr, timeout=5)
+        cut = folded.index(b"\r\n ") + 2 if b"\r\n " in folded else folded.index(b"\r\n\t") + 2
+        s.sendall(folded[:cut])
+        time.sleep(0.05)
+        s.sendall(folded[cut:])
+        assert s.recv(4096).startswith(b"HTTP/1.1 400 ")
+        s.close()
 
 
 def test_header_timeout_and_idle_close(testd):

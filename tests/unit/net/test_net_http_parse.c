@@ -105,13 +105,6 @@ static void test_smuggling_rejected(void **s)
     rc = parse_all("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", &r, false, NULL);
     assert_true(rc < 0);
     memset(&r, 0, sizeof r);
-    /* obsolete line folding becomes one space (RFC 7230 3.2.4), never a CR/LF */
-    http_parser_t *p;
-    rc = parse_all("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", &r, false, &p);
-    assert_int_equal(rc, 0);
-    assert_string_equal(http_msg_header(http_parser_msg(p), "X"), "a b");
-    http_parser_free(p);
-    memset(&r, 0, sizeof r);
     /* bare LF and spaces before colon */
     rc = parse_all("GET / HTTP/1.1\r\nHost : h\r\n\r\n", &r, false, NULL);
     assert_true(rc < 0);
@@ -238,6 +231,100 @@ static void test_token_lists(void **s)
     http_parser_free(p);
 }
 
+/* Feed text in two pieces cut at `cut` (0: in one piece; SIZE_MAX: byte by
+ * byte); with a response parser when `resp`, refusing folds when `refuse`.
+ * Returns the first rc that is not 0. */
+static int parse_cut(const char *text, size_t cut, bool resp, bool refuse, rec_t *r, http_parser_t **keep)
+{
+    http_parser_opts_t o = { .response = resp, .refuse_fold = refuse };
+    http_parser_t *p = http_parser_new(&o, &cbs, r);
+    size_t len = strlen(text), used;
+    int rc = 0;
+    if (cut == SIZE_MAX) {
+        for (size_t i = 0; i < len && rc == 0; i++)
+            rc = http_parser_feed(p, text + i, 1, &used);
+    } else if (cut && cut < len) {
+        rc = http_parser_feed(p, text, cut, &used);
+        if (rc == 0)
+            rc = http_parser_feed(p, text + cut, len - cut, &used);
+    } else {
+        rc = http_parser_feed(p, text, len, &used);
+    }
+    if (keep)
+        *keep = p;
+    else
+        http_parser_free(p);
+    return rc;
+}
+
+/* RFC 9112 5.2: a server rejects obs-fold with 400 (or replaces it; we
+ * reject), in every header, wherever the bytes happen to be cut. */
+static void test_obs_fold_refused_in_requests(void **s)
+{
+    static const char *folded[] = {
+        "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \r\n\tchunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n 3\r\n\r\nabc",
+        "GET / HTTP/1.1\r\nHost: h\r\n  x\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n \r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: a\r\n b\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof folded / sizeof folded[0]; i++) {
+        for (size_t cut = 0; cut <= strlen(folded[i]); cut++) {
+            rec_t r = { 0 };
+            http_parser_t *p;
+            int rc = parse_cut(folded[i], cut < strlen(folded[i]) ? cut : SIZE_MAX, false, false, &r, &p);
+            if (rc != HTTP_PARSE_ERR_SYNTAX)
+                fail_msg("request %zu cut at %zu: rc %d (%s)", i, cut, rc, http_parser_reason(p));
+            assert_non_null(strstr(http_parser_reason(p), "obs-fold"));
+            assert_int_equal(r.completes, 0);
+            http_parser_free(p);
+        }
+    }
+    /* what looks close but is no fold passes at every cut */
+    static const char *fine = "GET / HTTP/1.1\r\nHost: h\r\nX:   a b\t c  \r\nY:\r\nZ: \t \r\n\r\n";
+    for (size_t cut = 0; cut <= strlen(fine); cut++) {
+        rec_t r = { 0 };
+        http_parser_t *p;
+        int frc = parse_cut(fine, cut < strlen(fine) ? cut : SIZE_MAX, false, false, &r, &p);
+        if (frc != 0)
+            fail_msg("fine cut at %zu: rc %d (%s)", cut, frc, http_parser_reason(p));
+        assert_int_equal(r.completes, 1);
+        assert_string_equal(http_msg_header(http_parser_msg(p), "X"), "a b\t c");
+        assert_string_equal(http_msg_header(http_parser_msg(p), "Y"), "");
+        assert_string_equal(http_msg_header(http_parser_msg(p), "Z"), "");
+        http_parser_free(p);
+    }
+}
+
+/* A user agent replaces obs-fold in a response with SP before it looks at
+ * the value; a proxy may refuse the message instead (refuse_fold). */
+static void test_obs_fold_in_responses(void **s)
+{
+    static const char *resp = "HTTP/1.1 200 OK\r\nX: a\r\n \t b\r\nY:\r\n c\r\n"
+                              "Transfer-Encoding:\r\n chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+    for (size_t i = 0; i <= strlen(resp); i++) {
+        size_t cut = i < strlen(resp) ? i : SIZE_MAX;
+        rec_t r = { 0 };
+        http_parser_t *p;
+        assert_int_equal(parse_cut(resp, cut, true, false, &r, &p), 0);
+        assert_int_equal(r.completes, 1);
+        const http_msg_t *m = http_parser_msg(p);
+        assert_string_equal(http_msg_header(m, "X"), "a b");
+        assert_string_equal(http_msg_header(m, "Y"), "c");
+        assert_string_equal(http_msg_header(m, "Transfer-Encoding"), "chunked");
+        assert_true(m->chunked);
+        assert_int_equal(r.body_len, 2);
+        http_parser_free(p);
+
+        memset(&r, 0, sizeof r);
+        assert_int_equal(parse_cut(resp, cut, true, true, &r, &p), HTTP_PARSE_ERR_SYNTAX);
+        assert_int_equal(r.completes, 0);
+        http_parser_free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +333,8 @@ int main(void)
         cmocka_unit_test(test_uri_cap),          cmocka_unit_test(test_byte_by_byte),
         cmocka_unit_test(test_pause_between_pipelined), cmocka_unit_test(test_responses),
         cmocka_unit_test(test_token_lists),
+        cmocka_unit_test(test_obs_fold_refused_in_requests),
+        cmocka_unit_test(test_obs_fold_in_responses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
