@@ -10,7 +10,9 @@
   that are JSON Schema 2020-12, examples valid against their schemas;
 * real answers of every operation (2xx and errors) are documented for that
   operation and valid against the documented schema, and task bodies the
-  schema accepts are accepted by the ACS while those it rejects are 422.
+  schema accepts are accepted by the ACS while those it rejects are 422;
+* scripts/embed-file, which embeds the document, writes what it read and
+  refuses YAML whose JSON would say something else.
 """
 import gzip
 import hashlib
