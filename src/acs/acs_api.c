@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "net/http_static.h"
 
 enum { API_MAX_BODY = 1024 * 1024, API_MAX_WAIT_S = 120 };
 
@@ -702,6 +703,14 @@ static void h_factory_reset(http_req_t *req, void *ud)
     create_task(req, ud, json_pack("{s:s}", "type", "factory_reset"));
 }
 
+/* docs/api/openapi.yaml as JSON, embedded by the build (scripts/embed-file). */
+extern const http_static_t acs_openapi_json;
+
+static void h_openapi(http_req_t *req, void *ud)
+{
+    http_static_serve(req, &acs_openapi_json, "Cache-Control: no-cache\r\n");
+}
+
 /* ---- server ----------------------------------------------------------------------------- */
 
 /* Every API route needs the token; the dashboard's files (acs_dash.c) are public. */
@@ -723,6 +732,7 @@ static const struct {
     { "GET", "/api/tasks/{id}", h_task_get },
     { "DELETE", "/api/tasks/{id}", h_task_cancel },
     { "GET", "/api/stats", h_stats },
+    { "GET", "/api/openapi.json", h_openapi },
 };
 
 int acs_api_start(acs_t *a, const char *listen)
