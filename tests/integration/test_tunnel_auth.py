@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
-from tunnel_util import (LoginFlood, RawWS, Server, connect_retry, echo_handler, forward_port,
-                         msg, try_login, start_agent, start_gateway, wait_connected, DATA)
+from tunnel_util import (DATA, LoginFlood, RawWS, Server, connect_retry, echo_handler,
+                         forward_port, msg, start_agent, start_gateway, try_login, wait_connected)
 
 GW_AUTH = {"Authorization": "Bearer admintoken"}
 REAL_ITER = 100000  # `hash-key`'s default: what a key check costs in production
@@ -127,6 +127,12 @@ def test_lockout_refuses_before_hashing_and_ends(outpost, tmp_path):
     ack, _, _ = try_login(gw, "raw", "key-raw", source="127.0.0.1")
     assert ack["Ok"] is True
     ack["ws"].close()
+    # and now that key is cached: its next login is not hashed
+    hashes = metrics(gw)["auth_hashes_total"]
+    ack, _, _ = try_login(gw, "raw", "key-raw", source="127.0.0.1")
+    assert ack["Ok"] is True
+    ack["ws"].close()
+    assert metrics(gw)["auth_hashes_total"] == hashes
     # the lock-out ends
     while True:
         ack, code, _ = try_login(gw, "raw", "key-raw", source="127.0.0.2")

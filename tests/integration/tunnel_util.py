@@ -1,7 +1,8 @@
 """Helpers for the tunnel integration tests: a tiny msgpack codec, a raw
 WebSocket client (to speak the tunnel protocol by hand, malformed frames
-included), TCP test servers (echo, hashing sink, source) and a topology
-builder: one gateway and two agents on loopback."""
+included), TCP test servers (echo, hashing sink, source), a topology
+builder (one gateway and two agents on loopback) and logins by hand, a
+flood of them included."""
 import hashlib
 import json
 import os
