@@ -1,7 +1,9 @@
 /*
  * gw: the tunnel gateway's internal types, shared by its modules:
  *   gw_main.c     options, start-up, SIGHUP reload, drain, `hash-key`
- *   gw_session.c  one agent's WebSocket: handshake, authentication, dispatch
+ *   gw_session.c  one agent's WebSocket: handshake, dispatch
+ *   gw_auth.c     logins: lock-outs (net/authguard), the queue of key checks
+ *                 (gw_authq), PBKDF2 in the thread pool, the verified-key cache
  *   gw_route.c    streams between two sessions: open, credit, close, reset
  *   gw_admin.c    loopback admin API and /metrics
  *
@@ -19,12 +21,14 @@
 
 #include "core/config.h"
 #include "core/runtime.h"
+#include "net/authguard.h"
 #include "net/http_router.h"
 #include "net/http_server.h"
 #include "net/tls.h"
 #include "net/ws.h"
 #include "tunnel/acl.h"
 #include "tunnel/flow.h"
+#include "tunnel/gw_authq.h"
 #include "tunnel/keyhash.h"
 #include "core/hmap.h"
 #include "tunnel/wire.h"
@@ -48,6 +52,9 @@ typedef struct gw_opts {
     int64_t idle_timeout_ms; /* v1 sessions that sent nothing this long are dropped */
     int64_t drain_ms;
     bool cert_name_match;
+    int64_t auth_max_failures; /* 0: no lock-outs */
+    int64_t auth_lockout_ms;   /* 0: no lock-outs */
+    int64_t auth_log_interval_ms;
 } gw_opts_t;
 
 typedef struct gw_agent_cfg {
@@ -88,10 +95,13 @@ struct gw_session {
     ws_t *ws;             /* NULL after on_close */
     char name[TUNNEL_NAME_MAX + 1];
     char peer[64];
+    char host[64];        /* the peer's address alone: what lock-outs and turns go by */
     bool authed;
     bool registered;      /* holds its name in gw->by_name */
     bool closing;
     bool doomed;          /* send queue overflowed: closed by the next sweep */
+    bool failed;          /* its failed login was counted */
+    bool busy;            /* no place to wait for a key check: 1013 at the next sweep */
     int version;
     size_t max_message;   /* the agent's message cap (Handshake MaxMessage) */
     int64_t since_ms;     /* accepted (monotonic) */
@@ -99,7 +109,7 @@ struct gw_session {
     int64_t deadline_ms;  /* handshake deadline while !authed */
     int64_t last_rx_ms;   /* last bytes from the agent (monotonic) */
     uint64_t seen_in;     /* its connection's bytes in at the last sweep */
-    gw_auth_work_t *auth; /* verification running in the thread pool */
+    gw_auth_work_t *auth; /* key check waiting in gw->authq or running in the pool */
     hmap_t streams; /* GUID -> gw_leg_t* */
     uint64_t bytes_in, bytes_out, msgs_in;
     gw_session_t *prev, *next;
@@ -127,22 +137,44 @@ struct gw {
     gw_stream_t *streams;
     size_t nsessions, nstreams;
     uint64_t next_stream_id;
-    int auth_inflight;
+    authguard_t guard;    /* failed logins per address */
+    gw_authq_t authq;     /* key checks waiting and running */
+    bool auth_init;
+    uint64_t busy_unlogged;  /* 1013 refusals since the last agent_auth_busy line */
+    int64_t busy_logged_ms;
     bool stopping;
     int64_t started_ms;
     /* counters for /metrics */
-    uint64_t c_auth_ok, c_auth_fail, c_streams_total, c_acl_denied, c_open_failed;
+    uint64_t c_auth_ok, c_auth_fail, c_auth_busy, c_auth_hashes;
+    uint64_t c_streams_total, c_acl_denied, c_open_failed;
     uint64_t c_proto_errors, c_stream_errors, c_late_msgs, c_replaced, c_bytes;
 };
 
 /* gw_session.c */
 void gw_session_accept(gw_t *gw, http_req_t *req);
+/* A session becomes a logged-in agent (its key was right). */
+void gw_session_login(gw_session_t *s);
 void gw_session_close(gw_session_t *s, uint16_t code, const char *reason);
 void gw_session_goaway(gw_session_t *s, const char *code, const char *reason, uint16_t wscode);
 void gw_session_sweep(gw_t *gw, int64_t now);
 int gw_send(gw_session_t *s, const tunnel_msg_t *m);
 /* Account for a message just sent with the wire helpers (rc = their result). */
 void gw_sent(gw_session_t *s, int rc);
+
+/* gw_auth.c */
+void gw_auth_init(gw_t *gw);
+void gw_auth_free(gw_t *gw);
+/* A Handshake arrived on s: refuse it (locked out, wrong certificate), log
+ * it in from the cache, or queue its key check. */
+void gw_auth_start(gw_session_t *s, const tunnel_msg_t *m);
+/* s failed its login without a key check (malformed or missing handshake,
+ * certificate name): counted against its address once, logged by reports. */
+void gw_auth_failed(gw_session_t *s, const char *reason);
+/* s is going away: its waiting check is dropped, a running one forgotten. */
+void gw_auth_session_gone(gw_session_t *s);
+/* Every second: waiting logins past their deadline are refused, failure
+ * counts that no later event flushed are logged. */
+void gw_auth_sweep(gw_t *gw, int64_t now);
 
 /* gw_route.c */
 void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m);

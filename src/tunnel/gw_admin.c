@@ -95,7 +95,23 @@ static void h_metrics(http_req_t *req, void *ud)
       gw->c_open_failed);
     M("acl_denied_total", "counter", "Initiators denied by the ACL.", gw->c_acl_denied);
     M("auth_ok_total", "counter", "Successful logins.", gw->c_auth_ok);
-    M("auth_failures_total", "counter", "Failed logins.", gw->c_auth_fail);
+    M("auth_failures_total", "counter",
+      "Failed logins: wrong key or name, certificate name, malformed or missing handshake.",
+      gw->c_auth_fail);
+    M("auth_lockouts_total", "counter", "Addresses locked out after too many failed logins.",
+      gw->guard.lockouts);
+    M("auth_locked_out_total", "counter",
+      "Login attempts refused (4429) because their address was locked out.", gw->guard.refused);
+    M("auth_busy_total", "counter",
+      "Logins refused (1013): their address had too many waiting, the queue was full, or they "
+      "waited past the handshake deadline.", gw->c_auth_busy);
+    M("auth_hashes_total", "counter", "Key checks (PBKDF2) run.", gw->c_auth_hashes);
+    M("auth_queue_waiting", "gauge", "Logins waiting for a key check.",
+      gw_authq_waiting(&gw->authq));
+    M("auth_checks_running", "gauge", "Key checks running in the thread pool.",
+      gw_authq_running(&gw->authq));
+    M("auth_tracked_addresses", "gauge", "Addresses with failed logins remembered.",
+      authguard_count(&gw->guard));
     M("logins_replaced_total", "counter", "Sessions replaced by a new login for the same name.",
       gw->c_replaced);
     M("protocol_errors_total", "counter", "Sessions closed for protocol errors.", gw->c_proto_errors);

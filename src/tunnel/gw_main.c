@@ -58,6 +58,16 @@ static const cfg_opt_t gw_opt_table[] = {
       "how long SIGTERM waits for agents to close", .min = 100, .max = 600000),
     O("cert-name-match", CFG_BOOL, cert_name_match, "true", NULL,
       "with --tls-ca: an agent's client certificate CN must equal its name"),
+    O("auth-max-failures", CFG_INT, auth_max_failures, "10", "N",
+      "failed logins in a row (wrong key or name, malformed or no handshake) that lock an "
+      "address (IPv6: its /64) out (0: never)", .min = 0, .max = 1000000),
+    O("auth-lockout", CFG_DURATION, auth_lockout_ms, "1m", "DURATION",
+      "how long such an address is refused (close 4429) without its key being checked; "
+      "doubles for each lock-out in a row, up to 64x (0: no lock-outs)", .min = 0,
+      .max = 86400000),
+    O("auth-log-interval", CFG_DURATION, auth_log_interval_ms, "1m", "DURATION",
+      "failed logins are logged once per address per interval, with their count",
+      .min = 1000, .max = 86400000),
     CFG_END,
 };
 
@@ -142,6 +152,7 @@ static void on_sweep(uv_timer_t *t)
     gw_t *gw = t->data;
     int64_t now = clock_mono_ms();
     gw_session_sweep(gw, now);
+    gw_auth_sweep(gw, now);
     gw_route_sweep(gw, now);
 }
 
@@ -298,6 +309,7 @@ static int start(gw_t *gw)
     if (rc != 0)
         return rc;
     hmap_init(&gw->by_name);
+    gw_auth_init(gw);
     http_server_opts_t ho = { .handler = http_handler, .ud = gw, .max_body_bytes = 4096,
                               .server_name = "outpost-gateway" };
     gw->http = http_server_new(gw->loop, &ho);
@@ -353,6 +365,7 @@ int tunnel_gateway_main(int argc, char **argv)
     }
     if (gw->router)
         http_router_free(gw->router);
+    gw_auth_free(gw);
     hmap_free(&gw->by_name);
     tunnel_wire_free(&gw->wire);
     if (gw->tls)

@@ -1,12 +1,11 @@
 /*
  * gw_session: one agent's WebSocket at the gateway.
  *
- * A session starts unauthenticated with a deadline for its Handshake. The key
- * is checked against the stored PBKDF2 hash in the libuv thread pool (a few
- * tens of milliseconds of CPU that must not stall every other agent); a
- * successful check caches SHA-256(key) so reconnects cost one hash. Failed
- * attempts always pay the full PBKDF2, and at most GW_AUTH_INFLIGHT run at
- * once: beyond that new handshakes are told to come back later (1013).
+ * A session starts unauthenticated with a deadline for its Handshake, which
+ * gw_auth.c decides (lock-outs, the verified-key cache, the queue of key
+ * checks). Before login, every fault -- a malformed or wrong first message,
+ * no Handshake in time -- is a failed login for the peer's address, logged
+ * through its reports rather than once per connection.
  *
  * A login for a name that is online replaces the old session at once: the
  * old one gets GoAway{replaced}, its streams are reset on the far side and
@@ -17,37 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "tunnel/gw.h"
-#include "tunnel/keyhash.h"
 
-enum { GW_AUTH_INFLIGHT = 4, GW_SESSION_MAX_QUEUE = 128 * 1024 * 1024,
+enum { GW_SESSION_MAX_QUEUE = 128 * 1024 * 1024,
        GW_IDLE_MIN_BYTES = 256 /* per sweep (1 s): more than pongs, less than a slow link */ };
-
-struct gw_auth_work {
-    uv_work_t req;
-    gw_session_t *s; /* NULL once the session is gone */
-    char name[TUNNEL_NAME_MAX + 1];
-    char hash[TUNNEL_KEYHASH_STRLEN];
-    char *key;
-    size_t keylen;
-    unsigned char digest[32];
-    bool found;
-    int result;
-};
-
-/* Unknown names are checked against a configured agent's hash (its
- * iteration count is what a real check costs), the result then discarded, so
- * the answer's timing does not reveal which names exist. With no agents
- * configured, a well-formed hash at the default count stands in. */
-static const char dummy_hash[] =
-    "pbkdf2-sha256$100000$00000000000000000000000000000000$"
-    "0000000000000000000000000000000000000000000000000000000000000000";
 
 static void session_unregister(gw_session_t *s)
 {
@@ -103,20 +78,11 @@ void gw_session_goaway(gw_session_t *s, const char *code, const char *reason, ui
     gw_session_close(s, wscode, reason);
 }
 
-/* ---- authentication ------------------------------------------------------ */
+/* ---- login --------------------------------------------------------------- */
 
-static void auth_done(gw_session_t *s, bool ok)
+void gw_session_login(gw_session_t *s)
 {
     gw_t *gw = s->gw;
-    if (!ok) {
-        gw->c_auth_fail++;
-        log_warn("agent_auth_failed", LF_S("agent", s->name), LF_S("peer", s->peer));
-        tunnel_msg_t m = { .type = TUNNEL_ACK, .ok = false, .has = TUNNEL_F_MESSAGE };
-        m.message = tunnel_s("authentication failed");
-        gw_send(s, &m);
-        gw_session_close(s, WS_CLOSE_POLICY, "authentication failed");
-        return;
-    }
     gw_session_t *old = hmap_get(&gw->by_name, s->name, strlen(s->name));
     if (old && old != s) {
         gw->c_replaced++;
@@ -145,101 +111,16 @@ static void auth_done(gw_session_t *s, bool ok)
              LF_I("version", s->version));
 }
 
-static void auth_work(uv_work_t *req)
-{
-    gw_auth_work_t *w = req->data;
-    int rc = tunnel_keyhash_verify(w->hash, w->key, w->keylen);
-    w->result = w->found ? rc : -EACCES;
-}
-
-static void auth_after(uv_work_t *req, int status)
-{
-    gw_auth_work_t *w = req->data;
-    gw_session_t *s = w->s;
-    OPENSSL_cleanse(w->key, w->keylen);
-    free(w->key);
-    if (s) {
-        s->gw->auth_inflight--;
-        s->auth = NULL;
-        /* The configuration may have been reloaded meanwhile: the hash that
-         * verified must still be the one configured for this name. */
-        gw_agent_cfg_t *cfg = (gw_agent_cfg_t *)gw_agent_find(s->gw, w->name);
-        bool ok = status == 0 && w->found && w->result == 0 && cfg &&
-                  strcmp(cfg->hash, w->hash) == 0;
-        if (ok) {
-            memcpy(cfg->cache, w->digest, sizeof cfg->cache);
-            cfg->cached = true;
-        }
-        if (!s->closing)
-            auth_done(s, ok);
-    }
-    OPENSSL_cleanse(w, sizeof *w);
-    free(w);
-}
-
-static void start_auth(gw_session_t *s, const tunnel_msg_t *m)
-{
-    gw_t *gw = s->gw;
-    memcpy(s->name, m->name.p, m->name.n);
-    s->name[m->name.n] = '\0';
-    s->version = (m->has & TUNNEL_F_VERSION) && m->version >= 1 ? TUNNEL_PROTO_VERSION : 0;
-    /* Data towards this agent is cut to its cap (the seed's is unknown: ours) */
-    s->max_message = gw->opts.max_message;
-    if ((m->has & TUNNEL_F_MAXMSG) && m->max_message >= 16384 && m->max_message < s->max_message)
-        s->max_message = m->max_message;
-    if (gw->opts.common.tls_ca && gw->opts.cert_name_match) {
-        const tls_peer_t *p = ws_tls_peer(s->ws);
-        if (!p || !p->verified || strcmp(p->cn, s->name) != 0) {
-            log_warn("agent_cert_mismatch", LF_S("agent", s->name), LF_S("peer", s->peer),
-                     LF_S("cert_cn", p ? p->cn : ""));
-            auth_done(s, false);
-            return;
-        }
-    }
-    const gw_agent_cfg_t *cfg = gw_agent_find(gw, s->name);
-    unsigned char digest[32];
-    SHA256((const unsigned char *)m->key.p, m->key.n, digest);
-    if (cfg && cfg->cached && CRYPTO_memcmp(digest, cfg->cache, sizeof digest) == 0) {
-        auth_done(s, true);
-        return;
-    }
-    if (gw->auth_inflight >= GW_AUTH_INFLIGHT) {
-        log_warn("agent_auth_busy", LF_S("agent", s->name), LF_S("peer", s->peer));
-        gw_session_close(s, 1013, "server busy, try again later");
-        return;
-    }
-    gw_auth_work_t *w = calloc(1, sizeof *w);
-    if (!w || !(w->key = malloc(m->key.n))) {
-        free(w);
-        gw_session_close(s, WS_CLOSE_INTERNAL, "out of memory");
-        return;
-    }
-    memcpy(w->key, m->key.p, m->key.n);
-    w->keylen = m->key.n;
-    memcpy(w->digest, digest, sizeof digest);
-    str_copy(w->name, sizeof w->name, s->name);
-    w->found = cfg != NULL;
-    const gw_agent_cfg_t *like = cfg ? cfg : gw->nagents ? &gw->agents[0] : NULL;
-    str_copy(w->hash, sizeof w->hash, like ? like->hash : dummy_hash);
-    w->s = s;
-    w->req.data = w;
-    if (uv_queue_work(gw->loop, &w->req, auth_work, auth_after) != 0) {
-        free(w->key);
-        free(w);
-        gw_session_close(s, WS_CLOSE_INTERNAL, "cannot verify now");
-        return;
-    }
-    s->auth = w;
-    gw->auth_inflight++;
-}
-
 /* ---- messages ------------------------------------------------------------ */
 
 static void protocol_error(gw_session_t *s, const char *why)
 {
     s->gw->c_proto_errors++;
-    log_warn("agent_protocol_error", LF_S("agent", s->name), LF_S("peer", s->peer),
-             LF_S("reason", why));
+    if (s->authed)
+        log_warn("agent_protocol_error", LF_S("agent", s->name), LF_S("peer", s->peer),
+                 LF_S("reason", why));
+    else
+        gw_auth_failed(s, why); /* anyone can send these: logged per address */
     gw_session_close(s, s->authed ? WS_CLOSE_PROTOCOL : WS_CLOSE_POLICY, why);
 }
 
@@ -254,8 +135,11 @@ static void on_message(ws_t *ws, int type, const uint8_t *data, size_t len)
     s->last_rx_ms = clock_mono_ms();
     if (type != WS_BINARY) {
         s->gw->c_proto_errors++;
-        log_warn("agent_protocol_error", LF_S("agent", s->name), LF_S("peer", s->peer),
-                 LF_S("reason", "text message"));
+        if (s->authed)
+            log_warn("agent_protocol_error", LF_S("agent", s->name), LF_S("peer", s->peer),
+                     LF_S("reason", "text message"));
+        else
+            gw_auth_failed(s, "text message");
         gw_session_close(s, WS_CLOSE_UNSUPPORTED, "text messages are not part of the protocol");
         return;
     }
@@ -277,7 +161,7 @@ static void on_message(ws_t *ws, int type, const uint8_t *data, size_t len)
         else if (s->auth || s->name[0])
             protocol_error(s, "handshake sent twice");
         else
-            start_auth(s, &m);
+            gw_auth_start(s, &m);
         return;
     }
     switch (m.type) {
@@ -308,6 +192,11 @@ static void on_close(ws_t *ws, uint16_t code, const char *reason)
 {
     gw_session_t *s = ws_data(ws);
     gw_t *gw = s->gw;
+    /* Frames the WebSocket layer refused before any Handshake are a
+     * malformed handshake too (a peer that just hangs up is not). */
+    if (!s->closing && !s->authed && !s->name[0] &&
+        (code == WS_CLOSE_PROTOCOL || code == WS_CLOSE_BAD_DATA || code == WS_CLOSE_TOO_BIG))
+        gw_auth_failed(s, reason && *reason ? reason : "malformed WebSocket frames");
     if (!s->closing) {
         s->closing = true;
         session_unregister(s);
@@ -316,16 +205,15 @@ static void on_close(ws_t *ws, uint16_t code, const char *reason)
         gw_route_session_gone(s, why);
     }
     s->ws = NULL;
-    if (s->authed || s->name[0])
+    /* A failed login was already said through the guard's reports: a line
+     * per refused connection would be the flood the reports prevent. */
+    if (s->authed)
         log_info("agent_offline", LF_S("agent", s->name), LF_S("peer", s->peer), LF_I("code", code),
                  LF_S("reason", reason ? reason : ""), LF_U("bytes_in", s->bytes_in),
                  LF_U("bytes_out", s->bytes_out));
     else
-        log_debug("ws_closed", LF_S("peer", s->peer), LF_I("code", code));
-    if (s->auth) {
-        s->auth->s = NULL; /* the work finishes on its own and frees itself */
-        gw->auth_inflight--;
-    }
+        log_debug("ws_closed", LF_S("agent", s->name), LF_S("peer", s->peer), LF_I("code", code));
+    gw_auth_session_gone(s);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -357,6 +245,7 @@ void gw_session_accept(gw_t *gw, http_req_t *req)
     s->gw = gw;
     hmap_init(&s->streams);
     str_copy(s->peer, sizeof s->peer, http_req_peer(req));
+    str_copy(s->host, sizeof s->host, http_req_peer_host(req));
     s->since_ms = s->last_rx_ms = clock_mono_ms();
     s->deadline_ms = s->since_ms + gw->opts.handshake_timeout_ms;
     ws_opts_t wo = {
@@ -389,8 +278,8 @@ void gw_session_sweep(gw_t *gw, int64_t now)
             gw_session_close(s, WS_CLOSE_INTERNAL, "send queue overflow");
             continue;
         }
-        if (!s->authed && !s->closing && !s->auth && now > s->deadline_ms) {
-            log_warn("agent_handshake_timeout", LF_S("peer", s->peer));
+        if (!s->authed && !s->closing && !s->auth && !s->busy && now > s->deadline_ms) {
+            gw_auth_failed(s, "handshake timeout");
             gw_session_close(s, WS_CLOSE_POLICY, "handshake timeout");
             continue;
         }

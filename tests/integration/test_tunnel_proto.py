@@ -62,7 +62,8 @@ def test_bad_first_message(gw, payload, code, reason):
     ws = RawWS(*gw.addr())
     ws.send(payload)
     assert reason in closed_with(ws, code)
-    gw.wait_for(r"agent_protocol_error .*reason=\"" + reason)
+    # a failed login for the address, logged through its report
+    gw.wait_for(r"agent_auth_failed addr=127\.0\.0\.1 failures=1 .*reason=\"" + reason)
 
 
 @pytest.mark.parametrize("payload,reason", [

@@ -46,7 +46,8 @@ def test_wss_mutual_tls(outpost, tmp_path, pki):
     # a certificate for another name: right key, wrong identity
     wrong = tls_agent(outpost, tmp_path / "w", gw, pki, "server", "k3", "client")
     wrong.wait_for(r"gateway_login_failed .*authentication failed")
-    gw.wait_for(r"agent_cert_mismatch agent=server .*cert_cn=client")
+    gw.wait_for(r"agent_auth_failed addr=127\.0\.0\.1 failures=1 .*agent=server "
+                r"reason=\"certificate CN 'client' is not the agent name\"")
     # a certificate from a foreign CA never gets past TLS
     rogue = tls_agent(outpost, tmp_path / "r", gw, pki, "client", "k1", "rogue")
     rogue.wait_for(r"gateway_connect_failed")

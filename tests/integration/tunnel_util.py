@@ -1,12 +1,15 @@
 """Helpers for the tunnel integration tests: a tiny msgpack codec, a raw
 WebSocket client (to speak the tunnel protocol by hand, malformed frames
-included), TCP test servers (echo, hashing sink, source) and a topology
-builder: one gateway and two agents on loopback."""
+included), TCP test servers (echo, hashing sink, source), a topology
+builder (one gateway and two agents on loopback) and logins by hand, a
+flood of them included."""
 import hashlib
+import json
 import os
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 
@@ -126,8 +129,11 @@ def parse(m):
 class RawWS:
     """Blocking RFC 6455 client: sends masked frames, reads whole messages."""
 
-    def __init__(self, host, port, path="/tunnel", timeout=10):
-        self.s = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, path="/tunnel", timeout=10, source=None):
+        # source: a local address to connect from (any 127.x.y.z works on
+        # loopback), to stand for another client host
+        self.s = socket.create_connection((host, port), timeout=timeout,
+                                          source_address=(source, 0) if source else None)
         key = "dGhlIHNhbXBsZSBub25jZQ=="
         self.s.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
                         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
@@ -343,22 +349,25 @@ def read_all(s, limit=None):
 _hash_cache = {}
 
 
-def key_hash(key):
-    """PBKDF2 hash via `outpost gateway hash-key` (low iteration count: tests)."""
-    if key not in _hash_cache:
-        r = subprocess.run([outpost_bin(), "gateway", "hash-key", "--iterations", "1000"],
+def key_hash(key, iterations=1000):
+    """PBKDF2 hash via `outpost gateway hash-key` (low iteration count by
+    default: tests; the real default, 100000, where the cost matters)."""
+    if (key, iterations) not in _hash_cache:
+        r = subprocess.run([outpost_bin(), "gateway", "hash-key", "--iterations", str(iterations)],
                            input=key + "\n", capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stderr
-        _hash_cache[key] = r.stdout.strip()
-    return _hash_cache[key]
+        _hash_cache[(key, iterations)] = r.stdout.strip()
+    return _hash_cache[(key, iterations)]
 
 
 def start_gateway(outpost, tmp_path, agents, rules, extra=(), port=0, env=None):
+    """agents: name -> key, or name -> (key, PBKDF2 iterations)."""
     args = ["gateway", "--listen", f"127.0.0.1:{port}", "--admin-listen", "127.0.0.1:0",
             "--insecure", "--data-dir", str(tmp_path / "gw"), "--api-token", "admintoken",
             "--open-timeout", "5s"]
     for name, key in agents.items():
-        args += ["--agent", f"name={name} key-hash={key_hash(key)}"]
+        h = key_hash(*key) if isinstance(key, tuple) else key_hash(key)
+        args += ["--agent", f"name={name} key-hash={h}"]
     for r in rules:
         args += ["--rule", r]
     return outpost(*args, *extra, env=env)
@@ -410,3 +419,115 @@ def connect_retry(port, timeout=10):
         if time.monotonic() > deadline:
             raise AssertionError(f"forward on port {port} never carried a stream")
         time.sleep(0.05)
+
+
+# ---- logins by hand ------------------------------------------------------------
+
+
+def try_login(gw, name, key, source=None, version=1, timeout=10):
+    """One login attempt: -> (ack dict or None, close code or None, close reason).
+    A successful login is left open (ack["ws"] holds it); others are closed."""
+    ws = RawWS(*gw.addr(), timeout=timeout, source=source)
+    assert ws.status == 101
+    ws.send(msg(HANDSHAKE, Name=name, Key=key, Version=version))
+    ack = None
+    try:
+        m = ws.recv(timeout)
+        if m is not None:
+            t, ack = parse(m)
+            assert t == ACK, (t, ack)
+            if ack["Ok"]:
+                ack["ws"] = ws
+                return ack, None, ""
+            while ws.recv(timeout) is not None:
+                pass
+    except ConnectionError:
+        pass
+    ws.close()
+    return ack, ws.close_code, ws.close_reason
+
+
+class LoginFlood:
+    """`n` threads logging in over and over with a wrong key from `source`,
+    each starting again as soon as the gateway answered: outcomes counted by
+    close code ("ack" for Ack{Ok:false}).
+
+    The threads run in a child process (they do not compete for the GIL
+    with the test's log readers). A thread refused for a lock-out (4429)
+    pauses 20 ms before trying again: those refusals cost the gateway next to
+    nothing, but a Python process spinning on them would take the CPU the
+    agent under test needs, and on a real network the attacker's CPU is not
+    the gateway's."""
+
+    def __init__(self, gw, n=8, source="127.0.0.2", name="a", key="wrong-key"):
+        host, port = gw.addr()
+        self.counts = {}
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "flood", host, str(port), str(n),
+             source, name, key], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            c = {(int(k) if k.isdigit() else k): v for k, v in json.loads(line).items()}
+            with self.lock:
+                self.counts = c
+
+    def total(self, what):
+        with self.lock:
+            return self.counts.get(what, 0)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()  # the child's signal to stop
+        self.proc.wait(30)
+        self.reader.join(10)
+
+
+def _flood_main(host, port, n, source, name, key):
+    class GW:
+        def addr(self):
+            return host, int(port)
+    counts, lock, stop_ev = {}, threading.Lock(), threading.Event()
+
+    def note(what):
+        with lock:
+            counts[str(what)] = counts.get(str(what), 0) + 1
+
+    def run():
+        while not stop_ev.is_set():
+            try:
+                ack, code, _ = try_login(GW(), name, key, source=source)
+                if ack is not None:
+                    note("ack")
+                note(code)
+                if code == 4429:
+                    time.sleep(0.02)
+            except (OSError, AssertionError):
+                note("error")
+                time.sleep(0.01)
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(int(n))]
+    for t in threads:
+        t.start()
+
+    def report():
+        with lock:
+            sys.stdout.write(json.dumps(counts) + "\n")
+        sys.stdout.flush()
+
+    def watch_stdin():
+        sys.stdin.read()
+        stop_ev.set()
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    while not stop_ev.wait(0.1):
+        report()
+    for t in threads:
+        t.join(15)
+    report()
+
+
+if __name__ == "__main__" and len(sys.argv) == 8 and sys.argv[1] == "flood":
+    _flood_main(*sys.argv[2:])
