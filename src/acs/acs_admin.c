@@ -140,6 +140,8 @@ static int write_metrics(buf_t *o, void *ud)
           a->router ? (double)http_router_auth_failures(a->router) : 0 },
         { "outpost_acs_bad_messages_total", "counter", "Undecodable or out-of-place CWMP messages.",
           (double)a->n.bad_requests },
+        { "outpost_acs_connection_requests_in_flight", "gauge",
+          "Connection requests waiting for the CPE's answer.", (double)a->ncrs },
         { "outpost_acs_cwmp_connections", "gauge", "Open CWMP connections.",
           a->cwmp ? (double)http_server_connections(a->cwmp) : 0 },
         { "outpost_acs_store_queue", "gauge", "Store jobs waiting or running.",

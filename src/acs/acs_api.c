@@ -308,6 +308,7 @@ static void cr_answer(http_req_t *req, int rc, long status, const char *reason)
     case -EPERM: code = 403; err = "connection_request_refused"; break;
     case -ENOMEM:
     case -ECANCELED: code = 503; err = "unavailable"; break;
+    case -EBUSY: code = 503; err = "busy"; break;
     default: break;
     }
     acs_api_json(req, code, json_pack("{s:s, s:o, s:s, s:i}", "error", err, "message",

@@ -162,6 +162,7 @@ const char *acs_cr_outcome(int rc)
     case -ENOENT: /* no URL */
     case -EINVAL: /* not a plain http(s) URL */
     case -EPERM:  /* an address in --cr-deny */
+    case -EBUSY:  /* --cr-max-in-flight requests are out already */
         return "refused";
     default: return "failed";
     }
@@ -182,6 +183,7 @@ const char *acs_cr_strerror(int rc)
     case -ENOENT: return "the device has not reported a ConnectionRequestURL";
     case -EINVAL: return "the ConnectionRequestURL is not a plain http(s) URL";
     case -ECANCELED: return "shutting down";
+    case -EBUSY: return "too many connection requests in flight (--cr-max-in-flight): not sent";
     default: return log_strerror(rc);
     }
 }
@@ -209,6 +211,7 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 
 static void cr_unlink(cr_t *c)
 {
+    c->a->ncrs--;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -258,7 +261,11 @@ int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud
 {
     if (!a->curl || !a->crconf)
         return -ECANCELED;
+    /* Each one holds a socket until the CPE answers (up to 5 s): a bulk
+     * action on a large fleet must not take every descriptor. */
     int rc = d->cr_url[0] ? 0 : -ENOENT;
+    if (rc == 0 && a->ncrs >= (size_t)a->o.cr_max_in_flight)
+        rc = -EBUSY;
     net_url_t *u = malloc(sizeof *u);
     if (!u)
         return -ENOMEM;
@@ -324,6 +331,7 @@ int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud
     if (a->crs)
         ((cr_t *)a->crs)->prev = c;
     a->crs = c;
+    a->ncrs++;
     return 0;
 }
 

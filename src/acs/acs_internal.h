@@ -58,7 +58,8 @@ typedef struct acs_opts {
     int64_t session_timeout_ms;
     int64_t default_interval_ms; /* for `online` when a CPE reports none */
     int64_t task_ttl_ms;       /* tasks expire after this */
-    int64_t fleet_refresh_ms;  /* how often /metrics' fleet gauges are read from the store */
+    int64_t fleet_refresh_ms;
+    int64_t cr_max_in_flight;  /* connection requests out at once; more are refused */  /* how often /metrics' fleet gauges are read from the store */
     uint64_t cwmp_max_body;
     int64_t max_sessions;
     int64_t param_history;
@@ -117,6 +118,7 @@ typedef struct acs {
     acs_creds_t *creds;        /* per-device CPE credentials (may be NULL) */
     net_curl_t *curl;
     void *crs;                 /* connection requests in flight (acs_cr.c) */
+    size_t ncrs;
     struct acs_cr_conf *crconf; /* --cr-deny and --cr-proxy, parsed (acs_cr.c) */
     char api_token[160];
     net_cidr_t *trusted;       /* --trusted-proxy, parsed */

@@ -76,6 +76,9 @@ static const cfg_opt_t acs_opts[] = {
             " otherwise; nothing is sent before a challenge)"),
     CFG_OPT("cr-basic-plain", CFG_BOOL, acs_opts_t, cr_basic_plain, "false", NULL,
             "with --cr-basic: over plain http too (the password in clear)"),
+    CFG_OPT("cr-max-in-flight", CFG_INT, acs_opts_t, cr_max_in_flight, "256", "N",
+            "connection requests out at once (each holds a socket up to 5 s); more are refused and "
+            "recorded on their task", .min = 1, .max = 100000),
     CFG_OPT("cr-deny", CFG_LIST, acs_opts_t, cr_deny, NET_EGRESS_DENY_DEFAULT, "CIDR",
             "addresses a connection request never connects to, whatever ConnectionRequestURL"
             " a CPE reported (resolved names included; a --cr-proxy is exempt); giving the"

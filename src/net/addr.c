@@ -219,6 +219,29 @@ int net_ip_parse(const char *ip, uint8_t out[16])
     return -EINVAL;
 }
 
+static bool ip_is_v4(const uint8_t ip[16])
+{
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    return memcmp(ip, mapped, sizeof mapped) == 0;
+}
+
+void net_ip_client_key(uint8_t ip[16])
+{
+    if (!ip_is_v4(ip))
+        memset(ip + 8, 0, 8);
+}
+
+void net_ip_client_key_text(const uint8_t key[16], char *out, size_t len)
+{
+    if (ip_is_v4(key)) {
+        inet_ntop(AF_INET, key + 12, out, (socklen_t)len);
+        return;
+    }
+    /* a /64 prints as at most "xxxx:xxxx:xxxx:xxxx::" */
+    if (inet_ntop(AF_INET6, key, out, (socklen_t)len) && strlen(out) + 4 <= len)
+        strcat(out, "/64");
+}
+
 int net_cidr_parse(const char *text, net_cidr_t *out)
 {
     char ip[64];

@@ -34,6 +34,13 @@ typedef struct net_cidr {
 
 /* An IPv4/IPv6 literal -> 16 bytes; -EINVAL for anything else. */
 int net_ip_parse(const char *ip, uint8_t out[16]);
+/* Who a client is counted as (failed logins, connections per address, key
+ * checks waiting): an IPv4 address whole, an IPv6 one cut to its /64 (one
+ * host usually owns a whole /64, so counting single IPv6 addresses would
+ * give it 2^64 fresh starts). In place, over the 16-byte form. */
+void net_ip_client_key(uint8_t ip[16]);
+/* The same as text: "192.0.2.1" or "2001:db8:1:2::/64". */
+void net_ip_client_key_text(const uint8_t key[16], char *out, size_t len);
 /* "10.0.0.0/8", "2001:db8::/32", or a bare address (a single host). */
 int net_cidr_parse(const char *text, net_cidr_t *out);
 bool net_cidr_contains(const net_cidr_t *c, const uint8_t addr[16]);

@@ -3,15 +3,15 @@
  */
 #include "net/authguard.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/addr.h"
+
 struct authguard_ent {
-    unsigned char key[8];
-    size_t klen;
+    uint8_t key[16];            /* net_ip_client_key */
     uint32_t failures;            /* in a row, since the last lock-out or success */
     uint32_t strikes;             /* lock-outs in a row */
     int64_t last_fail_ms;
@@ -48,41 +48,6 @@ void authguard_free(authguard_t *g)
     memset(g, 0, sizeof *g);
 }
 
-/* The key of an address: IPv4's 4 bytes, or the first 8 of IPv6 (its /64).
- * An IPv4-mapped IPv6 address counts as the IPv4 one. */
-static size_t addr_key(const char *addr, unsigned char key[8])
-{
-    unsigned char a[16];
-    if (inet_pton(AF_INET, addr, a) == 1) {
-        memcpy(key, a, 4);
-        return 4;
-    }
-    if (inet_pton(AF_INET6, addr, a) == 1) {
-        static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-        if (memcmp(a, mapped, sizeof mapped) == 0) {
-            memcpy(key, a + 12, 4);
-            return 4;
-        }
-        memcpy(key, a, 8);
-        return 8;
-    }
-    return 0;
-}
-
-static void key_text(const authguard_ent_t *e, char *out, size_t len)
-{
-    unsigned char a[16] = { 0 };
-    memcpy(a, e->key, e->klen);
-    if (e->klen == 4) {
-        inet_ntop(AF_INET, a, out, (socklen_t)len);
-        return;
-    }
-    /* a /64 prints as at most "xxxx:xxxx:xxxx:xxxx::" (21 bytes) */
-    if (!inet_ntop(AF_INET6, a, out, (socklen_t)len) || strlen(out) + 4 > len)
-        return;
-    strcat(out, "/64");
-}
-
 static void unlink_lru(authguard_t *g, authguard_ent_t *e)
 {
     if (e->prev)
@@ -109,15 +74,19 @@ static void push_tail(authguard_t *g, authguard_ent_t *e)
 
 static void drop(authguard_t *g, authguard_ent_t *e)
 {
-    hmap_del(&g->by_addr, (const char *)e->key, e->klen);
+    hmap_del(&g->by_addr, (const char *)e->key, sizeof e->key);
     unlink_lru(g, e);
     free(e);
 }
 
-static authguard_ent_t *find(authguard_t *g, const char *addr, unsigned char key[8], size_t *klen)
+/* The entry of addr's client key; *ok false when addr is no IP literal. */
+static authguard_ent_t *find(authguard_t *g, const char *addr, uint8_t key[16], bool *ok)
 {
-    *klen = addr_key(addr, key);
-    return *klen ? hmap_get(&g->by_addr, (const char *)key, *klen) : NULL;
+    *ok = net_ip_parse(addr, key) == 0;
+    if (!*ok)
+        return NULL;
+    net_ip_client_key(key);
+    return hmap_get(&g->by_addr, (const char *)key, 16);
 }
 
 /* One more event for the log of e: say whether a line is due now (always
@@ -137,27 +106,27 @@ static void note(authguard_t *g, authguard_ent_t *e, int64_t now_ms, bool lockin
     rep->count = e->unlogged;
     e->unlogged = 0;
     e->last_log_ms = now_ms ? now_ms : 1;
-    key_text(e, rep->addr, sizeof rep->addr);
+    net_ip_client_key_text(e->key, rep->addr, sizeof rep->addr);
 }
 
 int64_t authguard_locked(authguard_t *g, const char *addr, int64_t now_ms)
 {
-    unsigned char key[8];
-    size_t klen;
+    uint8_t key[16];
+    bool ok;
     authguard_ent_t *e;
-    if (!g->max_failures || !(e = find(g, addr, key, &klen)))
+    if (!g->max_failures || !(e = find(g, addr, key, &ok)))
         return 0;
     return e->until_ms > now_ms ? e->until_ms - now_ms : 0;
 }
 
 int64_t authguard_check(authguard_t *g, const char *addr, int64_t now_ms, authguard_report_t *rep)
 {
-    unsigned char key[8];
-    size_t klen;
+    uint8_t key[16];
+    bool ok;
     authguard_ent_t *e;
     if (rep)
         memset(rep, 0, sizeof *rep);
-    if (!g->max_failures || !(e = find(g, addr, key, &klen)) || e->until_ms <= now_ms)
+    if (!g->max_failures || !(e = find(g, addr, key, &ok)) || e->until_ms <= now_ms)
         return 0;
     g->refused++;
     note(g, e, now_ms, false, rep);
@@ -166,23 +135,22 @@ int64_t authguard_check(authguard_t *g, const char *addr, int64_t now_ms, authgu
 
 int64_t authguard_fail(authguard_t *g, const char *addr, int64_t now_ms, authguard_report_t *rep)
 {
-    unsigned char key[8];
-    size_t klen;
+    uint8_t key[16];
+    bool ok;
     if (rep)
         memset(rep, 0, sizeof *rep);
     if (!g->max_failures)
         return 0;
-    authguard_ent_t *e = find(g, addr, key, &klen);
-    if (!klen)
+    authguard_ent_t *e = find(g, addr, key, &ok);
+    if (!ok)
         return 0;
     if (!e) {
         while (hmap_len(&g->by_addr) >= g->max && g->head)
             drop(g, g->head);
         if (!(e = calloc(1, sizeof *e)))
             return -ENOMEM;
-        memcpy(e->key, key, klen);
-        e->klen = klen;
-        if (hmap_put(&g->by_addr, (const char *)e->key, klen, e)) {
+        memcpy(e->key, key, sizeof e->key);
+        if (hmap_put(&g->by_addr, (const char *)e->key, sizeof e->key, e)) {
             free(e);
             return -ENOMEM;
         }
@@ -218,9 +186,9 @@ int64_t authguard_fail(authguard_t *g, const char *addr, int64_t now_ms, authgua
 
 void authguard_ok(authguard_t *g, const char *addr)
 {
-    unsigned char key[8];
-    size_t klen;
-    authguard_ent_t *e = find(g, addr, key, &klen);
+    uint8_t key[16];
+    bool ok;
+    authguard_ent_t *e = find(g, addr, key, &ok);
     if (!e)
         return;
     if (!e->unlogged) {
@@ -242,7 +210,7 @@ void authguard_sweep(authguard_t *g, int64_t now_ms,
         authguard_report_t rep = { .log = true, .count = e->unlogged };
         rep.locked_ms = e->until_ms > now_ms ? e->until_ms - now_ms : 0;
         rep.strike = rep.locked_ms ? e->strikes : 0;
-        key_text(e, rep.addr, sizeof rep.addr);
+        net_ip_client_key_text(e->key, rep.addr, sizeof rep.addr);
         e->unlogged = 0;
         e->last_log_ms = now_ms;
         report(&rep, ud);

@@ -40,7 +40,7 @@
 typedef struct authguard_ent authguard_ent_t;
 
 typedef struct authguard {
-    hmap_t by_addr;               /* key: 4 or 8 address bytes, borrowed from the entry */
+    hmap_t by_addr;               /* key: net_ip_client_key's 16 bytes, borrowed from the entry */
     authguard_ent_t *head, *tail; /* LRU: head = least recently seen */
     size_t max;                   /* addresses tracked at most */
     uint32_t max_failures;        /* 0: the guard is off */

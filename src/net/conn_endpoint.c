@@ -65,7 +65,7 @@ typedef struct report {
 
 /* One client address's live connections. */
 struct conn_addr_ent {
-    uint8_t key[16]; /* IPv4 as ::ffff:a.b.c.d, IPv6 cut to its /64 (as net/authguard counts) */
+    uint8_t key[16]; /* net_ip_client_key */
     size_t count;    /* connections */
     size_t refusing; /* refusals lingering */
 };
@@ -178,9 +178,7 @@ static bool count_addr(net_listener_t *l, net_conn_t *c, const struct sockaddr_s
     for (size_t i = 0; i < l->nexempt; i++)
         if (net_cidr_contains(&l->exempt[i], key))
             return true;
-    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-    if (memcmp(key, mapped, sizeof mapped) != 0)
-        memset(key + 8, 0, 8); /* one host usually owns a whole /64 */
+    net_ip_client_key(key);
     conn_addr_ent_t *e = hmap_get(&l->per_addr, (const char *)key, sizeof key);
     if (e && e->count >= l->max_per_addr) {
         c->addr_ent = e;

@@ -143,6 +143,7 @@ struct ag {
     /* API */
     http_server_t *api;
     http_router_t *router;
+    struct http_admin *admin;
     char token[80];
     bool stopping;
     /* counters */
@@ -182,6 +183,7 @@ void ag_forward_close_all(ag_t *ag);
 void ag_forward_stream_gone(ag_forward_t *f);
 
 /* ag_api.c */
+/* The REST API on --listen and the admin listener on --admin-listen. */
 int ag_api_start(ag_t *ag);
 
 #endif

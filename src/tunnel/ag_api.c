@@ -1,11 +1,13 @@
 /*
- * ag_api: the agent's loopback REST API (bearer token on every route).
+ * ag_api: the agent's loopback REST API on --listen (bearer token on every
+ * route):
  *   GET    /api/status          link state, streams, forwards
  *   GET    /api/forwards        forwards with their bound address and counters
  *   POST   /api/forwards        {"local":"127.0.0.1:2022"|2022, "gateway":"gw1",
  *                                "ip":"192.168.10.12", "remote":22} -> 201 (persisted)
  *   DELETE /api/forwards/{id}   close a forward (its streams carry on)
- *   GET    /metrics             Prometheus text
+ * and its admin listener on --admin-listen (net/http_admin, the same token):
+ * /metrics, /status, /health (503 while not logged in to the gateway).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,8 +16,10 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/runtime.h"
 #include "core/str.h"
+#include "net/http_admin.h"
 #include "tunnel/ag.h"
 #include "tunnel/api.h"
 
@@ -27,9 +31,8 @@ static json_t *forward_json(const ag_forward_t *f)
                      (json_int_t)f->streams_total);
 }
 
-static void h_status(http_req_t *req, void *ud)
+static json_t *status_json(ag_t *ag)
 {
-    ag_t *ag = ud;
     static const char *names[] = { "down", "connecting", "login", "up" };
     size_t nf = 0;
     for (ag_forward_t *f = ag->forwards; f; f = f->next)
@@ -37,13 +40,13 @@ static void h_status(http_req_t *req, void *ud)
     char since[CLOCK_ISO_LEN] = "";
     if (ag_link_up(ag))
         clock_iso8601(ag->up_since_s, since);
-    tunnel_api_json(req, 200,
-                    json_pack("{s:s,s:s,s:s,s:b,s:s,s:i,s:I,s:I,s:I}", "name", ag->opts.name,
-                              "gateway", ag->opts.gateway, "link", names[ag->link], "connected",
-                              ag_link_up(ag), "since", since, "version", ag->version, "streams",
-                              (json_int_t)ag->nstreams, "forwards", (json_int_t)nf, "reconnects",
-                              (json_int_t)ag->c_reconnects));
+    return json_pack("{s:s,s:s,s:s,s:b,s:s,s:i,s:I,s:I,s:I}", "name", ag->opts.name, "gateway",
+                     ag->opts.gateway, "link", names[ag->link], "connected", ag_link_up(ag), "since",
+                     since, "version", ag->version, "streams", (json_int_t)ag->nstreams, "forwards",
+                     (json_int_t)nf, "reconnects", (json_int_t)ag->c_reconnects);
 }
+
+static void h_status(http_req_t *req, void *ud) { tunnel_api_json(req, 200, status_json(ud)); }
 
 static void h_list(http_req_t *req, void *ud)
 {
@@ -118,48 +121,88 @@ static void h_delete(http_req_t *req, void *ud)
     tunnel_api_json(req, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1));
 }
 
-static void h_metrics(http_req_t *req, void *ud)
+/* ---- the admin listener (net/http_admin) ---------------------------------------------- */
+
+static int write_metrics(buf_t *out, void *ud)
 {
     ag_t *ag = ud;
-    buf_t b = BUF_INIT(64 * 1024);
-#define M(name, type, help, val)                                                          \
-    buf_printf(&b, "# HELP outpost_agent_" name " " help "\n# TYPE outpost_agent_" name " " \
-                   type "\noutpost_agent_" name " %llu\n", (unsigned long long)(val))
-    M("connected", "gauge", "1 when logged in to the gateway.", ag_link_up(ag));
-    M("streams", "gauge", "Streams open.", ag->nstreams);
-    M("streams_initiated_total", "counter", "Streams opened from local forwards.", ag->c_streams_out);
-    M("streams_accepted_total", "counter", "Streams connected to local targets.", ag->c_streams_in);
-    M("refused_local_total", "counter", "Local connections refused (link down, limits).",
-      ag->c_refused_local);
-    M("whitelist_denied_total", "counter", "Initiators refused by the whitelist.", ag->c_denied);
-    M("connect_failures_total", "counter", "Target connections that failed.", ag->c_connect_failed);
-    M("reconnects_total", "counter", "Reconnect attempts to the gateway.", ag->c_reconnects);
-    M("protocol_errors_total", "counter", "Links dropped for protocol errors.", ag->c_proto_errors);
-    M("bytes_sent_total", "counter", "Payload bytes sent into the tunnel.", ag->c_bytes_out);
-    M("bytes_received_total", "counter", "Payload bytes received from the tunnel.", ag->c_bytes_in);
-#undef M
-    http_respond(req, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
-    buf_free(&b);
+    const struct {
+        const char *name, *type, *help;
+        double v;
+    } m[] = {
+        { "outpost_agent_connected", "gauge", "1 when logged in to the gateway.", ag_link_up(ag) },
+        { "outpost_agent_streams", "gauge", "Streams open.", (double)ag->nstreams },
+        { "outpost_agent_streams_initiated_total", "counter", "Streams opened from local forwards.",
+          (double)ag->c_streams_out },
+        { "outpost_agent_streams_accepted_total", "counter", "Streams connected to local targets.",
+          (double)ag->c_streams_in },
+        { "outpost_agent_refused_local_total", "counter", "Local connections refused (link down, limits).",
+          (double)ag->c_refused_local },
+        { "outpost_agent_whitelist_denied_total", "counter", "Initiators refused by the whitelist.",
+          (double)ag->c_denied },
+        { "outpost_agent_connect_failures_total", "counter", "Target connections that failed.",
+          (double)ag->c_connect_failed },
+        { "outpost_agent_reconnects_total", "counter", "Reconnect attempts to the gateway.",
+          (double)ag->c_reconnects },
+        { "outpost_agent_protocol_errors_total", "counter", "Links dropped for protocol errors.",
+          (double)ag->c_proto_errors },
+        { "outpost_agent_bytes_sent_total", "counter", "Payload bytes sent into the tunnel.",
+          (double)ag->c_bytes_out },
+        { "outpost_agent_bytes_received_total", "counter", "Payload bytes received from the tunnel.",
+          (double)ag->c_bytes_in },
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof m / sizeof m[0] && !rc; i++)
+        rc = metrics_one(out, m[i].name, m[i].type, m[i].help, m[i].v);
+    return rc;
+}
+
+static int write_status(buf_t *out, void *ud)
+{
+    json_t *j = status_json(ud);
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    int rc = s ? buf_append_str(out, s) : -ENOMEM;
+    free(s);
+    return rc;
+}
+
+/* An agent does its job while it is logged in to its gateway. */
+static int health(char *why, size_t len, void *ud)
+{
+    ag_t *ag = ud;
+    if (ag_link_up(ag))
+        return 0;
+    snprintf(why, len, "not logged in to the gateway %s", ag->opts.gateway);
+    return -1;
+}
+
+static int admin_start(ag_t *ag)
+{
+    http_admin_opts_t ao = { .daemon = "agent", .listen = ag->opts.common.admin_listen,
+                             .token = ag->token, .metrics_public = ag->opts.common.metrics_public,
+                             .metrics = write_metrics, .status = write_status, .health = health,
+                             .ud = ag };
+    return http_admin_start(ag->loop, &ao, &ag->admin);
 }
 
 int ag_api_start(ag_t *ag)
 {
-    const char *addr = ag->opts.common.listen;
-    if (!addr || !*addr)
+    const char *addr = ag->opts.common.listen, *admin = ag->opts.common.admin_listen;
+    bool api_on = addr && *addr, admin_on = admin && *admin;
+    if (!api_on && !admin_on)
         return 0;
     int rc = runtime_api_token(ag->opts.common.data_dir, ag->opts.common.api_token, "agent",
                                ag->token, sizeof ag->token);
-    if (rc != 0)
+    if (rc != 0 || (admin_on && (rc = admin_start(ag)) != 0) || !api_on)
         return rc;
     http_router_opts_t ro = { .name = "agent", .token = ag->token };
     if (!(ag->router = http_router_new(&ro)))
         return -ENOMEM;
     if (http_router_add(ag->router, "GET", "/api/status", HTTP_ACCESS_TOKEN, h_status, ag) ||
-        http_router_add(ag->router, "GET", "/status", HTTP_ACCESS_TOKEN, h_status, ag) ||
         http_router_add(ag->router, "GET", "/api/forwards", HTTP_ACCESS_TOKEN, h_list, ag) ||
         http_router_add(ag->router, "POST", "/api/forwards", HTTP_ACCESS_TOKEN, h_create, ag) ||
-        http_router_add(ag->router, "DELETE", "/api/forwards/{id}", HTTP_ACCESS_TOKEN, h_delete, ag) ||
-        http_router_add(ag->router, "GET", "/metrics", HTTP_ACCESS_TOKEN, h_metrics, ag))
+        http_router_add(ag->router, "DELETE", "/api/forwards/{id}", HTTP_ACCESS_TOKEN, h_delete, ag))
         return -EINVAL;
     http_server_opts_t ho = { .on_head = http_router_on_head, .handler = http_router_dispatch,
                               .ud = ag->router,

@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "core/str.h"
+#include "net/http_admin.h"
 #include "tunnel/ag.h"
 #include "tunnel/tunnel.h"
 
@@ -27,6 +28,7 @@ static const cfg_opt_t ag_opt_table[] = {
       .flags = CFG_SECRET),
     O("key-file", CFG_STR, key_file, NULL, "FILE", "file holding the key (first line)"),
     CFG_COMMON_LISTEN(ag_opts_t, "127.0.0.1:7001", "REST API listener (loopback; empty: off)"),
+    CFG_COMMON_ADMIN(ag_opts_t, "127.0.0.1:7003"),
     CFG_COMMON_TLS(ag_opts_t, "presented to the gateway (mutual TLS)"),
     CFG_COMMON_INSECURE(ag_opts_t, "allow a plain ws:// gateway URL, and with wss:// do not verify "
                                    "the gateway's certificate (logged as a warning)"),
@@ -80,6 +82,8 @@ static void on_stop(void *ud)
     if (ag->api)
         http_server_close(ag->api, NULL, NULL);
     ag->api = NULL;
+    http_admin_close(ag->admin);
+    ag->admin = NULL;
     ag_link_stop(ag);
 }
 
@@ -182,6 +186,7 @@ static int start(ag_t *ag)
         nf++;
     ag_link_start(ag);
     runtime_ready("agent", LF_S("listen", ag->api ? http_server_addr(ag->api) : "off"),
+                  LF_S("admin", ag->admin ? http_admin_addr(ag->admin) : "off"),
                   LF_S("name", o->name), LF_S("gateway", o->gateway), LF_U("forwards", nf),
                   LF_U("allow", ag->allow.n));
     return 0;

@@ -123,8 +123,7 @@ struct gw {
     runtime_t rt;
     tls_ctx_t *tls;
     http_server_t *http;
-    http_server_t *admin;
-    http_router_t *router;
+    struct http_admin *admin;
     char token[80];
     uv_timer_t sweep;
     bool sweep_started;

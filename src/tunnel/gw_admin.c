@@ -1,7 +1,9 @@
 /*
- * gw_admin: the gateway's loopback admin API (bearer token on every route).
+ * gw_admin: the gateway's loopback admin API (net/http_admin: the bearer
+ * token on every route).
  *   GET    /status              summary
  *   GET    /metrics             Prometheus text
+ *   GET    /health              200 while it listens for agents
  *   GET    /api/agents          agents online: name, address, since, streams, bytes
  *   DELETE /api/agents/{name}   kick an agent (GoAway kicked, its streams reset)
  *   GET    /api/streams         streams: id, from, to, target, state, bytes
@@ -13,19 +15,21 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/runtime.h"
+#include "net/http_admin.h"
 #include "tunnel/api.h"
 #include "tunnel/gw.h"
 
-static void h_status(http_req_t *req, void *ud)
+static int write_status(buf_t *out, void *ud)
 {
     gw_t *gw = ud;
-    tunnel_api_json(req, 200,
-                    json_pack("{s:I,s:I,s:I,s:I,s:I}", "agents_online", (json_int_t)gw->by_name.len,
-                              "connections", (json_int_t)gw->nsessions, "streams",
-                              (json_int_t)gw->nstreams, "streams_total",
-                              (json_int_t)gw->c_streams_total, "uptime_s",
-                              (json_int_t)((clock_mono_ms() - gw->started_ms) / 1000)));
+    return buf_printf(out,
+                      "{\"agents_online\":%zu,\"connections\":%zu,\"streams\":%zu,"
+                      "\"streams_total\":%llu,\"uptime_s\":%lld}",
+                      (size_t)gw->by_name.len, (size_t)gw->nsessions, (size_t)gw->nstreams,
+                      (unsigned long long)gw->c_streams_total,
+                      (long long)((clock_mono_ms() - gw->started_ms) / 1000));
 }
 
 static void h_agents(http_req_t *req, void *ud)
@@ -80,48 +84,68 @@ static void h_streams(http_req_t *req, void *ud)
     tunnel_api_json(req, 200, arr);
 }
 
-static void h_metrics(http_req_t *req, void *ud)
+static int write_metrics(buf_t *out, void *ud)
 {
     gw_t *gw = ud;
-    buf_t b = BUF_INIT(64 * 1024);
-#define M(name, type, help, val)                                                             \
-    buf_printf(&b, "# HELP outpost_gateway_" name " " help "\n# TYPE outpost_gateway_" name  \
-                   " " type "\noutpost_gateway_" name " %llu\n", (unsigned long long)(val))
-    M("agents_online", "gauge", "Authenticated agents.", gw->by_name.len);
-    M("connections", "gauge", "WebSocket connections, logged in or not.", gw->nsessions);
-    M("streams", "gauge", "Streams open or opening.", gw->nstreams);
-    M("streams_total", "counter", "Streams opened.", gw->c_streams_total);
-    M("stream_open_failures_total", "counter", "Streams refused, timed out or to offline agents.",
-      gw->c_open_failed);
-    M("acl_denied_total", "counter", "Initiators denied by the ACL.", gw->c_acl_denied);
-    M("auth_ok_total", "counter", "Successful logins.", gw->c_auth_ok);
-    M("auth_failures_total", "counter",
-      "Failed logins: wrong key or name, certificate name, malformed or missing handshake.",
-      gw->c_auth_fail);
-    M("auth_lockouts_total", "counter", "Addresses locked out after too many failed logins.",
-      gw->guard.lockouts);
-    M("auth_locked_out_total", "counter",
-      "Login attempts refused (4429) because their address was locked out.", gw->guard.refused);
-    M("auth_busy_total", "counter",
-      "Logins refused (1013): their address had too many waiting, the queue was full, or they "
-      "waited past the handshake deadline.", gw->c_auth_busy);
-    M("auth_hashes_total", "counter", "Key checks (PBKDF2) run.", gw->c_auth_hashes);
-    M("auth_queue_waiting", "gauge", "Logins waiting for a key check.",
-      gw_authq_waiting(&gw->authq));
-    M("auth_checks_running", "gauge", "Key checks running in the thread pool.",
-      gw_authq_running(&gw->authq));
-    M("auth_tracked_addresses", "gauge", "Addresses with failed logins remembered.",
-      authguard_count(&gw->guard));
-    M("logins_replaced_total", "counter", "Sessions replaced by a new login for the same name.",
-      gw->c_replaced);
-    M("protocol_errors_total", "counter", "Sessions closed for protocol errors.", gw->c_proto_errors);
-    M("stream_errors_total", "counter", "Streams reset for protocol errors.", gw->c_stream_errors);
-    M("late_messages_total", "counter", "Messages for unknown (just closed) streams.",
-      gw->c_late_msgs);
-    M("bytes_total", "counter", "Payload bytes relayed.", gw->c_bytes);
-#undef M
-    http_respond(req, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
-    buf_free(&b);
+    const struct {
+        const char *name, *type, *help;
+        double v;
+    } m[] = {
+        { "outpost_gateway_agents_online", "gauge", "Authenticated agents.", (double)gw->by_name.len },
+        { "outpost_gateway_connections", "gauge", "WebSocket connections, logged in or not.",
+          (double)gw->nsessions },
+        { "outpost_gateway_streams", "gauge", "Streams open or opening.", (double)gw->nstreams },
+        { "outpost_gateway_streams_total", "counter", "Streams opened.", (double)gw->c_streams_total },
+        { "outpost_gateway_stream_open_failures_total", "counter",
+          "Streams refused, timed out or to offline agents.", (double)gw->c_open_failed },
+        { "outpost_gateway_acl_denied_total", "counter", "Initiators denied by the ACL.",
+          (double)gw->c_acl_denied },
+        { "outpost_gateway_auth_ok_total", "counter", "Successful logins.", (double)gw->c_auth_ok },
+        { "outpost_gateway_auth_failures_total", "counter",
+          "Failed logins: wrong key or name, certificate name, malformed or missing handshake.",
+          (double)gw->c_auth_fail },
+        { "outpost_gateway_auth_lockouts_total", "counter",
+          "Addresses locked out after too many failed logins.", (double)gw->guard.lockouts },
+        { "outpost_gateway_auth_locked_out_total", "counter",
+          "Login attempts refused (4429) because their address was locked out.",
+          (double)gw->guard.refused },
+        { "outpost_gateway_auth_busy_total", "counter",
+          "Logins refused (1013): their address had too many waiting, the queue was full, or they "
+          "waited past the handshake deadline.", (double)gw->c_auth_busy },
+        { "outpost_gateway_auth_hashes_total", "counter", "Key checks (PBKDF2) run.",
+          (double)gw->c_auth_hashes },
+        { "outpost_gateway_auth_queue_waiting", "gauge", "Logins waiting for a key check.",
+          (double)gw_authq_waiting(&gw->authq) },
+        { "outpost_gateway_auth_checks_running", "gauge", "Key checks running in the thread pool.",
+          (double)gw_authq_running(&gw->authq) },
+        { "outpost_gateway_auth_tracked_addresses", "gauge", "Addresses with failed logins remembered.",
+          (double)authguard_count(&gw->guard) },
+        { "outpost_gateway_logins_replaced_total", "counter",
+          "Sessions replaced by a new login for the same name.", (double)gw->c_replaced },
+        { "outpost_gateway_protocol_errors_total", "counter", "Sessions closed for protocol errors.",
+          (double)gw->c_proto_errors },
+        { "outpost_gateway_stream_errors_total", "counter", "Streams reset for protocol errors.",
+          (double)gw->c_stream_errors },
+        { "outpost_gateway_late_messages_total", "counter", "Messages for unknown (just closed) streams.",
+          (double)gw->c_late_msgs },
+        { "outpost_gateway_bytes_total", "counter", "Payload bytes relayed.", (double)gw->c_bytes },
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof m / sizeof m[0] && !rc; i++)
+        rc = metrics_one(out, m[i].name, m[i].type, m[i].help, m[i].v);
+    return rc;
+}
+
+/* Healthy while it listens for agents: an admin asking is the proof. The
+ * useful signal is in /metrics (agents online); a gateway with none is not
+ * broken, its agents may just be away. */
+static int health(char *why, size_t len, void *ud)
+{
+    gw_t *gw = ud;
+    if (gw->http)
+        return 0;
+    snprintf(why, len, "not listening for agents");
+    return -1;
 }
 
 int gw_admin_start(gw_t *gw)
@@ -133,25 +157,16 @@ int gw_admin_start(gw_t *gw)
                                gw->token, sizeof gw->token);
     if (rc != 0)
         return rc;
-    http_router_opts_t ro = { .name = "gateway-admin", .token = gw->token };
-    if (!(gw->router = http_router_new(&ro)))
-        return -ENOMEM;
-    if (http_router_add(gw->router, "GET", "/status", HTTP_ACCESS_TOKEN, h_status, gw) ||
-        http_router_add(gw->router, "GET", "/metrics", HTTP_ACCESS_TOKEN, h_metrics, gw) ||
-        http_router_add(gw->router, "GET", "/api/agents", HTTP_ACCESS_TOKEN, h_agents, gw) ||
-        http_router_add(gw->router, "DELETE", "/api/agents/{name}", HTTP_ACCESS_TOKEN, h_kick, gw) ||
-        http_router_add(gw->router, "GET", "/api/streams", HTTP_ACCESS_TOKEN, h_streams, gw))
-        return -EINVAL;
-    http_server_opts_t ho = { .on_head = http_router_on_head, .handler = http_router_dispatch,
-                              .ud = gw->router,
-                              .max_body_bytes = 4096, .server_name = "outpost-gateway" };
-    gw->admin = http_server_new(gw->loop, &ho);
-    if (!gw->admin)
-        return -ENOMEM;
-    net_listen_opts_t lo = { .addr = addr, .max_connections = CFG_ADMIN_MAX_CONNECTIONS };
-    if ((rc = http_server_listen(gw->admin, &lo)) != 0) {
-        log_error("listen_failed", LF_S("addr", addr), LF_ERR(rc));
+    http_admin_opts_t ao = { .daemon = "gateway", .listen = addr, .token = gw->token,
+                             .metrics_public = gw->opts.common.metrics_public,
+                             .metrics = write_metrics, .status = write_status, .health = health,
+                             .ud = gw };
+    if ((rc = http_admin_start(gw->loop, &ao, &gw->admin)) != 0)
         return rc;
-    }
+    http_router_t *r = http_admin_router(gw->admin);
+    if (http_router_add(r, "GET", "/api/agents", HTTP_ACCESS_TOKEN, h_agents, gw) ||
+        http_router_add(r, "DELETE", "/api/agents/{name}", HTTP_ACCESS_TOKEN, h_kick, gw) ||
+        http_router_add(r, "GET", "/api/streams", HTTP_ACCESS_TOKEN, h_streams, gw))
+        return -ENOMEM;
     return 0;
 }

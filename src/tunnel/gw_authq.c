@@ -4,44 +4,27 @@
  */
 #include "tunnel/gw_authq.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/addr.h"
+
 struct gw_authq_src {
-    unsigned char key[9];       /* family tag + 4 or 8 address bytes */
-    size_t klen;
+    uint8_t key[16];             /* addr_key */
     gw_authq_ent_t *head, *tail; /* its logins, oldest first */
     unsigned n;
     gw_authq_src_t *prev, *next; /* turn order */
 };
 
-/* The same grouping as net/authguard (which keeps its own private): IPv4,
- * IPv4-mapped IPv6 as IPv4, otherwise the IPv6 /64, so one host cannot open
- * a queue per address of its /64. A peer that is not an IP literal (only a
- * local socket could be) shares the key "?". */
-static size_t addr_key(const char *addr, unsigned char key[9])
+/* The client key of addr (net_ip_client_key); a peer that is not an IP
+ * literal (only a local socket could be) shares the all-zero key. */
+static void addr_key(const char *addr, uint8_t key[16])
 {
-    unsigned char a[16];
-    static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-    if (inet_pton(AF_INET, addr, a) == 1) {
-        key[0] = '4';
-        memcpy(key + 1, a, 4);
-        return 5;
-    }
-    if (inet_pton(AF_INET6, addr, a) == 1) {
-        if (memcmp(a, mapped, sizeof mapped) == 0) {
-            key[0] = '4';
-            memcpy(key + 1, a + 12, 4);
-            return 5;
-        }
-        key[0] = '6';
-        memcpy(key + 1, a, 8);
-        return 9;
-    }
-    key[0] = '?';
-    return 1;
+    if (net_ip_parse(addr, key) == 0)
+        net_ip_client_key(key);
+    else
+        memset(key, 0, 16);
 }
 
 void gw_authq_init(gw_authq_t *q, unsigned slots, unsigned per_addr, size_t max_waiting)
@@ -104,7 +87,7 @@ static void ent_unlink(gw_authq_t *q, gw_authq_ent_t *e)
     s->n--;
     q->waiting--;
     if (s->n == 0) {
-        hmap_del(&q->by_addr, (const char *)s->key, s->klen);
+        hmap_del(&q->by_addr, (const char *)s->key, sizeof s->key);
         turn_unlink(q, s);
         free(s);
     }
@@ -112,9 +95,9 @@ static void ent_unlink(gw_authq_t *q, gw_authq_ent_t *e)
 
 int gw_authq_push(gw_authq_t *q, gw_authq_ent_t *e, const char *addr, gw_authq_ent_t **evicted)
 {
-    unsigned char key[9];
-    size_t klen = addr_key(addr, key);
-    gw_authq_src_t *s = hmap_get(&q->by_addr, (const char *)key, klen);
+    uint8_t key[16];
+    addr_key(addr, key);
+    gw_authq_src_t *s = hmap_get(&q->by_addr, (const char *)key, sizeof key);
     if (evicted)
         *evicted = NULL;
     if (s && s->n >= q->per_addr)
@@ -136,9 +119,8 @@ int gw_authq_push(gw_authq_t *q, gw_authq_ent_t *e, const char *addr, gw_authq_e
     if (!s) {
         if (!(s = calloc(1, sizeof *s)))
             return -ENOMEM;
-        memcpy(s->key, key, klen);
-        s->klen = klen;
-        if (hmap_put(&q->by_addr, (const char *)s->key, klen, s) != 0) {
+        memcpy(s->key, key, sizeof s->key);
+        if (hmap_put(&q->by_addr, (const char *)s->key, sizeof s->key, s) != 0) {
             free(s);
             return -ENOMEM;
         }
@@ -191,9 +173,9 @@ void gw_authq_remove(gw_authq_t *q, gw_authq_ent_t *e)
 
 gw_authq_ent_t *gw_authq_take(gw_authq_t *q, const char *addr)
 {
-    unsigned char key[9];
-    size_t klen = addr_key(addr, key);
-    gw_authq_src_t *s = hmap_get(&q->by_addr, (const char *)key, klen);
+    uint8_t key[16];
+    addr_key(addr, key);
+    gw_authq_src_t *s = hmap_get(&q->by_addr, (const char *)key, sizeof key);
     if (!s)
         return NULL;
     gw_authq_ent_t *e = s->head;

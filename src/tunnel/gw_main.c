@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "net/http_admin.h"
 #include "tunnel/gw.h"
 #include "tunnel/keyhash.h"
 #include "tunnel/tunnel.h"
@@ -178,9 +179,9 @@ static void on_stop(void *ud)
     }
     if (gw->http)
         http_server_close(gw->http, NULL, NULL);
-    if (gw->admin)
-        http_server_close(gw->admin, NULL, NULL);
-    gw->http = gw->admin = NULL;
+    http_admin_close(gw->admin);
+    gw->admin = NULL;
+    gw->http = NULL;
     for (gw_session_t *s = gw->sessions, *next; s; s = next) {
         next = s->next;
         gw_session_goaway(s, "shutdown", "gateway shutting down", WS_CLOSE_GOING_AWAY);
@@ -330,7 +331,7 @@ static int start(gw_t *gw)
     gw->sweep_started = true;
     gw->started_ms = clock_mono_ms();
     runtime_ready("gateway", LF_S("listen", http_server_addr(gw->http)),
-                  LF_S("admin", gw->admin ? http_server_addr(gw->admin) : "off"),
+                  LF_S("admin", gw->admin ? http_admin_addr(gw->admin) : "off"),
                   LF_S("path", o->path), LF_B("tls", gw->tls != NULL), LF_U("agents", gw->nagents),
                   LF_U("rules", gw->acl.n));
     return 0;
@@ -363,8 +364,6 @@ int tunnel_gateway_main(int argc, char **argv)
             status = 1;
         }
     }
-    if (gw->router)
-        http_router_free(gw->router);
     gw_auth_free(gw);
     hmap_free(&gw->by_name);
     tunnel_wire_free(&gw->wire);

@@ -293,3 +293,50 @@ def test_acs_wakes_through_the_proxy_with_digest(outpost, tmp_path):
         assert endpoint.woken == 2
     finally:
         endpoint.stop()
+
+
+def test_connection_requests_in_flight_are_capped(outpost, tmp_path):
+    """Each connection request holds a socket until the CPE answers: a bulk
+    action must not take every descriptor. Beyond --cr-max-in-flight the
+    request is refused (not sent) and the task says why."""
+    held = threading.Event()
+    release = threading.Event()
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            held.set()
+            release.wait(10)
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+
+    srv = S(("127.0.0.1", 0), Slow)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.server_address[1]}/cr"
+    try:
+        d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--cr-max-in-flight", "1", *ALLOW_LOOPBACK)
+        api = Api(d)
+        a, b = register(d, "F1", url), register(d, "F2", url)
+        t1 = api.post(f"/api/devices/{a}/tasks", {"type": "reboot"}).json()
+        assert held.wait(10)
+        t2 = api.post(f"/api/devices/{b}/tasks", {"type": "reboot"}).json()
+        cr = task_cr(api, b, t2["id"])
+        assert cr["status"] == "refused" and "--cr-max-in-flight" in cr["reason"], cr
+        r = api.post(f"/api/devices/{b}/connection-request")
+        assert r.status_code == 503 and r.json()["error"] == "busy", r.text
+        release.set()
+        assert task_cr(api, a, t1["id"])["status"] == "ok"
+        # the slot is free again
+        assert api.post(f"/api/devices/{b}/connection-request").status_code == 200
+    finally:
+        release.set()
+        srv.shutdown()
+        srv.server_close()

@@ -12,7 +12,7 @@ import requests
 
 import prom
 from cwmp_proxy_util import Backend
-from relay_util import PKI, start_relay, ws_url
+from relay_util import PKI, start_relay, ws_url, TOKEN as RELAY_TOKEN
 from tunnel_util import start_agent, start_gateway
 
 TOKEN = "admin-test-token"
@@ -63,13 +63,14 @@ def daemons(outpost, tmp_path):
                            "--cr-listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "sim"), *common)
     gw = start_gateway(outpost, tmp_path, {"a1": "key-a1"}, [])
     d["gateway"] = gw
-    d["agent"] = start_agent(outpost, tmp_path, gw, "a1", "key-a1", extra=common)
+    d["agent"] = start_agent(outpost, tmp_path, gw, "a1", "key-a1", extra=common[:2])
     yield d
     backend.stop()
 
 
 def gateway_token(name):
-    return "admintoken" if name == "gateway" else TOKEN
+    """The tunnel and relay helpers start their daemons with tokens of their own."""
+    return {"gateway": "admintoken", "agent": "agenttoken", "relay": RELAY_TOKEN}.get(name, TOKEN)
 
 
 def test_every_daemon_serves_the_same_admin_surface(daemons):
@@ -85,7 +86,7 @@ def test_every_daemon_serves_the_same_admin_surface(daemons):
                 assert json.loads(r.text)["error"] == "unauthorized", (name, path)
         # /metrics: valid exposition text, the daemon's own series and the common ones
         r = get(d, "/metrics", token=tok)
-        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain; version=0.0.4"), name
         m = prom.parse(r.text)
         info = [dict(k[1]) for k in m if k[0] == "outpost_build_info"]
         assert info and info[0]["daemon"] == name and info[0]["version"], name

@@ -17,7 +17,7 @@ import socket
 import pytest
 
 from cwmp_proxy_util import Backend
-from relay_util import PKI, start_relay, TOKEN as RELAY_TOKEN
+from relay_util import PKI, start_relay, ws_url, TOKEN as RELAY_TOKEN
 from tunnel_util import start_agent, start_gateway
 
 ROUTE_RE = re.compile(r"http_route api=(\S+) method=(\S+) path=(\S+) access=(\S+)")
@@ -88,6 +88,7 @@ def routes_of(daemon):
 
 def check_api(addr, routes, token, who):
     assert routes, f"{who}: no routes were logged"
+    guarded = any(access != "public" for _, _, access in routes)
     checked = 0
     for method, pattern, access in routes:
         path = concrete(pattern)
@@ -114,6 +115,8 @@ def check_api(addr, routes, token, who):
                 want = 400
             elif kind == "same" and access == "public":
                 want = request(addr, m, path)[0]
+            elif kind == "other" and not guarded:
+                want = 404  # a router with public routes only has no token to ask for
             else:
                 want = 401
             assert status == want, f"{who}: {m} {spelled} (route {pattern}): {status} {body[:200]!r}"
@@ -121,37 +124,58 @@ def check_api(addr, routes, token, who):
     return checked
 
 
-def test_every_route_of_every_daemon_needs_its_token(outpost, tmp_path):
-    checked = {}
+def check_daemon(d, token, main_key="listen"):
+    """Every route group a daemon logged: its admin listener's ("NAME-admin")
+    and its main API's, each on its own listener. Returns {group: checks}."""
+    out = {}
+    for api, routes in routes_of(d).items():
+        addr = d.addr("admin") if api.endswith("-admin") else d.addr(main_key)
+        out[api] = check_api(addr, routes, token, f"{d.name} {api}")
+    return out
 
+
+def test_every_route_of_every_daemon_needs_its_token(outpost, tmp_path):
+    debug = ("--log-level", "debug")
+    checked = {}
     acs = outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
                   "--admin-listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "acs"),
-                  "--api-token", "acs-token", "--cpe-auth", "none", "--log-level", "debug")
-    r = routes_of(acs)
-    assert any(p == "/api/devices/{id}" for _, p, _ in r["acs"])
-    checked["acs"] = check_api(acs.addr("api"), r["acs"], "acs-token", "acs api")
-    checked["acs-admin"] = check_api(acs.addr("admin"), r["acs-admin"], "acs-token", "acs admin")
+                  "--api-token", "acs-token", "--cpe-auth", "none", *debug)
+    assert any(p == "/api/devices/{id}" for _, p, _ in routes_of(acs)["acs"])
+    checked.update(check_daemon(acs, "acs-token", "api"))
 
     backend = Backend("A")
     px = outpost("cwmp-proxy", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
                  "--public-url", "http://proxy.test:7548", "--backend", backend.url,
-                 "--data-dir", str(tmp_path / "px"), "--api-token", "px-token", "--log-level", "debug")
-    checked["cwmp-proxy"] = check_api(px.addr("admin"), routes_of(px)["cwmp-proxy-admin"],
-                                      "px-token", "cwmp-proxy admin")
+                 "--data-dir", str(tmp_path / "px"), "--api-token", "px-token", *debug)
+    checked.update(check_daemon(px, "px-token"))
 
     pki = PKI(tmp_path / "pki")
-    relay = start_relay(outpost, pki, "--data-dir", str(tmp_path / "relay"), "--log-level", "debug")
-    checked["relay"] = check_api(relay.addr("admin"), routes_of(relay)["relay-admin"], RELAY_TOKEN,
-                                 "relay admin")
+    relay = start_relay(outpost, pki, "--data-dir", str(tmp_path / "relay"), *debug)
+    checked.update(check_daemon(relay, RELAY_TOKEN))
+    end = ("--tls-ca", pki.cert("root"), "--admin-listen", "127.0.0.1:0", "--api-token", "end-token", *debug)
+    conn = outpost("relay-connector", "--relay-url", ws_url(relay, "gw-0001"), "--tls-cert",
+                   pki.pkeycert("gw-0001"), "--target", "http://127.0.0.1:9", "--events-listen", "127.0.0.1:0",
+                   "--data-dir", str(tmp_path / "rcn"), *end)
+    checked.update(check_daemon(conn, "end-token"))
+    client = outpost("relay-client", "--listen", "127.0.0.1:0", "--relay-url", ws_url(relay, "gw-0001"),
+                     "--tls-cert", pki.pkeycert("manager"), "--data-dir", str(tmp_path / "rcl"), *end)
+    checked.update(check_daemon(client, "end-token"))
 
-    gw = start_gateway(outpost, tmp_path, {"a1": "key-a1"}, [], extra=("--log-level", "debug"))
-    checked["gateway"] = check_api(gw.addr("admin"), routes_of(gw)["gateway-admin"], "admintoken",
-                                   "gateway admin")
-    ag = start_agent(outpost, tmp_path, gw, "a1", "key-a1", extra=("--log-level", "debug"))
-    checked["agent"] = check_api(ag.addr(), routes_of(ag)["agent"], "agenttoken", "agent api")
+    gw = start_gateway(outpost, tmp_path, {"a1": "key-a1"}, [], extra=debug)
+    checked.update(check_daemon(gw, "admintoken"))
+    ag = start_agent(outpost, tmp_path, gw, "a1", "key-a1", extra=debug)
+    checked.update(check_daemon(ag, "agenttoken"))
 
-    # every daemon's API was really exercised, spellings included
-    assert all(n >= 9 for n in checked.values()), checked
+    sim = outpost("cpe-sim", "--acs", "http://" + acs.fields["listen"] + "/", "--count", "1",
+                  "--cr-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--api-token", "sim-token",
+                  "--data-dir", str(tmp_path / "sim"), *debug)
+    checked.update(check_daemon(sim, "sim-token"))
+
+    # every daemon's APIs were really exercised, spellings included
+    for group in ("acs", "acs-admin", "cwmp-proxy-admin", "relay-admin", "relay-connector-admin",
+                  "relay-connector-events", "relay-client-admin", "gateway-admin", "agent", "agent-admin",
+                  "cpe-sim-admin"):
+        assert checked.get(group, 0) >= 9, (group, checked)
     backend.stop()
 
 

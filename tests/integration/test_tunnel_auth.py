@@ -8,6 +8,8 @@ import time
 import pytest
 import requests
 
+import prom
+
 from tunnel_util import (DATA, LoginFlood, RawWS, Server, connect_retry, echo_handler,
                          forward_port, msg, start_agent, start_gateway, try_login, wait_connected)
 
@@ -18,12 +20,9 @@ REAL_ITER = 100000  # `hash-key`'s default: what a key check costs in production
 def metrics(gw):
     r = requests.get(gw.url("admin") + "/metrics", headers=GW_AUTH, timeout=5)
     assert r.status_code == 200
-    out = {}
-    for line in r.text.splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.split()
-            out[k.replace("outpost_gateway_", "")] = int(v)
-    return out
+    return {name.replace("outpost_gateway_", ""): int(v)
+            for (name, labels), v in prom.parse(r.text).items()
+            if name.startswith("outpost_gateway_") and not labels}
 
 
 def auth_lines(gw, start=0):
