@@ -1,0 +1,69 @@
+"""The commented example configurations in examples/ are accepted by their
+daemons as they are: each daemon starts with `--config examples/NAME.yaml`,
+and only what points at this machine's resources is overridden by flags
+(listeners on free loopback ports, state in a temporary directory, files and
+peers made by the test), so every key of every example is parsed, checked
+and applied. Nothing is sent to the example's addresses."""
+import pathlib
+
+import pytest
+
+from conftest import ROOT
+from cwmp_proxy_util import Backend
+from relay_util import PKI, ws_url
+
+EXAMPLES = ROOT / "examples"
+LOCAL = ("--admin-listen", "127.0.0.1:0")
+
+
+def example(name):
+    p = EXAMPLES / f"{name}.yaml"
+    assert p.exists(), p
+    return ("--config", str(p))
+
+
+def test_every_daemon_has_an_example():
+    names = {p.stem for p in EXAMPLES.glob("*.yaml")}
+    assert names == {"acs", "cwmp-proxy", "relay", "relay-client", "relay-connector", "gateway", "agent",
+                     "cpe-sim"}
+    for p in EXAMPLES.glob("*.yaml"):
+        text = p.read_text()
+        assert text.startswith("# outpost "), p          # says what it is
+        assert "--help" in text, p                        # and where the rest is
+
+
+def test_examples_are_accepted(outpost, tmp_path):
+    creds = tmp_path / "acs-cpe-credentials"
+    creds.write_text("cpe-1 secret 00D09E-IGD-SN1\n")
+    acs = outpost("acs", *example("acs"), "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                  *LOCAL, "--data-dir", str(tmp_path / "acs"), "--cpe-credentials", str(creds))
+    assert acs.fields["cpe_auth"] == "digest"
+
+    node = Backend("A")
+    outpost("cwmp-proxy", *example("cwmp-proxy"), "--listen", "127.0.0.1:0", *LOCAL,
+            "--data-dir", str(tmp_path / "px"), "--backend", node.url)
+
+    pki = PKI(tmp_path / "pki")
+    relay = outpost("relay", *example("relay"), "--listen", "127.0.0.1:0", *LOCAL,
+                    "--data-dir", str(tmp_path / "relay"), "--tls-cert", pki.pkeycert("relay"),
+                    "--tls-ca", pki.cert("root"))
+    peer_tls = ("--tls-ca", pki.cert("root"))
+    outpost("relay-connector", *example("relay-connector"), "--relay-url", ws_url(relay, "gw-0001"),
+            "--tls-cert", pki.pkeycert("gw-0001"), *peer_tls, "--target", node.url,
+            "--events-listen", "127.0.0.1:0", *LOCAL, "--data-dir", str(tmp_path / "rcn"))
+    outpost("relay-client", *example("relay-client"), "--relay-url", ws_url(relay, "gw-0001"),
+            "--tls-cert", pki.pkeycert("manager"), *peer_tls, "--listen", "127.0.0.1:0", *LOCAL,
+            "--data-dir", str(tmp_path / "rcl"))
+
+    gw = outpost("gateway", *example("gateway"), "--listen", "127.0.0.1:0", *LOCAL,
+                 "--data-dir", str(tmp_path / "gw"), "--tls-cert", pki.pkeycert("relay"))
+    assert gw.fields["agents"] == "2" and gw.fields["rules"] == "1"
+    key = tmp_path / "agent.key"
+    key.write_text("not-the-right-key\n")
+    host, port = gw.addr()
+    outpost("agent", *example("agent"), "--gateway", f"wss://localhost:{port}/tunnel", "--key-file", str(key),
+            "--tls-ca", pki.cert("root"), "--listen", "127.0.0.1:0", *LOCAL, "--data-dir", str(tmp_path / "ag"))
+
+    outpost("cpe-sim", *example("cpe-sim"), "--acs", "http://" + acs.fields["listen"] + "/", "--count", "2",
+            "--cr-listen", "127.0.0.1:0", *LOCAL, "--data-dir", str(tmp_path / "sim"))
+    node.stop()
