@@ -187,3 +187,15 @@ void log_emit(log_level_t lvl, const char *event, const log_field_t *fields)
     }
     pthread_mutex_unlock(&log_lock);
 }
+
+bool log_rate_ok(log_rate_t *r, int64_t now_ms, int64_t interval_ms, uint64_t *unsaid)
+{
+    if (r->last_ms && now_ms - r->last_ms < interval_ms) {
+        r->unsaid++;
+        return false;
+    }
+    *unsaid = r->unsaid;
+    r->unsaid = 0;
+    r->last_ms = now_ms ? now_ms : 1;
+    return true;
+}

@@ -69,6 +69,17 @@ typedef struct log_field {
 #define log_info(ev, ...) LOG_AT(LOG_INFO, ev, __VA_ARGS__)
 #define log_debug(ev, ...) LOG_AT(LOG_DEBUG, ev, __VA_ARGS__)
 
+/* A rate limit for an event anyone on the network can cause (a failed TLS
+ * handshake, a refused upgrade): one line per interval, saying how many
+ * were not said since. Owned by the module that logs the event; one thread. */
+typedef struct log_rate {
+    int64_t last_ms;       /* when a line was last said; 0: never */
+    uint64_t unsaid;       /* events since that line */
+} log_rate_t;
+/* True when a line may be said now (then *unsaid holds how many events
+ * went unsaid before this one and the count restarts); false: count it. */
+bool log_rate_ok(log_rate_t *r, int64_t now_ms, int64_t interval_ms, uint64_t *unsaid);
+
 extern log_level_t log_current_level;
 static inline bool log_enabled(log_level_t lvl) { return lvl <= log_current_level; }
 

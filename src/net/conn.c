@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
 
@@ -597,6 +598,19 @@ static void handshake_done(net_conn_t *c)
         c->cbs->on_open(c);
 }
 
+/* A server's failed handshakes are anyone's to cause (a scanner, a peer
+ * without a client certificate): one line per 10 s with the count of those
+ * unsaid. A client's are the operator's own configuration: every one. */
+static void say_handshake_failed(const net_conn_t *c, const char *reason)
+{
+    static log_rate_t rate; /* per process: a scanner hits every listener alike */
+    uint64_t unsaid = 0;
+    if (!c->client && !log_rate_ok(&rate, clock_mono_ms(), 10000, &unsaid))
+        return;
+    log_info("tls_handshake_failed", LF_S("peer", c->peer), LF_S("side", c->client ? "client" : "server"),
+             LF_S("reason", reason), LF_U("unsaid", unsaid));
+}
+
 void conn_tls_pump(net_conn_t *c)
 {
     if (c->state == ST_HANDSHAKE) {
@@ -614,8 +628,7 @@ void conn_tls_pump(net_conn_t *c)
             } else {
                 ssl_reason(reason, sizeof reason);
             }
-            log_info("tls_handshake_failed", LF_S("peer", c->peer),
-                     LF_S("side", c->client ? "client" : "server"), LF_S("reason", reason));
+            say_handshake_failed(c, reason);
             /* let the alert go out before the socket closes */
             c->state = ST_OPEN;
             c->close_err = -EPROTO;
@@ -655,8 +668,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         c->reading = false;
         c->peer_eof = true;
         if (c->state == ST_HANDSHAKE) {
-            log_info("tls_handshake_failed", LF_S("peer", c->peer),
-                     LF_S("reason", "peer closed during handshake"));
+            say_handshake_failed(c, "peer closed during handshake");
             conn_fail(c, -ECONNRESET);
             return;
         }

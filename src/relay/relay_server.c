@@ -110,6 +110,8 @@ struct relay_srv {
     tls_ctx_t *tls;
     http_server_t *http;
     http_admin_t *admin;
+    log_rate_t refusals_said;  /* relay_refused / relay_forbidden lines */
+    uint64_t refusals_unsaid;
     relay_hub_t *hub;
     ws_opts_t wso;
     uv_timer_t hello_timer;
@@ -235,11 +237,22 @@ static const ws_cbs_t ws_cbs = {
 
 /* ---- the upgrade --------------------------------------------------------------------- */
 
+/* Refusals are anyone's to cause: one line per 10 s, with how many went
+ * unsaid (the counters in /metrics have them all). */
+static bool say_refusal(relay_srv_t *s)
+{
+    uint64_t unsaid = 0;
+    bool say = log_rate_ok(&s->refusals_said, clock_mono_ms(), 10000, &unsaid);
+    s->refusals_unsaid = unsaid;
+    return say;
+}
+
 static void refuse(relay_srv_t *s, http_req_t *r, int status, const char *reason, uint64_t *counter)
 {
     (*counter)++;
-    log_warn("relay_refused", LF_S("peer", http_req_peer(r)), LF_S("target", http_req_target(r)),
-             LF_I("status", status), LF_S("reason", reason));
+    if (say_refusal(s))
+        log_warn("relay_refused", LF_S("peer", http_req_peer(r)), LF_S("target", http_req_target(r)),
+                 LF_I("status", status), LF_S("reason", reason), LF_U("unsaid", s->refusals_unsaid));
     http_respond_error(r, status, reason);
 }
 
@@ -260,8 +273,10 @@ static void on_request(http_req_t *r, void *ud)
     const tls_peer_t *tp = http_req_tls_peer(r);
     relay_ident_t who = { tp ? tp->cn : "", tp ? tp->org : "", tp ? tp->fingerprint : "" };
     if (relay_rules_match(&s->rules, meeting, &who) == -1) {
-        log_warn("relay_forbidden", LF_S("peer", http_req_peer(r)), LF_S("path", meeting),
-                 LF_S("subject", tp ? tp->subject : ""), LF_S("fingerprint", who.fingerprint));
+        if (say_refusal(s))
+            log_warn("relay_forbidden", LF_S("peer", http_req_peer(r)), LF_S("path", meeting),
+                     LF_S("subject", tp ? tp->subject : ""), LF_S("fingerprint", who.fingerprint),
+                     LF_U("unsaid", s->refusals_unsaid));
         s->cnt.forbidden++;
         http_respond_error(r, 403, "certificate not allowed on this path");
         return;
