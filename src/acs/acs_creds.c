@@ -425,6 +425,14 @@ int acs_cpe_auth_start(acs_t *a)
     return a->cpe_auth ? 0 : -ENOMEM;
 }
 
+void acs_cpe_auth_sweep(acs_t *a)
+{
+    if (!a->cpe_guard.max)
+        return;
+    a->cpe_guard_swept_ms = clock_mono_ms();
+    authguard_sweep(&a->cpe_guard, a->cpe_guard_swept_ms, guard_report, NULL);
+}
+
 void acs_cpe_auth_free(acs_t *a)
 {
     http_auth_free(a->cpe_auth);

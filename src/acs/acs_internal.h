@@ -246,6 +246,8 @@ void acs_metrics_event(acs_t *a, const char *code);
 void acs_metrics_fault(acs_t *a, int code);
 
 /* ---- acs_creds.c ---- */
+/* Say the failed-login counts no later failure flushed (housekeeping). */
+void acs_cpe_auth_sweep(acs_t *a);
 enum { ACS_USER_MAX = 128 }; /* a CPE user name, with its NUL */
 /* Lines without a DEVICE_ID are refused unless have_template (logged once,
  * file:line). */

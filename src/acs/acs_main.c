@@ -219,6 +219,7 @@ static void on_housekeeping(uv_timer_t *t)
 {
     acs_t *a = t->data;
     uv_timer_start(&a->housekeeping, on_housekeeping, HOUSEKEEPING_MS, 0);
+    acs_cpe_auth_sweep(a);
     expire_job_t *j = a->db ? calloc(1, sizeof *j) : NULL;
     if (!j)
         return;
