@@ -307,15 +307,10 @@ static void guard_report(const authguard_report_t *rep, void *ud)
              LF_I("locked_ms", rep->locked_ms), LF_U("strike", rep->strike));
 }
 
-enum { GUARD_SWEEP_MS = 10000 };
-
 static void guard_fail(acs_t *a, const char *addr)
 {
-    authguard_report_t rep;
     a->n.auth_failures++;
-    (void)authguard_fail(&a->cpe_guard, addr, clock_mono_ms(), &rep);
-    if (rep.log)
-        guard_report(&rep, NULL);
+    (void)authguard_fail(&a->cpe_guard, addr, clock_mono_ms(), NULL);
 }
 
 static void challenge(acs_t *a, http_req_t *req, bool stale)
@@ -333,15 +328,7 @@ static bool authenticate(acs_t *a, http_req_t *req, char *user, size_t userlen)
 {
     char addr[64];
     guard_addr(a, req, addr, sizeof addr);
-    int64_t now = clock_mono_ms();
-    if (now - a->cpe_guard_swept_ms >= GUARD_SWEEP_MS) {
-        a->cpe_guard_swept_ms = now;
-        authguard_sweep(&a->cpe_guard, now, guard_report, NULL);
-    }
-    authguard_report_t rep;
-    int64_t locked = authguard_check(&a->cpe_guard, addr, now, &rep);
-    if (rep.log)
-        guard_report(&rep, NULL);
+    int64_t locked = authguard_check(&a->cpe_guard, addr, clock_mono_ms(), NULL);
     if (locked > 0) {
         static const char msg[] = "too many failed logins from this address; retry later\n";
         char hdr[48];
@@ -411,6 +398,7 @@ int acs_cpe_auth_start(acs_t *a)
 {
     authguard_init(&a->cpe_guard, 0, (uint32_t)a->o.cpe_auth_max_failures,
                    a->o.cpe_auth_lockout_ms);
+    authguard_set_say(&a->cpe_guard, guard_report, NULL);
     const char *mode = a->o.cpe_auth ? a->o.cpe_auth : "digest";
     if (strcmp(mode, "none") == 0)
         return 0;
@@ -429,16 +417,13 @@ void acs_cpe_auth_sweep(acs_t *a)
 {
     if (!a->cpe_guard.max)
         return;
-    a->cpe_guard_swept_ms = clock_mono_ms();
-    authguard_sweep(&a->cpe_guard, a->cpe_guard_swept_ms, guard_report, NULL);
+    authguard_sweep(&a->cpe_guard, clock_mono_ms(), guard_report, NULL);
 }
 
 void acs_cpe_auth_free(acs_t *a)
 {
     http_auth_free(a->cpe_auth);
     a->cpe_auth = NULL;
-    if (a->cpe_guard.max) { /* initialised: say what no later failure flushed */
-        authguard_sweep(&a->cpe_guard, INT64_MAX / 2, guard_report, NULL);
+    if (a->cpe_guard.max) /* initialised; says what no later failure flushed */
         authguard_free(&a->cpe_guard);
-    }
 }

@@ -114,7 +114,6 @@ typedef struct acs {
     struct http_admin *admin;  /* --admin-listen, may be NULL */
     http_auth_t *cpe_auth;
     authguard_t cpe_guard;     /* addresses that keep failing CPE authentication */
-    int64_t cpe_guard_swept_ms;
     acs_creds_t *creds;        /* per-device CPE credentials (may be NULL) */
     net_curl_t *curl;
     void *crs;                 /* connection requests in flight (acs_cr.c) */

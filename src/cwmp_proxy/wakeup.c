@@ -100,6 +100,14 @@ static int lookup_acs(const char *user, char *out, size_t outlen, void *ud)
     return str_copy(out, outlen, o->acs_password) ? -ENOENT : 0;
 }
 
+/* Wrong ACS credentials and attempts refused while locked out: one line per
+ * address per minute, and when a lock-out starts. */
+static void say_guard(const authguard_report_t *rep, void *ud)
+{
+    log_warn("wakeup_auth_failed", LF_S("addr", rep->addr), LF_U("failures", rep->count),
+             LF_I("locked_ms", rep->locked_ms), LF_U("strike", rep->strike));
+}
+
 wakeup_t *wakeup_new(proxy_t *px)
 {
     wakeup_t *w = calloc(1, sizeof *w);
@@ -107,6 +115,7 @@ wakeup_t *wakeup_new(proxy_t *px)
         return NULL;
     w->px = px;
     authguard_init(&w->guard, 65536, (uint32_t)px->o.acs_auth_max_failures, px->o.acs_auth_lockout_ms);
+    authguard_set_say(&w->guard, say_guard, NULL);
     /* Digest, so an ACS reaching us over plain HTTP does not have to send
      * the password; Basic still, for ACSs that only speak it. */
     http_auth_opts_t ao = { .realm = "outpost cwmp-proxy", .digest = true, .basic = true };
@@ -301,11 +310,7 @@ void wakeup_handle(wakeup_t *w, http_req_t *r)
     char addr[64];
     guard_addr(w, r, addr, sizeof addr);
     int64_t now = clock_mono_ms();
-    authguard_report_t rep;
-    int64_t locked = authguard_check(&w->guard, addr, now, &rep);
-    if (rep.log)
-        log_warn("wakeup_auth_locked_out", LF_S("addr", rep.addr), LF_U("attempts", rep.count),
-                 LF_I("locked_ms", rep.locked_ms));
+    int64_t locked = authguard_check(&w->guard, addr, now, NULL);
     if (locked > 0) {
         char hdr[48];
         snprintf(hdr, sizeof hdr, "Retry-After: %lld\r\n", (long long)((locked + 999) / 1000));
@@ -322,9 +327,8 @@ void wakeup_handle(wakeup_t *w, http_req_t *r)
          * the challenge; nor does a Digest nonce that expired (the right
          * password: the ACS retries with the fresh one, stale=true). */
         bool asked = ar == HTTP_AUTH_MISSING || ar == HTTP_AUTH_STALE;
-        if (!asked && (authguard_fail(&w->guard, addr, now, &rep), rep.log))
-            log_warn("wakeup_auth_failed", LF_S("addr", rep.addr), LF_U("failures", rep.count),
-                     LF_I("locked_ms", rep.locked_ms), LF_U("strike", rep.strike));
+        if (!asked)
+            authguard_fail(&w->guard, addr, now, NULL);
         buf_t hdr = BUF_INIT(1024);
         http_auth_challenge(w->auth, ar == HTTP_AUTH_STALE, &hdr);
         finish(k, asked ? WAKE_CHALLENGED : WAKE_UNAUTHORIZED, 401, hdr.data,

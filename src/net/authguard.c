@@ -36,8 +36,16 @@ void authguard_init(authguard_t *g, size_t max, uint32_t max_failures, int64_t l
     hmap_init(&g->by_addr);
 }
 
+void authguard_set_say(authguard_t *g, authguard_say_fn say, void *ud)
+{
+    g->say = say;
+    g->say_ud = ud;
+}
+
 void authguard_free(authguard_t *g)
 {
+    if (g->say) /* what no later failure flushed */
+        authguard_sweep(g, INT64_MAX / 2, g->say, g->say_ud);
     authguard_ent_t *e = g->head;
     while (e) {
         authguard_ent_t *next = e->next;
@@ -119,17 +127,38 @@ int64_t authguard_locked(authguard_t *g, const char *addr, int64_t now_ms)
     return e->until_ms > now_ms ? e->until_ms - now_ms : 0;
 }
 
+/* With a say function: the lines other addresses have due, every 10 s. */
+static void sweep_due(authguard_t *g, int64_t now_ms)
+{
+    if (g->say && now_ms - g->swept_ms >= 10000) {
+        g->swept_ms = now_ms;
+        authguard_sweep(g, now_ms, g->say, g->say_ud);
+    }
+}
+
+/* The report of one event: into the caller's, said through say, or both. */
+static void said(authguard_t *g, const authguard_report_t *r, authguard_report_t *out)
+{
+    if (out)
+        *out = *r;
+    if (g->say && r->log)
+        g->say(r, g->say_ud);
+}
+
 int64_t authguard_check(authguard_t *g, const char *addr, int64_t now_ms, authguard_report_t *rep)
 {
     uint8_t key[16];
     bool ok;
     authguard_ent_t *e;
+    authguard_report_t r = { 0 };
     if (rep)
         memset(rep, 0, sizeof *rep);
+    sweep_due(g, now_ms);
     if (!g->max_failures || !(e = find(g, addr, key, &ok)) || e->until_ms <= now_ms)
         return 0;
     g->refused++;
-    note(g, e, now_ms, false, rep);
+    note(g, e, now_ms, false, rep || g->say ? &r : NULL);
+    said(g, &r, rep);
     return e->until_ms - now_ms;
 }
 
@@ -137,8 +166,10 @@ int64_t authguard_fail(authguard_t *g, const char *addr, int64_t now_ms, authgua
 {
     uint8_t key[16];
     bool ok;
+    authguard_report_t r = { 0 };
     if (rep)
         memset(rep, 0, sizeof *rep);
+    sweep_due(g, now_ms);
     if (!g->max_failures)
         return 0;
     authguard_ent_t *e = find(g, addr, key, &ok);
@@ -180,7 +211,8 @@ int64_t authguard_fail(authguard_t *g, const char *addr, int64_t now_ms, authgua
         e->until_ms = now_ms + lock;
         g->lockouts++;
     }
-    note(g, e, now_ms, lock > 0, rep);
+    note(g, e, now_ms, lock > 0, rep || g->say ? &r : NULL);
+    said(g, &r, rep);
     return lock;
 }
 

@@ -38,6 +38,8 @@
 #include "core/hmap.h"
 
 typedef struct authguard_ent authguard_ent_t;
+typedef struct authguard_report authguard_report_t;
+typedef void (*authguard_say_fn)(const authguard_report_t *rep, void *ud);
 
 typedef struct authguard {
     hmap_t by_addr;               /* key: net_ip_client_key's 16 bytes, borrowed from the entry */
@@ -50,16 +52,19 @@ typedef struct authguard {
     uint64_t lockouts;            /* lock-outs started so far */
     uint64_t failures;            /* wrong credentials counted so far */
     uint64_t refused;             /* attempts refused during a lock-out */
+    authguard_say_fn say;         /* see authguard_set_say; NULL: the owner logs */
+    void *say_ud;
+    int64_t swept_ms;
 } authguard_t;
 
 /* What the owner should say about one event. */
-typedef struct authguard_report {
+struct authguard_report {
     bool log;            /* write one line now */
     uint64_t count;      /* with log: failures and refused attempts since the last line */
     int64_t locked_ms;   /* how long the address is now locked out (0: not) */
     uint32_t strike;     /* with locked_ms: the how-manieth lock-out in a row (1, 2, ...) */
     char addr[48];       /* the key as text: "10.0.0.1" or "2001:db8:1:2::/64" */
-} authguard_report_t;
+};
 
 /* max 0: 65536 addresses. max_failures 0 turns the guard off (nothing is
  * ever counted or locked). lockout_ms <= 0: 60 s. The maximum lock-out is
@@ -67,6 +72,11 @@ typedef struct authguard_report {
  * fields the owner may change after init. */
 void authguard_init(authguard_t *g, size_t max, uint32_t max_failures, int64_t lockout_ms);
 void authguard_free(authguard_t *g);
+/* Let the guard say its own lines through `say`: every report check and
+ * fail make when a line is due, what other addresses have due (a sweep at
+ * most every 10 s, from those same calls), and at authguard_free whatever is
+ * left. The owner then only writes the line. */
+void authguard_set_say(authguard_t *g, authguard_say_fn say, void *ud);
 
 /* How long `addr` (an IP literal) is still locked out, in ms; 0 when it may
  * try. An address that is not an IP literal is never locked out. */

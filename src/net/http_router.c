@@ -15,7 +15,7 @@
 #include "net/authguard.h"
 #include "net/http_auth.h"
 
-enum { MAX_SEGS = 16, SWEEP_MS = 10000 };
+enum { MAX_SEGS = 16 };
 
 typedef struct route {
     char method[12];
@@ -37,7 +37,6 @@ struct http_router {
     net_cidr_t *trusted;
     size_t ntrusted;
     authguard_t guard;
-    int64_t last_sweep_ms;
 };
 
 /* ---- canonical paths ------------------------------------------------------------------ */
@@ -139,6 +138,15 @@ int http_path_canonical(const char *p, char *out, size_t outlen, const char **wh
 
 /* ---- the table -------------------------------------------------------------------------- */
 
+/* The guard's lines: one per address per minute, and when a lock-out starts. */
+static void log_report(const authguard_report_t *rep, void *ud)
+{
+    const http_router_t *r = ud;
+    log_warn("api_auth_failed", LF_S("api", r->name), LF_S("addr", rep->addr),
+             LF_U("failures", rep->count), LF_I("locked_ms", rep->locked_ms),
+             LF_U("strike", rep->strike));
+}
+
 http_router_t *http_router_new(const http_router_opts_t *o)
 {
     http_router_t *r = calloc(1, sizeof *r);
@@ -163,24 +171,15 @@ http_router_t *http_router_new(const http_router_opts_t *o)
         r->ntrusted = o->ntrusted;
     }
     authguard_init(&r->guard, 0, o->max_failures ? o->max_failures : 10, o->lockout_ms);
+    authguard_set_say(&r->guard, log_report, r);
     return r;
-}
-
-static void log_report(const authguard_report_t *rep, void *ud)
-{
-    const http_router_t *r = ud;
-    log_warn("api_auth_failed", LF_S("api", r->name), LF_S("addr", rep->addr),
-             LF_U("failures", rep->count), LF_I("locked_ms", rep->locked_ms),
-             LF_U("strike", rep->strike));
 }
 
 void http_router_free(http_router_t *r)
 {
     if (!r)
         return;
-    /* say what no later failure flushed */
-    authguard_sweep(&r->guard, INT64_MAX / 2, log_report, r);
-    authguard_free(&r->guard);
+    authguard_free(&r->guard); /* says what no later failure flushed */
     for (size_t i = 0; i < r->n; i++) {
         free(r->routes[i].pattern);
         free(r->routes[i].text);
@@ -345,14 +344,7 @@ static int grant(http_router_t *r, http_req_t *req)
     char addr[64];
     http_req_client_ip(req, r->trusted, r->ntrusted, addr, sizeof addr);
     int64_t now = clock_mono_ms();
-    if (now - r->last_sweep_ms >= SWEEP_MS) {
-        r->last_sweep_ms = now;
-        authguard_sweep(&r->guard, now, log_report, r);
-    }
-    authguard_report_t rep;
-    int64_t locked = authguard_check(&r->guard, addr, now, &rep);
-    if (rep.log)
-        log_report(&rep, r);
+    int64_t locked = authguard_check(&r->guard, addr, now, NULL);
     if (locked > 0) {
         char hdr[48];
         snprintf(hdr, sizeof hdr, "Retry-After: %lld\r\n", (long long)((locked + 999) / 1000));
@@ -369,9 +361,7 @@ static int grant(http_router_t *r, http_req_t *req)
         http_req_set_access(req, HTTP_ACCESS_PUBLIC);
         return HTTP_ACCESS_PUBLIC;
     }
-    authguard_fail(&r->guard, addr, now, &rep);
-    if (rep.log)
-        log_report(&rep, r);
+    authguard_fail(&r->guard, addr, now, NULL);
     return -2; /* wrong token */
 }
 

@@ -179,6 +179,38 @@ static void test_refused_and_sweep(void **state)
     authguard_free(&g);
 }
 
+static int said_n;
+static uint64_t said_total;
+
+static void on_say(const authguard_report_t *rep, void *ud)
+{
+    (void)ud;
+    said_n++;
+    said_total += rep->count;
+}
+
+static void test_the_guard_says_its_own_lines(void **state)
+{
+    (void)state;
+    authguard_t g;
+    authguard_init(&g, 16, 1000, 60000);
+    authguard_set_say(&g, on_say, NULL);
+    said_n = 0;
+    said_total = 0;
+    int64_t t = 1000000;
+    for (int i = 0; i < 100; i++)
+        authguard_fail(&g, "203.0.113.5", t + i, NULL); /* no report asked for: the guard says it */
+    assert_int_equal(said_n, 1); /* the first, at once */
+    /* later calls sweep what other addresses have due (here: itself) */
+    authguard_check(&g, "203.0.113.99", t + 61000, NULL);
+    assert_int_equal(said_n, 2);
+    assert_int_equal(said_total, 100);
+    authguard_fail(&g, "203.0.113.5", t + 62000, NULL);
+    authguard_fail(&g, "203.0.113.5", t + 62001, NULL);
+    authguard_free(&g); /* and what is left at the end */
+    assert_int_equal(said_total, 102);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_lockouts_grow),
         cmocka_unit_test(test_log_reports),
         cmocka_unit_test(test_refused_and_sweep),
+        cmocka_unit_test(test_the_guard_says_its_own_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
