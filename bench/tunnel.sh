@@ -84,10 +84,10 @@ tunnel() { # tunnel TAG TLS(0|1)
   pf=$(free_port); pe=$(free_port)
   # shellcheck disable=SC2086
   start "b$tag" "$BIN" agent --gateway "$url://127.0.0.1:$gp/tunnel" --name b --key "$KB" $agopts $WIN \
-    --listen '' --data-dir "$W/b$tag" --allow "net=127.0.0.1 ports=*" --max-streams 20000
+    --listen '' --admin-listen '' --data-dir "$W/b$tag" --allow "net=127.0.0.1 ports=*" --max-streams 20000
   # shellcheck disable=SC2086
   start "a$tag" "$BIN" agent --gateway "$url://127.0.0.1:$gp/tunnel" --name a --key "$KA" $agopts $WIN \
-    --listen '' --data-dir "$W/a$tag" --max-streams 20000 \
+    --listen '' --admin-listen '' --data-dir "$W/a$tag" --max-streams 20000 \
     --forward "local=$pf gateway=b ip=127.0.0.1 remote=$P_IPERF" \
     --forward "local=$pe gateway=b ip=127.0.0.1 remote=$P_ECHO"
   wait_log "a$tag" gateway_connected >/dev/null
