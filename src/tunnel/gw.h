@@ -33,6 +33,17 @@
 #include "core/hmap.h"
 #include "tunnel/wire.h"
 
+/* Why a stream did not open (outpost_gateway_stream_refusals_total{reason}). */
+typedef enum gw_refuse {
+    GW_REFUSE_INVALID,  /* a reserved GUID, a missing or out-of-range Window */
+    GW_REFUSE_LIMIT,    /* --max-streams on the initiator */
+    GW_REFUSE_ACL,      /* no --rule allows it */
+    GW_REFUSE_OFFLINE,  /* the acceptor agent is not logged in */
+    GW_REFUSE_AGENT,    /* the acceptor refused (its whitelist, the target did not answer) */
+    GW_REFUSE_TIMEOUT,  /* the acceptor did not answer within --open-timeout */
+    GW_REFUSE_COUNT
+} gw_refuse_t;
+
 typedef struct gw gw_t;
 typedef struct gw_session gw_session_t;
 typedef struct gw_stream gw_stream_t;
@@ -145,8 +156,10 @@ struct gw {
     int64_t started_ms;
     /* counters for /metrics */
     uint64_t c_auth_ok, c_auth_fail, c_auth_busy, c_auth_hashes;
-    uint64_t c_streams_total, c_acl_denied, c_open_failed;
-    uint64_t c_proto_errors, c_stream_errors, c_late_msgs, c_replaced, c_bytes;
+    uint64_t c_streams_total;
+    uint64_t c_refused[GW_REFUSE_COUNT]; /* opens that failed, by reason */
+    uint64_t c_proto_errors, c_stream_errors, c_late_msgs, c_replaced;
+    uint64_t c_bytes[2];       /* payload relayed: [0] initiator to acceptor, [1] back */
 };
 
 /* gw_session.c */

@@ -96,10 +96,6 @@ static int write_metrics(buf_t *out, void *ud)
           (double)gw->nsessions },
         { "outpost_gateway_streams", "gauge", "Streams open or opening.", (double)gw->nstreams },
         { "outpost_gateway_streams_total", "counter", "Streams opened.", (double)gw->c_streams_total },
-        { "outpost_gateway_stream_open_failures_total", "counter",
-          "Streams refused, timed out or to offline agents.", (double)gw->c_open_failed },
-        { "outpost_gateway_acl_denied_total", "counter", "Initiators denied by the ACL.",
-          (double)gw->c_acl_denied },
         { "outpost_gateway_auth_ok_total", "counter", "Successful logins.", (double)gw->c_auth_ok },
         { "outpost_gateway_auth_failures_total", "counter",
           "Failed logins: wrong key or name, certificate name, malformed or missing handshake.",
@@ -128,11 +124,32 @@ static int write_metrics(buf_t *out, void *ud)
           (double)gw->c_stream_errors },
         { "outpost_gateway_late_messages_total", "counter", "Messages for unknown (just closed) streams.",
           (double)gw->c_late_msgs },
-        { "outpost_gateway_bytes_total", "counter", "Payload bytes relayed.", (double)gw->c_bytes },
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof m / sizeof m[0] && !rc; i++)
         rc = metrics_one(out, m[i].name, m[i].type, m[i].help, m[i].v);
+    static const char *const refusals[GW_REFUSE_COUNT] = {
+        [GW_REFUSE_INVALID] = "invalid", [GW_REFUSE_LIMIT] = "limit", [GW_REFUSE_ACL] = "acl",
+        [GW_REFUSE_OFFLINE] = "offline", [GW_REFUSE_AGENT] = "agent", [GW_REFUSE_TIMEOUT] = "timeout",
+    };
+    if (!rc)
+        rc = metrics_head(out, "outpost_gateway_stream_refusals_total", "counter",
+                          "Streams that did not open, by reason (acl: no --rule; agent: the acceptor "
+                          "refused; offline; timeout; limit: --max-streams; invalid).");
+    for (int i = 0; i < GW_REFUSE_COUNT && !rc; i++) {
+        char l[32];
+        snprintf(l, sizeof l, "reason=\"%s\"", refusals[i]);
+        rc = metrics_value(out, "outpost_gateway_stream_refusals_total", l, (double)gw->c_refused[i]);
+    }
+    if (!rc)
+        rc = metrics_head(out, "outpost_gateway_bytes_total", "counter",
+                          "Payload bytes relayed, by direction (initiator to acceptor, and back).");
+    if (!rc)
+        rc = metrics_value(out, "outpost_gateway_bytes_total", "direction=\"to_acceptor\"",
+                           (double)gw->c_bytes[0]);
+    if (!rc)
+        rc = metrics_value(out, "outpost_gateway_bytes_total", "direction=\"to_initiator\"",
+                           (double)gw->c_bytes[1]);
     return rc;
 }
 

@@ -119,11 +119,12 @@ void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
         return;
     }
     const char *deny = NULL;
+    gw_refuse_t why = GW_REFUSE_INVALID;
     uint64_t window = gw->opts.legacy_window;
     if (m->guid.n >= 3 && memcmp(m->guid.p, "gw-", 3) == 0)
         deny = "GUIDs starting with gw- are reserved for the gateway";
     else if ((int64_t)hmap_len(&s->streams) >= gw->opts.max_streams)
-        deny = "too many streams on this agent";
+        deny = "too many streams on this agent", why = GW_REFUSE_LIMIT;
     else if (s->version >= 1 && !(m->has & TUNNEL_F_WINDOW))
         deny = "Window is required in protocol version 1";
     else if (s->version >= 1 && (m->window < GW_MIN_WINDOW || m->window > gw->opts.max_window))
@@ -131,12 +132,12 @@ void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
     if (s->version >= 1 && (m->has & TUNNEL_F_WINDOW))
         window = m->window;
     if (deny) {
-        gw->c_open_failed++;
+        gw->c_refused[why]++;
         send_ack(s, m->guid.p, m->guid.n, false, deny, -1);
         return;
     }
     if (!tunnel_acl_match(&gw->acl, s->name, target, ip, m->port)) {
-        gw->c_acl_denied++;
+        gw->c_refused[GW_REFUSE_ACL]++;
         log_info("stream_denied", LF_S("from", s->name), LF_S("to", target), LF_S("ip", ip),
                  LF_I("port", m->port), LF_S("reason", "no ACL rule allows it"));
         snprintf(msg, sizeof msg, "denied by ACL: %s may not reach %s:%u on %s", s->name, ip,
@@ -146,7 +147,7 @@ void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
     }
     gw_session_t *t = hmap_get(&gw->by_name, target, strlen(target));
     if (!t || t->closing) {
-        gw->c_open_failed++;
+        gw->c_refused[GW_REFUSE_OFFLINE]++;
         snprintf(msg, sizeof msg, "agent %s is offline", target);
         send_ack(s, m->guid.p, m->guid.n, false, msg, -1);
         return;
@@ -232,7 +233,7 @@ void gw_route_ack(gw_session_t *s, const tunnel_msg_t *m)
     char msg[TUNNEL_TEXT_MAX + 1];
     cstr(msg, sizeof msg, m->message);
     if (!m->ok) {
-        gw->c_open_failed++;
+        gw->c_refused[GW_REFUSE_AGENT]++;
         log_info("stream_refused", LF_U("stream", st->id), LF_S("from", a->s ? a->s->name : ""),
                  LF_S("to", s->name), LF_S("ip", st->ip), LF_I("port", st->port),
                  LF_S("reason", msg));
@@ -290,7 +291,7 @@ static int forward_data(gw_leg_t *l, const char *p, size_t n)
                               o->s->max_message);
     gw_sent(o->s, rc);
     if (rc == 0) {
-        l->st->gw->c_bytes += n;
+        l->st->gw->c_bytes[l != &l->st->leg[0]] += n;
         if (o->s->version == 0)
             legacy_grant(l, n, false);
     }
@@ -469,7 +470,7 @@ void gw_route_sweep(gw_t *gw, int64_t now)
     for (gw_stream_t *st = gw->streams, *next; st; st = next) {
         next = st->next;
         if (!st->open && now > st->deadline_ms) {
-            gw->c_open_failed++;
+            gw->c_refused[GW_REFUSE_TIMEOUT]++;
             char msg[160];
             snprintf(msg, sizeof msg, "open timeout: agent %s did not answer",
                      st->leg[1].s ? st->leg[1].s->name : "?");

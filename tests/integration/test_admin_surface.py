@@ -161,3 +161,26 @@ def test_health_flips_with_the_cpe_sims_acs(outpost, tmp_path):
     acs = outpost("acs", "--cwmp-listen", f"127.0.0.1:{port}", "--api-listen", "127.0.0.1:0",
                   "--cpe-auth", "none", "--data-dir", str(tmp_path / "acs"))
     wait_health(sim, 200, timeout=30)
+
+
+def test_health_flips_with_the_agents_login(outpost, tmp_path):
+    port = closed_port()
+    gw_stub = type("G", (), {"addr": lambda self: ("127.0.0.1", port)})()
+    ag = start_agent(outpost, tmp_path, gw_stub, "a1", "key-a1", extra=("--admin-listen", "127.0.0.1:0"))
+    tok = gateway_token("agent")
+    deadline = time.monotonic() + 10
+    while (r := get(ag, "/health", token=tok)).status_code != 503 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert r.status_code == 503 and "not logged in" in r.text
+    gw = start_gateway(outpost, tmp_path, {"a1": "key-a1"}, [], port=port)
+    deadline = time.monotonic() + 15
+    while (r := get(ag, "/health", token=tok)).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert r.status_code == 200, r.text
+    m = prom.parse(get(ag, "/metrics", token=tok).text)
+    assert prom.value(m, "outpost_agent_connected") == 1
+    gw.stop()
+    deadline = time.monotonic() + 10
+    while (r := get(ag, "/health", token=tok)).status_code != 503 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert r.status_code == 503

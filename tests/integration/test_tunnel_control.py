@@ -10,6 +10,8 @@ import time
 import pytest
 import requests
 
+import prom
+
 from tunnel_util import (Server, echo_handler, read_all, start_agent, start_gateway,
                          wait_connected)
 
@@ -75,8 +77,11 @@ def test_acl_default_deny(outpost, tmp_path, echo):
     a.wait_for(r"stream_refused .*reason=\"denied by ACL")
     closed_quickly(port_of(add_forward(b, echo.port, gateway="a")))
     gw.wait_for(r"stream_denied from=b to=a")
-    m = requests.get(gw.url("admin") + "/metrics", headers=GW_AUTH, timeout=5).text
-    assert "outpost_gateway_acl_denied_total 2" in m
+    m = prom.parse(requests.get(gw.url("admin") + "/metrics", headers=GW_AUTH, timeout=5).text)
+    assert prom.value(m, "outpost_gateway_stream_refusals_total", reason="acl") == 2
+    # and the stream that opened was counted both ways
+    assert prom.value(m, "outpost_gateway_bytes_total", direction="to_acceptor") == 5
+    assert prom.value(m, "outpost_gateway_bytes_total", direction="to_initiator") == 5
 
 
 def test_whitelist_and_unreachable(outpost, tmp_path, echo):
@@ -86,6 +91,8 @@ def test_whitelist_and_unreachable(outpost, tmp_path, echo):
     closed_quickly(port_of(add_forward(a, echo.port, ip="127.0.0.2")))
     b.wait_for(r"stream_denied .*ip=127\.0\.0\.2 .*reason=\"not in whitelist\"")
     a.wait_for(r"stream_refused .*reason=\"not in whitelist: 127\.0\.0\.2")
+    m = prom.parse(requests.get(gw.url("admin") + "/metrics", headers=GW_AUTH, timeout=5).text)
+    assert prom.value(m, "outpost_gateway_stream_refusals_total", reason="agent") == 1
     # allowed but nobody listens: the Ack names the reason
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
