@@ -52,20 +52,31 @@ void acs_metrics_fault(acs_t *a, int code)
 
 typedef struct fleet_job {
     acs_t *a;
-    int64_t now;
+    int64_t from, now; /* finished tasks are counted in [from, now) */
     acs_fleet_t f;
 } fleet_job_t;
 
+static int count_into(acs_fleet_t *f, bool finished, const char *type, int status, int64_t count)
+{
+    size_t *n = finished ? &f->nfinished : &f->nopen;
+    __typeof__(f->open[0]) *v = finished ? f->finished : f->open;
+    if (*n >= sizeof f->open / sizeof f->open[0])
+        return 1;
+    str_copy(v[*n].type, sizeof v[*n].type, type);
+    v[*n].status = status;
+    v[*n].count = count;
+    (*n)++;
+    return 0;
+}
+
 static int count_open(const char *type, int status, int64_t count, void *ud)
 {
-    acs_fleet_t *f = ud;
-    if (f->nopen >= sizeof f->open / sizeof f->open[0])
-        return 1;
-    str_copy(f->open[f->nopen].type, sizeof f->open[f->nopen].type, type);
-    f->open[f->nopen].status = status;
-    f->open[f->nopen].count = count;
-    f->nopen++;
-    return 0;
+    return count_into(ud, false, type, status, count);
+}
+
+static int count_finished(const char *type, int status, int64_t count, void *ud)
+{
+    return count_into(ud, true, type, status, count);
 }
 
 static int fleet_run(store_t *s, void *ud)
@@ -74,7 +85,36 @@ static int fleet_run(store_t *s, void *ud)
     int rc = store_stats(s, j->now, j->a->default_interval_s, &j->f.stats);
     if (!rc)
         rc = store_task_open_counts(s, count_open, &j->f);
+    if (!rc)
+        rc = store_task_finished_counts(s, j->from, j->now, count_finished, &j->f);
     return rc;
+}
+
+static size_t finished_row(const acs_metrics_t *m, const char *type)
+{
+    size_t k = 0;
+    while (k < m->nfinished && strcmp(m->finished[k].type, type) != 0)
+        k++;
+    return k;
+}
+
+/* Add a window's finished tasks to the counters (a type beyond the table's
+ * 32 is counted as "other": types come from the API's fixed list anyway). */
+static void add_finished(acs_metrics_t *m, const acs_fleet_t *f)
+{
+    for (size_t i = 0; i < f->nfinished; i++) {
+        int st = f->finished[i].status;
+        if (st < STORE_TASK_DONE || st > STORE_TASK_CANCELLED)
+            continue;
+        size_t max = sizeof m->finished / sizeof m->finished[0];
+        size_t k = finished_row(m, f->finished[i].type);
+        if (k == m->nfinished && k >= max - 1)
+            k = finished_row(m, "other"); /* the last row is kept for the rest */
+        if (k == m->nfinished)
+            str_copy(m->finished[m->nfinished++].type, sizeof m->finished[0].type,
+                     k == max - 1 ? "other" : f->finished[i].type);
+        m->finished[k].n[st] += (uint64_t)f->finished[i].count;
+    }
 }
 
 static void fleet_done(int rc, void *ud)
@@ -84,6 +124,8 @@ static void fleet_done(int rc, void *ud)
         j->f.valid = true;
         j->f.at_s = j->now;
         j->a->fleet = j->f;
+        add_finished(&j->a->m, &j->f);
+        j->a->m.finished_from = j->now;
     }
     free(j);
 }
@@ -96,6 +138,7 @@ static void on_fleet_timer(uv_timer_t *t)
         return;
     j->a = a;
     j->now = clock_real_s();
+    j->from = a->m.finished_from;
     if (store_worker_submit(a->db, fleet_run, fleet_done, j) != 0)
         free(j);
 }
@@ -185,10 +228,22 @@ static int write_metrics(buf_t *o, void *ud)
                                             [STORE_TASK_EXPIRED] = "expired",
                                             [STORE_TASK_CANCELLED] = "cancelled" };
     if (!rc)
-        rc = metrics_head(o, "outpost_acs_tasks_finished_total", "counter", "Tasks finished, by status.");
-    for (int s = STORE_TASK_DONE; s <= STORE_TASK_CANCELLED && !rc; s++)
-        rc = write_labelled(o, "outpost_acs_tasks_finished_total", "status", finished[s],
-                            (double)a->m.tasks_finished[s]);
+        rc = metrics_head(o, "outpost_acs_tasks_finished_total", "counter",
+                          "Tasks finished since the ACS started, by type and status (as of the last "
+                          "fleet snapshot).");
+    for (size_t i = 0; i < a->m.nfinished && !rc; i++)
+        for (int s = STORE_TASK_DONE; s <= STORE_TASK_CANCELLED && !rc; s++) {
+            buf_t l = BUF_INIT(256);
+            rc = buf_append_str(&l, "type=\"");
+            if (!rc)
+                rc = metrics_label_escape(&l, a->m.finished[i].type);
+            if (!rc)
+                rc = buf_printf(&l, "\",status=\"%s\"", finished[s]);
+            if (!rc)
+                rc = metrics_value(o, "outpost_acs_tasks_finished_total", l.data,
+                                   (double)a->m.finished[i].n[s]);
+            buf_free(&l);
+        }
 
     if (!rc)
         rc = metrics_head(o, "outpost_acs_session_seconds", "histogram",
@@ -284,6 +339,7 @@ int acs_admin_start(acs_t *a, const char *listen)
     int rc = http_admin_start(a->loop, &ao, &a->admin);
     if (rc || !a->admin)
         return rc;
+    a->m.finished_from = clock_real_s();
     a->fleet_timer = malloc(sizeof *a->fleet_timer);
     if (!a->fleet_timer)
         return -ENOMEM;

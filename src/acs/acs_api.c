@@ -430,7 +430,6 @@ static void api_done(int rc, void *ud)
         break;
     }
     case J_TASK_CANCEL:
-        a->m.tasks_finished[STORE_TASK_CANCELLED]++;
         /* Cancelled is finished: a ?wait= on it answers now, not at its timeout. */
         acs_task_finished(a, j->num);
         acs_api_json(req, 200, j->out);

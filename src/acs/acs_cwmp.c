@@ -228,11 +228,8 @@ static void step_done(int rc, void *ud)
     acs_t *a = s->a;
     http_req_t *req = s->req;
     s->req = NULL;
-    if (j->finish_id) {
-        if (rc >= 0)
-            a->m.tasks_finished[j->finish_status]++;
+    if (j->finish_id)
         acs_task_finished(a, j->finish_id);
-    }
     if (s->ended || !req) {
         if (j->found) { /* taken but never sent: back to the queue */
             int64_t *id = malloc(sizeof *id);

@@ -77,12 +77,18 @@ enum { ACS_EVENTS = 18, ACS_FAULT_CODES = 35, ACS_FAULT_VENDOR = 33, ACS_FAULT_O
 typedef struct acs_metrics {
     uint64_t informs_by_event[ACS_EVENTS];
     uint64_t cpe_faults_by_code[ACS_FAULT_CODES]; /* 9000-9032, vendor, other */
-    uint64_t tasks_finished[STORE_TASK_CANCELLED + 1];
+    struct {
+        char type[24];
+        uint64_t n[STORE_TASK_CANCELLED + 1];
+    } finished[32];            /* tasks finished, by type and status (from the store) */
+    size_t nfinished;
+    int64_t finished_from;     /* Unix s: the next snapshot counts the finished from here */
     uint64_t cr_refused;       /* connection requests not sent (no URL, --cr-deny...) */
     metrics_hist_t session_seconds;
 } acs_metrics_t;
 
-/* The fleet as the store last said (devices, open tasks by type and status). */
+/* The fleet as the store last said (devices, open tasks by type and status,
+ * and the tasks finished since the snapshot before). */
 typedef struct acs_fleet {
     bool valid;
     int64_t at_s;
@@ -91,8 +97,8 @@ typedef struct acs_fleet {
         char type[32];
         int status;
         int64_t count;
-    } open[64];
-    size_t nopen;
+    } open[64], finished[64];
+    size_t nopen, nfinished;
 } acs_fleet_t;
 
 typedef struct acs_session acs_session_t;

@@ -129,6 +129,11 @@ int store_task_open_counts(store_t *s, store_task_count_fn fn, void *ud)
     return s->be->task_open_counts(s, fn, ud);
 }
 
+int store_task_finished_counts(store_t *s, int64_t from, int64_t to, store_task_count_fn fn, void *ud)
+{
+    return s->be->task_finished_counts(s, from, to, fn, ud);
+}
+
 int store_stats(store_t *s, int64_t now, int64_t default_interval, store_stats_t *out)
 {
     return s->be->stats(s, now, default_interval, out);

@@ -105,10 +105,12 @@ typedef struct store_stats {
 } store_stats_t;
 int store_stats(store_t *s, int64_t now, int64_t default_interval, store_stats_t *out);
 /* The open tasks (pending or sent) counted by type and status: fn once per
- * pair present. The finished ones are history; /metrics counts those as
- * they finish. */
+ * pair present. */
 typedef int (*store_task_count_fn)(const char *type, int status, int64_t count, void *ud);
 int store_task_open_counts(store_t *s, store_task_count_fn fn, void *ud);
+/* The same for the tasks that finished (done, failed, expired, cancelled)
+ * at a time in [from, to) (Unix s): /metrics adds up consecutive windows. */
+int store_task_finished_counts(store_t *s, int64_t from, int64_t to, store_task_count_fn fn, void *ud);
 
 /* ---- parameters ------------------------------------------------------------- */
 

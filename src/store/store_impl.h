@@ -24,6 +24,7 @@ typedef struct store_backend {
     int (*device_list)(store_t *s, const store_device_filter_t *f, store_device_fn fn, void *ud);
     int (*stats)(store_t *s, int64_t now, int64_t default_interval, store_stats_t *out);
     int (*task_open_counts)(store_t *s, store_task_count_fn fn, void *ud);
+    int (*task_finished_counts)(store_t *s, int64_t from, int64_t to, store_task_count_fn fn, void *ud);
     int (*params_put)(store_t *s, const char *dev, const store_param_t *p, size_t n, int64_t now);
     int (*params_list)(store_t *s, const char *dev, const char *prefix, store_param_fn fn, void *ud);
     int (*param_history)(store_t *s, const char *dev, const char *name, store_param_fn fn, void *ud);

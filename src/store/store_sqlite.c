@@ -74,6 +74,9 @@ static const char *const migrations[] = {
     "UPDATE tasks SET cr_status = CASE WHEN wakeup LIKE 'ok%' THEN 'ok' ELSE 'failed' END,"
     "  cr_reason = wakeup, cr_at = updated WHERE wakeup <> '';"
     "ALTER TABLE tasks DROP COLUMN wakeup;",
+    /* 4: tasks by when they finished (the ACS counts those finished since its
+     * last look, for /metrics) */
+    "CREATE INDEX tasks_done ON tasks(done_at) WHERE status >= 2;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -556,21 +559,41 @@ static int sq_stats(store_t *s, int64_t now, int64_t default_interval, store_sta
     return out->total_devices < 0 || out->online_devices < 0 || out->pending_tasks < 0 ? -EIO : 0;
 }
 
-static int sq_task_open_counts(store_t *s, store_task_count_fn fn, void *ud)
+/* Counts by type and status, of the open tasks or of those finished in [from, to). */
+static int sq_task_counts(store_t *s, bool finished, int64_t from, int64_t to, store_task_count_fn fn,
+                          void *ud)
 {
     sq_t *q = SQ(s);
-    /* tasks_status narrows this to the open rows, however long the history */
-    sqlite3_stmt *st = sq_prepare(q, "SELECT type, status, COUNT(*) FROM tasks WHERE status IN (0, 1)"
-                                     " GROUP BY type, status");
+    /* tasks_status narrows the open ones and tasks_done the finished ones to
+     * the rows asked for, however long the history */
+    sqlite3_stmt *st = sq_prepare(q, finished ? "SELECT type, status, COUNT(*) FROM tasks"
+                                                " WHERE status >= 2 AND done_at >= ?1 AND done_at < ?2"
+                                                " GROUP BY type, status"
+                                              : "SELECT type, status, COUNT(*) FROM tasks"
+                                                " WHERE status IN (0, 1) GROUP BY type, status");
     if (!st)
         return -EIO;
+    if (finished) {
+        sqlite3_bind_int64(st, 1, from);
+        sqlite3_bind_int64(st, 2, to);
+    }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         if (fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
                sqlite3_column_int64(st, 2), ud))
             break;
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_err(q, "task_open_counts");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_err(q, "task_counts");
+}
+
+static int sq_task_open_counts(store_t *s, store_task_count_fn fn, void *ud)
+{
+    return sq_task_counts(s, false, 0, 0, fn, ud);
+}
+
+static int sq_task_finished_counts(store_t *s, int64_t from, int64_t to, store_task_count_fn fn, void *ud)
+{
+    return sq_task_counts(s, true, from, to, fn, ud);
 }
 
 /* ---- parameters ----------------------------------------------------------------- */
@@ -710,6 +733,7 @@ const store_backend_t store_sqlite_backend = {
     .device_list = sq_device_list,
     .stats = sq_stats,
     .task_open_counts = sq_task_open_counts,
+    .task_finished_counts = sq_task_finished_counts,
     .params_put = sq_params_put,
     .params_list = sq_params_list,
     .param_history = sq_param_history,

@@ -70,7 +70,7 @@ static int count_dev(const store_device_t *d, void *ud)
 static void test_devices(void **state)
 {
     store_t *s = *state;
-    assert_int_equal(store_schema_version(s), 3);
+    assert_int_equal(store_schema_version(s), 4);
     store_device_t a = dev("A1", 1000, 300, "lab,north"), b = dev("B2", 100, 300, "south");
     snprintf(a.cr_user, sizeof a.cr_user, "cpe");
     assert_int_equal(store_device_inform(s, &a, true), 0);
@@ -210,6 +210,23 @@ static void test_params(void **state)
     assert_int_equal(l.n, 0);
 }
 
+typedef struct counts {
+    char type[8][32];
+    int status[8];
+    int64_t count[8];
+    size_t n;
+} counts_t;
+
+static int collect_counts(const char *type, int status, int64_t count, void *ud)
+{
+    counts_t *c = ud;
+    assert_true(c->n < 8);
+    snprintf(c->type[c->n], sizeof c->type[0], "%s", type);
+    c->status[c->n] = status;
+    c->count[c->n++] = count;
+    return 0;
+}
+
 static int count_task(const store_task_t *t, void *ud)
 {
     (*(int *)ud)++;
@@ -296,6 +313,21 @@ static void test_tasks(void **state)
     assert_int_equal(store_task_get(s, e.id, &got), 0);
     assert_int_equal(got.status, STORE_TASK_EXPIRED);
     store_task_clear(&got);
+    /* counted by type and status in the window it finished in, not in others */
+    counts_t c = { 0 };
+    assert_int_equal(store_task_finished_counts(s, 2100, 2101, collect_counts, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.type[0], "reboot");
+    assert_int_equal(c.status[0], STORE_TASK_EXPIRED);
+    assert_int_equal(c.count[0], 1);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(store_task_finished_counts(s, 2101, 3000, collect_counts, &c), 0);
+    assert_int_equal(c.n, 0);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(store_task_open_counts(s, collect_counts, &c), 0);
+    assert_true(c.n >= 1);
+    for (size_t i = 0; i < c.n; i++)
+        assert_true(c.status[i] == STORE_TASK_PENDING || c.status[i] == STORE_TASK_SENT);
     n = 0;
     assert_int_equal(store_task_list(s, "dev1", 0, count_task, &n), 0);
     assert_int_equal(n, 4);
@@ -378,6 +410,7 @@ static void test_migrate_v2_wakeup_text(void **state)
         "ALTER TABLE tasks DROP COLUMN cr_status; ALTER TABLE tasks DROP COLUMN cr_reason;"
         "ALTER TABLE tasks DROP COLUMN cr_at;"
         "ALTER TABLE tasks ADD COLUMN wakeup TEXT NOT NULL DEFAULT '';"
+        "DROP INDEX tasks_done;"
         "INSERT INTO tasks (id, device_id, type, created, updated, wakeup) VALUES"
         " (1, 'd', 'reboot', 5, 7, 'ok http_status=200 at=2026-01-01T00:00:00Z'),"
         " (2, 'd', 'reboot', 5, 8, 'failed http_status=0 at=2026-01-01T00:00:00Z: refused'),"
@@ -385,7 +418,7 @@ static void test_migrate_v2_wakeup_text(void **state)
         "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_open(path, NULL, &s), 0);
-    assert_int_equal(store_schema_version(s), 3);
+    assert_int_equal(store_schema_version(s), 4);
     store_task_t t;
     static const struct { const char *status, *reason; int64_t at; } want[] = {
         { "ok", "ok http_status=200 at=2026-01-01T00:00:00Z", 7 },
