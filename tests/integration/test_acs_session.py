@@ -431,6 +431,15 @@ def test_health_reports_a_store_that_cannot_commit(outpost, tmp_path):
         assert h.status_code == 503 and "store cannot commit" in h.text
     finally:
         subprocess.run(["chattr", "-i", str(db), str(db) + "-wal"], capture_output=True)
+    # writable again: the next commit succeeds and /health says so
+    cpe = CPE(cwmp_addr(d))
+    cpe.inform("RO2")
+    deadline = time.monotonic() + 10
+    while (h := requests.get(base + "/health", headers=auth, timeout=5)).status_code != 200 \
+            and time.monotonic() < deadline:
+        cpe.inform("RO2")
+        time.sleep(0.1)
+    assert h.status_code == 200
 
 
 def test_cpe_address_behind_a_trusted_proxy(outpost, tmp_path):
