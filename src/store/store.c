@@ -202,3 +202,53 @@ int store_session_list(store_t *s, const char *device, int64_t limit, store_sess
 {
     return s->be->session_list(s, device, limit, fn, ud);
 }
+
+/* ---- provisioning ---------------------------------------------------------------- */
+
+const char *store_preset_status_name(store_preset_status_t st)
+{
+    static const char *const n[] = { "none", "done", "fault", "pending" };
+    return (unsigned)st <= STORE_PRESET_PENDING ? n[st] : "unknown";
+}
+
+int store_preset_put(store_t *s, const char *name, const char *body, bool create_only, int64_t now)
+{
+    return s->be->preset_put(s, name, body, create_only, now);
+}
+int store_preset_get(store_t *s, const char *name, store_preset_fn fn, void *ud)
+{
+    return s->be->preset_get(s, name, fn, ud);
+}
+int store_preset_list(store_t *s, store_preset_fn fn, void *ud) { return s->be->preset_list(s, fn, ud); }
+int store_preset_delete(store_t *s, const char *name) { return s->be->preset_delete(s, name); }
+int store_preset_sync_config(store_t *s, const store_preset_t *p, size_t n, int64_t now,
+                             store_preset_fn replaced, void *ud)
+{
+    return s->be->preset_sync_config(s, p, n, now, replaced, ud);
+}
+int store_script_put(store_t *s, store_script_kind_t k, const char *name, const char *source,
+                     size_t len, int64_t now)
+{
+    return s->be->script_put(s, k, name, source, len, now);
+}
+int store_script_get(store_t *s, store_script_kind_t k, const char *name, store_script_fn fn, void *ud)
+{
+    return s->be->script_get(s, k, name, fn, ud);
+}
+int store_script_list(store_t *s, store_script_kind_t k, store_script_fn fn, void *ud)
+{
+    return s->be->script_list(s, k, fn, ud);
+}
+int store_script_delete(store_t *s, store_script_kind_t k, const char *name)
+{
+    return s->be->script_delete(s, k, name);
+}
+int store_preset_run_put(store_t *s, const store_preset_run_t *r) { return s->be->preset_run_put(s, r); }
+int store_preset_run_list(store_t *s, const char *device, store_preset_run_fn fn, void *ud)
+{
+    return s->be->preset_run_list(s, device, fn, ud);
+}
+int store_preset_run_clear_fault(store_t *s, const char *device, const char *preset, int64_t now)
+{
+    return s->be->preset_run_clear_fault(s, device, preset, now);
+}

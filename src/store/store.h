@@ -15,7 +15,8 @@
  *
  * Times are Unix seconds (int64). Errors are negative errno codes: -ENOENT
  * (no such row), -EBUSY (task no longer cancellable), -ESTALE (task not in
- * the state the transition needs), -EIO (database error, logged once here).
+ * the state the transition needs), -EEXIST (a name taken), -EPERM (a preset
+ * the config file owns), -EIO (database error, logged once here).
  */
 #ifndef OUTPOST_STORE_STORE_H
 #define OUTPOST_STORE_STORE_H
@@ -222,5 +223,85 @@ int store_session_add(store_t *s, store_session_t *ss, const char *log, size_t l
 typedef int (*store_session_fn)(const store_session_t *ss, void *ud);
 int store_session_list(store_t *s, const char *device, int64_t limit, store_session_fn fn,
                        void *ud);
+
+/* ---- provisioning: presets, scripts, preset runs ---------------------------------- */
+
+enum { STORE_NAME = 65 }; /* a preset's, provision's or virtual parameter's name + NUL */
+
+/* A preset: its body is JSON text (acs/provision/preset.h says what it
+ * holds; the store does not look inside). source: "api" (written through
+ * the REST API) or "config" (the config file's presets: section, which
+ * only store_preset_sync_config() writes). */
+typedef struct store_preset {
+    const char *name;
+    const char *body;
+    const char *source;
+    int64_t created, updated;
+} store_preset_t;
+typedef int (*store_preset_fn)(const store_preset_t *p, void *ud); /* non-zero stops */
+
+/* Write an API preset: create_only refuses an existing name (-EEXIST);
+ * otherwise create or replace. -EPERM for a name the config file defines.
+ * Returns 1 when created, 0 when replaced. */
+int store_preset_put(store_t *s, const char *name, const char *body, bool create_only, int64_t now);
+int store_preset_get(store_t *s, const char *name, store_preset_fn fn, void *ud);
+/* Every preset, by name. */
+int store_preset_list(store_t *s, store_preset_fn fn, void *ud);
+/* The preset and its runs go; -EPERM for a config one. */
+int store_preset_delete(store_t *s, const char *name);
+/* Make the stored config presets exactly p[0..n) (source "config"): new
+ * ones are added, changed ones replaced, those no longer given deleted with
+ * their runs. A config preset replaces an API one of the same name: the
+ * file wins; `replaced` (may be NULL) is called with each such API preset
+ * first. */
+int store_preset_sync_config(store_t *s, const store_preset_t *p, size_t n, int64_t now,
+                             store_preset_fn replaced, void *ud);
+
+/* Lua sources by name: provisions and virtual parameters (two name spaces). */
+typedef enum store_script_kind { STORE_SCRIPT_PROVISION = 0, STORE_SCRIPT_VIRTUAL_PARAM } store_script_kind_t;
+typedef struct store_script {
+    const char *name;
+    const char *source; /* NULL in lists */
+    int64_t size;       /* bytes of source */
+    int64_t updated;
+} store_script_t;
+typedef int (*store_script_fn)(const store_script_t *sc, void *ud);
+/* Create or replace: 1 created, 0 replaced. */
+int store_script_put(store_t *s, store_script_kind_t k, const char *name, const char *source,
+                     size_t len, int64_t now);
+int store_script_get(store_t *s, store_script_kind_t k, const char *name, store_script_fn fn, void *ud);
+int store_script_list(store_t *s, store_script_kind_t k, store_script_fn fn, void *ud);
+int store_script_delete(store_t *s, store_script_kind_t k, const char *name);
+
+/* What became of a preset on a device (acs/provision/preset.h decides when
+ * it runs again from this). */
+typedef enum store_preset_status {
+    STORE_PRESET_DONE = 1,
+    STORE_PRESET_FAULT = 2,
+    STORE_PRESET_PENDING = 3, /* to run at the next session (an operator cleared its fault) */
+} store_preset_status_t;
+
+const char *store_preset_status_name(store_preset_status_t st);
+
+typedef struct store_preset_run {
+    char device_id[STORE_ID_MAX];
+    char preset[STORE_NAME];
+    store_preset_status_t status;
+    int fault_code;
+    char fault_message[256];
+    int tries;               /* failed tries in a row */
+    int64_t next_retry;      /* a fault may be retried from then (0: not at all) */
+    int64_t last_event;      /* the Inform time of the session that ran it last */
+    int64_t updated;
+} store_preset_run_t;
+typedef int (*store_preset_run_fn)(const store_preset_run_t *r, void *ud);
+
+/* Insert or replace the device's record of r->preset. */
+int store_preset_run_put(store_t *s, const store_preset_run_t *r);
+/* A device's records, by preset name. */
+int store_preset_run_list(store_t *s, const char *device, store_preset_run_fn fn, void *ud);
+/* fault -> pending with tries 0 (it runs at the device's next session);
+ * -ENOENT without a record, -ESTALE when it is not a fault. */
+int store_preset_run_clear_fault(store_t *s, const char *device, const char *preset, int64_t now);
 
 #endif

@@ -45,6 +45,20 @@ typedef struct store_backend {
                                 void *ud);
     int (*session_add)(store_t *s, store_session_t *ss, const char *log, size_t loglen);
     int (*session_list)(store_t *s, const char *dev, int64_t limit, store_session_fn fn, void *ud);
+    int (*preset_put)(store_t *s, const char *name, const char *body, bool create_only, int64_t now);
+    int (*preset_get)(store_t *s, const char *name, store_preset_fn fn, void *ud);
+    int (*preset_list)(store_t *s, store_preset_fn fn, void *ud);
+    int (*preset_delete)(store_t *s, const char *name);
+    int (*preset_sync_config)(store_t *s, const store_preset_t *p, size_t n, int64_t now,
+                              store_preset_fn replaced, void *ud);
+    int (*script_put)(store_t *s, store_script_kind_t k, const char *name, const char *source,
+                      size_t len, int64_t now);
+    int (*script_get)(store_t *s, store_script_kind_t k, const char *name, store_script_fn fn, void *ud);
+    int (*script_list)(store_t *s, store_script_kind_t k, store_script_fn fn, void *ud);
+    int (*script_delete)(store_t *s, store_script_kind_t k, const char *name);
+    int (*preset_run_put)(store_t *s, const store_preset_run_t *r);
+    int (*preset_run_list)(store_t *s, const char *device, store_preset_run_fn fn, void *ud);
+    int (*preset_run_clear_fault)(store_t *s, const char *device, const char *preset, int64_t now);
 } store_backend_t;
 
 struct store {

@@ -77,6 +77,23 @@ static const char *const migrations[] = {
     /* 4: tasks by when they finished (the ACS counts those finished since its
      * last look, for /metrics) */
     "CREATE INDEX tasks_done ON tasks(done_at) WHERE status >= 2;",
+    /* 5: provisioning. Presets (JSON bodies, from the API or the config
+     * file), Lua sources of provisions and virtual parameters, and what
+     * became of each preset on each device (store_sqlite_prov.c). */
+    "CREATE TABLE presets ("
+    "  name TEXT PRIMARY KEY, body TEXT NOT NULL, source TEXT NOT NULL DEFAULT 'api',"
+    "  created INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE provisions ("
+    "  name TEXT PRIMARY KEY, script TEXT NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE virtual_parameters ("
+    "  name TEXT PRIMARY KEY, script TEXT NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE preset_runs ("
+    "  device_id TEXT NOT NULL, preset TEXT NOT NULL, status INTEGER NOT NULL,"
+    "  fault_code INTEGER NOT NULL DEFAULT 0, fault_message TEXT NOT NULL DEFAULT '',"
+    "  tries INTEGER NOT NULL DEFAULT 0, next_retry INTEGER NOT NULL DEFAULT 0,"
+    "  last_event INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL,"
+    "  PRIMARY KEY (device_id, preset)) WITHOUT ROWID;"
+    "CREATE INDEX preset_runs_preset ON preset_runs(preset);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -128,6 +145,11 @@ static const char *const queries[Q_COUNT] = {
                        " WHERE device_id = ?1 AND status = 0 ORDER BY id LIMIT ?2",
     [Q_TASK_HAS_PENDING] = "SELECT EXISTS (SELECT 1 FROM tasks WHERE device_id = ?1 AND status = 0)",
     /* Prepared once: the worker runs four of these per job. */
+    /* a device's preset records: read and written at each of its sessions */
+    [Q_RUN_PUT] = "INSERT OR REPLACE INTO preset_runs (device_id, preset, status, fault_code,"
+                  " fault_message, tries, next_retry, last_event, updated)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [Q_RUN_LIST] = "SELECT " RUN_COLS " FROM preset_runs WHERE device_id = ?1 ORDER BY preset",
     [Q_TX_BEGIN] = "BEGIN IMMEDIATE",
     [Q_TX_COMMIT] = "COMMIT",
     [Q_TX_ROLLBACK] = "ROLLBACK",
@@ -453,7 +475,8 @@ static int sq_device_delete(store_t *s, const char *id)
     if (rc == 0)
         return -ENOENT;
     if (run_simple(q, "DELETE FROM tasks WHERE device_id = ?1", id, NULL, NULL, "delete") < 0 ||
-        run_simple(q, "DELETE FROM sessions WHERE device_id = ?1", id, NULL, NULL, "delete") < 0)
+        run_simple(q, "DELETE FROM sessions WHERE device_id = ?1", id, NULL, NULL, "delete") < 0 ||
+        run_simple(q, "DELETE FROM preset_runs WHERE device_id = ?1", id, NULL, NULL, "delete") < 0)
         return -EIO;
     return 0;
 }
@@ -751,4 +774,16 @@ const store_backend_t store_sqlite_backend = {
     .task_devices_pending = sq_task_devices_pending,
     .session_add = sq_session_add,
     .session_list = sq_session_list,
+    .preset_put = sq_preset_put,
+    .preset_get = sq_preset_get,
+    .preset_list = sq_preset_list,
+    .preset_delete = sq_preset_delete,
+    .preset_sync_config = sq_preset_sync_config,
+    .script_put = sq_script_put,
+    .script_get = sq_script_get,
+    .script_list = sq_script_list,
+    .script_delete = sq_script_delete,
+    .preset_run_put = sq_preset_run_put,
+    .preset_run_list = sq_preset_run_list,
+    .preset_run_clear_fault = sq_preset_run_clear_fault,
 };

@@ -1,7 +1,8 @@
 /*
  * store_sqlite: internals shared by the SQLite backend's files
  * (store_sqlite.c: connection, migrations, devices, parameters;
- * store_sqlite_tasks.c: tasks and sessions). Not for use outside src/store.
+ * store_sqlite_tasks.c: tasks and sessions; store_sqlite_prov.c: presets,
+ * scripts, preset runs). Not for use outside src/store.
  */
 #ifndef OUTPOST_STORE_SQLITE_H
 #define OUTPOST_STORE_SQLITE_H
@@ -29,6 +30,8 @@ enum {
     Q_TASK_PENDING,
     Q_PARAM_PUT_MANY,
     Q_TASK_HAS_PENDING,
+    Q_RUN_PUT,
+    Q_RUN_LIST,
     Q_TX_BEGIN, /* transaction control, in exec_tx order */
     Q_TX_COMMIT,
     Q_TX_ROLLBACK,
@@ -54,6 +57,8 @@ typedef struct sq {
 #define TASK_COLS \
     "id, device_id, type, params, status, result, fault_code, fault_string, attempts, created," \
     " updated, sent_at, done_at, expires_at, cr_status, cr_reason, cr_at"
+#define RUN_COLS \
+    "device_id, preset, status, fault_code, fault_message, tries, next_retry, last_event, updated"
 #define DEV_COLS \
     "id, manufacturer, oui, product_class, serial, software_version, hardware_version, ip," \
     " cr_url, cr_user, cr_pass, tags, first_seen, last_inform, periodic_interval, last_events"
@@ -88,5 +93,21 @@ int sq_task_expire(store_t *s, int64_t now);
 int sq_task_devices_pending(store_t *s, int64_t limit, int (*fn)(const char *, void *), void *ud);
 int sq_session_add(store_t *s, store_session_t *ss, const char *log, size_t loglen);
 int sq_session_list(store_t *s, const char *dev, int64_t limit, store_session_fn fn, void *ud);
+
+/* store_sqlite_prov.c */
+int sq_preset_put(store_t *s, const char *name, const char *body, bool create_only, int64_t now);
+int sq_preset_get(store_t *s, const char *name, store_preset_fn fn, void *ud);
+int sq_preset_list(store_t *s, store_preset_fn fn, void *ud);
+int sq_preset_delete(store_t *s, const char *name);
+int sq_preset_sync_config(store_t *s, const store_preset_t *p, size_t n, int64_t now,
+                          store_preset_fn replaced, void *ud);
+int sq_script_put(store_t *s, store_script_kind_t k, const char *name, const char *source,
+                  size_t len, int64_t now);
+int sq_script_get(store_t *s, store_script_kind_t k, const char *name, store_script_fn fn, void *ud);
+int sq_script_list(store_t *s, store_script_kind_t k, store_script_fn fn, void *ud);
+int sq_script_delete(store_t *s, store_script_kind_t k, const char *name);
+int sq_preset_run_put(store_t *s, const store_preset_run_t *r);
+int sq_preset_run_list(store_t *s, const char *device, store_preset_run_fn fn, void *ud);
+int sq_preset_run_clear_fault(store_t *s, const char *device, const char *preset, int64_t now);
 
 #endif

@@ -70,7 +70,7 @@ static int count_dev(const store_device_t *d, void *ud)
 static void test_devices(void **state)
 {
     store_t *s = *state;
-    assert_int_equal(store_schema_version(s), 4);
+    assert_int_equal(store_schema_version(s), 5);
     store_device_t a = dev("A1", 1000, 300, "lab,north"), b = dev("B2", 100, 300, "south");
     snprintf(a.cr_user, sizeof a.cr_user, "cpe");
     assert_int_equal(store_device_inform(s, &a, true), 0);
@@ -411,6 +411,8 @@ static void test_migrate_v2_wakeup_text(void **state)
         "ALTER TABLE tasks DROP COLUMN cr_at;"
         "ALTER TABLE tasks ADD COLUMN wakeup TEXT NOT NULL DEFAULT '';"
         "DROP INDEX tasks_done;"
+        "DROP TABLE presets; DROP TABLE provisions; DROP TABLE virtual_parameters;"
+        "DROP TABLE preset_runs;"
         "INSERT INTO tasks (id, device_id, type, created, updated, wakeup) VALUES"
         " (1, 'd', 'reboot', 5, 7, 'ok http_status=200 at=2026-01-01T00:00:00Z'),"
         " (2, 'd', 'reboot', 5, 8, 'failed http_status=0 at=2026-01-01T00:00:00Z: refused'),"
@@ -418,7 +420,7 @@ static void test_migrate_v2_wakeup_text(void **state)
         "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_open(path, NULL, &s), 0);
-    assert_int_equal(store_schema_version(s), 4);
+    assert_int_equal(store_schema_version(s), 5);
     store_task_t t;
     static const struct { const char *status, *reason; int64_t at; } want[] = {
         { "ok", "ok http_status=200 at=2026-01-01T00:00:00Z", 7 },
@@ -432,6 +434,220 @@ static void test_migrate_v2_wakeup_text(void **state)
         assert_int_equal(t.cr.at, want[i].at);
         store_task_clear(&t);
     }
+    store_close(s);
+}
+
+/* ---- provisioning: presets, scripts, preset runs ---- */
+
+typedef struct seen {
+    int n;
+    char names[512];
+    char body[256], source[16];
+    int64_t created, updated;
+} seen_t;
+
+static int see_preset(const store_preset_t *p, void *ud)
+{
+    seen_t *w = ud;
+    w->n++;
+    strcat(w->names, p->name);
+    strcat(w->names, " ");
+    snprintf(w->body, sizeof w->body, "%s", p->body);
+    snprintf(w->source, sizeof w->source, "%s", p->source);
+    w->created = p->created;
+    w->updated = p->updated;
+    return 0;
+}
+
+static int see_run(const store_preset_run_t *r, void *ud)
+{
+    seen_t *w = ud;
+    w->n++;
+    strcat(w->names, r->preset);
+    strcat(w->names, ":");
+    strcat(w->names, store_preset_status_name(r->status));
+    strcat(w->names, " ");
+    return 0;
+}
+
+static store_preset_run_t run(const char *dev_id, const char *preset, store_preset_status_t st)
+{
+    store_preset_run_t r = { .status = st, .fault_code = st == STORE_PRESET_FAULT ? 9002 : 0,
+                             .tries = 2, .next_retry = 500, .last_event = 100, .updated = 100 };
+    snprintf(r.device_id, sizeof r.device_id, "%s", dev_id);
+    snprintf(r.preset, sizeof r.preset, "%s", preset);
+    snprintf(r.fault_message, sizeof r.fault_message, "%s", st == STORE_PRESET_FAULT ? "boom" : "");
+    return r;
+}
+
+static void test_presets(void **state)
+{
+    store_t *s = *state;
+    seen_t w = { 0 };
+    assert_int_equal(store_preset_put(s, "b", "{\"v\":1}", true, 10), 1);
+    assert_int_equal(store_preset_put(s, "a", "{}", true, 10), 1);
+    assert_int_equal(store_preset_put(s, "b", "{\"v\":2}", true, 11), -EEXIST);
+    assert_int_equal(store_preset_put(s, "b", "{\"v\":2}", false, 12), 0);
+    assert_int_equal(store_preset_get(s, "b", see_preset, &w), 0);
+    assert_string_equal(w.body, "{\"v\":2}");
+    assert_string_equal(w.source, "api");
+    assert_int_equal(w.created, 10);
+    assert_int_equal(w.updated, 12);
+    assert_int_equal(store_preset_get(s, "nope", see_preset, &w), -ENOENT);
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_preset_list(s, see_preset, &w), 0);
+    assert_string_equal(w.names, "a b ");
+
+    /* the config file's presets: the file wins over an API one of a name */
+    store_preset_t cfg[] = { { .name = "c1", .body = "{\"c\":1}" }, { .name = "b", .body = "{\"c\":2}" } };
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_preset_sync_config(s, cfg, 2, 20, see_preset, &w), 0);
+    assert_int_equal(w.n, 1);
+    assert_string_equal(w.names, "b ");                  /* reported before it is replaced */
+    assert_string_equal(w.source, "api");
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_preset_get(s, "b", see_preset, &w), 0);
+    assert_string_equal(w.source, "config");
+    assert_string_equal(w.body, "{\"c\":2}");
+    assert_int_equal(w.updated, 20);
+    /* the API cannot write or delete them */
+    assert_int_equal(store_preset_put(s, "c1", "{}", false, 21), -EPERM);
+    assert_int_equal(store_preset_put(s, "c1", "{}", true, 21), -EPERM);
+    assert_int_equal(store_preset_delete(s, "c1"), -EPERM);
+    /* the same file again changes nothing, updated included */
+    assert_int_equal(store_preset_sync_config(s, cfg, 2, 30, NULL, NULL), 0);
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_preset_get(s, "c1", see_preset, &w), 0);
+    assert_int_equal(w.updated, 20);
+    assert_int_equal(w.created, 20);
+    /* a preset's runs go with it */
+    store_preset_run_t r = run("dev1", "c1", STORE_PRESET_DONE);
+    assert_int_equal(store_preset_run_put(s, &r), 0);
+    r = run("dev1", "a", STORE_PRESET_FAULT);
+    assert_int_equal(store_preset_run_put(s, &r), 0);
+    /* dropped from the file: deleted, with their runs; API presets stay */
+    assert_int_equal(store_preset_sync_config(s, cfg + 1, 1, 40, NULL, NULL), 0);
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_preset_list(s, see_preset, &w), 0);
+    assert_string_equal(w.names, "a b ");
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_preset_run_list(s, "dev1", see_run, &w), 0);
+    assert_string_equal(w.names, "a:fault ");
+    assert_int_equal(store_preset_sync_config(s, NULL, 0, 50, NULL, NULL), 0);
+    assert_int_equal(store_preset_get(s, "b", see_preset, &w), -ENOENT);
+    assert_int_equal(store_preset_delete(s, "a"), 0);
+    assert_int_equal(store_preset_delete(s, "a"), -ENOENT);
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_preset_run_list(s, "dev1", see_run, &w), 0);
+    assert_int_equal(w.n, 0);
+}
+
+typedef struct sseen {
+    int n;
+    char names[256];
+    char source[64];
+    int64_t size, updated;
+} sseen_t;
+
+static int see_script(const store_script_t *sc, void *ud)
+{
+    sseen_t *w = ud;
+    w->n++;
+    strcat(w->names, sc->name);
+    strcat(w->names, " ");
+    snprintf(w->source, sizeof w->source, "%s", sc->source ? sc->source : "(none)");
+    w->size = sc->size;
+    w->updated = sc->updated;
+    return 0;
+}
+
+static void test_scripts(void **state)
+{
+    store_t *s = *state;
+    const char *src = "log('h\xc3\xa9')"; /* bytes, not characters, are counted */
+    assert_int_equal(store_script_put(s, STORE_SCRIPT_PROVISION, "wifi", src, strlen(src), 5), 1);
+    assert_int_equal(store_script_put(s, STORE_SCRIPT_PROVISION, "wifi", src, strlen(src), 6), 0);
+    assert_int_equal(store_script_put(s, STORE_SCRIPT_PROVISION, "a", "x", 1, 6), 1);
+    /* two name spaces */
+    assert_int_equal(store_script_put(s, STORE_SCRIPT_VIRTUAL_PARAM, "wifi", "return 1", 8, 7), 1);
+    sseen_t w = { 0 };
+    assert_int_equal(store_script_get(s, STORE_SCRIPT_PROVISION, "wifi", see_script, &w), 0);
+    assert_string_equal(w.source, src);
+    assert_int_equal(w.size, (int64_t)strlen(src));
+    assert_int_equal(w.updated, 6);
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_script_list(s, STORE_SCRIPT_PROVISION, see_script, &w), 0);
+    assert_string_equal(w.names, "a wifi ");
+    assert_string_equal(w.source, "(none)");               /* lists carry no source */
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_script_get(s, STORE_SCRIPT_VIRTUAL_PARAM, "wifi", see_script, &w), 0);
+    assert_string_equal(w.source, "return 1");
+    assert_int_equal(store_script_delete(s, STORE_SCRIPT_VIRTUAL_PARAM, "wifi"), 0);
+    assert_int_equal(store_script_delete(s, STORE_SCRIPT_VIRTUAL_PARAM, "wifi"), -ENOENT);
+    assert_int_equal(store_script_get(s, STORE_SCRIPT_VIRTUAL_PARAM, "wifi", see_script, &w), -ENOENT);
+    assert_int_equal(store_script_get(s, STORE_SCRIPT_PROVISION, "wifi", see_script, &w), 0);
+    /* a length shorter than the string: only those bytes */
+    assert_int_equal(store_script_put(s, STORE_SCRIPT_PROVISION, "cut", "abcdef", 3, 8), 1);
+    assert_int_equal(store_script_get(s, STORE_SCRIPT_PROVISION, "cut", see_script, &w), 0);
+    assert_string_equal(w.source, "abc");
+}
+
+static void test_preset_runs(void **state)
+{
+    store_t *s = *state;
+    store_device_t d = dev("R1", 100, 300, "");
+    assert_int_equal(store_device_inform(s, &d, true), 0);
+    store_preset_run_t r = run(d.id, "p2", STORE_PRESET_FAULT);
+    assert_int_equal(store_preset_run_put(s, &r), 0);
+    r = run(d.id, "p1", STORE_PRESET_DONE);
+    assert_int_equal(store_preset_run_put(s, &r), 0);
+    r = run("other", "p1", STORE_PRESET_FAULT);
+    assert_int_equal(store_preset_run_put(s, &r), 0);
+    seen_t w = { 0 };
+    assert_int_equal(store_preset_run_list(s, d.id, see_run, &w), 0);
+    assert_string_equal(w.names, "p1:done p2:fault ");
+    /* replaced, not added */
+    r = run(d.id, "p1", STORE_PRESET_FAULT);
+    r.tries = 7;
+    assert_int_equal(store_preset_run_put(s, &r), 0);
+    /* clearing a fault: pending, tries 0, the fault forgotten */
+    assert_int_equal(store_preset_run_clear_fault(s, d.id, "p1", 900), 0);
+    assert_int_equal(store_preset_run_clear_fault(s, d.id, "p1", 901), -ESTALE);
+    assert_int_equal(store_preset_run_clear_fault(s, d.id, "nope", 901), -ENOENT);
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_preset_run_list(s, d.id, see_run, &w), 0);
+    assert_string_equal(w.names, "p1:pending p2:fault ");
+    /* a device's records go with it */
+    assert_int_equal(store_device_delete(s, d.id), 0);
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_preset_run_list(s, d.id, see_run, &w), 0);
+    assert_int_equal(w.n, 0);
+    assert_int_equal(store_preset_run_list(s, "other", see_run, &w), 0);
+    assert_int_equal(w.n, 1);
+}
+
+/* A version-4 database (before provisioning) gains the tables, its rows kept. */
+static void test_migrate_v4(void **state)
+{
+    char path[80];
+    snprintf(path, sizeof path, "%s.v4", dbpath);
+    store_t *s;
+    assert_int_equal(store_open(path, NULL, &s), 0);
+    store_close(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+        "DROP TABLE presets; DROP TABLE provisions; DROP TABLE virtual_parameters;"
+        "DROP TABLE preset_runs;"
+        "INSERT INTO tasks (id, device_id, type, created, updated) VALUES (1, 'd', 'reboot', 5, 7);"
+        "PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(path, NULL, &s), 0);
+    assert_int_equal(store_schema_version(s), 5);
+    store_task_t t;
+    assert_int_equal(store_task_get(s, 1, &t), 0);
+    store_task_clear(&t);
+    assert_int_equal(store_preset_put(s, "p", "{}", true, 1), 1);
     store_close(s);
 }
 
@@ -553,6 +769,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_mismatch_refused_at_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v2_wakeup_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_presets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scripts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_preset_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_drain, setup, teardown),
     };
