@@ -158,7 +158,8 @@ static int set_value(const cfg_opt_t *o, void *base, const char *val, char *err,
 {
     void *field = (char *)base + o->offset;
     switch (o->type) {
-    case CFG_STR: {
+    case CFG_STR:
+    case CFG_JSON: {
         if (o->check && o->check(val, err, errlen))
             return -EINVAL;
         char *copy = strdup(val);
@@ -292,7 +293,7 @@ static bool find_opt(const cfg_cmd_t *cmd, void *opts, cfg_global_t *g, const ch
 static void clear_field(const cfg_opt_t *o, void *base)
 {
     void *field = (char *)base + o->offset;
-    if (o->type == CFG_STR) {
+    if (o->type == CFG_STR || o->type == CFG_JSON) {
         free(*(char **)field);
         *(char **)field = NULL;
     } else if (o->type == CFG_LIST) {
@@ -450,6 +451,117 @@ static int mapping_item(yaml_ctx_t *y, const char *key, char *out, size_t outlen
     }
 }
 
+/* ---- a YAML value as JSON text (CFG_JSON) ---- */
+
+/* A plain scalar YAML would read as a number: one JSON can carry as it is. */
+static bool json_number_text(const char *s)
+{
+    if (*s == '-')
+        s++;
+    if (*s == '0')
+        s++;
+    else if (*s >= '1' && *s <= '9')
+        while (*s >= '0' && *s <= '9')
+            s++;
+    else
+        return false;
+    if (*s == '.') {
+        if (!(*++s >= '0' && *s <= '9'))
+            return false;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-')
+            s++;
+        if (!(*s >= '0' && *s <= '9'))
+            return false;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    return *s == '\0';
+}
+
+static int scalar_json(yaml_ctx_t *y, const yaml_event_t *ev, buf_t *out, const char *key)
+{
+    static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+    static const char *const trues[] = { "true", "True", "TRUE" };
+    static const char *const falses[] = { "false", "False", "FALSE" };
+    const char *v = (const char *)ev->data.scalar.value;
+    const char *tag = (const char *)ev->data.scalar.tag;
+    if (strlen(v) != ev->data.scalar.length)
+        return yerr(y, ev->start_mark.line + 1, key, "a NUL character in a value");
+    if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !(tag && strcmp(tag, YAML_STR_TAG) == 0)) {
+        for (size_t i = 0; i < 5; i++)
+            if (strcmp(v, nulls[i]) == 0)
+                return buf_append_str(out, "null");
+        for (size_t i = 0; i < 3; i++) {
+            if (strcmp(v, trues[i]) == 0)
+                return buf_append_str(out, "true");
+            if (strcmp(v, falses[i]) == 0)
+                return buf_append_str(out, "false");
+        }
+        if (json_number_text(v))
+            return buf_append_str(out, v);
+    }
+    int rc = buf_append_byte(out, '"');
+    if (!rc)
+        rc = str_json_escape(out, v);
+    return rc ? rc : buf_append_byte(out, '"');
+}
+
+/* The node that starts with `ev` (and the events after it, consumed). */
+static int node_json(yaml_ctx_t *y, const yaml_event_t *ev, buf_t *out, int depth, const char *key)
+{
+    size_t line = ev->start_mark.line + 1;
+    if (ev->type == YAML_SCALAR_EVENT)
+        return scalar_json(y, ev, out, key);
+    if (ev->type == YAML_ALIAS_EVENT)
+        return yerr(y, line, key, "aliases (*name) are not supported");
+    bool map = ev->type == YAML_MAPPING_START_EVENT;
+    if (!map && ev->type != YAML_SEQUENCE_START_EVENT)
+        return yerr(y, line, key, "unexpected YAML content");
+    if (depth >= CFG_JSON_DEPTH)
+        return yerr(y, line, key, "nested deeper than %d levels", CFG_JSON_DEPTH);
+    if ((map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor) != NULL)
+        return yerr(y, line, key, "anchors (&name) are not supported");
+    int rc = buf_append_byte(out, map ? '{' : '[');
+    for (size_t n = 0; !rc; n++) {
+        yaml_event_t k;
+        if (next_event(y, &k))
+            return -EINVAL;
+        if (k.type == (map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT)) {
+            yaml_event_delete(&k);
+            return buf_append_byte(out, map ? '}' : ']');
+        }
+        if (n)
+            rc = buf_append_byte(out, ',');
+        if (!rc && map) {
+            if (k.type != YAML_SCALAR_EVENT) {
+                rc = yerr(y, k.start_mark.line + 1, key, "mapping keys must be plain text");
+            } else {
+                rc = buf_append_byte(out, '"');
+                if (!rc)
+                    rc = str_json_escape(out, (const char *)k.data.scalar.value);
+                if (!rc)
+                    rc = buf_append_str(out, "\":");
+            }
+            yaml_event_t v;
+            if (!rc && next_event(y, &v))
+                rc = -EINVAL;
+            else if (!rc) {
+                rc = node_json(y, &v, out, depth + 1, key);
+                yaml_event_delete(&v);
+            }
+        } else if (!rc) {
+            rc = node_json(y, &k, out, depth + 1, key);
+        }
+        yaml_event_delete(&k);
+    }
+    return rc;
+}
+
 static int set_from_yaml(yaml_ctx_t *y, const lookup_t *lk, const char *key, size_t line,
                          const char *val)
 {
@@ -482,7 +594,15 @@ static int yaml_value(yaml_ctx_t *y, const char *key, size_t line)
     /* a list in the file replaces the built-in default, as a flag does */
     if (lk.opt->type == CFG_LIST)
         free_list((cfg_list_t *)((char *)lk.base + lk.opt->offset));
-    if (ev.type == YAML_SCALAR_EVENT) {
+    if (lk.opt->type == CFG_JSON) {
+        buf_t b = BUF_INIT(CFG_JSON_MAX);
+        rc = node_json(y, &ev, &b, 0, key);
+        if (rc == -ENOBUFS || rc == -ENOMEM)
+            rc = yerr(y, line, key, "over %d bytes as JSON", CFG_JSON_MAX);
+        if (!rc)
+            rc = set_from_yaml(y, &lk, key, line, b.data ? b.data : "null");
+        buf_free(&b);
+    } else if (ev.type == YAML_SCALAR_EVENT) {
         const char *val = (const char *)ev.data.scalar.value;
         if (lk.opt->type == CFG_LIST && *val == '\0')
             rc = 0; /* `key:` with nothing = empty list */

@@ -20,6 +20,13 @@
  * A list item given in YAML as a flat mapping ({from: a, to: b}) becomes the
  * text "from=a to=b", the same form a flag takes (--rule 'from=a to=b'), so
  * each structured option has one parser (see cfg_kv_next()).
+ *
+ * A CFG_JSON option takes any YAML value, nested mappings and lists
+ * included, as JSON text (a flag's value is JSON text already); its check
+ * function validates it. Plain scalars YAML reads as numbers, true/false
+ * and null (null, ~, nothing) become those; every other scalar, and every
+ * quoted one, a string. Anchors and aliases are refused; the JSON text is
+ * capped at CFG_JSON_MAX bytes and CFG_JSON_DEPTH levels.
  */
 #ifndef OUTPOST_CORE_CONFIG_H
 #define OUTPOST_CORE_CONFIG_H
@@ -37,14 +44,17 @@ typedef enum cfg_type {
     CFG_SIZE,     /* uint64_t bytes: "512", "64KiB", "1MiB", "2GiB" (also K/M/G) */
     CFG_DOUBLE,   /* double within [min, max] */
     CFG_LIST,     /* cfg_list_t: repeated flag, or a YAML sequence */
+    CFG_JSON,     /* char *: JSON text (any YAML value), NULL when unset */
 } cfg_type_t;
+
+enum { CFG_JSON_MAX = 1024 * 1024, CFG_JSON_DEPTH = 32 };
 
 typedef struct cfg_list {
     char **v;
     size_t n;
 } cfg_list_t;
 
-/* Extra validation of a string value (CFG_STR, each CFG_LIST item). Returns 0
+/* Extra validation of a string value (CFG_STR, CFG_JSON, each CFG_LIST item). Returns 0
  * or writes a short reason into err and returns -EINVAL. */
 typedef int (*cfg_check_fn)(const char *value, char *err, size_t errlen);
 

@@ -25,7 +25,17 @@ typedef struct opts {
     cfg_list_t backends;
     cfg_list_t rules;
     cfg_list_t deny;
+    char *doc;
 } opts_t;
+
+/* CFG_JSON's check: anything but a document holding "refuse". */
+static int check_doc(const char *v, char *err, size_t errlen)
+{
+    if (!strstr(v, "\"refuse\""))
+        return 0;
+    snprintf(err, errlen, "items[1]: refused by the check");
+    return -EINVAL;
+}
 
 static const cfg_opt_t table[] = {
     CFG_COMMON_LISTEN(opts_t, "0.0.0.0:7547", "main listener"),
@@ -39,6 +49,7 @@ static const cfg_opt_t table[] = {
     CFG_OPT("backend", CFG_LIST, opts_t, backends, NULL, "URL", "backend"),
     CFG_OPT("rule", CFG_LIST, opts_t, rules, NULL, "RULE", "rule"),
     CFG_OPT("deny", CFG_LIST, opts_t, deny, "127.0.0.0/8,::1", "CIDR", "deny list"),
+    CFG_OPT("doc", CFG_JSON, opts_t, doc, NULL, "JSON", "a structured value", .check = check_doc),
     CFG_COMMON_DATA_DIR(opts_t, "unit"),
     CFG_END,
 };
@@ -131,7 +142,8 @@ static void expect_yaml_error(const char *text, const char *needle)
     write_yaml(text);
     opts_t o;
     char *argv[] = { "unit", "--config", yaml_path };
-    assert_int_equal(load(&o, 3, argv), -EINVAL);
+    if (load(&o, 3, argv) != -EINVAL)
+        fail_msg("accepted: %.200s", text);
     if (!strstr(errtext, needle))
         fail_msg("error '%s' lacks '%s'", errtext, needle);
     if (!strstr(errtext, yaml_path))
@@ -299,6 +311,79 @@ static void test_units(void **state)
     assert_int_equal(cfg_parse_size("1 parsec", &b), -EINVAL);
 }
 
+/* CFG_JSON: any YAML value becomes JSON text; a flag's value is JSON already. */
+static void test_json_option(void **state)
+{
+    opts_t o;
+    char *argv[] = { "unit", "--config", yaml_path };
+    write_yaml("workers: 2\n"
+               "doc:\n"
+               "  - name: a\n"
+               "    weight: -5\n"
+               "    events: [\"1 BOOT\", '2 PERIODIC']\n"
+               "    match: {oui: 00D09E, n: 1.5e3, z: 007, s: '12', p: +1, t: true, f: False,"
+               " n1: ~, n2: null, n3: , tagged: !!str 5}\n"
+               "    text: \"line\\nbreak \\\"q\\\" \\\\ \\t\"\n"
+               "  - {}\n"
+               "  - []\n"
+               "verbose: true\n");
+    assert_int_equal(load(&o, 3, argv), 0);
+    assert_string_equal(o.doc,
+        "[{\"name\":\"a\",\"weight\":-5,\"events\":[\"1 BOOT\",\"2 PERIODIC\"],"
+        "\"match\":{\"oui\":\"00D09E\",\"n\":1.5e3,\"z\":\"007\",\"s\":\"12\",\"p\":\"+1\","
+        "\"t\":true,\"f\":false,\"n1\":null,\"n2\":null,\"n3\":null,\"tagged\":\"5\"},"
+        "\"text\":\"line\\u000abreak \\\"q\\\" \\\\ \\u0009\"},{},[]]");
+    assert_int_equal(o.workers, 2);      /* the keys around it are read as before */
+    assert_true(o.verbose);
+    cfg_free(&cmd, &o);
+    unlink(yaml_path);
+
+    /* a scalar, and nothing */
+    write_yaml("doc: 42\n");
+    assert_int_equal(load(&o, 3, argv), 0);
+    assert_string_equal(o.doc, "42");
+    cfg_free(&cmd, &o);
+    unlink(yaml_path);
+    write_yaml("doc:\n");
+    assert_int_equal(load(&o, 3, argv), 0);
+    assert_string_equal(o.doc, "null");
+    cfg_free(&cmd, &o);
+    unlink(yaml_path);
+
+    /* the flag: JSON text as given, and it wins over the file */
+    write_yaml("doc: [1]\n");
+    char *argv2[] = { "unit", "--config", yaml_path, "--doc", "{\"a\": [true]}" };
+    assert_int_equal(load(&o, 5, argv2), 0);
+    assert_string_equal(o.doc, "{\"a\": [true]}");
+    cfg_free(&cmd, &o);
+    unlink(yaml_path);
+    char *argv3[] = { "unit", "--doc", "[\"refuse\"]" };
+    assert_int_equal(load(&o, 3, argv3), -EINVAL);
+    assert_non_null(strstr(errtext, "--doc: items[1]: refused by the check"));
+
+    /* errors name the file, the line where the value starts and the key */
+    expect_yaml_error("workers: 1\ndoc:\n  - a\n  - refuse\n", ":3: key 'doc': items[1]: refused");
+    expect_yaml_error("doc:\n  - &x {a: 1}\n  - *x\n", "key 'doc': anchors (&name) are not supported");
+    expect_yaml_error("doc:\n  - a\n  - *x\n", ":3: key 'doc': aliases (*name) are not supported");
+    expect_yaml_error("doc:\n  ? [a]\n  : 1\n", "key 'doc': mapping keys must be plain text");
+    expect_yaml_error("doc: \"a\\0b\"\n", "key 'doc': a NUL character");
+    char deep[256] = "doc: ";
+    for (int i = 0; i < CFG_JSON_DEPTH + 1; i++)
+        strcat(deep, "[");
+    for (int i = 0; i < CFG_JSON_DEPTH + 1; i++)
+        strcat(deep, "]");
+    strcat(deep, "\n");
+    expect_yaml_error(deep, "key 'doc': nested deeper than 32 levels");
+    /* the cap: a value over CFG_JSON_MAX as JSON */
+    size_t n = CFG_JSON_MAX / 13 + 10; /* "abcdefghij", is 13 bytes of JSON */
+    char *big = malloc(n * 14 + 64), *p = big;
+    p += sprintf(p, "doc:\n");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "- abcdefghij\n");
+    expect_yaml_error(big, "key 'doc': over 1048576 bytes as JSON");
+    free(big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_version_man_and_state_dir),
         cmocka_unit_test(test_kv_items),
         cmocka_unit_test(test_units),
+        cmocka_unit_test(test_json_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
