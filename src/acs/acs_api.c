@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acs/acs_api_prov.h"
 #include "acs/acs_internal.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -745,6 +746,7 @@ int acs_api_start(acs_t *a, const char *listen)
     for (size_t i = 0; i < sizeof api_routes / sizeof api_routes[0]; i++)
         rc |= http_router_add(r, api_routes[i].method, api_routes[i].path, HTTP_ACCESS_TOKEN,
                               api_routes[i].fn, a);
+    rc |= acs_prov_api_register(a, r);
     acs_dash_register(a, r);
     if (rc)
         return -EINVAL;

@@ -9,6 +9,7 @@
  *   acs_creds.c    CPE authentication: credentials, identities, lock-outs
  *   acs_tasks.c    task JSON <-> CWMP messages (pure, unit-tested)
  *   acs_api.c      the REST API
+ *   acs_api_prov.c presets, provisions, virtual parameters on the API; config presets
  *   acs_cr.c       connection requests (libcurl multi on the loop)
  *   acs_dash.c     the embedded dashboard
  *   acs_admin.c    /metrics, /status and /health on --admin-listen (net/http_admin)
@@ -70,6 +71,7 @@ typedef struct acs_opts {
      * acs_main derives them from the descriptor limit */
     int64_t api_max_connections;
     int64_t max_per_addr;      /* CWMP connections per client address; 0: no cap */
+    char *presets;             /* JSON list: the config file's presets (acs_api_prov.c) */
 } acs_opts_t;
 
 /* What /metrics counts beyond the plain counters (acs_admin.c). */
@@ -111,6 +113,8 @@ typedef struct acs {
     uv_loop_t *loop;
     runtime_t rt;
     acs_opts_t o;
+    int argc;                  /* the command line, read again on SIGHUP (--presets) */
+    char **argv;
     store_t *store;
     store_worker_t *db;
     tls_ctx_t *tls;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "acs/acs.h"
+#include "acs/acs_api_prov.h"
 #include "acs/acs_internal.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -126,6 +127,11 @@ static const cfg_opt_t acs_opts[] = {
             "live CWMP connections per client address (IPv6: per /64); one more is answered 503"
             " and closed; --trusted-proxy addresses are exempt (0: no cap)",
             .min = 0, .max = 1000000),
+    /* provisioning (acs_api_prov.c; docs/acs.md, "Presets") */
+    CFG_OPT("presets", CFG_JSON, acs_opts_t, presets, NULL, "JSON",
+            "presets (in YAML a list of preset objects, each with its name): stored at start and"
+            " on SIGHUP, they replace API presets of the same name, the API cannot change them,"
+            " and those no longer listed are deleted", .check = acs_presets_check),
     CFG_END,
 };
 
@@ -282,6 +288,17 @@ static void on_reload(void *ud)
     }
     if (a->tls)
         (void)tls_ctx_reload(a->tls);
+    /* the config file's presets: read it again (flags still win) */
+    acs_opts_t *o = calloc(1, sizeof *o);
+    cfg_result_t res;
+    if (o && cfg_load(&acs_cmd, o, a->argc, a->argv, &res) == 0)
+        (void)acs_presets_sync(a, o->presets);
+    else
+        log_warn("presets_reload_failed", LF_S("reason", "the configuration has an error (above);"
+                                                         " the presets stay as they were"));
+    if (o)
+        cfg_free(&acs_cmd, o);
+    free(o);
 }
 
 /* The listeners' caps not given on the command line, from the descriptor
@@ -352,6 +369,8 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
         return 1;
     if ((rc = store_worker_new(loop, a->store, 200000, &a->db)) != 0)
         return 1;
+    if (acs_presets_sync(a, a->o.presets) != 0)  /* queued before any API job */
+        return 1;
     if (a->o.common.tls_cert) {
         tls_opts_t to = { .server = true, .cert_file = a->o.common.tls_cert,
                           .key_file = a->o.common.tls_key, .ca_file = a->o.common.tls_ca,
@@ -402,6 +421,8 @@ int acs_main(int argc, char **argv)
         return 1;
     (void)str_random(a->hash_key, sizeof a->hash_key); /* zero still works, predictably */
     cfg_result_t res;
+    a->argc = argc;
+    a->argv = argv;
     int rc = cfg_load(&acs_cmd, &a->o, argc, argv, &res);
     if (rc != 0) {
         free(a);

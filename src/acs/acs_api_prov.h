@@ -1,0 +1,41 @@
+/*
+ * acs_api_prov: provisioning's side of the REST API and of the config file.
+ *
+ *   /api/presets[/{name}]                     presets (JSON; acs/provision/preset.h)
+ *   /api/provisions[/{name}]                  Lua provisions, syntax-checked at upload
+ *   /api/virtual-parameters[/{name}]          Lua virtual parameters, the same
+ *   /api/devices/{id}/presets                 what became of each preset on the device
+ *   /api/devices/{id}/presets/{name}/fault    clear a preset's fault (it runs again)
+ *
+ * Like every API handler, the store is touched only in jobs on the store
+ * worker (store_worker_submit); JSON answers are built there. The config
+ * file's `presets:` (--presets) is checked when the options are read and
+ * synced into the store at start and on SIGHUP: those presets are the
+ * file's, the API cannot change them. docs/acs.md, "Presets", says it all
+ * for operators; docs/api/openapi.yaml describes the routes.
+ */
+#ifndef OUTPOST_ACS_API_PROV_H
+#define OUTPOST_ACS_API_PROV_H
+
+#include <stddef.h>
+
+#include "acs/acs_internal.h"
+
+/* Add the routes above to the API router (token access). 0 or -EINVAL. */
+int acs_prov_api_register(acs_t *a, http_router_t *r);
+
+/* The --presets check: null, or a JSON list of presets, each with its name
+ * (unique). 0, or -EINVAL with "[i].FIELD: reason" in err. */
+int acs_presets_check(const char *json, char *err, size_t errlen);
+
+/* Make the stored config presets those of `json` (checked already; NULL:
+ * none) in a store job; the outcome is logged. 0, or an error when the job
+ * could not be queued. */
+int acs_presets_sync(acs_t *a, const char *json);
+
+/* Lua 5.4 syntax of a source (text chunks only; nothing runs): 0, or
+ * -EINVAL with the line (0 when none applies) and the parser's message,
+ * or -ENOMEM. */
+int acs_lua_check(const char *src, size_t len, int *line, char *msg, size_t msglen);
+
+#endif
