@@ -19,14 +19,16 @@
 
 /* ---- what /metrics counts as it happens -------------------------------------------- */
 
-/* TR-069 Table 7's event codes (a CPE's "M <method>" and "X <vendor> ..."
- * codes are counted as "M" and "X", anything else as "other"). */
-static const char *const event_names[ACS_EVENTS] = {
-    "0 BOOTSTRAP", "1 BOOT", "2 PERIODIC", "3 SCHEDULED", "4 VALUE CHANGE", "5 KICKED",
-    "6 CONNECTION REQUEST", "7 TRANSFER COMPLETE", "8 DIAGNOSTICS COMPLETE", "9 REQUEST DOWNLOAD",
-    "10 AUTONOMOUS TRANSFER COMPLETE", "11 DU STATE CHANGE COMPLETE",
-    "12 AUTONOMOUS DU STATE CHANGE COMPLETE", "13 WAKEUP", "14 HEARTBEAT", "M", "X", "other",
-};
+/* TR-069 Table 7's numbered event codes one by one; a CPE's "M <method>"
+ * and "X <vendor> ..." codes are counted as "M" and "X", anything else as
+ * "other": a bounded label set whatever CPEs say. */
+_Static_assert(ACS_EVENTS == CWMP_EVENT_CODES + 3, "ACS_EVENTS: the numbered codes, M, X, other");
+
+static const char *event_name(size_t i)
+{
+    static const char *const extra[] = { "M", "X", "other" };
+    return i < CWMP_EVENT_CODES ? cwmp_event_codes[i] : extra[i - CWMP_EVENT_CODES];
+}
 
 void acs_metrics_event(acs_t *a, const char *code)
 {
@@ -34,7 +36,7 @@ void acs_metrics_event(acs_t *a, const char *code)
     if ((code[0] == 'M' || code[0] == 'X') && code[1] == ' ')
         i = code[0] == 'M' ? ACS_EVENTS - 3 : ACS_EVENTS - 2;
     else
-        while (i < ACS_EVENTS - 3 && strcmp(event_names[i], code) != 0)
+        while (i < ACS_EVENTS - 3 && strcmp(cwmp_event_codes[i], code) != 0)
             i++;
     a->m.informs_by_event[i]++;
 }
@@ -199,7 +201,7 @@ static int write_metrics(buf_t *o, void *ud)
     if (!rc)
         rc = metrics_head(o, "outpost_acs_informs_total", "counter", "Informs received, by event code.");
     for (size_t i = 0; i < ACS_EVENTS && !rc; i++)
-        rc = write_labelled(o, "outpost_acs_informs_total", "event", event_names[i],
+        rc = write_labelled(o, "outpost_acs_informs_total", "event", event_name(i),
                             (double)a->m.informs_by_event[i]);
 
     if (!rc)

@@ -167,6 +167,12 @@ enum {
 /* Standard text for a fault code ("Invalid parameter name"), "" if none. */
 const char *cwmp_fault_text(int code);
 
+/* TR-069's numbered event codes (Table 7): "0 BOOTSTRAP" .. "14 HEARTBEAT",
+ * indexed by their number. "M <method>" and "X <OUI> <event>" are the
+ * others a CPE may send. */
+enum { CWMP_EVENT_CODES = 15 };
+extern const char *const cwmp_event_codes[CWMP_EVENT_CODES];
+
 typedef struct cwmp_msg {
     cwmp_type_t type;
     cwmp_ns_t ns;

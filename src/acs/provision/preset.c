@@ -51,12 +51,8 @@ int preset_name_check(const char *name, char *err, size_t errlen)
 
 /* ---- events ----------------------------------------------------------------------- */
 
-/* TR-069 Amendment 6, Table 7 (the numbered codes) and the "M" methods. */
-static const char *const std_events[] = {
-    "0 BOOTSTRAP", "1 BOOT", "2 PERIODIC", "3 SCHEDULED", "4 VALUE CHANGE", "5 KICKED",
-    "6 CONNECTION REQUEST", "7 TRANSFER COMPLETE", "8 DIAGNOSTICS COMPLETE", "9 REQUEST DOWNLOAD",
-    "10 AUTONOMOUS TRANSFER COMPLETE", "11 DU STATE CHANGE COMPLETE",
-    "12 AUTONOMOUS DU STATE CHANGE COMPLETE", "13 WAKEUP", "14 HEARTBEAT",
+/* TR-069 Amendment 6, Table 7: the numbered codes (codec/cwmp) and the "M" methods. */
+static const char *const m_events[] = {
     "M Reboot", "M ScheduleInform", "M Download", "M ScheduleDownload", "M Upload", "M ChangeDUState",
 };
 
@@ -76,8 +72,11 @@ bool preset_event_known(const char *code)
 {
     if (strlen(code) > 64)
         return false;
-    for (size_t i = 0; i < sizeof std_events / sizeof std_events[0]; i++)
-        if (strcmp(code, std_events[i]) == 0)
+    for (size_t i = 0; i < CWMP_EVENT_CODES; i++)
+        if (strcmp(code, cwmp_event_codes[i]) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof m_events / sizeof m_events[0]; i++)
+        if (strcmp(code, m_events[i]) == 0)
             return true;
     /* "M X_VENDOR_Method" and "X OUI event": vendor extensions */
     if (strncmp(code, "M X_", 4) == 0)
