@@ -59,8 +59,8 @@ typedef struct acs_opts {
     int64_t session_timeout_ms;
     int64_t default_interval_ms; /* for `online` when a CPE reports none */
     int64_t task_ttl_ms;       /* tasks expire after this */
-    int64_t fleet_refresh_ms;
-    int64_t cr_max_in_flight;  /* connection requests out at once; more are refused */  /* how often /metrics' fleet gauges are read from the store */
+    int64_t fleet_refresh_ms;  /* how often /metrics' fleet gauges are read from the store */
+    int64_t cr_max_in_flight;  /* connection requests out at once; more are refused */
     uint64_t cwmp_max_body;
     int64_t max_sessions;
     int64_t param_history;
