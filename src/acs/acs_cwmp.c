@@ -44,7 +44,6 @@ static int on_turn(void *ud, int rc, const cwmp_msg_t *rpc)
         }
         buf_free(&out);
     } else if (rc == 0 || rc == -EPROTO) {
-        acs_session_touch(s);
         acs_respond_end(s, req, rc == 0 ? "ok" : "error");
     } else {
         http_respond_error(req, 503, rc == -EAGAIN   ? "store busy"

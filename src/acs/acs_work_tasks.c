@@ -234,7 +234,8 @@ static void step_free(step_job_t *j)
     free(j);
 }
 
-/* A finish (or a requeue) that outlives the session: its own job. */
+/* A finish no turn will commit (the session is over, or the task was given
+ * up): a job of its own, which may outlive the work. */
 static void detached_done(int rc, void *ud)
 {
     step_job_t *j = ud;
