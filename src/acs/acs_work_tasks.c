@@ -47,31 +47,42 @@ typedef struct step_job {
     store_task_t next;
 } step_job_t;
 
+/* What an event (the Inform, a TransferComplete) does to tasks: made on
+ * the loop, read and completed on the store thread, taken back on the loop
+ * in event_done; it lives as long as its job. */
+typedef struct task_event {
+    cwmp_type_t type;
+    const char *device;      /* the work's device id: fixed while its job holds the work */
+    int64_t now;
+    /* Inform */
+    int64_t done_ids[DONE_MAX]; /* confirmed by "M Reboot"/"M ScheduleInform" */
+    size_t ndone;
+    char discover[64];       /* BOOTSTRAP: the data model root to read again ("Device.") */
+    int64_t ttl_s;
+    bool pending;            /* out: the device has tasks queued */
+    /* TransferComplete */
+    int64_t task_id;
+    bool ok;
+    int fault_code;
+    char fault_string[256];
+    char *result;
+} task_event_t;
+
 typedef struct tasks_state {
     int hint;                /* >0: there may be tasks queued */
-    bool has_cur;
-    store_task_t cur;        /* the task whose RPC is out (params owned) */
+    bool has_cur;            /* a task's RPC is out: */
+    int64_t cur_id;
+    char cur_type[STORE_TYPE];
     step_job_t *pending;     /* an answer taken, committed by the turn's step */
-    /* The event in progress: prepared on the loop, read and completed on
-     * the store thread, taken back on the loop in event_done. */
-    struct {
-        cwmp_type_t type;
-        char device[STORE_ID_MAX];
-        int64_t now;
-        /* Inform */
-        int64_t done_ids[DONE_MAX]; /* confirmed by "M Reboot"/"M ScheduleInform" */
-        size_t ndone;
-        char discover[64];   /* BOOTSTRAP: the data model root to read again ("Device.") */
-        int64_t ttl_s;
-        bool pending;        /* out: the device has tasks queued */
-        /* TransferComplete */
-        int64_t task_id;
-        bool ok;
-        int fault_code;
-        char fault_string[256];
-        char *result;
-    } ev;
+    task_event_t *ev;        /* the event in progress; the loop leaves it alone meanwhile */
 } tasks_state_t;
+
+static void event_free(task_event_t *e)
+{
+    if (e)
+        free(e->result);
+    free(e);
+}
 
 /* ---- the Inform and TransferComplete -------------------------------------------- */
 
@@ -79,11 +90,13 @@ static int tasks_event(acs_work_t *w, void *state, const cwmp_msg_t *m)
 {
     tasks_state_t *t = state;
     acs_t *a = acs_work_acs(w);
-    free(t->ev.result);
-    memset(&t->ev, 0, sizeof t->ev);
-    t->ev.type = m->type;
-    str_copy(t->ev.device, sizeof t->ev.device, acs_work_device(w));
-    t->ev.now = clock_real_s();
+    event_free(t->ev); /* one left by an event that never ran */
+    task_event_t *e = t->ev = calloc(1, sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    e->type = m->type;
+    e->device = acs_work_device(w);
+    e->now = clock_real_s();
     if (m->type == CWMP_INFORM) {
         bool bootstrap = false;
         for (size_t i = 0; i < m->n_events; i++) {
@@ -91,31 +104,31 @@ static int tasks_event(acs_work_t *w, void *state, const cwmp_msg_t *m)
             bootstrap |= strcmp(code, "0 BOOTSTRAP") == 0;
             /* The CommandKey of our Reboot/ScheduleInform comes back: done. */
             if ((strcmp(code, "M Reboot") == 0 || strcmp(code, "M ScheduleInform") == 0) &&
-                t->ev.ndone < DONE_MAX) {
+                e->ndone < DONE_MAX) {
                 int64_t id = acs_task_id_from_key(m->events[i].command_key);
                 if (id)
-                    t->ev.done_ids[t->ev.ndone++] = id;
+                    e->done_ids[e->ndone++] = id;
             }
         }
         if (bootstrap && a->o.rediscover && m->n_params) {
             /* The root is the first segment of the names the Inform carries. */
             const char *n = m->params[0].name;
             size_t len = strcspn(n, ".");
-            if (n[len] == '.' && len + 2 < sizeof t->ev.discover &&
+            if (n[len] == '.' && len + 2 < sizeof e->discover &&
                 strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") >= len) {
-                memcpy(t->ev.discover, n, len + 1);
-                t->ev.discover[len + 1] = '\0';
-                t->ev.ttl_s = a->o.task_ttl_ms / 1000;
+                memcpy(e->discover, n, len + 1);
+                e->discover[len + 1] = '\0';
+                e->ttl_s = a->o.task_ttl_ms / 1000;
             }
         }
     } else if (m->type == CWMP_TRANSFER_COMPLETE) {
-        t->ev.task_id = acs_task_id_from_key(m->command_key);
-        t->ev.ok = m->fault_code == 0;
-        t->ev.fault_code = m->fault_code;
-        acs_utf8_copy(t->ev.fault_string, sizeof t->ev.fault_string,
+        e->task_id = acs_task_id_from_key(m->command_key);
+        e->ok = m->fault_code == 0;
+        e->fault_code = m->fault_code;
+        acs_utf8_copy(e->fault_string, sizeof e->fault_string,
                       m->fault_string ? m->fault_string : "");
         json_t *r = acs_result_json(m);
-        t->ev.result = json_dumps(r, JSON_COMPACT);
+        e->result = json_dumps(r, JSON_COMPACT);
         json_decref(r);
     }
     return 0;
@@ -123,49 +136,50 @@ static int tasks_event(acs_work_t *w, void *state, const cwmp_msg_t *m)
 
 static int tasks_event_run(void *state, store_t *st)
 {
-    tasks_state_t *t = state;
-    int64_t now = t->ev.now;
+    task_event_t *e = ((tasks_state_t *)state)->ev;
+    int64_t now = e->now;
     int rc;
-    if (t->ev.type == CWMP_TRANSFER_COMPLETE) {
-        if (t->ev.task_id)
-            (void)store_task_finish(st, t->ev.task_id, t->ev.ok ? STORE_TASK_DONE : STORE_TASK_FAILED,
-                                    t->ev.result, t->ev.fault_code, t->ev.fault_string, now);
+    if (e->type == CWMP_TRANSFER_COMPLETE) {
+        if (e->task_id)
+            (void)store_task_finish(st, e->task_id, e->ok ? STORE_TASK_DONE : STORE_TASK_FAILED,
+                                    e->result, e->fault_code, e->fault_string, now);
         return 0;
     }
-    if (t->ev.type != CWMP_INFORM)
+    if (e->type != CWMP_INFORM)
         return 0;
-    for (size_t i = 0; i < t->ev.ndone; i++)
-        (void)store_task_finish(st, t->ev.done_ids[i], STORE_TASK_DONE, "{}", 0, NULL, now);
-    if (t->ev.discover[0]) {
+    for (size_t i = 0; i < e->ndone; i++)
+        (void)store_task_finish(st, e->done_ids[i], STORE_TASK_DONE, "{}", 0, NULL, now);
+    if (e->discover[0]) {
         /* Rediscover what the device has: one GetParameterValues of its root,
          * queued like any task (visible in the API), run in this session. */
-        store_task_t task = { .created = now, .expires_at = t->ev.ttl_s ? now + t->ev.ttl_s : 0 };
+        store_task_t task = { .created = now, .expires_at = e->ttl_s ? now + e->ttl_s : 0 };
         char params[128];
-        snprintf(params, sizeof params, "{\"names\":[\"%s\"]}", t->ev.discover);
-        str_copy(task.device_id, sizeof task.device_id, t->ev.device);
+        snprintf(params, sizeof params, "{\"names\":[\"%s\"]}", e->discover);
+        str_copy(task.device_id, sizeof task.device_id, e->device);
         str_copy(task.type, sizeof task.type, "get_params");
         task.params = params;
         if ((rc = store_task_add(st, &task)) < 0)
             return rc;
     }
     bool any = false;
-    rc = store_task_has_pending(st, t->ev.device, &any);
-    t->ev.pending = any;
+    rc = store_task_has_pending(st, e->device, &any);
+    e->pending = any;
     return rc;
 }
 
 static void tasks_event_done(acs_work_t *w, void *state, int rc)
 {
     tasks_state_t *t = state;
+    task_event_t *e = t->ev;
     acs_t *a = acs_work_acs(w);
-    for (size_t i = 0; i < t->ev.ndone; i++)
-        acs_task_finished(a, t->ev.done_ids[i]);
-    if (t->ev.task_id)
-        acs_task_finished(a, t->ev.task_id);
-    if (rc >= 0 && t->ev.pending)
+    for (size_t i = 0; i < e->ndone; i++)
+        acs_task_finished(a, e->done_ids[i]);
+    if (e->task_id)
+        acs_task_finished(a, e->task_id);
+    if (rc >= 0 && e->pending)
         t->hint++;
-    free(t->ev.result);
-    t->ev.result = NULL;
+    event_free(e);
+    t->ev = NULL;
 }
 
 static void tasks_queued(acs_work_t *w, void *state)
@@ -292,8 +306,8 @@ static void send_task(acs_work_t *w, tasks_state_t *t, store_task_t *task)
     if (rc == 0) {
         log_info("cwmp_rpc", LF_S("device", acs_work_device(w)), LF_I("task", task->id),
                  LF_S("rpc", cwmp_type_name(m.type)));
-        t->cur = *task;
-        memset(task, 0, sizeof *task);
+        t->cur_id = task->id;
+        str_copy(t->cur_type, sizeof t->cur_type, task->type);
         t->has_cur = true;
     } else if (rc == -ECANCELED) {
         requeue(a, task->id); /* taken but never sent: back to the queue */
@@ -339,9 +353,9 @@ static int tasks_answer(acs_work_t *w, void *state, const cwmp_msg_t *m, const c
     step_job_t *j = calloc(1, sizeof *j);
     if (!j)
         return -ENOMEM;
-    j->finish_id = t->cur.id;
+    j->finish_id = t->cur_id;
     if (!m) {
-        log_warn("cwmp_rpc_unanswered", LF_S("device", acs_work_device(w)), LF_I("task", t->cur.id));
+        log_warn("cwmp_rpc_unanswered", LF_S("device", acs_work_device(w)), LF_I("task", t->cur_id));
         j->finish_status = STORE_TASK_FAILED;
         j->fault_code = CWMP_FAULT_INTERNAL_ERROR;
         str_copy(j->fault_string, sizeof j->fault_string, why);
@@ -354,7 +368,7 @@ static int tasks_answer(acs_work_t *w, void *state, const cwmp_msg_t *m, const c
         json_t *r = acs_result_json(m);
         j->result = json_object_size(r) ? json_dumps(r, JSON_COMPACT) : NULL;
         json_decref(r);
-        log_info("cwmp_task_fault", LF_S("device", acs_work_device(w)), LF_I("task", t->cur.id),
+        log_info("cwmp_task_fault", LF_S("device", acs_work_device(w)), LF_I("task", t->cur_id),
                  LF_I("code", m->fault.code), LF_S("message", j->fault_string));
     } else {
         /* Status 1: the outcome comes with TransferComplete. */
@@ -373,11 +387,10 @@ static int tasks_answer(acs_work_t *w, void *state, const cwmp_msg_t *m, const c
             step_free(j);
             return -ENOMEM;
         }
-        log_info("cwmp_task_done", LF_S("device", acs_work_device(w)), LF_I("task", t->cur.id),
+        log_info("cwmp_task_done", LF_S("device", acs_work_device(w)), LF_I("task", t->cur_id),
                  LF_S("rpc", cwmp_type_name(m->type)), LF_B("pending_transfer", later));
     }
     t->has_cur = false;
-    store_task_clear(&t->cur);
     t->pending = j;
     return 0;
 }
@@ -421,14 +434,13 @@ static void tasks_end(acs_work_t *w, void *state, bool rpc_out)
         t->pending = NULL;
     }
     if (t->has_cur && rpc_out) {
-        bool again = acs_task_requeue_safe(t->cur.type);
+        bool again = acs_task_requeue_safe(t->cur_type);
         if (again)
-            requeue(a, t->cur.id);
-        log_info("cwmp_task_unanswered", LF_I("task", t->cur.id), LF_S("type", t->cur.type),
+            requeue(a, t->cur_id);
+        log_info("cwmp_task_unanswered", LF_I("task", t->cur_id), LF_S("type", t->cur_type),
                  LF_B("requeued", again));
     }
-    store_task_clear(&t->cur);
-    free(t->ev.result);
+    event_free(t->ev);
 }
 
 const acs_work_source_t acs_work_tasks = {
