@@ -3,6 +3,11 @@
  * store submits a job to the worker; the JSON answer is built on the worker
  * thread (jansson objects are not shared) and sent from the loop. Errors
  * are {"error": CODE, "message": TEXT}.
+ *
+ * The API queues work and waits on it: a new task goes to the store, then
+ * to the device's live session through acs_work_queued (acs_work.h) or to
+ * the device itself by a connection request (acs_cr.c); ?wait= callers
+ * wait in acs_waiters.c. It never calls the CWMP session.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,6 +17,8 @@
 
 #include "acs/acs_api_prov.h"
 #include "acs/acs_internal.h"
+#include "acs/acs_tasks.h"
+#include "acs/acs_work.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -185,111 +192,23 @@ static void job_free(api_job_t *j)
     free(j);
 }
 
-/* ---- waiters (?wait=SECONDS) ------------------------------------------------------------ */
-
-struct acs_waiter {
-    acs_waiter_t *next;
-    acs_t *a;
-    http_req_t *req;
-    int64_t task_id;
-    int64_t expires_at; /* the task's, Unix seconds (0: never) */
-    uv_timer_t *timer;
-    bool answered;
-};
-
-static void waiter_unlink(acs_waiter_t *w)
-{
-    for (acs_waiter_t **p = &w->a->waiters; *p; p = &(*p)->next)
-        if (*p == w) {
-            *p = w->next;
-            break;
-        }
-    uv_timer_stop(w->timer);
-    uv_close((uv_handle_t *)w->timer, (uv_close_cb)free);
-}
-
 static void api_submit(acs_t *a, http_req_t *req, api_job_t *j);
 
-/* Answer a waiter with the task as it is now. */
-static void waiter_answer(acs_waiter_t *w)
+/* A ?wait= caller's turn (acs_waiters.c): the task as it is now, 201 as
+ * when it was created. */
+static void waiter_answer(acs_t *a, http_req_t *req, int64_t task_id, int rc)
 {
-    api_job_t *j = calloc(1, sizeof *j);
-    waiter_unlink(w);
-    if (!j) {
-        acs_api_error(w->req, 500, "internal", "out of memory");
+    api_job_t *j = rc == 0 ? calloc(1, sizeof *j) : NULL;
+    if (rc == -ECANCELED) {
+        acs_api_error(req, 503, "unavailable", "shutting down");
+    } else if (!j) {
+        acs_api_error(req, 500, "internal", "out of memory");
     } else {
         j->kind = J_TASK;
-        j->num = w->task_id;
+        j->num = task_id;
         j->http_status = 201;
-        api_submit(w->a, w->req, j);
+        api_submit(a, req, j);
     }
-    free(w);
-}
-
-static void waiter_timeout(uv_timer_t *t)
-{
-    waiter_answer(t->data);
-}
-
-static void waiter_abort(http_req_t *req, void *ud)
-{
-    acs_waiter_t *w = ud;
-    waiter_unlink(w);
-    http_respond(req, 499, NULL, NULL, 0); /* releases the request */
-    free(w);
-}
-
-int64_t acs_waiters_next_expiry(const acs_t *a)
-{
-    int64_t first = 0;
-    for (const acs_waiter_t *w = a->waiters; w; w = w->next)
-        if (w->expires_at > 0 && (!first || w->expires_at < first))
-            first = w->expires_at;
-    return first;
-}
-
-void acs_waiters_expired(acs_t *a, int64_t now)
-{
-    acs_waiter_t *w = a->waiters;
-    while (w) {
-        acs_waiter_t *next = w->next;
-        if (w->expires_at > 0 && w->expires_at <= now)
-            waiter_answer(w);
-        w = next;
-    }
-}
-
-void acs_task_finished(acs_t *a, int64_t task_id)
-{
-    acs_waiter_t *w = a->waiters;
-    while (w) {
-        acs_waiter_t *next = w->next;
-        if (w->task_id == task_id)
-            waiter_answer(w);
-        w = next;
-    }
-}
-
-static void add_waiter(acs_t *a, http_req_t *req, int64_t task_id, int64_t expires_at, int64_t wait_s)
-{
-    acs_waiter_t *w = calloc(1, sizeof *w);
-    uv_timer_t *t = w ? malloc(sizeof *t) : NULL;
-    if (!t) {
-        free(w);
-        acs_api_error(req, 500, "internal", "out of memory");
-        return;
-    }
-    w->a = a;
-    w->req = req;
-    w->task_id = task_id;
-    w->expires_at = expires_at;
-    w->timer = t;
-    uv_timer_init(a->loop, t);
-    t->data = w;
-    uv_timer_start(t, waiter_timeout, (uint64_t)wait_s * 1000, 0);
-    w->next = a->waiters;
-    a->waiters = w;
-    http_req_on_abort(req, waiter_abort, w);
 }
 
 /* ---- completion ------------------------------------------------------------------------ */
@@ -412,13 +331,11 @@ static void api_done(int rc, void *ud)
         log_info("api_task_created", LF_I("task", j->task.id), LF_S("device", j->id),
                  LF_S("type", j->type));
         /* Wake the device: a live session picks it up, otherwise ask the CPE to call. */
-        if (acs_device_in_session(a, j->id))
-            acs_cwmp_kick(a, j->id);
-        else
+        if (!acs_work_queued(a, j->id))
             wake_for_task(a, j);
         if (j->wait_s > 0) {
-            add_waiter(a, req, j->task.id, j->task.expires_at, j->wait_s);
-            acs_sweep_schedule(a); /* if it expires while we wait, it answers then */
+            if (acs_waiter_add(a, req, j->task.id, j->task.expires_at, j->wait_s, waiter_answer) != 0)
+                acs_api_error(req, 500, "internal", "out of memory");
         } else {
             acs_api_json(req, 201, j->out);
             j->out = NULL;
@@ -437,7 +354,7 @@ static void api_done(int rc, void *ud)
         j->out = NULL;
         break;
     case J_DEVICE:
-        json_object_set_new(j->out, "in_session", json_boolean(acs_device_in_session(a, j->id)));
+        json_object_set_new(j->out, "in_session", json_boolean(acs_work_live(a, j->id)));
         /* fall through */
     default:
         if (j->kind == J_STATS)
@@ -736,20 +653,28 @@ static const struct {
     { "GET", "/api/openapi.json", h_openapi },
 };
 
+static int api_register(acs_t *a, http_router_t *r)
+{
+    int rc = 0;
+    for (size_t i = 0; i < sizeof api_routes / sizeof api_routes[0]; i++)
+        rc |= http_router_add(r, api_routes[i].method, api_routes[i].path, HTTP_ACCESS_TOKEN,
+                              api_routes[i].fn, a);
+    return rc ? -EINVAL : 0;
+}
+
 int acs_api_start(acs_t *a, const char *listen)
 {
     http_router_opts_t ro = { .name = "acs", .token = a->api_token };
     http_router_t *r = a->router = http_router_new(&ro);
     if (!r)
         return -ENOMEM;
-    int rc = 0;
-    for (size_t i = 0; i < sizeof api_routes / sizeof api_routes[0]; i++)
-        rc |= http_router_add(r, api_routes[i].method, api_routes[i].path, HTTP_ACCESS_TOKEN,
-                              api_routes[i].fn, a);
-    rc |= acs_prov_api_register(a, r);
+    /* The route groups, one line each. */
+    int rc = api_register(a, r);
+    if (!rc)
+        rc = acs_prov_api_register(a, r);
     acs_dash_register(a, r);
     if (rc)
-        return -EINVAL;
+        return rc;
     http_server_opts_t so = {
         .max_body_bytes = API_MAX_BODY,
         .on_head = http_router_on_head,
@@ -765,12 +690,6 @@ int acs_api_start(acs_t *a, const char *listen)
 
 void acs_api_stop(acs_t *a)
 {
-    while (a->waiters) {
-        acs_waiter_t *w = a->waiters;
-        waiter_unlink(w);
-        acs_api_error(w->req, 503, "unavailable", "shutting down");
-        free(w);
-    }
     if (a->api) {
         http_server_close(a->api, NULL, NULL);
         a->api = NULL;

@@ -1,7 +1,9 @@
 /*
  * acs_inform: the CPE's own requests that need the store: the Inform that
- * opens a session (device, parameters, events, the tasks they confirm) and
- * TransferComplete / AutonomousTransferComplete. The rest of the CWMP
+ * opens a session (the device row, its parameters, its events) and
+ * TransferComplete / AutonomousTransferComplete. The session's work
+ * (acs_work.h) begins at the Inform and takes note of both in the same
+ * store job (the tasks they confirm or finish). The rest of the CWMP
  * endpoint is in acs_cwmp.c.
  */
 #include <errno.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "acs/acs_session.h"
+#include "acs/acs_tasks.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -23,13 +26,9 @@ typedef struct inform_job {
     store_param_t *params;
     size_t nparams;
     char *strings;
-    int64_t done_ids[16];    /* tasks confirmed by "M Reboot"/"M ScheduleInform" */
-    size_t ndone;
-    char discover[64];       /* BOOTSTRAP: the data model root to read again ("Device.") */
-    int64_t ttl_s;
-    int64_t pending;         /* out */
 } inform_job_t;
 
+/* The session's part of the Inform's store job (the work's follows). */
 static int inform_run(store_t *st, void *ud)
 {
     inform_job_t *j = ud;
@@ -39,24 +38,7 @@ static int inform_run(store_t *st, void *ud)
         return rc;
     if (j->nparams && (rc = store_params_put(st, j->dev.id, j->params, j->nparams, now)) < 0)
         return rc;
-    for (size_t i = 0; i < j->ndone; i++)
-        (void)store_task_finish(st, j->done_ids[i], STORE_TASK_DONE, "{}", 0, NULL, now);
-    if (j->discover[0]) {
-        /* Rediscover what the device has: one GetParameterValues of its root,
-         * queued like any task (visible in the API), run in this session. */
-        store_task_t t = { .created = now, .expires_at = j->ttl_s ? now + j->ttl_s : 0 };
-        char params[128];
-        snprintf(params, sizeof params, "{\"names\":[\"%s\"]}", j->discover);
-        str_copy(t.device_id, sizeof t.device_id, j->dev.id);
-        str_copy(t.type, sizeof t.type, "get_params");
-        t.params = params;
-        if ((rc = store_task_add(st, &t)) < 0)
-            return rc;
-    }
-    bool any = false;
-    rc = store_task_has_pending(st, j->dev.id, &any);
-    j->pending = any;
-    return rc;
+    return 0;
 }
 
 static void inform_free(inform_job_t *j)
@@ -72,15 +54,12 @@ static void inform_done(int rc, void *ud)
     acs_session_t *s = j->s;
     http_req_t *req = s->req;
     s->req = NULL;
-    for (size_t i = 0; i < j->ndone; i++)
-        acs_task_finished(s->a, j->done_ids[i]);
     if (!s->ended && req) {
         acs_session_touch(s);
         if (rc < 0) {
             http_respond_error(req, 503, "store unavailable");
             acs_session_end(s, "store error");
         } else {
-            s->pending_hint = (int)j->pending;
             cwmp_msg_t m = { .type = CWMP_INFORM_RESPONSE, .ns = s->ns, .max_envelopes = 1,
                              .id = s->req_id[0] ? s->req_id : NULL };
             acs_respond_xml(s, req, &m);
@@ -153,8 +132,12 @@ void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t
     acs_session_t *old = acs_session_by_device(a, d->id);
     if (old && old != s)
         acs_session_end(old, "superseded");
-    if (!s->device_id[0])
-        acs_session_set_device(s, d->id);
+    if (acs_session_set_device(s, d->id) != 0 || !(s->work = acs_work_begin(a, d->id))) {
+        inform_free(j);
+        http_respond_error(req, 503, "out of memory");
+        acs_session_end(s, "error");
+        return;
+    }
 
     size_t off = 0;
     for (size_t i = 0; i < m->n_events; i++) {
@@ -162,13 +145,6 @@ void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t
         acs_metrics_event(a, code);
         if (strcmp(code, "0 BOOTSTRAP") == 0)
             j->bootstrap = true;
-        /* The CommandKey of our Reboot/ScheduleInform comes back: done. */
-        if ((strcmp(code, "M Reboot") == 0 || strcmp(code, "M ScheduleInform") == 0) &&
-            j->ndone < 16) {
-            int64_t id = acs_task_id_from_key(m->events[i].command_key);
-            if (id)
-                j->done_ids[j->ndone++] = id;
-        }
         int n = snprintf(s->events + off, sizeof s->events - off, "%s%s", off ? "," : "", code);
         if (n > 0 && (size_t)n < sizeof s->events - off)
             off += (size_t)n;
@@ -176,28 +152,19 @@ void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t
             s->events[off] = '\0'; /* whole codes only: no cut one (or cut character) */
     }
     acs_utf8_copy(d->last_events, sizeof d->last_events, s->events);
-    if (j->bootstrap && a->o.rediscover && m->n_params) {
-        /* The root is the first segment of the names the Inform carries. */
-        const char *n = m->params[0].name;
-        size_t len = strcspn(n, ".");
-        if (n[len] == '.' && len + 2 < sizeof j->discover && strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") >= len) {
-            memcpy(j->discover, n, len + 1);
-            j->discover[len + 1] = '\0';
-            j->ttl_s = a->o.task_ttl_ms / 1000;
-        }
-    }
     a->n.informs++;
     log_info("cwmp_inform", LF_S("device", d->id), LF_S("events", s->events),
              LF_S("peer", http_req_peer(req)), LF_S("ns", cwmp_ns_uri(s->ns)));
     j->s = s;
     s->req = req;
     s->refs++;
-    if (store_worker_submit(a->db, inform_run, inform_done, j) != 0) {
+    int rc = acs_work_event(s->work, m, inform_run, inform_done, j);
+    if (rc != 0) {
         s->refs--;
         s->req = NULL;
         inform_free(j);
-        http_respond_error(req, 503, "store busy");
-        acs_session_end(s, "store busy");
+        http_respond_error(req, 503, rc == -ENOMEM ? "out of memory" : "store busy");
+        acs_session_end(s, rc == -ENOMEM ? "error" : "store busy");
     }
 }
 
@@ -205,23 +172,8 @@ void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t
 
 typedef struct tc_job {
     acs_session_t *s;
-    int64_t task_id;
-    bool ok;
-    int fault_code;
-    char fault_string[256];
-    char *result;
     cwmp_type_t answer;
 } tc_job_t;
-
-static int tc_run(store_t *st, void *ud)
-{
-    tc_job_t *j = ud;
-    if (!j->task_id)
-        return 0;
-    (void)store_task_finish(st, j->task_id, j->ok ? STORE_TASK_DONE : STORE_TASK_FAILED, j->result,
-                            j->fault_code, j->fault_string, clock_real_s());
-    return 0;
-}
 
 static void tc_done(int rc, void *ud)
 {
@@ -229,14 +181,12 @@ static void tc_done(int rc, void *ud)
     acs_session_t *s = j->s;
     http_req_t *req = s->req;
     s->req = NULL;
-    if (j->task_id)
-        acs_task_finished(s->a, j->task_id);
+    (void)rc; /* answered either way, as before: the CPE would send it again forever */
     if (!s->ended && req) {
         cwmp_msg_t m = { .type = j->answer, .ns = s->ns, .id = s->req_id[0] ? s->req_id : NULL };
         acs_respond_xml(s, req, &m);
     }
     acs_session_unref(s);
-    free(j->result);
     free(j);
 }
 
@@ -249,25 +199,17 @@ void acs_on_transfer_complete(acs_session_t *s, http_req_t *req, const cwmp_msg_
     }
     j->s = s;
     j->answer = cwmp_response_type(m->type);
-    if (m->type == CWMP_TRANSFER_COMPLETE) {
-        j->task_id = acs_task_id_from_key(m->command_key);
-        j->ok = m->fault_code == 0;
-        j->fault_code = m->fault_code;
-        acs_utf8_copy(j->fault_string, sizeof j->fault_string, m->fault_string ? m->fault_string : "");
-        json_t *r = acs_result_json(m);
-        j->result = json_dumps(r, JSON_COMPACT);
-        json_decref(r);
-    }
     log_info("cwmp_transfer_complete", LF_S("device", s->device_id),
              LF_S("command_key", m->command_key ? m->command_key : ""),
              LF_I("fault", m->fault_code), LF_B("autonomous", m->type != CWMP_TRANSFER_COMPLETE));
     s->req = req;
     s->refs++;
-    if (store_worker_submit(s->a->db, tc_run, tc_done, j) != 0) {
+    /* The work finishes the task it names in this job (acs_work_tasks.c). */
+    int rc = s->work ? acs_work_event(s->work, m, NULL, tc_done, j) : -ENOENT;
+    if (rc != 0) {
         s->req = NULL;
         s->refs--;
-        free(j->result);
         free(j);
-        http_respond_error(req, 503, "store busy");
+        http_respond_error(req, 503, rc == -ENOMEM ? "out of memory" : "store busy");
     }
 }

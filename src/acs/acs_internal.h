@@ -1,18 +1,42 @@
 /*
  * acs_internal: what the ACS's files share. One acs_t per process, owned by
- * acs_main.c; sessions, waiters and wake-ups hang off it and are freed by
- * the module that created them.
+ * acs_main.c; sessions, works, waiters and wake-ups hang off it and are
+ * freed by the module that created them.
  *
- *   acs_main.c     options, start-up, shutdown
- *   acs_cwmp.c     the CWMP endpoint: sessions, the RPC loop
- *   acs_inform.c   the Inform and TransferComplete
- *   acs_creds.c    CPE authentication: credentials, identities, lock-outs
- *   acs_tasks.c    task JSON <-> CWMP messages (pure, unit-tested)
- *   acs_api.c      the REST API
- *   acs_api_prov.c presets, provisions, virtual parameters on the API; config presets
- *   acs_cr.c       connection requests (libcurl multi on the loop)
- *   acs_dash.c     the embedded dashboard
- *   acs_admin.c    /metrics, /status and /health on --admin-listen (net/http_admin)
+ * Who calls whom: arrows point down only. Nothing calls a module above it
+ * except through a callback that module handed it (acs_work_rpc_fn, a
+ * store job's done, a waiter's answer).
+ *
+ *   acs_main                 options, start-up, shutdown (starts and stops
+ *                            everything below)
+ *   ---- the operator side ---------------- the CWMP session ----------------
+ *   acs_api       REST API: queues work,     acs_cwmp      the endpoint: messages,
+ *                 waits on it                              the turn loop
+ *   acs_api_prov  presets, provisions,       acs_inform    Inform, TransferComplete
+ *                 virtual parameters; the
+ *                 config file's presets
+ *   acs_dash      dashboard files
+ *   acs_admin     /metrics /status /health   acs_session   live sessions, their
+ *                 (and the counters'                       connections, timer, end
+ *                 helpers, leaves)           acs_creds     CPE authentication
+ *                                            acs_reply     answers: XML, faults,
+ *                                                          the cookie
+ *   ---- the work done in sessions: acs_work.h, the session's one way down ---
+ *   acs_work        the work of one session; asks its sources in order:
+ *   acs_work_tasks    1. the operator's queued tasks
+ *   acs_work_prov     2. provisioning (where the engine plugs in)
+ *   ---- below both sides ---------------------------------------------------
+ *   acs_waiters   ?wait= callers and the task expiry sweep that answers them
+ *   acs_cr        connection requests (libcurl multi on the loop)
+ *   ---- pure (unit-tested, tests/unit/acs/) ---------------------------------
+ *   acs_tasks       task types (acs_tasks.h: one row per type), task -> RPC
+ *   acs_task_check  task request validation
+ *   acs_results     CPE answers -> results, parameter rows
+ *   acs_json        devices and tasks as JSON
+ *
+ * The API tells a live session about new work through acs_work_queued()
+ * (acs_work.h), never through the session; whoever finishes a task (the
+ * work, a cancel, the expiry sweep) tells acs_task_finished() (acs_waiters).
  */
 #ifndef OUTPOST_ACS_INTERNAL_H
 #define OUTPOST_ACS_INTERNAL_H
@@ -25,6 +49,7 @@
 #include "codec/cwmp.h"
 #include "net/authguard.h"
 #include "core/config.h"
+#include "core/hmap.h"
 #include "core/runtime.h"
 #include "net/curl_uv.h"
 #include "net/http_auth.h"
@@ -107,8 +132,6 @@ typedef struct acs_session acs_session_t;
 typedef struct acs_creds acs_creds_t;
 typedef struct acs_waiter acs_waiter_t;
 
-enum { ACS_HASH_BUCKETS = 16384 };
-
 typedef struct acs {
     uv_loop_t *loop;
     runtime_t rt;
@@ -119,6 +142,7 @@ typedef struct acs {
     store_worker_t *db;
     tls_ctx_t *tls;
     http_server_t *cwmp;
+    cwmp_decoder_t *dec;       /* one for the endpoint: decoding is synchronous on the loop */
     http_server_t *api;
     http_router_t *router;
     struct http_admin *admin;  /* --admin-listen, may be NULL */
@@ -136,14 +160,13 @@ typedef struct acs {
     uv_timer_t housekeeping;
     bool stopping;
 
-    /* live sessions, by cookie and by device id (by TCP connection: the
-     * connection's own state, acs_session.c) */
-    uint64_t hash_key[2];      /* acs_hash's key, random per process */
-    acs_session_t *by_cookie[ACS_HASH_BUCKETS];
-    acs_session_t *by_device[ACS_HASH_BUCKETS];
-    acs_session_t *all;        /* list of every live session */
+    /* live sessions by cookie and by device id (acs_session.c; by TCP
+     * connection: the connection's own state); keys live in the sessions */
+    hmap_t sessions_by_cookie, sessions_by_device;
     size_t nsessions;
-    acs_waiter_t *waiters;
+    hmap_t works;              /* live works by device id (acs_work.c) */
+    acs_waiter_t *waiters;     /* ?wait= callers (acs_waiters.c) */
+    uv_timer_t *sweep;         /* the task expiry sweep (acs_waiters.c); heap */
 
     struct {
         uint64_t sessions, informs, rpcs, faults, cpe_faults, timeouts, auth_failures,
@@ -157,59 +180,30 @@ typedef struct acs {
 /* ---- acs_cwmp.c ---- */
 int acs_cwmp_start(acs_t *a, const char *listen);
 void acs_cwmp_handle(http_req_t *req, void *ud);
-/* The device has new work: tell a live session, or wake it (connection request). */
-void acs_cwmp_kick(acs_t *a, const char *device_id);
-/* A task finished (any path): wake API waiters. */
+/* Every live session ends ("shutdown"); the listener closes. */
+void acs_cwmp_stop(acs_t *a);
+void acs_cwmp_free(acs_t *a);
+
+/* ---- acs_waiters.c: ?wait= callers, and the task expiry sweep ---- */
+/* How a waiter is answered, by whoever added it: rc 0: the task finished,
+ * expired or the wait is over (answer with the task as it is now);
+ * -ECANCELED: the ACS stops. */
+typedef void (*acs_waiter_fn)(acs_t *a, http_req_t *req, int64_t task_id, int rc);
+/* req waits (at most wait_s seconds) for task_id, which expires at
+ * expires_at (Unix s, 0: never). 0, or -ENOMEM (nothing was kept: the
+ * caller answers). If the client goes first, the waiter goes quietly. */
+int acs_waiter_add(acs_t *a, http_req_t *req, int64_t task_id, int64_t expires_at, int64_t wait_s,
+                   acs_waiter_fn answer);
+/* A task finished (done, failed, cancelled, expired): answer its waiters. */
 void acs_task_finished(acs_t *a, int64_t task_id);
 /* Expired tasks are swept every HOUSEKEEPING_MS, and also right after the
  * earliest expiry among the tasks ?wait= callers wait on, so they are
- * answered when their task expires. acs_sweep_schedule re-plans the next
- * sweep after the waiters changed. */
+ * answered when their task expires. The first sweep comes a second after
+ * start-up. */
 enum { HOUSEKEEPING_MS = 60000 };
-void acs_sweep_schedule(acs_t *a);
-/* The earliest expires_at (Unix s) among waited-on tasks, 0 if none. */
-int64_t acs_waiters_next_expiry(const acs_t *a);
-/* A sweep at `now` (Unix s) is done: answer the waiters of tasks expired by then. */
-void acs_waiters_expired(acs_t *a, int64_t now);
-void acs_cwmp_stop(acs_t *a);
-void acs_cwmp_free(acs_t *a);
-bool acs_device_in_session(acs_t *a, const char *device_id);
-uint32_t acs_hash(const acs_t *a, const char *s);
-
-/* ---- acs_tasks.c (pure) ---- */
-/* Validate an API task request {"type", "parameters"}; on success fills
- * *type_out (static string) and *params_out (new reference, normalised). On
- * failure returns -EINVAL with a message in err. */
-int acs_task_validate(json_t *body, const char **type_out, json_t **params_out, char *err,
-                      size_t errlen);
-/* Build the RPC for a task. Strings in m point into params/keybuf; keep
- * both alive until encoding is done. scratch arrays are owned by *scratch
- * (free with acs_rpc_scratch_free). */
-typedef struct acs_rpc_scratch {
-    cwmp_param_t *params;
-    const char **names;
-    char **owned;
-    size_t nowned;
-} acs_rpc_scratch_t;
-int acs_task_to_rpc(const char *type, json_t *params, int64_t task_id, cwmp_msg_t *m,
-                    acs_rpc_scratch_t *scratch, char *keybuf, size_t keylen);
-void acs_rpc_scratch_free(acs_rpc_scratch_t *s);
-/* The response type a task expects. */
-cwmp_type_t acs_task_response_type(const char *type);
-/* A CPE response -> result JSON (new reference). */
-json_t *acs_result_json(const cwmp_msg_t *m);
-/* The same as compact JSON text (malloc'd); long parameter lists are
- * written directly, without building a tree. */
-char *acs_result_text(const cwmp_msg_t *m);
-/* Task types safe to send again after a crash. */
-extern const char *const acs_requeue_types[];
-/* The names of a get_params/get_attributes task straight from its stored
- * JSON ({"names":[...]} as json_dumps writes it), without building a tree:
- * names point into *storage (free both). -EINVAL for anything else (the
- * caller then uses jansson). */
-int acs_task_names_parse(const char *json, const char ***names, size_t *n, char **storage);
-/* "task-123" -> 123, or 0. */
-int64_t acs_task_id_from_key(const char *command_key);
+int acs_waiters_start(acs_t *a);
+/* Everyone still waiting is answered (-ECANCELED); the sweep stops. */
+void acs_waiters_stop(acs_t *a);
 
 /* ---- acs_json.c (pure) ---- */
 json_t *acs_task_json(const store_task_t *t);
@@ -221,6 +215,8 @@ json_t *acs_json_text(const char *s);
 int acs_utf8_copy(char *dst, size_t size, const char *src);
 
 /* ---- acs_api.c ---- */
+/* The API's routes (each group registers its own: the API's, the
+ * dashboard's...) and its listener. */
 int acs_api_start(acs_t *a, const char *listen);
 void acs_api_json(http_req_t *req, int status, json_t *body); /* steals body */
 void acs_api_error(http_req_t *req, int status, const char *code, const char *msg);

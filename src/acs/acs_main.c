@@ -1,5 +1,7 @@
 /*
  * acs_main: options, start-up and the orderly shutdown of `outpost acs`.
+ * It starts and stops every other piece (acs_internal.h has the map); none
+ * of them calls back here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +11,8 @@
 #include "acs/acs.h"
 #include "acs/acs_api_prov.h"
 #include "acs/acs_internal.h"
+#include "acs/acs_tasks.h"
+#include "acs/acs_work.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -153,6 +157,7 @@ static void on_stop(void *ud)
         uv_close((uv_handle_t *)&a->housekeeping, NULL);
     }
     acs_admin_stop(a);
+    acs_waiters_stop(a);
     acs_api_stop(a);
     acs_cwmp_stop(a);
     if (a->curl) {
@@ -165,69 +170,14 @@ static void on_stop(void *ud)
     a->db = NULL;
 }
 
-/* ---- housekeeping: expire old tasks -------------------------------------------------- */
+/* ---- housekeeping ------------------------------------------------------------------ */
 
-typedef struct expire_job {
-    acs_t *a;
-    int64_t now; /* the sweep's clock: tasks that expired by then are swept */
-} expire_job_t;
-
-static int expire_run(store_t *s, void *ud)
-{
-    int n = store_task_expire(s, ((expire_job_t *)ud)->now);
-    if (n > 0)
-        log_info("tasks_expired", LF_I("count", n));
-    return n < 0 ? n : 0;
-}
-
-/* Whoever waits on a task that had expired by the sweep's clock is answered
- * now: swept by this sweep, by a session that found it past its TTL, or
- * finished and answered already (no waiter left). */
-static void expire_done(int rc, void *ud)
-{
-    expire_job_t *j = ud;
-    if (rc == 0)
-        acs_waiters_expired(j->a, j->now);
-    acs_sweep_schedule(j->a);
-    free(j);
-}
-
-static void on_housekeeping(uv_timer_t *t);
-
-/* The next sweep: in HOUSEKEEPING_MS, or a second after the earliest expiry
- * a ?wait= caller waits on, whichever comes first. */
-static uint64_t next_sweep_ms(const acs_t *a)
-{
-    int64_t e = acs_waiters_next_expiry(a), ms = HOUSEKEEPING_MS;
-    if (e > 0) {
-        int64_t d = (e - clock_real_s()) * 1000 + 1000;
-        if (d < ms)
-            ms = d < 100 ? 100 : d;
-    }
-    return (uint64_t)ms;
-}
-
-void acs_sweep_schedule(acs_t *a)
-{
-    if (a->stopping || !a->housekeeping.data)
-        return;
-    uint64_t ms = next_sweep_ms(a);
-    if (uv_timer_get_due_in(&a->housekeeping) > ms)
-        uv_timer_start(&a->housekeeping, on_housekeeping, ms, 0);
-}
-
+/* Minutely; the task expiry sweep has its own timer (acs_waiters.c). */
 static void on_housekeeping(uv_timer_t *t)
 {
     acs_t *a = t->data;
     uv_timer_start(&a->housekeeping, on_housekeeping, HOUSEKEEPING_MS, 0);
     acs_cpe_auth_sweep(a);
-    expire_job_t *j = a->db ? calloc(1, sizeof *j) : NULL;
-    if (!j)
-        return;
-    j->a = a;
-    j->now = clock_real_s();
-    if (store_worker_submit(a->db, expire_run, expire_done, j) != 0)
-        free(j);
 }
 
 /* ---- start-up: recover tasks interrupted by a crash, wake devices with work ----------- */
@@ -251,7 +201,9 @@ static int collect_pending(const char *dev, void *ud)
 static int recover_run(store_t *s, void *ud)
 {
     wake_t *w = ud;
-    int n = store_task_recover(s, acs_requeue_types, clock_real_s());
+    const char *types[64];
+    acs_task_requeue_list(types, sizeof types / sizeof types[0]);
+    int n = store_task_recover(s, types, clock_real_s());
     if (n > 0)
         log_info("tasks_recovered", LF_I("count", n));
     if (store_task_devices_pending(s, 1000, collect_pending, w) < 0)
@@ -382,6 +334,7 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     if (!a->curl)
         return 1;
     acs_limits(a);
+    acs_work_init(a);
     if ((rc = acs_cwmp_start(a, a->o.cwmp_listen)) != 0) {
         log_error("acs_listen", LF_S("addr", a->o.cwmp_listen), LF_ERR(rc));
         return 1;
@@ -403,6 +356,8 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     } else {
         free(w);
     }
+    if (acs_waiters_start(a) != 0)
+        return 1;
     uv_timer_init(loop, &a->housekeeping);
     a->housekeeping.data = a;
     uv_timer_start(&a->housekeeping, on_housekeeping, 1000, 0);
@@ -419,7 +374,6 @@ int acs_main(int argc, char **argv)
     acs_t *a = calloc(1, sizeof *a);
     if (!a)
         return 1;
-    (void)str_random(a->hash_key, sizeof a->hash_key); /* zero still works, predictably */
     cfg_result_t res;
     a->argc = argc;
     a->argv = argv;
@@ -443,6 +397,7 @@ int acs_main(int argc, char **argv)
     }
     http_router_free(a->router);
     acs_cwmp_free(a);
+    acs_work_free(a);
     store_close(a->store);
     tls_ctx_free(a->tls);
     acs_creds_free(a->creds);

@@ -1,7 +1,7 @@
 /*
- * acs_session: the live-session tables (two fixed hash tables with chains,
- * one list), each CWMP connection's state, the 30 s inactivity timer, and
- * the session's end.
+ * acs_session: the live-session tables (core/hmap by cookie and by device),
+ * each CWMP connection's state, the inactivity timer (--session-timeout),
+ * and the session's end.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,33 +9,8 @@
 
 #include "acs/acs_session.h"
 #include "core/clock.h"
-#include "core/hmap.h"
 #include "core/log.h"
 #include "core/str.h"
-
-/* Keyed SipHash: device ids come from CPEs, which must not be able to pick
- * ids that share a chain. */
-uint32_t acs_hash(const acs_t *a, const char *s)
-{
-    return (uint32_t)hmap_siphash(a->hash_key[0], a->hash_key[1], s, strlen(s)) &
-           (ACS_HASH_BUCKETS - 1);
-}
-
-/* which: 0 cookie chain, 1 device chain */
-static acs_session_t **next_of(acs_session_t *s, int which)
-{
-    return which == 0 ? &s->next_cookie : &s->next_device;
-}
-
-static void unlink_chain(acs_session_t **head, acs_session_t *s, int which)
-{
-    for (acs_session_t **p = head; *p; p = next_of(*p, which)) {
-        if (*p == s) {
-            *p = *next_of(s, which);
-            return;
-        }
-    }
-}
 
 static void on_timeout(uv_timer_t *t)
 {
@@ -118,16 +93,17 @@ acs_session_t *acs_session_new(acs_t *a, http_req_t *req, const char *user)
     s->started_ms = clock_mono_ms();
     s->started_s = clock_real_s();
     buf_init(&s->log, strcmp(a->o.session_log, "none") != 0 ? 256 * 1024 : 0);
+    /* 128 random bits: taken already means the generator is broken */
+    if (hmap_put(&a->sessions_by_cookie, s->cookie, 32, s) != 0) {
+        buf_free(&s->log);
+        free(s->timer);
+        free(s);
+        return NULL;
+    }
     uv_timer_init(a->loop, s->timer);
     s->timer->data = s;
-    uint32_t h = acs_hash(a, s->cookie);
-    s->next_cookie = a->by_cookie[h];
-    a->by_cookie[h] = s;
+    s->expect = CWMP_NONE;
     attach(s, c);
-    s->next_all = a->all;
-    if (a->all)
-        a->all->prev_all = s;
-    a->all = s;
     a->nsessions++;
     a->n.sessions++;
     acs_session_touch(s);
@@ -164,11 +140,12 @@ acs_session_t *acs_session_find(acs_t *a, http_req_t *req, bool *own)
         if (n == 32) {
             memcpy(key, c, 32);
             key[32] = '\0';
-            for (acs_session_t *s = a->by_cookie[acs_hash(a, key)]; s; s = s->next_cookie)
-                if (!s->ended && str_ct_equal(s->cookie, 32, key, 32)) {
-                    *own = conn && s->cn == conn;
-                    return s;
-                }
+            /* SipHash-keyed: a peer cannot time its way to a cookie either */
+            acs_session_t *s = hmap_get(&a->sessions_by_cookie, key, 32);
+            if (s && !s->ended) {
+                *own = conn && s->cn == conn;
+                return s;
+            }
         }
     }
     /* No (known) cookie: the same TCP connection continues its session. */
@@ -183,18 +160,25 @@ acs_session_t *acs_session_find(acs_t *a, http_req_t *req, bool *own)
 
 acs_session_t *acs_session_by_device(acs_t *a, const char *id)
 {
-    for (acs_session_t *s = a->by_device[acs_hash(a, id)]; s; s = s->next_device)
-        if (!s->ended && strcmp(s->device_id, id) == 0)
-            return s;
-    return NULL;
+    acs_session_t *s = hmap_gets(&a->sessions_by_device, id);
+    return s && !s->ended ? s : NULL;
 }
 
-void acs_session_set_device(acs_session_t *s, const char *id)
+int acs_session_set_device(acs_session_t *s, const char *id)
 {
+    hmap_t *m = &s->a->sessions_by_device;
     str_copy(s->device_id, sizeof s->device_id, id);
-    uint32_t h = acs_hash(s->a, s->device_id);
-    s->next_device = s->a->by_device[h];
-    s->a->by_device[h] = s;
+    /* The device's older session ended first (superseded); should one still
+     * be in the table, this one answers for the device from now on. */
+    acs_session_t *old = hmap_gets(m, s->device_id);
+    if (old) {
+        hmap_del(m, s->device_id, strlen(s->device_id));
+        old->by_device = false;
+    }
+    if (hmap_put(m, s->device_id, strlen(s->device_id), s) != 0)
+        return -ENOMEM;
+    s->by_device = true;
+    return 0;
 }
 
 void acs_session_log(acs_session_t *s, const char *dir, const char *data, size_t len)
@@ -218,14 +202,11 @@ typedef struct end_job {
     store_session_t row;
     char *log;
     size_t loglen;
-    int64_t requeue_id;
 } end_job_t;
 
 static int end_run(store_t *st, void *ud)
 {
     end_job_t *j = ud;
-    if (j->requeue_id)
-        (void)store_task_requeue(st, j->requeue_id, clock_real_s());
     if (!j->row.device_id[0])
         return 0;
     return store_session_add(st, &j->row, j->log, j->loglen);
@@ -240,7 +221,6 @@ static void end_done(int rc, void *ud)
 
 static void free_session(acs_session_t *s)
 {
-    store_task_clear(&s->cur);
     buf_free(&s->log);
     uv_close((uv_handle_t *)s->timer, (uv_close_cb)free);
     free(s);
@@ -260,20 +240,21 @@ void acs_session_end(acs_session_t *s, const char *outcome)
         http_respond_error(s->req, 503, "session ended");
         s->req = NULL;
     }
-    unlink_chain(&a->by_cookie[acs_hash(a, s->cookie)], s, 0);
-    if (s->device_id[0])
-        unlink_chain(&a->by_device[acs_hash(a, s->device_id)], s, 1);
+    hmap_del(&a->sessions_by_cookie, s->cookie, 32);
+    if (s->by_device) {
+        hmap_del(&a->sessions_by_device, s->device_id, strlen(s->device_id));
+        s->by_device = false;
+    }
     if (s->cn) {
         s->cn->s = NULL;
         s->cn = NULL;
     }
-    if (s->prev_all)
-        s->prev_all->next_all = s->next_all;
-    else
-        a->all = s->next_all;
-    if (s->next_all)
-        s->next_all->prev_all = s->prev_all;
     a->nsessions--;
+    /* An RPC still out is unanswered: the work puts it back if that is safe. */
+    if (s->work) {
+        acs_work_end(s->work);
+        s->work = NULL;
+    }
 
     end_job_t *j = calloc(1, sizeof *j);
     if (j) {
@@ -283,15 +264,6 @@ void acs_session_end(acs_session_t *s, const char *outcome)
         str_copy(j->row.events, sizeof j->row.events, s->events);
         j->row.rpcs = s->rpcs;
         str_copy(j->row.outcome, sizeof j->row.outcome, outcome);
-        if (s->has_cur) {
-            bool again = false;
-            for (const char *const *t = acs_requeue_types; *t; t++)
-                again |= strcmp(*t, s->cur.type) == 0;
-            if (again)
-                j->requeue_id = s->cur.id;
-            log_info("cwmp_task_unanswered", LF_I("task", s->cur.id), LF_S("type", s->cur.type),
-                     LF_B("requeued", again));
-        }
         bool keep = strcmp(a->o.session_log, "all") == 0 || s->faulted ||
                     strcmp(outcome, "ok") != 0;
         if (s->log.len && keep)

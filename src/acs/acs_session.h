@@ -1,8 +1,11 @@
 /*
  * acs_session: one CWMP session (Inform ... empty 204), tied to the TCP
  * connection that carries it and to a cookie, so a CPE that reconnects
- * mid-session continues it. Owned by the acs_t's tables; freed when it has
- * ended and no store job still refers to it (refs).
+ * mid-session continues it. Owned by the acs_t's tables (by cookie, by
+ * device: core/hmap, keys borrowed from the session); freed when it has
+ * ended and no callback still refers to it (refs). What the session does
+ * with its device (tasks, provisioning) goes through its acs_work_t
+ * (acs_work.h), made at its Inform and ended with it.
  *
  * Identity: a session belongs to the user that authenticated its Inform
  * (`user`, "" without CPE authentication) and to the DeviceId of that
@@ -15,6 +18,7 @@
 #define OUTPOST_ACS_SESSION_H
 
 #include "acs/acs_internal.h"
+#include "acs/acs_work.h"
 #include "core/buf.h"
 
 /* A CWMP connection's own state (its http conn data), freed with the
@@ -29,13 +33,12 @@ typedef struct acs_conn {
 
 struct acs_session {
     acs_t *a;
-    acs_session_t *next_cookie, *next_device;
-    acs_session_t *prev_all, *next_all;
     char cookie[33];
     char device_id[STORE_ID_MAX];
     char user[ACS_USER_MAX];   /* who authenticated its Inform ("" without CPE authentication) */
     acs_conn_t *cn;            /* the connection carrying it; NULL once that closed */
     bool cookieless;           /* a request came without our cookie (found by connection) */
+    bool by_device;            /* in a->sessions_by_device */
     char peer[64];
     cwmp_ns_t ns;
     uv_timer_t *timer;         /* heap: freed in its close callback */
@@ -43,15 +46,13 @@ struct acs_session {
     char events[256];
     int rpcs;
     bool hold_requests;        /* the CPE asked us not to send requests */
-    int pending_hint;          /* >0: there may be queued tasks */
-    bool has_cur;              /* a task's RPC is out, waiting for the answer */
-    store_task_t cur;          /* ... that task (params owned) */
-    cwmp_type_t expect;
+    acs_work_t *work;          /* its work, from its Inform until it ends */
+    cwmp_type_t expect;        /* the answer our RPC asks for; CWMP_NONE: no RPC out */
     http_req_t *req;           /* a request waiting for a store job */
     bool cookie_sent;
     bool faulted;              /* a fault went either way: keep the log (--session-log errors) */
     bool ended;
-    int refs;                  /* store jobs in flight that point here */
+    int refs;                  /* callbacks in flight that point here */
     buf_t log;                 /* message log, capped */
     char req_id[64];           /* cwmp:ID of the CPE's last request, echoed */
 };
@@ -68,10 +69,12 @@ acs_session_t *acs_session_find(acs_t *a, http_req_t *req, bool *own);
  * authenticated there again). */
 void acs_session_adopt(acs_session_t *s, http_req_t *req);
 acs_session_t *acs_session_by_device(acs_t *a, const char *device_id);
-void acs_session_set_device(acs_session_t *s, const char *device_id);
+/* The session is the device's (found by acs_session_by_device): 0 or -ENOMEM. */
+int acs_session_set_device(acs_session_t *s, const char *device_id);
 void acs_session_touch(acs_session_t *s);
-/* End: leave the tables, write the session row, put an unanswered
- * re-runnable task back in the queue. Safe to call twice. */
+/* End: leave the tables, end its work (acs_work_end: an unanswered
+ * re-runnable task goes back to the queue), write the session row. Safe to
+ * call twice. */
 void acs_session_end(acs_session_t *s, const char *outcome);
 void acs_session_unref(acs_session_t *s);
 void acs_session_log(acs_session_t *s, const char *dir, const char *data, size_t len);
@@ -88,12 +91,18 @@ bool acs_admit(acs_t *a, http_req_t *req, acs_conn_t *c, acs_session_t **sp);
 void acs_identity_refused(acs_t *a, http_req_t *req, const char *user, const char *device,
                           const char *what);
 
-/* ---- shared by acs_cwmp.c and acs_inform.c ---- */
+/* ---- acs_reply.c: the session's answers ---- */
+/* An encoded message (200 text/xml): the session's cookie on its first
+ * answer, the message in its log. s may be NULL (a refused Inform). */
+void acs_respond_encoded(acs_session_t *s, http_req_t *req, const buf_t *xml);
+/* Encode and answer m; a message the encoder refuses is a 500 (logged). */
 void acs_respond_xml(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m);
 void acs_respond_fault(acs_session_t *s, http_req_t *req, cwmp_ns_t ns, const char *id, int code,
                        const char *why);
-int acs_copy_params(const cwmp_msg_t *m, bool values, store_param_t **params, char **strings,
-                    size_t *n);
+/* The empty 204 that ends a session, and its end. */
+void acs_respond_end(acs_session_t *s, http_req_t *req, const char *outcome);
+
+/* ---- acs_inform.c: the CPE's requests that need the store ---- */
 /* The device id of an Inform's DeviceId (store_device_id); -EINVAL when it
  * has no OUI or serial number or is too long. */
 int acs_inform_device_id(const cwmp_msg_t *m, char *id, size_t idlen);

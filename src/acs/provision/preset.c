@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "acs/acs_internal.h"
+#include "acs/acs_tasks.h"
 #include "codec/cwmp.h"
 #include "core/config.h"
 #include "core/str.h"

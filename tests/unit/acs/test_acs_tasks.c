@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "acs/acs_internal.h"
+#include "acs/acs_tasks.h"
 
 static int validate(const char *json, char *err, size_t errlen)
 {
