@@ -311,9 +311,9 @@ static int resolve_trusted(rctx_t *c)
 int prov_state_resolve(const prov_state_t *st, const prov_path_t *p, int64_t t_path,
                        prov_res_fn fn, void *ud)
 {
-    rctx_t *c = malloc(sizeof *c);
-    if (!c)
-        return -ENOMEM;
+    /* on the stack: callbacks may leave by longjmp (a Lua error while the
+     * sandbox builds a result), so nothing here may need freeing */
+    rctx_t ctx, *c = &ctx;
     c->st = st;
     c->p = p;
     c->t = p->pattern && t_path < 1 ? 1 : t_path;
@@ -321,9 +321,7 @@ int prov_state_resolve(const prov_state_t *st, const prov_path_t *p, int64_t t_p
     c->ud = ud;
     c->need = 0;
     int rc = c->t == 0 ? resolve_trusted(c) : walk(c, &st->root, 0);
-    int need = c->need;
-    free(c);
-    return rc < 0 ? rc : need;
+    return rc < 0 ? rc : c->need;
 }
 
 /* ---- subtrees -------------------------------------------------------------- */
