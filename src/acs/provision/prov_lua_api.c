@@ -263,6 +263,11 @@ static int l_declare(lua_State *L)
 static int l_commit(lua_State *L)
 {
     lctx_t *c = prov_lua_ctx(L);
+    /* planning costs about a resolve per declaration: charged, so that a
+     * loop of commits cannot run long between two hook calls */
+    c->insns += 64 * (uint64_t)(c->decls->n - c->decl_from);
+    if (c->insns > c->insn_max)
+        prov_lua_stop(L, c, STOP_BUDGET);
     if (!prov_decls_satisfied(c->env->st, c->decls, c->decl_from))
         prov_lua_stop(L, c, STOP_COMMIT);
     return 0;

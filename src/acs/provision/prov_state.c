@@ -190,6 +190,7 @@ static int kid_cmp(const void *a, const void *b)
 {
     const prov_node_t *x = *(prov_node_t *const *)a, *y = *(prov_node_t *const *)b;
     const char *s = x->path + x->name_off, *t = y->path + y->name_off;
+    const char *s0 = s, *t0 = t;
     bool si = is_instance(s), ti = is_instance(t);
     if (si != ti)
         return si ? -1 : 1;
@@ -201,6 +202,8 @@ static int kid_cmp(const void *a, const void *b)
             t++, lt--;
         if (ls != lt)
             return ls < lt ? -1 : 1;
+        int c = strcmp(s, t);
+        return c ? c : strcmp(s0, t0); /* "01" and "1": still a total order */
     }
     return strcmp(s, t);
 }
@@ -440,8 +443,15 @@ void prov_state_gpv_done(prov_state_t *st, const char *const *requested, size_t 
         if (!requested[i] || name_split(requested[i], &len, &object) != 0)
             continue;
         prov_node_t *n = prov_node_find(st, requested[i], len);
-        if (n)
-            mark_read(n, now);
+        if (!n) {
+            /* asked (a trusted path), no fault, nothing returned: it exists
+             * and reads as nothing, rather than being asked for forever */
+            if (node_make(st, requested[i], len, &n) != 0)
+                continue;
+            seen(n, now);
+            n->object = n->object || object;
+        }
+        mark_read(n, now);
     }
 }
 

@@ -116,7 +116,7 @@ static void test_state_gpn_gpv(void **state)
     assert_int_equal(prov_state_get(st, "Device.Other.X", &n), -ENOENT);
     cwmp_param_t v[] = { { .name = "Device.WiFi.SSID.2.SSID", .value = "two", .type = "xsd:string" },
                          { .name = "Device.WiFi.SSID.2.", .value = "obj" } };
-    const char *req[] = { "Device.WiFi.SSID.2.SSID", "Device.WiFi.SSID.3.", "Device.WiFi.SSID.3.Gone" };
+    const char *req[] = { "Device.WiFi.SSID.2.SSID", "Device.WiFi.SSID.3.", "Device.WiFi.SSID.3.Quiet" };
     assert_int_equal(prov_state_gpv(st, req, 3, v, 2, 150), 0);
     assert_int_equal(prov_state_get(st, "Device.WiFi.SSID.2.SSID", &n), 0);
     assert_string_equal(n.value, "two");
@@ -124,6 +124,10 @@ static void test_state_gpn_gpv(void **state)
     assert_int_equal(n.t_path, 150);
     assert_int_equal(prov_state_get(st, "Device.WiFi.SSID.2", &n), 0);
     assert_true(n.object); /* a value for an object is not believed */
+    /* asked, not answered, no fault: read as nothing (else asked forever) */
+    assert_int_equal(prov_state_get(st, "Device.WiFi.SSID.3.Quiet", &n), 0);
+    assert_null(n.value);
+    assert_int_equal(n.t_value, 150);
     /* instance 2 vanished: a NextLevel=true listing says so */
     cwmp_param_t l2[] = { { .name = "Device.WiFi.SSID.1.", .writable = 1 },
                           { .name = "Device.WiFi.SSID.3.", .writable = 1 } };
