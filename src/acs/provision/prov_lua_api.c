@@ -449,13 +449,17 @@ int prov_lua_open_api(lua_State *L)
  * attempt can cost about len^q / q! steps, times len start positions when
  * unanchored. The VM hook cannot interrupt it, so estimate before calling:
  * refuse what could run for seconds, charge the rest to the budget. */
-#define PATTERN_REFUSE 2147483648.0
-#define PATTERN_CHARGE_DIV 64.0
+/* Calibrated on the worst cases ('a*b', '(.-)(.-)(.-)b' on "aaa..."): about
+ * 2e9 to 8e9 estimated steps per second, so the refusal bounds one call to
+ * about 0.1 s; the charge makes a few such calls exhaust the budget. */
+#define PATTERN_REFUSE 268435456.0
+#define PATTERN_CHARGE_DIV 256.0
 
 static double pattern_cost(const char *p, size_t plen, size_t n)
 {
     bool anchored = plen > 0 && p[0] == '^';
     int q = 0;
+    size_t last_q = 0; /* just past the last quantifier */
     bool special = false;
     for (size_t i = 0; i < plen; i++) {
         char ch = p[i];
@@ -476,10 +480,15 @@ static double pattern_cost(const char *p, size_t plen, size_t n)
         } else if (ch == '*' || ch == '+' || ch == '-') {
             special = true;
             q++;
+            last_q = i + 1;
         } else if (strchr("^$?.()", ch)) {
             special = true;
         }
     }
+    /* a quantifier that ends the pattern cannot fail after it ("%s+",
+     * "(%w+)$"): it costs its run, not a backtrack */
+    if (q > 0 && strspn(p + last_q, ")$") == plen - last_q)
+        q--;
     double len = (double)n + 1;
     if (!special)
         return len; /* a plain search */

@@ -113,6 +113,7 @@ static void test_sandbox_limits(void **state)
     expect_fault("string.find(string.rep('a', 5000), '(.-)(.-)(.-)(.-)b')", "pattern too costly");
     expect_fault("for i = 1, 1e6 do string.find(string.rep('a', 4000), 'a*b') end",
                  "instruction budget exhausted");
+    expect_fault("string.find(string.rep('a', 20000), 'a*b')", "pattern too costly");
     /* a loop of large allocations is charged to the budget */
     expect_fault("local s = string.rep('x', 1 << 20) for i = 1, 1e6 do local t = s:upper() end",
                  "instruction budget exhausted");
@@ -134,6 +135,8 @@ static void test_sandbox_limits(void **state)
     run_init(&r);
     assert_int_equal(run(&r,
                          "local t = {} for w in string.gmatch('a=1;b=2', '(%w+)=(%w+)') do t[#t+1] = w end\n"
+                         "local big = string.rep('a b ', 5000) assert(#big:gsub('%s+', '') == 10000)\n"
+                         "assert(select(2, string.rep('k=v;', 500):gsub('(%w+)=(%w+)', '')) == 500)\n"
                          "assert(#t == 2 and math.max(1, 2) == 2 and utf8.char(72) == 'H')\n"
                          "assert(table.concat({'a','b'}, ',') == 'a,b')\n"
                          "assert(('%d'):format(3) == '3' and ('abc'):upper() == 'ABC')\n"
