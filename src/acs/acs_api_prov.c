@@ -11,75 +11,20 @@
 #include "acs/acs_api_prov.h"
 
 #include <errno.h>
-#include <lauxlib.h>
-#include <lua.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "acs/provision/preset.h"
+#include "acs/provision/prov_lua.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
 
 enum {
     SCRIPT_MAX = 256 * 1024,       /* bytes of Lua source */
-    LUA_CHECK_MEM = 32 * 1024 * 1024, /* what parsing one source may allocate */
     CONFIG_PRESETS_MAX = 10000,
 };
-
-/* ---- Lua syntax --------------------------------------------------------------------- */
-
-typedef struct lua_cap {
-    size_t used, max;
-} lua_cap_t;
-
-/* lua_Alloc with a ceiling: a hostile source cannot make the parser take
- * more than LUA_CHECK_MEM (it fails with "not enough memory" instead). */
-static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-    lua_cap_t *c = ud;
-    size_t old = ptr ? osize : 0;
-    if (nsize == 0) {
-        free(ptr);
-        c->used -= old;
-        return NULL;
-    }
-    if (nsize > old && c->used + (nsize - old) > c->max)
-        return NULL;
-    void *p = realloc(ptr, nsize);
-    if (p)
-        c->used = c->used - old + nsize;
-    return p;
-}
-
-int acs_lua_check(const char *src, size_t len, int *line, char *msg, size_t msglen)
-{
-    lua_cap_t cap = { 0, LUA_CHECK_MEM };
-    lua_State *L = lua_newstate(capped_alloc, &cap);
-    if (!L)
-        return -ENOMEM;
-    /* "=source": messages read "source:LINE: ..."; mode "t": text only,
-     * a precompiled chunk is refused */
-    int rc = luaL_loadbufferx(L, src, len, "=source", "t");
-    *line = 0;
-    msg[0] = '\0';
-    if (rc != LUA_OK) {
-        const char *m = lua_tostring(L, -1);
-        m = m ? m : "cannot be loaded";
-        if (strncmp(m, "source:", 7) == 0) {
-            char *end;
-            long l = strtol(m + 7, &end, 10);
-            if (end != m + 7 && *end == ':') {
-                *line = (int)l;
-                m = end + 1 + (end[1] == ' ');
-            }
-        }
-        acs_utf8_copy(msg, msglen, m);
-    }
-    lua_close(L);
-    return rc == LUA_OK ? 0 : rc == LUA_ERRMEM ? -ENOMEM : -EINVAL;
-}
 
 /* ---- jobs ------------------------------------------------------------------------------ */
 
@@ -467,7 +412,7 @@ static void script_put(http_req_t *req, acs_t *a, store_script_kind_t k)
     }
     int line;
     char msg[256];
-    int rc = acs_lua_check(src, len, &line, msg, sizeof msg);
+    int rc = prov_lua_check(src, len, &line, msg, sizeof msg);
     if (rc == -EINVAL) {
         invalid(req, "invalid_script", "source", msg, line);
         return;

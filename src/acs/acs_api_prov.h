@@ -33,9 +33,4 @@ int acs_presets_check(const char *json, char *err, size_t errlen);
  * could not be queued. */
 int acs_presets_sync(acs_t *a, const char *json);
 
-/* Lua 5.4 syntax of a source (text chunks only; nothing runs): 0, or
- * -EINVAL with the line (0 when none applies) and the parser's message,
- * or -ENOMEM. */
-int acs_lua_check(const char *src, size_t len, int *line, char *msg, size_t msglen);
-
 #endif
