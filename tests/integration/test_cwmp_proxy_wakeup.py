@@ -145,6 +145,10 @@ def test_wakeup_refusals(outpost, tmp_path):
     m = requests.get(px.url("admin") + "/metrics", headers={"Authorization": "Bearer tok"}).text
     assert 'outpost_cwmp_proxy_wakeups_total{outcome="challenged"} 1' in m
     assert 'outpost_cwmp_proxy_wakeups_total{outcome="unauthorized"} 2' in m
+    # (the log is read by another thread: wait for the second line)
+    deadline = time.monotonic() + 5
+    while len([l for l in px.lines if "outcome=unauthorized" in l]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert not [l for l in px.lines if "outcome=challenged" in l]
     assert len([l for l in px.lines if "outcome=unauthorized" in l]) == 2
     # an origin the proxy never rewrote: 403, nothing called
