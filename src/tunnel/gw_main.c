@@ -172,6 +172,8 @@ static void on_sweep(uv_timer_t *t)
     gw_session_sweep(gw, now);
     gw_auth_sweep(gw, now);
     gw_route_sweep(gw, now);
+    if (gw->mesh_on)
+        gw_mesh_sweep(gw, now);
 }
 
 static void http_handler(http_req_t *req, void *ud)

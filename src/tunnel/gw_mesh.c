@@ -191,21 +191,27 @@ static void established(gw_session_t *s, const char *name, const tunnel_msg_t *m
             s->superseded = true;
             if (s->dial)
                 peer_set(s->dial, GW_PEER_INBOUND, "its own link is the one in use");
-            gw_session_close(s, WS_CLOSE_NORMAL, why);
+            gw_session_close(s, WS_CLOSE_NORMAL, why); /* it carries nothing yet */
             return;
         }
         snprintf(why, sizeof why, "duplicate mesh link: keeping the one %s dialled",
                  s->outbound ? gw->mesh_name : name);
         log_info("mesh_link_duplicate", LF_S("gateway", name), LF_S("closed", old->peer),
-                 LF_S("reason", why));
-        /* routes learnt from the old link go; the new link's snapshot,
-         * which follows its MeshHello, brings back what is still true */
+                 LF_S("reason", why), LF_U("draining", hmap_len(&old->streams)));
         hmap_del(&gw->links, name, strlen(name));
-        gw_presence_link_lost(old);
+        /* Dialled by the same side twice: the peer lost the old link (it
+         * restarted, say) and what it announced on it is gone; its
+         * snapshot on the new link, which follows, says what is true.
+         * Otherwise both links are alive and the routes stand. */
+        if (old->outbound == s->outbound)
+            gw_presence_link_lost(old);
+        /* streams on the old link carry on until they end (the sweep closes
+         * it then); new ones take the new link */
         old->superseded = true;
         if (old->dial)
             peer_set(old->dial, GW_PEER_INBOUND, "its own link is the one in use");
-        gw_session_close(old, WS_CLOSE_NORMAL, why);
+        if (!hmap_len(&old->streams))
+            gw_session_close(old, WS_CLOSE_NORMAL, why);
     }
     if (hmap_put(&gw->links, s->name, strlen(s->name), s) != 0) {
         gw_session_close(s, WS_CLOSE_INTERNAL, "out of memory");
@@ -248,8 +254,12 @@ static void on_hello(gw_session_t *s, const tunnel_msg_t *m)
     if (strcmp(name, gw->mesh_name) == 0) {
         /* one configuration listing every gateway, ourselves included */
         if (s->dial) {
-            peer_set(s->dial, GW_PEER_SELF, "this gateway itself");
-            log_info("mesh_peer_self", LF_S("url", s->dial->url));
+            /* never dialled again: this gateway's own URL in a shared list,
+             * or a second gateway with this one's certificate name */
+            peer_set(s->dial, GW_PEER_SELF, "answered with this gateway's own name");
+            log_info("mesh_peer_self", LF_S("url", s->dial->url),
+                     LF_S("reason", "it answers with this gateway's own name: its own URL, or "
+                                    "another gateway with the same certificate CN"));
         } else {
             tunnel_msg_t a = { .type = TUNNEL_ACK, .ok = false, .has = TUNNEL_F_MESSAGE };
             a.message = tunnel_s("this is that gateway itself");
@@ -415,10 +425,14 @@ static void on_tick(uv_timer_t *t)
 
 void gw_mesh_sweep(gw_t *gw, int64_t now)
 {
-    size_t pos = 0;
     gw_session_t *s;
-    while ((s = hmap_next(&gw->links, &pos, NULL))) {
-        if (s->closing || now - s->ping_ms < gw->opts.mesh_keepalive_ms)
+    for (gw_session_t *d = gw->sessions, *next; d; d = next) {
+        next = d->next;
+        if (d->mesh && d->superseded && !d->closing && !hmap_len(&d->streams))
+            gw_session_close(d, WS_CLOSE_NORMAL, "duplicate mesh link, drained");
+    }
+    for (s = gw->sessions; s; s = s->next) {
+        if (!s->mesh || !s->authed || s->closing || now - s->ping_ms < gw->opts.mesh_keepalive_ms)
             continue;
         s->ping_ms = now;
         tunnel_msg_t m = { .type = TUNNEL_PING, .seq = ++s->ping_seq };
