@@ -76,6 +76,7 @@ typedef enum ag_link_state {
 
 typedef enum ag_stream_state {
     AGS_WAITING,     /* accepted while the link was down: waits for it (list `waiting`) */
+    AGS_RETRY,       /* the far agent was offline: asked again shortly (out of the map) */
     AGS_OPENING,     /* we sent an Initiator; local reads paused until the Ack */
     AGS_CONNECTING,  /* we are the acceptor, connecting to the target */
     AGS_OPEN,
@@ -102,7 +103,7 @@ struct ag_stream {
     /* what the Initiator asks for (initiator side; kept for a waiting stream) */
     char ip[TUNNEL_IP_MAX + 1];  /* an IP literal, or a name (SOCKS, protocol 2) */
     uint16_t port;
-    int64_t wait_since_ms;
+    int64_t accepted_ms;   /* the local client arrived (it waits --link-wait from then) */
     struct ag_resolve *resolve; /* acceptor side: a name being resolved */
     char nets[TUNNEL_NETS_MAX + 1]; /* acceptor side: the gateway's networks for a name */
     uint64_t local_extra;  /* bytes we wrote to the local socket ourselves (a SOCKS reply) */

@@ -410,7 +410,7 @@ static void on_wait_expired(net_conn_t *c)
     ag->c_wait_expired++;
     ag->c_refused_local++;
     log_info("forward_wait_expired", LF_U("forward", st->fwd->id), LF_S("peer", net_conn_peer(c)),
-             LF_S("target", st->target), LF_I("waited_ms", clock_mono_ms() - st->wait_since_ms),
+             LF_S("target", st->target), LF_I("waited_ms", clock_mono_ms() - st->accepted_ms),
              LF_S("reason", "no gateway link within --link-wait"));
     waiting_remove(st);
     st->state = AGS_OPENING; /* out of the list */
@@ -428,6 +428,8 @@ static void start(ag_stream_t *st)
     ag_forward_t *f = st->fwd;
     net_conn_t *c = st->conn;
     if (ag_link_up(ag)) {
+        if (c)
+            net_conn_timer(c, -1, NULL);
         initiate(st);
         return;
     }
@@ -449,7 +451,6 @@ static void start(ag_stream_t *st)
         return;
     }
     st->state = AGS_WAITING;
-    st->wait_since_ms = clock_mono_ms();
     if (ag->waiting_tail)
         ag->waiting_tail->lnext = st;
     else
@@ -457,7 +458,8 @@ static void start(ag_stream_t *st)
     ag->waiting_tail = st;
     ag->nwaiting++;
     ag->c_waited++;
-    net_conn_timer(c, ag->opts.link_wait_ms, on_wait_expired);
+    int64_t left = st->accepted_ms + ag->opts.link_wait_ms - clock_mono_ms();
+    net_conn_timer(c, left > 0 ? left : 0, on_wait_expired);
     log_debug("forward_waiting", LF_U("forward", f->id), LF_S("peer", net_conn_peer(c)),
               LF_U("waiting", ag->nwaiting));
 }
@@ -481,6 +483,7 @@ static ag_stream_t *local_stream(ag_forward_t *f, net_conn_t *c, const char *ip,
     st->conn = c;
     st->fwd = f;
     st->state = AGS_OPENING;
+    st->accepted_ms = clock_mono_ms();
     str_copy(st->ip, sizeof st->ip, ip);
     st->port = port;
     f->active++;
@@ -534,12 +537,42 @@ void ag_stream_link_up(ag_t *ag)
         if (st->conn)
             net_conn_timer(st->conn, -1, NULL);
         log_debug("forward_wait_over", LF_S("guid", st->guid),
-                  LF_I("waited_ms", clock_mono_ms() - st->wait_since_ms));
+                  LF_I("waited_ms", clock_mono_ms() - st->accepted_ms));
         if (ag_link_up(ag))
             initiate(st);
         else if (st->conn)
             net_conn_abort(st->conn);
     }
+}
+
+enum { AG_RETRY_MS = 250 };
+
+static void on_retry(net_conn_t *c)
+{
+    ag_stream_t *st = net_conn_data(c);
+    if (st->state != AGS_RETRY)
+        return;
+    st->state = AGS_OPENING;
+    start(st); /* the link, or waiting for it again */
+}
+
+/* The far agent is offline -- failing over from a gateway that died, say:
+ * within --link-wait of its arrival a local client is not refused for
+ * that, its stream is asked for again every AG_RETRY_MS. */
+static bool retry_later(ag_stream_t *st, const char *code, const char *msg)
+{
+    ag_t *ag = st->ag;
+    bool offline = code[0] ? strcmp(code, TUNNEL_CODE_OFFLINE) == 0
+                           : str_starts_with(msg, "agent ") && str_ends_with(msg, " is offline");
+    int64_t left = st->accepted_ms + ag->opts.link_wait_ms - clock_mono_ms();
+    if (!offline || !st->conn || ag->stopping || left <= AG_RETRY_MS)
+        return false;
+    unmap(st);
+    st->state = AGS_RETRY;
+    log_debug("stream_retry", LF_S("guid", st->guid), LF_S("target", st->target),
+              LF_S("reason", msg), LF_I("left_ms", left));
+    net_conn_timer(st->conn, AG_RETRY_MS, on_retry);
+    return true;
 }
 
 void ag_stream_on_ack(ag_t *ag, const tunnel_msg_t *m)
@@ -555,6 +588,8 @@ void ag_stream_on_ack(ag_t *ag, const tunnel_msg_t *m)
         char msg[TUNNEL_TEXT_MAX + 1], code[32];
         cstr(msg, sizeof msg, m->message);
         cstr(code, sizeof code, m->code);
+        if (retry_later(st, code, msg))
+            return;
         log_info("stream_refused", LF_S("guid", st->guid), LF_S("target", st->target),
                  LF_S("reason", msg));
         ag_stream_refused(st, code, msg);

@@ -477,7 +477,7 @@ class MeshPKI:
 
 
 def mesh_gateway(outpost, tmp_path, pki, name, agents, rules, mesh_port, peers=(), extra=(),
-                 port=0, ready=True, cert=None):
+                 port=0, ready=True, cert=None, env=None):
     """A gateway of a mesh: agents over plain ws (as start_gateway), peers
     over wss with the gateway certificate `name` (or `cert`)."""
     args = ["gateway", "--listen", f"127.0.0.1:{port}", "--admin-listen", "127.0.0.1:0",
@@ -490,10 +490,11 @@ def mesh_gateway(outpost, tmp_path, pki, name, agents, rules, mesh_port, peers=(
         args += ["--rule", r]
     for p in peers:
         args += ["--peer", f"wss://127.0.0.1:{p}/mesh"]
-    return outpost(*args, *extra, ready=ready)
+    return outpost(*args, *extra, ready=ready, env=env)
 
 
-def mesh_agent(outpost, tmp_path, gws, name, key, forwards=(), allow=(), extra=(), ready=True):
+def mesh_agent(outpost, tmp_path, gws, name, key, forwards=(), allow=(), extra=(), ready=True,
+               env=None):
     """An agent with one or several gateways (failover in that order)."""
     args = ["agent", "--insecure", "--name", name, "--key", key, "--listen", "127.0.0.1:0",
             "--data-dir", str(tmp_path / name), "--api-token", "agenttoken",
@@ -505,7 +506,15 @@ def mesh_agent(outpost, tmp_path, gws, name, key, forwards=(), allow=(), extra=(
         args += ["--forward", f]
     for a in allow:
         args += ["--allow", a]
-    return outpost(*args, *extra, ready=ready)
+    return outpost(*args, *extra, ready=ready, env=env)
+
+
+def small_quarantine():
+    """Environment for daemons whose RSS a test measures: under ASan the
+    allocator's quarantine of freed blocks is kept small, or it alone would
+    show as growth (without ASan the variable is ignored)."""
+    return {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+            ":quarantine_size_mb=4:thread_local_quarantine_size_kb=256"}
 
 
 def api(d, path, auth=GW_AUTH, key="admin"):
