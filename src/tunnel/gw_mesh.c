@@ -180,6 +180,8 @@ static void established(gw_session_t *s, const char *name, const tunnel_msg_t *m
         s->max_message = m->max_message;
     if ((m->has & TUNNEL_F_MAXWIN) && m->max_window >= 16384)
         s->max_window = m->max_window < TUNNEL_WINDOW_MAX ? m->max_window : TUNNEL_WINDOW_MAX;
+    if (s->dial) /* this URL is that gateway: not dialled while a link with it is up */
+        str_copy(s->dial->name, sizeof s->dial->name, name);
     gw_session_t *old = hmap_get(&gw->links, name, strlen(name));
     if (old && old != s) {
         char why[160];
@@ -218,7 +220,6 @@ static void established(gw_session_t *s, const char *name, const tunnel_msg_t *m
         return;
     }
     if (s->dial) {
-        str_copy(s->dial->name, sizeof s->dial->name, name);
         s->dial->attempt = 0;
         peer_set(s->dial, GW_PEER_UP, "");
     }
@@ -353,8 +354,7 @@ void gw_mesh_link_gone(gw_session_t *s, const char *reason)
                      LF_S("next", "retrying with backoff"));
         if (p->state == GW_PEER_UP || p->state == GW_PEER_CONNECTING)
             peer_set(p, GW_PEER_DOWN, reason);
-        if (p->state != GW_PEER_INBOUND)
-            peer_backoff(p);
+        peer_backoff(p); /* never dialled again at once, whatever happened */
     }
     if (!s->authed || hmap_get(&gw->links, s->name, strlen(s->name)) != s)
         return;

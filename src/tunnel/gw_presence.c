@@ -90,6 +90,12 @@ void gw_presence_recv(gw_session_t *link, const tunnel_msg_t *m)
         gw_session_protocol_error(link, "Presence for another gateway's agent");
         return;
     }
+    /* Linked gateways have our agent table (the digest says so): a name
+     * outside it is a broken peer, and the table stays as small as ours. */
+    if (!gw_agent_find(gw, name)) {
+        gw_session_protocol_error(link, "Presence for an agent that is not configured");
+        return;
+    }
     if (!m->online) {
         if (tunnel_mesh_withdraw(&gw->routes, name, gateway, m->epoch))
             log_debug("route_removed", LF_S("agent", name), LF_S("gateway", gateway));

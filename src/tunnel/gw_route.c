@@ -192,8 +192,8 @@ void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
         deny = "GUIDs starting with gw- are reserved for the gateway";
     else if (s->mesh && (m->guid.n < 3 || memcmp(m->guid.p, peer_pre, 2) != 0))
         deny = "a mesh Initiator's GUID must carry its gateway's prefix";
-    else if (s->mesh && !(m->has & TUNNEL_F_FROM))
-        deny = "a mesh Initiator must name its initiator (From)";
+    else if (s->mesh && (!(m->has & TUNNEL_F_FROM) || !gw_agent_find(gw, from)))
+        deny = "a mesh Initiator must name a configured agent as its initiator (From)";
     else if ((int64_t)hmap_len(&s->streams) >= gw->opts.max_streams && !s->mesh)
         deny = "too many streams on this agent", why = GW_REFUSE_LIMIT;
     else if (s->version >= 1 && !(m->has & TUNNEL_F_WINDOW))

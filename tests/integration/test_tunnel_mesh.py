@@ -20,7 +20,8 @@ import requests
 
 import prom
 from conftest import free_port
-from tunnel_util import (ACK, AG_AUTH, GW_AUTH, MESH_HELLO, MeshPKI, RawWS, Server, add_forward,
+from tunnel_util import (ACK, AG_AUTH, GW_AUTH, INITIATOR, MESH_HELLO, PRESENCE, MeshPKI, RawWS,
+                         Server, add_forward,
                          api, echo_handler, mesh_agent, mesh_gateway, msg, read_all, routes,
                          rss_kb, sink_handler, small_quarantine, source_digest, source_handler,
                          transfer_to_sink, wait_connected, wait_until)
@@ -115,6 +116,13 @@ def test_one_link_per_pair_and_routes_agree(mesh):
         assert prom.value(m, "outpost_gateway_mesh_routes") == 4
     # the duplicate links were closed with a reason, on both sides alike
     mesh.gw["gw3"].wait_for(r"mesh_link_duplicate gateway=gw1 .*keeping the one gw1 dialled")
+    # and that is the end of it: nobody dials a peer whose link is up
+    def dup_lines():
+        return {n: sum("mesh_link_duplicate" in l or "mesh_link_up" in l for l in g.lines)
+                for n, g in mesh.gw.items()}
+    before = dup_lines()
+    time.sleep(1.5)
+    assert dup_lines() == before
 
 
 def test_64mb_between_gateways_byte_exact(mesh):
@@ -307,3 +315,56 @@ def test_slow_reader_across_two_gateways_keeps_memory_bounded(outpost, tmp_path)
     c.close()
     srv.close()
     mesh.close()
+
+
+def test_hostile_mesh_peer(outpost, tmp_path):
+    """A peer with a valid gateway certificate is still held to the
+    protocol: it speaks only for its own agents, only for configured ones,
+    and its streams carry its prefix and a configured initiator; any
+    breach closes the link (1002), a bad stream is refused alone."""
+    pki = MeshPKI(tmp_path / "pki")
+    p1 = free_port()
+    gw1 = mesh_gateway(outpost, tmp_path, pki, "gw1", KEYS, RULES, p1)
+    digest = api(gw1, "/status")["mesh"]["digest"]
+
+    def link():
+        ws = RawWS("127.0.0.1", p1, path="/mesh", ssl_ctx=pki.client_ctx("gw9"))
+        assert ws.status == 101
+        ws.send(msg(MESH_HELLO, Name="gw9", Version=2, Digest=digest, MaxMessage=1 << 20,
+                    MaxWindow=16 << 20))
+        t, hello = ws.recv_msg()
+        assert t == MESH_HELLO and hello["Name"] == "gw1" and hello["Digest"] == digest
+        return ws
+
+    # a stream before any Presence: the target is offline; a wrong prefix or
+    # an unknown initiator is refused; the link lives on
+    ws = link()
+    ws.send(msg(INITIATOR, GUID="c-1", Ip="127.0.0.1", Port=2000, Gatename="a", From="b",
+                Window=262144))
+    t, ack = ws.recv_msg()
+    assert t == ACK and ack["Ok"] is False and ack["Code"] == "offline", ack
+    ws.send(msg(INITIATOR, GUID="s-1", Ip="127.0.0.1", Port=2000, Gatename="a", From="b",
+                Window=262144))
+    assert ws.recv_msg()[1]["Code"] == "invalid"
+    ws.send(msg(INITIATOR, GUID="c-2", Ip="127.0.0.1", Port=2000, Gatename="a", From="mallory",
+                Window=262144))
+    assert ws.recv_msg()[1]["Code"] == "invalid"
+    # its own agent: fine, and routed
+    ws.send(msg(PRESENCE, Name="b", Gateway="gw9", Epoch=5, Online=True))
+    wait_until(lambda: routes(gw1) == {"b": "gw9"}, what="b routed to gw9")
+    # another gateway's agent: a protocol error, the link and its routes go
+    ws.send(msg(PRESENCE, Name="c", Gateway="gw2", Epoch=5, Online=True))
+    while ws.recv(5) is not None:
+        pass
+    assert ws.close_code == 1002 and "another gateway" in ws.close_reason
+    ws.close()
+    wait_until(lambda: routes(gw1) == {}, what="gw9's routes dropped")
+    # an agent that is not configured: the same
+    ws = link()
+    ws.send(msg(PRESENCE, Name="nobody", Gateway="gw9", Epoch=5, Online=True))
+    while ws.recv(5) is not None:
+        pass
+    assert ws.close_code == 1002 and "not configured" in ws.close_reason
+    ws.close()
+    gw1.wait_for(r"mesh_protocol_error gateway=gw9 .*reason=\"Presence for an agent that is "
+                 r"not configured\"")
