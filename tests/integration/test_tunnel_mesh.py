@@ -51,8 +51,10 @@ class Mesh:
                             env=env),
             "b": mesh_agent(outpost, tmp_path, [g["gw3"]], "b", "key-b", allow=ALLOW, extra=ex,
                             env=env),
-            "c": mesh_agent(outpost, tmp_path, [g["gw2"], g["gw3"]], "c", "key-c", allow=ALLOW,
-                            extra=ex, env=env),
+            # c reaches gw2 by name: resolved by the agent, address by address
+            "c": mesh_agent(outpost, tmp_path,
+                            [f"ws://localhost:{g['gw2'].addr()[1]}/tunnel", g["gw3"]], "c",
+                            "key-c", allow=ALLOW, extra=ex, env=env),
             "d": mesh_agent(outpost, tmp_path, [g["gw2"], g["gw1"]], "d", "key-d", allow=ALLOW,
                             extra=ex, env=env),
         }
@@ -181,7 +183,7 @@ def test_gateway_killed_agents_fail_over(mesh):
     h, n = transfer_to_sink(p_sink, data, timeout=5)
     assert n == len(data) and h == hashlib.sha256(data).hexdigest()
     assert time.monotonic() - t0 < 5
-    c.wait_for(r"gateway_failover from=ws://127\.0\.0\.1:\d+/tunnel to=ws://", start=nc)
+    c.wait_for(r"gateway_failover from=ws://localhost:\d+/tunnel to=ws://127\.0\.0\.1:", start=nc)
     mesh.ag["d"].wait_for(r"gateway_connected", start=nd)
     want = {"a": "gw1", "b": "gw3", "c": "gw3", "d": "gw1"}
     for n in ("gw1", "gw3"):

@@ -495,11 +495,15 @@ def mesh_gateway(outpost, tmp_path, pki, name, agents, rules, mesh_port, peers=(
 
 def mesh_agent(outpost, tmp_path, gws, name, key, forwards=(), allow=(), extra=(), ready=True,
                env=None):
-    """An agent with one or several gateways (failover in that order)."""
+    """An agent with one or several gateways (failover in that order): daemons
+    (their ws:// URL) or URLs."""
     args = ["agent", "--insecure", "--name", name, "--key", key, "--listen", "127.0.0.1:0",
             "--data-dir", str(tmp_path / name), "--api-token", "agenttoken",
             "--reconnect-min", "100ms", "--reconnect-max", "1s"]
     for g in gws:
+        if isinstance(g, str):  # a URL as it is (a name to resolve, say)
+            args += ["--gateway", g]
+            continue
         host, port = g.addr()
         args += ["--gateway", f"ws://{host}:{port}/tunnel"]
     for f in forwards:
