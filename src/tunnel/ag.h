@@ -100,12 +100,13 @@ struct ag_stream {
     bool closing;
     bool socks;            /* came in on a SOCKS listener: the Ack becomes a SOCKS reply */
     char target[TUNNEL_NAME_MAX + TUNNEL_IP_MAX + 16]; /* agent:ip:port, for logs */
-    /* what the Initiator asks for (initiator side; kept for a waiting stream) */
-    char ip[TUNNEL_IP_MAX + 1];  /* an IP literal, or a name (SOCKS, protocol 2) */
+    /* what the Initiator asks for (initiator side; kept for a waiting stream):
+     * the forward's ip, or a SOCKS client's target (an IP literal or a name) */
+    char *host;            /* SOCKS only (heap; NULL: the forward's ip) */
     uint16_t port;
     int64_t accepted_ms;   /* the local client arrived (it waits --link-wait from then) */
     struct ag_resolve *resolve; /* acceptor side: a name being resolved */
-    char nets[TUNNEL_NETS_MAX + 1]; /* acceptor side: the gateway's networks for a name */
+    char *nets;            /* acceptor side, a name: the gateway's networks (heap) */
     uint64_t local_extra;  /* bytes we wrote to the local socket ourselves (a SOCKS reply) */
     ag_stream_t *wnext;    /* link-drain wait list */
     ag_stream_t *lnext;    /* the `waiting` list (AGS_WAITING) */

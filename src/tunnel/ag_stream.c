@@ -121,6 +121,8 @@ void ag_stream_free(ag_stream_t *st)
     st->ag->nstreams--;
     tunnel_rwin_release(&st->rx);
     buf_free(&st->pending);
+    free(st->host);
+    free(st->nets);
     free(st);
 }
 
@@ -374,7 +376,8 @@ static void initiate(ag_stream_t *st)
 {
     ag_t *ag = st->ag;
     uint8_t a[16];
-    if (net_ip_parse(st->ip, a) != 0 && ag->version < 2) {
+    const char *ip = st->host ? st->host : st->fwd->ip;
+    if (net_ip_parse(ip, a) != 0 && ag->version < 2) {
         /* a name is resolved behind the far agent, which older gateways
          * cannot ask for; never here */
         log_info("stream_refused", LF_S("guid", st->guid), LF_S("target", st->target),
@@ -390,7 +393,7 @@ static void initiate(ag_stream_t *st)
     st->state = AGS_OPENING;
     tunnel_msg_t m = { .type = TUNNEL_INITIATOR, .port = st->port };
     m.guid = (tunnel_str_t){ st->guid, st->glen };
-    m.ip = tunnel_s(st->ip);
+    m.ip = tunnel_s(ip);
     m.gatename = tunnel_s(st->fwd->gateway);
     if (ag->version >= 1) {
         m.window = ag->window;
@@ -480,11 +483,14 @@ static ag_stream_t *local_stream(ag_forward_t *f, net_conn_t *c, const char *ip,
     if (!st)
         return NULL;
     unmap(st);
+    if (ip != f->ip && !(st->host = strdup(ip))) {
+        ag_stream_free(st); /* no forward nor connection yet */
+        return NULL;
+    }
     st->conn = c;
     st->fwd = f;
     st->state = AGS_OPENING;
     st->accepted_ms = clock_mono_ms();
-    str_copy(st->ip, sizeof st->ip, ip);
     st->port = port;
     f->active++;
     f->streams_total++;

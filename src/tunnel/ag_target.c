@@ -169,10 +169,12 @@ void ag_stream_on_initiator(ag_t *ag, const tunnel_msg_t *m)
         connect_target(st, ip, m->port);
         return;
     }
-    cstr(st->nets, sizeof st->nets, m->nets);
     struct ag_resolve *r = calloc(1, sizeof *r);
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-    if (!r) {
+    if (r && (st->nets = malloc(m->nets.n + 1)))
+        cstr(st->nets, m->nets.n + 1, m->nets);
+    if (!r || !st->nets) {
+        free(r);
         refuse_stream(st, "out of memory", TUNNEL_CODE_LIMIT);
         return;
     }
