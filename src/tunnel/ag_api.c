@@ -258,7 +258,7 @@ static int health(char *why, size_t len, void *ud)
     ag_t *ag = ud;
     if (ag_link_up(ag))
         return 0;
-    snprintf(why, len, "not logged in to a gateway (trying %s)", ag_link_url(ag));
+    snprintf(why, len, "not logged in to the gateway %s", ag_link_url(ag));
     return -1;
 }
 
