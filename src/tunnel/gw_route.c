@@ -8,6 +8,14 @@
  * a WebSocket because of one stream, so a stalled reader costs its window and
  * nothing else.
  *
+ * A leg's session may be a mesh link to another gateway (gw_mesh.c): a
+ * stream for an agent logged in elsewhere goes to that gateway's link, and
+ * one that comes in on a link goes to one of our agents, never further (one
+ * hop). The initiator is then the link's `From`, the rules are checked again
+ * and grants are bounded by the peer's max-window instead of ours. A target
+ * given as a DNS name (v2) is allowed by the rules' networks, which travel
+ * with it (Nets) for the acceptor to check the name's address against.
+ *
  * Version-0 agents (the seed protocol, no Window messages) are carried too:
  * towards them the gateway grants credit itself as their WebSocket drains;
  * from them, Data beyond the receiver's credit is held (one message) and that

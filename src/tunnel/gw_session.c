@@ -113,6 +113,7 @@ void gw_session_login(gw_session_t *s)
         gw_session_goaway(old, "replaced", "a new login took the name", WS_CLOSE_POLICY);
     }
     if (hmap_put(&gw->by_name, s->name, strlen(s->name), s) != 0) {
+        gw_presence_logout(s); /* its route, offered above */
         gw_session_close(s, WS_CLOSE_INTERNAL, "out of memory");
         return;
     }
