@@ -43,13 +43,15 @@ static const cfg_opt_t ag_opt_table[] = {
     O("forward", CFG_LIST, forwards, NULL, "'local=PORT gateway=AGENT ip=ADDR remote=PORT'",
       "listen on local (127.0.0.1 unless HOST:PORT) and carry to ip:remote behind AGENT (repeatable)"),
     O("socks", CFG_LIST, socks, NULL, "'listen=HOST:PORT gateway=AGENT [user=U password-file=F]'",
-      "a SOCKS5 server (CONNECT; no auth, or username/password) whose targets are opened "
-      "behind AGENT; names are resolved there (repeatable)"),
+      "a SOCKS5 server (CONNECT; no auth, or username/password: password-file=F, or "
+      "password=P, visible in ps) whose targets are opened behind AGENT; names are resolved "
+      "there (repeatable)"),
     O("allow", CFG_LIST, allow, NULL, "'net=CIDR,.. ports=P,P-Q [from=AGENT]'",
       "internal services this agent may connect to; default deny (repeatable, * = any)"),
     O("link-wait", CFG_DURATION, link_wait_ms, "5s", "DURATION",
       "a local connection that arrives while no gateway link is up waits this long for one, "
-      "then is reset (0: reset at once)", .min = 0, .max = 600000),
+      "and one whose far agent is offline (failing over) is asked for again as long; then it "
+      "is reset (0: at once)", .min = 0, .max = 600000),
     O("link-wait-max", CFG_INT, link_wait_max, "256", "N",
       "local connections that may wait for the link at once (more are reset)", .min = 0,
       .max = 100000),
