@@ -4,6 +4,11 @@
 #               gateway -> agent) / through OpenSSH local forwarding (ssh -L)
 #   latency     small request/response ping-pong, p50/p99, and what each path adds
 #   idle        10,000 concurrent idle streams: total RSS of gateway + 2 agents
+#   mesh        the same through two gateways of a mesh (agent -> gw1 -> gw2 ->
+#               agent, the mesh link over mutual TLS) against one gateway: the
+#               throughput ratio (goal >= 0.8), the latency a gateway hop adds,
+#               and 10,000 idle streams across the two gateways (RSS per process)
+# (MESH=0 skips the mesh rows.)
 # Everything runs on 127.0.0.1 with temporary keys, certificates and an sshd
 # of its own (its own config, host key and authorized key in a temp dir).
 # Env: SECONDS_PER_RUN (default 5), IDLE_STREAMS (default 10000), WINDOW (agent
@@ -79,7 +84,7 @@ tunnel() { # tunnel TAG TLS(0|1)
   start "gw$tag" "$BIN" gateway --listen 127.0.0.1:0 --admin-listen '' --data-dir "$W/gw$tag" $gwopts \
     --agent "name=a key-hash=$HA" --agent "name=b key-hash=$HB" \
     --rule "from=a to=b net=127.0.0.1 ports=*" --max-streams 20000
-  gp=$(wait_log "gw$tag" "ready gateway" | sed -E 's/.*listen=127\.0\.0\.1:([0-9]+).*/\1/')
+  gp=$(wait_log "gw$tag" "ready gateway" | sed -E 's/.* listen=127\.0\.0\.1:([0-9]+) .*/\1/')
   agopts="--insecure"; [ "$tls" = 1 ] && agopts="--tls-ca $W/ca.pem"
   pf=$(free_port); pe=$(free_port)
   # shellcheck disable=SC2086
@@ -96,6 +101,54 @@ tunnel() { # tunnel TAG TLS(0|1)
 }
 tunnel ws 0
 tunnel wss 1
+
+# ---- the same through a mesh of two gateways ----------------------------------------
+# agent a -> gw1 ==mesh (wss, mutual TLS)==> gw2 -> agent b; agents over ws or wss
+MESH=${MESH:-1}
+if [ "$MESH" = 1 ]; then
+  "$BIN" certs root --out "$W/mesh-root" --subject-org-name "Bench Mesh" >/dev/null 2>&1
+  for g in gw1 gw2; do
+    "$BIN" certs leaf --out "$W/mesh-$g" --cn "$g" --ip 127.0.0.1 \
+      --ca-cert "$W/mesh-root.cert.pem" --ca-key "$W/mesh-root.key.pem" >/dev/null 2>&1
+  done
+fi
+mesh_tunnel() { # mesh_tunnel TAG TLS(0|1)
+  tag=$1; tls=$2
+  gwopts="--insecure"; url=ws
+  [ "$tls" = 1 ] && { gwopts="--tls-cert $W/gw.pem --tls-key $W/gw.key"; url=wss; }
+  m1=$(free_port); m2=$(free_port)
+  for g in 1 2; do
+    eval "mine=\$m$g"; other=$m2; [ "$g" = 2 ] && other=$m1
+    # shellcheck disable=SC2086,SC2154
+    start "mgw$g$tag" "$BIN" gateway --listen 127.0.0.1:0 --admin-listen '' --data-dir "$W/mgw$g$tag" $gwopts \
+      --agent "name=a key-hash=$HA" --agent "name=b key-hash=$HB" \
+      --rule "from=a to=b net=127.0.0.1 ports=*" --max-streams 20000 \
+      --mesh-cert "$W/mesh-gw$g.pkeycert.pem" --mesh-ca "$W/mesh-root.cert.pem" \
+      --mesh-listen "127.0.0.1:$mine" --peer "wss://127.0.0.1:$other/mesh"
+  done
+  g1=$(wait_log "mgw1$tag" "ready gateway" | sed -E 's/.* listen=127\.0\.0\.1:([0-9]+) .*/\1/')
+  g2=$(wait_log "mgw2$tag" "ready gateway" | sed -E 's/.* listen=127\.0\.0\.1:([0-9]+) .*/\1/')
+  agopts="--insecure"; [ "$tls" = 1 ] && agopts="--tls-ca $W/ca.pem"
+  pf=$(free_port); pe=$(free_port)
+  # shellcheck disable=SC2086
+  start "mb$tag" "$BIN" agent --gateway "$url://127.0.0.1:$g2/tunnel" --name b --key "$KB" $agopts $WIN \
+    --listen '' --admin-listen '' --data-dir "$W/mb$tag" --allow "net=127.0.0.1 ports=*" --max-streams 20000
+  # shellcheck disable=SC2086
+  start "ma$tag" "$BIN" agent --gateway "$url://127.0.0.1:$g1/tunnel" --name a --key "$KA" $agopts $WIN \
+    --listen '' --admin-listen '' --data-dir "$W/ma$tag" --max-streams 20000 \
+    --forward "local=$pf gateway=b ip=127.0.0.1 remote=$P_IPERF" \
+    --forward "local=$pe gateway=b ip=127.0.0.1 remote=$P_ECHO"
+  wait_log "ma$tag" gateway_connected >/dev/null
+  wait_log "mb$tag" gateway_connected >/dev/null
+  wait_log "mgw1$tag" "mesh_link_up gateway=gw2" >/dev/null
+  # b is announced to gw1 over the link: the first stream may not wait for it
+  $PY "$HERE/tunnel_helper.py" wait-echo "$pe"
+  eval "PF_m$tag=$pf; PE_m$tag=$pe"
+}
+if [ "$MESH" = 1 ]; then
+  mesh_tunnel ws 0
+  mesh_tunnel wss 1
+fi
 
 # ---- ssh -L through our own sshd ------------------------------------------------
 mkdir -p /run/sshd 2>/dev/null || true   # sshd's privilege-separation dir (as its service makes it)
@@ -138,13 +191,37 @@ printf '%-22s %8s Gbit/s   %s x direct\n' "tunnel ws" "$TW" "$(ratio "$TW" "$D")
 printf '%-22s %8s Gbit/s   %s x direct   %s x ssh -L\n' "tunnel wss" "$TS" "$(ratio "$TS" "$D")" "$(ratio "$TS" "$SS")"
 printf '%-22s %8s Gbit/s   %s x direct\n' "ssh -L" "$SS" "$(ratio "$SS" "$D")"
 echo "goals: wss >= 1.0 x ssh -L; ws >= 0.25 x direct"
+if [ "$MESH" = 1 ]; then
+  echo "== through two gateways of a mesh (agent -> gw1 -> gw2 -> agent; the mesh link is wss)"
+  echo "   against one gateway, alternating, best of two; CPU per GB moved, per process:"
+  echo "   on $(nproc) cores every process of a path shares them, where a mesh's gateways"
+  echo "   are machines of their own: the busiest process's CPU per GB says what a path"
+  echo "   carries when each has a core"
+  # shellcheck disable=SC2154
+  $PY "$HERE/tunnel_helper.py" iperf-cpu "$T" \
+    "ws,1-gateway:$PF_ws:agent-a=$PID_aws,gw=$PID_gwws,agent-b=$PID_bws" \
+    "ws,mesh:$PF_mws:agent-a=$PID_maws,gw1=$PID_mgw1ws,gw2=$PID_mgw2ws,agent-b=$PID_mbws" \
+    "wss,1-gateway:$PF_wss:agent-a=$PID_awss,gw=$PID_gwwss,agent-b=$PID_bwss" \
+    "wss,mesh:$PF_mwss:agent-a=$PID_mawss,gw1=$PID_mgw1wss,gw2=$PID_mgw2wss,agent-b=$PID_mbwss"
+  echo "goal: mesh >= 0.8 x one gateway"
+fi
 
 # ---- latency ---------------------------------------------------------------------------
 echo "== request latency (64-byte ping-pong, 3000 round trips, microseconds)"
 $PY "$HERE/tunnel_helper.py" latency "direct=$P_ECHO" "ws=$PE_ws" "wss=$PE_wss" "ssh=$PE_ssh"
+if [ "$MESH" = 1 ]; then
+  echo "== what a gateway hop adds (one gateway vs two of a mesh, same ping-pong)"
+  $PY "$HERE/tunnel_helper.py" hops "ws=$PE_ws:$PE_mws" "wss=$PE_wss:$PE_mwss"
+fi
 
 # ---- idle streams -------------------------------------------------------------------------
 echo "== $IDLE concurrent idle streams through the ws tunnel"
 eval "pids=\"\$PID_gwws \$PID_aws \$PID_bws\""
 # shellcheck disable=SC2154
 $PY "$HERE/tunnel_helper.py" idle "$PE_ws" "$IDLE" $pids
+if [ "$MESH" = 1 ]; then
+  echo "== $IDLE concurrent idle streams across two gateways of a mesh (agents on ws)"
+  # shellcheck disable=SC2154
+  $PY "$HERE/tunnel_helper.py" idle "$PE_mws" "$IDLE" "gw1=$PID_mgw1ws" "gw2=$PID_mgw2ws" \
+    "agent-a=$PID_maws" "agent-b=$PID_mbws"
+fi

@@ -28,6 +28,8 @@ typedef enum key_kind {
     K_BYTES,  /* bin or str */
     K_MODE,
     K_BOOL,
+    K_DIGEST, /* 64 lowercase hex digits */
+    K_NETS,   /* comma-separated CIDRs or "*", <= TUNNEL_NETS_MAX */
 } key_kind_t;
 
 /* Message types as bits for the `in` masks. */
@@ -39,6 +41,8 @@ typedef enum key_kind {
 #define T_PING (1u << 5)
 #define T_GOAWAY (1u << 6)
 #define T_ACK (1u << 7)
+#define T_HELLO (1u << 8)
+#define T_PRES (1u << 9)
 
 typedef struct key_def {
     const char *name;
@@ -57,9 +61,9 @@ static const key_def_t keys[] = {
     KEY("GUID", TUNNEL_F_GUID, K_GUID, T_INIT | T_DATA | T_TERM | T_WIN | T_ACK),
     KEY("Data", TUNNEL_F_DATA, K_BYTES, T_DATA),
     KEY("Credit", TUNNEL_F_CREDIT, K_CREDIT, T_WIN),
-    KEY("Name", TUNNEL_F_NAME, K_NAME, T_HS),
+    KEY("Name", TUNNEL_F_NAME, K_NAME, T_HS | T_HELLO | T_PRES),
     KEY("Key", TUNNEL_F_KEY, K_KEY, T_HS),
-    KEY("Version", TUNNEL_F_VERSION, K_VERSION, T_HS | T_ACK),
+    KEY("Version", TUNNEL_F_VERSION, K_VERSION, T_HS | T_ACK | T_HELLO),
     KEY("Ip", TUNNEL_F_IP, K_IP, T_INIT),
     KEY("Port", TUNNEL_F_PORT, K_PORT, T_INIT),
     KEY("Gatename", TUNNEL_F_GATENAME, K_NAME, T_INIT),
@@ -68,11 +72,17 @@ static const key_def_t keys[] = {
     KEY("Mode", TUNNEL_F_MODE, K_MODE, T_TERM),
     KEY("Reason", TUNNEL_F_REASON, K_TEXT, T_TERM | T_GOAWAY),
     KEY("Seq", TUNNEL_F_SEQ, K_UINT, T_PING),
-    KEY("Code", TUNNEL_F_CODE, K_TEXT, T_GOAWAY),
+    KEY("Code", TUNNEL_F_CODE, K_TEXT, T_GOAWAY | T_ACK),
     KEY("Ok", TUNNEL_F_OK, K_BOOL, T_ACK),
     KEY("Message", TUNNEL_F_MESSAGE, K_TEXT, T_ACK),
-    KEY("MaxMessage", TUNNEL_F_MAXMSG, K_UINT, T_HS | T_ACK),
-    KEY("MaxWindow", TUNNEL_F_MAXWIN, K_UINT, T_ACK),
+    KEY("MaxMessage", TUNNEL_F_MAXMSG, K_UINT, T_HS | T_ACK | T_HELLO),
+    KEY("MaxWindow", TUNNEL_F_MAXWIN, K_UINT, T_ACK | T_HELLO),
+    /* version 2: the gateway mesh, and names as targets */
+    KEY("Digest", TUNNEL_F_DIGEST, K_DIGEST, T_HELLO),
+    KEY("Gateway", TUNNEL_F_GATEWAY, K_NAME, T_PRES),
+    KEY("Epoch", TUNNEL_F_EPOCH, K_UINT, T_PRES),
+    KEY("Online", TUNNEL_F_ONLINE, K_BOOL, T_PRES),
+    KEY("Nets", TUNNEL_F_NETS, K_NETS, T_INIT),
 };
 
 static unsigned type_bit(int type)
@@ -86,6 +96,8 @@ static unsigned type_bit(int type)
     case TUNNEL_PING: case TUNNEL_PONG: return T_PING;
     case TUNNEL_GOAWAY: return T_GOAWAY;
     case TUNNEL_ACK: return T_ACK;
+    case TUNNEL_MESH_HELLO: return T_HELLO;
+    case TUNNEL_PRESENCE: return T_PRES;
     default: return 0;
     }
 }
@@ -100,6 +112,9 @@ static uint32_t required(int type)
     case TUNNEL_WINDOW: return TUNNEL_F_GUID | TUNNEL_F_CREDIT;
     case TUNNEL_PING: case TUNNEL_PONG: return TUNNEL_F_SEQ;
     case TUNNEL_ACK: return TUNNEL_F_OK;
+    case TUNNEL_MESH_HELLO: return TUNNEL_F_NAME | TUNNEL_F_VERSION | TUNNEL_F_DIGEST;
+    case TUNNEL_PRESENCE:
+        return TUNNEL_F_NAME | TUNNEL_F_GATEWAY | TUNNEL_F_EPOCH | TUNNEL_F_ONLINE;
     default: return 0;
     }
 }
@@ -116,6 +131,11 @@ static const char *missing_reason(uint32_t miss)
     if (miss & TUNNEL_F_CREDIT) return "missing key Credit";
     if (miss & TUNNEL_F_SEQ) return "missing key Seq";
     if (miss & TUNNEL_F_OK) return "missing key Ok";
+    if (miss & TUNNEL_F_VERSION) return "missing key Version";
+    if (miss & TUNNEL_F_DIGEST) return "missing key Digest";
+    if (miss & TUNNEL_F_GATEWAY) return "missing key Gateway";
+    if (miss & TUNNEL_F_EPOCH) return "missing key Epoch";
+    if (miss & TUNNEL_F_ONLINE) return "missing key Online";
     return "missing key";
 }
 
@@ -145,6 +165,42 @@ bool tunnel_guid_valid(const char *p, size_t n)
     return n > 0 && n <= TUNNEL_GUID_MAX && printable(p, n);
 }
 
+bool tunnel_host_valid(const char *p, size_t n)
+{
+    if (n > 0 && p[n - 1] == '.')
+        n--; /* the root's dot */
+    if (n == 0 || n > TUNNEL_HOST_MAX)
+        return false;
+    size_t label = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '.') {
+            if (label == 0 || p[i - 1] == '-')
+                return false;
+            label = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+        if (c == '-' && label == 0)
+            return false;
+        if (++label > 63)
+            return false;
+    }
+    return p[n - 1] != '-';
+}
+
+static bool digest_valid(const char *p, size_t n)
+{
+    if (n != TUNNEL_DIGEST_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return false;
+    return true;
+}
+
 bool tunnel_str_eq(tunnel_str_t a, const char *b)
 {
     size_t n = strlen(b);
@@ -162,6 +218,8 @@ const char *tunnel_type_name(int type)
     case TUNNEL_PING: return "Ping";
     case TUNNEL_PONG: return "Pong";
     case TUNNEL_GOAWAY: return "GoAway";
+    case TUNNEL_MESH_HELLO: return "MeshHello";
+    case TUNNEL_PRESENCE: return "Presence";
     case TUNNEL_ACK: return "Ack";
     default: return "unknown";
     }
@@ -244,6 +302,9 @@ static tunnel_str_t *str_slot(tunnel_msg_t *m, uint32_t flag)
     case TUNNEL_F_REASON: return &m->reason;
     case TUNNEL_F_CODE: return &m->code;
     case TUNNEL_F_MESSAGE: return &m->message;
+    case TUNNEL_F_DIGEST: return &m->digest;
+    case TUNNEL_F_GATEWAY: return &m->gateway;
+    case TUNNEL_F_NETS: return &m->nets;
     default: return NULL;
     }
 }
@@ -257,8 +318,14 @@ static uint64_t *uint_slot(tunnel_msg_t *m, uint32_t flag)
     case TUNNEL_F_SEQ: return &m->seq;
     case TUNNEL_F_MAXMSG: return &m->max_message;
     case TUNNEL_F_MAXWIN: return &m->max_window;
+    case TUNNEL_F_EPOCH: return &m->epoch;
     default: return NULL;
     }
+}
+
+static bool *bool_slot(tunnel_msg_t *m, uint32_t flag)
+{
+    return flag == TUNNEL_F_ONLINE ? &m->online : &m->ok;
 }
 
 /* Store one known key's value; false when its type or range is wrong. */
@@ -336,7 +403,17 @@ static bool set_value(tunnel_msg_t *m, const key_def_t *k, const msgpack_object 
     case K_BOOL:
         if (v->type != MSGPACK_OBJECT_BOOLEAN)
             return false;
-        m->ok = v->via.boolean;
+        *bool_slot(m, k->flag) = v->via.boolean;
+        return true;
+    case K_DIGEST:
+        if (!as_str(v, &s) || !digest_valid(s.p, s.n))
+            return false;
+        m->digest = s;
+        return true;
+    case K_NETS:
+        if (!as_str(v, &s) || s.n == 0 || s.n > TUNNEL_NETS_MAX || !printable(s.p, s.n))
+            return false;
+        m->nets = s;
         return true;
     }
     return false;
@@ -471,6 +548,15 @@ static bool encodable(const tunnel_msg_t *m, uint32_t has)
         return false;
     if ((has & TUNNEL_F_FROM) && !tunnel_name_valid(m->from.p, m->from.n))
         return false;
+    if ((has & TUNNEL_F_GATEWAY) && !tunnel_name_valid(m->gateway.p, m->gateway.n))
+        return false;
+    if ((has & TUNNEL_F_DIGEST) && !digest_valid(m->digest.p, m->digest.n))
+        return false;
+    if ((has & TUNNEL_F_NETS) &&
+        (m->nets.n == 0 || m->nets.n > TUNNEL_NETS_MAX || !printable(m->nets.p, m->nets.n)))
+        return false;
+    if ((has & TUNNEL_F_VERSION) && m->version > 65535)
+        return false;
     if ((has & TUNNEL_F_KEY) && (m->key.n == 0 || m->key.n > TUNNEL_KEY_MAX))
         return false;
     if ((has & TUNNEL_F_IP) && (m->ip.n == 0 || m->ip.n > TUNNEL_IP_MAX))
@@ -527,7 +613,8 @@ int tunnel_encode(buf_t *out, const tunnel_msg_t *m)
             break;
         case K_BOOL:
             bad = pack_key(&pk, k->name) != 0 ||
-                  (m->ok ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk)) != 0;
+                  (*bool_slot((tunnel_msg_t *)m, k->flag) ? msgpack_pack_true(&pk)
+                                                          : msgpack_pack_false(&pk)) != 0;
             break;
         default:
             bad = pack_strv(&pk, k->name, *str_slot((tunnel_msg_t *)m, k->flag));

@@ -25,13 +25,16 @@
 #include "core/buf.h"
 
 enum {
-    TUNNEL_PROTO_VERSION = 1,
+    TUNNEL_PROTO_VERSION = 2,
     TUNNEL_MAX_MESSAGE_DEFAULT = 1024 * 1024,
     TUNNEL_NAME_MAX = 64,
     TUNNEL_GUID_MAX = 64,
     TUNNEL_KEY_MAX = 1024,
     TUNNEL_IP_MAX = 255,
     TUNNEL_TEXT_MAX = 1024, /* Message, Reason, Code */
+    TUNNEL_NETS_MAX = 2048, /* Nets: comma-separated CIDRs (v2) */
+    TUNNEL_DIGEST_LEN = 64, /* Digest: SHA-256 as lowercase hex (v2) */
+    TUNNEL_HOST_MAX = 253,  /* a DNS name as an Initiator's Ip (v2) */
     TUNNEL_WINDOW_MAX = 1u << 31,
     /* Largest Data header: type, map16, "GUID" + str8 GUID, "Data" + bin32 head. */
     TUNNEL_DATA_HEAD_MAX = 1 + 3 + 5 + 2 + TUNNEL_GUID_MAX + 5 + 5,
@@ -46,6 +49,8 @@ typedef enum tunnel_type {
     TUNNEL_PING = 0x06,      /* v1 */
     TUNNEL_PONG = 0x07,      /* v1 */
     TUNNEL_GOAWAY = 0x08,    /* v1 */
+    TUNNEL_MESH_HELLO = 0x09, /* v2, gateway <-> gateway only */
+    TUNNEL_PRESENCE = 0x0A,   /* v2, gateway <-> gateway only */
     TUNNEL_ACK = 0xFF,
 } tunnel_type_t;
 
@@ -77,7 +82,25 @@ enum {
     TUNNEL_F_MESSAGE = 1u << 16,
     TUNNEL_F_MAXMSG = 1u << 17,
     TUNNEL_F_MAXWIN = 1u << 18,
+    TUNNEL_F_DIGEST = 1u << 19,  /* v2 */
+    TUNNEL_F_GATEWAY = 1u << 20, /* v2 */
+    TUNNEL_F_EPOCH = 1u << 21,   /* v2 */
+    TUNNEL_F_ONLINE = 1u << 22,  /* v2 */
+    TUNNEL_F_NETS = 1u << 23,    /* v2 */
 };
+
+/* Ack Code (v2): why a stream did not open, for programs (SOCKS replies)
+ * rather than people; Message still says it in words. */
+#define TUNNEL_CODE_ACL "acl"             /* no gateway rule allows it */
+#define TUNNEL_CODE_WHITELIST "whitelist" /* the acceptor's --allow does not */
+#define TUNNEL_CODE_OFFLINE "offline"     /* the acceptor agent is not logged in anywhere */
+#define TUNNEL_CODE_REFUSED "refused"     /* the target refused the connection */
+#define TUNNEL_CODE_UNREACHABLE "unreachable" /* host unreachable, connect timeout */
+#define TUNNEL_CODE_NET_UNREACHABLE "net-unreachable"
+#define TUNNEL_CODE_RESOLVE "resolve"     /* the acceptor could not resolve the name */
+#define TUNNEL_CODE_TIMEOUT "timeout"     /* nobody answered the Initiator in time */
+#define TUNNEL_CODE_LIMIT "limit"         /* too many streams */
+#define TUNNEL_CODE_INVALID "invalid"     /* a malformed or unsupported request */
 
 /* A borrowed byte string (not NUL-terminated). */
 typedef struct tunnel_str {
@@ -89,10 +112,13 @@ typedef struct tunnel_msg {
     uint8_t type;       /* tunnel_type_t */
     uint32_t has;       /* TUNNEL_F_* of the keys present */
     tunnel_str_t name, key, guid, ip, gatename, from, data, reason, code, message;
+    tunnel_str_t digest, gateway, nets; /* v2 */
     uint64_t version, window, credit, seq, max_message, max_window;
+    uint64_t epoch;                     /* v2 */
     uint16_t port;
     tunnel_term_mode_t mode;
     bool ok;
+    bool online;                        /* v2 */
 } tunnel_msg_t;
 
 typedef struct tunnel_limits {
@@ -147,6 +173,10 @@ const char *tunnel_term_mode_name(tunnel_term_mode_t m);
 bool tunnel_name_valid(const char *p, size_t n);
 /* GUIDs: 1..64 printable ASCII without spaces. */
 bool tunnel_guid_valid(const char *p, size_t n);
+/* DNS names as targets (v2): 1..253 bytes of labels of [A-Za-z0-9_-], 1..63
+ * each, separated by single dots (one trailing dot allowed), no label
+ * starting or ending with '-'. Says nothing about IP literals. */
+bool tunnel_host_valid(const char *p, size_t n);
 bool tunnel_str_eq(tunnel_str_t a, const char *b);
 
 #endif

@@ -78,6 +78,11 @@ typedef struct ws_connect_opts {
     tls_ctx_t *tls;           /* client context for wss */
     const char *headers;      /* extra "Name: value\r\n" lines for the upgrade request */
     int64_t timeout_ms;       /* connect + handshake + 101; default 10 s */
+    /* Connect to this address instead of resolving the URL's host (a caller
+     * that resolved a name to several addresses tries them in turn); the
+     * URL's host still goes in Host, SNI and the certificate check. NULL:
+     * the URL's host. */
+    const char *connect_host;
 } ws_connect_opts_t;
 
 /* Client: on_open after the 101, or on_close(1006, reason) on failure. */

@@ -123,7 +123,9 @@ int ws_connect(uv_loop_t *loop, const ws_connect_opts_t *co, const ws_opts_t *op
     }
     int64_t timeout = co->timeout_ms > 0 ? co->timeout_ms : 10000;
     ws->deadline_ms = clock_mono_ms() + timeout;
-    net_connect_opts_t no = { .host = u->host, .port = u->port, .tls = u->tls ? co->tls : NULL,
+    net_connect_opts_t no = { .host = co->connect_host && *co->connect_host ? co->connect_host
+                                                                            : u->host,
+                              .sni = u->host, .port = u->port, .tls = u->tls ? co->tls : NULL,
                               .timeout_ms = timeout };
     /* once net_connect succeeds, failures come through on_close, which frees ws */
     int rc = net_connect(loop, &no, &client_conn_cbs, ws, &ws->conn);

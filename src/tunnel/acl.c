@@ -182,3 +182,140 @@ const tunnel_rule_t *tunnel_acl_match(const tunnel_acl_t *acl, const char *from,
     }
     return NULL;
 }
+
+/* ---- canonical forms --------------------------------------------------- */
+
+static void cidr_text(const net_cidr_t *c, char *out, size_t len)
+{
+    static const uint8_t v4map[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    char a[INET6_ADDRSTRLEN];
+    if (c->bits == 0) {
+        snprintf(out, len, "*");
+    } else if (c->bits >= 96 && memcmp(c->addr, v4map, 12) == 0) {
+        inet_ntop(AF_INET, c->addr + 12, a, sizeof a);
+        snprintf(out, len, "%s/%u", a, (unsigned)(c->bits - 96));
+    } else {
+        inet_ntop(AF_INET6, c->addr, a, sizeof a);
+        snprintf(out, len, "%s/%u", a, (unsigned)c->bits);
+    }
+}
+
+static int cidr_cmp(const void *x, const void *y)
+{
+    const net_cidr_t *a = x, *b = y;
+    int c = memcmp(a->addr, b->addr, sizeof a->addr);
+    return c ? c : (int)a->bits - (int)b->bits;
+}
+
+static int ports_cmp(const void *x, const void *y)
+{
+    const tunnel_ports_t *a = x, *b = y;
+    return a->lo != b->lo ? (int)a->lo - (int)b->lo : (int)a->hi - (int)b->hi;
+}
+
+static int put(char *out, size_t len, size_t *at, const char *s)
+{
+    size_t n = strlen(s);
+    if (*at + n + 1 > len)
+        return -ENOBUFS;
+    memcpy(out + *at, s, n + 1);
+    *at += n;
+    return 0;
+}
+
+int tunnel_acl_canon(const tunnel_rule_t *r, char *out, size_t len)
+{
+    net_cidr_t nets[TUNNEL_ACL_MAX_NETS];
+    tunnel_ports_t ports[TUNNEL_ACL_MAX_PORTS];
+    memcpy(nets, r->nets, r->nnets * sizeof nets[0]);
+    memcpy(ports, r->ports, r->nports * sizeof ports[0]);
+    qsort(nets, r->nnets, sizeof nets[0], cidr_cmp);
+    qsort(ports, r->nports, sizeof ports[0], ports_cmp);
+    char item[160];
+    size_t at = 0;
+    snprintf(item, sizeof item, "from=%s to=%s net=", r->from, r->to);
+    if (put(out, len, &at, item) != 0)
+        return -ENOBUFS;
+    for (size_t i = 0; i < r->nnets; i++) {
+        if (i && cidr_cmp(&nets[i], &nets[i - 1]) == 0)
+            continue;
+        cidr_text(&nets[i], item, sizeof item);
+        if ((i && put(out, len, &at, ",") != 0) || put(out, len, &at, item) != 0)
+            return -ENOBUFS;
+    }
+    if (put(out, len, &at, " ports=") != 0)
+        return -ENOBUFS;
+    /* merge overlapping and adjacent ranges: 22,22-23,24 is 22-24 */
+    size_t k = 0;
+    for (size_t i = 0; i < r->nports; i++) {
+        if (k && (uint32_t)ports[i].lo <= (uint32_t)ports[k - 1].hi + 1) {
+            if (ports[i].hi > ports[k - 1].hi)
+                ports[k - 1].hi = ports[i].hi;
+        } else {
+            ports[k++] = ports[i];
+        }
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (ports[i].lo == ports[i].hi)
+            snprintf(item, sizeof item, "%s%u", i ? "," : "", ports[i].lo);
+        else
+            snprintf(item, sizeof item, "%s%u-%u", i ? "," : "", ports[i].lo, ports[i].hi);
+        if (put(out, len, &at, item) != 0)
+            return -ENOBUFS;
+    }
+    return 0;
+}
+
+int tunnel_acl_nets(const tunnel_acl_t *acl, const char *from, const char *to, uint16_t port,
+                    char *out, size_t len)
+{
+    size_t at = 0;
+    int matched = 0;
+    if (len == 0)
+        return -ENOBUFS;
+    out[0] = '\0';
+    for (size_t i = 0; i < acl->n; i++) {
+        const tunnel_rule_t *r = &acl->rules[i];
+        if (!name_match(r->from, from) || !name_match(r->to, to))
+            continue;
+        bool port_ok = false;
+        for (size_t p = 0; p < r->nports && !port_ok; p++)
+            port_ok = port >= r->ports[p].lo && port <= r->ports[p].hi;
+        if (!port_ok)
+            continue;
+        matched++;
+        for (size_t k = 0; k < r->nnets; k++) {
+            char item[80];
+            cidr_text(&r->nets[k], item, sizeof item);
+            if (strcmp(item, "*") == 0) {
+                at = 0; /* any address: the rest adds nothing */
+                out[0] = '\0';
+                return put(out, len, &at, "*") == 0 ? matched : -ENOBUFS;
+            }
+            if ((at && put(out, len, &at, ",") != 0) || put(out, len, &at, item) != 0)
+                return -ENOBUFS;
+        }
+    }
+    return matched;
+}
+
+bool tunnel_acl_nets_match(const char *nets, size_t len, const char *ip)
+{
+    uint8_t a[16];
+    char tmp[2048 + 1];
+    if (len == 0 || len >= sizeof tmp || net_ip_parse(ip, a) != 0)
+        return false;
+    memcpy(tmp, nets, len);
+    tmp[len] = '\0';
+    if (strcmp(tmp, "*") == 0)
+        return true;
+    char *save = NULL;
+    for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        net_cidr_t c;
+        if (net_cidr_parse(t, &c) != 0)
+            return false; /* a list we cannot read allows nothing */
+        if (net_cidr_contains(&c, a))
+            return true;
+    }
+    return false;
+}

@@ -55,5 +55,20 @@ void tunnel_acl_free(tunnel_acl_t *acl);
 const tunnel_rule_t *tunnel_acl_match(const tunnel_acl_t *acl, const char *from, const char *to,
                                       const char *ip, uint16_t port);
 
+/* A rule in a canonical form: "from=A to=B net=N1,N2 ports=P1,P2-P3" with
+ * nets and port ranges sorted and merged, so equal rules read the same
+ * whatever order they were written in (the mesh's configuration digest).
+ * 0, or -ENOBUFS. */
+int tunnel_acl_canon(const tunnel_rule_t *r, char *out, size_t len);
+/* A name as a target (v2): the networks `from` may reach on port `port`
+ * behind `to`, as a comma-separated CIDR list ("*" for any address) for the
+ * acceptor to check the name's addresses against. Returns the number of
+ * rules that matched (0: denied), or -ENOBUFS when the list does not fit. */
+int tunnel_acl_nets(const tunnel_acl_t *acl, const char *from, const char *to, uint16_t port,
+                    char *out, size_t len);
+/* Is the IP literal `ip` inside the list tunnel_acl_nets() wrote? A list
+ * that does not parse matches nothing. */
+bool tunnel_acl_nets_match(const char *nets, size_t len, const char *ip);
+
 
 #endif

@@ -6,6 +6,10 @@
  *   POST   /api/forwards        {"local":"127.0.0.1:2022"|2022, "gateway":"gw1",
  *                                "ip":"192.168.10.12", "remote":22} -> 201 (persisted)
  *   DELETE /api/forwards/{id}   close a forward (its streams carry on)
+ *   GET    /api/socks           SOCKS5 listeners
+ *   POST   /api/socks           {"listen":"127.0.0.1:1080"|1080, "gateway":"gw1",
+ *                                ["user":"u", "password":"p"]} -> 201 (persisted)
+ *   DELETE /api/socks/{id}      close a SOCKS listener (its streams carry on)
  * and its admin listener on --admin-listen (net/http_admin, the same token):
  * /metrics, /status, /health (503 while not logged in to the gateway).
  */
@@ -31,19 +35,34 @@ static json_t *forward_json(const ag_forward_t *f)
                      (json_int_t)f->streams_total);
 }
 
+static json_t *socks_json(const ag_forward_t *f)
+{
+    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:b,s:I,s:I,s:I}", "id", (json_int_t)f->id, "listen",
+                     f->bound, "gateway", f->gateway, "auth", f->user[0] ? "password" : "none",
+                     "user", f->user, "persistent", f->persist, "active", (json_int_t)f->active,
+                     "streams_total", (json_int_t)f->streams_total, "refused",
+                     (json_int_t)f->refused);
+}
+
 static json_t *status_json(ag_t *ag)
 {
     static const char *names[] = { "down", "connecting", "login", "up" };
-    size_t nf = 0;
+    size_t nf = 0, ns = 0;
     for (ag_forward_t *f = ag->forwards; f; f = f->next)
-        nf++;
+        f->socks ? ns++ : nf++;
     char since[CLOCK_ISO_LEN] = "";
     if (ag_link_up(ag))
         clock_iso8601(ag->up_since_s, since);
-    return json_pack("{s:s,s:s,s:s,s:b,s:s,s:i,s:I,s:I,s:I}", "name", ag->opts.name, "gateway",
-                     ag->opts.gateway, "link", names[ag->link], "connected", ag_link_up(ag), "since",
-                     since, "version", ag->version, "streams", (json_int_t)ag->nstreams, "forwards",
-                     (json_int_t)nf, "reconnects", (json_int_t)ag->c_reconnects);
+    json_t *gws = json_array();
+    for (size_t i = 0; i < ag->ngws; i++)
+        json_array_append_new(gws, json_string(ag->gws[i].url));
+    return json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "name",
+                     ag->opts.name, "gateway", ag_link_url(ag), "address", ag->cur_addr, "link",
+                     names[ag->link], "connected", ag_link_up(ag), "since", since, "version",
+                     ag->version, "streams", (json_int_t)ag->nstreams, "waiting",
+                     (json_int_t)ag->nwaiting, "forwards", (json_int_t)nf, "socks", (json_int_t)ns,
+                     "reconnects", (json_int_t)ag->c_reconnects, "failovers",
+                     (json_int_t)ag->c_failovers, "gateways", gws);
 }
 
 static void h_status(http_req_t *req, void *ud) { tunnel_api_json(req, 200, status_json(ud)); }
@@ -53,8 +72,57 @@ static void h_list(http_req_t *req, void *ud)
     ag_t *ag = ud;
     json_t *arr = json_array();
     for (ag_forward_t *f = ag->forwards; f; f = f->next)
-        json_array_append_new(arr, forward_json(f));
+        if (!f->socks)
+            json_array_append_new(arr, forward_json(f));
     tunnel_api_json(req, 200, arr);
+}
+
+static void h_socks_list(http_req_t *req, void *ud)
+{
+    ag_t *ag = ud;
+    json_t *arr = json_array();
+    for (ag_forward_t *f = ag->forwards; f; f = f->next)
+        if (f->socks)
+            json_array_append_new(arr, socks_json(f));
+    tunnel_api_json(req, 200, arr);
+}
+
+static void h_socks_create(http_req_t *req, void *ud)
+{
+    ag_t *ag = ud;
+    size_t len;
+    const char *body = http_req_body(req, &len);
+    json_error_t jerr;
+    json_t *j = json_loadb(body, len, 0, &jerr);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        tunnel_api_error(req, 400, "body must be a JSON object {listen, gateway[, user, password]}");
+        return;
+    }
+    json_t *jl = json_object_get(j, "listen");
+    char listen[64] = "";
+    if (json_is_integer(jl))
+        snprintf(listen, sizeof listen, "%lld", (long long)json_integer_value(jl));
+    else if (json_is_string(jl))
+        str_copy(listen, sizeof listen, json_string_value(jl));
+    char err[200];
+    ag_forward_t *f = NULL;
+    int rc = ag_socks_add(ag, listen[0] ? listen : NULL,
+                          json_string_value(json_object_get(j, "gateway")),
+                          json_string_value(json_object_get(j, "user")),
+                          json_string_value(json_object_get(j, "password")), true, err, sizeof err,
+                          &f);
+    json_decref(j);
+    if (rc != 0) {
+        tunnel_api_error(req, rc == -EINVAL ? 400 : 409, err);
+        return;
+    }
+    if (ag_forward_save_state(ag) != 0) {
+        ag_forward_remove(ag, f->id, true);
+        tunnel_api_error(req, 500, "cannot write the state file");
+        return;
+    }
+    tunnel_api_json(req, 201, socks_json(f));
 }
 
 static void h_create(http_req_t *req, void *ud)
@@ -91,25 +159,24 @@ static void h_create(http_req_t *req, void *ud)
         return;
     }
     if (ag_forward_save_state(ag) != 0) {
-        ag_forward_remove(ag, f->id);
+        ag_forward_remove(ag, f->id, false);
         tunnel_api_error(req, 500, "cannot write the state file");
         return;
     }
     tunnel_api_json(req, 201, forward_json(f));
 }
 
-static void h_delete(http_req_t *req, void *ud)
+static void delete_one(http_req_t *req, ag_t *ag, bool socks)
 {
-    ag_t *ag = ud;
     int64_t id;
     const char *p = http_req_param(req, "id");
     if (!p || str_to_i64(p, 1, INT64_MAX, &id) != 0) {
         tunnel_api_error(req, 400, "id must be a positive integer");
         return;
     }
-    int rc = ag_forward_remove(ag, (uint64_t)id);
+    int rc = ag_forward_remove(ag, (uint64_t)id, socks);
     if (rc == -ENOENT) {
-        tunnel_api_error(req, 404, "no such forward");
+        tunnel_api_error(req, 404, socks ? "no such SOCKS listener" : "no such forward");
         return;
     }
     if (rc != 0) {
@@ -120,6 +187,9 @@ static void h_delete(http_req_t *req, void *ud)
     }
     tunnel_api_json(req, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "deleted", 1));
 }
+
+static void h_delete(http_req_t *req, void *ud) { delete_one(req, ud, false); }
+static void h_socks_delete(http_req_t *req, void *ud) { delete_one(req, ud, true); }
 
 /* ---- the admin listener (net/http_admin) ---------------------------------------------- */
 
@@ -150,6 +220,21 @@ static int write_metrics(buf_t *out, void *ud)
           (double)ag->c_bytes_out },
         { "outpost_agent_bytes_received_total", "counter", "Payload bytes received from the tunnel.",
           (double)ag->c_bytes_in },
+        { "outpost_agent_failovers_total", "counter",
+          "Logins to another gateway than the one of the previous link.", (double)ag->c_failovers },
+        { "outpost_agent_waiting", "gauge", "Local connections waiting for the gateway link.",
+          (double)ag->nwaiting },
+        { "outpost_agent_waited_total", "counter",
+          "Local connections that arrived while the link was down and waited for it.",
+          (double)ag->c_waited },
+        { "outpost_agent_wait_expired_total", "counter",
+          "Local connections closed because no link came within --link-wait.",
+          (double)ag->c_wait_expired },
+        { "outpost_agent_socks_requests_total", "counter", "SOCKS5 CONNECT requests received.",
+          (double)ag->c_socks_requests },
+        { "outpost_agent_socks_refused_total", "counter",
+          "SOCKS5 clients answered with a failure (handshake, authentication, or the target).",
+          (double)ag->c_socks_refused },
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof m / sizeof m[0] && !rc; i++)
@@ -173,7 +258,7 @@ static int health(char *why, size_t len, void *ud)
     ag_t *ag = ud;
     if (ag_link_up(ag))
         return 0;
-    snprintf(why, len, "not logged in to the gateway %s", ag->opts.gateway);
+    snprintf(why, len, "not logged in to the gateway %s", ag_link_url(ag));
     return -1;
 }
 
@@ -202,7 +287,11 @@ int ag_api_start(ag_t *ag)
     if (http_router_add(ag->router, "GET", "/api/status", HTTP_ACCESS_TOKEN, h_status, ag) ||
         http_router_add(ag->router, "GET", "/api/forwards", HTTP_ACCESS_TOKEN, h_list, ag) ||
         http_router_add(ag->router, "POST", "/api/forwards", HTTP_ACCESS_TOKEN, h_create, ag) ||
-        http_router_add(ag->router, "DELETE", "/api/forwards/{id}", HTTP_ACCESS_TOKEN, h_delete, ag))
+        http_router_add(ag->router, "DELETE", "/api/forwards/{id}", HTTP_ACCESS_TOKEN, h_delete, ag) ||
+        http_router_add(ag->router, "GET", "/api/socks", HTTP_ACCESS_TOKEN, h_socks_list, ag) ||
+        http_router_add(ag->router, "POST", "/api/socks", HTTP_ACCESS_TOKEN, h_socks_create, ag) ||
+        http_router_add(ag->router, "DELETE", "/api/socks/{id}", HTTP_ACCESS_TOKEN, h_socks_delete,
+                        ag))
         return -EINVAL;
     http_server_opts_t ho = { .on_head = http_router_on_head, .handler = http_router_dispatch,
                               .ud = ag->router,

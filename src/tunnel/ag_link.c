@@ -1,5 +1,5 @@
 /*
- * ag_link: the agent's one WebSocket to the gateway.
+ * ag_link: the agent's one WebSocket to a gateway.
  *
  * DOWN -> CONNECTING (ws_connect) -> HANDSHAKE (Handshake sent) -> UP (Ack ok).
  * Any failure goes back to DOWN and schedules a reconnect after an
@@ -7,12 +7,21 @@
  * uniform in [base/2, base], so a gateway restart does not see every agent
  * at the same instant. The attempt count resets after a successful login.
  *
+ * Failover. --gateway may be given several times (gateways of one mesh):
+ * the agent uses one at a time and, when a connection fails or a link is
+ * lost, tries the next in the list (wrapping), with the same backoff. A URL
+ * whose host is a DNS name is resolved at each round and its addresses are
+ * tried in turn before the next URL (the name still goes in Host, SNI and
+ * the certificate check). --gateway-prefer random starts at a random URL
+ * (a fleet spreads over the gateways); order (the default) at the first.
+ *
  * Keepalive: a Ping every `keepalive`; no Pong within `keepalive-timeout`
  * drops the link (a half-dead TCP connection would otherwise hold every
  * stream hostage until the kernel gives up, minutes later).
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -21,10 +30,23 @@
 #include "tunnel/ag.h"
 
 static void schedule_reconnect(ag_t *ag);
+static void connect_now(uv_timer_t *t);
+
+/* A name being resolved for the link: forgotten (ag = NULL) when the agent
+ * stops before the answer. */
+struct ag_lookup {
+    uv_getaddrinfo_t req;
+    ag_t *ag;
+};
 
 bool ag_link_up(const ag_t *ag)
 {
     return ag->link == AG_UP && ag->ws;
+}
+
+const char *ag_link_url(const ag_t *ag)
+{
+    return ag->ngws ? ag->gws[ag->cur].url : "";
 }
 
 void ag_sent(ag_t *ag, int rc)
@@ -32,7 +54,7 @@ void ag_sent(ag_t *ag, int rc)
     if (rc == -ENOBUFS && ag->ws) {
         /* Cannot happen while credit is respected; if it does, the link is
          * unusable: drop it (streams are reset in on_close). */
-        log_warn("gateway_queue_overflow", LF_S("gateway", ag->opts.gateway));
+        log_warn("gateway_queue_overflow", LF_S("gateway", ag_link_url(ag)));
         ws_abort(ag->ws);
     }
 }
@@ -52,6 +74,70 @@ static void arm(ag_t *ag, int64_t ms, uv_timer_cb cb)
     uv_timer_start(&ag->timer, cb, (uint64_t)(ms > 0 ? ms : 0), 0);
 }
 
+/* ---- the list of gateways ---------------------------------------------------- */
+
+int ag_link_init(ag_t *ag)
+{
+    const ag_opts_t *o = &ag->opts;
+    if (!o->gateways.n) {
+        log_error("config_error", LF_S("option", "gateway"),
+                  LF_S("reason", "a ws:// or wss:// URL is required (repeatable: failover)"));
+        return -EINVAL;
+    }
+    const char *prefer = o->gateway_prefer ? o->gateway_prefer : "order";
+    if (strcmp(prefer, "order") != 0 && strcmp(prefer, "random") != 0) {
+        log_error("config_error", LF_S("option", "gateway-prefer"),
+                  LF_S("reason", "want order or random"));
+        return -EINVAL;
+    }
+    if (!(ag->gws = calloc(o->gateways.n, sizeof *ag->gws)))
+        return -ENOMEM;
+    for (size_t i = 0; i < o->gateways.n; i++) {
+        ag_gateway_t *g = &ag->gws[i];
+        uint8_t ip[16];
+        if (str_copy(g->url, sizeof g->url, o->gateways.v[i]) != 0 ||
+            net_url_parse(g->url, &g->u) != 0 ||
+            (strcmp(g->u.scheme, "ws") != 0 && strcmp(g->u.scheme, "wss") != 0)) {
+            log_error("config_error", LF_S("option", "gateway"), LF_S("gateway", o->gateways.v[i]),
+                      LF_S("reason", "a ws:// or wss:// URL is required"));
+            return -EINVAL;
+        }
+        if (!g->u.tls && !o->common.insecure) {
+            log_error("config_error", LF_S("option", "gateway"), LF_S("gateway", g->url),
+                      LF_S("reason", "plain ws:// sends the key in clear: use wss:// or --insecure"));
+            return -EINVAL;
+        }
+        g->is_name = net_ip_parse(g->u.host, ip) != 0;
+        ag->ngws++;
+    }
+    if (strcmp(prefer, "random") == 0) {
+        uint32_t r = 0;
+        (void)str_random(&r, sizeof r);
+        ag->cur = r % ag->ngws;
+    }
+    return 0;
+}
+
+void ag_link_free(ag_t *ag)
+{
+    free(ag->gws);
+    ag->gws = NULL;
+    ag->ngws = 0;
+}
+
+/* After a failure or a lost link: the next address of the same name, or
+ * the next gateway of the list (whose name is then resolved again). */
+static void advance(ag_t *ag)
+{
+    ag_gateway_t *g = &ag->gws[ag->cur];
+    if (g->is_name && g->next < g->naddrs)
+        return;
+    g->naddrs = g->next = 0;
+    ag->cur = (ag->cur + 1) % ag->ngws;
+}
+
+/* ---- keepalive ------------------------------------------------------------------ */
+
 static void on_keepalive(uv_timer_t *t)
 {
     ag_t *ag = t->data;
@@ -59,7 +145,7 @@ static void on_keepalive(uv_timer_t *t)
         return;
     int64_t now = clock_mono_ms();
     if (ag->link == AG_HANDSHAKE) {
-        log_warn("gateway_login_timeout", LF_S("gateway", ag->opts.gateway));
+        log_warn("gateway_login_timeout", LF_S("gateway", ag_link_url(ag)));
         ws_abort(ag->ws);
         return;
     }
@@ -77,7 +163,7 @@ static void on_keepalive(uv_timer_t *t)
         return;
     }
     if (ag->ping_sent_ms) {
-        log_warn("gateway_keepalive_timeout", LF_S("gateway", ag->opts.gateway),
+        log_warn("gateway_keepalive_timeout", LF_S("gateway", ag_link_url(ag)),
                  LF_I("waited_ms", now - ag->ping_sent_ms));
         ws_abort(ag->ws);
         return;
@@ -93,6 +179,8 @@ static void on_keepalive(uv_timer_t *t)
         arm(ag, ag->opts.keepalive_timeout_ms, on_keepalive);
     }
 }
+
+/* ---- the session ----------------------------------------------------------------- */
 
 static void on_open(ws_t *ws)
 {
@@ -110,7 +198,7 @@ static void on_open(ws_t *ws)
 static void protocol_error(ag_t *ag, const char *why)
 {
     ag->c_proto_errors++;
-    log_warn("gateway_protocol_error", LF_S("gateway", ag->opts.gateway), LF_S("reason", why));
+    log_warn("gateway_protocol_error", LF_S("gateway", ag_link_url(ag)), LF_S("reason", why));
     ws_close(ag->ws, WS_CLOSE_PROTOCOL, why);
 }
 
@@ -121,13 +209,16 @@ static void on_login_ack(ag_t *ag, const tunnel_msg_t *m)
     memcpy(msg, m->message.p ? m->message.p : "", n);
     msg[n] = '\0';
     if (!m->ok) {
-        log_error("gateway_login_failed", LF_S("gateway", ag->opts.gateway),
+        log_error("gateway_login_failed", LF_S("gateway", ag_link_url(ag)),
                   LF_S("agent", ag->opts.name), LF_S("reason", msg));
         ws_close(ag->ws, WS_CLOSE_NORMAL, "login refused");
         return;
     }
     ag->link = AG_UP;
-    ag->version = (m->has & TUNNEL_F_VERSION) && m->version >= 1 ? TUNNEL_PROTO_VERSION : 0;
+    /* the lower of the two versions */
+    ag->version = !(m->has & TUNNEL_F_VERSION)         ? 0
+                  : m->version >= TUNNEL_PROTO_VERSION ? TUNNEL_PROTO_VERSION
+                                                       : (int)m->version;
     ag->peer_max_message = (m->has & TUNNEL_F_MAXMSG) && m->max_message >= 16384 &&
                                    m->max_message < ag->opts.max_message
                                ? m->max_message
@@ -145,14 +236,23 @@ static void on_login_ack(ag_t *ag, const tunnel_msg_t *m)
     } else {
         ag->max_window = ag->window; /* a gateway that names no limit: windows stay put */
     }
+    if (ag->was_up && ag->last_up != ag->cur) {
+        ag->c_failovers++;
+        log_info("gateway_failover", LF_S("from", ag->gws[ag->last_up].url),
+                 LF_S("to", ag_link_url(ag)));
+    }
+    ag->was_up = true;
+    ag->last_up = ag->cur;
     ag->attempt = 0;
     ag->replaced = false;
     ag->ping_sent_ms = 0;
     ag->up_since_s = clock_real_s();
-    log_info("gateway_connected", LF_S("gateway", ag->opts.gateway), LF_S("agent", ag->opts.name),
+    log_info("gateway_connected", LF_S("gateway", ag_link_url(ag)),
+             LF_S("address", ag->cur_addr[0] ? ag->cur_addr : "-"), LF_S("agent", ag->opts.name),
              LF_I("version", ag->version), LF_U("window", ag->window),
              LF_U("max_window", ag->max_window));
     arm(ag, ag->opts.keepalive_ms, on_keepalive);
+    ag_stream_link_up(ag);
 }
 
 static void on_message(ws_t *ws, int type, const uint8_t *data, size_t len)
@@ -223,15 +323,20 @@ static void on_close(ws_t *ws, uint16_t code, const char *reason)
     ag->link = AG_DOWN;
     uv_timer_stop(&ag->timer);
     if (was_up)
-        log_warn("gateway_disconnected", LF_S("gateway", ag->opts.gateway), LF_I("code", code),
+        log_warn("gateway_disconnected", LF_S("gateway", ag_link_url(ag)), LF_I("code", code),
                  LF_S("reason", reason ? reason : ""));
     else
-        log_warn("gateway_connect_failed", LF_S("gateway", ag->opts.gateway), LF_I("code", code),
+        log_warn("gateway_connect_failed", LF_S("gateway", ag_link_url(ag)),
+                 LF_S("address", ag->cur_addr[0] ? ag->cur_addr : "-"), LF_I("code", code),
                  LF_S("reason", reason ? reason : ""));
     ag_stream_link_lost(ag, "gateway link lost");
-    if (!ag->stopping)
+    if (!ag->stopping) {
+        /* a gateway that answered but refused the name (replaced) is still
+         * the right one to come back to; anything else: the next */
+        if (!ag->replaced)
+            advance(ag);
         schedule_reconnect(ag);
-    else if (ag->timer_init) {
+    } else if (ag->timer_init) {
         uv_close((uv_handle_t *)&ag->timer, NULL);
         ag->timer_init = false;
     }
@@ -244,11 +349,11 @@ static const ws_cbs_t link_cbs = {
     .on_close = on_close,
 };
 
-static void connect_now(uv_timer_t *t)
+/* ---- connecting ------------------------------------------------------------------- */
+
+static void connect_to(ag_t *ag, const char *addr)
 {
-    ag_t *ag = t->data;
-    if (ag->stopping || ag->ws)
-        return;
+    ag_gateway_t *g = &ag->gws[ag->cur];
     ws_opts_t wo = {
         .max_message = ag->opts.max_message,
         .high_water = 1024 * 1024,
@@ -256,17 +361,84 @@ static void connect_now(uv_timer_t *t)
         .max_queue = 128 * 1024 * 1024,
         .pong_timeout_ms = ag->opts.keepalive_timeout_ms,
     };
-    ws_connect_opts_t co = { .url = ag->opts.gateway, .tls = ag->tls,
+    ws_connect_opts_t co = { .url = g->url, .tls = ag->tls, .connect_host = addr,
                              .timeout_ms = ag->opts.connect_timeout_ms };
+    str_copy(ag->cur_addr, sizeof ag->cur_addr, addr ? addr : g->u.host);
     ag->link = AG_CONNECTING;
     if (ag->attempt)
         ag->c_reconnects++;
     int rc = ws_connect(ag->loop, &co, &wo, &link_cbs, ag, &ag->ws);
-    if (rc != 0 && !ag->ws) {
+    if (rc != 0) {
+        ag->ws = NULL;
         ag->link = AG_DOWN;
-        log_warn("gateway_connect_failed", LF_S("gateway", ag->opts.gateway), LF_ERR(rc));
+        log_warn("gateway_connect_failed", LF_S("gateway", g->url), LF_ERR(rc));
+        advance(ag);
         schedule_reconnect(ag);
     }
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct ag_lookup *lk = req->data;
+    ag_t *ag = lk->ag;
+    free(lk);
+    if (!ag) {
+        uv_freeaddrinfo(res);
+        return;
+    }
+    ag->lookup = NULL;
+    ag_gateway_t *g = &ag->gws[ag->cur];
+    g->naddrs = g->next = 0;
+    for (struct addrinfo *a = res; a && g->naddrs < AG_GW_ADDRS; a = a->ai_next) {
+        char host[NET_ADDR_STR];
+        net_addr_host(a->ai_addr, host, sizeof host);
+        bool dup = false;
+        for (size_t i = 0; i < g->naddrs && !dup; i++)
+            dup = strcmp(g->addrs[i], host) == 0;
+        if (!dup)
+            str_copy(g->addrs[g->naddrs++], sizeof g->addrs[0], host);
+    }
+    uv_freeaddrinfo(res);
+    if (ag->stopping)
+        return;
+    if (status < 0 || !g->naddrs) {
+        log_warn("gateway_resolve_failed", LF_S("gateway", g->url), LF_S("host", g->u.host),
+                 LF_S("reason", status < 0 ? uv_strerror(status) : "no address"));
+        advance(ag);
+        schedule_reconnect(ag);
+        return;
+    }
+    log_debug("gateway_resolved", LF_S("host", g->u.host), LF_U("addresses", g->naddrs));
+    connect_to(ag, g->addrs[g->next++]);
+}
+
+static void connect_now(uv_timer_t *t)
+{
+    ag_t *ag = t->data;
+    if (ag->stopping || ag->ws || ag->lookup)
+        return;
+    ag_gateway_t *g = &ag->gws[ag->cur];
+    if (!g->is_name) {
+        connect_to(ag, NULL);
+        return;
+    }
+    if (g->next < g->naddrs) {
+        connect_to(ag, g->addrs[g->next++]);
+        return;
+    }
+    /* each round resolves the name again: its addresses may have changed */
+    struct ag_lookup *lk = calloc(1, sizeof *lk);
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    if (!lk || (lk->req.data = lk, lk->ag = ag,
+                uv_getaddrinfo(ag->loop, &lk->req, on_resolved, g->u.host, NULL, &hints)) != 0) {
+        free(lk);
+        log_warn("gateway_resolve_failed", LF_S("gateway", g->url), LF_S("reason", "cannot start"));
+        advance(ag);
+        schedule_reconnect(ag);
+        return;
+    }
+    ag->link = AG_CONNECTING;
+    ag->lookup = lk;
 }
 
 static void schedule_reconnect(ag_t *ag)
@@ -277,7 +449,9 @@ static void schedule_reconnect(ag_t *ag)
     int64_t delay = tunnel_backoff_ms(ag->opts.reconnect_min_ms, ag->opts.reconnect_max_ms,
                                       ag->replaced ? 62 : ag->attempt, r);
     ag->attempt++;
-    log_info("gateway_reconnect_scheduled", LF_I("delay_ms", delay), LF_I("attempt", ag->attempt));
+    ag->link = AG_DOWN;
+    log_info("gateway_reconnect_scheduled", LF_I("delay_ms", delay), LF_I("attempt", ag->attempt),
+             LF_S("next", ag_link_url(ag)));
     arm(ag, delay, connect_now);
 }
 
@@ -292,6 +466,10 @@ void ag_link_start(ag_t *ag)
 void ag_link_stop(ag_t *ag)
 {
     ag->stopping = true;
+    if (ag->lookup) {
+        ag->lookup->ag = NULL; /* the answer frees it */
+        ag->lookup = NULL;
+    }
     if (ag->ws) {
         ws_close(ag->ws, WS_CLOSE_GOING_AWAY, "agent shutting down");
         return; /* on_close closes the timer */

@@ -1,8 +1,10 @@
 /*
  * ag_main: `outpost agent` — options, start-up and drain.
  *
- *   outpost agent --gateway wss://gw:7000/tunnel --name gw2 --key-file KEYFILE \
+ *   outpost agent --gateway wss://gw:7000/tunnel [--gateway wss://gw2:7000/tunnel] \
+ *     --name gw2 --key-file KEYFILE \
  *     --forward 'local=2022 gateway=gw1 ip=192.168.10.12 remote=22' \
+ *     --socks 'listen=127.0.0.1:1080 gateway=gw1' \
  *     --allow 'net=10.10.10.0/24 ports=22,80'
  */
 #include <errno.h>
@@ -22,7 +24,11 @@
     CFG_OPT(NAME, TYPE, ag_opts_t, FIELD, DEF, META, HELP, __VA_ARGS__)
 
 static const cfg_opt_t ag_opt_table[] = {
-    O("gateway", CFG_STR, gateway, NULL, "URL", "the gateway, wss://HOST:7000/tunnel (required)"),
+    O("gateway", CFG_LIST, gateways, NULL, "URL",
+      "a gateway, wss://HOST:7000/tunnel (required; repeatable: on a lost link the next is "
+      "tried, and a name's addresses in turn)"),
+    O("gateway-prefer", CFG_STR, gateway_prefer, "order", "order|random",
+      "which --gateway to try first: the first listed, or a random one (spreads agents)"),
     O("name", CFG_STR, name, NULL, "NAME", "this agent's unique name (required)"),
     O("key", CFG_STR, key, NULL, "KEY", "this agent's key (prefer --key-file: argv is visible)",
       .flags = CFG_SECRET),
@@ -36,8 +42,19 @@ static const cfg_opt_t ag_opt_table[] = {
     CFG_COMMON_API_TOKEN(ag_opts_t),
     O("forward", CFG_LIST, forwards, NULL, "'local=PORT gateway=AGENT ip=ADDR remote=PORT'",
       "listen on local (127.0.0.1 unless HOST:PORT) and carry to ip:remote behind AGENT (repeatable)"),
+    O("socks", CFG_LIST, socks, NULL, "'listen=HOST:PORT gateway=AGENT [user=U password-file=F]'",
+      "a SOCKS5 server (CONNECT; no auth, or username/password: password-file=F, or "
+      "password=P, visible in ps) whose targets are opened behind AGENT; names are resolved "
+      "there (repeatable)"),
     O("allow", CFG_LIST, allow, NULL, "'net=CIDR,.. ports=P,P-Q [from=AGENT]'",
       "internal services this agent may connect to; default deny (repeatable, * = any)"),
+    O("link-wait", CFG_DURATION, link_wait_ms, "5s", "DURATION",
+      "a local connection that arrives while no gateway link is up waits this long for one, "
+      "and one whose far agent is offline (failing over) is asked for again as long; then it "
+      "is reset (0: at once)", .min = 0, .max = 600000),
+    O("link-wait-max", CFG_INT, link_wait_max, "256", "N",
+      "local connections that may wait for the link at once (more are reset)", .min = 0,
+      .max = 100000),
     O("window", CFG_SIZE, window, "256KiB", "SIZE", "initial receive window per stream",
       .min = 16384, .max = 16.0 * 1024 * 1024),
     O("max-window", CFG_SIZE, max_window, "16MiB", "SIZE",
@@ -122,12 +139,8 @@ static int start(ag_t *ag)
 {
     ag_opts_t *o = &ag->opts;
     char err[256];
-    if (!o->gateway || net_url_parse(o->gateway, &ag->url) != 0 ||
-        (strcmp(ag->url.scheme, "ws") != 0 && strcmp(ag->url.scheme, "wss") != 0)) {
-        log_error("config_error", LF_S("option", "gateway"),
-                  LF_S("reason", "a ws:// or wss:// URL is required"));
+    if (ag_link_init(ag) != 0)
         return -EINVAL;
-    }
     if (!o->name || !tunnel_name_valid(o->name, strlen(o->name))) {
         log_error("config_error", LF_S("option", "name"),
                   LF_S("reason", "required: 1-64 of A-Z a-z 0-9 . _ -"));
@@ -135,12 +148,10 @@ static int start(ag_t *ag)
     }
     if (load_key(ag) != 0)
         return -EINVAL;
-    if (!ag->url.tls && !o->common.insecure) {
-        log_error("config_error", LF_S("option", "gateway"),
-                  LF_S("reason", "plain ws:// sends the key in clear: use wss:// or --insecure"));
-        return -EINVAL;
-    }
-    if (!ag->url.tls)
+    bool tls = false, plain = false;
+    for (size_t i = 0; i < ag->ngws; i++)
+        ag->gws[i].u.tls ? (tls = true) : (plain = true);
+    if (plain)
         log_warn("insecure", LF_S("reason", "plain ws:// to the gateway"));
     if (o->reconnect_max_ms < o->reconnect_min_ms)
         o->reconnect_max_ms = o->reconnect_min_ms;
@@ -150,7 +161,7 @@ static int start(ag_t *ag)
                       LF_S("reason", err));
             return -EINVAL;
         }
-    if (ag->url.tls) {
+    if (tls) {
         tls_opts_t to = { .server = false, .cert_file = o->common.tls_cert,
                           .key_file = o->common.tls_key, .ca_file = o->common.tls_ca,
                           .verify = o->common.insecure ? TLS_VERIFY_NONE : TLS_VERIFY_REQUIRED };
@@ -176,18 +187,24 @@ static int start(ag_t *ag)
                       LF_S("reason", err));
             return -EINVAL;
         }
+    for (size_t i = 0; i < o->socks.n; i++)
+        if (ag_socks_add_text(ag, o->socks.v[i], false, err, sizeof err) != 0) {
+            log_error("config_error", LF_S("option", "socks"), LF_S("reason", err));
+            return -EINVAL;
+        }
     ag_forward_load_state(ag);
     if ((rc = ag_api_start(ag)) != 0)
         return rc;
     if (!ag->allow.n)
         log_info("whitelist_empty", LF_S("reason", "no --allow: streams towards this agent are refused"));
-    size_t nf = 0;
+    size_t nf = 0, ns = 0;
     for (ag_forward_t *f = ag->forwards; f; f = f->next)
-        nf++;
+        f->socks ? ns++ : nf++;
     ag_link_start(ag);
     runtime_ready("agent", LF_S("listen", ag->api ? http_server_addr(ag->api) : "off"),
                   LF_S("admin", ag->admin ? http_admin_addr(ag->admin) : "off"),
-                  LF_S("name", o->name), LF_S("gateway", o->gateway), LF_U("forwards", nf),
+                  LF_S("name", o->name), LF_S("gateway", ag->gws[0].url),
+                  LF_U("gateways", ag->ngws), LF_U("forwards", nf), LF_U("socks", ns),
                   LF_U("allow", ag->allow.n));
     return 0;
 }
@@ -218,6 +235,8 @@ int tunnel_agent_main(int argc, char **argv)
     if (ag->router)
         http_router_free(ag->router);
     hmap_free(&ag->streams);
+    ag_link_free(ag);
+    ag_socks_free(ag);
     tunnel_wire_free(&ag->wire);
     tunnel_acl_free(&ag->allow);
     if (ag->tls)

@@ -15,6 +15,16 @@
  * Closing: local FIN -> Terminator{fin} after pending bytes; Terminator{fin}
  * -> shutdown(SHUT_WR) once our queue is flushed; both -> close. Errors and
  * resets abort the local socket (RST) and send Terminator{reset}.
+ *
+ * While the link is down (failing over to another gateway, say) a local
+ * connection waits for it, paused, up to --link-wait and at most
+ * --link-wait-max at once; it then goes as if it had just arrived, or is
+ * reset with a log line. Streams that were open when the link went are
+ * reset: they cannot move to another gateway.
+ *
+ * Streams from a SOCKS listener (ag_socks.c) are the same but for their
+ * start, whose target the client named, and their Ack, which becomes a
+ * SOCKS reply on the local socket before any data.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +34,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "codec/socks5.h"
 #include "tunnel/ag.h"
 
 enum { AG_PENDING_MAX = 1024 * 1024 };
@@ -63,7 +74,7 @@ static void wait_remove(ag_stream_t *st)
     st->waiting_link = false;
 }
 
-static ag_stream_t *stream_new(ag_t *ag, const char *guid, size_t glen)
+ag_stream_t *ag_stream_new(ag_t *ag, const char *guid, size_t glen)
 {
     ag_stream_t *st = calloc(1, sizeof *st);
     if (!st)
@@ -84,15 +95,34 @@ static ag_stream_t *stream_new(ag_t *ag, const char *guid, size_t glen)
     return st;
 }
 
-static void stream_free(ag_stream_t *st)
+static void waiting_remove(ag_stream_t *st)
+{
+    if (st->state != AGS_WAITING)
+        return;
+    for (ag_stream_t **pp = &st->ag->waiting, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->lnext)
+        if (*pp == st) {
+            *pp = st->lnext;
+            if (st->ag->waiting_tail == st)
+                st->ag->waiting_tail = prev;
+            st->ag->nwaiting--;
+            break;
+        }
+    st->lnext = NULL;
+}
+
+void ag_stream_free(ag_stream_t *st)
 {
     unmap(st);
     wait_remove(st);
+    waiting_remove(st);
+    ag_target_forget(st);
     if (st->fwd)
         ag_forward_stream_gone(st->fwd);
     st->ag->nstreams--;
     tunnel_rwin_release(&st->rx);
     buf_free(&st->pending);
+    free(st->host);
+    free(st->nets);
     free(st);
 }
 
@@ -129,7 +159,7 @@ static void stream_abort(ag_stream_t *st, const char *reason)
     if (st->conn)
         net_conn_abort(st->conn);
     else
-        stream_free(st);
+        ag_stream_free(st);
 }
 
 static void maybe_finish(ag_stream_t *st)
@@ -156,7 +186,9 @@ static void rx_update(ag_stream_t *st)
 {
     if (!st->conn || st->remote_gone || st->fin_recv || !ag_link_up(st->ag))
         return;
-    uint64_t delivered = st->rx.received - net_conn_queued(st->conn);
+    /* the queue is FIFO: bytes we wrote ourselves (a SOCKS reply) leave first */
+    uint64_t written = st->rx.received + st->local_extra, queued = net_conn_queued(st->conn);
+    uint64_t delivered = written > queued + st->local_extra ? written - queued - st->local_extra : 0;
     uint64_t g = tunnel_rwin_delivered(&st->rx, delivered, clock_mono_ms());
     if (g)
         ag_sent(st->ag, tunnel_wire_window(&st->ag->wire, st->ag->ws, st->guid, st->glen, g));
@@ -249,7 +281,7 @@ static void on_local_drain(net_conn_t *c)
     rx_update(net_conn_data(c));
 }
 
-static const char *connect_reason(int err)
+const char *ag_connect_reason(int err)
 {
     switch (err) {
     case -ETIMEDOUT: return "connect timeout";
@@ -260,6 +292,21 @@ static const char *connect_reason(int err)
     }
 }
 
+/* The Ack Code (v2) for a target that did not answer. */
+const char *ag_connect_code(int err)
+{
+    switch (err) {
+    case -ECONNREFUSED: return TUNNEL_CODE_REFUSED;
+    case -ENETUNREACH: return TUNNEL_CODE_NET_UNREACHABLE;
+    default: return TUNNEL_CODE_UNREACHABLE;
+    }
+}
+
+static const char *ack_code(const ag_t *ag, const char *code)
+{
+    return ag->version >= 2 ? code : NULL;
+}
+
 static void on_local_close(net_conn_t *c, int err)
 {
     ag_stream_t *st = net_conn_data(c);
@@ -267,17 +314,18 @@ static void on_local_close(net_conn_t *c, int err)
     st->conn = NULL;
     if (st->state == AGS_CONNECTING && st->in_map && !st->remote_gone) {
         ag->c_connect_failed++;
-        const char *why = connect_reason(err);
+        const char *why = ag_connect_reason(err);
         log_info("stream_connect_failed", LF_S("target", st->target), LF_S("reason", why));
         if (ag_link_up(ag))
-            ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, st->guid, st->glen, false, why, -1));
+            ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, st->guid, st->glen, false, why,
+                                        ack_code(ag, ag_connect_code(err)), -1));
         st->remote_gone = true;
     } else if (!(st->fin_sent && st->fin_recv)) {
         send_reset(st, err ? log_strerror(err) : "connection closed");
     }
     log_debug("stream_closed", LF_S("guid", st->guid), LF_S("target", st->target),
               LF_U("bytes_out", st->tx.bytes), LF_U("bytes_in", st->rx.received));
-    stream_free(st);
+    ag_stream_free(st);
 }
 
 static void on_target_open(net_conn_t *c)
@@ -293,7 +341,7 @@ static void on_target_open(net_conn_t *c)
     ag->c_streams_in++;
     log_debug("stream_connected", LF_S("guid", st->guid), LF_S("target", st->target));
     if (ag_link_up(ag))
-        ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, st->guid, st->glen, true, "connected",
+        ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, st->guid, st->glen, true, "connected", NULL,
                                     ag->version >= 1 ? (int64_t)ag->window : -1));
 }
 
@@ -304,7 +352,7 @@ static const net_conn_cbs_t local_cbs = {
     .on_close = on_local_close,
 };
 
-static const net_conn_cbs_t target_cbs = {
+const net_conn_cbs_t ag_target_cbs = {
     .on_open = on_target_open,
     .on_read = on_local_read,
     .on_eof = on_local_eof,
@@ -312,45 +360,225 @@ static const net_conn_cbs_t target_cbs = {
     .on_close = on_local_close,
 };
 
-/* ---- streams we start (a local client on a forward) ------------------------- */
+/* ---- streams we start (a local client on a forward or SOCKS listener) ---------- */
 
-void ag_stream_local_accept(ag_forward_t *f, net_conn_t *c)
+static void on_refused_close(net_conn_t *c, int err)
 {
-    ag_t *ag = f->ag;
-    if (!ag_link_up(ag) || ag->stopping || (int64_t)ag->nstreams >= ag->opts.max_streams) {
-        ag->c_refused_local++;
-        log_info("forward_refused", LF_U("forward", f->id), LF_S("peer", net_conn_peer(c)),
-                 LF_S("reason", ag_link_up(ag) ? "too many streams" : "gateway link down"));
-        net_conn_abort(c); /* refused at once: the client sees a reset, not a hang */
+    (void)c;
+    (void)err;
+}
+
+/* A connection refused before it had a stream: it only closes. */
+static const net_conn_cbs_t refused_cbs = { .on_close = on_refused_close };
+
+/* The Initiator for a stream whose local client is here: it joins the map. */
+static void initiate(ag_stream_t *st)
+{
+    ag_t *ag = st->ag;
+    uint8_t a[16];
+    const char *ip = st->host ? st->host : st->fwd->ip;
+    if (net_ip_parse(ip, a) != 0 && ag->version < 2) {
+        /* a name is resolved behind the far agent, which older gateways
+         * cannot ask for; never here */
+        log_info("stream_refused", LF_S("guid", st->guid), LF_S("target", st->target),
+                 LF_S("reason", "the gateway speaks protocol 1: names as targets need 2"));
+        ag_stream_refused(st, TUNNEL_CODE_INVALID, "names as targets need protocol 2");
         return;
     }
-    char guid[37];
-    tunnel_guid_new(guid);
-    ag_stream_t *st = stream_new(ag, guid, strlen(guid));
-    if (!st) {
-        net_conn_abort(c);
+    if (hmap_put(&ag->streams, st->guid, st->glen, st) != 0) {
+        stream_abort(st, "out of memory");
         return;
     }
-    st->conn = c;
-    st->fwd = f;
+    st->in_map = true;
     st->state = AGS_OPENING;
-    f->active++;
-    f->streams_total++;
-    snprintf(st->target, sizeof st->target, "%s:%s:%u", f->gateway, f->ip, f->remote);
-    net_conn_set_cbs(c, &local_cbs, st);
-    net_conn_pause(c); /* nothing is read before the Ack */
-    limit_queue(st);
-    tunnel_msg_t m = { .type = TUNNEL_INITIATOR, .port = f->remote };
+    tunnel_msg_t m = { .type = TUNNEL_INITIATOR, .port = st->port };
     m.guid = (tunnel_str_t){ st->guid, st->glen };
-    m.ip = tunnel_s(f->ip);
-    m.gatename = tunnel_s(f->gateway);
+    m.ip = tunnel_s(ip);
+    m.gatename = tunnel_s(st->fwd->gateway);
     if (ag->version >= 1) {
         m.window = ag->window;
         m.has |= TUNNEL_F_WINDOW;
     }
-    log_debug("stream_initiate", LF_S("guid", st->guid), LF_U("forward", f->id),
-              LF_S("peer", net_conn_peer(c)), LF_S("target", st->target));
+    log_debug("stream_initiate", LF_S("guid", st->guid), LF_U("forward", st->fwd->id),
+              LF_S("target", st->target));
     ag_send(ag, &m);
+}
+
+static void on_wait_expired(net_conn_t *c)
+{
+    ag_stream_t *st = net_conn_data(c);
+    ag_t *ag = st->ag;
+    if (st->state != AGS_WAITING)
+        return;
+    ag->c_wait_expired++;
+    ag->c_refused_local++;
+    log_info("forward_wait_expired", LF_U("forward", st->fwd->id), LF_S("peer", net_conn_peer(c)),
+             LF_S("target", st->target), LF_I("waited_ms", clock_mono_ms() - st->accepted_ms),
+             LF_S("reason", "no gateway link within --link-wait"));
+    waiting_remove(st);
+    st->state = AGS_OPENING; /* out of the list */
+    if (st->socks)
+        ag_stream_refused(st, TUNNEL_CODE_OFFLINE, "no gateway link");
+    else
+        net_conn_abort(c);
+}
+
+/* A local client for st->fwd: it goes now, waits for the link, or is
+ * refused (a reset: the client sees it at once rather than a hang). */
+static void start(ag_stream_t *st)
+{
+    ag_t *ag = st->ag;
+    ag_forward_t *f = st->fwd;
+    net_conn_t *c = st->conn;
+    if (ag_link_up(ag)) {
+        if (c)
+            net_conn_timer(c, -1, NULL);
+        initiate(st);
+        return;
+    }
+    const char *why = NULL;
+    if (ag->stopping)
+        why = "shutting down";
+    else if (ag->opts.link_wait_ms <= 0)
+        why = "gateway link down";
+    else if ((int64_t)ag->nwaiting >= ag->opts.link_wait_max)
+        why = "gateway link down, and --link-wait-max connections wait already";
+    if (why) {
+        ag->c_refused_local++;
+        log_info("forward_refused", LF_U("forward", f->id), LF_S("peer", net_conn_peer(c)),
+                 LF_S("reason", why));
+        if (st->socks)
+            ag_stream_refused(st, TUNNEL_CODE_OFFLINE, why);
+        else
+            net_conn_abort(c);
+        return;
+    }
+    st->state = AGS_WAITING;
+    if (ag->waiting_tail)
+        ag->waiting_tail->lnext = st;
+    else
+        ag->waiting = st;
+    ag->waiting_tail = st;
+    ag->nwaiting++;
+    ag->c_waited++;
+    int64_t left = st->accepted_ms + ag->opts.link_wait_ms - clock_mono_ms();
+    net_conn_timer(c, left > 0 ? left : 0, on_wait_expired);
+    log_debug("forward_waiting", LF_U("forward", f->id), LF_S("peer", net_conn_peer(c)),
+              LF_U("waiting", ag->nwaiting));
+}
+
+/* A new stream for a local client; not in the map until its Initiator goes. */
+static ag_stream_t *local_stream(ag_forward_t *f, net_conn_t *c, const char *ip, uint16_t port)
+{
+    ag_t *ag = f->ag;
+    if ((int64_t)ag->nstreams >= ag->opts.max_streams) {
+        ag->c_refused_local++;
+        log_info("forward_refused", LF_U("forward", f->id), LF_S("peer", net_conn_peer(c)),
+                 LF_S("reason", "too many streams"));
+        return NULL;
+    }
+    char guid[37];
+    tunnel_guid_new(guid);
+    ag_stream_t *st = ag_stream_new(ag, guid, strlen(guid));
+    if (!st)
+        return NULL;
+    unmap(st);
+    if (ip != f->ip && !(st->host = strdup(ip))) {
+        ag_stream_free(st); /* no forward nor connection yet */
+        return NULL;
+    }
+    st->conn = c;
+    st->fwd = f;
+    st->state = AGS_OPENING;
+    st->accepted_ms = clock_mono_ms();
+    st->port = port;
+    f->active++;
+    f->streams_total++;
+    snprintf(st->target, sizeof st->target, "%s:%s:%u", f->gateway, ip, port);
+    net_conn_set_cbs(c, &local_cbs, st);
+    net_conn_pause(c); /* nothing is read before the Ack */
+    limit_queue(st);
+    return st;
+}
+
+void ag_stream_local_accept(ag_forward_t *f, net_conn_t *c)
+{
+    ag_stream_t *st = local_stream(f, c, f->ip, f->remote);
+    if (!st) {
+        net_conn_abort(c);
+        return;
+    }
+    start(st);
+}
+
+void ag_stream_socks_start(ag_forward_t *f, net_conn_t *c, const char *host, uint16_t port,
+                           const char *early, size_t early_len)
+{
+    ag_stream_t *st = local_stream(f, c, host, port);
+    if (!st) {
+        uint8_t r[SOCKS5_REPLY_LEN];
+        net_conn_set_cbs(c, &refused_cbs, NULL); /* the SOCKS handshake's state is gone */
+        net_conn_write(c, r, socks5_reply(r, SOCKS5_REP_FAILURE));
+        net_conn_close(c);
+        return;
+    }
+    st->socks = true;
+    if (early_len && buf_append(&st->pending, early, early_len) != 0) {
+        stream_abort(st, "local buffer overflow");
+        return;
+    }
+    start(st);
+}
+
+void ag_stream_link_up(ag_t *ag)
+{
+    ag_stream_t *list = ag->waiting;
+    ag->waiting = ag->waiting_tail = NULL;
+    ag->nwaiting = 0;
+    while (list) {
+        ag_stream_t *st = list;
+        list = st->lnext;
+        st->lnext = NULL;
+        st->state = AGS_OPENING;
+        if (st->conn)
+            net_conn_timer(st->conn, -1, NULL);
+        log_debug("forward_wait_over", LF_S("guid", st->guid),
+                  LF_I("waited_ms", clock_mono_ms() - st->accepted_ms));
+        if (ag_link_up(ag))
+            initiate(st);
+        else if (st->conn)
+            net_conn_abort(st->conn);
+    }
+}
+
+enum { AG_RETRY_MS = 250 };
+
+static void on_retry(net_conn_t *c)
+{
+    ag_stream_t *st = net_conn_data(c);
+    if (st->state != AGS_RETRY)
+        return;
+    st->state = AGS_OPENING;
+    start(st); /* the link, or waiting for it again */
+}
+
+/* The far agent is offline -- failing over from a gateway that died, say:
+ * within --link-wait of its arrival a local client is not refused for
+ * that, its stream is asked for again every AG_RETRY_MS. */
+static bool retry_later(ag_stream_t *st, const char *code, const char *msg)
+{
+    ag_t *ag = st->ag;
+    bool offline = code[0] ? strcmp(code, TUNNEL_CODE_OFFLINE) == 0
+                           : str_starts_with(msg, "agent ") && str_ends_with(msg, " is offline");
+    int64_t left = st->accepted_ms + ag->opts.link_wait_ms - clock_mono_ms();
+    if (!offline || !st->conn || ag->stopping || left <= AG_RETRY_MS)
+        return false;
+    unmap(st);
+    st->state = AGS_RETRY;
+    log_debug("stream_retry", LF_S("guid", st->guid), LF_S("target", st->target),
+              LF_S("reason", msg), LF_I("left_ms", left));
+    net_conn_timer(st->conn, AG_RETRY_MS, on_retry);
+    return true;
 }
 
 void ag_stream_on_ack(ag_t *ag, const tunnel_msg_t *m)
@@ -363,68 +591,53 @@ void ag_stream_on_ack(ag_t *ag, const tunnel_msg_t *m)
         return;
     }
     if (!m->ok) {
-        char msg[TUNNEL_TEXT_MAX + 1];
+        char msg[TUNNEL_TEXT_MAX + 1], code[32];
         cstr(msg, sizeof msg, m->message);
+        cstr(code, sizeof code, m->code);
+        if (retry_later(st, code, msg))
+            return;
         log_info("stream_refused", LF_S("guid", st->guid), LF_S("target", st->target),
                  LF_S("reason", msg));
-        st->remote_gone = true;
-        unmap(st);
-        if (st->conn)
-            net_conn_abort(st->conn);
+        ag_stream_refused(st, code, msg);
         return;
     }
     st->state = AGS_OPEN;
     ag->c_streams_out++;
     tunnel_dir_init(&st->tx, (m->has & TUNNEL_F_WINDOW) ? m->window : ag->opts.window);
     log_debug("stream_open", LF_S("guid", st->guid), LF_S("target", st->target));
+    if (st->socks && st->conn) {
+        uint8_t r[SOCKS5_REPLY_LEN];
+        size_t n = socks5_reply(r, SOCKS5_REP_OK);
+        st->local_extra += n;
+        if (net_conn_write(st->conn, r, n) != 0) {
+            stream_abort(st, "local write failed");
+            return;
+        }
+    }
     stream_flush(st);
 }
 
-/* ---- streams the gateway opens towards us ----------------------------------- */
-
-void ag_stream_on_initiator(ag_t *ag, const tunnel_msg_t *m)
+/* The stream did not open: the local client is told (a SOCKS reply naming
+ * why, then a close; a forward's client: a reset). */
+void ag_stream_refused(ag_stream_t *st, const char *code, const char *msg)
 {
-    char ip[TUNNEL_IP_MAX + 1], from[TUNNEL_NAME_MAX + 1], why[TUNNEL_IP_MAX + 64];
-    cstr(ip, sizeof ip, m->ip);
-    cstr(from, sizeof from, m->from);
-    if (find(ag, m->guid)) {
-        ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, m->guid.p, m->guid.n, false,
-                                    "GUID already in use", -1));
+    st->remote_gone = true;
+    unmap(st);
+    if (!st->conn) {
+        ag_stream_free(st);
         return;
     }
-    if (!tunnel_acl_match(&ag->allow, from[0] ? from : NULL, NULL, ip, m->port)) {
-        ag->c_denied++;
-        snprintf(why, sizeof why, "not in whitelist: %s:%u", ip, m->port);
-        log_info("stream_denied", LF_S("from", from), LF_S("ip", ip), LF_I("port", m->port),
-                 LF_S("reason", "not in whitelist"));
-        ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, m->guid.p, m->guid.n, false, why, -1));
+    if (st->socks) {
+        uint8_t r[SOCKS5_REPLY_LEN];
+        int rep = ag_socks_reply_code(code, msg);
+        st->ag->c_socks_refused++;
+        st->fwd->refused++;
+        net_conn_write(st->conn, r, socks5_reply(r, (socks5_reply_t)rep));
+        st->closing = true;
+        net_conn_close(st->conn); /* the reply goes out first */
         return;
     }
-    if ((int64_t)ag->nstreams >= ag->opts.max_streams) {
-        ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, m->guid.p, m->guid.n, false,
-                                    "too many streams", -1));
-        return;
-    }
-    ag_stream_t *st = stream_new(ag, m->guid.p, m->guid.n);
-    if (!st) {
-        ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, m->guid.p, m->guid.n, false,
-                                    "out of memory", -1));
-        return;
-    }
-    st->state = AGS_CONNECTING;
-    tunnel_dir_init(&st->tx, (m->has & TUNNEL_F_WINDOW) ? m->window : ag->opts.window);
-    snprintf(st->target, sizeof st->target, "%s:%u", ip, m->port);
-    net_connect_opts_t co = { .host = ip, .port = m->port, .timeout_ms = ag->opts.connect_timeout_ms };
-    int rc = net_connect(ag->loop, &co, &target_cbs, st, &st->conn);
-    if (rc != 0) {
-        /* net_connect reports failures through on_close when it returned a
-         * connection; without one, answer here. */
-        if (!st->conn) {
-            ag_sent(ag, tunnel_wire_ack(&ag->wire, ag->ws, st->guid, st->glen, false,
-                                        connect_reason(rc), -1));
-            stream_free(st);
-        }
-    }
+    net_conn_abort(st->conn);
 }
 
 /* ---- messages on open streams ----------------------------------------------- */
@@ -483,7 +696,7 @@ void ag_stream_on_terminator(ag_t *ag, const tunnel_msg_t *m)
         if (st->conn)
             net_conn_abort(st->conn);
         else
-            stream_free(st);
+            ag_stream_free(st);
         return;
     }
     if (m->mode == TUNNEL_TERM_CLOSE) {
@@ -535,7 +748,7 @@ void ag_stream_link_lost(ag_t *ag, const char *reason)
         if (st->conn)
             net_conn_abort(st->conn);
         else
-            stream_free(st);
+            ag_stream_free(st);
     }
     free(all);
     /* whatever could not be collected (out of memory) is dropped one by one */
@@ -545,7 +758,7 @@ void ag_stream_link_lost(ag_t *ag, const char *reason)
         if (st->conn)
             net_conn_abort(st->conn);
         else
-            stream_free(st);
+            ag_stream_free(st);
     }
     ag->wait_head = NULL;
     if (n)

@@ -5,12 +5,24 @@
  *   gw_auth.c     logins: lock-outs (net/authguard), the queue of key checks
  *                 (gw_authq), PBKDF2 in the thread pool, the verified-key cache
  *   gw_route.c    streams between two sessions: open, credit, close, reset
+ *   gw_mesh.c     links to other gateways: dialling, the MeshHello check
+ *                 (identity, version, configuration digest), one link per pair
+ *   gw_presence.c who is logged in where: announcing our agents, the routing
+ *                 table (tunnel/mesh.h), split-brain logins
  *   gw_admin.c    loopback admin API and /metrics
  *
- * Ownership: the gw_t owns its sessions (list `sessions`) and streams (list
- * `streams`); a session's map points at the legs of the streams it carries
- * (each stream is in exactly two maps, one per leg). A session is freed in
- * its WebSocket's on_close, after every stream it carried was reset.
+ * A session is either an agent's WebSocket or a mesh link to another
+ * gateway (`mesh`): both carry streams with the same messages, so a stream's
+ * leg is a session of either kind and the routing code does not care which
+ * (A -> gw1 -> gw3 -> B is two streams' worth of legs: A|link on gw1,
+ * link|B on gw3, credit checked and passed on at each).
+ *
+ * Ownership: the gw_t owns its sessions (list `sessions`), streams (list
+ * `streams`) and configured peers (list `peers`); a session's map points at
+ * the legs of the streams it carries (each stream is in exactly two maps,
+ * one per leg). A session is freed in its WebSocket's on_close, after every
+ * stream it carried was reset. `links` maps a peer gateway's name to its one
+ * established link (a session in `sessions`).
  */
 #ifndef OUTPOST_TUNNEL_GW_H
 #define OUTPOST_TUNNEL_GW_H
@@ -31,6 +43,7 @@
 #include "tunnel/gw_authq.h"
 #include "tunnel/keyhash.h"
 #include "core/hmap.h"
+#include "tunnel/mesh.h"
 #include "tunnel/wire.h"
 
 /* Why a stream did not open (outpost_gateway_stream_refusals_total{reason}). */
@@ -44,9 +57,19 @@ typedef enum gw_refuse {
     GW_REFUSE_COUNT
 } gw_refuse_t;
 
+/* Why a mesh peer was refused (outpost_gateway_mesh_refused_total{reason}). */
+typedef enum gw_mesh_refuse {
+    GW_MESH_REFUSE_DIGEST,   /* its rules or agents differ from ours */
+    GW_MESH_REFUSE_IDENTITY, /* its certificate's CN is not the name it gave */
+    GW_MESH_REFUSE_VERSION,  /* it speaks no mesh (protocol < 2) */
+    GW_MESH_REFUSE_PROTOCOL, /* no MeshHello in time, or a malformed one */
+    GW_MESH_REFUSE_COUNT
+} gw_mesh_refuse_t;
+
 typedef struct gw gw_t;
 typedef struct gw_session gw_session_t;
 typedef struct gw_stream gw_stream_t;
+typedef struct gw_peer gw_peer_t;
 
 typedef struct gw_opts {
     cfg_common_t common;
@@ -66,6 +89,13 @@ typedef struct gw_opts {
     int64_t auth_max_failures; /* 0: no lock-outs */
     int64_t auth_lockout_ms;   /* 0: no lock-outs */
     int64_t auth_log_interval_ms;
+    /* the mesh */
+    cfg_list_t peers;  /* wss://HOST:PORT/mesh of other gateways */
+    char *mesh_listen; /* where peers connect; NULL/empty: we only dial */
+    char *mesh_cert;   /* this gateway's certificate (its CN is its mesh name) */
+    char *mesh_key;
+    char *mesh_ca;     /* the CA of gateway certificates, not the agents' */
+    int64_t mesh_keepalive_ms;
 } gw_opts_t;
 
 typedef struct gw_agent_cfg {
@@ -92,10 +122,12 @@ struct gw_stream {
     uint64_t id;
     gw_leg_t leg[2];      /* 0: initiator, 1: acceptor */
     bool open;            /* the acceptor's Ack arrived */
+    bool via_mesh;        /* one leg is a mesh link */
     int64_t created_ms;
     int64_t deadline_ms;  /* open timeout while !open */
     char ip[TUNNEL_IP_MAX + 1];
     uint16_t port;
+    char from[TUNNEL_NAME_MAX + 1], to[TUNNEL_NAME_MAX + 1]; /* the agents */
     gw_stream_t *prev, *next;
 };
 
@@ -104,7 +136,15 @@ typedef struct gw_auth_work gw_auth_work_t;
 struct gw_session {
     gw_t *gw;
     ws_t *ws;             /* NULL after on_close */
-    char name[TUNNEL_NAME_MAX + 1];
+    char name[TUNNEL_NAME_MAX + 1]; /* the agent, or for a mesh link the peer gateway */
+    bool mesh;            /* a link to another gateway (authed: MeshHellos exchanged) */
+    bool outbound;        /* mesh: we dialled it */
+    bool superseded;      /* mesh: replaced by another link to the same peer */
+    gw_peer_t *dial;      /* mesh, outbound: the configured peer it belongs to */
+    uint64_t epoch;       /* agent: its login epoch (tunnel/mesh.h) */
+    uint64_t max_window;  /* the credit its grants may add up to (a peer's: its max-window) */
+    uint64_t ping_seq;    /* mesh: our keepalive Pings */
+    int64_t ping_ms;      /* mesh: when the last one went out */
     char peer[64];
     char host[64];        /* the peer's address alone: what lock-outs and turns go by */
     bool authed;
@@ -160,13 +200,66 @@ struct gw {
     uint64_t c_refused[GW_REFUSE_COUNT]; /* opens that failed, by reason */
     uint64_t c_proto_errors, c_stream_errors, c_late_msgs, c_replaced;
     uint64_t c_bytes[2];       /* payload relayed: [0] initiator to acceptor, [1] back */
+    /* the mesh (gw_mesh.c, gw_presence.c) */
+    bool mesh_on;              /* a mesh certificate is configured */
+    char mesh_name[TUNNEL_NAME_MAX + 1]; /* ours: the CN of --mesh-cert */
+    char digest[TUNNEL_DIGEST_LEN + 1];  /* of our agents and rules */
+    tls_ctx_t *mesh_srv_tls, *mesh_cli_tls;
+    http_server_t *mesh_http;
+    gw_peer_t *peers;
+    hmap_t links;              /* peer gateway name -> its established link */
+    tunnel_mesh_t routes;      /* agent name -> gateway (ours included) */
+    uv_timer_t mesh_timer;
+    bool mesh_timer_started;
+    struct gw_mesh_refusal {   /* the last refused peers, for /status */
+        char name[TUNNEL_NAME_MAX + 1], addr[64], reason[200];
+        int64_t at_s;
+    } refusals[8];
+    size_t nrefusals;
+    uint64_t c_mesh_refused[GW_MESH_REFUSE_COUNT];
+    uint64_t c_mesh_links_total, c_mesh_streams_total, c_mesh_replaced;
+    size_t mesh_streams;       /* streams with a mesh leg now */
+};
+
+/* A configured peer (--peer URL): dialled until a link with it is up. */
+typedef enum gw_peer_state {
+    GW_PEER_DOWN,       /* waiting to dial (again) */
+    GW_PEER_CONNECTING, /* dialled, MeshHellos not yet exchanged */
+    GW_PEER_UP,         /* our link is the one in use */
+    GW_PEER_INBOUND,    /* its own link to us is the one in use: we do not dial */
+    GW_PEER_REFUSED,    /* the last attempt was refused (reason says why) */
+    GW_PEER_SELF,       /* the URL is this gateway's own: never dialled again */
+} gw_peer_state_t;
+
+struct gw_peer {
+    gw_t *gw;
+    char url[512];
+    char name[TUNNEL_NAME_MAX + 1]; /* learnt from its MeshHello */
+    gw_session_t *link;  /* our outbound link while it exists */
+    gw_peer_state_t state;
+    char reason[200];    /* why the last attempt failed */
+    int attempt;         /* failures since the last link */
+    int64_t next_ms;     /* next dial (monotonic) */
+    int64_t since_s;     /* state since (wall clock) */
+    bool removed;        /* no longer configured: freed once its link is gone */
+    gw_peer_t *next;
 };
 
 /* gw_session.c */
 void gw_session_accept(gw_t *gw, http_req_t *req);
+/* A session for a WebSocket the mesh accepted or dialled (ws may be NULL
+ * until ws_connect returns it: gw_session_attach). */
+gw_session_t *gw_session_new(gw_t *gw, bool mesh, const char *peer);
+void gw_session_attach(gw_session_t *s, ws_t *ws);
+extern const ws_cbs_t gw_session_cbs;
+/* The WebSocket options of agent sessions and mesh links. */
+void gw_session_ws_opts(const gw_t *gw, ws_opts_t *wo);
 /* A session becomes a logged-in agent (its key was right). */
 void gw_session_login(gw_session_t *s);
 void gw_session_close(gw_session_t *s, uint16_t code, const char *reason);
+/* A malformed or unexpected message: logged once, the session closed (1002;
+ * 1008 before login, which counts as a failed login of the address). */
+void gw_session_protocol_error(gw_session_t *s, const char *why);
 void gw_session_goaway(gw_session_t *s, const char *code, const char *reason, uint16_t wscode);
 void gw_session_sweep(gw_t *gw, int64_t now);
 int gw_send(gw_session_t *s, const tunnel_msg_t *m);
@@ -199,6 +292,47 @@ void gw_route_session_gone(gw_session_t *s, const char *reason);
 void gw_route_sweep(gw_t *gw, int64_t now);
 void gw_route_drained(gw_session_t *s);
 void gw_stream_reset(gw_stream_t *st, const char *reason);
+/* Ack towards a session: code (v2, may be NULL) only where it is understood. */
+void gw_send_ack(gw_session_t *s, const char *guid, size_t glen, bool ok, const char *msg,
+                 const char *code, int64_t window);
+
+/* gw_mesh.c */
+/* Options to state: certificates, our name, TLS contexts, listener, peers. */
+int gw_mesh_start(gw_t *gw);
+void gw_mesh_stop(gw_t *gw);
+void gw_mesh_free(gw_t *gw);
+/* SIGHUP: the fresh peer list and certificates; links whose peers left
+ * the list are closed; a changed digest closes every link (each side then
+ * checks the other again). */
+void gw_mesh_reload(gw_t *gw, const gw_opts_t *fresh, bool digest_changed);
+/* A dialled link is open: send our MeshHello. */
+void gw_mesh_open(gw_session_t *s);
+/* A message on a mesh session (decoded). */
+void gw_mesh_message(gw_session_t *s, const tunnel_msg_t *m);
+/* The mesh link s is closing (code/reason as the WebSocket says). */
+void gw_mesh_link_gone(gw_session_t *s, const char *reason);
+void gw_mesh_sweep(gw_t *gw, int64_t now);
+/* The established link to peer gateway `name`, or NULL. */
+gw_session_t *gw_mesh_link(gw_t *gw, const char *name);
+const char *gw_mesh_refuse_name(gw_mesh_refuse_t r);
+/* The bound mesh listener ("off" without one). */
+const char *gw_mesh_listen_addr(const gw_t *gw);
+/* The digest of agents + rules (tunnel_mesh_digest). */
+int gw_mesh_digest(const gw_agent_cfg_t *agents, size_t n, const tunnel_acl_t *acl, char out[65]);
+
+/* gw_presence.c */
+/* A local agent logged in / left: routes and announcements. */
+void gw_presence_login(gw_session_t *s);
+void gw_presence_logout(gw_session_t *s);
+/* A link came up: tell it who is logged in here. */
+void gw_presence_snapshot(gw_session_t *link);
+/* A Presence message on a link. */
+void gw_presence_recv(gw_session_t *link, const tunnel_msg_t *m);
+/* A link is gone for good: every route through its gateway goes. */
+void gw_presence_link_lost(gw_session_t *link);
+/* Where to send a stream for agent `name`: a local session or a link (NULL:
+ * offline). */
+gw_session_t *gw_presence_target(gw_t *gw, const char *name);
 
 /* gw_admin.c */
 int gw_admin_start(gw_t *gw);

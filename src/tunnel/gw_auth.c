@@ -347,7 +347,10 @@ void gw_auth_start(gw_session_t *s, const tunnel_msg_t *m)
     gw_t *gw = s->gw;
     memcpy(s->name, m->name.p, m->name.n);
     s->name[m->name.n] = '\0';
-    s->version = (m->has & TUNNEL_F_VERSION) && m->version >= 1 ? TUNNEL_PROTO_VERSION : 0;
+    /* the session speaks the lower of the two versions */
+    s->version = !(m->has & TUNNEL_F_VERSION)         ? 0
+                 : m->version >= TUNNEL_PROTO_VERSION ? TUNNEL_PROTO_VERSION
+                                                      : (int)m->version;
     /* Data towards this agent is cut to its cap (the seed's is unknown: ours) */
     s->max_message = gw->opts.max_message;
     if ((m->has & TUNNEL_F_MAXMSG) && m->max_message >= 16384 && m->max_message < s->max_message)

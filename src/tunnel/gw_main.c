@@ -69,13 +69,30 @@ static const cfg_opt_t gw_opt_table[] = {
     O("auth-log-interval", CFG_DURATION, auth_log_interval_ms, "1m", "DURATION",
       "failed logins are logged once per address per interval, with their count",
       .min = 1000, .max = 86400000),
+    O("peer", CFG_LIST, peers, NULL, "wss://HOST:PORT/mesh",
+      "another gateway of the mesh, dialled over mutual TLS (repeatable; two gateways may "
+      "list each other, one link stays; this gateway's own URL is skipped)"),
+    O("mesh-listen", CFG_STR, mesh_listen, NULL, "HOST:PORT",
+      "where other gateways connect (wss, path /mesh; empty: only dial --peer)",
+      .check = cfg_check_hostport),
+    O("mesh-cert", CFG_STR, mesh_cert, NULL, "FILE",
+      "this gateway's certificate for the mesh (PEM, from `outpost certs leaf`); its CN is "
+      "the gateway's name in the mesh"),
+    O("mesh-key", CFG_STR, mesh_key, NULL, "FILE",
+      "private key for --mesh-cert (default: the key inside its file)"),
+    O("mesh-ca", CFG_STR, mesh_ca, NULL, "FILE",
+      "the CA of gateway certificates (not the agents' --tls-ca); peers must chain to it"),
+    O("mesh-keepalive", CFG_DURATION, mesh_keepalive_ms, "5s", "DURATION",
+      "Ping period on mesh links; a link silent for 3 periods is dropped with its routes",
+      .min = 100, .max = 600000),
     CFG_END,
 };
 
 static const cfg_cmd_t gw_cmd = {
     .name = "gateway",
     .summary = "tunnel gateway: agents connect out over WebSocket; it routes TCP streams between "
-               "them\n(`outpost gateway hash-key < KEYFILE` prints the hash for an --agent entry)",
+               "them,\nalone or in a mesh of gateways (--peer, --mesh-listen)\n"
+               "(`outpost gateway hash-key < KEYFILE` prints the hash for an --agent entry)",
     .positional = NULL,
     .opts = gw_opt_table,
 };
@@ -155,6 +172,8 @@ static void on_sweep(uv_timer_t *t)
     gw_session_sweep(gw, now);
     gw_auth_sweep(gw, now);
     gw_route_sweep(gw, now);
+    if (gw->mesh_on)
+        gw_mesh_sweep(gw, now);
 }
 
 static void http_handler(http_req_t *req, void *ud)
@@ -172,6 +191,7 @@ static void on_stop(void *ud)
     gw_t *gw = ud;
     gw->stopping = true;
     log_info("shutdown", LF_U("agents", gw->nsessions), LF_U("streams", gw->nstreams));
+    gw_mesh_stop(gw);
     if (gw->sweep_started) {
         uv_timer_stop(&gw->sweep);
         uv_close((uv_handle_t *)&gw->sweep, NULL);
@@ -215,10 +235,19 @@ static void on_reload(void *ud)
             agents[i].cached = true;
         }
     }
+    char digest[TUNNEL_DIGEST_LEN + 1];
+    if (gw_mesh_digest(agents, nagents, &acl, digest) != 0) {
+        OPENSSL_cleanse(agents, nagents * sizeof *agents);
+        free(agents);
+        tunnel_acl_free(&acl);
+        cfg_free(&gw_cmd, &fresh);
+        log_error("reload_failed", LF_S("reason", "cannot digest the rules; keeping the old ones"));
+        return;
+    }
     /* Sessions whose agent was removed or whose key changed must log in again. */
     for (gw_session_t *s = gw->sessions, *next; s; s = next) {
         next = s->next;
-        if (!s->authed || s->closing)
+        if (!s->authed || s->closing || s->mesh)
             continue;
         const gw_agent_cfg_t *old = gw_agent_find(gw, s->name);
         bool keep = false;
@@ -236,10 +265,13 @@ static void on_reload(void *ud)
     gw->agents = agents;
     gw->nagents = nagents;
     gw->acl = acl;
+    bool changed = strcmp(digest, gw->digest) != 0;
+    str_copy(gw->digest, sizeof gw->digest, digest);
     if (gw->tls)
         tls_ctx_reload(gw->tls);
+    gw_mesh_reload(gw, &fresh, changed);
     cfg_free(&gw_cmd, &fresh);
-    log_info("reloaded", LF_U("agents", nagents), LF_U("rules", acl.n));
+    log_info("reloaded", LF_U("agents", nagents), LF_U("rules", acl.n), LF_S("digest", digest));
 }
 
 static int hash_key_main(int argc, char **argv)
@@ -311,6 +343,9 @@ static int start(gw_t *gw)
         return rc;
     hmap_init(&gw->by_name);
     gw_auth_init(gw);
+    if ((rc = gw_mesh_digest(gw->agents, gw->nagents, &gw->acl, gw->digest)) != 0 ||
+        (rc = gw_mesh_start(gw)) != 0)
+        return rc;
     http_server_opts_t ho = { .handler = http_handler, .ud = gw, .max_body_bytes = 4096,
                               .server_name = "outpost-gateway" };
     gw->http = http_server_new(gw->loop, &ho);
@@ -333,7 +368,8 @@ static int start(gw_t *gw)
     runtime_ready("gateway", LF_S("listen", http_server_addr(gw->http)),
                   LF_S("admin", gw->admin ? http_admin_addr(gw->admin) : "off"),
                   LF_S("path", o->path), LF_B("tls", gw->tls != NULL), LF_U("agents", gw->nagents),
-                  LF_U("rules", gw->acl.n));
+                  LF_U("rules", gw->acl.n), LF_S("mesh", gw->mesh_on ? gw->mesh_name : "off"),
+                  LF_S("mesh_listen", gw_mesh_listen_addr(gw)));
     return 0;
 }
 
@@ -354,6 +390,8 @@ int tunnel_gateway_main(int argc, char **argv)
     gw->argc = argc;
     gw->argv = (const char *const *)argv;
     gw->loop = uv_default_loop();
+    tunnel_mesh_init(&gw->routes);
+    hmap_init(&gw->links);
     int status = 1;
     if (runtime_init(&gw->rt, gw->loop, on_stop, on_reload, gw, gw->opts.drain_ms) == 0) {
         if (start(gw) == 0)
@@ -365,6 +403,8 @@ int tunnel_gateway_main(int argc, char **argv)
         }
     }
     gw_auth_free(gw);
+    gw_mesh_free(gw);
+    tunnel_mesh_free(&gw->routes);
     hmap_free(&gw->by_name);
     tunnel_wire_free(&gw->wire);
     if (gw->tls)

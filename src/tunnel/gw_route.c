@@ -8,6 +8,14 @@
  * a WebSocket because of one stream, so a stalled reader costs its window and
  * nothing else.
  *
+ * A leg's session may be a mesh link to another gateway (gw_mesh.c): a
+ * stream for an agent logged in elsewhere goes to that gateway's link, and
+ * one that comes in on a link goes to one of our agents, never further (one
+ * hop). The initiator is then the link's `From`, the rules are checked again
+ * and grants are bounded by the peer's max-window instead of ours. A target
+ * given as a DNS name (v2) is allowed by the rules' networks, which travel
+ * with it (Nets) for the acceptor to check the name's address against.
+ *
  * Version-0 agents (the seed protocol, no Window messages) are carried too:
  * towards them the gateway grants credit itself as their WebSocket drains;
  * from them, Data beyond the receiver's credit is held (one message) and that
@@ -64,6 +72,8 @@ static void stream_free(gw_stream_t *st)
     if (st->next)
         st->next->prev = st->prev;
     gw->nstreams--;
+    if (st->via_mesh)
+        gw->mesh_streams--;
     free(st);
 }
 
@@ -76,22 +86,25 @@ static void send_term(gw_leg_t *l, tunnel_term_mode_t mode, const char *reason)
     gw_sent(l->s, rc);
 }
 
-static void send_ack(gw_session_t *s, const char *guid, size_t glen, bool ok, const char *msg,
-                     int64_t window)
+void gw_send_ack(gw_session_t *s, const char *guid, size_t glen, bool ok, const char *msg,
+                 const char *code, int64_t window)
 {
-    if (s->closing || s->doomed)
+    if (s->closing || s->doomed || !s->ws)
         return;
-    gw_sent(s, tunnel_wire_ack(&s->gw->wire, s->ws, guid, glen, ok, msg, window));
+    /* Code is a version-2 key: older agents are spared it */
+    gw_sent(s, tunnel_wire_ack(&s->gw->wire, s->ws, guid, glen, ok, msg,
+                               s->version >= 2 && !ok ? code : NULL, window));
 }
 
-void gw_stream_reset(gw_stream_t *st, const char *reason)
+/* Why a stream that never opened failed, for the initiator's Ack Code. */
+static void reset_code(gw_stream_t *st, const char *code, const char *reason)
 {
     log_debug("stream_reset", LF_U("stream", st->id), LF_S("reason", reason));
     if (!st->open) {
         /* Never acknowledged: the initiator hears a failed Ack, not a reset. */
         gw_leg_t *init = &st->leg[0];
         if (init->s)
-            send_ack(init->s, init->guid, init->glen, false, reason, -1);
+            gw_send_ack(init->s, init->guid, init->glen, false, reason, code, -1);
         send_term(&st->leg[1], TUNNEL_TERM_RESET, reason);
     } else {
         send_term(&st->leg[0], TUNNEL_TERM_RESET, reason);
@@ -100,19 +113,80 @@ void gw_stream_reset(gw_stream_t *st, const char *reason)
     stream_free(st);
 }
 
+void gw_stream_reset(gw_stream_t *st, const char *reason)
+{
+    reset_code(st, TUNNEL_CODE_INVALID, reason);
+}
+
 static void stream_error(gw_stream_t *st, gw_session_t *by, const char *why)
 {
     st->gw->c_stream_errors++;
-    log_warn("stream_error", LF_U("stream", st->id), LF_S("agent", by->name), LF_S("reason", why));
+    log_warn("stream_error", LF_U("stream", st->id), LF_S(by->mesh ? "gateway" : "agent", by->name),
+             LF_S("reason", why));
     gw_stream_reset(st, why);
+}
+
+static void refuse(gw_session_t *s, const tunnel_msg_t *m, gw_refuse_t why, const char *code,
+                   const char *msg)
+{
+    s->gw->c_refused[why]++;
+    gw_send_ack(s, m->guid.p, m->guid.n, false, msg, code, -1);
+}
+
+/* Who may open a stream, and to what: the gateway's rules. An IP literal is
+ * checked as it is; a DNS name (v2) is allowed when some rule lets `from`
+ * reach `to` on that port, and the networks those rules name go with the
+ * Initiator, for the acceptor to check the name's addresses against: the
+ * name is resolved there, behind the acceptor, never here. */
+static bool acl_allows(gw_session_t *s, const tunnel_msg_t *m, const char *from,
+                       const char *target, const char *ip, char *nets, size_t netslen,
+                       bool *is_name)
+{
+    gw_t *gw = s->gw;
+    uint8_t a[16];
+    char msg[512];
+    *is_name = net_ip_parse(ip, a) != 0;
+    int n = 0;
+    if (!*is_name) {
+        n = tunnel_acl_match(&gw->acl, from, target, ip, m->port) != NULL;
+    } else if (!tunnel_host_valid(ip, strlen(ip))) {
+        refuse(s, m, GW_REFUSE_INVALID, TUNNEL_CODE_INVALID,
+               "Ip is neither an IP address nor a DNS name");
+        return false;
+    } else if ((n = tunnel_acl_nets(&gw->acl, from, target, m->port, nets, netslen)) < 0) {
+        refuse(s, m, GW_REFUSE_INVALID, TUNNEL_CODE_INVALID,
+               "the rules for this target name too many networks for a name target");
+        return false;
+    }
+    if (n > 0)
+        return true;
+    log_info("stream_denied", LF_S("from", from), LF_S("to", target), LF_S("ip", ip),
+             LF_I("port", m->port), LF_S("reason", "no ACL rule allows it"));
+    snprintf(msg, sizeof msg, "denied by ACL: %s may not reach %s:%u on %s", from, ip, m->port,
+             target);
+    refuse(s, m, GW_REFUSE_ACL, TUNNEL_CODE_ACL, msg);
+    return false;
+}
+
+/* The GUIDs a gateway gives its legs: "gw-N" towards agents; on a mesh link
+ * the dialling side's start with "c-" and the accepting side's with "s-",
+ * so the two gateways never pick the same one. */
+static size_t leg_guid(gw_session_t *t, uint64_t id, char *out, size_t len)
+{
+    const char *pre = !t->mesh ? "gw-" : t->outbound ? "c-" : "s-";
+    return (size_t)snprintf(out, len, "%s%llu", pre, (unsigned long long)id);
 }
 
 void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
 {
     gw_t *gw = s->gw;
-    char target[TUNNEL_NAME_MAX + 1], ip[TUNNEL_IP_MAX + 1], msg[512];
+    char target[TUNNEL_NAME_MAX + 1], ip[TUNNEL_IP_MAX + 1], from[TUNNEL_NAME_MAX + 1];
+    char msg[512], nets[TUNNEL_NETS_MAX + 1] = "";
     cstr(target, sizeof target, m->gatename);
     cstr(ip, sizeof ip, m->ip);
+    /* on a mesh link the initiator is named by the peer gateway, which
+     * authenticated it; from an agent it is the agent */
+    cstr(from, sizeof from, s->mesh ? m->from : (tunnel_str_t){ s->name, strlen(s->name) });
     gw_leg_t *dup = find_leg(s, m->guid);
     if (dup) {
         stream_error(dup->st, s, "GUID reused by a new Initiator");
@@ -121,40 +195,45 @@ void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
     const char *deny = NULL;
     gw_refuse_t why = GW_REFUSE_INVALID;
     uint64_t window = gw->opts.legacy_window;
-    if (m->guid.n >= 3 && memcmp(m->guid.p, "gw-", 3) == 0)
+    const char *peer_pre = s->outbound ? "s-" : "c-";
+    if (!s->mesh && m->guid.n >= 3 && memcmp(m->guid.p, "gw-", 3) == 0)
         deny = "GUIDs starting with gw- are reserved for the gateway";
-    else if ((int64_t)hmap_len(&s->streams) >= gw->opts.max_streams)
+    else if (s->mesh && (m->guid.n < 3 || memcmp(m->guid.p, peer_pre, 2) != 0))
+        deny = "a mesh Initiator's GUID must carry its gateway's prefix";
+    else if (s->mesh && (!(m->has & TUNNEL_F_FROM) || !gw_agent_find(gw, from)))
+        deny = "a mesh Initiator must name a configured agent as its initiator (From)";
+    else if ((int64_t)hmap_len(&s->streams) >= gw->opts.max_streams && !s->mesh)
         deny = "too many streams on this agent", why = GW_REFUSE_LIMIT;
     else if (s->version >= 1 && !(m->has & TUNNEL_F_WINDOW))
         deny = "Window is required in protocol version 1";
-    else if (s->version >= 1 && (m->window < GW_MIN_WINDOW || m->window > gw->opts.max_window))
+    else if (s->version >= 1 && (m->window < GW_MIN_WINDOW || m->window > s->max_window))
         deny = "Window out of range";
     if (s->version >= 1 && (m->has & TUNNEL_F_WINDOW))
         window = m->window;
     if (deny) {
-        gw->c_refused[why]++;
-        send_ack(s, m->guid.p, m->guid.n, false, deny, -1);
+        refuse(s, m, why, why == GW_REFUSE_LIMIT ? TUNNEL_CODE_LIMIT : TUNNEL_CODE_INVALID, deny);
         return;
     }
-    if (!tunnel_acl_match(&gw->acl, s->name, target, ip, m->port)) {
-        gw->c_refused[GW_REFUSE_ACL]++;
-        log_info("stream_denied", LF_S("from", s->name), LF_S("to", target), LF_S("ip", ip),
-                 LF_I("port", m->port), LF_S("reason", "no ACL rule allows it"));
-        snprintf(msg, sizeof msg, "denied by ACL: %s may not reach %s:%u on %s", s->name, ip,
-                 m->port, target);
-        send_ack(s, m->guid.p, m->guid.n, false, msg, -1);
+    bool is_name;
+    if (!acl_allows(s, m, from, target, ip, nets, sizeof nets, &is_name))
         return;
-    }
-    gw_session_t *t = hmap_get(&gw->by_name, target, strlen(target));
+    /* One hop: a stream from a peer goes to an agent of ours or nowhere. */
+    gw_session_t *t = s->mesh ? hmap_get(&gw->by_name, target, strlen(target))
+                              : gw_presence_target(gw, target);
     if (!t || t->closing) {
-        gw->c_refused[GW_REFUSE_OFFLINE]++;
         snprintf(msg, sizeof msg, "agent %s is offline", target);
-        send_ack(s, m->guid.p, m->guid.n, false, msg, -1);
+        refuse(s, m, GW_REFUSE_OFFLINE, TUNNEL_CODE_OFFLINE, msg);
+        return;
+    }
+    if (is_name && t->version < 2) {
+        snprintf(msg, sizeof msg, "agent %s cannot resolve names (protocol version %d)", target,
+                 t->version);
+        refuse(s, m, GW_REFUSE_INVALID, TUNNEL_CODE_INVALID, msg);
         return;
     }
     gw_stream_t *st = calloc(1, sizeof *st);
     if (!st) {
-        send_ack(s, m->guid.p, m->guid.n, false, "out of memory", -1);
+        gw_send_ack(s, m->guid.p, m->guid.n, false, "out of memory", TUNNEL_CODE_LIMIT, -1);
         return;
     }
     st->gw = gw;
@@ -162,25 +241,28 @@ void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
     st->created_ms = clock_mono_ms();
     st->deadline_ms = st->created_ms + gw->opts.open_timeout_ms;
     str_copy(st->ip, sizeof st->ip, ip);
+    str_copy(st->from, sizeof st->from, from);
+    str_copy(st->to, sizeof st->to, target);
     st->port = m->port;
+    st->via_mesh = s->mesh || t->mesh;
     gw_leg_t *a = &st->leg[0], *b = &st->leg[1];
     a->st = b->st = st;
     a->s = s;
     memcpy(a->guid, m->guid.p, m->guid.n);
     a->glen = m->guid.n;
     b->s = t;
-    b->glen = (size_t)snprintf(b->guid, sizeof b->guid, "gw-%llu", (unsigned long long)st->id);
+    b->glen = leg_guid(t, st->id, b->guid, sizeof b->guid);
     tunnel_dir_init(&a->tx, 0);      /* until the acceptor's Ack */
     tunnel_dir_init(&b->tx, window); /* the initiator's grant */
     if (hmap_put(&s->streams, a->guid, a->glen, a) != 0) {
         free(st);
-        send_ack(s, m->guid.p, m->guid.n, false, "out of memory", -1);
+        gw_send_ack(s, m->guid.p, m->guid.n, false, "out of memory", TUNNEL_CODE_LIMIT, -1);
         return;
     }
     if (hmap_put(&t->streams, b->guid, b->glen, b) != 0) {
         hmap_del(&s->streams, a->guid, a->glen);
         free(st);
-        send_ack(s, m->guid.p, m->guid.n, false, "out of memory", -1);
+        gw_send_ack(s, m->guid.p, m->guid.n, false, "out of memory", TUNNEL_CODE_LIMIT, -1);
         return;
     }
     st->next = gw->streams;
@@ -189,18 +271,26 @@ void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
     gw->streams = st;
     gw->nstreams++;
     gw->c_streams_total++;
+    if (st->via_mesh) {
+        gw->mesh_streams++;
+        gw->c_mesh_streams_total++;
+    }
     tunnel_msg_t fwd = { .type = TUNNEL_INITIATOR, .has = TUNNEL_F_FROM };
     fwd.guid = (tunnel_str_t){ b->guid, b->glen };
     fwd.ip = m->ip;
     fwd.port = m->port;
     fwd.gatename = m->gatename;
-    fwd.from = tunnel_s(s->name);
+    fwd.from = tunnel_s(from);
     if (t->version >= 1) {
         fwd.window = window;
         fwd.has |= TUNNEL_F_WINDOW;
     }
-    log_debug("stream_open", LF_U("stream", st->id), LF_S("from", s->name), LF_S("to", target),
-              LF_S("ip", ip), LF_I("port", m->port));
+    if (is_name) {
+        fwd.nets = tunnel_s(nets);
+        fwd.has |= TUNNEL_F_NETS;
+    }
+    log_debug("stream_open", LF_U("stream", st->id), LF_S("from", from), LF_S("to", target),
+              LF_S("ip", ip), LF_I("port", m->port), LF_S("via", t->mesh ? t->name : "-"));
     gw_send(t, &fwd);
 }
 
@@ -230,22 +320,24 @@ void gw_route_ack(gw_session_t *s, const tunnel_msg_t *m)
         return;
     }
     gw_leg_t *a = &st->leg[0];
-    char msg[TUNNEL_TEXT_MAX + 1];
+    char msg[TUNNEL_TEXT_MAX + 1], code[32];
     cstr(msg, sizeof msg, m->message);
+    cstr(code, sizeof code, m->code);
     if (!m->ok) {
         gw->c_refused[GW_REFUSE_AGENT]++;
-        log_info("stream_refused", LF_U("stream", st->id), LF_S("from", a->s ? a->s->name : ""),
-                 LF_S("to", s->name), LF_S("ip", st->ip), LF_I("port", st->port),
+        log_info("stream_refused", LF_U("stream", st->id), LF_S("from", st->from),
+                 LF_S("to", st->to), LF_S("ip", st->ip), LF_I("port", st->port),
                  LF_S("reason", msg));
         if (a->s)
-            send_ack(a->s, a->guid, a->glen, false, msg[0] ? msg : "refused", -1);
+            gw_send_ack(a->s, a->guid, a->glen, false, msg[0] ? msg : "refused",
+                        code[0] ? code : NULL, -1);
         stream_free(st);
         return;
     }
     uint64_t window = gw->opts.legacy_window;
     if (s->version >= 1) {
         if (!(m->has & TUNNEL_F_WINDOW) || m->window < GW_MIN_WINDOW ||
-            m->window > gw->opts.max_window) {
+            m->window > s->max_window) {
             stream_error(st, s, "Ack without a valid Window");
             return;
         }
@@ -254,7 +346,8 @@ void gw_route_ack(gw_session_t *s, const tunnel_msg_t *m)
     st->open = true;
     tunnel_dir_init(&a->tx, window);
     if (a->s)
-        send_ack(a->s, a->guid, a->glen, true, msg, a->s->version >= 1 ? (int64_t)window : -1);
+        gw_send_ack(a->s, a->guid, a->glen, true, msg, NULL,
+                    a->s->version >= 1 ? (int64_t)window : -1);
     log_debug("stream_accepted", LF_U("stream", st->id));
 }
 
@@ -379,7 +472,9 @@ void gw_route_window(gw_session_t *s, const tunnel_msg_t *m)
         stream_error(st, s, "Window before Ack");
         return;
     }
-    if (tunnel_dir_grant(&o->tx, m->credit, s->gw->opts.max_window, &why) != 0) {
+    /* s grants: within its own bound (an agent's: our --max-window; a mesh
+     * link's: the peer's, whose agents' windows are within it) */
+    if (tunnel_dir_grant(&o->tx, m->credit, s->max_window, &why) != 0) {
         stream_error(st, s, why);
         return;
     }
@@ -454,14 +549,14 @@ void gw_route_session_gone(gw_session_t *s, const char *reason)
                 hmap_del(&s->streams, st->leg[j].guid, st->leg[j].glen);
                 st->leg[j].s = NULL;
             }
-        gw_stream_reset(st, reason);
+        reset_code(st, TUNNEL_CODE_OFFLINE, reason);
     }
     free(all);
     if (!all) /* out of memory: still never leave dangling legs */
         while ((l = hmap_next(&s->streams, &(size_t){ 0 }, NULL))) {
             l->s = NULL;
             hmap_del(&s->streams, l->guid, l->glen);
-            gw_stream_reset(l->st, reason);
+            reset_code(l->st, TUNNEL_CODE_OFFLINE, reason);
         }
 }
 
@@ -472,10 +567,9 @@ void gw_route_sweep(gw_t *gw, int64_t now)
         if (!st->open && now > st->deadline_ms) {
             gw->c_refused[GW_REFUSE_TIMEOUT]++;
             char msg[160];
-            snprintf(msg, sizeof msg, "open timeout: agent %s did not answer",
-                     st->leg[1].s ? st->leg[1].s->name : "?");
+            snprintf(msg, sizeof msg, "open timeout: agent %s did not answer", st->to);
             log_info("stream_open_timeout", LF_U("stream", st->id), LF_S("reason", msg));
-            gw_stream_reset(st, msg); /* frees st only: sends and resumes are
+            reset_code(st, TUNNEL_CODE_TIMEOUT, msg); /* frees st only: sends and resumes are
                                        * deferred (gw_sent, ws_resume), so next
                                        * stays valid */
         }

@@ -102,7 +102,7 @@ int tunnel_wire_term(tunnel_wire_t *w, ws_t *ws, int version, const char *guid, 
 }
 
 int tunnel_wire_ack(tunnel_wire_t *w, ws_t *ws, const char *guid, size_t glen, bool ok,
-                    const char *message, int64_t window)
+                    const char *message, const char *code, int64_t window)
 {
     tunnel_msg_t m = { .type = TUNNEL_ACK, .ok = ok, .has = TUNNEL_F_MESSAGE };
     m.message = tunnel_s(message ? message : "");
@@ -115,6 +115,10 @@ int tunnel_wire_ack(tunnel_wire_t *w, ws_t *ws, const char *guid, size_t glen, b
     if (window >= 0) {
         m.window = (uint64_t)window;
         m.has |= TUNNEL_F_WINDOW;
+    }
+    if (code && *code) {
+        m.code = tunnel_s(code);
+        m.has |= TUNNEL_F_CODE;
     }
     return tunnel_wire_send(w, ws, &m);
 }

@@ -40,9 +40,10 @@ int tunnel_wire_window(tunnel_wire_t *w, ws_t *ws, const char *guid, size_t glen
 /* v1 peers get Mode and Reason; v0 peers a bare Terminator{GUID}. */
 int tunnel_wire_term(tunnel_wire_t *w, ws_t *ws, int version, const char *guid, size_t glen,
                      tunnel_term_mode_t mode, const char *reason);
-/* Ack for a stream. window < 0: omitted. guid NULL: omitted (v0 peers). */
+/* Ack for a stream. window < 0: omitted. guid NULL: omitted (v0 peers).
+ * code (v2: why it failed, TUNNEL_CODE_*): NULL omits it. */
 int tunnel_wire_ack(tunnel_wire_t *w, ws_t *ws, const char *guid, size_t glen, bool ok,
-                    const char *message, int64_t window);
+                    const char *message, const char *code, int64_t window);
 
 /* A random version-4 UUID as text (37 bytes with the NUL). */
 void tunnel_guid_new(char out[37]);

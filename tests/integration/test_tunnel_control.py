@@ -135,7 +135,11 @@ def test_bad_key_is_refused(outpost, tmp_path):
 
 
 def test_gateway_restart_reconnects(outpost, tmp_path, echo):
-    gw, a, b = pair(outpost, tmp_path, ["from=a to=b net=* ports=*"], ["net=127.0.0.0/8 ports=*"])
+    """Streams end with the gateway; a local connection made while it is
+    away waits for the link (--link-wait): reset with a log line when none
+    comes in time, carried when the agents are back in time."""
+    gw, a, b = pair(outpost, tmp_path, ["from=a to=b net=* ports=*"], ["net=127.0.0.0/8 ports=*"],
+                    extra=["--link-wait", "4s"])
     port = port_of(add_forward(a, echo.port))
     held = socket.create_connection(("127.0.0.1", port), timeout=10)
     held.sendall(b"1")
@@ -143,16 +147,25 @@ def test_gateway_restart_reconnects(outpost, tmp_path, echo):
     gw_port = gw.addr()[1]
     na, nb = len(a.lines), len(b.lines)
     gw.stop()
-    # streams end on both sides, and new connections are refused at once
+    # streams end on both sides
     with pytest.raises(ConnectionResetError):
         held.recv(10)
     held.close()
     a.wait_for(r"gateway_disconnected", start=na)
-    assert closed_quickly(port) < 2.0
+    # no link within --link-wait: the waiting client is reset, and the log says why
+    waited = closed_quickly(port, timeout=10)
+    assert 3.5 < waited < 8, waited
+    a.wait_for(r"forward_wait_expired .*reason=\"no gateway link within --link-wait\"", start=na)
+    # a client that arrives now waits, and is served once the gateway is back
+    early = socket.create_connection(("127.0.0.1", port), timeout=10)
+    early.sendall(b"early bytes")
     gw2 = start_gateway(outpost, tmp_path / "again", {"a": "key-a", "b": "key-b"},
                         ["from=a to=b net=* ports=*"], port=gw_port)
     wait_connected(a, start=na)
     wait_connected(b, start=nb)
+    early.shutdown(socket.SHUT_WR)
+    assert read_all(early) == b"early bytes"
+    early.close()
     echo_ok(port)
     gw2.stop()
 
@@ -339,11 +352,11 @@ def test_connect_timeout(outpost, tmp_path):
 def test_keepalive_detects_a_hung_gateway(outpost, tmp_path, echo):
     """A gateway that stops answering (stopped process, dead path) is noticed
     by the agents' Ping within --keepalive + --keepalive-timeout: the link is
-    dropped, local clients are refused at once, and the agents come back when
-    the gateway does."""
+    dropped, local clients are refused at once (--link-wait 0), and the
+    agents come back when the gateway does."""
     gw, a, b = pair(outpost, tmp_path, ["from=a to=b net=* ports=*"], ["net=127.0.0.0/8 ports=*"],
                     extra=["--keepalive", "300ms", "--keepalive-timeout", "500ms",
-                           "--connect-timeout", "1s"])
+                           "--connect-timeout", "1s", "--link-wait", "0"])
     port = port_of(add_forward(a, echo.port))
     echo_ok(port)
     na, nb = len(a.lines), len(b.lines)

@@ -2,7 +2,8 @@
 WebSocket client (to speak the tunnel protocol by hand, malformed frames
 included), TCP test servers (echo, hashing sink, source), a topology
 builder (one gateway and two agents on loopback) and logins by hand, a
-flood of them included."""
+flood of them included; for the mesh: gateway certificates, gateways that
+peer with each other, agents with several gateways, and a SOCKS5 client."""
 import hashlib
 import json
 import os
@@ -13,7 +14,9 @@ import sys
 import threading
 import time
 
-from conftest import outpost_bin
+import requests
+
+from conftest import outpost_bin, run_outpost
 
 # ---- msgpack (just what the tunnel uses) -----------------------------------
 
@@ -112,6 +115,7 @@ def mp_unpack(b, i=0):
 
 HANDSHAKE, INITIATOR, DATA, TERMINATOR, WINDOW, PING, PONG, GOAWAY, ACK = (
     1, 2, 3, 4, 5, 6, 7, 8, 0xFF)
+MESH_HELLO, PRESENCE = 9, 10
 
 
 def msg(t, **kw):
@@ -129,11 +133,13 @@ def parse(m):
 class RawWS:
     """Blocking RFC 6455 client: sends masked frames, reads whole messages."""
 
-    def __init__(self, host, port, path="/tunnel", timeout=10, source=None):
+    def __init__(self, host, port, path="/tunnel", timeout=10, source=None, ssl_ctx=None):
         # source: a local address to connect from (any 127.x.y.z works on
-        # loopback), to stand for another client host
+        # loopback), to stand for another client host; ssl_ctx: wss
         self.s = socket.create_connection((host, port), timeout=timeout,
                                           source_address=(source, 0) if source else None)
+        if ssl_ctx:
+            self.s = ssl_ctx.wrap_socket(self.s, server_hostname=host)
         key = "dGhlIHNhbXBsZSBub25jZQ=="
         self.s.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
                         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
@@ -419,6 +425,189 @@ def connect_retry(port, timeout=10):
         if time.monotonic() > deadline:
             raise AssertionError(f"forward on port {port} never carried a stream")
         time.sleep(0.05)
+
+
+def transfer_to_sink(port, data, timeout=60):
+    """Send data through a forward to a hashing sink: -> (sha256, n) it saw."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+        view = memoryview(data)
+        for i in range(0, len(data), 1 << 20):
+            c.sendall(view[i:i + (1 << 20)])
+        c.shutdown(socket.SHUT_WR)
+        h, n = read_all(c).decode().split()
+        return h, int(n)
+
+
+# ---- the mesh ------------------------------------------------------------------
+
+GW_AUTH = {"Authorization": "Bearer admintoken"}
+AG_AUTH = {"Authorization": "Bearer agenttoken"}
+
+
+class MeshPKI:
+    """A gateway CA (`outpost certs root`) and one certificate per gateway
+    (`outpost certs leaf --cn NAME --ip 127.0.0.1`), plus a rogue CA."""
+
+    def __init__(self, d):
+        self.d = d
+        d.mkdir(parents=True, exist_ok=True)
+        for name, org in (("mesh-root", "Mesh Root"), ("rogue", "Rogue Root")):
+            r = run_outpost("certs", "root", "--out", str(d / name), "--subject-org-name", org)
+            assert r.returncode == 0, r.stderr
+
+    def leaf(self, name, ca="mesh-root", cn=None):
+        out = self.d / name
+        if not (self.d / f"{name}.pkeycert.pem").exists():
+            r = run_outpost("certs", "leaf", "--out", str(out), "--cn", cn or name, "--ip",
+                            "127.0.0.1", "--ca-cert", str(self.d / f"{ca}.cert.pem"),
+                            "--ca-key", str(self.d / f"{ca}.key.pem"))
+            assert r.returncode == 0, r.stderr
+        return str(self.d / f"{name}.pkeycert.pem")
+
+    @property
+    def ca(self):
+        return str(self.d / "mesh-root.cert.pem")
+
+    def client_ctx(self, name):
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(self.ca)
+        ctx.load_cert_chain(self.leaf(name))
+        return ctx
+
+
+def mesh_gateway(outpost, tmp_path, pki, name, agents, rules, mesh_port, peers=(), extra=(),
+                 port=0, ready=True, cert=None, env=None):
+    """A gateway of a mesh: agents over plain ws (as start_gateway), peers
+    over wss with the gateway certificate `name` (or `cert`)."""
+    args = ["gateway", "--listen", f"127.0.0.1:{port}", "--admin-listen", "127.0.0.1:0",
+            "--insecure", "--data-dir", str(tmp_path / name), "--api-token", "admintoken",
+            "--open-timeout", "5s", "--mesh-cert", pki.leaf(cert or name), "--mesh-ca", pki.ca,
+            "--mesh-listen", f"127.0.0.1:{mesh_port}", "--mesh-keepalive", "1s"]
+    for agent, key in agents.items():
+        args += ["--agent", f"name={agent} key-hash={key_hash(key)}"]
+    for r in rules:
+        args += ["--rule", r]
+    for p in peers:
+        args += ["--peer", f"wss://127.0.0.1:{p}/mesh"]
+    return outpost(*args, *extra, ready=ready, env=env)
+
+
+def mesh_agent(outpost, tmp_path, gws, name, key, forwards=(), allow=(), extra=(), ready=True,
+               env=None):
+    """An agent with one or several gateways (failover in that order): daemons
+    (their ws:// URL) or URLs."""
+    args = ["agent", "--insecure", "--name", name, "--key", key, "--listen", "127.0.0.1:0",
+            "--data-dir", str(tmp_path / name), "--api-token", "agenttoken",
+            "--reconnect-min", "100ms", "--reconnect-max", "1s"]
+    for g in gws:
+        if isinstance(g, str):  # a URL as it is (a name to resolve, say)
+            args += ["--gateway", g]
+            continue
+        host, port = g.addr()
+        args += ["--gateway", f"ws://{host}:{port}/tunnel"]
+    for f in forwards:
+        args += ["--forward", f]
+    for a in allow:
+        args += ["--allow", a]
+    return outpost(*args, *extra, ready=ready, env=env)
+
+
+def small_quarantine():
+    """Environment for daemons whose RSS a test measures: under ASan the
+    allocator's quarantine of freed blocks is kept small, or it alone would
+    show as growth (without ASan the variable is ignored)."""
+    return {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") +
+            ":quarantine_size_mb=4:thread_local_quarantine_size_kb=256"}
+
+
+def api(d, path, auth=GW_AUTH, key="admin"):
+    r = requests.get(d.url(key) + path, headers=auth, timeout=5)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def routes(gw):
+    """agent -> gateway, as this gateway's routing table has it."""
+    return {r["agent"]: r["gateway"] for r in api(gw, "/api/routes")}
+
+
+def wait_until(pred, timeout=15, what="condition", step=0.05):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = pred()
+            if last:
+                return last
+        except (OSError, AssertionError, requests.RequestException) as e:
+            last = e
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def add_forward(agent, remote, gateway, ip="127.0.0.1", local=0):
+    r = requests.post(agent.url() + "/api/forwards", headers=AG_AUTH, timeout=5,
+                      json={"local": local, "gateway": gateway, "ip": ip, "remote": remote})
+    assert r.status_code == 201, r.text
+    return int(r.json()["local"].rsplit(":", 1)[1])
+
+
+def pss_kb(pid):
+    """Proportional set size: RSS without counting shared pages twice."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return rss_kb(pid)
+
+
+# ---- a SOCKS5 client ------------------------------------------------------------
+
+
+def socks_connect(port, host, dport, user=None, password=None, timeout=10):
+    """A SOCKS5 CONNECT through 127.0.0.1:port -> (socket or None, reply code).
+    host: an IPv4 literal is sent as one, anything else as a domain name."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(b"\x05\x01" + (b"\x02" if user else b"\x00"))
+    ver, method = _recv_exact(s, 2)
+    assert ver == 5, ver
+    if method == 0xFF:
+        s.close()
+        return None, "no acceptable method"
+    if method == 2:
+        u, p = user.encode(), password.encode()
+        s.sendall(b"\x01" + bytes([len(u)]) + u + bytes([len(p)]) + p)
+        _, status = _recv_exact(s, 2)
+        if status != 0:
+            s.close()
+            return None, "authentication failed"
+    try:
+        addr = b"\x01" + socket.inet_aton(host)
+    except OSError:
+        addr = b"\x03" + bytes([len(host)]) + host.encode()
+    s.sendall(b"\x05\x01\x00" + addr + struct.pack(">H", dport))
+    head = _recv_exact(s, 4)
+    assert head[0] == 5, head
+    rep, atyp = head[1], head[3]
+    _recv_exact(s, {1: 4, 4: 16}.get(atyp, 0) + 2)
+    if rep != 0:
+        s.close()
+        return None, rep
+    return s, 0
+
+
+def _recv_exact(s, n):
+    out = b""
+    while len(out) < n:
+        d = s.recv(n - len(out))
+        if not d:
+            raise ConnectionError(f"closed after {len(out)} of {n} bytes")
+        out += d
+    return out
 
 
 # ---- logins by hand ------------------------------------------------------------

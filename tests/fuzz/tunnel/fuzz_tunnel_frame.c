@@ -50,7 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         !same_str(r.ip, m.ip) || !same_str(r.gatename, m.gatename) ||
         !same_str(r.from, m.from) || !same_str(r.data, m.data) ||
         !same_str(r.reason, m.reason) || !same_str(r.code, m.code) ||
-        !same_str(r.message, m.message))
+        !same_str(r.message, m.message) || r.max_window != m.max_window ||
+        r.epoch != m.epoch || r.online != m.online || !same_str(r.digest, m.digest) ||
+        !same_str(r.gateway, m.gateway) || !same_str(r.nets, m.nets))
         abort();
     tunnel_decoder_free(&dec2);
     buf_free(&b);

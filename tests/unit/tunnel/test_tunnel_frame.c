@@ -434,6 +434,113 @@ static void test_names(void **state)
     assert_string_equal(tunnel_term_mode_name(TUNNEL_TERM_FIN), "fin");
 }
 
+/* Version 2: the mesh's messages, Ack Code, Nets, names as targets. */
+static void test_v2_messages(void **state)
+{
+    buf_t b = BUF_INIT(4096);
+    tunnel_msg_t m, d;
+    const char *why;
+    static const char dg[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    memset(&m, 0, sizeof m);
+    m.type = TUNNEL_MESH_HELLO;
+    m.name = tunnel_s("gw1");
+    m.version = 2;
+    m.digest = tunnel_s(dg);
+    m.max_message = 1 << 20;
+    m.max_window = 16 << 20;
+    m.has = TUNNEL_F_MAXMSG | TUNNEL_F_MAXWIN;
+    assert_int_equal(tunnel_encode(&b, &m), 0);
+    assert_int_equal(decode(&b, &d, NULL), 0);
+    assert_int_equal(d.type, TUNNEL_MESH_HELLO);
+    assert_str(d.name, "gw1");
+    assert_str(d.digest, dg);
+    assert_int_equal(d.version, 2);
+    assert_int_equal(d.max_window, 16 << 20);
+    buf_reset(&b);
+
+    memset(&m, 0, sizeof m);
+    m.type = TUNNEL_PRESENCE;
+    m.name = tunnel_s("site-a");
+    m.gateway = tunnel_s("gw3");
+    m.epoch = 1796299358251ull;
+    m.online = false;
+    assert_int_equal(tunnel_encode(&b, &m), 0);
+    assert_int_equal(decode(&b, &d, NULL), 0);
+    assert_int_equal(d.type, TUNNEL_PRESENCE);
+    assert_str(d.gateway, "gw3");
+    assert_int_equal(d.epoch, 1796299358251ull);
+    assert_false(d.online);
+    assert_true(d.has & TUNNEL_F_ONLINE);
+    /* Online is its own key: Ok stays untouched */
+    assert_false(d.ok);
+    buf_reset(&b);
+
+    memset(&m, 0, sizeof m);
+    m.type = TUNNEL_INITIATOR;
+    m.guid = tunnel_s("c-7");
+    m.ip = tunnel_s("intranet.example");
+    m.port = 443;
+    m.gatename = tunnel_s("b");
+    m.nets = tunnel_s("10.0.0.0/8,192.168.1.7/32");
+    m.has = TUNNEL_F_NETS;
+    assert_int_equal(tunnel_encode(&b, &m), 0);
+    assert_int_equal(decode(&b, &d, NULL), 0);
+    assert_str(d.nets, "10.0.0.0/8,192.168.1.7/32");
+    assert_str(d.ip, "intranet.example");
+    buf_reset(&b);
+
+    memset(&m, 0, sizeof m);
+    m.type = TUNNEL_ACK;
+    m.guid = tunnel_s("a1");
+    m.message = tunnel_s("denied by ACL");
+    m.code = tunnel_s(TUNNEL_CODE_ACL);
+    m.has = TUNNEL_F_GUID | TUNNEL_F_MESSAGE | TUNNEL_F_CODE;
+    assert_int_equal(tunnel_encode(&b, &m), 0);
+    assert_int_equal(decode(&b, &d, NULL), 0);
+    assert_str(d.code, "acl");
+    buf_free(&b);
+
+    /* required keys, and values checked */
+    static const char nodig[] = "\x82\xa4Name\xa3gw1\xa7Version\x02";
+    assert_int_equal(decode_raw(TUNNEL_MESH_HELLO, nodig, sizeof nodig - 1, &d, &why), -EBADMSG);
+    assert_string_equal(why, "missing key Digest");
+    static const char upper[] = "\x83\xa4Name\xa3gw1\xa7Version\x02\xa6" "Digest\xd9\x40"
+                                "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef";
+    assert_int_equal(decode_raw(TUNNEL_MESH_HELLO, upper, sizeof upper - 1, &d, &why), -EBADMSG);
+    assert_string_equal(why, "bad value for key Digest");
+    static const char pres[] = "\x83\xa4Name\xa1x\xa7Gateway\xa3gw1\xa5" "Epoch\x05";
+    assert_int_equal(decode_raw(TUNNEL_PRESENCE, pres, sizeof pres - 1, &d, &why), -EBADMSG);
+    assert_string_equal(why, "missing key Online");
+    static const char badgw[] = "\x84\xa4Name\xa1x\xa7Gateway\xa3g w\xa5" "Epoch\x05\xa6Online\xc3";
+    assert_int_equal(decode_raw(TUNNEL_PRESENCE, badgw, sizeof badgw - 1, &d, &why), -EBADMSG);
+    assert_string_equal(why, "bad value for key Gateway");
+    /* Nets in another message type is an unknown key there: skipped */
+    static const char dn[] = "\x83\xa4GUID\xa1x\xa4" "Data\xa1z\xa4Nets\xa1*";
+    assert_int_equal(decode_raw(TUNNEL_DATA, dn, sizeof dn - 1, &d, &why), 0);
+    assert_false(d.has & TUNNEL_F_NETS);
+}
+
+static void test_host_valid(void **state)
+{
+    static const char *ok[] = { "localhost", "intranet.example", "a-b.c_d.example.", "1.2.3.4",
+                                "x" };
+    static const char *bad[] = { "", ".", "-a.example", "a-.example", "a..b", ".a", "a b",
+                                 "a/b", "caf\xc3\xa9", "a:80" };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        assert_true(tunnel_host_valid(ok[i], strlen(ok[i])));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(tunnel_host_valid(bad[i], strlen(bad[i])));
+    char label[70];
+    memset(label, 'a', 64);
+    assert_false(tunnel_host_valid(label, 64)); /* a label of 64 */
+    assert_true(tunnel_host_valid(label, 63));
+    char longname[260];
+    for (int i = 0; i < 254; i++)
+        longname[i] = i % 2 ? '.' : 'a';
+    assert_false(tunnel_host_valid(longname, 255)); /* over 253 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +555,8 @@ int main(void)
         cmocka_unit_test(test_data_head_matches_encoder),
         cmocka_unit_test(test_encode_refuses_invalid),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_v2_messages),
+        cmocka_unit_test(test_host_valid),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
