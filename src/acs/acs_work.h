@@ -116,6 +116,11 @@ bool acs_work_queued(acs_t *a, const char *device_id);
 /* Whether the device is in a session (its work began and has not ended). */
 bool acs_work_live(const acs_t *a, const char *device_id);
 
+/* Work queued during a turn (acs_work_queued, acs_work_delegate_done) is
+ * looked for before that turn ends: once every source said "nothing", they
+ * are asked again from the first (a few times per turn at most). So a task
+ * the operator or provisioning queued goes out in this session. */
+
 /* ---- For acs_main: the live works by device -------------------------------------- */
 void acs_work_init(acs_t *a);
 /* At exit, once every session ended and the store worker is gone. */
@@ -187,6 +192,18 @@ extern const acs_work_source_t acs_work_prov;
  * not be encoded (it never will: give it up, failed). 0 for rpc == NULL.
  * w and the state stay valid after it returns. */
 int acs_work_put(acs_work_t *w, int rc, const cwmp_msg_t *rpc);
+/* A task carried out by provisioning instead of the tasks source: a
+ * get_params / set_params naming virtual parameters (VirtualParameters.*),
+ * which the engine resolves with their scripts. The tasks source, having
+ * taken the task (marked sent), hands a copy over with acs_work_delegate()
+ * (-EBUSY when one is already there) and sends no other task until
+ * provisioning, having finished it (its result stored, its waiters told),
+ * calls acs_work_delegate_done(). acs_work_delegated() is the task, or
+ * NULL. A delegated task still held at the end is freed with the work
+ * (provisioning's `end` puts it back in the queue first). */
+int acs_work_delegate(acs_work_t *w, const store_task_t *t);
+const store_task_t *acs_work_delegated(const acs_work_t *w);
+void acs_work_delegate_done(acs_work_t *w);
 /* "This session's work is over": no source produces another RPC in this
  * session (next() gets may_send false from now on), so the session ends
  * (204) once the current turn is answered. For a source that must stop the

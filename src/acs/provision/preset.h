@@ -100,6 +100,8 @@ typedef struct preset_prov {
     char *path;
     char *value;
     char *value_type;
+    char *literal_type;  /* PP_SET, a number or boolean without value_type: the type a
+                          * set_params task sends it with (used when the device's is unknown) */
     char *file;
     char *file_type;
     char *name;

@@ -564,6 +564,18 @@ static void test_bench_run(void **state)
            "libraries alone: %.1f us); planning its declarations: %.1f us; Lua heap peak %zu "
            "bytes\n",
            run_us, empty_us, plan_us, r.out.mem_peak);
+    /* what a runaway script and a memory hog hold the loop for, at the default limits */
+    static const char *const bad[] = { "while true do end",
+                                       "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 512) .. i end" };
+    for (int k = 0; k < 2; k++) {
+        t0 = now_us();
+        for (int i = 0; i < 20; i++) {
+            prov_decls_reset(&r.d);
+            assert_int_equal(run(&r, bad[k], NULL), PROV_RUN_FAULT);
+        }
+        printf("bench: %s run until stopped: %.2f ms\n", k ? "a memory hog's" : "a runaway's",
+               (now_us() - t0) / 20 / 1000);
+    }
     run_free(&r);
 }
 
