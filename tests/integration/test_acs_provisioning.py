@@ -106,8 +106,14 @@ class Api:
             time.sleep(0.1)  # polling the REST API: there is no event to wait on
 
     def record(self, serial, preset, pred=lambda r: True, timeout=30):
-        return self.until(lambda: (lambda r: r if r and pred(r) else None)(
-            self.records(serial).get(preset)), timeout, f"record {preset} of {serial}")
+        def look():
+            r = self.s.get(f"{self.base}/api/devices/{dev_id(serial)}/presets", timeout=30)
+            if r.status_code == 404:  # the device's first Inform is not stored yet
+                return None
+            assert r.status_code == 200, r.text
+            rec = {x["preset"]: x for x in r.json()}.get(preset)
+            return rec if rec and pred(rec) else None
+        return self.until(look, timeout, f"record {preset} of {serial}")
 
 
 def start_acs(outpost, tmp_path, *extra, data="acs", port=0):
@@ -510,3 +516,64 @@ def test_ext_command(outpost, tmp_path):
     assert web.got == [{"name": "lookup", "args": ["ACDE48", "true"]}]
     code = "Device.DeviceInfo.ProvisioningCode"
     assert api.values(sn, [code])[code] == 'http-{"code":42}'
+
+
+# ---- effects: tags, and tasks that go out in the same session ----------------------------------------
+
+def test_tags_and_reboot_in_the_session(outpost, tmp_path):
+    acs = start_acs(outpost, tmp_path, "--rediscover=false")
+    api = Api(acs)
+    api.preset("welcome", {"events": ["0 BOOTSTRAP"], "provisions": [
+        {"type": "add_tag", "tag": "seen-{oui}"},
+        {"type": "remove_tag", "tag": "new"},
+        {"type": "reboot"}]})
+    sim = start_sim(outpost, acs, "tr181")
+    sn = serial("SIM")
+    api.record(sn, "welcome", lambda r: r["status"] == "done")
+    sim.wait_for(rf"reboot cpe={sn}", timeout=20)
+    # the reboot task went out in the bootstrap session, and its CommandKey came back
+    tasks = api.get(f"/api/devices/{dev_id(sn)}/tasks")
+    reboot = [t for t in tasks if t["type"] == "reboot"]
+    assert len(reboot) == 1, tasks
+    assert api.get(f"/api/tasks/{reboot[0]['id']}")["status"] == "done"
+    api.until(lambda: "M Reboot" in api.get(f"/api/devices/{dev_id(sn)}")["last_events"], 20, "back")
+    informs = device_lines(acs, sn, "cwmp_inform")
+    assert "BOOTSTRAP" in informs[0] and "M Reboot" in informs[1], informs
+    rpcs = [ln for ln in device_lines(acs, sn, "cwmp_rpc")]
+    assert len(rpcs) == 1 and "rpc=Reboot" in rpcs[0], rpcs  # no other RPC: tags are the ACS's
+    assert api.get(f"/api/devices/{dev_id(sn)}")["tags"] == ["seen-ACDE48"]
+    # back from the reboot (1 BOOT, M Reboot): not run again
+    assert api.records(sn)["welcome"]["status"] == "done"
+    assert len(device_lines(acs, sn, "prov_preset_done")) == 1
+
+
+# ---- isolation: a failing preset does not stop the others ----------------------------------------------
+
+NEVER = 'declare("Device.DeviceInfo.UpTime", {value = now() + 100000})\n'
+
+
+def test_a_failing_preset_does_not_stop_the_others(outpost, tmp_path):
+    acs = start_acs(outpost, tmp_path, "--rediscover=false")
+    api = Api(acs)
+    api.provision("never", NEVER)
+    # one SetParameterValues would carry both sets: the CPE refuses it whole
+    api.preset("good", {"events": ["0 BOOTSTRAP"], "weight": 1, "provisions": [
+        {"type": "set", "path": "Device.DeviceInfo.ProvisioningCode", "value": "good"}]})
+    api.preset("readonly", {"events": ["0 BOOTSTRAP"], "weight": 2, "provisions": [
+        {"type": "set", "path": "Device.DeviceInfo.Manufacturer", "value": "x"}]})
+    # never satisfied: its rounds run out
+    api.preset("never", {"events": ["0 BOOTSTRAP"], "weight": 3, "provisions": [
+        {"type": "script", "name": "never"}]})
+    start_sim(outpost, acs, "tr181")
+    sn = serial("SIM")
+    api.record(sn, "never", lambda r: r["status"] == "fault")
+    recs = api.records(sn)
+    assert recs["good"]["status"] == "done", recs
+    assert recs["readonly"]["status"] == "fault" and recs["readonly"]["fault"]["code"] == 9003, recs
+    assert recs["readonly"]["fault"]["provision"] == "set", recs
+    assert "(Device.DeviceInfo.Manufacturer: 9008" in recs["readonly"]["fault"]["message"], recs
+    assert "gave up after 32 rounds" in recs["never"]["fault"]["message"], recs
+    code = "Device.DeviceInfo.ProvisioningCode"
+    assert api.values(sn, [code])[code] == "good"
+    assert len(device_lines(acs, sn, "cwmp_inform")) <= 2  # all of it in the bootstrap session
+    assert device_lines(acs, sn, "prov_isolating")
