@@ -25,7 +25,7 @@ import pytest
 import requests
 
 import prom
-from conftest import free_port
+from conftest import ROOT, free_port
 
 TOKEN = "prov-token"
 
@@ -137,10 +137,18 @@ def serial(prefix, i=1):
 # ---- the AutoSSID preset: on 0 BOOTSTRAP only, once ---------------------------------------------
 
 def auto_ssid(m):
-    # docs/provisioning.md, "Presets in the session": the five-line preset
-    return {"events": ["0 BOOTSTRAP"],
-            "provisions": [{"type": "set", "path": m["interval"], "value": 300},
-                           {"type": "set", "path": m["ssid"], "value": "AutoSSID_{serial_number}"}]}
+    """The preset of docs/provisioning.md, "AutoSSID on bootstrap", verbatim
+    (its TR-181 paths swapped for the model's)."""
+    doc = (ROOT / "docs" / "provisioning.md").read_text()
+    block = doc[doc.index("### AutoSSID on bootstrap"):]
+    block = block[block.index("```json\n") + 8:]
+    body = json.loads(block[:block.index("```")])
+    assert body == {"events": ["0 BOOTSTRAP"], "provisions": [
+        {"type": "set", "path": MODELS["tr181"]["interval"], "value": 300},
+        {"type": "set", "path": MODELS["tr181"]["ssid"], "value": "AutoSSID_{serial_number}"}]}
+    body["provisions"][0]["path"] = m["interval"]
+    body["provisions"][1]["path"] = m["ssid"]
+    return body
 
 
 @pytest.mark.parametrize("model", ["tr181", "tr098"])
