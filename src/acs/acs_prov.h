@@ -173,6 +173,7 @@ typedef struct acs_prov_sess {
     int rpcs;
     prov_effects_t fx;            /* effects of the presets done */
     acs_prov_rows_t rows;         /* parameters to store */
+    bool maps;                    /* the two maps below are made (when first needed) */
     hmap_t vp_names;              /* virtual parameters declared (values to store) */
     hmap_t ext;                   /* ext cache: key -> acs_ext_res_t * */
     int next;                     /* ext calls made */

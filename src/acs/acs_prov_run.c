@@ -400,8 +400,20 @@ static bool ext_lookup(void *ud, const char *key, size_t keylen, bool *ok, const
     return true;
 }
 
+/* The session's maps, made when first needed (hmap_init seeds a random
+ * key: a system call most sessions do not need). */
+static void maps_on(acs_prov_sess_t *S)
+{
+    if (!S->maps) {
+        hmap_init(&S->vp_names);
+        hmap_init(&S->ext);
+        S->maps = true;
+    }
+}
+
 static int ext_put(acs_prov_sess_t *S, const char *key, bool ok, const char *value)
 {
+    maps_on(S);
     acs_ext_res_t *r = calloc(1, sizeof *r);
     if (!r || !(r->value = strdup(value ? value : ""))) {
         free(r);
@@ -518,6 +530,7 @@ static void note_vps(acs_prov_sess_t *S, const prov_decls_t *d)
 {
     for (size_t i = 0; i < d->n; i++)
         if (d->v[i]->vp && d->v[i]->path.nseg >= 2) {
+            maps_on(S);
             const char *name = d->v[i]->path.seg[1].name;
             if (!hmap_gets(&S->vp_names, name))
                 (void)hmap_put_copy(&S->vp_names, name, strlen(name), (void *)1);

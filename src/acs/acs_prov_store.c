@@ -238,8 +238,7 @@ static flush_job_t *flush_take(acs_prov_sess_t *S, bool end)
             ni.t_value >= S->t0)
             (void)acs_prov_row(&S->rows, full, ni.value, prov_type_name(ni.type), ni.writable);
     }
-    hmap_free(&S->vp_names);
-    hmap_init(&S->vp_names);
+    hmap_free(&S->vp_names); /* stored: forgotten (its key stays) */
     j->rows = S->rows;
     S->rows = (acs_prov_rows_t){ 0 };
     size_t nfin = 0;

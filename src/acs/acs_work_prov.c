@@ -74,8 +74,6 @@ static int prov_event(acs_work_t *w, void *state, const cwmp_msg_t *m)
     const char *dev = acs_work_device(w);
     S->a = a;
     str_copy(S->device, sizeof S->device, dev);
-    hmap_init(&S->vp_names);
-    hmap_init(&S->ext);
     if (!S->snap)
         S->snap = acs_prov_snap_get(a);
     S->t0 = clock_real_s();

@@ -157,6 +157,12 @@ static const char *const queries[Q_COUNT] = {
                   " fault_message, tries, next_retry, last_event, updated, fault_provision,"
                   " fault_line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [Q_RUN_LIST] = "SELECT " RUN_COLS " FROM preset_runs WHERE device_id = ?1 ORDER BY preset",
+    /* a prefix range on the primary key: name >= prefix AND name < prefix+0xFF */
+    [Q_PARAMS_LIST] = "SELECT name, value, type, writable, updated FROM params"
+                      " WHERE device = (SELECT rid FROM devices WHERE id = ?1) ORDER BY name",
+    [Q_PARAMS_LIST_PREFIX] = "SELECT name, value, type, writable, updated FROM params"
+                             " WHERE device = (SELECT rid FROM devices WHERE id = ?1)"
+                             " AND name >= ?2 AND name < ?3 ORDER BY name",
     [Q_TX_BEGIN] = "BEGIN IMMEDIATE",
     [Q_TX_COMMIT] = "COMMIT",
     [Q_TX_ROLLBACK] = "ROLLBACK",
@@ -691,13 +697,8 @@ static int sq_params_list(store_t *s, const char *dev, const char *prefix, store
 {
     sq_t *q = SQ(s);
     /* A prefix range on the primary key: name >= prefix AND name < prefix+0xFF. */
-    sqlite3_stmt *st = sq_prepare(q, prefix && *prefix
-                                      ? "SELECT name, value, type, writable, updated FROM params"
-                                        " WHERE device = (SELECT rid FROM devices WHERE id = ?1)"
-                                        " AND name >= ?2 AND name < ?3 ORDER BY name"
-                                      : "SELECT name, value, type, writable, updated FROM params"
-                                        " WHERE device = (SELECT rid FROM devices WHERE id = ?1)"
-                                        " ORDER BY name");
+    /* prepared once: provisioning reads a device's parameters at each of its sessions */
+    sqlite3_stmt *st = sq_stmt(q, prefix && *prefix ? Q_PARAMS_LIST_PREFIX : Q_PARAMS_LIST);
     if (!st)
         return -EIO;
     sq_bind_text(st, 1, dev);
@@ -721,7 +722,7 @@ static int sq_params_list(store_t *s, const char *dev, const char *prefix, store
             break;
         }
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : sq_err(q, "params_list");
 }
 

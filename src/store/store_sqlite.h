@@ -32,6 +32,8 @@ enum {
     Q_TASK_HAS_PENDING,
     Q_RUN_PUT,
     Q_RUN_LIST,
+    Q_PARAMS_LIST,
+    Q_PARAMS_LIST_PREFIX,
     Q_TX_BEGIN, /* transaction control, in exec_tx order */
     Q_TX_COMMIT,
     Q_TX_ROLLBACK,
