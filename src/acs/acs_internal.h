@@ -24,7 +24,11 @@
  *   ---- the work done in sessions: acs_work.h, the session's one way down ---
  *   acs_work        the work of one session; asks its sources in order:
  *   acs_work_tasks    1. the operator's queued tasks
- *   acs_work_prov     2. provisioning (where the engine plugs in)
+ *   acs_work_prov     2. provisioning: presets in the session (acs_prov.h:
+ *                        acs_prov_run, acs_prov_store; the engine in provision/)
+ *   acs_prov_cache  presets and scripts in memory, reloaded after the API's
+ *                   changes (acs_api_prov calls it) and the config's
+ *   acs_prov_ext    --ext: external calls for ext(), off the loop
  *   ---- below both sides ---------------------------------------------------
  *   acs_waiters   ?wait= callers and the task expiry sweep that answers them
  *   acs_cr        connection requests (libcurl multi on the loop)

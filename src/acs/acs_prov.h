@@ -12,9 +12,9 @@
  *                     run with uv_spawn, or an HTTP POST), off the loop
  *   acs_work_prov.c   the work source (acs_work.h): which presets run in a
  *                     session, the store reads and writes
- *   acs_prov_run.c    driving the engine in a session: provisions from
- *                     presets, steps, answers, outcomes, virtual-parameter
- *                     tasks
+ *   acs_prov_run.c    driving the engine in a session: steps, answers,
+ *                     outcomes, virtual-parameter tasks
+ *   acs_prov_build.c  the provisions of a step, from presets or a task
  *   acs_prov_store.c  what a session's provisioning reads and writes: the
  *                     state, parameters, records, effects
  *
@@ -39,6 +39,8 @@
 typedef struct acs_prov_script {
     char *src;
     size_t len;
+    bool heavy;               /* made a step slow: runs off the loop (the one field that
+                               * changes in a snapshot; the loop's alone) */
 } acs_prov_script_t;
 
 typedef struct acs_prov_snap {
@@ -179,6 +181,13 @@ typedef struct acs_prov_sess {
     int next;                     /* ext calls made */
     bool ext_busy;
     int64_t engine_ns;            /* time in the engine this session */
+    bool heavy;                   /* a step was slow: the next ones run off the loop */
+    bool stepping;                /* a step runs on the thread pool */
+    uv_work_t step_req;
+    acs_prov_run_t *step_run;
+    int step_rc;
+    prov_step_t step;
+    int64_t step_ns;
 } acs_prov_sess_t;
 
 /* An ext() result cached for the session. */
@@ -194,6 +203,15 @@ void acs_prov_drive(acs_work_t *w, acs_prov_sess_t *S);
 int acs_prov_answer(acs_work_t *w, acs_prov_sess_t *S, const cwmp_msg_t *m, const char *why);
 /* The session is over: what ran and did not finish is recorded, rows stored. */
 void acs_prov_run_free(acs_prov_run_t *R);
+/* The delegated task's outcome (once), logged. */
+void acs_prov_task_final(acs_prov_sess_t *S, bool ok, int code, const char *msg);
+
+/* acs_prov_build.c */
+/* This step's provisions: of the presets still running (in solo mode, of
+ * the first), or of the delegated task. 0 or -ENOMEM. */
+int acs_prov_build_presets(acs_prov_sess_t *S, acs_prov_run_t *R);
+int acs_prov_build_task(acs_prov_sess_t *S, acs_prov_run_t *R);
+void acs_prov_run_reset(acs_prov_run_t *R);
 /* A preset's outcome (once: a preset already decided keeps its own), counted
  * and logged (a fault: once, with its provision, line and message). */
 void acs_prov_outcome(acs_prov_sess_t *S, acs_pr_t *x, acs_pr_status_t st, const prov_fault_t *f,

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "acs/acs_prov.h"
 #include "acs/acs_tasks.h"
@@ -38,82 +39,17 @@
 #include "core/log.h"
 #include "core/str.h"
 
-/* An engine step longer than this is logged: the loop waited for it. */
-#define SLOW_STEP_NS (10 * 1000000LL)
+/* An engine step that used more CPU than this on the loop marks its scripts
+ * heavy (they run on the thread pool from then on) and is logged. Steps
+ * take tens of microseconds; CPU time, not wall time, so a loaded machine's
+ * preemption does not mark anything. */
+#define SLOW_STEP_NS (2 * 1000000LL)
 
-/* ---- a run's provisions ------------------------------------------------------------------------ */
-
-static void run_reset(acs_prov_run_t *R)
+static int64_t thread_cpu_ns(void)
 {
-    for (size_t i = 0; i < R->nstrs; i++)
-        free(R->strs[i]);
-    free(R->strs);
-    free(R->pv);
-    free(R->pv_pr);
-    R->strs = NULL;
-    R->pv = NULL;
-    R->pv_pr = NULL;
-    R->nstrs = R->npv = 0;
-}
-
-void acs_prov_run_free(acs_prov_run_t *R)
-{
-    run_reset(R);
-    if (R->on)
-        prov_session_free(&R->ses);
-    R->on = false;
-}
-
-/* Memory the run's provisions point to, freed at the next step. */
-static void *keep(acs_prov_run_t *R, void *p)
-{
-    if (!p)
-        return NULL;
-    char **v = realloc(R->strs, (R->nstrs + 1) * sizeof *v);
-    if (!v) {
-        free(p);
-        return NULL;
-    }
-    R->strs = v;
-    R->strs[R->nstrs++] = p;
-    return p;
-}
-
-static char *keep_str(acs_prov_run_t *R, const char *s)
-{
-    return keep(R, strdup(s ? s : ""));
-}
-
-static int add_pv(acs_prov_run_t *R, int pr, const char *name, const char *script, size_t len,
-                  const char *const *args, size_t nargs)
-{
-    prov_provision_t *v = realloc(R->pv, (R->npv + 1) * sizeof *v);
-    if (!v)
-        return -ENOMEM;
-    R->pv = v;
-    int *q = realloc(R->pv_pr, (R->npv + 1) * sizeof *q);
-    if (!q)
-        return -ENOMEM;
-    R->pv_pr = q;
-    const char **a = keep(R, calloc(nargs ? nargs : 1, sizeof *a));
-    if (!a)
-        return -ENOMEM;
-    for (size_t i = 0; i < nargs; i++)
-        if (!(a[i] = keep_str(R, args[i])))
-            return -ENOMEM;
-    R->pv[R->npv] = (prov_provision_t){ .name = name, .script = script, .script_len = len,
-                                        .args = a, .nargs = nargs };
-    R->pv_pr[R->npv++] = pr;
-    return 0;
-}
-
-/* preset_device_t.param for templates: a value the session knows. */
-static const char *state_param(void *ud, const char *name)
-{
-    prov_node_info_t ni;
-    if (!ud || prov_state_get(ud, name, &ni) != 0 || !ni.exists || ni.object || ni.t_value <= 0)
-        return NULL;
-    return ni.value;
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* ---- outcomes ------------------------------------------------------------------------------- */
@@ -143,13 +79,6 @@ void acs_prov_outcome(acs_prov_sess_t *S, acs_pr_t *x, acs_pr_status_t st, const
              LF_S("message", x->fault.message));
 }
 
-static void pr_fault_msg(acs_prov_sess_t *S, acs_pr_t *x, int code, const char *prov, const char *msg)
-{
-    prov_fault_t f = { .code = code, .provision = -1 };
-    str_copy(f.message, sizeof f.message, msg);
-    acs_prov_outcome(S, x, PR_FAULT, &f, prov);
-}
-
 static size_t running(const acs_prov_sess_t *S)
 {
     size_t n = 0;
@@ -176,7 +105,7 @@ static void fault_running(acs_prov_sess_t *S, acs_pr_status_t st, const prov_fau
             acs_prov_outcome(S, &S->pr[i], st, f, "");
 }
 
-static void task_final(acs_prov_sess_t *S, bool ok, int code, const char *msg)
+void acs_prov_task_final(acs_prov_sess_t *S, bool ok, int code, const char *msg)
 {
     if (S->task_state != 0)
         return;
@@ -186,194 +115,6 @@ static void task_final(acs_prov_sess_t *S, bool ok, int code, const char *msg)
     log_info(ok ? "cwmp_task_done" : "cwmp_task_fault", LF_S("device", S->device),
              LF_I("task", S->dtask->id), LF_S("by", "provisioning"), LF_I("code", code),
              LF_S("message", S->task_msg));
-}
-
-/* ---- building the provisions ------------------------------------------------------------------ */
-
-static bool tag_ok(const char *t)
-{
-    size_t n = strlen(t);
-    return n >= 1 && n <= 64 && !strchr(t, ',');
-}
-
-/* One preset provision as engine provisions. 0; 1: the preset faults (why);
- * -ENOMEM. */
-static int conv(acs_prov_sess_t *S, acs_prov_run_t *R, int pri, const preset_prov_t *pp, char *why,
-                size_t wl, const char **pname)
-{
-    const preset_device_t td = {
-        .id = S->device, .oui = S->oui, .product_class = S->product_class, .serial = S->serial,
-        .manufacturer = S->manufacturer, .model = S->model, .software_version = S->software_version,
-        .hardware_version = S->hardware_version, .tags = S->tags, .param = state_param, .ud = S->st,
-    };
-    char val[PRESET_EXPAND_MAX + 1], missing[PRESET_TEXT_MAX + 1];
-    const char *text = pp->type == PP_SCRIPT ? NULL : pp->value;
-    if (text) {
-        int rc = preset_template_expand(text, &td, val, sizeof val, missing, sizeof missing);
-        if (rc == -ENOENT) {
-            /* {param:X} the session does not know yet: read X first */
-            const char *args[] = { missing };
-            *pname = "refresh";
-            return add_pv(R, pri, "refresh", NULL, 0, args, 1);
-        }
-        if (rc) {
-            snprintf(why, wl, "template: %s", rc == -E2BIG ? "expansion too long" : "invalid");
-            return 1;
-        }
-        text = val;
-    }
-    switch (pp->type) {
-    case PP_SET: {
-        const char *args[] = { pp->path, text, pp->value_type ? pp->value_type : "",
-                               pp->literal_type ? pp->literal_type : "" };
-        *pname = "set";
-        return add_pv(R, pri, "set", NULL, 0, args, 4);
-    }
-    case PP_ADD_TAG:
-    case PP_REMOVE_TAG: {
-        *pname = pp->type == PP_ADD_TAG ? "add_tag" : "remove_tag";
-        if (!tag_ok(text)) {
-            snprintf(why, wl, "tag '%.64s': 1-64 characters without commas", text);
-            return 1;
-        }
-        const char *args[] = { text };
-        return add_pv(R, pri, *pname, NULL, 0, args, 1);
-    }
-    case PP_REFRESH: {
-        const char *args[] = { pp->path };
-        *pname = "refresh";
-        return add_pv(R, pri, "refresh", NULL, 0, args, 1);
-    }
-    case PP_DOWNLOAD: {
-        *pname = "download";
-        if (!text) {
-            snprintf(why, wl, "download of stored file '%.64s': the ACS keeps no files", pp->file);
-            return 1;
-        }
-        /* the expanded URL meets the rules a download task's does */
-        json_t *body = json_pack("{s:s, s:{s:s, s:s}}", "type", "download", "parameters", "url", text,
-                                 "file_type", pp->file_type);
-        const char *t;
-        json_t *norm = NULL;
-        int rc = body ? acs_task_validate(body, &t, &norm, why, wl) : -ENOMEM;
-        json_decref(norm);
-        json_decref(body);
-        if (rc)
-            return rc == -EINVAL ? 1 : rc;
-        const char *args[] = { pp->file_type, text };
-        return add_pv(R, pri, "download", NULL, 0, args, 2);
-    }
-    case PP_REBOOT:
-        *pname = "reboot";
-        return add_pv(R, pri, "reboot", NULL, 0, NULL, 0);
-    case PP_SCRIPT: {
-        *pname = pp->name;
-        const acs_prov_script_t *sc = hmap_gets(&S->snap->provisions, pp->name);
-        if (!sc) {
-            snprintf(why, wl, "no provision named '%s'", pp->name);
-            return 1;
-        }
-        size_t n = json_array_size(pp->args), i;
-        const char **args = keep(R, calloc(n ? n : 1, sizeof *args));
-        if (!args)
-            return -ENOMEM;
-        json_t *v;
-        json_array_foreach(pp->args, i, v) {
-            /* scripts get strings: a string's text, anything else as JSON */
-            char *s = json_is_string(v) ? strdup(json_string_value(v))
-                                        : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            if (!(args[i] = keep(R, s)))
-                return -ENOMEM;
-        }
-        return add_pv(R, pri, pp->name, sc->src, sc->len, args, n);
-    }
-    }
-    return 1;
-}
-
-/* This step's provisions of the presets still running (in solo mode, of
- * the first one). 0 or -ENOMEM. */
-static int build_presets(acs_prov_sess_t *S, acs_prov_run_t *R)
-{
-    run_reset(R);
-    int only = R->solo ? solo_pr(S) : -1;
-    for (size_t i = 0; i < S->npr; i++) {
-        acs_pr_t *x = &S->pr[i];
-        if (x->status != PR_RUNNING || (only >= 0 && (int)i != only))
-            continue;
-        size_t mark = R->npv;
-        for (size_t k = 0; k < x->p->nprovs && x->status == PR_RUNNING; k++) {
-            char why[256] = "", at[64];
-            const char *pname = "";
-            int rc = conv(S, R, (int)i, &x->p->provs[k], why, sizeof why, &pname);
-            if (rc < 0)
-                return rc;
-            if (rc > 0) {
-                snprintf(at, sizeof at, "provisions[%zu]", k);
-                char msg[sizeof why + 80];
-                snprintf(msg, sizeof msg, "%s (%s): %s", at, pname, why);
-                pr_fault_msg(S, x, PROV_FAULT_SCRIPT, pname, msg);
-                R->npv = mark; /* none of its provisions run */
-            }
-        }
-    }
-    return 0;
-}
-
-/* The delegated task's provisions: set_params -> `set` of each value (the
- * types a plain task would send), get_params -> `refresh` of each name
- * ("VirtualParameters." alone: every virtual parameter). */
-static int build_task(acs_prov_sess_t *S, acs_prov_run_t *R)
-{
-    run_reset(R);
-    const store_task_t *t = S->dtask;
-    acs_rpc_scratch_t sc = { 0 };
-    cwmp_msg_t m = { .type = CWMP_NONE };
-    char key[40];
-    int rc = acs_task_rpc_text(t->type, t->params, t->id, &m, &sc, key, sizeof key);
-    if (rc) {
-        acs_rpc_scratch_free(&sc);
-        task_final(S, false, CWMP_FAULT_INTERNAL_ERROR, "task parameters unreadable");
-        return 0;
-    }
-    /* a virtual parameter without a script is an invalid name, as a CPE says of its own */
-    size_t nn = m.type == CWMP_SET_PARAMETER_VALUES ? m.n_params : m.n_names;
-    for (size_t i = 0; i < nn; i++) {
-        const char *n = m.type == CWMP_SET_PARAMETER_VALUES ? m.params[i].name : m.names[i];
-        const char *vp = n + sizeof ACS_VP_PREFIX - 1;
-        if (strncmp(n, ACS_VP_PREFIX, sizeof ACS_VP_PREFIX - 1) == 0 && *vp &&
-            !hmap_gets(&S->snap->vps, vp)) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "no virtual parameter named '%.64s'", vp);
-            acs_rpc_scratch_free(&sc);
-            task_final(S, false, CWMP_FAULT_CPE_INVALID_PARAMETER_NAME, msg);
-            return 0;
-        }
-    }
-    if (m.type == CWMP_SET_PARAMETER_VALUES) {
-        for (size_t i = 0; i < m.n_params && rc == 0; i++) {
-            const char *args[] = { m.params[i].name, m.params[i].value,
-                                   m.params[i].type ? m.params[i].type : "" };
-            rc = add_pv(R, -1, "set", NULL, 0, args, 3);
-        }
-    } else {
-        for (size_t i = 0; i < m.n_names && rc == 0; i++) {
-            if (strcmp(m.names[i], ACS_VP_PREFIX) == 0) {
-                const char *name;
-                for (size_t pos = 0; rc == 0 && hmap_next(&S->snap->vps, &pos, &name);) {
-                    char full[STORE_NAME + 32];
-                    snprintf(full, sizeof full, ACS_VP_PREFIX "%s", name);
-                    const char *args[] = { full };
-                    rc = add_pv(R, -1, "refresh", NULL, 0, args, 1);
-                }
-                continue;
-            }
-            const char *args[] = { m.names[i] };
-            rc = add_pv(R, -1, "refresh", NULL, 0, args, 1);
-        }
-    }
-    acs_rpc_scratch_free(&sc);
-    return rc;
 }
 
 /* ---- engine callbacks ------------------------------------------------------------------------- */
@@ -590,7 +331,7 @@ static void task_converged(acs_prov_sess_t *S)
     }
     S->task_result = r ? json_dumps(r, JSON_COMPACT) : NULL;
     json_decref(r);
-    task_final(S, true, 0, NULL);
+    acs_prov_task_final(S, true, 0, NULL);
 }
 
 /* The presets run converged: the running ones (in solo mode, the one) are done. */
@@ -630,7 +371,7 @@ static void run_fault(acs_prov_sess_t *S, acs_prov_run_t *R, acs_pr_status_t how
 {
     prov_fault_t *f = &R->ses.fault;
     if (R == &S->task) {
-        task_final(S, false, f->code ? f->code : PROV_FAULT_SCRIPT, f->message);
+        acs_prov_task_final(S, false, f->code ? f->code : PROV_FAULT_SCRIPT, f->message);
         return;
     }
     int pv = f->provision;
@@ -655,6 +396,146 @@ static bool need_load(const acs_prov_sess_t *S)
     return !S->st || S->stale || S->load_later;
 }
 
+/* ---- stepping: on the loop, or off it for scripts known to be heavy --------------------
+ *
+ * A step runs every provision of the run once and plans: microseconds for
+ * the scripts provisioning is for, so it runs on the loop. A script that
+ * made a step use more than SLOW_STEP_NS of CPU (a runaway loop stopped by its
+ * instruction budget, a memory hog stopped by its cap, plain heavy work) is
+ * marked heavy, and so is the session: from then on every step that runs a
+ * heavy script, and every later step of that session, runs on libuv's
+ * thread pool (each thread has its own pooled Lua state), so such a script
+ * holds the loop once per upload, not once per device. (CPU time decides:
+ * a step preempted on a busy machine is not heavy.) The step touches
+ * only the session's own state and the snapshot (read-only; the heavy marks
+ * are read and written on the loop only), and the turn waits for it. */
+
+static void mark_heavy(acs_prov_sess_t *S, acs_prov_run_t *R)
+{
+    S->heavy = true;
+    for (size_t i = 0; i < R->npv; i++) {
+        acs_prov_script_t *sc = R->pv[i].script ? hmap_gets(&S->snap->provisions, R->pv[i].name) : NULL;
+        if (sc)
+            sc->heavy = true;
+    }
+    for (size_t i = 0; i < R->ses.decls.n; i++) { /* virtual parameters' scripts ran too */
+        const prov_decl_t *d = R->ses.decls.v[i];
+        acs_prov_script_t *sc = d->vp && d->path.nseg >= 2 ? hmap_gets(&S->snap->vps, d->path.seg[1].name)
+                                                           : NULL;
+        if (sc)
+            sc->heavy = true;
+    }
+}
+
+static bool is_heavy(const acs_prov_sess_t *S, const acs_prov_run_t *R)
+{
+    if (S->heavy)
+        return true;
+    for (size_t i = 0; i < R->npv; i++) {
+        const acs_prov_script_t *sc =
+            R->pv[i].script ? hmap_gets(&S->snap->provisions, R->pv[i].name) : NULL;
+        if (sc && sc->heavy)
+            return true;
+    }
+    return false;
+}
+
+/* What the step said: true to step again at once, false when the turn is
+ * answered (an RPC put, the session gone) or waits (an ext call). */
+static bool after_step(acs_work_t *w, acs_prov_sess_t *S, acs_prov_run_t *R, int rc,
+                       prov_step_t step, int64_t t, int64_t cpu)
+{
+    S->engine_ns += t;
+    S->a->m.prov_engine_seconds += (double)t / 1e9;
+    metrics_hist_observe(&S->a->m.prov_step_seconds, (double)t / 1e9);
+    if (cpu > SLOW_STEP_NS) {
+        /* the loop waited that long: say who made it, and keep it off the loop */
+        log_warn("prov_step_slow", LF_S("device", S->device), LF_I("ms", cpu / 1000000),
+                 LF_I("provisions", (int64_t)R->npv),
+                 LF_S("then", "its scripts run on the thread pool from now on"));
+        mark_heavy(S, R);
+    }
+    if (rc < 0) {
+        acs_work_put(w, rc, NULL);
+        return false;
+    }
+    log_lines(S, &R->ses.log);
+    note_vps(S, &R->ses.decls);
+    switch (step) {
+    case PROV_STEP_SEND: {
+        if (S->rpcs >= ACS_PROV_MAX_RPCS) {
+            /* whatever still runs ends: no more RPCs in this session */
+            prov_fault_t f = { .code = PROV_FAULT_SCRIPT, .provision = -1 };
+            snprintf(f.message, sizeof f.message, "more than %d provisioning RPCs in one session",
+                     ACS_PROV_MAX_RPCS);
+            if (R == &S->task)
+                acs_prov_task_final(S, false, f.code, f.message);
+            else
+                for (size_t i = 0; i < S->npr; i++)
+                    acs_prov_outcome(S, &S->pr[i], PR_GAVE_UP, &f, "");
+            return true;
+        }
+        cwmp_msg_t m = { .type = CWMP_NONE };
+        char id[32];
+        prov_rpc_msg(&R->ses.rpc, &m);
+        snprintf(id, sizeof id, "prov-%d", S->rpcs + 1);
+        m.id = id;
+        m.parameter_key = "";
+        S->rpc_task = R == &S->task;
+        S->rpc_out = true;
+        S->rpcs++;
+        S->a->m.prov_rpcs++;
+        rc = acs_work_put(w, 0, &m);
+        if (rc == 0) {
+            log_info("cwmp_rpc", LF_S("device", S->device), LF_S("by", "provisioning"),
+                     LF_S("rpc", cwmp_type_name(m.type)));
+            return false;
+        }
+        S->rpc_out = false;
+        if (rc == -ECANCELED)
+            return false; /* the session ended: acs_prov_end records what did not finish */
+        R->ses.fault = (prov_fault_t){ .code = PROV_FAULT_SCRIPT, .provision = -1 };
+        str_copy(R->ses.fault.message, sizeof R->ses.fault.message, "the RPC could not be encoded");
+        run_fault(S, R, PR_FAULT, false);
+        return false; /* the session ends itself (acs_work_put's contract) */
+    }
+    case PROV_STEP_EXT:
+        return !ext_start(w, S, R);
+    case PROV_STEP_CONVERGED:
+        if (R == &S->task)
+            task_converged(S);
+        else
+            presets_converged(S, R);
+        return true;
+    case PROV_STEP_FAULT:
+        run_fault(S, R, PR_FAULT, true);
+        return true;
+    case PROV_STEP_GAVE_UP:
+        run_fault(S, R, PR_GAVE_UP, false);
+        return true;
+    }
+    return true;
+}
+
+static void step_work(uv_work_t *req)
+{
+    acs_prov_sess_t *S = req->data;
+    int64_t t = clock_mono_ns();
+    S->step_rc = prov_session_step(&S->step_run->ses, S->step_run->pv, S->step_run->npv, &S->step);
+    S->step_ns = clock_mono_ns() - t;
+}
+
+static void step_after(uv_work_t *req, int status)
+{
+    acs_prov_sess_t *S = req->data;
+    acs_work_t *w = S->w;
+    S->stepping = false;
+    if (status != 0) /* never cancelled: not reached */
+        S->step_rc = -ECANCELED;
+    if (after_step(w, S, S->step_run, S->step_rc, S->step, S->step_ns, 0))
+        acs_prov_drive(w, S);
+}
+
 void acs_prov_drive(acs_work_t *w, acs_prov_sess_t *S)
 {
     for (;;) {
@@ -672,12 +553,12 @@ void acs_prov_drive(acs_work_t *w, acs_prov_sess_t *S)
             str_copy(f.message, sizeof f.message,
                      "the device's stored parameters exceed the provisioning state's cap");
             if (R == &S->task)
-                task_final(S, false, f.code, f.message);
+                acs_prov_task_final(S, false, f.code, f.message);
             else
                 fault_running(S, PR_FAULT, &f);
             continue;
         }
-        int rc = R == &S->task ? build_task(S, R) : build_presets(S, R);
+        int rc = R == &S->task ? acs_prov_build_task(S, R) : acs_prov_build_presets(S, R);
         if (rc < 0) {
             acs_work_put(w, rc, NULL);
             return;
@@ -686,79 +567,23 @@ void acs_prov_drive(acs_work_t *w, acs_prov_sess_t *S)
             continue; /* the conversion faulted it */
         run_start(S, R);
         R->ses.st = S->st;
+        if (is_heavy(S, R)) {
+            S->w = w;
+            S->step_run = R;
+            S->step_req.data = S;
+            if (uv_queue_work(S->a->loop, &S->step_req, step_work, step_after) == 0) {
+                S->stepping = true;
+                return;
+            }
+            /* no thread pool: on the loop after all */
+        }
         prov_step_t step;
-        int64_t t = clock_mono_ns();
+        int64_t t = clock_mono_ns(), cpu = thread_cpu_ns();
         rc = prov_session_step(&R->ses, R->pv, R->npv, &step);
         t = clock_mono_ns() - t;
-        S->engine_ns += t;
-        S->a->m.prov_engine_seconds += (double)t / 1e9;
-        metrics_hist_observe(&S->a->m.prov_step_seconds, (double)t / 1e9);
-        if (t > SLOW_STEP_NS) /* the loop waited that long: say who made it */
-            log_warn("prov_step_slow", LF_S("device", S->device), LF_I("ms", t / 1000000),
-                     LF_I("provisions", (int64_t)R->npv));
-        if (rc < 0) {
-            acs_work_put(w, rc, NULL);
+        cpu = thread_cpu_ns() - cpu;
+        if (!after_step(w, S, R, rc, step, t, cpu))
             return;
-        }
-        log_lines(S, &R->ses.log);
-        note_vps(S, &R->ses.decls);
-        switch (step) {
-        case PROV_STEP_SEND: {
-            if (S->rpcs >= ACS_PROV_MAX_RPCS) {
-                /* whatever still runs ends: no more RPCs in this session */
-                prov_fault_t f = { .code = PROV_FAULT_SCRIPT, .provision = -1 };
-                snprintf(f.message, sizeof f.message, "more than %d provisioning RPCs in one session",
-                         ACS_PROV_MAX_RPCS);
-                if (R == &S->task)
-                    task_final(S, false, f.code, f.message);
-                else
-                    for (size_t i = 0; i < S->npr; i++)
-                        acs_prov_outcome(S, &S->pr[i], PR_GAVE_UP, &f, "");
-                continue;
-            }
-            cwmp_msg_t m = { .type = CWMP_NONE };
-            char id[32];
-            prov_rpc_msg(&R->ses.rpc, &m);
-            snprintf(id, sizeof id, "prov-%d", S->rpcs + 1);
-            m.id = id;
-            m.parameter_key = "";
-            S->rpc_task = R == &S->task;
-            S->rpc_out = true;
-            S->rpcs++;
-            S->a->m.prov_rpcs++;
-            rc = acs_work_put(w, 0, &m);
-            if (rc == 0) {
-                log_info("cwmp_rpc", LF_S("device", S->device), LF_S("by", "provisioning"),
-                         LF_S("rpc", cwmp_type_name(m.type)));
-                return;
-            }
-            S->rpc_out = false;
-            if (rc == -ECANCELED)
-                return; /* the session ended: acs_prov_end records what did not finish */
-            R->ses.fault = (prov_fault_t){ .code = PROV_FAULT_SCRIPT, .provision = -1 };
-            str_copy(R->ses.fault.message, sizeof R->ses.fault.message,
-                     "the RPC could not be encoded");
-            run_fault(S, R, PR_FAULT, false);
-            /* the session ends itself (acs_work_put's contract) */
-            return;
-        }
-        case PROV_STEP_EXT:
-            if (ext_start(w, S, R))
-                return;
-            continue;
-        case PROV_STEP_CONVERGED:
-            if (R == &S->task)
-                task_converged(S);
-            else
-                presets_converged(S, R);
-            continue;
-        case PROV_STEP_FAULT:
-            run_fault(S, R, PR_FAULT, true);
-            continue;
-        case PROV_STEP_GAVE_UP:
-            run_fault(S, R, PR_GAVE_UP, false);
-            continue;
-        }
     }
 }
 
@@ -804,7 +629,7 @@ int acs_prov_answer(acs_work_t *w, acs_prov_sess_t *S, const cwmp_msg_t *m, cons
         R->ses.fault = (prov_fault_t){ .code = CWMP_FAULT_INTERNAL_ERROR, .provision = -1 };
         str_copy(R->ses.fault.message, sizeof R->ses.fault.message, why ? why : "no answer");
         if (R == &S->task)
-            task_final(S, false, R->ses.fault.code, R->ses.fault.message);
+            acs_prov_task_final(S, false, R->ses.fault.code, R->ses.fault.message);
         else
             fault_running(S, PR_FAULT, &R->ses.fault);
         return 0;
@@ -827,7 +652,7 @@ int acs_prov_answer(acs_work_t *w, acs_prov_sess_t *S, const cwmp_msg_t *m, cons
                  rc == -ENOBUFS ? "the device's answer exceeds the provisioning state's cap"
                                 : "the answer does not fit the RPC");
         if (R == &S->task)
-            task_final(S, false, R->ses.fault.code, R->ses.fault.message);
+            acs_prov_task_final(S, false, R->ses.fault.code, R->ses.fault.message);
         else
             fault_running(S, PR_FAULT, &R->ses.fault);
     }

@@ -9,7 +9,8 @@ ext() calls configured through the REST API (and a config file's presets).
 * instance declarations add and delete objects to reach a count;
 * a virtual parameter is read and written on both models (preset, task);
 * a runaway script and a memory hog end as faults on their device while
-  other CPEs' sessions keep their latency;
+  other CPEs' sessions keep their latency (each holds the event loop once,
+  then runs on the thread pool);
 * presets and records survive a restart; a faulting preset is retried with
   backoff, then stays faulted until cleared through the API;
 * ext() runs an operator-configured command.
@@ -25,7 +26,7 @@ import pytest
 import requests
 
 import prom
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, run_outpost
 
 TOKEN = "prov-token"
 
@@ -358,7 +359,7 @@ def test_runaway_and_hog_are_faults_not_stalls(outpost, tmp_path):
     api = Api(acs)
     # the same load in both measurements: 20 measured CPEs and 20 more that
     # run a runaway script and a memory hog in the second one only
-    bad = [start_sim(outpost, acs, "tr181", "--inform-interval", "250ms", "--rate", "0", count=10,
+    bad = [start_sim(outpost, acs, "tr181", "--inform-interval", "250ms", "--rate", "0", count=5,
                      prefix=p) for p in ("RUN", "HOG")]
     base = measured(outpost, acs, 5, "OKA")
     api.provision("runaway", RUNAWAY)
@@ -382,6 +383,10 @@ def test_runaway_and_hog_are_faults_not_stalls(outpost, tmp_path):
     assert runs >= 20, runs  # they kept running while OKB was measured
     print(f"session p99 of other CPEs: {base:.2f} ms without, {loaded:.2f} ms with {runs} runaway runs")
     assert loaded <= 3 * base + 50, (base, loaded)
+    # each held the loop once, then ran on the thread pool
+    slow = [ln for ln in acs.lines if "prov_step_slow" in ln]
+    assert any("RUN" in ln for ln in slow) and any("HOG" in ln for ln in slow), slow
+    assert len(slow) <= 4, slow
     # the others were never touched
     assert not api.records(serial("OKB"))
 
@@ -490,6 +495,18 @@ EXT_HTTP = """
 local v = assert(ext("lookup", device.oui, true))
 declare(args[1], nil, {value = "http-" .. v})
 """
+
+
+def test_ext_option_is_checked():
+    for spec, why in (("name=x command=relative/path", "absolute path"),
+                      ("name=x url=ftp://h/", "http or https URL"),
+                      ("name=x command=/bin/true url=http://h/", "expected"),
+                      ("name=x command=/bin/true timeout=10m", "timeout"),
+                      ("name=a.b command=/bin/true", "name"),
+                      ("command=/bin/true", "expected"),
+                      ("name=x command=/bin/true colour=red", "unknown key 'colour'")):
+        r = run_outpost("acs", "--ext", spec, "--cpe-auth", "none")
+        assert r.returncode == 2 and why in r.stderr, (spec, r.stderr)
 
 
 def test_ext_command(outpost, tmp_path):

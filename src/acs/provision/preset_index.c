@@ -271,7 +271,8 @@ int preset_set_new(preset_t **presets, size_t n, preset_set_t **out, char *dup, 
         free(v);
         return -ENOMEM;
     }
-    memcpy(v, presets, n * sizeof *v);
+    if (n) /* presets may be NULL for an empty set */
+        memcpy(v, presets, n * sizeof *v);
     s->v = v;
     s->n = n;
     hmap_init(&s->byname);
@@ -384,7 +385,8 @@ int preset_set_match(const preset_set_t *s, const preset_device_t *d, const char
         return rc;
     }
     /* index order is weight-then-name order */
-    qsort(c.v, c.n, sizeof *c.v, cmp_u32);
+    if (c.n > 1)
+        qsort(c.v, c.n, sizeof *c.v, cmp_u32);
     size_t u = 0;
     for (size_t i = 0; i < c.n; i++)
         if (u == 0 || c.v[u - 1] != c.v[i])
