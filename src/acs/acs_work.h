@@ -12,9 +12,11 @@
  * One acs_work_t per session, made when its Inform is accepted and ended
  * with the session. Its sources are asked in a fixed order (acs_work.c):
  *   1. tasks         the operator's queued tasks, oldest first
- *   2. provisioning  declarations of presets and provisions (the engine
- *                    plugs in there; today it has nothing to do)
- * so provisioning produces RPCs only once no task is left to send.
+ *   2. provisioning  the presets that run in this session (acs_prov.h),
+ *                    and the tasks the first source hands it (virtual
+ *                    parameters: acs_work_delegate)
+ * so provisioning produces RPCs only once no task is left to send. Work
+ * queued during a turn has the sources asked again before it ends.
  *
  * Threads: everything here runs on the loop thread except the store-thread
  * hooks (store_job_fn, and a source's event_run), which run on the store
