@@ -17,6 +17,7 @@
  *   acs_prov_build.c  the provisions of a step, from presets or a task
  *   acs_prov_store.c  what a session's provisioning reads and writes: the
  *                     state, parameters, records, effects
+ *   acs_prov_scope.c  which stored parameters a session loads
  *
  * Threads: everything on the loop, except a store job, which reads the
  * snapshot its session holds (immutable; referenced from the loop only)
@@ -36,9 +37,19 @@
 
 /* ---- the snapshot (acs_prov_cache.c) ----------------------------------------------- */
 
+/* The stored parameters a session loads (acs_prov_scope.c): everything,
+ * or what lies under these prefixes ("Device.WiFi.SSID.1."). */
+typedef struct acs_prov_scope {
+    bool all;
+    bool vps;                 /* virtual parameters are named */
+    char **v;
+    size_t n, cap;
+} acs_prov_scope_t;
+
 typedef struct acs_prov_script {
     char *src;
     size_t len;
+    acs_prov_scope_t scope;   /* what its literals name (acs_prov_script_scan) */
     bool heavy;               /* made a step slow: runs off the loop (the one field that
                                * changes in a snapshot; the loop's alone) */
 } acs_prov_script_t;
@@ -228,8 +239,19 @@ void acs_prov_sess_free(acs_prov_sess_t *S);
 int acs_prov_row(acs_prov_rows_t *r, const char *name, const char *value, const char *type,
                  int writable);
 void acs_prov_rows_free(acs_prov_rows_t *r);
-/* Load the device's stored parameters into a new state (store thread).
- * 0 or a negative errno (the state is then NULL). */
-int acs_prov_load_state(store_t *st, const char *device, int64_t t0, prov_state_t **out);
+/* Load the device's stored parameters in scope (NULL: all) into a new
+ * state (store thread). 0 or a negative errno (the state is then NULL). */
+int acs_prov_load_state(store_t *st, const char *device, int64_t t0, const acs_prov_scope_t *scope,
+                        prov_state_t **out);
+
+/* acs_prov_scope.c */
+/* Find the paths a script's string literals name (at snapshot load). */
+void acs_prov_script_scan(acs_prov_script_t *sc);
+/* The scope of the session's presets and of task (may be NULL): always 0
+ * (without memory the scope is everything). Any thread: it reads the
+ * snapshot and S->pr only. */
+int acs_prov_scope(const acs_prov_sess_t *S, const store_task_t *task, acs_prov_scope_t *out);
+int acs_prov_scope_path(acs_prov_scope_t *s, const char *path, size_t len);
+void acs_prov_scope_free(acs_prov_scope_t *s);
 
 #endif

@@ -60,6 +60,7 @@ static void scripts_free(hmap_t *m)
 {
     acs_prov_script_t *sc;
     for (size_t pos = 0; (sc = hmap_next(m, &pos, NULL));) {
+        acs_prov_scope_free(&sc->scope);
         free(sc->src);
         free(sc);
     }
@@ -173,6 +174,7 @@ static int take_script(const store_script_t *sc, void *ud)
     }
     memcpy(s->src, sc->source ? sc->source : "", len + 1);
     s->len = len;
+    acs_prov_script_scan(s);
     if (hmap_put_copy(t->m, sc->name, strlen(sc->name), s) != 0) {
         free(s->src);
         free(s);

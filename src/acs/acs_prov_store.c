@@ -88,12 +88,15 @@ typedef struct flush_job {
     char *task_result;
     int task_code;
     char task_msg[256];
+    prov_state_t *st;         /* the session's state, done with: freed on the store
+                               * thread, which allocated its nodes (no cross-thread frees) */
     /* out */
     int added;
 } flush_job_t;
 
 static void flush_free(flush_job_t *j)
 {
+    prov_state_free(j->st);
     acs_prov_rows_free(&j->rows);
     free(j->recs);
     for (size_t i = 0; i < j->ntags; i++)
@@ -142,6 +145,8 @@ static int flush_run(store_t *st, void *ud)
 {
     flush_job_t *j = ud;
     int rc = 0;
+    prov_state_free(j->st);
+    j->st = NULL;
     if (j->rows.n && (rc = store_params_put(st, j->device, j->rows.v, j->rows.n, j->now)) < 0)
         return rc;
     for (size_t i = 0; i < j->nrecs; i++)
@@ -333,6 +338,7 @@ typedef struct load_job {
     char device[STORE_ID_MAX];
     int64_t t0, now;
     acs_prov_rows_t rows;     /* written first: the state then has them */
+    acs_prov_scope_t scope;   /* what to load */
     prov_state_t *st;
 } load_job_t;
 
@@ -344,7 +350,7 @@ static int load_run(store_t *st, void *ud)
         if (rc < 0)
             return rc;
     }
-    int rc = acs_prov_load_state(st, j->device, j->t0, &j->st);
+    int rc = acs_prov_load_state(st, j->device, j->t0, &j->scope, &j->st);
     return rc == -EIO ? rc : rc < 0 ? 1 : 0; /* 1: a cap, the presets fault */
 }
 
@@ -354,6 +360,7 @@ static void load_done(int rc, void *ud)
     acs_prov_sess_t *S = j->S;
     acs_work_t *w = S->w;
     acs_prov_rows_free(&j->rows);
+    acs_prov_scope_free(&j->scope);
     if (rc < 0) {
         free(j);
         acs_work_put(w, rc, NULL);
@@ -383,6 +390,12 @@ void acs_prov_flush(acs_work_t *w, acs_prov_sess_t *S)
     }
     j->w = w;
     j->S = S;
+    if (!acs_work_delegated(w)) {
+        /* nothing left to run: the state goes with the job (a task that
+         * comes later in the session loads it again) */
+        j->st = S->st;
+        S->st = NULL;
+    }
     int rc = acs_work_submit(w, flush_run, flush_done, j);
     if (rc != 0) {
         flush_free(j);
@@ -404,9 +417,11 @@ void acs_prov_load(acs_work_t *w, acs_prov_sess_t *S)
     j->now = clock_real_s();
     j->rows = S->rows; /* written before the read: the state has them */
     S->rows = (acs_prov_rows_t){ 0 };
+    acs_prov_scope(S, acs_work_delegated(w), &j->scope);
     int rc = acs_work_submit(w, load_run, load_done, j);
     if (rc != 0) {
         S->rows = j->rows;
+        acs_prov_scope_free(&j->scope);
         free(j);
         acs_work_put(w, rc, NULL);
     }

@@ -295,7 +295,10 @@ static int prov_event_run(void *state, store_t *st)
         S->load_later = true;
         return 0;
     }
-    rc = acs_prov_load_state(st, dev, S->t0, &S->st);
+    acs_prov_scope_t scope;
+    acs_prov_scope(S, NULL, &scope);
+    rc = acs_prov_load_state(st, dev, S->t0, &scope, &S->st);
+    acs_prov_scope_free(&scope);
     if (rc == -EIO)
         return rc; /* the store failed: the Inform fails with it */
     if (rc)
@@ -338,14 +341,39 @@ static int load_row(const store_param_t *p, void *ud)
     return l->rc < 0;
 }
 
-int acs_prov_load_state(store_t *st, const char *device, int64_t t0, prov_state_t **out)
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int acs_prov_load_state(store_t *st, const char *device, int64_t t0, const acs_prov_scope_t *scope,
+                        prov_state_t **out)
 {
     *out = NULL;
     state_load_t l = { .t0 = t0 };
     int rc = prov_state_new(NULL, &l.st);
     if (rc)
         return rc;
-    rc = store_params_list(st, device, NULL, load_row, &l);
+    if (!scope || scope->all) {
+        rc = store_params_list(st, device, NULL, load_row, &l);
+    } else if (scope->n) {
+        /* each subtree once: sorted, a prefix's own subtrees are in it */
+        char **v = malloc(scope->n * sizeof *v);
+        if (!v)
+            rc = -ENOMEM;
+        else {
+            memcpy(v, scope->v, scope->n * sizeof *v);
+            qsort(v, scope->n, sizeof *v, by_text);
+            const char *last = NULL;
+            for (size_t i = 0; i < scope->n && rc == 0 && l.rc == 0; i++) {
+                if (last && strncmp(v[i], last, strlen(last)) == 0)
+                    continue;
+                last = v[i];
+                rc = store_params_list(st, device, v[i], load_row, &l);
+            }
+            free(v);
+        }
+    }
     if (rc == 0)
         rc = l.rc;
     if (rc) {
