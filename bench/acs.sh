@@ -9,7 +9,8 @@
 #   (c)      RSS of the ACS with 100,000 known devices
 #   (e)      a bootstrap storm of 10,000 cpe-sim CPEs each running a Lua
 #            provision of 3 declarations (reads 1, sets 2), against the same
-#            storm with no preset, in this run: sessions/s, p99, the ratio
+#            storm with no preset, in this run: sessions/s, p99, the ratio;
+#            (e') reading a value the Inform lacks; (e'') with rediscovery
 # Goals on 2 cores: (a) >= 5000/s, (b) >= 500/s, (c) <= 200 MB, (e) >= 0.7x.
 set -eu
 BIN=${1:-build/release/src/outpost}
@@ -19,9 +20,10 @@ DEVICES=${ACS_BENCH_DEVICES:-100000}
 GPV_SESSIONS=${ACS_BENCH_GPV:-3000}
 CONNS=${ACS_BENCH_CONNS:-64}
 T=$(mktemp -d /tmp/acs-bench.XXXXXX)
-ACS_PID= NGINX_PID=
+ACS_PID= NGINX_PID= ACS2_PID=
 cleanup() {
   [ -n "$ACS_PID" ] && kill "$ACS_PID" 2>/dev/null && wait "$ACS_PID" 2>/dev/null
+  [ -n "$ACS2_PID" ] && kill "$ACS2_PID" 2>/dev/null
   [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
   rm -rf "$T"
 }
@@ -151,8 +153,8 @@ echo "    after (b): $PENDING; RSS $(rss) MB"
 # one the Inform does not carry (DeviceInfo.ModelName): a GetParameterValues
 # round trip more per session.
 STORM=${ACS_BENCH_STORM:-10000}
-storm() { # PREFIX: "rate p99 completed failed" once every CPE bootstrapped
-  /usr/bin/python3 - "$BIN" "$CPORT" "$STORM" "$1" <<'EOF'
+storm() { # PREFIX [PORT]: "rate p99 completed failed" once every CPE bootstrapped
+  /usr/bin/python3 - "$BIN" "${2:-$CPORT}" "$STORM" "$1" <<'EOF'
 import json, subprocess, sys, time
 bin_, port, n, prefix = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 p = subprocess.Popen([bin_, "cpe-sim", "--acs", f"http://127.0.0.1:{port}/", "--cr-listen", "127.0.0.1:0",
@@ -195,6 +197,28 @@ declare("Device.DeviceInfo.ProvisioningCode", nil, {value = "model-" .. m.value[
   echo "(e') the same, reading a value the Inform lacks (one round trip more): $1 sessions/s, p99 $2 ms ($3 done, $4 failed); ACS CPU $(per_session "$C0" "$C1" "${3:-1}") ms/session; ratio $(ratio "$1" "$E0")"
   echo "    $(curl -s -H 'Authorization: Bearer bench' "http://127.0.0.1:$MPORT/metrics" |
         awk '/^outpost_acs_provisioning_(runs_total|rpcs_total|rounds_total|engine_seconds_total)/ {printf "%s%s=%s", sep, $1, $2; sep=" "}')"
+  # (e'') the same pair against an ACS with its default --rediscover: each
+  # bootstrap also reads the whole data model (~700 parameters), and the
+  # session's provisioning loads the stored subtrees its provision names
+  C2=$(port); A2=$(port)
+  "$BIN" acs --cwmp-listen "127.0.0.1:$C2" --api-listen "127.0.0.1:$A2" --data-dir "$T/acs2" \
+    --cpe-auth none --api-token bench --log-level warn --admin-listen "" 2> "$T/acs2.log" &
+  ACS2_PID=$!
+  for i in $(seq 50); do
+    curl -sf -o /dev/null -H 'Authorization: Bearer bench' "http://127.0.0.1:$A2/api/stats" && break
+    sleep 0.1
+  done
+  set -- $(storm RA "$C2"); R0=$1 Q0=$2
+  curl -sf -o /dev/null -X PUT -H 'Authorization: Bearer bench' "http://127.0.0.1:$A2/api/provisions/bench3" \
+    --data-binary 'local sw = declare("Device.DeviceInfo.SoftwareVersion", {value = 1})
+declare("Device.WiFi.SSID.1.SSID", nil, {value = "net-" .. device.serial})
+declare("Device.DeviceInfo.ProvisioningCode", nil, {value = "sw-" .. sw.value[1]})'
+  curl -sf -o /dev/null -X PUT -H 'Authorization: Bearer bench' "http://127.0.0.1:$A2/api/presets/bench3" \
+    --data '{"events": ["0 BOOTSTRAP"], "provisions": [{"type": "script", "name": "bench3"}]}'
+  set -- $(storm RB "$C2")
+  echo "(e'') with the default rediscovery: $R0 sessions/s (p99 $Q0 ms) without a preset, $1 (p99 $2 ms) with it: ratio $(ratio "$1" "$R0")"
+  kill "$ACS2_PID"; wait "$ACS2_PID" || { echo "the second acs exited badly"; tail "$T/acs2.log"; exit 1; }
+  ACS2_PID=
 fi
 
 kill "$ACS_PID"; wait "$ACS_PID" || { echo "acs exited badly"; tail "$T/acs.log"; exit 1; }
