@@ -247,6 +247,31 @@ static int write_metrics(buf_t *o, void *ud)
             buf_free(&l);
         }
 
+    /* provisioning (acs_prov_run.c): counted as it happens, no store read */
+    static const char *const prov_outcomes[] = { "done", "fault", "gave_up" };
+    if (!rc)
+        rc = metrics_head(o, "outpost_acs_provisioning_runs_total", "counter",
+                          "Preset runs in sessions, by outcome (gave_up: rounds or RPCs exhausted).");
+    for (size_t i = 0; i < 3 && !rc; i++)
+        rc = write_labelled(o, "outpost_acs_provisioning_runs_total", "outcome", prov_outcomes[i],
+                            (double)a->m.prov_runs[i]);
+    if (!rc)
+        rc = metrics_one(o, "outpost_acs_provisioning_rounds_total", "counter",
+                         "Provisioning rounds (planning passes over every running provision).",
+                         (double)a->m.prov_rounds);
+    if (!rc)
+        rc = metrics_one(o, "outpost_acs_provisioning_rpcs_total", "counter",
+                         "RPCs provisioning sent to CPEs.", (double)a->m.prov_rpcs);
+    if (!rc)
+        rc = metrics_one(o, "outpost_acs_provisioning_engine_seconds_total", "counter",
+                         "Event-loop time spent in the provisioning engine (Lua runs and planning).",
+                         a->m.prov_engine_seconds);
+    if (!rc)
+        rc = metrics_head(o, "outpost_acs_provisioning_step_seconds", "histogram",
+                          "One provisioning engine step (every provision run once, then planned).");
+    if (!rc)
+        rc = metrics_hist_write(o, "outpost_acs_provisioning_step_seconds", "", &a->m.prov_step_seconds);
+
     if (!rc)
         rc = metrics_head(o, "outpost_acs_session_seconds", "histogram",
                           "CWMP session duration, Inform to the end.");

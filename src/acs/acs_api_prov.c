@@ -10,6 +10,8 @@
  */
 #include "acs/acs_api_prov.h"
 
+#include "acs/acs_prov.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,8 +109,12 @@ static int collect_script(const store_script_t *sc, void *ud)
 static json_t *run_json(const store_preset_run_t *r)
 {
     json_t *fault = r->status == STORE_PRESET_FAULT
-                        ? json_pack("{s:i, s:o}", "code", r->fault_code, "message",
-                                    acs_json_text(r->fault_message))
+                        ? json_pack("{s:i, s:o, s:o, s:o}", "code", r->fault_code, "message",
+                                    acs_json_text(r->fault_message), "provision",
+                                    r->fault_provision[0] ? acs_json_text(r->fault_provision)
+                                                          : json_null(),
+                                    "line", r->fault_line > 0 ? json_integer(r->fault_line)
+                                                              : json_null())
                         : json_null();
     return json_pack("{s:o, s:s, s:o, s:i, s:o, s:o, s:o}", "preset", acs_json_text(r->preset),
                      "status", store_preset_status_name(r->status), "fault", fault, "tries",
@@ -192,9 +198,31 @@ static const char *what(const prov_job_t *j)
     return "device";
 }
 
+static void answer(prov_job_t *j, int rc);
+
+/* The snapshot sessions use is in place: the answer may go. */
+static void reloaded(void *ud)
+{
+    answer(ud, 0);
+}
+
 static void prov_done(int rc, void *ud)
 {
     prov_job_t *j = ud;
+    if (rc == 0 && (j->kind == PJ_PRESET_PUT || j->kind == PJ_PRESET_DELETE ||
+                    j->kind == PJ_SCRIPT_PUT || j->kind == PJ_SCRIPT_DELETE)) {
+        /* answered once the sessions' copy has the change: a CPE that
+         * informs after the answer sees it (acs_prov_cache.c) */
+        acs_prov_reload(j->a, reloaded, j);
+        return;
+    }
+    if (rc == 0 && j->kind == PJ_CLEAR)
+        acs_prov_owed_add(j->a, j->device); /* pending: its next session runs it */
+    answer(j, rc);
+}
+
+static void answer(prov_job_t *j, int rc)
+{
     http_req_t *req = j->req;
     char msg[160];
     switch (rc) {
@@ -243,7 +271,7 @@ static void submit(http_req_t *req, acs_t *a, prov_job_t *j)
     j->req = req;
     int rc = store_worker_submit(a->db, prov_run, prov_done, j);
     if (rc != 0)
-        prov_done(rc, j);
+        answer(j, rc);
 }
 
 /* A job for a route: its {name} (a valid name or 404) and {id}. NULL after answering. */
@@ -538,6 +566,7 @@ out:
 }
 
 typedef struct sync_job {
+    acs_t *a;
     store_preset_t *p;
     char **bodies;
     size_t n;
@@ -569,30 +598,36 @@ static void sync_free(sync_job_t *j)
     free(j);
 }
 
-static void sync_done(int rc, void *ud)
+static void sync_log(sync_job_t *j, int rc)
 {
-    sync_job_t *j = ud;
     if (rc == 0)
         log_info("presets_config", LF_U("presets", j->n), LF_I("replaced_api_presets", j->replaced));
     else
         log_error("presets_config_failed", LF_ERR(rc));
+}
+
+static void sync_done(int rc, void *ud)
+{
+    sync_job_t *j = ud;
+    sync_log(j, rc);
+    if (rc == 0)
+        acs_prov_reload(j->a, NULL, NULL);
     sync_free(j);
 }
 
-int acs_presets_sync(acs_t *a, const char *json)
+static sync_job_t *sync_new(acs_t *a, const char *json)
 {
-    if (!a->db || a->stopping)
-        return -ECANCELED; /* a SIGHUP during the shutdown */
     sync_job_t *j = calloc(1, sizeof *j);
     if (!j)
-        return -ENOMEM;
+        return NULL;
+    j->a = a;
     j->list = json ? json_loads(json, JSON_DECODE_ANY, NULL) : NULL;
     size_t n = json_is_array(j->list) ? json_array_size(j->list) : 0;
     j->p = calloc(n ? n : 1, sizeof *j->p);
     j->bodies = calloc(n ? n : 1, sizeof *j->bodies);
     if (!j->p || !j->bodies) {
         sync_free(j);
-        return -ENOMEM;
+        return NULL;
     }
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(j->list, i);
@@ -600,15 +635,42 @@ int acs_presets_sync(acs_t *a, const char *json)
         if (!j->p[i].name || !(j->bodies[i] = stored_body(v))) {
             j->n = i;
             sync_free(j);
-            return -ENOMEM;
+            return NULL;
         }
         j->p[i].body = j->bodies[i];
         j->n = i + 1;
     }
+    return j;
+}
+
+int acs_presets_sync(acs_t *a, const char *json)
+{
+    if (!a->db || a->stopping)
+        return -ECANCELED; /* a SIGHUP during the shutdown */
+    sync_job_t *j = sync_new(a, json);
+    if (!j)
+        return -ENOMEM;
     int rc = store_worker_submit(a->db, sync_run, sync_done, j);
     if (rc) {
         log_error("presets_config_failed", LF_ERR(rc));
         sync_free(j);
     }
+    return rc;
+}
+
+int acs_presets_sync_start(acs_t *a, const char *json)
+{
+    sync_job_t *j = sync_new(a, json);
+    if (!j)
+        return -ENOMEM;
+    int rc = store_begin(a->store);
+    if (rc == 0) {
+        rc = sync_run(a->store, j);
+        int c = rc == 0 ? store_commit(a->store) : store_rollback(a->store);
+        if (rc == 0)
+            rc = c;
+    }
+    sync_log(j, rc);
+    sync_free(j);
     return rc;
 }

@@ -32,5 +32,8 @@ int acs_presets_check(const char *json, char *err, size_t errlen);
  * none) in a store job; the outcome is logged. 0, or an error when the job
  * could not be queued. */
 int acs_presets_sync(acs_t *a, const char *json);
+/* The same at start, straight on a->store before the store worker runs
+ * (so the first Inform sees them): 0 or an error (logged). */
+int acs_presets_sync_start(acs_t *a, const char *json);
 
 #endif

@@ -24,7 +24,11 @@
  *   ---- the work done in sessions: acs_work.h, the session's one way down ---
  *   acs_work        the work of one session; asks its sources in order:
  *   acs_work_tasks    1. the operator's queued tasks
- *   acs_work_prov     2. provisioning (where the engine plugs in)
+ *   acs_work_prov     2. provisioning: presets in the session (acs_prov.h:
+ *                        acs_prov_run, acs_prov_store; the engine in provision/)
+ *   acs_prov_cache  presets and scripts in memory, reloaded after the API's
+ *                   changes (acs_api_prov calls it) and the config's
+ *   acs_prov_ext    --ext: external calls for ext(), off the loop
  *   ---- below both sides ---------------------------------------------------
  *   acs_waiters   ?wait= callers and the task expiry sweep that answers them
  *   acs_cr        connection requests (libcurl multi on the loop)
@@ -97,6 +101,7 @@ typedef struct acs_opts {
     int64_t api_max_connections;
     int64_t max_per_addr;      /* CWMP connections per client address; 0: no cap */
     char *presets;             /* JSON list: the config file's presets (acs_api_prov.c) */
+    cfg_list_t ext;            /* external calls for ext() (acs_prov_ext.c) */
 } acs_opts_t;
 
 /* What /metrics counts beyond the plain counters (acs_admin.c). */
@@ -112,6 +117,12 @@ typedef struct acs_metrics {
     int64_t finished_from;     /* Unix s: the next snapshot counts the finished from here */
     uint64_t cr_refused;       /* connection requests not sent (no URL, --cr-deny...) */
     metrics_hist_t session_seconds;
+    /* provisioning (acs_prov_run.c) */
+    uint64_t prov_runs[3];     /* preset runs by outcome: done, fault, gave_up */
+    uint64_t prov_rounds;      /* engine rounds (planning passes) */
+    uint64_t prov_rpcs;        /* RPCs provisioning sent */
+    double prov_engine_seconds; /* loop time in the engine (Lua runs and planning) */
+    metrics_hist_t prov_step_seconds; /* one engine step */
 } acs_metrics_t;
 
 /* The fleet as the store last said (devices, open tasks by type and status,
@@ -165,6 +176,8 @@ typedef struct acs {
     hmap_t sessions_by_cookie, sessions_by_device;
     size_t nsessions;
     hmap_t works;              /* live works by device id (acs_work.c) */
+    struct acs_prov *prov;     /* presets and scripts in memory (acs_prov_cache.c) */
+    struct acs_ext *ext;       /* --ext (acs_prov_ext.c) */
     acs_waiter_t *waiters;     /* ?wait= callers (acs_waiters.c) */
     uv_timer_t *sweep;         /* the task expiry sweep (acs_waiters.c); heap */
 

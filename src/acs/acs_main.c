@@ -11,6 +11,7 @@
 #include "acs/acs.h"
 #include "acs/acs_api_prov.h"
 #include "acs/acs_internal.h"
+#include "acs/acs_prov.h"
 #include "acs/acs_tasks.h"
 #include "acs/acs_work.h"
 #include "core/clock.h"
@@ -136,6 +137,12 @@ static const cfg_opt_t acs_opts[] = {
             "presets (in YAML a list of preset objects, each with its name): stored at start and"
             " on SIGHUP, they replace API presets of the same name, the API cannot change them,"
             " and those no longer listed are deleted", .check = acs_presets_check),
+    CFG_OPT("ext", CFG_LIST, acs_opts_t, ext, NULL, "SPEC",
+            "an external call provisions make with ext(NAME, ...): 'name=NAME command=/PATH' (run"
+            " with the call's arguments, its JSON stdout is the result) or 'name=NAME"
+            " url=http(s)://...' (POST {name, args}, the JSON answer is the result); optional"
+            " timeout=5s (killed or cancelled then) and max_output=64KiB; repeatable",
+            .check = acs_ext_check),
     CFG_END,
 };
 
@@ -160,6 +167,7 @@ static void on_stop(void *ud)
     acs_waiters_stop(a);
     acs_api_stop(a);
     acs_cwmp_stop(a);
+    acs_prov_stop(a);
     if (a->curl) {
         net_curl_free(a->curl);
         a->curl = NULL;
@@ -319,9 +327,13 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     store_opts_t so = { .sync_full = a->o.db_sync_full, .param_history = (int)a->o.param_history };
     if ((rc = store_open(a->o.db ? a->o.db : dbdef, &so, &a->store)) != 0)
         return 1;
-    if ((rc = store_worker_new(loop, a->store, 200000, &a->db)) != 0)
+    /* the config file's presets, then what sessions provision with, read
+     * before the worker owns the store: the first Inform sees them all */
+    if (acs_presets_sync_start(a, a->o.presets) != 0)
         return 1;
-    if (acs_presets_sync(a, a->o.presets) != 0)  /* queued before any API job */
+    if ((rc = acs_prov_start(a)) != 0)
+        return rc == -EINVAL ? 2 : 1;
+    if ((rc = store_worker_new(loop, a->store, 200000, &a->db)) != 0)
         return 1;
     if (a->o.common.tls_cert) {
         tls_opts_t to = { .server = true, .cert_file = a->o.common.tls_cert,
@@ -398,6 +410,7 @@ int acs_main(int argc, char **argv)
     http_router_free(a->router);
     acs_cwmp_free(a);
     acs_work_free(a);
+    acs_prov_free(a);
     store_close(a->store);
     tls_ctx_free(a->tls);
     acs_creds_free(a->creds);

@@ -483,3 +483,32 @@ int64_t acs_task_id_from_key(const char *k)
     long long v = strtoll(k + 5, &end, 10);
     return *end == '\0' && v > 0 ? (int64_t)v : 0;
 }
+
+/* A name of a virtual parameter: the prefix and at least "VirtualParameters." itself. */
+static bool vp_name(const char *name)
+{
+    return strncmp(name, ACS_VP_PREFIX, sizeof ACS_VP_PREFIX - 1) == 0;
+}
+
+bool acs_task_virtual(const char *type, const char *json)
+{
+    bool get = strcmp(type, "get_params") == 0, set = strcmp(type, "set_params") == 0;
+    /* the common case costs a substring search, not a parse */
+    if ((!get && !set) || !json || !strstr(json, "\"" ACS_VP_PREFIX))
+        return false;
+    json_t *p = json_loads(json, 0, NULL);
+    bool any = false;
+    if (get) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(p, "names"), i, v)
+            any |= json_is_string(v) && vp_name(json_string_value(v));
+    } else {
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(p, "values"), k, v)
+            any |= vp_name(k);
+    }
+    json_decref(p);
+    return any;
+}

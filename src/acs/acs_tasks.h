@@ -95,6 +95,11 @@ bool acs_task_requeue_safe(const char *type);
 /* The names of the requeue-safe types, NULL-terminated, into out[max]
  * (max > acs_task_ntypes is always enough); returns how many. */
 size_t acs_task_requeue_list(const char **out, size_t max);
+/* Virtual parameters' names begin with this (the engine's PROV_VP_PREFIX). */
+#define ACS_VP_PREFIX "VirtualParameters."
+/* A get_params / set_params task naming a virtual parameter: provisioning
+ * carries it out (acs_work.h, acs_work_delegate), not a plain RPC. */
+bool acs_task_virtual(const char *type, const char *json);
 /* "task-123" -> 123, or 0. */
 int64_t acs_task_id_from_key(const char *command_key);
 /* The names of a get_params/get_attributes task straight from its stored

@@ -33,6 +33,11 @@ struct acs_work {
     size_t asking;             /* the source asked now */
     acs_work_rpc_fn cb;
     void *cb_ud;
+    /* work queued during this turn (acs_work_queued, acs_work_delegate_done):
+     * the sources are asked again, from the first, before the turn ends empty */
+    bool again;
+    int restarts;
+    store_task_t *delegated;   /* a task provisioning carries out (acs_work_delegate) */
     /* the event in progress (acs_work_event until its done ran) */
     bool ev_busy;
     store_job_fn ev_run;
@@ -50,6 +55,8 @@ static size_t state_offset(size_t i)
         off += (sources[k]->state_size + align - 1) / align * align;
     return off;
 }
+
+static void delegated_free(store_task_t *t);
 
 acs_t *acs_work_acs(const acs_work_t *w) { return w->a; }
 const char *acs_work_device(const acs_work_t *w) { return w->device_id; }
@@ -86,10 +93,56 @@ bool acs_work_queued(acs_t *a, const char *device_id)
     acs_work_t *w = hmap_gets(&a->works, device_id);
     if (!w)
         return false;
+    if (w->turn)
+        w->again = true;
     for (size_t i = 0; i < NSRC; i++)
         if (sources[i]->queued)
             sources[i]->queued(w, w->state[i]);
     return true;
+}
+
+/* ---- a task provisioning carries out --------------------------------------------- */
+
+static void delegated_free(store_task_t *t)
+{
+    if (t) {
+        free(t->params);
+        free(t->result);
+        free(t);
+    }
+}
+
+int acs_work_delegate(acs_work_t *w, const store_task_t *t)
+{
+    if (w->delegated)
+        return -EBUSY;
+    store_task_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    *c = *t;
+    c->params = t->params ? strdup(t->params) : NULL;
+    c->result = NULL;
+    if (t->params && !c->params) {
+        free(c);
+        return -ENOMEM;
+    }
+    w->delegated = c;
+    return 0;
+}
+
+const store_task_t *acs_work_delegated(const acs_work_t *w)
+{
+    return w->delegated;
+}
+
+void acs_work_delegate_done(acs_work_t *w)
+{
+    if (!w->delegated)
+        return;
+    delegated_free(w->delegated);
+    w->delegated = NULL;
+    if (w->turn)
+        w->again = true; /* the queue goes on: the next task may go out this turn */
 }
 
 /* ---- lifetime --------------------------------------------------------------------- */
@@ -134,6 +187,7 @@ void acs_work_release(acs_work_t *w)
     for (size_t i = 0; i < NSRC; i++)
         if (sources[i]->end)
             sources[i]->end(w, w->state[i], w->out == (int)i);
+    delegated_free(w->delegated);
     free(w);
 }
 
@@ -262,9 +316,14 @@ static int deliver(acs_work_t *w, size_t src, int rc, const cwmp_msg_t *rpc)
     return rpc ? r : 0;
 }
 
+/* Restarts of the asking in one turn at most: work queued during a turn is
+ * looked for, a source that keeps queueing cannot spin the turn. */
+enum { MAX_RESTARTS = 8 };
+
 static void ask(acs_work_t *w)
 {
     w->in_ask = true;
+again:
     while (w->turn && w->asking < NSRC) {
         size_t i = w->asking;
         w->waiting = true;
@@ -276,6 +335,14 @@ static void ask(acs_work_t *w)
             w->in_ask = false;
             return;
         }
+    }
+    if (w->turn && w->again && w->restarts < MAX_RESTARTS && may_send(w)) {
+        /* work came during the turn (the API queued a task, provisioning
+         * queued one or finished a task it carried out): ask again */
+        w->again = false;
+        w->restarts++;
+        w->asking = 0;
+        goto again;
     }
     w->in_ask = false;
     if (w->turn) /* no source had anything */
@@ -306,6 +373,8 @@ void acs_work_next(acs_work_t *w, const cwmp_msg_t *answer, bool hold, acs_work_
     w->cb_ud = ud;
     w->hold = hold;
     w->asking = 0;
+    w->again = false;
+    w->restarts = 0;
     if (w->out >= 0) {
         size_t i = (size_t)w->out;
         const char *why = answer ? NULL : "the CPE sent an empty message instead of an answer";

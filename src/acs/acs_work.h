@@ -12,9 +12,11 @@
  * One acs_work_t per session, made when its Inform is accepted and ended
  * with the session. Its sources are asked in a fixed order (acs_work.c):
  *   1. tasks         the operator's queued tasks, oldest first
- *   2. provisioning  declarations of presets and provisions (the engine
- *                    plugs in there; today it has nothing to do)
- * so provisioning produces RPCs only once no task is left to send.
+ *   2. provisioning  the presets that run in this session (acs_prov.h),
+ *                    and the tasks the first source hands it (virtual
+ *                    parameters: acs_work_delegate)
+ * so provisioning produces RPCs only once no task is left to send. Work
+ * queued during a turn has the sources asked again before it ends.
  *
  * Threads: everything here runs on the loop thread except the store-thread
  * hooks (store_job_fn, and a source's event_run), which run on the store
@@ -116,6 +118,11 @@ bool acs_work_queued(acs_t *a, const char *device_id);
 /* Whether the device is in a session (its work began and has not ended). */
 bool acs_work_live(const acs_t *a, const char *device_id);
 
+/* Work queued during a turn (acs_work_queued, acs_work_delegate_done) is
+ * looked for before that turn ends: once every source said "nothing", they
+ * are asked again from the first (a few times per turn at most). So a task
+ * the operator or provisioning queued goes out in this session. */
+
 /* ---- For acs_main: the live works by device -------------------------------------- */
 void acs_work_init(acs_t *a);
 /* At exit, once every session ended and the store worker is gone. */
@@ -187,6 +194,18 @@ extern const acs_work_source_t acs_work_prov;
  * not be encoded (it never will: give it up, failed). 0 for rpc == NULL.
  * w and the state stay valid after it returns. */
 int acs_work_put(acs_work_t *w, int rc, const cwmp_msg_t *rpc);
+/* A task carried out by provisioning instead of the tasks source: a
+ * get_params / set_params naming virtual parameters (VirtualParameters.*),
+ * which the engine resolves with their scripts. The tasks source, having
+ * taken the task (marked sent), hands a copy over with acs_work_delegate()
+ * (-EBUSY when one is already there) and sends no other task until
+ * provisioning, having finished it (its result stored, its waiters told),
+ * calls acs_work_delegate_done(). acs_work_delegated() is the task, or
+ * NULL. A delegated task still held at the end is freed with the work
+ * (provisioning's `end` puts it back in the queue first). */
+int acs_work_delegate(acs_work_t *w, const store_task_t *t);
+const store_task_t *acs_work_delegated(const acs_work_t *w);
+void acs_work_delegate_done(acs_work_t *w);
 /* "This session's work is over": no source produces another RPC in this
  * session (next() gets may_send false from now on), so the session ends
  * (204) once the current turn is answered. For a source that must stop the

@@ -294,6 +294,19 @@ static void requeue(acs_t *a, int64_t task_id)
 static void send_task(acs_work_t *w, tasks_state_t *t, store_task_t *task)
 {
     acs_t *a = acs_work_acs(w);
+    if (acs_task_virtual(task->type, task->params)) {
+        /* virtual parameters: provisioning resolves them with their scripts */
+        int rc = acs_work_delegate(w, task);
+        if (rc == 0) {
+            log_info("cwmp_task_delegated", LF_S("device", acs_work_device(w)), LF_I("task", task->id),
+                     LF_S("type", task->type), LF_S("to", "provisioning"));
+            acs_work_put(w, 0, NULL);
+        } else {
+            requeue(a, task->id);
+            acs_work_put(w, -ENOMEM, NULL);
+        }
+        return;
+    }
     cwmp_msg_t m = { .type = CWMP_NONE };
     acs_rpc_scratch_t sc;
     char key[40], id[40];
@@ -399,7 +412,8 @@ static void tasks_next(acs_work_t *w, void *state, bool may_send)
 {
     tasks_state_t *t = state;
     step_job_t *j = t->pending;
-    bool take = may_send && t->hint > 0;
+    /* none while provisioning carries out one of ours (the queue's order) */
+    bool take = may_send && t->hint > 0 && !acs_work_delegated(w);
     if (j && !take && !j->finish_id && !j->nparams) { /* nothing to write after all */
         step_free(j);
         t->pending = j = NULL;

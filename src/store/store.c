@@ -252,3 +252,8 @@ int store_preset_run_clear_fault(store_t *s, const char *device, const char *pre
 {
     return s->be->preset_run_clear_fault(s, device, preset, now);
 }
+
+int store_preset_run_owed(store_t *s, store_preset_run_fn fn, void *ud)
+{
+    return s->be->preset_run_owed(s, fn, ud);
+}

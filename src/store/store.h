@@ -293,6 +293,8 @@ typedef struct store_preset_run {
     int64_t next_retry;      /* a fault may be retried from then (0: not at all) */
     int64_t last_event;      /* the Inform time of the session that ran it last */
     int64_t updated;
+    char fault_provision[STORE_NAME]; /* the provision that faulted ("" none) */
+    int fault_line;          /* its script line (0 unknown) */
 } store_preset_run_t;
 typedef int (*store_preset_run_fn)(const store_preset_run_t *r, void *ud);
 
@@ -303,5 +305,9 @@ int store_preset_run_list(store_t *s, const char *device, store_preset_run_fn fn
 /* fault -> pending with tries 0 (it runs at the device's next session);
  * -ENOENT without a record, -ESTALE when it is not a fault. */
 int store_preset_run_clear_fault(store_t *s, const char *device, const char *preset, int64_t now);
+/* Every record a later session owes a run, whatever its events: a fault
+ * with a retry to come (next_retry > 0), or pending (its fault cleared).
+ * The ACS reads them once at start (acs_prov_cache.c). */
+int store_preset_run_owed(store_t *s, store_preset_run_fn fn, void *ud);
 
 #endif

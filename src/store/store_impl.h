@@ -59,6 +59,7 @@ typedef struct store_backend {
     int (*preset_run_put)(store_t *s, const store_preset_run_t *r);
     int (*preset_run_list)(store_t *s, const char *device, store_preset_run_fn fn, void *ud);
     int (*preset_run_clear_fault)(store_t *s, const char *device, const char *preset, int64_t now);
+    int (*preset_run_owed)(store_t *s, store_preset_run_fn fn, void *ud);
 } store_backend_t;
 
 struct store {

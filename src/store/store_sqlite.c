@@ -94,6 +94,13 @@ static const char *const migrations[] = {
     "  last_event INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL,"
     "  PRIMARY KEY (device_id, preset)) WITHOUT ROWID;"
     "CREATE INDEX preset_runs_preset ON preset_runs(preset);",
+    /* 6: a fault's provision and script line; the records a later session
+     * owes a run (a fault still to retry, a cleared one), found at start
+     * without reading every record */
+    "ALTER TABLE preset_runs ADD COLUMN fault_provision TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE preset_runs ADD COLUMN fault_line INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX preset_runs_owed ON preset_runs(device_id)"
+    "  WHERE status = 3 OR (status = 2 AND next_retry > 0);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -147,9 +154,15 @@ static const char *const queries[Q_COUNT] = {
     /* Prepared once: the worker runs four of these per job. */
     /* a device's preset records: read and written at each of its sessions */
     [Q_RUN_PUT] = "INSERT OR REPLACE INTO preset_runs (device_id, preset, status, fault_code,"
-                  " fault_message, tries, next_retry, last_event, updated)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                  " fault_message, tries, next_retry, last_event, updated, fault_provision,"
+                  " fault_line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [Q_RUN_LIST] = "SELECT " RUN_COLS " FROM preset_runs WHERE device_id = ?1 ORDER BY preset",
+    /* a prefix range on the primary key: name >= prefix AND name < prefix+0xFF */
+    [Q_PARAMS_LIST] = "SELECT name, value, type, writable, updated FROM params"
+                      " WHERE device = (SELECT rid FROM devices WHERE id = ?1) ORDER BY name",
+    [Q_PARAMS_LIST_PREFIX] = "SELECT name, value, type, writable, updated FROM params"
+                             " WHERE device = (SELECT rid FROM devices WHERE id = ?1)"
+                             " AND name >= ?2 AND name < ?3 ORDER BY name",
     [Q_TX_BEGIN] = "BEGIN IMMEDIATE",
     [Q_TX_COMMIT] = "COMMIT",
     [Q_TX_ROLLBACK] = "ROLLBACK",
@@ -684,13 +697,8 @@ static int sq_params_list(store_t *s, const char *dev, const char *prefix, store
 {
     sq_t *q = SQ(s);
     /* A prefix range on the primary key: name >= prefix AND name < prefix+0xFF. */
-    sqlite3_stmt *st = sq_prepare(q, prefix && *prefix
-                                      ? "SELECT name, value, type, writable, updated FROM params"
-                                        " WHERE device = (SELECT rid FROM devices WHERE id = ?1)"
-                                        " AND name >= ?2 AND name < ?3 ORDER BY name"
-                                      : "SELECT name, value, type, writable, updated FROM params"
-                                        " WHERE device = (SELECT rid FROM devices WHERE id = ?1)"
-                                        " ORDER BY name");
+    /* prepared once: provisioning reads a device's parameters at each of its sessions */
+    sqlite3_stmt *st = sq_stmt(q, prefix && *prefix ? Q_PARAMS_LIST_PREFIX : Q_PARAMS_LIST);
     if (!st)
         return -EIO;
     sq_bind_text(st, 1, dev);
@@ -714,7 +722,7 @@ static int sq_params_list(store_t *s, const char *dev, const char *prefix, store
             break;
         }
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : sq_err(q, "params_list");
 }
 
@@ -786,4 +794,5 @@ const store_backend_t store_sqlite_backend = {
     .preset_run_put = sq_preset_run_put,
     .preset_run_list = sq_preset_run_list,
     .preset_run_clear_fault = sq_preset_run_clear_fault,
+    .preset_run_owed = sq_preset_run_owed,
 };

@@ -32,6 +32,8 @@ enum {
     Q_TASK_HAS_PENDING,
     Q_RUN_PUT,
     Q_RUN_LIST,
+    Q_PARAMS_LIST,
+    Q_PARAMS_LIST_PREFIX,
     Q_TX_BEGIN, /* transaction control, in exec_tx order */
     Q_TX_COMMIT,
     Q_TX_ROLLBACK,
@@ -58,7 +60,8 @@ typedef struct sq {
     "id, device_id, type, params, status, result, fault_code, fault_string, attempts, created," \
     " updated, sent_at, done_at, expires_at, cr_status, cr_reason, cr_at"
 #define RUN_COLS \
-    "device_id, preset, status, fault_code, fault_message, tries, next_retry, last_event, updated"
+    "device_id, preset, status, fault_code, fault_message, tries, next_retry, last_event, updated," \
+    " fault_provision, fault_line"
 #define DEV_COLS \
     "id, manufacturer, oui, product_class, serial, software_version, hardware_version, ip," \
     " cr_url, cr_user, cr_pass, tags, first_seen, last_inform, periodic_interval, last_events"
@@ -109,5 +112,6 @@ int sq_script_delete(store_t *s, store_script_kind_t k, const char *name);
 int sq_preset_run_put(store_t *s, const store_preset_run_t *r);
 int sq_preset_run_list(store_t *s, const char *device, store_preset_run_fn fn, void *ud);
 int sq_preset_run_clear_fault(store_t *s, const char *device, const char *preset, int64_t now);
+int sq_preset_run_owed(store_t *s, store_preset_run_fn fn, void *ud);
 
 #endif

@@ -301,16 +301,14 @@ int sq_preset_run_put(store_t *s, const store_preset_run_t *r)
     sqlite3_bind_int64(st, 7, r->next_retry);
     sqlite3_bind_int64(st, 8, r->last_event);
     sqlite3_bind_int64(st, 9, r->updated);
+    sq_bind_text(st, 10, r->fault_provision);
+    sqlite3_bind_int(st, 11, r->fault_line);
     return sq_step_done(q, st, "preset_run_put") < 0 ? -EIO : 0;
 }
 
-int sq_preset_run_list(store_t *s, const char *device, store_preset_run_fn fn, void *ud)
+/* The rows of a RUN_COLS statement to fn. */
+static int run_rows(sq_t *q, sqlite3_stmt *st, store_preset_run_fn fn, void *ud)
 {
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_RUN_LIST);
-    if (!st)
-        return -EIO;
-    sq_bind_text(st, 1, device);
     int rc;
     store_preset_run_t r;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -324,20 +322,47 @@ int sq_preset_run_list(store_t *s, const char *device, store_preset_run_fn fn, v
         r.next_retry = sqlite3_column_int64(st, 6);
         r.last_event = sqlite3_column_int64(st, 7);
         r.updated = sqlite3_column_int64(st, 8);
+        sq_col_copy(st, 9, r.fault_provision, sizeof r.fault_provision);
+        r.fault_line = sqlite3_column_int(st, 10);
         if (fn(&r, ud) != 0) {
             rc = SQLITE_DONE;
             break;
         }
     }
-    sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : sq_err(q, "preset_run_list");
+}
+
+int sq_preset_run_list(store_t *s, const char *device, store_preset_run_fn fn, void *ud)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_RUN_LIST);
+    if (!st)
+        return -EIO;
+    sq_bind_text(st, 1, device);
+    int rc = run_rows(q, st, fn, ud);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int sq_preset_run_owed(store_t *s, store_preset_run_fn fn, void *ud)
+{
+    sq_t *q = SQ(s);
+    /* the partial index preset_runs_owed holds exactly these rows */
+    sqlite3_stmt *st = sq_prepare(q, "SELECT " RUN_COLS " FROM preset_runs INDEXED BY preset_runs_owed"
+                                     " WHERE status = 3 OR (status = 2 AND next_retry > 0)");
+    if (!st)
+        return -EIO;
+    int rc = run_rows(q, st, fn, ud);
+    sqlite3_finalize(st);
+    return rc;
 }
 
 int sq_preset_run_clear_fault(store_t *s, const char *device, const char *preset, int64_t now)
 {
     sq_t *q = SQ(s);
     sqlite3_stmt *st = sq_prepare(q, "UPDATE preset_runs SET status = 3, tries = 0, next_retry = 0,"
-                                     " fault_code = 0, fault_message = '', updated = ?3"
+                                     " fault_code = 0, fault_message = '', fault_provision = '', fault_line = 0,"
+                                     " updated = ?3"
                                      " WHERE device_id = ?1 AND preset = ?2 AND status = 2");
     if (!st)
         return -EIO;

@@ -7,9 +7,9 @@ and the config file's presets.
   those it rejects are 422;
 * 422s name the field (`match[0].op`) and the reason; a Lua source with a
   syntax error is 422 with its line;
-* a device's preset records are listed and a fault cleared (the records are
-  written into the database directly: running presets in sessions is not
-  wired yet);
+* a device's preset records are listed and a fault cleared (a session
+  writes one; the others are written into the database directly, to have
+  each kind; test_acs_provisioning.py runs presets in sessions);
 * presets, scripts and records survive a restart;
 * the config file's `presets:` are stored at start, win over an API preset
   of the same name, cannot be changed through the API, follow the file on
@@ -220,13 +220,16 @@ def test_api_against_document(outpost, tmp_path, doc):
     c.req("DELETE", "/api/virtual-parameters/count", "/api/virtual-parameters/{name}", want=204)
     c.req("GET", "/api/provisions/count", "/api/provisions/{name}", want=200)
 
-    # a device's records
+    # a device's records: its session runs "any" (every event: a reboot task,
+    # sent in the same session), the others do not match
     cpe = CPE(cwmp_addr(acs))
     assert cpe.inform("SN1", events=[("1 BOOT", "")]).rpc == "InformResponse"
-    assert cpe.post().status == 204
+    r = cpe.post()
+    assert r.rpc == "Reboot", r
+    assert cpe.answer(r, "<cwmp:RebootResponse/>").status == 204
     dev = dev_path("00D09E-IGD-SN1")
     _, runs = c.req("GET", dev + "/presets", "/api/devices/{id}/presets", want=200)
-    assert runs == []
+    assert [(x["preset"], x["status"]) for x in runs] == [("any", "done")]
     c.req("GET", dev_path("nope") + "/presets", "/api/devices/{id}/presets", want=404)
     fault = "/api/devices/{id}/presets/{name}/fault"
     _, e = c.req("DELETE", dev + "/presets/wifi/fault", fault, want=404)
@@ -250,7 +253,8 @@ def test_api_against_document(outpost, tmp_path, doc):
     _, runs = c.req("GET", dev + "/presets", "/api/devices/{id}/presets", want=200)
     assert [(r["preset"], r["status"]) for r in runs] == [("any", "done"), ("daily", "fault"),
                                                           ("wifi", "fault")]
-    assert runs[2]["fault"] == {"code": 9002, "message": "Internal error"} and runs[2]["tries"] == 3
+    assert runs[2]["fault"] == {"code": 9002, "message": "Internal error", "provision": None,
+                                "line": None} and runs[2]["tries"] == 3
     assert runs[2]["next_retry"] is None and runs[1]["next_retry"] == "2026-01-01T01:00:00Z"
     assert runs[0]["fault"] is None and runs[0]["last_run"] == "2026-01-01T00:00:00Z"
     # clearing a fault: pending, tries 0; not twice; not a record that is done

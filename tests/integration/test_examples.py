@@ -7,6 +7,7 @@ and applied. Nothing is sent to the example's addresses."""
 import pathlib
 
 import pytest
+import requests
 
 from conftest import ROOT
 from cwmp_proxy_util import Backend
@@ -67,3 +68,22 @@ def test_examples_are_accepted(outpost, tmp_path):
     outpost("cpe-sim", *example("cpe-sim"), "--acs", "http://" + acs.fields["listen"] + "/", "--count", "2",
             "--cr-listen", "127.0.0.1:0", *LOCAL, "--data-dir", str(tmp_path / "sim"))
     node.stop()
+
+
+def test_acs_provisioning_example_is_accepted(outpost, tmp_path):
+    """The commented presets: and ext: of examples/acs.yaml, uncommented, start the ACS
+    and its presets are stored as written."""
+    text = (EXAMPLES / "acs.yaml").read_text()
+    block = text[text.index("# --- presets (example) ---"):text.index("# --- end ---")]
+    lines = [ln[2:] for ln in block.splitlines()[1:] if ln.startswith("# ")]
+    lines = [ln for ln in lines if not ln.lstrip().startswith("#")]  # the prose stays out
+    cfg = tmp_path / "acs.yaml"
+    cfg.write_text("cpe-auth: none\napi-token: t\n" + "\n".join(lines) + "\n")
+    acs = outpost("acs", "--config", str(cfg), "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                  *LOCAL, "--data-dir", str(tmp_path / "acs"))
+    acs.wait_for(r"presets_config presets=2 ")
+    acs.wait_for(r"ext_configured name=ipam ")
+    got = requests.get(acs.url("api") + "/api/presets/AutoSSID", headers={"Authorization": "Bearer t"},
+                       timeout=10).json()
+    assert got["provisions"][1] == {"type": "set", "path": "Device.WiFi.SSID.1.SSID",
+                                    "value": "AutoSSID_{serial_number}"}

@@ -327,11 +327,25 @@ static int parse_set(const json_t *j, size_t i, preset_prov_t *pv, preset_err_t 
     }
     /* a literal: what goes on the wire is known now */
     json_t *val = t ? json_pack("{s:O, s:s}", "value", v, "type", pv->value_type) : json_incref(v);
-    int rc = task_check("set_params", json_pack("{s:{s:o}}", "values", pv->path, val), why, sizeof why);
+    json_t *params = json_pack("{s:{s:o}}", "values", pv->path, val);
+    int rc = task_check("set_params", json_incref(params), why, sizeof why);
     if (rc == -EINVAL) {
+        json_decref(params);
         const char *colon = strstr(why, ": ");
         return fail(err, at, "%s", colon ? colon + 2 : why);
     }
+    if (rc == 0 && !t && !json_is_string(v)) {
+        /* a number or boolean without value_type: the type a set_params
+         * task would send it with, for when the device's is not known */
+        cwmp_msg_t m = { .type = CWMP_NONE };
+        acs_rpc_scratch_t sc = { 0 };
+        char key[32];
+        rc = acs_task_to_rpc("set_params", params, 0, &m, &sc, key, sizeof key);
+        if (rc == 0 && m.n_params == 1 && !(pv->literal_type = strdup(m.params[0].type)))
+            rc = -ENOMEM;
+        acs_rpc_scratch_free(&sc);
+    }
+    json_decref(params);
     return rc;
 }
 
@@ -639,6 +653,7 @@ void preset_free(preset_t *p)
         free(v->path);
         free(v->value);
         free(v->value_type);
+        free(v->literal_type);
         free(v->file);
         free(v->file_type);
         free(v->name);

@@ -100,6 +100,8 @@ typedef struct preset_prov {
     char *path;
     char *value;
     char *value_type;
+    char *literal_type;  /* PP_SET, a number or boolean without value_type: the type a
+                          * set_params task sends it with (used when the device's is unknown) */
     char *file;
     char *file_type;
     char *name;
@@ -160,9 +162,16 @@ typedef struct preset_device {
      * condition on it is false, and a template using it cannot expand). */
     const char *(*param)(void *ud, const char *name);
     void *ud;
+    /* A first, partial look (the Inform alone, before the store is read):
+     * NULL fields, NULL tags and parameters `param` does not know are
+     * unknown, not absent, and a condition on something unknown counts as
+     * holding. preset_set_match then returns every preset that may match
+     * once the rest is known: the candidates to check again with all of it. */
+    bool partial;
 } preset_device_t;
 
-/* Do all its conditions hold? (Events and schedule are not looked at.)
+/* Do all its conditions hold (with d->partial: may they)? (Events and
+ * schedule are not looked at.)
  * Comparisons: numeric when both sides are decimal numbers, otherwise
  * bytewise; ^= is a prefix, glob takes * and ?. */
 bool preset_matches(const preset_t *p, const preset_device_t *d);

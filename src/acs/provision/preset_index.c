@@ -10,6 +10,11 @@
  * tag): a fixed number of lookups, then the presets found are sorted and
  * their conditions evaluated. 5,000 presets for 5,000 product classes cost
  * an Inform what 5 do.
+ *
+ * A partial match (preset_device_t.partial: the Inform alone, tags and
+ * stored parameters not read yet) also looks, for each key field whose
+ * value is unknown, in the field's "any value" bucket, so it returns every
+ * preset that may match; the caller checks those again with everything.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -120,10 +125,12 @@ static bool any_tag(const char *tags, const preset_cond_t *c)
 static bool cond_holds(const preset_cond_t *c, const preset_device_t *d)
 {
     if (c->field == PF_TAG) /* != : the device lacks the tag */
-        return any_tag(d->tags, c) != (c->op == PO_NE);
+        return d->partial && !d->tags ? true : any_tag(d->tags, c) != (c->op == PO_NE);
     const char *v = c->field == PF_PARAM ? (d->param ? d->param(d->ud, c->param) : NULL)
                                          : dev_field(d, c->field);
-    return v && compare(v, c->op, c->value);
+    if (!v)
+        return d->partial; /* unknown: it may hold */
+    return compare(v, c->op, c->value);
 }
 
 bool preset_matches(const preset_t *p, const preset_device_t *d)
@@ -211,6 +218,11 @@ static const preset_cond_t *key_cond(const preset_t *p)
     return best;
 }
 
+/* A preset filed under a key field is also in that field's "any value"
+ * bucket of its event (field letter past PF_COUNT): what a partial match
+ * looks in when the device's value of the field is unknown. */
+#define ANY_FIELD(f) ((int)PF_COUNT + (int)(f))
+
 static int index_one(preset_set_t *s, uint32_t i)
 {
     const preset_t *p = s->v[i];
@@ -221,6 +233,10 @@ static int index_one(preset_set_t *s, uint32_t i)
         const char *ev = p->any_event ? "*" : p->events[e];
         size_t k = bucket_key(key, ev, c ? (int)c->field : -1, c ? c->value : NULL);
         int rc = bucket_add(s, key, k, i);
+        if (!rc && c) {
+            k = bucket_key(key, ev, ANY_FIELD(c->field), "");
+            rc = bucket_add(s, key, k, i);
+        }
         if (rc)
             return rc;
     }
@@ -255,7 +271,8 @@ int preset_set_new(preset_t **presets, size_t n, preset_set_t **out, char *dup, 
         free(v);
         return -ENOMEM;
     }
-    memcpy(v, presets, n * sizeof *v);
+    if (n) /* presets may be NULL for an empty set */
+        memcpy(v, presets, n * sizeof *v);
     s->v = v;
     s->n = n;
     hmap_init(&s->byname);
@@ -330,10 +347,17 @@ static int gather(const preset_set_t *s, const preset_device_t *d, const char *e
     int rc = cand_add(c, hmap_get(&s->buckets, key, k));
     for (int f = PF_DEVICE_ID; !rc && f < PF_TAG; f++) {
         const char *v = dev_field(d, (preset_field_t)f);
-        if (v) {
+        if (v)
             k = bucket_key(key, ev, f, v);
-            rc = cand_add(c, hmap_get(&s->buckets, key, k));
-        }
+        else if (d->partial) /* unknown: any value may be it */
+            k = bucket_key(key, ev, ANY_FIELD(f), "");
+        else
+            continue;
+        rc = cand_add(c, hmap_get(&s->buckets, key, k));
+    }
+    if (!rc && d->partial && !d->tags) {
+        k = bucket_key(key, ev, ANY_FIELD(PF_TAG), "");
+        rc = cand_add(c, hmap_get(&s->buckets, key, k));
     }
     for (const char *t = d->tags ? d->tags : ""; !rc && *t;) {
         size_t n = strcspn(t, ",");
@@ -361,7 +385,8 @@ int preset_set_match(const preset_set_t *s, const preset_device_t *d, const char
         return rc;
     }
     /* index order is weight-then-name order */
-    qsort(c.v, c.n, sizeof *c.v, cmp_u32);
+    if (c.n > 1)
+        qsort(c.v, c.n, sizeof *c.v, cmp_u32);
     size_t u = 0;
     for (size_t i = 0; i < c.n; i++)
         if (u == 0 || c.v[u - 1] != c.v[i])

@@ -227,10 +227,16 @@ int prov_rpc_apply(prov_state_t *st, const prov_rpc_t *r, const cwmp_msg_t *resp
         memset(fault, 0, sizeof *fault);
         fault->code = resp->fault.code;
         fault->provision = -1;
-        prov_msgf(fault->message, sizeof fault->message, "%s %s: fault %d %s",
-                  prov_rpc_kind_name(r->kind),
-                  r->kind == PROV_RPC_GPV || r->kind == PROV_RPC_SPV ? "" : r->path,
-                  resp->fault.code, resp->fault.string ? resp->fault.string : "");
+        bool many = r->kind == PROV_RPC_GPV || r->kind == PROV_RPC_SPV;
+        const cwmp_spv_fault_t *sf = resp->fault.n_spv ? &resp->fault.spv[0] : NULL;
+        char first[160] = "";
+        /* a SetParameterValues fault says which parameter first: worth the space */
+        if (sf)
+            prov_msgf(first, sizeof first, " (%s: %d %s)", sf->name ? sf->name : "", sf->code,
+                      sf->string ? sf->string : "");
+        prov_msgf(fault->message, sizeof fault->message, "%s%s%s: fault %d %s%s",
+                  prov_rpc_kind_name(r->kind), many ? "" : " ", many ? "" : r->path,
+                  resp->fault.code, resp->fault.string ? resp->fault.string : "", first);
         return 1;
     }
     if (resp->type != cwmp_response_type(r->kind == PROV_RPC_GPN   ? CWMP_GET_PARAMETER_NAMES

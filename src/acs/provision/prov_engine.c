@@ -84,19 +84,28 @@ static int bi_decl(const prov_provision_t *p, const prov_lua_env_t *env, prov_de
     return 0;
 }
 
+/* An optional type argument: "" or absent is PROV_T_UNKNOWN; false for a
+ * name that is not a TR-106 type. */
+static bool bi_type(const prov_provision_t *p, size_t i, prov_type_t *t)
+{
+    *t = PROV_T_UNKNOWN;
+    if (p->nargs <= i || !p->args[i] || !*p->args[i])
+        return true;
+    *t = prov_type_from_name(p->args[i]);
+    return !(*t == PROV_T_STRING && strcmp(p->args[i], "xsd:string") != 0 &&
+             strcmp(p->args[i], "string") != 0);
+}
+
 static int bi_set(const prov_provision_t *p, const prov_lua_env_t *env, prov_decls_t *decls,
                   prov_effects_t *fx, prov_lua_out_t *out)
 {
-    prov_type_t t = PROV_T_UNKNOWN;
-    if (p->nargs >= 3 && p->args[2] && *p->args[2]) {
-        t = prov_type_from_name(p->args[2]);
-        if (t == PROV_T_STRING && strcmp(p->args[2], "xsd:string") != 0) {
-            bi_fault(out, env, p->name, "unknown type");
-            return 0;
-        }
+    prov_type_t t, fallback;
+    if (!bi_type(p, 2, &t) || !bi_type(p, 3, &fallback)) {
+        bi_fault(out, env, p->name, "unknown type");
+        return 0;
     }
     prov_decl_spec_t s = { .path = p->args[0], .value = p->args[1], .type = t,
-                           .provision = env->provision };
+                           .fallback = fallback, .provision = env->provision };
     return bi_decl(p, env, decls, out, &s);
 }
 
@@ -144,7 +153,7 @@ static int bi_reboot(const prov_provision_t *p, const prov_lua_env_t *env, prov_
 }
 
 static const builtin_t builtins[] = {
-    { "set", 2, 3, bi_set },
+    { "set", 2, 4, bi_set },
     { "refresh", 1, 1, bi_refresh },
     { "add_tag", 1, 1, bi_add_tag },
     { "remove_tag", 1, 1, bi_remove_tag },

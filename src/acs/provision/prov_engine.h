@@ -18,7 +18,9 @@
  * parameter answer or a commit() changed what scripts see.
  *
  * Built-in provisions (name, args):
- *   set       path, value [, type]        declare the value
+ *   set       path, value [, type [, fallback]]   declare the value (type:
+ *                                         "" or absent for the data model's;
+ *                                         fallback: the type when neither is known)
  *   refresh   path                        read again this session: a
  *                                         parameter's value, or an object's
  *                                         ("X.") whole subtree, names and values

@@ -22,6 +22,13 @@
 
 #include "acs/provision/prov_lua_int.h"
 
+/* Registry keys of the pooled state (see "the pool" below). */
+#define ENV_KEY "outpost.env"       /* the running script's environment */
+#define BASE_KEY "outpost.base"     /* name -> value: what every environment starts with */
+#define LIBS_KEY "outpost.libs"     /* name -> the locked metatable of a library's proxy */
+#define CHUNKS_KEY "outpost.chunks" /* source -> its compiled main function */
+#define SEED_KEY "outpost.seed"     /* math.randomseed */
+
 enum {
     HOOK_EVERY = 1000,
     DEFAULT_INSTRUCTIONS = 1000000,
@@ -177,9 +184,13 @@ static int l_load(lua_State *L)
     else
         lua_pushnil(L);
     lua_pushliteral(L, "t");
+    /* no env given: the run's own, never the pooled state's globals */
+    bool env = n >= 4 || lua_getfield(L, LUA_REGISTRYINDEX, ENV_KEY) != LUA_TNIL;
     if (n >= 4)
         lua_pushvalue(L, 4);
-    lua_call(L, n >= 4 ? 4 : 3, LUA_MULTRET);
+    else if (!env)
+        lua_pop(L, 1);
+    lua_call(L, env ? 4 : 3, LUA_MULTRET);
     return lua_gettop(L) - n;
 }
 
@@ -229,16 +240,6 @@ static void open_libs(lua_State *L)
 
 /* ---- the state ---------------------------------------------------------------- */
 
-static lua_State *new_state(lctx_t *c, const prov_lua_limits_t *lim)
-{
-    c->mem_max = lim && lim->memory ? lim->memory : DEFAULT_MEMORY;
-    c->insn_max = lim && lim->instructions ? lim->instructions : DEFAULT_INSTRUCTIONS;
-    c->cpu_max = lim && lim->cpu_ns ? lim->cpu_ns : DEFAULT_CPU_NS;
-    c->cpu_start = cpu_ns();
-    c->hook = l_hook;
-    return lua_newstate(l_alloc, c);
-}
-
 /* "[string ...]:LINE: msg" / "name:LINE: msg" -> line, msg */
 static void split_message(const char *m, int *line, char *msg, size_t msglen)
 {
@@ -259,12 +260,6 @@ static void split_message(const char *m, int *line, char *msg, size_t msglen)
         }
     }
     snprintf(msg, msglen, "%s", p);
-}
-
-static int open_libs_protected(lua_State *L)
-{
-    open_libs(L);
-    return 0;
 }
 
 int prov_lua_check(const char *src, size_t len, int *line, char *msg, size_t msglen)
@@ -355,39 +350,235 @@ static void vp_result(lua_State *L, lctx_t *c, prov_lua_out_t *o)
     o->vp_done = o->vp_value != NULL;
 }
 
+/* ---- the pool ------------------------------------------------------------------------
+ *
+ * Creating a lua_State and opening its libraries cost most of a short run
+ * (about 17 of 28 us), and compiling the script a good part of the rest. So
+ * each thread keeps one pooled state, set up once, and every run gets:
+ *
+ *   - a fresh environment table (the script's _ENV, its `_G`), filled from a
+ *     template of the base functions and the API; nothing a run assigns to a
+ *     global survives it;
+ *   - fresh proxies of the libraries (string, table, math, utf8): empty
+ *     tables whose locked metatable (__metatable = false, so it can be
+ *     neither read nor replaced) indexes the real library. What a script
+ *     assigns into `string` lands in its own proxy, which dies with the run;
+ *     the real library tables are reachable from no script: the string
+ *     metatable is locked too, and `load` without an env gets the run's
+ *     environment, never the pooled state's globals;
+ *   - math.random reseeded (the generator's state is the only other mutable
+ *     state a library holds);
+ *   - the same limits as a fresh state: its instruction budget and CPU
+ *     time from zero, its memory cap counted from the heap at its start
+ *     (after a full collection whenever earlier runs left more than
+ *     POOL_SLACK behind).
+ *
+ * Compiled scripts are kept by source text (the main function; its one
+ * upvalue, _ENV, is set to the run's environment, and cleared after):
+ * at most POOL_CHUNKS of them and POOL_CHUNK_BYTES of source, then the cache
+ * starts over. The state is closed and made again every POOL_RUNS runs and
+ * after any run that did not leave it as expected, so nothing can drift for
+ * long. Finalizers cannot exist (setmetatable refuses __gc), and every stop
+ * is a Lua error that unwinds the state to where the run began.
+ */
+enum {
+    POOL_RUNS = 100000,
+    POOL_CHUNKS = 256,
+    POOL_CHUNK_BYTES = 1 << 20,
+    POOL_SLACK = 1 << 20,
+};
+
+typedef struct lpool {
+    lua_State *L;
+    lctx_t c;               /* the allocator's ud: reset for each run */
+    size_t runs;
+    size_t chunks, chunk_bytes;
+} lpool_t;
+
+static _Thread_local lpool_t pool;
+
+static void pool_close(void)
+{
+    if (pool.L)
+        lua_close(pool.L);
+    memset(&pool, 0, sizeof pool);
+}
+
+/* Protected: the libraries, the template environment, the proxies' metatables. */
+static int pool_setup(lua_State *L)
+{
+    open_libs(L);
+    static const char *const libs[] = { LUA_STRLIBNAME, LUA_TABLIBNAME, LUA_MATHLIBNAME,
+                                        LUA_UTF8LIBNAME };
+    lua_newtable(L); /* LIBS: name -> metatable */
+    for (size_t i = 0; i < sizeof libs / sizeof *libs; i++) {
+        lua_createtable(L, 0, 2);
+        lua_getglobal(L, libs[i]);
+        lua_setfield(L, -2, "__index");
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "__metatable");
+        lua_setfield(L, -2, libs[i]);
+    }
+    lua_setfield(L, LUA_REGISTRYINDEX, LIBS_KEY);
+    /* BASE: a copy of the globals as they are now, without _G (each
+     * environment is its own) */
+    lua_newtable(L);
+    lua_pushglobaltable(L);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), "_G") == 0) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -5);
+    }
+    lua_pop(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, BASE_KEY);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, CHUNKS_KEY);
+    lua_getglobal(L, LUA_MATHLIBNAME);
+    lua_getfield(L, -1, "randomseed");
+    lua_setfield(L, LUA_REGISTRYINDEX, SEED_KEY);
+    lua_pop(L, 1);
+    return 0;
+}
+
+static lua_State *pool_get(void)
+{
+    if (pool.L && pool.runs < POOL_RUNS)
+        return pool.L;
+    pool_close();
+    /* setting up runs nothing a script wrote: no limits but memory */
+    pool.c.mem_max = 64u << 20;
+    pool.c.insn_max = UINT64_MAX;
+    pool.c.cpu_max = UINT64_MAX;
+    pool.c.hook = l_hook;
+    lua_State *L = lua_newstate(l_alloc, &pool.c);
+    if (!L)
+        return NULL;
+    lua_pushcfunction(L, pool_setup);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+        lua_close(L);
+        memset(&pool, 0, sizeof pool);
+        return NULL;
+    }
+    pool.L = L;
+    return L;
+}
+
+/* Protected, on the pooled state: push the run's environment (filled from
+ * the template, fresh library proxies, the API), registered as the run's. */
+static int pool_env(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, BASE_KEY);
+    int base = lua_gettop(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, LIBS_KEY);
+    int libs = base + 1;
+    lua_createtable(L, 0, 48);
+    int env = base + 2;
+    lua_pushnil(L);
+    while (lua_next(L, base)) {
+        lua_pushvalue(L, -2);
+        if (lua_rawget(L, libs) == LUA_TTABLE) { /* a library: its proxy */
+            lua_newtable(L);
+            lua_insert(L, -2);
+            lua_setmetatable(L, -2);
+            lua_replace(L, -2);
+        } else {
+            lua_pop(L, 1);
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, env);
+    }
+    lua_pushvalue(L, env);
+    lua_setfield(L, env, "_G");
+    lua_pushcfunction(L, prov_lua_open_api);
+    lua_pushvalue(L, env);
+    lua_call(L, 1, 0);
+    /* the generator starts afresh: nothing of another run's draws */
+    lua_getfield(L, LUA_REGISTRYINDEX, SEED_KEY);
+    lua_call(L, 0, 0);
+    lua_pushvalue(L, env);
+    lua_setfield(L, LUA_REGISTRYINDEX, ENV_KEY);
+    return 1;
+}
+
+/* Push the compiled main function of src: cached, or compiled (text only)
+ * and cached while there is room. A syntax error is the Lua status. */
+static int pool_chunk(lua_State *L, const char *src, size_t len)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, CHUNKS_KEY);
+    lua_pushlstring(L, src, len);
+    if (lua_rawget(L, -2) == LUA_TFUNCTION) {
+        lua_remove(L, -2);
+        return LUA_OK;
+    }
+    lua_pop(L, 1);
+    int st = luaL_loadbufferx(L, src, len, "=" PROV_LUA_CHUNK, "t");
+    if (st != LUA_OK) {
+        lua_remove(L, -2);
+        return st;
+    }
+    if (pool.chunks >= POOL_CHUNKS || pool.chunk_bytes + len > POOL_CHUNK_BYTES) {
+        /* full: start over (what is in use now is compiled again next time) */
+        lua_newtable(L);
+        lua_setfield(L, LUA_REGISTRYINDEX, CHUNKS_KEY);
+        pool.chunks = pool.chunk_bytes = 0;
+    } else {
+        lua_pushlstring(L, src, len);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, -4);
+        pool.chunks++;
+        pool.chunk_bytes += len;
+    }
+    lua_remove(L, -2);
+    return LUA_OK;
+}
+
 int prov_lua_run(const char *src, size_t len, const prov_lua_env_t *env, prov_decls_t *decls,
                  prov_lua_out_t *out)
 {
     prov_lua_out_free(out);
     const prov_lua_limits_t *lim = env->limits;
     out->log.max = lim && lim->log_max ? lim->log_max : DEFAULT_LOG;
-    lctx_t *c = calloc(1, sizeof *c);
-    if (!c)
-        return -ENOMEM;
-    c->env = env;
-    c->decls = decls;
-    c->out = out;
-    c->decl_from = decls->n;
-    c->provision = env->provision;
-    lua_State *L = new_state(c, lim);
+    lua_State *L = pool_get();
     if (!L) {
         fault(out, env->provision, 0, "provision aborted: memory cap");
-        free(c);
         return 0;
     }
+    pool.runs++;
+    lctx_t *c = &pool.c;
+    /* what earlier runs left: collected before it could count against this one */
+    if (c->mem > pool.chunk_bytes * 4 + POOL_SLACK)
+        lua_gc(L, LUA_GCCOLLECT);
+    size_t mem_start = c->mem;
+    size_t cap = lim && lim->memory ? lim->memory : DEFAULT_MEMORY;
+    lctx_t fresh = {
+        .env = env, .decls = decls, .out = out, .decl_from = decls->n, .provision = env->provision,
+        .mem = c->mem, .mem_max = mem_start + cap, .mem_peak = c->mem,
+        .insn_max = lim && lim->instructions ? lim->instructions : DEFAULT_INSTRUCTIONS,
+        .cpu_max = lim && lim->cpu_ns ? lim->cpu_ns : DEFAULT_CPU_NS, .cpu_start = cpu_ns(),
+        .hook = l_hook,
+    };
+    *c = fresh;
+    int top = lua_gettop(L);
     lua_sethook(L, l_hook, LUA_MASKCOUNT, HOOK_EVERY);
-    int st = LUA_OK;
-    /* the libraries and the API are set up under the limits too: protected */
-    lua_pushcfunction(L, open_libs_protected);
-    st = lua_pcall(L, 0, 0, 0);
+    /* the environment is built under the run's limits too: protected */
+    lua_pushcfunction(L, pool_env);
+    int st = lua_pcall(L, 0, 1, 0);
+    bool chunk = false;
     if (st == LUA_OK) {
-        lua_pushcfunction(L, prov_lua_open_api);
-        st = lua_pcall(L, 0, 0, 0);
-    }
-    if (st == LUA_OK) {
-        st = luaL_loadbufferx(L, src, len, "=" PROV_LUA_CHUNK, "t");
-        if (st == LUA_OK)
-            st = lua_pcall(L, 0, 1, 0);
+        st = pool_chunk(L, src, len); /* env, fn */
+        if (st == LUA_OK) {
+            chunk = true;
+            lua_pushvalue(L, -2);
+            lua_setupvalue(L, -2, 1); /* its _ENV */
+            lua_pushvalue(L, -1);
+            st = lua_pcall(L, 0, 1, 0); /* env, fn, result */
+        }
     }
     if (st == LUA_ERRMEM && c->stop == STOP_NONE)
         c->stop = STOP_MEMORY;
@@ -407,7 +598,7 @@ int prov_lua_run(const char *src, size_t len, const prov_lua_env_t *env, prov_de
         fault(out, env->provision, c->stop_line, "provision aborted: CPU time limit");
         break;
     case STOP_MEMORY:
-        snprintf(msg, sizeof msg, "provision aborted: memory cap (%zu bytes)", c->mem_max);
+        snprintf(msg, sizeof msg, "provision aborted: memory cap (%zu bytes)", cap);
         fault(out, env->provision, c->stop_line, msg);
         break;
     default:
@@ -425,14 +616,25 @@ int prov_lua_run(const char *src, size_t len, const prov_lua_env_t *env, prov_de
         break;
     }
     out->instructions = c->insns;
-    /* finalizers run at close under the same hook: give them a fresh, small
-     * budget so a __gc loop ends like any other */
-    c->insns = 0;
-    c->insn_max = HOOK_EVERY * 10;
+    out->mem_peak = c->mem_peak - mem_start;
+    /* back to the state as it was: no hook, no environment, the chunk's
+     * _ENV cleared (the environment is garbage now) */
+    lua_sethook(L, NULL, 0, 0);
+    c->insn_max = UINT64_MAX;
+    c->cpu_max = UINT64_MAX;
+    c->mem_max = mem_start + cap + POOL_SLACK;
     c->stop = STOP_NONE;
-    lua_sethook(L, l_hook, LUA_MASKCOUNT, HOOK_EVERY);
-    lua_close(L);
-    out->mem_peak = c->mem_peak;
-    free(c);
+    if (chunk) {
+        lua_pushnil(L);
+        lua_setupvalue(L, top + 2, 1);
+    }
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, ENV_KEY);
+    lua_settop(L, top);
+    c->env = NULL;
+    c->decls = NULL;
+    c->out = NULL;
+    if (top != 0 || c->mem > mem_start + cap + POOL_SLACK)
+        pool_close(); /* not as expected: made again at the next run */
     return 0;
 }

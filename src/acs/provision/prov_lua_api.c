@@ -388,7 +388,9 @@ int prov_lua_open_api(lua_State *L)
         { "declare", l_declare }, { "commit", l_commit }, { "log", l_log },
         { "now", l_now },         { "ext", l_ext },       { NULL, NULL },
     };
-    lua_pushglobaltable(L);
+    luaL_checktype(L, 1, LUA_TTABLE); /* the run's environment */
+    lua_settop(L, 1);
+    lua_pushvalue(L, 1);
     luaL_setfuncs(L, fns, 0);
     lua_pop(L, 1);
     /* args */
@@ -415,7 +417,7 @@ int prov_lua_open_api(lua_State *L)
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
     }
-    lua_setglobal(L, "args");
+    lua_setfield(L, 1, "args");
     /* device */
     const prov_device_t *d = e->device;
     lua_createtable(L, 0, 5);
@@ -439,7 +441,7 @@ int prov_lua_open_api(lua_State *L)
         t += l + (comma ? 1 : 0);
     }
     lua_setfield(L, -2, "tags");
-    lua_setglobal(L, "device");
+    lua_setfield(L, 1, "device");
     return 0;
 }
 

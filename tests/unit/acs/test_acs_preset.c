@@ -480,6 +480,31 @@ static void test_set_match(void **state)
     free(out);
     preset_set_free(s);
 
+    /* A partial look (the Inform alone): tags and unknown parameters may
+     * hold, so presets keyed on a tag come too; known fields still decide. */
+    assert_int_equal(preset_set_new((preset_t *[]){
+        mk("tagged", 0, "[\"1 BOOT\"]", "[{\"field\": \"tag\", \"op\": \"=\", \"value\": \"fast\"}]"),
+        mk("by-param", 1, "[\"1 BOOT\"]",
+           "[{\"field\": \"param:Device.Unknown\", \"op\": \"=\", \"value\": \"1\"}]"),
+        mk("by-model", 2, "[\"1 BOOT\"]", "[{\"field\": \"model\", \"op\": \"=\", \"value\": \"M1\"}]"),
+        mk("other-class", 3, "[\"1 BOOT\"]",
+           "[{\"field\": \"product_class\", \"op\": \"=\", \"value\": \"XYZ\"}]"),
+        mk("lacks-tag", 4, "[\"1 BOOT\"]", "[{\"field\": \"tag\", \"op\": \"!=\", \"value\": \"x\"}]"),
+    }, 5, &s, NULL, 0), 0);
+    preset_device_t part = dev;
+    part.tags = NULL;
+    part.partial = true;
+    assert_int_equal(preset_set_match(s, &part, boot, 1, &out, &n, NULL), 0);
+    names_of(out, n, got);
+    assert_string_equal(got, "tagged by-param by-model lacks-tag ");
+    free(out);
+    /* with everything known, the same device matches what it does */
+    assert_int_equal(preset_set_match(s, &dev, boot, 1, &out, &n, NULL), 0);
+    names_of(out, n, got);
+    assert_string_equal(got, "tagged lacks-tag ");
+    free(out);
+    preset_set_free(s);
+
     /* a name twice */
     preset_t *w[] = { mk("twice", 0, "[\"*\"]", "[]"), mk("twice", 1, "[\"*\"]", "[]") };
     assert_int_equal(preset_set_new(w, 2, &s, dup, sizeof dup), -EEXIST);

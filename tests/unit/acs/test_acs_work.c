@@ -57,7 +57,7 @@ static void say(const char *fmt, ...)
 }
 
 /* What a source's next() does this turn. */
-enum plan { NOTHING, RPC_NOW, RPC_LATER, NOTHING_LATER, FAIL_LATER, OVER };
+enum plan { NOTHING, RPC_NOW, RPC_LATER, NOTHING_LATER, FAIL_LATER, OVER, QUEUE_LATER, DELEGATE };
 static enum plan plan[2];
 static int put_result[2] = { 99, 99 }; /* what acs_work_put returned to it */
 static cwmp_msg_t rpcs[2] = { { .type = CWMP_GET_PARAMETER_VALUES, .id = "t1" },
@@ -88,7 +88,13 @@ static void later_done(int rc, void *ud)
         put_result[l->src] = acs_work_put(l->w, 0, &rpcs[l->src]);
     else if (plan[l->src] == FAIL_LATER)
         put_result[l->src] = acs_work_put(l->w, -EIO, NULL);
-    else
+    else if (plan[l->src] == QUEUE_LATER) {
+        /* the job queued a task (provisioning's effects): tasks have one now */
+        plan[0] = RPC_NOW;
+        plan[l->src] = NOTHING;
+        assert_true(acs_work_queued(acs_work_acs(l->w), acs_work_device(l->w)));
+        put_result[l->src] = acs_work_put(l->w, 0, NULL);
+    } else
         put_result[l->src] = acs_work_put(l->w, 0, NULL);
     say("%c.put=%d ", "TP"[l->src], put_result[l->src]);
     free(l);
@@ -98,9 +104,26 @@ static void fake_next(int src, acs_work_t *w, void *state, bool may_send)
 {
     ((fake_state_t *)state)->n++;
     say("%c.next(%d) ", "TP"[src], may_send);
+    const store_task_t *d = acs_work_delegated(w);
+    if (src == 1 && d) {
+        /* provisioning carries the task out, then the queue goes on */
+        say("P.task(%d) ", (int)d->id);
+        acs_work_delegate_done(w);
+        put_result[src] = acs_work_put(w, 0, NULL);
+        return;
+    }
+    if (plan[src] == DELEGATE) {
+        store_task_t t = { .id = 7, .params = "{\"names\":[\"VirtualParameters.X\"]}" };
+        assert_int_equal(acs_work_delegate(w, &t), 0);
+        assert_int_equal(acs_work_delegate(w, &t), -EBUSY);
+        plan[src] = NOTHING;
+        put_result[src] = acs_work_put(w, 0, NULL);
+        return;
+    }
     if (plan[src] == OVER)
         acs_work_over(w);
-    if (plan[src] == RPC_LATER || plan[src] == NOTHING_LATER || plan[src] == FAIL_LATER) {
+    if (plan[src] == RPC_LATER || plan[src] == NOTHING_LATER || plan[src] == FAIL_LATER ||
+        plan[src] == QUEUE_LATER) {
         later_t *l = malloc(sizeof *l);
         *l = (later_t){ w, src };
         assert_int_equal(acs_work_submit(w, later_run, later_done, l), 0);
@@ -408,6 +431,44 @@ static void test_queued(void **state)
     trail[0] = '\0';
 }
 
+/* Work queued during a turn (provisioning's reboot task, the API's) is
+ * looked for before the turn ends: the sources are asked again, tasks first. */
+static void test_queued_during_turn(void **state)
+{
+    acs_work_t *w = acs_work_begin(&A, "DEV-1");
+    plan[1] = QUEUE_LATER;
+    acs_work_next(w, NULL, false, on_turn, NULL);
+    TRAIL("T.next(1) P.next(1) ");
+    run_jobs();
+    TRAIL("T.queued P.queued T.next(1) cb(0,t1) P.put=0 ");
+    assert_int_equal(turn_rpc, CWMP_GET_PARAMETER_VALUES);
+    /* without new work, a turn asks each source once */
+    plan[0] = NOTHING;
+    cwmp_msg_t gpvr = { .type = CWMP_GET_PARAMETER_VALUES_RESPONSE };
+    acs_work_next(w, &gpvr, false, on_turn, NULL);
+    TRAIL("T.answer(GetParameterValuesResponse) T.next(1) P.next(1) cb(0,-) ");
+    acs_work_end(w);
+    TRAIL("T.end(0) P.end(0) ");
+}
+
+/* A task the tasks source hands to provisioning (virtual parameters): one
+ * at a time; once provisioning is done with it, the queue goes on in the
+ * same turn; one still held at the end goes with the work. */
+static void test_delegate(void **state)
+{
+    acs_work_t *w = acs_work_begin(&A, "DEV-1");
+    plan[0] = DELEGATE;
+    acs_work_next(w, NULL, false, on_turn, NULL);
+    TRAIL("T.next(1) P.next(1) P.task(7) T.next(1) P.next(1) cb(0,-) ");
+    assert_null(acs_work_delegated(w));
+    plan[0] = DELEGATE;
+    plan[1] = OVER; /* the session ends with it held */
+    store_task_t t = { .id = 8 };
+    assert_int_equal(acs_work_delegate(w, &t), 0);
+    acs_work_end(w);
+    TRAIL("T.end(0) P.end(0) ");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +482,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hold_and_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queued_during_turn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delegate, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,6 +87,57 @@ static void test_sandbox_escapes(void **state)
     expect_fault("rawset(getmetatable(''), 'x', 1)", "bad argument #1 to 'rawset'");
 }
 
+/* The pooled state: nothing one run does reaches the next (globals, the
+ * libraries, load's default environment, the random generator, the
+ * metatables of what scripts see), and a run stopped anywhere leaves it
+ * usable. Each pair is "what a run tries" and "what the next one checks". */
+static void test_pool_isolation(void **state)
+{
+    static const char *const pairs[][2] = {
+        { "x = 1", "assert(x == nil, 'global x survived')" },
+        { "_G.y = 1; _ENV.z = 1", "assert(y == nil and z == nil and _G == _ENV)" },
+        { "string.rep = nil; table.insert = 5; math.pi = 3; utf8.char = nil",
+          "assert(type(string.rep) == 'function' and type(table.insert) == 'function'"
+          " and math.pi > 3.14 and type(utf8.char) == 'function')" },
+        { "string.mine = 1", "assert(string.mine == nil)" },
+        { "rawset(string, 'raw', 1)", "assert(rawget(string, 'raw') == nil and string.raw == nil)" },
+        { "setmetatable(string, {})", "assert(getmetatable(string) == false)" },
+        { "load('w = 1')()", "assert(w == nil and load('return w')() == nil)" },
+        { "load('v = 1', 'c', 't', _G)()", "assert(v == nil)" },
+        { "pairs = nil; error = nil; setmetatable = nil",
+          "assert(pairs and error and setmetatable, 'base function survived')" },
+        { "setmetatable(_G, {__index = function() return 7 end})",
+          "assert(getmetatable(_G) == nil and q == nil)" },
+        { "math.randomseed(42); r1 = math.random(1 << 30)",
+          "math.randomseed(42); assert(math.random(1 << 30) ~= nil)" },
+        { "args[1] = 'changed'; device.tags.lab = nil; device.id = 'x'",
+          "assert(args[1] == 'a1' and device.tags.lab and device.id == 'OUI-Class-SN1')" },
+        { "while true do x = 1 end", "assert(x == nil)" },
+        { "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1000) .. i end",
+          "local s = string.rep('y', 1 << 20) assert(#s == 1 << 20)" },
+        { "error({})", "assert(x == nil)" },
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        run_t r;
+        run_init(&r);
+        (void)run(&r, pairs[i][0], NULL);
+        prov_decls_reset(&r.d);
+        if (run(&r, pairs[i][1], NULL) != PROV_RUN_DONE)
+            fail_msg("after:\n%s\nthe next run:\n%s\nfaulted: %s", pairs[i][0], pairs[i][1],
+                     r.out.fault.message);
+        run_free(&r);
+    }
+    /* the random generator is reseeded for each run: two runs that do not
+     * seed it do not continue one sequence (what one draws tells nothing) */
+    run_t r;
+    run_init(&r);
+    assert_int_equal(run(&r, "math.randomseed(1) local a = math.random(1 << 30)", NULL), PROV_RUN_DONE);
+    prov_decls_reset(&r.d);
+    assert_int_equal(run(&r, "local b = math.random(1 << 30) math.randomseed(1) math.random(1 << 30)"
+                             " assert(b ~= math.random(1 << 30))", NULL), PROV_RUN_DONE);
+    run_free(&r);
+}
+
 static void test_sandbox_limits(void **state)
 {
     expect_fault("while true do end", "instruction budget exhausted");
@@ -564,6 +615,18 @@ static void test_bench_run(void **state)
            "libraries alone: %.1f us); planning its declarations: %.1f us; Lua heap peak %zu "
            "bytes\n",
            run_us, empty_us, plan_us, r.out.mem_peak);
+    /* what a runaway script and a memory hog hold the loop for, at the default limits */
+    static const char *const bad[] = { "while true do end",
+                                       "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 512) .. i end" };
+    for (int k = 0; k < 2; k++) {
+        t0 = now_us();
+        for (int i = 0; i < 20; i++) {
+            prov_decls_reset(&r.d);
+            assert_int_equal(run(&r, bad[k], NULL), PROV_RUN_FAULT);
+        }
+        printf("bench: %s run until stopped: %.2f ms\n", k ? "a memory hog's" : "a runaway's",
+               (now_us() - t0) / 20 / 1000);
+    }
     run_free(&r);
 }
 
@@ -571,6 +634,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sandbox_escapes),
+        cmocka_unit_test(test_pool_isolation),
         cmocka_unit_test(test_sandbox_limits),
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_api),

@@ -70,7 +70,7 @@ static int count_dev(const store_device_t *d, void *ud)
 static void test_devices(void **state)
 {
     store_t *s = *state;
-    assert_int_equal(store_schema_version(s), 5);
+    assert_int_equal(store_schema_version(s), 6);
     store_device_t a = dev("A1", 1000, 300, "lab,north"), b = dev("B2", 100, 300, "south");
     snprintf(a.cr_user, sizeof a.cr_user, "cpe");
     assert_int_equal(store_device_inform(s, &a, true), 0);
@@ -420,7 +420,7 @@ static void test_migrate_v2_wakeup_text(void **state)
         "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_open(path, NULL, &s), 0);
-    assert_int_equal(store_schema_version(s), 5);
+    assert_int_equal(store_schema_version(s), 6);
     store_task_t t;
     static const struct { const char *status, *reason; int64_t at; } want[] = {
         { "ok", "ok http_status=200 at=2026-01-01T00:00:00Z", 7 },
@@ -626,6 +626,57 @@ static void test_preset_runs(void **state)
     assert_int_equal(w.n, 1);
 }
 
+typedef struct got_run {
+    int n;
+    char names[256];
+    store_preset_run_t last;
+} got_run_t;
+
+static int got_run(const store_preset_run_t *r, void *ud)
+{
+    got_run_t *g = ud;
+    g->n++;
+    strcat(g->names, r->device_id);
+    strcat(g->names, "/");
+    strcat(g->names, r->preset);
+    strcat(g->names, " ");
+    g->last = *r;
+    return 0;
+}
+
+/* A fault's provision and line are kept; the records owed a run (a fault
+ * with a retry to come, a cleared one) are found without naming a device. */
+static void test_preset_runs_owed(void **state)
+{
+    store_t *s = *state;
+    store_preset_run_t r = run("d1", "retry", STORE_PRESET_FAULT);
+    snprintf(r.fault_provision, sizeof r.fault_provision, "%s", "wifi");
+    r.fault_line = 12;
+    assert_int_equal(store_preset_run_put(s, &r), 0);
+    r = run("d2", "stuck", STORE_PRESET_FAULT);
+    r.next_retry = 0; /* tries exhausted: owed nothing until cleared */
+    assert_int_equal(store_preset_run_put(s, &r), 0);
+    r = run("d3", "done", STORE_PRESET_DONE);
+    assert_int_equal(store_preset_run_put(s, &r), 0);
+    got_run_t g = { 0 };
+    assert_int_equal(store_preset_run_owed(s, got_run, &g), 0);
+    assert_string_equal(g.names, "d1/retry ");
+    assert_string_equal(g.last.fault_provision, "wifi");
+    assert_int_equal(g.last.fault_line, 12);
+    assert_int_equal(g.last.fault_code, 9002);
+    /* cleared: pending, owed, the fault's details gone */
+    assert_int_equal(store_preset_run_clear_fault(s, "d2", "stuck", 600), 0);
+    memset(&g, 0, sizeof g);
+    assert_int_equal(store_preset_run_owed(s, got_run, &g), 0);
+    assert_int_equal(g.n, 2);
+    assert_non_null(strstr(g.names, "d2/stuck "));
+    assert_int_equal(store_preset_run_clear_fault(s, "d1", "retry", 600), 0);
+    memset(&g, 0, sizeof g);
+    assert_int_equal(store_preset_run_list(s, "d1", got_run, &g), 0);
+    assert_string_equal(g.last.fault_provision, "");
+    assert_int_equal(g.last.fault_line, 0);
+}
+
 /* A version-4 database (before provisioning) gains the tables, its rows kept. */
 static void test_migrate_v4(void **state)
 {
@@ -643,7 +694,7 @@ static void test_migrate_v4(void **state)
         "PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_open(path, NULL, &s), 0);
-    assert_int_equal(store_schema_version(s), 5);
+    assert_int_equal(store_schema_version(s), 6);
     store_task_t t;
     assert_int_equal(store_task_get(s, 1, &t), 0);
     store_task_clear(&t);
@@ -772,6 +823,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_presets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scripts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_preset_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_preset_runs_owed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_drain, setup, teardown),
