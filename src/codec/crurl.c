@@ -474,7 +474,7 @@ static int make_parser(crurl_t *rw)
     XML_SetParamEntityParsing(rw->xp, XML_PARAM_ENTITY_PARSING_NEVER);
     /* Our own random salt for expat's hash tables: otherwise expat asks
      * the kernel for one on every document. */
-    XML_SetHashSalt(rw->xp, rw->salt);
+    XML_SetHashSalt(rw->xp, (unsigned long)str_seed64());
     return 0;
 }
 
@@ -523,8 +523,6 @@ crurl_t *crurl_new(const crurl_opts_t *opts)
     buf_init(&rw->pend_text, rw->o.max_value);
     buf_init(&rw->deferred, SIZE_MAX / 4);
     buf_init(&rw->scan_text, MAX_NAME + rw->o.max_value);
-    if (str_random(&rw->salt, sizeof rw->salt) || rw->salt == 0)
-        rw->salt = (unsigned long)(uintptr_t)rw ^ 0x9e3779b97f4a7c15UL;
     crurl_reset(rw);
     if (!rw->xp) {
         crurl_free(rw);

@@ -58,7 +58,6 @@ struct crurl {
 
     unsigned depth;
     ctx_t stack[CTX_STACK];
-    unsigned long salt;  /* expat hash salt, random per rewriter */
 
     /* The ParameterValueStruct being parsed. */
     name_state_t name_state;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "codec/cwmp.h"
+#include "core/str.h"
 
 #define NS_SEP '\x01' /* cannot occur in an XML name or a well-formed URI */
 #define SOAP_ENV "http://schemas.xmlsoap.org/soap/envelope/"
@@ -618,6 +619,9 @@ static void set_handlers(cwmp_decoder_t *d)
     XML_SetStartDoctypeDeclHandler(d->xp, on_doctype);
     XML_SetEntityDeclHandler(d->xp, on_entity);
     XML_SetParamEntityParsing(d->xp, XML_PARAM_ENTITY_PARSING_NEVER);
+    /* our salt for expat's hash tables: otherwise expat asks the kernel
+     * for one on every document */
+    XML_SetHashSalt(d->xp, (unsigned long)str_seed64());
 }
 
 cwmp_decoder_t *cwmp_decoder_new(const cwmp_decode_opts_t *opts)

@@ -48,10 +48,9 @@ uint64_t hmap_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
 void hmap_init(hmap_t *m)
 {
     memset(m, 0, sizeof *m);
-    uint64_t k[2] = { 0x0123456789abcdefULL, 0xfedcba9876543210ULL };
-    (void)str_random(k, sizeof k); /* a fixed key still works, just predictably */
-    m->k0 = k[0];
-    m->k1 = k[1];
+    /* a key per map, without a system call per map */
+    m->k0 = str_seed64();
+    m->k1 = str_seed64();
 }
 
 void hmap_free(hmap_t *m)

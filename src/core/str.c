@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 int str_copyn(char *dst, size_t size, const char *src, size_t n)
 {
@@ -244,6 +245,22 @@ int str_random(void *p, size_t n)
         n -= (size_t)r;
     }
     return 0;
+}
+
+uint64_t str_seed64(void)
+{
+    static _Thread_local uint64_t state;
+    static _Thread_local bool seeded;
+    if (!seeded) {
+        if (str_random(&state, sizeof state) != 0)
+            state = (uint64_t)(uintptr_t)&state ^ (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL;
+        seeded = true;
+    }
+    /* splitmix64: each output a bijective mix of a distinct counter value */
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
 }
 
 int str_random_hex(char *out, size_t nbytes)

@@ -46,5 +46,9 @@ int str_json_escape(buf_t *out, const char *s);
 int str_random(void *p, size_t n);
 /* A random token of `nbytes` random bytes as lowercase hex (out: 2*nbytes+1). */
 int str_random_hex(char *out, size_t nbytes);
+/* A 64-bit key for hash tables and parser salts: a per-thread sequence
+ * seeded once from the kernel, so making a key costs no system call.
+ * Unpredictable to peers; not for secrets (use str_random). */
+uint64_t str_seed64(void);
 
 #endif

@@ -24,7 +24,7 @@
 
 /* Registry keys of the pooled state (see "the pool" below). */
 #define ENV_KEY "outpost.env"       /* the running script's environment */
-#define BASE_KEY "outpost.base"     /* name -> value: what every environment starts with */
+#define ENV_MT_KEY "outpost.envmt"  /* every environment's metatable: __index, the base names */
 #define LIBS_KEY "outpost.libs"     /* name -> the locked metatable of a library's proxy */
 #define CHUNKS_KEY "outpost.chunks" /* source -> its compiled main function */
 #define SEED_KEY "outpost.seed"     /* math.randomseed */
@@ -420,13 +420,17 @@ static int pool_setup(lua_State *L)
         lua_setfield(L, -2, libs[i]);
     }
     lua_setfield(L, LUA_REGISTRYINDEX, LIBS_KEY);
-    /* BASE: a copy of the globals as they are now, without _G (each
-     * environment is its own) */
+    /* BASE: the globals as they are now without _G and the libraries (each
+     * environment has its own), and the API's functions; only ever read,
+     * through ENV_MT, which no script can reach (locked) */
     lua_newtable(L);
     lua_pushglobaltable(L);
     lua_pushnil(L);
     while (lua_next(L, -2)) {
-        if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), "_G") == 0) {
+        bool own = lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), "_G") == 0;
+        for (size_t i = 0; i < sizeof libs / sizeof *libs && !own; i++)
+            own = lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), libs[i]) == 0;
+        if (own) {
             lua_pop(L, 1);
             continue;
         }
@@ -435,7 +439,13 @@ static int pool_setup(lua_State *L)
         lua_rawset(L, -5);
     }
     lua_pop(L, 1);
-    lua_setfield(L, LUA_REGISTRYINDEX, BASE_KEY);
+    prov_lua_api_funcs(L);
+    lua_createtable(L, 0, 2);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setfield(L, LUA_REGISTRYINDEX, ENV_MT_KEY);
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, CHUNKS_KEY);
     lua_getglobal(L, LUA_MATHLIBNAME);
@@ -468,27 +478,21 @@ static lua_State *pool_get(void)
     return L;
 }
 
-/* Protected, on the pooled state: push the run's environment (filled from
- * the template, fresh library proxies, the API), registered as the run's. */
+/* Protected, on the pooled state: push the run's environment (fresh
+ * library proxies, _G, args, device; the rest read through ENV_MT),
+ * registered as the run's. Nothing but the proxies and these tables is made
+ * per run: copying the ~50 base names each time was most of a run's cost. */
 static int pool_env(lua_State *L)
 {
-    lua_getfield(L, LUA_REGISTRYINDEX, BASE_KEY);
-    int base = lua_gettop(L);
     lua_getfield(L, LUA_REGISTRYINDEX, LIBS_KEY);
-    int libs = base + 1;
-    lua_createtable(L, 0, 48);
-    int env = base + 2;
+    int libs = lua_gettop(L);
+    lua_createtable(L, 0, 8);
+    int env = libs + 1;
     lua_pushnil(L);
-    while (lua_next(L, base)) {
-        lua_pushvalue(L, -2);
-        if (lua_rawget(L, libs) == LUA_TTABLE) { /* a library: its proxy */
-            lua_newtable(L);
-            lua_insert(L, -2);
-            lua_setmetatable(L, -2);
-            lua_replace(L, -2);
-        } else {
-            lua_pop(L, 1);
-        }
+    while (lua_next(L, libs)) { /* name, its proxy's metatable */
+        lua_newtable(L);
+        lua_insert(L, -2);
+        lua_setmetatable(L, -2);
         lua_pushvalue(L, -2);
         lua_insert(L, -2);
         lua_rawset(L, env);
@@ -498,6 +502,8 @@ static int pool_env(lua_State *L)
     lua_pushcfunction(L, prov_lua_open_api);
     lua_pushvalue(L, env);
     lua_call(L, 1, 0);
+    lua_getfield(L, LUA_REGISTRYINDEX, ENV_MT_KEY);
+    lua_setmetatable(L, env);
     /* the generator starts afresh: nothing of another run's draws */
     lua_getfield(L, LUA_REGISTRYINDEX, SEED_KEY);
     lua_call(L, 0, 0);

@@ -380,19 +380,21 @@ static void push_ts(lua_State *L, const prov_vp_req_t *r)
     }
 }
 
-int prov_lua_open_api(lua_State *L)
+void prov_lua_api_funcs(lua_State *L)
 {
-    lctx_t *c = prov_lua_ctx(L);
-    const prov_lua_env_t *e = c->env;
     static const luaL_Reg fns[] = {
         { "declare", l_declare }, { "commit", l_commit }, { "log", l_log },
         { "now", l_now },         { "ext", l_ext },       { NULL, NULL },
     };
+    luaL_setfuncs(L, fns, 0);
+}
+
+int prov_lua_open_api(lua_State *L)
+{
+    lctx_t *c = prov_lua_ctx(L);
+    const prov_lua_env_t *e = c->env;
     luaL_checktype(L, 1, LUA_TTABLE); /* the run's environment */
     lua_settop(L, 1);
-    lua_pushvalue(L, 1);
-    luaL_setfuncs(L, fns, 0);
-    lua_pop(L, 1);
     /* args */
     if (e->vp) {
         lua_createtable(L, 2, 1);

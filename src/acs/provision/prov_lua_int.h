@@ -32,8 +32,11 @@ typedef struct lctx {
 lctx_t *prov_lua_ctx(lua_State *L);
 /* Record why the run ends and raise; never returns. */
 void prov_lua_stop(lua_State *L, lctx_t *c, int why) __attribute__((noreturn));
-/* Set the API's names in the run's environment, the table at index 1 (a
- * lua_CFunction, run protected). */
+/* Set the API's functions (declare, commit, log, now, ext: they find the
+ * run through the state) in the table on top of the stack. */
+void prov_lua_api_funcs(lua_State *L);
+/* Set the run's own API values (args, device) in the run's environment,
+ * the table at index 1 (a lua_CFunction, run protected). */
 int prov_lua_open_api(lua_State *L);
 /* Wrap find/match/gmatch/gsub of the string table on top of the stack. */
 void prov_lua_guard_patterns(lua_State *L);

@@ -1,5 +1,6 @@
 /* Unit tests: core/str encoders and strict number parsing. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -109,13 +110,43 @@ static void test_json_escape(void **state)
     buf_free(&small);
 }
 
+/* Keys for hash tables: distinct, every bit used, different in another
+ * thread (each thread seeds its own sequence from the kernel). */
+static void *seed_in_thread(void *out)
+{
+    *(uint64_t *)out = str_seed64();
+    return NULL;
+}
+
+static void test_seed64(void **state)
+{
+    (void)state;
+    enum { N = 4096 };
+    static uint64_t v[N];
+    uint64_t or_bits = 0, and_bits = ~0ULL;
+    for (size_t i = 0; i < N; i++) {
+        v[i] = str_seed64();
+        or_bits |= v[i];
+        and_bits &= v[i];
+        for (size_t k = 0; k < i; k++)
+            assert_true(v[k] != v[i]);
+    }
+    assert_true(or_bits == ~0ULL && and_bits == 0);
+    uint64_t other = 0;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, seed_in_thread, &other), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    for (size_t i = 0; i < N; i++)
+        assert_true(other != v[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base64_roundtrip), cmocka_unit_test(test_base64_rejects_garbage),
         cmocka_unit_test(test_pct),              cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_copy_truncates),   cmocka_unit_test(test_iso8601),
-        cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_json_escape),      cmocka_unit_test(test_seed64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
