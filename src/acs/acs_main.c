@@ -45,7 +45,10 @@ static const cfg_opt_t acs_opts[] = {
     CFG_COMMON_ADMIN(acs_opts_t, "127.0.0.1:8081"),
     CFG_COMMON_TLS(acs_opts_t, "for the CWMP endpoint (TLS when set)"),
     CFG_COMMON_DATA_DIR(acs_opts_t, "acs"),
-    CFG_COMMON_API_TOKEN(acs_opts_t),
+    CFG_OPT("api-token", CFG_STR, acs_opts_t, common.api_token, NULL, "TOKEN",
+            "bearer token for the API, an admin key (generated into the data dir and printed"
+            " once when absent); keys with roles: outpost acs keys (docs/api-keys.md)",
+            .flags = CFG_SECRET),
     CFG_OPT("db", CFG_STR, acs_opts_t, db, NULL, "URL",
             "store: sqlite:PATH (default DATA_DIR/acs.db)"),
     CFG_OPT("db-sync-full", CFG_BOOL, acs_opts_t, db_sync_full, "false", NULL,
