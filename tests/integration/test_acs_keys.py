@@ -21,7 +21,7 @@ import requests
 import yaml
 
 from conftest import run_outpost
-from test_acs_openapi import Checker, doc  # noqa: F401 (doc: a fixture)
+from test_acs_openapi import Checker, doc, operations  # noqa: F401 (doc: a fixture)
 from test_acs_session import TOKEN, start_acs
 from test_api_access import request
 
@@ -178,6 +178,9 @@ def test_keys_api_against_document(outpost, tmp_path, doc):  # noqa: F811
     # the 403 is the documented component
     status, body = request(acs.addr("api"), "DELETE", "/api/devices/x1", token=made["operator"]["token"])
     assert status == 403 and json.loads(body)["error"] == "forbidden"
+    # every key operation was seen answering
+    ops = {op["operationId"] for _, _, _, op in operations(doc) if "keys" in op.get("tags", [])}
+    assert ops == {o for o, st in c.seen if st < 300} & ops == {"listKeys", "createKey", "revokeKey"}
 
 
 def test_wrong_and_revoked_keys_are_rate_limited(outpost, tmp_path):
