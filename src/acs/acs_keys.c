@@ -198,8 +198,8 @@ static int table_add(hmap_t *m, const store_key_t *k, const hmap_t *old)
     return rc == -EEXIST ? 0 : rc;
 }
 
-/* The table becomes ks[0..n). */
-static void table_replace(acs_keys_t *ks, const store_key_t *k, size_t n, int64_t version)
+/* The table becomes k[0..n); said when the version moved or `say`. */
+static void table_replace(acs_keys_t *ks, const store_key_t *k, size_t n, int64_t version, bool say)
 {
     hmap_t m;
     hmap_init(&m);
@@ -209,7 +209,7 @@ static void table_replace(acs_keys_t *ks, const store_key_t *k, size_t n, int64_
             table_clear(&m);
             return;
         }
-    bool changed = version != ks->version;
+    bool changed = say || version != ks->version;
     table_clear(&ks->by_hash);
     ks->by_hash = m;
     ks->version = version;
@@ -301,7 +301,7 @@ static void poll_done(int rc, void *ud)
     acs_keys_t *ks = j->a->keys;
     ks->in_flight = false;
     if (rc == 0 && j->loaded && !j->a->stopping)
-        table_replace(ks, j->keys.k, j->keys.n, j->version);
+        table_replace(ks, j->keys.k, j->keys.n, j->version, j->force);
     else if (rc != 0 && j->force)
         ks->force = true; /* try again at the next tick */
     free(j->keys.k);
@@ -360,7 +360,7 @@ int acs_keys_start(acs_t *a)
     if (!rc)
         rc = list_all(a->store, &l);
     if (!rc)
-        table_replace(ks, l.k, l.n, v);
+        table_replace(ks, l.k, l.n, v, true);
     free(l.k);
     if (rc) {
         log_error("api_keys_load_failed", LF_ERR(rc));

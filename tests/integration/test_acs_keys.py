@@ -14,6 +14,7 @@
 import hashlib
 import json
 import re
+import signal
 import sqlite3
 import time
 
@@ -203,6 +204,26 @@ def test_wrong_and_revoked_keys_are_rate_limited(outpost, tmp_path):
     for _ in range(30):
         assert request(addr, "GET", "/api/stats", token=keep)[0] == 429
     assert len([l for l in acs.lines if "api_auth_failed" in l]) == 2
+
+
+def test_sighup_reads_the_keys_again(outpost, tmp_path):
+    """The poll reads the keys when their version moved; SIGHUP reads them
+    whatever the version (a row deleted by hand, say)."""
+    acs = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    start = len(acs.lines)
+    k = api(acs, "POST", "/api/keys", body={"name": "by hand", "role": "viewer"}).json()
+    assert stats(acs, k["token"]) == 200
+    acs.wait_for(r"api_keys_loaded keys=1 ", timeout=5, start=start)  # the poll caught up
+    con = sqlite3.connect(tmp_path / "data" / "acs.db", timeout=10)
+    with con:
+        con.execute("DELETE FROM api_keys WHERE id = ?", (k["id"],))
+    con.close()
+    time.sleep(2.5)          # two polls: the version did not move
+    assert stats(acs, k["token"]) == 200
+    start = len(acs.lines)
+    acs.signal(signal.SIGHUP)
+    acs.wait_for(r"api_keys_loaded keys=0 ", timeout=5, start=start)
+    assert stats(acs, k["token"]) == 401
 
 
 def test_cli_reads_the_daemon_config(outpost, tmp_path):
