@@ -17,6 +17,7 @@
 
 #include "acs/acs_api_prov.h"
 #include "acs/acs_internal.h"
+#include "acs/acs_keys.h"
 #include "acs/acs_tasks.h"
 #include "acs/acs_work.h"
 #include "core/clock.h"
@@ -631,40 +632,47 @@ static void h_openapi(http_req_t *req, void *ud)
 
 /* ---- server ----------------------------------------------------------------------------- */
 
-/* Every API route needs the token; the dashboard's files (acs_dash.c) are public. */
+/* Every API route needs a credential with its role (docs/api-keys.md has
+ * the table): viewer reads, operator acts on devices (tasks, tags, wake-ups),
+ * admin changes what is not a device's state (forgetting a device, its
+ * connection request secret). The dashboard's files (acs_dash.c) are public.
+ * tests/integration/test_acs_roles.py holds every route to its role. */
 static const struct {
     const char *method, *path;
+    http_access_t access;
     http_handler_fn fn;
 } api_routes[] = {
-    { "GET", "/api/devices", h_devices },
-    { "GET", "/api/devices/{id}", h_device },
-    { "DELETE", "/api/devices/{id}", h_device_delete },
-    { "GET", "/api/devices/{id}/parameters", h_params },
-    { "POST", "/api/devices/{id}/reboot", h_reboot },
-    { "POST", "/api/devices/{id}/factory-reset", h_factory_reset },
-    { "POST", "/api/devices/{id}/connection-request", h_cr },
-    { "PUT", "/api/devices/{id}/tags", h_tags },
-    { "PUT", "/api/devices/{id}/connection-request-credentials", h_cr_auth },
-    { "GET", "/api/devices/{id}/tasks", h_tasks },
-    { "POST", "/api/devices/{id}/tasks", h_task_add },
-    { "GET", "/api/tasks/{id}", h_task_get },
-    { "DELETE", "/api/tasks/{id}", h_task_cancel },
-    { "GET", "/api/stats", h_stats },
-    { "GET", "/api/openapi.json", h_openapi },
+    { "GET", "/api/devices", HTTP_ACCESS_VIEWER, h_devices },
+    { "GET", "/api/devices/{id}", HTTP_ACCESS_VIEWER, h_device },
+    { "DELETE", "/api/devices/{id}", HTTP_ACCESS_ADMIN, h_device_delete },
+    { "GET", "/api/devices/{id}/parameters", HTTP_ACCESS_VIEWER, h_params },
+    { "POST", "/api/devices/{id}/reboot", HTTP_ACCESS_OPERATOR, h_reboot },
+    { "POST", "/api/devices/{id}/factory-reset", HTTP_ACCESS_OPERATOR, h_factory_reset },
+    { "POST", "/api/devices/{id}/connection-request", HTTP_ACCESS_OPERATOR, h_cr },
+    { "PUT", "/api/devices/{id}/tags", HTTP_ACCESS_OPERATOR, h_tags },
+    { "PUT", "/api/devices/{id}/connection-request-credentials", HTTP_ACCESS_ADMIN, h_cr_auth },
+    { "GET", "/api/devices/{id}/tasks", HTTP_ACCESS_VIEWER, h_tasks },
+    { "POST", "/api/devices/{id}/tasks", HTTP_ACCESS_OPERATOR, h_task_add },
+    { "GET", "/api/tasks/{id}", HTTP_ACCESS_VIEWER, h_task_get },
+    { "DELETE", "/api/tasks/{id}", HTTP_ACCESS_OPERATOR, h_task_cancel },
+    { "GET", "/api/stats", HTTP_ACCESS_VIEWER, h_stats },
+    { "GET", "/api/openapi.json", HTTP_ACCESS_VIEWER, h_openapi },
 };
 
 static int api_register(acs_t *a, http_router_t *r)
 {
     int rc = 0;
     for (size_t i = 0; i < sizeof api_routes / sizeof api_routes[0]; i++)
-        rc |= http_router_add(r, api_routes[i].method, api_routes[i].path, HTTP_ACCESS_TOKEN,
+        rc |= http_router_add(r, api_routes[i].method, api_routes[i].path, api_routes[i].access,
                               api_routes[i].fn, a);
     return rc ? -EINVAL : 0;
 }
 
 int acs_api_start(acs_t *a, const char *listen)
 {
-    http_router_opts_t ro = { .name = "acs", .token = a->api_token };
+    /* the token is the first admin key; the others are looked up in memory */
+    http_router_opts_t ro = { .name = "acs", .token = a->api_token, .key_lookup = acs_key_role,
+                              .key_ud = a };
     http_router_t *r = a->router = http_router_new(&ro);
     if (!r)
         return -ENOMEM;
@@ -672,6 +680,8 @@ int acs_api_start(acs_t *a, const char *listen)
     int rc = api_register(a, r);
     if (!rc)
         rc = acs_prov_api_register(a, r);
+    if (!rc)
+        rc = acs_keys_api_register(a, r);
     acs_dash_register(a, r);
     if (rc)
         return rc;

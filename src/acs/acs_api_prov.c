@@ -491,32 +491,37 @@ static void h_clear_fault(http_req_t *req, void *ud)
         submit(req, ud, j);
 }
 
+/* Roles (docs/api-keys.md): presets, provisions and virtual parameters are
+ * configuration, so changing them is admin; reading them is viewer; clearing
+ * a preset's fault on one device (it runs again) acts on that device:
+ * operator. */
 static const struct {
     const char *method, *path;
+    http_access_t access;
     http_handler_fn fn;
 } routes[] = {
-    { "GET", "/api/presets", h_presets },
-    { "POST", "/api/presets", h_preset_post },
-    { "GET", "/api/presets/{name}", h_preset_get },
-    { "PUT", "/api/presets/{name}", h_preset_put },
-    { "DELETE", "/api/presets/{name}", h_preset_delete },
-    { "GET", "/api/provisions", h_prov_list },
-    { "GET", "/api/provisions/{name}", h_prov_get },
-    { "PUT", "/api/provisions/{name}", h_prov_put },
-    { "DELETE", "/api/provisions/{name}", h_prov_delete },
-    { "GET", "/api/virtual-parameters", h_vp_list },
-    { "GET", "/api/virtual-parameters/{name}", h_vp_get },
-    { "PUT", "/api/virtual-parameters/{name}", h_vp_put },
-    { "DELETE", "/api/virtual-parameters/{name}", h_vp_delete },
-    { "GET", "/api/devices/{id}/presets", h_device_presets },
-    { "DELETE", "/api/devices/{id}/presets/{name}/fault", h_clear_fault },
+    { "GET", "/api/presets", HTTP_ACCESS_VIEWER, h_presets },
+    { "POST", "/api/presets", HTTP_ACCESS_ADMIN, h_preset_post },
+    { "GET", "/api/presets/{name}", HTTP_ACCESS_VIEWER, h_preset_get },
+    { "PUT", "/api/presets/{name}", HTTP_ACCESS_ADMIN, h_preset_put },
+    { "DELETE", "/api/presets/{name}", HTTP_ACCESS_ADMIN, h_preset_delete },
+    { "GET", "/api/provisions", HTTP_ACCESS_VIEWER, h_prov_list },
+    { "GET", "/api/provisions/{name}", HTTP_ACCESS_VIEWER, h_prov_get },
+    { "PUT", "/api/provisions/{name}", HTTP_ACCESS_ADMIN, h_prov_put },
+    { "DELETE", "/api/provisions/{name}", HTTP_ACCESS_ADMIN, h_prov_delete },
+    { "GET", "/api/virtual-parameters", HTTP_ACCESS_VIEWER, h_vp_list },
+    { "GET", "/api/virtual-parameters/{name}", HTTP_ACCESS_VIEWER, h_vp_get },
+    { "PUT", "/api/virtual-parameters/{name}", HTTP_ACCESS_ADMIN, h_vp_put },
+    { "DELETE", "/api/virtual-parameters/{name}", HTTP_ACCESS_ADMIN, h_vp_delete },
+    { "GET", "/api/devices/{id}/presets", HTTP_ACCESS_VIEWER, h_device_presets },
+    { "DELETE", "/api/devices/{id}/presets/{name}/fault", HTTP_ACCESS_OPERATOR, h_clear_fault },
 };
 
 int acs_prov_api_register(acs_t *a, http_router_t *r)
 {
     int rc = 0;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        rc |= http_router_add(r, routes[i].method, routes[i].path, HTTP_ACCESS_TOKEN, routes[i].fn, a);
+        rc |= http_router_add(r, routes[i].method, routes[i].path, routes[i].access, routes[i].fn, a);
     return rc ? -EINVAL : 0;
 }
 

@@ -21,7 +21,7 @@
 
 #include "acs/acs_internal.h"
 
-/* Add the routes above to the API router (token access). 0 or -EINVAL. */
+/* Add the routes above to the API router (each with its role). 0 or -EINVAL. */
 int acs_prov_api_register(acs_t *a, http_router_t *r);
 
 /* The --presets check: null, or a JSON list of presets, each with its name

@@ -16,6 +16,9 @@
  *                 virtual parameters; the
  *                 config file's presets
  *   acs_dash      dashboard files
+ *   acs_keys      API keys: the router's lookup,
+ *                 /api/keys; acs_keys_cli:
+ *                 `outpost acs keys`
  *   acs_admin     /metrics /status /health   acs_session   live sessions, their
  *                 (and the counters'                       connections, timer, end
  *                 helpers, leaves)           acs_creds     CPE authentication
@@ -187,6 +190,7 @@ typedef struct acs {
     } n;
     acs_metrics_t m;           /* the labelled series of /metrics (acs_admin.c) */
     acs_fleet_t fleet;         /* the last store snapshot of the fleet (acs_admin.c) */
+    struct acs_keys *keys;     /* API keys in memory (acs_keys.c) */
     uv_timer_t *fleet_timer;   /* heap: freed in its close callback */
 } acs_t;
 
@@ -284,6 +288,11 @@ bool acs_identity_allows(const acs_t *a, const char *user, const cwmp_device_id_
  * guard), and its end (the guard's last report). */
 int acs_cpe_auth_start(acs_t *a);
 void acs_cpe_auth_free(acs_t *a);
+
+/* ---- acs_main.c ---- */
+/* The ACS's option rows (CFG_END-terminated): `outpost acs keys` reads the
+ * daemon's options and config file with them (acs_keys_cli.c). */
+const cfg_opt_t *acs_opt_table(void);
 
 /* ---- acs_dash.c ---- */
 void acs_dash_register(acs_t *a, http_router_t *r);

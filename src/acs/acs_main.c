@@ -11,6 +11,7 @@
 #include "acs/acs.h"
 #include "acs/acs_api_prov.h"
 #include "acs/acs_internal.h"
+#include "acs/acs_keys.h"
 #include "acs/acs_prov.h"
 #include "acs/acs_tasks.h"
 #include "acs/acs_work.h"
@@ -44,7 +45,10 @@ static const cfg_opt_t acs_opts[] = {
     CFG_COMMON_ADMIN(acs_opts_t, "127.0.0.1:8081"),
     CFG_COMMON_TLS(acs_opts_t, "for the CWMP endpoint (TLS when set)"),
     CFG_COMMON_DATA_DIR(acs_opts_t, "acs"),
-    CFG_COMMON_API_TOKEN(acs_opts_t),
+    CFG_OPT("api-token", CFG_STR, acs_opts_t, common.api_token, NULL, "TOKEN",
+            "bearer token for the API, an admin key (generated into the data dir and printed"
+            " once when absent); keys with roles: outpost acs keys (docs/api-keys.md)",
+            .flags = CFG_SECRET),
     CFG_OPT("db", CFG_STR, acs_opts_t, db, NULL, "URL",
             "store: sqlite:PATH (default DATA_DIR/acs.db)"),
     CFG_OPT("db-sync-full", CFG_BOOL, acs_opts_t, db_sync_full, "false", NULL,
@@ -148,9 +152,12 @@ static const cfg_opt_t acs_opts[] = {
 
 static const cfg_cmd_t acs_cmd = {
     .name = "acs",
-    .summary = "TR-069 ACS: CWMP endpoint, device store, task queue, REST API, dashboard",
+    .summary = "TR-069 ACS: CWMP endpoint, device store, task queue, REST API, dashboard.\n"
+               "API keys with roles: outpost acs keys add|list|revoke (docs/api-keys.md).",
     .opts = acs_opts,
 };
+
+const cfg_opt_t *acs_opt_table(void) { return acs_opts; }
 
 static void on_stop(void *ud)
 {
@@ -166,6 +173,7 @@ static void on_stop(void *ud)
     acs_admin_stop(a);
     acs_waiters_stop(a);
     acs_api_stop(a);
+    acs_keys_stop(a);
     acs_cwmp_stop(a);
     acs_prov_stop(a);
     if (a->curl) {
@@ -248,6 +256,7 @@ static void on_reload(void *ud)
     }
     if (a->tls)
         (void)tls_ctx_reload(a->tls);
+    acs_keys_reload(a);
     /* the config file's presets: read it again (flags still win) */
     acs_opts_t *o = calloc(1, sizeof *o);
     cfg_result_t res;
@@ -331,6 +340,9 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
      * before the worker owns the store: the first Inform sees them all */
     if (acs_presets_sync_start(a, a->o.presets) != 0)
         return 1;
+    /* the API keys, in memory before the API listens */
+    if (acs_keys_start(a) != 0)
+        return 1;
     if ((rc = acs_prov_start(a)) != 0)
         return rc == -EINVAL ? 2 : 1;
     if ((rc = store_worker_new(loop, a->store, 200000, &a->db)) != 0)
@@ -383,6 +395,8 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
 
 int acs_main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "keys") == 0)
+        return acs_keys_main(argc - 1, argv + 1);
     acs_t *a = calloc(1, sizeof *a);
     if (!a)
         return 1;
@@ -417,6 +431,7 @@ int acs_main(int argc, char **argv)
     acs_cr_free(a);
     free(a->trusted);
     uv_run(&loop, UV_RUN_DEFAULT);
+    acs_keys_free(a); /* its poll timer has closed */
     uv_loop_close(&loop);
     curl_global_cleanup();
     cfg_free(&acs_cmd, &a->o);

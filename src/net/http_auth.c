@@ -821,14 +821,22 @@ int http_auth_client_basic(const char *user, const char *pass, buf_t *out)
 
 /* ---- bearer tokens ---------------------------------------------------------------------- */
 
-http_auth_result_t http_auth_bearer(const char *authorization, const char *token)
+const char *http_auth_bearer_value(const char *authorization)
 {
     if (!authorization || strncasecmp(authorization, "Bearer", 6) != 0 ||
         (authorization[6] != ' ' && authorization[6] != '\t'))
-        return HTTP_AUTH_MISSING;
+        return NULL;
     const char *t = authorization + 7;
     while (*t == ' ' || *t == '\t')
         t++;
+    return t;
+}
+
+http_auth_result_t http_auth_bearer(const char *authorization, const char *token)
+{
+    const char *t = http_auth_bearer_value(authorization);
+    if (!t)
+        return HTTP_AUTH_MISSING;
     size_t tl = strlen(token);
     return tl && str_ct_equal(t, strlen(t), token, tl) ? HTTP_AUTH_OK : HTTP_AUTH_FAILED;
 }

@@ -74,6 +74,9 @@ http_auth_result_t http_auth_check(http_auth_t *a, const char *method, const cha
  * skipped), compared in constant time. MISSING when there is no header or
  * another scheme, FAILED for a wrong token (or an empty configured one). */
 http_auth_result_t http_auth_bearer(const char *authorization, const char *token);
+/* The token of an Authorization value "Bearer TOKEN" (a pointer into it),
+ * or NULL when there is no header or it names another scheme. */
+const char *http_auth_bearer_value(const char *authorization);
 /* Append "WWW-Authenticate: ...\r\n" lines (Digest SHA-256, Digest MD5,
  * Basic as configured) to headers. */
 int http_auth_challenge(http_auth_t *a, bool stale, buf_t *headers);

@@ -33,7 +33,9 @@ struct http_router {
     route_t *routes;
     size_t n;
     char name[32];
-    char *token;             /* NULL: public routes only */
+    char *token;             /* grants admin; NULL: none */
+    http_router_key_fn key_lookup; /* other tokens' roles; NULL: none */
+    void *key_ud;
     net_cidr_t *trusted;
     size_t ntrusted;
     authguard_t guard;
@@ -136,6 +138,26 @@ int http_path_canonical(const char *p, char *out, size_t outlen, const char **wh
     return 0;
 }
 
+/* ---- roles ------------------------------------------------------------------------------ */
+
+/* By level: the names in logs, 403 answers and http_access_parse. */
+static const char *const access_names[] = { "public", "viewer", "operator", "admin" };
+
+const char *http_access_name(int access)
+{
+    return access >= HTTP_ACCESS_PUBLIC && access <= HTTP_ACCESS_ADMIN ? access_names[access] : "?";
+}
+
+int http_access_parse(const char *name, http_access_t *out)
+{
+    for (int i = HTTP_ACCESS_VIEWER; name && i <= HTTP_ACCESS_ADMIN; i++)
+        if (strcmp(name, access_names[i]) == 0) {
+            *out = (http_access_t)i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
 /* ---- the table -------------------------------------------------------------------------- */
 
 /* The guard's lines: one per address per minute, and when a lock-out starts. */
@@ -160,6 +182,8 @@ http_router_t *http_router_new(const http_router_opts_t *o)
         free(r);
         return NULL;
     }
+    r->key_lookup = o->key_lookup;
+    r->key_ud = o->key_ud;
     if (o->ntrusted) {
         r->trusted = malloc(o->ntrusted * sizeof *r->trusted);
         if (!r->trusted) {
@@ -196,7 +220,8 @@ void http_router_free(http_router_t *r)
 int http_router_add(http_router_t *r, const char *method, const char *pattern, http_access_t access,
                     http_handler_fn fn, void *ud)
 {
-    if (pattern[0] != '/' || !fn || (access != HTTP_ACCESS_PUBLIC && !r->token))
+    if (pattern[0] != '/' || !fn || (int)access < HTTP_ACCESS_PUBLIC || access > HTTP_ACCESS_ADMIN ||
+        (access != HTTP_ACCESS_PUBLIC && !r->token && !r->key_lookup))
         return -EINVAL;
     route_t rt = { .fn = fn, .ud = ud, .access = access };
     if (str_copy(rt.method, sizeof rt.method, method))
@@ -228,7 +253,7 @@ int http_router_add(http_router_t *r, const char *method, const char *pattern, h
     r->routes = nr;
     r->routes[r->n++] = rt;
     log_debug("http_route", LF_S("api", r->name), LF_S("method", rt.method), LF_S("path", pattern),
-              LF_S("access", access == HTTP_ACCESS_PUBLIC ? "public" : "token"));
+              LF_S("access", http_access_name(access)));
     return 0;
 }
 
@@ -255,11 +280,9 @@ typedef struct split {
     const char *why;         /* set when the path was refused */
 } split_t;
 
-static int split_path(const http_req_t *req, split_t *sp, char *copy)
+/* sp->canon (canonical already) split into segments in copy. */
+static int split_path_canon(split_t *sp, char *copy)
 {
-    int rc = http_path_canonical(http_req_path(req), sp->canon, sizeof sp->canon, &sp->why);
-    if (rc)
-        return rc;
     memcpy(copy, sp->canon, strlen(sp->canon) + 1);
     sp->n = 0;
     sp->too_deep = false;
@@ -272,6 +295,12 @@ static int split_path(const http_req_t *req, split_t *sp, char *copy)
         sp->segs[sp->n++] = s;
     }
     return 0;
+}
+
+static int split_path(const http_req_t *req, split_t *sp, char *copy)
+{
+    int rc = http_path_canonical(http_req_path(req), sp->canon, sizeof sp->canon, &sp->why);
+    return rc ? rc : split_path_canon(sp, copy);
 }
 
 static bool path_matches(const route_t *rt, const split_t *sp)
@@ -329,40 +358,106 @@ static void respond(http_req_t *req, int status, const char *hdrs, const char *c
                       n > 0 && (size_t)n < sizeof body ? (size_t)n : 0);
 }
 
-/* What the request's credentials grant: HTTP_ACCESS_TOKEN or PUBLIC, or -1
- * after answering (429 while its address is locked out; a wrong token is
- * counted and answered 401). A missing token grants PUBLIC silently. */
-static int grant(http_router_t *r, http_req_t *req)
+/* What the credentials grant: an http_access_t, or -1 after deciding the
+ * answer in v (429 while the address is locked out; a wrong token is
+ * counted and is a 401). No token grants PUBLIC silently: that is how a
+ * client asks for the challenge. `cached`: what an earlier look at the
+ * same request granted (on_head, then dispatch), or -1. */
+static int grant(http_router_t *r, const char *authorization, const char *addr, int cached,
+                 http_router_verdict_t *v)
 {
-    int done = http_req_access(req);
-    if (done >= 0)
-        return done;
-    if (!r->token) {
-        http_req_set_access(req, HTTP_ACCESS_PUBLIC);
+    if (cached >= 0)
+        return cached;
+    if (!r->token && !r->key_lookup)
         return HTTP_ACCESS_PUBLIC;
-    }
-    char addr[64];
-    http_req_client_ip(req, r->trusted, r->ntrusted, addr, sizeof addr);
     int64_t now = clock_mono_ms();
     int64_t locked = authguard_check(&r->guard, addr, now, NULL);
     if (locked > 0) {
-        char hdr[48];
-        snprintf(hdr, sizeof hdr, "Retry-After: %lld\r\n", (long long)((locked + 999) / 1000));
-        respond(req, 429, hdr, "locked_out", "too many wrong tokens from this address; try later");
+        v->status = 429;
+        v->retry_ms = locked;
         return -1;
     }
-    http_auth_result_t ar = http_auth_bearer(http_req_header(req, "Authorization"), r->token);
-    if (ar == HTTP_AUTH_OK) {
-        authguard_ok(&r->guard, addr);
-        http_req_set_access(req, HTTP_ACCESS_TOKEN);
-        return HTTP_ACCESS_TOKEN;
-    }
-    if (ar == HTTP_AUTH_MISSING) {
-        http_req_set_access(req, HTTP_ACCESS_PUBLIC);
+    const char *tok = http_auth_bearer_value(authorization);
+    if (!tok)
         return HTTP_ACCESS_PUBLIC;
+    int role = -1;
+    if (r->token && http_auth_bearer(authorization, r->token) == HTTP_AUTH_OK)
+        role = HTTP_ACCESS_ADMIN;
+    else if (r->key_lookup && *tok)
+        role = r->key_lookup(tok, strlen(tok), r->key_ud);
+    if (role > HTTP_ACCESS_PUBLIC && role <= HTTP_ACCESS_ADMIN) {
+        authguard_ok(&r->guard, addr);
+        return role;
     }
     authguard_fail(&r->guard, addr, now, NULL);
-    return -2; /* wrong token */
+    v->status = 401;
+    v->wrong_token = true;
+    return -1;
+}
+
+/* The one decision: the route (NULL when none runs) and the verdict. */
+static const route_t *judge(http_router_t *r, const char *method, const split_t *sp,
+                            const char *authorization, const char *addr, int cached,
+                            http_router_verdict_t *v)
+{
+    const route_t *found = NULL;
+    bool path_found = false;
+    for (size_t i = 0; i < r->n && !found; i++) {
+        if (!path_matches(&r->routes[i], sp))
+            continue;
+        path_found = true;
+        if (method_ok(&r->routes[i], method))
+            found = &r->routes[i];
+    }
+    v->needed = found ? (int)found->access : -1;
+    if (!found || found->access != HTTP_ACCESS_PUBLIC) {
+        int g = grant(r, authorization, addr, cached, v);
+        if (g < 0)
+            return NULL;
+        v->granted = g;
+        /* an unknown path or method is told only to a valid credential */
+        int need = found ? (int)found->access
+                         : (r->token || r->key_lookup) ? HTTP_ACCESS_VIEWER : HTTP_ACCESS_PUBLIC;
+        if (g == HTTP_ACCESS_PUBLIC && need > HTTP_ACCESS_PUBLIC) {
+            v->status = 401;
+            return NULL;
+        }
+        if (g < need) {
+            v->status = 403;
+            return NULL;
+        }
+    }
+    if (!found) {
+        v->status = path_found ? 405 : 404;
+        return NULL;
+    }
+    return found;
+}
+
+static void init_verdict(http_router_verdict_t *v)
+{
+    *v = (http_router_verdict_t){ .granted = -1, .needed = -1 };
+}
+
+int http_router_check(http_router_t *r, const char *method, const char *path,
+                      const char *authorization, const char *addr, http_router_verdict_t *v)
+{
+    split_t *sp = malloc(sizeof *sp + NET_URL_PATH_MAX);
+    init_verdict(v);
+    if (!sp)
+        return v->status = 500;
+    char *copy = (char *)(sp + 1);
+    int rc = http_path_canonical(path, sp->canon, sizeof sp->canon, &sp->why);
+    if (rc == 0)
+        rc = split_path_canon(sp, copy);
+    if (rc) {
+        v->status = rc == -ENAMETOOLONG ? 414 : 400;
+        v->why = sp->why;
+    } else {
+        (void)judge(r, method, sp, authorization, addr, -1, v);
+    }
+    free(sp);
+    return v->status;
 }
 
 static void unauthorized(http_router_t *r, http_req_t *req, bool wrong)
@@ -372,6 +467,41 @@ static void unauthorized(http_router_t *r, http_req_t *req, bool wrong)
              wrong ? ", error=\"invalid_token\"" : "");
     respond(req, 401, hdr, "unauthorized",
             wrong ? "wrong bearer token" : "a bearer token is required (Authorization: Bearer TOKEN)");
+}
+
+/* The answer for a verdict that is not "run the handler". */
+static void answer(http_router_t *r, http_req_t *req, const split_t *sp,
+                   const http_router_verdict_t *v)
+{
+    char msg[160], hdr[128];
+    switch (v->status) {
+    case 401:
+        unauthorized(r, req, v->wrong_token);
+        break;
+    case 403:
+        snprintf(msg, sizeof msg, "this needs the %s role; the credential given has %s",
+                 http_access_name(v->needed), http_access_name(v->granted));
+        respond(req, 403, NULL, "forbidden", msg);
+        break;
+    case 429:
+        snprintf(hdr, sizeof hdr, "Retry-After: %lld\r\n", (long long)((v->retry_ms + 999) / 1000));
+        respond(req, 429, hdr, "locked_out", "too many wrong tokens from this address; try later");
+        break;
+    case 405: {
+        char allow[128] = "Allow: ";
+        size_t used = strlen(allow);
+        for (size_t i = 0; i < r->n; i++)
+            if (path_matches(&r->routes[i], sp) && used + 16 < sizeof allow)
+                used += (size_t)snprintf(allow + used, sizeof allow - used, "%s%s",
+                                         used > 7 ? ", " : "", r->routes[i].method);
+        snprintf(allow + used, sizeof allow - used, "\r\n");
+        respond(req, 405, allow, "method_not_allowed", "method not allowed on this path");
+        break;
+    }
+    default:
+        respond(req, 404, NULL, "not_found", "no such endpoint");
+        break;
+    }
 }
 
 /* Decide the request: 0 with fn/ud set (and, with `bind`, the captures on
@@ -386,39 +516,16 @@ static int decide(http_router_t *r, http_req_t *req, bool bind, http_handler_fn 
                 rc == -ENAMETOOLONG ? "path too long" : sp.why);
         return -1;
     }
-    const route_t *found = NULL;
-    bool path_found = false;
-    const char *method = http_req_method(req);
-    for (size_t i = 0; i < r->n && !found; i++) {
-        if (!path_matches(&r->routes[i], &sp))
-            continue;
-        path_found = true;
-        if (method_ok(&r->routes[i], method))
-            found = &r->routes[i];
-    }
-    if (!found || found->access != HTTP_ACCESS_PUBLIC) {
-        int g = grant(r, req);
-        if (g == -1)
-            return -1;
-        int need = found ? (int)found->access : r->token ? HTTP_ACCESS_TOKEN : HTTP_ACCESS_PUBLIC;
-        if (g < need) {
-            unauthorized(r, req, g == -2);
-            return -1;
-        }
-    }
-    if (!found && path_found) {
-        char allow[128] = "Allow: ";
-        size_t used = strlen(allow);
-        for (size_t i = 0; i < r->n; i++)
-            if (path_matches(&r->routes[i], &sp) && used + 16 < sizeof allow)
-                used += (size_t)snprintf(allow + used, sizeof allow - used, "%s%s",
-                                         used > 7 ? ", " : "", r->routes[i].method);
-        snprintf(allow + used, sizeof allow - used, "\r\n");
-        respond(req, 405, allow, "method_not_allowed", "method not allowed on this path");
-        return -1;
-    }
+    char addr[64];
+    http_req_client_ip(req, r->trusted, r->ntrusted, addr, sizeof addr);
+    http_router_verdict_t v;
+    init_verdict(&v);
+    const route_t *found = judge(r, http_req_method(req), &sp,
+                                 http_req_header(req, "Authorization"), addr, http_req_access(req), &v);
+    if (v.granted >= 0)
+        http_req_set_access(req, v.granted);
     if (!found) {
-        respond(req, 404, NULL, "not_found", "no such endpoint");
+        answer(r, req, &sp, &v);
         return -1;
     }
     if (bind && capture(found, req, &sp, copy)) {

@@ -15,21 +15,29 @@
  * matched on that form only, case-sensitively, so one spelling reaches one
  * route and the access decision below is made on the route it reaches.
  *
- * Access. Each route is registered with the access it needs: public, or the
- * router's bearer token. A request reaches its handler only after that
- * check; with http_router_on_head as the server's on_head the check runs
- * before any body byte is read. Without the token: 401 (JSON reason,
+ * Access. Each route is registered with the access it needs: public, or a
+ * role: viewer < operator < admin. The router's own bearer token (opts.token,
+ * a daemon's --api-token) grants admin; a daemon with API keys also gives a
+ * key lookup (opts.key_lookup) that names the role of any other bearer
+ * token, or says it is unknown. A request reaches its handler only after
+ * that check; with http_router_on_head as the server's on_head the check
+ * runs before any body byte is read. Without credentials: 401 (JSON reason,
  * WWW-Authenticate: Bearer) for every path, registered or not, so an
- * unauthenticated client learns nothing about which routes exist; with it,
- * 404 for an unknown path and 405 (Allow) for another method. Wrong tokens
- * are counted per client address (net/authguard): after `max_failures` in a
- * row the address gets 429 with Retry-After for a lock-out that doubles
- * each time, and failures are logged as one `api_auth_failed` line per
- * address per minute with a count.
+ * unauthenticated client learns nothing about which routes exist; with a
+ * valid one, 404 for an unknown path, 405 (Allow) for another method, and
+ * 403 `forbidden` (naming the role needed and the one held) for a route
+ * above the credential's role. Wrong tokens (neither the router's nor a
+ * known key) are counted per client address (net/authguard): after
+ * `max_failures` in a row the address gets 429 with Retry-After for a
+ * lock-out that doubles each time, and failures are logged as one
+ * `api_auth_failed` line per address per minute with a count. A 403 is not
+ * a failure: the key is good, only not for that route.
  *
  * The router is built at start-up and read-only afterwards (but for its
- * failure table); it owns its route table and a copy of the token. One
- * loop thread.
+ * failure table); it owns its route table and a copy of the token; the keys
+ * behind key_lookup are the caller's (looked up on every request that
+ * carries a token other than the router's: keep it an in-memory lookup).
+ * One loop thread.
  */
 #ifndef OUTPOST_NET_HTTP_ROUTER_H
 #define OUTPOST_NET_HTTP_ROUTER_H
@@ -39,14 +47,36 @@
 
 typedef struct http_router http_router_t;
 
+/* Ordered: a credential grants its level and every level below it. */
 typedef enum http_access {
-    HTTP_ACCESS_PUBLIC = 0, /* anyone: a sign-in page, a liveness probe */
-    HTTP_ACCESS_TOKEN = 1,  /* the router's bearer token */
+    HTTP_ACCESS_PUBLIC = 0,   /* anyone: a sign-in page, a liveness probe */
+    HTTP_ACCESS_VIEWER = 1,   /* read only */
+    HTTP_ACCESS_OPERATOR = 2, /* acts on devices: tasks, tags, wake-ups */
+    HTTP_ACCESS_ADMIN = 3,    /* everything, configuration and keys included */
+    /* the router's own bearer token: what a daemon with one token (no keys)
+     * registers its routes with; the token grants admin */
+    HTTP_ACCESS_TOKEN = HTTP_ACCESS_ADMIN,
 } http_access_t;
+
+/* "public", "viewer", "operator", "admin" ("?" for another value). */
+const char *http_access_name(int access);
+/* The role of a name ("viewer", "operator", "admin"): 0 with *out set, or
+ * -EINVAL ("public" is not a role a credential can have). */
+int http_access_parse(const char *name, http_access_t *out);
+
+/* The role of a bearer token that is not the router's own (token: the
+ * header's bytes, len of them, not NUL-terminated): HTTP_ACCESS_VIEWER...
+ * HTTP_ACCESS_ADMIN, or -1 for an unknown token. Called on the loop for
+ * every request carrying such a token, before the route's handler: it must
+ * be cheap (an in-memory table) and must not keep the pointer. */
+typedef int (*http_router_key_fn)(const char *token, size_t len, void *ud);
 
 typedef struct http_router_opts {
     const char *name;          /* the API in logs and realms: "acs", "gateway-admin" */
-    const char *token;         /* grants HTTP_ACCESS_TOKEN (copied); NULL: only public routes */
+    const char *token;         /* grants admin (copied); NULL: no token of its own */
+    http_router_key_fn key_lookup; /* other tokens' roles (NULL: none); with neither
+                                    * token nor lookup only public routes */
+    void *key_ud;
     uint32_t max_failures;     /* wrong tokens in a row per address; 0: 10 */
     int64_t lockout_ms;        /* the first lock-out; 0: 60 s */
     const net_cidr_t *trusted; /* proxies whose X-Forwarded-For names the client (borrowed) */
@@ -56,8 +86,9 @@ typedef struct http_router_opts {
 /* NULL on allocation failure. opts may be NULL (public routes only). */
 http_router_t *http_router_new(const http_router_opts_t *opts);
 void http_router_free(http_router_t *r);
-/* method "GET"... or "*" for any. -EINVAL for a malformed pattern, or a
- * token route on a router without a token. */
+/* method "GET"... or "*" for any. -EINVAL for a malformed pattern, an
+ * access that is not an http_access_t, or a route that is not public on a
+ * router with neither a token nor a key lookup. */
 int http_router_add(http_router_t *r, const char *method, const char *pattern, http_access_t access,
                     http_handler_fn fn, void *ud);
 /* As http_server_opts.on_head (ud = the router): answers 400/401/404/405/
@@ -72,6 +103,22 @@ void http_router_each(const http_router_t *r,
                       void (*fn)(const char *method, const char *pattern, http_access_t access,
                                  void *ud),
                       void *ud);
+/* The router's decision for one request, without a request: what
+ * http_router_on_head/dispatch answer (tests, and the one place the
+ * decision is made). */
+typedef struct http_router_verdict {
+    int status;          /* 0: the route's handler runs; else 400 401 403 404 405 414 429 */
+    int granted;         /* what the credentials granted (http_access_t), -1 not looked at */
+    int needed;          /* the route's access (-1: no route) */
+    bool wrong_token;    /* with 401: a token was given and is not known */
+    int64_t retry_ms;    /* with 429: how long the address stays locked out */
+    const char *why;     /* with 400: what is wrong with the path */
+} http_router_verdict_t;
+/* authorization: the header's value (may be NULL); addr: the client's IP as
+ * text. Wrong tokens count against addr as for a real request. Returns
+ * v->status. */
+int http_router_check(http_router_t *r, const char *method, const char *path,
+                      const char *authorization, const char *addr, http_router_verdict_t *v);
 /* Failure counters (for /metrics). */
 uint64_t http_router_auth_failures(const http_router_t *r);
 uint64_t http_router_auth_lockouts(const http_router_t *r);

@@ -257,3 +257,11 @@ int store_preset_run_owed(store_t *s, store_preset_run_fn fn, void *ud)
 {
     return s->be->preset_run_owed(s, fn, ud);
 }
+
+/* ---- API keys --------------------------------------------------------------------- */
+
+int store_key_add(store_t *s, const store_key_t *k) { return s->be->key_add(s, k); }
+int store_key_delete(store_t *s, const char *id) { return s->be->key_delete(s, id); }
+int store_key_list(store_t *s, store_key_fn fn, void *ud) { return s->be->key_list(s, fn, ud); }
+int store_key_touch(store_t *s, const char *id, int64_t when) { return s->be->key_touch(s, id, when); }
+int store_key_version(store_t *s, int64_t *out) { return s->be->key_version(s, out); }

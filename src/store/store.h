@@ -16,7 +16,8 @@
  * Times are Unix seconds (int64). Errors are negative errno codes: -ENOENT
  * (no such row), -EBUSY (task no longer cancellable), -ESTALE (task not in
  * the state the transition needs), -EEXIST (a name taken), -EPERM (a preset
- * the config file owns), -EIO (database error, logged once here).
+ * the config file owns), -EIO (database error, logged once here), -ENOSPC (a
+ * table's cap).
  */
 #ifndef OUTPOST_STORE_STORE_H
 #define OUTPOST_STORE_STORE_H
@@ -40,6 +41,8 @@ typedef struct store_opts {
     int param_history;        /* old values kept per parameter; default 5 */
     int sessions_per_device;  /* session rows kept per device; default 20 */
     size_t session_log_max;   /* bytes of message log kept per session; default 64 KiB */
+    bool tool;                /* a command-line tool beside a running daemon (`outpost acs
+                               * keys`): the daemon's settings (param_history) are left alone */
 } store_opts_t;
 
 /* url: "sqlite:PATH" or a plain path (SQLite). Creates the file and runs the
@@ -309,5 +312,32 @@ int store_preset_run_clear_fault(store_t *s, const char *device, const char *pre
  * with a retry to come (next_retry > 0), or pending (its fault cleared).
  * The ACS reads them once at start (acs_prov_cache.c). */
 int store_preset_run_owed(store_t *s, store_preset_run_fn fn, void *ud);
+
+/* ---- API keys (the ACS's bearer tokens with roles; acs/acs_keys.c) ------------------ */
+
+/* Only the SHA-256 of a key's secret is stored; the secret is shown once
+ * when the key is made and never again. The daemon keeps the keys in
+ * memory and reloads them when the version below changes (the command
+ * line, `outpost acs keys`, writes the same database). */
+enum { STORE_KEY_ID = 17, STORE_KEY_HASH = 65, STORE_KEYS_MAX = 1000 };
+typedef struct store_key {
+    char id[STORE_KEY_ID];      /* public id: 12 lowercase hex digits */
+    char hash[STORE_KEY_HASH];  /* SHA-256 of the secret, lowercase hex */
+    char name[STORE_NAME];      /* the operator's label */
+    char role[12];              /* "viewer", "operator", "admin" (not checked here) */
+    int64_t created, last_used; /* last_used 0: never (recorded to the minute) */
+} store_key_t;
+typedef int (*store_key_fn)(const store_key_t *k, void *ud); /* non-zero stops */
+
+/* -EEXIST when the id or hash is taken, -ENOSPC past STORE_KEYS_MAX keys. */
+int store_key_add(store_t *s, const store_key_t *k);
+/* -ENOENT for an unknown id. */
+int store_key_delete(store_t *s, const char *id);
+/* Every key, oldest first. */
+int store_key_list(store_t *s, store_key_fn fn, void *ud);
+/* last_used = when, if later (an unknown id is no error: revoked meanwhile). */
+int store_key_touch(store_t *s, const char *id, int64_t when);
+/* Changes with every add and delete, whoever made them. */
+int store_key_version(store_t *s, int64_t *out);
 
 #endif

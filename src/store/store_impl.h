@@ -60,6 +60,12 @@ typedef struct store_backend {
     int (*preset_run_list)(store_t *s, const char *device, store_preset_run_fn fn, void *ud);
     int (*preset_run_clear_fault)(store_t *s, const char *device, const char *preset, int64_t now);
     int (*preset_run_owed)(store_t *s, store_preset_run_fn fn, void *ud);
+    /* API keys */
+    int (*key_add)(store_t *s, const store_key_t *k);
+    int (*key_delete)(store_t *s, const char *id);
+    int (*key_list)(store_t *s, store_key_fn fn, void *ud);
+    int (*key_touch)(store_t *s, const char *id, int64_t when);
+    int (*key_version)(store_t *s, int64_t *out);
 } store_backend_t;
 
 struct store {

@@ -101,6 +101,13 @@ static const char *const migrations[] = {
     "ALTER TABLE preset_runs ADD COLUMN fault_line INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX preset_runs_owed ON preset_runs(device_id)"
     "  WHERE status = 3 OR (status = 2 AND next_retry > 0);",
+    /* 7 (API keys): bearer tokens with roles, stored as the SHA-256 of
+     * their secret; keys_version changes with every add and delete so a
+     * running ACS sees what `outpost acs keys` did (store_sqlite_keys.c) */
+    "CREATE TABLE api_keys ("
+    "  id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL, role TEXT NOT NULL,"
+    "  created INTEGER NOT NULL, last_used INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO settings (k, v) VALUES ('keys_version', 0);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -355,10 +362,11 @@ static int sq_open(const char *path, const store_opts_t *o, store_t **out)
             rc = -EIO;
         }
     if (!rc) {
+        /* a tool beside the daemon keeps the daemon's value */
         snprintf(sql, sizeof sql,
                  "INSERT INTO settings(k, v) VALUES ('param_history', %d)"
-                 " ON CONFLICT(k) DO UPDATE SET v = excluded.v",
-                 o->param_history);
+                 " ON CONFLICT(k) DO %s",
+                 o->param_history, o->tool ? "NOTHING" : "UPDATE SET v = excluded.v");
         rc = sq_exec(q, sql);
     }
     if (rc) {
@@ -797,4 +805,9 @@ const store_backend_t store_sqlite_backend = {
     .preset_run_list = sq_preset_run_list,
     .preset_run_clear_fault = sq_preset_run_clear_fault,
     .preset_run_owed = sq_preset_run_owed,
+    .key_add = sq_key_add,
+    .key_delete = sq_key_delete,
+    .key_list = sq_key_list,
+    .key_touch = sq_key_touch,
+    .key_version = sq_key_version,
 };

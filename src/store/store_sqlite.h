@@ -2,7 +2,8 @@
  * store_sqlite: internals shared by the SQLite backend's files
  * (store_sqlite.c: connection, migrations, devices, parameters;
  * store_sqlite_tasks.c: tasks and sessions; store_sqlite_prov.c: presets,
- * scripts, preset runs). Not for use outside src/store.
+ * scripts, preset runs; store_sqlite_keys.c: API keys). Not for use outside
+ * src/store.
  */
 #ifndef OUTPOST_STORE_SQLITE_H
 #define OUTPOST_STORE_SQLITE_H
@@ -113,5 +114,12 @@ int sq_preset_run_put(store_t *s, const store_preset_run_t *r);
 int sq_preset_run_list(store_t *s, const char *device, store_preset_run_fn fn, void *ud);
 int sq_preset_run_clear_fault(store_t *s, const char *device, const char *preset, int64_t now);
 int sq_preset_run_owed(store_t *s, store_preset_run_fn fn, void *ud);
+
+/* store_sqlite_keys.c */
+int sq_key_add(store_t *s, const store_key_t *k);
+int sq_key_delete(store_t *s, const char *id);
+int sq_key_list(store_t *s, store_key_fn fn, void *ud);
+int sq_key_touch(store_t *s, const char *id, int64_t when);
+int sq_key_version(store_t *s, int64_t *out);
 
 #endif

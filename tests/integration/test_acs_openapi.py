@@ -2,7 +2,8 @@
 
 * the routes the ACS's router registers on its API listener (logged at
   --log-level debug as `http_route api=acs ...`) and the document's
-  operations are the same set, with the same access (token or public);
+  operations are the same set, with the same access (public, or the role
+  the operation's security names; none named: admin);
 * GET /api/openapi.json is the YAML file's content, with a strong ETag
   (If-None-Match -> 304), a gzip copy for clients that take it, HEAD;
 * the document is OpenAPI 3.1 in structure: operations with responses,
@@ -36,8 +37,11 @@ from test_acs_session import TOKEN, cwmp_addr, start_acs
 
 DOC_PATH = ROOT / "docs" / "api" / "openapi.yaml"
 # Operations with these tags are exercised against the document by
-# test_acs_presets.py (test_api_against_document), not here.
+# test_acs_presets.py (test_api_against_document), not here; those of
+# ELSEWHERE_TAGS by other files (keys: test_acs_keys.py,
+# test_keys_api_against_document).
 PROV_TAGS = {"presets", "provisions", "virtual-parameters"}
+ELSEWHERE_TAGS = PROV_TAGS | {"keys"}
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ROUTE_RE = re.compile(r"http_route api=(\S+) method=(\S+) path=(\S+) access=(\S+)")
 
@@ -97,7 +101,7 @@ def test_document_structure(doc):
     assert re.fullmatch(r"3\.1\.\d+", doc["openapi"]), doc["openapi"]
     assert doc["info"]["title"] and doc["info"]["version"]
     schemes = doc["components"]["securitySchemes"]
-    assert doc["security"] == [{"bearer": []}] and schemes["bearer"] == {
+    assert doc["security"] == [{"bearer": ["admin"]}] and schemes["bearer"] == {
         **schemes["bearer"], "type": "http", "scheme": "bearer"}
     ids = []
     for path, method, item, op in operations(doc):
@@ -280,7 +284,7 @@ def test_routes_match_document(outpost, tmp_path, doc):
     for path, method, _, op in operations(doc):
         security = op.get("security", doc["security"])
         documented[(method.upper(), path)] = \
-            "public" if security == [] or {} in security else "token"
+            "public" if security == [] or {} in security else (security[0]["bearer"] or ["admin"])[0]
     undocumented = sorted(set(served) - set(documented))
     assert not undocumented, f"served but not in {DOC_PATH.name}: {undocumented}"
     not_served = sorted(set(documented) - set(served))
@@ -648,7 +652,7 @@ def test_answers_match_document(outpost, tmp_path, doc, cr_server):
     assert e["error"] == "bad_path"
 
     # every operation was seen answering, most with an error too
-    ops = {op["operationId"] for _, _, _, op in operations(doc) if not set(op.get("tags", [])) & PROV_TAGS}
+    ops = {op["operationId"] for _, _, _, op in operations(doc) if not set(op.get("tags", [])) & ELSEWHERE_TAGS}
     assert ops == {o for o, st in c.seen if st < 300}, "operations never exercised"
 
     # last (it locks this address out): ten wrong tokens, then 429

@@ -13,7 +13,8 @@ import pytest
 from conftest import ROOT
 
 DAEMONS = ["acs", "cwmp-proxy", "relay", "relay-client", "relay-connector", "gateway", "agent"]
-PAGES = ["outpost"] + [f"outpost-{d}" for d in DAEMONS + ["cpe-sim", "certs", "certs-root", "certs-leaf"]]
+PAGES = ["outpost"] + [f"outpost-{d}" for d in DAEMONS + ["cpe-sim", "certs", "certs-root", "certs-leaf",
+                                                  "acs-keys-add", "acs-keys-list", "acs-keys-revoke"]]
 
 
 def need(tool):
