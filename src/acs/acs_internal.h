@@ -102,6 +102,13 @@ typedef struct acs_opts {
     int64_t max_per_addr;      /* CWMP connections per client address; 0: no cap */
     char *presets;             /* JSON list: the config file's presets (acs_api_prov.c) */
     cfg_list_t ext;            /* external calls for ext() (acs_prov_ext.c) */
+    /* webhooks (acs_webhook.c; docs/webhooks.md) */
+    cfg_list_t webhooks;       /* --webhook items */
+    int64_t webhook_max_pending;
+    int64_t webhook_retry_for_ms;
+    int64_t webhook_backoff_ms;
+    int64_t webhook_concurrency;
+    int64_t webhook_offline_check_ms;
 } acs_opts_t;
 
 /* What /metrics counts beyond the plain counters (acs_admin.c). */
@@ -188,6 +195,7 @@ typedef struct acs {
     acs_metrics_t m;           /* the labelled series of /metrics (acs_admin.c) */
     acs_fleet_t fleet;         /* the last store snapshot of the fleet (acs_admin.c) */
     uv_timer_t *fleet_timer;   /* heap: freed in its close callback */
+    struct acs_hooks *hooks;   /* --webhook (acs_webhook.c); NULL without */
 } acs_t;
 
 /* ---- acs_cwmp.c ---- */

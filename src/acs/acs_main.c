@@ -13,6 +13,7 @@
 #include "acs/acs_internal.h"
 #include "acs/acs_prov.h"
 #include "acs/acs_tasks.h"
+#include "acs/acs_webhook.h"
 #include "acs/acs_work.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -143,6 +144,27 @@ static const cfg_opt_t acs_opts[] = {
             " url=http(s)://...' (POST {name, args}, the JSON answer is the result); optional"
             " timeout=5s (killed or cancelled then) and max_output=64KiB; repeatable",
             .check = acs_ext_check),
+    /* webhooks (acs_webhook.c; docs/webhooks.md) */
+    CFG_OPT("webhook", CFG_LIST, acs_opts_t, webhooks, NULL, "SPEC",
+            "a receiver of signed JSON events: 'url=http(s)://... secret=SECRET' (or"
+            " secret_file=PATH; at least 16 characters) with optional name=NAME, events=a,b (of"
+            " device.registered, device.boot, device.offline, task.done, task.failed, fault,"
+            " bulk.finished; default all), timeout=10s, ca=FILE, tls_verify=false; repeatable",
+            .check = acs_webhook_check),
+    CFG_OPT("webhook-max-pending", CFG_INT, acs_opts_t, webhook_max_pending, "100000", "N",
+            "webhook deliveries waiting at most; beyond, new events are refused (counted, logged)",
+            .min = 1, .max = 100000000),
+    CFG_OPT("webhook-retry-for", CFG_DURATION, acs_opts_t, webhook_retry_for_ms, "24h", "DURATION",
+            "how long a webhook delivery is retried after its event before it is failed",
+            .min = 1000, .max = 86400000.0 * 30),
+    CFG_OPT("webhook-backoff", CFG_DURATION, acs_opts_t, webhook_backoff_ms, "10s", "DURATION",
+            "wait before the first webhook retry; doubles with each failed attempt (at most 1h)",
+            .min = 1000, .max = 3600000),
+    CFG_OPT("webhook-concurrency", CFG_INT, acs_opts_t, webhook_concurrency, "8", "N",
+            "webhook deliveries sent at once", .min = 1, .max = 1000),
+    CFG_OPT("webhook-offline-check", CFG_DURATION, acs_opts_t, webhook_offline_check_ms, "1m",
+            "DURATION", "how often devices past their inform window (not `online`) are looked for,"
+            " for device.offline", .min = 100, .max = 86400000),
     CFG_END,
 };
 
@@ -168,6 +190,7 @@ static void on_stop(void *ud)
     acs_api_stop(a);
     acs_cwmp_stop(a);
     acs_prov_stop(a);
+    acs_webhook_stop(a);
     if (a->curl) {
         net_curl_free(a->curl);
         a->curl = NULL;
@@ -333,6 +356,8 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
         return 1;
     if ((rc = acs_prov_start(a)) != 0)
         return rc == -EINVAL ? 2 : 1;
+    if ((rc = acs_webhook_init(a)) != 0)
+        return rc == -EINVAL ? 2 : 1;
     if ((rc = store_worker_new(loop, a->store, 200000, &a->db)) != 0)
         return 1;
     if (a->o.common.tls_cert) {
@@ -368,7 +393,7 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     } else {
         free(w);
     }
-    if (acs_waiters_start(a) != 0)
+    if (acs_waiters_start(a) != 0 || acs_webhook_start(a) != 0)
         return 1;
     uv_timer_init(loop, &a->housekeeping);
     a->housekeeping.data = a;
@@ -417,6 +442,7 @@ int acs_main(int argc, char **argv)
     acs_cr_free(a);
     free(a->trusted);
     uv_run(&loop, UV_RUN_DEFAULT);
+    acs_webhook_free(a);
     uv_loop_close(&loop);
     curl_global_cleanup();
     cfg_free(&acs_cmd, &a->o);

@@ -1,0 +1,340 @@
+"""outpost acs webhooks: signed events reach a receiver on 127.0.0.1 (checked
+here with the secret, as docs/webhooks.md tells receivers to), a failing
+receiver is retried with backoff, one down for longer than --webhook-retry-for
+leaves a failed delivery in the API, deliveries pending at a restart go out
+after it, and a receiver that never answers does not slow CWMP sessions."""
+import hashlib
+import hmac
+import http.server
+import json
+import socket
+import sqlite3
+import threading
+import time
+import urllib.parse
+
+import pytest
+import requests
+
+import prom
+from conftest import run_outpost
+from cwmp_cpe import CPE
+from test_acs_session import TOKEN, Api, cwmp_addr, start_acs
+
+SECRET = "s3cret-for-the-test-receiver"
+
+
+class Receiver:
+    """A webhook receiver: records every POST (time, headers, body); answers
+    with the next status of `plan` (then 200), or never answers (hang)."""
+
+    def __init__(self, port=0, plan=(), hang=False):
+        self.got = []
+        self.plan = list(plan)
+        self.hang = hang
+        self.release = threading.Event()
+        self.cv = threading.Condition()
+        rcv = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with rcv.cv:
+                    rcv.got.append((time.monotonic(), dict(self.headers), body))
+                    status = rcv.plan.pop(0) if rcv.plan else 200
+                    rcv.cv.notify_all()
+                if rcv.hang:
+                    rcv.release.wait(60)
+                    return
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+        self.srv.daemon_threads = True
+        self.port = self.srv.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def wait(self, pred, timeout=20):
+        deadline = time.monotonic() + timeout
+        with self.cv:
+            while not pred(self.got):
+                left = deadline - time.monotonic()
+                assert left > 0, f"receiver: condition not met; got {[self.event(g) for g in self.got]}"
+                self.cv.wait(left)
+            return list(self.got)
+
+    @staticmethod
+    def event(g):
+        return g[1].get("X-Outpost-Event")
+
+    def events(self, name):
+        return [g for g in self.got if self.event(g) == name]
+
+    def close(self):
+        self.release.set()
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def verify(g, secret=SECRET):
+    """What a receiver does (docs/webhooks.md): HMAC-SHA256 over 'timestamp.body'."""
+    _, h, body = g
+    ts = h["X-Outpost-Timestamp"]
+    want = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    assert h["X-Outpost-Signature"] == "sha256=" + want
+    assert abs(int(ts) - time.time()) < 60
+    assert h["Content-Type"] == "application/json"
+    assert int(h["X-Outpost-Delivery"]) > 0
+    return json.loads(body)
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def hook(url, *extra):
+    return ["--webhook", " ".join([f"url={url}", f"secret={SECRET}", *extra])]
+
+
+def deliveries(api, **q):
+    r = api.get("/api/webhooks/deliveries", params=q)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def wait_api(api, pred, timeout=20, **q):
+    deadline = time.monotonic() + timeout
+    while True:
+        d = deliveries(api, **q)
+        if pred(d):
+            return d
+        assert time.monotonic() < deadline, d
+        time.sleep(0.1)
+
+
+def has_cpesim():
+    return "cpe-sim" in run_outpost("--help").stdout
+
+
+def test_events_from_cpe_sim_are_signed(outpost, tmp_path):
+    if not has_cpesim():
+        pytest.skip("cpe-sim not built")
+    rcv = Receiver()
+    d = start_acs(outpost, tmp_path, "--cpe-password", "pw", "--cr-username", "cr",
+                  "--cr-password", "crpw", "--cr-deny", "169.254.0.0/16", *hook(rcv.url),
+                  "--admin-listen", "127.0.0.1:0")
+    api = Api(d)
+    host, port = d.addr("listen")
+    sim = outpost("cpe-sim", "--acs", f"http://{host}:{port}/", "--count", "1",
+                  "--username", "cpe", "--password", "pw", "--cr-listen", "127.0.0.1:0",
+                  "--cr-username", "cr", "--cr-password", "crpw", "--inform-interval", "600")
+    got = rcv.wait(lambda g: {"device.registered", "device.boot"} <= {Receiver.event(x) for x in g})
+    reg = verify(rcv.events("device.registered")[0])
+    boot = verify(rcv.events("device.boot")[0])
+    dev_id = reg["data"]["device"]["id"]
+    assert reg["event"] == "device.registered" and reg["created"]
+    assert boot["data"]["device"]["id"] == dev_id
+    assert "1 BOOT" in boot["data"]["events"] and boot["data"]["bootstrap"] is True
+    assert len(rcv.events("device.registered")) == 1
+
+    dev = urllib.parse.quote(dev_id, safe="")
+    ok = api.post(f"/api/devices/{dev}/tasks?wait=20", {"type": "get_params", "parameters": {
+        "names": ["Device.DeviceInfo.SoftwareVersion"]}}).json()
+    assert ok["status"] == "done", ok
+    bad = api.post(f"/api/devices/{dev}/tasks?wait=20",
+                   {"type": "get_params", "parameters": {"names": ["Device.NoSuchThing."]}}).json()
+    assert bad["status"] == "failed" and bad["fault"]["code"] == 9005, bad
+    rcv.wait(lambda g: {"task.done", "task.failed", "fault"} <= {Receiver.event(x) for x in g})
+    done = verify(rcv.events("task.done")[0])
+    assert done["data"]["task"]["id"] == ok["id"] and done["data"]["task"]["status"] == "done"
+    failed = verify(rcv.events("task.failed")[0])
+    assert failed["data"]["task"]["id"] == bad["id"]
+    fault = verify(rcv.events("fault")[0])
+    assert fault["data"]["source"] == "task" and fault["data"]["code"] == 9005
+    assert fault["data"]["device_id"] == dev_id
+    # a forged signature is what the receiver refuses: the check can fail
+    _, h, body = rcv.events("task.done")[0]
+    with pytest.raises(AssertionError):
+        verify((0, h, body + b" "))
+    with pytest.raises(AssertionError):
+        verify((0, h, body), secret="another-secret-of-some-length")
+    # every delivery has its own id; the API shows them delivered, without the secret
+    got = rcv.got
+    ids = [int(g[1]["X-Outpost-Delivery"]) for g in got]
+    assert len(set(ids)) == len(ids)
+    rows = wait_api(api, lambda r: len(r) >= 5 and all(x["status"] == "delivered" for x in r))
+    assert {r["id"] for r in rows} == set(ids)
+    hooks = api.get("/api/webhooks").json()
+    assert len(hooks) == 1 and hooks[0]["name"] == "hook1" and SECRET not in json.dumps(hooks)
+    assert hooks[0]["counters"]["delivered"] == len(ids)
+    assert hooks[0]["deliveries"]["delivered"] == len(ids)
+    m = prom.parse(requests.get(d.url("admin") + "/metrics", timeout=5,
+                                headers={"Authorization": f"Bearer {TOKEN}"}).text)
+    assert m[("outpost_acs_webhook_deliveries_total", (("hook", "hook1"), ("outcome", "delivered")))] == len(ids)
+    sim.stop()
+    rcv.close()
+
+
+def test_failing_receiver_is_retried_with_backoff(outpost, tmp_path):
+    rcv = Receiver(plan=[500, 503])
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", *hook(rcv.url, "events=device.registered"),
+                  "--webhook-backoff", "1s")
+    api = Api(d)
+    CPE(cwmp_addr(d)).inform("R1")
+    got = rcv.wait(lambda g: len(g) >= 3)
+    times = [g[0] for g in got]
+    assert times[1] - times[0] >= 0.9 and times[2] - times[1] >= 1.9   # 1 s, then 2 s
+    assert len({g[1]["X-Outpost-Delivery"] for g in got}) == 1          # the same delivery
+    bodies = {verify(g)["data"]["device"]["id"] for g in got}
+    assert bodies == {"00D09E-IGD-R1"}
+    row = wait_api(api, lambda r: r and r[0]["status"] == "delivered")[0]
+    assert row["attempts"] == 3 and row["last_status"] == 200 and row["event"] == "device.registered"
+    time.sleep(1.5)
+    assert len(rcv.got) == 3                                             # nothing after success
+    rcv.close()
+
+
+def test_receiver_down_past_the_bound_fails_then_retry(outpost, tmp_path):
+    port = closed_port()
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none",
+                  *hook(f"http://127.0.0.1:{port}/hook", "name=crm", "events=device.registered"),
+                  "--webhook-backoff", "1s", "--webhook-retry-for", "3s")
+    api = Api(d)
+    CPE(cwmp_addr(d)).inform("F1")
+    row = wait_api(api, lambda r: r and r[0]["status"] == "failed", status="failed")[0]
+    assert row["hook"] == "crm" and row["attempts"] >= 2 and row["last_error"]
+    assert row["last_status"] is None and row["next_attempt"] is None
+    assert deliveries(api, status="pending") == []
+    hooks = api.get("/api/webhooks").json()
+    assert hooks[0]["counters"]["failed"] == 1 and hooks[0]["deliveries"]["failed"] == 1
+    # the API refuses what it cannot do, naming the field
+    r = api.get("/api/webhooks/deliveries", params={"status": "bogus"})
+    assert r.status_code == 400 and r.json()["field"] == "status"
+    r = api.get("/api/webhooks/deliveries", params={"limit": "0"})
+    assert r.status_code == 400 and r.json()["field"] == "limit"
+    assert api.post("/api/webhooks/deliveries/999999/retry").status_code == 404
+    assert api.post("/api/webhooks/deliveries/abc/retry").status_code == 404
+    # the receiver is back: a retry delivers it
+    rcv = Receiver(port=port)
+    r = api.post(f"/api/webhooks/deliveries/{row['id']}/retry")
+    assert r.status_code == 200 and r.json()["status"] == "pending", r.text
+    got = rcv.wait(lambda g: len(g) >= 1)
+    assert int(got[0][1]["X-Outpost-Delivery"]) == row["id"]
+    verify(got[0])
+    wait_api(api, lambda r: r and r[0]["status"] == "delivered")
+    r = api.post(f"/api/webhooks/deliveries/{row['id']}/retry")
+    assert r.status_code == 409                                          # delivered: nothing to retry
+    rcv.close()
+
+
+def test_pending_deliveries_survive_a_restart(outpost, tmp_path):
+    port = closed_port()
+    args = ["--cpe-auth", "none", *hook(f"http://127.0.0.1:{port}/hook"), "--webhook-backoff", "1s"]
+    d = start_acs(outpost, tmp_path, *args)
+    api = Api(d)
+    CPE(cwmp_addr(d)).inform("P1", events=[("1 BOOT", "")])
+    rows = wait_api(api, lambda r: len(r) == 2 and all(x["attempts"] >= 1 for x in r), status="pending")
+    d.stop()
+    rcv = Receiver(port=port)
+    time.sleep(1.5)
+    assert rcv.got == []                                                 # nobody sends while stopped
+    d = start_acs(outpost, tmp_path, *args)
+    api = Api(d)
+    got = rcv.wait(lambda g: len(g) >= 2)
+    assert {int(g[1]["X-Outpost-Delivery"]) for g in got} == {r["id"] for r in rows}
+    assert {verify(g)["event"] for g in got} == {"device.registered", "device.boot"}
+    wait_api(api, lambda r: len(r) == 2 and all(x["status"] == "delivered" for x in r))
+    rcv.close()
+
+
+def test_hanging_receiver_does_not_slow_sessions(outpost, tmp_path):
+    rcv = Receiver(hang=True)
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", *hook(rcv.url, "timeout=30s"),
+                  "--webhook-concurrency", "2")
+    api = Api(d)
+    slowest = 0
+    for i in range(20):
+        cpe = CPE(cwmp_addr(d))
+        t0 = time.monotonic()
+        r = cpe.inform(f"H{i}", events=[("0 BOOTSTRAP", ""), ("1 BOOT", "")])
+        assert r.rpc == "InformResponse"
+        r = cpe.post()
+        assert r.status == 204                                           # the session is over
+        slowest = max(slowest, time.monotonic() - t0)
+        cpe.close()
+    assert slowest < 2.0, slowest
+    rcv.wait(lambda g: len(g) >= 2)
+    time.sleep(0.5)
+    assert len(rcv.got) == 2                                             # the concurrency bound holds
+    assert len(deliveries(api, status="pending", limit=1000)) == 40
+    # the API answers meanwhile too
+    assert api.get("/api/stats").json()["total_devices"] == 20
+    rcv.close()
+    d.stop()
+
+
+def test_device_offline_once_per_spell(outpost, tmp_path):
+    rcv = Receiver()
+    args = ["--cpe-auth", "none", *hook(rcv.url, "events=device.offline"),
+            "--webhook-offline-check", "200ms"]
+    d = start_acs(outpost, tmp_path, *args)
+    CPE(cwmp_addr(d)).inform("O1")
+    CPE(cwmp_addr(d)).inform("O2")
+    time.sleep(0.6)
+    assert rcv.got == []                                                 # both online
+    d.stop()
+    # O1's last Inform is far older than its inform window (2 x interval + 60 s)
+    db = sqlite3.connect(tmp_path / "data" / "acs.db")
+    db.execute("UPDATE devices SET last_inform = last_inform - 100000 WHERE serial = 'O1'")
+    db.commit()
+    db.close()
+    d = start_acs(outpost, tmp_path, *args)
+    got = rcv.wait(lambda g: len(g) >= 1)
+    body = verify(got[0])
+    assert body["event"] == "device.offline" and body["data"]["device"]["id"] == "00D09E-IGD-O1"
+    assert body["data"]["device"]["online"] is False
+    time.sleep(1.0)
+    assert len(rcv.got) == 1                                             # once, not every sweep
+    rcv.close()
+
+
+@pytest.mark.parametrize("spec,field", [
+    ("url=ftp://example.com/ secret=0123456789abcdef", "url"),
+    ("url=http:// secret=0123456789abcdef", "url"),
+    ("secret=0123456789abcdef", "url: missing"),
+    ("url=http://127.0.0.1:1/", "secret: missing"),
+    ("url=http://127.0.0.1:1/ secret=short", "secret: at least 16"),
+    ("url=http://127.0.0.1:1/ secret=0123456789abcdef events=task.exploded", "events"),
+    ("url=http://127.0.0.1:1/ secret=0123456789abcdef timeout=1h", "timeout"),
+    ("url=http://127.0.0.1:1/ secret=0123456789abcdef colour=blue", "unknown key 'colour'"),
+])
+def test_bad_webhook_config_is_refused(tmp_path, spec, field):
+    r = run_outpost("acs", "--data-dir", str(tmp_path / "data"), "--cpe-auth", "none",
+                    "--webhook", spec)
+    assert r.returncode == 2
+    assert "webhook" in r.stderr and field in r.stderr, r.stderr
+
+
+def test_webhook_from_the_config_file(outpost, tmp_path):
+    rcv = Receiver()
+    cfg = tmp_path / "acs.yaml"
+    cfg.write_text("webhook:\n"
+                   f"  - {{url: '{rcv.url}', secret: '{SECRET}', name: ops,"
+                   " events: 'device.registered,device.boot'}\n"
+                   "webhook-backoff: 2s\n")
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--config", str(cfg))
+    CPE(cwmp_addr(d)).inform("Y1")
+    got = rcv.wait(lambda g: len(g) >= 1)
+    assert verify(got[0])["event"] == "device.registered"
+    assert Api(d).get("/api/webhooks").json()[0]["events"] == ["device.registered", "device.boot"]
+    rcv.close()
