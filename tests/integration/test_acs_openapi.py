@@ -36,8 +36,9 @@ from test_acs_session import TOKEN, cwmp_addr, start_acs
 
 DOC_PATH = ROOT / "docs" / "api" / "openapi.yaml"
 # Operations with these tags are exercised against the document by
-# test_acs_presets.py (test_api_against_document), not here.
-PROV_TAGS = {"presets", "provisions", "virtual-parameters"}
+# test_acs_presets.py (test_api_against_document), not here; "webhooks" by
+# test_acs_webhooks.py (test_api_against_document).
+PROV_TAGS = {"presets", "provisions", "virtual-parameters", "webhooks"}
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ROUTE_RE = re.compile(r"http_route api=(\S+) method=(\S+) path=(\S+) access=(\S+)")
 

@@ -342,3 +342,53 @@ def test_webhook_from_the_config_file(outpost, tmp_path):
     assert verify(got[0])["event"] == "device.registered"
     assert Api(d).get("/api/webhooks").json()[0]["events"] == ["device.registered", "device.boot"]
     rcv.close()
+
+
+def test_api_against_document(outpost, tmp_path):
+    """Every webhooks operation's answers (2xx and errors) as docs/api/openapi.yaml says."""
+    import yaml
+    from test_acs_openapi import DOC_PATH, Checker
+    with open(DOC_PATH, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    port = closed_port()
+    rcv = Receiver()
+    acs = start_acs(outpost, tmp_path, "--cpe-auth", "none",
+                    *hook(f"http://user:pw@127.0.0.1:{port}/hook", "name=ops", "events=device.boot,fault"),
+                    *hook(rcv.url, "name=all"),
+                    "--webhook-backoff", "1s", "--webhook-retry-for", "1s")
+    c = Checker(acs, doc)
+    CPE(cwmp_addr(acs)).inform("D1", events=[("1 BOOT", "")])
+    _, hooks = c.req("GET", "/api/webhooks", "/api/webhooks", want=200)
+    assert [h["name"] for h in hooks] == ["ops", "all"]
+    assert hooks[0]["url"] == f"http://127.0.0.1:{port}/hook"            # no credentials shown
+    assert hooks[0]["events"] == ["device.boot", "fault"] and len(hooks[1]["events"]) == 7
+    deadline = time.monotonic() + 20
+    while True:
+        _, rows = c.req("GET", "/api/webhooks/deliveries", "/api/webhooks/deliveries", want=200)
+        if sorted(r["status"] for r in rows) == ["delivered", "delivered", "failed"]:
+            break
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.2)
+    assert sorted((r["hook"], r["event"], r["status"]) for r in rows) == [
+        ("all", "device.boot", "delivered"), ("all", "device.registered", "delivered"),
+        ("ops", "device.boot", "failed")]
+    _, failed = c.req("GET", "/api/webhooks/deliveries?status=failed&limit=1",
+                      "/api/webhooks/deliveries", want=200)
+    for q, field in (("status=sent", "status"), ("limit=1001", "limit"), ("limit=x", "limit"),
+                     ("status=", "status")):
+        _, e = c.req("GET", "/api/webhooks/deliveries?" + q, "/api/webhooks/deliveries", want=400)
+        assert e["field"] == field and e["error"] == "bad_request"
+    tpl = "/api/webhooks/deliveries/{id}/retry"
+    rid = failed[0]["id"]
+    _, r = c.req("POST", f"/api/webhooks/deliveries/{rid}/retry", tpl, want=200)
+    assert r["status"] == "pending" and r["id"] == rid
+    done = [r for r in rows if r["status"] == "delivered"][0]["id"]
+    _, e = c.req("POST", f"/api/webhooks/deliveries/{done}/retry", tpl, want=409)
+    assert e["error"] == "conflict"
+    c.req("POST", "/api/webhooks/deliveries/424242/retry", tpl, want=404)
+    c.req("POST", "/api/webhooks/deliveries/-1/retry", tpl, want=404)
+    c.req("GET", "/api/webhooks", "/api/webhooks", token=None, want=401)
+    ops = {op["operationId"] for p, item in doc["paths"].items() for m, op in item.items()
+           if isinstance(op, dict) and "webhooks" in op.get("tags", [])}
+    assert ops == {o for o, st in c.seen if st < 300}
+    rcv.close()
