@@ -288,7 +288,8 @@ static void on_reload(void *ud)
  * limit L (docs/acs.md, "Connection limits"): the API gets L/16 within [64, 1024]; the
  * CWMP listener what is left after the daemon's own descriptors
  * (RUNTIME_FD_RESERVE), the API, the admin listener, connection requests
- * (libcurl, L/8 within [16, 4096]) and one parked socket per listener. */
+ * (libcurl, L/8 within [16, 4096]), webhook deliveries (--webhook-concurrency,
+ * with --webhook) and one parked socket per listener. */
 static void acs_limits(acs_t *a)
 {
     int64_t lim = (int64_t)runtime_fd_limit();
@@ -298,7 +299,8 @@ static void acs_limits(acs_t *a)
         a->o.api_max_connections = api;
     a->o.common.max_connections = runtime_conn_cap(
         a->o.common.max_connections,
-        RUNTIME_FD_RESERVE + (uint64_t)a->o.api_max_connections + CFG_ADMIN_MAX_CONNECTIONS + cr + 3,
+        RUNTIME_FD_RESERVE + (uint64_t)a->o.api_max_connections + CFG_ADMIN_MAX_CONNECTIONS + cr +
+            (a->o.webhooks.n ? (uint64_t)a->o.webhook_concurrency : 0) + 3,
         1, 16);
     log_info("acs_limits", LF_I("fd_limit", lim), LF_I("cwmp_max_connections", a->o.common.max_connections),
              LF_I("api_max_connections", a->o.api_max_connections),

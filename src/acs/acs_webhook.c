@@ -539,7 +539,9 @@ static void emit_done(int rc, void *ud)
 static int emit_submit(acs_t *a, emit_job_t *j)
 {
     j->a = a;
-    int rc = a->db && !a->stopping ? store_worker_submit(a->db, emit_run, emit_done, j) : -ECANCELED;
+    /* also while stopping: store_worker_free runs what its callbacks submit
+     * (a task finished by the last jobs still gets its event queued) */
+    int rc = a->db ? store_worker_submit(a->db, emit_run, emit_done, j) : -ECANCELED;
     if (rc != 0) {
         if (rc == -EAGAIN) {
             atomic_fetch_add(&a->hooks->refused, 1);
@@ -878,7 +880,7 @@ static void send_call(acs_hooks_t *H, hook_call_t *c)
     }
 }
 
-/* ---- device.offline: the sweep ----------------------------------------------------------- */
+/* ---- device.offline: the sweep; old rows pruned ------------------------------------------- */
 
 typedef struct offline_job {
     acs_hooks_t *H;
@@ -910,7 +912,9 @@ static int offline_run(store_t *st, void *ud)
 {
     offline_job_t *j = ud;
     j->st = st;
-    int n = store_hook_offline_sweep(st, j->now, j->H->default_interval_s, OFFLINE_BATCH, offline_one, j);
+    int n = 0;
+    if (acs_webhook_wants(j->H, ACS_HOOK_DEVICE_OFFLINE))
+        n = store_hook_offline_sweep(st, j->now, j->H->default_interval_s, OFFLINE_BATCH, offline_one, j);
     if (n < 0 || j->rc < 0)
         return n < 0 ? n : j->rc;
     int pruned = store_hook_prune(st, j->now - KEEP_FINISHED_S);
@@ -965,8 +969,8 @@ int acs_webhook_start(acs_t *a)
     uv_timer_init(a->loop, H->offline_timer);
     H->offline_timer->data = H;
     schedule(H, 0); /* what a previous run left pending goes first */
-    if (acs_webhook_wants(H, ACS_HOOK_DEVICE_OFFLINE))
-        uv_timer_start(H->offline_timer, offline_tick, (uint64_t)H->offline_ms, 0);
+    /* the offline sweep (when a hook wants device.offline) and the pruning of old rows */
+    uv_timer_start(H->offline_timer, offline_tick, (uint64_t)H->offline_ms, 0);
     return 0;
 }
 
