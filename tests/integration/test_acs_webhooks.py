@@ -392,3 +392,25 @@ def test_api_against_document(outpost, tmp_path):
            if isinstance(op, dict) and "webhooks" in op.get("tags", [])}
     assert ops == {o for o, st in c.seen if st < 300}
     rcv.close()
+
+
+def test_full_queue_refuses_new_events(outpost, tmp_path):
+    port = closed_port()
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none",
+                  *hook(f"http://127.0.0.1:{port}/hook", "events=device.registered"),
+                  "--webhook-max-pending", "2", "--webhook-backoff", "60s",
+                  "--admin-listen", "127.0.0.1:0")
+    api = Api(d)
+    for i in range(4):
+        CPE(cwmp_addr(d)).inform(f"Q{i}")
+    d.wait_for(r"webhook_queue_full hook=hook1 event=device.registered max_pending=2")
+    rows = wait_api(api, lambda r: len(r) == 2, status="pending")
+    # the first two were kept, in order; the later ones refused
+    assert sorted(json.dumps(r["body"]["data"]["device"]["id"]) for r in rows) == [
+        '"00D09E-IGD-Q0"', '"00D09E-IGD-Q1"']
+    assert sum("webhook_queue_full" in line for line in d.lines) == 1    # one line per spell
+    hooks = api.get("/api/webhooks").json()
+    assert hooks[0]["counters"]["refused"] == 2 and hooks[0]["counters"]["queued"] == 2
+    m = prom.parse(requests.get(d.url("admin") + "/metrics", timeout=5,
+                                headers={"Authorization": f"Bearer {TOKEN}"}).text)
+    assert m[("outpost_acs_webhook_refused_total", ())] == 2
