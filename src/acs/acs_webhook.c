@@ -46,6 +46,7 @@ enum {
     OFFLINE_BATCH = 1000,
     KEEP_FINISHED_S = 7 * 86400, /* delivered and failed rows are kept a week */
     HOOK_BODY_MAX = 256 * 1024,  /* an event's JSON body */
+    TASK_RESULT_MAX = 64 * 1024, /* a task's result in its event; larger: left out */
 };
 
 static const char *const event_names[ACS_HOOK_EVENTS] = {
@@ -504,7 +505,15 @@ static int emit_run(store_t *st, void *ud)
         int rc = store_task_get(st, j->task_id, &t);
         if (rc < 0)
             return rc == -ENOENT ? 0 : rc;
+        /* a whole data model read is megabytes: the event says so, the API has it */
+        bool omitted = t.result && strlen(t.result) > TASK_RESULT_MAX;
+        if (omitted) {
+            free(t.result);
+            t.result = NULL;
+        }
         json_t *task = acs_task_json(&t);
+        if (task && omitted)
+            json_object_set_new(task, "result_omitted", json_true());
         json_t *data = json_pack("{s:o}", "task", task ? task : json_null());
         if (t.status == STORE_TASK_DONE || t.status == STORE_TASK_FAILED)
             rc = queue_event(H, st, t.status == STORE_TASK_DONE ? ACS_HOOK_TASK_DONE : ACS_HOOK_TASK_FAILED,
@@ -789,7 +798,8 @@ static void attempt_done(CURL *easy, CURLcode crc, long status, void *ud)
         d->last_error[0] = '\0';
         h->delivered++;
         h->attempts_ok++;
-        log_info("webhook_delivered", LF_S("hook", h->name), LF_I("id", d->id),
+        /* debug: one line per event at info would double the log of a busy fleet */
+        log_debug("webhook_delivered", LF_S("hook", h->name), LF_I("id", d->id),
                  LF_S("event", d->event), LF_I("status", status), LF_I("attempts", d->attempts));
     } else {
         h->attempts_err++;
@@ -811,12 +821,15 @@ static void attempt_done(CURL *easy, CURLcode crc, long status, void *ud)
         } else {
             d->status = STORE_HOOK_PENDING;
             d->next_attempt = now + delay;
-            log_info("webhook_retry", LF_S("hook", h->name), LF_I("id", d->id),
+            log_debug("webhook_retry", LF_S("hook", h->name), LF_I("id", d->id),
                      LF_S("event", d->event), LF_I("attempts", d->attempts), LF_I("in_s", delay),
                      LF_S("reason", d->last_error));
         }
     }
     record(H, c);
+    /* normally the recorded result kicks; should its job not run (the
+     * store's queue full), look again in a second anyway */
+    schedule(H, 1000);
 }
 
 static void send_call(acs_hooks_t *H, hook_call_t *c)
