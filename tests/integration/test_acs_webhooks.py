@@ -28,7 +28,7 @@ class Receiver:
     """A webhook receiver: records every POST (time, headers, body); answers
     with the next status of `plan` (then 200), or never answers (hang)."""
 
-    def __init__(self, port=0, plan=(), hang=False):
+    def __init__(self, port=0, plan=(), hang=False, tls=None):
         self.got = []
         self.plan = list(plan)
         self.hang = hang
@@ -58,6 +58,12 @@ class Receiver:
         self.srv.daemon_threads = True
         self.port = self.srv.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hook"
+        if tls:  # (cert, key): https
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
+            self.url = f"https://127.0.0.1:{self.port}/hook"
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 
     def wait(self, pred, timeout=20):
@@ -414,3 +420,22 @@ def test_full_queue_refuses_new_events(outpost, tmp_path):
     m = prom.parse(requests.get(d.url("admin") + "/metrics", timeout=5,
                                 headers={"Authorization": f"Bearer {TOKEN}"}).text)
     assert m[("outpost_acs_webhook_refused_total", ())] == 2
+
+
+def test_https_receiver_verified(outpost, tmp_path, pki):
+    """TLS is verified by default: a receiver whose CA the ACS does not know
+    gets nothing; with ca=FILE (its CA) it gets the event."""
+    rcv = Receiver(tls=(pki["server.pem"], pki["server.key"]))
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none",
+                  *hook(rcv.url, "name=unknown-ca", "events=device.registered"),
+                  *hook(rcv.url, "name=our-ca", f"ca={pki['ca.pem']}", "events=device.registered"),
+                  "--webhook-backoff", "1s", "--webhook-retry-for", "1s")
+    api = Api(d)
+    CPE(cwmp_addr(d)).inform("S1")
+    rows = wait_api(api, lambda r: len(r) == 2 and all(x["status"] != "pending" for x in r))
+    by = {r["hook"]: r for r in rows}
+    assert by["our-ca"]["status"] == "delivered"
+    assert by["unknown-ca"]["status"] == "failed" and "certificate" in by["unknown-ca"]["last_error"].lower()
+    got = rcv.wait(lambda g: len(g) >= 1)
+    assert len(got) == 1 and verify(got[0])["event"] == "device.registered"
+    rcv.close()
