@@ -439,3 +439,29 @@ def test_https_receiver_verified(outpost, tmp_path, pki):
     got = rcv.wait(lambda g: len(g) >= 1)
     assert len(got) == 1 and verify(got[0])["event"] == "device.registered"
     rcv.close()
+
+
+def test_provisioning_fault_event(outpost, tmp_path):
+    if not has_cpesim():
+        pytest.skip("cpe-sim not built")
+    rcv = Receiver()
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--cr-deny", "169.254.0.0/16",
+                  *hook(rcv.url, "events=fault"))
+    api = Api(d)
+    r = api.s.put(api.base + "/api/provisions/broken", data=b"local x = 1\nerror('boom')\n", timeout=30)
+    assert r.status_code in (200, 201), r.text
+    r = api.s.put(api.base + "/api/presets/broken", json={
+        "events": ["0 BOOTSTRAP"], "provisions": [{"type": "script", "name": "broken"}]}, timeout=30)
+    assert r.status_code in (200, 201), r.text
+    host, port = d.addr("listen")
+    sim = outpost("cpe-sim", "--acs", f"http://{host}:{port}/", "--count", "1",
+                  "--cr-listen", "127.0.0.1:0", "--inform-interval", "600", "--stats-interval", "0")
+    got = rcv.wait(lambda g: len(g) >= 1)
+    body = verify(got[0])
+    assert body["event"] == "fault"
+    data = body["data"]
+    assert data["source"] == "provisioning" and data["preset"] == "broken"
+    assert data["provision"] == "broken" and data["line"] == 2 and "boom" in data["message"]
+    assert data["code"] == 9002 and data["outcome"] == "fault"
+    sim.stop()
+    rcv.close()
