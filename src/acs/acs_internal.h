@@ -32,6 +32,8 @@
  *   ---- below both sides ---------------------------------------------------
  *   acs_waiters   ?wait= callers and the task expiry sweep that answers them
  *   acs_cr        connection requests (libcurl multi on the loop)
+ *   acs_webhook   webhooks: events queued in the store, the dispatcher
+ *                 (libcurl on the loop), the signature (acs_webhook.h)
  *   ---- pure (unit-tested, tests/unit/acs/) ---------------------------------
  *   acs_tasks       task types (acs_tasks.h: one row per type), task -> RPC
  *   acs_task_check  task request validation

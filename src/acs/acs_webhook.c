@@ -1,25 +1,15 @@
 /*
  * acs_webhook: the configured hooks, events into the store's delivery
- * queue, and the dispatcher that POSTs them (see acs_webhook.h).
- *
- * Dispatcher: one timer. A tick claims up to (concurrency - in flight) due
- * rows in a store job (each leased for its timeout plus a margin, so no
- * row is sent twice at once), starts one curl transfer per row, and records
- * each outcome in a store job of its own. It sleeps until the earliest
- * next_attempt the claim reported, and is kicked when something is queued.
- *
- * Backoff: the n-th failed attempt waits --webhook-backoff * 2^(n-1),
- * capped at BACKOFF_CAP_S; once the next attempt would come after the
- * event's deadline (its creation + --webhook-retry-for), the delivery is
- * failed (visible in GET /api/webhooks/deliveries; POST .../retry gives it
- * a new window).
+ * queue, the device.offline sweep, and the hooks as the API and /metrics
+ * show them (see acs_webhook.h). The dispatcher that POSTs the deliveries
+ * is acs_webhook_send.c.
  *
  * A full queue (--webhook-max-pending pending rows) refuses NEW events:
  * those queued earlier were accepted already and keep their order, and a
  * receiver coming back gets the oldest first; refusals are counted
  * (outpost_acs_webhook_refused_total) and logged once per spell.
  */
-#include "acs/acs_webhook.h"
+#include "acs/acs_webhook_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -33,21 +23,8 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/str.h"
-#include "core/version.h"
 #include "net/addr.h"
 
-enum {
-    SECRET_MIN = 16,
-    SECRET_MAX = 512,
-    HOOK_TIMEOUT_DEFAULT_MS = 10000,
-    HOOK_TIMEOUT_MAX_MS = 300000,
-    BACKOFF_CAP_S = 3600,
-    LEASE_MARGIN_S = 30,
-    OFFLINE_BATCH = 1000,
-    KEEP_FINISHED_S = 7 * 86400, /* delivered and failed rows are kept a week */
-    HOOK_BODY_MAX = 256 * 1024,  /* an event's JSON body */
-    TASK_RESULT_MAX = 64 * 1024, /* a task's result in its event; larger: left out */
-};
 
 static const char *const event_names[ACS_HOOK_EVENTS] = {
     [ACS_HOOK_DEVICE_REGISTERED] = "device.registered",
@@ -71,48 +48,6 @@ const char *acs_webhook_event_name(acs_hook_event_t ev)
 {
     return (unsigned)ev < ACS_HOOK_EVENTS ? event_names[ev] : "unknown";
 }
-
-typedef struct hook {
-    char name[STORE_NAME];
-    char *url;
-    char *secret;
-    size_t secret_len;
-    char *ca;
-    bool tls_verify;
-    unsigned events;          /* bit per acs_hook_event_t */
-    int64_t timeout_ms;
-    /* counters: queued on the store thread, the rest on the loop */
-    _Atomic uint64_t queued, refused;
-    uint64_t delivered, failed, attempts_ok, attempts_err;
-} hook_t;
-
-typedef struct hook_call hook_call_t;
-
-struct acs_hooks {
-    acs_t *a;
-    hook_t *v;
-    size_t n;
-    unsigned wanted;          /* union of the hooks' events */
-    int64_t max_pending, retry_for_s, backoff_s, concurrency, offline_ms, default_interval_s;
-    int64_t lease_s;
-    _Atomic uint64_t refused;
-    _Atomic bool refusing;    /* in a refusal spell (logged at its start) */
-    /* the loop's */
-    uv_timer_t *timer, *offline_timer;
-    bool claiming, again, stopping;
-    size_t inflight;
-    hook_call_t *calls;
-};
-
-struct hook_call {
-    acs_hooks_t *h;
-    hook_call_t *prev, *next;
-    hook_t *hook;
-    store_hook_delivery_t d;
-    char *body;
-    struct curl_slist *hdrs;
-    char errbuf[CURL_ERROR_SIZE];
-};
 
 /* ---- the option ------------------------------------------------------------------------ */
 
@@ -252,6 +187,16 @@ static int parse(const char *item, hook_t *h, char *err, size_t errlen)
     return 0;
 }
 
+/* The URL without the credentials it may carry (user:pass@), for logs and the API. */
+static void url_shown(const char *url, char *out, size_t len)
+{
+    str_copy(out, len, url);
+    char *sch = strstr(out, "://"), *at = sch ? strchr(sch + 3, '@') : NULL;
+    char *end = sch ? sch + 3 + strcspn(sch + 3, "/?#") : NULL;
+    if (at && at < end)
+        memmove(sch + 3, at + 1, strlen(at + 1) + 1);
+}
+
 static void hook_clear(hook_t *h)
 {
     free(h->url);
@@ -309,7 +254,9 @@ int acs_webhook_init(acs_t *a)
         H->wanted |= h->events;
         if (h->timeout_ms > tmax)
             tmax = h->timeout_ms;
-        log_info("webhook_configured", LF_S("name", h->name), LF_S("url", h->url),
+        char shown[2048];
+        url_shown(h->url, shown, sizeof shown);
+        log_info("webhook_configured", LF_S("name", h->name), LF_S("url", shown),
                  LF_I("timeout_ms", h->timeout_ms), LF_B("tls_verify", h->tls_verify));
     }
     H->lease_s = tmax / 1000 + LEASE_MARGIN_S;
@@ -339,24 +286,12 @@ void acs_webhook_stop(acs_t *a)
     }
 }
 
-static void call_free(hook_call_t *c)
-{
-    curl_slist_free_all(c->hdrs);
-    free(c->body);
-    free(c);
-}
-
 void acs_webhook_free(acs_t *a)
 {
     acs_hooks_t *H = a->hooks;
     if (!H)
         return;
-    /* transfers net_curl_free dropped: their callbacks never ran */
-    while (H->calls) {
-        hook_call_t *c = H->calls;
-        H->calls = c->next;
-        call_free(c);
-    }
+    acs_webhook_calls_free(H);
     for (size_t i = 0; i < H->n; i++)
         hook_clear(&H->v[i]);
     free(H->v);
@@ -369,7 +304,7 @@ bool acs_webhook_wants(const acs_hooks_t *h, acs_hook_event_t ev)
     return h && (h->wanted & (1u << ev));
 }
 
-static hook_t *hook_by_name(acs_hooks_t *H, const char *name)
+hook_t *acs_webhook_hook(acs_hooks_t *H, const char *name)
 {
     for (size_t i = 0; i < H->n; i++)
         if (strcmp(H->v[i].name, name) == 0)
@@ -596,303 +531,6 @@ void acs_webhook_task_finished(acs_t *a, int64_t task_id)
     (void)emit_submit(a, j);
 }
 
-/* ---- the dispatcher ---------------------------------------------------------------------- */
-
-static void tick(uv_timer_t *t);
-
-/* Run the tick in ms (sooner if it was due sooner). */
-static void schedule(acs_hooks_t *H, uint64_t ms)
-{
-    if (H->stopping || !H->timer)
-        return;
-    if (uv_is_active((uv_handle_t *)H->timer) && uv_timer_get_due_in(H->timer) <= ms)
-        return;
-    uv_timer_start(H->timer, tick, ms, 0);
-}
-
-void acs_webhook_kick(acs_t *a)
-{
-    acs_hooks_t *H = a->hooks;
-    if (!H)
-        return;
-    if (H->claiming)
-        H->again = true;
-    else
-        schedule(H, 0);
-}
-
-void acs_webhook_retried(acs_t *a)
-{
-    acs_webhook_kick(a);
-}
-
-typedef struct claim_job {
-    acs_hooks_t *H;
-    int64_t now, next_due;
-    size_t n, cap;
-    hook_call_t **calls;
-} claim_job_t;
-
-static int claim_one(const store_hook_delivery_t *d, void *ud)
-{
-    claim_job_t *j = ud;
-    if (j->n >= j->cap)
-        return 0;
-    hook_call_t *c = calloc(1, sizeof *c);
-    if (!c || !(c->body = strdup(d->body ? d->body : ""))) {
-        free(c);
-        return 0; /* leased: it comes back once the lease runs out */
-    }
-    c->d = *d;
-    c->d.body = NULL;
-    j->calls[j->n++] = c;
-    return 0;
-}
-
-static int claim_run(store_t *st, void *ud)
-{
-    claim_job_t *j = ud;
-    return store_hook_claim(st, j->now, j->now + j->H->lease_s, (int64_t)j->cap, claim_one, j,
-                            &j->next_due);
-}
-
-static void send_call(acs_hooks_t *H, hook_call_t *c);
-static void record(acs_hooks_t *H, hook_call_t *c);
-
-static void claim_done(int rc, void *ud)
-{
-    claim_job_t *j = ud;
-    acs_hooks_t *H = j->H;
-    H->claiming = false;
-    for (size_t i = 0; i < j->n; i++) {
-        hook_call_t *c = j->calls[i];
-        if (rc != 0 || H->stopping || !H->a->curl) {
-            call_free(c); /* leased: released at the next start */
-            continue;
-        }
-        c->h = H;
-        c->hook = hook_by_name(H, c->d.hook);
-        if (!c->hook) {
-            /* queued for a hook the configuration no longer has */
-            c->d.status = STORE_HOOK_FAILED;
-            str_copy(c->d.last_error, sizeof c->d.last_error, "no hook of that name is configured");
-            record(H, c);
-            continue;
-        }
-        send_call(H, c);
-    }
-    bool full = j->n == j->cap;
-    int64_t next_due = j->next_due;
-    free(j->calls);
-    free(j);
-    if (H->stopping)
-        return;
-    bool again = H->again;
-    H->again = false;
-    if (rc != 0)
-        schedule(H, 1000);
-    else if (again || (full && (int64_t)H->inflight < H->concurrency))
-        schedule(H, 0);
-    else if (next_due > 0) {
-        /* a completion kicks too; otherwise sleep until the next row is due */
-        int64_t now = clock_real_s();
-        schedule(H, next_due > now ? (uint64_t)(next_due - now) * 1000 : 1000);
-    }
-}
-
-static void tick(uv_timer_t *t)
-{
-    acs_hooks_t *H = t->data;
-    if (H->stopping || H->claiming || !H->a->db || H->a->stopping)
-        return;
-    if ((int64_t)H->inflight >= H->concurrency)
-        return; /* a completion kicks */
-    claim_job_t *j = calloc(1, sizeof *j);
-    size_t cap = (size_t)(H->concurrency - (int64_t)H->inflight);
-    if (!j || !(j->calls = calloc(cap, sizeof *j->calls))) {
-        free(j);
-        schedule(H, 1000);
-        return;
-    }
-    j->H = H;
-    j->cap = cap;
-    j->now = clock_real_s();
-    H->claiming = true;
-    if (store_worker_submit(H->a->db, claim_run, claim_done, j) != 0) {
-        H->claiming = false;
-        free(j->calls);
-        free(j);
-        schedule(H, 1000);
-    }
-}
-
-/* ---- one attempt --------------------------------------------------------------------------- */
-
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-    (void)p;
-    (void)ud;
-    return size * n; /* the receiver's body says nothing we keep */
-}
-
-static void call_unlink(acs_hooks_t *H, hook_call_t *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        H->calls = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
-}
-
-typedef struct result_job {
-    acs_hooks_t *H;
-    store_hook_delivery_t d;
-} result_job_t;
-
-static int result_run(store_t *st, void *ud)
-{
-    result_job_t *j = ud;
-    int rc = store_hook_result(st, &j->d, clock_real_s());
-    return rc == -ESTALE ? 0 : rc; /* retried or pruned meanwhile: nothing to record */
-}
-
-static void result_done(int rc, void *ud)
-{
-    result_job_t *j = ud;
-    (void)rc;
-    if (!j->H->stopping)
-        acs_webhook_kick(j->H->a);
-    free(j);
-}
-
-/* Record c's outcome (c->d filled) and free c. */
-static void record(acs_hooks_t *H, hook_call_t *c)
-{
-    result_job_t *j = malloc(sizeof *j);
-    if (j) {
-        j->H = H;
-        j->d = c->d;
-        /* a full store queue: the row stays leased and is tried again after the lease */
-        if (!H->a->db || store_worker_submit(H->a->db, result_run, result_done, j) != 0)
-            free(j);
-    }
-    call_free(c);
-}
-
-static void attempt_done(CURL *easy, CURLcode crc, long status, void *ud)
-{
-    hook_call_t *c = ud;
-    acs_hooks_t *H = c->h;
-    (void)easy;
-    call_unlink(H, c);
-    H->inflight--;
-    int64_t now = clock_real_s();
-    hook_t *h = c->hook;
-    store_hook_delivery_t *d = &c->d;
-    d->attempts++;
-    d->last_status = crc == CURLE_OK ? (int)status : 0;
-    if (crc == CURLE_OK && status >= 200 && status < 300) {
-        d->status = STORE_HOOK_DELIVERED;
-        d->last_error[0] = '\0';
-        h->delivered++;
-        h->attempts_ok++;
-        /* debug: one line per event at info would double the log of a busy fleet */
-        log_debug("webhook_delivered", LF_S("hook", h->name), LF_I("id", d->id),
-                 LF_S("event", d->event), LF_I("status", status), LF_I("attempts", d->attempts));
-    } else {
-        h->attempts_err++;
-        if (crc != CURLE_OK)
-            snprintf(d->last_error, sizeof d->last_error, "%s",
-                     c->errbuf[0] ? c->errbuf : curl_easy_strerror(crc));
-        else
-            snprintf(d->last_error, sizeof d->last_error, "the receiver answered %ld", status);
-        int shift = d->attempts - 1 < 20 ? d->attempts - 1 : 20;
-        int64_t delay = H->backoff_s << shift;
-        if (delay > BACKOFF_CAP_S)
-            delay = BACKOFF_CAP_S;
-        if (now + delay > d->deadline) {
-            d->status = STORE_HOOK_FAILED;
-            h->failed++;
-            log_warn("webhook_failed", LF_S("hook", h->name), LF_I("id", d->id),
-                     LF_S("event", d->event), LF_I("attempts", d->attempts),
-                     LF_S("reason", d->last_error));
-        } else {
-            d->status = STORE_HOOK_PENDING;
-            d->next_attempt = now + delay;
-            log_debug("webhook_retry", LF_S("hook", h->name), LF_I("id", d->id),
-                     LF_S("event", d->event), LF_I("attempts", d->attempts), LF_I("in_s", delay),
-                     LF_S("reason", d->last_error));
-        }
-    }
-    record(H, c);
-    /* normally the recorded result kicks; should its job not run (the
-     * store's queue full), look again in a second anyway */
-    schedule(H, 1000);
-}
-
-static void send_call(acs_hooks_t *H, hook_call_t *c)
-{
-    hook_t *h = c->hook;
-    int64_t ts = clock_real_s();
-    char sig[ACS_WEBHOOK_SIG_HEX];
-    size_t blen = strlen(c->body);
-    CURL *e = curl_easy_init();
-    bool ok = e && acs_webhook_sign(h->secret, h->secret_len, ts, c->body, blen, sig) == 0;
-    struct curl_slist *l = NULL;
-    char lines[6][256];
-    snprintf(lines[0], sizeof lines[0], "Content-Type: application/json");
-    snprintf(lines[1], sizeof lines[1], "Expect:"); /* no 100-continue round trip */
-    /* the four of docs/webhooks.md */
-    snprintf(lines[2], sizeof lines[2], "X-Outpost-Event: %s", c->d.event);
-    snprintf(lines[3], sizeof lines[3], "X-Outpost-Delivery: %" PRId64, c->d.id);
-    snprintf(lines[4], sizeof lines[4], "X-Outpost-Timestamp: %" PRId64, ts);
-    snprintf(lines[5], sizeof lines[5], "X-Outpost-Signature: sha256=%s", sig);
-    for (size_t i = 0; ok && i < 6; i++) {
-        struct curl_slist *n = curl_slist_append(l, lines[i]);
-        if (!n)
-            ok = false;
-        else
-            l = n;
-    }
-    c->hdrs = l;
-    if (!ok) {
-        if (e)
-            curl_easy_cleanup(e);
-        /* out of memory: the row is leased and comes back later */
-        call_free(c);
-        return;
-    }
-    curl_easy_setopt(e, CURLOPT_URL, h->url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "outpost-acs/" OUTPOST_VERSION);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(h->timeout_ms < 10000 ? h->timeout_ms : 10000));
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->tls_verify ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, h->tls_verify ? 2L : 0L);
-    if (h->ca)
-        curl_easy_setopt(e, CURLOPT_CAINFO, h->ca);
-    c->next = H->calls;
-    if (H->calls)
-        H->calls->prev = c;
-    H->calls = c;
-    H->inflight++;
-    if (net_curl_add(H->a->curl, e, attempt_done, c) != 0) {
-        call_unlink(H, c);
-        H->inflight--;
-        call_free(c);
-    }
-}
-
 /* ---- device.offline: the sweep; old rows pruned ------------------------------------------- */
 
 typedef struct offline_job {
@@ -981,7 +619,7 @@ int acs_webhook_start(acs_t *a)
     H->timer->data = H;
     uv_timer_init(a->loop, H->offline_timer);
     H->offline_timer->data = H;
-    schedule(H, 0); /* what a previous run left pending goes first */
+    acs_webhook_kick(a); /* what a previous run left pending goes first */
     /* the offline sweep (when a hook wants device.offline) and the pruning of old rows */
     uv_timer_start(H->offline_timer, offline_tick, (uint64_t)H->offline_ms, 0);
     return 0;
@@ -999,13 +637,8 @@ json_t *acs_webhook_hooks_json(const acs_t *a)
         for (int k = 0; k < ACS_HOOK_EVENTS; k++)
             if (h->events & (1u << k))
                 json_array_append_new(ev, json_string(event_names[k]));
-        /* the URL without credentials it may carry */
         char url[2048];
-        str_copy(url, sizeof url, h->url);
-        char *sch = strstr(url, "://"), *at = sch ? strchr(sch + 3, '@') : NULL;
-        char *slash = sch ? strchr(sch + 3, '/') : NULL;
-        if (at && (!slash || at < slash))
-            memmove(sch + 3, at + 1, strlen(at + 1) + 1);
+        url_shown(h->url, url, sizeof url);
         json_array_append_new(
             arr, json_pack("{s:s, s:o, s:o, s:I, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "name",
                            h->name, "url", acs_json_text(url), "events", ev, "timeout_ms",
