@@ -148,8 +148,9 @@ static void claim_done(int rc, void *ud)
         schedule(H, 0);
     else if (next_due > 0) {
         /* a completion kicks too; otherwise sleep until the next row is due */
-        int64_t now = clock_real_s();
-        schedule(H, next_due > now ? (uint64_t)(next_due - now) * 1000 : 1000);
+        /* rows are due from the start of their second (Unix s) */
+        int64_t in_ms = next_due * 1000 - clock_real_ms();
+        schedule(H, in_ms > 0 ? (uint64_t)in_ms + 5 : 1000);
     }
 }
 
@@ -241,7 +242,7 @@ static void attempt_done(CURL *easy, CURLcode crc, long status, void *ud)
     (void)easy;
     call_unlink(H, c);
     H->inflight--;
-    int64_t now = clock_real_s();
+    int64_t now_ms = clock_real_ms(), now = now_ms / 1000;
     hook_t *h = c->hook;
     store_hook_delivery_t *d = &c->d;
     d->attempts++;
@@ -273,7 +274,9 @@ static void attempt_done(CURL *easy, CURLcode crc, long status, void *ud)
                      LF_S("reason", d->last_error));
         } else {
             d->status = STORE_HOOK_PENDING;
-            d->next_attempt = now + delay;
+            /* rounded up: rows are due from the start of a second, and the
+             * wait is never shorter than the backoff */
+            d->next_attempt = (now_ms + delay * 1000 + 999) / 1000;
             log_debug("webhook_retry", LF_S("hook", h->name), LF_I("id", d->id),
                      LF_S("event", d->event), LF_I("attempts", d->attempts), LF_I("in_s", delay),
                      LF_S("reason", d->last_error));
