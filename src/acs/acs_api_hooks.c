@@ -131,17 +131,10 @@ static void submit(acs_t *a, http_req_t *req, hooks_job_t *j)
 {
     j->a = a;
     j->req = req;
-    int rc = a->db ? store_worker_submit(a->db, hooks_run, hooks_done, j) : -ECANCELED;
-    if (rc != 0) {
-        if (rc == -ECANCELED)
-            acs_api_error(req, 503, "unavailable", "shutting down");
-        else
-            hooks_done(rc, j);
-        if (rc == -ECANCELED) {
-            json_decref(j->out);
-            free(j);
-        }
-    }
+    /* not submitted (queue full -EAGAIN, shutting down): answered, freed, as a job's end */
+    int rc = a->db ? store_worker_submit(a->db, hooks_run, hooks_done, j) : -EAGAIN;
+    if (rc != 0)
+        hooks_done(rc, j);
 }
 
 static hooks_job_t *new_job(http_req_t *req, int kind)
