@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "acs/acs_internal.h"
+#include "acs/acs_webhook.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -282,6 +283,9 @@ static int write_metrics(buf_t *o, void *ud)
                           "Store jobs from submission to durable completion.");
     if (!rc && a->db)
         rc = metrics_hist_write(o, "outpost_acs_store_job_seconds", "", store_worker_latency(a->db));
+
+    if (!rc)
+        rc = acs_webhook_metrics(a, o); /* outpost_acs_webhook_* (acs_webhook.c) */
 
     /* the fleet, as of the last snapshot */
     const acs_fleet_t *f = &a->fleet;

@@ -19,6 +19,7 @@
 #include "acs/acs_internal.h"
 #include "acs/acs_keys.h"
 #include "acs/acs_tasks.h"
+#include "acs/acs_webhook.h"
 #include "acs/acs_work.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -677,11 +678,15 @@ int acs_api_start(acs_t *a, const char *listen)
     if (!r)
         return -ENOMEM;
     /* The route groups, one line each. */
-    int rc = api_register(a, r);
-    if (!rc)
-        rc = acs_prov_api_register(a, r);
-    if (!rc)
-        rc = acs_keys_api_register(a, r);
+    static int (*const groups[])(acs_t *, http_router_t *) = {
+        api_register,
+        acs_prov_api_register,
+        acs_keys_api_register,
+        acs_webhook_api_register,
+    };
+    int rc = 0;
+    for (size_t i = 0; !rc && i < sizeof groups / sizeof groups[0]; i++)
+        rc = groups[i](a, r);
     acs_dash_register(a, r);
     if (rc)
         return rc;

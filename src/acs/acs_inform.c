@@ -13,6 +13,7 @@
 
 #include "acs/acs_session.h"
 #include "acs/acs_tasks.h"
+#include "acs/acs_webhook.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -26,6 +27,8 @@ typedef struct inform_job {
     store_param_t *params;
     size_t nparams;
     char *strings;
+    struct acs_hooks *hooks;  /* webhooks to tell (acs_webhook.h), NULL: none */
+    int hooks_queued;
 } inform_job_t;
 
 /* The session's part of the Inform's store job (the work's follows). */
@@ -33,11 +36,16 @@ static int inform_run(store_t *st, void *ud)
 {
     inform_job_t *j = ud;
     int64_t now = j->dev.last_inform;
+    bool fresh = j->hooks && acs_webhook_inform_fresh(j->hooks, st, j->dev.id);
     int rc = store_device_inform(st, &j->dev, j->bootstrap);
     if (rc < 0)
         return rc;
     if (j->nparams && (rc = store_params_put(st, j->dev.id, j->params, j->nparams, now)) < 0)
         return rc;
+    /* device.registered / device.boot, committed with the Inform */
+    if (j->hooks && (rc = acs_webhook_inform(j->hooks, st, &j->dev, fresh)) < 0)
+        return rc;
+    j->hooks_queued = j->hooks ? rc : 0;
     return 0;
 }
 
@@ -54,6 +62,8 @@ static void inform_done(int rc, void *ud)
     acs_session_t *s = j->s;
     http_req_t *req = s->req;
     s->req = NULL;
+    if (rc >= 0 && j->hooks_queued > 0)
+        acs_webhook_kick(s->a);
     if (!s->ended && req) {
         acs_session_touch(s);
         if (rc < 0) {
@@ -152,6 +162,9 @@ void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t
             s->events[off] = '\0'; /* whole codes only: no cut one (or cut character) */
     }
     acs_utf8_copy(d->last_events, sizeof d->last_events, s->events);
+    if (acs_webhook_wants(a->hooks, ACS_HOOK_DEVICE_REGISTERED) ||
+        acs_webhook_wants(a->hooks, ACS_HOOK_DEVICE_BOOT))
+        j->hooks = a->hooks;
     a->n.informs++;
     log_info("cwmp_inform", LF_S("device", d->id), LF_S("events", s->events),
              LF_S("peer", http_req_peer(req)), LF_S("ns", cwmp_ns_uri(s->ns)));

@@ -35,6 +35,8 @@
  *   ---- below both sides ---------------------------------------------------
  *   acs_waiters   ?wait= callers and the task expiry sweep that answers them
  *   acs_cr        connection requests (libcurl multi on the loop)
+ *   acs_webhook   webhooks: events queued in the store, the dispatcher
+ *                 (libcurl on the loop), the signature (acs_webhook.h)
  *   ---- pure (unit-tested, tests/unit/acs/) ---------------------------------
  *   acs_tasks       task types (acs_tasks.h: one row per type), task -> RPC
  *   acs_task_check  task request validation
@@ -105,6 +107,13 @@ typedef struct acs_opts {
     int64_t max_per_addr;      /* CWMP connections per client address; 0: no cap */
     char *presets;             /* JSON list: the config file's presets (acs_api_prov.c) */
     cfg_list_t ext;            /* external calls for ext() (acs_prov_ext.c) */
+    /* webhooks (acs_webhook.c; docs/webhooks.md) */
+    cfg_list_t webhooks;       /* --webhook items */
+    int64_t webhook_max_pending;
+    int64_t webhook_retry_for_ms;
+    int64_t webhook_backoff_ms;
+    int64_t webhook_concurrency;
+    int64_t webhook_offline_check_ms;
 } acs_opts_t;
 
 /* What /metrics counts beyond the plain counters (acs_admin.c). */
@@ -192,6 +201,7 @@ typedef struct acs {
     acs_fleet_t fleet;         /* the last store snapshot of the fleet (acs_admin.c) */
     struct acs_keys *keys;     /* API keys in memory (acs_keys.c) */
     uv_timer_t *fleet_timer;   /* heap: freed in its close callback */
+    struct acs_hooks *hooks;   /* --webhook (acs_webhook.c); NULL without */
 } acs_t;
 
 /* ---- acs_cwmp.c ---- */

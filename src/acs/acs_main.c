@@ -14,6 +14,7 @@
 #include "acs/acs_keys.h"
 #include "acs/acs_prov.h"
 #include "acs/acs_tasks.h"
+#include "acs/acs_webhook.h"
 #include "acs/acs_work.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -147,6 +148,27 @@ static const cfg_opt_t acs_opts[] = {
             " url=http(s)://...' (POST {name, args}, the JSON answer is the result); optional"
             " timeout=5s (killed or cancelled then) and max_output=64KiB; repeatable",
             .check = acs_ext_check),
+    /* webhooks (acs_webhook.c; docs/webhooks.md) */
+    CFG_OPT("webhook", CFG_LIST, acs_opts_t, webhooks, NULL, "SPEC",
+            "a receiver of signed JSON events: 'url=http(s)://... secret=SECRET' (or"
+            " secret_file=PATH; at least 16 characters) with optional name=NAME, events=a,b (of"
+            " device.registered, device.boot, device.offline, task.done, task.failed, fault,"
+            " bulk.finished; default all), timeout=10s, ca=FILE, tls_verify=false; repeatable",
+            .check = acs_webhook_check),
+    CFG_OPT("webhook-max-pending", CFG_INT, acs_opts_t, webhook_max_pending, "100000", "N",
+            "webhook deliveries waiting at most; beyond, new events are refused (counted, logged)",
+            .min = 1, .max = 100000000),
+    CFG_OPT("webhook-retry-for", CFG_DURATION, acs_opts_t, webhook_retry_for_ms, "24h", "DURATION",
+            "how long a webhook delivery is retried after its event before it is failed",
+            .min = 1000, .max = 86400000.0 * 30),
+    CFG_OPT("webhook-backoff", CFG_DURATION, acs_opts_t, webhook_backoff_ms, "10s", "DURATION",
+            "wait before the first webhook retry; doubles with each failed attempt (at most 1h)",
+            .min = 1000, .max = 3600000),
+    CFG_OPT("webhook-concurrency", CFG_INT, acs_opts_t, webhook_concurrency, "8", "N",
+            "webhook deliveries sent at once", .min = 1, .max = 1000),
+    CFG_OPT("webhook-offline-check", CFG_DURATION, acs_opts_t, webhook_offline_check_ms, "1m",
+            "DURATION", "how often devices past their inform window (not `online`) are looked for,"
+            " for device.offline", .min = 100, .max = 86400000),
     CFG_END,
 };
 
@@ -176,6 +198,7 @@ static void on_stop(void *ud)
     acs_keys_stop(a);
     acs_cwmp_stop(a);
     acs_prov_stop(a);
+    acs_webhook_stop(a);
     if (a->curl) {
         net_curl_free(a->curl);
         a->curl = NULL;
@@ -274,7 +297,8 @@ static void on_reload(void *ud)
  * limit L (docs/acs.md, "Connection limits"): the API gets L/16 within [64, 1024]; the
  * CWMP listener what is left after the daemon's own descriptors
  * (RUNTIME_FD_RESERVE), the API, the admin listener, connection requests
- * (libcurl, L/8 within [16, 4096]) and one parked socket per listener. */
+ * (libcurl, L/8 within [16, 4096]), webhook deliveries (--webhook-concurrency,
+ * with --webhook) and one parked socket per listener. */
 static void acs_limits(acs_t *a)
 {
     int64_t lim = (int64_t)runtime_fd_limit();
@@ -284,7 +308,8 @@ static void acs_limits(acs_t *a)
         a->o.api_max_connections = api;
     a->o.common.max_connections = runtime_conn_cap(
         a->o.common.max_connections,
-        RUNTIME_FD_RESERVE + (uint64_t)a->o.api_max_connections + CFG_ADMIN_MAX_CONNECTIONS + cr + 3,
+        RUNTIME_FD_RESERVE + (uint64_t)a->o.api_max_connections + CFG_ADMIN_MAX_CONNECTIONS + cr +
+            (a->o.webhooks.n ? (uint64_t)a->o.webhook_concurrency : 0) + 3,
         1, 16);
     log_info("acs_limits", LF_I("fd_limit", lim), LF_I("cwmp_max_connections", a->o.common.max_connections),
              LF_I("api_max_connections", a->o.api_max_connections),
@@ -345,6 +370,8 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
         return 1;
     if ((rc = acs_prov_start(a)) != 0)
         return rc == -EINVAL ? 2 : 1;
+    if ((rc = acs_webhook_init(a)) != 0)
+        return rc == -EINVAL ? 2 : 1;
     if ((rc = store_worker_new(loop, a->store, 200000, &a->db)) != 0)
         return 1;
     if (a->o.common.tls_cert) {
@@ -380,7 +407,7 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     } else {
         free(w);
     }
-    if (acs_waiters_start(a) != 0)
+    if (acs_waiters_start(a) != 0 || acs_webhook_start(a) != 0)
         return 1;
     uv_timer_init(loop, &a->housekeeping);
     a->housekeeping.data = a;
@@ -432,6 +459,7 @@ int acs_main(int argc, char **argv)
     free(a->trusted);
     uv_run(&loop, UV_RUN_DEFAULT);
     acs_keys_free(a); /* its poll timer has closed */
+    acs_webhook_free(a);
     uv_loop_close(&loop);
     curl_global_cleanup();
     cfg_free(&acs_cmd, &a->o);

@@ -35,6 +35,7 @@
 
 #include "acs/acs_prov.h"
 #include "acs/acs_tasks.h"
+#include "acs/acs_webhook.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -77,6 +78,15 @@ void acs_prov_outcome(acs_prov_sess_t *S, acs_pr_t *x, acs_pr_status_t st, const
              LF_S("outcome", outcome_names[st == PR_FAULT ? 1 : 2]), LF_S("provision", x->fault_prov),
              LF_I("line", x->fault.line), LF_I("code", x->fault.code),
              LF_S("message", x->fault.message));
+    if (acs_webhook_wants(a->hooks, ACS_HOOK_FAULT))
+        (void)acs_webhook_emit(a, "fault",
+                               json_pack("{s:s, s:o, s:o, s:s, s:i, s:o, s:o, s:i}", "source",
+                                         "provisioning", "device_id", acs_json_text(S->device),
+                                         "preset", acs_json_text(x->p->name), "outcome",
+                                         outcome_names[st == PR_FAULT ? 1 : 2], "code",
+                                         x->fault.code, "message", acs_json_text(x->fault.message),
+                                         "provision", acs_json_text(x->fault_prov), "line",
+                                         x->fault.line));
 }
 
 static size_t running(const acs_prov_sess_t *S)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "acs/acs_internal.h"
+#include "acs/acs_webhook.h"
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -89,6 +90,7 @@ int acs_waiter_add(acs_t *a, http_req_t *req, int64_t task_id, int64_t expires_a
 
 void acs_task_finished(acs_t *a, int64_t task_id)
 {
+    acs_webhook_task_finished(a, task_id); /* task.done / task.failed / fault */
     acs_waiter_t *w = a->waiters;
     while (w) {
         acs_waiter_t *next = w->next;

@@ -265,3 +265,51 @@ int store_key_delete(store_t *s, const char *id) { return s->be->key_delete(s, i
 int store_key_list(store_t *s, store_key_fn fn, void *ud) { return s->be->key_list(s, fn, ud); }
 int store_key_touch(store_t *s, const char *id, int64_t when) { return s->be->key_touch(s, id, when); }
 int store_key_version(store_t *s, int64_t *out) { return s->be->key_version(s, out); }
+/* ---- webhooks -------------------------------------------------------------------- */
+
+const char *store_hook_status_name(store_hook_status_t st)
+{
+    static const char *const n[] = { "pending", "delivered", "failed" };
+    return (unsigned)st <= STORE_HOOK_FAILED ? n[st] : "unknown";
+}
+
+int store_hook_status_parse(const char *name)
+{
+    for (int i = 0; i <= STORE_HOOK_FAILED; i++)
+        if (strcmp(name, store_hook_status_name((store_hook_status_t)i)) == 0)
+            return i;
+    return -1;
+}
+
+int store_hook_enqueue(store_t *s, store_hook_delivery_t *d, int64_t max_pending)
+{
+    return s->be->hook_enqueue(s, d, max_pending);
+}
+int store_hook_claim(store_t *s, int64_t now, int64_t lease_until, int64_t limit,
+                     store_hook_delivery_fn fn, void *ud, int64_t *next_due)
+{
+    return s->be->hook_claim(s, now, lease_until, limit, fn, ud, next_due);
+}
+int store_hook_result(store_t *s, const store_hook_delivery_t *d, int64_t now)
+{
+    return s->be->hook_result(s, d, now);
+}
+int store_hook_list(store_t *s, int status, int64_t limit, store_hook_delivery_fn fn, void *ud)
+{
+    return s->be->hook_list(s, status, limit, fn, ud);
+}
+int store_hook_retry(store_t *s, int64_t id, int64_t now, int64_t deadline, store_hook_delivery_t *out)
+{
+    return s->be->hook_retry(s, id, now, deadline, out);
+}
+int store_hook_counts(store_t *s, store_hook_count_fn fn, void *ud)
+{
+    return s->be->hook_counts(s, fn, ud);
+}
+int store_hook_release_leases(store_t *s) { return s->be->hook_release_leases(s); }
+int store_hook_offline_sweep(store_t *s, int64_t now, int64_t default_interval, int64_t limit,
+                             store_device_fn fn, void *ud)
+{
+    return s->be->hook_offline_sweep(s, now, default_interval, limit, fn, ud);
+}
+int store_hook_prune(store_t *s, int64_t before) { return s->be->hook_prune(s, before); }

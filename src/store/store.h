@@ -339,5 +339,66 @@ int store_key_list(store_t *s, store_key_fn fn, void *ud);
 int store_key_touch(store_t *s, const char *id, int64_t when);
 /* Changes with every add and delete, whoever made them. */
 int store_key_version(store_t *s, int64_t *out);
+/* ---- webhooks: the durable delivery queue (store_sqlite_hooks.c) ------------------- */
+
+/* A delivery is one event for one configured hook: pending until its
+ * receiver answers 2xx (delivered) or its retry window (deadline) is over
+ * (failed). The ACS's dispatcher claims due rows with a lease, so a row is
+ * never sent twice at once; leases are released at start (a crash leaves
+ * no row stuck). */
+typedef enum store_hook_status {
+    STORE_HOOK_PENDING = 0,
+    STORE_HOOK_DELIVERED = 1,
+    STORE_HOOK_FAILED = 2,
+} store_hook_status_t;
+
+enum { STORE_HOOK_EVENT = 32, STORE_HOOK_ERROR = 256 };
+
+typedef struct store_hook_delivery {
+    int64_t id;
+    char hook[STORE_NAME];
+    char event[STORE_HOOK_EVENT];
+    const char *body;          /* JSON text: the request body (borrowed) */
+    store_hook_status_t status;
+    int attempts;
+    int64_t next_attempt, deadline, created, updated;
+    int last_status;           /* the receiver's HTTP status last time (0: none) */
+    char last_error[STORE_HOOK_ERROR];
+} store_hook_delivery_t;
+typedef int (*store_hook_delivery_fn)(const store_hook_delivery_t *d, void *ud);
+typedef int (*store_hook_count_fn)(const char *hook, store_hook_status_t st, int64_t count, void *ud);
+
+const char *store_hook_status_name(store_hook_status_t st);
+/* "pending", "delivered", "failed" -> the status; -1 for anything else. */
+int store_hook_status_parse(const char *name);
+/* Queue d (hook, event, body, next_attempt, deadline, created) as pending;
+ * sets d->id. -ENOSPC when max_pending rows are pending already (nothing
+ * written: the new one is refused, the queue keeps its order). */
+int store_hook_enqueue(store_t *s, store_hook_delivery_t *d, int64_t max_pending);
+/* Up to `limit` pending rows due at `now` and not leased, oldest due first:
+ * each is leased until lease_until, then handed to fn. *next_due: the
+ * earliest next_attempt of the pending rows left (0: none). */
+int store_hook_claim(store_t *s, int64_t now, int64_t lease_until, int64_t limit,
+                     store_hook_delivery_fn fn, void *ud, int64_t *next_due);
+/* An attempt's outcome: d->status, attempts, next_attempt, last_status,
+ * last_error (the lease goes). */
+int store_hook_result(store_t *s, const store_hook_delivery_t *d, int64_t now);
+/* Deliveries newest first, of one status (-1: any); limit <= 0: 100. */
+int store_hook_list(store_t *s, int status, int64_t limit, store_hook_delivery_fn fn, void *ud);
+/* failed -> pending, due now, with a new deadline; out (may be NULL) gets
+ * the row. -ENOENT, -ESTALE (not failed). */
+int store_hook_retry(store_t *s, int64_t id, int64_t now, int64_t deadline, store_hook_delivery_t *out);
+/* Rows by hook and status: fn once per pair present. */
+int store_hook_counts(store_t *s, store_hook_count_fn fn, void *ud);
+/* At start: no dispatcher holds a row any more. */
+int store_hook_release_leases(store_t *s);
+/* Devices that went offline (store_device_online false) and were not
+ * reported yet: fn once per device (at most limit), and each is marked
+ * reported; devices online again lose their mark (their next offline spell
+ * is reported again). Returns how many fn saw. */
+int store_hook_offline_sweep(store_t *s, int64_t now, int64_t default_interval, int64_t limit,
+                             store_device_fn fn, void *ud);
+/* Delivered and failed rows last updated before `before` go. Returns how many. */
+int store_hook_prune(store_t *s, int64_t before);
 
 #endif

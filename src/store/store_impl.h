@@ -66,6 +66,18 @@ typedef struct store_backend {
     int (*key_list)(store_t *s, store_key_fn fn, void *ud);
     int (*key_touch)(store_t *s, const char *id, int64_t when);
     int (*key_version)(store_t *s, int64_t *out);
+    /* webhooks */
+    int (*hook_enqueue)(store_t *s, store_hook_delivery_t *d, int64_t max_pending);
+    int (*hook_claim)(store_t *s, int64_t now, int64_t lease_until, int64_t limit,
+                      store_hook_delivery_fn fn, void *ud, int64_t *next_due);
+    int (*hook_result)(store_t *s, const store_hook_delivery_t *d, int64_t now);
+    int (*hook_list)(store_t *s, int status, int64_t limit, store_hook_delivery_fn fn, void *ud);
+    int (*hook_retry)(store_t *s, int64_t id, int64_t now, int64_t deadline, store_hook_delivery_t *out);
+    int (*hook_counts)(store_t *s, store_hook_count_fn fn, void *ud);
+    int (*hook_release_leases)(store_t *s);
+    int (*hook_offline_sweep)(store_t *s, int64_t now, int64_t default_interval, int64_t limit,
+                              store_device_fn fn, void *ud);
+    int (*hook_prune)(store_t *s, int64_t before);
 } store_backend_t;
 
 struct store {

@@ -108,6 +108,20 @@ static const char *const migrations[] = {
     "  id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL, role TEXT NOT NULL,"
     "  created INTEGER NOT NULL, last_used INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
     "INSERT OR IGNORE INTO settings (k, v) VALUES ('keys_version', 0);",
+    /* 8: webhooks (store_sqlite_hooks.c). The durable delivery queue: one
+     * row per (hook, event), status 0 pending, 1 delivered, 2 failed; a
+     * pending row is due at next_attempt unless a dispatcher holds it
+     * (lease_until, cleared at start). And the devices a device.offline
+     * event was queued for, so it is sent once per offline spell. */
+    "CREATE TABLE webhook_deliveries ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, hook TEXT NOT NULL, event TEXT NOT NULL,"
+    "  body TEXT NOT NULL, status INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0,"
+    "  deadline INTEGER NOT NULL, last_status INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt) WHERE status = 0;"
+    "CREATE INDEX webhook_deliveries_status ON webhook_deliveries(status, id);"
+    "CREATE TABLE webhook_offline (device_id TEXT PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -419,6 +433,12 @@ static void dev_row(sqlite3_stmt *st, store_device_t *d)
     d->last_inform = sqlite3_column_int64(st, 13);
     d->periodic_interval = sqlite3_column_int64(st, 14);
     sq_col_copy(st, 15, d->last_events, sizeof d->last_events);
+}
+
+/* A DEV_COLS row, for the backend's other files. */
+void sq_dev_row(sqlite3_stmt *st, store_device_t *d)
+{
+    dev_row(st, d);
 }
 
 static int sq_device_inform(store_t *s, const store_device_t *d, bool bootstrap)
@@ -810,4 +830,14 @@ const store_backend_t store_sqlite_backend = {
     .key_list = sq_key_list,
     .key_touch = sq_key_touch,
     .key_version = sq_key_version,
+    /* webhooks (store_sqlite_hooks.c) */
+    .hook_enqueue = sq_hook_enqueue,
+    .hook_claim = sq_hook_claim,
+    .hook_result = sq_hook_result,
+    .hook_list = sq_hook_list,
+    .hook_retry = sq_hook_retry,
+    .hook_counts = sq_hook_counts,
+    .hook_release_leases = sq_hook_release_leases,
+    .hook_offline_sweep = sq_hook_offline_sweep,
+    .hook_prune = sq_hook_prune,
 };

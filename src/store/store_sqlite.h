@@ -79,6 +79,8 @@ int sq_step_done(sq_t *q, sqlite3_stmt *st, const char *what);
 int sq_exec(sq_t *q, const char *sql);
 void sq_col_copy(sqlite3_stmt *st, int i, char *out, size_t len);
 char *sq_col_dup(sqlite3_stmt *st, int i);
+/* A row of DEV_COLS into d. */
+void sq_dev_row(sqlite3_stmt *st, store_device_t *d);
 /* First column of the first row, -1 when none. */
 int64_t sq_scalar(sq_t *q, const char *sql, int64_t a, int64_t b);
 
@@ -121,5 +123,17 @@ int sq_key_delete(store_t *s, const char *id);
 int sq_key_list(store_t *s, store_key_fn fn, void *ud);
 int sq_key_touch(store_t *s, const char *id, int64_t when);
 int sq_key_version(store_t *s, int64_t *out);
+/* store_sqlite_hooks.c: webhooks */
+int sq_hook_enqueue(store_t *s, store_hook_delivery_t *d, int64_t max_pending);
+int sq_hook_claim(store_t *s, int64_t now, int64_t lease_until, int64_t limit,
+                  store_hook_delivery_fn fn, void *ud, int64_t *next_due);
+int sq_hook_result(store_t *s, const store_hook_delivery_t *d, int64_t now);
+int sq_hook_list(store_t *s, int status, int64_t limit, store_hook_delivery_fn fn, void *ud);
+int sq_hook_retry(store_t *s, int64_t id, int64_t now, int64_t deadline, store_hook_delivery_t *out);
+int sq_hook_counts(store_t *s, store_hook_count_fn fn, void *ud);
+int sq_hook_release_leases(store_t *s);
+int sq_hook_offline_sweep(store_t *s, int64_t now, int64_t default_interval, int64_t limit,
+                          store_device_fn fn, void *ud);
+int sq_hook_prune(store_t *s, int64_t before);
 
 #endif

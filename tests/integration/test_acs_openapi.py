@@ -41,7 +41,8 @@ DOC_PATH = ROOT / "docs" / "api" / "openapi.yaml"
 # ELSEWHERE_TAGS by other files (keys: test_acs_keys.py,
 # test_keys_api_against_document).
 PROV_TAGS = {"presets", "provisions", "virtual-parameters"}
-ELSEWHERE_TAGS = PROV_TAGS | {"keys"}
+# ...and webhooks by test_acs_webhooks.py (test_api_against_document).
+ELSEWHERE_TAGS = PROV_TAGS | {"keys", "webhooks"}
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ROUTE_RE = re.compile(r"http_route api=(\S+) method=(\S+) path=(\S+) access=(\S+)")
 

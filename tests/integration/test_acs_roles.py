@@ -62,6 +62,9 @@ ROLES = {
     ("POST", "/api/keys"): A,
     ("DELETE", "/api/keys/{id}"): A,
     # the rest
+    ("GET", "/api/webhooks"): V,
+    ("GET", "/api/webhooks/deliveries"): V,
+    ("POST", "/api/webhooks/deliveries/{id}/retry"): A,
     ("GET", "/api/stats"): V,
     ("GET", "/api/openapi.json"): V,
     ("GET", "/"): P,

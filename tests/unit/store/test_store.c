@@ -15,6 +15,8 @@
 #include "store/store_worker.h"
 
 static char dbpath[64];
+/* The schema after every migration (store_sqlite.c's migrations[]). */
+enum { SCHEMA_NOW = 8 };
 
 static int setup(void **state)
 {
@@ -70,7 +72,7 @@ static int count_dev(const store_device_t *d, void *ud)
 static void test_devices(void **state)
 {
     store_t *s = *state;
-    assert_int_equal(store_schema_version(s), 7);
+    assert_int_equal(store_schema_version(s), SCHEMA_NOW);
     store_device_t a = dev("A1", 1000, 300, "lab,north"), b = dev("B2", 100, 300, "south");
     snprintf(a.cr_user, sizeof a.cr_user, "cpe");
     assert_int_equal(store_device_inform(s, &a, true), 0);
@@ -414,6 +416,7 @@ static void test_migrate_v2_wakeup_text(void **state)
         "DROP TABLE presets; DROP TABLE provisions; DROP TABLE virtual_parameters;"
         "DROP TABLE preset_runs;"
         "DROP TABLE api_keys; DELETE FROM settings WHERE k = 'keys_version';" /* 7: keys */
+        "DROP TABLE webhook_deliveries; DROP TABLE webhook_offline;" /* 8: webhooks */
         "INSERT INTO tasks (id, device_id, type, created, updated, wakeup) VALUES"
         " (1, 'd', 'reboot', 5, 7, 'ok http_status=200 at=2026-01-01T00:00:00Z'),"
         " (2, 'd', 'reboot', 5, 8, 'failed http_status=0 at=2026-01-01T00:00:00Z: refused'),"
@@ -421,7 +424,7 @@ static void test_migrate_v2_wakeup_text(void **state)
         "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_open(path, NULL, &s), 0);
-    assert_int_equal(store_schema_version(s), 7);
+    assert_int_equal(store_schema_version(s), SCHEMA_NOW);
     store_task_t t;
     static const struct { const char *status, *reason; int64_t at; } want[] = {
         { "ok", "ok http_status=200 at=2026-01-01T00:00:00Z", 7 },
@@ -692,11 +695,12 @@ static void test_migrate_v4(void **state)
         "DROP TABLE presets; DROP TABLE provisions; DROP TABLE virtual_parameters;"
         "DROP TABLE preset_runs;"
         "DROP TABLE api_keys; DELETE FROM settings WHERE k = 'keys_version';" /* 7: keys */
+        "DROP TABLE webhook_deliveries; DROP TABLE webhook_offline;" /* 8: webhooks */
         "INSERT INTO tasks (id, device_id, type, created, updated) VALUES (1, 'd', 'reboot', 5, 7);"
         "PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_open(path, NULL, &s), 0);
-    assert_int_equal(store_schema_version(s), 7);
+    assert_int_equal(store_schema_version(s), SCHEMA_NOW);
     store_task_t t;
     assert_int_equal(store_task_get(s, 1, &t), 0);
     store_task_clear(&t);
@@ -811,6 +815,150 @@ static void test_worker(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* ---- webhooks: the delivery queue and the offline marks ---- */
+
+typedef struct hooks_seen {
+    int n;
+    int64_t ids[8];
+    char body[8][64];
+} hooks_seen_t;
+
+static int hook_seen(const store_hook_delivery_t *d, void *ud)
+{
+    hooks_seen_t *h = ud;
+    if (h->n < 8) {
+        h->ids[h->n] = d->id;
+        snprintf(h->body[h->n], sizeof h->body[0], "%s", d->body ? d->body : "");
+    }
+    h->n++;
+    return 0;
+}
+
+static int hook_count(const char *hook, store_hook_status_t st, int64_t n, void *ud)
+{
+    int64_t *c = ud;
+    if (strcmp(hook, "a") == 0)
+        c[st] = n;
+    return 0;
+}
+
+static store_hook_delivery_t hook_row(const char *hook, const char *body, int64_t now)
+{
+    store_hook_delivery_t d = { .body = body, .next_attempt = now, .created = now, .deadline = now + 100 };
+    snprintf(d.hook, sizeof d.hook, "%s", hook);
+    snprintf(d.event, sizeof d.event, "task.done");
+    return d;
+}
+
+static void test_webhook_queue(void **state)
+{
+    store_t *s = *state;
+    store_hook_delivery_t d1 = hook_row("a", "{\"n\":1}", 1000), d2 = hook_row("a", "{\"n\":2}", 1000),
+                          d3 = hook_row("a", "{\"n\":3}", 1000);
+    assert_int_equal(store_hook_enqueue(s, &d1, 2), 0);
+    assert_int_equal(store_hook_enqueue(s, &d2, 2), 0);
+    /* full: the new one is refused, nothing written */
+    assert_int_equal(store_hook_enqueue(s, &d3, 2), -ENOSPC);
+    assert_true(d1.id > 0 && d2.id > d1.id);
+
+    /* claimed once: leased rows are not handed out again until the lease ends */
+    hooks_seen_t h = { 0 };
+    int64_t next = -1;
+    assert_int_equal(store_hook_claim(s, 1000, 1030, 1, hook_seen, &h, &next), 0);
+    assert_int_equal(h.n, 1);
+    assert_int_equal(h.ids[0], d1.id);
+    assert_string_equal(h.body[0], "{\"n\":1}");
+    assert_int_equal(next, 1000);           /* d2 is due now */
+    h = (hooks_seen_t){ 0 };
+    assert_int_equal(store_hook_claim(s, 1000, 1030, 10, hook_seen, &h, &next), 0);
+    assert_int_equal(h.n, 1);
+    assert_int_equal(h.ids[0], d2.id);
+    assert_int_equal(next, 1030);           /* both leased until 1030 */
+    h = (hooks_seen_t){ 0 };
+    assert_int_equal(store_hook_claim(s, 1010, 1040, 10, hook_seen, &h, &next), 0);
+    assert_int_equal(h.n, 0);
+
+    /* d1 failed an attempt (due again at 1005, lease gone); d2 delivered */
+    d1.status = STORE_HOOK_PENDING;
+    d1.attempts = 1;
+    d1.next_attempt = 1005;
+    snprintf(d1.last_error, sizeof d1.last_error, "the receiver answered 500");
+    d1.last_status = 500;
+    assert_int_equal(store_hook_result(s, &d1, 1001), 0);
+    d2.status = STORE_HOOK_DELIVERED;
+    d2.attempts = 1;
+    assert_int_equal(store_hook_result(s, &d2, 1001), 0);
+    assert_int_equal(store_hook_result(s, &d2, 1002), -ESTALE); /* finished already */
+    h = (hooks_seen_t){ 0 };
+    assert_int_equal(store_hook_claim(s, 1004, 1034, 10, hook_seen, &h, &next), 0);
+    assert_int_equal(h.n, 0);
+    assert_int_equal(next, 1005);
+    /* a restart releases leases: d1 is claimable at once */
+    assert_int_equal(store_hook_claim(s, 1005, 1035, 10, hook_seen, &h, &next), 0);
+    assert_int_equal(h.n, 1);
+    h = (hooks_seen_t){ 0 };
+    assert_int_equal(store_hook_claim(s, 1006, 1036, 10, hook_seen, &h, &next), 0);
+    assert_int_equal(h.n, 0);
+    assert_int_equal(store_hook_release_leases(s), 0);
+    assert_int_equal(store_hook_claim(s, 1006, 1036, 10, hook_seen, &h, &next), 0);
+    assert_int_equal(h.n, 1);
+
+    /* failed; retry brings it back with a new deadline; only a failed one */
+    d1.status = STORE_HOOK_FAILED;
+    d1.attempts = 2;
+    assert_int_equal(store_hook_result(s, &d1, 1007), 0);
+    int64_t c[3] = { -1, -1, -1 };
+    assert_int_equal(store_hook_counts(s, hook_count, c), 0);
+    assert_int_equal(c[STORE_HOOK_PENDING], -1);
+    assert_int_equal(c[STORE_HOOK_DELIVERED], 1);
+    assert_int_equal(c[STORE_HOOK_FAILED], 1);
+    h = (hooks_seen_t){ 0 };
+    assert_int_equal(store_hook_list(s, STORE_HOOK_FAILED, 10, hook_seen, &h), 0);
+    assert_int_equal(h.n, 1);
+    h = (hooks_seen_t){ 0 };
+    assert_int_equal(store_hook_list(s, -1, 10, hook_seen, &h), 0);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(h.ids[0], d2.id);      /* newest first */
+    store_hook_delivery_t got;
+    assert_int_equal(store_hook_retry(s, d2.id, 1008, 1108, &got), -ESTALE);
+    assert_int_equal(store_hook_retry(s, 424242, 1008, 1108, &got), -ENOENT);
+    assert_int_equal(store_hook_retry(s, d1.id, 1008, 1108, &got), 0);
+    assert_int_equal(got.status, STORE_HOOK_PENDING);
+    assert_int_equal(got.deadline, 1108);
+    assert_int_equal(got.attempts, 2);
+    assert_string_equal(got.last_error, "the receiver answered 500");
+
+    /* prune: finished rows last updated before the cut */
+    assert_int_equal(store_hook_prune(s, 1002), 1); /* d2 (updated 1001) */
+    h = (hooks_seen_t){ 0 };
+    assert_int_equal(store_hook_list(s, -1, 10, hook_seen, &h), 0);
+    assert_int_equal(h.n, 1);
+    assert_int_equal(store_hook_status_parse("failed"), STORE_HOOK_FAILED);
+    assert_int_equal(store_hook_status_parse("sent"), -1);
+}
+
+static void test_webhook_offline(void **state)
+{
+    store_t *s = *state;
+    /* online: last_inform >= now - (2 * interval + 60) */
+    store_device_t a = dev("A1", 1000, 100, ""), b = dev("B2", 1000, 0, "");
+    assert_int_equal(store_device_inform(s, &a, true), 0);
+    assert_int_equal(store_device_inform(s, &b, true), 0);
+    int n = 0;
+    assert_int_equal(store_hook_offline_sweep(s, 1260, 3600, 100, count_dev, &n), 0);
+    assert_int_equal(n, 0);
+    /* A1 past its window (2 x 100 + 60); B2 has the default interval */
+    assert_int_equal(store_hook_offline_sweep(s, 1261, 3600, 100, count_dev, &n), 1);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_hook_offline_sweep(s, 1300, 3600, 100, count_dev, &n), 0); /* once */
+    /* back online, then offline again: a new spell */
+    a.last_inform = 1400;
+    assert_int_equal(store_device_inform(s, &a, false), 0);
+    assert_int_equal(store_hook_offline_sweep(s, 1400, 3600, 100, count_dev, &n), 0);
+    assert_int_equal(store_hook_offline_sweep(s, 1700, 3600, 100, count_dev, &n), 1);
+    assert_int_equal(n, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -829,6 +977,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrate_v4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_drain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_offline, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
