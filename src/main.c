@@ -1,20 +1,24 @@
 /*
  * main: the `outpost` binary's subcommand table, nothing else.
  * Each subcommand's entry point lives in its application (floor 3) and takes
- * argv with argv[0] = the subcommand name.
+ * argv with argv[0] = the subcommand name. The agent-only build
+ * (-Dapps=agent, OUTPOST_AGENT_ONLY) links the tunnel agent alone, so its
+ * table holds only `agent`.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "acs/acs.h"
-#include "certs/certs.h"
 #include "core/log.h"
 #include "core/version.h"
-#include "cpesim/cpesim.h"
-#include "relay/relay.h"
-#include "cwmp_proxy/cwmp_proxy.h"
-#include "testd/testd.h"
 #include "tunnel/tunnel.h"
+#ifndef OUTPOST_AGENT_ONLY
+#include "acs/acs.h"
+#include "certs/certs.h"
+#include "cpesim/cpesim.h"
+#include "cwmp_proxy/cwmp_proxy.h"
+#include "relay/relay.h"
+#include "testd/testd.h"
+#endif
 
 typedef struct subcommand {
     const char *name;
@@ -24,6 +28,10 @@ typedef struct subcommand {
 } subcommand_t;
 
 static const subcommand_t subcommands[] = {
+#ifdef OUTPOST_AGENT_ONLY
+    { "agent", "tunnel agent: local port forwards and whitelisted services behind NAT",
+      tunnel_agent_main, 0 },
+#else
     { "acs", "TR-069 ACS: CWMP endpoint, device store, task queue, REST API, dashboard", acs_main, 0 },
     { "testd", "test endpoints of the network floor", testd_main, 1 },
     { "gateway", "tunnel gateway: routes TCP streams between agents over WebSocket",
@@ -39,6 +47,7 @@ static const subcommand_t subcommands[] = {
     { "cpe-sim", "a fleet of simulated TR-069 CPEs", cpesim_main, 0 },
     { "cwmp-proxy", "CWMP edge proxy: sticky ACS balancing, ConnectionRequestURL rewriting, wake-ups",
       cwmp_proxy_main, 0 },
+#endif
     { NULL, NULL, NULL, 0 },
 };
 

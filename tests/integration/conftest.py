@@ -46,10 +46,12 @@ def free_port():
 
 
 class Daemon:
-    """One outpost process; stderr is collected in .lines by a reader thread."""
+    """One outpost process; stderr is collected in .lines by a reader thread.
+    exe: the command that stands for the binary (default: OUTPOST_BIN), e.g.
+    a cross-built agent under qemu-user."""
 
-    def __init__(self, args, env=None, cwd=None, preexec_fn=None):
-        self.args = [outpost_bin()] + list(args)
+    def __init__(self, args, env=None, cwd=None, preexec_fn=None, exe=None):
+        self.args = list(exe or [outpost_bin()]) + list(args)
         self.name = args[0]
         self.lines = []
         self.fields = {}
@@ -140,10 +142,11 @@ class Daemon:
 @pytest.fixture
 def outpost(tmp_path):
     """Factory: outpost(subcommand, *args, ready=True, env=None) -> Daemon.
-    preexec_fn runs in the child before the exec (e.g. resource.setrlimit)."""
+    preexec_fn runs in the child before the exec (e.g. resource.setrlimit);
+    exe replaces the binary (see Daemon)."""
     started = []
 
-    def start(*args, ready=True, env=None, timeout=15.0, cwd=None, preexec_fn=None):
+    def start(*args, ready=True, env=None, timeout=15.0, cwd=None, preexec_fn=None, exe=None):
         # Every daemon has an admin listener on a fixed loopback port by
         # default; tests run several at once, so each gets a free one unless
         # the test chose (or a config file does).
@@ -151,7 +154,7 @@ def outpost(tmp_path):
                 a == "--admin-listen" or a.startswith("--admin-listen=") or a == "--config"
                 for a in args):
             args = tuple(args) + ("--admin-listen", "127.0.0.1:0")
-        d = Daemon(args, env=env, cwd=cwd or tmp_path, preexec_fn=preexec_fn)
+        d = Daemon(args, env=env, cwd=cwd or tmp_path, preexec_fn=preexec_fn, exe=exe)
         started.append(d)
         if ready:
             d.wait_ready(timeout)
