@@ -234,6 +234,10 @@ int acs_api_start(acs_t *a, const char *listen);
 void acs_api_json(http_req_t *req, int status, json_t *body); /* steals body */
 void acs_api_error(http_req_t *req, int status, const char *code, const char *msg);
 void acs_api_stop(acs_t *a);
+/* Query parameters: false once answered (400 naming the parameter); an
+ * absent one leaves *out as it is (a string: ""). */
+bool acs_api_query_int(http_req_t *req, const char *name, int64_t min, int64_t max, int64_t *out);
+bool acs_api_query_str(http_req_t *req, const char *name, char *out, size_t len);
 
 /* ---- acs_cr.c ---- */
 /* Parse --cr-deny/--cr-proxy and check the connection request options: 0,
@@ -284,6 +288,14 @@ bool acs_identity_allows(const acs_t *a, const char *user, const cwmp_device_id_
  * guard), and its end (the guard's last report). */
 int acs_cpe_auth_start(acs_t *a);
 void acs_cpe_auth_free(acs_t *a);
+
+/* ---- acs_api_history.c: a device's history, sessions, the fleet's faults ---- */
+/* GET /api/devices/{id}/parameters/history, GET /api/devices/{id}/sessions,
+ * GET /api/faults, POST /api/faults/.../retry, DELETE /api/faults/... */
+int acs_history_api_register(acs_t *a, http_router_t *r);
+/* A stored parameter's set_by, set_at, notification and access_list, added
+ * to its JSON object o (null when unknown). */
+void acs_param_history_fields(json_t *o, const store_param_t *p);
 
 /* ---- acs_dash.c ---- */
 void acs_dash_register(acs_t *a, http_router_t *r);

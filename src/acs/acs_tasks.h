@@ -122,6 +122,19 @@ char *acs_result_text(const cwmp_msg_t *m);
 int acs_copy_params(const cwmp_msg_t *m, bool values, store_param_t **params, char **strings,
                     size_t *n);
 
+/* What a set_params task the CPE accepted leaves in the store: its values
+ * as the RPC carried them, set_by STORE_SET_BY_ACS (rows and one string
+ * block, as acs_copy_params; none for another type). 0 or -ENOMEM/-EINVAL. */
+int acs_set_rows(const char *type, const char *params_json, store_param_t **params,
+                 char **strings, size_t *n);
+/* The notification attributes a set_attributes task changed (its stored
+ * JSON), and those a GetParameterAttributesResponse reports. */
+int acs_set_attr_rows(const char *params_json, store_param_attr_t **attrs, char **strings, size_t *n);
+int acs_attr_rows(const cwmp_msg_t *m, store_param_attr_t **attrs, char **strings, size_t *n);
+/* The periodic inform interval among parameter rows (the root's
+ * ManagementServer.PeriodicInformInterval, a positive integer), or -1. */
+int64_t acs_params_interval(const store_param_t *p, size_t n);
+
 /* ---- the rows' functions (acs_task_check.c, acs_tasks.c, acs_results.c) ---- */
 int acs_check_names(json_t *p, char *err, size_t errlen);
 int acs_check_set_values(json_t *p, char *err, size_t errlen);

@@ -38,9 +38,13 @@ typedef struct step_job {
     char *result;            /* JSON */
     int fault_code;
     char fault_string[256];
-    store_param_t *params;   /* GPV/GPN results to store */
+    store_param_t *params;   /* GPV/GPN results, accepted SPV values, to store */
     size_t nparams;
     char *strings;           /* backing for params */
+    store_param_attr_t *attrs; /* attributes set (SPA) or read (GPA), to store */
+    size_t nattrs;
+    char *attr_strings;
+    int64_t interval;        /* > 0: the device's PeriodicInformInterval, learnt */
     bool take_next;
     /* out */
     bool found;
@@ -73,6 +77,7 @@ typedef struct tasks_state {
     bool has_cur;            /* a task's RPC is out: */
     int64_t cur_id;
     char cur_type[STORE_TYPE];
+    char *cur_params;        /* a set's parameters: stored once the CPE accepts them */
     step_job_t *pending;     /* an answer taken, committed by the turn's step */
     task_event_t *ev;        /* the event in progress; the loop leaves it alone meanwhile */
 } tasks_state_t;
@@ -151,15 +156,22 @@ static int tasks_event_run(void *state, store_t *st)
         (void)store_task_finish(st, e->done_ids[i], STORE_TASK_DONE, "{}", 0, NULL, now);
     if (e->discover[0]) {
         /* Rediscover what the device has: one GetParameterValues of its root,
-         * queued like any task (visible in the API), run in this session. */
-        store_task_t task = { .created = now, .expires_at = e->ttl_s ? now + e->ttl_s : 0 };
-        char params[128];
-        snprintf(params, sizeof params, "{\"names\":[\"%s\"]}", e->discover);
-        str_copy(task.device_id, sizeof task.device_id, e->device);
-        str_copy(task.type, sizeof task.type, "get_params");
-        task.params = params;
-        if ((rc = store_task_add(st, &task)) < 0)
-            return rc;
+         * then its names with their writable flags (GetParameterNames of
+         * the whole tree), queued like any task (visible in the API), run
+         * in this session. */
+        for (int i = 0; i < 2; i++) {
+            store_task_t task = { .created = now, .expires_at = e->ttl_s ? now + e->ttl_s : 0 };
+            char params[128];
+            if (i == 0)
+                snprintf(params, sizeof params, "{\"names\":[\"%s\"]}", e->discover);
+            else
+                snprintf(params, sizeof params, "{\"path\":\"%s\",\"next_level\":false}", e->discover);
+            str_copy(task.device_id, sizeof task.device_id, e->device);
+            str_copy(task.type, sizeof task.type, i == 0 ? "get_params" : "get_names");
+            task.params = params;
+            if ((rc = store_task_add(st, &task)) < 0)
+                return rc;
+        }
     }
     bool any = false;
     rc = store_task_has_pending(st, e->device, &any);
@@ -211,6 +223,10 @@ static int step_run(store_t *st, void *ud)
     int64_t now = clock_real_s();
     if (j->nparams)
         (void)store_params_put(st, j->device, j->params, j->nparams, now);
+    if (j->nattrs)
+        (void)store_params_set_attributes(st, j->device, j->attrs, j->nattrs, now);
+    if (j->interval > 0)
+        (void)store_device_set_interval(st, j->device, j->interval);
     if (j->finish_id)
         (void)store_task_finish(st, j->finish_id, j->finish_status, j->result, j->fault_code,
                                 j->fault_string, now);
@@ -244,6 +260,8 @@ static void step_free(step_job_t *j)
     free(j->result);
     free(j->params);
     free(j->strings);
+    free(j->attrs);
+    free(j->attr_strings);
     store_task_clear(&j->next);
     free(j);
 }
@@ -322,6 +340,10 @@ static void send_task(acs_work_t *w, tasks_state_t *t, store_task_t *task)
         t->cur_id = task->id;
         str_copy(t->cur_type, sizeof t->cur_type, task->type);
         t->has_cur = true;
+        free(t->cur_params);
+        t->cur_params = NULL;
+        if (task->params && (!strcmp(task->type, "set_params") || !strcmp(task->type, "set_attributes")))
+            t->cur_params = strdup(task->params); /* NULL without memory: not stored, no harm */
     } else if (rc == -ECANCELED) {
         requeue(a, task->id); /* taken but never sent: back to the queue */
     } else {
@@ -360,6 +382,40 @@ static void step_done(int rc, void *ud)
     step_free(j);
 }
 
+/* What an answer leaves in the store beyond the task: the parameters read,
+ * the values and attributes the CPE accepted (SetParameterValuesResponse
+ * status 0 or 1: applied, or applied at the next boot), the attributes
+ * read, and the inform interval among the values. */
+static int answer_rows(tasks_state_t *t, const cwmp_msg_t *m, step_job_t *j)
+{
+    int rc = 0;
+    switch (m->type) {
+    case CWMP_GET_PARAMETER_VALUES_RESPONSE:
+    case CWMP_GET_PARAMETER_NAMES_RESPONSE:
+        rc = acs_copy_params(m, m->type == CWMP_GET_PARAMETER_VALUES_RESPONSE, &j->params,
+                             &j->strings, &j->nparams);
+        break;
+    case CWMP_SET_PARAMETER_VALUES_RESPONSE:
+        if (t->cur_params && (m->status == 0 || m->status == 1))
+            rc = acs_set_rows(t->cur_type, t->cur_params, &j->params, &j->strings, &j->nparams);
+        break;
+    case CWMP_SET_PARAMETER_ATTRIBUTES_RESPONSE:
+        if (t->cur_params)
+            rc = acs_set_attr_rows(t->cur_params, &j->attrs, &j->attr_strings, &j->nattrs);
+        break;
+    case CWMP_GET_PARAMETER_ATTRIBUTES_RESPONSE:
+        rc = acs_attr_rows(m, &j->attrs, &j->attr_strings, &j->nattrs);
+        break;
+    default:
+        break;
+    }
+    if (rc == -EINVAL) /* a stored task that no longer builds: nothing to keep */
+        rc = 0;
+    if (rc == 0 && j->nparams)
+        j->interval = acs_params_interval(j->params, j->nparams);
+    return rc;
+}
+
 static int tasks_answer(acs_work_t *w, void *state, const cwmp_msg_t *m, const char *why)
 {
     tasks_state_t *t = state;
@@ -393,10 +449,7 @@ static int tasks_answer(acs_work_t *w, void *state, const cwmp_msg_t *m, const c
             j->result = acs_result_text(m);
             j->finish_status = STORE_TASK_DONE;
         }
-        if ((m->type == CWMP_GET_PARAMETER_VALUES_RESPONSE ||
-             m->type == CWMP_GET_PARAMETER_NAMES_RESPONSE) &&
-            acs_copy_params(m, m->type == CWMP_GET_PARAMETER_VALUES_RESPONSE, &j->params,
-                            &j->strings, &j->nparams) != 0) {
+        if (answer_rows(t, m, j) != 0) {
             step_free(j);
             return -ENOMEM;
         }
@@ -404,6 +457,8 @@ static int tasks_answer(acs_work_t *w, void *state, const cwmp_msg_t *m, const c
                  LF_S("rpc", cwmp_type_name(m->type)), LF_B("pending_transfer", later));
     }
     t->has_cur = false;
+    free(t->cur_params);
+    t->cur_params = NULL;
     t->pending = j;
     return 0;
 }
@@ -414,7 +469,7 @@ static void tasks_next(acs_work_t *w, void *state, bool may_send)
     step_job_t *j = t->pending;
     /* none while provisioning carries out one of ours (the queue's order) */
     bool take = may_send && t->hint > 0 && !acs_work_delegated(w);
-    if (j && !take && !j->finish_id && !j->nparams) { /* nothing to write after all */
+    if (j && !take && !j->finish_id && !j->nparams && !j->nattrs) { /* nothing to write after all */
         step_free(j);
         t->pending = j = NULL;
     }
@@ -454,6 +509,7 @@ static void tasks_end(acs_work_t *w, void *state, bool rpc_out)
         log_info("cwmp_task_unanswered", LF_I("task", t->cur_id), LF_S("type", t->cur_type),
                  LF_B("requeued", again));
     }
+    free(t->cur_params);
     event_free(t->ev);
 }
 

@@ -101,6 +101,30 @@ static const char *const migrations[] = {
     "ALTER TABLE preset_runs ADD COLUMN fault_line INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX preset_runs_owed ON preset_runs(device_id)"
     "  WHERE status = 3 OR (status = 2 AND next_retry > 0);",
+    /* 7 (history): who set a value (cpe/acs) and when, kept in the history
+     * too; notification attributes per parameter; the RPCs of a session;
+     * failed tasks an operator cleared; open faults found without a scan
+     * (store_sqlite_history.c) */
+    "ALTER TABLE params ADD COLUMN set_by TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE params ADD COLUMN set_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE params ADD COLUMN notification INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE params ADD COLUMN access_list TEXT;"
+    "ALTER TABLE param_history ADD COLUMN set_by TEXT NOT NULL DEFAULT '';"
+    "DROP TRIGGER params_keep_history;"
+    /* rows from before have set_at 0: when they were last written stands in */
+    "CREATE TRIGGER params_keep_history AFTER UPDATE OF value ON params"
+    "  WHEN old.value IS NOT NULL AND old.value IS NOT new.value BEGIN"
+    "  INSERT INTO param_history(device, name, value, updated, set_by)"
+    "    VALUES (old.device, old.name, old.value,"
+    "            CASE WHEN old.set_at > 0 THEN old.set_at ELSE old.updated END, old.set_by);"
+    "  DELETE FROM param_history WHERE device = old.device AND name = old.name AND id <="
+    "    (SELECT id FROM param_history WHERE device = old.device AND name = old.name"
+    "     ORDER BY id DESC LIMIT 1 OFFSET (SELECT v FROM settings WHERE k = 'param_history'));"
+    "  END;"
+    "ALTER TABLE sessions ADD COLUMN rpc_list TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tasks ADD COLUMN fault_cleared INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX tasks_open_faults ON tasks(done_at) WHERE status = 3 AND fault_cleared = 0;"
+    "CREATE INDEX preset_runs_faults ON preset_runs(updated) WHERE status = 2;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -127,12 +151,14 @@ static const char *const queries[Q_COUNT] = {
                   " periodic_interval, last_events FROM devices WHERE id = ?1",
     [Q_PARAMS_FORGET] = "DELETE FROM params WHERE device = (SELECT rid FROM devices WHERE id = ?1)",
     [Q_DEV_RID] = "SELECT rid FROM devices WHERE id = ?1",
-    [Q_PARAM_PUT] = "INSERT INTO params (device, name, value, type, writable, updated)"
-                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(device, name) DO UPDATE SET"
+    /* set_by/set_at: who made the value what it is, and when; a value
+     * reported again unchanged keeps them (SET reads the old row) */
+    [Q_PARAM_PUT] = "INSERT INTO params (device, name, value, type, writable, updated, set_by, set_at)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6) ON CONFLICT(device, name) DO UPDATE SET"
                     " value=excluded.value,"
                     " type=CASE WHEN excluded.type<>'' THEN excluded.type ELSE type END,"
                     " writable=CASE WHEN excluded.writable>=0 THEN excluded.writable ELSE writable END,"
-                    " updated=excluded.updated",
+                    " updated=excluded.updated," PARAM_SET_BY,
     [Q_PARAM_PUT_NAME] = "INSERT INTO params (device, name, value, writable, updated)"
                          " VALUES (?1, ?2, NULL, ?3, ?4) ON CONFLICT(device, name) DO UPDATE SET"
                          " writable=CASE WHEN excluded.writable>=0 THEN excluded.writable ELSE writable END",
@@ -144,8 +170,8 @@ static const char *const queries[Q_COUNT] = {
                     " WHERE id = ?1 AND status = 0",
     [Q_TASK_FINISH] = "UPDATE tasks SET status = ?2, result = ?3, fault_code = ?4, fault_string = ?5,"
                       " done_at = ?6, updated = ?6 WHERE id = ?1 AND status IN (0, 1)",
-    [Q_SESSION_ADD] = "INSERT INTO sessions (device_id, started, duration_ms, events, rpcs, outcome, log)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_SESSION_ADD] = "INSERT INTO sessions (device_id, started, duration_ms, events, rpcs, outcome, log,"
+                      " rpc_list) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [Q_SESSION_TRIM] = "DELETE FROM sessions WHERE device_id = ?1 AND id <= (SELECT id FROM sessions"
                        " WHERE device_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
     [Q_TASK_PENDING] = "SELECT " TASK_COLS " FROM tasks"
@@ -158,9 +184,9 @@ static const char *const queries[Q_COUNT] = {
                   " fault_line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [Q_RUN_LIST] = "SELECT " RUN_COLS " FROM preset_runs WHERE device_id = ?1 ORDER BY preset",
     /* a prefix range on the primary key: name >= prefix AND name < prefix+0xFF */
-    [Q_PARAMS_LIST] = "SELECT name, value, type, writable, updated FROM params"
+    [Q_PARAMS_LIST] = "SELECT " PARAM_COLS " FROM params"
                       " WHERE device = (SELECT rid FROM devices WHERE id = ?1) ORDER BY name",
-    [Q_PARAMS_LIST_PREFIX] = "SELECT name, value, type, writable, updated FROM params"
+    [Q_PARAMS_LIST_PREFIX] = "SELECT " PARAM_COLS " FROM params"
                              " WHERE device = (SELECT rid FROM devices WHERE id = ?1)"
                              " AND name >= ?2 AND name < ?3 ORDER BY name",
     [Q_TX_BEGIN] = "BEGIN IMMEDIATE",
@@ -179,17 +205,17 @@ int sq_err(sq_t *q, const char *what)
 
 static char *put_many_sql(void)
 {
-    static char sql[4096];
+    static char sql[8192];
     if (sql[0])
         return sql;
     size_t n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO params (device, name, value, type,"
-                                                 " writable, updated) VALUES ");
+                                                 " writable, updated, set_by, set_at) VALUES ");
     for (int i = 0; i < PUT_MANY; i++)
-        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(?1,?%d,?%d,?%d,-1,?2)", i ? "," : "",
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(?1,?%d,?%d,?%d,-1,?2,'cpe',?2)", i ? "," : "",
                               3 * i + 3, 3 * i + 4, 3 * i + 5);
     snprintf(sql + n, sizeof sql - n, " ON CONFLICT(device, name) DO UPDATE SET value=excluded.value,"
                                       " type=CASE WHEN excluded.type<>'' THEN excluded.type ELSE type END,"
-                                      " updated=excluded.updated");
+                                      " updated=excluded.updated," PARAM_SET_BY);
     return sql;
 }
 
@@ -655,7 +681,7 @@ static int sq_params_put(store_t *s, const char *dev, const store_param_t *p, si
     while (n - i >= PUT_MANY) {
         bool ok = true;
         for (size_t k = i; k < i + PUT_MANY && ok; k++)
-            ok = p[k].value && p[k].writable < 0;
+            ok = p[k].value && p[k].writable < 0 && !sq_set_by_acs(&p[k]);
         if (!ok)
             break;
         st = sq_stmt(q, Q_PARAM_PUT_MANY);
@@ -685,6 +711,7 @@ static int sq_params_put(store_t *s, const char *dev, const store_param_t *p, si
             sq_bind_text(st, 4, p[i].type);
             sqlite3_bind_int(st, 5, p[i].writable);
             sqlite3_bind_int64(st, 6, now);
+            sq_bind_text(st, 7, sq_set_by_acs(&p[i]) ? STORE_SET_BY_ACS : STORE_SET_BY_CPE);
         } else {
             sqlite3_bind_int(st, 3, p[i].writable);
             sqlite3_bind_int64(st, 4, now);
@@ -712,13 +739,8 @@ static int sq_params_list(store_t *s, const char *dev, const char *prefix, store
     }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_param_t p = {
-            .name = (const char *)sqlite3_column_text(st, 0),
-            .value = (const char *)sqlite3_column_text(st, 1),
-            .type = (const char *)sqlite3_column_text(st, 2),
-            .writable = sqlite3_column_int(st, 3),
-            .updated = sqlite3_column_int64(st, 4),
-        };
+        store_param_t p;
+        sq_param_row(st, &p);
         if (fn(&p, ud) != 0) {
             rc = SQLITE_DONE;
             break;
@@ -726,30 +748,6 @@ static int sq_params_list(store_t *s, const char *dev, const char *prefix, store
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : sq_err(q, "params_list");
-}
-
-static int sq_param_history(store_t *s, const char *dev, const char *name, store_param_fn fn, void *ud)
-{
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = sq_prepare(q, "SELECT name, value, updated FROM param_history WHERE device ="
-                                  " (SELECT rid FROM devices WHERE id = ?1) AND name = ?2 ORDER BY id DESC");
-    if (!st)
-        return -EIO;
-    sq_bind_text(st, 1, dev);
-    sq_bind_text(st, 2, name);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_param_t p = { .name = (const char *)sqlite3_column_text(st, 0),
-                            .value = (const char *)sqlite3_column_text(st, 1),
-                            .writable = -1,
-                            .updated = sqlite3_column_int64(st, 2) };
-        if (fn(&p, ud) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : sq_err(q, "param_history");
 }
 
 const store_backend_t store_sqlite_backend = {
@@ -797,4 +795,10 @@ const store_backend_t store_sqlite_backend = {
     .preset_run_list = sq_preset_run_list,
     .preset_run_clear_fault = sq_preset_run_clear_fault,
     .preset_run_owed = sq_preset_run_owed,
+    .params_set_attributes = sq_params_set_attributes,
+    .device_set_interval = sq_device_set_interval,
+    .fault_list = sq_fault_list,
+    .task_fault_clear = sq_task_fault_clear,
+    .task_fault_retry = sq_task_fault_retry,
+    .preset_run_forget_fault = sq_preset_run_forget_fault,
 };

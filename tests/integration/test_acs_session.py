@@ -60,6 +60,12 @@ def test_bootstrap_then_periodic(outpost, tmp_path, ns):
                       'InternetGatewayDevice.DeviceInfo.UpTime</Name><Value xsi:type='
                       '"xsd:unsignedInt">7</Value></ParameterValueStruct></ParameterList>'
                       '</cwmp:GetParameterValuesResponse>')
+    # ...and its names with their writable flags
+    assert r.rpc == "GetParameterNames" and r.find("ParameterPath") == "InternetGatewayDevice."
+    r = cpe.answer(r, '<cwmp:GetParameterNamesResponse><ParameterList soapenc:arrayType='
+                      '"cwmp:ParameterInfoStruct[1]"><ParameterInfoStruct><Name>'
+                      'InternetGatewayDevice.DeviceInfo.UpTime</Name><Writable>0</Writable>'
+                      '</ParameterInfoStruct></ParameterList></cwmp:GetParameterNamesResponse>')
     assert r.status == 204                               # nothing else queued: session over
     devs = api.get("/api/devices").json()
     assert len(devs) == 1
