@@ -269,9 +269,17 @@ static bool file_type_ok(const char *s)
 
 /* ---- the rows' checks ------------------------------------------------------------- */
 
+/* get_params, get_names: keep_result, a boolean */
+static int check_keep(json_t *p, char *err, size_t errlen)
+{
+    json_t *k = p ? json_object_get(p, "keep_result") : NULL;
+    return k && !json_is_boolean(k) ? ERR("keep_result: true or false") : 0;
+}
+
 int acs_check_names(json_t *p, char *err, size_t errlen)
 {
-    return check_names(json_object_get(p, "names"), err, errlen);
+    int rc = check_names(json_object_get(p, "names"), err, errlen);
+    return rc ? rc : check_keep(p, err, errlen);
 }
 
 int acs_check_set_values(json_t *p, char *err, size_t errlen)
@@ -286,7 +294,7 @@ int acs_check_get_names(json_t *p, char *err, size_t errlen)
     json_t *nl = p ? json_object_get(p, "next_level") : NULL;
     if (!rc && nl && !json_is_boolean(nl))
         rc = ERR("next_level: true or false");
-    return rc;
+    return rc ? rc : check_keep(p, err, errlen);
 }
 
 int acs_check_object(json_t *p, char *err, size_t errlen)

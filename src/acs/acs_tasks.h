@@ -100,6 +100,10 @@ size_t acs_task_requeue_list(const char **out, size_t max);
 /* A get_params / set_params task naming a virtual parameter: provisioning
  * carries it out (acs_work.h, acs_work_delegate), not a plain RPC. */
 bool acs_task_virtual(const char *type, const char *json);
+/* A get_params / get_names task asking for "keep_result": false (its
+ * answer goes into the device's parameters only; the task's result says
+ * how many) -- the bootstrap rediscovery's reads. True for anything else. */
+bool acs_task_keeps_result(const char *json);
 /* "task-123" -> 123, or 0. */
 int64_t acs_task_id_from_key(const char *command_key);
 /* The names of a get_params/get_attributes task straight from its stored

@@ -78,6 +78,7 @@ typedef struct tasks_state {
     int64_t cur_id;
     char cur_type[STORE_TYPE];
     char *cur_params;        /* a set's parameters: stored once the CPE accepts them */
+    bool cur_keep;           /* keep the answer as the task's result (acs_task_keeps_result) */
     step_job_t *pending;     /* an answer taken, committed by the turn's step */
     task_event_t *ev;        /* the event in progress; the loop leaves it alone meanwhile */
 } tasks_state_t;
@@ -158,14 +159,18 @@ static int tasks_event_run(void *state, store_t *st)
         /* Rediscover what the device has: one GetParameterValues of its root,
          * then its names with their writable flags (GetParameterNames of
          * the whole tree), queued like any task (visible in the API), run
-         * in this session. */
+         * in this session. Both answers go into the device's parameters;
+         * the tasks' results only count them (keep_result false: a data
+         * model kept twice per device would double what a bootstrap writes). */
         for (int i = 0; i < 2; i++) {
             store_task_t task = { .created = now, .expires_at = e->ttl_s ? now + e->ttl_s : 0 };
             char params[128];
             if (i == 0)
-                snprintf(params, sizeof params, "{\"names\":[\"%s\"]}", e->discover);
+                snprintf(params, sizeof params, "{\"names\":[\"%s\"],\"keep_result\":false}",
+                         e->discover);
             else
-                snprintf(params, sizeof params, "{\"path\":\"%s\",\"next_level\":false}", e->discover);
+                snprintf(params, sizeof params,
+                         "{\"path\":\"%s\",\"next_level\":false,\"keep_result\":false}", e->discover);
             str_copy(task.device_id, sizeof task.device_id, e->device);
             str_copy(task.type, sizeof task.type, i == 0 ? "get_params" : "get_names");
             task.params = params;
@@ -340,6 +345,7 @@ static void send_task(acs_work_t *w, tasks_state_t *t, store_task_t *task)
         t->cur_id = task->id;
         str_copy(t->cur_type, sizeof t->cur_type, task->type);
         t->has_cur = true;
+        t->cur_keep = acs_task_keeps_result(task->params);
         free(t->cur_params);
         t->cur_params = NULL;
         if (task->params && (!strcmp(task->type, "set_params") || !strcmp(task->type, "set_attributes")))
@@ -446,8 +452,12 @@ static int tasks_answer(acs_work_t *w, void *state, const cwmp_msg_t *m, const c
         if (later) {
             j->finish_id = 0;
         } else {
-            j->result = acs_result_text(m);
             j->finish_status = STORE_TASK_DONE;
+            if (t->cur_keep) {
+                j->result = acs_result_text(m);
+            } else if (asprintf(&j->result, "{\"parameters_stored\":%zu}", m->n_params) < 0) {
+                j->result = NULL;
+            }
         }
         if (answer_rows(t, m, j) != 0) {
             step_free(j);

@@ -221,7 +221,9 @@ static char *put_many_sql(void)
 
 sqlite3_stmt *sq_stmt(sq_t *q, int i)
 {
-    const char *sql = i == Q_PARAM_PUT_MANY ? put_many_sql() : queries[i];
+    const char *sql = i == Q_PARAM_PUT_MANY         ? put_many_sql()
+                      : i == Q_PARAM_PUT_NAMES_MANY ? sq_put_names_sql()
+                                                    : queries[i];
     if (!q->st[i] && sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                         &q->st[i], NULL) != SQLITE_OK) {
         sq_err(q, "prepare");
@@ -675,24 +677,33 @@ static int sq_params_put(store_t *s, const char *dev, const store_param_t *p, si
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? -ENOENT : sq_err(q, "params_put");
     size_t i = 0;
-    /* Runs of PUT_MANY plain values (no writability to merge) go together.
-     * A name twice in one run would make the statement fail: such runs fall
-     * back to single rows below. */
+    /* Runs of PUT_MANY plain values (no writability to merge), or of names
+     * with their writability (GetParameterNames), go together. A name twice
+     * in one run would make the statement fail: such runs fall back to
+     * single rows below. */
     while (n - i >= PUT_MANY) {
-        bool ok = true;
-        for (size_t k = i; k < i + PUT_MANY && ok; k++)
-            ok = p[k].value && p[k].writable < 0 && !sq_set_by_acs(&p[k]);
-        if (!ok)
+        bool vals = true, names = true;
+        for (size_t k = i; k < i + PUT_MANY && (vals || names); k++) {
+            vals = vals && p[k].value && p[k].writable < 0 && !sq_set_by_acs(&p[k]);
+            names = names && !p[k].value && p[k].writable >= 0;
+        }
+        if (!vals && !names)
             break;
-        st = sq_stmt(q, Q_PARAM_PUT_MANY);
+        st = sq_stmt(q, vals ? Q_PARAM_PUT_MANY : Q_PARAM_PUT_NAMES_MANY);
         if (!st)
             return -EIO;
         sqlite3_bind_int64(st, 1, rid);
         sqlite3_bind_int64(st, 2, now);
         for (int k = 0; k < PUT_MANY; k++) {
-            sq_bind_text(st, 3 * k + 3, p[i + (size_t)k].name);
-            sq_bind_text(st, 3 * k + 4, p[i + (size_t)k].value);
-            sq_bind_text(st, 3 * k + 5, p[i + (size_t)k].type);
+            const store_param_t *r = &p[i + (size_t)k];
+            if (names) {
+                sq_bind_text(st, 2 * k + 3, r->name);
+                sqlite3_bind_int(st, 2 * k + 4, r->writable);
+                continue;
+            }
+            sq_bind_text(st, 3 * k + 3, r->name);
+            sq_bind_text(st, 3 * k + 4, r->value);
+            sq_bind_text(st, 3 * k + 5, r->type);
         }
         rc = sqlite3_step(st);
         sqlite3_reset(st);

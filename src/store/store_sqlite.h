@@ -34,6 +34,7 @@ enum {
     Q_RUN_LIST,
     Q_PARAMS_LIST,
     Q_PARAMS_LIST_PREFIX,
+    Q_PARAM_PUT_NAMES_MANY, /* history: GetParameterNames rows, PUT_MANY at once */
     Q_TX_BEGIN, /* transaction control, in exec_tx order */
     Q_TX_COMMIT,
     Q_TX_ROLLBACK,
@@ -105,6 +106,8 @@ int sq_session_list(store_t *s, const char *dev, int64_t limit, store_session_fn
 
 /* store_sqlite_history.c */
 bool sq_set_by_acs(const store_param_t *p);
+/* PUT_MANY names with their writability, in one statement (?1 device, ?2 now) */
+const char *sq_put_names_sql(void);
 void sq_param_row(sqlite3_stmt *st, store_param_t *p); /* PARAM_COLS */
 int sq_param_history(store_t *s, const char *dev, const char *name, store_param_fn fn, void *ud);
 int sq_params_set_attributes(store_t *s, const char *dev, const store_param_attr_t *a, size_t n,

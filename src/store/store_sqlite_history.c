@@ -19,6 +19,21 @@ bool sq_set_by_acs(const store_param_t *p)
     return p->set_by && strcmp(p->set_by, STORE_SET_BY_ACS) == 0;
 }
 
+const char *sq_put_names_sql(void)
+{
+    static char sql[4096];
+    if (sql[0])
+        return sql;
+    size_t n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO params (device, name, value, writable,"
+                                                 " updated) VALUES ");
+    for (int i = 0; i < PUT_MANY; i++)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(?1,?%d,NULL,?%d,?2)", i ? "," : "",
+                              2 * i + 3, 2 * i + 4);
+    snprintf(sql + n, sizeof sql - n, " ON CONFLICT(device, name) DO UPDATE SET"
+                                      " writable=excluded.writable");
+    return sql;
+}
+
 void sq_param_row(sqlite3_stmt *st, store_param_t *p)
 {
     *p = (store_param_t){

@@ -93,8 +93,9 @@ def test_value_change_and_bootstrap(outpost, tmp_path):
     tasks = api.get(f"/api/devices/{dev}/tasks").json()
     # newest first: the names with their writable flags come next
     assert [(t["type"], t["status"]) for t in tasks] == [("get_names", "pending"), ("get_params", "sent")]
-    assert tasks[1]["parameters"] == {"names": ["InternetGatewayDevice."]}
-    assert tasks[0]["parameters"] == {"path": "InternetGatewayDevice.", "next_level": False}
+    assert tasks[1]["parameters"] == {"names": ["InternetGatewayDevice."], "keep_result": False}
+    assert tasks[0]["parameters"] == {"path": "InternetGatewayDevice.", "next_level": False,
+                                      "keep_result": False}
 
 
 def test_long_multibyte_text_from_a_cpe(outpost, tmp_path):
