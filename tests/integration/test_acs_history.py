@@ -2,6 +2,7 @@
 set (stored when the CPE accepts them, marked as the ACS's), the inform
 interval learnt from any parameter read, writable flags from the bootstrap
 rediscovery, a parameter's history and the device's recent sessions."""
+import re
 import time
 import urllib.parse
 
@@ -247,3 +248,99 @@ def test_sessions_without_log_by_default_and_bounded(outpost, tmp_path):
     assert len(s) == 20                     # bounded per device
     assert all(x["log"] is None for x in s)  # a clean session's log is not kept
     assert [x["id"] for x in s] == sorted((x["id"] for x in s), reverse=True)
+
+
+# ---- notification attributes, with outpost cpe-sim ------------------------------------------------
+
+def test_set_attributes_validated_strictly(outpost, tmp_path):
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    api = Api(d)
+    cpe = CPE(cwmp_addr(d))
+    cpe.inform("H8", events=[("1 BOOT", "")])
+    assert cpe.post().status == 204
+    bad = [
+        ([{"name": "X.A", "notification": 7}], "notification"),
+        ([{"name": "X.A", "notification": "2"}], "notification"),
+        ([{"name": "X.A", "notification": True}], "notification"),
+        ([{"name": "", "notification": 1}], "name"),
+        ([{"name": "X.A"}], "notification and/or access_list"),
+        ([{"name": "X.A", "notification": 1}, {"name": "X.A", "notification": 2}], "twice"),
+        ([{"name": "X.A", "access_list": ["a,b"]}], "access_list"),
+        ([{"name": "X.A", "access_list": "Subscriber"}], "access_list"),
+        ([{"name": "X.A", "notification": 1, "extra": 1}], "extra"),
+        ([], "attributes"),
+    ]
+    for attrs, why in bad:
+        r = api.post(f"/api/devices/{dev_id('H8')}/tasks", {"type": "set_attributes",
+                                                             "parameters": {"attributes": attrs}})
+        assert r.status_code == 422 and why in r.json()["message"], (attrs, r.text)
+
+
+def test_attributes_stored_and_value_change_reported(outpost, tmp_path):
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--cr-deny", "169.254.0.0/16",
+                  "--cr-username", "cr", "--cr-password", "crpw")  # cpe-sim on loopback
+    api = Api(d)
+    host, port = d.addr("listen")
+    sim = outpost("cpe-sim", "--acs", f"http://{host}:{port}/", "--count", "1", "--model", "tr181",
+                  "--cr-username", "cr", "--cr-password", "crpw",
+                  "--serial-prefix", "VC", "--cr-listen", "127.0.0.1:0", "--stats-interval", "0",
+                  "--inform-interval", "600", "--value-change-interval", "500ms", "--seed", "3",
+                  "--log-level", "debug")
+    dev = None
+    deadline = time.monotonic() + 30
+    while not dev:  # registered, and its bootstrap's two reads done
+        devs = api.get("/api/devices").json()
+        if devs:
+            tasks = api.get(f"/api/devices/{urllib.parse.quote(devs[0]['id'], safe='')}/tasks").json()
+            if len(tasks) == 2 and all(t["status"] == "done" for t in tasks):
+                dev = urllib.parse.quote(devs[0]["id"], safe="")
+        assert time.monotonic() < deadline, "no bootstrap"
+        time.sleep(0.1)
+
+    def stored(prefix):
+        return {p["name"]: p for p in api.get(f"/api/devices/{dev}/parameters",
+                                              params={"prefix": prefix}).json()}
+    chan = "Device.WiFi.Radio.1.Channel"
+    before = stored("Device.")
+    assert before[chan]["writable"] is True and before[chan]["notification"] is None
+    assert before["Device.DeviceInfo.UpTime"]["writable"] is False
+    # active notification on everything that changes by itself (a partial path each)
+    t = api.post(f"/api/devices/{dev}/tasks?wait=20", {"type": "set_attributes", "parameters": {
+        "attributes": [{"name": "Device.WiFi.Radio.", "notification": 2},
+                       {"name": "Device.Hosts.", "notification": 2, "access_list": ["Subscriber"]}]}}).json()
+    assert t["status"] == "done", t
+    after = stored("Device.")
+    assert after[chan]["notification"] == 2 and after[chan]["access_list"] is None
+    hosts = [n for n in after if n.startswith("Device.Hosts.Host.") and n.endswith(".Active")]
+    assert hosts and all(after[n]["notification"] == 2 and after[n]["access_list"] == ["Subscriber"]
+                         for n in hosts)
+    assert after["Device.DeviceInfo.UpTime"]["notification"] is None
+    # what the CPE reports with attributes read comes back too
+    t = api.post(f"/api/devices/{dev}/tasks?wait=20", {"type": "get_attributes", "parameters": {
+        "names": ["Device.DeviceInfo.SoftwareVersion"]}}).json()
+    assert t["status"] == "done", t
+    sw = stored("Device.DeviceInfo.SoftwareVersion")["Device.DeviceInfo.SoftwareVersion"]
+    assert sw["notification"] == t["result"]["attributes"][0]["notification"]
+    assert sw["access_list"] == t["result"]["attributes"][0]["access_list"]
+
+    # the CPE changes a value: it informs at once with 4 VALUE CHANGE, the ACS stores it
+    d.wait_for(r"cwmp_inform .*device=ACDE48-.*events=.*4 VALUE CHANGE", timeout=30)
+    deadline = time.monotonic() + 10
+    while True:
+        now = stored("Device.")
+        changed = [n for n in hosts + [chan] if now[n]["value"] != before[n]["value"]]
+        if changed or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert changed, "no stored value changed"
+    logged = {}
+    for ln in sim.lines:
+        m = re.search(r"value_change .*param=(\S+) value=(\S+) notification=2", ln)
+        if m:
+            logged.setdefault(m.group(1), set()).add(m.group(2))
+    for n in changed:
+        assert now[n]["value"] in logged.get(n, ()), (n, now[n], logged)
+        assert now[n]["set_by"] == "cpe" and now[n]["notification"] == 2
+        h = api.get(f"/api/devices/{dev}/parameters/history", params={"name": n}).json()
+        assert h[0]["current"] and before[n]["value"] in [x["value"] for x in h[1:]], h
+    sim.stop()
