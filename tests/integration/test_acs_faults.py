@@ -3,6 +3,7 @@ faulted presets, by code and device, paged -- retried and cleared."""
 import urllib.parse
 
 from cwmp_cpe import CPE, fault, pvs, acs_envelopes_valid  # noqa: F401 (autouse: validates what the ACS sent)
+from test_acs_openapi import HISTORY_TAGS, Checker, _close_conns, doc, operations  # noqa: F401
 from test_acs_session import Api, cwmp_addr, start_acs
 
 NAME = "InternetGatewayDevice.DeviceInfo.ProvisioningCode"
@@ -124,3 +125,65 @@ def test_preset_faults_retried_and_cleared(outpost, tmp_path):
     assert api.get("/api/faults").json() == []
     assert api.delete(f"/api/faults/presets/{path('P1')}/code").status_code == 404
     assert api.post(f"/api/faults/presets/{path('NOPE')}/code/retry").status_code == 404
+
+
+def test_history_routes_against_document(outpost, tmp_path, doc):
+    """Every history operation answers as docs/api/openapi.yaml says, errors too."""
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--session-log", "all")
+    api = Api(d)
+    c = Checker(d, doc)
+    api.s.put(api.base + "/api/presets/code", json={
+        "events": ["1 BOOT"], "provisions": [{"type": "set", "path": NAME, "value": "x"}]}, timeout=30)
+    cpe = CPE(cwmp_addr(d))
+    cpe.inform("D1", events=[("1 BOOT", "")], params=[(NAME, "a", "xsd:string")])
+    r = cpe.post()
+    assert r.rpc == "SetParameterValues"
+    assert cpe.answer(r, fault(9003, "Invalid arguments", [(NAME, 9007, "no")])).status == 204
+    t = failed_get(api, cpe, "D1", 9005)
+    t2 = failed_get(api, cpe, "D1", 9002)
+    dev, nope = "/api/devices/" + path("D1"), "/api/devices/" + path("NOPE")
+
+    hist = "/api/devices/{id}/parameters/history"
+    _, h = c.req("GET", f"{dev}/parameters/history?name={NAME}", hist, want=200)
+    assert h[0]["value"] == "a"
+    c.req("GET", f"{dev}/parameters/history", hist, want=400)
+    c.req("GET", f"{dev}/parameters/history?name=X.Nothing", hist, want=404)
+    c.req("GET", f"{nope}/parameters/history?name={NAME}", hist, want=404)
+
+    sess = "/api/devices/{id}/sessions"
+    _, s = c.req("GET", f"{dev}/sessions", sess, want=200)
+    assert s and s[0]["log"]
+    c.req("GET", f"{dev}/sessions?limit=0", sess, want=400)
+    c.req("GET", f"{nope}/sessions", sess, want=404)
+
+    _, f = c.req("GET", "/api/faults", "/api/faults", want=200)
+    assert {x["kind"] for x in f} == {"task", "preset"}
+    c.req("GET", "/api/faults?kind=x", "/api/faults", want=400)
+
+    tf, tr = "/api/faults/tasks/{id}", "/api/faults/tasks/{id}/retry"
+    _, nt = c.req("POST", f"/api/faults/tasks/{t}/retry", tr, want=201)
+    c.req("POST", f"/api/faults/tasks/{t}/retry", tr, want=409)
+    c.req("POST", "/api/faults/tasks/99999/retry", tr, want=404)
+    c.req("DELETE", f"/api/faults/tasks/{t}", tf, want=409)
+    c.req("DELETE", f"/api/faults/tasks/{t2}", tf, want=204)
+    c.req("DELETE", "/api/faults/tasks/99999", tf, want=404)
+
+    pf, pr = "/api/faults/presets/{id}/{name}", "/api/faults/presets/{id}/{name}/retry"
+    base = f"/api/faults/presets/{path('D1')}/code"
+    c.req("POST", base + "/retry", pr, want=200)
+    c.req("POST", base + "/retry", pr, want=409)
+    c.req("DELETE", base, pf, want=409)
+    c.req("POST", f"/api/faults/presets/{path('NOPE')}/code/retry", pr, want=404)
+    c.req("DELETE", f"/api/faults/presets/{path('D1')}/other", pf, want=404)
+    # the pending preset runs (and faults) at the next session: then cleared
+    cpe.inform("D1", events=[("2 PERIODIC", "")])
+    r = cpe.post()
+    while r.rpc and r.rpc != "SetParameterValues":  # the retried task's read first
+        body = f"<cwmp:GetParameterValuesResponse>{pvs([(NAME, 'a', 'xsd:string')])}</cwmp:GetParameterValuesResponse>"
+        r = cpe.answer(r, body)
+    assert r.rpc == "SetParameterValues"
+    assert cpe.answer(r, fault(9003, "Invalid arguments", [(NAME, 9007, "no")])).status == 204
+    c.req("DELETE", base, pf, want=204)
+
+    ops = {op["operationId"] for _, _, _, op in operations(doc) if set(op.get("tags", [])) & HISTORY_TAGS}
+    assert ops == {o for o, st in c.seen if st < 300}, "operations never exercised"
