@@ -94,7 +94,7 @@ typedef struct acs_opts {
     int64_t max_sessions;
     int64_t param_history;
     char *session_log;         /* "errors" (default), "all", "none" */
-    bool rediscover;           /* BOOTSTRAP queues a GetParameterValues of the root */
+    bool rediscover;           /* BOOTSTRAP queues a GetParameterValues and a GetParameterNames of the root */
     cfg_list_t trusted_proxies; /* CIDRs whose X-Forwarded-For names the CPE */
     /* listener caps (common.max_connections is the CWMP listener's); 0 until
      * acs_main derives them from the descriptor limit */

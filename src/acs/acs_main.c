@@ -114,7 +114,7 @@ static const cfg_opt_t acs_opts[] = {
             "old values kept per parameter", .min = 1, .max = 1000),
     CFG_OPT("rediscover", CFG_BOOL, acs_opts_t, rediscover, "true", NULL,
             "after a 0 BOOTSTRAP Inform (parameters forgotten), read the device's whole data"
-            " model again with a get_params task of its root"),
+            " model again: a get_params and a get_names (writable flags) task of its root"),
     CFG_OPT("session-log", CFG_STR, acs_opts_t, session_log, "errors", "MODE",
             "keep a session's messages (last 64 KiB) with its row: errors (sessions that"
             " faulted or failed), all, none", .check = check_log_mode),
