@@ -5,11 +5,13 @@
  * keeps of a parameter list. Pure.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "acs/acs_tasks.h"
 #include "core/buf.h"
+#include "core/hmap.h"
 #include "core/str.h"
 
 /* ---- the rows' results ------------------------------------------------------------ */
@@ -344,4 +346,40 @@ int64_t acs_params_interval(const store_param_t *p, size_t n)
             found = v;
     }
     return found;
+}
+
+int acs_merge_names(store_param_t **vals, size_t *nvals, const store_param_t *names, size_t nnames)
+{
+    hmap_t idx;
+    hmap_init(&idx);
+    size_t extra = 0;
+    int rc = 0;
+    for (size_t i = 0; i < *nvals && !rc; i++)
+        rc = hmap_put(&idx, (*vals)[i].name, strlen((*vals)[i].name), (void *)(uintptr_t)(i + 1));
+    bool *taken = rc ? NULL : calloc(nnames ? nnames : 1, sizeof *taken);
+    if (!taken)
+        rc = -ENOMEM;
+    for (size_t i = 0; i < nnames && !rc; i++) {
+        uintptr_t at = (uintptr_t)hmap_get(&idx, names[i].name, strlen(names[i].name));
+        if (at) {
+            (*vals)[at - 1].writable = names[i].writable;
+            taken[i] = true;
+        } else {
+            extra++;
+        }
+    }
+    hmap_free(&idx);
+    if (!rc && extra) {
+        store_param_t *v = realloc(*vals, (*nvals + extra) * sizeof *v);
+        if (!v) {
+            rc = -ENOMEM;
+        } else {
+            *vals = v;
+            for (size_t i = 0; i < nnames; i++)
+                if (!taken[i])
+                    v[(*nvals)++] = names[i]; /* objects, names the read did not cover */
+        }
+    }
+    free(taken);
+    return rc;
 }

@@ -135,6 +135,12 @@ int acs_set_rows(const char *type, const char *params_json, store_param_t **para
  * JSON), and those a GetParameterAttributesResponse reports. */
 int acs_set_attr_rows(const char *params_json, store_param_attr_t **attrs, char **strings, size_t *n);
 int acs_attr_rows(const cwmp_msg_t *m, store_param_attr_t **attrs, char **strings, size_t *n);
+/* Names with their writable flags (a GetParameterNamesResponse's rows)
+ * merged into value rows: a value row takes its name's flag; the names no
+ * value row has (objects...) are appended, pointing into the names'
+ * strings (which must live as long as *vals). 0 or -ENOMEM (*vals intact
+ * but maybe partly merged). */
+int acs_merge_names(store_param_t **vals, size_t *nvals, const store_param_t *names, size_t nnames);
 /* The periodic inform interval among parameter rows (the root's
  * ManagementServer.PeriodicInformInterval, a positive integer), or -1. */
 int64_t acs_params_interval(const store_param_t *p, size_t n);

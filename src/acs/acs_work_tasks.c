@@ -41,6 +41,7 @@ typedef struct step_job {
     store_param_t *params;   /* GPV/GPN results, accepted SPV values, to store */
     size_t nparams;
     char *strings;           /* backing for params */
+    char *names_strings;     /* backing for names merged into params (held ones) */
     store_param_attr_t *attrs; /* attributes set (SPA) or read (GPA), to store */
     size_t nattrs;
     char *attr_strings;
@@ -79,6 +80,13 @@ typedef struct tasks_state {
     char cur_type[STORE_TYPE];
     char *cur_params;        /* a set's parameters: stored once the CPE accepts them */
     bool cur_keep;           /* keep the answer as the task's result (acs_task_keeps_result) */
+    /* The rediscovery's names and writable flags (a get_names with
+     * keep_result false), held until the get_params after it in this
+     * session: merged into its value rows, each parameter is written once,
+     * not twice. Written on their own at the end if none came. */
+    store_param_t *held;
+    char *held_strings;
+    size_t nheld;
     step_job_t *pending;     /* an answer taken, committed by the turn's step */
     task_event_t *ev;        /* the event in progress; the loop leaves it alone meanwhile */
 } tasks_state_t;
@@ -156,23 +164,25 @@ static int tasks_event_run(void *state, store_t *st)
     for (size_t i = 0; i < e->ndone; i++)
         (void)store_task_finish(st, e->done_ids[i], STORE_TASK_DONE, "{}", 0, NULL, now);
     if (e->discover[0]) {
-        /* Rediscover what the device has: one GetParameterValues of its root,
-         * then its names with their writable flags (GetParameterNames of
-         * the whole tree), queued like any task (visible in the API), run
-         * in this session. Both answers go into the device's parameters;
-         * the tasks' results only count them (keep_result false: a data
-         * model kept twice per device would double what a bootstrap writes). */
+        /* Rediscover what the device has: its names with their writable
+         * flags (GetParameterNames of the whole tree), then the values (one
+         * GetParameterValues of its root), queued like any task (visible in
+         * the API), run in this session. Both answers go into the device's
+         * parameters, merged into one write per parameter (tasks_state's
+         * held names); the tasks' results only count them (keep_result
+         * false: a data model kept twice per device would double what a
+         * bootstrap writes). */
         for (int i = 0; i < 2; i++) {
             store_task_t task = { .created = now, .expires_at = e->ttl_s ? now + e->ttl_s : 0 };
             char params[128];
-            if (i == 0)
+            if (i == 1)
                 snprintf(params, sizeof params, "{\"names\":[\"%s\"],\"keep_result\":false}",
                          e->discover);
             else
                 snprintf(params, sizeof params,
                          "{\"path\":\"%s\",\"next_level\":false,\"keep_result\":false}", e->discover);
             str_copy(task.device_id, sizeof task.device_id, e->device);
-            str_copy(task.type, sizeof task.type, i == 0 ? "get_params" : "get_names");
+            str_copy(task.type, sizeof task.type, i == 1 ? "get_params" : "get_names");
             task.params = params;
             if ((rc = store_task_add(st, &task)) < 0)
                 return rc;
@@ -265,6 +275,7 @@ static void step_free(step_job_t *j)
     free(j->result);
     free(j->params);
     free(j->strings);
+    free(j->names_strings);
     free(j->attrs);
     free(j->attr_strings);
     store_task_clear(&j->next);
@@ -397,9 +408,25 @@ static int answer_rows(tasks_state_t *t, const cwmp_msg_t *m, step_job_t *j)
     int rc = 0;
     switch (m->type) {
     case CWMP_GET_PARAMETER_VALUES_RESPONSE:
+        rc = acs_copy_params(m, true, &j->params, &j->strings, &j->nparams);
+        if (rc == 0 && t->held && (rc = acs_merge_names(&j->params, &j->nparams, t->held, t->nheld)) == 0) {
+            j->names_strings = t->held_strings;
+            free(t->held);
+            t->held = NULL;
+            t->held_strings = NULL;
+            t->nheld = 0;
+        }
+        break;
     case CWMP_GET_PARAMETER_NAMES_RESPONSE:
-        rc = acs_copy_params(m, m->type == CWMP_GET_PARAMETER_VALUES_RESPONSE, &j->params,
-                             &j->strings, &j->nparams);
+        rc = acs_copy_params(m, false, &j->params, &j->strings, &j->nparams);
+        if (rc == 0 && !t->cur_keep && !t->held) {
+            t->held = j->params;
+            t->held_strings = j->strings;
+            t->nheld = j->nparams;
+            j->params = NULL;
+            j->strings = NULL;
+            j->nparams = 0;
+        }
         break;
     case CWMP_SET_PARAMETER_VALUES_RESPONSE:
         if (t->cur_params && (m->status == 0 || m->status == 1))
@@ -511,6 +538,17 @@ static void tasks_end(acs_work_t *w, void *state, bool rpc_out)
     if (t->pending) { /* an answer no turn committed */
         submit_detached(a, t->pending);
         t->pending = NULL;
+    }
+    step_job_t *h = t->held ? calloc(1, sizeof *h) : NULL;
+    if (h) { /* names no get_params came to take */
+        str_copy(h->device, sizeof h->device, acs_work_device(w));
+        h->params = t->held;
+        h->strings = t->held_strings;
+        h->nparams = t->nheld;
+        submit_detached(a, h);
+    } else if (t->held) {
+        free(t->held);
+        free(t->held_strings);
     }
     if (t->has_cur && rpc_out) {
         bool again = acs_task_requeue_safe(t->cur_type);

@@ -211,10 +211,12 @@ static char *put_many_sql(void)
     size_t n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO params (device, name, value, type,"
                                                  " writable, updated, set_by, set_at) VALUES ");
     for (int i = 0; i < PUT_MANY; i++)
-        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(?1,?%d,?%d,?%d,-1,?2,'cpe',?2)", i ? "," : "",
-                              3 * i + 3, 3 * i + 4, 3 * i + 5);
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(?1,?%d,?%d,?%d,?%d,?2,'cpe',?2)", i ? "," : "",
+                              4 * i + 3, 4 * i + 4, 4 * i + 5, 4 * i + 6);
     snprintf(sql + n, sizeof sql - n, " ON CONFLICT(device, name) DO UPDATE SET value=excluded.value,"
                                       " type=CASE WHEN excluded.type<>'' THEN excluded.type ELSE type END,"
+                                      " writable=CASE WHEN excluded.writable>=0 THEN excluded.writable"
+                                      " ELSE writable END,"
                                       " updated=excluded.updated," PARAM_SET_BY);
     return sql;
 }
@@ -677,14 +679,14 @@ static int sq_params_put(store_t *s, const char *dev, const store_param_t *p, si
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? -ENOENT : sq_err(q, "params_put");
     size_t i = 0;
-    /* Runs of PUT_MANY plain values (no writability to merge), or of names
-     * with their writability (GetParameterNames), go together. A name twice
-     * in one run would make the statement fail: such runs fall back to
-     * single rows below. */
+    /* Runs of PUT_MANY values the CPE reported (with or without their
+     * writability), or of names with their writability (GetParameterNames),
+     * go together. A name twice in one run would make the statement fail:
+     * such runs fall back to single rows below. */
     while (n - i >= PUT_MANY) {
         bool vals = true, names = true;
         for (size_t k = i; k < i + PUT_MANY && (vals || names); k++) {
-            vals = vals && p[k].value && p[k].writable < 0 && !sq_set_by_acs(&p[k]);
+            vals = vals && p[k].value && !sq_set_by_acs(&p[k]);
             names = names && !p[k].value && p[k].writable >= 0;
         }
         if (!vals && !names)
@@ -701,9 +703,10 @@ static int sq_params_put(store_t *s, const char *dev, const store_param_t *p, si
                 sqlite3_bind_int(st, 2 * k + 4, r->writable);
                 continue;
             }
-            sq_bind_text(st, 3 * k + 3, r->name);
-            sq_bind_text(st, 3 * k + 4, r->value);
-            sq_bind_text(st, 3 * k + 5, r->type);
+            sq_bind_text(st, 4 * k + 3, r->name);
+            sq_bind_text(st, 4 * k + 4, r->value);
+            sq_bind_text(st, 4 * k + 5, r->type);
+            sqlite3_bind_int(st, 4 * k + 6, r->writable);
         }
         rc = sqlite3_step(st);
         sqlite3_reset(st);

@@ -137,26 +137,54 @@ def test_bootstrap_rediscovery_reads_writable_flags(outpost, tmp_path):
     api = Api(d)
     cpe = CPE(cwmp_addr(d))
     cpe.inform("H4", events=[("0 BOOTSTRAP", "")], params=[(NAME, "x", "xsd:string")])
+    # the names with their writable flags, of the whole tree, then the values
     r = cpe.post()
-    assert r.rpc == "GetParameterValues" and r.findall("string") == ["InternetGatewayDevice."]
-    r = cpe.answer(r, gpv_response([(NAME, "x", "xsd:string"),
-                                    ("InternetGatewayDevice.DeviceInfo.UpTime", "7", "xsd:unsignedInt")]))
-    # then the names with their writable flags, of the whole tree
     assert r.rpc == "GetParameterNames", r.body
     assert r.find("ParameterPath") == "InternetGatewayDevice." and r.find("NextLevel") in ("0", "false")
     body = ('<cwmp:GetParameterNamesResponse><ParameterList soapenc:arrayType='
-            '"cwmp:ParameterInfoStruct[2]">'
+            '"cwmp:ParameterInfoStruct[3]">'
             f'<ParameterInfoStruct><Name>{NAME}</Name><Writable>1</Writable></ParameterInfoStruct>'
+            '<ParameterInfoStruct><Name>InternetGatewayDevice.DeviceInfo.</Name>'
+            '<Writable>0</Writable></ParameterInfoStruct>'
             '<ParameterInfoStruct><Name>InternetGatewayDevice.DeviceInfo.UpTime</Name>'
             '<Writable>0</Writable></ParameterInfoStruct></ParameterList>'
             '</cwmp:GetParameterNamesResponse>')
-    assert cpe.answer(r, body).status == 204
+    r = cpe.answer(r, body)
+    assert r.rpc == "GetParameterValues" and r.findall("string") == ["InternetGatewayDevice."]
+    assert cpe.answer(r, gpv_response([(NAME, "x", "xsd:string"),
+                                       ("InternetGatewayDevice.DeviceInfo.UpTime", "7",
+                                        "xsd:unsignedInt")])).status == 204
     p = params(api, "H4")
     assert p[NAME]["writable"] is True and p[NAME]["value"] == "x"
     assert p["InternetGatewayDevice.DeviceInfo.UpTime"]["writable"] is False
     assert p["InternetGatewayDevice.DeviceInfo.UpTime"]["value"] == "7"
+    assert p["InternetGatewayDevice.DeviceInfo."]["writable"] is False  # an object: a name only
+    assert p["InternetGatewayDevice.DeviceInfo."]["value"] is None
     tasks = api.get(f"/api/devices/{dev_id('H4')}/tasks").json()
     assert sorted((t["type"], t["status"]) for t in tasks) == [("get_names", "done"), ("get_params", "done")]
+    assert [t["result"] for t in tasks] == [{"parameters_stored": 2}, {"parameters_stored": 3}]
+
+
+def test_rediscovery_names_kept_when_the_values_never_come(outpost, tmp_path):
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    api = Api(d)
+    cpe = CPE(cwmp_addr(d))
+    cpe.inform("H9", events=[("0 BOOTSTRAP", "")], params=[(NAME, "x", "xsd:string")])
+    r = cpe.post()
+    assert r.rpc == "GetParameterNames"
+    body = ('<cwmp:GetParameterNamesResponse><ParameterList soapenc:arrayType='
+            '"cwmp:ParameterInfoStruct[1]">'
+            f'<ParameterInfoStruct><Name>{NAME}</Name><Writable>1</Writable></ParameterInfoStruct>'
+            '</ParameterList></cwmp:GetParameterNamesResponse>')
+    r = cpe.answer(r, body)
+    assert r.rpc == "GetParameterValues"
+    # the CPE faults the read: the names are stored all the same
+    assert cpe.answer(r, fault(9002, "busy")).status == 204
+    deadline = time.monotonic() + 10
+    while params(api, "H9")[NAME]["writable"] is not True:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert params(api, "H9")[NAME]["value"] == "x"
 
 
 def test_history_bounded_newest_first_and_bad_input(outpost, tmp_path):

@@ -52,20 +52,20 @@ def test_bootstrap_then_periodic(outpost, tmp_path, ns):
     assert r.id == "inform-1"                            # cwmp:ID echoed
     assert r.find("MaxEnvelopes") == "1"
     assert "acs_session=" in r.headers["set-cookie"]
-    # BOOTSTRAP: stored parameters are forgotten and the data model read again.
+    # BOOTSTRAP: stored parameters are forgotten and the data model read again:
+    # the names with their writable flags, then the values
     r = cpe.post()
+    assert r.rpc == "GetParameterNames" and r.find("ParameterPath") == "InternetGatewayDevice."
+    r = cpe.answer(r, '<cwmp:GetParameterNamesResponse><ParameterList soapenc:arrayType='
+                      '"cwmp:ParameterInfoStruct[1]"><ParameterInfoStruct><Name>'
+                      'InternetGatewayDevice.DeviceInfo.UpTime</Name><Writable>0</Writable>'
+                      '</ParameterInfoStruct></ParameterList></cwmp:GetParameterNamesResponse>')
     assert r.rpc == "GetParameterValues" and r.findall("string") == ["InternetGatewayDevice."]
     r = cpe.answer(r, '<cwmp:GetParameterValuesResponse><ParameterList soapenc:arrayType='
                       '"cwmp:ParameterValueStruct[1]"><ParameterValueStruct><Name>'
                       'InternetGatewayDevice.DeviceInfo.UpTime</Name><Value xsi:type='
                       '"xsd:unsignedInt">7</Value></ParameterValueStruct></ParameterList>'
                       '</cwmp:GetParameterValuesResponse>')
-    # ...and its names with their writable flags
-    assert r.rpc == "GetParameterNames" and r.find("ParameterPath") == "InternetGatewayDevice."
-    r = cpe.answer(r, '<cwmp:GetParameterNamesResponse><ParameterList soapenc:arrayType='
-                      '"cwmp:ParameterInfoStruct[1]"><ParameterInfoStruct><Name>'
-                      'InternetGatewayDevice.DeviceInfo.UpTime</Name><Writable>0</Writable>'
-                      '</ParameterInfoStruct></ParameterList></cwmp:GetParameterNamesResponse>')
     assert r.status == 204                               # nothing else queued: session over
     devs = api.get("/api/devices").json()
     assert len(devs) == 1

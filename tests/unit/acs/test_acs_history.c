@@ -108,6 +108,29 @@ static void test_interval(void **state)
     assert_int_equal(acs_params_interval(p, 2), -1);
 }
 
+static void test_merge_names(void **state)
+{
+    (void)state;
+    store_param_t *v = calloc(2, sizeof *v);
+    assert_non_null(v);
+    v[0] = (store_param_t){ .name = "A.X", .value = "1", .writable = -1 };
+    v[1] = (store_param_t){ .name = "A.Y", .value = "2", .writable = -1 };
+    size_t n = 2;
+    store_param_t names[] = { { .name = "A.", .writable = 0 }, { .name = "A.Y", .writable = 1 },
+                              { .name = "A.X", .writable = 0 }, { .name = "A.Z", .writable = 1 } };
+    assert_int_equal(acs_merge_names(&v, &n, names, 4), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(v[0].writable, 0);
+    assert_int_equal(v[1].writable, 1);
+    assert_string_equal(v[1].value, "2");
+    /* names no value row had come after, as names only */
+    assert_string_equal(v[2].name, "A.");
+    assert_null(v[2].value);
+    assert_string_equal(v[3].name, "A.Z");
+    assert_int_equal(v[3].writable, 1);
+    free(v);
+}
+
 static int validate(const char *body, char *err, size_t len)
 {
     json_t *j = json_loads(body, 0, NULL);
@@ -154,6 +177,7 @@ int main(void)
         cmocka_unit_test(test_set_rows),
         cmocka_unit_test(test_attr_rows),
         cmocka_unit_test(test_interval),
+        cmocka_unit_test(test_merge_names),
         cmocka_unit_test(test_validation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
