@@ -9,6 +9,10 @@
  *          the device's recent sessions (bounded per device): events, the
  *          ACS's RPCs in order (and the CPE's fault codes), outcome,
  *          duration, the capped SOAP log when --session-log kept it
+ *   PUT    /api/devices/{id}/session-log {"all": BOOL}          operator
+ *          every session of the device keeps its log (true), or as
+ *          --session-log says (false); kept in the store and, for the
+ *          sessions, in a->log_devices (at most ACS_LOG_DEVICES_MAX)
  *   GET    /api/faults?code=&device=&kind=&limit=&offset=      viewer
  *          open faults: failed tasks nobody cleared, faulted presets
  *   POST   /api/faults/tasks/{id}/retry                        operator
@@ -37,7 +41,7 @@
 #include "core/str.h"
 
 enum { HJ_HISTORY, HJ_SESSIONS, HJ_FAULTS, HJ_TASK_RETRY, HJ_TASK_CLEAR, HJ_PRESET_RETRY,
-       HJ_PRESET_CLEAR };
+       HJ_PRESET_CLEAR, HJ_SESSION_LOG };
 
 enum { PARAM_NAME_MAX = 256, SESSIONS_MAX = 100, FAULTS_MAX = 1000 };
 
@@ -51,6 +55,7 @@ typedef struct hist_job {
     int64_t limit, offset;
     bool log;
     int code, fkind;
+    bool log_all;                   /* HJ_SESSION_LOG */
     /* out */
     json_t *out;
     int64_t total;
@@ -224,6 +229,12 @@ static int hist_run(store_t *st, void *ud)
     case HJ_PRESET_CLEAR:
         rc = store_preset_run_forget_fault(st, j->device, j->name);
         return rc == -ENOENT ? -ENOKEY : rc;
+    case HJ_SESSION_LOG:
+        if ((rc = store_device_set_session_log(st, j->device, j->log_all)) < 0)
+            return rc;
+        j->out = json_pack("{s:o, s:s}", "device_id", acs_json_text(j->device), "session_log",
+                           j->log_all ? "all" : "default");
+        return 0;
     case HJ_PRESET_RETRY:
         if ((rc = store_device_get(st, j->device, &j->dev)) < 0)
             return rc;
@@ -308,6 +319,15 @@ static void hist_done(int rc, void *ud)
                  LF_S("preset", j->name));
         acs_prov_owed_add(j->a, j->device); /* pending: its next session runs it */
         wake(j->a, &j->dev);
+        acs_api_json(req, 200, j->out);
+        j->out = NULL;
+        break;
+    case HJ_SESSION_LOG:
+        if (j->log_all)
+            (void)hmap_put_copy(&j->a->log_devices, j->device, strlen(j->device), (void *)1);
+        else
+            (void)hmap_del(&j->a->log_devices, j->device, strlen(j->device));
+        log_info("api_session_log", LF_S("device", j->device), LF_B("all", j->log_all));
         acs_api_json(req, 200, j->out);
         j->out = NULL;
         break;
@@ -455,6 +475,35 @@ static void h_preset_fault(http_req_t *req, void *ud, int kind)
     submit(ud, req, j);
 }
 
+/* PUT {"all": true}: every session of the device keeps its log; false:
+ * as --session-log says. */
+static void h_session_log(http_req_t *req, void *ud)
+{
+    acs_t *a = ud;
+    size_t len;
+    const char *body = http_req_body(req, &len);
+    json_t *b = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *all = json_object_get(b, "all");
+    if (!json_is_object(b) || json_object_size(b) != 1 || !json_is_boolean(all)) {
+        acs_api_error(req, b ? 422 : 400, b ? "invalid_session_log" : "bad_json",
+                      "all: true or false (expected {\"all\": true})");
+        json_decref(b);
+        return;
+    }
+    bool on = json_is_true(all);
+    json_decref(b);
+    hist_job_t *j = new_job(req, HJ_SESSION_LOG);
+    if (!j)
+        return;
+    if (on && !acs_session_logged(a, j->device) && hmap_len(&a->log_devices) >= ACS_LOG_DEVICES_MAX) {
+        acs_api_error(req, 409, "conflict", "too many devices log every session (10000)");
+        free(j);
+        return;
+    }
+    j->log_all = on;
+    submit(a, req, j);
+}
+
 static void h_task_retry(http_req_t *req, void *ud) { h_task_fault(req, ud, HJ_TASK_RETRY); }
 static void h_task_clear(http_req_t *req, void *ud) { h_task_fault(req, ud, HJ_TASK_CLEAR); }
 static void h_preset_retry(http_req_t *req, void *ud) { h_preset_fault(req, ud, HJ_PRESET_RETRY); }
@@ -468,12 +517,37 @@ static const struct {
 } routes[] = {
     { "GET", "/api/devices/{id}/parameters/history", h_history, "viewer" },
     { "GET", "/api/devices/{id}/sessions", h_sessions, "viewer" },
+    { "PUT", "/api/devices/{id}/session-log", h_session_log, "operator" },
     { "GET", "/api/faults", h_faults, "viewer" },
     { "POST", "/api/faults/tasks/{id}/retry", h_task_retry, "operator" },
     { "DELETE", "/api/faults/tasks/{id}", h_task_clear, "operator" },
     { "POST", "/api/faults/presets/{id}/{name}/retry", h_preset_retry, "operator" },
     { "DELETE", "/api/faults/presets/{id}/{name}", h_preset_clear, "operator" },
 };
+
+static int add_logged(const char *id, void *ud)
+{
+    acs_t *a = ud;
+    if (hmap_len(&a->log_devices) >= ACS_LOG_DEVICES_MAX)
+        return 1;
+    return hmap_put_copy(&a->log_devices, id, strlen(id), (void *)1) == -ENOMEM;
+}
+
+int acs_session_logs_start(acs_t *a)
+{
+    hmap_init(&a->log_devices);
+    return store_device_session_log_list(a->store, add_logged, a) < 0 ? -EIO : 0;
+}
+
+void acs_session_logs_free(acs_t *a)
+{
+    hmap_free(&a->log_devices);
+}
+
+bool acs_session_logged(const acs_t *a, const char *device_id)
+{
+    return hmap_len(&a->log_devices) && hmap_gets(&a->log_devices, device_id);
+}
 
 int acs_history_api_register(acs_t *a, http_router_t *r)
 {

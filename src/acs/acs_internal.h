@@ -178,6 +178,7 @@ typedef struct acs {
     hmap_t works;              /* live works by device id (acs_work.c) */
     struct acs_prov *prov;     /* presets and scripts in memory (acs_prov_cache.c) */
     struct acs_ext *ext;       /* --ext (acs_prov_ext.c) */
+    hmap_t log_devices;        /* devices whose sessions are all logged (acs_api_history.c) */
     acs_waiter_t *waiters;     /* ?wait= callers (acs_waiters.c) */
     uv_timer_t *sweep;         /* the task expiry sweep (acs_waiters.c); heap */
 
@@ -296,6 +297,13 @@ int acs_history_api_register(acs_t *a, http_router_t *r);
 /* A stored parameter's set_by, set_at, notification and access_list, added
  * to its JSON object o (null when unknown). */
 void acs_param_history_fields(json_t *o, const store_param_t *p);
+/* The devices whose every session keeps its log (PUT
+ * /api/devices/{id}/session-log), read from the store at start (before the
+ * worker owns it) and kept in a->log_devices; at most this many. */
+enum { ACS_LOG_DEVICES_MAX = 10000 };
+int acs_session_logs_start(acs_t *a);
+void acs_session_logs_free(acs_t *a);
+bool acs_session_logged(const acs_t *a, const char *device_id);
 
 /* ---- acs_dash.c ---- */
 void acs_dash_register(acs_t *a, http_router_t *r);

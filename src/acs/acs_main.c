@@ -333,6 +333,8 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
         return 1;
     if ((rc = acs_prov_start(a)) != 0)
         return rc == -EINVAL ? 2 : 1;
+    if (acs_session_logs_start(a) != 0)
+        return 1;
     if ((rc = store_worker_new(loop, a->store, 200000, &a->db)) != 0)
         return 1;
     if (a->o.common.tls_cert) {
@@ -411,6 +413,7 @@ int acs_main(int argc, char **argv)
     acs_cwmp_free(a);
     acs_work_free(a);
     acs_prov_free(a);
+    acs_session_logs_free(a);
     store_close(a->store);
     tls_ctx_free(a->tls);
     acs_creds_free(a->creds);

@@ -286,7 +286,7 @@ void acs_session_end(acs_session_t *s, const char *outcome)
         str_copy(j->row.rpc_list, sizeof j->row.rpc_list, s->rpc_list);
         str_copy(j->row.outcome, sizeof j->row.outcome, outcome);
         bool keep = strcmp(a->o.session_log, "all") == 0 || s->faulted ||
-                    strcmp(outcome, "ok") != 0;
+                    strcmp(outcome, "ok") != 0 || acs_session_logged(a, s->device_id);
         if (s->log.len && keep)
             j->log = buf_steal(&s->log, &j->loglen);
         if (store_worker_submit(a->db, end_run, end_done, j) != 0)

@@ -287,3 +287,11 @@ int store_preset_run_forget_fault(store_t *s, const char *device, const char *pr
 {
     return s->be->preset_run_forget_fault(s, device, preset);
 }
+int store_device_set_session_log(store_t *s, const char *device, bool all)
+{
+    return s->be->device_set_session_log(s, device, all);
+}
+int store_device_session_log_list(store_t *s, int (*fn)(const char *device, void *ud), void *ud)
+{
+    return s->be->device_session_log_list(s, fn, ud);
+}

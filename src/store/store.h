@@ -381,5 +381,10 @@ int store_task_fault_retry(store_t *s, int64_t task_id, int64_t now, int64_t exp
  * runs again when its events next match. -ENOENT: no record; -ESTALE: not
  * a fault. (Retrying it at the next session: store_preset_run_clear_fault.) */
 int store_preset_run_forget_fault(store_t *s, const char *device, const char *preset);
+/* Keep every session's log for this device (all), or as the ACS's
+ * --session-log says (false). -ENOENT: no such device. */
+int store_device_set_session_log(store_t *s, const char *device, bool all);
+/* The devices whose sessions are all logged (fn non-zero stops). */
+int store_device_session_log_list(store_t *s, int (*fn)(const char *device, void *ud), void *ud);
 
 #endif

@@ -124,7 +124,9 @@ static const char *const migrations[] = {
     "ALTER TABLE sessions ADD COLUMN rpc_list TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE tasks ADD COLUMN fault_cleared INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX tasks_open_faults ON tasks(done_at) WHERE status = 3 AND fault_cleared = 0;"
-    "CREATE INDEX preset_runs_faults ON preset_runs(updated) WHERE status = 2;",
+    "CREATE INDEX preset_runs_faults ON preset_runs(updated) WHERE status = 2;"
+    "ALTER TABLE devices ADD COLUMN session_log INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX devices_session_log ON devices(id) WHERE session_log = 1;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -815,4 +817,6 @@ const store_backend_t store_sqlite_backend = {
     .task_fault_clear = sq_task_fault_clear,
     .task_fault_retry = sq_task_fault_retry,
     .preset_run_forget_fault = sq_preset_run_forget_fault,
+    .device_set_session_log = sq_device_set_session_log,
+    .device_session_log_list = sq_device_session_log_list,
 };

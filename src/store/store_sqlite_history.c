@@ -312,3 +312,40 @@ int sq_preset_run_forget_fault(store_t *s, const char *device, const char *prese
     sqlite3_finalize(st);
     return n < 0 ? sq_err(q, "preset_run_forget") : n ? -ESTALE : -ENOENT;
 }
+
+/* ---- devices whose sessions are all logged ----------------------------------------- */
+
+int sq_device_set_session_log(store_t *s, const char *dev, bool all)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_prepare(q, "UPDATE devices SET session_log = ?2 WHERE id = ?1");
+    if (!st)
+        return -EIO;
+    sq_bind_text(st, 1, dev);
+    sqlite3_bind_int(st, 2, all ? 1 : 0);
+    int rc = sq_step_done(q, st, "device_set_session_log");
+    sqlite3_finalize(st);
+    return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+}
+
+struct id_ud {
+    int (*fn)(const char *, void *);
+    void *ud;
+};
+
+static int id_row(sqlite3_stmt *st, void *u)
+{
+    struct id_ud *i = u;
+    return i->fn((const char *)sqlite3_column_text(st, 0), i->ud);
+}
+
+int sq_device_session_log_list(store_t *s, int (*fn)(const char *, void *), void *ud)
+{
+    sq_t *q = SQ(s);
+    /* devices_session_log: only those rows, however many devices */
+    sqlite3_stmt *st = sq_prepare(q, "SELECT id FROM devices WHERE session_log = 1");
+    if (!st)
+        return -EIO;
+    struct id_ud i = { fn, ud };
+    return each_row(q, st, id_row, &i, "device_session_log_list");
+}

@@ -155,6 +155,12 @@ def test_history_routes_against_document(outpost, tmp_path, doc):
     assert s and s[0]["log"]
     c.req("GET", f"{dev}/sessions?limit=0", sess, want=400)
     c.req("GET", f"{nope}/sessions", sess, want=404)
+    sl = "/api/devices/{id}/session-log"
+    _, r = c.req("PUT", f"{dev}/session-log", sl, body={"all": True}, want=200)
+    assert r == {"device_id": dev_id("D1"), "session_log": "all"}
+    c.req("PUT", f"{dev}/session-log", sl, body={"all": "yes"}, want=422)
+    c.req("PUT", f"{dev}/session-log", sl, body=b"{", want=400)
+    c.req("PUT", f"{nope}/session-log", sl, body={"all": False}, want=404)
 
     _, f = c.req("GET", "/api/faults", "/api/faults", want=200)
     assert {x["kind"] for x in f} == {"task", "preset"}

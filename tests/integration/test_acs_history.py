@@ -278,6 +278,47 @@ def test_sessions_without_log_by_default_and_bounded(outpost, tmp_path):
     assert [x["id"] for x in s] == sorted((x["id"] for x in s), reverse=True)
 
 
+@pytest.mark.parametrize("mode", ["errors", "none"])
+def test_session_log_on_for_one_device(outpost, tmp_path, mode):
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--session-log", mode)
+    api = Api(d)
+    cpes = {sn: CPE(cwmp_addr(d)) for sn in ("L1", "L2")}
+
+    def session(sn):
+        cpes[sn].inform(sn, events=[("2 PERIODIC", "")])
+        assert cpes[sn].post().status == 204
+
+    def logs(sn, n):
+        deadline = time.monotonic() + 10
+        while True:
+            s = api.get(f"/api/devices/{dev_id(sn)}/sessions").json()
+            if len(s) >= n or time.monotonic() > deadline:
+                return [x["log"] for x in s]
+            time.sleep(0.05)
+    for sn in cpes:
+        session(sn)
+    r = api.s.put(f"{api.base}/api/devices/{dev_id('L1')}/session-log", json={"all": True}, timeout=30)
+    assert r.status_code == 200 and r.json()["session_log"] == "all", r.text
+    for sn in cpes:
+        session(sn)
+    assert logs("L1", 2)[1] is None and "InformResponse" in logs("L1", 2)[0]
+    assert logs("L2", 2) == [None, None]            # the other device: as --session-log says
+    # kept across a restart, then off again
+    d.stop()
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--session-log", mode)
+    api = Api(d)
+    cpes = {sn: CPE(cwmp_addr(d)) for sn in ("L1", "L2")}
+    session("L1")
+    assert "InformResponse" in logs("L1", 3)[0]
+    r = api.s.put(f"{api.base}/api/devices/{dev_id('L1')}/session-log", json={"all": False}, timeout=30)
+    assert r.status_code == 200 and r.json()["session_log"] == "default"
+    session("L1")
+    assert logs("L1", 4)[0] is None
+    for body in ({"all": 1}, {}, {"all": True, "x": 1}, []):
+        r = api.s.put(f"{api.base}/api/devices/{dev_id('L1')}/session-log", json=body, timeout=30)
+        assert r.status_code == 422 and "all" in r.json()["message"], r.text
+
+
 # ---- notification attributes, with outpost cpe-sim ------------------------------------------------
 
 def test_set_attributes_validated_strictly(outpost, tmp_path):

@@ -402,7 +402,8 @@ static void test_schema_mismatch_refused_at_open(void **state)
     "ALTER TABLE params DROP COLUMN set_by; ALTER TABLE params DROP COLUMN set_at;" \
     "ALTER TABLE params DROP COLUMN notification; ALTER TABLE params DROP COLUMN access_list;" \
     "ALTER TABLE param_history DROP COLUMN set_by; ALTER TABLE sessions DROP COLUMN rpc_list;" \
-    "ALTER TABLE tasks DROP COLUMN fault_cleared;" \
+    "ALTER TABLE tasks DROP COLUMN fault_cleared; DROP INDEX devices_session_log;" \
+    "ALTER TABLE devices DROP COLUMN session_log;" \
     "CREATE TRIGGER params_keep_history AFTER UPDATE OF value ON params BEGIN SELECT 1; END;"
 
 /* A version-2 database: the connection request's outcome was one text; it

@@ -278,6 +278,30 @@ static void test_faults(void **state)
     assert_int_equal(total, 0);
 }
 
+static int take_id(const char *id, void *ud)
+{
+    char *out = ud;
+    strcat(out, id);
+    strcat(out, ",");
+    return 0;
+}
+
+static void test_session_log_devices(void **state)
+{
+    store_t *s = *state;
+    char ids[64] = "";
+    assert_int_equal(store_device_session_log_list(s, take_id, ids), 0);
+    assert_string_equal(ids, "");
+    assert_int_equal(store_device_set_session_log(s, "D2", true), 0);
+    assert_int_equal(store_device_set_session_log(s, "NOPE", true), -ENOENT);
+    assert_int_equal(store_device_session_log_list(s, take_id, ids), 0);
+    assert_string_equal(ids, "D2,");
+    assert_int_equal(store_device_set_session_log(s, "D2", false), 0);
+    ids[0] = '\0';
+    assert_int_equal(store_device_session_log_list(s, take_id, ids), 0);
+    assert_string_equal(ids, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +309,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_names_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attributes_and_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_log_devices, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
