@@ -121,19 +121,28 @@ static int take_old(const store_param_t *p, void *ud)
     return 0;
 }
 
-/* "Name" or "Name:CODE", comma-separated, maybe ending with "..." */
+/* "Name", "Name:CODE" or "cpe:Name", comma-separated, maybe ending with "..." */
 static json_t *rpc_list_json(const char *s)
 {
     json_t *a = json_array();
     while (*s) {
         size_t n = strcspn(s, ",");
+        const char *from = "acs";
         if (n == 3 && strncmp(s, "...", 3) == 0) {
-            json_array_append_new(a, json_pack("{s:s, s:n}", "name", "...", "fault"));
+            json_array_append_new(a, json_pack("{s:s, s:n, s:n}", "name", "...", "from", "fault"));
         } else {
-            const char *colon = memchr(s, ':', n);
-            size_t nl = colon ? (size_t)(colon - s) : n;
+            const char *item = s;
+            size_t len = n;
+            if (len > 4 && strncmp(item, "cpe:", 4) == 0) {
+                from = "cpe";
+                item += 4;
+                len -= 4;
+            }
+            const char *colon = memchr(item, ':', len);
+            size_t nl = colon ? (size_t)(colon - item) : len;
             json_t *fault = colon ? json_integer(strtol(colon + 1, NULL, 10)) : json_null();
-            json_array_append_new(a, json_pack("{s:s%, s:o}", "name", s, nl, "fault", fault));
+            json_array_append_new(a, json_pack("{s:s%, s:s, s:o}", "name", item, nl, "from", from,
+                                               "fault", fault));
         }
         s += n + (s[n] == ',');
     }

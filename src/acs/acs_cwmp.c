@@ -238,6 +238,9 @@ void acs_cwmp_handle(http_req_t *req, void *ud)
     str_copy(s->req_id, sizeof s->req_id, m->id ? m->id : "");
     if (m->has_hold_requests)
         s->hold_requests = m->hold_requests;
+    if (m->type != CWMP_INFORM && m->type != CWMP_FAULT && m->type != CWMP_UNKNOWN &&
+        cwmp_response_type(m->type) != CWMP_NONE && m->type != s->expect)
+        acs_session_note_cpe(s, cwmp_type_name(m->type)); /* the CPE's own request */
     switch (m->type) {
     case CWMP_INFORM:
         restart_session(a, s, req, m);

@@ -4,6 +4,7 @@
  * and the session's end.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -214,6 +215,13 @@ void acs_session_note_rpc(acs_session_t *s, const char *name, int fault)
     }
     memcpy(s->rpc_list + s->rpc_len, item, (size_t)n + 1);
     s->rpc_len += (size_t)n;
+}
+
+void acs_session_note_cpe(acs_session_t *s, const char *name)
+{
+    char item[64];
+    snprintf(item, sizeof item, "cpe:%s", name);
+    acs_session_note_rpc(s, item, 0);
 }
 
 /* ---- the session row, written in the background ---- */

@@ -82,8 +82,10 @@ void acs_session_unref(acs_session_t *s);
 void acs_session_log(acs_session_t *s, const char *dir, const char *data, size_t len);
 /* Note an RPC sent (name), or the CPE's fault answering the last one
  * (name NULL, fault its code), in the session's RPC list (capped: a full
- * list ends with "..."). */
+ * list ends with "..."); acs_session_note_cpe: a request of the CPE's own
+ * (TransferComplete...), noted "cpe:Name". */
 void acs_session_note_rpc(acs_session_t *s, const char *name, int fault);
+void acs_session_note_cpe(acs_session_t *s, const char *name);
 
 /* ---- acs_creds.c: who may speak ---- */
 /* Whether the request may go on, and with which session (*sp; NULL for

@@ -246,12 +246,22 @@ def test_sessions_list_rpcs_outcome_and_log(outpost, tmp_path):
     last, first = s
     assert first["events"] == ["1 BOOT"] and first["rpcs"] == [] and first["outcome"] == "ok"
     assert last["events"] == ["6 CONNECTION REQUEST"] and last["outcome"] == "ok"
-    assert last["rpcs"] == [{"name": "SetParameterValues", "fault": 9007},
-                            {"name": "SetParameterValues", "fault": None},
-                            {"name": "GetParameterValues", "fault": None}]
+    assert last["rpcs"] == [{"name": "SetParameterValues", "from": "acs", "fault": 9007},
+                            {"name": "SetParameterValues", "from": "acs", "fault": None},
+                            {"name": "GetParameterValues", "from": "acs", "fault": None}]
     assert last["rpc_count"] == 3 and last["duration_ms"] >= 0 and last["started"].endswith("Z")
     assert "<cwmp:SetParameterValues>" in last["log"] and "9007" in last["log"]
     assert "log" not in sessions(log="false")[0]
+    # the CPE's own requests are in the list too, in their place
+    cpe.inform("H6", events=[("1 BOOT", "")])
+    r = cpe.post(envelope("<cwmp:GetRPCMethods/>", msg_id="g1"))
+    assert r.rpc == "GetRPCMethodsResponse"
+    assert cpe.post().status == 204
+    deadline = time.monotonic() + 10
+    while len(sessions()) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert sessions()[0]["rpcs"] == [{"name": "GetRPCMethods", "from": "cpe", "fault": None}]
     assert len(sessions(limit=1)) == 1
     r = api.get(f"/api/devices/{dev_id('H6')}/sessions", params={"limit": 1000})
     assert r.status_code == 400 and "limit" in r.json()["message"]
