@@ -99,6 +99,7 @@ static int collect_param(const store_param_t *p, void *ud)
                           p->value ? json_string(p->value) : json_null(), "type",
                           p->type ? p->type : "", "writable",
                           p->writable < 0 ? json_null() : json_boolean(p->writable), "last_updated", iso);
+    acs_param_history_fields(o, p); /* set_by, set_at, notification, access_list */
     json_array_append_new(j->out, o);
     return 0;
 }
@@ -428,6 +429,16 @@ static bool query_str(http_req_t *req, const char *name, char *out, size_t len)
     return true;
 }
 
+bool acs_api_query_int(http_req_t *req, const char *name, int64_t min, int64_t max, int64_t *out)
+{
+    return query_int(req, name, min, max, out);
+}
+
+bool acs_api_query_str(http_req_t *req, const char *name, char *out, size_t len)
+{
+    return query_str(req, name, out, len);
+}
+
 static void h_devices(http_req_t *req, void *ud)
 {
     api_job_t *j = new_job(req, J_DEVICES);
@@ -681,6 +692,7 @@ int acs_api_start(acs_t *a, const char *listen)
     static int (*const groups[])(acs_t *, http_router_t *) = {
         api_register,
         acs_prov_api_register,
+        acs_history_api_register,
         acs_keys_api_register,
         acs_webhook_api_register,
     };

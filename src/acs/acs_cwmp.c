@@ -37,6 +37,7 @@ static int on_turn(void *ud, int rc, const cwmp_msg_t *rpc)
         if ((ret = cwmp_encode(&out, &m)) == 0) {
             s->expect = cwmp_response_type(m.type);
             s->rpcs++;
+            acs_session_note_rpc(s, cwmp_type_name(m.type), 0);
             a->n.rpcs++;
             acs_respond_encoded(s, req, &out);
         } else {
@@ -237,6 +238,9 @@ void acs_cwmp_handle(http_req_t *req, void *ud)
     str_copy(s->req_id, sizeof s->req_id, m->id ? m->id : "");
     if (m->has_hold_requests)
         s->hold_requests = m->hold_requests;
+    if (m->type != CWMP_INFORM && m->type != CWMP_FAULT && m->type != CWMP_UNKNOWN &&
+        cwmp_response_type(m->type) != CWMP_NONE && m->type != s->expect)
+        acs_session_note_cpe(s, cwmp_type_name(m->type)); /* the CPE's own request */
     switch (m->type) {
     case CWMP_INFORM:
         restart_session(a, s, req, m);
@@ -262,6 +266,7 @@ void acs_cwmp_handle(http_req_t *req, void *ud)
         if (s->expect != CWMP_NONE) { /* the answer to our RPC */
             a->n.cpe_faults++;
             acs_metrics_fault(a, m->fault.code);
+            acs_session_note_rpc(s, NULL, m->fault.code);
             s->faulted = true;
             take_turn(s, req, m);
             return;

@@ -99,7 +99,7 @@ typedef struct acs_opts {
     int64_t max_sessions;
     int64_t param_history;
     char *session_log;         /* "errors" (default), "all", "none" */
-    bool rediscover;           /* BOOTSTRAP queues a GetParameterValues of the root */
+    bool rediscover;           /* BOOTSTRAP queues a GetParameterValues and a GetParameterNames of the root */
     cfg_list_t trusted_proxies; /* CIDRs whose X-Forwarded-For names the CPE */
     /* listener caps (common.max_connections is the CWMP listener's); 0 until
      * acs_main derives them from the descriptor limit */
@@ -190,6 +190,7 @@ typedef struct acs {
     hmap_t works;              /* live works by device id (acs_work.c) */
     struct acs_prov *prov;     /* presets and scripts in memory (acs_prov_cache.c) */
     struct acs_ext *ext;       /* --ext (acs_prov_ext.c) */
+    hmap_t log_devices;        /* devices whose sessions are all logged (acs_api_history.c) */
     acs_waiter_t *waiters;     /* ?wait= callers (acs_waiters.c) */
     uv_timer_t *sweep;         /* the task expiry sweep (acs_waiters.c); heap */
 
@@ -248,6 +249,10 @@ int acs_api_start(acs_t *a, const char *listen);
 void acs_api_json(http_req_t *req, int status, json_t *body); /* steals body */
 void acs_api_error(http_req_t *req, int status, const char *code, const char *msg);
 void acs_api_stop(acs_t *a);
+/* Query parameters: false once answered (400 naming the parameter); an
+ * absent one leaves *out as it is (a string: ""). */
+bool acs_api_query_int(http_req_t *req, const char *name, int64_t min, int64_t max, int64_t *out);
+bool acs_api_query_str(http_req_t *req, const char *name, char *out, size_t len);
 
 /* ---- acs_cr.c ---- */
 /* Parse --cr-deny/--cr-proxy and check the connection request options: 0,
@@ -303,6 +308,20 @@ void acs_cpe_auth_free(acs_t *a);
 /* The ACS's option rows (CFG_END-terminated): `outpost acs keys` reads the
  * daemon's options and config file with them (acs_keys_cli.c). */
 const cfg_opt_t *acs_opt_table(void);
+/* ---- acs_api_history.c: a device's history, sessions, the fleet's faults ---- */
+/* GET /api/devices/{id}/parameters/history, GET /api/devices/{id}/sessions,
+ * GET /api/faults, POST /api/faults/.../retry, DELETE /api/faults/... */
+int acs_history_api_register(acs_t *a, http_router_t *r);
+/* A stored parameter's set_by, set_at, notification and access_list, added
+ * to its JSON object o (null when unknown). */
+void acs_param_history_fields(json_t *o, const store_param_t *p);
+/* The devices whose every session keeps its log (PUT
+ * /api/devices/{id}/session-log), read from the store at start (before the
+ * worker owns it) and kept in a->log_devices; at most this many. */
+enum { ACS_LOG_DEVICES_MAX = 10000 };
+int acs_session_logs_start(acs_t *a);
+void acs_session_logs_free(acs_t *a);
+bool acs_session_logged(const acs_t *a, const char *device_id);
 
 /* ---- acs_dash.c ---- */
 void acs_dash_register(acs_t *a, http_router_t *r);

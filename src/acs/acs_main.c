@@ -119,7 +119,7 @@ static const cfg_opt_t acs_opts[] = {
             "old values kept per parameter", .min = 1, .max = 1000),
     CFG_OPT("rediscover", CFG_BOOL, acs_opts_t, rediscover, "true", NULL,
             "after a 0 BOOTSTRAP Inform (parameters forgotten), read the device's whole data"
-            " model again with a get_params task of its root"),
+            " model again: a get_params and a get_names (writable flags) task of its root"),
     CFG_OPT("session-log", CFG_STR, acs_opts_t, session_log, "errors", "MODE",
             "keep a session's messages (last 64 KiB) with its row: errors (sessions that"
             " faulted or failed), all, none", .check = check_log_mode),
@@ -372,6 +372,8 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
         return rc == -EINVAL ? 2 : 1;
     if ((rc = acs_webhook_init(a)) != 0)
         return rc == -EINVAL ? 2 : 1;
+    if (acs_session_logs_start(a) != 0)
+        return 1;
     if ((rc = store_worker_new(loop, a->store, 200000, &a->db)) != 0)
         return 1;
     if (a->o.common.tls_cert) {
@@ -452,6 +454,7 @@ int acs_main(int argc, char **argv)
     acs_cwmp_free(a);
     acs_work_free(a);
     acs_prov_free(a);
+    acs_session_logs_free(a);
     store_close(a->store);
     tls_ctx_free(a->tls);
     acs_creds_free(a->creds);

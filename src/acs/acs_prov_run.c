@@ -618,9 +618,12 @@ static int keep_rows(acs_prov_sess_t *S, acs_prov_run_t *R, const cwmp_msg_t *m)
             rc = acs_prov_row(&S->rows, m->params[i].name, NULL, NULL, m->params[i].writable);
         break;
     case CWMP_SET_PARAMETER_VALUES_RESPONSE:
-        for (size_t i = 0; i < R->ses.rpc.n_params && rc == 0; i++)
+        for (size_t i = 0; i < R->ses.rpc.n_params && rc == 0; i++) {
             rc = acs_prov_row(&S->rows, R->ses.rpc.params[i].name, R->ses.rpc.params[i].value,
                               R->ses.rpc.params[i].type, -1);
+            if (rc == 0) /* accepted (a refusal is a Fault): the ACS's value now */
+                S->rows.v[S->rows.n - 1].set_by = STORE_SET_BY_ACS;
+        }
         break;
     default:
         break;

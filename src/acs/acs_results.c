@@ -5,11 +5,14 @@
  * keeps of a parameter list. Pure.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "acs/acs_tasks.h"
 #include "core/buf.h"
+#include "core/hmap.h"
+#include "core/str.h"
 
 /* ---- the rows' results ------------------------------------------------------------ */
 
@@ -247,4 +250,136 @@ int acs_copy_params(const cwmp_msg_t *m, bool values, store_param_t **params, ch
 #undef PUT
     *n = m->n_params;
     return 0;
+}
+
+/* ---- what an accepted set leaves behind ------------------------------------------ */
+
+int acs_set_rows(const char *type, const char *params_json, store_param_t **params,
+                 char **strings, size_t *n)
+{
+    cwmp_msg_t m = { .type = CWMP_NONE };
+    acs_rpc_scratch_t sc;
+    char key[40];
+    *params = NULL;
+    *strings = NULL;
+    *n = 0;
+    if (strcmp(type, "set_params") != 0)
+        return 0;
+    /* the values exactly as the RPC carried them (numbers and booleans
+     * formatted, the xsd types chosen) */
+    int rc = acs_task_rpc_text(type, params_json, 0, &m, &sc, key, sizeof key);
+    if (rc == 0)
+        rc = acs_copy_params(&m, true, params, strings, n);
+    acs_rpc_scratch_free(&sc);
+    for (size_t i = 0; rc == 0 && i < *n; i++)
+        (*params)[i].set_by = STORE_SET_BY_ACS;
+    return rc;
+}
+
+/* The attributes of a SetParameterAttributes (what changed) or a
+ * GetParameterAttributesResponse (what is): rows and one string block. */
+static int attr_rows(const cwmp_msg_t *m, bool changes, store_param_attr_t **attrs,
+                     char **strings, size_t *n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < m->n_params; i++)
+        total += strlen(m->params[i].name) + 2 +
+                 (m->params[i].access_list ? strlen(m->params[i].access_list) : 0);
+    store_param_attr_t *v = calloc(m->n_params ? m->n_params : 1, sizeof *v);
+    char *p = malloc(total ? total : 1);
+    if (!v || !p) {
+        free(v);
+        free(p);
+        return -ENOMEM;
+    }
+    *attrs = v;
+    *strings = p;
+    for (size_t i = 0; i < m->n_params; i++) {
+        const cwmp_param_t *cp = &m->params[i];
+        size_t l = strlen(cp->name) + 1;
+        memcpy(p, cp->name, l);
+        v[i].name = p;
+        p += l;
+        v[i].notification = !changes || cp->notification_change ? cp->notification : -1;
+        v[i].access_list = NULL;
+        if (!changes || cp->access_list_change) {
+            const char *al = cp->access_list ? cp->access_list : "";
+            l = strlen(al) + 1;
+            memcpy(p, al, l);
+            v[i].access_list = p;
+            p += l;
+        }
+    }
+    *n = m->n_params;
+    return 0;
+}
+
+int acs_set_attr_rows(const char *params_json, store_param_attr_t **attrs, char **strings, size_t *n)
+{
+    cwmp_msg_t m = { .type = CWMP_NONE };
+    acs_rpc_scratch_t sc;
+    char key[40];
+    int rc = acs_task_rpc_text("set_attributes", params_json, 0, &m, &sc, key, sizeof key);
+    if (rc == 0)
+        rc = attr_rows(&m, true, attrs, strings, n);
+    acs_rpc_scratch_free(&sc);
+    return rc;
+}
+
+int acs_attr_rows(const cwmp_msg_t *m, store_param_attr_t **attrs, char **strings, size_t *n)
+{
+    return attr_rows(m, false, attrs, strings, n);
+}
+
+int64_t acs_params_interval(const store_param_t *p, size_t n)
+{
+    static const char suffix[] = ".ManagementServer.PeriodicInformInterval";
+    int64_t found = -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = p[i].name, *dot = strchr(name, '.');
+        /* the data model root's own ManagementServer only ("Device.",
+         * "InternetGatewayDevice."), not a vendor object's */
+        if (!dot || !p[i].value || strcmp(dot, suffix) != 0)
+            continue;
+        int64_t v;
+        if (str_to_i64(p[i].value, 1, INT32_MAX, &v) == 0)
+            found = v;
+    }
+    return found;
+}
+
+int acs_merge_names(store_param_t **vals, size_t *nvals, const store_param_t *names, size_t nnames)
+{
+    hmap_t idx;
+    hmap_init(&idx);
+    size_t extra = 0;
+    int rc = 0;
+    for (size_t i = 0; i < *nvals && !rc; i++)
+        rc = hmap_put(&idx, (*vals)[i].name, strlen((*vals)[i].name), (void *)(uintptr_t)(i + 1));
+    bool *taken = rc ? NULL : calloc(nnames ? nnames : 1, sizeof *taken);
+    if (!taken)
+        rc = -ENOMEM;
+    for (size_t i = 0; i < nnames && !rc; i++) {
+        uintptr_t at = (uintptr_t)hmap_get(&idx, names[i].name, strlen(names[i].name));
+        if (at) {
+            (*vals)[at - 1].writable = names[i].writable;
+            taken[i] = true;
+        } else {
+            extra++;
+        }
+    }
+    hmap_free(&idx);
+    if (!rc && extra) {
+        store_param_t *v = realloc(*vals, (*nvals + extra) * sizeof *v);
+        if (!v) {
+            rc = -ENOMEM;
+        } else {
+            *vals = v;
+            for (size_t i = 0; i < nnames; i++)
+                if (!taken[i])
+                    v[(*nvals)++] = names[i]; /* objects, names the read did not cover */
+        }
+    }
+    free(taken);
+    return rc;
 }

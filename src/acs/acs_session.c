@@ -4,6 +4,7 @@
  * and the session's end.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,6 +197,33 @@ void acs_session_log(acs_session_t *s, const char *dir, const char *data, size_t
     (void)buf_append_byte(&s->log, '\n');
 }
 
+void acs_session_note_rpc(acs_session_t *s, const char *name, int fault)
+{
+    char item[64];
+    size_t cap = sizeof s->rpc_list;
+    if (s->rpc_len >= cap - 5) /* full: "...", said once */
+        return;
+    int n = name ? snprintf(item, sizeof item, "%s%s", s->rpc_len ? "," : "", name)
+                 : snprintf(item, sizeof item, ":%d", fault);
+    if (n < 0 || (size_t)n >= sizeof item)
+        return;
+    /* room is kept for ",..." after whatever fits */
+    if (s->rpc_len + (size_t)n >= cap - 5) {
+        memcpy(s->rpc_list + s->rpc_len, s->rpc_len ? ",..." : "...", s->rpc_len ? 5 : 4);
+        s->rpc_len = cap - 5;
+        return;
+    }
+    memcpy(s->rpc_list + s->rpc_len, item, (size_t)n + 1);
+    s->rpc_len += (size_t)n;
+}
+
+void acs_session_note_cpe(acs_session_t *s, const char *name)
+{
+    char item[64];
+    snprintf(item, sizeof item, "cpe:%s", name);
+    acs_session_note_rpc(s, item, 0);
+}
+
 /* ---- the session row, written in the background ---- */
 
 typedef struct end_job {
@@ -263,9 +291,10 @@ void acs_session_end(acs_session_t *s, const char *outcome)
         j->row.duration_ms = clock_mono_ms() - s->started_ms;
         str_copy(j->row.events, sizeof j->row.events, s->events);
         j->row.rpcs = s->rpcs;
+        str_copy(j->row.rpc_list, sizeof j->row.rpc_list, s->rpc_list);
         str_copy(j->row.outcome, sizeof j->row.outcome, outcome);
         bool keep = strcmp(a->o.session_log, "all") == 0 || s->faulted ||
-                    strcmp(outcome, "ok") != 0;
+                    strcmp(outcome, "ok") != 0 || acs_session_logged(a, s->device_id);
         if (s->log.len && keep)
             j->log = buf_steal(&s->log, &j->loglen);
         if (store_worker_submit(a->db, end_run, end_done, j) != 0)

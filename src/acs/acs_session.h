@@ -45,6 +45,8 @@ struct acs_session {
     int64_t started_ms, started_s;
     char events[256];
     int rpcs;
+    char rpc_list[512];        /* the RPCs sent, in order (store_session_t.rpc_list) */
+    size_t rpc_len;
     bool hold_requests;        /* the CPE asked us not to send requests */
     acs_work_t *work;          /* its work, from its Inform until it ends */
     cwmp_type_t expect;        /* the answer our RPC asks for; CWMP_NONE: no RPC out */
@@ -78,6 +80,12 @@ void acs_session_touch(acs_session_t *s);
 void acs_session_end(acs_session_t *s, const char *outcome);
 void acs_session_unref(acs_session_t *s);
 void acs_session_log(acs_session_t *s, const char *dir, const char *data, size_t len);
+/* Note an RPC sent (name), or the CPE's fault answering the last one
+ * (name NULL, fault its code), in the session's RPC list (capped: a full
+ * list ends with "..."); acs_session_note_cpe: a request of the CPE's own
+ * (TransferComplete...), noted "cpe:Name". */
+void acs_session_note_rpc(acs_session_t *s, const char *name, int fault);
+void acs_session_note_cpe(acs_session_t *s, const char *name);
 
 /* ---- acs_creds.c: who may speak ---- */
 /* Whether the request may go on, and with which session (*sp; NULL for

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "acs/acs_tasks.h"
+#include "core/hmap.h"
 #include "core/str.h"
 
 static bool in_list(const char *const *l, const char *k)
@@ -223,6 +224,26 @@ static int check_attributes(json_t *v, char *err, size_t errlen)
         return ERR("attributes: a non-empty array of {name, notification, access_list}");
     size_t i;
     json_t *e;
+    /* A name twice would leave its attributes to the CPE's order of work. */
+    hmap_t seen;
+    hmap_init(&seen);
+    int rc = 0;
+    json_array_foreach(v, i, e) {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (!n)
+            continue; /* said below */
+        if (hmap_gets(&seen, n)) {
+            rc = ERR("attributes[%zu].name: '%.60s' is named twice", i, n);
+            break;
+        }
+        if (hmap_put(&seen, n, strlen(n), (void *)1) != 0) {
+            rc = ERR("attributes: out of memory");
+            break;
+        }
+    }
+    hmap_free(&seen);
+    if (rc)
+        return rc;
     json_array_foreach(v, i, e) {
         if (!json_is_object(e))
             return ERR("attributes[%zu]: an object", i);
@@ -233,12 +254,13 @@ static int check_attributes(json_t *v, char *err, size_t errlen)
                 return ERR("attributes[%zu]: unknown field '%s'", i, k);
         }
         json_t *n = json_object_get(e, "name");
-        if (!json_is_string(n) || json_string_length(n) > 256 || !xml_text_ok(json_string_value(n)) ||
-            strlen(json_string_value(n)) != json_string_length(n))
-            return ERR("attributes[%zu].name: a parameter name", i);
+        if (!json_is_string(n) || json_string_length(n) == 0 || json_string_length(n) > 256 ||
+            !xml_text_ok(json_string_value(n)) || strlen(json_string_value(n)) != json_string_length(n))
+            return ERR("attributes[%zu].name: a parameter name or partial path (1-256 characters)", i);
         json_t *no = json_object_get(e, "notification");
         if (no && (!json_is_integer(no) || json_integer_value(no) < 0 || json_integer_value(no) > 6))
-            return ERR("attributes[%zu].notification: 0..6", i);
+            return ERR("attributes[%zu].notification: an integer 0..6 (0 off, 1 passive, 2 active;"
+                       " 3-6 the lightweight kinds of CWMP 1.4)", i);
         json_t *al = json_object_get(e, "access_list");
         if (al) {
             if (!json_is_array(al) || json_array_size(al) > 8)
@@ -269,9 +291,17 @@ static bool file_type_ok(const char *s)
 
 /* ---- the rows' checks ------------------------------------------------------------- */
 
+/* get_params, get_names: keep_result, a boolean */
+static int check_keep(json_t *p, char *err, size_t errlen)
+{
+    json_t *k = p ? json_object_get(p, "keep_result") : NULL;
+    return k && !json_is_boolean(k) ? ERR("keep_result: true or false") : 0;
+}
+
 int acs_check_names(json_t *p, char *err, size_t errlen)
 {
-    return check_names(json_object_get(p, "names"), err, errlen);
+    int rc = check_names(json_object_get(p, "names"), err, errlen);
+    return rc ? rc : check_keep(p, err, errlen);
 }
 
 int acs_check_set_values(json_t *p, char *err, size_t errlen)
@@ -286,7 +316,7 @@ int acs_check_get_names(json_t *p, char *err, size_t errlen)
     json_t *nl = p ? json_object_get(p, "next_level") : NULL;
     if (!rc && nl && !json_is_boolean(nl))
         rc = ERR("next_level: true or false");
-    return rc;
+    return rc ? rc : check_keep(p, err, errlen);
 }
 
 int acs_check_object(json_t *p, char *err, size_t errlen)

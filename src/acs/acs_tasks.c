@@ -214,9 +214,10 @@ static int build_schedule_inform(json_t *p, cwmp_msg_t *m, acs_rpc_scratch_t *s,
 
 static const char *const f_none[] = { NULL };
 static const char *const f_names[] = { "names", NULL };
+static const char *const f_gpv[] = { "names", "keep_result", NULL };
 static const char *const f_set[] = { "values", "parameter_key", NULL };
 static const char *const f_set_req[] = { "values", NULL };
-static const char *const f_gpn[] = { "path", "next_level", NULL };
+static const char *const f_gpn[] = { "path", "next_level", "keep_result", NULL };
 static const char *const f_obj[] = { "object", "parameter_key", NULL };
 static const char *const f_obj_req[] = { "object", NULL };
 static const char *const f_sattr[] = { "attributes", NULL };
@@ -230,7 +231,7 @@ static const char *const f_si[] = { "delay_seconds", NULL };
 #define RPC(t) .rpc = CWMP_##t, .response = CWMP_##t##_RESPONSE
 
 const acs_task_type_t acs_task_types[] = {
-    { "get_params", RPC(GET_PARAMETER_VALUES), f_names, f_names, acs_check_names, build_names,
+    { "get_params", RPC(GET_PARAMETER_VALUES), f_gpv, f_names, acs_check_names, build_names,
       build_names_text, acs_result_values, acs_result_values_text, .requeue = true },
     { "set_params", RPC(SET_PARAMETER_VALUES), f_set, f_set_req, acs_check_set_values,
       build_set_values, NULL, acs_result_status, NULL, .requeue = true },
@@ -473,6 +474,17 @@ bad:
     free(out);
     free(names);
     return -EINVAL;
+}
+
+bool acs_task_keeps_result(const char *json)
+{
+    /* the common case costs a substring search, not a parse */
+    if (!json || !strstr(json, "\"keep_result\""))
+        return true;
+    json_t *p = json_loads(json, 0, NULL);
+    bool keep = !json_is_false(json_object_get(p, "keep_result"));
+    json_decref(p);
+    return keep;
 }
 
 int64_t acs_task_id_from_key(const char *k)

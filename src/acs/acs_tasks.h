@@ -100,6 +100,10 @@ size_t acs_task_requeue_list(const char **out, size_t max);
 /* A get_params / set_params task naming a virtual parameter: provisioning
  * carries it out (acs_work.h, acs_work_delegate), not a plain RPC. */
 bool acs_task_virtual(const char *type, const char *json);
+/* A get_params / get_names task asking for "keep_result": false (its
+ * answer goes into the device's parameters only; the task's result says
+ * how many) -- the bootstrap rediscovery's reads. True for anything else. */
+bool acs_task_keeps_result(const char *json);
 /* "task-123" -> 123, or 0. */
 int64_t acs_task_id_from_key(const char *command_key);
 /* The names of a get_params/get_attributes task straight from its stored
@@ -121,6 +125,25 @@ char *acs_result_text(const cwmp_msg_t *m);
  * (GetParameterNamesResponse). 0 or -ENOMEM. */
 int acs_copy_params(const cwmp_msg_t *m, bool values, store_param_t **params, char **strings,
                     size_t *n);
+
+/* What a set_params task the CPE accepted leaves in the store: its values
+ * as the RPC carried them, set_by STORE_SET_BY_ACS (rows and one string
+ * block, as acs_copy_params; none for another type). 0 or -ENOMEM/-EINVAL. */
+int acs_set_rows(const char *type, const char *params_json, store_param_t **params,
+                 char **strings, size_t *n);
+/* The notification attributes a set_attributes task changed (its stored
+ * JSON), and those a GetParameterAttributesResponse reports. */
+int acs_set_attr_rows(const char *params_json, store_param_attr_t **attrs, char **strings, size_t *n);
+int acs_attr_rows(const cwmp_msg_t *m, store_param_attr_t **attrs, char **strings, size_t *n);
+/* Names with their writable flags (a GetParameterNamesResponse's rows)
+ * merged into value rows: a value row takes its name's flag; the names no
+ * value row has (objects...) are appended, pointing into the names'
+ * strings (which must live as long as *vals). 0 or -ENOMEM (*vals intact
+ * but maybe partly merged). */
+int acs_merge_names(store_param_t **vals, size_t *nvals, const store_param_t *names, size_t nnames);
+/* The periodic inform interval among parameter rows (the root's
+ * ManagementServer.PeriodicInformInterval, a positive integer), or -1. */
+int64_t acs_params_interval(const store_param_t *p, size_t n);
 
 /* ---- the rows' functions (acs_task_check.c, acs_tasks.c, acs_results.c) ---- */
 int acs_check_names(json_t *p, char *err, size_t errlen);

@@ -38,9 +38,14 @@ typedef struct step_job {
     char *result;            /* JSON */
     int fault_code;
     char fault_string[256];
-    store_param_t *params;   /* GPV/GPN results to store */
+    store_param_t *params;   /* GPV/GPN results, accepted SPV values, to store */
     size_t nparams;
     char *strings;           /* backing for params */
+    char *names_strings;     /* backing for names merged into params (held ones) */
+    store_param_attr_t *attrs; /* attributes set (SPA) or read (GPA), to store */
+    size_t nattrs;
+    char *attr_strings;
+    int64_t interval;        /* > 0: the device's PeriodicInformInterval, learnt */
     bool take_next;
     /* out */
     bool found;
@@ -73,6 +78,15 @@ typedef struct tasks_state {
     bool has_cur;            /* a task's RPC is out: */
     int64_t cur_id;
     char cur_type[STORE_TYPE];
+    char *cur_params;        /* a set's parameters: stored once the CPE accepts them */
+    bool cur_keep;           /* keep the answer as the task's result (acs_task_keeps_result) */
+    /* The rediscovery's names and writable flags (a get_names with
+     * keep_result false), held until the get_params after it in this
+     * session: merged into its value rows, each parameter is written once,
+     * not twice. Written on their own at the end if none came. */
+    store_param_t *held;
+    char *held_strings;
+    size_t nheld;
     step_job_t *pending;     /* an answer taken, committed by the turn's step */
     task_event_t *ev;        /* the event in progress; the loop leaves it alone meanwhile */
 } tasks_state_t;
@@ -150,16 +164,29 @@ static int tasks_event_run(void *state, store_t *st)
     for (size_t i = 0; i < e->ndone; i++)
         (void)store_task_finish(st, e->done_ids[i], STORE_TASK_DONE, "{}", 0, NULL, now);
     if (e->discover[0]) {
-        /* Rediscover what the device has: one GetParameterValues of its root,
-         * queued like any task (visible in the API), run in this session. */
-        store_task_t task = { .created = now, .expires_at = e->ttl_s ? now + e->ttl_s : 0 };
-        char params[128];
-        snprintf(params, sizeof params, "{\"names\":[\"%s\"]}", e->discover);
-        str_copy(task.device_id, sizeof task.device_id, e->device);
-        str_copy(task.type, sizeof task.type, "get_params");
-        task.params = params;
-        if ((rc = store_task_add(st, &task)) < 0)
-            return rc;
+        /* Rediscover what the device has: its names with their writable
+         * flags (GetParameterNames of the whole tree), then the values (one
+         * GetParameterValues of its root), queued like any task (visible in
+         * the API), run in this session. Both answers go into the device's
+         * parameters, merged into one write per parameter (tasks_state's
+         * held names); the tasks' results only count them (keep_result
+         * false: a data model kept twice per device would double what a
+         * bootstrap writes). */
+        for (int i = 0; i < 2; i++) {
+            store_task_t task = { .created = now, .expires_at = e->ttl_s ? now + e->ttl_s : 0 };
+            char params[128];
+            if (i == 1)
+                snprintf(params, sizeof params, "{\"names\":[\"%s\"],\"keep_result\":false}",
+                         e->discover);
+            else
+                snprintf(params, sizeof params,
+                         "{\"path\":\"%s\",\"next_level\":false,\"keep_result\":false}", e->discover);
+            str_copy(task.device_id, sizeof task.device_id, e->device);
+            str_copy(task.type, sizeof task.type, i == 1 ? "get_params" : "get_names");
+            task.params = params;
+            if ((rc = store_task_add(st, &task)) < 0)
+                return rc;
+        }
     }
     bool any = false;
     rc = store_task_has_pending(st, e->device, &any);
@@ -211,6 +238,10 @@ static int step_run(store_t *st, void *ud)
     int64_t now = clock_real_s();
     if (j->nparams)
         (void)store_params_put(st, j->device, j->params, j->nparams, now);
+    if (j->nattrs)
+        (void)store_params_set_attributes(st, j->device, j->attrs, j->nattrs, now);
+    if (j->interval > 0)
+        (void)store_device_set_interval(st, j->device, j->interval);
     if (j->finish_id)
         (void)store_task_finish(st, j->finish_id, j->finish_status, j->result, j->fault_code,
                                 j->fault_string, now);
@@ -244,6 +275,9 @@ static void step_free(step_job_t *j)
     free(j->result);
     free(j->params);
     free(j->strings);
+    free(j->names_strings);
+    free(j->attrs);
+    free(j->attr_strings);
     store_task_clear(&j->next);
     free(j);
 }
@@ -322,6 +356,11 @@ static void send_task(acs_work_t *w, tasks_state_t *t, store_task_t *task)
         t->cur_id = task->id;
         str_copy(t->cur_type, sizeof t->cur_type, task->type);
         t->has_cur = true;
+        t->cur_keep = acs_task_keeps_result(task->params);
+        free(t->cur_params);
+        t->cur_params = NULL;
+        if (task->params && (!strcmp(task->type, "set_params") || !strcmp(task->type, "set_attributes")))
+            t->cur_params = strdup(task->params); /* NULL without memory: not stored, no harm */
     } else if (rc == -ECANCELED) {
         requeue(a, task->id); /* taken but never sent: back to the queue */
     } else {
@@ -360,6 +399,56 @@ static void step_done(int rc, void *ud)
     step_free(j);
 }
 
+/* What an answer leaves in the store beyond the task: the parameters read,
+ * the values and attributes the CPE accepted (SetParameterValuesResponse
+ * status 0 or 1: applied, or applied at the next boot), the attributes
+ * read, and the inform interval among the values. */
+static int answer_rows(tasks_state_t *t, const cwmp_msg_t *m, step_job_t *j)
+{
+    int rc = 0;
+    switch (m->type) {
+    case CWMP_GET_PARAMETER_VALUES_RESPONSE:
+        rc = acs_copy_params(m, true, &j->params, &j->strings, &j->nparams);
+        if (rc == 0 && t->held && (rc = acs_merge_names(&j->params, &j->nparams, t->held, t->nheld)) == 0) {
+            j->names_strings = t->held_strings;
+            free(t->held);
+            t->held = NULL;
+            t->held_strings = NULL;
+            t->nheld = 0;
+        }
+        break;
+    case CWMP_GET_PARAMETER_NAMES_RESPONSE:
+        rc = acs_copy_params(m, false, &j->params, &j->strings, &j->nparams);
+        if (rc == 0 && !t->cur_keep && !t->held) {
+            t->held = j->params;
+            t->held_strings = j->strings;
+            t->nheld = j->nparams;
+            j->params = NULL;
+            j->strings = NULL;
+            j->nparams = 0;
+        }
+        break;
+    case CWMP_SET_PARAMETER_VALUES_RESPONSE:
+        if (t->cur_params && (m->status == 0 || m->status == 1))
+            rc = acs_set_rows(t->cur_type, t->cur_params, &j->params, &j->strings, &j->nparams);
+        break;
+    case CWMP_SET_PARAMETER_ATTRIBUTES_RESPONSE:
+        if (t->cur_params)
+            rc = acs_set_attr_rows(t->cur_params, &j->attrs, &j->attr_strings, &j->nattrs);
+        break;
+    case CWMP_GET_PARAMETER_ATTRIBUTES_RESPONSE:
+        rc = acs_attr_rows(m, &j->attrs, &j->attr_strings, &j->nattrs);
+        break;
+    default:
+        break;
+    }
+    if (rc == -EINVAL) /* a stored task that no longer builds: nothing to keep */
+        rc = 0;
+    if (rc == 0 && j->nparams)
+        j->interval = acs_params_interval(j->params, j->nparams);
+    return rc;
+}
+
 static int tasks_answer(acs_work_t *w, void *state, const cwmp_msg_t *m, const char *why)
 {
     tasks_state_t *t = state;
@@ -390,13 +479,14 @@ static int tasks_answer(acs_work_t *w, void *state, const cwmp_msg_t *m, const c
         if (later) {
             j->finish_id = 0;
         } else {
-            j->result = acs_result_text(m);
             j->finish_status = STORE_TASK_DONE;
+            if (t->cur_keep) {
+                j->result = acs_result_text(m);
+            } else if (asprintf(&j->result, "{\"parameters_stored\":%zu}", m->n_params) < 0) {
+                j->result = NULL;
+            }
         }
-        if ((m->type == CWMP_GET_PARAMETER_VALUES_RESPONSE ||
-             m->type == CWMP_GET_PARAMETER_NAMES_RESPONSE) &&
-            acs_copy_params(m, m->type == CWMP_GET_PARAMETER_VALUES_RESPONSE, &j->params,
-                            &j->strings, &j->nparams) != 0) {
+        if (answer_rows(t, m, j) != 0) {
             step_free(j);
             return -ENOMEM;
         }
@@ -404,6 +494,8 @@ static int tasks_answer(acs_work_t *w, void *state, const cwmp_msg_t *m, const c
                  LF_S("rpc", cwmp_type_name(m->type)), LF_B("pending_transfer", later));
     }
     t->has_cur = false;
+    free(t->cur_params);
+    t->cur_params = NULL;
     t->pending = j;
     return 0;
 }
@@ -414,7 +506,7 @@ static void tasks_next(acs_work_t *w, void *state, bool may_send)
     step_job_t *j = t->pending;
     /* none while provisioning carries out one of ours (the queue's order) */
     bool take = may_send && t->hint > 0 && !acs_work_delegated(w);
-    if (j && !take && !j->finish_id && !j->nparams) { /* nothing to write after all */
+    if (j && !take && !j->finish_id && !j->nparams && !j->nattrs) { /* nothing to write after all */
         step_free(j);
         t->pending = j = NULL;
     }
@@ -447,6 +539,17 @@ static void tasks_end(acs_work_t *w, void *state, bool rpc_out)
         submit_detached(a, t->pending);
         t->pending = NULL;
     }
+    step_job_t *h = t->held ? calloc(1, sizeof *h) : NULL;
+    if (h) { /* names no get_params came to take */
+        str_copy(h->device, sizeof h->device, acs_work_device(w));
+        h->params = t->held;
+        h->strings = t->held_strings;
+        h->nparams = t->nheld;
+        submit_detached(a, h);
+    } else if (t->held) {
+        free(t->held);
+        free(t->held_strings);
+    }
     if (t->has_cur && rpc_out) {
         bool again = acs_task_requeue_safe(t->cur_type);
         if (again)
@@ -454,6 +557,7 @@ static void tasks_end(acs_work_t *w, void *state, bool rpc_out)
         log_info("cwmp_task_unanswered", LF_I("task", t->cur_id), LF_S("type", t->cur_type),
                  LF_B("requeued", again));
     }
+    free(t->cur_params);
     event_free(t->ev);
 }
 

@@ -313,3 +313,40 @@ int store_hook_offline_sweep(store_t *s, int64_t now, int64_t default_interval, 
     return s->be->hook_offline_sweep(s, now, default_interval, limit, fn, ud);
 }
 int store_hook_prune(store_t *s, int64_t before) { return s->be->hook_prune(s, before); }
+/* ---- history: notification attributes, the inform interval, faults ---------------- */
+
+int store_params_set_attributes(store_t *s, const char *device, const store_param_attr_t *a,
+                                size_t n, int64_t now)
+{
+    return s->be->params_set_attributes(s, device, a, n, now);
+}
+int store_device_set_interval(store_t *s, const char *device, int64_t secs)
+{
+    return s->be->device_set_interval(s, device, secs);
+}
+int store_fault_list(store_t *s, const store_fault_filter_t *f, int64_t *total, store_fault_fn fn,
+                     void *ud)
+{
+    return s->be->fault_list(s, f, total, fn, ud);
+}
+int store_task_fault_clear(store_t *s, int64_t task_id, int64_t now)
+{
+    return s->be->task_fault_clear(s, task_id, now);
+}
+int store_task_fault_retry(store_t *s, int64_t task_id, int64_t now, int64_t expires_at,
+                           store_task_t *out)
+{
+    return s->be->task_fault_retry(s, task_id, now, expires_at, out);
+}
+int store_preset_run_forget_fault(store_t *s, const char *device, const char *preset)
+{
+    return s->be->preset_run_forget_fault(s, device, preset);
+}
+int store_device_set_session_log(store_t *s, const char *device, bool all)
+{
+    return s->be->device_set_session_log(s, device, all);
+}
+int store_device_session_log_list(store_t *s, int (*fn)(const char *device, void *ud), void *ud)
+{
+    return s->be->device_session_log_list(s, fn, ud);
+}

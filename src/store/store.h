@@ -123,15 +123,29 @@ typedef struct store_param {
     const char *value;   /* NULL: name only (GetParameterNames), value kept */
     const char *type;    /* NULL: kept / "" */
     int writable;        /* -1: unknown, kept */
-    int64_t updated;
+    int64_t updated;     /* when last written or read back */
+    /* Who set the value: STORE_SET_BY_ACS for what the CPE accepted from the
+     * ACS (a set_params, a provision); NULL or "cpe": the CPE reported it.
+     * A value reported again unchanged keeps its setter and set_at. */
+    const char *set_by;
+    /* read side only (store_params_list, store_param_history): */
+    int64_t set_at;      /* when the value became what it is (history: that old value) */
+    int notification;    /* -1: unknown; 0 off, 1 passive, 2 active (and 3-6) */
+    const char *access_list; /* NULL: unknown; comma-separated ("Subscriber") */
 } store_param_t;
 
-/* Upsert; a changed value moves the old one into the bounded history. */
+#define STORE_SET_BY_ACS "acs"
+#define STORE_SET_BY_CPE "cpe"
+
+/* Upsert; a changed value moves the old one (its setter, when it was set)
+ * into the bounded history (store_opts_t.param_history values per
+ * parameter). */
 int store_params_put(store_t *s, const char *device, const store_param_t *p, size_t n, int64_t now);
 typedef int (*store_param_fn)(const store_param_t *p, void *ud);
 int store_params_list(store_t *s, const char *device, const char *prefix, store_param_fn fn,
                       void *ud);
-/* Old values of one parameter, newest first (value, updated). */
+/* Old values of one parameter, newest first (value, set_by, and when it
+ * was set in set_at and updated). */
 int store_param_history(store_t *s, const char *device, const char *name, store_param_fn fn,
                         void *ud);
 
@@ -216,6 +230,10 @@ typedef struct store_session {
     char events[256];
     int rpcs;
     char outcome[64];
+    /* the ACS's RPCs in order, comma-separated, each "Name" or
+     * "Name:FAULTCODE" when the CPE answered with a fault; a cut list ends
+     * with ",..." */
+    char rpc_list[512];
     const char *log;   /* capped message log (read side) */
 } store_session_t;
 
@@ -400,5 +418,63 @@ int store_hook_offline_sweep(store_t *s, int64_t now, int64_t default_interval, 
                              store_device_fn fn, void *ud);
 /* Delivered and failed rows last updated before `before` go. Returns how many. */
 int store_hook_prune(store_t *s, int64_t before);
+/* ---- history: notification attributes, the inform interval, faults ------------------- */
+
+/* What SetParameterAttributes changed (or GetParameterAttributes read). A
+ * name ending with '.' is a partial path: every stored parameter below it
+ * takes the change (no row is made for the object itself); a full name
+ * is made if unknown. */
+typedef struct store_param_attr {
+    const char *name;
+    int notification;        /* -1: unchanged */
+    const char *access_list; /* NULL: unchanged; comma-separated */
+} store_param_attr_t;
+int store_params_set_attributes(store_t *s, const char *device, const store_param_attr_t *a,
+                                size_t n, int64_t now);
+/* The device's periodic inform interval, learnt from a parameter (secs > 0). */
+int store_device_set_interval(store_t *s, const char *device, int64_t secs);
+
+/* An open fault: a failed task nobody cleared, or a preset faulted on a
+ * device (its preset_runs record, status fault). */
+typedef enum store_fault_kind { STORE_FAULT_TASK = 1, STORE_FAULT_PRESET = 2 } store_fault_kind_t;
+typedef struct store_fault {
+    store_fault_kind_t kind;
+    char device_id[STORE_ID_MAX];
+    int64_t task_id;           /* kind task */
+    char task_type[STORE_TYPE];
+    char preset[STORE_NAME];   /* kind preset */
+    int code;
+    char message[256];
+    int64_t at;                /* when it faulted (last) */
+    int tries;                 /* preset: failed tries in a row; task: attempts */
+    int64_t next_retry;        /* preset: when it is retried by itself (0: not) */
+} store_fault_t;
+typedef struct store_fault_filter {
+    const char *device;        /* NULL: any */
+    int code;                  /* 0: any */
+    int kind;                  /* 0: both */
+    int64_t limit, offset;     /* limit <= 0: 100 */
+} store_fault_filter_t;
+typedef int (*store_fault_fn)(const store_fault_t *f, void *ud); /* non-zero stops */
+/* Newest first (then by device, task id, preset: a stable order); *total
+ * (may be NULL) gets the number matching without limit/offset. */
+int store_fault_list(store_t *s, const store_fault_filter_t *f, int64_t *total, store_fault_fn fn,
+                     void *ud);
+/* A failed task's fault is cleared (no longer open). -ENOENT: no such
+ * task; -ESTALE: not a failed task, or cleared already. */
+int store_task_fault_clear(store_t *s, int64_t task_id, int64_t now);
+/* Clear it and queue the same task again (pending, expires_at); *out (its
+ * params owned, store_task_clear) is the new task. Errors as above. */
+int store_task_fault_retry(store_t *s, int64_t task_id, int64_t now, int64_t expires_at,
+                           store_task_t *out);
+/* A preset's fault on a device is forgotten: the record goes, so the preset
+ * runs again when its events next match. -ENOENT: no record; -ESTALE: not
+ * a fault. (Retrying it at the next session: store_preset_run_clear_fault.) */
+int store_preset_run_forget_fault(store_t *s, const char *device, const char *preset);
+/* Keep every session's log for this device (all), or as the ACS's
+ * --session-log says (false). -ENOENT: no such device. */
+int store_device_set_session_log(store_t *s, const char *device, bool all);
+/* The devices whose sessions are all logged (fn non-zero stops). */
+int store_device_session_log_list(store_t *s, int (*fn)(const char *device, void *ud), void *ud);
 
 #endif

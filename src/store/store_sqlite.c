@@ -122,6 +122,32 @@ static const char *const migrations[] = {
     "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt) WHERE status = 0;"
     "CREATE INDEX webhook_deliveries_status ON webhook_deliveries(status, id);"
     "CREATE TABLE webhook_offline (device_id TEXT PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 9 (history): who set a value (cpe/acs) and when, kept in the history
+     * too; notification attributes per parameter; the RPCs of a session;
+     * failed tasks an operator cleared; open faults found without a scan
+     * (store_sqlite_history.c) */
+    "ALTER TABLE params ADD COLUMN set_by TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE params ADD COLUMN set_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE params ADD COLUMN notification INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE params ADD COLUMN access_list TEXT;"
+    "ALTER TABLE param_history ADD COLUMN set_by TEXT NOT NULL DEFAULT '';"
+    "DROP TRIGGER params_keep_history;"
+    /* rows from before have set_at 0: when they were last written stands in */
+    "CREATE TRIGGER params_keep_history AFTER UPDATE OF value ON params"
+    "  WHEN old.value IS NOT NULL AND old.value IS NOT new.value BEGIN"
+    "  INSERT INTO param_history(device, name, value, updated, set_by)"
+    "    VALUES (old.device, old.name, old.value,"
+    "            CASE WHEN old.set_at > 0 THEN old.set_at ELSE old.updated END, old.set_by);"
+    "  DELETE FROM param_history WHERE device = old.device AND name = old.name AND id <="
+    "    (SELECT id FROM param_history WHERE device = old.device AND name = old.name"
+    "     ORDER BY id DESC LIMIT 1 OFFSET (SELECT v FROM settings WHERE k = 'param_history'));"
+    "  END;"
+    "ALTER TABLE sessions ADD COLUMN rpc_list TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tasks ADD COLUMN fault_cleared INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX tasks_open_faults ON tasks(done_at) WHERE status = 3 AND fault_cleared = 0;"
+    "CREATE INDEX preset_runs_faults ON preset_runs(updated) WHERE status = 2;"
+    "ALTER TABLE devices ADD COLUMN session_log INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX devices_session_log ON devices(id) WHERE session_log = 1;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -148,12 +174,14 @@ static const char *const queries[Q_COUNT] = {
                   " periodic_interval, last_events FROM devices WHERE id = ?1",
     [Q_PARAMS_FORGET] = "DELETE FROM params WHERE device = (SELECT rid FROM devices WHERE id = ?1)",
     [Q_DEV_RID] = "SELECT rid FROM devices WHERE id = ?1",
-    [Q_PARAM_PUT] = "INSERT INTO params (device, name, value, type, writable, updated)"
-                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(device, name) DO UPDATE SET"
+    /* set_by/set_at: who made the value what it is, and when; a value
+     * reported again unchanged keeps them (SET reads the old row) */
+    [Q_PARAM_PUT] = "INSERT INTO params (device, name, value, type, writable, updated, set_by, set_at)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6) ON CONFLICT(device, name) DO UPDATE SET"
                     " value=excluded.value,"
                     " type=CASE WHEN excluded.type<>'' THEN excluded.type ELSE type END,"
                     " writable=CASE WHEN excluded.writable>=0 THEN excluded.writable ELSE writable END,"
-                    " updated=excluded.updated",
+                    " updated=excluded.updated," PARAM_SET_BY,
     [Q_PARAM_PUT_NAME] = "INSERT INTO params (device, name, value, writable, updated)"
                          " VALUES (?1, ?2, NULL, ?3, ?4) ON CONFLICT(device, name) DO UPDATE SET"
                          " writable=CASE WHEN excluded.writable>=0 THEN excluded.writable ELSE writable END",
@@ -165,8 +193,8 @@ static const char *const queries[Q_COUNT] = {
                     " WHERE id = ?1 AND status = 0",
     [Q_TASK_FINISH] = "UPDATE tasks SET status = ?2, result = ?3, fault_code = ?4, fault_string = ?5,"
                       " done_at = ?6, updated = ?6 WHERE id = ?1 AND status IN (0, 1)",
-    [Q_SESSION_ADD] = "INSERT INTO sessions (device_id, started, duration_ms, events, rpcs, outcome, log)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_SESSION_ADD] = "INSERT INTO sessions (device_id, started, duration_ms, events, rpcs, outcome, log,"
+                      " rpc_list) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [Q_SESSION_TRIM] = "DELETE FROM sessions WHERE device_id = ?1 AND id <= (SELECT id FROM sessions"
                        " WHERE device_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
     [Q_TASK_PENDING] = "SELECT " TASK_COLS " FROM tasks"
@@ -179,9 +207,9 @@ static const char *const queries[Q_COUNT] = {
                   " fault_line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [Q_RUN_LIST] = "SELECT " RUN_COLS " FROM preset_runs WHERE device_id = ?1 ORDER BY preset",
     /* a prefix range on the primary key: name >= prefix AND name < prefix+0xFF */
-    [Q_PARAMS_LIST] = "SELECT name, value, type, writable, updated FROM params"
+    [Q_PARAMS_LIST] = "SELECT " PARAM_COLS " FROM params"
                       " WHERE device = (SELECT rid FROM devices WHERE id = ?1) ORDER BY name",
-    [Q_PARAMS_LIST_PREFIX] = "SELECT name, value, type, writable, updated FROM params"
+    [Q_PARAMS_LIST_PREFIX] = "SELECT " PARAM_COLS " FROM params"
                              " WHERE device = (SELECT rid FROM devices WHERE id = ?1)"
                              " AND name >= ?2 AND name < ?3 ORDER BY name",
     [Q_TX_BEGIN] = "BEGIN IMMEDIATE",
@@ -200,23 +228,27 @@ int sq_err(sq_t *q, const char *what)
 
 static char *put_many_sql(void)
 {
-    static char sql[4096];
+    static char sql[8192];
     if (sql[0])
         return sql;
     size_t n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO params (device, name, value, type,"
-                                                 " writable, updated) VALUES ");
+                                                 " writable, updated, set_by, set_at) VALUES ");
     for (int i = 0; i < PUT_MANY; i++)
-        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(?1,?%d,?%d,?%d,-1,?2)", i ? "," : "",
-                              3 * i + 3, 3 * i + 4, 3 * i + 5);
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s(?1,?%d,?%d,?%d,?%d,?2,'cpe',?2)", i ? "," : "",
+                              4 * i + 3, 4 * i + 4, 4 * i + 5, 4 * i + 6);
     snprintf(sql + n, sizeof sql - n, " ON CONFLICT(device, name) DO UPDATE SET value=excluded.value,"
                                       " type=CASE WHEN excluded.type<>'' THEN excluded.type ELSE type END,"
-                                      " updated=excluded.updated");
+                                      " writable=CASE WHEN excluded.writable>=0 THEN excluded.writable"
+                                      " ELSE writable END,"
+                                      " updated=excluded.updated," PARAM_SET_BY);
     return sql;
 }
 
 sqlite3_stmt *sq_stmt(sq_t *q, int i)
 {
-    const char *sql = i == Q_PARAM_PUT_MANY ? put_many_sql() : queries[i];
+    const char *sql = i == Q_PARAM_PUT_MANY         ? put_many_sql()
+                      : i == Q_PARAM_PUT_NAMES_MANY ? sq_put_names_sql()
+                                                    : queries[i];
     if (!q->st[i] && sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                         &q->st[i], NULL) != SQLITE_OK) {
         sq_err(q, "prepare");
@@ -677,24 +709,34 @@ static int sq_params_put(store_t *s, const char *dev, const store_param_t *p, si
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? -ENOENT : sq_err(q, "params_put");
     size_t i = 0;
-    /* Runs of PUT_MANY plain values (no writability to merge) go together.
-     * A name twice in one run would make the statement fail: such runs fall
-     * back to single rows below. */
+    /* Runs of PUT_MANY values the CPE reported (with or without their
+     * writability), or of names with their writability (GetParameterNames),
+     * go together. A name twice in one run would make the statement fail:
+     * such runs fall back to single rows below. */
     while (n - i >= PUT_MANY) {
-        bool ok = true;
-        for (size_t k = i; k < i + PUT_MANY && ok; k++)
-            ok = p[k].value && p[k].writable < 0;
-        if (!ok)
+        bool vals = true, names = true;
+        for (size_t k = i; k < i + PUT_MANY && (vals || names); k++) {
+            vals = vals && p[k].value && !sq_set_by_acs(&p[k]);
+            names = names && !p[k].value && p[k].writable >= 0;
+        }
+        if (!vals && !names)
             break;
-        st = sq_stmt(q, Q_PARAM_PUT_MANY);
+        st = sq_stmt(q, vals ? Q_PARAM_PUT_MANY : Q_PARAM_PUT_NAMES_MANY);
         if (!st)
             return -EIO;
         sqlite3_bind_int64(st, 1, rid);
         sqlite3_bind_int64(st, 2, now);
         for (int k = 0; k < PUT_MANY; k++) {
-            sq_bind_text(st, 3 * k + 3, p[i + (size_t)k].name);
-            sq_bind_text(st, 3 * k + 4, p[i + (size_t)k].value);
-            sq_bind_text(st, 3 * k + 5, p[i + (size_t)k].type);
+            const store_param_t *r = &p[i + (size_t)k];
+            if (names) {
+                sq_bind_text(st, 2 * k + 3, r->name);
+                sqlite3_bind_int(st, 2 * k + 4, r->writable);
+                continue;
+            }
+            sq_bind_text(st, 4 * k + 3, r->name);
+            sq_bind_text(st, 4 * k + 4, r->value);
+            sq_bind_text(st, 4 * k + 5, r->type);
+            sqlite3_bind_int(st, 4 * k + 6, r->writable);
         }
         rc = sqlite3_step(st);
         sqlite3_reset(st);
@@ -713,6 +755,7 @@ static int sq_params_put(store_t *s, const char *dev, const store_param_t *p, si
             sq_bind_text(st, 4, p[i].type);
             sqlite3_bind_int(st, 5, p[i].writable);
             sqlite3_bind_int64(st, 6, now);
+            sq_bind_text(st, 7, sq_set_by_acs(&p[i]) ? STORE_SET_BY_ACS : STORE_SET_BY_CPE);
         } else {
             sqlite3_bind_int(st, 3, p[i].writable);
             sqlite3_bind_int64(st, 4, now);
@@ -740,13 +783,8 @@ static int sq_params_list(store_t *s, const char *dev, const char *prefix, store
     }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_param_t p = {
-            .name = (const char *)sqlite3_column_text(st, 0),
-            .value = (const char *)sqlite3_column_text(st, 1),
-            .type = (const char *)sqlite3_column_text(st, 2),
-            .writable = sqlite3_column_int(st, 3),
-            .updated = sqlite3_column_int64(st, 4),
-        };
+        store_param_t p;
+        sq_param_row(st, &p);
         if (fn(&p, ud) != 0) {
             rc = SQLITE_DONE;
             break;
@@ -754,30 +792,6 @@ static int sq_params_list(store_t *s, const char *dev, const char *prefix, store
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : sq_err(q, "params_list");
-}
-
-static int sq_param_history(store_t *s, const char *dev, const char *name, store_param_fn fn, void *ud)
-{
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = sq_prepare(q, "SELECT name, value, updated FROM param_history WHERE device ="
-                                  " (SELECT rid FROM devices WHERE id = ?1) AND name = ?2 ORDER BY id DESC");
-    if (!st)
-        return -EIO;
-    sq_bind_text(st, 1, dev);
-    sq_bind_text(st, 2, name);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_param_t p = { .name = (const char *)sqlite3_column_text(st, 0),
-                            .value = (const char *)sqlite3_column_text(st, 1),
-                            .writable = -1,
-                            .updated = sqlite3_column_int64(st, 2) };
-        if (fn(&p, ud) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : sq_err(q, "param_history");
 }
 
 const store_backend_t store_sqlite_backend = {
@@ -840,4 +854,12 @@ const store_backend_t store_sqlite_backend = {
     .hook_release_leases = sq_hook_release_leases,
     .hook_offline_sweep = sq_hook_offline_sweep,
     .hook_prune = sq_hook_prune,
+    .params_set_attributes = sq_params_set_attributes,
+    .device_set_interval = sq_device_set_interval,
+    .fault_list = sq_fault_list,
+    .task_fault_clear = sq_task_fault_clear,
+    .task_fault_retry = sq_task_fault_retry,
+    .preset_run_forget_fault = sq_preset_run_forget_fault,
+    .device_set_session_log = sq_device_set_session_log,
+    .device_session_log_list = sq_device_session_log_list,
 };

@@ -35,6 +35,7 @@ enum {
     Q_RUN_LIST,
     Q_PARAMS_LIST,
     Q_PARAMS_LIST_PREFIX,
+    Q_PARAM_PUT_NAMES_MANY, /* history: GetParameterNames rows, PUT_MANY at once */
     Q_TX_BEGIN, /* transaction control, in exec_tx order */
     Q_TX_COMMIT,
     Q_TX_ROLLBACK,
@@ -63,6 +64,12 @@ typedef struct sq {
 #define RUN_COLS \
     "device_id, preset, status, fault_code, fault_message, tries, next_retry, last_event, updated," \
     " fault_provision, fault_line"
+/* a parameter row as store_params_list reads it (sq_param_row) */
+#define PARAM_COLS "name, value, type, writable, updated, set_by, set_at, notification, access_list"
+/* the upsert's setter: kept while the value stays the same */
+#define PARAM_SET_BY \
+    " set_by=CASE WHEN value IS excluded.value THEN set_by ELSE excluded.set_by END," \
+    " set_at=CASE WHEN value IS excluded.value THEN set_at ELSE excluded.set_at END"
 #define DEV_COLS \
     "id, manufacturer, oui, product_class, serial, software_version, hardware_version, ip," \
     " cr_url, cr_user, cr_pass, tags, first_seen, last_inform, periodic_interval, last_events"
@@ -99,6 +106,24 @@ int sq_task_expire(store_t *s, int64_t now);
 int sq_task_devices_pending(store_t *s, int64_t limit, int (*fn)(const char *, void *), void *ud);
 int sq_session_add(store_t *s, store_session_t *ss, const char *log, size_t loglen);
 int sq_session_list(store_t *s, const char *dev, int64_t limit, store_session_fn fn, void *ud);
+
+/* store_sqlite_history.c */
+bool sq_set_by_acs(const store_param_t *p);
+/* PUT_MANY names with their writability, in one statement (?1 device, ?2 now) */
+const char *sq_put_names_sql(void);
+void sq_param_row(sqlite3_stmt *st, store_param_t *p); /* PARAM_COLS */
+int sq_param_history(store_t *s, const char *dev, const char *name, store_param_fn fn, void *ud);
+int sq_params_set_attributes(store_t *s, const char *dev, const store_param_attr_t *a, size_t n,
+                             int64_t now);
+int sq_device_set_interval(store_t *s, const char *dev, int64_t secs);
+int sq_fault_list(store_t *s, const store_fault_filter_t *f, int64_t *total, store_fault_fn fn,
+                  void *ud);
+int sq_task_fault_clear(store_t *s, int64_t task_id, int64_t now);
+int sq_task_fault_retry(store_t *s, int64_t task_id, int64_t now, int64_t expires_at,
+                        store_task_t *out);
+int sq_preset_run_forget_fault(store_t *s, const char *device, const char *preset);
+int sq_device_set_session_log(store_t *s, const char *dev, bool all);
+int sq_device_session_log_list(store_t *s, int (*fn)(const char *, void *), void *ud);
 
 /* store_sqlite_prov.c */
 int sq_preset_put(store_t *s, const char *name, const char *body, bool create_only, int64_t now);

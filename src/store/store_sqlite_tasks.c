@@ -278,6 +278,7 @@ int sq_session_add(store_t *s, store_session_t *ss, const char *log, size_t logl
     } else {
         sqlite3_bind_null(st, 7);
     }
+    sq_bind_text(st, 8, ss->rpc_list);
     if (sq_step_done(q, st, "session_add") < 0)
         return -EIO;
     ss->id = sqlite3_last_insert_rowid(q->db);
@@ -293,7 +294,7 @@ int sq_session_list(store_t *s, const char *dev, int64_t limit, store_session_fn
 {
     sq_t *q = SQ(s);
     sqlite3_stmt *st = sq_prepare(q, "SELECT id, device_id, started, duration_ms, events, rpcs, outcome,"
-                                  " log FROM sessions WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2");
+                                  " log, rpc_list FROM sessions WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2");
     if (!st)
         return -EIO;
     sq_bind_text(st, 1, dev);
@@ -308,6 +309,7 @@ int sq_session_list(store_t *s, const char *dev, int64_t limit, store_session_fn
         ss.rpcs = sqlite3_column_int(st, 5);
         sq_col_copy(st, 6, ss.outcome, sizeof ss.outcome);
         ss.log = (const char *)sqlite3_column_text(st, 7);
+        sq_col_copy(st, 8, ss.rpc_list, sizeof ss.rpc_list);
         if (fn(&ss, ud) != 0) {
             rc = SQLITE_DONE;
             break;

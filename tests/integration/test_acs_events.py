@@ -89,10 +89,13 @@ def test_value_change_and_bootstrap(outpost, tmp_path):
     cpe.inform("EV2", events=[("0 BOOTSTRAP", "")], params=[(NAME, "third", "xsd:string")])
     assert "InternetGatewayDevice.X_Old" not in stored() and stored()[NAME] == "third"
     r = cpe.post()
-    assert r.rpc == "GetParameterValues" and r.findall("string") == ["InternetGatewayDevice."]
+    assert r.rpc == "GetParameterNames" and r.find("ParameterPath") == "InternetGatewayDevice."
     tasks = api.get(f"/api/devices/{dev}/tasks").json()
-    assert [(t["type"], t["status"]) for t in tasks] == [("get_params", "sent")]
-    assert tasks[0]["parameters"] == {"names": ["InternetGatewayDevice."]}
+    # newest first: the values are read after the names and their writable flags
+    assert [(t["type"], t["status"]) for t in tasks] == [("get_params", "pending"), ("get_names", "sent")]
+    assert tasks[0]["parameters"] == {"names": ["InternetGatewayDevice."], "keep_result": False}
+    assert tasks[1]["parameters"] == {"path": "InternetGatewayDevice.", "next_level": False,
+                                      "keep_result": False}
 
 
 def test_long_multibyte_text_from_a_cpe(outpost, tmp_path):

@@ -52,8 +52,14 @@ def test_bootstrap_then_periodic(outpost, tmp_path, ns):
     assert r.id == "inform-1"                            # cwmp:ID echoed
     assert r.find("MaxEnvelopes") == "1"
     assert "acs_session=" in r.headers["set-cookie"]
-    # BOOTSTRAP: stored parameters are forgotten and the data model read again.
+    # BOOTSTRAP: stored parameters are forgotten and the data model read again:
+    # the names with their writable flags, then the values
     r = cpe.post()
+    assert r.rpc == "GetParameterNames" and r.find("ParameterPath") == "InternetGatewayDevice."
+    r = cpe.answer(r, '<cwmp:GetParameterNamesResponse><ParameterList soapenc:arrayType='
+                      '"cwmp:ParameterInfoStruct[1]"><ParameterInfoStruct><Name>'
+                      'InternetGatewayDevice.DeviceInfo.UpTime</Name><Writable>0</Writable>'
+                      '</ParameterInfoStruct></ParameterList></cwmp:GetParameterNamesResponse>')
     assert r.rpc == "GetParameterValues" and r.findall("string") == ["InternetGatewayDevice."]
     r = cpe.answer(r, '<cwmp:GetParameterValuesResponse><ParameterList soapenc:arrayType='
                       '"cwmp:ParameterValueStruct[1]"><ParameterValueStruct><Name>'
@@ -217,6 +223,7 @@ def test_digest_authentication(outpost, tmp_path):
     # The same cap holds for a chunked body, counted as it is decoded: a 3 MiB
     # first message in 64 KiB chunks is refused with 413 and never stored.
     good.new_connection()
+    seen = len(d.lines)
     def chunks():
         for _ in range(48):
             yield b" " * 65536
@@ -228,7 +235,7 @@ def test_digest_authentication(outpost, tmp_path):
         assert resp.status == 413 and b"first message is at most 1 MiB" in resp.read()
     except (BrokenPipeError, ConnectionResetError):
         pass
-    d.wait_for(r"http_body_too_large .*cap=1048576")
+    d.wait_for(r"http_body_too_large .*cap=1048576", start=seen)
     assert len([l for l in d.lines if "http_body_too_large" in l]) == 2
 
 

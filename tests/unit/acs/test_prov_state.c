@@ -72,11 +72,11 @@ static void test_state_load(void **state)
     prov_state_t *st;
     assert_int_equal(prov_state_new(NULL, &st), 0);
     store_param_t ps[] = {
-        { "Device.DeviceInfo.SoftwareVersion", "1.0", "xsd:string", 0, 500 },
-        { "Device.WiFi.SSID.1.SSID", "one", "xsd:string", 1, 0 },
-        { "Device.WiFi.SSID.1.", NULL, NULL, 1, 600 },
-        { "Device.Future", "x", NULL, -1, 5000 }, /* a clock ahead of the session */
-        { "bad name", "x", NULL, -1, 1 },
+        { "Device.DeviceInfo.SoftwareVersion", "1.0", "xsd:string", 0, 500, NULL, 0, -1, NULL },
+        { "Device.WiFi.SSID.1.SSID", "one", "xsd:string", 1, 0, NULL, 0, -1, NULL },
+        { "Device.WiFi.SSID.1.", NULL, NULL, 1, 600, NULL, 0, -1, NULL },
+        { "Device.Future", "x", NULL, -1, 5000, NULL, 0, -1, NULL }, /* a clock ahead of the session */
+        { "bad name", "x", NULL, -1, 1, NULL, 0, -1, NULL },
     };
     assert_int_equal(prov_state_load(st, ps, 5, NOW), 0);
     prov_node_info_t n;

@@ -16,7 +16,7 @@
 
 static char dbpath[64];
 /* The schema after every migration (store_sqlite.c's migrations[]). */
-enum { SCHEMA_NOW = 8 };
+enum { SCHEMA_NOW = 9 };
 
 static int setup(void **state)
 {
@@ -150,20 +150,20 @@ static void test_params(void **state)
     store_device_t a = dev("P1", 1000, 300, "");
     assert_int_equal(store_device_inform(s, &a, true), 0);
     store_param_t p[] = {
-        { "Device.DeviceInfo.SoftwareVersion", "1.0", "xsd:string", 0, 0 },
-        { "Device.DeviceInfo.UpTime", "5", "xsd:unsignedInt", 0, 0 },
-        { "Device.ManagementServer.URL", "http://acs", "xsd:string", 1, 0 },
-        { "Device.DeviceInfo_X", "x", NULL, -1, 0 }, /* not under the prefix */
+        { "Device.DeviceInfo.SoftwareVersion", "1.0", "xsd:string", 0, 0, NULL, 0, -1, NULL },
+        { "Device.DeviceInfo.UpTime", "5", "xsd:unsignedInt", 0, 0, NULL, 0, -1, NULL },
+        { "Device.ManagementServer.URL", "http://acs", "xsd:string", 1, 0, NULL, 0, -1, NULL },
+        { "Device.DeviceInfo_X", "x", NULL, -1, 0, NULL, 0, -1, NULL }, /* not under the prefix */
     };
     assert_int_equal(store_params_put(s, a.id, p, 4, 1000), 0);
     for (int i = 0; i < 8; i++) {
         char v[16];
         snprintf(v, sizeof v, "%d", 6 + i);
-        store_param_t up = { "Device.DeviceInfo.UpTime", v, NULL, -1, 0 };
+        store_param_t up = { "Device.DeviceInfo.UpTime", v, NULL, -1, 0, NULL, 0, -1, NULL };
         assert_int_equal(store_params_put(s, a.id, &up, 1, 1001 + i), 0);
     }
     /* GetParameterNames result: keeps the value, learns writability. */
-    store_param_t name_only = { "Device.ManagementServer.URL", NULL, NULL, 0, 0 };
+    store_param_t name_only = { "Device.ManagementServer.URL", NULL, NULL, 0, 0, NULL, 0, -1, NULL };
     assert_int_equal(store_params_put(s, a.id, &name_only, 1, 1100), 0);
 
     plist_t l = { 0 };
@@ -187,7 +187,7 @@ static void test_params(void **state)
     for (int i = 0; i < 70; i++) {
         snprintf(names[i], sizeof names[i], "Device.Hosts.Host.%d.Name", i == 5 ? 4 : i);
         snprintf(vals[i], sizeof vals[i], "v%d", i);
-        many[i] = (store_param_t){ names[i], vals[i], "xsd:string", -1, 0 };
+        many[i] = (store_param_t){ names[i], vals[i], "xsd:string", -1, 0, NULL, 0, -1, NULL };
     }
     assert_int_equal(store_params_put(s, a.id, many, 70, 2000), 0);
     vals[0][0] = 'w';
@@ -397,6 +397,17 @@ static void test_schema_mismatch_refused_at_open(void **state)
     assert_int_equal(store_open(path, NULL, &s), -EIO);
 }
 
+/* What migration 9 (history) added, taken out again: the older versions
+ * below are made from a new database. */
+#define UNDO_V9 \
+    "DROP TRIGGER params_keep_history; DROP INDEX tasks_open_faults;" \
+    "ALTER TABLE params DROP COLUMN set_by; ALTER TABLE params DROP COLUMN set_at;" \
+    "ALTER TABLE params DROP COLUMN notification; ALTER TABLE params DROP COLUMN access_list;" \
+    "ALTER TABLE param_history DROP COLUMN set_by; ALTER TABLE sessions DROP COLUMN rpc_list;" \
+    "ALTER TABLE tasks DROP COLUMN fault_cleared; DROP INDEX devices_session_log;" \
+    "ALTER TABLE devices DROP COLUMN session_log;" \
+    "CREATE TRIGGER params_keep_history AFTER UPDATE OF value ON params BEGIN SELECT 1; END;"
+
 /* A version-2 database: the connection request's outcome was one text; it
  * becomes status and reason (time: the task's last update). */
 static void test_migrate_v2_wakeup_text(void **state)
@@ -408,7 +419,7 @@ static void test_migrate_v2_wakeup_text(void **state)
     store_close(s);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
+    assert_int_equal(sqlite3_exec(db, UNDO_V9
         "ALTER TABLE tasks DROP COLUMN cr_status; ALTER TABLE tasks DROP COLUMN cr_reason;"
         "ALTER TABLE tasks DROP COLUMN cr_at;"
         "ALTER TABLE tasks ADD COLUMN wakeup TEXT NOT NULL DEFAULT '';"
@@ -691,7 +702,7 @@ static void test_migrate_v4(void **state)
     store_close(s);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
+    assert_int_equal(sqlite3_exec(db, UNDO_V9
         "DROP TABLE presets; DROP TABLE provisions; DROP TABLE virtual_parameters;"
         "DROP TABLE preset_runs;"
         "DROP TABLE api_keys; DELETE FROM settings WHERE k = 'keys_version';" /* 7: keys */
