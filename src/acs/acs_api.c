@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "acs/acs_api_prov.h"
+#include "acs/acs_files.h"
 #include "acs/acs_internal.h"
 #include "acs/acs_tasks.h"
 #include "acs/acs_work.h"
@@ -672,6 +673,8 @@ int acs_api_start(acs_t *a, const char *listen)
     int rc = api_register(a, r);
     if (!rc)
         rc = acs_prov_api_register(a, r);
+    if (!rc)
+        rc = acs_files_api_register(a, r);
     acs_dash_register(a, r);
     if (rc)
         return rc;

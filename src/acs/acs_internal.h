@@ -102,6 +102,9 @@ typedef struct acs_opts {
     int64_t max_per_addr;      /* CWMP connections per client address; 0: no cap */
     char *presets;             /* JSON list: the config file's presets (acs_api_prov.c) */
     cfg_list_t ext;            /* external calls for ext() (acs_prov_ext.c) */
+    /* the file store (acs_files.c) */
+    uint64_t max_file_size;    /* a stored file's bytes at most (API PUTs, CPE uploads) */
+    char *cwmp_url;            /* the CWMP listener's URL as CPEs reach it (file URLs) */
 } acs_opts_t;
 
 /* What /metrics counts beyond the plain counters (acs_admin.c). */
@@ -188,6 +191,7 @@ typedef struct acs {
     acs_metrics_t m;           /* the labelled series of /metrics (acs_admin.c) */
     acs_fleet_t fleet;         /* the last store snapshot of the fleet (acs_admin.c) */
     uv_timer_t *fleet_timer;   /* heap: freed in its close callback */
+    struct acs_files *files;   /* the file store (acs_files.c) */
 } acs_t;
 
 /* ---- acs_cwmp.c ---- */

@@ -60,6 +60,11 @@ typedef struct store_backend {
     int (*preset_run_list)(store_t *s, const char *device, store_preset_run_fn fn, void *ud);
     int (*preset_run_clear_fault)(store_t *s, const char *device, const char *preset, int64_t now);
     int (*preset_run_owed)(store_t *s, store_preset_run_fn fn, void *ud);
+    /* files (store_sqlite_files.c) */
+    int (*file_put)(store_t *s, const store_file_t *f);
+    int (*file_get)(store_t *s, const char *name, store_file_t *out);
+    int (*file_list)(store_t *s, store_file_fn fn, void *ud);
+    int (*file_delete)(store_t *s, const char *name);
 } store_backend_t;
 
 struct store {

@@ -101,6 +101,14 @@ static const char *const migrations[] = {
     "ALTER TABLE preset_runs ADD COLUMN fault_line INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX preset_runs_owed ON preset_runs(device_id)"
     "  WHERE status = 3 OR (status = 2 AND next_retry > 0);",
+    /* 7 (files): the file store's metadata (store_sqlite_files.c); the bytes
+     * are files in the data directory */
+    "CREATE TABLE files ("
+    "  name TEXT PRIMARY KEY, file_type TEXT NOT NULL, oui TEXT NOT NULL DEFAULT '',"
+    "  product_class TEXT NOT NULL DEFAULT '', version TEXT NOT NULL DEFAULT '',"
+    "  size INTEGER NOT NULL, sha256 TEXT NOT NULL, username TEXT NOT NULL DEFAULT '',"
+    "  password TEXT NOT NULL DEFAULT '', task_id INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -797,4 +805,8 @@ const store_backend_t store_sqlite_backend = {
     .preset_run_list = sq_preset_run_list,
     .preset_run_clear_fault = sq_preset_run_clear_fault,
     .preset_run_owed = sq_preset_run_owed,
+    .file_put = sq_file_put,
+    .file_get = sq_file_get,
+    .file_list = sq_file_list,
+    .file_delete = sq_file_delete,
 };

@@ -114,4 +114,10 @@ int sq_preset_run_list(store_t *s, const char *device, store_preset_run_fn fn, v
 int sq_preset_run_clear_fault(store_t *s, const char *device, const char *preset, int64_t now);
 int sq_preset_run_owed(store_t *s, store_preset_run_fn fn, void *ud);
 
+/* store_sqlite_files.c */
+int sq_file_put(store_t *s, const store_file_t *f);
+int sq_file_get(store_t *s, const char *name, store_file_t *out);
+int sq_file_list(store_t *s, store_file_fn fn, void *ud);
+int sq_file_delete(store_t *s, const char *name);
+
 #endif

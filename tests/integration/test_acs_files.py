@@ -1,0 +1,291 @@
+"""outpost acs: the file store. PUT /api/files/NAME streamed to disk (sha256,
+metadata, --max-file-size while streaming, strict names), GET/DELETE, and
+the CWMP listener's /files/NAME for CPEs: ETag, Range (206/416), resume,
+If-None-Match, HEAD, per-file Digest credentials."""
+import hashlib
+import os
+import socket
+
+import pytest
+import requests
+from requests.auth import HTTPDigestAuth
+
+TOKEN = "files-test-token"
+
+
+def start(outpost, tmp_path, *extra):
+    return outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                   "--data-dir", str(tmp_path / "data"), "--api-token", TOKEN,
+                   "--cpe-auth", "none", *extra)
+
+
+class Api:
+    def __init__(self, d):
+        self.base = d.url("api")
+        self.s = requests.Session()
+        self.s.headers["Authorization"] = "Bearer " + TOKEN
+
+    def put(self, name, data, params=None, headers=None):
+        return self.s.put(self.base + "/api/files/" + name, data=data, params=params,
+                          headers=headers, timeout=60)
+
+    def get(self, path, **kw):
+        return self.s.get(self.base + path, timeout=30, **kw)
+
+    def delete(self, path):
+        return self.s.delete(self.base + path, timeout=30)
+
+
+def files_dir(tmp_path):
+    return tmp_path / "data" / "files"
+
+
+def stored(tmp_path):
+    """The names in the store's directory, temporaries included (not the key)."""
+    return sorted(n for n in os.listdir(files_dir(tmp_path)) if n != ".upload-key")
+
+
+def blob(n, seed=1):
+    out = bytearray()
+    h = hashlib.sha256(b"%d" % seed).digest()
+    while len(out) < n:
+        h = hashlib.sha256(h).digest()
+        out += h
+    return bytes(out[:n])
+
+
+@pytest.fixture
+def acs(outpost, tmp_path):
+    d = start(outpost, tmp_path, "--max-file-size", "4MiB")
+    return d, Api(d)
+
+
+def test_put_get_list_delete(acs, tmp_path):
+    d, api = acs
+    data = blob(2_500_000)
+    r = api.put("fw-1.2.bin", data, params={"file_type": "1 Firmware Upgrade Image", "oui": "00D09E",
+                                            "product_class": "IGD", "version": "1.2"})
+    assert r.status_code == 201, r.text
+    f = r.json()
+    assert f["name"] == "fw-1.2.bin" and f["size"] == len(data)
+    assert f["sha256"] == hashlib.sha256(data).hexdigest()
+    assert (f["file_type"], f["oui"], f["product_class"], f["version"]) == \
+        ("1 Firmware Upgrade Image", "00D09E", "IGD", "1.2")
+    assert f["url"] == "%s/files/fw-1.2.bin" % d.url("listen")
+    assert f["username"] is None and "password" not in f
+    assert (files_dir(tmp_path) / "fw-1.2.bin").read_bytes() == data
+    assert stored(tmp_path) == ["fw-1.2.bin"]          # no temporary left
+
+    # metadata in headers, chunked body (no Content-Length): replaced, 200
+    data2 = blob(300_000, seed=2)
+    r = api.put("fw-1.2.bin", iter([data2[:100_000], data2[100_000:]]),
+                headers={"X-File-Type": "X 00D09E Bundle", "X-Version": "1.3"})
+    assert r.status_code == 200, r.text
+    assert r.json()["sha256"] == hashlib.sha256(data2).hexdigest()
+    assert r.json()["file_type"] == "X 00D09E Bundle" and r.json()["oui"] is None
+
+    assert api.put("cfg.xml", b"<cfg/>", params={"file_type": "3 Vendor Configuration File"}).status_code == 201
+    r = api.get("/api/files")
+    assert r.status_code == 200 and [x["name"] for x in r.json()] == ["cfg.xml", "fw-1.2.bin"]
+    r = api.get("/api/files/cfg.xml")
+    assert r.status_code == 200 and r.json()["size"] == 6
+    r = api.get("/api/files/fw-1.2.bin/content")
+    assert r.status_code == 200 and r.content == data2
+    assert r.headers["ETag"] == '"%s"' % hashlib.sha256(data2).hexdigest()
+
+    assert api.delete("/api/files/cfg.xml").status_code == 204
+    r = api.get("/api/files/cfg.xml")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert api.delete("/api/files/cfg.xml").status_code == 404
+    assert requests.get(d.url("listen") + "/files/cfg.xml", timeout=10).status_code == 404
+    assert stored(tmp_path) == ["fw-1.2.bin"]
+
+
+@pytest.mark.parametrize("name,params,field", [
+    (".hidden", {}, "name"),
+    ("-x", {}, "name"),
+    ("a%2Fb", {}, "name"),                       # decoded: "a/b"
+    ("a%20b", {}, "name"),
+    ("x" * 129, {}, "name"),
+    ("ok.bin", {"file_type": "firmware"}, "file_type"),
+    ("ok.bin", {"file_type": "0 Zero"}, "file_type"),
+    ("ok.bin", {"version": "v" * 65}, "version"),
+    ("ok.bin", {"oui": "a\tb"}, "oui"),
+    ("ok.bin", {"username": "u"}, "password"),
+    ("ok.bin", {"password": "p"}, "username"),
+    ("ok.bin", {"username": "u:v", "password": "p"}, "username"),
+])
+def test_bad_input_names_the_field(acs, tmp_path, name, params, field):
+    d, api = acs
+    r = api.put(name, b"data", params=params)
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["field"] == field and body["message"].startswith(field), body
+    assert stored(tmp_path) == []
+
+
+def raw(addr, method, path, body=b"", headers=""):
+    """The status of a request sent byte for byte (no client-side path clean-up)."""
+    s = socket.create_connection(addr, timeout=10)
+    s.sendall(b"%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n%s\r\n%s"
+              % (method.encode(), path.encode(), len(body), headers.encode(), body))
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    return int(out.split(b" ", 2)[1])
+
+
+def test_path_tricks_refused(acs, tmp_path):
+    d, api = acs
+    auth = "Authorization: Bearer %s\r\n" % TOKEN
+    for path in ("/api/files/..", "/api/files/%2E%2E", "/api/files/a/../b", "/api/files//x",
+                 "/api/files/a%2F..%2F..%2Fx", "/api/files/%2Fetc%2Fpasswd", "/api/files/a%00b"):
+        st = raw(d.addr("api"), "PUT", path, b"x", auth)
+        assert st in (400, 404, 405), (path, st)
+    # the CWMP side: no escape out of the directory either
+    for path in ("/files/..%2Facs.db", "/files/%2E%2E/acs.db", "/files/../acs.db", "/files/.upload-key",
+                 "/files/", "/files/a/../../acs.db"):
+        st = raw(d.addr("listen"), "GET", path)
+        assert st in (400, 404), (path, st)
+    assert stored(tmp_path) == []
+
+
+def test_max_file_size_while_streaming(acs, tmp_path):
+    d, api = acs
+    big = blob(5 * 1024 * 1024)
+    # announced too large: refused before a byte is read
+    r = api.put("big.bin", big)
+    assert r.status_code == 413 and r.json()["field"] == "body", r.text
+    # chunked: refused once the bytes pass the cap, nothing left on disk
+    def chunks():
+        for i in range(0, len(big), 256 * 1024):
+            yield big[i:i + 256 * 1024]
+    try:
+        r = api.put("big.bin", chunks())
+        assert r.status_code == 413 and r.json()["error"] == "file_too_large"
+    except requests.exceptions.ConnectionError:
+        pass  # the ACS answered and closed while the client was still sending
+    d.wait_for(r"file_too_large name=big.bin")
+    assert api.get("/api/files/big.bin").status_code == 404
+    assert stored(tmp_path) == []
+    # exactly the cap is fine
+    r = api.put("cap.bin", big[:4 * 1024 * 1024])
+    assert r.status_code == 201 and r.json()["size"] == 4 * 1024 * 1024
+
+
+def test_no_token_no_file(acs, tmp_path):
+    d, api = acs
+    r = requests.put(api.base + "/api/files/x.bin", data=b"abc", timeout=10)
+    assert r.status_code == 401
+    r = requests.get(api.base + "/api/files", timeout=10)
+    assert r.status_code == 401
+    assert stored(tmp_path) == []
+
+
+def test_cpe_download_validators_and_ranges(acs):
+    d, api = acs
+    data = blob(3_000_000, seed=3)
+    etag = '"%s"' % hashlib.sha256(data).hexdigest()
+    assert api.put("img.bin", data).status_code == 201
+    url = d.url("listen") + "/files/img.bin"
+
+    r = requests.get(url, timeout=30)
+    assert r.status_code == 200 and r.content == data
+    assert r.headers["ETag"] == etag and r.headers["Accept-Ranges"] == "bytes"
+    assert r.headers["Content-Length"] == str(len(data))
+
+    r = requests.head(url, timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Length"] == str(len(data)) and not r.content
+
+    r = requests.get(url, headers={"Range": "bytes=100-199"}, timeout=10)
+    assert r.status_code == 206 and r.content == data[100:200]
+    assert r.headers["Content-Range"] == "bytes 100-199/%d" % len(data)
+    r = requests.get(url, headers={"Range": "bytes=-1000"}, timeout=10)
+    assert r.status_code == 206 and r.content == data[-1000:]
+    r = requests.get(url, headers={"Range": "bytes=2999000-"}, timeout=10)
+    assert r.status_code == 206 and r.content == data[2999000:]
+    r = requests.get(url, headers={"Range": "bytes=0-9999999"}, timeout=10)
+    assert r.status_code == 206 and r.content == data
+    r = requests.get(url, headers={"Range": "bytes=%d-" % len(data)}, timeout=10)
+    assert r.status_code == 416 and r.headers["Content-Range"] == "bytes */%d" % len(data)
+    # several ranges, another unit, garbage: the whole file
+    for rng in ("bytes=0-1,5-6", "items=0-1", "bytes=5-1", "bytes=x-"):
+        r = requests.get(url, headers={"Range": rng}, timeout=30)
+        assert r.status_code == 200 and len(r.content) == len(data), rng
+
+    r = requests.get(url, headers={"If-None-Match": etag}, timeout=10)
+    assert r.status_code == 304 and not r.content and r.headers["ETag"] == etag
+    r = requests.get(url, headers={"If-None-Match": '"other"'}, timeout=30)
+    assert r.status_code == 200
+    r = requests.get(url, headers={"Range": "bytes=0-9", "If-Range": '"stale"'}, timeout=30)
+    assert r.status_code == 200 and len(r.content) == len(data)
+    r = requests.get(url, headers={"Range": "bytes=0-9", "If-Range": etag}, timeout=10)
+    assert r.status_code == 206 and r.content == data[:10]
+
+    assert requests.post(url, data=b"x", timeout=10).status_code == 405
+    assert requests.get(d.url("listen") + "/files/none.bin", timeout=10).status_code == 404
+
+
+def test_interrupted_download_resumes_with_range(acs):
+    d, api = acs
+    data = blob(3_500_000, seed=4)
+    assert api.put("fw.bin", data).status_code == 201
+    host, port = d.addr("listen")
+    # a client that drops the connection part-way
+    s = socket.create_connection((host, port), timeout=10)
+    s.sendall(b"GET /files/fw.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        got += s.recv(65536)
+    head, body = got.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200") and b"Content-Length: %d" % len(data) in head
+    while len(body) < 1_000_000:
+        body += s.recv(65536)
+    s.close()
+    part = body[:1_000_000]
+    # ...and resumes where it stopped
+    r = requests.get(d.url("listen") + "/files/fw.bin", headers={"Range": "bytes=%d-" % len(part)},
+                     timeout=30)
+    assert r.status_code == 206
+    assert r.headers["Content-Range"] == "bytes %d-%d/%d" % (len(part), len(data) - 1, len(data))
+    assert part + r.content == data
+    # the ACS is still fine after the dropped connection
+    assert requests.get(d.url("listen") + "/files/fw.bin", timeout=30).content == data
+
+
+def test_per_file_digest_credentials(acs):
+    d, api = acs
+    data = blob(10_000, seed=5)
+    r = api.put("secret.bin", data, params={"username": "dl", "password": "dl-pw"})
+    assert r.status_code == 201 and r.json()["username"] == "dl"
+    url = d.url("listen") + "/files/secret.bin"
+    r = requests.get(url, timeout=10)
+    assert r.status_code == 401 and "Digest" in r.headers["WWW-Authenticate"]
+    assert 'realm="outpost files"' in r.headers["WWW-Authenticate"]
+    r = requests.get(url, auth=HTTPDigestAuth("dl", "wrong"), timeout=10)
+    assert r.status_code == 401
+    d.wait_for(r"file_auth_failed name=secret.bin")
+    r = requests.get(url, auth=HTTPDigestAuth("other", "dl-pw"), timeout=10)
+    assert r.status_code == 401
+    r = requests.get(url, auth=HTTPDigestAuth("dl", "dl-pw"), timeout=10)
+    assert r.status_code == 200 and r.content == data
+    r = requests.get(url, auth=HTTPDigestAuth("dl", "dl-pw"), headers={"Range": "bytes=0-99"}, timeout=10)
+    assert r.status_code == 206 and r.content == data[:100]
+    # the API's bearer token reads it without the file's credentials
+    assert api.get("/api/files/secret.bin/content").content == data
+
+
+def test_files_survive_restart_and_stale_temporaries_go(outpost, tmp_path):
+    d = start(outpost, tmp_path)
+    api = Api(d)
+    assert api.put("keep.bin", b"keep me").status_code == 201
+    d.stop()
+    (files_dir(tmp_path) / ".tmp-abc123").write_bytes(b"half a file")
+    d = start(outpost, tmp_path)
+    api = Api(d)
+    assert stored(tmp_path) == ["keep.bin"]
+    assert requests.get(d.url("listen") + "/files/keep.bin", timeout=10).content == b"keep me"
