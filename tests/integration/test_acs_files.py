@@ -289,3 +289,59 @@ def test_files_survive_restart_and_stale_temporaries_go(outpost, tmp_path):
     api = Api(d)
     assert stored(tmp_path) == ["keep.bin"]
     assert requests.get(d.url("listen") + "/files/keep.bin", timeout=10).content == b"keep me"
+
+
+def transfer_complete(cpe, key, code=0, text=""):
+    return cpe.post(('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+                     'xmlns:cwmp="urn:dslforum-org:cwmp-1-2"><soap:Header><cwmp:ID soap:mustUnderstand="1">'
+                     'tc1</cwmp:ID></soap:Header><soap:Body><cwmp:TransferComplete><CommandKey>%s</CommandKey>'
+                     '<FaultStruct><FaultCode>%d</FaultCode><FaultString>%s</FaultString></FaultStruct>'
+                     '<StartTime>2026-01-01T00:00:00Z</StartTime><CompleteTime>2026-01-01T00:01:00Z'
+                     '</CompleteTime></cwmp:TransferComplete></soap:Body></soap:Envelope>'
+                     % (key, code, text)).encode())
+
+
+def test_download_rpc_from_the_stored_file_and_transfer_complete_matching(acs):
+    """The Download RPC carries the stored file's URL, size, type and
+    credentials; a TransferComplete naming the task from another device
+    leaves it alone; the device's own, in a later session, finishes it."""
+    from cwmp_cpe import CPE
+    d, api = acs
+    data = blob(12345, seed=6)
+    assert api.put("fw-9.bin", data, params={"file_type": "1 Firmware Upgrade Image", "username": "u1",
+                                             "password": "p1"}).status_code == 201
+    a, b = CPE(d.addr("listen")), CPE(d.addr("listen"))
+    assert a.inform("A1").rpc == "InformResponse" and a.post().status == 204
+    assert b.inform("B1").rpc == "InformResponse" and b.post().status == 204
+    r = api.s.post(api.base + "/api/devices/00D09E-IGD-A1/tasks",
+                   json={"type": "download", "parameters": {"file": "fw-9.bin", "delay_seconds": 3}}, timeout=30)
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    a.inform("A1", events=[("6 CONNECTION REQUEST", "")])
+    r = a.post()
+    assert r.rpc == "Download" and r.find("CommandKey") == "task-%d" % tid
+    assert r.find("URL") == d.url("listen") + "/files/fw-9.bin"
+    assert r.find("FileSize") == "12345" and r.find("FileType") == "1 Firmware Upgrade Image"
+    assert r.find("Username") == "u1" and r.find("Password") == "p1" and r.find("DelaySeconds") == "3"
+    r = a.answer(r, "<cwmp:DownloadResponse><Status>1</Status><StartTime>0001-01-01T00:00:00Z</StartTime>"
+                    "<CompleteTime>0001-01-01T00:00:00Z</CompleteTime></cwmp:DownloadResponse>")
+    assert r.status == 204
+    assert api.get("/api/tasks/%d" % tid).json()["status"] == "sent"
+    # the stored task keeps what the operator asked (no credentials in the API's view)
+    assert api.get("/api/tasks/%d" % tid).json()["parameters"] == {"file": "fw-9.bin", "delay_seconds": 3}
+
+    # B claims A's transfer: answered (or B would send it forever), but not A's task
+    b.inform("B1", events=[("7 TRANSFER COMPLETE", "")])
+    assert transfer_complete(b, "task-%d" % tid).rpc == "TransferCompleteResponse"
+    assert b.post().status == 204
+    d.wait_for(r"cwmp_transfer_complete_unmatched device=00D09E-IGD-B1 task=%d" % tid)
+    assert api.get("/api/tasks/%d" % tid).json()["status"] == "sent"
+
+    # A, after its reboot: failed with the CPE's fault, times kept
+    a.inform("A1", events=[("1 BOOT", ""), ("7 TRANSFER COMPLETE", ""), ("M Download", "task-%d" % tid)])
+    assert transfer_complete(a, "task-%d" % tid, 9018, "file corrupted").rpc == "TransferCompleteResponse"
+    assert a.post().status == 204
+    t = api.get("/api/tasks/%d" % tid).json()
+    assert t["status"] == "failed" and t["fault"] == {"code": 9018, "message": "file corrupted"}, t
+    assert t["result"]["start_time"] == "2026-01-01T00:00:00Z"
+    assert t["result"]["complete_time"] == "2026-01-01T00:01:00Z"
