@@ -96,6 +96,12 @@ int acs_files_upload_check(store_t *st, store_file_t *f);
 
 /* ---- tasks naming a stored file ---------------------------------------------------- */
 
+/* BASE/files/NAME into out: 0, -ENOENT (the ACS does not know its URL),
+ * -ENAMETOOLONG (longer than TR-069's 256). A download task's URL of this
+ * form is resolved like a task naming the file (presets' `file` downloads
+ * become such URLs). */
+int acs_files_url(const acs_t *a, const char *name, char *out, size_t len);
+
 /* On the store thread, as task t is taken to be sent: a download naming
  * {"file": NAME} gets the file's URL, size, type and credentials; an upload
  * gets its /uploads/ URL. t->params is replaced (malloc'd). 0 (nothing to

@@ -208,19 +208,41 @@ bool acs_files_handle(acs_t *a, http_req_t *req)
 
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
 
+int acs_files_url(const acs_t *a, const char *name, char *out, size_t len)
+{
+    if (!a->files->base[0])
+        return -ENOENT;
+    int n = snprintf(out, len, "%s/files/%s", a->files->base, name);
+    return n < 0 || (size_t)n >= len || n > 256 ? -ENAMETOOLONG : 0;
+}
+
+/* The stored file a URL of our own names, or NULL. */
+static const char *own_file(const acs_files_t *fs, const char *url)
+{
+    size_t n = strlen(fs->base);
+    if (!url || !n || strncmp(url, fs->base, n) != 0 || strncmp(url + n, "/files/", 7) != 0)
+        return NULL;
+    return acs_file_name_ok(url + n + 7) ? url + n + 7 : NULL;
+}
+
 int acs_files_resolve(acs_t *a, store_t *st, store_task_t *t, char *err, size_t errlen)
 {
     bool dl = strcmp(t->type, "download") == 0;
     if (!dl && strcmp(t->type, "upload") != 0)
         return 0;
     json_t *p = json_loads(t->params ? t->params : "{}", 0, NULL);
+    const acs_files_t *fs = a->files;
     const char *name = json_string_value(json_object_get(p, "file"));
+    const char *url0 = json_string_value(json_object_get(p, "url"));
+    char own[STORE_FILE_NAME];
     int rc = 0;
-    if (!name || json_object_get(p, "url")) {
+    if (dl && !name && own_file(fs, url0)) { /* our own /files/ URL: that file */
+        str_copy(own, sizeof own, own_file(fs, url0));
+        name = own;
+    } else if (!name || url0) {
         json_decref(p);
         return 0; /* a URL of the operator's */
     }
-    const acs_files_t *fs = a->files;
     char url[STORE_URL + STORE_FILE_NAME + 64];
     if (!fs->base[0]) {
         rc = ERR("the ACS does not know its own URL (set --cwmp-url)");

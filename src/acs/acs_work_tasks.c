@@ -147,7 +147,8 @@ static int tasks_event_run(void *state, store_t *st)
         /* The CommandKey names the task: one of this device's transfers,
          * in this session or one after (a firmware reboots first). */
         store_task_t t = { 0 };
-        if (e->task_id && (rc = store_task_get(st, e->task_id, &t)) != -ENOENT && rc < 0)
+        rc = e->task_id ? store_task_get(st, e->task_id, &t) : -ENOENT;
+        if (rc < 0 && rc != -ENOENT)
             return rc;
         bool ours = e->task_id && rc == 0 && strcmp(t.device_id, e->device) == 0 &&
                     (strcmp(t.type, "download") == 0 || strcmp(t.type, "upload") == 0);

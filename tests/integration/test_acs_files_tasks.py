@@ -146,3 +146,25 @@ def test_upload_into_the_store(system):
     forged = url[:-4] + ("0000" if not url.endswith("0000") else "1111")
     assert requests.put(forged, data=b"x", timeout=10).status_code == 404
     assert requests.put(acs.url("listen") + "/uploads/%d" % t["id"], data=b"x", timeout=10).status_code == 404
+
+
+def test_preset_download_of_a_stored_file(system):
+    """A preset's `file` download becomes a task with the file's URL on the
+    CWMP listener, resolved like a task naming the file (size, credentials)."""
+    acs, sim, api = system
+    put_file(api, "cfg-2.bin", b"C" * 3000, file_type="3 Vendor Configuration File",
+             username="pd", password="pd-pw")
+    r = api.s.put(api.base + "/api/presets/cfg", timeout=30, json={
+        "events": ["6 CONNECTION REQUEST"],
+        "match": [{"field": "serial_number", "op": "=", "value": "SIM000002"}],
+        "provisions": [{"type": "download", "file": "cfg-2.bin", "file_type": "3 Vendor Configuration File"}]})
+    assert r.status_code == 201, r.text
+    r = api.s.post(api.base + "/api/devices/%s/connection-request" % DEV2, timeout=30)
+    assert r.status_code == 200, r.text
+    tasks = api.until("/api/devices/%s/tasks" % DEV2,
+                      lambda v: any(t["type"] == "download" and t["status"] not in ("pending", "sent")
+                                    for t in v))
+    t = [t for t in tasks if t["type"] == "download"][0]
+    assert t["status"] == "done", t
+    assert t["parameters"]["url"] == acs.url("listen") + "/files/cfg-2.bin"
+    sim.wait_for(r"download_done cpe=SIM000002 .* bytes=3000 fault=0")
