@@ -30,6 +30,9 @@
  *                   changes (acs_api_prov calls it) and the config's
  *   acs_prov_ext    --ext: external calls for ext(), off the loop
  *   ---- below both sides ---------------------------------------------------
+ *   acs_files     the file store (acs_files.h): bytes on disk, body streams,
+ *                 /files/ and /uploads/ on the CWMP listener, tasks naming a
+ *                 file; its REST routes are acs_api_files
  *   acs_waiters   ?wait= callers and the task expiry sweep that answers them
  *   acs_cr        connection requests (libcurl multi on the loop)
  *   ---- pure (unit-tested, tests/unit/acs/) ---------------------------------
