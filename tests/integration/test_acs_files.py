@@ -345,3 +345,52 @@ def test_download_rpc_from_the_stored_file_and_transfer_complete_matching(acs):
     assert t["status"] == "failed" and t["fault"] == {"code": 9018, "message": "file corrupted"}, t
     assert t["result"]["start_time"] == "2026-01-01T00:00:00Z"
     assert t["result"]["complete_time"] == "2026-01-01T00:01:00Z"
+
+
+def test_upload_url_bounded_and_one_time(acs, tmp_path):
+    """An upload task's URL takes at most --max-file-size (413 while
+    streaming, nothing kept), stores the file under the task's name, and
+    stops working once the task is finished."""
+    from cwmp_cpe import CPE
+    d, api = acs
+    a = CPE(d.addr("listen"))
+    assert a.inform("U1").rpc == "InformResponse" and a.post().status == 204
+    r = api.s.post(api.base + "/api/devices/00D09E-IGD-U1/tasks",
+                   json={"type": "upload", "parameters": {"file": "u1-backup.cfg", "file_type": "2 Vendor Log File"}},
+                   timeout=30)
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    a.inform("U1", events=[("6 CONNECTION REQUEST", "")])
+    r = a.post()
+    assert r.rpc == "Upload" and r.find("FileType") == "2 Vendor Log File"
+    url = r.find("URL")
+    assert url.startswith(d.url("listen") + "/uploads/%d-" % tid), url
+    r = a.answer(r, "<cwmp:UploadResponse><Status>1</Status><StartTime>0001-01-01T00:00:00Z</StartTime>"
+                    "<CompleteTime>0001-01-01T00:00:00Z</CompleteTime></cwmp:UploadResponse>")
+    assert r.status == 204
+
+    big = blob(5 * 1024 * 1024, seed=7)
+    assert requests.put(url, data=big, timeout=30).status_code == 413
+    try:
+        r = requests.put(url, data=iter([big[i:i + 65536] for i in range(0, len(big), 65536)]), timeout=30)
+        assert r.status_code == 413
+    except requests.exceptions.ConnectionError:
+        pass  # answered and closed while the client was still sending
+    assert stored(tmp_path) == []
+    assert requests.get(url, timeout=10).status_code == 405
+
+    log = b"line 1\nline 2\n"
+    r = requests.post(url, data=log, timeout=10)               # some CPEs POST
+    assert r.status_code == 201, r.text
+    f = api.get("/api/files/u1-backup.cfg").json()
+    assert f["task_id"] == tid and f["file_type"] == "2 Vendor Log File" and f["size"] == len(log)
+    assert (files_dir(tmp_path) / "u1-backup.cfg").read_bytes() == log
+    assert requests.put(url, data=log + b"again\n", timeout=10).status_code == 204  # a retry replaces
+
+    a.inform("U1", events=[("7 TRANSFER COMPLETE", ""), ("M Upload", "task-%d" % tid)])
+    assert transfer_complete(a, "task-%d" % tid).rpc == "TransferCompleteResponse"
+    assert a.post().status == 204
+    assert api.get("/api/tasks/%d" % tid).json()["status"] == "done"
+    assert requests.put(url, data=b"late", timeout=10).status_code == 403
+    assert (files_dir(tmp_path) / "u1-backup.cfg").read_bytes() == log + b"again\n"
+    assert stored(tmp_path) == ["u1-backup.cfg"]

@@ -168,3 +168,27 @@ def test_preset_download_of_a_stored_file(system):
     assert t["status"] == "done", t
     assert t["parameters"]["url"] == acs.url("listen") + "/files/cfg-2.bin"
     sim.wait_for(r"download_done cpe=SIM000002 .* bytes=3000 fault=0")
+
+
+def test_rollout_to_many_cpes(outpost, tmp_path):
+    """One firmware file to 30 simulated CPEs at once: every download is
+    served whole (1 MiB ranges, in parallel), every task is done after its
+    CPE's reboot, and the file's bytes are what each CPE counted."""
+    n = 30
+    acs = outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                  "--data-dir", str(tmp_path / "acs"), "--api-token", TOKEN, "--cpe-auth", "none",
+                  "--cr-username", "cr", "--cr-password", "cr-pw", "--cr-deny", "169.254.0.0/16")
+    host, port = acs.addr("listen")
+    sim = outpost("cpe-sim", "--acs", "http://%s:%d/" % (host, port), "--count", str(n),
+                  "--cr-listen", "127.0.0.1:0", "--stats-interval", "0", "--reboot-time", "200ms",
+                  "--cr-username", "cr", "--cr-password", "cr-pw")
+    api = Api(acs)
+    devs = api.until("/api/devices", lambda v: len(v) == n, timeout=60)
+    fw = bytes((i * 7) & 0xFF for i in range(1_300_000))
+    put_file(api, "fw-3.0.bin", fw, file_type="1 Firmware Upgrade Image", version="3.0")
+    ids = [api.task(quote(d["id"], safe=""), "download", {"file": "fw-3.0.bin"}, wait=0)["id"] for d in devs]
+    for tid in ids:
+        t = api.until("/api/tasks/%d" % tid, lambda v: v["status"] not in ("pending", "sent"), timeout=120)
+        assert t["status"] == "done", t
+    done = [l for l in sim.lines if "download_done" in l and "fault=0" in l]
+    assert len(done) == n and all("bytes=%d" % len(fw) in l for l in done), done[:3]
