@@ -146,6 +146,9 @@ static int api_run(store_t *st, void *ud)
     case J_TASK_ADD: {
         if ((rc = store_device_get(st, j->id, &j->dev)) < 0)
             return rc;
+        /* a download naming a stored file: it must exist now (acs_files.h) */
+        if ((rc = acs_files_task_check(st, j->type, j->params, j->prefix, sizeof j->prefix)) < 0)
+            return rc;
         store_task_t *t = &j->task;
         memset(t, 0, sizeof *t);
         str_copy(t->device_id, sizeof t->device_id, j->id);
@@ -318,6 +321,11 @@ static void api_done(int rc, void *ud)
     api_job_t *j = ud;
     acs_t *a = j->a;
     http_req_t *req = j->req;
+    if (rc == -ENXIO && j->kind == J_TASK_ADD) {
+        acs_api_error(req, 422, "invalid_task", j->prefix); /* acs_files_task_check's reason */
+        job_free(j);
+        return;
+    }
     if (rc < 0) {
         api_errno(req, rc, j->kind == J_TASK || j->kind == J_TASK_CANCEL ? "no such task"
                                                                           : "no such device");

@@ -225,6 +225,20 @@ static const char *own_file(const acs_files_t *fs, const char *url)
     return acs_file_name_ok(url + n + 7) ? url + n + 7 : NULL;
 }
 
+int acs_files_task_check(store_t *st, const char *type, json_t *params, char *err, size_t errlen)
+{
+    const char *name = json_string_value(json_object_get(params, "file"));
+    store_file_t f;
+    if (strcmp(type, "download") != 0 || !name)
+        return 0;
+    int rc = store_file_get(st, name, &f);
+    if (rc == -ENOENT) {
+        snprintf(err, errlen, "file: no stored file '%.128s'", name);
+        return -ENXIO;
+    }
+    return rc;
+}
+
 int acs_files_resolve(acs_t *a, store_t *st, store_task_t *t, char *err, size_t errlen)
 {
     bool dl = strcmp(t->type, "download") == 0;

@@ -394,3 +394,23 @@ def test_upload_url_bounded_and_one_time(acs, tmp_path):
     assert requests.put(url, data=b"late", timeout=10).status_code == 403
     assert (files_dir(tmp_path) / "u1-backup.cfg").read_bytes() == log + b"again\n"
     assert stored(tmp_path) == ["u1-backup.cfg"]
+
+
+def test_file_deleted_before_the_task_is_sent(acs):
+    """The file is looked up again when the task goes out: gone by then, the
+    task fails (8002, naming the file) and nothing is sent."""
+    from cwmp_cpe import CPE
+    d, api = acs
+    a = CPE(d.addr("listen"))
+    assert a.inform("D1").rpc == "InformResponse" and a.post().status == 204
+    assert api.put("gone.bin", b"soon gone").status_code == 201
+    r = api.s.post(api.base + "/api/devices/00D09E-IGD-D1/tasks",
+                   json={"type": "download", "parameters": {"file": "gone.bin"}}, timeout=30)
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    assert api.delete("/api/files/gone.bin").status_code == 204
+    a.inform("D1", events=[("6 CONNECTION REQUEST", "")])
+    assert a.post().status == 204                      # no Download
+    t = api.get("/api/tasks/%d" % tid).json()
+    assert t["status"] == "failed" and t["fault"]["code"] == 8002 and "gone.bin" in t["fault"]["message"], t
+    assert t["sent_at"] is None

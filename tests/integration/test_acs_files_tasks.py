@@ -106,13 +106,11 @@ def test_failed_download_fault_on_the_task(system):
     assert t["result"]["fault_code"] == 9010 and t["result"]["complete_time"]
 
 
-def test_download_of_a_missing_file_fails_the_task(system):
+def test_download_of_a_missing_file_is_refused(system):
     acs, sim, api = system
-    t = api.task(DEV1, "download", {"file": "never-stored.bin"})
-    t = api.until("/api/tasks/%d" % t["id"], lambda v: v["status"] not in ("pending", "sent"))
-    assert t["status"] == "failed" and t["fault"]["code"] == 8002, t
-    assert "never-stored.bin" in t["fault"]["message"]
-    assert t["sent_at"] is None                              # never reached the CPE
+    t = api.task(DEV1, "download", {"file": "never-stored.bin"}, status=422)
+    assert t["error"] == "invalid_task" and t["message"] == "file: no stored file 'never-stored.bin'"
+    assert not [x for x in api.get("/api/devices/%s/tasks" % DEV1) if x["type"] == "download"]
 
 
 def test_task_validation(system):
