@@ -86,13 +86,14 @@ def test_download_of_a_stored_file(system):
 
 def test_download_with_file_credentials(system):
     acs, sim, api = system
-    put_file(api, "locked.bin", b"L" * 5000, file_type="3 Vendor Configuration File",
+    # over 1 MiB: several range requests, each needing its own Digest answer
+    put_file(api, "locked.bin", b"L" * 1_200_000, file_type="3 Vendor Configuration File",
              username="dl", password="dl-pw")
     assert requests.get(acs.url("listen") + "/files/locked.bin", timeout=10).status_code == 401
     t = api.task(DEV2, "download", {"file": "locked.bin"})
     t = api.until("/api/tasks/%d" % t["id"], lambda v: v["status"] not in ("pending", "sent"))
     assert t["status"] == "done", t
-    sim.wait_for(r"download_done cpe=SIM000002 .* bytes=5000 fault=0")
+    sim.wait_for(r"download_done cpe=SIM000002 .* bytes=1200000 fault=0")
 
 
 def test_failed_download_fault_on_the_task(system):
