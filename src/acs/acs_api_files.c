@@ -105,6 +105,7 @@ static void put_done(acs_t *a, http_req_t *req, int rc, const store_file_t *f, b
     }
     case -ENOSPC: acs_api_error(req, 507, "insufficient_storage", "no space left for the file"); break;
     case -EAGAIN: acs_api_error(req, 503, "unavailable", "store queue full, retry"); break;
+    case -ECANCELED: acs_api_error(req, 503, "unavailable", "shutting down"); break;
     default: acs_api_error(req, 500, "internal", "the file could not be stored"); break;
     }
 }

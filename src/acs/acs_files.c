@@ -139,6 +139,8 @@ typedef struct intake {
     bool created;
     acs_intake_done_fn done;
     void *ud;
+    bool committing;           /* past the body: fsync and the store job */
+    struct intake *prev, *next; /* a->files->intakes */
 } intake_t;
 
 static int noop_body(http_req_t *r, const char *d, size_t n, void *ud)
@@ -158,6 +160,13 @@ static void close_fd(uv_file fd)
 
 static void intake_free(intake_t *it)
 {
+    acs_files_t *fs = it->a->files;
+    if (it->prev)
+        it->prev->next = it->next;
+    else if (fs->intakes == it)
+        fs->intakes = it->next;
+    if (it->next)
+        it->next->prev = it->prev;
     if (it->fd >= 0)
         close_fd(it->fd);
     if (it->tmp[0])
@@ -176,8 +185,12 @@ static void intake_finish(intake_t *it, int rc)
         close_fd(it->fd);
         it->fd = -1;
     }
-    if (rc == 0)
-        it->tmp[0] = '\0'; /* it has its name now */
+    if (rc && it->tmp[0])
+        unlink(it->tmp); /* nothing of a failed file is kept */
+    it->tmp[0] = '\0';  /* or it has its name now */
+    if (rc && rc != -EFBIG && rc != -EPERM) /* those are logged where they are known */
+        log_info("file_not_stored", LF_S("name", it->f.name), LF_I("bytes", it->f.size),
+                 LF_S("peer", http_req_peer(it->req)), LF_ERR(rc));
     it->done(it->a, it->req, rc, &it->f, it->created, it->ud);
     intake_free(it);
 }
@@ -247,6 +260,7 @@ static void intake_complete(intake_t *it)
     }
     for (unsigned i = 0; i < mdlen; i++)
         snprintf(it->f.sha256 + 2 * i, 3, "%02x", md[i]);
+    it->committing = true;
     it->fs.data = it;
     if (uv_fs_fsync(it->a->loop, &it->fs, it->fd, on_synced) != 0)
         intake_finish(it, -EIO);
@@ -349,7 +363,28 @@ int acs_intake_start(acs_t *a, http_req_t *req, const store_file_t *meta, acs_in
         return rc;
     }
     http_req_stream_body(req, on_body, on_end, it);
+    it->next = a->files->intakes;
+    if (it->next)
+        it->next->prev = it;
+    a->files->intakes = it;
     return 0;
+}
+
+void acs_files_stop(acs_t *a)
+{
+    if (!a->files)
+        return;
+    http_file_cancel_all(a->loop); /* downloads in progress: the clients resume later */
+    intake_t *it = a->files->intakes, *next;
+    for (; it; it = next) {
+        next = it->next;
+        if (it->committing)
+            continue; /* fsync and its store job: short, they finish */
+        if (it->writing)
+            it->rc = -ECANCELED; /* on_written ends it */
+        else
+            intake_finish(it, -ECANCELED);
+    }
 }
 
 /* ---- JSON -------------------------------------------------------------------------- */

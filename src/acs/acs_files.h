@@ -36,6 +36,7 @@ typedef struct acs_files {
     unsigned char key[32];     /* the upload URLs' HMAC key */
     http_auth_t *auth;         /* per-file download credentials (Digest) */
     char base[STORE_URL];      /* "http://host:port" CPEs reach the CWMP listener at; "" unknown */
+    struct intake *intakes;    /* bodies streaming in (acs_files.c), ended at shutdown */
 } acs_files_t;
 
 /* The directory, the upload key (DATA_DIR/files/.upload-key, made once),
@@ -45,6 +46,9 @@ int acs_files_init(acs_t *a);
 /* The base URL CPEs reach the CWMP listener at (--cwmp-url, or the
  * listener's own address when it is not a wildcard); call once it listens. */
 void acs_files_set_base(acs_t *a);
+/* Shutdown: bodies still streaming in are refused (503), their temporary
+ * files removed, so the listeners' drain does not wait for their clients. */
+void acs_files_stop(acs_t *a);
 void acs_files_free(acs_t *a);
 
 /* ---- streaming a request body into the store ---------------------------------------- */

@@ -144,6 +144,7 @@ static void upload_done(acs_t *a, http_req_t *req, int rc, const store_file_t *f
         http_respond_error(req, 403, "this upload is not expected (any more)");
         break;
     case -EAGAIN: http_respond_error(req, 503, "busy, retry"); break;
+    case -ECANCELED: http_respond_error(req, 503, "shutting down"); break;
     default: http_respond_error(req, 500, "the file could not be stored"); break;
     }
 }

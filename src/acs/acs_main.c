@@ -192,6 +192,7 @@ static void on_stop(void *ud)
     }
     acs_admin_stop(a);
     acs_waiters_stop(a);
+    acs_files_stop(a);
     acs_api_stop(a);
     acs_cwmp_stop(a);
     acs_prov_stop(a);

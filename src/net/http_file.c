@@ -91,11 +91,20 @@ typedef struct file_send {
     int64_t off, left;
     uv_fs_t fs;
     bool reading, aborted;
+    struct file_send *prev, *next; /* sends in progress (http_file_cancel_all) */
     char buf[PIECE];
 } file_send_t;
 
+static file_send_t *sending;
+
 static void send_free(file_send_t *f)
 {
+    if (f->prev)
+        f->prev->next = f->next;
+    else if (sending == f)
+        sending = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
     uv_fs_t c;
     uv_fs_close(NULL, &c, f->fd, NULL); /* a close of a regular file does not block */
     uv_fs_req_cleanup(&c);
@@ -244,5 +253,23 @@ void http_file_serve(uv_loop_t *loop, http_req_t *req, uv_file fd, int64_t size,
         return;
     }
     http_req_on_abort(req, on_abort, f);
+    f->next = sending;
+    if (f->next)
+        f->next->prev = f;
+    sending = f;
     read_next(f);
+}
+
+void http_file_cancel_all(uv_loop_t *loop)
+{
+    file_send_t *f = sending, *next;
+    for (; f; f = next) {
+        next = f->next;
+        if (f->loop != loop)
+            continue;
+        if (f->reading)
+            f->aborted = true; /* on_read ends it */
+        else
+            send_end(f, true);
+    }
 }

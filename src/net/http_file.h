@@ -35,5 +35,10 @@ int http_range_parse(const char *value, int64_t size, int64_t *first, int64_t *l
  * application/octet-stream; extra_headers: NULL or complete lines. */
 void http_file_serve(uv_loop_t *loop, http_req_t *req, uv_file fd, int64_t size, const char *etag,
                      const char *ctype, const char *extra_headers);
+/* Shutdown: end every answer still being sent on this loop (cut short, the
+ * connection closes: a client resumes with Range), so a server's drain does
+ * not wait for slow downloads. The sends are kept in one list: call both
+ * functions from one thread (the daemons that serve files have one loop). */
+void http_file_cancel_all(uv_loop_t *loop);
 
 #endif
