@@ -452,3 +452,19 @@ def test_shutdown_with_a_slow_download_in_progress(outpost, tmp_path):
     d.stop()                     # exit 0, no sanitizer report
     assert time.monotonic() - t0 < 8
     s.close()
+
+
+@pytest.mark.parametrize("url", ["ftp://acs.example", "http://", "http://acs.example/cwmp", "acs.example:7547",
+                                 "http://user@acs.example", "http://a b"])
+def test_cwmp_url_option_checked(tmp_path, url):
+    from conftest import run_outpost
+    p = run_outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                    "--data-dir", str(tmp_path / "d"), "--cpe-auth", "none", "--cwmp-url", url)
+    assert p.returncode == 2 and "cwmp-url" in p.stderr, (p.returncode, p.stderr[-500:])
+
+
+def test_cwmp_url_names_the_files(outpost, tmp_path):
+    d = start(outpost, tmp_path, "--cwmp-url", "https://acs.example.net:7548/")
+    api = Api(d)
+    r = api.put("fw.bin", b"x")
+    assert r.json()["url"] == "https://acs.example.net:7548/files/fw.bin"
