@@ -11,6 +11,7 @@
 #            provision of 3 declarations (reads 1, sets 2), against the same
 #            storm with no preset, in this run: sessions/s, p99, the ratio;
 #            (e') reading a value the Inform lacks; (e'') with rediscovery
+#   (f)      the file store: a 64 MiB PUT, 32 parallel downloads of it, RSS
 # Goals on 2 cores: (a) >= 5000/s, (b) >= 500/s, (c) <= 200 MB, (e) >= 0.7x.
 set -eu
 BIN=${1:-build/release/src/outpost}
@@ -220,6 +221,30 @@ declare("Device.DeviceInfo.ProvisioningCode", nil, {value = "sw-" .. sw.value[1]
   kill "$ACS2_PID"; wait "$ACS2_PID" || { echo "the second acs exited badly"; tail "$T/acs2.log"; exit 1; }
   ACS2_PID=
 fi
+
+# (f) the file store: a 64 MiB file PUT through the API (streamed to disk,
+# hashed on the way), then 32 clients downloading it at once from /files/ on
+# the CWMP listener; the ACS's RSS before, after the PUT and at its peak
+# during the downloads (a file is never held in memory: one 64 KiB piece and
+# the connection's send queue per download)
+files_bench() {
+  head -c $((64 * 1024 * 1024)) /dev/urandom > "$T/fw.bin"
+  F0=$(rss)
+  S=$(date +%s.%N)
+  curl -sf -o /dev/null -T "$T/fw.bin" -H 'Authorization: Bearer bench' "http://127.0.0.1:$APORT/api/files/bench-fw.bin"
+  E=$(date +%s.%N); F1=$(rss)
+  PUT_MBS=$(awk -v s="$S" -v e="$E" 'BEGIN {printf "%.0f", 64 / (e - s)}')
+  ( while :; do rss; echo; sleep 0.1; done ) > "$T/rss.log" &
+  SAMPLER=$!
+  S=$(date +%s.%N)
+  seq 32 | xargs -P 32 -I{} curl -sf -o /dev/null "http://127.0.0.1:$CPORT/files/bench-fw.bin"
+  E=$(date +%s.%N)
+  kill "$SAMPLER"; wait "$SAMPLER" 2>/dev/null || true
+  PEAK=$(sort -n "$T/rss.log" | tail -1)
+  GET_MBS=$(awk -v s="$S" -v e="$E" 'BEGIN {printf "%.0f", 32 * 64 / (e - s)}')
+  echo "(f) file store: PUT 64 MiB at $PUT_MBS MB/s (RSS $F0 -> $F1 MB); 32 parallel downloads of it: $GET_MBS MB/s in all, ACS RSS peak $PEAK MB"
+}
+files_bench
 
 kill "$ACS_PID"; wait "$ACS_PID" || { echo "acs exited badly"; tail "$T/acs.log"; exit 1; }
 ACS_PID=

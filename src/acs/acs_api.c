@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "acs/acs_api_prov.h"
+#include "acs/acs_files.h"
 #include "acs/acs_internal.h"
 #include "acs/acs_keys.h"
 #include "acs/acs_tasks.h"
@@ -147,6 +148,9 @@ static int api_run(store_t *st, void *ud)
         return store_params_list(st, j->id, j->prefix[0] ? j->prefix : NULL, collect_param, j);
     case J_TASK_ADD: {
         if ((rc = store_device_get(st, j->id, &j->dev)) < 0)
+            return rc;
+        /* a download naming a stored file: it must exist now (acs_files.h) */
+        if ((rc = acs_files_task_check(st, j->type, j->params, j->prefix, sizeof j->prefix)) < 0)
             return rc;
         store_task_t *t = &j->task;
         memset(t, 0, sizeof *t);
@@ -320,6 +324,11 @@ static void api_done(int rc, void *ud)
     api_job_t *j = ud;
     acs_t *a = j->a;
     http_req_t *req = j->req;
+    if (rc == -ENXIO && j->kind == J_TASK_ADD) {
+        acs_api_error(req, 422, "invalid_task", j->prefix); /* acs_files_task_check's reason */
+        job_free(j);
+        return;
+    }
     if (rc < 0) {
         api_errno(req, rc, j->kind == J_TASK || j->kind == J_TASK_CANCEL ? "no such task"
                                                                           : "no such device");
@@ -693,6 +702,7 @@ int acs_api_start(acs_t *a, const char *listen)
         api_register,
         acs_prov_api_register,
         acs_history_api_register,
+        acs_files_api_register,
         acs_keys_api_register,
         acs_webhook_api_register,
     };

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acs/acs_files.h"
 #include "acs/acs_session.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -85,6 +86,8 @@ static void cwmp_on_head(http_req_t *req, void *ud)
 {
     acs_t *a = ud;
     const char *path = http_req_path(req);
+    if (acs_files_on_head(a, req))
+        return; /* the file store's /files/ and /uploads/ (acs_files_cwmp.c) */
     if ((strcmp(path, "/") != 0 && strcmp(path, "/cwmp") != 0) ||
         strcmp(http_req_method(req), "POST") != 0)
         return; /* the handler answers 404/405 */
@@ -191,6 +194,8 @@ void acs_cwmp_handle(http_req_t *req, void *ud)
 {
     acs_t *a = ud;
     const char *path = http_req_path(req);
+    if (acs_files_handle(a, req))
+        return;
     if (strcmp(path, "/") != 0 && strcmp(path, "/cwmp") != 0) {
         http_respond_error(req, 404, "not a CWMP endpoint (use / or /cwmp)");
         return;

@@ -33,6 +33,9 @@
  *                   changes (acs_api_prov calls it) and the config's
  *   acs_prov_ext    --ext: external calls for ext(), off the loop
  *   ---- below both sides ---------------------------------------------------
+ *   acs_files     the file store (acs_files.h): bytes on disk, body streams,
+ *                 /files/ and /uploads/ on the CWMP listener, tasks naming a
+ *                 file; its REST routes are acs_api_files
  *   acs_waiters   ?wait= callers and the task expiry sweep that answers them
  *   acs_cr        connection requests (libcurl multi on the loop)
  *   acs_webhook   webhooks: events queued in the store, the dispatcher
@@ -114,6 +117,9 @@ typedef struct acs_opts {
     int64_t webhook_backoff_ms;
     int64_t webhook_concurrency;
     int64_t webhook_offline_check_ms;
+    /* the file store (acs_files.c) */
+    uint64_t max_file_size;    /* a stored file's bytes at most (API PUTs, CPE uploads) */
+    char *cwmp_url;            /* the CWMP listener's URL as CPEs reach it (file URLs) */
 } acs_opts_t;
 
 /* What /metrics counts beyond the plain counters (acs_admin.c). */
@@ -203,6 +209,7 @@ typedef struct acs {
     struct acs_keys *keys;     /* API keys in memory (acs_keys.c) */
     uv_timer_t *fleet_timer;   /* heap: freed in its close callback */
     struct acs_hooks *hooks;   /* --webhook (acs_webhook.c); NULL without */
+    struct acs_files *files;   /* the file store (acs_files.c) */
 } acs_t;
 
 /* ---- acs_cwmp.c ---- */

@@ -10,6 +10,7 @@
 
 #include "acs/acs.h"
 #include "acs/acs_api_prov.h"
+#include "acs/acs_files.h"
 #include "acs/acs_internal.h"
 #include "acs/acs_keys.h"
 #include "acs/acs_prov.h"
@@ -36,6 +37,23 @@ static int check_log_mode(const char *v, char *err, size_t errlen)
         return 0;
     snprintf(err, errlen, "one of errors, all, none");
     return -EINVAL;
+}
+
+/* --cwmp-url: a plain http(s) URL without path, query or user part (the
+ * file store's URLs are made from it). */
+static int check_cwmp_url(const char *v, char *err, size_t errlen)
+{
+    const char *host = strncmp(v, "http://", 7) == 0    ? v + 7
+                       : strncmp(v, "https://", 8) == 0 ? v + 8
+                                                        : NULL;
+    size_t n = host ? strlen(host) : 0;
+    while (n && host[n - 1] == '/')
+        n--;
+    if (!host || !n || strcspn(host, "/?#@ \t") < n || strlen(v) > 200) {
+        snprintf(err, errlen, "an http(s)://HOST[:PORT] URL (no path), at most 200 characters");
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static const cfg_opt_t acs_opts[] = {
@@ -169,6 +187,15 @@ static const cfg_opt_t acs_opts[] = {
     CFG_OPT("webhook-offline-check", CFG_DURATION, acs_opts_t, webhook_offline_check_ms, "1m",
             "DURATION", "how often devices past their inform window (not `online`) are looked for,"
             " for device.offline", .min = 100, .max = 86400000),
+    /* the file store (acs_files.c; docs/acs.md, "Files") */
+    CFG_OPT("max-file-size", CFG_SIZE, acs_opts_t, max_file_size, "1GiB", "SIZE",
+            "largest file the file store takes (a PUT /api/files/NAME, a CPE's upload): a larger"
+            " one is refused with 413 while it streams and nothing of it is kept",
+            .min = 1, .max = 4294967295.0),
+    CFG_OPT("cwmp-url", CFG_STR, acs_opts_t, cwmp_url, NULL, "URL",
+            "the CWMP listener's URL as CPEs reach it (http(s)://HOST:PORT), for the URLs of"
+            " stored files in download and upload tasks (default: the --cwmp-listen address,"
+            " unless it is a wildcard)", .check = check_cwmp_url),
     CFG_END,
 };
 
@@ -194,6 +221,7 @@ static void on_stop(void *ud)
     }
     acs_admin_stop(a);
     acs_waiters_stop(a);
+    acs_files_stop(a);
     acs_api_stop(a);
     acs_keys_stop(a);
     acs_cwmp_stop(a);
@@ -322,6 +350,10 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     int rc = runtime_mkdirs(a->o.common.data_dir);
     if (rc)
         return 1;
+    if ((rc = acs_files_init(a)) != 0) {
+        log_error("acs_files", LF_S("dir", a->o.common.data_dir), LF_ERR(rc));
+        return 1;
+    }
     if (a->o.cpe_username_template && !a->o.cpe_credentials) {
         log_error("acs_config", LF_S("reason", "--cpe-username-template binds the users of "
                                                "--cpe-credentials: set that file too"));
@@ -392,6 +424,7 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
         log_error("acs_listen", LF_S("addr", a->o.cwmp_listen), LF_ERR(rc));
         return 1;
     }
+    acs_files_set_base(a);
     if ((rc = acs_api_start(a, a->o.api_listen)) != 0) {
         log_error("acs_listen", LF_S("addr", a->o.api_listen), LF_ERR(rc));
         return 1;
@@ -458,6 +491,7 @@ int acs_main(int argc, char **argv)
     store_close(a->store);
     tls_ctx_free(a->tls);
     acs_creds_free(a->creds);
+    acs_files_free(a);
     acs_cr_free(a);
     free(a->trusted);
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acs/acs_files.h"
 #include "acs/acs_prov.h"
 #include "acs/acs_tasks.h"
 #include "core/str.h"
@@ -166,9 +167,16 @@ static int conv(acs_prov_sess_t *S, acs_prov_run_t *R, int pri, const preset_pro
     }
     case PP_DOWNLOAD: {
         *pname = "download";
+        char own[STORE_URL + STORE_FILE_NAME + 16];
         if (!text) {
-            snprintf(why, wl, "download of stored file '%.64s': the ACS keeps no files", pp->file);
-            return 1;
+            /* a stored file: its URL on the CWMP listener, which the task
+             * resolves like a file when it is sent (size, credentials) */
+            if (acs_files_url(S->a, pp->file, own, sizeof own) != 0) {
+                snprintf(why, wl, "download of stored file '%.64s': the ACS does not know its own URL"
+                                  " (--cwmp-url) or the URL is too long", pp->file);
+                return 1;
+            }
+            text = own;
         }
         /* the expanded URL meets the rules a download task's does */
         json_t *body = json_pack("{s:s, s:{s:s, s:s}}", "type", "download", "parameters", "url", text,

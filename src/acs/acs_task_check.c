@@ -279,14 +279,27 @@ static int check_attributes(json_t *v, char *err, size_t errlen)
     }
     return 0;
 }
-static bool file_type_ok(const char *s)
+bool acs_file_type_ok(const char *s)
 {
+    size_t n = strlen(s);
+    if (n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+            return false;
     if (s[0] == 'X' && s[1] == ' ')
         return strchr(s + 2, ' ') != NULL;
     const char *p = s;
     while (*p >= '0' && *p <= '9')
         p++;
-    return p != s && s[0] != '0' && p[0] == ' ' && p[1] && p[1] != ' ';
+    return p != s && p - s <= 2 && s[0] != '0' && p[0] == ' ' && p[1] && p[1] != ' ';
+}
+
+bool acs_file_name_ok(const char *s)
+{
+    static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+    size_t n = strlen(s);
+    return n >= 1 && n <= 128 && strspn(s, ok) == n && s[0] != '.' && s[0] != '-' && s[0] != '_';
 }
 
 /* ---- the rows' checks ------------------------------------------------------------- */
@@ -346,11 +359,18 @@ int acs_check_transfer(json_t *p, char *err, size_t errlen)
     if (!rc)
         rc = check_str(p, "file_type", 64, false, err, errlen);
     if (!rc && json_object_get(p, "file_type") &&
-        !file_type_ok(json_string_value(json_object_get(p, "file_type"))))
+        !acs_file_type_ok(json_string_value(json_object_get(p, "file_type"))))
         rc = ERR("file_type: like \"1 Firmware Upgrade Image\"");
-    if (!rc && json_string_length(json_object_get(p, "url")) == 0)
-        rc = ERR("url must not be empty");
-    if (!rc)
+    /* where the file is: a URL, or a file of the ACS's file store (the ACS
+     * fills in the URL when the task is sent: acs_files_resolve) */
+    json_t *file = json_object_get(p, "file");
+    if (!rc && file && json_object_get(p, "url"))
+        rc = ERR("url, file: one or the other");
+    if (!rc && file && (!json_is_string(file) || !acs_file_name_ok(json_string_value(file))))
+        rc = ERR("file: the name of a stored file (1-128 of A-Z a-z 0-9 . _ -)");
+    if (!rc && !file && json_string_length(json_object_get(p, "url")) == 0)
+        rc = ERR("url: required (or file: a stored file)");
+    if (!rc && !file)
         rc = check_file_url(p, "url", true, err, errlen);
     if (!rc)
         rc = check_file_url(p, "success_url", false, err, errlen);

@@ -221,11 +221,10 @@ static const char *const f_gpn[] = { "path", "next_level", "keep_result", NULL }
 static const char *const f_obj[] = { "object", "parameter_key", NULL };
 static const char *const f_obj_req[] = { "object", NULL };
 static const char *const f_sattr[] = { "attributes", NULL };
-static const char *const f_dl[] = { "url", "file_type", "file_size", "target_file_name", "username",
+static const char *const f_dl[] = { "url", "file", "file_type", "file_size", "target_file_name", "username",
                                     "password", "delay_seconds", "success_url", "failure_url", NULL };
-static const char *const f_ul[] = { "url", "file_type", "username", "password", "delay_seconds",
+static const char *const f_ul[] = { "url", "file", "file_type", "username", "password", "delay_seconds",
                                     NULL };
-static const char *const f_url[] = { "url", NULL };
 static const char *const f_si[] = { "delay_seconds", NULL };
 
 #define RPC(t) .rpc = CWMP_##t, .response = CWMP_##t##_RESPONSE
@@ -248,9 +247,9 @@ const acs_task_type_t acs_task_types[] = {
       build_names, build_names_text, acs_result_attributes, NULL, .requeue = true },
     { "set_attributes", RPC(SET_PARAMETER_ATTRIBUTES), f_sattr, f_sattr, acs_check_set_attributes,
       build_set_attributes, NULL, NULL, NULL, .requeue = true },
-    { "download", RPC(DOWNLOAD), f_dl, f_url, acs_check_transfer, build_transfer, NULL,
+    { "download", RPC(DOWNLOAD), f_dl, f_none, acs_check_transfer, build_transfer, NULL,
       acs_result_transfer, NULL, .requeue = false },
-    { "upload", RPC(UPLOAD), f_ul, f_url, acs_check_transfer, build_transfer, NULL,
+    { "upload", RPC(UPLOAD), f_ul, f_none, acs_check_transfer, build_transfer, NULL,
       acs_result_transfer, NULL, .requeue = false },
     { "schedule_inform", RPC(SCHEDULE_INFORM), f_si, f_none, acs_check_schedule_inform,
       build_schedule_inform, NULL, NULL, NULL, .requeue = true },

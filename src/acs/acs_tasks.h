@@ -153,6 +153,13 @@ int acs_check_object(json_t *p, char *err, size_t errlen);
 int acs_check_set_attributes(json_t *p, char *err, size_t errlen);
 int acs_check_transfer(json_t *p, char *err, size_t errlen);
 int acs_check_schedule_inform(json_t *p, char *err, size_t errlen);
+/* A stored file's name (acs_files.h): 1-128 of [A-Za-z0-9._-], starting
+ * with a letter or digit: no path, no hidden or temporary name. */
+bool acs_file_name_ok(const char *name);
+/* A TR-069 FileType: "N text" (N 1-99: "1 Firmware Upgrade Image", "3
+ * Vendor Configuration File"...) or a vendor's "X text"; printable ASCII,
+ * at most 64 bytes. */
+bool acs_file_type_ok(const char *type);
 json_t *acs_result_values(const cwmp_msg_t *m);
 char *acs_result_values_text(const cwmp_msg_t *m);
 json_t *acs_result_names(const cwmp_msg_t *m);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acs/acs_files.h"
 #include "acs/acs_tasks.h"
 #include "acs/acs_work.h"
 #include "core/clock.h"
@@ -24,6 +25,7 @@
 #include "core/str.h"
 
 enum { DONE_MAX = 16 }; /* tasks one Inform may confirm */
+enum { FAILED_MAX = 64 }; /* a step's tries at a next task */
 
 /* A turn's store job: finish the answered task (its result, the parameters
  * it read), then take the next pending one. */
@@ -48,6 +50,8 @@ typedef struct step_job {
     int64_t interval;        /* > 0: the device's PeriodicInformInterval, learnt */
     bool take_next;
     /* out */
+    int64_t failed_ids[FAILED_MAX]; /* tasks failed before they could be sent */
+    size_t nfailed;
     bool found;
     store_task_t next;
 } step_job_t;
@@ -154,6 +158,20 @@ static int tasks_event_run(void *state, store_t *st)
     int64_t now = e->now;
     int rc;
     if (e->type == CWMP_TRANSFER_COMPLETE) {
+        /* The CommandKey names the task: one of this device's transfers,
+         * in this session or one after (a firmware reboots first). */
+        store_task_t t = { 0 };
+        rc = e->task_id ? store_task_get(st, e->task_id, &t) : -ENOENT;
+        if (rc < 0 && rc != -ENOENT)
+            return rc;
+        bool ours = e->task_id && rc == 0 && strcmp(t.device_id, e->device) == 0 &&
+                    (strcmp(t.type, "download") == 0 || strcmp(t.type, "upload") == 0);
+        store_task_clear(&t);
+        if (e->task_id && !ours) {
+            log_warn("cwmp_transfer_complete_unmatched", LF_S("device", e->device),
+                     LF_I("task", e->task_id), LF_S("reason", "no transfer task of this device"));
+            e->task_id = 0;
+        }
         if (e->task_id)
             (void)store_task_finish(st, e->task_id, e->ok ? STORE_TASK_DONE : STORE_TASK_FAILED,
                                     e->result, e->fault_code, e->fault_string, now);
@@ -255,6 +273,17 @@ static int step_run(store_t *st, void *ud)
             /* Past its TTL, not yet swept by the minutely housekeeping: never sent late. */
             (void)store_task_finish(st, first.t.id, STORE_TASK_EXPIRED, NULL, 0,
                                     "expired before it could be sent", now);
+            store_task_clear(&first.t);
+            continue;
+        }
+        /* A download/upload naming a stored file: its URL, size, type and
+         * credentials now (the file may have changed since the task was made). */
+        char why[256];
+        if (acs_files_resolve(j->a, st, &first.t, why, sizeof why) != 0) {
+            log_warn("cwmp_task_unresolved", LF_I("task", first.t.id), LF_S("reason", why));
+            (void)store_task_finish(st, first.t.id, STORE_TASK_FAILED, NULL,
+                                    CWMP_FAULT_INTERNAL_ERROR, why, now);
+            j->failed_ids[j->nfailed < FAILED_MAX ? j->nfailed++ : FAILED_MAX - 1] = first.t.id;
             store_task_clear(&first.t);
             continue;
         }
@@ -387,6 +416,8 @@ static void step_done(int rc, void *ud)
     acs_work_t *w = j->w;
     if (j->finish_id)
         acs_task_finished(acs_work_acs(w), j->finish_id);
+    for (size_t i = 0; i < j->nfailed; i++)
+        acs_task_finished(acs_work_acs(w), j->failed_ids[i]);
     if (rc < 0) {
         acs_work_put(w, rc, NULL);
     } else if (j->found) {

@@ -7,7 +7,9 @@
  * is checked against the FileSize the ACS announced. Upload: a PUT of the
  * CPE's configuration (its writable parameters; or a log), POST when the
  * server refuses PUT. Both
- * answer a 401 once with Digest or Basic from the RPC's Username/Password.
+ * answer a 401 once with Digest or Basic from the RPC's Username/Password
+ * (once more after each range that came through: a nonce may go stale);
+ * each request answers the Digest nonce with the next nonce count.
  *
  * The result becomes the CPE's pending TransferComplete (fault 9010-9018
  * on failure); a successful firmware image reboots the CPE first, as a
@@ -38,6 +40,8 @@ struct transfer {
     cpe_t *c;
     http_call_t *call;
     buf_t authz;
+    char *challenge;     /* the Digest challenge answered: each request counts its nonce up */
+    uint32_t nc;
     bool auth_tried, ranged, no_range, post;
     uint64_t got, total;
     int64_t start_s;
@@ -92,6 +96,7 @@ void transfer_free(transfer_t *t)
     free(t->file_type);
     buf_free(&t->authz);
     buf_free(&t->body);
+    free(t->challenge);
     free(t);
 }
 
@@ -154,11 +159,27 @@ static bool authenticate(transfer_t *t, const http_response_t *r, const char *me
     if (net_url_parse(t->url, &u) != 0)
         return false;
     buf_reset(&t->authz);
-    int rc = strncasecmp(vals[pick], "Basic", 5) == 0
-                 ? http_auth_client_basic(t->user, t->pass, &t->authz)
-                 : http_auth_client_digest(vals[pick], method, u.path, t->user, t->pass, 1, NULL, &t->authz);
+    free(t->challenge);
+    t->challenge = NULL;
+    t->nc = 0;
+    bool basic = strncasecmp(vals[pick], "Basic", 5) == 0;
+    int rc = basic ? http_auth_client_basic(t->user, t->pass, &t->authz)
+                   : (t->challenge = strdup(vals[pick])) ? 0 : -ENOMEM; /* answered in issue() */
     t->auth_tried = rc == 0;
     return rc == 0;
+}
+
+/* A Digest nonce answers each request once (nc 1, 2, ...): a server that
+ * checks the count refuses a repeated one as a replay. */
+static void digest_next(transfer_t *t, const char *method)
+{
+    net_url_t u;
+    if (!t->challenge || net_url_parse(t->url, &u) != 0)
+        return;
+    buf_reset(&t->authz);
+    if (http_auth_client_digest(t->challenge, method, u.path, t->user, t->pass, ++t->nc, NULL,
+                                &t->authz) != 0)
+        buf_reset(&t->authz);
 }
 
 /* "bytes 0-1048575/5000000" -> first byte and total (total 0 when "*"). */
@@ -212,6 +233,7 @@ static void on_download(int err, const http_response_t *r, void *ud)
             return;
         }
         t->ranged = true;
+        t->auth_tried = false; /* a later 401 (a stale nonce) may be answered again */
         t->got += r->body_len;
         t->total = total;
         if (r->body_len > 0 && t->got < t->total && t->got < MAX_DOWNLOAD) {
@@ -278,6 +300,7 @@ static void issue(transfer_t *t)
                      t->got + CHUNK - 1);
     if (t->upload)
         n += snprintf(headers + n, sizeof headers - (size_t)n, "Content-Type: text/plain\r\n");
+    digest_next(t, t->upload ? (t->post ? "POST" : "PUT") : "GET");
     if (t->authz.len)
         snprintf(headers + n, sizeof headers - (size_t)n, "Authorization: %s\r\n", t->authz.data);
     http_request_spec_t spec = {

@@ -26,6 +26,7 @@ typedef struct route {
     bool tail;               /* last segment is {*name} */
     http_access_t access;
     http_handler_fn fn;
+    http_handler_fn head;    /* runs from on_head (http_router_add_head); NULL: none */
     void *ud;
 } route_t;
 
@@ -220,10 +221,16 @@ void http_router_free(http_router_t *r)
 int http_router_add(http_router_t *r, const char *method, const char *pattern, http_access_t access,
                     http_handler_fn fn, void *ud)
 {
+    return http_router_add_head(r, method, pattern, access, NULL, fn, ud);
+}
+
+int http_router_add_head(http_router_t *r, const char *method, const char *pattern,
+                         http_access_t access, http_handler_fn head, http_handler_fn fn, void *ud)
+{
     if (pattern[0] != '/' || !fn || (int)access < HTTP_ACCESS_PUBLIC || access > HTTP_ACCESS_ADMIN ||
         (access != HTTP_ACCESS_PUBLIC && !r->token && !r->key_lookup))
         return -EINVAL;
-    route_t rt = { .fn = fn, .ud = ud, .access = access };
+    route_t rt = { .fn = fn, .head = head, .ud = ud, .access = access };
     if (str_copy(rt.method, sizeof rt.method, method))
         return -EINVAL;
     rt.pattern = strdup(pattern + 1);
@@ -505,8 +512,11 @@ static void answer(http_router_t *r, http_req_t *req, const split_t *sp,
 }
 
 /* Decide the request: 0 with fn/ud set (and, with `bind`, the captures on
- * the request) when it may run its handler, or -1 once it was answered. */
-static int decide(http_router_t *r, http_req_t *req, bool bind, http_handler_fn *fn, void **ud)
+ * the request) when it may run its handler, or -1 once it was answered.
+ * From on_head (`at_head`), a route's head handler is what is set, with
+ * the captures bound; from dispatch such a route's captures are already
+ * there. */
+static int decide(http_router_t *r, http_req_t *req, bool at_head, http_handler_fn *fn, void **ud)
 {
     split_t sp;
     char copy[NET_URL_PATH_MAX];
@@ -528,9 +538,15 @@ static int decide(http_router_t *r, http_req_t *req, bool bind, http_handler_fn 
         answer(r, req, &sp, &v);
         return -1;
     }
+    bool bind = at_head ? found->head != NULL : found->head == NULL;
     if (bind && capture(found, req, &sp, copy)) {
         respond(req, 400, NULL, "bad_path", "bad path encoding");
         return -1;
+    }
+    if (at_head) {
+        *fn = found->head;
+        *ud = found->ud;
+        return found->head ? 0 : -1;
     }
     *fn = found->fn;
     *ud = found->ud;
@@ -541,13 +557,14 @@ void http_router_on_head(http_req_t *req, void *router)
 {
     http_handler_fn fn;
     void *ud;
-    (void)decide(router, req, false, &fn, &ud);
+    if (decide(router, req, true, &fn, &ud) == 0)
+        fn(req, ud);
 }
 
 void http_router_dispatch(http_req_t *req, void *router)
 {
     http_handler_fn fn;
     void *ud;
-    if (decide(router, req, true, &fn, &ud) == 0)
+    if (decide(router, req, false, &fn, &ud) == 0)
         fn(req, ud);
 }

@@ -91,6 +91,13 @@ void http_router_free(http_router_t *r);
  * router with neither a token nor a key lookup. */
 int http_router_add(http_router_t *r, const char *method, const char *pattern, http_access_t access,
                     http_handler_fn fn, void *ud);
+/* The same with a `head` handler that runs from http_router_on_head, after
+ * the access check and with the captures bound, before any body byte is
+ * read: it may answer at once or take the body as a stream
+ * (http_req_stream_body: uploads). If it does neither, the body is
+ * buffered and fn runs as for any route. */
+int http_router_add_head(http_router_t *r, const char *method, const char *pattern,
+                         http_access_t access, http_handler_fn head, http_handler_fn fn, void *ud);
 /* As http_server_opts.on_head (ud = the router): answers 400/401/404/405/
  * 429 before the body is read; otherwise leaves the request to dispatch. */
 void http_router_on_head(http_req_t *req, void *router);

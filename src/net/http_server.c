@@ -108,7 +108,9 @@ static int cb_body(http_parser_t *p, const char *data, size_t len)
 {
     http_sconn_t *sc = http_parser_data(p);
     http_req_t *r = sc->req;
-    if (!r || r->discard)
+    /* llhttp may report an empty piece when a body paused at the end of a
+     * read resumes: nothing for a stream (a pause on it would never end) */
+    if (!r || r->discard || !len)
         return 0;
     if (r->streaming) {
         int rc = r->on_body(r, data, len, r->body_ud);

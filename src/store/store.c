@@ -350,3 +350,12 @@ int store_device_session_log_list(store_t *s, int (*fn)(const char *device, void
 {
     return s->be->device_session_log_list(s, fn, ud);
 }
+/* ---- files ------------------------------------------------------------------------ */
+
+int store_file_put(store_t *s, const store_file_t *f) { return s->be->file_put(s, f); }
+int store_file_get(store_t *s, const char *name, store_file_t *out)
+{
+    return s->be->file_get(s, name, out);
+}
+int store_file_list(store_t *s, store_file_fn fn, void *ud) { return s->be->file_list(s, fn, ud); }
+int store_file_delete(store_t *s, const char *name) { return s->be->file_delete(s, name); }

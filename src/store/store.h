@@ -476,5 +476,29 @@ int store_preset_run_forget_fault(store_t *s, const char *device, const char *pr
 int store_device_set_session_log(store_t *s, const char *device, bool all);
 /* The devices whose sessions are all logged (fn non-zero stops). */
 int store_device_session_log_list(store_t *s, int (*fn)(const char *device, void *ud), void *ud);
+/* ---- files: the ACS's file store (firmware images, configuration files,
+ * uploads from CPEs). The bytes live on disk in the ACS's data directory;
+ * the store keeps what is known about each (store_sqlite_files.c). ---- */
+
+enum { STORE_FILE_NAME = 129 }; /* a stored file's name (128 characters) + NUL */
+
+typedef struct store_file {
+    char name[STORE_FILE_NAME];
+    char file_type[STORE_SHORT];  /* TR-069 FileType: "1 Firmware Upgrade Image"... */
+    char oui[STORE_SHORT], product_class[STORE_SHORT], version[STORE_SHORT]; /* "" unknown */
+    int64_t size;
+    char sha256[65];              /* lowercase hex of the bytes */
+    char username[STORE_SHORT], password[STORE_SHORT]; /* download credentials; "" none */
+    int64_t task_id;              /* the upload task that stored it (0: the API) */
+    int64_t created, updated;
+} store_file_t;
+typedef int (*store_file_fn)(const store_file_t *f, void *ud); /* non-zero stops */
+
+/* Create or replace by name: 1 created, 0 replaced (created is kept). */
+int store_file_put(store_t *s, const store_file_t *f);
+int store_file_get(store_t *s, const char *name, store_file_t *out);
+/* Every file, by name. */
+int store_file_list(store_t *s, store_file_fn fn, void *ud);
+int store_file_delete(store_t *s, const char *name);
 
 #endif

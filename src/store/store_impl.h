@@ -90,6 +90,11 @@ typedef struct store_backend {
     int (*preset_run_forget_fault)(store_t *s, const char *device, const char *preset);
     int (*device_set_session_log)(store_t *s, const char *dev, bool all);
     int (*device_session_log_list)(store_t *s, int (*fn)(const char *, void *), void *ud);
+    /* files (store_sqlite_files.c) */
+    int (*file_put)(store_t *s, const store_file_t *f);
+    int (*file_get)(store_t *s, const char *name, store_file_t *out);
+    int (*file_list)(store_t *s, store_file_fn fn, void *ud);
+    int (*file_delete)(store_t *s, const char *name);
 } store_backend_t;
 
 struct store {

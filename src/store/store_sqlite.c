@@ -148,6 +148,14 @@ static const char *const migrations[] = {
     "CREATE INDEX preset_runs_faults ON preset_runs(updated) WHERE status = 2;"
     "ALTER TABLE devices ADD COLUMN session_log INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX devices_session_log ON devices(id) WHERE session_log = 1;",
+    /* 10 (files): the file store's metadata (store_sqlite_files.c); the bytes
+     * are files in the data directory */
+    "CREATE TABLE files ("
+    "  name TEXT PRIMARY KEY, file_type TEXT NOT NULL, oui TEXT NOT NULL DEFAULT '',"
+    "  product_class TEXT NOT NULL DEFAULT '', version TEXT NOT NULL DEFAULT '',"
+    "  size INTEGER NOT NULL, sha256 TEXT NOT NULL, username TEXT NOT NULL DEFAULT '',"
+    "  password TEXT NOT NULL DEFAULT '', task_id INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -862,4 +870,8 @@ const store_backend_t store_sqlite_backend = {
     .preset_run_forget_fault = sq_preset_run_forget_fault,
     .device_set_session_log = sq_device_set_session_log,
     .device_session_log_list = sq_device_session_log_list,
+    .file_put = sq_file_put,
+    .file_get = sq_file_get,
+    .file_list = sq_file_list,
+    .file_delete = sq_file_delete,
 };

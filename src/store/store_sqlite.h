@@ -160,5 +160,10 @@ int sq_hook_release_leases(store_t *s);
 int sq_hook_offline_sweep(store_t *s, int64_t now, int64_t default_interval, int64_t limit,
                           store_device_fn fn, void *ud);
 int sq_hook_prune(store_t *s, int64_t before);
+/* store_sqlite_files.c */
+int sq_file_put(store_t *s, const store_file_t *f);
+int sq_file_get(store_t *s, const char *name, store_file_t *out);
+int sq_file_list(store_t *s, store_file_fn fn, void *ud);
+int sq_file_delete(store_t *s, const char *name);
 
 #endif

@@ -635,6 +635,27 @@ def test_answers_match_document(outpost, tmp_path, doc, cr_server):
     c.req("DELETE", t1, "/api/devices/{id}", want=204)
     c.req("DELETE", t1, "/api/devices/{id}", want=404)
 
+    # the file store
+    _, f = c.req("PUT", "/api/files/fw.bin?version=2.0", "/api/files/{name}", body=b"\x00firmware", want=201)
+    assert f["size"] == 9 and f["version"] == "2.0"
+    c.req("PUT", "/api/files/fw.bin", "/api/files/{name}", body=b"\x00firmware2", want=200)
+    _, e = c.req("PUT", "/api/files/.fw", "/api/files/{name}", body=b"x", want=400)
+    assert e["field"] == "name"
+    _, e = c.req("PUT", "/api/files/fw.bin?file_type=fw", "/api/files/{name}", body=b"x", want=400)
+    assert e["field"] == "file_type"
+    _, fs = c.req("GET", "/api/files", "/api/files", want=200)
+    assert [x["name"] for x in fs] == ["fw.bin"]
+    c.req("GET", "/api/files/fw.bin", "/api/files/{name}", want=200)
+    c.req("GET", "/api/files/nope.bin", "/api/files/{name}", want=404)
+    c.req("GET", "/api/files/fw.bin/content", "/api/files/{name}/content", want=200)
+    c.req("GET", "/api/files/fw.bin/content", "/api/files/{name}/content", headers={"Range": "bytes=1-"},
+          want=206)
+    c.req("GET", "/api/files/fw.bin/content", "/api/files/{name}/content", headers={"Range": "bytes=99-"},
+          want=416)
+    c.req("DELETE", "/api/files/fw.bin", "/api/files/{name}", want=204)
+    c.req("DELETE", "/api/files/fw.bin", "/api/files/{name}", want=404)
+    c.req("GET", "/api/files/fw.bin/content", "/api/files/{name}/content", want=404)
+
     # the public files
     for path in ("/", "/index.html", "/dashboard.js", "/dashboard.css"):
         c.req("GET", path, path, token=None, want=200)

@@ -16,7 +16,7 @@
 
 static char dbpath[64];
 /* The schema after every migration (store_sqlite.c's migrations[]). */
-enum { SCHEMA_NOW = 9 };
+enum { SCHEMA_NOW = 10 };
 
 static int setup(void **state)
 {
@@ -428,6 +428,7 @@ static void test_migrate_v2_wakeup_text(void **state)
         "DROP TABLE preset_runs;"
         "DROP TABLE api_keys; DELETE FROM settings WHERE k = 'keys_version';" /* 7: keys */
         "DROP TABLE webhook_deliveries; DROP TABLE webhook_offline;" /* 8: webhooks */
+        "DROP TABLE files;" /* 10: files */
         "INSERT INTO tasks (id, device_id, type, created, updated, wakeup) VALUES"
         " (1, 'd', 'reboot', 5, 7, 'ok http_status=200 at=2026-01-01T00:00:00Z'),"
         " (2, 'd', 'reboot', 5, 8, 'failed http_status=0 at=2026-01-01T00:00:00Z: refused'),"
@@ -707,6 +708,7 @@ static void test_migrate_v4(void **state)
         "DROP TABLE preset_runs;"
         "DROP TABLE api_keys; DELETE FROM settings WHERE k = 'keys_version';" /* 7: keys */
         "DROP TABLE webhook_deliveries; DROP TABLE webhook_offline;" /* 8: webhooks */
+        "DROP TABLE files;" /* 10: files */
         "INSERT INTO tasks (id, device_id, type, created, updated) VALUES (1, 'd', 'reboot', 5, 7);"
         "PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);

@@ -1,0 +1,511 @@
+/*
+ * acs_files: the file store's bytes on disk, the body streams that fill
+ * it, and serving its files (see acs_files.h). The CWMP listener's paths
+ * (/files/, /uploads/) and task resolution are in acs_files_cwmp.c.
+ */
+#include "acs/acs_files.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "acs/acs_tasks.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/runtime.h"
+#include "core/str.h"
+#include "net/http_file.h"
+
+/* ---- the directory ----------------------------------------------------------------- */
+
+int acs_file_path(const acs_files_t *fs, const char *name, char *out, size_t len)
+{
+    int n = snprintf(out, len, "%s/%s", fs->dir, name);
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Temporary files a crash left behind (".tmp-*"): never a stored file. */
+static void remove_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[ACS_PATH_MAX];
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, ".tmp-", 5) == 0 &&
+            (size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < sizeof p && unlink(p) == 0)
+            log_info("files_stale_removed", LF_S("path", p));
+    closedir(d);
+}
+
+/* The key of the upload URLs' HMACs: made once, kept so that URLs given
+ * before a restart still work after it. */
+static int load_key(acs_files_t *fs)
+{
+    char p[ACS_PATH_MAX];
+    if ((size_t)snprintf(p, sizeof p, "%s/.upload-key", fs->dir) >= sizeof p)
+        return -ENAMETOOLONG;
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, fs->key, sizeof fs->key);
+        close(fd);
+        if (n == (ssize_t)sizeof fs->key)
+            return 0;
+        log_error("files_key", LF_S("path", p), LF_S("reason", "short upload key file"));
+        return -EIO;
+    }
+    if (RAND_bytes(fs->key, sizeof fs->key) != 1)
+        return -EIO;
+    fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, fs->key, sizeof fs->key) != (ssize_t)sizeof fs->key) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        log_error("files_key", LF_S("path", p), LF_ERR(-e));
+        return -e;
+    }
+    close(fd);
+    return 0;
+}
+
+int acs_files_init(acs_t *a)
+{
+    acs_files_t *fs = calloc(1, sizeof *fs);
+    if (!fs)
+        return -ENOMEM;
+    a->files = fs;
+    if ((size_t)snprintf(fs->dir, sizeof fs->dir, "%s/files", a->o.common.data_dir) >= sizeof fs->dir)
+        return -ENAMETOOLONG;
+    int rc = runtime_mkdirs(fs->dir);
+    if (rc)
+        return rc;
+    remove_stale(fs->dir);
+    if ((rc = load_key(fs)) != 0)
+        return rc;
+    http_auth_opts_t ao = { .realm = "outpost files", .digest = true };
+    fs->auth = http_auth_new(&ao);
+    return fs->auth ? 0 : -ENOMEM;
+}
+
+void acs_files_set_base(acs_t *a)
+{
+    acs_files_t *fs = a->files;
+    if (a->o.cwmp_url && *a->o.cwmp_url) {
+        str_copy(fs->base, sizeof fs->base, a->o.cwmp_url);
+    } else {
+        const char *addr = http_server_addr(a->cwmp);
+        /* a wildcard address names no host a CPE could reach: --cwmp-url says it */
+        if (addr && strncmp(addr, "0.0.0.0:", 8) != 0 && strncmp(addr, "[::]:", 5) != 0)
+            snprintf(fs->base, sizeof fs->base, "%s://%s", a->tls ? "https" : "http", addr);
+    }
+    size_t n = strlen(fs->base);
+    while (n && fs->base[n - 1] == '/')
+        fs->base[--n] = '\0';
+    log_info("files_ready", LF_S("dir", fs->dir), LF_S("url", fs->base[0] ? fs->base : "unknown"),
+             LF_U("max_file_size", a->o.max_file_size));
+}
+
+void acs_files_free(acs_t *a)
+{
+    if (!a->files)
+        return;
+    http_auth_free(a->files->auth);
+    free(a->files);
+    a->files = NULL;
+}
+
+/* ---- a body into a file ------------------------------------------------------------ */
+
+typedef struct intake {
+    acs_t *a;
+    http_req_t *req;
+    store_file_t f;            /* the row: meta in; size and digest as the bytes come */
+    char tmp[ACS_PATH_MAX];
+    uv_file fd;
+    EVP_MD_CTX *md;
+    uv_fs_t fs;
+    char *piece;               /* the bytes being written */
+    bool writing, body_done;
+    int rc;                    /* the first error: the intake ends when no write is out */
+    bool created;
+    acs_intake_done_fn done;
+    void *ud;
+    bool committing;           /* past the body: fsync and the store job */
+    struct intake *prev, *next; /* a->files->intakes */
+} intake_t;
+
+static int noop_body(http_req_t *r, const char *d, size_t n, void *ud)
+{
+    (void)r, (void)d, (void)n, (void)ud;
+    return 0;
+}
+
+static void noop_end(http_req_t *r, int err, void *ud) { (void)r, (void)err, (void)ud; }
+
+static void close_fd(uv_file fd)
+{
+    uv_fs_t c;
+    uv_fs_close(NULL, &c, fd, NULL);
+    uv_fs_req_cleanup(&c);
+}
+
+static void intake_free(intake_t *it)
+{
+    acs_files_t *fs = it->a->files;
+    if (it->prev)
+        it->prev->next = it->next;
+    else if (fs->intakes == it)
+        fs->intakes = it->next;
+    if (it->next)
+        it->next->prev = it->prev;
+    if (it->fd >= 0)
+        close_fd(it->fd);
+    if (it->tmp[0])
+        unlink(it->tmp); /* renamed by now when it was stored */
+    EVP_MD_CTX_free(it->md);
+    free(it->piece);
+    free(it);
+}
+
+/* The end, either way: the caller answers. */
+static void intake_finish(intake_t *it, int rc)
+{
+    /* nothing of the body reaches us any more (it may still arrive: dropped) */
+    http_req_stream_body(it->req, noop_body, noop_end, NULL);
+    if (it->fd >= 0) {
+        close_fd(it->fd);
+        it->fd = -1;
+    }
+    if (rc && it->tmp[0])
+        unlink(it->tmp); /* nothing of a failed file is kept */
+    it->tmp[0] = '\0';  /* or it has its name now */
+    if (rc && rc != -EFBIG && rc != -EPERM) /* those are logged where they are known */
+        log_info("file_not_stored", LF_S("name", it->f.name), LF_I("bytes", it->f.size),
+                 LF_S("peer", http_req_peer(it->req)), LF_ERR(rc));
+    it->done(it->a, it->req, rc, &it->f, it->created, it->ud);
+    intake_free(it);
+}
+
+/* On the store thread: the bytes take their name and the row its values,
+ * in the order PUTs finish. An upload's task must still wait for it. */
+static int commit_run(store_t *st, void *ud)
+{
+    intake_t *it = ud;
+    acs_t *a = it->a;
+    int rc;
+    if (it->f.task_id && (rc = acs_files_upload_check(st, &it->f)) != 0)
+        return rc;
+    char path[ACS_PATH_MAX];
+    if ((rc = acs_file_path(a->files, it->f.name, path, sizeof path)) != 0)
+        return rc;
+    if (rename(it->tmp, path) != 0) {
+        rc = -errno;
+        log_error("files_rename", LF_S("path", path), LF_ERR(rc));
+        return rc;
+    }
+    it->tmp[0] = '\0';
+    it->f.created = it->f.updated = clock_real_s();
+    rc = store_file_put(st, &it->f);
+    if (rc < 0) {
+        unlink(path); /* no row: no file */
+        return rc;
+    }
+    it->created = rc == 1;
+    return 0;
+}
+
+static void commit_done(int rc, void *ud)
+{
+    intake_t *it = ud;
+    if (rc == 0)
+        log_info("file_stored", LF_S("name", it->f.name), LF_I("size", it->f.size),
+                 LF_S("sha256", it->f.sha256), LF_I("task", it->f.task_id),
+                 LF_S("peer", http_req_peer(it->req)));
+    intake_finish(it, rc > 0 ? 0 : rc);
+}
+
+static void on_synced(uv_fs_t *fs)
+{
+    intake_t *it = fs->data;
+    ssize_t r = fs->result;
+    uv_fs_req_cleanup(fs);
+    if (r < 0) {
+        log_error("files_sync", LF_S("path", it->tmp), LF_S("reason", uv_strerror((int)r)));
+        intake_finish(it, -EIO);
+        return;
+    }
+    close_fd(it->fd);
+    it->fd = -1;
+    if (!it->a->db || store_worker_submit(it->a->db, commit_run, commit_done, it) != 0)
+        intake_finish(it, -EAGAIN);
+}
+
+/* The whole body is on disk: its digest, then durable, then named. */
+static void intake_complete(intake_t *it)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_DigestFinal_ex(it->md, md, &mdlen) != 1 || mdlen != 32) {
+        intake_finish(it, -EIO);
+        return;
+    }
+    for (unsigned i = 0; i < mdlen; i++)
+        snprintf(it->f.sha256 + 2 * i, 3, "%02x", md[i]);
+    it->committing = true;
+    it->fs.data = it;
+    if (uv_fs_fsync(it->a->loop, &it->fs, it->fd, on_synced) != 0)
+        intake_finish(it, -EIO);
+}
+
+static void on_written(uv_fs_t *fs)
+{
+    intake_t *it = fs->data;
+    ssize_t r = fs->result;
+    uv_fs_req_cleanup(fs);
+    free(it->piece);
+    it->piece = NULL;
+    it->writing = false;
+    if (r < 0 && !it->rc) {
+        log_error("files_write", LF_S("path", it->tmp), LF_S("reason", uv_strerror((int)r)));
+        it->rc = r == UV_ENOSPC ? -ENOSPC : -EIO;
+    }
+    if (it->rc)
+        intake_finish(it, it->rc);
+    else if (it->body_done)
+        intake_complete(it);
+    else
+        http_req_resume_body(it->req);
+}
+
+static int on_body(http_req_t *r, const char *data, size_t len, void *ud)
+{
+    (void)r;
+    intake_t *it = ud;
+    if ((uint64_t)it->f.size + len > it->a->o.max_file_size) {
+        log_info("file_too_large", LF_S("name", it->f.name), LF_U("max", it->a->o.max_file_size),
+                 LF_S("peer", http_req_peer(it->req)));
+        intake_finish(it, -EFBIG); /* no write is out: the body pauses while one is */
+        return 0;
+    }
+    it->f.size += (int64_t)len;
+    if (EVP_DigestUpdate(it->md, data, len) != 1 || !(it->piece = malloc(len ? len : 1))) {
+        intake_finish(it, -ENOMEM);
+        return 0;
+    }
+    memcpy(it->piece, data, len);
+    uv_buf_t b = uv_buf_init(it->piece, (unsigned)len);
+    it->fs.data = it;
+    it->writing = true;
+    if (uv_fs_write(it->a->loop, &it->fs, it->fd, &b, 1, it->f.size - (int64_t)len, on_written) != 0) {
+        it->writing = false;
+        intake_finish(it, -EIO);
+        return 0;
+    }
+    return 1; /* paused until the piece is on disk */
+}
+
+static void on_end(http_req_t *r, int err, void *ud)
+{
+    (void)r;
+    intake_t *it = ud;
+    if (err && !it->rc)
+        it->rc = err;
+    it->body_done = true;
+    if (it->writing)
+        return; /* on_written goes on */
+    if (it->rc)
+        intake_finish(it, it->rc);
+    else
+        intake_complete(it);
+}
+
+int acs_intake_start(acs_t *a, http_req_t *req, const store_file_t *meta, acs_intake_done_fn done,
+                     void *ud)
+{
+    const http_msg_t *m = http_req_msg(req);
+    if (m->content_length > 0 && (uint64_t)m->content_length > a->o.max_file_size) {
+        log_info("file_too_large", LF_S("name", meta->name), LF_I("content_length", m->content_length),
+                 LF_U("max", a->o.max_file_size), LF_S("peer", http_req_peer(req)));
+        return -EFBIG;
+    }
+    intake_t *it = calloc(1, sizeof *it);
+    if (!it)
+        return -ENOMEM;
+    it->a = a;
+    it->req = req;
+    it->f = *meta;
+    it->f.size = 0;
+    it->done = done;
+    it->ud = ud;
+    it->fd = -1;
+    it->md = EVP_MD_CTX_new();
+    if ((size_t)snprintf(it->tmp, sizeof it->tmp, "%s/.tmp-XXXXXX", a->files->dir) >= sizeof it->tmp ||
+        !it->md || EVP_DigestInit_ex(it->md, EVP_sha256(), NULL) != 1) {
+        it->tmp[0] = '\0';
+        intake_free(it);
+        return -ENOMEM;
+    }
+    it->fd = mkostemp(it->tmp, O_CLOEXEC);
+    if (it->fd < 0) {
+        int rc = -errno;
+        log_error("files_create", LF_S("path", it->tmp), LF_ERR(rc));
+        it->tmp[0] = '\0';
+        intake_free(it);
+        return rc;
+    }
+    http_req_stream_body(req, on_body, on_end, it);
+    it->next = a->files->intakes;
+    if (it->next)
+        it->next->prev = it;
+    a->files->intakes = it;
+    return 0;
+}
+
+void acs_files_stop(acs_t *a)
+{
+    if (!a->files)
+        return;
+    http_file_cancel_all(a->loop); /* downloads in progress: the clients resume later */
+    intake_t *it = a->files->intakes, *next;
+    for (; it; it = next) {
+        next = it->next;
+        if (it->committing)
+            continue; /* fsync and its store job: short, they finish */
+        if (it->writing)
+            it->rc = -ECANCELED; /* on_written ends it */
+        else
+            intake_finish(it, -ECANCELED);
+    }
+}
+
+/* ---- JSON -------------------------------------------------------------------------- */
+
+static json_t *iso_json(int64_t t)
+{
+    char b[CLOCK_ISO_LEN];
+    if (t <= 0)
+        return json_null();
+    acs_iso(t, b);
+    return json_string(b);
+}
+
+static json_t *text_or_null(const char *s) { return s[0] ? acs_json_text(s) : json_null(); }
+
+json_t *acs_file_json(const acs_t *a, const store_file_t *f)
+{
+    char url[STORE_URL + STORE_FILE_NAME + 8];
+    const char *base = a->files->base;
+    snprintf(url, sizeof url, "%s/files/%s", base, f->name);
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:s, s:o, s:o, s:o, s:o, s:o}", "name",
+                     acs_json_text(f->name), "file_type", acs_json_text(f->file_type), "oui",
+                     text_or_null(f->oui), "product_class", text_or_null(f->product_class),
+                     "version", text_or_null(f->version), "size", (json_int_t)f->size, "sha256",
+                     f->sha256, "url", base[0] ? json_string(url) : json_null(), "username",
+                     text_or_null(f->username), "task_id",
+                     f->task_id ? json_integer(f->task_id) : json_null(), "created",
+                     iso_json(f->created), "updated", iso_json(f->updated));
+}
+
+/* ---- sending a stored file ---------------------------------------------------------- */
+
+typedef struct send_job {
+    acs_t *a;
+    http_req_t *req;
+    bool json, cpe;            /* errors as JSON (the API); a CPE (credentials apply) */
+    char name[STORE_FILE_NAME];
+    store_file_t f;
+    uv_file fd;
+} send_job_t;
+
+/* On the store thread: the row and the bytes it describes, opened together
+ * (a PUT renames in this thread: they cannot be of two versions). */
+static int send_run(store_t *st, void *ud)
+{
+    send_job_t *j = ud;
+    int rc = store_file_get(st, j->name, &j->f);
+    if (rc)
+        return rc;
+    char path[ACS_PATH_MAX];
+    if ((rc = acs_file_path(j->a->files, j->name, path, sizeof path)) != 0)
+        return rc;
+    j->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (j->fd < 0 || fstat(j->fd, &sb) != 0 || sb.st_size != j->f.size) {
+        rc = j->fd < 0 ? -errno : -EIO;
+        log_error("files_open", LF_S("path", path), LF_S("reason", j->fd < 0 ? strerror(-rc)
+                                                                 : "size differs from the row"));
+        return rc;
+    }
+    return 0;
+}
+
+static void send_error(send_job_t *j, int status, const char *code, const char *msg)
+{
+    if (j->json)
+        acs_api_error(j->req, status, code, msg);
+    else
+        http_respond_error(j->req, status, msg);
+}
+
+static void send_done(int rc, void *ud)
+{
+    send_job_t *j = ud;
+    if (rc == -ENOENT && j->fd < 0) {
+        send_error(j, 404, "not_found", "no such file");
+    } else if (rc < 0) {
+        send_error(j, rc == -EAGAIN ? 503 : 500, "internal", "the file cannot be read");
+    } else if (!j->cpe || acs_files_authorize(j->a, j->req, &j->f)) {
+        char etag[72];
+        snprintf(etag, sizeof etag, "\"%s\"", j->f.sha256);
+        http_file_serve(j->a->loop, j->req, j->fd, j->f.size, etag, NULL, NULL);
+        j->fd = -1;
+    }
+    if (j->fd >= 0)
+        close_fd(j->fd);
+    free(j);
+}
+
+void acs_files_send_as(acs_t *a, http_req_t *req, const char *name, bool json, bool cpe)
+{
+    send_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        http_respond_error(req, 503, "out of memory");
+        return;
+    }
+    j->a = a;
+    j->req = req;
+    j->json = json;
+    j->cpe = cpe;
+    j->fd = -1;
+    str_copy(j->name, sizeof j->name, name);
+    int rc = store_worker_submit(a->db, send_run, send_done, j);
+    if (rc) {
+        send_error(j, 503, "unavailable", "store queue full, retry");
+        free(j);
+    }
+}
+
+void acs_files_send(acs_t *a, http_req_t *req, const char *name, bool json)
+{
+    acs_files_send_as(a, req, name, json, false);
+}
+
+int acs_files_delete(acs_t *a, store_t *st, const char *name)
+{
+    int rc = store_file_delete(st, name);
+    if (rc)
+        return rc;
+    char path[ACS_PATH_MAX];
+    if (acs_file_path(a->files, name, path, sizeof path) == 0 && unlink(path) != 0 && errno != ENOENT)
+        log_warn("files_unlink", LF_S("path", path), LF_ERR(-errno));
+    return 0;
+}
