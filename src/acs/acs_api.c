@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "acs/acs_api_prov.h"
+#include "acs/acs_api_search.h"
 #include "acs/acs_internal.h"
 #include "acs/acs_tasks.h"
 #include "acs/acs_work.h"
@@ -78,15 +79,8 @@ typedef struct api_job {
     store_task_t task;
 } api_job_t;
 
-enum { J_DEVICES, J_DEVICE, J_DEVICE_DELETE, J_PARAMS, J_TASK_ADD, J_TASKS, J_TASK, J_TASK_CANCEL,
+enum { J_DEVICE, J_DEVICE_DELETE, J_PARAMS, J_TASK_ADD, J_TASKS, J_TASK, J_TASK_CANCEL,
        J_STATS, J_CR, J_TAGS, J_CR_AUTH };
-
-static int collect_device(const store_device_t *d, void *ud)
-{
-    api_job_t *j = ud;
-    json_array_append_new(j->out, acs_device_json(d, clock_real_s(), j->a->default_interval_s));
-    return 0;
-}
 
 static int collect_param(const store_param_t *p, void *ud)
 {
@@ -114,14 +108,6 @@ static int api_run(store_t *st, void *ud)
     int64_t now = clock_real_s();
     int rc = 0;
     switch (j->kind) {
-    case J_DEVICES: {
-        store_device_filter_t f = { .tag = j->tag[0] ? j->tag : NULL, .q = j->q[0] ? j->q : NULL,
-                                    .online = j->online, .now = now,
-                                    .default_interval = j->a->default_interval_s,
-                                    .limit = j->limit, .offset = j->offset };
-        j->out = json_array();
-        return store_device_list(st, &f, collect_device, j);
-    }
     case J_DEVICE:
     case J_CR:
         rc = store_device_get(st, j->id, &j->dev);
@@ -426,32 +412,6 @@ static bool query_str(http_req_t *req, const char *name, char *out, size_t len)
     return true;
 }
 
-static void h_devices(http_req_t *req, void *ud)
-{
-    api_job_t *j = new_job(req, J_DEVICES);
-    if (!j)
-        return;
-    char online[8] = "";
-    j->limit = 100;
-    if (!query_str(req, "tag", j->tag, sizeof j->tag) || !query_str(req, "q", j->q, sizeof j->q) ||
-        !query_str(req, "online", online, sizeof online) ||
-        !query_int(req, "limit", 1, 1000, &j->limit) ||
-        !query_int(req, "offset", 0, INT64_MAX / 2, &j->offset)) {
-        free(j);
-        return;
-    }
-    if (online[0]) {
-        bool b;
-        if (cfg_parse_bool(online, &b) != 0) {
-            free(j);
-            acs_api_error(req, 400, "bad_request", "online: true or false");
-            return;
-        }
-        j->online = b;
-    }
-    api_submit(ud, req, j);
-}
-
 static void h_simple(http_req_t *req, void *ud, int kind)
 {
     api_job_t *j = new_job(req, kind);
@@ -636,7 +596,6 @@ static const struct {
     const char *method, *path;
     http_handler_fn fn;
 } api_routes[] = {
-    { "GET", "/api/devices", h_devices },
     { "GET", "/api/devices/{id}", h_device },
     { "DELETE", "/api/devices/{id}", h_device_delete },
     { "GET", "/api/devices/{id}/parameters", h_params },
@@ -672,6 +631,8 @@ int acs_api_start(acs_t *a, const char *listen)
     int rc = api_register(a, r);
     if (!rc)
         rc = acs_prov_api_register(a, r);
+    if (!rc)
+        rc = acs_search_api_register(a, r);
     acs_dash_register(a, r);
     if (rc)
         return rc;

@@ -257,3 +257,58 @@ int store_preset_run_owed(store_t *s, store_preset_run_fn fn, void *ud)
 {
     return s->be->preset_run_owed(s, fn, ud);
 }
+
+/* ---- device search -------------------------------------------------------------------- */
+
+int store_device_search(store_t *s, const store_search_t *q, store_device_row_fn fn, void *ud,
+                        int64_t *total)
+{
+    return s->be->device_search(s, q, fn, ud, total);
+}
+
+static const char *const sort_names[STORE_SORT_COUNT] = {
+    [STORE_SORT_ID] = "id",
+    [STORE_SORT_SERIAL] = "serial",
+    [STORE_SORT_MODEL] = "model",
+    [STORE_SORT_OUI] = "oui",
+    [STORE_SORT_VERSION] = "software_version",
+    [STORE_SORT_LAST_INFORM] = "last_inform",
+    [STORE_SORT_FIRST_SEEN] = "first_seen",
+};
+
+int store_sort_parse(const char *name, store_sort_t *sort, bool *desc)
+{
+    *desc = name[0] == '-';
+    if (*desc)
+        name++;
+    for (int i = 0; i < STORE_SORT_COUNT; i++)
+        if (!strcmp(name, sort_names[i])) {
+            *sort = (store_sort_t)i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+const char *store_sort_name(store_sort_t sort)
+{
+    return (unsigned)sort < STORE_SORT_COUNT ? sort_names[sort] : "id";
+}
+
+bool store_sort_numeric(store_sort_t sort)
+{
+    return sort == STORE_SORT_LAST_INFORM || sort == STORE_SORT_FIRST_SEEN;
+}
+
+const char *store_sort_key(const store_device_t *d, store_sort_t sort, int64_t *num)
+{
+    *num = sort == STORE_SORT_LAST_INFORM ? d->last_inform
+         : sort == STORE_SORT_FIRST_SEEN  ? d->first_seen : 0;
+    switch (sort) {
+    case STORE_SORT_SERIAL: return d->serial;
+    case STORE_SORT_MODEL: return d->product_class;
+    case STORE_SORT_OUI: return d->oui;
+    case STORE_SORT_VERSION: return d->software_version;
+    case STORE_SORT_ID: return d->id;
+    default: return "";
+    }
+}

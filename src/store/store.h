@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/store_filter.h"
+
 typedef struct store store_t;
 
 enum {
@@ -100,6 +102,50 @@ bool store_device_online(const store_device_t *d, int64_t now, int64_t default_i
 
 typedef int (*store_device_fn)(const store_device_t *d, void *ud); /* non-zero stops */
 int store_device_list(store_t *s, const store_device_filter_t *f, store_device_fn fn, void *ud);
+
+/* ---- device search and pages (store_sqlite_search.c) --------------------------------- */
+
+/* Sort orders of a search; every one ends with the device's row id (rid),
+ * so pages are stable: a page starts strictly after (key, rid). */
+typedef enum store_sort {
+    STORE_SORT_ID = 0,
+    STORE_SORT_SERIAL,
+    STORE_SORT_MODEL,
+    STORE_SORT_OUI,
+    STORE_SORT_VERSION,
+    STORE_SORT_LAST_INFORM,
+    STORE_SORT_FIRST_SEEN,
+    STORE_SORT_COUNT
+} store_sort_t;
+
+typedef struct store_search {
+    const store_filter_t *filter;  /* NULL or empty: every device */
+    int64_t now, default_interval; /* for online and times ago */
+    store_sort_t sort;
+    bool desc;
+    /* keyset: rows after (key, rid) in the sort order, or before it when
+     * backward (then the rows come nearest first: the caller reverses) */
+    bool has_key, backward;
+    const char *key_text;          /* text sorts */
+    int64_t key_num;               /* last_inform, first_seen */
+    int64_t key_rid;
+    int64_t limit;                 /* <= 0: 100 */
+    int64_t offset;
+} store_search_t;
+
+/* "id", "-last_inform"...: 0, or -EINVAL for an unknown name. */
+int store_sort_parse(const char *name, store_sort_t *sort, bool *desc);
+const char *store_sort_name(store_sort_t sort);
+bool store_sort_numeric(store_sort_t sort);
+/* The device's key in that order (text, or number for numeric sorts). */
+const char *store_sort_key(const store_device_t *d, store_sort_t sort, int64_t *num);
+
+typedef int (*store_device_row_fn)(const store_device_t *d, int64_t rid, void *ud); /* non-zero stops */
+/* The devices the filter matches, one page; total (may be NULL): how many
+ * match in all. -EINVAL for a filter the backend cannot compile, -E2BIG
+ * when too large. */
+int store_device_search(store_t *s, const store_search_t *q, store_device_row_fn fn, void *ud,
+                        int64_t *total);
 
 typedef struct store_stats {
     int64_t total_devices, online_devices, pending_tasks, sent_tasks;

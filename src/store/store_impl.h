@@ -60,6 +60,9 @@ typedef struct store_backend {
     int (*preset_run_list)(store_t *s, const char *device, store_preset_run_fn fn, void *ud);
     int (*preset_run_clear_fault)(store_t *s, const char *device, const char *preset, int64_t now);
     int (*preset_run_owed)(store_t *s, store_preset_run_fn fn, void *ud);
+    /* device search (store_sqlite_search.c) */
+    int (*device_search)(store_t *s, const store_search_t *q, store_device_row_fn fn, void *ud,
+                         int64_t *total);
 } store_backend_t;
 
 struct store {

@@ -101,6 +101,23 @@ static const char *const migrations[] = {
     "ALTER TABLE preset_runs ADD COLUMN fault_line INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX preset_runs_owed ON preset_runs(device_id)"
     "  WHERE status = 3 OR (status = 2 AND next_retry > 0);",
+    /* 7: fleet search and bulk tasks (store_sqlite_search.c,
+     * store_sqlite_bulk.c). Devices by a parameter's value (the index
+     * holds the device: a filter narrows to the few that match), by last
+     * inform and software version; bulks, and the tasks they made, held
+     * back until the bulk releases them (its concurrency cap and rate). */
+    "CREATE INDEX params_name_value ON params(name, value);"
+    "CREATE INDEX devices_last_inform ON devices(last_inform);"
+    "CREATE INDEX devices_version ON devices(software_version);"
+    "CREATE TABLE bulks ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, params TEXT NOT NULL,"
+    "  filter TEXT NOT NULL DEFAULT '', total INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0,"
+    "  reason TEXT NOT NULL DEFAULT '', cr_rate INTEGER NOT NULL DEFAULT 0,"
+    "  max_in_flight INTEGER NOT NULL DEFAULT 0, max_failure_ratio REAL NOT NULL DEFAULT 0,"
+    "  min_finished INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "ALTER TABLE tasks ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tasks ADD COLUMN held INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX tasks_bulk ON tasks(bulk, status, held) WHERE bulk > 0;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -149,8 +166,8 @@ static const char *const queries[Q_COUNT] = {
     [Q_SESSION_TRIM] = "DELETE FROM sessions WHERE device_id = ?1 AND id <= (SELECT id FROM sessions"
                        " WHERE device_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
     [Q_TASK_PENDING] = "SELECT " TASK_COLS " FROM tasks"
-                       " WHERE device_id = ?1 AND status = 0 ORDER BY id LIMIT ?2",
-    [Q_TASK_HAS_PENDING] = "SELECT EXISTS (SELECT 1 FROM tasks WHERE device_id = ?1 AND status = 0)",
+                       " WHERE device_id = ?1 AND status = 0 AND held = 0 ORDER BY id LIMIT ?2",
+    [Q_TASK_HAS_PENDING] = "SELECT EXISTS (SELECT 1 FROM tasks WHERE device_id = ?1 AND status = 0 AND held = 0)",
     /* Prepared once: the worker runs four of these per job. */
     /* a device's preset records: read and written at each of its sessions */
     [Q_RUN_PUT] = "INSERT OR REPLACE INTO preset_runs (device_id, preset, status, fault_code,"
@@ -343,6 +360,8 @@ static int sq_open(const char *path, const store_opts_t *o, store_t **out)
     int rc = sq_exec(q, sql);
     if (!rc)
         rc = migrate(q);
+    if (!rc)
+        rc = sq_search_init(q->db);
     /* Every statement is prepared now, so a database whose tables do not
      * match this build (one from a development version with the same
      * user_version) stops the daemon at start with the reason, instead of
@@ -392,7 +411,7 @@ static int sq_version(store_t *s)
 
 /* ---- devices ------------------------------------------------------------------ */
 
-static void dev_row(sqlite3_stmt *st, store_device_t *d)
+void sq_dev_row(sqlite3_stmt *st, store_device_t *d)
 {
     memset(d, 0, sizeof *d);
     sq_col_copy(st, 0, d->id, sizeof d->id);
@@ -454,7 +473,7 @@ static int sq_device_get(store_t *s, const char *id, store_device_t *out)
     sq_bind_text(st, 1, id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
-        dev_row(st, out);
+        sq_dev_row(st, out);
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sq_err(q, "device_get");
 }
@@ -560,7 +579,7 @@ static int sq_device_list(store_t *s, const store_device_filter_t *f, store_devi
     int rc;
     store_device_t d;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        dev_row(st, &d);
+        sq_dev_row(st, &d);
         if (fn(&d, ud) != 0) {
             rc = SQLITE_DONE;
             break;
@@ -797,4 +816,5 @@ const store_backend_t store_sqlite_backend = {
     .preset_run_list = sq_preset_run_list,
     .preset_run_clear_fault = sq_preset_run_clear_fault,
     .preset_run_owed = sq_preset_run_owed,
+    .device_search = sq_device_search,
 };

@@ -81,6 +81,14 @@ char *sq_col_dup(sqlite3_stmt *st, int i);
 /* First column of the first row, -1 when none. */
 int64_t sq_scalar(sq_t *q, const char *sql, int64_t a, int64_t b);
 
+/* The device row of a SELECT DEV_COLS (store_sqlite.c). */
+void sq_dev_row(sqlite3_stmt *st, store_device_t *d);
+
+/* store_sqlite_search.c */
+int sq_search_init(sqlite3 *db);
+int sq_device_search(store_t *s, const store_search_t *q, store_device_row_fn fn, void *ud,
+                     int64_t *total);
+
 /* store_sqlite_tasks.c */
 int sq_task_add(store_t *s, store_task_t *t);
 int sq_task_get(store_t *s, int64_t id, store_task_t *out);

@@ -240,7 +240,7 @@ int sq_task_devices_pending(store_t *s, int64_t limit, int (*fn)(const char *, v
                                    void *ud)
 {
     sq_t *q = SQ(s);
-    sqlite3_stmt *st = sq_prepare(q, "SELECT DISTINCT device_id FROM tasks WHERE status = 0 LIMIT ?1");
+    sqlite3_stmt *st = sq_prepare(q, "SELECT DISTINCT device_id FROM tasks WHERE status = 0 AND held = 0 LIMIT ?1");
     if (!st)
         return -EIO;
     sqlite3_bind_int64(st, 1, limit > 0 ? limit : 1000);

@@ -70,7 +70,7 @@ static int count_dev(const store_device_t *d, void *ud)
 static void test_devices(void **state)
 {
     store_t *s = *state;
-    assert_int_equal(store_schema_version(s), 6);
+    assert_int_equal(store_schema_version(s), 7);
     store_device_t a = dev("A1", 1000, 300, "lab,north"), b = dev("B2", 100, 300, "south");
     snprintf(a.cr_user, sizeof a.cr_user, "cpe");
     assert_int_equal(store_device_inform(s, &a, true), 0);
@@ -407,6 +407,10 @@ static void test_migrate_v2_wakeup_text(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
+        /* version 7's search indexes and bulks */
+        "DROP INDEX params_name_value; DROP INDEX devices_last_inform; DROP INDEX devices_version;"
+        "DROP TABLE bulks; DROP INDEX tasks_bulk; ALTER TABLE tasks DROP COLUMN bulk;"
+        "ALTER TABLE tasks DROP COLUMN held;"
         "ALTER TABLE tasks DROP COLUMN cr_status; ALTER TABLE tasks DROP COLUMN cr_reason;"
         "ALTER TABLE tasks DROP COLUMN cr_at;"
         "ALTER TABLE tasks ADD COLUMN wakeup TEXT NOT NULL DEFAULT '';"
@@ -420,7 +424,7 @@ static void test_migrate_v2_wakeup_text(void **state)
         "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_open(path, NULL, &s), 0);
-    assert_int_equal(store_schema_version(s), 6);
+    assert_int_equal(store_schema_version(s), 7);
     store_task_t t;
     static const struct { const char *status, *reason; int64_t at; } want[] = {
         { "ok", "ok http_status=200 at=2026-01-01T00:00:00Z", 7 },
@@ -688,13 +692,17 @@ static void test_migrate_v4(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
+        /* version 7's search indexes and bulks */
+        "DROP INDEX params_name_value; DROP INDEX devices_last_inform; DROP INDEX devices_version;"
+        "DROP TABLE bulks; DROP INDEX tasks_bulk; ALTER TABLE tasks DROP COLUMN bulk;"
+        "ALTER TABLE tasks DROP COLUMN held;"
         "DROP TABLE presets; DROP TABLE provisions; DROP TABLE virtual_parameters;"
         "DROP TABLE preset_runs;"
         "INSERT INTO tasks (id, device_id, type, created, updated) VALUES (1, 'd', 'reboot', 5, 7);"
         "PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_open(path, NULL, &s), 0);
-    assert_int_equal(store_schema_version(s), 6);
+    assert_int_equal(store_schema_version(s), 7);
     store_task_t t;
     assert_int_equal(store_task_get(s, 1, &t), 0);
     store_task_clear(&t);
