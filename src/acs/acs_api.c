@@ -17,6 +17,7 @@
 
 #include "acs/acs_api_prov.h"
 #include "acs/acs_api_search.h"
+#include "acs/acs_bulk.h"
 #include "acs/acs_internal.h"
 #include "acs/acs_tasks.h"
 #include "acs/acs_work.h"
@@ -633,6 +634,8 @@ int acs_api_start(acs_t *a, const char *listen)
         rc = acs_prov_api_register(a, r);
     if (!rc)
         rc = acs_search_api_register(a, r);
+    if (!rc)
+        rc = acs_bulk_api_register(a, r);
     acs_dash_register(a, r);
     if (rc)
         return rc;

@@ -102,6 +102,7 @@ typedef struct acs_opts {
     int64_t max_per_addr;      /* CWMP connections per client address; 0: no cap */
     char *presets;             /* JSON list: the config file's presets (acs_api_prov.c) */
     cfg_list_t ext;            /* external calls for ext() (acs_prov_ext.c) */
+    int64_t bulk_cr_rate;      /* bulk tasks' connection requests per second, all bulks (0: no limit) */
 } acs_opts_t;
 
 /* What /metrics counts beyond the plain counters (acs_admin.c). */
@@ -188,6 +189,7 @@ typedef struct acs {
     acs_metrics_t m;           /* the labelled series of /metrics (acs_admin.c) */
     acs_fleet_t fleet;         /* the last store snapshot of the fleet (acs_admin.c) */
     uv_timer_t *fleet_timer;   /* heap: freed in its close callback */
+    struct acs_bulk *bulk;     /* the bulk task pump (acs_bulk.c) */
 } acs_t;
 
 /* ---- acs_cwmp.c ---- */

@@ -10,6 +10,7 @@
 
 #include "acs/acs.h"
 #include "acs/acs_api_prov.h"
+#include "acs/acs_bulk.h"
 #include "acs/acs_internal.h"
 #include "acs/acs_prov.h"
 #include "acs/acs_tasks.h"
@@ -143,6 +144,9 @@ static const cfg_opt_t acs_opts[] = {
             " url=http(s)://...' (POST {name, args}, the JSON answer is the result); optional"
             " timeout=5s (killed or cancelled then) and max_output=64KiB; repeatable",
             .check = acs_ext_check),
+    CFG_OPT("bulk-cr-rate", CFG_INT, acs_opts_t, bulk_cr_rate, "50", "N",
+            "bulk tasks (POST /api/tasks) are released and their devices woken by connection"
+            " request at most N a second over all bulks (0: no limit)", .min = 0, .max = 100000),
     CFG_END,
 };
 
@@ -165,6 +169,7 @@ static void on_stop(void *ud)
     }
     acs_admin_stop(a);
     acs_waiters_stop(a);
+    acs_bulk_stop(a);
     acs_api_stop(a);
     acs_cwmp_stop(a);
     acs_prov_stop(a);
@@ -368,7 +373,7 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     } else {
         free(w);
     }
-    if (acs_waiters_start(a) != 0)
+    if (acs_waiters_start(a) != 0 || acs_bulk_start(a) != 0)
         return 1;
     uv_timer_init(loop, &a->housekeeping);
     a->housekeeping.data = a;

@@ -312,3 +312,41 @@ const char *store_sort_key(const store_device_t *d, store_sort_t sort, int64_t *
     default: return "";
     }
 }
+
+/* ---- bulk tasks ------------------------------------------------------------------------- */
+
+const char *store_bulk_state_name(store_bulk_state_t st)
+{
+    static const char *const names[] = { "running", "done", "cancelled", "stopped" };
+    return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "?";
+}
+
+void store_bulk_clear(store_bulk_t *b)
+{
+    free(b->params);
+    free(b->filter);
+    b->params = b->filter = NULL;
+}
+
+int store_bulk_create(store_t *s, store_bulk_t *b, const store_search_t *q, const char *ids_json,
+                      int64_t now)
+{
+    return s->be->bulk_create(s, b, q, ids_json, now);
+}
+int store_bulk_get(store_t *s, int64_t id, store_bulk_t *out) { return s->be->bulk_get(s, id, out); }
+int store_bulk_tasks(store_t *s, int64_t id, store_task_status_t st, int64_t limit,
+                     store_task_fn fn, void *ud)
+{
+    return s->be->bulk_tasks(s, id, st, limit, fn, ud);
+}
+int store_bulk_running(store_t *s, store_bulk_fn fn, void *ud) { return s->be->bulk_running(s, fn, ud); }
+int store_bulk_release(store_t *s, int64_t id, int64_t n,
+                       int (*fn)(int64_t task, const char *device, void *ud), void *ud)
+{
+    return s->be->bulk_release(s, id, n, fn, ud);
+}
+int store_bulk_rehold(store_t *s, int64_t task) { return s->be->bulk_rehold(s, task); }
+int store_bulk_end(store_t *s, int64_t id, store_bulk_state_t st, const char *reason, int64_t now)
+{
+    return s->be->bulk_end(s, id, st, reason, now);
+}

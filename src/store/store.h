@@ -249,6 +249,62 @@ int store_task_expire(store_t *s, int64_t now);
 int store_task_devices_pending(store_t *s, int64_t limit,
                                int (*fn)(const char *device, void *ud), void *ud);
 
+/* ---- bulk tasks (store_sqlite_bulk.c) ------------------------------------------------- */
+
+/* A bulk: one task per device a filter (or an id list) matched, made in
+ * one transaction. Its tasks start held (pending, but no session takes
+ * them) and the ACS releases them at its pace: a connection request rate
+ * and at most max_in_flight released and unfinished at once. */
+typedef enum store_bulk_state {
+    STORE_BULK_RUNNING = 0,
+    STORE_BULK_DONE,       /* every task finished */
+    STORE_BULK_CANCELLED,  /* DELETE: what was not sent was cancelled */
+    STORE_BULK_STOPPED,    /* the failure ratio passed its threshold: held tasks cancelled */
+} store_bulk_state_t;
+
+const char *store_bulk_state_name(store_bulk_state_t st);
+
+typedef struct store_bulk {
+    int64_t id;
+    char type[STORE_TYPE];
+    char *params;               /* the task's JSON parameters, owned (store_bulk_clear) */
+    char *filter;               /* the filter text ("" for an id list), owned */
+    int64_t total;              /* tasks made */
+    store_bulk_state_t state;
+    char reason[160];
+    int64_t max_in_flight;      /* 0: no cap */
+    double max_failure_ratio;   /* 0: never stops */
+    int64_t min_finished;       /* finished tasks before the ratio counts */
+    int64_t created, updated, expires_at;
+    /* counts of its tasks (read side) */
+    int64_t held, pending, sent, done, failed, expired, cancelled;
+} store_bulk_t;
+
+void store_bulk_clear(store_bulk_t *b);
+/* Make the bulk and its tasks: devices that q's filter matches, or whose
+ * id is in ids_json (a JSON array of strings) when that is not NULL. Sets
+ * b->id, b->total and b->created. -ENODATA when no device matched
+ * (nothing is written). */
+int store_bulk_create(store_t *s, store_bulk_t *b, const store_search_t *q, const char *ids_json,
+                      int64_t now);
+/* The bulk with its counts. */
+int store_bulk_get(store_t *s, int64_t id, store_bulk_t *out);
+/* Its tasks in one status, by id (limit <= 0: 100). */
+int store_bulk_tasks(store_t *s, int64_t id, store_task_status_t st, int64_t limit,
+                     store_task_fn fn, void *ud);
+/* Bulks still running, with counts, oldest first. */
+typedef int (*store_bulk_fn)(const store_bulk_t *b, void *ud);
+int store_bulk_running(store_t *s, store_bulk_fn fn, void *ud);
+/* Release up to n held tasks (oldest first): fn(task id, device id) each. */
+int store_bulk_release(store_t *s, int64_t id, int64_t n,
+                       int (*fn)(int64_t task, const char *device, void *ud), void *ud);
+/* Hold a released task again (its connection request could not go yet). */
+int store_bulk_rehold(store_t *s, int64_t task);
+/* Set the state; CANCELLED cancels every task not sent, STOPPED the held
+ * ones. Returns how many tasks were cancelled; -ESTALE when the bulk is
+ * no longer running. */
+int store_bulk_end(store_t *s, int64_t id, store_bulk_state_t st, const char *reason, int64_t now);
+
 /* ---- sessions --------------------------------------------------------------- */
 
 typedef struct store_session {

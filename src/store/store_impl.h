@@ -63,6 +63,17 @@ typedef struct store_backend {
     /* device search (store_sqlite_search.c) */
     int (*device_search)(store_t *s, const store_search_t *q, store_device_row_fn fn, void *ud,
                          int64_t *total);
+    /* bulk tasks (store_sqlite_bulk.c) */
+    int (*bulk_create)(store_t *s, store_bulk_t *b, const store_search_t *q, const char *ids_json,
+                       int64_t now);
+    int (*bulk_get)(store_t *s, int64_t id, store_bulk_t *out);
+    int (*bulk_tasks)(store_t *s, int64_t id, store_task_status_t st, int64_t limit,
+                      store_task_fn fn, void *ud);
+    int (*bulk_running)(store_t *s, store_bulk_fn fn, void *ud);
+    int (*bulk_release)(store_t *s, int64_t id, int64_t n,
+                        int (*fn)(int64_t task, const char *device, void *ud), void *ud);
+    int (*bulk_rehold)(store_t *s, int64_t task);
+    int (*bulk_end)(store_t *s, int64_t id, store_bulk_state_t st, const char *reason, int64_t now);
 } store_backend_t;
 
 struct store {

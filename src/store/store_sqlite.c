@@ -817,4 +817,11 @@ const store_backend_t store_sqlite_backend = {
     .preset_run_clear_fault = sq_preset_run_clear_fault,
     .preset_run_owed = sq_preset_run_owed,
     .device_search = sq_device_search,
+    .bulk_create = sq_bulk_create,
+    .bulk_get = sq_bulk_get,
+    .bulk_tasks = sq_bulk_tasks,
+    .bulk_running = sq_bulk_running,
+    .bulk_release = sq_bulk_release,
+    .bulk_rehold = sq_bulk_rehold,
+    .bulk_end = sq_bulk_end,
 };

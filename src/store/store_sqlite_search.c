@@ -32,6 +32,7 @@ typedef struct sqlq {
     char hi[STORE_FILTER_NODES][STORE_FILTER_MAX + 2]; /* prefix upper bounds, LIKE patterns */
     int nhi;
     const store_search_t *q;
+    int base, nq;      /* parameters before ours; '?' written so far */
     int err;
 } sqlq_t;
 
@@ -63,10 +64,16 @@ static const char *const cmp_sql[] = {
     [SF_LT] = " < ?", [SF_LE] = " <= ?", [SF_GT] = " > ?", [SF_GE] = " >= ?",
 };
 
+/* Append SQL text; each '?' becomes ?N, numbered after the caller's own
+ * (base): binds are made in the order their '?' are written. */
 static void put(sqlq_t *c, const char *s)
 {
-    if (!c->err && buf_append(&c->sql, s, strlen(s)) != 0)
-        c->err = -E2BIG;
+    for (; *s && !c->err; s++) {
+        int rc = *s == '?' ? buf_printf(&c->sql, "?%d", c->base + ++c->nq)
+                           : buf_append_byte(&c->sql, *s);
+        if (rc != 0)
+            c->err = -E2BIG;
+    }
 }
 
 static void bind_text(sqlq_t *c, const char *s)
@@ -267,13 +274,50 @@ static int bind_all(sqlite3_stmt *st, const sqlq_t *c)
 {
     for (int i = 0; i < c->nb; i++) {
         const bind_t *b = &c->b[i];
-        int rc = b->t == B_TEXT ? sqlite3_bind_text(st, i + 1, b->s, -1, SQLITE_STATIC)
-               : b->t == B_INT  ? sqlite3_bind_int64(st, i + 1, b->i)
-                                : sqlite3_bind_double(st, i + 1, b->d);
+        int at = c->base + i + 1;
+        int rc = b->t == B_TEXT ? sqlite3_bind_text(st, at, b->s, -1, SQLITE_STATIC)
+               : b->t == B_INT  ? sqlite3_bind_int64(st, at, b->i)
+                                : sqlite3_bind_double(st, at, b->d);
         if (rc != SQLITE_OK)
             return -EIO;
     }
     return 0;
+}
+
+/* head + the filter's WHERE + tail, prepared, the filter's values bound
+ * after the caller's first `base` parameters (which head and tail number
+ * ?1..?base, and the caller binds). */
+int sq_filter_prepare(sq_t *sq, const store_search_t *q, const char *head, int base,
+                      const char *tail, sqlite3_stmt **out)
+{
+    *out = NULL;
+    sqlq_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->sql = BUF_INIT(256 * 1024);
+    c->q = q;
+    c->base = base;
+    int rc = buf_append_str(&c->sql, head) == 0 ? 0 : -E2BIG;
+    if (!rc) {
+        if (q->filter && q->filter->root >= 0)
+            compile(c, q->filter, q->filter->root, 0);
+        else
+            put(c, "1");
+        if (!c->err && buf_append_str(&c->sql, tail) != 0)
+            c->err = -E2BIG;
+        rc = c->err;
+    }
+    if (!rc && !(*out = sq_prepare(sq, c->sql.data)))
+        rc = -EIO;
+    if (!rc && bind_all(*out, c) != 0)
+        rc = -EIO;
+    if (rc && *out) {
+        sqlite3_finalize(*out);
+        *out = NULL;
+    }
+    buf_free(&c->sql);
+    free(c);
+    return rc;
 }
 
 static bool sort_numeric(store_sort_t s)

@@ -550,6 +550,18 @@ def test_answers_match_document(outpost, tmp_path, doc, cr_server):
     assert "wave-1" not in d["tags"]
     c.req("PUT", t1 + "/tags/a%2Cb", "/api/devices/{id}/tags/{tag}", want=422)
     c.req("DELETE", "/api/devices/nope/tags/x", "/api/devices/{id}/tags/{tag}", want=404)
+    # bulk tasks (test_acs_bulk.py tests them with cpe-sim)
+    _, b = c.req("POST", "/api/tasks", "/api/tasks", body={"filter": "serial=DENY", "max_in_flight": 1,
+                 "task": {"type": "reboot"}}, want=201)
+    c.req("GET", "/api/bulk/%d" % b["id"], "/api/bulk/{id}", want=200)
+    c.req("DELETE", "/api/bulk/%d" % b["id"], "/api/bulk/{id}", want=200)
+    c.req("DELETE", "/api/bulk/%d" % b["id"], "/api/bulk/{id}", want=409)
+    c.req("GET", "/api/bulk/999", "/api/bulk/{id}", want=404)
+    c.req("POST", "/api/tasks", "/api/tasks", body={"filter": "model=none", "task": {"type": "reboot"}},
+          want=422)
+    c.req("POST", "/api/tasks", "/api/tasks", body={"filter": "model=", "task": {"type": "reboot"}},
+          want=400)
+    c.req("POST", "/api/tasks", "/api/tasks", body=b"{", want=400)
     _, d = c.req("PUT", t1 + "/connection-request-credentials",
                  "/api/devices/{id}/connection-request-credentials",
                  body={"username": "cr", "password": "secret"}, want=200)
