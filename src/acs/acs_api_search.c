@@ -150,7 +150,15 @@ static void base_query(http_req_t *req, buf_t *out)
         bool drop = (n >= 6 && !strncmp(q, "cursor", 6) && (n == 6 || q[6] == '=')) ||
                     (n >= 6 && !strncmp(q, "offset", 6) && (n == 6 || q[6] == '='));
         if (n && !drop) {
-            buf_append(out, q, n);
+            /* the target as the client sent it, with anything that could
+             * end the <URI> or the header percent-encoded */
+            for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)q[i];
+                if (c > 0x20 && c < 0x7f && !strchr("<>\"\\^`{|}", c))
+                    buf_append_byte(out, (char)c);
+                else
+                    buf_printf(out, "%%%02X", c);
+            }
             buf_append_byte(out, '&');
         }
         q = amp ? amp + 1 : NULL;
@@ -181,7 +189,7 @@ static void list_done(int rc, void *ud)
         free(j);
         return;
     }
-    buf_t h = BUF_INIT(8192);
+    buf_t h = BUF_INIT(64 * 1024); /* two links with the query, filter included */
     if (j->got > 0) {
         /* next: read forward and there was more, or came backward (from a later page);
          * prev: read backward and there was more, or came forward from a cursor/offset */

@@ -27,6 +27,7 @@ typedef struct acs_bulk {
     uv_timer_t *timer;
     bool busy;            /* a tick's job is out */
     bool again;           /* kicked while busy: tick again when it is back */
+    bool idle;            /* the last tick found no running bulk: wait for a kick */
     double tokens;        /* connection requests allowed now */
     int64_t last_ms;
 } acs_bulk_t;
@@ -43,6 +44,7 @@ typedef struct tick_job {
     released_t *rel;      /* budget-bounded */
     size_t nrel, caprel;
     int64_t cur_bulk;
+    size_t running;       /* bulks still running after this tick */
     /* for the log, after the job */
     struct ended { int64_t id; store_bulk_state_t st; char reason[160]; } ended[16];
     size_t nended;
@@ -144,6 +146,8 @@ static int tick_run(store_t *st, void *ud)
         rc = store_bulk_release(st, x->id, n, on_release, j);
         j->budget -= (int64_t)(j->nrel - before);
     }
+    for (size_t i = 0; i < c.nacts; i++)
+        j->running += c.acts[i].end == STORE_BULK_RUNNING;
     free(c.acts);
     /* the devices the released tasks wake */
     for (size_t i = 0; rc == 0 && i < j->nrel; i++) {
@@ -244,7 +248,7 @@ static void tick_done(int rc, void *ud)
             log_info("bulk_finished", LF_I("bulk", j->ended[i].id),
                      LF_S("state", store_bulk_state_name(j->ended[i].st)));
     }
-    size_t sent = 0;
+    size_t sent = 0, j_running = j->running;
     if (rc == 0 && bk && !a->stopping) {
         for (size_t i = 0; i < j->nrel; i++)
             sent += wake(a, &j->rel[i]);
@@ -258,6 +262,9 @@ static void tick_done(int rc, void *ud)
     if (!bk)
         return;
     bk->busy = false;
+    /* nothing running: no store job every tick until a bulk is made */
+    if (rc == 0 && j_running == 0 && !bk->again)
+        bk->idle = true;
     if (bk->again && !a->stopping) {
         bk->again = false;
         tick_start(a);
@@ -305,11 +312,15 @@ static void tick_start(acs_t *a)
 
 static void on_tick(uv_timer_t *t)
 {
-    tick_start(t->data);
+    acs_t *a = t->data;
+    if (a->bulk && !a->bulk->idle)
+        tick_start(a);
 }
 
 void acs_bulk_kick(acs_t *a)
 {
+    if (a->bulk)
+        a->bulk->idle = false;
     tick_start(a);
 }
 

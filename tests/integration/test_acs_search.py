@@ -38,10 +38,15 @@ def make_devices(seed=15):
         model = rnd.choice(MODELS)
         serial = f"SN{rnd.randrange(10**6):06d}{i:04d}"
         interval = rnd.choice([0, 60, 300, 3600])
-        eff = interval or 300
+        eff = interval or 3600          # the ACS's --default-inform-interval
         online = rnd.random() < 0.5
-        last = NOW - (rnd.randrange(0, 2 * eff + 60) if online
-                      else rnd.randrange(2 * eff + 120, 30 * 86400))
+        # clear of the edges the filters draw (online's window, "-1h") by
+        # 100 s, so the seconds the test takes move no device across one
+        window = 2 * eff + 60
+        last = NOW - (rnd.randrange(0, window - 100) if online
+                      else rnd.randrange(window + 100, 30 * 86400))
+        if abs(last - (NOW - 3600)) < 100:
+            last += 250
         params = {}
         if rnd.random() < 0.8:
             params[SSID] = rnd.choice(["home", "home-5G", "office", "Home", "guest%_x"])
@@ -61,7 +66,7 @@ def make_devices(seed=15):
 
 
 def online(d):
-    return d["last_inform"] >= NOW - (2 * (d["periodic_interval"] or 300) + 60)
+    return d["last_inform"] >= NOW - (2 * (d["periodic_interval"] or 3600) + 60)
 
 
 def num(v):
@@ -74,7 +79,7 @@ def pnum(d, name, op):
     return v is not None and op(v)
 
 
-# (filter, brute-force predicate); the ACS's default interval is 300 s
+# (filter, brute-force predicate); the ACS's default interval is 1 h
 CASES = [
     ("model=HG8245", lambda d: d["product_class"] == "HG8245"),
     ("product_class=F660 AND oui=A0B1C2", lambda d: d["product_class"] == "F660" and d["oui"] == "A0B1C2"),
