@@ -275,7 +275,8 @@ static int bind_all(sqlite3_stmt *st, const sqlq_t *c)
     for (int i = 0; i < c->nb; i++) {
         const bind_t *b = &c->b[i];
         int at = c->base + i + 1;
-        int rc = b->t == B_TEXT ? sqlite3_bind_text(st, at, b->s, -1, SQLITE_STATIC)
+        /* copied: sq_filter_prepare's statement outlives the buffers */
+        int rc = b->t == B_TEXT ? sqlite3_bind_text(st, at, b->s, -1, SQLITE_TRANSIENT)
                : b->t == B_INT  ? sqlite3_bind_int64(st, at, b->i)
                                 : sqlite3_bind_double(st, at, b->d);
         if (rc != SQLITE_OK)
