@@ -286,6 +286,108 @@ static void test_search_sql(void **state)
     (void)!system(cmd);
 }
 
+/* ---- bulks ------------------------------------------------------------------------------- */
+
+static int on_rel(int64_t task, const char *device, void *ud)
+{
+    (*(int *)ud)++;
+    return 0;
+}
+
+static int task_pending(const store_task_t *t, void *ud)
+{
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void test_bulk(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/store-bulk-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[96];
+    snprintf(path, sizeof path, "%s/acs.db", dir);
+    store_t *s;
+    assert_int_equal(store_open(path, NULL, &s), 0);
+    char ids[5][STORE_ID_MAX];
+    for (int i = 0; i < 5; i++) {
+        store_device_t d = { .first_seen = 1, .last_inform = 100 };
+        snprintf(d.serial, sizeof d.serial, "S%d", i);
+        snprintf(d.product_class, sizeof d.product_class, i < 4 ? "M1" : "M2");
+        snprintf(d.oui, sizeof d.oui, "OUI");
+        assert_int_equal(store_device_id(d.oui, d.product_class, d.serial, d.id, sizeof d.id), 0);
+        str_copy(ids[i], sizeof ids[i], d.id);
+        assert_int_equal(store_device_inform(s, &d, false), 0);
+    }
+    store_filter_t f;
+    assert_int_equal(parse(&f, "model=M1", NULL), 0);
+    store_search_t q = { .filter = &f, .now = 100 };
+    store_bulk_t b = { .type = "reboot", .params = "{}", .filter = "model=M1", .max_in_flight = 2 };
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_bulk_create(s, &b, &q, NULL, 1000), 0);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(b.total, 4);
+    /* held: no session sees them */
+    int n = 0;
+    assert_int_equal(store_task_pending(s, ids[0], 10, task_pending, &n), 0);
+    assert_int_equal(n, 0);
+    bool has;
+    assert_int_equal(store_task_has_pending(s, ids[0], &has), 0);
+    assert_false(has);
+    /* released: the first two in order */
+    n = 0;
+    assert_int_equal(store_bulk_release(s, b.id, 2, on_rel, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_task_has_pending(s, ids[0], &has), 0);
+    assert_true(has);
+    assert_int_equal(store_task_has_pending(s, ids[2], &has), 0);
+    assert_false(has);
+    store_bulk_t g;
+    assert_int_equal(store_bulk_get(s, b.id, &g), 0);
+    assert_int_equal(g.held, 2);
+    assert_int_equal(g.pending, 2);
+    assert_int_equal(g.max_in_flight, 2);
+    assert_string_equal(g.filter, "model=M1");
+    store_bulk_clear(&g);
+    /* one fails; a stop cancels only the held ones */
+    store_task_t t;
+    n = 0;
+    assert_int_equal(store_task_pending(s, ids[0], 10, task_pending, &n), 0);
+    assert_int_equal(store_task_get(s, 1, &t), 0);
+    assert_int_equal(store_task_finish(s, t.id, STORE_TASK_FAILED, NULL, 9003, "no", 1001), 0);
+    store_task_clear(&t);
+    assert_int_equal(store_bulk_end(s, b.id, STORE_BULK_STOPPED, "ratio", 1002), 2);
+    assert_int_equal(store_bulk_end(s, b.id, STORE_BULK_CANCELLED, "", 1003), -ESTALE);
+    assert_int_equal(store_bulk_end(s, 999, STORE_BULK_CANCELLED, "", 1003), -ENOENT);
+    assert_int_equal(store_bulk_get(s, b.id, &g), 0);
+    assert_int_equal(g.state, STORE_BULK_STOPPED);
+    assert_int_equal(g.failed, 1);
+    assert_int_equal(g.pending, 1);
+    assert_int_equal(g.cancelled, 2);
+    assert_string_equal(g.reason, "ratio");
+    store_bulk_clear(&g);
+    /* ids; none matching is -ENODATA and leaves nothing behind */
+    store_bulk_t c = { .type = "reboot", .params = "{}", .filter = "" };
+    char list[1024];
+    snprintf(list, sizeof list, "[\"%s\", \"%s\", \"nope\"]", ids[4], ids[4]);
+    assert_int_equal(store_bulk_create(s, &c, &q, list, 1000), 0);
+    assert_int_equal(c.total, 1);
+    /* cancel: every task not sent, released or held */
+    n = 0;
+    assert_int_equal(store_bulk_release(s, c.id, 5, on_rel, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_bulk_end(s, c.id, STORE_BULK_CANCELLED, "api", 1004), 1);
+    assert_int_equal(store_begin(s), 0);
+    store_bulk_t e = { .type = "reboot", .params = "{}", .filter = "" };
+    assert_int_equal(store_bulk_create(s, &e, &q, "[\"nope\"]", 1000), -ENODATA);
+    assert_int_equal(store_rollback(s), 0);
+    assert_int_equal(store_bulk_get(s, e.id, &g), -ENOENT);
+    store_close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    (void)!system(cmd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_search_sql),
+        cmocka_unit_test(test_bulk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
