@@ -470,6 +470,31 @@ static void h_tag(http_req_t *req, void *ud, bool add)
 static void h_tag_put(http_req_t *req, void *ud) { h_tag(req, ud, true); }
 static void h_tag_delete(http_req_t *req, void *ud) { h_tag(req, ud, false); }
 
+/* ---- --search-param ------------------------------------------------------------------------ */
+
+int acs_search_param_check(const char *v, char *err, size_t errlen)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 255 || strchr(v, ' ')) {
+        snprintf(err, errlen, "a parameter name of 1-255 bytes without spaces");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int acs_search_params_sync(acs_t *a)
+{
+    int rc = store_begin(a->store);
+    if (rc == 0) {
+        rc = store_search_params_set(a->store, (const char *const *)a->o.search_params.v,
+                                     a->o.search_params.n);
+        rc = rc == 0 ? store_commit(a->store) : (store_rollback(a->store), rc);
+    }
+    if (rc < 0)
+        log_error("search_params", LF_ERR(rc));
+    return rc < 0 ? 1 : 0;
+}
+
 /* ---- routes (the role each needs: the router maps them once roles exist) ---------------------------------------------------------------------------------- */
 
 static const struct {

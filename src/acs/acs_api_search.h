@@ -11,6 +11,10 @@
 #include "acs/acs_internal.h"
 
 int acs_search_api_register(acs_t *a, http_router_t *r);
+/* --search-param: stored as the indexed set before the worker owns the
+ * store (0, or 1 after logging why). */
+int acs_search_params_sync(acs_t *a);
+int acs_search_param_check(const char *v, char *err, size_t errlen);
 /* A tag: 1-64 characters of [A-Za-z0-9_.:-]. */
 bool acs_tag_valid(const char *tag);
 

@@ -103,6 +103,7 @@ typedef struct acs_opts {
     char *presets;             /* JSON list: the config file's presets (acs_api_prov.c) */
     cfg_list_t ext;            /* external calls for ext() (acs_prov_ext.c) */
     int64_t bulk_cr_rate;      /* bulk tasks' connection requests per second, all bulks (0: no limit) */
+    cfg_list_t search_params;  /* parameters searches find by value through an index */
 } acs_opts_t;
 
 /* What /metrics counts beyond the plain counters (acs_admin.c). */

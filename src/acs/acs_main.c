@@ -10,6 +10,7 @@
 
 #include "acs/acs.h"
 #include "acs/acs_api_prov.h"
+#include "acs/acs_api_search.h"
 #include "acs/acs_bulk.h"
 #include "acs/acs_internal.h"
 #include "acs/acs_prov.h"
@@ -147,6 +148,10 @@ static const cfg_opt_t acs_opts[] = {
     CFG_OPT("bulk-cr-rate", CFG_INT, acs_opts_t, bulk_cr_rate, "50", "N",
             "bulk tasks (POST /api/tasks) are released and their devices woken by connection"
             " request at most N a second over all bulks (0: no limit)", .min = 0, .max = 100000),
+    CFG_OPT("search-param", CFG_LIST, acs_opts_t, search_params, NULL, "NAME",
+            "a parameter device searches find by value through an index (filter param.NAME=...):"
+            " its values are indexed as CPEs report them (a new one's stored values at start);"
+            " others are checked device by device; repeatable", .check = acs_search_param_check),
     CFG_END,
 };
 
@@ -334,7 +339,7 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
         return 1;
     /* the config file's presets, then what sessions provision with, read
      * before the worker owns the store: the first Inform sees them all */
-    if (acs_presets_sync_start(a, a->o.presets) != 0)
+    if (acs_presets_sync_start(a, a->o.presets) != 0 || acs_search_params_sync(a) != 0)
         return 1;
     if ((rc = acs_prov_start(a)) != 0)
         return rc == -EINVAL ? 2 : 1;

@@ -266,6 +266,11 @@ int store_device_search(store_t *s, const store_search_t *q, store_device_row_fn
     return s->be->device_search(s, q, fn, ud, total);
 }
 
+int store_search_params_set(store_t *s, const char *const *names, size_t n)
+{
+    return s->be->search_params_set(s, names, n);
+}
+
 static const char *const sort_names[STORE_SORT_COUNT] = {
     [STORE_SORT_ID] = "id",
     [STORE_SORT_SERIAL] = "serial",

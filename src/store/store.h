@@ -140,6 +140,13 @@ bool store_sort_numeric(store_sort_t sort);
 /* The device's key in that order (text, or number for numeric sorts). */
 const char *store_sort_key(const store_device_t *d, store_sort_t sort, int64_t *num);
 
+/* The parameters whose values searches find through an index (param.NAME
+ * =, ^=, and numeric comparisons over that name's values only); filters on
+ * other parameters check each candidate device. Makes the stored set
+ * exactly names[0..n): a new name's stored values are indexed now (one
+ * pass over the parameters), a dropped one's index entries go. */
+int store_search_params_set(store_t *s, const char *const *names, size_t n);
+
 typedef int (*store_device_row_fn)(const store_device_t *d, int64_t rid, void *ud); /* non-zero stops */
 /* The devices the filter matches, one page; total (may be NULL): how many
  * match in all. -EINVAL for a filter the backend cannot compile, -E2BIG

@@ -63,6 +63,7 @@ typedef struct store_backend {
     /* device search (store_sqlite_search.c) */
     int (*device_search)(store_t *s, const store_search_t *q, store_device_row_fn fn, void *ud,
                          int64_t *total);
+    int (*search_params_set)(store_t *s, const char *const *names, size_t n);
     /* bulk tasks (store_sqlite_bulk.c) */
     int (*bulk_create)(store_t *s, store_bulk_t *b, const store_search_t *q, const char *ids_json,
                        int64_t now);

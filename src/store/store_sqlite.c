@@ -102,11 +102,17 @@ static const char *const migrations[] = {
     "CREATE INDEX preset_runs_owed ON preset_runs(device_id)"
     "  WHERE status = 3 OR (status = 2 AND next_retry > 0);",
     /* 7: fleet search and bulk tasks (store_sqlite_search.c,
-     * store_sqlite_bulk.c). Devices by a parameter's value (the index
-     * holds the device: a filter narrows to the few that match), by last
-     * inform and software version; bulks, and the tasks they made, held
-     * back until the bulk releases them (its concurrency cap and rate). */
-    "CREATE INDEX params_name_value ON params(name, value);"
+     * store_sqlite_bulk.c). The parameters operators search by value
+     * (--search-param) are mirrored into param_index, keyed (name, value,
+     * device), by triggers that exist only while there are such names
+     * (store_sqlite_search.c): a filter on one finds its few devices at
+     * once. Not an index on all of params: that made every 500-parameter
+     * write 3-4x slower (bench/RESULTS.md). Devices by last inform and software
+     * version; bulks, and the tasks they made, held back until the bulk
+     * releases them (its concurrency cap and rate). */
+    "CREATE TABLE search_params (name TEXT PRIMARY KEY) WITHOUT ROWID;"
+    "CREATE TABLE param_index (name TEXT NOT NULL, value TEXT NOT NULL, device INTEGER NOT NULL,"
+    "  PRIMARY KEY (name, value, device)) WITHOUT ROWID;"
     "CREATE INDEX devices_last_inform ON devices(last_inform);"
     "CREATE INDEX devices_version ON devices(software_version);"
     "CREATE TABLE bulks ("
@@ -817,6 +823,7 @@ const store_backend_t store_sqlite_backend = {
     .preset_run_clear_fault = sq_preset_run_clear_fault,
     .preset_run_owed = sq_preset_run_owed,
     .device_search = sq_device_search,
+    .search_params_set = sq_search_params_set,
     .bulk_create = sq_bulk_create,
     .bulk_get = sq_bulk_get,
     .bulk_tasks = sq_bulk_tasks,

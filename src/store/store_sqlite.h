@@ -86,6 +86,7 @@ void sq_dev_row(sqlite3_stmt *st, store_device_t *d);
 
 /* store_sqlite_search.c */
 int sq_search_init(sqlite3 *db);
+int sq_search_params_set(store_t *s, const char *const *names, size_t n);
 /* head + WHERE (the search's filter) + tail, prepared with the filter's
  * values bound after the caller's ?1..?base (head and tail use those). */
 int sq_filter_prepare(sq_t *sq, const store_search_t *q, const char *head, int base,

@@ -32,6 +32,7 @@ typedef struct sqlq {
     char hi[STORE_FILTER_NODES][STORE_FILTER_MAX + 2]; /* prefix upper bounds, LIKE patterns */
     int nhi;
     const store_search_t *q;
+    sq_t *sq;
     int base, nq;      /* parameters before ours; '?' written so far */
     int err;
 } sqlq_t;
@@ -153,6 +154,20 @@ static void online_sql(sqlq_t *c)
     bind_int(c, c->q->default_interval);
 }
 
+/* Is the parameter a --search-param (in param_index)? */
+static bool param_indexed(sqlq_t *c, const char *name)
+{
+    sqlite3_stmt *st = c->sq ? sq_prepare(c->sq, "SELECT 1 FROM search_params WHERE name = ?1") : NULL;
+    if (!st) {
+        c->err = -EIO;
+        return false;
+    }
+    sq_bind_text(st, 1, name);
+    bool yes = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return yes;
+}
+
 /* One comparison whose operator is not "!=". */
 static void compile_cmp(sqlq_t *c, const store_filter_node_t *n)
 {
@@ -185,8 +200,11 @@ static void compile_cmp(sqlq_t *c, const store_filter_node_t *n)
         bind_int(c, n->rel ? c->q->now - n->time : n->time);
         return;
     case SF_F_PARAM:
-        /* params(name, value) narrows to the devices that have it */
-        put(c, "rid IN (SELECT device FROM params WHERE name = ?");
+        /* a --search-param: its index yields the devices; another: each
+         * candidate device's row, by the parameters' primary key */
+        put(c, param_indexed(c, n->name)
+                   ? "rid IN (SELECT device FROM param_index WHERE name = ?"
+                   : "EXISTS (SELECT 1 FROM params WHERE device = devices.rid AND name = ?");
         bind_text(c, n->name);
         if (n->op == SF_PREFIX) {
             put(c, " AND value >= ? AND value < ?)");
@@ -297,6 +315,7 @@ int sq_filter_prepare(sq_t *sq, const store_search_t *q, const char *head, int b
         return -ENOMEM;
     c->sql = BUF_INIT(256 * 1024);
     c->q = q;
+    c->sq = sq;
     c->base = base;
     int rc = buf_append_str(&c->sql, head) == 0 ? 0 : -E2BIG;
     if (!rc) {
@@ -337,6 +356,7 @@ int sq_device_search(store_t *s, const store_search_t *q, store_device_row_fn fn
         return -ENOMEM;
     c->sql = BUF_INIT(256 * 1024);
     c->q = q;
+    c->sq = sq;
     int rc = 0;
     sqlite3_stmt *st = NULL;
     const char *col = sort_col[q->sort];
@@ -422,4 +442,78 @@ out:
     buf_free(&c->sql);
     free(c);
     return rc;
+}
+
+/* ---- the searchable parameters --------------------------------------------------------- */
+
+static int run1(sq_t *q, const char *sql, const char *name, const char *what)
+{
+    sqlite3_stmt *st = sq_prepare(q, sql);
+    if (!st)
+        return -EIO;
+    sq_bind_text(st, 1, name);
+    int rc = sq_step_done(q, st, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The triggers that keep param_index: only while some name is indexed (a
+ * trigger's WHEN costs every parameter write ~25%, bench (b)). */
+static const char index_triggers[] =
+    "CREATE TRIGGER IF NOT EXISTS params_index_insert AFTER INSERT ON params"
+    "  WHEN new.value IS NOT NULL AND new.name IN (SELECT name FROM search_params) BEGIN"
+    "  INSERT OR IGNORE INTO param_index VALUES (new.name, new.value, new.device); END;"
+    "CREATE TRIGGER IF NOT EXISTS params_index_update AFTER UPDATE OF value ON params"
+    "  WHEN old.value IS NOT new.value AND new.name IN (SELECT name FROM search_params) BEGIN"
+    "  DELETE FROM param_index WHERE name = old.name AND value = old.value AND device = old.device;"
+    "  INSERT OR IGNORE INTO param_index SELECT new.name, new.value, new.device"
+    "    WHERE new.value IS NOT NULL; END;"
+    "CREATE TRIGGER IF NOT EXISTS params_index_delete AFTER DELETE ON params"
+    "  WHEN old.value IS NOT NULL AND old.name IN (SELECT name FROM search_params) BEGIN"
+    "  DELETE FROM param_index WHERE name = old.name AND value = old.value AND device = old.device;"
+    "  END;";
+
+int sq_search_params_set(store_t *s, const char *const *names, size_t n)
+{
+    sq_t *q = SQ(s);
+    if (sq_exec(q, n ? index_triggers
+                     : "DROP TRIGGER IF EXISTS params_index_insert;"
+                       " DROP TRIGGER IF EXISTS params_index_update;"
+                       " DROP TRIGGER IF EXISTS params_index_delete;") < 0)
+        return -EIO;
+    /* the stored names no longer given: their index entries go */
+    sqlite3_stmt *st = sq_prepare(q, "SELECT name FROM search_params");
+    if (!st)
+        return -EIO;
+    char gone[64][STORE_FILTER_MAX / 8];
+    size_t ngone = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *have = (const char *)sqlite3_column_text(st, 0);
+        bool kept = false;
+        for (size_t i = 0; i < n && !kept; i++)
+            kept = !strcmp(names[i], have);
+        if (!kept && ngone < sizeof gone / sizeof gone[0])
+            str_copy(gone[ngone++], sizeof gone[0], have);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return sq_err(q, "search_params");
+    for (size_t i = 0; i < ngone; i++)
+        if (run1(q, "DELETE FROM param_index WHERE name = ?1", gone[i], "search_params") < 0 ||
+            run1(q, "DELETE FROM search_params WHERE name = ?1", gone[i], "search_params") < 0)
+            return -EIO;
+    /* new names: index the values already stored (one pass over params) */
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = run1(q, "INSERT OR IGNORE INTO search_params VALUES (?1)", names[i],
+                       "search_params")) < 0)
+            return rc;
+        if (rc == 1 && (rc = run1(q, "INSERT OR IGNORE INTO param_index SELECT name, value, device"
+                                     " FROM params WHERE name = ?1 AND value IS NOT NULL",
+                                  names[i], "search_params")) < 0)
+            return rc;
+        if (rc > 0)
+            log_info("search_param_indexed", LF_S("name", names[i]), LF_I("values", rc));
+    }
+    return 0;
 }

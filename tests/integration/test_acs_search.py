@@ -1,7 +1,8 @@
 """outpost acs: device search (GET /api/devices?filter=), pages and tags.
 
 * every filter's answer equals a brute-force filter in Python over the same
-  devices (written straight into the store while the ACS is stopped);
+  devices (written straight into the store while the ACS is stopped), for
+  a --search-param (indexed) and for other parameters;
 * pages: the bare list stays the body, X-Total-Count and RFC 8288 Link
   next/prev walk the whole result both ways, in every sort order; no
   silent stop at 100; the cursor is stable while devices inform;
@@ -137,7 +138,10 @@ def fleet(outpost, tmp_path):
     d.stop()
     devs = make_devices()
     seed_store(tmp_path / "data" / "acs.db", devs)
-    d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    # SSID through the index of a --search-param (its stored values indexed
+    # at this start), the other parameters device by device
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--search-param", SSID)
+    d.wait_for(r"search_param_indexed name=\S+SSID values=\d+")
     return d, Api(d), devs
 
 

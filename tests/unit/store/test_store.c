@@ -408,7 +408,8 @@ static void test_migrate_v2_wakeup_text(void **state)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
         /* version 7's search indexes and bulks */
-        "DROP INDEX params_name_value; DROP INDEX devices_last_inform; DROP INDEX devices_version;"
+        "DROP TABLE param_index; DROP TABLE search_params;"
+        "DROP INDEX devices_last_inform; DROP INDEX devices_version;"
         "DROP TABLE bulks; DROP INDEX tasks_bulk; ALTER TABLE tasks DROP COLUMN bulk;"
         "ALTER TABLE tasks DROP COLUMN held;"
         "ALTER TABLE tasks DROP COLUMN cr_status; ALTER TABLE tasks DROP COLUMN cr_reason;"
@@ -693,7 +694,8 @@ static void test_migrate_v4(void **state)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
         /* version 7's search indexes and bulks */
-        "DROP INDEX params_name_value; DROP INDEX devices_last_inform; DROP INDEX devices_version;"
+        "DROP TABLE param_index; DROP TABLE search_params;"
+        "DROP INDEX devices_last_inform; DROP INDEX devices_version;"
         "DROP TABLE bulks; DROP INDEX tasks_bulk; ALTER TABLE tasks DROP COLUMN bulk;"
         "ALTER TABLE tasks DROP COLUMN held;"
         "DROP TABLE presets; DROP TABLE provisions; DROP TABLE virtual_parameters;"
