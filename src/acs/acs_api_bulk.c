@@ -4,7 +4,8 @@
  *   POST /api/tasks     {"filter": F | "ids": [...], "task": {"type", "parameters"},
  *                        "max_in_flight": N, "max_failure_ratio": R, "min_finished": M}
  *                       -> 201 the bulk; 422 when it matches no device
- *   GET /api/bulk/{id}  the bulk: counts by status, the failed tasks listed
+ *   GET /api/bulk/{id}  the bulk: counts by status, the failed tasks listed;
+ *                       ?status=S&limit=N: its tasks in that status, device by device
  *   DELETE /api/bulk/{id}  cancels every task not sent yet
  *
  * Every bad input is a 4xx JSON error whose "field" names the member.
@@ -33,6 +34,9 @@ typedef struct bulk_job {
     char *ids_json;           /* B_CREATE with ids */
     int64_t given_ids;
     json_t *failed;           /* the failed tasks listed */
+    int list_status;          /* B_GET ?status=: -1 none */
+    int64_t list_limit;
+    json_t *tasks;
     int64_t cancelled;
 } bulk_job_t;
 
@@ -77,6 +81,18 @@ static int collect_failed(const store_task_t *t, void *ud)
     return json_array_size(j->failed) >= BULK_FAILED_LISTED;
 }
 
+static int collect_task(const store_task_t *t, void *ud)
+{
+    bulk_job_t *j = ud;
+    char at[CLOCK_ISO_LEN];
+    acs_iso(t->updated, at);
+    json_array_append_new(j->tasks, json_pack("{s:I, s:s, s:s, s:i, s:s}", "task", (json_int_t)t->id,
+                                              "device", t->device_id, "status",
+                                              store_task_status_name(t->status), "attempts",
+                                              t->attempts, "updated", at));
+    return 0;
+}
+
 static int bulk_run(store_t *st, void *ud)
 {
     bulk_job_t *j = ud;
@@ -101,6 +117,9 @@ static int bulk_run(store_t *st, void *ud)
                                j)) == 0 &&
         json_array_size(j->failed) < BULK_FAILED_LISTED)
         rc = store_bulk_tasks(st, j->id, STORE_TASK_EXPIRED, BULK_FAILED_LISTED, collect_failed, j);
+    if (rc == 0 && j->list_status >= 0 && (j->tasks = json_array()))
+        rc = store_bulk_tasks(st, j->id, (store_task_status_t)j->list_status, j->list_limit,
+                              collect_task, j);
     return rc;
 }
 
@@ -110,6 +129,7 @@ static void job_free(bulk_job_t *j)
     free(j->filter);
     free(j->ids_json);
     json_decref(j->failed);
+    json_decref(j->tasks);
     free(j);
 }
 
@@ -126,6 +146,10 @@ static void bulk_done(int rc, void *ud)
         }
         json_object_set_new(o, "failed_tasks", j->failed);
         j->failed = NULL;
+        if (j->tasks) {
+            json_object_set_new(o, "tasks", j->tasks);
+            j->tasks = NULL;
+        }
         if (j->kind == B_CREATE) {
             if (j->ids_json)
                 json_object_set_new(o, "unknown_ids", json_integer(j->given_ids - j->b.total));
@@ -318,6 +342,31 @@ fail:
 
 /* ---- GET/DELETE /api/bulk/{id} -------------------------------------------------------- */
 
+/* ?status=pending|sent|done|failed|expired|cancelled&limit=N (1-1000,
+ * default 100): false when an answer was sent. */
+static bool read_listing(http_req_t *req, bulk_job_t *j)
+{
+    buf_t b = BUF_INIT(32);
+    int rc = http_req_query_param(req, "status", &b);
+    for (int i = STORE_TASK_PENDING; rc == 0 && i <= STORE_TASK_CANCELLED; i++)
+        if (b.data && !strcmp(b.data, store_task_status_name((store_task_status_t)i)))
+            j->list_status = i;
+    if (rc != -ENOENT && j->list_status < 0) {
+        buf_free(&b);
+        field_error(req, 400, "bad_request", "status",
+                    "status: pending, sent, done, failed, expired or cancelled");
+        return false;
+    }
+    buf_reset(&b);
+    rc = http_req_query_param(req, "limit", &b);
+    bool ok = rc == -ENOENT ||
+              (rc == 0 && str_to_i64(b.data ? b.data : "", 1, 1000, &j->list_limit) == 0);
+    buf_free(&b);
+    if (!ok)
+        field_error(req, 400, "bad_request", "limit", "limit: an integer in [1, 1000]");
+    return ok;
+}
+
 static void h_bulk(http_req_t *req, void *ud, int kind)
 {
     int64_t id;
@@ -332,6 +381,12 @@ static void h_bulk(http_req_t *req, void *ud, int kind)
     }
     j->kind = kind;
     j->id = id;
+    j->list_status = -1;
+    j->list_limit = 100;
+    if (kind == B_GET && !read_listing(req, j)) {
+        job_free(j);
+        return;
+    }
     submit(ud, req, j);
 }
 

@@ -79,6 +79,10 @@ def test_bulk_progress_and_cap(outpost, tmp_path):
     b = api.until("/api/bulk/%d" % b["id"], lambda v: v["state"] != "running", timeout=60, seen=seen)
     assert b["state"] == "done", b
     assert b["counts"]["done"] == 12 and b["failed_tasks"] == []
+    # device by device
+    done = api.get("/api/bulk/%d?status=done&limit=1000" % b["id"])["tasks"]
+    assert sorted(t["device"] for t in done) == ["ACDE48-OP%%2D1000-SIM%06d" % i for i in range(1, 13)]
+    assert api.get("/api/bulk/%d?status=pending" % b["id"])["tasks"] == []
     for v in seen:
         assert counts_add_up(v), v
         assert v["counts"]["in_flight"] <= 3, v          # the cap held at every look
@@ -179,6 +183,9 @@ def test_bulk_bad_input(outpost, tmp_path):
     assert r.status_code == 400 and r.json()["error"] == "bad_json"
     r = api.post("/api/tasks", {"filter": "model=", "task": task})
     assert r.json()["position"] == 6
+    for q, field in (("?status=lost", "status"), ("?status=done&limit=0", "limit")):
+        r = api.s.get(api.base + "/api/bulk/1" + q, timeout=30)
+        assert r.status_code == 400 and r.json()["field"] == field
     for path in ("/api/bulk/999", "/api/bulk/0", "/api/bulk/x"):
         r = api.s.get(api.base + path, timeout=30)
         assert r.status_code == 404 and r.json()["field"] == "id"

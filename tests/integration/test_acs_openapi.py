@@ -554,6 +554,9 @@ def test_answers_match_document(outpost, tmp_path, doc, cr_server):
     _, b = c.req("POST", "/api/tasks", "/api/tasks", body={"filter": "serial=DENY", "max_in_flight": 1,
                  "task": {"type": "reboot"}}, want=201)
     c.req("GET", "/api/bulk/%d" % b["id"], "/api/bulk/{id}", want=200)
+    _, g = c.req("GET", "/api/bulk/%d?status=pending&limit=5" % b["id"], "/api/bulk/{id}", want=200)
+    assert [t["device"] for t in g["tasks"]] == ["00D09E-IGD-DENY"]
+    c.req("GET", "/api/bulk/%d?status=lost" % b["id"], "/api/bulk/{id}", want=400)
     c.req("DELETE", "/api/bulk/%d" % b["id"], "/api/bulk/{id}", want=200)
     c.req("DELETE", "/api/bulk/%d" % b["id"], "/api/bulk/{id}", want=409)
     c.req("GET", "/api/bulk/999", "/api/bulk/{id}", want=404)
