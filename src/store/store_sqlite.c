@@ -101,15 +101,11 @@ static const char *const migrations[] = {
     "ALTER TABLE preset_runs ADD COLUMN fault_line INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX preset_runs_owed ON preset_runs(device_id)"
     "  WHERE status = 3 OR (status = 2 AND next_retry > 0);",
-    /* 7: fleet search and bulk tasks (store_sqlite_search.c,
-     * store_sqlite_bulk.c). The parameters operators search by value
-     * (--search-param) are mirrored into param_index, keyed (name, value,
-     * device), by triggers that exist only while there are such names
-     * (store_sqlite_search.c): a filter on one finds its few devices at
-     * once. Not an index on all of params: that made every 500-parameter
-     * write 3-4x slower (bench/RESULTS.md). Devices by last inform and software
-     * version; bulks, and the tasks they made, held back until the bulk
-     * releases them (its concurrency cap and rate). */
+    /* 7: fleet search and bulk tasks (store_sqlite_search.c, _bulk.c): the
+     * --search-param values by (name, value, device), mirrored by triggers
+     * made only while there are such names (an index over all of params
+     * made 500-parameter writes 3-4x slower); devices by last inform and
+     * version; bulks, whose tasks are held until the bulk releases them. */
     "CREATE TABLE search_params (name TEXT PRIMARY KEY) WITHOUT ROWID;"
     "CREATE TABLE param_index (name TEXT NOT NULL, value TEXT NOT NULL, device INTEGER NOT NULL,"
     "  PRIMARY KEY (name, value, device)) WITHOUT ROWID;"
@@ -118,7 +114,7 @@ static const char *const migrations[] = {
     "CREATE TABLE bulks ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, params TEXT NOT NULL,"
     "  filter TEXT NOT NULL DEFAULT '', total INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0,"
-    "  reason TEXT NOT NULL DEFAULT '', cr_rate INTEGER NOT NULL DEFAULT 0,"
+    "  reason TEXT NOT NULL DEFAULT '',"
     "  max_in_flight INTEGER NOT NULL DEFAULT 0, max_failure_ratio REAL NOT NULL DEFAULT 0,"
     "  min_finished INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL, updated INTEGER NOT NULL);"
     "ALTER TABLE tasks ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0;"
