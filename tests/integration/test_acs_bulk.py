@@ -191,3 +191,26 @@ def test_bulk_bad_input(outpost, tmp_path):
         assert r.status_code == 404 and r.json()["field"] == "id"
     # nothing was made by the refused ones
     assert api.get("/api/stats")["pending_tasks"] == 0
+
+
+def test_bulk_survives_a_restart(outpost, tmp_path):
+    acs, sim, api = start(outpost, tmp_path, 6, slow="150ms")
+    r = api.post("/api/tasks", {"filter": "online", "max_in_flight": 1,
+                                "task": {"type": "get_params",
+                                         "parameters": {"names": ["Device.DeviceInfo.UpTime"]}}})
+    assert r.status_code == 201, r.text
+    path = "/api/bulk/%d" % r.json()["id"]
+    api.until(path, lambda v: v["counts"]["done"] >= 1)
+    acs.stop()
+    # the same store: the bulk goes on where it was (a task the stop caught
+    # in flight is requeued, get_params being safe to repeat)
+    acs = outpost("acs", "--cwmp-listen", "127.0.0.1:%d" % acs.addr("listen")[1],
+                  "--api-listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "acs"),
+                  "--api-token", TOKEN, "--cpe-auth", "none", "--cr-deny", "169.254.0.0/16",
+                  "--cr-username", "cr", "--cr-password", "cr-pw")
+    api = Api(acs)
+    b = api.until(path, lambda v: v["state"] != "running", timeout=60)
+    assert b["state"] == "done" and b["counts"]["done"] == 6, b
+    done = api.get(path + "?status=done")["tasks"]
+    assert len({t["device"] for t in done}) == 6
+    assert all(1 <= t["attempts"] <= 2 for t in done)
