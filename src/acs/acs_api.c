@@ -66,9 +66,7 @@ typedef struct api_job {
     char id[STORE_ID_MAX];
     int64_t num;
     char prefix[512];
-    char tag[128], q[128];
-    int online;
-    int64_t limit, offset, wait_s;
+    int64_t limit, wait_s;
     const char *type;       /* task type (static) */
     char tags[STORE_TAGS];  /* J_TAGS: comma-joined */
     char user[STORE_URL], pass[STORE_URL]; /* J_CR_AUTH */
@@ -371,7 +369,6 @@ static api_job_t *new_job(http_req_t *req, int kind)
         return NULL;
     }
     j->kind = kind;
-    j->online = -1;
     const char *id = http_req_param(req, "id");
     if (id && str_copy(j->id, sizeof j->id, id) != 0) {
         acs_api_error(req, 404, "not_found", "no such device");

@@ -120,10 +120,6 @@ int store_device_set_cr_auth(store_t *s, const char *id, const char *user, const
 {
     return s->be->device_set_cr_auth(s, id, user, pass);
 }
-int store_device_list(store_t *s, const store_device_filter_t *f, store_device_fn fn, void *ud)
-{
-    return s->be->device_list(s, f, fn, ud);
-}
 int store_task_open_counts(store_t *s, store_task_count_fn fn, void *ud)
 {
     return s->be->task_open_counts(s, fn, ud);

@@ -88,20 +88,9 @@ int store_device_delete(store_t *s, const char *id);
 int store_device_set_tags(store_t *s, const char *id, const char *tags);
 int store_device_set_cr_auth(store_t *s, const char *id, const char *user, const char *pass);
 
-typedef struct store_device_filter {
-    const char *tag;      /* NULL: any */
-    const char *q;        /* prefix of id, serial or product class; NULL: any */
-    int online;           /* -1 any, 0 offline, 1 online */
-    int64_t now;          /* for online */
-    int64_t default_interval; /* when a device did not report one */
-    int64_t limit, offset;
-} store_device_filter_t;
-
 /* online = last_inform >= now - (2 * interval + 60). */
 bool store_device_online(const store_device_t *d, int64_t now, int64_t default_interval);
 
-typedef int (*store_device_fn)(const store_device_t *d, void *ud); /* non-zero stops */
-int store_device_list(store_t *s, const store_device_filter_t *f, store_device_fn fn, void *ud);
 
 /* ---- device search and pages (store_sqlite_search.c) --------------------------------- */
 

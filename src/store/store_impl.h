@@ -21,7 +21,6 @@ typedef struct store_backend {
     int (*device_delete)(store_t *s, const char *id);
     int (*device_set_tags)(store_t *s, const char *id, const char *tags);
     int (*device_set_cr_auth)(store_t *s, const char *id, const char *user, const char *pass);
-    int (*device_list)(store_t *s, const store_device_filter_t *f, store_device_fn fn, void *ud);
     int (*stats)(store_t *s, int64_t now, int64_t default_interval, store_stats_t *out);
     int (*task_open_counts)(store_t *s, store_task_count_fn fn, void *ud);
     int (*task_finished_counts)(store_t *s, int64_t from, int64_t to, store_task_count_fn fn, void *ud);

@@ -530,67 +530,6 @@ static int sq_device_set_cr_auth(store_t *s, const char *id, const char *user, c
     return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 }
 
-/* LIKE patterns: escape the wildcards of user input. */
-static void like_prefix(const char *in, char *out, size_t len)
-{
-    size_t j = 0;
-    for (; *in && j + 3 < len; in++) {
-        if (*in == '%' || *in == '_' || *in == '\\')
-            out[j++] = '\\';
-        out[j++] = *in;
-    }
-    out[j++] = '%';
-    out[j] = '\0';
-}
-
-static int sq_device_list(store_t *s, const store_device_filter_t *f, store_device_fn fn, void *ud)
-{
-    sq_t *q = SQ(s);
-    char sql[1024];
-    snprintf(sql, sizeof sql,
-             "SELECT " DEV_COLS " FROM devices WHERE 1"
-             "%s%s%s ORDER BY id LIMIT ?6 OFFSET ?7",
-             f->tag ? " AND (',' || tags || ',') LIKE ?1 ESCAPE '\\'" : "",
-             f->q ? " AND (id LIKE ?2 ESCAPE '\\' OR serial LIKE ?2 ESCAPE '\\'"
-                    " OR product_class LIKE ?2 ESCAPE '\\')"
-                  : "",
-             f->online < 0 ? ""
-             : f->online ? " AND last_inform >= ?3 - (2 * (CASE WHEN periodic_interval > 0 THEN"
-                           " periodic_interval ELSE ?4 END) + 60)"
-                         : " AND last_inform < ?3 - (2 * (CASE WHEN periodic_interval > 0 THEN"
-                           " periodic_interval ELSE ?4 END) + 60)");
-    sqlite3_stmt *st = sq_prepare(q, sql);
-    if (!st)
-        return -EIO;
-    char tagpat[STORE_TAGS + 8], qpat[STORE_ID_MAX * 2];
-    if (f->tag) {
-        char t[STORE_TAGS * 2];
-        like_prefix(f->tag, t, sizeof t);
-        t[strlen(t) - 1] = '\0'; /* drop the '%' */
-        snprintf(tagpat, sizeof tagpat, "%%,%s,%%", t);
-        sq_bind_text(st, 1, tagpat);
-    }
-    if (f->q) {
-        like_prefix(f->q, qpat, sizeof qpat);
-        sq_bind_text(st, 2, qpat);
-    }
-    sqlite3_bind_int64(st, 3, f->now);
-    sqlite3_bind_int64(st, 4, f->default_interval);
-    sqlite3_bind_int64(st, 6, f->limit > 0 ? f->limit : 100);
-    sqlite3_bind_int64(st, 7, f->offset > 0 ? f->offset : 0);
-    int rc;
-    store_device_t d;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        sq_dev_row(st, &d);
-        if (fn(&d, ud) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : sq_err(q, "device_list");
-}
-
 int64_t sq_scalar(sq_t *q, const char *sql, int64_t a, int64_t b)
 {
     sqlite3_stmt *st = sq_prepare(q, sql);
@@ -784,7 +723,6 @@ const store_backend_t store_sqlite_backend = {
     .device_delete = sq_device_delete,
     .device_set_tags = sq_device_set_tags,
     .device_set_cr_auth = sq_device_set_cr_auth,
-    .device_list = sq_device_list,
     .stats = sq_stats,
     .task_open_counts = sq_task_open_counts,
     .task_finished_counts = sq_task_finished_counts,
