@@ -12,11 +12,20 @@
 #            storm with no preset, in this run: sessions/s, p99, the ratio;
 #            (e') reading a value the Inform lacks; (e'') with rediscovery
 #   (f)      the file store: a 64 MiB PUT, 32 parallel downloads of it, RSS
+#   (g), (h) the fleet rows, in bench/acs_fleet.sh (run at the end):
+#            a bulk set_params to 10,000 cpe-sim CPEs through connection
+#            requests, with peak RSS; search over 1,000,000 stored devices
+#            and the device list's first page (goal < 100 ms).
+#            ACS_BENCH_ONLY=bulk|search|fleet runs only those.
 # Goals on 2 cores: (a) >= 5000/s, (b) >= 500/s, (c) <= 200 MB, (e) >= 0.7x.
 set -eu
 BIN=${1:-build/release/src/outpost}
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 HERE=$(cd "$(dirname "$0")" && pwd)
+case "${ACS_BENCH_ONLY:-}" in
+  bulk|search) exec "$HERE/acs_fleet.sh" "$BIN" "$ACS_BENCH_ONLY" ;;
+  fleet) exec "$HERE/acs_fleet.sh" "$BIN" all ;;
+esac
 DEVICES=${ACS_BENCH_DEVICES:-100000}
 GPV_SESSIONS=${ACS_BENCH_GPV:-3000}
 CONNS=${ACS_BENCH_CONNS:-64}
@@ -250,3 +259,4 @@ kill "$ACS_PID"; wait "$ACS_PID" || { echo "acs exited badly"; tail "$T/acs.log"
 ACS_PID=
 if grep -q ' error ' "$T/acs.log"; then echo "errors in the ACS log:"; grep ' error ' "$T/acs.log" | head; exit 1; fi
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
+"$HERE/acs_fleet.sh" "$BIN" all

@@ -17,6 +17,8 @@
 
 #include "acs/acs_api_prov.h"
 #include "acs/acs_files.h"
+#include "acs/acs_api_search.h"
+#include "acs/acs_bulk.h"
 #include "acs/acs_internal.h"
 #include "acs/acs_keys.h"
 #include "acs/acs_tasks.h"
@@ -67,9 +69,7 @@ typedef struct api_job {
     char id[STORE_ID_MAX];
     int64_t num;
     char prefix[512];
-    char tag[128], q[128];
-    int online;
-    int64_t limit, offset, wait_s;
+    int64_t limit, wait_s;
     const char *type;       /* task type (static) */
     char tags[STORE_TAGS];  /* J_TAGS: comma-joined */
     char user[STORE_URL], pass[STORE_URL]; /* J_CR_AUTH */
@@ -81,15 +81,8 @@ typedef struct api_job {
     store_task_t task;
 } api_job_t;
 
-enum { J_DEVICES, J_DEVICE, J_DEVICE_DELETE, J_PARAMS, J_TASK_ADD, J_TASKS, J_TASK, J_TASK_CANCEL,
+enum { J_DEVICE, J_DEVICE_DELETE, J_PARAMS, J_TASK_ADD, J_TASKS, J_TASK, J_TASK_CANCEL,
        J_STATS, J_CR, J_TAGS, J_CR_AUTH };
-
-static int collect_device(const store_device_t *d, void *ud)
-{
-    api_job_t *j = ud;
-    json_array_append_new(j->out, acs_device_json(d, clock_real_s(), j->a->default_interval_s));
-    return 0;
-}
 
 static int collect_param(const store_param_t *p, void *ud)
 {
@@ -118,14 +111,6 @@ static int api_run(store_t *st, void *ud)
     int64_t now = clock_real_s();
     int rc = 0;
     switch (j->kind) {
-    case J_DEVICES: {
-        store_device_filter_t f = { .tag = j->tag[0] ? j->tag : NULL, .q = j->q[0] ? j->q : NULL,
-                                    .online = j->online, .now = now,
-                                    .default_interval = j->a->default_interval_s,
-                                    .limit = j->limit, .offset = j->offset };
-        j->out = json_array();
-        return store_device_list(st, &f, collect_device, j);
-    }
     case J_DEVICE:
     case J_CR:
         rc = store_device_get(st, j->id, &j->dev);
@@ -396,7 +381,6 @@ static api_job_t *new_job(http_req_t *req, int kind)
         return NULL;
     }
     j->kind = kind;
-    j->online = -1;
     const char *id = http_req_param(req, "id");
     if (id && str_copy(j->id, sizeof j->id, id) != 0) {
         acs_api_error(req, 404, "not_found", "no such device");
@@ -446,32 +430,6 @@ bool acs_api_query_int(http_req_t *req, const char *name, int64_t min, int64_t m
 bool acs_api_query_str(http_req_t *req, const char *name, char *out, size_t len)
 {
     return query_str(req, name, out, len);
-}
-
-static void h_devices(http_req_t *req, void *ud)
-{
-    api_job_t *j = new_job(req, J_DEVICES);
-    if (!j)
-        return;
-    char online[8] = "";
-    j->limit = 100;
-    if (!query_str(req, "tag", j->tag, sizeof j->tag) || !query_str(req, "q", j->q, sizeof j->q) ||
-        !query_str(req, "online", online, sizeof online) ||
-        !query_int(req, "limit", 1, 1000, &j->limit) ||
-        !query_int(req, "offset", 0, INT64_MAX / 2, &j->offset)) {
-        free(j);
-        return;
-    }
-    if (online[0]) {
-        bool b;
-        if (cfg_parse_bool(online, &b) != 0) {
-            free(j);
-            acs_api_error(req, 400, "bad_request", "online: true or false");
-            return;
-        }
-        j->online = b;
-    }
-    api_submit(ud, req, j);
 }
 
 static void h_simple(http_req_t *req, void *ud, int kind)
@@ -663,7 +621,6 @@ static const struct {
     http_access_t access;
     http_handler_fn fn;
 } api_routes[] = {
-    { "GET", "/api/devices", HTTP_ACCESS_VIEWER, h_devices },
     { "GET", "/api/devices/{id}", HTTP_ACCESS_VIEWER, h_device },
     { "DELETE", "/api/devices/{id}", HTTP_ACCESS_ADMIN, h_device_delete },
     { "GET", "/api/devices/{id}/parameters", HTTP_ACCESS_VIEWER, h_params },
@@ -703,6 +660,8 @@ int acs_api_start(acs_t *a, const char *listen)
         acs_prov_api_register,
         acs_history_api_register,
         acs_files_api_register,
+        acs_search_api_register,
+        acs_bulk_api_register,
         acs_keys_api_register,
         acs_webhook_api_register,
     };

@@ -120,6 +120,8 @@ typedef struct acs_opts {
     /* the file store (acs_files.c) */
     uint64_t max_file_size;    /* a stored file's bytes at most (API PUTs, CPE uploads) */
     char *cwmp_url;            /* the CWMP listener's URL as CPEs reach it (file URLs) */
+    int64_t bulk_cr_rate;      /* bulk tasks' connection requests per second, all bulks (0: no limit) */
+    cfg_list_t search_params;  /* parameters searches find by value through an index */
 } acs_opts_t;
 
 /* What /metrics counts beyond the plain counters (acs_admin.c). */
@@ -210,6 +212,7 @@ typedef struct acs {
     uv_timer_t *fleet_timer;   /* heap: freed in its close callback */
     struct acs_hooks *hooks;   /* --webhook (acs_webhook.c); NULL without */
     struct acs_files *files;   /* the file store (acs_files.c) */
+    struct acs_bulk *bulk;     /* the bulk task pump (acs_bulk.c) */
 } acs_t;
 
 /* ---- acs_cwmp.c ---- */

@@ -11,6 +11,8 @@
 #include "acs/acs.h"
 #include "acs/acs_api_prov.h"
 #include "acs/acs_files.h"
+#include "acs/acs_api_search.h"
+#include "acs/acs_bulk.h"
 #include "acs/acs_internal.h"
 #include "acs/acs_keys.h"
 #include "acs/acs_prov.h"
@@ -196,6 +198,13 @@ static const cfg_opt_t acs_opts[] = {
             "the CWMP listener's URL as CPEs reach it (http(s)://HOST:PORT), for the URLs of"
             " stored files in download and upload tasks (default: the --cwmp-listen address,"
             " unless it is a wildcard)", .check = check_cwmp_url),
+    CFG_OPT("bulk-cr-rate", CFG_INT, acs_opts_t, bulk_cr_rate, "50", "N",
+            "bulk tasks (POST /api/tasks) are released and their devices woken by connection"
+            " request at most N a second over all bulks (0: no limit)", .min = 0, .max = 100000),
+    CFG_OPT("search-param", CFG_LIST, acs_opts_t, search_params, NULL, "NAME",
+            "a parameter device searches find by value through an index (filter param.NAME=...):"
+            " its values are indexed as CPEs report them (a new one's stored values at start);"
+            " others are checked device by device; repeatable", .check = acs_search_param_check),
     CFG_END,
 };
 
@@ -222,6 +231,7 @@ static void on_stop(void *ud)
     acs_admin_stop(a);
     acs_waiters_stop(a);
     acs_files_stop(a);
+    acs_bulk_stop(a);
     acs_api_stop(a);
     acs_keys_stop(a);
     acs_cwmp_stop(a);
@@ -395,7 +405,7 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
         return 1;
     /* the config file's presets, then what sessions provision with, read
      * before the worker owns the store: the first Inform sees them all */
-    if (acs_presets_sync_start(a, a->o.presets) != 0)
+    if (acs_presets_sync_start(a, a->o.presets) != 0 || acs_search_params_sync(a) != 0)
         return 1;
     /* the API keys, in memory before the API listens */
     if (acs_keys_start(a) != 0)
@@ -442,7 +452,7 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     } else {
         free(w);
     }
-    if (acs_waiters_start(a) != 0 || acs_webhook_start(a) != 0)
+    if (acs_waiters_start(a) != 0 || acs_webhook_start(a) != 0 || acs_bulk_start(a) != 0)
         return 1;
     uv_timer_init(loop, &a->housekeeping);
     a->housekeeping.data = a;

@@ -3,7 +3,9 @@
  *
  * Download: HTTP GET in 1 MiB Range requests while the server answers 206
  * (a server that ignores Range answers 200 with the whole file, which is
- * accepted up to the client's cap). Bytes are counted, not kept. The size
+ * accepted up to the client's cap); a connection lost after a range came
+ * through is resumed from the next byte, up to 3 times. Bytes are counted,
+ * not kept. The size
  * is checked against the FileSize the ACS announced. Upload: a PUT of the
  * CPE's configuration (its writable parameters; or a log), POST when the
  * server refuses PUT. Both
@@ -43,11 +45,15 @@ struct transfer {
     char *challenge;     /* the Digest challenge answered: each request counts its nonce up */
     uint32_t nc;
     bool auth_tried, ranged, no_range, post;
+    uint8_t resumes;     /* broken ranged downloads picked up again */
     uint64_t got, total;
     int64_t start_s;
     buf_t body;          /* upload body */
     transfer_t *prev, *next; /* running transfers, for abort */
 };
+
+/* Times a broken ranged download is resumed before it fails with 9017. */
+enum { TRANSFER_RESUMES = 3 };
 
 static transfer_t *running;
 
@@ -198,6 +204,17 @@ static void on_download(int err, const http_response_t *r, void *ud)
 {
     transfer_t *t = ud;
     t->call = NULL;
+    if (err && err != -ENOBUFS && t->ranged && t->resumes < TRANSFER_RESUMES) {
+        /* a connection lost mid-file: ask again from the first byte not yet
+         * counted (what a CPE on a flaky line does; the server's ETag is not
+         * checked, as the size check at the end catches a changed file) */
+        char serial[96];
+        fleet_serial(t->f, t->c, serial, sizeof serial);
+        t->resumes++;
+        log_info("download_resumed", LF_S("cpe", serial), LF_U("from", t->got), LF_ERR(err));
+        issue(t);
+        return;
+    }
     if (err) {
         char why[128];
         snprintf(why, sizeof why, "%s: %s", t->got ? "transfer broke off" : "cannot reach the file server",

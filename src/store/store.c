@@ -120,10 +120,6 @@ int store_device_set_cr_auth(store_t *s, const char *id, const char *user, const
 {
     return s->be->device_set_cr_auth(s, id, user, pass);
 }
-int store_device_list(store_t *s, const store_device_filter_t *f, store_device_fn fn, void *ud)
-{
-    return s->be->device_list(s, f, fn, ud);
-}
 int store_task_open_counts(store_t *s, store_task_count_fn fn, void *ud)
 {
     return s->be->task_open_counts(s, fn, ud);
@@ -359,3 +355,100 @@ int store_file_get(store_t *s, const char *name, store_file_t *out)
 }
 int store_file_list(store_t *s, store_file_fn fn, void *ud) { return s->be->file_list(s, fn, ud); }
 int store_file_delete(store_t *s, const char *name) { return s->be->file_delete(s, name); }
+/* ---- device search -------------------------------------------------------------------- */
+
+int store_device_search(store_t *s, const store_search_t *q, store_device_row_fn fn, void *ud,
+                        int64_t *total)
+{
+    return s->be->device_search(s, q, fn, ud, total);
+}
+
+int store_search_params_set(store_t *s, const char *const *names, size_t n)
+{
+    return s->be->search_params_set(s, names, n);
+}
+
+static const char *const sort_names[STORE_SORT_COUNT] = {
+    [STORE_SORT_ID] = "id",
+    [STORE_SORT_SERIAL] = "serial",
+    [STORE_SORT_MODEL] = "model",
+    [STORE_SORT_OUI] = "oui",
+    [STORE_SORT_VERSION] = "software_version",
+    [STORE_SORT_LAST_INFORM] = "last_inform",
+    [STORE_SORT_FIRST_SEEN] = "first_seen",
+};
+
+int store_sort_parse(const char *name, store_sort_t *sort, bool *desc)
+{
+    *desc = name[0] == '-';
+    if (*desc)
+        name++;
+    for (int i = 0; i < STORE_SORT_COUNT; i++)
+        if (!strcmp(name, sort_names[i])) {
+            *sort = (store_sort_t)i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+const char *store_sort_name(store_sort_t sort)
+{
+    return (unsigned)sort < STORE_SORT_COUNT ? sort_names[sort] : "id";
+}
+
+bool store_sort_numeric(store_sort_t sort)
+{
+    return sort == STORE_SORT_LAST_INFORM || sort == STORE_SORT_FIRST_SEEN;
+}
+
+const char *store_sort_key(const store_device_t *d, store_sort_t sort, int64_t *num)
+{
+    *num = sort == STORE_SORT_LAST_INFORM ? d->last_inform
+         : sort == STORE_SORT_FIRST_SEEN  ? d->first_seen : 0;
+    switch (sort) {
+    case STORE_SORT_SERIAL: return d->serial;
+    case STORE_SORT_MODEL: return d->product_class;
+    case STORE_SORT_OUI: return d->oui;
+    case STORE_SORT_VERSION: return d->software_version;
+    case STORE_SORT_ID: return d->id;
+    default: return "";
+    }
+}
+
+/* ---- bulk tasks ------------------------------------------------------------------------- */
+
+const char *store_bulk_state_name(store_bulk_state_t st)
+{
+    static const char *const names[] = { "running", "done", "cancelled", "stopped" };
+    return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "?";
+}
+
+void store_bulk_clear(store_bulk_t *b)
+{
+    free(b->params);
+    free(b->filter);
+    b->params = b->filter = NULL;
+}
+
+int store_bulk_create(store_t *s, store_bulk_t *b, const store_search_t *q, const char *ids_json,
+                      int64_t now)
+{
+    return s->be->bulk_create(s, b, q, ids_json, now);
+}
+int store_bulk_get(store_t *s, int64_t id, store_bulk_t *out) { return s->be->bulk_get(s, id, out); }
+int store_bulk_tasks(store_t *s, int64_t id, store_task_status_t st, int64_t limit,
+                     store_task_fn fn, void *ud)
+{
+    return s->be->bulk_tasks(s, id, st, limit, fn, ud);
+}
+int store_bulk_running(store_t *s, store_bulk_fn fn, void *ud) { return s->be->bulk_running(s, fn, ud); }
+int store_bulk_release(store_t *s, int64_t id, int64_t n,
+                       int (*fn)(int64_t task, const char *device, void *ud), void *ud)
+{
+    return s->be->bulk_release(s, id, n, fn, ud);
+}
+int store_bulk_rehold(store_t *s, int64_t task) { return s->be->bulk_rehold(s, task); }
+int store_bulk_end(store_t *s, int64_t id, store_bulk_state_t st, const char *reason, int64_t now)
+{
+    return s->be->bulk_end(s, id, st, reason, now);
+}

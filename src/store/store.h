@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/store_filter.h"
+
 typedef struct store store_t;
 
 enum {
@@ -89,20 +91,61 @@ int store_device_delete(store_t *s, const char *id);
 int store_device_set_tags(store_t *s, const char *id, const char *tags);
 int store_device_set_cr_auth(store_t *s, const char *id, const char *user, const char *pass);
 
-typedef struct store_device_filter {
-    const char *tag;      /* NULL: any */
-    const char *q;        /* prefix of id, serial or product class; NULL: any */
-    int online;           /* -1 any, 0 offline, 1 online */
-    int64_t now;          /* for online */
-    int64_t default_interval; /* when a device did not report one */
-    int64_t limit, offset;
-} store_device_filter_t;
-
 /* online = last_inform >= now - (2 * interval + 60). */
 bool store_device_online(const store_device_t *d, int64_t now, int64_t default_interval);
 
+
+/* ---- device search and pages (store_sqlite_search.c) --------------------------------- */
+
+/* Sort orders of a search; every one ends with the device's row id (rid),
+ * so pages are stable: a page starts strictly after (key, rid). */
+typedef enum store_sort {
+    STORE_SORT_ID = 0,
+    STORE_SORT_SERIAL,
+    STORE_SORT_MODEL,
+    STORE_SORT_OUI,
+    STORE_SORT_VERSION,
+    STORE_SORT_LAST_INFORM,
+    STORE_SORT_FIRST_SEEN,
+    STORE_SORT_COUNT
+} store_sort_t;
+
+typedef struct store_search {
+    const store_filter_t *filter;  /* NULL or empty: every device */
+    int64_t now, default_interval; /* for online and times ago */
+    store_sort_t sort;
+    bool desc;
+    /* keyset: rows after (key, rid) in the sort order, or before it when
+     * backward (then the rows come nearest first: the caller reverses) */
+    bool has_key, backward;
+    const char *key_text;          /* text sorts */
+    int64_t key_num;               /* last_inform, first_seen */
+    int64_t key_rid;
+    int64_t limit;                 /* <= 0: 100 */
+    int64_t offset;
+} store_search_t;
+
+/* "id", "-last_inform"...: 0, or -EINVAL for an unknown name. */
+int store_sort_parse(const char *name, store_sort_t *sort, bool *desc);
+const char *store_sort_name(store_sort_t sort);
+bool store_sort_numeric(store_sort_t sort);
+/* The device's key in that order (text, or number for numeric sorts). */
+const char *store_sort_key(const store_device_t *d, store_sort_t sort, int64_t *num);
+
+/* The parameters whose values searches find through an index (param.NAME
+ * =, ^=, and numeric comparisons over that name's values only); filters on
+ * other parameters check each candidate device. Makes the stored set
+ * exactly names[0..n): a new name's stored values are indexed now (one
+ * pass over the parameters), a dropped one's index entries go. */
+int store_search_params_set(store_t *s, const char *const *names, size_t n);
+
 typedef int (*store_device_fn)(const store_device_t *d, void *ud); /* non-zero stops */
-int store_device_list(store_t *s, const store_device_filter_t *f, store_device_fn fn, void *ud);
+typedef int (*store_device_row_fn)(const store_device_t *d, int64_t rid, void *ud); /* non-zero stops */
+/* The devices the filter matches, one page; total (may be NULL): how many
+ * match in all. -EINVAL for a filter the backend cannot compile, -E2BIG
+ * when too large. */
+int store_device_search(store_t *s, const store_search_t *q, store_device_row_fn fn, void *ud,
+                        int64_t *total);
 
 typedef struct store_stats {
     int64_t total_devices, online_devices, pending_tasks, sent_tasks;
@@ -219,6 +262,62 @@ int store_task_expire(store_t *s, int64_t now);
 /* Devices with pending tasks (for wake-ups after a restart). */
 int store_task_devices_pending(store_t *s, int64_t limit,
                                int (*fn)(const char *device, void *ud), void *ud);
+
+/* ---- bulk tasks (store_sqlite_bulk.c) ------------------------------------------------- */
+
+/* A bulk: one task per device a filter (or an id list) matched, made in
+ * one transaction. Its tasks start held (pending, but no session takes
+ * them) and the ACS releases them at its pace: a connection request rate
+ * and at most max_in_flight released and unfinished at once. */
+typedef enum store_bulk_state {
+    STORE_BULK_RUNNING = 0,
+    STORE_BULK_DONE,       /* every task finished */
+    STORE_BULK_CANCELLED,  /* DELETE: what was not sent was cancelled */
+    STORE_BULK_STOPPED,    /* the failure ratio passed its threshold: held tasks cancelled */
+} store_bulk_state_t;
+
+const char *store_bulk_state_name(store_bulk_state_t st);
+
+typedef struct store_bulk {
+    int64_t id;
+    char type[STORE_TYPE];
+    char *params;               /* the task's JSON parameters, owned (store_bulk_clear) */
+    char *filter;               /* the filter text ("" for an id list), owned */
+    int64_t total;              /* tasks made */
+    store_bulk_state_t state;
+    char reason[160];
+    int64_t max_in_flight;      /* 0: no cap */
+    double max_failure_ratio;   /* 0: never stops */
+    int64_t min_finished;       /* finished tasks before the ratio counts */
+    int64_t created, updated, expires_at;
+    /* counts of its tasks (read side) */
+    int64_t held, pending, sent, done, failed, expired, cancelled;
+} store_bulk_t;
+
+void store_bulk_clear(store_bulk_t *b);
+/* Make the bulk and its tasks: devices that q's filter matches, or whose
+ * id is in ids_json (a JSON array of strings) when that is not NULL. Sets
+ * b->id, b->total and b->created. -ENODATA when no device matched
+ * (nothing is written). */
+int store_bulk_create(store_t *s, store_bulk_t *b, const store_search_t *q, const char *ids_json,
+                      int64_t now);
+/* The bulk with its counts. */
+int store_bulk_get(store_t *s, int64_t id, store_bulk_t *out);
+/* Its tasks in one status, by id (limit <= 0: 100). */
+int store_bulk_tasks(store_t *s, int64_t id, store_task_status_t st, int64_t limit,
+                     store_task_fn fn, void *ud);
+/* Bulks still running, with counts, oldest first. */
+typedef int (*store_bulk_fn)(const store_bulk_t *b, void *ud);
+int store_bulk_running(store_t *s, store_bulk_fn fn, void *ud);
+/* Release up to n held tasks (oldest first): fn(task id, device id) each. */
+int store_bulk_release(store_t *s, int64_t id, int64_t n,
+                       int (*fn)(int64_t task, const char *device, void *ud), void *ud);
+/* Hold a released task again (its connection request could not go yet). */
+int store_bulk_rehold(store_t *s, int64_t task);
+/* Set the state; CANCELLED cancels every task not sent, STOPPED the held
+ * ones. Returns how many tasks were cancelled; -ESTALE when the bulk is
+ * no longer running. */
+int store_bulk_end(store_t *s, int64_t id, store_bulk_state_t st, const char *reason, int64_t now);
 
 /* ---- sessions --------------------------------------------------------------- */
 

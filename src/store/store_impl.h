@@ -21,7 +21,6 @@ typedef struct store_backend {
     int (*device_delete)(store_t *s, const char *id);
     int (*device_set_tags)(store_t *s, const char *id, const char *tags);
     int (*device_set_cr_auth)(store_t *s, const char *id, const char *user, const char *pass);
-    int (*device_list)(store_t *s, const store_device_filter_t *f, store_device_fn fn, void *ud);
     int (*stats)(store_t *s, int64_t now, int64_t default_interval, store_stats_t *out);
     int (*task_open_counts)(store_t *s, store_task_count_fn fn, void *ud);
     int (*task_finished_counts)(store_t *s, int64_t from, int64_t to, store_task_count_fn fn, void *ud);
@@ -95,6 +94,21 @@ typedef struct store_backend {
     int (*file_get)(store_t *s, const char *name, store_file_t *out);
     int (*file_list)(store_t *s, store_file_fn fn, void *ud);
     int (*file_delete)(store_t *s, const char *name);
+    /* device search (store_sqlite_search.c) */
+    int (*device_search)(store_t *s, const store_search_t *q, store_device_row_fn fn, void *ud,
+                         int64_t *total);
+    int (*search_params_set)(store_t *s, const char *const *names, size_t n);
+    /* bulk tasks (store_sqlite_bulk.c) */
+    int (*bulk_create)(store_t *s, store_bulk_t *b, const store_search_t *q, const char *ids_json,
+                       int64_t now);
+    int (*bulk_get)(store_t *s, int64_t id, store_bulk_t *out);
+    int (*bulk_tasks)(store_t *s, int64_t id, store_task_status_t st, int64_t limit,
+                      store_task_fn fn, void *ud);
+    int (*bulk_running)(store_t *s, store_bulk_fn fn, void *ud);
+    int (*bulk_release)(store_t *s, int64_t id, int64_t n,
+                        int (*fn)(int64_t task, const char *device, void *ud), void *ud);
+    int (*bulk_rehold)(store_t *s, int64_t task);
+    int (*bulk_end)(store_t *s, int64_t id, store_bulk_state_t st, const char *reason, int64_t now);
 } store_backend_t;
 
 struct store {

@@ -91,7 +91,31 @@ void sq_dev_row(sqlite3_stmt *st, store_device_t *d);
 /* First column of the first row, -1 when none. */
 int64_t sq_scalar(sq_t *q, const char *sql, int64_t a, int64_t b);
 
+/* store_sqlite_search.c */
+int sq_search_init(sqlite3 *db);
+int sq_search_params_set(store_t *s, const char *const *names, size_t n);
+/* head + WHERE (the search's filter) + tail, prepared with the filter's
+ * values bound after the caller's ?1..?base (head and tail use those). */
+int sq_filter_prepare(sq_t *sq, const store_search_t *q, const char *head, int base,
+                      const char *tail, sqlite3_stmt **out);
+int sq_device_search(store_t *s, const store_search_t *q, store_device_row_fn fn, void *ud,
+                     int64_t *total);
+
+/* store_sqlite_bulk.c */
+int sq_bulk_create(store_t *s, store_bulk_t *b, const store_search_t *q, const char *ids_json,
+                   int64_t now);
+int sq_bulk_get(store_t *s, int64_t id, store_bulk_t *out);
+int sq_bulk_tasks(store_t *s, int64_t id, store_task_status_t st, int64_t limit, store_task_fn fn,
+                  void *ud);
+int sq_bulk_running(store_t *s, store_bulk_fn fn, void *ud);
+int sq_bulk_release(store_t *s, int64_t id, int64_t n,
+                    int (*fn)(int64_t task, const char *device, void *ud), void *ud);
+int sq_bulk_rehold(store_t *s, int64_t task);
+int sq_bulk_end(store_t *s, int64_t id, store_bulk_state_t st, const char *reason, int64_t now);
+
 /* store_sqlite_tasks.c */
+/* The task row of a SELECT TASK_COLS. */
+void sq_task_row(sqlite3_stmt *st, store_task_t *t);
 int sq_task_add(store_t *s, store_task_t *t);
 int sq_task_get(store_t *s, int64_t id, store_task_t *out);
 int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only, store_task_fn fn, void *ud);

@@ -14,7 +14,7 @@
 
 /* ---- tasks ---------------------------------------------------------------------- */
 
-static void task_row(sqlite3_stmt *st, store_task_t *t)
+void sq_task_row(sqlite3_stmt *st, store_task_t *t)
 {
     memset(t, 0, sizeof *t);
     t->id = sqlite3_column_int64(st, 0);
@@ -64,7 +64,7 @@ int sq_task_get(store_t *s, int64_t id, store_task_t *out)
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
-        task_row(st, out);
+        sq_task_row(st, out);
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sq_err(q, "task_get");
 }
@@ -84,7 +84,7 @@ int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only,
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         store_task_t t;
-        task_row(st, &t);
+        sq_task_row(st, &t);
         int stop = fn(&t, ud);
         store_task_clear(&t);
         if (stop) {
@@ -240,7 +240,7 @@ int sq_task_devices_pending(store_t *s, int64_t limit, int (*fn)(const char *, v
                                    void *ud)
 {
     sq_t *q = SQ(s);
-    sqlite3_stmt *st = sq_prepare(q, "SELECT DISTINCT device_id FROM tasks WHERE status = 0 LIMIT ?1");
+    sqlite3_stmt *st = sq_prepare(q, "SELECT DISTINCT device_id FROM tasks WHERE status = 0 AND held = 0 LIMIT ?1");
     if (!st)
         return -EIO;
     sqlite3_bind_int64(st, 1, limit > 0 ? limit : 1000);

@@ -16,7 +16,7 @@
 
 static char dbpath[64];
 /* The schema after every migration (store_sqlite.c's migrations[]). */
-enum { SCHEMA_NOW = 10 };
+enum { SCHEMA_NOW = 11 };
 
 static int setup(void **state)
 {
@@ -69,6 +69,12 @@ static int count_dev(const store_device_t *d, void *ud)
     return 0;
 }
 
+static int count_row(const store_device_t *d, int64_t rid, void *ud)
+{
+    (*(int *)ud)++;
+    return 0;
+}
+
 static void test_devices(void **state)
 {
     store_t *s = *state;
@@ -91,30 +97,34 @@ static void test_devices(void **state)
     assert_int_equal(got.last_inform, 1100);
     assert_int_equal(store_device_get(s, "nope", &got), -ENOENT);
 
-    int n = 0;
-    store_device_filter_t f = { .online = -1, .now = 1200, .default_interval = 300 };
-    assert_int_equal(store_device_list(s, &f, count_dev, &n), 0);
-    assert_int_equal(n, 2);
-    n = 0;
-    f.online = 1;
-    assert_int_equal(store_device_list(s, &f, count_dev, &n), 0);
-    assert_int_equal(n, 1);
-    n = 0;
-    f = (store_device_filter_t){ .online = -1, .tag = "north" };
-    assert_int_equal(store_device_list(s, &f, count_dev, &n), 0);
-    assert_int_equal(n, 1);
-    n = 0;
-    f.tag = "nor"; /* whole tags only */
-    assert_int_equal(store_device_list(s, &f, count_dev, &n), 0);
-    assert_int_equal(n, 0);
-    n = 0;
-    f = (store_device_filter_t){ .online = -1, .q = "B" };
-    assert_int_equal(store_device_list(s, &f, count_dev, &n), 0);
-    assert_int_equal(n, 1);
-    n = 0;
-    f.q = "%"; /* wildcards are literal */
-    assert_int_equal(store_device_list(s, &f, count_dev, &n), 0);
-    assert_int_equal(n, 0);
+    /* the API's tag=, online= and q= (store_filter_and_*; the language
+     * itself: test_store_filter.c) */
+    static const store_filter_field_t qf[] = { SF_F_ID, SF_F_SERIAL, SF_F_MODEL };
+    static const struct { int kind; const char *v; int want; } lists[] = {
+        { 0, NULL, 2 },        /* every device */
+        { 1, "true", 1 },      /* online */
+        { 2, "north", 1 },     /* tag */
+        { 2, "nor", 0 },       /* whole tags only */
+        { 3, "B", 1 },         /* prefix of id, serial or class */
+        { 3, "b", 1 },         /* ASCII case-insensitive */
+        { 3, "%", 0 },         /* wildcards are literal */
+    };
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        store_filter_t f;
+        store_filter_init(&f);
+        if (lists[i].kind == 1)
+            assert_int_equal(store_filter_and_cmp(&f, SF_F_ONLINE, SF_EQ, lists[i].v), 0);
+        else if (lists[i].kind == 2)
+            assert_int_equal(store_filter_and_cmp(&f, SF_F_TAG, SF_EQ, lists[i].v), 0);
+        else if (lists[i].kind == 3)
+            assert_int_equal(store_filter_and_any(&f, qf, 3, SF_PREFIX_CI, lists[i].v), 0);
+        store_search_t q = { .filter = &f, .now = 1200, .default_interval = 300 };
+        int n = 0;
+        int64_t total = -1;
+        assert_int_equal(store_device_search(s, &q, count_row, &n, &total), 0);
+        assert_int_equal(n, lists[i].want);
+        assert_int_equal(total, lists[i].want);
+    }
 
     store_stats_t st;
     assert_int_equal(store_stats(s, 1200, 300, &st), 0);
@@ -420,6 +430,11 @@ static void test_migrate_v2_wakeup_text(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, UNDO_V9
+        /* 11: search indexes and bulks */
+        "DROP TABLE param_index; DROP TABLE search_params;"
+        "DROP INDEX devices_last_inform; DROP INDEX devices_version;"
+        "DROP TABLE bulks; DROP INDEX tasks_bulk; ALTER TABLE tasks DROP COLUMN bulk;"
+        "ALTER TABLE tasks DROP COLUMN held;"
         "ALTER TABLE tasks DROP COLUMN cr_status; ALTER TABLE tasks DROP COLUMN cr_reason;"
         "ALTER TABLE tasks DROP COLUMN cr_at;"
         "ALTER TABLE tasks ADD COLUMN wakeup TEXT NOT NULL DEFAULT '';"
@@ -704,6 +719,11 @@ static void test_migrate_v4(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, UNDO_V9
+        /* 11: search indexes and bulks */
+        "DROP TABLE param_index; DROP TABLE search_params;"
+        "DROP INDEX devices_last_inform; DROP INDEX devices_version;"
+        "DROP TABLE bulks; DROP INDEX tasks_bulk; ALTER TABLE tasks DROP COLUMN bulk;"
+        "ALTER TABLE tasks DROP COLUMN held;"
         "DROP TABLE presets; DROP TABLE provisions; DROP TABLE virtual_parameters;"
         "DROP TABLE preset_runs;"
         "DROP TABLE api_keys; DELETE FROM settings WHERE k = 'keys_version';" /* 7: keys */
