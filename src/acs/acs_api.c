@@ -616,34 +616,26 @@ static void h_openapi(http_req_t *req, void *ud)
  * admin changes what is not a device's state (forgetting a device, its
  * connection request secret). The dashboard's files (acs_dash.c) are public.
  * tests/integration/test_acs_roles.py holds every route to its role. */
-static const struct {
-    const char *method, *path;
-    http_access_t access;
-    http_handler_fn fn;
-} api_routes[] = {
-    { "GET", "/api/devices/{id}", HTTP_ACCESS_VIEWER, h_device },
-    { "DELETE", "/api/devices/{id}", HTTP_ACCESS_ADMIN, h_device_delete },
-    { "GET", "/api/devices/{id}/parameters", HTTP_ACCESS_VIEWER, h_params },
-    { "POST", "/api/devices/{id}/reboot", HTTP_ACCESS_OPERATOR, h_reboot },
-    { "POST", "/api/devices/{id}/factory-reset", HTTP_ACCESS_OPERATOR, h_factory_reset },
-    { "POST", "/api/devices/{id}/connection-request", HTTP_ACCESS_OPERATOR, h_cr },
-    { "PUT", "/api/devices/{id}/tags", HTTP_ACCESS_OPERATOR, h_tags },
-    { "PUT", "/api/devices/{id}/connection-request-credentials", HTTP_ACCESS_ADMIN, h_cr_auth },
-    { "GET", "/api/devices/{id}/tasks", HTTP_ACCESS_VIEWER, h_tasks },
-    { "POST", "/api/devices/{id}/tasks", HTTP_ACCESS_OPERATOR, h_task_add },
-    { "GET", "/api/tasks/{id}", HTTP_ACCESS_VIEWER, h_task_get },
-    { "DELETE", "/api/tasks/{id}", HTTP_ACCESS_OPERATOR, h_task_cancel },
-    { "GET", "/api/stats", HTTP_ACCESS_VIEWER, h_stats },
-    { "GET", "/api/openapi.json", HTTP_ACCESS_VIEWER, h_openapi },
+static const http_route_t api_routes[] = {
+    HTTP_ROUTE("GET", "/api/devices/{id}", HTTP_ACCESS_VIEWER, h_device),
+    HTTP_ROUTE("DELETE", "/api/devices/{id}", HTTP_ACCESS_ADMIN, h_device_delete),
+    HTTP_ROUTE("GET", "/api/devices/{id}/parameters", HTTP_ACCESS_VIEWER, h_params),
+    HTTP_ROUTE("POST", "/api/devices/{id}/reboot", HTTP_ACCESS_OPERATOR, h_reboot),
+    HTTP_ROUTE("POST", "/api/devices/{id}/factory-reset", HTTP_ACCESS_OPERATOR, h_factory_reset),
+    HTTP_ROUTE("POST", "/api/devices/{id}/connection-request", HTTP_ACCESS_OPERATOR, h_cr),
+    HTTP_ROUTE("PUT", "/api/devices/{id}/tags", HTTP_ACCESS_OPERATOR, h_tags),
+    HTTP_ROUTE("PUT", "/api/devices/{id}/connection-request-credentials", HTTP_ACCESS_ADMIN, h_cr_auth),
+    HTTP_ROUTE("GET", "/api/devices/{id}/tasks", HTTP_ACCESS_VIEWER, h_tasks),
+    HTTP_ROUTE("POST", "/api/devices/{id}/tasks", HTTP_ACCESS_OPERATOR, h_task_add),
+    HTTP_ROUTE("GET", "/api/tasks/{id}", HTTP_ACCESS_VIEWER, h_task_get),
+    HTTP_ROUTE("DELETE", "/api/tasks/{id}", HTTP_ACCESS_OPERATOR, h_task_cancel),
+    HTTP_ROUTE("GET", "/api/stats", HTTP_ACCESS_VIEWER, h_stats),
+    HTTP_ROUTE("GET", "/api/openapi.json", HTTP_ACCESS_VIEWER, h_openapi),
 };
 
 static int api_register(acs_t *a, http_router_t *r)
 {
-    int rc = 0;
-    for (size_t i = 0; i < sizeof api_routes / sizeof api_routes[0]; i++)
-        rc |= http_router_add(r, api_routes[i].method, api_routes[i].path, api_routes[i].access,
-                              api_routes[i].fn, a);
-    return rc ? -EINVAL : 0;
+    return HTTP_ROUTER_ADD_TABLE(r, api_routes, a);
 }
 
 int acs_api_start(acs_t *a, const char *listen)

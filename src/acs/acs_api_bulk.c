@@ -409,21 +409,13 @@ static void h_bulk_get(http_req_t *req, void *ud) { h_bulk(req, ud, B_GET); }
 static void h_bulk_cancel(http_req_t *req, void *ud) { h_bulk(req, ud, B_CANCEL); }
 
 /* A bulk acts on the fleet: an operator's; its progress is a viewer's. */
-static const struct {
-    const char *method, *path;
-    http_handler_fn fn;
-    http_access_t access;
-} bulk_routes[] = {
-    { "POST", "/api/tasks", h_bulk_create, HTTP_ACCESS_OPERATOR },
-    { "GET", "/api/bulk/{id}", h_bulk_get, HTTP_ACCESS_VIEWER },
-    { "DELETE", "/api/bulk/{id}", h_bulk_cancel, HTTP_ACCESS_OPERATOR },
+static const http_route_t bulk_routes[] = {
+    HTTP_ROUTE("POST", "/api/tasks", HTTP_ACCESS_OPERATOR, h_bulk_create),
+    HTTP_ROUTE("GET", "/api/bulk/{id}", HTTP_ACCESS_VIEWER, h_bulk_get),
+    HTTP_ROUTE("DELETE", "/api/bulk/{id}", HTTP_ACCESS_OPERATOR, h_bulk_cancel),
 };
 
 int acs_bulk_api_register(acs_t *a, http_router_t *r)
 {
-    int rc = 0;
-    for (size_t i = 0; i < sizeof bulk_routes / sizeof bulk_routes[0]; i++)
-        rc |= http_router_add(r, bulk_routes[i].method, bulk_routes[i].path, bulk_routes[i].access,
-                              bulk_routes[i].fn, a);
-    return rc ? -EINVAL : 0;
+    return HTTP_ROUTER_ADD_TABLE(r, bulk_routes, a);
 }

@@ -241,23 +241,15 @@ static void h_file_content(http_req_t *req, void *ud)
 /* ---- routes ------------------------------------------------------------------------ */
 
 /* Viewers read the store; operators fill and empty it (a rollout's files). */
-static const struct {
-    const char *method, *path;
-    http_access_t access;
-    http_handler_fn head, fn;
-} file_routes[] = {
-    { "GET", "/api/files", HTTP_ACCESS_VIEWER, NULL, h_files },
-    { "PUT", "/api/files/{name}", HTTP_ACCESS_OPERATOR, h_file_put_head, h_file_put },
-    { "GET", "/api/files/{name}", HTTP_ACCESS_VIEWER, NULL, h_file },
-    { "DELETE", "/api/files/{name}", HTTP_ACCESS_OPERATOR, NULL, h_file_delete },
-    { "GET", "/api/files/{name}/content", HTTP_ACCESS_VIEWER, NULL, h_file_content },
+static const http_route_t file_routes[] = {
+    HTTP_ROUTE("GET", "/api/files", HTTP_ACCESS_VIEWER, h_files),
+    HTTP_ROUTE_HEAD("PUT", "/api/files/{name}", HTTP_ACCESS_OPERATOR, h_file_put, h_file_put_head),
+    HTTP_ROUTE("GET", "/api/files/{name}", HTTP_ACCESS_VIEWER, h_file),
+    HTTP_ROUTE("DELETE", "/api/files/{name}", HTTP_ACCESS_OPERATOR, h_file_delete),
+    HTTP_ROUTE("GET", "/api/files/{name}/content", HTTP_ACCESS_VIEWER, h_file_content),
 };
 
 int acs_files_api_register(acs_t *a, http_router_t *r)
 {
-    int rc = 0;
-    for (size_t i = 0; i < sizeof file_routes / sizeof file_routes[0]; i++)
-        rc |= http_router_add_head(r, file_routes[i].method, file_routes[i].path, file_routes[i].access,
-                                   file_routes[i].head, file_routes[i].fn, a);
-    return rc ? -EINVAL : 0;
+    return HTTP_ROUTER_ADD_TABLE(r, file_routes, a);
 }

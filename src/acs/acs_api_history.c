@@ -520,19 +520,15 @@ static void h_preset_clear(http_req_t *req, void *ud) { h_preset_fault(req, ud, 
 
 /* Reading a device's past is a viewer's; retrying or clearing a fault and
  * switching a device's session log act on the fleet: an operator's. */
-static const struct {
-    const char *method, *path;
-    http_handler_fn fn;
-    http_access_t access;
-} routes[] = {
-    { "GET", "/api/devices/{id}/parameters/history", h_history, HTTP_ACCESS_VIEWER },
-    { "GET", "/api/devices/{id}/sessions", h_sessions, HTTP_ACCESS_VIEWER },
-    { "PUT", "/api/devices/{id}/session-log", h_session_log, HTTP_ACCESS_OPERATOR },
-    { "GET", "/api/faults", h_faults, HTTP_ACCESS_VIEWER },
-    { "POST", "/api/faults/tasks/{id}/retry", h_task_retry, HTTP_ACCESS_OPERATOR },
-    { "DELETE", "/api/faults/tasks/{id}", h_task_clear, HTTP_ACCESS_OPERATOR },
-    { "POST", "/api/faults/presets/{id}/{name}/retry", h_preset_retry, HTTP_ACCESS_OPERATOR },
-    { "DELETE", "/api/faults/presets/{id}/{name}", h_preset_clear, HTTP_ACCESS_OPERATOR },
+static const http_route_t routes[] = {
+    HTTP_ROUTE("GET", "/api/devices/{id}/parameters/history", HTTP_ACCESS_VIEWER, h_history),
+    HTTP_ROUTE("GET", "/api/devices/{id}/sessions", HTTP_ACCESS_VIEWER, h_sessions),
+    HTTP_ROUTE("PUT", "/api/devices/{id}/session-log", HTTP_ACCESS_OPERATOR, h_session_log),
+    HTTP_ROUTE("GET", "/api/faults", HTTP_ACCESS_VIEWER, h_faults),
+    HTTP_ROUTE("POST", "/api/faults/tasks/{id}/retry", HTTP_ACCESS_OPERATOR, h_task_retry),
+    HTTP_ROUTE("DELETE", "/api/faults/tasks/{id}", HTTP_ACCESS_OPERATOR, h_task_clear),
+    HTTP_ROUTE("POST", "/api/faults/presets/{id}/{name}/retry", HTTP_ACCESS_OPERATOR, h_preset_retry),
+    HTTP_ROUTE("DELETE", "/api/faults/presets/{id}/{name}", HTTP_ACCESS_OPERATOR, h_preset_clear),
 };
 
 static int add_logged(const char *id, void *ud)
@@ -561,8 +557,5 @@ bool acs_session_logged(const acs_t *a, const char *device_id)
 
 int acs_history_api_register(acs_t *a, http_router_t *r)
 {
-    int rc = 0;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        rc |= http_router_add(r, routes[i].method, routes[i].path, routes[i].access, routes[i].fn, a);
-    return rc ? -EINVAL : 0;
+    return HTTP_ROUTER_ADD_TABLE(r, routes, a);
 }

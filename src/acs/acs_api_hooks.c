@@ -242,20 +242,13 @@ static void h_retry(http_req_t *req, void *ud)
 
 /* Reading the hooks and their deliveries is a viewer's; sending one again
  * is an admin's (it repeats an event to an outside system). */
-static const struct {
-    const char *method, *path;
-    http_handler_fn fn;
-    http_access_t access;
-} routes[] = {
-    { "GET", "/api/webhooks", h_hooks, HTTP_ACCESS_VIEWER },
-    { "GET", "/api/webhooks/deliveries", h_deliveries, HTTP_ACCESS_VIEWER },
-    { "POST", "/api/webhooks/deliveries/{id}/retry", h_retry, HTTP_ACCESS_ADMIN },
+static const http_route_t routes[] = {
+    HTTP_ROUTE("GET", "/api/webhooks", HTTP_ACCESS_VIEWER, h_hooks),
+    HTTP_ROUTE("GET", "/api/webhooks/deliveries", HTTP_ACCESS_VIEWER, h_deliveries),
+    HTTP_ROUTE("POST", "/api/webhooks/deliveries/{id}/retry", HTTP_ACCESS_ADMIN, h_retry),
 };
 
 int acs_webhook_api_register(acs_t *a, http_router_t *r)
 {
-    int rc = 0;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        rc |= http_router_add(r, routes[i].method, routes[i].path, routes[i].access, routes[i].fn, a);
-    return rc ? -EINVAL : 0;
+    return HTTP_ROUTER_ADD_TABLE(r, routes, a);
 }

@@ -495,34 +495,27 @@ static void h_clear_fault(http_req_t *req, void *ud)
  * configuration, so changing them is admin; reading them is viewer; clearing
  * a preset's fault on one device (it runs again) acts on that device:
  * operator. */
-static const struct {
-    const char *method, *path;
-    http_access_t access;
-    http_handler_fn fn;
-} routes[] = {
-    { "GET", "/api/presets", HTTP_ACCESS_VIEWER, h_presets },
-    { "POST", "/api/presets", HTTP_ACCESS_ADMIN, h_preset_post },
-    { "GET", "/api/presets/{name}", HTTP_ACCESS_VIEWER, h_preset_get },
-    { "PUT", "/api/presets/{name}", HTTP_ACCESS_ADMIN, h_preset_put },
-    { "DELETE", "/api/presets/{name}", HTTP_ACCESS_ADMIN, h_preset_delete },
-    { "GET", "/api/provisions", HTTP_ACCESS_VIEWER, h_prov_list },
-    { "GET", "/api/provisions/{name}", HTTP_ACCESS_VIEWER, h_prov_get },
-    { "PUT", "/api/provisions/{name}", HTTP_ACCESS_ADMIN, h_prov_put },
-    { "DELETE", "/api/provisions/{name}", HTTP_ACCESS_ADMIN, h_prov_delete },
-    { "GET", "/api/virtual-parameters", HTTP_ACCESS_VIEWER, h_vp_list },
-    { "GET", "/api/virtual-parameters/{name}", HTTP_ACCESS_VIEWER, h_vp_get },
-    { "PUT", "/api/virtual-parameters/{name}", HTTP_ACCESS_ADMIN, h_vp_put },
-    { "DELETE", "/api/virtual-parameters/{name}", HTTP_ACCESS_ADMIN, h_vp_delete },
-    { "GET", "/api/devices/{id}/presets", HTTP_ACCESS_VIEWER, h_device_presets },
-    { "DELETE", "/api/devices/{id}/presets/{name}/fault", HTTP_ACCESS_OPERATOR, h_clear_fault },
+static const http_route_t routes[] = {
+    HTTP_ROUTE("GET", "/api/presets", HTTP_ACCESS_VIEWER, h_presets),
+    HTTP_ROUTE("POST", "/api/presets", HTTP_ACCESS_ADMIN, h_preset_post),
+    HTTP_ROUTE("GET", "/api/presets/{name}", HTTP_ACCESS_VIEWER, h_preset_get),
+    HTTP_ROUTE("PUT", "/api/presets/{name}", HTTP_ACCESS_ADMIN, h_preset_put),
+    HTTP_ROUTE("DELETE", "/api/presets/{name}", HTTP_ACCESS_ADMIN, h_preset_delete),
+    HTTP_ROUTE("GET", "/api/provisions", HTTP_ACCESS_VIEWER, h_prov_list),
+    HTTP_ROUTE("GET", "/api/provisions/{name}", HTTP_ACCESS_VIEWER, h_prov_get),
+    HTTP_ROUTE("PUT", "/api/provisions/{name}", HTTP_ACCESS_ADMIN, h_prov_put),
+    HTTP_ROUTE("DELETE", "/api/provisions/{name}", HTTP_ACCESS_ADMIN, h_prov_delete),
+    HTTP_ROUTE("GET", "/api/virtual-parameters", HTTP_ACCESS_VIEWER, h_vp_list),
+    HTTP_ROUTE("GET", "/api/virtual-parameters/{name}", HTTP_ACCESS_VIEWER, h_vp_get),
+    HTTP_ROUTE("PUT", "/api/virtual-parameters/{name}", HTTP_ACCESS_ADMIN, h_vp_put),
+    HTTP_ROUTE("DELETE", "/api/virtual-parameters/{name}", HTTP_ACCESS_ADMIN, h_vp_delete),
+    HTTP_ROUTE("GET", "/api/devices/{id}/presets", HTTP_ACCESS_VIEWER, h_device_presets),
+    HTTP_ROUTE("DELETE", "/api/devices/{id}/presets/{name}/fault", HTTP_ACCESS_OPERATOR, h_clear_fault),
 };
 
 int acs_prov_api_register(acs_t *a, http_router_t *r)
 {
-    int rc = 0;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        rc |= http_router_add(r, routes[i].method, routes[i].path, routes[i].access, routes[i].fn, a);
-    return rc ? -EINVAL : 0;
+    return HTTP_ROUTER_ADD_TABLE(r, routes, a);
 }
 
 /* ---- the config file's presets -------------------------------------------------------------- */

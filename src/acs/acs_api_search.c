@@ -497,21 +497,13 @@ int acs_search_params_sync(acs_t *a)
 
 /* ---- routes: reading is a viewer's, tagging an operator's ------------------------------ */
 
-static const struct {
-    const char *method, *path;
-    http_handler_fn fn;
-    http_access_t access;
-} search_routes[] = {
-    { "GET", "/api/devices", h_devices, HTTP_ACCESS_VIEWER },
-    { "PUT", "/api/devices/{id}/tags/{tag}", h_tag_put, HTTP_ACCESS_OPERATOR },
-    { "DELETE", "/api/devices/{id}/tags/{tag}", h_tag_delete, HTTP_ACCESS_OPERATOR },
+static const http_route_t search_routes[] = {
+    HTTP_ROUTE("GET", "/api/devices", HTTP_ACCESS_VIEWER, h_devices),
+    HTTP_ROUTE("PUT", "/api/devices/{id}/tags/{tag}", HTTP_ACCESS_OPERATOR, h_tag_put),
+    HTTP_ROUTE("DELETE", "/api/devices/{id}/tags/{tag}", HTTP_ACCESS_OPERATOR, h_tag_delete),
 };
 
 int acs_search_api_register(acs_t *a, http_router_t *r)
 {
-    int rc = 0;
-    for (size_t i = 0; i < sizeof search_routes / sizeof search_routes[0]; i++)
-        rc |= http_router_add(r, search_routes[i].method, search_routes[i].path, search_routes[i].access,
-                              search_routes[i].fn, a);
-    return rc ? -EINVAL : 0;
+    return HTTP_ROUTER_ADD_TABLE(r, search_routes, a);
 }

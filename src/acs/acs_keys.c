@@ -573,21 +573,13 @@ static void h_key_delete(http_req_t *req, void *ud)
 }
 
 /* Keys are admin business: a key that may make keys may make an admin one. */
-static const struct {
-    const char *method, *path;
-    http_access_t access;
-    http_handler_fn fn;
-} key_routes[] = {
-    { "GET", "/api/keys", HTTP_ACCESS_ADMIN, h_keys },
-    { "POST", "/api/keys", HTTP_ACCESS_ADMIN, h_key_add },
-    { "DELETE", "/api/keys/{id}", HTTP_ACCESS_ADMIN, h_key_delete },
+static const http_route_t key_routes[] = {
+    HTTP_ROUTE("GET", "/api/keys", HTTP_ACCESS_ADMIN, h_keys),
+    HTTP_ROUTE("POST", "/api/keys", HTTP_ACCESS_ADMIN, h_key_add),
+    HTTP_ROUTE("DELETE", "/api/keys/{id}", HTTP_ACCESS_ADMIN, h_key_delete),
 };
 
 int acs_keys_api_register(acs_t *a, http_router_t *r)
 {
-    int rc = 0;
-    for (size_t i = 0; i < sizeof key_routes / sizeof key_routes[0]; i++)
-        rc |= http_router_add(r, key_routes[i].method, key_routes[i].path, key_routes[i].access,
-                              key_routes[i].fn, a);
-    return rc ? -EINVAL : 0;
+    return HTTP_ROUTER_ADD_TABLE(r, key_routes, a);
 }

@@ -264,6 +264,15 @@ int http_router_add_head(http_router_t *r, const char *method, const char *patte
     return 0;
 }
 
+int http_router_add_routes(http_router_t *r, const http_route_t *routes, size_t n, void *ud)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = http_router_add_head(r, routes[i].method, routes[i].path, routes[i].access, routes[i].head,
+                                  routes[i].fn, ud);
+    return rc ? -EINVAL : 0;
+}
+
 void http_router_each(const http_router_t *r,
                       void (*fn)(const char *method, const char *pattern, http_access_t access,
                                  void *ud),

@@ -98,6 +98,24 @@ int http_router_add(http_router_t *r, const char *method, const char *pattern, h
  * buffered and fn runs as for any route. */
 int http_router_add_head(http_router_t *r, const char *method, const char *pattern,
                          http_access_t access, http_handler_fn head, http_handler_fn fn, void *ud);
+/* A route table: one row per route, added in order with one ud; the way an
+ * API with more than a few routes registers them. head may be NULL. */
+typedef struct http_route {
+    const char *method, *path;
+    http_access_t access;
+    http_handler_fn fn;
+    http_handler_fn head;
+} http_route_t;
+/* A row: HTTP_ROUTE("GET", "/api/x", HTTP_ACCESS_VIEWER, h_x); with a head handler:
+ * HTTP_ROUTE_HEAD(..., fn, head). */
+#define HTTP_ROUTE(m, p, acc, f) { .method = (m), .path = (p), .access = (acc), .fn = (f) }
+#define HTTP_ROUTE_HEAD(m, p, acc, f, h) \
+    { .method = (m), .path = (p), .access = (acc), .fn = (f), .head = (h) }
+/* 0, or -EINVAL when a row is refused (as http_router_add). */
+int http_router_add_routes(http_router_t *r, const http_route_t *routes, size_t n, void *ud);
+#define HTTP_ROUTER_ADD_TABLE(r, table, ud) \
+    http_router_add_routes((r), (table), sizeof(table) / sizeof((table)[0]), (ud))
+
 /* As http_server_opts.on_head (ud = the router): answers 400/401/404/405/
  * 429 before the body is read; otherwise leaves the request to dispatch. */
 void http_router_on_head(http_req_t *req, void *router);
