@@ -21,6 +21,8 @@ import pytest
 from cwmp_cpe import CPE
 from test_acs_session import Api, cwmp_addr, start_acs
 
+# "now" of the fleet under test: set when the fixture seeds it (not at
+# import: the whole suite may run for many minutes before this file)
 NOW = int(time.time())
 MODELS = ["HG8245", "HG8247", "F660", "AX3000", "Archer_C6"]
 VERSIONS = ["1.0.0", "1.0.1", "1.2.0", "2.0.0-beta", "2.1.3"]
@@ -44,7 +46,8 @@ def make_devices(seed=15):
         # clear of the edges the filters draw (online's window, "-1h") by
         # 100 s, so the seconds the test takes move no device across one
         window = 2 * eff + 60
-        last = NOW - (rnd.randrange(0, window - 100) if online
+        # (2 s at least before now: a device informing during the test is newer)
+        last = NOW - (rnd.randrange(2, window - 100) if online
                       else rnd.randrange(window + 100, 30 * 86400))
         if abs(last - (NOW - 3600)) < 100:
             last += 250
@@ -81,38 +84,39 @@ def pnum(d, name, op):
 
 
 # (filter, brute-force predicate); the ACS's default interval is 1 h
-CASES = [
-    ("model=HG8245", lambda d: d["product_class"] == "HG8245"),
-    ("product_class=F660 AND oui=A0B1C2", lambda d: d["product_class"] == "F660" and d["oui"] == "A0B1C2"),
-    ("serial^=SN1", lambda d: d["serial"].startswith("SN1")),
-    ("id^=001122-AX", lambda d: d["id"].startswith("001122-AX")),
-    ("tag=canary", lambda d: "canary" in d["tags"].split(",")),
-    ("tag!=canary", lambda d: "canary" not in d["tags"].split(",")),
-    ("version=2.0.0-beta", lambda d: d["software_version"] == "2.0.0-beta"),
-    ("software_version^=1.", lambda d: d["software_version"].startswith("1.")),
-    ("online", online),
-    ("offline", lambda d: not online(d)),
-    ("online=false AND model!=F660", lambda d: not online(d) and d["product_class"] != "F660"),
-    (f"last_inform<{NOW - 86400}", lambda d: d["last_inform"] < NOW - 86400),
-    (f"last_inform>=-1h", lambda d: d["last_inform"] >= NOW - 3600),
-    (f"param.{SSID}=home", lambda d: d["params"].get(SSID) == "home"),
-    (f"param.{SSID}^=home", lambda d: (d["params"].get(SSID) or "\x00").startswith("home")),
-    (f'param.{SSID}="guest%_x"', lambda d: d["params"].get(SSID) == "guest%_x"),
-    (f"param.{SSID}!=home", lambda d: d["params"].get(SSID) != "home"),
-    (f"param.{UPTIME}>50000", lambda d: pnum(d, UPTIME, lambda v: v > 50000)),
-    (f"param.{UPTIME}<=100", lambda d: pnum(d, UPTIME, lambda v: v <= 100)),
-    (f"param.{NOTE}>=10", lambda d: pnum(d, NOTE, lambda v: v >= 10)),
-    (f"param.{NOTE}<0", lambda d: pnum(d, NOTE, lambda v: v < 0)),
-    (f"(model=HG8245 OR model=F660) AND tag=lab AND param.{UPTIME}>20000",
-     lambda d: d["product_class"] in ("HG8245", "F660") and "lab" in d["tags"].split(",")
-     and pnum(d, UPTIME, lambda v: v > 20000)),
-    ("NOT (oui=00D09E OR tag=vip) and manufacturer=Acme",
-     lambda d: not (d["oui"] == "00D09E" or "vip" in d["tags"].split(",")) and d["manufacturer"] == "Acme"),
-    ("model=HG8245 or model=F660 and online",
-     lambda d: d["product_class"] == "HG8245" or (d["product_class"] == "F660" and online(d))),
-    ("model=nothing", lambda d: False),
-    ("", lambda d: True),
-]
+def cases():
+    return [
+        ("model=HG8245", lambda d: d["product_class"] == "HG8245"),
+        ("product_class=F660 AND oui=A0B1C2", lambda d: d["product_class"] == "F660" and d["oui"] == "A0B1C2"),
+        ("serial^=SN1", lambda d: d["serial"].startswith("SN1")),
+        ("id^=001122-AX", lambda d: d["id"].startswith("001122-AX")),
+        ("tag=canary", lambda d: "canary" in d["tags"].split(",")),
+        ("tag!=canary", lambda d: "canary" not in d["tags"].split(",")),
+        ("version=2.0.0-beta", lambda d: d["software_version"] == "2.0.0-beta"),
+        ("software_version^=1.", lambda d: d["software_version"].startswith("1.")),
+        ("online", online),
+        ("offline", lambda d: not online(d)),
+        ("online=false AND model!=F660", lambda d: not online(d) and d["product_class"] != "F660"),
+        (f"last_inform<{NOW - 86400}", lambda d: d["last_inform"] < NOW - 86400),
+        (f"last_inform>=-1h", lambda d: d["last_inform"] >= NOW - 3600),
+        (f"param.{SSID}=home", lambda d: d["params"].get(SSID) == "home"),
+        (f"param.{SSID}^=home", lambda d: (d["params"].get(SSID) or "\x00").startswith("home")),
+        (f'param.{SSID}="guest%_x"', lambda d: d["params"].get(SSID) == "guest%_x"),
+        (f"param.{SSID}!=home", lambda d: d["params"].get(SSID) != "home"),
+        (f"param.{UPTIME}>50000", lambda d: pnum(d, UPTIME, lambda v: v > 50000)),
+        (f"param.{UPTIME}<=100", lambda d: pnum(d, UPTIME, lambda v: v <= 100)),
+        (f"param.{NOTE}>=10", lambda d: pnum(d, NOTE, lambda v: v >= 10)),
+        (f"param.{NOTE}<0", lambda d: pnum(d, NOTE, lambda v: v < 0)),
+        (f"(model=HG8245 OR model=F660) AND tag=lab AND param.{UPTIME}>20000",
+         lambda d: d["product_class"] in ("HG8245", "F660") and "lab" in d["tags"].split(",")
+         and pnum(d, UPTIME, lambda v: v > 20000)),
+        ("NOT (oui=00D09E OR tag=vip) and manufacturer=Acme",
+         lambda d: not (d["oui"] == "00D09E" or "vip" in d["tags"].split(",")) and d["manufacturer"] == "Acme"),
+        ("model=HG8245 or model=F660 and online",
+         lambda d: d["product_class"] == "HG8245" or (d["product_class"] == "F660" and online(d))),
+        ("model=nothing", lambda d: False),
+        ("", lambda d: True),
+    ]
 
 
 def seed_store(path, devs):
@@ -134,6 +138,8 @@ def seed_store(path, devs):
 
 @pytest.fixture
 def fleet(outpost, tmp_path):
+    global NOW
+    NOW = int(time.time())
     d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
     d.stop()
     devs = make_devices()
@@ -179,7 +185,7 @@ def walk(api, query, limit=None):
 
 def test_search_equals_brute_force(fleet):
     d, api, devs = fleet
-    for flt, pred in CASES:
+    for flt, pred in cases():
         want = sorted(x["id"] for x in devs if pred(x))
         ids, totals, _ = walk(api, {"filter": flt} if flt else {}, limit=1000)
         assert ids == want, flt
