@@ -647,6 +647,8 @@ int fwd_send(fwd_t *f, backend_t *be)
         up_release(fc->up);
         fc->up = NULL;
     }
+    if (!fc->up && !f->fresh_conn)
+        fc->up = up_take_idle(fc, be);
     if (!fc->up) {
         int err = 0;
         fc->up = up_open(fc, be, &err);
