@@ -399,6 +399,11 @@ bool crurl_ev_wants_text(const crurl_t *rw)
            (c == CTX_VALUE && rw->name_state != NAME_NOMATCH);
 }
 
+bool crurl_ev_in_pvs(const crurl_t *rw)
+{
+    return rw->depth && rw->depth <= CTX_STACK && rw->stack[rw->depth - 1] == CTX_PVS;
+}
+
 void crurl_ev_text(crurl_t *rw, const char *s, size_t n)
 {
     ctx_t c = rw->depth == 0 || rw->depth > CTX_STACK ? CTX_OTHER : rw->stack[rw->depth - 1];

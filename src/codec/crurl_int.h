@@ -94,6 +94,8 @@ void crurl_ev_text(crurl_t *rw, const char *s, size_t n);
 void crurl_ev_other(crurl_t *rw);
 /* Is the innermost open element one whose text is collected? */
 bool crurl_ev_wants_text(const crurl_t *rw);
+/* Is it a ParameterValueStruct of a parameter list (Inform, GPV response)? */
+bool crurl_ev_in_pvs(const crurl_t *rw);
 
 /* The fast path for a whole, ASCII-compatible body: a tokenizer for
  * well-formed XML that feeds the same events. 0 when it scanned the whole

@@ -36,6 +36,7 @@ typedef struct scan {
     uint16_t pfx_len[PREFIXES];
     uint16_t pfx_depth[PREFIXES];
     unsigned npfx;
+    size_t cr_next;   /* next "ConnectionRequestURL" at or after it (n: none) */
 } scan_t;
 
 #define BAIL (-EAGAIN)
@@ -356,6 +357,50 @@ static int end_tag(scan_t *s, size_t i, size_t *next)
     return 0;
 }
 
+/* Just after the start tag of a ParameterValueStruct in a parameter list
+ * (at i): where its end tag begins, when the struct cannot hold a
+ * ConnectionRequestURL, so that its content is passed through unread; else
+ * i (read it). A Name that matches holds the literal bytes
+ * "ConnectionRequestURL" unless it spells them with character references or
+ * splits them with comments, CDATA or processing instructions: with none of
+ * those (nor the name itself nested) in the struct, the first end tag of
+ * its name closes it and it carries no value we rewrite. Its content is not
+ * checked for well-formedness (like the text of elements we do not read): on
+ * a well-formed body the output is expat's; a malformed one the ACS refuses. */
+static size_t skip_pvs(scan_t *s, size_t i)
+{
+    unsigned d = s->depth - 1;
+    const char *qn = s->p + s->name_off[d];
+    size_t ql = s->name_len[d], end, j = i;
+    for (;;) {
+        const char *lt = memchr(s->p + j, '<', s->n - j);
+        if (!lt)
+            return i;
+        size_t k = (size_t)(lt - s->p);
+        if (k + 1 >= s->n || s->p[k + 1] == '!' || s->p[k + 1] == '?')
+            return i;
+        size_t q = k + 1 + (s->p[k + 1] == '/');
+        if (s->n - q > ql && memcmp(s->p + q, qn, ql) == 0 && !name_char((unsigned char)s->p[q + ql])) {
+            if (q == k + 1)
+                return i; /* the same name nested */
+            end = k;
+            break;
+        }
+        j = k + 1;
+    }
+    if (s->cr_next < i) {
+        const char *m = memmem(s->p + i, s->n - i, "ConnectionRequestURL", 20);
+        s->cr_next = m ? (size_t)(m - s->p) : s->n;
+    }
+    if (s->cr_next < end)
+        return i;
+    for (const char *a = memchr(s->p + i, '&', end - i); a;
+         a = memchr(a + 1, '&', (size_t)(s->p + end - a - 1)))
+        if (a + 1 < s->p + end && a[1] == '#')
+            return i;
+    return end;
+}
+
 int crurl_scan(crurl_t *rw, const char *p, size_t n)
 {
     scan_t s = { .rw = rw, .p = p, .n = n };
@@ -429,10 +474,13 @@ int crurl_scan(crurl_t *rw, const char *p, size_t n)
         if (left >= 2 && p[i + 1] == '!')
             return BAIL; /* DOCTYPE and other declarations: expat refuses them */
         size_t next;
-        int rc = left >= 2 && p[i + 1] == '/' ? end_tag(&s, i, &next) : start_tag(&s, i, &next);
+        bool close = left >= 2 && p[i + 1] == '/';
+        int rc = close ? end_tag(&s, i, &next) : start_tag(&s, i, &next);
         if (rc)
             return rc;
         i = next;
+        if (!close && crurl_ev_in_pvs(rw))
+            i = skip_pvs(&s, i);
     }
     if (rw->oerr)
         return rw->oerr;
