@@ -46,6 +46,8 @@ struct crurl {
     int oerr;            /* output error met inside a handler */
 
     buf_t pend;          /* input not yet emitted (plus bytes already skipped) */
+    const char *src;     /* fast path: the caller's whole body, read in place of pend */
+    size_t src_len;
     int64_t base;        /* absolute offset of pend.data[0] */
     int64_t head;        /* first byte not yet emitted or skipped */
     int64_t fed;         /* bytes fed so far */

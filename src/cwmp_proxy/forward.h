@@ -122,6 +122,7 @@ void up_idle_drain(backend_t *be);
 void up_release(upconn_t *u);
 /* Queue request bytes. 0 or negative errno. */
 int up_write(upconn_t *u, const void *data, size_t len);
+int up_writev(upconn_t *u, const uv_buf_t *b, size_t n); /* without copying what the kernel takes */
 bool up_congested(const upconn_t *u);
 void up_start_exchange(upconn_t *u, fwd_t *f); /* arm timers, expect a response */
 

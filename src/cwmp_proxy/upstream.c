@@ -445,11 +445,17 @@ void up_release(upconn_t *u)
         net_conn_close(u->nc);
 }
 
-int up_write(upconn_t *u, const void *data, size_t len)
+int up_writev(upconn_t *u, const uv_buf_t *b, size_t n)
 {
     if (u->cur) /* a long upload is progress too */
         net_conn_timer(u->nc, u->px->o.backend_timeout_ms, up_timeout);
-    return net_conn_write(u->nc, data, len);
+    return net_conn_writev(u->nc, b, n);
+}
+
+int up_write(upconn_t *u, const void *data, size_t len)
+{
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    return up_writev(u, &b, 1);
 }
 
 bool up_congested(const upconn_t *u) { return net_conn_congested(u->nc); }
