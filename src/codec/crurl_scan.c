@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -367,22 +368,20 @@ static int end_tag(scan_t *s, size_t i, size_t *next)
  * its name closes it and it carries no value we rewrite. Its content is not
  * checked for well-formedness (like the text of elements we do not read): on
  * a well-formed body the output is expat's; a malformed one the ACS refuses. */
-static size_t skip_pvs(scan_t *s, size_t i)
+static size_t struct_end(scan_t *s, size_t i, const char *qn, size_t ql)
 {
-    unsigned d = s->depth - 1;
-    const char *qn = s->p + s->name_off[d];
-    size_t ql = s->name_len[d], end, j = i;
+    size_t end, j = i;
     for (;;) {
         const char *lt = memchr(s->p + j, '<', s->n - j);
         if (!lt)
-            return i;
+            return SIZE_MAX;
         size_t k = (size_t)(lt - s->p);
         if (k + 1 >= s->n || s->p[k + 1] == '!' || s->p[k + 1] == '?')
-            return i;
+            return SIZE_MAX;
         size_t q = k + 1 + (s->p[k + 1] == '/');
         if (s->n - q > ql && memcmp(s->p + q, qn, ql) == 0 && !name_char((unsigned char)s->p[q + ql])) {
             if (q == k + 1)
-                return i; /* the same name nested */
+                return SIZE_MAX; /* the same name nested */
             end = k;
             break;
         }
@@ -393,11 +392,39 @@ static size_t skip_pvs(scan_t *s, size_t i)
         s->cr_next = m ? (size_t)(m - s->p) : s->n;
     }
     if (s->cr_next < end)
-        return i;
+        return SIZE_MAX;
     for (const char *a = memchr(s->p + i, '&', end - i); a;
          a = memchr(a + 1, '&', (size_t)(s->p + end - a - 1)))
         if (a + 1 < s->p + end && a[1] == '#')
-            return i;
+            return SIZE_MAX;
+    return end;
+}
+
+static size_t skip_pvs(scan_t *s, size_t i)
+{
+    unsigned d = s->depth - 1;
+    const char *qn = s->p + s->name_off[d];
+    size_t ql = s->name_len[d];
+    size_t end = struct_end(s, i, qn, ql);
+    if (end == SIZE_MAX)
+        return i;
+    /* Plain siblings right after it ("</q>", white space, "<q>") go with
+     * it: between the first one's start and the last one's end the events
+     * would change nothing either. */
+    for (;;) {
+        size_t j = end + 2 + ql;
+        if (j >= s->n || s->p[j] != '>')
+            break;
+        for (j++; j < s->n && is_ws(s->p[j]); j++)
+            ;
+        if (s->n - j < ql + 2 || s->p[j] != '<' || memcmp(s->p + j + 1, qn, ql) != 0 ||
+            s->p[j + 1 + ql] != '>')
+            break;
+        size_t e = struct_end(s, j + ql + 2, qn, ql);
+        if (e == SIZE_MAX)
+            break;
+        end = e;
+    }
     return end;
 }
 

@@ -647,6 +647,11 @@ static void test_structs_passed_through(void **state)
         /* a processing instruction, and a prefixed struct name */
         GPVR_HEAD PVS("Device.P<?x y?>", "1") "<cwmp:ParameterValueStruct><Name>" CR_NAME "</Name>"
         "<Value>http://h/</Value></cwmp:ParameterValueStruct>" PVS("Device.Q", "2") GPVR_TAIL,
+        /* runs of plain siblings around it, one with an attribute, one
+         * with a character reference in its value */
+        GPVR_HEAD PVS("Device.A", "1") PVS("Device.B", "2") "<ParameterValueStruct x=\"1\"><Name>Device.C"
+        "</Name><Value>3</Value></ParameterValueStruct>" PVS("Device.D", "&#52;") PVS(CR_NAME, "http://j/")
+        PVS("Device.E", "5") PVS("Device.F", "6") GPVR_TAIL,
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         compare_paths(cases[i], strlen(cases[i]), false);
@@ -657,6 +662,8 @@ static void test_structs_passed_through(void **state)
     assert_int_equal(rewritten_fast(cases[3], &fast, &err), 1);
     assert_int_equal(rewritten_fast(cases[4], &fast, &err), 1); /* the nested one is a value */
     assert_int_equal(rewritten_fast(cases[5], &fast, &err), 1);
+    assert_int_equal(rewritten_fast(cases[7], &fast, &err), 1);
+    assert_true(fast);
     /* What a passed-through struct holds is not read: markup the scanner
      * would otherwise send to expat (which then stops rewriting) is not
      * looked at, and the value after it is still rewritten. */
