@@ -407,6 +407,14 @@ bool crurl_ev_in_pvs(const crurl_t *rw)
     return rw->depth && rw->depth <= CTX_STACK && rw->stack[rw->depth - 1] == CTX_PVS;
 }
 
+bool crurl_ev_in_other(const crurl_t *rw)
+{
+    /* Children of an OTHER element are OTHER (child_ctx), except a root
+     * Envelope; an element opened inside a Name, a Value or a DeviceId
+     * field has done its harm (name_bad, val_bad, devid_ok) at its start. */
+    return rw->depth > CTX_STACK || (rw->depth && rw->stack[rw->depth - 1] == CTX_OTHER);
+}
+
 void crurl_ev_text(crurl_t *rw, const char *s, size_t n)
 {
     ctx_t c = rw->depth == 0 || rw->depth > CTX_STACK ? CTX_OTHER : rw->stack[rw->depth - 1];

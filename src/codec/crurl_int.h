@@ -98,6 +98,9 @@ void crurl_ev_other(crurl_t *rw);
 bool crurl_ev_wants_text(const crurl_t *rw);
 /* Is it a ParameterValueStruct of a parameter list (Inform, GPV response)? */
 bool crurl_ev_in_pvs(const crurl_t *rw);
+/* Is it an element whose content can change nothing (not the SOAP envelope,
+ * body, an Inform or GPV response, or anything in them we read)? */
+bool crurl_ev_in_other(const crurl_t *rw);
 
 /* The fast path for a whole, ASCII-compatible body: a tokenizer for
  * well-formed XML that feeds the same events. 0 when it scanned the whole

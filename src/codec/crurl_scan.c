@@ -400,6 +400,29 @@ static size_t struct_end(scan_t *s, size_t i, const char *qn, size_t ql)
     return end;
 }
 
+/* Just after the start tag of an element none of whose content can change
+ * what we write or learn (crurl_ev_in_other): where its end tag begins, so
+ * that its content is passed through unread; i when comments, CDATA or PIs
+ * (which could hide an end tag) or its own name nested make that unsure. */
+static size_t skip_other(scan_t *s, size_t i)
+{
+    unsigned d = s->depth - 1;
+    const char *qn = s->p + s->name_off[d];
+    size_t ql = s->name_len[d];
+    for (size_t j = i;;) {
+        const char *lt = memchr(s->p + j, '<', s->n - j);
+        if (!lt)
+            return i;
+        size_t k = (size_t)(lt - s->p);
+        if (k + 1 >= s->n || s->p[k + 1] == '!' || s->p[k + 1] == '?')
+            return i;
+        size_t q = k + 1 + (s->p[k + 1] == '/');
+        if (s->n - q > ql && memcmp(s->p + q, qn, ql) == 0 && !name_char((unsigned char)s->p[q + ql]))
+            return q == k + 1 ? i : k;
+        j = k + 1;
+    }
+}
+
 static size_t skip_pvs(scan_t *s, size_t i)
 {
     unsigned d = s->depth - 1;
@@ -502,12 +525,17 @@ int crurl_scan(crurl_t *rw, const char *p, size_t n)
             return BAIL; /* DOCTYPE and other declarations: expat refuses them */
         size_t next;
         bool close = left >= 2 && p[i + 1] == '/';
+        unsigned depth = s.depth;
         int rc = close ? end_tag(&s, i, &next) : start_tag(&s, i, &next);
         if (rc)
             return rc;
         i = next;
-        if (!close && crurl_ev_in_pvs(rw))
-            i = skip_pvs(&s, i);
+        if (s.depth > depth) { /* an element opened (not an empty one) */
+            if (crurl_ev_in_pvs(rw))
+                i = skip_pvs(&s, i);
+            else if (crurl_ev_in_other(rw))
+                i = skip_other(&s, i);
+        }
     }
     if (rw->oerr)
         return rw->oerr;

@@ -652,6 +652,19 @@ static void test_structs_passed_through(void **state)
         GPVR_HEAD PVS("Device.A", "1") PVS("Device.B", "2") "<ParameterValueStruct x=\"1\"><Name>Device.C"
         "</Name><Value>3</Value></ParameterValueStruct>" PVS("Device.D", "&#52;") PVS(CR_NAME, "http://j/")
         PVS("Device.E", "5") PVS("Device.F", "6") GPVR_TAIL,
+        /* an empty element between a matching Name and its Value */
+        GPVR_HEAD "<ParameterValueStruct><Name>" CR_NAME "</Name><x/><Value>http://k/</Value>"
+        "</ParameterValueStruct>" GPVR_TAIL,
+        /* another RPC naming the parameter (read by nobody), a Header with
+         * markup, an element in a Value nesting its own name, CDATA */
+        "<soap-env:Envelope xmlns:soap-env=\"http://schemas.xmlsoap.org/soap/envelope/\" " XSI
+        " xmlns:cwmp=\"urn:dslforum-org:cwmp-1-0\"><soap-env:Header><cwmp:ID a=\"1\">x<y/>"
+        "</cwmp:ID></soap-env:Header><soap-env:Body><cwmp:GetParameterNamesResponse><ParameterList>"
+        "<ParameterInfoStruct><Name>" CR_NAME "</Name><Writable>0</Writable></ParameterInfoStruct>"
+        "<ParameterValueStruct><Name>" CR_NAME "</Name><Value>http://l/</Value></ParameterValueStruct>"
+        "</ParameterList></cwmp:GetParameterNamesResponse></soap-env:Body></soap-env:Envelope>",
+        GPVR_HEAD "<ParameterValueStruct><Name>" CR_NAME "</Name><Value><v><v>1</v><![CDATA[</v>]]></v>"
+        "http://m/</Value></ParameterValueStruct>" PVS(CR_NAME, "http://n/") GPVR_TAIL,
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         compare_paths(cases[i], strlen(cases[i]), false);
@@ -663,6 +676,9 @@ static void test_structs_passed_through(void **state)
     assert_int_equal(rewritten_fast(cases[4], &fast, &err), 1); /* the nested one is a value */
     assert_int_equal(rewritten_fast(cases[5], &fast, &err), 1);
     assert_int_equal(rewritten_fast(cases[7], &fast, &err), 1);
+    assert_true(fast);
+    assert_int_equal(rewritten_fast(cases[8], &fast, &err), 1);
+    assert_int_equal(rewritten_fast(cases[9], &fast, &err), 0);
     assert_true(fast);
     /* What a passed-through struct holds is not read: markup the scanner
      * would otherwise send to expat (which then stops rewriting) is not
