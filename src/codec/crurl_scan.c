@@ -379,7 +379,8 @@ static size_t struct_end(scan_t *s, size_t i, const char *qn, size_t ql)
         if (k + 1 >= s->n || s->p[k + 1] == '!' || s->p[k + 1] == '?')
             return SIZE_MAX;
         size_t q = k + 1 + (s->p[k + 1] == '/');
-        if (s->n - q > ql && memcmp(s->p + q, qn, ql) == 0 && !name_char((unsigned char)s->p[q + ql])) {
+        if (s->n - q > ql && s->p[q] == qn[0] && memcmp(s->p + q, qn, ql) == 0 &&
+            !name_char((unsigned char)s->p[q + ql])) {
             if (q == k + 1)
                 return SIZE_MAX; /* the same name nested */
             end = k;
@@ -417,7 +418,8 @@ static size_t skip_other(scan_t *s, size_t i)
         if (k + 1 >= s->n || s->p[k + 1] == '!' || s->p[k + 1] == '?')
             return i;
         size_t q = k + 1 + (s->p[k + 1] == '/');
-        if (s->n - q > ql && memcmp(s->p + q, qn, ql) == 0 && !name_char((unsigned char)s->p[q + ql]))
+        if (s->n - q > ql && s->p[q] == qn[0] && memcmp(s->p + q, qn, ql) == 0 &&
+            !name_char((unsigned char)s->p[q + ql]))
             return q == k + 1 ? i : k;
         j = k + 1;
     }
