@@ -18,6 +18,10 @@
 # the balancer's own CPU time per HTTP request, which other load on the
 # machine does not distort.
 # One event loop each: haproxy runs with nbthread 1, like the proxy and the ACS.
+# PROFILE=1: instead of the rounds, where each balancer's time goes under the
+# throughput load (and the bootstrap storm): system calls per request
+# (strace -c over one run) and a perf profile (another run), grouped; the
+# raw reports stay in $WORK (KEEP_WORK=1 keeps it).
 set -eu
 . "$(dirname "$0")/lib.sh"
 DURATION=${DURATION:-10}
@@ -170,6 +174,56 @@ path_haproxy() {
   cpu_during "$HX" "$WORK/haproxy-$1.bootcpu" sim "haproxy-$1-boot" "http://127.0.0.1:$HP/" "$BOOT" 1h
   stop_pids "$HX" "$N1" "$N2"
 }
+
+# ---- PROFILE=1 -------------------------------------------------------------------
+# prof_run KIND NAME PID PORT CPES INTERVAL: strace -c over one cpe-sim run, then perf
+# over another; per-request figures from cpe-sim's request count
+prof_run() {
+  _k=$1 _n=$2 _pid=$3 _port=$4 _cpes=$5 _iv=$6
+  strace -c -f -p "$_pid" -o "$WORK/$_n.strace" 2>/dev/null &
+  _st=$!
+  sleep 0.5
+  sim "$_n-st" "http://127.0.0.1:$_port/" "$_cpes" "$_iv"
+  kill -INT "$_st"; wait "$_st" 2>/dev/null || true
+  _c0=$(cpu_s "$_pid")
+  perf record -q -F 4999 -g -p "$_pid" -o "$WORK/$_n.perf" 2>/dev/null &
+  _pf=$!
+  sleep 0.5
+  sim "$_n-pf" "http://127.0.0.1:$_port/" "$_cpes" "$_iv"
+  kill -INT "$_pf"; wait "$_pf" 2>/dev/null || true
+  _c1=$(cpu_s "$_pid")
+  _rq=$(json "$WORK/$_n-st.json" 'd["http_requests"]')
+  _rp=$(json "$WORK/$_n-pf.json" 'd["http_requests"]')
+  echo "== $_n: $_k; strace run $_rq requests, perf run $_rp requests," \
+       "CPU $(awk -v a="$_c0" -v b="$_c1" -v n="$_rp" 'BEGIN { printf "%.1f", (b - a) * 1e6 / n }') us/request (under perf)"
+  echo "system calls per request (strace -c):"
+  awk -v n="$_rq" '$1 ~ /^[0-9.]+$/ && NF >= 5 { printf "  %-16s %6.2f\n", $NF, $4 / n }' "$WORK/$_n.strace" | sort -k2 -nr | head -12
+  echo "perf: share of the balancer's samples (self), by group:"
+  perf report -i "$WORK/$_n.perf" --no-children --sort dso,sym --stdio -g none 2>/dev/null \
+    | awk '/^ *[0-9.]+%/ { p = $1; sub("%", "", p); s = $0; sub(/^ *[0-9.]+% */, "", s); print p "\t" s }' \
+    >"$WORK/$_n.syms"
+  /usr/bin/python3 "$(dirname "$0")/perf_groups.py" "$WORK/$_n.syms"
+}
+if [ -n "${PROFILE:-}" ]; then
+  start_nodes p1
+  start_proxy proxy-prof
+  prof_run "outpost cwmp-proxy, periodic sessions" proxy "$PX" "$PP" "$COUNT" "$INTERVAL"
+  stop_pids "$PX" "$N1" "$N2"
+  start_nodes p2
+  start_haproxy haproxy-prof
+  prof_run "haproxy, periodic sessions" haproxy "$HX" "$HP" "$COUNT" "$INTERVAL"
+  stop_pids "$HX" "$N1" "$N2"
+  REDISCOVER=true
+  start_nodes p3
+  start_proxy proxyb-prof
+  prof_run "outpost cwmp-proxy, bootstrap storm" proxy-boot "$PX" "$PP" "$BOOT" 1h
+  stop_pids "$PX" "$N1" "$N2"
+  start_nodes p4
+  start_haproxy haproxyb-prof
+  prof_run "haproxy, bootstrap storm" haproxy-boot "$HX" "$HP" "$BOOT" 1h
+  stop_pids "$HX" "$N1" "$N2"
+  exit 0
+fi
 
 # The machine is shared: rounds alternate the paths, and each path keeps its
 # best round (highest sessions/s, lowest p99).

@@ -37,9 +37,12 @@ static int emit_to(crurl_t *rw, int64_t upto)
 {
     if (upto <= rw->head)
         return 0;
-    if (upto > rw->base + (int64_t)rw->pend.len)
-        upto = rw->base + (int64_t)rw->pend.len;
-    int rc = buf_append(rw->out, rw->pend.data + (rw->head - rw->base), (size_t)(upto - rw->head));
+    /* the fast path reads the caller's whole body in place */
+    const char *src = rw->src ? rw->src : rw->pend.data;
+    size_t srclen = rw->src ? rw->src_len : rw->pend.len;
+    if (upto > rw->base + (int64_t)srclen)
+        upto = rw->base + (int64_t)srclen;
+    int rc = buf_append(rw->out, src + (rw->head - rw->base), (size_t)(upto - rw->head));
     if (rc)
         return rc;
     rw->head = upto;
@@ -399,6 +402,19 @@ bool crurl_ev_wants_text(const crurl_t *rw)
            (c == CTX_VALUE && rw->name_state != NAME_NOMATCH);
 }
 
+bool crurl_ev_in_pvs(const crurl_t *rw)
+{
+    return rw->depth && rw->depth <= CTX_STACK && rw->stack[rw->depth - 1] == CTX_PVS;
+}
+
+bool crurl_ev_in_other(const crurl_t *rw)
+{
+    /* Children of an OTHER element are OTHER (child_ctx), except a root
+     * Envelope; an element opened inside a Name, a Value or a DeviceId
+     * field has done its harm (name_bad, val_bad, devid_ok) at its start. */
+    return rw->depth > CTX_STACK || (rw->depth && rw->stack[rw->depth - 1] == CTX_OTHER);
+}
+
 void crurl_ev_text(crurl_t *rw, const char *s, size_t n)
 {
     ctx_t c = rw->depth == 0 || rw->depth > CTX_STACK ? CTX_OTHER : rw->stack[rw->depth - 1];
@@ -574,17 +590,17 @@ static int try_scan(crurl_t *rw, const char *data, size_t len, buf_t *out)
     size_t mark_out = out->len;
     rw->out = out;
     rw->oerr = 0;
-    int rc = buf_append(&rw->pend, data, len);
-    if (rc)
-        return rc;
+    rw->src = data; /* not copied: the scan and the output read it where it is */
+    rw->src_len = len;
     rw->fed = (int64_t)len;
     rw->defer = true;
-    rc = crurl_scan(rw, data, len);
+    int rc = crurl_scan(rw, data, len);
     rw->defer = false;
     if (rc == 0 && !rw->oerr)
         rc = emit_to(rw, (int64_t)len);
+    rw->src = NULL;
     if (rc == 0 && !rw->oerr) {
-        compact(rw);
+        rw->base = rw->head; /* all of it emitted: pend stays empty */
         rw->info.fast = true;
         for (size_t off = 0; rw->o.on_origin && off < rw->deferred.len;) {
             const char *o = rw->deferred.data + off;

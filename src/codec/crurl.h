@@ -24,7 +24,8 @@
  *
  * Fast path. A whole body given in one call (the proxy's usual case) goes
  * first through a small tokenizer for well-formed XML that feeds the same
- * events as expat, several times faster; anything it does not handle
+ * events as expat, several times faster (parameter structs that cannot
+ * hold a ConnectionRequestURL are passed through unread); anything it does not handle
  * (DOCTYPE, encodings other than UTF-8/ASCII, malformed or unusual markup)
  * sends the body to expat instead, so expat stays the judge of what is
  * well-formed. Both paths give the same bytes (tests and the fuzz harness

@@ -46,6 +46,8 @@ struct crurl {
     int oerr;            /* output error met inside a handler */
 
     buf_t pend;          /* input not yet emitted (plus bytes already skipped) */
+    const char *src;     /* fast path: the caller's whole body, read in place of pend */
+    size_t src_len;
     int64_t base;        /* absolute offset of pend.data[0] */
     int64_t head;        /* first byte not yet emitted or skipped */
     int64_t fed;         /* bytes fed so far */
@@ -94,6 +96,11 @@ void crurl_ev_text(crurl_t *rw, const char *s, size_t n);
 void crurl_ev_other(crurl_t *rw);
 /* Is the innermost open element one whose text is collected? */
 bool crurl_ev_wants_text(const crurl_t *rw);
+/* Is it a ParameterValueStruct of a parameter list (Inform, GPV response)? */
+bool crurl_ev_in_pvs(const crurl_t *rw);
+/* Is it an element whose content can change nothing (not the SOAP envelope,
+ * body, an Inform or GPV response, or anything in them we read)? */
+bool crurl_ev_in_other(const crurl_t *rw);
 
 /* The fast path for a whole, ASCII-compatible body: a tokenizer for
  * well-formed XML that feeds the same events. 0 when it scanned the whole

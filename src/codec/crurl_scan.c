@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -36,6 +37,7 @@ typedef struct scan {
     uint16_t pfx_len[PREFIXES];
     uint16_t pfx_depth[PREFIXES];
     unsigned npfx;
+    size_t cr_next;   /* next "ConnectionRequestURL" at or after it (n: none) */
 } scan_t;
 
 #define BAIL (-EAGAIN)
@@ -356,6 +358,101 @@ static int end_tag(scan_t *s, size_t i, size_t *next)
     return 0;
 }
 
+/* Just after the start tag of a ParameterValueStruct in a parameter list
+ * (at i): where its end tag begins, when the struct cannot hold a
+ * ConnectionRequestURL, so that its content is passed through unread; else
+ * i (read it). A Name that matches holds the literal bytes
+ * "ConnectionRequestURL" unless it spells them with character references or
+ * splits them with comments, CDATA or processing instructions: with none of
+ * those (nor the name itself nested) in the struct, the first end tag of
+ * its name closes it and it carries no value we rewrite. Its content is not
+ * checked for well-formedness (like the text of elements we do not read): on
+ * a well-formed body the output is expat's; a malformed one the ACS refuses. */
+static size_t struct_end(scan_t *s, size_t i, const char *qn, size_t ql)
+{
+    size_t end, j = i;
+    for (;;) {
+        const char *lt = memchr(s->p + j, '<', s->n - j);
+        if (!lt)
+            return SIZE_MAX;
+        size_t k = (size_t)(lt - s->p);
+        if (k + 1 >= s->n || s->p[k + 1] == '!' || s->p[k + 1] == '?')
+            return SIZE_MAX;
+        size_t q = k + 1 + (s->p[k + 1] == '/');
+        if (s->n - q > ql && s->p[q] == qn[0] && memcmp(s->p + q, qn, ql) == 0 &&
+            !name_char((unsigned char)s->p[q + ql])) {
+            if (q == k + 1)
+                return SIZE_MAX; /* the same name nested */
+            end = k;
+            break;
+        }
+        j = k + 1;
+    }
+    if (s->cr_next < i) {
+        const char *m = memmem(s->p + i, s->n - i, "ConnectionRequestURL", 20);
+        s->cr_next = m ? (size_t)(m - s->p) : s->n;
+    }
+    if (s->cr_next < end)
+        return SIZE_MAX;
+    for (const char *a = memchr(s->p + i, '&', end - i); a;
+         a = memchr(a + 1, '&', (size_t)(s->p + end - a - 1)))
+        if (a + 1 < s->p + end && a[1] == '#')
+            return SIZE_MAX;
+    return end;
+}
+
+/* Just after the start tag of an element none of whose content can change
+ * what we write or learn (crurl_ev_in_other): where its end tag begins, so
+ * that its content is passed through unread; i when comments, CDATA or PIs
+ * (which could hide an end tag) or its own name nested make that unsure. */
+static size_t skip_other(scan_t *s, size_t i)
+{
+    unsigned d = s->depth - 1;
+    const char *qn = s->p + s->name_off[d];
+    size_t ql = s->name_len[d];
+    for (size_t j = i;;) {
+        const char *lt = memchr(s->p + j, '<', s->n - j);
+        if (!lt)
+            return i;
+        size_t k = (size_t)(lt - s->p);
+        if (k + 1 >= s->n || s->p[k + 1] == '!' || s->p[k + 1] == '?')
+            return i;
+        size_t q = k + 1 + (s->p[k + 1] == '/');
+        if (s->n - q > ql && s->p[q] == qn[0] && memcmp(s->p + q, qn, ql) == 0 &&
+            !name_char((unsigned char)s->p[q + ql]))
+            return q == k + 1 ? i : k;
+        j = k + 1;
+    }
+}
+
+static size_t skip_pvs(scan_t *s, size_t i)
+{
+    unsigned d = s->depth - 1;
+    const char *qn = s->p + s->name_off[d];
+    size_t ql = s->name_len[d];
+    size_t end = struct_end(s, i, qn, ql);
+    if (end == SIZE_MAX)
+        return i;
+    /* Plain siblings right after it ("</q>", white space, "<q>") go with
+     * it: between the first one's start and the last one's end the events
+     * would change nothing either. */
+    for (;;) {
+        size_t j = end + 2 + ql;
+        if (j >= s->n || s->p[j] != '>')
+            break;
+        for (j++; j < s->n && is_ws(s->p[j]); j++)
+            ;
+        if (s->n - j < ql + 2 || s->p[j] != '<' || memcmp(s->p + j + 1, qn, ql) != 0 ||
+            s->p[j + 1 + ql] != '>')
+            break;
+        size_t e = struct_end(s, j + ql + 2, qn, ql);
+        if (e == SIZE_MAX)
+            break;
+        end = e;
+    }
+    return end;
+}
+
 int crurl_scan(crurl_t *rw, const char *p, size_t n)
 {
     scan_t s = { .rw = rw, .p = p, .n = n };
@@ -429,10 +526,18 @@ int crurl_scan(crurl_t *rw, const char *p, size_t n)
         if (left >= 2 && p[i + 1] == '!')
             return BAIL; /* DOCTYPE and other declarations: expat refuses them */
         size_t next;
-        int rc = left >= 2 && p[i + 1] == '/' ? end_tag(&s, i, &next) : start_tag(&s, i, &next);
+        bool close = left >= 2 && p[i + 1] == '/';
+        unsigned depth = s.depth;
+        int rc = close ? end_tag(&s, i, &next) : start_tag(&s, i, &next);
         if (rc)
             return rc;
         i = next;
+        if (s.depth > depth) { /* an element opened (not an empty one) */
+            if (crurl_ev_in_pvs(rw))
+                i = skip_pvs(&s, i);
+            else if (crurl_ev_in_other(rw))
+                i = skip_other(&s, i);
+        }
     }
     if (rw->oerr)
         return rw->oerr;

@@ -3,6 +3,7 @@
  * served by net/http_admin.
  */
 #include "cwmp_proxy/admin.h"
+#include "cwmp_proxy/forward.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -88,6 +89,10 @@ int admin_metrics(proxy_t *px, buf_t *o)
         { "outpost_cwmp_proxy_backend_connections", "gauge", "CPE connections pinned to the node" },
         { "outpost_cwmp_proxy_backend_connect_failures_total", "counter", "failed connects to the node" },
         { "outpost_cwmp_proxy_backend_check_failures_total", "counter", "failed health checks" },
+        { "outpost_cwmp_proxy_backend_conns_opened_total", "counter", "connections made to the node" },
+        { "outpost_cwmp_proxy_backend_conns_reused_total", "counter",
+          "sessions' requests sent on an idle connection kept from an earlier session" },
+        { "outpost_cwmp_proxy_backend_idle_connections", "gauge", "idle connections kept for the node" },
     };
     for (size_t k = 0; k < sizeof per / sizeof per[0]; k++) {
         HEAD(per[k].name, per[k].type, per[k].help);
@@ -97,7 +102,8 @@ int admin_metrics(proxy_t *px, buf_t *o)
                 continue;
             rc = backend_labels(&l, be);
             double v[] = { be->up, (double)be->sessions_total, (double)be->requests_total,
-                           be->active_conns, (double)be->connect_failures, (double)be->checks_failed };
+                           be->active_conns, (double)be->connect_failures, (double)be->checks_failed,
+                           (double)be->conns_opened, (double)be->conns_reused, be->nidle };
             VAL(per[k].name, l.data, v[k]);
         }
     }
@@ -122,11 +128,15 @@ int admin_status(proxy_t *px, buf_t *out)
     for (size_t i = 0; i < px->bal.n; i++) {
         const backend_t *be = px->bal.v[i];
         json_array_append_new(bes, json_pack(
-            "{s:s, s:s, s:b, s:b, s:s, s:i, s:I, s:I, s:i, s:I, s:f}", "name", be->name, "url", be->url,
+            "{s:s, s:s, s:b, s:b, s:s, s:i, s:I, s:I, s:i, s:I, s:f, s:s, s:b, s:I, s:I, s:i}",
+            "name", be->name, "url", be->url,
             "up", be->up, "retired", be->retired, "reason", be->reason, "weight", (int)be->weight,
             "sessions", (json_int_t)be->sessions_total, "requests", (json_int_t)be->requests_total,
             "connections", (int)be->active_conns, "connect_failures", (json_int_t)be->connect_failures,
-            "p99_seconds", metrics_hist_quantile(&be->latency, 0.99)));
+            "p99_seconds", metrics_hist_quantile(&be->latency, 0.99),
+            "reuse", be->reuse == BACKEND_REUSE_ON ? "on" : be->reuse == BACKEND_REUSE_OFF ? "off" : "auto",
+            "reusing", up_reuse_allowed(px, be), "conns_opened", (json_int_t)be->conns_opened,
+            "conns_reused", (json_int_t)be->conns_reused, "idle_connections", (int)be->nidle));
     }
     json_t *wk = json_object();
     for (int i = 0; i < WAKE_NOUTCOMES; i++)

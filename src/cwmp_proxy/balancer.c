@@ -63,6 +63,7 @@ static backend_t *backend_new(balancer_t *b, const backend_spec_t *s)
     be->port = s->port;
     be->tls = s->tls;
     be->weight = s->weight ? s->weight : 1;
+    be->reuse = s->reuse;
     be->up = true; /* like haproxy: trusted until checks say otherwise */
     snprintf(be->reason, sizeof be->reason, "configured");
     return be;
@@ -133,6 +134,7 @@ int balancer_apply(balancer_t *b, const backend_spec_t *specs, size_t n, size_t 
                 s = &specs[j];
         if (s) {
             be->weight = s->weight ? s->weight : 1;
+            be->reuse = s->reuse;
             continue;
         }
         be->retired = true;

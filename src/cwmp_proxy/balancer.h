@@ -31,6 +31,16 @@
 
 #include "core/metrics.h"
 
+/* Whether connections to a node are kept open between CWMP sessions and
+ * handed to other CPEs' sessions (upstream.c). AUTO: once the node says it
+ * is an Outpost ACS (`Server: outpost`), which ties a session to its
+ * cookie and frees a connection from it with the session's final 204. */
+typedef enum backend_reuse {
+    BACKEND_REUSE_AUTO = 0,
+    BACKEND_REUSE_ON,
+    BACKEND_REUSE_OFF,
+} backend_reuse_t;
+
 typedef struct backend_spec {
     const char *url;   /* as configured; identifies the backend across reloads */
     const char *name;  /* label for logs and metrics; NULL = host:port */
@@ -38,6 +48,7 @@ typedef struct backend_spec {
     uint16_t port;
     bool tls;
     unsigned weight;   /* >= 1 */
+    backend_reuse_t reuse;
 } backend_spec_t;
 
 typedef struct backend {
@@ -46,6 +57,8 @@ typedef struct backend {
     uint16_t port;
     bool tls;
     unsigned weight;
+    backend_reuse_t reuse;
+    bool says_outpost;  /* its last response named it an Outpost ACS */
     int64_t cw;         /* smooth WRR current weight */
     bool up;
     bool retired;       /* dropped by a reload */
@@ -60,7 +73,11 @@ typedef struct backend {
     uint64_t checks_failed;
     unsigned active_conns;     /* client connections pinned here now */
     metrics_hist_t latency;    /* request sent -> response head */
+    uint64_t conns_opened;     /* connections made to it */
+    uint64_t conns_reused;     /* requests sent on an idle connection taken from the pool */
     void *check;               /* the health checker's per-backend state */
+    void *idle;                /* the forwarder's idle connections to it (upstream.c) */
+    unsigned nidle;
 } backend_t;
 
 typedef struct balancer_opts {

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "cwmp_proxy/admin.h"
+#include "cwmp_proxy/forward.h"
 #include "net/http_admin.h"
 #include "cwmp_proxy/health.h"
 #include "cwmp_proxy/proxy.h"
@@ -33,7 +34,9 @@ static const cfg_opt_t opts_table[] = {
     CFG_COMMON_DATA_DIR(S, "cwmp-proxy"),
     CFG_COMMON_API_TOKEN(S),
     CFG_OPT("backend", CFG_LIST, S, backends, NULL, "URL",
-            "ACS node, repeatable: 'http://10.0.0.1:7547/' or 'url=URL weight=N name=NAME'"),
+            "ACS node, repeatable: 'http://10.0.0.1:7547/' or 'url=URL weight=N name=NAME "
+            "reuse=auto|on|off' (reuse: keep connections to it open across CWMP sessions; auto: "
+            "once it answers as an Outpost ACS)"),
     CFG_OPT("public-url", CFG_STR, S, public_url, NULL, "URL",
             "how the ACS reaches this proxy; rewritten URLs are <public-url>/client?origin=..."),
     CFG_OPT("cookie-name", CFG_STR, S, cookie_name, "OPLB", "NAME", "the proxy's stickiness cookie"),
@@ -61,6 +64,11 @@ static const cfg_opt_t opts_table[] = {
             "connect (+TLS) deadline towards a node", .min = 10, .max = 60000),
     CFG_OPT("backend-timeout", CFG_DURATION, S, backend_timeout_ms, "60s", "DUR",
             "longest silence from a node during an exchange", .min = 100, .max = 3600000),
+    CFG_OPT("backend-idle-timeout", CFG_DURATION, S, backend_idle_ms, "10s", "DUR",
+            "how long a reusable connection to a node waits for the next session (keep it under "
+            "the node's own keep-alive timeout)", .min = 100, .max = 3600000),
+    CFG_OPT("backend-idle-max", CFG_INT, S, backend_idle_max, "256", "N",
+            "idle reusable connections kept per node (0: none)", .min = 0, .max = 100000),
     CFG_OPT("backend-ca", CFG_STR, S, backend_ca, NULL, "FILE",
             "CA (PEM) for https:// nodes (default: the system store)"),
     CFG_OPT("backend-tls-verify", CFG_BOOL, S, backend_tls_verify, "true", NULL,
@@ -127,7 +135,7 @@ static const cfg_cmd_t cmd = {
 int proxy_parse_backend(const char *item, backend_item_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    char url[1024] = "", name[128] = "", w[16] = "1";
+    char url[1024] = "", name[128] = "", w[16] = "1", reuse[8] = "auto";
     if (strstr(item, "url=")) {
         char key[16], val[1024];
         size_t pos = 0;
@@ -139,8 +147,10 @@ int proxy_parse_backend(const char *item, backend_item_t *out, char *err, size_t
                 str_copy(w, sizeof w, val);
             else if (strcmp(key, "name") == 0)
                 str_copy(name, sizeof name, val);
+            else if (strcmp(key, "reuse") == 0)
+                str_copy(reuse, sizeof reuse, val);
             else {
-                snprintf(err, errlen, "unknown key '%s' (url, weight, name)", key);
+                snprintf(err, errlen, "unknown key '%s' (url, weight, name, reuse)", key);
                 return -EINVAL;
             }
         }
@@ -165,12 +175,22 @@ int proxy_parse_backend(const char *item, backend_item_t *out, char *err, size_t
         snprintf(err, errlen, "weight '%s' is not 1..100", w);
         return -EINVAL;
     }
+    static const struct { const char *name; backend_reuse_t v; } reuses[] = {
+        { "auto", BACKEND_REUSE_AUTO }, { "on", BACKEND_REUSE_ON }, { "off", BACKEND_REUSE_OFF },
+    };
+    size_t ri = 0;
+    while (ri < sizeof reuses / sizeof reuses[0] && strcmp(reuses[ri].name, reuse) != 0)
+        ri++;
+    if (ri == sizeof reuses / sizeof reuses[0]) {
+        snprintf(err, errlen, "reuse '%s' is auto, on or off", reuse);
+        return -EINVAL;
+    }
     str_copy(out->url, sizeof out->url, url);
     str_copy(out->name, sizeof out->name, name);
     str_copy(out->host, sizeof out->host, u.host);
     out->spec = (backend_spec_t){ .url = out->url, .name = out->name[0] ? out->name : NULL,
                                   .host = out->host, .port = u.port, .tls = u.tls,
-                                  .weight = (unsigned)weight };
+                                  .weight = (unsigned)weight, .reuse = reuses[ri].v };
     return 0;
 }
 
@@ -250,6 +270,8 @@ static void on_backend_change(balancer_t *b, backend_t *be, const char *what, vo
 {
     proxy_t *px = ud;
     health_backend_event(px->health, be, what);
+    if (strcmp(what, "retired") == 0)
+        up_idle_drain(be);
     if (strcmp(what, "added") == 0 || strcmp(what, "retired") == 0)
         log_info("backend_configured", LF_S("backend", be->name), LF_S("url", be->url),
                  LF_S("change", what), LF_U("weight", be->weight));
@@ -323,6 +345,8 @@ static void on_stop(void *ud)
     px->srv = NULL;
     health_stop(px->health);
     px->health = NULL;
+    for (size_t i = 0; i < px->bal.n; i++)
+        up_idle_drain(px->bal.v[i]);
     if (px->timers_on) {
         uv_close((uv_handle_t *)&px->housekeeping, NULL);
         uv_close((uv_handle_t *)&px->flush_check, NULL);

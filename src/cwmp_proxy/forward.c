@@ -647,6 +647,8 @@ int fwd_send(fwd_t *f, backend_t *be)
         up_release(fc->up);
         fc->up = NULL;
     }
+    if (!fc->up && !f->fresh_conn)
+        fc->up = up_take_idle(fc, be);
     if (!fc->up) {
         int err = 0;
         fc->up = up_open(fc, be, &err);
@@ -661,14 +663,17 @@ int fwd_send(fwd_t *f, backend_t *be)
     buf_t *head = &f->px->scratch_head;
     buf_reset_keep(head, 64 * 1024);
     int rc = build_head(f, be, head);
-    /* head and body leave in one write */
-    net_conn_cork(f->up->nc);
-    if (!rc)
-        rc = up_write(f->up, head->data, head->len);
-    if (!rc && f->state != F_STREAMING && f->out.len)
-        rc = up_write(f->up, f->out.data, f->out.len);
-    if (f->state != F_STREAMING)
-        net_conn_uncork(f->up->nc);
+    /* Head and body leave in one writev, straight from their buffers when
+     * the connection is open and idle (a kept one): no copy into its queue.
+     * A streamed body's chunks follow under the cork go_streaming lifts. */
+    bool streaming = f->state == F_STREAMING;
+    if (streaming)
+        net_conn_cork(f->up->nc);
+    if (!rc) {
+        uv_buf_t b[2] = { uv_buf_init(head->data, (unsigned)head->len),
+                          uv_buf_init(f->out.data, (unsigned)f->out.len) };
+        rc = up_writev(f->up, b, !streaming && f->out.len ? 2 : 1);
+    }
     f->px->st.bytes_up += head->len + f->out.len;
     if (rc) {
         fwd_fail(f, rc == -ENOBUFS ? 431 : 502, rc == -ENOBUFS ? "request header block too large"

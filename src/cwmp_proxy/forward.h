@@ -9,8 +9,15 @@
  *    reference), the session token, the device id and the keep-alive
  *    upstream connection.
  *  - upconn_t: one TCP/TLS connection to an ACS node, owned by its
- *    fwdconn_t; freed in its on_close. Never shared between CPE
- *    connections: an ACS may tie session state to its connection.
+ *    fwdconn_t while a CWMP session uses it; freed in its on_close. An ACS
+ *    may tie session state to its connection (an Outpost ACS lets a
+ *    connection that carries a session continue it without a cookie or
+ *    credentials), so a connection changes hands only between sessions:
+ *    after the node's 204 to an empty POST ended one, and only for nodes
+ *    whose reuse is on (backend_t.reuse, auto: the node says it is an
+ *    Outpost ACS). Then it waits in its node's idle list (backend_t.idle,
+ *    owned by the list, capped by --backend-idle-max, closed after
+ *    --backend-idle-timeout) for the next session on that node.
  *  - fwd_t: one request being forwarded, owned by its fwdconn_t (cur) until
  *    its response ends or it fails; it owns the body buffers, decoders and
  *    the rewriter.
@@ -51,6 +58,10 @@ struct upconn {
     bool open;          /* connected (and TLS done) */
     bool broken;        /* protocol error or cut exchange: reset, never reuse */
     bool last;          /* the node announced Connection: close */
+    bool reused;        /* taken from the idle list for the current exchange */
+    bool rx_any;        /* bytes of the current exchange's response came */
+    bool idle;          /* in its node's idle list (fc NULL) */
+    upconn_t *idle_prev, *idle_next;
 };
 
 typedef enum fwd_state {
@@ -76,6 +87,7 @@ struct fwd {
     bool empty_post;
     bool set_cookie;        /* hand our cookie to the CPE in the response */
     bool had_length;        /* the CPE's request had a body framing */
+    bool fresh_conn;        /* an idle connection failed under it: open a new one */
     unsigned attempts;      /* nodes tried for this request */
     uint64_t body_in;       /* body bytes received from the CPE so far */
     buf_t raw;              /* body as the CPE sent it (buffering) */
@@ -100,10 +112,17 @@ void fwd_redispatch(fwd_t *f, const char *why);
 
 /* upstream.c */
 upconn_t *up_open(fwdconn_t *fc, backend_t *be, int *err);
+/* An idle connection to `be` for fc (LIFO), or NULL (none, or reuse off). */
+upconn_t *up_take_idle(fwdconn_t *fc, backend_t *be);
+/* Whether connections to `be` change hands between sessions. */
+bool up_reuse_allowed(const proxy_t *px, const backend_t *be);
+/* Close every idle connection to `be` (reuse turned off, node retired, stop). */
+void up_idle_drain(backend_t *be);
 /* Detach from the owner: close (abort when mid-exchange). */
 void up_release(upconn_t *u);
 /* Queue request bytes. 0 or negative errno. */
 int up_write(upconn_t *u, const void *data, size_t len);
+int up_writev(upconn_t *u, const uv_buf_t *b, size_t n); /* without copying what the kernel takes */
 bool up_congested(const upconn_t *u);
 void up_start_exchange(upconn_t *u, fwd_t *f); /* arm timers, expect a response */
 

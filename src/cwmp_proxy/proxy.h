@@ -41,6 +41,8 @@ typedef struct cwmp_proxy_opts {
     /* forwarding */
     int64_t backend_connect_timeout_ms;
     int64_t backend_timeout_ms;
+    int64_t backend_idle_ms;
+    int64_t backend_idle_max;
     char *backend_ca;
     bool backend_tls_verify;
     uint64_t max_body;
@@ -88,6 +90,7 @@ typedef struct proxy_stats {
     uint64_t no_backend;          /* 503: nothing up */
     uint64_t upstream_errors;     /* 502/504 produced here */
     uint64_t redispatched;        /* first requests retried on another node */
+    uint64_t reuse_retries;       /* requests sent again after an idle connection closed under them */
     uint64_t rewrites;            /* ConnectionRequestURL values replaced */
     uint64_t rewrite_skipped;
     uint64_t rewrite_passthrough; /* bodies we could not parse */

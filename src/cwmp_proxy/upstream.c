@@ -32,6 +32,101 @@ static void exchange_failed(upconn_t *u, int status, const char *why)
         fwd_fail(f, status, why);
 }
 
+/* ---- idle connections between sessions ------------------------------------------- */
+
+bool up_reuse_allowed(const proxy_t *px, const backend_t *be)
+{
+    if (px->stopping || be->retired || px->o.backend_idle_max <= 0)
+        return false;
+    return be->reuse == BACKEND_REUSE_ON || (be->reuse == BACKEND_REUSE_AUTO && be->says_outpost);
+}
+
+/* An Outpost ACS names itself `Server: outpost` (its http_server's default);
+ * the proxy itself says outpost-cwmp-proxy and does not count. */
+static bool says_outpost_acs(const char *server)
+{
+    return server && strncmp(server, "outpost", 7) == 0 && (server[7] == '\0' || server[7] == '/');
+}
+
+static void idle_unlink(upconn_t *u)
+{
+    if (!u->idle)
+        return;
+    backend_t *be = u->be;
+    if (u->idle_prev)
+        u->idle_prev->idle_next = u->idle_next;
+    else
+        be->idle = u->idle_next;
+    if (u->idle_next)
+        u->idle_next->idle_prev = u->idle_prev;
+    u->idle_prev = u->idle_next = NULL;
+    u->idle = false;
+    be->nidle--;
+}
+
+static void idle_expired(net_conn_t *c)
+{
+    upconn_t *u = net_conn_data(c);
+    idle_unlink(u);
+    net_conn_close(c);
+}
+
+/* The node's 204 ended the session u carried: keep u for the next session
+ * on that node, or close it. */
+static void up_park(upconn_t *u)
+{
+    proxy_t *px = u->px;
+    backend_t *be = u->be;
+    if (u->fc && u->fc->up == u)
+        u->fc->up = NULL;
+    u->fc = NULL;
+    u->reused = false;
+    if (!up_reuse_allowed(px, be) || u->broken || u->last || net_conn_closing(u->nc) ||
+        be->nidle >= (uint64_t)px->o.backend_idle_max) {
+        up_release(u);
+        return;
+    }
+    u->idle = true;
+    u->idle_prev = NULL;
+    u->idle_next = be->idle;
+    if (u->idle_next)
+        u->idle_next->idle_prev = u;
+    be->idle = u;
+    be->nidle++;
+    net_conn_timer(u->nc, px->o.backend_idle_ms, idle_expired);
+}
+
+upconn_t *up_take_idle(fwdconn_t *fc, backend_t *be)
+{
+    if (!be->idle)
+        return NULL;
+    if (!up_reuse_allowed(fc->px, be)) { /* turned off by a reload, or the node changed */
+        up_idle_drain(be);
+        return NULL;
+    }
+    upconn_t *u;
+    while ((u = be->idle)) {
+        idle_unlink(u); /* most recently used first: the likeliest to be alive */
+        if (u->broken || net_conn_closing(u->nc))
+            continue;   /* its on_close frees it */
+        net_conn_timer(u->nc, -1, NULL);
+        u->fc = fc;
+        u->reused = true;
+        be->conns_reused++;
+        return u;
+    }
+    return NULL;
+}
+
+void up_idle_drain(backend_t *be)
+{
+    upconn_t *u;
+    while ((u = be->idle)) {
+        idle_unlink(u);
+        net_conn_close(u->nc);
+    }
+}
+
 /* ---- response relay -------------------------------------------------------------- */
 
 static void on_resp_drain(http_req_t *r, void *ud)
@@ -55,6 +150,7 @@ static int rp_headers(http_parser_t *p, http_msg_t *m)
     metrics_hist_observe(&be->latency, (double)(now - (f->t_sent_us ? f->t_sent_us : f->t0_us)) / 1e6);
     f->status = m->status;
     f->state = F_RESPONDING;
+    be->says_outpost = says_outpost_acs(http_msg_header(m, "Server"));
     session_t *x = f->fc ? sessions_find(&px->sess, f->fc->token, clock_mono_ms()) : NULL;
     if (x)
         x->challenged = m->status == 401;
@@ -135,10 +231,13 @@ static int rp_complete(http_parser_t *p, http_msg_t *m)
     http_req_t *r = fwd_detach(f);
     if (r)
         http_resp_end(r);
+    u->reused = false;
     if (!m->keep_alive || u->last || u->broken) {
         if (u->fc && u->fc->up == u)
             u->fc->up = NULL;
         up_release(u);
+    } else if (f->empty_post && m->status == 204) {
+        up_park(u); /* the session is over: the connection carries none now */
     }
     fwd_finish(f);
     return 1; /* nothing else may follow on this connection until asked */
@@ -176,6 +275,7 @@ static void up_on_read(net_conn_t *c, const char *data, size_t len)
         net_conn_close(c);
         return;
     }
+    u->rx_any = true;
     net_conn_timer(c, u->px->o.backend_timeout_ms, up_timeout);
     /* Response head and body that came in one read leave in one write. The
      * connection outlives this callback even if it closes meanwhile. */
@@ -245,6 +345,7 @@ static void up_on_close(net_conn_t *c, int err)
     proxy_t *px = u->px;
     if (fc && fc->up == u)
         fc->up = NULL;
+    idle_unlink(u);
     fwd_t *f = u->cur;
     /* u->fc is NULL when we gave the connection up ourselves while it was
      * connecting (the CPE left, its request was refused): that says
@@ -261,6 +362,16 @@ static void up_on_close(net_conn_t *c, int err)
         const char *why = close_reason(err, u->open);
         if (!u->open && fwd_can_redispatch(f))
             fwd_redispatch(f, why);
+        else if (u->reused && !u->rx_any && f->state == F_WAITING && f->body_done && !f->rw &&
+                 f->req && !f->fresh_conn) {
+            /* The node closed an idle connection as the request went out
+             * (its keep-alive timeout): it read none of it. Once more, on a
+             * connection of its own. */
+            px->st.reuse_retries++;
+            f->fresh_conn = true;
+            log_info("cwmp_proxy_reuse_retry", LF_S("backend", u->be->name), LF_S("reason", why));
+            fwd_send(f, f->route.be);
+        }
         else if (f->state == F_RESPONDING)
             fwd_cut(f, why);
         else
@@ -313,6 +424,7 @@ upconn_t *up_open(fwdconn_t *fc, backend_t *be, int *err)
         return NULL;
     }
     balancer_ref(be);
+    be->conns_opened++;
     return u;
 }
 
@@ -333,11 +445,17 @@ void up_release(upconn_t *u)
         net_conn_close(u->nc);
 }
 
-int up_write(upconn_t *u, const void *data, size_t len)
+int up_writev(upconn_t *u, const uv_buf_t *b, size_t n)
 {
     if (u->cur) /* a long upload is progress too */
         net_conn_timer(u->nc, u->px->o.backend_timeout_ms, up_timeout);
-    return net_conn_write(u->nc, data, len);
+    return net_conn_writev(u->nc, b, n);
+}
+
+int up_write(upconn_t *u, const void *data, size_t len)
+{
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    return up_writev(u, &b, 1);
 }
 
 bool up_congested(const upconn_t *u) { return net_conn_congested(u->nc); }
@@ -345,6 +463,7 @@ bool up_congested(const upconn_t *u) { return net_conn_congested(u->nc); }
 void up_start_exchange(upconn_t *u, fwd_t *f)
 {
     u->cur = f;
+    u->rx_any = false;
     if (strcmp(http_req_method(f->req), "HEAD") == 0)
         http_parser_expect_no_body(u->parser);
     net_conn_timer(u->nc, f->px->o.backend_timeout_ms, up_timeout);

@@ -488,7 +488,8 @@ static void on_connected(uv_connect_t *req, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    conn_set_peer(c, NULL);
+    /* c->peer is the address connect_addr connected to: what getpeername
+     * would say, without the system call. */
     if (c->ssl) {
         c->state = ST_HANDSHAKE;
         conn_start_reading(c);

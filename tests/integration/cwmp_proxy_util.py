@@ -63,8 +63,9 @@ class Backend:
     """A scripted ACS node. Records every request; answers each POST with
     `reply(req)` -> (status, headers, body) or a default 200 that names it."""
 
-    def __init__(self, name, reply=None, port=0):
+    def __init__(self, name, reply=None, port=0, server=None):
         self.name = name
+        self.server_name = server  # the Server header it sends (None: Python's own)
         self.requests = []
         self.reply = reply
         self.lock = threading.Lock()
@@ -74,6 +75,9 @@ class Backend:
 
         class H(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def version_string(self):
+                return outer.server_name or super().version_string()
 
             def setup(self):
                 super().setup()
