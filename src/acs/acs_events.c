@@ -430,11 +430,9 @@ static void h_events(http_req_t *req, void *ud)
         E->n.refused++;
         log_warn("events_client_refused", LF_S("peer", http_req_peer(req)),
                  LF_U("clients", E->nclients));
-        http_respond_hdrs(req, 503, "Retry-After: 10\r\n", "application/json",
-                          "{\"error\":\"unavailable\",\"message\":\"too many event streams "
-                          "(--events-max-clients)\"}",
-                          strlen("{\"error\":\"unavailable\",\"message\":\"too many event streams "
-                                 "(--events-max-clients)\"}"));
+        static const char busy[] =
+            "{\"error\":\"unavailable\",\"message\":\"too many event streams (--events-max-clients)\"}";
+        http_respond_hdrs(req, 503, "Retry-After: 10\r\n", "application/json", busy, sizeof busy - 1);
         return;
     }
     sse_client_t *c = calloc(1, sizeof *c);
