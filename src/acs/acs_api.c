@@ -327,6 +327,7 @@ static void api_done(int rc, void *ud)
     case J_TASK_ADD:
         log_info("api_task_created", LF_I("task", j->task.id), LF_S("device", j->id),
                  LF_S("type", j->type));
+        acs_events_task(a, &j->task); /* pending */
         /* Wake the device: a live session picks it up, otherwise ask the CPE to call. */
         if (!acs_work_queued(a, j->id))
             wake_for_task(a, j);
@@ -614,7 +615,7 @@ static void h_openapi(http_req_t *req, void *ud)
 /* Every API route needs a credential with its role (docs/api-keys.md has
  * the table): viewer reads, operator acts on devices (tasks, tags, wake-ups),
  * admin changes what is not a device's state (forgetting a device, its
- * connection request secret). The dashboard's files (acs_dash.c) are public.
+ * connection request secret). The dashboard's files (acs_web.c) are public.
  * tests/integration/test_acs_roles.py holds every route to its role. */
 static const http_route_t api_routes[] = {
     HTTP_ROUTE("GET", "/api/devices/{id}", HTTP_ACCESS_VIEWER, h_device),
@@ -656,11 +657,12 @@ int acs_api_start(acs_t *a, const char *listen)
         acs_bulk_api_register,
         acs_keys_api_register,
         acs_webhook_api_register,
+        acs_web_register,
+        acs_events_api_register,
     };
     int rc = 0;
     for (size_t i = 0; !rc && i < sizeof groups / sizeof groups[0]; i++)
         rc = groups[i](a, r);
-    acs_dash_register(a, r);
     if (rc)
         return rc;
     http_server_opts_t so = {

@@ -685,8 +685,26 @@ def test_answers_match_document(outpost, tmp_path, doc, cr_server):
     c.req("GET", "/api/files/fw.bin/content", "/api/files/{name}/content", want=404)
 
     # the public files
-    for path in ("/", "/index.html", "/dashboard.js", "/dashboard.css"):
+    for path in ("/", "/index.html", "/app.js", "/app.css", "/lib.js", "/favicon.svg"):
         c.req("GET", path, path, token=None, want=200)
+    c.req("GET", "/views/index.js", "/views/{name}", token=None, want=200)
+    c.req("GET", "/views/nope.js", "/views/{name}", token=None, want=404)
+    _, h = c.req("GET", "/api/stats/history?minutes=3", "/api/stats/history", want=200)
+    assert len(h["buckets"]) == 3
+    c.req("GET", "/api/stats/history?minutes=0", "/api/stats/history", want=400)
+    _, bd = c.req("GET", "/api/stats/breakdown", "/api/stats/breakdown", want=200)
+    assert sum(x["count"] for x in bd["model"]["top"]) + bd["model"]["others"] == \
+        c.req("GET", "/api/stats", "/api/stats", want=200)[1]["total_devices"]
+    # the stream itself never ends: its refusal is what is checked here
+    # (test_acs_live_events.py reads streams)
+    c.req("GET", "/api/events?types=nope", "/api/events", want=400)
+    from sse import SSE   # the 200: a stream, read by hand
+    ev = SSE(acs.addr("api"), "/api/events?types=task", token=TOKEN)
+    assert ev.head() == 200 and ev.headers["content-type"].startswith("text/event-stream")
+    ev.close()
+    c.seen.add(("events", 200))
+    _, me = c.req("GET", "/api/whoami", "/api/whoami", want=200)
+    assert me == {"role": "admin", "level": 3}
     c.req("GET", "/api/openapi.json", "/api/openapi.json", want=200)
 
     # the router's answers: no token, unknown path, other method, bad path
