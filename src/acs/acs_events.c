@@ -556,15 +556,15 @@ static void h_breakdown(http_req_t *req, void *ud)
     }
 }
 
+static const http_route_t event_routes[] = {
+    HTTP_ROUTE("GET", "/api/events", HTTP_ACCESS_VIEWER, h_events),
+    HTTP_ROUTE("GET", "/api/stats/history", HTTP_ACCESS_VIEWER, h_history),
+    HTTP_ROUTE("GET", "/api/stats/breakdown", HTTP_ACCESS_VIEWER, h_breakdown),
+};
+
 int acs_events_api_register(acs_t *a, http_router_t *r)
 {
-
-    int rcb = http_router_add(r, "GET", "/api/stats/breakdown", HTTP_ACCESS_VIEWER, h_breakdown, a);
-    if (rcb)
-        return -EINVAL;
-    int rc = http_router_add(r, "GET", "/api/events", HTTP_ACCESS_VIEWER, h_events, a);
-    rc |= http_router_add(r, "GET", "/api/stats/history", HTTP_ACCESS_VIEWER, h_history, a);
-    return rc ? -EINVAL : 0;
+    return HTTP_ROUTER_ADD_TABLE(r, event_routes, a);
 }
 
 int acs_events_metrics(const acs_t *a, buf_t *o)

@@ -341,7 +341,8 @@ def test_webhook_from_the_config_file(outpost, tmp_path):
     cfg.write_text("webhook:\n"
                    f"  - {{url: '{rcv.url}', secret: '{SECRET}', name: ops,"
                    " events: 'device.registered,device.boot'}\n"
-                   "webhook-backoff: 2s\n")
+                   "webhook-backoff: 2s\n"
+                   "admin-listen: 127.0.0.1:0\n")  # not the fixed default port
     d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--config", str(cfg))
     CPE(cwmp_addr(d)).inform("Y1")
     got = rcv.wait(lambda g: len(g) >= 1)
