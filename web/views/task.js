@@ -1,0 +1,65 @@
+// One task (#/tasks/{id}): what was asked (parameters), what came back
+// (result), the fault, the connection request sent for it, its times; an
+// operator cancels it while it is pending. Follows its events live.
+import { h, fill, fmtTime, idText, idPath } from '../lib.js';
+import { useStyles, statusBadge, jsonBlock, detailList } from './ops_lib.js';
+import { cancelTaskButton } from './tasks.js';
+
+export default {
+  path: '#/tasks/{id}',
+  title: 'Task',
+  nav: false,
+  minRole: 'viewer',
+  async render(el, ctx) {
+    useStyles();
+    const id = ctx.params.id;
+    if (!/^[1-9][0-9]*$/.test(id)) {
+      el.append(h('h1', {}, 'Task'), h('p', { class: 'error' }, 'No such task.'));
+      return undefined;
+    }
+    const box = h('div', { class: 'ops-detail' });
+    el.append(h('p', {}, h('a', { href: '#/tasks' }, '\u2190 All tasks')), box);
+    const draw = (t) => {
+      const cr = t.connection_request;
+      fill(box,
+        h('h1', {}, `Task #${t.id} `, statusBadge(t.status)),
+        h('div', { class: 'panel' },
+          detailList([
+            ['Device', h('a', { href: `#/devices/${idPath(t.device_id)}` }, idText(t.device_id))],
+            ['Type', t.type],
+            ['Status', t.status],
+            ['Attempts', String(t.attempts)],
+            ['Created', fmtTime(t.created)],
+            ['Updated', fmtTime(t.updated)],
+            ['Sent', t.sent_at ? fmtTime(t.sent_at) : null],
+            ['Finished', t.done_at ? fmtTime(t.done_at) : null],
+            ['Expires', t.expires_at ? fmtTime(t.expires_at) : null],
+            ['Connection request', cr ? `${cr.status}${cr.reason ? ': ' + cr.reason : ''} (${fmtTime(cr.at)})` : null],
+          ]),
+          ctx.can('operator') && t.status === 'pending'
+            ? h('div', { class: 'toolbar' }, cancelTaskButton(ctx, t, draw)) : null),
+        t.fault ? h('section', { class: 'panel', 'aria-labelledby': 'task-fault' },
+          h('h2', { id: 'task-fault', class: 'error' }, 'Fault'),
+          h('p', { class: 'error', role: 'status' }, `${t.fault.code}: ${t.fault.message}`)) : null,
+        h('section', { class: 'panel', 'aria-labelledby': 'task-req' },
+          h('h2', { id: 'task-req' }, 'Request'), jsonBlock(t.parameters)),
+        h('section', { class: 'panel', 'aria-labelledby': 'task-res' },
+          h('h2', { id: 'task-res' }, 'Result'),
+          t.result === null ? h('p', { class: 'muted' }, 'None yet.') : jsonBlock(t.result)));
+    };
+    try {
+      draw(await ctx.api(`/api/tasks/${id}`));
+    } catch (e) {
+      fill(box, h('h1', {}, `Task #${id}`), h('p', { class: 'error', role: 'alert' }, e.message));
+      return undefined;
+    }
+    const close = ctx.events({ types: 'task' }, async (ev) => {
+      const d = ev.data || {};
+      const tid = String((d.task && d.task.id) || d.task_id || d.task || d.id);
+      if (tid === id) {
+        try { draw(await ctx.api(`/api/tasks/${id}`)); } catch { /* keep what is shown */ }
+      }
+    });
+    return close;
+  },
+};
