@@ -41,7 +41,10 @@ export default {
       const what = f.kind === 'task' ? `task ${f.task.id} (${f.task.type})` : `preset ${f.preset.name}`;
       if (!retry && !await confirmDialog(`Clear the fault of ${what} on ${idText(f.device_id)}? It is no longer listed.`,
                                          { confirm: 'Clear', danger: true })) return;
-      const r = await busy(ctx, button, () => ctx.api(f.path + (retry ? '/retry' : ''),
+      // the path built here: ids encoded (the answer's `path` has the id as stored)
+      const path = f.kind === 'task' ? `/api/faults/tasks/${f.task.id}`
+        : `/api/faults/presets/${idPath(f.device_id)}/${encodeURIComponent(f.preset.name)}`;
+      const r = await busy(ctx, button, () => ctx.api(path + (retry ? '/retry' : ''),
                                                      { method: retry ? 'POST' : 'DELETE' }));
       if (r === undefined) return;
       ctx.notify(retry ? (f.kind === 'task' ? `Task queued again as #${r.id}` : `Preset ${f.preset.name} runs at the next session`)

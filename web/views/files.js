@@ -3,7 +3,7 @@
 // XMLHttpRequest's upload events), deletes one, or starts a download of
 // one onto a device (a download task) or onto every device a filter
 // matches (a bulk, POST /api/tasks).
-import { h, fill, fmtTime, fmtNum, idPath } from '../lib.js';
+import { h, fill, fmtTime, fmtNum, idPath, idText } from '../lib.js';
 import { useStyles, table, busy, confirmDialog } from './ops_lib.js';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -127,7 +127,21 @@ function downloadForm(ctx, f, done) {
   const target = `dl-${f.name}`.replace(/[^A-Za-z0-9_-]/g, '_');
   const one = h('input', { type: 'radio', name: `${target}-to`, id: `${target}-one`, value: 'one', checked: true });
   const many = h('input', { type: 'radio', name: `${target}-to`, id: `${target}-many`, value: 'many' });
-  const device = h('input', { id: `${target}-device`, type: 'text', spellcheck: 'false', placeholder: 'OUI-ProductClass-Serial' });
+  // The id as the API has it (copied from a device page); suggestions as
+  // one types show each device decoded, and fill in its id.
+  const list = h('datalist', { id: `${target}-devices` });
+  const device = h('input', { id: `${target}-device`, type: 'text', spellcheck: 'false', list: list.id,
+                              autocomplete: 'off', placeholder: 'device id' });
+  let asked = '';
+  device.addEventListener('input', async () => {
+    const q = device.value.trim();
+    if (q.length < 2 || q === asked) return;
+    asked = q;
+    try {
+      const devs = await ctx.api('/api/devices', { query: { q, limit: 20 } });
+      fill(list, devs.map((d) => h('option', { value: d.id }, idText(d.id))));
+    } catch { /* no suggestions */ }
+  });
   const filter = h('input', { id: `${target}-filter`, type: 'text', spellcheck: 'false', placeholder: 'model=HG8245 AND version^=1.' });
   const mif = h('input', { id: `${target}-mif`, type: 'number', min: 0, value: 50 });
   const out = h('p', { 'aria-live': 'polite' });
@@ -136,7 +150,7 @@ function downloadForm(ctx, f, done) {
     h('h3', {}, `Download ${f.name}`),
     h('fieldset', {}, h('legend', {}, 'Onto'),
       h('div', {}, one, h('label', { for: one.id }, ' one device')),
-      h('div', { class: 'field' }, h('label', { for: device.id }, 'Device id'), device),
+      h('div', { class: 'field' }, h('label', { for: device.id }, 'Device id'), device, list),
       h('div', {}, many, h('label', { for: many.id }, ' every device a filter matches (a bulk)')),
       h('div', { class: 'field' }, h('label', { for: filter.id }, 'Filter'), filter),
       h('div', { class: 'field' }, h('label', { for: mif.id }, 'At most in flight (0: no cap)'), mif)),

@@ -1,6 +1,6 @@
 // ops_lib.js: what the operations views share (tasks, faults, bulk, files,
 // presets, provisions, virtual parameters, keys), on top of ../lib.js:
-//   useStyles()                 ops.css, linked once
+//   useStyles()                 ops_css.js, adopted once
 //   getPage(ctx, path, query)   a JSON list and its Link rel="next" URL
 //   table(cols, rows, opts)     a data table (stacked cards at phone width)
 //   confirmDialog(text, opts)   a modal yes/no (<dialog>, focus returned)
@@ -8,10 +8,14 @@
 //   editor(opts)                a textarea with line numbers; markLine(n)
 //   statusBadge(status), jsonBlock(value), detailList(pairs), progressBar(counts)
 import { h, fill } from '../lib.js';
+import OPS_CSS from './ops_css.js';
 
+let sheet = null;
 export function useStyles() {
-  if (document.getElementById('ops-css')) return;
-  document.head.append(h('link', { id: 'ops-css', rel: 'stylesheet', href: '/views/ops.css' }));
+  if (sheet) return;
+  sheet = new CSSStyleSheet();
+  sheet.replaceSync(OPS_CSS);
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
 }
 
 // The next page's URL from an RFC 8288 Link header (same origin path).
@@ -107,13 +111,17 @@ export async function busy(ctx, button, fn) {
 export function progressBar(total, c) {
   const pct = (n) => (total > 0 ? (100 * n) / total : 0);
   const finished = c.done + c.failed + c.expired + c.cancelled;
+  // widths through the CSSOM: the CSP refuses style attributes
+  const seg = (cls, n) => {
+    const el = h('span', { class: cls });
+    el.style.width = `${pct(n)}%`;
+    return el;
+  };
   const bar = h('div', { class: 'ops-progress', role: 'progressbar', 'aria-valuemin': '0',
                          'aria-valuemax': String(total), 'aria-valuenow': String(finished),
                          'aria-valuetext': `${finished} of ${total} finished` },
-    h('span', { class: 'p-done', style: `width:${pct(c.done)}%` }),
-    h('span', { class: 'p-failed', style: `width:${pct(c.failed + c.expired)}%` }),
-    h('span', { class: 'p-cancelled', style: `width:${pct(c.cancelled)}%` }),
-    h('span', { class: 'p-inflight', style: `width:${pct(c.sent)}%` }));
+    seg('p-done', c.done), seg('p-failed', c.failed + c.expired), seg('p-cancelled', c.cancelled),
+    seg('p-inflight', c.sent));
   return bar;
 }
 

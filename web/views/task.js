@@ -19,7 +19,11 @@ export default {
     }
     const box = h('div', { class: 'ops-detail' });
     el.append(h('p', {}, h('a', { href: '#/tasks' }, '\u2190 All tasks')), box);
+    let status = '';
+    let shown = '';
     const draw = (t) => {
+      status = t.status;
+      shown = t.updated;
       const cr = t.connection_request;
       fill(box,
         h('h1', {}, `Task #${t.id} `, statusBadge(t.status)),
@@ -53,13 +57,20 @@ export default {
       fill(box, h('h1', {}, `Task #${id}`), h('p', { class: 'error', role: 'alert' }, e.message));
       return undefined;
     }
-    const close = ctx.events({ types: 'task' }, async (ev) => {
+    const again = async () => {
+      try {
+        const t = await ctx.api(`/api/tasks/${id}`);
+        if (t.status !== status || t.updated !== shown) draw(t);
+      } catch { /* keep what is shown */ }
+    };
+    const close = ctx.events({ types: 'task' }, (ev) => {
       const d = ev.data || {};
       const tid = String((d.task && d.task.id) || d.task_id || d.task || d.id);
-      if (tid === id) {
-        try { draw(await ctx.api(`/api/tasks/${id}`)); } catch { /* keep what is shown */ }
-      }
+      if (tid === id) again();
     });
-    return close;
+    // A backstop while it is open (pending or sent) in case an event was
+    // missed (the stream reconnecting): one small GET every 5 s.
+    const tick = setInterval(() => { if (status === 'pending' || status === 'sent') again(); }, 5000);
+    return () => { close(); clearInterval(tick); };
   },
 };

@@ -1,6 +1,10 @@
-/* ops.css: what the operations views (tasks, faults, bulk, files, presets,
- * provisions, virtual parameters, keys) add to app.css: progress bars, the
- * line-numbered editor, the detail panels. Loaded once by ops_lib.js. */
+// ops_css.js: what the operations views (tasks, faults, bulk, files,
+// presets, provisions, virtual parameters, keys) add to app.css: progress
+// bars, the line-numbered editor, the detail panels, tables stacked at phone
+// width. A constructed stylesheet (adoptedStyleSheets): the page's CSP
+// (style-src 'self') refuses <style> and style attributes, and /views/
+// serves modules only.
+export default `
 .ops-progress { width: 100%; height: 14px; border-radius: 4px; background: #e5e7eb; overflow: hidden; display: flex; }
 .ops-progress span { display: block; height: 100%; }
 .ops-progress .p-done { background: #16a34a; }
@@ -39,3 +43,4 @@ progress.ops-upload { width: 100%; height: 16px; }
   table.ops-stack td::before { content: attr(data-label); font-weight: 600; color: var(--muted, #4b5563); }
   table.ops-stack td.num { text-align: left; }
 }
+`;
