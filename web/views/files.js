@@ -59,7 +59,7 @@ function uploadForm(ctx, onDone) {
   const bar = h('progress', { class: 'ops-upload', id: 'file-progress', max: 100, value: 0, hidden: true,
                               'aria-label': 'Upload progress' });
   const status = h('p', { id: 'file-status', 'aria-live': 'polite' });
-  const go = h('button', { type: 'submit', class: 'primary' }, 'Upload');
+  const go = h('button', { type: 'submit', class: 'primary', id: 'file-upload' }, 'Upload');
   const stop = h('button', { type: 'button', hidden: true }, 'Cancel upload');
   file.addEventListener('change', () => {
     if (file.files[0] && !name.value) name.value = storeName(file.files[0].name);
