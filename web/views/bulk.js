@@ -83,7 +83,7 @@ export default {
     const soon = () => {
       if (!timer && running()) timer = setTimeout(() => { timer = null; reload().catch(() => {}); }, 1000);
     };
-    const close = ctx.events({ types: 'task' }, soon);
+    const close = ctx.events({ types: 'task,bulk' }, soon);
     const tick = setInterval(soon, 5000);
     return () => { close(); clearInterval(tick); if (timer) clearTimeout(timer); };
   },

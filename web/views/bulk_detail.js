@@ -87,7 +87,7 @@ export default {
         timer = setTimeout(() => { timer = null; refresh().catch(() => {}); }, 1000);
       }
     };
-    const close = ctx.events({ types: 'task' }, soon);
+    const close = ctx.events({ types: 'task,bulk' }, soon);
     const tick = setInterval(soon, 5000);
     return () => { close(); clearInterval(tick); if (timer) clearTimeout(timer); };
   },

@@ -21,9 +21,11 @@ export default {
     el.append(h('p', {}, h('a', { href: '#/tasks' }, '\u2190 All tasks')), box);
     let status = '';
     let shown = '';
+    let deviceId = '';
     const draw = (t) => {
       status = t.status;
       shown = t.updated;
+      deviceId = t.device_id;
       const cr = t.connection_request;
       fill(box,
         h('h1', {}, `Task #${t.id} `, statusBadge(t.status)),
@@ -63,10 +65,8 @@ export default {
         if (t.status !== status || t.updated !== shown) draw(t);
       } catch { /* keep what is shown */ }
     };
-    const close = ctx.events({ types: 'task' }, (ev) => {
-      const d = ev.data || {};
-      const tid = String((d.task && d.task.id) || d.task_id || d.task || d.id);
-      if (tid === id) again();
+    const close = ctx.events({ types: 'task', device: deviceId }, (ev) => {
+      if (String((ev.data || {}).id) === id) again();
     });
     // A backstop while it is open (pending or sent) in case an event was
     // missed (the stream reconnecting): one small GET every 5 s.

@@ -43,7 +43,9 @@ export default {
     const count = h('p', { class: 'muted', 'aria-live': 'polite' });
     const body = h('div');
     const more = h('div', { class: 'toolbar' });
-    el.append(h('h1', {}, 'Tasks'), form, count, body, more);
+    el.append(h('h1', {}, 'Tasks'), form,
+      ctx.params.bulk ? h('p', {}, `Tasks of bulk #${ctx.params.bulk}. `, h('a', { href: '#/tasks' }, 'Show every task')) : null,
+      count, body, more);
 
     let rows = [];
     let next = null;
@@ -99,9 +101,16 @@ export default {
         try { update(await ctx.api(`/api/tasks/${id}`)); } catch { /* gone: leave the row */ }
       }
     };
-    const close = ctx.events({ types: 'task' }, (ev) => {
+    // A task newer than the newest shown that the filters take goes on top.
+    const takes = (d) => (!query.status || d.status === query.status) &&
+      (!query.device || d.device === query.device) && !query.bulk;
+    const close = ctx.events({ types: 'task', device: query.device || undefined }, (ev) => {
       const d = ev.data || {};
-      const id = Number((d.task && d.task.id) || d.task_id || d.task || d.id);
+      const id = Number(d.id);
+      if (!byId.has(id) && id > (rows.length ? rows[0].id : 0) && takes(d)) {
+        byId.set(id, null);
+        rows.unshift({ id, device_id: d.device, type: d.type, status: d.status, fault: d.fault, attempts: 0 });
+      }
       if (byId.has(id)) {
         due.add(id);
         if (!timer) timer = setTimeout(flush, 500);
