@@ -128,6 +128,17 @@ def test_upload_then_download_onto_a_device(dash, tmp_path):
     b.wait_text("#view h1", "done", timeout=90)
     assert s.get(f"/api/tasks/{task_id}")["status"] == "done"
     b.screenshot("ops-task-done")
+    # the same file onto every device a filter matches: a bulk
+    b.go("#/files")
+    click(b, b.wait_css('button[aria-label="Download fw-test.bin onto devices"]'))
+    click(b, b.wait_css("#dl-fw-test_bin-many"))
+    assert not b.css("#dl-fw-test_bin-filter").get_attribute("disabled")
+    b.css("#dl-fw-test_bin-filter").send_keys("serial^=S098")
+    click(b, b.css('form[aria-label="Download fw-test.bin onto devices"] button[type=submit]'))
+    link = b.wait_css('form[aria-label="Download fw-test.bin onto devices"] p a')
+    bulk = s.get(f"/api/bulk/{int(link.text.split('#')[1])}")
+    assert bulk["type"] == "download" and bulk["total"] == 3 and bulk["filter"] == "serial^=S098"
+    assert bulk["parameters"] == {"file": "fw-test.bin"} and bulk["max_in_flight"] == 50
     assert page_errors(b) == []
 
 
