@@ -114,6 +114,12 @@ def test_upload_then_download_onto_a_device(dash, tmp_path):
     assert meta["size"] == fw.stat().st_size
     click(b, b.wait_css('button[aria-label="Download fw-test.bin onto devices"]'))
     inp = b.wait_css("#dl-fw-test_bin-device")
+    # suggestions while typing: the ids as the API has them (sent as they are)
+    inp.send_keys("S181")
+    opts = b.wait(lambda: [o.get_attribute("value") for o in b.all("#dl-fw-test_bin-device-list option")],
+                  what="device suggestions")
+    assert dev in opts and all("S181" in o for o in opts) and len(opts) == 3
+    inp.clear()
     inp.send_keys(dev)
     b.screenshot("ops-files-download")
     click(b, b.css('form[aria-label="Download fw-test.bin onto devices"] button[type=submit]'))

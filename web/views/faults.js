@@ -2,7 +2,7 @@
 // cleared and faulted presets, by kind, code and device, in pages; an
 // operator retries one (queued again, the device woken) or clears it.
 import { h, fill, fmtTime, idText, idPath, fmtNum } from '../lib.js';
-import { useStyles, table, busy, confirmDialog } from './ops_lib.js';
+import { useStyles, table, busy, confirmDialog, deviceInput } from './ops_lib.js';
 
 const PAGE = 50;
 
@@ -19,11 +19,11 @@ export default {
     kind.value = ['task', 'preset'].includes(p.kind) ? p.kind : '';
     const code = h('input', { id: 'faults-code', type: 'text', inputmode: 'numeric', pattern: '[0-9]*',
                               size: 6, value: p.code || '' });
-    const device = h('input', { id: 'faults-device', type: 'search', value: p.device || '', spellcheck: 'false' });
+    const [device, devList] = deviceInput(ctx, 'faults-device', p.device || '');
     const form = h('form', { class: 'toolbar', role: 'search', 'aria-label': 'Filter faults' },
       h('div', { class: 'field' }, h('label', { for: 'faults-kind' }, 'Kind'), kind),
       h('div', { class: 'field' }, h('label', { for: 'faults-code' }, 'Code'), code),
-      h('div', { class: 'field grow' }, h('label', { for: 'faults-device' }, 'Device'), device),
+      h('div', { class: 'field grow' }, h('label', { for: 'faults-device' }, 'Device'), device, devList),
       h('button', { type: 'submit', class: 'primary' }, 'Show'));
     form.addEventListener('submit', (e) => {
       e.preventDefault();

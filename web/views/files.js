@@ -3,8 +3,8 @@
 // XMLHttpRequest's upload events), deletes one, or starts a download of
 // one onto a device (a download task) or onto every device a filter
 // matches (a bulk, POST /api/tasks).
-import { h, fill, fmtTime, fmtNum, idPath, idText } from '../lib.js';
-import { useStyles, table, busy, confirmDialog } from './ops_lib.js';
+import { h, fill, fmtTime, fmtNum, idPath } from '../lib.js';
+import { useStyles, table, busy, confirmDialog, deviceInput } from './ops_lib.js';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const FILE_TYPES = ['1 Firmware Upgrade Image', '2 Web Content', '3 Vendor Configuration File',
@@ -127,21 +127,7 @@ function downloadForm(ctx, f, done) {
   const target = `dl-${f.name}`.replace(/[^A-Za-z0-9_-]/g, '_');
   const one = h('input', { type: 'radio', name: `${target}-to`, id: `${target}-one`, value: 'one', checked: true });
   const many = h('input', { type: 'radio', name: `${target}-to`, id: `${target}-many`, value: 'many' });
-  // The id as the API has it (copied from a device page); suggestions as
-  // one types show each device decoded, and fill in its id.
-  const list = h('datalist', { id: `${target}-devices` });
-  const device = h('input', { id: `${target}-device`, type: 'text', spellcheck: 'false', list: list.id,
-                              autocomplete: 'off', placeholder: 'device id' });
-  let asked = '';
-  device.addEventListener('input', async () => {
-    const q = device.value.trim();
-    if (q.length < 2 || q === asked) return;
-    asked = q;
-    try {
-      const devs = await ctx.api('/api/devices', { query: { q, limit: 20 } });
-      fill(list, devs.map((d) => h('option', { value: d.id }, idText(d.id))));
-    } catch { /* no suggestions */ }
-  });
+  const [device, list] = deviceInput(ctx, `${target}-device`);
   const filter = h('input', { id: `${target}-filter`, type: 'text', spellcheck: 'false', placeholder: 'model=HG8245 AND version^=1.' });
   const mif = h('input', { id: `${target}-mif`, type: 'number', min: 0, value: 50 });
   const out = h('p', { 'aria-live': 'polite' });

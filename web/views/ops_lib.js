@@ -5,9 +5,10 @@
 //   table(cols, rows, opts)     a data table (stacked cards at phone width)
 //   confirmDialog(text, opts)   a modal yes/no (<dialog>, focus returned)
 //   busy(button, fn)            disable while an action runs; errors to notify
+//   deviceInput(ctx, id, value) a device id input suggesting devices as one types
 //   editor(opts)                a textarea with line numbers; markLine(n)
 //   statusBadge(status), jsonBlock(value), detailList(pairs), progressBar(counts)
-import { h, fill } from '../lib.js';
+import { h, fill, idText } from '../lib.js';
 import OPS_CSS from './ops_css.js';
 
 let sheet = null;
@@ -189,4 +190,25 @@ export function moreButton(label, more) {
     try { await more(); } finally { b.disabled = false; }
   });
   return b;
+}
+
+// A device id input: ids are sent as the API has them (OUI-Class-Serial
+// with its escapes, as copied from a device page); as one types, the
+// devices whose id, serial or product class start with it are suggested,
+// shown decoded, and a choice fills in the id. Returns [input, datalist].
+export function deviceInput(ctx, id, value = '') {
+  const list = h('datalist', { id: `${id}-list` });
+  const input = h('input', { id, type: 'search', list: list.id, autocomplete: 'off', spellcheck: 'false',
+                             value, placeholder: 'device id or serial' });
+  let asked = '';
+  input.addEventListener('input', async () => {
+    const q = input.value.trim();
+    if (q.length < 2 || q === asked) return;
+    asked = q;
+    try {
+      const devs = await ctx.api('/api/devices', { query: { q, limit: 20 } });
+      fill(list, devs.map((d) => h('option', { value: d.id }, `${idText(d.id)} (${d.serial_number})`)));
+    } catch { /* no suggestions */ }
+  });
+  return [input, list];
 }

@@ -2,7 +2,7 @@
 // filtered by status and device; each opens on #/tasks/{id}; an operator
 // cancels a pending one. Rows follow task events live.
 import { h, fill, fmtTime, idText, idPath } from '../lib.js';
-import { useStyles, getPage, table, statusBadge, busy, confirmDialog, moreButton } from './ops_lib.js';
+import { useStyles, getPage, table, statusBadge, busy, confirmDialog, moreButton, deviceInput } from './ops_lib.js';
 
 const STATUSES = ['pending', 'sent', 'done', 'failed', 'expired', 'cancelled'];
 
@@ -30,11 +30,10 @@ export default {
     const status = h('select', { id: 'tasks-status', name: 'status' },
       h('option', { value: '' }, 'any'), STATUSES.map((s) => h('option', { value: s }, s)));
     status.value = STATUSES.includes(ctx.params.status) ? ctx.params.status : '';
-    const device = h('input', { id: 'tasks-device', name: 'device', type: 'search', placeholder: 'device id',
-                                value: ctx.params.device || '', spellcheck: 'false' });
+    const [device, devList] = deviceInput(ctx, 'tasks-device', ctx.params.device || '');
     const form = h('form', { class: 'toolbar', role: 'search', 'aria-label': 'Filter tasks' },
       h('div', { class: 'field' }, h('label', { for: 'tasks-status' }, 'Status'), status),
-      h('div', { class: 'field grow' }, h('label', { for: 'tasks-device' }, 'Device'), device),
+      h('div', { class: 'field grow' }, h('label', { for: 'tasks-device' }, 'Device'), device, devList),
       h('button', { type: 'submit', class: 'primary' }, 'Show'));
     form.addEventListener('submit', (e) => {
       e.preventDefault();
