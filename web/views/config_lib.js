@@ -96,13 +96,18 @@ export function configView(spec) {
         try {
           await spec.save(ctx, chosen, ed.value());
           ctx.notify(`${spec.kind} ${chosen} saved`, 'ok');
+          // a new one joins the list (the view drawn again); an existing one
+          // stays in the editor, the caret where it was
           if (isNew) ctx.navigate(spec.path, { name: chosen });
         } catch (e) {
           const line = errorLine(e);
           fill(err, h('strong', {}, line ? `Line ${line}: ` : 'Not saved: '), e.message);
           err.hidden = false;
-          if (line) ed.markLine(line);
-          else err.focus && err.setAttribute('tabindex', '-1');
+          if (line) ed.markLine(line); // the caret on the line, the message read out (role=alert)
+          else {
+            err.setAttribute('tabindex', '-1');
+            err.focus();
+          }
         } finally {
           save.disabled = false;
         }
