@@ -328,3 +328,29 @@ def test_screenshots_of_every_view(dash):
             time.sleep(0.5)
             assert b.d.execute_script("return document.documentElement.scrollWidth") <= 392
     assert page_errors(b) == []
+
+
+def test_preset_errors_shown(dash):
+    """A preset's JSON error is marked at its line; a 422 names the field."""
+    b, s = dash, dash.system
+    b.go("#/presets")
+    b.wait_css("#cfg-new-name").send_keys("wifi")
+    b.css("#cfg-new-name").submit()
+    ta = b.wait_css("#cfg-source")
+    ta.clear()
+    ta.send_keys('{\n"events": ["1 BOOT"]\n"provisions": []\n}\n')  # no comma after line 2
+    save = next(x for x in b.all("#view button") if x.text == "Save")
+    click(b, save)
+    err = b.wait_css("#cfg-error")
+    assert "malformed JSON" in err.text and b.css(".ops-editor .gutter .bad").text == "3", err.text
+    ta.clear()
+    ta.send_keys('{"events": ["1 BOOT"], "provisions": [{"type": "sett"}]}\n')
+    click(b, save)
+    b.wait_text("#cfg-error", "provisions[0]")
+    assert b.all(".ops-editor .gutter .bad") == []
+    assert s.api.get(f"{s.url}/api/presets/wifi", timeout=10).status_code == 404
+    ta.clear()
+    ta.send_keys('{"events": ["1 BOOT"], "provisions": [{"type": "refresh", "path": "Device.WiFi."}]}\n')
+    click(b, save)
+    b.wait_css('#view nav a[href="#/presets?name=wifi"]')
+    assert s.get("/api/presets/wifi")["provisions"] == [{"type": "refresh", "path": "Device.WiFi."}]
