@@ -10,6 +10,8 @@ harness), against a real ACS and cpe-sim:
 * Provisions: a Lua syntax error on save shows the API's line, marked in the
   editor's gutter; the fixed source saves;
 * Tasks: a pending task opened and cancelled;
+* Presets: a JSON error marked at its line, a 422 naming the field;
+* Keys: a key added (its token shown once, copied), revoked;
 * Roles: a viewer key sees no action on any of these views; an operator sees
   the operator's (cancel, retry, clear, upload, delete a file, start a
   download, cancel a bulk) and none of the admin's (configuration editors,
@@ -354,3 +356,32 @@ def test_preset_errors_shown(dash):
     click(b, save)
     b.wait_css('#view nav a[href="#/presets?name=wifi"]')
     assert s.get("/api/presets/wifi")["provisions"] == [{"type": "refresh", "path": "Device.WiFi."}]
+
+
+def test_keys_added_shown_once_and_revoked(dash):
+    b, s = dash, dash.system
+    from selenium.webdriver.support.ui import Select
+    b.go("#/keys")
+    b.wait_css("#key-name").send_keys("ci deploy")
+    Select(b.css("#key-role")).select_by_value("operator")
+    click(b, next(x for x in b.all("#view button") if x.text == "Add key"))
+    token = b.wait_css("#key-token").text
+    assert token.startswith("opk_")
+    click(b, b.css("#key-copy"))
+    b.wait(lambda: b.css("#key-copy").text in ("Copied", "Selected: press Ctrl+C"), what="copied")
+    import requests
+    who = requests.get(f"{s.url}/api/whoami", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert who.status_code == 200 and who.json()["role"] == "operator"
+    key_id = token.split("_")[1]
+    b.screenshot("ops-keys-added")
+    b.go("#/tasks")
+    b.go("#/keys")  # drawn again: the token is not shown any more
+    revoke = b.wait_css(f'button[aria-label="Revoke key ci deploy ({key_id})"]')
+    assert not b.all("#key-token")
+    click(b, revoke)
+    b.wait_css("dialog[open]")
+    b.css("dialog[open] button[type=submit]").click()
+    b.wait(lambda: not b.all(f'button[aria-label="Revoke key ci deploy ({key_id})"]'), what="revoked")
+    who = requests.get(f"{s.url}/api/whoami", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert who.status_code == 401
+    assert page_errors(b) == []
