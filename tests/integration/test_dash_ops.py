@@ -324,6 +324,13 @@ def test_screenshots_of_every_view(dash):
             time.sleep(0.6)
             name = v.strip("#/").split("?")[0].replace("/", "-")
             b.screenshot(f"{tag}-{name}")
+            # every control has a label, every button a name
+            unlabelled = b.d.execute_script(
+                "return [...document.querySelectorAll('#view input, #view select, #view textarea')]"
+                ".filter(e => !e.labels.length && !e.getAttribute('aria-label')).map(e => e.outerHTML)"
+                ".concat([...document.querySelectorAll('#view button')]"
+                ".filter(e => !e.textContent.trim() && !e.getAttribute('aria-label')).map(e => e.outerHTML))")
+            assert unlabelled == [], (v, unlabelled)
         if w == 390:
             # nothing wider than the window at phone width
             b.go("#/tasks")
