@@ -12,6 +12,8 @@ harness), against a real ACS and cpe-sim:
 * Tasks: a pending task opened and cancelled;
 * Presets: a JSON error marked at its line, a 422 naming the field;
 * Keys: a key added (its token shown once, copied), revoked;
+* live: a task made elsewhere appears on top of Tasks and turns done there
+  from the event stream alone;
 * Roles: a viewer key sees no action on any of these views; an operator sees
   the operator's (cancel, retry, clear, upload, delete a file, start a
   download, cancel a bulk) and none of the admin's (configuration editors,
@@ -36,23 +38,6 @@ ADMIN_ACTIONS = {"Save", "Create", "Delete", "Revoke", "Add key"}
 
 def enc(dev_id):
     return urllib.parse.quote(dev_id, safe="")
-
-
-@pytest.fixture(autouse=True)
-def cr_credentials(request):
-    """The harness's cpe-sim answers connection requests with its defaults
-    (user: the serial number, password: cpesim); the ACS is told them per
-    device, so tasks wake the CPEs at once instead of at their next
-    periodic inform."""
-    for name in ("dash", "dash_system"):
-        if name in request.fixturenames:
-            s = request.getfixturevalue(name)
-            s = getattr(s, "system", s)
-            for d in s.get("/api/devices", params={"limit": 1000}):
-                r = s.api.put(f"{s.url}/api/devices/{enc(d['id'])}/connection-request-credentials",
-                              json={"username": d["serial_number"], "password": "cpesim"}, timeout=10)
-                assert r.status_code == 200, r.text
-            break
 
 
 def page_errors(b):
@@ -391,4 +376,23 @@ def test_keys_added_shown_once_and_revoked(dash):
     b.wait(lambda: not b.all(f'button[aria-label="Revoke key ci deploy ({key_id})"]'), what="revoked")
     who = requests.get(f"{s.url}/api/whoami", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert who.status_code == 401
+    assert page_errors(b) == []
+
+
+def test_tasks_follow_events_live(dash):
+    """A task made elsewhere appears on top of the Tasks list and moves to
+    done there, from the event stream alone (the list does not poll)."""
+    b, s = dash, dash.system
+    dev = first_device(s, "S181")
+    b.go("#/tasks")
+    b.wait_css("#view tbody tr")
+    b.wait(lambda: b.d.execute_script("return document.getElementById('live').classList.contains('on')"),
+           what="the event stream up")
+    r = s.api.post(f"{s.url}/api/devices/{enc(dev)}/tasks", timeout=30,
+                   json={"type": "get_params", "parameters": {"names": ["Device.DeviceInfo.UpTime"]}})
+    tid = r.json()["id"]
+    row = f'#view tbody tr[data-task="{tid}"]'
+    b.wait(lambda: b.all("#view tbody tr")[0].get_attribute("data-task") == str(tid), what="the new task on top")
+    b.wait_text(row, "done")
+    assert s.get(f"/api/tasks/{tid}")["status"] == "done"
     assert page_errors(b) == []
