@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acs/acs_api_lists.h"
 #include "acs/acs_api_prov.h"
 #include "acs/acs_files.h"
 #include "acs/acs_api_search.h"
@@ -655,6 +656,7 @@ int acs_api_start(acs_t *a, const char *listen)
         acs_files_api_register,
         acs_search_api_register,
         acs_bulk_api_register,
+        acs_lists_api_register,
         acs_keys_api_register,
         acs_webhook_api_register,
         acs_web_register,

@@ -177,7 +177,7 @@ static int take_session(const store_session_t *ss, void *ud)
 static int take_fault(const store_fault_t *f, void *ud)
 {
     hist_job_t *j = ud;
-    char retry[STORE_ID_MAX + STORE_NAME + 64];
+    char retry[3 * STORE_ID_MAX + STORE_NAME + 64];
     json_t *o = json_pack("{s:s, s:o, s:i, s:o, s:o}", "kind",
                           f->kind == STORE_FAULT_TASK ? "task" : "preset", "device_id",
                           acs_json_text(f->device_id), "code", f->code, "message",
@@ -192,8 +192,13 @@ static int take_fault(const store_fault_t *f, void *ud)
         json_object_set_new(o, "preset", json_pack("{s:o, s:i, s:o}", "name", acs_json_text(f->preset),
                                                    "tries", f->tries, "next_retry",
                                                    iso_or_null(f->next_retry)));
-        /* device ids are URL-safe already; a preset name is [A-Za-z0-9_.-] */
-        snprintf(retry, sizeof retry, "/api/faults/presets/%s/%s", f->device_id, f->preset);
+        /* the device id percent-encoded: an id keeps the escapes of its
+         * parts (a '-' in a product class is %2D), which a path decodes;
+         * a preset name is [A-Za-z0-9_.-] */
+        buf_t id = BUF_INIT(3 * STORE_ID_MAX);
+        str_pct_encode(&id, f->device_id, strlen(f->device_id), "-._~");
+        snprintf(retry, sizeof retry, "/api/faults/presets/%s/%s", id.data ? id.data : "", f->preset);
+        buf_free(&id);
     }
     json_object_set_new(o, "path", json_string(retry));
     json_array_append_new(j->out, o);

@@ -163,6 +163,10 @@ int store_task_pending(store_t *s, const char *device, int64_t limit, store_task
 {
     return s->be->task_list(s, device, limit, true, fn, ud);
 }
+int store_task_query(store_t *s, const store_task_query_t *q, store_task_fn fn, void *ud)
+{
+    return s->be->task_query(s, q, fn, ud);
+}
 int store_task_has_pending(store_t *s, const char *device, bool *out)
 {
     return s->be->task_has_pending(s, device, out);
@@ -447,6 +451,10 @@ int store_bulk_tasks(store_t *s, int64_t id, store_task_status_t st, int64_t lim
     return s->be->bulk_tasks(s, id, st, limit, fn, ud);
 }
 int store_bulk_running(store_t *s, store_bulk_fn fn, void *ud) { return s->be->bulk_running(s, fn, ud); }
+int store_bulk_list(store_t *s, int state, int64_t before, int64_t limit, store_bulk_fn fn, void *ud)
+{
+    return s->be->bulk_list(s, state, before, limit, fn, ud);
+}
 int store_bulk_release(store_t *s, int64_t id, int64_t n,
                        int (*fn)(int64_t task, const char *device, void *ud), void *ud)
 {

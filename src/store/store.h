@@ -267,6 +267,15 @@ int store_task_cancel(store_t *s, int64_t id, int64_t now);
 int store_task_recover(store_t *s, const char *const *requeue_types, int64_t now);
 /* pending/sent past expires_at -> expired. Returns how many. */
 int store_task_expire(store_t *s, int64_t now);
+/* Tasks across the fleet, newest first (by id): the API's GET /api/tasks. */
+typedef struct store_task_query {
+    const char *device;         /* NULL: every device */
+    int status;                 /* a store_task_status_t; -1: any */
+    int64_t bulk;               /* a bulk's tasks only; 0: any */
+    int64_t before;             /* ids below this (the page's cursor); 0: from the newest */
+    int64_t limit;              /* <= 0: 100 */
+} store_task_query_t;
+int store_task_query(store_t *s, const store_task_query_t *q, store_task_fn fn, void *ud);
 /* Devices with pending tasks (for wake-ups after a restart). */
 int store_task_devices_pending(store_t *s, int64_t limit,
                                int (*fn)(const char *device, void *ud), void *ud);
@@ -317,6 +326,9 @@ int store_bulk_tasks(store_t *s, int64_t id, store_task_status_t st, int64_t lim
 /* Bulks still running, with counts, oldest first. */
 typedef int (*store_bulk_fn)(const store_bulk_t *b, void *ud);
 int store_bulk_running(store_t *s, store_bulk_fn fn, void *ud);
+/* Every bulk (state < 0) or those in one state, with counts, newest first,
+ * ids below before (0: from the newest), at most limit (<= 0: 100). */
+int store_bulk_list(store_t *s, int state, int64_t before, int64_t limit, store_bulk_fn fn, void *ud);
 /* Release up to n held tasks (oldest first): fn(task id, device id) each. */
 int store_bulk_release(store_t *s, int64_t id, int64_t n,
                        int (*fn)(int64_t task, const char *device, void *ud), void *ud);

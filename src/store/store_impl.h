@@ -33,6 +33,7 @@ typedef struct store_backend {
     int (*task_get)(store_t *s, int64_t id, store_task_t *out);
     int (*task_list)(store_t *s, const char *dev, int64_t limit, bool pending_only, store_task_fn fn,
                      void *ud);
+    int (*task_query)(store_t *s, const store_task_query_t *q, store_task_fn fn, void *ud);
     int (*task_has_pending)(store_t *s, const char *dev, bool *out);
     int (*task_mark_sent)(store_t *s, int64_t id, int64_t now);
     int (*task_finish)(store_t *s, int64_t id, store_task_status_t st, const char *result,
@@ -107,6 +108,7 @@ typedef struct store_backend {
     int (*bulk_tasks)(store_t *s, int64_t id, store_task_status_t st, int64_t limit,
                       store_task_fn fn, void *ud);
     int (*bulk_running)(store_t *s, store_bulk_fn fn, void *ud);
+    int (*bulk_list)(store_t *s, int state, int64_t before, int64_t limit, store_bulk_fn fn, void *ud);
     int (*bulk_release)(store_t *s, int64_t id, int64_t n,
                         int (*fn)(int64_t task, const char *device, void *ud), void *ud);
     int (*bulk_rehold)(store_t *s, int64_t task);

@@ -108,6 +108,7 @@ int sq_bulk_get(store_t *s, int64_t id, store_bulk_t *out);
 int sq_bulk_tasks(store_t *s, int64_t id, store_task_status_t st, int64_t limit, store_task_fn fn,
                   void *ud);
 int sq_bulk_running(store_t *s, store_bulk_fn fn, void *ud);
+int sq_bulk_list(store_t *s, int state, int64_t before, int64_t limit, store_bulk_fn fn, void *ud);
 int sq_bulk_release(store_t *s, int64_t id, int64_t n,
                     int (*fn)(int64_t task, const char *device, void *ud), void *ud);
 int sq_bulk_rehold(store_t *s, int64_t task);
@@ -119,6 +120,7 @@ void sq_task_row(sqlite3_stmt *st, store_task_t *t);
 int sq_task_add(store_t *s, store_task_t *t);
 int sq_task_get(store_t *s, int64_t id, store_task_t *out);
 int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only, store_task_fn fn, void *ud);
+int sq_task_query(store_t *s, const store_task_query_t *q, store_task_fn fn, void *ud);
 int sq_task_has_pending(store_t *s, const char *dev, bool *out);
 int sq_task_mark_sent(store_t *s, int64_t id, int64_t now);
 int sq_task_finish(store_t *s, int64_t id, store_task_status_t status, const char *result, int fault_code, const char *fault_string, int64_t now);

@@ -7,6 +7,7 @@
  * store worker's transaction, so the bulk and all its tasks appear at once.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,32 @@ int sq_bulk_running(store_t *s, store_bulk_fn fn, void *ud)
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : sq_err(q, "bulk_running");
+}
+
+int sq_bulk_list(store_t *s, int state, int64_t before, int64_t limit, store_bulk_fn fn, void *ud)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_prepare(q, "SELECT " BULK_COLS " FROM bulks WHERE id < ?1"
+                                     " AND (?2 < 0 OR state = ?2) ORDER BY id DESC LIMIT ?3");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, before > 0 ? before : INT64_MAX);
+    sqlite3_bind_int(st, 2, state);
+    sqlite3_bind_int64(st, 3, limit > 0 ? limit : 100);
+    int rc;
+    store_bulk_t b;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        bulk_row(st, &b);
+        int crc = bulk_counts(q, &b);
+        int stop = crc < 0 ? crc : fn(&b, ud);
+        store_bulk_clear(&b);
+        if (stop) {
+            rc = crc < 0 ? SQLITE_ERROR : SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : sq_err(q, "bulk_list");
 }
 
 int sq_bulk_release(store_t *s, int64_t id, int64_t n,

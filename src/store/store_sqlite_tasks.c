@@ -4,6 +4,7 @@
  * can never move twice, whoever asks.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,48 @@ int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only,
     else
         sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : sq_err(q, "task_list");
+}
+
+/* Tasks across the fleet. The WHERE is put together from the fixed
+ * fragments below, one per condition given (every value bound), so each
+ * shape gets its own plan: the primary key backwards alone, tasks_status
+ * for a status, tasks_device for a device, tasks_bulk for a bulk. */
+int sq_task_query(store_t *s, const store_task_query_t *tq, store_task_fn fn, void *ud)
+{
+    sq_t *q = SQ(s);
+    char sql[512];
+    size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT " TASK_COLS " FROM tasks WHERE id < ?1");
+    if (tq->device)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, " AND device_id = ?2");
+    if (tq->status >= 0)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, " AND status = ?3");
+    if (tq->bulk > 0) /* the literal bulk > 0 lets SQLite use the partial index */
+        n += (size_t)snprintf(sql + n, sizeof sql - n, " AND bulk = ?4 AND bulk > 0");
+    snprintf(sql + n, sizeof sql - n, " ORDER BY id DESC LIMIT ?5");
+    sqlite3_stmt *st = sq_prepare(q, sql);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, tq->before > 0 ? tq->before : INT64_MAX);
+    if (tq->device)
+        sq_bind_text(st, 2, tq->device);
+    if (tq->status >= 0)
+        sqlite3_bind_int(st, 3, tq->status);
+    if (tq->bulk > 0)
+        sqlite3_bind_int64(st, 4, tq->bulk);
+    sqlite3_bind_int64(st, 5, tq->limit > 0 ? tq->limit : 100);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_task_t t;
+        sq_task_row(st, &t);
+        int stop = fn(&t, ud);
+        store_task_clear(&t);
+        if (stop) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : sq_err(q, "task_query");
 }
 
 /* Why a transition did not happen: the task's current state. */

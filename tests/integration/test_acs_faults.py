@@ -193,3 +193,23 @@ def test_history_routes_against_document(outpost, tmp_path, doc):
 
     ops = {op["operationId"] for _, _, _, op in operations(doc) if set(op.get("tags", [])) & HISTORY_TAGS}
     assert ops == {o for o, st in c.seen if st < 300}, "operations never exercised"
+
+
+def test_preset_fault_path_usable_for_an_escaped_id(outpost, tmp_path):
+    """A device id with an escape (a '-' in the product class is %2D) gets
+    a fault `path` that names it: the path works as it is given."""
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    api = Api(d)
+    r = api.s.put(api.base + "/api/presets/code", json={
+        "events": ["1 BOOT"], "provisions": [{"type": "set", "path": NAME, "value": "x"}]}, timeout=30)
+    assert r.status_code in (200, 201), r.text
+    cpe = CPE(cwmp_addr(d))
+    cpe.inform("P2", events=[("1 BOOT", "")], pclass="IG-D")
+    r = cpe.post()
+    assert r.rpc == "SetParameterValues"
+    assert cpe.answer(r, fault(9003, "Invalid arguments", [(NAME, 9007, "no")])).status == 204
+    f = api.get("/api/faults", params={"kind": "preset"}).json()
+    assert len(f) == 1 and f[0]["device_id"] == "00D09E-IG%2DD-P2", f
+    assert f[0]["path"] == "/api/faults/presets/00D09E-IG%252DD-P2/code"
+    r = api.post(f[0]["path"] + "/retry")
+    assert r.status_code == 200 and r.json()["status"] == "pending", r.text

@@ -42,8 +42,9 @@ DOC_PATH = ROOT / "docs" / "api" / "openapi.yaml"
 # test_keys_api_against_document).
 PROV_TAGS = {"presets", "provisions", "virtual-parameters"}
 HISTORY_TAGS = {"history"}  # test_acs_faults.py
-# ...and webhooks by test_acs_webhooks.py (test_api_against_document).
-ELSEWHERE_TAGS = PROV_TAGS | HISTORY_TAGS | {"keys", "webhooks"}
+# ...and webhooks by test_acs_webhooks.py (test_api_against_document), the
+# fleet-wide lists by test_acs_lists.py (test_lists_against_document).
+ELSEWHERE_TAGS = PROV_TAGS | HISTORY_TAGS | {"keys", "webhooks", "lists"}
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ROUTE_RE = re.compile(r"http_route api=(\S+) method=(\S+) path=(\S+) access=(\S+)")
 

@@ -83,6 +83,9 @@ ROLES = {
     ("POST", "/api/tasks"): O,
     ("GET", "/api/bulk/{id}"): V,
     ("DELETE", "/api/bulk/{id}"): O,
+    # fleet-wide lists (the dashboard's Tasks and Bulk views)
+    ("GET", "/api/tasks"): V,
+    ("GET", "/api/bulk"): V,
     ("GET", "/api/stats"): V,
     ("GET", "/api/openapi.json"): V,
     ("GET", "/"): P,
