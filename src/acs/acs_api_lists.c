@@ -208,19 +208,12 @@ static void h_bulks(http_req_t *req, void *ud)
 }
 
 /* Reads: viewer (docs/api-keys.md). */
-static const struct {
-    const char *method, *path;
-    http_handler_fn fn;
-} list_routes[] = {
-    { "GET", "/api/tasks", h_tasks },
-    { "GET", "/api/bulk", h_bulks },
+static const http_route_t list_routes[] = {
+    HTTP_ROUTE("GET", "/api/tasks", HTTP_ACCESS_VIEWER, h_tasks),
+    HTTP_ROUTE("GET", "/api/bulk", HTTP_ACCESS_VIEWER, h_bulks),
 };
 
 int acs_lists_api_register(acs_t *a, http_router_t *r)
 {
-    int rc = 0;
-    for (size_t i = 0; i < sizeof list_routes / sizeof list_routes[0]; i++)
-        rc |= http_router_add(r, list_routes[i].method, list_routes[i].path, HTTP_ACCESS_VIEWER,
-                              list_routes[i].fn, a);
-    return rc ? -EINVAL : 0;
+    return HTTP_ROUTER_ADD_TABLE(r, list_routes, a);
 }
