@@ -82,6 +82,21 @@ def test_reuse_off_per_node_and_not_for_other_servers(outpost, tmp_path):
         b.stop()
 
 
+def test_node_closing_kept_connections(outpost, tmp_path):
+    # The node closes connections once idle without saying so: the proxy
+    # forgets them and the next session gets a new one, nothing fails.
+    a = Backend("A", cwmp_reply, server="outpost")
+    a.close_after_204 = True
+    px = start_proxy(outpost, tmp_path, [f"url={a.url} name=A"])
+    host, port = px.addr()
+    for i in range(3):
+        assert session(host, port, f"CL{i}") == "A"
+        wait_until(lambda: be_status(px, "A")["idle_connections"] == 0, what="the closed one forgotten")
+    assert len({r["conn"] for r in a.requests}) == 3
+    st = be_status(px, "A")
+    assert st["conns_opened"] == 3 and st["conns_reused"] == 0
+
+
 def test_open_session_keeps_its_connection(outpost, tmp_path):
     # A connection that carries a session the node has not ended is never
     # handed to another CPE: an ACS may let that connection continue the
