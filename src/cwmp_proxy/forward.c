@@ -244,6 +244,17 @@ static void note_rewrite(fwd_t *f)
     char dev[SESSION_DEVICE_MAX];
     if (f->is_inform && f->fc && crurl_device_id(info, dev, sizeof dev) == 0)
         str_copy(f->fc->device, sizeof f->fc->device, dev);
+    if (f->is_inform && f->fc) /* the session's CWMP endpoint (too long: none) */
+        str_copy(f->fc->cwmp_path, strlen(http_req_path(f->req)) < sizeof f->fc->cwmp_path
+                 ? sizeof f->fc->cwmp_path : 1, http_req_path(f->req));
+}
+
+bool fwd_is_cwmp_post(const fwd_t *f)
+{
+    if (!f->req || strcmp(http_req_method(f->req), "POST") != 0)
+        return false;
+    return f->empty_post ||
+           (f->fc && f->fc->cwmp_path[0] && strcmp(http_req_path(f->req), f->fc->cwmp_path) == 0);
 }
 
 /* Pick the node; pins the connection. false when the request was answered. */

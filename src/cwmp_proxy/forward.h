@@ -13,7 +13,8 @@
  *    may tie session state to its connection (an Outpost ACS lets a
  *    connection that carries a session continue it without a cookie or
  *    credentials), so a connection changes hands only between sessions:
- *    after the node's 204 to an empty POST ended one, and only for nodes
+ *    after the node's 204 to a CWMP message (an empty POST, or a POST to
+ *    the path of the session's Inform) ended one, and only for nodes
  *    whose reuse is on (backend_t.reuse, auto: the node says it is an
  *    Outpost ACS). Then it waits in its node's idle list (backend_t.idle,
  *    owned by the list, capped by --backend-idle-max, closed after
@@ -44,6 +45,7 @@ typedef struct fwdconn {
     backend_t *be;      /* pinned node (reference), NULL before the first request */
     char token[SESSION_TOKEN_LEN + 1];
     char device[SESSION_DEVICE_MAX];
+    char cwmp_path[256]; /* path of the last Inform on this connection ("" none) */
     upconn_t *up;       /* keep-alive connection to `be`, or NULL */
     fwd_t *cur;         /* the request being forwarded */
 } fwdconn_t;
@@ -88,6 +90,7 @@ struct fwd {
     bool set_cookie;        /* hand our cookie to the CPE in the response */
     bool had_length;        /* the CPE's request had a body framing */
     bool fresh_conn;        /* an idle connection failed under it: open a new one */
+    bool ends_session;      /* the node's 204 to a CWMP message: its session is over */
     unsigned attempts;      /* nodes tried for this request */
     uint64_t body_in;       /* body bytes received from the CPE so far */
     buf_t raw;              /* body as the CPE sent it (buffering) */
@@ -108,6 +111,9 @@ http_req_t *fwd_detach(fwd_t *f);
 void fwd_resume_body(fwd_t *f);               /* the node drained: more body */
 int fwd_send(fwd_t *f, backend_t *be);        /* start the exchange on `be` */
 bool fwd_can_redispatch(const fwd_t *f);
+/* A POST of the CWMP session: empty, or to the path its Inform went to (not,
+ * say, a file upload, whose 204 ends nothing). */
+bool fwd_is_cwmp_post(const fwd_t *f);
 void fwd_redispatch(fwd_t *f, const char *why);
 
 /* upstream.c */

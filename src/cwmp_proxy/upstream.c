@@ -150,6 +150,7 @@ static int rp_headers(http_parser_t *p, http_msg_t *m)
     metrics_hist_observe(&be->latency, (double)(now - (f->t_sent_us ? f->t_sent_us : f->t0_us)) / 1e6);
     f->status = m->status;
     f->state = F_RESPONDING;
+    f->ends_session = m->status == 204 && fwd_is_cwmp_post(f);
     be->says_outpost = says_outpost_acs(http_msg_header(m, "Server"));
     session_t *x = f->fc ? sessions_find(&px->sess, f->fc->token, clock_mono_ms()) : NULL;
     if (x)
@@ -236,7 +237,7 @@ static int rp_complete(http_parser_t *p, http_msg_t *m)
         if (u->fc && u->fc->up == u)
             u->fc->up = NULL;
         up_release(u);
-    } else if (f->empty_post && m->status == 204) {
+    } else if (f->ends_session) {
         up_park(u); /* the session is over: the connection carries none now */
     }
     fwd_finish(f);

@@ -66,6 +66,7 @@ class Backend:
     def __init__(self, name, reply=None, port=0, server=None):
         self.name = name
         self.server_name = server  # the Server header it sends (None: Python's own)
+        self.close_after_204 = False
         self.requests = []
         self.reply = reply
         self.lock = threading.Lock()
@@ -124,6 +125,8 @@ class Backend:
                 self.end_headers()
                 if status not in (204, 304):
                     self.wfile.write(out)
+                if outer.close_after_204 and status == 204:
+                    self.close_connection = True  # unannounced: like an idle timeout
 
             do_POST = do_GET = do_PUT = handle_one
 

@@ -1,5 +1,5 @@
 """cwmp-proxy: connections to ACS nodes kept between CWMP sessions. Only a
-connection whose session the node ended (204 to an empty POST) changes
+connection whose session the node ended (204 to a CWMP message) changes
 hands; per node `reuse=auto|on|off`, auto meaning "the node said it is an
 Outpost ACS" (Server: outpost). Sessions stay pinned by cookie whatever
 connection carries them, and an Outpost ACS that authenticates CPEs still
@@ -80,6 +80,56 @@ def test_reuse_off_per_node_and_not_for_other_servers(outpost, tmp_path):
     assert be_status(px, "ON")["conns_reused"] == 2
     for b in (off, other, forced):
         b.stop()
+
+
+def test_node_closing_kept_connections(outpost, tmp_path):
+    # The node closes connections once idle without saying so: the proxy
+    # forgets them and the next session gets a new one, nothing fails.
+    a = Backend("A", cwmp_reply, server="outpost")
+    a.close_after_204 = True
+    px = start_proxy(outpost, tmp_path, [f"url={a.url} name=A"])
+    host, port = px.addr()
+    for i in range(3):
+        assert session(host, port, f"CL{i}") == "A"
+        wait_until(lambda: be_status(px, "A")["idle_connections"] == 0, what="the closed one forgotten")
+    assert len({r["conn"] for r in a.requests}) == 3
+    st = be_status(px, "A")
+    assert st["conns_opened"] == 3 and st["conns_reused"] == 0
+
+
+def test_session_ended_by_answer_to_cwmp_message(outpost, tmp_path):
+    # A session the node ends with 204 to a CWMP message (here the CPE's
+    # answer to an ACS request, not an empty POST) frees its connection; a
+    # 204 to a POST elsewhere (a file upload) ends nothing.
+    def reply(req):
+        if req["path"] != "/" or b"<end/>" in req["body"]:
+            return 204, {}, b""
+        return 200, {"Content-Type": "text/xml"}, req["backend"].encode()
+    a = Backend("A", reply, server="outpost")
+    px = start_proxy(outpost, tmp_path, [f"url={a.url} name=A"])
+    host, port = px.addr()
+    c1 = Conn(host, port)
+    assert c1.post(inform(serial="E1"))[0] == 200
+    assert c1.post("<end/>")[0] == 204
+    first = a.requests[-1]["conn"]
+    c1.close()
+    c2 = Conn(host, port)
+    assert c2.post(inform(serial="E2"))[0] == 200
+    assert a.requests[-1]["conn"] == first           # kept and taken
+    c2.c.request("POST", "/uploads/tok", body=b"file", headers={"Content-Type": "text/plain"})
+    r = c2.c.getresponse()
+    r.read()
+    assert r.status == 204 and a.requests[-1]["conn"] == first
+    c3 = Conn(host, port)                             # E2's session is still open
+    assert c3.post(inform(serial="E3"))[0] == 200
+    assert a.requests[-1]["conn"] != first
+    assert c2.post("<end/>")[0] == 204
+    assert a.requests[-1]["conn"] == first
+    st = be_status(px, "A")
+    assert st["conns_reused"] == 1, st
+    for c in (c2, c3):
+        c.close()
+    a.stop()
 
 
 def test_open_session_keeps_its_connection(outpost, tmp_path):
