@@ -15,7 +15,8 @@
  *   acs_api_prov  presets, provisions,       acs_inform    Inform, TransferComplete
  *                 virtual parameters; the
  *                 config file's presets
- *   acs_dash      dashboard files
+ *   acs_web       the dashboard's files (web/),
+ *                 /api/whoami
  *   acs_keys      API keys: the router's lookup,
  *                 /api/keys; acs_keys_cli:
  *                 `outpost acs keys`
@@ -122,6 +123,7 @@ typedef struct acs_opts {
     char *cwmp_url;            /* the CWMP listener's URL as CPEs reach it (file URLs) */
     int64_t bulk_cr_rate;      /* bulk tasks' connection requests per second, all bulks (0: no limit) */
     cfg_list_t search_params;  /* parameters searches find by value through an index */
+    char *web_dir;             /* serve the dashboard from this directory (acs_web.c) */
 } acs_opts_t;
 
 /* What /metrics counts beyond the plain counters (acs_admin.c). */
@@ -333,7 +335,7 @@ int acs_session_logs_start(acs_t *a);
 void acs_session_logs_free(acs_t *a);
 bool acs_session_logged(const acs_t *a, const char *device_id);
 
-/* ---- acs_dash.c ---- */
-void acs_dash_register(acs_t *a, http_router_t *r);
+/* ---- acs_web.c: the dashboard's files (web/, embedded or --web-dir), /api/whoami ---- */
+int acs_web_register(acs_t *a, http_router_t *r);
 
 #endif

@@ -205,6 +205,9 @@ static const cfg_opt_t acs_opts[] = {
             "a parameter device searches find by value through an index (filter param.NAME=...):"
             " its values are indexed as CPEs report them (a new one's stored values at start);"
             " others are checked device by device; repeatable", .check = acs_search_param_check),
+    CFG_OPT("web-dir", CFG_STR, acs_opts_t, web_dir, NULL, "DIR",
+            "serve the dashboard (at / on the API listener) from the files in DIR, read on each"
+            " request, instead of the copy built into the binary (development; docs/dashboard.md)"),
     CFG_END,
 };
 

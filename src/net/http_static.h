@@ -31,6 +31,13 @@ typedef struct http_static {
     const char *etag_gz;        /* the gzip copy's ETag */
 } http_static_t;
 
+/* A directory of embedded files (scripts/embed-dir): the path it is served
+ * at ("/app.js", "/views/x.js") and the file. */
+typedef struct http_static_entry {
+    const char *path;
+    const http_static_t *file;
+} http_static_entry_t;
+
 /* What to answer: the representation, status and ETag, from the request's
  * If-None-Match and Accept-Encoding (either may be NULL). Pure. */
 typedef struct http_static_pick {

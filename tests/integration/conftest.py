@@ -217,3 +217,7 @@ def pki(tmp_path_factory):
     leaf("client", "client", "ca")
     leaf("rogue", "client", "rogue-ca")
     return {p.name: str(p) for p in d.iterdir()}
+
+
+# the dashboard's browser fixtures (browser, dash_system, dash): tests/integration/browser.py
+from browser import browser, dash, dash_system  # noqa: E402,F401 pylint: disable=wrong-import-position,unused-import

@@ -685,8 +685,12 @@ def test_answers_match_document(outpost, tmp_path, doc, cr_server):
     c.req("GET", "/api/files/fw.bin/content", "/api/files/{name}/content", want=404)
 
     # the public files
-    for path in ("/", "/index.html", "/dashboard.js", "/dashboard.css"):
+    for path in ("/", "/index.html", "/app.js", "/app.css", "/lib.js", "/favicon.svg"):
         c.req("GET", path, path, token=None, want=200)
+    c.req("GET", "/views/index.js", "/views/{name}", token=None, want=200)
+    c.req("GET", "/views/nope.js", "/views/{name}", token=None, want=404)
+    _, me = c.req("GET", "/api/whoami", "/api/whoami", want=200)
+    assert me == {"role": "admin", "level": 3}
     c.req("GET", "/api/openapi.json", "/api/openapi.json", want=200)
 
     # the router's answers: no token, unknown path, other method, bad path

@@ -87,8 +87,12 @@ ROLES = {
     ("GET", "/api/openapi.json"): V,
     ("GET", "/"): P,
     ("GET", "/index.html"): P,
-    ("GET", "/dashboard.js"): P,
-    ("GET", "/dashboard.css"): P,
+    ("GET", "/app.js"): P,
+    ("GET", "/app.css"): P,
+    ("GET", "/lib.js"): P,
+    ("GET", "/favicon.svg"): P,
+    ("GET", "/views/{name}"): P,
+    ("GET", "/api/whoami"): V,
 }
 RANK = {P: 0, V: 1, O: 2, A: 3}
 
