@@ -292,8 +292,11 @@ export default {
         p.writable ? h('span', { class: 'wmark', title: 'writable' }, '✎', h('span', { class: 'sr-only' }, 'writable'))
                    : h('span', { class: 'wmark', 'aria-hidden': 'true' }),
         valueEl, h('span', { class: 'ptype muted' }, p.type ? p.type.replace(/^xsd:/, '') : ''), ageEl,
-        p.writable && canAct ? h('button', { type: 'button', class: 'link pedit', 'aria-label': `Edit ${p.name}`,
-                                             onclick: () => edit(p, li, valueEl, stateEl) }, 'Edit') : null,
+        // a value the store calls read-only may still be tried (the flags are
+        // as last read): the CPE's fault then says why
+        canAct ? h('button', { type: 'button', class: `link pedit${p.writable ? '' : ' ro'}`, 'aria-label': `${p.writable ? 'Edit' : 'Try to set read-only'} ${p.name}`,
+                               title: p.writable ? null : 'read-only as last read: the CPE will likely refuse',
+                               onclick: () => edit(p, li, valueEl, stateEl) }, p.writable ? 'Edit' : 'Set…') : null,
         stateEl);
       rows.set(p.name, { p, valueEl, ageEl, stateEl, li });
       return li;
@@ -345,7 +348,9 @@ export default {
           fill(r.stateEl, h('span', { class: 'status-failed pfault', role: 'alert' }, `${st}: ${msg}`));
         } else {
           fill(r.stateEl, h('span', { class: `status-${st} ptask`, dataset: { task: t.id, status: st } },
-            st === 'done' ? '✓ done' : st === 'sent' ? '… sent' : '… pending'));
+            st === 'done' ? '✓ done' : st === 'sent' ? '… sent' : '… pending'),
+            st === 'pending' && t.connection_request ? h('span', { class: t.connection_request.status === 'ok' ? 'muted' : 'error' },
+              ` (connection request ${t.connection_request.status}: ${t.connection_request.reason}${t.connection_request.status === 'ok' ? '' : '; it waits for the next inform'})`) : '');
           if (st === 'done') {
             r.valueEl.classList.remove('changing');
             refreshLeaf(name);
@@ -543,7 +548,7 @@ export default {
     await Promise.all([loadLevel('', treeRoot), loadTasks(), loadSessions()]);
     // open the root object at once: its first level is what one looks for
     const first = treeRoot.querySelector('li.obj > .objline > .tgl');
-    if (first && treeRoot.children.length === 1) first.click();
+    if (first && treeRoot.children.length === 1 && first.getAttribute('aria-expanded') !== 'true') first.click();
 
     return () => {
       alive = false;

@@ -510,7 +510,10 @@ export default {
       const a = bulkPanel.querySelector('#bulk-n-all');
       if (a) a.textContent = fmtNum(st.total);
       const r = bulkPanel.querySelector('#bulk-scope-sel');
-      if (r) r.disabled = st.selected.size === 0;
+      if (r) {
+        r.disabled = st.selected.size === 0;
+        if (r.disabled && r.checked) bulkPanel.querySelector('#bulk-scope-all').checked = true;
+      }
       if (bulkBtn) bulkBtn.textContent = st.selected.size ? `Bulk action (${st.selected.size} selected)…` : 'Bulk action…';
     }
 
@@ -576,7 +579,7 @@ export default {
           return;
         }
         const body = { task, max_in_flight: Number(maxIn.value) || 0, max_failure_ratio: Number(ratioIn.value) || 0 };
-        if (scopeSel.checked) body.ids = [...st.selected];
+        if (scopeSel.checked && st.selected.size) body.ids = [...st.selected];
         else {
           const q = buildQuery(searchIn.value, st.quick);
           if (q.q) {
