@@ -39,7 +39,7 @@ ul.tree li { margin: 1px 0; }
 .tgl .caret { display: inline-block; width: 1em; }
 .objacts { display: inline-flex; gap: 10px; }
 li.leaf { display: flex; flex-wrap: wrap; gap: 4px 10px; align-items: baseline; padding: 2px 0 2px 22px; border-bottom: 1px solid #eef0f3; }
-li.leaf .pname { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; min-width: 14em; }
+li.leaf .pname { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; flex: 0 0 20em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 li.leaf .pval { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; overflow-wrap: anywhere; max-width: 46em; }
 li.leaf .pval.changing { font-style: italic; }
 li.leaf .ptype, li.leaf .page { font-size: 12px; }
@@ -50,12 +50,14 @@ tr.detail td { background: #f9fafb; }
 .sessions details { margin: 4px 0; }
 .sessions summary { cursor: pointer; }
 @media (max-width: 720px) {
-  li.leaf .pname { min-width: 0; flex-basis: 100%; }
+  li.leaf .pname { flex-basis: 100%; white-space: normal; overflow-wrap: anywhere; }
+  li.leaf .pedit.ro { opacity: 1; }
   dl.kv { grid-template-columns: 1fr; }
   dl.kv dd { margin-bottom: 4px; }
   table.devices td { white-space: normal; }
 }
-li.leaf .pedit.ro { color: var(--muted, #4b5563); font-size: 13px; }
+li.leaf .pedit.ro { color: var(--muted, #4b5563); font-size: 13px; opacity: 0; }
+li.leaf:hover .pedit.ro, li.leaf:focus-within .pedit.ro { opacity: 1; }
 `;
 
 // A constructed sheet: the page's Content-Security-Policy refuses inline
