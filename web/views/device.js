@@ -86,33 +86,52 @@ export default {
     const poll = async () => {
       if (pollBusy || !alive) return;
       pollBusy = true;
-      try { await Promise.all([...tracked.keys()].map(refreshTask)); } finally { pollBusy = false; }
+      try {
+        const ids = [...tracked.keys()];
+        if (ids.length <= 3) await Promise.all(ids.map(refreshTask));
+        else {
+          // many at once (a burst of tasks): one read of the recent ones
+          const list = await ctx.api(`${base}/tasks`, { query: { limit: 100 } });
+          if (!alive) return;
+          for (const t of list) {
+            const cbs = tracked.get(t.id);
+            if (!cbs) continue;
+            for (const cb of cbs) cb(t);
+            if (FINAL.has(t.status)) tracked.delete(t.id);
+            taskChanged(t);
+          }
+          const seen = new Set(list.map((t) => t.id));
+          await Promise.all(ids.filter((i) => !seen.has(i)).slice(0, 3).map(refreshTask));
+        }
+      } catch { /* the next tick tries again */ } finally { pollBusy = false; }
     };
     // Polling: every second without the event stream, every 5 s with it.
     let tick = 0;
     timers.push(setInterval(() => { tick++; if (tracked.size && (!live || tick % 5 === 0)) poll(); }, 1000));
     let closeEvents = null;
+    // Live events (GET /api/events?device=ID): a task event carries its id,
+    // status and fault; the whole task (its result: per-parameter faults)
+    // is read only when one the page follows finishes.
+    let listTimer = null;
+    const reloadTasksSoon = () => { if (!listTimer) listTimer = setTimeout(() => { listTimer = null; loadTasks(); }, 1000); };
+    function onEvent(ev) {
+      const d = ev.data || {};
+      if (ev.type === 'task' && d.id !== undefined) {
+        const cbs = tracked.get(d.id);
+        if (cbs && cbs.length && FINAL.has(d.status)) { refreshTask(d.id); return; }
+        const cur = tasksList.find((x) => x.id === d.id);
+        if (!cur) { reloadTasksSoon(); return; }
+        const t = { ...cur, status: d.status, fault: d.fault !== undefined ? d.fault : cur.fault };
+        if (cbs) { for (const cb of cbs) cb(t); if (FINAL.has(t.status)) tracked.delete(d.id); }
+        taskChanged(t);
+      } else if (ev.type === 'inform' || ev.type === 'device') {
+        reloadDevice();
+        if (ev.type === 'inform') loadSessionsSoon();
+      }
+    }
     if (ctx.events) {
       try {
-        closeEvents = ctx.events({ device: id }, (ev) => {
-          const d = ev.data || {};
-          const task = d.task && typeof d.task === 'object' ? d.task : null;
-          const tid = task ? task.id : d.task_id ?? (String(ev.type).startsWith('task') ? d.id : undefined);
-          if (tid !== undefined) {
-            if (task && task.status && task.type) {
-              const cbs = tracked.get(tid);
-              // an event may carry the whole task; otherwise read it
-              if (task.parameters !== undefined) {
-                if (cbs) { for (const cb of cbs) cb(task); if (FINAL.has(task.status)) tracked.delete(tid); }
-                taskChanged(task);
-                return;
-              }
-            }
-            refreshTask(tid);
-          } else if (/inform|online|offline|device/.test(String(ev.type))) {
-            reloadDevice();
-          }
-        }, (up) => { live = up; });
+        closeEvents = ctx.events({ device: id, types: 'task,inform,device' }, onEvent, (up) => { live = up; });
       } catch { closeEvents = null; }
     }
 
@@ -143,6 +162,8 @@ export default {
     }
     drawStatus();
     timers.push(setInterval(() => { if (!live) reloadDevice(); }, 15000));
+    // without the event stream, tasks made elsewhere show up by reading the list
+    timers.push(setInterval(() => { if (!live) loadTasks(); }, 5000));
 
     // ---- tags -----------------------------------------------------------------------
     function drawTags() {
@@ -452,6 +473,8 @@ export default {
     let searchSeq = 0;
     searchIn.addEventListener('input', () => {
       clearTimeout(searchTimer);
+      clearTimeout(listTimer);
+      clearTimeout(sessTimer);
       searchTimer = setTimeout(async () => {
         const q = searchIn.value.trim();
         const seq = ++searchSeq;
@@ -483,7 +506,8 @@ export default {
     function taskChanged(t) {
       const i = tasksList.findIndex((x) => x.id === t.id);
       if (i >= 0) tasksList[i] = t; else tasksList.unshift(t);
-      drawTasks();
+      if (tasksList.length > 50) tasksList.length = 50;
+      scheduleDrawTasks();
       if (!FINAL.has(t.status) && !tracked.has(t.id)) tracked.set(t.id, []);
     }
     async function loadTasks() {
@@ -494,6 +518,13 @@ export default {
       if (!alive) return;
       for (const t of tasksList) if (!FINAL.has(t.status) && !tracked.has(t.id)) tracked.set(t.id, []);
       drawTasks();
+    }
+    // one redraw a frame, however many updates came in it
+    let drawPending = false;
+    function scheduleDrawTasks() {
+      if (drawPending) return;
+      drawPending = true;
+      requestAnimationFrame(() => { drawPending = false; if (alive) drawTasks(); });
     }
     function drawTasks() {
       const body = [];
@@ -527,6 +558,8 @@ export default {
         h('tbody', {}, body.length ? body : h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No task yet.'))));
     }
 
+    let sessTimer = null;
+    const loadSessionsSoon = () => { clearTimeout(sessTimer); sessTimer = setTimeout(loadSessions, 1500); };
     // ---- sessions ----------------------------------------------------------------------
     async function loadSessions() {
       let list;
@@ -555,6 +588,8 @@ export default {
       for (const t of timers) clearInterval(t);
       clearTimeout(reloadTimer);
       clearTimeout(searchTimer);
+      clearTimeout(listTimer);
+      clearTimeout(sessTimer);
       if (closeEvents) closeEvents();
     };
   },
