@@ -110,6 +110,12 @@ def test_device_list_filters_and_columns(dash):
     assert b.css("#dev-table th[aria-sort=descending]")
     assert not [e for e in b.js_errors() if "/api/devices?" not in e]
 
+    # phone width: the table scrolls in its own box, the page does not
+    b.d.set_window_size(390, 844)
+    b.wait(lambda: b.d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"), 5,
+           "no sideways scrolling at phone width")
+    b.screenshot("devices-list-phone")
+
 
 def test_device_page_edit_fault_reboot(dash):
     b, s = dash, dash.system
@@ -240,3 +246,7 @@ def test_viewer_sees_no_actions(dash):
     assert not b.all("#dv-actions") and not b.all(".pedit") and not b.all("#dv-tag-new")
     time.sleep(0.2)
     b.screenshot("devices-device-viewer")
+    b.d.set_window_size(390, 844)
+    b.wait(lambda: b.d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"), 5,
+           "no sideways scrolling at phone width")
+    b.screenshot("devices-device-phone")
