@@ -45,7 +45,12 @@ export default {
     let live = false;
     const timers = [];
 
-    const head = h('h1', {}, idText(id));
+    const copyBtn = h('button', { type: 'button', class: 'link', id: 'dv-copy', title: 'Copy the id as the API writes it',
+      onclick: async () => {
+        try { await navigator.clipboard.writeText(id); ctx.notify(`Copied ${id}`, 'ok'); } catch { ctx.notify(`The id: ${id}`, 'info'); }
+      } }, 'Copy id');
+    const head = h('h1', {}, idText(id), ' ', h('small', {}, copyBtn));
+    document.title = `${idText(id)} - Outpost ACS`;
     const statusBox = h('section', { class: 'panel', 'aria-labelledby': 'dv-status-h', id: 'dv-status' });
     const actions = h('section', { class: 'panel', 'aria-labelledby': 'dv-actions-h', id: 'dv-actions' });
     const tagsBox = h('section', { class: 'panel', 'aria-labelledby': 'dv-tags-h', id: 'dv-tags' });
