@@ -379,7 +379,9 @@ export default {
         searchErr.textContent = e.message;
         if (e.body && typeof e.body.position === 'number' && e.body.field === 'filter') {
           // the position is in the filter we built; the box's text comes first
-          const pos = Math.min(e.body.position, searchIn.value.length);
+          const t = searchIn.value.trim();
+          const shift = /\bOR\b/i.test(t) ? 1 : 0; // buildQuery put the box's text in parentheses
+          const pos = Math.max(0, Math.min(e.body.position - shift, searchIn.value.length));
           searchIn.focus();
           searchIn.setSelectionRange(pos, pos);
         }
