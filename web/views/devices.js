@@ -622,7 +622,35 @@ export default {
       updateBulk();
     }
 
+    // Live: the rows shown follow their devices' informs and online state
+    // (one stream for the page; events for devices not shown are ignored).
+    let closeEvents = null;
+    if (ctx.events) {
+      try {
+        closeEvents = ctx.events({ types: 'inform,device' }, (ev) => {
+          const d = ev.data || {};
+          const row = d.device && st.rows.find((r) => r.id === d.device);
+          if (!row) return;
+          if (ev.type === 'inform') { row.last_inform = new Date().toISOString(); row.online = true; }
+          else if (d.state) row.online = d.state === 'online';
+          scheduleDraw();
+        });
+      } catch { closeEvents = null; }
+    }
+    let drawQueued = false;
+    function scheduleDraw() {
+      if (drawQueued) return;
+      drawQueued = true;
+      // not while a row's checkbox or a header button has the focus: a redraw would take it away
+      setTimeout(() => {
+        drawQueued = false;
+        if (!alive) return;
+        if (table.contains(document.activeElement)) { scheduleDraw(); return; }
+        drawTable();
+      }, 1000);
+    }
+
     load();
-    return () => { alive = false; };
+    return () => { alive = false; if (closeEvents) closeEvents(); };
   },
 };
