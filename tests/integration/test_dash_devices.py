@@ -235,6 +235,18 @@ def test_viewer_sees_no_actions(dash):
     b, s = dash, dash.system
     viewer = s.key("viewer")
     dev = s.get("/api/devices")[0]
+    enc = quote(dev["id"], safe="")
+    # as admin first: a task that stays pending (no connection request
+    # credentials here, so the CPE is not woken) is cancelled from the history
+    b.go(dev_path(dev["id"]))
+    b.wait_text("#dv-status", "Online")
+    r = s.api.post(f"{s.url}/api/devices/{enc}/tasks", json={"type": "get_rpc_methods"}, timeout=10)
+    tid = r.json()["id"]
+    cancel = b.wait(lambda: b.all(f'#dv-task-table tr[data-task="{tid}"] button[aria-label="Cancel task {tid}"]'), 15,
+                    "the pending task in the history")
+    cancel[0].click()
+    b.wait_text(f'#dv-task-table tr[data-task="{tid}"]', "cancelled")
+    assert s.get(f"/api/tasks/{tid}")["status"] == "cancelled"
     b.css("#signout").click()
     b.sign_in(viewer)
     b.go("#/devices")
