@@ -262,3 +262,33 @@ def test_viewer_sees_no_actions(dash):
     b.wait(lambda: b.d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"), 5,
            "no sideways scrolling at phone width")
     b.screenshot("devices-device-phone")
+
+
+def test_device_firmware_download_and_upload(dash):
+    b, s = dash, dash.system
+    cr_credentials(s)
+    dev = next(d for d in s.get("/api/devices") if "S181" in d["id"])
+    enc = quote(dev["id"], safe="")
+    s.api.put(f"{s.url}/api/files/fw-2.0.bin", data=b"\x7fFW" * 1000,
+              params={"file_type": "1 Firmware Upgrade Image", "version": "2.0"}, timeout=10).raise_for_status()
+    b.go(dev_path(dev["id"]))
+    b.wait(lambda: any(o.get_attribute("value") == "fw-2.0.bin" for o in b.all("#dv-fw-file option")), 15,
+           "the stored firmware offered")
+    Select(b.css("#dv-fw-file")).select_by_value("fw-2.0.bin")
+    b.css("#dv-fw-go").click()
+    b.wait_text("#dv-action-out", "Download: task", 10)
+    b.wait_text("#dv-action-out", "done", 60)
+    task = s.get(f"/api/devices/{enc}/tasks", params={"limit": 1})[0]
+    assert task["type"] == "download" and task["parameters"] == {"file": "fw-2.0.bin"} and task["status"] == "done"
+
+    # the configuration, uploaded into the file store under the name given
+    Select(b.css("#dv-up-type")).select_by_value("1 Vendor Configuration File")
+    name = b.css("#dv-up-name")
+    name.clear()
+    name.send_keys("backup-s181.cfg")
+    b.css("#dv-up-go").click()
+    b.wait_text("#dv-action-out", "Upload: task", 10)
+    b.wait_text("#dv-action-out", "done", 60)
+    f = s.get("/api/files/backup-s181.cfg")
+    assert f["size"] > 0 and f["task_id"]
+    b.screenshot("devices-device-transfers")
