@@ -292,3 +292,24 @@ def test_device_firmware_download_and_upload(dash):
     f = s.get("/api/files/backup-s181.cfg")
     assert f["size"] > 0 and f["task_id"]
     b.screenshot("devices-device-transfers")
+
+
+def test_device_object_instances(dash):
+    b, s = dash, dash.system
+    cr_credentials(s)
+    dev = next(d for d in s.get("/api/devices") if "S181" in d["id"])
+    b.go(dev_path(dev["id"]))
+    open_obj(b, "Device.")
+    b.wait_css('li.obj[data-name="Device.NAT."] > .objline > .tgl').click()
+    table = b.wait_css('li.obj[data-name="Device.NAT.PortMapping."]')
+    table.find_element("css selector", 'button[aria-label="Add an instance to Device.NAT.PortMapping."]').click()
+    # done, then the table read again: the new instance is in the tree
+    b.wait_text('li.obj[data-name="Device.NAT.PortMapping."] > .objline', "instance 1", 30)
+    inst = b.wait_css('li.obj[data-name="Device.NAT.PortMapping.1."]')
+    assert inst.find_element("css selector", ".badge").text != "0"
+    inst.find_element("css selector", 'button[aria-label="Delete Device.NAT.PortMapping.1."]').click()
+    b.d.switch_to.alert.accept()
+    b.wait(lambda: not b.all('li.obj[data-name="Device.NAT.PortMapping.1."]'), 30, "the instance gone from the tree")
+    enc = quote(dev["id"], safe="")
+    types = [t["type"] for t in s.get(f"/api/devices/{enc}/tasks", params={"limit": 4})]
+    assert "delete_object" in types and "add_object" in types

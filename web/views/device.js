@@ -292,6 +292,7 @@ export default {
 
     // ---- parameters -----------------------------------------------------------------
     const rows = new Map(); // parameter name -> its row element's parts, to update in place
+    const deleted = new Set(); // instances deleted from this page (see objectTaskRun)
     const treeRoot = h('ul', { class: 'tree', id: 'dv-tree', role: 'list' });
     const results = h('div', { id: 'dv-search-results', hidden: true });
     const searchIn = h('input', { id: 'dv-param-search', type: 'search', size: 30, spellcheck: 'false', autocomplete: 'off',
@@ -436,12 +437,22 @@ export default {
         return;
       }
       if (!alive) return;
+      if (deleted.size) list = list.filter((p) => ![...deleted].some((d) => p.name.startsWith(d)));
       fill(ul, list.length ? list.map((p) => (p.name.endsWith('.') ? objRow(p) : leafRow(p))) : h('li', { class: 'muted' }, 'Nothing stored here.'));
     }
 
-    async function reloadLevel(li) {
+    // Read a level again after a change under it; open: show it too (an
+    // added instance is what one wants to see next).
+    async function reloadLevel(li, open = false) {
       const ul = li ? li.querySelector(':scope > ul') : treeRoot;
-      if (!ul || ul.hidden) return;
+      if (!ul) return;
+      if (ul.hidden) {
+        if (!open) { delete ul.dataset.loaded; return; }
+        const tgl = li.querySelector(':scope > .objline > .tgl');
+        tgl.setAttribute('aria-expanded', 'true');
+        tgl.querySelector('.caret').textContent = '▾';
+        ul.hidden = false;
+      }
       await loadLevel(li ? li.dataset.name : '', ul);
     }
 
@@ -460,12 +471,19 @@ export default {
           const extra = task.status === 'done' && task.result && task.result.instance_number ? ` (instance ${task.result.instance_number})` : '';
           fill(line, h('span', { class: `status-${task.status}` }, ` ${label}: ${task.status}${extra}`),
                task.status === 'failed' ? ` — ${faultText(task)}` : '');
-          if (task.status === 'done') {
-            // an added or deleted instance is known once the subtree is read again
+          if (task.status === 'done' && body.type === 'delete_object') {
+            // The store keeps a deleted instance's last rows (no read of the
+            // table removes them); this page leaves them out from now on.
+            deleted.add(body.parameters.object);
+            li.querySelector(`:scope > ul > li[data-name="${CSS.escape(body.parameters.object)}"]`)?.remove();
+            ctx.notify(`${body.parameters.object} deleted on the device`, 'ok');
+          } else if (task.status === 'done') {
+            if (body.type === 'add_object' && task.result && task.result.instance_number)
+              deleted.delete(`${body.parameters.object}${task.result.instance_number}.`);
+            // an added instance is known once the table is read again
             if (body.type !== 'get_params') {
-              const target = body.type === 'delete_object' ? body.parameters.object.replace(/\d+\.$/, '') : body.parameters.object;
-              ctx.api(`${base}/tasks`, { method: 'POST', body: { type: 'get_params', parameters: { names: [target] } } })
-                .then((g) => follow(g, (gt) => { if (gt.status === 'done') reloadLevel(li); })).catch(() => {});
+              ctx.api(`${base}/tasks`, { method: 'POST', body: { type: 'get_params', parameters: { names: [body.parameters.object] } } })
+                .then((g) => follow(g, (gt) => { if (gt.status === 'done') reloadLevel(li, true); })).catch(() => {});
             } else reloadLevel(li);
           }
         });
