@@ -286,6 +286,8 @@ static int write_metrics(buf_t *o, void *ud)
 
     if (!rc)
         rc = acs_webhook_metrics(a, o); /* outpost_acs_webhook_* (acs_webhook.c) */
+    if (!rc)
+        rc = acs_events_metrics(a, o); /* outpost_acs_events_* (acs_events.c) */
 
     /* the fleet, as of the last snapshot */
     const acs_fleet_t *f = &a->fleet;

@@ -400,6 +400,7 @@ static void api_done(int rc, void *ud)
     case J_TASK_ADD:
         log_info("api_task_created", LF_I("task", j->task.id), LF_S("device", j->id),
                  LF_S("type", j->type));
+        acs_events_task(a, &j->task); /* pending */
         /* Wake the device: a live session picks it up, otherwise ask the CPE to call. */
         if (!acs_work_queued(a, j->id))
             wake_for_task(a, j);
@@ -757,6 +758,7 @@ int acs_api_start(acs_t *a, const char *listen)
         acs_keys_api_register,
         acs_webhook_api_register,
         acs_web_register,
+        acs_events_api_register,
     };
     int rc = 0;
     for (size_t i = 0; !rc && i < sizeof groups / sizeof groups[0]; i++)

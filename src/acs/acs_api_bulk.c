@@ -168,7 +168,7 @@ static void bulk_done(int rc, void *ud)
         } else if (j->kind == B_CANCEL) {
             json_object_set_new(o, "cancelled_now", json_integer(j->cancelled));
             log_info("bulk_cancelled", LF_I("bulk", j->id), LF_I("tasks", j->cancelled));
-            acs_webhook_emit(j->a, "bulk.finished",
+            acs_events_emit(j->a, "bulk.finished", NULL,
                              json_pack("{s:I,s:s,s:s}", "bulk", (json_int_t)j->id, "state",
                                        "cancelled", "reason", "cancelled by the API"));
         }

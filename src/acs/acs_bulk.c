@@ -248,7 +248,7 @@ static void tick_done(int rc, void *ud)
             log_warn("bulk_stopped", LF_I("bulk", j->ended[i].id), LF_S("reason", j->ended[i].reason));
         else
             log_info("bulk_finished", LF_I("bulk", j->ended[i].id), LF_S("state", state));
-        acs_webhook_emit(a, "bulk.finished",
+        acs_events_emit(a, "bulk.finished", NULL,
                          json_pack("{s:I,s:s,s:s}", "bulk", (json_int_t)j->ended[i].id, "state", state,
                                    "reason", j->ended[i].reason));
     }

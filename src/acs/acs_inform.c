@@ -29,6 +29,9 @@ typedef struct inform_job {
     char *strings;
     struct acs_hooks *hooks;  /* webhooks to tell (acs_webhook.h), NULL: none */
     int hooks_queued;
+    int64_t check_online;     /* > 0: was the device offline (or new)? (the default interval) */
+    bool came_online;
+    acs_t *a;
 } inform_job_t;
 
 /* The session's part of the Inform's store job (the work's follows). */
@@ -37,6 +40,12 @@ static int inform_run(store_t *st, void *ud)
     inform_job_t *j = ud;
     int64_t now = j->dev.last_inform;
     bool fresh = j->hooks && acs_webhook_inform_fresh(j->hooks, st, j->dev.id);
+    if (j->check_online) { /* the live "online" event (acs_events.h) */
+        store_device_t *old = malloc(sizeof *old);
+        int grc = old ? store_device_get(st, j->dev.id, old) : -ENOMEM;
+        j->came_online = grc == -ENOENT || (grc == 0 && !store_device_online(old, now, j->check_online));
+        free(old);
+    }
     int rc = store_device_inform(st, &j->dev, j->bootstrap);
     if (rc < 0)
         return rc;
@@ -64,6 +73,8 @@ static void inform_done(int rc, void *ud)
     s->req = NULL;
     if (rc >= 0 && j->hooks_queued > 0)
         acs_webhook_kick(s->a);
+    if (rc >= 0)
+        acs_events_inform(j->a, j->dev.id, j->dev.last_events, j->came_online);
     if (!s->ended && req) {
         acs_session_touch(s);
         if (rc < 0) {
@@ -168,6 +179,9 @@ void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t
     if (acs_webhook_wants(a->hooks, ACS_HOOK_DEVICE_REGISTERED) ||
         acs_webhook_wants(a->hooks, ACS_HOOK_DEVICE_BOOT))
         j->hooks = a->hooks;
+    j->a = a;
+    if (acs_events_wanted(a, ACS_EV_DEVICE))
+        j->check_online = a->default_interval_s > 0 ? a->default_interval_s : 1;
     a->n.informs++;
     log_info("cwmp_inform", LF_S("device", d->id), LF_S("events", s->events),
              LF_S("peer", http_req_peer(req)), LF_S("ns", cwmp_ns_uri(s->ns)));

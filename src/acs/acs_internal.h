@@ -39,6 +39,9 @@
  *                 file; its REST routes are acs_api_files
  *   acs_waiters   ?wait= callers and the task expiry sweep that answers them
  *   acs_cr        connection requests (libcurl multi on the loop)
+ *   acs_events    the one place each live event is told: webhooks and
+ *                 SSE (/api/events) fed from it, the minute ring
+ *                 (/api/stats/history), the device.offline sweep
  *   acs_webhook   webhooks: events queued in the store, the dispatcher
  *                 (libcurl on the loop), the signature (acs_webhook.h)
  *   ---- pure (unit-tested, tests/unit/acs/) ---------------------------------
@@ -69,6 +72,7 @@
 #include "net/http_router.h"
 #include "net/http_server.h"
 #include "net/tls.h"
+#include "acs/acs_events.h"
 #include "store/store.h"
 #include "store/store_worker.h"
 
@@ -124,6 +128,10 @@ typedef struct acs_opts {
     int64_t bulk_cr_rate;      /* bulk tasks' connection requests per second, all bulks (0: no limit) */
     cfg_list_t search_params;  /* parameters searches find by value through an index */
     char *web_dir;             /* serve the dashboard from this directory (acs_web.c) */
+    /* live events, GET /api/events (acs_events.c) */
+    int64_t events_max_clients;
+    uint64_t events_client_buffer;
+    int64_t events_heartbeat_ms;
 } acs_opts_t;
 
 /* What /metrics counts beyond the plain counters (acs_admin.c). */
@@ -215,6 +223,7 @@ typedef struct acs {
     struct acs_hooks *hooks;   /* --webhook (acs_webhook.c); NULL without */
     struct acs_files *files;   /* the file store (acs_files.c) */
     struct acs_bulk *bulk;     /* the bulk task pump (acs_bulk.c) */
+    struct acs_events *events; /* live events, SSE, the minute ring (acs_events.c) */
 } acs_t;
 
 /* ---- acs_cwmp.c ---- */

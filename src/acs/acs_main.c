@@ -188,7 +188,7 @@ static const cfg_opt_t acs_opts[] = {
             "webhook deliveries sent at once", .min = 1, .max = 1000),
     CFG_OPT("webhook-offline-check", CFG_DURATION, acs_opts_t, webhook_offline_check_ms, "1m",
             "DURATION", "how often devices past their inform window (not `online`) are looked for,"
-            " for device.offline", .min = 100, .max = 86400000),
+            " for device.offline webhooks and offline events (/api/events)", .min = 100, .max = 86400000),
     /* the file store (acs_files.c; docs/acs.md, "Files") */
     CFG_OPT("max-file-size", CFG_SIZE, acs_opts_t, max_file_size, "1GiB", "SIZE",
             "largest file the file store takes (a PUT /api/files/NAME, a CPE's upload): a larger"
@@ -205,6 +205,15 @@ static const cfg_opt_t acs_opts[] = {
             "a parameter device searches find by value through an index (filter param.NAME=...):"
             " its values are indexed as CPEs report them (a new one's stored values at start);"
             " others are checked device by device; repeatable", .check = acs_search_param_check),
+    CFG_OPT("events-max-clients", CFG_INT, acs_opts_t, events_max_clients, "64", "N",
+            "event streams (GET /api/events) open at once; more are refused with 503",
+            .min = 0, .max = 100000),
+    CFG_OPT("events-client-buffer", CFG_SIZE, acs_opts_t, events_client_buffer, "1MiB", "SIZE",
+            "an event stream's bytes not yet taken by its client at most; a client past it is"
+            " closed (it does not read)", .min = 1024, .max = 1073741824.0),
+    CFG_OPT("events-heartbeat", CFG_DURATION, acs_opts_t, events_heartbeat_ms, "15s", "DURATION",
+            "a comment line on every event stream this often (proxies and dead peers notice)",
+            .min = 100, .max = 3600000),
     CFG_OPT("web-dir", CFG_STR, acs_opts_t, web_dir, NULL, "DIR",
             "serve the dashboard (at / on the API listener) from the files in DIR, read on each"
             " request, instead of the copy built into the binary (development; docs/dashboard.md)"),
@@ -235,6 +244,7 @@ static void on_stop(void *ud)
     acs_waiters_stop(a);
     acs_files_stop(a);
     acs_bulk_stop(a);
+    acs_events_stop(a); /* event streams end, so the API server can drain */
     acs_api_stop(a);
     acs_keys_stop(a);
     acs_cwmp_stop(a);
@@ -417,6 +427,8 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
         return rc == -EINVAL ? 2 : 1;
     if ((rc = acs_webhook_init(a)) != 0)
         return rc == -EINVAL ? 2 : 1;
+    if (acs_events_init(a) != 0)
+        return 1;
     if (acs_session_logs_start(a) != 0)
         return 1;
     if ((rc = store_worker_new(loop, a->store, 200000, &a->db)) != 0)
@@ -455,7 +467,8 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     } else {
         free(w);
     }
-    if (acs_waiters_start(a) != 0 || acs_webhook_start(a) != 0 || acs_bulk_start(a) != 0)
+    if (acs_waiters_start(a) != 0 || acs_webhook_start(a) != 0 || acs_bulk_start(a) != 0 ||
+        acs_events_start(a) != 0)
         return 1;
     uv_timer_init(loop, &a->housekeeping);
     a->housekeeping.data = a;
@@ -510,6 +523,7 @@ int acs_main(int argc, char **argv)
     uv_run(&loop, UV_RUN_DEFAULT);
     acs_keys_free(a); /* its poll timer has closed */
     acs_webhook_free(a);
+    acs_events_free(a);
     uv_loop_close(&loop);
     curl_global_cleanup();
     cfg_free(&acs_cmd, &a->o);

@@ -78,8 +78,8 @@ void acs_prov_outcome(acs_prov_sess_t *S, acs_pr_t *x, acs_pr_status_t st, const
              LF_S("outcome", outcome_names[st == PR_FAULT ? 1 : 2]), LF_S("provision", x->fault_prov),
              LF_I("line", x->fault.line), LF_I("code", x->fault.code),
              LF_S("message", x->fault.message));
-    if (acs_webhook_wants(a->hooks, ACS_HOOK_FAULT))
-        (void)acs_webhook_emit(a, "fault",
+    /* webhooks and live events (acs_events.h) */
+    (void)acs_events_emit(a, "fault", S->device,
                                json_pack("{s:s, s:o, s:o, s:s, s:i, s:o, s:o, s:i}", "source",
                                          "provisioning", "device_id", acs_json_text(S->device),
                                          "preset", acs_json_text(x->p->name), "outcome",

@@ -106,6 +106,7 @@ acs_session_t *acs_session_new(acs_t *a, http_req_t *req, const char *user)
     s->expect = CWMP_NONE;
     attach(s, c);
     a->nsessions++;
+    acs_events_session(a); /* the minute ring's sessions */
     a->n.sessions++;
     acs_session_touch(s);
     return s;

@@ -90,7 +90,7 @@ int acs_waiter_add(acs_t *a, http_req_t *req, int64_t task_id, int64_t expires_a
 
 void acs_task_finished(acs_t *a, int64_t task_id)
 {
-    acs_webhook_task_finished(a, task_id); /* task.done / task.failed / fault */
+    acs_events_task_finished(a, task_id); /* webhooks and live events (acs_events.h) */
     acs_waiter_t *w = a->waiters;
     while (w) {
         acs_waiter_t *next = w->next;

@@ -232,7 +232,6 @@ int acs_webhook_init(acs_t *a)
     H->retry_for_s = a->o.webhook_retry_for_ms / 1000;
     H->backoff_s = a->o.webhook_backoff_ms / 1000 > 0 ? a->o.webhook_backoff_ms / 1000 : 1;
     H->concurrency = a->o.webhook_concurrency;
-    H->offline_ms = a->o.webhook_offline_check_ms;
     H->default_interval_s = a->default_interval_s;
     int64_t tmax = 0;
     for (size_t i = 0; i < a->o.webhooks.n; i++) {
@@ -279,10 +278,6 @@ void acs_webhook_stop(acs_t *a)
     if (H->timer) {
         uv_close((uv_handle_t *)H->timer, free_handle);
         H->timer = NULL;
-    }
-    if (H->offline_timer) {
-        uv_close((uv_handle_t *)H->offline_timer, free_handle);
-        H->offline_timer = NULL;
     }
 }
 
@@ -531,78 +526,28 @@ void acs_webhook_task_finished(acs_t *a, int64_t task_id)
     (void)emit_submit(a, j);
 }
 
-/* ---- device.offline: the sweep; old rows pruned ------------------------------------------- */
+/* ---- device.offline (the sweep is acs_events.c's); old rows pruned ------------------------ */
 
-typedef struct offline_job {
-    acs_hooks_t *H;
-    int64_t now;
-    int queued;
-    int rc;
-    store_t *st;
-} offline_job_t;
-
-static int offline_one(const store_device_t *d, void *ud)
+int acs_webhook_offline(acs_hooks_t *H, store_t *st, const store_device_t *d, int64_t now)
 {
-    offline_job_t *j = ud;
-    acs_hooks_t *H = j->H;
+    if (!acs_webhook_wants(H, ACS_HOOK_DEVICE_OFFLINE))
+        return 0;
     int64_t iv = d->periodic_interval > 0 ? d->periodic_interval : H->default_interval_s;
-    json_t *data = device_data(H, d, j->now);
+    json_t *data = device_data(H, d, now);
     json_object_set_new(data, "inform_interval", json_integer(iv));
     json_object_set_new(data, "offline_after", json_integer(2 * iv + 60));
-    int rc = queue_event(H, j->st, ACS_HOOK_DEVICE_OFFLINE, data, j->now);
+    int rc = queue_event(H, st, ACS_HOOK_DEVICE_OFFLINE, data, now);
     json_decref(data);
-    if (rc < 0) {
-        j->rc = rc;
-        return 1;
-    }
-    j->queued += rc;
-    return 0;
+    return rc;
 }
 
-static int offline_run(store_t *st, void *ud)
+void acs_webhook_prune(acs_hooks_t *H, store_t *st, int64_t now)
 {
-    offline_job_t *j = ud;
-    j->st = st;
-    int n = 0;
-    if (acs_webhook_wants(j->H, ACS_HOOK_DEVICE_OFFLINE))
-        n = store_hook_offline_sweep(st, j->now, j->H->default_interval_s, OFFLINE_BATCH, offline_one, j);
-    if (n < 0 || j->rc < 0)
-        return n < 0 ? n : j->rc;
-    int pruned = store_hook_prune(st, j->now - KEEP_FINISHED_S);
+    if (!H)
+        return;
+    int pruned = store_hook_prune(st, now - KEEP_FINISHED_S);
     if (pruned > 0)
         log_info("webhook_pruned", LF_I("count", pruned));
-    if (n > 0)
-        log_info("webhook_devices_offline", LF_I("count", n));
-    return 0;
-}
-
-static void offline_tick(uv_timer_t *t);
-
-static void offline_done(int rc, void *ud)
-{
-    offline_job_t *j = ud;
-    acs_hooks_t *H = j->H;
-    if (rc == 0 && j->queued)
-        acs_webhook_kick(H->a);
-    free(j);
-    if (!H->stopping && H->offline_timer)
-        uv_timer_start(H->offline_timer, offline_tick, (uint64_t)H->offline_ms, 0);
-}
-
-static void offline_tick(uv_timer_t *t)
-{
-    acs_hooks_t *H = t->data;
-    if (H->stopping || !H->a->db || H->a->stopping)
-        return;
-    offline_job_t *j = calloc(1, sizeof *j);
-    if (j) {
-        j->H = H;
-        j->now = clock_real_s();
-    }
-    if (!j || store_worker_submit(H->a->db, offline_run, offline_done, j) != 0) {
-        free(j);
-        uv_timer_start(H->offline_timer, offline_tick, (uint64_t)H->offline_ms, 0);
-    }
 }
 
 int acs_webhook_start(acs_t *a)
@@ -610,18 +555,11 @@ int acs_webhook_start(acs_t *a)
     acs_hooks_t *H = a->hooks;
     if (!H)
         return 0;
-    if (!(H->timer = malloc(sizeof *H->timer)) || !(H->offline_timer = malloc(sizeof *H->offline_timer))) {
-        free(H->timer);
-        H->timer = NULL;
+    if (!(H->timer = malloc(sizeof *H->timer)))
         return -ENOMEM;
-    }
     uv_timer_init(a->loop, H->timer);
     H->timer->data = H;
-    uv_timer_init(a->loop, H->offline_timer);
-    H->offline_timer->data = H;
     acs_webhook_kick(a); /* what a previous run left pending goes first */
-    /* the offline sweep (when a hook wants device.offline) and the pruning of old rows */
-    uv_timer_start(H->offline_timer, offline_tick, (uint64_t)H->offline_ms, 0);
     return 0;
 }
 

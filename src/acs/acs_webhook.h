@@ -9,7 +9,9 @@
  * job of its own (acs_webhook_emit). A dispatcher on the loop claims due
  * rows and POSTs them with libcurl (net/curl_uv), at most
  * --webhook-concurrency at once, retrying with exponential backoff until
- * --webhook-retry-for has passed since the event (then: failed). Nothing
+ * --webhook-retry-for has passed since the event (then: failed). The events
+ * come from acs_events.h (the one place each is told), the device.offline
+ * sweep included. Nothing
  * here ever waits on a receiver or on the disk on the loop, so a slow or
  * dead receiver costs CWMP sessions nothing.
  *
@@ -57,7 +59,7 @@ int acs_webhook_check(const char *item, char *err, size_t errlen);
 /* Parse the hooks, release the leases a crash left (on the store, before
  * the worker owns it). 0, or -EINVAL after logging the reason. */
 int acs_webhook_init(acs_t *a);
-/* The dispatcher and the offline sweep start (after the store worker). */
+/* The dispatcher starts (after the store worker). */
 int acs_webhook_start(acs_t *a);
 /* Stop dispatching (before the store worker and curl go). */
 void acs_webhook_stop(acs_t *a);
@@ -85,6 +87,13 @@ void acs_webhook_kick(acs_t *a);
  * d->last_events). Returns how many deliveries were queued, or -EIO. */
 bool acs_webhook_inform_fresh(acs_hooks_t *h, store_t *st, const char *device_id);
 int acs_webhook_inform(acs_hooks_t *h, store_t *st, const store_device_t *d, bool fresh);
+
+/* On the store thread, in acs_events.c's offline sweep: queue
+ * device.offline for d (reported offline now). Deliveries queued, or
+ * -errno. Then acs_webhook_prune drops delivered and failed rows older than
+ * a week (H may be NULL: nothing). */
+int acs_webhook_offline(acs_hooks_t *h, store_t *st, const store_device_t *d, int64_t now);
+void acs_webhook_prune(acs_hooks_t *h, store_t *st, int64_t now);
 
 /* ---- for the API (acs_api_hooks.c) and /metrics (acs_admin.c) ---- */
 /* The hooks as the API shows them (no secrets), with their counters. */

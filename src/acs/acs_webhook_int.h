@@ -17,7 +17,6 @@ enum {
     HOOK_TIMEOUT_MAX_MS = 300000,
     BACKOFF_CAP_S = 3600,
     LEASE_MARGIN_S = 30,
-    OFFLINE_BATCH = 1000,
     KEEP_FINISHED_S = 7 * 86400, /* delivered and failed rows are kept a week */
     HOOK_BODY_MAX = 256 * 1024,  /* an event's JSON body */
     TASK_RESULT_MAX = 64 * 1024, /* a task's result in its event; larger: left out */
@@ -44,12 +43,12 @@ struct acs_hooks {
     hook_t *v;
     size_t n;
     unsigned wanted;          /* union of the hooks' events */
-    int64_t max_pending, retry_for_s, backoff_s, concurrency, offline_ms, default_interval_s;
+    int64_t max_pending, retry_for_s, backoff_s, concurrency, default_interval_s;
     int64_t lease_s;
     _Atomic uint64_t refused;
     _Atomic bool refusing;    /* in a refusal spell (logged at its start) */
     /* the loop's */
-    uv_timer_t *timer, *offline_timer;
+    uv_timer_t *timer;
     bool claiming, again, stopping;
     size_t inflight;
     hook_call_t *calls;

@@ -421,6 +421,7 @@ static void step_done(int rc, void *ud)
     if (rc < 0) {
         acs_work_put(w, rc, NULL);
     } else if (j->found) {
+        acs_events_task(acs_work_acs(w), &j->next); /* sent */
         send_task(w, j->t, &j->next);
     } else {
         if (j->take_next)

@@ -779,6 +779,11 @@ void net_conn_keepalive(net_conn_t *c, unsigned idle_s)
     uv_tcp_keepalive(&c->tcp, 1, idle_s ? idle_s : 60);
 }
 
+int net_conn_set_sndbuf(net_conn_t *c, int bytes)
+{
+    return uv_send_buffer_size((uv_handle_t *)&c->tcp, &bytes);
+}
+
 /* ---- TLS setup ------------------------------------------------------------- */
 
 /*

@@ -167,6 +167,10 @@ bool net_conn_is_tls(const net_conn_t *c);
 const tls_peer_t *net_conn_tls_peer(const net_conn_t *c);
 /* Enable TCP keepalive probes (long-lived WebSocket/tunnel links). */
 void net_conn_keepalive(net_conn_t *c, unsigned idle_s);
+/* The kernel's send buffer for this socket (SO_SNDBUF; the kernel doubles
+ * it): a long-lived stream bounds what a peer that does not read can hold
+ * in the kernel, not only in the write queue. 0 or a negative errno. */
+int net_conn_set_sndbuf(net_conn_t *c, int bytes);
 
 /* One re-armable timer per connection for its owner's deadlines (header
  * read, idle, ping...). ms < 0 (or cb NULL) stops it; 0 fires on the next

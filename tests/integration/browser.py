@@ -157,7 +157,8 @@ class DashSystem:
         self.token = TOKEN
         self.acs = outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
                            "--data-dir", str(tmp_path / "acs"), "--api-token", TOKEN,
-                           "--cpe-auth", "none", "--cr-deny", "169.254.0.0/16")
+                           "--cpe-auth", "none", "--cr-deny", "169.254.0.0/16",
+                           "--cr-username", "cr", "--cr-password", "crpw")
         self.url = self.acs.url("api")
         host, port = self.acs.addr("listen")
         self.cwmp = f"http://{host}:{port}/"
@@ -180,6 +181,7 @@ class DashSystem:
         d = self.tmp / f"sim{len(self.sims)}"
         sim = self.outpost("cpe-sim", "--acs", self.cwmp, "--count", str(n), "--model", model,
                            "--serial-prefix", prefix, "--cr-listen", "127.0.0.1:0",
+                           "--cr-username", "cr", "--cr-password", "crpw",
                            "--inform-interval", "600", "--data-dir", str(d), "--stats-interval", "0")
         self.sims.append(sim)
         return sim

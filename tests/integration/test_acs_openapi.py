@@ -689,6 +689,17 @@ def test_answers_match_document(outpost, tmp_path, doc, cr_server):
         c.req("GET", path, path, token=None, want=200)
     c.req("GET", "/views/index.js", "/views/{name}", token=None, want=200)
     c.req("GET", "/views/nope.js", "/views/{name}", token=None, want=404)
+    _, h = c.req("GET", "/api/stats/history?minutes=3", "/api/stats/history", want=200)
+    assert len(h["buckets"]) == 3
+    c.req("GET", "/api/stats/history?minutes=0", "/api/stats/history", want=400)
+    # the stream itself never ends: its refusal is what is checked here
+    # (test_acs_live_events.py reads streams)
+    c.req("GET", "/api/events?types=nope", "/api/events", want=400)
+    from sse import SSE   # the 200: a stream, read by hand
+    ev = SSE(acs.addr("api"), "/api/events?types=task", token=TOKEN)
+    assert ev.head() == 200 and ev.headers["content-type"].startswith("text/event-stream")
+    ev.close()
+    c.seen.add(("events", 200))
     _, me = c.req("GET", "/api/whoami", "/api/whoami", want=200)
     assert me == {"role": "admin", "level": 3}
     c.req("GET", "/api/openapi.json", "/api/openapi.json", want=200)

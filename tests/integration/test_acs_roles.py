@@ -93,6 +93,8 @@ ROLES = {
     ("GET", "/favicon.svg"): P,
     ("GET", "/views/{name}"): P,
     ("GET", "/api/whoami"): V,
+    ("GET", "/api/events"): V,
+    ("GET", "/api/stats/history"): V,
 }
 RANK = {P: 0, V: 1, O: 2, A: 3}
 
