@@ -16,12 +16,12 @@ def dev_path(dev_id):
     return "#/devices/" + quote(dev_id, safe="")
 
 
-def cr_credentials(s):
-    """Each device's connection request credentials (cpe-sim's defaults: the
-    serial and cpesim), so the ACS wakes the CPEs for their tasks at once."""
-    for d in s.get("/api/devices"):
-        s.api.put(f"{s.url}/api/devices/{quote(d['id'], safe='')}/connection-request-credentials",
-                  json={"username": d["serial_number"], "password": "cpesim"}, timeout=10).raise_for_status()
+def wrong_cr_credentials(s, dev_id):
+    """The device's own connection request credentials, wrong: the ACS cannot
+    wake it, so its tasks stay pending (the fixture's fleet credentials
+    otherwise wake every CPE at once)."""
+    s.api.put(f"{s.url}/api/devices/{quote(dev_id, safe='')}/connection-request-credentials",
+              json={"username": "nobody", "password": "wrong"}, timeout=10).raise_for_status()
 
 
 def rows(b):
@@ -119,7 +119,6 @@ def test_device_list_filters_and_columns(dash):
 
 def test_device_page_edit_fault_reboot(dash):
     b, s = dash, dash.system
-    cr_credentials(s)
     dev = next(d for d in s.get("/api/devices") if "S181" in d["id"])
     enc = quote(dev["id"], safe="")
     b.go(dev_path(dev["id"]))
@@ -143,6 +142,13 @@ def test_device_page_edit_fault_reboot(dash):
             seen.add(el[0].get_attribute("data-status"))
         return "done" in seen
     b.wait(finished, 30, "the set_params task done")
+    # followed through the event stream, not by polling the task: one read
+    # of the whole task once it finished (its result), at most a safety poll
+    assert b.visible("#live.on")
+    tid = row.find_element("css selector", ".ptask").get_attribute("data-task")
+    reads = b.d.execute_script("return performance.getEntriesByType('resource')"
+                               ".filter(e => e.name.endsWith('/api/tasks/' + arguments[0])).length", tid)
+    assert reads <= 2, reads
     assert row.find_element("css selector", ".pval").text == "dash-ssid"
     params = s.get(f"/api/devices/{enc}/parameters", params={"prefix": "Device.WiFi.SSID.1.SSID", "limit": 1})
     assert params[0]["value"] == "dash-ssid" and params[0]["set_by"] == "acs"
@@ -195,7 +201,6 @@ def test_device_page_edit_fault_reboot(dash):
 
 def test_bulk_action_on_filtered_selection(dash):
     b, s = dash, dash.system
-    cr_credentials(s)
     b.go("#/devices?tag=&search=" + quote("param.InternetGatewayDevice.DeviceInfo.SerialNumber^=S098"))
     got = wait_rows(b, lambda r: len(r) == 3, "the filtered devices")
     b.css("#dev-sel-all").click()
@@ -236,8 +241,9 @@ def test_viewer_sees_no_actions(dash):
     viewer = s.key("viewer")
     dev = s.get("/api/devices")[0]
     enc = quote(dev["id"], safe="")
-    # as admin first: a task that stays pending (no connection request
-    # credentials here, so the CPE is not woken) is cancelled from the history
+    # as admin first: a task that stays pending (the CPE cannot be woken)
+    # is cancelled from the history
+    wrong_cr_credentials(s, dev["id"])
     b.go(dev_path(dev["id"]))
     b.wait_text("#dv-status", "Online")
     r = s.api.post(f"{s.url}/api/devices/{enc}/tasks", json={"type": "get_rpc_methods"}, timeout=10)
@@ -266,7 +272,6 @@ def test_viewer_sees_no_actions(dash):
 
 def test_device_firmware_download_and_upload(dash):
     b, s = dash, dash.system
-    cr_credentials(s)
     dev = next(d for d in s.get("/api/devices") if "S181" in d["id"])
     enc = quote(dev["id"], safe="")
     s.api.put(f"{s.url}/api/files/fw-2.0.bin", data=b"\x7fFW" * 1000,
@@ -296,7 +301,6 @@ def test_device_firmware_download_and_upload(dash):
 
 def test_device_object_instances(dash):
     b, s = dash, dash.system
-    cr_credentials(s)
     dev = next(d for d in s.get("/api/devices") if "S181" in d["id"])
     b.go(dev_path(dev["id"]))
     open_obj(b, "Device.")
