@@ -10,6 +10,7 @@
 // configuration or log. Tasks are followed through ctx.events and, as a
 // fallback and a safety net, by polling GET /api/tasks/{id}.
 import { useStyle } from './devices_style.js';
+import { liveEvents } from './live.js';
 import { h, fill, fmtAge, fmtTime, idText, idPath } from '../lib.js';
 
 useStyle();
@@ -134,11 +135,7 @@ export default {
         if (ev.type === 'inform') loadSessionsSoon();
       }
     }
-    if (ctx.events) {
-      try {
-        closeEvents = ctx.events({ device: id, types: 'task,inform,device' }, onEvent, (up) => { live = up; });
-      } catch { closeEvents = null; }
-    }
+    closeEvents = liveEvents(ctx, { device: id, types: 'task,inform,device' }, onEvent, (up) => { live = up; });
 
     // ---- status -------------------------------------------------------------------
     function drawStatus() {

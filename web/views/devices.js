@@ -8,6 +8,7 @@
 // #/bulk/{id}). The view's state lives in the hash (#/devices?filter=..&sort=..)
 // so a filtered list can be linked to and Back works.
 import { useStyle } from './devices_style.js';
+import { liveEvents } from './live.js';
 import { h, fill, fmtAge, fmtTime, fmtNum, idText, idPath } from '../lib.js';
 
 useStyle();
@@ -624,19 +625,14 @@ export default {
 
     // Live: the rows shown follow their devices' informs and online state
     // (one stream for the page; events for devices not shown are ignored).
-    let closeEvents = null;
-    if (ctx.events) {
-      try {
-        closeEvents = ctx.events({ types: 'inform,device' }, (ev) => {
-          const d = ev.data || {};
-          const row = d.device && st.rows.find((r) => r.id === d.device);
-          if (!row) return;
-          if (ev.type === 'inform') { row.last_inform = new Date().toISOString(); row.online = true; }
-          else if (d.state) row.online = d.state === 'online';
-          scheduleDraw();
-        });
-      } catch { closeEvents = null; }
-    }
+    const closeEvents = liveEvents(ctx, { types: 'inform,device' }, (ev) => {
+      const d = ev.data || {};
+      const row = d.device && st.rows.find((r) => r.id === d.device);
+      if (!row) return;
+      if (ev.type === 'inform') { row.last_inform = new Date().toISOString(); row.online = true; }
+      else if (d.state) row.online = d.state === 'online';
+      scheduleDraw();
+    });
     let drawQueued = false;
     function scheduleDraw() {
       if (drawQueued) return;
@@ -651,6 +647,6 @@ export default {
     }
 
     load();
-    return () => { alive = false; if (closeEvents) closeEvents(); };
+    return () => { alive = false; closeEvents(); };
   },
 };
