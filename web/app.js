@@ -18,6 +18,7 @@ let key = sessionStorage.getItem(KEY_STORE) || '';
 let role = '';
 let cleanup = null;
 let streams = 0; // open event streams (the live dot)
+let routeGen = 0; // the route being rendered (a slow render that lost the race is cleaned up)
 
 // ---- the API ---------------------------------------------------------------
 
@@ -228,6 +229,7 @@ async function route() {
     try { cleanup(); } catch (e) { console.error(e); }
     cleanup = null;
   }
+  routeGen++;
   const el = $('view');
   fill(el);
   const m = match(location.hash);
@@ -244,13 +246,18 @@ async function route() {
     return;
   }
   const ctx = { api, events, role, can, navigate, params: m.params, notify };
+  const gen = ++routeGen;
   try {
     const c = await m.view.render(el, ctx);
-    if (typeof c === 'function') cleanup = c;
+    if (typeof c === 'function') {
+      if (gen === routeGen) cleanup = c;
+      else c(); // the operator moved on while this view was loading
+    }
   } catch (e) {
-    el.append(h('p', { class: 'error', role: 'alert' }, `This page failed: ${e.message}`));
+    if (gen === routeGen) el.append(h('p', { class: 'error', role: 'alert' }, `This page failed: ${e.message}`));
     console.error(e);
   }
+  if (gen !== routeGen) return;
   $('main').focus({ preventScroll: true });
 }
 
@@ -295,6 +302,7 @@ function showApp() {
 }
 
 export function signOut(message) {
+  routeGen++;
   if (cleanup) {
     try { cleanup(); } catch (e) { console.error(e); }
     cleanup = null;

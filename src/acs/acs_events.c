@@ -430,11 +430,9 @@ static void h_events(http_req_t *req, void *ud)
         E->n.refused++;
         log_warn("events_client_refused", LF_S("peer", http_req_peer(req)),
                  LF_U("clients", E->nclients));
-        http_respond_hdrs(req, 503, "Retry-After: 10\r\n", "application/json",
-                          "{\"error\":\"unavailable\",\"message\":\"too many event streams "
-                          "(--events-max-clients)\"}",
-                          strlen("{\"error\":\"unavailable\",\"message\":\"too many event streams "
-                                 "(--events-max-clients)\"}"));
+        static const char busy[] =
+            "{\"error\":\"unavailable\",\"message\":\"too many event streams (--events-max-clients)\"}";
+        http_respond_hdrs(req, 503, "Retry-After: 10\r\n", "application/json", busy, sizeof busy - 1);
         return;
     }
     sse_client_t *c = calloc(1, sizeof *c);
@@ -490,8 +488,80 @@ static void h_history(http_req_t *req, void *ud)
     acs_api_json(req, 200, acs_evring_json(&E->ring, clock_real_s(), (int)minutes));
 }
 
+/* GET /api/stats/breakdown: devices by model and by software version (the
+ * Overview's breakdown), the BREAKDOWN_TOP most common of each. */
+enum { BREAKDOWN_TOP = 20 };
+
+typedef struct breakdown_job {
+    http_req_t *req;
+    json_t *out;
+} breakdown_job_t;
+
+static int breakdown_one(const char *value, int64_t count, void *ud)
+{
+    json_array_append_new(ud, json_pack("{s:o, s:I}", "value", acs_json_text(value), "count",
+                                        (json_int_t)count));
+    return 0;
+}
+
+static int breakdown_run(store_t *st, void *ud)
+{
+    breakdown_job_t *j = ud;
+    static const struct {
+        const char *key;
+        store_by_t by;
+    } cols[] = { { "model", STORE_BY_MODEL }, { "software_version", STORE_BY_VERSION } };
+    j->out = json_object();
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+        json_t *arr = json_array();
+        int64_t others = 0;
+        int rc = store_device_counts(st, cols[i].by, BREAKDOWN_TOP, breakdown_one, arr, &others);
+        if (rc < 0) {
+            json_decref(arr);
+            return rc;
+        }
+        json_object_set_new(j->out, cols[i].key,
+                            json_pack("{s:o, s:I}", "top", arr, "others", (json_int_t)others));
+    }
+    return 0;
+}
+
+static void breakdown_done(int rc, void *ud)
+{
+    breakdown_job_t *j = ud;
+    if (rc < 0)
+        acs_api_error(j->req, 500, "internal", "store error");
+    else
+    {
+        acs_api_json(j->req, 200, j->out); /* steals it */
+        j->out = NULL;
+    }
+    json_decref(j->out);
+    free(j);
+}
+
+static void h_breakdown(http_req_t *req, void *ud)
+{
+    acs_t *a = ud;
+    breakdown_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        acs_api_error(req, 503, "unavailable", "out of memory");
+        return;
+    }
+    j->req = req;
+    int rc = a->db && !a->stopping ? store_worker_submit(a->db, breakdown_run, breakdown_done, j) : -ECANCELED;
+    if (rc != 0) {
+        free(j);
+        acs_api_error(req, 503, "unavailable", rc == -EAGAIN ? "store queue full, retry" : "shutting down");
+    }
+}
+
 int acs_events_api_register(acs_t *a, http_router_t *r)
 {
+
+    int rcb = http_router_add(r, "GET", "/api/stats/breakdown", HTTP_ACCESS_VIEWER, h_breakdown, a);
+    if (rcb)
+        return -EINVAL;
     int rc = http_router_add(r, "GET", "/api/events", HTTP_ACCESS_VIEWER, h_events, a);
     rc |= http_router_add(r, "GET", "/api/stats/history", HTTP_ACCESS_VIEWER, h_history, a);
     return rc ? -EINVAL : 0;

@@ -134,6 +134,11 @@ int store_stats(store_t *s, int64_t now, int64_t default_interval, store_stats_t
 {
     return s->be->stats(s, now, default_interval, out);
 }
+int store_device_counts(store_t *s, store_by_t by, int64_t limit, store_count_fn fn, void *ud,
+                        int64_t *others)
+{
+    return s->be->device_counts ? s->be->device_counts(s, by, limit, fn, ud, others) : -ENOTSUP;
+}
 int store_params_put(store_t *s, const char *device, const store_param_t *p, size_t n, int64_t now)
 {
     return s->be->params_put(s, device, p, n, now);

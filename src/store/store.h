@@ -151,6 +151,14 @@ typedef struct store_stats {
     int64_t total_devices, online_devices, pending_tasks, sent_tasks;
 } store_stats_t;
 int store_stats(store_t *s, int64_t now, int64_t default_interval, store_stats_t *out);
+/* Devices counted by one column's value, most first (then by value): by
+ * STORE_BY_MODEL (product_class) or STORE_BY_VERSION (software_version);
+ * fn gets at most `limit` values; *others (may be NULL) counts the devices
+ * of the values left out. 0 or -EIO. (The Overview's breakdown.) */
+typedef enum store_by { STORE_BY_MODEL = 0, STORE_BY_VERSION = 1 } store_by_t;
+typedef int (*store_count_fn)(const char *value, int64_t count, void *ud); /* non-zero stops */
+int store_device_counts(store_t *s, store_by_t by, int64_t limit, store_count_fn fn, void *ud,
+                        int64_t *others);
 /* The open tasks (pending or sent) counted by type and status: fn once per
  * pair present. */
 typedef int (*store_task_count_fn)(const char *type, int status, int64_t count, void *ud);

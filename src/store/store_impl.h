@@ -22,6 +22,8 @@ typedef struct store_backend {
     int (*device_set_tags)(store_t *s, const char *id, const char *tags);
     int (*device_set_cr_auth)(store_t *s, const char *id, const char *user, const char *pass);
     int (*stats)(store_t *s, int64_t now, int64_t default_interval, store_stats_t *out);
+    int (*device_counts)(store_t *s, store_by_t by, int64_t limit, store_count_fn fn, void *ud,
+                         int64_t *others);
     int (*task_open_counts)(store_t *s, store_task_count_fn fn, void *ud);
     int (*task_finished_counts)(store_t *s, int64_t from, int64_t to, store_task_count_fn fn, void *ud);
     int (*params_put)(store_t *s, const char *dev, const store_param_t *p, size_t n, int64_t now);

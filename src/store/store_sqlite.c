@@ -619,6 +619,36 @@ static int sq_stats(store_t *s, int64_t now, int64_t default_interval, store_sta
     return out->total_devices < 0 || out->online_devices < 0 || out->pending_tasks < 0 ? -EIO : 0;
 }
 
+static int sq_device_counts(store_t *s, store_by_t by, int64_t limit, store_count_fn fn, void *ud,
+                            int64_t *others)
+{
+    sq_t *q = SQ(s);
+    /* both columns are indexed (devices_class, devices_version): a scan of the index */
+    sqlite3_stmt *st = sq_prepare(q, by == STORE_BY_VERSION
+                                         ? "SELECT software_version, COUNT(*) AS n FROM devices"
+                                           " GROUP BY software_version ORDER BY n DESC, software_version"
+                                         : "SELECT product_class, COUNT(*) AS n FROM devices"
+                                           " GROUP BY product_class ORDER BY n DESC, product_class");
+    if (!st)
+        return -EIO;
+    int64_t i = 0, rest = 0;
+    bool stop = false;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(st, 1);
+        if (i++ < limit && !stop) {
+            const char *v = (const char *)sqlite3_column_text(st, 0);
+            stop = fn(v ? v : "", n, ud) != 0;
+        } else {
+            rest += n;
+        }
+    }
+    sqlite3_finalize(st);
+    if (others)
+        *others = rest;
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 /* Counts by type and status, of the open tasks or of those finished in [from, to). */
 static int sq_task_counts(store_t *s, bool finished, int64_t from, int64_t to, store_task_count_fn fn,
                           void *ud)
@@ -768,6 +798,7 @@ const store_backend_t store_sqlite_backend = {
     .device_set_tags = sq_device_set_tags,
     .device_set_cr_auth = sq_device_set_cr_auth,
     .stats = sq_stats,
+    .device_counts = sq_device_counts,
     .task_open_counts = sq_task_open_counts,
     .task_finished_counts = sq_task_finished_counts,
     .params_put = sq_params_put,

@@ -692,6 +692,9 @@ def test_answers_match_document(outpost, tmp_path, doc, cr_server):
     _, h = c.req("GET", "/api/stats/history?minutes=3", "/api/stats/history", want=200)
     assert len(h["buckets"]) == 3
     c.req("GET", "/api/stats/history?minutes=0", "/api/stats/history", want=400)
+    _, bd = c.req("GET", "/api/stats/breakdown", "/api/stats/breakdown", want=200)
+    assert sum(x["count"] for x in bd["model"]["top"]) + bd["model"]["others"] == \
+        c.req("GET", "/api/stats", "/api/stats", want=200)[1]["total_devices"]
     # the stream itself never ends: its refusal is what is checked here
     # (test_acs_live_events.py reads streams)
     c.req("GET", "/api/events?types=nope", "/api/events", want=400)

@@ -95,6 +95,7 @@ ROLES = {
     ("GET", "/api/whoami"): V,
     ("GET", "/api/events"): V,
     ("GET", "/api/stats/history"): V,
+    ("GET", "/api/stats/breakdown"): V,
 }
 RANK = {P: 0, V: 1, O: 2, A: 3}
 
