@@ -88,6 +88,12 @@ def test_device_list_filters_and_columns(dash):
     got = wait_rows(b, lambda r: len(r) == 3, "the three TR-098 devices")
     assert all("S098" in i for i in got)
 
+    # a link with a filter (the Overview's breakdowns link so)
+    b.go("#/devices?filter=" + quote("serial^=S181"))
+    got = wait_rows(b, lambda r: len(r) == 3, "the three TR-181 devices from a filter link")
+    assert all("S181" in i for i in got) and b.css("#dev-search").get_attribute("value") == "serial^=S181"
+    box = b.css("#dev-search")
+
     # a syntax error is shown with the API's reason
     box.clear()
     box.send_keys("model=", Keys.ENTER)

@@ -98,7 +98,7 @@ export default {
   render(el, ctx) {
     const p = ctx.params || {};
     const st = {
-      text: p.search || '',
+      text: p.search || p.filter || '', // filter: the Overview's links (#/devices?filter=model%3DX)
       quick: { tag: p.tag || '', model: p.model || '', version: p.version || '', online: p.online || '' },
       sort: p.sort || 'id',
       limit: Number(localStorage.getItem(SIZE_KEY)) || 100,
