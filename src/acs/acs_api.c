@@ -26,6 +26,7 @@
 #include "acs/acs_webhook.h"
 #include "acs/acs_work.h"
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "net/http_static.h"
@@ -75,6 +76,11 @@ typedef struct api_job {
     char tags[STORE_TAGS];  /* J_TAGS: comma-joined */
     char user[STORE_URL], pass[STORE_URL]; /* J_CR_AUTH */
     json_t *params;
+    /* J_PARAMS: one level of the tree (next_level) or a search in it */
+    bool next_level;
+    char search[129];
+    size_t listed;          /* entries in out */
+    json_t *child;          /* next_level: the child object whose descendants are counted */
     /* out */
     json_t *out;
     int http_status;        /* 0: 200 */
@@ -85,9 +91,8 @@ typedef struct api_job {
 enum { J_DEVICE, J_DEVICE_DELETE, J_PARAMS, J_TASK_ADD, J_TASKS, J_TASK, J_TASK_CANCEL,
        J_STATS, J_CR, J_TAGS, J_CR_AUTH };
 
-static int collect_param(const store_param_t *p, void *ud)
+static json_t *param_json(const store_param_t *p)
 {
-    api_job_t *j = ud;
     char iso[CLOCK_ISO_LEN];
     acs_iso(p->updated, iso);
     json_t *o = json_pack("{s:s, s:o, s:s, s:o, s:s}", "name", p->name, "value",
@@ -95,8 +100,76 @@ static int collect_param(const store_param_t *p, void *ud)
                           p->type ? p->type : "", "writable",
                           p->writable < 0 ? json_null() : json_boolean(p->writable), "last_updated", iso);
     acs_param_history_fields(o, p); /* set_by, set_at, notification, access_list */
-    json_array_append_new(j->out, o);
+    return o;
+}
+
+/* ASCII case-insensitive substring (the tree's search box) */
+static int ascii_lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+static bool icase_contains(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] && ascii_lower((unsigned char)hay[i]) == ascii_lower((unsigned char)needle[i]))
+            i++;
+        if (i == n)
+            return true;
+    }
+    return false;
+}
+
+/* ?next_level=true: the rows come in name order, so an object's descendants
+ * follow it in one run. A direct child is listed as it is; a deeper row is
+ * counted into the child object above it ("children"), which is made up
+ * (value null, nothing known) when the store has no row of its own for it. */
+static int collect_level(api_job_t *j, const store_param_t *p)
+{
+    size_t plen = strlen(j->prefix);
+    const char *rest = p->name + plen;
+    const char *dot = strchr(rest, '.');
+    if (!*rest)
+        return 0; /* the prefix's own object row */
+    if (!dot || !dot[1]) { /* a direct child: a leaf, or an object "X." */
+        json_t *o = param_json(p);
+        if (dot) {
+            json_object_set_new(o, "children", json_integer(0));
+            j->child = o;
+        }
+        j->listed++;
+        return json_array_append_new(j->out, o) == 0 ? 0 : -ENOMEM;
+    }
+    size_t clen = plen + (size_t)(dot - rest) + 1;
+    const char *cur = j->child ? json_string_value(json_object_get(j->child, "name")) : NULL;
+    if (!cur || strlen(cur) != clen || strncmp(cur, p->name, clen) != 0) {
+        json_t *o = json_pack("{s:s#, s:n, s:s, s:n, s:s, s:n, s:n, s:n, s:n, s:i}", "name", p->name,
+                              (int)clen, "value", "type", "", "writable", "last_updated", "",
+                              "set_by", "set_at", "notification", "access_list", "children", 0);
+        if (!o || json_array_append_new(j->out, o) != 0)
+            return -ENOMEM;
+        j->child = o;
+        j->listed++;
+    }
+    json_t *c = json_object_get(j->child, "children");
+    json_integer_set(c, json_integer_value(c) + 1);
     return 0;
+}
+
+static int collect_param(const store_param_t *p, void *ud)
+{
+    api_job_t *j = ud;
+    if (j->limit > 0 && j->listed >= (size_t)j->limit)
+        return 1; /* enough: stops the read */
+    if (j->next_level)
+        return collect_level(j, p);
+    if (j->search[0] && !icase_contains(p->name, j->search) &&
+        !(p->value && icase_contains(p->value, j->search)))
+        return 0;
+    j->listed++;
+    return json_array_append_new(j->out, param_json(p)) == 0 ? 0 : -ENOMEM;
 }
 
 static int collect_task(const store_task_t *t, void *ud)
@@ -446,15 +519,34 @@ static void h_device_delete(http_req_t *req, void *ud) { h_simple(req, ud, J_DEV
 static void h_stats(http_req_t *req, void *ud) { h_simple(req, ud, J_STATS); }
 static void h_cr(http_req_t *req, void *ud) { h_simple(req, ud, J_CR); }
 
+/* ?prefix=P: the names under P; &next_level=true: only its direct children
+ * (objects with a count of what lies under them: the dashboard's tree opens
+ * one level at a time); &search=TEXT: names or values containing TEXT;
+ * &limit=N: at most N entries. */
 static void h_params(http_req_t *req, void *ud)
 {
     api_job_t *j = new_job(req, J_PARAMS);
-    if (j && !query_str(req, "prefix", j->prefix, sizeof j->prefix)) {
+    if (!j)
+        return;
+    char nl[8];
+    if (!query_str(req, "prefix", j->prefix, sizeof j->prefix) || !query_str(req, "next_level", nl, sizeof nl) ||
+        !query_str(req, "search", j->search, sizeof j->search) || !query_int(req, "limit", 1, 100000, &j->limit)) {
         free(j);
         return;
     }
-    if (j)
-        api_submit(ud, req, j);
+    if (nl[0] && cfg_parse_bool(nl, &j->next_level) != 0) {
+        acs_api_error(req, 400, "bad_request", "next_level: true or false");
+        free(j);
+        return;
+    }
+    size_t plen = strlen(j->prefix);
+    if (j->next_level && (j->search[0] || (plen && j->prefix[plen - 1] != '.'))) {
+        acs_api_error(req, 400, "bad_request",
+                      "next_level: with a prefix that is empty or ends with '.', and without search");
+        free(j);
+        return;
+    }
+    api_submit(ud, req, j);
 }
 
 static void h_tasks(http_req_t *req, void *ud)

@@ -2,6 +2,8 @@
 // nav read it). One import and one entry per view module; each exports
 //   { path: '#/x', title, nav, minRole, render(el, ctx) }  (docs/dashboard.md)
 import overview from './overview.js';
+import devices from './devices.js';
+import device from './device.js';
 import tasks from './tasks.js';
 import task from './task.js';
 import faults from './faults.js';
@@ -15,6 +17,8 @@ import keys from './keys.js';
 
 export default [
   overview,
+  devices,
+  device,
   tasks,
   task,
   faults,
