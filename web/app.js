@@ -83,9 +83,21 @@ export async function api(path, opts = {}) {
 // with backoff (sending Last-Event-ID) until the returned close() is
 // called. EventSource cannot send the Authorization header, so this reads
 // the stream with fetch().
+//
+// A page left for the back/forward cache closes its streams ('pagehide')
+// and opens them again if it comes back ('pageshow'): Chromium keeps such a
+// page alive, and each open stream holds one of the six connections a
+// browser opens to a host, so after a few visits a new page's own API calls
+// would wait for the cache to let old ones go (about a minute).
 export function events(filter, onEvent, onState) {
-  const ctl = { closed: false, abort: null, lastId: '' };
+  const ctl = { closed: false, paused: false, wake: null, abort: null, lastId: '' };
   let delay = 1000;
+  const hide = () => { ctl.paused = true; if (ctl.abort) ctl.abort.abort(); };
+  const show = (e) => {
+    if (e.persisted && ctl.paused) { ctl.paused = false; if (ctl.wake) ctl.wake(); }
+  };
+  window.addEventListener('pagehide', hide);
+  window.addEventListener('pageshow', show);
   const state = (up) => {
     streams += up ? 1 : -1;
     $('live').classList.toggle('on', streams > 0);
@@ -115,6 +127,11 @@ export function events(filter, onEvent, onState) {
         if (up) state(false);
       }
       if (ctl.closed) break;
+      if (ctl.paused) {   // in the back/forward cache: until it is shown again
+        await new Promise((r) => { ctl.wake = r; });
+        ctl.wake = null;
+        continue;
+      }
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 30000);
     }
@@ -122,7 +139,10 @@ export function events(filter, onEvent, onState) {
   run();
   return () => {
     ctl.closed = true;
+    window.removeEventListener('pagehide', hide);
+    window.removeEventListener('pageshow', show);
     if (ctl.abort) ctl.abort.abort();
+    if (ctl.wake) ctl.wake();
   };
 }
 

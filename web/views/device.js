@@ -10,7 +10,6 @@
 // configuration or log. Tasks are followed through ctx.events and, as a
 // fallback and a safety net, by polling GET /api/tasks/{id}.
 import { useStyle } from './devices_style.js';
-import { liveEvents } from './live.js';
 import { h, fill, fmtAge, fmtTime, idText, idPath } from '../lib.js';
 
 useStyle();
@@ -135,7 +134,7 @@ export default {
         if (ev.type === 'inform') loadSessionsSoon();
       }
     }
-    closeEvents = liveEvents(ctx, { device: id, types: 'task,inform,device' }, onEvent, (up) => { live = up; });
+    closeEvents = ctx.events({ device: id, types: 'task,inform,device' }, onEvent, (up) => { live = up; });
 
     // ---- status -------------------------------------------------------------------
     function drawStatus() {

@@ -8,7 +8,6 @@
 // #/bulk/{id}). The view's state lives in the hash (#/devices?filter=..&sort=..)
 // so a filtered list can be linked to and Back works.
 import { useStyle } from './devices_style.js';
-import { liveEvents } from './live.js';
 import { h, fill, fmtAge, fmtTime, fmtNum, idText, idPath } from '../lib.js';
 
 useStyle();
@@ -625,7 +624,7 @@ export default {
 
     // Live: the rows shown follow their devices' informs and online state
     // (one stream for the page; events for devices not shown are ignored).
-    const closeEvents = liveEvents(ctx, { types: 'inform,device' }, (ev) => {
+    const closeEvents = ctx.events({ types: 'inform,device' }, (ev) => {
       const d = ev.data || {};
       const row = d.device && st.rows.find((r) => r.id === d.device);
       if (!row) return;
