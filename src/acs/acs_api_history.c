@@ -64,15 +64,6 @@ typedef struct hist_job {
     store_task_t task;              /* a retried task's new one */
 } hist_job_t;
 
-static json_t *iso_or_null(int64_t t)
-{
-    char b[CLOCK_ISO_LEN];
-    if (t <= 0)
-        return json_null();
-    acs_iso(t, b);
-    return json_string(b);
-}
-
 void acs_param_history_fields(json_t *o, const store_param_t *p)
 {
     json_t *al = json_null();
@@ -85,7 +76,7 @@ void acs_param_history_fields(json_t *o, const store_param_t *p)
         }
     }
     json_object_set_new(o, "set_by", p->set_by ? acs_json_text(p->set_by) : json_null());
-    json_object_set_new(o, "set_at", p->value ? iso_or_null(p->set_at) : json_null());
+    json_object_set_new(o, "set_at", p->value ? acs_json_time(p->set_at) : json_null());
     json_object_set_new(o, "notification", p->notification < 0 ? json_null()
                                                                : json_integer(p->notification));
     json_object_set_new(o, "access_list", al);
@@ -101,7 +92,7 @@ static int take_current(const store_param_t *p, void *ud)
     if (p->value) {
         json_t *o = json_pack("{s:o, s:o, s:o, s:b}", "value", acs_json_text(p->value), "set_by",
                               p->set_by ? acs_json_text(p->set_by) : json_null(), "set_at",
-                              iso_or_null(p->set_at), "current", 1);
+                              acs_json_time(p->set_at), "current", 1);
         json_array_append_new(j->out, o);
     }
     j->found = true;
@@ -117,7 +108,7 @@ static int take_old(const store_param_t *p, void *ud)
     json_array_append_new(j->out, json_pack("{s:o, s:o, s:o, s:b}", "value",
                                             p->value ? acs_json_text(p->value) : json_null(),
                                             "set_by", p->set_by ? acs_json_text(p->set_by) : json_null(),
-                                            "set_at", iso_or_null(p->set_at), "current", 0));
+                                            "set_at", acs_json_time(p->set_at), "current", 0));
     return 0;
 }
 
@@ -164,7 +155,7 @@ static int take_session(const store_session_t *ss, void *ud)
 {
     hist_job_t *j = ud;
     json_t *o = json_pack("{s:I, s:o, s:I, s:o, s:I, s:o, s:o}", "id", (json_int_t)ss->id,
-                          "started", iso_or_null(ss->started), "duration_ms",
+                          "started", acs_json_time(ss->started), "duration_ms",
                           (json_int_t)ss->duration_ms, "events", split_events(ss->events),
                           "rpc_count", (json_int_t)ss->rpcs, "rpcs", rpc_list_json(ss->rpc_list),
                           "outcome", acs_json_text(ss->outcome));
@@ -181,7 +172,7 @@ static int take_fault(const store_fault_t *f, void *ud)
     json_t *o = json_pack("{s:s, s:o, s:i, s:o, s:o}", "kind",
                           f->kind == STORE_FAULT_TASK ? "task" : "preset", "device_id",
                           acs_json_text(f->device_id), "code", f->code, "message",
-                          acs_json_text(f->message), "at", iso_or_null(f->at));
+                          acs_json_text(f->message), "at", acs_json_time(f->at));
     if (!o)
         return 0;
     if (f->kind == STORE_FAULT_TASK) {
@@ -191,7 +182,7 @@ static int take_fault(const store_fault_t *f, void *ud)
     } else {
         json_object_set_new(o, "preset", json_pack("{s:o, s:i, s:o}", "name", acs_json_text(f->preset),
                                                    "tries", f->tries, "next_retry",
-                                                   iso_or_null(f->next_retry)));
+                                                   acs_json_time(f->next_retry)));
         /* the device id percent-encoded: an id keeps the escapes of its
          * parts (a '-' in a product class is %2D), which a path decodes;
          * a preset name is [A-Za-z0-9_.-] */

@@ -28,23 +28,14 @@ typedef struct hooks_job {
     json_t *out;
 } hooks_job_t;
 
-static json_t *iso(int64_t t)
-{
-    char b[CLOCK_ISO_LEN];
-    if (t <= 0)
-        return json_null();
-    acs_iso(t, b);
-    return json_string(b);
-}
-
 static json_t *delivery_json(const store_hook_delivery_t *d)
 {
     json_t *o = json_pack("{s:I, s:o, s:o, s:s, s:i, s:o, s:o, s:o, s:o}", "id", (json_int_t)d->id,
                           "hook", acs_json_text(d->hook), "event", acs_json_text(d->event), "status",
                           store_hook_status_name(d->status), "attempts", d->attempts,
-                          "next_attempt", d->status == STORE_HOOK_PENDING ? iso(d->next_attempt) : json_null(),
-                          "deadline", iso(d->deadline), "created", iso(d->created), "updated",
-                          iso(d->updated));
+                          "next_attempt", d->status == STORE_HOOK_PENDING ? acs_json_time(d->next_attempt) : json_null(),
+                          "deadline", acs_json_time(d->deadline), "created", acs_json_time(d->created), "updated",
+                          acs_json_time(d->updated));
     if (!o)
         return NULL;
     json_object_set_new(o, "last_status", d->last_status ? json_integer(d->last_status) : json_null());

@@ -48,15 +48,6 @@ typedef struct prov_job {
     int created;
 } prov_job_t;
 
-static json_t *iso_json(int64_t t)
-{
-    char b[CLOCK_ISO_LEN];
-    if (t <= 0)
-        return json_null();
-    acs_iso(t, b);
-    return json_string(b);
-}
-
 /* A stored preset as the API shows it: name, the body's fields, origin, times. */
 static json_t *preset_json(const store_preset_t *p)
 {
@@ -72,8 +63,8 @@ static json_t *preset_json(const store_preset_t *p)
         json_object_set(o, k, v);
     json_decref(body);
     json_object_set_new(o, "source", acs_json_text(p->source));
-    json_object_set_new(o, "created", iso_json(p->created));
-    json_object_set_new(o, "updated", iso_json(p->updated));
+    json_object_set_new(o, "created", acs_json_time(p->created));
+    json_object_set_new(o, "updated", acs_json_time(p->updated));
     return o;
 }
 
@@ -94,7 +85,7 @@ static int collect_script(const store_script_t *sc, void *ud)
 {
     prov_job_t *j = ud;
     json_t *o = json_pack("{s:o, s:I, s:o}", "name", acs_json_text(sc->name), "size",
-                          (json_int_t)sc->size, "updated", iso_json(sc->updated));
+                          (json_int_t)sc->size, "updated", acs_json_time(sc->updated));
     if (o && sc->source)
         json_object_set_new(o, "source", acs_json_text(sc->source));
     if (j->kind == PJ_SCRIPTS)
@@ -118,8 +109,8 @@ static json_t *run_json(const store_preset_run_t *r)
                         : json_null();
     return json_pack("{s:o, s:s, s:o, s:i, s:o, s:o, s:o}", "preset", acs_json_text(r->preset),
                      "status", store_preset_status_name(r->status), "fault", fault, "tries",
-                     r->tries, "next_retry", iso_json(r->next_retry), "last_run",
-                     iso_json(r->last_event), "updated", iso_json(r->updated));
+                     r->tries, "next_retry", acs_json_time(r->next_retry), "last_run",
+                     acs_json_time(r->last_event), "updated", acs_json_time(r->updated));
 }
 
 static int collect_run(const store_preset_run_t *r, void *ud)

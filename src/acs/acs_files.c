@@ -389,15 +389,6 @@ void acs_files_stop(acs_t *a)
 
 /* ---- JSON -------------------------------------------------------------------------- */
 
-static json_t *iso_json(int64_t t)
-{
-    char b[CLOCK_ISO_LEN];
-    if (t <= 0)
-        return json_null();
-    acs_iso(t, b);
-    return json_string(b);
-}
-
 static json_t *text_or_null(const char *s) { return s[0] ? acs_json_text(s) : json_null(); }
 
 json_t *acs_file_json(const acs_t *a, const store_file_t *f)
@@ -412,7 +403,7 @@ json_t *acs_file_json(const acs_t *a, const store_file_t *f)
                      f->sha256, "url", base[0] ? json_string(url) : json_null(), "username",
                      text_or_null(f->username), "task_id",
                      f->task_id ? json_integer(f->task_id) : json_null(), "created",
-                     iso_json(f->created), "updated", iso_json(f->updated));
+                     acs_json_time(f->created), "updated", acs_json_time(f->updated));
 }
 
 /* ---- sending a stored file ---------------------------------------------------------- */

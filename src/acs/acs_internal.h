@@ -258,6 +258,8 @@ void acs_waiters_stop(acs_t *a);
 json_t *acs_task_json(const store_task_t *t);
 json_t *acs_device_json(const store_device_t *d, int64_t now, int64_t default_interval);
 void acs_iso(int64_t t, char *out);
+/* The time as an ISO 8601 JSON string; null for 0 (never happened). */
+json_t *acs_json_time(int64_t t);
 /* A JSON string of s; bytes that are not UTF-8 become '?' (never NULL). */
 json_t *acs_json_text(const char *s);
 /* str_copy that cuts only between UTF-8 characters (-ENAMETOOLONG if cut). */

@@ -56,7 +56,7 @@ void acs_iso(int64_t t, char *out)
     clock_iso8601(t, out);
 }
 
-static json_t *iso_or_null(int64_t t)
+json_t *acs_json_time(int64_t t)
 {
     char b[CLOCK_ISO_LEN];
     if (t <= 0)
@@ -81,11 +81,11 @@ json_t *acs_task_json(const store_task_t *t)
                                                   acs_json_text(t->fault_string)));
     else
         json_object_set_new(o, "fault", json_null());
-    json_object_set_new(o, "created", iso_or_null(t->created));
-    json_object_set_new(o, "updated", iso_or_null(t->updated));
-    json_object_set_new(o, "sent_at", iso_or_null(t->sent_at));
-    json_object_set_new(o, "done_at", iso_or_null(t->done_at));
-    json_object_set_new(o, "expires_at", iso_or_null(t->expires_at));
+    json_object_set_new(o, "created", acs_json_time(t->created));
+    json_object_set_new(o, "updated", acs_json_time(t->updated));
+    json_object_set_new(o, "sent_at", acs_json_time(t->sent_at));
+    json_object_set_new(o, "done_at", acs_json_time(t->done_at));
+    json_object_set_new(o, "expires_at", acs_json_time(t->expires_at));
     /* What became of the connection request sent to wake the device for
      * it; null while none is known (not sent yet, or the device was in a
      * session). */
@@ -93,7 +93,7 @@ json_t *acs_task_json(const store_task_t *t)
                         t->cr.status[0] ? json_pack("{s:o, s:o, s:o}", "status",
                                                     acs_json_text(t->cr.status), "reason",
                                                     acs_json_text(t->cr.reason), "at",
-                                                    iso_or_null(t->cr.at))
+                                                    acs_json_time(t->cr.at))
                                         : json_null());
     return o;
 }
@@ -117,10 +117,10 @@ json_t *acs_device_json(const store_device_t *d, int64_t now, int64_t default_in
         "id", acs_json_text(d->id), "manufacturer", acs_json_text(d->manufacturer), "oui",
         acs_json_text(d->oui), "product_class", acs_json_text(d->product_class), "serial_number",
         acs_json_text(d->serial), "online", store_device_online(d, now, default_interval),
-        "last_inform", iso_or_null(d->last_inform), "software_version",
+        "last_inform", acs_json_time(d->last_inform), "software_version",
         acs_json_text(d->software_version), "hardware_version", acs_json_text(d->hardware_version),
         "ip_address", acs_json_text(d->ip), "connection_request_url", acs_json_text(d->cr_url),
-        "first_seen", iso_or_null(d->first_seen), "periodic_inform_interval",
+        "first_seen", acs_json_time(d->first_seen), "periodic_inform_interval",
         (json_int_t)d->periodic_interval, "tags", tags, "last_events",
         acs_json_text(d->last_events),
         /* the user name only: the password never leaves the store */

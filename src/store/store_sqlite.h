@@ -117,6 +117,9 @@ int sq_bulk_end(store_t *s, int64_t id, store_bulk_state_t st, const char *reaso
 /* store_sqlite_tasks.c */
 /* The task row of a SELECT TASK_COLS. */
 void sq_task_row(sqlite3_stmt *st, store_task_t *t);
+/* Each row of a stepped SELECT TASK_COLS to fn until it returns non-zero
+ * (st is left to the caller to reset or finalize); 0 or the store's error. */
+int sq_task_rows(sq_t *q, sqlite3_stmt *st, store_task_fn fn, void *ud, const char *what);
 int sq_task_add(store_t *s, store_task_t *t);
 int sq_task_get(store_t *s, int64_t id, store_task_t *out);
 int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only, store_task_fn fn, void *ud);

@@ -147,19 +147,9 @@ int sq_bulk_tasks(store_t *s, int64_t id, store_task_status_t status, int64_t li
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int(st, 2, (int)status);
     sqlite3_bind_int64(st, 3, limit > 0 ? limit : 100);
-    int rc;
-    store_task_t t;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        sq_task_row(st, &t);
-        int stop = fn(&t, ud);
-        store_task_clear(&t);
-        if (stop) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
+    int rc = sq_task_rows(q, st, fn, ud, "bulk_tasks");
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : sq_err(q, "bulk_tasks");
+    return rc;
 }
 
 int sq_bulk_running(store_t *s, store_bulk_fn fn, void *ud)

@@ -56,6 +56,20 @@ int sq_task_add(store_t *s, store_task_t *t)
     return 0;
 }
 
+int sq_task_rows(sq_t *q, sqlite3_stmt *st, store_task_fn fn, void *ud, const char *what)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_task_t t;
+        sq_task_row(st, &t);
+        int stop = fn(&t, ud);
+        store_task_clear(&t);
+        if (stop)
+            return 0;
+    }
+    return rc == SQLITE_DONE ? 0 : sq_err(q, what);
+}
+
 int sq_task_get(store_t *s, int64_t id, store_task_t *out)
 {
     sq_t *q = SQ(s);
@@ -82,22 +96,12 @@ int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only,
         return -EIO;
     sq_bind_text(st, 1, dev);
     sqlite3_bind_int64(st, 2, limit > 0 ? limit : 100);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_task_t t;
-        sq_task_row(st, &t);
-        int stop = fn(&t, ud);
-        store_task_clear(&t);
-        if (stop) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
+    int rc = sq_task_rows(q, st, fn, ud, "task_list");
     if (pending_only)
         sqlite3_reset(st);
     else
         sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : sq_err(q, "task_list");
+    return rc;
 }
 
 /* Tasks across the fleet. The WHERE is put together from the fixed
@@ -127,19 +131,9 @@ int sq_task_query(store_t *s, const store_task_query_t *tq, store_task_fn fn, vo
     if (tq->bulk > 0)
         sqlite3_bind_int64(st, 4, tq->bulk);
     sqlite3_bind_int64(st, 5, tq->limit > 0 ? tq->limit : 100);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_task_t t;
-        sq_task_row(st, &t);
-        int stop = fn(&t, ud);
-        store_task_clear(&t);
-        if (stop) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
+    int rc = sq_task_rows(q, st, fn, ud, "task_query");
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : sq_err(q, "task_query");
+    return rc;
 }
 
 /* Why a transition did not happen: the task's current state. */
