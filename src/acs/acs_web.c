@@ -114,7 +114,18 @@ static void serve(http_req_t *req, acs_t *a, const char *path)
 
 static void h_index(http_req_t *req, void *ud) { serve(req, ud, "/index.html"); }
 
-static void h_top(http_req_t *req, void *ud) { serve(req, ud, http_req_path(req)); }
+/* The route matched the canonical path ("/%69ndex.html" is "/index.html"):
+ * the file is named by that form, not by the spelling sent. */
+static void h_top(http_req_t *req, void *ud)
+{
+    char path[64];
+    const char *why;
+    if (http_path_canonical(http_req_path(req), path, sizeof path, &why) != 0) {
+        http_respond_error(req, 404, "not found");
+        return;
+    }
+    serve(req, ud, path);
+}
 
 /* /views/{name}: one path segment of [a-z0-9_-] ending in .js */
 static void h_view(http_req_t *req, void *ud)
