@@ -48,6 +48,7 @@ typedef struct step_job {
     size_t nattrs;
     char *attr_strings;
     int64_t interval;        /* > 0: the device's PeriodicInformInterval, learnt */
+    char *deleted;           /* an object instance the CPE deleted: its rows go */
     bool take_next;
     /* out */
     int64_t failed_ids[FAILED_MAX]; /* tasks failed before they could be sent */
@@ -82,7 +83,8 @@ typedef struct tasks_state {
     bool has_cur;            /* a task's RPC is out: */
     int64_t cur_id;
     char cur_type[STORE_TYPE];
-    char *cur_params;        /* a set's parameters: stored once the CPE accepts them */
+    char *cur_params;        /* a set's parameters (stored once the CPE accepts them), a
+                              * deleted object's (its rows go) */
     bool cur_keep;           /* keep the answer as the task's result (acs_task_keeps_result) */
     /* The rediscovery's names and writable flags (a get_names with
      * keep_result false), held until the get_params after it in this
@@ -254,6 +256,8 @@ static int step_run(store_t *st, void *ud)
 {
     step_job_t *j = ud;
     int64_t now = clock_real_s();
+    if (j->deleted)
+        (void)store_params_delete_object(st, j->device, j->deleted);
     if (j->nparams)
         (void)store_params_put(st, j->device, j->params, j->nparams, now);
     if (j->nattrs)
@@ -302,6 +306,7 @@ static int step_run(store_t *st, void *ud)
 static void step_free(step_job_t *j)
 {
     free(j->result);
+    free(j->deleted);
     free(j->params);
     free(j->strings);
     free(j->names_strings);
@@ -388,7 +393,8 @@ static void send_task(acs_work_t *w, tasks_state_t *t, store_task_t *task)
         t->cur_keep = acs_task_keeps_result(task->params);
         free(t->cur_params);
         t->cur_params = NULL;
-        if (task->params && (!strcmp(task->type, "set_params") || !strcmp(task->type, "set_attributes")))
+        if (task->params && (!strcmp(task->type, "set_params") || !strcmp(task->type, "set_attributes") ||
+                             !strcmp(task->type, "delete_object")))
             t->cur_params = strdup(task->params); /* NULL without memory: not stored, no harm */
     } else if (rc == -ECANCELED) {
         requeue(a, task->id); /* taken but never sent: back to the queue */
@@ -470,6 +476,15 @@ static int answer_rows(tasks_state_t *t, const cwmp_msg_t *m, step_job_t *j)
         break;
     case CWMP_GET_PARAMETER_ATTRIBUTES_RESPONSE:
         rc = acs_attr_rows(m, &j->attrs, &j->attr_strings, &j->nattrs);
+        break;
+    case CWMP_DELETE_OBJECT_RESPONSE: /* status 0 or 1: gone (now or at the next boot) */
+        if (t->cur_params && (m->status == 0 || m->status == 1)) {
+            json_t *p = json_loads(t->cur_params, 0, NULL);
+            const char *o = json_string_value(json_object_get(p, "object"));
+            if (o && !(j->deleted = strdup(o)))
+                rc = -ENOMEM;
+            json_decref(p);
+        }
         break;
     default:
         break;

@@ -320,6 +320,10 @@ int store_hook_offline_sweep(store_t *s, int64_t now, int64_t default_interval, 
 int store_hook_prune(store_t *s, int64_t before) { return s->be->hook_prune(s, before); }
 /* ---- history: notification attributes, the inform interval, faults ---------------- */
 
+int store_params_delete_object(store_t *s, const char *device, const char *prefix)
+{
+    return s->be->params_delete_object(s, device, prefix);
+}
 int store_params_set_attributes(store_t *s, const char *device, const store_param_attr_t *a,
                                 size_t n, int64_t now)
 {

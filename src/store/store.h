@@ -551,6 +551,9 @@ typedef struct store_param_attr {
 int store_params_set_attributes(store_t *s, const char *device, const store_param_attr_t *a,
                                 size_t n, int64_t now);
 /* The device's periodic inform interval, learnt from a parameter (secs > 0). */
+/* An object instance the CPE deleted (DeleteObject "A.B.3."): the rows of
+ * every parameter under it go (name starts with prefix, which ends in '.'). */
+int store_params_delete_object(store_t *s, const char *device, const char *prefix);
 int store_device_set_interval(store_t *s, const char *device, int64_t secs);
 
 /* An open fault: a failed task nobody cleared, or a preset faulted on a

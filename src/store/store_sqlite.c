@@ -848,6 +848,7 @@ const store_backend_t store_sqlite_backend = {
     .hook_offline_sweep = sq_hook_offline_sweep,
     .hook_prune = sq_hook_prune,
     .params_set_attributes = sq_params_set_attributes,
+    .params_delete_object = sq_params_delete_object,
     .device_set_interval = sq_device_set_interval,
     .fault_list = sq_fault_list,
     .task_fault_clear = sq_task_fault_clear,

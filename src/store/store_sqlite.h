@@ -142,6 +142,7 @@ bool sq_set_by_acs(const store_param_t *p);
 const char *sq_put_names_sql(void);
 void sq_param_row(sqlite3_stmt *st, store_param_t *p); /* PARAM_COLS */
 int sq_param_history(store_t *s, const char *dev, const char *name, store_param_fn fn, void *ud);
+int sq_params_delete_object(store_t *s, const char *dev, const char *prefix);
 int sq_params_set_attributes(store_t *s, const char *dev, const store_param_attr_t *a, size_t n,
                              int64_t now);
 int sq_device_set_interval(store_t *s, const char *dev, int64_t secs);

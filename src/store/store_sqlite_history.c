@@ -104,6 +104,30 @@ int sq_param_history(store_t *s, const char *dev, const char *name, store_param_
 
 /* ---- attributes, the inform interval ------------------------------------------- */
 
+/* Names under "A.B.3." sort from "A.B.3." up to, not including, "A.B.3/"
+ * ('/' follows '.'), so the range is one walk of the primary key. */
+int sq_params_delete_object(store_t *s, const char *dev, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    char end[1024]; /* CWMP names are at most 256 characters */
+    if (n == 0 || prefix[n - 1] != '.' || n >= sizeof end)
+        return -EINVAL;
+    memcpy(end, prefix, n + 1);
+    end[n - 1] = '/';
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_prepare(q, "DELETE FROM params WHERE device ="
+                                     " (SELECT rid FROM devices WHERE id = ?1)"
+                                     " AND name >= ?2 AND name < ?3");
+    if (!st)
+        return -EIO;
+    sq_bind_text(st, 1, dev);
+    sq_bind_text(st, 2, prefix);
+    sq_bind_text(st, 3, end);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : sq_err(q, "params_delete_object");
+}
+
 int sq_params_set_attributes(store_t *s, const char *dev, const store_param_attr_t *a, size_t n,
                              int64_t now)
 {

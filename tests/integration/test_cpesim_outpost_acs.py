@@ -78,8 +78,16 @@ def test_tasks_end_to_end(system):
     assert {"name": "Device.NAT.PortMapping.", "writable": True} in t["result"]["parameters"]
     t = api.task(DEV1, "add_object", {"object": "Device.NAT.PortMapping."})
     assert t["result"] == {"instance_number": 1, "status": 0}
+    # the new instance read, so stored; the instance deleted, its rows go (and only its)
+    t = api.task(DEV1, "get_params", {"names": ["Device.NAT.PortMapping.1."]})
+    assert t["status"] == "done", t
+    stored = lambda prefix: api.get("/api/devices/%s/parameters?prefix=%s" % (DEV1, prefix))  # noqa: E731
+    assert len(stored("Device.NAT.PortMapping.1.")) > 3
+    kept = len(stored("Device.WiFi."))
     t = api.task(DEV1, "delete_object", {"object": "Device.NAT.PortMapping.1."})
     assert t["status"] == "done"
+    assert stored("Device.NAT.PortMapping.1.") == []
+    assert len(stored("Device.WiFi.")) == kept > 0
     t = api.task(DEV1, "set_attributes", {"attributes": [{"name": "Device.WiFi.SSID.1.SSID", "notification": 2}]})
     assert t["status"] == "done", t
     t = api.task(DEV1, "get_attributes", {"names": ["Device.WiFi.SSID.1.SSID"]})

@@ -288,7 +288,6 @@ export default {
 
     // ---- parameters -----------------------------------------------------------------
     const rows = new Map(); // parameter name -> its row element's parts, to update in place
-    const deleted = new Set(); // instances deleted from this page (see objectTaskRun)
     const treeRoot = h('ul', { class: 'tree', id: 'dv-tree', role: 'list' });
     const results = h('div', { id: 'dv-search-results', hidden: true });
     const searchIn = h('input', { id: 'dv-param-search', type: 'search', size: 30, spellcheck: 'false', autocomplete: 'off',
@@ -433,7 +432,6 @@ export default {
         return;
       }
       if (!alive) return;
-      if (deleted.size) list = list.filter((p) => ![...deleted].some((d) => p.name.startsWith(d)));
       fill(ul, list.length ? list.map((p) => (p.name.endsWith('.') ? objRow(p) : leafRow(p))) : h('li', { class: 'muted' }, 'Nothing stored here.'));
     }
 
@@ -468,14 +466,10 @@ export default {
           fill(line, h('span', { class: `status-${task.status}` }, ` ${label}: ${task.status}${extra}`),
                task.status === 'failed' ? ` — ${faultText(task)}` : '');
           if (task.status === 'done' && body.type === 'delete_object') {
-            // The store keeps a deleted instance's last rows (no read of the
-            // table removes them); this page leaves them out from now on.
-            deleted.add(body.parameters.object);
+            // the store dropped the instance's rows; the tree drops its node
             li.querySelector(`:scope > ul > li[data-name="${CSS.escape(body.parameters.object)}"]`)?.remove();
             ctx.notify(`${body.parameters.object} deleted on the device`, 'ok');
           } else if (task.status === 'done') {
-            if (body.type === 'add_object' && task.result && task.result.instance_number)
-              deleted.delete(`${body.parameters.object}${task.result.instance_number}.`);
             // an added instance is known once the table is read again
             if (body.type !== 'get_params') {
               ctx.api(`${base}/tasks`, { method: 'POST', body: { type: 'get_params', parameters: { names: [body.parameters.object] } } })
