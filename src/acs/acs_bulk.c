@@ -63,14 +63,17 @@ static int on_release(int64_t task, const char *device, void *ud)
     return 0;
 }
 
+static bool ended_full(const tick_job_t *j)
+{
+    return j->nended == sizeof j->ended / sizeof j->ended[0];
+}
+
 static void note_end(tick_job_t *j, int64_t id, store_bulk_state_t st, const char *reason)
 {
-    if (j->nended < sizeof j->ended / sizeof j->ended[0]) {
-        j->ended[j->nended].id = id;
-        j->ended[j->nended].st = st;
-        str_copy(j->ended[j->nended].reason, sizeof j->ended[0].reason, reason);
-        j->nended++;
-    }
+    j->ended[j->nended].id = id;
+    j->ended[j->nended].st = st;
+    str_copy(j->ended[j->nended].reason, sizeof j->ended[0].reason, reason);
+    j->nended++;
 }
 
 /* The running bulks are read first, then acted on (no writes while the
@@ -126,6 +129,10 @@ static int tick_run(store_t *st, void *ud)
     int rc = store_bulk_running(st, plan_bulk, &c);
     for (size_t i = 0; rc == 0 && i < c.nacts; i++) {
         struct act *x = &c.acts[i];
+        if (x->end != STORE_BULK_RUNNING && ended_full(j)) {
+            x->end = STORE_BULK_RUNNING; /* ends at the next tick: its event is not lost */
+            continue;
+        }
         if (x->end != STORE_BULK_RUNNING) {
             rc = store_bulk_end(st, x->id, x->end, x->reason, j->now);
             if (rc >= 0) {

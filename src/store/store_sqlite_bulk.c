@@ -152,12 +152,10 @@ int sq_bulk_tasks(store_t *s, int64_t id, store_task_status_t status, int64_t li
     return rc;
 }
 
-int sq_bulk_running(store_t *s, store_bulk_fn fn, void *ud)
+/* Each row of a SELECT BULK_COLS, with its counts, to fn until it returns
+ * non-zero; finalizes st. */
+static int bulk_rows(sq_t *q, sqlite3_stmt *st, store_bulk_fn fn, void *ud, const char *what)
 {
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = sq_prepare(q, "SELECT " BULK_COLS " FROM bulks WHERE state = 0 ORDER BY id");
-    if (!st)
-        return -EIO;
     int rc;
     store_bulk_t b;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -171,7 +169,16 @@ int sq_bulk_running(store_t *s, store_bulk_fn fn, void *ud)
         }
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : sq_err(q, "bulk_running");
+    return rc == SQLITE_DONE ? 0 : sq_err(q, what);
+}
+
+int sq_bulk_running(store_t *s, store_bulk_fn fn, void *ud)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_prepare(q, "SELECT " BULK_COLS " FROM bulks WHERE state = 0 ORDER BY id");
+    if (!st)
+        return -EIO;
+    return bulk_rows(q, st, fn, ud, "bulk_running");
 }
 
 int sq_bulk_list(store_t *s, int state, int64_t before, int64_t limit, store_bulk_fn fn, void *ud)
@@ -184,20 +191,7 @@ int sq_bulk_list(store_t *s, int state, int64_t before, int64_t limit, store_bul
     sqlite3_bind_int64(st, 1, before > 0 ? before : INT64_MAX);
     sqlite3_bind_int(st, 2, state);
     sqlite3_bind_int64(st, 3, limit > 0 ? limit : 100);
-    int rc;
-    store_bulk_t b;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        bulk_row(st, &b);
-        int crc = bulk_counts(q, &b);
-        int stop = crc < 0 ? crc : fn(&b, ud);
-        store_bulk_clear(&b);
-        if (stop) {
-            rc = crc < 0 ? SQLITE_ERROR : SQLITE_DONE;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : sq_err(q, "bulk_list");
+    return bulk_rows(q, st, fn, ud, "bulk_list");
 }
 
 int sq_bulk_release(store_t *s, int64_t id, int64_t n,

@@ -87,24 +87,41 @@ static void h_socks_list(http_req_t *req, void *ud)
     tunnel_api_json(req, 200, arr);
 }
 
+/* The request's body as a JSON object, or NULL after a 400 naming its shape. */
+static json_t *body_object(http_req_t *req, const char *shape)
+{
+    size_t len;
+    const char *body = http_req_body(req, &len);
+    json_t *j = json_loadb(body, len, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        char msg[160];
+        snprintf(msg, sizeof msg, "body must be a JSON object %s", shape);
+        tunnel_api_error(req, 400, msg);
+        return NULL;
+    }
+    return j;
+}
+
+/* A listen port or address given as a number or a string ("" when absent). */
+static void listen_field(json_t *j, const char *name, char *out, size_t len)
+{
+    json_t *v = json_object_get(j, name);
+    out[0] = '\0';
+    if (json_is_integer(v))
+        snprintf(out, len, "%lld", (long long)json_integer_value(v));
+    else if (json_is_string(v))
+        str_copy(out, len, json_string_value(v));
+}
+
 static void h_socks_create(http_req_t *req, void *ud)
 {
     ag_t *ag = ud;
-    size_t len;
-    const char *body = http_req_body(req, &len);
-    json_error_t jerr;
-    json_t *j = json_loadb(body, len, 0, &jerr);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        tunnel_api_error(req, 400, "body must be a JSON object {listen, gateway[, user, password]}");
+    json_t *j = body_object(req, "{listen, gateway[, user, password]}");
+    if (!j)
         return;
-    }
-    json_t *jl = json_object_get(j, "listen");
-    char listen[64] = "";
-    if (json_is_integer(jl))
-        snprintf(listen, sizeof listen, "%lld", (long long)json_integer_value(jl));
-    else if (json_is_string(jl))
-        str_copy(listen, sizeof listen, json_string_value(jl));
+    char listen[64];
+    listen_field(j, "listen", listen, sizeof listen);
     char err[200];
     ag_forward_t *f = NULL;
     int rc = ag_socks_add(ag, listen[0] ? listen : NULL,
@@ -128,21 +145,11 @@ static void h_socks_create(http_req_t *req, void *ud)
 static void h_create(http_req_t *req, void *ud)
 {
     ag_t *ag = ud;
-    size_t len;
-    const char *body = http_req_body(req, &len);
-    json_error_t jerr;
-    json_t *j = json_loadb(body, len, 0, &jerr);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        tunnel_api_error(req, 400, "body must be a JSON object {local, gateway, ip, remote}");
+    json_t *j = body_object(req, "{local, gateway, ip, remote}");
+    if (!j)
         return;
-    }
-    json_t *jl = json_object_get(j, "local");
-    char local[64] = "";
-    if (json_is_integer(jl))
-        snprintf(local, sizeof local, "%lld", (long long)json_integer_value(jl));
-    else if (json_is_string(jl))
-        str_copy(local, sizeof local, json_string_value(jl));
+    char local[64];
+    listen_field(j, "local", local, sizeof local);
     json_t *jr = json_object_get(j, "remote");
     int64_t remote = json_is_integer(jr) ? (int64_t)json_integer_value(jr) : 0;
     if (json_is_string(jr) && str_to_i64(json_string_value(jr), 1, 65535, &remote) != 0)
