@@ -51,6 +51,11 @@ static int inform_run(store_t *st, void *ud)
         return rc;
     if (j->nparams && (rc = store_params_put(st, j->dev.id, j->params, j->nparams, now)) < 0)
         return rc;
+    store_device_facts_t facts; /* a changed UDP address, JID... (4 VALUE CHANGE) */
+    if (j->nparams && acs_params_facts(j->params, j->nparams, now, &facts) &&
+        (facts.nat >= 0 || facts.has_udp || facts.has_jid) &&
+        (rc = store_device_set_facts(st, j->dev.id, &facts)) < 0)
+        return rc;
     /* device.registered / device.boot, committed with the Inform */
     if (j->hooks && (rc = acs_webhook_inform(j->hooks, st, &j->dev, fresh)) < 0)
         return rc;

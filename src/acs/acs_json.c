@@ -113,7 +113,8 @@ json_t *acs_device_json(const store_device_t *d, int64_t now, int64_t default_in
         s = e ? e + 1 : s + n;
     }
     json_t *o = json_pack(
-        "{s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o}",
+        "{s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o,"
+        " s:b, s:o, s:o}",
         "id", acs_json_text(d->id), "manufacturer", acs_json_text(d->manufacturer), "oui",
         acs_json_text(d->oui), "product_class", acs_json_text(d->product_class), "serial_number",
         acs_json_text(d->serial), "online", store_device_online(d, now, default_interval),
@@ -124,6 +125,9 @@ json_t *acs_device_json(const store_device_t *d, int64_t now, int64_t default_in
         (json_int_t)d->periodic_interval, "tags", tags, "last_events",
         acs_json_text(d->last_events),
         /* the user name only: the password never leaves the store */
-        "connection_request_username", acs_json_text(d->cr_user));
+        "connection_request_username", acs_json_text(d->cr_user),
+        /* behind NAT (TR-069 Annex G, K) */
+        "nat_detected", d->cr_nat, "udp_connection_request_address", acs_json_text(d->cr_udp),
+        "xmpp_jid", acs_json_text(d->cr_jid));
     return o;
 }

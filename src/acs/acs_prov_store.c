@@ -150,9 +150,9 @@ static int flush_run(store_t *st, void *ud)
     j->st = NULL;
     if (j->rows.n && (rc = store_params_put(st, j->device, j->rows.v, j->rows.n, j->now)) < 0)
         return rc;
-    int64_t interval = acs_params_interval(j->rows.v, j->rows.n);
-    if (interval > 0)
-        (void)store_device_set_interval(st, j->device, interval);
+    store_device_facts_t facts;
+    if (acs_params_facts(j->rows.v, j->rows.n, j->now, &facts))
+        (void)store_device_set_facts(st, j->device, &facts);
     for (size_t i = 0; i < j->nrecs; i++)
         if ((rc = store_preset_run_put(st, &j->recs[i])) < 0)
             return rc;
@@ -353,9 +353,9 @@ static int load_run(store_t *st, void *ud)
         int rc = store_params_put(st, j->device, j->rows.v, j->rows.n, j->now);
         if (rc < 0)
             return rc;
-        int64_t interval = acs_params_interval(j->rows.v, j->rows.n);
-        if (interval > 0)
-            (void)store_device_set_interval(st, j->device, interval);
+        store_device_facts_t facts;
+        if (acs_params_facts(j->rows.v, j->rows.n, j->now, &facts))
+            (void)store_device_set_facts(st, j->device, &facts);
     }
     int rc = acs_prov_load_state(st, j->device, j->t0, &j->scope, &j->st);
     return rc == -EIO ? rc : rc < 0 ? 1 : 0; /* 1: a cap, the presets fault */

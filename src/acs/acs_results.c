@@ -331,21 +331,70 @@ int acs_attr_rows(const cwmp_msg_t *m, store_param_attr_t **attrs, char **string
     return attr_rows(m, false, attrs, strings, n);
 }
 
-int64_t acs_params_interval(const store_param_t *p, size_t n)
+/* The parameters store_device_facts_t keeps, under the data model root's
+ * own ManagementServer; a value that does not parse is not learnt. */
+static bool fact_interval(const char *v, int64_t now, store_device_facts_t *f)
 {
-    static const char suffix[] = ".ManagementServer.PeriodicInformInterval";
-    int64_t found = -1;
+    (void)now;
+    int64_t secs;
+    if (str_to_i64(v, 1, INT32_MAX, &secs) != 0)
+        return false;
+    f->interval = secs;
+    return true;
+}
+
+static bool fact_nat(const char *v, int64_t now, store_device_facts_t *f)
+{
+    (void)now;
+    bool on = strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+    if (!on && strcmp(v, "0") != 0 && strcmp(v, "false") != 0)
+        return false;
+    f->nat = on;
+    return true;
+}
+
+static bool fact_udp(const char *v, int64_t now, store_device_facts_t *f)
+{
+    if (str_copy(f->cr_udp, sizeof f->cr_udp, v) != 0)
+        return false;
+    f->cr_udp_at = now;
+    return f->has_udp = true;
+}
+
+static bool fact_jid(const char *v, int64_t now, store_device_facts_t *f)
+{
+    (void)now;
+    return f->has_jid = str_copy(f->cr_jid, sizeof f->cr_jid, v) == 0;
+}
+
+static const struct {
+    const char *suffix;
+    bool (*learn)(const char *v, int64_t now, store_device_facts_t *f);
+} facts[] = {
+    { ".ManagementServer.PeriodicInformInterval", fact_interval },
+    { ".ManagementServer.NATDetected", fact_nat },
+    { ".ManagementServer.UDPConnectionRequestAddress", fact_udp },
+    { ".ManagementServer.ConnReqJabberID", fact_jid },
+};
+
+bool acs_params_facts(const store_param_t *p, size_t n, int64_t now, store_device_facts_t *f)
+{
+    *f = STORE_DEVICE_FACTS_NONE;
+    bool any = false;
     for (size_t i = 0; i < n; i++) {
-        const char *name = p[i].name, *dot = strchr(name, '.');
+        const char *dot = strchr(p[i].name, '.');
         /* the data model root's own ManagementServer only ("Device.",
          * "InternetGatewayDevice."), not a vendor object's */
-        if (!dot || !p[i].value || strcmp(dot, suffix) != 0)
+        if (!dot || !p[i].value || strncmp(dot, ".ManagementServer.", 18) != 0)
             continue;
-        int64_t v;
-        if (str_to_i64(p[i].value, 1, INT32_MAX, &v) == 0)
-            found = v;
+        for (size_t k = 0; k < sizeof facts / sizeof facts[0]; k++)
+            if (strcmp(dot, facts[k].suffix) == 0) {
+                if (facts[k].learn(p[i].value, now, f))
+                    any = true;
+                break;
+            }
     }
-    return found;
+    return any;
 }
 
 int acs_merge_names(store_param_t **vals, size_t *nvals, const store_param_t *names, size_t nnames)

@@ -141,9 +141,10 @@ int acs_attr_rows(const cwmp_msg_t *m, store_param_attr_t **attrs, char **string
  * strings (which must live as long as *vals). 0 or -ENOMEM (*vals intact
  * but maybe partly merged). */
 int acs_merge_names(store_param_t **vals, size_t *nvals, const store_param_t *names, size_t nnames);
-/* The periodic inform interval among parameter rows (the root's
- * ManagementServer.PeriodicInformInterval, a positive integer), or -1. */
-int64_t acs_params_interval(const store_param_t *p, size_t n);
+/* What parameter rows tell about the device (the root's
+ * ManagementServer.PeriodicInformInterval, NATDetected,
+ * UDPConnectionRequestAddress, ConnReqJabberID) into *f; true when any. */
+bool acs_params_facts(const store_param_t *p, size_t n, int64_t now, store_device_facts_t *f);
 
 /* ---- the rows' functions (acs_task_check.c, acs_tasks.c, acs_results.c) ---- */
 int acs_check_names(json_t *p, char *err, size_t errlen);

@@ -47,7 +47,6 @@ typedef struct step_job {
     store_param_attr_t *attrs; /* attributes set (SPA) or read (GPA), to store */
     size_t nattrs;
     char *attr_strings;
-    int64_t interval;        /* > 0: the device's PeriodicInformInterval, learnt */
     char *deleted;           /* an object instance the CPE deleted: its rows go */
     bool take_next;
     /* out */
@@ -262,8 +261,9 @@ static int step_run(store_t *st, void *ud)
         (void)store_params_put(st, j->device, j->params, j->nparams, now);
     if (j->nattrs)
         (void)store_params_set_attributes(st, j->device, j->attrs, j->nattrs, now);
-    if (j->interval > 0)
-        (void)store_device_set_interval(st, j->device, j->interval);
+    store_device_facts_t facts;
+    if (j->nparams && acs_params_facts(j->params, j->nparams, now, &facts))
+        (void)store_device_set_facts(st, j->device, &facts);
     if (j->finish_id)
         (void)store_task_finish(st, j->finish_id, j->finish_status, j->result, j->fault_code,
                                 j->fault_string, now);
@@ -440,7 +440,7 @@ static void step_done(int rc, void *ud)
 /* What an answer leaves in the store beyond the task: the parameters read,
  * the values and attributes the CPE accepted (SetParameterValuesResponse
  * status 0 or 1: applied, or applied at the next boot), the attributes
- * read, and the inform interval among the values. */
+ * read, and what the values tell about the device (acs_params_facts). */
 static int answer_rows(tasks_state_t *t, const cwmp_msg_t *m, step_job_t *j)
 {
     int rc = 0;
@@ -491,8 +491,6 @@ static int answer_rows(tasks_state_t *t, const cwmp_msg_t *m, step_job_t *j)
     }
     if (rc == -EINVAL) /* a stored task that no longer builds: nothing to keep */
         rc = 0;
-    if (rc == 0 && j->nparams)
-        j->interval = acs_params_interval(j->params, j->nparams);
     return rc;
 }
 

@@ -329,9 +329,9 @@ int store_params_set_attributes(store_t *s, const char *device, const store_para
 {
     return s->be->params_set_attributes(s, device, a, n, now);
 }
-int store_device_set_interval(store_t *s, const char *device, int64_t secs)
+int store_device_set_facts(store_t *s, const char *device, const store_device_facts_t *f)
 {
-    return s->be->device_set_interval(s, device, secs);
+    return s->be->device_set_facts(s, device, f);
 }
 int store_fault_list(store_t *s, const store_fault_filter_t *f, int64_t *total, store_fault_fn fn,
                      void *ud)

@@ -80,6 +80,13 @@ typedef struct store_device {
     int64_t first_seen, last_inform;
     int64_t periodic_interval;                   /* seconds; 0 unknown */
     char last_events[256];                       /* events of the last Inform, comma-separated */
+    /* reaching it behind NAT (store_device_set_facts; store_device_inform
+     * leaves them alone): UDPConnectionRequestAddress "host:port" and when it
+     * was learnt, NATDetected, ConnReqJabberID */
+    char cr_udp[STORE_SHORT];
+    int64_t cr_udp_at;
+    bool cr_nat;
+    char cr_jid[STORE_URL];
 } store_device_t;
 
 /* Record an Inform: insert or update the device (cr_user/cr_pass/tags are
@@ -550,11 +557,24 @@ typedef struct store_param_attr {
 } store_param_attr_t;
 int store_params_set_attributes(store_t *s, const char *device, const store_param_attr_t *a,
                                 size_t n, int64_t now);
-/* The device's periodic inform interval, learnt from a parameter (secs > 0). */
 /* An object instance the CPE deleted (DeleteObject "A.B.3."): the rows of
  * every parameter under it go (name starts with prefix, which ends in '.'). */
 int store_params_delete_object(store_t *s, const char *device, const char *prefix);
-int store_device_set_interval(store_t *s, const char *device, int64_t secs);
+/* What the ACS learns about a device from its parameters (any list it
+ * reports: Inform, GetParameterValues, provisioning) or from the STUN server.
+ * Each field set only when learnt: interval > 0, nat >= 0, the strings when
+ * their has_ flag is set (an empty one clears). */
+typedef struct store_device_facts {
+    int64_t interval;      /* PeriodicInformInterval */
+    int nat;               /* NATDetected: 0, 1; -1 not learnt */
+    bool has_udp, has_jid;
+    char cr_udp[STORE_SHORT];
+    int64_t cr_udp_at;     /* with has_udp: when it was learnt */
+    char cr_jid[STORE_URL];
+} store_device_facts_t;
+#define STORE_DEVICE_FACTS_NONE ((store_device_facts_t){ .interval = 0, .nat = -1 })
+/* -ENOENT: no such device. */
+int store_device_set_facts(store_t *s, const char *device, const store_device_facts_t *f);
 
 /* An open fault: a failed task nobody cleared, or a preset faulted on a
  * device (its preset_runs record, status fault). */

@@ -83,7 +83,7 @@ typedef struct store_backend {
     /* history: notification attributes, the inform interval, faults */
     int (*params_set_attributes)(store_t *s, const char *dev, const store_param_attr_t *a, size_t n,
                                  int64_t now);
-    int (*device_set_interval)(store_t *s, const char *dev, int64_t secs);
+    int (*device_set_facts)(store_t *s, const char *dev, const store_device_facts_t *f);
     int (*params_delete_object)(store_t *s, const char *dev, const char *prefix);
     int (*fault_list)(store_t *s, const store_fault_filter_t *f, int64_t *total, store_fault_fn fn,
                       void *ud);

@@ -175,6 +175,14 @@ static const char *const migrations[] = {
     "ALTER TABLE tasks ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE tasks ADD COLUMN held INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX tasks_bulk ON tasks(bulk, status, held) WHERE bulk > 0;",
+    /* 12: how a CPE behind NAT is reached (TR-069 Annex G and K): its UDP
+     * connection-request address ("host:port") with when it was learnt, its
+     * NATDetected, its XMPP JID. NULL: never reported (an Inform that does
+     * not carry them keeps what was learnt). */
+    "ALTER TABLE devices ADD COLUMN cr_udp TEXT;"
+    "ALTER TABLE devices ADD COLUMN cr_udp_at INTEGER;"
+    "ALTER TABLE devices ADD COLUMN cr_nat INTEGER;"
+    "ALTER TABLE devices ADD COLUMN cr_jid TEXT;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -196,9 +204,7 @@ static const char *const queries[Q_COUNT] = {
         " last_inform=excluded.last_inform,"
         " periodic_interval=CASE WHEN excluded.periodic_interval>0 THEN excluded.periodic_interval ELSE periodic_interval END,"
         " last_events=excluded.last_events",
-    [Q_DEV_GET] = "SELECT id, manufacturer, oui, product_class, serial, software_version,"
-                  " hardware_version, ip, cr_url, cr_user, cr_pass, tags, first_seen, last_inform,"
-                  " periodic_interval, last_events FROM devices WHERE id = ?1",
+    [Q_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE id = ?1",
     [Q_PARAMS_FORGET] = "DELETE FROM params WHERE device = (SELECT rid FROM devices WHERE id = ?1)",
     [Q_DEV_RID] = "SELECT rid FROM devices WHERE id = ?1",
     /* set_by/set_at: who made the value what it is, and when; a value
@@ -494,6 +500,10 @@ void sq_dev_row(sqlite3_stmt *st, store_device_t *d)
     d->last_inform = sqlite3_column_int64(st, 13);
     d->periodic_interval = sqlite3_column_int64(st, 14);
     sq_col_copy(st, 15, d->last_events, sizeof d->last_events);
+    sq_col_copy(st, 16, d->cr_udp, sizeof d->cr_udp);
+    d->cr_udp_at = sqlite3_column_int64(st, 17);
+    d->cr_nat = sqlite3_column_int(st, 18) == 1;
+    sq_col_copy(st, 19, d->cr_jid, sizeof d->cr_jid);
 }
 
 static int sq_device_inform(store_t *s, const store_device_t *d, bool bootstrap)
@@ -849,7 +859,7 @@ const store_backend_t store_sqlite_backend = {
     .hook_prune = sq_hook_prune,
     .params_set_attributes = sq_params_set_attributes,
     .params_delete_object = sq_params_delete_object,
-    .device_set_interval = sq_device_set_interval,
+    .device_set_facts = sq_device_set_facts,
     .fault_list = sq_fault_list,
     .task_fault_clear = sq_task_fault_clear,
     .task_fault_retry = sq_task_fault_retry,

@@ -72,7 +72,8 @@ typedef struct sq {
     " set_at=CASE WHEN value IS excluded.value THEN set_at ELSE excluded.set_at END"
 #define DEV_COLS \
     "id, manufacturer, oui, product_class, serial, software_version, hardware_version, ip," \
-    " cr_url, cr_user, cr_pass, tags, first_seen, last_inform, periodic_interval, last_events"
+    " cr_url, cr_user, cr_pass, tags, first_seen, last_inform, periodic_interval, last_events," \
+    " cr_udp, cr_udp_at, cr_nat, cr_jid"
 
 /* Helpers (store_sqlite.c). Errors are logged once, as -EIO. */
 int sq_err(sq_t *q, const char *what);
@@ -145,7 +146,7 @@ int sq_param_history(store_t *s, const char *dev, const char *name, store_param_
 int sq_params_delete_object(store_t *s, const char *dev, const char *prefix);
 int sq_params_set_attributes(store_t *s, const char *dev, const store_param_attr_t *a, size_t n,
                              int64_t now);
-int sq_device_set_interval(store_t *s, const char *dev, int64_t secs);
+int sq_device_set_facts(store_t *s, const char *dev, const store_device_facts_t *f);
 int sq_fault_list(store_t *s, const store_fault_filter_t *f, int64_t *total, store_fault_fn fn,
                   void *ud);
 int sq_task_fault_clear(store_t *s, int64_t task_id, int64_t now);

@@ -182,15 +182,29 @@ int sq_params_set_attributes(store_t *s, const char *dev, const store_param_attr
     return rc;
 }
 
-int sq_device_set_interval(store_t *s, const char *dev, int64_t secs)
+int sq_device_set_facts(store_t *s, const char *dev, const store_device_facts_t *f)
 {
     sq_t *q = SQ(s);
-    sqlite3_stmt *st = sq_prepare(q, "UPDATE devices SET periodic_interval = ?2 WHERE id = ?1");
+    /* NULL: not learnt, the column keeps its value */
+    sqlite3_stmt *st = sq_prepare(q, "UPDATE devices SET"
+                                     " periodic_interval = COALESCE(?2, periodic_interval),"
+                                     " cr_nat = COALESCE(?3, cr_nat),"
+                                     " cr_udp = COALESCE(?4, cr_udp), cr_udp_at = COALESCE(?5, cr_udp_at),"
+                                     " cr_jid = COALESCE(?6, cr_jid) WHERE id = ?1");
     if (!st)
         return -EIO;
     sq_bind_text(st, 1, dev);
-    sqlite3_bind_int64(st, 2, secs);
-    int rc = sq_step_done(q, st, "device_set_interval");
+    if (f->interval > 0)
+        sqlite3_bind_int64(st, 2, f->interval);
+    if (f->nat >= 0)
+        sqlite3_bind_int(st, 3, f->nat > 0);
+    if (f->has_udp) {
+        sq_bind_text(st, 4, f->cr_udp);
+        sqlite3_bind_int64(st, 5, f->cr_udp_at);
+    }
+    if (f->has_jid)
+        sq_bind_text(st, 6, f->cr_jid);
+    int rc = sq_step_done(q, st, "device_set_facts");
     sqlite3_finalize(st);
     return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 }

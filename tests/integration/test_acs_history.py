@@ -1,6 +1,6 @@
 """outpost acs: what the ACS remembers of a device -- the values an operator
 set (stored when the CPE accepts them, marked as the ACS's), the inform
-interval learnt from any parameter read, writable flags from the bootstrap
+interval and how to reach it behind NAT learnt from any parameter read, writable flags from the bootstrap
 rediscovery, a parameter's history and the device's recent sessions."""
 import re
 import time
@@ -130,6 +130,46 @@ def test_interval_learnt_from_a_parameter_read(outpost, tmp_path):
     assert cpe.answer(r, gpv_response([("InternetGatewayDevice.X_Vendor.ManagementServer."
                                         "PeriodicInformInterval", "5", "xsd:unsignedInt")])).status == 204
     assert api.get(f"/api/devices/{dev_id('H3')}").json()["periodic_inform_interval"] == 90
+
+
+def test_nat_reach_learnt_from_informs_and_reads(outpost, tmp_path):
+    """NATDetected, UDPConnectionRequestAddress and ConnReqJabberID, from a
+    VALUE CHANGE Inform or a read, kept until reported again."""
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    api = Api(d)
+    cpe = CPE(cwmp_addr(d))
+    ms = "InternetGatewayDevice.ManagementServer."
+    cpe.inform("H9", events=[("1 BOOT", "")])
+    assert cpe.post().status == 204
+    dev = api.get(f"/api/devices/{dev_id('H9')}").json()
+    assert (dev["nat_detected"], dev["udp_connection_request_address"], dev["xmpp_jid"]) == \
+        (False, "", "")
+    cpe.inform("H9", events=[("4 VALUE CHANGE", "")], params=[
+        (ms + "NATDetected", "1", "xsd:boolean"),
+        (ms + "UDPConnectionRequestAddress", "198.18.0.9:40001", "xsd:string"),
+        (ms + "ConnReqJabberID", "h9@xmpp.test/cwmp", "xsd:string")])
+    assert cpe.post().status == 204
+    dev = api.get(f"/api/devices/{dev_id('H9')}").json()
+    assert (dev["nat_detected"], dev["udp_connection_request_address"], dev["xmpp_jid"]) == \
+        (True, "198.18.0.9:40001", "h9@xmpp.test/cwmp")
+    # a periodic Inform that does not carry them keeps them
+    cpe.inform("H9")
+    assert cpe.post().status == 204
+    dev = api.get(f"/api/devices/{dev_id('H9')}").json()
+    assert dev["udp_connection_request_address"] == "198.18.0.9:40001" and dev["nat_detected"]
+    # a read of the ManagementServer object updates them (the binding moved)
+    t = api.post(f"/api/devices/{dev_id('H9')}/tasks", {"type": "get_params", "parameters": {
+        "names": [ms]}}).json()
+    cpe.inform("H9", events=[("6 CONNECTION REQUEST", "")])
+    r = cpe.post()
+    assert r.rpc == "GetParameterValues"
+    assert cpe.answer(r, gpv_response([(ms + "NATDetected", "false", "xsd:boolean"),
+                                       (ms + "UDPConnectionRequestAddress", "198.18.0.9:40002",
+                                        "xsd:string")])).status == 204
+    assert task_of(api, t["id"])["status"] == "done"
+    dev = api.get(f"/api/devices/{dev_id('H9')}").json()
+    assert (dev["nat_detected"], dev["udp_connection_request_address"], dev["xmpp_jid"]) == \
+        (False, "198.18.0.9:40002", "h9@xmpp.test/cwmp")
 
 
 def test_bootstrap_rediscovery_reads_writable_flags(outpost, tmp_path):

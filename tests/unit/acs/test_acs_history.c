@@ -80,6 +80,13 @@ static void test_attr_rows(void **state)
     free(strings);
 }
 
+/* The interval acs_params_facts learns from p, or -1. */
+static int64_t interval_of(const store_param_t *p, size_t n)
+{
+    store_device_facts_t f;
+    return acs_params_facts(p, n, 1, &f) && f.interval > 0 ? f.interval : -1;
+}
+
 static void test_interval(void **state)
 {
     (void)state;
@@ -87,25 +94,64 @@ static void test_interval(void **state)
         { .name = "Device.DeviceInfo.UpTime", .value = "5" },
         { .name = "Device.ManagementServer.PeriodicInformInterval", .value = "60" },
     };
-    assert_int_equal(acs_params_interval(p, 2), 60);
+    assert_int_equal(interval_of(p, 2), 60);
     p[1].name = "InternetGatewayDevice.ManagementServer.PeriodicInformInterval";
-    assert_int_equal(acs_params_interval(p, 2), 60);
+    assert_int_equal(interval_of(p, 2), 60);
     /* a vendor object's, a name only, nonsense, zero: not the device's */
     static const char *const names[] = { "Device.X_V.ManagementServer.PeriodicInformInterval",
                                          "ManagementServer.PeriodicInformInterval",
                                          "Device.ManagementServer.PeriodicInformIntervalX" };
     for (size_t i = 0; i < 3; i++) {
         p[1].name = names[i];
-        assert_int_equal(acs_params_interval(p, 2), -1);
+        assert_int_equal(interval_of(p, 2), -1);
     }
     p[1].name = "Device.ManagementServer.PeriodicInformInterval";
     static const char *const values[] = { "0", "-5", "abc", "99999999999" };
     for (size_t i = 0; i < 4; i++) {
         p[1].value = values[i];
-        assert_int_equal(acs_params_interval(p, 2), -1);
+        assert_int_equal(interval_of(p, 2), -1);
     }
     p[1].value = NULL;
-    assert_int_equal(acs_params_interval(p, 2), -1);
+    assert_int_equal(interval_of(p, 2), -1);
+}
+
+/* How to reach the CPE behind NAT, from what it reports (TR-069 Annex G, K). */
+static void test_reach_facts(void **state)
+{
+    (void)state;
+    store_param_t p[] = {
+        { .name = "InternetGatewayDevice.ManagementServer.NATDetected", .value = "true" },
+        { .name = "InternetGatewayDevice.ManagementServer.UDPConnectionRequestAddress",
+          .value = "198.18.0.9:40000" },
+        { .name = "InternetGatewayDevice.ManagementServer.ConnReqJabberID", .value = "a@b/c" },
+        { .name = "InternetGatewayDevice.ManagementServer.STUNEnable", .value = "1" },
+    };
+    store_device_facts_t f;
+    assert_true(acs_params_facts(p, 4, 77, &f));
+    assert_int_equal(f.interval, 0);
+    assert_int_equal(f.nat, 1);
+    assert_true(f.has_udp);
+    assert_string_equal(f.cr_udp, "198.18.0.9:40000");
+    assert_int_equal(f.cr_udp_at, 77);
+    assert_true(f.has_jid);
+    assert_string_equal(f.cr_jid, "a@b/c");
+    /* "0" is learnt as no NAT; an empty address as cleared; nonsense not at all */
+    p[0].value = "0";
+    p[1].value = "";
+    p[2].name = "InternetGatewayDevice.X_V.ManagementServer.ConnReqJabberID";
+    assert_true(acs_params_facts(p, 4, 77, &f));
+    assert_int_equal(f.nat, 0);
+    assert_true(f.has_udp);
+    assert_string_equal(f.cr_udp, "");
+    assert_false(f.has_jid);
+    p[0].value = "maybe";
+    char big[200];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    p[1].value = big; /* longer than a stored address: not learnt, not cut */
+    assert_false(acs_params_facts(p, 4, 77, &f));
+    assert_int_equal(f.nat, -1);
+    assert_false(f.has_udp);
 }
 
 static void test_merge_names(void **state)
@@ -177,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_set_rows),
         cmocka_unit_test(test_attr_rows),
         cmocka_unit_test(test_interval),
+        cmocka_unit_test(test_reach_facts),
         cmocka_unit_test(test_merge_names),
         cmocka_unit_test(test_validation),
     };

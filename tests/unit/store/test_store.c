@@ -16,7 +16,7 @@
 
 static char dbpath[64];
 /* The schema after every migration (store_sqlite.c's migrations[]). */
-enum { SCHEMA_NOW = 11 };
+enum { SCHEMA_NOW = 12 };
 
 static int setup(void **state)
 {
@@ -430,7 +430,9 @@ static void test_migrate_v2_wakeup_text(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, UNDO_V9
-        /* 11: search indexes and bulks */
+        /* 12: NAT reach; 11: search indexes and bulks */
+        "ALTER TABLE devices DROP COLUMN cr_udp; ALTER TABLE devices DROP COLUMN cr_udp_at;"
+        "ALTER TABLE devices DROP COLUMN cr_nat; ALTER TABLE devices DROP COLUMN cr_jid;"
         "DROP TABLE param_index; DROP TABLE search_params;"
         "DROP INDEX devices_last_inform; DROP INDEX devices_version;"
         "DROP TABLE bulks; DROP INDEX tasks_bulk; ALTER TABLE tasks DROP COLUMN bulk;"
@@ -719,7 +721,9 @@ static void test_migrate_v4(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, UNDO_V9
-        /* 11: search indexes and bulks */
+        /* 12: NAT reach; 11: search indexes and bulks */
+        "ALTER TABLE devices DROP COLUMN cr_udp; ALTER TABLE devices DROP COLUMN cr_udp_at;"
+        "ALTER TABLE devices DROP COLUMN cr_nat; ALTER TABLE devices DROP COLUMN cr_jid;"
         "DROP TABLE param_index; DROP TABLE search_params;"
         "DROP INDEX devices_last_inform; DROP INDEX devices_version;"
         "DROP TABLE bulks; DROP INDEX tasks_bulk; ALTER TABLE tasks DROP COLUMN bulk;"

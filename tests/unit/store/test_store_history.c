@@ -181,16 +181,51 @@ static void test_attributes_and_interval(void **state)
     assert_int_equal(r.notification[0], 2);
     assert_int_equal(store_params_set_attributes(s, "NOPE", a, 1, 1), -ENOENT);
 
-    assert_int_equal(store_device_set_interval(s, "D1", 60), 0);
+    store_device_facts_t f = STORE_DEVICE_FACTS_NONE;
+    f.interval = 60;
+    assert_int_equal(store_device_set_facts(s, "D1", &f), 0);
     store_device_t d;
     assert_int_equal(store_device_get(s, "D1", &d), 0);
     assert_int_equal(d.periodic_interval, 60);
+    assert_string_equal(d.cr_udp, ""); /* never reported */
+    assert_false(d.cr_nat);
     /* an Inform without one keeps it */
     d.periodic_interval = 0;
     assert_int_equal(store_device_inform(s, &d, false), 0);
     assert_int_equal(store_device_get(s, "D1", &d), 0);
     assert_int_equal(d.periodic_interval, 60);
-    assert_int_equal(store_device_set_interval(s, "NOPE", 60), -ENOENT);
+    assert_int_equal(store_device_set_facts(s, "NOPE", &f), -ENOENT);
+
+    /* the reach facts: each kept until learnt again, whatever else is set */
+    f = STORE_DEVICE_FACTS_NONE;
+    f.nat = 1;
+    f.has_udp = true;
+    strcpy(f.cr_udp, "198.18.0.7:7547");
+    f.cr_udp_at = 400;
+    f.has_jid = true;
+    strcpy(f.cr_jid, "cpe1@xmpp.example/cwmp");
+    assert_int_equal(store_device_set_facts(s, "D1", &f), 0);
+    f = STORE_DEVICE_FACTS_NONE;
+    f.interval = 90;
+    assert_int_equal(store_device_set_facts(s, "D1", &f), 0);
+    d.periodic_interval = 0;
+    assert_int_equal(store_device_inform(s, &d, false), 0); /* leaves them alone */
+    assert_int_equal(store_device_get(s, "D1", &d), 0);
+    assert_int_equal(d.periodic_interval, 90);
+    assert_true(d.cr_nat);
+    assert_string_equal(d.cr_udp, "198.18.0.7:7547");
+    assert_int_equal(d.cr_udp_at, 400);
+    assert_string_equal(d.cr_jid, "cpe1@xmpp.example/cwmp");
+    /* an empty value learnt clears; NAT learnt off */
+    f = STORE_DEVICE_FACTS_NONE;
+    f.nat = 0;
+    f.has_udp = true;
+    f.cr_udp_at = 500;
+    assert_int_equal(store_device_set_facts(s, "D1", &f), 0);
+    assert_int_equal(store_device_get(s, "D1", &d), 0);
+    assert_false(d.cr_nat);
+    assert_string_equal(d.cr_udp, "");
+    assert_string_equal(d.cr_jid, "cpe1@xmpp.example/cwmp");
 }
 
 typedef struct faults {
