@@ -702,9 +702,10 @@ int fwd_send(fwd_t *f, backend_t *be)
 bool fwd_can_redispatch(const fwd_t *f)
 {
     /* Only a session's first request, only if it is whole in memory (the
-     * node never saw a byte of it). */
+     * node never saw a byte of it). A streamed body (f->rw) went out as it
+     * came and is in no buffer: what is left of it is not the request. */
     return f->fc && f->req && f->route.new_session && f->state == F_WAITING && f->body_done &&
-           f->attempts < balancer_count_live(&f->px->bal);
+           !f->rw && f->attempts < balancer_count_live(&f->px->bal);
 }
 
 void fwd_redispatch(fwd_t *f, const char *why)

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import threading
 import time
 import zlib
 
@@ -294,6 +295,53 @@ def test_connect_failure_redispatches_new_session(outpost, tmp_path):
         c.close()
     px.wait_for(r"backend_down backend=127.0.0.1:%d" % dead_port)
     px.wait_for(r"cwmp_proxy_redispatch")
+    a.stop()
+
+
+def test_streamed_body_never_redispatched(outpost, tmp_path):
+    """A body over the rewrite window went to the first node as it came and
+    is in no buffer: when that node fails before it is connected (here a TLS
+    handshake it never answers), the request fails; it is not sent to the
+    next node with what little is left of its body."""
+    a = Backend("A")
+    mute = socket.socket()
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(8)
+    held = []
+
+    def hold():  # accepts, reads everything, never speaks TLS, closes after 1.5 s
+        mute.settimeout(10)
+        try:
+            c, _ = mute.accept()
+        except OSError:
+            return
+        held.append(c)
+        c.settimeout(0.2)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.5:
+            try:
+                if not c.recv(65536):
+                    break
+            except socket.timeout:
+                pass
+        c.close()
+
+    th = threading.Thread(target=hold, daemon=True)
+    th.start()
+    px = start_proxy(outpost, tmp_path, [f"https://127.0.0.1:{mute.getsockname()[1]}/", a],
+                     "--rewrite-window", "4KiB", "--health-interval", "1h", "--health-fall", "100")
+    c = Conn(*px.addr())
+    big = inform(serial="ST1").replace("</ParameterList>", "".join(
+        f"<ParameterValueStruct><Name>Device.X.{i}</Name><Value>{'v' * 100}</Value>"
+        "</ParameterValueStruct>" for i in range(100)) + "</ParameterList>")
+    assert len(big) > 8192
+    st, _, _ = c.post(big)
+    px.wait_for(r"cwmp_proxy_streaming")
+    assert st in (502, 504)  # its connection closed, or its connect timeout ran out first
+    assert not a.requests, [(r["headers"].get("Content-Length"), len(r["body"])) for r in a.requests]
+    c.close()
+    th.join(5)
+    mute.close()
     a.stop()
 
 
