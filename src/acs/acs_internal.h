@@ -101,6 +101,7 @@ typedef struct acs_opts {
     int64_t session_timeout_ms;
     int64_t default_interval_ms; /* for `online` when a CPE reports none */
     int64_t task_ttl_ms;       /* tasks expire after this */
+    int64_t task_retention_ms; /* finished tasks are deleted this long after (0: never) */
     int64_t fleet_refresh_ms;  /* how often /metrics' fleet gauges are read from the store */
     int64_t cr_max_in_flight;  /* connection requests out at once; more are refused */
     uint64_t cwmp_max_body;

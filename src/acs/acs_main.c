@@ -131,6 +131,9 @@ static const cfg_opt_t acs_opts[] = {
             .min = 100, .max = 3600000),
     CFG_OPT("task-ttl", CFG_DURATION, acs_opts_t, task_ttl_ms, "7d", "DURATION",
             "tasks not done by then expire (0: never)", .min = 0, .max = 86400000.0 * 365),
+    CFG_OPT("task-retention", CFG_DURATION, acs_opts_t, task_retention_ms, "30d", "DURATION",
+            "finished tasks are deleted this long after they finished (0: never); not a failed "
+            "one whose fault is not cleared, nor a bulk's", .min = 0, .max = 86400000.0 * 3650),
     CFG_OPT("cwmp-max-body", CFG_SIZE, acs_opts_t, cwmp_max_body, "8MiB", "SIZE",
             "largest CWMP message accepted", .min = 4096, .max = 256.0 * 1024 * 1024),
     CFG_OPT("max-sessions", CFG_INT, acs_opts_t, max_sessions, "20000", "N",

@@ -104,14 +104,25 @@ void acs_task_finished(acs_t *a, int64_t task_id)
 
 typedef struct expire_job {
     acs_t *a;
-    int64_t now; /* the sweep's clock: tasks that expired by then are swept */
+    int64_t now;         /* the sweep's clock: tasks that expired by then are swept */
+    int64_t trim_before; /* > 0: finished tasks older than this go (--task-retention) */
 } expire_job_t;
+
+/* Tasks deleted per sweep at most: a year's backlog goes in slices, each a
+ * short write transaction between sessions' writes. */
+enum { TRIM_PER_SWEEP = 5000 };
 
 static int expire_run(store_t *s, void *ud)
 {
-    int n = store_task_expire(s, ((expire_job_t *)ud)->now);
+    expire_job_t *j = ud;
+    int n = store_task_expire(s, j->now);
     if (n > 0)
         log_info("tasks_expired", LF_I("count", n));
+    if (n >= 0 && j->trim_before > 0) {
+        int t = store_task_trim(s, j->trim_before, TRIM_PER_SWEEP);
+        if (t > 0) /* a failure is logged by the store; the expiry stands */
+            log_info("tasks_trimmed", LF_I("count", t), LF_I("finished_before", j->trim_before));
+    }
     return n < 0 ? n : 0;
 }
 
@@ -144,6 +155,8 @@ static void on_sweep(uv_timer_t *t)
         return;
     j->a = a;
     j->now = clock_real_s();
+    if (a->o.task_retention_ms > 0)
+        j->trim_before = j->now - a->o.task_retention_ms / 1000;
     if (store_worker_submit(a->db, expire_run, expire_done, j) != 0)
         free(j);
 }

@@ -194,6 +194,7 @@ int store_task_recover(store_t *s, const char *const *types, int64_t now)
     return s->be->task_recover(s, types, now);
 }
 int store_task_expire(store_t *s, int64_t now) { return s->be->task_expire(s, now); }
+int store_task_trim(store_t *s, int64_t before, int max) { return s->be->task_trim(s, before, max); }
 int store_task_devices_pending(store_t *s, int64_t limit,
                                int (*fn)(const char *device, void *ud), void *ud)
 {

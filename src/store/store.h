@@ -274,6 +274,12 @@ int store_task_cancel(store_t *s, int64_t id, int64_t now);
 int store_task_recover(store_t *s, const char *const *requeue_types, int64_t now);
 /* pending/sent past expires_at -> expired. Returns how many. */
 int store_task_expire(store_t *s, int64_t now);
+/* Finished tasks (done, failed, expired, cancelled) that finished before
+ * `before` are deleted, at most `max` of them (oldest first), so the table
+ * does not grow with the fleet's history. Kept whatever their age: a failed
+ * task whose fault nobody cleared (it is on the faults list) and a bulk's
+ * tasks (its counts are read from them). Returns how many went. */
+int store_task_trim(store_t *s, int64_t before, int max);
 /* Tasks across the fleet, newest first (by id): the API's GET /api/tasks. */
 typedef struct store_task_query {
     const char *device;         /* NULL: every device */

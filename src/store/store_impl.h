@@ -43,6 +43,7 @@ typedef struct store_backend {
     int (*task_set_cr)(store_t *s, int64_t id, const store_cr_note_t *note);
     int (*task_recover)(store_t *s, const char *const *types, int64_t now);
     int (*task_expire)(store_t *s, int64_t now);
+    int (*task_trim)(store_t *s, int64_t before, int max);
     int (*task_devices_pending)(store_t *s, int64_t limit, int (*fn)(const char *, void *),
                                 void *ud);
     int (*session_add)(store_t *s, store_session_t *ss, const char *log, size_t loglen);

@@ -826,6 +826,7 @@ const store_backend_t store_sqlite_backend = {
     .task_set_cr = sq_task_set_cr,
     .task_recover = sq_task_recover,
     .task_expire = sq_task_expire,
+    .task_trim = sq_task_trim,
     .task_devices_pending = sq_task_devices_pending,
     .session_add = sq_session_add,
     .session_list = sq_session_list,

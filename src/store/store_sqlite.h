@@ -133,6 +133,7 @@ int sq_task_set_cr(store_t *s, int64_t id, const store_cr_note_t *note);
 int sq_task_requeue(store_t *s, int64_t id, int64_t now);
 int sq_task_recover(store_t *s, const char *const *types, int64_t now);
 int sq_task_expire(store_t *s, int64_t now);
+int sq_task_trim(store_t *s, int64_t before, int max);
 int sq_task_devices_pending(store_t *s, int64_t limit, int (*fn)(const char *, void *), void *ud);
 int sq_session_add(store_t *s, store_session_t *ss, const char *log, size_t loglen);
 int sq_session_list(store_t *s, const char *dev, int64_t limit, store_session_fn fn, void *ud);

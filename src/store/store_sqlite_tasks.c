@@ -273,6 +273,24 @@ int sq_task_expire(store_t *s, int64_t now)
     return rc;
 }
 
+int sq_task_trim(store_t *s, int64_t before, int max)
+{
+    sq_t *q = SQ(s);
+    /* tasks_done walks the finished ones oldest first; the cap keeps one
+     * sweep's write transaction short whatever the backlog */
+    sqlite3_stmt *st = sq_prepare(q, "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks"
+                                  " WHERE status >= 2 AND done_at < ?1 AND bulk = 0"
+                                  " AND NOT (status = 3 AND fault_cleared = 0)"
+                                  " ORDER BY done_at LIMIT ?2)");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int(st, 2, max);
+    int rc = sq_step_done(q, st, "task_trim");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int sq_task_devices_pending(store_t *s, int64_t limit, int (*fn)(const char *, void *),
                                    void *ud)
 {

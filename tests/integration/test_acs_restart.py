@@ -1,5 +1,7 @@
 """outpost acs: killed in the middle of queued work, restarted, nothing lost
 and nothing that must not repeat is sent twice."""
+import time
+
 from cwmp_cpe import CPE, acs_envelopes_valid  # noqa: F401 (autouse: validates what the ACS sent)
 from test_acs_session import Api, cwmp_addr, start_acs
 from test_acs_tasks import DEV, gpv_response
@@ -57,3 +59,25 @@ def test_restart_mid_queue(outpost, tmp_path):
     assert [st[i]["status"] for i in (a, b, c, e)] == ["done"] * 4
     assert [st[i]["attempts"] for i in (a, b, c, e)] == [1, 1, 1, 2]
     assert api.get("/api/stats").json()["pending_tasks"] == 0
+
+
+def test_finished_tasks_trimmed_after_retention(outpost, tmp_path):
+    """--task-retention: finished tasks go once they are that old (the sweep
+    runs a second after start, then every minute); pending ones never."""
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    api = Api(d)
+    cpe = CPE(cwmp_addr(d))
+    cpe.inform("T1")
+    cpe.post()
+    cpe.close()
+    base = f"/api/devices/{DEV}/tasks"
+    old = api.post(base, {"type": "reboot"}).json()["id"]
+    keep = api.post(base, {"type": "reboot"}).json()["id"]
+    assert api.delete(f"/api/tasks/{old}").json()["status"] == "cancelled"
+    d.stop()
+    time.sleep(2.2)  # the cancelled task is now more than 2 s old
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--task-retention", "2s")
+    d.wait_for(r"tasks_trimmed count=1 ")
+    api = Api(d)
+    assert api.get(f"/api/tasks/{old}").status_code == 404
+    assert api.get(f"/api/tasks/{keep}").json()["status"] == "pending"

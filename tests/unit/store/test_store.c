@@ -345,6 +345,50 @@ static void test_tasks(void **state)
     assert_int_equal(n, 4);
 }
 
+/* Finished tasks go after the retention, oldest first and capped, but not
+ * an open fault nor a bulk's task; open tasks never. */
+static void test_task_trim(void **state)
+{
+    store_t *s = *state;
+    enum { DONE_OLD, FAILED_OPEN, FAILED_CLEARED, CANCELLED, BULK_DONE, DONE_NEW, PENDING, N };
+    store_task_t t[N];
+    for (int i = 0; i < N; i++) {
+        t[i] = (store_task_t){ .created = 50 };
+        snprintf(t[i].device_id, sizeof t[i].device_id, "trim");
+        snprintf(t[i].type, sizeof t[i].type, "reboot");
+        assert_int_equal(store_task_add(s, &t[i]), 0);
+    }
+    assert_int_equal(store_task_finish(s, t[DONE_OLD].id, STORE_TASK_DONE, NULL, 0, NULL, 100), 0);
+    assert_int_equal(store_task_finish(s, t[FAILED_OPEN].id, STORE_TASK_FAILED, NULL, 9002, "x", 110), 0);
+    assert_int_equal(store_task_finish(s, t[FAILED_CLEARED].id, STORE_TASK_FAILED, NULL, 9002, "x", 120), 0);
+    assert_int_equal(store_task_fault_clear(s, t[FAILED_CLEARED].id, 121), 0);
+    assert_int_equal(store_task_cancel(s, t[CANCELLED].id, 130), 0);
+    assert_int_equal(store_task_finish(s, t[BULK_DONE].id, STORE_TASK_DONE, NULL, 0, NULL, 100), 0);
+    assert_int_equal(store_task_finish(s, t[DONE_NEW].id, STORE_TASK_DONE, NULL, 0, NULL, 500), 0);
+    sqlite3 *db;
+    char sql[96];
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    snprintf(sql, sizeof sql, "UPDATE tasks SET bulk = 9 WHERE id = %lld", (long long)t[BULK_DONE].id);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(store_task_trim(s, 100, 10), 0);  /* finished strictly before */
+    assert_int_equal(store_task_trim(s, 400, 2), 2);   /* the cap, oldest first */
+    store_task_t got;
+    assert_int_equal(store_task_get(s, t[DONE_OLD].id, &got), -ENOENT);
+    assert_int_equal(store_task_get(s, t[FAILED_CLEARED].id, &got), -ENOENT);
+    assert_int_equal(store_task_get(s, t[CANCELLED].id, &got), 0);
+    store_task_clear(&got);
+    assert_int_equal(store_task_trim(s, 400, 10), 1);
+    assert_int_equal(store_task_trim(s, 400, 10), 0);
+    static const int kept[] = { FAILED_OPEN, BULK_DONE, DONE_NEW, PENDING };
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        assert_int_equal(store_task_get(s, t[kept[i]].id, &got), 0);
+        store_task_clear(&got);
+    }
+    assert_int_equal(store_task_trim(s, 1000, 10), 1); /* DONE_NEW, once old enough */
+}
+
 static int count_sess(const store_session_t *ss, void *ud)
 {
     int *n = ud;
@@ -1003,6 +1047,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_task_trim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_mismatch_refused_at_open, setup, teardown),
