@@ -20,6 +20,9 @@ int store_open(const char *url, const store_opts_t *opts, store_t **out)
     if (o.session_log_max == 0)
         o.session_log_max = 64 * 1024;
     const char *path = url;
+    /* libpq takes the URL whole (and its PG* variables, service files) */
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return store_pg_backend.open(url, &o, out);
     if (strncmp(url, "sqlite:", 7) == 0)
         path = url + 7;
     else if (strstr(url, "://")) {

@@ -47,7 +47,9 @@ typedef struct store_opts {
                                * keys`): the daemon's settings (param_history) are left alone */
 } store_opts_t;
 
-/* url: "sqlite:PATH" or a plain path (SQLite). Creates the file and runs the
+/* url: "sqlite:PATH" or a plain path (SQLite), or "postgres://..." /
+ * "postgresql://..." (PostgreSQL: a libpq URL; its PG* environment variables
+ * and service files apply). Creates the file or the tables and runs the
  * versioned migrations. */
 int store_open(const char *url, const store_opts_t *opts, store_t **out);
 void store_close(store_t *s);

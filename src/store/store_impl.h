@@ -1,8 +1,9 @@
 /*
  * store_impl: what a storage backend provides. store.c dispatches every
  * public store_* call through the backend's table; a backend embeds
- * `struct store` first in its own handle. Adding PostgreSQL means writing
- * one more table and naming its URL scheme in store_open().
+ * `struct store` first in its own handle. store_open() picks the table by
+ * the URL's scheme: SQLite (a path, "sqlite:PATH") or PostgreSQL
+ * ("postgres://", "postgresql://": store_pg.c).
  */
 #ifndef OUTPOST_STORE_IMPL_H
 #define OUTPOST_STORE_IMPL_H
@@ -122,5 +123,6 @@ struct store {
 };
 
 extern const store_backend_t store_sqlite_backend;
+extern const store_backend_t store_pg_backend; /* store_pg.c */
 
 #endif

@@ -1,0 +1,221 @@
+/*
+ * store_pg: internals shared by the PostgreSQL backend's files
+ * (store_pg.c: connection, transactions, helpers, devices, parameters;
+ * store_pg_schema.c: the versioned migrations; store_pg_tasks.c: tasks and
+ * sessions; store_pg_history.c, _prov.c, _hooks.c, _keys.c, _files.c,
+ * _search.c, _bulk.c: one file per store_sqlite_*.c). Not for use outside
+ * src/store.
+ *
+ * libpq runs synchronously on the store worker's thread (store_worker.h):
+ * the event loop never calls the store, so it never waits on the server.
+ * Statements the ACS runs per session are prepared once per connection and
+ * cached by index (PQ_*); the rest are one-off PQexecParams calls. Every
+ * value goes as a text parameter ($1...), never spliced into SQL.
+ *
+ * Ownership: a PGresult returned by a helper belongs to the caller
+ * (PQclear it); row pointers read from it live until then.
+ */
+#ifndef OUTPOST_STORE_PG_H
+#define OUTPOST_STORE_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store_impl.h"
+
+/* The cached prepared statements (store_pg.c's queries[]). */
+enum {
+    PQ_DEV_INFORM,
+    PQ_DEV_GET,
+    PQ_DEV_RID,
+    PQ_PARAMS_FORGET,
+    PQ_PARAM_PUT_MANY, /* a chunk of rows as arrays (unnest), values and names alike */
+    PQ_PARAMS_LIST,
+    PQ_PARAMS_LIST_PREFIX,
+    PQ_TASK_ADD,
+    PQ_TASK_GET,
+    PQ_TASK_SENT,
+    PQ_TASK_FINISH,
+    PQ_TASK_PENDING,
+    PQ_TASK_HAS_PENDING,
+    PQ_SESSION_ADD,
+    PQ_SESSION_TRIM,
+    PQ_TX_BEGIN, /* transaction control, in exec_tx order */
+    PQ_TX_COMMIT,
+    PQ_TX_ROLLBACK,
+    PQ_TX_SAVEPOINT,
+    PQ_TX_RELEASE,
+    PQ_TX_ROLLBACK_TO,
+    PQ_COUNT
+};
+
+typedef struct pg {
+    struct store base;
+    PGconn *conn;
+    store_opts_t o;
+    bool prepared[PQ_COUNT]; /* on this connection; cleared when it is reset */
+    bool in_tx;              /* between exec_tx begin and commit/rollback */
+    bool down;               /* the connection is lost (logged once) */
+} pg_t;
+
+#define PG(s) ((pg_t *)(s))
+
+/* The same column lists as store_sqlite.h's, so row readers match. */
+#define PG_TASK_COLS \
+    "id, device_id, type, params, status, result, fault_code, fault_string, attempts, created," \
+    " updated, sent_at, done_at, expires_at, cr_status, cr_reason, cr_at"
+#define PG_RUN_COLS \
+    "device_id, preset, status, fault_code, fault_message, tries, next_retry, last_event, updated," \
+    " fault_provision, fault_line"
+#define PG_PARAM_COLS "name, value, type, writable, updated, set_by, set_at, notification, access_list"
+#define PG_DEV_COLS \
+    "id, manufacturer, oui, product_class, serial, software_version, hardware_version, ip," \
+    " cr_url, cr_user, cr_pass, tags, first_seen, last_inform, periodic_interval, last_events," \
+    " cr_udp, cr_udp_at, cr_nat, cr_jid"
+
+/* An integer as a text parameter: pg_i64(&n, v) points into n. */
+typedef struct pg_num {
+    char b[24];
+} pg_num_t;
+const char *pg_i64(pg_num_t *n, int64_t v);
+
+/* ---- helpers (store_pg.c). Errors are logged once ("store_pg", op, reason:
+ * the server's message) and returned as -EIO / NULL. ---- */
+
+/* Run cached statement i with n text parameters (NULL: SQL NULL). The
+ * result (rows or command) or NULL on error. */
+PGresult *pg_run(pg_t *p, int i, int n, const char *const *v, const char *what);
+/* The same for a one-off statement. */
+PGresult *pg_query(pg_t *p, const char *sql, int n, const char *const *v, const char *what);
+/* A statement without rows: rows it changed, or -EIO. */
+int pg_cmd(pg_t *p, int i, int n, const char *const *v, const char *what);
+int pg_cmd_sql(pg_t *p, const char *sql, int n, const char *const *v, const char *what);
+/* First column of the first row as an integer; -1 when no row or NULL, -EIO-logged as -1 too
+ * (ok, when given, tells the two apart: false on error). */
+int64_t pg_scalar(pg_t *p, const char *sql, int n, const char *const *v, bool *ok);
+/* Log a failed call once; -EIO. r may be NULL (the connection's message). */
+int pg_err(pg_t *p, const PGresult *r, const char *what);
+
+/* Columns of row `row`: NULL for SQL NULL; integers 0 when NULL. */
+const char *pg_col(const PGresult *r, int row, int col);
+int64_t pg_col_i64(const PGresult *r, int row, int col);
+void pg_col_copy(const PGresult *r, int row, int col, char *out, size_t len);
+char *pg_col_dup(const PGresult *r, int row, int col);
+
+/* A PG_DEV_COLS row into d. */
+void pg_dev_row(const PGresult *r, int row, store_device_t *d);
+/* A PG_PARAM_COLS row (pointers into r). */
+void pg_param_row(const PGresult *r, int row, store_param_t *p);
+/* The device's row id, -ENOENT or -EIO. */
+int pg_device_rid(pg_t *p, const char *dev, int64_t *rid);
+/* An array literal ({"a","b",NULL}) of n strings (NULL: NULL element)
+ * appended to b; 0 or -ENOMEM. */
+struct buf;
+int pg_array_append(struct buf *b, const char *const *v, size_t n);
+
+/* store_pg_schema.c: the migrations, under an advisory lock. */
+int pg_migrate(pg_t *p);
+int pg_schema_version(store_t *s);
+
+/* ---- store_pg_tasks.c ---- */
+void pg_task_row(const PGresult *r, int row, store_task_t *t);
+/* Each row of r (PG_TASK_COLS) to fn until it returns non-zero. */
+int pg_task_rows(const PGresult *r, store_task_fn fn, void *ud);
+int pg_task_add(store_t *s, store_task_t *t);
+int pg_task_get(store_t *s, int64_t id, store_task_t *out);
+int pg_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only, store_task_fn fn,
+                 void *ud);
+int pg_task_query(store_t *s, const store_task_query_t *q, store_task_fn fn, void *ud);
+int pg_task_has_pending(store_t *s, const char *dev, bool *out);
+int pg_task_mark_sent(store_t *s, int64_t id, int64_t now);
+int pg_task_finish(store_t *s, int64_t id, store_task_status_t status, const char *result,
+                   int fault_code, const char *fault_string, int64_t now);
+int pg_task_cancel(store_t *s, int64_t id, int64_t now);
+int pg_task_set_cr(store_t *s, int64_t id, const store_cr_note_t *note);
+int pg_task_requeue(store_t *s, int64_t id, int64_t now);
+int pg_task_recover(store_t *s, const char *const *types, int64_t now);
+int pg_task_expire(store_t *s, int64_t now);
+int pg_task_trim(store_t *s, int64_t before, int max);
+int pg_task_devices_pending(store_t *s, int64_t limit, int (*fn)(const char *, void *), void *ud);
+int pg_task_open_counts(store_t *s, store_task_count_fn fn, void *ud);
+int pg_task_finished_counts(store_t *s, int64_t from, int64_t to, store_task_count_fn fn, void *ud);
+int pg_session_add(store_t *s, store_session_t *ss, const char *log, size_t loglen);
+int pg_session_list(store_t *s, const char *dev, int64_t limit, store_session_fn fn, void *ud);
+
+/* ---- store_pg_history.c ---- */
+int pg_param_history(store_t *s, const char *dev, const char *name, store_param_fn fn, void *ud);
+int pg_fault_list(store_t *s, const store_fault_filter_t *f, int64_t *total, store_fault_fn fn,
+                  void *ud);
+int pg_task_fault_clear(store_t *s, int64_t task_id, int64_t now);
+int pg_task_fault_retry(store_t *s, int64_t task_id, int64_t now, int64_t expires_at,
+                        store_task_t *out);
+int pg_preset_run_forget_fault(store_t *s, const char *device, const char *preset);
+int pg_device_set_session_log(store_t *s, const char *dev, bool all);
+int pg_device_session_log_list(store_t *s, int (*fn)(const char *, void *), void *ud);
+
+/* ---- store_pg_prov.c ---- */
+int pg_preset_put(store_t *s, const char *name, const char *body, bool create_only, int64_t now);
+int pg_preset_get(store_t *s, const char *name, store_preset_fn fn, void *ud);
+int pg_preset_list(store_t *s, store_preset_fn fn, void *ud);
+int pg_preset_delete(store_t *s, const char *name);
+int pg_preset_sync_config(store_t *s, const store_preset_t *p, size_t n, int64_t now,
+                          store_preset_fn replaced, void *ud);
+int pg_script_put(store_t *s, store_script_kind_t k, const char *name, const char *source,
+                  size_t len, int64_t now);
+int pg_script_get(store_t *s, store_script_kind_t k, const char *name, store_script_fn fn, void *ud);
+int pg_script_list(store_t *s, store_script_kind_t k, store_script_fn fn, void *ud);
+int pg_script_delete(store_t *s, store_script_kind_t k, const char *name);
+int pg_preset_run_put(store_t *s, const store_preset_run_t *r);
+int pg_preset_run_list(store_t *s, const char *device, store_preset_run_fn fn, void *ud);
+int pg_preset_run_clear_fault(store_t *s, const char *device, const char *preset, int64_t now);
+int pg_preset_run_owed(store_t *s, store_preset_run_fn fn, void *ud);
+
+/* ---- store_pg_keys.c ---- */
+int pg_key_add(store_t *s, const store_key_t *k);
+int pg_key_delete(store_t *s, const char *id);
+int pg_key_list(store_t *s, store_key_fn fn, void *ud);
+int pg_key_touch(store_t *s, const char *id, int64_t when);
+int pg_key_version(store_t *s, int64_t *out);
+
+/* ---- store_pg_hooks.c ---- */
+int pg_hook_enqueue(store_t *s, store_hook_delivery_t *d, int64_t max_pending);
+int pg_hook_claim(store_t *s, int64_t now, int64_t lease_until, int64_t limit,
+                  store_hook_delivery_fn fn, void *ud, int64_t *next_due);
+int pg_hook_result(store_t *s, const store_hook_delivery_t *d, int64_t now);
+int pg_hook_list(store_t *s, int status, int64_t limit, store_hook_delivery_fn fn, void *ud);
+int pg_hook_retry(store_t *s, int64_t id, int64_t now, int64_t deadline, store_hook_delivery_t *out);
+int pg_hook_counts(store_t *s, store_hook_count_fn fn, void *ud);
+int pg_hook_release_leases(store_t *s);
+int pg_hook_offline_sweep(store_t *s, int64_t now, int64_t default_interval, int64_t limit,
+                          store_device_fn fn, void *ud);
+int pg_hook_prune(store_t *s, int64_t before);
+
+/* ---- store_pg_files.c ---- */
+int pg_file_put(store_t *s, const store_file_t *f);
+int pg_file_get(store_t *s, const char *name, store_file_t *out);
+int pg_file_list(store_t *s, store_file_fn fn, void *ud);
+int pg_file_delete(store_t *s, const char *name);
+
+/* ---- store_pg_search.c ---- */
+/* At open, after the migrations: the search index's triggers for the stored names. */
+int pg_search_init(pg_t *p);
+int pg_search_params_set(store_t *s, const char *const *names, size_t n);
+int pg_device_search(store_t *s, const store_search_t *q, store_device_row_fn fn, void *ud,
+                     int64_t *total);
+
+/* ---- store_pg_bulk.c ---- */
+int pg_bulk_create(store_t *s, store_bulk_t *b, const store_search_t *q, const char *ids_json,
+                   int64_t now);
+int pg_bulk_get(store_t *s, int64_t id, store_bulk_t *out);
+int pg_bulk_tasks(store_t *s, int64_t id, store_task_status_t st, int64_t limit, store_task_fn fn,
+                  void *ud);
+int pg_bulk_running(store_t *s, store_bulk_fn fn, void *ud);
+int pg_bulk_list(store_t *s, int state, int64_t before, int64_t limit, store_bulk_fn fn, void *ud);
+int pg_bulk_release(store_t *s, int64_t id, int64_t n,
+                    int (*fn)(int64_t task, const char *device, void *ud), void *ud);
+int pg_bulk_rehold(store_t *s, int64_t task);
+int pg_bulk_end(store_t *s, int64_t id, store_bulk_state_t st, const char *reason, int64_t now);
+
+#endif
