@@ -105,8 +105,8 @@ else
 endif
 
 test: build asan cross-test
-	meson test -C $(RELEASE) --suite unit --print-errorlogs --num-processes $(JOBS)
-	meson test -C $(ASAN) --suite unit --suite fuzz-replay --print-errorlogs --num-processes $(JOBS)
+	meson test -C $(RELEASE) --suite unit --suite store-pg --print-errorlogs --num-processes $(JOBS)
+	meson test -C $(ASAN) --suite unit --suite store-pg --suite fuzz-replay --print-errorlogs --num-processes $(JOBS)
 	OUTPOST_BIN=$(CURDIR)/$(ASAN)/src/outpost $(PYTHON) -m pytest -q -x tests/integration
 	@echo "make test: all passed"
 

@@ -13,16 +13,15 @@
 
 #include "store/store.h"
 #include "store/store_worker.h"
+#include "store_test_db.h"
 
-static char dbpath[64];
+static char dbpath[TEST_DB_MAX];
 /* The schema after every migration (store_sqlite.c's migrations[]). */
 enum { SCHEMA_NOW = 12 };
 
 static int setup(void **state)
 {
-    char dir[] = "/tmp/store-test-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    snprintf(dbpath, sizeof dbpath, "%s/acs.db", dir);
+    assert_int_equal(test_db_new(dbpath, sizeof dbpath, "/tmp/store-test-XXXXXX"), 0);
     store_t *s;
     assert_int_equal(store_open(dbpath, NULL, &s), 0);
     *state = s;
@@ -32,9 +31,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     store_close(*state);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf \"$(dirname %s)\"", dbpath);
-    (void)!system(cmd);
+    test_db_drop(dbpath);
     return 0;
 }
 
@@ -365,12 +362,16 @@ static void test_task_trim(void **state)
     assert_int_equal(store_task_cancel(s, t[CANCELLED].id, 130), 0);
     assert_int_equal(store_task_finish(s, t[BULK_DONE].id, STORE_TASK_DONE, NULL, 0, NULL, 100), 0);
     assert_int_equal(store_task_finish(s, t[DONE_NEW].id, STORE_TASK_DONE, NULL, 0, NULL, 500), 0);
-    sqlite3 *db;
     char sql[96];
-    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
     snprintf(sql, sizeof sql, "UPDATE tasks SET bulk = 9 WHERE id = %lld", (long long)t[BULK_DONE].id);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    if (test_db_pg()) {
+        assert_int_equal(test_db_sql(dbpath, sql), 0);
+    } else {
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+    }
 
     assert_int_equal(store_task_trim(s, 100, 10), 0);  /* finished strictly before */
     assert_int_equal(store_task_trim(s, 400, 2), 2);   /* the cap, oldest first */
@@ -438,7 +439,9 @@ static void test_reopen(void **state)
  * development schema) is refused at open, not at the first request. */
 static void test_schema_mismatch_refused_at_open(void **state)
 {
-    char path[80];
+    if (test_db_pg())
+        skip(); /* SQLite files made by hand */
+    char path[TEST_DB_MAX + 8];
     snprintf(path, sizeof path, "%s.other", dbpath);
     store_t *s;
     assert_int_equal(store_open(path, NULL, &s), 0);
@@ -466,7 +469,9 @@ static void test_schema_mismatch_refused_at_open(void **state)
  * becomes status and reason (time: the task's last update). */
 static void test_migrate_v2_wakeup_text(void **state)
 {
-    char path[80];
+    if (test_db_pg())
+        skip(); /* SQLite files made by hand */
+    char path[TEST_DB_MAX + 8];
     snprintf(path, sizeof path, "%s.v2", dbpath);
     store_t *s;
     assert_int_equal(store_open(path, NULL, &s), 0);
@@ -757,7 +762,9 @@ static void test_preset_runs_owed(void **state)
 /* A version-4 database (before provisioning) gains the tables, its rows kept. */
 static void test_migrate_v4(void **state)
 {
-    char path[80];
+    if (test_db_pg())
+        skip(); /* SQLite files made by hand */
+    char path[TEST_DB_MAX + 8];
     snprintf(path, sizeof path, "%s.v4", dbpath);
     store_t *s;
     assert_int_equal(store_open(path, NULL, &s), 0);

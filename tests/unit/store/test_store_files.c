@@ -12,17 +12,15 @@
 #include <cmocka.h>
 
 #include "store/store.h"
+#include "store_test_db.h"
 
-static char dbdir[64];
+static char dbpath[TEST_DB_MAX];
 
 static int setup(void **state)
 {
-    snprintf(dbdir, sizeof dbdir, "/tmp/store-files-XXXXXX");
-    assert_non_null(mkdtemp(dbdir));
-    char path[96];
-    snprintf(path, sizeof path, "%s/acs.db", dbdir);
+    assert_int_equal(test_db_new(dbpath, sizeof dbpath, "/tmp/store-files-XXXXXX"), 0);
     store_t *s;
-    assert_int_equal(store_open(path, NULL, &s), 0);
+    assert_int_equal(store_open(dbpath, NULL, &s), 0);
     *state = s;
     return 0;
 }
@@ -30,9 +28,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     store_close(*state);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf \"%s\"", dbdir);
-    (void)!system(cmd);
+    test_db_drop(dbpath);
     return 0;
 }
 

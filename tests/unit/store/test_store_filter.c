@@ -1,5 +1,6 @@
 /* Unit tests of the device search language's parser (store_filter.c) and,
- * through a real SQLite store, of what it compiles to. */
+ * through a real store (SQLite, or PostgreSQL in suite store-pg), of what it
+ * compiles to. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include "core/str.h"
 #include "store/store.h"
 #include "store/store_filter.h"
+#include "store_test_db.h"
 
 static int parse(store_filter_t *f, const char *s, store_filter_error_t *e)
 {
@@ -229,10 +231,8 @@ static void search(store_t *s, const char *flt, store_sort_t sort, bool desc, co
 static void test_search_sql(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/store-filter-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[96];
-    snprintf(path, sizeof path, "%s/acs.db", dir);
+    char path[TEST_DB_MAX];
+    assert_int_equal(test_db_new(path, sizeof path, "/tmp/store-filter-XXXXXX"), 0);
     store_t *s;
     assert_int_equal(store_open(path, NULL, &s), 0);
     static const struct { const char *serial, *model, *tags, *x; int64_t last; } devs[] = {
@@ -307,9 +307,7 @@ static void test_search_sql(void **state)
     assert_int_equal(store_device_search(s, &q, add_id, out, NULL), 0);
     assert_string_equal(out, ""); /* S4 (last_inform 50) was deleted above */
     store_close(s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    (void)!system(cmd);
+    test_db_drop(path);
 }
 
 /* ---- bulks ------------------------------------------------------------------------------- */
@@ -329,10 +327,8 @@ static int task_pending(const store_task_t *t, void *ud)
 static void test_bulk(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/store-bulk-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[96];
-    snprintf(path, sizeof path, "%s/acs.db", dir);
+    char path[TEST_DB_MAX];
+    assert_int_equal(test_db_new(path, sizeof path, "/tmp/store-bulk-XXXXXX"), 0);
     store_t *s;
     assert_int_equal(store_open(path, NULL, &s), 0);
     char ids[5][STORE_ID_MAX];
@@ -409,9 +405,7 @@ static void test_bulk(void **state)
     assert_int_equal(store_rollback(s), 0);
     assert_int_equal(store_bulk_get(s, e.id, &g), -ENOENT);
     store_close(s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    (void)!system(cmd);
+    test_db_drop(path);
 }
 
 int main(void)

@@ -13,14 +13,13 @@
 #include <cmocka.h>
 
 #include "store/store.h"
+#include "store_test_db.h"
 
-static char dbpath[64];
+static char dbpath[TEST_DB_MAX];
 
 static int setup(void **state)
 {
-    char dir[] = "/tmp/store-hist-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    snprintf(dbpath, sizeof dbpath, "%s/acs.db", dir);
+    assert_int_equal(test_db_new(dbpath, sizeof dbpath, "/tmp/store-hist-XXXXXX"), 0);
     store_t *s;
     store_opts_t o = { .param_history = 3 };
     assert_int_equal(store_open(dbpath, &o, &s), 0);
@@ -36,9 +35,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     store_close(*state);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf \"$(dirname %s)\"", dbpath);
-    (void)!system(cmd);
+    test_db_drop(dbpath);
     return 0;
 }
 

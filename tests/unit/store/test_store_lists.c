@@ -15,18 +15,16 @@
 
 #include "core/str.h"
 #include "store/store.h"
+#include "store_test_db.h"
 
-static char dbdir[64];
+static char dbpath[TEST_DB_MAX];
 static char ids[4][STORE_ID_MAX];
 
 static int setup(void **state)
 {
-    snprintf(dbdir, sizeof dbdir, "/tmp/store-lists-XXXXXX");
-    assert_non_null(mkdtemp(dbdir));
-    char path[96];
-    snprintf(path, sizeof path, "%s/acs.db", dbdir);
+    assert_int_equal(test_db_new(dbpath, sizeof dbpath, "/tmp/store-lists-XXXXXX"), 0);
     store_t *s;
-    assert_int_equal(store_open(path, NULL, &s), 0);
+    assert_int_equal(store_open(dbpath, NULL, &s), 0);
     for (int i = 0; i < 4; i++) {
         store_device_t d = { .first_seen = 1, .last_inform = 100 };
         snprintf(d.serial, sizeof d.serial, "S%d", i);
@@ -43,9 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     store_close(*state);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf \"%s\"", dbdir);
-    (void)!system(cmd);
+    test_db_drop(dbpath);
     return 0;
 }
 
