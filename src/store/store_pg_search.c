@@ -15,6 +15,7 @@
  * are the same, and store_filter.c's parser is shared.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,30 @@ static const char *const sort_col[] = {
 static const char *const cmp_sql[] = {
     [SF_LT] = " < ", [SF_LE] = " <= ", [SF_GT] = " > ", [SF_GE] = " >= ",
 };
+
+/* Is s valid UTF-8? PostgreSQL refuses any other text as a parameter, and
+ * keeps none: a filter value that is not can match no stored text. */
+static bool utf8_ok(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    while (*u) {
+        int n = *u < 0x80 ? 0 : (*u & 0xE0) == 0xC0 ? 1 : (*u & 0xF0) == 0xE0 ? 2
+              : (*u & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0)
+            return false;
+        uint32_t cp = n == 0 ? *u : *u & (0x3Fu >> n);
+        for (int i = 1; i <= n; i++) {
+            if ((u[i] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (u[i] & 0x3Fu);
+        }
+        static const uint32_t min[] = { 0, 0x80, 0x800, 0x10000 };
+        if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false; /* overlong, out of range, a surrogate */
+        u += n + 1;
+    }
+    return true;
+}
 
 static void put(pgq_t *c, const char *s)
 {
@@ -176,6 +201,10 @@ static bool param_indexed(pgq_t *c, const char *name)
 /* One comparison whose operator is not "!=". */
 static void compile_cmp(pgq_t *c, const store_filter_node_t *n)
 {
+    if ((n->value && !utf8_ok(n->value)) || (n->name && !utf8_ok(n->name))) {
+        put(c, "FALSE");
+        return;
+    }
     switch (n->field) {
     case SF_F_TAG: {
         /* tags are stored comma-joined: look for ",tag," in ",tags," */
@@ -332,7 +361,8 @@ int pg_device_search(store_t *s, const store_search_t *q, store_device_row_fn fn
                      int64_t *total)
 {
     pg_t *p = PG(s);
-    if ((unsigned)q->sort >= sizeof sort_col / sizeof sort_col[0])
+    if ((unsigned)q->sort >= sizeof sort_col / sizeof sort_col[0] ||
+        (q->has_key && q->key_text && !utf8_ok(q->key_text)))
         return -EINVAL;
     pgq_t *c = pgq_new(p, q);
     if (!c)

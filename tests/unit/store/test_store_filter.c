@@ -258,6 +258,12 @@ static void test_search_sql(void **state)
     search(s, "model=M1", STORE_SORT_ID, true, "S2 S1 ", 2);
     search(s, "model^=M", STORE_SORT_LAST_INFORM, false, "S4 S2 S3 S1 ", 4);
     search(s, "model=\"M%\"", STORE_SORT_ID, false, "S4 ", 1); /* a LIKE wildcard is a byte */
+    search(s, "model^=\"M%\"", STORE_SORT_ID, false, "S4 ", 1);
+    search(s, "model^=M_", STORE_SORT_ID, false, "", 0);
+    search(s, "model^=\"M\\\\\"", STORE_SORT_ID, false, "", 0); /* M\ */
+    /* not UTF-8: matches nothing (PostgreSQL refuses such text; no error) */
+    search(s, "serial=\xff OR param.X^=\xc3", STORE_SORT_ID, false, "", 0);
+    search(s, "serial!=\xff", STORE_SORT_ID, false, "S4 S1 S2 S3 ", 4);
     search(s, "tag=lab", STORE_SORT_ID, false, "S1 S3 ", 2);
     search(s, "tag=la", STORE_SORT_ID, false, "", 0);
     search(s, "tag!=vip", STORE_SORT_ID, false, "S1 S2 ", 2);
