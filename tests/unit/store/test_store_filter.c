@@ -212,6 +212,24 @@ static int add_id(const store_device_t *d, int64_t rid, void *ud)
     return 0;
 }
 
+/* a page's last row: the key of the next page */
+typedef struct walk {
+    char out[128], key[64];
+    int64_t rid;
+    int n;
+} walk_t;
+
+static int walk_row(const store_device_t *d, int64_t rid, void *ud)
+{
+    walk_t *w = ud;
+    strcat(w->out, d->serial);
+    strcat(w->out, " ");
+    str_copy(w->key, sizeof w->key, d->product_class);
+    w->rid = rid;
+    w->n++;
+    return 0;
+}
+
 static void search(store_t *s, const char *flt, store_sort_t sort, bool desc, const char *want,
                    int64_t want_total)
 {
@@ -312,6 +330,20 @@ static void test_search_sql(void **state)
     out[0] = '\0';
     assert_int_equal(store_device_search(s, &q, add_id, out, NULL), 0);
     assert_string_equal(out, ""); /* S4 (last_inform 50) was deleted above */
+    /* pages of one row through ties of the sort key (S1 and S2 are both M1):
+     * the row id each row comes with takes the next page past it */
+    walk_t w = { .out = "" };
+    store_search_t mq = { .now = 100000, .sort = STORE_SORT_MODEL, .limit = 1 };
+    for (int page = 0; page < 5; page++) {
+        w.n = 0;
+        assert_int_equal(store_device_search(s, &mq, walk_row, &w, NULL), 0);
+        if (w.n == 0)
+            break;
+        mq.has_key = true;
+        mq.key_text = w.key;
+        mq.key_rid = w.rid;
+    }
+    assert_string_equal(w.out, "S1 S2 S3 ");
     store_close(s);
     test_db_drop(path);
 }
