@@ -199,11 +199,15 @@ int pg_file_list(store_t *s, store_file_fn fn, void *ud);
 int pg_file_delete(store_t *s, const char *name);
 
 /* ---- store_pg_search.c ---- */
-/* At open, after the migrations: the search index's triggers for the stored names. */
+/* At open, after the migrations: the functions search and its index's triggers use. */
 int pg_search_init(pg_t *p);
 int pg_search_params_set(store_t *s, const char *const *names, size_t n);
 int pg_device_search(store_t *s, const store_search_t *q, store_device_row_fn fn, void *ud,
                      int64_t *total);
+/* head + WHERE (the search's filter) + tail, run: head and tail use $1..$base,
+ * whose values are hv; the filter's follow. NULL with *err set on failure. */
+PGresult *pg_filter_query(pg_t *p, const store_search_t *q, const char *head, int base,
+                          const char *const *hv, const char *tail, const char *what, int *err);
 
 /* ---- store_pg_bulk.c ---- */
 int pg_bulk_create(store_t *s, store_bulk_t *b, const store_search_t *q, const char *ids_json,

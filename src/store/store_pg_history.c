@@ -1,42 +1,183 @@
 /*
- * store_pg_history: the PostgreSQL backend's side of store_sqlite_history.c: a parameter's old values, faults, session logging.
- * Not yet on PostgreSQL: every call returns -ENOSYS.
+ * store_pg_history: the PostgreSQL backend's history side
+ * (store_sqlite_history.c has the model): a parameter's old values (kept
+ * by the params_keep_history trigger: the value, who set it, when), the
+ * fleet's open faults (failed tasks nobody cleared, faulted preset
+ * records) with their clearing and retry, and the devices whose sessions
+ * are all logged.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "core/log.h"
+#include "core/str.h"
 #include "store/store_pg.h"
+
+/* ---- a parameter's history ------------------------------------------------------- */
 
 int pg_param_history(store_t *s, const char *dev, const char *name, store_param_fn fn, void *ud)
 {
-    return -ENOSYS;
+    const char *v[] = { dev, name };
+    PGresult *r = pg_query(PG(s), "SELECT name, value, updated, set_by FROM param_history WHERE device ="
+                                  " (SELECT rid FROM devices WHERE id = $1) AND name = $2"
+                                  " ORDER BY id DESC", 2, v, "param_history");
+    if (!r)
+        return -EIO;
+    for (int i = 0, n = PQntuples(r); i < n; i++) {
+        store_param_t p = { .name = pg_col(r, i, 0),
+                            .value = pg_col(r, i, 1),
+                            .writable = -1,
+                            .updated = pg_col_i64(r, i, 2),
+                            .set_at = pg_col_i64(r, i, 2),
+                            .set_by = pg_col(r, i, 3),
+                            .notification = -1 };
+        if (p.set_by && !*p.set_by)
+            p.set_by = NULL;
+        if (fn(&p, ud) != 0)
+            break;
+    }
+    PQclear(r);
+    return 0;
 }
 
-int pg_fault_list(store_t *s, const store_fault_filter_t *f, int64_t *total, store_fault_fn fn, void *ud)
+/* ---- faults ------------------------------------------------------------------------- */
+
+/* Both kinds in one ordered list: the open task faults (tasks_open_faults)
+ * and the faulted preset records (preset_runs_faults), each narrowed by the
+ * same filter ($1 device or NULL, $2 code or 0, $3 kind or 0). Columns:
+ * kind, device, task id, type or preset, code, message, at, tries,
+ * next_retry. */
+#define FAULTS_SQL                                                                              \
+    "SELECT * FROM ("                                                                           \
+    " SELECT 1 AS kind, device_id AS dev, id AS tid, type AS what, fault_code AS code,"         \
+    "  fault_string AS msg, done_at AS at, attempts AS tries, 0::bigint AS next FROM tasks"     \
+    "  WHERE status = 3 AND fault_cleared = 0 AND $3::int IN (0, 1)"                            \
+    "   AND ($1::text IS NULL OR device_id = $1) AND ($2::int = 0 OR fault_code = $2)"          \
+    " UNION ALL"                                                                                \
+    " SELECT 2, device_id, 0, preset, fault_code, fault_message, updated, tries, next_retry"    \
+    "  FROM preset_runs WHERE status = 2 AND $3::int IN (0, 2)"                                 \
+    "   AND ($1::text IS NULL OR device_id = $1) AND ($2::int = 0 OR fault_code = $2)) f"
+
+int pg_fault_list(store_t *s, const store_fault_filter_t *f, int64_t *total, store_fault_fn fn,
+                  void *ud)
 {
-    return -ENOSYS;
+    pg_t *p = PG(s);
+    pg_num_t code, kind, lim, off;
+    const char *v[] = { f->device, pg_i64(&code, f->code), pg_i64(&kind, (int64_t)f->kind),
+                        pg_i64(&lim, f->limit > 0 ? f->limit : 100),
+                        pg_i64(&off, f->offset > 0 ? f->offset : 0) };
+    if (total) {
+        bool ok = true;
+        int64_t n = pg_scalar(p, "SELECT COUNT(*) FROM (" FAULTS_SQL ") c", 3, v, &ok);
+        if (!ok)
+            return -EIO;
+        *total = n < 0 ? 0 : n;
+    }
+    PGresult *r = pg_query(p, FAULTS_SQL " ORDER BY at DESC, dev, kind, tid, what LIMIT $4 OFFSET $5",
+                           5, v, "fault_list");
+    if (!r)
+        return -EIO;
+    for (int i = 0, n = PQntuples(r); i < n; i++) {
+        store_fault_t ft = { .kind = (store_fault_kind_t)pg_col_i64(r, i, 0) };
+        pg_col_copy(r, i, 1, ft.device_id, sizeof ft.device_id);
+        ft.task_id = pg_col_i64(r, i, 2);
+        if (ft.kind == STORE_FAULT_TASK)
+            pg_col_copy(r, i, 3, ft.task_type, sizeof ft.task_type);
+        else
+            pg_col_copy(r, i, 3, ft.preset, sizeof ft.preset);
+        ft.code = (int)pg_col_i64(r, i, 4);
+        pg_col_copy(r, i, 5, ft.message, sizeof ft.message);
+        ft.at = pg_col_i64(r, i, 6);
+        ft.tries = (int)pg_col_i64(r, i, 7);
+        ft.next_retry = pg_col_i64(r, i, 8);
+        if (fn(&ft, ud) != 0)
+            break;
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* -ENOENT / -ESTALE for a task whose fault cannot be cleared. */
+static int task_fault_state(pg_t *p, int64_t id)
+{
+    pg_num_t n;
+    const char *v[] = { pg_i64(&n, id) };
+    bool ok = true;
+    int64_t open = pg_scalar(p, "SELECT (status = 3 AND fault_cleared = 0)::int FROM tasks WHERE id = $1",
+                             1, v, &ok);
+    return !ok ? -EIO : open < 0 ? -ENOENT : open ? 0 : -ESTALE;
 }
 
 int pg_task_fault_clear(store_t *s, int64_t task_id, int64_t now)
 {
-    return -ENOSYS;
+    pg_t *p = PG(s);
+    int rc = task_fault_state(p, task_id);
+    if (rc < 0)
+        return rc;
+    pg_num_t id, t;
+    const char *v[] = { pg_i64(&id, task_id), pg_i64(&t, now > 0 ? now : 1) };
+    rc = pg_cmd_sql(p, "UPDATE tasks SET fault_cleared = $2, updated = $2"
+                       " WHERE id = $1 AND status = 3 AND fault_cleared = 0", 2, v, "task_fault_clear");
+    return rc < 0 ? rc : rc == 0 ? -ESTALE : 0;
 }
 
-int pg_task_fault_retry(store_t *s, int64_t task_id, int64_t now, int64_t expires_at, store_task_t *out)
+int pg_task_fault_retry(store_t *s, int64_t task_id, int64_t now, int64_t expires_at,
+                        store_task_t *out)
 {
-    return -ENOSYS;
+    store_task_t old;
+    int rc = pg_task_get(s, task_id, &old);
+    if (rc < 0)
+        return rc;
+    if ((rc = pg_task_fault_clear(s, task_id, now)) == 0) {
+        memset(out, 0, sizeof *out);
+        str_copy(out->device_id, sizeof out->device_id, old.device_id);
+        str_copy(out->type, sizeof out->type, old.type);
+        out->params = old.params;
+        old.params = NULL;
+        out->created = now;
+        out->expires_at = expires_at;
+        rc = pg_task_add(s, out);
+    }
+    store_task_clear(&old);
+    return rc;
 }
 
 int pg_preset_run_forget_fault(store_t *s, const char *device, const char *preset)
 {
-    return -ENOSYS;
+    pg_t *p = PG(s);
+    const char *v[] = { device, preset };
+    int rc = pg_cmd_sql(p, "DELETE FROM preset_runs WHERE device_id = $1 AND preset = $2"
+                           " AND status = 2", 2, v, "preset_run_forget");
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    bool ok = true;
+    int64_t n = pg_scalar(p, "SELECT COUNT(*) FROM preset_runs WHERE device_id = $1 AND preset = $2",
+                          2, v, &ok);
+    return !ok || n < 0 ? -EIO : n ? -ESTALE : -ENOENT;
 }
+
+/* ---- devices whose sessions are all logged ----------------------------------------- */
 
 int pg_device_set_session_log(store_t *s, const char *dev, bool all)
 {
-    return -ENOSYS;
+    const char *v[] = { dev, all ? "1" : "0" };
+    int rc = pg_cmd_sql(PG(s), "UPDATE devices SET session_log = $2 WHERE id = $1", 2, v,
+                        "device_set_session_log");
+    return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 }
 
 int pg_device_session_log_list(store_t *s, int (*fn)(const char *, void *), void *ud)
 {
-    return -ENOSYS;
+    /* devices_session_log: only those rows, however many devices */
+    PGresult *r = pg_query(PG(s), "SELECT id FROM devices WHERE session_log = 1", 0, NULL,
+                           "device_session_log_list");
+    if (!r)
+        return -EIO;
+    for (int i = 0, n = PQntuples(r); i < n; i++)
+        if (fn(pg_col(r, i, 0), ud) != 0)
+            break;
+    PQclear(r);
+    return 0;
 }
