@@ -279,8 +279,13 @@ static int pg_open(const char *url, const store_opts_t *o, store_t **out)
         return -ENOMEM;
     p->base.be = &store_pg_backend;
     p->o = *o;
-    /* a URL or a conninfo: libpq also reads PG* variables and service files */
-    p->conn = PQconnectdb(url);
+    /* A URL or a conninfo: libpq also reads PG* variables and service files.
+     * The defaults before it bound how long the worker thread can wait on an
+     * unreachable or silently dead server (the URL's own values win). */
+    static const char *const keys[] = { "connect_timeout", "keepalives_idle", "keepalives_interval",
+                                        "keepalives_count", "application_name", "dbname", NULL };
+    const char *vals[] = { "10", "30", "10", "3", "outpost", url, NULL };
+    p->conn = PQconnectdbParams(keys, vals, 1);
     if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
         const char *msg = p->conn ? PQerrorMessage(p->conn) : "out of memory";
         size_t len = strlen(msg);
