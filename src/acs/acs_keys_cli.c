@@ -94,8 +94,11 @@ static int open_store(const keys_cli_t *o, bool create, const char *who, store_t
         snprintf(url, sizeof url, "%s", o->acs.db);
     else
         snprintf(url, sizeof url, "sqlite:%s/acs.db", o->acs.common.data_dir);
+    /* a PostgreSQL URL names a server, not a file: the store says whether it opens
+     * (and the URL, which may hold a password, is not printed) */
+    bool pg = strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0;
     const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
-    if (!create && access(path, F_OK) != 0) {
+    if (!pg && !create && access(path, F_OK) != 0) {
         fprintf(stderr, "outpost acs keys %s: no ACS database at %s (see --data-dir, --db)\n", who, path);
         return -ENOENT;
     }
@@ -104,7 +107,8 @@ static int open_store(const keys_cli_t *o, bool create, const char *who, store_t
     store_opts_t so = { .tool = true, .param_history = (int)o->acs.param_history };
     int rc = store_open(url, &so, out);
     if (rc)
-        fprintf(stderr, "outpost acs keys %s: cannot open %s: %s\n", who, url, strerror(-rc));
+        fprintf(stderr, "outpost acs keys %s: cannot open %s: %s\n", who,
+                pg ? "the PostgreSQL database (--db)" : url, strerror(-rc));
     return rc;
 }
 

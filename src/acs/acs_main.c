@@ -71,9 +71,11 @@ static const cfg_opt_t acs_opts[] = {
             " once when absent); keys with roles: outpost acs keys (docs/api-keys.md)",
             .flags = CFG_SECRET),
     CFG_OPT("db", CFG_STR, acs_opts_t, db, NULL, "URL",
-            "store: sqlite:PATH (default DATA_DIR/acs.db)"),
+            "store: sqlite:PATH, or postgres://... (PostgreSQL, a libpq URL: docs/acs.md)"
+            " (default DATA_DIR/acs.db)"),
     CFG_OPT("db-sync-full", CFG_BOOL, acs_opts_t, db_sync_full, "false", NULL,
-            "fsync every commit (SQLite synchronous=FULL): survives power loss, not just crashes"),
+            "fsync every commit (SQLite synchronous=FULL): survives power loss, not just crashes"
+            " (PostgreSQL: the server's synchronous_commit decides)"),
     CFG_OPT("cpe-auth", CFG_STR, acs_opts_t, cpe_auth, "digest", "MODE",
             "CPE authentication: digest, basic, both or none", .check = check_auth_mode),
     CFG_OPT("cpe-username", CFG_STR, acs_opts_t, cpe_username, "cpe", "USER",

@@ -279,8 +279,13 @@ static int pg_open(const char *url, const store_opts_t *o, store_t **out)
         return -ENOMEM;
     p->base.be = &store_pg_backend;
     p->o = *o;
-    /* a URL or a conninfo: libpq also reads PG* variables and service files */
-    p->conn = PQconnectdb(url);
+    /* A URL or a conninfo: libpq also reads PG* variables and service files.
+     * The defaults before it bound how long the worker thread can wait on an
+     * unreachable or silently dead server (the URL's own values win). */
+    static const char *const keys[] = { "connect_timeout", "keepalives_idle", "keepalives_interval",
+                                        "keepalives_count", "application_name", "dbname", NULL };
+    const char *vals[] = { "10", "30", "10", "3", "outpost", url, NULL };
+    p->conn = PQconnectdbParams(keys, vals, 1);
     if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
         const char *msg = p->conn ? PQerrorMessage(p->conn) : "out of memory";
         size_t len = strlen(msg);
@@ -331,10 +336,19 @@ static int pg_tx(store_t *s, int what)
     pg_t *p = PG(s);
     if (what < 0 || what > 5)
         return -EINVAL;
-    if (what == 0 && p->in_tx) /* a broken transaction left open: end it */
+    if (what <= 2 && PQstatus(p->conn) != CONNECTION_OK && p->in_tx) {
+        /* the transaction died with the connection: a commit fails, a
+         * rollback has nothing left to undo; the next begin reconnects */
+        p->in_tx = false;
+        if (what == 1)
+            log_error("store_pg", LF_S("op", "transaction"),
+                      LF_S("reason", "connection lost: the transaction is rolled back"));
+        return what == 1 ? -EIO : 0;
+    }
+    if (what == 0 && p->in_tx) /* a transaction left open: end it first */
         pg_cmd(p, PQ_TX_ROLLBACK, 0, NULL, "transaction");
-    if (what == 0 || what == 1 || what == 2)
-        p->in_tx = false; /* a reset connection may begin; commit/rollback end it either way */
+    if (what <= 2)
+        p->in_tx = false;
     PGresult *r = pg_run(p, PQ_TX_BEGIN + what, 0, NULL, "transaction");
     if (what == 0)
         p->in_tx = r != NULL;

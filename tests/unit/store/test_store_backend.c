@@ -1,0 +1,210 @@
+/* Unit tests of what a second backend could get wrong beside the SQL: a
+ * lost connection and its recovery (PostgreSQL only), long parameter lists
+ * cut into statements, bytes a TEXT column refuses, byte order of names.
+ * Run on SQLite (suite unit) and on PostgreSQL (suite store-pg). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+#include "store_test_db.h"
+
+static char dbpath[TEST_DB_MAX];
+
+static int setup(void **state)
+{
+    assert_int_equal(test_db_new(dbpath, sizeof dbpath, "/tmp/store-be-XXXXXX"), 0);
+    store_t *s;
+    assert_int_equal(store_open(dbpath, NULL, &s), 0);
+    *state = s;
+    store_device_t d = { .first_seen = 10, .last_inform = 10 };
+    snprintf(d.id, sizeof d.id, "D1");
+    assert_int_equal(store_device_inform(s, &d, false), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    store_close(*state);
+    test_db_drop(dbpath);
+    return 0;
+}
+
+/* The server ends the store's session (a restart, a failover, an admin). */
+static void kill_sessions(void)
+{
+    assert_int_equal(test_db_sql(dbpath, "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+                                         " WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+                     0);
+}
+
+/* A lost connection fails the call that finds it, and the next call
+ * reconnects; inside a transaction, every call fails until the caller ends
+ * it, so no half of a batch lands on a fresh connection. */
+static void test_lost_connection(void **state)
+{
+    if (!test_db_pg())
+        skip(); /* SQLite has no connection to lose */
+    store_t *s = *state;
+    store_device_t d;
+    kill_sessions();
+    assert_int_equal(store_device_get(s, "D1", &d), -EIO);
+    assert_int_equal(store_device_get(s, "D1", &d), 0);
+    assert_string_equal(d.id, "D1");
+
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_device_set_tags(s, "D1", "before"), 0);
+    kill_sessions();
+    assert_int_equal(store_device_set_tags(s, "D1", "lost"), -EIO);
+    assert_int_equal(store_device_get(s, "D1", &d), -EIO); /* still in the broken batch */
+    assert_int_equal(store_commit(s), -EIO);
+    store_rollback(s);
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_device_get(s, "D1", &d), 0);
+    assert_string_equal(d.tags, ""); /* the lost batch is gone whole */
+    assert_int_equal(store_device_set_tags(s, "D1", "after"), 0);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(store_device_get(s, "D1", &d), 0);
+    assert_string_equal(d.tags, "after");
+}
+
+typedef struct seen {
+    int n;
+    int64_t set_at_first, set_at_last;
+    char first[64], last[64];
+    char value_first[16];
+} seen_t;
+
+static int see(const store_param_t *p, void *ud)
+{
+    seen_t *w = ud;
+    if (w->n == 0) {
+        snprintf(w->first, sizeof w->first, "%s", p->name);
+        snprintf(w->value_first, sizeof w->value_first, "%s", p->value ? p->value : "(null)");
+        w->set_at_first = p->set_at;
+    }
+    snprintf(w->last, sizeof w->last, "%s", p->name);
+    w->set_at_last = p->set_at;
+    w->n++;
+    return 0;
+}
+
+/* 1,200 values (several statements' worth) with names twice, close
+ * together and far apart: the later value wins; a value reported again
+ * unchanged keeps when it was set, a changed one gets the new time. */
+static void test_long_list(void **state)
+{
+    store_t *s = *state;
+    enum { N = 1200 };
+    static char names[N][48], vals[N][16];
+    static store_param_t p[N];
+    for (int i = 0; i < N; i++) {
+        int k = i == 11 ? 10 : i == 900 ? 3 : i;
+        snprintf(names[i], sizeof names[i], "L.Host.%04d.Name", k);
+        snprintf(vals[i], sizeof vals[i], "v%d", i);
+        p[i] = (store_param_t){ names[i], vals[i], "xsd:string", -1, 0, NULL, 0, -1, NULL };
+    }
+    assert_int_equal(store_params_put(s, "D1", p, N, 100), 0);
+    snprintf(vals[N - 1], sizeof vals[N - 1], "changed");
+    assert_int_equal(store_params_put(s, "D1", p, N, 200), 0);
+    seen_t w = { 0 };
+    assert_int_equal(store_params_list(s, "D1", "L.", see, &w), 0);
+    assert_int_equal(w.n, N - 2);
+    assert_string_equal(w.first, "L.Host.0000.Name");
+    assert_int_equal(w.set_at_first, 100);
+    assert_string_equal(w.last, "L.Host.1199.Name");
+    assert_int_equal(w.set_at_last, 200);
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_params_list(s, "D1", "L.Host.0003.", see, &w), 0);
+    assert_int_equal(w.n, 1);
+    assert_string_equal(w.value_first, "v900");
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_params_list(s, "D1", "L.Host.0010.", see, &w), 0);
+    assert_string_equal(w.value_first, "v11");
+    assert_int_equal(store_params_put(s, "NOPE", p, 1, 1), -ENOENT);
+}
+
+/* Names sort and match by bytes (SQLite's BINARY order), whatever the
+ * database's locale: 'B' < '_' < 'b', and a prefix is not case-folded. */
+static void test_byte_order(void **state)
+{
+    store_t *s = *state;
+    store_param_t p[] = {
+        { "O.b", "1", NULL, -1, 0, NULL, 0, -1, NULL },
+        { "O._", "2", NULL, -1, 0, NULL, 0, -1, NULL },
+        { "O.B", "3", NULL, -1, 0, NULL, 0, -1, NULL },
+        { "O.\xc3\xa9", "4", NULL, -1, 0, NULL, 0, -1, NULL },
+    };
+    assert_int_equal(store_params_put(s, "D1", p, 4, 100), 0);
+    seen_t w = { 0 };
+    assert_int_equal(store_params_list(s, "D1", "O.", see, &w), 0);
+    assert_int_equal(w.n, 4);
+    assert_string_equal(w.first, "O.B");
+    assert_string_equal(w.last, "O.\xc3\xa9");
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_params_list(s, "D1", "O.b", see, &w), 0);
+    assert_int_equal(w.n, 1);
+    assert_string_equal(w.value_first, "1");
+}
+
+static int take_log(const store_session_t *ss, void *ud)
+{
+    snprintf(ud, 64, "%s", ss->log ? ss->log : "(null)");
+    return 1;
+}
+
+/* A session's log is what the peer sent: a NUL or bytes that are not
+ * UTF-8 must not lose the session row. */
+static void test_session_log_bytes(void **state)
+{
+    store_t *s = *state;
+    static const char log[] = "<a>\xff\xfe ok\xc3</a>\0tail";
+    store_session_t ss = { .started = 5, .duration_ms = 1, .rpcs = 1 };
+    snprintf(ss.device_id, sizeof ss.device_id, "D1");
+    snprintf(ss.outcome, sizeof ss.outcome, "ok");
+    assert_int_equal(store_session_add(s, &ss, log, sizeof log - 1), 0);
+    assert_true(ss.id > 0);
+    char got[64] = "";
+    assert_int_equal(store_session_list(s, "D1", 10, take_log, got), 0);
+    assert_int_equal(strncmp(got, "<a>", 3), 0);
+}
+
+/* A second store on the same database (another node, a command-line tool)
+ * finds the schema in place. */
+static void test_second_open(void **state)
+{
+    store_t *s2;
+    assert_int_equal(store_open(dbpath, NULL, &s2), 0);
+    assert_int_equal(store_schema_version(s2), 12);
+    store_device_t d;
+    assert_int_equal(store_device_get(s2, "D1", &d), 0);
+    store_close(s2);
+    (void)state;
+}
+
+static void test_bad_url(void **state)
+{
+    store_t *s;
+    assert_int_equal(store_open("postgresql://nobody@/nodb?host=/nonexistent-dir&connect_timeout=2",
+                                NULL, &s), -EIO);
+    (void)state;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lost_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_byte_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_log_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_open, setup, teardown),
+        cmocka_unit_test(test_bad_url),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
