@@ -1,7 +1,8 @@
 /*
  * store_sqlite_search: device search for the SQLite backend. A parsed
  * filter (store_filter.h) becomes one WHERE clause whose every value is a
- * bound parameter; column names come from a table here, never from input.
+ * bound parameter (store_filter_sql.c, shared with PostgreSQL; SQLite's
+ * dialect is here, with outpost_num() and the param_index triggers).
  * Pages are keyset pages over (sort key, rid), so a device that informs
  * between two pages neither repeats nor disappears unless its own sort key
  * moved.
