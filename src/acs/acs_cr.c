@@ -164,6 +164,8 @@ const char *acs_cr_outcome(int rc)
     case -EPERM:  /* an address in --cr-deny */
     case -EBUSY:  /* --cr-max-in-flight requests are out already */
         return "refused";
+    case ACS_CR_PENDING: return "udp sent"; /* acs_cr_udp.c: the outcome follows */
+    case -ETIMEDOUT: return "timeout";      /* acs_cr_udp.c: no session came */
     default: return "failed";
     }
 }
@@ -261,6 +263,10 @@ int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud
 {
     if (!a->curl || !a->crconf)
         return -ECANCELED;
+    /* behind NAT: a UDP connection request (TR-069 Annex G), see acs_cr_udp.c */
+    int urc = acs_cr_udp_try(a, d, done, ud);
+    if (urc <= 0)
+        return urc;
     /* Each one holds a socket until the CPE answers (up to 5 s): a bulk
      * action on a large fleet must not take every descriptor. */
     int rc = d->cr_url[0] ? 0 : -ENOENT;

@@ -7,6 +7,8 @@
 #include "codec/stun.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -243,6 +245,42 @@ bool stun_integrity_ok(const uint8_t *p, size_t n, const stun_msg_t *m, const ch
     uint8_t want[INTEGRITY_LEN];
     integrity(p, m->integrity_off, key, keylen, want);
     return CRYPTO_memcmp(want, p + m->integrity_off + 4, INTEGRITY_LEN) == 0;
+}
+
+int stun_addr_from_sockaddr(const struct sockaddr *sa, stun_addr_t *a)
+{
+    memset(a, 0, sizeof *a);
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        a->family = 4;
+        a->port = ntohs(in->sin_port);
+        memcpy(a->ip, &in->sin_addr, 4);
+        return 0;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        a->family = 6;
+        a->port = ntohs(in6->sin6_port);
+        memcpy(a->ip, &in6->sin6_addr, 16);
+        return 0;
+    }
+    return -EAFNOSUPPORT;
+}
+
+void stun_addr_to_sockaddr(const stun_addr_t *a, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    if (a->family == 6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(a->port);
+        memcpy(&in6->sin6_addr, a->ip, 16);
+    } else {
+        struct sockaddr_in *in = (struct sockaddr_in *)ss;
+        in->sin_family = AF_INET;
+        in->sin_port = htons(a->port);
+        memcpy(&in->sin_addr, a->ip, 4);
+    }
 }
 
 /* ---- encoding ------------------------------------------------------------------ */

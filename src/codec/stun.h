@@ -86,6 +86,12 @@ int stun_parse(const uint8_t *p, size_t n, stun_msg_t *m, const char **why);
 /* MESSAGE-INTEGRITY checked with a short-term key (the password's bytes). */
 bool stun_integrity_ok(const uint8_t *p, size_t n, const stun_msg_t *m, const char *key, size_t keylen);
 
+/* Between socket addresses and STUN's form: -EAFNOSUPPORT for others. */
+struct sockaddr;
+struct sockaddr_storage;
+int stun_addr_from_sockaddr(const struct sockaddr *sa, stun_addr_t *a);
+void stun_addr_to_sockaddr(const stun_addr_t *a, struct sockaddr_storage *ss);
+
 /* ---- encoding ------------------------------------------------------------------ */
 
 typedef struct stun_enc {
