@@ -467,10 +467,15 @@ int stun_start(fleet_t *f, char *err, size_t errlen)
     full(m, sf->n_enable, "STUNEnable");
     full(m, sf->n_udp, "UDPConnectionRequestAddress");
     full(m, sf->n_nat, "NATDetected");
+    uv_timer_init(f->loop, &sf->tick);
+    sf->tick.data = sf;
+    /* --udp-listen is an address; --cr-listen's host is taken from HOST:PORT */
     char host[NET_HOST_MAX];
     uint16_t port = 0;
-    const char *listen = o->udp_listen && *o->udp_listen ? o->udp_listen : o->cr_listen;
-    net_split_hostport(listen, host, sizeof host, &port);
+    if (o->udp_listen && *o->udp_listen)
+        str_copy(host, sizeof host, o->udp_listen);
+    else if (net_split_hostport(o->cr_listen, host, sizeof host, &port) != 0)
+        str_copy(host, sizeof host, "127.0.0.1");
     struct sockaddr_storage bind_to;
     if (uv_ip4_addr(host, 0, (struct sockaddr_in *)&bind_to) != 0 &&
         uv_ip6_addr(host, 0, (struct sockaddr_in6 *)&bind_to) != 0) {
@@ -494,8 +499,6 @@ int stun_start(fleet_t *f, char *err, size_t errlen)
         /* the first request goes when the CPE boots (its start-up pacing) */
         s->t_next = f->cpes[i].t_session;
     }
-    uv_timer_init(f->loop, &sf->tick);
-    sf->tick.data = sf;
     uv_timer_start(&sf->tick, on_tick, TICK_MS, TICK_MS);
     log_info("stun_client", LF_S("server", o->stun_server), LF_S("udp_listen", host), LF_U("sockets", f->count));
     return 0;
