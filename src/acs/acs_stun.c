@@ -61,8 +61,8 @@ struct acs_stun {
     /* counters for /metrics */
     uint64_t requests, answered, learnt, changed, unknown_device, auth_failed, malformed, limited, evicted,
         errors_420;
-    int64_t logged_ms;
-    uint64_t log_suppressed;
+    int64_t logged_ms, logged_unknown_ms;
+    uint64_t log_suppressed, unknown_suppressed;
 };
 
 /* ---- rate limit ------------------------------------------------------------------ */
@@ -159,7 +159,7 @@ static void binding_drop(struct acs_stun *s, binding_t *b)
 typedef struct facts_job {
     char id[STORE_ID_MAX];
     store_device_facts_t f;
-    struct acs_stun *s;
+    acs_t *a;
 } facts_job_t;
 
 static int facts_run(store_t *st, void *ud)
@@ -168,12 +168,29 @@ static int facts_run(store_t *st, void *ud)
     return store_device_set_facts(st, j->id, &j->f);
 }
 
+/* A USERNAME that names no device: its binding goes (so made-up names do
+ * not fill the table), logged at most once per 10 s. The server may be gone
+ * (shutdown drains the store's queue after it). */
 static void facts_done(int rc, void *ud)
 {
     facts_job_t *j = ud;
-    if (rc == -ENOENT)
-        log_info("stun_binding_unknown_device", LF_S("device", j->id),
-                 LF_S("reason", "USERNAME names no device the ACS knows (its device id)"));
+    struct acs_stun *s = j->a->stun;
+    if (rc == -ENOENT && s) {
+        binding_t *b = hmap_gets(&s->bindings, j->id);
+        if (b)
+            binding_drop(s, b);
+        s->unknown_device++;
+        int64_t now = clock_mono_ms();
+        if (!s->logged_unknown_ms || now - s->logged_unknown_ms >= LOG_WINDOW_MS) {
+            log_info("stun_binding_unknown_device", LF_S("device", j->id),
+                     LF_S("reason", "USERNAME names no device the ACS knows (its device id)"),
+                     LF_U("suppressed", s->unknown_suppressed));
+            s->logged_unknown_ms = now;
+            s->unknown_suppressed = 0;
+        } else {
+            s->unknown_suppressed++;
+        }
+    }
     free(j);
 }
 
@@ -231,7 +248,7 @@ static void learn(struct acs_stun *s, const char *id, size_t idlen, const stun_a
     acs_stun_addr_text(addr, j->f.cr_udp, sizeof j->f.cr_udp);
     j->f.cr_udp_at = clock_real_s();
     j->f.nat = 1;
-    j->s = s;
+    j->a = a;
     log_info("stun_binding", LF_S("device", j->id), LF_S("address", j->f.cr_udp), LF_B("change", change),
              LF_B("new", fresh));
     if (store_worker_submit(a->db, facts_run, facts_done, j) == 0)
@@ -449,6 +466,8 @@ int acs_stun_metrics(acs_t *a, buf_t *o)
         { "outpost_acs_stun_bindings_changed_total", "counter", "CPE bindings that changed.", (double)s->changed },
         { "outpost_acs_stun_bindings_evicted_total", "counter", "Bindings dropped for --stun-max-bindings.",
           (double)s->evicted },
+        { "outpost_acs_stun_unknown_devices_total", "counter",
+          "Binding Requests whose USERNAME named no known device (or none).", (double)s->unknown_device },
         { "outpost_acs_stun_unauthorized_total", "counter", "Binding Requests refused with 401.",
           (double)s->auth_failed },
         { "outpost_acs_stun_unknown_attributes_total", "counter", "Binding Requests answered 420.",

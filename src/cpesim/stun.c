@@ -3,7 +3,8 @@
  * --stun-server every CPE has its own UDP socket (its own NAT mapping),
  * bound to --udp-listen on a port of its own. From it the CPE
  *   - sends STUN Binding Requests to ManagementServer.STUNServerAddress:
- *     STUNServerPort every STUNMinimumKeepAlivePeriod seconds, with
+ *     STUNServerPort every STUNMinimumKeepAlivePeriod seconds (an
+ *     unanswered one again at 0.5, 1.5, 3.5 and 7.5 s), with
  *     CONNECTION-REQUEST-BINDING, USERNAME (STUNUsername, or
  *     --stun-username), MESSAGE-INTEGRITY when STUNPassword is set, and
  *     BINDING-CHANGE right after it saw its mapped address change;
@@ -51,6 +52,8 @@ typedef struct stun_cpe {
     uv_udp_t h;                /* h.data: the stun_fleet_t */
     uint8_t tid[STUN_TID];     /* of the last request */
     int64_t t_next;            /* next Binding Request (mono ms) */
+    int64_t t_retry;           /* retransmit the unanswered one (mono ms; 0: none out) */
+    uint8_t tries;             /* transmissions of the one out */
     int64_t last_ts;           /* the last accepted connection request */
     uint32_t last_id;
     bool have_last, open, change;
@@ -245,12 +248,20 @@ static int64_t period_ms(struct stun_fleet *sf, cpe_t *c)
     return ms - ms / 10 + (int64_t)(fleet_random(sf->f) * (double)(ms / 5));
 }
 
-static void send_binding(struct stun_fleet *sf, uint32_t i)
+/* again: the unanswered request once more, same transaction id (RFC 5389
+ * 7.2.1: at 0.5, 1.5, 3.5, 7.5 s, then the next keep-alive). */
+static void send_binding(struct stun_fleet *sf, uint32_t i, bool again)
 {
     fleet_t *f = sf->f;
     cpe_t *c = &f->cpes[i];
     stun_cpe_t *s = &sf->cpes[i];
-    s->t_next = fleet_now(f) + period_ms(sf, c);
+    int64_t now = fleet_now(f);
+    if (!again) {
+        s->t_next = now + period_ms(sf, c);
+        s->tries = 0;
+    }
+    s->t_retry = s->tries < 4 ? now + (500LL << s->tries) : 0;
+    s->tries++;
     char v[300], host[300];
     param(f, c, sf->n_enable, v, sizeof v);
     if (strcmp(v, "true") != 0 && strcmp(v, "1") != 0)
@@ -269,7 +280,7 @@ static void send_binding(struct stun_fleet *sf, uint32_t i)
     char user[300], pass[300];
     username(sf, c, user, sizeof user);
     param(f, c, sf->n_pass, pass, sizeof pass);
-    if (str_random(s->tid, sizeof s->tid) != 0)
+    if (!again && str_random(s->tid, sizeof s->tid) != 0)
         return;
     uint8_t msg[STUN_MAX];
     stun_enc_t e;
@@ -306,6 +317,7 @@ static void on_answer(struct stun_fleet *sf, uint32_t i, const uint8_t *p, size_
     stun_cpe_t *s = &sf->cpes[i];
     if (memcmp(m->tid, s->tid, STUN_TID) != 0)
         return; /* not the request we have out */
+    s->t_retry = 0;
     if (m->type == STUN_BINDING_ERROR) {
         sf->errors++;
         char serial[65];
@@ -442,7 +454,9 @@ static void on_tick(uv_timer_t *t)
     int64_t now = fleet_now(sf->f);
     for (uint32_t i = 0; i < sf->f->count; i++)
         if (sf->cpes[i].open && sf->cpes[i].t_next <= now)
-            send_binding(sf, i);
+            send_binding(sf, i, false);
+        else if (sf->cpes[i].open && sf->cpes[i].t_retry && sf->cpes[i].t_retry <= now)
+            send_binding(sf, i, true);
 }
 
 int stun_start(fleet_t *f, char *err, size_t errlen)

@@ -74,8 +74,11 @@ def test_stun_binding_then_udp_wake(outpost, tmp_path):
                  rf"to={re.escape(addr)} outcome=\"udp sent\"")
     sim.wait_for(r"udp_connection_request cpe=SIM000001 peer=\S+ id=\d+")
     acs.wait_for(rf"cwmp_inform device={re.escape(dev_id('SIM000001'))} events=\"?6 CONNECTION REQUEST")
-    done = wait_task(api, "SIM000001", t["id"], "ok")
-    assert done["status"] == "done"
+    wait_task(api, "SIM000001", t["id"], "ok")  # noted as the Inform came, before the RPC
+    deadline = time.monotonic() + 10
+    while api.get(f"/api/tasks/{t['id']}").json()["status"] != "done":
+        assert time.monotonic() < deadline, "the task was not done in the session the wake-up started"
+        time.sleep(0.1)
     # the other CPE was not woken
     assert "udp_connection_request cpe=SIM000002" not in sim.output()
     m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
@@ -190,6 +193,7 @@ def test_stun_server_answers_and_survives_garbage_and_floods(outpost, tmp_path):
     f = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     f.bind(("127.0.0.1", 0))
     req = binding_request(crb=False)
+    t0 = time.monotonic()
     for _ in range(3000):
         f.sendto(req, to)
     # another address is still answered (loopback has all of 127/8); while
@@ -203,13 +207,22 @@ def test_stun_server_answers_and_survives_garbage_and_floods(outpost, tmp_path):
         except TimeoutError:
             assert attempt < 9, "the STUN server stopped answering after the flood"
     assert mtype == 0x0101 and a["xor"] == o.getsockname()
-    time.sleep(0.5)
+    # the flooder got at most the bucket's worth: a burst of 100, then 50/s
+    # (the kernel drops what overflows the socket buffer before the ACS
+    # sees it; the bucket drops the rest of what it reads)
+    answers = 0
+    f.settimeout(0.3)
+    try:
+        while True:
+            f.recvfrom(2048)
+            answers += 1
+    except TimeoutError:
+        pass
+    elapsed = time.monotonic() - t0
+    assert 0 < answers <= 100 + 50 * elapsed + 5, (answers, elapsed)
     m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
     assert metric(m, "outpost_acs_stun_malformed_total") >= 5
-    # what the kernel did not drop first (a full socket buffer) the bucket
-    # did: a burst of 100 and 50/s went through, not thousands
-    assert metric(m, "outpost_acs_stun_rate_limited_total") >= 300
-    assert metric(m, "outpost_acs_stun_requests_total") < 400
+    assert metric(m, "outpost_acs_stun_rate_limited_total") >= 50
     assert metric(m, "outpost_acs_stun_unknown_attributes_total") == 1
     acs.wait_for(r"stun_malformed peer=127\.0\.0\.1:\d+ reason=")
     assert len(re.findall(r"stun_malformed|stun_rate_limited", acs.output())) <= 3  # rate-limited lines
@@ -236,5 +249,7 @@ def test_stun_password_needs_message_integrity(outpost, tmp_path):
     assert mtype == 0x0101
     m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
     assert metric(m, "outpost_acs_stun_unauthorized_total") == 2
-    assert metric(m, "outpost_acs_stun_bindings") == 1
+    assert metric(m, "outpost_acs_stun_bindings_learnt_total") == 1
+    # "dev-1" is no device of this ACS: its binding does not stay
+    acs.wait_for(r"stun_binding_unknown_device device=dev-1")
     s.close()
