@@ -17,6 +17,12 @@
  * 0 ("ok") when the device's Inform with "6 CONNECTION REQUEST" arrives
  * (acs_cr_udp_informed), or -ETIMEDOUT ("timeout") after --cr-udp-timeout.
  * In flight at most --cr-max-in-flight, like HTTP ones.
+ *
+ * Behind an outpost cwmp-proxy (the device's URL is a --cr-proxy's), the
+ * proxy sends them from inside the CPE's network: GET <proxy>/client?
+ * origin=...&udp=IP:PORT (the CPE's own UDPConnectionRequestAddress), the
+ * proxy's credentials, the proxy's checks (docs/cwmp-proxy.md); its 200
+ * stands for "udp sent".
  */
 #include <errno.h>
 #include <stdio.h>
@@ -113,19 +119,38 @@ static bool addr_parse(const char *text, stun_addr_t *out)
     return stun_addr_from_sockaddr((struct sockaddr *)&ss, out) == 0;
 }
 
+/* The cwmp-proxy answered the relay request (udp=): the datagrams are out
+ * from inside; the outcome is the device's session, as for direct ones. */
+static void relayed(int rc, long status, const char *reason, void *ud)
+{
+    udp_cr_t *c = ud;
+    if (rc != 0) {
+        finish(c, rc, reason); /* counted and logged as the HTTP request it was */
+        return;
+    }
+    c->copies = N_COPIES; /* the proxy sends them */
+    c->a->n.cr_udp_datagrams++;
+    if (c->done)
+        c->done(ACS_CR_PENDING, 0, "udp sent (through the cwmp-proxy)", c->ud);
+    uv_timer_start(&c->t, on_timer, (uint64_t)c->a->o.cr_udp_timeout_ms, 0);
+}
+
 int acs_cr_udp_try(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud)
 {
-    if (!a->stun || strcmp(a->o.cr_udp, "off") == 0)
+    if (strcmp(a->o.cr_udp, "off") == 0)
         return 1;
     stun_addr_t to;
-    bool bound = acs_stun_binding(a, d->id, &to);
+    /* behind a --cr-proxy, the proxy sends from inside the CPE's network to
+     * the address the CPE reported (what our STUN server saw is outside) */
+    bool via_proxy = d->cr_url[0] && acs_cr_is_proxy(a, d->cr_url);
+    bool bound = !via_proxy && acs_stun_binding(a, d->id, &to);
     if (!bound && !addr_parse(d->cr_udp, &to))
         return 1; /* no usable UDP address: HTTP */
+    if (!via_proxy && !a->stun)
+        return 1; /* no socket the CPE's NAT mapping lets through */
     bool prefer = strcmp(a->o.cr_udp, "prefer") == 0;
-    if (!prefer && !d->cr_nat && !bound)
+    if (!prefer && !d->cr_nat && (!bound || d->cr_url[0]))
         return 1; /* not behind NAT: the ConnectionRequestURL works */
-    if (!prefer && !d->cr_nat && d->cr_url[0])
-        return 1;
     const char *user = d->cr_user[0] ? d->cr_user : a->o.cr_username ? a->o.cr_username : "";
     const char *pass = d->cr_user[0] ? d->cr_pass : a->o.cr_password ? a->o.cr_password : "";
     int rc = 0;
@@ -162,6 +187,21 @@ int acs_cr_udp_try(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void 
     a->udp_crs = c;
     a->nudp_crs++;
     a->n.cr_udp_sent++;
+    if (via_proxy) {
+        /* GET <proxy>/client?origin=...&udp=IP:PORT with the proxy's credentials */
+        char url[STORE_URL + 2 * NET_ADDR_STR + 8];
+        buf_t q = BUF_INIT(3 * NET_ADDR_STR);
+        str_pct_encode(&q, host, strlen(host), NULL);
+        snprintf(url, sizeof url, "%s&udp=%s", d->cr_url, q.data ? q.data : "");
+        buf_free(&q);
+        log_info("cwmp_connection_request", LF_S("device", d->id), LF_S("via", "udp-proxy"), LF_S("to", host));
+        rc = acs_cr_http(a, d, url, relayed, c);
+        if (rc) {
+            c->done = NULL; /* acs_cr_send's caller hears rc */
+            finish(c, rc, acs_cr_strerror(rc));
+        }
+        return rc;
+    }
     log_info("cwmp_connection_request", LF_S("device", d->id), LF_S("via", "udp"), LF_S("to", host),
              LF_S("outcome", "udp sent"), LF_B("stun_binding", bound));
     on_timer(&c->t); /* the first copy now */

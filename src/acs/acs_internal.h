@@ -307,6 +307,11 @@ int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud
  * ("udp sent": the datagrams are going out), then once with the outcome:
  * 0 ("ok": the device's session came) or -ETIMEDOUT ("timeout"). */
 enum { ACS_CR_PENDING = 1 };
+/* The HTTP part of acs_cr_send, to this URL (the device's, or its
+ * cwmp-proxy's with a udp= relay request: acs_cr_udp.c). */
+int acs_cr_http(acs_t *a, const store_device_t *d, const char *url, acs_cr_done_fn done, void *ud);
+/* The URL is a configured --cr-proxy's wake-up endpoint. */
+bool acs_cr_is_proxy(const acs_t *a, const char *url);
 /* "ok", "refused", "failed", "udp sent" or "timeout" for an rc as above. */
 const char *acs_cr_outcome(int rc);
 const char *acs_cr_strerror(int rc);

@@ -279,13 +279,13 @@ static void on_stop(void *ud)
     acs_cwmp_stop(a);
     acs_prov_stop(a);
     acs_webhook_stop(a);
-    acs_cr_udp_stop(a);
     acs_stun_stop(a);
     if (a->curl) {
         net_curl_free(a->curl);
         a->curl = NULL;
-        acs_cr_stop(a);
+        acs_cr_stop(a); /* before acs_cr_udp_stop: relays through a cwmp-proxy are HTTP */
     }
+    acs_cr_udp_stop(a);
     /* Every queued job (session rows, results) is committed before exit. */
     store_worker_free(a->db);
     a->db = NULL;

@@ -253,3 +253,86 @@ def test_stun_password_needs_message_integrity(outpost, tmp_path):
     # "dev-1" is no device of this ACS: its binding does not stay
     acs.wait_for(r"stun_binding_unknown_device device=dev-1")
     s.close()
+
+
+def test_cwmp_proxy_relays_udp_connection_requests(outpost, tmp_path):
+    """The ACS asks the cwmp-proxy (its /client wake-up endpoint, udp=IP:PORT)
+    and the proxy sends the signed datagrams from inside, to the host of the
+    origin it rewrote only, never to a --wakeup-deny address."""
+    import hashlib
+    import hmac
+    from urllib.parse import parse_qs, urlsplit
+
+    from cwmp_proxy_util import Backend
+    from test_cwmp_proxy_wakeup import register, start_proxy, wake
+
+    backend = Backend("A")
+    cpe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    cpe.bind(("127.0.0.1", 0))
+    port = cpe.getsockname()[1]
+    try:
+        px = start_proxy(outpost, tmp_path, backend, "--cpe-username", CR_USER, "--cpe-password", CR_PASS)
+        url = register(px, "U1", f"http://127.0.0.1:{port}/cr")
+        r = wake(px, url + f"&udp=127.0.0.1:{port}")
+        assert r.status_code == 200 and "UDP connection request sent" in r.text, r.text
+        cpe.settimeout(6)
+        seen = []
+        for _ in range(4):  # 0, 0.5, 1.5, 3.5 s
+            data, src = cpe.recvfrom(2048)
+            line = data.split(b"\r\n")[0].decode()
+            q = {k: v[0] for k, v in parse_qs(urlsplit(line.split(" ")[1]).query).items()}
+            seen.append(q["id"])
+            want = hmac.new(CR_PASS.encode(), f"{q['ts']}{q['id']}{q['un']}{q['cn']}".encode(),
+                            hashlib.sha1).hexdigest()
+            assert q["un"] == CR_USER and q["sig"] == want
+            assert b"\r\nHost: 127.0.0.1:%d\r\n" % port in data
+        assert len(set(seen)) == 1  # copies of one request
+        # not the CPE's host: refused (the relay sends to nobody else)
+        r = wake(px, url + f"&udp=127.0.0.2:{port}")
+        assert r.status_code == 403 and "not the host" in r.text
+        r = wake(px, url + "&udp=nonsense")
+        assert r.status_code == 400
+        # the proxy's own addresses stay out of reach (--wakeup-deny's defaults)
+        px2 = outpost("cwmp-proxy", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                      "--public-url", "http://proxy.test:7548", "--data-dir", str(tmp_path / "px2"),
+                      "--api-token", "tok", "--backend", backend.url, "--acs-username", "acs",
+                      "--acs-password", "acs-secret", "--cpe-username", CR_USER, "--cpe-password", CR_PASS)
+        url2 = register(px2, "U2", f"http://127.0.0.1:{port}/cr")
+        r = wake(px2, url2 + f"&udp=127.0.0.1:{port}")
+        assert r.status_code == 403 and "is in --wakeup-deny" in r.text
+    finally:
+        backend.stop()
+        cpe.close()
+
+
+def test_acs_wakes_through_the_cwmp_proxy_by_udp(outpost, tmp_path):
+    """End to end: ACS -> cwmp-proxy /client?...&udp= -> UDP -> cpe-sim."""
+    from conftest import free_port
+
+    pxport = free_port()
+    pub = f"http://127.0.0.1:{pxport}"
+    acs = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--stun-listen", "127.0.0.1:0",
+                    "--cr-proxy", pub, "--cr-proxy-username", "acs", "--cr-proxy-password", "acs-secret",
+                    "--cr-udp", "prefer", "--metrics-public")
+    px = outpost("cwmp-proxy", "--listen", f"127.0.0.1:{pxport}", "--public-url", pub,
+                 "--data-dir", str(tmp_path / "px"), "--api-token", "tok",
+                 "--backend", f"http://{acs.fields['listen']}", "--acs-username", "acs",
+                 "--acs-password", "acs-secret", "--cpe-username", CR_USER, "--cpe-password", CR_PASS,
+                 "--wakeup-deny", "169.254.0.0/16")
+    sim = outpost("cpe-sim", "--acs", f"{pub}/", "--count", "1", "--cr-listen", "127.0.0.1:0",
+                  "--stats-interval", "0", "--inform-interval", "1h", "--stun-server", acs.fields["stun"],
+                  "--stun-keepalive", "1s", "--cr-username", CR_USER, "--cr-password", CR_PASS,
+                  "--data-dir", str(tmp_path / "sim"))
+    addr = mapped(sim, "SIM000001")
+    acs.wait_for(r"cwmp_inform device=\S+ events=\"?4 VALUE CHANGE")
+    api = Api(acs)
+    wait_idle(api, "SIM000001")
+    dev = api.get(f"/api/devices/{url_id('SIM000001')}").json()
+    assert dev["connection_request_url"].startswith(pub + "/client?origin=")
+    r = api.post(f"/api/devices/{url_id('SIM000001')}/connection-request")
+    assert r.status_code == 200, r.text
+    acs.wait_for(rf"cwmp_connection_request device=\S+ via=udp-proxy to={re.escape(addr)}")
+    px.wait_for(r"wakeup device=\S+ .*outcome=ok status=200")
+    sim.wait_for(r"udp_connection_request cpe=SIM000001 peer=127\.0\.0\.1:\d+")
+    assert not re.search(rf"udp_connection_request cpe=SIM000001 peer={re.escape(acs.fields['stun'])}",
+                         sim.output())  # it came from the proxy, not the ACS's STUN socket
