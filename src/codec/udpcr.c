@@ -214,9 +214,10 @@ int udpcr_parse(const char *p, size_t n, udpcr_t *m, const char **why)
             }
         if (!sp || (size_t)(line_end - sp - 1) != 8 || memcmp(sp + 1, "HTTP/1.1", 8) != 0)
             w = "not HTTP/1.1";
-        else if (memchr(p + 4, ' ', (size_t)(sp - p - 4)))
-            w = "a space in the Request-URI";
-        else
+        for (const char *c = p + 4; !w && c < sp; c++)
+            if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
+                w = "a space, control or non-ASCII byte in the Request-URI"; /* RFC 3986 */
+        if (!w)
             w = parse_uri(m, p + 4, (size_t)(sp - p - 4));
     }
     /* headers: Host required; the message ends with an empty line */

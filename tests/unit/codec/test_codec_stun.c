@@ -274,6 +274,14 @@ static void test_udpcr_hostile(void **state)
     expect_cr_bad("GET /?ts=1&id=1&un=u&cn=c" SIG TAIL, "the Request-URI is not an absolute http URI");
     expect_cr_bad("GET http://h:1/x?ts=1&id=1&un=u&cn=c" SIG TAIL, "the Request-URI has a path");
     expect_cr_bad("GET http://h:1" TAIL, "the Request-URI has no query");
+    /* found by the fuzzer: a NUL in the host left an empty host behind */
+    static const char nul[] = "GET http://\0\0.2:1?ts=1&id=1&un=u&cn=c" SIG TAIL;
+    udpcr_t m0;
+    const char *w0 = NULL;
+    assert_int_equal(udpcr_parse(nul, sizeof nul - 1, &m0, &w0), -EPROTO);
+    assert_string_equal(w0, "a space, control or non-ASCII byte in the Request-URI");
+    expect_cr_bad("GET http://h\x97:1?ts=1&id=1&un=u&cn=c" SIG TAIL,
+                  "a space, control or non-ASCII byte in the Request-URI");
     expect_cr_bad("GET http://h:1?ts=1&id=1&un=u&cn=c" SIG " HTTP/1.1\nHost: h\r\n\r\n",
                   "the request line does not end in CRLF");
     /* a path of "/" and unknown fields are fine; the Host header's case too */
