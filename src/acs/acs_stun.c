@@ -156,16 +156,24 @@ static void binding_drop(struct acs_stun *s, binding_t *b)
     free(b);
 }
 
+/* Kept small: a burst of new bindings queues one per device (the facts
+ * themselves, ~600 bytes, are made on the store's thread). */
 typedef struct facts_job {
-    char id[STORE_ID_MAX];
-    store_device_facts_t f;
     acs_t *a;
+    int64_t at;
+    stun_addr_t addr;
+    char id[];
 } facts_job_t;
 
 static int facts_run(store_t *st, void *ud)
 {
     facts_job_t *j = ud;
-    return store_device_set_facts(st, j->id, &j->f);
+    store_device_facts_t f = STORE_DEVICE_FACTS_NONE;
+    f.has_udp = true;
+    acs_stun_addr_text(&j->addr, f.cr_udp, sizeof f.cr_udp);
+    f.cr_udp_at = j->at;
+    f.nat = 1;
+    return store_device_set_facts(st, j->id, &f);
 }
 
 /* A USERNAME that names no device: its binding goes (so made-up names do
@@ -239,17 +247,17 @@ static void learn(struct acs_stun *s, const char *id, size_t idlen, const stun_a
         s->learnt++;
     }
     b->addr = *addr;
-    facts_job_t *j = calloc(1, sizeof *j);
-    if (!j || !a->db)
+    size_t idlen0 = strlen(b->id);
+    facts_job_t *j = a->db ? calloc(1, sizeof *j + idlen0 + 1) : NULL;
+    if (!j)
         goto out;
-    str_copy(j->id, sizeof j->id, b->id);
-    j->f = STORE_DEVICE_FACTS_NONE;
-    j->f.has_udp = true;
-    acs_stun_addr_text(addr, j->f.cr_udp, sizeof j->f.cr_udp);
-    j->f.cr_udp_at = clock_real_s();
-    j->f.nat = 1;
+    memcpy(j->id, b->id, idlen0 + 1);
+    j->addr = *addr;
+    j->at = clock_real_s();
     j->a = a;
-    log_info("stun_binding", LF_S("device", j->id), LF_S("address", j->f.cr_udp), LF_B("change", change),
+    char text[NET_ADDR_STR];
+    acs_stun_addr_text(addr, text, sizeof text);
+    log_info("stun_binding", LF_S("device", j->id), LF_S("address", text), LF_B("change", change),
              LF_B("new", fresh));
     if (store_worker_submit(a->db, facts_run, facts_done, j) == 0)
         return;
