@@ -7,7 +7,9 @@
  * requests reach it: its USERNAME is the device id the ACS knows it by
  * ("OUI-ProductClass-Serial" as store_device_id writes it; what cpe-sim's
  * --stun-username {id} sends). With --stun-password, such a request must
- * carry MESSAGE-INTEGRITY made with it (401 otherwise). A binding that is
+ * carry MESSAGE-INTEGRITY made with it (401 otherwise; an address that keeps
+ * sending wrong ones is locked out like a CPE that keeps failing its login:
+ * --cpe-auth-max-failures, net/authguard). A binding that is
  * new or changed (another source, or BINDING-CHANGE) is written to the
  * device at once (store_device_set_facts: UDP address, when, NAT), without
  * waiting for an Inform.
@@ -57,13 +59,23 @@ struct acs_stun {
     size_t bytes;                /* held by bindings (table slots included) */
     bucket_t *buckets;
     uint64_t k0, k1;
+    authguard_t guard;           /* addresses that keep failing --stun-password */
     uint8_t rbuf[2048];
     /* counters for /metrics */
     uint64_t requests, answered, learnt, changed, unknown_device, auth_failed, malformed, limited, evicted,
-        errors_420;
+        errors_420, locked;
     int64_t logged_ms, logged_unknown_ms;
     uint64_t log_suppressed, unknown_suppressed;
 };
+
+/* Wrong MESSAGE-INTEGRITY: one line per address per minute, and when a
+ * lock-out starts (the guard says when). */
+static void say_guard(const authguard_report_t *rep, void *ud)
+{
+    (void)ud;
+    log_warn("stun_auth_failed", LF_S("addr", rep->addr), LF_U("failures", rep->count),
+             LF_I("locked_ms", rep->locked_ms), LF_U("strike", rep->strike));
+}
 
 /* ---- rate limit ------------------------------------------------------------------ */
 
@@ -324,7 +336,20 @@ static void on_request(struct acs_stun *s, const uint8_t *p, size_t n, const str
     bool signed_ok = false;
     if (m.crb) {
         if (key && *key) {
+            /* guessing --stun-password costs lock-outs, as every password
+             * the ACS checks does (--cpe-auth-max-failures, net/authguard) */
+            char peer[NET_ADDR_STR];
+            net_addr_host(from, peer, sizeof peer);
+            int64_t now = clock_mono_ms();
+            if (authguard_check(&s->guard, peer, now, NULL) > 0) {
+                s->locked++;
+                return; /* not even an answer */
+            }
             signed_ok = stun_integrity_ok(p, n, &m, key, strlen(key));
+            if (signed_ok)
+                authguard_ok(&s->guard, peer);
+            else if (m.has_integrity)
+                authguard_fail(&s->guard, peer, now, NULL);
             if (!signed_ok) {
                 s->auth_failed++;
                 log_drop(s, "stun_unauthorized",
@@ -389,6 +414,8 @@ int acs_stun_start(acs_t *a)
     }
     s->a = a;
     hmap_init(&s->bindings);
+    authguard_init(&s->guard, 65536, (uint32_t)a->o.cpe_auth_max_failures, a->o.cpe_auth_lockout_ms);
+    authguard_set_say(&s->guard, say_guard, NULL);
     str_random(&s->k0, sizeof s->k0);
     str_random(&s->k1, sizeof s->k1);
     struct sockaddr_storage ss;
@@ -397,6 +424,7 @@ int acs_stun_start(acs_t *a)
         rc = uv_udp_init(a->loop, &s->h);
     if (rc) {
         log_error("acs_listen", LF_S("addr", a->o.stun_listen), LF_S("what", "stun"), LF_ERR(rc));
+        authguard_free(&s->guard);
         hmap_free(&s->bindings);
         free(s->buckets);
         free(s);
@@ -443,6 +471,7 @@ static void on_closed(uv_handle_t *h)
     while (s->head)
         binding_drop(s, s->head);
     hmap_free(&s->bindings);
+    authguard_free(&s->guard);
     free(s->buckets);
     free(s);
 }
@@ -478,6 +507,8 @@ int acs_stun_metrics(acs_t *a, buf_t *o)
           "Binding Requests whose USERNAME named no known device (or none).", (double)s->unknown_device },
         { "outpost_acs_stun_unauthorized_total", "counter", "Binding Requests refused with 401.",
           (double)s->auth_failed },
+        { "outpost_acs_stun_locked_out_total", "counter",
+          "Binding Requests dropped: their address keeps failing --stun-password.", (double)s->locked },
         { "outpost_acs_stun_unknown_attributes_total", "counter", "Binding Requests answered 420.",
           (double)s->errors_420 },
         { "outpost_acs_stun_malformed_total", "counter", "Datagrams dropped as malformed.", (double)s->malformed },

@@ -233,7 +233,7 @@ def test_stun_server_answers_and_survives_garbage_and_floods(outpost, tmp_path):
 
 def test_stun_password_needs_message_integrity(outpost, tmp_path):
     acs = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--stun-listen", "127.0.0.1:0",
-                    "--stun-password", "stun-key", "--metrics-public")
+                    "--stun-password", "stun-key", "--metrics-public", "--cpe-auth-max-failures", "3")
     host, port = acs.fields["stun"].rsplit(":", 1)
     to = (host, int(port))
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -252,6 +252,24 @@ def test_stun_password_needs_message_integrity(outpost, tmp_path):
     assert metric(m, "outpost_acs_stun_bindings_learnt_total") == 1
     # "dev-1" is no device of this ACS: its binding does not stay
     acs.wait_for(r"stun_binding_unknown_device device=dev-1")
+    # guessing the key: three wrong ones in a row lock the address out, so
+    # that even the right one is not answered; other addresses still are
+    for _ in range(3):
+        mtype, _, a = stun_ask(s, to, binding_request("dev-1", key="guess"))
+        assert a["error"] == 401
+    acs.wait_for(r"stun_auth_failed addr=127\.0\.0\.1 .*locked_ms=[1-9]")
+    try:
+        stun_ask(s, to, binding_request("dev-1", key="stun-key"), timeout=1.0)
+        raise AssertionError("a locked-out address was answered")
+    except TimeoutError:
+        pass
+    o = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    o.bind(("127.0.0.2", 0))
+    mtype, _, a = stun_ask(o, to, binding_request("dev-1", key="stun-key"))
+    assert mtype == 0x0101
+    m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+    assert metric(m, "outpost_acs_stun_locked_out_total") == 1
+    o.close()
     s.close()
 
 
