@@ -238,8 +238,9 @@ static const cfg_opt_t acs_opts[] = {
             "STUN datagrams per second from one address (IPv6: /64), bursts of 2N; more are dropped"
             " (0: no limit)", .min = 0, .max = 10000000),
     CFG_OPT("cr-udp", CFG_STR, acs_opts_t, cr_udp, "auto", "auto|prefer|off",
-            "UDP connection requests (with --stun-listen): auto: devices behind NAT with a UDP"
-            " address; prefer: every device with a UDP address; off: HTTP only", .check = check_cr_udp),
+            "UDP connection requests (from --stun-listen's socket, or through a --cr-proxy): auto:"
+            " devices behind NAT with a UDP address; prefer: every device with one; off: HTTP only",
+            .check = check_cr_udp),
     CFG_OPT("cr-udp-timeout", CFG_DURATION, acs_opts_t, cr_udp_timeout_ms, "10s", "DURATION",
             "a UDP connection request whose device has not called by then is a timeout", .min = 4000,
             .max = 600000),
