@@ -335,7 +335,8 @@ static int recover_run(store_t *s, void *ud)
         return -ENOMEM;
     size_t k = 0;
     for (size_t i = 0; i < w->n; i++)
-        if (store_device_get(s, w->ids[i], &w->devs[k]) == 0 && w->devs[k].cr_url[0])
+        if (store_device_get(s, w->ids[i], &w->devs[k]) == 0 &&
+            (w->devs[k].cr_url[0] || w->devs[k].cr_udp[0])) /* HTTP, or UDP behind NAT */
             k++;
     w->n = k;
     return 0;
