@@ -354,3 +354,19 @@ def test_acs_wakes_through_the_cwmp_proxy_by_udp(outpost, tmp_path):
     sim.wait_for(r"udp_connection_request cpe=SIM000001 peer=127\.0\.0\.1:\d+")
     assert not re.search(rf"udp_connection_request cpe=SIM000001 peer={re.escape(acs.fields['stun'])}",
                          sim.output())  # it came from the proxy, not the ACS's STUN socket
+
+
+def test_bindings_are_capped(outpost, tmp_path):
+    """--stun-max-bindings: the least recently heard binding goes first."""
+    acs, sim = start_pair(outpost, tmp_path, "--stun-max-bindings", "2", count=3)
+    for serial in ("SIM000001", "SIM000002", "SIM000003"):
+        mapped(sim, serial)
+    deadline = time.monotonic() + 10
+    while True:
+        m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+        if metric(m, "outpost_acs_stun_bindings_evicted_total") >= 1:
+            break
+        assert time.monotonic() < deadline, "no binding was evicted"
+        time.sleep(0.2)
+    assert metric(m, "outpost_acs_stun_bindings") == 2
+    assert metric(m, "outpost_acs_stun_bindings_learnt_total") >= 3
