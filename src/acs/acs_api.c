@@ -304,6 +304,8 @@ static void cr_answer(http_req_t *req, int rc, long status, const char *reason)
 
 static void cr_done_api(int rc, long status, const char *reason, void *ud)
 {
+    if (rc == ACS_CR_PENDING)
+        return; /* UDP: answered with the outcome */
     cr_answer(ud, rc, status, reason);
 }
 
@@ -346,9 +348,19 @@ static void cr_done_task(int rc, long status, const char *reason, void *ud)
         free(w);
         return;
     }
+    if (rc == ACS_CR_PENDING) {
+        /* UDP: "udp sent" now, the outcome when it is known */
+        cr_note_job_t *now = malloc(sizeof *now);
+        if (now) {
+            *now = *w;
+            cr_note_fill(&now->note, rc, reason);
+            cr_note_submit(now);
+        }
+        return;
+    }
     char ok[40];
     snprintf(ok, sizeof ok, "CPE answered %ld", status);
-    cr_note_fill(&w->note, rc, rc == 0 ? ok : reason);
+    cr_note_fill(&w->note, rc, rc == 0 && status ? ok : reason);
     cr_note_submit(w);
 }
 

@@ -206,9 +206,19 @@ static void cr_done(int rc, long status, const char *reason, void *ud)
         free(n);
         return;
     }
+    if (rc == ACS_CR_PENDING) {
+        /* UDP: "udp sent" now, the outcome when it is known */
+        cr_note_t *now = malloc(sizeof *now);
+        if (now) {
+            *now = *n;
+            note_fill(now, rc, reason);
+            note_submit(now);
+        }
+        return;
+    }
     char ok[40];
     snprintf(ok, sizeof ok, "CPE answered %ld", status);
-    note_fill(n, rc, rc == 0 ? ok : reason);
+    note_fill(n, rc, rc == 0 && status ? ok : reason);
     note_submit(n);
 }
 

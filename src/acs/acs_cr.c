@@ -164,6 +164,8 @@ const char *acs_cr_outcome(int rc)
     case -EPERM:  /* an address in --cr-deny */
     case -EBUSY:  /* --cr-max-in-flight requests are out already */
         return "refused";
+    case ACS_CR_PENDING: return "udp sent"; /* acs_cr_udp.c: the outcome follows */
+    case -ETIMEDOUT: return "timeout";      /* acs_cr_udp.c: no session came */
     default: return "failed";
     }
 }
@@ -257,19 +259,38 @@ static void cr_finished(CURL *easy, CURLcode rc, long status, void *ud)
     free(c);
 }
 
+bool acs_cr_is_proxy(const acs_t *a, const char *url)
+{
+    net_url_t *u = a->crconf ? malloc(sizeof *u) : NULL;
+    bool yes = u && net_url_parse(url, u) == 0 && proxy_for(a->crconf, u) != NULL;
+    free(u);
+    return yes;
+}
+
 int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud)
+{
+    if (!a->curl || !a->crconf)
+        return -ECANCELED;
+    /* behind NAT: a UDP connection request (TR-069 Annex G), see acs_cr_udp.c */
+    int urc = acs_cr_udp_try(a, d, done, ud);
+    if (urc <= 0)
+        return urc;
+    return acs_cr_http(a, d, d->cr_url, done, ud);
+}
+
+int acs_cr_http(acs_t *a, const store_device_t *d, const char *url, acs_cr_done_fn done, void *ud)
 {
     if (!a->curl || !a->crconf)
         return -ECANCELED;
     /* Each one holds a socket until the CPE answers (up to 5 s): a bulk
      * action on a large fleet must not take every descriptor. */
-    int rc = d->cr_url[0] ? 0 : -ENOENT;
+    int rc = url[0] ? 0 : -ENOENT;
     if (rc == 0 && a->ncrs >= (size_t)a->o.cr_max_in_flight)
         rc = -EBUSY;
     net_url_t *u = malloc(sizeof *u);
     if (!u)
         return -ENOMEM;
-    if (rc == 0 && (net_url_parse(d->cr_url, u) != 0 || u->user[0] ||
+    if (rc == 0 && (net_url_parse(url, u) != 0 || u->user[0] ||
                     (strcmp(u->scheme, "http") != 0 && strcmp(u->scheme, "https") != 0)))
         rc = -EINVAL;
     cr_t *c = rc == 0 ? calloc(1, sizeof *c) : NULL;
@@ -304,7 +325,7 @@ int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud
     bool basic = a->o.cr_basic && (u->tls || a->o.cr_basic_plain);
     c->auth = CURLAUTH_DIGEST | (basic ? CURLAUTH_BASIC : 0);
     free(u);
-    curl_easy_setopt(e, CURLOPT_URL, d->cr_url);
+    curl_easy_setopt(e, CURLOPT_URL, url);
     net_egress_apply(px ? NULL : &a->crconf->deny, &c->egress, e);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);

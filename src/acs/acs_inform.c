@@ -174,6 +174,8 @@ void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t
         acs_metrics_event(a, code);
         if (strcmp(code, "0 BOOTSTRAP") == 0)
             j->bootstrap = true;
+        else if (strcmp(code, "6 CONNECTION REQUEST") == 0)
+            acs_cr_udp_informed(a, d->id); /* a UDP connection request worked */
         int n = snprintf(s->events + off, sizeof s->events - off, "%s%s", off ? "," : "", code);
         if (n > 0 && (size_t)n < sizeof s->events - off)
             off += (size_t)n;

@@ -38,7 +38,9 @@
  *                 /files/ and /uploads/ on the CWMP listener, tasks naming a
  *                 file; its REST routes are acs_api_files
  *   acs_waiters   ?wait= callers and the task expiry sweep that answers them
- *   acs_cr        connection requests (libcurl multi on the loop)
+ *   acs_cr        connection requests (libcurl multi on the loop); by
+ *                 UDP behind NAT: acs_cr_udp, from the STUN server's
+ *                 socket (acs_stun, which learns the CPEs' bindings)
  *   acs_events    the one place each live event is told: webhooks and
  *                 SSE (/api/events) fed from it, the minute ring
  *                 (/api/stats/history), the device.offline sweep
@@ -133,6 +135,13 @@ typedef struct acs_opts {
     int64_t events_max_clients;
     uint64_t events_client_buffer;
     int64_t events_heartbeat_ms;
+    /* UDP connection requests and the STUN server (acs_stun.c, acs_cr_udp.c) */
+    char *stun_listen;         /* NULL: no STUN server, no UDP connection requests */
+    char *stun_password;       /* CONNECTION-REQUEST-BINDING requests need MESSAGE-INTEGRITY with it */
+    int64_t stun_max_bindings;
+    int64_t stun_rate;         /* requests per second per source address (0: no limit) */
+    char *cr_udp;              /* "auto" (behind NAT), "prefer" (whenever known), "off" */
+    int64_t cr_udp_timeout_ms;
 } acs_opts_t;
 
 /* What /metrics counts beyond the plain counters (acs_admin.c). */
@@ -195,6 +204,9 @@ typedef struct acs {
     void *crs;                 /* connection requests in flight (acs_cr.c) */
     size_t ncrs;
     struct acs_cr_conf *crconf; /* --cr-deny and --cr-proxy, parsed (acs_cr.c) */
+    struct acs_stun *stun;     /* --stun-listen (acs_stun.c); NULL when off */
+    void *udp_crs;             /* UDP connection requests waiting for their session (acs_cr_udp.c) */
+    size_t nudp_crs;
     char api_token[160];
     net_cidr_t *trusted;       /* --trusted-proxy, parsed */
     size_t ntrusted;
@@ -216,6 +228,7 @@ typedef struct acs {
     struct {
         uint64_t sessions, informs, rpcs, faults, cpe_faults, timeouts, auth_failures,
             bad_requests, cr_sent, cr_ok, cr_failed;
+        uint64_t cr_udp_sent, cr_udp_ok, cr_udp_timeout, cr_udp_datagrams;
     } n;
     acs_metrics_t m;           /* the labelled series of /metrics (acs_admin.c) */
     acs_fleet_t fleet;         /* the last store snapshot of the fleet (acs_admin.c) */
@@ -293,11 +306,41 @@ typedef void (*acs_cr_done_fn)(int rc, long status, const char *reason, void *ud
  * -ENOMEM, -ECANCELED) is returned, logged, and done is not called; its
  * reason is acs_cr_strerror(rc). Otherwise done is called exactly once. */
 int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud);
-/* "ok", "refused" or "failed" for an rc as above. */
+/* With UDP (acs_cr_udp.c) done is called twice: first with ACS_CR_PENDING
+ * ("udp sent": the datagrams are going out), then once with the outcome:
+ * 0 ("ok": the device's session came) or -ETIMEDOUT ("timeout"). */
+enum { ACS_CR_PENDING = 1 };
+/* The HTTP part of acs_cr_send, to this URL (the device's, or its
+ * cwmp-proxy's with a udp= relay request: acs_cr_udp.c). */
+int acs_cr_http(acs_t *a, const store_device_t *d, const char *url, acs_cr_done_fn done, void *ud);
+/* The URL is a configured --cr-proxy's wake-up endpoint. */
+bool acs_cr_is_proxy(const acs_t *a, const char *url);
+/* "ok", "refused", "failed", "udp sent" or "timeout" for an rc as above. */
 const char *acs_cr_outcome(int rc);
 const char *acs_cr_strerror(int rc);
 /* Shutdown: the transfers are dropped; their callbacks get -ECANCELED. */
 void acs_cr_stop(acs_t *a);
+
+/* ---- acs_stun.c: the STUN server (TR-111 Part 2) ---- */
+struct stun_addr;
+int acs_stun_start(acs_t *a);
+void acs_stun_stop(acs_t *a);
+const char *acs_stun_addr(const acs_t *a);
+/* The binding learnt for this device (true), if the table holds one. */
+bool acs_stun_binding(acs_t *a, const char *device, struct stun_addr *out);
+/* Send from the STUN socket (UDP connection requests): 0 or an error. */
+int acs_stun_send(acs_t *a, const struct stun_addr *to, const void *msg, size_t n);
+void acs_stun_addr_text(const struct stun_addr *a, char *out, size_t len);
+int acs_stun_metrics(acs_t *a, buf_t *o);
+
+/* ---- acs_cr_udp.c: UDP connection requests (TR-069 Annex G) ---- */
+/* 1: not for UDP (go on with HTTP); 0: sent (done as acs_cr_send says);
+ * < 0: refused as acs_cr_send's. */
+int acs_cr_udp_try(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud);
+/* The device's Inform carried "6 CONNECTION REQUEST": its requests are ok. */
+void acs_cr_udp_informed(acs_t *a, const char *device);
+/* Shutdown: every one waiting gets -ECANCELED. */
+void acs_cr_udp_stop(acs_t *a);
 
 /* ---- acs_admin.c ---- */
 int acs_admin_start(acs_t *a, const char *listen);

@@ -58,6 +58,15 @@ static int check_cwmp_url(const char *v, char *err, size_t errlen)
     return 0;
 }
 
+static int check_cr_udp(const char *v, char *err, size_t errlen)
+{
+    if (strcmp(v, "auto") && strcmp(v, "prefer") && strcmp(v, "off")) {
+        snprintf(err, errlen, "one of auto, prefer, off");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static const cfg_opt_t acs_opts[] = {
     CFG_OPT("cwmp-listen", CFG_STR, acs_opts_t, cwmp_listen, "0.0.0.0:7547", "HOST:PORT",
             "CWMP endpoint (paths / and /cwmp)", .check = cfg_check_hostport),
@@ -219,6 +228,27 @@ static const cfg_opt_t acs_opts[] = {
     CFG_OPT("events-heartbeat", CFG_DURATION, acs_opts_t, events_heartbeat_ms, "15s", "DURATION",
             "a comment line on every event stream this often (proxies and dead peers notice)",
             .min = 100, .max = 3600000),
+    /* UDP connection requests behind NAT (TR-111 Part 2; acs_stun.c, acs_cr_udp.c) */
+    CFG_OPT("stun-listen", CFG_STR, acs_opts_t, stun_listen, NULL, "ADDR:PORT",
+            "STUN server (TR-111): answers Binding Requests, learns CPE bindings (USERNAME = device id)"
+            " and sends UDP connection requests from this socket (off by default)",
+            .check = cfg_check_hostport),
+    CFG_OPT("stun-password", CFG_STR, acs_opts_t, stun_password, NULL, "PASS",
+            "Binding Requests that bind a CPE must carry MESSAGE-INTEGRITY with this key (the CPEs'"
+            " STUNPassword); others get 401", .flags = CFG_SECRET),
+    CFG_OPT("stun-max-bindings", CFG_INT, acs_opts_t, stun_max_bindings, "1000000", "N",
+            "CPE bindings kept in memory at most (the least recently heard goes first)", .min = 1,
+            .max = 100000000),
+    CFG_OPT("stun-rate", CFG_INT, acs_opts_t, stun_rate, "200", "N",
+            "STUN datagrams per second from one address (IPv6: /64), bursts of 2N; more are dropped"
+            " (0: no limit)", .min = 0, .max = 10000000),
+    CFG_OPT("cr-udp", CFG_STR, acs_opts_t, cr_udp, "auto", "auto|prefer|off",
+            "UDP connection requests (from --stun-listen's socket, or through a --cr-proxy): auto:"
+            " devices behind NAT with a UDP address; prefer: every device with one; off: HTTP only",
+            .check = check_cr_udp),
+    CFG_OPT("cr-udp-timeout", CFG_DURATION, acs_opts_t, cr_udp_timeout_ms, "10s", "DURATION",
+            "a UDP connection request whose device has not called by then is a timeout", .min = 4000,
+            .max = 600000),
     CFG_OPT("web-dir", CFG_STR, acs_opts_t, web_dir, NULL, "DIR",
             "serve the dashboard (at / on the API listener) from the files in DIR, read on each"
             " request, instead of the copy built into the binary (development; docs/dashboard.md)"),
@@ -255,11 +285,13 @@ static void on_stop(void *ud)
     acs_cwmp_stop(a);
     acs_prov_stop(a);
     acs_webhook_stop(a);
+    acs_stun_stop(a);
     if (a->curl) {
         net_curl_free(a->curl);
         a->curl = NULL;
-        acs_cr_stop(a);
+        acs_cr_stop(a); /* before acs_cr_udp_stop: relays through a cwmp-proxy are HTTP */
     }
+    acs_cr_udp_stop(a);
     /* Every queued job (session rows, results) is committed before exit. */
     store_worker_free(a->db);
     a->db = NULL;
@@ -308,7 +340,8 @@ static int recover_run(store_t *s, void *ud)
         return -ENOMEM;
     size_t k = 0;
     for (size_t i = 0; i < w->n; i++)
-        if (store_device_get(s, w->ids[i], &w->devs[k]) == 0 && w->devs[k].cr_url[0])
+        if (store_device_get(s, w->ids[i], &w->devs[k]) == 0 &&
+            (w->devs[k].cr_url[0] || w->devs[k].cr_udp[0])) /* HTTP, or UDP behind NAT */
             k++;
     w->n = k;
     return 0;
@@ -459,6 +492,8 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
         log_error("acs_listen", LF_S("addr", a->o.api_listen), LF_ERR(rc));
         return 1;
     }
+    if (acs_stun_start(a) != 0)
+        return 1;
     if (a->o.common.admin_listen && *a->o.common.admin_listen &&
         (rc = acs_admin_start(a, a->o.common.admin_listen)) != 0) {
         log_error("acs_listen", LF_S("addr", a->o.common.admin_listen), LF_ERR(rc));
@@ -481,6 +516,7 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     runtime_ready("acs", LF_S("listen", http_server_addr(a->cwmp)),
                   LF_S("api", http_server_addr(a->api)),
                   LF_S("admin", a->admin ? http_admin_addr(a->admin) : "off"),
+                  LF_S("stun", acs_stun_addr(a)),
                   LF_B("tls", a->tls != NULL),
                   LF_S("cpe_auth", a->o.cpe_auth));
     return runtime_run(&a->rt);

@@ -102,6 +102,23 @@ static const cfg_opt_t opts[] = {
     CFG_OPT("max-response", CFG_SIZE, O, max_response, "8MiB", "SIZE", "largest ACS message accepted", .min = 1024,
             .max = 1024.0 * 1024 * 1024),
     CFG_OPT("seed", CFG_INT, O, seed, "0", "N", "random seed for jitter and fault injection (0: random)"),
+    /* UDP connection requests behind NAT (TR-111 Part 2; stun.c) */
+    CFG_OPT("stun-server", CFG_STR, O, stun_server, NULL, "HOST:PORT",
+            "enable STUN for every CPE (STUNEnable, STUNServerAddress/Port): Binding Requests from its own UDP "
+            "socket, UDP connection requests answered there", .check = cfg_check_hostport),
+    CFG_OPT("stun-username", CFG_STR, O, stun_username, "{id}", "TEXT",
+            "USERNAME of the Binding Requests when STUNUsername is empty ({id}: the ACS's device id "
+            "OUI-ProductClass-Serial; {serial})"),
+    CFG_OPT("stun-password", CFG_STR, O, stun_password, NULL, "PASS",
+            "STUNPassword: Binding Requests carry MESSAGE-INTEGRITY", .flags = CFG_SECRET),
+    CFG_OPT("stun-keepalive", CFG_DURATION, O, stun_keepalive_ms, "30s", "DUR",
+            "Binding Request period (STUNMinimumKeepAlivePeriod's default; whole seconds)", .min = 1000,
+            .max = 86400000),
+    CFG_OPT("udp-listen", CFG_STR, O, udp_listen, NULL, "ADDR",
+            "local address of the CPEs' UDP sockets, each on a port of its own (default: --cr-listen's host)"),
+    CFG_OPT("udp-cr-max-age", CFG_DURATION, O, udp_cr_max_age_ms, "5m", "DUR",
+            "UDP connection requests whose ts is further from our clock are ignored", .min = 1000,
+            .max = 86400000),
     CFG_OPT("tls-ca", CFG_STR, O, common.tls_ca, NULL, "FILE",
             "verify an https ACS and file servers against this CA (default: the system store)"),
     CFG_COMMON_INSECURE(O, "do not verify the ACS's TLS certificate"),
@@ -289,6 +306,7 @@ static dm_model_t *build_model(const cpesim_opts_t *o, uint32_t periodic_s)
     set_default(m, DM_WK_PERIODIC_ENABLE, "true");
     set_default(m, DM_WK_PERIODIC_INTERVAL, num);
     set_default(m, DM_WK_PARAMETER_KEY, "");
+    stun_model_prepare(m, o);
     if (dm_model_seal(m, err, sizeof err) != 0) {
         log_error("model_failed", LF_S("reason", err));
         dm_model_free(m);
@@ -354,6 +372,12 @@ int cpesim_main(int argc, char **argv)
         log_warn("state_unreadable", LF_S("dir", o->state_dir));
     char err[256];
     if (cr_start(&a->f, listen, err, sizeof err) != 0) {
+        log_error("cpesim_start_failed", LF_S("reason", err));
+        fleet_stop(&a->f);
+        uv_run(loop, UV_RUN_DEFAULT);
+        goto out;
+    }
+    if (stun_start(&a->f, err, sizeof err) != 0) {
         log_error("cpesim_start_failed", LF_S("reason", err));
         fleet_stop(&a->f);
         uv_run(loop, UV_RUN_DEFAULT);

@@ -571,7 +571,8 @@ static const char *const *rpc_names(void)
 
 int fleet_metrics(fleet_t *f, buf_t *out)
 {
-    return stats_prometheus(&f->st, rpc_names(), STATS_RPC_KINDS, f->count, f->active, out);
+    int rc = stats_prometheus(&f->st, rpc_names(), STATS_RPC_KINDS, f->count, f->active, out);
+    return rc ? rc : stun_metrics(f, out);
 }
 
 void fleet_stats_print(fleet_t *f, bool final)
@@ -729,6 +730,7 @@ void fleet_stop(fleet_t *f)
     close_quiet((uv_handle_t *)&f->stop_timer);
     close_quiet((uv_handle_t *)&f->save_timer);
     cr_stop(f);
+    stun_stop(f);
     transfer_abort_all(f);
     for (uint32_t i = 0; i < f->count; i++)
         if (f->cpes[i].sess) {

@@ -15,7 +15,7 @@
  *
  * Modules: fleet.c (scheduling, events, identity), session.c (the CWMP
  * client), rpc.c (ACS RPCs against the data model), cr.c (connection
- * request listener), transfer.c (Download/Upload), state.c (--state-dir).
+ * request listener), stun.c (STUN, UDP connection requests), transfer.c (Download/Upload), state.c (--state-dir).
  * The fleet owns every cpe_t, session and transfer; all run on the loop
  * thread.
  */
@@ -72,6 +72,13 @@ typedef struct cpesim_opts {
     bool get_rpc_methods;
     uint64_t max_response;
     int64_t seed;
+    /* UDP connection requests and STUN (stun.c) */
+    char *stun_server;
+    char *stun_username;
+    char *stun_password;
+    int64_t stun_keepalive_ms;
+    char *udp_listen;
+    int64_t udp_cr_max_age_ms;
 } cpesim_opts_t;
 
 /* ---- events (TR-069 3.7.1.5) ---------------------------------------------------- */
@@ -173,6 +180,7 @@ typedef struct fleet {
     http_server_t *cr;        /* connection request listener */
     http_auth_t *cr_auth;
     char cr_base[NET_HOST_MAX + 48]; /* "http://127.0.0.1:30000/cr/" */
+    struct stun_fleet *stun;  /* --stun-server: UDP sockets, STUN (stun.c); NULL without */
     http_client_t *http;      /* downloads and uploads */
     tls_ctx_t *tls;           /* client context for https ACS / file servers */
 
@@ -260,6 +268,13 @@ void rpc_after_session(fleet_t *f, cpe_t *c, unsigned act);
 /* cr.c */
 int cr_start(fleet_t *f, const char *listen, char *err, size_t errlen);
 void cr_stop(fleet_t *f);
+
+/* stun.c: STUN and UDP connection requests (with --stun-server). The
+ * model's STUN parameters and their defaults, before it is sealed. */
+void stun_model_prepare(dm_model_t *m, const cpesim_opts_t *o);
+int stun_start(fleet_t *f, char *err, size_t errlen);
+void stun_stop(fleet_t *f);
+int stun_metrics(fleet_t *f, buf_t *out);
 
 /* transfer.c: Download (ck...) or Upload queued by an RPC; run at t_xfer. */
 transfer_t *transfer_new(const cwmp_msg_t *req);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/udpcr.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -36,7 +37,22 @@ struct wakeup {
     size_t ncreds;
     net_egress_t deny;       /* --wakeup-deny */
     size_t active;
+    uv_udp_t *udp4, *udp6;   /* UDP connection requests (opened on first use) */
+    struct udp_relay *relays; /* their copies still to send */
 };
+
+/* A UDP connection request's later copies (TR-069 Annex G: datagrams get
+ * lost, so the same message goes again at 0.5, 1.5 and 3.5 s). */
+typedef struct udp_relay {
+    struct udp_relay *next, *prev;
+    wakeup_t *w;
+    uv_timer_t t;
+    uv_udp_t *sock;
+    struct sockaddr_storage to;
+    int sent;
+    int len;
+    char msg[UDPCR_MAX + 1];
+} udp_relay_t;
 
 typedef struct wake {
     wakeup_t *w;
@@ -132,10 +148,34 @@ wakeup_t *wakeup_new(proxy_t *px)
     return w;
 }
 
+static void free_handle(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void relay_unlink(udp_relay_t *u)
+{
+    if (u->prev)
+        u->prev->next = u->next;
+    else
+        u->w->relays = u->next;
+    if (u->next)
+        u->next->prev = u->prev;
+}
+
 void wakeup_free(wakeup_t *w)
 {
     if (!w)
         return;
+    while (w->relays) {
+        udp_relay_t *u = w->relays;
+        relay_unlink(u);
+        uv_close((uv_handle_t *)&u->t, free_handle);
+    }
+    if (w->udp4)
+        uv_close((uv_handle_t *)w->udp4, free_handle);
+    if (w->udp6)
+        uv_close((uv_handle_t *)w->udp6, free_handle);
     if (w->curl)
         net_curl_free(w->curl);
     http_auth_free(w->auth);
@@ -277,6 +317,101 @@ static int start(wakeup_t *w, wake_t *k)
     return rc;
 }
 
+/* ---- UDP connection requests (TR-069 Annex G) ----------------------------------- */
+
+static const int64_t copies_at_ms[] = { 0, 500, 1500, 3500 };
+
+static void relay_tick(uv_timer_t *t)
+{
+    udp_relay_t *u = t->data;
+    uv_buf_t b = uv_buf_init(u->msg, (unsigned)u->len);
+    (void)uv_udp_try_send(u->sock, &b, 1, (struct sockaddr *)&u->to);
+    u->sent++;
+    if (u->sent >= (int)(sizeof copies_at_ms / sizeof copies_at_ms[0])) {
+        relay_unlink(u);
+        uv_close((uv_handle_t *)&u->t, free_handle);
+        return;
+    }
+    uv_timer_start(&u->t, relay_tick, (uint64_t)(copies_at_ms[u->sent] - copies_at_ms[u->sent - 1]), 0);
+}
+
+static uv_udp_t *udp_socket(wakeup_t *w, int family)
+{
+    uv_udp_t **slot = family == AF_INET6 ? &w->udp6 : &w->udp4;
+    if (*slot)
+        return *slot;
+    uv_udp_t *h = calloc(1, sizeof *h);
+    struct sockaddr_storage any;
+    if (!h)
+        return NULL;
+    if (family == AF_INET6)
+        uv_ip6_addr("::", 0, (struct sockaddr_in6 *)&any);
+    else
+        uv_ip4_addr("0.0.0.0", 0, (struct sockaddr_in *)&any);
+    uv_udp_init(w->px->loop, h);
+    h->data = h;
+    if (uv_udp_bind(h, (struct sockaddr *)&any, family == AF_INET6 ? UV_UDP_IPV6ONLY : 0) != 0) {
+        uv_close((uv_handle_t *)h, free_handle);
+        return NULL;
+    }
+    *slot = h;
+    return h;
+}
+
+/* The ACS asks for a UDP connection request to `udp` ("ip:port") of the
+ * CPE whose origin (u) this proxy rewrote. The address must be that CPE's
+ * host (the relay is not a way to send datagrams anywhere) and pass
+ * --wakeup-deny; the message is signed with the credentials an HTTP wake-up
+ * would use. Answered 200 once the first copy is out: whether the CPE
+ * called is the ACS's to see. */
+static void relay_udp(wakeup_t *w, wake_t *k, const net_url_t *u, const char *udp)
+{
+    char host[NET_HOST_MAX];
+    uint16_t port = 0;
+    uint8_t a[16], b[16];
+    struct sockaddr_storage to;
+    if (net_split_hostport(udp, host, sizeof host, &port) != 0 || port == 0 ||
+        (uv_ip4_addr(host, port, (struct sockaddr_in *)&to) != 0 &&
+         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&to) != 0)) {
+        finish(k, WAKE_BAD_REQUEST, 400, NULL, "udp parameter is not an IP:port");
+        return;
+    }
+    if (net_ip_parse(host, a) != 0 || net_ip_parse(u->host, b) != 0 || memcmp(a, b, 16) != 0) {
+        finish(k, WAKE_FORBIDDEN, 403, NULL, "udp address %s is not the host of the CPE's origin", host);
+        return;
+    }
+    if (net_egress_denied(&w->deny, (struct sockaddr *)&to)) {
+        finish(k, WAKE_FORBIDDEN, 403, NULL, "CPE address %s is in --wakeup-deny", host);
+        return;
+    }
+    const char *user, *pass;
+    pick_creds(w, k->device, &user, &pass);
+    if (!user) {
+        finish(k, WAKE_CPE_AUTH_FAILED, 403, NULL, "no connection-request credentials are configured for "
+               "device %s (a UDP connection request is signed with them)", k->device[0] ? k->device : "(unknown)");
+        return;
+    }
+    udp_relay_t *r = calloc(1, sizeof *r);
+    uint32_t id = 0;
+    if (!r || str_random(&id, sizeof id) != 0 ||
+        (r->len = udpcr_build(r->msg, sizeof r->msg, udp, clock_real_s(), id, user, NULL, pass ? pass : "")) < 0 ||
+        !(r->sock = udp_socket(w, to.ss_family))) {
+        free(r);
+        finish(k, WAKE_UNREACHABLE, 502, NULL, "cannot send a UDP connection request to %s", udp);
+        return;
+    }
+    r->w = w;
+    r->to = to;
+    uv_timer_init(w->px->loop, &r->t);
+    r->t.data = r;
+    r->next = w->relays;
+    if (w->relays)
+        w->relays->prev = r;
+    w->relays = r;
+    relay_tick(&r->t); /* the first copy now, the rest on the timer */
+    finish(k, WAKE_OK, 200, NULL, "UDP connection request sent to %s", udp);
+}
+
 /* Whose failures a request counts as: the TCP peer, or with
  * --trust-forwarded (a proxy of ours in front) the address that proxy saw,
  * so one guesser cannot lock out everyone behind it. */
@@ -365,7 +500,20 @@ void wakeup_handle(wakeup_t *w, http_req_t *r)
         free(k);
         return;
     }
-    /* 3. Bounded concurrency, then the CPE. */
+    /* 3. A UDP connection request (udp=IP:PORT), or the HTTP one. */
+    buf_t udp = BUF_INIT(NET_ADDR_STR);
+    rc = http_req_query_param(r, "udp", &udp);
+    if (rc != -ENOENT) {
+        if (rc || !udp.data || memchr(udp.data, '\0', udp.len))
+            finish(k, WAKE_BAD_REQUEST, 400, NULL, "udp parameter malformed");
+        else
+            relay_udp(w, k, &u, udp.data);
+        buf_free(&udp);
+        free(k);
+        return;
+    }
+    buf_free(&udp);
+    /* 4. Bounded concurrency, then the CPE. */
     if (w->active >= (size_t)px->o.max_wakeups) {
         finish(k, WAKE_BUSY, 503, "Retry-After: 1\r\n", "too many wake-ups in flight");
         free(k);

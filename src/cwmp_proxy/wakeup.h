@@ -19,7 +19,14 @@
  *   Every answer carries a one-line reason; every wake-up is counted and
  *   logged with device, outcome and latency.
  *
- * The wakeup_t belongs to the daemon; it owns its curl multi handle.
+ * With udp=IP:PORT (the CPE's UDPConnectionRequestAddress), the same
+ * checks, then a UDP connection request (TR-069 Annex G, codec/udpcr.h)
+ * signed with those credentials goes to that address, which must be the
+ * origin's host and pass --wakeup-deny; 200 once the first copy is out
+ * (copies at 0.5, 1.5, 3.5 s), the CPE's session being the ACS's to see.
+ *
+ * The wakeup_t belongs to the daemon; it owns its curl multi handle and its
+ * UDP sockets.
  */
 #ifndef OUTPOST_CWMP_PROXY_WAKEUP_H
 #define OUTPOST_CWMP_PROXY_WAKEUP_H
