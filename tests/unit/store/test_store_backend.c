@@ -3,9 +3,11 @@
  * cut into statements, bytes a TEXT column refuses, byte order of names.
  * Run on SQLite (suite unit) and on PostgreSQL (suite store-pg). */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +190,50 @@ static void test_second_open(void **state)
     (void)state;
 }
 
+/* A database a newer binary migrated is refused, not written with the
+ * older schema's statements. */
+static void test_newer_schema_refused(void **state)
+{
+    if (!test_db_pg())
+        skip(); /* SQLite's user_version: test_store.c */
+    store_t *s2;
+    assert_int_equal(test_db_sql(dbpath, "UPDATE settings SET v = 13 WHERE k = $$schema_version$$"), 0);
+    assert_int_equal(store_open(dbpath, NULL, &s2), -EPROTO);
+    assert_int_equal(test_db_sql(dbpath, "UPDATE settings SET v = 12 WHERE k = $$schema_version$$"), 0);
+    (void)state;
+}
+
+static void *open_one(void *arg)
+{
+    store_t *s = NULL;
+    intptr_t rc = store_open(arg, NULL, &s);
+    if (rc == 0 && store_schema_version(s) != 12)
+        rc = -EINVAL;
+    store_close(s);
+    return (void *)rc;
+}
+
+/* Nodes starting together on an empty database: one migrates, the others
+ * wait for it and find the schema made. */
+static void test_concurrent_first_open(void **state)
+{
+    if (!test_db_pg())
+        skip(); /* one SQLite file, one process */
+    char fresh[TEST_DB_MAX];
+    assert_int_equal(test_db_new(fresh, sizeof fresh, "/tmp/store-be-XXXXXX"), 0);
+    enum { N = 4 };
+    pthread_t t[N];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, open_one, fresh), 0);
+    for (int i = 0; i < N; i++) {
+        void *rc;
+        assert_int_equal(pthread_join(t[i], &rc), 0);
+        assert_int_equal((intptr_t)rc, 0);
+    }
+    test_db_drop(fresh);
+    (void)state;
+}
+
 static void test_bad_url(void **state)
 {
     store_t *s;
@@ -204,6 +250,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_byte_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_log_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test(test_concurrent_first_open),
         cmocka_unit_test(test_bad_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
