@@ -1,20 +1,18 @@
 /*
  * store_pg_search: device search for the PostgreSQL backend
- * (store_sqlite_search.c has the model). A parsed filter (store_filter.h)
- * becomes one WHERE clause whose every value is a parameter ($N); column
- * names come from a table here, never from input. Pages are keyset pages
- * over (sort key, rid).
- *
- * What differs from SQLite's dialect: a prefix is a LIKE pattern (SQLite's
- * range up to prefix + 0xFF is no valid UTF-8 for PostgreSQL; the columns
- * sort as "C", so the planner still makes the pattern an index range); a
- * tag is found with strpos(); outpost_num() and the param_index triggers
- * are plpgsql functions (pg_search_init makes them); the index is kept by
- * statement-level triggers over the statement's rows (transition tables),
- * one call per parameter write, not one per row. The language's semantics
- * are the same, and store_filter.c's parser is shared.
+ * (store_sqlite_search.c has the model). The filter becomes one WHERE
+ * clause in store_filter_sql.c, shared with SQLite; this file gives
+ * PostgreSQL's dialect: $N parameters with casts, a prefix as an escaped
+ * LIKE pattern (SQLite's range up to prefix + 0xFF is no valid UTF-8 here;
+ * the columns sort as "C", so the planner still makes the pattern an index
+ * range), strpos() for tags, and values that are not UTF-8 matching
+ * nothing. outpost_num() and the param_index triggers are plpgsql
+ * functions (pg_search_init makes them); the index follows each
+ * statement's rows through transition tables: one trigger call per
+ * parameter write, not one per row.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,381 +20,116 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "store/store_filter_sql.h"
 #include "store/store_pg.h"
 
-enum { MAX_BINDS = STORE_FILTER_NODES * 4 + 8, NUM_LEN = 32 };
-
-typedef struct pgq {
-    buf_t sql;
-    const char *v[MAX_BINDS];   /* the parameters' text, in $N order */
-    int nb;
-    char num[MAX_BINDS][NUM_LEN];
-    char hi[STORE_FILTER_NODES][STORE_FILTER_MAX * 2 + 4]; /* LIKE patterns, ",tag," */
-    int nhi;
-    const store_search_t *q;
-    pg_t *p;
-    int err;
-} pgq_t;
-
-/* The columns of the fields (SF_F_* order); NULL for those compiled apart. */
-static const char *const field_col[SF_F_COUNT] = {
-    [SF_F_ID] = "id",
-    [SF_F_SERIAL] = "serial",
-    [SF_F_OUI] = "oui",
-    [SF_F_MODEL] = "product_class",
-    [SF_F_MANUFACTURER] = "manufacturer",
-    [SF_F_SW_VERSION] = "software_version",
-    [SF_F_HW_VERSION] = "hardware_version",
-    [SF_F_IP] = "ip",
-    [SF_F_LAST_INFORM] = "last_inform",
-    [SF_F_FIRST_SEEN] = "first_seen",
-};
-
-static const char *const sort_col[] = {
-    [STORE_SORT_ID] = "id",
-    [STORE_SORT_SERIAL] = "serial",
-    [STORE_SORT_MODEL] = "product_class",
-    [STORE_SORT_OUI] = "oui",
-    [STORE_SORT_VERSION] = "software_version",
-    [STORE_SORT_LAST_INFORM] = "last_inform",
-    [STORE_SORT_FIRST_SEEN] = "first_seen",
-};
-
-static const char *const cmp_sql[] = {
-    [SF_LT] = " < ", [SF_LE] = " <= ", [SF_GT] = " > ", [SF_GE] = " >= ",
-};
-
-static void put(pgq_t *c, const char *s)
-{
-    if (!c->err && buf_append_str(&c->sql, s) != 0)
-        c->err = -E2BIG;
-}
-
-/* A parameter: "$N" (with cast, e.g. "::bigint") written, its text kept. */
-static void param(pgq_t *c, const char *text, const char *cast)
-{
-    if (c->nb >= MAX_BINDS) {
-        c->err = -E2BIG;
-        return;
-    }
-    c->v[c->nb++] = text;
-    if (!c->err && buf_printf(&c->sql, "$%d%s", c->nb, cast) != 0)
-        c->err = -E2BIG;
-}
-
-static void param_int(pgq_t *c, int64_t v)
-{
-    if (c->nb >= MAX_BINDS) {
-        c->err = -E2BIG;
-        return;
-    }
-    snprintf(c->num[c->nb], NUM_LEN, "%lld", (long long)v);
-    param(c, c->num[c->nb], "::bigint");
-}
-
-static void param_real(pgq_t *c, double v)
-{
-    if (c->nb >= MAX_BINDS) {
-        c->err = -E2BIG;
-        return;
-    }
-    snprintf(c->num[c->nb], NUM_LEN, "%.17g", v);
-    param(c, c->num[c->nb], "::float8");
-}
-
-/* A scratch string of the query's (LIKE patterns, tags); NULL when full. */
-static char *scratch(pgq_t *c)
-{
-    if (c->nhi >= STORE_FILTER_NODES) {
-        c->err = -E2BIG;
-        return NULL;
-    }
-    return c->hi[c->nhi++];
-}
-
-/* A LIKE pattern "prefix%" with the wildcards of the prefix escaped
- * (backslash: LIKE's default escape). */
-static const char *like_pat(pgq_t *c, const char *in)
-{
-    char *h = scratch(c);
-    if (!h)
-        return "";
-    size_t j = 0;
-    for (; *in && j + 3 < sizeof c->hi[0]; in++) {
-        if (*in == '%' || *in == '_' || *in == '\\')
-            h[j++] = '\\';
-        h[j++] = *in;
-    }
-    h[j++] = '%';
-    h[j] = '\0';
-    return h;
-}
-
-static void text_cmp(pgq_t *c, const char *col, const store_filter_node_t *n)
-{
-    put(c, "(");
-    put(c, col);
-    if (n->op == SF_PREFIX) {
-        put(c, " LIKE ");
-        param(c, like_pat(c, n->value), "");
-    } else if (n->op == SF_PREFIX_CI) {
-        /* the columns are "C": ILIKE folds ASCII only, as SQLite's LIKE */
-        put(c, " ILIKE ");
-        param(c, like_pat(c, n->value), "");
-    } else {
-        put(c, " = ");
-        param(c, n->value, "");
-    }
-    put(c, ")");
-}
-
-/* online: as store_device_online() says. */
-static void online_sql(pgq_t *c)
-{
-    put(c, "(last_inform >= ");
-    param_int(c, c->q->now);
-    put(c, " - (2 * (CASE WHEN periodic_interval > 0 THEN periodic_interval ELSE ");
-    param_int(c, c->q->default_interval);
-    put(c, " END) + 60))");
-}
-
-/* Is the parameter a --search-param (in param_index)? */
-static bool param_indexed(pgq_t *c, const char *name)
+/* PostgreSQL's dialect of the filter (store_filter_sql.h). */
+static int pg_indexed(void *ctx, const char *name)
 {
     const char *v[] = { name };
     bool ok = true;
-    int64_t n = pg_scalar(c->p, "SELECT COUNT(*) FROM search_params WHERE name = $1", 1, v, &ok);
-    if (!ok) {
-        c->err = -EIO;
-        return false;
-    }
-    return n > 0;
+    int64_t n = pg_scalar(ctx, "SELECT COUNT(*) FROM search_params WHERE name = $1", 1, v, &ok);
+    return !ok ? -EIO : n > 0;
 }
 
-/* One comparison whose operator is not "!=". */
-static void compile_cmp(pgq_t *c, const store_filter_node_t *n)
+static const store_filter_dialect_t pg_dialect = {
+    .mark = '$',
+    .cast = { "", "::bigint", "::float8" },
+    .all = "TRUE",
+    .find = "strpos",
+    .ilike = "ILIKE", /* the columns are "C": it folds ASCII only, as SQLite's LIKE */
+    .prefix_like = true,
+    .utf8 = true,
+    .indexed = pg_indexed,
+};
+
+/* The parameters' text: the caller's `base` values, then the compiler's
+ * first n binds (numbers written into num). */
+typedef struct pg_params {
+    const char *v[STORE_FILTER_SQL_BINDS + 8];
+    char num[STORE_FILTER_SQL_BINDS][32];
+    int n;
+} pg_params_t;
+
+static int params_of(pg_params_t *pp, const store_filter_sql_t *c, const char *const *hv, int n)
 {
-    switch (n->field) {
-    case SF_F_TAG: {
-        /* tags are stored comma-joined: look for ",tag," in ",tags," */
-        char *h = scratch(c);
-        if (!h)
-            return;
-        snprintf(h, sizeof c->hi[0], ",%s,", n->value);
-        put(c, "(strpos(',' || tags || ',', ");
-        param(c, h, "");
-        put(c, ") > 0)");
-        return;
-    }
-    case SF_F_ONLINE:
-        if (!n->yes)
-            put(c, "(NOT ");
-        online_sql(c);
-        if (!n->yes)
-            put(c, ")");
-        return;
-    case SF_F_LAST_INFORM:
-    case SF_F_FIRST_SEEN:
-        put(c, "(");
-        put(c, field_col[n->field]);
-        put(c, cmp_sql[n->op]);
-        param_int(c, n->rel ? c->q->now - n->time : n->time);
-        put(c, ")");
-        return;
-    case SF_F_PARAM:
-        /* a --search-param: its index yields the devices; another: each
-         * candidate device's row, by the parameters' primary key */
-        put(c, param_indexed(c, n->name)
-                   ? "rid IN (SELECT device FROM param_index WHERE name = "
-                   : "EXISTS (SELECT 1 FROM params WHERE device = devices.rid AND name = ");
-        param(c, n->name, "");
-        if (n->op == SF_PREFIX) {
-            put(c, " AND value LIKE ");
-            param(c, like_pat(c, n->value), "");
-            put(c, ")");
-        } else if (n->op == SF_EQ) {
-            put(c, " AND value = ");
-            param(c, n->value, "");
-            put(c, ")");
-        } else {
-            put(c, " AND outpost_num(value)");
-            put(c, cmp_sql[n->op]);
-            param_real(c, n->num);
-            put(c, ")");
+    if (c->base + n > (int)(sizeof pp->v / sizeof pp->v[0]))
+        return -E2BIG;
+    pp->n = 0;
+    for (int i = 0; i < c->base; i++)
+        pp->v[pp->n++] = hv[i];
+    for (int i = 0; i < n; i++) {
+        const store_filter_bind_t *b = &c->b[i];
+        if (b->t == SFB_TEXT) {
+            pp->v[pp->n++] = b->s;
+            continue;
         }
-        return;
-    default:
-        if (n->field < SF_F_COUNT && field_col[n->field])
-            text_cmp(c, field_col[n->field], n);
+        if (b->t == SFB_INT)
+            snprintf(pp->num[i], sizeof pp->num[i], "%lld", (long long)b->i);
         else
-            c->err = -EINVAL;
-        return;
+            snprintf(pp->num[i], sizeof pp->num[i], "%.17g", b->d);
+        pp->v[pp->n++] = pp->num[i];
     }
-}
-
-static void compile(pgq_t *c, const store_filter_t *f, int i, int depth)
-{
-    if (i < 0 || i >= f->count || depth > STORE_FILTER_NODES) {
-        c->err = -EINVAL;
-        return;
-    }
-    const store_filter_node_t *n = &f->n[i];
-    switch (n->kind) {
-    case SF_AND:
-    case SF_OR:
-        put(c, "(");
-        compile(c, f, n->a, depth + 1);
-        put(c, n->kind == SF_AND ? " AND " : " OR ");
-        compile(c, f, n->b, depth + 1);
-        put(c, ")");
-        return;
-    case SF_NOT:
-        put(c, "(NOT ");
-        compile(c, f, n->a, depth + 1);
-        put(c, ")");
-        return;
-    case SF_CMP:
-        break;
-    }
-    if (n->op != SF_NE) {
-        compile_cmp(c, n);
-        return;
-    }
-    /* "!=" is NOT "=" for every field */
-    store_filter_node_t eq = *n;
-    eq.op = SF_EQ;
-    put(c, "(NOT ");
-    compile_cmp(c, &eq);
-    put(c, ")");
-}
-
-static pgq_t *pgq_new(pg_t *p, const store_search_t *q)
-{
-    pgq_t *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->sql = BUF_INIT(256 * 1024);
-    c->q = q;
-    c->p = p;
-    return c;
-}
-
-static void pgq_free(pgq_t *c)
-{
-    buf_free(&c->sql);
-    free(c);
-}
-
-/* The search's WHERE: the filter, or TRUE. */
-static void where(pgq_t *c)
-{
-    const store_search_t *q = c->q;
-    if (q->filter && q->filter->root >= 0)
-        compile(c, q->filter, q->filter->root, 0);
-    else
-        put(c, "TRUE");
+    return 0;
 }
 
 PGresult *pg_filter_query(pg_t *p, const store_search_t *q, const char *head, int base,
                           const char *const *hv, const char *tail, const char *what, int *err)
 {
     *err = 0;
-    pgq_t *c = pgq_new(p, q);
-    if (!c) {
-        *err = -ENOMEM;
-        return NULL;
-    }
-    /* the caller's values are $1..$base */
-    for (int i = 0; i < base && i < MAX_BINDS; i++)
-        c->v[c->nb++] = hv[i];
-    if (base > MAX_BINDS)
-        c->err = -E2BIG;
-    put(c, head);
-    where(c);
-    put(c, tail);
+    store_filter_sql_t *c = store_filter_sql_new(&pg_dialect, p, q, base);
+    pg_params_t *pp = malloc(sizeof *pp);
     PGresult *r = NULL;
-    if (c->err)
-        *err = c->err;
-    else if (!(r = pg_query(p, c->sql.data, c->nb, c->v, what)))
+    if (!c || !pp) {
+        *err = -ENOMEM;
+        goto out;
+    }
+    store_filter_sql_put(c, head);
+    store_filter_sql_where(c);
+    store_filter_sql_put(c, tail);
+    if (!(*err = c->err) && !(*err = params_of(pp, c, hv, c->nb)) &&
+        !(r = pg_query(p, c->sql.data, pp->n, pp->v, what)))
         *err = -EIO;
-    pgq_free(c);
+out:
+    free(pp);
+    store_filter_sql_free(c);
     return r;
-}
-
-static bool sort_numeric(store_sort_t s)
-{
-    return s == STORE_SORT_LAST_INFORM || s == STORE_SORT_FIRST_SEEN;
 }
 
 int pg_device_search(store_t *s, const store_search_t *q, store_device_row_fn fn, void *ud,
                      int64_t *total)
 {
     pg_t *p = PG(s);
-    if ((unsigned)q->sort >= sizeof sort_col / sizeof sort_col[0])
+    if ((unsigned)q->sort >= STORE_SORT_COUNT)
         return -EINVAL;
-    pgq_t *c = pgq_new(p, q);
-    if (!c)
-        return -ENOMEM;
-    int rc = 0;
-    const char *col = sort_col[q->sort];
-    put(c, "SELECT " PG_DEV_COLS ", rid FROM devices WHERE ");
-    size_t where_at = c->sql.len;
-    where(c);
-    if (c->err) {
-        rc = c->err;
+    store_filter_sql_t *c = store_filter_sql_new(&pg_dialect, p, q, 0);
+    pg_params_t *pp = malloc(sizeof *pp);
+    store_device_t *d = malloc(sizeof *d);
+    int rc = c && pp && d ? 0 : -ENOMEM;
+    if (rc)
         goto out;
-    }
+    store_filter_sql_put(c, "SELECT " PG_DEV_COLS ", rid FROM devices WHERE ");
+    store_filter_sql_where(c);
+    if ((rc = c->err) < 0)
+        goto out;
     if (total) {
         /* the same WHERE with the same parameters */
         buf_t cnt = BUF_INIT(c->sql.max);
-        if (buf_append_str(&cnt, "SELECT COUNT(*) FROM devices WHERE ") != 0 ||
-            buf_append(&cnt, c->sql.data + where_at, c->sql.len - where_at) != 0) {
-            buf_free(&cnt);
-            rc = -E2BIG;
-            goto out;
-        }
         bool ok = true;
-        *total = pg_scalar(p, cnt.data, c->nb, c->v, &ok);
-        buf_free(&cnt);
-        if (!ok) {
-            rc = -EIO;
-            goto out;
+        rc = store_filter_sql_count(c, &cnt);
+        if (!rc && !(rc = params_of(pp, c, NULL, c->nb_where))) {
+            *total = pg_scalar(p, cnt.data, pp->n, pp->v, &ok);
+            rc = ok ? 0 : -EIO;
         }
+        buf_free(&cnt);
+        if (rc)
+            goto out;
     }
-    /* forward ascending, or backward descending: after the key; else before it */
-    bool after = q->desc == q->backward;
-    if (q->has_key) {
-        put(c, " AND (");
-        put(c, col);
-        put(c, after ? ", rid) > (" : ", rid) < (");
-        if (sort_numeric(q->sort))
-            param_int(c, q->key_num);
-        else
-            param(c, q->key_text ? q->key_text : "", "::text");
-        put(c, ", ");
-        param_int(c, q->key_rid);
-        put(c, ")");
-    }
-    put(c, " ORDER BY ");
-    put(c, col);
-    put(c, after ? " ASC, rid ASC" : " DESC, rid DESC");
-    put(c, " LIMIT ");
-    param_int(c, q->limit > 0 ? q->limit : 100);
-    put(c, " OFFSET ");
-    param_int(c, q->offset > 0 ? q->offset : 0);
-    if (c->err) {
-        rc = c->err;
+    if ((rc = store_filter_sql_page(c, "rid")) < 0 || (rc = params_of(pp, c, NULL, c->nb)) < 0)
         goto out;
-    }
-    PGresult *r = pg_query(p, c->sql.data, c->nb, c->v, "device_search");
+    PGresult *r = pg_query(p, c->sql.data, pp->n, pp->v, "device_search");
     if (!r) {
         rc = -EIO;
-        goto out;
-    }
-    store_device_t *d = malloc(sizeof *d);
-    if (!d) {
-        PQclear(r);
-        rc = -ENOMEM;
         goto out;
     }
     for (int i = 0, n = PQntuples(r); i < n; i++) {
@@ -404,10 +137,11 @@ int pg_device_search(store_t *s, const store_search_t *q, store_device_row_fn fn
         if (fn(d, pg_col_i64(r, i, 20), ud) != 0)
             break;
     }
-    free(d);
     PQclear(r);
 out:
-    pgq_free(c);
+    free(d);
+    free(pp);
+    store_filter_sql_free(c);
     return rc;
 }
 

@@ -212,6 +212,24 @@ static int add_id(const store_device_t *d, int64_t rid, void *ud)
     return 0;
 }
 
+/* a page's last row: the key of the next page */
+typedef struct walk {
+    char out[128], key[64];
+    int64_t rid;
+    int n;
+} walk_t;
+
+static int walk_row(const store_device_t *d, int64_t rid, void *ud)
+{
+    walk_t *w = ud;
+    strcat(w->out, d->serial);
+    strcat(w->out, " ");
+    str_copy(w->key, sizeof w->key, d->product_class);
+    w->rid = rid;
+    w->n++;
+    return 0;
+}
+
 static void search(store_t *s, const char *flt, store_sort_t sort, bool desc, const char *want,
                    int64_t want_total)
 {
@@ -258,6 +276,12 @@ static void test_search_sql(void **state)
     search(s, "model=M1", STORE_SORT_ID, true, "S2 S1 ", 2);
     search(s, "model^=M", STORE_SORT_LAST_INFORM, false, "S4 S2 S3 S1 ", 4);
     search(s, "model=\"M%\"", STORE_SORT_ID, false, "S4 ", 1); /* a LIKE wildcard is a byte */
+    search(s, "model^=\"M%\"", STORE_SORT_ID, false, "S4 ", 1);
+    search(s, "model^=M_", STORE_SORT_ID, false, "", 0);
+    search(s, "model^=\"M\\\\\"", STORE_SORT_ID, false, "", 0); /* M\ */
+    /* not UTF-8: matches nothing (PostgreSQL refuses such text; no error) */
+    search(s, "serial=\xff OR param.X^=\xc3", STORE_SORT_ID, false, "", 0);
+    search(s, "serial!=\xff", STORE_SORT_ID, false, "S4 S1 S2 S3 ", 4);
     search(s, "tag=lab", STORE_SORT_ID, false, "S1 S3 ", 2);
     search(s, "tag=la", STORE_SORT_ID, false, "", 0);
     search(s, "tag!=vip", STORE_SORT_ID, false, "S1 S2 ", 2);
@@ -306,6 +330,20 @@ static void test_search_sql(void **state)
     out[0] = '\0';
     assert_int_equal(store_device_search(s, &q, add_id, out, NULL), 0);
     assert_string_equal(out, ""); /* S4 (last_inform 50) was deleted above */
+    /* pages of one row through ties of the sort key (S1 and S2 are both M1):
+     * the row id each row comes with takes the next page past it */
+    walk_t w = { .out = "" };
+    store_search_t mq = { .now = 100000, .sort = STORE_SORT_MODEL, .limit = 1 };
+    for (int page = 0; page < 5; page++) {
+        w.n = 0;
+        assert_int_equal(store_device_search(s, &mq, walk_row, &w, NULL), 0);
+        if (w.n == 0)
+            break;
+        mq.has_key = true;
+        mq.key_text = w.key;
+        mq.key_rid = w.rid;
+    }
+    assert_string_equal(w.out, "S1 S2 S3 ");
     store_close(s);
     test_db_drop(path);
 }
