@@ -1,6 +1,7 @@
 /*
  * store_pg: internals shared by the PostgreSQL backend's files
- * (store_pg.c: connection, transactions, helpers, devices, parameters;
+ * (store_pg.c: connection, transactions, helpers, devices;
+ * store_pg_params.c: parameters;
  * store_pg_schema.c: the versioned migrations; store_pg_tasks.c: tasks and
  * sessions; store_pg_history.c, _prov.c, _hooks.c, _keys.c, _files.c,
  * _search.c, _bulk.c: one file per store_sqlite_*.c). Not for use outside
@@ -114,6 +115,13 @@ int pg_device_rid(pg_t *p, const char *dev, int64_t *rid);
  * appended to b; 0 or -ENOMEM. */
 struct buf;
 int pg_array_append(struct buf *b, const char *const *v, size_t n);
+
+/* ---- store_pg_params.c ---- */
+int pg_params_put(store_t *s, const char *dev, const store_param_t *p, size_t n, int64_t now);
+int pg_params_list(store_t *s, const char *dev, const char *prefix, store_param_fn fn, void *ud);
+int pg_params_delete_object(store_t *s, const char *dev, const char *prefix);
+int pg_params_set_attributes(store_t *s, const char *dev, const store_param_attr_t *a, size_t n,
+                             int64_t now);
 
 /* store_pg_schema.c: the migrations, under an advisory lock. */
 int pg_migrate(pg_t *p);
