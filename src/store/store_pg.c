@@ -331,7 +331,8 @@ static int pg_tx(store_t *s, int what)
     pg_t *p = PG(s);
     if (what < 0 || what > 5)
         return -EINVAL;
-    if (what <= 2 && PQstatus(p->conn) != CONNECTION_OK && p->in_tx) {
+    bool lost = PQstatus(p->conn) != CONNECTION_OK;
+    if ((what == 1 || what == 2) && lost && p->in_tx) {
         /* the transaction died with the connection: a commit fails, a
          * rollback has nothing left to undo; the next begin reconnects */
         p->in_tx = false;
@@ -340,10 +341,14 @@ static int pg_tx(store_t *s, int what)
                       LF_S("reason", "connection lost: the transaction is rolled back"));
         return what == 1 ? -EIO : 0;
     }
-    if (what == 0 && p->in_tx) /* a transaction left open: end it first */
-        pg_cmd(p, PQ_TX_ROLLBACK, 0, NULL, "transaction");
+    if (what == 0 && p->in_tx && !lost) {
+        /* as SQLite: no transaction inside another */
+        log_error("store_pg", LF_S("op", "transaction"),
+                  LF_S("reason", "a transaction is already open"));
+        return -EIO;
+    }
     if (what <= 2)
-        p->in_tx = false;
+        p->in_tx = false; /* a begin on a lost connection may reconnect */
     PGresult *r = pg_run(p, PQ_TX_BEGIN + what, 0, NULL, "transaction");
     if (what == 0)
         p->in_tx = r != NULL;

@@ -76,6 +76,37 @@ static void test_lost_connection(void **state)
     assert_string_equal(d.tags, "after");
 }
 
+/* A batch the connection died in, never ended by its caller: the next
+ * begin reconnects and really begins (a rollback undoes what follows). */
+static void test_begin_after_lost_batch(void **state)
+{
+    if (!test_db_pg())
+        skip();
+    store_t *s = *state;
+    store_device_t d;
+    assert_int_equal(store_begin(s), 0);
+    kill_sessions();
+    assert_int_equal(store_device_set_tags(s, "D1", "lost"), -EIO);
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_device_set_tags(s, "D1", "undone"), 0);
+    assert_int_equal(store_rollback(s), 0);
+    assert_int_equal(store_device_get(s, "D1", &d), 0);
+    assert_string_equal(d.tags, "");
+}
+
+/* No transaction inside another, on either backend; the open one goes on. */
+static void test_nested_begin_refused(void **state)
+{
+    store_t *s = *state;
+    store_device_t d;
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_device_set_tags(s, "D1", "kept"), 0);
+    assert_int_equal(store_begin(s), -EIO);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(store_device_get(s, "D1", &d), 0);
+    assert_string_equal(d.tags, "kept");
+}
+
 typedef struct seen {
     int n;
     int64_t set_at_first, set_at_last;
@@ -246,6 +277,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lost_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_begin_after_lost_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nested_begin_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_byte_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_log_bytes, setup, teardown),
