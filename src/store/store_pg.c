@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "store/store_pg.h"
@@ -119,7 +120,11 @@ static bool pg_ready(pg_t *p)
         p->down = false;
         return true;
     }
-    if (!p->in_tx) {
+    /* at most one attempt a second: while the server is away (a blackholed
+     * address waits out connect_timeout) calls fail at once, not each after
+     * an attempt of its own */
+    int64_t now = clock_mono_ms();
+    if (!p->in_tx && now >= p->retry_at) {
         PQreset(p->conn);
         memset(p->prepared, 0, sizeof p->prepared);
         if (PQstatus(p->conn) == CONNECTION_OK) {
@@ -127,6 +132,7 @@ static bool pg_ready(pg_t *p)
             p->down = false;
             return true;
         }
+        p->retry_at = clock_mono_ms() + 1000;
     }
     if (!p->down)
         pg_err(p, NULL, "connection lost");

@@ -59,6 +59,7 @@ typedef struct pg {
     bool prepared[PQ_COUNT]; /* on this connection; cleared when it is reset */
     bool in_tx;              /* between exec_tx begin and commit/rollback */
     bool down;               /* the connection is lost (logged once) */
+    int64_t retry_at;        /* monotonic ms: no reconnection attempt before */
 } pg_t;
 
 #define PG(s) ((pg_t *)(s))
