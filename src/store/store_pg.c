@@ -86,9 +86,6 @@ static const char *const queries[PQ_COUNT] = {
     [PQ_TX_BEGIN] = "BEGIN",
     [PQ_TX_COMMIT] = "COMMIT",
     [PQ_TX_ROLLBACK] = "ROLLBACK",
-    [PQ_TX_SAVEPOINT] = "SAVEPOINT job",
-    [PQ_TX_RELEASE] = "RELEASE SAVEPOINT job",
-    [PQ_TX_ROLLBACK_TO] = "ROLLBACK TO SAVEPOINT job",
 };
 
 /* ---- helpers ----------------------------------------------------------------------- */
@@ -353,9 +350,25 @@ static int pg_tx(store_t *s, int what)
                   LF_S("reason", "a transaction is already open"));
         return -EIO;
     }
-    if (what <= 2)
+    if (what <= 2) {
         p->in_tx = false; /* a begin on a lost connection may reconnect */
-    PGresult *r = pg_run(p, PQ_TX_BEGIN + what, 0, NULL, "transaction");
+        p->release_owed = false; /* COMMIT and ROLLBACK end the savepoints too */
+    }
+    if (what == 4) {
+        /* A job's savepoint is released with the next job's SAVEPOINT, in
+         * one round trip (the worker runs two per job otherwise), or by the
+         * batch's COMMIT. Nothing runs in between. */
+        p->release_owed = p->in_tx;
+        return 0;
+    }
+    /* savepoints by simple-protocol strings: several statements, one trip */
+    PGresult *r = what == 3 ? pg_query(p, p->release_owed ? "RELEASE SAVEPOINT job; SAVEPOINT job"
+                                                         : "SAVEPOINT job", 0, NULL, "transaction")
+                  : what == 5 ? pg_query(p, "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job", 0,
+                                         NULL, "transaction")
+                              : pg_run(p, PQ_TX_BEGIN + what, 0, NULL, "transaction"); /* 0-2 */
+    if (what == 3)
+        p->release_owed = false;
     if (what == 0)
         p->in_tx = r != NULL;
     if (!r)
@@ -367,8 +380,6 @@ static int pg_tx(store_t *s, int what)
         log_error("store_pg", LF_S("op", "transaction"), LF_S("reason", "commit rolled back"));
         return -EIO;
     }
-    if (what == 5) /* rolled back to the savepoint: now leave it */
-        return pg_cmd(p, PQ_TX_RELEASE, 0, NULL, "transaction") < 0 ? -EIO : 0;
     return 0;
 }
 

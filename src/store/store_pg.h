@@ -43,12 +43,9 @@ enum {
     PQ_TASK_HAS_PENDING,
     PQ_SESSION_ADD,
     PQ_SESSION_TRIM,
-    PQ_TX_BEGIN, /* transaction control, in exec_tx order */
+    PQ_TX_BEGIN, /* transaction control, in exec_tx order (savepoints: pg_tx) */
     PQ_TX_COMMIT,
     PQ_TX_ROLLBACK,
-    PQ_TX_SAVEPOINT,
-    PQ_TX_RELEASE,
-    PQ_TX_ROLLBACK_TO,
     PQ_COUNT
 };
 
@@ -58,6 +55,7 @@ typedef struct pg {
     store_opts_t o;
     bool prepared[PQ_COUNT]; /* on this connection; cleared when it is reset */
     bool in_tx;              /* between exec_tx begin and commit/rollback */
+    bool release_owed;       /* a job's savepoint, released with the next one (pg_tx) */
     bool down;               /* the connection is lost (logged once) */
     int64_t retry_at;        /* monotonic ms: no reconnection attempt before */
 } pg_t;
