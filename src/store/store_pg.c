@@ -79,10 +79,12 @@ static const char *const queries[PQ_COUNT] = {
                         " WHERE device_id = $1 AND status = 0 AND held = 0 ORDER BY id LIMIT $2",
     [PQ_TASK_HAS_PENDING] = "SELECT EXISTS (SELECT 1 FROM tasks WHERE device_id = $1 AND status = 0"
                             " AND held = 0)",
-    [PQ_SESSION_ADD] = "INSERT INTO sessions (device_id, started, duration_ms, events, rpcs, outcome,"
+    /* The row and the device's trim in one statement: the DELETE sees the
+     * rows from before the INSERT, so it keeps the newest $9 - 1 of them. */
+    [PQ_SESSION_ADD] = "WITH trimmed AS (DELETE FROM sessions WHERE device_id = $1 AND id <= (SELECT id"
+                       " FROM sessions WHERE device_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $9::int - 1))"
+                       " INSERT INTO sessions (device_id, started, duration_ms, events, rpcs, outcome,"
                        " log, rpc_list) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    [PQ_SESSION_TRIM] = "DELETE FROM sessions WHERE device_id = $1 AND id <= (SELECT id FROM sessions"
-                        " WHERE device_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
     [PQ_TX_BEGIN] = "BEGIN",
     [PQ_TX_COMMIT] = "COMMIT",
     [PQ_TX_ROLLBACK] = "ROLLBACK",

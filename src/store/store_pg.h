@@ -41,8 +41,7 @@ enum {
     PQ_TASK_FINISH,
     PQ_TASK_PENDING,
     PQ_TASK_HAS_PENDING,
-    PQ_SESSION_ADD,
-    PQ_SESSION_TRIM,
+    PQ_SESSION_ADD, /* and the device's trim */
     PQ_TX_BEGIN, /* transaction control, in exec_tx order (savepoints: pg_tx) */
     PQ_TX_COMMIT,
     PQ_TX_ROLLBACK,
