@@ -43,16 +43,18 @@ static const char *const queries[PQ_COUNT] = {
     [PQ_DEV_GET] = "SELECT " PG_DEV_COLS " FROM devices WHERE id = $1",
     [PQ_DEV_RID] = "SELECT rid FROM devices WHERE id = $1",
     [PQ_PARAMS_FORGET] = "DELETE FROM params WHERE device = (SELECT rid FROM devices WHERE id = $1)",
-    /* One chunk of a parameter list as parallel arrays: a value the CPE
+    /* One chunk of a parameter list as parallel arrays, for the device $1
+     * (no rows: no such device): a value the CPE
      * reported (set_by 'cpe') or the ACS set ('acs'), or a name only
      * (value NULL, set_by ''), which changes nothing but its writability.
      * set_by/set_at: who made the value what it is, and when; a value
      * reported again unchanged keeps them. */
     [PQ_PARAM_PUT_MANY] =
         "INSERT INTO params AS p (device, name, value, type, writable, updated, set_by, set_at)"
-        " SELECT $1::bigint, u.n, u.v, COALESCE(u.t, ''), u.w, $2::bigint, u.b,"
+        " SELECT d.rid, u.n, u.v, COALESCE(u.t, ''), u.w, $2::bigint, u.b,"
         "  CASE WHEN u.v IS NULL THEN 0 ELSE $2::bigint END"
-        " FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::text[]) AS u(n, v, t, w, b)"
+        " FROM devices d, unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::text[]) AS u(n, v, t, w, b)"
+        " WHERE d.id = $1"
         " ON CONFLICT (device, name) DO UPDATE SET"
         " value=COALESCE(excluded.value, p.value),"
         " type=CASE WHEN excluded.value IS NOT NULL AND excluded.type<>'' THEN excluded.type ELSE p.type END,"

@@ -41,7 +41,7 @@ void pg_param_row(const PGresult *r, int row, store_param_t *p)
 
 /* One statement for rows [i, j): the arrays of names, values, types,
  * writabilities and setters. */
-static int put_chunk(pg_t *p, const char *rid, const char *now, const store_param_t *prm,
+static int put_chunk(pg_t *p, const char *dev, const char *now, const store_param_t *prm,
                      size_t n)
 {
     const char *col[PUT_CHUNK];
@@ -69,8 +69,10 @@ static int put_chunk(pg_t *p, const char *rid, const char *now, const store_para
         rc = pg_array_append(&a[c], col, n);
     }
     if (!rc) {
-        const char *v[] = { rid, now, a[0].data, a[1].data, a[2].data, a[3].data, a[4].data };
-        rc = pg_cmd(p, PQ_PARAM_PUT_MANY, 7, v, "params_put") < 0 ? -EIO : 0;
+        const char *v[] = { dev, now, a[0].data, a[1].data, a[2].data, a[3].data, a[4].data };
+        /* every row is inserted or updated: none means no such device */
+        rc = pg_cmd(p, PQ_PARAM_PUT_MANY, 7, v, "params_put");
+        rc = rc < 0 ? -EIO : rc == 0 ? -ENOENT : 0;
     } else {
         log_error("store_pg", LF_S("op", "params_put"), LF_ERR(rc));
         rc = -EIO;
@@ -92,11 +94,11 @@ int pg_params_put(store_t *s, const char *dev, const store_param_t *prm, size_t 
 {
     pg_t *p = PG(s);
     int64_t rid;
-    int rc = pg_device_rid(p, dev, &rid);
+    int rc = n ? 0 : pg_device_rid(p, dev, &rid); /* else the rows' statement finds it */
     if (rc < 0)
         return rc;
-    pg_num_t a, b;
-    const char *rids = pg_i64(&a, rid), *nows = pg_i64(&b, now);
+    pg_num_t b;
+    const char *nows = pg_i64(&b, now);
     /* Chunks of up to PUT_CHUNK rows, one statement each. A name twice in
      * one statement cannot be upserted twice: a chunk ends before a name it
      * already holds, so rows apply in order, as one at a time would. */
@@ -120,7 +122,7 @@ int pg_params_put(store_t *s, const char *dev, const store_param_t *prm, size_t 
                 break;
             slot[h] = (int16_t)(j - i);
         }
-        if ((rc = put_chunk(p, rids, nows, prm + i, j - i)) < 0)
+        if ((rc = put_chunk(p, dev, nows, prm + i, j - i)) < 0)
             return rc;
         i = j;
     }

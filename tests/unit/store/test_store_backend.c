@@ -161,6 +161,8 @@ static void test_long_list(void **state)
     assert_int_equal(store_params_list(s, "D1", "L.Host.0010.", see, &w), 0);
     assert_string_equal(w.value_first, "v11");
     assert_int_equal(store_params_put(s, "NOPE", p, 1, 1), -ENOENT);
+    assert_int_equal(store_params_put(s, "NOPE", p, 0, 1), -ENOENT);
+    assert_int_equal(store_params_put(s, "D1", p, 0, 1), 0);
 }
 
 /* Names sort and match by bytes (SQLite's BINARY order), whatever the
