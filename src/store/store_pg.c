@@ -1,9 +1,9 @@
 /*
  * store_pg: the PostgreSQL backend (libpq, synchronous, on the store
  * worker's thread). This file: the connection and its recovery,
- * transactions, the helpers every store_pg_*.c uses, devices and
- * parameters, and the backend's table. The semantics are the SQLite
- * backend's, call for call (tests/unit/store/ pins them).
+ * transactions, the helpers every store_pg_*.c uses, devices, and the
+ * backend's table (parameters: store_pg_params.c). The semantics are the
+ * SQLite backend's, call for call (tests/unit/store/ pins them).
  *
  * A lost connection fails the call in progress with -EIO (logged once);
  * outside a transaction the next call resets the connection (PQreset), so
@@ -18,14 +18,10 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "store/store_pg.h"
-
-/* Rows of a parameter list written per statement: one round trip each. */
-enum { PUT_CHUNK = 500 };
-/* An array literal of a chunk: names, values are capped by the codec. */
-enum { PUT_ARRAY_MAX = 64 << 20 };
 
 static const char *const queries[PQ_COUNT] = {
     [PQ_DEV_INFORM] =
@@ -47,16 +43,18 @@ static const char *const queries[PQ_COUNT] = {
     [PQ_DEV_GET] = "SELECT " PG_DEV_COLS " FROM devices WHERE id = $1",
     [PQ_DEV_RID] = "SELECT rid FROM devices WHERE id = $1",
     [PQ_PARAMS_FORGET] = "DELETE FROM params WHERE device = (SELECT rid FROM devices WHERE id = $1)",
-    /* One chunk of a parameter list as parallel arrays: a value the CPE
+    /* One chunk of a parameter list as parallel arrays, for the device $1
+     * (no rows: no such device): a value the CPE
      * reported (set_by 'cpe') or the ACS set ('acs'), or a name only
      * (value NULL, set_by ''), which changes nothing but its writability.
      * set_by/set_at: who made the value what it is, and when; a value
      * reported again unchanged keeps them. */
     [PQ_PARAM_PUT_MANY] =
         "INSERT INTO params AS p (device, name, value, type, writable, updated, set_by, set_at)"
-        " SELECT $1::bigint, u.n, u.v, COALESCE(u.t, ''), u.w, $2::bigint, u.b,"
+        " SELECT d.rid, u.n, u.v, COALESCE(u.t, ''), u.w, $2::bigint, u.b,"
         "  CASE WHEN u.v IS NULL THEN 0 ELSE $2::bigint END"
-        " FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::text[]) AS u(n, v, t, w, b)"
+        " FROM devices d, unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::text[]) AS u(n, v, t, w, b)"
+        " WHERE d.id = $1"
         " ON CONFLICT (device, name) DO UPDATE SET"
         " value=COALESCE(excluded.value, p.value),"
         " type=CASE WHEN excluded.value IS NOT NULL AND excluded.type<>'' THEN excluded.type ELSE p.type END,"
@@ -83,16 +81,15 @@ static const char *const queries[PQ_COUNT] = {
                         " WHERE device_id = $1 AND status = 0 AND held = 0 ORDER BY id LIMIT $2",
     [PQ_TASK_HAS_PENDING] = "SELECT EXISTS (SELECT 1 FROM tasks WHERE device_id = $1 AND status = 0"
                             " AND held = 0)",
-    [PQ_SESSION_ADD] = "INSERT INTO sessions (device_id, started, duration_ms, events, rpcs, outcome,"
+    /* The row and the device's trim in one statement: the DELETE sees the
+     * rows from before the INSERT, so it keeps the newest $9 - 1 of them. */
+    [PQ_SESSION_ADD] = "WITH trimmed AS (DELETE FROM sessions WHERE device_id = $1 AND id <= (SELECT id"
+                       " FROM sessions WHERE device_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $9::int - 1))"
+                       " INSERT INTO sessions (device_id, started, duration_ms, events, rpcs, outcome,"
                        " log, rpc_list) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    [PQ_SESSION_TRIM] = "DELETE FROM sessions WHERE device_id = $1 AND id <= (SELECT id FROM sessions"
-                        " WHERE device_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
     [PQ_TX_BEGIN] = "BEGIN",
     [PQ_TX_COMMIT] = "COMMIT",
     [PQ_TX_ROLLBACK] = "ROLLBACK",
-    [PQ_TX_SAVEPOINT] = "SAVEPOINT job",
-    [PQ_TX_RELEASE] = "RELEASE SAVEPOINT job",
-    [PQ_TX_ROLLBACK_TO] = "ROLLBACK TO SAVEPOINT job",
 };
 
 /* ---- helpers ----------------------------------------------------------------------- */
@@ -124,7 +121,11 @@ static bool pg_ready(pg_t *p)
         p->down = false;
         return true;
     }
-    if (!p->in_tx) {
+    /* at most one attempt a second: while the server is away (a blackholed
+     * address waits out connect_timeout) calls fail at once, not each after
+     * an attempt of its own */
+    int64_t now = clock_mono_ms();
+    if (!p->in_tx && now >= p->retry_at) {
         PQreset(p->conn);
         memset(p->prepared, 0, sizeof p->prepared);
         if (PQstatus(p->conn) == CONNECTION_OK) {
@@ -132,6 +133,7 @@ static bool pg_ready(pg_t *p)
             p->down = false;
             return true;
         }
+        p->retry_at = clock_mono_ms() + 1000;
     }
     if (!p->down)
         pg_err(p, NULL, "connection lost");
@@ -336,7 +338,8 @@ static int pg_tx(store_t *s, int what)
     pg_t *p = PG(s);
     if (what < 0 || what > 5)
         return -EINVAL;
-    if (what <= 2 && PQstatus(p->conn) != CONNECTION_OK && p->in_tx) {
+    bool lost = PQstatus(p->conn) != CONNECTION_OK;
+    if ((what == 1 || what == 2) && lost && p->in_tx) {
         /* the transaction died with the connection: a commit fails, a
          * rollback has nothing left to undo; the next begin reconnects */
         p->in_tx = false;
@@ -345,11 +348,31 @@ static int pg_tx(store_t *s, int what)
                       LF_S("reason", "connection lost: the transaction is rolled back"));
         return what == 1 ? -EIO : 0;
     }
-    if (what == 0 && p->in_tx) /* a transaction left open: end it first */
-        pg_cmd(p, PQ_TX_ROLLBACK, 0, NULL, "transaction");
-    if (what <= 2)
-        p->in_tx = false;
-    PGresult *r = pg_run(p, PQ_TX_BEGIN + what, 0, NULL, "transaction");
+    if (what == 0 && p->in_tx && !lost) {
+        /* as SQLite: no transaction inside another */
+        log_error("store_pg", LF_S("op", "transaction"),
+                  LF_S("reason", "a transaction is already open"));
+        return -EIO;
+    }
+    if (what <= 2) {
+        p->in_tx = false; /* a begin on a lost connection may reconnect */
+        p->release_owed = false; /* COMMIT and ROLLBACK end the savepoints too */
+    }
+    if (what == 4) {
+        /* A job's savepoint is released with the next job's SAVEPOINT, in
+         * one round trip (the worker runs two per job otherwise), or by the
+         * batch's COMMIT. Nothing runs in between. */
+        p->release_owed = p->in_tx;
+        return 0;
+    }
+    /* savepoints by simple-protocol strings: several statements, one trip */
+    PGresult *r = what == 3 ? pg_query(p, p->release_owed ? "RELEASE SAVEPOINT job; SAVEPOINT job"
+                                                         : "SAVEPOINT job", 0, NULL, "transaction")
+                  : what == 5 ? pg_query(p, "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job", 0,
+                                         NULL, "transaction")
+                              : pg_run(p, PQ_TX_BEGIN + what, 0, NULL, "transaction"); /* 0-2 */
+    if (what == 3)
+        p->release_owed = false;
     if (what == 0)
         p->in_tx = r != NULL;
     if (!r)
@@ -361,8 +384,6 @@ static int pg_tx(store_t *s, int what)
         log_error("store_pg", LF_S("op", "transaction"), LF_S("reason", "commit rolled back"));
         return -EIO;
     }
-    if (what == 5) /* rolled back to the savepoint: now leave it */
-        return pg_cmd(p, PQ_TX_RELEASE, 0, NULL, "transaction") < 0 ? -EIO : 0;
     return 0;
 }
 
@@ -535,188 +556,6 @@ static int pg_device_counts(store_t *s, store_by_t by, int64_t limit, store_coun
     if (others)
         *others = rest;
     return 0;
-}
-
-/* ---- parameters ------------------------------------------------------------------- */
-
-void pg_param_row(const PGresult *r, int row, store_param_t *p)
-{
-    *p = (store_param_t){
-        .name = pg_col(r, row, 0),
-        .value = pg_col(r, row, 1),
-        .type = pg_col(r, row, 2),
-        .writable = (int)pg_col_i64(r, row, 3),
-        .updated = pg_col_i64(r, row, 4),
-        .set_by = pg_col(r, row, 5),
-        .set_at = pg_col_i64(r, row, 6),
-        .notification = (int)pg_col_i64(r, row, 7),
-        .access_list = pg_col(r, row, 8),
-    };
-    if (p->set_by && !*p->set_by)
-        p->set_by = NULL; /* a name only */
-    if (!p->set_at)
-        p->set_at = p->updated;
-}
-
-/* One statement for rows [i, j): the arrays of names, values, types,
- * writabilities and setters. */
-static int put_chunk(pg_t *p, const char *rid, const char *now, const store_param_t *prm,
-                     size_t n)
-{
-    const char *col[PUT_CHUNK];
-    char wr[PUT_CHUNK][12];
-    buf_t a[5];
-    int rc = 0;
-    for (int c = 0; c < 5; c++)
-        buf_init(&a[c], PUT_ARRAY_MAX);
-    for (int c = 0; c < 5 && !rc; c++) {
-        for (size_t k = 0; k < n; k++) {
-            const store_param_t *x = &prm[k];
-            bool acs = x->set_by && strcmp(x->set_by, STORE_SET_BY_ACS) == 0;
-            switch (c) {
-            case 0: col[k] = x->name; break;
-            case 1: col[k] = x->value; break;
-            case 2: col[k] = x->value ? (x->type ? x->type : "") : NULL; break;
-            case 3:
-                snprintf(wr[k], sizeof wr[k], "%d", x->writable);
-                col[k] = wr[k];
-                break;
-            default:
-                col[k] = !x->value ? "" : acs ? STORE_SET_BY_ACS : STORE_SET_BY_CPE;
-            }
-        }
-        rc = pg_array_append(&a[c], col, n);
-    }
-    if (!rc) {
-        const char *v[] = { rid, now, a[0].data, a[1].data, a[2].data, a[3].data, a[4].data };
-        rc = pg_cmd(p, PQ_PARAM_PUT_MANY, 7, v, "params_put") < 0 ? -EIO : 0;
-    } else {
-        log_error("store_pg", LF_S("op", "params_put"), LF_ERR(rc));
-        rc = -EIO;
-    }
-    for (int c = 0; c < 5; c++)
-        buf_free(&a[c]);
-    return rc;
-}
-
-static uint32_t name_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
-static int pg_params_put(store_t *s, const char *dev, const store_param_t *prm, size_t n, int64_t now)
-{
-    pg_t *p = PG(s);
-    int64_t rid;
-    int rc = pg_device_rid(p, dev, &rid);
-    if (rc < 0)
-        return rc;
-    pg_num_t a, b;
-    const char *rids = pg_i64(&a, rid), *nows = pg_i64(&b, now);
-    /* Chunks of up to PUT_CHUNK rows, one statement each. A name twice in
-     * one statement cannot be upserted twice: a chunk ends before a name it
-     * already holds, so rows apply in order, as one at a time would. */
-    enum { SLOTS = 2 * PUT_CHUNK };
-    int16_t slot[SLOTS];
-    size_t i = 0;
-    while (i < n) {
-        memset(slot, -1, sizeof slot);
-        size_t j = i;
-        for (; j < n && j - i < PUT_CHUNK; j++) {
-            uint32_t h = name_hash(prm[j].name ? prm[j].name : "") % SLOTS;
-            bool dup = false;
-            while (slot[h] >= 0) {
-                if (strcmp(prm[i + (size_t)slot[h]].name, prm[j].name) == 0) {
-                    dup = true;
-                    break;
-                }
-                h = (h + 1) % SLOTS;
-            }
-            if (dup)
-                break;
-            slot[h] = (int16_t)(j - i);
-        }
-        if ((rc = put_chunk(p, rids, nows, prm + i, j - i)) < 0)
-            return rc;
-        i = j;
-    }
-    return 0;
-}
-
-static int pg_params_list(store_t *s, const char *dev, const char *prefix, store_param_fn fn, void *ud)
-{
-    pg_t *p = PG(s);
-    bool pre = prefix && *prefix;
-    char hi[1100];
-    /* the largest code point after the prefix: above every name under it */
-    if (pre)
-        snprintf(hi, sizeof hi, "%s\xf4\x8f\xbf\xbf", prefix);
-    const char *v[] = { dev, prefix, hi };
-    PGresult *r = pg_run(p, pre ? PQ_PARAMS_LIST_PREFIX : PQ_PARAMS_LIST, pre ? 3 : 1, v, "params_list");
-    if (!r)
-        return -EIO;
-    for (int i = 0; i < PQntuples(r); i++) {
-        store_param_t x;
-        pg_param_row(r, i, &x);
-        if (fn(&x, ud) != 0)
-            break;
-    }
-    PQclear(r);
-    return 0;
-}
-
-/* Names under "A.B.3." sort from "A.B.3." up to, not including, "A.B.3/"
- * ('/' follows '.' in byte order). */
-static int pg_params_delete_object(store_t *s, const char *dev, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    char end[1024]; /* CWMP names are at most 256 characters */
-    if (n == 0 || prefix[n - 1] != '.' || n >= sizeof end)
-        return -EINVAL;
-    memcpy(end, prefix, n + 1);
-    end[n - 1] = '/';
-    const char *v[] = { dev, prefix, end };
-    return pg_cmd_sql(PG(s), "DELETE FROM params WHERE device = (SELECT rid FROM devices WHERE id = $1)"
-                             " AND name >= $2 AND name < $3", 3, v, "params_delete_object") < 0
-               ? -EIO : 0;
-}
-
-static int pg_params_set_attributes(store_t *s, const char *dev, const store_param_attr_t *a, size_t n,
-                                    int64_t now)
-{
-    pg_t *p = PG(s);
-    int64_t rid;
-    int rc = pg_device_rid(p, dev, &rid);
-    if (rc < 0)
-        return rc;
-    pg_num_t r, t;
-    char hi[1100], no[12];
-    /* a full name: made if unknown; a partial path ("X.Y."): every stored
-     * parameter under it (a range on the primary key) */
-    for (size_t i = 0; i < n && !rc; i++) {
-        size_t len = strlen(a[i].name);
-        bool partial = len == 0 || a[i].name[len - 1] == '.';
-        snprintf(no, sizeof no, "%d", a[i].notification);
-        if (partial)
-            snprintf(hi, sizeof hi, "%s\xf4\x8f\xbf\xbf", a[i].name);
-        const char *v[] = { pg_i64(&r, rid), a[i].name, partial ? hi : pg_i64(&t, now), no,
-                            a[i].access_list };
-        rc = pg_cmd_sql(p, partial
-                               ? "UPDATE params SET notification=CASE WHEN $4::int >= 0 THEN $4::int"
-                                 " ELSE notification END, access_list=COALESCE($5::text, access_list)"
-                                 " WHERE device = $1 AND name >= $2 AND name < $3 AND right(name, 1) <> '.'"
-                               : "INSERT INTO params AS p (device, name, value, updated, notification, access_list)"
-                                 " VALUES ($1, $2, NULL, $3::bigint, CASE WHEN $4::int >= 0 THEN $4::int ELSE -1 END,"
-                                 " $5::text) ON CONFLICT (device, name) DO UPDATE SET"
-                                 " notification=CASE WHEN $4::int >= 0 THEN $4::int ELSE p.notification END,"
-                                 " access_list=COALESCE($5::text, p.access_list)",
-                        5, v, "params_set_attributes");
-        rc = rc < 0 ? -EIO : 0;
-    }
-    return rc;
 }
 
 const store_backend_t store_pg_backend = {

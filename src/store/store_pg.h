@@ -1,6 +1,7 @@
 /*
  * store_pg: internals shared by the PostgreSQL backend's files
- * (store_pg.c: connection, transactions, helpers, devices, parameters;
+ * (store_pg.c: connection, transactions, helpers, devices;
+ * store_pg_params.c: parameters;
  * store_pg_schema.c: the versioned migrations; store_pg_tasks.c: tasks and
  * sessions; store_pg_history.c, _prov.c, _hooks.c, _keys.c, _files.c,
  * _search.c, _bulk.c: one file per store_sqlite_*.c). Not for use outside
@@ -40,14 +41,10 @@ enum {
     PQ_TASK_FINISH,
     PQ_TASK_PENDING,
     PQ_TASK_HAS_PENDING,
-    PQ_SESSION_ADD,
-    PQ_SESSION_TRIM,
-    PQ_TX_BEGIN, /* transaction control, in exec_tx order */
+    PQ_SESSION_ADD, /* and the device's trim */
+    PQ_TX_BEGIN, /* transaction control, in exec_tx order (savepoints: pg_tx) */
     PQ_TX_COMMIT,
     PQ_TX_ROLLBACK,
-    PQ_TX_SAVEPOINT,
-    PQ_TX_RELEASE,
-    PQ_TX_ROLLBACK_TO,
     PQ_COUNT
 };
 
@@ -57,7 +54,9 @@ typedef struct pg {
     store_opts_t o;
     bool prepared[PQ_COUNT]; /* on this connection; cleared when it is reset */
     bool in_tx;              /* between exec_tx begin and commit/rollback */
+    bool release_owed;       /* a job's savepoint, released with the next one (pg_tx) */
     bool down;               /* the connection is lost (logged once) */
+    int64_t retry_at;        /* monotonic ms: no reconnection attempt before */
 } pg_t;
 
 #define PG(s) ((pg_t *)(s))
@@ -114,6 +113,13 @@ int pg_device_rid(pg_t *p, const char *dev, int64_t *rid);
  * appended to b; 0 or -ENOMEM. */
 struct buf;
 int pg_array_append(struct buf *b, const char *const *v, size_t n);
+
+/* ---- store_pg_params.c ---- */
+int pg_params_put(store_t *s, const char *dev, const store_param_t *p, size_t n, int64_t now);
+int pg_params_list(store_t *s, const char *dev, const char *prefix, store_param_fn fn, void *ud);
+int pg_params_delete_object(store_t *s, const char *dev, const char *prefix);
+int pg_params_set_attributes(store_t *s, const char *dev, const store_param_attr_t *a, size_t n,
+                             int64_t now);
 
 /* store_pg_schema.c: the migrations, under an advisory lock. */
 int pg_migrate(pg_t *p);

@@ -348,17 +348,17 @@ int pg_session_add(store_t *s, store_session_t *ss, const char *log, size_t logl
         if (!(text = log_text(log, loglen)))
             return -ENOMEM;
     }
-    pg_num_t a, b, c;
+    pg_num_t a, b, c, d;
     const char *v[] = { ss->device_id, pg_i64(&a, ss->started), pg_i64(&b, ss->duration_ms),
-                        ss->events, pg_i64(&c, ss->rpcs), ss->outcome, text, ss->rpc_list };
-    PGresult *r = pg_run(p, PQ_SESSION_ADD, 8, v, "session_add");
+                        ss->events, pg_i64(&c, ss->rpcs), ss->outcome, text, ss->rpc_list,
+                        pg_i64(&d, p->o.sessions_per_device) };
+    PGresult *r = pg_run(p, PQ_SESSION_ADD, 9, v, "session_add");
     free(text);
     if (!r)
         return -EIO;
     ss->id = pg_col_i64(r, 0, 0);
     PQclear(r);
-    const char *t[] = { ss->device_id, pg_i64(&a, p->o.sessions_per_device) };
-    return pg_cmd(p, PQ_SESSION_TRIM, 2, t, "session_trim") < 0 ? -EIO : 0;
+    return 0;
 }
 
 int pg_session_list(store_t *s, const char *dev, int64_t limit, store_session_fn fn, void *ud)

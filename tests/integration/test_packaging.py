@@ -50,6 +50,7 @@ def test_package_contents(deb):
     info = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Depends"], capture_output=True,
                           text=True, check=True).stdout
     assert "Package: outpost" in info and "adduser" in info and "libuv1" in info
+    assert "libpq5" in info  # the store's PostgreSQL backend
 
 
 def test_lintian_finds_no_error(deb):

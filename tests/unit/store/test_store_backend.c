@@ -3,9 +3,11 @@
  * cut into statements, bytes a TEXT column refuses, byte order of names.
  * Run on SQLite (suite unit) and on PostgreSQL (suite store-pg). */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,37 @@ static void test_lost_connection(void **state)
     assert_string_equal(d.tags, "after");
 }
 
+/* A batch the connection died in, never ended by its caller: the next
+ * begin reconnects and really begins (a rollback undoes what follows). */
+static void test_begin_after_lost_batch(void **state)
+{
+    if (!test_db_pg())
+        skip();
+    store_t *s = *state;
+    store_device_t d;
+    assert_int_equal(store_begin(s), 0);
+    kill_sessions();
+    assert_int_equal(store_device_set_tags(s, "D1", "lost"), -EIO);
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_device_set_tags(s, "D1", "undone"), 0);
+    assert_int_equal(store_rollback(s), 0);
+    assert_int_equal(store_device_get(s, "D1", &d), 0);
+    assert_string_equal(d.tags, "");
+}
+
+/* No transaction inside another, on either backend; the open one goes on. */
+static void test_nested_begin_refused(void **state)
+{
+    store_t *s = *state;
+    store_device_t d;
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_device_set_tags(s, "D1", "kept"), 0);
+    assert_int_equal(store_begin(s), -EIO);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(store_device_get(s, "D1", &d), 0);
+    assert_string_equal(d.tags, "kept");
+}
+
 typedef struct seen {
     int n;
     int64_t set_at_first, set_at_last;
@@ -128,6 +161,8 @@ static void test_long_list(void **state)
     assert_int_equal(store_params_list(s, "D1", "L.Host.0010.", see, &w), 0);
     assert_string_equal(w.value_first, "v11");
     assert_int_equal(store_params_put(s, "NOPE", p, 1, 1), -ENOENT);
+    assert_int_equal(store_params_put(s, "NOPE", p, 0, 1), -ENOENT);
+    assert_int_equal(store_params_put(s, "D1", p, 0, 1), 0);
 }
 
 /* Names sort and match by bytes (SQLite's BINARY order), whatever the
@@ -188,6 +223,50 @@ static void test_second_open(void **state)
     (void)state;
 }
 
+/* A database a newer binary migrated is refused, not written with the
+ * older schema's statements. */
+static void test_newer_schema_refused(void **state)
+{
+    if (!test_db_pg())
+        skip(); /* SQLite's user_version: test_store.c */
+    store_t *s2;
+    assert_int_equal(test_db_sql(dbpath, "UPDATE settings SET v = 13 WHERE k = $$schema_version$$"), 0);
+    assert_int_equal(store_open(dbpath, NULL, &s2), -EPROTO);
+    assert_int_equal(test_db_sql(dbpath, "UPDATE settings SET v = 12 WHERE k = $$schema_version$$"), 0);
+    (void)state;
+}
+
+static void *open_one(void *arg)
+{
+    store_t *s = NULL;
+    intptr_t rc = store_open(arg, NULL, &s);
+    if (rc == 0 && store_schema_version(s) != 12)
+        rc = -EINVAL;
+    store_close(s);
+    return (void *)rc;
+}
+
+/* Nodes starting together on an empty database: one migrates, the others
+ * wait for it and find the schema made. */
+static void test_concurrent_first_open(void **state)
+{
+    if (!test_db_pg())
+        skip(); /* one SQLite file, one process */
+    char fresh[TEST_DB_MAX];
+    assert_int_equal(test_db_new(fresh, sizeof fresh, "/tmp/store-be-XXXXXX"), 0);
+    enum { N = 4 };
+    pthread_t t[N];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, open_one, fresh), 0);
+    for (int i = 0; i < N; i++) {
+        void *rc;
+        assert_int_equal(pthread_join(t[i], &rc), 0);
+        assert_int_equal((intptr_t)rc, 0);
+    }
+    test_db_drop(fresh);
+    (void)state;
+}
+
 static void test_bad_url(void **state)
 {
     store_t *s;
@@ -200,10 +279,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lost_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_begin_after_lost_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nested_begin_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_byte_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_log_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test(test_concurrent_first_open),
         cmocka_unit_test(test_bad_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
