@@ -102,6 +102,22 @@ static const cfg_opt_t opts[] = {
     CFG_OPT("max-response", CFG_SIZE, O, max_response, "8MiB", "SIZE", "largest ACS message accepted", .min = 1024,
             .max = 1024.0 * 1024 * 1024),
     CFG_OPT("seed", CFG_INT, O, seed, "0", "N", "random seed for jitter and fault injection (0: random)"),
+    /* XMPP connection requests, TR-069 Annex K (cr_xmpp.c) */
+    CFG_OPT("xmpp-server", CFG_STR, O, xmpp_server, NULL, "HOST:PORT",
+            "every CPE logs in to this XMPP server and takes connection requests over it"
+            " (reported as ManagementServer.ConnReqJabberID)", .check = cfg_check_hostport),
+    CFG_OPT("xmpp-domain", CFG_STR, O, xmpp_domain, NULL, "DOMAIN",
+            "the CPEs' JIDs are <serial>@DOMAIN/<resource> (default: --xmpp-server's host)"),
+    CFG_OPT("xmpp-resource", CFG_STR, O, xmpp_resource, "cwmp", "NAME", "resource of the CPEs' JIDs"),
+    CFG_OPT("xmpp-password", CFG_STR, O, xmpp_password, NULL, "PASS",
+            "the CPEs' XMPP password ({serial} is replaced)", .flags = CFG_SECRET),
+    CFG_OPT("xmpp-ca-file", CFG_STR, O, xmpp_ca_file, NULL, "FILE",
+            "CA certificates (PEM) the XMPP server's certificate must chain to (default: the system store)"),
+    CFG_OPT("xmpp-insecure", CFG_BOOL, O, xmpp_insecure, "false", NULL,
+            "STARTTLS without verifying the XMPP server's certificate (tests only)"),
+    CFG_OPT("xmpp-allowed-jid", CFG_STR, O, xmpp_allowed_jid, NULL, "JID",
+            "take connection requests only from this JID (the ACS's; the default of"
+            " ConnReqAllowedJabberIDs, which the ACS may set; default: anyone)"),
     CFG_OPT("tls-ca", CFG_STR, O, common.tls_ca, NULL, "FILE",
             "verify an https ACS and file servers against this CA (default: the system store)"),
     CFG_COMMON_INSECURE(O, "do not verify the ACS's TLS certificate"),
@@ -354,6 +370,12 @@ int cpesim_main(int argc, char **argv)
         log_warn("state_unreadable", LF_S("dir", o->state_dir));
     char err[256];
     if (cr_start(&a->f, listen, err, sizeof err) != 0) {
+        log_error("cpesim_start_failed", LF_S("reason", err));
+        fleet_stop(&a->f);
+        uv_run(loop, UV_RUN_DEFAULT);
+        goto out;
+    }
+    if (o->xmpp_server && cr_xmpp_start(&a->f, err, sizeof err) != 0) {
         log_error("cpesim_start_failed", LF_S("reason", err));
         fleet_stop(&a->f);
         uv_run(loop, UV_RUN_DEFAULT);
