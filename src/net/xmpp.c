@@ -300,6 +300,8 @@ static void on_bound(xmpp_client_t *c, const xmpp_el_t *iq)
     c->online_at = clock_mono_ms();
     c->stats.connects++;
     uv_timer_stop(&c->retry);
+    if (c->o.keepalive_ms > 0)
+        uv_timer_start(&c->retry, on_retry_timer, (uint64_t)c->o.keepalive_ms, 0);
     if (c->o.on_state)
         c->o.on_state(c, true, NULL, c->o.ud);
 }
@@ -469,6 +471,12 @@ static void on_retry_timer(uv_timer_t *t)
         connect_now(c);
     else if (c->st != XST_ONLINE)
         drop(c, "login timed out", NULL);
+    else if (c->o.keepalive_ms > 0) {
+        /* whitespace between stanzas (RFC 6120 4.6.1): keeps NAT bindings
+         * and finds a dead path by the write failing */
+        send_str(c, " ", 1);
+        uv_timer_start(&c->retry, on_retry_timer, (uint64_t)c->o.keepalive_ms, 0);
+    }
 }
 
 /* ---- the API ------------------------------------------------------------------- */
@@ -501,6 +509,8 @@ int xmpp_client_new(uv_loop_t *loop, const xmpp_client_opts_t *o, xmpp_client_t 
         c->o.iq_timeout_ms = 10000;
     if (c->o.connect_timeout_ms <= 0)
         c->o.connect_timeout_ms = 15000;
+    if (c->o.keepalive_ms == 0)
+        c->o.keepalive_ms = 60000;
     if (c->o.backoff_min_ms <= 0)
         c->o.backoff_min_ms = 1000;
     if (c->o.backoff_max_ms < c->o.backoff_min_ms)

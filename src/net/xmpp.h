@@ -113,6 +113,7 @@ typedef struct xmpp_client_opts {
     int64_t connect_timeout_ms; /* connect to bound; default 15 s */
     int64_t backoff_min_ms; /* reconnect delay, doubled per failure; default 1 s */
     int64_t backoff_max_ms; /* default 60 s */
+    int64_t keepalive_ms;  /* whitespace ping while online; default 60 s, < 0: none */
     /* online: bound and usable; offline: why (static or valid until return). */
     void (*on_state)(xmpp_client_t *c, bool online, const char *reason, void *ud);
     /* An IQ get/set addressed to us: answer with xmpp_client_reply(). */

@@ -81,7 +81,8 @@ def start_sim(outpost, acs, pki, server_port, count, *extra):
                    "--cr-listen", "127.0.0.1:0", "--stats-interval", "0", "--inform-interval", "1h",
                    "--cr-username", CR[0], "--cr-password", CR[1],
                    "--xmpp-server", "127.0.0.1:%d" % server_port, "--xmpp-domain", DOMAIN,
-                   "--xmpp-password", "x-{serial}", "--xmpp-ca-file", pki["ca.pem"], *extra)
+                   "--xmpp-password", "x-{serial}", "--xmpp-ca-file", pki["ca.pem"],
+                   "--api-token", TOKEN, *extra)
 
 
 @pytest.fixture
@@ -259,3 +260,20 @@ def test_hostile_server_does_not_crash_the_acs(outpost, tmp_path, pki):
         assert b"to='X1@localhost/cwmp'" in sent and b"type='get'" in sent
     finally:
         srv.close()
+
+
+def test_many_cpes_woken_at_once(xmpp_system):
+    """100 CPEs, one XMPP login each on one cpe-sim loop; 100 tasks at once:
+    100 IQs in flight from the one ACS login, every one answered."""
+    n = 100
+    srv, acs, sim, api = xmpp_system(n)
+    ids = [api.task(dev_id(s))["id"] for s in serials(n)]
+    for tid in ids:
+        cr = api.task_cr(tid, timeout=60)
+        assert cr["status"] == "ok", cr
+    api.until("/api/tasks?status=done&limit=1000", lambda v: len(v) >= n, timeout=120)
+    for s in serials(n):
+        assert cr_informs(acs, s), s
+    metrics = requests.get(sim.url("admin") + "/metrics", headers={"Authorization": "Bearer " + TOKEN},
+                           timeout=10).text
+    assert re.search(r"^outpost_cpesim_xmpp_online %d$" % n, metrics, re.M), metrics
