@@ -45,7 +45,14 @@ class Api:
         assert r.status_code == 200, r.text
         return r.json()
 
-    def task(self, dev, typ="get_params", params=None, wait=0):
+    def idle(self, dev, timeout=30):
+        """Wait until the device is out of its session (a task made during one
+        runs in it, with no connection request)."""
+        self.until("/api/devices/" + dev, lambda d: not d["in_session"], timeout)
+
+    def task(self, dev, typ="get_params", params=None, wait=0, idle=True):
+        if idle:
+            self.idle(dev)
         body = {"type": typ, "parameters": params or {"names": ["Device.DeviceInfo.SerialNumber"]}}
         r = self.s.post("%s/api/devices/%s/tasks?wait=%d" % (self.base, dev, wait), json=body, timeout=60)
         assert r.status_code == 201, r.text
