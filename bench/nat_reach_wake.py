@@ -2,11 +2,11 @@
 """bench/nat_reach_wake.py API TOKEN ACS_LOG SERIALS RATE: wake-up latency,
 task created -> session with "6 CONNECTION REQUEST". For each serial
 (comma-separated list, or "PREFIX:N" for PREFIX000001..N) a get_params task
-is created through the API, paced at RATE per second; the clock starts just
-before the POST and stops at the ACS's cwmp_inform log line for that
-device carrying 6 CONNECTION REQUEST (its millisecond timestamp; same
-machine, same clock). Prints one line: ok=N failed=N p50=MS p99=MS max=MS
-and, for failures, the connection request reasons seen."""
+is created through the API, paced at RATE per second; the clock starts at
+the ACS's api_task_created log line and stops at its cwmp_inform line for
+that device carrying 6 CONNECTION REQUEST (both millisecond timestamps of
+the same clock: 1 ms resolution). Prints one line: ok=N failed=N min=MS
+p50=MS p99=MS max=MS and, for failures, the connection request reasons seen."""
 import datetime
 import json
 import re
@@ -33,6 +33,8 @@ def post(serial):
 
 
 LINE = re.compile(r'^(\S+Z) info cwmp_inform device=\S*-(\S+) events="?([^"]*)')
+CREATED = re.compile(r'^(\S+Z) info api_task_created task=\d+ device=\S*-(\S+) ')
+created = {}  # the ACS's own api_task_created time: the same clock and resolution as the Inform's
 
 
 def ts(s):
@@ -45,6 +47,17 @@ errors = []
 log = open(log_path, errors="replace")
 log.seek(0, 2)  # only what comes after now
 done = {}
+
+
+def see(line):
+    m = CREATED.match(line)
+    if m:
+        created.setdefault(m.group(2), ts(m.group(1)))
+        return
+    m = LINE.match(line)
+    s = m.group(2) if m else None
+    if m and "6 CONNECTION REQUEST" in m.group(3) and s in start and s not in done:
+        done[s] = ts(m.group(1)) - created.get(s, start[s])
 
 
 def send(serial):
@@ -66,9 +79,7 @@ for i, s in enumerate(serials):
     threads.append(t)
     # read the log as we go so nothing waits on an unread file
     for line in log:
-        m = LINE.match(line)
-        if m and "6 CONNECTION REQUEST" in m.group(3) and m.group(2) in start and m.group(2) not in done:
-            done[m.group(2)] = ts(m.group(1)) - start[m.group(2)]
+        see(line)
 for t in threads:
     t.join()
 deadline = time.monotonic() + 60
@@ -77,9 +88,7 @@ while len(done) < len(serials) - len(errors) and time.monotonic() < deadline:
     if not line:
         time.sleep(0.05)
         continue
-    m = LINE.match(line)
-    if m and "6 CONNECTION REQUEST" in m.group(3) and m.group(2) in start and m.group(2) not in done:
-        done[m.group(2)] = ts(m.group(1)) - start[m.group(2)]
+    see(line)
 
 lat = sorted(v * 1000 for v in done.values())
 
@@ -96,6 +105,7 @@ for s in serials:
     with urllib.request.urlopen(req, timeout=30) as r:
         cr = json.loads(r.read()).get("connection_request") or {}
     reasons[cr.get("reason", "?")] = reasons.get(cr.get("reason", "?"), 0) + 1
-print("ok=%d failed=%d p50=%.1f p99=%.1f max=%.1f%s" % (
-    len(lat), len(serials) - len(lat), pct(50), pct(99), lat[-1] if lat else float("nan"),
+print("ok=%d failed=%d min=%.1f p50=%.1f p99=%.1f max=%.1f%s" % (
+    len(lat), len(serials) - len(lat), lat[0] if lat else float("nan"), pct(50), pct(99),
+    lat[-1] if lat else float("nan"),
     "" if not (reasons or errors) else " reasons=" + json.dumps(reasons) + (" errors=%s" % errors[:3] if errors else "")))
