@@ -196,11 +196,15 @@ static void on_close(net_conn_t *nc, int err)
 {
     xmpp_client_t *c = net_conn_data(nc);
     bool was_online = c->st == XST_ONLINE;
+    bool in_tls = c->st == XST_TLS;
     c->conn = NULL;
     c->st = XST_OFFLINE;
     const char *why = c->close_reason ? c->close_reason : err ? log_strerror(err) : "server closed the stream";
     char reason[200];
-    str_copy(reason, sizeof reason, why);
+    if (in_tls && !c->close_reason) /* net/conn logged the why (tls_handshake_failed) */
+        snprintf(reason, sizeof reason, "STARTTLS handshake failed (%s): see tls_handshake_failed", why);
+    else
+        str_copy(reason, sizeof reason, why);
     c->close_reason = NULL;
     if (was_online) {
         c->stats.disconnects++;
@@ -296,6 +300,10 @@ static void on_bound(xmpp_client_t *c, const xmpp_el_t *iq)
     c->bound = strdup(jid->text);
     if (!c->bound)
         return drop(c, "out of memory", NULL);
+    /* available, but with a negative priority: IQs to our full JID come,
+     * messages to the bare JID do not (RFC 6121 4.7.2.3) */
+    static const char presence[] = "<presence><priority>-1</priority></presence>";
+    send_str(c, presence, sizeof presence - 1);
     c->st = XST_ONLINE;
     c->online_at = clock_mono_ms();
     c->stats.connects++;

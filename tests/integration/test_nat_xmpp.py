@@ -284,3 +284,19 @@ def test_many_cpes_woken_at_once(xmpp_system):
     metrics = requests.get(sim.url("admin") + "/metrics", headers={"Authorization": "Bearer " + TOKEN},
                            timeout=10).text
     assert re.search(r"^outpost_cpesim_xmpp_online %d$" % n, metrics, re.M), metrics
+
+
+def test_server_certificate_is_verified(outpost, tmp_path, pki, prosody):
+    """A server whose certificate does not chain to --xmpp-ca-file gets no
+    password: the login stops at the TLS handshake and says so."""
+    srv = prosody()
+    srv.register("acs", ACS_PW)
+    srv.start()
+    acs = outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                  "--data-dir", str(tmp_path / "acs"), "--api-token", TOKEN, "--cpe-auth", "none",
+                  "--xmpp-jid", ACS_JID, "--xmpp-password", ACS_PW,
+                  "--xmpp-server", "127.0.0.1:%d" % srv.port, "--xmpp-ca-file", pki["rogue-ca.pem"])
+    acs.wait_for(r'tls_handshake_failed .*side=client reason="unable to get local issuer certificate"',
+                 timeout=20)
+    acs.wait_for(r'xmpp_offline jid=acs@localhost reason="STARTTLS handshake failed', timeout=20)
+    assert not [l for l in acs.lines if "xmpp_online" in l]
