@@ -81,6 +81,7 @@ acs_args="--cwmp-listen 127.0.0.1:$CWMP --api-listen 127.0.0.1:$API --admin-list
 start_outpost acs acs $acs_args --xmpp-jid acs@localhost/acs --xmpp-password acs-pw \
   --xmpp-server "127.0.0.1:$XP" --xmpp-ca-file "$WORK/ca.pem"
 ACS_PID=$LAST_PID
+ACS_READY=$READY_LINE
 start_outpost sim cpe-sim --acs "http://127.0.0.1:$CWMP/" --count "$COUNT" --rate 500 \
   --cr-listen 127.0.0.1:0 --admin-listen "" --inform-interval 1h --stats-interval 0 \
   --cr-username cr --cr-password cr-pw --xmpp-server "127.0.0.1:$XP" --xmpp-domain localhost \
@@ -115,7 +116,23 @@ while True:
     assert time.time() < deadline, "only %d of %d devices have an xmpp_jid" % (seen, n)
     time.sleep(1)
 PY
-sleep 2
+# quiet_acs: no session in flight and nothing queued for the store for 2 s
+# running (the boot sessions' writes must not weigh on the first round only)
+quiet_acs() {
+  admin=$(echo "$ACS_READY" | sed -n 's/.* admin=\([^ ]*\).*/\1/p')
+  /usr/bin/python3 - "http://$admin/status" "$TOKEN" <<'PY'
+import json, sys, time, urllib.request
+calm, deadline = 0, time.time() + 600
+while calm < 4:
+    req = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + sys.argv[2]})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        st = json.loads(r.read())
+    calm = calm + 1 if st["live_sessions"] == 0 and st["store_queue"] == 0 else 0
+    assert time.time() < deadline, st
+    time.sleep(0.5)
+PY
+}
+quiet_acs
 RSS_SIM=$(rss_kb "$SIM_PID")
 RSS_PROSODY=$(rss_kb "$PROSODY_PID")
 
@@ -126,7 +143,8 @@ kill "$ACS_PID"; wait "$ACS_PID" 2>/dev/null || true
 mv "$WORK/acs.log" "$WORK/acs-xmpp.log"
 # shellcheck disable=SC2086
 start_outpost acs acs $acs_args
-sleep 2
+ACS_READY=$READY_LINE
+quiet_acs
 HTTP=$(/usr/bin/python3 "$HERE/nat_reach_wake.py" "http://127.0.0.1:$API" "$TOKEN" "$WORK/acs.log" "SIM:$COUNT" "$RATE")
 
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
