@@ -52,6 +52,7 @@ modules_disabled = { "s2s" }
 c2s_require_encryption = true
 authentication = "internal_plain"
 network_backend = "epoll"
+network_settings = { tcp_nodelay = true }
 log = { warn = "$WORK/xmpp/prosody.log" }
 VirtualHost "localhost"
   ssl = { key = "$WORK/srv.key"; certificate = "$WORK/srv.pem"; }

@@ -49,7 +49,15 @@ log.seek(0, 2)  # only what comes after now
 done = {}
 
 
+partial = [""]
+
+
 def see(line):
+    """One read from the log; a line the ACS is still writing is kept for the next."""
+    if not line.endswith("\n"):
+        partial[0] += line
+        return
+    line, partial[0] = partial[0] + line, ""
     m = CREATED.match(line)
     if m:
         created.setdefault(m.group(2), ts(m.group(1)))

@@ -118,6 +118,9 @@ static const cfg_opt_t opts[] = {
     CFG_OPT("xmpp-allowed-jid", CFG_STR, O, xmpp_allowed_jid, NULL, "JID",
             "take connection requests only from this JID (the ACS's; the default of"
             " ConnReqAllowedJabberIDs, which the ACS may set; default: anyone)"),
+    CFG_OPT("xmpp-login-rate", CFG_INT, O, xmpp_login_rate, "200", "N",
+            "XMPP logins started per second at start-up (0: all at once; each then reconnects"
+            " on its own with backoff)", .min = 0, .max = 1000000),
     CFG_OPT("tls-ca", CFG_STR, O, common.tls_ca, NULL, "FILE",
             "verify an https ACS and file servers against this CA (default: the system store)"),
     CFG_COMMON_INSECURE(O, "do not verify the ACS's TLS certificate"),

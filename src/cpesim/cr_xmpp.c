@@ -9,9 +9,10 @@
  * not-authorized; a sender not in ConnReqAllowedJabberIDs (when set), or a
  * CPE rebooting -> service-unavailable.
  *
- * Logins start paced (LOGIN_BATCH every LOGIN_TICK_MS): a fleet of
- * thousands does not hit the server with thousands of TLS handshakes at
- * once; each client then reconnects on its own with backoff.
+ * Logins start paced (--xmpp-login-rate, in batches every LOGIN_TICK_MS): a
+ * fleet of thousands does not hit the server with thousands of TLS
+ * handshakes at once (Prosody's accept backlog overflows and logins time
+ * out); each client then reconnects on its own with backoff.
  */
 #include "cpesim/fleet.h"
 
@@ -26,7 +27,7 @@
 #include "core/str.h"
 #include "net/xmpp.h"
 
-enum { LOGIN_BATCH = 25, LOGIN_TICK_MS = 20 }; /* about 1,250 logins a second */
+enum { LOGIN_TICK_MS = 20 };
 
 typedef struct xcpe {
     struct cr_xmpp *x;
@@ -39,6 +40,7 @@ struct cr_xmpp {
     tls_ctx_t *tls;
     xcpe_t *cpes;
     uint32_t started, online;
+    int64_t t0;         /* mono ms the logins began */
     uv_timer_t pace;
     bool pace_live;
     char host[NET_HOST_MAX];
@@ -217,7 +219,10 @@ static void on_pace(uv_timer_t *t)
 {
     struct cr_xmpp *x = t->data;
     fleet_t *f = x->f;
-    for (int n = 0; n < LOGIN_BATCH && x->started < f->count; n++, x->started++) {
+    /* as many as the rate allows since the start (the first at once) */
+    int64_t rate = f->o->xmpp_login_rate;
+    uint64_t due = rate > 0 ? (uint64_t)((clock_mono_ms() - x->t0) * rate / 1000) + 1 : UINT64_MAX;
+    for (; x->started < due && x->started < f->count; x->started++) {
         xcpe_t *xc = &x->cpes[x->started];
         cpe_t *c = &f->cpes[x->started];
         buf_t jid = BUF_INIT(4096), pass = BUF_INIT(4096);
@@ -293,6 +298,7 @@ int cr_xmpp_start(fleet_t *f, char *err, size_t errlen)
     uv_timer_init(f->loop, &x->pace);
     x->pace.data = x;
     x->pace_live = true;
+    x->t0 = clock_mono_ms();
     uv_timer_start(&x->pace, on_pace, 0, LOGIN_TICK_MS);
     return 0;
 }

@@ -80,6 +80,7 @@ typedef struct cpesim_opts {
     char *xmpp_ca_file;
     bool xmpp_insecure;
     char *xmpp_allowed_jid;    /* ConnReqAllowedJabberIDs' default */
+    int64_t xmpp_login_rate;   /* logins started per second (0: all at once) */
 } cpesim_opts_t;
 
 /* ---- events (TR-069 3.7.1.5) ---------------------------------------------------- */
