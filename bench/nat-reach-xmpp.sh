@@ -137,7 +137,13 @@ quiet_acs
 RSS_SIM=$(rss_kb "$SIM_PID")
 RSS_PROSODY=$(rss_kb "$PROSODY_PID")
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+P0=$(cpu_ticks "$PROSODY_PID"); S0=$(cpu_ticks "$SIM_PID"); T0=$(date +%s.%N)
 XMPP=$(/usr/bin/python3 "$HERE/nat_reach_wake.py" "http://127.0.0.1:$API" "$TOKEN" "$WORK/acs.log" "SIM:$COUNT" "$RATE")
+P1=$(cpu_ticks "$PROSODY_PID"); S1=$(cpu_ticks "$SIM_PID"); T1=$(date +%s.%N)
+# CPU share of one core during the XMPP round (ticks are 1/100 s)
+PROSODY_CPU=$(awk -v a="$P0" -v b="$P1" -v t0="$T0" -v t1="$T1" 'BEGIN { printf "%.0f%%", (b - a) / (t1 - t0) }')
+SIM_CPU=$(awk -v a="$S0" -v b="$S1" -v t0="$T0" -v t1="$T1" 'BEGIN { printf "%.0f%%", (b - a) / (t1 - t0) }')
 
 # round 2: the same devices, the ACS without XMPP: HTTP connection requests
 kill "$ACS_PID"; wait "$ACS_PID" 2>/dev/null || true
@@ -151,6 +157,7 @@ HTTP=$(/usr/bin/python3 "$HERE/nat_reach_wake.py" "http://127.0.0.1:$API" "$TOKE
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 echo "XMPP connection requests (TR-069 Annex K) vs HTTP, $COUNT cpe-sim CPEs, tasks at $RATE/s; $(machine); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "logins: $COUNT CPEs + the ACS online in ${LOGIN_S}s; RSS cpe-sim $((RSS_SIM / 1024)) MiB, prosody $((RSS_PROSODY / 1024)) MiB"
+echo "CPU during the XMPP round (of one core): prosody $PROSODY_CPU, cpe-sim $SIM_CPU"
 echo "(latency from the ACS's log timestamps: 1 ms resolution)"
 printf '%-34s %8s %8s %8s %8s %8s\n' "task created -> 6 CONNECTION REQUEST" "min ms" "p50 ms" "p99 ms" "max ms" "woken"
 printf '%-34s %8s %8s %8s %8s %8s\n' "XMPP (ACS -> Prosody -> CPE)" "$(field "$XMPP" min)" "$(field "$XMPP" p50)" "$(field "$XMPP" p99)" "$(field "$XMPP" max)" "$(field "$XMPP" ok)/$COUNT"
