@@ -152,8 +152,8 @@ static void on_answer(void *ud, int rc, const xmpp_el_t *reply)
     }
     case -ETIMEDOUT:
         err = rc;
-        snprintf(reason, sizeof reason, "xmpp: no answer from %s within %llds", c->jid,
-                 (long long)(a->o.xmpp_timeout_ms / 1000));
+        snprintf(reason, sizeof reason, "xmpp: no answer from %s within %.1fs (--xmpp-timeout)", c->jid,
+                 (double)a->o.xmpp_timeout_ms / 1000);
         break;
     case -ECANCELED:
         err = rc;
