@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -113,8 +112,10 @@ static bool jid_listed(const char *list, const char *from)
         if (n) {
             char one[XMPP_JID_PART_MAX * 3 + 3];
             str_copyn(one, sizeof one, p, n);
-            bool full = strchr(one, '/') != NULL;
-            if (full ? strcasecmp(one, from) == 0 : xmpp_jid_bare_eq(one, from))
+            /* TR-181: a full JID must match exactly (the resource is case
+             * sensitive, RFC 7622), a bare one matches any resource */
+            const char *res = strchr(one, '/'), *from_res = strchr(from, '/');
+            if (xmpp_jid_bare_eq(one, from) && (!res || (from_res && strcmp(res, from_res) == 0)))
                 return true;
         }
         p += strcspn(p, ",");

@@ -162,10 +162,19 @@ def test_wrong_credentials_fail_with_not_authorized(xmpp_system):
     assert t["status"] == "done" and api.task_cr(t["id"])["status"] == "ok", t
 
 
-def test_cpe_takes_requests_only_from_allowed_jid(xmpp_system):
-    srv, acs, sim, api = xmpp_system(1, sim_extra=("--xmpp-allowed-jid", "someone-else@localhost"))
+@pytest.mark.parametrize("allowed,ok", [
+    ("someone-else@localhost", False),
+    ("acs@localhost/ACS", False),          # a full JID matches exactly: the resource is case-sensitive
+    ("acs@localhost/acs", True),
+    ("x@y.example, ACS@LOCALHOST", True),  # a bare JID matches any resource; local and domain any case
+])
+def test_cpe_takes_requests_only_from_allowed_jid(xmpp_system, allowed, ok):
+    srv, acs, sim, api = xmpp_system(1, sim_extra=("--xmpp-allowed-jid", allowed))
     t = api.task(dev_id("SIM000001"))
     cr = api.task_cr(t["id"])
+    if ok:
+        assert cr["status"] == "ok", cr
+        return
     assert cr["status"] == "failed" and "service-unavailable" in cr["reason"], cr
     sim.wait_for(r"connection_request_refused cpe=SIM000001 via=xmpp from=acs@localhost/acs "
                  r'reason="sender not in ConnReqAllowedJabberIDs"')
