@@ -17,6 +17,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 COUNT=${COUNT:-1000}
 RATE=${RATE:-100}
 TOKEN=bench-token
+# Prosody's Lua collector, e.g. PROSODY_GC='gc = { mode = "generational" }'
+# (default: Prosody's own, incremental)
+PROSODY_GC=${PROSODY_GC:-}
 
 command -v prosody >/dev/null || { echo "prosody missing (scripts/install-deps)"; exit 1; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -53,6 +56,7 @@ c2s_require_encryption = true
 authentication = "internal_plain"
 network_backend = "epoll"
 network_settings = { tcp_nodelay = true }
+$PROSODY_GC
 log = { warn = "$WORK/xmpp/prosody.log" }
 VirtualHost "localhost"
   ssl = { key = "$WORK/srv.key"; certificate = "$WORK/srv.pem"; }
