@@ -38,7 +38,8 @@
  *                 /files/ and /uploads/ on the CWMP listener, tasks naming a
  *                 file; its REST routes are acs_api_files
  *   acs_waiters   ?wait= callers and the task expiry sweep that answers them
- *   acs_cr        connection requests (libcurl multi on the loop)
+ *   acs_cr        connection requests (libcurl multi on the loop); over
+ *   acs_cr_xmpp   XMPP (Annex K) for devices with a JID: one login, IQs
  *   acs_events    the one place each live event is told: webhooks and
  *                 SSE (/api/events) fed from it, the minute ring
  *                 (/api/stats/history), the device.offline sweep
