@@ -15,7 +15,8 @@
  *
  * Modules: fleet.c (scheduling, events, identity), session.c (the CWMP
  * client), rpc.c (ACS RPCs against the data model), cr.c (connection
- * request listener), cr_xmpp.c (connection requests over XMPP), transfer.c (Download/Upload), state.c (--state-dir).
+ * request listener), cr_xmpp.c (connection requests over XMPP, Annex K),
+ * transfer.c (Download/Upload), state.c (--state-dir).
  * The fleet owns every cpe_t, session and transfer; all run on the loop
  * thread.
  */
