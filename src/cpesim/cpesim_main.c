@@ -115,9 +115,10 @@ static const cfg_opt_t opts[] = {
             "CA certificates (PEM) the XMPP server's certificate must chain to (default: the system store)"),
     CFG_OPT("xmpp-insecure", CFG_BOOL, O, xmpp_insecure, "false", NULL,
             "STARTTLS without verifying the XMPP server's certificate (tests only)"),
-    CFG_OPT("xmpp-allowed-jid", CFG_STR, O, xmpp_allowed_jid, NULL, "JID",
-            "take connection requests only from this JID (the ACS's; the default of"
-            " ConnReqAllowedJabberIDs, which the ACS may set; default: anyone)"),
+    CFG_OPT("xmpp-allowed-jid", CFG_STR, O, xmpp_allowed_jid, NULL, "JIDS",
+            "take connection requests only from these JIDs (comma-separated; a bare JID matches"
+            " any resource): the default of ConnReqAllowedJabberIDs, which the ACS may set"
+            " (default: anyone)"),
     CFG_OPT("xmpp-login-rate", CFG_INT, O, xmpp_login_rate, "200", "N",
             "XMPP logins started per second at start-up (0: all at once; each then reconnects"
             " on its own with backoff)", .min = 0, .max = 1000000),

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from conftest import free_port
+from conftest import free_port, run_outpost
 from xmpp_server import DOMAIN, prosody  # noqa: F401 (fixture)
 
 TOKEN = "xmpp-test-token"
@@ -309,3 +309,25 @@ def test_server_certificate_is_verified(outpost, tmp_path, pki, prosody):
                  timeout=20)
     acs.wait_for(r'xmpp_offline jid=acs@localhost reason="STARTTLS handshake failed', timeout=20)
     assert not [l for l in acs.lines if "xmpp_online" in l]
+    acs.stop()
+    # --xmpp-insecure (tests only) takes any certificate, and says so at start
+    acs = outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                  "--data-dir", str(tmp_path / "acs2"), "--api-token", TOKEN, "--cpe-auth", "none",
+                  "--xmpp-jid", ACS_JID, "--xmpp-password", ACS_PW,
+                  "--xmpp-server", "127.0.0.1:%d" % srv.port, "--xmpp-insecure")
+    acs.wait_for(r"acs_config reason=\"--xmpp-insecure: the XMPP server's certificate is not verified")
+    acs.wait_for(r"xmpp_online jid=acs@localhost/", timeout=20)
+
+
+@pytest.mark.parametrize("args,why", [
+    (("--xmpp-jid", "acs@localhost"), "--xmpp-jid needs --xmpp-password"),
+    (("--xmpp-jid", "localhost", "--xmpp-password", "x"), "--xmpp-jid must be user@domain"),
+    (("--xmpp-jid", "a@b", "--xmpp-password", "x", "--xmpp-insecure", "--xmpp-ca-file", "/dev/null"),
+     "contradict"),
+])
+def test_bad_xmpp_options_are_usage_errors(tmp_path, args, why):
+    r = run_outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                    "--admin-listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "acs"),
+                    "--api-token", TOKEN, "--cpe-auth", "none", *args, timeout=30)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert why in r.stdout + r.stderr
