@@ -166,6 +166,8 @@ static int write_metrics(buf_t *o, void *ud)
 {
     acs_t *a = ud;
     uint64_t batches = 0, jobs = 0;
+    acs_xmpp_stats_t xs;
+    acs_cr_xmpp_stats(a, &xs);
     if (a->db)
         store_worker_counters(a->db, &batches, &jobs);
     const struct {
@@ -194,6 +196,14 @@ static int write_metrics(buf_t *o, void *ud)
           a->db ? (double)store_worker_pending(a->db) : 0 },
         { "outpost_acs_store_batches_total", "counter", "Store transactions committed.", (double)batches },
         { "outpost_acs_store_jobs_total", "counter", "Store jobs run.", (double)jobs },
+        { "outpost_acs_xmpp_connected", "gauge",
+          "1 while the XMPP login (--xmpp-jid) is up and bound.", xs.connected ? 1 : 0 },
+        { "outpost_acs_xmpp_connects_total", "counter", "XMPP logins completed.", (double)xs.connects },
+        { "outpost_acs_xmpp_iqs_sent_total", "counter", "Connection request IQs sent.", (double)xs.sent },
+        { "outpost_acs_xmpp_iqs_ok_total", "counter", "Connection request IQs the CPE answered with a result.",
+          (double)xs.ok },
+        { "outpost_acs_xmpp_iqs_failed_total", "counter",
+          "Connection requests over XMPP that failed (error IQ, timeout, login down).", (double)xs.failed },
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof plain / sizeof plain[0] && !rc; i++)
@@ -345,6 +355,12 @@ static int write_status(buf_t *out, void *ud)
                           (json_int_t)a->n.cpe_faults, "store_queue",
                           (json_int_t)(a->db ? store_worker_pending(a->db) : 0),
                           "connection_requests", (json_int_t)a->n.cr_sent);
+    acs_xmpp_stats_t xs;
+    acs_cr_xmpp_stats(a, &xs);
+    if (xs.configured)
+        json_object_set_new(o, "xmpp", json_pack("{s:s, s:s, s:b, s:I}", "jid", xs.jid, "state", xs.state,
+                                                  "connected", xs.connected, "connects",
+                                                  (json_int_t)xs.connects));
     if (a->fleet.valid)
         json_object_set_new(o, "devices", json_pack("{s:I, s:I}", "total",
                                                      (json_int_t)a->fleet.stats.total_devices, "online",

@@ -360,6 +360,7 @@ static void cr_done_task(int rc, long status, const char *reason, void *ud)
     }
     char ok[40];
     snprintf(ok, sizeof ok, "CPE answered %ld", status);
+    /* status 0: not HTTP (XMPP): the reason says how the CPE answered */
     cr_note_fill(&w->note, rc, rc == 0 && status ? ok : reason);
     cr_note_submit(w);
 }

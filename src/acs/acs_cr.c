@@ -186,6 +186,7 @@ const char *acs_cr_strerror(int rc)
     case -EINVAL: return "the ConnectionRequestURL is not a plain http(s) URL";
     case -ECANCELED: return "shutting down";
     case -EBUSY: return "too many connection requests in flight (--cr-max-in-flight): not sent";
+    case -ENOTCONN: return "xmpp not connected: the connection request was not sent";
     default: return log_strerror(rc);
     }
 }
@@ -271,6 +272,8 @@ int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud
 {
     if (!a->curl || !a->crconf)
         return -ECANCELED;
+    if (acs_cr_xmpp_wanted(a, d)) /* Annex K: the device keeps an XMPP login */
+        return acs_cr_xmpp_send(a, d, done, ud);
     /* behind NAT: a UDP connection request (TR-069 Annex G), see acs_cr_udp.c */
     int urc = acs_cr_udp_try(a, d, done, ud);
     if (urc <= 0)

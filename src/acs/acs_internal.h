@@ -40,7 +40,8 @@
  *   acs_waiters   ?wait= callers and the task expiry sweep that answers them
  *   acs_cr        connection requests (libcurl multi on the loop); by
  *                 UDP behind NAT: acs_cr_udp, from the STUN server's
- *                 socket (acs_stun, which learns the CPEs' bindings)
+ *                 socket (acs_stun, which learns the CPEs' bindings); over
+ *   acs_cr_xmpp   XMPP (Annex K) for devices with a JID: one login, IQs
  *   acs_events    the one place each live event is told: webhooks and
  *                 SSE (/api/events) fed from it, the minute ring
  *                 (/api/stats/history), the device.offline sweep
@@ -106,6 +107,13 @@ typedef struct acs_opts {
     int64_t task_retention_ms; /* finished tasks are deleted this long after (0: never) */
     int64_t fleet_refresh_ms;  /* how often /metrics' fleet gauges are read from the store */
     int64_t cr_max_in_flight;  /* connection requests out at once; more are refused */
+    /* XMPP connection requests, TR-069 Annex K (acs_cr_xmpp.c) */
+    char *xmpp_jid;            /* the ACS's own JID; unset: no XMPP */
+    char *xmpp_password;
+    char *xmpp_server;         /* HOST:PORT; default the JID's domain, 5222 */
+    char *xmpp_ca_file;        /* trust anchors for the server's certificate */
+    bool xmpp_insecure;        /* TLS without verifying the server (tests) */
+    int64_t xmpp_timeout_ms;   /* a CPE's answer to the IQ */
     uint64_t cwmp_max_body;
     int64_t max_sessions;
     int64_t param_history;
@@ -207,6 +215,7 @@ typedef struct acs {
     struct acs_stun *stun;     /* --stun-listen (acs_stun.c); NULL when off */
     void *udp_crs;             /* UDP connection requests waiting for their session (acs_cr_udp.c) */
     size_t nudp_crs;
+    struct acs_xmpp *xmpp;     /* the XMPP login (acs_cr_xmpp.c); NULL without --xmpp-jid */
     char api_token[160];
     net_cidr_t *trusted;       /* --trusted-proxy, parsed */
     size_t ntrusted;
@@ -341,6 +350,22 @@ int acs_cr_udp_try(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void 
 void acs_cr_udp_informed(acs_t *a, const char *device);
 /* Shutdown: every one waiting gets -ECANCELED. */
 void acs_cr_udp_stop(acs_t *a);
+/* ---- acs_cr_xmpp.c: connection requests over XMPP (Annex K) ---- */
+/* Log in with --xmpp-jid (nothing without it): 0, -EINVAL (logged: usage). */
+int acs_cr_xmpp_start(acs_t *a);
+/* Log out; IQs waiting get -ECANCELED. */
+void acs_cr_xmpp_stop(acs_t *a);
+/* Is XMPP the way to this device (it reported a JID and we have a login)? */
+bool acs_cr_xmpp_wanted(const acs_t *a, const store_device_t *d);
+/* As acs_cr_send; -ENOTCONN when the login is down (nothing sent). */
+int acs_cr_xmpp_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud);
+/* For /metrics and /status (NULL/zeros without XMPP). */
+typedef struct acs_xmpp_stats {
+    bool configured, connected;
+    const char *state, *jid;
+    uint64_t sent, ok, failed, connects;
+} acs_xmpp_stats_t;
+void acs_cr_xmpp_stats(const acs_t *a, acs_xmpp_stats_t *st);
 
 /* ---- acs_admin.c ---- */
 int acs_admin_start(acs_t *a, const char *listen);

@@ -132,6 +132,21 @@ static const cfg_opt_t acs_opts[] = {
             "credentials for the --cr-proxy wake-up endpoints (needs --cr-proxy)"),
     CFG_OPT("cr-proxy-password", CFG_STR, acs_opts_t, cr_proxy_password, NULL, "PASS",
             "password for the cwmp-proxy", .flags = CFG_SECRET),
+    /* XMPP connection requests, TR-069 Annex K (acs_cr_xmpp.c) */
+    CFG_OPT("xmpp-jid", CFG_STR, acs_opts_t, xmpp_jid, NULL, "JID",
+            "log in to an XMPP server as this JID (user@domain[/resource]) and wake devices that"
+            " reported a ConnReqJabberID with a connectionRequest IQ instead of HTTP"),
+    CFG_OPT("xmpp-password", CFG_STR, acs_opts_t, xmpp_password, NULL, "PASS",
+            "the --xmpp-jid account's password (SASL PLAIN, over TLS only)", .flags = CFG_SECRET),
+    CFG_OPT("xmpp-server", CFG_STR, acs_opts_t, xmpp_server, NULL, "HOST:PORT",
+            "the XMPP server (default: the JID's domain, port 5222)", .check = cfg_check_hostport),
+    CFG_OPT("xmpp-ca-file", CFG_STR, acs_opts_t, xmpp_ca_file, NULL, "FILE",
+            "CA certificates (PEM) the XMPP server's certificate must chain to, for the JID's"
+            " domain (default: the system store)"),
+    CFG_OPT("xmpp-insecure", CFG_BOOL, acs_opts_t, xmpp_insecure, "false", NULL,
+            "STARTTLS without verifying the XMPP server's certificate (tests only)"),
+    CFG_OPT("xmpp-timeout", CFG_DURATION, acs_opts_t, xmpp_timeout_ms, "10s", "DURATION",
+            "how long a CPE has to answer a connection request IQ", .min = 100, .max = 600000),
     CFG_OPT("session-timeout", CFG_DURATION, acs_opts_t, session_timeout_ms, "30s", "DURATION",
             "a CWMP session idle this long is ended", .min = 1000, .max = 3600000),
     CFG_OPT("default-inform-interval", CFG_DURATION, acs_opts_t, default_interval_ms, "1h", "DURATION",
@@ -286,6 +301,7 @@ static void on_stop(void *ud)
     acs_prov_stop(a);
     acs_webhook_stop(a);
     acs_stun_stop(a);
+    acs_cr_xmpp_stop(a);
     if (a->curl) {
         net_curl_free(a->curl);
         a->curl = NULL;
@@ -442,6 +458,8 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     if (strcmp(a->o.cpe_auth, "none") == 0)
         log_warn("acs_config", LF_S("reason", "CPE authentication is off"));
     if ((rc = acs_cr_init(a)) != 0)
+        return rc == -EINVAL ? 2 : 1;
+    if ((rc = acs_cr_xmpp_start(a)) != 0)
         return rc == -EINVAL ? 2 : 1;
     if (net_cidr_parse_list(a->o.trusted_proxies.v, a->o.trusted_proxies.n, &a->trusted) != 0)
         return 1;

@@ -119,6 +119,26 @@ static const cfg_opt_t opts[] = {
     CFG_OPT("udp-cr-max-age", CFG_DURATION, O, udp_cr_max_age_ms, "5m", "DUR",
             "UDP connection requests whose ts is further from our clock are ignored", .min = 1000,
             .max = 86400000),
+    /* XMPP connection requests, TR-069 Annex K (cr_xmpp.c) */
+    CFG_OPT("xmpp-server", CFG_STR, O, xmpp_server, NULL, "HOST:PORT",
+            "every CPE logs in to this XMPP server and takes connection requests over it"
+            " (reported as ManagementServer.ConnReqJabberID)", .check = cfg_check_hostport),
+    CFG_OPT("xmpp-domain", CFG_STR, O, xmpp_domain, NULL, "DOMAIN",
+            "the CPEs' JIDs are <serial>@DOMAIN/<resource> (default: --xmpp-server's host)"),
+    CFG_OPT("xmpp-resource", CFG_STR, O, xmpp_resource, "cwmp", "NAME", "resource of the CPEs' JIDs"),
+    CFG_OPT("xmpp-password", CFG_STR, O, xmpp_password, NULL, "PASS",
+            "the CPEs' XMPP password ({serial} is replaced)", .flags = CFG_SECRET),
+    CFG_OPT("xmpp-ca-file", CFG_STR, O, xmpp_ca_file, NULL, "FILE",
+            "CA certificates (PEM) the XMPP server's certificate must chain to (default: the system store)"),
+    CFG_OPT("xmpp-insecure", CFG_BOOL, O, xmpp_insecure, "false", NULL,
+            "STARTTLS without verifying the XMPP server's certificate (tests only)"),
+    CFG_OPT("xmpp-allowed-jid", CFG_STR, O, xmpp_allowed_jid, NULL, "JIDS",
+            "take connection requests only from these JIDs (comma-separated; a bare JID matches"
+            " any resource): the default of ConnReqAllowedJabberIDs, which the ACS may set"
+            " (default: anyone)"),
+    CFG_OPT("xmpp-login-rate", CFG_INT, O, xmpp_login_rate, "200", "N",
+            "XMPP logins started per second at start-up (0: all at once; each then reconnects"
+            " on its own with backoff)", .min = 0, .max = 1000000),
     CFG_OPT("tls-ca", CFG_STR, O, common.tls_ca, NULL, "FILE",
             "verify an https ACS and file servers against this CA (default: the system store)"),
     CFG_COMMON_INSECURE(O, "do not verify the ACS's TLS certificate"),
@@ -377,7 +397,8 @@ int cpesim_main(int argc, char **argv)
         uv_run(loop, UV_RUN_DEFAULT);
         goto out;
     }
-    if (stun_start(&a->f, err, sizeof err) != 0) {
+    if (stun_start(&a->f, err, sizeof err) != 0 ||
+        (o->xmpp_server && cr_xmpp_start(&a->f, err, sizeof err) != 0)) {
         log_error("cpesim_start_failed", LF_S("reason", err));
         fleet_stop(&a->f);
         uv_run(loop, UV_RUN_DEFAULT);

@@ -79,6 +79,7 @@ typedef enum dm_dyn {
     DM_DYN_NOW,      /* current time, xsd:dateTime */
     DM_DYN_MAC,      /* a MAC address unique per CPE and arg */
     DM_DYN_WAN_IP,   /* its WAN IPv4 address */
+    DM_DYN_CR_JID,   /* its XMPP JID for connection requests ("" without XMPP) */
     DM_DYN_COUNT
 } dm_dyn_t;
 

@@ -59,6 +59,10 @@ static const dmb_row_t mgmt_server[] = {
     { "ConnectionRequestURL", S, 0, "", NULL, DM_DYN_CR_URL },
     { "ConnectionRequestUsername", S, W, "", "len:256", DM_DYN_CR_USER },
     { "ConnectionRequestPassword", S, W | SEC, "", "len:256", DM_DYN_CR_PASS },
+    /* TR-069 Annex K: the XMPP login connection requests come over, and
+     * whose requests are taken ("": anyone's; else comma-separated JIDs) */
+    { "ConnReqJabberID", S, 0, "", NULL, DM_DYN_CR_JID },
+    { "ConnReqAllowedJabberIDs", S, W, "", "len:32768" },
     { "UpgradesManaged", B, W, "false" },
     { "KickURL", S, 0, "" },
     { "DownloadProgressURL", S, 0, "" },

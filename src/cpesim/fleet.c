@@ -83,6 +83,11 @@ static int with_serial(const fleet_t *f, const cpe_t *c, const char *tmpl, buf_t
     return rc ? rc : buf_append_str(out, p + 8);
 }
 
+int fleet_fill_serial(fleet_t *f, const cpe_t *c, const char *tmpl, buf_t *out)
+{
+    return with_serial(f, c, tmpl, out);
+}
+
 static int dyn_value(void *ctx, dm_dyn_t kind, unsigned arg, buf_t *out)
 {
     fleet_env_t *e = ctx;
@@ -115,6 +120,8 @@ static int dyn_value(void *ctx, dm_dyn_t kind, unsigned arg, buf_t *out)
     case DM_DYN_MAC:
         return buf_printf(out, "02:AC:%02X:%02X:%02X:%02X", (idx >> 16) & 0xff, (idx >> 8) & 0xff,
                           idx & 0xff, arg & 0xff);
+    case DM_DYN_CR_JID:
+        return cr_xmpp_jid(f, e->c, out);
     case DM_DYN_WAN_IP: {
         uint32_t v = idx + 257; /* 100.64.1.1 onwards */
         return buf_printf(out, "100.%u.%u.%u", 64 + ((v >> 16) & 63), (v >> 8) & 0xff, v & 0xff);
@@ -572,7 +579,13 @@ static const char *const *rpc_names(void)
 int fleet_metrics(fleet_t *f, buf_t *out)
 {
     int rc = stats_prometheus(&f->st, rpc_names(), STATS_RPC_KINDS, f->count, f->active, out);
-    return rc ? rc : stun_metrics(f, out);
+    if (!rc)
+        rc = stun_metrics(f, out);
+    if (!rc && f->xmpp)
+        rc = buf_printf(out, "# HELP outpost_cpesim_xmpp_online CPEs logged in to the XMPP server.\n"
+                             "# TYPE outpost_cpesim_xmpp_online gauge\noutpost_cpesim_xmpp_online %u\n",
+                        cr_xmpp_online(f));
+    return rc;
 }
 
 void fleet_stats_print(fleet_t *f, bool final)
@@ -731,6 +744,7 @@ void fleet_stop(fleet_t *f)
     close_quiet((uv_handle_t *)&f->save_timer);
     cr_stop(f);
     stun_stop(f);
+    cr_xmpp_stop(f);
     transfer_abort_all(f);
     for (uint32_t i = 0; i < f->count; i++)
         if (f->cpes[i].sess) {
@@ -754,6 +768,7 @@ void fleet_free(fleet_t *f)
             free(c->x);
         }
     }
+    cr_xmpp_free(f);
     free(f->cpes);
     free(f->heap);
     free(f->heap_key);

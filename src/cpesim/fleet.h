@@ -15,7 +15,9 @@
  *
  * Modules: fleet.c (scheduling, events, identity), session.c (the CWMP
  * client), rpc.c (ACS RPCs against the data model), cr.c (connection
- * request listener), stun.c (STUN, UDP connection requests), transfer.c (Download/Upload), state.c (--state-dir).
+ * request listener), stun.c (STUN, UDP connection requests), cr_xmpp.c
+ * (connection requests over XMPP, Annex K), transfer.c (Download/Upload),
+ * state.c (--state-dir).
  * The fleet owns every cpe_t, session and transfer; all run on the loop
  * thread.
  */
@@ -79,6 +81,15 @@ typedef struct cpesim_opts {
     int64_t stun_keepalive_ms;
     char *udp_listen;
     int64_t udp_cr_max_age_ms;
+    /* XMPP connection requests, TR-069 Annex K (cr_xmpp.c) */
+    char *xmpp_server;         /* HOST:PORT; unset: no XMPP */
+    char *xmpp_domain;         /* JIDs are <serial>@DOMAIN/<resource> */
+    char *xmpp_resource;
+    char *xmpp_password;       /* {serial} is replaced */
+    char *xmpp_ca_file;
+    bool xmpp_insecure;
+    char *xmpp_allowed_jid;    /* ConnReqAllowedJabberIDs' default */
+    int64_t xmpp_login_rate;   /* logins started per second (0: all at once) */
 } cpesim_opts_t;
 
 /* ---- events (TR-069 3.7.1.5) ---------------------------------------------------- */
@@ -181,6 +192,7 @@ typedef struct fleet {
     http_auth_t *cr_auth;
     char cr_base[NET_HOST_MAX + 48]; /* "http://127.0.0.1:30000/cr/" */
     struct stun_fleet *stun;  /* --stun-server: UDP sockets, STUN (stun.c); NULL without */
+    struct cr_xmpp *xmpp;     /* each CPE's XMPP login (cr_xmpp.c); NULL without */
     http_client_t *http;      /* downloads and uploads */
     tls_ctx_t *tls;           /* client context for https ACS / file servers */
 
@@ -275,6 +287,19 @@ void stun_model_prepare(dm_model_t *m, const cpesim_opts_t *o);
 int stun_start(fleet_t *f, char *err, size_t errlen);
 void stun_stop(fleet_t *f);
 int stun_metrics(fleet_t *f, buf_t *out);
+/* cr_xmpp.c: connection requests over XMPP (Annex K), with --xmpp-server */
+int cr_xmpp_start(fleet_t *f, char *err, size_t errlen);
+void cr_xmpp_stop(fleet_t *f);   /* log out (handles close on the loop) */
+void cr_xmpp_free(fleet_t *f);   /* after the loop has drained */
+/* The CPE's JID into out ("" without XMPP). */
+int cr_xmpp_jid(fleet_t *f, const cpe_t *c, buf_t *out);
+/* The Inform's ConnReqJabberID (with XMPP): visit it like a forced parameter. */
+int cr_xmpp_inform_param(fleet_t *f, const dm_view_t *v, dm_visit_fn fn, void *ud);
+/* CPEs logged in now. */
+uint32_t cr_xmpp_online(const fleet_t *f);
+
+/* fleet.c: tmpl with {serial} replaced by the CPE's serial number. */
+int fleet_fill_serial(fleet_t *f, const cpe_t *c, const char *tmpl, buf_t *out);
 
 /* transfer.c: Download (ck...) or Upload queued by an RPC; run at t_xfer. */
 transfer_t *transfer_new(const cwmp_msg_t *req);

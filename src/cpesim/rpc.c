@@ -173,6 +173,8 @@ int rpc_inform(fleet_t *f, cpe_t *c, buf_t *out)
     plist_t pl;
     plist_init(&pl);
     int rc = dm_inform_params(&v, plist_add, &pl);
+    if (!rc)
+        rc = cr_xmpp_inform_param(f, &v, plist_add, &pl);
     const cwmp_param_t *params = rc ? NULL : plist_params(&pl);
     cwmp_msg_t m = {
         .type = CWMP_INFORM,

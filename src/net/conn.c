@@ -870,3 +870,45 @@ int conn_tls_attach(net_conn_t *c, tls_ctx_t *tls)
     SSL_set_bio(c->ssl, bio, bio); /* one BIO for both directions */
     return 0;
 }
+
+static bool name_is_ip(const char *host)
+{
+    unsigned char tmp[16];
+    return inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1;
+}
+
+int conn_tls_client(net_conn_t *c, tls_ctx_t *tls, const char *name)
+{
+    int rc = conn_tls_attach(c, tls);
+    if (rc)
+        return rc;
+    SSL_set_connect_state(c->ssl);
+    if (!name_is_ip(name))
+        SSL_set_tlsext_host_name(c->ssl, name);
+    if (tls_ctx_verify(tls) != TLS_VERIFY_NONE) {
+        if (name_is_ip(name))
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name);
+        else
+            SSL_set1_host(c->ssl, name);
+    }
+    return 0;
+}
+
+int net_conn_starttls(net_conn_t *c, tls_ctx_t *tls, const char *name, int64_t timeout_ms)
+{
+    if (c->ssl || !c->client || c->state != ST_OPEN || net_conn_queued(c))
+        return -EINVAL;
+    int rc = conn_tls_client(c, tls, name);
+    if (rc) {
+        if (c->ssl) {
+            SSL_free(c->ssl);
+            c->ssl = NULL;
+        }
+        return rc;
+    }
+    c->state = ST_HANDSHAKE;
+    uv_timer_start(&c->timer, conn_on_timer, (uint64_t)(timeout_ms > 0 ? timeout_ms : 10000), 0);
+    conn_start_reading(c);
+    conn_tls_pump(c); /* the ClientHello */
+    return 0;
+}

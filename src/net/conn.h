@@ -165,6 +165,13 @@ const char *net_conn_peer_host(const net_conn_t *c);
 bool net_conn_is_tls(const net_conn_t *c);
 /* NULL for plain TCP or before the handshake. */
 const tls_peer_t *net_conn_tls_peer(const net_conn_t *c);
+/* STARTTLS (XMPP, SMTP...): turn an open plain client connection into TLS
+ * in place, verifying `name` as net_connect() does. Call it from on_read
+ * right after the peer's go-ahead, with nothing queued (-EINVAL otherwise);
+ * bytes after the go-ahead in that chunk are the caller's to drop. on_open
+ * fires again when the handshake is done; a failed one closes the
+ * connection (on_close, -EPROTO or -ETIMEDOUT after timeout_ms). */
+int net_conn_starttls(net_conn_t *c, tls_ctx_t *tls, const char *name, int64_t timeout_ms);
 /* Enable TCP keepalive probes (long-lived WebSocket/tunnel links). */
 void net_conn_keepalive(net_conn_t *c, unsigned idle_s);
 /* The kernel's send buffer for this socket (SO_SNDBUF; the kernel doubles

@@ -557,21 +557,11 @@ int net_connect(uv_loop_t *loop, const net_connect_opts_t *o, const net_conn_cbs
     snprintf(c->peer, sizeof c->peer, strchr(o->host, ':') ? "[%s]:%u" : "%s:%u", o->host, o->port);
     str_copy(c->peer_host, sizeof c->peer_host, o->host);
     if (o->tls) {
-        int rc = conn_tls_attach(c, o->tls);
+        int rc = conn_tls_client(c, o->tls, o->sni && *o->sni ? o->sni : o->host);
         if (rc) {
             c->cbs = &conn_no_cbs;
             conn_finish_close(c);
             return rc;
-        }
-        SSL_set_connect_state(c->ssl);
-        const char *name = o->sni && *o->sni ? o->sni : o->host;
-        if (!is_ip_literal(name))
-            SSL_set_tlsext_host_name(c->ssl, name);
-        if (tls_ctx_verify(o->tls) != TLS_VERIFY_NONE) {
-            if (is_ip_literal(name))
-                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name);
-            else
-                SSL_set1_host(c->ssl, name);
         }
     }
     *out = c;

@@ -92,6 +92,8 @@ extern const net_conn_cbs_t conn_no_cbs;
 
 net_conn_t *conn_new(uv_loop_t *loop);
 int conn_tls_attach(net_conn_t *c, tls_ctx_t *tls);
+/* Attach a client SSL: connect state, SNI and name verification for `name`. */
+int conn_tls_client(net_conn_t *c, tls_ctx_t *tls, const char *name);
 /* Fill peer/peer_host from the socket; *ss (may be NULL) gets the address.
  * 0, or a negative errno when the peer is unknown. */
 int conn_set_peer(net_conn_t *c, struct sockaddr_storage *ss);

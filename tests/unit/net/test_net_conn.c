@@ -460,6 +460,41 @@ static void test_tls_peer_identity(void **s)
     world_done();
 }
 
+/* STARTTLS: a plain client connection turned into TLS in place (the TLS
+ * listener stands for a server that said "proceed"); the name is verified
+ * as net_connect() verifies it, and a second upgrade is refused. */
+static void run_starttls(const char *name, bool ok)
+{
+    world_init(true, true);
+    net_connect_opts_t co = { .host = "127.0.0.1", .port = net_listener_port(W.l) };
+    assert_int_equal(net_connect(&W.loop, &co, &cbs, &W.cli, &W.cli.c), 0);
+    world_run_until(&W.cli.opened);
+    assert_false(net_conn_is_tls(W.cli.c));
+    W.cli.opened = false;
+    assert_int_equal(net_conn_starttls(W.cli.c, W.ctls, name, 5000), 0);
+    assert_int_equal(net_conn_starttls(W.cli.c, W.ctls, name, 5000), -EINVAL);
+    if (!ok) {
+        world_run_until(&W.cli.closed);
+        assert_false(W.cli.opened);
+        assert_int_equal(W.cli.close_err, -EPROTO);
+        world_done();
+        return;
+    }
+    world_run_until(&W.cli.opened); /* on_open again, now over TLS */
+    assert_true(net_conn_is_tls(W.cli.c));
+    assert_string_equal(net_conn_tls_peer(W.cli.c)->cn, "server");
+    assert_int_equal(net_conn_write(W.cli.c, "hello", 5), 0);
+    world_run_until(&W.srv.opened);
+    while (W.srv.got < 5)
+        uv_run(&W.loop, UV_RUN_ONCE);
+    assert_memory_equal(W.srv.data, "hello", 5);
+    assert_string_equal(net_conn_tls_peer(W.srv.c)->cn, "client");
+    world_done();
+}
+
+static void test_starttls(void **s) { run_starttls("127.0.0.1", true); }
+static void test_starttls_verifies_the_name(void **s) { run_starttls("10.9.9.9", false); }
+
 static void test_tls_pause_keeps_decrypted_data(void **s)
 {
     world_init(true, true);
@@ -500,6 +535,8 @@ int main(void)
         cmocka_unit_test(test_tls_requires_client_cert),
         cmocka_unit_test(test_tls_peer_identity),
         cmocka_unit_test(test_tls_pause_keeps_decrypted_data),
+        cmocka_unit_test(test_starttls),
+        cmocka_unit_test(test_starttls_verifies_the_name),
     };
     return cmocka_run_group_tests(tests, make_pki, rm_pki);
 }
