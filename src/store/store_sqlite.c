@@ -245,6 +245,9 @@ static const char *const queries[Q_COUNT] = {
     [Q_TX_SAVEPOINT] = "SAVEPOINT job",
     [Q_TX_RELEASE] = "RELEASE job",
     [Q_TX_ROLLBACK_TO] = "ROLLBACK TO job",
+    /* a finished task's outcome, without its (possibly large) params and result */
+    [Q_TASK_OUTCOME] = "SELECT id, device_id, type, status, fault_code, fault_string FROM tasks"
+                       " WHERE id = ?1",
 };
 
 int sq_err(sq_t *q, const char *what)
@@ -806,6 +809,7 @@ const store_backend_t store_sqlite_backend = {
     .param_history = sq_param_history,
     .task_add = sq_task_add,
     .task_get = sq_task_get,
+    .task_outcome = sq_task_outcome,
     .task_list = sq_task_list,
     .task_query = sq_task_query,
     .task_has_pending = sq_task_has_pending,

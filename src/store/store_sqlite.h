@@ -42,6 +42,7 @@ enum {
     Q_TX_SAVEPOINT,
     Q_TX_RELEASE,
     Q_TX_ROLLBACK_TO,
+    Q_TASK_OUTCOME,
     Q_COUNT
 };
 
@@ -122,6 +123,7 @@ void sq_task_row(sqlite3_stmt *st, store_task_t *t);
 int sq_task_rows(sq_t *q, sqlite3_stmt *st, store_task_fn fn, void *ud, const char *what);
 int sq_task_add(store_t *s, store_task_t *t);
 int sq_task_get(store_t *s, int64_t id, store_task_t *out);
+int sq_task_outcome(store_t *s, int64_t id, store_task_t *out);
 int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only, store_task_fn fn, void *ud);
 int sq_task_query(store_t *s, const store_task_query_t *q, store_task_fn fn, void *ud);
 int sq_task_has_pending(store_t *s, const char *dev, bool *out);

@@ -84,6 +84,27 @@ int sq_task_get(store_t *s, int64_t id, store_task_t *out)
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sq_err(q, "task_get");
 }
 
+int sq_task_outcome(store_t *s, int64_t id, store_task_t *out)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_TASK_OUTCOME);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        out->id = sqlite3_column_int64(st, 0);
+        sq_col_copy(st, 1, out->device_id, sizeof out->device_id);
+        sq_col_copy(st, 2, out->type, sizeof out->type);
+        out->status = (store_task_status_t)sqlite3_column_int(st, 3);
+        out->fault_code = sqlite3_column_int(st, 4);
+        sq_col_copy(st, 5, out->fault_string, sizeof out->fault_string);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sq_err(q, "task_outcome");
+}
+
 int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only,
                         store_task_fn fn, void *ud)
 {

@@ -283,6 +283,15 @@ static void test_tasks(void **state)
     assert_int_equal(got.done_at, 1012);
     store_task_clear(&got);
     assert_string_equal(got.cr.status, "");
+    /* the outcome alone: no parameter lists read */
+    assert_int_equal(store_task_outcome(s, t[0].id, &got), 0);
+    assert_int_equal(got.id, t[0].id);
+    assert_string_equal(got.device_id, t[0].device_id);
+    assert_string_equal(got.type, t[0].type);
+    assert_int_equal(got.status, STORE_TASK_DONE);
+    assert_null(got.params);
+    assert_null(got.result);
+    assert_int_equal(store_task_outcome(s, 999999, &got), -ENOENT);
     store_cr_note_t note = { .status = "refused", .reason = "address 127.0.0.1 is in --cr-deny",
                              .at = 1014 };
     assert_int_equal(store_task_set_cr(s, t[0].id, &note), 0);
