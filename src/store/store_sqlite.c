@@ -378,6 +378,7 @@ static int migrate(sq_t *q)
 static void sq_close(store_t *s)
 {
     sq_t *q = SQ(s);
+    sq_ckpt_stop(q);
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(q->st[i]);
     sqlite3_close(q->db);
@@ -392,6 +393,18 @@ static void sq_global_init(void)
     /* Keep savepoint journals in memory however large (store_worker puts
      * every job in a savepoint; the default spills them to temp files). */
     sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1);
+}
+
+/* A database file in WAL mode (not one in memory, nor a file system
+ * without WAL support). */
+static bool wal_mode(sq_t *q)
+{
+    const char *file = sqlite3_db_filename(q->db, "main");
+    sqlite3_stmt *st = file && *file ? sq_prepare(q, "PRAGMA journal_mode") : NULL;
+    bool wal = st && sqlite3_step(st) == SQLITE_ROW &&
+               sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    sqlite3_finalize(st);
+    return wal;
 }
 
 static int sq_open(const char *path, const store_opts_t *o, store_t **out)
@@ -447,6 +460,8 @@ static int sq_open(const char *path, const store_opts_t *o, store_t **out)
                  o->param_history, o->tool ? "NOTHING" : "UPDATE SET v = excluded.v");
         rc = sq_exec(q, sql);
     }
+    if (!rc && !o->tool && wal_mode(q))
+        rc = sq_ckpt_start(q, path);
     if (rc) {
         sq_close(&q->base);
         return rc;

@@ -51,12 +51,20 @@ enum {
  * PUT_MANY (long lists are the ACS's heaviest writes). */
 enum { PUT_MANY = 32 };
 
+typedef struct sq_ckpt sq_ckpt_t;
+
 typedef struct sq {
     struct store base;
     sqlite3 *db;
     store_opts_t o;
     sqlite3_stmt *st[Q_COUNT];
+    sq_ckpt_t *ckpt;   /* the WAL checkpointer thread (store_sqlite_ckpt.c), or NULL */
 } sq_t;
+
+/* store_sqlite_ckpt.c: WAL checkpoints on a thread and connection of their
+ * own instead of inside the writer's commits (a daemon's store; not tools'). */
+int sq_ckpt_start(sq_t *q, const char *path);
+void sq_ckpt_stop(sq_t *q);
 
 #define SQ(s) ((sq_t *)(s))
 #define TASK_COLS \
