@@ -175,6 +175,15 @@ static const char *const migrations[] = {
     "ALTER TABLE tasks ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE tasks ADD COLUMN held INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX tasks_bulk ON tasks(bulk, status, held) WHERE bulk > 0;",
+    /* 12: a task's long parameters (a 500-name read: 24 KB) in a table of
+     * their own. A task row is updated at least twice (sent, finished), and
+     * SQLite writes a changed row whole, its overflow pages too: two thirds
+     * of what such a session wrote (bench/RESULTS.md, the ACS's hot path).
+     * Short ones stay in tasks.params; readers take task_params' when there
+     * is one (TASK_COLS). */
+    "CREATE TABLE task_params (id INTEGER PRIMARY KEY, params TEXT NOT NULL);"
+    "CREATE TRIGGER task_params_gone AFTER DELETE ON tasks BEGIN"
+    "  DELETE FROM task_params WHERE id = old.id; END;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -245,6 +254,7 @@ static const char *const queries[Q_COUNT] = {
     [Q_TX_SAVEPOINT] = "SAVEPOINT job",
     [Q_TX_RELEASE] = "RELEASE job",
     [Q_TX_ROLLBACK_TO] = "ROLLBACK TO job",
+    [Q_TASK_PARAMS_ADD] = "INSERT INTO task_params (id, params) VALUES (?1, ?2)",
     /* a finished task's outcome, without its (possibly large) params and result */
     [Q_TASK_OUTCOME] = "SELECT id, device_id, type, status, fault_code, fault_string FROM tasks"
                        " WHERE id = ?1",

@@ -43,6 +43,7 @@ enum {
     Q_TX_RELEASE,
     Q_TX_ROLLBACK_TO,
     Q_TASK_OUTCOME,
+    Q_TASK_PARAMS_ADD,
     Q_COUNT
 };
 
@@ -67,9 +68,14 @@ int sq_ckpt_start(sq_t *q, const char *path);
 void sq_ckpt_stop(sq_t *q);
 
 #define SQ(s) ((sq_t *)(s))
+/* (FROM tasks) a task's params: task_params' for long ones (migration 12) */
 #define TASK_COLS \
-    "id, device_id, type, params, status, result, fault_code, fault_string, attempts, created," \
+    "id, device_id, type," \
+    " COALESCE((SELECT tp.params FROM task_params tp WHERE tp.id = tasks.id), params)," \
+    " status, result, fault_code, fault_string, attempts, created," \
     " updated, sent_at, done_at, expires_at, cr_status, cr_reason, cr_at"
+/* Task parameters longer than this go to task_params, not the tasks row. */
+enum { TASK_PARAMS_INLINE_MAX = 512 };
 #define RUN_COLS \
     "device_id, preset, status, fault_code, fault_message, tries, next_retry, last_event, updated," \
     " fault_provision, fault_line"

@@ -34,6 +34,7 @@ struct sq_ckpt {
     uv_cond_t cv;
     bool want, stop;
     bool warned;       /* a failing checkpoint is logged once */
+    int mark;          /* the WAL's length when the thread was last woken */
 };
 
 /* After every commit of the main connection, on the committing thread. */
@@ -44,14 +45,20 @@ static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames)
         (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         return SQLITE_OK;
     }
-    if (frames >= CKPT_FRAMES) {
-        uv_mutex_lock(&c->mu);
+    /* Every CKPT_FRAMES new frames, as SQLite's own would (not after every
+     * commit once the WAL is long: while the writer keeps appending, the
+     * WAL starts over only after a checkpoint that caught up with it). */
+    uv_mutex_lock(&c->mu);
+    if (frames < c->mark) /* the WAL started over */
+        c->mark = 0;
+    if (frames - c->mark >= CKPT_FRAMES) {
+        c->mark = frames;
         if (!c->want) {
             c->want = true;
             uv_cond_signal(&c->cv);
         }
-        uv_mutex_unlock(&c->mu);
     }
+    uv_mutex_unlock(&c->mu);
     return SQLITE_OK;
 }
 

@@ -40,17 +40,40 @@ void sq_task_row(sqlite3_stmt *st, store_task_t *t)
 int sq_task_add(store_t *s, store_task_t *t)
 {
     sq_t *q = SQ(s);
+    const char *params = t->params ? t->params : "{}";
+    /* long parameters in task_params (TASK_COLS), the row and them at once */
+    bool aside = strlen(params) > TASK_PARAMS_INLINE_MAX;
+    if (aside && sq_exec(q, "SAVEPOINT task_add") < 0)
+        return -EIO;
     sqlite3_stmt *st = sq_stmt(q, Q_TASK_ADD);
-    if (!st)
-        return -EIO;
-    sq_bind_text(st, 1, t->device_id);
-    sq_bind_text(st, 2, t->type);
-    sq_bind_text(st, 3, t->params ? t->params : "{}");
-    sqlite3_bind_int64(st, 4, t->created);
-    sqlite3_bind_int64(st, 5, t->expires_at);
-    if (sq_step_done(q, st, "task_add") < 0)
-        return -EIO;
-    t->id = sqlite3_last_insert_rowid(q->db);
+    int rc = st ? 0 : -EIO;
+    if (!rc) {
+        sq_bind_text(st, 1, t->device_id);
+        sq_bind_text(st, 2, t->type);
+        sq_bind_text(st, 3, aside ? "" : params);
+        sqlite3_bind_int64(st, 4, t->created);
+        sqlite3_bind_int64(st, 5, t->expires_at);
+        rc = sq_step_done(q, st, "task_add") < 0 ? -EIO : 0;
+    }
+    int64_t id = sqlite3_last_insert_rowid(q->db);
+    if (!rc && aside) {
+        st = sq_stmt(q, Q_TASK_PARAMS_ADD);
+        rc = st ? 0 : -EIO;
+        if (!rc) {
+            sqlite3_bind_int64(st, 1, id);
+            sq_bind_text(st, 2, params);
+            rc = sq_step_done(q, st, "task_add") < 0 ? -EIO : 0;
+        }
+    }
+    if (aside) {
+        if (rc)
+            (void)sq_exec(q, "ROLLBACK TO task_add");
+        if (sq_exec(q, "RELEASE task_add") < 0)
+            rc = -EIO;
+    }
+    if (rc)
+        return rc;
+    t->id = id;
     t->status = STORE_TASK_PENDING;
     t->updated = t->created;
     return 0;

@@ -16,7 +16,7 @@
 
 static char dbpath[64];
 /* The schema after every migration (store_sqlite.c's migrations[]). */
-enum { SCHEMA_NOW = 11 };
+enum { SCHEMA_NOW = 12 };
 
 static int setup(void **state)
 {
@@ -439,6 +439,7 @@ static void test_migrate_v2_wakeup_text(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, UNDO_V9
+        "DROP TRIGGER task_params_gone; DROP TABLE task_params;" /* 12: task params aside */
         /* 11: search indexes and bulks */
         "DROP TABLE param_index; DROP TABLE search_params;"
         "DROP INDEX devices_last_inform; DROP INDEX devices_version;"
@@ -717,6 +718,69 @@ static void test_preset_runs_owed(void **state)
     assert_int_equal(g.last.fault_line, 0);
 }
 
+static int count_rows(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* Long task parameters live in task_params (migration 12): read back whole,
+ * untouched when the task is sent and finished, gone with the task; a
+ * version-11 database's long parameters (in tasks.params) still read. */
+static void test_task_params_aside(void **state)
+{
+    store_t *s = *state;
+    static char big[8192];
+    size_t n = (size_t)snprintf(big, sizeof big, "{\"names\":[");
+    for (int i = 0; n < sizeof big - 64; i++)
+        n += (size_t)snprintf(big + n, sizeof big - n, "%s\"A.B.%d.C\"", i ? "," : "", i);
+    snprintf(big + n, sizeof big - n, "]}");
+    store_task_t t = { .created = 10 }, small = { .created = 11 }, got;
+    snprintf(t.device_id, sizeof t.device_id, "devP");
+    snprintf(t.type, sizeof t.type, "get_params");
+    t.params = big;
+    small = t;
+    small.params = "{\"names\":[\"A.\"]}";
+    assert_int_equal(store_task_add(s, &t), 0);
+    assert_int_equal(store_task_add(s, &small), 0);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM task_params"), 1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM tasks WHERE params = ''"), 1);
+    assert_int_equal(store_task_mark_sent(s, t.id, 12), 0);
+    assert_int_equal(store_task_finish(s, t.id, STORE_TASK_DONE, "{\"ok\":1}", 0, NULL, 13), 0);
+    assert_int_equal(store_task_get(s, t.id, &got), 0);
+    assert_string_equal(got.params, big);
+    assert_int_equal(got.status, STORE_TASK_DONE);
+    store_task_clear(&got);
+    assert_int_equal(store_task_get(s, small.id, &got), 0);
+    assert_string_equal(got.params, small.params);
+    store_task_clear(&got);
+    /* pending lists read it the same way */
+    int k = 0;
+    assert_int_equal(store_task_pending(s, "devP", 10, count_task, &k), 0);
+    assert_int_equal(k, 1);
+    /* a version-11 row: long parameters in the row itself */
+    char sql[9000];
+    snprintf(sql, sizeof sql, "INSERT INTO tasks (id, device_id, type, params, created, updated)"
+                              " VALUES (9999, 'devP', 'get_params', '%s', 5, 5)", big);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(store_task_get(s, 9999, &got), 0);
+    assert_string_equal(got.params, big);
+    store_task_clear(&got);
+    /* the task goes, its parameters with it */
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM tasks WHERE id = 9999", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM task_params"), 1);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM tasks WHERE device_id = 'devP'", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM task_params"), 0);
+    sqlite3_close(db);
+}
+
 /* A version-4 database (before provisioning) gains the tables, its rows kept. */
 static void test_migrate_v4(void **state)
 {
@@ -728,6 +792,7 @@ static void test_migrate_v4(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, UNDO_V9
+        "DROP TRIGGER task_params_gone; DROP TABLE task_params;" /* 12: task params aside */
         /* 11: search indexes and bulks */
         "DROP TABLE param_index; DROP TABLE search_params;"
         "DROP INDEX devices_last_inform; DROP INDEX devices_version;"
@@ -1008,6 +1073,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_task_params_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_mismatch_refused_at_open, setup, teardown),
