@@ -255,6 +255,9 @@ static const char *const queries[Q_COUNT] = {
     [Q_TX_RELEASE] = "RELEASE job",
     [Q_TX_ROLLBACK_TO] = "ROLLBACK TO job",
     [Q_TASK_PARAMS_ADD] = "INSERT INTO task_params (id, params) VALUES (?1, ?2)",
+    [Q_TASK_ADD_SAVEPOINT] = "SAVEPOINT task_add",
+    [Q_TASK_ADD_RELEASE] = "RELEASE task_add",
+    [Q_TASK_ADD_ROLLBACK_TO] = "ROLLBACK TO task_add",
     /* a finished task's outcome, without its (possibly large) params and result */
     [Q_TASK_OUTCOME] = "SELECT id, device_id, type, status, fault_code, fault_string FROM tasks"
                        " WHERE id = ?1",

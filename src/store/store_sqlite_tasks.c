@@ -37,13 +37,19 @@ void sq_task_row(sqlite3_stmt *st, store_task_t *t)
     t->cr.at = sqlite3_column_int64(st, 16);
 }
 
+static int task_add_tx(sq_t *q, int which)
+{
+    sqlite3_stmt *st = sq_stmt(q, which);
+    return st ? sq_step_done(q, st, "task_add") : -EIO;
+}
+
 int sq_task_add(store_t *s, store_task_t *t)
 {
     sq_t *q = SQ(s);
     const char *params = t->params ? t->params : "{}";
     /* long parameters in task_params (TASK_COLS), the row and them at once */
     bool aside = strlen(params) > TASK_PARAMS_INLINE_MAX;
-    if (aside && sq_exec(q, "SAVEPOINT task_add") < 0)
+    if (aside && task_add_tx(q, Q_TASK_ADD_SAVEPOINT) < 0)
         return -EIO;
     sqlite3_stmt *st = sq_stmt(q, Q_TASK_ADD);
     int rc = st ? 0 : -EIO;
@@ -67,8 +73,8 @@ int sq_task_add(store_t *s, store_task_t *t)
     }
     if (aside) {
         if (rc)
-            (void)sq_exec(q, "ROLLBACK TO task_add");
-        if (sq_exec(q, "RELEASE task_add") < 0)
+            (void)task_add_tx(q, Q_TASK_ADD_ROLLBACK_TO);
+        if (task_add_tx(q, Q_TASK_ADD_RELEASE) < 0)
             rc = -EIO;
     }
     if (rc)
