@@ -205,6 +205,20 @@ static const char *const queries[Q_COUNT] = {
         " last_inform=excluded.last_inform,"
         " periodic_interval=CASE WHEN excluded.periodic_interval>0 THEN excluded.periodic_interval ELSE periodic_interval END,"
         " last_events=excluded.last_events",
+    /* Q_DEV_INFORM's update for an Inform that changes no indexed column
+     * (SQLite maintains the indexes of the columns an UPDATE sets, changed
+     * or not): the same row as the upsert makes, when it matches */
+    [Q_DEV_TOUCH] =
+        "UPDATE devices SET ip=?8,"
+        " cr_url=CASE WHEN ?9<>'' THEN ?9 ELSE cr_url END,"
+        " cr_user=CASE WHEN ?10<>'' THEN ?10 ELSE cr_user END,"
+        " cr_pass=CASE WHEN ?11<>'' THEN ?11 ELSE cr_pass END,"
+        " tags=CASE WHEN ?12<>'' THEN ?12 ELSE tags END,"
+        " last_inform=?13,"
+        " periodic_interval=CASE WHEN ?14>0 THEN ?14 ELSE periodic_interval END,"
+        " last_events=?15"
+        " WHERE id=?1 AND manufacturer=?2 AND oui=?3 AND product_class=?4 AND serial=?5"
+        " AND (?6='' OR software_version=?6) AND (?7='' OR hardware_version=?7)",
     [Q_DEV_GET] = "SELECT id, manufacturer, oui, product_class, serial, software_version,"
                   " hardware_version, ip, cr_url, cr_user, cr_pass, tags, first_seen, last_inform,"
                   " periodic_interval, last_events FROM devices WHERE id = ?1",
@@ -527,12 +541,8 @@ void sq_dev_row(sqlite3_stmt *st, store_device_t *d)
     sq_col_copy(st, 15, d->last_events, sizeof d->last_events);
 }
 
-static int sq_device_inform(store_t *s, const store_device_t *d, bool bootstrap)
+static void bind_inform(sqlite3_stmt *st, const store_device_t *d)
 {
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_DEV_INFORM);
-    if (!st)
-        return -EIO;
     sq_bind_text(st, 1, d->id);
     sq_bind_text(st, 2, d->manufacturer);
     sq_bind_text(st, 3, d->oui);
@@ -548,7 +558,25 @@ static int sq_device_inform(store_t *s, const store_device_t *d, bool bootstrap)
     sqlite3_bind_int64(st, 13, d->last_inform);
     sqlite3_bind_int64(st, 14, d->periodic_interval);
     sq_bind_text(st, 15, d->last_events);
+}
+
+static int sq_device_inform(store_t *s, const store_device_t *d, bool bootstrap)
+{
+    sq_t *q = SQ(s);
+    /* A known device whose identity and versions are unchanged (most
+     * Informs): the update leaves the serial, class and version indexes
+     * alone; otherwise (new, or changed) the whole upsert. */
+    sqlite3_stmt *st = sq_stmt(q, Q_DEV_TOUCH);
+    if (!st)
+        return -EIO;
+    bind_inform(st, d);
     int rc = sq_step_done(q, st, "device_inform");
+    if (rc == 0) {
+        if (!(st = sq_stmt(q, Q_DEV_INFORM)))
+            return -EIO;
+        bind_inform(st, d);
+        rc = sq_step_done(q, st, "device_inform");
+    }
     if (rc >= 0 && bootstrap) {
         st = sq_stmt(q, Q_PARAMS_FORGET);
         if (!st)

@@ -43,6 +43,7 @@ enum {
     Q_TX_RELEASE,
     Q_TX_ROLLBACK_TO,
     Q_TASK_OUTCOME,
+    Q_DEV_TOUCH,
     Q_TASK_PARAMS_ADD,
     Q_TASK_ADD_SAVEPOINT, /* sq_task_add's own savepoint, in this order */
     Q_TASK_ADD_RELEASE,

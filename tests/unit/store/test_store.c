@@ -133,6 +133,31 @@ static void test_devices(void **state)
     assert_true(store_device_online(&got, 1200, 300));
     assert_false(store_device_online(&got, 1100 + 661, 300));
 
+    /* The same device unchanged but for its address and URL (the update
+     * that leaves the indexes alone): what it does not say is kept... */
+    store_device_t a3 = dev("A1", 1200, 0, "");
+    snprintf(a3.ip, sizeof a3.ip, "192.0.2.7");
+    snprintf(a3.cr_url, sizeof a3.cr_url, "http://192.0.2.7:7547/");
+    assert_int_equal(store_device_inform(s, &a3, false), 0);
+    assert_int_equal(store_device_get(s, a.id, &got), 0);
+    assert_string_equal(got.ip, "192.0.2.7");
+    assert_string_equal(got.cr_url, "http://192.0.2.7:7547/");
+    assert_string_equal(got.cr_user, "cpe");
+    assert_string_equal(got.tags, "lab,north");
+    assert_string_equal(got.software_version, "2.0");
+    assert_int_equal(got.periodic_interval, 300);
+    assert_int_equal(got.first_seen, 1000);
+    assert_int_equal(got.last_inform, 1200);
+    /* ...and a new version goes into the version index (the upsert) */
+    store_device_t a4 = dev("A1", 1300, 0, "");
+    snprintf(a4.software_version, sizeof a4.software_version, "3.0");
+    assert_int_equal(store_device_inform(s, &a4, false), 0);
+    assert_int_equal(store_device_get(s, a.id, &got), 0);
+    assert_string_equal(got.software_version, "3.0");
+    assert_string_equal(got.ip, "");
+    assert_string_equal(got.cr_url, "http://192.0.2.7:7547/");
+    assert_int_equal(got.last_inform, 1300);
+
     assert_int_equal(store_device_delete(s, b.id), 0);
     assert_int_equal(store_device_delete(s, b.id), -ENOENT);
 }
