@@ -17,6 +17,14 @@
 #            requests, with peak RSS; search over 1,000,000 stored devices
 #            and the device list's first page (goal < 100 ms).
 #            ACS_BENCH_ONLY=bulk|search|fleet runs only those.
+# ACS_BENCH_ONLY=ab: only the ceiling, (a), (a') and (b) (about a minute).
+# PROFILE=1: where the ACS's time goes, per session, in (a) and (b): system
+#            calls (strace -c -f over one run of each) and a perf profile
+#            (perf record -g over another run, grouped by bench/perf_groups.py;
+#            both threads: the loop and the store worker); CPU per session of
+#            that run. ACS_BENCH_PROFILE_N sessions per run (default 20000 for
+#            (a), a tenth of it for (b)); the raw reports stay in $T with
+#            KEEP_WORK=1.
 # Goals on 2 cores: (a) >= 5000/s, (b) >= 500/s, (c) <= 200 MB, (e) >= 0.7x.
 set -eu
 BIN=${1:-build/release/src/outpost}
@@ -26,6 +34,8 @@ case "${ACS_BENCH_ONLY:-}" in
   bulk|search) exec "$HERE/acs_fleet.sh" "$BIN" "$ACS_BENCH_ONLY" ;;
   fleet) exec "$HERE/acs_fleet.sh" "$BIN" all ;;
 esac
+AB=
+[ "${ACS_BENCH_ONLY:-}" = ab ] && AB=1
 DEVICES=${ACS_BENCH_DEVICES:-100000}
 GPV_SESSIONS=${ACS_BENCH_GPV:-3000}
 CONNS=${ACS_BENCH_CONNS:-64}
@@ -35,12 +45,97 @@ cleanup() {
   [ -n "$ACS_PID" ] && kill "$ACS_PID" 2>/dev/null && wait "$ACS_PID" 2>/dev/null
   [ -n "$ACS2_PID" ] && kill "$ACS2_PID" 2>/dev/null
   [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
-  rm -rf "$T"
+  [ -n "${KEEP_WORK:-}" ] && echo "kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
 
 port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cc -O2 -o "$T/acs_load" "$HERE/acs_load.c" -luv
+
+# ---- PROFILE=1 -------------------------------------------------------------------
+if [ -n "${PROFILE:-}" ]; then
+  PN=${ACS_BENCH_PROFILE_N:-20000}
+  PG=$((PN / 10))
+  CPORT=$(port); APORT=$(port); MPORT=$(port)
+  "$BIN" acs --cwmp-listen "127.0.0.1:$CPORT" --api-listen "127.0.0.1:$APORT" --data-dir "$T/acs" \
+    --cpe-auth none --api-token bench --log-level warn --rediscover=false \
+    --admin-listen "127.0.0.1:$MPORT" 2> "$T/acs.log" &
+  ACS_PID=$!
+  for i in $(seq 50); do
+    curl -sf -o /dev/null -H 'Authorization: Bearer bench' "http://127.0.0.1:$APORT/api/stats" && break
+    sleep 0.1
+  done
+  cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$ACS_PID/stat"; }
+  metric() { curl -s -H 'Authorization: Bearer bench' "http://127.0.0.1:$MPORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+  batches() { metric outpost_acs_store_batches_total; }
+  jobs() { metric outpost_acs_store_jobs_total; }
+  queue_gpv() { # FIRST N: one 500-name GetParameterValues for devices PG-FIRST .. +N
+    /usr/bin/python3 - "$APORT" "$1" "$2" <<'PYEOF'
+import json, sys, http.client
+port, first, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+names = [f"InternetGatewayDevice.X_Bench.Param.{i+1}.Value" for i in range(500)]
+body = json.dumps({"type": "get_params", "parameters": {"names": names}})
+c = http.client.HTTPConnection("127.0.0.1", port)
+for i in range(first, first + n):
+    c.request("POST", f"/api/devices/00D09E-IGD-PG%252D{i}/tasks", body=body,
+              headers={"Authorization": "Bearer bench", "Content-Type": "application/json"})
+    r = c.getresponse(); r.read()
+    assert r.status == 201, r.status
+PYEOF
+  }
+  # prof NAME KIND ARGS...: acs_load ARGS under strace -c, then ARGS2 (set by
+  # the caller as NEXT) under perf
+  prof() {
+    _n=$1 _k=$2; shift 2
+    strace -c -f -p "$ACS_PID" -o "$T/$_n.strace" 2>/dev/null &
+    _st=$!
+    sleep 0.5
+    _o1=$("$T/acs_load" --port "$CPORT" --conns "$CONNS" "$@" $ST_ARGS)
+    kill -INT "$_st"; wait "$_st" 2>/dev/null || true
+    [ -n "$BEFORE_PERF" ] && eval "$BEFORE_PERF"
+    _c0=$(cpu); _b0=$(batches); _j0=$(jobs)
+    perf record -q -F 4999 -g -p "$ACS_PID" -o "$T/$_n.perf" 2>/dev/null &
+    _pf=$!
+    sleep 0.5
+    _o2=$("$T/acs_load" --port "$CPORT" --conns "$CONNS" "$@" $PF_ARGS)
+    kill -INT "$_pf"; wait "$_pf" 2>/dev/null || true
+    _c1=$(cpu)
+    _s1=$(echo "$_o1" | sed 's/.*sessions=\([0-9]*\).*/\1/')
+    _s2=$(echo "$_o2" | sed 's/.*sessions=\([0-9]*\).*/\1/')
+    echo "== $_n: $_k"
+    echo "   strace run: $_o1"
+    echo "   perf run:   $_o2; ACS CPU (both threads, under perf)" \
+         "$(awk -v a="$_c0" -v b="$_c1" -v n="$_s2" 'BEGIN { printf "%.1f", (b - a) * 1e6 / n }') us/session"
+    echo "system calls per session (strace -c -f, both threads):"
+    awk -v n="$_s1" '$1 ~ /^[0-9.]+$/ && NF >= 5 { printf "  %-16s %6.2f\n", $NF, $4 / n }' "$T/$_n.strace" | sort -k2 -nr | head -14
+    echo "perf: share of the ACS's samples (self, both threads), by group:"
+    perf report -i "$T/$_n.perf" --no-children --sort dso,sym --stdio -g none 2>/dev/null \
+      | awk '/^ *[0-9.]+%/ { p = $1; sub("%", "", p); s = $0; sub(/^ *[0-9.]+% */, "", s); print p "\t" s }' \
+      > "$T/$_n.syms"
+    /usr/bin/python3 "$HERE/perf_groups.py" "$T/$_n.syms" acs
+    echo "perf: samples by thread (the loop is the daemon's pid):"
+    perf script -i "$T/$_n.perf" -F tid 2>/dev/null | sort | uniq -c | sort -nr |
+      awk -v pid="$ACS_PID" '{ n[NR] = $1; t[NR] = $2; s += $1 } END { for (i = 1; i <= NR; i++)
+        printf "  %5.1f%%  %s\n", 100 * n[i] / s, (t[i] == pid ? "event loop thread" : "thread " t[i] " (the store worker, or another)") }'
+    if [ -n "$MPORT" ]; then
+      echo "store batches in the perf run: $(awk -v a="$_b0" -v b="$(batches)" -v j0="$_j0" -v j1="$(jobs)" 'BEGIN { printf "%d batches, %d jobs, %.1f jobs per batch", b - a, j1 - j0, (b > a ? (j1 - j0) / (b - a) : 0) }')"
+    fi
+  }
+  # (a): every session a new device, as in the bench (prefix PA, then PB)
+  BEFORE_PERF= ST_ARGS="--sessions $PN --devices $PN --prefix PA" PF_ARGS="--sessions $PN --devices $PN --prefix PB"
+  prof inform "(a) Inform sessions, new devices, new connection each" --mode inform
+  # (b): the devices of (b) informed once (known, as in the bench), tasks queued
+  "$T/acs_load" --port "$CPORT" --conns "$CONNS" --sessions $((PG * 2)) --devices $((PG * 2)) --prefix PG --mode inform >/dev/null
+  queue_gpv 0 "$PG"
+  BEFORE_PERF="queue_gpv $PG $PG"
+  # acs_load takes devices round robin from --first: the perf run's are PG..2PG-1
+  ST_ARGS="--sessions $PG --devices $PG" PF_ARGS="--sessions $PG --devices $((PG * 2)) --first $PG"
+  prof gpv "(b) sessions with a 500-parameter GetParameterValues" --mode gpv --params 500 --prefix PG
+  kill "$ACS_PID"; wait "$ACS_PID" || { echo "acs exited badly"; tail "$T/acs.log"; exit 1; }
+  ACS_PID=
+  echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
+  exit 0
+fi
 
 # ---- ceiling: nginx 204, Connection: close ------------------------------------
 NPORT=$(port)
@@ -98,7 +193,7 @@ C1=$(cpu)
 A2=$(echo "$OUT" | sed 's/.*rate=//')
 echo "(a') periodic sessions of known devices: $OUT; ACS CPU $(per_session "$C0" "$C1" "$(sessions_of "$OUT")") ms/session; ratio to ceiling $(ratio "$A2" "$CEIL")"
 # (a) again, driven by outpost cpe-sim: 4000 CPEs informing every 250 ms
-if "$BIN" --help 2>/dev/null | grep -q '^  cpe-sim '; then
+if [ -z "$AB" ] && "$BIN" --help 2>/dev/null | grep -q '^  cpe-sim '; then
   C0=$(cpu)
   "$BIN" cpe-sim --acs "http://127.0.0.1:$CPORT/" --cr-listen 127.0.0.1:0 --count 4000 --rate 0 \
     --inform-interval 250ms --jitter 0.5 --duration 10s --stats-interval 0 --json --max-sessions 1000 \
@@ -111,6 +206,7 @@ print(s["completed"], round(s["per_second"]), s["failed"])' "$T/sim.json" 2>/dev
   set -- $SIM
   echo "(a) driven by cpe-sim (4000 CPEs, new connection per session): $2 sessions/s, $1 done, $3 failed; ACS CPU $(per_session "$C0" "$C1" "${1:-1}") ms/session; ratio to ceiling $(ratio "$2" "$CEIL")"
 fi
+if [ -z "$AB" ]; then
 TOTAL=$(curl -s -H 'Authorization: Bearer bench' "http://127.0.0.1:$APORT/api/stats" |
         /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["total_devices"])')
 R=$(rss)
@@ -133,6 +229,8 @@ STATS=$(curl -s -o /dev/null -w '%{time_total}' -H 'Authorization: Bearer bench'
         awk '{printf "%.2f", $1*1000}')
 echo "(d) /metrics scrape with $DEVS devices: median $MED ms, worst $MAX ms of 50 (goal 50 ms), ratio to goal $(ratio "$MED" 50); the snapshot's store read $STATS ms"
 
+fi
+
 # (b) queue one 500-name GetParameterValues per device, then run those sessions
 /usr/bin/python3 - "$APORT" "$GPV_SESSIONS" <<'EOF'
 import json, sys, http.client
@@ -154,6 +252,13 @@ echo "(b) sessions with a 500-parameter GetParameterValues: $OUT; ACS CPU $(per_
 echo "(b) $B sessions/s (goal 500), ratio to ceiling $(ratio "$B" "$CEIL")"
 PENDING=$(curl -s -H 'Authorization: Bearer bench' "http://127.0.0.1:$APORT/api/stats")
 echo "    after (b): $PENDING; RSS $(rss) MB"
+
+if [ -n "$AB" ]; then
+  kill "$ACS_PID"; wait "$ACS_PID" || { echo "acs exited badly"; tail "$T/acs.log"; exit 1; }
+  ACS_PID=
+  echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
+  exit 0
+fi
 
 # (e) provisioning in the bootstrap session: 10,000 new cpe-sim CPEs (TR-181)
 # at once (1,000 sessions in flight), first without a preset, then with a

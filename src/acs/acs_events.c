@@ -176,7 +176,9 @@ typedef struct finished_job {
 static int finished_run(store_t *st, void *ud)
 {
     finished_job_t *j = ud;
-    int rc = store_task_get(st, j->task_id, &j->t);
+    /* the event names the task and its outcome: its parameter lists (a
+     * 500-name read and its answer) stay on disk */
+    int rc = store_task_outcome(st, j->task_id, &j->t);
     j->got = rc == 0;
     return rc == -ENOENT ? 0 : rc;
 }

@@ -4,6 +4,7 @@
  * of them calls back here.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -556,6 +557,15 @@ int acs_main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* Every session allocates and frees the same sizes again (request
+     * bodies, the session's message log, parameter lists, tens to hundreds
+     * of KiB): free() keeps that memory for the next session instead of
+     * giving the top of the heap (or a mapping) back and faulting fresh
+     * zeroed pages in again each time (bench/RESULTS.md, the ACS's hot
+     * path). The runtime's periodic malloc_trim (core/runtime.h) still
+     * hands it back once a burst is over. */
+    mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
     uv_loop_t loop;
     uv_loop_init(&loop);
     a->loop = &loop;

@@ -16,6 +16,11 @@
 static void on_timeout(uv_timer_t *t)
 {
     acs_session_t *s = t->data;
+    uint64_t now = uv_now(s->a->loop);
+    if (now < s->idle_deadline) { /* touched since it was armed: not idle yet */
+        uv_timer_start(t, on_timeout, s->idle_deadline - now, 0);
+        return;
+    }
     s->a->n.timeouts++;
     log_info("cwmp_session_timeout", LF_S("device", s->device_id[0] ? s->device_id : "-"),
              LF_S("peer", s->peer));
@@ -112,10 +117,19 @@ acs_session_t *acs_session_new(acs_t *a, http_req_t *req, const char *user)
     return s;
 }
 
+/* Every request touches its session (some twice): the deadline moves, the
+ * timer is armed once and re-armed only when it fires before the deadline
+ * (on_timeout), not taken out of and put back in the loop's timer heap per
+ * request. */
 void acs_session_touch(acs_session_t *s)
 {
-    if (!s->ended)
-        uv_timer_start(s->timer, on_timeout, (uint64_t)s->a->o.session_timeout_ms, 0);
+    if (s->ended)
+        return;
+    uint64_t ms = (uint64_t)s->a->o.session_timeout_ms;
+    s->idle_deadline = uv_now(s->a->loop) + ms;
+    /* armed for later than that (a reload shortened --session-timeout): now */
+    if (!uv_is_active((uv_handle_t *)s->timer) || uv_timer_get_due_in(s->timer) > ms)
+        uv_timer_start(s->timer, on_timeout, ms, 0);
 }
 
 static const char *cookie_value(const char *hdr)

@@ -42,6 +42,7 @@ struct acs_session {
     char peer[64];
     cwmp_ns_t ns;
     uv_timer_t *timer;         /* heap: freed in its close callback */
+    uint64_t idle_deadline;    /* loop time the session times out at (acs_session_touch) */
     int64_t started_ms, started_s;
     char events[256];
     int rpcs;

@@ -414,6 +414,18 @@ int acs_task_names_parse(const char *json, const char ***names_out, size_t *n_ou
             goto bad;
         names[n++] = o;
         for (p++; *p != '"'; p++) {
+            /* a run of plain ASCII (the whole of a usual name) in one copy */
+            size_t r = 0;
+            while ((unsigned char)p[r] >= 0x20 && (unsigned char)p[r] < 0x80 && p[r] != '"' &&
+                   p[r] != '\\')
+                r++;
+            if (r) {
+                memcpy(o, p, r);
+                o += r;
+                p += r;
+                if (*p == '"')
+                    break;
+            }
             if ((unsigned char)*p < 0x20 || !*p)
                 goto bad;
             if (*p != '\\') {

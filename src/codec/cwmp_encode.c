@@ -55,6 +55,13 @@ int cwmp_xml_escape(buf_t *out, const char *s, size_t n)
     size_t run = 0; /* bytes copied verbatim in one go */
     int rc;
     for (size_t i = 0; i < n;) {
+        /* plain printable ASCII (most of any name or value) goes by in runs */
+        if (p[i] >= 0x20 && p[i] < 0x7F && p[i] != '&' && p[i] != '<' && p[i] != '>' &&
+            p[i] != '"' && p[i] != '\'') {
+            run++;
+            i++;
+            continue;
+        }
         const char *rep = NULL;
         switch (p[i]) {
         case '&': rep = "&amp;"; break;

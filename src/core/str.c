@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -231,7 +232,7 @@ int str_pct_decode(buf_t *out, const char *in, size_t n, bool plus_is_space)
     return 0;
 }
 
-int str_random(void *p, size_t n)
+static int random_kernel(void *p, size_t n)
 {
     unsigned char *b = p;
     while (n) {
@@ -244,6 +245,47 @@ int str_random(void *p, size_t n)
         b += r;
         n -= (size_t)r;
     }
+    return 0;
+}
+
+/* Small requests (cookies, nonces, tokens: one per CWMP session) are served
+ * from a per-thread pool of kernel bytes refilled RANDOM_POOL at a time, so
+ * most cost no system call. A byte is handed out once and wiped from the
+ * pool as it goes; a forked child starts with an empty pool (it must never
+ * repeat its parent's bytes). */
+enum { RANDOM_POOL = 512, RANDOM_POOLED_MAX = 64 };
+static _Thread_local unsigned char random_pool[RANDOM_POOL];
+static _Thread_local size_t random_left;
+static pthread_once_t random_once = PTHREAD_ONCE_INIT;
+
+static void random_forget(void)
+{
+    explicit_bzero(random_pool, sizeof random_pool);
+    random_left = 0;
+}
+
+static void random_init(void)
+{
+    (void)pthread_atfork(NULL, NULL, random_forget);
+}
+
+int str_random(void *p, size_t n)
+{
+    if (n > RANDOM_POOLED_MAX)
+        return random_kernel(p, n);
+    pthread_once(&random_once, random_init);
+    if (random_left < n) {
+        int rc = random_kernel(random_pool, sizeof random_pool);
+        if (rc) {
+            random_forget();
+            return rc;
+        }
+        random_left = sizeof random_pool;
+    }
+    unsigned char *from = random_pool + random_left - n;
+    memcpy(p, from, n);
+    explicit_bzero(from, n);
+    random_left -= n;
     return 0;
 }
 

@@ -42,7 +42,9 @@ int str_pct_decode(buf_t *out, const char *in, size_t n, bool plus_is_space);
  * \u00XX); other bytes are copied as they are. */
 int str_json_escape(buf_t *out, const char *s);
 
-/* Fill with random bytes from the kernel (getrandom); -errno on failure. */
+/* Fill with random bytes from the kernel (getrandom); -errno on failure.
+ * Requests up to 64 bytes come from a per-thread pool of kernel bytes
+ * (each byte given out once; a forked child's pool starts empty). */
 int str_random(void *p, size_t n);
 /* A random token of `nbytes` random bytes as lowercase hex (out: 2*nbytes+1). */
 int str_random_hex(char *out, size_t nbytes);

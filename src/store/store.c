@@ -158,6 +158,10 @@ int store_param_history(store_t *s, const char *device, const char *name, store_
 }
 int store_task_add(store_t *s, store_task_t *t) { return s->be->task_add(s, t); }
 int store_task_get(store_t *s, int64_t id, store_task_t *out) { return s->be->task_get(s, id, out); }
+int store_task_outcome(store_t *s, int64_t id, store_task_t *out)
+{
+    return s->be->task_outcome(s, id, out);
+}
 int store_task_list(store_t *s, const char *device, int64_t limit, store_task_fn fn, void *ud)
 {
     return s->be->task_list(s, device, limit, false, fn, ud);

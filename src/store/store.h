@@ -251,6 +251,10 @@ void store_task_clear(store_task_t *t);
 /* Insert as pending; sets t->id and t->created. */
 int store_task_add(store_t *s, store_task_t *t);
 int store_task_get(store_t *s, int64_t id, store_task_t *out);
+/* Only id, device_id, type, status, fault_code and fault_string (params and
+ * result NULL, the rest 0): what a finished task's event needs, without
+ * reading its parameter lists. -ENOENT when there is no such task. */
+int store_task_outcome(store_t *s, int64_t id, store_task_t *out);
 typedef int (*store_task_fn)(const store_task_t *t, void *ud);
 /* A device's tasks, newest first (limit <= 0: 100). */
 int store_task_list(store_t *s, const char *device, int64_t limit, store_task_fn fn, void *ud);

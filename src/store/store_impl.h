@@ -32,6 +32,7 @@ typedef struct store_backend {
     int (*param_history)(store_t *s, const char *dev, const char *name, store_param_fn fn, void *ud);
     int (*task_add)(store_t *s, store_task_t *t);
     int (*task_get)(store_t *s, int64_t id, store_task_t *out);
+    int (*task_outcome)(store_t *s, int64_t id, store_task_t *out);
     int (*task_list)(store_t *s, const char *dev, int64_t limit, bool pending_only, store_task_fn fn,
                      void *ud);
     int (*task_query)(store_t *s, const store_task_query_t *q, store_task_fn fn, void *ud);

@@ -73,6 +73,7 @@ static const char *const queries[PQ_COUNT] = {
     [PQ_TASK_ADD] = "INSERT INTO tasks (device_id, type, params, status, created, updated, expires_at)"
                     " VALUES ($1, $2, $3, 0, $4, $4, $5) RETURNING id",
     [PQ_TASK_GET] = "SELECT " PG_TASK_COLS " FROM tasks WHERE id = $1",
+    [PQ_TASK_OUTCOME] = "SELECT id, device_id, type, status, fault_code, fault_string FROM tasks WHERE id = $1",
     [PQ_TASK_SENT] = "UPDATE tasks SET status = 1, attempts = attempts + 1, sent_at = $2, updated = $2"
                      " WHERE id = $1 AND status = 0",
     [PQ_TASK_FINISH] = "UPDATE tasks SET status = $2, result = $3, fault_code = $4, fault_string = $5,"
@@ -578,6 +579,7 @@ const store_backend_t store_pg_backend = {
     .param_history = pg_param_history,
     .task_add = pg_task_add,
     .task_get = pg_task_get,
+    .task_outcome = pg_task_outcome,
     .task_list = pg_task_list,
     .task_query = pg_task_query,
     .task_has_pending = pg_task_has_pending,

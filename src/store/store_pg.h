@@ -37,6 +37,7 @@ enum {
     PQ_PARAMS_LIST_PREFIX,
     PQ_TASK_ADD,
     PQ_TASK_GET,
+    PQ_TASK_OUTCOME,
     PQ_TASK_SENT,
     PQ_TASK_FINISH,
     PQ_TASK_PENDING,
@@ -131,6 +132,7 @@ void pg_task_row(const PGresult *r, int row, store_task_t *t);
 int pg_task_rows(const PGresult *r, store_task_fn fn, void *ud);
 int pg_task_add(store_t *s, store_task_t *t);
 int pg_task_get(store_t *s, int64_t id, store_task_t *out);
+int pg_task_outcome(store_t *s, int64_t id, store_task_t *out);
 int pg_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only, store_task_fn fn,
                  void *ud);
 int pg_task_query(store_t *s, const store_task_query_t *q, store_task_fn fn, void *ud);

@@ -92,6 +92,27 @@ int pg_task_get(store_t *s, int64_t id, store_task_t *out)
     return rc;
 }
 
+int pg_task_outcome(store_t *s, int64_t id, store_task_t *out)
+{
+    pg_num_t a;
+    const char *v[] = { pg_i64(&a, id) };
+    PGresult *r = pg_run(PG(s), PQ_TASK_OUTCOME, 1, v, "task_outcome");
+    if (!r)
+        return -EIO;
+    int rc = PQntuples(r) > 0 ? 0 : -ENOENT;
+    if (!rc) {
+        memset(out, 0, sizeof *out);
+        out->id = pg_col_i64(r, 0, 0);
+        pg_col_copy(r, 0, 1, out->device_id, sizeof out->device_id);
+        pg_col_copy(r, 0, 2, out->type, sizeof out->type);
+        out->status = (store_task_status_t)pg_col_i64(r, 0, 3);
+        out->fault_code = (int)pg_col_i64(r, 0, 4);
+        pg_col_copy(r, 0, 5, out->fault_string, sizeof out->fault_string);
+    }
+    PQclear(r);
+    return rc;
+}
+
 int pg_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only, store_task_fn fn,
                  void *ud)
 {

@@ -183,6 +183,15 @@ static const char *const migrations[] = {
     "ALTER TABLE devices ADD COLUMN cr_udp_at INTEGER;"
     "ALTER TABLE devices ADD COLUMN cr_nat INTEGER;"
     "ALTER TABLE devices ADD COLUMN cr_jid TEXT;",
+    /* 13: a task's long parameters (a 500-name read: 24 KB) in a table of
+     * their own. A task row is updated at least twice (sent, finished), and
+     * SQLite writes a changed row whole, its overflow pages too: two thirds
+     * of what such a session wrote (bench/RESULTS.md, the ACS's hot path).
+     * Short ones stay in tasks.params; readers take task_params' when there
+     * is one (TASK_COLS). */
+    "CREATE TABLE task_params (id INTEGER PRIMARY KEY, params TEXT NOT NULL);"
+    "CREATE TRIGGER task_params_gone AFTER DELETE ON tasks BEGIN"
+    "  DELETE FROM task_params WHERE id = old.id; END;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -204,6 +213,20 @@ static const char *const queries[Q_COUNT] = {
         " last_inform=excluded.last_inform,"
         " periodic_interval=CASE WHEN excluded.periodic_interval>0 THEN excluded.periodic_interval ELSE periodic_interval END,"
         " last_events=excluded.last_events",
+    /* Q_DEV_INFORM's update for an Inform that changes no indexed column
+     * (SQLite maintains the indexes of the columns an UPDATE sets, changed
+     * or not): the same row as the upsert makes, when it matches */
+    [Q_DEV_TOUCH] =
+        "UPDATE devices SET ip=?8,"
+        " cr_url=CASE WHEN ?9<>'' THEN ?9 ELSE cr_url END,"
+        " cr_user=CASE WHEN ?10<>'' THEN ?10 ELSE cr_user END,"
+        " cr_pass=CASE WHEN ?11<>'' THEN ?11 ELSE cr_pass END,"
+        " tags=CASE WHEN ?12<>'' THEN ?12 ELSE tags END,"
+        " last_inform=?13,"
+        " periodic_interval=CASE WHEN ?14>0 THEN ?14 ELSE periodic_interval END,"
+        " last_events=?15"
+        " WHERE id=?1 AND manufacturer=?2 AND oui=?3 AND product_class=?4 AND serial=?5"
+        " AND (?6='' OR software_version=?6) AND (?7='' OR hardware_version=?7)",
     [Q_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE id = ?1",
     [Q_PARAMS_FORGET] = "DELETE FROM params WHERE device = (SELECT rid FROM devices WHERE id = ?1)",
     [Q_DEV_RID] = "SELECT rid FROM devices WHERE id = ?1",
@@ -251,6 +274,13 @@ static const char *const queries[Q_COUNT] = {
     [Q_TX_SAVEPOINT] = "SAVEPOINT job",
     [Q_TX_RELEASE] = "RELEASE job",
     [Q_TX_ROLLBACK_TO] = "ROLLBACK TO job",
+    [Q_TASK_PARAMS_ADD] = "INSERT INTO task_params (id, params) VALUES (?1, ?2)",
+    [Q_TASK_ADD_SAVEPOINT] = "SAVEPOINT task_add",
+    [Q_TASK_ADD_RELEASE] = "RELEASE task_add",
+    [Q_TASK_ADD_ROLLBACK_TO] = "ROLLBACK TO task_add",
+    /* a finished task's outcome, without its (possibly large) params and result */
+    [Q_TASK_OUTCOME] = "SELECT id, device_id, type, status, fault_code, fault_string FROM tasks"
+                       " WHERE id = ?1",
 };
 
 int sq_err(sq_t *q, const char *what)
@@ -381,6 +411,7 @@ static int migrate(sq_t *q)
 static void sq_close(store_t *s)
 {
     sq_t *q = SQ(s);
+    sq_ckpt_stop(q);
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(q->st[i]);
     sqlite3_close(q->db);
@@ -395,6 +426,18 @@ static void sq_global_init(void)
     /* Keep savepoint journals in memory however large (store_worker puts
      * every job in a savepoint; the default spills them to temp files). */
     sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1);
+}
+
+/* A database file in WAL mode (not one in memory, nor a file system
+ * without WAL support). */
+static bool wal_mode(sq_t *q)
+{
+    const char *file = sqlite3_db_filename(q->db, "main");
+    sqlite3_stmt *st = file && *file ? sq_prepare(q, "PRAGMA journal_mode") : NULL;
+    bool wal = st && sqlite3_step(st) == SQLITE_ROW &&
+               sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+    sqlite3_finalize(st);
+    return wal;
 }
 
 static int sq_open(const char *path, const store_opts_t *o, store_t **out)
@@ -450,6 +493,8 @@ static int sq_open(const char *path, const store_opts_t *o, store_t **out)
                  o->param_history, o->tool ? "NOTHING" : "UPDATE SET v = excluded.v");
         rc = sq_exec(q, sql);
     }
+    if (!rc && !o->tool && wal_mode(q))
+        rc = sq_ckpt_start(q, path);
     if (rc) {
         sq_close(&q->base);
         return rc;
@@ -506,12 +551,8 @@ void sq_dev_row(sqlite3_stmt *st, store_device_t *d)
     sq_col_copy(st, 19, d->cr_jid, sizeof d->cr_jid);
 }
 
-static int sq_device_inform(store_t *s, const store_device_t *d, bool bootstrap)
+static void bind_inform(sqlite3_stmt *st, const store_device_t *d)
 {
-    sq_t *q = SQ(s);
-    sqlite3_stmt *st = sq_stmt(q, Q_DEV_INFORM);
-    if (!st)
-        return -EIO;
     sq_bind_text(st, 1, d->id);
     sq_bind_text(st, 2, d->manufacturer);
     sq_bind_text(st, 3, d->oui);
@@ -527,7 +568,25 @@ static int sq_device_inform(store_t *s, const store_device_t *d, bool bootstrap)
     sqlite3_bind_int64(st, 13, d->last_inform);
     sqlite3_bind_int64(st, 14, d->periodic_interval);
     sq_bind_text(st, 15, d->last_events);
+}
+
+static int sq_device_inform(store_t *s, const store_device_t *d, bool bootstrap)
+{
+    sq_t *q = SQ(s);
+    /* A known device whose identity and versions are unchanged (most
+     * Informs): the update leaves the serial, class and version indexes
+     * alone; otherwise (new, or changed) the whole upsert. */
+    sqlite3_stmt *st = sq_stmt(q, Q_DEV_TOUCH);
+    if (!st)
+        return -EIO;
+    bind_inform(st, d);
     int rc = sq_step_done(q, st, "device_inform");
+    if (rc == 0) {
+        if (!(st = sq_stmt(q, Q_DEV_INFORM)))
+            return -EIO;
+        bind_inform(st, d);
+        rc = sq_step_done(q, st, "device_inform");
+    }
     if (rc >= 0 && bootstrap) {
         st = sq_stmt(q, Q_PARAMS_FORGET);
         if (!st)
@@ -816,6 +875,7 @@ const store_backend_t store_sqlite_backend = {
     .param_history = sq_param_history,
     .task_add = sq_task_add,
     .task_get = sq_task_get,
+    .task_outcome = sq_task_outcome,
     .task_list = sq_task_list,
     .task_query = sq_task_query,
     .task_has_pending = sq_task_has_pending,

@@ -42,6 +42,12 @@ enum {
     Q_TX_SAVEPOINT,
     Q_TX_RELEASE,
     Q_TX_ROLLBACK_TO,
+    Q_TASK_OUTCOME,
+    Q_DEV_TOUCH,
+    Q_TASK_PARAMS_ADD,
+    Q_TASK_ADD_SAVEPOINT, /* sq_task_add's own savepoint, in this order */
+    Q_TASK_ADD_RELEASE,
+    Q_TASK_ADD_ROLLBACK_TO,
     Q_COUNT
 };
 
@@ -50,17 +56,30 @@ enum {
  * PUT_MANY (long lists are the ACS's heaviest writes). */
 enum { PUT_MANY = 32 };
 
+typedef struct sq_ckpt sq_ckpt_t;
+
 typedef struct sq {
     struct store base;
     sqlite3 *db;
     store_opts_t o;
     sqlite3_stmt *st[Q_COUNT];
+    sq_ckpt_t *ckpt;   /* the WAL checkpointer thread (store_sqlite_ckpt.c), or NULL */
 } sq_t;
 
+/* store_sqlite_ckpt.c: WAL checkpoints on a thread and connection of their
+ * own instead of inside the writer's commits (a daemon's store; not tools'). */
+int sq_ckpt_start(sq_t *q, const char *path);
+void sq_ckpt_stop(sq_t *q);
+
 #define SQ(s) ((sq_t *)(s))
+/* (FROM tasks) a task's params: task_params' for long ones (migration 12) */
 #define TASK_COLS \
-    "id, device_id, type, params, status, result, fault_code, fault_string, attempts, created," \
+    "id, device_id, type," \
+    " COALESCE((SELECT tp.params FROM task_params tp WHERE tp.id = tasks.id), params)," \
+    " status, result, fault_code, fault_string, attempts, created," \
     " updated, sent_at, done_at, expires_at, cr_status, cr_reason, cr_at"
+/* Task parameters longer than this go to task_params, not the tasks row. */
+enum { TASK_PARAMS_INLINE_MAX = 512 };
 #define RUN_COLS \
     "device_id, preset, status, fault_code, fault_message, tries, next_retry, last_event, updated," \
     " fault_provision, fault_line"
@@ -123,6 +142,7 @@ void sq_task_row(sqlite3_stmt *st, store_task_t *t);
 int sq_task_rows(sq_t *q, sqlite3_stmt *st, store_task_fn fn, void *ud, const char *what);
 int sq_task_add(store_t *s, store_task_t *t);
 int sq_task_get(store_t *s, int64_t id, store_task_t *out);
+int sq_task_outcome(store_t *s, int64_t id, store_task_t *out);
 int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only, store_task_fn fn, void *ud);
 int sq_task_query(store_t *s, const store_task_query_t *q, store_task_fn fn, void *ud);
 int sq_task_has_pending(store_t *s, const char *dev, bool *out);

@@ -37,20 +37,49 @@ void sq_task_row(sqlite3_stmt *st, store_task_t *t)
     t->cr.at = sqlite3_column_int64(st, 16);
 }
 
+static int task_add_tx(sq_t *q, int which)
+{
+    sqlite3_stmt *st = sq_stmt(q, which);
+    return st ? sq_step_done(q, st, "task_add") : -EIO;
+}
+
 int sq_task_add(store_t *s, store_task_t *t)
 {
     sq_t *q = SQ(s);
+    const char *params = t->params ? t->params : "{}";
+    /* long parameters in task_params (TASK_COLS), the row and them at once */
+    bool aside = strlen(params) > TASK_PARAMS_INLINE_MAX;
+    if (aside && task_add_tx(q, Q_TASK_ADD_SAVEPOINT) < 0)
+        return -EIO;
     sqlite3_stmt *st = sq_stmt(q, Q_TASK_ADD);
-    if (!st)
-        return -EIO;
-    sq_bind_text(st, 1, t->device_id);
-    sq_bind_text(st, 2, t->type);
-    sq_bind_text(st, 3, t->params ? t->params : "{}");
-    sqlite3_bind_int64(st, 4, t->created);
-    sqlite3_bind_int64(st, 5, t->expires_at);
-    if (sq_step_done(q, st, "task_add") < 0)
-        return -EIO;
-    t->id = sqlite3_last_insert_rowid(q->db);
+    int rc = st ? 0 : -EIO;
+    if (!rc) {
+        sq_bind_text(st, 1, t->device_id);
+        sq_bind_text(st, 2, t->type);
+        sq_bind_text(st, 3, aside ? "" : params);
+        sqlite3_bind_int64(st, 4, t->created);
+        sqlite3_bind_int64(st, 5, t->expires_at);
+        rc = sq_step_done(q, st, "task_add") < 0 ? -EIO : 0;
+    }
+    int64_t id = sqlite3_last_insert_rowid(q->db);
+    if (!rc && aside) {
+        st = sq_stmt(q, Q_TASK_PARAMS_ADD);
+        rc = st ? 0 : -EIO;
+        if (!rc) {
+            sqlite3_bind_int64(st, 1, id);
+            sq_bind_text(st, 2, params);
+            rc = sq_step_done(q, st, "task_add") < 0 ? -EIO : 0;
+        }
+    }
+    if (aside) {
+        if (rc)
+            (void)task_add_tx(q, Q_TASK_ADD_ROLLBACK_TO);
+        if (task_add_tx(q, Q_TASK_ADD_RELEASE) < 0)
+            rc = -EIO;
+    }
+    if (rc)
+        return rc;
+    t->id = id;
     t->status = STORE_TASK_PENDING;
     t->updated = t->created;
     return 0;
@@ -82,6 +111,27 @@ int sq_task_get(store_t *s, int64_t id, store_task_t *out)
         sq_task_row(st, out);
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sq_err(q, "task_get");
+}
+
+int sq_task_outcome(store_t *s, int64_t id, store_task_t *out)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = sq_stmt(q, Q_TASK_OUTCOME);
+    if (!st)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        out->id = sqlite3_column_int64(st, 0);
+        sq_col_copy(st, 1, out->device_id, sizeof out->device_id);
+        sq_col_copy(st, 2, out->type, sizeof out->type);
+        out->status = (store_task_status_t)sqlite3_column_int(st, 3);
+        out->fault_code = sqlite3_column_int(st, 4);
+        sq_col_copy(st, 5, out->fault_string, sizeof out->fault_string);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sq_err(q, "task_outcome");
 }
 
 int sq_task_list(store_t *s, const char *dev, int64_t limit, bool pending_only,

@@ -42,6 +42,33 @@ def test_timeout_requeues_an_unanswered_read(outpost, tmp_path):
     assert api.get(f"/api/tasks/{r_['id']}").json()["status"] == "sent"
 
 
+def test_timeout_counts_from_the_last_request(outpost, tmp_path):
+    """--session-timeout is idleness: every request starts it again, however
+    long the session has been open; once the CPE goes quiet, the session
+    ends one timeout after its last request, not before."""
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--session-timeout", "1s")
+    api = Api(d)
+    cpe = CPE(cwmp_addr(d))
+    cpe.inform("T1")
+    cpe.post()
+    t = api.post(f"/api/devices/{DEV}/tasks", {"type": "get_params",
+                                               "parameters": {"names": [NAME]}}).json()
+    r_ = api.post(f"/api/devices/{DEV}/reboot").json()
+    cpe.inform("T1")                                    # t = 0
+    time.sleep(0.7)
+    r = cpe.post()                                      # t = 0.7
+    assert r.rpc == "GetParameterValues" and r.id == str(t["id"])
+    time.sleep(0.7)
+    r = cpe.answer(r, gpv_response([(NAME, "9", "xsd:unsignedInt")]))   # t = 1.4: open 1.4 s
+    assert r.rpc == "Reboot" and r.id == str(r_["id"])
+    last = time.monotonic()
+    assert not any("cwmp_session_timeout" in line for line in d.lines)
+    d.wait_for(r"cwmp_session_timeout", timeout=5)
+    assert time.monotonic() - last >= 0.9               # a whole timeout after the last request
+    assert api.get(f"/api/tasks/{t['id']}").json()["status"] == "done"
+    cpe.close()
+
+
 def test_hold_requests(outpost, tmp_path):
     d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
     api = Api(d)

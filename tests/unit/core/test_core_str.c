@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "core/clock.h"
@@ -112,6 +114,42 @@ static void test_json_escape(void **state)
 
 /* Keys for hash tables: distinct, every bit used, different in another
  * thread (each thread seeds its own sequence from the kernel). */
+/* Pooled random bytes: never the same bytes twice, across pool refills,
+ * and in a forked child (which must not repeat its parent's pool). */
+static void test_random_pool(void **state)
+{
+    (void)state;
+    enum { N = 200 };
+    unsigned char v[N][16];
+    for (int i = 0; i < N; i++) /* 3,200 bytes: several refills of the pool */
+        assert_int_equal(str_random(v[i], sizeof v[i]), 0);
+    for (int i = 0; i < N; i++)
+        for (int k = i + 1; k < N; k++)
+            assert_memory_not_equal(v[i], v[k], sizeof v[i]);
+    unsigned char big[1000], zero[1000] = { 0 };
+    assert_int_equal(str_random(big, sizeof big), 0); /* straight from the kernel */
+    assert_memory_not_equal(big, zero, sizeof big);
+
+    unsigned char mine[16], childs[16];
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(str_random(mine, 1), 0); /* the pool is filled now */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        unsigned char b[16];
+        _exit(str_random(b, sizeof b) == 0 && write(fds[1], b, sizeof b) == (ssize_t)sizeof b ? 0 : 1);
+    }
+    assert_int_equal(str_random(mine, sizeof mine), 0);
+    assert_int_equal(read(fds[0], childs, sizeof childs), (ssize_t)sizeof childs);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_int_equal(st, 0);
+    assert_memory_not_equal(mine, childs, sizeof mine);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 static void *seed_in_thread(void *out)
 {
     *(uint64_t *)out = str_seed64();
@@ -146,7 +184,7 @@ int main(void)
         cmocka_unit_test(test_base64_roundtrip), cmocka_unit_test(test_base64_rejects_garbage),
         cmocka_unit_test(test_pct),              cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_copy_truncates),   cmocka_unit_test(test_iso8601),
-        cmocka_unit_test(test_json_escape),      cmocka_unit_test(test_seed64),
+        cmocka_unit_test(test_json_escape),      cmocka_unit_test(test_seed64), cmocka_unit_test(test_random_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

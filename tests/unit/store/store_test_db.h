@@ -18,6 +18,10 @@
 
 enum { TEST_DB_MAX = 256 };
 
+/* The schema version the migrations leave (both backends). */
+#define SCHEMA_NOW_TEXT "13"
+enum { SCHEMA_NOW = 13 };
+
 static inline const char *test_db_url(void)
 {
     const char *u = getenv("OUTPOST_TEST_STORE_URL");

@@ -17,7 +17,6 @@
 
 static char dbpath[TEST_DB_MAX];
 /* The schema after every migration (store_sqlite.c's migrations[]). */
-enum { SCHEMA_NOW = 12 };
 
 static int setup(void **state)
 {
@@ -129,6 +128,31 @@ static void test_devices(void **state)
     assert_int_equal(st.online_devices, 1);
     assert_true(store_device_online(&got, 1200, 300));
     assert_false(store_device_online(&got, 1100 + 661, 300));
+
+    /* The same device unchanged but for its address and URL (the update
+     * that leaves the indexes alone): what it does not say is kept... */
+    store_device_t a3 = dev("A1", 1200, 0, "");
+    snprintf(a3.ip, sizeof a3.ip, "192.0.2.7");
+    snprintf(a3.cr_url, sizeof a3.cr_url, "http://192.0.2.7:7547/");
+    assert_int_equal(store_device_inform(s, &a3, false), 0);
+    assert_int_equal(store_device_get(s, a.id, &got), 0);
+    assert_string_equal(got.ip, "192.0.2.7");
+    assert_string_equal(got.cr_url, "http://192.0.2.7:7547/");
+    assert_string_equal(got.cr_user, "cpe");
+    assert_string_equal(got.tags, "lab,north");
+    assert_string_equal(got.software_version, "2.0");
+    assert_int_equal(got.periodic_interval, 300);
+    assert_int_equal(got.first_seen, 1000);
+    assert_int_equal(got.last_inform, 1200);
+    /* ...and a new version goes into the version index (the upsert) */
+    store_device_t a4 = dev("A1", 1300, 0, "");
+    snprintf(a4.software_version, sizeof a4.software_version, "3.0");
+    assert_int_equal(store_device_inform(s, &a4, false), 0);
+    assert_int_equal(store_device_get(s, a.id, &got), 0);
+    assert_string_equal(got.software_version, "3.0");
+    assert_string_equal(got.ip, "");
+    assert_string_equal(got.cr_url, "http://192.0.2.7:7547/");
+    assert_int_equal(got.last_inform, 1300);
 
     assert_int_equal(store_device_delete(s, b.id), 0);
     assert_int_equal(store_device_delete(s, b.id), -ENOENT);
@@ -280,6 +304,15 @@ static void test_tasks(void **state)
     assert_int_equal(got.done_at, 1012);
     store_task_clear(&got);
     assert_string_equal(got.cr.status, "");
+    /* the outcome alone: no parameter lists read */
+    assert_int_equal(store_task_outcome(s, t[0].id, &got), 0);
+    assert_int_equal(got.id, t[0].id);
+    assert_string_equal(got.device_id, t[0].device_id);
+    assert_string_equal(got.type, t[0].type);
+    assert_int_equal(got.status, STORE_TASK_DONE);
+    assert_null(got.params);
+    assert_null(got.result);
+    assert_int_equal(store_task_outcome(s, 999999, &got), -ENOENT);
     store_cr_note_t note = { .status = "refused", .reason = "address 127.0.0.1 is in --cr-deny",
                              .at = 1014 };
     assert_int_equal(store_task_set_cr(s, t[0].id, &note), 0);
@@ -488,6 +521,7 @@ static void test_migrate_v2_wakeup_text(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, UNDO_V9
+        "DROP TRIGGER task_params_gone; DROP TABLE task_params;" /* 13: task params aside */
         /* 12: NAT reach; 11: search indexes and bulks */
         "ALTER TABLE devices DROP COLUMN cr_udp; ALTER TABLE devices DROP COLUMN cr_udp_at;"
         "ALTER TABLE devices DROP COLUMN cr_nat; ALTER TABLE devices DROP COLUMN cr_jid;"
@@ -768,6 +802,76 @@ static void test_preset_runs_owed(void **state)
     assert_int_equal(g.last.fault_line, 0);
 }
 
+static int count_rows(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* Long task parameters live in task_params (migration 12): read back whole,
+ * untouched when the task is sent and finished, gone with the task; a
+ * version-11 database's long parameters (in tasks.params) still read. */
+static void test_task_params_aside(void **state)
+{
+    store_t *s = *state;
+    static char big[8192];
+    size_t n = (size_t)snprintf(big, sizeof big, "{\"names\":[");
+    for (int i = 0; n < sizeof big - 64; i++)
+        n += (size_t)snprintf(big + n, sizeof big - n, "%s\"A.B.%d.C\"", i ? "," : "", i);
+    snprintf(big + n, sizeof big - n, "]}");
+    store_task_t t = { .created = 10 }, small = { .created = 11 }, got;
+    snprintf(t.device_id, sizeof t.device_id, "devP");
+    snprintf(t.type, sizeof t.type, "get_params");
+    t.params = big;
+    small = t;
+    small.params = "{\"names\":[\"A.\"]}";
+    assert_int_equal(store_task_add(s, &t), 0);
+    assert_int_equal(store_task_add(s, &small), 0);
+    /* PostgreSQL keeps them in the row (TOAST): the same behaviour, the
+     * SQLite layout checked below only there */
+    bool sqlite = !test_db_pg();
+    sqlite3 *db = NULL;
+    if (sqlite) {
+        assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+        assert_int_equal(count_rows(db, "SELECT count(*) FROM task_params"), 1);
+        assert_int_equal(count_rows(db, "SELECT count(*) FROM tasks WHERE params = ''"), 1);
+    }
+    assert_int_equal(store_task_mark_sent(s, t.id, 12), 0);
+    assert_int_equal(store_task_finish(s, t.id, STORE_TASK_DONE, "{\"ok\":1}", 0, NULL, 13), 0);
+    assert_int_equal(store_task_get(s, t.id, &got), 0);
+    assert_string_equal(got.params, big);
+    assert_int_equal(got.status, STORE_TASK_DONE);
+    store_task_clear(&got);
+    assert_int_equal(store_task_get(s, small.id, &got), 0);
+    assert_string_equal(got.params, small.params);
+    store_task_clear(&got);
+    /* pending lists read it the same way */
+    int k = 0;
+    assert_int_equal(store_task_pending(s, "devP", 10, count_task, &k), 0);
+    assert_int_equal(k, 1);
+    if (!sqlite)
+        return;
+    /* a version-11 row: long parameters in the row itself */
+    char sql[9000];
+    snprintf(sql, sizeof sql, "INSERT INTO tasks (id, device_id, type, params, created, updated)"
+                              " VALUES (9999, 'devP', 'get_params', '%s', 5, 5)", big);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(store_task_get(s, 9999, &got), 0);
+    assert_string_equal(got.params, big);
+    store_task_clear(&got);
+    /* the task goes, its parameters with it */
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM tasks WHERE id = 9999", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM task_params"), 1);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM tasks WHERE device_id = 'devP'", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM task_params"), 0);
+    sqlite3_close(db);
+}
+
 /* A version-4 database (before provisioning) gains the tables, its rows kept. */
 static void test_migrate_v4(void **state)
 {
@@ -781,6 +885,7 @@ static void test_migrate_v4(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, UNDO_V9
+        "DROP TRIGGER task_params_gone; DROP TABLE task_params;" /* 13: task params aside */
         /* 12: NAT reach; 11: search indexes and bulks */
         "ALTER TABLE devices DROP COLUMN cr_udp; ALTER TABLE devices DROP COLUMN cr_udp_at;"
         "ALTER TABLE devices DROP COLUMN cr_nat; ALTER TABLE devices DROP COLUMN cr_jid;"
@@ -1064,6 +1169,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_trim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_task_params_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_mismatch_refused_at_open, setup, teardown),

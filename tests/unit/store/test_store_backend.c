@@ -216,7 +216,7 @@ static void test_second_open(void **state)
 {
     store_t *s2;
     assert_int_equal(store_open(dbpath, NULL, &s2), 0);
-    assert_int_equal(store_schema_version(s2), 12);
+    assert_int_equal(store_schema_version(s2), SCHEMA_NOW);
     store_device_t d;
     assert_int_equal(store_device_get(s2, "D1", &d), 0);
     store_close(s2);
@@ -230,9 +230,9 @@ static void test_newer_schema_refused(void **state)
     if (!test_db_pg())
         skip(); /* SQLite's user_version: test_store.c */
     store_t *s2;
-    assert_int_equal(test_db_sql(dbpath, "UPDATE settings SET v = 13 WHERE k = $$schema_version$$"), 0);
+    assert_int_equal(test_db_sql(dbpath, "UPDATE settings SET v = 999 WHERE k = $$schema_version$$"), 0);
     assert_int_equal(store_open(dbpath, NULL, &s2), -EPROTO);
-    assert_int_equal(test_db_sql(dbpath, "UPDATE settings SET v = 12 WHERE k = $$schema_version$$"), 0);
+    assert_int_equal(test_db_sql(dbpath, "UPDATE settings SET v = " SCHEMA_NOW_TEXT " WHERE k = $$schema_version$$"), 0);
     (void)state;
 }
 
@@ -240,7 +240,7 @@ static void *open_one(void *arg)
 {
     store_t *s = NULL;
     intptr_t rc = store_open(arg, NULL, &s);
-    if (rc == 0 && store_schema_version(s) != 12)
+    if (rc == 0 && store_schema_version(s) != SCHEMA_NOW)
         rc = -EINVAL;
     store_close(s);
     return (void *)rc;
