@@ -298,7 +298,7 @@ static int recover_run(store_t *s, void *ud)
     wake_t *w = ud;
     const char *types[64];
     acs_task_requeue_list(types, sizeof types / sizeof types[0]);
-    int n = store_task_recover(s, types, clock_real_s());
+    int n = store_task_recover(s, types, clock_real_s(), true, NULL, NULL);
     if (n > 0)
         log_info("tasks_recovered", LF_I("count", n));
     if (store_task_devices_pending(s, 1000, collect_pending, w) < 0)

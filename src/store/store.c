@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/str.h"
 #include "store/store_impl.h"
 
 int store_open(const char *url, const store_opts_t *opts, store_t **out)
@@ -192,10 +193,28 @@ int store_task_set_cr(store_t *s, int64_t id, const store_cr_note_t *note)
 {
     return s->be->task_set_cr(s, id, note);
 }
-int store_task_recover(store_t *s, const char *const *types, int64_t now)
+int store_task_recover(store_t *s, const char *const *types, int64_t now, bool startup,
+                       int (*fn)(const char *device, void *ud), void *ud)
 {
-    return s->be->task_recover(s, types, now);
+    return s->be->task_recover(s, types, now, startup, fn, ud);
 }
+void store_set_node(store_t *s, const char *node, int64_t lease_s)
+{
+    str_copy(s->node, sizeof s->node, node ? node : "");
+    s->lease_s = lease_s > 0 ? lease_s : STORE_LEASE_DEFAULT;
+}
+const char *store_node(const store_t *s) { return s->node; }
+int64_t store_lease(const store_t *s) { return s->lease_s > 0 ? s->lease_s : STORE_LEASE_DEFAULT; }
+int store_task_lease_renew(store_t *s, const int64_t *ids, size_t n, int64_t now)
+{
+    return n ? s->be->task_lease_renew(s, ids, n, now) : 0;
+}
+int store_try_leader(store_t *s, const char *what) { return s->be->try_leader(s, what); }
+int store_notify(store_t *s, const char *channel, const char *payload)
+{
+    return s->be->notify(s, channel, payload);
+}
+bool store_shared(const store_t *s) { return s->shared; }
 int store_task_expire(store_t *s, int64_t now) { return s->be->task_expire(s, now); }
 int store_task_trim(store_t *s, int64_t before, int max) { return s->be->task_trim(s, before, max); }
 int store_task_devices_pending(store_t *s, int64_t limit,

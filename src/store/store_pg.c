@@ -75,8 +75,8 @@ static const char *const queries[PQ_COUNT] = {
     [PQ_TASK_ADD] = "INSERT INTO tasks (device_id, type, params, status, created, updated, expires_at)"
                     " VALUES ($1, $2, $3, 0, $4, $4, $5) RETURNING id",
     [PQ_TASK_GET] = "SELECT " PG_TASK_COLS " FROM tasks WHERE id = $1",
-    [PQ_TASK_SENT] = "UPDATE tasks SET status = 1, attempts = attempts + 1, sent_at = $2, updated = $2"
-                     " WHERE id = $1 AND status = 0",
+    [PQ_TASK_SENT] = "UPDATE tasks SET status = 1, attempts = attempts + 1, sent_at = $2, updated = $2,"
+                     " node = $3, lease_until = $4 WHERE id = $1 AND status = 0",
     [PQ_TASK_FINISH] = "UPDATE tasks SET status = $2, result = $3, fault_code = $4, fault_string = $5,"
                        " done_at = $6, updated = $6 WHERE id = $1 AND status IN (0, 1)",
     [PQ_TASK_PENDING] = "SELECT " PG_TASK_COLS " FROM tasks"
@@ -278,6 +278,7 @@ static int pg_open(const char *url, const store_opts_t *o, store_t **out)
     if (!p)
         return -ENOMEM;
     p->base.be = &store_pg_backend;
+    p->base.shared = true;
     p->o = *o;
     /* A URL or a conninfo: libpq also reads PG* variables and service files.
      * The defaults before it bound how long the worker thread can wait on an
@@ -748,6 +749,9 @@ const store_backend_t store_pg_backend = {
     .task_requeue = pg_task_requeue,
     .task_set_cr = pg_task_set_cr,
     .task_recover = pg_task_recover,
+    .task_lease_renew = pg_task_lease_renew,
+    .try_leader = pg_try_leader,
+    .notify = pg_notify,
     .task_expire = pg_task_expire,
     .task_trim = pg_task_trim,
     .task_devices_pending = pg_task_devices_pending,

@@ -141,6 +141,10 @@ static const struct migration {
       "  state INTEGER NOT NULL DEFAULT 0, reason " T " NOT NULL DEFAULT '',"
       "  max_in_flight BIGINT NOT NULL DEFAULT 0, max_failure_ratio DOUBLE PRECISION NOT NULL DEFAULT 0,"
       "  min_finished BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL, updated BIGINT NOT NULL);" },
+    /* 13 (cluster): a sent task's owner and lease (store_sqlite.c's 13) */
+    { 13, "ALTER TABLE tasks ADD COLUMN node " T " NOT NULL DEFAULT '';"
+          "ALTER TABLE tasks ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"
+          "CREATE INDEX tasks_leased ON tasks(lease_until) WHERE status = 1;" },
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 #define PG_SCHEMA_VERSION (migrations[NMIGRATIONS - 1].version)

@@ -17,7 +17,7 @@
 
 static char dbpath[TEST_DB_MAX];
 /* The schema after every migration (store_sqlite.c's migrations[]). */
-enum { SCHEMA_NOW = 12 };
+enum { SCHEMA_NOW = 13 };
 
 static int setup(void **state)
 {
@@ -298,7 +298,7 @@ static void test_tasks(void **state)
     assert_int_equal(store_task_mark_sent(s, t[1].id, 1030), 0);
     assert_int_equal(store_task_mark_sent(s, t[3].id, 1030), 0);
     const char *const requeue[] = { "get_params", NULL };
-    assert_int_equal(store_task_recover(s, requeue, 1040), 1);
+    assert_int_equal(store_task_recover(s, requeue, 1040, true, NULL, NULL), 1);
     assert_int_equal(store_task_get(s, t[3].id, &got), 0);
     assert_int_equal(got.status, STORE_TASK_PENDING);
     store_task_clear(&got);
@@ -488,7 +488,9 @@ static void test_migrate_v2_wakeup_text(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, UNDO_V9
-        /* 12: NAT reach; 11: search indexes and bulks */
+        /* 13: task leases; 12: NAT reach; 11: search indexes and bulks */
+        "DROP INDEX tasks_leased; ALTER TABLE tasks DROP COLUMN node;"
+        "ALTER TABLE tasks DROP COLUMN lease_until;"
         "ALTER TABLE devices DROP COLUMN cr_udp; ALTER TABLE devices DROP COLUMN cr_udp_at;"
         "ALTER TABLE devices DROP COLUMN cr_nat; ALTER TABLE devices DROP COLUMN cr_jid;"
         "DROP TABLE param_index; DROP TABLE search_params;"
@@ -781,7 +783,9 @@ static void test_migrate_v4(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, UNDO_V9
-        /* 12: NAT reach; 11: search indexes and bulks */
+        /* 13: task leases; 12: NAT reach; 11: search indexes and bulks */
+        "DROP INDEX tasks_leased; ALTER TABLE tasks DROP COLUMN node;"
+        "ALTER TABLE tasks DROP COLUMN lease_until;"
         "ALTER TABLE devices DROP COLUMN cr_udp; ALTER TABLE devices DROP COLUMN cr_udp_at;"
         "ALTER TABLE devices DROP COLUMN cr_nat; ALTER TABLE devices DROP COLUMN cr_jid;"
         "DROP TABLE param_index; DROP TABLE search_params;"

@@ -181,7 +181,7 @@ static void test_second_open(void **state)
 {
     store_t *s2;
     assert_int_equal(store_open(dbpath, NULL, &s2), 0);
-    assert_int_equal(store_schema_version(s2), 12);
+    assert_int_equal(store_schema_version(s2), 13);
     store_device_t d;
     assert_int_equal(store_device_get(s2, "D1", &d), 0);
     store_close(s2);
