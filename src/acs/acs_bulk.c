@@ -126,6 +126,11 @@ static int tick_run(store_t *st, void *ud)
 {
     tick_job_t *j = ud;
     tick_ctx_t c = { .st = st, .j = j };
+    /* once across the cluster: one node releases the waves, so the in-flight
+     * caps and --bulk-cr-rate hold for the fleet (its wake-ups go from it) */
+    int lead = store_try_leader(st, "bulk_release");
+    if (lead <= 0)
+        return lead;
     int rc = store_bulk_running(st, plan_bulk, &c);
     for (size_t i = 0; rc == 0 && i < c.nacts; i++) {
         struct act *x = &c.acts[i];

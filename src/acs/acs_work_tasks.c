@@ -606,6 +606,12 @@ static void tasks_end(acs_work_t *w, void *state, bool rpc_out)
     event_free(t->ev);
 }
 
+static int64_t tasks_inflight(const void *state)
+{
+    const tasks_state_t *t = state;
+    return t->has_cur ? t->cur_id : 0;
+}
+
 const acs_work_source_t acs_work_tasks = {
     .name = "tasks",
     .state_size = sizeof(tasks_state_t),
@@ -616,4 +622,5 @@ const acs_work_source_t acs_work_tasks = {
     .answer = tasks_answer,
     .next = tasks_next,
     .end = tasks_end,
+    .inflight = tasks_inflight,
 };

@@ -305,6 +305,15 @@ int store_try_leader(store_t *s, const char *what);
  * transaction commits: pg_notify(channel, payload)). A no-op on SQLite.
  * payload up to 7999 bytes. */
 int store_notify(store_t *s, const char *channel, const char *payload);
+/* The channels the store itself notifies on a shared store, each payload
+ * "NODE WHAT" (NODE: the writer's node id, so a node can skip its own):
+ *   STORE_CHANNEL_TASK  a task finished (store_task_finish, _cancel): WHAT
+ *                       is its id; "*" after store_task_expire expired some
+ *                       (a listener re-checks whoever waits on an expiry)
+ *   STORE_CHANNEL_PROV  a preset or script changed (put, delete, the
+ *                       config's sync): the provisioning snapshot is stale */
+#define STORE_CHANNEL_TASK "outpost_task"
+#define STORE_CHANNEL_PROV "outpost_prov"
 /* Whether other nodes may share this store (PostgreSQL). */
 bool store_shared(const store_t *s);
 /* pending/sent past expires_at -> expired. Returns how many. */

@@ -344,7 +344,7 @@ static int pg_tx(store_t *s, int what)
         if (what == 1)
             log_error("store_pg", LF_S("op", "transaction"),
                       LF_S("reason", "connection lost: the transaction is rolled back"));
-        return what == 1 ? -EIO : 0;
+        return what == 1 ? -ENOTCONN : 0;
     }
     if (what == 0 && p->in_tx) /* a transaction left open: end it first */
         pg_cmd(p, PQ_TX_ROLLBACK, 0, NULL, "transaction");
@@ -353,8 +353,8 @@ static int pg_tx(store_t *s, int what)
     PGresult *r = pg_run(p, PQ_TX_BEGIN + what, 0, NULL, "transaction");
     if (what == 0)
         p->in_tx = r != NULL;
-    if (!r)
-        return -EIO;
+    if (!r) /* the server is away (not an error of this job): callers say "retry later" */
+        return PQstatus(p->conn) != CONNECTION_OK ? -ENOTCONN : -EIO;
     /* COMMIT of a transaction an error aborted reports ROLLBACK: it failed */
     bool rolled_back = what == 1 && strcmp(PQcmdStatus(r), "ROLLBACK") == 0;
     PQclear(r);
