@@ -332,6 +332,15 @@ static int pg_open(const char *url, const store_opts_t *o, store_t **out)
     return 0;
 }
 
+/* The server went away (a shutdown's FATAL may come before the EOF that
+ * marks the connection bad: read what is left to know). */
+static bool pg_gone(pg_t *p)
+{
+    if (PQstatus(p->conn) == CONNECTION_OK)
+        (void)PQconsumeInput(p->conn);
+    return PQstatus(p->conn) != CONNECTION_OK;
+}
+
 static int pg_tx(store_t *s, int what)
 {
     pg_t *p = PG(s);
@@ -354,10 +363,12 @@ static int pg_tx(store_t *s, int what)
     if (what == 0)
         p->in_tx = r != NULL;
     if (!r) /* the server is away (not an error of this job): callers say "retry later" */
-        return PQstatus(p->conn) != CONNECTION_OK ? -ENOTCONN : -EIO;
+        return pg_gone(p) ? -ENOTCONN : -EIO;
     /* COMMIT of a transaction an error aborted reports ROLLBACK: it failed */
     bool rolled_back = what == 1 && strcmp(PQcmdStatus(r), "ROLLBACK") == 0;
     PQclear(r);
+    if (rolled_back && pg_gone(p))
+        return -ENOTCONN;
     if (rolled_back) {
         log_error("store_pg", LF_S("op", "transaction"), LF_S("reason", "commit rolled back"));
         return -EIO;

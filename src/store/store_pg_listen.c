@@ -123,6 +123,14 @@ static void on_connect_timeout(uv_timer_t *t)
         fail(l, "connect timed out");
 }
 
+/* The server's notices on this connection ("terminating connection due to
+ * administrator command"...): the loss that follows is what gets logged. */
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static void start_connect(store_listen_t *l)
 {
     static const char *const keys[] = { "keepalives_idle", "keepalives_interval", "keepalives_count",
@@ -133,6 +141,7 @@ static void start_connect(store_listen_t *l)
         fail(l, "connect failed");
         return;
     }
+    PQsetNoticeProcessor(l->conn, quiet_notice, NULL);
     l->state = L_CONNECTING;
     uv_timer_start(&l->timer, on_connect_timeout, CONNECT_TIMEOUT_MS, 0);
 }
