@@ -13,7 +13,9 @@
  *     (store_pg_listen.h) hears the store's own notifications
  *     (STORE_CHANNEL_TASK: a task finished -> its ?wait= callers here are
  *     answered, and the live events show it; STORE_CHANNEL_PROV: a preset
- *     or script changed -> the provisioning snapshot is reloaded). When the
+ *     or script changed -> the provisioning snapshot is reloaded;
+ *     STORE_CHANNEL_QUEUED: a task was queued for a device in session here
+ *     -> that session looks for it before it ends). When the
  *     listener comes back after a loss it may have missed some: it reloads
  *     the snapshot and re-reads the tasks its waiters wait on.
  *
@@ -203,6 +205,11 @@ static void on_note(const char *channel, const char *payload, void *ud)
             acs_task_finished_elsewhere(a, id);
     } else if (strcmp(channel, STORE_CHANNEL_PROV) == 0) {
         acs_prov_reload(a, NULL, NULL);
+    } else if (strcmp(channel, STORE_CHANNEL_QUEUED) == 0) {
+        /* queued through another node's API while the device is in session
+         * here: this session looks for it before it ends (that node's
+         * wake-up reached a CPE that was busy with us) */
+        (void)acs_work_queued(a, what);
     }
 }
 
@@ -228,7 +235,8 @@ int acs_cluster_start(acs_t *a)
     uint64_t every = (uint64_t)(store_lease(a->store) * 1000 / 3);
     uv_timer_start(c->timer, on_tick, every, every);
     if (store_shared(a->store)) {
-        static const char *const channels[] = { STORE_CHANNEL_TASK, STORE_CHANNEL_PROV, NULL };
+        static const char *const channels[] = { STORE_CHANNEL_TASK, STORE_CHANNEL_PROV,
+                                                STORE_CHANNEL_QUEUED, NULL };
         int rc = store_listen_new(a->loop, a->o.db, channels, on_note, on_up, a, &c->listen);
         if (rc) {
             log_error("store_listen", LF_ERR(rc));

@@ -157,7 +157,13 @@ int store_param_history(store_t *s, const char *device, const char *name, store_
 {
     return s->be->param_history(s, device, name, fn, ud);
 }
-int store_task_add(store_t *s, store_task_t *t) { return s->be->task_add(s, t); }
+static int tell(store_t *s, int rc, const char *channel, const char *what);
+
+int store_task_add(store_t *s, store_task_t *t)
+{
+    int rc = s->be->task_add(s, t);
+    return rc == 0 ? tell(s, rc, STORE_CHANNEL_QUEUED, t->device_id) : rc;
+}
 int store_task_get(store_t *s, int64_t id, store_task_t *out) { return s->be->task_get(s, id, out); }
 int store_task_list(store_t *s, const char *device, int64_t limit, store_task_fn fn, void *ud)
 {
@@ -186,7 +192,7 @@ static int tell(store_t *s, int rc, const char *channel, const char *what)
 {
     if (rc < 0 || !s->shared)
         return rc;
-    char payload[STORE_NODE_MAX + 32];
+    char payload[STORE_NODE_MAX + STORE_ID_MAX + 8];
     snprintf(payload, sizeof payload, "%s %s", s->node, what);
     int n = store_notify(s, channel, payload);
     return n < 0 ? n : rc;

@@ -311,9 +311,12 @@ int store_notify(store_t *s, const char *channel, const char *payload);
  *                       is its id; "*" after store_task_expire expired some
  *                       (a listener re-checks whoever waits on an expiry)
  *   STORE_CHANNEL_PROV  a preset or script changed (put, delete, the
- *                       config's sync): the provisioning snapshot is stale */
+ *                       config's sync): the provisioning snapshot is stale
+ *   STORE_CHANNEL_QUEUED  a task was queued (store_task_add; a bulk's held ones not):
+ *                       WHAT is its device (a live session elsewhere looks) */
 #define STORE_CHANNEL_TASK "outpost_task"
 #define STORE_CHANNEL_PROV "outpost_prov"
+#define STORE_CHANNEL_QUEUED "outpost_queued"
 /* Whether other nodes may share this store (PostgreSQL). */
 bool store_shared(const store_t *s);
 /* pending/sent past expires_at -> expired. Returns how many. */

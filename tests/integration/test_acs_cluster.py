@@ -86,6 +86,12 @@ def task_lines(d, what):
     return c
 
 
+def status(d):
+    """The node's /status "cluster" object."""
+    return requests.get(d.url("admin") + "/status", timeout=10,
+                        headers={"Authorization": f"Bearer {TOKEN}"}).json()["cluster"]
+
+
 def wait_until(fn, timeout, what):
     deadline = time.monotonic() + timeout
     while True:
@@ -129,8 +135,7 @@ def test_two_nodes_one_store(outpost, tmp_path, pg_dir):
 
     # the node id, its lease and the listener in /status
     for n, name in ((a, "node-a"), (b, "node-b")):
-        c = requests.get(n.url("admin") + "/status", timeout=10,
-                         headers={"Authorization": f"Bearer {TOKEN}"}).json()["cluster"]
+        c = status(n)
         assert c["node"] == name and c["task_lease_s"] == 3, c
         assert c["shared_store"] and c["listening"], c
 
@@ -185,12 +190,16 @@ def test_two_nodes_one_store(outpost, tmp_path, pg_dir):
     assert cpe.inform("T1").rpc == "InformResponse"  # registered
     assert cpe.post().status == 204
     cpe.close()
+    # queued through B while the device is in session on A: A hears of it
+    # and its session sends it
     cpe = CPE(a.addr("listen"), auth=("cpe", "cpe-pw"))
+    assert cpe.inform("T1").rpc == "InformResponse"
+    heard = status(a)["heard"]
     r = api_b.post(f"/api/devices/{quote(DEV, safe='')}/tasks",
                    {"type": "get_params", "parameters": {"names": [NAME]}})
     assert r.status_code == 201, r.text
     victim = r.json()["id"]
-    assert cpe.inform("T1").rpc == "InformResponse"
+    wait_until(lambda: status(a)["heard"] > heard, 5, "A did not hear of the task B queued")
     queued = {}
     for dev in ids:  # queuing wakes each device: about half of the sessions go to A
         r = api_b.post(f"/api/devices/{quote(dev, safe='')}/tasks",

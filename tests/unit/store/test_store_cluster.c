@@ -162,14 +162,14 @@ static void test_leader(void **state)
 
 typedef struct heard {
     int ups;
-    char got[8][64];
+    char got[16][64];
     int n;
 } heard_t;
 
 static void on_note(const char *channel, const char *payload, void *ud)
 {
     heard_t *h = ud;
-    if (h->n < 8)
+    if (h->n < 16)
         snprintf(h->got[h->n++], sizeof h->got[0], "%s:%s", channel, payload);
 }
 
@@ -193,7 +193,8 @@ static void test_listen_notify(void **state)
     uv_loop_init(&loop);
     heard_t h = { 0 };
     store_listen_t *l = NULL;
-    const char *const channels[] = { "outpost_test", NULL };
+    const char *const channels[] = { "outpost_test", STORE_CHANNEL_TASK, STORE_CHANNEL_QUEUED,
+                                     STORE_CHANNEL_PROV, NULL };
     if (!store_shared(n->a)) {
         assert_int_equal(store_listen_new(&loop, dbpath, channels, on_note, on_up, &h, &l),
                          -EPROTONOSUPPORT);
@@ -233,6 +234,33 @@ static void test_listen_notify(void **state)
     assert_int_equal(store_commit(n->a), 0);
     run_until(&loop, &h.n, 3);
     assert_string_equal(h.got[2], "outpost_test:again");
+
+    /* the store's own: a task queued, finished, expired; a preset changed.
+     * Each says which node wrote it; a rolled-back write says nothing. */
+    assert_int_equal(store_begin(n->a), 0);
+    int64_t t = add(n->a, "devq", "get_params");
+    assert_int_equal(store_rollback(n->a), 0);
+    assert_int_equal(store_begin(n->a), 0);
+    t = add(n->a, "devq", "get_params");
+    assert_int_equal(store_task_finish(n->a, t, STORE_TASK_DONE, "{}", 0, NULL, 1100), 0);
+    assert_int_equal(store_task_finish(n->a, t, STORE_TASK_DONE, "{}", 0, NULL, 1100), -ESTALE);
+    store_task_t e = { .created = 1000, .expires_at = 1050 };
+    snprintf(e.device_id, sizeof e.device_id, "deve");
+    snprintf(e.type, sizeof e.type, "reboot");
+    assert_int_equal(store_task_add(n->a, &e), 0);
+    assert_int_equal(store_task_expire(n->a, 1060), 1);
+    assert_int_equal(store_task_expire(n->a, 1070), 0);
+    assert_int_equal(store_preset_put(n->a, "p1", "{}", false, 1080), 1);
+    assert_int_equal(store_commit(n->a), 0);
+    run_until(&loop, &h.n, 8);
+    assert_int_equal(h.n, 8);
+    char want[64];
+    assert_string_equal(h.got[3], "outpost_queued:node-a devq");
+    snprintf(want, sizeof want, "outpost_task:node-a %lld", (long long)t);
+    assert_string_equal(h.got[4], want);
+    assert_string_equal(h.got[5], "outpost_queued:node-a deve");
+    assert_string_equal(h.got[6], "outpost_task:node-a *");
+    assert_string_equal(h.got[7], "outpost_prov:node-a preset");
 
     store_listen_free(l);
     uv_run(&loop, UV_RUN_DEFAULT); /* its handles close */
