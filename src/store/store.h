@@ -53,7 +53,9 @@ typedef struct store_opts {
  * versioned migrations. */
 int store_open(const char *url, const store_opts_t *opts, store_t **out);
 void store_close(store_t *s);
-/* Group several calls into one transaction (store_worker does this). */
+/* Group several calls into one transaction (store_worker does this).
+ * -ENOTCONN from begin or commit: the database could not be reached (a
+ * PostgreSQL server away): nothing was stored, the next begin reconnects. */
 int store_begin(store_t *s);
 int store_commit(store_t *s);
 int store_rollback(store_t *s);

@@ -29,6 +29,7 @@ import pytest
 import requests
 
 from conftest import free_port
+import cwmp_cpe
 from cwmp_cpe import CPE, acs_envelopes_valid  # noqa: F401 (autouse: validates what the ACS sent)
 from test_acs_tasks import DEV, gpv_response
 
@@ -262,6 +263,12 @@ def test_two_nodes_one_store(outpost, tmp_path, pg_dir):
         r = api_b.post(f"/api/devices/{quote(ids[0], safe='')}/tasks",
                        {"type": "reboot"})
         assert r.status_code == 503, r.text  # not acknowledged: the caller knows
+        # a CPE's Inform is not acknowledged either: 503, come back later
+        host, port = b.addr("listen")
+        r = requests.post(f"http://{host}:{port}/", data=cwmp_cpe.envelope(cwmp_cpe.inform("T1")), timeout=30,
+                          auth=requests.auth.HTTPDigestAuth("cpe", "cpe-pw"),
+                          headers={"Content-Type": "text/xml"})
+        assert r.status_code == 503 and int(r.headers["Retry-After"]) > 0, r.text
         time.sleep(1.5)  # sessions meanwhile are refused (503, Retry-After) and retried
     finally:
         pg_server.start(pg_dir)
