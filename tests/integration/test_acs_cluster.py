@@ -215,6 +215,8 @@ def test_two_nodes_one_store(outpost, tmp_path, pg_dir):
     # B puts it back once A's lease (3 s) has run out; the CPE's next session
     # (through B) takes it
     b.wait_for(r"tasks_recovered count=\d+ reason=\"lease ran out\"", timeout=10)
+    wait_until(lambda: api_b.get(f"/api/tasks/{victim}").json()["status"] == "pending", 10,
+               "the victim did not go back to the queue")
     cpe = CPE(b.addr("listen"), auth=("cpe", "cpe-pw"))
     assert cpe.inform("T1").rpc == "InformResponse"
     r = cpe.post()
