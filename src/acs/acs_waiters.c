@@ -27,6 +27,7 @@ struct acs_waiter {
 };
 
 static void sweep_schedule(acs_t *a);
+static void recheck_one(acs_t *a, int64_t task_id);
 
 /* Out of the list, its timer gone, its request no longer watched (the
  * request now belongs to whoever answers it: a client that goes later must
@@ -85,6 +86,10 @@ int acs_waiter_add(acs_t *a, http_req_t *req, int64_t task_id, int64_t expires_a
     a->waiters = w;
     http_req_on_abort(req, waiter_abort, w);
     sweep_schedule(a); /* if it expires while we wait, it answers then */
+    /* Another node may have finished it between our read and now, its news
+     * heard before we waited: read it once more. */
+    if (a->store && store_shared(a->store))
+        recheck_one(a, task_id);
     return 0;
 }
 
@@ -159,6 +164,17 @@ static void recheck_done(int rc, void *ud)
             }
         }
     free(j);
+}
+
+static void recheck_one(acs_t *a, int64_t task_id)
+{
+    recheck_job_t *j = a->db ? calloc(1, sizeof *j) : NULL;
+    if (!j)
+        return;
+    j->a = a;
+    j->ids[j->n++] = task_id;
+    if (store_worker_submit(a->db, recheck_run, recheck_done, j) != 0)
+        free(j);
 }
 
 void acs_waiters_recheck(acs_t *a)
