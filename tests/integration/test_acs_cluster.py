@@ -184,6 +184,16 @@ def test_two_nodes_one_store(outpost, tmp_path, pg_dir):
         return all("seen-by-preset" in (g.get("tags") or []) for g in got)
     wait_until(tagged, 30, "the preset made on A was not applied in every session")
 
+    # ---- 2b: an API key made on A is taken by B within a second or so ----
+    mark_b = len(b.lines)
+    t0 = time.monotonic()
+    r = api_a.post("/api/keys", {"name": "ops", "role": "viewer"})
+    assert r.status_code == 201, r.text
+    b.wait_for(r"api_keys_loaded keys=1 ", timeout=3, start=mark_b)
+    assert time.monotonic() - t0 < 3
+    key = {"Authorization": "Bearer " + r.json()["token"]}
+    assert requests.get(api_b.base + "/api/devices", headers=key, timeout=10).status_code == 200
+
     # ---- 3: kill -9 of node A in the middle of a session ----
     # A scripted CPE talks to A directly and never answers A's RPC; the
     # fleets' tasks queued meanwhile run in sessions on both nodes.
