@@ -70,7 +70,7 @@ def start_node(outpost, tmp_path, db, name, proxies):
     args = ["acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
             "--admin-listen", "127.0.0.1:0",
             "--data-dir", str(tmp_path / name), "--api-token", TOKEN, "--cpe-password", "cpe-pw",
-            "--db", db, "--node-id", name, "--task-lease", "3s", "--rediscover=false",
+            "--db", db, "--node-id", name, "--task-lease", "5s", "--rediscover=false",
             "--cr-proxy-username", "relay", "--cr-proxy-password", "relay-pw"]
     for p in proxies:
         args += ["--cr-proxy", f"http://127.0.0.1:{p}"]
@@ -137,7 +137,7 @@ def test_two_nodes_one_store(outpost, tmp_path, pg_dir):
     # the node id, its lease and the listener in /status
     for n, name in ((a, "node-a"), (b, "node-b")):
         c = status(n)
-        assert c["node"] == name and c["task_lease_s"] == 3, c
+        assert c["node"] == name and c["task_lease_s"] == 5, c
         assert c["shared_store"] and c["listening"], c
 
     # ---- 1: queued on A, answered on A's ?wait= whichever node finished it ----
@@ -222,9 +222,9 @@ def test_two_nodes_one_store(outpost, tmp_path, pg_dir):
     a.wait_for(rf"cwmp_rpc device=\S+ task={victim} ", timeout=5)
     a.kill()  # A dies with the victim's RPC out, leased to it
     cpe.close()
-    # B puts it back once A's lease (3 s) has run out; the CPE's next session
+    # B puts it back once A's lease (5 s) has run out; the CPE's next session
     # (through B) takes it
-    b.wait_for(r"tasks_recovered count=\d+ reason=\"lease ran out\"", timeout=10)
+    b.wait_for(r"tasks_recovered count=\d+ reason=\"lease ran out\"", timeout=15)
     wait_until(lambda: api_b.get(f"/api/tasks/{victim}").json()["status"] == "pending", 10,
                "the victim did not go back to the queue")
     cpe = CPE(b.addr("listen"), auth=("cpe", "cpe-pw"))
