@@ -6,6 +6,12 @@
  * function its creator gave (the API answers with the task as it is then),
  * so nothing here knows the API's jobs.
  *
+ * On a store several nodes share, a task may finish on another node: its
+ * notification (acs_cluster.c) answers the waiters here, a new waiter reads
+ * its task once more right after it starts waiting (that news may have come
+ * just before), and the expiry sweep runs on one node at a time (its
+ * notification answers the others' waiters).
+ *
  * The waiters are a plain list: a handful of operators' requests at a time.
  */
 #include <errno.h>
