@@ -365,6 +365,8 @@ static int write_status(buf_t *out, void *ud)
         json_object_set_new(o, "devices", json_pack("{s:I, s:I}", "total",
                                                      (json_int_t)a->fleet.stats.total_devices, "online",
                                                      (json_int_t)a->fleet.stats.online_devices));
+    if (o)
+        json_object_set_new(o, "cluster", acs_cluster_json(a));
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     int rc = s ? buf_append_str(out, s) : -ENOMEM;

@@ -58,7 +58,22 @@ static void api_errno(http_req_t *req, int rc, const char *what)
     case -EBUSY: acs_api_error(req, 409, "conflict", "the task was already sent to the device"); break;
     case -ESTALE: acs_api_error(req, 409, "conflict", "the task has already finished"); break;
     case -EAGAIN: acs_api_error(req, 503, "unavailable", "store queue full, retry"); break;
-    default: acs_api_error(req, 500, "internal", "store error"); break;
+    default: acs_api_store_error(req, rc); break;
+    }
+}
+
+void acs_api_store_error(http_req_t *req, int rc)
+{
+    if (rc == -EAGAIN) {
+        acs_api_error(req, 503, "unavailable", "store queue full, retry");
+    } else if (rc == -ENOTCONN) {
+        /* the database is away: nothing of the request was stored; the
+         * store reconnects by itself */
+        static const char body[] = "{\"error\":\"unavailable\",\"message\":\"the store's database "
+                                   "cannot be reached; nothing was stored, retry later\"}";
+        http_respond_hdrs(req, 503, "Retry-After: 5\r\n", "application/json", body, sizeof body - 1);
+    } else {
+        acs_api_error(req, 500, "internal", "store error");
     }
 }
 

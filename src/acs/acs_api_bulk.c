@@ -196,7 +196,7 @@ static void bulk_done(int rc, void *ud)
         acs_api_error(req, 503, "unavailable", "store queue full, retry");
         break;
     default:
-        acs_api_error(req, 500, "internal", "store error");
+        acs_api_store_error(req, rc);
     }
     job_free(j);
 }

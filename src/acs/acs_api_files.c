@@ -183,7 +183,7 @@ static void file_done(int rc, void *ud)
     if (rc == -ENOENT)
         acs_api_error(j->req, 404, "not_found", "no such file");
     else if (rc < 0)
-        acs_api_error(j->req, rc == -EAGAIN ? 503 : 500, "internal", "store error");
+        acs_api_store_error(j->req, rc);
     else if (j->kind == FJ_DELETE) {
         log_info("api_file_deleted", LF_S("name", j->name));
         http_respond(j->req, 204, NULL, NULL, 0);

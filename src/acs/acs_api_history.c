@@ -302,7 +302,7 @@ static void hist_done(int rc, void *ud)
         acs_api_error(req, 503, "unavailable", "store queue full, retry");
         goto out;
     default:
-        acs_api_error(req, 500, "internal", "store error");
+        acs_api_store_error(req, rc);
         goto out;
     }
     switch (j->kind) {

@@ -112,7 +112,7 @@ static void hooks_done(int rc, void *ud)
         acs_api_error(req, 503, "unavailable", "store queue full, retry");
         break;
     default:
-        acs_api_error(req, 500, "internal", "store error");
+        acs_api_store_error(req, rc);
     }
     json_decref(j->out);
     free(j);

@@ -106,7 +106,7 @@ static void list_done(int rc, void *ud)
         if (rc == -EAGAIN)
             acs_api_error(req, 503, "unavailable", "store queue full, retry");
         else
-            acs_api_error(req, 500, "internal", "store error");
+            acs_api_store_error(req, rc);
     } else {
         buf_t h = BUF_INIT(4 * STORE_ID_MAX); /* the device id percent-encoded is the most */
         if (j->more)

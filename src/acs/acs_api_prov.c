@@ -251,7 +251,7 @@ static void answer(prov_job_t *j, int rc)
         acs_api_error(req, 503, "unavailable", "store queue full, retry");
         break;
     default:
-        acs_api_error(req, 500, "internal", "store error");
+        acs_api_store_error(req, rc);
     }
     job_free(j);
 }

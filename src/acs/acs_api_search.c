@@ -184,7 +184,7 @@ static void list_done(int rc, void *ud)
         else if (rc == -E2BIG)
             acs_api_error(req, 400, "bad_filter", "filter: too large to run");
         else
-            acs_api_error(req, 500, "internal", "store error");
+            acs_api_store_error(req, rc);
         json_decref(j->out);
         free(j);
         return;
@@ -427,7 +427,7 @@ static void tag_done(int rc, void *ud)
     else if (rc == -EAGAIN)
         acs_api_error(j->req, 503, "unavailable", "store queue full, retry");
     else if (rc < 0 || !j->out)
-        acs_api_error(j->req, 500, "internal", "store error");
+        acs_api_store_error(j->req, rc);
     else {
         acs_api_json(j->req, 200, j->out);
         j->out = NULL;

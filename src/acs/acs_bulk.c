@@ -29,6 +29,7 @@ typedef struct acs_bulk {
     bool busy;            /* a tick's job is out */
     bool again;           /* kicked while busy: tick again when it is back */
     bool idle;            /* the last tick found no running bulk: wait for a kick */
+    bool away;            /* the store's database is away (said once) */
     double tokens;        /* connection requests allowed now */
     int64_t last_ms;
 } acs_bulk_t;
@@ -126,6 +127,11 @@ static int tick_run(store_t *st, void *ud)
 {
     tick_job_t *j = ud;
     tick_ctx_t c = { .st = st, .j = j };
+    /* once across the cluster: one node releases the waves, so the in-flight
+     * caps and --bulk-cr-rate hold for the fleet (its wake-ups go from it) */
+    int lead = store_try_leader(st, "bulk_release");
+    if (lead <= 0)
+        return lead;
     int rc = store_bulk_running(st, plan_bulk, &c);
     for (size_t i = 0; rc == 0 && i < c.nacts; i++) {
         struct act *x = &c.acts[i];
@@ -257,8 +263,13 @@ static void tick_done(int rc, void *ud)
     tick_job_t *j = ud;
     acs_t *a = j->a;
     acs_bulk_t *bk = a->bulk;
-    if (rc < 0 && rc != -ECANCELED)
+    /* the database away: said once, and the pump waits for a kick (the API's,
+     * the cluster's tick) instead of failing every BULK_TICK_MS */
+    bool away = rc == -ENOTCONN;
+    if (rc < 0 && rc != -ECANCELED && !(away && bk && bk->away))
         log_warn("bulk_tick", LF_ERR(rc));
+    if (bk)
+        bk->away = away;
     for (size_t i = 0; i < j->nended; i++) {
         const char *state = store_bulk_state_name(j->ended[i].st);
         if (j->ended[i].st == STORE_BULK_STOPPED)
@@ -284,7 +295,7 @@ static void tick_done(int rc, void *ud)
         return;
     bk->busy = false;
     /* nothing running: no store job every tick until a bulk is made */
-    if (rc == 0 && j_running == 0 && !bk->again)
+    if ((rc == 0 || away) && j_running == 0 && !bk->again)
         bk->idle = true;
     if (bk->again && !a->stopping) {
         bk->again = false;

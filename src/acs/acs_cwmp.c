@@ -48,13 +48,23 @@ static int on_turn(void *ud, int rc, const cwmp_msg_t *rpc)
     } else if (rc == 0 || rc == -EPROTO) {
         acs_respond_end(s, req, rc == 0 ? "ok" : "error");
     } else {
-        http_respond_error(req, 503, rc == -EAGAIN   ? "store busy"
-                                     : rc == -ENOMEM ? "out of memory"
-                                                     : "store unavailable");
+        acs_cwmp_store_error(req, rc);
         acs_session_end(s, rc == -EAGAIN ? "store busy" : rc == -ENOMEM ? "error" : "store error");
     }
     acs_session_unref(s);
     return ret;
+}
+
+void acs_cwmp_store_error(http_req_t *req, int rc)
+{
+    /* A CPE retries a 503 (TR-069 3.2.1.1: Retry-After honoured); what
+     * it sent was not acknowledged, so nothing it told is lost. */
+    const char *why = rc == -EAGAIN    ? "store busy\n"
+                      : rc == -ENOMEM  ? "out of memory\n"
+                      : rc == -ENOTCONN ? "store database unreachable\n"
+                                        : "store unavailable\n";
+    http_respond_hdrs(req, 503, rc == -ENOTCONN ? "Retry-After: 10\r\n" : "Retry-After: 5\r\n",
+                      "text/plain", why, strlen(why));
 }
 
 /* The CPE's turn is over: answer (to our RPC, or NULL) goes to the work,

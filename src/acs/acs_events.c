@@ -214,6 +214,11 @@ static void finished_done(int rc, void *ud)
 void acs_events_task_finished(acs_t *a, int64_t task_id)
 {
     acs_webhook_task_finished(a, task_id); /* task.done / task.failed / fault, durably */
+    acs_events_task_elsewhere(a, task_id);
+}
+
+void acs_events_task_elsewhere(acs_t *a, int64_t task_id)
+{
     acs_events_t *E = E_of(a);
     if (!E || !a->db)
         return;
@@ -310,6 +315,10 @@ static int offline_run(store_t *st, void *ud)
 {
     offline_job_t *j = ud;
     j->st = st;
+    /* once across the cluster: two nodes would both queue device.offline */
+    int lead = store_try_leader(st, "offline_sweep");
+    if (lead <= 0)
+        return lead;
     int n = j->sweep ? store_hook_offline_sweep(st, j->now, j->default_interval, OFFLINE_BATCH,
                                                 offline_one, j)
                      : 0;
@@ -532,7 +541,7 @@ static void breakdown_done(int rc, void *ud)
 {
     breakdown_job_t *j = ud;
     if (rc < 0)
-        acs_api_error(j->req, 500, "internal", "store error");
+        acs_api_store_error(j->req, rc);
     else
     {
         acs_api_json(j->req, 200, j->out); /* steals it */

@@ -108,6 +108,9 @@ void acs_events_task(acs_t *a, const store_task_t *t);
 /* A task finished (done, failed, cancelled, expired): webhooks (task.done,
  * task.failed, fault) and SSE (task, fault), read from the store. */
 void acs_events_task_finished(acs_t *a, int64_t task_id);
+/* The same finish made by another node (its notification): SSE only (its
+ * node queued the webhooks), and the minute ring counts it. */
+void acs_events_task_elsewhere(acs_t *a, int64_t task_id);
 /* A device's Inform was stored: the inform event, and device online when it
  * was new or offline before (the Inform job knows). events: the Inform's
  * event codes, comma-separated ("0 BOOTSTRAP,1 BOOT"). */

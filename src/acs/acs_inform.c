@@ -83,7 +83,7 @@ static void inform_done(int rc, void *ud)
     if (!s->ended && req) {
         acs_session_touch(s);
         if (rc < 0) {
-            http_respond_error(req, 503, "store unavailable");
+            acs_cwmp_store_error(req, rc); /* nothing of the Inform stored: the CPE retries */
             acs_session_end(s, "store error");
         } else {
             cwmp_msg_t m = { .type = CWMP_INFORM_RESPONSE, .ns = s->ns, .max_envelopes = 1,

@@ -150,6 +150,9 @@ typedef struct acs_opts {
     int64_t stun_rate;         /* requests per second per source address (0: no limit) */
     char *cr_udp;              /* "auto" (behind NAT), "prefer" (whenever known), "off" */
     int64_t cr_udp_timeout_ms;
+    /* several nodes on one store (acs_cluster.c) */
+    char *node_id;             /* default HOST-PID */
+    int64_t task_lease_ms;     /* a sent task's lease */
 } acs_opts_t;
 
 /* What /metrics counts beyond the plain counters (acs_admin.c). */
@@ -247,6 +250,8 @@ typedef struct acs {
     struct acs_files *files;   /* the file store (acs_files.c) */
     struct acs_bulk *bulk;     /* the bulk task pump (acs_bulk.c) */
     struct acs_events *events; /* live events, SSE, the minute ring (acs_events.c) */
+    char node_id[STORE_NODE_MAX]; /* this node among several on one store (acs_cluster.c) */
+    struct acs_cluster *cluster;
 } acs_t;
 
 /* ---- acs_cwmp.c ---- */
@@ -277,6 +282,27 @@ int acs_waiters_start(acs_t *a);
 /* Everyone still waiting is answered (-ECANCELED); the sweep stops. */
 void acs_waiters_stop(acs_t *a);
 
+/* A task finished on another node (its notification): answer its waiters
+ * here, show it in the live events (no webhook: its node queued that). */
+void acs_task_finished_elsewhere(acs_t *a, int64_t task_id);
+/* Another node's sweep expired tasks: answer the waiters whose task's
+ * expiry passed. */
+void acs_waiters_expired(acs_t *a);
+/* Read every waited-on task again and answer those finished (news from
+ * the other nodes may have been missed). */
+void acs_waiters_recheck(acs_t *a);
+
+/* ---- acs_cluster.c: several nodes on one store (docs/scaling.md) ---- */
+typedef struct acs_cluster acs_cluster_t;
+/* The node id and lease given to the store: before the worker owns it. */
+int acs_cluster_init(acs_t *a);
+/* The lease tick; the listener on a shared store. */
+int acs_cluster_start(acs_t *a);
+void acs_cluster_stop(acs_t *a);
+void acs_cluster_free(acs_t *a);
+/* /status's "cluster" object. */
+json_t *acs_cluster_json(const acs_t *a);
+
 /* ---- acs_json.c (pure) ---- */
 json_t *acs_task_json(const store_task_t *t);
 json_t *acs_device_json(const store_device_t *d, int64_t now, int64_t default_interval);
@@ -294,6 +320,11 @@ int acs_utf8_copy(char *dst, size_t size, const char *src);
 int acs_api_start(acs_t *a, const char *listen);
 void acs_api_json(http_req_t *req, int status, json_t *body); /* steals body */
 void acs_api_error(http_req_t *req, int status, const char *code, const char *msg);
+/* A store job failed with rc: 503 when the queue is full (-EAGAIN) or the
+ * database is away (-ENOTCONN: with Retry-After), else 500. */
+void acs_api_store_error(http_req_t *req, int rc);
+/* The same for a CWMP request: 503 with Retry-After (CPEs retry). */
+void acs_cwmp_store_error(http_req_t *req, int rc);
 void acs_api_stop(acs_t *a);
 /* Query parameters: false once answered (400 naming the parameter); an
  * absent one leaves *out as it is (a string: ""). */

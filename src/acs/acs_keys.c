@@ -442,7 +442,7 @@ static void key_done(int rc, void *ud)
     } else if (rc == -EAGAIN) {
         acs_api_error(req, 503, "unavailable", "store queue full, retry");
     } else if (rc < 0) {
-        acs_api_error(req, 500, "internal", "store error");
+        acs_api_store_error(req, rc);
     } else if (j->kind == K_LIST) {
         json_t *arr = json_array();
         json_array_append_new(arr, acs_key_token_json());

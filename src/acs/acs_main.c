@@ -161,6 +161,13 @@ static const cfg_opt_t acs_opts[] = {
     CFG_OPT("task-retention", CFG_DURATION, acs_opts_t, task_retention_ms, "30d", "DURATION",
             "finished tasks are deleted this long after they finished (0: never); not a failed "
             "one whose fault is not cleared, nor a bulk's", .min = 0, .max = 86400000.0 * 3650),
+    CFG_OPT("node-id", CFG_STR, acs_opts_t, node_id, NULL, "ID",
+            "this node's name among several ACS nodes on one PostgreSQL store: a sent task's "
+            "owner, shown in /status (default HOSTNAME-PID)"),
+    CFG_OPT("task-lease", CFG_DURATION, acs_opts_t, task_lease_ms, "60s", "DURATION",
+            "a sent task stays with its node this long unless renewed (every third of it, while "
+            "its session lives); then a re-runnable one goes back to the queue",
+            .min = 1000, .max = 3600000),
     CFG_OPT("cwmp-max-body", CFG_SIZE, acs_opts_t, cwmp_max_body, "8MiB", "SIZE",
             "largest CWMP message accepted", .min = 4096, .max = 256.0 * 1024 * 1024),
     CFG_OPT("max-sessions", CFG_INT, acs_opts_t, max_sessions, "20000", "N",
@@ -292,6 +299,7 @@ static void on_stop(void *ud)
         uv_close((uv_handle_t *)&a->housekeeping, NULL);
     }
     acs_admin_stop(a);
+    acs_cluster_stop(a);
     acs_waiters_stop(a);
     acs_files_stop(a);
     acs_bulk_stop(a);
@@ -347,7 +355,7 @@ static int recover_run(store_t *s, void *ud)
     wake_t *w = ud;
     const char *types[64];
     acs_task_requeue_list(types, sizeof types / sizeof types[0]);
-    int n = store_task_recover(s, types, clock_real_s());
+    int n = store_task_recover(s, types, clock_real_s(), true, NULL, NULL);
     if (n > 0)
         log_info("tasks_recovered", LF_I("count", n));
     if (store_task_devices_pending(s, 1000, collect_pending, w) < 0)
@@ -473,6 +481,8 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
     store_opts_t so = { .sync_full = a->o.db_sync_full, .param_history = (int)a->o.param_history };
     if ((rc = store_open(a->o.db ? a->o.db : dbdef, &so, &a->store)) != 0)
         return 1;
+    if ((rc = acs_cluster_init(a)) != 0)
+        return rc == -EINVAL ? 2 : 1;
     /* the config file's presets, then what sessions provision with, read
      * before the worker owns the store: the first Inform sees them all */
     if (acs_presets_sync_start(a, a->o.presets) != 0 || acs_search_params_sync(a) != 0)
@@ -527,7 +537,7 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
         free(w);
     }
     if (acs_waiters_start(a) != 0 || acs_webhook_start(a) != 0 || acs_bulk_start(a) != 0 ||
-        acs_events_start(a) != 0)
+        acs_events_start(a) != 0 || acs_cluster_start(a) != 0)
         return 1;
     uv_timer_init(loop, &a->housekeeping);
     a->housekeeping.data = a;
@@ -591,6 +601,7 @@ int acs_main(int argc, char **argv)
     free(a->trusted);
     uv_run(&loop, UV_RUN_DEFAULT);
     acs_keys_free(a); /* its poll timer has closed */
+    acs_cluster_free(a);
     acs_webhook_free(a);
     acs_events_free(a);
     uv_loop_close(&loop);

@@ -369,6 +369,9 @@ static void load_done(int rc, void *ud)
     acs_prov_rows_free(&j->rows);
     acs_prov_scope_free(&j->scope);
     if (rc < 0) {
+        /* the job ran but its batch did not commit (the store went away):
+         * the state it loaded goes too */
+        prov_state_free(j->st);
         free(j);
         acs_work_put(w, rc, NULL);
         return;

@@ -6,6 +6,12 @@
  * function its creator gave (the API answers with the task as it is then),
  * so nothing here knows the API's jobs.
  *
+ * On a store several nodes share, a task may finish on another node: its
+ * notification (acs_cluster.c) answers the waiters here, a new waiter reads
+ * its task once more right after it starts waiting (that news may have come
+ * just before), and the expiry sweep runs on one node at a time (its
+ * notification answers the others' waiters).
+ *
  * The waiters are a plain list: a handful of operators' requests at a time.
  */
 #include <errno.h>
@@ -27,6 +33,7 @@ struct acs_waiter {
 };
 
 static void sweep_schedule(acs_t *a);
+static void recheck_one(acs_t *a, int64_t task_id);
 
 /* Out of the list, its timer gone, its request no longer watched (the
  * request now belongs to whoever answers it: a client that goes later must
@@ -85,6 +92,10 @@ int acs_waiter_add(acs_t *a, http_req_t *req, int64_t task_id, int64_t expires_a
     a->waiters = w;
     http_req_on_abort(req, waiter_abort, w);
     sweep_schedule(a); /* if it expires while we wait, it answers then */
+    /* Another node may have finished it between our read and now, its news
+     * heard before we waited: read it once more. */
+    if (a->store && store_shared(a->store))
+        recheck_one(a, task_id);
     return 0;
 }
 
@@ -100,12 +111,104 @@ void acs_task_finished(acs_t *a, int64_t task_id)
     }
 }
 
+void acs_task_finished_elsewhere(acs_t *a, int64_t task_id)
+{
+    acs_events_task_elsewhere(a, task_id); /* live events only: its node queued the webhook */
+    acs_waiter_t *w = a->waiters;
+    while (w) {
+        acs_waiter_t *next = w->next;
+        if (w->task_id == task_id)
+            waiter_answer(w, 0);
+        w = next;
+    }
+}
+
+void acs_waiters_expired(acs_t *a)
+{
+    int64_t now = clock_real_s();
+    acs_waiter_t *w = a->waiters;
+    while (w) {
+        acs_waiter_t *next = w->next;
+        if (w->expires_at > 0 && w->expires_at <= now)
+            waiter_answer(w, 0);
+        w = next;
+    }
+}
+
+/* The tasks waited on, read again: the finished ones' waiters are answered. */
+typedef struct recheck_job {
+    acs_t *a;
+    size_t n;
+    int64_t ids[64];
+    bool done[64];
+} recheck_job_t;
+
+static int recheck_run(store_t *s, void *ud)
+{
+    recheck_job_t *j = ud;
+    for (size_t i = 0; i < j->n; i++) {
+        store_task_t t;
+        if (store_task_get(s, j->ids[i], &t) == 0) {
+            j->done[i] = t.status != STORE_TASK_PENDING && t.status != STORE_TASK_SENT;
+            store_task_clear(&t);
+        }
+    }
+    return 0;
+}
+
+static void recheck_done(int rc, void *ud)
+{
+    recheck_job_t *j = ud;
+    for (size_t i = 0; rc == 0 && i < j->n; i++)
+        if (j->done[i]) {
+            acs_waiter_t *w = j->a->waiters;
+            while (w) {
+                acs_waiter_t *next = w->next;
+                if (w->task_id == j->ids[i])
+                    waiter_answer(w, 0);
+                w = next;
+            }
+        }
+    free(j);
+}
+
+static void recheck_one(acs_t *a, int64_t task_id)
+{
+    recheck_job_t *j = a->db ? calloc(1, sizeof *j) : NULL;
+    if (!j)
+        return;
+    j->a = a;
+    j->ids[j->n++] = task_id;
+    if (store_worker_submit(a->db, recheck_run, recheck_done, j) != 0)
+        free(j);
+}
+
+void acs_waiters_recheck(acs_t *a)
+{
+    /* in slices of 64: a handful of operators' requests at a time */
+    const acs_waiter_t *w = a->waiters;
+    while (w && a->db) {
+        recheck_job_t *j = calloc(1, sizeof *j);
+        if (!j)
+            return;
+        j->a = a;
+        for (; w && j->n < 64; w = w->next)
+            j->ids[j->n++] = w->task_id;
+        if (store_worker_submit(a->db, recheck_run, recheck_done, j) != 0) {
+            free(j);
+            return;
+        }
+    }
+}
+
 /* ---- the expiry sweep -------------------------------------------------------------- */
 
 typedef struct expire_job {
     acs_t *a;
     int64_t now;         /* the sweep's clock: tasks that expired by then are swept */
     int64_t trim_before; /* > 0: finished tasks older than this go (--task-retention) */
+    bool led;            /* out: this node ran the sweep (another node's notification
+                          * answers our waiters otherwise) */
 } expire_job_t;
 
 /* Tasks deleted per sweep at most: a year's backlog goes in slices, each a
@@ -115,6 +218,12 @@ enum { TRIM_PER_SWEEP = 5000 };
 static int expire_run(store_t *s, void *ud)
 {
     expire_job_t *j = ud;
+    /* once across the cluster: the leader expires every node's tasks and
+     * its store notification answers the other nodes' waiters */
+    int lead = store_try_leader(s, "task_expiry");
+    if (lead <= 0)
+        return lead;
+    j->led = true;
     int n = store_task_expire(s, j->now);
     if (n > 0)
         log_info("tasks_expired", LF_I("count", n));
@@ -133,7 +242,7 @@ static void expire_done(int rc, void *ud)
 {
     expire_job_t *j = ud;
     acs_t *a = j->a;
-    if (rc == 0) {
+    if (rc == 0 && j->led) {
         acs_waiter_t *w = a->waiters;
         while (w) {
             acs_waiter_t *next = w->next;

@@ -259,7 +259,10 @@ int acs_webhook_init(acs_t *a)
                  LF_I("timeout_ms", h->timeout_ms), LF_B("tls_verify", h->tls_verify));
     }
     H->lease_s = tmax / 1000 + LEASE_MARGIN_S;
-    if (store_hook_release_leases(a->store) < 0)
+    /* Leases a dead run left are given back at once, on one node only: on a
+     * shared store another node may be sending them right now (they come
+     * back by themselves when their lease runs out). */
+    if (!store_shared(a->store) && store_hook_release_leases(a->store) < 0)
         return -EIO;
     return 0;
 }

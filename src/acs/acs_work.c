@@ -64,6 +64,22 @@ bool acs_work_ended(const acs_work_t *w) { return w->ended; }
 
 /* ---- the live works, by device ---------------------------------------------------- */
 
+size_t acs_work_inflight(const acs_t *a, int64_t *ids, size_t max)
+{
+    size_t n = 0;
+    acs_work_t *w;
+    for (size_t pos = 0; n < max && (w = hmap_next(&a->works, &pos, NULL));) {
+        if (w->delegated && w->delegated->id > 0)
+            ids[n++] = w->delegated->id;
+        for (size_t i = 0; i < NSRC && n < max; i++) {
+            int64_t id = sources[i]->inflight ? sources[i]->inflight(w->state[i]) : 0;
+            if (id > 0)
+                ids[n++] = id;
+        }
+    }
+    return n;
+}
+
 void acs_work_init(acs_t *a)
 {
     hmap_init(&a->works);

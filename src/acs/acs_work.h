@@ -123,6 +123,11 @@ bool acs_work_live(const acs_t *a, const char *device_id);
  * are asked again from the first (a few times per turn at most). So a task
  * the operator or provisioning queued goes out in this session. */
 
+/* ---- For acs_cluster: the tasks this node's live sessions have out ----------------- */
+/* Up to max task ids (sent by a live session, or delegated to provisioning)
+ * into ids; returns how many. */
+size_t acs_work_inflight(const acs_t *a, int64_t *ids, size_t max);
+
 /* ---- For acs_main: the live works by device -------------------------------------- */
 void acs_work_init(acs_t *a);
 /* At exit, once every session ended and the store worker is gone. */
@@ -180,6 +185,9 @@ typedef struct acs_work_source {
      * Write what must survive with jobs that carry their own data (not
      * state, which is freed when this returns). */
     void (*end)(acs_work_t *w, void *state, bool rpc_out);
+    /* The task this source has out now (marked sent, leased to this node:
+     * store_task_lease_renew keeps it), or 0. On the loop. */
+    int64_t (*inflight)(const void *state);
 } acs_work_source_t;
 
 extern const acs_work_source_t acs_work_tasks;

@@ -93,6 +93,8 @@ typedef struct tasks_state {
     char *held_strings;
     size_t nheld;
     step_job_t *pending;     /* an answer taken, committed by the turn's step */
+    int64_t finishing;       /* the task that step finishes, while its job runs: still
+                              * `sent` in the store, so its lease is still renewed */
     task_event_t *ev;        /* the event in progress; the loop leaves it alone meanwhile */
 } tasks_state_t;
 
@@ -420,6 +422,7 @@ static void step_done(int rc, void *ud)
 {
     step_job_t *j = ud;
     acs_work_t *w = j->w;
+    j->t->finishing = 0;
     if (j->finish_id)
         acs_task_finished(acs_work_acs(w), j->finish_id);
     for (size_t i = 0; i < j->nfailed; i++)
@@ -570,6 +573,8 @@ static void tasks_next(acs_work_t *w, void *state, bool may_send)
     str_copy(j->device, sizeof j->device, acs_work_device(w));
     j->take_next = take;
     int rc = acs_work_submit(w, step_run, step_done, j);
+    if (rc == 0)
+        t->finishing = j->finish_id;
     if (rc != 0) {
         step_free(j);
         acs_work_put(w, rc, NULL);
@@ -606,6 +611,13 @@ static void tasks_end(acs_work_t *w, void *state, bool rpc_out)
     event_free(t->ev);
 }
 
+static int64_t tasks_inflight(const void *state)
+{
+    const tasks_state_t *t = state;
+    return t->has_cur ? t->cur_id : t->pending && t->pending->finish_id ? t->pending->finish_id
+                                                                       : t->finishing;
+}
+
 const acs_work_source_t acs_work_tasks = {
     .name = "tasks",
     .state_size = sizeof(tasks_state_t),
@@ -616,4 +628,5 @@ const acs_work_source_t acs_work_tasks = {
     .answer = tasks_answer,
     .next = tasks_next,
     .end = tasks_end,
+    .inflight = tasks_inflight,
 };

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/str.h"
 #include "store/store_impl.h"
 
 int store_open(const char *url, const store_opts_t *opts, store_t **out)
@@ -156,7 +157,13 @@ int store_param_history(store_t *s, const char *device, const char *name, store_
 {
     return s->be->param_history(s, device, name, fn, ud);
 }
-int store_task_add(store_t *s, store_task_t *t) { return s->be->task_add(s, t); }
+static int tell(store_t *s, int rc, const char *channel, const char *what);
+
+int store_task_add(store_t *s, store_task_t *t)
+{
+    int rc = s->be->task_add(s, t);
+    return rc == 0 ? tell(s, rc, STORE_CHANNEL_QUEUED, t->device_id) : rc;
+}
 int store_task_get(store_t *s, int64_t id, store_task_t *out) { return s->be->task_get(s, id, out); }
 int store_task_outcome(store_t *s, int64_t id, store_task_t *out)
 {
@@ -182,12 +189,35 @@ int store_task_mark_sent(store_t *s, int64_t id, int64_t now)
 {
     return s->be->task_mark_sent(s, id, now);
 }
+/* ---- what the other nodes hear (store.h "several nodes"): sent from the
+ * write's own transaction, so only what commits is heard ---- */
+
+static int tell(store_t *s, int rc, const char *channel, const char *what)
+{
+    if (rc < 0 || !s->shared)
+        return rc;
+    char payload[STORE_NODE_MAX + STORE_ID_MAX + 8];
+    snprintf(payload, sizeof payload, "%s %s", s->node, what);
+    int n = store_notify(s, channel, payload);
+    return n < 0 ? n : rc;
+}
+
+static int tell_task(store_t *s, int rc, int64_t id)
+{
+    char what[24];
+    snprintf(what, sizeof what, "%lld", (long long)id);
+    return rc == 0 ? tell(s, rc, STORE_CHANNEL_TASK, what) : rc;
+}
+
 int store_task_finish(store_t *s, int64_t id, store_task_status_t st, const char *result_json,
                       int fault_code, const char *fault_string, int64_t now)
 {
-    return s->be->task_finish(s, id, st, result_json, fault_code, fault_string, now);
+    return tell_task(s, s->be->task_finish(s, id, st, result_json, fault_code, fault_string, now), id);
 }
-int store_task_cancel(store_t *s, int64_t id, int64_t now) { return s->be->task_cancel(s, id, now); }
+int store_task_cancel(store_t *s, int64_t id, int64_t now)
+{
+    return tell_task(s, s->be->task_cancel(s, id, now), id);
+}
 int store_task_requeue(store_t *s, int64_t id, int64_t now)
 {
     return s->be->task_requeue(s, id, now);
@@ -196,11 +226,33 @@ int store_task_set_cr(store_t *s, int64_t id, const store_cr_note_t *note)
 {
     return s->be->task_set_cr(s, id, note);
 }
-int store_task_recover(store_t *s, const char *const *types, int64_t now)
+int store_task_recover(store_t *s, const char *const *types, int64_t now, bool startup,
+                       int (*fn)(const char *device, void *ud), void *ud)
 {
-    return s->be->task_recover(s, types, now);
+    return s->be->task_recover(s, types, now, startup, fn, ud);
 }
-int store_task_expire(store_t *s, int64_t now) { return s->be->task_expire(s, now); }
+void store_set_node(store_t *s, const char *node, int64_t lease_s)
+{
+    str_copy(s->node, sizeof s->node, node ? node : "");
+    s->lease_s = lease_s > 0 ? lease_s : STORE_LEASE_DEFAULT;
+}
+const char *store_node(const store_t *s) { return s->node; }
+int64_t store_lease(const store_t *s) { return s->lease_s > 0 ? s->lease_s : STORE_LEASE_DEFAULT; }
+int store_task_lease_renew(store_t *s, const int64_t *ids, size_t n, int64_t now)
+{
+    return n ? s->be->task_lease_renew(s, ids, n, now) : 0;
+}
+int store_try_leader(store_t *s, const char *what) { return s->be->try_leader(s, what); }
+int store_notify(store_t *s, const char *channel, const char *payload)
+{
+    return s->be->notify(s, channel, payload);
+}
+bool store_shared(const store_t *s) { return s->shared; }
+int store_task_expire(store_t *s, int64_t now)
+{
+    int n = s->be->task_expire(s, now);
+    return n > 0 ? tell(s, n, STORE_CHANNEL_TASK, "*") : n;
+}
 int store_task_trim(store_t *s, int64_t before, int max) { return s->be->task_trim(s, before, max); }
 int store_task_devices_pending(store_t *s, int64_t limit,
                                int (*fn)(const char *device, void *ud), void *ud)
@@ -226,23 +278,26 @@ const char *store_preset_status_name(store_preset_status_t st)
 
 int store_preset_put(store_t *s, const char *name, const char *body, bool create_only, int64_t now)
 {
-    return s->be->preset_put(s, name, body, create_only, now);
+    return tell(s, s->be->preset_put(s, name, body, create_only, now), STORE_CHANNEL_PROV, "preset");
 }
 int store_preset_get(store_t *s, const char *name, store_preset_fn fn, void *ud)
 {
     return s->be->preset_get(s, name, fn, ud);
 }
 int store_preset_list(store_t *s, store_preset_fn fn, void *ud) { return s->be->preset_list(s, fn, ud); }
-int store_preset_delete(store_t *s, const char *name) { return s->be->preset_delete(s, name); }
+int store_preset_delete(store_t *s, const char *name)
+{
+    return tell(s, s->be->preset_delete(s, name), STORE_CHANNEL_PROV, "preset");
+}
 int store_preset_sync_config(store_t *s, const store_preset_t *p, size_t n, int64_t now,
                              store_preset_fn replaced, void *ud)
 {
-    return s->be->preset_sync_config(s, p, n, now, replaced, ud);
+    return tell(s, s->be->preset_sync_config(s, p, n, now, replaced, ud), STORE_CHANNEL_PROV, "preset");
 }
 int store_script_put(store_t *s, store_script_kind_t k, const char *name, const char *source,
                      size_t len, int64_t now)
 {
-    return s->be->script_put(s, k, name, source, len, now);
+    return tell(s, s->be->script_put(s, k, name, source, len, now), STORE_CHANNEL_PROV, "script");
 }
 int store_script_get(store_t *s, store_script_kind_t k, const char *name, store_script_fn fn, void *ud)
 {
@@ -254,7 +309,7 @@ int store_script_list(store_t *s, store_script_kind_t k, store_script_fn fn, voi
 }
 int store_script_delete(store_t *s, store_script_kind_t k, const char *name)
 {
-    return s->be->script_delete(s, k, name);
+    return tell(s, s->be->script_delete(s, k, name), STORE_CHANNEL_PROV, "script");
 }
 int store_preset_run_put(store_t *s, const store_preset_run_t *r) { return s->be->preset_run_put(s, r); }
 int store_preset_run_list(store_t *s, const char *device, store_preset_run_fn fn, void *ud)

@@ -53,7 +53,9 @@ typedef struct store_opts {
  * versioned migrations. */
 int store_open(const char *url, const store_opts_t *opts, store_t **out);
 void store_close(store_t *s);
-/* Group several calls into one transaction (store_worker does this). */
+/* Group several calls into one transaction (store_worker does this).
+ * -ENOTCONN from begin or commit: the database could not be reached (a
+ * PostgreSQL server away): nothing was stored, the next begin reconnects. */
 int store_begin(store_t *s);
 int store_commit(store_t *s);
 int store_rollback(store_t *s);
@@ -262,7 +264,8 @@ int store_task_list(store_t *s, const char *device, int64_t limit, store_task_fn
 int store_task_pending(store_t *s, const char *device, int64_t limit, store_task_fn fn, void *ud);
 /* Does the device have pending tasks? (cheap: reads no task rows) */
 int store_task_has_pending(store_t *s, const char *device, bool *out);
-/* pending -> sent (attempts+1). -ESTALE when it is no longer pending. */
+/* pending -> sent (attempts+1), leased to this handle's node until
+ * now + its lease (store_set_node). -ESTALE when it is no longer pending. */
 int store_task_mark_sent(store_t *s, int64_t id, int64_t now);
 /* pending/sent -> done|failed|expired with result/fault. Idempotent: a task
  * already finished is left alone (-ESTALE). */
@@ -275,9 +278,53 @@ int store_task_requeue(store_t *s, int64_t id, int64_t now);
 int store_task_set_cr(store_t *s, int64_t id, const store_cr_note_t *note);
 /* pending -> cancelled; -EBUSY once sent, -ESTALE when finished. */
 int store_task_cancel(store_t *s, int64_t id, int64_t now);
-/* After a restart: tasks left `sent` whose type is in requeue_types (NULL
- * terminated; safe to run again) go back to pending. Returns how many. */
-int store_task_recover(store_t *s, const char *const *requeue_types, int64_t now);
+/* Tasks left `sent` whose type is in requeue_types (NULL terminated; safe
+ * to run again) and whose lease ran out (lease_until < now) go back to
+ * pending: their node died or lost its session without putting them back.
+ * startup: this node just started, so none of its own tasks is in flight:
+ * those go back too whatever their lease says, and on SQLite (one node by
+ * construction) every `sent` one does, as before leases. fn (may be NULL)
+ * gets each requeued task's device (for a wake-up). Returns how many. */
+int store_task_recover(store_t *s, const char *const *requeue_types, int64_t now, bool startup,
+                       int (*fn)(const char *device, void *ud), void *ud);
+
+/* ---- several nodes on one store ---------------------------------------------------- */
+
+enum { STORE_NODE_MAX = 64, STORE_LEASE_DEFAULT = 60 };
+/* This handle's node id (a sent task's owner) and the lease a sent task
+ * gets (seconds; <= 0: STORE_LEASE_DEFAULT). Set once, before the store is
+ * shared with the worker. An empty node id stays the default "" owner. */
+void store_set_node(store_t *s, const char *node, int64_t lease_s);
+const char *store_node(const store_t *s);
+int64_t store_lease(const store_t *s);
+/* The node still has these tasks out in live sessions: their leases move
+ * to now + the lease, in one statement (only rows still `sent` and owned by
+ * this node). Returns how many rows it renewed. */
+int store_task_lease_renew(store_t *s, const int64_t *ids, size_t n, int64_t now);
+/* Whether this node should run the cluster-wide sweep `what` now: a
+ * transaction-scoped advisory lock on PostgreSQL (pg_try_advisory_xact_lock,
+ * released at the job's commit), so one node at a time does it; always 1 on
+ * SQLite. 1 yes, 0 another node holds it, < 0 the store failed. Call it
+ * from inside a store job (the worker's transaction). */
+int store_try_leader(store_t *s, const char *what);
+/* Tell the other nodes (PostgreSQL NOTIFY, sent only if the job's
+ * transaction commits: pg_notify(channel, payload)). A no-op on SQLite.
+ * payload up to 7999 bytes. */
+int store_notify(store_t *s, const char *channel, const char *payload);
+/* The channels the store itself notifies on a shared store, each payload
+ * "NODE WHAT" (NODE: the writer's node id, so a node can skip its own):
+ *   STORE_CHANNEL_TASK  a task finished (store_task_finish, _cancel): WHAT
+ *                       is its id; "*" after store_task_expire expired some
+ *                       (a listener re-checks whoever waits on an expiry)
+ *   STORE_CHANNEL_PROV  a preset or script changed (put, delete, the
+ *                       config's sync): the provisioning snapshot is stale
+ *   STORE_CHANNEL_QUEUED  a task was queued (store_task_add; a bulk's held ones not):
+ *                       WHAT is its device (a live session elsewhere looks) */
+#define STORE_CHANNEL_TASK "outpost_task"
+#define STORE_CHANNEL_PROV "outpost_prov"
+#define STORE_CHANNEL_QUEUED "outpost_queued"
+/* Whether other nodes may share this store (PostgreSQL). */
+bool store_shared(const store_t *s);
 /* pending/sent past expires_at -> expired. Returns how many. */
 int store_task_expire(store_t *s, int64_t now);
 /* Finished tasks (done, failed, expired, cancelled) that finished before

@@ -43,7 +43,11 @@ typedef struct store_backend {
     int (*task_cancel)(store_t *s, int64_t id, int64_t now);
     int (*task_requeue)(store_t *s, int64_t id, int64_t now);
     int (*task_set_cr)(store_t *s, int64_t id, const store_cr_note_t *note);
-    int (*task_recover)(store_t *s, const char *const *types, int64_t now);
+    int (*task_recover)(store_t *s, const char *const *types, int64_t now, bool startup,
+                        int (*fn)(const char *, void *), void *ud);
+    int (*task_lease_renew)(store_t *s, const int64_t *ids, size_t n, int64_t now);
+    int (*try_leader)(store_t *s, const char *what);
+    int (*notify)(store_t *s, const char *channel, const char *payload);
     int (*task_expire)(store_t *s, int64_t now);
     int (*task_trim)(store_t *s, int64_t before, int max);
     int (*task_devices_pending)(store_t *s, int64_t limit, int (*fn)(const char *, void *),
@@ -121,6 +125,9 @@ typedef struct store_backend {
 
 struct store {
     const store_backend_t *be;
+    bool shared;                 /* several nodes may use it (PostgreSQL) */
+    char node[STORE_NODE_MAX];   /* store_set_node: a sent task's owner */
+    int64_t lease_s;             /* a sent task's lease (seconds) */
 };
 
 extern const store_backend_t store_sqlite_backend;

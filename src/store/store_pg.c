@@ -74,8 +74,8 @@ static const char *const queries[PQ_COUNT] = {
                     " VALUES ($1, $2, $3, 0, $4, $4, $5) RETURNING id",
     [PQ_TASK_GET] = "SELECT " PG_TASK_COLS " FROM tasks WHERE id = $1",
     [PQ_TASK_OUTCOME] = "SELECT id, device_id, type, status, fault_code, fault_string FROM tasks WHERE id = $1",
-    [PQ_TASK_SENT] = "UPDATE tasks SET status = 1, attempts = attempts + 1, sent_at = $2, updated = $2"
-                     " WHERE id = $1 AND status = 0",
+    [PQ_TASK_SENT] = "UPDATE tasks SET status = 1, attempts = attempts + 1, sent_at = $2, updated = $2,"
+                     " node = $3, lease_until = $4 WHERE id = $1 AND status = 0",
     [PQ_TASK_FINISH] = "UPDATE tasks SET status = $2, result = $3, fault_code = $4, fault_string = $5,"
                        " done_at = $6, updated = $6 WHERE id = $1 AND status IN (0, 1)",
     [PQ_TASK_PENDING] = "SELECT " PG_TASK_COLS " FROM tasks"
@@ -281,6 +281,7 @@ static int pg_open(const char *url, const store_opts_t *o, store_t **out)
     if (!p)
         return -ENOMEM;
     p->base.be = &store_pg_backend;
+    p->base.shared = true;
     p->o = *o;
     /* A URL or a conninfo: libpq also reads PG* variables and service files.
      * The defaults before it bound how long the worker thread can wait on an
@@ -334,6 +335,15 @@ static int pg_open(const char *url, const store_opts_t *o, store_t **out)
     return 0;
 }
 
+/* The server went away (a shutdown's FATAL may come before the EOF that
+ * marks the connection bad: read what is left to know). */
+static bool pg_gone(pg_t *p)
+{
+    if (PQstatus(p->conn) == CONNECTION_OK)
+        (void)PQconsumeInput(p->conn);
+    return PQstatus(p->conn) != CONNECTION_OK;
+}
+
 static int pg_tx(store_t *s, int what)
 {
     pg_t *p = PG(s);
@@ -347,7 +357,7 @@ static int pg_tx(store_t *s, int what)
         if (what == 1)
             log_error("store_pg", LF_S("op", "transaction"),
                       LF_S("reason", "connection lost: the transaction is rolled back"));
-        return what == 1 ? -EIO : 0;
+        return what == 1 ? -ENOTCONN : 0;
     }
     if (what == 0 && p->in_tx && !lost) {
         /* as SQLite: no transaction inside another */
@@ -376,11 +386,13 @@ static int pg_tx(store_t *s, int what)
         p->release_owed = false;
     if (what == 0)
         p->in_tx = r != NULL;
-    if (!r)
-        return -EIO;
+    if (!r) /* the server is away (not an error of this job): callers say "retry later" */
+        return pg_gone(p) ? -ENOTCONN : -EIO;
     /* COMMIT of a transaction an error aborted reports ROLLBACK: it failed */
     bool rolled_back = what == 1 && strcmp(PQcmdStatus(r), "ROLLBACK") == 0;
     PQclear(r);
+    if (rolled_back && pg_gone(p))
+        return -ENOTCONN;
     if (rolled_back) {
         log_error("store_pg", LF_S("op", "transaction"), LF_S("reason", "commit rolled back"));
         return -EIO;
@@ -589,6 +601,9 @@ const store_backend_t store_pg_backend = {
     .task_requeue = pg_task_requeue,
     .task_set_cr = pg_task_set_cr,
     .task_recover = pg_task_recover,
+    .task_lease_renew = pg_task_lease_renew,
+    .try_leader = pg_try_leader,
+    .notify = pg_notify,
     .task_expire = pg_task_expire,
     .task_trim = pg_task_trim,
     .task_devices_pending = pg_task_devices_pending,

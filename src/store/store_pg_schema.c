@@ -145,6 +145,10 @@ static const struct migration {
      * changed row whole). Nothing here: PostgreSQL keeps a long value out of
      * line (TOAST), and an UPDATE that leaves it alone does not copy it. */
     { 13, "SELECT 1" },
+    /* 14 (cluster): a sent task's owner and lease (store_sqlite.c's 14) */
+    { 14, "ALTER TABLE tasks ADD COLUMN node " T " NOT NULL DEFAULT '';"
+          "ALTER TABLE tasks ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"
+          "CREATE INDEX tasks_leased ON tasks(lease_until) WHERE status = 1;" },
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 #define PG_SCHEMA_VERSION (migrations[NMIGRATIONS - 1].version)

@@ -182,9 +182,9 @@ int pg_task_has_pending(store_t *s, const char *dev, bool *out)
 int pg_task_mark_sent(store_t *s, int64_t id, int64_t now)
 {
     pg_t *p = PG(s);
-    pg_num_t a, b;
-    const char *v[] = { pg_i64(&a, id), pg_i64(&b, now) };
-    int rc = pg_cmd(p, PQ_TASK_SENT, 2, v, "task_sent");
+    pg_num_t a, b, c;
+    const char *v[] = { pg_i64(&a, id), pg_i64(&b, now), store_node(s), pg_i64(&c, now + store_lease(s)) };
+    int rc = pg_cmd(p, PQ_TASK_SENT, 4, v, "task_sent");
     if (rc < 0)
         return rc;
     if (rc == 1)
@@ -234,24 +234,9 @@ int pg_task_requeue(store_t *s, int64_t id, int64_t now)
 {
     pg_num_t a, b;
     const char *v[] = { pg_i64(&a, id), pg_i64(&b, now) };
-    int rc = pg_cmd_sql(PG(s), "UPDATE tasks SET status = 0, updated = $2 WHERE id = $1 AND status = 1",
+    int rc = pg_cmd_sql(PG(s), "UPDATE tasks SET status = 0, updated = $2, lease_until = 0 WHERE id = $1 AND status = 1",
                         2, v, "task_requeue");
     return rc < 0 ? rc : rc == 1 ? 0 : -ESTALE;
-}
-
-int pg_task_recover(store_t *s, const char *const *types, int64_t now)
-{
-    int total = 0;
-    pg_num_t a;
-    for (; types && *types; types++) {
-        const char *v[] = { *types, pg_i64(&a, now) };
-        int rc = pg_cmd_sql(PG(s), "UPDATE tasks SET status = 0, updated = $2 WHERE status = 1"
-                                   " AND type = $1", 2, v, "task_recover");
-        if (rc < 0)
-            return rc;
-        total += rc;
-    }
-    return total;
 }
 
 int pg_task_expire(store_t *s, int64_t now)

@@ -192,6 +192,13 @@ static const char *const migrations[] = {
     "CREATE TABLE task_params (id INTEGER PRIMARY KEY, params TEXT NOT NULL);"
     "CREATE TRIGGER task_params_gone AFTER DELETE ON tasks BEGIN"
     "  DELETE FROM task_params WHERE id = old.id; END;",
+    /* 14 (cluster): a sent task's owner (the node that sent it) and its
+     * lease (Unix seconds): the owner renews it while the task is in one of
+     * its live sessions; a re-runnable task whose lease ran out goes back to
+     * the queue (store_task_recover). Rows sent before: lease 0, expired. */
+    "ALTER TABLE tasks ADD COLUMN node TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tasks ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX tasks_leased ON tasks(lease_until) WHERE status = 1;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -245,8 +252,8 @@ static const char *const queries[Q_COUNT] = {
                    " VALUES (?1, ?2, ?3, 0, ?4, ?4, ?5)",
     [Q_TASK_GET] = "SELECT " TASK_COLS " FROM tasks"
                    " WHERE id = ?1",
-    [Q_TASK_SENT] = "UPDATE tasks SET status = 1, attempts = attempts + 1, sent_at = ?2, updated = ?2"
-                    " WHERE id = ?1 AND status = 0",
+    [Q_TASK_SENT] = "UPDATE tasks SET status = 1, attempts = attempts + 1, sent_at = ?2, updated = ?2,"
+                    " node = ?3, lease_until = ?4 WHERE id = ?1 AND status = 0",
     [Q_TASK_FINISH] = "UPDATE tasks SET status = ?2, result = ?3, fault_code = ?4, fault_string = ?5,"
                       " done_at = ?6, updated = ?6 WHERE id = ?1 AND status IN (0, 1)",
     [Q_SESSION_ADD] = "INSERT INTO sessions (device_id, started, duration_ms, events, rpcs, outcome, log,"
@@ -885,6 +892,9 @@ const store_backend_t store_sqlite_backend = {
     .task_requeue = sq_task_requeue,
     .task_set_cr = sq_task_set_cr,
     .task_recover = sq_task_recover,
+    .task_lease_renew = sq_task_lease_renew,
+    .try_leader = sq_try_leader,
+    .notify = sq_notify,
     .task_expire = sq_task_expire,
     .task_trim = sq_task_trim,
     .task_devices_pending = sq_task_devices_pending,

@@ -4,6 +4,7 @@
  * can never move twice, whoever asks.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,6 +217,8 @@ int sq_task_mark_sent(store_t *s, int64_t id, int64_t now)
         return -EIO;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, now);
+    sq_bind_text(st, 3, store_node(s));
+    sqlite3_bind_int64(st, 4, now + store_lease(s));
     int rc = sq_step_done(q, st, "task_sent");
     if (rc < 0)
         return rc;
@@ -279,7 +282,7 @@ int sq_task_set_cr(store_t *s, int64_t id, const store_cr_note_t *note)
 int sq_task_requeue(store_t *s, int64_t id, int64_t now)
 {
     sq_t *q = SQ(s);
-    sqlite3_stmt *st = sq_prepare(q, "UPDATE tasks SET status = 0, updated = ?2 WHERE id = ?1 AND status = 1");
+    sqlite3_stmt *st = sq_prepare(q, "UPDATE tasks SET status = 0, updated = ?2, lease_until = 0 WHERE id = ?1 AND status = 1");
     if (!st)
         return -EIO;
     sqlite3_bind_int64(st, 1, id);
@@ -289,24 +292,81 @@ int sq_task_requeue(store_t *s, int64_t id, int64_t now)
     return rc < 0 ? rc : rc == 1 ? 0 : -ESTALE;
 }
 
-int sq_task_recover(store_t *s, const char *const *types, int64_t now)
+/* One node uses a SQLite file, so at start every `sent` task is a dead
+ * run's; afterwards only an expired lease says so (a session that ended
+ * without putting its task back: a store error at that moment). */
+int sq_task_recover(store_t *s, const char *const *types, int64_t now, bool startup,
+                    int (*fn)(const char *, void *), void *ud)
 {
     sq_t *q = SQ(s);
     int total = 0;
     for (; types && *types; types++) {
-        sqlite3_stmt *st = sq_prepare(q, "UPDATE tasks SET status = 0, updated = ?2 WHERE status = 1"
-                                      " AND type = ?1");
+        sqlite3_stmt *st = sq_prepare(q, "UPDATE tasks SET status = 0, updated = ?2, lease_until = 0"
+                                      " WHERE status = 1 AND type = ?1 AND (?3 OR lease_until < ?2)"
+                                      " RETURNING device_id");
         if (!st)
             return -EIO;
         sq_bind_text(st, 1, *types);
         sqlite3_bind_int64(st, 2, now);
-        int rc = sq_step_done(q, st, "task_recover");
+        sqlite3_bind_int(st, 3, startup ? 1 : 0);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            total++;
+            if (fn)
+                (void)fn((const char *)sqlite3_column_text(st, 0), ud);
+        }
+        if (rc != SQLITE_DONE)
+            rc = sq_err(q, "task_recover");
         sqlite3_finalize(st);
         if (rc < 0)
             return rc;
-        total += rc;
     }
     return total;
+}
+
+int sq_task_lease_renew(store_t *s, const int64_t *ids, size_t n, int64_t now)
+{
+    sq_t *q = SQ(s);
+    /* the ids as a JSON array: one statement for all of them */
+    size_t cap = n * 21 + 3;
+    char *list = malloc(cap);
+    if (!list)
+        return -ENOMEM;
+    size_t len = 0;
+    list[len++] = '[';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(list + len, cap - len, "%s%" PRId64, i ? "," : "", ids[i]);
+    list[len++] = ']';
+    list[len] = 0;
+    sqlite3_stmt *st = sq_prepare(q, "UPDATE tasks SET lease_until = ?2 WHERE status = 1 AND node = ?3"
+                                     " AND id IN (SELECT value FROM json_each(?1))");
+    if (!st) {
+        free(list);
+        return -EIO;
+    }
+    sqlite3_bind_text(st, 1, list, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now + store_lease(s));
+    sq_bind_text(st, 3, store_node(s));
+    int rc = sq_step_done(q, st, "task_lease_renew");
+    sqlite3_finalize(st);
+    free(list);
+    return rc;
+}
+
+/* One node: it always leads, and there is nobody to tell. */
+int sq_try_leader(store_t *s, const char *what)
+{
+    (void)s;
+    (void)what;
+    return 1;
+}
+
+int sq_notify(store_t *s, const char *channel, const char *payload)
+{
+    (void)s;
+    (void)channel;
+    (void)payload;
+    return 0;
 }
 
 int sq_task_expire(store_t *s, int64_t now)

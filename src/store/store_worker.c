@@ -68,11 +68,13 @@ static int run_batch(store_worker_t *w, job_t *batch)
         j->rc = j->fn(s, j->ud);
         s->be->exec_tx(s, j->rc < 0 ? 5 : 4);
     }
-    if (brc == 0 && s->be->exec_tx(s, 1) < 0) {
+    int crc;
+    if (brc == 0 && (crc = s->be->exec_tx(s, 1)) < 0) {
         s->be->exec_tx(s, 2);
+        crc = crc == -ENOTCONN ? crc : -EIO;
         for (job_t *j = batch; j; j = j->next)
-            j->rc = -EIO;
-        brc = -EIO;
+            j->rc = crc;
+        brc = crc;
     }
     return brc < 0 ? brc : 0;
 }

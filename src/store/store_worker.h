@@ -26,7 +26,9 @@ typedef struct store_worker store_worker_t;
  * negative errno; a negative result rolls back this job's writes. */
 typedef int (*store_job_fn)(store_t *s, void *ud);
 /* Runs on the loop thread after the batch committed (rc = the job's
- * result, or -EIO if the commit failed). */
+ * result, or -EIO if the commit failed; -ENOTCONN when the database could
+ * not be reached to begin or commit it: nothing of the job was stored,
+ * try again later). */
 typedef void (*store_done_fn)(int rc, void *ud);
 
 int store_worker_new(uv_loop_t *loop, store_t *s, size_t max_queue, store_worker_t **out);

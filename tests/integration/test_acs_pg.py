@@ -104,8 +104,8 @@ def test_server_outage(outpost, tmp_path, db, pg_dir):
     pg_server.stop(pg_dir, keep=True)  # the server goes away (data kept)
     try:
         r = api.get(f"/api/devices/{DEV}")
-        assert r.status_code == 500 and "store" in r.text
-        assert api.get(f"/api/devices/{DEV}").status_code == 500  # still down
+        assert r.status_code == 503 and "store" in r.text and r.headers.get("Retry-After"), r.text
+        assert api.get(f"/api/devices/{DEV}").status_code == 503  # still down
         d.wait_for(r"store_pg op=\S+ reason=")
     finally:
         pg_server.start(pg_dir)

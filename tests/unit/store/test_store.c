@@ -331,7 +331,7 @@ static void test_tasks(void **state)
     assert_int_equal(store_task_mark_sent(s, t[1].id, 1030), 0);
     assert_int_equal(store_task_mark_sent(s, t[3].id, 1030), 0);
     const char *const requeue[] = { "get_params", NULL };
-    assert_int_equal(store_task_recover(s, requeue, 1040), 1);
+    assert_int_equal(store_task_recover(s, requeue, 1040, true, NULL, NULL), 1);
     assert_int_equal(store_task_get(s, t[3].id, &got), 0);
     assert_int_equal(got.status, STORE_TASK_PENDING);
     store_task_clear(&got);
@@ -521,8 +521,10 @@ static void test_migrate_v2_wakeup_text(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, UNDO_V9
-        "DROP TRIGGER task_params_gone; DROP TABLE task_params;" /* 13: task params aside */
-        /* 12: NAT reach; 11: search indexes and bulks */
+        /* 14: task leases; 13: task params aside; 12: NAT reach; 11: search indexes and bulks */
+        "DROP INDEX tasks_leased; ALTER TABLE tasks DROP COLUMN node;"
+        "ALTER TABLE tasks DROP COLUMN lease_until;"
+        "DROP TRIGGER task_params_gone; DROP TABLE task_params;"
         "ALTER TABLE devices DROP COLUMN cr_udp; ALTER TABLE devices DROP COLUMN cr_udp_at;"
         "ALTER TABLE devices DROP COLUMN cr_nat; ALTER TABLE devices DROP COLUMN cr_jid;"
         "DROP TABLE param_index; DROP TABLE search_params;"
@@ -885,8 +887,10 @@ static void test_migrate_v4(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, UNDO_V9
-        "DROP TRIGGER task_params_gone; DROP TABLE task_params;" /* 13: task params aside */
-        /* 12: NAT reach; 11: search indexes and bulks */
+        /* 14: task leases; 13: task params aside; 12: NAT reach; 11: search indexes and bulks */
+        "DROP INDEX tasks_leased; ALTER TABLE tasks DROP COLUMN node;"
+        "ALTER TABLE tasks DROP COLUMN lease_until;"
+        "DROP TRIGGER task_params_gone; DROP TABLE task_params;"
         "ALTER TABLE devices DROP COLUMN cr_udp; ALTER TABLE devices DROP COLUMN cr_udp_at;"
         "ALTER TABLE devices DROP COLUMN cr_nat; ALTER TABLE devices DROP COLUMN cr_jid;"
         "DROP TABLE param_index; DROP TABLE search_params;"

@@ -1,0 +1,86 @@
+/*
+ * store_pg_cluster: what several nodes on one PostgreSQL store need of it.
+ * A sent task's lease (renewed by its node, recovered when it runs out),
+ * the leader lock of a cluster-wide sweep (a transaction-scoped advisory
+ * lock: held until the job's batch commits or rolls back, so a node that
+ * dies mid-sweep frees it with its connection), and NOTIFY for the other
+ * nodes' listeners (store_pg_listen.c), sent by PostgreSQL at commit only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "store/store_pg.h"
+
+/* Namespace of the sweeps' advisory locks: the two-int4 key space, apart
+ * from the migration's one-bigint lock. */
+#define PG_LEADER_SPACE "7370"
+
+int pg_task_recover(store_t *s, const char *const *types, int64_t now, bool startup,
+                    int (*fn)(const char *, void *), void *ud)
+{
+    pg_t *p = PG(s);
+    int total = 0;
+    pg_num_t a;
+    for (; types && *types; types++) {
+        /* at start, this node's own tasks are not in flight whatever their
+         * lease says (a restart with the same --node-id) */
+        const char *v[] = { *types, pg_i64(&a, now), startup ? store_node(s) : NULL };
+        PGresult *r = pg_query(p, "UPDATE tasks SET status = 0, updated = $2, lease_until = 0"
+                                  " WHERE status = 1 AND type = $1"
+                                  " AND (lease_until < $2 OR node = $3) RETURNING device_id",
+                               3, v, "task_recover");
+        if (!r)
+            return -EIO;
+        int n = PQntuples(r);
+        for (int i = 0; fn && i < n; i++)
+            (void)fn(pg_col(r, i, 0), ud);
+        PQclear(r);
+        total += n;
+    }
+    return total;
+}
+
+int pg_task_lease_renew(store_t *s, const int64_t *ids, size_t n, int64_t now)
+{
+    /* the ids as one array parameter: one statement for all of them */
+    size_t cap = n * 21 + 3;
+    char *list = malloc(cap);
+    if (!list)
+        return -ENOMEM;
+    size_t len = 0;
+    list[len++] = '{';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(list + len, cap - len, "%s%" PRId64, i ? "," : "", ids[i]);
+    list[len++] = '}';
+    list[len] = 0;
+    pg_num_t a;
+    const char *v[] = { list, pg_i64(&a, now + store_lease(s)), store_node(s) };
+    int rc = pg_cmd_sql(PG(s), "UPDATE tasks SET lease_until = $2 WHERE status = 1 AND node = $3"
+                               " AND id = ANY($1::bigint[])", 3, v, "task_lease_renew");
+    free(list);
+    return rc;
+}
+
+int pg_try_leader(store_t *s, const char *what)
+{
+    const char *v[] = { what };
+    bool ok = true;
+    int64_t got = pg_scalar(PG(s), "SELECT pg_try_advisory_xact_lock(" PG_LEADER_SPACE ", hashtext($1))::int",
+                            1, v, &ok);
+    return !ok ? -EIO : got == 1 ? 1 : 0;
+}
+
+int pg_notify(store_t *s, const char *channel, const char *payload)
+{
+    const char *v[] = { channel, payload };
+    PGresult *r = pg_query(PG(s), "SELECT pg_notify($1, $2)", 2, v, "notify");
+    if (!r)
+        return -EIO;
+    PQclear(r);
+    return 0;
+}

@@ -1,0 +1,279 @@
+/* Unit tests of what several nodes on one store need (store.h "several
+ * nodes"): a sent task's owner and lease, its renewal, recovery of expired
+ * leases only (at start: also the node's own; on SQLite: every sent one),
+ * the sweeps' leader lock, and NOTIFY delivered to a listener
+ * (store_pg_listen) only when the sender's transaction commits. Two store
+ * handles on one database stand for two nodes. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "store/store.h"
+#include "store/store_pg_listen.h"
+#include "store_test_db.h"
+
+static char dbpath[TEST_DB_MAX];
+
+typedef struct nodes {
+    store_t *a, *b;
+} nodes_t;
+
+static int setup(void **state)
+{
+    assert_int_equal(test_db_new(dbpath, sizeof dbpath, "/tmp/store-cluster-XXXXXX"), 0);
+    nodes_t *n = calloc(1, sizeof *n);
+    assert_int_equal(store_open(dbpath, NULL, &n->a), 0);
+    assert_int_equal(store_open(dbpath, NULL, &n->b), 0);
+    store_set_node(n->a, "node-a", 30);
+    store_set_node(n->b, "node-b", 30);
+    *state = n;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    nodes_t *n = *state;
+    store_close(n->a);
+    store_close(n->b);
+    free(n);
+    test_db_drop(dbpath);
+    return 0;
+}
+
+static int64_t add(store_t *s, const char *dev, const char *type)
+{
+    store_task_t t = { .created = 1000 };
+    snprintf(t.device_id, sizeof t.device_id, "%s", dev);
+    snprintf(t.type, sizeof t.type, "%s", type);
+    assert_int_equal(store_task_add(s, &t), 0);
+    return t.id;
+}
+
+static store_task_status_t status_of(store_t *s, int64_t id)
+{
+    store_task_t t;
+    assert_int_equal(store_task_get(s, id, &t), 0);
+    store_task_status_t st = t.status;
+    store_task_clear(&t);
+    return st;
+}
+
+static int note_device(const char *dev, void *ud)
+{
+    strcat(ud, dev);
+    strcat(ud, ",");
+    return 0;
+}
+
+static const char *const requeue[] = { "get_params", NULL };
+
+static void test_lease_renew_recover(void **state)
+{
+    nodes_t *n = *state;
+    assert_string_equal(store_node(n->a), "node-a");
+    assert_int_equal(store_lease(n->a), 30);
+    int64_t g = add(n->a, "dev1", "get_params"), r = add(n->a, "dev2", "reboot");
+    assert_int_equal(store_task_mark_sent(n->a, g, 1000), 0); /* leased to 1030 */
+    assert_int_equal(store_task_mark_sent(n->a, r, 1000), 0);
+    assert_int_equal(store_task_mark_sent(n->b, g, 1000), -ESTALE); /* sent once */
+
+    /* another node's sweep leaves a live lease alone */
+    assert_int_equal(store_task_recover(n->b, requeue, 1029, false, NULL, NULL), 0);
+    /* only the owner renews, only its sent tasks: one statement for all */
+    int64_t ids[] = { g, r, 999999 };
+    assert_int_equal(store_task_lease_renew(n->b, ids, 3, 1020), 0);
+    assert_int_equal(store_task_lease_renew(n->a, ids, 3, 1020), 2); /* to 1050 */
+    assert_int_equal(store_task_lease_renew(n->a, ids, 0, 1020), 0);
+    assert_int_equal(store_task_recover(n->b, requeue, 1049, false, NULL, NULL), 0);
+    assert_int_equal(status_of(n->b, g), STORE_TASK_SENT);
+
+    /* the lease ran out: the re-runnable task goes back, once; the other stays sent */
+    char devs[64] = "";
+    assert_int_equal(store_task_recover(n->b, requeue, 1051, false, note_device, devs), 1);
+    assert_string_equal(devs, "dev1,");
+    assert_int_equal(store_task_recover(n->a, requeue, 1052, false, NULL, NULL), 0);
+    assert_int_equal(status_of(n->a, g), STORE_TASK_PENDING);
+    assert_int_equal(status_of(n->a, r), STORE_TASK_SENT);
+    /* the old owner's renewal no longer touches it; the new owner takes it */
+    assert_int_equal(store_task_lease_renew(n->a, ids, 1, 1053), 0);
+    assert_int_equal(store_task_mark_sent(n->b, g, 1054), 0);
+    assert_int_equal(store_task_lease_renew(n->a, ids, 1, 1055), 0);
+    assert_int_equal(store_task_lease_renew(n->b, ids, 1, 1055), 1);
+    assert_int_equal(store_task_finish(n->b, g, STORE_TASK_DONE, "{}", 0, NULL, 1056), 0);
+    assert_int_equal(store_task_recover(n->a, requeue, 9999, false, NULL, NULL), 0);
+    assert_int_equal(status_of(n->a, g), STORE_TASK_DONE);
+
+    /* a requeue (the session ended) drops the lease with the mark */
+    int64_t h = add(n->a, "dev3", "get_params");
+    assert_int_equal(store_task_mark_sent(n->a, h, 2000), 0);
+    assert_int_equal(store_task_requeue(n->a, h, 2001), 0);
+    assert_int_equal(store_task_lease_renew(n->a, &h, 1, 2002), 0);
+}
+
+static void test_recover_at_start(void **state)
+{
+    nodes_t *n = *state;
+    int64_t mine = add(n->a, "dev1", "get_params"), theirs = add(n->a, "dev2", "get_params");
+    assert_int_equal(store_task_mark_sent(n->a, mine, 1000), 0);
+    assert_int_equal(store_task_mark_sent(n->b, theirs, 1000), 0);
+    /* node-a starts again (same node id) while node-b's lease is live */
+    int got = store_task_recover(n->a, requeue, 1001, true, NULL, NULL);
+    assert_int_equal(status_of(n->a, mine), STORE_TASK_PENDING);
+    if (store_shared(n->a)) {
+        assert_int_equal(got, 1);
+        assert_int_equal(status_of(n->a, theirs), STORE_TASK_SENT);
+    } else {
+        /* SQLite: one node by construction, every sent task is a dead run's */
+        assert_int_equal(got, 2);
+        assert_int_equal(status_of(n->a, theirs), STORE_TASK_PENDING);
+    }
+}
+
+static void test_leader(void **state)
+{
+    nodes_t *n = *state;
+    if (!store_shared(n->a)) {
+        assert_int_equal(store_try_leader(n->a, "expire"), 1);
+        assert_int_equal(store_notify(n->a, "outpost_test", "x"), 0);
+        return;
+    }
+    assert_int_equal(store_begin(n->a), 0);
+    assert_int_equal(store_try_leader(n->a, "expire"), 1);
+    assert_int_equal(store_try_leader(n->a, "expire"), 1); /* re-entrant in its holder */
+    assert_int_equal(store_begin(n->b), 0);
+    assert_int_equal(store_try_leader(n->b, "expire"), 0);
+    assert_int_equal(store_try_leader(n->b, "trim"), 1);   /* another sweep: free */
+    assert_int_equal(store_commit(n->b), 0);
+    assert_int_equal(store_commit(n->a), 0);               /* released with the transaction */
+    assert_int_equal(store_begin(n->b), 0);
+    assert_int_equal(store_try_leader(n->b, "expire"), 1);
+    assert_int_equal(store_rollback(n->b), 0);
+}
+
+/* ---- NOTIFY through a listener on a libuv loop (PostgreSQL only) ---- */
+
+typedef struct heard {
+    int ups;
+    char got[16][64];
+    int n;
+} heard_t;
+
+static void on_note(const char *channel, const char *payload, void *ud)
+{
+    heard_t *h = ud;
+    if (h->n < 16)
+        snprintf(h->got[h->n++], sizeof h->got[0], "%s:%s", channel, payload);
+}
+
+static void on_up(void *ud)
+{
+    ((heard_t *)ud)->ups++;
+}
+
+static void run_until(uv_loop_t *loop, const int *v, int want)
+{
+    for (int i = 0; i < 500 && *v < want; i++) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        usleep(10000);
+    }
+}
+
+static void test_listen_notify(void **state)
+{
+    nodes_t *n = *state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    heard_t h = { 0 };
+    store_listen_t *l = NULL;
+    const char *const channels[] = { "outpost_test", STORE_CHANNEL_TASK, STORE_CHANNEL_QUEUED,
+                                     STORE_CHANNEL_PROV, NULL };
+    if (!store_shared(n->a)) {
+        assert_int_equal(store_listen_new(&loop, dbpath, channels, on_note, on_up, &h, &l),
+                         -EPROTONOSUPPORT);
+        uv_loop_close(&loop);
+        return;
+    }
+    const char *const bad[] = { "no; DROP", NULL };
+    assert_int_equal(store_listen_new(&loop, dbpath, bad, on_note, on_up, &h, &l), -EINVAL);
+    assert_int_equal(store_listen_new(&loop, dbpath, channels, on_note, on_up, &h, &l), 0);
+    run_until(&loop, &h.ups, 1);
+    assert_int_equal(h.ups, 1);
+    assert_true(store_listen_up(l));
+
+    /* rolled back: never delivered; committed: delivered, in order */
+    assert_int_equal(store_begin(n->a), 0);
+    assert_int_equal(store_notify(n->a, "outpost_test", "lost"), 0);
+    assert_int_equal(store_rollback(n->a), 0);
+    assert_int_equal(store_begin(n->a), 0);
+    assert_int_equal(store_notify(n->a, "outpost_test", "task 7"), 0);
+    assert_int_equal(store_notify(n->a, "other_channel", "not ours"), 0);
+    assert_int_equal(store_notify(n->a, "outpost_test", "task 8"), 0);
+    assert_int_equal(store_commit(n->a), 0);
+    run_until(&loop, &h.n, 2);
+    assert_int_equal(h.n, 2);
+    assert_string_equal(h.got[0], "outpost_test:task 7");
+    assert_string_equal(h.got[1], "outpost_test:task 8");
+
+    /* the server drops the connection: it comes back by itself, says so */
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                              " WHERE application_name = %s", "$$outpost-listen$$");
+    assert_int_equal(test_db_sql(test_db_url(), sql), 0);
+    run_until(&loop, &h.ups, 2);
+    assert_int_equal(h.ups, 2);
+    assert_int_equal(store_begin(n->a), 0);
+    assert_int_equal(store_notify(n->a, "outpost_test", "again"), 0);
+    assert_int_equal(store_commit(n->a), 0);
+    run_until(&loop, &h.n, 3);
+    assert_string_equal(h.got[2], "outpost_test:again");
+
+    /* the store's own: a task queued, finished, expired; a preset changed.
+     * Each says which node wrote it; a rolled-back write says nothing. */
+    assert_int_equal(store_begin(n->a), 0);
+    int64_t t = add(n->a, "devq", "get_params");
+    assert_int_equal(store_rollback(n->a), 0);
+    assert_int_equal(store_begin(n->a), 0);
+    t = add(n->a, "devq", "get_params");
+    assert_int_equal(store_task_finish(n->a, t, STORE_TASK_DONE, "{}", 0, NULL, 1100), 0);
+    assert_int_equal(store_task_finish(n->a, t, STORE_TASK_DONE, "{}", 0, NULL, 1100), -ESTALE);
+    store_task_t e = { .created = 1000, .expires_at = 1050 };
+    snprintf(e.device_id, sizeof e.device_id, "deve");
+    snprintf(e.type, sizeof e.type, "reboot");
+    assert_int_equal(store_task_add(n->a, &e), 0);
+    assert_int_equal(store_task_expire(n->a, 1060), 1);
+    assert_int_equal(store_task_expire(n->a, 1070), 0);
+    assert_int_equal(store_preset_put(n->a, "p1", "{}", false, 1080), 1);
+    assert_int_equal(store_commit(n->a), 0);
+    run_until(&loop, &h.n, 8);
+    assert_int_equal(h.n, 8);
+    char want[64];
+    assert_string_equal(h.got[3], "outpost_queued:node-a devq");
+    snprintf(want, sizeof want, "outpost_task:node-a %lld", (long long)t);
+    assert_string_equal(h.got[4], want);
+    assert_string_equal(h.got[5], "outpost_queued:node-a deve");
+    assert_string_equal(h.got[6], "outpost_task:node-a *");
+    assert_string_equal(h.got[7], "outpost_prov:node-a preset");
+
+    store_listen_free(l);
+    uv_run(&loop, UV_RUN_DEFAULT); /* its handles close */
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lease_renew_recover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover_at_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listen_notify, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
