@@ -145,11 +145,13 @@ INSERT INTO devices (rid, id, manufacturer, oui, product_class, serial, software
 SELECT i + 1, format('00D09E-M%s-SN%s', i % 20, lpad(i::text, 8, '0')), 'Acme', '00D09E', 'M' || (i % 20),
        'SN' || lpad(i::text, 8, '0'), 'V' || (i % 7), 'HW1', CASE WHEN i % 100 = 0 THEN 'lab' ELSE '' END,
        $NOW - 86400, $NOW - (i % 3600), 300 FROM generate_series(0, $FLEET - 1) AS s(i);
+\\o /dev/null
 SELECT setval(pg_get_serial_sequence('devices', 'rid'), $FLEET);
+\\o
 INSERT INTO params (device, name, value, type, updated)
 SELECT i + 1, 'InternetGatewayDevice.X_Site', 'S' || (i % 20000), 'xsd:string', $NOW FROM generate_series(0, $FLEET - 1) AS s(i);
 INSERT INTO params (device, name, value, type, updated)
-SELECT i + 1, 'InternetGatewayDevice.DeviceInfo.UpTime', ((i * 7919) % 100000)::text, 'xsd:string', $NOW FROM generate_series(0, $FLEET - 1) AS s(i);
+SELECT i + 1, 'InternetGatewayDevice.DeviceInfo.UpTime', ((i::bigint * 7919) % 100000)::text, 'xsd:string', $NOW FROM generate_series(0, $FLEET - 1) AS s(i);
 INSERT INTO params (device, name, value, type, updated)
 SELECT i + 1, 'InternetGatewayDevice.DeviceInfo.SoftwareVersion', 'V' || (i % 7), 'xsd:string', $NOW FROM generate_series(0, $FLEET - 1) AS s(i);
 ANALYZE;
