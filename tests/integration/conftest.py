@@ -148,6 +148,7 @@ def outpost(tmp_path):
     preexec_fn runs in the child before the exec (e.g. resource.setrlimit);
     exe replaces the binary (see Daemon)."""
     started = []
+    dbs_before = set(_pg["dbs"])
 
     def start(*args, ready=True, env=None, timeout=15.0, cwd=None, preexec_fn=None, exe=None):
         # Every daemon has an admin listener on a fixed loopback port by
@@ -173,6 +174,7 @@ def outpost(tmp_path):
             d.stop()
         except AssertionError as e:
             errors.append(str(e))
+    _pg_drop(set(_pg["dbs"]) - dbs_before)
     if errors:
         pytest.fail("\n\n".join(errors))
 
@@ -258,10 +260,19 @@ def acs_pg_url(data_dir):
     database created on first use)."""
     key = os.path.realpath(str(data_dir))
     if key not in _pg["dbs"]:
-        name = "acs_%d" % (len(_pg["dbs"]) + 1)
+        _pg["seq"] = _pg.get("seq", 0) + 1
+        name = "acs_%d" % _pg["seq"]
         psql(_pg_url("postgres"), f"CREATE DATABASE {name}")
         _pg["dbs"][key] = _pg_url(name)
     return _pg["dbs"][key]
+
+
+def _pg_drop(keys):
+    """Drop the databases made for these data directories (the test is over)."""
+    if not keys or _pg["server"] is None:
+        return
+    names = [_pg["dbs"].pop(k).split(":///", 1)[1].split("?", 1)[0] for k in keys]
+    psql(_pg_url("postgres"), "".join(f"DROP DATABASE IF EXISTS {n} WITH (FORCE);\n" for n in names))
 
 
 def psql(url, sql):
