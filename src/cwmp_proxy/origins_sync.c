@@ -83,7 +83,7 @@ static void job_run(uv_work_t *req)
         j->read_rc = origin_store_load_since(st, j->since, SYNC_READ_MAX, collect, j);
 }
 
-static void start_job(origins_sync_t *s, bool read);
+static void start_job(origins_sync_t *s);
 
 static void job_done(uv_work_t *req, int status)
 {
@@ -116,10 +116,10 @@ static void job_done(uv_work_t *req, int status)
         return;
     }
     if (s->flush_asked || s->expire_before)
-        start_job(s, false);
+        start_job(s);
 }
 
-static void start_job(origins_sync_t *s, bool read)
+static void start_job(origins_sync_t *s)
 {
     if (s->busy || s->closing)
         return;
@@ -133,7 +133,7 @@ static void start_job(origins_sync_t *s, bool read)
     j->expire_before = s->expire_before;
     s->expire_before = 0;
     int64_t now = clock_mono_ms();
-    if (read || now - s->last_read_ms >= s->refresh_ms) {
+    if (now - s->last_read_ms >= s->refresh_ms) {
         j->read = true;
         j->since = s->since;
         s->last_read_ms = now;
@@ -154,7 +154,7 @@ static void start_job(origins_sync_t *s, bool read)
 
 static void on_timer(uv_timer_t *t)
 {
-    start_job(t->data, false);
+    start_job(t->data);
 }
 
 int origins_sync_start(uv_loop_t *loop, origins_t *o, int64_t refresh_ms, origins_sync_t **out)
@@ -180,13 +180,13 @@ void origins_sync_flush(origins_sync_t *s)
     if (!origins_pending(s->o))
         return;
     s->flush_asked = true;
-    start_job(s, false);
+    start_job(s);
 }
 
 void origins_sync_expire(origins_sync_t *s, int64_t before_s)
 {
     s->expire_before = before_s;
-    start_job(s, false);
+    start_job(s);
 }
 
 static void timer_closed(uv_handle_t *h)
