@@ -215,6 +215,29 @@ void origins_free_batch(origin_rec_t *recs, size_t n)
     free(recs);
 }
 
+int origins_requeue(origins_t *o, origin_rec_t *recs, size_t n, size_t max_pending)
+{
+    if (n == 0) {
+        free(recs);
+        return 0;
+    }
+    if (o->npend + n > max_pending) {
+        origins_free_batch(recs, n);
+        return -ENOSPC;
+    }
+    origin_rec_t *all = realloc(recs, (n + o->npend) * sizeof *all);
+    if (!all) {
+        origins_free_batch(recs, n);
+        return -ENOMEM;
+    }
+    if (o->npend)
+        memcpy(all + n, o->pend, o->npend * sizeof *all);
+    free(o->pend);
+    o->pend = all;
+    o->npend = o->cappend = n + o->npend;
+    return 0;
+}
+
 int origins_merge(origins_t *o, const origin_rec_t *r)
 {
     const char *dev = r->device ? r->device : "";

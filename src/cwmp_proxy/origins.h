@@ -67,6 +67,10 @@ int origins_flush(origins_t *o);
  * origins_free_batch): *n 0 when nothing is pending. */
 void origins_take_pending(origins_t *o, origin_rec_t **recs, size_t *n);
 void origins_free_batch(origin_rec_t *recs, size_t n);
+/* A taken batch whose write failed goes back in front of what is pending
+ * (it is older), to be written with the next one; taken over (freed) in
+ * every case. Beyond max_pending rows it is dropped instead: -ENOSPC. */
+int origins_requeue(origins_t *o, origin_rec_t *recs, size_t n, size_t max_pending);
 /* A row another proxy wrote to the shared store: applied as a record
  * would be (a device's older origin goes), but nothing is written back,
  * and a row older than what this proxy knows of the origin or the device

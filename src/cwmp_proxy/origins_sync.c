@@ -19,6 +19,10 @@ enum { SYNC_READ_MAX = 50000 };
  * reaches the store up to its write-behind later, and clocks differ: each
  * read looks back this far before the previous one. */
 enum { SYNC_LOOKBACK_S = 10 };
+/* A batch that failed (the server away) is kept for the next job, up to
+ * this many rows in all; beyond, it is dropped (logged): each device's
+ * next changed origin, or its hourly refresh, writes it again. */
+enum { SYNC_RETRY_MAX = 200000 };
 
 typedef struct job {
     uv_work_t req;
@@ -91,7 +95,11 @@ static void job_done(uv_work_t *req, int status)
     origins_sync_t *s = j->s;
     if (j->put_rc) {
         s->o->write_errors++;
-        log_error("origin_store_write_failed", LF_U("rows", j->nbatch), LF_ERR(j->put_rc));
+        int rc = origins_requeue(s->o, j->batch, j->nbatch, SYNC_RETRY_MAX);
+        log_error("origin_store_write_failed", LF_U("rows", j->nbatch), LF_ERR(j->put_rc),
+                  LF_S("batch", rc == 0 ? "kept for the next try" : "dropped"));
+        j->batch = NULL;
+        j->nbatch = 0;
     }
     size_t merged = 0;
     if (status == 0 && j->read && j->read_rc == 0) {

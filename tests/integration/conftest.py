@@ -237,10 +237,17 @@ PG_MODE = os.environ.get("OUTPOST_TEST_DB", "sqlite") == "postgres"
 _pg = {"server": None, "dbs": {}}
 
 
+def pg_server_module():
+    """tests/pg_server.py, for a test that runs a PostgreSQL server of its own."""
+    if str(ROOT / "tests") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests"))
+    import pg_server  # pylint: disable=import-outside-toplevel
+    return pg_server
+
+
 def _pg_server():
     if _pg["server"] is None:
-        sys.path.insert(0, str(ROOT / "tests"))
-        import pg_server  # pylint: disable=import-outside-toplevel
+        pg_server = pg_server_module()
         srv = pg_server.PgServer()
         try:
             srv.__enter__()

@@ -2,12 +2,14 @@
 postgres://...). Two proxies on one database: a CPE informs through one, a
 wake-up relayed by the other reaches it; a device that moves to a new
 address through one proxy stops being reachable at the old one through the
-other; a proxy that restarts finds every origin in the store."""
+other; a proxy that restarts finds every origin in the store; the store
+going away and coming back."""
+import tempfile
 import time
 
 import pytest
 
-from conftest import acs_pg_url
+from conftest import acs_pg_url, pg_server_module
 from cwmp_proxy_util import Backend, CpeEndpoint
 from test_cwmp_proxy_wakeup import register, start_proxy, wake
 
@@ -76,3 +78,42 @@ def test_unreachable_store_stops_the_start(outpost, tmp_path, shared):
     px.stop(expect_rc=px.proc.returncode)  # no sanitizer report either
     assert "origin_store_error" in px.output() and "no_such_db_" in px.output()
     a.stop()
+
+
+def test_store_outage(outpost, tmp_path):
+    """The shared store stops and comes back: the proxies keep relaying what
+    they know, log the failed writes once per batch, and resume writing and
+    reading by themselves."""
+    pg_server = pg_server_module()
+    d = tempfile.mkdtemp(prefix="outpost-pg-")  # the server's user must reach it: not under tmp_path
+    try:
+        url = pg_server.start(d)
+    except pg_server.PgMissing as e:
+        pytest.skip(str(e))
+    try:
+        a = Backend("A")
+        cpes = [CpeEndpoint() for _ in range(3)]
+        common = ("--cpe-username", "cpe", "--cpe-password", "secret", "--origin-store", url,
+                  "--origin-refresh", "200ms")
+        p1 = start_proxy(outpost, tmp_path, a, *common, data="px1")
+        p2 = start_proxy(outpost, tmp_path, a, *common, data="px2")
+        u0 = register(p1, "O0", cpes[0].url)
+        assert wait_status(p2, u0, 200).status_code == 200
+
+        pg_server.stop(d, keep=True)
+        u1 = register(p1, "O1", cpes[1].url)
+        p1.wait_for(r"origin_store_write_failed rows=1 .*kept for the next try", timeout=30)
+        assert wake(p1, u1).status_code == 200        # p1's memory still has it
+        assert wake(p2, u0).status_code == 200        # so has p2's
+
+        pg_server.start(d)
+        u2 = register(p1, "O2", cpes[2].url)
+        assert wait_status(p2, u2, 200, timeout=30).status_code == 200
+        p1.wait_for(r"origin_store_reconnected", timeout=5)
+        # the batch that failed was kept and written with the next one
+        assert wake(p2, u1).status_code == 200
+        a.stop()
+        for c in cpes:
+            c.stop()
+    finally:
+        pg_server.stop(d)

@@ -151,7 +151,16 @@ static void test_merge_and_take(void **state)
     assert_int_equal(n, 2);
     assert_false(origins_pending(&o));
     assert_string_equal(recs[1].device, "D2");
-    origins_free_batch(recs, n);
+    /* the write failed: the batch goes back in front of a newer record */
+    assert_int_equal(origins_record(&o, "D3", "http://10.0.0.3/", 100), 1);
+    assert_int_equal(origins_requeue(&o, recs, n, 10), 0);
+    origins_take_pending(&o, &recs, &n);
+    assert_int_equal(n, 3);
+    assert_string_equal(recs[0].device, "D1");
+    assert_string_equal(recs[2].device, "D3");
+    /* over the cap: dropped, nothing pending */
+    assert_int_equal(origins_requeue(&o, recs, n, 2), -ENOSPC);
+    assert_false(origins_pending(&o));
     origins_take_pending(&o, &recs, &n);
     assert_int_equal(n, 0);
     assert_null(recs);
