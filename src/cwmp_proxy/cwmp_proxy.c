@@ -404,7 +404,7 @@ static int start(proxy_t *px)
     if ((rc = origins_open(&px->origins, o->origin_store ? o->origin_store : path,
                            (size_t)o->max_origins)))
         return rc;
-    if (origin_store_shared(px->origins.store) &&
+    if (px->origins.store && origin_store_shared(px->origins.store) &&
         (rc = origins_sync_start(px->loop, &px->origins, o->origin_refresh_ms, &px->origins_sync)))
         return rc;
     buf_init(&px->scratch_head, 64 * 1024);
