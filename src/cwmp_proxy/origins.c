@@ -153,6 +153,7 @@ int origins_record(origins_t *o, const char *device, const char *origin, int64_t
     r->origin = strdup(e->origin);
     r->device = strdup(e->device);
     r->seen_s = e->seen_s;
+    r->written_s = 0;
     if (!r->origin || !r->device) {
         free((char *)r->origin);
         free((char *)r->device);

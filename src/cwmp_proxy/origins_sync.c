@@ -15,9 +15,9 @@
 /* Rows read back per refresh at most: a bootstrap storm through the other
  * proxies is taken in slices (the next read starts at the last one's time). */
 enum { SYNC_READ_MAX = 50000 };
-/* A row's `seen` is the writing proxy's clock when it saw the Inform; it
- * reaches the store up to its write-behind later, and clocks differ: each
- * read looks back this far before the previous one. */
+/* Rows are read by their `written` time (the server's clock, when the
+ * write happened). A transaction commits a little after it wrote: each
+ * read looks back this far before the server's clock at the previous one. */
 enum { SYNC_LOOKBACK_S = 10 };
 /* A batch that failed (the server away) is kept for the next job, up to
  * this many rows in all; beyond, it is dropped (logged): each device's
@@ -31,7 +31,7 @@ typedef struct job {
     size_t nbatch;
     int64_t expire_before; /* 0: none */
     bool read;
-    int64_t since;
+    int64_t since, now; /* the read's lower bound; the server's clock at it */
     origin_rec_t *rows; /* read back (owned) */
     size_t nrows, caprows;
     int put_rc, read_rc;
@@ -62,6 +62,7 @@ static int collect(void *ud, const origin_rec_t *r)
     x->origin = strdup(r->origin);
     x->device = strdup(r->device ? r->device : "");
     x->seen_s = r->seen_s;
+    x->written_s = r->written_s;
     if (!x->origin || !x->device) {
         free((char *)x->origin);
         free((char *)x->device);
@@ -84,7 +85,7 @@ static void job_run(uv_work_t *req)
             log_info("origin_store_expired", LF_U("count", gone));
     }
     if (j->read)
-        j->read_rc = origin_store_load_since(st, j->since, SYNC_READ_MAX, collect, j);
+        j->read_rc = origin_store_load_written(st, j->since, SYNC_READ_MAX, collect, j, &j->now);
 }
 
 static void start_job(origins_sync_t *s);
@@ -105,14 +106,13 @@ static void job_done(uv_work_t *req, int status)
     if (status == 0 && j->read && j->read_rc == 0) {
         for (size_t i = 0; i < j->nrows; i++)
             merged += origins_merge(s->o, &j->rows[i]) > 0;
-        /* a full slice: go on from its newest row; else from this read's start */
-        if (j->nrows == SYNC_READ_MAX)
-            s->since = j->rows[j->nrows - 1].seen_s;
+        /* a full slice: go on from its last write; else from this read's clock */
+        s->since = j->nrows == SYNC_READ_MAX ? j->rows[j->nrows - 1].written_s
+                                             : j->now - SYNC_LOOKBACK_S;
         if (merged)
             log_debug("origins_merged", LF_U("rows", j->nrows), LF_U("applied", merged));
     } else if (j->read) {
         s->last_read_ms = 0; /* failed (logged by the store): again, from the same time */
-        s->since = j->since;
     }
     origins_free_batch(j->batch, j->nbatch);
     origins_free_batch(j->rows, j->nrows);
@@ -145,7 +145,6 @@ static void start_job(origins_sync_t *s)
         j->read = true;
         j->since = s->since;
         s->last_read_ms = now;
-        s->since = clock_real_s() - SYNC_LOOKBACK_S;
     }
     if (!j->nbatch && !j->expire_before && !j->read) {
         free(j);
@@ -172,6 +171,7 @@ int origins_sync_start(uv_loop_t *loop, origins_t *o, int64_t refresh_ms, origin
         return -ENOMEM;
     s->o = o;
     s->refresh_ms = refresh_ms > 0 ? refresh_ms : 1000;
+    /* the first read: this host's clock stands in for the server's */
     s->since = clock_real_s() - SYNC_LOOKBACK_S;
     s->last_read_ms = clock_mono_ms();
     o->deferred = true;

@@ -24,7 +24,7 @@ static const char *const migrations[] = {
     "CREATE INDEX origins_seen ON origins(seen);",
 };
 
-enum { ST_DROP_OTHERS, ST_UPSERT, ST_LOAD, ST_EXPIRE, ST_DELETE, ST_LOAD_SINCE, ST_COUNT };
+enum { ST_DROP_OTHERS, ST_UPSERT, ST_LOAD, ST_EXPIRE, ST_DELETE, ST_COUNT };
 
 static const char *const stmt_sql[ST_COUNT] = {
     /* "device <> ''" lets SQLite use the partial index origins_device. */
@@ -36,8 +36,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LOAD] = "SELECT origin, device, seen FROM origins",
     [ST_EXPIRE] = "DELETE FROM origins WHERE seen < ?1",
     [ST_DELETE] = "DELETE FROM origins WHERE origin = ?1",
-    [ST_LOAD_SINCE] = "SELECT origin, device, seen FROM origins WHERE seen >= ?1 ORDER BY seen"
-                      " LIMIT ?2",
 };
 
 struct origin_store {
@@ -161,7 +159,6 @@ static int step_done(origin_store_t *s, sqlite3_stmt *st, const char *what)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     return rc == SQLITE_DONE ? 0 : db_error(s, what);
 }
 
@@ -197,21 +194,17 @@ fail:
     return -EIO;
 }
 
-int origin_store_load(origin_store_t *s, origin_store_row_fn fn, void *ud)
+int origin_store_load_written(origin_store_t *s, int64_t since_s, size_t limit,
+                              origin_store_row_fn fn, void *ud, int64_t *now_s)
 {
-    return origin_store_load_since(s, INT64_MIN, 0, fn, ud);
+    return s->pg ? origin_pg_load(s->pg, since_s, limit, fn, ud, now_s) : -ENOTSUP;
 }
 
-int origin_store_load_since(origin_store_t *s, int64_t since_s, size_t limit,
-                            origin_store_row_fn fn, void *ud)
+int origin_store_load(origin_store_t *s, origin_store_row_fn fn, void *ud)
 {
     if (s->pg)
-        return origin_pg_load(s->pg, since_s, limit, fn, ud);
-    sqlite3_stmt *st = s->st[since_s == INT64_MIN && !limit ? ST_LOAD : ST_LOAD_SINCE];
-    if (st == s->st[ST_LOAD_SINCE]) {
-        sqlite3_bind_int64(st, 1, since_s);
-        sqlite3_bind_int64(st, 2, limit ? (int64_t)limit : -1);
-    }
+        return origin_pg_load(s->pg, INT64_MIN, 0, fn, ud, NULL);
+    sqlite3_stmt *st = s->st[ST_LOAD];
     int rc, ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         origin_rec_t r = {

@@ -32,6 +32,8 @@ typedef struct origin_rec {
     const char *origin; /* the CPE's own ConnectionRequestURL */
     const char *device; /* "OUI-ProductClass-Serial", or "" */
     int64_t seen_s;     /* Unix seconds */
+    int64_t written_s;  /* read back from a shared store: when the row was last
+                           written, by the server's clock (ignored by put) */
 } origin_rec_t;
 
 /* Open (creating the file and schema when needed): a file path, or a
@@ -53,10 +55,12 @@ int origin_store_put(origin_store_t *s, const origin_rec_t *recs, size_t n);
  * fn stops the walk and is returned. */
 typedef int (*origin_store_row_fn)(void *ud, const origin_rec_t *rec);
 int origin_store_load(origin_store_t *s, origin_store_row_fn fn, void *ud);
-/* The rows reported since since_s (seen >= since_s), oldest first, at most
- * limit of them (0: no limit): what other proxies wrote lately. */
-int origin_store_load_since(origin_store_t *s, int64_t since_s, size_t limit,
-                            origin_store_row_fn fn, void *ud);
+/* A shared store only (else -ENOTSUP): the rows written since since_s by
+ * the server's clock (a retried batch counts when it is written, whatever
+ * its `seen`), oldest write first, at most limit of them (0: no limit):
+ * what every proxy wrote lately. *now_s: the server's clock at the read. */
+int origin_store_load_written(origin_store_t *s, int64_t since_s, size_t limit,
+                              origin_store_row_fn fn, void *ud, int64_t *now_s);
 
 /* Forget origins not reported since before_s; *removed (may be NULL) says
  * how many went. 0 or -EIO. */

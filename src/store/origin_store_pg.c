@@ -32,18 +32,23 @@ enum { ORIGIN_PG_VERSION = 1 };
 #define T "TEXT COLLATE \"C\""
 static const char *const schema_v1 =
     "CREATE TABLE cwmp_proxy_origins ("
-    "  origin " T " PRIMARY KEY, device " T " NOT NULL DEFAULT '', seen BIGINT NOT NULL);"
+    "  origin " T " PRIMARY KEY, device " T " NOT NULL DEFAULT '', seen BIGINT NOT NULL,"
+    "  written BIGINT NOT NULL DEFAULT 0);"
     "CREATE INDEX cwmp_proxy_origins_device ON cwmp_proxy_origins(device) WHERE device <> '';"
-    "CREATE INDEX cwmp_proxy_origins_seen ON cwmp_proxy_origins(seen);";
+    "CREATE INDEX cwmp_proxy_origins_seen ON cwmp_proxy_origins(seen);"
+    "CREATE INDEX cwmp_proxy_origins_written ON cwmp_proxy_origins(written);";
 
 enum { Q_DROP_OTHERS, Q_UPSERT, Q_COUNT };
 static const char *const queries[Q_COUNT] = {
     [Q_DROP_OTHERS] = "DELETE FROM cwmp_proxy_origins WHERE device = $1 AND device <> ''"
                       " AND origin <> $2",
-    [Q_UPSERT] = "INSERT INTO cwmp_proxy_origins AS o (origin, device, seen) VALUES ($2, $1, $3)"
+    /* written: the server's clock, so readers on other proxies need not
+     * trust this proxy's clock, and a batch retried late still shows */
+    [Q_UPSERT] = "INSERT INTO cwmp_proxy_origins AS o (origin, device, seen, written)"
+                 " VALUES ($2, $1, $3, extract(epoch FROM clock_timestamp())::bigint)"
                  " ON CONFLICT (origin) DO UPDATE SET"
                  " device = CASE WHEN excluded.device <> '' THEN excluded.device ELSE o.device END,"
-                 " seen = greatest(o.seen, excluded.seen)",
+                 " seen = greatest(o.seen, excluded.seen), written = excluded.written",
 };
 
 struct origin_pg {
@@ -61,6 +66,8 @@ static void pg_error(origin_pg_t *p, const char *op, const PGresult *r)
     while (len && msg[len - 1] == '\n')
         len--;
     log_error("origin_store_error", LF_S("backend", "pg"), LF_S("op", op), LF_SN("reason", msg, len));
+    if (PQstatus(p->conn) != CONNECTION_OK)
+        p->down = true; /* said once; ready() says when it is back */
 }
 
 /* A result of the expected status, or NULL (logged, cleared). */
@@ -229,7 +236,8 @@ int origin_pg_put(origin_pg_t *p, const origin_rec_t *recs, size_t n)
     return cmd(p, "COMMIT", "put");
 }
 
-int origin_pg_load(origin_pg_t *p, int64_t since_s, size_t limit, origin_store_row_fn fn, void *ud)
+int origin_pg_load(origin_pg_t *p, int64_t since_s, size_t limit, origin_store_row_fn fn, void *ud,
+                   int64_t *now_s)
 {
     if (ready(p))
         return -EIO;
@@ -237,23 +245,44 @@ int origin_pg_load(origin_pg_t *p, int64_t since_s, size_t limit, origin_store_r
     snprintf(since, sizeof since, "%" PRId64, since_s);
     snprintf(lim, sizeof lim, "%zu", limit);
     const char *v[] = { since, lim };
+    /* the server's clock comes back with the rows; a row written before
+     * it but committed after this statement's snapshot has a `written`
+     * within the look-back the caller subtracts for its next read */
     PGresult *r = checked(p,
                           PQexecParams(p->conn,
-                                       limit ? "SELECT origin, device, seen FROM cwmp_proxy_origins"
-                                               " WHERE seen >= $1 ORDER BY seen LIMIT $2"
-                                             : "SELECT origin, device, seen FROM cwmp_proxy_origins"
-                                               " WHERE seen >= $1",
+                                       limit ? "SELECT origin, device, seen, written,"
+                                               " extract(epoch FROM clock_timestamp())::bigint"
+                                               " FROM cwmp_proxy_origins"
+                                               " WHERE written >= $1 ORDER BY written LIMIT $2"
+                                             : "SELECT origin, device, seen, written,"
+                                               " extract(epoch FROM clock_timestamp())::bigint"
+                                               " FROM cwmp_proxy_origins WHERE written >= $1",
                                        limit ? 2 : 1, NULL, v, NULL, NULL, 0),
                           PGRES_TUPLES_OK, "load");
     if (!r)
         return -EIO;
-    int ret = 0;
-    for (int i = 0, rows = PQntuples(r); i < rows && ret == 0; i++) {
+    int ret = 0, rows = PQntuples(r);
+    for (int i = 0; i < rows && ret == 0; i++) {
         origin_rec_t rec = { .origin = PQgetvalue(r, i, 0), .device = PQgetvalue(r, i, 1),
-                             .seen_s = strtoll(PQgetvalue(r, i, 2), NULL, 10) };
+                             .seen_s = strtoll(PQgetvalue(r, i, 2), NULL, 10),
+                             .written_s = strtoll(PQgetvalue(r, i, 3), NULL, 10) };
         ret = fn(ud, &rec);
     }
+    if (now_s) {
+        *now_s = 0;
+        if (rows)
+            *now_s = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+    }
     PQclear(r);
+    if (ret == 0 && now_s && !rows) {
+        /* no row to carry the clock: ask for it alone */
+        PGresult *c = checked(p, PQexec(p->conn, "SELECT extract(epoch FROM clock_timestamp())::bigint"),
+                              PGRES_TUPLES_OK, "load");
+        if (!c)
+            return -EIO;
+        *now_s = strtoll(PQgetvalue(c, 0, 0), NULL, 10);
+        PQclear(c);
+    }
     return ret;
 }
 

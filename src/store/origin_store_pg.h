@@ -18,8 +18,10 @@ typedef struct origin_pg origin_pg_t;
 int origin_pg_open(const char *url, origin_pg_t **out);
 void origin_pg_close(origin_pg_t *p);
 int origin_pg_put(origin_pg_t *p, const origin_rec_t *recs, size_t n);
-/* rows with seen >= since_s; limit 0: all, else the oldest `limit` of them */
-int origin_pg_load(origin_pg_t *p, int64_t since_s, size_t limit, origin_store_row_fn fn, void *ud);
+/* rows written at or after since_s (the server's clock); limit 0: all, else
+ * the `limit` written first; *now_s (may be NULL): the server's clock */
+int origin_pg_load(origin_pg_t *p, int64_t since_s, size_t limit, origin_store_row_fn fn, void *ud,
+                   int64_t *now_s);
 int origin_pg_expire(origin_pg_t *p, int64_t before_s, size_t *removed);
 int origin_pg_delete(origin_pg_t *p, const char *origin);
 

@@ -119,14 +119,14 @@ static void test_merge_and_take(void **state)
     origins_t o;
     assert_int_equal(origins_open(&o, NULL, 0), 0);
     const char *dev = NULL;
-    origin_rec_t a = { "http://10.0.0.1/", "D1", 100 };
+    origin_rec_t a = { "http://10.0.0.1/", "D1", 100, 0 };
     assert_int_equal(origins_merge(&o, &a), 1);
     assert_true(origins_lookup(&o, "http://10.0.0.1/", &dev));
     assert_string_equal(dev, "D1");
     assert_false(origins_pending(&o));
     assert_int_equal(origins_merge(&o, &a), 0); /* known */
     /* the device moved through the other proxy: its old origin goes */
-    origin_rec_t b = { "http://10.0.0.2/", "D1", 200 };
+    origin_rec_t b = { "http://10.0.0.2/", "D1", 200, 0 };
     assert_int_equal(origins_merge(&o, &b), 1);
     assert_false(origins_lookup(&o, "http://10.0.0.1/", NULL));
     assert_string_equal(origins_of_device(&o, "D1"), "http://10.0.0.2/");
@@ -135,7 +135,7 @@ static void test_merge_and_take(void **state)
     assert_int_equal(origins_merge(&o, &b), 0);
     assert_string_equal(origins_of_device(&o, "D1"), "http://10.0.0.3/");
     /* nor does a stale row give a newer origin to another device */
-    origin_rec_t c = { "http://10.0.0.3/", "D9", 250 };
+    origin_rec_t c = { "http://10.0.0.3/", "D9", 250, 0 };
     assert_int_equal(origins_merge(&o, &c), 0);
     assert_true(origins_lookup(&o, "http://10.0.0.3/", &dev));
     assert_string_equal(dev, "D1");
