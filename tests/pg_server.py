@@ -9,6 +9,8 @@ Root cannot run postgres: as root the server runs as the `postgres` system
 user the package creates (else `nobody`), with DIR chowned to it.
 
   pg_server.py start DIR        start a cluster in DIR; prints its URL
+                                ($OUTPOST_PG_OPTS: more "-c name=value"
+                                server options, after the defaults)
   pg_server.py stop DIR         stop it and remove DIR (--keep: keep DIR)
   pg_server.py run -- CMD...    start one in a temp dir, run CMD with
                                 OUTPOST_TEST_STORE_URL and OUTPOST_TEST_PSQL
@@ -109,6 +111,8 @@ def start(d):
     opts = ("-c listen_addresses='' -c unix_socket_directories='%s' -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB "
             "-c max_connections=50" % d)
+    # benchmarks override these (durable commits, a bigger cache): a later -c wins
+    opts += " " + os.environ.get("OUTPOST_PG_OPTS", "")
     r = subprocess.run(prefix + [os.path.join(bd, "pg_ctl"), "-D", data, "-l", log, "-w",
                                  "-t", "120", "-o", opts, "start"], **quiet)
     if r.returncode != 0:

@@ -120,6 +120,13 @@ static const cfg_opt_t opts_table[] = {
             "forget origins no CPE reported for this long (0: never)", .min = 0, .max = 3.2e10),
     CFG_OPT("max-origins", CFG_INT, S, max_origins, "2000000", "N", "origins remembered",
             .min = 1, .max = 100000000),
+    CFG_OPT("origin-store", CFG_STR, S, origin_store, NULL, "URL",
+            "where the origins live: a postgres:// URL (PostgreSQL) that several proxies share, so"
+            " any of them relays a wake-up for a CPE that informed through another"
+            " (default DATA_DIR/cwmp-proxy-origins.db, this proxy's own)"),
+    CFG_OPT("origin-refresh", CFG_DURATION, S, origin_refresh_ms, "1s", "DUR",
+            "with a shared --origin-store: how often the origins other proxies recorded are read",
+            .min = 50, .max = 3600000),
     CFG_END,
 };
 #undef S
@@ -285,7 +292,10 @@ static void housekeeping(uv_timer_t *t)
     int64_t now = clock_mono_ms();
     if (px->o.origin_ttl_ms > 0 && now - last_origin_sweep > 3600 * 1000) {
         last_origin_sweep = now;
-        size_t gone = origins_expire(&px->origins, clock_real_s() - px->o.origin_ttl_ms / 1000);
+        int64_t before = clock_real_s() - px->o.origin_ttl_ms / 1000;
+        size_t gone = origins_expire(&px->origins, before);
+        if (px->origins_sync)
+            origins_sync_expire(px->origins_sync, before);
         if (gone)
             log_info("origins_expired", LF_U("count", gone));
     }
@@ -304,7 +314,10 @@ static void flush_origins(uv_check_t *c)
     if (!px->pend_since_ms)
         px->pend_since_ms = now;
     if (px->origins.npend >= 500 || now - px->pend_since_ms >= 100) {
-        origins_flush(&px->origins);
+        if (px->origins_sync)
+            origins_sync_flush(px->origins_sync); /* on the thread pool */
+        else
+            origins_flush(&px->origins);
         px->pend_since_ms = 0;
     }
 }
@@ -351,6 +364,8 @@ static void on_stop(void *ud)
         uv_close((uv_handle_t *)&px->housekeeping, NULL);
         uv_close((uv_handle_t *)&px->flush_check, NULL);
     }
+    origins_sync_close(px->origins_sync);
+    px->origins_sync = NULL;
 }
 
 static int start(proxy_t *px)
@@ -385,7 +400,12 @@ static int start(proxy_t *px)
         return rc;
     char path[4200];
     snprintf(path, sizeof path, "%s/cwmp-proxy-origins.db", o->common.data_dir);
-    if ((rc = origins_open(&px->origins, path, (size_t)o->max_origins)))
+    /* the first load waits on a shared store too: nothing is served yet */
+    if ((rc = origins_open(&px->origins, o->origin_store ? o->origin_store : path,
+                           (size_t)o->max_origins)))
+        return rc;
+    if (px->origins.store && origin_store_shared(px->origins.store) &&
+        (rc = origins_sync_start(px->loop, &px->origins, o->origin_refresh_ms, &px->origins_sync)))
         return rc;
     buf_init(&px->scratch_head, 64 * 1024);
     buf_init(&px->scratch_cookie, 16 * 1024);

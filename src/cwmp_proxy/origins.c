@@ -1,5 +1,6 @@
 /*
- * origins: in-memory allowlist with write-behind to the origin store.
+ * origins: in-memory allowlist with write-behind to the origin store
+ * (origins.h).
  */
 #include "cwmp_proxy/origins.h"
 
@@ -152,6 +153,7 @@ int origins_record(origins_t *o, const char *device, const char *origin, int64_t
     r->origin = strdup(e->origin);
     r->device = strdup(e->device);
     r->seen_s = e->seen_s;
+    r->written_s = 0;
     if (!r->origin || !r->device) {
         free((char *)r->origin);
         free((char *)r->device);
@@ -195,6 +197,64 @@ int origins_flush(origins_t *o)
     return rc;
 }
 
+void origins_take_pending(origins_t *o, origin_rec_t **recs, size_t *n)
+{
+    *recs = o->npend ? o->pend : NULL;
+    *n = o->npend;
+    if (o->npend) {
+        o->pend = NULL;
+        o->npend = o->cappend = 0;
+    }
+}
+
+void origins_free_batch(origin_rec_t *recs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((char *)recs[i].origin);
+        free((char *)recs[i].device);
+    }
+    free(recs);
+}
+
+int origins_requeue(origins_t *o, origin_rec_t *recs, size_t n, size_t max_pending)
+{
+    if (n == 0) {
+        free(recs);
+        return 0;
+    }
+    if (o->npend + n > max_pending) {
+        origins_free_batch(recs, n);
+        return -ENOSPC;
+    }
+    origin_rec_t *all = realloc(recs, (n + o->npend) * sizeof *all);
+    if (!all) {
+        origins_free_batch(recs, n);
+        return -ENOMEM;
+    }
+    if (o->npend)
+        memcpy(all + n, o->pend, o->npend * sizeof *all);
+    free(o->pend);
+    o->pend = all;
+    o->npend = o->cappend = n + o->npend;
+    return 0;
+}
+
+int origins_merge(origins_t *o, const origin_rec_t *r)
+{
+    const char *dev = r->device ? r->device : "";
+    /* This proxy may know better: it recorded the origin, or the device's
+     * move to another origin, after the row was written (not yet flushed,
+     * or flushed after the row was read). */
+    const origin_ent_t *e = hmap_gets(&o->by_origin, r->origin);
+    if (e && e->seen_s > r->seen_s && (!dev[0] || strcmp(e->device, dev) != 0))
+        return 0;
+    const origin_ent_t *d = dev[0] ? hmap_gets(&o->by_device, dev) : NULL;
+    if (d && d != e && d->seen_s > r->seen_s)
+        return 0;
+    int rc = put_mem(o, dev, r->origin, r->seen_s, NULL);
+    return rc < 0 ? rc : rc > 0;
+}
+
 typedef struct expire_walk {
     int64_t before;
     char **keys;
@@ -236,7 +296,7 @@ size_t origins_expire(origins_t *o, int64_t before_s)
         free(w.keys[i]);
     }
     free(w.keys);
-    if (o->store) {
+    if (o->store && !o->deferred) {
         origins_flush(o);
         origin_store_expire(o->store, before_s, NULL);
     }

@@ -18,6 +18,7 @@
 #include "cwmp_proxy/balancer.h"
 #include "core/metrics.h"
 #include "cwmp_proxy/origins.h"
+#include "cwmp_proxy/origins_sync.h"
 #include "cwmp_proxy/sessions.h"
 #include "net/http_server.h"
 #include "net/tls.h"
@@ -67,6 +68,8 @@ typedef struct cwmp_proxy_opts {
     /* origins */
     int64_t origin_ttl_ms;
     int64_t max_origins;
+    char *origin_store;        /* NULL: DATA_DIR/cwmp-proxy-origins.db */
+    int64_t origin_refresh_ms; /* a shared store: how often others' rows are read */
 } cwmp_proxy_opts_t;
 
 enum wakeup_outcome {
@@ -125,6 +128,7 @@ typedef struct proxy {
     struct http_admin *admin;
     uv_timer_t housekeeping;      /* session expiry, origin expiry */
     uv_check_t flush_check;       /* writes pending origins in batches */
+    origins_sync_t *origins_sync; /* a shared origin store's calls, off the loop */
     int64_t pend_since_ms;        /* oldest unwritten origin, 0 = none */
     char api_token[80];
     proxy_stats_t st;

@@ -1,5 +1,6 @@
 /*
- * origin_store: SQLite backend of the cwmp-proxy's origin map.
+ * origin_store: SQLite backend of the cwmp-proxy's origin map, and the
+ * dispatch to the PostgreSQL one (origin_store_pg.c) for a postgres:// URL.
  */
 #include "store/origin_store.h"
 
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "store/origin_store_pg.h"
 
 /* Schema versions, applied in order (PRAGMA user_version says how far). */
 static const char *const migrations[] = {
@@ -37,6 +39,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 };
 
 struct origin_store {
+    origin_pg_t *pg; /* shared: PostgreSQL; the rest is unused */
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     char *path;
@@ -85,12 +88,28 @@ static int migrate(origin_store_t *s)
     return 0;
 }
 
+bool origin_store_is_url(const char *where)
+{
+    return strncmp(where, "postgres://", 11) == 0 || strncmp(where, "postgresql://", 13) == 0;
+}
+
+bool origin_store_shared(const origin_store_t *s) { return s->pg != NULL; }
+
 int origin_store_open(const char *path, origin_store_t **out)
 {
     origin_store_t *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
         free(s);
         return -ENOMEM;
+    }
+    if (origin_store_is_url(path)) {
+        int rc = origin_pg_open(path, &s->pg);
+        if (rc) {
+            origin_store_close(s);
+            return rc;
+        }
+        *out = s;
+        return 0;
     }
     int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                              SQLITE_OPEN_NOMUTEX, NULL);
@@ -128,6 +147,7 @@ void origin_store_close(origin_store_t *s)
 {
     if (!s)
         return;
+    origin_pg_close(s->pg);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
@@ -139,12 +159,13 @@ static int step_done(origin_store_t *s, sqlite3_stmt *st, const char *what)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     return rc == SQLITE_DONE ? 0 : db_error(s, what);
 }
 
 int origin_store_put(origin_store_t *s, const origin_rec_t *recs, size_t n)
 {
+    if (s->pg)
+        return origin_pg_put(s->pg, recs, n);
     if (n == 0)
         return 0;
     if (exec(s, "BEGIN IMMEDIATE"))
@@ -173,8 +194,16 @@ fail:
     return -EIO;
 }
 
+int origin_store_load_written(origin_store_t *s, int64_t since_s, size_t limit,
+                              origin_store_row_fn fn, void *ud, int64_t *now_s)
+{
+    return s->pg ? origin_pg_load(s->pg, since_s, limit, fn, ud, now_s) : -ENOTSUP;
+}
+
 int origin_store_load(origin_store_t *s, origin_store_row_fn fn, void *ud)
 {
+    if (s->pg)
+        return origin_pg_load(s->pg, INT64_MIN, 0, fn, ud, NULL);
     sqlite3_stmt *st = s->st[ST_LOAD];
     int rc, ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -193,11 +222,14 @@ int origin_store_load(origin_store_t *s, origin_store_row_fn fn, void *ud)
     if (ret == 0 && rc != SQLITE_DONE)
         ret = db_error(s, "load");
     sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     return ret;
 }
 
 int origin_store_expire(origin_store_t *s, int64_t before_s, size_t *removed)
 {
+    if (s->pg)
+        return origin_pg_expire(s->pg, before_s, removed);
     sqlite3_stmt *st = s->st[ST_EXPIRE];
     sqlite3_bind_int64(st, 1, before_s);
     int rc = step_done(s, st, "expire");
@@ -208,6 +240,8 @@ int origin_store_expire(origin_store_t *s, int64_t before_s, size_t *removed)
 
 int origin_store_delete(origin_store_t *s, const char *origin)
 {
+    if (s->pg)
+        return origin_pg_delete(s->pg, origin);
     sqlite3_stmt *st = s->st[ST_DELETE];
     sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
     return step_done(s, st, "delete");

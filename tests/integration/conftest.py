@@ -9,11 +9,14 @@ returns a Daemon once its `ready <name> key=value ...` line appeared, with the
 fields parsed (d.fields["listen"]). On teardown every daemon gets SIGTERM and
 must exit 0 within the drain timeout with no sanitizer report in its output.
 """
+import json
 import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -145,6 +148,7 @@ def outpost(tmp_path):
     preexec_fn runs in the child before the exec (e.g. resource.setrlimit);
     exe replaces the binary (see Daemon)."""
     started = []
+    dbs_before = set(_pg["dbs"])
 
     def start(*args, ready=True, env=None, timeout=15.0, cwd=None, preexec_fn=None, exe=None):
         # Every daemon has an admin listener on a fixed loopback port by
@@ -154,6 +158,7 @@ def outpost(tmp_path):
                 a == "--admin-listen" or a.startswith("--admin-listen=") or a == "--config"
                 for a in args):
             args = tuple(args) + ("--admin-listen", "127.0.0.1:0")
+        args = with_test_db(args, cwd or tmp_path)
         d = Daemon(args, env=env, cwd=cwd or tmp_path, preexec_fn=preexec_fn, exe=exe)
         started.append(d)
         if ready:
@@ -169,12 +174,14 @@ def outpost(tmp_path):
             d.stop()
         except AssertionError as e:
             errors.append(str(e))
+    _pg_drop(set(_pg["dbs"]) - dbs_before)
     if errors:
         pytest.fail("\n\n".join(errors))
 
 
 def run_outpost(*args, timeout=60, **kw):
     """Run a one-shot subcommand (certs...) and return CompletedProcess."""
+    args = with_test_db(args, kw.get("cwd"))
     return subprocess.run([outpost_bin()] + list(args), capture_output=True, text=True,
                           timeout=timeout, **kw)
 
@@ -217,6 +224,190 @@ def pki(tmp_path_factory):
     leaf("client", "client", "ca")
     leaf("rogue", "client", "rogue-ca")
     return {p.name: str(p) for p in d.iterdir()}
+
+
+# --- OUTPOST_TEST_DB=postgres: every ACS on a PostgreSQL database -----------
+# One throwaway server per pytest session (tests/pg_server.py, started at the
+# first ACS); each ACS data directory gets a database of its own, so a test
+# that restarts an ACS on the same --data-dir finds its data again, and the
+# `outpost acs keys` CLI pointed at that directory opens the same database.
+# An ACS the test gives --db itself (or a config file with a db key) is left
+# alone.
+PG_MODE = os.environ.get("OUTPOST_TEST_DB", "sqlite") == "postgres"
+_pg = {"server": None, "dbs": {}}
+
+
+def pg_server_module():
+    """tests/pg_server.py, for a test that runs a PostgreSQL server of its own."""
+    if str(ROOT / "tests") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests"))
+    import pg_server  # pylint: disable=import-outside-toplevel
+    return pg_server
+
+
+def _pg_server():
+    if _pg["server"] is None:
+        pg_server = pg_server_module()
+        srv = pg_server.PgServer()
+        try:
+            srv.__enter__()
+        except pg_server.PgMissing as e:
+            pytest.skip(f"OUTPOST_TEST_DB=postgres: {e}")
+        _pg["server"], _pg["mod"] = srv, pg_server
+    return _pg["server"]
+
+
+def _pg_url(name):
+    srv = _pg_server()
+    return srv.url.replace("postgresql:///postgres?", f"postgresql:///{name}?", 1)
+
+
+def acs_pg_url(data_dir):
+    """The PostgreSQL URL of the ACS whose data directory is data_dir (its
+    database created on first use)."""
+    key = os.path.realpath(str(data_dir))
+    if key not in _pg["dbs"]:
+        _pg["seq"] = _pg.get("seq", 0) + 1
+        name = "acs_%d" % _pg["seq"]
+        psql(_pg_url("postgres"), f"CREATE DATABASE {name}")
+        _pg["dbs"][key] = _pg_url(name)
+    return _pg["dbs"][key]
+
+
+def _pg_drop(keys):
+    """Drop the databases made for these data directories (the test is over)."""
+    if not keys or _pg["server"] is None:
+        return
+    names = [_pg["dbs"].pop(k).split(":///", 1)[1].split("?", 1)[0] for k in keys]
+    psql(_pg_url("postgres"), "".join(f"DROP DATABASE IF EXISTS {n} WITH (FORCE);\n" for n in names))
+
+
+def psql(url, sql):
+    """Run SQL through psql on url; returns its unaligned, tuples-only stdout."""
+    _pg_server()
+    r = subprocess.run([_pg["mod"].psql(), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                        "-d", url], input=sql, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise AssertionError(f"psql failed: {r.stderr}\nSQL: {sql[:2000]}")
+    return r.stdout
+
+
+def _acs_data_dir(args, cwd):
+    """The data directory an `outpost acs ...` command line uses, or None when
+    it names its store itself (--db, or a config file's db key)."""
+    args = list(args)
+    if any(a == "--db" or a.startswith("--db=") for a in args):
+        return None
+    data = None
+    for i, a in enumerate(args):
+        if a == "--config" and i + 1 < len(args):
+            import yaml  # pylint: disable=import-outside-toplevel
+            cfg = yaml.safe_load(Path(args[i + 1]).read_text()) or {}
+            if "db" in cfg:
+                return None
+            data = cfg.get("data-dir", cfg.get("data_dir", data))
+    for i, a in enumerate(args):
+        if a == "--data-dir" and i + 1 < len(args):
+            data = args[i + 1]
+        elif a.startswith("--data-dir="):
+            data = a.split("=", 1)[1]
+    if data is None:
+        data = "acs-data"
+    return os.path.join(str(cwd or os.getcwd()), data)
+
+
+def with_test_db(args, cwd=None):
+    """args with `--db` a PostgreSQL database when OUTPOST_TEST_DB=postgres
+    and args start an ACS (or its keys CLI) that names no store itself."""
+    args = tuple(args)
+    if not PG_MODE or not args or args[0] != "acs" or any(a in ("--help", "-h", "--version")
+                                                          for a in args):
+        return args
+    d = _acs_data_dir(args[1:], cwd)
+    return args if d is None else args + ("--db", acs_pg_url(d))
+
+
+def _sql_lit(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _bind(sql, params):
+    """SQLite-style ? placeholders filled in as literals (tests' own SQL only)."""
+    parts = sql.split("?")
+    assert len(parts) == len(params) + 1, (sql, params)
+    out = parts[0]
+    for p, rest in zip(params, parts[1:]):
+        out += _sql_lit(p) + rest
+    return out
+
+
+class AcsDb:
+    """The store of the ACS whose data directory is data_dir, for a test's
+    own SQL (the schema is the same on both backends): the SQLite file
+    DATA_DIR/acs.db, or the test's PostgreSQL database. .pg says which, for
+    the few statements whose dialect differs."""
+
+    def __init__(self, data_dir):
+        self.dir = Path(data_dir)
+        self.pg = PG_MODE
+        self.url = acs_pg_url(self.dir) if self.pg else None
+
+    def query(self, sql, params=()):
+        """Rows as tuples (ints as ints, text as str, NULL as None)."""
+        if not self.pg:
+            db = sqlite3.connect(f"file:{self.dir / 'acs.db'}?mode=ro", uri=True, timeout=10)
+            try:
+                return db.execute(sql, params).fetchall()
+            finally:
+                db.close()
+        out = psql(self.url, "SELECT coalesce(json_agg(t), '[]') FROM (%s) t" % _bind(sql, params))
+        return [tuple(r.values()) for r in json.loads(out)]
+
+    def execute(self, sql, params=()):
+        self.executemany(sql, [params])
+
+    def executemany(self, sql, rows):
+        self.script([(sql, p) for p in rows])
+
+    def script(self, stmts):
+        """(sql, params) pairs in one transaction."""
+        if not self.pg:
+            db = sqlite3.connect(self.dir / "acs.db", timeout=10)
+            try:
+                with db:
+                    for sql, p in stmts:
+                        db.execute(sql, p)
+            finally:
+                db.close()
+            return
+        psql(self.url, "BEGIN;\n" + "".join(_bind(s, p) + ";\n" for s, p in stmts) + "COMMIT;\n")
+
+    def dump(self):
+        """Every byte the store holds (the SQLite file and its WAL; pg_dump)."""
+        if not self.pg:
+            return b"".join(p.read_bytes() for p in self.dir.iterdir() if p.name.startswith("acs.db"))
+        pgd = os.path.join(os.path.dirname(_pg["mod"].psql()), "pg_dump")
+        return subprocess.run([pgd, "-d", self.url], capture_output=True, check=True,
+                              timeout=120).stdout
+
+
+def acs_db(data_dir):
+    return AcsDb(data_dir)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pg_session():
+    """Stops the session's PostgreSQL server (started on first use)."""
+    yield
+    if _pg["server"] is not None:
+        _pg["server"].__exit__(None, None, None)
+        _pg["server"] = None
 
 
 # the dashboard's browser fixtures (browser, dash_system, dash): tests/integration/browser.py

@@ -2,11 +2,11 @@
 TransferComplete, AutonomousTransferComplete, RequestDownload) in every
 namespace, the events stored with the session row, and what BOOTSTRAP and
 VALUE CHANGE do to the stored parameters."""
-import sqlite3
 import time
 
 import pytest
 
+from conftest import acs_db
 from cwmp_cpe import CPE, envelope, acs_envelopes_valid  # noqa: F401 (autouse: validates what the ACS sent)
 from test_acs_session import Api, cwmp_addr, start_acs
 
@@ -18,12 +18,8 @@ def session_rows(tmp_path, device, n):
     (the row is committed by the store thread after the final 204)."""
     deadline = time.monotonic() + 10
     while True:
-        db = sqlite3.connect(f"file:{tmp_path / 'data' / 'acs.db'}?mode=ro", uri=True, timeout=5)
-        try:
-            rows = db.execute("SELECT events, rpcs, outcome FROM sessions WHERE device_id = ? "
-                              "ORDER BY id", (device,)).fetchall()
-        finally:
-            db.close()
+        rows = acs_db(tmp_path / "data").query("SELECT events, rpcs, outcome FROM sessions"
+                                               " WHERE device_id = ? ORDER BY id", (device,))
         if len(rows) >= n or time.monotonic() > deadline:
             return rows
         time.sleep(0.05)

@@ -4,12 +4,11 @@ continued from another connection only by the identity that started it, a
 session's DeviceId never changes, and wrong passwords lock an address out
 for a while (429) with one log line per address, not one per failure."""
 import signal
-import sqlite3
 import time
 
 import pytest
 
-from conftest import run_outpost
+from conftest import acs_db, run_outpost
 from cwmp_cpe import CPE, envelope, inform, acs_envelopes_valid  # noqa: F401 (autouse: validates what the ACS sent)
 from test_acs_session import Api, cwmp_addr, start_acs
 
@@ -35,12 +34,8 @@ def session_rows(tmp_path, device, at_least=0):
     """The device's session rows in the store (waits up to 5 s for at_least)."""
     deadline = time.monotonic() + 5
     while True:
-        db = sqlite3.connect(f"file:{tmp_path / 'data' / 'acs.db'}?mode=ro", uri=True)
-        try:
-            n = db.execute("SELECT count(*) FROM sessions WHERE device_id = ?",
-                           (device,)).fetchone()[0]
-        finally:
-            db.close()
+        n = acs_db(tmp_path / "data").query("SELECT count(*) FROM sessions WHERE device_id = ?",
+                                            (device,))[0][0]
         if n >= at_least or time.monotonic() > deadline:
             return n
         time.sleep(0.05)

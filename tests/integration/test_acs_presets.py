@@ -16,11 +16,11 @@ and the config file's presets.
   SIGHUP, and a bad one stops the start with the file, line, key and field.
 """
 import json
-import sqlite3
 import urllib.parse
 
 import pytest
 
+from conftest import acs_db
 from cwmp_cpe import CPE
 from test_acs_openapi import (PROV_TAGS, Checker, _close_conns, call, doc, is_valid,  # noqa: F401
                               operations)
@@ -134,14 +134,16 @@ def expect_invalid(c, path, template, body, field, reason, method="POST"):
     assert reason in e["message"] and e["message"].startswith(field), (body, e)
 
 
-def records(db_path, rows):
+def records(data_dir, rows):
     """Write preset records straight into the database (the ACS is stopped)."""
-    db = sqlite3.connect(db_path)
-    db.executemany("INSERT OR REPLACE INTO preset_runs (device_id, preset, status, fault_code,"
+    db = acs_db(data_dir)
+    upsert = (" ON CONFLICT (device_id, preset) DO UPDATE SET status = excluded.status,"
+              " fault_code = excluded.fault_code, fault_message = excluded.fault_message,"
+              " tries = excluded.tries, next_retry = excluded.next_retry,"
+              " last_event = excluded.last_event, updated = excluded.updated")
+    db.executemany("INSERT INTO preset_runs (device_id, preset, status, fault_code,"
                    " fault_message, tries, next_retry, last_event, updated)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    db.commit()
-    db.close()
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)" + upsert, rows)
 
 
 def test_api_against_document(outpost, tmp_path, doc):
@@ -237,8 +239,7 @@ def test_api_against_document(outpost, tmp_path, doc):
     c.req("DELETE", dev_path("nope") + "/presets/wifi/fault", fault, want=404)
 
     acs.stop()
-    db = str(tmp_path / "data" / "acs.db")
-    records(db, [("00D09E-IGD-SN1", "wifi", 2, 9002, "Internal error", 3, 0, 1767225600, 1767225600),
+    records(tmp_path / "data", [("00D09E-IGD-SN1", "wifi", 2, 9002, "Internal error", 3, 0, 1767225600, 1767225600),
                  ("00D09E-IGD-SN1", "any", 1, 0, "", 0, 0, 1767225600, 1767225600),
                  ("00D09E-IGD-SN1", "daily", 2, 9001, "Request denied", 1, 1767229200, 1767225600,
                   1767225600)])

@@ -12,12 +12,12 @@
 """
 import random
 import re
-import sqlite3
 import time
 import urllib.parse
 
 import pytest
 
+from conftest import acs_db
 from cwmp_cpe import CPE
 from test_acs_session import Api, cwmp_addr, start_acs
 
@@ -119,21 +119,22 @@ def cases():
     ]
 
 
-def seed_store(path, devs):
-    db = sqlite3.connect(path)
+def seed_store(data_dir, devs):
+    db = acs_db(data_dir)
+    rid = "(SELECT %s FROM devices WHERE id = ?)" % ("rid" if db.pg else "rowid")
+    stmts = []
     for d in devs:
-        cur = db.execute(
+        stmts.append((
             "INSERT INTO devices (id, manufacturer, oui, product_class, serial, software_version,"
             " hardware_version, tags, first_seen, last_inform, periodic_interval)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (d["id"], d["manufacturer"], d["oui"], d["product_class"], d["serial"],
              d["software_version"], d["hardware_version"], d["tags"], d["first_seen"],
-             d["last_inform"], d["periodic_interval"]))
+             d["last_inform"], d["periodic_interval"])))
         for k, v in d["params"].items():
-            db.execute("INSERT INTO params (device, name, value, updated) VALUES (?,?,?,?)",
-                       (cur.lastrowid, k, v, NOW))
-    db.commit()
-    db.close()
+            stmts.append(("INSERT INTO params (device, name, value, updated) VALUES (%s,?,?,?)" % rid,
+                          (d["id"], k, v, NOW)))
+    db.script(stmts)
 
 
 @pytest.fixture
@@ -143,7 +144,7 @@ def fleet(outpost, tmp_path):
     d = start_acs(outpost, tmp_path, "--cpe-auth", "none")
     d.stop()
     devs = make_devices()
-    seed_store(tmp_path / "data" / "acs.db", devs)
+    seed_store(tmp_path / "data", devs)
     # SSID through the index of a --search-param (its stored values indexed
     # at this start), the other parameters device by device
     d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--search-param", SSID)

@@ -8,7 +8,6 @@ import hmac
 import http.server
 import json
 import socket
-import sqlite3
 import threading
 import time
 import urllib.parse
@@ -17,7 +16,7 @@ import pytest
 import requests
 
 import prom
-from conftest import run_outpost
+from conftest import acs_db, run_outpost
 from cwmp_cpe import CPE
 from test_acs_session import TOKEN, Api, cwmp_addr, start_acs
 
@@ -304,10 +303,8 @@ def test_device_offline_once_per_spell(outpost, tmp_path):
     assert rcv.got == []                                                 # both online
     d.stop()
     # O1's last Inform is far older than its inform window (2 x interval + 60 s)
-    db = sqlite3.connect(tmp_path / "data" / "acs.db")
-    db.execute("UPDATE devices SET last_inform = last_inform - 100000 WHERE serial = 'O1'")
-    db.commit()
-    db.close()
+    acs_db(tmp_path / "data").execute(
+        "UPDATE devices SET last_inform = last_inform - 100000 WHERE serial = 'O1'")
     d = start_acs(outpost, tmp_path, *args)
     got = rcv.wait(lambda g: len(g) >= 1)
     body = verify(got[0])

@@ -112,12 +112,68 @@ static void test_expire(void **state)
     origins_close(&o);
 }
 
+/* Rows another proxy wrote to a shared store: merged as records, never
+ * written back; older than what this proxy knows: ignored. */
+static void test_merge_and_take(void **state)
+{
+    origins_t o;
+    assert_int_equal(origins_open(&o, NULL, 0), 0);
+    const char *dev = NULL;
+    origin_rec_t a = { "http://10.0.0.1/", "D1", 100, 0 };
+    assert_int_equal(origins_merge(&o, &a), 1);
+    assert_true(origins_lookup(&o, "http://10.0.0.1/", &dev));
+    assert_string_equal(dev, "D1");
+    assert_false(origins_pending(&o));
+    assert_int_equal(origins_merge(&o, &a), 0); /* known */
+    /* the device moved through the other proxy: its old origin goes */
+    origin_rec_t b = { "http://10.0.0.2/", "D1", 200, 0 };
+    assert_int_equal(origins_merge(&o, &b), 1);
+    assert_false(origins_lookup(&o, "http://10.0.0.1/", NULL));
+    assert_string_equal(origins_of_device(&o, "D1"), "http://10.0.0.2/");
+    /* this proxy saw D1 move on later than a stale row says: the row loses */
+    assert_int_equal(origins_record(&o, "D1", "http://10.0.0.3/", 300), 1);
+    assert_int_equal(origins_merge(&o, &b), 0);
+    assert_string_equal(origins_of_device(&o, "D1"), "http://10.0.0.3/");
+    /* nor does a stale row give a newer origin to another device */
+    origin_rec_t c = { "http://10.0.0.3/", "D9", 250, 0 };
+    assert_int_equal(origins_merge(&o, &c), 0);
+    assert_true(origins_lookup(&o, "http://10.0.0.3/", &dev));
+    assert_string_equal(dev, "D1");
+    origins_close(&o);
+
+    /* the pending batch, taken: the table keeps nothing pending */
+    assert_int_equal(origins_open(&o, path, 0), 0);
+    assert_int_equal(origins_record(&o, "D1", "http://10.0.0.1/", 100), 1);
+    assert_int_equal(origins_record(&o, "D2", "http://10.0.0.2/", 100), 1);
+    origin_rec_t *recs;
+    size_t n;
+    origins_take_pending(&o, &recs, &n);
+    assert_int_equal(n, 2);
+    assert_false(origins_pending(&o));
+    assert_string_equal(recs[1].device, "D2");
+    /* the write failed: the batch goes back in front of a newer record */
+    assert_int_equal(origins_record(&o, "D3", "http://10.0.0.3/", 100), 1);
+    assert_int_equal(origins_requeue(&o, recs, n, 10), 0);
+    origins_take_pending(&o, &recs, &n);
+    assert_int_equal(n, 3);
+    assert_string_equal(recs[0].device, "D1");
+    assert_string_equal(recs[2].device, "D3");
+    /* over the cap: dropped, nothing pending */
+    assert_int_equal(origins_requeue(&o, recs, n, 2), -ENOSPC);
+    assert_false(origins_pending(&o));
+    origins_take_pending(&o, &recs, &n);
+    assert_int_equal(n, 0);
+    assert_null(recs);
+    origins_close(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_record_lookup_persist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_and_memory_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merge_and_take, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,177 @@
+#!/bin/sh
+# bench/scale.sh [BIN] — the ACS on its two stores and as two nodes:
+#   (s1) complete Inform sessions/s (bench/acs_load.c, each on a new TCP
+#        connection, every device new to the store), 1 node on SQLite
+#   (s2) the same, 1 node on PostgreSQL
+#   (s3) the same, 2 nodes on the same PostgreSQL database, the load split
+#        by two acs_load runs (one per node, half the devices each)
+#        for each: the CPU seconds the ACS node(s), PostgreSQL (server and
+#        backends) and the load generator used, from /proc, and the ratios
+#   (s4) 1,000,000 devices in PostgreSQL (seeded with generate_series in
+#        psql, the ACS's own schema; ANALYZE afterwards, as autovacuum would
+#        shortly): the device list's first page and a filtered search,
+#        median / worst of 20 through the API (goal < 100 ms)
+#   (s5) a 5,000-parameter GetParameterValuesResponse: time from the CPE's
+#        POST to the ACS's answer (the store job commits in between), on
+#        SQLite and on PostgreSQL (goal < 50 ms)
+# PostgreSQL: a throwaway server (tests/pg_server.py) with durable commits
+# (fsync, synchronous_commit on) and shared_buffers 1GB. SCALE_DEVICES
+# (20000) sessions per row, SCALE_FLEET (1000000) devices for (s4).
+set -eu
+BIN=${1:-build/release/src/outpost}
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$HERE")
+DEVICES=${SCALE_DEVICES:-20000}
+FLEET=${SCALE_FLEET:-1000000}
+CONNS=${SCALE_CONNS:-64}
+T=$(mktemp -d /tmp/acs-scale.XXXXXX)
+chmod 755 "$T"
+PIDS=
+cleanup() {
+  for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+  for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+  /usr/bin/python3 "$ROOT/tests/pg_server.py" stop "$T/pg" >/dev/null 2>&1 || true
+  rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+HZ=$(getconf CLK_TCK)
+cpu_of() { awk -v hz="$HZ" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+# PostgreSQL's CPU seconds: the postmaster with its reaped children
+# (cutime, cstime) and every live backend
+pg_cpu() {
+  pm=$(head -1 "$T/pg/data/postmaster.pid")
+  { awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
+    for c in $(ps -o pid= --ppid "$pm"); do awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || true; done
+  } | awk -v hz="$HZ" '{s += $1} END {printf "%.2f", s / hz}'
+}
+H='Authorization: Bearer bench'
+
+cc -O2 -o "$T/acs_load" "$HERE/acs_load.c" -luv
+OUTPOST_PG_OPTS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=1GB -c max_connections=100" \
+  /usr/bin/python3 "$ROOT/tests/pg_server.py" start "$T/pg" > "$T/pg.url"
+PGURL=$(cat "$T/pg.url")
+PSQL=$(/usr/bin/python3 -c "import sys; sys.path.insert(0, '$ROOT/tests'); import pg_server; print(pg_server.psql())")
+db_url() { echo "$PGURL" | sed "s|:///postgres?|:///$1?|"; }
+newdb() { "$PSQL" -X -q -d "$PGURL" -c "CREATE DATABASE $1"; db_url "$1"; }
+
+start_acs() { # NAME EXTRA...: sets CPORT_<NAME>, APORT_<NAME>, PID_<NAME>
+  name=$1; shift
+  c=$(port); a=$(port)
+  "$BIN" acs --cwmp-listen "127.0.0.1:$c" --api-listen "127.0.0.1:$a" --data-dir "$T/$name" \
+    --cpe-auth none --api-token bench --log-level warn --rediscover=false --admin-listen "" "$@" \
+    2> "$T/$name.log" &
+  pid=$!
+  PIDS="$PIDS $pid"
+  for i in $(seq 300); do
+    curl -sf -o /dev/null -H "$H" "http://127.0.0.1:$a/api/stats" && break
+    kill -0 "$pid" 2>/dev/null || { echo "acs $name exited:"; tail "$T/$name.log"; exit 1; }
+    sleep 0.1
+  done
+  eval "CPORT_$name=$c APORT_$name=$a PID_$name=$pid"
+}
+stop_acs() { # NAME
+  eval "pid=\$PID_$1"
+  kill "$pid"; wait "$pid" || { echo "acs $1 exited badly"; tail "$T/$1.log"; exit 1; }
+  if grep -q ' error ' "$T/$1.log"; then echo "errors in $1's log:"; grep ' error ' "$T/$1.log" | head; exit 1; fi
+}
+
+# load NAME...: one acs_load per node (devices split), at once; prints
+# "RATE acs_cpu pg_cpu load_cpu" and a line of detail
+load() {
+  n=$#; per=$((DEVICES / n)); i=0; a0=0; pids=
+  for name in "$@"; do eval "a0=\$(awk -v x=$a0 -v y=\$(cpu_of \$PID_$name) 'BEGIN {print x + y}')"; done
+  p0=$(pg_cpu 2>/dev/null || echo 0)
+  s0=$(date +%s.%N)
+  for name in "$@"; do
+    eval "cport=\$CPORT_$name"
+    /usr/bin/time -f '%U %S' -o "$T/load$i.cpu" "$T/acs_load" --port "$cport" --conns $((CONNS / n)) \
+      --sessions "$per" --devices "$per" --mode inform --prefix "N$name" > "$T/load$i.out" &
+    pids="$pids $!"; i=$((i + 1))
+  done
+  for p in $pids; do wait "$p"; done
+  s1=$(date +%s.%N)
+  a1=0
+  for name in "$@"; do eval "a1=\$(awk -v x=$a1 -v y=\$(cpu_of \$PID_$name) 'BEGIN {print x + y}')"; done
+  p1=$(pg_cpu 2>/dev/null || echo 0)
+  sessions=$(cat "$T"/load*.out | sed 's/.*sessions=\([0-9]*\).*/\1/' | awk '{s += $1} END {print s}')
+  errors=$(cat "$T"/load*.out | sed 's/.*errors=\([0-9]*\).*/\1/' | awk '{s += $1} END {print s}')
+  lcpu=$(cat "$T"/load*.cpu | awk '{s += $1 + $2} END {printf "%.2f", s}')
+  rm -f "$T"/load*.out "$T"/load*.cpu
+  awk -v n="$sessions" -v e="$errors" -v s0="$s0" -v s1="$s1" -v a0="$a0" -v a1="$a1" -v p0="$p0" -v p1="$p1" -v l="$lcpu" \
+    'BEGIN {w = s1 - s0; printf "%d %.2f %.2f %.2f %.1f %d %d\n", n / w, a1 - a0, p1 - p0, l, w, n, e}'
+}
+show() { # LABEL "RATE ACS PG LOAD WALL N ERR"
+  set -- "$1" $2
+  echo "$1: $2 sessions/s ($7 sessions, $8 errors, $6 s); CPU s: acs $3, postgres $4, acs_load $5 (of $(awk -v w="$6" -v c="$(nproc)" 'BEGIN {printf "%.1f", w * c}') available)"
+}
+
+# ---- (s1) 1 node, SQLite -------------------------------------------------------
+start_acs n1
+R1=$(load n1); show "(s1) 1 node, SQLite" "$R1"
+stop_acs n1
+# ---- (s2) 1 node, PostgreSQL ---------------------------------------------------
+start_acs p1 --db "$(newdb scale1)"
+R2=$(load p1); show "(s2) 1 node, PostgreSQL" "$R2"
+stop_acs p1
+# ---- (s3) 2 nodes, one PostgreSQL database -------------------------------------
+U=$(newdb scale2)
+start_acs q1 --db "$U"
+start_acs q2 --db "$U"
+R3=$(load q1 q2); show "(s3) 2 nodes, one PostgreSQL" "$R3"
+stop_acs q1; stop_acs q2
+set -- $R1; A=$1; set -- $R2; B=$1; set -- $R3; C=$1
+echo "ratios: PostgreSQL/SQLite $(ratio "$B" "$A"); 2 nodes/1 node on PostgreSQL $(ratio "$C" "$B")"
+
+# ---- (s5) a 5,000-parameter GetParameterValuesResponse ----------------------------
+start_acs g1
+eval "echo \"(s5) SQLite: \$(/usr/bin/python3 \"$HERE/scale_gpv.py\" \$CPORT_g1 \$APORT_g1 10 5000)\""
+stop_acs g1
+start_acs g2 --db "$(newdb scale5)"
+eval "echo \"(s5) PostgreSQL: \$(/usr/bin/python3 \"$HERE/scale_gpv.py\" \$CPORT_g2 \$APORT_g2 10 5000)\""
+stop_acs g2
+
+# ---- (s4) 1,000,000 devices in PostgreSQL ----------------------------------------
+U=$(newdb scale4)
+start_acs f1 --db "$U"   # the schema
+stop_acs f1
+S0=$(date +%s)
+NOW=$(date +%s)
+"$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$U" <<SQL
+INSERT INTO devices (rid, id, manufacturer, oui, product_class, serial, software_version,
+                     hardware_version, tags, first_seen, last_inform, periodic_interval)
+SELECT i + 1, format('00D09E-M%s-SN%s', i % 20, lpad(i::text, 8, '0')), 'Acme', '00D09E', 'M' || (i % 20),
+       'SN' || lpad(i::text, 8, '0'), 'V' || (i % 7), 'HW1', CASE WHEN i % 100 = 0 THEN 'lab' ELSE '' END,
+       $NOW - 86400, $NOW - (i % 3600), 300 FROM generate_series(0, $FLEET - 1) AS s(i);
+\\o /dev/null
+SELECT setval(pg_get_serial_sequence('devices', 'rid'), $FLEET);
+\\o
+INSERT INTO params (device, name, value, type, updated)
+SELECT i + 1, 'InternetGatewayDevice.X_Site', 'S' || (i % 20000), 'xsd:string', $NOW FROM generate_series(0, $FLEET - 1) AS s(i);
+INSERT INTO params (device, name, value, type, updated)
+SELECT i + 1, 'InternetGatewayDevice.DeviceInfo.UpTime', ((i::bigint * 7919) % 100000)::text, 'xsd:string', $NOW FROM generate_series(0, $FLEET - 1) AS s(i);
+INSERT INTO params (device, name, value, type, updated)
+SELECT i + 1, 'InternetGatewayDevice.DeviceInfo.SoftwareVersion', 'V' || (i % 7), 'xsd:string', $NOW FROM generate_series(0, $FLEET - 1) AS s(i);
+ANALYZE;
+SQL
+S1=$(date +%s)
+start_acs f2 --db "$U" --search-param InternetGatewayDevice.X_Site
+S2=$(date +%s)
+eval "AP=\$APORT_f2"
+timed() { # QUERY: "median worst" ms of 20 (after one warm-up)
+  curl -s -o /dev/null -H "$H" "http://127.0.0.1:$AP/api/devices?$1"
+  for i in $(seq 20); do
+    curl -s -o /dev/null -w '%{time_total}\n' -H "$H" "http://127.0.0.1:$AP/api/devices?$1"
+  done | sort -n | awk '{v[NR]=$1} END {printf "median %.1f ms, worst %.1f ms", v[10]*1000, v[NR]*1000}'
+}
+Q='filter=model%3DM5%20AND%20param.InternetGatewayDevice.X_Site%3DS5'
+N=$(curl -s -D - -o /dev/null -H "$H" "http://127.0.0.1:$AP/api/devices?$Q" | awk -F': ' 'tolower($1)=="x-total-count" {print $2+0}')
+SIZE=$("$PSQL" -X -A -t -d "$U" -c "SELECT pg_database_size(current_database()) / 1048576")
+echo "(s4) $FLEET devices seeded in $((S1 - S0)) s; the --search-param indexed at start in $((S2 - S1)) s; database $SIZE MB"
+echo "(s4) device list, first page of 100 with X-Total-Count: $(timed 'limit=100') (goal 100)"
+echo "(s4) search model + parameter value ($N match): $(timed "$Q") (goal 100)"
+echo "(s4) search by tag: $(timed 'filter=tag%3Dlab&limit=100')"
+stop_acs f2
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
