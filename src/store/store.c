@@ -405,10 +405,27 @@ int store_task_fault_clear(store_t *s, int64_t task_id, int64_t now)
 {
     return s->be->task_fault_clear(s, task_id, now);
 }
+/* The same on every backend: clear the fault, queue a copy (one job, so one
+ * transaction: both or neither). */
 int store_task_fault_retry(store_t *s, int64_t task_id, int64_t now, int64_t expires_at,
                            store_task_t *out)
 {
-    return s->be->task_fault_retry(s, task_id, now, expires_at, out);
+    store_task_t old;
+    int rc = s->be->task_get(s, task_id, &old);
+    if (rc < 0)
+        return rc;
+    if ((rc = s->be->task_fault_clear(s, task_id, now)) == 0) {
+        memset(out, 0, sizeof *out);
+        str_copy(out->device_id, sizeof out->device_id, old.device_id);
+        str_copy(out->type, sizeof out->type, old.type);
+        out->params = old.params;
+        old.params = NULL;
+        out->created = now;
+        out->expires_at = expires_at;
+        rc = s->be->task_add(s, out);
+    }
+    store_task_clear(&old);
+    return rc;
 }
 int store_preset_run_forget_fault(store_t *s, const char *device, const char *preset)
 {

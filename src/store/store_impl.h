@@ -95,8 +95,6 @@ typedef struct store_backend {
     int (*fault_list)(store_t *s, const store_fault_filter_t *f, int64_t *total, store_fault_fn fn,
                       void *ud);
     int (*task_fault_clear)(store_t *s, int64_t task_id, int64_t now);
-    int (*task_fault_retry)(store_t *s, int64_t task_id, int64_t now, int64_t expires_at,
-                            store_task_t *out);
     int (*preset_run_forget_fault)(store_t *s, const char *device, const char *preset);
     int (*device_set_session_log)(store_t *s, const char *dev, bool all);
     int (*device_session_log_list)(store_t *s, int (*fn)(const char *, void *), void *ud);

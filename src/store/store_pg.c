@@ -641,7 +641,6 @@ const store_backend_t store_pg_backend = {
     .device_set_facts = pg_device_set_facts,
     .fault_list = pg_fault_list,
     .task_fault_clear = pg_task_fault_clear,
-    .task_fault_retry = pg_task_fault_retry,
     .preset_run_forget_fault = pg_preset_run_forget_fault,
     .device_set_session_log = pg_device_set_session_log,
     .device_session_log_list = pg_device_session_log_list,

@@ -162,8 +162,6 @@ int pg_param_history(store_t *s, const char *dev, const char *name, store_param_
 int pg_fault_list(store_t *s, const store_fault_filter_t *f, int64_t *total, store_fault_fn fn,
                   void *ud);
 int pg_task_fault_clear(store_t *s, int64_t task_id, int64_t now);
-int pg_task_fault_retry(store_t *s, int64_t task_id, int64_t now, int64_t expires_at,
-                        store_task_t *out);
 int pg_preset_run_forget_fault(store_t *s, const char *device, const char *preset);
 int pg_device_set_session_log(store_t *s, const char *dev, bool all);
 int pg_device_session_log_list(store_t *s, int (*fn)(const char *, void *), void *ud);

@@ -123,27 +123,6 @@ int pg_task_fault_clear(store_t *s, int64_t task_id, int64_t now)
     return rc < 0 ? rc : rc == 0 ? -ESTALE : 0;
 }
 
-int pg_task_fault_retry(store_t *s, int64_t task_id, int64_t now, int64_t expires_at,
-                        store_task_t *out)
-{
-    store_task_t old;
-    int rc = pg_task_get(s, task_id, &old);
-    if (rc < 0)
-        return rc;
-    if ((rc = pg_task_fault_clear(s, task_id, now)) == 0) {
-        memset(out, 0, sizeof *out);
-        str_copy(out->device_id, sizeof out->device_id, old.device_id);
-        str_copy(out->type, sizeof out->type, old.type);
-        out->params = old.params;
-        old.params = NULL;
-        out->created = now;
-        out->expires_at = expires_at;
-        rc = pg_task_add(s, out);
-    }
-    store_task_clear(&old);
-    return rc;
-}
-
 int pg_preset_run_forget_fault(store_t *s, const char *device, const char *preset)
 {
     pg_t *p = PG(s);

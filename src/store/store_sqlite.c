@@ -933,7 +933,6 @@ const store_backend_t store_sqlite_backend = {
     .device_set_facts = sq_device_set_facts,
     .fault_list = sq_fault_list,
     .task_fault_clear = sq_task_fault_clear,
-    .task_fault_retry = sq_task_fault_retry,
     .preset_run_forget_fault = sq_preset_run_forget_fault,
     .device_set_session_log = sq_device_set_session_log,
     .device_session_log_list = sq_device_session_log_list,

@@ -175,8 +175,6 @@ int sq_device_set_facts(store_t *s, const char *dev, const store_device_facts_t 
 int sq_fault_list(store_t *s, const store_fault_filter_t *f, int64_t *total, store_fault_fn fn,
                   void *ud);
 int sq_task_fault_clear(store_t *s, int64_t task_id, int64_t now);
-int sq_task_fault_retry(store_t *s, int64_t task_id, int64_t now, int64_t expires_at,
-                        store_task_t *out);
 int sq_preset_run_forget_fault(store_t *s, const char *device, const char *preset);
 int sq_device_set_session_log(store_t *s, const char *dev, bool all);
 int sq_device_session_log_list(store_t *s, int (*fn)(const char *, void *), void *ud);
