@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "core/str.h"
 #include "store/store_pg.h"
 
 /* ---- a parameter's history ------------------------------------------------------- */

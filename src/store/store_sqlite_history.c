@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "core/str.h"
 #include "store/store_sqlite.h"
 
 bool sq_set_by_acs(const store_param_t *p)
