@@ -9,6 +9,7 @@ returns a Daemon once its `ready <name> key=value ...` line appeared, with the
 fields parsed (d.fields["listen"]). On teardown every daemon gets SIGTERM and
 must exit 0 within the drain timeout with no sanitizer report in its output.
 """
+import hashlib
 import json
 import os
 import re
@@ -324,7 +325,17 @@ def with_test_db(args, cwd=None):
                                                           for a in args):
         return args
     d = _acs_data_dir(args[1:], cwd)
-    return args if d is None else args + ("--db", acs_pg_url(d))
+    if d is None:
+        return args
+    extra = ("--db", acs_pg_url(d))
+    # One node per data directory, with a fixed --node-id as docs/scaling.md
+    # advises: an ACS restarted on it takes its own leased tasks back at once
+    # (with the default HOST-PID it would wait for their leases to run out).
+    if args[1:2] != ("keys",) and not any(a == "--node-id" or a.startswith("--node-id=")
+                                          for a in args):
+        key = hashlib.sha1(os.path.realpath(str(d)).encode()).hexdigest()[:12]
+        extra += ("--node-id", f"test-{key}")
+    return args + extra
 
 
 def _sql_lit(v):
