@@ -186,6 +186,7 @@ const char *acs_cr_strerror(int rc)
     case -EINVAL: return "the ConnectionRequestURL is not a plain http(s) URL";
     case -ECANCELED: return "shutting down";
     case -EBUSY: return "too many connection requests in flight (--cr-max-in-flight): not sent";
+    case -EPERM: return "the device's UDP connection request address is in --cr-deny: not contacted";
     case -ENOTCONN: return "xmpp not connected: the connection request was not sent";
     default: return log_strerror(rc);
     }
@@ -258,6 +259,11 @@ static void cr_finished(CURL *easy, CURLcode rc, long status, void *ud)
     if (c->done)
         c->done(err, status, reason, c->ud);
     free(c);
+}
+
+bool acs_cr_denied(const acs_t *a, const struct sockaddr *sa)
+{
+    return !a->crconf || net_egress_denied(&a->crconf->deny, sa);
 }
 
 bool acs_cr_is_proxy(const acs_t *a, const char *url)

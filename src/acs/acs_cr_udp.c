@@ -16,7 +16,8 @@
  * 0.5, 1, 2 s). The caller hears ACS_CR_PENDING ("udp sent") at once, then
  * 0 ("ok") when the device's Inform with "6 CONNECTION REQUEST" arrives
  * (acs_cr_udp_informed), or -ETIMEDOUT ("timeout") after --cr-udp-timeout.
- * In flight at most --cr-max-in-flight, like HTTP ones.
+ * In flight at most --cr-max-in-flight, like HTTP ones; an address in
+ * --cr-deny is refused (-EPERM), like HTTP ones.
  *
  * Behind an outpost cwmp-proxy (the device's URL is a --cr-proxy's), the
  * proxy sends them from inside the CPE's network: GET <proxy>/client?
@@ -154,7 +155,14 @@ int acs_cr_udp_try(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void 
     const char *user = d->cr_user[0] ? d->cr_user : a->o.cr_username ? a->o.cr_username : "";
     const char *pass = d->cr_user[0] ? d->cr_pass : a->o.cr_password ? a->o.cr_password : "";
     int rc = 0;
-    if (a->nudp_crs + a->ncrs >= (size_t)a->o.cr_max_in_flight)
+    /* The address is the CPE's word (or a STUN source, spoofable without
+     * --stun-password): --cr-deny holds as for HTTP. Through a proxy, the
+     * proxy checks it against its --wakeup-deny. */
+    struct sockaddr_storage ss;
+    stun_addr_to_sockaddr(&to, &ss);
+    if (!via_proxy && acs_cr_denied(a, (struct sockaddr *)&ss))
+        rc = -EPERM;
+    else if (a->nudp_crs + a->ncrs >= (size_t)a->o.cr_max_in_flight)
         rc = -EBUSY;
     udp_cr_t *c = rc ? NULL : calloc(1, sizeof *c);
     if (!rc && !c)
@@ -169,7 +177,7 @@ int acs_cr_udp_try(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void 
     if (rc) {
         free(c);
         a->m.cr_refused++;
-        log_warn("cwmp_connection_request", LF_S("device", d->id), LF_S("via", "udp"),
+        log_warn("cwmp_connection_request", LF_S("device", d->id), LF_S("via", "udp"), LF_S("to", host),
                  LF_S("outcome", acs_cr_outcome(rc)), LF_S("reason", acs_cr_strerror(rc)));
         return rc;
     }

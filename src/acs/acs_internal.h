@@ -343,8 +343,9 @@ int acs_cr_check_proxy(const char *v, char *err, size_t errlen);
  * error: "failed" (-EACCES: the CPE's 401). */
 typedef void (*acs_cr_done_fn)(int rc, long status, const char *reason, void *ud);
 /* Wake a CPE; done may be NULL. A refusal known at once (-ENOENT, -EINVAL;
- * -ENOMEM, -ECANCELED) is returned, logged, and done is not called; its
- * reason is acs_cr_strerror(rc). Otherwise done is called exactly once. */
+ * -EPERM: a UDP address in --cr-deny; -EBUSY, -ENOMEM, -ECANCELED) is
+ * returned, logged, and done is not called; its reason is
+ * acs_cr_strerror(rc). Otherwise done is called exactly once. */
 int acs_cr_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud);
 /* With UDP (acs_cr_udp.c) done is called twice: first with ACS_CR_PENDING
  * ("udp sent": the datagrams are going out), then once with the outcome:
@@ -353,6 +354,8 @@ enum { ACS_CR_PENDING = 1 };
 /* The HTTP part of acs_cr_send, to this URL (the device's, or its
  * cwmp-proxy's with a udp= relay request: acs_cr_udp.c). */
 int acs_cr_http(acs_t *a, const store_device_t *d, const char *url, acs_cr_done_fn done, void *ud);
+/* Is this address in --cr-deny? (The UDP ones: acs_cr_udp.c.) */
+bool acs_cr_denied(const acs_t *a, const struct sockaddr *sa);
 /* The URL is a configured --cr-proxy's wake-up endpoint. */
 bool acs_cr_is_proxy(const acs_t *a, const char *url);
 /* "ok", "refused", "failed", "udp sent" or "timeout" for an rc as above. */

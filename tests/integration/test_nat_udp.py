@@ -102,6 +102,28 @@ def test_without_nat_auto_keeps_http(outpost, tmp_path):
     assert "via=udp" not in acs.output()
 
 
+
+def test_udp_address_in_cr_deny_is_refused(outpost, tmp_path):
+    """The UDP address is the CPE's word (or a STUN source, spoofable without
+    --stun-password): --cr-deny holds for UDP connection requests as for HTTP
+    ones. Nothing is sent, nor does HTTP go instead."""
+    acs, sim = start_pair(outpost, tmp_path, "--cr-udp", "prefer", "--cr-deny", "127.0.0.0/8", count=1)
+    api = Api(acs)
+    mapped(sim, "SIM000001")
+    acs.wait_for(r"cwmp_inform device=\S+ events=\"?4 VALUE CHANGE")
+    wait_idle(api, "SIM000001")
+    t = api.post(f"/api/devices/{url_id('SIM000001')}/tasks", {"type": "reboot"}).json()
+    assert t["connection_request"]["status"] == "refused", t
+    assert "--cr-deny" in t["connection_request"]["reason"], t
+    r = api.post(f"/api/devices/{url_id('SIM000001')}/connection-request")
+    assert r.status_code == 403 and "--cr-deny" in r.json()["message"], r.text
+    acs.wait_for(r"cwmp_connection_request device=\S+ via=udp to=127\.0\.0\.1:\d+ outcome=refused")
+    time.sleep(1.0)
+    assert "udp_connection_request cpe=" not in sim.output()
+    assert "outcome=\"udp sent\"" not in acs.output()
+    m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+    assert metric(m, "outpost_acs_udp_connection_request_datagrams_total") == 0
+
 def test_udp_timeout_is_recorded(outpost, tmp_path):
     acs, sim = start_pair(outpost, tmp_path, "--cr-udp", "prefer", "--cr-udp-timeout", "4s", count=1)
     api = Api(acs)
@@ -321,6 +343,7 @@ def test_cwmp_proxy_relays_udp_connection_requests(outpost, tmp_path):
     finally:
         backend.stop()
         cpe.close()
+
 
 
 def test_acs_wakes_through_the_cwmp_proxy_by_udp(outpost, tmp_path):
