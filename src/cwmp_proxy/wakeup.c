@@ -39,6 +39,7 @@ struct wakeup {
     size_t active;
     uv_udp_t *udp4, *udp6;   /* UDP connection requests (opened on first use) */
     struct udp_relay *relays; /* their copies still to send */
+    size_t nrelays;          /* at most --max-wakeups, as HTTP ones */
 };
 
 /* A UDP connection request's later copies (TR-069 Annex G: datagrams get
@@ -155,6 +156,7 @@ static void free_handle(uv_handle_t *h)
 
 static void relay_unlink(udp_relay_t *u)
 {
+    u->w->nrelays--;
     if (u->prev)
         u->prev->next = u->next;
     else
@@ -391,6 +393,11 @@ static void relay_udp(wakeup_t *w, wake_t *k, const net_url_t *u, const char *ud
                "device %s (a UDP connection request is signed with them)", k->device[0] ? k->device : "(unknown)");
         return;
     }
+    /* each one is held for 3.5 s (its copies): bounded like HTTP wake-ups */
+    if (w->nrelays >= (size_t)w->px->o.max_wakeups) {
+        finish(k, WAKE_BUSY, 503, "Retry-After: 1\r\n", "too many UDP connection requests in flight");
+        return;
+    }
     udp_relay_t *r = calloc(1, sizeof *r);
     uint32_t id = 0;
     if (!r || str_random(&id, sizeof id) != 0 ||
@@ -408,6 +415,7 @@ static void relay_udp(wakeup_t *w, wake_t *k, const net_url_t *u, const char *ud
     if (w->relays)
         w->relays->prev = r;
     w->relays = r;
+    w->nrelays++;
     relay_tick(&r->t); /* the first copy now, the rest on the timer */
     finish(k, WAKE_OK, 200, NULL, "UDP connection request sent to %s", udp);
 }

@@ -346,6 +346,42 @@ def test_cwmp_proxy_relays_udp_connection_requests(outpost, tmp_path):
 
 
 
+def test_cwmp_proxy_udp_relay_needs_credentials_and_is_bounded(outpost, tmp_path):
+    """udp= is behind the same checks as an HTTP wake-up: no datagram without
+    the ACS's credentials, and the relays held for their copies (3.5 s) are
+    capped by --max-wakeups (503), so the proxy's memory stays bounded."""
+    from cwmp_proxy_util import Backend
+    from test_cwmp_proxy_wakeup import register, start_proxy, wake
+
+    backend = Backend("A")
+    cpe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    cpe.bind(("127.0.0.1", 0))
+    port = cpe.getsockname()[1]
+    try:
+        px = start_proxy(outpost, tmp_path, backend, "--cpe-username", CR_USER, "--cpe-password", CR_PASS,
+                         "--max-wakeups", "1")
+        url = register(px, "U1", f"http://127.0.0.1:{port}/cr")
+        r = wake(px, url + f"&udp=127.0.0.1:{port}", auth=("acs", "wrong"))
+        assert r.status_code == 401, r.text
+        r = wake(px, url + f"&udp=127.0.0.1:{port}", auth=None)
+        assert r.status_code == 401, r.text
+        cpe.settimeout(0.5)
+        try:
+            cpe.recvfrom(2048)
+            raise AssertionError("a datagram went out without the ACS's credentials")
+        except TimeoutError:
+            pass
+        r = wake(px, url + f"&udp=127.0.0.1:{port}")
+        assert r.status_code == 200, r.text
+        r = wake(px, url + f"&udp=127.0.0.1:{port}")
+        assert r.status_code == 503 and r.headers.get("Retry-After") == "1", r.text
+        time.sleep(4.0)  # the first one's copies are out: room again
+        r = wake(px, url + f"&udp=127.0.0.1:{port}")
+        assert r.status_code == 200, r.text
+    finally:
+        backend.stop()
+        cpe.close()
+
 def test_acs_wakes_through_the_cwmp_proxy_by_udp(outpost, tmp_path):
     """End to end: ACS -> cwmp-proxy /client?...&udp= -> UDP -> cpe-sim."""
     from conftest import free_port
