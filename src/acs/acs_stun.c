@@ -174,6 +174,7 @@ typedef struct facts_job {
     acs_t *a;
     int64_t at;
     stun_addr_t addr;
+    bool change, fresh;
     char id[];
 } facts_job_t;
 
@@ -188,14 +189,22 @@ static int facts_run(store_t *st, void *ud)
     return store_device_set_facts(st, j->id, &f);
 }
 
-/* A USERNAME that names no device: its binding goes (so made-up names do
- * not fill the table), logged at most once per 10 s. The server may be gone
- * (shutdown drains the store's queue after it). */
+/* Written: logged once per binding, here rather than as the datagram came,
+ * so that made-up USERNAMEs (anyone may send them without --stun-password)
+ * cost only the rate-limited line below. A USERNAME that names no device:
+ * its binding goes (so made-up names do not fill the table), logged at most
+ * once per 10 s. The server may be gone (shutdown drains the store's queue
+ * after it). */
 static void facts_done(int rc, void *ud)
 {
     facts_job_t *j = ud;
     struct acs_stun *s = j->a->stun;
-    if (rc == -ENOENT && s) {
+    if (rc == 0) {
+        char text[NET_ADDR_STR];
+        acs_stun_addr_text(&j->addr, text, sizeof text);
+        log_info("stun_binding", LF_S("device", j->id), LF_S("address", text), LF_B("change", j->change),
+                 LF_B("new", j->fresh));
+    } else if (rc == -ENOENT && s) {
         binding_t *b = hmap_gets(&s->bindings, j->id);
         if (b)
             binding_drop(s, b);
@@ -267,10 +276,8 @@ static void learn(struct acs_stun *s, const char *id, size_t idlen, const stun_a
     j->addr = *addr;
     j->at = clock_real_s();
     j->a = a;
-    char text[NET_ADDR_STR];
-    acs_stun_addr_text(addr, text, sizeof text);
-    log_info("stun_binding", LF_S("device", j->id), LF_S("address", text), LF_B("change", change),
-             LF_B("new", fresh));
+    j->change = change;
+    j->fresh = fresh;
     if (store_worker_submit(a->db, facts_run, facts_done, j) == 0)
         return;
 out:

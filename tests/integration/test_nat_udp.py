@@ -253,6 +253,31 @@ def test_stun_server_answers_and_survives_garbage_and_floods(outpost, tmp_path):
         x.close()
 
 
+
+def test_made_up_usernames_are_logged_rate_limited(outpost, tmp_path):
+    """Without --stun-password anyone may send USERNAMEs: ones naming no
+    device cost one line per 10 s, not a stun_binding line each."""
+    acs = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--stun-listen", "127.0.0.1:0",
+                    "--metrics-public")
+    host, port = acs.fields["stun"].rsplit(":", 1)
+    to = (host, int(port))
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    for i in range(40):
+        mtype, _, _ = stun_ask(s, to, binding_request(f"made-up-{i}"))
+        assert mtype == 0x0101
+    deadline = time.monotonic() + 10
+    while True:
+        m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+        if metric(m, "outpost_acs_stun_unknown_devices_total") == 40:
+            break
+        assert time.monotonic() < deadline, "the made-up bindings were not all refused"
+        time.sleep(0.1)
+    assert metric(m, "outpost_acs_stun_bindings") == 0
+    assert len(re.findall(r"stun_binding_unknown_device ", acs.output())) == 1
+    assert not re.search(r"stun_binding device=", acs.output())
+    s.close()
+
 def test_stun_password_needs_message_integrity(outpost, tmp_path):
     acs = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--stun-listen", "127.0.0.1:0",
                     "--stun-password", "stun-key", "--metrics-public", "--cpe-auth-max-failures", "3")
