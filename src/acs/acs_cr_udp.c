@@ -110,14 +110,9 @@ static void on_timer(uv_timer_t *t)
 static bool addr_parse(const char *text, stun_addr_t *out)
 {
     struct sockaddr_storage ss;
-    char host[NET_HOST_MAX];
-    uint16_t port = 0;
-    if (net_split_hostport(text, host, sizeof host, &port) != 0 || port == 0)
-        return false;
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
-        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
-        return false; /* a name: TR-069 says an IP address */
-    return stun_addr_from_sockaddr((struct sockaddr *)&ss, out) == 0;
+    /* not a name: TR-069 says an IP address */
+    return net_addr_numeric(text, &ss) == 0 && stun_addr_from_sockaddr((struct sockaddr *)&ss, out) == 0 &&
+           out->port != 0;
 }
 
 /* The cwmp-proxy answered the relay request (udp=): the datagrams are out

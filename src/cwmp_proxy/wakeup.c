@@ -368,16 +368,16 @@ static uv_udp_t *udp_socket(wakeup_t *w, int family)
  * called is the ACS's to see. */
 static void relay_udp(wakeup_t *w, wake_t *k, const net_url_t *u, const char *udp)
 {
-    char host[NET_HOST_MAX];
-    uint16_t port = 0;
+    char host[NET_ADDR_STR];
     uint8_t a[16], b[16];
     struct sockaddr_storage to;
-    if (net_split_hostport(udp, host, sizeof host, &port) != 0 || port == 0 ||
-        (uv_ip4_addr(host, port, (struct sockaddr_in *)&to) != 0 &&
-         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&to) != 0)) {
+    if (net_addr_numeric(udp, &to) != 0 ||
+        (to.ss_family == AF_INET ? ((struct sockaddr_in *)&to)->sin_port
+                                 : ((struct sockaddr_in6 *)&to)->sin6_port) == 0) {
         finish(k, WAKE_BAD_REQUEST, 400, NULL, "udp parameter is not an IP:port");
         return;
     }
+    net_addr_host((struct sockaddr *)&to, host, sizeof host);
     if (net_ip_parse(host, a) != 0 || net_ip_parse(u->host, b) != 0 || memcmp(a, b, 16) != 0) {
         finish(k, WAKE_FORBIDDEN, 403, NULL, "udp address %s is not the host of the CPE's origin", host);
         return;

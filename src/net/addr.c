@@ -39,18 +39,12 @@ int net_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port
     return 0;
 }
 
-int net_addr_resolve(const char *hostport, struct sockaddr_storage *out)
+/* An IPv4/IPv6 literal and a port: 0 or -EINVAL. */
+static int numeric(const char *host, uint16_t port, struct sockaddr_storage *out)
 {
-    char host[NET_HOST_MAX];
-    uint16_t port;
-    int rc = net_split_hostport(hostport, host, sizeof host, &port);
-    if (rc)
-        return rc;
     memset(out, 0, sizeof *out);
     struct sockaddr_in *a4 = (struct sockaddr_in *)out;
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
-    if (*host == '\0' || strcmp(host, "*") == 0)
-        strcpy(host, "0.0.0.0");
     if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
         a4->sin_family = AF_INET;
         a4->sin_port = htons(port);
@@ -61,6 +55,30 @@ int net_addr_resolve(const char *hostport, struct sockaddr_storage *out)
         a6->sin6_port = htons(port);
         return 0;
     }
+    return -EINVAL;
+}
+
+int net_addr_numeric(const char *hostport, struct sockaddr_storage *out)
+{
+    char host[NET_HOST_MAX];
+    uint16_t port;
+    int rc = net_split_hostport(hostport, host, sizeof host, &port);
+    return rc ? rc : numeric(host, port, out);
+}
+
+int net_addr_resolve(const char *hostport, struct sockaddr_storage *out)
+{
+    char host[NET_HOST_MAX];
+    uint16_t port;
+    int rc = net_split_hostport(hostport, host, sizeof host, &port);
+    if (rc)
+        return rc;
+    struct sockaddr_in *a4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+    if (*host == '\0' || strcmp(host, "*") == 0)
+        strcpy(host, "0.0.0.0");
+    if (numeric(host, port, out) == 0)
+        return 0;
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
     if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
         return -EHOSTUNREACH;

@@ -20,6 +20,9 @@ int net_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port
 /* Resolve a listener/connector address (numeric or a name, blocking lookup:
  * for start-up only). */
 int net_addr_resolve(const char *hostport, struct sockaddr_storage *out);
+/* The same for an address a peer gave ("1.2.3.4:80", "[::1]:80"): IP
+ * literals only, never a lookup; -EINVAL otherwise. */
+int net_addr_numeric(const char *hostport, struct sockaddr_storage *out);
 /* "1.2.3.4:80" or "[::1]:80". */
 void net_addr_format(const struct sockaddr *sa, char *out, size_t len);
 /* Just the host part ("1.2.3.4" / "::1"). */

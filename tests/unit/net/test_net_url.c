@@ -37,6 +37,17 @@ static void test_resolve_and_format(void **s)
     net_addr_format((struct sockaddr *)&ss, out, sizeof out);
     assert_string_equal(out, "[::1]:80");
     assert_int_equal(net_addr_resolve("localhost:1", &ss), 0);
+    /* a peer's address: literals only, never a lookup */
+    assert_int_equal(net_addr_numeric("192.0.2.7:5060", &ss), 0);
+    net_addr_format((struct sockaddr *)&ss, out, sizeof out);
+    assert_string_equal(out, "192.0.2.7:5060");
+    assert_int_equal(net_addr_numeric("[2001:db8::1]:9", &ss), 0);
+    net_addr_format((struct sockaddr *)&ss, out, sizeof out);
+    assert_string_equal(out, "[2001:db8::1]:9");
+    assert_int_equal(net_addr_numeric("localhost:1", &ss), -EINVAL);
+    assert_int_equal(net_addr_numeric(":1", &ss), -EINVAL);
+    assert_int_equal(net_addr_numeric("1.2.3.4", &ss), -EINVAL);
+    assert_int_equal(net_addr_numeric("1.2.3.4:70000", &ss), -EINVAL);
 }
 
 static void test_urls(void **s)
