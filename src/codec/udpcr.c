@@ -44,10 +44,11 @@ void udpcr_sign(int64_t ts, uint32_t id, const char *un, const char *cn, const c
     int n = snprintf(text, sizeof text, "%lld%u%s%s", (long long)ts, id, un, cn);
     unsigned char mac[20];
     unsigned int mlen = sizeof mac;
-    memset(mac, 0, sizeof mac);
-    if (n > 0 && (size_t)n < sizeof text)
-        HMAC(EVP_sha1(), password, (int)strlen(password), (const unsigned char *)text, (size_t)n, mac, &mlen);
-    str_hex(mac, sizeof mac, out);
+    /* fail closed: no signature (never a fixed one a forger could send) */
+    out[0] = '\0';
+    if (n > 0 && (size_t)n < sizeof text &&
+        HMAC(EVP_sha1(), password, (int)strlen(password), (const unsigned char *)text, (size_t)n, mac, &mlen))
+        str_hex(mac, sizeof mac, out);
 }
 
 int udpcr_build(char *out, size_t cap, const char *hostport, int64_t ts, uint32_t id, const char *un,
@@ -66,6 +67,8 @@ int udpcr_build(char *out, size_t cap, const char *hostport, int64_t ts, uint32_
         cap = UDPCR_MAX + 1;
     char sig[UDPCR_SIG_LEN + 1];
     udpcr_sign(ts, id, un, cn, password, sig);
+    if (!sig[0])
+        return -EINVAL;
     size_t len = 0;
     int n = snprintf(out, cap, "GET http://%s?ts=%lld&id=%u&un=", hostport, (long long)ts, id);
     if (n < 0 || (size_t)n >= cap)
@@ -258,5 +261,6 @@ bool udpcr_verify(const udpcr_t *m, const char *password)
 {
     char want[UDPCR_SIG_LEN + 1];
     udpcr_sign(m->ts, m->id, m->un, m->cn, password, want);
-    return CRYPTO_memcmp(want, m->sig, UDPCR_SIG_LEN) == 0 && strlen(m->sig) == UDPCR_SIG_LEN;
+    return strlen(want) == UDPCR_SIG_LEN && strlen(m->sig) == UDPCR_SIG_LEN &&
+           CRYPTO_memcmp(want, m->sig, UDPCR_SIG_LEN) == 0;
 }

@@ -47,7 +47,8 @@ int udpcr_build(char *out, size_t cap, const char *hostport, int64_t ts, uint32_
 int udpcr_parse(const char *p, size_t n, udpcr_t *m, const char **why);
 /* The signature is the one the password makes (constant-time compare). */
 bool udpcr_verify(const udpcr_t *m, const char *password);
-/* sig for these values, 41 bytes with the NUL. */
+/* sig for these values, 41 bytes with the NUL; "" when they are longer
+ * than the caps above (never a signature a forger could guess). */
 void udpcr_sign(int64_t ts, uint32_t id, const char *un, const char *cn, const char *password,
                 char out[UDPCR_SIG_LEN + 1]);
 

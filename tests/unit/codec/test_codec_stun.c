@@ -199,6 +199,12 @@ static void test_udpcr_known_signature(void **state)
     /* HMAC-SHA1("secret", "1700000000" "42" "SIM000001" "abcdef0123456789") */
     udpcr_sign(1700000000, 42, "SIM000001", "abcdef0123456789", "secret", sig);
     assert_string_equal(sig, "48cfde6d9f1f2a908b279d4c07ac4af1c4cedeb4");
+    /* values over the caps: no signature, never a fixed one (fail closed) */
+    char big[UDPCR_USER_MAX + UDPCR_CN_MAX + 64];
+    memset(big, 'u', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    udpcr_sign(1700000000, 42, big, "abcdef0123456789", "secret", sig);
+    assert_string_equal(sig, "");
     char msg[UDPCR_MAX + 1];
     int n = udpcr_build(msg, sizeof msg, "198.18.0.2:40000", 1700000000, 42, "SIM000001", "abcdef0123456789",
                         "secret");
