@@ -400,7 +400,7 @@ def test_cwmp_proxy_udp_relay_needs_credentials_and_is_bounded(outpost, tmp_path
         assert r.status_code == 200, r.text
         r = wake(px, url + f"&udp=127.0.0.1:{port}")
         assert r.status_code == 503 and r.headers.get("Retry-After") == "1", r.text
-        time.sleep(4.0)  # the first one's copies are out: room again
+        time.sleep(5.0)  # the first one's copies (0 to 3.5 s) are out: room again
         r = wake(px, url + f"&udp=127.0.0.1:{port}")
         assert r.status_code == 200, r.text
     finally:
