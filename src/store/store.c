@@ -240,7 +240,19 @@ const char *store_node(const store_t *s) { return s->node; }
 int64_t store_lease(const store_t *s) { return s->lease_s > 0 ? s->lease_s : STORE_LEASE_DEFAULT; }
 int store_task_lease_renew(store_t *s, const int64_t *ids, size_t n, int64_t now)
 {
-    return n ? s->be->task_lease_renew(s, ids, n, now) : 0;
+    if (!n)
+        return 0;
+    /* the ids as one text parameter, "1,2,3": one statement for all of them
+     * (SQLite reads it as a JSON array, PostgreSQL as a bigint[]) */
+    size_t cap = n * 21 + 1, len = 0;
+    char *list = malloc(cap);
+    if (!list)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(list + len, cap - len, "%s%lld", i ? "," : "", (long long)ids[i]);
+    int rc = s->be->task_lease_renew(s, list, now + store_lease(s));
+    free(list);
+    return rc;
 }
 int store_try_leader(store_t *s, const char *what) { return s->be->try_leader(s, what); }
 int store_notify(store_t *s, const char *channel, const char *payload)
