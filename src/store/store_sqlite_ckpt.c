@@ -116,11 +116,16 @@ int sq_ckpt_start(sq_t *q, const char *path)
         free(c);
         return -EIO;
     }
-    uv_mutex_init(&c->mu);
-    uv_cond_init(&c->cv);
-    if (uv_thread_create(&c->thread, ckpt_main, c) != 0) {
+    int rc = uv_mutex_init(&c->mu);
+    if (rc == 0 && (rc = uv_cond_init(&c->cv)) != 0)
+        uv_mutex_destroy(&c->mu);
+    if (rc == 0 && (rc = uv_thread_create(&c->thread, ckpt_main, c)) != 0) {
         uv_mutex_destroy(&c->mu);
         uv_cond_destroy(&c->cv);
+    }
+    if (rc != 0) {
+        log_error("store_open", LF_S("path", path), LF_S("what", "checkpoint thread"),
+                  LF_S("reason", uv_strerror(rc)));
         sqlite3_close(c->db);
         free(c);
         return -EAGAIN;
