@@ -164,6 +164,7 @@ int store_task_add(store_t *s, store_task_t *t)
     int rc = s->be->task_add(s, t);
     return rc == 0 ? tell(s, rc, STORE_CHANNEL_QUEUED, t->device_id) : rc;
 }
+int store_task_add_quiet(store_t *s, store_task_t *t) { return s->be->task_add(s, t); }
 int store_task_get(store_t *s, int64_t id, store_task_t *out) { return s->be->task_get(s, id, out); }
 int store_task_outcome(store_t *s, int64_t id, store_task_t *out)
 {
