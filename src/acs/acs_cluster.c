@@ -44,7 +44,7 @@
 #include "core/str.h"
 #include "store/store_pg_listen.h"
 
-enum { INFLIGHT_MAX = 4096, WAKE_MAX = 256 };
+enum { INFLIGHT_FIRST = 1024, WAKE_MAX = 256 };
 
 struct acs_cluster {
     acs_t *a;
@@ -100,7 +100,7 @@ int acs_cluster_init(acs_t *a)
 
 typedef struct tick_job {
     acs_t *a;
-    int64_t ids[INFLIGHT_MAX];
+    int64_t *ids;               /* every task this node's sessions have out */
     size_t n;
     const char *types[64];
     char (*devs)[STORE_ID_MAX]; /* devices whose task went back */
@@ -154,6 +154,7 @@ static void tick_done(int rc, void *ud)
     for (size_t i = 0; rc == 0 && i < j->nwake && !a->stopping; i++)
         if (!acs_work_queued(a, j->wake[i].id) && j->wake[i].cr_url[0])
             (void)acs_cr_send(a, &j->wake[i], NULL, NULL);
+    free(j->ids);
     free(j->devs);
     free(j->wake);
     free(j);
@@ -169,7 +170,18 @@ static void on_tick(uv_timer_t *t)
     if (!j)
         return;
     j->a = a;
-    j->n = acs_work_inflight(a, j->ids, INFLIGHT_MAX);
+    /* all of them: a task left out would lose its lease and be sent again
+     * by another node while its session here still runs it */
+    for (size_t cap = INFLIGHT_FIRST;; cap *= 2) {
+        int64_t *ids = realloc(j->ids, cap * sizeof *ids);
+        if (!ids) {
+            tick_done(-ENOMEM, j);
+            return;
+        }
+        j->ids = ids;
+        if ((j->n = acs_work_inflight(a, j->ids, cap)) < cap)
+            break;
+    }
     /* a bulk another node made (and ran, until it died) is this node's to
      * run too: its pump, idle without a local kick, looks again */
     if (store_shared(a->store))

@@ -169,7 +169,9 @@ static int flush_run(store_t *st, void *ud)
         str_copy(t.device_id, sizeof t.device_id, j->device);
         str_copy(t.type, sizeof t.type, j->tasks[i]);
         t.params = j->tasks[i] + strlen(j->tasks[i]) + 1;
-        if ((rc = store_task_add(st, &t)) < 0)
+        /* the live session here takes them (flush_done); after it ended,
+         * the device's next session may be on another node: tell it */
+        if ((rc = j->w ? store_task_add_quiet(st, &t) : store_task_add(st, &t)) < 0)
             return rc;
         j->added++;
     }

@@ -99,9 +99,9 @@ int acs_waiter_add(acs_t *a, http_req_t *req, int64_t task_id, int64_t expires_a
     return 0;
 }
 
-void acs_task_finished(acs_t *a, int64_t task_id)
+/* Every waiter on this task is answered (the task as it is now). */
+static void answer_task(acs_t *a, int64_t task_id)
 {
-    acs_events_task_finished(a, task_id); /* webhooks and live events (acs_events.h) */
     acs_waiter_t *w = a->waiters;
     while (w) {
         acs_waiter_t *next = w->next;
@@ -109,23 +109,23 @@ void acs_task_finished(acs_t *a, int64_t task_id)
             waiter_answer(w, 0);
         w = next;
     }
+}
+
+void acs_task_finished(acs_t *a, int64_t task_id)
+{
+    acs_events_task_finished(a, task_id); /* webhooks and live events (acs_events.h) */
+    answer_task(a, task_id);
 }
 
 void acs_task_finished_elsewhere(acs_t *a, int64_t task_id)
 {
     acs_events_task_elsewhere(a, task_id); /* live events only: its node queued the webhook */
-    acs_waiter_t *w = a->waiters;
-    while (w) {
-        acs_waiter_t *next = w->next;
-        if (w->task_id == task_id)
-            waiter_answer(w, 0);
-        w = next;
-    }
+    answer_task(a, task_id);
 }
 
-void acs_waiters_expired(acs_t *a)
+/* Every waiter whose task had expired by `now` is answered. */
+static void answer_expired(acs_t *a, int64_t now)
 {
-    int64_t now = clock_real_s();
     acs_waiter_t *w = a->waiters;
     while (w) {
         acs_waiter_t *next = w->next;
@@ -133,6 +133,11 @@ void acs_waiters_expired(acs_t *a)
             waiter_answer(w, 0);
         w = next;
     }
+}
+
+void acs_waiters_expired(acs_t *a)
+{
+    answer_expired(a, clock_real_s());
 }
 
 /* The tasks waited on, read again: the finished ones' waiters are answered. */
@@ -160,15 +165,8 @@ static void recheck_done(int rc, void *ud)
 {
     recheck_job_t *j = ud;
     for (size_t i = 0; rc == 0 && i < j->n; i++)
-        if (j->done[i]) {
-            acs_waiter_t *w = j->a->waiters;
-            while (w) {
-                acs_waiter_t *next = w->next;
-                if (w->task_id == j->ids[i])
-                    waiter_answer(w, 0);
-                w = next;
-            }
-        }
+        if (j->done[i])
+            answer_task(j->a, j->ids[i]);
     free(j);
 }
 
@@ -242,15 +240,8 @@ static void expire_done(int rc, void *ud)
 {
     expire_job_t *j = ud;
     acs_t *a = j->a;
-    if (rc == 0 && j->led) {
-        acs_waiter_t *w = a->waiters;
-        while (w) {
-            acs_waiter_t *next = w->next;
-            if (w->expires_at > 0 && w->expires_at <= j->now)
-                waiter_answer(w, 0);
-            w = next;
-        }
-    }
+    if (rc == 0 && j->led)
+        answer_expired(a, j->now);
     sweep_schedule(a);
     free(j);
 }

@@ -205,7 +205,7 @@ static int tasks_event_run(void *state, store_t *st)
             str_copy(task.device_id, sizeof task.device_id, e->device);
             str_copy(task.type, sizeof task.type, i == 1 ? "get_params" : "get_names");
             task.params = params;
-            if ((rc = store_task_add(st, &task)) < 0)
+            if ((rc = store_task_add_quiet(st, &task)) < 0) /* this session runs them */
                 return rc;
         }
     }

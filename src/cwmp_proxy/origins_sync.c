@@ -45,6 +45,7 @@ struct origins_sync {
     int64_t since;        /* the next read's lower bound (seen, Unix seconds) */
     int64_t expire_before;
     bool busy, flush_asked, closing;
+    bool failing; /* the last write failed: its retries are not logged again */
 };
 
 static int collect(void *ud, const origin_rec_t *r)
@@ -97,10 +98,16 @@ static void job_done(uv_work_t *req, int status)
     if (j->put_rc) {
         s->o->write_errors++;
         int rc = origins_requeue(s->o, j->batch, j->nbatch, SYNC_RETRY_MAX);
-        log_error("origin_store_write_failed", LF_U("rows", j->nbatch), LF_ERR(j->put_rc),
-                  LF_S("batch", rc == 0 ? "kept for the next try" : "dropped"));
+        /* the kept batch is retried every refresh while the server is
+         * away: said once per outage, and whenever rows are dropped */
+        if (!s->failing || rc != 0)
+            log_error("origin_store_write_failed", LF_U("rows", j->nbatch), LF_ERR(j->put_rc),
+                      LF_S("batch", rc == 0 ? "kept for the next try" : "dropped"));
+        s->failing = true;
         j->batch = NULL;
         j->nbatch = 0;
+    } else if (j->nbatch) {
+        s->failing = false;
     }
     size_t merged = 0;
     if (status == 0 && j->read && j->read_rc == 0) {

@@ -164,6 +164,7 @@ int store_task_add(store_t *s, store_task_t *t)
     int rc = s->be->task_add(s, t);
     return rc == 0 ? tell(s, rc, STORE_CHANNEL_QUEUED, t->device_id) : rc;
 }
+int store_task_add_quiet(store_t *s, store_task_t *t) { return s->be->task_add(s, t); }
 int store_task_get(store_t *s, int64_t id, store_task_t *out) { return s->be->task_get(s, id, out); }
 int store_task_outcome(store_t *s, int64_t id, store_task_t *out)
 {
@@ -240,7 +241,19 @@ const char *store_node(const store_t *s) { return s->node; }
 int64_t store_lease(const store_t *s) { return s->lease_s > 0 ? s->lease_s : STORE_LEASE_DEFAULT; }
 int store_task_lease_renew(store_t *s, const int64_t *ids, size_t n, int64_t now)
 {
-    return n ? s->be->task_lease_renew(s, ids, n, now) : 0;
+    if (!n)
+        return 0;
+    /* the ids as one text parameter, "1,2,3": one statement for all of them
+     * (SQLite reads it as a JSON array, PostgreSQL as a bigint[]) */
+    size_t cap = n * 21 + 1, len = 0;
+    char *list = malloc(cap);
+    if (!list)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(list + len, cap - len, "%s%lld", i ? "," : "", (long long)ids[i]);
+    int rc = s->be->task_lease_renew(s, list, now + store_lease(s));
+    free(list);
+    return rc;
 }
 int store_try_leader(store_t *s, const char *what) { return s->be->try_leader(s, what); }
 int store_notify(store_t *s, const char *channel, const char *payload)

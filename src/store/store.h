@@ -252,6 +252,11 @@ void store_task_clear(store_task_t *t);
 
 /* Insert as pending; sets t->id and t->created. */
 int store_task_add(store_t *s, store_task_t *t);
+/* The same, queued by the device's own live session on this node (its
+ * provisioning, its bootstrap discovery): that session takes it itself, so
+ * the other nodes are not told (no STORE_CHANNEL_QUEUED: a NOTIFY and a
+ * note to every node for nothing, on a session's hot path). */
+int store_task_add_quiet(store_t *s, store_task_t *t);
 int store_task_get(store_t *s, int64_t id, store_task_t *out);
 /* Only id, device_id, type, status, fault_code and fault_string (params and
  * result NULL, the rest 0): what a finished task's event needs, without
@@ -318,7 +323,8 @@ int store_notify(store_t *s, const char *channel, const char *payload);
  *                       (a listener re-checks whoever waits on an expiry)
  *   STORE_CHANNEL_PROV  a preset or script changed (put, delete, the
  *                       config's sync): the provisioning snapshot is stale
- *   STORE_CHANNEL_QUEUED  a task was queued (store_task_add; a bulk's held ones not):
+ *   STORE_CHANNEL_QUEUED  a task was queued (store_task_add; a bulk's held ones and
+ *                       store_task_add_quiet's not):
  *                       WHAT is its device (a live session elsewhere looks) */
 #define STORE_CHANNEL_TASK "outpost_task"
 #define STORE_CHANNEL_PROV "outpost_prov"

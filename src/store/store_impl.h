@@ -45,7 +45,9 @@ typedef struct store_backend {
     int (*task_set_cr)(store_t *s, int64_t id, const store_cr_note_t *note);
     int (*task_recover)(store_t *s, const char *const *types, int64_t now, bool startup,
                         int (*fn)(const char *, void *), void *ud);
-    int (*task_lease_renew)(store_t *s, const int64_t *ids, size_t n, int64_t now);
+    /* ids: the task ids as decimal text, comma-separated (store.c makes it
+     * once for both backends); until: the new lease end */
+    int (*task_lease_renew)(store_t *s, const char *ids, int64_t until);
     int (*try_leader)(store_t *s, const char *what);
     int (*notify)(store_t *s, const char *channel, const char *payload);
     int (*task_expire)(store_t *s, int64_t now);

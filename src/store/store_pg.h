@@ -146,7 +146,7 @@ int pg_task_requeue(store_t *s, int64_t id, int64_t now);
 /* store_pg_cluster.c */
 int pg_task_recover(store_t *s, const char *const *types, int64_t now, bool startup,
                     int (*fn)(const char *, void *), void *ud);
-int pg_task_lease_renew(store_t *s, const int64_t *ids, size_t n, int64_t now);
+int pg_task_lease_renew(store_t *s, const char *ids, int64_t until);
 int pg_try_leader(store_t *s, const char *what);
 int pg_notify(store_t *s, const char *channel, const char *payload);
 int pg_task_expire(store_t *s, int64_t now);

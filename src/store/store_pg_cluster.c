@@ -7,13 +7,7 @@
  * nodes' listeners (store_pg_listen.c), sent by PostgreSQL at commit only.
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "core/buf.h"
-#include "core/log.h"
 #include "store/store_pg.h"
 
 /* Namespace of the sweeps' advisory locks: the two-int4 key space, apart
@@ -45,25 +39,12 @@ int pg_task_recover(store_t *s, const char *const *types, int64_t now, bool star
     return total;
 }
 
-int pg_task_lease_renew(store_t *s, const int64_t *ids, size_t n, int64_t now)
+int pg_task_lease_renew(store_t *s, const char *ids, int64_t until)
 {
-    /* the ids as one array parameter: one statement for all of them */
-    size_t cap = n * 21 + 3;
-    char *list = malloc(cap);
-    if (!list)
-        return -ENOMEM;
-    size_t len = 0;
-    list[len++] = '{';
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(list + len, cap - len, "%s%" PRId64, i ? "," : "", ids[i]);
-    list[len++] = '}';
-    list[len] = 0;
     pg_num_t a;
-    const char *v[] = { list, pg_i64(&a, now + store_lease(s)), store_node(s) };
-    int rc = pg_cmd_sql(PG(s), "UPDATE tasks SET lease_until = $2 WHERE status = 1 AND node = $3"
-                               " AND id = ANY($1::bigint[])", 3, v, "task_lease_renew");
-    free(list);
-    return rc;
+    const char *v[] = { ids, pg_i64(&a, until), store_node(s) };
+    return pg_cmd_sql(PG(s), "UPDATE tasks SET lease_until = $2 WHERE status = 1 AND node = $3"
+                             " AND id = ANY(('{' || $1 || '}')::bigint[])", 3, v, "task_lease_renew");
 }
 
 int pg_try_leader(store_t *s, const char *what)

@@ -116,10 +116,12 @@ static int watch(store_listen_t *l, int events)
     return uv_poll_start(l->poll, events, on_poll) == 0 ? 0 : -EIO;
 }
 
+/* Also covers the LISTEN's answer: a server that took the connection but
+ * never answers would otherwise leave us "listening" to nothing, for good. */
 static void on_connect_timeout(uv_timer_t *t)
 {
     store_listen_t *l = t->data;
-    if (l->state == L_CONNECTING)
+    if (l->state == L_CONNECTING || (l->state == L_LISTENING && !l->up))
         fail(l, "connect timed out");
 }
 
@@ -156,8 +158,7 @@ static void send_listen(store_listen_t *l)
         fail(l, "LISTEN failed");
         return;
     }
-    l->state = L_LISTENING;
-    uv_timer_stop(&l->timer);
+    l->state = L_LISTENING; /* the connect timer runs on until its answer */
 }
 
 static void connecting(store_listen_t *l)
@@ -200,6 +201,7 @@ static void listening(store_listen_t *l)
         if (!l->up) {
             l->up = true;
             l->backoff_ms = BACKOFF_MIN_MS;
+            uv_timer_stop(&l->timer);
             log_info("store_listen_up", LF_S("channel", l->channels[0]));
             if (l->on_up)
                 l->on_up(l->ud);

@@ -5,7 +5,8 @@
  * PQsocket; PQconsumeInput, PQnotifies), so a notification reaches the loop
  * without a thread or a poll timer. A lost connection is made again with
  * backoff (0.5 s doubling to 10 s), connecting without blocking the loop
- * (PQconnectStart/PQconnectPoll); on_up runs each time it (re)connects, so
+ * (PQconnectStart/PQconnectPoll; 10 s to connect and have the LISTEN
+ * answered, or it is a failure like any other); on_up runs each time it (re)connects, so
  * the user can re-read what it may have missed meanwhile.
  *
  * The listener owns its connection and handles; channel names and the url

@@ -153,7 +153,7 @@ int sq_task_set_cr(store_t *s, int64_t id, const store_cr_note_t *note);
 int sq_task_requeue(store_t *s, int64_t id, int64_t now);
 int sq_task_recover(store_t *s, const char *const *types, int64_t now, bool startup,
                     int (*fn)(const char *, void *), void *ud);
-int sq_task_lease_renew(store_t *s, const int64_t *ids, size_t n, int64_t now);
+int sq_task_lease_renew(store_t *s, const char *ids, int64_t until);
 int sq_try_leader(store_t *s, const char *what);
 int sq_notify(store_t *s, const char *channel, const char *payload);
 int sq_task_expire(store_t *s, int64_t now);

@@ -38,7 +38,7 @@ struct sq_ckpt {
     uv_mutex_t mu;
     uv_cond_t cv;
     bool want, stop;
-    bool warned;       /* a failing checkpoint is logged once */
+    bool warned;       /* a failing checkpoint is logged once per run of failures */
     int mark;          /* the WAL's length when the thread was last woken */
 };
 
@@ -81,8 +81,11 @@ static void ckpt_main(void *arg)
         int log_frames = 0, done = 0;
         int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done);
         uv_mutex_lock(&c->mu);
-        /* BUSY: the writer's own fallback checkpoint is running; it does the work */
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY && !c->warned) {
+        /* BUSY: the writer's own fallback checkpoint is running; it does the
+         * work. A failure is logged once until a checkpoint succeeds again. */
+        if (rc == SQLITE_OK)
+            c->warned = false;
+        else if (rc != SQLITE_BUSY && !c->warned) {
             c->warned = true;
             log_warn("store_checkpoint_failed", LF_S("reason", sqlite3_errmsg(c->db)),
                      LF_I("wal_frames", log_frames));
@@ -116,11 +119,16 @@ int sq_ckpt_start(sq_t *q, const char *path)
         free(c);
         return -EIO;
     }
-    uv_mutex_init(&c->mu);
-    uv_cond_init(&c->cv);
-    if (uv_thread_create(&c->thread, ckpt_main, c) != 0) {
+    int rc = uv_mutex_init(&c->mu);
+    if (rc == 0 && (rc = uv_cond_init(&c->cv)) != 0)
+        uv_mutex_destroy(&c->mu);
+    if (rc == 0 && (rc = uv_thread_create(&c->thread, ckpt_main, c)) != 0) {
         uv_mutex_destroy(&c->mu);
         uv_cond_destroy(&c->cv);
+    }
+    if (rc != 0) {
+        log_error("store_open", LF_S("path", path), LF_S("what", "checkpoint thread"),
+                  LF_S("reason", uv_strerror(rc)));
         sqlite3_close(c->db);
         free(c);
         return -EAGAIN;

@@ -4,7 +4,6 @@
  * can never move twice, whoever asks.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,32 +323,18 @@ int sq_task_recover(store_t *s, const char *const *types, int64_t now, bool star
     return total;
 }
 
-int sq_task_lease_renew(store_t *s, const int64_t *ids, size_t n, int64_t now)
+int sq_task_lease_renew(store_t *s, const char *ids, int64_t until)
 {
     sq_t *q = SQ(s);
-    /* the ids as a JSON array: one statement for all of them */
-    size_t cap = n * 21 + 3;
-    char *list = malloc(cap);
-    if (!list)
-        return -ENOMEM;
-    size_t len = 0;
-    list[len++] = '[';
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(list + len, cap - len, "%s%" PRId64, i ? "," : "", ids[i]);
-    list[len++] = ']';
-    list[len] = 0;
     sqlite3_stmt *st = sq_prepare(q, "UPDATE tasks SET lease_until = ?2 WHERE status = 1 AND node = ?3"
-                                     " AND id IN (SELECT value FROM json_each(?1))");
-    if (!st) {
-        free(list);
+                                     " AND id IN (SELECT value FROM json_each('[' || ?1 || ']'))");
+    if (!st)
         return -EIO;
-    }
-    sqlite3_bind_text(st, 1, list, (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now + store_lease(s));
+    sq_bind_text(st, 1, ids);
+    sqlite3_bind_int64(st, 2, until);
     sq_bind_text(st, 3, store_node(s));
     int rc = sq_step_done(q, st, "task_lease_renew");
     sqlite3_finalize(st);
-    free(list);
     return rc;
 }
 

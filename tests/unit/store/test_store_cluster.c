@@ -242,6 +242,12 @@ static void test_listen_notify(void **state)
     assert_int_equal(store_rollback(n->a), 0);
     assert_int_equal(store_begin(n->a), 0);
     t = add(n->a, "devq", "get_params");
+    /* queued by the device's own session here: nobody else is told */
+    store_task_t qt = { .created = 1000 };
+    snprintf(qt.device_id, sizeof qt.device_id, "devquiet");
+    snprintf(qt.type, sizeof qt.type, "reboot");
+    assert_int_equal(store_task_add_quiet(n->a, &qt), 0);
+    assert_true(qt.id > 0);
     assert_int_equal(store_task_finish(n->a, t, STORE_TASK_DONE, "{}", 0, NULL, 1100), 0);
     assert_int_equal(store_task_finish(n->a, t, STORE_TASK_DONE, "{}", 0, NULL, 1100), -ESTALE);
     store_task_t e = { .created = 1000, .expires_at = 1050 };
@@ -267,6 +273,75 @@ static void test_listen_notify(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* ---- a server that takes the connection but never answers the LISTEN ---- */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+typedef struct mute_pg {
+    int fd;
+    atomic_int conns; /* connections accepted */
+} mute_pg_t;
+
+/* Answers the startup packet as a trusting server would (AuthenticationOk,
+ * ReadyForQuery), then reads and says nothing until the client goes; two
+ * connections. */
+static void mute_pg_main(void *arg)
+{
+    mute_pg_t *m = arg;
+    static const unsigned char hello[] = { 'R', 0, 0, 0, 8, 0, 0, 0, 0, 'Z', 0, 0, 0, 5, 'I' };
+    for (int i = 0; i < 2; i++) {
+        int c = accept(m->fd, NULL, NULL);
+        if (c < 0)
+            return;
+        atomic_fetch_add(&m->conns, 1);
+        char buf[1024];
+        if (read(c, buf, sizeof buf) > 0 && write(c, hello, sizeof hello) == (ssize_t)sizeof hello)
+            while (read(c, buf, sizeof buf) > 0)
+                ;
+        close(c);
+    }
+}
+
+static void test_listen_unanswered(void **state)
+{
+    (void)state;
+    mute_pg_t m = { .fd = socket(AF_INET, SOCK_STREAM, 0) };
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof sa;
+    assert_true(m.fd >= 0);
+    assert_int_equal(bind(m.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(m.fd, 4), 0);
+    assert_int_equal(getsockname(m.fd, (struct sockaddr *)&sa, &len), 0);
+    uv_thread_t th;
+    assert_int_equal(uv_thread_create(&th, mute_pg_main, &m), 0);
+    char url[160];
+    snprintf(url, sizeof url, "postgresql://u@127.0.0.1:%d/x?sslmode=disable&gssencmode=disable",
+             ntohs(sa.sin_port));
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    heard_t h = { 0 };
+    store_listen_t *l = NULL;
+    const char *const channels[] = { "outpost_test", NULL };
+    assert_int_equal(store_listen_new(&loop, url, channels, on_note, on_up, &h, &l), 0);
+    /* the LISTEN goes unanswered: within the connect timeout (10 s) and a
+     * backoff the listener gives up on that connection and makes another */
+    for (int i = 0; i < 1400 && atomic_load(&m.conns) < 2; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(10000);
+    }
+    assert_int_equal(atomic_load(&m.conns), 2);
+    assert_false(store_listen_up(l));
+    assert_int_equal(h.ups, 0);
+    store_listen_free(l);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    uv_thread_join(&th);
+    close(m.fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +349,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recover_at_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listen_notify, setup, teardown),
+        cmocka_unit_test(test_listen_unanswered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
