@@ -276,9 +276,33 @@ const char *store_preset_status_name(store_preset_status_t st)
     return (unsigned)st <= STORE_PRESET_PENDING ? n[st] : "unknown";
 }
 
+/* The rules on which presets the API may change are the same on every
+ * backend: they live here, the backends only read and write rows. */
+static int preset_source_row(const store_preset_t *p, void *ud)
+{
+    str_copy(ud, 16, p->source ? p->source : "");
+    return 1;
+}
+/* The preset's source ("api"/"config") into out[16]: 0, -ENOENT, -EIO. */
+static int preset_source(store_t *s, const char *name, char out[16])
+{
+    out[0] = '\0';
+    return s->be->preset_get(s, name, preset_source_row, out);
+}
+
 int store_preset_put(store_t *s, const char *name, const char *body, bool create_only, int64_t now)
 {
-    return tell(s, s->be->preset_put(s, name, body, create_only, now), STORE_CHANNEL_PROV, "preset");
+    char src[16];
+    int rc = preset_source(s, name, src);
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    bool exists = rc == 0;
+    if (exists && strcmp(src, "api") != 0)
+        return -EPERM;
+    if (exists && create_only)
+        return -EEXIST;
+    rc = s->be->preset_write(s, name, body, exists, now);
+    return tell(s, rc < 0 ? rc : exists ? 0 : 1, STORE_CHANNEL_PROV, "preset");
 }
 int store_preset_get(store_t *s, const char *name, store_preset_fn fn, void *ud)
 {
@@ -287,6 +311,12 @@ int store_preset_get(store_t *s, const char *name, store_preset_fn fn, void *ud)
 int store_preset_list(store_t *s, store_preset_fn fn, void *ud) { return s->be->preset_list(s, fn, ud); }
 int store_preset_delete(store_t *s, const char *name)
 {
+    char src[16];
+    int rc = preset_source(s, name, src);
+    if (rc < 0)
+        return rc;
+    if (strcmp(src, "api") != 0)
+        return -EPERM;
     return tell(s, s->be->preset_delete(s, name), STORE_CHANNEL_PROV, "preset");
 }
 int store_preset_sync_config(store_t *s, const store_preset_t *p, size_t n, int64_t now,

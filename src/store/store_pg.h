@@ -167,7 +167,7 @@ int pg_device_set_session_log(store_t *s, const char *dev, bool all);
 int pg_device_session_log_list(store_t *s, int (*fn)(const char *, void *), void *ud);
 
 /* ---- store_pg_prov.c ---- */
-int pg_preset_put(store_t *s, const char *name, const char *body, bool create_only, int64_t now);
+int pg_preset_write(store_t *s, const char *name, const char *body, bool exists, int64_t now);
 int pg_preset_get(store_t *s, const char *name, store_preset_fn fn, void *ud);
 int pg_preset_list(store_t *s, store_preset_fn fn, void *ud);
 int pg_preset_delete(store_t *s, const char *name);
