@@ -27,7 +27,9 @@ int store_open(const char *url, const store_opts_t *opts, store_t **out)
     if (strncmp(url, "sqlite:", 7) == 0)
         path = url + 7;
     else if (strstr(url, "://")) {
-        log_error("store_open", LF_S("url", url), LF_S("reason", "unsupported backend"));
+        /* the scheme only: the rest of a URL may hold a password */
+        log_error("store_open", LF_SN("scheme", url, (size_t)(strstr(url, "://") - url)),
+                  LF_S("reason", "unsupported backend"));
         return -EPROTONOSUPPORT;
     }
     return store_sqlite_backend.open(path, &o, out);
