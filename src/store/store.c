@@ -292,18 +292,29 @@ static int preset_source(store_t *s, const char *name, char out[16])
     return s->be->preset_get(s, name, preset_source_row, out);
 }
 
+/* The writes are conditional (an "api" row; a free name): when another
+ * node's write or a config sync came between the check and the write,
+ * nothing is written and the check runs again on what is there now. */
+enum { PRESET_TRIES = 3 };
+
 int store_preset_put(store_t *s, const char *name, const char *body, bool create_only, int64_t now)
 {
-    char src[16];
-    int rc = preset_source(s, name, src);
-    if (rc < 0 && rc != -ENOENT)
-        return rc;
-    bool exists = rc == 0;
-    if (exists && strcmp(src, "api") != 0)
-        return -EPERM;
-    if (exists && create_only)
-        return -EEXIST;
-    rc = s->be->preset_write(s, name, body, exists, now);
+    bool exists = false;
+    int rc = 0;
+    for (int i = 0; i < PRESET_TRIES && rc == 0; i++) {
+        char src[16];
+        rc = preset_source(s, name, src);
+        if (rc < 0 && rc != -ENOENT)
+            return rc;
+        exists = rc == 0;
+        if (exists && strcmp(src, "api") != 0)
+            return -EPERM;
+        if (exists && create_only)
+            return -EEXIST;
+        rc = s->be->preset_write(s, name, body, exists, now);
+    }
+    if (rc == 0)
+        rc = -EAGAIN; /* the row kept changing under us */
     return tell(s, rc < 0 ? rc : exists ? 0 : 1, STORE_CHANNEL_PROV, "preset");
 }
 int store_preset_get(store_t *s, const char *name, store_preset_fn fn, void *ud)
@@ -313,13 +324,16 @@ int store_preset_get(store_t *s, const char *name, store_preset_fn fn, void *ud)
 int store_preset_list(store_t *s, store_preset_fn fn, void *ud) { return s->be->preset_list(s, fn, ud); }
 int store_preset_delete(store_t *s, const char *name)
 {
-    char src[16];
-    int rc = preset_source(s, name, src);
-    if (rc < 0)
-        return rc;
-    if (strcmp(src, "api") != 0)
-        return -EPERM;
-    return tell(s, s->be->preset_delete(s, name), STORE_CHANNEL_PROV, "preset");
+    int rc = 0;
+    for (int i = 0; i < PRESET_TRIES && rc == 0; i++) {
+        char src[16];
+        if ((rc = preset_source(s, name, src)) < 0)
+            return rc;
+        if (strcmp(src, "api") != 0)
+            return -EPERM;
+        rc = s->be->preset_delete(s, name);
+    }
+    return tell(s, rc < 0 ? rc : rc == 0 ? -EAGAIN : 0, STORE_CHANNEL_PROV, "preset");
 }
 int store_preset_sync_config(store_t *s, const store_preset_t *p, size_t n, int64_t now,
                              store_preset_fn replaced, void *ud)

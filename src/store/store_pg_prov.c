@@ -26,10 +26,11 @@ int pg_preset_write(store_t *s, const char *name, const char *body, bool exists,
 {
     pg_num_t t;
     const char *v[] = { name, body, pg_i64(&t, now) };
-    int rc = pg_cmd_sql(PG(s), exists ? "UPDATE presets SET body = $2, updated = $3 WHERE name = $1"
-                                      : "INSERT INTO presets (name, body, source, created, updated)"
-                                        " VALUES ($1, $2, 'api', $3, $3)", 3, v, "preset_put");
-    return rc < 0 ? rc : 0;
+    return pg_cmd_sql(PG(s), exists ? "UPDATE presets SET body = $2, updated = $3"
+                                      " WHERE name = $1 AND source = 'api'"
+                                    : "INSERT INTO presets (name, body, source, created, updated)"
+                                      " VALUES ($1, $2, 'api', $3, $3) ON CONFLICT (name) DO NOTHING",
+                      3, v, "preset_put");
 }
 
 /* The rows of a PRESET_COLS result to fn; clears r. -ENOENT when `one` and none. */
@@ -72,10 +73,11 @@ int pg_preset_delete(store_t *s, const char *name)
 {
     pg_t *p = PG(s);
     const char *v[] = { name };
-    if (pg_cmd_sql(p, "DELETE FROM preset_runs WHERE preset = $1", 1, v, "preset_delete") < 0 ||
-        pg_cmd_sql(p, "DELETE FROM presets WHERE name = $1", 1, v, "preset_delete") < 0)
+    int rc = pg_cmd_sql(p, "DELETE FROM presets WHERE name = $1 AND source = 'api'", 1, v,
+                        "preset_delete");
+    if (rc > 0 && pg_cmd_sql(p, "DELETE FROM preset_runs WHERE preset = $1", 1, v, "preset_delete") < 0)
         return -EIO;
-    return 0;
+    return rc;
 }
 
 /* One config preset: an API one of that name is reported, then replaced;

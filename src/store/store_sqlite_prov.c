@@ -29,16 +29,16 @@ static int step_finalize(sq_t *q, sqlite3_stmt *st, const char *what)
 int sq_preset_write(store_t *s, const char *name, const char *body, bool exists, int64_t now)
 {
     sq_t *q = SQ(s);
-    sqlite3_stmt *st = sq_prepare(q, exists ? "UPDATE presets SET body = ?2, updated = ?3 WHERE name = ?1"
+    sqlite3_stmt *st = sq_prepare(q, exists ? "UPDATE presets SET body = ?2, updated = ?3"
+                                              " WHERE name = ?1 AND source = 'api'"
                                             : "INSERT INTO presets (name, body, source, created, updated)"
-                                              " VALUES (?1, ?2, 'api', ?3, ?3)");
+                                              " VALUES (?1, ?2, 'api', ?3, ?3) ON CONFLICT (name) DO NOTHING");
     if (!st)
         return -EIO;
     sq_bind_text(st, 1, name);
     sq_bind_text(st, 2, body);
     sqlite3_bind_int64(st, 3, now);
-    int rc = step_finalize(q, st, "preset_put");
-    return rc < 0 ? rc : 0;
+    return step_finalize(q, st, "preset_put");
 }
 
 static int preset_rows(sq_t *q, sqlite3_stmt *st, store_preset_fn fn, void *ud, bool one)
@@ -95,10 +95,11 @@ static int delete_named(sq_t *q, const char *sql, const char *name, const char *
 int sq_preset_delete(store_t *s, const char *name)
 {
     sq_t *q = SQ(s);
-    if (delete_named(q, "DELETE FROM preset_runs WHERE preset = ?1", name, "preset_delete") < 0 ||
-        delete_named(q, "DELETE FROM presets WHERE name = ?1", name, "preset_delete") < 0)
+    int rc = delete_named(q, "DELETE FROM presets WHERE name = ?1 AND source = 'api'", name,
+                          "preset_delete");
+    if (rc > 0 && delete_named(q, "DELETE FROM preset_runs WHERE preset = ?1", name, "preset_delete") < 0)
         return -EIO;
-    return 0;
+    return rc;
 }
 
 /* One config preset: an API one of that name is reported, then replaced;

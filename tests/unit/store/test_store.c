@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "store/store.h"
+#include "store/store_impl.h" /* the backends' preset writes, below the rules */
 #include "store/store_worker.h"
 #include "store_test_db.h"
 
@@ -643,6 +644,16 @@ static void test_presets(void **state)
     assert_int_equal(store_preset_put(s, "c1", "{}", false, 21), -EPERM);
     assert_int_equal(store_preset_put(s, "c1", "{}", true, 21), -EPERM);
     assert_int_equal(store_preset_delete(s, "c1"), -EPERM);
+    /* a config sync (another node's) between the API's check and its write:
+     * the backends' writes are conditional and change nothing, so store.c
+     * checks again instead of overwriting the file's preset */
+    assert_int_equal(s->be->preset_write(s, "c1", "{}", true, 22), 0);
+    assert_int_equal(s->be->preset_write(s, "c1", "{}", false, 22), 0);
+    assert_int_equal(s->be->preset_delete(s, "c1"), 0);
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_preset_get(s, "c1", see_preset, &w), 0);
+    assert_string_equal(w.source, "config");
+    assert_string_equal(w.body, "{\"c\":1}");
     /* the same file again changes nothing, updated included */
     assert_int_equal(store_preset_sync_config(s, cfg, 2, 30, NULL, NULL), 0);
     memset(&w, 0, sizeof w);
