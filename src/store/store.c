@@ -27,7 +27,9 @@ int store_open(const char *url, const store_opts_t *opts, store_t **out)
     if (strncmp(url, "sqlite:", 7) == 0)
         path = url + 7;
     else if (strstr(url, "://")) {
-        log_error("store_open", LF_S("url", url), LF_S("reason", "unsupported backend"));
+        /* the scheme only: the rest of a URL may hold a password */
+        log_error("store_open", LF_SN("scheme", url, (size_t)(strstr(url, "://") - url)),
+                  LF_S("reason", "unsupported backend"));
         return -EPROTONOSUPPORT;
     }
     return store_sqlite_backend.open(path, &o, out);
@@ -289,9 +291,44 @@ const char *store_preset_status_name(store_preset_status_t st)
     return (unsigned)st <= STORE_PRESET_PENDING ? n[st] : "unknown";
 }
 
+/* The rules on which presets the API may change are the same on every
+ * backend: they live here, the backends only read and write rows. */
+static int preset_source_row(const store_preset_t *p, void *ud)
+{
+    str_copy(ud, 16, p->source ? p->source : "");
+    return 1;
+}
+/* The preset's source ("api"/"config") into out[16]: 0, -ENOENT, -EIO. */
+static int preset_source(store_t *s, const char *name, char out[16])
+{
+    out[0] = '\0';
+    return s->be->preset_get(s, name, preset_source_row, out);
+}
+
+/* The writes are conditional (an "api" row; a free name): when another
+ * node's write or a config sync came between the check and the write,
+ * nothing is written and the check runs again on what is there now. */
+enum { PRESET_TRIES = 3 };
+
 int store_preset_put(store_t *s, const char *name, const char *body, bool create_only, int64_t now)
 {
-    return tell(s, s->be->preset_put(s, name, body, create_only, now), STORE_CHANNEL_PROV, "preset");
+    bool exists = false;
+    int rc = 0;
+    for (int i = 0; i < PRESET_TRIES && rc == 0; i++) {
+        char src[16];
+        rc = preset_source(s, name, src);
+        if (rc < 0 && rc != -ENOENT)
+            return rc;
+        exists = rc == 0;
+        if (exists && strcmp(src, "api") != 0)
+            return -EPERM;
+        if (exists && create_only)
+            return -EEXIST;
+        rc = s->be->preset_write(s, name, body, exists, now);
+    }
+    if (rc == 0)
+        rc = -EAGAIN; /* the row kept changing under us */
+    return tell(s, rc < 0 ? rc : exists ? 0 : 1, STORE_CHANNEL_PROV, "preset");
 }
 int store_preset_get(store_t *s, const char *name, store_preset_fn fn, void *ud)
 {
@@ -300,7 +337,16 @@ int store_preset_get(store_t *s, const char *name, store_preset_fn fn, void *ud)
 int store_preset_list(store_t *s, store_preset_fn fn, void *ud) { return s->be->preset_list(s, fn, ud); }
 int store_preset_delete(store_t *s, const char *name)
 {
-    return tell(s, s->be->preset_delete(s, name), STORE_CHANNEL_PROV, "preset");
+    int rc = 0;
+    for (int i = 0; i < PRESET_TRIES && rc == 0; i++) {
+        char src[16];
+        if ((rc = preset_source(s, name, src)) < 0)
+            return rc;
+        if (strcmp(src, "api") != 0)
+            return -EPERM;
+        rc = s->be->preset_delete(s, name);
+    }
+    return tell(s, rc < 0 ? rc : rc == 0 ? -EAGAIN : 0, STORE_CHANNEL_PROV, "preset");
 }
 int store_preset_sync_config(store_t *s, const store_preset_t *p, size_t n, int64_t now,
                              store_preset_fn replaced, void *ud)

@@ -454,12 +454,13 @@ typedef int (*store_preset_fn)(const store_preset_t *p, void *ud); /* non-zero s
 
 /* Write an API preset: create_only refuses an existing name (-EEXIST);
  * otherwise create or replace. -EPERM for a name the config file defines.
- * Returns 1 when created, 0 when replaced. */
+ * Returns 1 when created, 0 when replaced; -EAGAIN in the unlikely case
+ * that other nodes changed the row under each of a few tries. */
 int store_preset_put(store_t *s, const char *name, const char *body, bool create_only, int64_t now);
 int store_preset_get(store_t *s, const char *name, store_preset_fn fn, void *ud);
 /* Every preset, by name. */
 int store_preset_list(store_t *s, store_preset_fn fn, void *ud);
-/* The preset and its runs go; -EPERM for a config one. */
+/* The preset and its runs go; -EPERM for a config one (-EAGAIN: as above). */
 int store_preset_delete(store_t *s, const char *name);
 /* Make the stored config presets exactly p[0..n) (source "config"): new
  * ones are added, changed ones replaced, those no longer given deleted with

@@ -56,9 +56,14 @@ typedef struct store_backend {
                                 void *ud);
     int (*session_add)(store_t *s, store_session_t *ss, const char *log, size_t loglen);
     int (*session_list)(store_t *s, const char *dev, int64_t limit, store_session_fn fn, void *ud);
-    int (*preset_put)(store_t *s, const char *name, const char *body, bool create_only, int64_t now);
+    /* store.c has checked the rules (source, create_only): when `exists`
+     * the "api" row is updated, else an "api" row is inserted unless the
+     * name is taken. Rows written (0: another writer came between the
+     * check and the write) or -EIO. */
+    int (*preset_write)(store_t *s, const char *name, const char *body, bool exists, int64_t now);
     int (*preset_get)(store_t *s, const char *name, store_preset_fn fn, void *ud);
     int (*preset_list)(store_t *s, store_preset_fn fn, void *ud);
+    /* The "api" row and its runs go: rows deleted (0: none such) or -EIO. */
     int (*preset_delete)(store_t *s, const char *name);
     int (*preset_sync_config)(store_t *s, const store_preset_t *p, size_t n, int64_t now,
                               store_preset_fn replaced, void *ud);

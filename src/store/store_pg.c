@@ -204,6 +204,11 @@ int pg_cmd_sql(pg_t *p, const char *sql, int n, const char *const *v, const char
     return cmd_rows(pg_query(p, sql, n, v, what));
 }
 
+int pg_one(const PGresult *r)
+{
+    return !r ? -EIO : PQntuples(r) > 0 ? 0 : -ENOENT;
+}
+
 int64_t pg_scalar(pg_t *p, const char *sql, int n, const char *const *v, bool *ok)
 {
     PGresult *r = pg_query(p, sql, n, v, "query");
@@ -446,9 +451,7 @@ static int pg_device_get(store_t *s, const char *id, store_device_t *out)
 {
     const char *v[] = { id };
     PGresult *r = pg_run(PG(s), PQ_DEV_GET, 1, v, "device_get");
-    if (!r)
-        return -EIO;
-    int rc = PQntuples(r) > 0 ? 0 : -ENOENT;
+    int rc = pg_one(r);
     if (!rc)
         pg_dev_row(r, 0, out);
     PQclear(r);
@@ -459,9 +462,7 @@ int pg_device_rid(pg_t *p, const char *dev, int64_t *rid)
 {
     const char *v[] = { dev };
     PGresult *r = pg_run(p, PQ_DEV_RID, 1, v, "device_rid");
-    if (!r)
-        return -EIO;
-    int rc = PQntuples(r) > 0 ? 0 : -ENOENT;
+    int rc = pg_one(r);
     if (!rc)
         *rid = pg_col_i64(r, 0, 0);
     PQclear(r);
@@ -609,7 +610,7 @@ const store_backend_t store_pg_backend = {
     .task_devices_pending = pg_task_devices_pending,
     .session_add = pg_session_add,
     .session_list = pg_session_list,
-    .preset_put = pg_preset_put,
+    .preset_write = pg_preset_write,
     .preset_get = pg_preset_get,
     .preset_list = pg_preset_list,
     .preset_delete = pg_preset_delete,

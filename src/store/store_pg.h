@@ -95,6 +95,10 @@ int pg_cmd_sql(pg_t *p, const char *sql, int n, const char *const *v, const char
 /* First column of the first row as an integer; -1 when no row or NULL, -EIO-logged as -1 too
  * (ok, when given, tells the two apart: false on error). */
 int64_t pg_scalar(pg_t *p, const char *sql, int n, const char *const *v, bool *ok);
+/* r (pg_run's or pg_query's, may be NULL) has a first row: 0, -ENOENT
+ * (none), -EIO (NULL: already logged). The caller reads row 0 when 0, then
+ * PQclear(r) on every path (NULL is fine). */
+int pg_one(const PGresult *r);
 /* Log a failed call once; -EIO. r may be NULL (the connection's message). */
 int pg_err(pg_t *p, const PGresult *r, const char *what);
 
@@ -167,7 +171,7 @@ int pg_device_set_session_log(store_t *s, const char *dev, bool all);
 int pg_device_session_log_list(store_t *s, int (*fn)(const char *, void *), void *ud);
 
 /* ---- store_pg_prov.c ---- */
-int pg_preset_put(store_t *s, const char *name, const char *body, bool create_only, int64_t now);
+int pg_preset_write(store_t *s, const char *name, const char *body, bool exists, int64_t now);
 int pg_preset_get(store_t *s, const char *name, store_preset_fn fn, void *ud);
 int pg_preset_list(store_t *s, store_preset_fn fn, void *ud);
 int pg_preset_delete(store_t *s, const char *name);

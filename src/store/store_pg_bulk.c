@@ -125,15 +125,14 @@ int pg_bulk_get(store_t *s, int64_t id, store_bulk_t *out)
     pg_num_t n;
     const char *v[] = { pg_i64(&n, id) };
     PGresult *r = pg_query(p, "SELECT " BULK_COLS " FROM bulks WHERE id = $1", 1, v, "bulk_get");
-    if (!r)
-        return -EIO;
-    if (PQntuples(r) == 0) {
+    int rc = pg_one(r);
+    if (rc < 0) {
         PQclear(r);
-        return -ENOENT;
+        return rc;
     }
     bulk_row(r, 0, out);
     PQclear(r);
-    int rc = bulk_counts(p, out);
+    rc = bulk_counts(p, out);
     if (rc < 0)
         store_bulk_clear(out);
     return rc;

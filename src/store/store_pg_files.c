@@ -58,9 +58,7 @@ int pg_file_get(store_t *s, const char *name, store_file_t *out)
     const char *v[] = { name };
     PGresult *r = pg_query(PG(s), "SELECT " FILE_COLS " FROM files WHERE name = $1", 1, v,
                            "file_get");
-    if (!r)
-        return -EIO;
-    int rc = PQntuples(r) > 0 ? 0 : -ENOENT;
+    int rc = pg_one(r);
     if (!rc)
         file_row(r, 0, out);
     PQclear(r);

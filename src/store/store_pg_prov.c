@@ -5,8 +5,8 @@
  * and each device's preset records.
  *
  * Presets carry their origin: "api" rows are the REST API's, "config" rows
- * mirror the config file and are written only by the config sync, so the
- * API's writes and deletes are refused for them (-EPERM).
+ * mirror the config file and are written only by the config sync; the
+ * API's writes and deletes are refused for them (-EPERM) by store.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,38 +22,15 @@
 
 #define PRESET_COLS "name, body, source, created, updated"
 
-/* The row's source ("api"/"config") into out: 0, -ENOENT, -EIO. */
-static int preset_source(pg_t *p, const char *name, char *out, size_t len)
+int pg_preset_write(store_t *s, const char *name, const char *body, bool exists, int64_t now)
 {
-    const char *v[] = { name };
-    PGresult *r = pg_query(p, "SELECT source FROM presets WHERE name = $1", 1, v, "preset_source");
-    if (!r)
-        return -EIO;
-    int rc = PQntuples(r) > 0 ? 0 : -ENOENT;
-    if (!rc)
-        pg_col_copy(r, 0, 0, out, len);
-    PQclear(r);
-    return rc;
-}
-
-int pg_preset_put(store_t *s, const char *name, const char *body, bool create_only, int64_t now)
-{
-    pg_t *p = PG(s);
-    char src[16];
-    int rc = preset_source(p, name, src, sizeof src);
-    if (rc == -EIO)
-        return rc;
-    bool exists = rc == 0;
-    if (exists && strcmp(src, "api") != 0)
-        return -EPERM;
-    if (exists && create_only)
-        return -EEXIST;
     pg_num_t t;
     const char *v[] = { name, body, pg_i64(&t, now) };
-    rc = pg_cmd_sql(p, exists ? "UPDATE presets SET body = $2, updated = $3 WHERE name = $1"
-                              : "INSERT INTO presets (name, body, source, created, updated)"
-                                " VALUES ($1, $2, 'api', $3, $3)", 3, v, "preset_put");
-    return rc < 0 ? rc : exists ? 0 : 1;
+    return pg_cmd_sql(PG(s), exists ? "UPDATE presets SET body = $2, updated = $3"
+                                      " WHERE name = $1 AND source = 'api'"
+                                    : "INSERT INTO presets (name, body, source, created, updated)"
+                                      " VALUES ($1, $2, 'api', $3, $3) ON CONFLICT (name) DO NOTHING",
+                      3, v, "preset_put");
 }
 
 /* The rows of a PRESET_COLS result to fn; clears r. -ENOENT when `one` and none. */
@@ -95,17 +72,12 @@ int pg_preset_list(store_t *s, store_preset_fn fn, void *ud)
 int pg_preset_delete(store_t *s, const char *name)
 {
     pg_t *p = PG(s);
-    char src[16];
-    int rc = preset_source(p, name, src, sizeof src);
-    if (rc)
-        return rc;
-    if (strcmp(src, "api") != 0)
-        return -EPERM;
     const char *v[] = { name };
-    if (pg_cmd_sql(p, "DELETE FROM preset_runs WHERE preset = $1", 1, v, "preset_delete") < 0 ||
-        pg_cmd_sql(p, "DELETE FROM presets WHERE name = $1", 1, v, "preset_delete") < 0)
+    int rc = pg_cmd_sql(p, "DELETE FROM presets WHERE name = $1 AND source = 'api'", 1, v,
+                        "preset_delete");
+    if (rc > 0 && pg_cmd_sql(p, "DELETE FROM preset_runs WHERE preset = $1", 1, v, "preset_delete") < 0)
         return -EIO;
-    return 0;
+    return rc;
 }
 
 /* One config preset: an API one of that name is reported, then replaced;

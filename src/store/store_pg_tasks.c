@@ -83,9 +83,7 @@ int pg_task_get(store_t *s, int64_t id, store_task_t *out)
     pg_num_t a;
     const char *v[] = { pg_i64(&a, id) };
     PGresult *r = pg_run(PG(s), PQ_TASK_GET, 1, v, "task_get");
-    if (!r)
-        return -EIO;
-    int rc = PQntuples(r) > 0 ? 0 : -ENOENT;
+    int rc = pg_one(r);
     if (!rc)
         pg_task_row(r, 0, out);
     PQclear(r);
@@ -97,9 +95,7 @@ int pg_task_outcome(store_t *s, int64_t id, store_task_t *out)
     pg_num_t a;
     const char *v[] = { pg_i64(&a, id) };
     PGresult *r = pg_run(PG(s), PQ_TASK_OUTCOME, 1, v, "task_outcome");
-    if (!r)
-        return -EIO;
-    int rc = PQntuples(r) > 0 ? 0 : -ENOENT;
+    int rc = pg_one(r);
     if (!rc) {
         memset(out, 0, sizeof *out);
         out->id = pg_col_i64(r, 0, 0);

@@ -180,7 +180,7 @@ int sq_device_set_session_log(store_t *s, const char *dev, bool all);
 int sq_device_session_log_list(store_t *s, int (*fn)(const char *, void *), void *ud);
 
 /* store_sqlite_prov.c */
-int sq_preset_put(store_t *s, const char *name, const char *body, bool create_only, int64_t now);
+int sq_preset_write(store_t *s, const char *name, const char *body, bool exists, int64_t now);
 int sq_preset_get(store_t *s, const char *name, store_preset_fn fn, void *ud);
 int sq_preset_list(store_t *s, store_preset_fn fn, void *ud);
 int sq_preset_delete(store_t *s, const char *name);

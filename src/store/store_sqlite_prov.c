@@ -4,9 +4,9 @@
  * virtual parameters, and each device's preset records.
  *
  * Presets carry their origin: "api" rows are the REST API's, "config" rows
- * mirror the config file and are written only by the config sync, so the
- * API's writes and deletes are refused for them (-EPERM) in the same
- * statement sequence that would have changed them.
+ * mirror the config file and are written only by the config sync; the
+ * API's writes and deletes are refused for them (-EPERM) by store.c, in
+ * the same job as the write.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,20 +19,6 @@
 
 /* ---- presets ------------------------------------------------------------------- */
 
-/* The row's source ("api"/"config") into out: 0, -ENOENT, -EIO. */
-static int preset_source(sq_t *q, const char *name, char *out, size_t len)
-{
-    sqlite3_stmt *st = sq_prepare(q, "SELECT source FROM presets WHERE name = ?1");
-    if (!st)
-        return -EIO;
-    sq_bind_text(st, 1, name);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        sq_col_copy(st, 0, out, len);
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sq_err(q, "preset_source");
-}
-
 static int step_finalize(sq_t *q, sqlite3_stmt *st, const char *what)
 {
     int rc = sq_step_done(q, st, what);
@@ -40,28 +26,19 @@ static int step_finalize(sq_t *q, sqlite3_stmt *st, const char *what)
     return rc;
 }
 
-int sq_preset_put(store_t *s, const char *name, const char *body, bool create_only, int64_t now)
+int sq_preset_write(store_t *s, const char *name, const char *body, bool exists, int64_t now)
 {
     sq_t *q = SQ(s);
-    char src[16];
-    int rc = preset_source(q, name, src, sizeof src);
-    if (rc == -EIO)
-        return rc;
-    bool exists = rc == 0;
-    if (exists && strcmp(src, "api") != 0)
-        return -EPERM;
-    if (exists && create_only)
-        return -EEXIST;
-    sqlite3_stmt *st = sq_prepare(q, exists ? "UPDATE presets SET body = ?2, updated = ?3 WHERE name = ?1"
+    sqlite3_stmt *st = sq_prepare(q, exists ? "UPDATE presets SET body = ?2, updated = ?3"
+                                              " WHERE name = ?1 AND source = 'api'"
                                             : "INSERT INTO presets (name, body, source, created, updated)"
-                                              " VALUES (?1, ?2, 'api', ?3, ?3)");
+                                              " VALUES (?1, ?2, 'api', ?3, ?3) ON CONFLICT (name) DO NOTHING");
     if (!st)
         return -EIO;
     sq_bind_text(st, 1, name);
     sq_bind_text(st, 2, body);
     sqlite3_bind_int64(st, 3, now);
-    rc = step_finalize(q, st, "preset_put");
-    return rc < 0 ? rc : exists ? 0 : 1;
+    return step_finalize(q, st, "preset_put");
 }
 
 static int preset_rows(sq_t *q, sqlite3_stmt *st, store_preset_fn fn, void *ud, bool one)
@@ -118,16 +95,11 @@ static int delete_named(sq_t *q, const char *sql, const char *name, const char *
 int sq_preset_delete(store_t *s, const char *name)
 {
     sq_t *q = SQ(s);
-    char src[16];
-    int rc = preset_source(q, name, src, sizeof src);
-    if (rc)
-        return rc;
-    if (strcmp(src, "api") != 0)
-        return -EPERM;
-    if (delete_named(q, "DELETE FROM preset_runs WHERE preset = ?1", name, "preset_delete") < 0 ||
-        delete_named(q, "DELETE FROM presets WHERE name = ?1", name, "preset_delete") < 0)
+    int rc = delete_named(q, "DELETE FROM presets WHERE name = ?1 AND source = 'api'", name,
+                          "preset_delete");
+    if (rc > 0 && delete_named(q, "DELETE FROM preset_runs WHERE preset = ?1", name, "preset_delete") < 0)
         return -EIO;
-    return 0;
+    return rc;
 }
 
 /* One config preset: an API one of that name is reported, then replaced;

@@ -11,7 +11,10 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "core/buf.h"
+#include "core/log.h"
 #include "store/store.h"
+#include "store/store_impl.h" /* the backends' preset writes, below the rules */
 #include "store/store_worker.h"
 #include "store_test_db.h"
 
@@ -641,6 +644,16 @@ static void test_presets(void **state)
     assert_int_equal(store_preset_put(s, "c1", "{}", false, 21), -EPERM);
     assert_int_equal(store_preset_put(s, "c1", "{}", true, 21), -EPERM);
     assert_int_equal(store_preset_delete(s, "c1"), -EPERM);
+    /* a config sync (another node's) between the API's check and its write:
+     * the backends' writes are conditional and change nothing, so store.c
+     * checks again instead of overwriting the file's preset */
+    assert_int_equal(s->be->preset_write(s, "c1", "{}", true, 22), 0);
+    assert_int_equal(s->be->preset_write(s, "c1", "{}", false, 22), 0);
+    assert_int_equal(s->be->preset_delete(s, "c1"), 0);
+    memset(&w, 0, sizeof w);
+    assert_int_equal(store_preset_get(s, "c1", see_preset, &w), 0);
+    assert_string_equal(w.source, "config");
+    assert_string_equal(w.body, "{\"c\":1}");
     /* the same file again changes nothing, updated included */
     assert_int_equal(store_preset_sync_config(s, cfg, 2, 30, NULL, NULL), 0);
     memset(&w, 0, sizeof w);
@@ -1165,10 +1178,35 @@ static void test_webhook_offline(void **state)
     assert_int_equal(n, 2);
 }
 
+static void keep_line(const char *line, size_t len, void *ud)
+{
+    buf_append((buf_t *)ud, line, len);
+}
+
+/* A store URL of an unknown scheme is refused, and the error names the
+ * scheme without the credentials the URL carries. */
+static void test_open_unknown_scheme(void **state)
+{
+    (void)state;
+    buf_t out = BUF_INIT(4096);
+    log_set_sink(keep_line, &out);
+    store_t *s = NULL;
+    int rc = store_open("mysql://admin:s3cr3t@db.example/outpost", NULL, &s);
+    log_set_sink(NULL, NULL);
+    assert_int_equal(rc, -EPROTONOSUPPORT);
+    assert_null(s);
+    buf_append_byte(&out, '\0');
+    assert_non_null(strstr(out.data, "store_open"));
+    assert_non_null(strstr(out.data, "mysql"));
+    assert_null(strstr(out.data, "s3cr3t"));
+    buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_device_id),
+        cmocka_unit_test(test_open_unknown_scheme),
         cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks, setup, teardown),
