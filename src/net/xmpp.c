@@ -68,9 +68,9 @@ struct xmpp_client {
     int restart;        /* what on_read does after the feed */
     const char *close_reason;
     char reason_buf[160];
-    int64_t backoff;
+    int attempt;        /* failed logins since the last stable one (the backoff) */
     int64_t online_at;  /* when the last login completed (mono ms) */
-    uint64_t seq, rnd;
+    uint64_t seq;
     hmap_t by_id;
     pending_t *head, *tail; /* by deadline (all IQs share one timeout) */
     xmpp_client_stats_t stats;
@@ -165,12 +165,9 @@ static int send_header(xmpp_client_t *c)
 
 static void schedule_retry(xmpp_client_t *c)
 {
-    int64_t d = c->backoff;
-    c->backoff = c->backoff * 2 > c->o.backoff_max_ms ? c->o.backoff_max_ms : c->backoff * 2;
-    c->rnd ^= c->rnd << 13;
-    c->rnd ^= c->rnd >> 7;
-    c->rnd ^= c->rnd << 17;
-    d = d / 2 + (int64_t)(c->rnd % (uint64_t)(d / 2 + 1)); /* jitter: a fleet does not reconnect in step */
+    int64_t d = clock_backoff_ms(c->o.backoff_min_ms, c->o.backoff_max_ms, c->attempt, (uint32_t)str_seed64());
+    if (c->attempt < 64) /* past the cap the count no longer matters */
+        c->attempt++;
     uv_timer_start(&c->retry, on_retry_timer, (uint64_t)d, 0);
 }
 
@@ -211,7 +208,7 @@ static void on_close(net_conn_t *nc, int err)
         /* a login that lasted is a fresh start; one the server ends at once
          * (bad stanzas, kicked) keeps backing off */
         if (clock_mono_ms() - c->online_at >= STABLE_MS)
-            c->backoff = c->o.backoff_min_ms;
+            c->attempt = 0;
     }
     fail_all(c, -ENOTCONN);
     if (c->freeing)
@@ -523,8 +520,6 @@ int xmpp_client_new(uv_loop_t *loop, const xmpp_client_opts_t *o, xmpp_client_t 
         c->o.backoff_min_ms = 1000;
     if (c->o.backoff_max_ms < c->o.backoff_min_ms)
         c->o.backoff_max_ms = c->o.backoff_min_ms > 60000 ? c->o.backoff_min_ms : 60000;
-    c->backoff = c->o.backoff_min_ms;
-    c->rnd = str_seed64() | 1;
     c->jid_str = strdup(o->jid);
     c->password = strdup(o->password);
     c->host = strdup(o->host && *o->host ? o->host : c->jid.domain);
