@@ -4,14 +4,13 @@ cpe-sim CPEs logged in as <serial>@localhost/cwmp. The ACS learns each
 CPE's JID from its Informs (ConnReqJabberID), wakes it with a
 connectionRequest IQ and records the outcome on the task."""
 import re
-import socket
-import threading
 import time
 from urllib.parse import quote
 
 import pytest
 import requests
 
+from acs_api import AcsApi
 from conftest import free_port, run_outpost
 from xmpp_server import DOMAIN, prosody  # noqa: F401 (fixture)
 
@@ -34,16 +33,9 @@ def cpe_password(serial):
     return "x-" + serial
 
 
-class Api:
+class Api(AcsApi):
     def __init__(self, d):
-        self.base = d.url("api")
-        self.s = requests.Session()
-        self.s.headers["Authorization"] = "Bearer " + TOKEN
-
-    def get(self, path):
-        r = self.s.get(self.base + path, timeout=30)
-        assert r.status_code == 200, r.text
-        return r.json()
+        super().__init__(d, TOKEN)
 
     def idle(self, dev, timeout=30):
         """Wait until the device is out of its session (a task made during one
@@ -54,18 +46,7 @@ class Api:
         if idle:
             self.idle(dev)
         body = {"type": typ, "parameters": params or {"names": ["Device.DeviceInfo.SerialNumber"]}}
-        r = self.s.post("%s/api/devices/%s/tasks?wait=%d" % (self.base, dev, wait), json=body, timeout=60)
-        assert r.status_code == 201, r.text
-        return r.json()
-
-    def until(self, path, pred, timeout=20):
-        deadline = time.monotonic() + timeout
-        while True:
-            v = self.get(path)
-            if pred(v):
-                return v
-            assert time.monotonic() < deadline, "timed out on %s: %s" % (path, v)
-            time.sleep(0.1)  # polling the REST API: there is no event to wait on
+        return self.post_task(dev, body, wait)
 
     def task_cr(self, task_id, timeout=20):
         """The task's connection_request outcome once it is known."""
