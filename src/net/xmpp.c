@@ -320,9 +320,14 @@ static void on_iq(xmpp_client_t *c, const xmpp_el_t *iq)
     if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
         pending_t *p = hmap_get(&c->by_id, id, strlen(id));
         const char *from = xmpp_el_attr(iq, "from");
-        /* an answer must come from whom we asked (RFC 6120 8.1.2.1) */
-        if (!p || (from && !xmpp_jid_bare_eq(from, p->to)))
+        /* an answer must come from whom we asked (RFC 6120 8.1.2.1): ids
+         * are guessable, and another resource of the CPE's account, or any
+         * other account, could otherwise answer for it. Our IQs always name
+         * `to`, so an answer without `from` is not one either. */
+        if (!p || !from || !xmpp_jid_matches(p->to, from)) {
+            log_debug("xmpp_answer_ignored", LF_S("id", id), LF_S("from", from ? from : ""));
             return;
+        }
         pend_finish(c, p, type[0] == 'r' ? 0 : -EREMOTEIO, iq);
         arm_iq_timer(c);
         return;

@@ -388,3 +388,11 @@ bool xmpp_jid_bare_eq(const char *a, const char *b)
     size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
     return la == lb && la > 0 && strncasecmp(a, b, la) == 0;
 }
+
+bool xmpp_jid_matches(const char *want, const char *jid)
+{
+    if (!xmpp_jid_bare_eq(want, jid))
+        return false;
+    const char *wr = strchr(want, '/'), *jr = strchr(jid, '/');
+    return !wr || (jr && strcmp(wr, jr) == 0);
+}

@@ -260,6 +260,48 @@ def test_hostile_server_does_not_crash_the_acs(outpost, tmp_path, pki):
         srv.close()
 
 
+def test_answer_counts_only_from_the_jid_asked(outpost, tmp_path, pki):
+    """A result with the request's id from another resource of the CPE's
+    account, from another account, or with no sender is not the CPE's
+    answer: the request times out. The CPE's own (the server may change the
+    case of its local part and domain, never of its resource) counts."""
+    from cwmp_cpe import CPE
+    from xmpp_server import FakeServer
+
+    def script(t, n):
+        buf, asked = b"", 0
+        while True:
+            m = re.search(rb"<iq type='get' id='([^']+)' to='X1@localhost/cwmp'>", buf)
+            if not m:
+                data = t.recv(65536)
+                if not data:
+                    return
+                buf += data
+                continue
+            buf = buf[m.end():]
+            froms = ([b" from='X1@localhost/other'", b"", b" from='Y1@localhost/cwmp'"] if asked == 0
+                     else [b" from='x1@LOCALHOST/cwmp'"])
+            for f in froms:
+                t.sendall(b"<iq type='result' id='" + m.group(1) + b"'" + f + b"/>")
+            asked += 1
+
+    srv = FakeServer(pki["server.pem"], pki["server.key"], script)
+    try:
+        acs = start_acs(outpost, tmp_path, pki, srv.port)
+        acs.wait_for(r"xmpp_online", timeout=30)
+        cpe = CPE(acs.addr("listen"))
+        cpe.inform("X1", params=[("InternetGatewayDevice.ManagementServer.ConnReqJabberID",
+                                  "X1@localhost/cwmp", "xsd:string")])
+        cpe.post()
+        cpe.close()
+        api = Api(acs)
+        cr = api.task_cr(api.task("00D09E-IGD-X1")["id"], timeout=15)
+        assert cr["status"] == "timeout", cr
+        cr = api.task_cr(api.task("00D09E-IGD-X1")["id"], timeout=15)
+        assert cr["status"] == "ok", cr
+    finally:
+        srv.close()
+
 def test_many_cpes_woken_at_once(xmpp_system):
     """100 CPEs, one XMPP login each on one cpe-sim loop; 100 tasks at once:
     100 IQs in flight from the one ACS login, every one answered."""

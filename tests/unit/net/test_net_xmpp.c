@@ -223,6 +223,15 @@ static void test_jids(void **state)
     assert_false(xmpp_jid_bare_eq("a@b", "a@bc"));
     assert_false(xmpp_jid_bare_eq("a@b", NULL));
     assert_false(xmpp_jid_bare_eq("", ""));
+    /* a full JID names one resource, exactly; a bare one any of them */
+    assert_true(xmpp_jid_matches("CPE1@localhost/cwmp", "cpe1@LOCALHOST/cwmp"));
+    assert_false(xmpp_jid_matches("cpe1@localhost/cwmp", "cpe1@localhost/CWMP"));
+    assert_false(xmpp_jid_matches("cpe1@localhost/cwmp", "cpe1@localhost/other"));
+    assert_false(xmpp_jid_matches("cpe1@localhost/cwmp", "cpe1@localhost"));
+    assert_false(xmpp_jid_matches("cpe1@localhost/cwmp", "cpe2@localhost/cwmp"));
+    assert_true(xmpp_jid_matches("cpe1@localhost", "cpe1@localhost/any"));
+    assert_true(xmpp_jid_matches("cpe1@localhost", "cpe1@localhost"));
+    assert_false(xmpp_jid_matches("cpe1@localhost", NULL));
 }
 
 int main(void)
