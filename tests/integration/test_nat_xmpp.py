@@ -201,6 +201,19 @@ def test_unreachable_server_fails_clearly(outpost, tmp_path, pki):
     sim.wait_for(r"xmpp_login_failed|xmpp_offline")
 
 
+def test_silent_server_times_the_login_out(outpost, tmp_path, pki):
+    """A server that takes the TCP connection and never speaks does not hold
+    the login forever: the whole negotiation has a deadline (15 s)."""
+    import socket
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    try:
+        acs = start_acs(outpost, tmp_path, pki, lsock.getsockname()[1])
+        acs.wait_for(r'xmpp_offline jid=acs@localhost/acs reason="login timed out"', timeout=40)
+    finally:
+        lsock.close()
+
 def test_hostile_server_does_not_crash_the_acs(outpost, tmp_path, pki):
     """Oversized and malformed stanzas end the stream (with a stream error)
     and the ACS logs in again; an IQ the CPE never answers times out."""
