@@ -216,8 +216,14 @@ static void on_end(void *ud, const XML_Char *name)
 static void on_text(void *ud, const XML_Char *s, int len)
 {
     xmpp_parser_t *p = ud;
+    if (p->depth == 1) {
+        /* whitespace keepalives between stanzas: not part of the next
+         * stanza, so a long idle's many do not add up to the cap */
+        p->boundary = (uint64_t)XML_GetCurrentByteIndex(p->xp) + (uint64_t)XML_GetCurrentByteCount(p->xp);
+        return;
+    }
     if (p->depth < 2 || len <= 0)
-        return; /* whitespace keepalives between stanzas */
+        return;
     if (over_cap(p))
         return fail(p, "stanza too large");
     xmpp_el_t *e = p->stack[p->depth - 1];
