@@ -201,13 +201,13 @@ int acs_cr_xmpp_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, voi
     }
     buf_free(&payload);
     if (rc) {
-        if (strcmp(acs_cr_outcome(rc), "refused") == 0)
-            a->m.cr_refused++;
-        else
+        if (strcmp(acs_cr_outcome(rc), "refused") != 0) {
             finish(a, d->id, rc, acs_cr_strerror(rc));
-        if (strcmp(acs_cr_outcome(rc), "refused") == 0)
-            log_warn("cwmp_connection_request", LF_S("device", d->id), LF_S("via", "xmpp"),
-                     LF_S("outcome", "refused"), LF_S("reason", acs_cr_strerror(rc)));
+            return rc;
+        }
+        a->m.cr_refused++;
+        log_warn("cwmp_connection_request", LF_S("device", d->id), LF_S("via", "xmpp"),
+                 LF_S("outcome", "refused"), LF_S("reason", acs_cr_strerror(rc)));
         return rc;
     }
     a->n.cr_sent++;

@@ -63,3 +63,17 @@ int clock_parse_iso8601(const char *s, int64_t *epoch_s)
     *epoch_s = (int64_t)t - off;
     return 0;
 }
+
+int64_t clock_backoff_ms(int64_t min_ms, int64_t max_ms, int attempt, uint32_t rnd)
+{
+    if (min_ms < 1)
+        min_ms = 1;
+    if (max_ms < min_ms)
+        max_ms = min_ms;
+    int64_t base = min_ms;
+    for (int i = 0; i < attempt && base < max_ms; i++)
+        base *= 2; /* stops at the cap: no overflow however many attempts */
+    if (base > max_ms)
+        base = max_ms;
+    return base / 2 + (int64_t)(rnd % (uint32_t)(base / 2 + 1));
+}

@@ -1,6 +1,7 @@
 /*
  * clock: wall-clock and monotonic time, and the ISO 8601 forms CWMP and the
- * REST APIs use ("2026-11-21T10:00:00Z"). Pure functions, no state.
+ * REST APIs use ("2026-11-21T10:00:00Z"), reconnect backoff. Pure
+ * functions, no state.
  */
 #ifndef OUTPOST_CORE_CLOCK_H
 #define OUTPOST_CORE_CLOCK_H
@@ -19,5 +20,10 @@ int64_t clock_real_s(void);
 void clock_iso8601(int64_t epoch_s, char *out);
 /* Parse xsd:dateTime ("...Z", "+hh:mm" offset, fractional seconds ignored). */
 int clock_parse_iso8601(const char *s, int64_t *epoch_s);
+/* Reconnect delay after `attempt` failures (0 = first retry): base =
+ * min(max_ms, min_ms * 2^attempt), then uniform in [base/2, base] from
+ * `rnd` (any 32-bit random value), so a fleet of clients does not come back
+ * at the same instant. Every reconnecting client uses this one. */
+int64_t clock_backoff_ms(int64_t min_ms, int64_t max_ms, int attempt, uint32_t rnd);
 
 #endif

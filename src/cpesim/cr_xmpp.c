@@ -112,10 +112,8 @@ static bool jid_listed(const char *list, const char *from)
         if (n) {
             char one[XMPP_JID_PART_MAX * 3 + 3];
             str_copyn(one, sizeof one, p, n);
-            /* TR-181: a full JID must match exactly (the resource is case
-             * sensitive, RFC 7622), a bare one matches any resource */
-            const char *res = strchr(one, '/'), *from_res = strchr(from, '/');
-            if (xmpp_jid_bare_eq(one, from) && (!res || (from_res && strcmp(res, from_res) == 0)))
+            /* TR-181: a full JID must match exactly, a bare one matches any resource */
+            if (xmpp_jid_matches(one, from))
                 return true;
         }
         p += strcspn(p, ",");

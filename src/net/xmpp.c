@@ -68,9 +68,9 @@ struct xmpp_client {
     int restart;        /* what on_read does after the feed */
     const char *close_reason;
     char reason_buf[160];
-    int64_t backoff;
+    int attempt;        /* failed logins since the last stable one (the backoff) */
     int64_t online_at;  /* when the last login completed (mono ms) */
-    uint64_t seq, rnd;
+    uint64_t seq;
     hmap_t by_id;
     pending_t *head, *tail; /* by deadline (all IQs share one timeout) */
     xmpp_client_stats_t stats;
@@ -165,12 +165,9 @@ static int send_header(xmpp_client_t *c)
 
 static void schedule_retry(xmpp_client_t *c)
 {
-    int64_t d = c->backoff;
-    c->backoff = c->backoff * 2 > c->o.backoff_max_ms ? c->o.backoff_max_ms : c->backoff * 2;
-    c->rnd ^= c->rnd << 13;
-    c->rnd ^= c->rnd >> 7;
-    c->rnd ^= c->rnd << 17;
-    d = d / 2 + (int64_t)(c->rnd % (uint64_t)(d / 2 + 1)); /* jitter: a fleet does not reconnect in step */
+    int64_t d = clock_backoff_ms(c->o.backoff_min_ms, c->o.backoff_max_ms, c->attempt, (uint32_t)str_seed64());
+    if (c->attempt < 64) /* past the cap the count no longer matters */
+        c->attempt++;
     uv_timer_start(&c->retry, on_retry_timer, (uint64_t)d, 0);
 }
 
@@ -211,7 +208,7 @@ static void on_close(net_conn_t *nc, int err)
         /* a login that lasted is a fresh start; one the server ends at once
          * (bad stanzas, kicked) keeps backing off */
         if (clock_mono_ms() - c->online_at >= STABLE_MS)
-            c->backoff = c->o.backoff_min_ms;
+            c->attempt = 0;
     }
     fail_all(c, -ENOTCONN);
     if (c->freeing)
@@ -323,9 +320,14 @@ static void on_iq(xmpp_client_t *c, const xmpp_el_t *iq)
     if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
         pending_t *p = hmap_get(&c->by_id, id, strlen(id));
         const char *from = xmpp_el_attr(iq, "from");
-        /* an answer must come from whom we asked (RFC 6120 8.1.2.1) */
-        if (!p || (from && !xmpp_jid_bare_eq(from, p->to)))
+        /* an answer must come from whom we asked (RFC 6120 8.1.2.1): ids
+         * are guessable, and another resource of the CPE's account, or any
+         * other account, could otherwise answer for it. Our IQs always name
+         * `to`, so an answer without `from` is not one either. */
+        if (!p || !from || !xmpp_jid_matches(p->to, from)) {
+            log_debug("xmpp_answer_ignored", LF_S("id", id), LF_S("from", from ? from : ""));
             return;
+        }
         pend_finish(c, p, type[0] == 'r' ? 0 : -EREMOTEIO, iq);
         arm_iq_timer(c);
         return;
@@ -523,8 +525,6 @@ int xmpp_client_new(uv_loop_t *loop, const xmpp_client_opts_t *o, xmpp_client_t 
         c->o.backoff_min_ms = 1000;
     if (c->o.backoff_max_ms < c->o.backoff_min_ms)
         c->o.backoff_max_ms = c->o.backoff_min_ms > 60000 ? c->o.backoff_min_ms : 60000;
-    c->backoff = c->o.backoff_min_ms;
-    c->rnd = str_seed64() | 1;
     c->jid_str = strdup(o->jid);
     c->password = strdup(o->password);
     c->host = strdup(o->host && *o->host ? o->host : c->jid.domain);

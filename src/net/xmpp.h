@@ -96,6 +96,10 @@ typedef struct xmpp_jid {
 int xmpp_jid_parse(const char *s, xmpp_jid_t *out);
 /* Do a and b name the same account (local@domain, ASCII case-insensitive)? */
 bool xmpp_jid_bare_eq(const char *a, const char *b);
+/* Is `jid` (a stanza's sender) the entity `want` names: the same account
+ * and, when want has a resource, that resource exactly (resources are case
+ * sensitive, RFC 7622)? A bare want matches any of the account's resources. */
+bool xmpp_jid_matches(const char *want, const char *jid);
 
 /* ---- the client -------------------------------------------------------- */
 

@@ -216,8 +216,14 @@ static void on_end(void *ud, const XML_Char *name)
 static void on_text(void *ud, const XML_Char *s, int len)
 {
     xmpp_parser_t *p = ud;
+    if (p->depth == 1) {
+        /* whitespace keepalives between stanzas: not part of the next
+         * stanza, so a long idle's many do not add up to the cap */
+        p->boundary = (uint64_t)XML_GetCurrentByteIndex(p->xp) + (uint64_t)XML_GetCurrentByteCount(p->xp);
+        return;
+    }
     if (p->depth < 2 || len <= 0)
-        return; /* whitespace keepalives between stanzas */
+        return;
     if (over_cap(p))
         return fail(p, "stanza too large");
     xmpp_el_t *e = p->stack[p->depth - 1];
@@ -387,4 +393,12 @@ bool xmpp_jid_bare_eq(const char *a, const char *b)
         return false;
     size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
     return la == lb && la > 0 && strncasecmp(a, b, la) == 0;
+}
+
+bool xmpp_jid_matches(const char *want, const char *jid)
+{
+    if (!xmpp_jid_bare_eq(want, jid))
+        return false;
+    const char *wr = strchr(want, '/'), *jr = strchr(jid, '/');
+    return !wr || (jr && strcmp(wr, jr) == 0);
 }

@@ -446,7 +446,7 @@ static void schedule_reconnect(ag_t *ag)
     uint32_t r = 0;
     (void)str_random(&r, sizeof r);
     /* after GoAway{replaced} another process holds the name: back off fully */
-    int64_t delay = tunnel_backoff_ms(ag->opts.reconnect_min_ms, ag->opts.reconnect_max_ms,
+    int64_t delay = clock_backoff_ms(ag->opts.reconnect_min_ms, ag->opts.reconnect_max_ms,
                                       ag->replaced ? 62 : ag->attempt, r);
     ag->attempt++;
     ag->link = AG_DOWN;

@@ -124,17 +124,3 @@ uint64_t tunnel_rwin_delivered(tunnel_rwin_t *r, uint64_t delivered_total, int64
     r->starved = false;
     return give;
 }
-
-int64_t tunnel_backoff_ms(int64_t min_ms, int64_t max_ms, int attempt, uint32_t rnd)
-{
-    if (min_ms < 1)
-        min_ms = 1;
-    if (max_ms < min_ms)
-        max_ms = min_ms;
-    int64_t base = min_ms;
-    for (int i = 0; i < attempt && base < max_ms; i++)
-        base *= 2;
-    if (base > max_ms)
-        base = max_ms;
-    return base / 2 + (int64_t)(rnd % (uint32_t)(base / 2 + 1));
-}

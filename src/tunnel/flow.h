@@ -68,10 +68,4 @@ uint64_t tunnel_rwin_delivered(tunnel_rwin_t *r, uint64_t delivered_total, int64
 /* The stream is gone: what its window grew by goes back to the budget. */
 void tunnel_rwin_release(tunnel_rwin_t *r);
 
-/* Reconnect delay after `attempt` failures (0 = first retry): base =
- * min(max_ms, min_ms * 2^attempt), then uniform in [base/2, base] from
- * `rnd` (any 32-bit random value), so a restarted gateway is not hit by every
- * agent at the same instant. */
-int64_t tunnel_backoff_ms(int64_t min_ms, int64_t max_ms, int attempt, uint32_t rnd);
-
 #endif

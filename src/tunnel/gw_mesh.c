@@ -98,7 +98,7 @@ static void peer_backoff(gw_peer_t *p)
 {
     uint32_t r = 0;
     (void)str_random(&r, sizeof r);
-    int64_t d = tunnel_backoff_ms(GW_MESH_BACKOFF_MIN_MS, GW_MESH_BACKOFF_MAX_MS, p->attempt, r);
+    int64_t d = clock_backoff_ms(GW_MESH_BACKOFF_MIN_MS, GW_MESH_BACKOFF_MAX_MS, p->attempt, r);
     p->attempt++;
     p->next_ms = clock_mono_ms() + d;
 }

@@ -3,42 +3,24 @@ ACS's file store. The ACS fills in URL, size, type and credentials; the
 CPE's TransferComplete (after the firmware's reboot, in a later session)
 finishes the task with its times or its fault; uploads land in the store."""
 import hashlib
-import time
 from urllib.parse import quote
 
 import pytest
 import requests
+
+from acs_api import AcsApi
 
 TOKEN = "files-tasks-token"
 DEV1 = quote("ACDE48-OP%2D1000-SIM000001", safe="")
 DEV2 = quote("ACDE48-OP%2D1000-SIM000002", safe="")
 
 
-class Api:
+class Api(AcsApi):
     def __init__(self, d):
-        self.base = d.url("api")
-        self.s = requests.Session()
-        self.s.headers["Authorization"] = "Bearer " + TOKEN
-
-    def get(self, path):
-        r = self.s.get(self.base + path, timeout=30)
-        assert r.status_code == 200, r.text
-        return r.json()
+        super().__init__(d, TOKEN)
 
     def task(self, dev, typ, params, wait=20, status=201):
-        r = self.s.post("%s/api/devices/%s/tasks?wait=%d" % (self.base, dev, wait),
-                        json={"type": typ, "parameters": params}, timeout=60)
-        assert r.status_code == status, r.text
-        return r.json()
-
-    def until(self, path, pred, timeout=20):
-        deadline = time.monotonic() + timeout
-        while True:
-            v = self.get(path)
-            if pred(v):
-                return v
-            assert time.monotonic() < deadline, "timed out on %s: %s" % (path, v)
-            time.sleep(0.1)  # polling the REST API: there is no event to wait on
+        return self.post_task(dev, {"type": typ, "parameters": params}, wait, status)
 
 
 @pytest.fixture

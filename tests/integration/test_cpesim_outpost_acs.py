@@ -1,10 +1,9 @@
 """cpe-sim against `outpost acs`: Digest both ways, tasks end to end, connection requests."""
-import time
 from urllib.parse import quote
 
 import pytest
-import requests
 
+from acs_api import AcsApi
 from test_cpesim_transfer import FIRMWARE, FileServer
 
 TOKEN = "cpesim-test-token"
@@ -12,31 +11,15 @@ TOKEN = "cpesim-test-token"
 DEV1 = quote("ACDE48-OP%2D1000-SIM000001", safe="")
 
 
-class Api:
-    def __init__(self, d):
-        self.base = d.url("api")
-        self.s = requests.Session()
-        self.s.headers["Authorization"] = "Bearer " + TOKEN
+class Api(AcsApi):
+    UNTIL_TIMEOUT = 15
 
-    def get(self, path):
-        r = self.s.get(self.base + path, timeout=30)
-        assert r.status_code == 200, r.text
-        return r.json()
+    def __init__(self, d):
+        super().__init__(d, TOKEN)
 
     def task(self, dev, typ, params=None, wait=15):
         body = {"type": typ} if params is None else {"type": typ, "parameters": params}
-        r = self.s.post("%s/api/devices/%s/tasks?wait=%d" % (self.base, dev, wait), json=body, timeout=60)
-        assert r.status_code == 201, r.text
-        return r.json()
-
-    def until(self, path, pred, timeout=15):
-        deadline = time.monotonic() + timeout
-        while True:
-            v = self.get(path)
-            if pred(v):
-                return v
-            assert time.monotonic() < deadline, "timed out on %s: %s" % (path, v)
-            time.sleep(0.1)  # polling the REST API: there is no event to wait on
+        return self.post_task(dev, body, wait)
 
 
 @pytest.fixture

@@ -5,13 +5,13 @@ CPE's JID from its Informs (ConnReqJabberID), wakes it with a
 connectionRequest IQ and records the outcome on the task."""
 import re
 import socket
-import threading
 import time
 from urllib.parse import quote
 
 import pytest
 import requests
 
+from acs_api import AcsApi
 from conftest import free_port, run_outpost
 from xmpp_server import DOMAIN, prosody  # noqa: F401 (fixture)
 
@@ -34,16 +34,9 @@ def cpe_password(serial):
     return "x-" + serial
 
 
-class Api:
+class Api(AcsApi):
     def __init__(self, d):
-        self.base = d.url("api")
-        self.s = requests.Session()
-        self.s.headers["Authorization"] = "Bearer " + TOKEN
-
-    def get(self, path):
-        r = self.s.get(self.base + path, timeout=30)
-        assert r.status_code == 200, r.text
-        return r.json()
+        super().__init__(d, TOKEN)
 
     def idle(self, dev, timeout=30):
         """Wait until the device is out of its session (a task made during one
@@ -54,18 +47,7 @@ class Api:
         if idle:
             self.idle(dev)
         body = {"type": typ, "parameters": params or {"names": ["Device.DeviceInfo.SerialNumber"]}}
-        r = self.s.post("%s/api/devices/%s/tasks?wait=%d" % (self.base, dev, wait), json=body, timeout=60)
-        assert r.status_code == 201, r.text
-        return r.json()
-
-    def until(self, path, pred, timeout=20):
-        deadline = time.monotonic() + timeout
-        while True:
-            v = self.get(path)
-            if pred(v):
-                return v
-            assert time.monotonic() < deadline, "timed out on %s: %s" % (path, v)
-            time.sleep(0.1)  # polling the REST API: there is no event to wait on
+        return self.post_task(dev, body, wait)
 
     def task_cr(self, task_id, timeout=20):
         """The task's connection_request outcome once it is known."""
@@ -220,6 +202,18 @@ def test_unreachable_server_fails_clearly(outpost, tmp_path, pki):
     sim.wait_for(r"xmpp_login_failed|xmpp_offline")
 
 
+def test_silent_server_times_the_login_out(outpost, tmp_path, pki):
+    """A server that takes the TCP connection and never speaks does not hold
+    the login forever: the whole negotiation has a deadline (15 s)."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    try:
+        acs = start_acs(outpost, tmp_path, pki, lsock.getsockname()[1])
+        acs.wait_for(r'xmpp_offline jid=acs@localhost/acs reason="login timed out"', timeout=40)
+    finally:
+        lsock.close()
+
 def test_hostile_server_does_not_crash_the_acs(outpost, tmp_path, pki):
     """Oversized and malformed stanzas end the stream (with a stream error)
     and the ACS logs in again; an IQ the CPE never answers times out."""
@@ -229,8 +223,10 @@ def test_hostile_server_does_not_crash_the_acs(outpost, tmp_path, pki):
     seen = {}
 
     def script(t, n):
-        if n == 0:  # a stanza over the 64 KiB cap
-            t.sendall(b"<message><body>" + b"a" * 200000 + b"</body></message>")
+        if n == 0:  # a stanza over the 64 KiB cap, into the kernel whole: the ACS
+            # closes once past the cap, and a send still blocked then would fail
+            t.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+            t.sendall(b"<message><body>" + b"a" * 100000 + b"</body></message>")
         elif n == 1:  # not XML
             t.sendall(b"<iq type='get' id='1'><<</iq>")
         elif n == 2:  # deep nesting
@@ -254,7 +250,8 @@ def test_hostile_server_does_not_crash_the_acs(outpost, tmp_path, pki):
         assert b"policy-violation" in seen[0] and b"not-well-formed" in seen[1], seen
         acs.wait_for(r"xmpp_online", timeout=60, start=0)
         deadline = time.monotonic() + 30
-        while srv.logins < 4 or 3 not in seen:
+        # the 4th login's first bytes are the ACS's presence: wait for its answer to q1
+        while srv.logins < 4 or b"id='q1'" not in b"".join(seen.get(3, [])):
             assert time.monotonic() < deadline, acs.output()[-3000:]
             time.sleep(0.1)
         assert b"service-unavailable" in b"".join(seen[3]) and b"id='q1'" in b"".join(seen[3]), seen[3]
@@ -278,6 +275,48 @@ def test_hostile_server_does_not_crash_the_acs(outpost, tmp_path, pki):
     finally:
         srv.close()
 
+
+def test_answer_counts_only_from_the_jid_asked(outpost, tmp_path, pki):
+    """A result with the request's id from another resource of the CPE's
+    account, from another account, or with no sender is not the CPE's
+    answer: the request times out. The CPE's own (the server may change the
+    case of its local part and domain, never of its resource) counts."""
+    from cwmp_cpe import CPE
+    from xmpp_server import FakeServer
+
+    def script(t, n):
+        buf, asked = b"", 0
+        while True:
+            m = re.search(rb"<iq type='get' id='([^']+)' to='X1@localhost/cwmp'>", buf)
+            if not m:
+                data = t.recv(65536)
+                if not data:
+                    return
+                buf += data
+                continue
+            buf = buf[m.end():]
+            froms = ([b" from='X1@localhost/other'", b"", b" from='Y1@localhost/cwmp'"] if asked == 0
+                     else [b" from='x1@LOCALHOST/cwmp'"])
+            for f in froms:
+                t.sendall(b"<iq type='result' id='" + m.group(1) + b"'" + f + b"/>")
+            asked += 1
+
+    srv = FakeServer(pki["server.pem"], pki["server.key"], script)
+    try:
+        acs = start_acs(outpost, tmp_path, pki, srv.port)
+        acs.wait_for(r"xmpp_online", timeout=30)
+        cpe = CPE(acs.addr("listen"))
+        cpe.inform("X1", params=[("InternetGatewayDevice.ManagementServer.ConnReqJabberID",
+                                  "X1@localhost/cwmp", "xsd:string")])
+        cpe.post()
+        cpe.close()
+        api = Api(acs)
+        cr = api.task_cr(api.task("00D09E-IGD-X1")["id"], timeout=15)
+        assert cr["status"] == "timeout", cr
+        cr = api.task_cr(api.task("00D09E-IGD-X1")["id"], timeout=15)
+        assert cr["status"] == "ok", cr
+    finally:
+        srv.close()
 
 def test_many_cpes_woken_at_once(xmpp_system):
     """100 CPEs, one XMPP login each on one cpe-sim loop; 100 tasks at once:

@@ -149,6 +149,28 @@ static void test_stanza_size_cap(void **state)
     xmpp_parser_free(p);
 }
 
+/* Whitespace keepalives between stanzas (RFC 6120 4.6.1) are not a stanza:
+ * however many over a long idle, they never add up to the cap. */
+static void test_keepalives_do_not_add_up(void **state)
+{
+    seen_t v = { 0 };
+    xmpp_parser_t *p = xmpp_parser_new(1024, &cbs, &v);
+    const char *why = NULL;
+    assert_int_equal(feed_all(p, HDR, 100, &why), 0);
+    for (int i = 0; i < 40000; i++)
+        assert_int_equal(xmpp_parser_feed(p, " ", 1, &why), 0);
+    assert_int_equal(feed_all(p, "<message><body>still here</body></message>", 7, &why), 0);
+    assert_int_equal(v.stanzas, 1);
+    /* a burst of them in one read too */
+    char ws[30000];
+    memset(ws, '\n', sizeof ws - 1);
+    ws[sizeof ws - 1] = '\0';
+    assert_int_equal(xmpp_parser_feed(p, ws, sizeof ws - 1, &why), 0);
+    assert_int_equal(feed_all(p, "<message/>", 3, &why), 0);
+    assert_int_equal(v.stanzas, 2);
+    xmpp_parser_free(p);
+}
+
 static void test_error_condition(void **state)
 {
     seen_t v = { 0 };
@@ -223,6 +245,15 @@ static void test_jids(void **state)
     assert_false(xmpp_jid_bare_eq("a@b", "a@bc"));
     assert_false(xmpp_jid_bare_eq("a@b", NULL));
     assert_false(xmpp_jid_bare_eq("", ""));
+    /* a full JID names one resource, exactly; a bare one any of them */
+    assert_true(xmpp_jid_matches("CPE1@localhost/cwmp", "cpe1@LOCALHOST/cwmp"));
+    assert_false(xmpp_jid_matches("cpe1@localhost/cwmp", "cpe1@localhost/CWMP"));
+    assert_false(xmpp_jid_matches("cpe1@localhost/cwmp", "cpe1@localhost/other"));
+    assert_false(xmpp_jid_matches("cpe1@localhost/cwmp", "cpe1@localhost"));
+    assert_false(xmpp_jid_matches("cpe1@localhost/cwmp", "cpe2@localhost/cwmp"));
+    assert_true(xmpp_jid_matches("cpe1@localhost", "cpe1@localhost/any"));
+    assert_true(xmpp_jid_matches("cpe1@localhost", "cpe1@localhost"));
+    assert_false(xmpp_jid_matches("cpe1@localhost", NULL));
 }
 
 int main(void)
@@ -231,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_stream_split_anywhere),
         cmocka_unit_test(test_caps_and_forbidden_xml),
         cmocka_unit_test(test_stanza_size_cap),
+        cmocka_unit_test(test_keepalives_do_not_add_up),
         cmocka_unit_test(test_error_condition),
         cmocka_unit_test(test_connreq_build_and_parse),
         cmocka_unit_test(test_jids),

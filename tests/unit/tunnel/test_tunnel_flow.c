@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/clock.h"
 #include "tunnel/flow.h"
 
 static void test_dir_credit(void **state)
@@ -204,17 +205,17 @@ static void test_backoff(void **state)
     /* doubling from 1 s, capped at 60 s, jitter within [base/2, base] */
     int64_t want[] = { 1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000 };
     for (int a = 0; a < 8; a++) {
-        assert_int_equal(tunnel_backoff_ms(1000, 60000, a, 0), want[a] / 2);
-        assert_int_equal(tunnel_backoff_ms(1000, 60000, a, (uint32_t)(want[a] / 2)), want[a]);
+        assert_int_equal(clock_backoff_ms(1000, 60000, a, 0), want[a] / 2);
+        assert_int_equal(clock_backoff_ms(1000, 60000, a, (uint32_t)(want[a] / 2)), want[a]);
         for (uint32_t r = 1; r < 100000; r += 7919) {
-            int64_t d = tunnel_backoff_ms(1000, 60000, a, r * 2654435761u);
+            int64_t d = clock_backoff_ms(1000, 60000, a, r * 2654435761u);
             assert_true(d >= want[a] / 2 && d <= want[a]);
         }
     }
     /* huge attempt counts do not overflow */
-    assert_true(tunnel_backoff_ms(1000, 60000, 1000, 12345) <= 60000);
+    assert_true(clock_backoff_ms(1000, 60000, 1000, 12345) <= 60000);
     /* nonsense bounds are repaired */
-    assert_true(tunnel_backoff_ms(0, -5, 3, 7) >= 0);
+    assert_true(clock_backoff_ms(0, -5, 3, 7) >= 0);
 }
 
 int main(void)
