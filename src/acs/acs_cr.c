@@ -186,7 +186,8 @@ const char *acs_cr_strerror(int rc)
     case -EINVAL: return "the ConnectionRequestURL is not a plain http(s) URL";
     case -ECANCELED: return "shutting down";
     case -EBUSY: return "too many connection requests in flight (--cr-max-in-flight): not sent";
-    case -EPERM: return "the device's UDP connection request address is in --cr-deny: not contacted";
+    case -EPERM: return "the address the device reported is not one connection requests go to"
+                        " (--cr-deny, --xmpp-cr-domain): not contacted";
     case -ENOTCONN: return "xmpp not connected: the connection request was not sent";
     default: return log_strerror(rc);
     }

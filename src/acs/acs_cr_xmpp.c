@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "acs/acs_internal.h"
 #include "core/log.h"
@@ -171,13 +172,34 @@ static void on_answer(void *ud, int rc, const xmpp_el_t *reply)
     free(c);
 }
 
+/* The IQ carries the device's connection request password in clear: it goes
+ * only to an account in a domain the operator named (--xmpp-cr-domain, by
+ * default the ACS's own), not to whatever JID the device reported. */
+static bool jid_allowed(const acs_t *a, const char *jid)
+{
+    xmpp_jid_t *j = malloc(sizeof *j), *own = malloc(sizeof *own);
+    bool ok = j && own && xmpp_jid_parse(jid, j) == 0 && j->local[0] &&
+              xmpp_jid_parse(a->o.xmpp_jid, own) == 0;
+    const cfg_list_t *l = &a->o.xmpp_cr_domains;
+    if (ok && l->n) {
+        ok = false;
+        for (size_t i = 0; i < l->n && !ok; i++)
+            ok = strcasecmp(j->domain, l->v[i]) == 0;
+    } else if (ok) {
+        ok = strcasecmp(j->domain, own->domain) == 0;
+    }
+    free(j);
+    free(own);
+    return ok;
+}
+
 int acs_cr_xmpp_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void *ud)
 {
     struct acs_xmpp *x = a->xmpp;
-    int rc = 0;
+    int rc = jid_allowed(a, d->cr_jid) ? 0 : -EPERM;
     xmpp_client_stats_t st;
     xmpp_client_stats(x->client, &st);
-    if (!xmpp_client_online(x->client))
+    if (!rc && !xmpp_client_online(x->client))
         rc = -ENOTCONN;
     else if (st.iq_pending >= XMPP_MAX_PENDING)
         rc = -EBUSY;

@@ -110,6 +110,7 @@ typedef struct acs_opts {
     /* XMPP connection requests, TR-069 Annex K (acs_cr_xmpp.c) */
     char *xmpp_jid;            /* the ACS's own JID; unset: no XMPP */
     char *xmpp_password;
+    cfg_list_t xmpp_cr_domains; /* JIDs' domains connection requests may go to (default: ours) */
     char *xmpp_server;         /* HOST:PORT; default the JID's domain, 5222 */
     char *xmpp_ca_file;        /* trust anchors for the server's certificate */
     bool xmpp_insecure;        /* TLS without verifying the server (tests) */

@@ -146,6 +146,9 @@ static const cfg_opt_t acs_opts[] = {
             " domain (default: the system store)"),
     CFG_OPT("xmpp-insecure", CFG_BOOL, acs_opts_t, xmpp_insecure, "false", NULL,
             "STARTTLS without verifying the XMPP server's certificate (tests only)"),
+    CFG_OPT("xmpp-cr-domain", CFG_LIST, acs_opts_t, xmpp_cr_domains, NULL, "DOMAIN",
+            "domains of the JIDs connection requests go to (the device's credentials travel in the"
+            " IQ); a JID elsewhere is refused (default: --xmpp-jid's domain)"),
     CFG_OPT("xmpp-timeout", CFG_DURATION, acs_opts_t, xmpp_timeout_ms, "10s", "DURATION",
             "how long a CPE has to answer a connection request IQ", .min = 100, .max = 600000),
     CFG_OPT("session-timeout", CFG_DURATION, acs_opts_t, session_timeout_ms, "30s", "DURATION",

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from acs_api import AcsApi
+from cwmp_cpe import CPE
 from conftest import free_port, run_outpost
 from xmpp_server import DOMAIN, prosody  # noqa: F401 (fixture)
 
@@ -162,6 +163,28 @@ def test_cpe_takes_requests_only_from_allowed_jid(xmpp_system, allowed, ok):
                  r'reason="sender not in ConnReqAllowedJabberIDs"')
 
 
+def test_jid_outside_the_allowed_domains_is_refused(xmpp_system):
+    """The IQ carries the connection request password in clear: a device that
+    reports a JID in another domain gets no IQ (refused, nothing sent);
+    --xmpp-cr-domain names the domains allowed."""
+    srv, acs, sim, api = xmpp_system(1)
+    cpe = CPE(acs.addr("listen"))
+    cpe.inform("E1", params=[("InternetGatewayDevice.ManagementServer.ConnReqJabberID",
+                              "E1@elsewhere.example/cwmp", "xsd:string")])
+    cpe.post()
+    cpe.close()
+    t = api.task("00D09E-IGD-E1")
+    cr = api.task_cr(t["id"])
+    assert cr["status"] == "refused" and "--xmpp-cr-domain" in cr["reason"], cr
+    acs.wait_for(r"cwmp_connection_request device=00D09E-IGD-E1 via=xmpp outcome=refused")
+    metrics = requests.get(acs.url("admin") + "/metrics", headers={"Authorization": "Bearer " + TOKEN},
+                           timeout=10).text
+    assert re.search(r"^outpost_acs_xmpp_iqs_sent_total 0$", metrics, re.M), metrics
+    # the ACS's own domain still works
+    t = api.task(dev_id("SIM000001"), wait=20)
+    assert t["status"] == "done" and api.task_cr(t["id"])["status"] == "ok", t
+
+
 def test_acs_survives_server_restart_and_fails_clearly_meanwhile(xmpp_system):
     srv, acs, sim, api = xmpp_system(3)
     srv.stop()
@@ -217,7 +240,6 @@ def test_silent_server_times_the_login_out(outpost, tmp_path, pki):
 def test_hostile_server_does_not_crash_the_acs(outpost, tmp_path, pki):
     """Oversized and malformed stanzas end the stream (with a stream error)
     and the ACS logs in again; an IQ the CPE never answers times out."""
-    from cwmp_cpe import CPE
     from xmpp_server import FakeServer
 
     seen = {}
@@ -281,7 +303,6 @@ def test_answer_counts_only_from_the_jid_asked(outpost, tmp_path, pki):
     account, from another account, or with no sender is not the CPE's
     answer: the request times out. The CPE's own (the server may change the
     case of its local part and domain, never of its resource) counts."""
-    from cwmp_cpe import CPE
     from xmpp_server import FakeServer
 
     def script(t, n):
