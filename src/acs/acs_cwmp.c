@@ -3,7 +3,8 @@
  * and answered; anything that touches the store goes through the worker and
  * the HTTP answer leaves only after the job committed, so what the CPE was
  * told is always on disk (the Inform before its InformResponse, a task's
- * `sent` mark before its RPC, its result before the next RPC).
+ * `sent` mark before its RPC, its result before the next RPC, the session's
+ * row before its 204).
  *
  * Whenever the CPE gives the ACS its turn (the empty POST, an answer or a
  * fault to our RPC), the session hands that answer to its work and sends

@@ -1,9 +1,10 @@
 /*
  * acs_reply: how a CWMP session answers its CPE (acs_session.h): encoded
  * messages with the session's cookie on its first answer and a copy in its
- * log, faults, and the empty 204 that ends it. The one place that writes
- * Set-Cookie.
+ * log, faults, and the empty 204 that ends it, sent only once the session's
+ * row is stored. The one place that writes Set-Cookie.
  */
+#include <errno.h>
 #include <stdio.h>
 
 #include "acs/acs_session.h"
@@ -49,6 +50,22 @@ void acs_respond_fault(acs_session_t *s, http_req_t *req, cwmp_ns_t ns, const ch
 
 void acs_respond_end(acs_session_t *s, http_req_t *req, const char *outcome)
 {
-    http_respond(req, 204, NULL, NULL, 0);
-    acs_session_end(s, outcome);
+    /* "A session is stored before its 204": the row's store job answers
+     * (acs_respond_stored_end), after its commit. */
+    acs_session_end_answer(s, req, outcome);
+}
+
+void acs_respond_stored_end(http_req_t *req, const char *device, int rc)
+{
+    if (rc >= 0) {
+        http_respond(req, 204, NULL, NULL, 0);
+        return;
+    }
+    /* Not 204: the CPE would take its session for recorded. A 503 makes it
+     * count the session as failed and come back (Retry-After). */
+    log_warn("cwmp_session_not_stored", LF_S("device", device[0] ? device : "-"), LF_ERR(rc),
+             LF_S("reason", rc == -EAGAIN   ? "store busy"
+                            : rc == -ENOMEM ? "out of memory"
+                                            : "the store could not write the session"));
+    acs_cwmp_store_error(req, rc);
 }

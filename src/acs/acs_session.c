@@ -239,12 +239,17 @@ void acs_session_note_cpe(acs_session_t *s, const char *name)
     acs_session_note_rpc(s, item, 0);
 }
 
-/* ---- the session row, written in the background ---- */
+/* ---- the session row ---- */
 
+/* Written in the background; for a session that ends with its 204, the
+ * job holds the request instead of the session (which may be freed before
+ * the commit) and answers it after the commit: nothing else refers to that
+ * request once the session has ended. */
 typedef struct end_job {
     store_session_t row;
     char *log;
     size_t loglen;
+    http_req_t *req;   /* the request the 204 answers, or NULL */
 } end_job_t;
 
 static int end_run(store_t *st, void *ud)
@@ -258,6 +263,8 @@ static int end_run(store_t *st, void *ud)
 static void end_done(int rc, void *ud)
 {
     end_job_t *j = ud;
+    if (j->req)
+        acs_respond_stored_end(j->req, j->row.device_id, rc);
     free(j->log);
     free(j);
 }
@@ -269,10 +276,13 @@ static void free_session(acs_session_t *s)
     free(s);
 }
 
-void acs_session_end(acs_session_t *s, const char *outcome)
+static void session_end(acs_session_t *s, const char *outcome, http_req_t *req)
 {
-    if (s->ended)
+    if (s->ended) {
+        if (req) /* not reached: the callers hold a live session */
+            http_respond_error(req, 503, "session ended");
         return;
+    }
     acs_t *a = s->a;
     s->ended = true;
     uv_timer_stop(s->timer);
@@ -300,6 +310,7 @@ void acs_session_end(acs_session_t *s, const char *outcome)
     }
 
     end_job_t *j = calloc(1, sizeof *j);
+    int rc = j ? 0 : -ENOMEM;
     if (j) {
         str_copy(j->row.device_id, sizeof j->row.device_id, s->device_id);
         j->row.started = s->started_s;
@@ -312,13 +323,28 @@ void acs_session_end(acs_session_t *s, const char *outcome)
                     strcmp(outcome, "ok") != 0 || acs_session_logged(a, s->device_id);
         if (s->log.len && keep)
             j->log = buf_steal(&s->log, &j->loglen);
-        if (store_worker_submit(a->db, end_run, end_done, j) != 0)
-            end_done(0, j);
+        j->req = req;
+        if ((rc = store_worker_submit(a->db, end_run, end_done, j)) != 0) {
+            j->req = NULL; /* answered below, the row not stored */
+            end_done(rc, j);
+        }
     }
+    if (req && rc != 0)
+        acs_respond_stored_end(req, s->device_id, rc);
     log_debug("cwmp_session_end", LF_S("device", s->device_id), LF_S("outcome", outcome),
               LF_I("rpcs", s->rpcs));
     if (s->refs == 0)
         free_session(s);
+}
+
+void acs_session_end(acs_session_t *s, const char *outcome)
+{
+    session_end(s, outcome, NULL);
+}
+
+void acs_session_end_answer(acs_session_t *s, http_req_t *req, const char *outcome)
+{
+    session_end(s, outcome, req);
 }
 
 void acs_session_unref(acs_session_t *s)

@@ -79,6 +79,15 @@ void acs_session_touch(acs_session_t *s);
  * re-runnable task goes back to the queue), write the session row. Safe to
  * call twice. */
 void acs_session_end(acs_session_t *s, const char *outcome);
+/* The same for a session that ends by answering req, its last request, with
+ * the empty 204 (acs_respond_end): the session ends now, but req is answered
+ * only once the row committed (a session is stored before its 204), by the
+ * row's store job, which holds req and not the session (the session may be
+ * freed first; once it ended nothing else answers req). When the row cannot
+ * be stored (-EAGAIN queue full, -ENOMEM, or the job failed: -EIO,
+ * -ENOTCONN) req gets a 503 with Retry-After instead
+ * (acs_respond_stored_end). */
+void acs_session_end_answer(acs_session_t *s, http_req_t *req, const char *outcome);
 void acs_session_unref(acs_session_t *s);
 void acs_session_log(acs_session_t *s, const char *dir, const char *data, size_t len);
 /* Note an RPC sent (name), or the CPE's fault answering the last one
@@ -108,8 +117,13 @@ void acs_respond_encoded(acs_session_t *s, http_req_t *req, const buf_t *xml);
 void acs_respond_xml(acs_session_t *s, http_req_t *req, const cwmp_msg_t *m);
 void acs_respond_fault(acs_session_t *s, http_req_t *req, cwmp_ns_t ns, const char *id, int code,
                        const char *why);
-/* The empty 204 that ends a session, and its end. */
+/* The session's end, answered with the empty 204 once its row is stored
+ * (acs_session_end_answer). */
 void acs_respond_end(acs_session_t *s, http_req_t *req, const char *outcome);
+/* The answer to a session's last request once its row's store job is over
+ * (rc: the job's result): 204, or 503 + Retry-After (acs_cwmp_store_error,
+ * logged as cwmp_session_not_stored) when the row could not be stored. */
+void acs_respond_stored_end(http_req_t *req, const char *device, int rc);
 
 /* ---- acs_inform.c: the CPE's requests that need the store ---- */
 /* The device id of an Inform's DeviceId (store_device_id); -EINVAL when it
