@@ -189,6 +189,12 @@ static void conn_read(net_conn_t *c, const char *data, size_t len)
     }
 }
 
+/* The request is still held back by --slow-ms: a close now is the ACS giving
+ * up on an idle connection (its wait for a request is shorter than the
+ * delay), not an ACS failing to answer. Said apart so the cause shows. */
+static bool unsent(const session_t *s) { return s->waiting && !s->delay_done; }
+#define UNSENT_REASON "the ACS closed the connection before the CPE sent its request (--slow-ms)"
+
 static void conn_eof(net_conn_t *c)
 {
     session_t *s = net_conn_data(c);
@@ -200,7 +206,8 @@ static void conn_eof(net_conn_t *c)
         return;
     }
     if (s->waiting) {
-        finish(s, false, STATS_FAIL_CLOSED, "the ACS closed the connection before answering");
+        finish(s, false, STATS_FAIL_CLOSED,
+               unsent(s) ? UNSENT_REASON : "the ACS closed the connection before answering");
         return;
     }
     drop_conn(s, false); /* idle: the next request opens a new one */
@@ -220,6 +227,8 @@ static void conn_close(net_conn_t *c, int err)
     if (!s->opened) {
         snprintf(why, sizeof why, "connect to %.64s: %s", s->hostport, log_strerror(err));
         finish(s, false, err == -ETIMEDOUT ? STATS_FAIL_TIMEOUT : STATS_FAIL_CONNECT, why);
+    } else if (unsent(s)) {
+        finish(s, false, STATS_FAIL_CLOSED, UNSENT_REASON);
     } else {
         snprintf(why, sizeof why, "connection lost: %s", err ? log_strerror(err) : "closed");
         finish(s, false, STATS_FAIL_CLOSED, why);
