@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "core/clock.h"
 #include "core/hmap.h"
 #include "core/log.h"
@@ -252,18 +254,25 @@ static void on_features(xmpp_client_t *c, const xmpp_el_t *f)
     if (!c->authed) {
         if (!has_mech(xmpp_el_child(f, NS_SASL, "mechanisms"), "PLAIN"))
             return drop(c, "server offers no SASL PLAIN", "policy-violation");
-        /* authzid empty, authcid = localpart (RFC 4616) */
+        /* authzid empty, authcid = localpart (RFC 4616). Both buffers hold
+         * the password (plain, then base64): sized once before it goes in
+         * (a realloc would leave a copy behind), wiped however it ends. */
+        static const char open_auth[] = "<auth xmlns='" NS_SASL "' mechanism='PLAIN'>";
+        static const char close_auth[] = "</auth>";
+        size_t rawlen = 2 + strlen(c->jid.local) + strlen(c->password);
         buf_t raw = BUF_INIT(4096), b = BUF_INIT(8192);
-        int rc = buf_append_byte(&raw, '\0');
+        int rc = buf_reserve(&raw, rawlen);
+        rc = rc ? rc : buf_reserve(&b, sizeof open_auth + (rawlen + 2) / 3 * 4 + sizeof close_auth);
+        rc = rc ? rc : buf_append_byte(&raw, '\0');
         rc = rc ? rc : buf_append_str(&raw, c->jid.local);
         rc = rc ? rc : buf_append_byte(&raw, '\0');
         rc = rc ? rc : buf_append_str(&raw, c->password);
-        rc = rc ? rc : buf_append_str(&b, "<auth xmlns='" NS_SASL "' mechanism='PLAIN'>");
+        rc = rc ? rc : buf_append_str(&b, open_auth);
         rc = rc ? rc : str_base64_encode(&b, raw.data, raw.len);
-        rc = rc ? rc : buf_append_str(&b, "</auth>");
+        rc = rc ? rc : buf_append_str(&b, close_auth);
         rc = rc ? rc : send_str(c, b.data, b.len);
-        buf_free(&raw);
-        buf_free(&b);
+        buf_free_secret(&raw);
+        buf_free_secret(&b);
         if (rc)
             return drop(c, "cannot send auth", NULL);
         c->st = XST_AUTH;
@@ -497,6 +506,15 @@ static const xmpp_parser_cbs_t parser_cbs = {
     .on_close = on_stream_close,
 };
 
+/* The client's own copy of the password, wiped before it is freed. */
+static void free_password(xmpp_client_t *c)
+{
+    if (c->password)
+        OPENSSL_cleanse(c->password, strlen(c->password));
+    free(c->password);
+    c->password = NULL;
+}
+
 int xmpp_client_new(uv_loop_t *loop, const xmpp_client_opts_t *o, xmpp_client_t **out)
 {
     *out = NULL;
@@ -532,7 +550,7 @@ int xmpp_client_new(uv_loop_t *loop, const xmpp_client_opts_t *o, xmpp_client_t 
     hmap_init(&c->by_id);
     if (!c->jid_str || !c->password || !c->host || !c->parser) {
         free(c->jid_str);
-        free(c->password);
+        free_password(c);
         free(c->host);
         xmpp_parser_free(c->parser);
         hmap_free(&c->by_id);
@@ -558,7 +576,7 @@ static void on_handle_closed(uv_handle_t *h)
     xmpp_parser_free(c->parser);
     hmap_free(&c->by_id);
     free(c->jid_str);
-    free(c->password);
+    free_password(c);
     free(c->host);
     free(c->bound);
     free(c);
@@ -599,15 +617,19 @@ int xmpp_client_iq(xmpp_client_t *c, const char *type, const char *to, const cha
         return -ENOMEM;
     snprintf(p->id, sizeof p->id, "op%llu", (unsigned long long)++c->seq);
     p->to = strdup(to);
+    /* a payload may carry a secret (a connection request's password, TR-069
+     * Annex K): the stanza is built in one allocation and wiped after */
+    const char *pl = payload ? payload : "";
     buf_t b = BUF_INIT(1 << 20);
     int rc = p->to ? 0 : -ENOMEM;
+    rc = rc ? rc : buf_reserve(&b, 64 + strlen(type) + sizeof p->id + 6 * strlen(to) + strlen(pl));
     rc = rc ? rc : buf_printf(&b, "<iq type='%s' id='%s' to='", type, p->id);
     rc = rc ? rc : xmpp_xml_escape(&b, to);
     rc = rc ? rc : buf_append_str(&b, "'>");
-    rc = rc ? rc : buf_append_str(&b, payload ? payload : "");
+    rc = rc ? rc : buf_append_str(&b, pl);
     rc = rc ? rc : buf_append_str(&b, "</iq>");
     rc = rc ? rc : send_str(c, b.data, b.len);
-    buf_free(&b);
+    buf_free_secret(&b);
     if (rc == 0)
         rc = hmap_put(&c->by_id, p->id, strlen(p->id), p);
     if (rc) {
