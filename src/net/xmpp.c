@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "net/conn.h"
+#include "net/deadq.h"
 
 #define NS_STREAMS "http://etherx.jabber.org/streams"
 #define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
@@ -40,15 +41,13 @@ typedef enum xst {
 
 static const char *const xst_names[] = { "offline", "connecting", "negotiating", "tls", "auth", "bind", "online" };
 
-typedef struct pending pending_t;
-struct pending {
+typedef struct pending {
+    net_deadq_item_t dq; /* first: the IQ from its deadline */
     char id[24];
     char *to;
     xmpp_iq_fn cb;
     void *ud;
-    int64_t deadline;
-    pending_t *prev, *next;
-};
+} pending_t;
 
 enum { STABLE_MS = 10000 }; /* online this long: the next reconnect starts from backoff_min */
 
@@ -62,7 +61,7 @@ struct xmpp_client {
     net_conn_t *conn;
     xmpp_parser_t *parser;
     uv_timer_t retry;   /* reconnect backoff, and the connect-to-online deadline */
-    uv_timer_t iq_timer;
+    net_deadq_t iqs;    /* pending IQs by deadline (all share one timeout) */
     int closes;         /* libuv handles still closing after free */
     bool freeing;
     xst_t st;
@@ -74,7 +73,6 @@ struct xmpp_client {
     int64_t online_at;  /* when the last login completed (mono ms) */
     uint64_t seq;
     hmap_t by_id;
-    pending_t *head, *tail; /* by deadline (all IQs share one timeout) */
     xmpp_client_stats_t stats;
 };
 
@@ -83,23 +81,11 @@ static void on_retry_timer(uv_timer_t *t);
 
 /* ---- pending IQs ------------------------------------------------------------ */
 
-static void pend_unlink(xmpp_client_t *c, pending_t *p)
-{
-    hmap_del(&c->by_id, p->id, strlen(p->id));
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        c->head = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    else
-        c->tail = p->prev;
-    c->stats.iq_pending--;
-}
-
 static void pend_finish(xmpp_client_t *c, pending_t *p, int rc, const xmpp_el_t *reply)
 {
-    pend_unlink(c, p);
+    hmap_del(&c->by_id, p->id, strlen(p->id));
+    net_deadq_del(&c->iqs, &p->dq);
+    c->stats.iq_pending--;
     if (rc == 0)
         c->stats.iq_ok++;
     else if (rc == -EREMOTEIO)
@@ -115,31 +101,15 @@ static void pend_finish(xmpp_client_t *c, pending_t *p, int rc, const xmpp_el_t 
     cb(ud, rc, reply);
 }
 
-static void on_iq_timer(uv_timer_t *t)
+static void on_iq_expired(net_deadq_t *q, net_deadq_item_t *it, void *ud)
 {
-    xmpp_client_t *c = t->data;
-    int64_t now = clock_mono_ms();
-    while (c->head && c->head->deadline <= now)
-        pend_finish(c, c->head, -ETIMEDOUT, NULL);
-    if (c->head)
-        uv_timer_start(&c->iq_timer, on_iq_timer, (uint64_t)(c->head->deadline - now), 0);
-}
-
-static void arm_iq_timer(xmpp_client_t *c)
-{
-    if (!c->head) {
-        uv_timer_stop(&c->iq_timer);
-        return;
-    }
-    int64_t left = c->head->deadline - clock_mono_ms();
-    uv_timer_start(&c->iq_timer, on_iq_timer, (uint64_t)(left > 0 ? left : 0), 0);
+    pend_finish(ud, (pending_t *)it, -ETIMEDOUT, NULL);
 }
 
 static void fail_all(xmpp_client_t *c, int rc)
 {
-    while (c->head)
-        pend_finish(c, c->head, rc, NULL);
-    uv_timer_stop(&c->iq_timer);
+    while (net_deadq_first(&c->iqs))
+        pend_finish(c, (pending_t *)net_deadq_first(&c->iqs), rc, NULL);
 }
 
 /* ---- sending ----------------------------------------------------------------- */
@@ -338,7 +308,6 @@ static void on_iq(xmpp_client_t *c, const xmpp_el_t *iq)
             return;
         }
         pend_finish(c, p, type[0] == 'r' ? 0 : -EREMOTEIO, iq);
-        arm_iq_timer(c);
         return;
     }
     if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
@@ -561,8 +530,8 @@ int xmpp_client_new(uv_loop_t *loop, const xmpp_client_opts_t *o, xmpp_client_t 
     c->o.password = c->password;
     c->o.host = c->host;
     uv_timer_init(loop, &c->retry);
-    uv_timer_init(loop, &c->iq_timer);
-    c->retry.data = c->iq_timer.data = c;
+    c->retry.data = c;
+    net_deadq_init(loop, &c->iqs, on_iq_expired, c);
     connect_now(c);
     *out = c;
     return 0;
@@ -598,7 +567,7 @@ void xmpp_client_free(xmpp_client_t *c)
     fail_all(c, -ECANCELED);
     c->closes = 2;
     uv_close((uv_handle_t *)&c->retry, on_handle_closed);
-    uv_close((uv_handle_t *)&c->iq_timer, on_handle_closed);
+    net_deadq_close(&c->iqs, on_handle_closed);
 }
 
 bool xmpp_client_online(const xmpp_client_t *c) { return c && c->st == XST_ONLINE; }
@@ -639,17 +608,9 @@ int xmpp_client_iq(xmpp_client_t *c, const char *type, const char *to, const cha
     }
     p->cb = cb;
     p->ud = ud;
-    p->deadline = clock_mono_ms() + c->o.iq_timeout_ms;
-    p->prev = c->tail;
-    if (c->tail)
-        c->tail->next = p;
-    else
-        c->head = p;
-    c->tail = p;
+    net_deadq_add(&c->iqs, &p->dq, clock_mono_ms() + c->o.iq_timeout_ms);
     c->stats.iq_pending++;
     c->stats.iq_sent++;
-    if (c->head == p)
-        arm_iq_timer(c);
     return 0;
 }
 
