@@ -18,6 +18,19 @@ void buf_free(buf_t *b)
     b->len = b->cap = 0;
 }
 
+void buf_wipe(buf_t *b)
+{
+    if (b->data)
+        explicit_bzero(b->data, b->cap); /* not optimised away, unlike memset before free */
+    b->len = 0;
+}
+
+void buf_free_secret(buf_t *b)
+{
+    buf_wipe(b);
+    buf_free(b);
+}
+
 void buf_reset(buf_t *b)
 {
     b->len = 0;

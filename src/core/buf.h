@@ -28,6 +28,15 @@ void buf_free(buf_t *b);
 void buf_reset(buf_t *b);
 void buf_reset_keep(buf_t *b, size_t keep);
 
+/* Buffers that held a secret (a password, an Authorization value, a SASL
+ * message): buf_wipe zeroes the whole allocation (not only len: a reset
+ * leaves old bytes past the NUL) and empties the buffer, keeping the memory;
+ * buf_free_secret wipes, then frees. A realloc while growing leaves the old
+ * block unwiped, so such a buffer is sized with buf_reserve before the
+ * secret goes in. */
+void buf_wipe(buf_t *b);
+void buf_free_secret(buf_t *b);
+
 /* Make room for `extra` more bytes. -ENOBUFS past max, -ENOMEM. */
 int buf_reserve(buf_t *b, size_t extra);
 int buf_append(buf_t *b, const void *p, size_t n);

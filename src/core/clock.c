@@ -75,5 +75,6 @@ int64_t clock_backoff_ms(int64_t min_ms, int64_t max_ms, int attempt, uint32_t r
         base *= 2; /* stops at the cap: no overflow however many attempts */
     if (base > max_ms)
         base = max_ms;
-    return base / 2 + (int64_t)(rnd % (uint32_t)(base / 2 + 1));
+    /* lowest ceil(base/2), so an odd base's window is whole: 11 -> [6, 11] */
+    return base - base / 2 + (int64_t)(rnd % (uint32_t)(base / 2 + 1));
 }

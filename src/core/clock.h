@@ -21,9 +21,12 @@ void clock_iso8601(int64_t epoch_s, char *out);
 /* Parse xsd:dateTime ("...Z", "+hh:mm" offset, fractional seconds ignored). */
 int clock_parse_iso8601(const char *s, int64_t *epoch_s);
 /* Reconnect delay after `attempt` failures (0 = first retry): base =
- * min(max_ms, min_ms * 2^attempt), then uniform in [base/2, base] from
- * `rnd` (any 32-bit random value), so a fleet of clients does not come back
- * at the same instant. Every reconnecting client uses this one. */
+ * min(max_ms, min_ms * 2^attempt), then uniform in [base/2, base] (the
+ * half rounded up) from `rnd` (any 32-bit random value; 0 gives the bottom),
+ * so a fleet of clients does not come back at the same instant. min_ms < 1
+ * counts as 1, max_ms < min_ms as min_ms; however many attempts, no
+ * overflow. Every reconnecting client (XMPP, relay link, agent, gateway
+ * mesh) uses this one. */
 int64_t clock_backoff_ms(int64_t min_ms, int64_t max_ms, int attempt, uint32_t rnd);
 
 #endif

@@ -210,7 +210,15 @@ static int set_value(const cfg_opt_t *o, void *base, const char *val, char *err,
     }
     case CFG_DURATION: {
         int64_t ms;
-        if (cfg_parse_duration_ms(val, &ms)) {
+        double bare;
+        const char *unit;
+        if ((o->flags & CFG_BARE_MS) && split_number(val, &bare, &unit) == 0 && !*unit) {
+            if (bare > (double)INT64_MAX / 2) {
+                snprintf(err, errlen, "expected a duration such as 500ms, 10s, 5m or 1h");
+                return -EINVAL;
+            }
+            ms = (int64_t)bare; /* "400" on --slow-ms is 400 ms, not 400 s */
+        } else if (cfg_parse_duration_ms(val, &ms)) {
             snprintf(err, errlen, "expected a duration such as 500ms, 10s, 5m or 1h");
             return -EINVAL;
         }

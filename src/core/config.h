@@ -62,6 +62,10 @@ enum {
     CFG_SECRET = 1 << 0, /* never print the value (help shows "(set)") */
     CFG_HIDDEN = 1 << 1, /* not listed in --help */
     CFG_STATE_DIR = 1 << 2, /* default: $STATE_DIRECTORY (systemd's) when set, else `def` */
+    /* CFG_DURATION of an option named *-ms: a bare number is milliseconds, as
+     * the name says (everywhere else a bare duration is seconds); with a
+     * unit ("2s", "250ms") it reads as any duration. */
+    CFG_BARE_MS = 1 << 3,
 };
 
 typedef struct cfg_opt {

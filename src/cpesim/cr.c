@@ -32,7 +32,7 @@ static int lookup(const char *user, char *out, size_t outlen, void *ud)
         dm_wk_get(&v, DM_WK_CR_PASS, &p) == 0)
         rc = str_copy(out, outlen, p.data ? p.data : "") == 0 ? 0 : -ENOENT;
     buf_free(&u);
-    buf_free(&p);
+    buf_free_secret(&p); /* http_auth wipes `out`, its own copy */
     return rc;
 }
 

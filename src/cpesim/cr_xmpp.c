@@ -172,7 +172,7 @@ static void on_iq(xmpp_client_t *cl, const xmpp_el_t *iq, void *ud)
     bool ok = dm_wk_get(&v, DM_WK_CR_USER, &u) == 0 && dm_wk_get(&v, DM_WK_CR_PASS, &p) == 0 &&
               cred_eq(&u, user) & cred_eq(&p, pass);
     buf_free(&u);
-    buf_free(&p);
+    buf_free_secret(&p);
     if (!ok)
         return refuse(xc, iq, serial, "cancel", "not-authorized", "bad credentials");
     if ((c->flags & CPE_OFFLINE) || f->stopping)
@@ -226,6 +226,7 @@ static void on_pace(uv_timer_t *t)
         cpe_t *c = &f->cpes[x->started];
         buf_t jid = BUF_INIT(4096), pass = BUF_INIT(4096);
         int rc = cr_xmpp_jid(f, c, &jid);
+        (void)buf_reserve(&pass, 1024); /* one block for the password (a realloc would copy it) */
         rc = rc ? rc : fleet_fill_serial(f, c, f->o->xmpp_password, &pass);
         xmpp_client_opts_t o = {
             .jid = jid.data, .password = pass.data ? pass.data : "", .host = x->host, .port = x->port,
@@ -238,7 +239,7 @@ static void on_pace(uv_timer_t *t)
             log_warn("xmpp_client_failed", LF_S("cpe", serial), LF_S("jid", jid.data ? jid.data : ""), LF_ERR(rc));
         }
         buf_free(&jid);
-        buf_free(&pass);
+        buf_free_secret(&pass); /* the client keeps its own copy */
     }
     if (x->started >= f->count)
         uv_timer_stop(&x->pace);

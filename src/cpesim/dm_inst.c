@@ -408,6 +408,6 @@ int dm_wk_get(const dm_view_t *v, dm_wk_t wk, buf_t *out)
     buf_t tmp = BUF_INIT(DM_VALUE_MAX + 64);
     const char *val = dm_ref_value(v, (dm_ref_t){ m->wk[wk], false }, &tmp, true);
     int rc = buf_append_str(out, val);
-    buf_free(&tmp);
+    buf_free_secret(&tmp); /* the value may be a password (the ACS's, the CR's) */
     return rc;
 }

@@ -189,6 +189,12 @@ static void conn_read(net_conn_t *c, const char *data, size_t len)
     }
 }
 
+/* The request is still held back by --slow-ms: a close now is the ACS giving
+ * up on an idle connection (its wait for a request is shorter than the
+ * delay), not an ACS failing to answer. Said apart so the cause shows. */
+static bool unsent(const session_t *s) { return s->waiting && !s->delay_done; }
+#define UNSENT_REASON "the ACS closed the connection before the CPE sent its request (--slow-ms)"
+
 static void conn_eof(net_conn_t *c)
 {
     session_t *s = net_conn_data(c);
@@ -200,7 +206,8 @@ static void conn_eof(net_conn_t *c)
         return;
     }
     if (s->waiting) {
-        finish(s, false, STATS_FAIL_CLOSED, "the ACS closed the connection before answering");
+        finish(s, false, STATS_FAIL_CLOSED,
+               unsent(s) ? UNSENT_REASON : "the ACS closed the connection before answering");
         return;
     }
     drop_conn(s, false); /* idle: the next request opens a new one */
@@ -220,6 +227,8 @@ static void conn_close(net_conn_t *c, int err)
     if (!s->opened) {
         snprintf(why, sizeof why, "connect to %.64s: %s", s->hostport, log_strerror(err));
         finish(s, false, err == -ETIMEDOUT ? STATS_FAIL_TIMEOUT : STATS_FAIL_CONNECT, why);
+    } else if (unsent(s)) {
+        finish(s, false, STATS_FAIL_CLOSED, UNSENT_REASON);
     } else {
         snprintf(why, sizeof why, "connection lost: %s", err ? log_strerror(err) : "closed");
         finish(s, false, STATS_FAIL_CLOSED, why);
@@ -278,10 +287,13 @@ static int acs_user(session_t *s, buf_t *user, buf_t *pass)
     return user->len ? 0 : -ENOENT;
 }
 
-/* Authorization for the next request from the challenge we hold. */
+/* Authorization for the next request from the challenge we hold. The
+ * password's copy is wiped; so is the last value (Basic is the password in
+ * base64), which is freed rather than reused: a longer new value would grow
+ * it by realloc and leave the old one behind. */
 static int make_authz(session_t *s)
 {
-    buf_reset(&s->authz);
+    buf_free_secret(&s->authz);
     if (!s->challenge)
         return 0;
     buf_t user = BUF_INIT(512), pass = BUF_INIT(512);
@@ -294,7 +306,7 @@ static int make_authz(session_t *s)
                                          ++s->nc, NULL, &s->authz);
     }
     buf_free(&user);
-    buf_free(&pass);
+    buf_free_secret(&pass);
     return rc;
 }
 
@@ -314,16 +326,22 @@ static void write_request(session_t *s)
         rc = buf_append_str(&head, "Content-Type: text/xml; charset=\"utf-8\"\r\nSOAPAction: \"\"\r\n");
     if (!rc && s->cookies.len)
         rc = buf_printf(&head, "Cookie: %s\r\n", s->cookies.data);
-    if (!rc && s->authz.len)
-        rc = buf_printf(&head, "Authorization: %s\r\n", s->authz.data);
     if (!rc && f->o->cookie_only)
         rc = buf_append_str(&head, "Connection: close\r\n");
+    /* the Authorization value goes out from s->authz itself, not copied
+     * into `head` (for Basic it is the password) */
+    uv_buf_t bufs[5];
+    size_t n = 0;
+    bufs[n++] = uv_buf_init(head.data, (unsigned)head.len);
+    if (s->authz.len) {
+        bufs[n++] = uv_buf_init((char *)"Authorization: ", 15);
+        bufs[n++] = uv_buf_init(s->authz.data, (unsigned)s->authz.len);
+    }
+    bufs[n++] = uv_buf_init((char *)(s->authz.len ? "\r\n\r\n" : "\r\n"), s->authz.len ? 4 : 2);
+    if (s->req.len)
+        bufs[n++] = uv_buf_init(s->req.data, (unsigned)s->req.len);
     if (!rc)
-        rc = buf_append_str(&head, "\r\n");
-    uv_buf_t bufs[2] = { uv_buf_init(head.data, (unsigned)head.len),
-                         uv_buf_init(s->req.data ? s->req.data : (char *)"", (unsigned)s->req.len) };
-    if (!rc)
-        rc = net_conn_writev(s->conn, bufs, s->req.len ? 2 : 1);
+        rc = net_conn_writev(s->conn, bufs, n);
     buf_free(&head);
     if (rc) {
         finish(s, false, STATS_FAIL_CLOSED, "cannot write the request");
@@ -485,7 +503,7 @@ static void handle_401(session_t *s)
     buf_t user = BUF_INIT(512), pass = BUF_INIT(512);
     bool have = acs_user(s, &user, &pass) == 0;
     buf_free(&user);
-    buf_free(&pass);
+    buf_free_secret(&pass);
     int pick = s->n_www ? http_auth_pick_challenge((const char *const *)s->www, s->n_www, true) : -1;
     if (s->auth_retried || !have || pick < 0) {
         finish(s, false, STATS_FAIL_AUTH,
@@ -632,7 +650,7 @@ static void session_free(session_t *s)
     buf_free(&s->req);
     buf_free(&s->resp);
     buf_free(&s->cookies);
-    buf_free(&s->authz);
+    buf_free_secret(&s->authz);
     free(s->challenge);
     clear_www(s);
     free(s);

@@ -159,6 +159,7 @@ static void param(fleet_t *f, cpe_t *c, const char *name, char *out, size_t len)
     one_t o = { "", false };
     dm_get_values(&v, name, take, &o);
     str_copy(out, len, o.v);
+    explicit_bzero(&o, sizeof o); /* name may be the STUN password */
 }
 
 static void wk(fleet_t *f, cpe_t *c, dm_wk_t k, char *out, size_t len)
@@ -167,7 +168,7 @@ static void wk(fleet_t *f, cpe_t *c, dm_wk_t k, char *out, size_t len)
     dm_view_t v = fleet_view(f, c, &e);
     buf_t b = BUF_INIT(len);
     str_copy(out, len, dm_wk_get(&v, k, &b) == 0 && b.data ? b.data : "");
-    buf_free(&b);
+    buf_free_secret(&b); /* k may be a password */
 }
 
 /* The ACS's device id form (store_device_id): bytes outside [A-Za-z0-9_.]
@@ -277,11 +278,11 @@ static void send_binding(struct stun_fleet *sf, uint32_t i, bool again)
     if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)&to) != 0 &&
         uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)&to) != 0)
         return; /* names are not resolved by the simulator */
+    if (!again && str_random(s->tid, sizeof s->tid) != 0)
+        return;
     char user[300], pass[300];
     username(sf, c, user, sizeof user);
     param(f, c, sf->n_pass, pass, sizeof pass);
-    if (!again && str_random(s->tid, sizeof s->tid) != 0)
-        return;
     uint8_t msg[STUN_MAX];
     stun_enc_t e;
     stun_enc_start(&e, msg, sizeof msg, STUN_BINDING_REQUEST, s->tid);
@@ -292,6 +293,7 @@ static void send_binding(struct stun_fleet *sf, uint32_t i, bool again)
         stun_enc_attr(&e, STUN_A_USERNAME, user, strlen(user));
     if (*pass)
         stun_enc_integrity(&e, pass, strlen(pass));
+    explicit_bzero(pass, sizeof pass); /* the STUN password's copy */
     stun_enc_fingerprint(&e);
     size_t n = stun_enc_end(&e);
     if (!n)
@@ -378,11 +380,13 @@ static void on_cr(struct stun_fleet *sf, uint32_t i, const char *p, size_t n, co
     char user[300], pass[300];
     wk(f, c, DM_WK_CR_USER, user, sizeof user);
     wk(f, c, DM_WK_CR_PASS, pass, sizeof pass);
-    if (strcmp(m.un, user) != 0) {
+    bool our_user = strcmp(m.un, user) == 0, signed_ok = our_user && udpcr_verify(&m, pass);
+    explicit_bzero(pass, sizeof pass); /* the connection request password's copy */
+    if (!our_user) {
         ignore(sf, c, IGN_AUTH, "not our ConnectionRequestUsername", from);
         return;
     }
-    if (!udpcr_verify(&m, pass)) {
+    if (!signed_ok) {
         ignore(sf, c, IGN_AUTH, "the signature is not our ConnectionRequestPassword's", from);
         return;
     }

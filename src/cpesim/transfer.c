@@ -97,10 +97,12 @@ void transfer_free(transfer_t *t)
     }
     free(t->url);
     free(t->user);
+    if (t->pass)
+        explicit_bzero(t->pass, strlen(t->pass)); /* the ACS gave it for this transfer only */
     free(t->pass);
     free(t->command_key);
     free(t->file_type);
-    buf_free(&t->authz);
+    buf_free_secret(&t->authz);
     buf_free(&t->body);
     free(t->challenge);
     free(t);
@@ -164,7 +166,7 @@ static bool authenticate(transfer_t *t, const http_response_t *r, const char *me
     net_url_t u;
     if (net_url_parse(t->url, &u) != 0)
         return false;
-    buf_reset(&t->authz);
+    buf_free_secret(&t->authz);
     free(t->challenge);
     t->challenge = NULL;
     t->nc = 0;
@@ -182,10 +184,10 @@ static void digest_next(transfer_t *t, const char *method)
     net_url_t u;
     if (!t->challenge || net_url_parse(t->url, &u) != 0)
         return;
-    buf_reset(&t->authz);
+    buf_free_secret(&t->authz);
     if (http_auth_client_digest(t->challenge, method, u.path, t->user, t->pass, ++t->nc, NULL,
                                 &t->authz) != 0)
-        buf_reset(&t->authz);
+        buf_free_secret(&t->authz);
 }
 
 /* "bytes 0-1048575/5000000" -> first byte and total (total 0 when "*"). */
@@ -294,7 +296,7 @@ static void on_upload(int err, const http_response_t *r, void *ud)
     if (r->status == 405 && !t->post) {
         t->post = true; /* some servers only take POST */
         t->auth_tried = false;
-        buf_reset(&t->authz);
+        buf_free_secret(&t->authz);
         issue(t);
         return;
     }
@@ -318,7 +320,7 @@ static void issue(transfer_t *t)
     if (t->upload)
         n += snprintf(headers + n, sizeof headers - (size_t)n, "Content-Type: text/plain\r\n");
     digest_next(t, t->upload ? (t->post ? "POST" : "PUT") : "GET");
-    if (t->authz.len)
+    if (t->authz.len) /* the http client copies the headers: this copy is wiped below */
         snprintf(headers + n, sizeof headers - (size_t)n, "Authorization: %s\r\n", t->authz.data);
     http_request_spec_t spec = {
         .method = t->upload ? (t->post ? "POST" : "PUT") : "GET",
@@ -330,6 +332,7 @@ static void issue(transfer_t *t)
     };
     int err = 0;
     t->call = http_client_request(t->f->http, &spec, t->upload ? on_upload : on_download, t, &err);
+    explicit_bzero(headers, sizeof headers);
     if (!t->call)
         complete(t, t->upload ? 9011 : 9010, "cannot issue the request");
 }

@@ -439,9 +439,7 @@ static http_auth_result_t check_basic(const ap_t *ap, http_auth_lookup_fn lookup
     res = HTTP_AUTH_OK;
 out:
     OPENSSL_cleanse(pass, sizeof pass);
-    if (dec.data)
-        OPENSSL_cleanse(dec.data, dec.len);
-    buf_free(&dec);
+    buf_free_secret(&dec);
     return res;
 }
 
@@ -802,20 +800,30 @@ int http_auth_client_basic(const char *user, const char *pass, buf_t *out)
 {
     if (!user || !pass || !out || strchr(user, ':'))
         return -EINVAL;
+    /* "user:pass" is built in one allocation sized first (not with
+     * buf_printf, whose stack copy of short results would stay behind, nor
+     * grown by realloc) and wiped however it ends; a failed encoding is
+     * wiped from `out` too */
+    size_t ul = strlen(user), pl = strlen(pass);
     buf_t plain = BUF_INIT(HTTP_AUTH_HEADER_MAX / 2);
     size_t mark = out->len;
-    int rc = buf_printf(&plain, "%s:%s", user, pass);
+    int rc = buf_reserve(&plain, ul + 1 + pl);
+    if (!rc)
+        rc = buf_append(&plain, user, ul);
+    if (!rc)
+        rc = buf_append_byte(&plain, ':');
+    if (!rc)
+        rc = buf_append(&plain, pass, pl);
     if (!rc)
         rc = buf_append_str(out, "Basic ");
     if (!rc)
         rc = str_base64_encode(out, plain.data, plain.len);
     if (rc && out->len > mark) {
+        OPENSSL_cleanse(out->data + mark, out->len - mark);
         out->len = mark;
         out->data[mark] = '\0';
     }
-    if (plain.data)
-        OPENSSL_cleanse(plain.data, plain.len);
-    buf_free(&plain);
+    buf_free_secret(&plain);
     return rc;
 }
 

@@ -33,6 +33,7 @@ struct http_call {
     buf_t body;       /* response body */
     int64_t timeout_ms;
     bool head, no_reuse, idempotent, retried, got_bytes;
+    bool secret;      /* req carries an Authorization header: wiped when freed */
 };
 
 struct hc_conn {
@@ -68,7 +69,10 @@ static size_t idle_count(http_client_t *cl, const char *key)
 
 static void call_free(http_call_t *call)
 {
-    buf_free(&call->req);
+    if (call->secret)
+        buf_free_secret(&call->req);
+    else
+        buf_free(&call->req);
     buf_free(&call->body);
     free(call);
 }
@@ -379,7 +383,14 @@ http_call_t *http_client_request(http_client_t *cl, const http_request_spec_t *s
     net_url_hostport(&call->url, hostport, sizeof hostport);
     /* a User-Agent among the caller's headers (a proxied request's) wins */
     bool own_ua = !spec->headers || !strcasestr(spec->headers, "User-Agent:");
-    int rc = buf_printf(&call->req, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, call->url.path, hostport);
+    /* credentials among the headers (Basic is the password in base64): the
+     * request is sized once, so no realloc leaves a copy, and wiped at the end */
+    call->secret = spec->headers && strcasestr(spec->headers, "Authorization:");
+    int rc = call->secret ? buf_reserve(&call->req, strlen(method) + strlen(call->url.path) +
+                                                        strlen(hostport) + strlen(cl->o.user_agent) +
+                                                        strlen(spec->headers) + spec->body_len + 128)
+                          : 0;
+    rc = rc ? rc : buf_printf(&call->req, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, call->url.path, hostport);
     if (!rc && own_ua)
         rc = buf_printf(&call->req, "User-Agent: %s\r\n", cl->o.user_agent);
     if (!rc && spec->headers)

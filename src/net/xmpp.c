@@ -15,11 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "core/clock.h"
 #include "core/hmap.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "net/conn.h"
+#include "net/deadq.h"
 
 #define NS_STREAMS "http://etherx.jabber.org/streams"
 #define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
@@ -38,15 +41,13 @@ typedef enum xst {
 
 static const char *const xst_names[] = { "offline", "connecting", "negotiating", "tls", "auth", "bind", "online" };
 
-typedef struct pending pending_t;
-struct pending {
+typedef struct pending {
+    net_deadq_item_t dq; /* first: the IQ from its deadline */
     char id[24];
     char *to;
     xmpp_iq_fn cb;
     void *ud;
-    int64_t deadline;
-    pending_t *prev, *next;
-};
+} pending_t;
 
 enum { STABLE_MS = 10000 }; /* online this long: the next reconnect starts from backoff_min */
 
@@ -60,7 +61,7 @@ struct xmpp_client {
     net_conn_t *conn;
     xmpp_parser_t *parser;
     uv_timer_t retry;   /* reconnect backoff, and the connect-to-online deadline */
-    uv_timer_t iq_timer;
+    net_deadq_t iqs;    /* pending IQs by deadline (all share one timeout) */
     int closes;         /* libuv handles still closing after free */
     bool freeing;
     xst_t st;
@@ -72,7 +73,6 @@ struct xmpp_client {
     int64_t online_at;  /* when the last login completed (mono ms) */
     uint64_t seq;
     hmap_t by_id;
-    pending_t *head, *tail; /* by deadline (all IQs share one timeout) */
     xmpp_client_stats_t stats;
 };
 
@@ -81,23 +81,11 @@ static void on_retry_timer(uv_timer_t *t);
 
 /* ---- pending IQs ------------------------------------------------------------ */
 
-static void pend_unlink(xmpp_client_t *c, pending_t *p)
-{
-    hmap_del(&c->by_id, p->id, strlen(p->id));
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        c->head = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    else
-        c->tail = p->prev;
-    c->stats.iq_pending--;
-}
-
 static void pend_finish(xmpp_client_t *c, pending_t *p, int rc, const xmpp_el_t *reply)
 {
-    pend_unlink(c, p);
+    hmap_del(&c->by_id, p->id, strlen(p->id));
+    net_deadq_del(&c->iqs, &p->dq);
+    c->stats.iq_pending--;
     if (rc == 0)
         c->stats.iq_ok++;
     else if (rc == -EREMOTEIO)
@@ -113,31 +101,15 @@ static void pend_finish(xmpp_client_t *c, pending_t *p, int rc, const xmpp_el_t 
     cb(ud, rc, reply);
 }
 
-static void on_iq_timer(uv_timer_t *t)
+static void on_iq_expired(net_deadq_t *q, net_deadq_item_t *it, void *ud)
 {
-    xmpp_client_t *c = t->data;
-    int64_t now = clock_mono_ms();
-    while (c->head && c->head->deadline <= now)
-        pend_finish(c, c->head, -ETIMEDOUT, NULL);
-    if (c->head)
-        uv_timer_start(&c->iq_timer, on_iq_timer, (uint64_t)(c->head->deadline - now), 0);
-}
-
-static void arm_iq_timer(xmpp_client_t *c)
-{
-    if (!c->head) {
-        uv_timer_stop(&c->iq_timer);
-        return;
-    }
-    int64_t left = c->head->deadline - clock_mono_ms();
-    uv_timer_start(&c->iq_timer, on_iq_timer, (uint64_t)(left > 0 ? left : 0), 0);
+    pend_finish(ud, (pending_t *)it, -ETIMEDOUT, NULL);
 }
 
 static void fail_all(xmpp_client_t *c, int rc)
 {
-    while (c->head)
-        pend_finish(c, c->head, rc, NULL);
-    uv_timer_stop(&c->iq_timer);
+    while (net_deadq_first(&c->iqs))
+        pend_finish(c, (pending_t *)net_deadq_first(&c->iqs), rc, NULL);
 }
 
 /* ---- sending ----------------------------------------------------------------- */
@@ -252,18 +224,25 @@ static void on_features(xmpp_client_t *c, const xmpp_el_t *f)
     if (!c->authed) {
         if (!has_mech(xmpp_el_child(f, NS_SASL, "mechanisms"), "PLAIN"))
             return drop(c, "server offers no SASL PLAIN", "policy-violation");
-        /* authzid empty, authcid = localpart (RFC 4616) */
+        /* authzid empty, authcid = localpart (RFC 4616). Both buffers hold
+         * the password (plain, then base64): sized once before it goes in
+         * (a realloc would leave a copy behind), wiped however it ends. */
+        static const char open_auth[] = "<auth xmlns='" NS_SASL "' mechanism='PLAIN'>";
+        static const char close_auth[] = "</auth>";
+        size_t rawlen = 2 + strlen(c->jid.local) + strlen(c->password);
         buf_t raw = BUF_INIT(4096), b = BUF_INIT(8192);
-        int rc = buf_append_byte(&raw, '\0');
+        int rc = buf_reserve(&raw, rawlen);
+        rc = rc ? rc : buf_reserve(&b, sizeof open_auth + (rawlen + 2) / 3 * 4 + sizeof close_auth);
+        rc = rc ? rc : buf_append_byte(&raw, '\0');
         rc = rc ? rc : buf_append_str(&raw, c->jid.local);
         rc = rc ? rc : buf_append_byte(&raw, '\0');
         rc = rc ? rc : buf_append_str(&raw, c->password);
-        rc = rc ? rc : buf_append_str(&b, "<auth xmlns='" NS_SASL "' mechanism='PLAIN'>");
+        rc = rc ? rc : buf_append_str(&b, open_auth);
         rc = rc ? rc : str_base64_encode(&b, raw.data, raw.len);
-        rc = rc ? rc : buf_append_str(&b, "</auth>");
+        rc = rc ? rc : buf_append_str(&b, close_auth);
         rc = rc ? rc : send_str(c, b.data, b.len);
-        buf_free(&raw);
-        buf_free(&b);
+        buf_free_secret(&raw);
+        buf_free_secret(&b);
         if (rc)
             return drop(c, "cannot send auth", NULL);
         c->st = XST_AUTH;
@@ -329,7 +308,6 @@ static void on_iq(xmpp_client_t *c, const xmpp_el_t *iq)
             return;
         }
         pend_finish(c, p, type[0] == 'r' ? 0 : -EREMOTEIO, iq);
-        arm_iq_timer(c);
         return;
     }
     if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
@@ -497,6 +475,15 @@ static const xmpp_parser_cbs_t parser_cbs = {
     .on_close = on_stream_close,
 };
 
+/* The client's own copy of the password, wiped before it is freed. */
+static void free_password(xmpp_client_t *c)
+{
+    if (c->password)
+        OPENSSL_cleanse(c->password, strlen(c->password));
+    free(c->password);
+    c->password = NULL;
+}
+
 int xmpp_client_new(uv_loop_t *loop, const xmpp_client_opts_t *o, xmpp_client_t **out)
 {
     *out = NULL;
@@ -532,7 +519,7 @@ int xmpp_client_new(uv_loop_t *loop, const xmpp_client_opts_t *o, xmpp_client_t 
     hmap_init(&c->by_id);
     if (!c->jid_str || !c->password || !c->host || !c->parser) {
         free(c->jid_str);
-        free(c->password);
+        free_password(c);
         free(c->host);
         xmpp_parser_free(c->parser);
         hmap_free(&c->by_id);
@@ -543,8 +530,8 @@ int xmpp_client_new(uv_loop_t *loop, const xmpp_client_opts_t *o, xmpp_client_t 
     c->o.password = c->password;
     c->o.host = c->host;
     uv_timer_init(loop, &c->retry);
-    uv_timer_init(loop, &c->iq_timer);
-    c->retry.data = c->iq_timer.data = c;
+    c->retry.data = c;
+    net_deadq_init(loop, &c->iqs, on_iq_expired, c);
     connect_now(c);
     *out = c;
     return 0;
@@ -558,7 +545,7 @@ static void on_handle_closed(uv_handle_t *h)
     xmpp_parser_free(c->parser);
     hmap_free(&c->by_id);
     free(c->jid_str);
-    free(c->password);
+    free_password(c);
     free(c->host);
     free(c->bound);
     free(c);
@@ -580,7 +567,7 @@ void xmpp_client_free(xmpp_client_t *c)
     fail_all(c, -ECANCELED);
     c->closes = 2;
     uv_close((uv_handle_t *)&c->retry, on_handle_closed);
-    uv_close((uv_handle_t *)&c->iq_timer, on_handle_closed);
+    net_deadq_close(&c->iqs, on_handle_closed);
 }
 
 bool xmpp_client_online(const xmpp_client_t *c) { return c && c->st == XST_ONLINE; }
@@ -599,15 +586,19 @@ int xmpp_client_iq(xmpp_client_t *c, const char *type, const char *to, const cha
         return -ENOMEM;
     snprintf(p->id, sizeof p->id, "op%llu", (unsigned long long)++c->seq);
     p->to = strdup(to);
+    /* a payload may carry a secret (a connection request's password, TR-069
+     * Annex K): the stanza is built in one allocation and wiped after */
+    const char *pl = payload ? payload : "";
     buf_t b = BUF_INIT(1 << 20);
     int rc = p->to ? 0 : -ENOMEM;
+    rc = rc ? rc : buf_reserve(&b, 64 + strlen(type) + sizeof p->id + 6 * strlen(to) + strlen(pl));
     rc = rc ? rc : buf_printf(&b, "<iq type='%s' id='%s' to='", type, p->id);
     rc = rc ? rc : xmpp_xml_escape(&b, to);
     rc = rc ? rc : buf_append_str(&b, "'>");
-    rc = rc ? rc : buf_append_str(&b, payload ? payload : "");
+    rc = rc ? rc : buf_append_str(&b, pl);
     rc = rc ? rc : buf_append_str(&b, "</iq>");
     rc = rc ? rc : send_str(c, b.data, b.len);
-    buf_free(&b);
+    buf_free_secret(&b);
     if (rc == 0)
         rc = hmap_put(&c->by_id, p->id, strlen(p->id), p);
     if (rc) {
@@ -617,17 +608,9 @@ int xmpp_client_iq(xmpp_client_t *c, const char *type, const char *to, const cha
     }
     p->cb = cb;
     p->ud = ud;
-    p->deadline = clock_mono_ms() + c->o.iq_timeout_ms;
-    p->prev = c->tail;
-    if (c->tail)
-        c->tail->next = p;
-    else
-        c->head = p;
-    c->tail = p;
+    net_deadq_add(&c->iqs, &p->dq, clock_mono_ms() + c->o.iq_timeout_ms);
     c->stats.iq_pending++;
     c->stats.iq_sent++;
-    if (c->head == p)
-        arm_iq_timer(c);
     return 0;
 }
 

@@ -166,7 +166,8 @@ void xmpp_client_stats(const xmpp_client_t *c, xmpp_client_stats_t *st);
 
 /* The IQ payload <connectionRequest xmlns=...><username>U</username>
  * <password>P</password></connectionRequest>: 0, -EINVAL (a value XML
- * cannot carry), -ENOBUFS. */
+ * cannot carry), -ENOBUFS. `out` grows once, before the password goes in;
+ * it holds the password in clear: free it with buf_free_secret. */
 int xmpp_cr_build(buf_t *out, const char *user, const char *pass);
 /* Is this IQ a connection request? 0 with *user and *pass pointing into
  * iq; -ENOENT: not one (another payload); -EINVAL: one, but not a get or

@@ -12,12 +12,28 @@
 #include <errno.h>
 #include <string.h>
 
+/* The length of s after xmpp_xml_escape. */
+static size_t escaped_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '&' ? 5 : *s == '<' || *s == '>' ? 4 : *s == '"' || *s == '\'' ? 6 : 1;
+    return n;
+}
+
 int xmpp_cr_build(buf_t *out, const char *user, const char *pass)
 {
-    int rc = buf_append_str(out, "<connectionRequest xmlns='" XMPP_CR_NS "'><username>");
-    rc = rc ? rc : xmpp_xml_escape(out, user ? user : "");
+    user = user ? user : "";
+    pass = pass ? pass : "";
+    /* room for the whole payload first: a realloc after the password went
+     * in would leave a copy behind */
+    static const char fixed[] = "<connectionRequest xmlns='" XMPP_CR_NS "'><username></username>"
+                                "<password></password></connectionRequest>";
+    int rc = buf_reserve(out, sizeof fixed - 1 + escaped_len(user) + escaped_len(pass));
+    rc = rc ? rc : buf_append_str(out, "<connectionRequest xmlns='" XMPP_CR_NS "'><username>");
+    rc = rc ? rc : xmpp_xml_escape(out, user);
     rc = rc ? rc : buf_append_str(out, "</username><password>");
-    rc = rc ? rc : xmpp_xml_escape(out, pass ? pass : "");
+    rc = rc ? rc : xmpp_xml_escape(out, pass);
     rc = rc ? rc : buf_append_str(out, "</password></connectionRequest>");
     return rc;
 }

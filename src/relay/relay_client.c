@@ -4,10 +4,10 @@
  * It keeps a link to the relay (relay_link.c) and serves local HTTP: each
  * request becomes a REST:REQUEST with a fresh messageId; the REST:RESPONSE
  * whose inResponseTo matches becomes the HTTP response. Requests in flight
- * are kept in a table by id and in a FIFO by deadline (one timeout for
- * all, so the FIFO is ordered and one timer serves them): no answer in
- * time is a 504, a lost link fails them all with 502. EVENT:* messages are
- * printed on stdout, one JSON line each, or POSTed to --event-webhook.
+ * are kept in a table by id and in a net/deadq by deadline (one timer
+ * serves them): no answer in time is a 504, a lost link fails them all
+ * with 502. EVENT:* messages are printed on stdout, one JSON line each, or
+ * POSTed to --event-webhook.
  * A pipe or terminal on stdout is written without blocking, through a queue
  * capped at STDOUT_MAX_QUEUE: a reader that stops (a stuck `| consumer`)
  * costs dropped events, counted and logged, never the requests.
@@ -27,6 +27,7 @@
 #include "core/metrics.h"
 #include "core/runtime.h"
 #include "core/str.h"
+#include "net/deadq.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "relay/relay_end.h"
@@ -63,11 +64,10 @@ static const cfg_cmd_t client_cmd = {
 };
 
 typedef struct pend {
+    net_deadq_item_t dq;      /* first: the request from its deadline */
     int64_t id;
     http_req_t *req;
-    int64_t deadline;
     struct pend *hnext;       /* id table chain */
-    struct pend *prev, *next; /* deadline FIFO */
 } pend_t;
 
 typedef struct client {
@@ -77,10 +77,9 @@ typedef struct client {
     relay_link_t *link;
     http_server_t *http;
     http_client_t *hc; /* webhook */
-    uv_timer_t timer;
+    net_deadq_t pending;      /* requests in flight by deadline */
     pend_t **table;
     size_t nbucket, npend;
-    pend_t *head, *tail;
     bool stopping;
     uint64_t events, events_dropped;
     size_t hooks_in_flight;
@@ -113,30 +112,11 @@ static pend_t *pend_take(client_t *c, int64_t id)
         if (p->id != id)
             continue;
         *pp = p->hnext;
-        if (p->prev)
-            p->prev->next = p->next;
-        else
-            c->head = p->next;
-        if (p->next)
-            p->next->prev = p->prev;
-        else
-            c->tail = p->prev;
+        net_deadq_del(&c->pending, &p->dq);
         c->npend--;
         return p;
     }
     return NULL;
-}
-
-static void on_timer(uv_timer_t *t);
-
-static void arm_timer(client_t *c)
-{
-    if (!c->head) {
-        uv_timer_stop(&c->timer);
-        return;
-    }
-    int64_t left = c->head->deadline - clock_mono_ms();
-    uv_timer_start(&c->timer, on_timer, left > 0 ? (uint64_t)left : 0, 0);
 }
 
 static void on_abort(http_req_t *r, void *ud)
@@ -157,46 +137,33 @@ static int pend_add(client_t *c, http_req_t *r, int64_t id)
         return -ENOMEM;
     p->id = id;
     p->req = r;
-    p->deadline = clock_mono_ms() + c->o.request_timeout_ms;
     pend_t **s = slot(c, id);
     p->hnext = *s;
     *s = p;
-    p->prev = c->tail;
-    if (c->tail)
-        c->tail->next = p;
-    else
-        c->head = p;
-    c->tail = p;
+    net_deadq_add(&c->pending, &p->dq, clock_mono_ms() + c->o.request_timeout_ms);
     c->npend++;
     http_req_set_data(r, c);
     http_req_on_abort(r, on_abort, (void *)(intptr_t)id);
-    if (c->head == p)
-        arm_timer(c);
     return 0;
 }
 
 static void fail_all(client_t *c, int status, const char *reason)
 {
-    while (c->head) {
-        pend_t *p = pend_take(c, c->head->id);
+    while (net_deadq_first(&c->pending)) {
+        pend_t *p = pend_take(c, ((pend_t *)net_deadq_first(&c->pending))->id);
         http_respond_error(p->req, status, reason);
         free(p);
     }
-    arm_timer(c);
 }
 
-static void on_timer(uv_timer_t *t)
+static void on_expired(net_deadq_t *q, net_deadq_item_t *it, void *ud)
 {
-    client_t *c = t->data;
-    int64_t now = clock_mono_ms();
-    while (c->head && c->head->deadline <= now) {
-        pend_t *p = pend_take(c, c->head->id);
-        log_warn("relay_client_timeout", LF_I("id", p->id), LF_S("target", http_req_target(p->req)),
-                 LF_I("timeout_ms", c->o.request_timeout_ms));
-        http_respond_error(p->req, 504, "no response through the relay in time");
-        free(p);
-    }
-    arm_timer(c);
+    client_t *c = ud;
+    pend_t *p = pend_take(c, ((pend_t *)it)->id);
+    log_warn("relay_client_timeout", LF_I("id", p->id), LF_S("target", http_req_target(p->req)),
+             LF_I("timeout_ms", c->o.request_timeout_ms));
+    http_respond_error(p->req, 504, "no response through the relay in time");
+    free(p);
 }
 
 /* ---- HTTP in -> REST:REQUEST out ---------------------------------------------------- */
@@ -275,7 +242,6 @@ static void on_response(client_t *c, const relay_env_t *env)
     }
     relay_http_free(&h);
     free(p);
-    arm_timer(c);
 }
 
 static void webhook_done(int err, const http_response_t *resp, void *ud)
@@ -475,7 +441,7 @@ static void on_stop(void *ud)
     http_server_close(c->http, NULL, NULL);
     relay_link_stop(c->link);
     http_client_free(c->hc);
-    uv_close((uv_handle_t *)&c->timer, NULL);
+    net_deadq_close(&c->pending, NULL);
     out_stop(c);
     http_admin_close(c->admin);
     c->admin = NULL;
@@ -508,8 +474,7 @@ static int start(client_t *c, runtime_t *rt)
     if (!c->table || !c->hc)
         return -ENOMEM;
     c->nbucket = nb;
-    uv_timer_init(c->loop, &c->timer);
-    c->timer.data = c;
+    net_deadq_init(c->loop, &c->pending, on_expired, c);
     http_server_opts_t so = { .handler = on_request, .ud = c, .max_body_bytes = c->o.end.max_message };
     c->http = http_server_new(c->loop, &so);
     if (!c->http)
@@ -552,7 +517,7 @@ int relay_client_main(int argc, char **argv)
         relay_link_stop(c.link);
         http_client_free(c.hc);
         if (c.nbucket)
-            uv_close((uv_handle_t *)&c.timer, NULL);
+            net_deadq_close(&c.pending, NULL);
         out_stop(&c);
         uv_run(c.loop, UV_RUN_DEFAULT);
     }

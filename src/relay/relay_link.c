@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "net/ws.h"
@@ -51,22 +52,13 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void on_backoff(uv_timer_t *t) { link_connect(t->data); }
 
-int64_t relay_link_backoff_ms(int64_t min_ms, int64_t max_ms, int attempt, uint32_t rnd)
-{
-    int64_t d = min_ms;
-    for (int i = 0; i < attempt && d < max_ms; i++)
-        d *= 2; /* stops at the cap: no overflow however many attempts */
-    if (d > max_ms)
-        d = max_ms;
-    return d - (int64_t)(rnd % (uint32_t)(d / 2 + 1));
-}
-
-/* Exponential backoff with jitter: uniform in [d/2, d]. */
+/* Exponential backoff with jitter: core's clock_backoff_ms, as every
+ * reconnecting client. */
 static void schedule(relay_link_t *l, const char *why)
 {
     uint32_t r = 0;
     str_random(&r, sizeof r);
-    int64_t wait = relay_link_backoff_ms(l->o.backoff_min_ms, l->o.backoff_max_ms, l->attempt, r);
+    int64_t wait = clock_backoff_ms(l->o.backoff_min_ms, l->o.backoff_max_ms, l->attempt, r);
     l->attempt++;
     log_info("relay_link_retry", LF_S("link", l->name), LF_S("reason", why), LF_I("in_ms", wait),
              LF_I("attempt", l->attempt));

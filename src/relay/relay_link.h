@@ -9,9 +9,10 @@
  * On open the link sends its CONN:HELLO (messageId 0) and waits, as long as
  * it takes, for the partner's; anything else first is a protocol error
  * (close and reconnect). Reconnects back off exponentially from
- * backoff_min to backoff_max with full jitter (each wait is uniform in
- * [delay/2, delay]), so a fleet of gateways does not reconnect in lockstep
- * after a relay restart; the delay resets once a partner has been met.
+ * backoff_min to backoff_max with jitter (each wait is uniform in
+ * [delay/2, delay]: core's clock_backoff_ms), so a fleet of gateways does
+ * not reconnect in lockstep after a relay restart; the delay resets once a
+ * partner has been met.
  *
  * Message ids come from one counter for the link's lifetime (never reused
  * across reconnects, so a late answer cannot match a new request).
@@ -73,10 +74,5 @@ int64_t relay_link_next_id(relay_link_t *l);
 int relay_link_send(relay_link_t *l, const char *data, size_t len);
 /* Counters for logs and status. */
 uint64_t relay_link_connects(const relay_link_t *l);
-
-/* The wait before reconnect number `attempt` (0 for the first): min_ms
- * doubled `attempt` times, capped at max_ms, then jittered by rnd to a
- * value in [d/2, d]. Pure, so the pacing is unit-tested. */
-int64_t relay_link_backoff_ms(int64_t min_ms, int64_t max_ms, int attempt, uint32_t rnd);
 
 #endif

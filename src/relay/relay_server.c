@@ -10,6 +10,7 @@
 #include "relay/relay.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "core/str.h"
+#include "net/deadq.h"
 #include "net/http_server.h"
 #include "net/tls.h"
 #include "net/ws.h"
@@ -98,9 +100,7 @@ typedef struct rconn {
     relay_peer_t peer; /* first: the hub hands us &peer */
     relay_srv_t *srv;
     ws_t *ws;
-    int64_t hello_deadline;
-    struct rconn *pprev, *pnext; /* HELLO deadline queue (FIFO: one timeout for all) */
-    bool queued;
+    net_deadq_item_t hello; /* queued until the HELLO comes */
 } rconn_t;
 
 struct relay_srv {
@@ -114,8 +114,7 @@ struct relay_srv {
     uint64_t refusals_unsaid;
     relay_hub_t *hub;
     ws_opts_t wso;
-    uv_timer_t hello_timer;
-    rconn_t *phead, *ptail;
+    net_deadq_t hellos;        /* connections waiting for their HELLO, by deadline */
     size_t nconns;
     bool stopping;
     relay_counters_t cnt;
@@ -124,59 +123,17 @@ struct relay_srv {
 
 /* ---- HELLO deadlines ------------------------------------------------------------- */
 
-static void pending_del(relay_srv_t *s, rconn_t *c)
-{
-    if (!c->queued)
-        return;
-    if (c->pprev)
-        c->pprev->pnext = c->pnext;
-    else
-        s->phead = c->pnext;
-    if (c->pnext)
-        c->pnext->pprev = c->pprev;
-    else
-        s->ptail = c->pprev;
-    c->pprev = c->pnext = NULL;
-    c->queued = false;
-}
-
-static void on_hello_timer(uv_timer_t *t);
-
-static void arm_hello_timer(relay_srv_t *s)
-{
-    if (!s->phead) {
-        uv_timer_stop(&s->hello_timer);
-        return;
-    }
-    int64_t left = s->phead->hello_deadline - clock_mono_ms();
-    uv_timer_start(&s->hello_timer, on_hello_timer, left > 0 ? (uint64_t)left : 0, 0);
-}
+static void pending_del(relay_srv_t *s, rconn_t *c) { net_deadq_del(&s->hellos, &c->hello); }
 
 static void pending_add(relay_srv_t *s, rconn_t *c)
 {
-    c->hello_deadline = clock_mono_ms() + s->o.hello_timeout_ms;
-    c->pprev = s->ptail;
-    c->pnext = NULL;
-    if (s->ptail)
-        s->ptail->pnext = c;
-    else
-        s->phead = c;
-    s->ptail = c;
-    c->queued = true;
-    if (s->phead == c)
-        arm_hello_timer(s);
+    net_deadq_add(&s->hellos, &c->hello, clock_mono_ms() + s->o.hello_timeout_ms);
 }
 
-static void on_hello_timer(uv_timer_t *t)
+static void on_hello_expired(net_deadq_t *q, net_deadq_item_t *it, void *ud)
 {
-    relay_srv_t *s = t->data;
-    int64_t now = clock_mono_ms();
-    while (s->phead && s->phead->hello_deadline <= now) {
-        rconn_t *c = s->phead;
-        pending_del(s, c);
-        relay_hub_hello_timeout(s->hub, &c->peer);
-    }
-    arm_hello_timer(s);
+    rconn_t *c = (rconn_t *)((char *)it - offsetof(rconn_t, hello));
+    relay_hub_hello_timeout(((relay_srv_t *)ud)->hub, &c->peer);
 }
 
 /* ---- hub transport ops -------------------------------------------------------------- */
@@ -206,7 +163,7 @@ static void on_ws_message(ws_t *ws, int type, const uint8_t *data, size_t len)
 {
     rconn_t *c = ws_data(ws);
     relay_hub_message(c->srv->hub, &c->peer, type == WS_BINARY, data, len);
-    if (c->queued && c->peer.state != RELAY_PEER_PENDING)
+    if (c->hello.queued && c->peer.state != RELAY_PEER_PENDING)
         pending_del(c->srv, c);
 }
 
@@ -340,7 +297,7 @@ static void on_stop(void *ud)
     http_admin_close(s->admin);
     s->admin = NULL;
     relay_hub_shutdown(s->hub);
-    uv_close((uv_handle_t *)&s->hello_timer, NULL);
+    net_deadq_close(&s->hellos, NULL);
 }
 
 static void on_reload(void *ud)
@@ -399,8 +356,7 @@ static int start(relay_srv_t *s, runtime_t *rt)
     s->hub = relay_hub_new(&hub_ops, s, &(relay_hub_opts_t){ .keep_waiting = s->o.keep_waiting });
     if (!s->hub)
         return -ENOMEM;
-    uv_timer_init(s->loop, &s->hello_timer);
-    s->hello_timer.data = s;
+    net_deadq_init(s->loop, &s->hellos, on_hello_expired, s);
     http_server_opts_t so = { .handler = on_request, .ud = s, .max_body_bytes = 4096 };
     s->http = http_server_new(s->loop, &so);
     if (!s->http)
@@ -453,7 +409,7 @@ int relay_main(int argc, char **argv)
             http_server_close(s.http, NULL, NULL);
         http_admin_close(s.admin);
         if (s.hub)
-            uv_close((uv_handle_t *)&s.hello_timer, NULL);
+            net_deadq_close(&s.hellos, NULL);
         uv_run(s.loop, UV_RUN_DEFAULT);
     }
     relay_hub_free(s.hub);

@@ -94,3 +94,34 @@ def test_download_through_the_acs(system, outpost):
         sim.wait_for(r"download_done cpe=SIM000001 .* fault=0")
     finally:
         files.close()
+
+
+def test_slow_cpes_complete_their_sessions(outpost, tmp_path):
+    """--slow-ms 300, a bare number, is 300 ms as the option's name says (it was read as
+    300 s: the CPE sat on its connection until the ACS gave up on it, why=closed). Every
+    request of a session waits, the sessions take seconds, and every one completes."""
+    slow_ms = 300
+    acs = outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                  "--data-dir", str(tmp_path / "acs"), "--api-token", TOKEN,
+                  "--cpe-auth", "digest", "--cpe-username", "cpe", "--cpe-password", "cpe-pw",
+                  "--cr-username", "cr", "--cr-password", "cr-pw", "--cr-deny", "169.254.0.0/16")
+    host, port = acs.addr("listen")
+    sim = outpost("cpe-sim", "--acs", "http://%s:%d/" % (host, port), "--count", "3",
+                  "--cr-listen", "127.0.0.1:0", "--stats-interval", "0", "--slow-ms", str(slow_ms),
+                  "--get-rpc-methods", "--username", "cpe", "--password", "cpe-pw",
+                  "--cr-username", "cr", "--cr-password", "cr-pw")
+    api = Api(acs)
+    api.until("/api/devices", lambda v: len(v) == 3)
+    api.until("/api/stats", lambda v: v["live_sessions"] == 0 and v["pending_tasks"] == 0)
+    # a connection request: one more session, each of its requests delayed too
+    t = api.task(DEV1, "get_params", {"names": ["Device.DeviceInfo.SerialNumber"]}, wait=20)
+    assert t["status"] == "done", t
+    api.until("/api/stats", lambda v: v["live_sessions"] == 0 and v["sent_tasks"] == 0)
+    sim.stop()
+    summary = sim.wait_for(r"summary cpesim=\"([^\"]*)\"").group(1)
+    counters = dict(kv.split("=", 1) for kv in summary.split())
+    assert int(counters["completed"]) >= 4 and int(counters["failed"]) == 0, sim.output()
+    assert int(counters["cr"]) >= 1, summary
+    assert not [l for l in sim.lines if "session_failed" in l], sim.output()
+    # a session is at least an Inform, an empty POST and two answers, each after the delay
+    assert float(counters["p50_ms"]) >= 4 * slow_ms, summary

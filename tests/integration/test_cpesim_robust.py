@@ -91,6 +91,38 @@ def test_fault_rate_and_slow_cpe(outpost):
         acs.close()
 
 
+def test_acs_closing_while_the_cpe_delays(outpost):
+    """An ACS that closes the connection before the slow CPE wrote its request did not
+    "close before answering": it gave up waiting for the request. The log says so."""
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    stop = threading.Event()
+
+    def closer():  # accepts, says nothing, closes after 200 ms (an ACS's request deadline)
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            stop.wait(0.2)
+            c.close()
+    t = threading.Thread(target=closer, daemon=True)
+    t.start()
+    try:
+        sim = outpost("cpe-sim", "--acs", "http://127.0.0.1:%d/" % srv.getsockname()[1],
+                      "--cr-listen", "127.0.0.1:0", "--stats-interval", "0", "--slow-ms", "2000")
+        sim.wait_for(r"session_failed cpe=SIM000001 why=closed reason=\"the ACS closed the connection "
+                     r"before the CPE sent its request \(--slow-ms\)\"")
+    finally:
+        stop.set()
+        t.join(2)
+        srv.close()
+
+
 def test_acs_down(outpost):
     from conftest import free_port
     port = free_port()

@@ -73,6 +73,33 @@ static void test_reserve_overflow(void **state)
     buf_free(&b);
 }
 
+/* A buffer that held a secret is wiped whole: the bytes a reset left past
+ * the NUL too, and nothing of a longer earlier value survives. */
+static void test_wipe(void **state)
+{
+    buf_t b = BUF_INIT(256);
+    assert_int_equal(buf_append_str(&b, "user:a-long-password"), 0);
+    size_t cap = b.cap;
+    buf_reset(&b);
+    assert_int_equal(buf_append_str(&b, "x"), 0);
+    assert_non_null(memmem(b.data, cap, "password", 8)); /* a reset keeps the old bytes */
+    char *mem = b.data;
+    buf_wipe(&b);
+    assert_int_equal(b.len, 0);
+    assert_ptr_equal(b.data, mem); /* the memory is kept for reuse */
+    assert_int_equal(b.cap, cap);
+    for (size_t i = 0; i < cap; i++)
+        assert_int_equal(mem[i], 0);
+    assert_int_equal(buf_append_str(&b, "again"), 0);
+    assert_string_equal(b.data, "again");
+    buf_free_secret(&b);
+    assert_null(b.data);
+    assert_int_equal(b.len + b.cap, 0);
+    assert_int_equal(b.max, 256);
+    buf_free_secret(&b); /* an empty buffer: nothing to do */
+    buf_wipe(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -81,6 +108,7 @@ int main(void)
         cmocka_unit_test(test_printf_long),
         cmocka_unit_test(test_consume_and_steal),
         cmocka_unit_test(test_reserve_overflow),
+        cmocka_unit_test(test_wipe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@ typedef struct opts {
     cfg_common_t common;
     int64_t workers;
     int64_t timeout_ms;
+    int64_t pause_ms;
     uint64_t max_body;
     double ratio;
     bool verbose;
@@ -43,6 +44,7 @@ static const cfg_opt_t table[] = {
     CFG_COMMON_API_TOKEN(opts_t),
     CFG_OPT("workers", CFG_INT, opts_t, workers, "4", "N", "worker count", .min = 1, .max = 64),
     CFG_OPT("timeout", CFG_DURATION, opts_t, timeout_ms, "10s", "DUR", "timeout", .min = 100, .max = 60000),
+    CFG_OPT("pause-ms", CFG_DURATION, opts_t, pause_ms, "0", "DUR", "pause", .flags = CFG_BARE_MS),
     CFG_OPT("max-body", CFG_SIZE, opts_t, max_body, "1MiB", "SIZE", "body cap"),
     CFG_OPT("ratio", CFG_DOUBLE, opts_t, ratio, "0.5", "R", "a ratio", .min = 0, .max = 1),
     CFG_OPT("verbose", CFG_BOOL, opts_t, verbose, "false", NULL, "chatty"),
@@ -311,6 +313,35 @@ static void test_units(void **state)
     assert_int_equal(cfg_parse_size("1 parsec", &b), -EINVAL);
 }
 
+/* An option named *-ms takes a bare number as milliseconds (CFG_BARE_MS),
+ * as its name says; with a unit it is any duration. Others keep seconds. */
+static void test_bare_ms_duration(void **state)
+{
+    opts_t o;
+    char *a1[] = { "unit", "--pause-ms", "400", "--timeout", "2" };
+    assert_int_equal(load(&o, 5, a1), 0);
+    assert_int_equal(o.pause_ms, 400);
+    assert_int_equal(o.timeout_ms, 2000);
+    cfg_free(&cmd, &o);
+    char *a2[] = { "unit", "--pause-ms=1.5s" };
+    assert_int_equal(load(&o, 2, a2), 0);
+    assert_int_equal(o.pause_ms, 1500);
+    cfg_free(&cmd, &o);
+    char *a3[] = { "unit", "--pause-ms", "250ms" };
+    assert_int_equal(load(&o, 3, a3), 0);
+    assert_int_equal(o.pause_ms, 250);
+    cfg_free(&cmd, &o);
+    write_yaml("pause-ms: 75\n");
+    char *a4[] = { "unit", "--config", yaml_path };
+    assert_int_equal(load(&o, 3, a4), 0);
+    unlink(yaml_path);
+    assert_int_equal(o.pause_ms, 75);
+    cfg_free(&cmd, &o);
+    char *a5[] = { "unit", "--pause-ms", "soon" };
+    assert_int_equal(load(&o, 3, a5), -EINVAL);
+    assert_non_null(strstr(errtext, "--pause-ms: expected"));
+}
+
 /* CFG_JSON: any YAML value becomes JSON text; a flag's value is JSON already. */
 static void test_json_option(void **state)
 {
@@ -396,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_version_man_and_state_dir),
         cmocka_unit_test(test_kv_items),
         cmocka_unit_test(test_units),
+        cmocka_unit_test(test_bare_ms_duration),
         cmocka_unit_test(test_json_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

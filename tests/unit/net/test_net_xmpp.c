@@ -217,6 +217,19 @@ static void test_connreq_build_and_parse(void **state)
     buf_reset(&b);
     assert_int_equal(xmpp_cr_build(&b, "bell\a", "x"), -EINVAL); /* XML 1.0 cannot carry it */
     buf_free(&b);
+    /* the payload (it holds the password) is sized exactly before it is
+     * built: it fits a buffer capped at its own length, and one allocation
+     * made at the start holds it, so no realloc left a copy */
+    const char *want = "<connectionRequest xmlns='" XMPP_CR_NS "'><username>a&amp;&lt;&apos;</username>"
+                       "<password>p&gt;&quot;w</password></connectionRequest>";
+    b = BUF_INIT(strlen(want));
+    assert_int_equal(xmpp_cr_build(&b, "a&<'", "p>\"w"), 0);
+    assert_string_equal(b.data, want);
+    buf_free_secret(&b);
+    b = BUF_INIT(strlen(want) - 1);
+    assert_int_equal(xmpp_cr_build(&b, "a&<'", "p>\"w"), -ENOBUFS);
+    assert_int_equal(b.len, 0); /* nothing of it went in */
+    buf_free(&b);
 }
 
 static void test_jids(void **state)

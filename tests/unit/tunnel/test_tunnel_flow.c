@@ -1,4 +1,4 @@
-/* Unit tests: tunnel/flow (per-stream credit and reconnect backoff). */
+/* Unit tests: tunnel/flow (per-stream credit). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/clock.h"
 #include "tunnel/flow.h"
 
 static void test_dir_credit(void **state)
@@ -200,24 +199,6 @@ static void test_rwin_growth_within_shared_budget(void **state)
     assert_int_equal(b.window, 4 * W);
 }
 
-static void test_backoff(void **state)
-{
-    /* doubling from 1 s, capped at 60 s, jitter within [base/2, base] */
-    int64_t want[] = { 1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000 };
-    for (int a = 0; a < 8; a++) {
-        assert_int_equal(clock_backoff_ms(1000, 60000, a, 0), want[a] / 2);
-        assert_int_equal(clock_backoff_ms(1000, 60000, a, (uint32_t)(want[a] / 2)), want[a]);
-        for (uint32_t r = 1; r < 100000; r += 7919) {
-            int64_t d = clock_backoff_ms(1000, 60000, a, r * 2654435761u);
-            assert_true(d >= want[a] / 2 && d <= want[a]);
-        }
-    }
-    /* huge attempt counts do not overflow */
-    assert_true(clock_backoff_ms(1000, 60000, 1000, 12345) <= 60000);
-    /* nonsense bounds are repaired */
-    assert_true(clock_backoff_ms(0, -5, 3, 7) >= 0);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,7 +209,6 @@ int main(void)
         cmocka_unit_test(test_rwin_stays_for_slow_reader),
         cmocka_unit_test(test_rwin_grows_for_fast_stream),
         cmocka_unit_test(test_rwin_growth_within_shared_budget),
-        cmocka_unit_test(test_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
