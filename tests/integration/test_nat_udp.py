@@ -454,3 +454,42 @@ def test_bindings_are_capped(outpost, tmp_path):
         time.sleep(0.2)
     assert metric(m, "outpost_acs_stun_bindings") == 2
     assert metric(m, "outpost_acs_stun_bindings_learnt_total") >= 3
+
+
+def test_udp_relay_the_proxy_refuses_is_not_counted_sent(outpost, tmp_path):
+    """A UDP connection request relayed through the cwmp-proxy (udp=) counts
+    as sent only when the proxy said it sent it (its 200). One the proxy
+    refuses (here: 127.0.0.1 is in its default --wakeup-deny, its own
+    addresses) is failed, in the UDP series and as the HTTP request it was,
+    and no datagram is counted."""
+    from conftest import free_port
+
+    pxport = free_port()
+    pub = f"http://127.0.0.1:{pxport}"
+    acs = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--stun-listen", "127.0.0.1:0",
+                    "--cr-proxy", pub, "--cr-proxy-username", "acs", "--cr-proxy-password", "acs-secret",
+                    "--cr-udp", "prefer", "--metrics-public")
+    outpost("cwmp-proxy", "--listen", f"127.0.0.1:{pxport}", "--public-url", pub,
+            "--data-dir", str(tmp_path / "px"), "--api-token", "tok",
+            "--backend", f"http://{acs.fields['listen']}", "--acs-username", "acs",
+            "--acs-password", "acs-secret", "--cpe-username", CR_USER, "--cpe-password", CR_PASS)
+    sim = outpost("cpe-sim", "--acs", f"{pub}/", "--count", "1", "--cr-listen", "127.0.0.1:0",
+                  "--stats-interval", "0", "--inform-interval", "1h", "--stun-server", acs.fields["stun"],
+                  "--stun-keepalive", "1s", "--cr-username", CR_USER, "--cr-password", CR_PASS,
+                  "--data-dir", str(tmp_path / "sim"))
+    mapped(sim, "SIM000001")
+    acs.wait_for(r"cwmp_inform device=\S+ events=\"?4 VALUE CHANGE")
+    api = Api(acs)
+    wait_idle(api, "SIM000001")
+    r = api.post(f"/api/devices/{url_id('SIM000001')}/connection-request")
+    assert r.status_code == 502, r.text
+    body = r.json()
+    assert body["outcome"] == "failed" and body["http_status"] == 403, body
+    assert "cwmp-proxy answered 403" in body["message"], body
+    acs.wait_for(r"cwmp_connection_request device=\S+ via=udp-proxy")
+    m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+    assert metric(m, "outpost_acs_udp_connection_requests_total", 'outcome="sent"') == 0
+    assert metric(m, "outpost_acs_udp_connection_requests_total", 'outcome="failed"') == 1
+    assert metric(m, "outpost_acs_udp_connection_request_datagrams_total") == 0
+    assert metric(m, "outpost_acs_connection_requests_total", 'outcome="failed"') == 1
+    assert "udp_connection_request cpe=" not in sim.output()
