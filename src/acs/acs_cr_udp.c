@@ -49,6 +49,8 @@ typedef struct udp_cr {
     uv_timer_t t;
     int64_t start_ms;
     int copies;               /* sent so far */
+    bool relaying;            /* the cwmp-proxy has not answered (relayed() will come) */
+    bool finished;            /* the outcome was told; freed once not relaying */
     stun_addr_t to;
     char device[STORE_ID_MAX];
     char msg[UDPCR_MAX + 1];
@@ -85,7 +87,10 @@ static void finish(udp_cr_t *c, int rc, long status, const char *reason)
     }
     if (c->done)
         c->done(rc, status, reason, c->ud);
-    uv_close((uv_handle_t *)&c->t, on_freed);
+    c->done = NULL;
+    c->finished = true;
+    if (!c->relaying) /* else the proxy's answer still holds c: relayed() frees it */
+        uv_close((uv_handle_t *)&c->t, on_freed);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -124,6 +129,11 @@ static bool addr_parse(const char *text, stun_addr_t *out)
 static void relayed(int rc, long status, const char *reason, void *ud)
 {
     udp_cr_t *c = ud;
+    c->relaying = false;
+    if (c->finished) { /* the device called before the proxy answered: ok already */
+        uv_close((uv_handle_t *)&c->t, on_freed);
+        return;
+    }
     if (rc != 0) {
         c->a->n.cr_udp_failed++;
         finish(c, rc, status, reason);
@@ -202,9 +212,11 @@ int acs_cr_udp_try(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void 
         snprintf(url, sizeof url, "%s&udp=%s", d->cr_url, q.data ? q.data : "");
         buf_free(&q);
         log_info("cwmp_connection_request", LF_S("device", d->id), LF_S("via", "udp-proxy"), LF_S("to", host));
+        c->relaying = true;
         rc = acs_cr_http(a, d, url, relayed, c);
         if (rc) {
-            c->done = NULL; /* acs_cr_send's caller hears rc */
+            c->relaying = false; /* refused at once: relayed() never comes */
+            c->done = NULL;      /* acs_cr_send's caller hears rc */
             finish(c, rc, 0, acs_cr_strerror(rc));
         }
         return rc;

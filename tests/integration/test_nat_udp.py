@@ -493,3 +493,65 @@ def test_udp_relay_the_proxy_refuses_is_not_counted_sent(outpost, tmp_path):
     assert metric(m, "outpost_acs_udp_connection_request_datagrams_total") == 0
     assert metric(m, "outpost_acs_connection_requests_total", 'outcome="failed"') == 1
     assert "udp_connection_request cpe=" not in sim.output()
+
+
+def test_device_calls_while_its_relay_request_is_out(outpost, tmp_path):
+    """The device's "6 CONNECTION REQUEST" session can come before the
+    cwmp-proxy answered the relay request (a slow proxy, or the device called
+    anyway): the connection request is ok then, and the proxy's late answer
+    changes nothing (nor touches what was freed: the ASan run says so)."""
+    import http.server
+    import threading
+
+    from cwmp_cpe import CPE
+    from test_acs_session import cwmp_addr
+
+    asked, answer = threading.Event(), threading.Event()
+
+    class SlowProxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.set()
+            answer.wait(20)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowProxy)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    pub = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        acs = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--stun-listen", "127.0.0.1:0",
+                        "--cr-proxy", pub, "--cr-proxy-username", "acs", "--cr-proxy-password", "acs-secret",
+                        "--cr-udp", "prefer", "--metrics-public")
+        udp = [("InternetGatewayDevice.ManagementServer.UDPConnectionRequestAddress", "127.0.0.1:9",
+                "xsd:string")]
+        cpe = CPE(cwmp_addr(acs))
+        assert cpe.inform("R1", params=udp, cr_url=f"{pub}/client?origin=r1").rpc == "InformResponse"
+        assert cpe.post().status == 204
+        cpe.close()
+        api = Api(acs)
+        out = {}
+        t = threading.Thread(target=lambda: out.update(r=api.post("/api/devices/00D09E-IGD-R1/connection-request")))
+        t.start()
+        assert asked.wait(10), "the ACS did not ask the proxy"
+        cpe = CPE(cwmp_addr(acs))
+        assert cpe.inform("R1", events=[("6 CONNECTION REQUEST", "")], params=udp,
+                          cr_url=f"{pub}/client?origin=r1").rpc == "InformResponse"
+        assert cpe.post().status == 204
+        cpe.close()
+        t.join(10)
+        assert out["r"].status_code == 200 and out["r"].json()["ok"], out["r"].text
+        answer.set()  # the proxy's 200 comes after it all
+        acs.wait_for(r"cwmp_connection_request device=00D09E-IGD-R1 status=200 outcome=ok")
+        m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+        assert metric(m, "outpost_acs_udp_connection_requests_total", 'outcome="ok"') == 1
+        assert metric(m, "outpost_acs_udp_connection_requests_total", 'outcome="timeout"') == 0
+        acs.stop()
+    finally:
+        answer.set()
+        srv.shutdown()
+        srv.server_close()
