@@ -263,7 +263,8 @@ static const cfg_opt_t acs_opts[] = {
             "Binding Requests that bind a CPE must carry MESSAGE-INTEGRITY with this key (the CPEs'"
             " STUNPassword); others get 401", .flags = CFG_SECRET),
     CFG_OPT("stun-max-bindings", CFG_INT, acs_opts_t, stun_max_bindings, "1000000", "N",
-            "CPE bindings kept in memory at most (the least recently heard goes first)", .min = 1,
+            "known devices' bindings kept in memory at most (the least recently heard goes first;"
+            " a USERNAME the store has not confirmed as a device never evicts one)", .min = 1,
             .max = 100000000),
     CFG_OPT("stun-rate", CFG_INT, acs_opts_t, stun_rate, "200", "N",
             "STUN datagrams per second from one address (IPv6: /64), bursts of 2N; more are dropped"

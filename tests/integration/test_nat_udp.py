@@ -278,6 +278,100 @@ def test_made_up_usernames_are_logged_rate_limited(outpost, tmp_path):
     assert not re.search(r"stun_binding device=", acs.output())
     s.close()
 
+def test_made_up_usernames_do_not_evict_real_bindings(outpost, tmp_path):
+    """A flood of made-up USERNAMEs, many more than --stun-max-bindings, from
+    several addresses and ports: they wait on probation for the store's word
+    and never enter the table of known devices, so the real CPE's binding
+    stays (nothing evicted) and its UDP connection request still goes to it."""
+    acs, sim = start_pair(outpost, tmp_path, "--cr-udp", "prefer", "--stun-max-bindings", "4", count=1)
+    api = Api(acs)
+    addr = mapped(sim, "SIM000001")
+    acs.wait_for(rf"stun_binding device={re.escape(dev_id('SIM000001'))} address={re.escape(addr)} "
+                 r"change=false new=true")
+    acs.wait_for(r"cwmp_inform device=\S+ events=\"?4 VALUE CHANGE")
+    wait_idle(api, "SIM000001")
+    host, port = acs.fields["stun"].rsplit(":", 1)
+    to = (host, int(port))
+    flood = 0
+    for batch in range(6):  # bursts of 50 at once: more than the cap in flight
+        f = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        f.bind((f"127.0.0.{2 + batch % 3}", 0))
+        f.settimeout(2)
+        for i in range(50):
+            f.sendto(binding_request(f"made-up-{batch}-{i}"), to)
+        for i in range(50):
+            mtype, _, _ = parse_stun(f.recvfrom(2048)[0])
+            assert mtype == 0x0101  # answered all the same
+        flood += 50
+        f.close()
+    deadline = time.monotonic() + 15
+    while True:
+        m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+        settled = (metric(m, "outpost_acs_stun_unknown_devices_total")
+                   + metric(m, "outpost_acs_stun_probation_full_total"))
+        if settled >= flood and metric(m, "outpost_acs_stun_probation") == 0:
+            break
+        assert time.monotonic() < deadline, "the made-up USERNAMEs were not all settled"
+        time.sleep(0.1)
+    assert metric(m, "outpost_acs_stun_bindings_evicted_total") == 0
+    assert metric(m, "outpost_acs_stun_bindings") == 1
+    assert metric(m, "outpost_acs_stun_bindings_learnt_total") == 1
+    assert len(re.findall(r"stun_binding_unknown_device ", acs.output())) <= 2  # one per 10 s
+    assert not re.search(r"stun_binding device=made-up", acs.output())
+    # the real CPE is still woken by UDP, at the binding the STUN server holds
+    r = api.post(f"/api/devices/{url_id('SIM000001')}/connection-request")
+    assert r.status_code == 200, r.text
+    acs.wait_for(rf"cwmp_connection_request device={re.escape(dev_id('SIM000001'))} via=udp "
+                 rf"to={re.escape(addr)} outcome=\"udp sent\" stun_binding=true")
+    sim.wait_for(r"udp_connection_request cpe=SIM000001")
+
+
+def test_stun_password_unsigned_requests_move_no_binding(outpost, tmp_path):
+    """With --stun-password, a request naming a real device without (or with
+    a wrong) MESSAGE-INTEGRITY is refused (401) and moves nothing: the
+    device's binding, stored and in memory, stays the signed one, and its
+    connection request goes there. (The signed binding is made here: a CPE
+    with the password, whose source is this socket.)"""
+    acs, sim = start_pair(outpost, tmp_path, "--cr-udp", "prefer", "--stun-password", "stun-key", count=1)
+    api = Api(acs)
+    acs.wait_for(rf"cwmp_inform device={re.escape(dev_id('SIM000001'))} events=\"?0 BOOTSTRAP")
+    wait_idle(api, "SIM000001")
+    host, port = acs.fields["stun"].rsplit(":", 1)
+    to = (host, int(port))
+    cpe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    cpe.bind(("127.0.0.3", 0))
+    good = "%s:%d" % cpe.getsockname()
+    mtype, _, a = stun_ask(cpe, to, binding_request(dev_id("SIM000001"), key="stun-key"))
+    assert mtype == 0x0101 and 0x0008 in a
+    acs.wait_for(rf"stun_binding device={re.escape(dev_id('SIM000001'))} address={re.escape(good)} "
+                 r"change=false new=true")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.2", 0))
+    for key in (None, "wrong"):
+        for change in (False, True):
+            mtype, _, a = stun_ask(s, to, binding_request(dev_id("SIM000001"), change=change, key=key))
+            assert mtype == 0x0111 and a["error"] == 401
+    time.sleep(0.5)
+    m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+    assert metric(m, "outpost_acs_stun_bindings_changed_total") == 0
+    assert metric(m, "outpost_acs_stun_bindings") == 1
+    assert api.get(f"/api/devices/{url_id('SIM000001')}").json()["udp_connection_request_address"] == good
+    r = api.post(f"/api/devices/{url_id('SIM000001')}/tasks", {"type": "reboot"})
+    assert r.status_code in (200, 201, 202), r.text
+    acs.wait_for(rf"via=udp to={re.escape(good)} outcome=\"udp sent\" stun_binding=true")
+    cpe.settimeout(3)
+    data, _ = cpe.recvfrom(2048)
+    assert data.startswith(b"GET http://" + good.encode() + b"?ts=")
+    s.settimeout(0.5)
+    try:
+        s.recvfrom(2048)
+        raise AssertionError("a connection request went to the unsigned requests' address")
+    except TimeoutError:
+        pass
+    cpe.close()
+    s.close()
+
+
 def test_stun_password_needs_message_integrity(outpost, tmp_path):
     acs = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--stun-listen", "127.0.0.1:0",
                     "--stun-password", "stun-key", "--metrics-public", "--cpe-auth-max-failures", "3")
@@ -296,9 +390,13 @@ def test_stun_password_needs_message_integrity(outpost, tmp_path):
     assert mtype == 0x0101
     m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
     assert metric(m, "outpost_acs_stun_unauthorized_total") == 2
-    assert metric(m, "outpost_acs_stun_bindings_learnt_total") == 1
-    # "dev-1" is no device of this ACS: its binding does not stay
+    # "dev-1" is no device of this ACS: the signed request is answered, but
+    # its binding is not learnt (the store said no such device)
     acs.wait_for(r"stun_binding_unknown_device device=dev-1")
+    m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+    assert metric(m, "outpost_acs_stun_unknown_devices_total") == 1
+    assert metric(m, "outpost_acs_stun_bindings_learnt_total") == 0
+    assert metric(m, "outpost_acs_stun_bindings") == 0
     # guessing the key: three wrong ones in a row lock the address out, so
     # that even the right one is not answered; other addresses still are
     for _ in range(3):
