@@ -321,8 +321,9 @@ int acs_utf8_copy(char *dst, size_t size, const char *src);
 int acs_api_start(acs_t *a, const char *listen);
 void acs_api_json(http_req_t *req, int status, json_t *body); /* steals body */
 void acs_api_error(http_req_t *req, int status, const char *code, const char *msg);
-/* A store job failed with rc: 503 when the queue is full (-EAGAIN) or the
- * database is away (-ENOTCONN: with Retry-After), else 500. */
+/* A failure that is not the handler's own (a store job's, a submission's):
+ * answered from acs_api_err.h's table, one row per cause (the queue full,
+ * a lost race, the database away, shutting down...; 500 otherwise). */
 void acs_api_store_error(http_req_t *req, int rc);
 /* The same for a CWMP request: 503 with Retry-After (CPEs retry). */
 void acs_cwmp_store_error(http_req_t *req, int rc);
