@@ -334,11 +334,10 @@ static int write_facts(struct acs_stun *s, const binding_t *b, bool change)
     return rc;
 }
 
-/* The device's binding is this address (a request from `from`): a known
+/* The device's binding is this address (the request's source): a known
  * device's is remembered and written when it changed; an id not known yet
  * goes on probation while the store says whether it is a device. */
-static void learn(struct acs_stun *s, const char *id, size_t idlen, const stun_addr_t *addr, bool change,
-                  const stun_addr_t *from)
+static void learn(struct acs_stun *s, const char *id, size_t idlen, const stun_addr_t *addr, bool change)
 {
     binding_t *b = hmap_get(&s->bindings, id, idlen);
     int64_t now = clock_mono_ms();
@@ -362,12 +361,12 @@ static void learn(struct acs_stun *s, const char *id, size_t idlen, const stun_a
     if (hmap_get(&s->probation, id, idlen))
         return; /* the store's word on it is on the way */
     uint8_t key[16];
-    uint32_t slot = addr_slot(s, from, key);
+    uint32_t slot = addr_slot(s, addr, key);
     if (hmap_len(&s->probation) >= PROBATION_MAX || s->probation_by_addr[slot] >= PROBATION_PER_ADDR) {
         s->probation_full++;
         if (log_window(&s->logged_full_ms, &s->full_suppressed)) {
             char peer[NET_ADDR_STR];
-            acs_stun_addr_text(from, peer, sizeof peer);
+            acs_stun_addr_text(addr, peer, sizeof peer);
             log_warn("stun_probation_full", LF_S("peer", peer), LF_U("probation", hmap_len(&s->probation)),
                      LF_U("from_address", s->probation_by_addr[slot]),
                      LF_S("reason", "too many USERNAMEs the store has not confirmed yet (made-up ones?):"
@@ -470,7 +469,7 @@ static void on_request(struct acs_stun *s, const uint8_t *p, size_t n, const str
             }
         }
         if (m.username)
-            learn(s, m.username, m.username_len, &src, m.binding_change, &src);
+            learn(s, m.username, m.username_len, &src, m.binding_change);
         else
             s->unknown_device++;
     }
