@@ -294,17 +294,19 @@ static int write_metrics(buf_t *o, void *ud)
     if (!rc && a->db)
         rc = metrics_hist_write(o, "outpost_acs_store_job_seconds", "", store_worker_latency(a->db));
 
-    static const char *const udp_outcomes[] = { "sent", "ok", "timeout" };
-    uint64_t udp[] = { a->n.cr_udp_sent, a->n.cr_udp_ok, a->n.cr_udp_timeout };
+    static const char *const udp_outcomes[] = { "sent", "ok", "timeout", "failed" };
+    uint64_t udp[] = { a->n.cr_udp_sent, a->n.cr_udp_ok, a->n.cr_udp_timeout, a->n.cr_udp_failed };
     if (!rc)
         rc = metrics_head(o, "outpost_acs_udp_connection_requests_total", "counter",
-                          "UDP connection requests (TR-069 Annex G) by outcome.");
-    for (size_t i = 0; i < 3 && !rc; i++)
+                          "UDP connection requests (TR-069 Annex G) by outcome (sent: from our socket,"
+                          " or a --cr-proxy said it sends them; failed: that proxy refused).");
+    for (size_t i = 0; i < 4 && !rc; i++)
         rc = write_labelled(o, "outpost_acs_udp_connection_requests_total", "outcome", udp_outcomes[i],
                             (double)udp[i]);
     if (!rc)
         rc = metrics_one(o, "outpost_acs_udp_connection_request_datagrams_total", "counter",
-                         "UDP connection request datagrams sent (copies included).",
+                         "UDP connection request datagrams sent from the STUN socket (copies"
+                         " included; a --cr-proxy's relays are its own).",
                          (double)a->n.cr_udp_datagrams);
     if (!rc)
         rc = acs_stun_metrics(a, o); /* outpost_acs_stun_* (acs_stun.c) */

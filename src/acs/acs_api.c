@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acs/acs_api_err.h"
 #include "acs/acs_api_lists.h"
 #include "acs/acs_api_prov.h"
 #include "acs/acs_files.h"
@@ -57,24 +58,25 @@ static void api_errno(http_req_t *req, int rc, const char *what)
     case -ENOENT: acs_api_error(req, 404, "not_found", what); break;
     case -EBUSY: acs_api_error(req, 409, "conflict", "the task was already sent to the device"); break;
     case -ESTALE: acs_api_error(req, 409, "conflict", "the task has already finished"); break;
-    case -EAGAIN: acs_api_error(req, 503, "unavailable", "store queue full, retry"); break;
     default: acs_api_store_error(req, rc); break;
     }
 }
 
+/* The one place a failure that is not the handler's own becomes an answer:
+ * acs_api_err.c's table (the queue full, a lost race, the database away,
+ * shutting down...). */
 void acs_api_store_error(http_req_t *req, int rc)
 {
-    if (rc == -EAGAIN) {
-        acs_api_error(req, 503, "unavailable", "store queue full, retry");
-    } else if (rc == -ENOTCONN) {
-        /* the database is away: nothing of the request was stored; the
-         * store reconnects by itself */
-        static const char body[] = "{\"error\":\"unavailable\",\"message\":\"the store's database "
-                                   "cannot be reached; nothing was stored, retry later\"}";
-        http_respond_hdrs(req, 503, "Retry-After: 5\r\n", "application/json", body, sizeof body - 1);
-    } else {
-        acs_api_error(req, 500, "internal", "store error");
+    const acs_api_err_t *e = acs_api_err_for(rc);
+    json_t *body = json_pack("{s:s, s:s}", "error", e->code, "message", e->message);
+    char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!s) {
+        http_respond_error(req, 500, "cannot encode JSON");
+        return;
     }
+    http_respond_hdrs(req, e->status, e->headers, "application/json", s, strlen(s));
+    free(s);
 }
 
 /* ---- generic job ------------------------------------------------------------------------ */

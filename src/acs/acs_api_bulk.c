@@ -192,9 +192,6 @@ static void bulk_done(int rc, void *ud)
     case -E2BIG:
         field_error(req, 400, "bad_filter", "filter", "filter: too large to run");
         break;
-    case -EAGAIN:
-        acs_api_error(req, 503, "unavailable", "store queue full, retry");
-        break;
     default:
         acs_api_store_error(req, rc);
     }
@@ -205,8 +202,9 @@ static void submit(acs_t *a, http_req_t *req, bulk_job_t *j)
 {
     j->a = a;
     j->req = req;
-    if (store_worker_submit(a->db, bulk_run, bulk_done, j) != 0) {
-        acs_api_error(req, 503, "unavailable", "store queue full, retry");
+    int rc = store_worker_submit(a->db, bulk_run, bulk_done, j);
+    if (rc != 0) {
+        acs_api_store_error(req, rc);
         job_free(j);
     }
 }

@@ -104,8 +104,9 @@ static void put_done(acs_t *a, http_req_t *req, int rc, const store_file_t *f, b
         break;
     }
     case -ENOSPC: acs_api_error(req, 507, "insufficient_storage", "no space left for the file"); break;
-    case -EAGAIN: acs_api_error(req, 503, "unavailable", "store queue full, retry"); break;
-    case -ECANCELED: acs_api_error(req, 503, "unavailable", "shutting down"); break;
+    case -EAGAIN:
+    case -ECANCELED:
+    case -ENOTCONN: acs_api_store_error(req, rc); break;
     default: acs_api_error(req, 500, "internal", "the file could not be stored"); break;
     }
 }
@@ -221,8 +222,9 @@ static void file_submit(http_req_t *req, acs_t *a, int kind)
         free(j);
         return;
     }
-    if (store_worker_submit(a->db, file_run, file_done, j) != 0) {
-        acs_api_error(req, 503, "unavailable", "store queue full, retry");
+    int rc = store_worker_submit(a->db, file_run, file_done, j);
+    if (rc != 0) {
+        acs_api_store_error(req, rc);
         free(j);
     }
 }

@@ -298,9 +298,6 @@ static void hist_done(int rc, void *ud)
                                                 ? "the task has no open fault (not failed, or cleared)"
                                                 : "the preset is not faulted on this device");
         goto out;
-    case -EAGAIN:
-        acs_api_error(req, 503, "unavailable", "store queue full, retry");
-        goto out;
     default:
         acs_api_store_error(req, rc);
         goto out;
@@ -361,7 +358,7 @@ static void submit(acs_t *a, http_req_t *req, hist_job_t *j)
     j->req = req;
     int rc = store_worker_submit(a->db, hist_run, hist_done, j);
     if (rc != 0) {
-        acs_api_error(req, 503, "unavailable", "store queue full, retry");
+        acs_api_store_error(req, rc);
         job_free(j);
     }
 }

@@ -108,9 +108,6 @@ static void hooks_done(int rc, void *ud)
     case -ESTALE:
         acs_api_error(req, 409, "conflict", "only a failed delivery can be retried");
         break;
-    case -EAGAIN:
-        acs_api_error(req, 503, "unavailable", "store queue full, retry");
-        break;
     default:
         acs_api_store_error(req, rc);
     }
@@ -123,7 +120,7 @@ static void submit(acs_t *a, http_req_t *req, hooks_job_t *j)
     j->a = a;
     j->req = req;
     /* not submitted (queue full -EAGAIN, shutting down): answered, freed, as a job's end */
-    int rc = a->db ? store_worker_submit(a->db, hooks_run, hooks_done, j) : -EAGAIN;
+    int rc = a->db ? store_worker_submit(a->db, hooks_run, hooks_done, j) : -ECANCELED;
     if (rc != 0)
         hooks_done(rc, j);
 }

@@ -103,10 +103,7 @@ static void list_done(int rc, void *ud)
     list_job_t *j = ud;
     http_req_t *req = j->req;
     if (rc < 0) {
-        if (rc == -EAGAIN)
-            acs_api_error(req, 503, "unavailable", "store queue full, retry");
-        else
-            acs_api_store_error(req, rc);
+        acs_api_store_error(req, rc);
     } else {
         buf_t h = BUF_INIT(4 * STORE_ID_MAX); /* the device id percent-encoded is the most */
         if (j->more)
@@ -170,8 +167,9 @@ static list_job_t *new_list(http_req_t *req, acs_t *a, bool bulks)
 
 static void submit(list_job_t *j)
 {
-    if (store_worker_submit(j->a->db, list_run, list_done, j) != 0) {
-        acs_api_error(j->req, 503, "unavailable", "store queue full, retry");
+    int rc = store_worker_submit(j->a->db, list_run, list_done, j);
+    if (rc != 0) {
+        acs_api_store_error(j->req, rc);
         free(j);
     }
 }

@@ -8,6 +8,7 @@
  * the reason ({"error", "message", "field"}, and "line" for Lua), so a
  * program can point at what to fix.
  */
+#include "acs/acs_api_err.h"
 #include "acs/acs_api_prov.h"
 
 #include "acs/acs_prov.h"
@@ -135,14 +136,14 @@ static int prov_run(store_t *st, void *ud)
         return store_preset_list(st, collect_preset, j);
     case PJ_PRESET_PUT:
         if ((rc = store_preset_put(st, j->name, j->text, j->create_only, now)) < 0)
-            return rc;
+            return acs_api_raced(rc); /* lost to other writers: not a full queue */
         j->created = rc;
         /* answered with the preset as stored */
         /* fall through */
     case PJ_PRESET_GET:
         return store_preset_get(st, j->name, collect_preset, j);
     case PJ_PRESET_DELETE:
-        return store_preset_delete(st, j->name);
+        return acs_api_raced(store_preset_delete(st, j->name)); /* as above */
     case PJ_SCRIPTS:
         j->out = json_array();
         return store_script_list(st, j->sk, collect_script, j);
@@ -247,11 +248,8 @@ static void answer(prov_job_t *j, int rc)
     case -ESTALE:
         acs_api_error(req, 409, "conflict", "the preset is not faulted on this device");
         break;
-    case -EAGAIN:
-        acs_api_error(req, 503, "unavailable", "store queue full, retry");
-        break;
     default:
-        acs_api_store_error(req, rc);
+        acs_api_store_error(req, rc); /* the queue full, a lost race (ACS_ERACED)... */
     }
     job_free(j);
 }

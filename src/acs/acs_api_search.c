@@ -179,9 +179,7 @@ static void list_done(int rc, void *ud)
     list_job_t *j = ud;
     http_req_t *req = j->req;
     if (rc < 0) {
-        if (rc == -EAGAIN)
-            acs_api_error(req, 503, "unavailable", "store queue full, retry");
-        else if (rc == -E2BIG)
+        if (rc == -E2BIG)
             acs_api_error(req, 400, "bad_filter", "filter: too large to run");
         else
             acs_api_store_error(req, rc);
@@ -357,7 +355,7 @@ static void h_devices(http_req_t *req, void *ud)
     int rc = store_worker_submit(j->a->db, list_run, list_done, j);
     if (rc == 0)
         return;
-    acs_api_error(req, 503, "unavailable", "store queue full, retry");
+    acs_api_store_error(req, rc);
 fail:
     free(j);
 }
@@ -424,8 +422,6 @@ static void tag_done(int rc, void *ud)
         acs_api_json(j->req, 422, json_pack("{s:s, s:s, s:s}", "error", "invalid_tag", "message",
                                             "tag: the device's tags would pass 511 characters",
                                             "field", "tag"));
-    else if (rc == -EAGAIN)
-        acs_api_error(j->req, 503, "unavailable", "store queue full, retry");
     else if (rc < 0 || !j->out)
         acs_api_store_error(j->req, rc);
     else {
@@ -461,9 +457,10 @@ static void h_tag(http_req_t *req, void *ud, bool add)
     j->a = ud;
     j->req = req;
     j->add = add;
-    if (store_worker_submit(j->a->db, tag_run, tag_done, j) != 0) {
+    int rc = store_worker_submit(j->a->db, tag_run, tag_done, j);
+    if (rc != 0) {
         free(j);
-        acs_api_error(req, 503, "unavailable", "store queue full, retry");
+        acs_api_store_error(req, rc);
     }
 }
 

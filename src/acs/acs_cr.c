@@ -47,6 +47,7 @@ typedef struct cr {
     void *ud;
     char device[STORE_ID_MAX];
     bool creds;               /* we had credentials to answer a challenge with */
+    bool proxy;               /* to a --cr-proxy's /client, not to the CPE */
     bool tls;
     long auth;                /* CURLOPT_HTTPAUTH as set */
     net_egress_check_t egress;
@@ -196,6 +197,9 @@ const char *acs_cr_strerror(int rc)
 /* Why a CPE's 401 ended the request: Basic we withheld, or credentials. */
 static const char *why_401(const cr_t *c, CURL *easy)
 {
+    if (c->proxy)
+        return c->creds ? "the cwmp-proxy refused --cr-proxy-username/--cr-proxy-password"
+                        : "the cwmp-proxy asked for credentials: set --cr-proxy-username";
     long avail = 0;
     curl_easy_getinfo(easy, CURLINFO_HTTPAUTH_AVAIL, &avail);
     if (c->creds && (avail & CURLAUTH_BASIC) && !(avail & CURLAUTH_DIGEST) &&
@@ -245,7 +249,7 @@ static void cr_finished(CURL *easy, CURLcode rc, long status, void *ud)
         reason = why_401(c, easy);
     } else if (status != 200 && status != 204) {
         err = -EIO;
-        snprintf(text, sizeof text, "CPE answered %ld", status);
+        snprintf(text, sizeof text, "%s answered %ld", c->proxy ? "the cwmp-proxy" : "CPE", status);
         reason = text;
     }
     if (err) {
@@ -329,6 +333,7 @@ int acs_cr_http(acs_t *a, const store_device_t *d, const char *url, acs_cr_done_
         pass = d->cr_user[0] ? d->cr_pass : a->o.cr_password;
     }
     c->tls = u->tls;
+    c->proxy = px != NULL;
     c->creds = user && *user;
     /* More than one bit makes curl ask first and answer the challenge with
      * the best scheme offered; Digest alone is never sent before one. */

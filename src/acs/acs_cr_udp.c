@@ -23,7 +23,8 @@
  * proxy sends them from inside the CPE's network: GET <proxy>/client?
  * origin=...&udp=IP:PORT (the CPE's own UDPConnectionRequestAddress), the
  * proxy's credentials, the proxy's checks (docs/cwmp-proxy.md); its 200
- * stands for "udp sent".
+ * stands for "udp sent", and only then is the request counted sent (one
+ * the proxy refuses is failed).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,6 +49,8 @@ typedef struct udp_cr {
     uv_timer_t t;
     int64_t start_ms;
     int copies;               /* sent so far */
+    bool relaying;            /* the cwmp-proxy has not answered (relayed() will come) */
+    bool finished;            /* the outcome was told; freed once not relaying */
     stun_addr_t to;
     char device[STORE_ID_MAX];
     char msg[UDPCR_MAX + 1];
@@ -61,7 +64,7 @@ static void on_freed(uv_handle_t *h)
     free(h->data);
 }
 
-static void finish(udp_cr_t *c, int rc, const char *reason)
+static void finish(udp_cr_t *c, int rc, long status, const char *reason)
 {
     acs_t *a = c->a;
     if (c->prev)
@@ -83,8 +86,11 @@ static void finish(udp_cr_t *c, int rc, const char *reason)
                  LF_S("outcome", "timeout"), LF_S("reason", reason), LF_I("copies", c->copies));
     }
     if (c->done)
-        c->done(rc, 0, reason, c->ud);
-    uv_close((uv_handle_t *)&c->t, on_freed);
+        c->done(rc, status, reason, c->ud);
+    c->done = NULL;
+    c->finished = true;
+    if (!c->relaying) /* else the proxy's answer still holds c: relayed() frees it */
+        uv_close((uv_handle_t *)&c->t, on_freed);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -99,7 +105,7 @@ static void on_timer(uv_timer_t *t)
     }
     int64_t next = c->copies < N_COPIES ? copies_at_ms[c->copies] : a->o.cr_udp_timeout_ms;
     if (c->copies >= N_COPIES && elapsed >= a->o.cr_udp_timeout_ms) {
-        finish(c, -ETIMEDOUT, "no session with \"6 CONNECTION REQUEST\" in --cr-udp-timeout");
+        finish(c, -ETIMEDOUT, 0, "no session with \"6 CONNECTION REQUEST\" in --cr-udp-timeout");
         return;
     }
     uv_timer_start(&c->t, on_timer, (uint64_t)(next > elapsed ? next - elapsed : 0), 0);
@@ -115,17 +121,26 @@ static bool addr_parse(const char *text, stun_addr_t *out)
            out->port != 0;
 }
 
-/* The cwmp-proxy answered the relay request (udp=): the datagrams are out
- * from inside; the outcome is the device's session, as for direct ones. */
+/* The cwmp-proxy answered the relay request (udp=). Its 200 says the
+ * datagrams are going out from inside: sent, and the outcome is the
+ * device's session, as for direct ones. Anything else: nothing was sent
+ * (failed; also counted and logged as the HTTP request it was). The
+ * datagrams are the proxy's: the ACS counts none of them. */
 static void relayed(int rc, long status, const char *reason, void *ud)
 {
     udp_cr_t *c = ud;
+    c->relaying = false;
+    if (c->finished) { /* the device called before the proxy answered: ok already */
+        uv_close((uv_handle_t *)&c->t, on_freed);
+        return;
+    }
     if (rc != 0) {
-        finish(c, rc, reason); /* counted and logged as the HTTP request it was */
+        c->a->n.cr_udp_failed++;
+        finish(c, rc, status, reason);
         return;
     }
     c->copies = N_COPIES; /* the proxy sends them */
-    c->a->n.cr_udp_datagrams++;
+    c->a->n.cr_udp_sent++;
     if (c->done)
         c->done(ACS_CR_PENDING, 0, "udp sent (through the cwmp-proxy)", c->ud);
     uv_timer_start(&c->t, on_timer, (uint64_t)c->a->o.cr_udp_timeout_ms, 0);
@@ -189,7 +204,6 @@ int acs_cr_udp_try(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void 
         ((udp_cr_t *)a->udp_crs)->prev = c;
     a->udp_crs = c;
     a->nudp_crs++;
-    a->n.cr_udp_sent++;
     if (via_proxy) {
         /* GET <proxy>/client?origin=...&udp=IP:PORT with the proxy's credentials */
         char url[STORE_URL + 2 * NET_ADDR_STR + 8];
@@ -198,13 +212,16 @@ int acs_cr_udp_try(acs_t *a, const store_device_t *d, acs_cr_done_fn done, void 
         snprintf(url, sizeof url, "%s&udp=%s", d->cr_url, q.data ? q.data : "");
         buf_free(&q);
         log_info("cwmp_connection_request", LF_S("device", d->id), LF_S("via", "udp-proxy"), LF_S("to", host));
+        c->relaying = true;
         rc = acs_cr_http(a, d, url, relayed, c);
         if (rc) {
-            c->done = NULL; /* acs_cr_send's caller hears rc */
-            finish(c, rc, acs_cr_strerror(rc));
+            c->relaying = false; /* refused at once: relayed() never comes */
+            c->done = NULL;      /* acs_cr_send's caller hears rc */
+            finish(c, rc, 0, acs_cr_strerror(rc));
         }
         return rc;
     }
+    a->n.cr_udp_sent++; /* the copies go from our socket */
     log_info("cwmp_connection_request", LF_S("device", d->id), LF_S("via", "udp"), LF_S("to", host),
              LF_S("outcome", "udp sent"), LF_B("stun_binding", bound));
     on_timer(&c->t); /* the first copy now */
@@ -218,12 +235,12 @@ void acs_cr_udp_informed(acs_t *a, const char *device)
     for (udp_cr_t *c = a->udp_crs, *next; c; c = next) {
         next = c->next;
         if (strcmp(c->device, device) == 0)
-            finish(c, 0, "the device called (6 CONNECTION REQUEST)");
+            finish(c, 0, 0, "the device called (6 CONNECTION REQUEST)");
     }
 }
 
 void acs_cr_udp_stop(acs_t *a)
 {
     while (a->udp_crs)
-        finish(a->udp_crs, -ECANCELED, "shutting down");
+        finish(a->udp_crs, -ECANCELED, 0, "shutting down");
 }

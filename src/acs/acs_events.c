@@ -563,7 +563,7 @@ static void h_breakdown(http_req_t *req, void *ud)
     int rc = a->db && !a->stopping ? store_worker_submit(a->db, breakdown_run, breakdown_done, j) : -ECANCELED;
     if (rc != 0) {
         free(j);
-        acs_api_error(req, 503, "unavailable", rc == -EAGAIN ? "store queue full, retry" : "shutting down");
+        acs_api_store_error(req, rc);
     }
 }
 

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acs/acs_api_err.h"
 #include "acs/acs_tasks.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -245,8 +246,9 @@ static void on_synced(uv_fs_t *fs)
     }
     close_fd(it->fd);
     it->fd = -1;
-    if (!it->a->db || store_worker_submit(it->a->db, commit_run, commit_done, it) != 0)
-        intake_finish(it, -EAGAIN);
+    int rc = it->a->db ? store_worker_submit(it->a->db, commit_run, commit_done, it) : -ECANCELED;
+    if (rc != 0)
+        intake_finish(it, rc);
 }
 
 /* The whole body is on disk: its digest, then durable, then named. */
@@ -447,13 +449,26 @@ static void send_error(send_job_t *j, int status, const char *code, const char *
         http_respond_error(j->req, status, msg);
 }
 
+/* A failure the API's table knows (the queue full, the database away...)
+ * says so; any other: the file could not be read. */
+static void send_failed(send_job_t *j, int rc)
+{
+    const acs_api_err_t *e = acs_api_err_for(rc);
+    if (e->rc == 0)
+        send_error(j, 500, "internal", "the file cannot be read");
+    else if (j->json)
+        acs_api_store_error(j->req, rc);
+    else
+        http_respond_error(j->req, e->status, e->message);
+}
+
 static void send_done(int rc, void *ud)
 {
     send_job_t *j = ud;
     if (rc == -ENOENT && j->fd < 0) {
         send_error(j, 404, "not_found", "no such file");
     } else if (rc < 0) {
-        send_error(j, rc == -EAGAIN ? 503 : 500, "internal", "the file cannot be read");
+        send_failed(j, rc);
     } else if (!j->cpe || acs_files_authorize(j->a, j->req, &j->f)) {
         char etag[72];
         snprintf(etag, sizeof etag, "\"%s\"", j->f.sha256);
@@ -480,7 +495,7 @@ void acs_files_send_as(acs_t *a, http_req_t *req, const char *name, bool json, b
     str_copy(j->name, sizeof j->name, name);
     int rc = store_worker_submit(a->db, send_run, send_done, j);
     if (rc) {
-        send_error(j, 503, "unavailable", "store queue full, retry");
+        send_failed(j, rc);
         free(j);
     }
 }

@@ -241,7 +241,7 @@ typedef struct acs {
     struct {
         uint64_t sessions, informs, rpcs, faults, cpe_faults, timeouts, auth_failures,
             bad_requests, cr_sent, cr_ok, cr_failed;
-        uint64_t cr_udp_sent, cr_udp_ok, cr_udp_timeout, cr_udp_datagrams;
+        uint64_t cr_udp_sent, cr_udp_ok, cr_udp_timeout, cr_udp_failed, cr_udp_datagrams;
     } n;
     acs_metrics_t m;           /* the labelled series of /metrics (acs_admin.c) */
     acs_fleet_t fleet;         /* the last store snapshot of the fleet (acs_admin.c) */
@@ -321,8 +321,9 @@ int acs_utf8_copy(char *dst, size_t size, const char *src);
 int acs_api_start(acs_t *a, const char *listen);
 void acs_api_json(http_req_t *req, int status, json_t *body); /* steals body */
 void acs_api_error(http_req_t *req, int status, const char *code, const char *msg);
-/* A store job failed with rc: 503 when the queue is full (-EAGAIN) or the
- * database is away (-ENOTCONN: with Retry-After), else 500. */
+/* A failure that is not the handler's own (a store job's, a submission's):
+ * answered from acs_api_err.h's table, one row per cause (the queue full,
+ * a lost race, the database away, shutting down...; 500 otherwise). */
 void acs_api_store_error(http_req_t *req, int rc);
 /* The same for a CWMP request: 503 with Retry-After (CPEs retry). */
 void acs_cwmp_store_error(http_req_t *req, int rc);

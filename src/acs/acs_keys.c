@@ -439,8 +439,6 @@ static void key_done(int rc, void *ud)
         acs_api_error(req, 409, "too_many_keys", "the ACS keeps at most 1000 keys: revoke some first");
     } else if (rc == -ENOENT) {
         acs_api_error(req, 404, "not_found", "no such key");
-    } else if (rc == -EAGAIN) {
-        acs_api_error(req, 503, "unavailable", "store queue full, retry");
     } else if (rc < 0) {
         acs_api_store_error(req, rc);
     } else if (j->kind == K_LIST) {

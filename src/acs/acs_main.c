@@ -213,8 +213,8 @@ static const cfg_opt_t acs_opts[] = {
             "a receiver of signed JSON events: 'url=http(s)://... secret=SECRET' (or"
             " secret_file=PATH; at least 16 characters) with optional name=NAME, events=a,b (of"
             " device.registered, device.boot, device.offline, task.done, task.failed, fault,"
-            " bulk.finished; default all), timeout=10s, ca=FILE, tls_verify=false; repeatable",
-            .check = acs_webhook_check),
+            " bulk.finished; default all), timeout=10s, ca=FILE, tls_verify=false; repeatable;"
+            " read again on SIGHUP", .check = acs_webhook_check),
     CFG_OPT("webhook-max-pending", CFG_INT, acs_opts_t, webhook_max_pending, "100000", "N",
             "webhook deliveries waiting at most; beyond, new events are refused (counted, logged)",
             .min = 1, .max = 100000000),
@@ -263,7 +263,8 @@ static const cfg_opt_t acs_opts[] = {
             "Binding Requests that bind a CPE must carry MESSAGE-INTEGRITY with this key (the CPEs'"
             " STUNPassword); others get 401", .flags = CFG_SECRET),
     CFG_OPT("stun-max-bindings", CFG_INT, acs_opts_t, stun_max_bindings, "1000000", "N",
-            "CPE bindings kept in memory at most (the least recently heard goes first)", .min = 1,
+            "known devices' bindings kept in memory at most (the least recently heard goes first;"
+            " a USERNAME the store has not confirmed as a device never evicts one)", .min = 1,
             .max = 100000000),
     CFG_OPT("stun-rate", CFG_INT, acs_opts_t, stun_rate, "200", "N",
             "STUN datagrams per second from one address (IPv6: /64), bursts of 2N; more are dropped"
@@ -397,14 +398,16 @@ static void on_reload(void *ud)
     if (a->tls)
         (void)tls_ctx_reload(a->tls);
     acs_keys_reload(a);
-    /* the config file's presets: read it again (flags still win) */
+    /* the config file's presets and webhooks: read it again (flags still win) */
     acs_opts_t *o = calloc(1, sizeof *o);
     cfg_result_t res;
-    if (o && cfg_load(&acs_cmd, o, a->argc, a->argv, &res) == 0)
+    if (o && cfg_load(&acs_cmd, o, a->argc, a->argv, &res) == 0) {
         (void)acs_presets_sync(a, o->presets);
-    else
+        acs_webhook_reload(a, &o->webhooks);
+    } else {
         log_warn("presets_reload_failed", LF_S("reason", "the configuration has an error (above);"
-                                                         " the presets stay as they were"));
+                                                         " the presets and webhooks stay as they were"));
+    }
     if (o)
         cfg_free(&acs_cmd, o);
     free(o);
@@ -415,7 +418,8 @@ static void on_reload(void *ud)
  * CWMP listener what is left after the daemon's own descriptors
  * (RUNTIME_FD_RESERVE), the API, the admin listener, connection requests
  * (libcurl, L/8 within [16, 4096]), webhook deliveries (--webhook-concurrency,
- * with --webhook) and one parked socket per listener. */
+ * without --webhook too: a SIGHUP may add hooks) and one parked socket per
+ * listener. */
 static void acs_limits(acs_t *a)
 {
     int64_t lim = (int64_t)runtime_fd_limit();
@@ -426,7 +430,7 @@ static void acs_limits(acs_t *a)
     a->o.common.max_connections = runtime_conn_cap(
         a->o.common.max_connections,
         RUNTIME_FD_RESERVE + (uint64_t)a->o.api_max_connections + CFG_ADMIN_MAX_CONNECTIONS + cr +
-            (a->o.webhooks.n ? (uint64_t)a->o.webhook_concurrency : 0) + 3,
+            (uint64_t)a->o.webhook_concurrency /* with no --webhook too: a SIGHUP may add some */ + 3,
         1, 16);
     log_info("acs_limits", LF_I("fd_limit", lim), LF_I("cwmp_max_connections", a->o.common.max_connections),
              LF_I("api_max_connections", a->o.api_max_connections),

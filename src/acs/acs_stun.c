@@ -14,8 +14,23 @@
  * device at once (store_device_set_facts: UDP address, when, NAT), without
  * waiting for an Inform.
  *
- * Bounded: bindings live in an hmap by device id with an LRU list, at most
- * --stun-max-bindings (the least recently heard goes first); a per-source
+ * Made-up USERNAMEs (anyone may send them without --stun-password, from
+ * any source, spoofed ones included) must not push real bindings out. So a
+ * USERNAME the table does not hold yet is on probation: its write to the
+ * store is also the check that the device exists (-ENOENT: no such
+ * device; nothing waits on the loop). Only once the store confirmed it
+ * does the binding join the table of known devices, the one UDP connection
+ * requests use and --stun-max-bindings caps (LRU among known devices only:
+ * a made-up name never evicts anything). Probation is small and fixed:
+ * PROBATION_MAX entries in all, PROBATION_PER_ADDR from one source address
+ * (hashed into a fixed table; a carrier NAT's thousands of CPEs pass, as an
+ * entry lasts one store round trip); past it a new name is answered but
+ * not learnt (counted, one line per 10 s), and comes again at its next
+ * keep-alive. So a flood costs at most PROBATION_MAX store jobs at a time,
+ * and the known devices' bindings stay.
+ *
+ * Bounded: known bindings live in an hmap by device id with an LRU list, at
+ * most --stun-max-bindings (the least recently heard goes first); a per-source
  * token bucket (--stun-rate, a fixed table hashed by address, so a flood
  * from many addresses costs no memory) drops floods; malformed datagrams are
  * dropped, counted in /metrics and logged at most once per 10 s. The socket
@@ -34,12 +49,16 @@
 #include "core/metrics.h"
 #include "core/str.h"
 
-enum { BUCKETS = 8192, LOG_WINDOW_MS = 10000 };
+/* PROBATION_*: bindings waiting for the store's word that their device
+ * exists, at most, and from one source address (see above). */
+enum { BUCKETS = 8192, LOG_WINDOW_MS = 10000, PROBATION_MAX = 1024, PROBATION_PER_ADDR = 64 };
 
 typedef struct binding {
-    struct binding *prev, *next; /* LRU: head = least recently heard */
+    struct binding *prev, *next; /* known ones' LRU: head = least recently heard */
     int64_t seen_ms;
     stun_addr_t addr;
+    uint32_t slot;               /* on probation: its source address's counter */
+    bool probation;
     char id[];                   /* the hmap's key, borrowed */
 } binding_t;
 
@@ -54,8 +73,10 @@ struct acs_stun {
     uv_udp_t h;
     bool open;
     char addr[NET_ADDR_STR];
-    hmap_t bindings;
+    hmap_t bindings;             /* known devices (the store confirmed them) */
     binding_t *head, *tail;
+    hmap_t probation;            /* USERNAMEs waiting for the store's word */
+    uint16_t *probation_by_addr; /* BUCKETS counters, by source address */
     size_t bytes;                /* held by bindings (table slots included) */
     bucket_t *buckets;
     uint64_t k0, k1;
@@ -63,9 +84,9 @@ struct acs_stun {
     uint8_t rbuf[2048];
     /* counters for /metrics */
     uint64_t requests, answered, learnt, changed, unknown_device, auth_failed, malformed, limited, evicted,
-        errors_420, locked;
-    int64_t logged_ms, logged_unknown_ms;
-    uint64_t log_suppressed, unknown_suppressed;
+        errors_420, locked, probation_full;
+    int64_t logged_ms, logged_unknown_ms, logged_full_ms;
+    uint64_t log_suppressed, unknown_suppressed, full_suppressed;
 };
 
 /* Wrong MESSAGE-INTEGRITY: one line per address per minute, and when a
@@ -79,9 +100,23 @@ static void say_guard(const authguard_report_t *rep, void *ud)
 
 /* ---- rate limit ------------------------------------------------------------------ */
 
-/* A token bucket per source address (IPv6 by /64), in a fixed table: two
- * sources hashing to one slot share it, which only makes the limit
- * stricter for them. */
+/* A source address (IPv6 by /64) as a key and its slot in the fixed
+ * tables (the token buckets, the probation counters): two sources hashing
+ * to one slot share it, which only makes the limits stricter for them. */
+static uint32_t addr_slot(const struct acs_stun *s, const stun_addr_t *sa, uint8_t key[16])
+{
+    memset(key, 0, 16);
+    if (sa->family == 4) {
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, sa->ip, 4);
+    } else {
+        memcpy(key, sa->ip, 16);
+    }
+    net_ip_client_key(key);
+    return (uint32_t)(hmap_siphash(s->k0, s->k1, key, 16) % BUCKETS);
+}
+
+/* A token bucket per source address. */
 static bool allowed(struct acs_stun *s, const struct sockaddr *from, int64_t now)
 {
     int64_t rate = s->a->o.stun_rate;
@@ -90,15 +125,8 @@ static bool allowed(struct acs_stun *s, const struct sockaddr *from, int64_t now
     stun_addr_t sa;
     if (stun_addr_from_sockaddr(from, &sa) != 0)
         return false;
-    uint8_t key[16] = { 0 };
-    if (sa.family == 4) {
-        key[10] = key[11] = 0xff;
-        memcpy(key + 12, sa.ip, 4);
-    } else {
-        memcpy(key, sa.ip, 16);
-    }
-    net_ip_client_key(key);
-    bucket_t *b = &s->buckets[hmap_siphash(s->k0, s->k1, key, 16) % BUCKETS];
+    uint8_t key[16];
+    bucket_t *b = &s->buckets[addr_slot(s, &sa, key)];
     double burst = 2.0 * (double)rate;
     if (memcmp(b->ip, key, 16) != 0 || !b->at_ms) {
         memcpy(b->ip, key, 16);
@@ -162,10 +190,64 @@ static size_t binding_bytes(const binding_t *b)
 
 static void binding_drop(struct acs_stun *s, binding_t *b)
 {
-    hmap_del(&s->bindings, b->id, strlen(b->id));
-    lru_unlink(s, b);
+    if (b->probation) {
+        hmap_del(&s->probation, b->id, strlen(b->id));
+        s->probation_by_addr[b->slot]--;
+    } else {
+        hmap_del(&s->bindings, b->id, strlen(b->id));
+        lru_unlink(s, b);
+    }
     s->bytes -= binding_bytes(b);
     free(b);
+}
+
+static binding_t *binding_new(struct acs_stun *s, hmap_t *in, const char *id, size_t idlen,
+                              const stun_addr_t *addr, int64_t now)
+{
+    binding_t *b = calloc(1, sizeof *b + idlen + 1);
+    if (!b)
+        return NULL;
+    memcpy(b->id, id, idlen);
+    if (hmap_put(in, b->id, idlen, b) != 0) {
+        free(b);
+        return NULL;
+    }
+    b->addr = *addr;
+    b->seen_ms = now;
+    s->bytes += binding_bytes(b);
+    return b;
+}
+
+/* The store confirmed the device: its binding joins the known ones (the
+ * least recently heard known one goes when they are --stun-max-bindings). */
+static void known(struct acs_stun *s, const char *id, const stun_addr_t *addr)
+{
+    size_t idlen = strlen(id);
+    binding_t *b = hmap_get(&s->bindings, id, idlen);
+    if (b) {
+        b->addr = *addr;
+        return;
+    }
+    while (hmap_len(&s->bindings) >= (size_t)s->a->o.stun_max_bindings && s->head) {
+        binding_drop(s, s->head);
+        s->evicted++;
+    }
+    if ((b = binding_new(s, &s->bindings, id, idlen, addr, clock_mono_ms())) != NULL) {
+        lru_push(s, b);
+        s->learnt++;
+    }
+}
+
+/* One line per LOG_WINDOW_MS for each kind of refusal (a flood is one). */
+static bool log_window(int64_t *logged_ms, uint64_t *suppressed)
+{
+    int64_t now = clock_mono_ms();
+    if (*logged_ms && now - *logged_ms < LOG_WINDOW_MS) {
+        (*suppressed)++;
+        return false;
+    }
+    *logged_ms = now;
+    return true;
 }
 
 /* Kept small: a burst of new bindings queues one per device (the facts
@@ -174,7 +256,7 @@ typedef struct facts_job {
     acs_t *a;
     int64_t at;
     stun_addr_t addr;
-    bool change, fresh;
+    bool change, fresh;      /* fresh: the binding is on probation */
     char id[];
 } facts_job_t;
 
@@ -191,33 +273,35 @@ static int facts_run(store_t *st, void *ud)
 
 /* Written: logged once per binding, here rather than as the datagram came,
  * so that made-up USERNAMEs (anyone may send them without --stun-password)
- * cost only the rate-limited line below. A USERNAME that names no device:
- * its binding goes (so made-up names do not fill the table), logged at most
- * once per 10 s. The server may be gone (shutdown drains the store's queue
- * after it). */
+ * cost only the rate-limited line below. A binding on probation leaves it:
+ * into the known ones when the store had the device, otherwise gone (a
+ * USERNAME that names no device, logged at most once per 10 s; a store
+ * error: the next keep-alive tries again). A known device the store no
+ * longer has (deleted) loses its binding. The server may be gone (shutdown
+ * drains the store's queue after it). */
 static void facts_done(int rc, void *ud)
 {
     facts_job_t *j = ud;
     struct acs_stun *s = j->a->stun;
+    binding_t *b = s ? hmap_gets(j->fresh ? &s->probation : &s->bindings, j->id) : NULL;
+    if (b && j->fresh)
+        binding_drop(s, b);
     if (rc == 0) {
+        if (s && j->fresh)
+            known(s, j->id, &j->addr);
         char text[NET_ADDR_STR];
         acs_stun_addr_text(&j->addr, text, sizeof text);
         log_info("stun_binding", LF_S("device", j->id), LF_S("address", text), LF_B("change", j->change),
                  LF_B("new", j->fresh));
     } else if (rc == -ENOENT && s) {
-        binding_t *b = hmap_gets(&s->bindings, j->id);
-        if (b)
+        if (b && !j->fresh)
             binding_drop(s, b);
         s->unknown_device++;
-        int64_t now = clock_mono_ms();
-        if (!s->logged_unknown_ms || now - s->logged_unknown_ms >= LOG_WINDOW_MS) {
+        if (log_window(&s->logged_unknown_ms, &s->unknown_suppressed)) {
             log_info("stun_binding_unknown_device", LF_S("device", j->id),
                      LF_S("reason", "USERNAME names no device the ACS knows (its device id)"),
                      LF_U("suppressed", s->unknown_suppressed));
-            s->logged_unknown_ms = now;
             s->unknown_suppressed = 0;
-        } else {
-            s->unknown_suppressed++;
         }
     }
     free(j);
@@ -230,58 +314,75 @@ void acs_stun_addr_text(const stun_addr_t *a, char *out, size_t len)
     net_addr_format((struct sockaddr *)&ss, out, len);
 }
 
-/* The device's binding is this address: remember it; written to the store
- * when new or changed. */
-static void learn(struct acs_stun *s, const char *id, size_t idlen, const stun_addr_t *addr, bool change)
+/* Write b's address to its device (the store's answer: facts_done). */
+static int write_facts(struct acs_stun *s, const binding_t *b, bool change)
 {
     acs_t *a = s->a;
+    size_t idlen = strlen(b->id);
+    facts_job_t *j = a->db ? calloc(1, sizeof *j + idlen + 1) : NULL;
+    if (!j)
+        return -ENOMEM;
+    memcpy(j->id, b->id, idlen + 1);
+    j->addr = b->addr;
+    j->at = clock_real_s();
+    j->a = a;
+    j->change = change;
+    j->fresh = b->probation;
+    int rc = store_worker_submit(a->db, facts_run, facts_done, j);
+    if (rc != 0)
+        free(j);
+    return rc;
+}
+
+/* The device's binding is this address (the request's source): a known
+ * device's is remembered and written when it changed; an id not known yet
+ * goes on probation while the store says whether it is a device. */
+static void learn(struct acs_stun *s, const char *id, size_t idlen, const stun_addr_t *addr, bool change)
+{
     binding_t *b = hmap_get(&s->bindings, id, idlen);
     int64_t now = clock_mono_ms();
-    bool fresh = b == NULL;
-    bool same = b && b->addr.family == addr->family && b->addr.port == addr->port &&
-                memcmp(b->addr.ip, addr->ip, 16) == 0;
     if (b) {
+        bool same = b->addr.family == addr->family && b->addr.port == addr->port &&
+                    memcmp(b->addr.ip, addr->ip, 16) == 0;
         lru_unlink(s, b);
         lru_push(s, b);
         b->seen_ms = now;
         if (same && !change)
             return;
         s->changed++;
-    } else {
-        if (idlen >= STORE_ID_MAX)
-            return;
-        while (hmap_len(&s->bindings) >= (size_t)a->o.stun_max_bindings && s->head) {
-            binding_drop(s, s->head);
-            s->evicted++;
-        }
-        b = calloc(1, sizeof *b + idlen + 1);
-        if (!b)
-            return;
-        memcpy(b->id, id, idlen);
-        if (hmap_put(&s->bindings, b->id, idlen, b) != 0) {
-            free(b);
-            return;
-        }
-        lru_push(s, b);
-        b->seen_ms = now;
-        s->bytes += binding_bytes(b);
-        s->learnt++;
-    }
-    b->addr = *addr;
-    size_t idlen0 = strlen(b->id);
-    facts_job_t *j = a->db ? calloc(1, sizeof *j + idlen0 + 1) : NULL;
-    if (!j)
-        goto out;
-    memcpy(j->id, b->id, idlen0 + 1);
-    j->addr = *addr;
-    j->at = clock_real_s();
-    j->a = a;
-    j->change = change;
-    j->fresh = fresh;
-    if (store_worker_submit(a->db, facts_run, facts_done, j) == 0)
+        b->addr = *addr;
+        (void)write_facts(s, b, change); /* not written: the next keep-alive tries again */
         return;
-out:
-    free(j);
+    }
+    if (idlen >= STORE_ID_MAX) {
+        s->unknown_device++; /* longer than any device id */
+        return;
+    }
+    if (hmap_get(&s->probation, id, idlen))
+        return; /* the store's word on it is on the way */
+    uint8_t key[16];
+    uint32_t slot = addr_slot(s, addr, key);
+    if (hmap_len(&s->probation) >= PROBATION_MAX || s->probation_by_addr[slot] >= PROBATION_PER_ADDR) {
+        s->probation_full++;
+        if (log_window(&s->logged_full_ms, &s->full_suppressed)) {
+            char peer[NET_ADDR_STR];
+            acs_stun_addr_text(addr, peer, sizeof peer);
+            log_warn("stun_probation_full", LF_S("peer", peer), LF_U("probation", hmap_len(&s->probation)),
+                     LF_U("from_address", s->probation_by_addr[slot]),
+                     LF_S("reason", "too many USERNAMEs the store has not confirmed yet (made-up ones?):"
+                                    " answered, not learnt; known devices' bindings stay"),
+                     LF_U("suppressed", s->full_suppressed));
+            s->full_suppressed = 0;
+        }
+        return;
+    }
+    if (!(b = binding_new(s, &s->probation, id, idlen, addr, now)))
+        return;
+    b->probation = true;
+    b->slot = slot;
+    s->probation_by_addr[slot]++;
+    if (write_facts(s, b, change) != 0)
+        binding_drop(s, b); /* its next keep-alive tries again */
 }
 
 bool acs_stun_binding(acs_t *a, const char *device, stun_addr_t *out)
@@ -415,12 +516,16 @@ int acs_stun_start(acs_t *a)
     if (!a->o.stun_listen || !*a->o.stun_listen)
         return 0;
     struct acs_stun *s = calloc(1, sizeof *s);
-    if (!s || !(s->buckets = calloc(BUCKETS, sizeof *s->buckets))) {
+    if (!s || !(s->buckets = calloc(BUCKETS, sizeof *s->buckets)) ||
+        !(s->probation_by_addr = calloc(BUCKETS, sizeof *s->probation_by_addr))) {
+        if (s)
+            free(s->buckets);
         free(s);
         return -ENOMEM;
     }
     s->a = a;
     hmap_init(&s->bindings);
+    hmap_init(&s->probation);
     authguard_init(&s->guard, 65536, (uint32_t)a->o.cpe_auth_max_failures, a->o.cpe_auth_lockout_ms);
     authguard_set_say(&s->guard, say_guard, NULL);
     str_random(&s->k0, sizeof s->k0);
@@ -433,7 +538,9 @@ int acs_stun_start(acs_t *a)
         log_error("acs_listen", LF_S("addr", a->o.stun_listen), LF_S("what", "stun"), LF_ERR(rc));
         authguard_free(&s->guard);
         hmap_free(&s->bindings);
+        hmap_free(&s->probation);
         free(s->buckets);
+        free(s->probation_by_addr);
         free(s);
         return rc;
     }
@@ -477,9 +584,14 @@ static void on_closed(uv_handle_t *h)
     struct acs_stun *s = h->data;
     while (s->head)
         binding_drop(s, s->head);
+    binding_t *b;
+    for (size_t i = 0; (b = hmap_next(&s->probation, &i, NULL));)
+        free(b); /* the table itself goes whole below */
     hmap_free(&s->bindings);
+    hmap_free(&s->probation);
     authguard_free(&s->guard);
     free(s->buckets);
+    free(s->probation_by_addr);
     free(s);
 }
 
@@ -505,11 +617,16 @@ int acs_stun_metrics(acs_t *a, buf_t *o)
         { "outpost_acs_stun_requests_total", "counter", "STUN Binding Requests received (well-formed).",
           (double)s->requests },
         { "outpost_acs_stun_answers_total", "counter", "STUN responses sent.", (double)s->answered },
-        { "outpost_acs_stun_bindings_learnt_total", "counter", "CPE bindings learnt (new devices).",
-          (double)s->learnt },
+        { "outpost_acs_stun_bindings_learnt_total", "counter",
+          "CPE bindings learnt: new in the table, the store having confirmed the device.", (double)s->learnt },
         { "outpost_acs_stun_bindings_changed_total", "counter", "CPE bindings that changed.", (double)s->changed },
-        { "outpost_acs_stun_bindings_evicted_total", "counter", "Bindings dropped for --stun-max-bindings.",
+        { "outpost_acs_stun_bindings_evicted_total", "counter",
+          "Known devices' bindings dropped for --stun-max-bindings (by other known devices' only).",
           (double)s->evicted },
+        { "outpost_acs_stun_probation_full_total", "counter",
+          "USERNAMEs not learnt: too many waiting for the store to confirm their device (in all, or"
+          " from one address).",
+          (double)s->probation_full },
         { "outpost_acs_stun_unknown_devices_total", "counter",
           "Binding Requests whose USERNAME named no known device (or none).", (double)s->unknown_device },
         { "outpost_acs_stun_unauthorized_total", "counter", "Binding Requests refused with 401.",
@@ -520,7 +637,10 @@ int acs_stun_metrics(acs_t *a, buf_t *o)
           (double)s->errors_420 },
         { "outpost_acs_stun_malformed_total", "counter", "Datagrams dropped as malformed.", (double)s->malformed },
         { "outpost_acs_stun_rate_limited_total", "counter", "Datagrams dropped by --stun-rate.", (double)s->limited },
-        { "outpost_acs_stun_bindings", "gauge", "CPE bindings in memory.", (double)hmap_len(&s->bindings) },
+        { "outpost_acs_stun_bindings", "gauge", "Known devices' bindings in memory.",
+          (double)hmap_len(&s->bindings) },
+        { "outpost_acs_stun_probation", "gauge", "USERNAMEs waiting for the store to confirm their device.",
+          (double)hmap_len(&s->probation) },
         { "outpost_acs_stun_binding_bytes", "gauge", "Memory the bindings hold (approximate).", (double)s->bytes },
     };
     int rc = 0;

@@ -4,6 +4,15 @@
  * show them (see acs_webhook.h). The dispatcher that POSTs the deliveries
  * is acs_webhook_send.c.
  *
+ * The hooks are read at start and again on SIGHUP (acs_webhook_reload):
+ * a new set replaces the old one whole (hook_set_t), or, if an item is
+ * wrong, nothing changes. Deliveries are queued by hook name, so the
+ * pending ones of a hook whose URL or secret changed go to the new URL
+ * with the new signature (every attempt is signed when it is sent); those
+ * of a hook that is gone are failed when their turn comes ("no hook of
+ * that name is configured"; counted, logged once per 10 s), and can be
+ * retried through the API should it come back.
+ *
  * A full queue (--webhook-max-pending pending rows) refuses NEW events:
  * those queued earlier were accepted already and keep their order, and a
  * receiver coming back gets the oldest first; refusals are counted
@@ -215,14 +224,125 @@ int acs_webhook_check(const char *item, char *err, size_t errlen)
     return rc;
 }
 
+/* ---- the hooks: a set per configuration ------------------------------------------------- */
+
+static void stats_put(hook_stats_t *st)
+{
+    if (st && atomic_fetch_sub(&st->refs, 1) == 1)
+        free(st);
+}
+
+static void set_free(hook_set_t *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        hook_clear(&s->v[i]);
+        stats_put(s->v[i].st);
+    }
+    free(s->v);
+    free(s);
+}
+
+hook_set_t *acs_webhook_set_get(acs_hooks_t *H)
+{
+    uv_mutex_lock(&H->mu);
+    hook_set_t *s = H->set;
+    atomic_fetch_add(&s->refs, 1);
+    uv_mutex_unlock(&H->mu);
+    return s;
+}
+
+void acs_webhook_set_put(hook_set_t *s)
+{
+    if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+        set_free(s); /* on whichever thread let go last */
+}
+
+static hook_t *set_find(const hook_set_t *s, const char *name)
+{
+    for (size_t i = 0; s && i < s->n; i++)
+        if (strcmp(s->v[i].name, name) == 0)
+            return &s->v[i];
+    return NULL;
+}
+
+/* The --webhook items as a set; a hook named as one of `old`'s shares its
+ * counters. NULL after logging why (event: "acs_config" at start, a usage
+ * error; "webhooks_reload_failed" on SIGHUP). */
+static hook_set_t *set_build(const cfg_list_t *items, const hook_set_t *old, const char *event)
+{
+    hook_set_t *s = calloc(1, sizeof *s);
+    if (!s || !(s->v = calloc(items->n ? items->n : 1, sizeof *s->v))) {
+        free(s);
+        log_error(event, LF_S("option", "webhook"), LF_S("reason", "out of memory"));
+        return NULL;
+    }
+    atomic_init(&s->refs, 1);
+    int64_t tmax = 0;
+    for (size_t i = 0; i < items->n; i++) {
+        char err[512];
+        hook_t *h = &s->v[s->n];
+        if (parse(items->v[i], h, err, sizeof err) != 0) {
+            log_error(event, LF_S("option", "webhook"), LF_U("item", i + 1), LF_S("reason", err));
+            set_free(s);
+            return NULL;
+        }
+        s->n++;
+        if (!h->name[0])
+            snprintf(h->name, sizeof h->name, "hook%zu", i + 1);
+        for (size_t k = 0; k + 1 < s->n; k++)
+            if (strcmp(s->v[k].name, h->name) == 0) {
+                log_error(event, LF_S("option", "webhook"), LF_S("name", h->name),
+                          LF_S("reason", "two hooks of the same name (name=...)"));
+                set_free(s);
+                return NULL;
+            }
+        const hook_t *was = set_find(old, h->name);
+        h->st = was ? was->st : calloc(1, sizeof *h->st);
+        if (!h->st) {
+            log_error(event, LF_S("option", "webhook"), LF_S("reason", "out of memory"));
+            set_free(s);
+            return NULL;
+        }
+        atomic_fetch_add(&h->st->refs, 1);
+        s->wanted |= h->events;
+        if (h->timeout_ms > tmax)
+            tmax = h->timeout_ms;
+    }
+    s->lease_s = tmax / 1000 + LEASE_MARGIN_S;
+    return s;
+}
+
+static bool str_same(const char *x, const char *y)
+{
+    return (!x && !y) || (x && y && strcmp(x, y) == 0);
+}
+
+static bool hook_same(const hook_t *x, const hook_t *y)
+{
+    return str_same(x->url, y->url) && x->secret_len == y->secret_len &&
+           memcmp(x->secret, y->secret, x->secret_len) == 0 && str_same(x->ca, y->ca) &&
+           x->tls_verify == y->tls_verify && x->events == y->events && x->timeout_ms == y->timeout_ms;
+}
+
+static void say_configured(const hook_t *h, const char *event)
+{
+    char shown[2048];
+    url_shown(h->url, shown, sizeof shown);
+    log_info(event, LF_S("name", h->name), LF_S("url", shown), LF_I("timeout_ms", h->timeout_ms),
+             LF_B("tls_verify", h->tls_verify));
+}
+
 /* ---- lifetime ----------------------------------------------------------------------------- */
 
+/* There is always an acs_hooks_t, with no hooks too, so that a SIGHUP can
+ * add the first (the descriptors of --webhook-concurrency are kept for them,
+ * acs_main.c's acs_limits). */
 int acs_webhook_init(acs_t *a)
 {
-    if (!a->o.webhooks.n)
-        return 0;
     acs_hooks_t *H = calloc(1, sizeof *H);
-    if (!H || !(H->v = calloc(a->o.webhooks.n, sizeof *H->v))) {
+    if (!H)
+        return -ENOMEM;
+    if (uv_mutex_init(&H->mu) != 0) {
         free(H);
         return -ENOMEM;
     }
@@ -233,38 +353,53 @@ int acs_webhook_init(acs_t *a)
     H->backoff_s = a->o.webhook_backoff_ms / 1000 > 0 ? a->o.webhook_backoff_ms / 1000 : 1;
     H->concurrency = a->o.webhook_concurrency;
     H->default_interval_s = a->default_interval_s;
-    int64_t tmax = 0;
-    for (size_t i = 0; i < a->o.webhooks.n; i++) {
-        char err[512];
-        hook_t *h = &H->v[H->n];
-        if (parse(a->o.webhooks.v[i], h, err, sizeof err) != 0) {
-            log_error("acs_config", LF_S("option", "webhook"), LF_U("item", i + 1), LF_S("reason", err));
-            return -EINVAL;
-        }
-        H->n++;
-        if (!h->name[0])
-            snprintf(h->name, sizeof h->name, "hook%zu", i + 1);
-        for (size_t k = 0; k + 1 < H->n; k++)
-            if (strcmp(H->v[k].name, h->name) == 0) {
-                log_error("acs_config", LF_S("option", "webhook"), LF_S("name", h->name),
-                          LF_S("reason", "two hooks of the same name (name=...)"));
-                return -EINVAL;
-            }
-        H->wanted |= h->events;
-        if (h->timeout_ms > tmax)
-            tmax = h->timeout_ms;
-        char shown[2048];
-        url_shown(h->url, shown, sizeof shown);
-        log_info("webhook_configured", LF_S("name", h->name), LF_S("url", shown),
-                 LF_I("timeout_ms", h->timeout_ms), LF_B("tls_verify", h->tls_verify));
-    }
-    H->lease_s = tmax / 1000 + LEASE_MARGIN_S;
+    if (!(H->set = set_build(&a->o.webhooks, NULL, "acs_config")))
+        return -EINVAL;
+    atomic_store(&H->wanted, H->set->wanted);
+    for (size_t i = 0; i < H->set->n; i++)
+        say_configured(&H->set->v[i], "webhook_configured");
     /* Leases a dead run left are given back at once, on one node only: on a
      * shared store another node may be sending them right now (they come
      * back by themselves when their lease runs out). */
-    if (!store_shared(a->store) && store_hook_release_leases(a->store) < 0)
+    if (H->set->n && !store_shared(a->store) && store_hook_release_leases(a->store) < 0)
         return -EIO;
     return 0;
+}
+
+void acs_webhook_reload(acs_t *a, const cfg_list_t *items)
+{
+    acs_hooks_t *H = a->hooks;
+    if (!H || H->stopping)
+        return;
+    hook_set_t *old = H->set, *s = set_build(items, old, "webhooks_reload_failed");
+    if (!s) {
+        log_warn("webhooks_reload_failed", LF_S("reason", "the hooks stay as they were"));
+        return;
+    }
+    unsigned added = 0, changed = 0, removed = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const hook_t *h = &s->v[i], *was = set_find(old, h->name);
+        if (!was || !hook_same(h, was)) {
+            say_configured(h, was ? "webhook_changed" : "webhook_configured");
+            *(was ? &changed : &added) += 1;
+        }
+    }
+    for (size_t i = 0; i < old->n; i++)
+        if (!set_find(s, old->v[i].name)) {
+            removed++;
+            log_warn("webhook_removed", LF_S("name", old->v[i].name),
+                     LF_S("reason", "no longer configured: its pending deliveries are failed when their"
+                                    " turn comes (POST /api/webhooks/deliveries/{id}/retry sends one"
+                                    " again once a hook of that name is back)"));
+        }
+    uv_mutex_lock(&H->mu);
+    H->set = s;
+    atomic_store(&H->wanted, s->wanted);
+    uv_mutex_unlock(&H->mu);
+    acs_webhook_set_put(old); /* deliveries in flight keep theirs to their end */
+    log_info("webhooks_reloaded", LF_U("hooks", s->n), LF_U("added", added), LF_U("changed", changed),
+             LF_U("removed", removed));
+    acs_webhook_kick(a); /* a new URL, a new hook: their pending deliveries may be due */
 }
 
 static void free_handle(uv_handle_t *h)
@@ -290,24 +425,20 @@ void acs_webhook_free(acs_t *a)
     if (!H)
         return;
     acs_webhook_calls_free(H);
-    for (size_t i = 0; i < H->n; i++)
-        hook_clear(&H->v[i]);
-    free(H->v);
+    acs_webhook_set_put(H->set);
+    uv_mutex_destroy(&H->mu);
     free(H);
     a->hooks = NULL;
 }
 
 bool acs_webhook_wants(const acs_hooks_t *h, acs_hook_event_t ev)
 {
-    return h && (h->wanted & (1u << ev));
+    return h && (atomic_load(&((acs_hooks_t *)h)->wanted) & (1u << ev));
 }
 
 hook_t *acs_webhook_hook(acs_hooks_t *H, const char *name)
 {
-    for (size_t i = 0; i < H->n; i++)
-        if (strcmp(H->v[i].name, name) == 0)
-            return &H->v[i];
-    return NULL;
+    return set_find(H->set, name);
 }
 
 int64_t acs_webhook_deadline(const acs_t *a, int64_t now)
@@ -338,8 +469,9 @@ static int queue_event(acs_hooks_t *H, store_t *st, acs_hook_event_t ev, json_t 
         return 0;
     }
     int n = 0, rc = 0;
-    for (size_t i = 0; i < H->n && rc >= 0; i++) {
-        hook_t *h = &H->v[i];
+    hook_set_t *set = acs_webhook_set_get(H); /* a reload may swap it meanwhile */
+    for (size_t i = 0; i < set->n && rc >= 0; i++) {
+        hook_t *h = &set->v[i];
         if (!(h->events & (1u << ev)))
             continue;
         store_hook_delivery_t d = { .body = body, .next_attempt = now, .created = now,
@@ -348,7 +480,7 @@ static int queue_event(acs_hooks_t *H, store_t *st, acs_hook_event_t ev, json_t 
         str_copy(d.event, sizeof d.event, event_names[ev]);
         rc = store_hook_enqueue(st, &d, H->max_pending);
         if (rc == -ENOSPC) {
-            atomic_fetch_add(&h->refused, 1);
+            atomic_fetch_add(&h->st->refused, 1);
             atomic_fetch_add(&H->refused, 1);
             if (!atomic_exchange(&H->refusing, true))
                 log_warn("webhook_queue_full", LF_S("hook", h->name), LF_S("event", event_names[ev]),
@@ -358,10 +490,11 @@ static int queue_event(acs_hooks_t *H, store_t *st, acs_hook_event_t ev, json_t 
             rc = 0;
         } else if (rc == 0) {
             atomic_store(&H->refusing, false);
-            atomic_fetch_add(&h->queued, 1);
+            atomic_fetch_add(&h->st->queued, 1);
             n++;
         }
     }
+    acs_webhook_set_put(set);
     free(body);
     return rc < 0 ? rc : n;
 }
@@ -571,9 +704,10 @@ int acs_webhook_start(acs_t *a)
 json_t *acs_webhook_hooks_json(const acs_t *a)
 {
     json_t *arr = json_array();
-    const acs_hooks_t *H = a->hooks;
-    for (size_t i = 0; H && i < H->n; i++) {
-        const hook_t *h = &H->v[i];
+    const hook_set_t *set = a->hooks ? a->hooks->set : NULL; /* on the loop: the current one */
+    for (size_t i = 0; set && i < set->n; i++) {
+        const hook_t *h = &set->v[i];
+        hook_stats_t *st = h->st;
         json_t *ev = json_array();
         for (int k = 0; k < ACS_HOOK_EVENTS; k++)
             if (h->events & (1u << k))
@@ -584,11 +718,11 @@ json_t *acs_webhook_hooks_json(const acs_t *a)
             arr, json_pack("{s:s, s:o, s:o, s:I, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "name",
                            h->name, "url", acs_json_text(url), "events", ev, "timeout_ms",
                            (json_int_t)h->timeout_ms, "tls_verify", h->tls_verify, "counters",
-                           "queued", (json_int_t)atomic_load(&((hook_t *)h)->queued), "refused",
-                           (json_int_t)atomic_load(&((hook_t *)h)->refused), "delivered",
-                           (json_int_t)h->delivered, "failed", (json_int_t)h->failed,
-                           "attempts_ok", (json_int_t)h->attempts_ok, "attempts_failed",
-                           (json_int_t)h->attempts_err));
+                           "queued", (json_int_t)atomic_load(&st->queued), "refused",
+                           (json_int_t)atomic_load(&st->refused), "delivered",
+                           (json_int_t)st->delivered, "failed", (json_int_t)st->failed,
+                           "attempts_ok", (json_int_t)st->attempts_ok, "attempts_failed",
+                           (json_int_t)st->attempts_err));
     }
     return arr;
 }
@@ -614,6 +748,8 @@ int acs_webhook_metrics(const acs_t *a, buf_t *o)
     acs_hooks_t *H = a->hooks;
     if (!H)
         return 0;
+    const hook_set_t *set = H->set;
+    const hook_t *v = set->v;
     int rc = metrics_one(o, "outpost_acs_webhook_in_flight", "gauge",
                          "Webhook deliveries being sent now.", (double)H->inflight);
     if (!rc)
@@ -621,30 +757,35 @@ int acs_webhook_metrics(const acs_t *a, buf_t *o)
                          "Webhook events refused: the delivery queue was full (--webhook-max-pending).",
                          (double)atomic_load(&H->refused));
     if (!rc)
+        rc = metrics_one(o, "outpost_acs_webhook_unconfigured_total", "counter",
+                         "Webhook deliveries failed because no hook of their name is configured any"
+                         " more (removed at a reload or a restart).",
+                         (double)H->unconfigured);
+    if (!rc)
         rc = metrics_head(o, "outpost_acs_webhook_events_total", "counter",
                           "Webhook deliveries queued, by hook.");
-    for (size_t i = 0; i < H->n && !rc; i++)
-        rc = labelled(o, "outpost_acs_webhook_events_total", H->v[i].name, NULL, NULL,
-                      (double)atomic_load(&H->v[i].queued));
+    for (size_t i = 0; i < set->n && !rc; i++)
+        rc = labelled(o, "outpost_acs_webhook_events_total", v[i].name, NULL, NULL,
+                      (double)atomic_load(&v[i].st->queued));
     if (!rc)
         rc = metrics_head(o, "outpost_acs_webhook_deliveries_total", "counter",
                           "Webhook deliveries finished, by hook and outcome (failed: retries exhausted).");
-    for (size_t i = 0; i < H->n && !rc; i++) {
-        rc = labelled(o, "outpost_acs_webhook_deliveries_total", H->v[i].name, "outcome", "delivered",
-                      (double)H->v[i].delivered);
+    for (size_t i = 0; i < set->n && !rc; i++) {
+        rc = labelled(o, "outpost_acs_webhook_deliveries_total", v[i].name, "outcome", "delivered",
+                      (double)v[i].st->delivered);
         if (!rc)
-            rc = labelled(o, "outpost_acs_webhook_deliveries_total", H->v[i].name, "outcome", "failed",
-                          (double)H->v[i].failed);
+            rc = labelled(o, "outpost_acs_webhook_deliveries_total", v[i].name, "outcome", "failed",
+                          (double)v[i].st->failed);
     }
     if (!rc)
         rc = metrics_head(o, "outpost_acs_webhook_attempts_total", "counter",
                           "Webhook POSTs, by hook and result (error: not a 2xx answer, or none).");
-    for (size_t i = 0; i < H->n && !rc; i++) {
-        rc = labelled(o, "outpost_acs_webhook_attempts_total", H->v[i].name, "result", "ok",
-                      (double)H->v[i].attempts_ok);
+    for (size_t i = 0; i < set->n && !rc; i++) {
+        rc = labelled(o, "outpost_acs_webhook_attempts_total", v[i].name, "result", "ok",
+                      (double)v[i].st->attempts_ok);
         if (!rc)
-            rc = labelled(o, "outpost_acs_webhook_attempts_total", H->v[i].name, "result", "error",
-                          (double)H->v[i].attempts_err);
+            rc = labelled(o, "outpost_acs_webhook_attempts_total", v[i].name, "result", "error",
+                          (double)v[i].st->attempts_err);
     }
     return rc;
 }

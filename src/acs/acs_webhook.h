@@ -15,10 +15,13 @@
  * here ever waits on a receiver or on the disk on the loop, so a slow or
  * dead receiver costs CWMP sessions nothing.
  *
- * Ownership: acs_t holds one acs_hooks_t (NULL without --webhook), made by
- * acs_webhook_init at start and freed by acs_webhook_free at exit. The
- * hooks' configuration never changes after start, so store-thread code may
- * read it; its counters there are atomics.
+ * Ownership: acs_t holds one acs_hooks_t (with no hooks too: a SIGHUP may
+ * add some), made by acs_webhook_init at start and freed by
+ * acs_webhook_free at exit. The hooks are read again on SIGHUP
+ * (acs_webhook_reload): each configuration is a set that never changes
+ * once made, swapped whole on the loop; store-thread code holds a
+ * reference to the one it reads (acs_webhook_int.h); the counters there
+ * are atomics.
  */
 #ifndef OUTPOST_ACS_WEBHOOK_H
 #define OUTPOST_ACS_WEBHOOK_H
@@ -61,6 +64,10 @@ int acs_webhook_check(const char *item, char *err, size_t errlen);
 int acs_webhook_init(acs_t *a);
 /* The dispatcher starts (after the store worker). */
 int acs_webhook_start(acs_t *a);
+/* SIGHUP: the --webhook items as the configuration says now (on the loop).
+ * Added, changed and removed hooks are logged; an item that is wrong
+ * (logged) leaves the hooks as they were. The --webhook-* options stay. */
+void acs_webhook_reload(acs_t *a, const cfg_list_t *items);
 /* Stop dispatching (before the store worker and curl go). */
 void acs_webhook_stop(acs_t *a);
 /* At exit, after the loop ran its last: transfers dropped by net_curl_free
@@ -68,7 +75,7 @@ void acs_webhook_stop(acs_t *a);
 void acs_webhook_free(acs_t *a);
 
 /* ---- events ---- */
-/* Whether any hook wants this event (cheap; false without hooks). */
+/* Whether any hook wants this event (cheap, any thread; false without hooks). */
 bool acs_webhook_wants(const acs_hooks_t *h, acs_hook_event_t ev);
 /* On the loop: queue `event` ("bulk.finished"...) with `data` (stolen) for
  * every hook that wants it, in a store job of its own. 0 (queued or no

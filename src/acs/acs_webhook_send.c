@@ -27,6 +27,7 @@
 struct hook_call {
     acs_hooks_t *h;
     hook_call_t *prev, *next;
+    hook_set_t *set;          /* held while in flight: hook points into it */
     hook_t *hook;
     store_hook_delivery_t d;
     char *body;
@@ -36,6 +37,7 @@ struct hook_call {
 
 static void call_free(hook_call_t *c)
 {
+    acs_webhook_set_put(c->set);
     curl_slist_free_all(c->hdrs);
     free(c->body);
     free(c);
@@ -81,7 +83,7 @@ void acs_webhook_retried(acs_t *a)
 
 typedef struct claim_job {
     acs_hooks_t *H;
-    int64_t now, next_due;
+    int64_t now, next_due, lease_s;
     size_t n, cap;
     hook_call_t **calls;
 } claim_job_t;
@@ -105,12 +107,32 @@ static int claim_one(const store_hook_delivery_t *d, void *ud)
 static int claim_run(store_t *st, void *ud)
 {
     claim_job_t *j = ud;
-    return store_hook_claim(st, j->now, j->now + j->H->lease_s, (int64_t)j->cap, claim_one, j,
+    return store_hook_claim(st, j->now, j->now + j->lease_s, (int64_t)j->cap, claim_one, j,
                             &j->next_due);
 }
 
 static void send_call(acs_hooks_t *H, hook_call_t *c);
 static void record(acs_hooks_t *H, hook_call_t *c);
+
+/* Queued for a hook the configuration no longer has (removed at a reload
+ * or a restart): failed, counted, one line per 10 s. */
+static void unconfigured(acs_hooks_t *H, hook_call_t *c)
+{
+    c->d.status = STORE_HOOK_FAILED;
+    str_copy(c->d.last_error, sizeof c->d.last_error, "no hook of that name is configured");
+    H->unconfigured++;
+    int64_t now = clock_mono_ms();
+    if (!H->unconfigured_logged_ms || now - H->unconfigured_logged_ms >= 10000) {
+        log_warn("webhook_unconfigured", LF_S("hook", c->d.hook), LF_I("id", c->d.id),
+                 LF_S("event", c->d.event), LF_S("reason", c->d.last_error),
+                 LF_U("suppressed", H->unconfigured_suppressed));
+        H->unconfigured_logged_ms = now;
+        H->unconfigured_suppressed = 0;
+    } else {
+        H->unconfigured_suppressed++;
+    }
+    record(H, c);
+}
 
 static void claim_done(int rc, void *ud)
 {
@@ -126,12 +148,10 @@ static void claim_done(int rc, void *ud)
         c->h = H;
         c->hook = acs_webhook_hook(H, c->d.hook);
         if (!c->hook) {
-            /* queued for a hook the configuration no longer has */
-            c->d.status = STORE_HOOK_FAILED;
-            str_copy(c->d.last_error, sizeof c->d.last_error, "no hook of that name is configured");
-            record(H, c);
+            unconfigured(H, c);
             continue;
         }
+        c->set = acs_webhook_set_get(H);
         send_call(H, c);
     }
     bool full = j->n == j->cap;
@@ -161,6 +181,8 @@ static void tick(uv_timer_t *t)
         return;
     if ((int64_t)H->inflight >= H->concurrency)
         return; /* a completion kicks */
+    if (!H->set->n)
+        return; /* no hooks (a reload adding one kicks): their rows wait */
     claim_job_t *j = calloc(1, sizeof *j);
     size_t cap = (size_t)(H->concurrency - (int64_t)H->inflight);
     if (!j || !(j->calls = calloc(cap, sizeof *j->calls))) {
@@ -171,6 +193,7 @@ static void tick(uv_timer_t *t)
     j->H = H;
     j->cap = cap;
     j->now = clock_real_s();
+    j->lease_s = H->set->lease_s;
     H->claiming = true;
     if (store_worker_submit(H->a->db, claim_run, claim_done, j) != 0) {
         H->claiming = false;
@@ -244,19 +267,20 @@ static void attempt_done(CURL *easy, CURLcode crc, long status, void *ud)
     H->inflight--;
     int64_t now_ms = clock_real_ms(), now = now_ms / 1000;
     hook_t *h = c->hook;
+    hook_stats_t *st = h->st;
     store_hook_delivery_t *d = &c->d;
     d->attempts++;
     d->last_status = crc == CURLE_OK ? (int)status : 0;
     if (crc == CURLE_OK && status >= 200 && status < 300) {
         d->status = STORE_HOOK_DELIVERED;
         d->last_error[0] = '\0';
-        h->delivered++;
-        h->attempts_ok++;
+        st->delivered++;
+        st->attempts_ok++;
         /* debug: one line per event at info would double the log of a busy fleet */
         log_debug("webhook_delivered", LF_S("hook", h->name), LF_I("id", d->id),
                  LF_S("event", d->event), LF_I("status", status), LF_I("attempts", d->attempts));
     } else {
-        h->attempts_err++;
+        st->attempts_err++;
         if (crc != CURLE_OK)
             snprintf(d->last_error, sizeof d->last_error, "%s",
                      c->errbuf[0] ? c->errbuf : curl_easy_strerror(crc));
@@ -268,7 +292,7 @@ static void attempt_done(CURL *easy, CURLcode crc, long status, void *ud)
             delay = BACKOFF_CAP_S;
         if (now + delay > d->deadline) {
             d->status = STORE_HOOK_FAILED;
-            h->failed++;
+            st->failed++;
             log_warn("webhook_failed", LF_S("hook", h->name), LF_I("id", d->id),
                      LF_S("event", d->event), LF_I("attempts", d->attempts),
                      LF_S("reason", d->last_error));

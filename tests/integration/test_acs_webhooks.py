@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import http.server
 import json
+import re
+import signal
 import socket
 import threading
 import time
@@ -462,4 +464,78 @@ def test_provisioning_fault_event(outpost, tmp_path):
     assert data["provision"] == "broken" and data["line"] == 2 and "boom" in data["message"]
     assert data["code"] == 9002 and data["outcome"] == "fault"
     sim.stop()
+    rcv.close()
+
+
+def test_sighup_reloads_the_webhooks(outpost, tmp_path):
+    """The config file's webhooks are read again on SIGHUP: a hook whose URL
+    and secret changed sends the next event to the new receiver, signed with
+    the new secret; a hook that is gone sends nothing more: its pending
+    delivery is failed when its turn comes (counted); a file with an error
+    changes nothing."""
+    old, new, gone = Receiver(), Receiver(), Receiver(plan=[500])
+    new_secret = "another-secret-for-the-new-receiver"
+    cfg = tmp_path / "acs.yaml"
+
+    def config(*hooks):
+        cfg.write_text("webhook:\n" + "".join(
+            f"  - {{url: '{url}', secret: '{secret}', name: {name}}}\n" for url, secret, name in hooks)
+            + "webhook-backoff: 5s\nadmin-listen: 127.0.0.1:0\nmetrics-public: true\n")
+
+    config((old.url, SECRET, "ops"), (gone.url, SECRET, "gone"))
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--config", str(cfg))
+    api = Api(d)
+    CPE(cwmp_addr(d)).inform("S1")
+    verify(old.wait(lambda g: len(g) >= 1)[0])
+    gone.wait(lambda g: len(g) >= 1)  # answered 500: its delivery waits 5 s for a retry
+    config((new.url, new_secret, "ops"))
+    d.signal(signal.SIGHUP)
+    d.wait_for(r"webhooks_reloaded hooks=1 added=0 changed=1 removed=1")
+    d.wait_for(rf"webhook_changed name=ops url={re.escape(new.url)}")
+    d.wait_for(r"webhook_removed name=gone")
+    CPE(cwmp_addr(d)).inform("S2")
+    got = new.wait(lambda g: len(g) >= 1)
+    body = verify(got[0], secret=new_secret)
+    assert body["event"] == "device.registered" and body["data"]["device"]["id"] == "00D09E-IGD-S2"
+    with pytest.raises(AssertionError):
+        verify(got[0])  # not the old secret's signature
+    assert len(old.got) == 1  # nothing more went to the old URL
+    # the removed hook's delivery: failed when its retry came, not sent
+    rows = wait_api(api, lambda r: any(x["hook"] == "gone" for x in r), status="failed")
+    row = [x for x in rows if x["hook"] == "gone"][0]
+    assert "no hook of that name is configured" in row["last_error"], row
+    assert len(gone.got) == 1
+    d.wait_for(r"webhook_unconfigured hook=gone ")
+    m = prom.parse(requests.get(d.url("admin") + "/metrics", timeout=5).text)
+    assert m[("outpost_acs_webhook_unconfigured_total", ())] == 1
+    assert [h["name"] for h in api.get("/api/webhooks").json()] == ["ops"]
+    assert api.get("/api/webhooks").json()[0]["url"] == new.url
+    # a file with an error: the hooks stay as they were
+    n = len(d.lines)
+    cfg.write_text("webhook:\n  - {url: 'ftp://nowhere/', secret: 'short'}\nadmin-listen: 127.0.0.1:0\n")
+    d.signal(signal.SIGHUP)
+    d.wait_for(r"presets_reload_failed", start=n)
+    CPE(cwmp_addr(d)).inform("S3")
+    new.wait(lambda g: len(g) >= 2)
+    verify(new.got[1], secret=new_secret)
+    for r in (old, new, gone):
+        r.close()
+
+
+def test_sighup_adds_the_first_webhook(outpost, tmp_path):
+    """An ACS started without webhooks gets one from the file on SIGHUP."""
+    rcv = Receiver()
+    cfg = tmp_path / "acs.yaml"
+    cfg.write_text("admin-listen: 127.0.0.1:0\n")
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--config", str(cfg))
+    CPE(cwmp_addr(d)).inform("F1")  # no hook: no event queued
+    cfg.write_text(f"webhook:\n  - {{url: '{rcv.url}', secret: '{SECRET}'}}\nadmin-listen: 127.0.0.1:0\n")
+    d.signal(signal.SIGHUP)
+    d.wait_for(r"webhooks_reloaded hooks=1 added=1 changed=0 removed=0")
+    CPE(cwmp_addr(d)).inform("F2")
+    got = rcv.wait(lambda g: len(g) >= 1)
+    body = verify(got[0])
+    assert body["event"] == "device.registered" and body["data"]["device"]["id"] == "00D09E-IGD-F2"
+    time.sleep(0.5)
+    assert len(rcv.got) == 1
     rcv.close()

@@ -278,6 +278,100 @@ def test_made_up_usernames_are_logged_rate_limited(outpost, tmp_path):
     assert not re.search(r"stun_binding device=", acs.output())
     s.close()
 
+def test_made_up_usernames_do_not_evict_real_bindings(outpost, tmp_path):
+    """A flood of made-up USERNAMEs, many more than --stun-max-bindings, from
+    several addresses and ports: they wait on probation for the store's word
+    and never enter the table of known devices, so the real CPE's binding
+    stays (nothing evicted) and its UDP connection request still goes to it."""
+    acs, sim = start_pair(outpost, tmp_path, "--cr-udp", "prefer", "--stun-max-bindings", "4", count=1)
+    api = Api(acs)
+    addr = mapped(sim, "SIM000001")
+    acs.wait_for(rf"stun_binding device={re.escape(dev_id('SIM000001'))} address={re.escape(addr)} "
+                 r"change=false new=true")
+    acs.wait_for(r"cwmp_inform device=\S+ events=\"?4 VALUE CHANGE")
+    wait_idle(api, "SIM000001")
+    host, port = acs.fields["stun"].rsplit(":", 1)
+    to = (host, int(port))
+    flood = 0
+    for batch in range(6):  # bursts of 50 at once: more than the cap in flight
+        f = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        f.bind((f"127.0.0.{2 + batch % 3}", 0))
+        f.settimeout(2)
+        for i in range(50):
+            f.sendto(binding_request(f"made-up-{batch}-{i}"), to)
+        for i in range(50):
+            mtype, _, _ = parse_stun(f.recvfrom(2048)[0])
+            assert mtype == 0x0101  # answered all the same
+        flood += 50
+        f.close()
+    deadline = time.monotonic() + 15
+    while True:
+        m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+        settled = (metric(m, "outpost_acs_stun_unknown_devices_total")
+                   + metric(m, "outpost_acs_stun_probation_full_total"))
+        if settled >= flood and metric(m, "outpost_acs_stun_probation") == 0:
+            break
+        assert time.monotonic() < deadline, "the made-up USERNAMEs were not all settled"
+        time.sleep(0.1)
+    assert metric(m, "outpost_acs_stun_bindings_evicted_total") == 0
+    assert metric(m, "outpost_acs_stun_bindings") == 1
+    assert metric(m, "outpost_acs_stun_bindings_learnt_total") == 1
+    assert len(re.findall(r"stun_binding_unknown_device ", acs.output())) <= 2  # one per 10 s
+    assert not re.search(r"stun_binding device=made-up", acs.output())
+    # the real CPE is still woken by UDP, at the binding the STUN server holds
+    r = api.post(f"/api/devices/{url_id('SIM000001')}/connection-request")
+    assert r.status_code == 200, r.text
+    acs.wait_for(rf"cwmp_connection_request device={re.escape(dev_id('SIM000001'))} via=udp "
+                 rf"to={re.escape(addr)} outcome=\"udp sent\" stun_binding=true")
+    sim.wait_for(r"udp_connection_request cpe=SIM000001")
+
+
+def test_stun_password_unsigned_requests_move_no_binding(outpost, tmp_path):
+    """With --stun-password, a request naming a real device without (or with
+    a wrong) MESSAGE-INTEGRITY is refused (401) and moves nothing: the
+    device's binding, stored and in memory, stays the signed one, and its
+    connection request goes there. (The signed binding is made here: a CPE
+    with the password, whose source is this socket.)"""
+    acs, sim = start_pair(outpost, tmp_path, "--cr-udp", "prefer", "--stun-password", "stun-key", count=1)
+    api = Api(acs)
+    acs.wait_for(rf"cwmp_inform device={re.escape(dev_id('SIM000001'))} events=\"?0 BOOTSTRAP")
+    wait_idle(api, "SIM000001")
+    host, port = acs.fields["stun"].rsplit(":", 1)
+    to = (host, int(port))
+    cpe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    cpe.bind(("127.0.0.3", 0))
+    good = "%s:%d" % cpe.getsockname()
+    mtype, _, a = stun_ask(cpe, to, binding_request(dev_id("SIM000001"), key="stun-key"))
+    assert mtype == 0x0101 and 0x0008 in a
+    acs.wait_for(rf"stun_binding device={re.escape(dev_id('SIM000001'))} address={re.escape(good)} "
+                 r"change=false new=true")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.2", 0))
+    for key in (None, "wrong"):
+        for change in (False, True):
+            mtype, _, a = stun_ask(s, to, binding_request(dev_id("SIM000001"), change=change, key=key))
+            assert mtype == 0x0111 and a["error"] == 401
+    time.sleep(0.5)
+    m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+    assert metric(m, "outpost_acs_stun_bindings_changed_total") == 0
+    assert metric(m, "outpost_acs_stun_bindings") == 1
+    assert api.get(f"/api/devices/{url_id('SIM000001')}").json()["udp_connection_request_address"] == good
+    r = api.post(f"/api/devices/{url_id('SIM000001')}/tasks", {"type": "reboot"})
+    assert r.status_code in (200, 201, 202), r.text
+    acs.wait_for(rf"via=udp to={re.escape(good)} outcome=\"udp sent\" stun_binding=true")
+    cpe.settimeout(3)
+    data, _ = cpe.recvfrom(2048)
+    assert data.startswith(b"GET http://" + good.encode() + b"?ts=")
+    s.settimeout(0.5)
+    try:
+        s.recvfrom(2048)
+        raise AssertionError("a connection request went to the unsigned requests' address")
+    except TimeoutError:
+        pass
+    cpe.close()
+    s.close()
+
+
 def test_stun_password_needs_message_integrity(outpost, tmp_path):
     acs = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--stun-listen", "127.0.0.1:0",
                     "--stun-password", "stun-key", "--metrics-public", "--cpe-auth-max-failures", "3")
@@ -296,9 +390,13 @@ def test_stun_password_needs_message_integrity(outpost, tmp_path):
     assert mtype == 0x0101
     m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
     assert metric(m, "outpost_acs_stun_unauthorized_total") == 2
-    assert metric(m, "outpost_acs_stun_bindings_learnt_total") == 1
-    # "dev-1" is no device of this ACS: its binding does not stay
+    # "dev-1" is no device of this ACS: the signed request is answered, but
+    # its binding is not learnt (the store said no such device)
     acs.wait_for(r"stun_binding_unknown_device device=dev-1")
+    m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+    assert metric(m, "outpost_acs_stun_unknown_devices_total") == 1
+    assert metric(m, "outpost_acs_stun_bindings_learnt_total") == 0
+    assert metric(m, "outpost_acs_stun_bindings") == 0
     # guessing the key: three wrong ones in a row lock the address out, so
     # that even the right one is not answered; other addresses still are
     for _ in range(3):
@@ -454,3 +552,104 @@ def test_bindings_are_capped(outpost, tmp_path):
         time.sleep(0.2)
     assert metric(m, "outpost_acs_stun_bindings") == 2
     assert metric(m, "outpost_acs_stun_bindings_learnt_total") >= 3
+
+
+def test_udp_relay_the_proxy_refuses_is_not_counted_sent(outpost, tmp_path):
+    """A UDP connection request relayed through the cwmp-proxy (udp=) counts
+    as sent only when the proxy said it sent it (its 200). One the proxy
+    refuses (here: 127.0.0.1 is in its default --wakeup-deny, its own
+    addresses) is failed, in the UDP series and as the HTTP request it was,
+    and no datagram is counted."""
+    from conftest import free_port
+
+    pxport = free_port()
+    pub = f"http://127.0.0.1:{pxport}"
+    acs = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--stun-listen", "127.0.0.1:0",
+                    "--cr-proxy", pub, "--cr-proxy-username", "acs", "--cr-proxy-password", "acs-secret",
+                    "--cr-udp", "prefer", "--metrics-public")
+    outpost("cwmp-proxy", "--listen", f"127.0.0.1:{pxport}", "--public-url", pub,
+            "--data-dir", str(tmp_path / "px"), "--api-token", "tok",
+            "--backend", f"http://{acs.fields['listen']}", "--acs-username", "acs",
+            "--acs-password", "acs-secret", "--cpe-username", CR_USER, "--cpe-password", CR_PASS)
+    sim = outpost("cpe-sim", "--acs", f"{pub}/", "--count", "1", "--cr-listen", "127.0.0.1:0",
+                  "--stats-interval", "0", "--inform-interval", "1h", "--stun-server", acs.fields["stun"],
+                  "--stun-keepalive", "1s", "--cr-username", CR_USER, "--cr-password", CR_PASS,
+                  "--data-dir", str(tmp_path / "sim"))
+    mapped(sim, "SIM000001")
+    acs.wait_for(r"cwmp_inform device=\S+ events=\"?4 VALUE CHANGE")
+    api = Api(acs)
+    wait_idle(api, "SIM000001")
+    r = api.post(f"/api/devices/{url_id('SIM000001')}/connection-request")
+    assert r.status_code == 502, r.text
+    body = r.json()
+    assert body["outcome"] == "failed" and body["http_status"] == 403, body
+    assert "cwmp-proxy answered 403" in body["message"], body
+    acs.wait_for(r"cwmp_connection_request device=\S+ via=udp-proxy")
+    m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+    assert metric(m, "outpost_acs_udp_connection_requests_total", 'outcome="sent"') == 0
+    assert metric(m, "outpost_acs_udp_connection_requests_total", 'outcome="failed"') == 1
+    assert metric(m, "outpost_acs_udp_connection_request_datagrams_total") == 0
+    assert metric(m, "outpost_acs_connection_requests_total", 'outcome="failed"') == 1
+    assert "udp_connection_request cpe=" not in sim.output()
+
+
+def test_device_calls_while_its_relay_request_is_out(outpost, tmp_path):
+    """The device's "6 CONNECTION REQUEST" session can come before the
+    cwmp-proxy answered the relay request (a slow proxy, or the device called
+    anyway): the connection request is ok then, and the proxy's late answer
+    changes nothing (nor touches what was freed: the ASan run says so)."""
+    import http.server
+    import threading
+
+    from cwmp_cpe import CPE
+    from test_acs_session import cwmp_addr
+
+    asked, answer = threading.Event(), threading.Event()
+
+    class SlowProxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.set()
+            answer.wait(20)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowProxy)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    pub = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        acs = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--stun-listen", "127.0.0.1:0",
+                        "--cr-proxy", pub, "--cr-proxy-username", "acs", "--cr-proxy-password", "acs-secret",
+                        "--cr-udp", "prefer", "--metrics-public")
+        udp = [("InternetGatewayDevice.ManagementServer.UDPConnectionRequestAddress", "127.0.0.1:9",
+                "xsd:string")]
+        cpe = CPE(cwmp_addr(acs))
+        assert cpe.inform("R1", params=udp, cr_url=f"{pub}/client?origin=r1").rpc == "InformResponse"
+        assert cpe.post().status == 204
+        cpe.close()
+        api = Api(acs)
+        out = {}
+        t = threading.Thread(target=lambda: out.update(r=api.post("/api/devices/00D09E-IGD-R1/connection-request")))
+        t.start()
+        assert asked.wait(10), "the ACS did not ask the proxy"
+        cpe = CPE(cwmp_addr(acs))
+        assert cpe.inform("R1", events=[("6 CONNECTION REQUEST", "")], params=udp,
+                          cr_url=f"{pub}/client?origin=r1").rpc == "InformResponse"
+        assert cpe.post().status == 204
+        cpe.close()
+        t.join(10)
+        assert out["r"].status_code == 200 and out["r"].json()["ok"], out["r"].text
+        answer.set()  # the proxy's 200 comes after it all
+        acs.wait_for(r"cwmp_connection_request device=00D09E-IGD-R1 status=200 outcome=ok")
+        m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+        assert metric(m, "outpost_acs_udp_connection_requests_total", 'outcome="ok"') == 1
+        assert metric(m, "outpost_acs_udp_connection_requests_total", 'outcome="timeout"') == 0
+        acs.stop()
+    finally:
+        answer.set()
+        srv.shutdown()
+        srv.server_close()
