@@ -221,7 +221,7 @@ int acs_cr_xmpp_send(acs_t *a, const store_device_t *d, acs_cr_done_fn done, voi
         if (rc)
             free(c);
     }
-    buf_free(&payload);
+    buf_free_secret(&payload); /* it carries the CR password */
     if (rc) {
         if (strcmp(acs_cr_outcome(rc), "refused") != 0) {
             finish(a, d->id, rc, acs_cr_strerror(rc));

@@ -34,6 +34,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/str.h"
+#include "cpesim/dm_ref.h"
 
 enum { TICK_MS = 100, LOG_WINDOW_MS = 10000 };
 
@@ -139,27 +140,17 @@ void stun_model_prepare(dm_model_t *m, const cpesim_opts_t *o)
     dm_model_set_notify(m, name, 2, false);
 }
 
-typedef struct one {
-    char v[300];
-    bool got;
-} one_t;
-
-static int take(void *ud, const dm_item_t *it)
-{
-    one_t *o = ud;
-    str_copy(o->v, sizeof o->v, it->value ? it->value : "");
-    o->got = true;
-    return 0;
-}
-
+/* A parameter's value as the CPE itself sees it: secrets too (the STUN
+ * password signs its requests; a read through dm_get_values hides it). */
 static void param(fleet_t *f, cpe_t *c, const char *name, char *out, size_t len)
 {
     fleet_env_t e;
     dm_view_t v = fleet_view(f, c, &e);
-    one_t o = { "", false };
-    dm_get_values(&v, name, take, &o);
-    str_copy(out, len, o.v);
-    explicit_bzero(&o, sizeof o); /* name may be the STUN password */
+    dm_ref_t r;
+    buf_t tmp = BUF_INIT(len);
+    const char *val = dm_lookup(&v, name, strlen(name), &r) == 0 ? dm_ref_value(&v, r, &tmp, true) : NULL;
+    str_copy(out, len, val ? val : "");
+    buf_free_secret(&tmp); /* name may be the STUN password */
 }
 
 static void wk(fleet_t *f, cpe_t *c, dm_wk_t k, char *out, size_t len)

@@ -372,6 +372,36 @@ def test_stun_password_unsigned_requests_move_no_binding(outpost, tmp_path):
     s.close()
 
 
+def test_cpe_sim_signs_with_its_stun_password(outpost, tmp_path):
+    """cpe-sim's STUNPassword (--stun-password) signs its Binding Requests
+    (MESSAGE-INTEGRITY): an ACS with the same --stun-password learns the
+    binding and wakes the CPE by UDP; with another password it refuses
+    them (401) and learns nothing."""
+    acs, sim = start_pair(outpost, tmp_path, "--cr-udp", "prefer", "--stun-password", "stun-key",
+                          sim_extra=("--stun-password", "stun-key"), count=1)
+    api = Api(acs)
+    addr = mapped(sim, "SIM000001")
+    acs.wait_for(rf"stun_binding device={re.escape(dev_id('SIM000001'))} address={re.escape(addr)} "
+                 r"change=false new=true")
+    r = api.post(f"/api/devices/{url_id('SIM000001')}/connection-request")
+    assert r.status_code == 200, r.text
+    sim.wait_for(r"udp_connection_request cpe=SIM000001")
+    m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+    assert metric(m, "outpost_acs_stun_unauthorized_total") == 0
+    acs.stop()
+    sim.stop()
+    acs, sim = start_pair(outpost, tmp_path / "other", "--cr-udp", "prefer", "--stun-password", "stun-key",
+                          sim_extra=("--stun-password", "not-the-key"), count=1)
+    deadline = time.monotonic() + 10
+    while True:
+        m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
+        if metric(m, "outpost_acs_stun_unauthorized_total") >= 1:
+            break
+        assert time.monotonic() < deadline, "the wrongly signed requests were not refused"
+        time.sleep(0.1)
+    assert metric(m, "outpost_acs_stun_bindings") == 0
+
+
 def test_stun_password_needs_message_integrity(outpost, tmp_path):
     acs = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--stun-listen", "127.0.0.1:0",
                     "--stun-password", "stun-key", "--metrics-public", "--cpe-auth-max-failures", "3")
