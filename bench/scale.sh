@@ -17,12 +17,16 @@
 # PostgreSQL: a throwaway server (tests/pg_server.py) with durable commits
 # (fsync, synchronous_commit on) and shared_buffers 1GB. SCALE_DEVICES
 # (20000) sessions per row, SCALE_FLEET (1000000) devices for (s4).
+# SCALE_ONLY=gpv runs only (s5) (about 10 s); SCALE_ONLY=fleet
+# only (s4).
 set -eu
 BIN=${1:-build/release/src/outpost}
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 DEVICES=${SCALE_DEVICES:-20000}
+ONLY=${SCALE_ONLY:-}
+case "$ONLY" in ''|gpv|fleet) ;; *) echo "SCALE_ONLY: gpv or fleet" >&2; exit 2 ;; esac
 FLEET=${SCALE_FLEET:-1000000}
 CONNS=${SCALE_CONNS:-64}
 T=$(mktemp -d /tmp/acs-scale.XXXXXX)
@@ -108,6 +112,7 @@ show() { # LABEL "RATE ACS PG LOAD WALL N ERR"
   echo "$1: $2 sessions/s ($7 sessions, $8 errors, $6 s); CPU s: acs $3, postgres $4, acs_load $5 (of $(awk -v w="$6" -v c="$(nproc)" 'BEGIN {printf "%.1f", w * c}') available)"
 }
 
+if [ -z "$ONLY" ]; then
 # ---- (s1) 1 node, SQLite -------------------------------------------------------
 start_acs n1
 R1=$(load n1); show "(s1) 1 node, SQLite" "$R1"
@@ -124,16 +129,20 @@ R3=$(load q1 q2); show "(s3) 2 nodes, one PostgreSQL" "$R3"
 stop_acs q1; stop_acs q2
 set -- $R1; A=$1; set -- $R2; B=$1; set -- $R3; C=$1
 echo "ratios: PostgreSQL/SQLite $(ratio "$B" "$A"); 2 nodes/1 node on PostgreSQL $(ratio "$C" "$B")"
+fi
 
 # ---- (s5) a 5,000-parameter GetParameterValuesResponse ----------------------------
+if [ "$ONLY" != fleet ]; then
 start_acs g1
 eval "echo \"(s5) SQLite: \$(/usr/bin/python3 \"$HERE/scale_gpv.py\" \$CPORT_g1 \$APORT_g1 10 5000)\""
 stop_acs g1
 start_acs g2 --db "$(newdb scale5)"
 eval "echo \"(s5) PostgreSQL: \$(/usr/bin/python3 \"$HERE/scale_gpv.py\" \$CPORT_g2 \$APORT_g2 10 5000)\""
 stop_acs g2
+fi
 
 # ---- (s4) 1,000,000 devices in PostgreSQL ----------------------------------------
+if [ "$ONLY" != gpv ]; then
 U=$(newdb scale4)
 start_acs f1 --db "$U"   # the schema
 stop_acs f1
@@ -174,4 +183,5 @@ echo "(s4) device list, first page of 100 with X-Total-Count: $(timed 'limit=100
 echo "(s4) search model + parameter value ($N match): $(timed "$Q") (goal 100)"
 echo "(s4) search by tag: $(timed 'filter=tag%3Dlab&limit=100')"
 stop_acs f2
+fi
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"

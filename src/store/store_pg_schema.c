@@ -8,10 +8,11 @@
  * backend whatever the database's locale.
  *
  * The version lives in settings (k = 'schema_version') and is SQLite's
- * number: a later schema change is migration 13 in both backends. A new
- * database goes straight to 12 (there are no older PostgreSQL databases to
- * carry forward). Migrations run in one transaction under an advisory lock,
- * so two nodes starting together do not race.
+ * number: each later schema change is a migration in both backends (an
+ * empty one where a backend needs nothing). A new database goes straight
+ * to 12 (there are no older PostgreSQL databases to carry forward), then
+ * through the later ones. Migrations run in one transaction under an
+ * advisory lock, so two nodes starting together do not race.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +25,52 @@
 #define PG_MIGRATE_LOCK "31372865377891188"
 
 #define T "TEXT COLLATE \"C\""
+
+/* Percent of a params page new rows fill (migration 15). */
+#define PG_PARAMS_FILLFACTOR "80"
+
+/* The history of a statement's changed values (migration 15), as
+ * SQLite's row trigger keeps it: each value that changed from a non-NULL
+ * one goes into param_history with when and by whom it was set, and each
+ * such parameter keeps its newest settings.param_history rows. It runs
+ * after every UPDATE of params (a trigger with transition tables cannot
+ * name columns), and returns at once when the statement updated nothing
+ * (a list of new parameters).
+ *  - changed: the statement's rows before (params_old) and after
+ *    (params_new) paired by grouping on the key, not by a join: a cached
+ *    plan does not know how many rows a transition table holds (it
+ *    guesses one), and a join planned for one row is a nested loop,
+ *    quadratic over 5,000. A statement updates a row at most once, so a
+ *    key has one old row and one new one (max() picks it).
+ *  - the trim sees the rows from before the statement's INSERT (one
+ *    snapshot), so it keeps the newest keep - 1 of those; with the new one,
+ *    keep. keep 0 (or no setting) keeps none, as SQLite's OFFSET does.
+ *  - the rows beyond go by id (one probe of param_history_key per changed
+ *    parameter, then the primary key). */
+#define PG_KEEP_HISTORY_FN \
+    "CREATE OR REPLACE FUNCTION params_keep_history() RETURNS trigger LANGUAGE plpgsql AS $$" \
+    " DECLARE keep bigint;" \
+    " BEGIN" \
+    "  IF NOT EXISTS (SELECT 1 FROM params_old) THEN RETURN NULL; END IF;" \
+    "  keep := COALESCE((SELECT v FROM settings WHERE k = 'param_history'), 0);" \
+    "  WITH changed AS MATERIALIZED (" \
+    "    SELECT device, name, max(value) FILTER (WHERE was) AS value, max(updated) AS updated," \
+    "     max(set_at) AS set_at, max(set_by) AS set_by FROM (" \
+    "      SELECT device, name, value, updated, set_at, set_by, true AS was FROM params_old" \
+    "      UNION ALL SELECT device, name, value, NULL, NULL, NULL, false FROM params_new) t" \
+    "    GROUP BY device, name" \
+    "    HAVING max(value) FILTER (WHERE was) IS NOT NULL" \
+    "     AND max(value) FILTER (WHERE was) IS DISTINCT FROM max(value) FILTER (WHERE NOT was)" \
+    "    ORDER BY device, name)," \
+    "   kept AS (INSERT INTO param_history (device, name, value, updated, set_by)" \
+    "    SELECT device, name, value, CASE WHEN set_at > 0 THEN set_at ELSE updated END, set_by" \
+    "    FROM changed WHERE keep > 0)" \
+    "  DELETE FROM param_history WHERE id = ANY (ARRAY(" \
+    "    SELECT x.id FROM changed c, LATERAL (SELECT h.id FROM param_history h" \
+    "     WHERE h.device = c.device AND h.name = c.name" \
+    "     ORDER BY h.id DESC OFFSET GREATEST(keep - 1, 0)) x));" \
+    "  RETURN NULL;" \
+    " END $$;"
 
 static const struct migration {
     int version; /* the schema version this step leaves */
@@ -149,6 +196,20 @@ static const struct migration {
     { 14, "ALTER TABLE tasks ADD COLUMN node " T " NOT NULL DEFAULT '';"
           "ALTER TABLE tasks ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"
           "CREATE INDEX tasks_leased ON tasks(lease_until) WHERE status = 1;" },
+    /* 15: the history kept once per statement, not once per row: 5,000
+     * changed values were 5,000 trigger calls of two statements each, about
+     * three quarters of the server's time for such an answer (bench/
+     * RESULTS.md). The same rows as SQLite's row trigger, which stays
+     * (store_sqlite.c's 15 is empty). And room on params' pages for a row's
+     * next version: every reported value is an update (its time), and an
+     * update of a row on a full page moves it (a new index entry, dead
+     * space until a vacuum); with room it stays on its page (HOT). */
+    { 15, "DROP TRIGGER params_keep_history ON params;"
+          "ALTER TABLE params SET (fillfactor = " PG_PARAMS_FILLFACTOR ");"
+          PG_KEEP_HISTORY_FN
+          "CREATE TRIGGER params_keep_history AFTER UPDATE ON params"
+          "  REFERENCING OLD TABLE AS params_old NEW TABLE AS params_new FOR EACH STATEMENT"
+          "  EXECUTE FUNCTION params_keep_history();" },
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 #define PG_SCHEMA_VERSION (migrations[NMIGRATIONS - 1].version)

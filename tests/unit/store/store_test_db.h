@@ -19,8 +19,8 @@
 enum { TEST_DB_MAX = 256 };
 
 /* The schema version the migrations leave (both backends). */
-#define SCHEMA_NOW_TEXT "14"
-enum { SCHEMA_NOW = 14 };
+#define SCHEMA_NOW_TEXT "15"
+enum { SCHEMA_NOW = 15 };
 
 static inline const char *test_db_url(void)
 {
@@ -59,7 +59,7 @@ static inline int test_db_sql(const char *url, const char *sql)
         return -1;
     }
     const char *psql = getenv("OUTPOST_TEST_PSQL");
-    char cmd[1024];
+    char cmd[4096];
     int w = snprintf(cmd, sizeof cmd, "'%s' -X -q -v ON_ERROR_STOP=1 -d '%s' -c '%s' >/dev/null",
                      psql && *psql ? psql : "psql", url, sql);
     if (w < 0 || (size_t)w >= sizeof cmd)

@@ -1,6 +1,7 @@
 /* Unit tests of what a second backend could get wrong beside the SQL: a
  * lost connection and its recovery (PostgreSQL only), long parameter lists
- * cut into statements, bytes a TEXT column refuses, byte order of names.
+ * cut into statements, bytes a TEXT column refuses, byte order of names,
+ * PostgreSQL's own migrations.
  * Run on SQLite (suite unit) and on PostgreSQL (suite store-pg). */
 #include <errno.h>
 #include <pthread.h>
@@ -236,6 +237,57 @@ static void test_newer_schema_refused(void **state)
     (void)state;
 }
 
+/* Schema 14's history trigger (one call per row), as a version-14 database
+ * has it: migration 15 replaces it, keeping the history already there. */
+#define PG_V14_HISTORY                                                                        \
+    "DROP TRIGGER params_keep_history ON params; ALTER TABLE params RESET (fillfactor);"       \
+    "CREATE OR REPLACE FUNCTION params_keep_history() RETURNS trigger LANGUAGE plpgsql AS $$"  \
+    " BEGIN"                                                                                  \
+    "  INSERT INTO param_history(device, name, value, updated, set_by)"                        \
+    "    VALUES (OLD.device, OLD.name, OLD.value,"                                             \
+    "            CASE WHEN OLD.set_at > 0 THEN OLD.set_at ELSE OLD.updated END, OLD.set_by);"  \
+    "  DELETE FROM param_history WHERE device = OLD.device AND name = OLD.name AND id <="      \
+    "    (SELECT id FROM param_history WHERE device = OLD.device AND name = OLD.name"          \
+    "     ORDER BY id DESC LIMIT 1 OFFSET (SELECT v FROM settings WHERE k = $k$param_history$k$));" \
+    "  RETURN NULL;"                                                                           \
+    " END $$;"                                                                                 \
+    "CREATE TRIGGER params_keep_history AFTER UPDATE OF value ON params FOR EACH ROW"          \
+    "  WHEN (OLD.value IS NOT NULL AND OLD.value IS DISTINCT FROM NEW.value)"                  \
+    "  EXECUTE FUNCTION params_keep_history();"                                                \
+    "UPDATE settings SET v = 14 WHERE k = $k$schema_version$k$"
+
+/* A version-14 database with history: opening it migrates (a trigger per
+ * statement), the old values stay and the next change adds to them. */
+static void test_migrate_v14_history(void **state)
+{
+    if (!test_db_pg())
+        skip(); /* SQLite's 15 changes nothing */
+    store_t *s = *state;
+    store_param_t p = { .name = "X.A", .value = "1", .writable = -1 };
+    assert_int_equal(store_params_put(s, "D1", &p, 1, 100), 0);
+    assert_int_equal(test_db_sql(dbpath, PG_V14_HISTORY), 0);
+    p.value = "2";
+    assert_int_equal(store_params_put(s, "D1", &p, 1, 200), 0);
+    p.value = "3";
+    assert_int_equal(store_params_put(s, "D1", &p, 1, 300), 0);
+    store_close(s);
+    assert_int_equal(store_open(dbpath, NULL, &s), 0);
+    *state = s;
+    assert_int_equal(store_schema_version(s), SCHEMA_NOW);
+    /* one trigger, per statement (tgtype's bit 0: per row) */
+    assert_int_equal(test_db_sql(dbpath, "SELECT 1 / (SELECT count(*) FROM pg_trigger WHERE tgrelid ="
+                                         " $$params$$::regclass AND tgname = $$params_keep_history$$"
+                                         " AND tgtype & 1 = 0)::int"), 0);
+    p.value = "4";
+    assert_int_equal(store_params_put(s, "D1", &p, 1, 400), 0);
+    seen_t w = { 0 };
+    assert_int_equal(store_param_history(s, "D1", "X.A", see, &w), 0);
+    assert_int_equal(w.n, 3);
+    assert_string_equal(w.value_first, "3");
+    assert_int_equal(w.set_at_first, 300);
+    assert_int_equal(w.set_at_last, 100);
+}
+
 static void *open_one(void *arg)
 {
     store_t *s = NULL;
@@ -286,6 +338,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_log_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v14_history, setup, teardown),
         cmocka_unit_test(test_concurrent_first_open),
         cmocka_unit_test(test_bad_url),
     };

@@ -1,10 +1,13 @@
 /* Unit tests of the store's history side: who set a value and when (also in
  * the bounded history), names with writable flags in multi-row statements,
- * notification attributes, the inform interval, open faults. */
+ * the bounded history of 5,000 values changed at once, notification
+ * attributes, the inform interval, open faults. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +228,121 @@ static void test_attributes_and_interval(void **state)
     assert_string_equal(d.cr_jid, "cpe1@xmpp.example/cwmp");
 }
 
+/* ---- many values changed at once ---- */
+
+enum { MANY = 5000, MANY_KEEP = 2 };
+static char many_name[MANY + 1][40], many_value[MANY + 1][24];
+
+/* Round r's value of parameter i: "r<r>-<i>"; round 3 reports every 7th
+ * unchanged and every 11th (not 7th) as a name alone; round 4's last entry
+ * is a new parameter instead of the last one. The ACS set even ones in
+ * round 2. */
+static void many_round(store_param_t *p, int r)
+{
+    for (int i = 0; i < MANY; i++) {
+        bool same = r == 3 && i % 7 == 0, bare = r == 3 && !same && i % 11 == 0;
+        snprintf(many_value[i], sizeof many_value[i], "r%d-%d", same ? 2 : r, i);
+        p[i] = (store_param_t){ .name = many_name[i], .value = bare ? NULL : many_value[i],
+                                .type = "xsd:string", .writable = bare ? 1 : -1,
+                                .set_by = r == 2 && i % 2 == 0 ? STORE_SET_BY_ACS : NULL };
+    }
+    if (r == 4)
+        p[MANY - 1] = (store_param_t){ .name = many_name[MANY], .value = "n", .writable = -1 };
+}
+
+/* What parameter i's history holds after rounds 0-4 (at 100, 200, ... 500),
+ * newest first: an old value goes in when a different one replaces it,
+ * with when (and by whom) it was set. */
+static void many_expect(int i, int k, char *value, size_t n, int64_t *at, const char **by)
+{
+    int rounds[4], m = 0; /* the rounds whose value was replaced, newest first */
+    bool kept3 = i % 7 == 0 || i % 11 == 0; /* round 3 changed nothing */
+    if (i != MANY - 1)
+        rounds[m++] = kept3 ? 2 : 3; /* replaced in round 4 */
+    if (!kept3)
+        rounds[m++] = 2;
+    rounds[m++] = 1;
+    rounds[m++] = 0;
+    int r = rounds[k];
+    snprintf(value, n, "r%d-%d", r, i);
+    *at = 100 * (r + 1);
+    *by = r == 2 && i % 2 == 0 ? "acs" : "cpe";
+}
+
+/* 5,000 values changed in one call (statements of several hundred rows
+ * each), four calls running, with N = 2: every parameter keeps exactly its
+ * 2 newest old values, each with when and by whom it was set; a value
+ * reported unchanged, a name alone and a new parameter add none; another
+ * device's history is its own; a smaller N trims a parameter at its next
+ * change. Both backends (PostgreSQL keeps it per statement, SQLite per
+ * row). */
+static void test_history_many_changed(void **state)
+{
+    store_close(*state);
+    store_t *s;
+    store_opts_t o = { .param_history = MANY_KEEP };
+    assert_int_equal(store_open(dbpath, &o, &s), 0);
+    *state = s;
+    for (int i = 0; i <= MANY; i++)
+        snprintf(many_name[i], sizeof many_name[i], i < MANY ? "M.P.%d.V" : "M.New", i);
+    store_param_t *p = calloc(MANY, sizeof *p);
+    assert_non_null(p);
+    store_param_t d2[] = { val(many_name[0], "d2-a", NULL), val(many_name[1], "d2-b", NULL) };
+    assert_int_equal(store_params_put(s, "D2", d2, 2, 100), 0);
+    for (int r = 0; r <= 4; r++) {
+        many_round(p, r);
+        assert_int_equal(store_params_put(s, "D1", p, MANY, 100 * (r + 1)), 0);
+    }
+    d2[0].value = "d2-c";
+    assert_int_equal(store_params_put(s, "D2", d2, 1, 600), 0);
+    for (int i = 0; i < MANY; i++) {
+        rows_t r = { 0 };
+        assert_int_equal(store_param_history(s, "D1", many_name[i], collect, &r), 0);
+        if (r.n != MANY_KEEP)
+            fail_msg("%s: %zu old values, not %d", many_name[i], r.n, MANY_KEEP);
+        for (int k = 0; k < MANY_KEEP; k++) {
+            char want[24];
+            int64_t at;
+            const char *by;
+            many_expect(i, k, want, sizeof want, &at, &by);
+            if (strcmp(r.value[k], want) != 0 || r.set_at[k] != at || strcmp(r.set_by[k], by) != 0)
+                fail_msg("%s [%d]: %s at %lld by %s, not %s at %lld by %s", many_name[i], k,
+                         r.value[k], (long long)r.set_at[k], r.set_by[k], want, (long long)at, by);
+        }
+    }
+    rows_t r = { 0 };
+    assert_int_equal(store_param_history(s, "D1", "M.New", collect, &r), 0);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(store_param_history(s, "D2", many_name[0], collect, &r), 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.value[0], "d2-a");
+    assert_int_equal(r.set_at[0], 100);
+    /* N = 1: a parameter changed now keeps one old value, one not changed
+     * keeps its two until it changes */
+    store_close(s);
+    o.param_history = 1;
+    assert_int_equal(store_open(dbpath, &o, &s), 0);
+    *state = s;
+    for (int i = 0; i < 10; i++)
+        p[i] = val(many_name[i], "last", NULL);
+    assert_int_equal(store_params_put(s, "D1", p, 10, 700), 0);
+    for (int i = 0; i < 11; i++) {
+        memset(&r, 0, sizeof r);
+        assert_int_equal(store_param_history(s, "D1", many_name[i], collect, &r), 0);
+        char want[24];
+        int64_t at = 500;
+        const char *by;
+        if (i < 10)
+            snprintf(want, sizeof want, "r4-%d", i);
+        else
+            many_expect(i, 0, want, sizeof want, &at, &by);
+        assert_int_equal(r.n, i < 10 ? 1 : MANY_KEEP);
+        assert_string_equal(r.value[0], want);
+        assert_int_equal(r.set_at[0], at);
+    }
+    free(p);
+}
+
 typedef struct faults {
     size_t n;
     store_fault_t f[8];
@@ -339,6 +457,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_set_by_and_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_many_changed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attributes_and_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_log_devices, setup, teardown),
