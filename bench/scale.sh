@@ -18,7 +18,11 @@
 # (fsync, synchronous_commit on) and shared_buffers 1GB. SCALE_DEVICES
 # (20000) sessions per row, SCALE_FLEET (1000000) devices for (s4).
 # SCALE_ONLY=gpv runs only (s5) (about 10 s); SCALE_ONLY=fleet
-# only (s4).
+# only (s4). SCALE_SEARCH_PARAM=NAME[,NAME...] runs (s5) a second time on
+# each store with those --search-param names (the index triggers on), its
+# figure printed beside the one without; a name among the answer's
+# (InternetGatewayDevice.X_Big.P.1.Value) also has its index entry changed
+# by every answer.
 set -eu
 BIN=${1:-build/release/src/outpost}
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
@@ -28,6 +32,9 @@ DEVICES=${SCALE_DEVICES:-20000}
 ONLY=${SCALE_ONLY:-}
 case "$ONLY" in ''|gpv|fleet) ;; *) echo "SCALE_ONLY: gpv or fleet" >&2; exit 2 ;; esac
 FLEET=${SCALE_FLEET:-1000000}
+SEARCH=${SCALE_SEARCH_PARAM:-}
+SEARCH_ARGS=
+for n in $(echo "$SEARCH" | tr ',' ' '); do SEARCH_ARGS="$SEARCH_ARGS --search-param $n"; done
 CONNS=${SCALE_CONNS:-64}
 T=$(mktemp -d /tmp/acs-scale.XXXXXX)
 chmod 755 "$T"
@@ -132,13 +139,20 @@ echo "ratios: PostgreSQL/SQLite $(ratio "$B" "$A"); 2 nodes/1 node on PostgreSQL
 fi
 
 # ---- (s5) a 5,000-parameter GetParameterValuesResponse ----------------------------
+gpv() { # NAME LABEL ACS-ARGS...: scale_gpv.py's figures against a new node
+  name=$1; label=$2; shift 2
+  start_acs "$name" "$@"
+  eval "R=\$(/usr/bin/python3 \"$HERE/scale_gpv.py\" \$CPORT_$name \$APORT_$name 10 5000)"
+  echo "(s5) $label: $R"
+  stop_acs "$name"
+}
 if [ "$ONLY" != fleet ]; then
-start_acs g1
-eval "echo \"(s5) SQLite: \$(/usr/bin/python3 \"$HERE/scale_gpv.py\" \$CPORT_g1 \$APORT_g1 10 5000)\""
-stop_acs g1
-start_acs g2 --db "$(newdb scale5)"
-eval "echo \"(s5) PostgreSQL: \$(/usr/bin/python3 \"$HERE/scale_gpv.py\" \$CPORT_g2 \$APORT_g2 10 5000)\""
-stop_acs g2
+gpv g1 SQLite
+# shellcheck disable=SC2086 # SEARCH_ARGS: words
+[ -z "$SEARCH" ] || gpv g3 "SQLite, --search-param $SEARCH" $SEARCH_ARGS
+gpv g2 PostgreSQL --db "$(newdb scale5)"
+# shellcheck disable=SC2086
+[ -z "$SEARCH" ] || gpv g4 "PostgreSQL, --search-param $SEARCH" --db "$(newdb scale6)" $SEARCH_ARGS
 fi
 
 # ---- (s4) 1,000,000 devices in PostgreSQL ----------------------------------------

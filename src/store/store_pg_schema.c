@@ -72,6 +72,66 @@
     "  RETURN NULL;" \
     " END $$;"
 
+/* The search's functions (migration 16; store_pg_search.c has the
+ * filter's dialect and makes the triggers while some --search-param is
+ * set). Until schema 16 pg_search_init made them at open when missing,
+ * outside the migrations, so a changed definition never reached an
+ * existing database; now the migrations own them.
+ *  - outpost_num(text): the value as a number when it is one in the filter
+ *    language's sense (store_filter_number: digits with an optional fraction
+ *    and exponent, finite), else NULL (which compares false).
+ *  - params_index_*: param_index follows the values of the names in
+ *    search_params, SQLite's row triggers (store_sqlite_search.c) once per
+ *    statement: the rows it inserted, changed or deleted. An update pairs
+ *    its old and new rows by grouping on the key, as params_keep_history
+ *    does and for the same reason: the join of the two transition tables
+ *    (schema 12 to 15) was planned for one row each, a nested loop,
+ *    quadratic: a changed 5,000-parameter answer took 0.8-1.6 s with a
+ *    --search-param set instead of ~70 ms (bench/RESULTS.md). Only the rows
+ *    of indexed names are grouped; old_value and new_value, not old and new,
+ *    which plpgsql takes for its OLD and NEW. Within a statement the DELETE (the old
+ *    values) and the INSERT (the new ones) touch different index rows: a
+ *    key changes value once per statement. */
+#define PG_SEARCH_FNS \
+    "CREATE OR REPLACE FUNCTION outpost_num(t text) RETURNS double precision" \
+    " LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$" \
+    " BEGIN" \
+    "  IF t !~ '^[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?$' THEN RETURN NULL; END IF;" \
+    "  RETURN t::double precision;" \
+    " EXCEPTION WHEN numeric_value_out_of_range THEN" \
+    /* strtod: an overflow is infinite (no number), an underflow 0 */ \
+    "  RETURN CASE WHEN t ~ '[eE]-' THEN 0 END;" \
+    " END $$;" \
+    "CREATE OR REPLACE FUNCTION params_index_insert() RETURNS trigger LANGUAGE plpgsql AS $$" \
+    " BEGIN" \
+    "  INSERT INTO param_index SELECT n.name, n.value, n.device FROM params_new n" \
+    "   JOIN search_params s ON s.name = n.name WHERE n.value IS NOT NULL ON CONFLICT DO NOTHING;" \
+    "  RETURN NULL;" \
+    " END $$;" \
+    "CREATE OR REPLACE FUNCTION params_index_update() RETURNS trigger LANGUAGE plpgsql AS $$" \
+    " BEGIN" \
+    "  WITH changed AS MATERIALIZED (" \
+    "    SELECT device, name, max(value) FILTER (WHERE was) AS old_value," \
+    "     max(value) FILTER (WHERE NOT was) AS new_value FROM (" \
+    "      SELECT device, name, value, true AS was FROM params_old" \
+    "       WHERE name IN (SELECT name FROM search_params)" \
+    "      UNION ALL SELECT device, name, value, false FROM params_new" \
+    "       WHERE name IN (SELECT name FROM search_params)) t" \
+    "    GROUP BY device, name" \
+    "    HAVING max(value) FILTER (WHERE was) IS DISTINCT FROM max(value) FILTER (WHERE NOT was))," \
+    "   gone AS (DELETE FROM param_index i USING changed c" \
+    "    WHERE i.name = c.name AND i.value = c.old_value AND i.device = c.device)" \
+    "  INSERT INTO param_index SELECT name, new_value, device FROM changed WHERE new_value IS NOT NULL" \
+    "   ON CONFLICT DO NOTHING;" \
+    "  RETURN NULL;" \
+    " END $$;" \
+    "CREATE OR REPLACE FUNCTION params_index_delete() RETURNS trigger LANGUAGE plpgsql AS $$" \
+    " BEGIN" \
+    "  DELETE FROM param_index i USING params_old o JOIN search_params s ON s.name = o.name" \
+    "   WHERE o.value IS NOT NULL AND i.name = o.name AND i.value = o.value AND i.device = o.device;" \
+    "  RETURN NULL;" \
+    " END $$;"
+
 static const struct migration {
     int version; /* the schema version this step leaves */
     const char *sql;
@@ -210,6 +270,11 @@ static const struct migration {
           "CREATE TRIGGER params_keep_history AFTER UPDATE ON params"
           "  REFERENCING OLD TABLE AS params_old NEW TABLE AS params_new FOR EACH STATEMENT"
           "  EXECUTE FUNCTION params_keep_history();" },
+    /* 16: the search's functions into the schema, params_index_update
+     * pairing its rows by grouping (PG_SEARCH_FNS above). The triggers stay
+     * store_pg_search.c's, made and dropped with the --search-param names;
+     * one already there calls the new definition. SQLite's 16 is empty. */
+    { 16, PG_SEARCH_FNS },
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 #define PG_SCHEMA_VERSION (migrations[NMIGRATIONS - 1].version)

@@ -6,8 +6,9 @@
  * LIKE pattern (SQLite's range up to prefix + 0xFF is no valid UTF-8 here;
  * the columns sort as "C", so the planner still makes the pattern an index
  * range), strpos() for tags, and values that are not UTF-8 matching
- * nothing. outpost_num() and the param_index triggers are plpgsql
- * functions (pg_search_init makes them); the index follows each
+ * nothing. outpost_num() and the param_index triggers' functions are
+ * plpgsql, part of the schema (store_pg_schema.c, migration 16); the
+ * triggers are made here while some --search-param is set, and follow each
  * statement's rows through transition tables: one trigger call per
  * parameter write, not one per row.
  */
@@ -145,55 +146,7 @@ out:
     return rc;
 }
 
-/* ---- functions, the searchable parameters ---------------------------------------------- */
-
-/* pg_advisory_xact_lock key of the functions below: "outpsrch" in ASCII (0x6f75747073726368) */
-#define SEARCH_LOCK "8031453536807183208"
-
-/* outpost_num(text): the value as a number when it is one in the filter
- * language's sense (store_filter_number: digits with an optional fraction
- * and exponent, finite), else NULL (which compares false). */
-static const char fn_num[] =
-    "CREATE OR REPLACE FUNCTION outpost_num(t text) RETURNS double precision"
-    " LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$"
-    " BEGIN"
-    "  IF t !~ '^[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?$' THEN RETURN NULL; END IF;"
-    "  RETURN t::double precision;"
-    " EXCEPTION WHEN numeric_value_out_of_range THEN"
-    /* strtod: an overflow is infinite (no number), an underflow 0 */
-    "  RETURN CASE WHEN t ~ '[eE]-' THEN 0 END;"
-    " END $$";
-
-/* param_index follows the values of the names in search_params: the rows
- * a statement inserted, changed or deleted, in one pass each */
-static const char fn_index_ins[] =
-    "CREATE OR REPLACE FUNCTION params_index_insert() RETURNS trigger LANGUAGE plpgsql AS $$"
-    " BEGIN"
-    "  INSERT INTO param_index SELECT n.name, n.value, n.device FROM params_new n"
-    "   JOIN search_params s ON s.name = n.name WHERE n.value IS NOT NULL ON CONFLICT DO NOTHING;"
-    "  RETURN NULL;"
-    " END $$";
-static const char fn_index_upd[] =
-    "CREATE OR REPLACE FUNCTION params_index_update() RETURNS trigger LANGUAGE plpgsql AS $$"
-    " BEGIN"
-    "  DELETE FROM param_index i USING params_old o"
-    "   JOIN params_new n ON n.device = o.device AND n.name = o.name"
-    "   JOIN search_params s ON s.name = n.name"
-    "   WHERE o.value IS DISTINCT FROM n.value"
-    "    AND i.name = o.name AND i.value = o.value AND i.device = o.device;"
-    "  INSERT INTO param_index SELECT n.name, n.value, n.device FROM params_old o"
-    "   JOIN params_new n ON n.device = o.device AND n.name = o.name"
-    "   JOIN search_params s ON s.name = n.name"
-    "   WHERE o.value IS DISTINCT FROM n.value AND n.value IS NOT NULL ON CONFLICT DO NOTHING;"
-    "  RETURN NULL;"
-    " END $$";
-static const char fn_index_del[] =
-    "CREATE OR REPLACE FUNCTION params_index_delete() RETURNS trigger LANGUAGE plpgsql AS $$"
-    " BEGIN"
-    "  DELETE FROM param_index i USING params_old o JOIN search_params s ON s.name = o.name"
-    "   WHERE o.value IS NOT NULL AND i.name = o.name AND i.value = o.value AND i.device = o.device;"
-    "  RETURN NULL;"
-    " END $$";
+/* ---- the searchable parameters: their triggers ------------------------------------------ */
 
 /* The triggers themselves: only while some name is indexed (as SQLite's:
  * a write to params then costs nothing extra). */
@@ -212,30 +165,30 @@ static const char *const index_triggers_drop[] = {
     "DROP TRIGGER IF EXISTS params_index_delete ON params",
 };
 
+/* The functions are the schema's (store_pg_schema.c, migration 16), made
+ * and changed only by the migrations, in their transaction under their
+ * lock. Until 16 this made them at open when missing, in a transaction of
+ * its own: a definition changed in the code never reached a database that
+ * had one. Now it only checks they are there (a database whose schema was
+ * altered by hand), so such a database stops the daemon at start with the
+ * reason, as a missing table does, not a search or a parameter write
+ * later. */
 int pg_search_init(pg_t *p)
 {
     bool ok = true;
-    /* made once per database (a later change: a new migration) */
     int64_t missing = pg_scalar(p, "SELECT (to_regprocedure('outpost_num(text)') IS NULL"
+                                   " OR to_regprocedure('params_index_insert()') IS NULL"
+                                   " OR to_regprocedure('params_index_update()') IS NULL"
                                    " OR to_regprocedure('params_index_delete()') IS NULL)::int",
                                 0, NULL, &ok);
     if (!ok)
         return -EIO;
-    if (!missing)
-        return 0;
-    /* under a lock: two nodes starting together would collide replacing them */
-    bool own = PQtransactionStatus(p->conn) == PQTRANS_IDLE;
-    const char *const steps[] = { "SELECT pg_advisory_xact_lock(" SEARCH_LOCK ")", fn_num,
-                                  fn_index_ins, fn_index_upd, fn_index_del };
-    if (own && pg_cmd_sql(p, "BEGIN", 0, NULL, "search_init") < 0)
+    if (missing) {
+        log_error("store_schema_mismatch", LF_S("backend", "pg"),
+                  LF_S("reason", "the search functions of schema 16 are missing"));
         return -EIO;
-    int rc = 0;
-    for (size_t i = 0; !rc && i < sizeof steps / sizeof steps[0]; i++)
-        if (pg_cmd_sql(p, steps[i], 0, NULL, "search_init") < 0)
-            rc = -EIO;
-    if (own)
-        rc = pg_cmd_sql(p, rc ? "ROLLBACK" : "COMMIT", 0, NULL, "search_init") < 0 || rc ? -EIO : 0;
-    return rc;
+    }
+    return 0;
 }
 
 int pg_search_params_set(store_t *s, const char *const *names, size_t n)

@@ -1,7 +1,7 @@
 /* Unit tests of what a second backend could get wrong beside the SQL: a
  * lost connection and its recovery (PostgreSQL only), long parameter lists
  * cut into statements, bytes a TEXT column refuses, byte order of names,
- * PostgreSQL's own migrations.
+ * PostgreSQL's own migrations (15, the history; 16, the search's functions).
  * Run on SQLite (suite unit) and on PostgreSQL (suite store-pg). */
 #include <errno.h>
 #include <pthread.h>
@@ -288,6 +288,78 @@ static void test_migrate_v14_history(void **state)
     assert_int_equal(w.set_at_last, 100);
 }
 
+/* Schema 15's param_index update function (pg_search_init made it at open, schemas 12 to 15):
+ * the old and new rows of a statement paired by a join. */
+#define PG_V15_SEARCH                                                                          \
+    "CREATE OR REPLACE FUNCTION params_index_update() RETURNS trigger LANGUAGE plpgsql AS $$"   \
+    " BEGIN"                                                                                   \
+    "  DELETE FROM param_index i USING params_old o"                                           \
+    "   JOIN params_new n ON n.device = o.device AND n.name = o.name"                          \
+    "   JOIN search_params s ON s.name = n.name"                                               \
+    "   WHERE o.value IS DISTINCT FROM n.value"                                                \
+    "    AND i.name = o.name AND i.value = o.value AND i.device = o.device;"                   \
+    "  INSERT INTO param_index SELECT n.name, n.value, n.device FROM params_old o"             \
+    "   JOIN params_new n ON n.device = o.device AND n.name = o.name"                          \
+    "   JOIN search_params s ON s.name = n.name"                                               \
+    "   WHERE o.value IS DISTINCT FROM n.value AND n.value IS NOT NULL ON CONFLICT DO NOTHING;" \
+    "  RETURN NULL;"                                                                           \
+    " END $$;"                                                                                 \
+    "UPDATE settings SET v = 15 WHERE k = $k$schema_version$k$"
+
+/* param_index is exactly `want` (name=value@device, sorted, comma-separated) */
+static void pg_index_is(const char *want)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT 1 / ((SELECT COALESCE(string_agg(i.name || $$=$$ || i.value || $$@$$ || d.id,"
+             " $$,$$ ORDER BY i.name, i.value, d.id), $$$$) FROM param_index i JOIN devices d"
+             " ON d.rid = i.device) = $$%s$$)::int", want);
+    if (test_db_sql(dbpath, sql) != 0)
+        fail_msg("param_index is not %s", want);
+}
+
+static void put_one(store_t *s, const char *device, const char *name, const char *value, int64_t now)
+{
+    store_param_t p = { .name = name, .value = value, .writable = -1 };
+    assert_int_equal(store_params_put(s, device, &p, 1, now), 0);
+}
+
+/* A version-15 database with a --search-param: opening it migrates (the update function
+ * replaced, the triggers kept), param_index keeps its rows, and the next change of an indexed
+ * value is followed by the new function. */
+static void test_migrate_v15_search(void **state)
+{
+    if (!test_db_pg())
+        skip(); /* SQLite's 16 changes nothing */
+    store_t *s = *state;
+    store_device_t d = { .first_seen = 10, .last_inform = 10 };
+    snprintf(d.id, sizeof d.id, "D2");
+    assert_int_equal(store_device_inform(s, &d, false), 0);
+    static const char *const names[] = { "X.A" };
+    assert_int_equal(store_search_params_set(s, names, 1), 0);
+    put_one(s, "D1", "X.A", "1", 100);
+    put_one(s, "D2", "X.A", "2", 100);
+    put_one(s, "D1", "X.B", "1", 100); /* not indexed */
+    assert_int_equal(test_db_sql(dbpath, PG_V15_SEARCH), 0);
+    put_one(s, "D1", "X.A", "3", 200); /* through schema 15's function */
+    pg_index_is("X.A=2@D2,X.A=3@D1");
+    store_close(s);
+    assert_int_equal(store_open(dbpath, NULL, &s), 0);
+    *state = s;
+    assert_int_equal(store_schema_version(s), SCHEMA_NOW);
+    assert_int_equal(test_db_sql(dbpath, "SELECT 1 / (SELECT count(*) FROM pg_proc WHERE proname ="
+                                         " $$params_index_update$$ AND prosrc NOT LIKE $$%JOIN params_new%$$"
+                                         " AND prosrc LIKE $$%GROUP BY%$$)::int"), 0);
+    assert_int_equal(test_db_sql(dbpath, "SELECT 1 / ((SELECT count(*) FROM pg_trigger WHERE tgrelid ="
+                                         " $$params$$::regclass AND tgname LIKE $$params_index_%$$"
+                                         " AND tgtype & 1 = 0) = 3)::int"), 0);
+    pg_index_is("X.A=2@D2,X.A=3@D1");
+    put_one(s, "D1", "X.A", "4", 300);
+    put_one(s, "D2", "X.A", "2", 300); /* unchanged */
+    put_one(s, "D1", "X.B", "2", 300);
+    pg_index_is("X.A=2@D2,X.A=4@D1");
+}
+
 static void *open_one(void *arg)
 {
     store_t *s = NULL;
@@ -339,6 +411,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v14_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v15_search, setup, teardown),
         cmocka_unit_test(test_concurrent_first_open),
         cmocka_unit_test(test_bad_url),
     };

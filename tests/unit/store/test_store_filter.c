@@ -348,6 +348,107 @@ static void test_search_sql(void **state)
     test_db_drop(path);
 }
 
+/* 5,000 values of one device in one call, each round through the --search-param index's
+ * triggers (PostgreSQL's run once per statement of 500 rows: its update trigger pairs a
+ * statement's old and new rows, which a join did quadratically): the values of the indexed
+ * names find the device by their new value and not by their old one. */
+enum { MANY = 5000, MANY_EVERY = 7 }; /* every 7th name indexed, 715 of them */
+
+typedef struct many {
+    store_param_t p[MANY];
+    char name[MANY][24], value[MANY][24];
+} many_t;
+
+/* m's MANY values: P.<i>.Value = <tag>-<i> */
+static void fill_many(many_t *m, const char *tag)
+{
+    for (int i = 0; i < MANY; i++) {
+        snprintf(m->name[i], sizeof m->name[i], "P.%d.Value", i + 1);
+        snprintf(m->value[i], sizeof m->value[i], "%s-%d", tag, i + 1);
+        m->p[i] = (store_param_t){ .name = m->name[i], .value = m->value[i], .type = "xsd:string",
+                                   .writable = -1 };
+    }
+}
+
+static void many_device(store_t *s, const char *serial, char *id, size_t n)
+{
+    store_device_t d = { .first_seen = 1, .last_inform = 100000 };
+    str_copy(d.serial, sizeof d.serial, serial);
+    str_copy(d.product_class, sizeof d.product_class, "M");
+    str_copy(d.oui, sizeof d.oui, "OUI");
+    assert_int_equal(store_device_id(d.oui, d.product_class, d.serial, d.id, sizeof d.id), 0);
+    assert_int_equal(store_device_inform(s, &d, false), 0);
+    str_copy(id, n, d.id);
+}
+
+/* search "param.P.<i>.Value=<value>": the serials found */
+static void search_many(store_t *s, int i, const char *value, const char *want)
+{
+    char flt[96];
+    snprintf(flt, sizeof flt, "param.P.%d.Value=\"%s\"", i, value);
+    search(s, flt, STORE_SORT_SERIAL, false, want, *want ? (int64_t)(strlen(want) / 3) : 0);
+}
+
+static void test_search_param_many(void **state)
+{
+    (void)state;
+    char path[TEST_DB_MAX];
+    assert_int_equal(test_db_new(path, sizeof path, "/tmp/store-filter-XXXXXX"), 0);
+    store_t *s;
+    assert_int_equal(store_open(path, NULL, &s), 0);
+    static char names[MANY / MANY_EVERY + 1][24];
+    const char *nv[MANY / MANY_EVERY + 1];
+    size_t nn = 0;
+    for (int i = 1; i <= MANY; i += MANY_EVERY) {
+        snprintf(names[nn], sizeof names[nn], "P.%d.Value", i);
+        nv[nn] = names[nn];
+        nn++;
+    }
+    assert_int_equal(store_search_params_set(s, nv, nn), 0);
+    char a[STORE_ID_MAX], b[STORE_ID_MAX];
+    many_device(s, "SA", a, sizeof a);
+    many_device(s, "SB", b, sizeof b);
+    many_t *m = malloc(sizeof *m);
+    assert_non_null(m);
+    fill_many(m, "a"); /* new: the insert trigger */
+    assert_int_equal(store_params_put(s, a, m->p, MANY, 10), 0);
+    fill_many(m, "b");
+    assert_int_equal(store_params_put(s, b, m->p, MANY, 10), 0);
+    search_many(s, 1, "a-1", "SA ");
+    search_many(s, 4999, "b-4999", "SB ");
+    /* every value of A changed in one call, but P.701 (set to c-701 before, unchanged now);
+     * P.4999 becomes B's value */
+    fill_many(m, "c");
+    m->value[700][0] = 'x';
+    assert_int_equal(store_params_put(s, a, m->p + 700, 1, 15), 0);
+    m->value[700][0] = 'c';
+    assert_int_equal(store_params_put(s, a, m->p + 700, 1, 16), 0);
+    snprintf(m->value[MANY - 2], sizeof m->value[MANY - 2], "b-%d", MANY - 1);
+    assert_int_equal(store_params_put(s, a, m->p, MANY, 20), 0);
+    for (int i = 1; i < MANY - 1; i += MANY_EVERY * 51) { /* 1, 358, ..., 4642: every chunk */
+        char v[24];
+        snprintf(v, sizeof v, "a-%d", i);
+        search_many(s, i, v, "");
+        snprintf(v, sizeof v, "c-%d", i);
+        search_many(s, i, v, "SA ");
+        snprintf(v, sizeof v, "b-%d", i);
+        search_many(s, i, v, "SB ");
+    }
+    search_many(s, 701, "c-701", "SA ");
+    search_many(s, 4999, "b-4999", "SA SB ");
+    search_many(s, 4999, "c-4999", "");
+    search_many(s, 701, "x-701", "");
+    search_many(s, 4992, "c-4992", "SA ");
+    search_many(s, 4992, "a-4992", "");
+    /* a deleted device's 5,000 rows: the delete trigger */
+    assert_int_equal(store_device_delete(s, b), 0);
+    search_many(s, 4999, "b-4999", "SA ");
+    search_many(s, 1, "b-1", "");
+    free(m);
+    store_close(s);
+    test_db_drop(path);
+}
+
 /* ---- bulks ------------------------------------------------------------------------------- */
 
 static int on_rel(int64_t task, const char *device, void *ud)
@@ -455,6 +556,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_search_sql),
+        cmocka_unit_test(test_search_param_many),
         cmocka_unit_test(test_bulk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
