@@ -149,6 +149,14 @@ static const struct migration {
     { 14, "ALTER TABLE tasks ADD COLUMN node " T " NOT NULL DEFAULT '';"
           "ALTER TABLE tasks ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"
           "CREATE INDEX tasks_leased ON tasks(lease_until) WHERE status = 1;" },
+    /* 15 (files in a shared store, store_pg_files.c): each file version's
+     * bytes in 1 MiB pieces, kept out of line uncompressed (firmware is
+     * compressed already: pglz would spend CPU for nothing), and the upload
+     * URLs' key every node signs with */
+    { 15, "CREATE TABLE file_chunks (name " T " NOT NULL, sha256 " T " NOT NULL,"
+          "  seq INTEGER NOT NULL, data BYTEA NOT NULL, PRIMARY KEY (name, sha256, seq));"
+          "ALTER TABLE file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;"
+          "CREATE TABLE file_keys (id INTEGER PRIMARY KEY, key BYTEA NOT NULL);" },
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 #define PG_SCHEMA_VERSION (migrations[NMIGRATIONS - 1].version)

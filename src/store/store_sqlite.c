@@ -199,6 +199,10 @@ static const char *const migrations[] = {
     "ALTER TABLE tasks ADD COLUMN node TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE tasks ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX tasks_leased ON tasks(lease_until) WHERE status = 1;",
+    /* 15 (files in a shared store): PostgreSQL keeps file contents and the
+     * upload key in the database (store_pg_schema.c's 15). Nothing here: one
+     * node keeps its files on disk. */
+    "",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
