@@ -141,7 +141,7 @@ files_row() {
   SQ=$(med 1); PG=$(med 2); CEIL=$(med 3); COLD=$(med 4); WARM=$(med 5)
   MB=$("$PSQL" -X -A -t -d "$U" -c "SELECT pg_total_relation_size('file_chunks') / 1048576")
   echo "(s6) 64 MiB file, median of $rounds: PUT through node A (PostgreSQL) $PG MB/s (one SQLite node: $SQ MB/s, ratio $(ratio "$PG" "$SQ"))"
-  echo "(s6) GET node A (its own copy, the ceiling) $CEIL MB/s; node B first GET (fetched from PostgreSQL) $COLD MB/s (ratio $(ratio "$COLD" "$CEIL")), second GET (its copy) $WARM MB/s (ratio $(ratio "$WARM" "$CEIL")); file_chunks $MB MB for $rounds files"
+  echo "(s6) GET node A (its own copy, the ceiling) $CEIL MB/s; node B first GET (fetched from PostgreSQL) $COLD MB/s (ratio $(ratio "$COLD" "$CEIL")), second GET (its copy) $WARM MB/s (ratio $(ratio "$WARM" "$CEIL")); file_chunks $MB MiB for $rounds files"
   echo "(s6) rounds (SQLite PUT, PostgreSQL PUT, A GET, B cold, B warm): $(tr '\n' ';' < "$T/s6")"
   stop_acs h0; stop_acs h1; stop_acs h2
 }
