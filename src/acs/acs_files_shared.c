@@ -24,12 +24,13 @@
  *             SWEEP_MS, and at start, each node removes the copies no row
  *             names any more (another node's replacement or delete) and the
  *             temporaries a crash left
- *   before    rows stored before the database kept the bytes (by an older
- *             version, whose bytes are its DATA_DIR/files/NAME): the sweep at
- *             start uploads those this node has, their digest checked, and
- *             moves each into the cache (a node still on an older version
- *             does the same once upgraded: only at start can there be new
- *             ones of its own)
+ *   before    rows without bytes in the database (stored by an older
+ *             version, whose bytes are its DATA_DIR/files/NAME; or bytes lost
+ *             from the database): the sweep at start uploads those this node
+ *             has (that file, or its copy), their digest checked, and moves
+ *             a file from before into the cache (a node still on an older
+ *             version does the same once upgraded: only at start can there
+ *             be new ones of its own)
  *
  * Ownership: acs_files_t's sh, made by acs_files_start, its worker and
  * connection ended by acs_files_stop, freed by acs_files_free. Counters are
@@ -363,6 +364,7 @@ typedef struct row {
     char name[STORE_FILE_NAME];
     char sha[65];
     int64_t size;
+    const char *shared_from;  /* its bytes stored by this sweep from (logged once committed) */
 } row_t;
 
 typedef struct sweep {
@@ -389,6 +391,7 @@ static int collect_row(const store_file_t *f, void *ud)
     str_copy(r->name, sizeof r->name, f->name);
     str_copy(r->sha, sizeof r->sha, f->sha256);
     r->size = f->size;
+    r->shared_from = NULL;
     return 0;
 }
 
@@ -397,17 +400,21 @@ static int by_sha(const void *x, const void *y)
     return strcmp(((const row_t *)x)->sha, ((const row_t *)y)->sha);
 }
 
-/* A row without bytes in the database whose file this node has from
- * before (DATA_DIR/files/NAME, the digest checked on the way): its bytes
- * stored, the file moved into the cache. 1 done, 0 not here, -errno. */
-static int adopt(acs_t *a, store_t *st, const row_t *r)
+/* A row without bytes in the database whose bytes this node has: from
+ * before (DATA_DIR/files/NAME, as an older version kept them) or its copy
+ * (bytes lost from the database): stored, the digest checked on the way; a
+ * file from before becomes the copy. 1 done, 0 not here, -errno. */
+static int adopt(acs_t *a, store_t *st, row_t *r)
 {
-    char path[ACS_PATH_MAX], copy[ACS_PATH_MAX];
+    char old[ACS_PATH_MAX], copy[ACS_PATH_MAX];
     struct stat sb;
-    if (acs_file_path(a->files, r->name, path, sizeof path) != 0 ||
-        acs_files_cache_path(a->files, r->sha, copy, sizeof copy) != 0 || stat(path, &sb) != 0 ||
-        sb.st_size != r->size)
+    if (acs_file_path(a->files, r->name, old, sizeof old) != 0 ||
+        acs_files_cache_path(a->files, r->sha, copy, sizeof copy) != 0)
         return 0;
+    bool from_old = stat(old, &sb) == 0 && sb.st_size == r->size;
+    if (!from_old && (stat(copy, &sb) != 0 || sb.st_size != r->size))
+        return 0;
+    const char *path = from_old ? old : copy;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
@@ -424,10 +431,10 @@ static int adopt(acs_t *a, store_t *st, const row_t *r)
     }
     if (rc < 0)
         return rc;
-    if (rename(path, copy) != 0)
-        unlink(path); /* the bytes are in the database: the copy comes back when asked for */
-    log_info("file_shared", LF_S("name", r->name), LF_I("size", r->size),
-             LF_S("reason", "stored before the database kept file bytes: uploaded from this node"));
+    /* kept where it was when it cannot move: the next start finds it there */
+    if (from_old && rename(old, copy) != 0)
+        log_warn("files_rename", LF_S("path", old), LF_ERR(-errno));
+    r->shared_from = from_old ? "the data directory" : "this node's copy";
     return 1;
 }
 
@@ -494,6 +501,11 @@ static void sweep_done(int rc, void *ud)
     if (fs->sh) {
         fs->sh->sweeping = false;
         fs->sh->swept |= rc == 0;
+        for (size_t i = 0; rc == 0 && i < s->n; i++)
+            if (s->rows[i].shared_from)
+                log_info("file_shared", LF_S("name", s->rows[i].name), LF_I("size", s->rows[i].size),
+                         LF_S("from", s->rows[i].shared_from),
+                         LF_S("reason", "the database had no bytes for it: uploaded from this node"));
         if (rc == 0 && s->removed)
             log_info("files_cache_swept", LF_I("removed", s->removed), LF_I("files", (int64_t)s->n));
         if (rc == 0 && s->first && s->missing)
@@ -544,7 +556,7 @@ int acs_files_start(acs_t *a)
     if (rc)
         return rc;
     /* its own connection: a tool's (the daemon's settings are the main one's to write) */
-    store_opts_t so = { .tool = true };
+    store_opts_t so = { .tool = true, .app_name = "outpost-files" };
     if ((rc = store_open(a->o.db, &so, &sh->store)) != 0)
         return rc;
     /* every node signs upload URLs with the stored key, so any node takes any

@@ -45,6 +45,7 @@ typedef struct store_opts {
     size_t session_log_max;   /* bytes of message log kept per session; default 64 KiB */
     bool tool;                /* a command-line tool beside a running daemon (`outpost acs
                                * keys`): the daemon's settings (param_history) are left alone */
+    const char *app_name;     /* PostgreSQL's application_name (pg_stat_activity); NULL "outpost" */
 } store_opts_t;
 
 /* url: "sqlite:PATH" or a plain path (SQLite), or "postgres://..." /

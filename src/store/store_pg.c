@@ -301,7 +301,7 @@ static int pg_open(const char *url, const store_opts_t *o, store_t **out)
      * unreachable or silently dead server (the URL's own values win). */
     static const char *const keys[] = { "connect_timeout", "keepalives_idle", "keepalives_interval",
                                         "keepalives_count", "application_name", "dbname", NULL };
-    const char *vals[] = { "10", "30", "10", "3", "outpost", url, NULL };
+    const char *vals[] = { "10", "30", "10", "3", o->app_name ? o->app_name : "outpost", url, NULL };
     p->conn = PQconnectdbParams(keys, vals, 1);
     if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
         const char *msg = p->conn ? PQerrorMessage(p->conn) : "out of memory";

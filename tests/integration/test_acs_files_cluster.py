@@ -107,6 +107,12 @@ def test_files_shared_between_nodes(outpost, tmp_path, pg_dir):
     a, b = node(outpost, tmp_path, db, "node-a"), node(outpost, tmp_path, db, "node-b")
     api_a, api_b = Api(a), Api(b)
     files_b = b.url("listen") + "/files/"
+    psql = [pg_server.psql(), "-X", "-q", "-A", "-t", "-d", db, "-c"]
+    # each node's transfers have a connection of their own, named for pg_stat_activity
+    n = subprocess.run(psql + ["SELECT count(*) FROM pg_stat_activity"
+                               " WHERE application_name = 'outpost-files'"],
+                       check=True, capture_output=True, text=True).stdout.strip()
+    assert n == "2", n
 
     # ---- a file PUT through A, served by B ----
     data = blob(5 * 1024 * 1024, 1)
@@ -212,7 +218,6 @@ def test_files_shared_between_nodes(outpost, tmp_path, pg_dir):
     # ---- no bytes in the database: 503, until the node that has them shares them ----
     old = blob(2 * 1024 * 1024 + 5, 5)
     api_a.put("old.bin", old)
-    psql = [pg_server.psql(), "-X", "-q", "-d", db, "-c"]
     subprocess.run(psql + ["DELETE FROM file_chunks WHERE name = 'old.bin'"], check=True,
                    capture_output=True)
     failed0 = fetches(api_b, "failed")
@@ -227,7 +232,7 @@ def test_files_shared_between_nodes(outpost, tmp_path, pg_dir):
     shutil.move(str(tmp_path / "node-a" / "files" / ".cache" / sha(old)),
                 str(tmp_path / "node-a" / "files" / "old.bin"))
     a = node(outpost, tmp_path, db, "node-a")
-    a.wait_for(r"file_shared name=old.bin size=%d " % len(old))
+    a.wait_for(r"file_shared name=old.bin size=%d from=\"the data directory\"" % len(old))
     assert not (tmp_path / "node-a" / "files" / "old.bin").exists()
     assert sha(old) in cache(tmp_path, "node-a")
     r = requests.get(files_b + "old.bin", timeout=30)
