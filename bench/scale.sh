@@ -14,6 +14,13 @@
 #   (s5) a 5,000-parameter GetParameterValuesResponse: time from the CPE's
 #        POST to the ACS's answer (the store job commits in between), on
 #        SQLite and on PostgreSQL (goal < 50 ms)
+#   (s6) a 64 MiB file shared through PostgreSQL (docs/files.md "Several
+#        nodes"): PUT through node A (bytes into the database), then GETs
+#        of /files/NAME: node A's (its own copy: the ceiling), node B's
+#        first (cold: fetched from the database into its cache) and second
+#        (its copy); MB/s, median of SCALE_FILE_ROUNDS (3) files, and the
+#        ratios to the ceiling; the PUT against one SQLite node's.
+#        SCALE_ONLY=files runs this row alone.
 # PostgreSQL: a throwaway server (tests/pg_server.py) with durable commits
 # (fsync, synchronous_commit on) and shared_buffers 1GB. SCALE_DEVICES
 # (20000) sessions per row, SCALE_FLEET (1000000) devices for (s4).
@@ -30,7 +37,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 DEVICES=${SCALE_DEVICES:-20000}
 ONLY=${SCALE_ONLY:-}
-case "$ONLY" in ''|gpv|fleet) ;; *) echo "SCALE_ONLY: gpv or fleet" >&2; exit 2 ;; esac
+case "$ONLY" in ''|gpv|fleet|files) ;; *) echo "SCALE_ONLY: gpv, fleet or files" >&2; exit 2 ;; esac
 FLEET=${SCALE_FLEET:-1000000}
 SEARCH=${SCALE_SEARCH_PARAM:-}
 SEARCH_ARGS=
@@ -119,6 +126,42 @@ show() { # LABEL "RATE ACS PG LOAD WALL N ERR"
   echo "$1: $2 sessions/s ($7 sessions, $8 errors, $6 s); CPU s: acs $3, postgres $4, acs_load $5 (of $(awk -v w="$6" -v c="$(nproc)" 'BEGIN {printf "%.1f", w * c}') available)"
 }
 
+# ---- (s6) a 64 MiB file shared through PostgreSQL --------------------------------
+files_row() {
+  rounds=${SCALE_FILE_ROUNDS:-3}
+  U=$(newdb scale6)
+  start_acs h0 --max-file-size 128MiB
+  start_acs h1 --db "$U" --max-file-size 128MiB
+  start_acs h2 --db "$U" --max-file-size 128MiB
+  eval "a0=\$APORT_h0 a1=\$APORT_h1 c1=\$CPORT_h1 c2=\$CPORT_h2"
+  size=$((64 * 1048576))
+  # MB/s of one transfer: curl's size and time of it
+  get() { curl -sf -o /dev/null -w '%{size_download} %{time_total}\n' "$@" | awk '{printf "%.1f\n", $1 / $2 / 1e6}'; }
+  put() { curl -sf -o /dev/null -w '%{time_total}\n' -H "$H" -T "$T/fw.bin" "$1" | awk -v n="$size" '{printf "%.1f\n", n / $1 / 1e6}'; }
+  : > "$T/s6"
+  for i in $(seq "$rounds"); do
+    head -c "$size" /dev/urandom > "$T/fw.bin"
+    sq=$(put "http://127.0.0.1:$a0/api/files/fw-$i.bin")
+    pg=$(put "http://127.0.0.1:$a1/api/files/fw-$i.bin")
+    ceil=$(get "http://127.0.0.1:$c1/files/fw-$i.bin")
+    cold=$(get "http://127.0.0.1:$c2/files/fw-$i.bin")
+    warm=$(get "http://127.0.0.1:$c2/files/fw-$i.bin")
+    echo "$sq $pg $ceil $cold $warm" >> "$T/s6"
+  done
+  med() { awk -v c="$1" '{print $c}' "$T/s6" | sort -n | awk '{v[NR]=$1} END {print v[int((NR + 1) / 2)]}'; }
+  SQ=$(med 1); PG=$(med 2); CEIL=$(med 3); COLD=$(med 4); WARM=$(med 5)
+  MB=$("$PSQL" -X -A -t -d "$U" -c "SELECT pg_total_relation_size('file_chunks') / 1048576")
+  echo "(s6) 64 MiB file, median of $rounds: PUT through node A (PostgreSQL) $PG MB/s (one SQLite node: $SQ MB/s, ratio $(ratio "$PG" "$SQ"))"
+  echo "(s6) GET node A (its own copy, the ceiling) $CEIL MB/s; node B first GET (fetched from PostgreSQL) $COLD MB/s (ratio $(ratio "$COLD" "$CEIL")), second GET (its copy) $WARM MB/s (ratio $(ratio "$WARM" "$CEIL")); file_chunks $MB MiB for $rounds files"
+  echo "(s6) rounds (SQLite PUT, PostgreSQL PUT, A GET, B cold, B warm): $(tr '\n' ';' < "$T/s6")"
+  stop_acs h0; stop_acs h1; stop_acs h2
+}
+if [ "$ONLY" = files ]; then
+  files_row
+  echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
+  exit 0
+fi
+
 if [ -z "$ONLY" ]; then
 # ---- (s1) 1 node, SQLite -------------------------------------------------------
 start_acs n1
@@ -198,4 +241,5 @@ echo "(s4) search model + parameter value ($N match): $(timed "$Q") (goal 100)"
 echo "(s4) search by tag: $(timed 'filter=tag%3Dlab&limit=100')"
 stop_acs f2
 fi
+[ -n "$ONLY" ] || files_row
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acs/acs_files.h"
 #include "acs/acs_internal.h"
 #include "acs/acs_webhook.h"
 #include "core/clock.h"
@@ -314,6 +315,8 @@ static int write_metrics(buf_t *o, void *ud)
         rc = acs_webhook_metrics(a, o); /* outpost_acs_webhook_* (acs_webhook.c) */
     if (!rc)
         rc = acs_events_metrics(a, o); /* outpost_acs_events_* (acs_events.c) */
+    if (!rc)
+        rc = acs_files_metrics(a, o); /* outpost_acs_file_* (acs_files_shared.c; a shared store) */
 
     /* the fleet, as of the last snapshot */
     const acs_fleet_t *f = &a->fleet;

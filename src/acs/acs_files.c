@@ -1,7 +1,9 @@
 /*
  * acs_files: the file store's bytes on disk, the body streams that fill
  * it, and serving its files (see acs_files.h). The CWMP listener's paths
- * (/files/, /uploads/) and task resolution are in acs_files_cwmp.c.
+ * (/files/, /uploads/) and task resolution are in acs_files_cwmp.c; on a
+ * store several nodes share, the bytes in the database and this node's
+ * cache of them are acs_files_shared.c's.
  */
 #include "acs/acs_files.h"
 
@@ -119,6 +121,7 @@ void acs_files_free(acs_t *a)
 {
     if (!a->files)
         return;
+    acs_files_shared_free(a);
     http_auth_free(a->files->auth);
     free(a->files);
     a->files = NULL;
@@ -141,6 +144,7 @@ typedef struct intake {
     acs_intake_done_fn done;
     void *ud;
     bool committing;           /* past the body: fsync and the store job */
+    int64_t db_bytes;          /* a shared store: bytes written into the database */
     struct intake *prev, *next; /* a->files->intakes */
 } intake_t;
 
@@ -196,8 +200,10 @@ static void intake_finish(intake_t *it, int rc)
     intake_free(it);
 }
 
-/* On the store thread: the bytes take their name and the row its values,
- * in the order PUTs finish. An upload's task must still wait for it. */
+/* On the store thread (a shared store: the transfers'): the bytes take
+ * their name (and a shared store's database gets them) and the row its
+ * values, in the order PUTs finish. An upload's task must still wait for
+ * it. */
 static int commit_run(store_t *st, void *ud)
 {
     intake_t *it = ud;
@@ -205,28 +211,38 @@ static int commit_run(store_t *st, void *ud)
     int rc;
     if (it->f.task_id && (rc = acs_files_upload_check(st, &it->f)) != 0)
         return rc;
-    char path[ACS_PATH_MAX];
-    if ((rc = acs_file_path(a->files, it->f.name, path, sizeof path)) != 0)
-        return rc;
-    if (rename(it->tmp, path) != 0) {
+    char path[ACS_PATH_MAX], old[65] = "";
+    if (a->files->sh) {
+        rc = acs_files_shared_keep(a, st, &it->f, it->tmp, old, &it->db_bytes);
+    } else if ((rc = acs_file_path(a->files, it->f.name, path, sizeof path)) == 0 &&
+               rename(it->tmp, path) != 0) {
         rc = -errno;
         log_error("files_rename", LF_S("path", path), LF_ERR(rc));
-        return rc;
     }
+    if (rc)
+        return rc;
     it->tmp[0] = '\0';
     it->f.created = it->f.updated = clock_real_s();
     rc = store_file_put(st, &it->f);
     if (rc < 0) {
-        unlink(path); /* no row: no file */
+        if (!a->files->sh)
+            unlink(path); /* no row: no file (a shared store's copy goes with the sweep) */
         return rc;
     }
     it->created = rc == 1;
+    if (old[0] && strcmp(old, it->f.sha256) != 0)
+        acs_files_uncache(a, st, old); /* the version it replaced */
     return 0;
 }
 
 static void commit_done(int rc, void *ud)
 {
     intake_t *it = ud;
+    acs_files_t *fs = it->a->files;
+    if (rc == 0 && fs->sh && it->db_bytes) {
+        fs->n.stored++;
+        fs->n.stored_bytes += (uint64_t)it->db_bytes;
+    }
     if (rc == 0)
         log_info("file_stored", LF_S("name", it->f.name), LF_I("size", it->f.size),
                  LF_S("sha256", it->f.sha256), LF_I("task", it->f.task_id),
@@ -246,22 +262,30 @@ static void on_synced(uv_fs_t *fs)
     }
     close_fd(it->fd);
     it->fd = -1;
-    int rc = it->a->db ? store_worker_submit(it->a->db, commit_run, commit_done, it) : -ECANCELED;
+    store_worker_t *w = acs_files_worker(it->a);
+    int rc = w ? store_worker_submit(w, commit_run, commit_done, it) : -ECANCELED;
     if (rc != 0)
         intake_finish(it, rc);
+}
+
+int acs_files_digest_hex(EVP_MD_CTX *md, char out[65])
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(md, d, &len) != 1 || len != 32)
+        return -EIO;
+    for (unsigned i = 0; i < len; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    return 0;
 }
 
 /* The whole body is on disk: its digest, then durable, then named. */
 static void intake_complete(intake_t *it)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (EVP_DigestFinal_ex(it->md, md, &mdlen) != 1 || mdlen != 32) {
+    if (acs_files_digest_hex(it->md, it->f.sha256) != 0) {
         intake_finish(it, -EIO);
         return;
     }
-    for (unsigned i = 0; i < mdlen; i++)
-        snprintf(it->f.sha256 + 2 * i, 3, "%02x", md[i]);
     it->committing = true;
     it->fs.data = it;
     if (uv_fs_fsync(it->a->loop, &it->fs, it->fd, on_synced) != 0)
@@ -387,6 +411,7 @@ void acs_files_stop(acs_t *a)
         else
             intake_finish(it, -ECANCELED);
     }
+    acs_files_shared_stop(a); /* transfers end; their requests are answered */
 }
 
 /* ---- JSON -------------------------------------------------------------------------- */
@@ -410,31 +435,50 @@ json_t *acs_file_json(const acs_t *a, const store_file_t *f)
 
 /* ---- sending a stored file ---------------------------------------------------------- */
 
+enum {
+    SEND_FETCH = 1,   /* send_run: a shared store's file whose version this node has no copy of */
+    SEND_TRIES = 3,   /* lookups of one request (each fetch is followed by one) */
+};
+
 typedef struct send_job {
     acs_t *a;
     http_req_t *req;
     bool json, cpe;            /* errors as JSON (the API); a CPE (credentials apply) */
+    bool authorized;           /* a CPE's credentials were checked (before a fetch) */
+    int tries;
     char name[STORE_FILE_NAME];
     store_file_t f;
     uv_file fd;
 } send_job_t;
 
 /* On the store thread: the row and the bytes it describes, opened together
- * (a PUT renames in this thread: they cannot be of two versions). */
+ * (one node: a PUT renames in this thread, they cannot be of two versions;
+ * a shared store: the copy is named by the row's version). */
 static int send_run(store_t *st, void *ud)
 {
     send_job_t *j = ud;
+    const acs_files_t *fs = j->a->files;
     int rc = store_file_get(st, j->name, &j->f);
     if (rc)
         return rc;
     char path[ACS_PATH_MAX];
-    if ((rc = acs_file_path(j->a->files, j->name, path, sizeof path)) != 0)
+    rc = fs->sh ? acs_files_cache_path(fs, j->f.sha256, path, sizeof path)
+                : acs_file_path(fs, j->name, path, sizeof path);
+    if (rc)
         return rc;
     j->fd = open(path, O_RDONLY | O_CLOEXEC);
+    rc = j->fd < 0 ? -errno : 0;
     struct stat sb;
-    if (j->fd < 0 || fstat(j->fd, &sb) != 0 || sb.st_size != j->f.size) {
-        rc = j->fd < 0 ? -errno : -EIO;
-        log_error("files_open", LF_S("path", path), LF_S("reason", j->fd < 0 ? strerror(-rc)
+    if (j->fd >= 0 && (fstat(j->fd, &sb) != 0 || sb.st_size != j->f.size))
+        rc = -EIO;
+    if (rc && fs->sh && rc != -EACCES) { /* no copy here yet (or a cut one): fetch it */
+        if (j->fd >= 0)
+            close(j->fd);
+        j->fd = -1;
+        return SEND_FETCH;
+    }
+    if (rc) {
+        log_error("files_open", LF_S("path", path), LF_S("reason", rc != -EIO ? strerror(-rc)
                                                                  : "size differs from the row"));
         return rc;
     }
@@ -462,14 +506,54 @@ static void send_failed(send_job_t *j, int rc)
         http_respond_error(j->req, e->status, e->message);
 }
 
+/* A shared store's bytes could not be fetched into this node: a client
+ * retries (a CPE's download is its own, with its retries), the file exists. */
+static void send_unavailable(send_job_t *j)
+{
+    static const char text[] = "the file's bytes cannot be read from the database now; retry\n";
+    static const char json[] = "{\"error\":\"unavailable\",\"message\":\"the file's bytes cannot be"
+                               " read from the database now; retry\"}";
+    if (j->json)
+        http_respond_hdrs(j->req, 503, "Retry-After: 5\r\n", "application/json", json, sizeof json - 1);
+    else
+        http_respond_hdrs(j->req, 503, "Retry-After: 5\r\n", "text/plain", text, sizeof text - 1);
+}
+
+static void send_done(int rc, void *ud);
+
+static void fetched(int rc, void *ud)
+{
+    send_job_t *j = ud;
+    /* the copy is there, or the file changed or went meanwhile: look again */
+    bool again = rc == 0 || rc == -ESTALE || rc == -ENOENT;
+    if (again && ++j->tries < SEND_TRIES &&
+        store_worker_submit(j->a->db, send_run, send_done, j) == 0)
+        return;
+    if (rc == -ECANCELED)
+        send_failed(j, rc);
+    else
+        send_unavailable(j);
+    free(j);
+}
+
 static void send_done(int rc, void *ud)
 {
     send_job_t *j = ud;
+    if (rc == SEND_FETCH) {
+        /* a CPE's credentials first: a fetch is for those who may have the file */
+        if (j->cpe && !j->authorized && !acs_files_authorize(j->a, j->req, &j->f)) {
+            free(j);
+            return;
+        }
+        j->authorized = true;
+        acs_files_fetch(j->a, &j->f, fetched, j);
+        return;
+    }
     if (rc == -ENOENT && j->fd < 0) {
         send_error(j, 404, "not_found", "no such file");
     } else if (rc < 0) {
         send_failed(j, rc);
-    } else if (!j->cpe || acs_files_authorize(j->a, j->req, &j->f)) {
+    } else if (!j->cpe || j->authorized || acs_files_authorize(j->a, j->req, &j->f)) {
         char etag[72];
         snprintf(etag, sizeof etag, "\"%s\"", j->f.sha256);
         http_file_serve(j->a->loop, j->req, j->fd, j->f.size, etag, NULL, NULL);
@@ -507,9 +591,16 @@ void acs_files_send(acs_t *a, http_req_t *req, const char *name, bool json)
 
 int acs_files_delete(acs_t *a, store_t *st, const char *name)
 {
-    int rc = store_file_delete(st, name);
+    store_file_t f;
+    int rc = a->files->sh ? store_file_get(st, name, &f) : 0;
+    if (rc == 0)
+        rc = store_file_delete(st, name);
     if (rc)
         return rc;
+    if (a->files->sh) { /* the other nodes' copies go with their sweeps */
+        acs_files_uncache(a, st, f.sha256);
+        return 0;
+    }
     char path[ACS_PATH_MAX];
     if (acs_file_path(a->files, name, path, sizeof path) == 0 && unlink(path) != 0 && errno != ENOENT)
         log_warn("files_unlink", LF_S("path", path), LF_ERR(-errno));

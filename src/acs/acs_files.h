@@ -21,6 +21,7 @@
 #define OUTPOST_ACS_FILES_H
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -33,16 +34,26 @@ enum { ACS_PATH_MAX = 4400 };
 
 typedef struct acs_files {
     char dir[4096];            /* DATA_DIR/files */
-    unsigned char key[32];     /* the upload URLs' HMAC key */
+    unsigned char key[32];     /* the upload URLs' HMAC key (a shared store's: every node's) */
+    unsigned char old_key[32]; /* this node's own key before it took the shared one: */
+    bool has_old_key;          /* the URLs it gave with it still work here */
     http_auth_t *auth;         /* per-file download credentials (Digest) */
     char base[STORE_URL];      /* "http://host:port" CPEs reach the CWMP listener at; "" unknown */
     struct intake *intakes;    /* bodies streaming in (acs_files.c), ended at shutdown */
+    struct acs_files_shared *sh; /* a shared store's bytes and this node's cache; NULL on one node */
+    struct {                   /* the loop's counters (acs_files_metrics) */
+        uint64_t fetched, fetch_failed, fetch_bytes, fetch_waits, stored, stored_bytes;
+    } n;
 } acs_files_t;
 
 /* The directory, the upload key (DATA_DIR/files/.upload-key, made once),
  * the Digest realm of per-file credentials; temporary files a crash left
  * are removed. 0 or -errno (logged). */
 int acs_files_init(acs_t *a);
+/* Once the store is open (a->store, before the listeners): on a shared
+ * store, the transfers' own connection and worker, the cache, the shared
+ * upload key, the sweep (acs_files_shared.c). Nothing on one node. */
+int acs_files_start(acs_t *a);
 /* The base URL CPEs reach the CWMP listener at (--cwmp-url, or the
  * listener's own address when it is not a wildcard); call once it listens. */
 void acs_files_set_base(acs_t *a);
@@ -93,6 +104,40 @@ void acs_files_send_as(acs_t *a, http_req_t *req, const char *name, bool json, b
 /* A CPE's request for f: true when it may have it; false once answered
  * (401 with a Digest challenge, 429 while its address is locked out). */
 bool acs_files_authorize(acs_t *a, http_req_t *req, const store_file_t *f);
+/* The store worker that stores files (a shared store: the transfers' own;
+ * else the ACS's); NULL once stopped. */
+store_worker_t *acs_files_worker(const acs_t *a);
+/* A finished SHA-256 as lowercase hex: 0 or -EIO. */
+int acs_files_digest_hex(EVP_MD_CTX *md, char out[65]);
+
+/* ---- a shared store (acs_files_shared.c) ----------------------------------------------- */
+
+/* DATA_DIR/files/.cache/SHA256: this node's copy of that version. */
+int acs_files_cache_path(const acs_files_t *fs, const char *sha256, char *out, size_t len);
+/* On the transfer thread, as a body is stored: the bytes of tmp (f's
+ * version, digest known) into the database, then tmp renamed to the
+ * version's copy. old_sha: the version the name had ("" none); db_bytes:
+ * bytes written (0: the database had them). The caller puts the row in the
+ * same job. 0 or -errno. */
+int acs_files_shared_keep(acs_t *a, store_t *st, const store_file_t *f, const char *tmp,
+                          char old_sha[65], int64_t *db_bytes);
+/* On a store thread, in the job that replaced or deleted a version: its
+ * copy goes unless another row names the same bytes. */
+void acs_files_uncache(acs_t *a, store_t *st, const char *sha256);
+/* rc: 0 (the copy is there now: look the file up again), -ESTALE/-ENOENT
+ * (the file changed or went meanwhile: look it up again), -ECANCELED
+ * (shutting down), other -errno (the fetch failed, logged once). */
+typedef void (*acs_files_fetched_fn)(int rc, void *ud);
+/* Make this node's copy of version f (name, sha256, size) from the
+ * database; cb once, on the loop. Requests for a version being fetched
+ * wait for that fetch. */
+void acs_files_fetch(acs_t *a, const store_file_t *f, acs_files_fetched_fn cb, void *ud);
+/* Shutdown: transfers cancelled, their callbacks run, the connection closed. */
+void acs_files_shared_stop(acs_t *a);
+void acs_files_shared_free(acs_t *a);
+/* outpost_acs_file_* on /metrics (a shared store only). */
+int acs_files_metrics(acs_t *a, buf_t *o);
+
 /* On the store thread, before an upload's bytes are named: its task
  * (f->task_id) must be an upload still waiting (sent), f gets the name and
  * type the task asked for. 0, or -EPERM (the upload is not expected). */

@@ -34,14 +34,13 @@
 
 enum { TOKEN_MAC = 16 }; /* bytes of HMAC-SHA256 kept: 128 bits */
 
-static int token_mac(const acs_files_t *fs, int64_t task_id, char out[2 * TOKEN_MAC + 1])
+static int token_mac(const unsigned char key[32], int64_t task_id, char out[2 * TOKEN_MAC + 1])
 {
     char msg[40];
     int n = snprintf(msg, sizeof msg, "upload:%" PRId64, task_id);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (!HMAC(EVP_sha256(), fs->key, sizeof fs->key, (const unsigned char *)msg, (size_t)n, md,
-              &mdlen) ||
+    if (!HMAC(EVP_sha256(), key, 32, (const unsigned char *)msg, (size_t)n, md, &mdlen) ||
         mdlen < TOKEN_MAC)
         return -EIO;
     for (int i = 0; i < TOKEN_MAC; i++)
@@ -49,7 +48,9 @@ static int token_mac(const acs_files_t *fs, int64_t task_id, char out[2 * TOKEN_
     return 0;
 }
 
-/* "ID-HMAC" -> the task id, or 0 when it is not a token of ours. */
+/* "ID-HMAC" -> the task id, or 0 when it is not a token of ours (the
+ * store's key; on a shared store also this node's key from before, for the
+ * URLs it gave with it). */
 static int64_t token_task(const acs_files_t *fs, const char *tok)
 {
     const char *dash = strchr(tok, '-');
@@ -58,10 +59,14 @@ static int64_t token_task(const acs_files_t *fs, const char *tok)
     if (!dash || (size_t)(dash - tok) >= sizeof idtext || strlen(dash + 1) != 2 * TOKEN_MAC)
         return 0;
     str_copyn(idtext, sizeof idtext, tok, (size_t)(dash - tok));
-    if (str_to_i64(idtext, 1, INT64_MAX, &id) != 0 || token_mac(fs, id, want) != 0 ||
-        CRYPTO_memcmp(want, dash + 1, 2 * TOKEN_MAC) != 0)
+    if (str_to_i64(idtext, 1, INT64_MAX, &id) != 0)
         return 0;
-    return id;
+    if (token_mac(fs->key, id, want) == 0 && CRYPTO_memcmp(want, dash + 1, 2 * TOKEN_MAC) == 0)
+        return id;
+    if (fs->has_old_key && token_mac(fs->old_key, id, want) == 0 &&
+        CRYPTO_memcmp(want, dash + 1, 2 * TOKEN_MAC) == 0)
+        return id;
+    return 0;
 }
 
 /* ---- per-file credentials ------------------------------------------------------------ */
@@ -280,7 +285,7 @@ int acs_files_resolve(acs_t *a, store_t *st, store_task_t *t, char *err, size_t 
         }
     } else {
         char mac[2 * TOKEN_MAC + 1];
-        rc = token_mac(fs, t->id, mac);
+        rc = token_mac(fs->key, t->id, mac);
         if (rc == 0) {
             snprintf(url, sizeof url, "%s/uploads/%" PRId64 "-%s", fs->base, t->id, mac);
             json_object_set_new(p, "url", json_string(url));

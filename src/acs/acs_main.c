@@ -507,6 +507,10 @@ static int acs_run(acs_t *a, uv_loop_t *loop)
         return 1;
     if ((rc = store_worker_new(loop, a->store, 200000, &a->db)) != 0)
         return 1;
+    if ((rc = acs_files_start(a)) != 0) { /* a shared store's file transfers */
+        log_error("acs_files", LF_S("reason", "cannot start the shared file store"), LF_ERR(rc));
+        return 1;
+    }
     if (a->o.common.tls_cert) {
         tls_opts_t to = { .server = true, .cert_file = a->o.common.tls_cert,
                           .key_file = a->o.common.tls_key, .ca_file = a->o.common.tls_ca,

@@ -507,6 +507,25 @@ int store_file_get(store_t *s, const char *name, store_file_t *out)
 }
 int store_file_list(store_t *s, store_file_fn fn, void *ud) { return s->be->file_list(s, fn, ud); }
 int store_file_delete(store_t *s, const char *name) { return s->be->file_delete(s, name); }
+int store_file_content_put(store_t *s, const char *name, const char *sha256, int64_t size,
+                           store_piece_in_fn fn, void *ud)
+{
+    return s->be->file_content_put ? s->be->file_content_put(s, name, sha256, size, fn, ud)
+                                   : -ENOTSUP;
+}
+int store_file_content_get(store_t *s, const char *name, const char *sha256, store_piece_out_fn fn,
+                           void *ud)
+{
+    return s->be->file_content_get ? s->be->file_content_get(s, name, sha256, fn, ud) : -ENOTSUP;
+}
+int store_file_content_has(store_t *s, const char *name, const char *sha256, int64_t size)
+{
+    return s->be->file_content_has ? s->be->file_content_has(s, name, sha256, size) : -ENOTSUP;
+}
+int store_file_upload_key(store_t *s, const unsigned char mine[32], unsigned char out[32])
+{
+    return s->be->file_upload_key ? s->be->file_upload_key(s, mine, out) : -ENOTSUP;
+}
 /* ---- device search -------------------------------------------------------------------- */
 
 int store_device_search(store_t *s, const store_search_t *q, store_device_row_fn fn, void *ud,

@@ -45,6 +45,7 @@ typedef struct store_opts {
     size_t session_log_max;   /* bytes of message log kept per session; default 64 KiB */
     bool tool;                /* a command-line tool beside a running daemon (`outpost acs
                                * keys`): the daemon's settings (param_history) are left alone */
+    const char *app_name;     /* PostgreSQL's application_name (pg_stat_activity); NULL "outpost" */
 } store_opts_t;
 
 /* url: "sqlite:PATH" or a plain path (SQLite), or "postgres://..." /
@@ -685,8 +686,9 @@ int store_device_set_session_log(store_t *s, const char *device, bool all);
 /* The devices whose sessions are all logged (fn non-zero stops). */
 int store_device_session_log_list(store_t *s, int (*fn)(const char *device, void *ud), void *ud);
 /* ---- files: the ACS's file store (firmware images, configuration files,
- * uploads from CPEs). The bytes live on disk in the ACS's data directory;
- * the store keeps what is known about each (store_sqlite_files.c). ---- */
+ * uploads from CPEs). The bytes live on disk in the ACS's data directory
+ * (on a shared store: in the database too, below); the store keeps what is
+ * known about each (store_sqlite_files.c, store_pg_files.c). ---- */
 
 enum { STORE_FILE_NAME = 129 }; /* a stored file's name (128 characters) + NUL */
 
@@ -708,5 +710,38 @@ int store_file_get(store_t *s, const char *name, store_file_t *out);
 /* Every file, by name. */
 int store_file_list(store_t *s, store_file_fn fn, void *ud);
 int store_file_delete(store_t *s, const char *name);
+
+/* ---- file contents in a shared store (store_shared(): PostgreSQL) ----
+ * Several nodes serve the same files: the bytes of each file's version are
+ * kept in the database beside its row, in pieces of STORE_FILE_PIECE bytes
+ * keyed by (name, sha256, seq); the nodes' directories are caches of them.
+ * Write a version's bytes and then its row (store_file_put) in one
+ * transaction, so that no one sees the row without its bytes; on this
+ * store store_file_put drops the bytes of the name's other versions and
+ * store_file_delete all of them. A reader streams one version from one
+ * snapshot: a replacement committed meanwhile never mixes into it. Each
+ * call runs in the caller's transaction, or in one of its own. SQLite keeps
+ * files on disk only (acs_files.c): -ENOTSUP there. */
+enum { STORE_FILE_PIECE = 1024 * 1024 };
+/* Fill buf with up to len bytes, their count in *got (fewer than len: the
+ * end): 0 or -errno. */
+typedef int (*store_piece_in_fn)(void *buf, size_t len, size_t *got, void *ud);
+/* One piece, in order: 0 or -errno (stops the reading). */
+typedef int (*store_piece_out_fn)(const void *data, size_t len, void *ud);
+/* Store version sha256 of `name`: size bytes from fn. 0 stored, 1 already
+ * stored in full (fn not called), -EIO when fn gave another size (nothing
+ * stored), fn's error. At most one piece in memory. */
+int store_file_content_put(store_t *s, const char *name, const char *sha256, int64_t size,
+                           store_piece_in_fn fn, void *ud);
+/* That version's bytes to fn, piece by piece: 0, -ENOENT (not stored),
+ * fn's error, -EIO. The caller checks the size and the digest. */
+int store_file_content_get(store_t *s, const char *name, const char *sha256, store_piece_out_fn fn,
+                           void *ud);
+/* Is that version stored in full: 1, 0, or -errno. */
+int store_file_content_has(store_t *s, const char *name, const char *sha256, int64_t size);
+/* The key of the upload URLs (acs_files_cwmp.c), the same on every node:
+ * the stored one into out, or, when none is stored yet, `mine` stored and
+ * copied. 0 or -errno. */
+int store_file_upload_key(store_t *s, const unsigned char mine[32], unsigned char out[32]);
 
 #endif

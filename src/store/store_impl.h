@@ -110,6 +110,13 @@ typedef struct store_backend {
     int (*file_get)(store_t *s, const char *name, store_file_t *out);
     int (*file_list)(store_t *s, store_file_fn fn, void *ud);
     int (*file_delete)(store_t *s, const char *name);
+    /* file contents (a shared store; NULL: -ENOTSUP) */
+    int (*file_content_put)(store_t *s, const char *name, const char *sha256, int64_t size,
+                            store_piece_in_fn fn, void *ud);
+    int (*file_content_get)(store_t *s, const char *name, const char *sha256,
+                            store_piece_out_fn fn, void *ud);
+    int (*file_content_has)(store_t *s, const char *name, const char *sha256, int64_t size);
+    int (*file_upload_key)(store_t *s, const unsigned char mine[32], unsigned char out[32]);
     /* device search (store_sqlite_search.c) */
     int (*device_search)(store_t *s, const store_search_t *q, store_device_row_fn fn, void *ud,
                          int64_t *total);

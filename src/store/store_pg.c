@@ -184,6 +184,14 @@ PGresult *pg_query(pg_t *p, const char *sql, int n, const char *const *v, const 
     return pg_checked(p, r, what);
 }
 
+PGresult *pg_query_bin(pg_t *p, const char *sql, int n, const char *const *v, const int *lens,
+                       const int *formats, int result_format, const char *what)
+{
+    if (!pg_ready(p))
+        return NULL;
+    return pg_checked(p, PQexecParams(p->conn, sql, n, NULL, v, lens, formats, result_format), what);
+}
+
 static int cmd_rows(PGresult *r)
 {
     if (!r)
@@ -293,7 +301,7 @@ static int pg_open(const char *url, const store_opts_t *o, store_t **out)
      * unreachable or silently dead server (the URL's own values win). */
     static const char *const keys[] = { "connect_timeout", "keepalives_idle", "keepalives_interval",
                                         "keepalives_count", "application_name", "dbname", NULL };
-    const char *vals[] = { "10", "30", "10", "3", "outpost", url, NULL };
+    const char *vals[] = { "10", "30", "10", "3", o->app_name ? o->app_name : "outpost", url, NULL };
     p->conn = PQconnectdbParams(keys, vals, 1);
     if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
         const char *msg = p->conn ? PQerrorMessage(p->conn) : "out of memory";
@@ -649,6 +657,10 @@ const store_backend_t store_pg_backend = {
     .file_get = pg_file_get,
     .file_list = pg_file_list,
     .file_delete = pg_file_delete,
+    .file_content_put = pg_file_content_put,
+    .file_content_get = pg_file_content_get,
+    .file_content_has = pg_file_content_has,
+    .file_upload_key = pg_file_upload_key,
     .device_search = pg_device_search,
     .search_params_set = pg_search_params_set,
     .bulk_create = pg_bulk_create,

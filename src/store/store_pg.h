@@ -89,6 +89,10 @@ const char *pg_i64(pg_num_t *n, int64_t v);
 PGresult *pg_run(pg_t *p, int i, int n, const char *const *v, const char *what);
 /* The same for a one-off statement. */
 PGresult *pg_query(pg_t *p, const char *sql, int n, const char *const *v, const char *what);
+/* pg_query with binary values where formats[i] is 1 (lens[i] bytes) and,
+ * result_format 1, binary columns (bytea as its bytes). */
+PGresult *pg_query_bin(pg_t *p, const char *sql, int n, const char *const *v, const int *lens,
+                       const int *formats, int result_format, const char *what);
 /* A statement without rows: rows it changed, or -EIO. */
 int pg_cmd(pg_t *p, int i, int n, const char *const *v, const char *what);
 int pg_cmd_sql(pg_t *p, const char *sql, int n, const char *const *v, const char *what);
@@ -212,6 +216,12 @@ int pg_file_put(store_t *s, const store_file_t *f);
 int pg_file_get(store_t *s, const char *name, store_file_t *out);
 int pg_file_list(store_t *s, store_file_fn fn, void *ud);
 int pg_file_delete(store_t *s, const char *name);
+int pg_file_content_put(store_t *s, const char *name, const char *sha256, int64_t size,
+                        store_piece_in_fn fn, void *ud);
+int pg_file_content_get(store_t *s, const char *name, const char *sha256, store_piece_out_fn fn,
+                        void *ud);
+int pg_file_content_has(store_t *s, const char *name, const char *sha256, int64_t size);
+int pg_file_upload_key(store_t *s, const unsigned char mine[32], unsigned char out[32]);
 
 /* ---- store_pg_search.c ---- */
 /* At open, after the migrations: the functions search and its index's triggers use. */

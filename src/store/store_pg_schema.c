@@ -1,6 +1,6 @@
 /*
  * store_pg_schema: the PostgreSQL backend's versioned migrations. The
- * schema is SQLite's after its 12 migrations (store_sqlite.c migrations[])
+ * schema is SQLite's after the same migrations (store_sqlite.c migrations[])
  * in PostgreSQL's dialect: BIGINT times, identity ids, the same partial
  * indexes, the history trigger as a plpgsql function. Text columns sort
  * with the "C" collation: byte order, as SQLite's BINARY, so name ranges
@@ -275,6 +275,14 @@ static const struct migration {
      * store_pg_search.c's, made and dropped with the --search-param names;
      * one already there calls the new definition. SQLite's 16 is empty. */
     { 16, PG_SEARCH_FNS },
+    /* 17 (files in a shared store, store_pg_files.c): each file version's
+     * bytes in 1 MiB pieces, kept out of line uncompressed (firmware is
+     * compressed already: pglz would spend CPU for nothing), and the upload
+     * URLs' key every node signs with */
+    { 17, "CREATE TABLE file_chunks (name " T " NOT NULL, sha256 " T " NOT NULL,"
+          "  seq INTEGER NOT NULL, data BYTEA NOT NULL, PRIMARY KEY (name, sha256, seq));"
+          "ALTER TABLE file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;"
+          "CREATE TABLE file_keys (id INTEGER PRIMARY KEY, key BYTEA NOT NULL);" },
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 #define PG_SCHEMA_VERSION (migrations[NMIGRATIONS - 1].version)

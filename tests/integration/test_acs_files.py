@@ -1,7 +1,12 @@
 """outpost acs: the file store. PUT /api/files/NAME streamed to disk (sha256,
 metadata, --max-file-size while streaming, strict names), GET/DELETE, and
 the CWMP listener's /files/NAME for CPEs: ETag, Range (206/416), resume,
-If-None-Match, HEAD, per-file Digest credentials."""
+If-None-Match, HEAD, per-file Digest credentials.
+
+On one node (SQLite) a file's bytes are DATA_DIR/files/NAME; on PostgreSQL
+(OUTPOST_TEST_DB=postgres) they are in the database and the node's copy is
+DATA_DIR/files/.cache/SHA256 (test_acs_files_cluster.py): stored(),
+kept() and on_disk() say which."""
 import hashlib
 import os
 import socket
@@ -10,6 +15,8 @@ import time
 import pytest
 import requests
 from requests.auth import HTTPDigestAuth
+
+from conftest import PG_MODE
 
 TOKEN = "files-test-token"
 
@@ -42,8 +49,25 @@ def files_dir(tmp_path):
 
 
 def stored(tmp_path):
-    """The names in the store's directory, temporaries included (not the key)."""
-    return sorted(n for n in os.listdir(files_dir(tmp_path)) if n != ".upload-key")
+    """The names in the store's directory, temporaries included (not the key);
+    on PostgreSQL those in its cache too."""
+    d = files_dir(tmp_path)
+    names = [n for n in os.listdir(d) if n not in (".upload-key", ".cache")]
+    if (d / ".cache").exists():
+        names += os.listdir(d / ".cache")
+    return sorted(names)
+
+
+def kept(*files):
+    """What stored() is when these (name, bytes) are the store's files."""
+    return sorted(hashlib.sha256(data).hexdigest() if PG_MODE else name for name, data in files)
+
+
+def on_disk(tmp_path, name, data):
+    """Where this node keeps the bytes of file `name` (whose bytes are data)."""
+    if PG_MODE:
+        return files_dir(tmp_path) / ".cache" / hashlib.sha256(data).hexdigest()
+    return files_dir(tmp_path) / name
 
 
 def blob(n, seed=1):
@@ -74,8 +98,8 @@ def test_put_get_list_delete(acs, tmp_path):
         ("1 Firmware Upgrade Image", "00D09E", "IGD", "1.2")
     assert f["url"] == "%s/files/fw-1.2.bin" % d.url("listen")
     assert f["username"] is None and "password" not in f
-    assert (files_dir(tmp_path) / "fw-1.2.bin").read_bytes() == data
-    assert stored(tmp_path) == ["fw-1.2.bin"]          # no temporary left
+    assert on_disk(tmp_path, "fw-1.2.bin", data).read_bytes() == data
+    assert stored(tmp_path) == kept(("fw-1.2.bin", data))  # no temporary left
 
     # metadata in headers, chunked body (no Content-Length): replaced, 200
     data2 = blob(300_000, seed=2)
@@ -99,7 +123,7 @@ def test_put_get_list_delete(acs, tmp_path):
     assert r.status_code == 404 and r.json()["error"] == "not_found"
     assert api.delete("/api/files/cfg.xml").status_code == 404
     assert requests.get(d.url("listen") + "/files/cfg.xml", timeout=10).status_code == 404
-    assert stored(tmp_path) == ["fw-1.2.bin"]
+    assert stored(tmp_path) == kept(("fw-1.2.bin", data2))
 
 
 @pytest.mark.parametrize("name,params,field", [
@@ -289,7 +313,7 @@ def test_files_survive_restart_and_stale_temporaries_go(outpost, tmp_path):
     (files_dir(tmp_path) / ".tmp-abc123").write_bytes(b"half a file")
     d = start(outpost, tmp_path)
     api = Api(d)
-    assert stored(tmp_path) == ["keep.bin"]
+    assert stored(tmp_path) == kept(("keep.bin", b"keep me"))
     assert requests.get(d.url("listen") + "/files/keep.bin", timeout=10).content == b"keep me"
 
 
@@ -386,7 +410,7 @@ def test_upload_url_bounded_and_one_time(acs, tmp_path):
     assert r.status_code == 201, r.text
     f = api.get("/api/files/u1-backup.cfg").json()
     assert f["task_id"] == tid and f["file_type"] == "2 Vendor Log File" and f["size"] == len(log)
-    assert (files_dir(tmp_path) / "u1-backup.cfg").read_bytes() == log
+    assert on_disk(tmp_path, "u1-backup.cfg", log).read_bytes() == log
     assert requests.put(url, data=log + b"again\n", timeout=10).status_code == 204  # a retry replaces
 
     a.inform("U1", events=[("7 TRANSFER COMPLETE", ""), ("M Upload", "task-%d" % tid)])
@@ -394,8 +418,8 @@ def test_upload_url_bounded_and_one_time(acs, tmp_path):
     assert a.post().status == 204
     assert api.get("/api/tasks/%d" % tid).json()["status"] == "done"
     assert requests.put(url, data=b"late", timeout=10).status_code == 403
-    assert (files_dir(tmp_path) / "u1-backup.cfg").read_bytes() == log + b"again\n"
-    assert stored(tmp_path) == ["u1-backup.cfg"]
+    assert on_disk(tmp_path, "u1-backup.cfg", log + b"again\n").read_bytes() == log + b"again\n"
+    assert stored(tmp_path) == kept(("u1-backup.cfg", log + b"again\n"))
 
 
 def test_file_deleted_before_the_task_is_sent(acs):
