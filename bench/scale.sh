@@ -7,6 +7,10 @@
 #        by two acs_load runs (one per node, half the devices each)
 #        for each: the CPU seconds the ACS node(s), PostgreSQL (server and
 #        backends) and the load generator used, from /proc, and the ratios
+#        and where the time goes: the store's round trips to the server per
+#        session (/metrics), the store worker thread's CPU against its wall
+#        time (the rest is waiting, mostly on the server), the CPU of the
+#        node's PostgreSQL backends per session, the batches
 #   (s4) 1,000,000 devices in PostgreSQL (seeded with generate_series in
 #        psql, the ACS's own schema; ANALYZE afterwards, as autovacuum would
 #        shortly): the device list's first page and a filtered search,
@@ -30,6 +34,8 @@
 # figure printed beside the one without; a name among the answer's
 # (InternetGatewayDevice.X_Big.P.1.Value) also has its index entry changed
 # by every answer.
+# SCALE_ONLY=sessions: (s1)-(s3) only (a minute), SCALE_ROUNDS=N: them N
+# times (alternating with another build: run each in turn).
 set -eu
 BIN=${1:-build/release/src/outpost}
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
@@ -37,7 +43,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 DEVICES=${SCALE_DEVICES:-20000}
 ONLY=${SCALE_ONLY:-}
-case "$ONLY" in ''|gpv|fleet|files) ;; *) echo "SCALE_ONLY: gpv, fleet or files" >&2; exit 2 ;; esac
+case "$ONLY" in ''|sessions|gpv|fleet|files) ;; *) echo "SCALE_ONLY: sessions, gpv, fleet or files" >&2; exit 2 ;; esac
 FLEET=${SCALE_FLEET:-1000000}
 SEARCH=${SCALE_SEARCH_PARAM:-}
 SEARCH_ARGS=
@@ -77,10 +83,10 @@ newdb() { "$PSQL" -X -q -d "$PGURL" -c "CREATE DATABASE $1"; db_url "$1"; }
 
 start_acs() { # NAME EXTRA...: sets CPORT_<NAME>, APORT_<NAME>, PID_<NAME>
   name=$1; shift
-  c=$(port); a=$(port)
+  c=$(port); a=$(port); m=$(port)
   "$BIN" acs --cwmp-listen "127.0.0.1:$c" --api-listen "127.0.0.1:$a" --data-dir "$T/$name" \
-    --cpe-auth none --api-token bench --log-level warn --rediscover=false --admin-listen "" "$@" \
-    2> "$T/$name.log" &
+    --cpe-auth none --api-token bench --log-level warn --rediscover=false \
+    --admin-listen "127.0.0.1:$m" "$@" 2> "$T/$name.log" &
   pid=$!
   PIDS="$PIDS $pid"
   for i in $(seq 300); do
@@ -88,7 +94,7 @@ start_acs() { # NAME EXTRA...: sets CPORT_<NAME>, APORT_<NAME>, PID_<NAME>
     kill -0 "$pid" 2>/dev/null || { echo "acs $name exited:"; tail "$T/$name.log"; exit 1; }
     sleep 0.1
   done
-  eval "CPORT_$name=$c APORT_$name=$a PID_$name=$pid"
+  eval "CPORT_$name=$c APORT_$name=$a MPORT_$name=$m PID_$name=$pid"
 }
 stop_acs() { # NAME
   eval "pid=\$PID_$1"
@@ -96,11 +102,39 @@ stop_acs() { # NAME
   if grep -q ' error ' "$T/$1.log"; then echo "errors in $1's log:"; grep ' error ' "$T/$1.log" | head; exit 1; fi
 }
 
+# where the time goes (summed over the nodes NAME...): "round_trips batches
+# jobs worker_cpu_s backend_cpu_s". The store worker is the node's thread
+# with the most voluntary context switches (the loop thread sleeps in
+# epoll once per many requests, the worker once per round trip).
+metric() { curl -s -H "$H" "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {v = $2} END {printf "%.0f", v + 0}'; }
+worker() { # PID: "CPU-ticks voluntary-switches" of its busiest-waiting thread
+  for t in /proc/$1/task/*; do
+    [ "${t##*/}" = "$1" ] && continue
+    echo "$(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status") $(awk '{print $14 + $15}' "$t/stat")"
+  done | sort -n | tail -1 | awk '{print $2, $1}'
+}
+backends() { # PGURL: pids of the ACS's connections to that database
+  "$PSQL" -X -A -t -d "$1" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'outpost' AND datname = current_database()"
+}
+ticks() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || true; done | awk '{s += $1} END {print s + 0}'; }
+where() { # snapshot NAME...
+  rt=0; b=0; j=0; wc=0; ws=0
+  for name in "$@"; do
+    eval "mp=\$MPORT_$name; pid=\$PID_$name"
+    rt=$((rt + $(metric "$mp" outpost_acs_store_round_trips_total)))
+    b=$((b + $(metric "$mp" outpost_acs_store_batches_total)))
+    j=$((j + $(metric "$mp" outpost_acs_store_jobs_total)))
+    set -- $(worker "$pid")
+    wc=$((wc + $1)); ws=$((ws + $2))
+  done
+  echo "$rt $b $j $wc $(ticks $BACKENDS) $ws"
+}
 # load NAME...: one acs_load per node (devices split), at once; prints
 # "RATE acs_cpu pg_cpu load_cpu" and a line of detail
 load() {
   n=$#; per=$((DEVICES / n)); i=0; a0=0; pids=
   for name in "$@"; do eval "a0=\$(awk -v x=$a0 -v y=\$(cpu_of \$PID_$name) 'BEGIN {print x + y}')"; done
+  w0=$(where "$@")
   p0=$(pg_cpu 2>/dev/null || echo 0)
   s0=$(date +%s.%N)
   for name in "$@"; do
@@ -114,22 +148,29 @@ load() {
   a1=0
   for name in "$@"; do eval "a1=\$(awk -v x=$a1 -v y=\$(cpu_of \$PID_$name) 'BEGIN {print x + y}')"; done
   p1=$(pg_cpu 2>/dev/null || echo 0)
+  w1=$(where "$@")
   sessions=$(cat "$T"/load*.out | sed 's/.*sessions=\([0-9]*\).*/\1/' | awk '{s += $1} END {print s}')
   errors=$(cat "$T"/load*.out | sed 's/.*errors=\([0-9]*\).*/\1/' | awk '{s += $1} END {print s}')
   lcpu=$(cat "$T"/load*.cpu | awk '{s += $1 + $2} END {printf "%.2f", s}')
   rm -f "$T"/load*.out "$T"/load*.cpu
   awk -v n="$sessions" -v e="$errors" -v s0="$s0" -v s1="$s1" -v a0="$a0" -v a1="$a1" -v p0="$p0" -v p1="$p1" -v l="$lcpu" \
     'BEGIN {w = s1 - s0; printf "%d %.2f %.2f %.2f %.1f %d %d\n", n / w, a1 - a0, p1 - p0, l, w, n, e}'
+  # where: per session, and the worker's share of the wall (per node)
+  echo "$w0 $w1" | awk -v n="$sessions" -v hz="$HZ" -v s0="$s0" -v s1="$s1" -v nodes=$# '{
+    w = s1 - s0; rt = $7 - $1; b = $8 - $2; j = $9 - $3; wc = ($10 - $4) / hz; bc = ($11 - $5) / hz; ws = $12 - $6
+    printf "  where: %.2f round trips/session (the store worker waited %.2f times/session); its CPU %.0f us/session, %.0f%% of its wall (%.0f%% waiting); PostgreSQL backends CPU %.0f us/session; %d batches of %.1f jobs\n",
+      rt / n, ws / n, wc / n * 1e6, wc / nodes / w * 100, 100 - wc / nodes / w * 100, bc / n * 1e6, b, (b ? j / b : 0) }' > "$T/where"
 }
 show() { # LABEL "RATE ACS PG LOAD WALL N ERR"
   set -- "$1" $2
   echo "$1: $2 sessions/s ($7 sessions, $8 errors, $6 s); CPU s: acs $3, postgres $4, acs_load $5 (of $(awk -v w="$6" -v c="$(nproc)" 'BEGIN {printf "%.1f", w * c}') available)"
+  cat "$T/where"
 }
 
 # ---- (s6) a 64 MiB file shared through PostgreSQL --------------------------------
 files_row() {
   rounds=${SCALE_FILE_ROUNDS:-3}
-  U=$(newdb scale6)
+  U=$(newdb scale7)
   start_acs h0 --max-file-size 128MiB
   start_acs h1 --db "$U" --max-file-size 128MiB
   start_acs h2 --db "$U" --max-file-size 128MiB
@@ -162,23 +203,34 @@ if [ "$ONLY" = files ]; then
   exit 0
 fi
 
-if [ -z "$ONLY" ]; then
+if [ -z "$ONLY" ] || [ "$ONLY" = sessions ]; then
+ROUND=0
+while [ "$ROUND" -lt "${SCALE_ROUNDS:-1}" ]; do
+ROUND=$((ROUND + 1))
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) ($(date -u +%H:%M:%SZ))"
 # ---- (s1) 1 node, SQLite -------------------------------------------------------
 start_acs n1
+BACKENDS=
 R1=$(load n1); show "(s1) 1 node, SQLite" "$R1"
 stop_acs n1
+rm -rf "$T/n1"
 # ---- (s2) 1 node, PostgreSQL ---------------------------------------------------
-start_acs p1 --db "$(newdb scale1)"
+U=$(newdb "scale1_$ROUND")
+start_acs p1 --db "$U"
+BACKENDS=$(backends "$U")
 R2=$(load p1); show "(s2) 1 node, PostgreSQL" "$R2"
 stop_acs p1
 # ---- (s3) 2 nodes, one PostgreSQL database -------------------------------------
-U=$(newdb scale2)
+U=$(newdb "scale2_$ROUND")
 start_acs q1 --db "$U"
 start_acs q2 --db "$U"
+BACKENDS=$(backends "$U")
 R3=$(load q1 q2); show "(s3) 2 nodes, one PostgreSQL" "$R3"
 stop_acs q1; stop_acs q2
 set -- $R1; A=$1; set -- $R2; B=$1; set -- $R3; C=$1
 echo "ratios: PostgreSQL/SQLite $(ratio "$B" "$A"); 2 nodes/1 node on PostgreSQL $(ratio "$C" "$B")"
+done
+[ "$ONLY" = sessions ] && { echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"; exit 0; }
 fi
 
 # ---- (s5) a 5,000-parameter GetParameterValuesResponse ----------------------------

@@ -45,6 +45,10 @@ int store_begin(store_t *s) { return s->be->exec_tx(s, 0); }
 int store_commit(store_t *s) { return s->be->exec_tx(s, 1); }
 int store_rollback(store_t *s) { return s->be->exec_tx(s, 2); }
 int store_schema_version(store_t *s) { return s->be->schema_version(s); }
+uint64_t store_round_trips(const store_t *s)
+{
+    return s->be->round_trips ? s->be->round_trips(s) : 0;
+}
 
 static int id_part(char *out, size_t outlen, size_t *pos, const char *part)
 {

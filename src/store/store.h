@@ -62,6 +62,9 @@ int store_commit(store_t *s);
 int store_rollback(store_t *s);
 /* Schema version after migrations (tests). */
 int store_schema_version(store_t *s);
+/* Round trips to a database server so far (the times an answer was waited
+ * for): 0 for SQLite. Any thread may read it (/metrics). */
+uint64_t store_round_trips(const store_t *s);
 
 /* ---- device id -------------------------------------------------------------- */
 

@@ -14,9 +14,13 @@ typedef struct store_backend {
     const char *name;
     int (*open)(const char *path, const store_opts_t *o, store_t **out);
     void (*close)(store_t *s);
-    /* 0 begin, 1 commit, 2 rollback, 3 savepoint, 4 release it, 5 roll back to it */
+    /* 0 begin, 1 commit, 2 rollback, 3 savepoint, 4 release it, 5 roll back to it.
+     * A release may fail the job after all (a write the backend did not wait
+     * for failed): the caller then rolls back to the savepoint (5). */
     int (*exec_tx)(store_t *s, int what);
     int (*schema_version)(store_t *s);
+    /* optional: store_round_trips */
+    uint64_t (*round_trips)(const store_t *s);
     int (*device_inform)(store_t *s, const store_device_t *d, bool bootstrap);
     int (*device_get)(store_t *s, const char *id, store_device_t *out);
     int (*device_delete)(store_t *s, const char *id);

@@ -1,9 +1,10 @@
 /*
- * store_pg: the PostgreSQL backend (libpq, synchronous, on the store
- * worker's thread). This file: the connection and its recovery,
- * transactions, the helpers every store_pg_*.c uses, devices, and the
- * backend's table (parameters: store_pg_params.c). The semantics are the
- * SQLite backend's, call for call (tests/unit/store/ pins them).
+ * store_pg: the PostgreSQL backend (libpq, on the store worker's thread).
+ * This file: the connection and its recovery, the helpers every
+ * store_pg_*.c uses, devices, and the backend's table (transactions and
+ * the pipeline: store_pg_flight.c; parameters: store_pg_params.c). The
+ * semantics are the SQLite backend's, call for call (tests/unit/store/
+ * pins them).
  *
  * A lost connection fails the call in progress with -EIO (logged once);
  * outside a transaction the next call resets the connection (PQreset), so
@@ -91,7 +92,15 @@ static const char *const queries[PQ_COUNT] = {
     [PQ_TX_BEGIN] = "BEGIN",
     [PQ_TX_COMMIT] = "COMMIT",
     [PQ_TX_ROLLBACK] = "ROLLBACK",
+    [PQ_TX_SAVEPOINT] = "SAVEPOINT job",
+    [PQ_TX_RELEASE] = "RELEASE SAVEPOINT job",
+    [PQ_TX_ROLLBACK_TO] = "ROLLBACK TO SAVEPOINT job",
 };
+
+const char *pg_sql(int i)
+{
+    return queries[i];
+}
 
 /* ---- helpers ----------------------------------------------------------------------- */
 
@@ -116,12 +125,13 @@ int pg_err(pg_t *p, const PGresult *r, const char *what)
 }
 
 /* The connection, usable for a call: reset when lost outside a transaction. */
-static bool pg_ready(pg_t *p)
+bool pg_ready(pg_t *p)
 {
     if (PQstatus(p->conn) == CONNECTION_OK) {
         p->down = false;
         return true;
     }
+    pg_flight_drop(p); /* what was in flight went with the connection */
     /* at most one attempt a second: while the server is away (a blackholed
      * address waits out connect_timeout) calls fail at once, not each after
      * an attempt of its own */
@@ -137,16 +147,13 @@ static bool pg_ready(pg_t *p)
         p->retry_at = clock_mono_ms() + 1000;
     }
     if (!p->down)
-        pg_err(p, NULL, "connection lost");
+        pg_err(p, NULL, "connect"); /* the server is away: libpq says why */
     p->down = true;
     return false;
 }
 
-static PGresult *pg_checked(pg_t *p, PGresult *r, const char *what)
+void pg_failed(pg_t *p, const PGresult *r, const char *what)
 {
-    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        return r;
     if (PQstatus(p->conn) != CONNECTION_OK) {
         /* logged once per outage, with the reason */
         if (!p->down)
@@ -155,6 +162,15 @@ static PGresult *pg_checked(pg_t *p, PGresult *r, const char *what)
     } else {
         pg_err(p, r, what);
     }
+}
+
+static PGresult *pg_checked(pg_t *p, PGresult *r, const char *what)
+{
+    __atomic_fetch_add(&p->trips, 1, __ATOMIC_RELAXED);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    pg_failed(p, r, what);
     PQclear(r);
     return NULL;
 }
@@ -163,6 +179,8 @@ PGresult *pg_run(pg_t *p, int i, int n, const char *const *v, const char *what)
 {
     if (!pg_ready(p))
         return NULL;
+    if (p->owed) /* with what the pipeline holds, in one round trip */
+        return pg_flight_run(p, i, NULL, n, v, what);
     char name[16];
     snprintf(name, sizeof name, "q%d", i);
     if (!p->prepared[i]) {
@@ -179,7 +197,12 @@ PGresult *pg_query(pg_t *p, const char *sql, int n, const char *const *v, const 
 {
     if (!pg_ready(p))
         return NULL;
-    /* without parameters: several statements may go at once (migrations) */
+    if (p->owed && n) /* with what the pipeline holds, in one round trip */
+        return pg_flight_run(p, -1, sql, n, v, what);
+    /* without parameters: several statements may go at once (migrations),
+     * which the pipeline cannot carry: what it holds is read first */
+    if (p->owed && pg_flight_flush(p) < 0 && PQstatus(p->conn) != CONNECTION_OK)
+        return NULL;
     PGresult *r = n ? PQexecParams(p->conn, sql, n, NULL, v, NULL, NULL, 0) : PQexec(p->conn, sql);
     return pg_checked(p, r, what);
 }
@@ -348,71 +371,6 @@ static int pg_open(const char *url, const store_opts_t *o, store_t **out)
     return 0;
 }
 
-/* The server went away (a shutdown's FATAL may come before the EOF that
- * marks the connection bad: read what is left to know). */
-static bool pg_gone(pg_t *p)
-{
-    if (PQstatus(p->conn) == CONNECTION_OK)
-        (void)PQconsumeInput(p->conn);
-    return PQstatus(p->conn) != CONNECTION_OK;
-}
-
-static int pg_tx(store_t *s, int what)
-{
-    pg_t *p = PG(s);
-    if (what < 0 || what > 5)
-        return -EINVAL;
-    bool lost = PQstatus(p->conn) != CONNECTION_OK;
-    if ((what == 1 || what == 2) && lost && p->in_tx) {
-        /* the transaction died with the connection: a commit fails, a
-         * rollback has nothing left to undo; the next begin reconnects */
-        p->in_tx = false;
-        if (what == 1)
-            log_error("store_pg", LF_S("op", "transaction"),
-                      LF_S("reason", "connection lost: the transaction is rolled back"));
-        return what == 1 ? -ENOTCONN : 0;
-    }
-    if (what == 0 && p->in_tx && !lost) {
-        /* as SQLite: no transaction inside another */
-        log_error("store_pg", LF_S("op", "transaction"),
-                  LF_S("reason", "a transaction is already open"));
-        return -EIO;
-    }
-    if (what <= 2) {
-        p->in_tx = false; /* a begin on a lost connection may reconnect */
-        p->release_owed = false; /* COMMIT and ROLLBACK end the savepoints too */
-    }
-    if (what == 4) {
-        /* A job's savepoint is released with the next job's SAVEPOINT, in
-         * one round trip (the worker runs two per job otherwise), or by the
-         * batch's COMMIT. Nothing runs in between. */
-        p->release_owed = p->in_tx;
-        return 0;
-    }
-    /* savepoints by simple-protocol strings: several statements, one trip */
-    PGresult *r = what == 3 ? pg_query(p, p->release_owed ? "RELEASE SAVEPOINT job; SAVEPOINT job"
-                                                         : "SAVEPOINT job", 0, NULL, "transaction")
-                  : what == 5 ? pg_query(p, "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job", 0,
-                                         NULL, "transaction")
-                              : pg_run(p, PQ_TX_BEGIN + what, 0, NULL, "transaction"); /* 0-2 */
-    if (what == 3)
-        p->release_owed = false;
-    if (what == 0)
-        p->in_tx = r != NULL;
-    if (!r) /* the server is away (not an error of this job): callers say "retry later" */
-        return pg_gone(p) ? -ENOTCONN : -EIO;
-    /* COMMIT of a transaction an error aborted reports ROLLBACK: it failed */
-    bool rolled_back = what == 1 && strcmp(PQcmdStatus(r), "ROLLBACK") == 0;
-    PQclear(r);
-    if (rolled_back && pg_gone(p))
-        return -ENOTCONN;
-    if (rolled_back) {
-        log_error("store_pg", LF_S("op", "transaction"), LF_S("reason", "commit rolled back"));
-        return -EIO;
-    }
-    return 0;
-}
-
 /* ---- devices ---------------------------------------------------------------------- */
 
 void pg_dev_row(const PGresult *r, int row, store_device_t *d)
@@ -448,11 +406,19 @@ static int pg_device_inform(store_t *s, const store_device_t *d, bool bootstrap)
                         d->software_version, d->hardware_version, d->ip, d->cr_url, d->cr_user,
                         d->cr_pass, d->tags, pg_i64(&a, d->last_inform),
                         pg_i64(&b, d->periodic_interval), d->last_events };
-    if (pg_cmd(p, PQ_DEV_INFORM, 15, v, "device_inform") < 0)
+    /* nothing to read back: inside a job, both go with its next statement */
+    if (pg_send(p, PQ_DEV_INFORM, 15, v, "device_inform") < 0)
         return -EIO;
-    if (bootstrap && pg_cmd(p, PQ_PARAMS_FORGET, 1, v, "params_forget") < 0)
+    if (p->in_job)
+        str_copy(p->job_dev, sizeof p->job_dev, d->id);
+    if (bootstrap && pg_send(p, PQ_PARAMS_FORGET, 1, v, "params_forget") < 0)
         return -EIO;
     return 0;
+}
+
+bool pg_job_wrote_device(const pg_t *p, const char *dev)
+{
+    return p->in_job && p->job_rc == 0 && p->job_dev[0] && strcmp(p->job_dev, dev) == 0;
 }
 
 static int pg_device_get(store_t *s, const char *id, store_device_t *out)
@@ -481,6 +447,7 @@ static int pg_device_delete(store_t *s, const char *id)
 {
     pg_t *p = PG(s);
     const char *v[] = { id };
+    p->job_dev[0] = '\0';
     /* Parameters first: they are keyed by the device row. */
     if (pg_cmd_sql(p, "DELETE FROM params WHERE device = (SELECT rid FROM devices WHERE id = $1)",
                    1, v, "delete") < 0 ||
@@ -531,6 +498,11 @@ static int pg_device_set_facts(store_t *s, const char *dev, const store_device_f
                                " cr_jid = COALESCE($6::text, cr_jid) WHERE id = $1",
                         6, v, "device_set_facts");
     return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+}
+
+static uint64_t pg_round_trips(const store_t *s)
+{
+    return __atomic_load_n(&((const pg_t *)s)->trips, __ATOMIC_RELAXED);
 }
 
 static int pg_stats(store_t *s, int64_t now, int64_t default_interval, store_stats_t *out)
@@ -586,6 +558,7 @@ const store_backend_t store_pg_backend = {
     .close = pg_close,
     .exec_tx = pg_tx,
     .schema_version = pg_schema_version,
+    .round_trips = pg_round_trips,
     .device_inform = pg_device_inform,
     .device_get = pg_device_get,
     .device_delete = pg_device_delete,

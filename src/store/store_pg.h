@@ -1,17 +1,22 @@
 /*
  * store_pg: internals shared by the PostgreSQL backend's files
- * (store_pg.c: connection, transactions, helpers, devices;
+ * (store_pg.c: connection, helpers, devices; store_pg_flight.c:
+ * transactions and the pipeline;
  * store_pg_params.c: parameters;
  * store_pg_schema.c: the versioned migrations; store_pg_tasks.c: tasks and
  * sessions; store_pg_history.c, _prov.c, _hooks.c, _keys.c, _files.c,
  * _search.c, _bulk.c: one file per store_sqlite_*.c). Not for use outside
  * src/store.
  *
- * libpq runs synchronously on the store worker's thread (store_worker.h):
- * the event loop never calls the store, so it never waits on the server.
- * Statements the ACS runs per session are prepared once per connection and
- * cached by index (PQ_*); the rest are one-off PQexecParams calls. Every
- * value goes as a text parameter ($1...), never spliced into SQL.
+ * libpq runs on the store worker's thread (store_worker.h): the event loop
+ * never calls the store, so it never waits on the server. Inside the
+ * worker's batches, what needs no answer before the code goes on (begin,
+ * savepoints, pg_send's writes) is pipelined with the next statement whose
+ * result is wanted (store_pg_flight.c); everything else waits for its
+ * answer. Statements the ACS runs per session are prepared once per
+ * connection and cached by index (PQ_*); the rest are one-off
+ * PQexecParams calls. Every value goes as a text parameter ($1...), never
+ * spliced into SQL.
  *
  * Ownership: a PGresult returned by a helper belongs to the caller
  * (PQclear it); row pointers read from it live until then.
@@ -43,11 +48,25 @@ enum {
     PQ_TASK_PENDING,
     PQ_TASK_HAS_PENDING,
     PQ_SESSION_ADD, /* and the device's trim */
-    PQ_TX_BEGIN, /* transaction control, in exec_tx order (savepoints: pg_tx) */
+    PQ_TX_BEGIN, /* transaction control (store_pg_flight.c's pg_tx) */
     PQ_TX_COMMIT,
     PQ_TX_ROLLBACK,
+    PQ_TX_SAVEPOINT, /* a job's */
+    PQ_TX_RELEASE,
+    PQ_TX_ROLLBACK_TO,
     PQ_COUNT
 };
+
+/* Statements sent on the pipeline whose answers are not read yet, at most
+ * (store_pg_flight.c: the flight is synced before it would overflow). */
+enum { PG_FLIGHT_MAX = 64 };
+
+/* One statement of the flight, in the order sent. */
+typedef struct pg_sent {
+    const char *what; /* for the log */
+    int16_t prep;     /* >= 0: the PQsendPrepare of that cached statement */
+    bool job;         /* a job's own queued write (pg_send) */
+} pg_sent_t;
 
 typedef struct pg {
     struct store base;
@@ -55,9 +74,16 @@ typedef struct pg {
     store_opts_t o;
     bool prepared[PQ_COUNT]; /* on this connection; cleared when it is reset */
     bool in_tx;              /* between exec_tx begin and commit/rollback */
-    bool release_owed;       /* a job's savepoint, released with the next one (pg_tx) */
     bool down;               /* the connection is lost (logged once) */
     int64_t retry_at;        /* monotonic ms: no reconnection attempt before */
+    /* the pipeline (store_pg_flight.c) */
+    pg_sent_t sent[PG_FLIGHT_MAX];
+    int owed;                /* statements in sent[], answers not read yet */
+    int job_owed;            /* of those, the running job's queued writes */
+    bool in_job;             /* between a job's savepoint and its end */
+    int job_rc;              /* 0, or -EIO: a queued write of the job failed */
+    char job_dev[STORE_ID_MAX]; /* the device whose row the job wrote ("": none) */
+    uint64_t trips;          /* round trips (an answer waited for); atomic */
 } pg_t;
 
 #define PG(s) ((pg_t *)(s))
@@ -105,6 +131,36 @@ int64_t pg_scalar(pg_t *p, const char *sql, int n, const char *const *v, bool *o
 int pg_one(const PGresult *r);
 /* Log a failed call once; -EIO. r may be NULL (the connection's message). */
 int pg_err(pg_t *p, const PGresult *r, const char *what);
+/* A failed result (r may be NULL): logged, once per outage when the
+ * connection is lost. */
+void pg_failed(pg_t *p, const PGresult *r, const char *what);
+/* The connection, usable for a call: reset when lost outside a transaction. */
+bool pg_ready(pg_t *p);
+/* The server went away (reads what is already on the socket, no wait). */
+bool pg_gone(pg_t *p);
+/* The text of cached statement i. */
+const char *pg_sql(int i);
+
+/* ---- store_pg_flight.c: the pipeline and the transactions ---- */
+/* A write whose only outcome is done or failed (its rows changed are not
+ * wanted). Inside a job it is queued, not waited for: 0 at once, and it
+ * travels with the job's next statement whose result is wanted, or with the
+ * job's end; its failure fails the job (-EIO from pg_tx's release: the
+ * worker rolls the job back). Outside a job it runs now: 0 or -EIO. */
+int pg_send(pg_t *p, int i, int n, const char *const *v, const char *what);
+/* Cached statement i (or sql when i < 0) sent after what is in flight, the
+ * flight synced and read: the statement's result or NULL (logged).
+ * pg_run/pg_query go here when something is in flight. */
+PGresult *pg_flight_run(pg_t *p, int i, const char *sql, int n, const char *const *v,
+                        const char *what);
+/* Read what is in flight (one round trip); 0, or -EIO when a statement
+ * of it failed (logged). */
+int pg_flight_flush(pg_t *p);
+/* The connection was lost: what was in flight is gone with it. */
+void pg_flight_drop(pg_t *p);
+/* exec_tx (store_impl.h): 0 begin, 1 commit, 2 rollback, 3 a job's
+ * savepoint, 4 its release, 5 roll back to it. */
+int pg_tx(store_t *s, int what);
 
 /* Columns of row `row`: NULL for SQL NULL; integers 0 when NULL. */
 const char *pg_col(const PGresult *r, int row, int col);
@@ -118,6 +174,9 @@ void pg_dev_row(const PGresult *r, int row, store_device_t *d);
 void pg_param_row(const PGresult *r, int row, store_param_t *p);
 /* The device's row id, -ENOENT or -EIO. */
 int pg_device_rid(pg_t *p, const char *dev, int64_t *rid);
+/* The running job wrote dev's row (device_inform): it holds the row's
+ * lock, so a statement keyed by it finds it (nothing to wait for). */
+bool pg_job_wrote_device(const pg_t *p, const char *dev);
 /* An array literal ({"a","b",NULL}) of n strings (NULL: NULL element)
  * appended to b; 0 or -ENOMEM. */
 struct buf;

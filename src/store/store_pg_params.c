@@ -70,9 +70,14 @@ static int put_chunk(pg_t *p, const char *dev, const char *now, const store_para
     }
     if (!rc) {
         const char *v[] = { dev, now, a[0].data, a[1].data, a[2].data, a[3].data, a[4].data };
-        /* every row is inserted or updated: none means no such device */
-        rc = pg_cmd(p, PQ_PARAM_PUT_MANY, 7, v, "params_put");
-        rc = rc < 0 ? -EIO : rc == 0 ? -ENOENT : 0;
+        /* every row is inserted or updated: none means no such device (when
+         * the job wrote the device's row, it is there: no answer to wait for) */
+        if (pg_job_wrote_device(p, dev)) {
+            rc = pg_send(p, PQ_PARAM_PUT_MANY, 7, v, "params_put");
+        } else {
+            rc = pg_cmd(p, PQ_PARAM_PUT_MANY, 7, v, "params_put");
+            rc = rc < 0 ? -EIO : rc == 0 ? -ENOENT : 0;
+        }
     } else {
         log_error("store_pg", LF_S("op", "params_put"), LF_ERR(rc));
         rc = -EIO;

@@ -66,7 +66,13 @@ static int run_batch(store_worker_t *w, job_t *batch)
             continue;
         }
         j->rc = j->fn(s, j->ud);
-        s->be->exec_tx(s, j->rc < 0 ? 5 : 4);
+        /* The release may fail the job after all: a write the backend sent
+         * without waiting failed (store_pg_flight.c). Back to its savepoint. */
+        int rrc = j->rc < 0 ? -1 : s->be->exec_tx(s, 4);
+        if (rrc < 0) {
+            j->rc = j->rc < 0 ? j->rc : rrc;
+            s->be->exec_tx(s, 5);
+        }
     }
     int crc;
     if (brc == 0 && (crc = s->be->exec_tx(s, 1)) < 0) {
