@@ -317,12 +317,20 @@ def _acs_data_dir(args, cwd):
     return os.path.join(str(cwd or os.getcwd()), data)
 
 
+def _opens_acs_store(args):
+    """Whether args run an ACS or its keys CLI (not just --help/--version)."""
+    return bool(args) and args[0] == "acs" and not any(a in ("--help", "-h", "--version")
+                                                       for a in args)
+
+
 def with_test_db(args, cwd=None):
     """args with `--db` a PostgreSQL database when OUTPOST_TEST_DB=postgres
     and args start an ACS (or its keys CLI) that names no store itself."""
     args = tuple(args)
-    if not PG_MODE or not args or args[0] != "acs" or any(a in ("--help", "-h", "--version")
-                                                          for a in args):
+    if not _opens_acs_store(args):
+        return args
+    _acs_run["started"] = True
+    if not PG_MODE:
         return args
     d = _acs_data_dir(args[1:], cwd)
     if d is None:
@@ -410,6 +418,46 @@ class AcsDb:
 
 def acs_db(data_dir):
     return AcsDb(data_dir)
+
+
+# --- Which tests make test runs on PostgreSQL too ---------------------------
+# The second pass is `pytest -m acs tests/integration` with
+# OUTPOST_TEST_DB=postgres (Makefile). A test carries the mark `acs` by its
+# file's name (ACS_TEST_FILES) or by pytest.mark.acs (on the test, or
+# `pytestmark` on its module). A test that starts an `outpost acs` (or runs
+# `outpost acs keys`) without the mark fails at teardown, in either pass, so
+# a new ACS test cannot be left out of the PostgreSQL pass unnoticed. Start
+# every daemon through the `outpost` fixture or run_outpost(): both map an
+# ACS to its database (with_test_db) and note it here; a bare Popen would not.
+ACS_TEST_FILES = ("test_acs_", "test_dash_")
+_acs_run = {"started": False}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "acs: the test starts an outpost acs; make test runs it "
+                            "once more with every ACS on PostgreSQL (OUTPOST_TEST_DB=postgres)")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by the marks
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name.startswith(ACS_TEST_FILES):
+            item.add_marker(pytest.mark.acs)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):  # pylint: disable=unused-argument
+    _acs_run["started"] = False
+
+
+@pytest.fixture(autouse=True)
+def _acs_tests_are_marked(request):
+    yield
+    if _acs_run["started"] and request.node.get_closest_marker("acs") is None:
+        pytest.fail("this test starts an outpost acs but is not marked `acs`: add "
+                    "@pytest.mark.acs (or `pytestmark = pytest.mark.acs` in its module) so that "
+                    "make test runs it on PostgreSQL too (conftest.py, ACS_TEST_FILES)",
+                    pytrace=False)
 
 
 @pytest.fixture(scope="session", autouse=True)

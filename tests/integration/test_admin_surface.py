@@ -73,6 +73,7 @@ def gateway_token(name):
     return {"gateway": "admintoken", "agent": "agenttoken", "relay": RELAY_TOKEN}.get(name, TOKEN)
 
 
+@pytest.mark.acs
 def test_every_daemon_serves_the_same_admin_surface(daemons):
     assert len(daemons) == 8
     for name, d in daemons.items():
@@ -102,6 +103,7 @@ def test_every_daemon_serves_the_same_admin_surface(daemons):
         assert h.status_code in (200, 503) and h.text.endswith("\n"), name
 
 
+@pytest.mark.acs
 def test_metrics_public_opens_metrics_only(outpost, tmp_path):
     d = outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--cpe-auth", "none",
                 "--data-dir", str(tmp_path / "acs"), "--api-token", TOKEN, "--admin-listen", "127.0.0.1:0",
@@ -150,6 +152,7 @@ def test_health_flips_with_the_relay_partner(outpost, tmp_path):
     wait_health(conn, 503)
 
 
+@pytest.mark.acs
 def test_health_flips_with_the_cpe_sims_acs(outpost, tmp_path):
     port = closed_port()
     sim = outpost("cpe-sim", "--acs", f"http://127.0.0.1:{port}/", "--count", "1", "--cr-listen", "127.0.0.1:0",

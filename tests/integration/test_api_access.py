@@ -20,6 +20,8 @@ from cwmp_proxy_util import Backend
 from relay_util import PKI, start_relay, ws_url, TOKEN as RELAY_TOKEN
 from tunnel_util import start_agent, start_gateway
 
+pytestmark = pytest.mark.acs  # every test here starts an outpost acs (conftest.py)
+
 ROUTE_RE = re.compile(r"http_route api=(\S+) method=(\S+) path=(\S+) access=(\S+)")
 
 

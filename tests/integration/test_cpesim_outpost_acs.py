@@ -6,6 +6,8 @@ import pytest
 from acs_api import AcsApi
 from test_cpesim_transfer import FIRMWARE, FileServer
 
+pytestmark = pytest.mark.acs  # every test here starts an outpost acs (conftest.py)
+
 TOKEN = "cpesim-test-token"
 # The ACS escapes the '-' of "OP-1000" in the device id; the id goes into URLs escaped once more.
 DEV1 = quote("ACDE48-OP%2D1000-SIM000001", safe="")

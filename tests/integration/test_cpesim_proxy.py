@@ -3,9 +3,12 @@ proxy's ConnectionRequestURL and its tasks wake the simulated CPEs through it.""
 import time
 from urllib.parse import quote
 
+import pytest
 import requests
 
 from conftest import free_port
+
+pytestmark = pytest.mark.acs  # every test here starts an outpost acs (conftest.py)
 
 TOKEN = "cpesim-proxy-token"
 

@@ -1,12 +1,15 @@
 """cwmp-proxy in front of two real `outpost acs` nodes: sessions alternate and
 never split, reconnects stay, the ACS stores the rewritten URL, an ACS task
 wakes a CPE through the proxy, a dead node takes no new sessions."""
+import pytest
 import requests
 
 import cwmp_cpe
 from conftest import free_port
 from cwmp_cpe import CPE, envelope
 from cwmp_proxy_util import CpeEndpoint, proxied
+
+pytestmark = pytest.mark.acs  # every test here starts an outpost acs (conftest.py)
 
 TOKEN = "test-token"
 PROXY_CREDS = ("acs-relay", "relay-secret")

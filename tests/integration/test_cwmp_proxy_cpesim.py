@@ -7,9 +7,12 @@ import re
 import time
 from urllib.parse import quote, unquote
 
+import pytest
 import requests
 
 from conftest import free_port
+
+pytestmark = pytest.mark.acs  # every test here starts an outpost acs (conftest.py)
 
 TOKEN = "test-token"
 RELAY = ("acs-relay", "relay-secret")

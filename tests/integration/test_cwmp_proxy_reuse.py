@@ -4,6 +4,7 @@ hands; per node `reuse=auto|on|off`, auto meaning "the node said it is an
 Outpost ACS" (Server: outpost). Sessions stay pinned by cookie whatever
 connection carries them, and an Outpost ACS that authenticates CPEs still
 asks a new session's CPE for its credentials on a reused connection."""
+import pytest
 import requests
 
 import cwmp_cpe
@@ -190,6 +191,7 @@ def test_cookie_pins_session_across_reused_connections(outpost, tmp_path):
     b.stop()
 
 
+@pytest.mark.acs
 def test_real_acs_reuse_keeps_authentication(outpost, tmp_path):
     # Two Outpost ACS nodes authenticating CPEs (Digest): reuse is on by
     # itself, and a CPE without credentials gets 401 even on a connection

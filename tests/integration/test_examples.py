@@ -33,6 +33,7 @@ def test_every_daemon_has_an_example():
         assert "--help" in text, p                        # and where the rest is
 
 
+@pytest.mark.acs
 def test_examples_are_accepted(outpost, tmp_path):
     creds = tmp_path / "acs-cpe-credentials"
     creds.write_text("cpe-1 secret 00D09E-IGD-SN1\n")
@@ -70,6 +71,7 @@ def test_examples_are_accepted(outpost, tmp_path):
     node.stop()
 
 
+@pytest.mark.acs
 def test_acs_provisioning_example_is_accepted(outpost, tmp_path):
     """The commented presets: and ext: of examples/acs.yaml, uncommented, start the ACS
     and its presets are stored as written."""

@@ -18,6 +18,8 @@ from conftest import outpost_bin
 from netns_nat import LAN_IP, MGMT_WAN, ROUTER_WAN, WAN_IP, Nat, unavailable
 from test_acs_session import TOKEN
 
+pytestmark = pytest.mark.acs  # every test here starts an outpost acs (conftest.py)
+
 CR_USER, CR_PASS = "cr", "cr-secret"
 DEV = "ACDE48-OP%2D1000-SIM000001"
 QDEV = requests.utils.quote(DEV, safe="")

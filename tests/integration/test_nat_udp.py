@@ -7,6 +7,7 @@ import re
 import socket
 import time
 
+import pytest
 import requests
 
 from nat_util import binding_request, metric, parse_stun, stun_msg, udp_cr
@@ -57,6 +58,7 @@ def wait_idle(api, serial, timeout=10):
         time.sleep(0.1)
 
 
+@pytest.mark.acs
 def test_stun_binding_then_udp_wake(outpost, tmp_path):
     acs, sim = start_pair(outpost, tmp_path, "--cr-udp", "prefer")
     api = Api(acs)
@@ -91,6 +93,7 @@ def test_stun_binding_then_udp_wake(outpost, tmp_path):
     sim.wait_for(r"udp_connection_request cpe=SIM000002")
 
 
+@pytest.mark.acs
 def test_without_nat_auto_keeps_http(outpost, tmp_path):
     """--cr-udp auto (the default): a CPE not behind NAT is woken by HTTP."""
     acs, sim = start_pair(outpost, tmp_path, count=1)
@@ -103,6 +106,7 @@ def test_without_nat_auto_keeps_http(outpost, tmp_path):
 
 
 
+@pytest.mark.acs
 def test_udp_address_in_cr_deny_is_refused(outpost, tmp_path):
     """The UDP address is the CPE's word (or a STUN source, spoofable without
     --stun-password): --cr-deny holds for UDP connection requests as for HTTP
@@ -124,6 +128,7 @@ def test_udp_address_in_cr_deny_is_refused(outpost, tmp_path):
     m = requests.get(acs.url("admin") + "/metrics", timeout=5).text
     assert metric(m, "outpost_acs_udp_connection_request_datagrams_total") == 0
 
+@pytest.mark.acs
 def test_udp_timeout_is_recorded(outpost, tmp_path):
     acs, sim = start_pair(outpost, tmp_path, "--cr-udp", "prefer", "--cr-udp-timeout", "4s", count=1)
     api = Api(acs)
@@ -140,6 +145,7 @@ def test_udp_timeout_is_recorded(outpost, tmp_path):
     assert metric(m, "outpost_acs_udp_connection_request_datagrams_total") == 4
 
 
+@pytest.mark.acs
 def test_forged_replayed_stale_requests_are_ignored(outpost, tmp_path):
     acs, sim = start_pair(outpost, tmp_path, count=1)
     host, port = mapped(sim, "SIM000001").rsplit(":", 1)
@@ -193,6 +199,7 @@ def stun_ask(sock, to, msg, timeout=2.0):
     return parse_stun(data)
 
 
+@pytest.mark.acs
 def test_stun_server_answers_and_survives_garbage_and_floods(outpost, tmp_path):
     acs = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--stun-listen", "127.0.0.1:0",
                     "--stun-rate", "50", "--metrics-public")
@@ -254,6 +261,7 @@ def test_stun_server_answers_and_survives_garbage_and_floods(outpost, tmp_path):
 
 
 
+@pytest.mark.acs
 def test_made_up_usernames_are_logged_rate_limited(outpost, tmp_path):
     """Without --stun-password anyone may send USERNAMEs: ones naming no
     device cost one line per 10 s, not a stun_binding line each."""
@@ -278,6 +286,7 @@ def test_made_up_usernames_are_logged_rate_limited(outpost, tmp_path):
     assert not re.search(r"stun_binding device=", acs.output())
     s.close()
 
+@pytest.mark.acs
 def test_made_up_usernames_do_not_evict_real_bindings(outpost, tmp_path):
     """A flood of made-up USERNAMEs, many more than --stun-max-bindings, from
     several addresses and ports: they wait on probation for the store's word
@@ -326,6 +335,7 @@ def test_made_up_usernames_do_not_evict_real_bindings(outpost, tmp_path):
     sim.wait_for(r"udp_connection_request cpe=SIM000001")
 
 
+@pytest.mark.acs
 def test_stun_password_unsigned_requests_move_no_binding(outpost, tmp_path):
     """With --stun-password, a request naming a real device without (or with
     a wrong) MESSAGE-INTEGRITY is refused (401) and moves nothing: the
@@ -372,6 +382,7 @@ def test_stun_password_unsigned_requests_move_no_binding(outpost, tmp_path):
     s.close()
 
 
+@pytest.mark.acs
 def test_cpe_sim_signs_with_its_stun_password(outpost, tmp_path):
     """cpe-sim's STUNPassword (--stun-password) signs its Binding Requests
     (MESSAGE-INTEGRITY): an ACS with the same --stun-password learns the
@@ -402,6 +413,7 @@ def test_cpe_sim_signs_with_its_stun_password(outpost, tmp_path):
     assert metric(m, "outpost_acs_stun_bindings") == 0
 
 
+@pytest.mark.acs
 def test_stun_password_needs_message_integrity(outpost, tmp_path):
     acs = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--stun-listen", "127.0.0.1:0",
                     "--stun-password", "stun-key", "--metrics-public", "--cpe-auth-max-failures", "3")
@@ -535,6 +547,7 @@ def test_cwmp_proxy_udp_relay_needs_credentials_and_is_bounded(outpost, tmp_path
         backend.stop()
         cpe.close()
 
+@pytest.mark.acs
 def test_acs_wakes_through_the_cwmp_proxy_by_udp(outpost, tmp_path):
     """End to end: ACS -> cwmp-proxy /client?...&udp= -> UDP -> cpe-sim."""
     from conftest import free_port
@@ -568,6 +581,7 @@ def test_acs_wakes_through_the_cwmp_proxy_by_udp(outpost, tmp_path):
                          sim.output())  # it came from the proxy, not the ACS's STUN socket
 
 
+@pytest.mark.acs
 def test_bindings_are_capped(outpost, tmp_path):
     """--stun-max-bindings: the least recently heard binding goes first."""
     acs, sim = start_pair(outpost, tmp_path, "--stun-max-bindings", "2", count=3)
@@ -584,6 +598,7 @@ def test_bindings_are_capped(outpost, tmp_path):
     assert metric(m, "outpost_acs_stun_bindings_learnt_total") >= 3
 
 
+@pytest.mark.acs
 def test_udp_relay_the_proxy_refuses_is_not_counted_sent(outpost, tmp_path):
     """A UDP connection request relayed through the cwmp-proxy (udp=) counts
     as sent only when the proxy said it sent it (its 200). One the proxy
@@ -623,6 +638,7 @@ def test_udp_relay_the_proxy_refuses_is_not_counted_sent(outpost, tmp_path):
     assert "udp_connection_request cpe=" not in sim.output()
 
 
+@pytest.mark.acs
 def test_device_calls_while_its_relay_request_is_out(outpost, tmp_path):
     """The device's "6 CONNECTION REQUEST" session can come before the
     cwmp-proxy answered the relay request (a slow proxy, or the device called

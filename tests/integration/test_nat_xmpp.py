@@ -16,6 +16,8 @@ from cwmp_cpe import CPE
 from conftest import free_port, run_outpost
 from xmpp_server import DOMAIN, prosody  # noqa: F401 (fixture)
 
+pytestmark = pytest.mark.acs  # every test here starts an outpost acs (conftest.py)
+
 TOKEN = "xmpp-test-token"
 ACS_JID = "acs@" + DOMAIN
 ACS_PW = "acs-secret"
