@@ -22,8 +22,27 @@
  * loopback MSS, GSO's limit) but went out as two, one of them a few hundred
  * bytes that cost as much again to send, receive and acknowledge: 25% of the
  * tunnel's throughput over ws. */
-static _Thread_local char read_chunk[READ_CHUNK];
-static _Thread_local char plain_chunk[READ_CHUNK];
+static _Thread_local char *chunks; /* READ_CHUNK read, then READ_CHUNK plaintext */
+static pthread_key_t chunks_key;
+static pthread_once_t chunks_once = PTHREAD_ONCE_INIT;
+
+static void chunks_key_init(void) { (void)pthread_key_create(&chunks_key, free); }
+
+/* This thread's two chunks (NULL: out of memory). Allocated at the thread's
+ * first read, not declared as _Thread_local arrays: the C library zeroes a
+ * thread's whole static TLS block when the thread starts, which made these
+ * 126 KiB dirty memory in every thread of every daemon (libuv's pool, the
+ * store's workers) whether it ever read a socket or not. Heap pages are
+ * touched only as reads fill them. Freed when the thread ends. */
+static char *thread_chunks(void)
+{
+    if (!chunks) {
+        pthread_once(&chunks_once, chunks_key_init);
+        if ((chunks = malloc(2 * (size_t)READ_CHUNK)))
+            (void)pthread_setspecific(chunks_key, chunks);
+    }
+    return chunks;
+}
 
 const net_conn_cbs_t conn_no_cbs = { 0 };
 
@@ -516,9 +535,10 @@ void net_conn_shutdown(net_conn_t *c)
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     /* One chunk per thread: reads are handled synchronously, so no
-     * connection keeps a read buffer while idle. */
-    b->base = read_chunk;
-    b->len = sizeof read_chunk;
+     * connection keeps a read buffer while idle. No chunk: libuv reports
+     * UV_ENOBUFS and the connection fails. */
+    b->base = thread_chunks();
+    b->len = b->base ? READ_CHUNK : 0;
 }
 
 
@@ -548,10 +568,16 @@ static bool tls_has_pending(net_conn_t *c)
  * connection ends. */
 static void tls_read_loop(net_conn_t *c)
 {
+    char *plain = thread_chunks();
+    if (!plain) {
+        conn_fail(c, -ENOMEM);
+        return;
+    }
+    plain += READ_CHUNK;
     while (c->state == ST_OPEN && !c->paused && !c->eof_delivered) {
-        int n = SSL_read(c->ssl, plain_chunk, sizeof plain_chunk);
+        int n = SSL_read(c->ssl, plain, READ_CHUNK);
         if (n > 0) {
-            deliver(c, plain_chunk, (size_t)n);
+            deliver(c, plain, (size_t)n);
             continue;
         }
         int e = SSL_get_error(c->ssl, n);
