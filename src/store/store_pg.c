@@ -322,9 +322,17 @@ static int pg_open(const char *url, const store_opts_t *o, store_t **out)
     /* A URL or a conninfo: libpq also reads PG* variables and service files.
      * The defaults before it bound how long the worker thread can wait on an
      * unreachable or silently dead server (the URL's own values win). */
+    /* Likewise a lock another client holds (a DBA's LOCK TABLE, a long
+     * transaction): the worker gives up after 5 s, as SQLite's busy timeout
+     * does, and a statement after 60 s, so CPEs get 503 + Retry-After
+     * instead of every session hanging behind it. The migrations and the
+     * search index's build lift both (they may rightly take longer).
+     * PGOPTIONS, when set, is the operator's and stays. */
     static const char *const keys[] = { "connect_timeout", "keepalives_idle", "keepalives_interval",
-                                        "keepalives_count", "application_name", "dbname", NULL };
-    const char *vals[] = { "10", "30", "10", "3", o->app_name ? o->app_name : "outpost", url, NULL };
+                                        "keepalives_count", "application_name", "options", "dbname",
+                                        NULL };
+    const char *opts = getenv("PGOPTIONS") ? NULL : "-c lock_timeout=5s -c statement_timeout=60s";
+    const char *vals[] = { "10", "30", "10", "3", o->app_name ? o->app_name : "outpost", opts, url, NULL };
     p->conn = PQconnectdbParams(keys, vals, 1);
     if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
         const char *msg = p->conn ? PQerrorMessage(p->conn) : "out of memory";

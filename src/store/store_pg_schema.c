@@ -295,7 +295,12 @@ static int version_in(pg_t *p, bool *ok)
 
 int pg_migrate(pg_t *p)
 {
-    if (pg_cmd_sql(p, "BEGIN", 0, NULL, "migrate") < 0)
+    /* no lock or statement timeout here: another node's migration holds
+     * the lock as long as it takes, and a migration over a large fleet may
+     * take minutes */
+    if (pg_cmd_sql(p, "BEGIN", 0, NULL, "migrate") < 0 ||
+        pg_cmd_sql(p, "SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0", 0, NULL,
+                   "migrate") < 0)
         return -EIO;
     int rc = 0;
     /* the settings table first, under the lock: it holds the version */

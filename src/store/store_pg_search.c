@@ -191,12 +191,28 @@ int pg_search_init(pg_t *p)
     return 0;
 }
 
+static int search_params_apply(pg_t *p, const char *const *names, size_t n);
+
 int pg_search_params_set(store_t *s, const char *const *names, size_t n)
 {
     pg_t *p = PG(s);
+    /* indexing a new name's stored values reads every row of that name (a
+     * million devices: minutes), and the triggers' DDL waits for every
+     * session writing params: no timeouts until the end */
+    if (pg_cmd_sql(p, "SET statement_timeout = 0; SET lock_timeout = 0", 0, NULL, "search_params") < 0)
+        return -EIO;
+    int rc = search_params_apply(p, names, n);
+    if (pg_cmd_sql(p, "RESET statement_timeout; RESET lock_timeout", 0, NULL, "search_params") < 0 && !rc)
+        rc = -EIO;
+    return rc;
+}
+
+static int search_params_apply(pg_t *p, const char *const *names, size_t n)
+{
+    int64_t have;
     bool ok = true;
-    int64_t have = pg_scalar(p, "SELECT COUNT(*) FROM pg_trigger WHERE tgrelid = 'params'::regclass"
-                                " AND tgname = 'params_index_insert'", 0, NULL, &ok);
+    have = pg_scalar(p, "SELECT COUNT(*) FROM pg_trigger WHERE tgrelid = 'params'::regclass"
+                        " AND tgname = 'params_index_insert'", 0, NULL, &ok);
     if (!ok)
         return -EIO;
     /* triggers made or dropped only when that changes (DDL locks params) */
