@@ -18,6 +18,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -244,6 +245,22 @@ def pg_server_module():
         sys.path.insert(0, str(ROOT / "tests"))
     import pg_server  # pylint: disable=import-outside-toplevel
     return pg_server
+
+
+@pytest.fixture
+def pg_dir():
+    """A PostgreSQL server of the test's own (tests/pg_server.py) in a
+    temporary directory (not under pytest's, which the server's user cannot
+    enter); the test is skipped without the server binaries. test_acs_pg.py
+    has one per module."""
+    pg = pg_server_module()
+    d = tempfile.mkdtemp(prefix="outpost-pg-")
+    try:
+        pg.start(d)
+    except pg.PgMissing as e:
+        pytest.skip(str(e))
+    yield d
+    pg.stop(d)
 
 
 def _pg_server():

@@ -19,7 +19,6 @@ import json
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -40,17 +39,6 @@ TOKEN = "cluster-token"
 PER_SIM = 12
 SERIAL = "Device.DeviceInfo.SerialNumber"
 NAME = "InternetGatewayDevice.DeviceInfo.UpTime"
-
-
-@pytest.fixture
-def pg_dir():
-    d = tempfile.mkdtemp(prefix="outpost-pg-")
-    try:
-        pg_server.start(d)
-    except pg_server.PgMissing as e:
-        pytest.skip(str(e))
-    yield d
-    pg_server.stop(d)
 
 
 class Api:

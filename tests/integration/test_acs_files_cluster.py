@@ -21,7 +21,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -38,17 +37,6 @@ import pg_server  # noqa: E402 pylint: disable=wrong-import-position
 
 TOKEN = "files-cluster-token"
 DEV = quote("ACDE48-OP%2D1000-SIM000001", safe="")
-
-
-@pytest.fixture
-def pg_dir():
-    d = tempfile.mkdtemp(prefix="outpost-pg-")
-    try:
-        pg_server.start(d)
-    except pg_server.PgMissing as e:
-        pytest.skip(str(e))
-    yield d
-    pg_server.stop(d)
 
 
 class Api(AcsApi):
