@@ -70,18 +70,7 @@ if [ -n "${PROFILE:-}" ]; then
   batches() { metric outpost_acs_store_batches_total; }
   jobs() { metric outpost_acs_store_jobs_total; }
   queue_gpv() { # FIRST N: one 500-name GetParameterValues for devices PG-FIRST .. +N
-    /usr/bin/python3 - "$APORT" "$1" "$2" <<'PYEOF'
-import json, sys, http.client
-port, first, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-names = [f"InternetGatewayDevice.X_Bench.Param.{i+1}.Value" for i in range(500)]
-body = json.dumps({"type": "get_params", "parameters": {"names": names}})
-c = http.client.HTTPConnection("127.0.0.1", port)
-for i in range(first, first + n):
-    c.request("POST", f"/api/devices/00D09E-IGD-PG%252D{i}/tasks", body=body,
-              headers={"Authorization": "Bearer bench", "Content-Type": "application/json"})
-    r = c.getresponse(); r.read()
-    assert r.status == 201, r.status
-PYEOF
+    /usr/bin/python3 "$HERE/acs_queue_gpv.py" "$APORT" PG "$1" "$2"
   }
   # prof NAME KIND ARGS...: acs_load ARGS under strace -c, then ARGS2 (set by
   # the caller as NEXT) under perf
@@ -232,18 +221,7 @@ echo "(d) /metrics scrape with $DEVS devices: median $MED ms, worst $MAX ms of 5
 fi
 
 # (b) queue one 500-name GetParameterValues per device, then run those sessions
-/usr/bin/python3 - "$APORT" "$GPV_SESSIONS" <<'EOF'
-import json, sys, http.client
-port, n = int(sys.argv[1]), int(sys.argv[2])
-names = [f"InternetGatewayDevice.X_Bench.Param.{i+1}.Value" for i in range(500)]
-body = json.dumps({"type": "get_params", "parameters": {"names": names}})
-c = http.client.HTTPConnection("127.0.0.1", port)
-for i in range(n):
-    c.request("POST", f"/api/devices/00D09E-IGD-B%252D{i}/tasks", body=body,
-              headers={"Authorization": "Bearer bench", "Content-Type": "application/json"})
-    r = c.getresponse(); r.read()
-    assert r.status == 201, r.status
-EOF
+/usr/bin/python3 "$HERE/acs_queue_gpv.py" "$APORT" B 0 "$GPV_SESSIONS"
 C0=$(cpu)
 OUT=$("$T/acs_load" --port "$CPORT" --conns "$CONNS" --sessions "$GPV_SESSIONS" --devices "$GPV_SESSIONS" --mode gpv --params 500)
 C1=$(cpu)

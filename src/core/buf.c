@@ -66,7 +66,7 @@ int buf_reserve(buf_t *b, size_t extra)
     return 0;
 }
 
-int buf_append(buf_t *b, const void *p, size_t n)
+int buf__append_grow(buf_t *b, const void *p, size_t n)
 {
     int rc = buf_reserve(b, n);
     if (rc)
@@ -76,16 +76,6 @@ int buf_append(buf_t *b, const void *p, size_t n)
     b->len += n;
     b->data[b->len] = '\0';
     return 0;
-}
-
-int buf_append_str(buf_t *b, const char *s)
-{
-    return buf_append(b, s, strlen(s));
-}
-
-int buf_append_byte(buf_t *b, char c)
-{
-    return buf_append(b, &c, 1);
 }
 
 int buf_vprintf(buf_t *b, const char *fmt, va_list ap)

@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 typedef struct buf {
     char *data;   /* owned; NULL until the first append */
@@ -39,9 +40,26 @@ void buf_free_secret(buf_t *b);
 
 /* Make room for `extra` more bytes. -ENOBUFS past max, -ENOMEM. */
 int buf_reserve(buf_t *b, size_t extra);
-int buf_append(buf_t *b, const void *p, size_t n);
-int buf_append_str(buf_t *b, const char *s);
-int buf_append_byte(buf_t *b, char c);
+/* Appends. The common case, room already allocated below the cap, is
+ * inline: an XML encoder or a JSON writer appends a few bytes at a time,
+ * hundreds of thousands of times per 500-parameter answer, and a call per
+ * append showed in the ACS's profile. Growth, the cap and failures are
+ * buf__append_grow's (buf.c). */
+int buf__append_grow(buf_t *b, const void *p, size_t n);
+static inline int buf_append(buf_t *b, const void *p, size_t n)
+{
+    /* cap > len once allocated (the NUL's byte); cap 0 takes the slow path */
+    if (n < b->cap - b->len && n <= b->max - b->len) {
+        if (n) /* p may be NULL with n 0: memcpy's arguments must not be */
+            memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return buf__append_grow(b, p, n);
+}
+static inline int buf_append_str(buf_t *b, const char *s) { return buf_append(b, s, strlen(s)); }
+static inline int buf_append_byte(buf_t *b, char c) { return buf_append(b, &c, 1); }
 int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(buf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Drop the first n bytes (n > len drops all). */

@@ -34,6 +34,32 @@ static void test_append_past_cap_fails_without_change(void **state)
     buf_free(&b);
 }
 
+/* The inline path (room already allocated) keeps the cap and the NUL: a
+ * buffer with memory to spare past its cap (a cap lowered after it grew,
+ * as a reused buffer may be) still stops at the cap, byte by byte. */
+static void test_append_in_room_keeps_the_cap(void **state)
+{
+    buf_t b = BUF_INIT(1000);
+    assert_int_equal(buf_reserve(&b, 500), 0);
+    b.max = 5;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(buf_append_byte(&b, (char)('a' + i)), 0);
+    assert_int_equal(buf_append_byte(&b, 'x'), -ENOBUFS);
+    assert_int_equal(buf_append(&b, "", 0), 0);
+    assert_int_equal(buf_append(&b, NULL, 0), 0); /* nothing, from nowhere */
+    assert_int_equal(b.len, 5);
+    assert_string_equal(b.data, "abcde");
+    /* the slow path grows a buffer whose room ran out, NUL included */
+    buf_t g = BUF_INIT(200);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(buf_append_byte(&g, 'z'), 0);
+    assert_int_equal(g.len, 200);
+    assert_int_equal(g.data[200], '\0');
+    assert_int_equal(buf_append_byte(&g, 'z'), -ENOBUFS);
+    buf_free(&g);
+    buf_free(&b);
+}
+
 static void test_printf_long(void **state)
 {
     buf_t b = BUF_INIT(10000);
@@ -105,6 +131,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_within_cap),
         cmocka_unit_test(test_append_past_cap_fails_without_change),
+        cmocka_unit_test(test_append_in_room_keeps_the_cap),
         cmocka_unit_test(test_printf_long),
         cmocka_unit_test(test_consume_and_steal),
         cmocka_unit_test(test_reserve_overflow),
