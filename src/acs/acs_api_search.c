@@ -43,12 +43,6 @@ static void cursor_encode(const cursor_t *c, char *out, size_t len)
              c->desc ? 'd' : 'a', c->rid, c->num, hex);
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 static int cursor_decode(const char *s, cursor_t *c)
 {
     memset(c, 0, sizeof *c);
@@ -70,15 +64,10 @@ static int cursor_decode(const char *s, cursor_t *c)
             return -EINVAL;
         p = dot + 1;
     }
-    size_t n = strlen(p);
-    if (n % 2 || n / 2 >= sizeof c->key)
+    /* the key stays a C string: no NUL inside, room for the one after it */
+    int n = str_unhex(p, strlen(p), (unsigned char *)c->key, sizeof c->key - 1);
+    if (n < 0 || memchr(c->key, '\0', (size_t)n))
         return -EINVAL;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-            return -EINVAL;
-        c->key[i] = (char)(hi << 4 | lo);
-    }
     return 0;
 }
 

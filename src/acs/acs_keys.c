@@ -52,20 +52,11 @@ static int sha256(const void *in, size_t n, unsigned char out[HASH_BYTES])
     return EVP_Digest(in, n, out, &len, EVP_sha256(), NULL) == 1 && len == HASH_BYTES ? 0 : -EIO;
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Lowercase hex only: one spelling per token. */
 static int unhex(const char *s, size_t nbytes, unsigned char *out)
 {
-    for (size_t i = 0; i < nbytes; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -EINVAL;
-        out[i] = (unsigned char)(hi << 4 | lo);
-    }
+    if (!str_hex_lower(s, 2 * nbytes) || str_unhex(s, 2 * nbytes, out, nbytes) < 0)
+        return -EINVAL;
     return 0;
 }
 
@@ -75,9 +66,8 @@ static int token_parse(const char *t, size_t len, const char **id, unsigned char
     unsigned char secret[SECRET_BYTES];
     if (len != TOKEN_TEXT || memcmp(t, "opk_", 4) != 0 || t[4 + ID_HEX] != '_')
         return -EINVAL;
-    for (size_t i = 0; i < ID_HEX; i++)
-        if (hexval(t[4 + i]) < 0)
-            return -EINVAL;
+    if (!str_hex_lower(t + 4, ID_HEX))
+        return -EINVAL;
     if (unhex(t + 4 + ID_HEX + 1, SECRET_BYTES, secret))
         return -EINVAL;
     *id = t + 4;
@@ -553,10 +543,7 @@ static void h_key_delete(http_req_t *req, void *ud)
         return;
     }
     size_t n = id ? strlen(id) : 0;
-    bool hex = n == ID_HEX;
-    for (size_t i = 0; hex && i < n; i++)
-        hex = hexval(id[i]) >= 0;
-    if (!hex) {
+    if (n != ID_HEX || !str_hex_lower(id, n)) {
         acs_api_error(req, 404, "not_found", "no such key");
         return;
     }

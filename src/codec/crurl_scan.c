@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "codec/crurl_int.h"
+#include "core/str.h"
 
 enum { SCAN_DEPTH = 256, LOCAL_MAX = 128, PREFIXES = 64 };
 
@@ -129,9 +130,7 @@ static int text(scan_t *s, size_t i, size_t end, buf_t *out)
                     return BAIL;
                 for (; d < k - 1; d++) {
                     char h = ref[d];
-                    int v = h >= '0' && h <= '9' ? h - '0'
-                          : hex && h >= 'a' && h <= 'f' ? h - 'a' + 10
-                          : hex && h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+                    int v = hex ? str_hexval(h) : h >= '0' && h <= '9' ? h - '0' : -1;
                     if (v < 0 || cp > 0x10FFFF)
                         return BAIL;
                     cp = cp * (hex ? 16 : 10) + (unsigned long)v;

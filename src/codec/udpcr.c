@@ -84,11 +84,6 @@ int udpcr_build(char *out, size_t cap, const char *hostport, int64_t ts, uint32_
 
 /* ---- parsing ------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* A query value %-decoded into out (cap incl. NUL); no NUL or controls. */
 static const char *decode(const char *v, size_t n, char *out, size_t cap)
 {
@@ -96,7 +91,7 @@ static const char *decode(const char *v, size_t n, char *out, size_t cap)
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)v[i];
         if (c == '%') {
-            int h = i + 2 < n ? hexval(v[i + 1]) : -1, l = i + 2 < n ? hexval(v[i + 2]) : -1;
+            int h = i + 2 < n ? str_hexval(v[i + 1]) : -1, l = i + 2 < n ? str_hexval(v[i + 2]) : -1;
             if (h < 0 || l < 0)
                 return "a bad %-escape in the query";
             c = h * 16 + l;
@@ -155,7 +150,7 @@ static const char *field(udpcr_t *m, const char *k, size_t kn, const char *v, si
         if (strlen(tmp) != UDPCR_SIG_LEN)
             return "sig is not 40 hex digits";
         for (size_t i = 0; i < UDPCR_SIG_LEN; i++) {
-            if (hexval(tmp[i]) < 0)
+            if (str_hexval(tmp[i]) < 0)
                 return "sig is not 40 hex digits";
             m->sig[i] = (char)(tmp[i] >= 'A' && tmp[i] <= 'F' ? tmp[i] - 'A' + 'a' : tmp[i]);
         }

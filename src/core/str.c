@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,40 @@ void str_hex(const void *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+int str_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int str_unhex(const char *s, size_t n, unsigned char *out, size_t outcap)
+{
+    if (n % 2)
+        return -EINVAL;
+    if (n / 2 > outcap || n / 2 > INT_MAX)
+        return -ENOBUFS;
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = str_hexval(s[2 * i]), lo = str_hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -EINVAL;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return (int)(n / 2);
+}
+
+bool str_hex_lower(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 int str_base64_encode(buf_t *out, const void *in, size_t n)
@@ -202,14 +237,6 @@ int str_pct_encode(buf_t *out, const char *in, size_t n, const char *keep)
     return 0;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 int str_pct_decode(buf_t *out, const char *in, size_t n, bool plus_is_space)
 {
     for (size_t i = 0; i < n; i++) {
@@ -217,7 +244,7 @@ int str_pct_decode(buf_t *out, const char *in, size_t n, bool plus_is_space)
         if (c == '%') {
             if (n - i < 3)
                 return -EINVAL;
-            int hi = hexval((unsigned char)in[i + 1]), lo = hexval((unsigned char)in[i + 2]);
+            int hi = str_hexval(in[i + 1]), lo = str_hexval(in[i + 2]);
             if (hi < 0 || lo < 0)
                 return -EINVAL;
             c = (char)(hi << 4 | lo);

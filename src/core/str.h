@@ -29,8 +29,17 @@ bool str_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 /* Trim ASCII whitespace in place at both ends; returns the new start. */
 char *str_trim(char *s);
 
-/* Hex: out must hold 2*n+1 bytes. */
+/* Hex: out must hold 2*n+1 bytes (lowercase digits). */
 void str_hex(const void *in, size_t n, char *out);
+/* The value 0-15 of a hex digit of either case, -1 for any other byte. */
+int str_hexval(char c);
+/* Decode the n hex digits at s (either case) into out[outcap]: the number
+ * of bytes written (n / 2); -EINVAL for an odd n or a non-hex byte,
+ * -ENOBUFS when n / 2 exceeds outcap. */
+int str_unhex(const char *s, size_t n, unsigned char *out, size_t outcap);
+/* Are the n bytes at s all lowercase hex digits, the one spelling str_hex
+ * writes? For tokens that must have a single form. */
+bool str_hex_lower(const char *s, size_t n);
 /* Base64 (RFC 4648, padded). decode: -EINVAL on bad input. */
 int str_base64_encode(buf_t *out, const void *in, size_t n);
 int str_base64_decode(buf_t *out, const char *in, size_t n);

@@ -44,17 +44,6 @@ struct http_router {
 
 /* ---- canonical paths ------------------------------------------------------------------ */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool unreserved(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -88,7 +77,7 @@ int http_path_canonical(const char *p, char *out, size_t outlen, const char **wh
             char enc[3];
             size_t n = 1;
             if (c == '%') {
-                int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+                int hi = str_hexval(s[1]), lo = hi < 0 ? -1 : str_hexval(s[2]);
                 if (hi < 0 || lo < 0) {
                     *why = "malformed percent-escape in the path";
                     return -EINVAL;

@@ -11,25 +11,11 @@
 
 static const char PREFIX[] = "pbkdf2-sha256$";
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
+/* Exactly outlen bytes in lowercase hex, the form tunnel_keyhash_make writes. */
 static int unhex(const char *s, size_t n, unsigned char *out, size_t outlen)
 {
-    if (n != 2 * outlen)
+    if (n != 2 * outlen || !str_hex_lower(s, n) || str_unhex(s, n, out, outlen) < 0)
         return -EINVAL;
-    for (size_t i = 0; i < outlen; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -EINVAL;
-        out[i] = (unsigned char)(hi << 4 | lo);
-    }
     return 0;
 }
 

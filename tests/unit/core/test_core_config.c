@@ -311,6 +311,13 @@ static void test_units(void **state)
     assert_int_equal(cfg_parse_size("1 MiB", &b), 0);
     assert_int_equal(b, 1048576);
     assert_int_equal(cfg_parse_size("1 parsec", &b), -EINVAL);
+    /* past half the type's range: too large, not malformed */
+    assert_int_equal(cfg_parse_duration_ms("1e300s", &ms), -ERANGE);
+    assert_int_equal(cfg_parse_size("1e30GiB", &b), -ERANGE);
+    assert_int_equal(cfg_parse_duration_ms("10", &ms), 0);
+    assert_int_equal(ms, 10000);
+    assert_int_equal(cfg_parse_size("2.5K", &b), 0);
+    assert_int_equal(b, 2560);
 }
 
 /* An option named *-ms takes a bare number as milliseconds (CFG_BARE_MS),
@@ -339,6 +346,9 @@ static void test_bare_ms_duration(void **state)
     cfg_free(&cmd, &o);
     char *a5[] = { "unit", "--pause-ms", "soon" };
     assert_int_equal(load(&o, 3, a5), -EINVAL);
+    assert_non_null(strstr(errtext, "--pause-ms: expected"));
+    char *a6[] = { "unit", "--pause-ms", "1e300" };
+    assert_int_equal(load(&o, 3, a6), -EINVAL);
     assert_non_null(strstr(errtext, "--pause-ms: expected"));
 }
 

@@ -74,6 +74,43 @@ static void test_numbers(void **state)
     assert_int_equal(str_to_i64("-", 0, 100, &v), -EINVAL);
 }
 
+static void test_hex_decode(void **state)
+{
+    static const char digits[] = "0123456789abcdefABCDEF";
+    static const int vals[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 10, 11, 12, 13, 14, 15 };
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
+        assert_int_equal(str_hexval(digits[i]), vals[i]);
+    const char *bad = "gG/:@`xz \0";
+    for (const char *p = bad; *p; p++)
+        assert_int_equal(str_hexval(*p), -1);
+    assert_int_equal(str_hexval('\0'), -1);
+    assert_int_equal(str_hexval((char)0xc1), -1);
+
+    /* what str_hex writes decodes back, and either case is read */
+    unsigned char in[] = { 0x00, 0x7f, 0x80, 0xab, 0xff }, out[8];
+    char hex[2 * sizeof in + 1];
+    str_hex(in, sizeof in, hex);
+    assert_int_equal(str_unhex(hex, strlen(hex), out, sizeof out), (int)sizeof in);
+    assert_memory_equal(out, in, sizeof in);
+    assert_int_equal(str_unhex("007F80ABFF", 10, out, 5), 5);
+    assert_memory_equal(out, in, sizeof in);
+    assert_int_equal(str_unhex("", 0, out, 0), 0);
+    /* n counts the digits: a longer string is read only that far */
+    assert_int_equal(str_unhex("abcdzz", 4, out, sizeof out), 2);
+
+    assert_int_equal(str_unhex("abc", 3, out, sizeof out), -EINVAL); /* odd */
+    assert_int_equal(str_unhex("ag", 2, out, sizeof out), -EINVAL);
+    assert_int_equal(str_unhex("a\0", 2, out, sizeof out), -EINVAL);
+    assert_int_equal(str_unhex(" a", 2, out, sizeof out), -EINVAL);
+    assert_int_equal(str_unhex("0011", 4, out, 1), -ENOBUFS);
+
+    assert_true(str_hex_lower("0123456789abcdef", 16));
+    assert_true(str_hex_lower("", 0));
+    assert_false(str_hex_lower("abcD", 4));
+    assert_false(str_hex_lower("abg", 3));
+    assert_true(str_hex_lower("abG", 2)); /* only n bytes are looked at */
+}
+
 static void test_copy_truncates(void **state)
 {
     char small[4];
@@ -182,7 +219,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base64_roundtrip), cmocka_unit_test(test_base64_rejects_garbage),
-        cmocka_unit_test(test_pct),              cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_pct),              cmocka_unit_test(test_hex_decode),
+        cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_copy_truncates),   cmocka_unit_test(test_iso8601),
         cmocka_unit_test(test_json_escape),      cmocka_unit_test(test_seed64), cmocka_unit_test(test_random_pool),
     };
