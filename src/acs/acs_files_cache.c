@@ -167,6 +167,7 @@ int acs_files_cache_trim(acs_files_cache_t *c, const char *keep)
                 continue;
             total -= v[i].size;
             removed++;
+            atomic_store(&c->bytes, total); /* before its line: /metrics agrees with the log */
             atomic_fetch_add(&c->evictions, 1);
             log_info("file_cache_evicted", LF_S("sha256", v[i].name), LF_U("bytes", v[i].size),
                      LF_I("idle_s", now - v[i].used.tv_sec), LF_U("cache_bytes", total),
