@@ -466,8 +466,10 @@ static int send_run(store_t *st, void *ud)
                 : acs_file_path(fs, j->name, path, sizeof path);
     if (rc)
         return rc;
-    j->fd = open(path, O_RDONLY | O_CLOEXEC);
-    rc = j->fd < 0 ? -errno : 0;
+    if (fs->sh) /* locked while it is served: the cache's cap never removes it then */
+        rc = acs_files_shared_open(fs, j->f.sha256, &j->fd);
+    else
+        rc = (j->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ? -errno : 0;
     struct stat sb;
     if (j->fd >= 0 && (fstat(j->fd, &sb) != 0 || sb.st_size != j->f.size))
         rc = -EIO;
@@ -556,7 +558,8 @@ static void send_done(int rc, void *ud)
     } else if (!j->cpe || j->authorized || acs_files_authorize(j->a, j->req, &j->f)) {
         char etag[72];
         snprintf(etag, sizeof etag, "\"%s\"", j->f.sha256);
-        http_file_serve(j->a->loop, j->req, j->fd, j->f.size, etag, NULL, NULL);
+        http_file_serve(j->a->loop, j->req, j->fd, j->f.size, etag, NULL, NULL,
+                        j->a->files->sh ? acs_files_served : NULL, j->a);
         j->fd = -1;
     }
     if (j->fd >= 0)

@@ -114,6 +114,14 @@ int acs_files_digest_hex(EVP_MD_CTX *md, char out[65]);
 
 /* DATA_DIR/files/.cache/SHA256: this node's copy of that version. */
 int acs_files_cache_path(const acs_files_t *fs, const char *sha256, char *out, size_t len);
+/* On a store thread: that copy opened to be served, locked against the
+ * cache's cap until the descriptor closes (acs_files_cache_open). 0,
+ * -ENOENT (no copy: fetch it), other -errno. */
+int acs_files_shared_open(const acs_files_t *fs, const char *sha256, int *fd);
+/* On the loop, as http_file_serve closes a copy (ud: the acs_t): a pass of
+ * the cache's cap when the last one left it over (a copy in use then, or
+ * one larger than the cap). */
+void acs_files_served(void *ud);
 /* On the transfer thread, as a body is stored: the bytes of tmp (f's
  * version, digest known) into the database, then tmp renamed to the
  * version's copy. old_sha: the version the name had ("" none); db_bytes:

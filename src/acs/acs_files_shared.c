@@ -24,6 +24,10 @@
  *             SWEEP_MS, and at start, each node removes the copies no row
  *             names any more (another node's replacement or delete) and the
  *             temporaries a crash left
+ *   the cap   --file-cache-size: past it the least recently used copies go,
+ *             never one being served (acs_files_cache.c), in a pass after
+ *             each copy added, each sweep, and the end of an answer that
+ *             left the cache over (a copy in use, or one larger than the cap)
  *   before    rows without bytes in the database (stored by an older
  *             version, whose bytes are its DATA_DIR/files/NAME; or bytes lost
  *             from the database): the sweep at start uploads those this node
@@ -49,6 +53,7 @@
 #include <unistd.h>
 
 #include "acs/acs_files.h"
+#include "acs/acs_files_cache.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -82,6 +87,8 @@ struct acs_files_shared {
     store_t *store;           /* the transfers' own connection */
     store_worker_t *worker;
     char cache[ACS_PATH_MAX]; /* DATA_DIR/files/.cache */
+    acs_files_cache_t *copies; /* its cap */
+    bool trimming, trim_again; /* a pass after an answer: queued; another wanted */
     fetch_t *fetches;
     uv_timer_t *timer;        /* the sweep; heap, freed by its close */
     bool sweeping;
@@ -94,6 +101,11 @@ int acs_files_cache_path(const acs_files_t *fs, const char *sha256, char *out, s
 {
     int n = snprintf(out, len, "%s/.cache/%s", fs->dir, sha256);
     return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int acs_files_shared_open(const acs_files_t *fs, const char *sha256, int *fd)
+{
+    return acs_files_cache_open(fs->sh->copies, sha256, fd);
 }
 
 store_worker_t *acs_files_worker(const acs_t *a)
@@ -194,6 +206,7 @@ int acs_files_shared_keep(acs_t *a, store_t *st, const store_file_t *f, const ch
         log_error("files_rename", LF_S("path", path), LF_ERR(rc));
         return rc;
     }
+    acs_files_cache_trim(sh->copies, f->sha256);
     return 0;
 }
 
@@ -218,10 +231,12 @@ void acs_files_uncache(acs_t *a, store_t *st, const char *sha256)
     if (store_file_list(st, find_sha, &u) != 0 || u.used ||
         acs_files_cache_path(a->files, sha256, path, sizeof path) != 0)
         return;
-    if (unlink(path) == 0)
+    if (unlink(path) == 0) {
         atomic_fetch_add(&sh->removed, 1);
-    else if (errno != ENOENT)
+        acs_files_cache_trim(sh->copies, NULL); /* its bytes counted no more */
+    } else if (errno != ENOENT) {
         log_warn("files_unlink", LF_S("path", path), LF_ERR(-errno));
+    }
 }
 
 /* ---- fetching ------------------------------------------------------------------------ */
@@ -285,7 +300,9 @@ static int fetch_run(store_t *st, void *ud)
         return 0;
     if (stat(path, &sb) == 0)
         unlink(path); /* cut short (a disk that lost what it had not written): again */
-    return fetch_bytes(x, st, path);
+    if ((rc = fetch_bytes(x, st, path)) == 0)
+        acs_files_cache_trim(x->a->files->sh->copies, now.sha256); /* its waiters open it next */
+    return rc;
 }
 
 static void fetch_done(int rc, void *ud)
@@ -491,6 +508,7 @@ static int sweep_run(store_t *st, void *ud)
     }
     closedir(d);
     atomic_fetch_add(&sh->removed, (uint64_t)s->removed);
+    acs_files_cache_trim(sh->copies, NULL); /* at start too: a smaller cap than before */
     return 0;
 }
 
@@ -537,6 +555,40 @@ static void on_sweep(uv_timer_t *t)
     }
 }
 
+/* ---- the cap, after an answer ---------------------------------------------------------- */
+
+static int trim_run(store_t *st, void *ud)
+{
+    (void)st;
+    acs_t *a = ud;
+    int rc = acs_files_cache_trim(a->files->sh->copies, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+static void trim_done(int rc, void *ud)
+{
+    (void)rc; /* logged by the pass */
+    acs_t *a = ud;
+    struct acs_files_shared *sh = a->files->sh;
+    sh->trimming = false;
+    if (sh->trim_again) { /* an answer ended while the pass ran: its copy may go now */
+        sh->trim_again = false;
+        acs_files_served(a);
+    }
+}
+
+void acs_files_served(void *ud)
+{
+    acs_t *a = ud;
+    struct acs_files_shared *sh = a->files ? a->files->sh : NULL;
+    if (!sh || !sh->worker || atomic_load(&sh->stopping) || !acs_files_cache_over(sh->copies))
+        return;
+    if (sh->trimming)
+        sh->trim_again = true;
+    else
+        sh->trimming = store_worker_submit(sh->worker, trim_run, trim_done, a) == 0;
+}
+
 /* ---- start, stop, metrics --------------------------------------------------------------- */
 
 int acs_files_start(acs_t *a)
@@ -555,6 +607,8 @@ int acs_files_start(acs_t *a)
     int rc = runtime_mkdirs(sh->cache);
     if (rc)
         return rc;
+    if (!(sh->copies = acs_files_cache_new(sh->cache, a->o.file_cache_size)))
+        return -ENOMEM;
     /* its own connection: a tool's (the daemon's settings are the main one's to write) */
     store_opts_t so = { .tool = true, .app_name = "outpost-files" };
     if ((rc = store_open(a->o.db, &so, &sh->store)) != 0)
@@ -576,7 +630,8 @@ int acs_files_start(acs_t *a)
     uv_timer_init(a->loop, sh->timer);
     sh->timer->data = a;
     uv_timer_start(sh->timer, on_sweep, 0, SWEEP_MS); /* the first now: what a crash left */
-    log_info("files_shared", LF_S("cache", sh->cache), LF_I("sweep_s", SWEEP_MS / 1000));
+    log_info("files_shared", LF_S("cache", sh->cache), LF_U("cache_limit", a->o.file_cache_size),
+             LF_I("sweep_s", SWEEP_MS / 1000));
     return 0;
 }
 
@@ -601,6 +656,7 @@ void acs_files_shared_free(acs_t *a)
 {
     if (a->files && a->files->sh) {
         acs_files_shared_stop(a);
+        acs_files_cache_free(a->files->sh->copies);
         free(a->files->sh);
         a->files->sh = NULL;
     }
@@ -636,6 +692,15 @@ int acs_files_metrics(acs_t *a, buf_t *o)
           (double)atomic_load(&fs->sh->removed) },
         { "outpost_acs_file_transfer_queue", "gauge", "File transfer jobs waiting or running.",
           fs->sh->worker ? (double)store_worker_pending(fs->sh->worker) : 0 },
+        { "outpost_acs_file_cache_bytes", "gauge",
+          "Bytes of this node's cached copies (as of the last pass: each copy added, each sweep).",
+          (double)acs_files_cache_bytes(fs->sh->copies) },
+        { "outpost_acs_file_cache_limit_bytes", "gauge",
+          "--file-cache-size: the cached copies' bytes at most, but copies in use (0: no cap).",
+          (double)acs_files_cache_limit(fs->sh->copies) },
+        { "outpost_acs_file_cache_evictions_total", "counter",
+          "Cached copies removed as the least recently used, to stay under --file-cache-size.",
+          (double)acs_files_cache_evictions(fs->sh->copies) },
     };
     for (size_t i = 0; i < sizeof plain / sizeof plain[0] && !rc; i++)
         rc = metrics_one(o, plain[i].name, plain[i].type, plain[i].help, plain[i].v);

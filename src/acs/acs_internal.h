@@ -136,6 +136,7 @@ typedef struct acs_opts {
     int64_t webhook_offline_check_ms;
     /* the file store (acs_files.c) */
     uint64_t max_file_size;    /* a stored file's bytes at most (API PUTs, CPE uploads) */
+    uint64_t file_cache_size;  /* a shared store's cached copies' bytes at most (0: no cap) */
     char *cwmp_url;            /* the CWMP listener's URL as CPEs reach it (file URLs) */
     int64_t bulk_cr_rate;      /* bulk tasks' connection requests per second, all bulks (0: no limit) */
     cfg_list_t search_params;  /* parameters searches find by value through an index */

@@ -234,6 +234,11 @@ static const cfg_opt_t acs_opts[] = {
             "largest file the file store takes (a PUT /api/files/NAME, a CPE's upload): a larger"
             " one is refused with 413 while it streams and nothing of it is kept",
             .min = 1, .max = 4294967295.0),
+    CFG_OPT("file-cache-size", CFG_SIZE, acs_opts_t, file_cache_size, "4GiB", "SIZE",
+            "PostgreSQL store: this node's copies of the files (DATA_DIR/files/.cache) hold at"
+            " most this; the least recently used go first, never one being downloaded, and a"
+            " larger file is served, then dropped (0: no cap). SQLite: no effect (the files are"
+            " the store, never removed)"),
     CFG_OPT("cwmp-url", CFG_STR, acs_opts_t, cwmp_url, NULL, "URL",
             "the CWMP listener's URL as CPEs reach it (http(s)://HOST:PORT), for the URLs of"
             " stored files in download and upload tasks (default: the --cwmp-listen address,"

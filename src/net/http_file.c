@@ -91,11 +91,22 @@ typedef struct file_send {
     int64_t off, left;
     uv_fs_t fs;
     bool reading, aborted;
+    http_file_done_fn done;
+    void *done_ud;
     struct file_send *prev, *next; /* sends in progress (http_file_cancel_all) */
     char buf[PIECE];
 } file_send_t;
 
 static file_send_t *sending;
+
+static void close_fd(uv_file fd, http_file_done_fn done, void *ud)
+{
+    uv_fs_t c;
+    uv_fs_close(NULL, &c, fd, NULL); /* a close of a regular file does not block */
+    uv_fs_req_cleanup(&c);
+    if (done)
+        done(ud);
+}
 
 static void send_free(file_send_t *f)
 {
@@ -105,10 +116,11 @@ static void send_free(file_send_t *f)
         sending = f->next;
     if (f->next)
         f->next->prev = f->prev;
-    uv_fs_t c;
-    uv_fs_close(NULL, &c, f->fd, NULL); /* a close of a regular file does not block */
-    uv_fs_req_cleanup(&c);
+    http_file_done_fn done = f->done;
+    void *ud = f->done_ud;
+    uv_file fd = f->fd;
     free(f);
+    close_fd(fd, done, ud);
 }
 
 static void send_end(file_send_t *f, bool short_body)
@@ -187,16 +199,15 @@ static void on_abort(http_req_t *r, void *ud)
 }
 
 void http_file_serve(uv_loop_t *loop, http_req_t *req, uv_file fd, int64_t size, const char *etag,
-                     const char *ctype, const char *extra_headers)
+                     const char *ctype, const char *extra_headers, http_file_done_fn done,
+                     void *ud)
 {
     char hdr[1024];
     const char *inm = http_req_header(req, "If-None-Match");
     int n = snprintf(hdr, sizeof hdr, "Accept-Ranges: bytes\r\nETag: %s\r\n%s", etag,
                      extra_headers ? extra_headers : "");
     if (n < 0 || (size_t)n >= sizeof hdr) {
-        uv_fs_t c;
-        uv_fs_close(NULL, &c, fd, NULL);
-        uv_fs_req_cleanup(&c);
+        close_fd(fd, done, ud);
         http_respond_error(req, 500, "headers too long");
         return;
     }
@@ -214,9 +225,7 @@ void http_file_serve(uv_loop_t *loop, http_req_t *req, uv_file fd, int64_t size,
                      : http_range_parse(http_req_header(req, "Range"), size, &first, &last);
         if (rr == -ERANGE) {
             snprintf(hdr + n, sizeof hdr - (size_t)n, "Content-Range: bytes */%" PRId64 "\r\n", size);
-            uv_fs_t c;
-            uv_fs_close(NULL, &c, fd, NULL);
-            uv_fs_req_cleanup(&c);
+            close_fd(fd, done, ud);
             http_respond_hdrs(req, 416, hdr, "text/plain", "range not satisfiable\n", 22);
             return;
         }
@@ -233,9 +242,7 @@ void http_file_serve(uv_loop_t *loop, http_req_t *req, uv_file fd, int64_t size,
     bool head = strcmp(http_req_method(req), "HEAD") == 0;
     file_send_t *f = status == 304 || len == 0 || head ? NULL : malloc(sizeof *f);
     if (!f) {
-        uv_fs_t c;
-        uv_fs_close(NULL, &c, fd, NULL);
-        uv_fs_req_cleanup(&c);
+        close_fd(fd, done, ud);
         if (status != 304 && len > 0 && !head)
             http_respond_error(req, 503, "out of memory");
         else /* 304, HEAD, an empty file: the head alone (HEAD: with the GET's length) */
@@ -248,6 +255,8 @@ void http_file_serve(uv_loop_t *loop, http_req_t *req, uv_file fd, int64_t size,
     f->fd = fd;
     f->off = first;
     f->left = len;
+    f->done = done;
+    f->done_ud = ud;
     if (http_resp_begin(req, status, hdr, ctype, len) != 0) {
         send_end(f, true);
         return;

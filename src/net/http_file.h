@@ -30,11 +30,19 @@
  * satisfied (416). Pure: fuzzed. */
 int http_range_parse(const char *value, int64_t size, int64_t *first, int64_t *last);
 
+/* Called once the descriptor is closed, on the loop (a lock held through
+ * it is released: e.g. a cache may now remove the file). */
+typedef void (*http_file_done_fn)(void *ud);
+
 /* Answer req (GET or HEAD) with `size` bytes of fd from offset 0. etag:
  * the quoted strong ETag ("\"...\""), ctype: NULL for
- * application/octet-stream; extra_headers: NULL or complete lines. */
+ * application/octet-stream; extra_headers: NULL or complete lines. done
+ * (NULL: none) runs once fd is closed, whichever way the answer ended (the
+ * last bytes sent, the client gone, an error, a 304 or HEAD answered within
+ * this call, http_file_cancel_all). */
 void http_file_serve(uv_loop_t *loop, http_req_t *req, uv_file fd, int64_t size, const char *etag,
-                     const char *ctype, const char *extra_headers);
+                     const char *ctype, const char *extra_headers, http_file_done_fn done,
+                     void *ud);
 /* Shutdown: end every answer still being sent on this loop (cut short, the
  * connection closes: a client resumes with Range), so a server's drain does
  * not wait for slow downloads. The sends are kept in one list: call both

@@ -13,7 +13,12 @@ each node's DATA_DIR/files/.cache/ copies of them (named by SHA-256).
 - bytes missing from the database: 503 with Retry-After, logged once; the
   node that still has the file from before (DATA_DIR/files/NAME, as an older
   version kept it) shares it at its start's sweep, and B serves it;
-- a node stopped while it fetches exits cleanly, its requests answered.
+- a node stopped while it fetches exits cleanly, its requests answered;
+- --file-cache-size: B's cache stays under the cap, the least recently used
+  copy goes first (one log line each, the metrics count them), an evicted
+  file is fetched again byte for byte, a copy being downloaded is not
+  removed under its download, and one larger than the cap is served whole,
+  then dropped.
 
 Skipped without the PostgreSQL binaries."""
 import hashlib
@@ -73,8 +78,8 @@ def blob(n, seed):
     return bytes(out[:n])
 
 
-def node(outpost, tmp_path, db, name, max_size="16MiB"):
-    return outpost("acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+def node(outpost, tmp_path, db, name, max_size="16MiB", *extra):
+    return outpost("acs", *extra, "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
                    "--data-dir", str(tmp_path / name), "--api-token", TOKEN, "--db", db,
                    "--node-id", name, "--cpe-password", "cpe-pw", "--max-file-size", max_size,
                    "--cr-username", "cr", "--cr-password", "cr-pw", "--rediscover=false",
@@ -84,6 +89,11 @@ def node(outpost, tmp_path, db, name, max_size="16MiB"):
 def cache(tmp_path, name):
     d = tmp_path / name / "files" / ".cache"
     return sorted(os.listdir(d)) if d.exists() else []
+
+
+def cache_bytes(tmp_path, name):
+    d = tmp_path / name / "files" / ".cache"
+    return sum((d / n).stat().st_size for n in os.listdir(d) if len(n) == 64)
 
 
 def sha(data):
@@ -250,3 +260,74 @@ def test_stop_while_fetching(outpost, tmp_path, pg_dir):
     # or, on a fast machine, the download done or cut by the shutdown
     assert got and got[0] in (200, 503, "closed"), got
     assert not [n for n in os.listdir(tmp_path / "node-b" / "files" / ".cache") if n.startswith(".tmp-")]
+
+
+def test_file_cache_cap(outpost, tmp_path, pg_dir):
+    db = pg_server.url(pg_dir)
+    cap = 5 * 1024 * 1024
+    a = node(outpost, tmp_path, db, "node-a")
+    b = node(outpost, tmp_path, db, "node-b", "16MiB", "--file-cache-size", "5MiB")
+    api_a, api_b = Api(a), Api(b)
+    files_b = b.url("listen") + "/files/"
+    b.wait_for(r"files_shared .*cache_limit=%d " % cap)
+    assert metric(api_b, "outpost_acs_file_cache_limit_bytes") == cap
+    assert metric(api_b, "outpost_acs_file_cache_evictions_total") == 0
+
+    def evicted():
+        return [x for x in b.lines if "file_cache_evicted" in x]
+
+    # ---- three files of 2 MiB through A, downloaded through B in turn ----
+    files = {"c-%d.bin" % i: blob(2 * 1024 * 1024 + i, 10 + i) for i in range(3)}
+    for name, data in files.items():
+        api_a.put(name, data)
+    for name, data in files.items():
+        r = requests.get(files_b + name, timeout=60)
+        assert r.status_code == 200 and r.content == data
+        assert cache_bytes(tmp_path, "node-b") <= cap
+    # the third did not fit beside the two: the least recently used went
+    b.wait_for(r"file_cache_evicted sha256=%s bytes=%d " % (sha(files["c-0.bin"]), len(files["c-0.bin"])))
+    assert cache(tmp_path, "node-b") == sorted([sha(files["c-1.bin"]), sha(files["c-2.bin"])])
+    assert metric(api_b, "outpost_acs_file_cache_evictions_total") == 1
+    assert metric(api_b, "outpost_acs_file_cache_bytes") == cache_bytes(tmp_path, "node-b")
+    assert len(cache(tmp_path, "node-a")) == 3  # A's cap (the default 4 GiB) is far
+
+    # ---- an evicted file: fetched again, byte for byte; now c-1 is the oldest ----
+    # (c-2 used since c-1: a HEAD opens the copy too)
+    assert requests.head(files_b + "c-2.bin", timeout=30).status_code == 200
+    fetched = fetches(api_b)
+    r = requests.get(files_b + "c-0.bin", timeout=60)
+    assert r.status_code == 200 and r.content == files["c-0.bin"]
+    assert r.headers["ETag"] == '"%s"' % sha(files["c-0.bin"])
+    assert fetches(api_b) == fetched + 1
+    b.wait_for(r"file_cache_evicted sha256=%s " % sha(files["c-1.bin"]))
+    assert cache(tmp_path, "node-b") == sorted([sha(files["c-0.bin"]), sha(files["c-2.bin"])])
+    assert cache_bytes(tmp_path, "node-b") <= cap
+    assert metric(api_b, "outpost_acs_file_cache_evictions_total") == 2
+
+    # ---- one larger than the cap, downloaded slowly while others come and go ----
+    big = blob(12 * 1024 * 1024, 30)
+    api_a.put("big.bin", big)
+    slow = requests.get(files_b + "big.bin", timeout=60, stream=True)
+    assert slow.status_code == 200
+    got = slow.raw.read(64 * 1024)
+    # its fetch left the cap to it alone: the others went, it stays
+    b.wait_for(r"file_cache_evicted sha256=%s " % sha(files["c-2.bin"]))
+    assert cache(tmp_path, "node-b") == [sha(big)]
+    # another file's fetch passes over it: in use, not removed under the download
+    r = requests.get(files_b + "c-1.bin", timeout=60)
+    assert r.status_code == 200 and r.content == files["c-1.bin"]
+    assert sha(big) in cache(tmp_path, "node-b")
+    assert not [x for x in evicted() if sha(big) in x]
+    got += slow.raw.read()
+    slow.close()
+    assert got == big
+    # the download over: the pass that follows drops it
+    b.wait_for(r"file_cache_evicted sha256=%s bytes=%d " % (sha(big), len(big)))
+    assert sha(big) not in cache(tmp_path, "node-b")
+    assert cache_bytes(tmp_path, "node-b") <= cap
+    n = len(evicted())
+    assert metric(api_b, "outpost_acs_file_cache_evictions_total") == n
+    assert metric(api_b, "outpost_acs_file_cache_bytes") == cache_bytes(tmp_path, "node-b")
+    # and is fetched again when asked for
+    r = requests.get(files_b + "big.bin", timeout=60)
+    assert r.status_code == 200 and r.content == big

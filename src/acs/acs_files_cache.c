@@ -1,0 +1,190 @@
+/*
+ * acs_files_cache: least-recently-used removal of a shared store's cached
+ * copies past --file-cache-size (see acs_files_cache.h for the scheme: the
+ * directory as index, access times as last use, flock as "in use").
+ */
+#include "acs/acs_files_cache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/str.h"
+
+enum { COPY_NAME = 64 }; /* a copy's name: its SHA-256 in lowercase hex */
+
+struct acs_files_cache {
+    char dir[4096];
+    uint64_t limit;           /* 0: no cap */
+    pthread_mutex_t mu;       /* one pass at a time */
+    _Atomic uint64_t bytes, evictions;
+    atomic_bool over;
+};
+
+typedef struct copy {
+    char name[COPY_NAME + 1];
+    uint64_t size;
+    struct timespec used;     /* its access time */
+} copy_t;
+
+acs_files_cache_t *acs_files_cache_new(const char *dir, uint64_t limit)
+{
+    acs_files_cache_t *c = calloc(1, sizeof *c);
+    if (!c || str_copy(c->dir, sizeof c->dir, dir) != 0 || pthread_mutex_init(&c->mu, NULL) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->limit = limit;
+    atomic_init(&c->bytes, 0);
+    atomic_init(&c->evictions, 0);
+    atomic_init(&c->over, false);
+    return c;
+}
+
+void acs_files_cache_free(acs_files_cache_t *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* Only a copy's name is ever counted or removed. */
+static bool copy_name(const char *s)
+{
+    return strlen(s) == COPY_NAME && strspn(s, "0123456789abcdef") == COPY_NAME;
+}
+
+int acs_files_cache_open(acs_files_cache_t *c, const char *sha256, int *fd)
+{
+    char path[sizeof c->dir + COPY_NAME + 2];
+    if (!copy_name(sha256) || (size_t)snprintf(path, sizeof path, "%s/%s", c->dir, sha256) >= sizeof path)
+        return -EINVAL;
+    int f = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (f < 0)
+        return -errno;
+    struct stat sb;
+    /* held by a pass that is removing it (or removed it between open and lock): absent */
+    if (flock(f, LOCK_SH | LOCK_NB) != 0 || fstat(f, &sb) != 0 || sb.st_nlink == 0) {
+        close(f);
+        return -ENOENT;
+    }
+    /* its last use: explicit, as relatime or noatime would not (a failure only blurs the order) */
+    const struct timespec t[2] = { { .tv_nsec = UTIME_NOW }, { .tv_nsec = UTIME_OMIT } };
+    (void)futimens(f, t);
+    *fd = f;
+    return 0;
+}
+
+static int by_use(const void *x, const void *y)
+{
+    const copy_t *a = x, *b = y;
+    if (a->used.tv_sec != b->used.tv_sec)
+        return a->used.tv_sec < b->used.tv_sec ? -1 : 1;
+    if (a->used.tv_nsec != b->used.tv_nsec)
+        return a->used.tv_nsec < b->used.tv_nsec ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
+/* The directory's copies into *out (malloc'd), their bytes into *total. */
+static int list_copies(DIR *d, copy_t **out, size_t *n, uint64_t *total)
+{
+    size_t cap = 0;
+    struct dirent *e;
+    *out = NULL;
+    *n = 0;
+    *total = 0;
+    while ((e = readdir(d))) {
+        struct stat sb;
+        if (!copy_name(e->d_name) || fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(sb.st_mode))
+            continue;
+        if (*n == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            copy_t *p = realloc(*out, ncap * sizeof *p);
+            if (!p)
+                return -ENOMEM;
+            *out = p;
+            cap = ncap;
+        }
+        copy_t *k = &(*out)[(*n)++];
+        memcpy(k->name, e->d_name, COPY_NAME + 1);
+        k->size = (uint64_t)sb.st_size;
+        k->used = sb.st_atim;
+        *total += k->size;
+    }
+    return 0;
+}
+
+/* 1: removed; 0: in use, or no longer the file that was listed (left). */
+static int remove_copy(int dfd, const copy_t *k)
+{
+    int fd = openat(dfd, k->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct stat held, named;
+    int rc = 0;
+    /* the exclusive lock, held until the name is gone: a reader that opened it
+     * meanwhile finds it unlinked once it has its shared lock */
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &held) == 0 &&
+        fstatat(dfd, k->name, &named, AT_SYMLINK_NOFOLLOW) == 0 && held.st_ino == named.st_ino &&
+        held.st_dev == named.st_dev && unlinkat(dfd, k->name, 0) == 0)
+        rc = 1;
+    close(fd);
+    return rc;
+}
+
+int acs_files_cache_trim(acs_files_cache_t *c, const char *keep)
+{
+    pthread_mutex_lock(&c->mu);
+    DIR *d = opendir(c->dir);
+    if (!d) {
+        int rc = -errno;
+        pthread_mutex_unlock(&c->mu);
+        log_warn("file_cache_unreadable", LF_S("dir", c->dir), LF_ERR(rc));
+        return rc;
+    }
+    copy_t *v;
+    size_t n;
+    uint64_t total;
+    int rc = list_copies(d, &v, &n, &total);
+    int removed = 0;
+    if (rc == 0 && c->limit && total > c->limit) {
+        qsort(v, n, sizeof *v, by_use);
+        time_t now = time(NULL);
+        for (size_t i = 0; i < n && total > c->limit; i++) {
+            if ((keep && strcmp(v[i].name, keep) == 0) || remove_copy(dirfd(d), &v[i]) != 1)
+                continue;
+            total -= v[i].size;
+            removed++;
+            atomic_store(&c->bytes, total); /* before its line: /metrics agrees with the log */
+            atomic_fetch_add(&c->evictions, 1);
+            log_info("file_cache_evicted", LF_S("sha256", v[i].name), LF_U("bytes", v[i].size),
+                     LF_I("idle_s", now - v[i].used.tv_sec), LF_U("cache_bytes", total),
+                     LF_U("limit", c->limit));
+        }
+    }
+    if (rc == 0) {
+        atomic_store(&c->bytes, total);
+        atomic_store(&c->over, c->limit && total > c->limit);
+    }
+    closedir(d);
+    free(v);
+    pthread_mutex_unlock(&c->mu);
+    return rc ? rc : removed;
+}
+
+uint64_t acs_files_cache_bytes(const acs_files_cache_t *c) { return atomic_load(&c->bytes); }
+uint64_t acs_files_cache_limit(const acs_files_cache_t *c) { return c->limit; }
+uint64_t acs_files_cache_evictions(const acs_files_cache_t *c) { return atomic_load(&c->evictions); }
+bool acs_files_cache_over(const acs_files_cache_t *c) { return atomic_load(&c->over); }

@@ -1,0 +1,273 @@
+/* Unit tests of the cap on a shared store's cached copies
+ * (src/acs/acs_files_cache.c) on a real directory: the least recently used
+ * go first, a copy open for serving is never removed (its shared lock), one
+ * larger than the cap goes once released, 0 is no cap, nothing but copies is
+ * counted or removed, and adds never leave more than the cap. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "acs/acs_files_cache.h"
+
+typedef struct fixture {
+    char dir[64];
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/test-files-cache-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    int rc = system(cmd);
+    free(f);
+    return rc;
+}
+
+/* A copy's name: 64 times one hex digit. */
+static const char *name_of(char c)
+{
+    static char names[16][65];
+    int i = c <= '9' ? c - '0' : c - 'a' + 10;
+    memset(names[i], c, 64);
+    names[i][64] = '\0';
+    return names[i];
+}
+
+static void path_of(const fixture_t *f, const char *name, char *out, size_t len)
+{
+    int n = snprintf(out, len, "%s/%s", f->dir, name);
+    assert_true(n > 0 && (size_t)n < len);
+}
+
+/* A file of `size` bytes last used at `used` (epoch seconds). */
+static void put_file(const fixture_t *f, const char *name, size_t size, time_t used)
+{
+    char p[256];
+    path_of(f, name, p, sizeof p);
+    FILE *fp = fopen(p, "wb");
+    assert_non_null(fp);
+    for (size_t i = 0; i < size; i++)
+        fputc((int)(i & 0xff), fp);
+    assert_int_equal(fclose(fp), 0);
+    const struct timespec t[2] = { { .tv_sec = used }, { .tv_nsec = UTIME_OMIT } };
+    assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
+}
+
+static bool exists(const fixture_t *f, const char *name)
+{
+    char p[256];
+    path_of(f, name, p, sizeof p);
+    struct stat sb;
+    return lstat(p, &sb) == 0;
+}
+
+/* The bytes of the copies in the directory (64-hex names). */
+static uint64_t copies_bytes(const fixture_t *f)
+{
+    DIR *d = opendir(f->dir);
+    assert_non_null(d);
+    uint64_t total = 0;
+    struct dirent *e;
+    struct stat sb;
+    while ((e = readdir(d)))
+        if (strlen(e->d_name) == 64 && fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(sb.st_mode))
+            total += (uint64_t)sb.st_size;
+    closedir(d);
+    return total;
+}
+
+static void test_least_recently_used_first(void **state)
+{
+    fixture_t *f = *state;
+    put_file(f, name_of('a'), 100, 1000);
+    put_file(f, name_of('b'), 100, 2000);
+    put_file(f, name_of('c'), 100, 3000);
+    acs_files_cache_t *c = acs_files_cache_new(f->dir, 250);
+    assert_non_null(c);
+    /* a is the oldest on disk, but a request uses it now */
+    int fd = -1;
+    assert_int_equal(acs_files_cache_open(c, name_of('a'), &fd), 0);
+    close(fd);
+    assert_int_equal(acs_files_cache_trim(c, NULL), 1);
+    assert_true(exists(f, name_of('a')) && !exists(f, name_of('b')) && exists(f, name_of('c')));
+    assert_int_equal(acs_files_cache_bytes(c), 200);
+    assert_int_equal(acs_files_cache_evictions(c), 1);
+    assert_false(acs_files_cache_over(c));
+    acs_files_cache_free(c);
+    /* a smaller cap (a restart with another --file-cache-size): c next, a last */
+    c = acs_files_cache_new(f->dir, 100);
+    assert_int_equal(acs_files_cache_trim(c, NULL), 1);
+    assert_true(exists(f, name_of('a')) && !exists(f, name_of('c')));
+    assert_int_equal(acs_files_cache_bytes(c), 100);
+    assert_int_equal(acs_files_cache_limit(c), 100);
+    /* no copy: absent, not an error */
+    assert_int_equal(acs_files_cache_open(c, name_of('b'), &fd), -ENOENT);
+    assert_int_equal(acs_files_cache_open(c, "../etc/passwd", &fd), -EINVAL);
+    acs_files_cache_free(c);
+}
+
+static void test_copy_in_use_skipped(void **state)
+{
+    fixture_t *f = *state;
+    put_file(f, name_of('1'), 100, 1000);
+    put_file(f, name_of('2'), 100, 2000);
+    acs_files_cache_t *c = acs_files_cache_new(f->dir, 150);
+    /* 1, the least recently used, is being served (opened, then aged again) */
+    int fd = -1, fd2 = -1;
+    assert_int_equal(acs_files_cache_open(c, name_of('1'), &fd), 0);
+    assert_int_equal(acs_files_cache_open(c, name_of('1'), &fd2), 0); /* two downloads at once */
+    const struct timespec t[2] = { { .tv_sec = 500 }, { .tv_nsec = UTIME_OMIT } };
+    assert_int_equal(futimens(fd, t), 0);
+    assert_int_equal(acs_files_cache_trim(c, NULL), 1);
+    assert_true(exists(f, name_of('1')) && !exists(f, name_of('2')));
+    char b[100];
+    assert_int_equal(pread(fd, b, sizeof b, 0), 100);
+    assert_int_equal(b[99], 99);
+    close(fd);
+    close(fd2);
+    /* a pass holding a copy (between its lock and its unlink): a reader sees none */
+    char p[256];
+    path_of(f, name_of('1'), p, sizeof p);
+    int held = open(p, O_RDONLY);
+    assert_int_equal(flock(held, LOCK_EX | LOCK_NB), 0);
+    assert_int_equal(acs_files_cache_open(c, name_of('1'), &fd), -ENOENT);
+    /* ...and once it removed it, a reader that had opened it first sees it unlinked */
+    int early = open(p, O_RDONLY);
+    assert_int_equal(unlink(p), 0);
+    close(held);
+    assert_int_equal(flock(early, LOCK_SH | LOCK_NB), 0);
+    struct stat sb;
+    assert_int_equal(fstat(early, &sb), 0);
+    assert_int_equal(sb.st_nlink, 0); /* what acs_files_cache_open checks */
+    close(early);
+    acs_files_cache_free(c);
+}
+
+static void test_larger_than_cap_goes_after_release(void **state)
+{
+    fixture_t *f = *state;
+    put_file(f, name_of('d'), 50, 1000);
+    acs_files_cache_t *c = acs_files_cache_new(f->dir, 100);
+    /* just fetched for a request: kept by the pass that follows the add */
+    put_file(f, name_of('e'), 500, 2000);
+    assert_int_equal(acs_files_cache_trim(c, name_of('e')), 1); /* the other one goes */
+    assert_true(exists(f, name_of('e')) && !exists(f, name_of('d')));
+    assert_true(acs_files_cache_over(c));
+    assert_int_equal(acs_files_cache_bytes(c), 500);
+    /* served: not removed while the answer streams */
+    int fd = -1;
+    assert_int_equal(acs_files_cache_open(c, name_of('e'), &fd), 0);
+    assert_int_equal(acs_files_cache_trim(c, NULL), 0);
+    assert_true(exists(f, name_of('e')) && acs_files_cache_over(c));
+    /* the answer ended (the descriptor closed): the next pass drops it */
+    close(fd);
+    assert_int_equal(acs_files_cache_trim(c, NULL), 1);
+    assert_false(exists(f, name_of('e')));
+    assert_false(acs_files_cache_over(c));
+    assert_int_equal(acs_files_cache_bytes(c), 0);
+    assert_int_equal(acs_files_cache_evictions(c), 2);
+    acs_files_cache_free(c);
+}
+
+static void test_zero_is_no_cap(void **state)
+{
+    fixture_t *f = *state;
+    for (char ch = 'a'; ch <= 'f'; ch++)
+        put_file(f, name_of(ch), 4096, 1000 + ch);
+    acs_files_cache_t *c = acs_files_cache_new(f->dir, 0);
+    assert_int_equal(acs_files_cache_trim(c, NULL), 0);
+    for (char ch = 'a'; ch <= 'f'; ch++)
+        assert_true(exists(f, name_of(ch)));
+    assert_int_equal(acs_files_cache_bytes(c), 6 * 4096);
+    assert_int_equal(acs_files_cache_limit(c), 0);
+    assert_false(acs_files_cache_over(c));
+    acs_files_cache_free(c);
+}
+
+static void test_only_copies_counted_or_removed(void **state)
+{
+    fixture_t *f = *state;
+    put_file(f, ".tmp-AbC123", 1000, 10);   /* a fetch being written */
+    put_file(f, "fw.bin", 1000, 10);        /* not a copy's name */
+    put_file(f, "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789", 1000, 10);
+    put_file(f, name_of('7'), 30, 20);
+    put_file(f, name_of('8'), 30, 30);
+    /* a link named like a copy, to a file outside the directory */
+    char outside[128], p[256];
+    snprintf(outside, sizeof outside, "%s.outside", f->dir);
+    FILE *fp = fopen(outside, "w");
+    assert_non_null(fp);
+    fputs("not the cache's", fp);
+    fclose(fp);
+    path_of(f, name_of('9'), p, sizeof p);
+    assert_int_equal(symlink(outside, p), 0);
+    path_of(f, name_of('6'), p, sizeof p);
+    assert_int_equal(mkdir(p, 0700), 0);
+    acs_files_cache_t *c = acs_files_cache_new(f->dir, 40);
+    assert_int_equal(acs_files_cache_trim(c, NULL), 1);
+    assert_false(exists(f, name_of('7')));
+    assert_true(exists(f, name_of('8')) && exists(f, ".tmp-AbC123") && exists(f, "fw.bin") &&
+                exists(f, name_of('9')) && exists(f, name_of('6')));
+    assert_int_equal(acs_files_cache_bytes(c), 30);
+    struct stat sb;
+    assert_int_equal(stat(outside, &sb), 0);
+    unlink(outside);
+    int fd = -1;
+    assert_int_equal(acs_files_cache_open(c, name_of('9'), &fd), -ELOOP); /* never followed */
+    acs_files_cache_free(c);
+}
+
+static void test_adds_stay_under_cap(void **state)
+{
+    fixture_t *f = *state;
+    static const char hex[] = "0123456789abcdef";
+    acs_files_cache_t *c = acs_files_cache_new(f->dir, 300);
+    unsigned seed = 7;
+    for (int i = 0; i < 40; i++) {
+        const char *name = name_of(hex[i % 16]);
+        seed = seed * 1103515245u + 12345u;
+        put_file(f, name, 10 + (seed >> 16) % 91, 1000 + i); /* 10..100 bytes */
+        assert_true(acs_files_cache_trim(c, name) >= 0);
+        assert_true(exists(f, name));
+        assert_true(copies_bytes(f) <= 300);
+        assert_int_equal(acs_files_cache_bytes(c), copies_bytes(f));
+        assert_false(acs_files_cache_over(c));
+    }
+    assert_true(acs_files_cache_evictions(c) > 0);
+    acs_files_cache_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_least_recently_used_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copy_in_use_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_larger_than_cap_goes_after_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zero_is_no_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_only_copies_counted_or_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_adds_stay_under_cap, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
