@@ -49,7 +49,13 @@ static const char *const queries[PQ_COUNT] = {
      * reported (set_by 'cpe') or the ACS set ('acs'), or a name only
      * (value NULL, set_by ''), which changes nothing but its writability.
      * set_by/set_at: who made the value what it is, and when; a value
-     * reported again unchanged keeps them. */
+     * reported again unchanged keeps them.
+     * history (migration 18): a value replaced by a different one goes in
+     * front of the row's old values, with when (set_at, or updated for a
+     * row from before set_at) and by whom it was set; the row keeps the
+     * newest settings.param_history (read once per statement: an InitPlan).
+     * A NULL old value (a name only) adds nothing, nor does an unchanged
+     * one, and those rows keep what they had, however many. */
     [PQ_PARAM_PUT_MANY] =
         "INSERT INTO params AS p (device, name, value, type, writable, updated, set_by, set_at)"
         " SELECT d.rid, u.n, u.v, COALESCE(u.t, ''), u.w, $2::bigint, u.b,"
@@ -64,7 +70,11 @@ static const char *const queries[PQ_COUNT] = {
         " set_by=CASE WHEN excluded.value IS NULL OR p.value IS NOT DISTINCT FROM excluded.value"
         "  THEN p.set_by ELSE excluded.set_by END,"
         " set_at=CASE WHEN excluded.value IS NULL OR p.value IS NOT DISTINCT FROM excluded.value"
-        "  THEN p.set_at ELSE excluded.set_at END",
+        "  THEN p.set_at ELSE excluded.set_at END,"
+        " history=CASE WHEN p.value IS NULL OR excluded.value IS NULL OR p.value = excluded.value"
+        "  THEN p.history ELSE (ROW(p.value, CASE WHEN p.set_at > 0 THEN p.set_at ELSE p.updated END,"
+        "  p.set_by)::param_old || p.history)"
+        "  [1:COALESCE((SELECT v FROM settings WHERE k = 'param_history'), 0)] END",
     [PQ_PARAMS_LIST] = "SELECT " PG_PARAM_COLS " FROM params"
                        " WHERE device = (SELECT rid FROM devices WHERE id = $1) ORDER BY name",
     /* a prefix range on the primary key (byte order: the "C" collation) */

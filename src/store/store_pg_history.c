@@ -1,7 +1,7 @@
 /*
  * store_pg_history: the PostgreSQL backend's history side
- * (store_sqlite_history.c has the model): a parameter's old values (kept
- * by the params_keep_history trigger: the value, who set it, when), the
+ * (store_sqlite_history.c has the model): a parameter's old values (the
+ * value, who set it, when: in its row since migration 18), the
  * fleet's open faults (failed tasks nobody cleared, faulted preset
  * records) with their clearing and retry, and the devices whose sessions
  * are all logged.
@@ -16,21 +16,39 @@
 
 /* ---- a parameter's history ------------------------------------------------------- */
 
+/* A parameter's old values, newest first (migration 18): those in its row
+ * (params.history), then those a deleted parameter of the same name left
+ * in param_history (newer ids first). The row's are always the newer: they
+ * were set after the row was made again. SQLite keeps both in one table
+ * and trims them together at a change, so once the row holds any, the two
+ * together show at most keep (or what the row holds, when more: keep was
+ * larger then); with none in the row, all of param_history's. Columns:
+ * value, updated, set_by. */
+#define HISTORY_SQL                                                                             \
+    "WITH d AS (SELECT rid FROM devices WHERE id = $1),"                                        \
+    " cur AS (SELECT p.history FROM params p, d WHERE p.device = d.rid AND p.name = $2)"        \
+    " SELECT value, updated, set_by FROM ("                                                     \
+    "  SELECT h.value, h.updated, h.set_by, 0 AS src, h.i AS ord FROM cur,"                     \
+    "   unnest(cur.history) WITH ORDINALITY h(value, updated, set_by, i)"                       \
+    "  UNION ALL SELECT h.value, h.updated, h.set_by, 1, -h.id FROM param_history h, d"         \
+    "   WHERE h.device = d.rid AND h.name = $2) x"                                              \
+    " ORDER BY src, ord LIMIT (SELECT CASE WHEN cardinality(history) > 0 THEN"                  \
+    "  GREATEST(cardinality(history), (SELECT v FROM settings WHERE k = 'param_history')) END"  \
+    "  FROM cur)"
+
 int pg_param_history(store_t *s, const char *dev, const char *name, store_param_fn fn, void *ud)
 {
     const char *v[] = { dev, name };
-    PGresult *r = pg_query(PG(s), "SELECT name, value, updated, set_by FROM param_history WHERE device ="
-                                  " (SELECT rid FROM devices WHERE id = $1) AND name = $2"
-                                  " ORDER BY id DESC", 2, v, "param_history");
+    PGresult *r = pg_query(PG(s), HISTORY_SQL, 2, v, "param_history");
     if (!r)
         return -EIO;
     for (int i = 0, n = PQntuples(r); i < n; i++) {
-        store_param_t p = { .name = pg_col(r, i, 0),
-                            .value = pg_col(r, i, 1),
+        store_param_t p = { .name = name,
+                            .value = pg_col(r, i, 0),
                             .writable = -1,
-                            .updated = pg_col_i64(r, i, 2),
-                            .set_at = pg_col_i64(r, i, 2),
-                            .set_by = pg_col(r, i, 3),
+                            .updated = pg_col_i64(r, i, 1),
+                            .set_at = pg_col_i64(r, i, 1),
+                            .set_by = pg_col(r, i, 2),
                             .notification = -1 };
         if (p.set_by && !*p.set_by)
             p.set_by = NULL;

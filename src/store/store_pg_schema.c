@@ -2,7 +2,8 @@
  * store_pg_schema: the PostgreSQL backend's versioned migrations. The
  * schema is SQLite's after the same migrations (store_sqlite.c migrations[])
  * in PostgreSQL's dialect: BIGINT times, identity ids, the same partial
- * indexes, the history trigger as a plpgsql function. Text columns sort
+ * indexes, a parameter's old values in its own row (since 18; a trigger
+ * kept them in param_history before). Text columns sort
  * with the "C" collation: byte order, as SQLite's BINARY, so name ranges
  * (a prefix, an object's subtree) and every ORDER BY match the SQLite
  * backend whatever the database's locale.
@@ -29,7 +30,8 @@
 /* Percent of a params page new rows fill (migration 15). */
 #define PG_PARAMS_FILLFACTOR "80"
 
-/* The history of a statement's changed values (migration 15), as
+/* The history of a statement's changed values (migrations 15 to 17; 18
+ * keeps it in the params rows instead and drops this), as
  * SQLite's row trigger keeps it: each value that changed from a non-NULL
  * one goes into param_history with when and by whom it was set, and each
  * such parameter keeps its newest settings.param_history rows. It runs
@@ -129,6 +131,34 @@
     " BEGIN" \
     "  DELETE FROM param_index i USING params_old o JOIN search_params s ON s.name = o.name" \
     "   WHERE o.value IS NOT NULL AND i.name = o.name AND i.value = o.value AND i.device = o.device;" \
+    "  RETURN NULL;" \
+    " END $$;"
+
+/* What a deleted parameter's old values become (migration 18): rows of
+ * param_history, as SQLite keeps them (its param_history rows outlive the
+ * parameter: an object's subtree deleted, a BOOTSTRAP's forgotten list; a
+ * deleted device's go with it, store_pg.c). Rare statements: once per
+ * statement, the in-row history of every deleted row, oldest first so ids
+ * keep their order, then each such name trimmed to what it kept in its row
+ * or keep, whichever is more (the older rows of an earlier incarnation go
+ * first, as the trigger before migration 18 trimmed them at each change). */
+#define PG_KEEP_DELETED_FN \
+    "CREATE FUNCTION params_keep_deleted() RETURNS trigger LANGUAGE plpgsql AS $$" \
+    " DECLARE keep bigint;" \
+    " BEGIN" \
+    "  IF NOT EXISTS (SELECT 1 FROM params_old WHERE cardinality(history) > 0) THEN" \
+    "   RETURN NULL;" \
+    "  END IF;" \
+    "  keep := COALESCE((SELECT v FROM settings WHERE k = 'param_history'), 0);" \
+    "  INSERT INTO param_history (device, name, value, updated, set_by)" \
+    "   SELECT o.device, o.name, h.value, h.updated, h.set_by FROM params_old o," \
+    "    unnest(o.history) WITH ORDINALITY h(value, updated, set_by, i)" \
+    "   ORDER BY o.device, o.name, h.i DESC;" \
+    "  DELETE FROM param_history WHERE id = ANY (ARRAY(" \
+    "    SELECT x.id FROM params_old o, LATERAL (SELECT h.id FROM param_history h" \
+    "     WHERE h.device = o.device AND h.name = o.name" \
+    "     ORDER BY h.id DESC OFFSET GREATEST(keep, cardinality(o.history))) x" \
+    "    WHERE cardinality(o.history) > 0));" \
     "  RETURN NULL;" \
     " END $$;"
 
@@ -283,6 +313,28 @@ static const struct migration {
           "  seq INTEGER NOT NULL, data BYTEA NOT NULL, PRIMARY KEY (name, sha256, seq));"
           "ALTER TABLE file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;"
           "CREATE TABLE file_keys (id INTEGER PRIMARY KEY, key BYTEA NOT NULL);" },
+    /* 18: a parameter's old values in its own row (params.history, newest
+     * first), kept by the statements that change a value (PQ_PARAM_PUT_MANY),
+     * not by a trigger: a changed 5,000-parameter answer inserted 5,000
+     * param_history rows and deleted as many, two indexes each, three
+     * quarters of its server time (bench/RESULTS.md). The rows there move
+     * into their parameters' rows in the same order (the old trigger
+     * trimmed them at each change); param_history keeps the old values of
+     * deleted parameters only (PG_KEEP_DELETED_FN). SQLite's 18 is empty:
+     * its row trigger is a few steps of the same statement. */
+    { 18, "CREATE TYPE param_old AS (value " T ", updated BIGINT, set_by " T ");"
+          "DROP TRIGGER params_keep_history ON params;"
+          "DROP FUNCTION params_keep_history();"
+          "ALTER TABLE params ADD COLUMN history param_old[];"
+          "UPDATE params p SET history = h.a FROM (SELECT device, name,"
+          "  array_agg(ROW(value, updated, set_by)::param_old ORDER BY id DESC) AS a"
+          "  FROM param_history GROUP BY device, name) h"
+          " WHERE p.device = h.device AND p.name = h.name;"
+          "DELETE FROM param_history h USING params p WHERE h.device = p.device AND h.name = p.name;"
+          PG_KEEP_DELETED_FN
+          "CREATE TRIGGER params_keep_deleted AFTER DELETE ON params"
+          "  REFERENCING OLD TABLE AS params_old FOR EACH STATEMENT"
+          "  EXECUTE FUNCTION params_keep_deleted();" },
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 #define PG_SCHEMA_VERSION (migrations[NMIGRATIONS - 1].version)

@@ -1,7 +1,8 @@
 /* Unit tests of what a second backend could get wrong beside the SQL: a
  * lost connection and its recovery (PostgreSQL only), long parameter lists
  * cut into statements, bytes a TEXT column refuses, byte order of names,
- * PostgreSQL's own migrations (15, the history; 16, the search's functions).
+ * PostgreSQL's own migrations (15 and 18, the history; 16, the search's
+ * functions).
  * Run on SQLite (suite unit) and on PostgreSQL (suite store-pg). */
 #include <errno.h>
 #include <pthread.h>
@@ -237,8 +238,73 @@ static void test_newer_schema_refused(void **state)
     (void)state;
 }
 
-/* What migrations after 16 made, undone: an older database has none of it. */
-#define PG_UNDO_AFTER_16 "DROP TABLE file_chunks; DROP TABLE file_keys;"
+/* Schema 15 to 17's history trigger (one call per statement, rows in
+ * param_history), as a version-17 database has it. */
+#define PG_V17_HISTORY                                                                         \
+    "CREATE FUNCTION params_keep_history() RETURNS trigger LANGUAGE plpgsql AS $$"             \
+    " DECLARE keep bigint;"                                                                    \
+    " BEGIN"                                                                                   \
+    "  IF NOT EXISTS (SELECT 1 FROM params_old) THEN RETURN NULL; END IF;"                     \
+    "  keep := COALESCE((SELECT v FROM settings WHERE k = $k$param_history$k$), 0);"           \
+    "  WITH changed AS MATERIALIZED ("                                                         \
+    "    SELECT device, name, max(value) FILTER (WHERE was) AS value, max(updated) AS updated," \
+    "     max(set_at) AS set_at, max(set_by) AS set_by FROM ("                                 \
+    "      SELECT device, name, value, updated, set_at, set_by, true AS was FROM params_old"   \
+    "      UNION ALL SELECT device, name, value, NULL, NULL, NULL, false FROM params_new) t"   \
+    "    GROUP BY device, name"                                                                \
+    "    HAVING max(value) FILTER (WHERE was) IS NOT NULL"                                     \
+    "     AND max(value) FILTER (WHERE was) IS DISTINCT FROM max(value) FILTER (WHERE NOT was)" \
+    "    ORDER BY device, name),"                                                              \
+    "   kept AS (INSERT INTO param_history (device, name, value, updated, set_by)"             \
+    "    SELECT device, name, value, CASE WHEN set_at > 0 THEN set_at ELSE updated END, set_by" \
+    "    FROM changed WHERE keep > 0)"                                                         \
+    "  DELETE FROM param_history WHERE id = ANY (ARRAY("                                       \
+    "    SELECT x.id FROM changed c, LATERAL (SELECT h.id FROM param_history h"                \
+    "     WHERE h.device = c.device AND h.name = c.name"                                       \
+    "     ORDER BY h.id DESC OFFSET GREATEST(keep - 1, 0)) x));"                               \
+    "  RETURN NULL;"                                                                           \
+    " END $$;"                                                                                 \
+    "CREATE TRIGGER params_keep_history AFTER UPDATE ON params"                                \
+    "  REFERENCING OLD TABLE AS params_old NEW TABLE AS params_new FOR EACH STATEMENT"         \
+    "  EXECUTE FUNCTION params_keep_history();"
+
+/* Migration 18 undone (the old values in their rows, the deleted ones'
+ * trigger): a version-17 database, with schema 17's history trigger. Run
+ * with the store closed: its statements name params.history. */
+#define PG_UNDO_18                                                                             \
+    "DROP TRIGGER params_keep_deleted ON params; DROP FUNCTION params_keep_deleted();"         \
+    "ALTER TABLE params DROP COLUMN history; DROP TYPE param_old;" PG_V17_HISTORY             \
+    "UPDATE settings SET v = 17 WHERE k = $k$schema_version$k$"
+
+/* What migration 17 made, undone: an older database has none of it. */
+#define PG_UNDO_17 "DROP TABLE file_chunks; DROP TABLE file_keys;"
+
+/* A value changed as an older binary's store writes it, with the store
+ * closed (the value, when and by whom; the database's triggers do the rest). */
+static void sql_put(const char *name, const char *value, int64_t at)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE params SET value = $$%s$$, updated = %lld, set_at = %lld,"
+             " set_by = $$cpe$$ WHERE device = (SELECT rid FROM devices WHERE id = $$D1$$)"
+             " AND name = $$%s$$", value, (long long)at, (long long)at, name);
+    assert_int_equal(test_db_sql(dbpath, sql), 0);
+}
+
+/* The store closed and the database taken back to schema 17, then 16 and older */
+static void pg_back_to_17(void **state)
+{
+    store_close(*state);
+    *state = NULL;
+    assert_int_equal(test_db_sql(dbpath, PG_UNDO_18), 0);
+}
+
+static void reopen(void **state)
+{
+    store_t *s;
+    assert_int_equal(store_open(dbpath, NULL, &s), 0);
+    *state = s;
+    assert_int_equal(store_schema_version(s), SCHEMA_NOW);
+}
 
 /* Schema 14's history trigger (one call per row), as a version-14 database
  * has it: migration 15 replaces it, keeping the history already there. */
@@ -257,29 +323,28 @@ static void test_newer_schema_refused(void **state)
     "CREATE TRIGGER params_keep_history AFTER UPDATE OF value ON params FOR EACH ROW"          \
     "  WHEN (OLD.value IS NOT NULL AND OLD.value IS DISTINCT FROM NEW.value)"                  \
     "  EXECUTE FUNCTION params_keep_history();"                                                \
-    PG_UNDO_AFTER_16 "UPDATE settings SET v = 14 WHERE k = $k$schema_version$k$"
+    PG_UNDO_17 "UPDATE settings SET v = 14 WHERE k = $k$schema_version$k$"
 
 /* A version-14 database with history: opening it migrates (a trigger per
- * statement), the old values stay and the next change adds to them. */
+ * statement, then the old values in their rows), the old values stay and
+ * the next change adds to them. */
 static void test_migrate_v14_history(void **state)
 {
     if (!test_db_pg())
         skip(); /* SQLite's 15 changes nothing */
-    store_t *s = *state;
     store_param_t p = { .name = "X.A", .value = "1", .writable = -1 };
-    assert_int_equal(store_params_put(s, "D1", &p, 1, 100), 0);
+    assert_int_equal(store_params_put(*state, "D1", &p, 1, 100), 0);
+    pg_back_to_17(state);
     assert_int_equal(test_db_sql(dbpath, PG_V14_HISTORY), 0);
-    p.value = "2";
-    assert_int_equal(store_params_put(s, "D1", &p, 1, 200), 0);
-    p.value = "3";
-    assert_int_equal(store_params_put(s, "D1", &p, 1, 300), 0);
-    store_close(s);
-    assert_int_equal(store_open(dbpath, NULL, &s), 0);
-    *state = s;
-    assert_int_equal(store_schema_version(s), SCHEMA_NOW);
-    /* one trigger, per statement (tgtype's bit 0: per row) */
+    sql_put("X.A", "2", 200);
+    sql_put("X.A", "3", 300);
+    reopen(state);
+    store_t *s = *state;
+    /* no history trigger left, one for deleted rows, per statement (tgtype's bit 0: per row) */
+    assert_int_equal(test_db_sql(dbpath, "SELECT 1 / (SELECT count(*) = 0 FROM pg_trigger WHERE tgrelid ="
+                                         " $$params$$::regclass AND tgname = $$params_keep_history$$)::int"), 0);
     assert_int_equal(test_db_sql(dbpath, "SELECT 1 / (SELECT count(*) FROM pg_trigger WHERE tgrelid ="
-                                         " $$params$$::regclass AND tgname = $$params_keep_history$$"
+                                         " $$params$$::regclass AND tgname = $$params_keep_deleted$$"
                                          " AND tgtype & 1 = 0)::int"), 0);
     p.value = "4";
     assert_int_equal(store_params_put(s, "D1", &p, 1, 400), 0);
@@ -289,6 +354,62 @@ static void test_migrate_v14_history(void **state)
     assert_string_equal(w.value_first, "3");
     assert_int_equal(w.set_at_first, 300);
     assert_int_equal(w.set_at_last, 100);
+}
+
+static int take_history(const store_param_t *p, void *ud)
+{
+    char *got = ud;
+    size_t n = strlen(got);
+    snprintf(got + n, 256 - n, "%s%s@%lld", n ? "," : "", p->value ? p->value : "(null)",
+             (long long)p->set_at);
+    return 0;
+}
+
+/* The history of D1's `name` is "v@at,v@at" (newest first) */
+static void history_is(store_t *s, const char *name, const char *want)
+{
+    char got[256] = "";
+    assert_int_equal(store_param_history(s, "D1", name, take_history, got), 0);
+    assert_string_equal(got, want);
+}
+
+/* A version-17 database with old values in param_history, of live
+ * parameters (changed in separate statements and in one) and of a deleted
+ * one: opening it moves the live ones' into their rows, newest first, and
+ * leaves the deleted one's; every parameter's history reads as before, and
+ * the next changes add to it, trimmed to 5. */
+static void test_migrate_v17_history(void **state)
+{
+    if (!test_db_pg())
+        skip(); /* SQLite's 18 changes nothing */
+    store_param_t p[] = { { .name = "X.A", .value = "1", .writable = -1 },
+                          { .name = "X.B", .value = "b1", .writable = -1 },
+                          { .name = "X.N", .value = NULL, .writable = 1 },
+                          { .name = "Gone.C", .value = "c1", .writable = -1 } };
+    assert_int_equal(store_params_put(*state, "D1", p, 4, 100), 0);
+    pg_back_to_17(state);
+    sql_put("X.A", "2", 200);
+    sql_put("X.A", "3", 300);
+    assert_int_equal(test_db_sql(dbpath, "UPDATE params SET value = value || $$x$$, set_at = 350"
+                                         " WHERE name IN ($$X.A$$, $$X.B$$, $$X.N$$)"), 0);
+    sql_put("Gone.C", "c2", 200);
+    assert_int_equal(test_db_sql(dbpath, "DELETE FROM params WHERE name = $$Gone.C$$"), 0);
+    reopen(state);
+    store_t *s = *state;
+    history_is(s, "X.A", "3@300,2@200,1@100");
+    history_is(s, "X.B", "b1@100");
+    history_is(s, "X.N", "");
+    history_is(s, "Gone.C", "c1@100");
+    assert_int_equal(test_db_sql(dbpath, "SELECT 1 / ((SELECT count(*) FROM param_history) = 1)::int"), 0);
+    for (int i = 4; i <= 6; i++) {
+        char v[8];
+        snprintf(v, sizeof v, "%d", i);
+        p[0].value = v;
+        p[1].value = v;
+        assert_int_equal(store_params_put(s, "D1", p, 2, 100 * i), 0);
+    }
+    history_is(s, "X.A", "5@500,4@400,3x@350,3@300,2@200");
+    history_is(s, "X.B", "5@500,4@400,b1x@350,b1@100");
 }
 
 /* Schema 15's param_index update function (pg_search_init made it at open, schemas 12 to 15):
@@ -307,7 +428,7 @@ static void test_migrate_v14_history(void **state)
     "   WHERE o.value IS DISTINCT FROM n.value AND n.value IS NOT NULL ON CONFLICT DO NOTHING;" \
     "  RETURN NULL;"                                                                           \
     " END $$;"                                                                                 \
-    PG_UNDO_AFTER_16 "UPDATE settings SET v = 15 WHERE k = $k$schema_version$k$"
+    PG_UNDO_17 "UPDATE settings SET v = 15 WHERE k = $k$schema_version$k$"
 
 /* param_index is exactly `want` (name=value@device, sorted, comma-separated) */
 static void pg_index_is(const char *want)
@@ -343,13 +464,12 @@ static void test_migrate_v15_search(void **state)
     put_one(s, "D1", "X.A", "1", 100);
     put_one(s, "D2", "X.A", "2", 100);
     put_one(s, "D1", "X.B", "1", 100); /* not indexed */
+    pg_back_to_17(state);
     assert_int_equal(test_db_sql(dbpath, PG_V15_SEARCH), 0);
-    put_one(s, "D1", "X.A", "3", 200); /* through schema 15's function */
+    sql_put("X.A", "3", 200); /* through schema 15's function */
     pg_index_is("X.A=2@D2,X.A=3@D1");
-    store_close(s);
-    assert_int_equal(store_open(dbpath, NULL, &s), 0);
-    *state = s;
-    assert_int_equal(store_schema_version(s), SCHEMA_NOW);
+    reopen(state);
+    s = *state;
     assert_int_equal(test_db_sql(dbpath, "SELECT 1 / (SELECT count(*) FROM pg_proc WHERE proname ="
                                          " $$params_index_update$$ AND prosrc NOT LIKE $$%JOIN params_new%$$"
                                          " AND prosrc LIKE $$%GROUP BY%$$)::int"), 0);
@@ -415,6 +535,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v14_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v15_search, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v17_history, setup, teardown),
         cmocka_unit_test(test_concurrent_first_open),
         cmocka_unit_test(test_bad_url),
     };

@@ -1,6 +1,7 @@
 /* Unit tests of the store's history side: who set a value and when (also in
  * the bounded history), names with writable flags in multi-row statements,
- * the bounded history of 5,000 values changed at once, notification
+ * the bounded history of 5,000 values changed at once, the history of
+ * deleted parameters, notification
  * attributes, the inform interval, open faults. */
 #include <errno.h>
 #include <setjmp.h>
@@ -111,6 +112,72 @@ static void test_set_by_and_history(void **state)
     assert_int_equal(store_param_history(s, "D1", "A.X", collect, &r), 0);
     assert_int_equal(r.n, 3);
     assert_string_equal(r.value[0], "v3");
+}
+
+/* The history as "v@at,v@at" (newest first) */
+static void history_is(store_t *s, const char *dev, const char *name, const char *want)
+{
+    rows_t r = { 0 };
+    assert_int_equal(store_param_history(s, dev, name, collect, &r), 0);
+    char got[512] = "";
+    for (size_t i = 0; i < r.n; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s@%lld", i ? "," : "",
+                 r.value[i], (long long)r.set_at[i]);
+    assert_string_equal(got, want);
+}
+
+static void put1(store_t *s, const char *name, const char *value, int64_t now)
+{
+    store_param_t p = val(name, value, NULL);
+    assert_int_equal(store_params_put(s, "D1", &p, 1, now), 0);
+}
+
+/* A name alone, then a value, then the same value: no history. A deleted
+ * parameter's old values outlive it (an object deleted, a BOOTSTRAP's
+ * forgotten list), the same name made again adds to them and both are kept
+ * to N = 3 together; a deleted device's go with it. Both backends. */
+static void test_history_deleted(void **state)
+{
+    store_t *s = *state;
+    put1(s, "A.X", NULL, 100);
+    put1(s, "A.X", "1", 200);
+    put1(s, "A.X", "1", 250);
+    history_is(s, "D1", "A.X", "");
+    put1(s, "A.X", "2", 300);
+    put1(s, "A.X", "3", 400);
+    put1(s, "A.Y", "y1", 400);
+    put1(s, "A.Y", "y2", 450);
+    history_is(s, "D1", "A.X", "2@300,1@200");
+    assert_int_equal(store_params_delete_object(s, "D1", "A."), 0);
+    history_is(s, "D1", "A.X", "2@300,1@200");
+    history_is(s, "D1", "A.Y", "y1@400");
+    put1(s, "A.X", "a", 500);
+    history_is(s, "D1", "A.X", "2@300,1@200");
+    put1(s, "A.X", "b", 600);
+    history_is(s, "D1", "A.X", "a@500,2@300,1@200");
+    put1(s, "A.X", "c", 700);
+    history_is(s, "D1", "A.X", "b@600,a@500,2@300");
+    assert_int_equal(store_params_delete_object(s, "D1", "A."), 0);
+    history_is(s, "D1", "A.X", "b@600,a@500,2@300");
+    put1(s, "A.X", "d", 800);
+    put1(s, "A.X", "e", 900);
+    history_is(s, "D1", "A.X", "d@800,b@600,a@500");
+    /* a BOOTSTRAP forgets the parameters, not their old values */
+    store_device_t d = { .first_seen = 10, .last_inform = 1000 };
+    snprintf(d.id, sizeof d.id, "D1");
+    assert_int_equal(store_device_inform(s, &d, true), 0);
+    rows_t r = { 0 };
+    assert_int_equal(store_params_list(s, "D1", "A.", collect, &r), 0);
+    assert_int_equal(r.n, 0);
+    history_is(s, "D1", "A.X", "d@800,b@600,a@500");
+    history_is(s, "D1", "A.Y", "y1@400");
+    /* a deleted device's history goes with it */
+    put1(s, "A.X", "f", 1100);
+    put1(s, "A.X", "g", 1200);
+    assert_int_equal(store_device_delete(s, "D1"), 0);
+    assert_int_equal(store_device_inform(s, &d, false), 0);
+    history_is(s, "D1", "A.X", "");
+    history_is(s, "D1", "A.Y", "");
 }
 
 /* 70 names with writable flags (two multi-row runs and a tail) keep the
@@ -458,6 +525,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_set_by_and_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history_many_changed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attributes_and_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_log_devices, setup, teardown),
