@@ -40,9 +40,10 @@ void pg_param_row(const PGresult *r, int row, store_param_t *p)
 }
 
 /* One statement for rows [i, j): the arrays of names, values, types,
- * writabilities and setters. */
+ * writabilities and setters. `queued`: the device is known to be there, so
+ * the statement goes with the job's next round trip, not waited for. */
 static int put_chunk(pg_t *p, const char *dev, const char *now, const store_param_t *prm,
-                     size_t n)
+                     size_t n, bool queued)
 {
     const char *col[PUT_CHUNK];
     char wr[PUT_CHUNK][12];
@@ -70,9 +71,8 @@ static int put_chunk(pg_t *p, const char *dev, const char *now, const store_para
     }
     if (!rc) {
         const char *v[] = { dev, now, a[0].data, a[1].data, a[2].data, a[3].data, a[4].data };
-        /* every row is inserted or updated: none means no such device (when
-         * the job wrote the device's row, it is there: no answer to wait for) */
-        if (pg_job_wrote_device(p, dev)) {
+        /* every row is inserted or updated: none means no such device */
+        if (queued) {
             rc = pg_send(p, PQ_PARAM_PUT_MANY, 7, v, "params_put");
         } else {
             rc = pg_cmd(p, PQ_PARAM_PUT_MANY, 7, v, "params_put");
@@ -104,6 +104,15 @@ int pg_params_put(store_t *s, const char *dev, const store_param_t *prm, size_t 
         return rc;
     pg_num_t b;
     const char *nows = pg_i64(&b, now);
+    /* Inside a job, a device whose row the job wrote is there; otherwise the
+     * first chunk's answer says so (no rows: -ENOENT), and the chunks after
+     * it are queued behind it: a 5,000-value answer waits for one round
+     * trip, not ten, and the next chunk's arrays are built while the server
+     * runs the last. A device another node deletes between the first chunk
+     * and the rest: the rest find no device and write nothing, and the job
+     * commits what the first wrote, the race a delete has with any single
+     * statement's write (store_device_delete). */
+    bool queued = pg_job_wrote_device(p, dev);
     /* Chunks of up to PUT_CHUNK rows, one statement each. A name twice in
      * one statement cannot be upserted twice: a chunk ends before a name it
      * already holds, so rows apply in order, as one at a time would. */
@@ -127,8 +136,9 @@ int pg_params_put(store_t *s, const char *dev, const store_param_t *prm, size_t 
                 break;
             slot[h] = (int16_t)(j - i);
         }
-        if ((rc = put_chunk(p, dev, nows, prm + i, j - i)) < 0)
+        if ((rc = put_chunk(p, dev, nows, prm + i, j - i, queued)) < 0)
             return rc;
+        queued = p->in_job;
         i = j;
     }
     return 0;

@@ -378,6 +378,63 @@ static void test_round_trips(void **state)
     assert_int_equal(store_round_trips(s) - t0, 1 + 4 + 1);
 }
 
+/* A GetParameterValuesResponse's job: the device informed in an earlier
+ * job, 1,200 values (three statements of the backend's 500). */
+enum { BIG_N = 1200 };
+static int j_big_answer(store_t *s, void *ud)
+{
+    const char *dev = ud;
+    static store_param_t p[BIG_N];
+    static char names[BIG_N][40], values[BIG_N][16];
+    for (int i = 0; i < BIG_N; i++) {
+        snprintf(names[i], sizeof names[i], "Device.X.%d.Value", i);
+        snprintf(values[i], sizeof values[i], "v%d", i);
+        p[i] = (store_param_t){ .name = names[i], .value = values[i], .type = "xsd:string", .writable = -1 };
+    }
+    return store_params_put(s, dev, p, BIG_N, 30);
+}
+
+static int j_big_known(store_t *s, void *ud)
+{
+    (void)ud;
+    return j_big_answer(s, "E");
+}
+
+static int j_big_nobody(store_t *s, void *ud)
+{
+    (void)ud;
+    return j_big_answer(s, "nobody");
+}
+
+/* A device the job did not write: the first statement's answer says it is
+ * there, the other two are queued behind it; an unknown device
+ * is still -ENOENT (the first statement wrote nothing) and its job is undone. */
+static void test_round_trips_big_answer(void **state)
+{
+    if (!test_db_pg())
+        skip();
+    store_t *s = *state;
+    store_job_fn first[] = { j_inform_params };
+    batch_t b;
+    run_batch(s, first, 1, &b);
+    assert_int_equal(b.rc[0], 0);
+    store_job_fn fns[] = { j_big_known };
+    uint64_t t0 = store_round_trips(s);
+    run_batch(s, fns, 1, &b);
+    assert_int_equal(b.rc[0], 0);
+    /* the gate's batch (1), the first statement's answer (1), the other two
+     * read with the job's release (1), the commit (1); a trip per statement
+     * would be 5 (and 12 for a 5,000-value answer's ten) */
+    assert_int_equal(store_round_trips(s) - t0, 1 + 1 + 1 + 1);
+    int n = 0;
+    assert_int_equal(store_params_list(s, "E", "Device.X.", count_param, &n), 0);
+    assert_int_equal(n, BIG_N);
+    store_job_fn bad[] = { j_big_nobody, j_big_known };
+    run_batch(s, bad, 2, &b);
+    assert_int_equal(b.rc[0], -ENOENT);
+    assert_int_equal(b.rc[1], 0);
+}
+
 static int j_lost_before(store_t *s, void *ud)
 {
     (void)ud;
@@ -446,6 +503,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failing_job_mid_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trips_big_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_mid_flight, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
