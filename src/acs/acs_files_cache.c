@@ -62,7 +62,7 @@ void acs_files_cache_free(acs_files_cache_t *c)
 /* Only a copy's name is ever counted or removed. */
 static bool copy_name(const char *s)
 {
-    return strlen(s) == COPY_NAME && strspn(s, "0123456789abcdef") == COPY_NAME;
+    return strlen(s) == COPY_NAME && str_hex_lower(s, COPY_NAME);
 }
 
 int acs_files_cache_open(acs_files_cache_t *c, const char *sha256, int *fd)

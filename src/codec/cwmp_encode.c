@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "codec/cwmp.h"
+#include "core/str.h"
 
 #define UNKNOWN_TIME "0001-01-01T00:00:00Z"
 
@@ -141,7 +142,7 @@ static bool value_fits_type(const char *type, const char *v)
         if (n % 2)
             return false;
         for (size_t i = 0; i < n; i++)
-            if (!strchr("0123456789abcdefABCDEF", v[i]))
+            if (str_hexval(v[i]) < 0)
                 return false;
     }
     return true;
