@@ -42,7 +42,9 @@ static const char *const queries[PQ_COUNT] = {
         " periodic_interval=CASE WHEN excluded.periodic_interval>0 THEN excluded.periodic_interval ELSE d.periodic_interval END,"
         " last_events=excluded.last_events",
     [PQ_DEV_GET] = "SELECT " PG_DEV_COLS " FROM devices WHERE id = $1",
-    [PQ_DEV_RID] = "SELECT rid FROM devices WHERE id = $1",
+    /* FOR KEY SHARE: the parameters about to be written for it keep the
+     * row until the transaction ends (pg_device_delete) */
+    [PQ_DEV_RID] = "SELECT rid FROM devices WHERE id = $1 FOR KEY SHARE",
     [PQ_PARAMS_FORGET] = "DELETE FROM params WHERE device = (SELECT rid FROM devices WHERE id = $1)",
     /* One chunk of a parameter list as parallel arrays, for the device $1
      * (no rows: no such device): a value the CPE
@@ -54,14 +56,17 @@ static const char *const queries[PQ_COUNT] = {
      * front of the row's old values, with when (set_at, or updated for a
      * row from before set_at) and by whom it was set; the row keeps the
      * newest settings.param_history (read once per statement: an InitPlan).
+     * The device row is locked FOR KEY SHARE (once per statement: a
+     * materialized CTE) until the transaction ends: a delete waits for it
+     * (pg_device_delete).
      * A NULL old value (a name only) adds nothing, nor does an unchanged
      * one, and those rows keep what they had, however many. */
     [PQ_PARAM_PUT_MANY] =
-        "INSERT INTO params AS p (device, name, value, type, writable, updated, set_by, set_at)"
+        "WITH d AS MATERIALIZED (SELECT rid FROM devices WHERE id = $1 FOR KEY SHARE)"
+        " INSERT INTO params AS p (device, name, value, type, writable, updated, set_by, set_at)"
         " SELECT d.rid, u.n, u.v, COALESCE(u.t, ''), u.w, $2::bigint, u.b,"
         "  CASE WHEN u.v IS NULL THEN 0 ELSE $2::bigint END"
-        " FROM devices d, unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::text[]) AS u(n, v, t, w, b)"
-        " WHERE d.id = $1"
+        " FROM d, unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::text[]) AS u(n, v, t, w, b)"
         " ON CONFLICT (device, name) DO UPDATE SET"
         " value=COALESCE(excluded.value, p.value),"
         " type=CASE WHEN excluded.value IS NOT NULL AND excluded.type<>'' THEN excluded.type ELSE p.type END,"
@@ -466,18 +471,23 @@ static int pg_device_delete(store_t *s, const char *id)
     pg_t *p = PG(s);
     const char *v[] = { id };
     p->job_dev[0] = '\0';
-    /* Parameters first: they are keyed by the device row. */
-    if (pg_cmd_sql(p, "DELETE FROM params WHERE device = (SELECT rid FROM devices WHERE id = $1)",
-                   1, v, "delete") < 0 ||
-        pg_cmd_sql(p, "DELETE FROM param_history WHERE device = (SELECT rid FROM devices WHERE id = $1)",
-                   1, v, "delete") < 0)
-        return -EIO;
-    int rc = pg_cmd_sql(p, "DELETE FROM devices WHERE id = $1", 1, v, "device_delete");
+    /* The device row first: deleting it waits for any transaction that
+     * writes its parameters (those lock the row, PQ_PARAM_PUT_MANY) to end,
+     * and one that starts later finds no device. So the parameters'
+     * statements below, each with a fresh snapshot, see every row written
+     * for it: none is left behind keyed by a row id nobody has. And the
+     * parameters' old values go with them, not into param_history
+     * (migration 19). */
+    PGresult *r = pg_query(p, "DELETE FROM devices WHERE id = $1 RETURNING rid", 1, v, "device_delete");
+    int rc = pg_one(r);
+    pg_num_t b;
+    const char *rv[] = { rc ? NULL : pg_i64(&b, pg_col_i64(r, 0, 0)) };
+    PQclear(r);
     if (rc < 0)
         return rc;
-    if (rc == 0)
-        return -ENOENT;
-    if (pg_cmd_sql(p, "DELETE FROM tasks WHERE device_id = $1", 1, v, "delete") < 0 ||
+    if (pg_cmd_sql(p, "DELETE FROM params WHERE device = $1", 1, rv, "delete") < 0 ||
+        pg_cmd_sql(p, "DELETE FROM param_history WHERE device = $1", 1, rv, "delete") < 0 ||
+        pg_cmd_sql(p, "DELETE FROM tasks WHERE device_id = $1", 1, v, "delete") < 0 ||
         pg_cmd_sql(p, "DELETE FROM sessions WHERE device_id = $1", 1, v, "delete") < 0 ||
         pg_cmd_sql(p, "DELETE FROM preset_runs WHERE device_id = $1", 1, v, "delete") < 0)
         return -EIO;

@@ -108,10 +108,9 @@ int pg_params_put(store_t *s, const char *dev, const store_param_t *prm, size_t 
      * first chunk's answer says so (no rows: -ENOENT), and the chunks after
      * it are queued behind it: a 5,000-value answer waits for one round
      * trip, not ten, and the next chunk's arrays are built while the server
-     * runs the last. A device another node deletes between the first chunk
-     * and the rest: the rest find no device and write nothing, and the job
-     * commits what the first wrote, the race a delete has with any single
-     * statement's write (store_device_delete). */
+     * runs the last. A device another node deletes: before the first chunk,
+     * -ENOENT; after it, the delete waits for this job to end (the first
+     * chunk locked the device row) and takes these rows with it. */
     bool queued = pg_job_wrote_device(p, dev);
     /* Chunks of up to PUT_CHUNK rows, one statement each. A name twice in
      * one statement cannot be upserted twice: a chunk ends before a name it

@@ -136,29 +136,32 @@
 
 /* What a deleted parameter's old values become (migration 18): rows of
  * param_history, as SQLite keeps them (its param_history rows outlive the
- * parameter: an object's subtree deleted, a BOOTSTRAP's forgotten list; a
- * deleted device's go with it, store_pg.c). Rare statements: once per
- * statement, the in-row history of every deleted row, oldest first so ids
- * keep their order, then each such name trimmed to what it kept in its row
- * or keep, whichever is more (the older rows of an earlier incarnation go
- * first, as the trigger before migration 18 trimmed them at each change). */
-#define PG_KEEP_DELETED_FN \
-    "CREATE FUNCTION params_keep_deleted() RETURNS trigger LANGUAGE plpgsql AS $$" \
+ * parameter: an object's subtree deleted, a BOOTSTRAP's forgotten list).
+ * Rare statements: once per statement, the in-row history of every deleted
+ * row, oldest first so ids keep their order, then each such name trimmed to
+ * what it kept in its row or keep, whichever is more (the older rows of an
+ * earlier incarnation go first, as the trigger before migration 18 trimmed
+ * them at each change). `CREATE` is the statement that makes it, `LIVE` the
+ * condition a deleted row `o` meets for its history to be kept (18: every
+ * row; its text only gained the TRUE). */
+#define PG_KEEP_LIVE "EXISTS (SELECT 1 FROM devices d WHERE d.rid = o.device)"
+#define PG_KEEP_DELETED_FN(CREATE, LIVE) \
+    CREATE " FUNCTION params_keep_deleted() RETURNS trigger LANGUAGE plpgsql AS $$" \
     " DECLARE keep bigint;" \
     " BEGIN" \
-    "  IF NOT EXISTS (SELECT 1 FROM params_old WHERE cardinality(history) > 0) THEN" \
+    "  IF NOT EXISTS (SELECT 1 FROM params_old o WHERE cardinality(history) > 0 AND " LIVE ") THEN" \
     "   RETURN NULL;" \
     "  END IF;" \
     "  keep := COALESCE((SELECT v FROM settings WHERE k = 'param_history'), 0);" \
     "  INSERT INTO param_history (device, name, value, updated, set_by)" \
     "   SELECT o.device, o.name, h.value, h.updated, h.set_by FROM params_old o," \
-    "    unnest(o.history) WITH ORDINALITY h(value, updated, set_by, i)" \
+    "    unnest(o.history) WITH ORDINALITY h(value, updated, set_by, i) WHERE " LIVE \
     "   ORDER BY o.device, o.name, h.i DESC;" \
     "  DELETE FROM param_history WHERE id = ANY (ARRAY(" \
     "    SELECT x.id FROM params_old o, LATERAL (SELECT h.id FROM param_history h" \
     "     WHERE h.device = o.device AND h.name = o.name" \
     "     ORDER BY h.id DESC OFFSET GREATEST(keep, cardinality(o.history))) x" \
-    "    WHERE cardinality(o.history) > 0));" \
+    "    WHERE cardinality(o.history) > 0 AND " LIVE "));" \
     "  RETURN NULL;" \
     " END $$;"
 
@@ -331,10 +334,17 @@ static const struct migration {
           "  FROM param_history GROUP BY device, name) h"
           " WHERE p.device = h.device AND p.name = h.name;"
           "DELETE FROM param_history h USING params p WHERE h.device = p.device AND h.name = p.name;"
-          PG_KEEP_DELETED_FN
+          PG_KEEP_DELETED_FN("CREATE", "TRUE")
           "CREATE TRIGGER params_keep_deleted AFTER DELETE ON params"
           "  REFERENCING OLD TABLE AS params_old FOR EACH STATEMENT"
           "  EXECUTE FUNCTION params_keep_deleted();" },
+    /* 19: a deleted device's parameters take their old values with them.
+     * store_device_delete removes the device row first (so a parameter
+     * write racing it waits for it, store_pg.c), and this trigger's copy of
+     * up to --param-history rows per parameter into param_history, deleted
+     * by the next statement, was the most of a device delete's work.
+     * SQLite's 19 is empty: its device delete never copied. */
+    { 19, PG_KEEP_DELETED_FN("CREATE OR REPLACE", PG_KEEP_LIVE) },
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 #define PG_SCHEMA_VERSION (migrations[NMIGRATIONS - 1].version)

@@ -217,6 +217,9 @@ static const char *const migrations[] = {
      * per-statement trigger's inserts and deletes (store_pg_schema.c's 18);
      * SQLite's row trigger is a few steps of the same statement. Empty so
      * both backends number their schemas alike. */
+    "SELECT 1;",    /* 19: nothing here either: a deleted device's parameters no longer
+     * copy their old values on PostgreSQL (store_pg_schema.c's 19); here
+     * the device delete never did. */
     "SELECT 1;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -2,10 +2,12 @@
  * nodes"): a sent task's owner and lease, its renewal, recovery of expired
  * leases only (at start: also the node's own; on SQLite: every sent one),
  * the sweeps' leader lock, and NOTIFY delivered to a listener
- * (store_pg_listen) only when the sender's transaction commits. Two store
- * handles on one database stand for two nodes. */
+ * (store_pg_listen) only when the sender's transaction commits, and a
+ * device deleted on one node while another writes its parameters leaving
+ * no row behind. Two store handles on one database stand for two nodes. */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -342,6 +344,105 @@ static void test_listen_unanswered(void **state)
     close(m.fd);
 }
 
+/* ---- a device deleted while another node writes its parameters ---------- */
+
+typedef struct racer {
+    store_t *s;
+    bool delete;      /* else write two parameters */
+    int rc;
+    atomic_bool done;
+} racer_t;
+
+static const store_param_t race_params[] = {
+    { .name = "Device.X.New1", .value = "a", .type = "xsd:string", .writable = 1 },
+    { .name = "Device.X.New2", .value = "b", .type = "xsd:string", .writable = 1 },
+};
+
+static int race_write(store_t *s)
+{
+    return store_params_put(s, "D", race_params, 2, 2000);
+}
+
+static void racer_main(void *arg)
+{
+    racer_t *r = arg;
+    assert_int_equal(store_begin(r->s), 0);
+    r->rc = r->delete ? store_device_delete(r->s, "D") : race_write(r->s);
+    assert_int_equal(r->rc < 0 ? store_rollback(r->s) : store_commit(r->s), 0);
+    atomic_store(&r->done, true);
+}
+
+static int count_param(const store_param_t *p, void *ud)
+{
+    (void)p;
+    (*(int *)ud)++;
+    return 0;
+}
+
+/* The device D with a parameter that has an old value. */
+static void race_device(store_t *s)
+{
+    store_device_t d = { .first_seen = 1000, .last_inform = 1000 };
+    snprintf(d.id, sizeof d.id, "D");
+    assert_int_equal(store_device_inform(s, &d, false), 0);
+    store_param_t p = { .name = "Device.X.Old", .value = "1", .type = "xsd:string" };
+    assert_int_equal(store_params_put(s, "D", &p, 1, 1000), 0);
+    p.value = "2";
+    assert_int_equal(store_params_put(s, "D", &p, 1, 1001), 0);
+}
+
+/* Runs `r` on a thread while `holder` holds its open transaction, checks
+ * the racer waits for it, then commits the holder and waits for the racer. */
+static void race(store_t *holder, racer_t *r)
+{
+    uv_thread_t th;
+    assert_int_equal(uv_thread_create(&th, racer_main, r), 0);
+    usleep(300 * 1000);
+    assert_false(atomic_load(&r->done)); /* it waits for the holder's transaction */
+    assert_int_equal(store_commit(holder), 0);
+    uv_thread_join(&th);
+}
+
+/* Nothing of D left: no parameter once it is made again (SQLite keys them by
+ * its id), no row at all in either table (PostgreSQL keys them by a row id
+ * the new D does not have: the server is asked; 1/0 fails the statement). */
+static void assert_nothing_left(store_t *s)
+{
+    if (test_db_pg())
+        assert_int_equal(test_db_sql(dbpath, "SELECT 1 / (1 - LEAST(1, (SELECT COUNT(*) FROM params)"
+                                             " + (SELECT COUNT(*) FROM param_history)))::int"), 0);
+    store_device_t d = { .first_seen = 3000, .last_inform = 3000 };
+    snprintf(d.id, sizeof d.id, "D");
+    assert_int_equal(store_device_inform(s, &d, false), 0);
+    int n = 0;
+    assert_int_equal(store_params_list(s, "D", "", count_param, &n), 0);
+    assert_int_equal(n, 0);
+}
+
+static void test_delete_waits_for_param_write(void **state)
+{
+    nodes_t *n = *state;
+    race_device(n->a);
+    assert_int_equal(store_begin(n->a), 0);
+    assert_int_equal(race_write(n->a), 0); /* new rows, not committed */
+    racer_t r = { .s = n->b, .delete = true };
+    race(n->a, &r);
+    assert_int_equal(r.rc, 0);
+    assert_nothing_left(n->a);
+}
+
+static void test_param_write_waits_for_delete(void **state)
+{
+    nodes_t *n = *state;
+    race_device(n->a);
+    assert_int_equal(store_begin(n->b), 0);
+    assert_int_equal(store_device_delete(n->b, "D"), 0); /* not committed */
+    racer_t r = { .s = n->a };
+    race(n->b, &r);
+    assert_int_equal(r.rc, -ENOENT);
+    assert_nothing_left(n->a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +451,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listen_notify, setup, teardown),
         cmocka_unit_test(test_listen_unanswered),
+        cmocka_unit_test_setup_teardown(test_delete_waits_for_param_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_param_write_waits_for_delete, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
