@@ -26,7 +26,8 @@ ROUTE_RE = re.compile(r"http_route api=(\S+) method=(\S+) path=(\S+) access=(\S+
 
 
 def request(addr, method, path, token=None, timeout=10.0):
-    """One raw request (HTTP libraries clean paths up themselves): (status, body)."""
+    """One raw request (HTTP libraries clean paths up themselves): (status, body).
+    An event stream's answer is its head: the stream itself never ends."""
     hdr = f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n"
     if token is not None:
         hdr += f"Authorization: Bearer {token}\r\n"
@@ -36,6 +37,9 @@ def request(addr, method, path, token=None, timeout=10.0):
     try:
         while chunk := s.recv(65536):
             out += chunk
+            head, sep, _ = out.partition(b"\r\n\r\n")
+            if sep and b"\r\ncontent-type: text/event-stream" in head.lower():
+                break
     except (socket.timeout, ConnectionResetError):
         pass
     s.close()
