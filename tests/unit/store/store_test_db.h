@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/store.h"
+
 enum { TEST_DB_MAX = 256 };
 
 /* The schema version the migrations leave (both backends). */
@@ -108,6 +110,32 @@ static inline void test_db_drop(const char *where)
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %.*s WITH (FORCE)",
              (int)((q ? q : where + strlen(where)) - slash - 1), slash + 1);
     (void)test_db_sql(url, sql);
+}
+
+/* The fixture most store tests share: a fresh database with the store
+ * opened on it (default options) as the test's state; test_db_where() is
+ * what it was opened from, for a second handle or the tests' own SQL. */
+static inline char *test_db_where(void)
+{
+    static char where[TEST_DB_MAX];
+    return where;
+}
+
+static inline int test_db_setup(void **state)
+{
+    store_t *s;
+    if (test_db_new(test_db_where(), TEST_DB_MAX, "/tmp/store-test-XXXXXX") != 0 ||
+        store_open(test_db_where(), NULL, &s) != 0)
+        return -1;
+    *state = s;
+    return 0;
+}
+
+static inline int test_db_teardown(void **state)
+{
+    store_close(*state);
+    test_db_drop(test_db_where());
+    return 0;
 }
 
 #endif

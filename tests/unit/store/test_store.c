@@ -18,25 +18,6 @@
 #include "store/store_worker.h"
 #include "store_test_db.h"
 
-static char dbpath[TEST_DB_MAX];
-/* The schema after every migration (store_sqlite.c's migrations[]). */
-
-static int setup(void **state)
-{
-    assert_int_equal(test_db_new(dbpath, sizeof dbpath, "/tmp/store-test-XXXXXX"), 0);
-    store_t *s;
-    assert_int_equal(store_open(dbpath, NULL, &s), 0);
-    *state = s;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    store_close(*state);
-    test_db_drop(dbpath);
-    return 0;
-}
-
 static void test_device_id(void **state)
 {
     char id[STORE_ID_MAX];
@@ -401,10 +382,10 @@ static void test_task_trim(void **state)
     char sql[96];
     snprintf(sql, sizeof sql, "UPDATE tasks SET bulk = 9 WHERE id = %lld", (long long)t[BULK_DONE].id);
     if (test_db_pg()) {
-        assert_int_equal(test_db_sql(dbpath, sql), 0);
+        assert_int_equal(test_db_sql(test_db_where(), sql), 0);
     } else {
         sqlite3 *db;
-        assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_open(test_db_where(), &db), SQLITE_OK);
         assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
     }
@@ -463,7 +444,7 @@ static void test_reopen(void **state)
     snprintf(t.type, sizeof t.type, "reboot");
     assert_int_equal(store_task_add(s, &t), 0);
     store_t *s2;
-    assert_int_equal(store_open(dbpath, NULL, &s2), 0);
+    assert_int_equal(store_open(test_db_where(), NULL, &s2), 0);
     store_task_t got;
     assert_int_equal(store_task_get(s2, t.id, &got), 0);
     assert_string_equal(got.type, "reboot");
@@ -487,7 +468,7 @@ static void test_schema_mismatch_refused_at_open(void **state)
         return;
     }
     char path[TEST_DB_MAX + 8];
-    snprintf(path, sizeof path, "%s.other", dbpath);
+    snprintf(path, sizeof path, "%s.other", test_db_where());
     store_t *s;
     assert_int_equal(store_open(path, NULL, &s), 0);
     store_close(s);
@@ -517,7 +498,7 @@ static void test_migrate_v2_wakeup_text(void **state)
     if (test_db_pg())
         skip(); /* SQLite files made by hand */
     char path[TEST_DB_MAX + 8];
-    snprintf(path, sizeof path, "%s.v2", dbpath);
+    snprintf(path, sizeof path, "%s.v2", test_db_where());
     store_t *s;
     assert_int_equal(store_open(path, NULL, &s), 0);
     store_close(s);
@@ -851,7 +832,7 @@ static void test_task_params_aside(void **state)
     bool sqlite = !test_db_pg();
     sqlite3 *db = NULL;
     if (sqlite) {
-        assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_open(test_db_where(), &db), SQLITE_OK);
         assert_int_equal(count_rows(db, "SELECT count(*) FROM task_params"), 1);
         assert_int_equal(count_rows(db, "SELECT count(*) FROM tasks WHERE params = ''"), 1);
     }
@@ -893,7 +874,7 @@ static void test_migrate_v4(void **state)
     if (test_db_pg())
         skip(); /* SQLite files made by hand */
     char path[TEST_DB_MAX + 8];
-    snprintf(path, sizeof path, "%s.v4", dbpath);
+    snprintf(path, sizeof path, "%s.v4", test_db_where());
     store_t *s;
     assert_int_equal(store_open(path, NULL, &s), 0);
     store_close(s);
@@ -1207,24 +1188,24 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_device_id),
         cmocka_unit_test(test_open_unknown_scheme),
-        cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_params, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tasks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_task_trim, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_task_params_aside, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_schema_mismatch_refused_at_open, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrate_v2_wakeup_text, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_presets, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scripts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_preset_runs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_preset_runs_owed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrate_v4, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_worker, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_worker_drain, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_webhook_queue, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_webhook_offline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_devices, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_params, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_tasks, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_task_trim, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_task_params_aside, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_sessions, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_reopen, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_schema_mismatch_refused_at_open, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v2_wakeup_text, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_presets, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_scripts, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_preset_runs, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_preset_runs_owed, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v4, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_worker, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_worker_drain, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_queue, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_offline, test_db_setup, test_db_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,24 +17,6 @@
 #include "store/store.h"
 #include "store_test_db.h"
 
-static char dbpath[TEST_DB_MAX];
-
-static int setup(void **state)
-{
-    assert_int_equal(test_db_new(dbpath, sizeof dbpath, "/tmp/store-files-XXXXXX"), 0);
-    store_t *s;
-    assert_int_equal(store_open(dbpath, NULL, &s), 0);
-    *state = s;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    store_close(*state);
-    test_db_drop(dbpath);
-    return 0;
-}
-
 static store_file_t file(const char *name, int64_t size, int64_t at)
 {
     store_file_t f = { 0 };
@@ -215,7 +197,7 @@ static void test_file_content(void **state)
     /* a reader keeps its version whole while another node replaces it */
     store_t *s2;
     char url[TEST_DB_MAX];
-    snprintf(url, sizeof url, "%s", dbpath);
+    snprintf(url, sizeof url, "%s", test_db_where());
     assert_int_equal(store_open(url, NULL, &s2), 0);
     o = (mem_out_t){ .after_first = replace_meanwhile, .other = s2, .other_data = d2, .other_size = n2 };
     rc = store_file_content_get(s, "fw.bin", SHA1, mem_write, &o);
@@ -293,8 +275,8 @@ static void test_file_content(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_file_rows, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_content, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_rows, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_file_content, test_db_setup, test_db_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

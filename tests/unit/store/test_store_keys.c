@@ -15,24 +15,6 @@
 #include "store/store.h"
 #include "store_test_db.h"
 
-static char dbpath[TEST_DB_MAX];
-
-static int setup(void **state)
-{
-    assert_int_equal(test_db_new(dbpath, sizeof dbpath, "/tmp/store-keys-XXXXXX"), 0);
-    store_t *s;
-    assert_int_equal(store_open(dbpath, NULL, &s), 0);
-    *state = s;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    store_close(*state);
-    test_db_drop(dbpath);
-    return 0;
-}
-
 static store_key_t key(int i, const char *role)
 {
     store_key_t k;
@@ -135,9 +117,9 @@ static void test_tool_beside_daemon(void **state)
     store_t *d = *state, *t;
     store_close(d);
     store_opts_t od = { .param_history = 9 };
-    assert_int_equal(store_open(dbpath, &od, &d), 0);
+    assert_int_equal(store_open(test_db_where(), &od, &d), 0);
     store_opts_t ot = { .tool = true };
-    assert_int_equal(store_open(dbpath, &ot, &t), 0);
+    assert_int_equal(store_open(test_db_where(), &ot, &t), 0);
     store_key_t k = key(1, "operator");
     assert_int_equal(store_key_add(t, &k), 0);
     int64_t vd, vt;
@@ -166,9 +148,9 @@ static void test_tool_beside_daemon(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_keys_cap, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tool_beside_daemon, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_keys_cap, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_tool_beside_daemon, test_db_setup, test_db_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,40 +23,22 @@
 #include "store/store_worker.h"
 #include "store_test_db.h"
 
-static char dbpath[TEST_DB_MAX];
-
-static int setup(void **state)
-{
-    assert_int_equal(test_db_new(dbpath, sizeof dbpath, "/tmp/store-pipe-XXXXXX"), 0);
-    store_t *s;
-    assert_int_equal(store_open(dbpath, NULL, &s), 0);
-    *state = s;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    store_close(*state);
-    test_db_drop(dbpath);
-    return 0;
-}
-
 /* A device row whose manufacturer is "boom" makes its statement fail (a
  * trigger raising an error), on either backend. */
 static void install_boom(void)
 {
     if (test_db_pg()) {
-        assert_int_equal(test_db_sql(dbpath, "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql"
+        assert_int_equal(test_db_sql(test_db_where(), "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql"
                                              " AS $$BEGIN IF NEW.manufacturer = $b$boom$b$ THEN"
                                              " RAISE EXCEPTION $b$boom$b$; END IF; RETURN NEW; END$$"),
                          0);
-        assert_int_equal(test_db_sql(dbpath, "CREATE TRIGGER boom BEFORE INSERT OR UPDATE ON devices"
+        assert_int_equal(test_db_sql(test_db_where(), "CREATE TRIGGER boom BEFORE INSERT OR UPDATE ON devices"
                                              " FOR EACH ROW EXECUTE FUNCTION boom()"),
                          0);
         return;
     }
     sqlite3 *db;
-    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_open(test_db_where(), &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER boom_i BEFORE INSERT ON devices"
                                       " WHEN NEW.manufacturer = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END;"
                                       "CREATE TRIGGER boom_u BEFORE UPDATE ON devices"
@@ -354,7 +336,7 @@ static void test_long_job(void **state)
 /* The server ends the store's session (a restart, a failover, an admin). */
 static void kill_sessions(void)
 {
-    assert_int_equal(test_db_sql(dbpath, "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+    assert_int_equal(test_db_sql(test_db_where(), "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
                                          " WHERE datname = current_database() AND pid <> pg_backend_pid()"),
                      0);
 }
@@ -500,11 +482,11 @@ static void test_lost_mid_flight(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_failing_job_mid_batch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_long_job, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_round_trips_big_answer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lost_mid_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failing_job_mid_batch, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_long_job, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_round_trips, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_round_trips_big_answer, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_lost_mid_flight, test_db_setup, test_db_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
