@@ -11,6 +11,10 @@
 #        session (/metrics), the store worker thread's CPU against its wall
 #        time (the rest is waiting, mostly on the server), the CPU of the
 #        node's PostgreSQL backends per session, the batches
+#   (s3') (s3) again with new devices, a dashboard's event stream open on
+#        node 2 (curl on /api/events): node 1 tells node 2 its events
+#        (docs/scaling.md "Live events across nodes"); the ratio to (s3)
+#        and what was told, in how many notifications
 #   (s4) 1,000,000 devices in PostgreSQL (seeded with generate_series in
 #        psql, the ACS's own schema; ANALYZE afterwards, as autovacuum would
 #        shortly): the device list's first page and a filtered search,
@@ -140,7 +144,7 @@ load() {
   for name in "$@"; do
     eval "cport=\$CPORT_$name"
     /usr/bin/time -f '%U %S' -o "$T/load$i.cpu" "$T/acs_load" --port "$cport" --conns $((CONNS / n)) \
-      --sessions "$per" --devices "$per" --mode inform --prefix "N$name" > "$T/load$i.out" &
+      --sessions "$per" --devices "$per" --mode inform --prefix "N$name${TAG:-}" > "$T/load$i.out" &
     pids="$pids $!"; i=$((i + 1))
   done
   for p in $pids; do wait "$p"; done
@@ -226,6 +230,13 @@ start_acs q1 --db "$U"
 start_acs q2 --db "$U"
 BACKENDS=$(backends "$U")
 R3=$(load q1 q2); show "(s3) 2 nodes, one PostgreSQL" "$R3"
+curl -sN -H "$H" "http://127.0.0.1:$APORT_q2/api/events" > "$T/events.out" &
+EV=$!
+sleep 3 # node 1 reads node 2's interest every 2 s
+R3W=$(TAG=w load q1 q2); show "(s3') the same, an event stream open on node 2" "$R3W"
+sleep 0.5
+kill "$EV"; wait "$EV" 2>/dev/null || true
+echo "(s3') node 1 told $(metric "$MPORT_q1" outpost_acs_events_shared_total) events in $(metric "$MPORT_q1" outpost_acs_events_shared_notifications_total) notifications ($(metric "$MPORT_q1" outpost_acs_events_shared_dropped_total) dropped); node 2 heard $(metric "$MPORT_q2" outpost_acs_events_heard_total); the stream got $(grep -c '^event: ' "$T/events.out") events; ratio to (s3) $(ratio "${R3W%% *}" "${R3%% *}")"
 stop_acs q1; stop_acs q2
 set -- $R1; A=$1; set -- $R2; B=$1; set -- $R3; C=$1
 echo "ratios: PostgreSQL/SQLite $(ratio "$B" "$A"); 2 nodes/1 node on PostgreSQL $(ratio "$C" "$B")"

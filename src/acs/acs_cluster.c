@@ -15,7 +15,9 @@
  *     answered, and the live events show it; STORE_CHANNEL_PROV: a preset
  *     or script changed -> the provisioning snapshot is reloaded;
  *     STORE_CHANNEL_QUEUED: a task was queued for a device in session here
- *     -> that session looks for it before it ends). When the
+ *     -> that session looks for it before it ends; STORE_CHANNEL_EVENT:
+ *     live events that happened there -> this node's event streams,
+ *     acs_evshare.h). When the
  *     listener comes back after a loss it may have missed some: it reloads
  *     the snapshot and re-reads the tasks its waiters wait on.
  *
@@ -222,6 +224,8 @@ static void on_note(const char *channel, const char *payload, void *ud)
          * here: this session looks for it before it ends (that node's
          * wake-up reached a CPE that was busy with us) */
         (void)acs_work_queued(a, what);
+    } else if (strcmp(channel, STORE_CHANNEL_EVENT) == 0) {
+        acs_events_heard(a, what); /* a dashboard here sees what happened there */
     }
 }
 
@@ -248,7 +252,7 @@ int acs_cluster_start(acs_t *a)
     uv_timer_start(c->timer, on_tick, every, every);
     if (store_shared(a->store)) {
         static const char *const channels[] = { STORE_CHANNEL_TASK, STORE_CHANNEL_PROV,
-                                                STORE_CHANNEL_QUEUED, NULL };
+                                                STORE_CHANNEL_QUEUED, STORE_CHANNEL_EVENT, NULL };
         int rc = store_listen_new(a->loop, a->o.db, channels, on_note, on_up, a, &c->listen);
         if (rc) {
             log_error("store_listen", LF_ERR(rc));

@@ -1,9 +1,13 @@
 /*
  * acs_evbus: the pure pieces of acs_events.h: type names and filters, the
- * SSE wire format, the per-minute ring. Unit-tested (tests/unit/acs/).
+ * SSE wire format, the lines events travel in between nodes, the
+ * per-minute ring. Unit-tested (tests/unit/acs/), the lines fuzzed
+ * (tests/fuzz/acs/fuzz_ev_share.c).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "acs/acs_events.h"
@@ -78,6 +82,70 @@ int acs_ev_format(buf_t *out, uint64_t id, acs_ev_type_t t, const json_t *data)
         rc = buf_append_str(out, "\n\n");
     free(s);
     return rc;
+}
+
+/* ---- shared with the other nodes ---- */
+
+enum { SHARE_DEVICE_MAX = 256 }; /* STORE_ID_MAX: a device id with its NUL */
+
+static bool share_device_ok(const char *d, size_t n)
+{
+    if (n == 0 || n >= SHARE_DEVICE_MAX || (n == 1 && d[0] == '-'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)d[i] <= ' ' || d[i] == 0x7f)
+            return false;
+    return true;
+}
+
+int acs_ev_share_put(buf_t *out, acs_ev_type_t t, const char *device, const json_t *data)
+{
+    const char *name = acs_ev_type_name(t);
+    if (!name || !data || (device && !share_device_ok(device, strlen(device))))
+        return -EINVAL;
+    char *s = json_dumps(data, JSON_COMPACT); /* one line: control characters are escaped */
+    if (!s)
+        return -ENOMEM;
+    size_t need = strlen(name) + 1 + (device ? strlen(device) : 1) + 1 + strlen(s) + 1;
+    int rc = need <= buf_room(out) ? buf_printf(out, "%s %s %s\n", name, device ? device : "-", s)
+                                   : -ENOBUFS;
+    free(s);
+    return rc;
+}
+
+int acs_ev_share_parse(const char *payload, size_t len, acs_ev_share_fn fn, void *ud)
+{
+    int given = 0;
+    const char *p = payload, *end = payload + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        const char *sp1 = memchr(p, ' ', (size_t)(eol - p));
+        const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
+        int t = -1;
+        for (int i = 0; sp1 && i < ACS_EV_TYPES; i++)
+            if (strlen(type_names[i]) == (size_t)(sp1 - p) && !memcmp(type_names[i], p, (size_t)(sp1 - p)))
+                t = i;
+        size_t dn = sp2 ? (size_t)(sp2 - sp1 - 1) : 0;
+        bool none = dn == 1 && sp1[1] == '-';
+        json_t *data = NULL;
+        if (t >= 0 && sp2 && (none || share_device_ok(sp1 + 1, dn)))
+            data = json_loadb(sp2 + 1, (size_t)(eol - sp2 - 1), JSON_REJECT_DUPLICATES, NULL);
+        if (data && json_is_object(data)) {
+            char device[SHARE_DEVICE_MAX];
+            memcpy(device, sp1 + 1, dn);
+            device[dn] = '\0';
+            int rc = fn((acs_ev_type_t)t, none ? NULL : device, data, ud);
+            json_decref(data);
+            if (rc)
+                return rc;
+            given++;
+        } else {
+            json_decref(data);
+        }
+        p = nl ? nl + 1 : end;
+    }
+    return given;
 }
 
 static size_t slot_of(int64_t minute)

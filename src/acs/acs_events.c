@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acs/acs_evshare.h"
 #include "acs/acs_internal.h"
 #include "acs/acs_webhook.h"
 #include "core/clock.h"
@@ -42,8 +43,9 @@ struct acs_events {
     uv_timer_t *heartbeat, *offline;
     bool stopping, sweeping;
     acs_evring_t ring;
+    acs_evshare_t *share;       /* the other nodes' streams (shared store); NULL: none */
     struct {
-        uint64_t connected, refused, slow, published, sent;
+        uint64_t connected, refused, slow, published, sent, heard;
     } n;
 };
 
@@ -67,6 +69,7 @@ static void client_unlink(sse_client_t *c)
     for (int t = 0; t < ACS_EV_TYPES; t++)
         if (c->mask & (1u << t))
             E->wanted[t]--;
+    acs_evshare_local(E->share, E->nclients > 0);
 }
 
 static void client_abort(http_req_t *req, void *ud)
@@ -116,7 +119,8 @@ static void client_send(sse_client_t *c, const char *data, size_t len)
 bool acs_events_wanted(const acs_t *a, acs_ev_type_t t)
 {
     const acs_events_t *E = E_of(a);
-    return E && !E->stopping && (unsigned)t < ACS_EV_TYPES && E->wanted[t] > 0;
+    return E && !E->stopping && (unsigned)t < ACS_EV_TYPES &&
+           (E->wanted[t] > 0 || acs_evshare_wanted(E->share));
 }
 
 /* One event to every client that wants it (device: the event's device, or
@@ -143,6 +147,30 @@ static void publish(acs_events_t *E, acs_ev_type_t t, const char *device, const 
     buf_free(&b);
 }
 
+/* An event that happened here: to this node's clients and, when they want
+ * it, the other nodes' (acs_evshare.h). */
+static void tell(acs_events_t *E, acs_ev_type_t t, const char *device, const json_t *data)
+{
+    publish(E, t, device, data);
+    if (E)
+        acs_evshare_put(E->share, t, device, data);
+}
+
+static int heard_one(acs_ev_type_t t, const char *device, const json_t *data, void *ud)
+{
+    acs_events_t *E = ud;
+    E->n.heard++;
+    publish(E, t, device, data);
+    return 0;
+}
+
+void acs_events_heard(acs_t *a, const char *lines)
+{
+    acs_events_t *E = E_of(a);
+    if (E && E->nclients && !E->stopping) /* else nobody here to show them to */
+        (void)acs_ev_share_parse(lines, strlen(lines), heard_one, E);
+}
+
 /* ---- the emitters ------------------------------------------------------------------------- */
 
 static json_t *task_event(const store_task_t *t)
@@ -162,7 +190,7 @@ void acs_events_task(acs_t *a, const store_task_t *t)
     if (!acs_events_wanted(a, ACS_EV_TASK))
         return;
     json_t *j = task_event(t);
-    publish(E, ACS_EV_TASK, t->device_id, j);
+    tell(E, ACS_EV_TASK, t->device_id, j);
     json_decref(j);
 }
 
@@ -251,12 +279,12 @@ void acs_events_inform(acs_t *a, const char *device_id, const char *events, bool
         }
         json_t *j = json_pack("{s:o, s:o}", "device", acs_json_text(device_id), "events",
                               codes ? codes : json_array());
-        publish(E, ACS_EV_INFORM, device_id, j);
+        tell(E, ACS_EV_INFORM, device_id, j);
         json_decref(j);
     }
     if (came_online && acs_events_wanted(a, ACS_EV_DEVICE)) {
         json_t *j = json_pack("{s:o, s:s}", "device", acs_json_text(device_id), "state", "online");
-        publish(E, ACS_EV_DEVICE, device_id, j);
+        tell(E, ACS_EV_DEVICE, device_id, j);
         json_decref(j);
     }
 }
@@ -280,7 +308,7 @@ int acs_events_emit(acs_t *a, const char *webhook_event, const char *device_id, 
         t = ACS_EV_BULK;
     }
     if (t != ACS_EV_TYPES && data)
-        publish(E, t, device_id, data);
+        tell(E, t, device_id, data);
     return acs_webhook_emit(a, webhook_event, data); /* steals data */
 }
 
@@ -340,7 +368,7 @@ static void offline_done(int rc, void *ud)
         acs_webhook_kick(j->a);
     for (size_t i = 0; rc == 0 && E && i < j->nids; i++) {
         json_t *ev = json_pack("{s:o, s:s}", "device", acs_json_text(j->ids[i]), "state", "offline");
-        publish(E, ACS_EV_DEVICE, j->ids[i], ev);
+        tell(E, ACS_EV_DEVICE, j->ids[i], ev);
         json_decref(ev);
     }
     free(j->ids);
@@ -469,6 +497,7 @@ static void h_events(http_req_t *req, void *ud)
         if (mask & (1u << t))
             E->wanted[t]++;
     E->n.connected++;
+    acs_evshare_local(E->share, true);
     http_req_on_abort(req, client_abort, c);
     /* what the kernel holds for a client that does not read is bounded too,
      * not only what --events-client-buffer lets wait in the write queue */
@@ -598,6 +627,11 @@ int acs_events_metrics(const acs_t *a, buf_t *o)
     if (!rc)
         rc = metrics_one(o, "outpost_acs_events_published_total", "counter",
                          "Events published to at least one stream.", (double)E->n.published);
+    if (!rc)
+        rc = metrics_one(o, "outpost_acs_events_heard_total", "counter",
+                         "Events heard from the other nodes of a shared store.", (double)E->n.heard);
+    if (!rc)
+        rc = acs_evshare_metrics(E->share, o);
     return rc;
 }
 
@@ -633,6 +667,7 @@ int acs_events_start(acs_t *a)
     uint64_t hb = (uint64_t)a->o.events_heartbeat_ms;
     uv_timer_start(E->heartbeat, heartbeat_tick, hb, hb);
     uv_timer_start(E->offline, offline_tick, (uint64_t)a->o.webhook_offline_check_ms, 0);
+    E->share = acs_evshare_new(a);
     return 0;
 }
 
@@ -644,6 +679,7 @@ void acs_events_stop(acs_t *a)
     while (E->clients)
         client_close(E->clients, "the ACS is stopping", false);
     E->stopping = true;
+    acs_evshare_stop(E->share);
     if (E->heartbeat) {
         uv_close((uv_handle_t *)E->heartbeat, free_handle);
         E->heartbeat = NULL;
@@ -656,6 +692,8 @@ void acs_events_stop(acs_t *a)
 
 void acs_events_free(acs_t *a)
 {
+    if (a->events)
+        acs_evshare_free(a->events->share);
     free(a->events);
     a->events = NULL;
 }

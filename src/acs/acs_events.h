@@ -16,7 +16,10 @@
  *     beyond); each gets a comment line every --events-heartbeat so
  *     proxies and dead peers are noticed. Ids count up from the ACS's
  *     start; a reconnecting client's Last-Event-ID is accepted, nothing is
- *     replayed (docs/dashboard.md).
+ *     replayed (docs/dashboard.md). On a shared store the streams show
+ *     every node's events: what happens here is told to the other nodes
+ *     while they have streams open (acs_evshare.h), theirs are published
+ *     here (acs_events_heard).
  *   - per-minute counters kept in memory for the last 24 hours (informs,
  *     sessions, faults, tasks finished): GET /api/stats/history, the
  *     Overview's charts.
@@ -65,6 +68,18 @@ int acs_ev_types_parse(const char *s, uint32_t *mask, char *err, size_t errlen);
 /* One event on the wire: "id: N\nevent: TYPE\ndata: JSON\n\n" (JSON is
  * compact, so one data line). 0 or -ENOBUFS/-ENOMEM. */
 int acs_ev_format(buf_t *out, uint64_t id, acs_ev_type_t t, const json_t *data);
+
+/* Events told to the other nodes of a shared store (acs_evshare.c), many
+ * in one notification: a line each, "TYPE DEVICE JSON\n", DEVICE "-" for
+ * an event about no device (a device id is never "-": its three parts are
+ * joined by '-'). acs_ev_share_put appends one line whole or nothing
+ * (-ENOBUFS past out's cap, -EINVAL for a type or device that cannot be
+ * written so). acs_ev_share_parse gives each well-formed line to fn (device
+ * NULL for none; data borrowed) and skips the others; it returns how many
+ * it gave, or fn's nonzero return. */
+int acs_ev_share_put(buf_t *out, acs_ev_type_t t, const char *device, const json_t *data);
+typedef int (*acs_ev_share_fn)(acs_ev_type_t t, const char *device, const json_t *data, void *ud);
+int acs_ev_share_parse(const char *payload, size_t len, acs_ev_share_fn fn, void *ud);
 
 /* The minute ring: per-minute counters for the last ACS_EVRING_MINUTES. */
 typedef enum acs_evstat {
@@ -118,6 +133,9 @@ void acs_events_inform(acs_t *a, const char *device_id, const char *events, bool
 /* An event the webhooks also have, given by name ("fault", "bulk.finished"):
  * queued for webhooks and published to SSE. data is stolen. */
 int acs_events_emit(acs_t *a, const char *webhook_event, const char *device_id, json_t *data);
+/* Events another node told (STORE_CHANNEL_EVENT's lines, acs_evshare.h):
+ * published to this node's streams only. */
+void acs_events_heard(acs_t *a, const char *lines);
 /* A session started (the minute ring's sessions count). */
 void acs_events_session(acs_t *a);
 

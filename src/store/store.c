@@ -267,6 +267,14 @@ int store_notify(store_t *s, const char *channel, const char *payload)
     return s->be->notify(s, channel, payload);
 }
 bool store_shared(const store_t *s) { return s->shared; }
+int store_watch_set(store_t *s, const char *what, int64_t until, int64_t now)
+{
+    return s->shared ? s->be->watch_set(s, what, until, now) : 0;
+}
+int store_watched(store_t *s, const char *what, int64_t now)
+{
+    return s->shared ? s->be->watched(s, what, now) : 0;
+}
 int store_task_expire(store_t *s, int64_t now)
 {
     int n = s->be->task_expire(s, now);

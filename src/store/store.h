@@ -333,6 +333,16 @@ int store_notify(store_t *s, const char *channel, const char *payload);
 #define STORE_CHANNEL_TASK "outpost_task"
 #define STORE_CHANNEL_PROV "outpost_prov"
 #define STORE_CHANNEL_QUEUED "outpost_queued"
+/* An application's own channel: the live events one node shares with the
+ * others' event streams (acs_evshare.c), "NODE LINES". */
+#define STORE_CHANNEL_EVENT "outpost_event"
+/* A node's interest in news only some nodes want (e.g. "events": it has
+ * event streams open), so the others tell it only while it does: this
+ * node wants `what` until `until` (Unix s; 0: no more). store_watched: 1
+ * when another node wants it at `now`, else 0. No-ops (0) on an unshared
+ * store. Interests a day past their end are forgotten. */
+int store_watch_set(store_t *s, const char *what, int64_t until, int64_t now);
+int store_watched(store_t *s, const char *what, int64_t now);
 /* Whether other nodes may share this store (PostgreSQL). */
 bool store_shared(const store_t *s);
 /* pending/sent past expires_at -> expired. Returns how many. */

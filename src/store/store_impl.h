@@ -54,6 +54,8 @@ typedef struct store_backend {
     int (*task_lease_renew)(store_t *s, const char *ids, int64_t until);
     int (*try_leader)(store_t *s, const char *what);
     int (*notify)(store_t *s, const char *channel, const char *payload);
+    int (*watch_set)(store_t *s, const char *what, int64_t until, int64_t now);
+    int (*watched)(store_t *s, const char *what, int64_t now);
     int (*task_expire)(store_t *s, int64_t now);
     int (*task_trim)(store_t *s, int64_t before, int max);
     int (*task_devices_pending)(store_t *s, int64_t limit, int (*fn)(const char *, void *),

@@ -216,6 +216,8 @@ int pg_task_recover(store_t *s, const char *const *types, int64_t now, bool star
 int pg_task_lease_renew(store_t *s, const char *ids, int64_t until);
 int pg_try_leader(store_t *s, const char *what);
 int pg_notify(store_t *s, const char *channel, const char *payload);
+int pg_watch_set(store_t *s, const char *what, int64_t until, int64_t now);
+int pg_watched(store_t *s, const char *what, int64_t now);
 int pg_task_expire(store_t *s, int64_t now);
 int pg_task_trim(store_t *s, int64_t before, int max);
 int pg_task_devices_pending(store_t *s, int64_t limit, int (*fn)(const char *, void *), void *ud);

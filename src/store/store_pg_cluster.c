@@ -56,6 +56,31 @@ int pg_try_leader(store_t *s, const char *what)
     return !ok ? -EIO : got == 1 ? 1 : 0;
 }
 
+/* Interests are settings rows, k = "watch/WHAT/NODE", v = until: a few
+ * rows, read and written every few seconds by the nodes that have one. */
+int pg_watch_set(store_t *s, const char *what, int64_t until, int64_t now)
+{
+    pg_num_t a, b;
+    const char *v[] = { what, store_node(s), pg_i64(&a, until), pg_i64(&b, now - 86400) };
+    return pg_cmd_sql(PG(s), "WITH gone AS (DELETE FROM settings WHERE k > 'watch/' || $1 || '/'"
+                             "  AND k < 'watch/' || $1 || '0' AND v < $4::bigint"
+                             "  AND k <> 'watch/' || $1 || '/' || $2)"
+                             " INSERT INTO settings (k, v) VALUES ('watch/' || $1 || '/' || $2, $3::bigint)"
+                             " ON CONFLICT (k) DO UPDATE SET v = excluded.v", 4, v, "watch_set") < 0
+               ? -EIO : 0;
+}
+
+int pg_watched(store_t *s, const char *what, int64_t now)
+{
+    pg_num_t a;
+    const char *v[] = { what, store_node(s), pg_i64(&a, now) };
+    bool ok = true;
+    int64_t got = pg_scalar(PG(s), "SELECT EXISTS (SELECT 1 FROM settings WHERE k > 'watch/' || $1 || '/'"
+                                   "  AND k < 'watch/' || $1 || '0' AND k <> 'watch/' || $1 || '/' || $2"
+                                   "  AND v > $3::bigint)::int", 3, v, &ok);
+    return !ok ? -EIO : got == 1;
+}
+
 int pg_notify(store_t *s, const char *channel, const char *payload)
 {
     const char *v[] = { channel, payload };

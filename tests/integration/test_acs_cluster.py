@@ -10,7 +10,10 @@
   completes once; no other task is sent twice (the nodes' logs and the
   CPEs' own counts agree);
 - PostgreSQL restarted under them: the API answers 503 with a reason
-  meanwhile, nothing it acknowledged is lost, everything resumes by itself.
+  meanwhile, nothing it acknowledged is lost, everything resumes by itself;
+- a dashboard's event stream on one node shows what happens on the other
+  (informs, devices online, tasks queued and sent), each event once, and a
+  node tells nothing while no other node has a stream open.
 
 Short leases and intervals keep it well under a minute. Skipped without the
 PostgreSQL binaries."""
@@ -34,6 +37,8 @@ from test_acs_tasks import DEV, gpv_response
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pg_server  # noqa: E402 pylint: disable=wrong-import-position
+import prom  # noqa: E402
+from sse import SSE  # noqa: E402
 
 TOKEN = "cluster-token"
 PER_SIM = 12
@@ -54,8 +59,8 @@ class Api:
         return self.s.post(self.base + path, json=body, timeout=timeout, **kw)
 
 
-def start_node(outpost, tmp_path, db, name, proxies):
-    args = ["acs", "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+def start_node(outpost, tmp_path, db, name, proxies, *extra):
+    args = ["acs", *extra, "--cwmp-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
             "--admin-listen", "127.0.0.1:0",
             "--data-dir", str(tmp_path / name), "--api-token", TOKEN, "--cpe-password", "cpe-pw",
             "--db", db, "--node-id", name, "--task-lease", "5s", "--rediscover=false",
@@ -310,3 +315,74 @@ def test_two_nodes_one_store(outpost, tmp_path, pg_dir):
     # logged as it was killed may have died with it
     logged -= 2
     assert logged - lost_with_a <= got <= logged, (got, logged, lost_with_a)
+
+
+def metrics(d):
+    text = requests.get(d.url("admin") + "/metrics", timeout=10,
+                        headers={"Authorization": f"Bearer {TOKEN}"}).text
+    return {name: v for (name, labels), v in prom.parse(text).items() if not labels}
+
+
+def test_live_events_cross_nodes(outpost, tmp_path, pg_dir):
+    db = pg_server.url(pg_dir)
+    px = [free_port()]  # no proxy there: nothing here wakes a CPE
+    # a heartbeat each second: B finds its closed stream at the next one
+    a = start_node(outpost, tmp_path, db, "node-a", px, "--events-heartbeat", "1s")
+    b = start_node(outpost, tmp_path, db, "node-b", px, "--events-heartbeat", "1s")
+    for n in (a, b):
+        n.wait_for(r"store_listen_up", timeout=10)
+    # no stream open anywhere: an Inform on A is told to nobody
+    cpe = CPE(a.addr("listen"), auth=("cpe", "cpe-pw"))
+    assert cpe.inform("Q1", events=(("0 BOOTSTRAP", ""),)).rpc == "InformResponse"
+    assert cpe.post().status == 204
+    cpe.close()
+    time.sleep(3)  # past a watch round (2 s)
+    m = metrics(a)
+    assert m["outpost_acs_events_shared_watched"] == 0 and m["outpost_acs_events_shared_total"] == 0, m
+
+    # a dashboard on B: within a watch round A knows, and tells
+    s = SSE(b.addr("api"), "/api/events", token=TOKEN, timeout=30)
+    assert s.head() == 200, s.raw
+    wait_until(lambda: metrics(a)["outpost_acs_events_shared_watched"] == 1, 10,
+               "node A never learnt that B has an event stream open")
+    assert metrics(b)["outpost_acs_events_shared_watched"] == 0  # nobody watches B's
+    dev = "00D09E-IGD-Q2"
+    cpe = CPE(a.addr("listen"), auth=("cpe", "cpe-pw"))
+    assert cpe.inform("Q2", events=(("0 BOOTSTRAP", ""), ("1 BOOT", ""))).rpc == "InformResponse"
+    assert cpe.post().status == 204
+    cpe.close()
+    evs = s.events_until(lambda e: e["event"] == "inform" and e["data"]["device"] == dev, timeout=15)
+    inform = [e for e in evs if e["event"] == "inform"][-1]
+    assert inform["data"]["events"] == ["0 BOOTSTRAP", "1 BOOT"], inform
+    # the device came online (it was new), told before or after the inform
+    seen = evs + ([] if any(e["event"] == "device" for e in evs) else
+                  s.events_until(lambda e: e["event"] == "device", timeout=10))
+    online = [e for e in seen if e["event"] == "device"]
+    assert online and online[0]["data"] == {"device": dev, "state": "online"}, seen
+
+    # a task queued through A and sent in A's session: B's stream shows
+    # pending and sent (from A), then done (B reads the finish from the store)
+    r = requests.post(a.url("api") + f"/api/devices/{quote(dev, safe='')}/tasks", timeout=30,
+                      headers={"Authorization": f"Bearer {TOKEN}"},
+                      json={"type": "get_params", "parameters": {"names": [NAME]}})
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    cpe = CPE(a.addr("listen"), auth=("cpe", "cpe-pw"))
+    req = cpe.inform("Q2")
+    assert req.rpc == "InformResponse"
+    req = cpe.post()
+    assert req.rpc == "GetParameterValues", req.body
+    assert cpe.answer(req, gpv_response([(NAME, "42", "xsd:unsignedInt")])).status == 204
+    cpe.close()
+    evs = s.events_until(lambda e: e["event"] == "task" and e["data"]["id"] == tid
+                         and e["data"]["status"] == "done", timeout=15)
+    statuses = [e["data"]["status"] for e in evs if e["event"] == "task" and e["data"]["id"] == tid]
+    assert statuses == ["pending", "sent", "done"], statuses
+    assert len([e for e in evs if e["event"] == "inform"]) == 1  # Q2's second inform, once
+    s.close()
+    ma, mb = metrics(a), metrics(b)
+    assert ma["outpost_acs_events_shared_total"] >= 5 and ma["outpost_acs_events_shared_dropped_total"] == 0, ma
+    assert mb["outpost_acs_events_heard_total"] >= 5, mb
+    # the stream closed: within a watch round and the interest's end A stops telling
+    wait_until(lambda: metrics(a)["outpost_acs_events_shared_watched"] == 0, 10,
+               lambda: f"node A still tells events with no stream open on B: {metrics(a)} {metrics(b)}")

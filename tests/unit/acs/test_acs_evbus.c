@@ -1,9 +1,11 @@
 /* Unit tests of the live events' pure pieces (src/acs/acs_evbus.c): the
- * types= filter, the SSE wire format, the per-minute ring. */
+ * types= filter, the SSE wire format, the lines events travel in between
+ * nodes, the per-minute ring. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +75,86 @@ static int64_t bucket(json_t *h, size_t i, const char *k)
     return json_integer_value(json_object_get(json_array_get(json_object_get(h, "buckets"), i), k));
 }
 
+typedef struct got {
+    int n;
+    acs_ev_type_t t[8];
+    char device[8][64];
+    char json[8][128];
+} got_t;
+
+static int got_one(acs_ev_type_t t, const char *device, const json_t *data, void *ud)
+{
+    got_t *g = ud;
+    if (g->n >= 8)
+        return 1;
+    g->t[g->n] = t;
+    snprintf(g->device[g->n], sizeof g->device[0], "%s", device ? device : "(none)");
+    char *s = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
+    snprintf(g->json[g->n], sizeof g->json[0], "%s", s);
+    free(s);
+    g->n++;
+    return 0;
+}
+
+static void test_share_lines(void **state)
+{
+    (void)state;
+    buf_t b = BUF_INIT(200);
+    json_t *inform = json_pack("{s:s, s:[s]}", "device", "OUI-PC-SN1", "events", "1 BOOT");
+    json_t *bulk = json_pack("{s:i}", "id", 7);
+    assert_int_equal(acs_ev_share_put(&b, ACS_EV_INFORM, "OUI-PC-SN1", inform), 0);
+    assert_int_equal(acs_ev_share_put(&b, ACS_EV_BULK, NULL, bulk), 0);
+    assert_string_equal(b.data, "inform OUI-PC-SN1 {\"device\":\"OUI-PC-SN1\",\"events\":[\"1 BOOT\"]}\n"
+                                "bulk - {\"id\":7}\n");
+    /* a line that does not fit is not written in part */
+    size_t len = b.len;
+    char x[150];
+    memset(x, 'x', sizeof x - 1);
+    x[sizeof x - 1] = '\0';
+    json_t *big = json_pack("{s:s}", "x", x);
+    assert_int_equal(acs_ev_share_put(&b, ACS_EV_FAULT, "D", big), -ENOBUFS);
+    assert_int_equal(b.len, len);
+    /* no device written as "-", none with a space or a newline; no type beyond the table */
+    assert_int_equal(acs_ev_share_put(&b, ACS_EV_TASK, "-", bulk), -EINVAL);
+    assert_int_equal(acs_ev_share_put(&b, ACS_EV_TASK, "a b", bulk), -EINVAL);
+    assert_int_equal(acs_ev_share_put(&b, ACS_EV_TASK, "a\nb", bulk), -EINVAL);
+    assert_int_equal(acs_ev_share_put(&b, ACS_EV_TYPES, "D", bulk), -EINVAL);
+    assert_int_equal(b.len, len);
+
+    got_t g = { 0 };
+    assert_int_equal(acs_ev_share_parse(b.data, b.len, got_one, &g), 2);
+    assert_int_equal(g.t[0], ACS_EV_INFORM);
+    assert_string_equal(g.device[0], "OUI-PC-SN1");
+    assert_string_equal(g.json[0], "{\"device\":\"OUI-PC-SN1\",\"events\":[\"1 BOOT\"]}");
+    assert_int_equal(g.t[1], ACS_EV_BULK);
+    assert_string_equal(g.device[1], "(none)");
+
+    /* lines that are not events are skipped, the others kept; the last
+     * line needs no newline */
+    static const char mixed[] = "nope D {}\n"
+                                "inform D\n"
+                                "inform  {}\n"
+                                "inform D [1]\n"
+                                "inform D {\"a\":1,\"a\":2}\n"
+                                "inform D {bad\n"
+                                "\n"
+                                "device D2 {\"state\":\"online\"}\n"
+                                "fault D3 {\"code\":9002}";
+    memset(&g, 0, sizeof g);
+    assert_int_equal(acs_ev_share_parse(mixed, sizeof mixed - 1, got_one, &g), 2);
+    assert_int_equal(g.t[0], ACS_EV_DEVICE);
+    assert_string_equal(g.device[0], "D2");
+    assert_int_equal(g.t[1], ACS_EV_FAULT);
+    assert_string_equal(g.json[1], "{\"code\":9002}");
+    /* the callback's nonzero return stops the walk */
+    g.n = 8;
+    assert_int_equal(acs_ev_share_parse(mixed, sizeof mixed - 1, got_one, &g), 1);
+    json_decref(inform);
+    json_decref(bulk);
+    json_decref(big);
+    buf_free(&b);
+}
+
 static void test_ring(void **state)
 {
     (void)state;
@@ -126,6 +208,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_types_parse),
         cmocka_unit_test(test_format),
+        cmocka_unit_test(test_share_lines),
         cmocka_unit_test(test_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
