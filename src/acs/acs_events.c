@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/runtime.h"
 #include "core/str.h"
 
 enum {
@@ -647,11 +648,6 @@ int acs_events_init(acs_t *a)
     return 0;
 }
 
-static void free_handle(uv_handle_t *h)
-{
-    free(h);
-}
-
 int acs_events_start(acs_t *a)
 {
     acs_events_t *E = E_of(a);
@@ -681,11 +677,11 @@ void acs_events_stop(acs_t *a)
     E->stopping = true;
     acs_evshare_stop(E->share);
     if (E->heartbeat) {
-        uv_close((uv_handle_t *)E->heartbeat, free_handle);
+        runtime_close_free((uv_handle_t *)E->heartbeat);
         E->heartbeat = NULL;
     }
     if (E->offline) {
-        uv_close((uv_handle_t *)E->offline, free_handle);
+        runtime_close_free((uv_handle_t *)E->offline);
         E->offline = NULL;
     }
 }

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/runtime.h"
 #include "store/store_worker.h"
 
 enum { NOTIFY_MAX = 7999 }; /* pg_notify's payload: under 8000 bytes */
@@ -239,11 +240,6 @@ acs_evshare_t *acs_evshare_new(acs_t *a)
     return S;
 }
 
-static void free_handle(uv_handle_t *h)
-{
-    free(h);
-}
-
 void acs_evshare_stop(acs_evshare_t *S)
 {
     if (!S || S->stopping)
@@ -253,7 +249,7 @@ void acs_evshare_stop(acs_evshare_t *S)
     uv_timer_t **timers[] = { &S->watch, &S->flush };
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++)
         if (*timers[i]) {
-            uv_close((uv_handle_t *)*timers[i], free_handle);
+            runtime_close_free((uv_handle_t *)*timers[i]);
             *timers[i] = NULL;
         }
 }

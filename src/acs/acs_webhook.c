@@ -31,6 +31,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/runtime.h"
 #include "core/str.h"
 #include "net/addr.h"
 
@@ -402,11 +403,6 @@ void acs_webhook_reload(acs_t *a, const cfg_list_t *items)
     acs_webhook_kick(a); /* a new URL, a new hook: their pending deliveries may be due */
 }
 
-static void free_handle(uv_handle_t *h)
-{
-    free(h);
-}
-
 void acs_webhook_stop(acs_t *a)
 {
     acs_hooks_t *H = a->hooks;
@@ -414,7 +410,7 @@ void acs_webhook_stop(acs_t *a)
         return;
     H->stopping = true;
     if (H->timer) {
-        uv_close((uv_handle_t *)H->timer, free_handle);
+        runtime_close_free((uv_handle_t *)H->timer);
         H->timer = NULL;
     }
 }

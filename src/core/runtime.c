@@ -216,3 +216,13 @@ int runtime_api_token(const char *data_dir, const char *configured, const char *
     log_warn("api_token_generated", LF_S("daemon", daemon), LF_S("file", path), LF_S("token", out));
     return 0;
 }
+
+static void close_free_cb(uv_handle_t *h)
+{
+    free(h);
+}
+
+void runtime_close_free(uv_handle_t *h)
+{
+    uv_close(h, close_free_cb);
+}

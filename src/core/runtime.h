@@ -53,6 +53,10 @@ void runtime_stop(runtime_t *rt);
 
 #define runtime_ready(NAME, ...) log_info("ready " NAME, __VA_ARGS__)
 
+/* uv_close of a handle on the heap (or the first member of a struct on the
+ * heap): freed once closed. */
+void runtime_close_free(uv_handle_t *h);
+
 /* The descriptor limit in force (soft RLIMIT_NOFILE). The first call (or
  * runtime_init) raises it to the hard limit, once, logging the outcome. */
 uint64_t runtime_fd_limit(void);
