@@ -69,6 +69,7 @@ static size_t idle_count(http_client_t *cl, const char *key)
 
 static void call_free(http_call_t *call)
 {
+    net_url_clear(&call->url);
     if (call->secret)
         buf_free_secret(&call->req);
     else
