@@ -340,6 +340,8 @@ static void write_request(session_t *s)
     bufs[n++] = uv_buf_init((char *)(s->authz.len ? "\r\n\r\n" : "\r\n"), s->authz.len ? 4 : 2);
     if (s->req.len)
         bufs[n++] = uv_buf_init(s->req.data, (unsigned)s->req.len);
+    if (!rc && s->authz.len)
+        net_conn_secret(s->conn); /* the queue's copy of the value is wiped too */
     if (!rc)
         rc = net_conn_writev(s->conn, bufs, n);
     buf_free(&head);
