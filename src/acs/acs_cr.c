@@ -56,11 +56,20 @@ typedef struct cr {
 
 /* ---- configuration ------------------------------------------------------------ */
 
+/* A parsed URL on the heap: a CPE's or an option's, either may carry a
+ * password. */
+static void url_free(net_url_t *u)
+{
+    if (u)
+        net_url_clear(u);
+    free(u);
+}
+
 static const char *proxy_url_problem(const char *v, net_url_t *u)
 {
     if (net_url_parse(v, u) != 0 || (strcmp(u->scheme, "http") != 0 && strcmp(u->scheme, "https") != 0))
         return "an http(s) URL: the cwmp-proxy's --public-url";
-    if (strchr(u->path, '?') || strchr(v, '#') || u->user[0])
+    if (strchr(u->path, '?') || strchr(v, '#') || u->user[0] || u->pass[0])
         return "the cwmp-proxy's --public-url, without query, fragment or credentials";
     return NULL;
 }
@@ -69,7 +78,7 @@ int acs_cr_check_proxy(const char *v, char *err, size_t errlen)
 {
     net_url_t *u = malloc(sizeof *u);
     const char *why = u ? proxy_url_problem(v, u) : "out of memory";
-    free(u);
+    url_free(u);
     if (!why)
         return 0;
     str_copy(err, errlen, why);
@@ -92,7 +101,7 @@ int acs_cr_init(acs_t *a)
     struct acs_cr_conf *c = calloc(1, sizeof *c);
     net_url_t *u = malloc(sizeof *u);
     if (!c || !u || !(c->proxies = calloc(o->cr_proxies.n ? o->cr_proxies.n : 1, sizeof *c->proxies))) {
-        free(u);
+        url_free(u);
         if (c)
             free(c->proxies);
         free(c);
@@ -102,7 +111,7 @@ int acs_cr_init(acs_t *a)
     for (size_t i = 0; i < o->cr_proxies.n; i++) {
         cr_proxy_t *p = &c->proxies[i];
         if (proxy_url_problem(o->cr_proxies.v[i], u)) { /* the option's check said so already */
-            free(u);
+            url_free(u);
             return -EINVAL;
         }
         size_t n = strlen(u->path);
@@ -114,12 +123,12 @@ int acs_cr_init(acs_t *a)
         p->port = u->port;
         if ((size_t)snprintf(p->client, sizeof p->client, "%s/client", u->path) >= sizeof p->client) {
             log_error("acs_config", LF_S("option", "cr-proxy"), LF_S("reason", "URL too long"));
-            free(u);
+            url_free(u);
             return -EINVAL;
         }
     }
     c->nproxies = o->cr_proxies.n;
-    free(u);
+    url_free(u);
     if (c->nproxies && !o->cr_proxy_username)
         log_warn("acs_config", LF_S("reason", "--cr-proxy without --cr-proxy-username: the proxy "
                                               "will refuse every wake-up"));
@@ -275,7 +284,7 @@ bool acs_cr_is_proxy(const acs_t *a, const char *url)
 {
     net_url_t *u = a->crconf ? malloc(sizeof *u) : NULL;
     bool yes = u && net_url_parse(url, u) == 0 && proxy_for(a->crconf, u) != NULL;
-    free(u);
+    url_free(u);
     return yes;
 }
 
@@ -316,7 +325,7 @@ int acs_cr_http(acs_t *a, const store_device_t *d, const char *url, acs_cr_done_
         log_warn("cwmp_connection_request", LF_S("device", d->id), LF_I("status", 0),
                  LF_S("outcome", acs_cr_outcome(rc)), LF_S("reason", acs_cr_strerror(rc)));
         free(c);
-        free(u);
+        url_free(u);
         return rc;
     }
     c->a = a;
@@ -339,7 +348,7 @@ int acs_cr_http(acs_t *a, const store_device_t *d, const char *url, acs_cr_done_
      * the best scheme offered; Digest alone is never sent before one. */
     bool basic = a->o.cr_basic && (u->tls || a->o.cr_basic_plain);
     c->auth = CURLAUTH_DIGEST | (basic ? CURLAUTH_BASIC : 0);
-    free(u);
+    url_free(u);
     curl_easy_setopt(e, CURLOPT_URL, url);
     net_egress_apply(px ? NULL : &a->crconf->deny, &c->egress, e);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 2000L);

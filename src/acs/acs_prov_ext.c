@@ -136,8 +136,10 @@ static int parse(const char *item, ext_def_t *d, char *err, size_t errlen)
         return -EINVAL;
     }
     net_url_t u;
-    if (url && (net_url_parse(url, &u) != 0 ||
-                (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0))) {
+    bool bad = url && (net_url_parse(url, &u) != 0 ||
+                       (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0));
+    net_url_clear(&u); /* its password is not used */
+    if (bad) {
         snprintf(err, errlen, "url '%s': an http or https URL", url);
         return -EINVAL;
     }

@@ -167,8 +167,10 @@ static int parse(const char *item, hook_t *h, char *err, size_t errlen)
         snprintf(err, errlen, "url: missing (url=http(s)://...)");
         return -EINVAL;
     }
-    if (net_url_parse(url, &u) != 0 || !u.host[0] ||
-        (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0)) {
+    bool bad = net_url_parse(url, &u) != 0 || !u.host[0] ||
+               (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0);
+    net_url_clear(&u); /* its password is not used */
+    if (bad) {
         snprintf(err, errlen, "url '%s': not an http or https URL", url);
         return -EINVAL;
     }

@@ -46,21 +46,53 @@ void buf_reset_keep(buf_t *b, size_t keep)
         buf_reset(b);
 }
 
-int buf_reserve(buf_t *b, size_t extra)
+/* The capacity that holds `extra` more bytes: 0 when the buffer already
+ * does, -ENOBUFS past max. */
+static int grown_cap(const buf_t *b, size_t extra, size_t *ncap)
 {
+    *ncap = 0;
     if (extra > b->max - b->len)
         return -ENOBUFS;
     size_t need = b->len + extra + 1; /* +1 keeps room for the NUL */
     if (need <= b->cap)
         return 0;
-    size_t ncap = b->cap ? b->cap : 64;
-    while (ncap < need)
-        ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-    if (ncap > b->max + 1 && need <= b->max + 1)
-        ncap = b->max + 1;
+    size_t n = b->cap ? b->cap : 64;
+    while (n < need)
+        n = n > SIZE_MAX / 2 ? need : n * 2;
+    if (n > b->max + 1 && need <= b->max + 1)
+        n = b->max + 1;
+    *ncap = n;
+    return 0;
+}
+
+int buf_reserve(buf_t *b, size_t extra)
+{
+    size_t ncap;
+    int rc = grown_cap(b, extra, &ncap);
+    if (rc || !ncap)
+        return rc;
     char *p = realloc(b->data, ncap);
     if (!p)
         return -ENOMEM;
+    b->data = p;
+    b->cap = ncap;
+    return 0;
+}
+
+int buf_reserve_secret(buf_t *b, size_t extra)
+{
+    size_t ncap;
+    int rc = grown_cap(b, extra, &ncap);
+    if (rc || !ncap)
+        return rc;
+    char *p = malloc(ncap);
+    if (!p)
+        return -ENOMEM;
+    if (b->data) {
+        memcpy(p, b->data, b->len + 1);
+        explicit_bzero(b->data, b->cap);
+        free(b->data);
+    }
     b->data = p;
     b->cap = ncap;
     return 0;

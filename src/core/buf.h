@@ -34,12 +34,16 @@ void buf_reset_keep(buf_t *b, size_t keep);
  * leaves old bytes past the NUL) and empties the buffer, keeping the memory;
  * buf_free_secret wipes, then frees. A realloc while growing leaves the old
  * block unwiped, so such a buffer is sized with buf_reserve before the
- * secret goes in. */
+ * secret goes in, or grown with buf_reserve_secret when its size is not
+ * known up front. */
 void buf_wipe(buf_t *b);
 void buf_free_secret(buf_t *b);
 
 /* Make room for `extra` more bytes. -ENOBUFS past max, -ENOMEM. */
 int buf_reserve(buf_t *b, size_t extra);
+/* The same for a buffer that holds a secret: a growth copies the bytes to
+ * a new block and wipes the old one instead of leaving it to realloc. */
+int buf_reserve_secret(buf_t *b, size_t extra);
 /* Appends. The common case, room already allocated below the cap, is
  * inline: an XML encoder or a JSON writer appends a few bytes at a time,
  * hundreds of thousands of times per 500-parameter answer, and a call per

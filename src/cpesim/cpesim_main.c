@@ -22,7 +22,9 @@
 static int check_url(const char *v, char *err, size_t errlen)
 {
     net_url_t u;
-    if (net_url_parse(v, &u) != 0 || (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0)) {
+    bool ok = net_url_parse(v, &u) == 0 && (strcmp(u.scheme, "http") == 0 || strcmp(u.scheme, "https") == 0);
+    net_url_clear(&u);
+    if (!ok) {
         snprintf(err, errlen, "not an http(s) URL");
         return -EINVAL;
     }

@@ -374,8 +374,10 @@ static int do_transfer(fleet_t *f, cpe_t *c, const cwmp_msg_t *req, buf_t *out, 
     net_url_t u;
     if (!transfer_type_ok(req->file_type, upload))
         return fault(f, out, req, DM_FAULT_INVALID_ARGS, "unsupported FileType", NULL, 0);
-    if (!req->url || net_url_parse(req->url, &u) != 0 ||
-        (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0))
+    bool url_ok = req->url && net_url_parse(req->url, &u) == 0 &&
+                  (strcmp(u.scheme, "http") == 0 || strcmp(u.scheme, "https") == 0);
+    net_url_clear(&u); /* its password is not used */
+    if (!url_ok)
         return fault(f, out, req, 9013, "only HTTP and HTTPS transfers", NULL, 0);
     cpe_x_t *x = fleet_x(c);
     if (!x)

@@ -340,6 +340,8 @@ static void write_request(session_t *s)
     bufs[n++] = uv_buf_init((char *)(s->authz.len ? "\r\n\r\n" : "\r\n"), s->authz.len ? 4 : 2);
     if (s->req.len)
         bufs[n++] = uv_buf_init(s->req.data, (unsigned)s->req.len);
+    if (!rc && s->authz.len)
+        net_conn_secret(s->conn); /* the queue's copy of the value is wiped too */
     if (!rc)
         rc = net_conn_writev(s->conn, bufs, n);
     buf_free(&head);
@@ -534,11 +536,13 @@ static void handle_redirect(session_t *s)
     net_url_t u;
     if (!loc || s->redirects >= MAX_REDIRECTS || net_url_parse(loc, &u) != 0 ||
         (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0)) {
+        net_url_clear(&u);
         finish(s, false, STATS_FAIL_HTTP, "unusable redirect");
         return;
     }
     s->redirects++;
-    s->url = u;
+    s->url = u; /* the old URL's password is overwritten */
+    net_url_clear(&u);
     net_url_hostport(&s->url, s->hostport, sizeof s->hostport);
     buf_reset(&s->cookies);
     free(s->challenge);
@@ -647,6 +651,7 @@ static void handle_response(session_t *s)
 static void session_free(session_t *s)
 {
     drop_conn(s, false);
+    net_url_clear(&s->url);
     buf_free(&s->req);
     buf_free(&s->resp);
     buf_free(&s->cookies);

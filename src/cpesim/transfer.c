@@ -166,6 +166,7 @@ static bool authenticate(transfer_t *t, const http_response_t *r, const char *me
     net_url_t u;
     if (net_url_parse(t->url, &u) != 0)
         return false;
+    net_url_clear(&u); /* only its having parsed matters here */
     buf_free_secret(&t->authz);
     free(t->challenge);
     t->challenge = NULL;
@@ -188,6 +189,7 @@ static void digest_next(transfer_t *t, const char *method)
     if (http_auth_client_digest(t->challenge, method, u.path, t->user, t->pass, ++t->nc, NULL,
                                 &t->authz) != 0)
         buf_free_secret(&t->authz);
+    net_url_clear(&u);
 }
 
 /* "bytes 0-1048575/5000000" -> first byte and total (total 0 when "*"). */

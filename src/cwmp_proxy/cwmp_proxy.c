@@ -174,7 +174,8 @@ int proxy_parse_backend(const char *item, backend_item_t *out, char *err, size_t
         snprintf(err, errlen, "'%s' is not an http(s) URL", url);
         return -EINVAL;
     }
-    if (strcmp(u.path, "/") != 0 || u.user[0]) {
+    if (strcmp(u.path, "/") != 0 || u.user[0] || u.pass[0]) {
+        net_url_clear(&u); /* past here u holds no password */
         snprintf(err, errlen, "'%s': a node is scheme://host:port/ (requests keep their own path)", url);
         return -EINVAL;
     }
@@ -250,7 +251,7 @@ static int check_options(proxy_t *px)
     else if (net_url_parse(o->public_url, &u) != 0 ||
              (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0))
         why = "--public-url must be an http(s) URL";
-    else if (strchr(u.path, '?') || strchr(o->public_url, '#') || u.user[0])
+    else if (strchr(u.path, '?') || strchr(o->public_url, '#') || u.user[0] || u.pass[0])
         why = "--public-url takes no query, fragment or credentials";
     else if (str_copy(px->public_url, sizeof px->public_url, o->public_url))
         why = "--public-url is too long";
@@ -260,6 +261,7 @@ static int check_options(proxy_t *px)
         why = "--cpe-auth is config or acs";
     else if (!o->cookie_name[0] || strpbrk(o->cookie_name, " \t;,=\"\\()<>@:/[]?{}"))
         why = "--cookie-name must be a cookie token";
+    net_url_clear(&u);
     if (why) {
         fprintf(stderr, "outpost cwmp-proxy: %s\n", why);
         return -EINVAL;

@@ -503,7 +503,8 @@ void wakeup_handle(wakeup_t *w, http_req_t *r)
     }
     str_copy(k->device, sizeof k->device, device ? device : "");
     if (net_url_parse(k->origin, &u) != 0 || (strcmp(u.scheme, "http") != 0 &&
-                                              strcmp(u.scheme, "https") != 0) || u.user[0]) {
+                                              strcmp(u.scheme, "https") != 0) || u.user[0] || u.pass[0]) {
+        net_url_clear(&u); /* past here u holds no password */
         finish(k, WAKE_FORBIDDEN, 403, NULL, "origin is not a plain http(s) URL");
         free(k);
         return;

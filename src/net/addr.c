@@ -120,17 +120,35 @@ void net_addr_format(const struct sockaddr *sa, char *out, size_t len)
         snprintf(out, len, "%s:%u", host, port);
 }
 
+/* The userinfo's password goes through here too: the buffer is sized once
+ * (a realloc would leave a copy) and wiped. */
 static int decode_into(const char *s, size_t n, char *out, size_t outlen)
 {
     buf_t b = BUF_INIT(outlen - 1);
-    int rc = str_pct_decode(&b, s, n, false);
+    int rc = buf_reserve(&b, outlen - 1);
+    rc = rc ? rc : str_pct_decode(&b, s, n, false);
     if (!rc)
         rc = str_copyn(out, outlen, b.data ? b.data : "", b.len);
-    buf_free(&b);
+    buf_free_secret(&b);
     return rc ? -EINVAL : 0;
 }
 
+void net_url_clear(net_url_t *u)
+{
+    explicit_bzero(u->pass, sizeof u->pass);
+}
+
+static int url_parse(const char *s, net_url_t *u);
+
 int net_url_parse(const char *s, net_url_t *u)
+{
+    int rc = url_parse(s, u);
+    if (rc)
+        net_url_clear(u); /* a caller that gives up on the URL has nothing to wipe */
+    return rc;
+}
+
+static int url_parse(const char *s, net_url_t *u)
 {
     memset(u, 0, sizeof *u);
     const char *sep = strstr(s, "://");

@@ -64,8 +64,13 @@ typedef struct net_url {
     char path[NET_URL_PATH_MAX]; /* path + "?query", at least "/" */
 } net_url_t;
 
-/* -EINVAL for anything that is not an absolute http(s)/ws(s) URL. */
+/* -EINVAL for anything that is not an absolute http(s)/ws(s) URL (pass is
+ * wiped then). A URL may carry a password: whoever parsed one calls
+ * net_url_clear where its copy's life ends (before free, before a stack
+ * copy goes out of scope). */
 int net_url_parse(const char *s, net_url_t *u);
+/* Wipe the password (the rest stays readable). */
+void net_url_clear(net_url_t *u);
 /* "host:port" suitable for a Host header (brackets for IPv6, port omitted
  * when it is the scheme default). */
 void net_url_hostport(const net_url_t *u, char *out, size_t len);

@@ -138,6 +138,32 @@ static void update_congestion(net_conn_t *c)
         c->congested = true;
 }
 
+void net_conn_secret(net_conn_t *c) { c->secret = true; }
+
+/* Bytes of one of the queue's buffers were sent or sealed: forget them,
+ * wiped first while a secret is queued (the memory is kept for reuse). */
+static void queue_release(net_conn_t *c, buf_t *b)
+{
+    if (c->secret)
+        buf_wipe(b);
+    buf_reset_keep(b, KEEP_BUF);
+}
+
+static void queue_free(net_conn_t *c, buf_t *b)
+{
+    if (c->secret)
+        buf_free_secret(b);
+    else
+        buf_free(b);
+}
+
+/* An empty queue holds no secret: every copy was wiped as it was released. */
+static void queue_settle(net_conn_t *c)
+{
+    if (c->secret && c->out.len == 0 && !c->writing && c->plain_pending.len == 0)
+        c->secret = false;
+}
+
 /* ---- closing ------------------------------------------------------------- */
 
 static void on_handle_closed(uv_handle_t *h)
@@ -150,9 +176,9 @@ static void on_handle_closed(uv_handle_t *h)
     if (c->ssl)
         SSL_free(c->ssl); /* frees the BIOs too */
     free(c->peer_id);
-    buf_free(&c->out);
-    buf_free(&c->inflight);
-    buf_free(&c->plain_pending);
+    queue_free(c, &c->out);
+    queue_free(c, &c->inflight);
+    queue_free(c, &c->plain_pending);
     buf_free(&c->rx_saved);
     net_listener_t *l = c->listener;
     conn_addr_ent_t *e = c->addr_ent;
@@ -252,7 +278,8 @@ static void queue_progress(net_conn_t *c, bool sync)
 {
     if (c->out.len == 0 && !c->writing) {
         if (c->out.cap > KEEP_BUF)
-            buf_free(&c->out);
+            queue_free(c, &c->out);
+        queue_settle(c);
         if (c->state == ST_FLUSHING) {
             conn_finish_close(c);
             return;
@@ -286,7 +313,7 @@ static void on_write_done(uv_write_t *req, int status)
     }
     c->bytes_out += c->inflight.len - c->inflight_sent;
     c->inflight_sent = 0;
-    buf_reset_keep(&c->inflight, KEEP_BUF);
+    queue_release(c, &c->inflight);
     if (c->out.len)
         conn_start_write(c);
     if (c->state != ST_CLOSED && !c->writing)
@@ -316,7 +343,7 @@ void conn_start_write(net_conn_t *c)
     size_t sent = w > 0 ? (size_t)w : 0;
     c->bytes_out += sent;
     if (sent == c->inflight.len) {
-        buf_reset_keep(&c->inflight, KEEP_BUF);
+        queue_release(c, &c->inflight);
         queue_progress(c, true);
         return;
     }
@@ -376,6 +403,14 @@ static int tls_write(net_conn_t *c, const void *data, size_t len)
 static int tls_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n)
 {
     buf_t *stage = &c->plain_pending;
+    if (c->secret) { /* the stage never holds more than a record */
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++)
+            total += bufs[i].len;
+        size_t room = TLS_COALESCE - stage->len;
+        if (buf_reserve_secret(stage, total < room ? total : room) != 0)
+            return -ENOMEM;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *p = bufs[i].base;
         size_t left = bufs[i].len;
@@ -388,6 +423,8 @@ static int tls_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n)
             if (stage->len < TLS_COALESCE)
                 continue; /* this piece is all in the stage */
             int rc = tls_encrypt(c, stage->data, stage->len);
+            if (c->secret)
+                buf_wipe(stage);
             stage->len = 0;
             if (rc)
                 return rc;
@@ -420,6 +457,8 @@ int net_conn_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n)
             if (rc)
                 return rc;
         } else {
+            if (c->secret && buf_reserve_secret(&c->plain_pending, total) != 0)
+                return -ENOMEM;
             for (size_t i = 0; i < n; i++) {
                 int rc = buf_append(&c->plain_pending, bufs[i].base, bufs[i].len);
                 if (rc)
@@ -443,6 +482,13 @@ int net_conn_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n)
                 return -EPIPE;
             }
         }
+        if (c->secret && i < n) {
+            size_t left = 0;
+            for (size_t k = i; k < n; k++)
+                left += bufs[k].len;
+            if (buf_reserve_secret(&c->out, left - skip) != 0)
+                return -ENOMEM;
+        }
         for (; i < n; i++, skip = 0) {
             int rc = buf_append(&c->out, bufs[i].base + skip, bufs[i].len - skip);
             if (rc)
@@ -451,6 +497,7 @@ int net_conn_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n)
         if (!c->corked)
             conn_start_write(c);
     }
+    queue_settle(c);
     update_congestion(c);
     return 0;
 }
@@ -469,7 +516,7 @@ static int cork_flush(net_conn_t *c)
         int rc = 0;
         if (c->plain_pending.len) {
             rc = tls_encrypt(c, c->plain_pending.data, c->plain_pending.len);
-            buf_reset_keep(&c->plain_pending, KEEP_BUF);
+            queue_release(c, &c->plain_pending);
         }
         return rc ? rc : tls_flush(c);
     }
@@ -614,8 +661,11 @@ static void handshake_done(net_conn_t *c)
               LF_S("subject", c->peer_id ? c->peer_id->subject : ""));
     if (c->plain_pending.len) {
         buf_t p = c->plain_pending;
+        bool secret = c->secret; /* the write may empty the queue, which clears it */
         buf_init(&c->plain_pending, p.max);
         tls_write(c, p.data, p.len);
+        if (secret)
+            buf_wipe(&p);
         buf_free(&p);
         if (c->state != ST_OPEN)
             return;

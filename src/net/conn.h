@@ -134,6 +134,14 @@ uv_loop_t *net_conn_loop(const net_conn_t *c);
 int net_conn_write(net_conn_t *c, const void *data, size_t len);
 int net_conn_writev(net_conn_t *c, const uv_buf_t *bufs, size_t n);
 size_t net_conn_queued(const net_conn_t *c);
+/* Credentials go out next (an Authorization header, a SASL message, a
+ * connection request's password): what the queue copies of the writes
+ * from now until it next empties is wiped as it is sent, sealed into TLS
+ * records or dropped with the connection, and the queue grows without
+ * leaving copies in freed memory. The caller wipes its own buffer; bytes
+ * the kernel takes at once are never copied. Connections that never call
+ * it pay one test of a flag. */
+void net_conn_secret(net_conn_t *c);
 bool net_conn_congested(const net_conn_t *c);
 
 /* Coalescing: between cork and uncork, writes are only queued (no syscall

@@ -67,6 +67,8 @@ struct net_conn {
     buf_t inflight;      /* handed to uv_write */
     size_t inflight_sent; /* its first bytes, already taken by the kernel */
     buf_t plain_pending; /* TLS: plaintext written before the handshake finished */
+    bool secret;         /* credentials were queued: the three buffers above are
+                          * wiped as they are released, until the queue empties */
     net_limits_t lim;
 
     uint64_t bytes_in, bytes_out;

@@ -69,6 +69,7 @@ static size_t idle_count(http_client_t *cl, const char *key)
 
 static void call_free(http_call_t *call)
 {
+    net_url_clear(&call->url);
     if (call->secret)
         buf_free_secret(&call->req);
     else
@@ -203,11 +204,19 @@ static void hc_on_eof(net_conn_t *c)
     net_conn_close(c);
 }
 
+/* The request, its credentials wiped from the connection's queue too. */
+static int call_send(net_conn_t *c, const http_call_t *call)
+{
+    if (call->secret)
+        net_conn_secret(c);
+    return net_conn_write(c, call->req.data, call->req.len);
+}
+
 static void hc_on_open(net_conn_t *c)
 {
     hc_conn_t *h = net_conn_data(c);
     h->open = true;
-    if (h->call && net_conn_write(c, h->call->req.data, h->call->req.len) != 0)
+    if (h->call && call_send(c, h->call) != 0)
         net_conn_close(c);
 }
 
@@ -270,7 +279,7 @@ static int call_start(http_call_t *call, bool allow_idle)
             if (call->head)
                 http_parser_expect_no_body(h->parser);
             net_conn_timer(h->conn, call->timeout_ms, hc_on_call_timer);
-            if (net_conn_write(h->conn, call->req.data, call->req.len) != 0)
+            if (call_send(h->conn, call) != 0)
                 net_conn_close(h->conn); /* the close reports it */
             return 0;
         }

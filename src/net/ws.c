@@ -451,6 +451,8 @@ void ws_free(ws_t *ws)
 {
     ws_reader_free(&ws->rd);
     http_parser_free(ws->hs_parser);
+    if (ws->hs_url)
+        net_url_clear(ws->hs_url);
     free(ws->hs_url);
     free(ws->hs_headers);
     buf_free(&ws->rx);

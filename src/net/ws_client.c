@@ -80,6 +80,7 @@ static void on_client_open(net_conn_t *c)
                         "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                         "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
                         u->path, hostport, key.data, ws->hs_headers ? ws->hs_headers : "");
+    net_url_clear(ws->hs_url);
     free(ws->hs_url);
     ws->hs_url = NULL;
     buf_free(&key);
@@ -106,11 +107,13 @@ int ws_connect(uv_loop_t *loop, const ws_connect_opts_t *co, const ws_opts_t *op
         return -ENOMEM;
     if (net_url_parse(co->url, u) || (strcmp(u->scheme, "ws") && strcmp(u->scheme, "wss")) ||
         (u->tls && !co->tls)) {
+        net_url_clear(u);
         free(u);
         return -EINVAL;
     }
     ws_t *ws = ws_new(NULL, opts, cbs, ud, true);
     if (!ws) {
+        net_url_clear(u);
         free(u);
         return -ENOMEM;
     }

@@ -240,6 +240,8 @@ static void on_features(xmpp_client_t *c, const xmpp_el_t *f)
         rc = rc ? rc : buf_append_str(&b, open_auth);
         rc = rc ? rc : str_base64_encode(&b, raw.data, raw.len);
         rc = rc ? rc : buf_append_str(&b, close_auth);
+        if (!rc && c->conn)
+            net_conn_secret(c->conn); /* and the connection's queue wipes its copy */
         rc = rc ? rc : send_str(c, b.data, b.len);
         buf_free_secret(&raw);
         buf_free_secret(&b);
@@ -597,6 +599,8 @@ int xmpp_client_iq(xmpp_client_t *c, const char *type, const char *to, const cha
     rc = rc ? rc : buf_append_str(&b, "'>");
     rc = rc ? rc : buf_append_str(&b, pl);
     rc = rc ? rc : buf_append_str(&b, "</iq>");
+    if (!rc && payload && c->conn)
+        net_conn_secret(c->conn);
     rc = rc ? rc : send_str(c, b.data, b.len);
     buf_free_secret(&b);
     if (rc == 0)

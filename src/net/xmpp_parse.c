@@ -8,10 +8,12 @@
 
 #include <errno.h>
 #include <expat.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/buf.h"
 #include "core/str.h"
 
 enum {
@@ -48,6 +50,8 @@ void xmpp_el_free(xmpp_el_t *e)
             free(e->attrs);
         }
         free(e->name);
+        if (e->text) /* a connection request's password is text */
+            explicit_bzero(e->text, e->text_len);
         free(e->text);
         free(e);
         e = next;
@@ -226,14 +230,14 @@ static void on_text(void *ud, const XML_Char *s, int len)
         return;
     if (over_cap(p))
         return fail(p, "stanza too large");
+    /* Text comes in pieces (an entity, a read's end): it grows as a
+     * secret buffer does, leaving no copy of a password behind. */
     xmpp_el_t *e = p->stack[p->depth - 1];
-    char *t = realloc(e->text, e->text_len + (size_t)len + 1);
-    if (!t)
+    buf_t t = { e->text, e->text_len, e->text ? e->text_len + 1 : 0, SIZE_MAX / 2 };
+    if (buf_reserve_secret(&t, (size_t)len) != 0 || buf_append(&t, s, (size_t)len) != 0)
         return fail(p, "out of memory");
-    memcpy(t + e->text_len, s, (size_t)len);
-    e->text_len += (size_t)len;
-    t[e->text_len] = '\0';
-    e->text = t;
+    e->text = t.data;
+    e->text_len = t.len;
 }
 
 /* XMPP forbids DTDs, entity declarations and processing instructions

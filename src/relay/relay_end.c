@@ -18,7 +18,9 @@ int relay_end_tls(const cfg_common_t *c, const relay_end_opts_t *e, const char *
         return -EINVAL;
     }
     net_url_t u;
-    if (net_url_parse(e->relay_url, &u) || (strcmp(u.scheme, "wss") && strcmp(u.scheme, "ws"))) {
+    bool ok = net_url_parse(e->relay_url, &u) == 0 && (!strcmp(u.scheme, "wss") || !strcmp(u.scheme, "ws"));
+    net_url_clear(&u); /* its password is not used */
+    if (!ok) {
         log_error("relay_url_bad", LF_S("url", e->relay_url), LF_S("hint", "expected wss://HOST:PORT/PATH"));
         return -EINVAL;
     }

@@ -189,8 +189,10 @@ relay_link_t *relay_link_start(uv_loop_t *loop, const relay_link_opts_t *o, cons
                                void *ud)
 {
     net_url_t u;
-    if (net_url_parse(o->url, &u) || (strcmp(u.scheme, "ws") && strcmp(u.scheme, "wss")) ||
-        (u.tls && !o->tls)) {
+    bool ok = net_url_parse(o->url, &u) == 0 && (!strcmp(u.scheme, "ws") || !strcmp(u.scheme, "wss")) &&
+              (!u.tls || o->tls);
+    net_url_clear(&u); /* its password is not used */
+    if (!ok) {
         log_error("relay_link_bad_url", LF_S("url", o->url),
                   LF_S("reason", "expected wss://host:port/path (ws:// only with --insecure)"));
         return NULL;

@@ -98,11 +98,13 @@ int ag_link_init(ag_t *ag)
         if (str_copy(g->url, sizeof g->url, o->gateways.v[i]) != 0 ||
             net_url_parse(g->url, &g->u) != 0 ||
             (strcmp(g->u.scheme, "ws") != 0 && strcmp(g->u.scheme, "wss") != 0)) {
+            net_url_clear(&g->u); /* not counted in ngws: ag_link_free would miss it */
             log_error("config_error", LF_S("option", "gateway"), LF_S("gateway", o->gateways.v[i]),
                       LF_S("reason", "a ws:// or wss:// URL is required"));
             return -EINVAL;
         }
         if (!g->u.tls && !o->common.insecure) {
+            net_url_clear(&g->u);
             log_error("config_error", LF_S("option", "gateway"), LF_S("gateway", g->url),
                       LF_S("reason", "plain ws:// sends the key in clear: use wss:// or --insecure"));
             return -EINVAL;
@@ -120,6 +122,8 @@ int ag_link_init(ag_t *ag)
 
 void ag_link_free(ag_t *ag)
 {
+    for (size_t i = 0; i < ag->ngws; i++)
+        net_url_clear(&ag->gws[i].u);
     free(ag->gws);
     ag->gws = NULL;
     ag->ngws = 0;

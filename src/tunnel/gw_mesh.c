@@ -476,7 +476,9 @@ static void peer_drop(gw_peer_t *p, const char *why)
 static int peer_url_ok(const char *url)
 {
     net_url_t u;
-    return net_url_parse(url, &u) == 0 && strcmp(u.scheme, "wss") == 0 ? 0 : -EINVAL;
+    int rc = net_url_parse(url, &u) == 0 && strcmp(u.scheme, "wss") == 0 ? 0 : -EINVAL;
+    net_url_clear(&u);
+    return rc;
 }
 
 static void on_mesh_request(http_req_t *req, void *ud)

@@ -126,6 +126,27 @@ static void test_wipe(void **state)
     buf_wipe(&b);
 }
 
+/* A secret buffer's growth keeps its bytes and the cap (that the old block
+ * is wiped is not observable from here: it is freed). */
+static void test_reserve_secret(void **state)
+{
+    buf_t b = BUF_INIT(100);
+    assert_int_equal(buf_reserve_secret(&b, 10), 0); /* from nothing */
+    assert_int_equal(buf_append_str(&b, "user:password"), 0);
+    size_t cap = b.cap;
+    char *mem = b.data;
+    assert_int_equal(buf_reserve_secret(&b, 5), 0); /* room already: the block stays */
+    assert_ptr_equal(b.data, mem);
+    assert_int_equal(buf_reserve_secret(&b, 80), 0);
+    assert_true(b.cap > cap);
+    assert_int_equal(b.cap, 101); /* the cap's own size, as buf_reserve does */
+    assert_string_equal(b.data, "user:password");
+    assert_int_equal(b.len, 13);
+    assert_int_equal(buf_reserve_secret(&b, 88), -ENOBUFS);
+    assert_string_equal(b.data, "user:password");
+    buf_free_secret(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_consume_and_steal),
         cmocka_unit_test(test_reserve_overflow),
         cmocka_unit_test(test_wipe),
+        cmocka_unit_test(test_reserve_secret),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "net/conn.h"
+#include "net/conn_int.h" /* the queue's buffers, to see what they keep */
 #include "net/tls.h"
 
 static char pki[64];
@@ -395,6 +396,40 @@ static void test_tls_small_pieces_share_records(void **s)
     world_done();
 }
 
+/* Credentials that waited in the queue (a cork makes them: plain TCP in
+ * `out`, TLS in the plaintext stage) are wiped once sent: the memory the
+ * queue keeps for reuse holds none of them. Without net_conn_secret they
+ * stay there (which shows the test sees the queue's memory at all). */
+static void run_secret(bool tls, bool secret)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nAuthorization: Basic dXNlcjpzM2NyZXQ=\r\n\r\n";
+    world_init(tls, true);
+    world_connect();
+    world_run_until(&W.cli.opened);
+    net_conn_t *c = W.cli.c;
+    net_conn_cork(c);
+    if (secret)
+        net_conn_secret(c);
+    assert_int_equal(net_conn_write(c, req, sizeof req - 1), 0);
+    net_conn_uncork(c);
+    for (int i = 0; i < 100000 && W.srv.got < sizeof req - 1; i++)
+        uv_run(&W.loop, UV_RUN_ONCE);
+    assert_int_equal(W.srv.got, sizeof req - 1);
+    assert_int_equal(net_conn_queued(c), 0);
+    const buf_t *q[] = { &c->out, &c->inflight, &c->plain_pending };
+    bool kept = false;
+    for (size_t i = 0; i < 3; i++)
+        kept |= q[i]->data && memmem(q[i]->data, q[i]->cap, "dXNlcjpzM2NyZXQ", 15) != NULL;
+    assert_int_equal(kept, !secret);
+    assert_false(c->secret); /* the queue emptied: later writes are not wiped */
+    world_done();
+}
+
+static void test_secret_wiped_plain(void **s) { run_secret(false, true); }
+static void test_secret_wiped_tls(void **s) { run_secret(true, true); }
+static void test_not_secret_kept_plain(void **s) { run_secret(false, false); }
+static void test_not_secret_kept_tls(void **s) { run_secret(true, false); }
+
 static void test_cork_plain(void **s) { run_cork(false); }
 static void test_cork_tls(void **s) { run_cork(true); }
 
@@ -527,6 +562,10 @@ int main(void)
         cmocka_unit_test(test_tls_overhead_counts_for_congestion),
         cmocka_unit_test(test_cork_plain),
         cmocka_unit_test(test_cork_tls),
+        cmocka_unit_test(test_secret_wiped_plain),
+        cmocka_unit_test(test_secret_wiped_tls),
+        cmocka_unit_test(test_not_secret_kept_plain),
+        cmocka_unit_test(test_not_secret_kept_tls),
         cmocka_unit_test(test_tls_small_pieces_share_records),
         cmocka_unit_test(test_half_close_plain),
         cmocka_unit_test(test_half_close_tls),

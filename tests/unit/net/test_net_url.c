@@ -90,6 +90,27 @@ static void test_urls(void **s)
     assert_string_equal(u.host, "good.example");
 }
 
+/* A URL's password is wiped by net_url_clear (nothing else is), and by a
+ * parse that fails after reading it: no caller is left holding it. */
+static void test_url_clear(void **s)
+{
+    net_url_t u;
+    assert_int_equal(net_url_parse("http://user:s3cret@h:8080/p", &u), 0);
+    assert_string_equal(u.pass, "s3cret");
+    net_url_clear(&u);
+    for (size_t i = 0; i < sizeof u.pass; i++)
+        assert_int_equal(u.pass[i], 0);
+    assert_string_equal(u.user, "user");
+    assert_string_equal(u.host, "h");
+    assert_int_equal(u.port, 8080);
+    assert_string_equal(u.path, "/p");
+
+    memset(u.pass, 'x', sizeof u.pass);
+    assert_int_equal(net_url_parse("http://user:s3cret@h:0/p", &u), -EINVAL); /* bad port, past the password */
+    for (size_t i = 0; i < sizeof u.pass; i++)
+        assert_int_equal(u.pass[i], 0);
+}
+
 static void test_cidr(void **s)
 {
     net_cidr_t c[3];
@@ -117,6 +138,7 @@ int main(void)
         cmocka_unit_test(test_hostport),
         cmocka_unit_test(test_resolve_and_format),
         cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_url_clear),
         cmocka_unit_test(test_cidr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
