@@ -558,8 +558,10 @@ static void send_done(int rc, void *ud)
     } else if (!j->cpe || j->authorized || acs_files_authorize(j->a, j->req, &j->f)) {
         char etag[72];
         snprintf(etag, sizeof etag, "\"%s\"", j->f.sha256);
-        http_file_serve(j->a->loop, j->req, j->fd, j->f.size, etag, NULL, NULL,
-                        j->a->files->sh ? acs_files_served : NULL, j->a);
+        http_file_serve(j->a->loop, j->req,
+                        &(http_file_opts_t){ .fd = j->fd, .size = j->f.size, .etag = etag,
+                                             .done = j->a->files->sh ? acs_files_served : NULL,
+                                             .ud = j->a });
         j->fd = -1;
     }
     if (j->fd >= 0)

@@ -119,8 +119,8 @@ int acs_files_cache_path(const acs_files_t *fs, const char *sha256, char *out, s
  * -ENOENT (no copy: fetch it), other -errno. */
 int acs_files_shared_open(const acs_files_t *fs, const char *sha256, int *fd);
 /* On the loop, as http_file_serve closes a copy (ud: the acs_t): a pass of
- * the cache's cap when the last one left it over (a copy in use then, or
- * one larger than the cap). */
+ * the cache's cap when one is due (acs_files_cache_due: the last one left
+ * it over, or a removed copy was still being read). */
 void acs_files_served(void *ud);
 /* On the transfer thread, as a body is stored: the bytes of tmp (f's
  * version, digest known) into the database, then tmp renamed to the

@@ -1,7 +1,8 @@
 /*
  * acs_files_cache: least-recently-used removal of a shared store's cached
- * copies past --file-cache-size (see acs_files_cache.h for the scheme: the
- * directory as index, access times as last use, flock as "in use").
+ * copies past --file-cache-size, and the bytes they take (see
+ * acs_files_cache.h for the scheme: the directory as index, access times
+ * as last use, flock as "in use", a running total of the bytes).
  */
 #include "acs/acs_files_cache.h"
 
@@ -21,14 +22,26 @@
 #include "core/log.h"
 #include "core/str.h"
 
-enum { COPY_NAME = 64 }; /* a copy's name: its SHA-256 in lowercase hex */
+enum {
+    COPY_NAME = 64,           /* a copy's name: its SHA-256 in lowercase hex */
+    HELD_MAX = 256,           /* removed copies still read, kept to be counted (the header) */
+};
+
+typedef struct held {
+    int fd;                   /* ours, unlocked: the copy's bytes until it is closed */
+    int64_t size;
+} held_t;
 
 struct acs_files_cache {
     char dir[4096];
     uint64_t limit;           /* 0: no cap */
-    pthread_mutex_t mu;       /* one pass at a time */
-    _Atomic uint64_t bytes, evictions;
-    atomic_bool over;
+    pthread_mutex_t mu;       /* one pass, add or remove at a time; guards copies and held */
+    int64_t copies;           /* the named copies' bytes: the last pass's, with adds and removes since */
+    held_t held[HELD_MAX];
+    size_t nheld;
+    _Atomic int64_t bytes;    /* copies + temporaries being written + held: the gauge */
+    _Atomic uint64_t evictions;
+    atomic_bool over, holding;
 };
 
 typedef struct copy {
@@ -48,6 +61,7 @@ acs_files_cache_t *acs_files_cache_new(const char *dir, uint64_t limit)
     atomic_init(&c->bytes, 0);
     atomic_init(&c->evictions, 0);
     atomic_init(&c->over, false);
+    atomic_init(&c->holding, false);
     return c;
 }
 
@@ -55,6 +69,8 @@ void acs_files_cache_free(acs_files_cache_t *c)
 {
     if (!c)
         return;
+    for (size_t i = 0; i < c->nheld; i++)
+        close(c->held[i].fd);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -65,10 +81,20 @@ static bool copy_name(const char *s)
     return strlen(s) == COPY_NAME && str_hex_lower(s, COPY_NAME);
 }
 
+enum { COPY_PATH = sizeof ((acs_files_cache_t *)0)->dir + COPY_NAME + 2 };
+
+/* DIR/SHA256: 0, or -EINVAL when sha256 is not a copy's name. */
+static int copy_path(const acs_files_cache_t *c, const char *sha256, char path[COPY_PATH])
+{
+    return copy_name(sha256) && (size_t)snprintf(path, COPY_PATH, "%s/%s", c->dir, sha256) < COPY_PATH
+               ? 0
+               : -EINVAL;
+}
+
 int acs_files_cache_open(acs_files_cache_t *c, const char *sha256, int *fd)
 {
-    char path[sizeof c->dir + COPY_NAME + 2];
-    if (!copy_name(sha256) || (size_t)snprintf(path, sizeof path, "%s/%s", c->dir, sha256) >= sizeof path)
+    char path[COPY_PATH];
+    if (copy_path(c, sha256, path) != 0)
         return -EINVAL;
     int f = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (f < 0)
@@ -84,6 +110,82 @@ int acs_files_cache_open(acs_files_cache_t *c, const char *sha256, int *fd)
     (void)futimens(f, t);
     *fd = f;
     return 0;
+}
+
+void acs_files_cache_writing(acs_files_cache_t *c, int64_t n) { atomic_fetch_add(&c->bytes, n); }
+
+/* Under the mutex: the copy at path unlinked and counted off, now or, while
+ * a download holds it, once it is free (held). 1, 0 absent, -errno. */
+static int drop(acs_files_cache_t *c, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 && errno == ELOOP) /* a link named like a copy: removed, never counted */
+        return unlink(path) == 0 ? 1 : -errno;
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    struct stat sb;
+    int rc = fstat(fd, &sb) != 0 ? -errno : !S_ISREG(sb.st_mode) ? -EISDIR : 0;
+    if (rc == 0 && unlink(path) != 0)
+        rc = -errno;
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    c->copies -= sb.st_size;
+    /* no download holds it: its bytes are freed as ours closes */
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 || c->nheld == HELD_MAX) {
+        close(fd);
+        atomic_fetch_sub(&c->bytes, sb.st_size);
+    } else {
+        c->held[c->nheld++] = (held_t){ .fd = fd, .size = sb.st_size };
+        atomic_store(&c->holding, true);
+    }
+    return 1;
+}
+
+int acs_files_cache_add(acs_files_cache_t *c, const char *tmp, const char *sha256, int64_t written)
+{
+    char path[COPY_PATH];
+    if (copy_path(c, sha256, path) != 0)
+        return -EINVAL;
+    struct stat sb;
+    pthread_mutex_lock(&c->mu);
+    int rc = stat(tmp, &sb) != 0 ? -errno : 0;
+    if (rc == 0 && (rc = drop(c, path)) >= 0)
+        rc = rename(tmp, path) != 0 ? -errno : 0;
+    if (rc == 0) {
+        c->copies += sb.st_size;
+        atomic_fetch_add(&c->bytes, sb.st_size - written);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc < 0 ? rc : 0;
+}
+
+int acs_files_cache_remove(acs_files_cache_t *c, const char *sha256)
+{
+    char path[COPY_PATH];
+    if (copy_path(c, sha256, path) != 0)
+        return -EINVAL;
+    pthread_mutex_lock(&c->mu);
+    int rc = drop(c, path);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+/* Under the mutex: the removed copies no download reads any more closed. */
+static void release_held(acs_files_cache_t *c)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < c->nheld; i++) {
+        if (flock(c->held[i].fd, LOCK_EX | LOCK_NB) == 0) {
+            close(c->held[i].fd);
+            atomic_fetch_sub(&c->bytes, c->held[i].size);
+        } else {
+            c->held[keep++] = c->held[i];
+        }
+    }
+    c->nheld = keep;
+    atomic_store(&c->holding, keep > 0);
 }
 
 static int by_use(const void *x, const void *y)
@@ -147,6 +249,7 @@ static int remove_copy(int dfd, const copy_t *k)
 int acs_files_cache_trim(acs_files_cache_t *c, const char *keep)
 {
     pthread_mutex_lock(&c->mu);
+    release_held(c);
     DIR *d = opendir(c->dir);
     if (!d) {
         int rc = -errno;
@@ -159,6 +262,10 @@ int acs_files_cache_trim(acs_files_cache_t *c, const char *keep)
     uint64_t total;
     int rc = list_copies(d, &v, &n, &total);
     int removed = 0;
+    if (rc == 0) { /* the directory says: what changed since is counted as it changed */
+        atomic_fetch_add(&c->bytes, (int64_t)total - c->copies);
+        c->copies = (int64_t)total;
+    }
     if (rc == 0 && c->limit && total > c->limit) {
         qsort(v, n, sizeof *v, by_use);
         time_t now = time(NULL);
@@ -167,24 +274,30 @@ int acs_files_cache_trim(acs_files_cache_t *c, const char *keep)
                 continue;
             total -= v[i].size;
             removed++;
-            atomic_store(&c->bytes, total); /* before its line: /metrics agrees with the log */
+            c->copies = (int64_t)total;
+            atomic_fetch_sub(&c->bytes, (int64_t)v[i].size);
             atomic_fetch_add(&c->evictions, 1);
             log_info("file_cache_evicted", LF_S("sha256", v[i].name), LF_U("bytes", v[i].size),
                      LF_I("idle_s", now - v[i].used.tv_sec), LF_U("cache_bytes", total),
                      LF_U("limit", c->limit));
         }
     }
-    if (rc == 0) {
-        atomic_store(&c->bytes, total);
+    if (rc == 0)
         atomic_store(&c->over, c->limit && total > c->limit);
-    }
     closedir(d);
     free(v);
     pthread_mutex_unlock(&c->mu);
     return rc ? rc : removed;
 }
 
-uint64_t acs_files_cache_bytes(const acs_files_cache_t *c) { return atomic_load(&c->bytes); }
+uint64_t acs_files_cache_bytes(const acs_files_cache_t *c)
+{
+    int64_t n = atomic_load(&c->bytes);
+    return n > 0 ? (uint64_t)n : 0; /* below 0 only if a copy was removed that no pass had counted */
+}
 uint64_t acs_files_cache_limit(const acs_files_cache_t *c) { return c->limit; }
 uint64_t acs_files_cache_evictions(const acs_files_cache_t *c) { return atomic_load(&c->evictions); }
-bool acs_files_cache_over(const acs_files_cache_t *c) { return atomic_load(&c->over); }
+bool acs_files_cache_due(const acs_files_cache_t *c)
+{
+    return atomic_load(&c->over) || atomic_load(&c->holding);
+}

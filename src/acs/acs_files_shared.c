@@ -23,11 +23,13 @@
  *             version's copy in that job (acs_files_uncache); every
  *             SWEEP_MS, and at start, each node removes the copies no row
  *             names any more (another node's replacement or delete) and the
- *             temporaries a crash left
+ *             temporaries a crash left; a copy removed under a download
+ *             stays counted until the download ends
  *   the cap   --file-cache-size: past it the least recently used copies go,
  *             never one being served (acs_files_cache.c), in a pass after
- *             each copy added, each sweep, and the end of an answer that
- *             left the cache over (a copy in use, or one larger than the cap)
+ *             each copy added, each sweep, and the end of an answer when
+ *             one is due (the cache over: a copy in use, or one larger than
+ *             the cap; or a removed copy still read)
  *   before    rows without bytes in the database (stored by an older
  *             version, whose bytes are its DATA_DIR/files/NAME; or bytes lost
  *             from the database): the sweep at start uploads those this node
@@ -154,6 +156,7 @@ typedef struct sink {
     EVP_MD_CTX *md;
     int64_t n, max;
     atomic_bool *stop;
+    acs_files_cache_t *cache; /* the bytes counted as they land */
 } sink_t;
 
 static int sink_write(const void *data, size_t len, void *ud)
@@ -172,6 +175,7 @@ static int sink_write(const void *data, size_t len, void *ud)
         off += (size_t)w;
     }
     k->n += (int64_t)len;
+    acs_files_cache_writing(k->cache, (int64_t)len);
     return EVP_DigestUpdate(k->md, data, len) == 1 ? 0 : -EIO;
 }
 
@@ -198,12 +202,8 @@ int acs_files_shared_keep(acs_t *a, store_t *st, const store_file_t *f, const ch
     if (rc < 0)
         return rc;
     *db_bytes = rc == 1 ? 0 : f->size; /* 1: that version's bytes were there already */
-    char path[ACS_PATH_MAX];
-    if ((rc = acs_files_cache_path(a->files, f->sha256, path, sizeof path)) != 0)
-        return rc;
-    if (rename(tmp, path) != 0) {
-        rc = -errno;
-        log_error("files_rename", LF_S("path", path), LF_ERR(rc));
+    if ((rc = acs_files_cache_add(sh->copies, tmp, f->sha256, 0)) != 0) {
+        log_error("files_rename", LF_S("path", tmp), LF_S("sha256", f->sha256), LF_ERR(rc));
         return rc;
     }
     acs_files_cache_trim(sh->copies, f->sha256);
@@ -226,23 +226,20 @@ void acs_files_uncache(acs_t *a, store_t *st, const char *sha256)
 {
     struct acs_files_shared *sh = a->files->sh;
     sha_use_t u = { .sha = sha256 };
-    char path[ACS_PATH_MAX];
     /* another name with the same bytes keeps the copy */
-    if (store_file_list(st, find_sha, &u) != 0 || u.used ||
-        acs_files_cache_path(a->files, sha256, path, sizeof path) != 0)
+    if (store_file_list(st, find_sha, &u) != 0 || u.used)
         return;
-    if (unlink(path) == 0) {
+    int rc = acs_files_cache_remove(sh->copies, sha256); /* its bytes off the count: no pass */
+    if (rc == 1)
         atomic_fetch_add(&sh->removed, 1);
-        acs_files_cache_trim(sh->copies, NULL); /* its bytes counted no more */
-    } else if (errno != ENOENT) {
-        log_warn("files_unlink", LF_S("path", path), LF_ERR(-errno));
-    }
+    else if (rc < 0)
+        log_warn("files_unlink", LF_S("dir", sh->cache), LF_S("sha256", sha256), LF_ERR(rc));
 }
 
 /* ---- fetching ------------------------------------------------------------------------ */
 
 /* The version's bytes from the database into its copy. */
-static int fetch_bytes(fetch_t *x, store_t *st, const char *path)
+static int fetch_bytes(fetch_t *x, store_t *st)
 {
     struct acs_files_shared *sh = x->a->files->sh;
     char tmp[ACS_PATH_MAX];
@@ -254,7 +251,8 @@ static int fetch_bytes(fetch_t *x, store_t *st, const char *path)
         x->why = "cannot create a temporary file in the cache";
         return errno ? -errno : -ENAMETOOLONG;
     }
-    sink_t k = { .fd = fd, .md = EVP_MD_CTX_new(), .max = x->f.size, .stop = &sh->stopping };
+    sink_t k = { .fd = fd, .md = EVP_MD_CTX_new(), .max = x->f.size, .stop = &sh->stopping,
+                 .cache = sh->copies };
     int rc = k.md && EVP_DigestInit_ex(k.md, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
     if (rc == 0)
         rc = store_file_content_get(st, x->f.name, x->f.sha256, sink_write, &k);
@@ -272,10 +270,12 @@ static int fetch_bytes(fetch_t *x, store_t *st, const char *path)
     else if (rc == -ENOSPC || rc == -EIO)
         x->why = rc == -ENOSPC ? "no space left for the copy" : "reading or writing the bytes failed";
     close(fd);
-    if (rc == 0 && rename(tmp, path) != 0)
-        x->why = "cannot name the copy", rc = -errno;
-    if (rc)
+    if (rc == 0 && (rc = acs_files_cache_add(sh->copies, tmp, x->f.sha256, k.n)) != 0)
+        x->why = "cannot name the copy";
+    if (rc) {
         unlink(tmp);
+        acs_files_cache_writing(sh->copies, -k.n);
+    }
     EVP_MD_CTX_free(k.md);
     return rc;
 }
@@ -298,9 +298,9 @@ static int fetch_run(store_t *st, void *ud)
     struct stat sb;
     if (stat(path, &sb) == 0 && sb.st_size == now.size)
         return 0;
-    if (stat(path, &sb) == 0)
-        unlink(path); /* cut short (a disk that lost what it had not written): again */
-    if ((rc = fetch_bytes(x, st, path)) == 0)
+    if (stat(path, &sb) == 0) /* cut short (a disk that lost what it had not written): again */
+        acs_files_cache_remove(x->a->files->sh->copies, now.sha256);
+    if ((rc = fetch_bytes(x, st)) == 0)
         acs_files_cache_trim(x->a->files->sh->copies, now.sha256); /* its waiters open it next */
     return rc;
 }
@@ -449,8 +449,8 @@ static int adopt(acs_t *a, store_t *st, row_t *r)
     if (rc < 0)
         return rc;
     /* kept where it was when it cannot move: the next start finds it there */
-    if (from_old && rename(old, copy) != 0)
-        log_warn("files_rename", LF_S("path", old), LF_ERR(-errno));
+    if (from_old && (rc = acs_files_cache_add(a->files->sh->copies, old, r->sha, 0)) != 0)
+        log_warn("files_rename", LF_S("path", old), LF_ERR(rc));
     r->shared_from = from_old ? "the data directory" : "this node's copy";
     return 1;
 }
@@ -503,7 +503,8 @@ static int sweep_run(store_t *st, void *ud)
         str_copy(key.sha, sizeof key.sha, e->d_name);
         if (s->n && bsearch(&key, s->rows, s->n, sizeof *s->rows, by_sha))
             continue;
-        if (unlink(path) == 0)
+        rc = acs_files_cache_remove(sh->copies, e->d_name); /* counted off, in use or not */
+        if (rc == 1 || (rc == -EINVAL && unlink(path) == 0)) /* -EINVAL: not a copy's name */
             s->removed++;
     }
     closedir(d);
@@ -581,7 +582,7 @@ void acs_files_served(void *ud)
 {
     acs_t *a = ud;
     struct acs_files_shared *sh = a->files ? a->files->sh : NULL;
-    if (!sh || !sh->worker || atomic_load(&sh->stopping) || !acs_files_cache_over(sh->copies))
+    if (!sh || !sh->worker || atomic_load(&sh->stopping) || !acs_files_cache_due(sh->copies))
         return;
     if (sh->trimming)
         sh->trim_again = true;
@@ -693,7 +694,8 @@ int acs_files_metrics(acs_t *a, buf_t *o)
         { "outpost_acs_file_transfer_queue", "gauge", "File transfer jobs waiting or running.",
           fs->sh->worker ? (double)store_worker_pending(fs->sh->worker) : 0 },
         { "outpost_acs_file_cache_bytes", "gauge",
-          "Bytes of this node's cached copies (as of the last pass: each copy added, each sweep).",
+          "Bytes this node's file cache takes on disk: its copies, fetches being written, and"
+          " removed copies that downloads still read.",
           (double)acs_files_cache_bytes(fs->sh->copies) },
         { "outpost_acs_file_cache_limit_bytes", "gauge",
           "--file-cache-size: the cached copies' bytes at most, but copies in use (0: no cap).",

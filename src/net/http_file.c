@@ -198,10 +198,13 @@ static void on_abort(http_req_t *r, void *ud)
     send_end(f, true); /* waiting for a drain that will not come */
 }
 
-void http_file_serve(uv_loop_t *loop, http_req_t *req, uv_file fd, int64_t size, const char *etag,
-                     const char *ctype, const char *extra_headers, http_file_done_fn done,
-                     void *ud)
+void http_file_serve(uv_loop_t *loop, http_req_t *req, const http_file_opts_t *o)
 {
+    uv_file fd = o->fd;
+    int64_t size = o->size;
+    const char *etag = o->etag, *ctype = o->ctype, *extra_headers = o->extra_headers;
+    http_file_done_fn done = o->done;
+    void *ud = o->ud;
     char hdr[1024];
     const char *inm = http_req_header(req, "If-None-Match");
     int n = snprintf(hdr, sizeof hdr, "Accept-Ranges: bytes\r\nETag: %s\r\n%s", etag,

@@ -34,15 +34,25 @@ int http_range_parse(const char *value, int64_t size, int64_t *first, int64_t *l
  * it is released: e.g. a cache may now remove the file). */
 typedef void (*http_file_done_fn)(void *ud);
 
-/* Answer req (GET or HEAD) with `size` bytes of fd from offset 0. etag:
- * the quoted strong ETag ("\"...\""), ctype: NULL for
- * application/octet-stream; extra_headers: NULL or complete lines. done
- * (NULL: none) runs once fd is closed, whichever way the answer ended (the
- * last bytes sent, the client gone, an error, a 304 or HEAD answered within
- * this call, http_file_cancel_all). */
-void http_file_serve(uv_loop_t *loop, http_req_t *req, uv_file fd, int64_t size, const char *etag,
-                     const char *ctype, const char *extra_headers, http_file_done_fn done,
-                     void *ud);
+/* What to answer with. fd: the file, read from offset 0, `size` bytes;
+ * etag: the quoted strong ETag ("\"...\""); ctype: NULL for
+ * application/octet-stream; extra_headers: NULL or complete lines; done
+ * (NULL: none) runs with ud once fd is closed, whichever way the answer
+ * ended (the last bytes sent, the client gone, an error, a 304 or HEAD
+ * answered within the call, http_file_cancel_all). */
+typedef struct http_file_opts {
+    uv_file fd;
+    int64_t size;
+    const char *etag;
+    const char *ctype;
+    const char *extra_headers;
+    http_file_done_fn done;
+    void *ud;
+} http_file_opts_t;
+
+/* Answer req (GET or HEAD) with the file o describes (o is read during the
+ * call only; o->fd is the call's from then on). */
+void http_file_serve(uv_loop_t *loop, http_req_t *req, const http_file_opts_t *o);
 /* Shutdown: end every answer still being sent on this loop (cut short, the
  * connection closes: a client resumes with Range), so a server's drain does
  * not wait for slow downloads. The sends are kept in one list: call both

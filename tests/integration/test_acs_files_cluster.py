@@ -18,12 +18,17 @@ each node's DATA_DIR/files/.cache/ copies of them (named by SHA-256).
   copy goes first (one log line each, the metrics count them), an evicted
   file is fetched again byte for byte, a copy being downloaded is not
   removed under its download, and one larger than the cap is served whole,
-  then dropped.
+  then dropped;
+- outpost_acs_file_cache_bytes is what the cache takes on disk at any
+  moment: a copy replaced, then deleted, under a slow download still counts
+  until that download ends; otherwise it is off the count as soon as the
+  replacement or delete answers.
 
 Skipped without the PostgreSQL binaries."""
 import hashlib
 import os
 import re
+import socket
 import shutil
 import subprocess
 import sys
@@ -338,3 +343,53 @@ def test_file_cache_cap(outpost, tmp_path, pg_dir):
     # and is fetched again when asked for
     r = requests.get(files_b + "big.bin", timeout=60)
     assert r.status_code == 200 and r.content == big
+
+
+def test_file_cache_bytes_under_a_download(outpost, tmp_path, pg_dir):
+    a = node(outpost, tmp_path, pg_server.url(pg_dir), "node-a", "32MiB")
+    api = Api(a)
+    big, small = blob(24 * 1024 * 1024, 40), blob(1024 * 1024, 41)
+    api.put("fw.bin", big)
+    assert metric(api, "outpost_acs_file_cache_bytes") == cache_bytes(tmp_path, "node-a") == len(big)
+
+    # a client that reads slowly: the answer stalls with most of the copy unread
+    s = socket.create_connection(a.addr("listen"), timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(b"GET /files/fw.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = s.recv(1024)
+    assert got.startswith(b"HTTP/1.1 200"), got
+    assert metric(api, "outpost_acs_file_cache_bytes") == len(big)
+
+    # a new version through this node: the old copy's name goes at once, its
+    # bytes stay on disk (and counted) while the download reads them
+    api.put("fw.bin", small)
+    assert cache(tmp_path, "node-a") == [sha(small)]
+    assert metric(api, "outpost_acs_file_cache_removed_total") == 1
+    assert metric(api, "outpost_acs_file_cache_bytes") == len(big) + len(small)
+
+    # deleted under the download too: only the old copy's bytes are left
+    assert api.s.delete(api.base + "/api/files/fw.bin", timeout=30).status_code == 204
+    assert cache(tmp_path, "node-a") == []
+    assert metric(api, "outpost_acs_file_cache_bytes") == len(big)
+
+    # still the old bytes; then the client goes (a window this small makes
+    # reading it all take minutes): the download ends, its bytes are freed
+    head = got.index(b"\r\n\r\n") + 4
+    while len(got) < head + 65536:
+        piece = s.recv(65536)
+        assert piece, "the download was cut short"
+        got += piece
+    assert got[head:] == big[:len(got) - head]
+    s.close()
+    deadline = time.monotonic() + 10
+    while metric(api, "outpost_acs_file_cache_bytes") != 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert metric(api, "outpost_acs_file_cache_bytes") == 0
+
+    # no download in the way: a replacement's or a delete's copy is off the count at once
+    api.put("fw.bin", small)
+    assert metric(api, "outpost_acs_file_cache_bytes") == len(small)
+    api.put("fw.bin", big)
+    assert metric(api, "outpost_acs_file_cache_bytes") == cache_bytes(tmp_path, "node-a") == len(big)
+    assert api.s.delete(api.base + "/api/files/fw.bin", timeout=30).status_code == 204
+    assert metric(api, "outpost_acs_file_cache_bytes") == cache_bytes(tmp_path, "node-a") == 0

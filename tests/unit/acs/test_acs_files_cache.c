@@ -2,7 +2,10 @@
  * (src/acs/acs_files_cache.c) on a real directory: the least recently used
  * go first, a copy open for serving is never removed (its shared lock), one
  * larger than the cap goes once released, 0 is no cap, nothing but copies is
- * counted or removed, and adds never leave more than the cap. */
+ * counted or removed, and adds never leave more than the cap. The bytes:
+ * a running total of what the directory takes on disk (temporaries being
+ * written, copies added and removed without a pass, a copy removed under a
+ * download counted until the download ends). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -114,7 +117,7 @@ static void test_least_recently_used_first(void **state)
     assert_true(exists(f, name_of('a')) && !exists(f, name_of('b')) && exists(f, name_of('c')));
     assert_int_equal(acs_files_cache_bytes(c), 200);
     assert_int_equal(acs_files_cache_evictions(c), 1);
-    assert_false(acs_files_cache_over(c));
+    assert_false(acs_files_cache_due(c));
     acs_files_cache_free(c);
     /* a smaller cap (a restart with another --file-cache-size): c next, a last */
     c = acs_files_cache_new(f->dir, 100);
@@ -174,18 +177,18 @@ static void test_larger_than_cap_goes_after_release(void **state)
     put_file(f, name_of('e'), 500, 2000);
     assert_int_equal(acs_files_cache_trim(c, name_of('e')), 1); /* the other one goes */
     assert_true(exists(f, name_of('e')) && !exists(f, name_of('d')));
-    assert_true(acs_files_cache_over(c));
+    assert_true(acs_files_cache_due(c));
     assert_int_equal(acs_files_cache_bytes(c), 500);
     /* served: not removed while the answer streams */
     int fd = -1;
     assert_int_equal(acs_files_cache_open(c, name_of('e'), &fd), 0);
     assert_int_equal(acs_files_cache_trim(c, NULL), 0);
-    assert_true(exists(f, name_of('e')) && acs_files_cache_over(c));
+    assert_true(exists(f, name_of('e')) && acs_files_cache_due(c));
     /* the answer ended (the descriptor closed): the next pass drops it */
     close(fd);
     assert_int_equal(acs_files_cache_trim(c, NULL), 1);
     assert_false(exists(f, name_of('e')));
-    assert_false(acs_files_cache_over(c));
+    assert_false(acs_files_cache_due(c));
     assert_int_equal(acs_files_cache_bytes(c), 0);
     assert_int_equal(acs_files_cache_evictions(c), 2);
     acs_files_cache_free(c);
@@ -202,7 +205,7 @@ static void test_zero_is_no_cap(void **state)
         assert_true(exists(f, name_of(ch)));
     assert_int_equal(acs_files_cache_bytes(c), 6 * 4096);
     assert_int_equal(acs_files_cache_limit(c), 0);
-    assert_false(acs_files_cache_over(c));
+    assert_false(acs_files_cache_due(c));
     acs_files_cache_free(c);
 }
 
@@ -253,10 +256,127 @@ static void test_adds_stay_under_cap(void **state)
         assert_true(exists(f, name));
         assert_true(copies_bytes(f) <= 300);
         assert_int_equal(acs_files_cache_bytes(c), copies_bytes(f));
-        assert_false(acs_files_cache_over(c));
+        assert_false(acs_files_cache_due(c));
     }
     assert_true(acs_files_cache_evictions(c) > 0);
     acs_files_cache_free(c);
+}
+
+/* A temporary being written in the directory, counted piece by piece. */
+static void write_tmp(acs_files_cache_t *c, const char *path, size_t size)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    for (size_t i = 0; i < size; i++) {
+        fputc((int)(i & 0xff), fp);
+        if ((i + 1) % 100 == 0 || i + 1 == size) {
+            assert_int_equal(fflush(fp), 0);
+            acs_files_cache_writing(c, (i + 1) % 100 ? (int64_t)((i + 1) % 100) : 100);
+        }
+    }
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void test_bytes_as_the_directory_changes(void **state)
+{
+    fixture_t *f = *state;
+    put_file(f, name_of('a'), 100, 1000);
+    acs_files_cache_t *c = acs_files_cache_new(f->dir, 0);
+    assert_int_equal(acs_files_cache_trim(c, NULL), 0);
+    assert_int_equal(acs_files_cache_bytes(c), 100);
+    /* a fetch's temporary: counted as it is written, a pass meanwhile changes nothing */
+    char tmp[256], tmp2[256];
+    path_of(f, ".tmp-fetch1", tmp, sizeof tmp);
+    write_tmp(c, tmp, 250);
+    assert_int_equal(acs_files_cache_bytes(c), 350);
+    assert_int_equal(acs_files_cache_trim(c, NULL), 0);
+    assert_int_equal(acs_files_cache_bytes(c), 350);
+    /* named: the same bytes, now a copy */
+    assert_int_equal(acs_files_cache_add(c, tmp, name_of('b'), 250), 0);
+    assert_true(exists(f, name_of('b')) && !exists(f, ".tmp-fetch1"));
+    assert_int_equal(acs_files_cache_bytes(c), 350);
+    assert_int_equal(acs_files_cache_trim(c, name_of('b')), 0);
+    assert_int_equal(acs_files_cache_bytes(c), copies_bytes(f));
+    /* a file from outside the directory (a PUT's temporary) added: counted as it arrives */
+    path_of(f, "files", tmp2, sizeof tmp2);
+    assert_int_equal(mkdir(tmp2, 0700), 0);
+    path_of(f, "files/.tmp-put", tmp2, sizeof tmp2);
+    FILE *fp = fopen(tmp2, "wb");
+    assert_non_null(fp);
+    fputs("forty bytes of a file stored through us.", fp);
+    fclose(fp);
+    assert_int_equal(acs_files_cache_add(c, tmp2, name_of('c'), 0), 0);
+    assert_int_equal(acs_files_cache_bytes(c), 390);
+    /* the same name again: the copy replaced, counted once */
+    fp = fopen(tmp2, "wb");
+    fputs("ten bytes.", fp);
+    fclose(fp);
+    assert_int_equal(acs_files_cache_add(c, tmp2, name_of('c'), 0), 0);
+    assert_int_equal(acs_files_cache_bytes(c), 360);
+    assert_int_equal(acs_files_cache_add(c, tmp2, name_of('d'), 0), -ENOENT); /* gone: nothing */
+    assert_int_equal(acs_files_cache_add(c, tmp2, "fw.bin", 0), -EINVAL);
+    /* removed without a pass: off the count at once */
+    assert_int_equal(acs_files_cache_remove(c, name_of('a')), 1);
+    assert_int_equal(acs_files_cache_remove(c, name_of('a')), 0);
+    assert_int_equal(acs_files_cache_remove(c, "../x"), -EINVAL);
+    assert_false(exists(f, name_of('a')));
+    assert_int_equal(acs_files_cache_bytes(c), 260);
+    assert_int_equal(acs_files_cache_bytes(c), copies_bytes(f));
+    /* a fetch that failed: its temporary counted off as it goes */
+    write_tmp(c, tmp, 70);
+    assert_int_equal(acs_files_cache_bytes(c), 330);
+    unlink(tmp);
+    acs_files_cache_writing(c, -70);
+    assert_int_equal(acs_files_cache_bytes(c), 260);
+    assert_false(acs_files_cache_due(c));
+    acs_files_cache_free(c);
+}
+
+static void test_removed_under_a_download(void **state)
+{
+    fixture_t *f = *state;
+    put_file(f, name_of('1'), 300, 1000);
+    put_file(f, name_of('2'), 50, 2000);
+    acs_files_cache_t *c = acs_files_cache_new(f->dir, 0);
+    assert_int_equal(acs_files_cache_trim(c, NULL), 0);
+    int fd = -1, fd2 = -1;
+    assert_int_equal(acs_files_cache_open(c, name_of('1'), &fd), 0);
+    assert_int_equal(acs_files_cache_open(c, name_of('1'), &fd2), 0);
+    /* its name goes (no new reader finds it), its bytes stay while read */
+    assert_int_equal(acs_files_cache_remove(c, name_of('1')), 1);
+    assert_false(exists(f, name_of('1')));
+    assert_int_equal(acs_files_cache_bytes(c), 350);
+    assert_true(acs_files_cache_due(c));
+    assert_int_equal(acs_files_cache_trim(c, NULL), 0);
+    assert_int_equal(acs_files_cache_bytes(c), 350);
+    char b[300];
+    assert_int_equal(pread(fd, b, sizeof b, 0), 300);
+    /* one download over, the other still reading */
+    close(fd);
+    assert_int_equal(acs_files_cache_trim(c, NULL), 0);
+    assert_int_equal(acs_files_cache_bytes(c), 350);
+    assert_true(acs_files_cache_due(c));
+    /* both over: the pass that follows counts it off */
+    close(fd2);
+    assert_int_equal(acs_files_cache_bytes(c), 350);
+    assert_int_equal(acs_files_cache_trim(c, NULL), 0);
+    assert_int_equal(acs_files_cache_bytes(c), 50);
+    assert_false(acs_files_cache_due(c));
+    /* an add over a copy being read: the same */
+    assert_int_equal(acs_files_cache_open(c, name_of('2'), &fd), 0);
+    char tmp[256];
+    path_of(f, ".tmp-again", tmp, sizeof tmp);
+    write_tmp(c, tmp, 50);
+    assert_int_equal(acs_files_cache_add(c, tmp, name_of('2'), 50), 0);
+    assert_int_equal(acs_files_cache_bytes(c), 100);
+    close(fd);
+    assert_int_equal(acs_files_cache_trim(c, NULL), 0);
+    assert_int_equal(acs_files_cache_bytes(c), 50);
+    /* a copy still read when the cache ends: its descriptor closed too (ASan, fd checks) */
+    assert_int_equal(acs_files_cache_open(c, name_of('2'), &fd), 0);
+    assert_int_equal(acs_files_cache_remove(c, name_of('2')), 1);
+    acs_files_cache_free(c);
+    close(fd);
 }
 
 int main(void)
@@ -268,6 +388,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_zero_is_no_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_only_copies_counted_or_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adds_stay_under_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bytes_as_the_directory_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removed_under_a_download, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
