@@ -500,6 +500,7 @@ static void h_events(http_req_t *req, void *ud)
     E->n.connected++;
     acs_evshare_local(E->share, true);
     http_req_on_abort(req, client_abort, c);
+    http_req_end_on_eof(req); /* a client that closes stops what is sent for it at once */
     /* what the kernel holds for a client that does not read is bounded too,
      * not only what --events-client-buffer lets wait in the write queue */
     net_conn_t *conn = http_req_conn(req);

@@ -262,6 +262,8 @@ void http_req_on_abort(http_req_t *r, void (*cb)(http_req_t *r, void *ud), void 
     r->abort_ud = ud;
 }
 
+void http_req_end_on_eof(http_req_t *r) { r->end_on_eof = true; }
+
 int http_req_query_param(const http_req_t *r, const char *name, buf_t *out)
 {
     size_t nl = strlen(name);

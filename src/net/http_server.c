@@ -428,9 +428,11 @@ static void on_sc_eof(net_conn_t *c)
         net_conn_close(c);
         return;
     }
-    /* A client may half-close after its request; answer it, then close. */
+    /* A client may half-close after its request; answer it, then close
+     * (unless its answer is one that lasts until the client leaves). */
     sc->close_after = true;
-    if (!sc->req || (sc->phase != PH_HANDLING && !sc->req->ended)) {
+    if (!sc->req || (sc->phase != PH_HANDLING && !sc->req->ended) ||
+        (sc->req->end_on_eof && !sc->req->ended)) {
         if (sc->req && sc->req->streaming && !sc->req->body_ended) {
             sc->req->body_ended = true;
             sc->req->on_body_end(sc->req, -ECONNRESET, sc->req->body_ud);

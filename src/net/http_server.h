@@ -111,6 +111,11 @@ void *http_req_data(const http_req_t *r);
 void http_req_set_data(http_req_t *r, void *data);
 /* Called if the connection dies before the response ends. */
 void http_req_on_abort(http_req_t *r, void (*cb)(http_req_t *r, void *ud), void *ud);
+/* The client's EOF ends this request as if the connection died (on_abort).
+ * For answers that only end when the client leaves (an event stream): by
+ * default an EOF is taken as a half-close whose answer is still wanted, and
+ * a client that went away is then noticed only at a later write. */
+void http_req_end_on_eof(http_req_t *r);
 bool http_req_aborted(const http_req_t *r);
 
 /* From on_head: a lower cap for this request's buffered body (a session's

@@ -79,6 +79,7 @@ struct http_req {
     int access;                /* what the router granted; -1 = not decided yet */
     const char *too_large;     /* the 413's reason (static); NULL: the generic one */
     bool head, complete, ended, started, chunked, aborted, streaming, discard, body_ended;
+    bool end_on_eof;           /* the client's EOF ends it (http_req_end_on_eof) */
 };
 
 /* http_response.c -> http_server.c: a response ended and its request was

@@ -178,6 +178,29 @@ def test_client_cap_and_heartbeat(outpost, tmp_path):
     a.close()
 
 
+def test_a_closed_stream_is_noticed_at_once(outpost, tmp_path):
+    """A client that closes its stream is gone from the count (and from what
+    the node must tell) at once, not at the next heartbeat (15 s here)."""
+    d = start_acs(outpost, tmp_path)
+
+    def clients():
+        m = requests.get(d.url("admin") + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"},
+                         timeout=10).text
+        return [line for line in m.splitlines() if line.startswith("outpost_acs_events_clients ")]
+
+    s = stream(d)
+    assert clients() == ["outpost_acs_events_clients 1"]
+    with pytest.raises(TimeoutError):  # read what came (so the close is a FIN, not a reset)
+        s.next_event(timeout=0.3)
+    assert any("connected" in c for c in s.comments), s.comments
+    s.close()
+    deadline = time.monotonic() + 3
+    while clients() != ["outpost_acs_events_clients 0"]:
+        assert time.monotonic() < deadline, clients()
+        time.sleep(0.05)
+    assert "events_client_closed" not in d.output()  # a client leaving is not a failure
+
+
 def test_last_event_id_is_accepted(outpost, tmp_path):
     d = start_acs(outpost, tmp_path)
     s = stream(d, headers={"Last-Event-ID": "12"})
