@@ -564,8 +564,10 @@ static void send_done(int rc, void *ud)
                                              .ud = j->a });
         j->fd = -1;
     }
-    if (j->fd >= 0)
+    if (j->fd >= 0) { /* not served (refused): a copy removed meanwhile is let go as by an answer */
         close_fd(j->fd);
+        acs_files_served(j->a);
+    }
     free(j);
 }
 

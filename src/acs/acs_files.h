@@ -118,9 +118,11 @@ int acs_files_cache_path(const acs_files_t *fs, const char *sha256, char *out, s
  * cache's cap until the descriptor closes (acs_files_cache_open). 0,
  * -ENOENT (no copy: fetch it), other -errno. */
 int acs_files_shared_open(const acs_files_t *fs, const char *sha256, int *fd);
-/* On the loop, as http_file_serve closes a copy (ud: the acs_t): a pass of
- * the cache's cap when one is due (acs_files_cache_due: the last one left
- * it over, or a removed copy was still being read). */
+/* On the loop, as http_file_serve closes a copy (ud: the acs_t): removed
+ * copies no download reads any more off the count at once
+ * (acs_files_cache_release), and a pass of the cache's cap when one is due
+ * (acs_files_cache_due: the last one left it over, or a removed copy is
+ * still being read). */
 void acs_files_served(void *ud);
 /* On the transfer thread, as a body is stored: the bytes of tmp (f's
  * version, digest known) into the database, then tmp renamed to the

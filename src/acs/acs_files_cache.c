@@ -35,8 +35,9 @@ typedef struct held {
 struct acs_files_cache {
     char dir[4096];
     uint64_t limit;           /* 0: no cap */
-    pthread_mutex_t mu;       /* one pass, add or remove at a time; guards copies and held */
+    pthread_mutex_t mu;       /* one pass, add or remove at a time; guards copies */
     int64_t copies;           /* the named copies' bytes: the last pass's, with adds and removes since */
+    pthread_mutex_t held_mu;  /* guards held: taken under mu, or alone on the loop (never long) */
     held_t held[HELD_MAX];
     size_t nheld;
     _Atomic int64_t bytes;    /* copies + temporaries being written + held: the gauge */
@@ -57,6 +58,11 @@ acs_files_cache_t *acs_files_cache_new(const char *dir, uint64_t limit)
         free(c);
         return NULL;
     }
+    if (pthread_mutex_init(&c->held_mu, NULL) != 0) {
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        return NULL;
+    }
     c->limit = limit;
     atomic_init(&c->bytes, 0);
     atomic_init(&c->evictions, 0);
@@ -71,6 +77,7 @@ void acs_files_cache_free(acs_files_cache_t *c)
         return;
     for (size_t i = 0; i < c->nheld; i++)
         close(c->held[i].fd);
+    pthread_mutex_destroy(&c->held_mu);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -96,10 +103,17 @@ int acs_files_cache_open(acs_files_cache_t *c, const char *sha256, int *fd)
     char path[COPY_PATH];
     if (copy_path(c, sha256, path) != 0)
         return -EINVAL;
-    int f = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named like a copy would block the worker until a writer came */
+    int f = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     if (f < 0)
         return -errno;
     struct stat sb;
+    if (fstat(f, &sb) == 0 && !S_ISREG(sb.st_mode)) { /* the fetch's add removes it (drop) */
+        close(f);
+        log_warn("file_cache_not_a_file", LF_S("dir", c->dir), LF_S("sha256", sha256),
+                 LF_S("reason", "named like a copy but not a regular file: fetched again"));
+        return -ENOENT;
+    }
     /* held by a pass that is removing it (or removed it between open and lock): absent */
     if (flock(f, LOCK_SH | LOCK_NB) != 0 || fstat(f, &sb) != 0 || sb.st_nlink == 0) {
         close(f);
@@ -118,12 +132,17 @@ void acs_files_cache_writing(acs_files_cache_t *c, int64_t n) { atomic_fetch_add
  * a download holds it, once it is free (held). 1, 0 absent, -errno. */
 static int drop(acs_files_cache_t *c, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0 && errno == ELOOP) /* a link named like a copy: removed, never counted */
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (S_ISDIR(sb.st_mode))
+        return -EISDIR;
+    /* a link, FIFO or socket named like a copy: removed (its copy can be fetched), never counted */
+    if (!S_ISREG(sb.st_mode))
         return unlink(path) == 0 ? 1 : -errno;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? 0 : -errno;
-    struct stat sb;
     int rc = fstat(fd, &sb) != 0 ? -errno : !S_ISREG(sb.st_mode) ? -EISDIR : 0;
     if (rc == 0 && unlink(path) != 0)
         rc = -errno;
@@ -133,6 +152,7 @@ static int drop(acs_files_cache_t *c, const char *path)
     }
     c->copies -= sb.st_size;
     /* no download holds it: its bytes are freed as ours closes */
+    pthread_mutex_lock(&c->held_mu);
     if (flock(fd, LOCK_EX | LOCK_NB) == 0 || c->nheld == HELD_MAX) {
         close(fd);
         atomic_fetch_sub(&c->bytes, sb.st_size);
@@ -140,6 +160,7 @@ static int drop(acs_files_cache_t *c, const char *path)
         c->held[c->nheld++] = (held_t){ .fd = fd, .size = sb.st_size };
         atomic_store(&c->holding, true);
     }
+    pthread_mutex_unlock(&c->held_mu);
     return 1;
 }
 
@@ -172,9 +193,9 @@ int acs_files_cache_remove(acs_files_cache_t *c, const char *sha256)
     return rc;
 }
 
-/* Under the mutex: the removed copies no download reads any more closed. */
-static void release_held(acs_files_cache_t *c)
+void acs_files_cache_release(acs_files_cache_t *c)
 {
+    pthread_mutex_lock(&c->held_mu);
     size_t keep = 0;
     for (size_t i = 0; i < c->nheld; i++) {
         if (flock(c->held[i].fd, LOCK_EX | LOCK_NB) == 0) {
@@ -186,6 +207,7 @@ static void release_held(acs_files_cache_t *c)
     }
     c->nheld = keep;
     atomic_store(&c->holding, keep > 0);
+    pthread_mutex_unlock(&c->held_mu);
 }
 
 static int by_use(const void *x, const void *y)
@@ -231,14 +253,14 @@ static int list_copies(DIR *d, copy_t **out, size_t *n, uint64_t *total)
 /* 1: removed; 0: in use, or no longer the file that was listed (left). */
 static int remove_copy(int dfd, const copy_t *k)
 {
-    int fd = openat(dfd, k->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(dfd, k->name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return 0;
     struct stat held, named;
     int rc = 0;
     /* the exclusive lock, held until the name is gone: a reader that opened it
      * meanwhile finds it unlinked once it has its shared lock */
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &held) == 0 &&
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &held) == 0 && S_ISREG(held.st_mode) &&
         fstatat(dfd, k->name, &named, AT_SYMLINK_NOFOLLOW) == 0 && held.st_ino == named.st_ino &&
         held.st_dev == named.st_dev && unlinkat(dfd, k->name, 0) == 0)
         rc = 1;
@@ -249,7 +271,7 @@ static int remove_copy(int dfd, const copy_t *k)
 int acs_files_cache_trim(acs_files_cache_t *c, const char *keep)
 {
     pthread_mutex_lock(&c->mu);
-    release_held(c);
+    acs_files_cache_release(c);
     DIR *d = opendir(c->dir);
     if (!d) {
         int rc = -errno;
@@ -277,9 +299,10 @@ int acs_files_cache_trim(acs_files_cache_t *c, const char *keep)
             c->copies = (int64_t)total;
             atomic_fetch_sub(&c->bytes, (int64_t)v[i].size);
             atomic_fetch_add(&c->evictions, 1);
+            /* cache_bytes: the gauge, temporaries and removed copies still read included */
             log_info("file_cache_evicted", LF_S("sha256", v[i].name), LF_U("bytes", v[i].size),
-                     LF_I("idle_s", now - v[i].used.tv_sec), LF_U("cache_bytes", total),
-                     LF_U("limit", c->limit));
+                     LF_I("idle_s", now - v[i].used.tv_sec),
+                     LF_U("cache_bytes", acs_files_cache_bytes(c)), LF_U("limit", c->limit));
         }
     }
     if (rc == 0)

@@ -10,7 +10,9 @@
  * when a request opens it (so a noatime mount changes nothing) and read by
  * each pass. Any other name (".tmp-*" being written, anything else) is
  * never removed by a pass, and nothing outside the directory is ever
- * touched.
+ * touched. Anything else named like a copy (a link, FIFO or socket) is
+ * never counted, opened for serving or followed: a request that finds it
+ * fetches the copy, whose add removes it (a directory is left, logged).
  *
  * The bytes (the gauge): what the cache takes on disk at any moment, kept
  * as a running total: the copies (recounted by each pass, changed by each
@@ -18,11 +20,13 @@
  * the directory (acs_files_cache_writing, a fetch's pieces as they land),
  * and the copies removed while downloads still read them: their space is
  * only freed when the last descriptor closes, so the cache keeps one
- * descriptor of each (unlocked) and the first pass that can lock it
- * exclusively, i.e. once no download holds it, closes it and counts it no
- * more. Not counted: a crash's temporaries (until the sweep removes them)
- * and names that are not copies'. (Past 256 such copies at once, a
- * further one is counted off as it is removed.)
+ * descriptor of each (unlocked) and acs_files_cache_release, called as
+ * each download ends (and by each pass), closes those it can lock
+ * exclusively, i.e. that no download holds any more, and counts them no
+ * more: the gauge drops as the last download ends. Not counted: a crash's
+ * temporaries (until the sweep removes them) and names that are not
+ * copies'. (Past 256 such copies at once, a further one is counted off as
+ * it is removed.)
  *
  * Never under a download: a copy being served is open with a shared
  * flock(2) lock (acs_files_cache_open), which the kernel drops when the
@@ -57,8 +61,15 @@ void acs_files_cache_free(acs_files_cache_t *c);
 
 /* The copy named sha256 opened to be served: read-only, its shared lock
  * held for as long as the descriptor is open, its last use now. 0, -ENOENT
- * (no copy, or one being removed: fetch it), other -errno. */
+ * (no copy, one being removed, or something not a regular file by its name,
+ * logged: fetch it), other -errno (-ELOOP: a link). Never blocks (a FIFO). */
 int acs_files_cache_open(acs_files_cache_t *c, const char *sha256, int *fd);
+
+/* The removed copies no download reads any more (their shared locks gone)
+ * closed and counted off: call it once a served descriptor is closed. Only
+ * a short lock of its own (never behind a pass's directory scan): fine on
+ * the loop. */
+void acs_files_cache_release(acs_files_cache_t *c);
 
 /* One pass: removed copies no download reads any more let go; the copies
  * counted; while their bytes are over the limit, the least recently used
@@ -82,8 +93,9 @@ int acs_files_cache_add(acs_files_cache_t *c, const char *tmp, const char *sha25
 
 /* The copy named sha256 removed (its file replaced or deleted), in use or
  * not: its bytes counted off now, or, while downloads read it, once they
- * have ended (the next pass that finds it free). No directory scan. 1
- * removed, 0 none, -EINVAL (not a copy's name), other -errno. */
+ * have ended (acs_files_cache_release). A link, FIFO or socket by that
+ * name is removed, never counted. No directory scan. 1 removed, 0 none,
+ * -EINVAL (not a copy's name), -EISDIR (a directory), other -errno. */
 int acs_files_cache_remove(acs_files_cache_t *c, const char *sha256);
 
 /* The bytes the cache takes on disk (above); the limit (0: none); copies

@@ -296,9 +296,11 @@ static int fetch_run(store_t *st, void *ud)
     if ((rc = acs_files_cache_path(x->a->files, now.sha256, path, sizeof path)) != 0)
         return rc;
     struct stat sb;
-    if (stat(path, &sb) == 0 && sb.st_size == now.size)
+    bool there = lstat(path, &sb) == 0;
+    if (there && S_ISREG(sb.st_mode) && sb.st_size == now.size)
         return 0;
-    if (stat(path, &sb) == 0) /* cut short (a disk that lost what it had not written): again */
+    /* cut short (a disk that lost what it had not written), or not a file (a FIFO): again */
+    if (there)
         acs_files_cache_remove(x->a->files->sh->copies, now.sha256);
     if ((rc = fetch_bytes(x, st)) == 0)
         acs_files_cache_trim(x->a->files->sh->copies, now.sha256); /* its waiters open it next */
@@ -428,11 +430,12 @@ static int adopt(acs_t *a, store_t *st, row_t *r)
     if (acs_file_path(a->files, r->name, old, sizeof old) != 0 ||
         acs_files_cache_path(a->files, r->sha, copy, sizeof copy) != 0)
         return 0;
-    bool from_old = stat(old, &sb) == 0 && sb.st_size == r->size;
-    if (!from_old && (stat(copy, &sb) != 0 || sb.st_size != r->size))
+    /* regular files only: a FIFO would block this thread, a link lead elsewhere */
+    bool from_old = lstat(old, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == r->size;
+    if (!from_old && (lstat(copy, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size != r->size))
         return 0;
     const char *path = from_old ? old : copy;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return 0;
     source_t src = { .fd = fd, .md = EVP_MD_CTX_new(), .want = r->sha, .stop = &a->files->sh->stopping };
@@ -496,7 +499,7 @@ static int sweep_run(store_t *st, void *ud)
         if ((size_t)snprintf(path, sizeof path, "%s/%s", sh->cache, e->d_name) >= sizeof path)
             continue;
         if (tmp) { /* fetches run on this thread: none is writing now (unless a shared directory's) */
-            if (stat(path, &sb) == 0 && now - sb.st_mtime > TMP_STALE_S && unlink(path) == 0)
+            if (lstat(path, &sb) == 0 && now - sb.st_mtime > TMP_STALE_S && unlink(path) == 0)
                 log_info("files_stale_removed", LF_S("path", path));
             continue;
         }
@@ -582,7 +585,11 @@ void acs_files_served(void *ud)
 {
     acs_t *a = ud;
     struct acs_files_shared *sh = a->files ? a->files->sh : NULL;
-    if (!sh || !sh->worker || atomic_load(&sh->stopping) || !acs_files_cache_due(sh->copies))
+    if (!sh)
+        return;
+    /* a removed copy this download read: off the count now, not behind the transfers */
+    acs_files_cache_release(sh->copies);
+    if (!sh->worker || atomic_load(&sh->stopping) || !acs_files_cache_due(sh->copies))
         return;
     if (sh->trimming)
         sh->trim_again = true;

@@ -22,7 +22,11 @@ each node's DATA_DIR/files/.cache/ copies of them (named by SHA-256).
 - outpost_acs_file_cache_bytes is what the cache takes on disk at any
   moment: a copy replaced, then deleted, under a slow download still counts
   until that download ends; otherwise it is off the count as soon as the
-  replacement or delete answers.
+  replacement or delete answers; and off the count as soon as its last
+  download ends, even while the transfers are busy (a store held up);
+- a FIFO in the cache named like a file's copy: the download gets the real
+  bytes at once (logged once, the FIFO replaced by the fetched copy), the
+  node carries on.
 
 Skipped without the PostgreSQL binaries."""
 import hashlib
@@ -393,3 +397,82 @@ def test_file_cache_bytes_under_a_download(outpost, tmp_path, pg_dir):
     assert metric(api, "outpost_acs_file_cache_bytes") == cache_bytes(tmp_path, "node-a") == len(big)
     assert api.s.delete(api.base + "/api/files/fw.bin", timeout=30).status_code == 204
     assert metric(api, "outpost_acs_file_cache_bytes") == cache_bytes(tmp_path, "node-a") == 0
+
+
+def slow_download(a, name):
+    """A client that reads slowly: the answer stalls with most of the copy unread."""
+    s = socket.create_connection(a.addr("listen"), timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(b"GET /files/%s HTTP/1.1\r\nHost: x\r\n\r\n" % name.encode())
+    got = s.recv(1024)
+    assert got.startswith(b"HTTP/1.1 200"), got
+    return s
+
+
+def test_file_cache_bytes_freed_as_the_download_ends(outpost, tmp_path, pg_dir):
+    db = pg_server.url(pg_dir)
+    a = node(outpost, tmp_path, db, "node-a", "32MiB")
+    api = Api(a)
+    big, small = blob(24 * 1024 * 1024, 42), blob(1024 * 1024, 43)
+    api.put("fw.bin", big)
+    s = slow_download(a, "fw.bin")
+    assert api.s.delete(api.base + "/api/files/fw.bin", timeout=30).status_code == 204
+    assert cache(tmp_path, "node-a") == []
+    assert metric(api, "outpost_acs_file_cache_bytes") == len(big)  # still read
+
+    # the transfers held up: a PUT whose bytes wait for a lock this test holds
+    psql = [pg_server.psql(), "-X", "-q", "-A", "-t", "-d", db]
+    lock = subprocess.Popen(psql, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    lock.stdin.write("BEGIN; LOCK TABLE file_chunks IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n")
+    lock.stdin.flush()
+    assert lock.stdout.readline().strip() == "locked"
+    put = []
+    t = threading.Thread(target=lambda: put.append(api.put("other.bin", small)))
+    t.start()
+    try:
+        deadline = time.monotonic() + 20
+        waiting = ""
+        while waiting != "1" and time.monotonic() < deadline:
+            time.sleep(0.05)
+            waiting = subprocess.run(psql + ["-c", "SELECT count(*) FROM pg_stat_activity WHERE"
+                                             " application_name = 'outpost-files'"
+                                             " AND wait_event_type = 'Lock'"],
+                                     check=True, capture_output=True, text=True).stdout.strip()
+        assert waiting == "1", "the PUT's transfer never waited for the lock"
+
+        # the download ends: its bytes leave the gauge then, not behind the PUT
+        s.close()
+        deadline = time.monotonic() + 2
+        while metric(api, "outpost_acs_file_cache_bytes") != 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert metric(api, "outpost_acs_file_cache_bytes") == 0
+        assert t.is_alive()  # the transfers were still held up
+    finally:
+        lock.stdin.write("COMMIT;\n")
+        lock.stdin.close()
+        lock.wait(30)
+        t.join(60)
+    assert put and put[0]["sha256"] == sha(small)
+    assert metric(api, "outpost_acs_file_cache_bytes") == cache_bytes(tmp_path, "node-a") == len(small)
+
+
+def test_file_cache_fifo_named_like_a_copy(outpost, tmp_path, pg_dir):
+    a = node(outpost, tmp_path, pg_server.url(pg_dir), "node-a")
+    api = Api(a)
+    data = blob(1024 * 1024 + 7, 44)
+    api.put("fw.bin", data)
+    copy = tmp_path / "node-a" / "files" / ".cache" / sha(data)
+    copy.unlink()
+    os.mkfifo(copy)
+    # opened as a copy it would wait for a writer, the store worker with it
+    r = requests.get(a.url("listen") + "/files/fw.bin", timeout=15)
+    assert r.status_code == 200 and r.content == data
+    assert len([x for x in a.lines if "file_cache_not_a_file" in x and sha(data) in x]) == 1
+    assert copy.is_file() and not copy.is_fifo()
+    assert fetches(api) == 1
+    assert metric(api, "outpost_acs_file_cache_bytes") == cache_bytes(tmp_path, "node-a") == len(data)
+    # the node carries on: the API and the copy answer
+    assert api.s.get(api.base + "/api/files/fw.bin", timeout=10).status_code == 200
+    r = requests.get(a.url("listen") + "/files/fw.bin", timeout=15)
+    assert r.status_code == 200 and r.content == data
+    assert fetches(api) == 1

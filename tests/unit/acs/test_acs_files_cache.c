@@ -5,7 +5,9 @@
  * counted or removed, and adds never leave more than the cap. The bytes:
  * a running total of what the directory takes on disk (temporaries being
  * written, copies added and removed without a pass, a copy removed under a
- * download counted until the download ends). */
+ * download counted until the download ends, and off the count as soon as
+ * it does). The evicted line says the gauge; a FIFO named like a copy is
+ * neither counted nor blocks an open, and goes when its copy is added. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,12 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "acs/acs_files_cache.h"
+#include "core/log.h"
 
 typedef struct fixture {
     char dir[64];
@@ -379,6 +384,124 @@ static void test_removed_under_a_download(void **state)
     close(fd);
 }
 
+static void test_released_as_downloads_end(void **state)
+{
+    fixture_t *f = *state;
+    put_file(f, name_of('1'), 300, 1000);
+    acs_files_cache_t *c = acs_files_cache_new(f->dir, 0);
+    assert_int_equal(acs_files_cache_trim(c, NULL), 0);
+    int fd = -1, fd2 = -1;
+    assert_int_equal(acs_files_cache_open(c, name_of('1'), &fd), 0);
+    assert_int_equal(acs_files_cache_open(c, name_of('1'), &fd2), 0);
+    assert_int_equal(acs_files_cache_remove(c, name_of('1')), 1);
+    acs_files_cache_release(c); /* both still read */
+    assert_int_equal(acs_files_cache_bytes(c), 300);
+    close(fd);
+    acs_files_cache_release(c); /* one still reads */
+    assert_int_equal(acs_files_cache_bytes(c), 300);
+    assert_true(acs_files_cache_due(c));
+    /* the last download over: off the count then, no pass needed */
+    close(fd2);
+    acs_files_cache_release(c);
+    assert_int_equal(acs_files_cache_bytes(c), 0);
+    assert_false(acs_files_cache_due(c));
+    acs_files_cache_release(c); /* nothing held: nothing changes */
+    assert_int_equal(acs_files_cache_bytes(c), 0);
+    acs_files_cache_free(c);
+}
+
+static char lines[4096];
+
+static void keep_line(const char *line, size_t len, void *ud)
+{
+    (void)ud;
+    size_t have = strlen(lines);
+    if (have + len < sizeof lines) {
+        memcpy(lines + have, line, len);
+        lines[have + len] = '\0';
+    }
+}
+
+static void test_evicted_line_says_the_gauge(void **state)
+{
+    fixture_t *f = *state;
+    put_file(f, name_of('a'), 100, 1000);
+    put_file(f, name_of('b'), 100, 2000);
+    put_file(f, name_of('c'), 100, 3000);
+    acs_files_cache_t *c = acs_files_cache_new(f->dir, 250);
+    /* a fetch being written: in the gauge, not one of the copies the pass counts */
+    char tmp[256];
+    path_of(f, ".tmp-fetch", tmp, sizeof tmp);
+    write_tmp(c, tmp, 70);
+    lines[0] = '\0';
+    log_set_sink(keep_line, NULL);
+    int rc = acs_files_cache_trim(c, NULL);
+    log_set_sink(NULL, NULL);
+    assert_int_equal(rc, 1);
+    assert_false(exists(f, name_of('a')));
+    assert_int_equal(acs_files_cache_bytes(c), 270);
+    const char *at = strstr(lines, "file_cache_evicted");
+    assert_non_null(at);
+    at = strstr(at, " cache_bytes=");
+    assert_non_null(at);
+    assert_int_equal(strtoull(at + strlen(" cache_bytes="), NULL, 10), acs_files_cache_bytes(c));
+    acs_files_cache_free(c);
+}
+
+static void test_fifo_named_like_a_copy(void **state)
+{
+    fixture_t *f = *state;
+    char p[256];
+    path_of(f, name_of('5'), p, sizeof p);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    put_file(f, name_of('6'), 40, 1000);
+    /* a socket by a copy's name too (opening one fails: never followed either) */
+    path_of(f, name_of('7'), p, sizeof p);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    assert_true(strlen(p) < sizeof sa.sun_path);
+    strcpy(sa.sun_path, p);
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(s >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+    close(s);
+    acs_files_cache_t *c = acs_files_cache_new(f->dir, 30);
+    /* open: refused at once (without O_NONBLOCK it waits for a writer: the alarm ends the test) */
+    alarm(10);
+    int fd = -1;
+    lines[0] = '\0';
+    log_set_sink(keep_line, NULL);
+    int rc = acs_files_cache_open(c, name_of('5'), &fd);
+    log_set_sink(NULL, NULL);
+    alarm(0);
+    assert_int_equal(rc, -ENOENT);
+    assert_int_equal(fd, -1);
+    assert_non_null(strstr(lines, "file_cache_not_a_file"));
+    assert_non_null(strstr(lines, name_of('5')));
+    /* a pass neither counts nor removes them (it opens neither) */
+    alarm(10);
+    assert_int_equal(acs_files_cache_trim(c, NULL), 1);
+    alarm(0);
+    assert_int_equal(acs_files_cache_bytes(c), 0);
+    assert_true(exists(f, name_of('5')) && exists(f, name_of('7')));
+    assert_int_equal(acs_files_cache_evictions(c), 1);
+    /* the fetch's add replaces the FIFO with the copy: no error, counted once */
+    char tmp[256];
+    path_of(f, ".tmp-real", tmp, sizeof tmp);
+    write_tmp(c, tmp, 20);
+    assert_int_equal(acs_files_cache_add(c, tmp, name_of('5'), 20), 0);
+    assert_int_equal(acs_files_cache_bytes(c), 20);
+    assert_int_equal(acs_files_cache_open(c, name_of('5'), &fd), 0);
+    char b[32];
+    assert_int_equal(pread(fd, b, sizeof b, 0), 20);
+    close(fd);
+    /* and a removal takes the socket's name away, counting nothing */
+    assert_int_equal(acs_files_cache_remove(c, name_of('7')), 1);
+    assert_false(exists(f, name_of('7')));
+    assert_int_equal(acs_files_cache_bytes(c), 20);
+    assert_int_equal(acs_files_cache_bytes(c), copies_bytes(f));
+    acs_files_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +513,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_adds_stay_under_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bytes_as_the_directory_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_under_a_download, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_released_as_downloads_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evicted_line_says_the_gauge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fifo_named_like_a_copy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
