@@ -469,9 +469,16 @@ static int send_run(store_t *st, void *ud)
     if (fs->sh) /* locked while it is served: the cache's cap never removes it then */
         rc = acs_files_shared_open(fs, j->f.sha256, &j->fd);
     else
-        rc = (j->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ? -errno : 0;
+        /* non-blocking: a FIFO put under the name must not hold this worker */
+        rc = (j->fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)) < 0 ? -errno : 0;
     struct stat sb;
-    if (j->fd >= 0 && (fstat(j->fd, &sb) != 0 || sb.st_size != j->f.size))
+    const char *why = "size differs from the row";
+    if (j->fd >= 0 && fstat(j->fd, &sb) != 0)
+        rc = -errno;
+    else if (j->fd >= 0 && !S_ISREG(sb.st_mode)) {
+        why = "not a regular file";
+        rc = -EIO;
+    } else if (j->fd >= 0 && sb.st_size != j->f.size)
         rc = -EIO;
     if (rc && fs->sh && rc != -EACCES) { /* no copy here yet (or a cut one): fetch it */
         if (j->fd >= 0)
@@ -480,8 +487,7 @@ static int send_run(store_t *st, void *ud)
         return SEND_FETCH;
     }
     if (rc) {
-        log_error("files_open", LF_S("path", path), LF_S("reason", rc != -EIO ? strerror(-rc)
-                                                                 : "size differs from the row"));
+        log_error("files_open", LF_S("path", path), LF_S("reason", rc != -EIO ? strerror(-rc) : why));
         return rc;
     }
     return 0;

@@ -212,6 +212,24 @@ def test_no_token_no_file(acs, tmp_path):
     assert stored(tmp_path) == []
 
 
+@pytest.mark.skipif(PG_MODE, reason="a shared store's copies: test_acs_files_cluster.py")
+def test_fifo_named_like_a_file(acs, tmp_path):
+    d, api = acs
+    data = blob(70_000, seed=9)
+    assert api.put("fw.bin", data).status_code == 201
+    path = on_disk(tmp_path, "fw.bin", data)
+    path.unlink()
+    os.mkfifo(path)
+    # opened as a file it would wait for a writer, and the store's worker with it
+    r = requests.get(d.url("listen") + "/files/fw.bin", timeout=10)
+    assert r.status_code == 500 and "cannot be read" in r.text
+    assert len([x for x in d.lines if "files_open" in x and "not a regular file" in x]) == 1
+    # the worker is free: the API and another file answer
+    assert api.get("/api/files/fw.bin").status_code == 200
+    assert api.put("other.bin", data).status_code == 201
+    assert requests.get(d.url("listen") + "/files/other.bin", timeout=10).content == data
+
+
 def test_cpe_download_validators_and_ranges(acs):
     d, api = acs
     data = blob(3_000_000, seed=3)
