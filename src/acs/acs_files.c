@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "core/str.h"
+#include "net/addr.h"
 #include "net/http_file.h"
 
 /* ---- the directory ----------------------------------------------------------------- */
@@ -113,7 +114,9 @@ void acs_files_set_base(acs_t *a)
     size_t n = strlen(fs->base);
     while (n && fs->base[n - 1] == '/')
         fs->base[--n] = '\0';
-    log_info("files_ready", LF_S("dir", fs->dir), LF_S("url", fs->base[0] ? fs->base : "unknown"),
+    char shown[NET_URL_SHOWN];
+    net_url_redacted(fs->base[0] ? fs->base : "unknown", shown, sizeof shown);
+    log_info("files_ready", LF_S("dir", fs->dir), LF_S("url", shown),
              LF_U("max_file_size", a->o.max_file_size));
 }
 

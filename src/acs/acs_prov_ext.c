@@ -140,7 +140,9 @@ static int parse(const char *item, ext_def_t *d, char *err, size_t errlen)
                        (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0));
     net_url_clear(&u); /* its password is not used */
     if (bad) {
-        snprintf(err, errlen, "url '%s': an http or https URL", url);
+        char shown[NET_URL_SHOWN];
+        net_url_redacted(url, shown, sizeof shown);
+        snprintf(err, errlen, "url '%s': an http or https URL", shown);
         return -EINVAL;
     }
     if ((command && !(d->command = strdup(command))) || (url && !(d->url = strdup(url)))) {
@@ -193,8 +195,10 @@ int acs_ext_init(acs_t *a)
         urls |= d->url != NULL;
         if (d->max_output > max_out)
             max_out = d->max_output;
+        char shown[NET_URL_SHOWN];
+        net_url_redacted(d->url, shown, sizeof shown);
         log_info("ext_configured", LF_S("name", d->name),
-                 LF_S(d->command ? "command" : "url", d->command ? d->command : d->url),
+                 LF_S(d->command ? "command" : "url", d->command ? d->command : shown),
                  LF_I("timeout_ms", d->timeout_ms), LF_U("max_output", d->max_output));
     }
     if (urls) {

@@ -171,7 +171,9 @@ static int parse(const char *item, hook_t *h, char *err, size_t errlen)
                (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0);
     net_url_clear(&u); /* its password is not used */
     if (bad) {
-        snprintf(err, errlen, "url '%s': not an http or https URL", url);
+        char shown[NET_URL_SHOWN];
+        net_url_redacted(url, shown, sizeof shown);
+        snprintf(err, errlen, "url '%s': not an http or https URL", shown);
         return -EINVAL;
     }
     if (have_secret && have_file) {
@@ -197,16 +199,6 @@ static int parse(const char *item, hook_t *h, char *err, size_t errlen)
         return -ENOMEM;
     }
     return 0;
-}
-
-/* The URL without the credentials it may carry (user:pass@), for logs and the API. */
-static void url_shown(const char *url, char *out, size_t len)
-{
-    str_copy(out, len, url);
-    char *sch = strstr(out, "://"), *at = sch ? strchr(sch + 3, '@') : NULL;
-    char *end = sch ? sch + 3 + strcspn(sch + 3, "/?#") : NULL;
-    if (at && at < end)
-        memmove(sch + 3, at + 1, strlen(at + 1) + 1);
 }
 
 static void hook_clear(hook_t *h)
@@ -329,8 +321,8 @@ static bool hook_same(const hook_t *x, const hook_t *y)
 
 static void say_configured(const hook_t *h, const char *event)
 {
-    char shown[2048];
-    url_shown(h->url, shown, sizeof shown);
+    char shown[NET_URL_SHOWN];
+    net_url_redacted(h->url, shown, sizeof shown);
     log_info(event, LF_S("name", h->name), LF_S("url", shown), LF_I("timeout_ms", h->timeout_ms),
              LF_B("tls_verify", h->tls_verify));
 }
@@ -710,8 +702,8 @@ json_t *acs_webhook_hooks_json(const acs_t *a)
         for (int k = 0; k < ACS_HOOK_EVENTS; k++)
             if (h->events & (1u << k))
                 json_array_append_new(ev, json_string(event_names[k]));
-        char url[2048];
-        url_shown(h->url, url, sizeof url);
+        char url[NET_URL_SHOWN];
+        net_url_redacted(h->url, url, sizeof url);
         json_array_append_new(
             arr, json_pack("{s:s, s:o, s:o, s:I, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "name",
                            h->name, "url", acs_json_text(url), "events", ev, "timeout_ms",

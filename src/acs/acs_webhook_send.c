@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "core/version.h"
+#include "net/addr.h"
 
 struct hook_call {
     acs_hooks_t *h;
@@ -293,7 +294,9 @@ static void attempt_done(CURL *easy, CURLcode crc, long status, void *ud)
         if (now + delay > d->deadline) {
             d->status = STORE_HOOK_FAILED;
             st->failed++;
-            log_warn("webhook_failed", LF_S("hook", h->name), LF_I("id", d->id),
+            char shown[NET_URL_SHOWN];
+            net_url_redacted(h->url, shown, sizeof shown);
+            log_warn("webhook_failed", LF_S("hook", h->name), LF_S("url", shown), LF_I("id", d->id),
                      LF_S("event", d->event), LF_I("attempts", d->attempts),
                      LF_S("reason", d->last_error));
         } else {

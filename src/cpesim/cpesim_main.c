@@ -415,11 +415,13 @@ int cpesim_main(int argc, char **argv)
         goto out;
     }
     fleet_start(&a->f);
+    char acs[NET_URL_SHOWN];
+    net_url_redacted(o->acs, acs, sizeof acs);
     runtime_ready("cpe-sim", LF_S("listen", http_server_addr(a->f.cr)),
                   LF_S("admin", a->admin ? http_admin_addr(a->admin) : "off"), LF_U("cpes", a->f.count),
                   LF_S("model", o->model_file ? o->model_file : o->model),
                   LF_S("root", dm_model_root(a->model)), LF_U("params", dm_model_params(a->model)),
-                  LF_S("acs", o->acs), LF_S("serial", o->serial_prefix));
+                  LF_S("acs", acs), LF_S("serial", o->serial_prefix));
     status = runtime_run(&a->rt);
     fleet_stats_print(&a->f, true);
     if (o->state_dir)

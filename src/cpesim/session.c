@@ -703,7 +703,9 @@ int session_start(fleet_t *f, cpe_t *c)
     int rc = dm_wk_get(&v, DM_WK_ACS_URL, &url);
     if (rc || !url.data || net_url_parse(url.data, &s->url) != 0 ||
         (strcmp(s->url.scheme, "http") != 0 && strcmp(s->url.scheme, "https") != 0)) {
-        log_warn("bad_acs_url", LF_S("url", url.data ? url.data : ""));
+        char shown[NET_URL_SHOWN];
+        net_url_redacted(url.data, shown, sizeof shown);
+        log_warn("bad_acs_url", LF_S("url", shown));
         buf_free(&url);
         session_free(s);
         return -EINVAL;

@@ -121,7 +121,9 @@ static void complete(transfer_t *t, int fault, const char *why)
     cpe_x_t *x = c->x;
     char serial[96];
     fleet_serial(f, c, serial, sizeof serial);
-    log_info(t->upload ? "upload_done" : "download_done", LF_S("cpe", serial), LF_S("url", t->url),
+    char shown[NET_URL_SHOWN];
+    net_url_redacted(t->url, shown, sizeof shown);
+    log_info(t->upload ? "upload_done" : "download_done", LF_S("cpe", serial), LF_S("url", shown),
              LF_U("bytes", t->upload ? t->body.len : t->got), LF_I("fault", fault),
              LF_S("reason", why ? why : "ok"));
     if (t->upload)

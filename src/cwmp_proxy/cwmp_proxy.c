@@ -170,13 +170,15 @@ int proxy_parse_backend(const char *item, backend_item_t *out, char *err, size_t
     }
     net_url_t u;
     int64_t weight;
+    char shown[NET_URL_SHOWN]; /* what an error may echo: the URL without its password */
+    net_url_redacted(url, shown, sizeof shown);
     if (net_url_parse(url, &u) != 0 || (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0)) {
-        snprintf(err, errlen, "'%s' is not an http(s) URL", url);
+        snprintf(err, errlen, "'%s' is not an http(s) URL", shown);
         return -EINVAL;
     }
     if (strcmp(u.path, "/") != 0 || u.user[0] || u.pass[0]) {
         net_url_clear(&u); /* past here u holds no password */
-        snprintf(err, errlen, "'%s': a node is scheme://host:port/ (requests keep their own path)", url);
+        snprintf(err, errlen, "'%s': a node is scheme://host:port/ (requests keep their own path)", shown);
         return -EINVAL;
     }
     if (str_to_i64(w, 1, 100, &weight) != 0) {

@@ -651,6 +651,21 @@ static int build_head(fwd_t *f, backend_t *be, buf_t *h)
     return rc;
 }
 
+/* The most build_head can write for this request: its request line and
+ * every header (twice: X-Forwarded-For's and Forwarded's earlier values come
+ * back in the lines the proxy adds), plus what the proxy adds itself. */
+static size_t head_bound(const fwd_t *f, const backend_t *be)
+{
+    const http_msg_t *m = http_req_msg(f->req);
+    size_t n = strlen(m->method) + strlen(m->target) + 16;
+    for (size_t i = 0; i < m->nheaders; i++) {
+        const char *name, *value;
+        http_msg_header_at(m, i, &name, &value);
+        n += 2 * (strlen(name) + strlen(value) + 4);
+    }
+    return n + strlen(be->host) + 2 * strlen(http_req_peer_host(f->req)) + 256;
+}
+
 int fwd_send(fwd_t *f, backend_t *be)
 {
     fwdconn_t *fc = f->fc;
@@ -673,7 +688,18 @@ int fwd_send(fwd_t *f, backend_t *be)
     be->requests_total++;
     buf_t *head = &f->px->scratch_head;
     buf_reset_keep(head, 64 * 1024);
-    int rc = build_head(f, be, head);
+    /* A head that carries the CPE's credentials is built where no growth
+     * leaves a copy behind, leaves through a queue that wipes what it copies,
+     * and is wiped here once written (the scratch buffer outlives it). */
+    bool secret = http_msg_header(http_req_msg(f->req), "Authorization") != NULL;
+    int rc = 0;
+    if (secret) {
+        size_t bound = head_bound(f, be);
+        rc = buf_reserve_secret(head, bound < head->max ? bound : head->max);
+        net_conn_secret(f->up->nc);
+    }
+    if (!rc)
+        rc = build_head(f, be, head);
     /* Head and body leave in one writev, straight from their buffers when
      * the connection is open and idle (a kept one): no copy into its queue.
      * A streamed body's chunks follow under the cork go_streaming lifts. */
@@ -686,6 +712,8 @@ int fwd_send(fwd_t *f, backend_t *be)
         rc = up_writev(f->up, b, !streaming && f->out.len ? 2 : 1);
     }
     f->px->st.bytes_up += head->len + f->out.len;
+    if (secret)
+        buf_wipe(head); /* sent or copied into the queue by now */
     if (rc) {
         fwd_fail(f, rc == -ENOBUFS ? 431 : 502, rc == -ENOBUFS ? "request header block too large"
                                                                : "cannot write to the ACS node");

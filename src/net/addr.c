@@ -228,6 +228,34 @@ static int url_parse(const char *s, net_url_t *u)
     return str_copyn(u->path, sizeof u->path, path, plen) ? -EINVAL : 0;
 }
 
+int net_url_redacted(const char *url, char *out, size_t cap)
+{
+    if (cap == 0)
+        return -ENOSPC;
+    if (!url)
+        url = "";
+    const char *sep = strstr(url, "://");
+    const char *auth = sep ? sep + 3 : url;
+    const char *end = auth + strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *p = auth; p < end; p++)
+        if (*p == '@')
+            at = p; /* the last one, as url_parse takes it: a raw '@' in a password stays hidden */
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (!colon) /* no userinfo, or a user name alone */
+        return str_copy(out, cap, url) ? -ENOSPC : 0;
+    /* "scheme://user:" + "***" + "@host...", each piece capped in turn */
+    size_t head = (size_t)(colon + 1 - url), len = 0;
+    const char *pieces[3] = { url, "***", at };
+    const size_t lens[3] = { head, 3, strlen(at) };
+    for (size_t i = 0; i < 3; i++) {
+        if (str_copyn(out + len, cap - len, pieces[i], lens[i]))
+            return -ENOSPC;
+        len += lens[i];
+    }
+    return 0;
+}
+
 void net_url_hostport(const net_url_t *u, char *out, size_t len)
 {
     bool v6 = strchr(u->host, ':') != NULL;

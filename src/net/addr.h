@@ -71,6 +71,17 @@ typedef struct net_url {
 int net_url_parse(const char *s, net_url_t *u);
 /* Wipe the password (the rest stays readable). */
 void net_url_clear(net_url_t *u);
+/* The URL as logs and error texts may show it: a password in its userinfo
+ * becomes "***" (the user name stays), everything else is copied as is. The
+ * userinfo is what lies between "://" (or the start, when there is none) and
+ * the last '@' before the first '/', '?' or '#', as net_url_parse reads it;
+ * an '@' in the path or query is left alone. Works on any text, parseable
+ * or not; out always NUL-terminated, -ENOSPC when cut (the password is never
+ * among what is copied, cut or not). NULL url: "". */
+int net_url_redacted(const char *url, char *out, size_t cap);
+/* A buffer for net_url_redacted when the URL goes into one log line (a
+ * longer one is cut there, which a log line can afford). */
+enum { NET_URL_SHOWN = 1024 };
 /* "host:port" suitable for a Host header (brackets for IPv6, port omitted
  * when it is the scheme default). */
 void net_url_hostport(const net_url_t *u, char *out, size_t len);

@@ -29,6 +29,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "net/addr.h"
 #include "net/http_server.h"
 #include "net/tls.h"
 #include "net/ws.h"
@@ -282,7 +283,9 @@ static void connect_peer(bench_t *b, bpeer_t *p, const char *url)
     int rc = ws_connect(b->loop, &co, &wo, &peer_cbs, p, &p->ws);
     if (rc != 0) {
         /* a bad URL or no memory: nothing later would go better */
-        fprintf(stderr, "relay-bench: cannot connect to %s: %s\n", url, log_strerror(rc));
+        char shown[NET_URL_SHOWN];
+        net_url_redacted(url, shown, sizeof shown);
+        fprintf(stderr, "relay-bench: cannot connect to %s: %s\n", shown, log_strerror(rc));
         exit(1);
     }
 }

@@ -27,6 +27,7 @@
 #include "core/metrics.h"
 #include "core/runtime.h"
 #include "core/str.h"
+#include "net/addr.h"
 #include "net/deadq.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
@@ -506,9 +507,11 @@ int relay_client_main(int argc, char **argv)
     runtime_t rt;
     rc = start(&c, &rt);
     if (rc == 0) {
+        char relay[NET_URL_SHOWN];
+        net_url_redacted(c.o.end.relay_url, relay, sizeof relay);
         runtime_ready("relay-client", LF_S("listen", http_server_addr(c.http)),
                       LF_S("admin", c.admin ? http_admin_addr(c.admin) : "off"),
-                      LF_S("relay", c.o.end.relay_url));
+                      LF_S("relay", relay));
         runtime_run(&rt);
     } else {
         if (c.http)

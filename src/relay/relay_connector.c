@@ -24,6 +24,7 @@
 #include "core/metrics.h"
 #include "core/runtime.h"
 #include "core/str.h"
+#include "net/addr.h"
 #include "net/http_client.h"
 #include "net/http_router.h"
 #include "net/http_server.h"
@@ -92,6 +93,7 @@ typedef struct connector {
     job_t *jobs;
     size_t njobs;
     char base[4096];
+    char base_shown[NET_URL_SHOWN]; /* base, its password hidden: for logs */
     uint64_t requests, events_sent;
     relay_end_admin_t adm;
     http_admin_t *admin;
@@ -154,7 +156,8 @@ static void on_target_done(int err, const http_response_t *resp, void *ud)
     job_t *j = ud;
     connector_t *cn = j->cn;
     if (err) {
-        log_warn("relay_connector_target_failed", LF_I("id", j->id), LF_S("target", cn->base), LF_ERR(err));
+        log_warn("relay_connector_target_failed", LF_I("id", j->id), LF_S("target", cn->base_shown),
+                 LF_ERR(err));
         if (err == -ETIMEDOUT)
             send_error(cn, j->id, 504, "Gateway Timeout", "the local service did not answer in time");
         else if (err == -ENOBUFS) /* the HTTP client's cap is --max-message */
@@ -244,7 +247,9 @@ static void on_rest_request(connector_t *cn, const relay_env_t *env)
         cn->jobs->prev = j;
     cn->jobs = j;
     cn->njobs++;
-    log_debug("relay_connector_request", LF_I("id", env->id), LF_S("method", h.method), LF_S("url", url.data));
+    char shown[NET_URL_SHOWN];
+    net_url_redacted(url.data, shown, sizeof shown);
+    log_debug("relay_connector_request", LF_I("id", env->id), LF_S("method", h.method), LF_S("url", shown));
 out:
     buf_free(&url);
     buf_free(&hdrs);
@@ -363,7 +368,9 @@ static int send_event_oneshot(const conn_opts_t *o)
     buf_free(&enc);
     buf_free(&hdr);
     if (rc || os.err) {
-        fprintf(stderr, "outpost relay-connector: cannot reach %s: %s\n", o->events_url,
+        char shown[NET_URL_SHOWN];
+        net_url_redacted(o->events_url, shown, sizeof shown);
+        fprintf(stderr, "outpost relay-connector: cannot reach %s: %s\n", shown,
                 log_strerror(rc ? rc : os.err));
         return 1;
     }
@@ -417,6 +424,7 @@ static int start(connector_t *cn, runtime_t *rt)
     size_t n = strlen(cn->base);
     while (n && cn->base[n - 1] == '/')
         cn->base[--n] = '\0'; /* the request path brings its own '/' */
+    net_url_redacted(cn->base, cn->base_shown, sizeof cn->base_shown);
     int rc = relay_end_tls(&cn->o.common, &cn->o.end, "relay-connector", &cn->tls);
     if (rc)
         return rc;
@@ -469,9 +477,11 @@ int relay_connector_main(int argc, char **argv)
     runtime_t rt;
     rc = start(&cn, &rt);
     if (rc == 0) {
+        char relay[NET_URL_SHOWN];
+        net_url_redacted(cn.o.end.relay_url, relay, sizeof relay);
         runtime_ready("relay-connector", LF_S("listen", cn.events ? http_server_addr(cn.events) : ""),
                       LF_S("admin", cn.admin ? http_admin_addr(cn.admin) : "off"),
-                      LF_S("relay", cn.o.end.relay_url), LF_S("target", cn.base));
+                      LF_S("relay", relay), LF_S("target", cn.base_shown));
         runtime_run(&rt);
     } else {
         if (cn.events)

@@ -20,13 +20,15 @@ int relay_end_tls(const cfg_common_t *c, const relay_end_opts_t *e, const char *
     net_url_t u;
     bool ok = net_url_parse(e->relay_url, &u) == 0 && (!strcmp(u.scheme, "wss") || !strcmp(u.scheme, "ws"));
     net_url_clear(&u); /* its password is not used */
+    char shown[NET_URL_SHOWN];
+    net_url_redacted(e->relay_url, shown, sizeof shown);
     if (!ok) {
-        log_error("relay_url_bad", LF_S("url", e->relay_url), LF_S("hint", "expected wss://HOST:PORT/PATH"));
+        log_error("relay_url_bad", LF_S("url", shown), LF_S("hint", "expected wss://HOST:PORT/PATH"));
         return -EINVAL;
     }
     if (!u.tls) {
         if (!c->insecure) {
-            log_error("relay_tls_required", LF_S("url", e->relay_url),
+            log_error("relay_tls_required", LF_S("url", shown),
                       LF_S("hint", "ws:// sends everything in clear: use wss:// or pass --insecure"));
             return -EINVAL;
         }

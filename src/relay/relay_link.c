@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "net/addr.h"
 #include "net/ws.h"
 
 typedef enum link_state { LINK_IDLE, LINK_CONNECTING, LINK_HELLO_SENT, LINK_UP } link_state_t;
@@ -15,6 +16,7 @@ struct relay_link {
     uv_loop_t *loop;
     relay_link_opts_t o;
     char *url, *peer_class, *peer_id, *name;
+    char shown[NET_URL_SHOWN]; /* url with its password hidden: what logs show */
     relay_link_cbs_t cbs;
     void *ud;
     ws_t *ws;
@@ -60,8 +62,8 @@ static void schedule(relay_link_t *l, const char *why)
     str_random(&r, sizeof r);
     int64_t wait = clock_backoff_ms(l->o.backoff_min_ms, l->o.backoff_max_ms, l->attempt, r);
     l->attempt++;
-    log_info("relay_link_retry", LF_S("link", l->name), LF_S("reason", why), LF_I("in_ms", wait),
-             LF_I("attempt", l->attempt));
+    log_info("relay_link_retry", LF_S("link", l->name), LF_S("url", l->shown), LF_S("reason", why),
+             LF_I("in_ms", wait), LF_I("attempt", l->attempt));
     uv_timer_start(&l->timer, on_backoff, (uint64_t)wait, 0);
 }
 
@@ -78,8 +80,8 @@ static void on_ws_open(ws_t *ws)
         return;
     }
     l->state = LINK_HELLO_SENT;
-    log_info("relay_link_open", LF_S("link", l->name), LF_S("url", l->url), LF_S("peer_class", l->peer_class),
-             LF_S("peer_id", l->peer_id));
+    log_info("relay_link_open", LF_S("link", l->name), LF_S("url", l->shown),
+             LF_S("peer_class", l->peer_class), LF_S("peer_id", l->peer_id));
 }
 
 static void on_ws_message(ws_t *ws, int type, const uint8_t *data, size_t len)
@@ -193,7 +195,9 @@ relay_link_t *relay_link_start(uv_loop_t *loop, const relay_link_opts_t *o, cons
               (!u.tls || o->tls);
     net_url_clear(&u); /* its password is not used */
     if (!ok) {
-        log_error("relay_link_bad_url", LF_S("url", o->url),
+        char shown[NET_URL_SHOWN];
+        net_url_redacted(o->url, shown, sizeof shown);
+        log_error("relay_link_bad_url", LF_S("url", shown),
                   LF_S("reason", "expected wss://host:port/path (ws:// only with --insecure)"));
         return NULL;
     }
@@ -206,6 +210,7 @@ relay_link_t *relay_link_start(uv_loop_t *loop, const relay_link_opts_t *o, cons
     l->ud = ud;
     l->next_id = 1; /* 0 is the HELLO */
     l->url = strdup(o->url);
+    net_url_redacted(o->url, l->shown, sizeof l->shown);
     l->peer_class = strdup(o->peer_class);
     l->peer_id = strdup(o->peer_id);
     l->name = strdup(o->name ? o->name : "relay-link");

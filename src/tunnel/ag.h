@@ -137,6 +137,7 @@ struct ag_forward {
 enum { AG_GW_ADDRS = 16 };
 typedef struct ag_gateway {
     char url[512];
+    char shown[520];       /* url with its password hidden: what logs and the API show */
     net_url_t u;
     bool is_name;          /* the host is a name, not an IP literal */
     char addrs[AG_GW_ADDRS][NET_ADDR_STR];
@@ -209,7 +210,7 @@ void ag_link_free(ag_t *ag);
 void ag_link_start(ag_t *ag);
 void ag_link_stop(ag_t *ag);
 bool ag_link_up(const ag_t *ag);
-/* The gateway URL in use (or tried next). */
+/* The gateway URL in use (or tried next), its password hidden: for logs and the API. */
 const char *ag_link_url(const ag_t *ag);
 /* Send through the link; errors close the link (the caller sees -EPIPE). */
 int ag_send(ag_t *ag, const tunnel_msg_t *m);

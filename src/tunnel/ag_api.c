@@ -55,7 +55,7 @@ static json_t *status_json(ag_t *ag)
         clock_iso8601(ag->up_since_s, since);
     json_t *gws = json_array();
     for (size_t i = 0; i < ag->ngws; i++)
-        json_array_append_new(gws, json_string(ag->gws[i].url));
+        json_array_append_new(gws, json_string(ag->gws[i].shown));
     return json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "name",
                      ag->opts.name, "gateway", ag_link_url(ag), "address", ag->cur_addr, "link",
                      names[ag->link], "connected", ag_link_up(ag), "since", since, "version",

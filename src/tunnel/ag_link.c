@@ -46,7 +46,7 @@ bool ag_link_up(const ag_t *ag)
 
 const char *ag_link_url(const ag_t *ag)
 {
-    return ag->ngws ? ag->gws[ag->cur].url : "";
+    return ag->ngws ? ag->gws[ag->cur].shown : "";
 }
 
 void ag_sent(ag_t *ag, int rc)
@@ -95,17 +95,18 @@ int ag_link_init(ag_t *ag)
     for (size_t i = 0; i < o->gateways.n; i++) {
         ag_gateway_t *g = &ag->gws[i];
         uint8_t ip[16];
+        net_url_redacted(o->gateways.v[i], g->shown, sizeof g->shown);
         if (str_copy(g->url, sizeof g->url, o->gateways.v[i]) != 0 ||
             net_url_parse(g->url, &g->u) != 0 ||
             (strcmp(g->u.scheme, "ws") != 0 && strcmp(g->u.scheme, "wss") != 0)) {
             net_url_clear(&g->u); /* not counted in ngws: ag_link_free would miss it */
-            log_error("config_error", LF_S("option", "gateway"), LF_S("gateway", o->gateways.v[i]),
+            log_error("config_error", LF_S("option", "gateway"), LF_S("gateway", g->shown),
                       LF_S("reason", "a ws:// or wss:// URL is required"));
             return -EINVAL;
         }
         if (!g->u.tls && !o->common.insecure) {
             net_url_clear(&g->u);
-            log_error("config_error", LF_S("option", "gateway"), LF_S("gateway", g->url),
+            log_error("config_error", LF_S("option", "gateway"), LF_S("gateway", g->shown),
                       LF_S("reason", "plain ws:// sends the key in clear: use wss:// or --insecure"));
             return -EINVAL;
         }
@@ -242,7 +243,7 @@ static void on_login_ack(ag_t *ag, const tunnel_msg_t *m)
     }
     if (ag->was_up && ag->last_up != ag->cur) {
         ag->c_failovers++;
-        log_info("gateway_failover", LF_S("from", ag->gws[ag->last_up].url),
+        log_info("gateway_failover", LF_S("from", ag->gws[ag->last_up].shown),
                  LF_S("to", ag_link_url(ag)));
     }
     ag->was_up = true;
@@ -375,7 +376,7 @@ static void connect_to(ag_t *ag, const char *addr)
     if (rc != 0) {
         ag->ws = NULL;
         ag->link = AG_DOWN;
-        log_warn("gateway_connect_failed", LF_S("gateway", g->url), LF_ERR(rc));
+        log_warn("gateway_connect_failed", LF_S("gateway", g->shown), LF_ERR(rc));
         advance(ag);
         schedule_reconnect(ag);
     }
@@ -406,7 +407,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     if (ag->stopping)
         return;
     if (status < 0 || !g->naddrs) {
-        log_warn("gateway_resolve_failed", LF_S("gateway", g->url), LF_S("host", g->u.host),
+        log_warn("gateway_resolve_failed", LF_S("gateway", g->shown), LF_S("host", g->u.host),
                  LF_S("reason", status < 0 ? uv_strerror(status) : "no address"));
         advance(ag);
         schedule_reconnect(ag);
@@ -436,7 +437,7 @@ static void connect_now(uv_timer_t *t)
     if (!lk || (lk->req.data = lk, lk->ag = ag,
                 uv_getaddrinfo(ag->loop, &lk->req, on_resolved, g->u.host, NULL, &hints)) != 0) {
         free(lk);
-        log_warn("gateway_resolve_failed", LF_S("gateway", g->url), LF_S("reason", "cannot start"));
+        log_warn("gateway_resolve_failed", LF_S("gateway", g->shown), LF_S("reason", "cannot start"));
         advance(ag);
         schedule_reconnect(ag);
         return;

@@ -203,7 +203,7 @@ static int start(ag_t *ag)
     ag_link_start(ag);
     runtime_ready("agent", LF_S("listen", ag->api ? http_server_addr(ag->api) : "off"),
                   LF_S("admin", ag->admin ? http_admin_addr(ag->admin) : "off"),
-                  LF_S("name", o->name), LF_S("gateway", ag->gws[0].url),
+                  LF_S("name", o->name), LF_S("gateway", ag->gws[0].shown),
                   LF_U("gateways", ag->ngws), LF_U("forwards", nf), LF_U("socks", ns),
                   LF_U("allow", ag->allow.n));
     return 0;

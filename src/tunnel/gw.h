@@ -234,6 +234,7 @@ typedef enum gw_peer_state {
 struct gw_peer {
     gw_t *gw;
     char url[512];
+    char shown[520];     /* url with its password hidden: what logs, sessions and /status show */
     char name[TUNNEL_NAME_MAX + 1]; /* learnt from its MeshHello */
     gw_session_t *link;  /* our outbound link while it exists */
     gw_peer_state_t state;

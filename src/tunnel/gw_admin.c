@@ -49,7 +49,7 @@ static json_t *mesh_json(gw_t *gw)
     for (gw_peer_t *p = gw->peers; p; p = p->next) {
         char since[CLOCK_ISO_LEN];
         clock_iso8601(p->since_s, since);
-        json_array_append_new(peers, json_pack("{s:s,s:s,s:s,s:s,s:s}", "url", p->url, "gateway",
+        json_array_append_new(peers, json_pack("{s:s,s:s,s:s,s:s,s:s}", "url", p->shown, "gateway",
                                                p->name, "state", peer_state_name(p->state),
                                                "since", since, "reason", p->reason));
     }

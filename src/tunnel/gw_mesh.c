@@ -258,7 +258,7 @@ static void on_hello(gw_session_t *s, const tunnel_msg_t *m)
             /* never dialled again: this gateway's own URL in a shared list,
              * or a second gateway with this one's certificate name */
             peer_set(s->dial, GW_PEER_SELF, "answered with this gateway's own name");
-            log_info("mesh_peer_self", LF_S("url", s->dial->url),
+            log_info("mesh_peer_self", LF_S("url", s->dial->shown),
                      LF_S("reason", "it answers with this gateway's own name: its own URL, or "
                                     "another gateway with the same certificate CN"));
         } else {
@@ -350,7 +350,7 @@ void gw_mesh_link_gone(gw_session_t *s, const char *reason)
         p->link = NULL;
         if (p->state == GW_PEER_CONNECTING && p->attempt == 0)
             /* once per outage: the retries are in /status */
-            log_warn("mesh_dial_failed", LF_S("url", p->url), LF_S("reason", reason ? reason : ""),
+            log_warn("mesh_dial_failed", LF_S("url", p->shown), LF_S("reason", reason ? reason : ""),
                      LF_S("next", "retrying with backoff"));
         if (p->state == GW_PEER_UP || p->state == GW_PEER_CONNECTING)
             peer_set(p, GW_PEER_DOWN, reason);
@@ -377,7 +377,7 @@ void gw_mesh_link_gone(gw_session_t *s, const char *reason)
 static void dial(gw_peer_t *p)
 {
     gw_t *gw = p->gw;
-    gw_session_t *s = gw_session_new(gw, true, p->url);
+    gw_session_t *s = gw_session_new(gw, true, p->shown);
     if (!s) {
         peer_backoff(p);
         return;
@@ -394,7 +394,7 @@ static void dial(gw_peer_t *p)
         hmap_free(&s->streams);
         free(s);
         peer_set(p, GW_PEER_DOWN, log_strerror(rc));
-        log_warn("mesh_dial_failed", LF_S("url", p->url), LF_ERR(rc));
+        log_warn("mesh_dial_failed", LF_S("url", p->shown), LF_ERR(rc));
         peer_backoff(p);
         return;
     }
@@ -402,7 +402,7 @@ static void dial(gw_peer_t *p)
     p->link = s;
     if (p->state != GW_PEER_REFUSED)
         peer_set(p, GW_PEER_CONNECTING, NULL);
-    log_debug("mesh_dial", LF_S("url", p->url), LF_I("attempt", p->attempt));
+    log_debug("mesh_dial", LF_S("url", p->shown), LF_I("attempt", p->attempt));
 }
 
 static void on_tick(uv_timer_t *t)
@@ -447,6 +447,7 @@ static gw_peer_t *peer_new(gw_t *gw, const char *url)
         return NULL;
     p->gw = gw;
     str_copy(p->url, sizeof p->url, url);
+    net_url_redacted(url, p->shown, sizeof p->shown);
     p->since_s = clock_real_s();
     gw_peer_t **pp = &gw->peers;
     while (*pp)
@@ -578,7 +579,9 @@ int gw_mesh_start(gw_t *gw)
                                          "1-64 of A-Z a-z 0-9 . _ -");
     for (size_t i = 0; i < o->peers.n; i++)
         if (peer_url_ok(o->peers.v[i]) != 0) {
-            log_error("config_error", LF_S("option", "peer"), LF_S("peer", o->peers.v[i]),
+            char shown[520];
+            net_url_redacted(o->peers.v[i], shown, sizeof shown);
+            log_error("config_error", LF_S("option", "peer"), LF_S("peer", shown),
                       LF_S("reason", "want wss://HOST:PORT/mesh (mutual TLS)"));
             return -EINVAL;
         }
@@ -665,7 +668,7 @@ void gw_mesh_reload(gw_t *gw, const gw_opts_t *fresh, bool digest_changed)
         for (size_t i = 0; i < fresh->peers.n && !kept; i++)
             kept = strcmp(fresh->peers.v[i], p->url) == 0;
         if (!kept) {
-            log_info("mesh_peer_removed", LF_S("url", p->url), LF_S("gateway", p->name));
+            log_info("mesh_peer_removed", LF_S("url", p->shown), LF_S("gateway", p->name));
             peer_drop(p, "peer removed from the configuration");
         }
     }
@@ -675,13 +678,15 @@ void gw_mesh_reload(gw_t *gw, const gw_opts_t *fresh, bool digest_changed)
             known = strcmp(p->url, fresh->peers.v[i]) == 0;
         if (known)
             continue;
+        char shown[520];
+        net_url_redacted(fresh->peers.v[i], shown, sizeof shown);
         if (peer_url_ok(fresh->peers.v[i]) != 0) {
-            log_warn("reload_peer_skipped", LF_S("peer", fresh->peers.v[i]),
+            log_warn("reload_peer_skipped", LF_S("peer", shown),
                      LF_S("reason", "want wss://HOST:PORT/mesh"));
             continue;
         }
         if (peer_new(gw, fresh->peers.v[i]))
-            log_info("mesh_peer_added", LF_S("url", fresh->peers.v[i]));
+            log_info("mesh_peer_added", LF_S("url", shown));
     }
     if (!digest_changed)
         return;

@@ -366,7 +366,7 @@ def test_api_against_document(outpost, tmp_path):
     CPE(cwmp_addr(acs)).inform("D1", events=[("1 BOOT", "")])
     _, hooks = c.req("GET", "/api/webhooks", "/api/webhooks", want=200)
     assert [h["name"] for h in hooks] == ["ops", "all"]
-    assert hooks[0]["url"] == f"http://127.0.0.1:{port}/hook"            # no credentials shown
+    assert hooks[0]["url"] == f"http://user:***@127.0.0.1:{port}/hook"   # no password shown
     assert hooks[0]["events"] == ["device.boot", "fault"] and len(hooks[1]["events"]) == 7
     deadline = time.monotonic() + 20
     while True:
