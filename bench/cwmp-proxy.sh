@@ -18,6 +18,9 @@
 # the balancer's own CPU time per HTTP request, which other load on the
 # machine does not distort.
 # One event loop each: haproxy runs with nbthread 1, like the proxy and the ACS.
+# AUTH=digest: the CPEs authenticate (HTTP Digest, fleet-wide credentials), so
+# each session's answered Inform carries Authorization, which the proxy
+# forwards from a buffer it wipes (default: none).
 # PROFILE=1: instead of the rounds, where each balancer's time goes under the
 # throughput load (and the bootstrap storm): system calls per request
 # (strace -c over one run) and a perf profile (another run), grouped; the
@@ -32,6 +35,12 @@ MAXSESS=${MAXSESS:-400}
 ROUNDS=${ROUNDS:-2}
 BOOT=${BOOT:-1500}
 REDISCOVER=false
+AUTH=${AUTH:-none}
+case $AUTH in
+  none) SIM_AUTH="" ;;
+  digest) SIM_AUTH="--username cpe --password bench-secret" ;;
+  *) echo "AUTH: none or digest" >&2; exit 2 ;;
+esac
 
 command -v haproxy >/dev/null || { echo "haproxy missing (scripts/install-deps)"; exit 1; }
 
@@ -47,7 +56,7 @@ acs_node() { # NAME PORT-VAR: a node on a free port (retried: ports are raced fo
   for _try in 1 2 3 4 5; do
     _p=$(free_port)
     "$BIN" acs --cwmp-listen "127.0.0.1:$_p" --api-listen 127.0.0.1:0 --data-dir "$WORK/$1" \
-      --cpe-auth none --api-token bench --log-level warn --rediscover="$REDISCOVER" --admin-listen "" \
+      --cpe-auth "$AUTH" --cpe-password bench-secret --api-token bench --log-level warn --rediscover="$REDISCOVER" --admin-listen "" \
       >"$WORK/$1.log" 2>&1 &
     LAST_PID=$!
     PIDS="$PIDS $LAST_PID"
@@ -81,7 +90,7 @@ stop_pids() { for p in "$@"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || 
 sim() {
   "$BIN" cpe-sim --acs "$2" --count "$3" --rate "${5:-0}" --inform-interval "$4" --jitter 0.5 \
     --cr-listen 127.0.0.1:0 --duration "${DURATION}s" --stats-interval 0 --json \
-    --max-sessions "$MAXSESS" --serial-prefix "B$1" --admin-listen "" >"$WORK/$1.json" 2>"$WORK/$1.log"
+    --max-sessions "$MAXSESS" --serial-prefix "B$1" --admin-listen "" $SIM_AUTH >"$WORK/$1.json" 2>"$WORK/$1.log"
 }
 
 run_path() { # NAME URL
