@@ -9,7 +9,6 @@ import http.server
 import json
 import re
 import signal
-import socket
 import threading
 import time
 import urllib.parse
@@ -18,7 +17,7 @@ import pytest
 import requests
 
 import prom
-from conftest import acs_db, run_outpost
+from conftest import acs_db, run_outpost, free_port
 from cwmp_cpe import CPE
 from test_acs_session import TOKEN, Api, cwmp_addr, start_acs
 
@@ -99,14 +98,6 @@ def verify(g, secret=SECRET):
     assert h["Content-Type"] == "application/json"
     assert int(h["X-Outpost-Delivery"]) > 0
     return json.loads(body)
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def hook(url, *extra):
@@ -216,7 +207,7 @@ def test_failing_receiver_is_retried_with_backoff(outpost, tmp_path):
 
 
 def test_receiver_down_past_the_bound_fails_then_retry(outpost, tmp_path):
-    port = closed_port()
+    port = free_port()
     d = start_acs(outpost, tmp_path, "--cpe-auth", "none",
                   *hook(f"http://127.0.0.1:{port}/hook", "name=crm", "events=device.registered"),
                   "--webhook-backoff", "1s", "--webhook-retry-for", "3s")
@@ -249,7 +240,7 @@ def test_receiver_down_past_the_bound_fails_then_retry(outpost, tmp_path):
 
 
 def test_pending_deliveries_survive_a_restart(outpost, tmp_path):
-    port = closed_port()
+    port = free_port()
     args = ["--cpe-auth", "none", *hook(f"http://127.0.0.1:{port}/hook"), "--webhook-backoff", "1s"]
     d = start_acs(outpost, tmp_path, *args)
     api = Api(d)
@@ -356,7 +347,7 @@ def test_api_against_document(outpost, tmp_path):
     from test_acs_openapi import DOC_PATH, Checker
     with open(DOC_PATH, encoding="utf-8") as f:
         doc = yaml.safe_load(f)
-    port = closed_port()
+    port = free_port()
     rcv = Receiver()
     acs = start_acs(outpost, tmp_path, "--cpe-auth", "none",
                     *hook(f"http://user:pw@127.0.0.1:{port}/hook", "name=ops", "events=device.boot,fault"),
@@ -401,7 +392,7 @@ def test_api_against_document(outpost, tmp_path):
 
 
 def test_full_queue_refuses_new_events(outpost, tmp_path):
-    port = closed_port()
+    port = free_port()
     d = start_acs(outpost, tmp_path, "--cpe-auth", "none",
                   *hook(f"http://127.0.0.1:{port}/hook", "events=device.registered"),
                   "--webhook-max-pending", "2", "--webhook-backoff", "60s",

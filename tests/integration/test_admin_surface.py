@@ -4,13 +4,13 @@ process_*; /status as JSON; /health 200, or 503 with the reason while the
 daemon cannot do its job; the same token check on every path and every
 daemon (/metrics alone opened by --metrics-public)."""
 import json
-import socket
 import time
 
 import pytest
 import requests
 
 import prom
+from conftest import free_port
 from cwmp_proxy_util import Backend
 from relay_util import PKI, start_relay, ws_url, TOKEN as RELAY_TOKEN
 from tunnel_util import start_agent, start_gateway
@@ -29,14 +29,6 @@ def wait_health(d, status, timeout=15):
         time.sleep(0.1)
     assert r.status_code == status, f"{d.name} /health: {r.status_code} {r.text!r}"
     return r.text
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 @pytest.fixture
@@ -121,7 +113,7 @@ def test_admin_listener_off_the_loopback_is_said(outpost, tmp_path):
 
 
 def test_health_flips_with_the_proxy_backends(outpost, tmp_path):
-    port = closed_port()
+    port = free_port()
     px = outpost("cwmp-proxy", "--listen", "127.0.0.1:0", "--public-url", "http://p.test:7548",
                  "--backend", f"http://127.0.0.1:{port}/", "--data-dir", str(tmp_path / "px"),
                  "--admin-listen", "127.0.0.1:0", "--api-token", TOKEN, "--health-interval", "100ms",
@@ -154,7 +146,7 @@ def test_health_flips_with_the_relay_partner(outpost, tmp_path):
 
 @pytest.mark.acs
 def test_health_flips_with_the_cpe_sims_acs(outpost, tmp_path):
-    port = closed_port()
+    port = free_port()
     sim = outpost("cpe-sim", "--acs", f"http://127.0.0.1:{port}/", "--count", "1", "--cr-listen", "127.0.0.1:0",
                   "--admin-listen", "127.0.0.1:0", "--api-token", TOKEN, "--data-dir", str(tmp_path / "sim"),
                   "--retry-min", "200ms")
@@ -167,7 +159,7 @@ def test_health_flips_with_the_cpe_sims_acs(outpost, tmp_path):
 
 
 def test_health_flips_with_the_agents_login(outpost, tmp_path):
-    port = closed_port()
+    port = free_port()
     gw_stub = type("G", (), {"addr": lambda self: ("127.0.0.1", port)})()
     ag = start_agent(outpost, tmp_path, gw_stub, "a1", "key-a1", extra=("--admin-listen", "127.0.0.1:0"))
     tok = gateway_token("agent")

@@ -6,12 +6,13 @@ OpenWrt itself is not here: a stub of /lib/functions.sh and procd
 line start_service() hands to procd; the agent then runs with exactly that
 command line."""
 import os
-import socket
 import stat
 import subprocess
 from pathlib import Path
 
 import requests
+
+from conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "contrib" / "openwrt" / "outpost-agent"
@@ -35,14 +36,8 @@ def start_service(tmp_path, uci_text):
     return r.returncode, argv, r.stderr
 
 
-def closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_uci_to_agent_argv(outpost, tmp_path):
-    gw = f"ws://127.0.0.1:{closed_port()}/tunnel"
+    gw = f"ws://127.0.0.1:{free_port()}/tunnel"
     data = tmp_path / "data"
     uci = f"""
 config agent 'main'

@@ -3,24 +3,15 @@ user:password@ (a webhook, a gateway, a relay, an ACS, a backend) is shown with
 the password as *** (the user name kept) wherever a daemon logs it or echoes it
 in an error, while the failure itself is still logged with that URL."""
 import re
-import socket
 
 import pytest
 import requests
 
-from conftest import run_outpost
+from conftest import run_outpost, free_port
 from cwmp_cpe import CPE
 from test_acs_session import Api, cwmp_addr, start_acs
 
 PASSWORD = "hunter2-secret"
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def assert_hidden(text):
@@ -30,7 +21,7 @@ def assert_hidden(text):
 
 @pytest.mark.acs
 def test_acs_webhook_failure_shows_the_url_without_its_password(outpost, tmp_path):
-    port = closed_port()
+    port = free_port()
     url = f"http://hooker:{PASSWORD}@127.0.0.1:{port}/hook"
     acs = start_acs(outpost, tmp_path, "--cpe-auth", "none",
                     "--webhook", f"url={url} secret=0123456789abcdef name=crm events=device.registered",
@@ -46,7 +37,7 @@ def test_acs_webhook_failure_shows_the_url_without_its_password(outpost, tmp_pat
 
 
 def test_agent_gateway_failure_shows_the_url_without_its_password(outpost, tmp_path):
-    port = closed_port()
+    port = free_port()
     agent = outpost("agent", "--gateway", f"ws://agent:{PASSWORD}@127.0.0.1:{port}/tunnel",
                     "--insecure", "--name", "a1", "--key", "k" * 16, "--listen", "127.0.0.1:0",
                     "--data-dir", str(tmp_path / "a1"), "--api-token", "agenttoken",
@@ -62,7 +53,7 @@ def test_agent_gateway_failure_shows_the_url_without_its_password(outpost, tmp_p
 
 
 def test_relay_client_failure_shows_the_url_without_its_password(outpost, tmp_path):
-    port = closed_port()
+    port = free_port()
     client = outpost("relay-client", "--listen", "127.0.0.1:0", "--insecure",
                      "--relay-url", f"ws://mgr:{PASSWORD}@127.0.0.1:{port}/gw-0001",
                      "--data-dir", str(tmp_path / "rc"), "--peer-class", "micronets-manager",
@@ -75,7 +66,7 @@ def test_relay_client_failure_shows_the_url_without_its_password(outpost, tmp_pa
 
 
 def test_cpesim_acs_url_shown_without_its_password(outpost, tmp_path):
-    port = closed_port()
+    port = free_port()
     sim = outpost("cpe-sim", "--acs", f"http://cpe:{PASSWORD}@127.0.0.1:{port}/cwmp",
                   "--cr-listen", "127.0.0.1:0", "--stats-interval", "0", "--retry-min", "200ms",
                   "--data-dir", str(tmp_path / "sim"))
