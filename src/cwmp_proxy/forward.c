@@ -651,21 +651,6 @@ static int build_head(fwd_t *f, backend_t *be, buf_t *h)
     return rc;
 }
 
-/* The most build_head can write for this request: its request line and
- * every header (twice: X-Forwarded-For's and Forwarded's earlier values come
- * back in the lines the proxy adds), plus what the proxy adds itself. */
-static size_t head_bound(const fwd_t *f, const backend_t *be)
-{
-    const http_msg_t *m = http_req_msg(f->req);
-    size_t n = strlen(m->method) + strlen(m->target) + 16;
-    for (size_t i = 0; i < m->nheaders; i++) {
-        const char *name, *value;
-        http_msg_header_at(m, i, &name, &value);
-        n += 2 * (strlen(name) + strlen(value) + 4);
-    }
-    return n + strlen(be->host) + 2 * strlen(http_req_peer_host(f->req)) + 256;
-}
-
 int fwd_send(fwd_t *f, backend_t *be)
 {
     fwdconn_t *fc = f->fc;
@@ -687,15 +672,15 @@ int fwd_send(fwd_t *f, backend_t *be)
     f->attempts++;
     be->requests_total++;
     buf_t *head = &f->px->scratch_head;
-    buf_reset_keep(head, 64 * 1024);
-    /* A head that carries the CPE's credentials is built where no growth
-     * leaves a copy behind, leaves through a queue that wipes what it copies,
-     * and is wiped here once written (the scratch buffer outlives it). */
+    buf_reset(head); /* kept at its size: at most its cap, one buffer per proxy */
+    /* A head that carries the CPE's credentials is built in the buffer
+     * grown to its cap first (no growth can leave a copy behind), leaves
+     * through a queue that wipes what it copies, and is wiped here once
+     * written (the scratch buffer outlives it). */
     bool secret = http_msg_header(http_req_msg(f->req), "Authorization") != NULL;
     int rc = 0;
     if (secret) {
-        size_t bound = head_bound(f, be);
-        rc = buf_reserve_secret(head, bound < head->max ? bound : head->max);
+        rc = buf_reserve_secret(head, head->max); /* once: then it is that size */
         net_conn_secret(f->up->nc);
     }
     if (!rc)

@@ -156,7 +156,7 @@ static int rp_headers(http_parser_t *p, http_msg_t *m)
     if (x)
         x->challenged = m->status == 401;
     buf_t *xb = &px->scratch_head;
-    buf_reset_keep(xb, 64 * 1024);
+    buf_reset(xb); /* at most its cap (fwd_send keeps it at that size) */
     int rc = buf_append_str(xb, ""); /* read as a C string even when empty */
     /* Ours first: a CPE that keeps only the last cookie keeps the ACS's,
      * which maps to the same session. */

@@ -137,7 +137,7 @@ struct ag_forward {
 enum { AG_GW_ADDRS = 16 };
 typedef struct ag_gateway {
     char url[512];
-    char shown[520];       /* url with its password hidden: what logs and the API show */
+    char shown[NET_URL_SHOWN]; /* url with its password hidden: what logs and the API show */
     net_url_t u;
     bool is_name;          /* the host is a name, not an IP literal */
     char addrs[AG_GW_ADDRS][NET_ADDR_STR];

@@ -33,6 +33,7 @@
 
 #include "core/config.h"
 #include "core/runtime.h"
+#include "net/addr.h"
 #include "net/authguard.h"
 #include "net/http_router.h"
 #include "net/http_server.h"
@@ -234,7 +235,7 @@ typedef enum gw_peer_state {
 struct gw_peer {
     gw_t *gw;
     char url[512];
-    char shown[520];     /* url with its password hidden: what logs, sessions and /status show */
+    char shown[NET_URL_SHOWN]; /* url with its password hidden: what logs, sessions and /status show */
     char name[TUNNEL_NAME_MAX + 1]; /* learnt from its MeshHello */
     gw_session_t *link;  /* our outbound link while it exists */
     gw_peer_state_t state;

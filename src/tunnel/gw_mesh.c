@@ -579,7 +579,7 @@ int gw_mesh_start(gw_t *gw)
                                          "1-64 of A-Z a-z 0-9 . _ -");
     for (size_t i = 0; i < o->peers.n; i++)
         if (peer_url_ok(o->peers.v[i]) != 0) {
-            char shown[520];
+            char shown[NET_URL_SHOWN];
             net_url_redacted(o->peers.v[i], shown, sizeof shown);
             log_error("config_error", LF_S("option", "peer"), LF_S("peer", shown),
                       LF_S("reason", "want wss://HOST:PORT/mesh (mutual TLS)"));
@@ -678,7 +678,7 @@ void gw_mesh_reload(gw_t *gw, const gw_opts_t *fresh, bool digest_changed)
             known = strcmp(p->url, fresh->peers.v[i]) == 0;
         if (known)
             continue;
-        char shown[520];
+        char shown[NET_URL_SHOWN];
         net_url_redacted(fresh->peers.v[i], shown, sizeof shown);
         if (peer_url_ok(fresh->peers.v[i]) != 0) {
             log_warn("reload_peer_skipped", LF_S("peer", shown),
