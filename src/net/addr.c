@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/buf.h"
 #include "core/str.h"
@@ -228,12 +229,45 @@ static int url_parse(const char *s, net_url_t *u)
     return str_copyn(u->path, sizeof u->path, path, plen) ? -EINVAL : 0;
 }
 
+/* Query parameters whose values are credentials, by the name's words
+ * (matched anywhere in the name, in any case): access_token, api_key,
+ * X-Amz-Signature and X-Amz-Credential, an Azure SAS's sig, password... A
+ * name that only looks like one ("monkey") loses its value in a log too,
+ * which costs a log reader less than a leaked token costs an operator. */
+static const char *const url_secret_words[] = {
+    "token", "secret", "pass", "pwd", "key", "sig", "auth", "credential", "session",
+};
+
+bool net_url_query_name_secret(const char *name, size_t n)
+{
+    for (size_t w = 0; w < sizeof url_secret_words / sizeof url_secret_words[0]; w++) {
+        size_t wl = strlen(url_secret_words[w]);
+        for (size_t i = 0; i + wl <= n; i++)
+            if (strncasecmp(name + i, url_secret_words[w], wl) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* Append n bytes at *len; a piece that does not fit is cut (out stays
+ * NUL-terminated, a prefix of the whole) and -ENOSPC says so. */
+static int shown_put(char *out, size_t cap, size_t *len, const char *s, size_t n)
+{
+    if (str_copyn(out + *len, cap - *len, s, n))
+        return -ENOSPC;
+    *len += n;
+    return 0;
+}
+
 int net_url_redacted(const char *url, char *out, size_t cap)
 {
     if (cap == 0)
         return -ENOSPC;
     if (!url)
         url = "";
+    out[0] = '\0';
+    size_t len = 0;
+    const char *copied = url; /* what lies before has been written */
     const char *sep = strstr(url, "://");
     const char *auth = sep ? sep + 3 : url;
     const char *end = auth + strcspn(auth, "/?#");
@@ -242,18 +276,30 @@ int net_url_redacted(const char *url, char *out, size_t cap)
         if (*p == '@')
             at = p; /* the last one, as url_parse takes it: a raw '@' in a password stays hidden */
     const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (!colon) /* no userinfo, or a user name alone */
-        return str_copy(out, cap, url) ? -ENOSPC : 0;
-    /* "scheme://user:" + "***" + "@host...", each piece capped in turn */
-    size_t head = (size_t)(colon + 1 - url), len = 0;
-    const char *pieces[3] = { url, "***", at };
-    const size_t lens[3] = { head, 3, strlen(at) };
-    for (size_t i = 0; i < 3; i++) {
-        if (str_copyn(out + len, cap - len, pieces[i], lens[i]))
+    if (colon) { /* "scheme://user:" + "***", then on from "@host" */
+        if (shown_put(out, cap, &len, url, (size_t)(colon + 1 - url)) ||
+            shown_put(out, cap, &len, "***", 3))
             return -ENOSPC;
-        len += lens[i];
+        copied = at;
     }
-    return 0;
+    /* the query, from the first '?' after the authority to the fragment:
+     * each secret-named parameter's value becomes "***" */
+    const char *frag = end + strcspn(end, "#");
+    const char *q = memchr(end, '?', (size_t)(frag - end));
+    while (q && q < frag) {
+        const char *name = q + 1;
+        const char *amp = memchr(name, '&', (size_t)(frag - name));
+        const char *pair_end = amp ? amp : frag;
+        const char *eq = memchr(name, '=', (size_t)(pair_end - name));
+        if (eq && net_url_query_name_secret(name, (size_t)(eq - name))) {
+            if (shown_put(out, cap, &len, copied, (size_t)(eq + 1 - copied)) ||
+                shown_put(out, cap, &len, "***", 3))
+                return -ENOSPC;
+            copied = pair_end;
+        }
+        q = amp;
+    }
+    return shown_put(out, cap, &len, copied, strlen(copied));
 }
 
 void net_url_hostport(const net_url_t *u, char *out, size_t len)

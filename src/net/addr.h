@@ -72,13 +72,21 @@ int net_url_parse(const char *s, net_url_t *u);
 /* Wipe the password (the rest stays readable). */
 void net_url_clear(net_url_t *u);
 /* The URL as logs and error texts may show it: a password in its userinfo
- * becomes "***" (the user name stays), everything else is copied as is. The
- * userinfo is what lies between "://" (or the start, when there is none) and
- * the last '@' before the first '/', '?' or '#', as net_url_parse reads it;
- * an '@' in the path or query is left alone. Works on any text, parseable
- * or not; out always NUL-terminated, -ENOSPC when cut (the password is never
+ * becomes "***" (the user name stays), and so does the value of each query
+ * parameter whose name says it is a credential (net_url_query_name_secret:
+ * "?access_token=***&x=1"); everything else is copied as is. The userinfo is
+ * what lies between "://" (or the start, when there is none) and the last
+ * '@' before the first '/', '?' or '#', as net_url_parse reads it; an '@' in
+ * the path or query is left alone. The query runs from the first '?' after
+ * the authority to the first '#'; its pairs are split on '&' and names are
+ * matched as written (not percent-decoded). Works on any text, parseable or
+ * not; out always NUL-terminated, -ENOSPC when cut (a hidden value is never
  * among what is copied, cut or not). NULL url: "". */
 int net_url_redacted(const char *url, char *out, size_t cap);
+/* Whether a query parameter named NAME (n bytes, not NUL-terminated) carries
+ * a credential: its name holds token, secret, pass, pwd, key, sig, auth,
+ * credential or session, in any case. */
+bool net_url_query_name_secret(const char *name, size_t n);
 /* A buffer for net_url_redacted when the URL goes into one log line (a
  * longer one is cut there, which a log line can afford). */
 enum { NET_URL_SHOWN = 1024 };

@@ -1,7 +1,8 @@
 """URL passwords stay out of logs and error texts: a URL given with
 user:password@ (a webhook, a gateway, a relay, an ACS, a backend) is shown with
 the password as *** (the user name kept) wherever a daemon logs it or echoes it
-in an error, while the failure itself is still logged with that URL."""
+in an error, while the failure itself is still logged with that URL; so is a
+query parameter named like a credential (?access_token=***)."""
 import re
 
 import pytest
@@ -20,18 +21,23 @@ def assert_hidden(text):
 
 
 @pytest.mark.acs
-def test_acs_webhook_failure_shows_the_url_without_its_password(outpost, tmp_path):
+@pytest.mark.parametrize("given,shown", [
+    ("http://hooker:{pw}@127.0.0.1:{port}/hook", "http://hooker:***@127.0.0.1:{port}/hook"),
+    ("http://127.0.0.1:{port}/hook?team=ops&access_token={pw}",
+     "http://127.0.0.1:{port}/hook?team=ops&access_token=***"),
+], ids=["userinfo", "query-token"])
+def test_acs_webhook_failure_shows_the_url_without_its_password(outpost, tmp_path, given, shown):
     port = free_port()
-    url = f"http://hooker:{PASSWORD}@127.0.0.1:{port}/hook"
+    url = given.format(pw=PASSWORD, port=port)
+    shown = shown.format(port=port)
     acs = start_acs(outpost, tmp_path, "--cpe-auth", "none",
                     "--webhook", f"url={url} secret=0123456789abcdef name=crm events=device.registered",
                     "--webhook-backoff", "1s", "--webhook-retry-for", "1s")
-    shown = re.escape(f"http://hooker:***@127.0.0.1:{port}/hook")
-    acs.wait_for(r"webhook_configured .*url=" + shown)
+    acs.wait_for(r"webhook_configured .*url=\"?" + re.escape(shown))  # quoted when it has a &
     CPE(cwmp_addr(acs)).inform("W1")
-    acs.wait_for(r"webhook_failed hook=crm url=" + shown, timeout=20)
+    acs.wait_for(r"webhook_failed hook=crm url=\"?" + re.escape(shown), timeout=20)
     hooks = Api(acs).get("/api/webhooks").json()
-    assert hooks[0]["url"] == f"http://hooker:***@127.0.0.1:{port}/hook"
+    assert hooks[0]["url"] == shown
     acs.stop()
     assert_hidden(acs.output())
 

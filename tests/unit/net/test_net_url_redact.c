@@ -1,5 +1,6 @@
 /* Unit tests: net/addr — net_url_redacted, the URL as logs and error texts
- * show it (a userinfo password hidden, everything else as given). */
+ * show it (a userinfo password and secret-named query values hidden,
+ * everything else as given). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@ static void test_no_userinfo(void **s)
     (void)s;
     check("http://acs.example.net:7547/cwmp", "http://acs.example.net:7547/cwmp");
     check("wss://gw.example.net/agent?x=1#f", "wss://gw.example.net/agent?x=1#f");
+    check("http://h/p?&&=&x", "http://h/p?&&=&x");
     check("https://h", "https://h");
     check("", "");
     char out[8];
@@ -79,6 +81,52 @@ static void test_empty_password(void **s)
     check("http://user:@h/", "http://user:***@h/");
 }
 
+static void test_query_secrets(void **s)
+{
+    (void)s;
+    /* a credential's value goes, by its name, in any case; the rest stays */
+    check("https://hooks.example.net/in?access_token=abc123&team=ops",
+          "https://hooks.example.net/in?access_token=***&team=ops");
+    check("https://h/x?team=ops&API_KEY=k1&Password=p&n=1",
+          "https://h/x?team=ops&API_KEY=***&Password=***&n=1");
+    check("https://bucket.s3.example/fw.bin?X-Amz-Credential=AK%2F1&X-Amz-Date=20261205"
+          "&X-Amz-Signature=f00d",
+          "https://bucket.s3.example/fw.bin?X-Amz-Credential=***&X-Amz-Date=20261205"
+          "&X-Amz-Signature=***");
+    check("https://acct.blob.example/c/fw?sv=2024&sig=AbC%3D&se=1", "https://acct.blob.example/c/fw?sv=2024&sig=***&se=1");
+    /* an empty value is hidden too; a name without '=' has no value to hide */
+    check("http://h/?token=&token", "http://h/?token=***&token");
+    /* a '=' in the value: the whole value goes, up to the next '&' */
+    check("http://h/?secret=a=b&c=d", "http://h/?secret=***&c=d");
+    /* the fragment is not the query: left as it is, and ends the query */
+    check("http://h/?token=t#token=u&key=v", "http://h/?token=***#token=u&key=v");
+    check("http://h/p#?token=u", "http://h/p#?token=u");
+    /* a '?' later in the query is data, the first one starts it */
+    check("http://h/?a=?&key=v?w", "http://h/?a=?&key=***");
+    /* with a userinfo password, both */
+    check("https://u:pw@h:8443/hook?sig=s&x=1", "https://u:***@h:8443/hook?sig=***&x=1");
+    /* a '?' in the authority part (no path) starts the query */
+    check("http://h?session=s", "http://h?session=***");
+    /* names are matched as written: an escaped name is not decoded */
+    check("http://h/?%74oken=t", "http://h/?%74oken=t");
+}
+
+static void test_query_name_secret(void **s)
+{
+    (void)s;
+    const char *yes[] = { "token", "access_token", "apikey", "api_key", "Signature", "sig",
+                          "PASSWD", "pwd", "client_secret", "Authorization", "sessionid",
+                          "X-Amz-Credential" };
+    const char *no[] = { "team", "sv", "se", "id", "x", "", "tok", "expires" };
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        assert_true(net_url_query_name_secret(yes[i], strlen(yes[i])));
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        assert_false(net_url_query_name_secret(no[i], strlen(no[i])));
+    /* only the n bytes given are looked at */
+    assert_false(net_url_query_name_secret("tokenXYZ", 4));
+    assert_true(net_url_query_name_secret("tokenXYZ", 5));
+}
+
 static void test_truncation(void **s)
 {
     (void)s;
@@ -101,6 +149,16 @@ static void test_truncation(void **s)
         assert_int_equal(out[cap], 'x'); /* nothing written past cap */
         assert_memory_equal(out, full, n);
         assert_null(strstr(out, "sec"));
+    }
+    /* a query's secret value is never among what a cut copies */
+    const char *q = "http://h/?token=abcdef&x=1";
+    const char *qfull = "http://h/?token=***&x=1";
+    for (size_t cap = 1; cap <= strlen(qfull) + 1; cap++) {
+        char out[64];
+        int rc = net_url_redacted(q, out, cap);
+        assert_int_equal(rc, cap > strlen(qfull) ? 0 : -ENOSPC);
+        assert_memory_equal(out, qfull, strlen(out));
+        assert_null(strstr(out, "abc"));
     }
     /* a URL without a password, cut */
     char small[5];
@@ -128,7 +186,8 @@ static void test_unparseable(void **s)
 static void test_redacted_still_parses(void **s)
 {
     (void)s;
-    const char *urls[] = { "http://u:secret@h:81/p?q", "wss://a@[::1]/x", "https://h" };
+    const char *urls[] = { "http://u:secret@h:81/p?q", "wss://a@[::1]/x", "https://h",
+                           "https://h/hook?token=t&x=1" };
     for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
         net_url_t a, b;
         char out[256];
@@ -138,7 +197,10 @@ static void test_redacted_still_parses(void **s)
         assert_string_equal(a.host, b.host);
         assert_int_equal(a.port, b.port);
         assert_string_equal(a.user, b.user);
-        assert_string_equal(a.path, b.path);
+        /* the path up to its query is kept; the query may lose values */
+        size_t pl = strcspn(a.path, "?");
+        assert_int_equal(strcspn(b.path, "?"), pl);
+        assert_memory_equal(a.path, b.path, pl);
         assert_string_equal(b.pass, a.pass[0] ? "***" : "");
         net_url_clear(&a);
         net_url_clear(&b);
@@ -154,6 +216,8 @@ int main(void)
         cmocka_unit_test(test_at_in_path_or_query),
         cmocka_unit_test(test_ipv6_host),
         cmocka_unit_test(test_empty_password),
+        cmocka_unit_test(test_query_secrets),
+        cmocka_unit_test(test_query_name_secret),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_unparseable),
         cmocka_unit_test(test_redacted_still_parses),
