@@ -298,6 +298,19 @@ static const char *guard_addr(const acs_t *a, const http_req_t *req, char *out, 
     return http_req_client_ip(req, a->trusted, a->ntrusted, out, outlen);
 }
 
+bool acs_cpe_guard_admits(acs_t *a, http_req_t *req, char *addr, size_t addrlen)
+{
+    guard_addr(a, req, addr, addrlen);
+    int64_t locked = authguard_check(&a->cpe_guard, addr, clock_mono_ms(), NULL);
+    if (locked <= 0)
+        return true;
+    static const char msg[] = "too many failed logins from this address; retry later\n";
+    char hdr[HTTP_RETRY_AFTER_MAX];
+    http_retry_after(hdr, locked);
+    http_respond_hdrs(req, 429, hdr, "text/plain", msg, sizeof msg - 1);
+    return false;
+}
+
 /* One line per address and minute (and when a lock-out starts), with the
  * failures and refused attempts since its previous line. */
 static void guard_report(const authguard_report_t *rep, void *ud)
@@ -327,15 +340,8 @@ static void challenge(acs_t *a, http_req_t *req, bool stale)
 static bool authenticate(acs_t *a, http_req_t *req, char *user, size_t userlen)
 {
     char addr[64];
-    guard_addr(a, req, addr, sizeof addr);
-    int64_t locked = authguard_check(&a->cpe_guard, addr, clock_mono_ms(), NULL);
-    if (locked > 0) {
-        static const char msg[] = "too many failed logins from this address; retry later\n";
-        char hdr[48];
-        snprintf(hdr, sizeof hdr, "Retry-After: %lld\r\n", (long long)((locked + 999) / 1000));
-        http_respond_hdrs(req, 429, hdr, "text/plain", msg, sizeof msg - 1);
+    if (!acs_cpe_guard_admits(a, req, addr, sizeof addr))
         return false;
-    }
     const char *why = NULL;
     http_auth_result_t r = http_auth_check(a->cpe_auth, "POST", http_req_target(req),
                                            http_req_header(req, "Authorization"), cpe_lookup, a,

@@ -103,17 +103,22 @@ int acs_files_cache_open(acs_files_cache_t *c, const char *sha256, int *fd)
     char path[COPY_PATH];
     if (copy_path(c, sha256, path) != 0)
         return -EINVAL;
-    /* O_NONBLOCK: a FIFO named like a copy would block the worker until a writer came */
+    /* O_NONBLOCK: a FIFO named like a copy would block the worker until a
+     * writer came. O_NOFOLLOW refuses a symbolic link (ELOOP); a socket
+     * cannot be opened (ENXIO). */
     int f = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-    if (f < 0)
-        return -errno;
     struct stat sb;
-    if (fstat(f, &sb) == 0 && !S_ISREG(sb.st_mode)) { /* the fetch's add removes it (drop) */
-        close(f);
+    bool not_a_file = f < 0 ? errno == ELOOP || errno == ENXIO
+                            : fstat(f, &sb) == 0 && !S_ISREG(sb.st_mode);
+    if (not_a_file) { /* absent: the fetch's add removes it (drop) */
+        if (f >= 0)
+            close(f);
         log_warn("file_cache_not_a_file", LF_S("dir", c->dir), LF_S("sha256", sha256),
                  LF_S("reason", "named like a copy but not a regular file: fetched again"));
         return -ENOENT;
     }
+    if (f < 0)
+        return -errno;
     /* held by a pass that is removing it (or removed it between open and lock): absent */
     if (flock(f, LOCK_SH | LOCK_NB) != 0 || fstat(f, &sb) != 0 || sb.st_nlink == 0) {
         close(f);

@@ -84,15 +84,8 @@ bool acs_files_authorize(acs_t *a, http_req_t *req, const store_file_t *f)
     if (!f->username[0])
         return true;
     char addr[64];
-    http_req_client_ip(req, a->trusted, a->ntrusted, addr, sizeof addr);
-    int64_t locked = authguard_check(&a->cpe_guard, addr, clock_mono_ms(), NULL);
-    if (locked > 0) {
-        static const char msg[] = "too many failed logins from this address; retry later\n";
-        char hdr[48];
-        snprintf(hdr, sizeof hdr, "Retry-After: %lld\r\n", (long long)((locked + 999) / 1000));
-        http_respond_hdrs(req, 429, hdr, "text/plain", msg, sizeof msg - 1);
+    if (!acs_cpe_guard_admits(a, req, addr, sizeof addr))
         return false;
-    }
     const char *why = NULL;
     http_auth_result_t r = http_auth_check(a->files->auth, http_req_method(req), http_req_target(req),
                                            http_req_header(req, "Authorization"), file_lookup,

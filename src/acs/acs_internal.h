@@ -428,6 +428,10 @@ int acs_template_check(const char *v, char *err, size_t errlen);
  * the fleet-wide --cpe-username (any device). */
 bool acs_identity_allows(const acs_t *a, const char *user, const cwmp_device_id_t *d,
                          const char *device_id);
+/* The CPE failure guard's word on this request: true with its client's
+ * address (the one --trusted-proxy names) in addr; false when that address
+ * is locked out, answered then (429 with Retry-After). */
+bool acs_cpe_guard_admits(acs_t *a, http_req_t *req, char *addr, size_t addrlen);
 /* The CPE authentication of the CWMP listener (http_auth, the failure
  * guard), and its end (the guard's last report). */
 int acs_cpe_auth_start(acs_t *a);

@@ -107,10 +107,9 @@ void fwd_fail(fwd_t *f, int status, const char *reason)
     drop_upstream(f);
     http_req_t *r = fwd_detach(f);
     if (r) {
-        char extra[64] = "";
+        char extra[HTTP_RETRY_AFTER_MAX] = "";
         if (status == 503)
-            snprintf(extra, sizeof extra, "Retry-After: %lld\r\n",
-                     (long long)((px->o.retry_after_ms + 999) / 1000));
+            http_retry_after(extra, px->o.retry_after_ms);
         if (!f->body_done)
             http_resp_close_after(r);
         char body[256];

@@ -455,8 +455,8 @@ void wakeup_handle(wakeup_t *w, http_req_t *r)
     int64_t now = clock_mono_ms();
     int64_t locked = authguard_check(&w->guard, addr, now, NULL);
     if (locked > 0) {
-        char hdr[48];
-        snprintf(hdr, sizeof hdr, "Retry-After: %lld\r\n", (long long)((locked + 999) / 1000));
+        char hdr[HTTP_RETRY_AFTER_MAX];
+        http_retry_after(hdr, locked);
         finish(k, WAKE_LOCKED_OUT, 429, hdr, "too many wrong credentials from %s; locked out", addr);
         free(k);
         return;

@@ -109,6 +109,12 @@ static void req_finish(http_req_t *r)
     http_sconn_next(sc);
 }
 
+void http_retry_after(char hdr[HTTP_RETRY_AFTER_MAX], int64_t ms)
+{
+    long long s = ms > 0 ? ms / 1000 + (ms % 1000 != 0) : 1; /* no ms + 999: it may overflow */
+    snprintf(hdr, HTTP_RETRY_AFTER_MAX, "Retry-After: %lld\r\n", s);
+}
+
 void http_respond_hdrs(http_req_t *r, int status, const char *extra, const char *ctype,
                        const void *body, size_t len)
 {

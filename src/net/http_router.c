@@ -478,7 +478,7 @@ static void unauthorized(http_router_t *r, http_req_t *req, bool wrong)
 static void answer(http_router_t *r, http_req_t *req, const split_t *sp,
                    const http_router_verdict_t *v)
 {
-    char msg[160], hdr[128];
+    char msg[160], hdr[HTTP_RETRY_AFTER_MAX];
     switch (v->status) {
     case 401:
         unauthorized(r, req, v->wrong_token);
@@ -489,7 +489,7 @@ static void answer(http_router_t *r, http_req_t *req, const split_t *sp,
         respond(req, 403, NULL, "forbidden", msg);
         break;
     case 429:
-        snprintf(hdr, sizeof hdr, "Retry-After: %lld\r\n", (long long)((v->retry_ms + 999) / 1000));
+        http_retry_after(hdr, v->retry_ms);
         respond(req, 429, hdr, "locked_out", "too many wrong tokens from this address; try later");
         break;
     case 405: {

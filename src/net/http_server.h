@@ -138,6 +138,11 @@ void http_req_resume_body(http_req_t *r);
 void http_respond(http_req_t *r, int status, const char *ctype, const void *body, size_t len);
 void http_respond_hdrs(http_req_t *r, int status, const char *extra_headers, const char *ctype,
                        const void *body, size_t len);
+/* Into hdr: the header line "Retry-After: S\r\n" for a wait of ms
+ * milliseconds, in whole seconds rounded up (at least 1: a client told 0
+ * would retry at once). HTTP_RETRY_AFTER_MAX bytes hold any. */
+enum { HTTP_RETRY_AFTER_MAX = 40 };
+void http_retry_after(char hdr[HTTP_RETRY_AFTER_MAX], int64_t ms);
 /* Use this reason phrase on the status line instead of the standard one
  * (a proxy relaying another server's); call before responding. Anything but
  * printable ASCII is dropped, and it is cut to 63 bytes. */

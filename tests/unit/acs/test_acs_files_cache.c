@@ -214,6 +214,19 @@ static void test_zero_is_no_cap(void **state)
     acs_files_cache_free(c);
 }
 
+/* The log lines written while the sink is set, kept for the tests to read. */
+static char lines[4096];
+
+static void keep_line(const char *line, size_t len, void *ud)
+{
+    (void)ud;
+    size_t have = strlen(lines);
+    if (have + len < sizeof lines) {
+        memcpy(lines + have, line, len);
+        lines[have + len] = '\0';
+    }
+}
+
 static void test_only_copies_counted_or_removed(void **state)
 {
     fixture_t *f = *state;
@@ -242,8 +255,15 @@ static void test_only_copies_counted_or_removed(void **state)
     struct stat sb;
     assert_int_equal(stat(outside, &sb), 0);
     unlink(outside);
+    /* never followed: absent (so fetched again), and said once */
     int fd = -1;
-    assert_int_equal(acs_files_cache_open(c, name_of('9'), &fd), -ELOOP); /* never followed */
+    lines[0] = '\0';
+    log_set_sink(keep_line, NULL);
+    assert_int_equal(acs_files_cache_open(c, name_of('9'), &fd), -ENOENT);
+    log_set_sink(NULL, NULL);
+    assert_int_equal(fd, -1);
+    assert_non_null(strstr(lines, "file_cache_not_a_file"));
+    assert_non_null(strstr(lines, name_of('9')));
     acs_files_cache_free(c);
 }
 
@@ -408,18 +428,6 @@ static void test_released_as_downloads_end(void **state)
     acs_files_cache_release(c); /* nothing held: nothing changes */
     assert_int_equal(acs_files_cache_bytes(c), 0);
     acs_files_cache_free(c);
-}
-
-static char lines[4096];
-
-static void keep_line(const char *line, size_t len, void *ud)
-{
-    (void)ud;
-    size_t have = strlen(lines);
-    if (have + len < sizeof lines) {
-        memcpy(lines + have, line, len);
-        lines[have + len] = '\0';
-    }
 }
 
 static void test_evicted_line_says_the_gauge(void **state)

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "net/http_router.h"
+#include "net/http_server.h"
 
 static const struct {
     const char *in, *out; /* out NULL: refused with -EINVAL */
@@ -247,6 +248,23 @@ static void test_access_names(void **state)
     assert_int_equal(http_access_parse(NULL, &a), -EINVAL);
 }
 
+/* The Retry-After a 429 or 503 carries: whole seconds, rounded up, never 0. */
+static void test_retry_after(void **st)
+{
+    (void)st;
+    static const struct { int64_t ms; const char *want; } retries[] = {
+        { 1, "Retry-After: 1\r\n" },    { 999, "Retry-After: 1\r\n" },
+        { 1000, "Retry-After: 1\r\n" }, { 1001, "Retry-After: 2\r\n" },
+        { 0, "Retry-After: 1\r\n" },    { -5, "Retry-After: 1\r\n" },
+        { INT64_MAX, "Retry-After: 9223372036854776\r\n" },
+    };
+    for (size_t i = 0; i < sizeof retries / sizeof retries[0]; i++) {
+        char hdr[HTTP_RETRY_AFTER_MAX];
+        http_retry_after(hdr, retries[i].ms);
+        assert_string_equal(hdr, retries[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_lookup_use),
         cmocka_unit_test(test_token_only),
         cmocka_unit_test(test_lockout),
+        cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_access_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
