@@ -189,6 +189,10 @@ static int write_metrics(buf_t *o, void *ud)
           a->router ? (double)http_router_auth_failures(a->router) : 0 },
         { "outpost_acs_bad_messages_total", "counter", "Undecodable or out-of-place CWMP messages.",
           (double)a->n.bad_requests },
+        { "outpost_acs_shared_connection_informs_total", "counter",
+          "Informs of a new session on a connection that carried another device's session "
+          "(a balancer sharing its connections between CPEs).",
+          (double)a->n.shared_connection_informs },
         { "outpost_acs_connection_requests_in_flight", "gauge",
           "Connection requests waiting for the CPE's answer.", (double)a->ncrs },
         { "outpost_acs_cwmp_connections", "gauge", "Open CWMP connections.",

@@ -374,6 +374,13 @@ void acs_identity_refused(acs_t *a, http_req_t *req, const char *user, const cha
     challenge(a, req, false);
 }
 
+bool acs_cpe_authenticate(acs_t *a, http_req_t *req, acs_conn_t *c)
+{
+    if (!c->authed && authenticate(a, req, c->user, sizeof c->user))
+        c->authed = true;
+    return c->authed;
+}
+
 /* Whether the request may go on, and with which session (*sp). The
  * connection that carries a session is its proof; any other request
  * authenticates (once: on_head's verdict stays on the connection for the
@@ -386,11 +393,8 @@ bool acs_admit(acs_t *a, http_req_t *req, acs_conn_t *c, acs_session_t **sp)
     *sp = s;
     if (own || !a->cpe_auth)
         return true;
-    if (!c->authed) {
-        if (!authenticate(a, req, c->user, sizeof c->user))
-            return false;
-        c->authed = true;
-    }
+    if (!acs_cpe_authenticate(a, req, c))
+        return false;
     if (s && strcmp(c->user, s->user) != 0) {
         acs_identity_refused(a, req, c->user, s->device_id, "session");
         return false;

@@ -149,6 +149,8 @@ static const char *cookie_value(const char *hdr)
 acs_session_t *acs_session_find(acs_t *a, http_req_t *req, bool *own)
 {
     acs_conn_t *conn = http_req_conn_data(req);
+    if (conn)
+        conn->by_conn = false;
     const char *c = cookie_value(http_req_header(req, "Cookie"));
     if (c) {
         char key[33];
@@ -164,9 +166,10 @@ acs_session_t *acs_session_find(acs_t *a, http_req_t *req, bool *own)
             }
         }
     }
-    /* No (known) cookie: the same TCP connection continues its session. */
+    /* No (known) cookie: the same TCP connection continues its session
+     * (the handler marks it cookieless once it knows the request is its). */
     if (conn && conn->s) {
-        conn->s->cookieless = true;
+        conn->by_conn = true;
         *own = true;
         return conn->s;
     }

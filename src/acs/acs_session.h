@@ -27,6 +27,7 @@
  * time per connection). */
 typedef struct acs_conn {
     acs_session_t *s;          /* the session this connection is the proof of, or NULL */
+    bool by_conn;              /* the current request named no live session: s is its own */
     bool authed;               /* the current request authenticated... */
     char user[ACS_USER_MAX];   /* ...as this user */
 } acs_conn_t;
@@ -104,6 +105,9 @@ void acs_session_note_cpe(acs_session_t *s, const char *name);
  * for the handler) and continues a session only as the user that started
  * it. False once answered (401, 429). */
 bool acs_admit(acs_t *a, http_req_t *req, acs_conn_t *c, acs_session_t **sp);
+/* The request authenticated as a CPE (once: the verdict stays on c for the
+ * rest of this request, c->user says who); false once answered (401, 429). */
+bool acs_cpe_authenticate(acs_t *a, http_req_t *req, acs_conn_t *c);
 /* `user` authenticated but may not speak for `device`: 401, logged once
  * (cwmp_identity_mismatch), counted against the address. */
 void acs_identity_refused(acs_t *a, http_req_t *req, const char *user, const char *device,

@@ -7,10 +7,12 @@ import signal
 import time
 
 import pytest
+import requests
 
+import prom
 from conftest import acs_db, run_outpost
 from cwmp_cpe import CPE, envelope, inform, acs_envelopes_valid  # noqa: F401 (autouse: validates what the ACS sent)
-from test_acs_session import Api, cwmp_addr, start_acs
+from test_acs_session import TOKEN, Api, cwmp_addr, start_acs
 
 A = "00D09E-IGD-A1"
 B = "00D09E-IGD-B1"
@@ -191,6 +193,49 @@ def test_a_session_keeps_its_device_id(outpost, tmp_path):
         x.new_connection()
         assert x.inform("X3").rpc == "InformResponse"
         assert x.post().status == 204
+
+
+def test_a_balancer_sharing_its_connection_between_cpes(outpost, tmp_path):
+    """A balancer may send the requests of several CPEs on one connection
+    (haproxy's http-reuse, nginx's upstream keepalive). A cookie-less Inform
+    for another device on a connection that carries a session is that other
+    CPE's new session, authenticated as itself, not fault 8001; neither CPE
+    gets the other's RPCs, and each goes on by its cookie."""
+    d = start_pair(outpost, tmp_path, "--admin-listen", "127.0.0.1:0")
+    addr, api = cwmp_addr(d), Api(d)
+    informed(d, addr, ("user-a", "pass-a"), "A1")
+    t = api.post(f"/api/devices/{A}/tasks",
+                 {"type": "get_params", "parameters": {"names": [NAME]}}).json()
+    a = CPE(addr, auth=("user-a", "pass-a"))
+    b = CPE(addr, auth=("user-b", "pass-b"))
+    assert a.inform("A1").rpc == "InformResponse"
+    b.conn = a.conn                                           # one connection, two CPEs
+    r = b.inform("B1")                                        # 401, then as user-b
+    assert r.rpc == "InformResponse", r.status
+    assert b.cookie and b.cookie != a.cookie
+    d.wait_for(r"cwmp_inform device=%s" % B)
+    assert b.post().status == 204                             # A's task is not B's
+    r = a.post()                                              # A, by its cookie (and credentials)
+    assert r.rpc == "GetParameterValues" and r.id == str(t["id"])
+    assert a.answer(r, GPV_ANSWER).status == 204
+    assert api.get(f"/api/tasks/{t['id']}").json()["status"] == "done"
+    text = requests.get(d.url("admin") + "/metrics", timeout=10,
+                        headers={"Authorization": f"Bearer {TOKEN}"}).text
+    assert prom.parse(text)[("outpost_acs_shared_connection_informs_total", ())] == 1
+    assert not any("cwmp_session_device_changed" in l for l in d.lines)
+
+    # Without credentials the other device's Inform gets a challenge, and
+    # user-a's credentials cannot start B1's session on A's connection.
+    assert a.inform("A1").rpc == "InformResponse"
+    thief = CPE(addr)
+    thief.conn = a.conn
+    assert thief.inform("B1").status == 401
+    start = len(d.lines)
+    x = CPE(addr, auth=("user-a", "pass-a"))
+    x.conn = a.conn
+    assert x.inform("B1").status == 401
+    d.wait_for(r"cwmp_identity_mismatch user=user-a device=%s" % B, start=start)
+    assert api.get(f"/api/devices/{B}").json()["last_inform"]  # B1 informed once, above
 
 
 def test_username_template(outpost, tmp_path):
