@@ -170,7 +170,7 @@ static void on_iq(xmpp_client_t *cl, const xmpp_el_t *iq, void *ud)
     dm_view_t v = fleet_view(f, c, &env);
     buf_t u = BUF_INIT(1024), p = BUF_INIT(1024);
     bool ok = dm_wk_get(&v, DM_WK_CR_USER, &u) == 0 && dm_wk_get(&v, DM_WK_CR_PASS, &p) == 0 &&
-              cred_eq(&u, user) & cred_eq(&p, pass);
+              ((int)cred_eq(&u, user) & (int)cred_eq(&p, pass)); /* both compared, always */
     buf_free(&u);
     buf_free_secret(&p);
     if (!ok)

@@ -238,14 +238,41 @@ static const char *const url_secret_words[] = {
     "token", "secret", "pass", "pwd", "key", "sig", "auth", "credential", "session",
 };
 
+/* The byte of a query name at *i as the server will read it (a "%XX"
+ * escape decoded, '+' a space), *i moved past it. */
+static unsigned char url_name_byte(const char *name, size_t n, size_t *i)
+{
+    unsigned char c = (unsigned char)name[*i];
+    if (c == '%' && *i + 2 < n && str_hexval(name[*i + 1]) >= 0 && str_hexval(name[*i + 2]) >= 0) {
+        c = (unsigned char)(str_hexval(name[*i + 1]) << 4 | str_hexval(name[*i + 2]));
+        *i += 3;
+        return c;
+    }
+    (*i)++;
+    return c == '+' ? ' ' : c;
+}
+
+/* Whether WORD occurs in the name as the server decodes it: each of its
+ * letters written plainly or escaped ("%74oken" is "token" to the server, so
+ * its value is the credential all the same). */
+static bool url_name_has_word(const char *name, size_t n, const char *word)
+{
+    for (size_t start = 0; start < n; start++) {
+        size_t i = start;
+        const char *w = word;
+        while (*w && i < n && tolower(url_name_byte(name, n, &i)) == *w)
+            w++;
+        if (!*w)
+            return true;
+    }
+    return false;
+}
+
 bool net_url_query_name_secret(const char *name, size_t n)
 {
-    for (size_t w = 0; w < sizeof url_secret_words / sizeof url_secret_words[0]; w++) {
-        size_t wl = strlen(url_secret_words[w]);
-        for (size_t i = 0; i + wl <= n; i++)
-            if (strncasecmp(name + i, url_secret_words[w], wl) == 0)
-                return true;
-    }
+    for (size_t w = 0; w < sizeof url_secret_words / sizeof url_secret_words[0]; w++)
+        if (url_name_has_word(name, n, url_secret_words[w]))
+            return true;
     return false;
 }
 

@@ -79,13 +79,13 @@ void net_url_clear(net_url_t *u);
  * '@' before the first '/', '?' or '#', as net_url_parse reads it; an '@' in
  * the path or query is left alone. The query runs from the first '?' after
  * the authority to the first '#'; its pairs are split on '&' and names are
- * matched as written (not percent-decoded). Works on any text, parseable or
+ * matched as the server decodes them ("%74oken" is a token). Works on any text, parseable or
  * not; out always NUL-terminated, -ENOSPC when cut (a hidden value is never
  * among what is copied, cut or not). NULL url: "". */
 int net_url_redacted(const char *url, char *out, size_t cap);
 /* Whether a query parameter named NAME (n bytes, not NUL-terminated) carries
- * a credential: its name holds token, secret, pass, pwd, key, sig, auth,
- * credential or session, in any case. */
+ * a credential: its name, percent-escapes and '+' decoded, holds token,
+ * secret, pass, pwd, key, sig, auth, credential or session, in any case. */
 bool net_url_query_name_secret(const char *name, size_t n);
 /* A buffer for net_url_redacted when the URL goes into one log line (a
  * longer one is cut there, which a log line can afford). */

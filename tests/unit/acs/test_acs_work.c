@@ -47,6 +47,7 @@ static void run_jobs(void)
 /* ---- two sources that write down what happens to them ---------------------------- */
 
 static char trail[2048];
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
     va_list ap;

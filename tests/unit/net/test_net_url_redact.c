@@ -107,8 +107,10 @@ static void test_query_secrets(void **s)
     check("https://u:pw@h:8443/hook?sig=s&x=1", "https://u:***@h:8443/hook?sig=***&x=1");
     /* a '?' in the authority part (no path) starts the query */
     check("http://h?session=s", "http://h?session=***");
-    /* names are matched as written: an escaped name is not decoded */
-    check("http://h/?%74oken=t", "http://h/?%74oken=t");
+    /* names are matched as the server decodes them: escaped letters too */
+    check("http://h/?%74oken=t&%41PI%5fKEY=k&n%61me=x", "http://h/?%74oken=***&%41PI%5fKEY=***&n%61me=x");
+    /* a '%' that starts no escape is a byte of its own */
+    check("http://h/?%token=t&x%2=y", "http://h/?%token=***&x%2=y");
 }
 
 static void test_query_name_secret(void **s)
@@ -125,6 +127,14 @@ static void test_query_name_secret(void **s)
     /* only the n bytes given are looked at */
     assert_false(net_url_query_name_secret("tokenXYZ", 4));
     assert_true(net_url_query_name_secret("tokenXYZ", 5));
+    /* escapes and '+' decoded, as the server reads the name */
+    assert_true(net_url_query_name_secret("%54OKEN", 7));
+    assert_true(net_url_query_name_secret("api%6bey", 8));
+    assert_true(net_url_query_name_secret("pa%73%73", 8));
+    assert_false(net_url_query_name_secret("pa%73%7", 7)); /* a cut escape is not an 's' */
+    assert_false(net_url_query_name_secret("pa%73%73", 7));
+    assert_false(net_url_query_name_secret("to+ken", 6));
+    assert_false(net_url_query_name_secret("%zzkey", 3));
 }
 
 static void test_truncation(void **s)
