@@ -201,19 +201,19 @@ static void restart_session(acs_t *a, acs_session_t *s, http_req_t *req, const c
     start_session(a, req, m, user);
 }
 
-/* A cookie-less Inform for another device on a connection that carries a
- * session is not that session's CPE starting over (a session's DeviceId
- * cannot change) but another CPE, whose requests an intermediary sends on
- * the same connection: a balancer that shares its connections to the ACS
- * between clients (haproxy's http-reuse, nginx's upstream keepalive). It
- * authenticates on its own and starts its own session, which the connection
- * carries from then on; the other session goes on by its cookie, on a
- * connection that authenticates again. */
-static bool another_cpe(const acs_conn_t *c, const acs_session_t *s, const cwmp_msg_t *m)
+/* An Inform for another device than the one whose session the connection
+ * carries, and without that session's cookie, is not that CPE starting over
+ * (a session's DeviceId cannot change) but another CPE, whose requests an
+ * intermediary sends on the same connection: a balancer that shares its
+ * connections to the ACS between clients (haproxy's http-reuse, nginx's
+ * upstream keepalive). It authenticates on its own and starts its own
+ * session, which the connection carries from then on; the other session
+ * goes on by its cookie, on a connection that authenticates again. */
+static bool another_device(const acs_session_t *carried, const cwmp_msg_t *m)
 {
     char id[STORE_ID_MAX];
-    return c->by_conn && m->type == CWMP_INFORM && acs_inform_device_id(m, id, sizeof id) == 0 &&
-           strcmp(id, s->device_id) != 0;
+    return m->type == CWMP_INFORM && acs_inform_device_id(m, id, sizeof id) == 0 &&
+           strcmp(id, carried->device_id) != 0;
 }
 
 void acs_cwmp_handle(http_req_t *req, void *ud)
@@ -261,10 +261,11 @@ void acs_cwmp_handle(http_req_t *req, void *ud)
         decode_failed(a, s, req, rc);
         return;
     }
-    if (s && another_cpe(c, s, m)) {
-        if (a->cpe_auth && !acs_cpe_authenticate(a, req, c))
+    if (c->s && (!s || c->by_conn) && another_device(c->s, m)) {
+        /* found by the connection only: not authenticated yet (acs_admit) */
+        if (s && a->cpe_auth && !acs_cpe_authenticate(a, req, c))
             return;
-        log_debug("cwmp_connection_shared", LF_S("carried", s->device_id), LF_S("peer", http_req_peer(req)));
+        log_debug("cwmp_connection_shared", LF_S("carried", c->s->device_id), LF_S("peer", http_req_peer(req)));
         a->n.shared_connection_informs++;
         s = NULL;
     }

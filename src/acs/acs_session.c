@@ -96,6 +96,8 @@ acs_session_t *acs_session_new(acs_t *a, http_req_t *req, const char *user)
     s->a = a;
     str_copy(s->user, sizeof s->user, user ? user : "");
     str_copy(s->peer, sizeof s->peer, http_req_peer(req));
+    if (a->ntrusted)
+        http_req_client_ip(req, a->trusted, a->ntrusted, s->client_ip, sizeof s->client_ip);
     s->started_ms = clock_mono_ms();
     s->started_s = clock_real_s();
     buf_init(&s->log, strcmp(a->o.session_log, "none") != 0 ? 256 * 1024 : 0);
@@ -146,6 +148,27 @@ static const char *cookie_value(const char *hdr)
     return NULL;
 }
 
+/* Whether a request without our cookie, on the connection that carries s,
+ * is s's. Straight from a CPE it is: the connection is the proof (a CPE that
+ * authenticated on it is not challenged again, cookie or not). From a
+ * --trusted-proxy it may not be: a balancer that shares its connections to
+ * the ACS between clients sends other CPEs' requests on it, which must not
+ * get s's RPCs or answer them. So, from a trusted proxy, not when s's CPE
+ * sent the cookie back before (a CPE keeps cookies or it does not; one that
+ * does sends it with every request), nor when it is forwarded for another
+ * address than s's Inform. What is left is a CPE that ignores cookies,
+ * behind a sharing balancer, sharing its address too (docs/acs.md). */
+static bool conn_request_is_its(const acs_t *a, const acs_session_t *s, const http_req_t *req)
+{
+    if (!a->ntrusted || !net_cidr_match(a->trusted, a->ntrusted, http_req_peer_host(req)))
+        return true;
+    if (s->cookie_back)
+        return false;
+    char ip[sizeof s->client_ip];
+    http_req_client_ip(req, a->trusted, a->ntrusted, ip, sizeof ip);
+    return strcmp(ip, s->client_ip) == 0;
+}
+
 acs_session_t *acs_session_find(acs_t *a, http_req_t *req, bool *own)
 {
     acs_conn_t *conn = http_req_conn_data(req);
@@ -161,6 +184,7 @@ acs_session_t *acs_session_find(acs_t *a, http_req_t *req, bool *own)
             /* SipHash-keyed: a peer cannot time its way to a cookie either */
             acs_session_t *s = hmap_get(&a->sessions_by_cookie, key, 32);
             if (s && !s->ended) {
+                s->cookie_back = true;
                 *own = conn && s->cn == conn;
                 return s;
             }
@@ -168,7 +192,7 @@ acs_session_t *acs_session_find(acs_t *a, http_req_t *req, bool *own)
     }
     /* No (known) cookie: the same TCP connection continues its session
      * (the handler marks it cookieless once it knows the request is its). */
-    if (conn && conn->s) {
+    if (conn && conn->s && conn_request_is_its(a, conn->s, req)) {
         conn->by_conn = true;
         *own = true;
         return conn->s;

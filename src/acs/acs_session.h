@@ -39,6 +39,8 @@ struct acs_session {
     char user[ACS_USER_MAX];   /* who authenticated its Inform ("" without CPE authentication) */
     acs_conn_t *cn;            /* the connection carrying it; NULL once that closed */
     bool cookieless;           /* a request came without our cookie (found by connection) */
+    bool cookie_back;          /* a request came with it: its CPE keeps cookies (conn_request_is_its) */
+    char client_ip[64];        /* with --trusted-proxy: the address of the Inform's CPE, as forwarded */
     bool by_device;            /* in a->sessions_by_device */
     char peer[64];
     cwmp_ns_t ns;
@@ -66,8 +68,9 @@ struct acs_session {
 acs_conn_t *acs_conn_get(http_req_t *req);
 /* A session for the request's connection, belonging to `user`. */
 acs_session_t *acs_session_new(acs_t *a, http_req_t *req, const char *user);
-/* Find the session of a request: cookie first, then the connection. *own:
- * the request came on the connection that carries it. */
+/* Find the session of a request: cookie first, then the connection (for a
+ * CPE that ignores cookies, and only then). *own: the request came on the
+ * connection that carries it. */
 acs_session_t *acs_session_find(acs_t *a, http_req_t *req, bool *own);
 /* The request's connection carries the session from now on (its user
  * authenticated there again). */

@@ -238,6 +238,59 @@ def test_a_balancer_sharing_its_connection_between_cpes(outpost, tmp_path):
     assert api.get(f"/api/devices/{B}").json()["last_inform"]  # B1 informed once, above
 
 
+GET_RPC_METHODS = "<cwmp:GetRPCMethods></cwmp:GetRPCMethods>"
+
+
+def test_a_request_without_the_cookie_on_a_shared_connection_is_not_the_sessions(outpost, tmp_path):
+    """Through a balancer sharing its connections (a --trusted-proxy), a
+    request without a cookie on the connection that carries A's session may
+    be another CPE's. Once A has sent its cookie back (a CPE keeps cookies or
+    it does not), such a request is not A's: it must authenticate as itself
+    and gets none of A's RPCs; A's next request, with its cookie, gets them.
+    (Straight from a CPE the connection stays the proof:
+    test_connection_that_authenticated_stays_authenticated.)"""
+    d = start_pair(outpost, tmp_path, "--trusted-proxy", "127.0.0.0/8")
+    addr, api = cwmp_addr(d), Api(d)
+    informed(d, addr, ("user-a", "pass-a"), "A1")
+    t = api.post(f"/api/devices/{A}/tasks",
+                 {"type": "get_params", "parameters": {"names": [NAME]}}).json()
+    a = CPE(addr, auth=("user-a", "pass-a"))
+    assert a.inform("A1").rpc == "InformResponse"
+    assert a.post(envelope(GET_RPC_METHODS)).rpc == "GetRPCMethodsResponse"  # the cookie, back
+    thief = CPE(addr)
+    thief.conn = a.conn
+    assert thief.post().status == 401                  # was: A's GetParameterValues
+    b = CPE(addr, auth=("user-b", "pass-b"))
+    b.conn = a.conn
+    assert b.post().status == 204                      # user-b, with no session of its own
+    r = a.post()
+    assert r.rpc == "GetParameterValues" and r.id == str(t["id"])
+    assert a.answer(r, GPV_ANSWER).status == 204
+    assert api.get(f"/api/tasks/{t['id']}").json()["status"] == "done"
+
+
+def test_a_cookieless_cpe_behind_a_trusted_proxy(outpost, tmp_path):
+    """A CPE that ignores cookies keeps its session on its connection; behind
+    a --trusted-proxy that shares the connection, a request forwarded for
+    another address is not that session's."""
+    d = start_pair(outpost, tmp_path, "--trusted-proxy", "127.0.0.0/8")
+    addr, api = cwmp_addr(d), Api(d)
+    informed(d, addr, ("user-a", "pass-a"), "A1")
+    t = api.post(f"/api/devices/{A}/tasks",
+                 {"type": "get_params", "parameters": {"names": [NAME]}}).json()
+    a = CPE(addr, auth=("user-a", "pass-a"), use_cookies=False)
+    a.extra_headers = {"X-Forwarded-For": "198.18.0.10"}
+    assert a.inform("A1").rpc == "InformResponse"
+    other = CPE(addr)
+    other.conn = a.conn
+    other.extra_headers = {"X-Forwarded-For": "198.18.0.11"}
+    assert other.post().status == 401                  # was: A's GetParameterValues
+    r = a.post()                                       # A, no cookie, its own address
+    assert r.rpc == "GetParameterValues" and r.id == str(t["id"])
+    assert a.answer(r, GPV_ANSWER).status == 204
+    assert api.get(f"/api/tasks/{t['id']}").json()["status"] == "done"
+
+
 def test_username_template(outpost, tmp_path):
     f = tmp_path / "cpe-credentials"
     f.write_text("00D09E-T1 pw1\n"             # bound by the template
