@@ -248,7 +248,9 @@ struct gw_peer {
 };
 
 /* gw_session.c */
-void gw_session_accept(gw_t *gw, http_req_t *req);
+/* The WebSocket upgrade of an agent's (or, mesh, a peer gateway's) request
+ * into a session; 503 while stopping or without memory. */
+void gw_session_accept(gw_t *gw, http_req_t *req, bool mesh);
 /* A session for a WebSocket the mesh accepted or dialled (ws may be NULL
  * until ws_connect returns it: gw_session_attach). */
 gw_session_t *gw_session_new(gw_t *gw, bool mesh, const char *peer);

@@ -183,7 +183,7 @@ static void http_handler(http_req_t *req, void *ud)
         http_respond_error(req, 404, "not found (agents connect to the tunnel path)");
         return;
     }
-    gw_session_accept(gw, req);
+    gw_session_accept(gw, req, false);
 }
 
 static void on_stop(void *ud)

@@ -489,25 +489,7 @@ static void on_mesh_request(http_req_t *req, void *ud)
         http_respond_error(req, 404, "not found (gateways connect to /mesh)");
         return;
     }
-    if (gw->stopping) {
-        http_respond_error(req, 503, "shutting down");
-        return;
-    }
-    gw_session_t *s = gw_session_new(gw, true, http_req_peer(req));
-    if (!s) {
-        http_respond_error(req, 503, "out of memory");
-        return;
-    }
-    ws_opts_t wo;
-    gw_session_ws_opts(gw, &wo);
-    ws_t *ws = ws_accept(req, &wo, &gw_session_cbs, s, NULL);
-    if (!ws) {
-        hmap_free(&s->streams);
-        free(s);
-        return;
-    }
-    gw_session_attach(s, ws);
-    log_debug("mesh_accepted", LF_S("peer", s->peer));
+    gw_session_accept(gw, req, true);
 }
 
 /* The CN of the first certificate in a PEM file. */

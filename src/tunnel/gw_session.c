@@ -315,13 +315,13 @@ void gw_session_attach(gw_session_t *s, ws_t *ws)
     gw->nsessions++;
 }
 
-void gw_session_accept(gw_t *gw, http_req_t *req)
+void gw_session_accept(gw_t *gw, http_req_t *req, bool mesh)
 {
     if (gw->stopping) {
         http_respond_error(req, 503, "shutting down");
         return;
     }
-    gw_session_t *s = gw_session_new(gw, false, http_req_peer(req));
+    gw_session_t *s = gw_session_new(gw, mesh, http_req_peer(req));
     if (!s) {
         http_respond_error(req, 503, "out of memory");
         return;
@@ -336,7 +336,7 @@ void gw_session_accept(gw_t *gw, http_req_t *req)
         return;
     }
     gw_session_attach(s, ws);
-    log_debug("ws_accepted", LF_S("peer", s->peer));
+    log_debug(mesh ? "mesh_accepted" : "ws_accepted", LF_S("peer", s->peer));
 }
 
 void gw_session_sweep(gw_t *gw, int64_t now)
