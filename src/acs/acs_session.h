@@ -68,9 +68,10 @@ struct acs_session {
 acs_conn_t *acs_conn_get(http_req_t *req);
 /* A session for the request's connection, belonging to `user`. */
 acs_session_t *acs_session_new(acs_t *a, http_req_t *req, const char *user);
-/* Find the session of a request: cookie first, then the connection (for a
- * CPE that ignores cookies, and only then). *own: the request came on the
- * connection that carries it. */
+/* Find the session of a request: cookie first, then the connection (behind
+ * a --trusted-proxy only for the CPE that sent the session's Inform and has
+ * not sent a cookie). *own: the request came on the connection that carries
+ * it. */
 acs_session_t *acs_session_find(acs_t *a, http_req_t *req, bool *own);
 /* The request's connection carries the session from now on (its user
  * authenticated there again). */
