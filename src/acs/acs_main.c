@@ -184,7 +184,8 @@ static const cfg_opt_t acs_opts[] = {
             "keep a session's messages (last 64 KiB) with its row: errors (sessions that"
             " faulted or failed), all, none", .check = check_log_mode),
     CFG_OPT("trusted-proxy", CFG_LIST, acs_opts_t, trusted_proxies, NULL, "CIDR",
-            "a proxy (outpost cwmp-proxy) whose X-Forwarded-For names the CPE's address",
+            "a proxy or balancer (outpost cwmp-proxy, haproxy) whose X-Forwarded-For names the"
+            " CPE's address; its connections may carry several CPEs' requests",
             .check = net_cidr_check),
     /* connection limits (docs/acs.md, "Connection limits") */
     CFG_COMMON_MAX_CONNECTIONS(acs_opts_t,
