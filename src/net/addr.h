@@ -79,9 +79,9 @@ void net_url_clear(net_url_t *u);
  * '@' before the first '/', '?' or '#', as net_url_parse reads it; an '@' in
  * the path or query is left alone. The query runs from the first '?' after
  * the authority to the first '#'; its pairs are split on '&' and names are
- * matched as the server decodes them ("%74oken" is a token). Works on any text, parseable or
- * not; out always NUL-terminated, -ENOSPC when cut (a hidden value is never
- * among what is copied, cut or not). NULL url: "". */
+ * matched as the server decodes them ("%74oken" is a token). Works on any
+ * text, parseable or not; out always NUL-terminated, -ENOSPC when cut (a
+ * hidden value is never among what is copied, cut or not). NULL url: "". */
 int net_url_redacted(const char *url, char *out, size_t cap);
 /* Whether a query parameter named NAME (n bytes, not NUL-terminated) carries
  * a credential: its name, percent-escapes and '+' decoded, holds token,
