@@ -152,6 +152,7 @@ void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t
         d->periodic_interval = strtoll(v, NULL, 10);
     /* behind outpost cwmp-proxy, the CPE's own address comes from the proxy */
     http_req_client_ip(req, a->trusted, a->ntrusted, d->ip, sizeof d->ip);
+    str_copy(s->client_ip, sizeof s->client_ip, d->ip); /* who may continue it by connection */
     d->first_seen = d->last_inform = clock_real_s();
 
     /* A second Inform from a device with a live session: that one is over. */

@@ -96,8 +96,6 @@ acs_session_t *acs_session_new(acs_t *a, http_req_t *req, const char *user)
     s->a = a;
     str_copy(s->user, sizeof s->user, user ? user : "");
     str_copy(s->peer, sizeof s->peer, http_req_peer(req));
-    if (a->ntrusted)
-        http_req_client_ip(req, a->trusted, a->ntrusted, s->client_ip, sizeof s->client_ip);
     s->started_ms = clock_mono_ms();
     s->started_s = clock_real_s();
     buf_init(&s->log, strcmp(a->o.session_log, "none") != 0 ? 256 * 1024 : 0);

@@ -40,7 +40,7 @@ struct acs_session {
     acs_conn_t *cn;            /* the connection carrying it; NULL once that closed */
     bool cookieless;           /* a request came without our cookie (found by connection) */
     bool cookie_back;          /* a request came with it: its CPE keeps cookies (conn_request_is_its) */
-    char client_ip[64];        /* with --trusted-proxy: the address of the Inform's CPE, as forwarded */
+    char client_ip[64];        /* the Inform's CPE address (as a --trusted-proxy forwards it) */
     bool by_device;            /* in a->sessions_by_device */
     char peer[64];
     cwmp_ns_t ns;

@@ -238,7 +238,9 @@ static const char *const url_secret_words[] = {
 };
 
 /* The byte of a query name at *i as the server will read it (a "%XX"
- * escape decoded, '+' a space), *i moved past it. */
+ * escape decoded, '+' a space), *i moved past it. Lenient where
+ * str_pct_decode is strict: a '%' that starts no escape is itself, so that
+ * one bad escape does not keep the rest of the name from being read. */
 static unsigned char url_name_byte(const char *name, size_t n, size_t *i)
 {
     unsigned char c = (unsigned char)name[*i];

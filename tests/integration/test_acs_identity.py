@@ -52,6 +52,16 @@ def informed(d, addr, auth, serial, **kw):
     cpe.close()
 
 
+def pair_with_a_read_queued(outpost, tmp_path, *extra):
+    """start_pair, A1 informed once and a read of NAME queued for it."""
+    d = start_pair(outpost, tmp_path, *extra)
+    addr, api = cwmp_addr(d), Api(d)
+    informed(d, addr, ("user-a", "pass-a"), "A1")
+    t = api.post(f"/api/devices/{A}/tasks",
+                 {"type": "get_params", "parameters": {"names": [NAME]}}).json()
+    return d, addr, api, t
+
+
 def test_a_device_credential_cannot_inform_as_another_device(outpost, tmp_path):
     d = start_pair(outpost, tmp_path)
     addr, api = cwmp_addr(d), Api(d)
@@ -90,11 +100,7 @@ def test_a_device_credential_cannot_inform_as_another_device(outpost, tmp_path):
 
 
 def test_stolen_cookie_gets_nothing_of_the_session(outpost, tmp_path):
-    d = start_pair(outpost, tmp_path)
-    addr, api = cwmp_addr(d), Api(d)
-    informed(d, addr, ("user-a", "pass-a"), "A1")
-    t = api.post(f"/api/devices/{A}/tasks",
-                 {"type": "get_params", "parameters": {"names": [NAME]}}).json()
+    d, addr, api, t = pair_with_a_read_queued(outpost, tmp_path)
     a = CPE(addr, auth=("user-a", "pass-a"))
     assert a.inform("A1").rpc == "InformResponse"            # A's session: a task waits
     assert a.cookie and a.cookie.startswith("acs_session=")
@@ -138,11 +144,7 @@ def test_stolen_cookie_gets_nothing_of_the_session(outpost, tmp_path):
 def test_connection_that_authenticated_stays_authenticated(outpost, tmp_path):
     """The proof is the connection: a CPE that authenticated once is not
     challenged again on it, with or without the cookie."""
-    d = start_pair(outpost, tmp_path)
-    addr, api = cwmp_addr(d), Api(d)
-    informed(d, addr, ("user-a", "pass-a"), "A1")
-    t = api.post(f"/api/devices/{A}/tasks",
-                 {"type": "get_params", "parameters": {"names": [NAME]}}).json()
+    d, addr, api, t = pair_with_a_read_queued(outpost, tmp_path)
     a = CPE(addr, auth=("user-a", "pass-a"))
     assert a.inform("A1").rpc == "InformResponse"
     a.auth = None                                              # no credentials from now on
@@ -201,11 +203,7 @@ def test_a_balancer_sharing_its_connection_between_cpes(outpost, tmp_path):
     for another device on a connection that carries a session is that other
     CPE's new session, authenticated as itself, not fault 8001; neither CPE
     gets the other's RPCs, and each goes on by its cookie."""
-    d = start_pair(outpost, tmp_path, "--admin-listen", "127.0.0.1:0")
-    addr, api = cwmp_addr(d), Api(d)
-    informed(d, addr, ("user-a", "pass-a"), "A1")
-    t = api.post(f"/api/devices/{A}/tasks",
-                 {"type": "get_params", "parameters": {"names": [NAME]}}).json()
+    d, addr, api, t = pair_with_a_read_queued(outpost, tmp_path, "--admin-listen", "127.0.0.1:0")
     a = CPE(addr, auth=("user-a", "pass-a"))
     b = CPE(addr, auth=("user-b", "pass-b"))
     assert a.inform("A1").rpc == "InformResponse"
@@ -249,11 +247,7 @@ def test_a_request_without_the_cookie_on_a_shared_connection_is_not_the_sessions
     and gets none of A's RPCs; A's next request, with its cookie, gets them.
     (Straight from a CPE the connection stays the proof:
     test_connection_that_authenticated_stays_authenticated.)"""
-    d = start_pair(outpost, tmp_path, "--trusted-proxy", "127.0.0.0/8")
-    addr, api = cwmp_addr(d), Api(d)
-    informed(d, addr, ("user-a", "pass-a"), "A1")
-    t = api.post(f"/api/devices/{A}/tasks",
-                 {"type": "get_params", "parameters": {"names": [NAME]}}).json()
+    d, addr, api, t = pair_with_a_read_queued(outpost, tmp_path, "--trusted-proxy", "127.0.0.0/8")
     a = CPE(addr, auth=("user-a", "pass-a"))
     assert a.inform("A1").rpc == "InformResponse"
     assert a.post(envelope(GET_RPC_METHODS)).rpc == "GetRPCMethodsResponse"  # the cookie, back
@@ -273,11 +267,7 @@ def test_a_cookieless_cpe_behind_a_trusted_proxy(outpost, tmp_path):
     """A CPE that ignores cookies keeps its session on its connection; behind
     a --trusted-proxy that shares the connection, a request forwarded for
     another address is not that session's."""
-    d = start_pair(outpost, tmp_path, "--trusted-proxy", "127.0.0.0/8")
-    addr, api = cwmp_addr(d), Api(d)
-    informed(d, addr, ("user-a", "pass-a"), "A1")
-    t = api.post(f"/api/devices/{A}/tasks",
-                 {"type": "get_params", "parameters": {"names": [NAME]}}).json()
+    d, addr, api, t = pair_with_a_read_queued(outpost, tmp_path, "--trusted-proxy", "127.0.0.0/8")
     a = CPE(addr, auth=("user-a", "pass-a"), use_cookies=False)
     a.extra_headers = {"X-Forwarded-For": "198.18.0.10"}
     assert a.inform("A1").rpc == "InformResponse"
