@@ -334,7 +334,7 @@ def test_virtual_parameter(outpost, tmp_path, model):
 # ---- runaway scripts: faults on their devices, not on the others' latency ---------------------------
 
 RUNAWAY = "local n = 0\nwhile true do n = n + 1 end\n"
-HOG = "local t = {}\nfor i = 1, 1e9 do t[i] = string.rep('x', 512) .. i end\n"
+HOG = "local t = {}\nfor i = 1, 1e9 do t[i] = string.rep('x', 65536) .. i end\n"
 
 
 def final_stats(sim):
