@@ -193,6 +193,10 @@ static int write_metrics(buf_t *o, void *ud)
           "Informs of a new session on a connection that carried another device's session "
           "(a balancer sharing its connections between CPEs).",
           (double)a->n.shared_connection_informs },
+        { "outpost_acs_shared_connection_others_total", "counter",
+          "Requests without a cookie on a --trusted-proxy connection carrying a session that "
+          "were not taken as that session's (its CPE sends cookies, or another address).",
+          (double)a->n.shared_connection_others },
         { "outpost_acs_connection_requests_in_flight", "gauge",
           "Connection requests waiting for the CPE's answer.", (double)a->ncrs },
         { "outpost_acs_cwmp_connections", "gauge", "Open CWMP connections.",

@@ -110,7 +110,13 @@ static void cwmp_on_head(http_req_t *req, void *ud)
     c->authed = false;
     c->user[0] = '\0';
     acs_session_t *s;
-    if (!acs_admit(a, req, c, &s))
+    bool admitted = acs_admit(a, req, c, &s);
+    if (!s && c->s) { /* a trusted proxy's: normal behind a sharing balancer */
+        a->n.shared_connection_others++;
+        log_debug("cwmp_not_the_connections_session", LF_S("carried", c->s->device_id),
+                  LF_S("peer", http_req_peer(req)));
+    }
+    if (!admitted)
         return; /* 401/429 sent; the body is discarded unread */
     /* Content-Length or chunked alike: the server answers 413 (and logs
      * http_body_too_large) once the decoded body passes the cap. */

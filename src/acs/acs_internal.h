@@ -241,7 +241,8 @@ typedef struct acs {
 
     struct {
         uint64_t sessions, informs, rpcs, faults, cpe_faults, timeouts, auth_failures,
-            bad_requests, cr_sent, cr_ok, cr_failed, shared_connection_informs;
+            bad_requests, cr_sent, cr_ok, cr_failed, shared_connection_informs,
+            shared_connection_others;
         uint64_t cr_udp_sent, cr_udp_ok, cr_udp_timeout, cr_udp_failed, cr_udp_datagrams;
     } n;
     acs_metrics_t m;           /* the labelled series of /metrics (acs_admin.c) */

@@ -239,6 +239,14 @@ def test_a_balancer_sharing_its_connection_between_cpes(outpost, tmp_path):
 GET_RPC_METHODS = "<cwmp:GetRPCMethods></cwmp:GetRPCMethods>"
 
 
+def others(d):
+    """outpost_acs_shared_connection_others_total: cookie-less requests on a
+    trusted proxy's connection not taken as the session it carries."""
+    text = requests.get(d.url("admin") + "/metrics", timeout=10,
+                        headers={"Authorization": f"Bearer {TOKEN}"}).text
+    return prom.parse(text)[("outpost_acs_shared_connection_others_total", ())]
+
+
 def test_a_request_without_the_cookie_on_a_shared_connection_is_not_the_sessions(outpost, tmp_path):
     """Through a balancer sharing its connections (a --trusted-proxy), a
     request without a cookie on the connection that carries A's session may
@@ -247,7 +255,8 @@ def test_a_request_without_the_cookie_on_a_shared_connection_is_not_the_sessions
     and gets none of A's RPCs; A's next request, with its cookie, gets them.
     (Straight from a CPE the connection stays the proof:
     test_connection_that_authenticated_stays_authenticated.)"""
-    d, addr, api, t = pair_with_a_read_queued(outpost, tmp_path, "--trusted-proxy", "127.0.0.0/8")
+    d, addr, api, t = pair_with_a_read_queued(outpost, tmp_path, "--trusted-proxy", "127.0.0.0/8",
+                                              "--admin-listen", "127.0.0.1:0")
     a = CPE(addr, auth=("user-a", "pass-a"))
     assert a.inform("A1").rpc == "InformResponse"
     assert a.post(envelope(GET_RPC_METHODS)).rpc == "GetRPCMethodsResponse"  # the cookie, back
@@ -261,13 +270,15 @@ def test_a_request_without_the_cookie_on_a_shared_connection_is_not_the_sessions
     assert r.rpc == "GetParameterValues" and r.id == str(t["id"])
     assert a.answer(r, GPV_ANSWER).status == 204
     assert api.get(f"/api/tasks/{t['id']}").json()["status"] == "done"
+    assert others(d) == 3                              # the thief, user-b (challenged, then in)
 
 
 def test_a_cookieless_cpe_behind_a_trusted_proxy(outpost, tmp_path):
     """A CPE that ignores cookies keeps its session on its connection; behind
     a --trusted-proxy that shares the connection, a request forwarded for
     another address is not that session's."""
-    d, addr, api, t = pair_with_a_read_queued(outpost, tmp_path, "--trusted-proxy", "127.0.0.0/8")
+    d, addr, api, t = pair_with_a_read_queued(outpost, tmp_path, "--trusted-proxy", "127.0.0.0/8",
+                                              "--admin-listen", "127.0.0.1:0")
     a = CPE(addr, auth=("user-a", "pass-a"), use_cookies=False)
     a.extra_headers = {"X-Forwarded-For": "198.18.0.10"}
     assert a.inform("A1").rpc == "InformResponse"
@@ -279,6 +290,7 @@ def test_a_cookieless_cpe_behind_a_trusted_proxy(outpost, tmp_path):
     assert r.rpc == "GetParameterValues" and r.id == str(t["id"])
     assert a.answer(r, GPV_ANSWER).status == 204
     assert api.get(f"/api/tasks/{t['id']}").json()["status"] == "done"
+    assert others(d) == 1                              # the other address's; A's were its
 
 
 def test_username_template(outpost, tmp_path):
