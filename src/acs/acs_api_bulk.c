@@ -58,6 +58,7 @@ json_t *acs_bulk_json(const store_bulk_t *b)
     acs_iso(b->created, created);
     acs_iso(b->updated, updated);
     json_t *params = b->params ? json_loads(b->params, 0, NULL) : NULL;
+    acs_task_params_hide(params);
     return json_pack(
         "{s:I, s:s, s:o, s:s, s:o, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:f,"
         " s:I, s:s, s:s}",

@@ -307,7 +307,13 @@ void acs_cluster_free(acs_t *a);
 json_t *acs_cluster_json(const acs_t *a);
 
 /* ---- acs_json.c (pure) ---- */
+/* A task as the API shows it; its parameters through acs_task_params_hide. */
 json_t *acs_task_json(const store_task_t *t);
+/* Hide the secrets of task parameters p (in place) before anyone sees them:
+ * a transfer's password as "***", its URLs as net_url_redacted shows them,
+ * and the value of each set_params parameter whose last name says it is a
+ * secret (Password, Passphrase, PreSharedKey, WEPKey, Secret). */
+void acs_task_params_hide(json_t *p);
 json_t *acs_device_json(const store_device_t *d, int64_t now, int64_t default_interval);
 void acs_iso(int64_t t, char *out);
 /* The time as an ISO 8601 JSON string; null for 0 (never happened). */

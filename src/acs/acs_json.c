@@ -11,6 +11,7 @@
 #include "acs/acs_internal.h"
 #include "core/clock.h"
 #include "core/str.h"
+#include "net/addr.h"
 
 int acs_utf8_copy(char *dst, size_t size, const char *src)
 {
@@ -65,9 +66,54 @@ json_t *acs_json_time(int64_t t)
     return json_string(b);
 }
 
+/* Whether a parameter's last name says it holds a secret (TR-181 hides
+ * these from reads: ...Password, KeyPassphrase, PreSharedKey, WEPKey,
+ * RadiusSecret...). */
+static bool secret_param(const char *name)
+{
+    static const char *const words[] = { "password", "passphrase", "presharedkey", "wepkey",
+                                         "secret" };
+    const char *leaf = strrchr(name, '.');
+    leaf = leaf ? leaf + 1 : name;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcasestr(leaf, words[i]))
+            return true;
+    return false;
+}
+
+static void hide_url(json_t *p, const char *key)
+{
+    const char *u = json_string_value(json_object_get(p, key));
+    char shown[NET_URL_SHOWN];
+    if (u && net_url_redacted(u, shown, sizeof shown) >= 0 && strcmp(shown, u) != 0)
+        json_object_set_new(p, key, acs_json_text(shown));
+}
+
+void acs_task_params_hide(json_t *p)
+{
+    if (!json_is_object(p))
+        return;
+    const char *k;
+    json_t *v;
+    if (json_string_length(json_object_get(p, "password")))
+        json_object_set_new(p, "password", json_string("***"));
+    hide_url(p, "url");
+    hide_url(p, "success_url");
+    hide_url(p, "failure_url");
+    json_object_foreach(json_object_get(p, "values"), k, v) {
+        if (!secret_param(k))
+            continue;
+        if (json_is_object(v))
+            json_object_set_new(v, "value", json_string("***"));
+        else
+            json_object_set_new(json_object_get(p, "values"), k, json_string("***"));
+    }
+}
+
 json_t *acs_task_json(const store_task_t *t)
 {
     json_t *params = t->params ? json_loads(t->params, 0, NULL) : NULL;
+    acs_task_params_hide(params);
     json_t *result = t->result ? json_loads(t->result, 0, NULL) : NULL;
     json_t *o = json_pack("{s:I, s:o, s:o, s:o, s:s, s:o, s:i}", "id", (json_int_t)t->id,
                           "device_id", acs_json_text(t->device_id), "type", acs_json_text(t->type),

@@ -100,7 +100,12 @@ def test_every_task_type(outpost, tmp_path):
         ids.append(r.json()["id"])
     # A Download the CPE finishes later, with TransferComplete.
     dl = api.post(f"/api/devices/{DEV}/tasks", {"type": "download", "parameters": {
-        "url": "http://files.invalid/fw.bin", "file_size": 1000}}).json()
+        "url": "http://files.invalid/fw.bin?access_token=dl-token", "file_size": 1000,
+        "username": "dl-user", "password": "dl-pass"}}).json()
+    # The API never shows a transfer's secrets back; the CPE gets them (below).
+    shown = api.get(f"/api/tasks/{dl['id']}").json()["parameters"]
+    assert shown["password"] == "***" and shown["username"] == "dl-user"
+    assert shown["url"] == "http://files.invalid/fw.bin?access_token=***"
     assert api.get("/api/stats").json()["pending_tasks"] == len(CASES) + 1
 
     cpe.inform("T1", events=[("6 CONNECTION REQUEST", "")])
@@ -117,7 +122,8 @@ def test_every_task_type(outpost, tmp_path):
             assert r.find("CommandKey") == f"task-{tid}"
         r = cpe.answer(r, answer)
     # The download: DownloadResponse status 1 = "will report with TransferComplete".
-    assert r.rpc == "Download" and r.find("URL") == "http://files.invalid/fw.bin"
+    assert r.rpc == "Download" and r.find("URL") == "http://files.invalid/fw.bin?access_token=dl-token"
+    assert r.find("Username") == "dl-user" and r.find("Password") == "dl-pass"
     r = cpe.answer(r, "<cwmp:DownloadResponse><Status>1</Status><StartTime>0001-01-01T00:00:00Z"
                       "</StartTime><CompleteTime>0001-01-01T00:00:00Z</CompleteTime>"
                       "</cwmp:DownloadResponse>")

@@ -364,6 +364,51 @@ static void test_json_text_utf8(void **state)
     json_decref(o);
 }
 
+/* What a task shows: a transfer's password and URL credentials hidden, a
+ * secret parameter's value hidden, the rest (and the stored text) as given. */
+static void test_task_secrets_hidden(void **state)
+{
+    (void)state;
+    char dl[] = "{\"url\":\"http://fw:FWPASS@198.51.100.7/fw.bin?X-Amz-Signature=SIG&v=1\","
+                "\"username\":\"u\",\"password\":\"TASKPASS\","
+                "\"success_url\":\"http://198.51.100.7/ok?token=TOK\",\"file_type\":\"1 Firmware Upgrade Image\"}";
+    store_task_t t = { .id = 8, .device_id = "X", .type = "download", .params = dl };
+    json_t *o = acs_task_json(&t);
+    assert_non_null(o);
+    json_t *p = json_object_get(o, "parameters");
+    assert_string_equal(json_string_value(json_object_get(p, "password")), "***");
+    assert_string_equal(json_string_value(json_object_get(p, "username")), "u");
+    assert_string_equal(json_string_value(json_object_get(p, "url")),
+                        "http://fw:***@198.51.100.7/fw.bin?X-Amz-Signature=***&v=1");
+    assert_string_equal(json_string_value(json_object_get(p, "success_url")),
+                        "http://198.51.100.7/ok?token=***");
+    assert_string_equal(json_string_value(json_object_get(p, "file_type")), "1 Firmware Upgrade Image");
+    char *text = json_dumps(o, JSON_COMPACT);
+    assert_non_null(text);
+    assert_null(strstr(text, "FWPASS"));
+    assert_null(strstr(text, "TASKPASS"));
+    assert_null(strstr(text, "SIG"));
+    assert_null(strstr(text, "TOK"));
+    free(text);
+    json_decref(o);
+    assert_non_null(strstr(dl, "TASKPASS")); /* the stored row is what goes to the CPE */
+
+    char set[] = "{\"values\":{\"Device.WiFi.AccessPoint.1.Security.KeyPassphrase\":\"wifi-secret\","
+                 "\"Device.Users.User.1.Password\":{\"value\":\"pw\",\"type\":\"xsd:string\"},"
+                 "\"Device.WiFi.SSID.1.SSID\":\"net\",\"Device.X.Secret.Enable\":true}}";
+    t = (store_task_t){ .id = 9, .device_id = "X", .type = "set_params", .params = set };
+    o = acs_task_json(&t);
+    json_t *v = json_object_get(json_object_get(o, "parameters"), "values");
+    assert_string_equal(json_string_value(json_object_get(v, "Device.WiFi.AccessPoint.1.Security.KeyPassphrase")),
+                        "***");
+    json_t *pw = json_object_get(v, "Device.Users.User.1.Password");
+    assert_string_equal(json_string_value(json_object_get(pw, "value")), "***");
+    assert_string_equal(json_string_value(json_object_get(pw, "type")), "xsd:string");
+    assert_string_equal(json_string_value(json_object_get(v, "Device.WiFi.SSID.1.SSID")), "net");
+    assert_true(json_is_true(json_object_get(v, "Device.X.Secret.Enable"))); /* only the last name counts */
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_device_online),
         cmocka_unit_test(test_json_text_utf8),
         cmocka_unit_test(test_set_params_types),
+        cmocka_unit_test(test_task_secrets_hidden),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
