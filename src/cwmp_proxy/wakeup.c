@@ -212,8 +212,10 @@ static void finish(wake_t *k, int outcome, int status, const char *extra, const 
      * (as the original's did), not a failure. */
     int level = outcome == WAKE_OK ? LOG_INFO
               : outcome == WAKE_LOCKED_OUT || outcome == WAKE_CHALLENGED ? LOG_DEBUG : LOG_WARN;
+    char shown[NET_URL_SHOWN]; /* a CPE's URL may carry a password or token */
+    net_url_redacted(k->origin, shown, sizeof shown);
     LOG_AT(level, "wakeup", LF_S("device", k->device),
-           LF_S("origin", k->origin), LF_S("outcome", wakeup_outcome_name(outcome)),
+           LF_S("origin", shown), LF_S("outcome", wakeup_outcome_name(outcome)),
            LF_I("status", status), LF_I("latency_ms", (int64_t)(secs * 1000)), LF_S("reason", reason));
     if (k->r) {
         char body[300];

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "core/str.h"
+#include "net/addr.h"
 #include "net/deadq.h"
 #include "net/http_server.h"
 #include "net/tls.h"
@@ -207,9 +208,12 @@ static bool say_refusal(relay_srv_t *s)
 static void refuse(relay_srv_t *s, http_req_t *r, int status, const char *reason, uint64_t *counter)
 {
     (*counter)++;
-    if (say_refusal(s))
-        log_warn("relay_refused", LF_S("peer", http_req_peer(r)), LF_S("target", http_req_target(r)),
+    if (say_refusal(s)) {
+        char shown[NET_URL_SHOWN]; /* the query may carry a token */
+        net_url_redacted(http_req_target(r), shown, sizeof shown);
+        log_warn("relay_refused", LF_S("peer", http_req_peer(r)), LF_S("target", shown),
                  LF_I("status", status), LF_S("reason", reason), LF_U("unsaid", s->refusals_unsaid));
+    }
     http_respond_error(r, status, reason);
 }
 

@@ -183,7 +183,7 @@ def test_not_found_and_plain_http(outpost, pki):
     relay = start_relay(outpost, pki)
 
     async def scenario():
-        for path in ("/other/gw-0001", PREFIX):
+        for path in ("/other/gw-0001?access_token=tok-in-query", PREFIX):
             host, port = relay.addr()
             with pytest.raises(websockets.InvalidStatusCode) as e:
                 await websockets.connect(f"wss://{host}:{port}{path}", ssl=pki.client_ctx("manager"))
@@ -191,6 +191,9 @@ def test_not_found_and_plain_http(outpost, pki):
 
     run(scenario())
     assert metric(relay, "outpost_relay_rejects_total", '{reason="not_found"}') == 2
+    # the refusal is logged with the target's credential-named query values hidden
+    relay.wait_for(r'relay_refused .*target="/other/gw-0001\?access_token=\*\*\*"')
+    assert not any("tok-in-query" in l for l in relay.lines)
     # a plain GET (no upgrade) on a good path is told to upgrade, and counts as no connection
     r = requests.get(ws_url(relay, "gw-0001", "https"), cert=pki.pkeycert("manager"), verify=pki.cert("root"),
                      timeout=10)
