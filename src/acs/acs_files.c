@@ -464,6 +464,8 @@ static int send_run(store_t *st, void *ud)
     int rc = store_file_get(st, j->name, &j->f);
     if (rc)
         return rc;
+    if (j->cpe && j->f.task_id)
+        return -ENOENT; /* a device's upload: the API's to read, not any CPE's (acs_files_cwmp.c) */
     char path[ACS_PATH_MAX];
     rc = fs->sh ? acs_files_cache_path(fs, j->f.sha256, path, sizeof path)
                 : acs_file_path(fs, j->name, path, sizeof path);

@@ -162,8 +162,9 @@ int acs_files_upload_check(store_t *st, store_file_t *f);
 int acs_files_url(const acs_t *a, const char *name, char *out, size_t len);
 
 /* On the store thread, as the API creates a task: a download naming
- * {"file": NAME} needs the file to exist. 0, or -ENXIO with the reason
- * ("file: no stored file ...") in err. */
+ * {"file": NAME} needs the file to exist and not to be a device's upload;
+ * an upload naming one may not replace a file stored through the API. 0,
+ * or -ENXIO with the reason ("file: no stored file ...") in err. */
 int acs_files_task_check(store_t *st, const char *type, json_t *params, char *err, size_t errlen);
 /* On the store thread, as task t is taken to be sent: a download naming
  * {"file": NAME} gets the file's URL, size, type and credentials; an upload

@@ -12,7 +12,10 @@
  *                             bytes are named, on the store thread)
  *
  * CPE authentication (--cpe-auth) is for CWMP messages; a file is served
- * to whoever names it unless it has credentials of its own.
+ * to whoever names it unless it has credentials of its own. A file a
+ * device uploaded (its configuration, a log) is that device's data: never
+ * served here (the API has it), and an upload never replaces a file stored
+ * through the API (nor, so, its credentials).
  */
 #include "acs/acs_files.h"
 
@@ -120,6 +123,9 @@ int acs_files_upload_check(store_t *st, store_file_t *f)
     const char *type = json_string_value(json_object_get(p, "file_type"));
     if (rc == 0 && (!name || !acs_file_name_ok(name)))
         rc = -EPERM; /* not one of ours (a URL elsewhere) */
+    store_file_t old;
+    if (rc == 0 && store_file_get(st, name, &old) == 0 && !old.task_id)
+        rc = -EPERM; /* stored through the API since the task was made: not the device's to replace */
     if (rc == 0) {
         str_copy(f->name, sizeof f->name, name);
         str_copy(f->file_type, sizeof f->file_type, type ? type : "1 Vendor Configuration File");
@@ -227,15 +233,26 @@ static const char *own_file(const acs_files_t *fs, const char *url)
 int acs_files_task_check(store_t *st, const char *type, json_t *params, char *err, size_t errlen)
 {
     const char *name = json_string_value(json_object_get(params, "file"));
+    bool dl = strcmp(type, "download") == 0;
     store_file_t f;
-    if (strcmp(type, "download") != 0 || !name)
+    if ((!dl && strcmp(type, "upload") != 0) || !name)
         return 0;
     int rc = store_file_get(st, name, &f);
-    if (rc == -ENOENT) {
+    if (dl && rc == -ENOENT) {
         snprintf(err, errlen, "file: no stored file '%.128s'", name);
         return -ENXIO;
     }
-    return rc;
+    if (dl && rc == 0 && f.task_id) {
+        snprintf(err, errlen, "file: '%.128s' was uploaded by a device and is not served to CPEs;"
+                 " store it again through the API (PUT /api/files/NAME) to send it", name);
+        return -ENXIO;
+    }
+    if (!dl && rc == 0 && !f.task_id) {
+        snprintf(err, errlen, "file: '%.128s' is a file stored through the API; an upload may"
+                 " not replace it (name another)", name);
+        return -ENXIO;
+    }
+    return rc == -ENOENT ? 0 : rc;
 }
 
 int acs_files_resolve(acs_t *a, store_t *st, store_task_t *t, char *err, size_t errlen)

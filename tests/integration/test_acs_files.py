@@ -440,6 +440,56 @@ def test_upload_url_bounded_and_one_time(acs, tmp_path):
     assert stored(tmp_path) == kept(("u1-backup.cfg", log + b"again\n"))
 
 
+def upload_url(a, api, serial, name):
+    """An upload task naming `name` for CPE a, sent: its URL."""
+    r = api.s.post(api.base + f"/api/devices/00D09E-IGD-{serial}/tasks",
+                   json={"type": "upload", "parameters": {"file": name}}, timeout=30)
+    assert r.status_code == 201, r.text
+    a.inform(serial, events=[("6 CONNECTION REQUEST", "")])
+    r = a.post()
+    assert r.rpc == "Upload"
+    url = r.find("URL")
+    r = a.answer(r, "<cwmp:UploadResponse><Status>1</Status><StartTime>0001-01-01T00:00:00Z</StartTime>"
+                    "<CompleteTime>0001-01-01T00:00:00Z</CompleteTime></cwmp:UploadResponse>")
+    assert r.status == 204
+    return url
+
+
+def test_an_upload_is_the_devices_data(acs):
+    """What a device uploads (its configuration) is not served on the CWMP
+    listener to whoever names it; the API reads it. An upload never
+    replaces a file stored through the API (and its credentials), whether
+    the task names one or one is stored while the task waits."""
+    from cwmp_cpe import CPE
+    d, api = acs
+    a = CPE(d.addr("listen"))
+    assert a.inform("U2").rpc == "InformResponse" and a.post().status == 204
+    url = upload_url(a, api, "U2", "u2-backup.cfg")
+    cfg = b"admin-password=hunter2\n"
+    assert requests.put(url, data=cfg, timeout=10).status_code == 201
+    r = requests.get(d.url("listen") + "/files/u2-backup.cfg", timeout=10)
+    assert r.status_code == 404 and b"hunter2" not in r.content
+    assert api.get("/api/files/u2-backup.cfg/content").content == cfg
+    r = api.s.post(api.base + "/api/devices/00D09E-IGD-U2/tasks",
+                   json={"type": "download", "parameters": {"file": "u2-backup.cfg"}}, timeout=30)
+    assert r.status_code == 422 and "uploaded by a device" in r.text
+    # stored again through the API, it is the operator's file and is served
+    assert api.put("u2-backup.cfg", cfg).status_code in (200, 201)
+    assert requests.get(d.url("listen") + "/files/u2-backup.cfg", timeout=10).content == cfg
+
+    fw = blob(1000, seed=9)
+    assert api.put("fw-2.bin", fw, params={"username": "dl", "password": "dl-pw"}).status_code == 201
+    r = api.s.post(api.base + "/api/devices/00D09E-IGD-U2/tasks",
+                   json={"type": "upload", "parameters": {"file": "fw-2.bin"}}, timeout=30)
+    assert r.status_code == 422 and "may not replace" in r.text
+    url = upload_url(a, api, "U2", "later.bin")
+    assert api.put("later.bin", fw, params={"username": "dl", "password": "dl-pw"}).status_code == 201
+    assert requests.put(url, data=b"evil", timeout=10).status_code == 403
+    f = api.get("/api/files/later.bin").json()
+    assert f["username"] == "dl" and f["task_id"] is None and f["size"] == len(fw)
+    assert requests.get(d.url("listen") + "/files/later.bin", timeout=10).status_code == 401
+
+
 def test_file_deleted_before_the_task_is_sent(acs):
     """The file is looked up again when the task goes out: gone by then, the
     task fails (8002, naming the file) and nothing is sent."""

@@ -253,7 +253,8 @@ export default {
       fill(actions, h('h2', { id: 'dv-actions-h' }, 'Actions'),
         h('div', { class: 'toolbar' }, crBtn, rebootBtn, frBtn), fwForm, upForm, out);
       try {
-        const files = await ctx.api('/api/files');
+        // a device's upload is not served to CPEs (the ACS refuses to send it)
+        const files = (await ctx.api('/api/files')).filter((f) => !f.task_id);
         const fw = files.filter((f) => String(f.file_type).startsWith('1 '));
         const list = fw.length ? fw : files;
         fill(fileSel, list.length ? list.map((f) => h('option', { value: f.name },
