@@ -314,6 +314,14 @@ json_t *acs_task_json(const store_task_t *t);
  * and the value of each set_params parameter whose last name says it is a
  * secret (Password, Passphrase, PreSharedKey, WEPKey, Secret). */
 void acs_task_params_hide(json_t *p);
+/* Whether a parameter name (n bytes) says, by its last name, that its value
+ * is a secret (TR-181 hides these from reads). */
+bool acs_param_secret(const char *name, size_t n);
+/* A session's SOAP log d[n] as it may be stored and shown, appended to out:
+ * the text of each Password element, the Value following a Name that
+ * acs_param_secret calls a secret, and an upload URL's MAC become "***".
+ * 0, or buf_append's error (out's cap). */
+int acs_soap_log_hide(const char *d, size_t n, buf_t *out);
 json_t *acs_device_json(const store_device_t *d, int64_t now, int64_t default_interval);
 void acs_iso(int64_t t, char *out);
 /* The time as an ISO 8601 JSON string; null for 0 (never happened). */

@@ -5,8 +5,10 @@
  * row cut by an older version, a hostile byte that slipped through) still
  * gives an object, never a NULL that would turn a listing into a 500.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "acs/acs_internal.h"
 #include "core/clock.h"
@@ -66,19 +68,79 @@ json_t *acs_json_time(int64_t t)
     return json_string(b);
 }
 
-/* Whether a parameter's last name says it holds a secret (TR-181 hides
- * these from reads: ...Password, KeyPassphrase, PreSharedKey, WEPKey,
- * RadiusSecret...). */
-static bool secret_param(const char *name)
+bool acs_param_secret(const char *name, size_t n)
 {
     static const char *const words[] = { "password", "passphrase", "presharedkey", "wepkey",
                                          "secret" };
-    const char *leaf = strrchr(name, '.');
-    leaf = leaf ? leaf + 1 : name;
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (strcasestr(leaf, words[i]))
-            return true;
+    const char *leaf = name;
+    for (size_t i = 0; i < n; i++)
+        if (name[i] == '.')
+            leaf = name + i + 1;
+    size_t ln = n - (size_t)(leaf - name);
+    for (size_t w = 0; w < sizeof words / sizeof words[0]; w++) {
+        size_t wn = strlen(words[w]);
+        for (size_t i = 0; i + wn <= ln; i++)
+            if (strncasecmp(leaf + i, words[w], wn) == 0)
+                return true;
+    }
     return false;
+}
+
+/* ---- the session log ---------------------------------------------------------- */
+
+/* p at a '<': the element's local name (after any "prefix:"), or NULL
+ * for an end tag, a comment or a declaration. */
+static const char *tag_name(const char *p, const char *e)
+{
+    const char *q = ++p;
+    while (q < e && (isalnum((unsigned char)*q) || *q == '_' || *q == '-' || *q == '.'))
+        q++;
+    return q < e && *q == ':' && q > p ? q + 1 : (p < e && isalpha((unsigned char)*p) ? p : NULL);
+}
+
+static bool is_tag(const char *t, const char *e, const char *name)
+{
+    size_t n = strlen(name);
+    return t && (size_t)(e - t) > n && memcmp(t, name, n) == 0 &&
+           (t[n] == '>' || t[n] == ' ' || t[n] == '\t' || t[n] == '\r' || t[n] == '\n');
+}
+
+int acs_soap_log_hide(const char *d, size_t n, buf_t *out)
+{
+    const char *p = d, *e = d + n, *copied = d, *name = NULL;
+    size_t name_len = 0;
+    int rc = 0;
+    while (rc == 0 && p < e && (p = memchr(p, '<', (size_t)(e - p)))) {
+        const char *t = tag_name(p, e);
+        const char *gt = t ? memchr(t, '>', (size_t)(e - t)) : NULL;
+        if (!gt) {
+            p++;
+            continue;
+        }
+        const char *text = gt + 1, *end = memchr(text, '<', (size_t)(e - text));
+        if (!end)
+            end = e;
+        const char *from = NULL; /* what becomes "***", up to end */
+        if (is_tag(t, e, "Name")) {
+            name = text;
+            name_len = (size_t)(end - text);
+        } else if (is_tag(t, e, "Password") ||
+                   (is_tag(t, e, "Value") && name && acs_param_secret(name, name_len))) {
+            from = text;
+        } else if (is_tag(t, e, "URL")) { /* an upload URL's MAC is the right to send it */
+            const char *u = memmem(text, (size_t)(end - text), "/uploads/", 9);
+            const char *dash = u ? memchr(u, '-', (size_t)(end - u)) : NULL;
+            from = dash ? dash + 1 : NULL;
+        }
+        if (from && end > from) {
+            rc = buf_append(out, copied, (size_t)(from - copied));
+            if (rc == 0)
+                rc = buf_append(out, "***", 3);
+            copied = end;
+        }
+        p = end;
+    }
+    return rc ? rc : buf_append(out, copied, (size_t)(e - copied));
 }
 
 static void hide_url(json_t *p, const char *key)
@@ -101,7 +163,7 @@ void acs_task_params_hide(json_t *p)
     hide_url(p, "success_url");
     hide_url(p, "failure_url");
     json_object_foreach(json_object_get(p, "values"), k, v) {
-        if (!secret_param(k))
+        if (!acs_param_secret(k, strlen(k)))
             continue;
         if (json_is_object(v))
             json_object_set_new(v, "value", json_string("***"));

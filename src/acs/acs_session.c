@@ -230,8 +230,12 @@ void acs_session_log(acs_session_t *s, const char *dir, const char *data, size_t
     size_t need = len + 64;
     if (need > s->log.max)
         return;
-    if (buf_room(&s->log) < need)
+    if (buf_room(&s->log) < need) {
         buf_consume(&s->log, need - buf_room(&s->log) + s->log.max / 4);
+        /* from a message's start: a cut one could begin inside a secret */
+        const char *next = memmem(s->log.data, s->log.len, "\n--- ", 5);
+        buf_consume(&s->log, next ? (size_t)(next + 1 - s->log.data) : s->log.len);
+    }
     (void)buf_printf(&s->log, "--- %s %zu bytes\n", dir, len);
     (void)buf_append(&s->log, data, len);
     (void)buf_append_byte(&s->log, '\n');
@@ -282,7 +286,17 @@ static int end_run(store_t *st, void *ud)
     end_job_t *j = ud;
     if (!j->row.device_id[0])
         return 0;
-    return store_session_add(st, &j->row, j->log, j->loglen);
+    /* stored and shown without its secrets; hidden here, on the worker, as
+     * few sessions' logs are kept and all are recorded */
+    buf_t shown = BUF_INIT(2 * j->loglen + 64); /* "***" for a 1-byte secret: +2 */
+    if (j->log && acs_soap_log_hide(j->log, j->loglen, &shown) != 0) {
+        buf_free(&shown);
+        shown = (buf_t)BUF_INIT(64);
+        (void)buf_append_str(&shown, "(the log could not be stored without its secrets)\n");
+    }
+    int rc = store_session_add(st, &j->row, shown.data, shown.len);
+    buf_free(&shown);
+    return rc;
 }
 
 static void end_done(int rc, void *ud)

@@ -259,8 +259,9 @@ def test_sessions_list_rpcs_outcome_and_log(outpost, tmp_path):
     cpe = CPE(cwmp_addr(d))
     cpe.inform("H6", events=[("1 BOOT", "")])
     assert cpe.post().status == 204
+    secret = {"InternetGatewayDevice.ManagementServer.ConnectionRequestPassword": "cr-secret"}
     sets = [api.post(f"/api/devices/{dev_id('H6')}/tasks", {"type": "set_params", "parameters": {
-        "values": {NAME: f"x{i}"}}}).json() for i in range(2)]
+        "values": {NAME: f"x{i}", **(secret if i == 0 else {})}}}).json() for i in range(2)]
     get = api.post(f"/api/devices/{dev_id('H6')}/tasks", {"type": "get_params", "parameters": {
         "names": [NAME]}}).json()
     cpe.inform("H6", events=[("6 CONNECTION REQUEST", "")])
@@ -291,6 +292,9 @@ def test_sessions_list_rpcs_outcome_and_log(outpost, tmp_path):
                             {"name": "GetParameterValues", "from": "acs", "fault": None}]
     assert last["rpc_count"] == 3 and last["duration_ms"] >= 0 and last["started"].endswith("Z")
     assert "<cwmp:SetParameterValues>" in last["log"] and "9007" in last["log"]
+    # kept without its secrets: the password the first set sent is ***
+    assert "cr-secret" not in last["log"]
+    assert "ConnectionRequestPassword</Name><Value xsi:type=\"xsd:string\">***</Value>" in last["log"]
     assert "log" not in sessions(log="false")[0]
     # the CPE's own requests are in the list too, in their place
     cpe.inform("H6", events=[("1 BOOT", "")])

@@ -409,6 +409,42 @@ static void test_task_secrets_hidden(void **state)
     json_decref(o);
 }
 
+/* The session log as stored: secrets out, everything else byte for byte. */
+static void test_soap_log_hidden(void **state)
+{
+    (void)state;
+    static const struct { const char *in, *out; } cases[] = {
+        { "<cwmp:Download><URL>http://a/fw.bin</URL><Username>u</Username><Password>dl-pw</Password>"
+          "<FileSize>0</FileSize></cwmp:Download>",
+          "<cwmp:Download><URL>http://a/fw.bin</URL><Username>u</Username><Password>***</Password>"
+          "<FileSize>0</FileSize></cwmp:Download>" },
+        { "<Password></Password><Password>x</Password>", "<Password></Password><Password>***</Password>" },
+        { "<URL>http://acs:7547/uploads/12-0123456789abcdef0123456789abcdef</URL>",
+          "<URL>http://acs:7547/uploads/12-***</URL>" },
+        { "<ParameterValueStruct><Name>Device.WiFi.AccessPoint.1.Security.KeyPassphrase</Name>"
+          "<Value xsi:type=\"xsd:string\">wifi-secret</Value></ParameterValueStruct>"
+          "<ParameterValueStruct><Name>Device.WiFi.SSID.1.SSID</Name><Value>net</Value>",
+          "<ParameterValueStruct><Name>Device.WiFi.AccessPoint.1.Security.KeyPassphrase</Name>"
+          "<Value xsi:type=\"xsd:string\">***</Value></ParameterValueStruct>"
+          "<ParameterValueStruct><Name>Device.WiFi.SSID.1.SSID</Name><Value>net</Value>" },
+        { "<c:Name>X.Users.User.1.Password</c:Name><c:Value>pw</c:Value>",
+          "<c:Name>X.Users.User.1.Password</c:Name><c:Value>***</c:Value>" },
+        { "<PasswordHint>h</PasswordHint><!-- c --><Password>cut", /* cut log */
+          "<PasswordHint>h</PasswordHint><!-- c --><Password>***" },
+        { "no tags < at all <", "no tags < at all <" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        buf_t b = BUF_INIT(4096);
+        assert_int_equal(acs_soap_log_hide(cases[i].in, strlen(cases[i].in), &b), 0);
+        assert_int_equal(b.len, strlen(cases[i].out));
+        assert_memory_equal(b.data, cases[i].out, b.len);
+        buf_free(&b);
+    }
+    assert_true(acs_param_secret("Device.X.PreSharedKey", 21));
+    assert_false(acs_param_secret("Device.Password.Enable", 22)); /* the last name only */
+    assert_false(acs_param_secret("Device.X.PreSharedKey", 12)); /* n bytes only */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_json_text_utf8),
         cmocka_unit_test(test_set_params_types),
         cmocka_unit_test(test_task_secrets_hidden),
+        cmocka_unit_test(test_soap_log_hidden),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
