@@ -368,7 +368,7 @@ int acs_cwmp_start(acs_t *a, const char *listen)
         return -ENOMEM;
     net_listen_opts_t lo = { .addr = listen, .tls = a->tls,
                              .max_connections = (size_t)a->o.common.max_connections,
-                             .max_per_addr = (size_t)a->o.max_per_addr,
+                             .max_per_addr = (size_t)a->o.common.max_per_addr,
                              .exempt = a->trusted, .nexempt = a->ntrusted };
     return http_server_listen(a->cwmp, &lo);
 }

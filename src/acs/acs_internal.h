@@ -124,7 +124,6 @@ typedef struct acs_opts {
     /* listener caps (common.max_connections is the CWMP listener's); 0 until
      * acs_main derives them from the descriptor limit */
     int64_t api_max_connections;
-    int64_t max_per_addr;      /* CWMP connections per client address; 0: no cap */
     char *presets;             /* JSON list: the config file's presets (acs_api_prov.c) */
     cfg_list_t ext;            /* external calls for ext() (acs_prov_ext.c) */
     /* webhooks (acs_webhook.c; docs/webhooks.md) */

@@ -194,10 +194,9 @@ static const cfg_opt_t acs_opts[] = {
     CFG_OPT("api-max-connections", CFG_INT, acs_opts_t, api_max_connections, "0", "N",
             "live connections on the API listener, a budget apart so a CWMP flood cannot lock"
             " operators out (0: derived from the descriptor limit)", .min = 0, .max = 1000000),
-    CFG_OPT("max-connections-per-addr", CFG_INT, acs_opts_t, max_per_addr, "0", "N",
+    CFG_COMMON_MAX_PER_ADDR(acs_opts_t,
             "live CWMP connections per client address (IPv6: per /64); one more is answered 503"
-            " and closed; --trusted-proxy addresses are exempt (0: no cap)",
-            .min = 0, .max = 1000000),
+            " and closed; --trusted-proxy addresses are exempt (0: no cap)"),
     /* provisioning (acs_api_prov.c; docs/acs.md, "Presets") */
     CFG_OPT("presets", CFG_JSON, acs_opts_t, presets, NULL, "JSON",
             "presets (in YAML a list of preset objects, each with its name): stored at start and"
@@ -440,7 +439,7 @@ static void acs_limits(acs_t *a)
         1, 16);
     log_info("acs_limits", LF_I("fd_limit", lim), LF_I("cwmp_max_connections", a->o.common.max_connections),
              LF_I("api_max_connections", a->o.api_max_connections),
-             LF_I("max_connections_per_addr", a->o.max_per_addr));
+             LF_I("max_connections_per_addr", a->o.common.max_per_addr));
 }
 
 static int acs_run(acs_t *a, uv_loop_t *loop)

@@ -98,6 +98,7 @@ typedef struct cfg_common {
     char *api_token;
     bool metrics_public;
     int64_t max_connections; /* the main listener's cap; 0: derived from the descriptor limit */
+    int64_t max_per_addr;    /* the main listener's per-client-address cap; 0: none */
 } cfg_common_t;
 
 int cfg_check_hostport(const char *value, char *err, size_t errlen);
@@ -117,6 +118,12 @@ int cfg_check_hostport(const char *value, char *err, size_t errlen);
 #define CFG_COMMON_MAX_CONNECTIONS(S, HELP)                                                    \
     CFG_OPT("max-connections", CFG_INT, S, common.max_connections, "0", "N", HELP, .min = 0, \
             .max = 10000000)
+/* One address holding every slot of a listener locks everyone else out
+ * (before any authentication): a cap per address, off by default since
+ * CPEs and agents behind one NAT share theirs. */
+#define CFG_COMMON_MAX_PER_ADDR(S, HELP)                                                      \
+    CFG_OPT("max-connections-per-addr", CFG_INT, S, common.max_per_addr, "0", "N", HELP, .min = 0, \
+            .max = 1000000)
 /* Admin and API listeners on loopback serve a few operators and scrapers:
  * a small fixed cap keeps a stuck client from costing more descriptors. */
 enum { CFG_ADMIN_MAX_CONNECTIONS = 16 };

@@ -87,6 +87,9 @@ static const cfg_opt_t relay_table[] = {
     CFG_COMMON_MAX_CONNECTIONS(relay_opts_t,
             "peers connected at once: upgrades beyond get 503, and past 64 more connections the"
             " listener stops accepting until one closes (0: from the descriptor limit)"),
+    CFG_COMMON_MAX_PER_ADDR(relay_opts_t,
+            "live connections per client address (IPv6: per /64), TLS handshakes included;"
+            " one more is closed at once (0: no cap)"),
     CFG_END,
 };
 
@@ -370,7 +373,8 @@ static int start(relay_srv_t *s, runtime_t *rt)
         RUNTIME_FD_RESERVE + CFG_ADMIN_MAX_CONNECTIONS + RELAY_LISTEN_HEADROOM + 2, 1, 16);
     rc = http_server_listen(s->http, &(net_listen_opts_t){
         .addr = s->o.common.listen, .tls = s->tls,
-        .max_connections = (size_t)s->o.common.max_connections + RELAY_LISTEN_HEADROOM });
+        .max_connections = (size_t)s->o.common.max_connections + RELAY_LISTEN_HEADROOM,
+        .max_per_addr = (size_t)s->o.common.max_per_addr });
     if (rc) {
         log_error("relay_listen_failed", LF_S("listen", s->o.common.listen), LF_ERR(rc));
         return rc;

@@ -27,6 +27,9 @@ static const cfg_opt_t gw_opt_table[] = {
     CFG_COMMON_ADMIN(gw_opts_t, "127.0.0.1:7002"),
     CFG_COMMON_MAX_CONNECTIONS(gw_opts_t, "live connections on --listen; at the cap it stops"
                                           " accepting until one closes (0: from the descriptor limit)"),
+    CFG_COMMON_MAX_PER_ADDR(gw_opts_t, "live connections on --listen per client address (IPv6:"
+                                       " per /64), before any handshake; one more is closed at once"
+                                       " (0: no cap: agents behind one NAT share theirs)"),
     CFG_COMMON_TLS(gw_opts_t, "served to agents (wss); without it --insecure is required"),
     CFG_COMMON_INSECURE(gw_opts_t, "serve plain ws:// without TLS (logged as a warning)"),
     CFG_COMMON_DATA_DIR(gw_opts_t, "gateway"),
@@ -353,7 +356,8 @@ static int start(gw_t *gw)
         return -ENOMEM;
     int64_t cap = runtime_conn_cap(o->common.max_connections,
                                    RUNTIME_FD_RESERVE + CFG_ADMIN_MAX_CONNECTIONS + 2, 1, 16);
-    net_listen_opts_t lo = { .addr = o->common.listen, .tls = gw->tls, .max_connections = (size_t)cap };
+    net_listen_opts_t lo = { .addr = o->common.listen, .tls = gw->tls, .max_connections = (size_t)cap,
+                             .max_per_addr = (size_t)o->common.max_per_addr };
     if ((rc = http_server_listen(gw->http, &lo)) != 0) {
         log_error("listen_failed", LF_S("addr", o->common.listen), LF_ERR(rc));
         return rc;

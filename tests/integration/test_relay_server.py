@@ -224,6 +224,42 @@ def test_max_connections_503(outpost, pki):
     relay.wait_for(r"relay_refused .*status=503")
 
 
+def test_max_connections_per_addr(outpost, pki):
+    """Connections still in their TLS handshake count: one address holding
+    its --max-connections-per-addr cannot keep others out, and gets its
+    next connection closed at once."""
+    import socket
+    relay = start_relay(outpost, pki, "--max-connections-per-addr", "2")
+    host, port = relay.addr()
+    idle = [socket.create_connection((host, port), timeout=10) for _ in range(2)]
+
+    async def from_addr(src):
+        s = socket.socket()
+        s.bind((src, 0))
+        s.connect((host, port))
+        return await websockets.connect(ws_url(relay, "gw-0001"), ssl=pki.client_ctx("manager"),
+                                        sock=s, server_hostname=host, open_timeout=5)
+
+    async def scenario():
+        with pytest.raises((OSError, ssl.SSLError, EOFError, websockets.InvalidHandshake)):
+            await connect(relay, pki, "gw-0001", "manager", open_timeout=5)
+        other = await from_addr("127.0.0.2")   # another address is not held up
+        await other.close()
+        idle.pop().close()
+        for _ in range(500):
+            try:
+                w = await connect(relay, pki, "gw-0001", "manager", open_timeout=5)
+                break
+            except (OSError, ssl.SSLError, EOFError, websockets.InvalidHandshake):
+                await asyncio.sleep(0.01)     # until the relay has counted the close
+        await w.close()
+
+    run(scenario())
+    relay.wait_for(r"conn_refused .*max_per_addr=2")
+    for s in idle:
+        s.close()
+
+
 @pytest.mark.parametrize("who,ca", [(None, "root"), ("intruder", "root")])
 def test_mutual_tls_rejects_no_cert_and_wrong_ca(outpost, pki, who, ca):
     relay = start_relay(outpost, pki)

@@ -3,6 +3,7 @@ starves another address's login (key checks are queued per address and
 served in turn) nor floods the log; an address that keeps failing is locked
 out before any key is hashed, its right key included, and only it."""
 import re
+import socket
 import time
 
 import pytest
@@ -198,3 +199,28 @@ def test_failure_log_lines_are_bounded(outpost, tmp_path, lockout):
         assert m["auth_failures_total"] == 200 and m["auth_lockouts_total"] == 0
     else:
         assert m["auth_failures_total"] == 10 and m["auth_locked_out_total"] == 190
+
+
+def test_one_address_cannot_hold_every_connection(outpost, tmp_path):
+    """Before any handshake a connection is only an address: with
+    --max-connections-per-addr one address holding its share gets its next
+    connection answered 503 and closed, and an agent from another address
+    still logs in."""
+    gw = start_gateway(outpost, tmp_path, {"raw": "key-raw"}, [],
+                       extra=["--max-connections-per-addr", "2"])
+    host, port = gw.addr()
+    idle = [socket.create_connection((host, port), source_address=("127.0.0.9", 0), timeout=10)
+            for _ in range(2)]
+    s = socket.create_connection((host, port), source_address=("127.0.0.9", 0), timeout=10)
+    s.settimeout(5)
+    out = b""
+    while chunk := s.recv(4096):
+        out += chunk
+    assert out.startswith(b"HTTP/1.1 503 ") and b"too many connections from your address" in out
+    s.close()
+    gw.wait_for(r"conn_refused .*last_addr=127\.0\.0\.9 max_per_addr=2")
+    ack, code, _ = try_login(gw, "raw", "key-raw", source="127.0.0.2")
+    assert ack["Ok"] is True
+    ack["ws"].close()
+    for c in idle:
+        c.close()
