@@ -99,6 +99,7 @@ struct ag_stream {
     bool waiting_link;     /* on the list of streams resumed when the link drains */
     bool closing;
     bool socks;            /* came in on a SOCKS listener: the Ack becomes a SOCKS reply */
+    bool accepted;         /* opened to us (an Initiator from the gateway), not by us */
     char target[TUNNEL_NAME_MAX + TUNNEL_IP_MAX + 16]; /* agent:ip:port, for logs */
     /* what the Initiator asks for (initiator side; kept for a waiting stream):
      * the forward's ip, or a SOCKS client's target (an IP literal or a name) */
@@ -182,6 +183,7 @@ struct ag {
     ag_stream_t *waiting_tail;
     size_t nwaiting;
     size_t nstreams;
+    size_t naccepted; /* of them, opened to us: --max-streams caps each kind apart */
     /* forwards */
     ag_forward_t *forwards;
     uint64_t next_forward_id;

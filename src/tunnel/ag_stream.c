@@ -119,6 +119,8 @@ void ag_stream_free(ag_stream_t *st)
     if (st->fwd)
         ag_forward_stream_gone(st->fwd);
     st->ag->nstreams--;
+    if (st->accepted)
+        st->ag->naccepted--;
     tunnel_rwin_release(&st->rx);
     buf_free(&st->pending);
     free(st->host);
@@ -471,7 +473,7 @@ static void start(ag_stream_t *st)
 static ag_stream_t *local_stream(ag_forward_t *f, net_conn_t *c, const char *ip, uint16_t port)
 {
     ag_t *ag = f->ag;
-    if ((int64_t)ag->nstreams >= ag->opts.max_streams) {
+    if ((int64_t)(ag->nstreams - ag->naccepted) >= ag->opts.max_streams) {
         ag->c_refused_local++;
         log_info("forward_refused", LF_U("forward", f->id), LF_S("peer", net_conn_peer(c)),
                  LF_S("reason", "too many streams"));

@@ -152,7 +152,7 @@ void ag_stream_on_initiator(ag_t *ag, const tunnel_msg_t *m)
         refuse(ag, m->guid.p, m->guid.n, why, TUNNEL_CODE_WHITELIST);
         return;
     }
-    if ((int64_t)ag->nstreams >= ag->opts.max_streams) {
+    if ((int64_t)ag->naccepted >= ag->opts.max_streams) {
         refuse(ag, m->guid.p, m->guid.n, "too many streams", TUNNEL_CODE_LIMIT);
         return;
     }
@@ -162,6 +162,8 @@ void ag_stream_on_initiator(ag_t *ag, const tunnel_msg_t *m)
         return;
     }
     st->state = AGS_CONNECTING;
+    st->accepted = true;
+    ag->naccepted++;
     st->port = m->port;
     tunnel_dir_init(&st->tx, (m->has & TUNNEL_F_WINDOW) ? m->window : ag->opts.window);
     snprintf(st->target, sizeof st->target, "%s:%u", ip, m->port);

@@ -163,6 +163,7 @@ struct gw_session {
     uint64_t seen_in;     /* its connection's bytes in at the last sweep */
     gw_auth_work_t *auth; /* key check waiting in gw->authq or running in the pool */
     hmap_t streams; /* GUID -> gw_leg_t* */
+    size_t initiated, accepted; /* its legs in `streams`: streams it opened, opened to it */
     uint64_t bytes_in, bytes_out, msgs_in;
     gw_session_t *prev, *next;
 };

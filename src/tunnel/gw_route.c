@@ -51,13 +51,23 @@ static void cstr(char *dst, size_t size, tunnel_str_t s)
     dst[n] = '\0';
 }
 
+/* Take leg l out of its session's map and counts (leg 0 is the initiator's). */
+static void leg_unmap(gw_leg_t *l)
+{
+    hmap_del(&l->s->streams, l->guid, l->glen);
+    if (l == &l->st->leg[0])
+        l->s->initiated--;
+    else
+        l->s->accepted--;
+}
+
 static void stream_free(gw_stream_t *st)
 {
     gw_t *gw = st->gw;
     for (int i = 0; i < 2; i++) {
         gw_leg_t *l = &st->leg[i];
         if (l->s)
-            hmap_del(&l->s->streams, l->guid, l->glen);
+            leg_unmap(l);
         if (l->held) {
             free(l->held);
             l->held = NULL;
@@ -202,7 +212,7 @@ void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
         deny = "a mesh Initiator's GUID must carry its gateway's prefix";
     else if (s->mesh && (!(m->has & TUNNEL_F_FROM) || !gw_agent_find(gw, from)))
         deny = "a mesh Initiator must name a configured agent as its initiator (From)";
-    else if ((int64_t)hmap_len(&s->streams) >= gw->opts.max_streams && !s->mesh)
+    else if ((int64_t)s->initiated >= gw->opts.max_streams && !s->mesh)
         deny = "too many streams on this agent", why = GW_REFUSE_LIMIT;
     else if (s->version >= 1 && !(m->has & TUNNEL_F_WINDOW))
         deny = "Window is required in protocol version 1";
@@ -223,6 +233,12 @@ void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
     if (!t || t->closing) {
         snprintf(msg, sizeof msg, "agent %s is offline", target);
         refuse(s, m, GW_REFUSE_OFFLINE, TUNNEL_CODE_OFFLINE, msg);
+        return;
+    }
+    /* apart from what it opens: others filling it cannot stop its own */
+    if ((int64_t)t->accepted >= gw->opts.max_streams && !t->mesh) {
+        snprintf(msg, sizeof msg, "agent %s takes no more streams", target);
+        refuse(s, m, GW_REFUSE_LIMIT, TUNNEL_CODE_LIMIT, msg);
         return;
     }
     if (is_name && t->version < 2) {
@@ -265,6 +281,8 @@ void gw_route_initiator(gw_session_t *s, const tunnel_msg_t *m)
         gw_send_ack(s, m->guid.p, m->guid.n, false, "out of memory", TUNNEL_CODE_LIMIT, -1);
         return;
     }
+    s->initiated++;
+    t->accepted++;
     st->next = gw->streams;
     if (gw->streams)
         gw->streams->prev = st;
@@ -546,7 +564,7 @@ void gw_route_session_gone(gw_session_t *s, const char *reason)
         /* this side is gone: detach it so only the far side hears the reset */
         for (int j = 0; j < 2; j++)
             if (st->leg[j].s == s) {
-                hmap_del(&s->streams, st->leg[j].guid, st->leg[j].glen);
+                leg_unmap(&st->leg[j]);
                 st->leg[j].s = NULL;
             }
         reset_code(st, TUNNEL_CODE_OFFLINE, reason);
@@ -554,8 +572,8 @@ void gw_route_session_gone(gw_session_t *s, const char *reason)
     free(all);
     if (!all) /* out of memory: still never leave dangling legs */
         while ((l = hmap_next(&s->streams, &(size_t){ 0 }, NULL))) {
+            leg_unmap(l);
             l->s = NULL;
-            hmap_del(&s->streams, l->guid, l->glen);
             reset_code(l->st, TUNNEL_CODE_OFFLINE, reason);
         }
 }

@@ -390,3 +390,32 @@ def test_open_timeout_fails_every_unanswered_stream(outpost, tmp_path):
         s.send(msg(PING, Seq=7))
         assert s.recv_msg() == (PONG, {"Seq": 7})
     gw.wait_for(r"stream_open_timeout")
+
+
+def test_streams_opened_to_an_agent_do_not_use_up_its_own(outpost, tmp_path):
+    """--max-streams caps what an agent opens and, apart, what is opened to
+    it: another agent filling y's share cannot stop y opening its own."""
+    gw = start_gateway(outpost, tmp_path, {"x": "key-x", "y": "key-y", "z": "key-z"},
+                       ["from=* to=* net=* ports=*"], extra=["--max-streams", "2"])
+    x, _ = login(gw, "x", "key-x")
+    y, _ = login(gw, "y", "key-y")
+    z, _ = login(gw, "z", "key-z")
+
+    def initiate(ws, guid, to):
+        ws.send(msg(INITIATOR, GUID=guid, Ip="127.0.0.1", Port=9, Gatename=to, Window=65536))
+
+    for g in ("x1", "x2"):
+        initiate(x, g, "y")
+        t, init = y.recv_msg()
+        assert t == INITIATOR and init["Port"] == 9
+    initiate(y, "y1", "x")                       # y's own: still free
+    t, init = x.recv_msg()
+    assert t == INITIATOR
+    initiate(x, "x3", "y")                       # x's own share is used up
+    t, ack = x.recv_msg()
+    assert (t, ack["GUID"], ack["Ok"]) == (ACK, "x3", False) and "too many streams" in ack["Message"]
+    initiate(z, "z1", "y")                       # y's share of streams opened to it too
+    t, ack = z.recv_msg()
+    assert (t, ack["GUID"], ack["Ok"]) == (ACK, "z1", False) and "takes no more streams" in ack["Message"]
+    for ws in (x, y, z):
+        ws.close()
