@@ -30,6 +30,9 @@ static const cfg_opt_t opts_table[] = {
     CFG_COMMON_MAX_CONNECTIONS(S, "live connections on --listen; at the cap it stops accepting"
                                   " until one closes (0: from the descriptor limit, two per CPE:"
                                   " its own and the one to the ACS)"),
+    CFG_COMMON_MAX_PER_ADDR(S, "live connections on --listen per client address (IPv6: per /64);"
+                               " one more is answered 503 and closed (0: no cap: CPEs behind one"
+                               " NAT share theirs, and ACS nodes' wake-ups count too)"),
     CFG_COMMON_TLS(S, "to serve TLS to CPEs"),
     CFG_COMMON_DATA_DIR(S, "cwmp-proxy"),
     CFG_COMMON_API_TOKEN(S),
@@ -413,7 +416,8 @@ static int start(proxy_t *px)
         return rc;
     buf_init(&px->scratch_head, 64 * 1024);
     buf_init(&px->scratch_cookie, 16 * 1024);
-    crurl_opts_t ro = { .public_url = px->public_url, .on_origin = fwd_origin_cb, .ud = px };
+    crurl_opts_t ro = { .public_url = px->public_url, .max_value = FWD_ORIGIN_MAX,
+                        .on_origin = fwd_origin_cb, .ud = px };
     if (!(px->rw = crurl_new(&ro)) || !(px->wakeup = wakeup_new(px)) || !(px->health = health_new(px)))
         return -ENOMEM;
     http_server_opts_t so = {
@@ -430,7 +434,8 @@ static int start(proxy_t *px)
     int64_t cap = runtime_conn_cap(o->common.max_connections,
                                    RUNTIME_FD_RESERVE + CFG_ADMIN_MAX_CONNECTIONS + (uint64_t)o->max_wakeups + 2,
                                    2, 16);
-    net_listen_opts_t lo = { .addr = o->common.listen, .tls = px->tls_server, .max_connections = (size_t)cap };
+    net_listen_opts_t lo = { .addr = o->common.listen, .tls = px->tls_server, .max_connections = (size_t)cap,
+                             .max_per_addr = (size_t)o->common.max_per_addr };
     if ((rc = http_server_listen(px->srv, &lo)))
         return rc; /* net logged it */
     if ((rc = admin_start(px)))

@@ -23,6 +23,7 @@
 #include "cwmp_proxy/cookie.h"
 #include "cwmp_proxy/hdr.h"
 #include "cwmp_proxy/wakeup.h"
+#include "net/addr.h"
 
 /* ---- life cycle ---------------------------------------------------------- */
 
@@ -55,6 +56,7 @@ static void fwd_free(fwd_t *f)
     zbody_free(f->dec);
     zbody_free(f->enc);
     crurl_free(f->rw);
+    free(f->origin); /* never accepted by a node: not recorded */
     f->px->in_flight--;
     free(f);
 }
@@ -169,35 +171,74 @@ static void on_abort(http_req_t *r, void *ud)
     fwd_free(f);
 }
 
-static void record_origin(fwd_t *f, const char *origin)
+/* The rewriter replaced a ConnectionRequestURL: keep it on the request,
+ * under the device the message names, until the node has answered. It is
+ * not recorded yet: an Inform's DeviceId is whatever the CPE wrote, and
+ * recording it before the ACS checked the CPE would let anyone move a
+ * device's origin, take another's, or fill the table with Informs the ACS
+ * refuses. */
+static void keep_origin(fwd_t *f, const char *origin, size_t len)
 {
-    proxy_t *px = f->px;
-    char dev[SESSION_DEVICE_MAX] = "";
+    if (len > FWD_ORIGIN_MAX) /* the rewriter's own cap: not expected */
+        return;
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        log_warn("origin_not_kept", LF_S("reason", "out of memory"));
+        return;
+    }
+    memcpy(copy, origin, len);
+    copy[len] = '\0';
+    free(f->origin); /* the last one wins: a device has one origin */
+    f->origin = copy;
     const crurl_info_t *info = crurl_info(f->rw);
-    if (info->rpc != CRURL_RPC_INFORM || crurl_device_id(info, dev, sizeof dev) != 0)
-        str_copy(dev, sizeof dev, f->fc ? f->fc->device : "");
-    int rc = origins_record(&px->origins, dev, origin, clock_real_s());
-    if (rc == 1)
-        log_info("origin_recorded", LF_S("device", dev), LF_S("origin", origin),
-                 LF_S("peer", f->req ? http_req_peer(f->req) : "?"));
-    else if (rc == -ENOSPC)
-        log_debug("origin_refused", LF_S("device", dev), LF_S("reason", "origin table full"));
+    if (info->rpc != CRURL_RPC_INFORM ||
+        crurl_device_id(info, f->origin_device, sizeof f->origin_device) != 0)
+        str_copy(f->origin_device, sizeof f->origin_device, f->fc ? f->fc->device : "");
 }
 
 /* A streaming request's own rewriter: ud is the request. */
-static void on_origin(void *ud, const char *origin, size_t len) { record_origin(ud, origin); }
+static void on_origin(void *ud, const char *origin, size_t len) { keep_origin(ud, origin, len); }
 
 /* The shared rewriter: ud is the proxy, which knows whose body it is. */
 void fwd_origin_cb(void *ud, const char *origin, size_t len)
 {
     proxy_t *px = ud;
     if (px->rw_owner)
-        record_origin(px->rw_owner, origin);
+        keep_origin(px->rw_owner, origin, len);
+}
+
+static void record_origin(fwd_t *f)
+{
+    proxy_t *px = f->px;
+    const char *dev = f->origin_device;
+    int rc = origins_record(&px->origins, dev, f->origin, clock_real_s());
+    if (rc == 1) {
+        char shown[NET_URL_SHOWN]; /* a CPE's URL may carry a password or token */
+        net_url_redacted(f->origin, shown, sizeof shown);
+        log_info("origin_recorded", LF_S("device", dev), LF_S("origin", shown),
+                 LF_S("peer", f->req ? http_req_peer(f->req) : "?"));
+    } else if (rc == -ENOSPC) {
+        log_debug("origin_refused", LF_S("device", dev), LF_S("reason", "origin table full"));
+    }
+}
+
+void fwd_answered(fwd_t *f)
+{
+    if (!f->origin)
+        return;
+    if (f->status >= 200 && f->status < 300) /* the node took the request */
+        record_origin(f);
+    else
+        log_debug("origin_not_recorded", LF_S("device", f->origin_device),
+                  LF_I("status", f->status));
+    free(f->origin);
+    f->origin = NULL;
 }
 
 static int make_rewriter(fwd_t *f)
 {
-    crurl_opts_t o = { .public_url = f->px->public_url, .on_origin = on_origin, .ud = f };
+    crurl_opts_t o = { .public_url = f->px->public_url, .max_value = FWD_ORIGIN_MAX,
+                       .on_origin = on_origin, .ud = f };
     f->rw = crurl_new(&o);
     return f->rw ? 0 : -ENOMEM;
 }

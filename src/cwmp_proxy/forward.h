@@ -20,8 +20,9 @@
  *    owned by the list, capped by --backend-idle-max, closed after
  *    --backend-idle-timeout) for the next session on that node.
  *  - fwd_t: one request being forwarded, owned by its fwdconn_t (cur) until
- *    its response ends or it fails; it owns the body buffers, decoders and
- *    the rewriter.
+ *    its response ends or it fails; it owns the body buffers, decoders,
+ *    the rewriter, and the origin the body reported until the node's
+ *    answer says whether it is recorded.
  */
 #ifndef OUTPOST_CWMP_PROXY_FORWARD_H
 #define OUTPOST_CWMP_PROXY_FORWARD_H
@@ -36,6 +37,10 @@
 #include "net/conn.h"
 #include "net/http_parse.h"
 #include "net/http_server.h"
+
+/* The longest ConnectionRequestURL rewritten (the rewriters' max_value),
+ * so also the longest origin a request holds until the node answers. */
+enum { FWD_ORIGIN_MAX = 2048 };
 
 typedef struct fwd fwd_t;
 typedef struct upconn upconn_t;
@@ -97,12 +102,21 @@ struct fwd {
     buf_t out;              /* body for the node (buffered: whole; streaming: next chunk) */
     zbody_t *dec, *enc;
     crurl_t *rw;            /* streaming mode only: a rewriter of its own */
+    /* The ConnectionRequestURL the body reported (the last one: an Inform
+     * carries one) and the device it goes under. Recorded only when the
+     * node accepts the request (fwd_answered): until the ACS has checked
+     * the CPE, its DeviceId is only what it claims. */
+    char *origin;           /* owned, at most FWD_ORIGIN_MAX bytes; NULL: none */
+    char origin_device[SESSION_DEVICE_MAX];
     int status;             /* of the node's response */
     int64_t t0_us, t_sent_us;
 };
 
 /* forward.c */
 void fwd_finish(fwd_t *f);                    /* response relayed: tidy up */
+/* The node's response head came (f->status set): a 2xx records the origin
+ * the request reported; any other status forgets it. */
+void fwd_answered(fwd_t *f);
 void fwd_fail(fwd_t *f, int status, const char *reason); /* before the response began */
 void fwd_cut(fwd_t *f, const char *reason);   /* after it began: reset the CPE connection */
 /* Point the request's callbacks away from f (f->req becomes NULL); returns

@@ -1,8 +1,10 @@
 /*
  * origins: the wake-up allowlist. Every ConnectionRequestURL the proxy
- * rewrote is remembered here (origin -> device id) in memory, and written
- * to the origin store in batches (one transaction per loop iteration, so a
- * bootstrap storm of thousands of Informs costs a handful of commits).
+ * rewrote in a request its ACS node accepted (2xx: forward.c records it
+ * then, not while rewriting) is remembered here (origin -> device id) in
+ * memory, and written to the origin store in batches (one transaction per
+ * loop iteration, so a bootstrap storm of thousands of Informs costs a
+ * handful of commits).
  * A restart loads the file back. The relay asks origins_lookup() before it
  * calls anything: an origin the proxy never rewrote is refused.
  *

@@ -184,6 +184,7 @@ static int rp_headers(http_parser_t *p, http_msg_t *m)
         exchange_failed(u, 502, "response header block from the ACS node too large");
         return -1;
     }
+    fwd_answered(f); /* before the 204 below detaches the request (its peer is logged) */
     if (!m->keep_alive) {
         /* The node ends the connection: so does the CPE's (an ACS may end
          * a CWMP session that way). */

@@ -433,6 +433,28 @@ def test_hostile_input(outpost, tmp_path):
     a.stop()
 
 
+def test_one_address_cannot_hold_every_connection(outpost, tmp_path):
+    """--max-connections-per-addr: the one more from an address holding its
+    share is answered 503 and closed; another address goes on."""
+    a = Backend("A")
+    px = start_proxy(outpost, tmp_path, [a], "--max-connections-per-addr", "2")
+    host, port = px.addr()
+    idle = [socket.create_connection((host, port), source_address=("127.0.0.9", 0), timeout=10)
+            for _ in range(2)]
+    s = socket.create_connection((host, port), source_address=("127.0.0.9", 0), timeout=10)
+    out = b""
+    while chunk := s.recv(4096):
+        out += chunk
+    assert out.startswith(b"HTTP/1.1 503 ") and b"too many connections from your address" in out
+    s.close()
+    c = Conn(host, port)                          # from 127.0.0.1
+    assert c.post(inform())[0] == 200
+    c.close()
+    for i in idle:
+        i.close()
+    a.stop()
+
+
 def send_chunked(host, port, head, body, piece=8192):
     """A CPE that uploads with Transfer-Encoding: chunked (no length up front)."""
     s = socket.create_connection((host, port))

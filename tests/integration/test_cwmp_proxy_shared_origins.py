@@ -10,8 +10,9 @@ import time
 import pytest
 
 from conftest import acs_pg_url, pg_server_module
-from cwmp_proxy_util import Backend, CpeEndpoint
-from test_cwmp_proxy_wakeup import register, start_proxy, wake
+from cwmp_proxy_util import Backend, CpeEndpoint, proxied
+from test_cwmp_proxy_wakeup import (PUB, GatedNode, inform_status, register, start_proxy, wake,
+                                    woken_as)
 
 
 def wait_status(px, url, want, timeout=10.0):
@@ -64,6 +65,32 @@ def test_wakeup_through_another_proxy(outpost, tmp_path, shared):
     a.stop()
     cpe.stop()
     cpe2.stop()
+
+
+def test_refused_inform_reaches_no_other_proxy(outpost, tmp_path, shared):
+    """An Inform the node refused is recorded nowhere: not in the proxy's
+    memory, so not in the shared store, so not by another proxy either."""
+    a = GatedNode()
+    victim, rogue, marker = CpeEndpoint(), CpeEndpoint(), CpeEndpoint()
+    common = ("--cpe-username", "cpe", "--cpe-password", "secret", "--origin-store", shared,
+              "--origin-refresh", "200ms")
+    p1 = start_proxy(outpost, tmp_path, a, *common, data="px1")
+    p2 = start_proxy(outpost, tmp_path, a, *common, data="px2")
+    url_a = register(p1, "V1", victim.url)
+    a.status = 401
+    assert inform_status(p1, "V1", rogue.url) == 401
+    assert inform_status(p1, "R2", victim.url) == 401
+    a.status = 200
+    # written after the refused ones: once p2 has it, it has read past them
+    url_m = register(p1, "M3", marker.url)
+    assert wait_status(p2, url_m, 200).status_code == 200
+    woken_as(p2, url_a, "V1")
+    assert wake(p2, proxied(PUB, rogue.url)).status_code == 403
+    assert wake(p1, proxied(PUB, rogue.url)).status_code == 403
+    assert rogue.hits == []
+    a.stop()
+    for c in (victim, rogue, marker):
+        c.stop()
 
 
 def test_unreachable_store_stops_the_start(outpost, tmp_path, shared):

@@ -3,12 +3,14 @@ origins, Digest (MD5 and SHA-256) to the CPE, status mapping, persistence."""
 import http.client
 import os
 import socket
+import threading
 import time
 from urllib.parse import urlsplit
 
 import requests
 
-from cwmp_proxy_util import Backend, Conn, CpeEndpoint, _h, _parse_auth, inform, proxied
+from cwmp_proxy_util import (Backend, Conn, CpeEndpoint, _h, _parse_auth, gpv_response, inform,
+                              proxied)
 
 PUB = "http://proxy.test:7548"
 ACS = ("acs", "acs-secret")
@@ -298,3 +300,209 @@ def test_wakeup_deny_list(outpost, tmp_path):
     assert cpe.woken == 1
     a.stop()
     cpe.stop()
+
+
+# ---- origins are recorded only from requests the ACS node accepted -----------------
+
+def inform_status(px, serial, crurl, extra="", headers=None):
+    """One Inform on a connection of its own; the status the CPE got."""
+    c = Conn(*px.addr())
+    st, _, _ = c.post(inform(serial=serial, crurl=crurl, extra=extra), headers)
+    c.close()
+    return st
+
+
+def origins_now(px):
+    r = requests.get(px.url("admin") + "/status", headers={"Authorization": "Bearer tok"}, timeout=10)
+    return r.json()["origins"]
+
+
+def woken_as(px, url, device):
+    """A wake-up relayed to the CPE, logged under `device` (whose credentials it used)."""
+    start = len(px.lines)
+    r = wake(px, url)
+    assert r.status_code == 200, r.text
+    px.wait_for(r"wakeup device=00259E-EG8145V5-" + device + " .*outcome=ok", start=start)
+
+
+class GatedNode(Backend):
+    """A scripted ACS node that answers `self.status` (200 by default) to every
+    request: 401 with a Digest challenge, as an ACS that does not believe the CPE."""
+
+    def __init__(self):
+        self.status = 200
+        super().__init__("A", reply=self._reply)
+
+    def _reply(self, req):
+        if self.status == 401:
+            return 401, {"WWW-Authenticate": 'Digest realm="acs", qop="auth", nonce="n1"'}, b""
+        return self.status, {"Content-Type": "text/xml"}, b"<InformResponse/>"
+
+
+def test_refused_inform_does_not_move_or_take_an_origin(outpost, tmp_path):
+    """An Inform's DeviceId is the CPE's own claim until the ACS accepted it: an
+    Inform the node refused (401) neither replaces the device's origin nor
+    takes another device's."""
+    a = GatedNode()
+    victim, rogue = CpeEndpoint(), CpeEndpoint()
+    px = start_proxy(outpost, tmp_path, a, "--cpe-username", "cpe", "--cpe-password", "secret")
+    url_a = register(px, "VICTIM1", victim.url)
+    woken_as(px, url_a, "VICTIM1")
+    a.status = 401
+    # the same DeviceId with another URL, refused by the node
+    assert inform_status(px, "VICTIM1", rogue.url) == 401
+    woken_as(px, url_a, "VICTIM1")
+    r = wake(px, proxied(PUB, rogue.url))
+    assert r.status_code == 403 and "not rewritten" in r.text
+    # another device reporting the victim's URL, refused: the origin stays the victim's
+    assert inform_status(px, "ROGUE2", victim.url) == 401
+    woken_as(px, url_a, "VICTIM1")
+    assert rogue.hits == [] and victim.woken == 3
+    assert origins_now(px) == 1
+    # once the node accepts, the device does move (as before)
+    a.status = 200
+    url_b = register(px, "VICTIM1", rogue.url)
+    woken_as(px, url_b, "VICTIM1")
+    assert wake(px, url_a).status_code == 403
+    a.stop()
+    victim.stop()
+    rogue.stop()
+
+
+class RawNode:
+    """An ACS node on a raw socket, one thread per connection, that answers
+    each request as `mode` says: a status code, "silent" (reads, never
+    answers) or "drop" (reads, closes without a word)."""
+
+    def __init__(self):
+        self.mode = "200"
+        self.conns = []
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(16)
+        self.url = f"http://127.0.0.1:{self.srv.getsockname()[1]}/"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                s, _ = self.srv.accept()
+            except OSError:
+                return
+            self.conns.append(s)
+            threading.Thread(target=self._serve, args=(s,), daemon=True).start()
+
+    def _read_request(self, s):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            got = s.recv(65536)
+            if not got:
+                return False
+            data += got
+        head, _, body = data.partition(b"\r\n\r\n")
+        n = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                n = int(v)
+        while len(body) < n:
+            got = s.recv(65536)
+            if not got:
+                return False
+            body += got
+        return True
+
+    def _serve(self, s):
+        try:
+            s.settimeout(10)
+            while self._read_request(s):
+                mode = self.mode
+                if mode == "silent":
+                    continue  # the proxy gives up (--backend-timeout) and closes
+                if mode == "drop":
+                    s.close()
+                    return
+                body = b"<InformResponse/>" if mode == "200" else b"no\n"
+                s.sendall(b"HTTP/1.1 %s X\r\nContent-Length: %d\r\n\r\n%s" % (mode.encode(), len(body), body))
+        except OSError:
+            pass
+
+    def stop(self):
+        self.srv.close()
+        for s in self.conns:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def test_refused_informs_do_not_fill_the_origin_table(outpost, tmp_path):
+    """With --max-origins 3, Informs the node refused (401, 403, 500), never
+    answered or dropped take no place in the table (nor in the file): a real
+    device that comes next is recorded and woken."""
+    node = RawNode()
+    cpe = CpeEndpoint()
+    extra = ("--cpe-username", "cpe", "--cpe-password", "secret", "--max-origins", "3",
+             "--backend-timeout", "300ms", "--health-interval", "1h")
+    px = start_proxy(outpost, tmp_path, node, *extra)
+    for i, (mode, status) in enumerate((("401", 401), ("403", 403), ("500", 500),
+                                        ("silent", 504), ("drop", 502))):
+        node.mode = mode
+        assert inform_status(px, f"JUNK{i}", f"http://127.0.0.1:{40000 + i}/cr") == status, mode
+    assert origins_now(px) == 0
+    node.mode = "200"
+    url = register(px, "REAL1", cpe.url)
+    woken_as(px, url, "REAL1")
+    assert not [l for l in px.lines if "origin_table_full" in l]
+    # nothing refused was written to the file either
+    px.stop()
+    px = start_proxy(outpost, tmp_path, node, *extra)
+    assert px.fields["origins"] == "1"
+    woken_as(px, url, "REAL1")
+    node.stop()
+    cpe.stop()
+
+
+def test_accepted_requests_record_their_origin(outpost, tmp_path):
+    """The normal case: the Inform the ACS accepts, after its own 401 asked for
+    credentials, is recorded (logged once, as origin_recorded); so is the
+    origin of a GetParameterValuesResponse it accepts, and of a streamed
+    Inform (over --rewrite-window: a rewriter of its own), refused or not."""
+    def reply(req):
+        if b"<cwmp:Inform>" in req["body"] and "Authorization" not in req["headers"]:
+            return 401, {"WWW-Authenticate": 'Digest realm="acs", qop="auth", nonce="n1"'}, b""
+        return 200, {"Content-Type": "text/xml"}, b"<InformResponse/>"
+    a = Backend("A", reply=reply)
+    cpe, cpe2, cpe3 = CpeEndpoint(), CpeEndpoint(), CpeEndpoint()
+    px = start_proxy(outpost, tmp_path, a, "--cpe-username", "cpe", "--cpe-password", "secret",
+                     "--rewrite-window", "4KiB")
+    c = Conn(*px.addr())
+    st, _, _ = c.post(inform(serial="OK1", crurl=cpe.url))
+    assert st == 401
+    url = proxied(PUB, cpe.url)
+    assert wake(px, url).status_code == 403
+    st, _, _ = c.post(inform(serial="OK1", crurl=cpe.url), {"Authorization": 'Digest username="x"'})
+    assert st == 200
+    woken_as(px, url, "OK1")
+    px.wait_for(r"origin_recorded device=00259E-EG8145V5-OK1 origin=http://127\.0\.0\.1:%d/cr " % cpe.port)
+    # the device's next address, in a GetParameterValuesResponse on its session
+    st, _, _ = c.post(gpv_response([("Device.ManagementServer.ConnectionRequestURL", cpe2.url)]))
+    assert st == 200
+    woken_as(px, proxied(PUB, cpe2.url), "OK1")
+    assert wake(px, url).status_code == 403
+    c.close()
+    assert len([l for l in px.lines if "origin_recorded" in l]) == 2
+    # a streamed Inform: refused, then accepted
+    filler = "".join(f"<ParameterValueStruct><Name>Device.X.{i}.Name</Name>"
+                     f"<Value>{'v' * 100}</Value></ParameterValueStruct>" for i in range(100))
+    assert inform_status(px, "BIG1", cpe3.url, extra=filler) == 401
+    assert wake(px, proxied(PUB, cpe3.url)).status_code == 403
+    assert inform_status(px, "BIG1", cpe3.url, extra=filler,
+                         headers={"Authorization": 'Digest username="x"'}) == 200
+    px.wait_for(r"cwmp_proxy_streaming")
+    woken_as(px, proxied(PUB, cpe3.url), "BIG1")
+    assert a.requests[-1]["chunked"]
+    a.stop()
+    cpe.stop()
+    cpe2.stop()
+    cpe3.stop()
