@@ -12,6 +12,7 @@
 
 #include "acs/acs_evshare.h"
 #include "acs/acs_internal.h"
+#include "acs/acs_keys.h"
 #include "acs/acs_webhook.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -26,12 +27,16 @@ enum {
     SSE_SNDBUF = 32 * 1024, /* an event stream's kernel send buffer (SO_SNDBUF) */
 };
 
+/* GET /api/events' role: the router's check when a stream opens, ours when the keys change */
+#define EVENTS_ACCESS HTTP_ACCESS_VIEWER
+
 typedef struct sse_client sse_client_t;
 struct sse_client {
     acs_events_t *E;
     http_req_t *req;
     uint32_t mask;
     char device[STORE_ID_MAX]; /* "": every device */
+    acs_key_who_t who;         /* who opened it: the stream lives only as long as that key */
     sse_client_t *prev, *next;
 };
 
@@ -431,6 +436,29 @@ static void heartbeat_tick(uv_timer_t *t)
     acs_evring_note(&E->ring, clock_real_s(), ACS_EVSTAT_SESSIONS, (uint32_t)E->a->nsessions);
 }
 
+/* ---- the keys behind the streams ---------------------------------------------------------- */
+
+/* The router checked the key once, when the stream opened; a stream lives
+ * on through its heartbeats, so a change of the keys is checked here. */
+void acs_events_keys_changed(acs_t *a)
+{
+    acs_events_t *E = E_of(a);
+    if (!E || E->stopping)
+        return;
+    sse_client_t *c = E->clients;
+    while (c) {
+        sse_client_t *next = c->next;
+        int role = acs_key_who_role(a, &c->who);
+        if (role < EVENTS_ACCESS) {
+            const char *why = role < 0 ? "key revoked" : "key role lowered";
+            log_info("events_client_closed", LF_S("peer", http_req_peer(c->req)),
+                     LF_S("key", c->who.id), LF_S("reason", why));
+            client_close(c, why, false);
+        }
+        c = next;
+    }
+}
+
 /* ---- the API ------------------------------------------------------------------------------ */
 
 static void h_events(http_req_t *req, void *ud)
@@ -466,6 +494,12 @@ static void h_events(http_req_t *req, void *ud)
     if (rc == 0)
         memcpy(device, v.data, v.len + 1);
     buf_free(&v);
+    acs_key_who_t who;
+    if (acs_key_who(a, http_req_header(req, "Authorization"), &who) != 0) {
+        /* revoked between the router's check and here */
+        acs_api_error(req, 401, "unauthorized", "the key was revoked");
+        return;
+    }
     if (E->nclients >= (size_t)a->o.events_max_clients) {
         E->n.refused++;
         log_warn("events_client_refused", LF_S("peer", http_req_peer(req)),
@@ -484,6 +518,7 @@ static void h_events(http_req_t *req, void *ud)
     c->req = req;
     c->mask = mask;
     memcpy(c->device, device, sizeof device);
+    c->who = who;
     if (http_resp_begin(req, 200, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n",
                         "text/event-stream; charset=utf-8", -1) != 0) {
         free(c);
@@ -599,7 +634,7 @@ static void h_breakdown(http_req_t *req, void *ud)
 }
 
 static const http_route_t event_routes[] = {
-    HTTP_ROUTE("GET", "/api/events", HTTP_ACCESS_VIEWER, h_events),
+    HTTP_ROUTE("GET", "/api/events", EVENTS_ACCESS, h_events),
     HTTP_ROUTE("GET", "/api/stats/history", HTTP_ACCESS_VIEWER, h_history),
     HTTP_ROUTE("GET", "/api/stats/breakdown", HTTP_ACCESS_VIEWER, h_breakdown),
 };

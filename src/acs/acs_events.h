@@ -14,9 +14,10 @@
  *     client that does not read is closed with a reason and counted, never
  *     buffered without end. Clients are capped (--events-max-clients: 503
  *     beyond); each gets a comment line every --events-heartbeat so
- *     proxies and dead peers are noticed. Ids count up from the ACS's
- *     start; a reconnecting client's Last-Event-ID is accepted, nothing is
- *     replayed (docs/dashboard.md). On a shared store the streams show
+ *     proxies and dead peers are noticed. A stream remembers the key that
+ *     opened it and ends when that key is revoked (acs_events_keys_changed).
+ *     Ids count up from the ACS's start; a reconnecting client's
+ *     Last-Event-ID is accepted, nothing is replayed (docs/dashboard.md). On a shared store the streams show
  *     every node's events: what happens here is told to the other nodes
  *     while they have streams open (acs_evshare.h), theirs are published
  *     here (acs_events_heard).
@@ -138,6 +139,12 @@ int acs_events_emit(acs_t *a, const char *webhook_event, const char *device_id, 
 void acs_events_heard(acs_t *a, const char *lines);
 /* A session started (the minute ring's sessions count). */
 void acs_events_session(acs_t *a);
+
+/* The API keys changed (a revoke, a reload; acs_keys.c calls it after
+ * every change of its table): each stream opened with a key that is gone,
+ * or that no longer has the role GET /api/events needs, ends now with one
+ * events_client_closed line. One hash lookup per stream, none per event. */
+void acs_events_keys_changed(acs_t *a);
 
 /* GET /api/events, GET /api/stats/history */
 int acs_events_api_register(acs_t *a, http_router_t *r);

@@ -19,7 +19,7 @@ enum {
     ID_HEX = 12,             /* the public id: 6 random bytes */
     SECRET_BYTES = 32,
     TOKEN_TEXT = 4 + ID_HEX + 1 + 2 * SECRET_BYTES, /* "opk_" ID "_" SECRET */
-    HASH_BYTES = 32,
+    HASH_BYTES = ACS_KEY_HASH_LEN,
     USE_GRAIN_S = 60,        /* last use is kept to the minute */
     NAME_MAX_CHARS = STORE_NAME - 1,
 };
@@ -205,6 +205,9 @@ static void table_replace(acs_keys_t *ks, const store_key_t *k, size_t n, int64_
     ks->version = version;
     if (changed)
         log_info("api_keys_loaded", LF_U("keys", hmap_len(&m)), LF_I("version", version));
+    /* a key gone from the store (revoked on the command line, deleted by
+     * hand) must not keep the event streams it opened */
+    acs_events_keys_changed(ks->a);
 }
 
 int acs_key_role(const char *token, size_t len, void *ud)
@@ -224,6 +227,34 @@ int acs_key_role(const char *token, size_t len, void *ud)
         e->dirty = true;
     }
     return e->role;
+}
+
+int acs_key_who(const acs_t *a, const char *authorization, acs_key_who_t *out)
+{
+    memset(out, 0, sizeof *out);
+    /* the router's order: a token that is its own is the --api-token, even
+     * if it were also a key's */
+    if (a->api_token[0] && http_auth_bearer(authorization, a->api_token) == HTTP_AUTH_OK)
+        return 0;
+    const char *tok = http_auth_bearer_value(authorization), *id;
+    if (!a->keys || !tok || token_parse(tok, strlen(tok), &id, out->hash) != 0)
+        return -ENOENT;
+    const key_ent_t *e = hmap_get(&a->keys->by_hash, (const char *)out->hash, HASH_BYTES);
+    if (!e || memcmp(e->id, id, ID_HEX) != 0)
+        return -ENOENT;
+    out->key = true;
+    str_copy(out->id, sizeof out->id, e->id);
+    return 0;
+}
+
+int acs_key_who_role(const acs_t *a, const acs_key_who_t *who)
+{
+    if (!who->key)
+        return HTTP_ACCESS_ADMIN; /* the --api-token changes only with a restart */
+    const key_ent_t *e =
+        a->keys ? hmap_get(&a->keys->by_hash, (const char *)who->hash, HASH_BYTES) : NULL;
+    /* by hash, then id: a row rewritten by hand with another secret is another key */
+    return e && strcmp(e->id, who->id) == 0 ? e->role : -1;
 }
 
 /* ---- loading and the poll --------------------------------------------------------------- */
@@ -455,6 +486,8 @@ static void key_done(int rc, void *ud)
         if (e)
             free(hmap_del(&ks->by_hash, (const char *)e->hash, HASH_BYTES));
         log_info("api_key_revoked", LF_S("id", j->k.id), LF_S("by", "api"));
+        /* its event streams end before the 204: none gets an event after it */
+        acs_events_keys_changed(j->a);
         http_respond(req, 204, NULL, NULL, 0);
     }
     key_job_free(j);

@@ -18,12 +18,18 @@
  * router's own token, the first admin key; it is not in the store and
  * cannot be revoked through the API.
  *
+ * Event streams (GET /api/events) outlive the request that was checked:
+ * each remembers who opened it (acs_key_who) and every change of the table
+ * (a revoke, a reload) tells acs_events_keys_changed, which ends at once
+ * the streams whose key is gone or no longer has the role they need.
+ *
  * Last use is kept in memory to the minute and written by the same poll.
  * docs/api-keys.md says it all for operators.
  */
 #ifndef OUTPOST_ACS_KEYS_H
 #define OUTPOST_ACS_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +38,7 @@
 enum {
     ACS_KEY_TOKEN_LEN = 82, /* "opk_" + 12 + "_" + 64, with its NUL */
     ACS_KEYS_POLL_MS = 1000,
+    ACS_KEY_HASH_LEN = 32,  /* SHA-256 of a key's secret */
 };
 
 /* Read the keys straight from a->store (before the store worker runs) and
@@ -46,6 +53,20 @@ void acs_keys_stop(acs_t *a);
 void acs_keys_free(acs_t *a);
 /* The router's key lookup (ud = the acs_t): a role, or -1. */
 int acs_key_role(const char *token, size_t len, void *ud);
+/* Who a request that stays open was let in as: the --api-token, or a key
+ * (its hash, the table's own key, and its id). Plain data, copied freely. */
+typedef struct acs_key_who {
+    bool key;                                /* false: the --api-token */
+    char id[STORE_KEY_ID];
+    unsigned char hash[ACS_KEY_HASH_LEN];
+} acs_key_who_t;
+/* The credential of an Authorization value the router let through, told
+ * as the router tells it (its own token first): 0, or -ENOENT when it is
+ * neither the --api-token nor a key of the table now. */
+int acs_key_who(const acs_t *a, const char *authorization, acs_key_who_t *out);
+/* Its role in the table now: the --api-token's admin, a key's role, or -1
+ * for a key the table no longer has. One hash lookup. */
+int acs_key_who_role(const acs_t *a, const acs_key_who_t *who);
 /* GET/POST /api/keys, DELETE /api/keys/{id} (admin). 0 or -EINVAL. */
 int acs_keys_api_register(acs_t *a, http_router_t *r);
 

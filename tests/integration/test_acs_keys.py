@@ -9,18 +9,25 @@
   answers valid against docs/api/openapi.yaml;
 * wrong and revoked keys are counted per address: 429 after ten, and the
   failures are logged as a couple of lines, not one per request;
-* keys survive a restart; the CLI reads the daemon's config file.
+* keys survive a restart; the CLI reads the daemon's config file;
+* an event stream (GET /api/events) ends when the key that opened it is
+  revoked (API, command line, or a reload without it), at once and before
+  any later event; other keys' streams and the --api-token's go on.
 """
 import hashlib
 import json
 import re
 import signal
 import time
+import urllib.parse
 
+import pytest
 import requests
 import yaml
 
 from conftest import PG_MODE, acs_db, run_outpost
+from cwmp_cpe import CPE
+from sse import SSE
 from test_acs_openapi import Checker, doc, operations  # noqa: F401 (doc: a fixture)
 from test_acs_session import TOKEN, start_acs
 from test_api_access import request
@@ -248,3 +255,118 @@ def test_cli_reads_the_daemon_config(outpost, tmp_path):
         return  # a data directory without a database file: SQLite's case only
     p = run_outpost("acs", "keys", "list", "--data-dir", str(tmp_path / "nothing"))
     assert p.returncode == 1 and "no ACS database" in p.stderr
+
+
+# ---- event streams and the keys that opened them -----------------------------------------
+
+DEVICE = urllib.parse.quote("00D09E-IGD-R", safe="")
+
+
+def events(acs, token):
+    s = SSE(acs.addr("api"), "/api/events?types=task", token=token)
+    assert s.head() == 200, s.raw
+    return s
+
+
+def queue_task(acs):
+    """A reboot for a device without a connection request URL: it stays
+    pending, one `task` event on every stream."""
+    r = api(acs, "POST", f"/api/devices/{DEVICE}/tasks", body={"type": "reboot"})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def events_to_the_end(s, timeout):
+    """What a stream still gets before it ends; fails if it does not end."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            got.append(s.next_event(timeout=max(0.05, deadline - time.monotonic())))
+        except EOFError:
+            return got
+        except TimeoutError:
+            pytest.fail(f"the stream is still open after {timeout} s; it got {got}")
+
+
+def sees(s, task_id):
+    ev = s.next_event(timeout=5)
+    assert ev["event"] == "task" and ev["data"]["id"] == task_id, ev
+
+
+def test_a_revoked_key_loses_its_event_stream(outpost, tmp_path):
+    acs = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    CPE(acs.addr("listen")).inform("R")
+    gone = api(acs, "POST", "/api/keys", body={"name": "gone", "role": "viewer"}).json()
+    keep = api(acs, "POST", "/api/keys", body={"name": "keep", "role": "viewer"}).json()
+    s_gone, s_keep, s_token = (events(acs, t) for t in (gone["token"], keep["token"], TOKEN))
+    t1 = queue_task(acs)
+    for s in (s_gone, s_keep, s_token):
+        sees(s, t1)
+
+    start = len(acs.lines)
+    t0 = time.monotonic()
+    assert api(acs, "DELETE", "/api/keys/" + gone["id"]).status_code == 204
+    t2 = queue_task(acs)            # after the revoke: never on the revoked key's stream
+    assert events_to_the_end(s_gone, 2.0) == []
+    assert time.monotonic() - t0 < 2.0
+    assert "closed: key revoked" in s_gone.comments
+    s_gone.close()
+    acs.wait_for(rf'events_client_closed .*key={gone["id"]} reason="key revoked"', start=start)
+    # the other key's stream and the --api-token's go on
+    for s in (s_keep, s_token):
+        sees(s, t2)
+    assert stats(acs, gone["token"]) == 401 and stats(acs, keep["token"]) == 200
+    time.sleep(1.5)                 # a poll reads the table again: nothing more is closed
+    t3 = queue_task(acs)
+    for s in (s_keep, s_token):
+        sees(s, t3)
+    assert len([l for l in acs.lines if "events_client_closed" in l]) == 1, acs.output()
+    s_keep.close()
+    s_token.close()
+
+
+def test_reloaded_keys_end_the_streams_of_keys_gone(outpost, tmp_path):
+    """A reload (SIGHUP, or the poll after `keys revoke`) ends the streams of
+    the keys it no longer has; a key whose role changed but still may listen
+    keeps its stream."""
+    acs = start_acs(outpost, tmp_path, "--cpe-auth", "none")
+    CPE(acs.addr("listen")).inform("R")
+    start = len(acs.lines)
+    a = api(acs, "POST", "/api/keys", body={"name": "a", "role": "admin"}).json()
+    b = api(acs, "POST", "/api/keys", body={"name": "b", "role": "viewer"}).json()
+    acs.wait_for(r"api_keys_loaded keys=2 ", timeout=5, start=start)   # the poll caught up
+    s_a, s_b, s_token = (events(acs, t) for t in (a["token"], b["token"], TOKEN))
+    db = acs_db(tmp_path / "data")
+
+    # a's role lowered by hand (no version bump): a viewer may still listen
+    db.execute("UPDATE api_keys SET role = 'viewer' WHERE id = ?", (a["id"],))
+    start = len(acs.lines)
+    acs.signal(signal.SIGHUP)
+    acs.wait_for(r"api_keys_loaded keys=2 ", timeout=5, start=start)
+    assert api(acs, "GET", "/api/keys", token=a["token"]).status_code == 403
+    t1 = queue_task(acs)
+    for s in (s_a, s_b, s_token):
+        sees(s, t1)
+
+    # b deleted by hand, then SIGHUP: its stream ends
+    db.execute("DELETE FROM api_keys WHERE id = ?", (b["id"],))
+    start = len(acs.lines)
+    acs.signal(signal.SIGHUP)
+    acs.wait_for(r"api_keys_loaded keys=1 ", timeout=5, start=start)
+    t2 = queue_task(acs)
+    assert events_to_the_end(s_b, 2.0) == []
+    acs.wait_for(rf'events_client_closed .*key={b["id"]} reason="key revoked"', start=start)
+    for s in (s_a, s_token):
+        sees(s, t2)
+
+    # a revoked on the command line: the poll reads the keys, its stream ends
+    start = len(acs.lines)
+    cli(tmp_path, "revoke", a["id"])
+    acs.wait_for(r"api_keys_loaded keys=0 ", timeout=5, start=start)
+    t3 = queue_task(acs)
+    assert events_to_the_end(s_a, 2.0) == []
+    acs.wait_for(rf'events_client_closed .*key={a["id"]} reason="key revoked"', start=start)
+    sees(s_token, t3)
+    for s in (s_a, s_b, s_token):
+        s.close()
