@@ -67,6 +67,12 @@ typedef enum gw_mesh_refuse {
     GW_MESH_REFUSE_COUNT
 } gw_mesh_refuse_t;
 
+/* A session's send queue. Data that would pass it, less room kept for
+ * control messages, resets the stream it belongs to (gw_route.c); only a
+ * control message that does not fit ends the session. Credit alone does not
+ * bound it: a receiver's windows over many streams may add up past it. */
+enum { GW_SESSION_MAX_QUEUE = 128 * 1024 * 1024, GW_CONTROL_ROOM = 1024 * 1024 };
+
 typedef struct gw gw_t;
 typedef struct gw_session gw_session_t;
 typedef struct gw_stream gw_stream_t;
@@ -152,6 +158,7 @@ struct gw_session {
     bool registered;      /* holds its name in gw->by_name */
     bool closing;
     bool doomed;          /* send queue overflowed: closed by the next sweep */
+    bool queue_full_said; /* a stream was reset for its full queue: logged once */
     bool failed;          /* its failed login was counted */
     bool busy;            /* no place to wait for a key check: 1013 at the next sweep */
     int version;
@@ -201,6 +208,7 @@ struct gw {
     uint64_t c_streams_total;
     uint64_t c_refused[GW_REFUSE_COUNT]; /* opens that failed, by reason */
     uint64_t c_proto_errors, c_stream_errors, c_late_msgs, c_replaced;
+    uint64_t c_queue_full; /* streams reset: their data did not fit the receiver's queue */
     uint64_t c_bytes[2];       /* payload relayed: [0] initiator to acceptor, [1] back */
     /* the mesh (gw_mesh.c, gw_presence.c) */
     bool mesh_on;              /* a mesh certificate is configured */

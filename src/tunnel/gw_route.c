@@ -393,11 +393,26 @@ static void legacy_grant(gw_leg_t *snd, uint64_t n, bool release)
         legacy_release(snd);
 }
 
+/* l's data did not fit rcv's queue: rcv is slow (or many streams' windows
+ * add up past the queue); this stream goes, rcv and its other streams stay. */
+static void queue_full(gw_stream_t *st, gw_session_t *rcv)
+{
+    st->gw->c_queue_full++;
+    if (!rcv->queue_full_said) {
+        rcv->queue_full_said = true;
+        log_warn("stream_queue_full", LF_S(rcv->mesh ? "gateway" : "agent", rcv->name),
+                 LF_U("stream", st->id), LF_U("queued", ws_queued(rcv->ws)));
+    }
+    reset_code(st, TUNNEL_CODE_LIMIT, "the receiving side's queue is full");
+}
+
 static int forward_data(gw_leg_t *l, const char *p, size_t n)
 {
     gw_leg_t *o = other(l);
     if (!o->s || o->s->closing || o->s->doomed)
         return -EPIPE;
+    if (ws_queued(o->s->ws) + n + GW_CONTROL_ROOM > GW_SESSION_MAX_QUEUE)
+        return -ENOBUFS; /* nothing sent: the caller resets this stream, not the session */
     int rc = tunnel_wire_data(&o->s->gw->wire, o->s->ws, o->guid, o->glen, p, n,
                               o->s->max_message);
     gw_sent(o->s, rc);
@@ -447,7 +462,8 @@ void gw_route_data(gw_session_t *s, const tunnel_msg_t *m)
             stream_error(st, s, why);
             return;
         }
-        forward_data(l, m->data.p, m->data.n);
+        if (forward_data(l, m->data.p, m->data.n) == -ENOBUFS)
+            queue_full(st, other(l)->s);
         return;
     }
     /* v0 sender: forward what the receiver's credit allows, hold the rest

@@ -27,8 +27,7 @@
 #include "core/str.h"
 #include "tunnel/gw.h"
 
-enum { GW_SESSION_MAX_QUEUE = 128 * 1024 * 1024,
-       GW_IDLE_MIN_BYTES = 256 /* per sweep (1 s): more than pongs, less than a slow link */ };
+enum { GW_IDLE_MIN_BYTES = 256 /* per sweep (1 s): more than pongs, less than a slow link */ };
 
 static void session_unregister(gw_session_t *s)
 {

@@ -419,3 +419,44 @@ def test_streams_opened_to_an_agent_do_not_use_up_its_own(outpost, tmp_path):
     assert (t, ack["GUID"], ack["Ok"]) == (ACK, "z1", False) and "takes no more streams" in ack["Message"]
     for ws in (x, y, z):
         ws.close()
+
+
+def test_windows_adding_up_past_the_queue_reset_streams_not_the_agent(outpost, tmp_path):
+    """A receiver's windows over many streams may add up past its send queue
+    at the gateway (128 MiB): data that does not fit resets its own stream
+    (code limit), logged once; the slow agent stays online with its session."""
+    gw = start_gateway(outpost, tmp_path, {"x": "key-x", "y": "key-y"},
+                       ["from=x to=y net=* ports=*"])
+    x, _ = login(gw, "x", "key-x")
+    y, _ = login(gw, "y", "key-y")
+    y.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    win = 16 << 20                              # --max-window's default
+    n = 9                                       # 144 MiB of credit towards y
+    x.send_many([msg(INITIATOR, GUID=f"x{i}", Ip="127.0.0.1", Port=9, Gatename="y", Window=65536)
+                 for i in range(n)])
+    for _ in range(n):
+        t, init = y.recv_msg()
+        assert t == INITIATOR
+        y.send(msg(ACK, GUID=init["GUID"], Ok=True, Window=win))
+    for _ in range(n):
+        t, ack = x.recv_msg()
+        assert t == ACK and ack["Ok"] and ack["Window"] == win
+    chunk = b"\xa5" * 65000                     # y reads nothing from here on
+    for i in range(n):
+        frames = [x.frame(msg(DATA, GUID=f"x{i}", Data=chunk))] * (win // len(chunk))
+        x.s.sendall(b"".join(frames))
+    resets = set()
+    x.s.settimeout(10)
+    while not resets:
+        t, d = x.recv_msg()
+        if t == TERMINATOR:
+            assert d["Mode"] == "reset" and "queue is full" in d["Reason"], d
+            resets.add(d["GUID"])
+    gw.wait_for(r"stream_queue_full agent=y ")
+    agents = requests.get(gw.url("admin") + "/api/agents", headers={"Authorization": "Bearer admintoken"},
+                          timeout=10).json()
+    assert {a["name"] for a in agents} == {"x", "y"}
+    assert not any("agent_queue_overflow" in l for l in gw.lines)
+    assert sum("stream_queue_full" in l for l in gw.lines) == 1
+    x.close()
+    y.close()
