@@ -1,5 +1,8 @@
 /*
- * acs_json: devices and tasks as the API shows them (pure, unit-tested).
+ * acs_json: devices, tasks and session logs as the API shows them (pure,
+ * unit-tested; the log's redaction fuzzed: tests/fuzz/acs/fuzz_soap_log.c).
+ * Secrets never come back out: a task's through acs_task_params_hide, a
+ * session log's through acs_soap_log_hide.
  * Their text comes from CPEs and is stored in fixed-size fields, so every
  * string goes through acs_json_text: a value that is not valid UTF-8 (a
  * row cut by an older version, a hostile byte that slipped through) still
