@@ -161,7 +161,7 @@ void acs_on_inform(acs_t *a, acs_session_t *s, http_req_t *req, const cwmp_msg_t
         acs_session_end(old, "superseded");
     /* a device whose sessions are all logged, with --session-log none */
     if (!s->log.max && acs_session_logged(a, d->id))
-        buf_init(&s->log, 256 * 1024);
+        buf_init(&s->log, ACS_SESSION_LOG_HELD);
     if (acs_session_set_device(s, d->id) != 0 || !(s->work = acs_work_begin(a, d->id))) {
         inform_free(j);
         http_respond_error(req, 503, "out of memory");

@@ -98,7 +98,7 @@ acs_session_t *acs_session_new(acs_t *a, http_req_t *req, const char *user)
     str_copy(s->peer, sizeof s->peer, http_req_peer(req));
     s->started_ms = clock_mono_ms();
     s->started_s = clock_real_s();
-    buf_init(&s->log, strcmp(a->o.session_log, "none") != 0 ? 256 * 1024 : 0);
+    buf_init(&s->log, strcmp(a->o.session_log, "none") != 0 ? ACS_SESSION_LOG_HELD : 0);
     /* 128 random bits: taken already means the generator is broken */
     if (hmap_put(&a->sessions_by_cookie, s->cookie, 32, s) != 0) {
         buf_free(&s->log);
@@ -233,8 +233,10 @@ void acs_session_log(acs_session_t *s, const char *dir, const char *data, size_t
     if (buf_room(&s->log) < need) {
         buf_consume(&s->log, need - buf_room(&s->log) + s->log.max / 4);
         /* from a message's start: a cut one could begin inside a secret */
-        const char *next = memmem(s->log.data, s->log.len, "\n--- ", 5);
-        buf_consume(&s->log, next ? (size_t)(next + 1 - s->log.data) : s->log.len);
+        if (s->log.len < 4 || memcmp(s->log.data, "--- ", 4) != 0) {
+            const char *next = memmem(s->log.data, s->log.len, "\n--- ", 5);
+            buf_consume(&s->log, next ? (size_t)(next + 1 - s->log.data) : s->log.len);
+        }
     }
     (void)buf_printf(&s->log, "--- %s %zu bytes\n", dir, len);
     (void)buf_append(&s->log, data, len);
@@ -294,7 +296,15 @@ static int end_run(store_t *st, void *ud)
         shown = (buf_t)BUF_INIT(64);
         (void)buf_append_str(&shown, "(the log could not be stored without its secrets)\n");
     }
-    int rc = store_session_add(st, &j->row, shown.data, shown.len);
+    /* the last ACS_SESSION_LOG_KEPT bytes, from a message's start (the
+     * store would cut the tail anywhere) */
+    const char *from = shown.data;
+    if (shown.len > ACS_SESSION_LOG_KEPT) {
+        const char *cut = shown.data + shown.len - ACS_SESSION_LOG_KEPT;
+        const char *next = memmem(cut, ACS_SESSION_LOG_KEPT, "\n--- ", 5);
+        from = next ? next + 1 : cut;
+    }
+    int rc = store_session_add(st, &j->row, from, shown.len - (size_t)(from - shown.data));
     buf_free(&shown);
     return rc;
 }

@@ -21,6 +21,13 @@
 #include "acs/acs_work.h"
 #include "core/buf.h"
 
+/* A session's SOAP log (--session-log): held in memory up to
+ * ACS_SESSION_LOG_HELD, the oldest messages dropped whole; stored, its
+ * secrets hidden (acs_soap_log_hide), as its last ACS_SESSION_LOG_KEPT
+ * bytes from a message's start (the store's own cap, 64 KiB, then cuts
+ * nothing). */
+enum { ACS_SESSION_LOG_HELD = 256 * 1024, ACS_SESSION_LOG_KEPT = 64 * 1024 };
+
 /* A CWMP connection's own state (its http conn data), freed with the
  * connection: the session it carries, and who the request being handled
  * authenticated as (set in on_head, read by the handler: one request at a

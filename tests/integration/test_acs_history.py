@@ -314,6 +314,33 @@ def test_sessions_list_rpcs_outcome_and_log(outpost, tmp_path):
     assert api.get(f"/api/devices/{dev_id('NOPE')}/sessions").status_code == 404
 
 
+def test_a_cut_log_starts_at_a_message(outpost, tmp_path):
+    """A session's log over its caps loses its oldest messages whole: what
+    is held and what is stored start at a message's header, never inside
+    one (where a secret could be left without the element that names it)."""
+    d = start_acs(outpost, tmp_path, "--cpe-auth", "none", "--session-log", "all")
+    api = Api(d)
+    cpe = CPE(cwmp_addr(d))
+    cpe.inform("H9", events=[("1 BOOT", "")])
+    assert cpe.post().status == 204
+    names = [f"InternetGatewayDevice.X_Test.Item{i}.Text" for i in range(300)]
+    for _ in range(8):
+        api.post(f"/api/devices/{dev_id('H9')}/tasks", {"type": "get_params", "parameters": {"names": names}})
+    cpe.inform("H9", events=[("6 CONNECTION REQUEST", "")])
+    r = cpe.post()
+    for _ in range(8):                           # 8 x ~40 KB answers: past the 256 KiB held
+        assert r.rpc == "GetParameterValues"
+        r = cpe.answer(r, gpv_response([(n, "v" * 60, "xsd:string") for n in names]))
+    assert r.status == 204
+    deadline = time.monotonic() + 10
+    while len(s := api.get(f"/api/devices/{dev_id('H9')}/sessions").json()) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    log = s[0]["log"]
+    assert log.startswith("--- ") and "InformResponse" not in log, log[:200]
+    assert 32 * 1024 < len(log) <= 64 * 1024      # the last 64 KiB, from a message's start
+
+
 def test_sessions_without_log_by_default_and_bounded(outpost, tmp_path):
     d = start_acs(outpost, tmp_path, "--cpe-auth", "none")  # --session-log errors
     api = Api(d)
