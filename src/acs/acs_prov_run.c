@@ -31,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "acs/acs_prov.h"
 #include "acs/acs_tasks.h"
@@ -45,6 +47,9 @@
  * take tens of microseconds; CPU time, not wall time, so a loaded machine's
  * preemption does not mark anything. */
 #define SLOW_STEP_NS (2 * 1000000LL)
+/* The pool's threads run heavy scripts at this nice value: on two cores,
+ * four of them at the loop's priority would leave it a third of one. */
+#define POOL_NICE 10
 
 static int64_t thread_cpu_ns(void)
 {
@@ -415,8 +420,12 @@ static bool need_load(const acs_prov_sess_t *S)
  * marked heavy, and so is the session: from then on every step that runs a
  * heavy script, and every later step of that session, runs on libuv's
  * thread pool (each thread has its own pooled Lua state), so such a script
- * holds the loop once per upload, not once per device. (CPU time decides:
- * a step preempted on a busy machine is not heavy.) The step touches
+ * holds the loop once per upload, not once per device, and not longer than
+ * SLOW_STEP_NS: a provision script's run on the loop past it is preempted
+ * (nothing of the step is kept) and the step runs again on the pool. (A
+ * virtual parameter's script runs inside planning, which is not undone: it
+ * may hold the loop for its limits, once.) CPU time decides: a step
+ * preempted by the kernel on a busy machine is not heavy. The step touches
  * only the session's own state and the snapshot (read-only; the heavy marks
  * are read and written on the loop only), and the turn waits for it. */
 
@@ -458,11 +467,13 @@ static bool after_step(acs_work_t *w, acs_prov_sess_t *S, acs_prov_run_t *R, int
     S->engine_ns += t;
     S->a->m.prov_engine_seconds += (double)t / 1e9;
     metrics_hist_observe(&S->a->m.prov_step_seconds, (double)t / 1e9);
-    if (cpu > SLOW_STEP_NS) {
+    if (cpu > SLOW_STEP_NS || (rc == 0 && step == PROV_STEP_PREEMPTED)) {
         /* the loop waited that long: say who made it, and keep it off the loop */
         log_warn("prov_step_slow", LF_S("device", S->device), LF_I("ms", cpu / 1000000),
                  LF_I("provisions", (int64_t)R->npv),
-                 LF_S("then", "its scripts run on the thread pool from now on"));
+                 LF_S("then", step == PROV_STEP_PREEMPTED
+                                  ? "the step runs again on the thread pool, as its scripts from now on"
+                                  : "its scripts run on the thread pool from now on"));
         mark_heavy(S, R);
     }
     if (rc < 0) {
@@ -523,12 +534,22 @@ static bool after_step(acs_work_t *w, acs_prov_sess_t *S, acs_prov_run_t *R, int
     case PROV_STEP_GAVE_UP:
         run_fault(S, R, PR_GAVE_UP, false);
         return true;
+    case PROV_STEP_PREEMPTED: /* heavy now: the drive puts it on the pool */
+        return true;
     }
     return true;
 }
 
 static void step_work(uv_work_t *req)
 {
+    /* for good: lowering is allowed, raising it again needs a privilege
+     * (the ACS's pool runs these steps and file writes, which wait on I/O) */
+    static _Thread_local bool niced;
+    if (!niced) {
+        niced = true;
+        if (setpriority(PRIO_PROCESS, (id_t)gettid(), POOL_NICE) != 0)
+            log_warn("prov_pool_nice", LF_ERR(-errno));
+    }
     acs_prov_sess_t *S = req->data;
     int64_t t = clock_mono_ns();
     S->step_rc = prov_session_step(&S->step_run->ses, S->step_run->pv, S->step_run->npv, &S->step);
@@ -577,7 +598,10 @@ void acs_prov_drive(acs_work_t *w, acs_prov_sess_t *S)
             continue; /* the conversion faulted it */
         run_start(S, R);
         R->ses.st = S->st;
-        if (is_heavy(S, R)) {
+        bool heavy = is_heavy(S, R);
+        /* off the loop nothing is preempted, nor on it where the pool failed */
+        R->ses.o.preempt_ns = heavy ? 0 : SLOW_STEP_NS;
+        if (heavy) {
             S->w = w;
             S->step_run = R;
             S->step_req.data = S;

@@ -381,12 +381,17 @@ def test_runaway_and_hog_are_faults_not_stalls(outpost, tmp_path):
     assert "memory cap" in rec["fault"]["message"] and rec["fault"]["provision"] == "hog", rec
     runs = len([ln for ln in acs.lines if "prov_preset_fault" in ln])
     assert runs >= 20, runs  # they kept running while OKB was measured
+    # Their wall-clock latency is printed, not asserted (a loaded CI machine
+    # moves it; it is a benchmark's to judge). What keeps it is asserted:
+    # every session of the others completed (measured()), and each bad script
+    # held the loop once, for about 2 ms of CPU (preempted there, its step ran
+    # again on the thread pool, as all its later runs): CPU time, not wall.
     print(f"session p99 of other CPEs: {base:.2f} ms without, {loaded:.2f} ms with {runs} runaway runs")
-    assert loaded <= 3 * base + 50, (base, loaded)
-    # each held the loop once, then ran on the thread pool
     slow = [ln for ln in acs.lines if "prov_step_slow" in ln]
     assert any("RUN" in ln for ln in slow) and any("HOG" in ln for ln in slow), slow
     assert len(slow) <= 4, slow
+    held = [int(ln.split(" ms=")[1].split()[0]) for ln in slow]
+    assert max(held) <= 15 and all("runs again on the thread pool" in ln for ln in slow), slow
     # the others were never touched
     assert not api.records(serial("OKB"))
 

@@ -199,12 +199,12 @@ int prov_run_one(const prov_provision_t *p, const prov_lua_env_t *env, prov_decl
 
 static const char *const step_names[] = {
     [PROV_STEP_SEND] = "send", [PROV_STEP_EXT] = "ext", [PROV_STEP_CONVERGED] = "converged",
-    [PROV_STEP_FAULT] = "fault", [PROV_STEP_GAVE_UP] = "gave_up",
+    [PROV_STEP_FAULT] = "fault", [PROV_STEP_GAVE_UP] = "gave_up", [PROV_STEP_PREEMPTED] = "preempted",
 };
 
 const char *prov_step_name(prov_step_t s)
 {
-    return (unsigned)s <= PROV_STEP_GAVE_UP ? step_names[s] : "?";
+    return (unsigned)s <= PROV_STEP_PREEMPTED ? step_names[s] : "?";
 }
 
 void prov_session_init(prov_session_t *s, prov_state_t *st, const prov_session_opts_t *o)
@@ -304,6 +304,7 @@ static int session_vp(void *ud, prov_state_t *st, const prov_vp_req_t *req, prov
     if (rc == 0) {
         log_take(s, req->name, &out.log);
         switch (out.status) {
+        case PROV_RUN_PREEMPTED: /* not asked for here (base_env): not reached */
         case PROV_RUN_FAULT:
             res->status = PROV_VP_FAULT;
             res->fault = out.fault;
@@ -370,7 +371,7 @@ int prov_session_step(prov_session_t *s, const prov_provision_t *p, size_t n, pr
     buf_reset(&s->log);
     prov_lua_out_t out;
     prov_lua_out_init(&out);
-    int rc = 0;
+    int rc = 0, rounds = s->rounds;
     for (;;) {
         if (s->rounds >= s->o.max_rounds) {
             s->fault = (prov_fault_t){ .code = PROV_FAULT_SCRIPT, .provision = -1 };
@@ -388,8 +389,21 @@ int prov_session_step(prov_session_t *s, const prov_provision_t *p, size_t n, pr
             base_env(s, &env, (int)i);
             env.args = p[i].args;
             env.nargs = p[i].nargs;
+            env.preempt_ns = s->o.preempt_ns;
             if ((rc = prov_run_one(&p[i], &env, &s->decls, &s->effects, &out)) != 0)
                 goto done;
+            if (out.status == PROV_RUN_PREEMPTED) {
+                /* as if this step had not begun: it runs again from the top
+                 * (what planning learnt in earlier rounds is state, kept) */
+                s->rounds = rounds;
+                prov_decls_reset(&s->decls);
+                prov_effects_reset(&s->effects);
+                ext_clear(s);
+                buf_reset(&s->log);
+                *step = PROV_STEP_PREEMPTED;
+                stop = true;
+                break;
+            }
             log_take(s, p[i].name ? p[i].name : "?", &out.log);
             switch (out.status) {
             case PROV_RUN_DONE:
@@ -406,6 +420,8 @@ int prov_session_step(prov_session_t *s, const prov_provision_t *p, size_t n, pr
                 session_fault(s, &out.fault, p, n);
                 *step = PROV_STEP_FAULT;
                 stop = true;
+                break;
+            case PROV_RUN_PREEMPTED: /* above */
                 break;
             }
         }

@@ -14,6 +14,9 @@
  *                        asked of the ACS itself (tags, download, reboot tasks)
  *   PROV_STEP_FAULT      s->fault: which provision, message, line
  *   PROV_STEP_GAVE_UP    max_rounds rounds without converging (s->fault too)
+ *   PROV_STEP_PREEMPTED  a provision script used more than opts.preempt_ns of
+ *                        thread CPU: nothing of the step is kept; step again
+ *                        off the event loop (with preempt_ns 0)
  * A round is one planning pass: an RPC, or a re-run because a virtual
  * parameter answer or a commit() changed what scripts see.
  *
@@ -97,6 +100,9 @@ typedef struct prov_session_opts {
     prov_ext_lookup_fn ext_lookup;
     void *ext_ud;
     size_t log_max;               /* bytes of log per step; default 16 KiB */
+    uint64_t preempt_ns;          /* provision scripts' runs (not a virtual
+                                   * parameter's: planning is not undone);
+                                   * 0: never; may change between steps */
 } prov_session_opts_t;
 
 typedef enum prov_step {
@@ -105,6 +111,7 @@ typedef enum prov_step {
     PROV_STEP_CONVERGED,
     PROV_STEP_FAULT,
     PROV_STEP_GAVE_UP,
+    PROV_STEP_PREEMPTED,
 } prov_step_t;
 
 const char *prov_step_name(prov_step_t s);

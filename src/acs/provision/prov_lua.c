@@ -35,6 +35,9 @@ enum {
     DEFAULT_MEMORY = 4u << 20,
     DEFAULT_LOG = 4096,
     ALLOC_CHARGE_SHIFT = 5, /* an allocated byte costs 1/32 instruction */
+    /* a growth this big is worth a clock read: between two hook calls a
+     * loop of them may take milliseconds (string.rep copies byte by byte) */
+    PREEMPT_CHECK_BYTES = 16 << 10,
 };
 #define DEFAULT_CPU_NS 250000000ull
 
@@ -66,6 +69,8 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (nsize > osize) {
         size_t grow = nsize - osize;
+        if (c->stop == STOP_PREEMPT)
+            return NULL; /* Lua's own memory error unwinds it at once */
         if (grow > c->mem_max || c->mem > c->mem_max - grow) {
             c->mem_hit = true;
             return NULL; /* Lua collects and retries, then raises LUA_ERRMEM */
@@ -75,6 +80,11 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
             /* a loop of big allocations between two hook calls: stop here
              * (Lua raises a memory error; the stop says what it was) */
             c->stop = STOP_BUDGET;
+            return NULL;
+        }
+        if (c->stop == STOP_NONE && grow >= PREEMPT_CHECK_BYTES && c->cpu_preempt != UINT64_MAX &&
+            cpu_ns() - c->cpu_start > c->cpu_preempt) {
+            c->stop = STOP_PREEMPT;
             return NULL;
         }
     }
@@ -107,9 +117,12 @@ static void l_hook(lua_State *L, lua_Debug *ar)
     c->insns += HOOK_EVERY;
     if (c->stop == STOP_NONE) {
         int why = STOP_NONE;
+        uint64_t used = c->insns > c->insn_max ? 0 : cpu_ns() - c->cpu_start;
         if (c->insns > c->insn_max)
             why = STOP_BUDGET;
-        else if (cpu_ns() - c->cpu_start > c->cpu_max)
+        else if (used > c->cpu_preempt)
+            why = STOP_PREEMPT;
+        else if (used > c->cpu_max)
             why = STOP_CPU;
         if (why == STOP_NONE)
             return;
@@ -464,6 +477,7 @@ static lua_State *pool_get(void)
     pool.c.mem_max = 64u << 20;
     pool.c.insn_max = UINT64_MAX;
     pool.c.cpu_max = UINT64_MAX;
+    pool.c.cpu_preempt = UINT64_MAX;
     pool.c.hook = l_hook;
     lua_State *L = lua_newstate(l_alloc, &pool.c);
     if (!L)
@@ -567,7 +581,7 @@ int prov_lua_run(const char *src, size_t len, const prov_lua_env_t *env, prov_de
         .mem = c->mem, .mem_max = mem_start + cap, .mem_peak = c->mem,
         .insn_max = lim && lim->instructions ? lim->instructions : DEFAULT_INSTRUCTIONS,
         .cpu_max = lim && lim->cpu_ns ? lim->cpu_ns : DEFAULT_CPU_NS, .cpu_start = cpu_ns(),
-        .hook = l_hook,
+        .cpu_preempt = env->preempt_ns ? env->preempt_ns : UINT64_MAX, .hook = l_hook,
     };
     *c = fresh;
     int top = lua_gettop(L);
@@ -603,6 +617,9 @@ int prov_lua_run(const char *src, size_t len, const prov_lua_env_t *env, prov_de
     case STOP_CPU:
         fault(out, env->provision, c->stop_line, "provision aborted: CPU time limit");
         break;
+    case STOP_PREEMPT:
+        out->status = PROV_RUN_PREEMPTED;
+        break;
     case STOP_MEMORY:
         snprintf(msg, sizeof msg, "provision aborted: memory cap (%zu bytes)", cap);
         fault(out, env->provision, c->stop_line, msg);
@@ -628,6 +645,7 @@ int prov_lua_run(const char *src, size_t len, const prov_lua_env_t *env, prov_de
     lua_sethook(L, NULL, 0, 0);
     c->insn_max = UINT64_MAX;
     c->cpu_max = UINT64_MAX;
+    c->cpu_preempt = UINT64_MAX;
     c->mem_max = mem_start + cap + POOL_SLACK;
     c->stop = STOP_NONE;
     if (chunk) {

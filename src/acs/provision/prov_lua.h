@@ -47,6 +47,10 @@
  * Limits end a run with a fault (code 9002) and never crash the process:
  * instructions (a count hook every 1000), memory (the allocator refuses past
  * the cap), thread CPU time as a backstop, log and declaration sizes.
+ * Preemption is not a limit: a run past env->preempt_ns stops (checked by
+ * the hook and by every allocation of PREEMPT_CHECK_BYTES or more, since
+ * one string.rep may be worth milliseconds) so that it runs again off the
+ * event loop.
  */
 #ifndef OUTPOST_ACS_PROV_LUA_H
 #define OUTPOST_ACS_PROV_LUA_H
@@ -88,6 +92,9 @@ typedef struct prov_lua_env {
     void *ext_ud;
     const prov_lua_limits_t *limits; /* NULL: defaults */
     int provision;               /* recorded in declarations and faults */
+    /* 0, or thread CPU after which the run stops with PROV_RUN_PREEMPTED:
+     * a caller on an event loop runs it again where time may be spent */
+    uint64_t preempt_ns;
 } prov_lua_env_t;
 
 typedef enum prov_run_status {
@@ -95,6 +102,7 @@ typedef enum prov_run_status {
     PROV_RUN_COMMIT,   /* stopped for data: plan, fetch, run again */
     PROV_RUN_EXT,      /* stopped for an external call: ext_* */
     PROV_RUN_FAULT,    /* fault */
+    PROV_RUN_PREEMPTED, /* past env->preempt_ns: not a fault, nothing kept */
 } prov_run_status_t;
 
 typedef struct prov_lua_out {

@@ -11,7 +11,7 @@
 
 #define PROV_LUA_CHUNK "provision"
 
-enum { STOP_NONE = 0, STOP_COMMIT, STOP_EXT, STOP_BUDGET, STOP_CPU, STOP_MEMORY };
+enum { STOP_NONE = 0, STOP_COMMIT, STOP_EXT, STOP_BUDGET, STOP_CPU, STOP_MEMORY, STOP_PREEMPT };
 
 typedef struct lctx {
     const prov_lua_env_t *env;
@@ -23,6 +23,7 @@ typedef struct lctx {
     bool mem_hit;
     uint64_t insns, insn_max;
     uint64_t cpu_start, cpu_max;
+    uint64_t cpu_preempt;    /* env->preempt_ns, or UINT64_MAX */
     int stop;                /* STOP_* */
     int stop_line;
     bool log_full;

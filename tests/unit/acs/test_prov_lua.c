@@ -202,6 +202,35 @@ static void test_sandbox_limits(void **state)
     run_free(&r);
 }
 
+/* Past env.preempt_ns a run stops: not a fault, well before its limits
+ * (the budget, the memory cap), not caught by pcall, and the pooled state
+ * runs the next script as usual. */
+static void test_preempt(void **state)
+{
+    static const char *const spin[] = {
+        "while true do end",
+        "while true do pcall(function() while true do end end) end",
+        "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 65536) .. i end",
+    };
+    for (size_t i = 0; i < sizeof spin / sizeof spin[0]; i++) {
+        run_t r;
+        run_init(&r);
+        prov_lua_env_t env = { .st = r.st, .now = NOW, .preempt_ns = 1000000 };
+        assert_int_equal(prov_lua_run(spin[i], strlen(spin[i]), &env, &r.d, &r.out), 0);
+        if (r.out.status != PROV_RUN_PREEMPTED)
+            fail_msg("%s: status %d, fault '%s'", spin[i], r.out.status, r.out.fault.message);
+        assert_int_equal(r.out.fault.code, 0);
+        assert_true(r.out.instructions < 1000000);
+        assert_true(r.out.mem_peak < 4u << 20);
+        assert_int_equal(run(&r, "log('next')", NULL), PROV_RUN_DONE);
+        assert_string_equal(r.out.log.data, "next\n");
+        run_free(&r);
+    }
+    /* without it, the limits end the same scripts */
+    expect_fault(spin[0], "instruction budget exhausted");
+    expect_fault(spin[2], "memory cap");
+}
+
 static void test_syntax_errors(void **state)
 {
     int line;
@@ -423,6 +452,31 @@ static void test_session_gives_up(void **state)
     sess_free(&x);
 }
 
+/* A step preempted keeps nothing (rounds, log, declarations) and the same
+ * step, run again without preemption, goes on from the answers it had. */
+static void test_session_preempted(void **state)
+{
+    sess_t x;
+    sess_init(&x, 32);
+    x.s.o.preempt_ns = 1000000;
+    prov_provision_t p[] = { lua("fine", "declare('Device.DeviceInfo.ProvisioningCode', nil, {value = 'p'})"),
+                             lua("spin", "local m = declare('Device.DeviceInfo.ModelName', {value = 1})\n"
+                                         "log('model', m.value[1])\n"
+                                         "while true do end") };
+    assert_int_equal(sess_run(&x, p, 2), PROV_STEP_PREEMPTED);
+    assert_true(x.rpcs >= 1); /* the read was answered first */
+    assert_int_equal(x.s.rounds, x.rpcs);
+    assert_int_equal(x.s.log.len, 0);
+    assert_int_equal(x.s.decls.n, 0);
+    x.s.o.preempt_ns = 0;
+    assert_int_equal(sess_run(&x, p, 2), PROV_STEP_FAULT);
+    assert_int_equal(x.s.rounds, x.rpcs + 1);
+    assert_non_null(strstr(x.s.fault.message, "instruction budget"));
+    assert_int_equal(x.s.fault.provision, 1);
+    assert_string_equal(x.s.log.data, "[spin] model R1\n");
+    sess_free(&x);
+}
+
 static void test_session_fault_names_provision(void **state)
 {
     sess_t x;
@@ -639,10 +693,12 @@ int main(void)
         cmocka_unit_test(test_sandbox_escapes),
         cmocka_unit_test(test_pool_isolation),
         cmocka_unit_test(test_sandbox_limits),
+        cmocka_unit_test(test_preempt),
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_api),
         cmocka_unit_test(test_session_read_then_set),
         cmocka_unit_test(test_session_gives_up),
+        cmocka_unit_test(test_session_preempted),
         cmocka_unit_test(test_session_fault_names_provision),
         cmocka_unit_test(test_session_auto_ssid),
         cmocka_unit_test(test_session_virtual_parameter),
