@@ -421,10 +421,9 @@ static bool need_load(const acs_prov_sess_t *S)
  * heavy script, and every later step of that session, runs on libuv's
  * thread pool (each thread has its own pooled Lua state), so such a script
  * holds the loop once per upload, not once per device, and not longer than
- * SLOW_STEP_NS: a provision script's run on the loop past it is preempted
- * (nothing of the step is kept) and the step runs again on the pool. (A
- * virtual parameter's script runs inside planning, which is not undone: it
- * may hold the loop for its limits, once.) CPU time decides: a step
+ * SLOW_STEP_NS: a script's run on the loop past it (a provision's, or a
+ * virtual parameter's inside planning) is preempted, nothing of the step is
+ * kept, and the step runs again on the pool. CPU time decides: a step
  * preempted by the kernel on a busy machine is not heavy. The step touches
  * only the session's own state and the snapshot (read-only; the heavy marks
  * are read and written on the loop only), and the turn waits for it. */
@@ -543,7 +542,8 @@ static bool after_step(acs_work_t *w, acs_prov_sess_t *S, acs_prov_run_t *R, int
 static void step_work(uv_work_t *req)
 {
     /* for good: lowering is allowed, raising it again needs a privilege
-     * (the ACS's pool runs these steps and file writes, which wait on I/O) */
+     * (the ACS's pool runs these steps, and file reads and writes, which
+     * wait on the disk more than on the CPU) */
     static _Thread_local bool niced;
     if (!niced) {
         niced = true;

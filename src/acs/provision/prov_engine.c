@@ -280,6 +280,7 @@ static void base_env(prov_session_t *s, prov_lua_env_t *env, int provision)
     env->ext_ud = s->o.ext_ud;
     env->limits = s->o.limits;
     env->provision = provision;
+    env->preempt_ns = s->o.preempt_ns;
 }
 
 /* The planner's virtual parameter resolver: the VP's script in VP mode. */
@@ -289,6 +290,10 @@ static int session_vp(void *ud, prov_state_t *st, const prov_vp_req_t *req, prov
     prov_session_t *s = ud;
     const char *script;
     size_t len;
+    if (s->preempted) { /* the step is undone: nothing more runs in this pass */
+        res->status = PROV_VP_PENDING;
+        return 0;
+    }
     if (!s->o.vp_lookup || !s->o.vp_lookup(s->o.vp_ud, req->name, &script, &len)) {
         res->status = PROV_VP_ABSENT;
         return 0;
@@ -304,7 +309,10 @@ static int session_vp(void *ud, prov_state_t *st, const prov_vp_req_t *req, prov
     if (rc == 0) {
         log_take(s, req->name, &out.log);
         switch (out.status) {
-        case PROV_RUN_PREEMPTED: /* not asked for here (base_env): not reached */
+        case PROV_RUN_PREEMPTED: /* nothing stored: prov_session_step undoes the step */
+            s->preempted = true;
+            res->status = PROV_VP_PENDING;
+            break;
         case PROV_RUN_FAULT:
             res->status = PROV_VP_FAULT;
             res->fault = out.fault;
@@ -364,6 +372,20 @@ static void session_fault(prov_session_t *s, const prov_fault_t *f, const prov_p
     }
 }
 
+/* A step preempted: as if it had not begun, so that it runs again from the
+ * top. What planning learnt before (answers, other virtual parameters'
+ * values) is state about the device and stays, as after any round. */
+static void undo_step(prov_session_t *s, int rounds)
+{
+    s->rounds = rounds;
+    s->preempted = false;
+    prov_decls_reset(&s->decls);
+    prov_effects_reset(&s->effects);
+    prov_rpc_clear(&s->rpc);
+    ext_clear(s);
+    buf_reset(&s->log);
+}
+
 int prov_session_step(prov_session_t *s, const prov_provision_t *p, size_t n, prov_step_t *step)
 {
     prov_rpc_clear(&s->rpc);
@@ -389,17 +411,10 @@ int prov_session_step(prov_session_t *s, const prov_provision_t *p, size_t n, pr
             base_env(s, &env, (int)i);
             env.args = p[i].args;
             env.nargs = p[i].nargs;
-            env.preempt_ns = s->o.preempt_ns;
             if ((rc = prov_run_one(&p[i], &env, &s->decls, &s->effects, &out)) != 0)
                 goto done;
             if (out.status == PROV_RUN_PREEMPTED) {
-                /* as if this step had not begun: it runs again from the top
-                 * (what planning learnt in earlier rounds is state, kept) */
-                s->rounds = rounds;
-                prov_decls_reset(&s->decls);
-                prov_effects_reset(&s->effects);
-                ext_clear(s);
-                buf_reset(&s->log);
+                undo_step(s, rounds);
                 *step = PROV_STEP_PREEMPTED;
                 stop = true;
                 break;
@@ -430,6 +445,11 @@ int prov_session_step(prov_session_t *s, const prov_provision_t *p, size_t n, pr
         prov_plan_opts_t po = { .vp = session_vp, .vp_ud = s };
         if ((rc = prov_plan_ex(s->st, &s->decls, s->o.now, &po, &s->rpc)) != 0)
             goto done;
+        if (s->preempted) { /* a virtual parameter's script */
+            undo_step(s, rounds);
+            *step = PROV_STEP_PREEMPTED;
+            break;
+        }
         if (s->ext_key) { /* a virtual parameter script asked for one */
             prov_rpc_clear(&s->rpc);
             *step = PROV_STEP_EXT;

@@ -14,9 +14,10 @@
  *                        asked of the ACS itself (tags, download, reboot tasks)
  *   PROV_STEP_FAULT      s->fault: which provision, message, line
  *   PROV_STEP_GAVE_UP    max_rounds rounds without converging (s->fault too)
- *   PROV_STEP_PREEMPTED  a provision script used more than opts.preempt_ns of
- *                        thread CPU: nothing of the step is kept; step again
- *                        off the event loop (with preempt_ns 0)
+ *   PROV_STEP_PREEMPTED  a script (a provision's or a virtual parameter's) used
+ *                        more than opts.preempt_ns of thread CPU: nothing of
+ *                        the step is kept; step again off the event loop
+ *                        (with preempt_ns 0)
  * A round is one planning pass: an RPC, or a re-run because a virtual
  * parameter answer or a commit() changed what scripts see.
  *
@@ -100,9 +101,9 @@ typedef struct prov_session_opts {
     prov_ext_lookup_fn ext_lookup;
     void *ext_ud;
     size_t log_max;               /* bytes of log per step; default 16 KiB */
-    uint64_t preempt_ns;          /* provision scripts' runs (not a virtual
-                                   * parameter's: planning is not undone);
-                                   * 0: never; may change between steps */
+    uint64_t preempt_ns;          /* each script run's thread CPU before
+                                   * PROV_STEP_PREEMPTED; 0: never; may change
+                                   * between steps */
 } prov_session_opts_t;
 
 typedef enum prov_step {
@@ -129,6 +130,7 @@ typedef struct prov_session {
     char **ext_args;
     size_t n_ext_args;
     int ext_provision;
+    bool preempted;               /* within a step only */
 } prov_session_t;
 
 void prov_session_init(prov_session_t *s, prov_state_t *st, const prov_session_opts_t *o);

@@ -475,6 +475,25 @@ static void test_session_preempted(void **state)
     assert_int_equal(x.s.fault.provision, 1);
     assert_string_equal(x.s.log.data, "[spin] model R1\n");
     sess_free(&x);
+    /* a virtual parameter's script, run by planning: the same */
+    sess_init(&x, 32);
+    x.s.o.preempt_ns = 1000000;
+    g_vp_script = "log('vp') while true do end";
+    prov_provision_t vp[] = { lua("ask", "log('ask') declare('VirtualParameters.WlanPassword', {value = now()})") };
+    assert_int_equal(sess_run(&x, vp, 1), PROV_STEP_PREEMPTED);
+    assert_int_equal(x.s.rounds, 0);
+    assert_int_equal(x.s.log.len, 0);
+    assert_int_equal(x.s.rpc.kind, PROV_RPC_NONE);
+    prov_node_info_t n;
+    assert_int_not_equal(prov_state_get(x.st, "VirtualParameters.WlanPassword", &n), 0);
+    x.s.o.preempt_ns = 0;
+    assert_int_equal(sess_run(&x, vp, 1), PROV_STEP_FAULT);
+    assert_int_equal(x.s.rounds, 1);
+    assert_non_null(strstr(x.s.fault.message, "virtual parameter WlanPassword"));
+    assert_non_null(strstr(x.s.fault.message, "instruction budget"));
+    assert_string_equal(x.s.log.data, "[ask] ask\n[WlanPassword] vp\n");
+    g_vp_script = NULL;
+    sess_free(&x);
 }
 
 static void test_session_fault_names_provision(void **state)
@@ -672,17 +691,27 @@ static void test_bench_run(void **state)
            "libraries alone: %.1f us); planning its declarations: %.1f us; Lua heap peak %zu "
            "bytes\n",
            run_us, empty_us, plan_us, r.out.mem_peak);
-    /* what a runaway script and a memory hog hold the loop for, at the default limits */
+    /* what a runaway script and memory hogs would hold the loop for at the
+     * default limits, and what they hold it for preempted as the ACS does */
     static const char *const bad[] = { "while true do end",
-                                       "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 512) .. i end" };
-    for (int k = 0; k < 2; k++) {
-        t0 = now_us();
-        for (int i = 0; i < 20; i++) {
-            prov_decls_reset(&r.d);
-            assert_int_equal(run(&r, bad[k], NULL), PROV_RUN_FAULT);
+                                       "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 512) .. i end",
+                                       "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 65536) .. i end" };
+    static const char *const what[] = { "a runaway's", "a memory hog's (512 B strings)",
+                                        "a memory hog's (64 KiB strings)" };
+    for (int k = 0; k < 3; k++) {
+        double ms[2];
+        for (int pre = 0; pre < 2; pre++) {
+            prov_lua_env_t env = { .st = r.st, .now = NOW, .preempt_ns = pre ? 2000000 : 0 };
+            t0 = now_us();
+            for (int i = 0; i < 20; i++) {
+                prov_decls_reset(&r.d);
+                assert_int_equal(prov_lua_run(bad[k], strlen(bad[k]), &env, &r.d, &r.out), 0);
+                assert_int_equal(r.out.status, pre ? PROV_RUN_PREEMPTED : PROV_RUN_FAULT);
+            }
+            ms[pre] = (now_us() - t0) / 20 / 1000;
         }
-        printf("bench: %s run until stopped: %.2f ms\n", k ? "a memory hog's" : "a runaway's",
-               (now_us() - t0) / 20 / 1000);
+        printf("bench: %s run until stopped: %.2f ms; preempted at 2 ms of CPU: %.2f ms\n", what[k],
+               ms[0], ms[1]);
     }
     run_free(&r);
 }
