@@ -396,6 +396,25 @@ def test_runaway_and_hog_are_faults_not_stalls(outpost, tmp_path):
     assert not api.records(serial("OKB"))
 
 
+def test_runaway_virtual_parameter_is_preempted(outpost, tmp_path):
+    """A virtual parameter's script runs inside planning: preempted on the
+    loop the same way, its fault names the virtual parameter."""
+    acs = start_acs(outpost, tmp_path, "--rediscover=false")
+    api = Api(acs)
+    api.vp("Spin", "log('spinning') while true do end\n")
+    api.provision("ask", 'declare("VirtualParameters.Spin", {value = now()})\n')
+    api.preset("ask", {"events": ["0 BOOTSTRAP"], "provisions": [{"type": "script", "name": "ask"}]})
+    start_sim(outpost, acs, "tr181")
+    rec = api.record(serial("SIM"), "ask", lambda r: r["status"] == "fault")
+    assert "virtual parameter Spin" in rec["fault"]["message"], rec
+    assert "instruction budget" in rec["fault"]["message"], rec
+    slow = [ln for ln in acs.lines if "prov_step_slow" in ln]
+    assert len(slow) == 1 and "runs again on the thread pool" in slow[0], slow
+    assert int(slow[0].split(" ms=")[1].split()[0]) <= 15, slow
+    # the preempted run's log was dropped: the pool's run logged it once
+    assert len([ln for ln in acs.lines if "spinning" in ln]) == 1, acs.output()[-3000:]
+
+
 # ---- restarts, retries with backoff, faults until cleared --------------------------------------------
 
 FLAKY = "local x = 1\nerror('boom ' .. args[1])\n"
