@@ -286,6 +286,11 @@ static int write_metrics(buf_t *o, void *ud)
         rc = metrics_one(o, "outpost_acs_provisioning_rpcs_total", "counter",
                          "RPCs provisioning sent to CPEs.", (double)a->m.prov_rpcs);
     if (!rc)
+        rc = metrics_one(o, "outpost_acs_provisioning_preempted_total", "counter",
+                         "Engine steps preempted on the event loop (a script past 2 ms of CPU), "
+                         "run again on the thread pool.",
+                         (double)a->m.prov_preempted);
+    if (!rc)
         rc = metrics_one(o, "outpost_acs_provisioning_engine_seconds_total", "counter",
                          "Event-loop time spent in the provisioning engine (Lua runs and planning).",
                          a->m.prov_engine_seconds);

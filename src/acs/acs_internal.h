@@ -173,6 +173,7 @@ typedef struct acs_metrics {
     uint64_t prov_runs[3];     /* preset runs by outcome: done, fault, gave_up */
     uint64_t prov_rounds;      /* engine rounds (planning passes) */
     uint64_t prov_rpcs;        /* RPCs provisioning sent */
+    uint64_t prov_preempted;   /* steps preempted on the loop, run again on the pool */
     double prov_engine_seconds; /* loop time in the engine (Lua runs and planning) */
     metrics_hist_t prov_step_seconds; /* one engine step */
 } acs_metrics_t;

@@ -534,6 +534,7 @@ static bool after_step(acs_work_t *w, acs_prov_sess_t *S, acs_prov_run_t *R, int
         run_fault(S, R, PR_GAVE_UP, false);
         return true;
     case PROV_STEP_PREEMPTED: /* heavy now: the drive puts it on the pool */
+        S->a->m.prov_preempted++;
         return true;
     }
     return true;

@@ -413,6 +413,9 @@ def test_runaway_virtual_parameter_is_preempted(outpost, tmp_path):
     assert int(slow[0].split(" ms=")[1].split()[0]) <= 15, slow
     # the preempted run's log was dropped: the pool's run logged it once
     assert len([ln for ln in acs.lines if "spinning" in ln]) == 1, acs.output()[-3000:]
+    m = prom.parse(requests.get(acs.url("admin") + "/metrics", timeout=5,
+                                headers={"Authorization": "Bearer " + TOKEN}).text)
+    assert prom.value(m, "outpost_acs_provisioning_preempted_total") == 1
 
 
 # ---- restarts, retries with backoff, faults until cleared --------------------------------------------
