@@ -391,6 +391,7 @@ int prov_session_step(prov_session_t *s, const prov_provision_t *p, size_t n, pr
     prov_rpc_clear(&s->rpc);
     ext_clear(s);
     buf_reset(&s->log);
+    s->preempted = false; /* a step that failed (-ENOMEM) may have left it */
     prov_lua_out_t out;
     prov_lua_out_init(&out);
     int rc = 0, rounds = s->rounds;
