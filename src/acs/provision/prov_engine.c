@@ -378,7 +378,6 @@ static void session_fault(prov_session_t *s, const prov_fault_t *f, const prov_p
 static void undo_step(prov_session_t *s, int rounds)
 {
     s->rounds = rounds;
-    s->preempted = false;
     prov_decls_reset(&s->decls);
     prov_effects_reset(&s->effects);
     prov_rpc_clear(&s->rpc);
@@ -391,7 +390,7 @@ int prov_session_step(prov_session_t *s, const prov_provision_t *p, size_t n, pr
     prov_rpc_clear(&s->rpc);
     ext_clear(s);
     buf_reset(&s->log);
-    s->preempted = false; /* a step that failed (-ENOMEM) may have left it */
+    s->preempted = false; /* set by the last one, preempted or failed (-ENOMEM) */
     prov_lua_out_t out;
     prov_lua_out_init(&out);
     int rc = 0, rounds = s->rounds;
