@@ -191,7 +191,6 @@ typedef struct acs_prov_sess {
     hmap_t ext;                   /* ext cache: key -> acs_ext_res_t * */
     int next;                     /* ext calls made */
     bool ext_busy;
-    int64_t engine_ns;            /* time in the engine this session */
     bool heavy;                   /* a step was slow: the next ones run off the loop */
     bool stepping;                /* a step runs on the thread pool */
     uv_work_t step_req;

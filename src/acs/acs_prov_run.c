@@ -459,16 +459,17 @@ static bool is_heavy(const acs_prov_sess_t *S, const acs_prov_run_t *R)
 }
 
 /* What the step said: true to step again at once, false when the turn is
- * answered (an RPC put, the session gone) or waits (an ext call). */
+ * answered (an RPC put, the session gone) or waits (an ext call). t: its
+ * wall time; loop_cpu: the loop's CPU for it, -1 when it ran on the pool. */
 static bool after_step(acs_work_t *w, acs_prov_sess_t *S, acs_prov_run_t *R, int rc,
-                       prov_step_t step, int64_t t, int64_t cpu)
+                       prov_step_t step, int64_t t, int64_t loop_cpu)
 {
-    S->engine_ns += t;
-    S->a->m.prov_engine_seconds += (double)t / 1e9;
+    if (loop_cpu >= 0)
+        S->a->m.prov_engine_seconds += (double)t / 1e9;
     metrics_hist_observe(&S->a->m.prov_step_seconds, (double)t / 1e9);
-    if (cpu > SLOW_STEP_NS || (rc == 0 && step == PROV_STEP_PREEMPTED)) {
+    if (loop_cpu > SLOW_STEP_NS || (rc == 0 && step == PROV_STEP_PREEMPTED)) {
         /* the loop waited that long: say who made it, and keep it off the loop */
-        log_warn("prov_step_slow", LF_S("device", S->device), LF_I("ms", cpu / 1000000),
+        log_warn("prov_step_slow", LF_S("device", S->device), LF_I("ms", loop_cpu / 1000000),
                  LF_I("provisions", (int64_t)R->npv),
                  LF_S("then", step == PROV_STEP_PREEMPTED
                                   ? "the step runs again on the thread pool, as its scripts from now on"
@@ -564,7 +565,7 @@ static void step_after(uv_work_t *req, int status)
     S->stepping = false;
     if (status != 0) /* never cancelled: not reached */
         S->step_rc = -ECANCELED;
-    if (after_step(w, S, S->step_run, S->step_rc, S->step, S->step_ns, 0))
+    if (after_step(w, S, S->step_run, S->step_rc, S->step, S->step_ns, -1))
         acs_prov_drive(w, S);
 }
 
