@@ -51,13 +51,6 @@
  * four of them at the loop's priority would leave it a third of one. */
 #define POOL_NICE 10
 
-static int64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- outcomes ------------------------------------------------------------------------------- */
 
 static const char *const outcome_names[] = { "done", "fault", "gave_up" };
@@ -614,10 +607,10 @@ void acs_prov_drive(acs_work_t *w, acs_prov_sess_t *S)
             /* no thread pool: on the loop after all */
         }
         prov_step_t step;
-        int64_t t = clock_mono_ns(), cpu = thread_cpu_ns();
+        int64_t t = clock_mono_ns(), cpu = clock_thread_cpu_ns();
         rc = prov_session_step(&R->ses, R->pv, R->npv, &step);
         t = clock_mono_ns() - t;
-        cpu = thread_cpu_ns() - cpu;
+        cpu = clock_thread_cpu_ns() - cpu;
         if (!after_step(w, S, R, rc, step, t, cpu))
             return;
     }

@@ -14,6 +14,7 @@ enum { CLOCK_ISO_LEN = 32 };
 int64_t clock_mono_ms(void);   /* monotonic, for timeouts and latency */
 int64_t clock_mono_us(void);
 int64_t clock_mono_ns(void);   /* for timing short computations */
+int64_t clock_thread_cpu_ns(void); /* the calling thread's CPU time */
 int64_t clock_real_ms(void);   /* Unix epoch milliseconds */
 int64_t clock_real_s(void);
 /* Epoch seconds -> "YYYY-MM-DDTHH:MM:SSZ" (UTC). out: CLOCK_ISO_LEN bytes. */

@@ -21,6 +21,7 @@
 #include <lualib.h>
 
 #include "acs/provision/prov_lua_int.h"
+#include "core/clock.h"
 
 /* Registry keys of the pooled state (see "the pool" below). */
 #define ENV_KEY "outpost.env"       /* the running script's environment */
@@ -43,9 +44,7 @@ enum {
 
 static uint64_t cpu_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return (uint64_t)clock_thread_cpu_ns();
 }
 
 lctx_t *prov_lua_ctx(lua_State *L)
@@ -117,10 +116,10 @@ static void l_hook(lua_State *L, lua_Debug *ar)
     c->insns += HOOK_EVERY;
     if (c->stop == STOP_NONE) {
         int why = STOP_NONE;
-        uint64_t used = c->insns > c->insn_max ? 0 : cpu_ns() - c->cpu_start;
+        uint64_t used;
         if (c->insns > c->insn_max)
             why = STOP_BUDGET;
-        else if (used > c->cpu_preempt)
+        else if ((used = cpu_ns() - c->cpu_start) > c->cpu_preempt)
             why = STOP_PREEMPT;
         else if (used > c->cpu_max)
             why = STOP_CPU;
