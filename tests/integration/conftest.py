@@ -44,10 +44,47 @@ def outpost_bin():
     return b
 
 
+def _port_pool():
+    """Ports below the kernel's ephemeral range: a port handed out from there
+    cannot be taken by some client's outgoing connection between free_port()
+    and the daemon's bind (port 0 picks from the ephemeral range, which is
+    exactly where connect() takes its local ports). The start is derived from
+    the pid so that two test runs on one machine walk different ports."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    first, last = 10000, max(10001, min(low, 65536))
+    span = last - first
+    start = (os.getpid() * 7919) % span
+    i = 0
+    while True:
+        yield first + (start + i) % span
+        i += 1
+
+
+_PORTS = _port_pool()
+
+
+def _bindable(port):
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP and UDP port on 127.0.0.1 that nothing holds now and that no
+    earlier call in this run returned."""
+    for _ in range(1000):
+        port = next(_PORTS)
+        if _bindable(port):
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 class Daemon:

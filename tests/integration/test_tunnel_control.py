@@ -12,6 +12,7 @@ import requests
 
 import prom
 
+from conftest import free_port
 from tunnel_util import (Server, echo_handler, read_all, start_agent, start_gateway,
                          wait_connected)
 
@@ -94,9 +95,7 @@ def test_whitelist_and_unreachable(outpost, tmp_path, echo):
     m = prom.parse(requests.get(gw.url("admin") + "/metrics", headers=GW_AUTH, timeout=5).text)
     assert prom.value(m, "outpost_gateway_stream_refusals_total", reason="agent") == 1
     # allowed but nobody listens: the Ack names the reason
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = s.getsockname()[1]
+    dead = free_port()
     gw2, a2, b2 = pair(outpost, tmp_path / "x", ["from=a to=b net=* ports=*"],
                        ["net=127.0.0.1/32 ports=*"])
     closed_quickly(port_of(add_forward(a2, dead)))

@@ -3,6 +3,7 @@ whose CN is the agent name get in; a foreign CA, or a certificate for another
 name, does not (whatever the key)."""
 import socket
 
+from conftest import free_port
 from tunnel_util import Server, echo_handler, key_hash, read_all, wait_connected
 
 
@@ -31,9 +32,7 @@ def test_wss_mutual_tls(outpost, tmp_path, pki):
     gw = tls_gateway(outpost, tmp_path, pki, ["from=client to=server2 net=127.0.0.1 ports=*"])
     b = tls_agent(outpost, tmp_path, gw, pki, "server2", "k2", "server2",
                   "--allow", "net=127.0.0.1 ports=*")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        fport = s.getsockname()[1]
+    fport = free_port()
     a = tls_agent(outpost, tmp_path, gw, pki, "client", "k1", "client",
                   "--forward", f"local={fport} gateway=server2 ip=127.0.0.1 remote={echo.port}")
     wait_connected(a)
