@@ -16,6 +16,7 @@
 
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/hmap.h"
 #include "core/log.h"
 #include "core/runtime.h"
 #include "core/str.h"
@@ -36,6 +37,7 @@ typedef struct relay_opts {
     bool keep_waiting;
     int64_t hello_timeout_ms, ping_interval_ms, pong_timeout_ms;
     uint64_t max_message, pair_buffer;
+    int64_t max_per_cert;
 } relay_opts_t;
 
 /* Connections the listener takes beyond --max-connections peers: requests
@@ -90,6 +92,9 @@ static const cfg_opt_t relay_table[] = {
     CFG_COMMON_MAX_PER_ADDR(relay_opts_t,
             "live connections per client address (IPv6: per /64), TLS handshakes included;"
             " one more is closed at once (0: no cap)"),
+    CFG_OPT("max-connections-per-cert", CFG_INT, relay_opts_t, max_per_cert, "0", "N",
+            "live WebSocket connections per client certificate (by its SHA-256): one more is"
+            " answered 429 (0: no cap)", .min = 0, .max = 1000000),
     CFG_END,
 };
 
@@ -100,11 +105,20 @@ static const cfg_cmd_t relay_cmd = {
 
 typedef struct relay_srv relay_srv_t;
 
+/* Live connections of one client certificate (--max-connections-per-cert):
+ * without a cap, one certificate (a leaked key, a client in a reconnect
+ * loop) could take every path and every slot of --max-connections. */
+typedef struct cert_use {
+    char fingerprint[65]; /* the key, lowercase hex */
+    size_t live;
+} cert_use_t;
+
 typedef struct rconn {
     relay_peer_t peer; /* first: the hub hands us &peer */
     relay_srv_t *srv;
     ws_t *ws;
     net_deadq_item_t hello; /* queued until the HELLO comes */
+    cert_use_t *cert;       /* counted here, or NULL (no cap, no certificate) */
 } rconn_t;
 
 struct relay_srv {
@@ -120,6 +134,7 @@ struct relay_srv {
     ws_opts_t wso;
     net_deadq_t hellos;        /* connections waiting for their HELLO, by deadline */
     size_t nconns;
+    hmap_t per_cert;           /* fingerprint -> cert_use_t, with --max-connections-per-cert */
     bool stopping;
     relay_counters_t cnt;
     char token[128];
@@ -138,6 +153,42 @@ static void on_hello_expired(net_deadq_t *q, net_deadq_item_t *it, void *ud)
 {
     rconn_t *c = (rconn_t *)((char *)it - offsetof(rconn_t, hello));
     relay_hub_hello_timeout(((relay_srv_t *)ud)->hub, &c->peer);
+}
+
+/* ---- connections per certificate ------------------------------------------------------ */
+
+/* Count one more connection of the certificate in *use (its entry, created
+ * on first use); false when that would pass the cap. *use stays NULL when
+ * nothing is counted: no cap, no certificate (--insecure), or no memory for
+ * an entry (--max-connections still holds). cert_release() gives it back. */
+static bool cert_admit(relay_srv_t *s, const char *fingerprint, cert_use_t **use)
+{
+    *use = NULL;
+    if (!s->o.max_per_cert || !fingerprint[0])
+        return true;
+    cert_use_t *u = hmap_gets(&s->per_cert, fingerprint);
+    if (u && u->live >= (size_t)s->o.max_per_cert)
+        return false;
+    if (!u) {
+        if (!(u = calloc(1, sizeof *u)))
+            return true;
+        str_copy(u->fingerprint, sizeof u->fingerprint, fingerprint);
+        if (hmap_put(&s->per_cert, u->fingerprint, strlen(u->fingerprint), u) != 0) {
+            free(u);
+            return true;
+        }
+    }
+    u->live++;
+    *use = u;
+    return true;
+}
+
+static void cert_release(relay_srv_t *s, cert_use_t *u)
+{
+    if (u && --u->live == 0) {
+        hmap_del(&s->per_cert, u->fingerprint, strlen(u->fingerprint));
+        free(u);
+    }
 }
 
 /* ---- hub transport ops -------------------------------------------------------------- */
@@ -186,6 +237,7 @@ static void on_ws_close(ws_t *ws, uint16_t code, const char *reason)
              LF_U("bytes_in", c->peer.bytes_in), LF_U("bytes_out", c->peer.bytes_out));
     pending_del(s, c);
     relay_hub_gone(s->hub, &c->peer);
+    cert_release(s, c->cert);
     free(c);
     s->nconns--;
 }
@@ -249,8 +301,14 @@ static void on_request(http_req_t *r, void *ud)
         refuse(s, r, 503, "too many connections", &s->cnt.full);
         return;
     }
+    cert_use_t *use;
+    if (!cert_admit(s, who.fingerprint, &use)) {
+        refuse(s, r, 429, "too many connections for this certificate", &s->cnt.per_cert);
+        return;
+    }
     rconn_t *c = calloc(1, sizeof *c);
     if (!c) {
+        cert_release(s, use);
         http_respond_error(r, 500, "out of memory");
         return;
     }
@@ -262,9 +320,11 @@ static void on_request(http_req_t *r, void *ud)
     /* ws_accept consumes the request: path, meeting and tp are gone after it */
     c->ws = ws_accept(r, &s->wso, &ws_cbs, c, NULL); /* answers 4xx itself on a bad upgrade */
     if (!c->ws) {
+        cert_release(s, use);
         free(c);
         return;
     }
+    c->cert = use;
     c->peer.conn = c;
     s->nconns++;
     relay_hub_attach(s->hub, &c->peer);
@@ -360,6 +420,7 @@ static int start(relay_srv_t *s, runtime_t *rt)
         .ping_interval_ms = s->o.ping_interval_ms,
         .pong_timeout_ms = s->o.pong_timeout_ms,
     };
+    hmap_init(&s->per_cert);
     s->hub = relay_hub_new(&hub_ops, s, &(relay_hub_opts_t){ .keep_waiting = s->o.keep_waiting });
     if (!s->hub)
         return -ENOMEM;
@@ -421,6 +482,7 @@ int relay_main(int argc, char **argv)
         uv_run(s.loop, UV_RUN_DEFAULT);
     }
     relay_hub_free(s.hub);
+    hmap_free(&s.per_cert); /* empty: every connection released its count */
     relay_rules_free(&s.rules);
     tls_ctx_free(s.tls);
     cfg_free(&relay_cmd, &s.o);

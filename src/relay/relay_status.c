@@ -47,7 +47,7 @@ int relay_status_json(buf_t *out, relay_hub_t *hub, const relay_counters_t *cnt)
         return -ENOMEM;
     relay_hub_each_path(hub, each_path, &w);
     json_t *doc = json_pack(
-        "{s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+        "{s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
         "connections", (json_int_t)st->peers, "pending", (json_int_t)st->pending,
         "waiting_paths", (json_int_t)st->waiting_paths, "paired_paths", (json_int_t)st->paired_paths,
         "paths", w.paths, "totals", "connections", (json_int_t)st->connections_total,
@@ -55,7 +55,8 @@ int relay_status_json(buf_t *out, relay_hub_t *hub, const relay_counters_t *cnt)
         "bytes", (json_int_t)st->bytes, "dropped", (json_int_t)st->dropped,
         "rejected_protocol", (json_int_t)st->protocol_rejects, "rejected_busy", (json_int_t)st->busy_rejects,
         "rejected_forbidden", (json_int_t)cnt->forbidden, "rejected_not_found", (json_int_t)cnt->not_found,
-        "rejected_full", (json_int_t)cnt->full, "partner_left", (json_int_t)st->partner_left);
+        "rejected_full", (json_int_t)cnt->full, "rejected_per_cert", (json_int_t)cnt->per_cert,
+        "partner_left", (json_int_t)st->partner_left);
     if (!doc)
         return -ENOMEM;
     int rc = relay_json_append(out, doc);
@@ -103,7 +104,7 @@ int relay_status_metrics(buf_t *out, relay_hub_t *hub, const relay_counters_t *c
         uint64_t v;
     } rejects[] = { { "protocol", st->protocol_rejects }, { "busy", st->busy_rejects },
                     { "forbidden", cnt->forbidden }, { "not_found", cnt->not_found },
-                    { "full", cnt->full } };
+                    { "full", cnt->full }, { "per_cert", cnt->per_cert } };
     if (!rc)
         rc = metrics_head(out, "outpost_relay_rejects_total", "counter", "Connections refused, by reason.");
     for (size_t i = 0; i < sizeof rejects / sizeof rejects[0] && !rc; i++) {

@@ -15,7 +15,7 @@
 
 /* Refusals decided before a connection reaches the hub. */
 typedef struct relay_counters {
-    uint64_t not_found, forbidden, full;
+    uint64_t not_found, forbidden, full, per_cert;
 } relay_counters_t;
 
 int relay_status_json(buf_t *out, relay_hub_t *hub, const relay_counters_t *cnt);

@@ -224,6 +224,44 @@ def test_max_connections_503(outpost, pki):
     relay.wait_for(r"relay_refused .*status=503")
 
 
+def test_max_connections_per_cert(outpost, pki):
+    """One certificate holding its --max-connections-per-cert gets 429 with
+    the reason; other certificates are not held up; an upgrade that fails or
+    a connection that closes gives its count back."""
+    relay = start_relay(outpost, pki, "--max-connections-per-cert", "2")
+
+    def plain_get():  # no upgrade: 426, and it must not keep a count
+        r = requests.get(ws_url(relay, "gw-0001", "https"), cert=pki.pkeycert("manager"),
+                         verify=pki.cert("root"), timeout=10)
+        assert r.status_code == 426
+
+    async def scenario():
+        plain_get()
+        plain_get()
+        a = await connect(relay, pki, "gw-0001", "manager")
+        b = await connect(relay, pki, "gw-0002", "manager")
+        with pytest.raises(websockets.InvalidStatusCode) as e:
+            await connect(relay, pki, "gw-0003", "manager")
+        assert e.value.status_code == 429
+        gw = await connect(relay, pki, "gw-0001", "gw-0001")   # another certificate
+        await a.send(hello("manager", "m1"))
+        await gw.send(hello("dhcp", "d1"))
+        assert json.loads(await a.recv())["message"]["peerId"] == "d1"
+        await b.close()
+        for _ in range(500):  # until the relay has let go of it
+            if metric(relay, "outpost_relay_connections") < 3:
+                break
+            await asyncio.sleep(0.01)
+        c = await connect(relay, pki, "gw-0003", "manager")   # its count came back
+        for w in (a, c, gw):
+            await w.close()
+
+    run(scenario())
+    assert metric(relay, "outpost_relay_rejects_total", '{reason="per_cert"}') == 1
+    assert admin_get(relay, "/status")["totals"]["rejected_per_cert"] == 1
+    relay.wait_for(r'relay_refused .*status=429 reason="too many connections for this certificate"')
+
+
 def test_max_connections_per_addr(outpost, pki):
     """Connections still in their TLS handshake count: one address holding
     its --max-connections-per-addr cannot keep others out, and gets its
