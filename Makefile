@@ -114,14 +114,15 @@ endif
 # the pass takes about 12 minutes, the ASan pass before it about 18, the whole
 # of `make test` from a clean clone about 37 (2026-12-04). The dashboard's
 # browser tests spend their time in the browser, as long with the release
-# binary, so they run on ASan like the rest.
+# binary, so they run on ASan like the rest. Each pass ends with its 15
+# slowest tests (--durations), to see where the run's time goes.
 
 test: build asan cross-test
 	meson test -C $(RELEASE) --suite unit --suite store-pg --print-errorlogs --num-processes $(JOBS)
 	meson test -C $(ASAN) --suite unit --suite store-pg --suite fuzz-replay --print-errorlogs --num-processes $(JOBS)
-	OUTPOST_BIN=$(CURDIR)/$(ASAN)/src/outpost $(PYTHON) -m pytest -q -x tests/integration
+	OUTPOST_BIN=$(CURDIR)/$(ASAN)/src/outpost $(PYTHON) -m pytest -q -x --durations=15 tests/integration
 	OUTPOST_TEST_DB=postgres OUTPOST_BIN=$(CURDIR)/$(ASAN)/src/outpost $(PYTHON) -m pytest -q -x \
-	  -m acs tests/integration
+	  --durations=15 -m acs tests/integration
 	@echo "make test: all passed"
 
 run: build
