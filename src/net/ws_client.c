@@ -17,11 +17,8 @@ static int hs_on_headers(http_parser_t *p, http_msg_t *m)
 {
     ws_t *ws = http_parser_data(p);
     if (m->status != 101) {
-        log_info("ws_handshake_failed", LF_S("peer", net_conn_peer(ws->conn)), LF_I("status", m->status));
-        char reason[64];
-        snprintf(reason, sizeof reason, "upgrade refused: HTTP %d", m->status);
-        ws_set_close(ws, WS_CLOSE_ABNORMAL, reason);
-        return -1;
+        ws->hs_refused = m->status; /* said once the read's body bytes are in */
+        return 0;
     }
     const char *acc = http_msg_header(m, "Sec-WebSocket-Accept");
     if (!acc || strcmp(acc, ws->hs_accept) != 0 || !http_msg_header_has_token(m, "Upgrade", "websocket")) {
@@ -34,12 +31,46 @@ static int hs_on_headers(http_parser_t *p, http_msg_t *m)
     return 0;
 }
 
-static const http_parser_cbs_t hs_cbs = { .on_headers = hs_on_headers };
+/* A refused upgrade's body is the server's reason (ours answer one line of
+ * text): its start is kept for the close reason. */
+static int hs_on_body(http_parser_t *p, const char *data, size_t len)
+{
+    ws_t *ws = http_parser_data(p);
+    size_t room = sizeof ws->hs_text - 1 - ws->hs_text_len;
+    size_t n = len < room ? len : room;
+    memcpy(ws->hs_text + ws->hs_text_len, data, n);
+    ws->hs_text_len += n;
+    return 0;
+}
+
+static const http_parser_cbs_t hs_cbs = { .on_headers = hs_on_headers, .on_body = hs_on_body };
+
+/* "upgrade refused: HTTP 429 too many connections ...": the status and the
+ * first line of what came of its body in the same read (not waited for: a
+ * server that sends a status and stalls does not hold the client), printable
+ * characters only. */
+static void hs_refusal(ws_t *ws)
+{
+    char text[sizeof ws->hs_text];
+    size_t n = 0;
+    for (size_t i = 0; i < ws->hs_text_len && ws->hs_text[i] != '\n' && ws->hs_text[i] != '\r'; i++)
+        text[n++] = ws->hs_text[i] >= 0x20 && ws->hs_text[i] < 0x7f ? ws->hs_text[i] : '?';
+    text[n] = '\0';
+    log_info("ws_handshake_failed", LF_S("peer", net_conn_peer(ws->conn)), LF_I("status", ws->hs_refused),
+             LF_S("reason", text));
+    char reason[sizeof ws->close_reason];
+    snprintf(reason, sizeof reason, "upgrade refused: HTTP %d%s%s", ws->hs_refused, n ? " " : "", text);
+    ws_fail(ws, WS_CLOSE_ABNORMAL, reason);
+}
 
 static void handshake_bytes(ws_t *ws, const char *data, size_t len)
 {
     size_t used = 0;
     int rc = http_parser_feed(ws->hs_parser, data, len, &used);
+    if (ws->hs_refused) {
+        hs_refusal(ws);
+        return;
+    }
     if (rc < 0 || (!ws->hs_done && http_parser_upgraded(ws->hs_parser))) {
         ws_fail(ws, WS_CLOSE_ABNORMAL, "bad handshake response");
         return;

@@ -38,6 +38,9 @@ struct ws {
     char *hs_headers;     /* extra request header lines, owned */
     char hs_accept[32];
     bool hs_done;
+    int hs_refused;       /* the status of a refused upgrade, else 0 */
+    char hs_text[88];     /* the start of its body: the server's reason */
+    size_t hs_text_len;
     int64_t deadline_ms;
     /* what on_close reports */
     uint16_t close_code;

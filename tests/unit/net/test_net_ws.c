@@ -31,6 +31,7 @@ typedef struct world {
     peer_t s, c;
     ws_opts_t sopts;
     bool server_paused;
+    const char *refuse;   /* the handler answers 429 with this body ("": 403, no body) */
     bool srv_closed;
     int http_status;
     bool http_done;
@@ -78,6 +79,13 @@ static const ws_cbs_t cbs = { s_open, s_msg, s_drain, s_close };
 
 static void handler(http_req_t *r, void *ud)
 {
+    if (W.refuse) {
+        if (*W.refuse)
+            http_respond(r, 429, "text/plain", W.refuse, strlen(W.refuse));
+        else
+            http_respond(r, 403, "text/plain", "", 0);
+        return;
+    }
     W.s.ws = ws_accept(r, &W.sopts, &cbs, &W.s, NULL);
     if (W.s.ws) {
         W.s.opened = true;
@@ -367,6 +375,27 @@ static void test_plain_get_is_refused(void **s)
     world_done();
 }
 
+/* A refused upgrade closes the client with the status and the first line
+ * of the server's reason, printable characters only. */
+static void test_refused_upgrade_says_why(void **s)
+{
+    world_init(NULL);
+    W.refuse = "too many\x01 connections\r\nsecond line";
+    connect_client(&(ws_opts_t){ 0 });
+    run_until(&W.c.closed);
+    assert_false(W.c.opened);
+    assert_int_equal(W.c.code, 1006);
+    assert_string_equal(W.c.reason, "upgrade refused: HTTP 429 too many? connections");
+    world_done();
+
+    world_init(NULL);
+    W.refuse = "";
+    connect_client(&(ws_opts_t){ 0 });
+    run_until(&W.c.closed);
+    assert_string_equal(W.c.reason, "upgrade refused: HTTP 403");
+    world_done();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -382,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_pings_answered),
         cmocka_unit_test(test_paused_side_keeps_its_peer),
         cmocka_unit_test(test_plain_get_is_refused),
+        cmocka_unit_test(test_refused_upgrade_says_why),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
